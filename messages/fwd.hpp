@@ -1,0 +1,73 @@
+// Forward declarations, atoms and procman's one type-ID block.
+//
+// Every app and test registers it: `cfg.add_message_types<caf::id_block::procman>()`
+// (or `CAF_MAIN(caf::id_block::procman, ...)`), on every node.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+#include <caf/type_id.hpp>
+
+namespace procman {
+
+enum class process_status : uint8_t;
+enum class step_status : uint8_t;
+enum class error_kind : uint8_t;
+enum class transition_kind : uint8_t;
+enum class errc : uint8_t;
+struct step_spec;
+struct process_spec;
+struct progress_info;
+struct error_info;
+struct process_record;
+struct transition;
+struct log_entry;
+struct process_event;
+struct list_query;
+
+} // namespace procman
+
+#define PROCMAN_ADD_TYPE(type) CAF_ADD_TYPE_ID(procman, type)
+#define PROCMAN_ADD_ATOM(name, text)                                           \
+  CAF_ADD_ATOM(procman, procman::atom, name, text)
+
+CAF_BEGIN_TYPE_ID_BLOCK(procman, caf::first_custom_type_id)
+
+  PROCMAN_ADD_TYPE((procman::process_status))
+  PROCMAN_ADD_TYPE((procman::step_status))
+  PROCMAN_ADD_TYPE((procman::error_kind))
+  PROCMAN_ADD_TYPE((procman::transition_kind))
+  PROCMAN_ADD_TYPE((procman::step_spec))
+  PROCMAN_ADD_TYPE((procman::process_spec))
+  PROCMAN_ADD_TYPE((procman::progress_info))
+  PROCMAN_ADD_TYPE((procman::error_info))
+  PROCMAN_ADD_TYPE((procman::process_record))
+  PROCMAN_ADD_TYPE((procman::transition))
+  PROCMAN_ADD_TYPE((procman::log_entry))
+  PROCMAN_ADD_TYPE((procman::process_event))
+  PROCMAN_ADD_TYPE((procman::list_query))
+  PROCMAN_ADD_TYPE((std::vector<procman::process_record>))
+  PROCMAN_ADD_TYPE((std::vector<procman::transition>))
+
+  PROCMAN_ADD_ATOM(start, "start")
+  PROCMAN_ADD_ATOM(info, "info")
+  PROCMAN_ADD_ATOM(proceed, "proceed")
+  PROCMAN_ADD_ATOM(cancel, "cancel")
+  PROCMAN_ADD_ATOM(list, "list")
+  PROCMAN_ADD_ATOM(subscribe, "subscribe")
+  PROCMAN_ADD_ATOM(unsub, "unsub")
+  PROCMAN_ADD_ATOM(apply, "apply")
+  PROCMAN_ADD_ATOM(claim, "claim")
+  PROCMAN_ADD_ATOM(wakeup, "wakeup")
+  PROCMAN_ADD_ATOM(exec, "exec")
+  PROCMAN_ADD_ATOM(kill, "kill")
+  PROCMAN_ADD_ATOM(drain, "drain")
+  PROCMAN_ADD_ATOM(recover, "recover")
+  PROCMAN_ADD_ATOM(event, "event")
+  PROCMAN_ADD_ATOM(stats, "stats")
+
+CAF_END_TYPE_ID_BLOCK(procman)

@@ -1,0 +1,72 @@
+// JSON mappings of the types in messages/types.hpp (Boost.JSON), the spec
+// parser with errors that name the step and field, and the user-facing
+// process-info rendering. No CAF in here: procman-exec links it.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <boost/json/fwd.hpp>
+#include <boost/json/value.hpp>
+
+#include "messages/types.hpp"
+
+namespace procman {
+
+// -- value_from / value_to customisations --------------------------------------
+// value_to throws std::invalid_argument naming the field on malformed input.
+
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const step_spec& x);
+step_spec tag_invoke(boost::json::value_to_tag<step_spec>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const process_spec& x);
+process_spec tag_invoke(boost::json::value_to_tag<process_spec>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const progress_info& x);
+progress_info tag_invoke(boost::json::value_to_tag<progress_info>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const error_info& x);
+error_info tag_invoke(boost::json::value_to_tag<error_info>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const process_record& x);
+process_record tag_invoke(boost::json::value_to_tag<process_record>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const transition& x);
+transition tag_invoke(boost::json::value_to_tag<transition>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const log_entry& x);
+log_entry tag_invoke(boost::json::value_to_tag<log_entry>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const process_event& x);
+process_event tag_invoke(boost::json::value_to_tag<process_event>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const list_query& x);
+list_query tag_invoke(boost::json::value_to_tag<list_query>, const boost::json::value& v);
+
+// -- helpers --------------------------------------------------------------------
+
+/// Parses `text` as JSON; on failure returns false and sets `err` to a
+/// message with the position ("malformed JSON at offset 12: ...").
+bool parse_json(std::string_view text, boost::json::value& out, std::string& err);
+
+/// Serializes a JSON value compactly.
+std::string dump(const boost::json::value& v);
+
+/// Parses a process spec from JSON text: `{"steps": {name: {class, args,
+/// services}} | [{name, class, args, services}], "timeout": N, "data": {}}`.
+/// On failure returns false and sets `err` to a message naming the step and
+/// field, e.g. `step "bar": field "class" must be a string`.
+bool parse_spec(std::string_view text, process_spec& out, std::string& err);
+bool parse_spec(const boost::json::value& v, process_spec& out, std::string& err);
+
+/// `base` with the top-level keys of `over` written over it. Both must be
+/// JSON objects (a non-object `base` counts as `{}`).
+boost::json::object merge_objects(const boost::json::value& base,
+                                  const boost::json::object& over);
+
+/// UTC `YYYYMMDDHHMMSS` of unix milliseconds, "" for 0.
+std::string timestamp(uint64_t unix_ms);
+
+/// Unix milliseconds now.
+uint64_t now_ms();
+
+/// The process info a user sees (`procman status`): pid, status,
+/// created_at, started_at, finished_at, timeout, steps (name -> state),
+/// last_completed_step, progress, output, error.
+boost::json::object render_info(const process_record& x);
+
+} // namespace procman

@@ -1,0 +1,65 @@
+#include "messages/types.hpp"
+
+namespace procman {
+
+namespace {
+
+template <class E, size_t N>
+bool parse_enum(const std::string& str, E& x, const char* const (&names)[N],
+                size_t offset) {
+  for (size_t i = 0; i < N; ++i)
+    if (str == names[i]) {
+      x = static_cast<E>(i + offset);
+      return true;
+    }
+  return false;
+}
+
+template <class E, size_t N>
+std::string print_enum(E x, const char* const (&names)[N], size_t offset) {
+  auto i = static_cast<size_t>(x);
+  if (i < offset || i - offset >= N)
+    return "unknown";
+  return names[i - offset];
+}
+
+const char* const status_names[] = {"queued",   "running", "interrupted",
+                                    "finished", "error",   "cancelled"};
+const char* const step_names[] = {"pending", "running", "completed", "failed"};
+const char* const kind_names[] = {"none",    "exception", "spec",
+                                  "output",  "timeout",   "crash",
+                                  "runner_lost"};
+const char* const transition_names[]
+  = {"enqueue",   "claim",   "start",  "step_started",
+     "step_completed", "progress", "interrupt", "proceed",
+     "finish",    "fail",    "cancel", "purge"};
+
+} // namespace
+
+std::string to_string(process_status x) {
+  return print_enum(x, status_names, 1);
+}
+std::string to_string(step_status x) {
+  return print_enum(x, step_names, 0);
+}
+std::string to_string(error_kind x) {
+  return print_enum(x, kind_names, 0);
+}
+std::string to_string(transition_kind x) {
+  return print_enum(x, transition_names, 1);
+}
+
+bool from_string(const std::string& str, process_status& x) {
+  return parse_enum(str, x, status_names, 1);
+}
+bool from_string(const std::string& str, step_status& x) {
+  return parse_enum(str, x, step_names, 0);
+}
+bool from_string(const std::string& str, error_kind& x) {
+  return parse_enum(str, x, kind_names, 0);
+}
+bool from_string(const std::string& str, transition_kind& x) {
+  return parse_enum(str, x, transition_names, 1);
+}
+
+} // namespace procman

@@ -1,0 +1,250 @@
+// The plain data that crosses actors, nodes, the store and the message log.
+//
+// Every struct here has a CAF 0.17 `inspect` (binary serializer, network,
+// disk, log) and a JSON mapping in messages/json.hpp. JSON payloads (step
+// args, process data, outputs) travel as serialized `std::string`s so that
+// the structs stay plain and cheap to copy.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+namespace procman {
+
+// -- enums --------------------------------------------------------------------
+
+/// Life-cycle state of a process.
+///
+/// ```
+/// queued -> running -> finished | error | cancelled
+/// running -> interrupted -> (proceed) -> queued
+/// queued | interrupted -> cancelled
+/// ```
+enum class process_status : uint8_t {
+  queued = 1,
+  running = 2,
+  interrupted = 3,
+  finished = 4,
+  error = 5,
+  cancelled = 6,
+};
+
+/// State of one step inside a process.
+enum class step_status : uint8_t {
+  pending = 0,
+  running = 1,
+  completed = 2,
+  failed = 3,
+};
+
+/// Why a process ended in `error`. Rendered as `error.kind`.
+enum class error_kind : uint8_t {
+  none = 0,
+  exception = 1,   ///< a step threw or reported failure
+  spec = 2,        ///< unknown class or service, bad args
+  output = 3,      ///< a step returned a non-object or an oversized output
+  timeout = 4,     ///< the process ran past its timeout
+  crash = 5,       ///< the executor died without a result
+  runner_lost = 6, ///< the runner holding the process died
+};
+
+/// What a store transition does. Also the `event` of a message-log entry.
+enum class transition_kind : uint8_t {
+  enqueue = 1,
+  claim = 2,
+  start = 3,
+  step_started = 4,
+  step_completed = 5,
+  progress = 6,
+  interrupt = 7,
+  proceed = 8,
+  finish = 9,
+  fail = 10,
+  cancel = 11,
+  purge = 12,
+};
+
+std::string to_string(process_status x);
+std::string to_string(step_status x);
+std::string to_string(error_kind x);
+std::string to_string(transition_kind x);
+
+/// Parses the names produced by `to_string`; returns false on unknown text.
+bool from_string(const std::string& str, process_status& x);
+bool from_string(const std::string& str, step_status& x);
+bool from_string(const std::string& str, error_kind& x);
+bool from_string(const std::string& str, transition_kind& x);
+
+/// Whether no transition leaves this status.
+inline bool is_terminal(process_status x) {
+  return x == process_status::finished || x == process_status::error
+         || x == process_status::cancelled;
+}
+
+// -- spec ---------------------------------------------------------------------
+
+/// One step of a process spec: `name -> {class, args, services}`.
+struct step_spec {
+  std::string name;
+  std::string cls;                   ///< registered factory name
+  std::string args = "null";         ///< JSON: array, object or null
+  std::vector<std::string> services; ///< names resolved in the executor
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_spec& x) {
+  return f(caf::meta::type_name("step_spec"), x.name, x.cls, x.args,
+           x.services);
+}
+
+/// What a host submits: `{steps, timeout, data}`.
+struct process_spec {
+  std::vector<step_spec> steps;
+  uint32_t timeout = 0;     ///< seconds; 0 = the runner's default
+  std::string data = "{}";  ///< JSON object handed to the first step
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_spec& x) {
+  return f(caf::meta::type_name("process_spec"), x.steps, x.timeout, x.data);
+}
+
+// -- record parts -------------------------------------------------------------
+
+/// Progress reported by a running step.
+struct progress_info {
+  std::string step;
+  double percent = 0;  ///< 0..100
+  std::string message;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, progress_info& x) {
+  return f(caf::meta::type_name("progress_info"), x.step, x.percent,
+           x.message);
+}
+
+/// Why a process failed.
+struct error_info {
+  error_kind kind = error_kind::none;
+  std::string step;
+  std::string message;
+  std::string stack;
+  int32_t exit_code = -1;  ///< executor exit code, -1 if none
+  int32_t signal = 0;      ///< signal that killed the executor, 0 if none
+  std::string stderr_tail; ///< last bytes of the executor's stderr
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, error_info& x) {
+  return f(caf::meta::type_name("error_info"), x.kind, x.step, x.message,
+           x.stack, x.exit_code, x.signal, x.stderr_tail);
+}
+
+/// The durable state of one process; what `status` renders.
+struct process_record {
+  std::string pid;  ///< 32 lowercase hex characters
+  process_status status = process_status::queued;
+  uint64_t created_at = 0;  ///< unix milliseconds, UTC
+  uint64_t started_at = 0;  ///< first claim; 0 = never
+  uint64_t updated_at = 0;
+  uint64_t finished_at = 0; ///< terminal state reached; 0 = not yet
+  uint32_t timeout = 0;     ///< seconds
+  std::vector<step_spec> steps;
+  std::vector<step_status> step_states;
+  int32_t last_completed = -1;  ///< index into steps, -1 = none
+  uint32_t next_step = 0;       ///< first step the next run executes
+  std::string data = "{}";      ///< JSON input of `next_step`
+  std::string output = "null";  ///< JSON: final or interrupted output
+  progress_info progress;
+  error_info error;
+  std::string runner;       ///< id of the runner holding the claim
+  int32_t exec_pid = 0;     ///< OS pid of the executor child, 0 = none
+  uint64_t queue_seq = 0;   ///< key in the queue index while queued
+  uint32_t runs = 0;        ///< how often it was claimed
+  bool cancel_requested = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_record& x) {
+  return f(caf::meta::type_name("process_record"), x.pid, x.status,
+           x.created_at, x.started_at, x.updated_at, x.finished_at, x.timeout,
+           x.steps, x.step_states, x.last_completed, x.next_step, x.data,
+           x.output, x.progress, x.error, x.runner, x.exec_pid, x.queue_seq,
+           x.runs, x.cancel_requested);
+}
+
+/// Name of the last completed step, empty if none.
+inline std::string last_completed_step(const process_record& x) {
+  if (x.last_completed < 0
+      || static_cast<size_t>(x.last_completed) >= x.steps.size())
+    return {};
+  return x.steps[static_cast<size_t>(x.last_completed)].name;
+}
+
+// -- transitions --------------------------------------------------------------
+
+/// One state change requested of the store. Which fields matter depends on
+/// `kind`; see persistence/store.hpp.
+struct transition {
+  transition_kind kind = transition_kind::enqueue;
+  std::string pid;
+  std::string source;     ///< "client", "runner", "supervisor", "replay"
+  std::string runner;     ///< claim / start
+  uint32_t step = 0;      ///< step index: step_started, step_completed, interrupt
+  int32_t exec_pid = 0;   ///< start
+  std::string json;       ///< enqueue: spec JSON; proceed: data; interrupt/finish: output
+  progress_info progress; ///< progress
+  error_info error;       ///< fail
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transition& x) {
+  return f(caf::meta::type_name("transition"), x.kind, x.pid, x.source,
+           x.runner, x.step, x.exec_pid, x.json, x.progress, x.error);
+}
+
+/// One entry of the message log: a committed transition.
+struct log_entry {
+  uint64_t seq = 0;     ///< monotonic, starts at 1, no gaps
+  uint64_t time = 0;    ///< unix milliseconds of the commit
+  transition what;
+  process_status status_after = process_status::queued;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_entry& x) {
+  return f(caf::meta::type_name("log_entry"), x.seq, x.time, x.what,
+           x.status_after);
+}
+
+/// A change of a process's state, pushed to subscribers.
+struct process_event {
+  uint64_t seq = 0;
+  transition_kind kind = transition_kind::enqueue;
+  process_record record;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_event& x) {
+  return f(caf::meta::type_name("process_event"), x.seq, x.kind, x.record);
+}
+
+/// Filter for `list`.
+struct list_query {
+  bool any_status = true;
+  process_status status = process_status::queued;
+  uint32_t limit = 100;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_query& x) {
+  return f(caf::meta::type_name("list_query"), x.any_status, x.status,
+           x.limit);
+}
+
+} // namespace procman

@@ -1,0 +1,40 @@
+// Wakes a waiting runner without polling: a Unix datagram socket at
+// `<store>/doorbell.sock`, bound by the runner that holds the --wait lock.
+// Anyone who gives it work (enqueue, proceed, cancel of a running process)
+// sends one byte; sending when nobody listens is silently a no-op.
+
+#pragma once
+
+#include <string>
+
+namespace procman {
+
+/// Sends one wake-up to the runner of `store_dir`, if any. Never blocks.
+void ring_doorbell(const std::string& store_dir);
+
+/// The listening side. Move-only; unlinks the socket when destroyed.
+class doorbell {
+public:
+  doorbell() = default;
+  ~doorbell();
+  doorbell(doorbell&& other) noexcept;
+  doorbell& operator=(doorbell&& other) noexcept;
+  doorbell(const doorbell&) = delete;
+  doorbell& operator=(const doorbell&) = delete;
+
+  /// Binds `<store_dir>/doorbell.sock` (replacing a stale one). Returns an
+  /// empty string on success, else the reason.
+  std::string bind(const std::string& store_dir);
+
+  /// The socket's file descriptor (non-blocking, close-on-exec), -1 if unbound.
+  int fd() const { return fd_; }
+
+  /// Reads every pending wake-up; returns how many there were.
+  size_t drain();
+
+private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+} // namespace procman

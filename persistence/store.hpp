@@ -1,0 +1,154 @@
+// The durable store: one LMDB environment in a directory.
+//
+// Every state change is a `transition` applied in one LMDB write transaction
+// that first checks the current state (an illegal transition is refused with
+// `errc::illegal_transition` and writes nothing), updates the record and its
+// indexes, and appends the transition to the message log with the next
+// sequence number. `apply` with several transitions commits them together.
+//
+// Several OS processes may open one store at once (LMDB's own locking);
+// within one process, use one `store` object per directory.
+//
+// Layout (named databases):
+//   meta       "schema" -> u32 version, "seq" -> u64 last log sequence
+//   processes  pid (32 hex chars) -> version byte + binary process_record
+//   queue      u64 big-endian queue_seq -> pid           (FIFO of queued)
+//   status     u8 status + pid -> ""                      (list, recovery)
+//   expiry     u64 big-endian finished_at + pid -> ""     (retention)
+//   log        u64 big-endian seq -> version byte + binary log_entry
+//
+// Transitions (field use; legal from -> to):
+//   enqueue         json = spec JSON, pid optional (generated when empty):
+//                   (none) -> queued
+//   claim           runner; pid optional (empty: the queue head):
+//                   queued -> running (runs += 1, step states reset)
+//   start           exec_pid: running -> running (executor spawned)
+//   step_started    step: running; step state -> running
+//   step_completed  step: running; step state -> completed, last_completed
+//   progress        progress: running
+//   interrupt       step, json = step output: running -> interrupted
+//                   (output = json, next_step = step + 1, data = json)
+//   proceed         json = object merged over output: interrupted -> queued
+//   finish          json = output: running -> finished
+//   fail            error: running | queued -> error
+//   cancel          queued | interrupted -> cancelled;
+//                   running -> running with cancel_requested (the runner
+//                   holding it then applies cancel again to end it:
+//                   running + cancel_requested -> cancelled)
+//   purge           (terminal, past retention) -> removed
+
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "messages/error.hpp"
+#include "messages/types.hpp"
+
+namespace procman {
+
+namespace defaults {
+
+/// Seconds a process may run when neither its spec nor the runner says.
+constexpr uint32_t process_timeout = 60;
+
+/// Initial LMDB map size; it doubles whenever it fills up.
+constexpr uint64_t initial_map_size = uint64_t{64} << 20;
+
+/// How long finished, failed and cancelled records are kept (7 days).
+constexpr uint64_t retention_ms = uint64_t{7} * 24 * 3600 * 1000;
+
+/// Current on-disk schema.
+constexpr uint32_t schema_version = 1;
+
+} // namespace defaults
+
+struct store_options {
+  std::string dir;
+  uint64_t initial_map_size = defaults::initial_map_size;
+  uint64_t retention_ms = defaults::retention_ms;
+  uint32_t default_timeout = defaults::process_timeout;
+  /// Commit without fsync (tests and benchmarks only).
+  bool no_sync = false;
+  /// Clock in unix ms; replaced by the replay harness.
+  std::function<uint64_t()> clock;
+  /// Ring the runner's doorbell after commits that give it work.
+  bool ring_doorbell = true;
+};
+
+struct store_stats {
+  uint64_t records = 0;
+  uint64_t queued = 0;
+  uint64_t last_seq = 0;
+  uint64_t map_size = 0;
+  uint64_t used_bytes = 0;
+};
+
+class store {
+public:
+  /// Opens (creating if needed) the store in `opts.dir`. Errors:
+  /// `store_access` (directory missing and not creatable, not writable),
+  /// `store_version` (written by a newer procman), `store_damaged`.
+  static caf::expected<std::unique_ptr<store>> open(store_options opts);
+
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  /// Applies one transition in one durable commit; returns the record after
+  /// it (for purge: the removed record).
+  caf::expected<process_record> apply(const transition& t);
+
+  /// Applies several transitions in one commit, in order. A refused one gets
+  /// its error and changes nothing; the others commit.
+  std::vector<caf::expected<process_record>>
+  apply(const std::vector<transition>& ts);
+
+  /// Validates `spec` and enqueues it under a fresh pid (an `enqueue`
+  /// transition whose json is the spec). Errors: `invalid_spec`.
+  caf::expected<process_record> enqueue(const process_spec& spec,
+                                        const std::string& source = "client");
+
+  /// Takes up to `n` processes from the queue head for `runner` in one
+  /// commit (one `claim` log entry each). Costs O(log n) per process.
+  caf::expected<std::vector<process_record>> claim(const std::string& runner,
+                                                   size_t n);
+
+  /// Reads one record. Errors: `unknown_process`.
+  caf::expected<process_record> get(const std::string& pid);
+
+  /// Lists records, newest first by creation, filtered by status.
+  caf::expected<std::vector<process_record>> list(const list_query& q);
+
+  /// Every record with the given status (uses the status index).
+  caf::expected<std::vector<process_record>> with_status(process_status s);
+
+  /// Log entries with seq > `since`, optionally only for `pid`, at most `limit`.
+  caf::expected<std::vector<log_entry>>
+  log(uint64_t since, size_t limit = SIZE_MAX, const std::string& pid = {});
+
+  /// Removes terminal records whose finished_at is older than the retention
+  /// period, and their log entries up to the oldest kept one. Returns how
+  /// many records it removed. Interrupted records are never removed.
+  caf::expected<size_t> purge();
+
+  caf::expected<store_stats> stats();
+
+  const std::string& dir() const;
+  uint64_t now() const;
+
+  /// Generates a fresh pid: 32 lowercase hex characters from getrandom().
+  static std::string make_pid();
+
+private:
+  struct impl;
+  explicit store(std::unique_ptr<impl> ptr);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace procman
