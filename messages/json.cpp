@@ -563,6 +563,8 @@ json::object render_info(const process_record& x) {
                     {"last_completed_step", last_completed_step(x)}};
   if (x.last_completed < 0)
     info["last_completed_step"] = nullptr;
+  if (x.timeout == 0)
+    info["timeout"] = nullptr;  // the runner's default applies
   if (x.started_at == 0)
     info["started_at"] = nullptr;
   if (x.finished_at == 0)

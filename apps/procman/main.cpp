@@ -1,1 +1,353 @@
-int main() { return 0; }
+// procman: the command line.
+//
+//   procman [--store DIR] start SPEC [--data JSON] [--timeout S]
+//   procman [--store DIR] status PID
+//   procman [--store DIR] proceed PID [--data JSON]
+//   procman [--store DIR] cancel PID
+//   procman [--store DIR] list [--status S] [--limit N]
+//   procman [--store DIR] wait PID [--timeout S]
+//   procman run SPEC [--data JSON] [--step-lib PATH]
+//
+// Output is JSON where a program reads it; errors go to stderr. Exit codes:
+// 0 ok, 1 failure (unknown pid, refused transition, failed process),
+// 2 usage error; `wait`: 0 finished, 1 error or cancelled, 3 interrupted,
+// 4 the wait timed out; `run`: 0 finished, 1 failed, 3 interrupted.
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include "actors/client.hpp"
+#include "apps/common/args.hpp"
+#include "messages/error.hpp"
+#include "messages/json.hpp"
+#include "persistence/store.hpp"
+#include "steps/registry.hpp"
+#include "steps/runner.hpp"
+
+namespace json = boost::json;
+using namespace procman;
+
+namespace {
+
+constexpr const char* usage = R"(usage: procman [--store DIR] COMMAND [ARGS]
+
+commands:
+  start SPEC [--data JSON] [--timeout S]   enqueue a process; prints its pid
+  status PID                               the process info as JSON
+  proceed PID [--data JSON]                resume an interrupted process
+  cancel PID                               cancel a queued, interrupted or
+                                           running process
+  list [--status S] [--limit N]            processes, newest first (JSON
+                                           lines; a table on a terminal)
+  wait PID [--timeout S]                   wait for the process to settle;
+                                           exit 0 finished, 1 error or
+                                           cancelled, 3 interrupted, 4 timeout
+  run SPEC [--data JSON] [--step-lib P]    run the steps here and now; print
+                                           the output (no store, no runner)
+
+SPEC is a file, - for stdin, or inline JSON:
+  {"steps": {"name": {"class": "...", "args": ..., "services": [...]}},
+   "timeout": 60, "data": {...}}
+--data is a JSON object merged over the spec's data (its keys win).
+--store defaults to $PROCMAN_STORE, else $XDG_STATE_HOME/procman, else
+~/.local/state/procman.
+)";
+
+/// Failure that the CLI reports on stderr with an exit code.
+struct failure {
+  int code;
+  std::string message;
+};
+
+std::string read_spec_text(const std::string& arg) {
+  auto first = arg.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && (arg[first] == '{' || arg[first] == '['))
+    return arg;
+  std::ostringstream buf;
+  if (arg == "-") {
+    buf << std::cin.rdbuf();
+    return buf.str();
+  }
+  std::ifstream in(arg, std::ios::binary);
+  if (!in)
+    throw failure{1, "cannot read spec file " + arg + ": "
+                       + std::strerror(errno)};
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+process_spec load_spec(const cli::args& a, size_t pos) {
+  if (a.positional().size() <= pos)
+    throw cli::usage_error("missing SPEC (a file, - or inline JSON)");
+  auto text = read_spec_text(a.positional()[pos]);
+  process_spec spec;
+  std::string err;
+  if (!parse_spec(text, spec, err))
+    throw failure{1, err};
+  if (a.has("data")) {
+    json::value data;
+    if (!parse_json(a.get("data"), data, err))
+      throw failure{1, "--data: " + err};
+    if (!data.is_object())
+      throw failure{1, "--data must be a JSON object"};
+    json::value base;
+    parse_json(spec.data, base, err);
+    spec.data = dump(merge_objects(base, data.get_object()));
+  }
+  return spec;
+}
+
+const std::string& pid_arg(const cli::args& a) {
+  if (a.positional().size() < 2)
+    throw cli::usage_error("missing PID");
+  if (a.positional().size() > 2)
+    throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
+  return a.positional()[1];
+}
+
+client open_client(const cli::args& a) {
+  auto c = client::open(cli::store_dir(a));
+  if (!c)
+    throw failure{1, render(c.error())};
+  return std::move(*c);
+}
+
+template <class T>
+T value_or_fail(caf::expected<T> x) {
+  if (!x)
+    throw failure{1, render(x.error())};
+  return std::move(*x);
+}
+
+bool stdout_is_tty() {
+  return isatty(1) == 1;
+}
+
+void print_json(const json::value& v) {
+  std::cout << json::serialize(v) << "\n";
+}
+
+// -- progress bar -------------------------------------------------------------
+
+void draw_progress(const process_record& rec) {
+  size_t done = 0;
+  for (auto s : rec.step_states)
+    if (s == step_status::completed)
+      ++done;
+  double frac = rec.steps.empty() ? 0.0
+                                  : static_cast<double>(done) / rec.steps.size();
+  if (rec.status == process_status::running && !rec.progress.step.empty()
+      && !rec.steps.empty())
+    frac += std::clamp(rec.progress.percent, 0.0, 100.0) / 100.0
+            / rec.steps.size();
+  if (rec.status == process_status::finished)
+    frac = 1.0;
+  constexpr int width = 30;
+  int filled = static_cast<int>(std::round(frac * width));
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(width, '-');
+  std::string what = to_string(rec.status);
+  if (rec.status == process_status::running) {
+    auto idx = static_cast<size_t>(rec.last_completed + 1);
+    if (idx < rec.steps.size())
+      what += " " + rec.steps[idx].name;
+    if (!rec.progress.message.empty())
+      what += ": " + rec.progress.message;
+  }
+  if (what.size() > 40)
+    what.resize(40);
+  fprintf(stderr, "\r\033[K[%s] %3d%% %zu/%zu %s", bar.c_str(),
+          static_cast<int>(std::round(frac * 100)), done, rec.steps.size(),
+          what.c_str());
+  fflush(stderr);
+}
+
+// -- commands -------------------------------------------------------------------
+
+int cmd_start(const cli::args& a) {
+  if (a.positional().size() > 2)
+    throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
+  auto spec = load_spec(a, 1);
+  if (a.has("timeout"))
+    spec.timeout = static_cast<uint32_t>(a.number("timeout", 0, 1, 31536000));
+  auto c = open_client(a);
+  std::cout << value_or_fail(c.start(spec)) << "\n";
+  return 0;
+}
+
+int cmd_status(const cli::args& a) {
+  auto c = open_client(a);
+  print_json(render_info(value_or_fail(c.info(pid_arg(a)))));
+  return 0;
+}
+
+int cmd_proceed(const cli::args& a) {
+  auto& pid = pid_arg(a);
+  auto data = a.get("data", "{}");
+  json::value v;
+  std::string err;
+  if (!parse_json(data, v, err))
+    throw failure{1, "--data: " + err};
+  if (!v.is_object())
+    throw failure{1, "--data must be a JSON object"};
+  auto c = open_client(a);
+  std::cout << value_or_fail(c.proceed(pid, data)) << "\n";
+  return 0;
+}
+
+int cmd_cancel(const cli::args& a) {
+  auto c = open_client(a);
+  auto rec = value_or_fail(c.cancel(pid_arg(a)));
+  print_json(render_info(rec));
+  if (rec.status == process_status::running) {
+    std::cerr << "procman: cancel of " << rec.pid
+              << " requested; its runner has not confirmed it yet\n";
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_list(const cli::args& a) {
+  if (a.positional().size() > 1)
+    throw cli::usage_error("unexpected argument \"" + a.positional()[1] + "\"");
+  list_query q;
+  if (a.has("status")) {
+    q.any_status = false;
+    if (!from_string(a.get("status"), q.status))
+      throw cli::usage_error("--status must be queued, running, interrupted, "
+                             "finished, error or cancelled, not \""
+                             + a.get("status") + "\"");
+  }
+  q.limit = static_cast<uint32_t>(a.number("limit", 100, 1, 1000000));
+  auto c = open_client(a);
+  auto recs = value_or_fail(c.list(q));
+  if (stdout_is_tty()) {
+    printf("%-32s  %-11s  %-14s  %-14s  %s\n", "PID", "STATUS", "CREATED",
+           "FINISHED", "LAST STEP");
+    for (auto& r : recs)
+      printf("%-32s  %-11s  %-14s  %-14s  %s\n", r.pid.c_str(),
+             to_string(r.status).c_str(), timestamp(r.created_at).c_str(),
+             timestamp(r.finished_at).c_str(), last_completed_step(r).c_str());
+  } else {
+    for (auto& r : recs)
+      print_json(render_info(r));
+  }
+  return 0;
+}
+
+int cmd_wait(const cli::args& a) {
+  auto& pid = pid_arg(a);
+  auto secs = a.number("timeout", 0, 0, 31536000);
+  auto c = open_client(a);
+  bool bar = isatty(2) == 1;
+  auto res = c.wait(pid, std::chrono::seconds(secs),
+                    [bar](const process_record& rec) {
+                      if (bar)
+                        draw_progress(rec);
+                    });
+  if (bar)
+    fprintf(stderr, "\n");
+  if (!res) {
+    if (is(res.error(), errc::timeout)) {
+      std::cerr << "procman: wait timed out: " << render(res.error()) << "\n";
+      if (auto rec = c.info(pid))
+        print_json(render_info(*rec));
+      return 4;
+    }
+    throw failure{1, render(res.error())};
+  }
+  print_json(render_info(*res));
+  switch (res->status) {
+    case process_status::finished: return 0;
+    case process_status::interrupted: return 3;
+    default: return 1;
+  }
+}
+
+
+int cmd_run(const cli::args& a) {
+  if (a.positional().size() > 2)
+    throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
+  auto spec = load_spec(a, 1);
+  step_registry reg;
+  register_builtin_steps(reg);
+  service_registry services;
+  std::string libs;
+  for (auto& l : a.all("step-lib"))
+    libs += (libs.empty() ? "" : ":") + l;
+  if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
+    libs += (libs.empty() ? "" : ":") + std::string(env);
+  if (!libs.empty())
+    if (auto err = load_step_libraries(libs, reg, services); !err.empty())
+      throw failure{1, err};
+  json::value data;
+  std::string err;
+  parse_json(spec.data, data, err);
+  step_observer obs;
+  step_run_options opts;
+  auto res = run_steps(spec.steps, 0,
+                       data.is_object() ? data.get_object() : json::object{},
+                       reg, services, obs, opts);
+  switch (res.outcome) {
+    case step_run_result::finished:
+      print_json(res.output);
+      return 0;
+    case step_run_result::interrupted:
+      print_json(res.output);
+      std::cerr << "procman: paused at interrupting step \""
+                << spec.steps[res.step].name
+                << "\"; run does not resume (use start and proceed)\n";
+      return 3;
+    case step_run_result::failed:
+    default:
+      print_json(json::object{{"error", json::value_from(res.error)}});
+      std::cerr << "procman: " << res.error.message << "\n";
+      return 1;
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    cli::args a(argc, argv, {"help"},
+                {"store", "data", "timeout", "status", "limit"}, {"step-lib"});
+    if (a.flag("help") || a.positional().empty()
+        || a.positional()[0] == "help") {
+      std::cout << usage;
+      return a.positional().empty() && !a.flag("help") ? 2 : 0;
+    }
+    auto& cmd = a.positional()[0];
+    if (cmd == "start")
+      return cmd_start(a);
+    if (cmd == "status")
+      return cmd_status(a);
+    if (cmd == "proceed")
+      return cmd_proceed(a);
+    if (cmd == "cancel")
+      return cmd_cancel(a);
+    if (cmd == "list")
+      return cmd_list(a);
+    if (cmd == "wait")
+      return cmd_wait(a);
+    if (cmd == "run")
+      return cmd_run(a);
+    throw cli::usage_error("unknown command \"" + cmd + "\"");
+  } catch (const cli::usage_error& e) {
+    std::cerr << "procman: " << e.what() << "\n(see procman --help)\n";
+    return 2;
+  } catch (const failure& f) {
+    std::cerr << "procman: " << f.message << "\n";
+    return f.code;
+  } catch (const std::exception& e) {
+    std::cerr << "procman: " << e.what() << "\n";
+    return 1;
+  }
+}

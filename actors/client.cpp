@@ -1,0 +1,122 @@
+#include "actors/client.hpp"
+
+#include <thread>
+
+#include <boost/json.hpp>
+
+#include "actors/runner_lock.hpp"
+#include "messages/json.hpp"
+#include "persistence/store.hpp"
+
+namespace procman {
+
+namespace {
+
+constexpr auto poll_interval = std::chrono::milliseconds(20);
+
+transition client_transition(transition_kind kind, const std::string& pid) {
+  transition t;
+  t.kind = kind;
+  t.pid = pid;
+  t.source = "client";
+  return t;
+}
+
+bool settled(process_status s) {
+  return is_terminal(s) || s == process_status::interrupted;
+}
+
+} // namespace
+
+client::client(std::unique_ptr<procman::store> db) : db_(std::move(db)) {
+  // nop
+}
+
+client::client(client&&) noexcept = default;
+client& client::operator=(client&&) noexcept = default;
+client::~client() = default;
+
+caf::expected<client> client::open(const std::string& dir) {
+  store_options so;
+  so.dir = dir;
+  so.default_timeout = 0;  // the runner's default applies
+  auto db = store::open(so);
+  if (!db)
+    return db.error();
+  return client{std::move(*db)};
+}
+
+procman::store& client::db() {
+  return *db_;
+}
+
+caf::expected<std::string> client::start(const process_spec& spec) {
+  auto rec = db_->enqueue(spec, "client");
+  if (!rec)
+    return rec.error();
+  return rec->pid;
+}
+
+caf::expected<process_record> client::info(const std::string& pid) {
+  return db_->get(pid);
+}
+
+caf::expected<std::string> client::proceed(const std::string& pid,
+                                           const std::string& data_json) {
+  auto t = client_transition(transition_kind::proceed, pid);
+  t.json = data_json.empty() ? std::string{"{}"} : data_json;
+  auto rec = db_->apply(t);
+  if (!rec)
+    return rec.error();
+  return rec->pid;
+}
+
+caf::expected<process_record>
+client::cancel(const std::string& pid, std::chrono::milliseconds wait_for) {
+  auto rec = db_->apply(client_transition(transition_kind::cancel, pid));
+  if (!rec || rec->status != process_status::running)
+    return rec;
+  // Running: its runner kills the child and records the cancel. A runner
+  // that is gone cannot; then the cancel is recorded here.
+  auto deadline = std::chrono::steady_clock::now() + wait_for;
+  for (;;) {
+    if (!runner_alive(db_->dir(), rec->runner))
+      return db_->apply(client_transition(transition_kind::cancel, pid));
+    if (std::chrono::steady_clock::now() >= deadline)
+      return rec;
+    std::this_thread::sleep_for(poll_interval);
+    rec = db_->get(pid);
+    if (!rec || rec->status != process_status::running)
+      return rec;
+  }
+}
+
+caf::expected<std::vector<process_record>>
+client::list(const list_query& q) {
+  return db_->list(q);
+}
+
+caf::expected<process_record>
+client::wait(const std::string& pid, std::chrono::milliseconds timeout,
+             const std::function<void(const process_record&)>& on_change) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  uint64_t last_update = 0;
+  for (;;) {
+    auto rec = db_->get(pid);
+    if (!rec)
+      return rec;
+    if (rec->updated_at != last_update || settled(rec->status)) {
+      last_update = rec->updated_at;
+      if (on_change)
+        on_change(*rec);
+    }
+    if (settled(rec->status))
+      return rec;
+    if (timeout.count() > 0 && std::chrono::steady_clock::now() >= deadline)
+      return make_error(errc::timeout, "process " + pid + " is still "
+                                         + to_string(rec->status));
+    std::this_thread::sleep_for(poll_interval);
+  }
+}
+
+} // namespace procman

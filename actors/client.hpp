@@ -1,0 +1,67 @@
+// A blocking client of a store, without an actor system: what the CLI uses,
+// and what a host uses that only enqueues work for a separate
+// procman-runner. Safe to use from several OS processes at once.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "messages/error.hpp"
+#include "messages/types.hpp"
+
+namespace procman {
+
+class store;
+
+class client {
+public:
+  /// Opens the store in `dir` (created if needed).
+  static caf::expected<client> open(const std::string& dir);
+
+  client(client&&) noexcept;
+  client& operator=(client&&) noexcept;
+  ~client();
+
+  /// Enqueues a process; returns its pid. Errors: invalid_spec.
+  caf::expected<std::string> start(const process_spec& spec);
+
+  /// The record of `pid`. Errors: unknown_process ("no process <pid>").
+  caf::expected<process_record> info(const std::string& pid);
+
+  /// Merges `data_json` (an object) over the interrupted output and queues
+  /// the rest; returns the same pid. Errors: unknown_process,
+  /// not_interrupted, invalid_json.
+  caf::expected<std::string> proceed(const std::string& pid,
+                                     const std::string& data_json);
+
+  /// Cancels: queued or interrupted at once; running: asks its runner to
+  /// kill the child and waits up to `wait_for` for it (a dead runner's
+  /// process is cancelled directly). Returns the record after.
+  caf::expected<process_record>
+  cancel(const std::string& pid,
+         std::chrono::milliseconds wait_for = std::chrono::seconds(10));
+
+  caf::expected<std::vector<process_record>> list(const list_query& q);
+
+  /// Polls until the process is finished, error, cancelled or interrupted,
+  /// calling `on_change` whenever its record changes; gives up after
+  /// `timeout` (0 = never) with errc::timeout.
+  caf::expected<process_record>
+  wait(const std::string& pid, std::chrono::milliseconds timeout,
+       const std::function<void(const process_record&)>& on_change = {});
+
+  procman::store& db();
+
+private:
+  explicit client(std::unique_ptr<procman::store> db);
+  std::unique_ptr<procman::store> db_;
+};
+
+} // namespace procman

@@ -1,0 +1,212 @@
+#include "actors/engine.hpp"
+
+#include <filesystem>
+#include <thread>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/children.hpp"
+#include "actors/logger.hpp"
+#include "actors/manager.hpp"
+#include "actors/process.hpp"
+#include "actors/queue.hpp"
+#include "actors/runner_lock.hpp"
+#include "actors/store_service.hpp"
+#include "actors/supervisor.hpp"
+#include "persistence/doorbell.hpp"
+#include "persistence/store.hpp"
+
+namespace procman {
+
+namespace {
+
+/// How often active processes re-read their records (cancels requested by
+/// other OS processes) and, with `wait`, how often lost runners are looked for.
+constexpr auto check_interval = std::chrono::seconds(1);
+constexpr auto recover_interval = std::chrono::seconds(60);
+
+} // namespace
+
+struct engine::impl {
+  caf::actor_system* sys = nullptr;
+  engine_options opts;
+  std::string runner_id;
+  std::shared_ptr<procman::store> db;
+  file_lock wait_lock;
+  file_lock runner_lock;
+  doorbell bell;
+  std::shared_ptr<child_service> children;
+  store_actor store_hdl;
+  queue_actor queue_hdl;
+  supervisor_actor supervisor_hdl;
+  manager_actor manager_hdl;
+  caf::actor ticker;
+};
+
+std::string default_exec_path() {
+  if (auto env = std::getenv("PROCMAN_EXEC"); env && *env)
+    return env;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto candidate = self.parent_path() / "procman-exec";
+    if (std::filesystem::exists(candidate, ec))
+      return candidate.string();
+  }
+  return "procman-exec";
+}
+
+engine::engine(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+  // nop
+}
+
+caf::expected<std::unique_ptr<engine>>
+engine::start(caf::actor_system& sys, engine_options opts) {
+  auto st = std::make_unique<impl>();
+  st->sys = &sys;
+  if (opts.parallel == 0)
+    opts.parallel = std::max(1u, std::thread::hardware_concurrency());
+  if (opts.exec_path.empty())
+    opts.exec_path = default_exec_path();
+  store_options so;
+  so.dir = opts.store_dir;
+  so.no_sync = opts.no_sync;
+  so.default_timeout = 0;  // records without a timeout use the runner's
+  so.ring_doorbell = !opts.wait;  // a waiting engine hears itself directly
+  auto db = store::open(so);
+  if (!db)
+    return db.error();
+  st->db = std::shared_ptr<procman::store>(std::move(*db));
+  auto& dir = st->db->dir();
+  if (opts.wait) {
+    auto res = st->wait_lock.try_lock(dir + "/runner.lock");
+    if (res == "busy")
+      return make_error(errc::runner_busy,
+                        "another runner holds the store " + dir);
+    if (!res.empty())
+      return make_error(errc::store_access, res);
+  }
+  st->runner_id = make_runner_id();
+  std::error_code ec;
+  std::filesystem::create_directories(dir + "/runners", ec);
+  if (auto res = st->runner_lock.try_lock(runner_lock_path(dir, st->runner_id));
+      !res.empty())
+    return make_error(errc::store_access, res);
+  if (auto n = recover_lost_processes(*st->db, st->runner_id); n > 0)
+    log_warn("", "ended " + std::to_string(n)
+                   + " processes left running by dead runners");
+  st->children = std::make_shared<child_service>();
+  auto cfg = std::make_shared<exec_config>();
+  cfg->exec_path = opts.exec_path;
+  cfg->script_args = opts.script_args;
+  cfg->step_libs = opts.step_libs;
+  cfg->runner_id = st->runner_id;
+  cfg->default_timeout = opts.default_timeout;
+  cfg->children = st->children;
+  st->store_hdl = sys.spawn<caf::detached>(store_service, st->db, st->runner_id);
+  st->queue_hdl = sys.spawn(procman::queue, st->store_hdl, st->runner_id);
+  supervisor_options sopts;
+  sopts.parallel = opts.parallel;
+  sopts.max_processes = opts.max_processes;
+  sopts.wait = opts.wait;
+  sopts.grace_seconds = opts.grace_seconds;
+  st->supervisor_hdl = sys.spawn(procman::supervisor, sopts, st->queue_hdl,
+                                 st->store_hdl,
+                                 std::shared_ptr<const exec_config>(cfg));
+  st->manager_hdl = sys.spawn(procman::manager, st->store_hdl, st->supervisor_hdl);
+  // A ticker: active processes re-read their records every second; a
+  // waiting engine also looks for lost runners and purges old records.
+  auto sup = st->supervisor_hdl;
+  auto store_hdl = st->store_hdl;
+  bool wait = opts.wait;
+  st->ticker = sys.spawn([sup, store_hdl, wait](caf::event_based_actor* self)
+                           -> caf::behavior {
+    self->monitor(sup);
+    self->set_down_handler([self](const caf::down_msg&) { self->quit(); });
+    self->delayed_send(self, check_interval, caf::tick_atom_v);
+    auto ticks = std::make_shared<uint64_t>(0);
+    return {
+      [=](caf::tick_atom) {
+        self->send(sup, atom::check_v);
+        if (wait && ++*ticks % (recover_interval / check_interval) == 0)
+          self->request(store_hdl, caf::infinite, atom::recover_v)
+            .then([](uint32_t) {}, [](const caf::error&) {});
+        self->delayed_send(self, check_interval, caf::tick_atom_v);
+      },
+    };
+  });
+  if (opts.wait) {
+    auto err = st->bell.bind(dir);
+    if (!err.empty()) {
+      log_warn("", "cannot serve the doorbell (" + err
+                     + "); work enqueued elsewhere starts within 1 s");
+    } else {
+      auto* bell = &st->bell;
+      st->children->watch_readable(bell->fd(), [bell, sup] {
+        if (bell->drain() > 0) {
+          caf::anon_send(sup, atom::wakeup_v);
+          caf::anon_send(sup, atom::check_v);
+        }
+      });
+    }
+  }
+  st->opts = std::move(opts);
+  log_info("", "runner " + st->runner_id + " serving " + dir + " with "
+                 + std::to_string(st->opts.parallel) + " slots"
+                 + (st->opts.wait ? " (waiting)" : ""));
+  return std::unique_ptr<engine>(new engine(std::move(st)));
+}
+
+engine::~engine() {
+  auto& st = *impl_;
+  caf::anon_send(st.supervisor_hdl, atom::drain_v);
+  caf::anon_send(st.supervisor_hdl, atom::drain_v);  // no grace: kill now
+  await();
+  caf::anon_send_exit(st.ticker, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(st.manager_hdl, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(st.queue_hdl, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(st.store_hdl, caf::exit_reason::user_shutdown);
+  {
+    caf::scoped_actor self{*st.sys};
+    for (auto hdl : {caf::actor_cast<caf::actor>(st.store_hdl),
+                     caf::actor_cast<caf::actor>(st.manager_hdl)}) {
+      self->monitor(hdl);
+      self->receive([](const caf::down_msg&) {});
+    }
+  }
+  st.children.reset();
+  st.runner_lock.release_and_remove();
+}
+
+manager_actor engine::manager() const {
+  return impl_->manager_hdl;
+}
+
+supervisor_actor engine::supervisor() const {
+  return impl_->supervisor_hdl;
+}
+
+store_actor engine::store() const {
+  return impl_->store_hdl;
+}
+
+const std::string& engine::runner_id() const {
+  return impl_->runner_id;
+}
+
+const engine_options& engine::options() const {
+  return impl_->opts;
+}
+
+void engine::drain() {
+  caf::anon_send(impl_->supervisor_hdl, atom::drain_v);
+}
+
+void engine::await() {
+  caf::scoped_actor self{*impl_->sys};
+  self->monitor(impl_->supervisor_hdl);
+  self->receive([](const caf::down_msg&) {});
+}
+
+} // namespace procman

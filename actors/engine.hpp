@@ -1,0 +1,84 @@
+// Embedding procman in a host program.
+//
+// Two ways:
+//  - `engine`: run the engine inside the host's own actor system. The host
+//    talks to `manager()` (typed: start, info, proceed, cancel, list,
+//    subscribe); children run as with procman-runner.
+//      caf::actor_system sys{cfg};   // cfg.add_message_types<caf::id_block::procman>()
+//      auto eng = procman::engine::start(sys, {.store_dir = "/var/lib/x"});
+//      caf::scoped_actor self{sys};
+//      self->request((*eng)->manager(), caf::infinite, procman::atom::start_v, spec)
+//        .receive([](const std::string& pid) { ... }, [](caf::error&) { ... });
+//  - `client` (actors/client.hpp): no actor system; enqueue into and read a
+//    store that a separate procman-runner serves.
+
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "messages/actors.hpp"
+
+namespace procman {
+
+struct engine_options {
+  std::string store_dir;
+  /// procman-exec; default: next to the running program, else $PATH.
+  std::string exec_path;
+  /// Children at once; 0 = the number of cores.
+  uint32_t parallel = 0;
+  /// Stop after this many processes; 0 = no limit.
+  uint64_t max_processes = 0;
+  /// Keep running when the queue is empty, hold the store's --wait lock and
+  /// serve its doorbell (work enqueued by other OS processes starts at once).
+  bool wait = true;
+  std::string script_args;
+  std::string step_libs;
+  /// Seconds for processes whose spec gives no timeout.
+  uint32_t default_timeout = 60;
+  /// On drain, seconds running children get before they are killed.
+  uint32_t grace_seconds = 10;
+  /// Commit without fsync (tests, benchmarks).
+  bool no_sync = false;
+};
+
+class engine {
+public:
+  /// Opens the store, takes the locks, ends processes that dead runners
+  /// left running, and starts the actors. Errors: store_*, runner_busy
+  /// (with `wait`, when another waiting runner holds the store).
+  static caf::expected<std::unique_ptr<engine>>
+  start(caf::actor_system& sys, engine_options opts);
+
+  /// Kills remaining children (recording them) and stops the actors.
+  ~engine();
+
+  manager_actor manager() const;
+  supervisor_actor supervisor() const;
+  store_actor store() const;
+  const std::string& runner_id() const;
+  const engine_options& options() const;
+
+  /// Stops claiming; running children get the grace period. Thread-safe.
+  void drain();
+
+  /// Blocks until the supervisor is done (queue empty without `wait`,
+  /// --max-processes reached, or drained).
+  void await();
+
+private:
+  struct impl;
+  explicit engine(std::unique_ptr<impl> ptr);
+  std::unique_ptr<impl> impl_;
+};
+
+/// Path of procman-exec: `$PROCMAN_EXEC`, else beside /proc/self/exe, else
+/// "procman-exec" (looked up in $PATH).
+std::string default_exec_path();
+
+} // namespace procman

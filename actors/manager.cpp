@@ -1,0 +1,115 @@
+#include "actors/manager.hpp"
+
+#include <boost/json.hpp>
+#include <caf/send.hpp>
+
+#include "messages/json.hpp"
+
+namespace procman {
+
+namespace {
+
+transition make_transition(transition_kind kind, std::string pid) {
+  transition t;
+  t.kind = kind;
+  t.pid = std::move(pid);
+  t.source = "client";
+  return t;
+}
+
+} // namespace
+
+void manager_state::wake(manager_actor::stateful_pointer<manager_state> self) {
+  if (supervisor)
+    self->send(supervisor, atom::wakeup_v);
+}
+
+manager_actor::behavior_type
+manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
+        supervisor_actor supervisor) {
+  self->state.store = std::move(store);
+  self->state.supervisor = std::move(supervisor);
+  self->send(self->state.store, atom::subscribe_v,
+             caf::actor_cast<caf::actor>(self));
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    for (auto& kv : self->state.subscribers) {
+      auto& xs = kv.second;
+      xs.erase(std::remove_if(xs.begin(), xs.end(),
+                              [&](const caf::actor& a) {
+                                return a.address() == dm.source;
+                              }),
+               xs.end());
+    }
+  });
+  return {
+    [self](atom::start, process_spec& spec) -> caf::result<std::string> {
+      auto t = make_transition(transition_kind::enqueue, {});
+      t.json = dump(boost::json::value_from(spec));
+      auto rp = self->make_response_promise<std::string>();
+      self->request(self->state.store, caf::infinite, atom::apply_v, std::move(t))
+        .then(
+          [self, rp](const process_record& rec) mutable {
+            self->state.wake(self);
+            rp.deliver(rec.pid);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::info, const std::string& pid) {
+      return self->delegate(self->state.store, caf::get_atom_v, pid);
+    },
+    [self](atom::proceed, const std::string& pid,
+           const std::string& data) -> caf::result<std::string> {
+      auto t = make_transition(transition_kind::proceed, pid);
+      t.json = data.empty() ? std::string{"{}"} : data;
+      auto rp = self->make_response_promise<std::string>();
+      self->request(self->state.store, caf::infinite, atom::apply_v, std::move(t))
+        .then(
+          [self, rp](const process_record& rec) mutable {
+            self->state.wake(self);
+            rp.deliver(rec.pid);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::cancel, const std::string& pid) -> caf::result<process_record> {
+      auto rp = self->make_response_promise<process_record>();
+      self->request(self->state.store, caf::infinite, atom::apply_v,
+                    make_transition(transition_kind::cancel, pid))
+        .then(
+          [self, rp](const process_record& rec) mutable {
+            if (rec.status == process_status::running && self->state.supervisor)
+              self->send(self->state.supervisor, atom::cancel_v, rec.pid);
+            rp.deliver(rec);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::list, const list_query& q) {
+      return self->delegate(self->state.store, atom::list_v, q);
+    },
+    [self](atom::subscribe, const std::string& pid, const caf::actor& who) {
+      self->monitor(who);
+      self->state.subscribers[pid].push_back(who);
+    },
+    [self](atom::unsub, const std::string& pid, const caf::actor& who) {
+      auto i = self->state.subscribers.find(pid);
+      if (i == self->state.subscribers.end())
+        return;
+      auto& xs = i->second;
+      xs.erase(std::remove(xs.begin(), xs.end(), who), xs.end());
+    },
+    [self](atom::event, const process_event& ev) {
+      auto& subs = self->state.subscribers;
+      for (auto key : {ev.record.pid, std::string{}}) {
+        auto i = subs.find(key);
+        if (i == subs.end())
+          continue;
+        for (auto& who : i->second)
+          caf::anon_send(who, atom::event_v, ev);
+      }
+    },
+  };
+}
+
+} // namespace procman

@@ -1,0 +1,31 @@
+// The manager: the public face of an engine. Hosts start, inspect, proceed,
+// cancel, list and subscribe through it, in-process or from another node.
+
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "messages/actors.hpp"
+
+namespace procman {
+
+struct manager_state {
+  static inline const char* name = "manager";
+  store_actor store;
+  supervisor_actor supervisor;  ///< may be null: then nothing runs here
+  /// pid ("" = every process) -> subscribers.
+  std::unordered_map<std::string, std::vector<caf::actor>> subscribers;
+
+  void wake(manager_actor::stateful_pointer<manager_state> self);
+};
+
+manager_actor::behavior_type
+manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
+        supervisor_actor supervisor);
+
+} // namespace procman

@@ -1,0 +1,333 @@
+// State machine of one active process, as seen by its runner:
+//
+//        spawn ok                 final report            exit
+//   (claimed) ----> executing -------------------> reported ----> done
+//        |              |  expire / cancel / kill                  ^
+//        |              +------------> killing --(exit)------------+
+//        | spawn failed                                            |
+//        +-----------------------------------------(fail crash)----+
+//
+// Every transition goes to the store actor; the supervisor hears `exec`
+// (done) only once the store has answered all of them.
+
+#include "actors/process.hpp"
+
+#include <csignal>
+#include <cstring>
+
+#include <boost/json.hpp>
+#include <caf/send.hpp>
+#include <unistd.h>
+
+#include "actors/logger.hpp"
+#include "messages/error.hpp"
+#include "messages/json.hpp"
+
+namespace procman {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string signal_name(int sig) {
+  auto s = sigabbrev_np(sig);
+  return s ? std::string("SIG") + s : "signal " + std::to_string(sig);
+}
+
+json::value parse_or_null(const std::string& text) {
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec)
+    return nullptr;
+  return v;
+}
+
+std::string executor_input(const process_record& rec, const exec_config& cfg) {
+  json::array steps;
+  for (auto& s : rec.steps) {
+    json::array services;
+    for (auto& svc : s.services)
+      services.emplace_back(svc);
+    steps.emplace_back(json::object{{"name", s.name},
+                                    {"class", s.cls},
+                                    {"args", parse_or_null(s.args)},
+                                    {"services", std::move(services)}});
+  }
+  json::object input{{"pid", rec.pid},
+                     {"steps", std::move(steps)},
+                     {"first_step", rec.next_step},
+                     {"data", parse_or_null(rec.data)},
+                     {"script_args", cfg.script_args}};
+  if (!cfg.step_libs.empty())
+    input["step_libs"] = cfg.step_libs;
+  return json::serialize(input);
+}
+
+} // namespace
+
+std::string process_state::step_name(int idx) const {
+  if (idx < 0 || static_cast<size_t>(idx) >= record.steps.size())
+    return {};
+  return record.steps[static_cast<size_t>(idx)].name;
+}
+
+void process_state::apply(process_actor::stateful_pointer<process_state> self,
+                          transition t) {
+  t.pid = record.pid;
+  t.source = "supervisor";
+  t.runner = cfg->runner_id;
+  ++in_flight;
+  auto kind = t.kind;
+  self->request(store, caf::infinite, atom::apply_v, std::move(t))
+    .then(
+      [self](const process_record& rec) {
+        auto& st = self->state;
+        --st.in_flight;
+        st.last_status = rec.status;
+        st.maybe_done(self);
+      },
+      [self, kind](const caf::error& err) {
+        auto& st = self->state;
+        --st.in_flight;
+        log_error(st.record.pid, "store refused " + to_string(kind) + ": "
+                                   + render(err));
+        st.maybe_done(self);
+      });
+}
+
+void process_state::kill(kill_reason why) {
+  if (killed != kill_reason::none || exited)
+    return;
+  killed = why;
+  if (os_pid > 0)
+    cfg->children->kill_group(os_pid);
+}
+
+void process_state::maybe_done(
+  process_actor::stateful_pointer<process_state> self) {
+  if (reported || !exited || in_flight > 0)
+    return;
+  reported = true;
+  self->send(supervisor, atom::exec_v, record.pid, last_status);
+  self->quit();
+}
+
+process_actor::behavior_type
+process(process_actor::stateful_pointer<process_state> self,
+        process_record rec, store_actor store, supervisor_actor supervisor,
+        std::shared_ptr<const exec_config> cfg) {
+  auto& st = self->state;
+  st.record = std::move(rec);
+  st.store = std::move(store);
+  st.supervisor = std::move(supervisor);
+  st.cfg = std::move(cfg);
+  st.current_step = static_cast<int>(st.record.next_step);
+  // Spawn the executor.
+  child_spec spec;
+  spec.argv = {st.cfg->exec_path};
+  spec.env = {"PROCMAN_PARENT_PID=" + std::to_string(getpid()),
+              "PROCMAN_PID=" + st.record.pid};
+  spec.input = executor_input(st.record, *st.cfg);
+  auto hdl = caf::actor_cast<process_actor>(self);
+  child_handlers handlers;
+  handlers.on_report = [hdl](std::string line) {
+    caf::anon_send(hdl, atom::report_v, std::move(line));
+  };
+  handlers.on_exit = [hdl](int code, int sig, std::string tail) {
+    caf::anon_send(hdl, atom::exited_v, static_cast<int32_t>(code),
+                   static_cast<int32_t>(sig), std::move(tail));
+  };
+  auto pid = st.cfg->children->spawn(spec, std::move(handlers));
+  if (pid <= 0) {
+    transition t;
+    t.kind = transition_kind::fail;
+    t.error.kind = error_kind::crash;
+    t.error.step = st.step_name(st.current_step);
+    t.error.message = "cannot start executor " + st.cfg->exec_path + ": "
+                      + strerror(-pid);
+    log_error(st.record.pid, t.error.message);
+    st.exited = true;
+    st.apply(self, std::move(t));
+  } else {
+    st.os_pid = pid;
+    log_info(st.record.pid, "started executor " + std::to_string(pid)
+                              + " at step "
+                              + st.step_name(st.current_step));
+    transition t;
+    t.kind = transition_kind::start;
+    t.exec_pid = pid;
+    st.apply(self, std::move(t));
+    st.timeout = st.record.timeout > 0 ? st.record.timeout
+                                       : st.cfg->default_timeout;
+    self->delayed_send(self, std::chrono::seconds(st.timeout), atom::expire_v);
+  }
+  return {
+    [self](atom::report, const std::string& line) {
+      auto& st = self->state;
+      if (st.final_seen || !st.garbage.empty())
+        return;
+      json::error_code ec;
+      auto v = json::parse(line, ec);
+      const json::object* o = (!ec && v.is_object()) ? &v.get_object() : nullptr;
+      const json::value* ev = o ? o->if_contains("event") : nullptr;
+      if (!ev || !ev->is_string()) {
+        st.garbage = line.substr(0, 200);
+        log_error(st.record.pid,
+                  "executor wrote garbage on its report channel: " + st.garbage);
+        st.kill(kill_reason::garbage);
+        return;
+      }
+      auto event = std::string(ev->get_string());
+      auto step_idx = [&] {
+        auto s = o->if_contains("step");
+        return s && s->is_int64() ? static_cast<uint32_t>(s->get_int64())
+                                  : static_cast<uint32_t>(st.current_step);
+      };
+      auto output = [&] {
+        auto out = o->if_contains("output");
+        return out ? json::serialize(*out) : std::string{"{}"};
+      };
+      transition t;
+      if (event == "step_started") {
+        t.kind = transition_kind::step_started;
+        t.step = step_idx();
+        st.current_step = static_cast<int>(t.step);
+      } else if (event == "step_completed") {
+        t.kind = transition_kind::step_completed;
+        t.step = step_idx();
+        log_debug(st.record.pid, "completed step " + st.step_name(t.step));
+      } else if (event == "progress") {
+        t.kind = transition_kind::progress;
+        t.step = step_idx();
+        t.progress.step = st.step_name(static_cast<int>(t.step));
+        if (auto p = o->if_contains("percent"); p && p->is_number())
+          t.progress.percent = p->to_number<double>();
+        if (auto m = o->if_contains("message"); m && m->is_string())
+          t.progress.message = std::string(m->get_string());
+      } else if (event == "finished") {
+        st.final_seen = true;
+        t.kind = transition_kind::finish;
+        t.json = output();
+        log_info(st.record.pid, "finished");
+      } else if (event == "interrupted") {
+        st.final_seen = true;
+        t.kind = transition_kind::interrupt;
+        t.step = step_idx();
+        t.json = output();
+        log_info(st.record.pid, "interrupted after step "
+                                  + st.step_name(static_cast<int>(t.step)));
+      } else if (event == "error") {
+        st.final_seen = true;
+        t.kind = transition_kind::fail;
+        auto e = o->if_contains("error");
+        try {
+          if (e)
+            t.error = json::value_to<error_info>(*e);
+        } catch (const std::exception& ex) {
+          t.error.message = std::string("unreadable error report: ") + ex.what();
+        }
+        if (t.error.kind == error_kind::none)
+          t.error.kind = error_kind::exception;
+        log_warn(st.record.pid, "failed: " + t.error.message);
+      } else {
+        log_debug(st.record.pid, "ignoring executor event " + event);
+        return;
+      }
+      st.apply(self, std::move(t));
+    },
+    [self](atom::exited, int32_t code, int32_t sig, std::string& tail) {
+      auto& st = self->state;
+      st.exited = true;
+      transition t;
+      t.error.step = st.step_name(st.current_step);
+      t.error.exit_code = code;
+      t.error.signal = sig;
+      t.error.stderr_tail = std::move(tail);
+      switch (st.killed) {
+        case kill_reason::timeout:
+          if (st.final_seen)
+            break;
+          t.kind = transition_kind::fail;
+          t.error.kind = error_kind::timeout;
+          t.error.message = "process timed out after "
+                            + std::to_string(st.timeout)
+                            + " s; its executor and commands were killed";
+          log_warn(st.record.pid, t.error.message);
+          st.apply(self, std::move(t));
+          break;
+        case kill_reason::cancel:
+          if (st.final_seen)
+            break;
+          t.kind = transition_kind::cancel;
+          log_info(st.record.pid, "cancelled; executor killed");
+          st.apply(self, std::move(t));
+          break;
+        case kill_reason::shutdown:
+          if (st.final_seen)
+            break;
+          t.kind = transition_kind::fail;
+          t.error.kind = error_kind::runner_lost;
+          t.error.message = "runner " + st.cfg->runner_id
+                            + " shut down before the process finished; its "
+                              "executor was killed after the grace period";
+          log_warn(st.record.pid, t.error.message);
+          st.apply(self, std::move(t));
+          break;
+        case kill_reason::garbage:
+          t.kind = transition_kind::fail;
+          t.error.kind = error_kind::crash;
+          t.error.message = "executor wrote garbage on its report channel: "
+                            + st.garbage;
+          st.apply(self, std::move(t));
+          break;
+        case kill_reason::none:
+          if (st.final_seen)
+            break;
+          t.kind = transition_kind::fail;
+          t.error.kind = error_kind::crash;
+          if (sig != 0)
+            t.error.message = "executor was killed by " + signal_name(sig)
+                              + " without a result";
+          else
+            t.error.message = "executor exited with code "
+                              + std::to_string(code) + " without a result";
+          log_error(st.record.pid, t.error.message);
+          st.apply(self, std::move(t));
+          break;
+      }
+      st.maybe_done(self);
+    },
+    [self](atom::expire) {
+      auto& st = self->state;
+      if (st.final_seen || st.exited)
+        return;
+      log_warn(st.record.pid, "timeout of " + std::to_string(st.timeout)
+                                + " s reached; killing executor "
+                                + std::to_string(st.os_pid));
+      st.kill(kill_reason::timeout);
+    },
+    [self](atom::cancel) {
+      auto& st = self->state;
+      if (st.final_seen || st.exited)
+        return;
+      st.kill(kill_reason::cancel);
+    },
+    [self](atom::check) {
+      auto& st = self->state;
+      if (st.final_seen || st.exited || st.killed != kill_reason::none)
+        return;
+      self->request(st.store, caf::infinite, caf::get_atom_v, st.record.pid)
+        .then(
+          [self](const process_record& rec) {
+            if (rec.cancel_requested)
+              self->state.kill(kill_reason::cancel);
+          },
+          [](const caf::error&) {
+            // nop: the record is read again on the next check
+          });
+    },
+    [self](atom::kill) { self->state.kill(kill_reason::shutdown); },
+  };
+}
+
+} // namespace procman

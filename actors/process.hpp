@@ -1,0 +1,74 @@
+// One actor per active process: runs it in a procman-exec child and turns
+// the child's reports, its exit, a timeout or a cancel into transitions.
+
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/children.hpp"
+#include "messages/actors.hpp"
+
+namespace procman {
+
+// clang-format off
+using process_actor = caf::typed_actor<
+  /// A line from the executor's report channel.
+  caf::reacts_to<atom::report, std::string>,
+  /// The executor ended: exit code (-1 if signalled), signal, stderr tail.
+  caf::reacts_to<atom::exited, int32_t, int32_t, std::string>,
+  /// The process's timeout elapsed.
+  caf::reacts_to<atom::expire>,
+  /// Kill the child and record the process as cancelled.
+  caf::reacts_to<atom::cancel>,
+  /// Re-read the record: a cancel may have been requested elsewhere.
+  caf::reacts_to<atom::check>,
+  /// The runner is shutting down: kill the child, record runner_lost.
+  caf::reacts_to<atom::kill>>;
+// clang-format on
+
+/// What every process actor of one runner shares.
+struct exec_config {
+  std::string exec_path;     ///< procman-exec
+  std::string script_args;   ///< --script-args
+  std::string step_libs;     ///< ':'-separated step libraries
+  std::string runner_id;
+  uint32_t default_timeout = 60;  ///< seconds, for records without one
+  std::shared_ptr<child_service> children;
+};
+
+enum class kill_reason { none, timeout, cancel, shutdown, garbage };
+
+struct process_state {
+  static inline const char* name = "process";
+  process_record record;
+  store_actor store;
+  supervisor_actor supervisor;
+  std::shared_ptr<const exec_config> cfg;
+  int os_pid = 0;
+  int current_step = -1;
+  bool final_seen = false;
+  bool exited = false;
+  bool reported = false;
+  kill_reason killed = kill_reason::none;
+  std::string garbage;
+  size_t in_flight = 0;  ///< store requests not yet answered
+  process_status last_status = process_status::running;
+  uint32_t timeout = 0;  ///< effective seconds
+
+  void apply(process_actor::stateful_pointer<process_state> self,
+             transition t);
+  void kill(kill_reason why);
+  void maybe_done(process_actor::stateful_pointer<process_state> self);
+  std::string step_name(int idx) const;
+};
+
+process_actor::behavior_type
+process(process_actor::stateful_pointer<process_state> self,
+        process_record rec, store_actor store, supervisor_actor supervisor,
+        std::shared_ptr<const exec_config> cfg);
+
+} // namespace procman

@@ -1,0 +1,50 @@
+// OS-level locks in a store directory (flock(2): released by the kernel
+// when the holder dies, however it dies).
+//
+//   <store>/runner.lock          held by the one --wait runner
+//   <store>/runners/<id>.lock    held by each live runner for its lifetime;
+//                                a record claimed by <id> whose lock is free
+//                                belongs to a dead runner ("runner_lost")
+
+#pragma once
+
+#include <string>
+
+namespace procman {
+
+/// An flock'ed file, released on destruction. Move-only.
+class file_lock {
+public:
+  file_lock() = default;
+  ~file_lock();
+  file_lock(file_lock&& other) noexcept;
+  file_lock& operator=(file_lock&& other) noexcept;
+  file_lock(const file_lock&) = delete;
+  file_lock& operator=(const file_lock&) = delete;
+
+  /// Tries to take an exclusive lock on `path` (created if missing) without
+  /// blocking. Returns "" on success, "busy" if another process holds it,
+  /// else the OS reason.
+  std::string try_lock(const std::string& path);
+
+  bool held() const { return fd_ >= 0; }
+
+  /// Releases the lock and removes the file.
+  void release_and_remove();
+
+private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+/// A fresh runner id: "<hostname>-<os pid>-<8 hex>".
+std::string make_runner_id();
+
+/// Path of the liveness lock of `runner_id` in `store_dir`.
+std::string runner_lock_path(const std::string& store_dir,
+                             const std::string& runner_id);
+
+/// Whether the runner `runner_id` of this store is alive (holds its lock).
+bool runner_alive(const std::string& store_dir, const std::string& runner_id);
+
+} // namespace procman

@@ -1,0 +1,49 @@
+// The supervisor: claims work from the queue when it has free slots and
+// runs each claimed process in a process actor (one procman-exec child
+// each), up to `parallel` at once.
+
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/process.hpp"
+#include "messages/actors.hpp"
+
+namespace procman {
+
+struct supervisor_options {
+  uint32_t parallel = 1;
+  uint64_t max_processes = 0;  ///< 0 = unlimited
+  bool wait = false;           ///< keep running when the queue is empty
+  uint32_t grace_seconds = 10; ///< on drain, before children are killed
+};
+
+struct supervisor_state {
+  static inline const char* name = "supervisor";
+  supervisor_options opts;
+  queue_actor queue;
+  store_actor store;
+  std::shared_ptr<const exec_config> cfg;
+  std::unordered_map<std::string, process_actor> active;
+  uint64_t claimed = 0;
+  bool claim_pending = false;
+  bool claim_again = false;
+  bool queue_empty = false;  ///< the last claim got less than it asked for
+  bool draining = false;
+
+  void try_claim(supervisor_actor::stateful_pointer<supervisor_state> self);
+  void maybe_quit(supervisor_actor::stateful_pointer<supervisor_state> self);
+};
+
+supervisor_actor::behavior_type
+supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+           supervisor_options opts, queue_actor queue, store_actor store,
+           std::shared_ptr<const exec_config> cfg);
+
+} // namespace procman

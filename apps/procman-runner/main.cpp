@@ -1,0 +1,146 @@
+// procman-runner: runs queued processes in procman-exec children.
+//
+//   procman-runner [--store DIR] [--wait] [--max-processes N] [--parallel N]
+//                  [--script-args '...'] [--default-timeout S] [--grace S]
+//                  [--log-level L] [--exec PATH] [--step-lib PATH]
+//
+// Without --wait it runs what is queued, then exits 0. With --wait it keeps
+// running, holds the store's runner lock (a second --wait runner exits 0 at
+// once) and starts work enqueued by other OS processes immediately.
+// SIGTERM/SIGINT: stop claiming, give children --grace seconds, then kill
+// them and record what became of them.
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+
+#include "actors/engine.hpp"
+#include "actors/logger.hpp"
+#include "apps/common/args.hpp"
+#include "messages/error.hpp"
+#include "messages/fwd.hpp"
+#include "messages/types.hpp"
+
+namespace {
+
+constexpr const char* usage = R"(usage: procman-runner [options]
+
+Runs queued procman processes, each in a fresh procman-exec child.
+
+options:
+  --store DIR            store directory (default: $PROCMAN_STORE, else
+                         $XDG_STATE_HOME/procman, else ~/.local/state/procman)
+  --wait                 keep running and start new work at once; only one
+                         waiting runner per store (a second one exits 0)
+  --max-processes N      exit after N processes (with or without --wait)
+  --parallel N           children at once (default: number of cores)
+  --script-args ARGS     passed to every executor (steps see it)
+  --default-timeout S    seconds for processes without a timeout (default 60)
+  --grace S              on SIGTERM/SIGINT, seconds before children are
+                         killed (default 10)
+  --log-level L          error, warn, info (default) or debug
+  --exec PATH            the executor (default: procman-exec beside this program)
+  --step-lib PATH        step library for every executor (repeatable; also
+                         $PROCMAN_STEP_LIBS)
+  --help                 this text
+)";
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace procman;
+  logger::set_component("ProcessRunner");
+  std::unique_ptr<cli::args> a;
+  try {
+    a = std::make_unique<cli::args>(
+      argc, argv, std::set<std::string>{"wait", "help", "no-sync"},
+      std::set<std::string>{"store", "max-processes", "parallel",
+                            "script-args", "default-timeout", "grace",
+                            "log-level", "exec"},
+      std::set<std::string>{"step-lib"});
+    if (a->flag("help")) {
+      std::cout << usage;
+      return 0;
+    }
+    if (!a->positional().empty())
+      throw cli::usage_error("unexpected argument \"" + a->positional()[0]
+                             + "\"");
+  } catch (const cli::usage_error& e) {
+    std::cerr << "procman-runner: " << e.what() << "\n" << usage;
+    return 2;
+  }
+  engine_options opts;
+  try {
+    opts.store_dir = cli::store_dir(*a);
+    opts.wait = a->flag("wait");
+    opts.max_processes = a->number("max-processes", 0, 1);
+    opts.parallel = static_cast<uint32_t>(a->number("parallel", 0, 1, 1024));
+    opts.script_args = a->get("script-args");
+    opts.default_timeout
+      = static_cast<uint32_t>(a->number("default-timeout", 60, 1, 31536000));
+    opts.grace_seconds = static_cast<uint32_t>(a->number("grace", 10, 0, 86400));
+    opts.exec_path = a->get("exec");
+    opts.no_sync = a->flag("no-sync");
+    std::string libs;
+    for (auto& l : a->all("step-lib"))
+      libs += (libs.empty() ? "" : ":") + l;
+    if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
+      libs += (libs.empty() ? "" : ":") + std::string(env);
+    opts.step_libs = libs;
+    if (a->has("log-level")) {
+      log_level lvl;
+      if (!parse_log_level(a->get("log-level"), lvl))
+        throw cli::usage_error("option --log-level must be error, warn, info "
+                               "or debug, not \""
+                               + a->get("log-level") + "\"");
+      logger::set_level(lvl);
+    }
+  } catch (const cli::usage_error& e) {
+    std::cerr << "procman-runner: " << e.what() << "\n";
+    return 2;
+  }
+  // Signals go to one thread that turns them into a drain; every other
+  // thread (and so every CAF worker) inherits the blocked mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  caf::actor_system_config cfg;
+  cfg.add_message_types<caf::id_block::procman>();
+  // The runner has no use for CAF's own command line or config file.
+  cfg.set("scheduler.max-threads", std::max(2u, std::thread::hardware_concurrency()));
+  caf::actor_system sys{cfg};
+  auto eng = engine::start(sys, opts);
+  if (!eng) {
+    if (is(eng.error(), errc::runner_busy)) {
+      log_info("", render(eng.error()) + "; exiting");
+      return 0;
+    }
+    log_error("", render(eng.error()));
+    return 1;
+  }
+  auto sup = (*eng)->supervisor();
+  std::atomic<bool> done{false};
+  std::thread signal_thread([&done, sigs, sup] {
+    int sig = 0;
+    while (sigwait(&sigs, &sig) == 0 && !done) {
+      log_info("", std::string("received SIG") + sigabbrev_np(sig)
+                     + ": stopping");
+      caf::anon_send(sup, atom::drain_v);
+    }
+  });
+  (*eng)->await();
+  eng->reset();
+  done = true;
+  pthread_kill(signal_thread.native_handle(), SIGHUP);
+  signal_thread.join();
+  return 0;
+}

@@ -1,0 +1,99 @@
+// Every typed actor interface of procman. Hosts talk only to the manager.
+//
+// Message flow inside a runner:
+//
+//   host/CLI --start/proceed/cancel--> manager --apply--> store
+//   doorbell --wakeup--> supervisor --claim--> queue --claim--> store
+//   supervisor --spawn--> process (one per active process)
+//   process: posix_spawn procman-exec; child reports --apply--> store
+//   store --event--> manager --event--> subscribers
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/fwd.hpp"
+#include "messages/types.hpp"
+
+namespace procman {
+
+// clang-format off
+
+/// The single writer of one LMDB store; batches concurrent transitions
+/// into one commit.
+using store_actor = caf::typed_actor<
+  /// Applies one transition durably; replies with the record after it.
+  /// Errors: unknown_process, illegal_transition, not_interrupted,
+  /// invalid_spec, invalid_json, storage_failure.
+  caf::replies_to<atom::apply, transition>::with<process_record>,
+  /// Claims up to N queued processes for a runner, FIFO.
+  caf::replies_to<atom::claim, std::string, uint32_t>
+    ::with<std::vector<process_record>>,
+  /// Reads one record. Errors: unknown_process.
+  caf::replies_to<caf::get_atom, std::string>::with<process_record>,
+  /// Lists records, newest first.
+  caf::replies_to<atom::list, list_query>::with<std::vector<process_record>>,
+  /// Sends (event, process_event) for every committed transition to the
+  /// given actor until it terminates.
+  caf::reacts_to<atom::subscribe, caf::actor>,
+  /// Ends every process left `running` by a runner that is no longer alive
+  /// (kind runner_lost) and purges records past retention; replies with
+  /// how many processes it ended.
+  caf::replies_to<atom::recover>::with<uint32_t>,
+  /// Internal: commits the parked transitions.
+  caf::reacts_to<atom::flush>>;
+
+/// The order in which queued processes run. Holds no records: the queue
+/// lives in the store's queue index.
+using queue_actor = caf::typed_actor<
+  /// Takes up to N processes from the queue head for this runner.
+  caf::replies_to<atom::claim, uint32_t>::with<std::vector<process_record>>>;
+
+/// Spawns and watches procman-exec children; one per runner.
+using supervisor_actor = caf::typed_actor<
+  /// New work may be queued (doorbell, local start or proceed).
+  caf::reacts_to<atom::wakeup>,
+  /// Kill the child of a running process that is being cancelled.
+  caf::reacts_to<atom::cancel, std::string>,
+  /// Stop claiming; let children finish for the grace period, then kill.
+  caf::reacts_to<atom::drain>,
+  /// Re-read the records of active processes (a cancel may be pending).
+  caf::reacts_to<atom::check>,
+  /// A process actor is done (its final transition is committed).
+  caf::reacts_to<atom::exec, std::string, process_status>,
+  /// Counts: (active, claimed so far).
+  caf::replies_to<atom::stats>::with<uint32_t, uint64_t>>;
+
+/// The public face: what hosts and the CLI's engine mode use.
+using manager_actor = caf::typed_actor<
+  /// Enqueues a process; replies with its pid. Errors: invalid_spec.
+  caf::replies_to<atom::start, process_spec>::with<std::string>,
+  /// The record of a process. Errors: unknown_process.
+  caf::replies_to<atom::info, std::string>::with<process_record>,
+  /// Merges data (a JSON object as text) over the interrupted output and
+  /// queues the rest; replies with the same pid. Errors: unknown_process,
+  /// not_interrupted, invalid_json.
+  caf::replies_to<atom::proceed, std::string, std::string>::with<std::string>,
+  /// Cancels: queued and interrupted ones at once, running ones once their
+  /// child is killed. Replies with the record after the request.
+  /// Errors: unknown_process, already_terminal.
+  caf::replies_to<atom::cancel, std::string>::with<process_record>,
+  /// Lists records.
+  caf::replies_to<atom::list, list_query>::with<std::vector<process_record>>,
+  /// Sends (event, process_event) to the actor for every state change of
+  /// the process (all processes if the pid is empty) until it terminates
+  /// or unsubscribes.
+  caf::reacts_to<atom::subscribe, std::string, caf::actor>,
+  caf::reacts_to<atom::unsub, std::string, caf::actor>,
+  /// From the store: a committed transition.
+  caf::reacts_to<atom::event, process_event>>;
+
+// clang-format on
+
+} // namespace procman
