@@ -52,6 +52,13 @@ std::string dump(const boost::json::value& v);
 /// field, e.g. `step "bar": field "class" must be a string`.
 bool parse_spec(std::string_view text, process_spec& out, std::string& err);
 bool parse_spec(const boost::json::value& v, process_spec& out, std::string& err);
+inline bool parse_spec(const char* text, process_spec& out, std::string& err) {
+  return parse_spec(std::string_view{text}, out, err);
+}
+inline bool parse_spec(const std::string& text, process_spec& out,
+                       std::string& err) {
+  return parse_spec(std::string_view{text}, out, err);
+}
 
 /// `base` with the top-level keys of `over` written over it. Both must be
 /// JSON objects (a non-object `base` counts as `{}`).
