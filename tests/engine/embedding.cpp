@@ -1,0 +1,139 @@
+// A host that embeds the engine in its own actor system, and the example
+// host program.
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/client.hpp"
+#include "actors/engine.hpp"
+#include "cli_fixture.hpp"
+#include "messages/error.hpp"
+#include "messages/json.hpp"
+
+using namespace procman;
+using namespace procman::test;
+
+namespace {
+
+struct engine_fixture {
+  temp_dir tmp;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  engine_fixture() {
+    cfg.add_message_types<caf::id_block::procman>();
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  std::unique_ptr<engine> start_engine(bool wait = true) {
+    engine_options opts;
+    opts.store_dir = tmp.str() + "/store";
+    opts.exec_path = bin("procman-exec");
+    opts.wait = wait;
+    opts.parallel = 2;
+    auto eng = engine::start(*sys, opts);
+    BOOST_REQUIRE_MESSAGE(eng, "engine::start: " << (eng ? "" : render(eng.error())));
+    return std::move(*eng);
+  }
+
+  static process_spec spec(const std::string& text) {
+    process_spec s;
+    std::string err;
+    BOOST_REQUIRE_MESSAGE(parse_spec(text, s, err), err);
+    return s;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(embedding, engine_fixture)
+
+BOOST_AUTO_TEST_CASE(host_starts_subscribes_proceeds_and_sees_every_state) {
+  auto eng = start_engine();
+  caf::scoped_actor self{*sys};
+  auto mgr = eng->manager();
+  std::string pid;
+  self->request(mgr, caf::infinite, atom::start_v,
+                spec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
+                  "gate": {"class": "procman.pause"},
+                  "b": {"class": "procman.set", "args": {"y": 2}}}})"))
+    .receive([&](const std::string& x) { pid = x; },
+             [&](const caf::error& e) { BOOST_FAIL(render(e)); });
+  BOOST_REQUIRE_EQUAL(pid.size(), 32u);
+  self->send(mgr, atom::subscribe_v, pid, caf::actor{self});
+  std::vector<process_status> seen;
+  bool done = false;
+  while (!done) {
+    self->receive(
+      [&](atom::event, const process_event& ev) {
+        BOOST_TEST(ev.record.pid == pid);
+        seen.push_back(ev.record.status);
+        if (ev.record.status == process_status::interrupted) {
+          self->request(mgr, caf::infinite, atom::proceed_v, pid,
+                        std::string{R"({"ok": true})"})
+            .receive([&](const std::string& x) { BOOST_TEST(x == pid); },
+                     [&](const caf::error& e) { BOOST_FAIL(render(e)); });
+        }
+        done = is_terminal(ev.record.status);
+      },
+      caf::after(std::chrono::seconds(30)) >> [&] { BOOST_FAIL("no event in 30 s"); });
+  }
+  BOOST_TEST((seen.back() == process_status::finished));
+  BOOST_TEST((std::find(seen.begin(), seen.end(), process_status::interrupted)
+              != seen.end()));
+  BOOST_TEST((std::count(seen.begin(), seen.end(), process_status::queued) >= 1));
+  self->request(mgr, caf::infinite, atom::info_v, pid)
+    .receive(
+      [&](const process_record& rec) {
+        auto out = boost::json::parse(rec.output).as_object();
+        BOOST_TEST(out.at("x").as_int64() == 1);
+        BOOST_TEST(out.at("y").as_int64() == 2);
+        BOOST_TEST(out.at("ok").as_bool());
+      },
+      [&](const caf::error& e) { BOOST_FAIL(render(e)); });
+}
+
+BOOST_AUTO_TEST_CASE(manager_reports_errors_by_kind) {
+  auto eng = start_engine();
+  caf::scoped_actor self{*sys};
+  auto mgr = eng->manager();
+  std::string unknown(32, 'b');
+  self->request(mgr, caf::infinite, atom::info_v, unknown)
+    .receive([&](const process_record&) { BOOST_FAIL("expected an error"); },
+             [&](const caf::error& e) {
+               BOOST_TEST(is(e, errc::unknown_process));
+               BOOST_TEST(render(e) == "no process " + unknown);
+             });
+  self->request(mgr, caf::infinite, atom::proceed_v, unknown, std::string{"{}"})
+    .receive([&](const std::string&) { BOOST_FAIL("expected an error"); },
+             [&](const caf::error& e) { BOOST_TEST(is(e, errc::unknown_process)); });
+}
+
+BOOST_AUTO_TEST_CASE(client_enqueues_for_an_engine_in_another_os_process) {
+  // The runner is a separate OS process; this host only uses the client.
+  auto store = tmp.str() + "/store";
+  background run({bin("procman-runner"), "--store", store, "--wait"},
+                 tmp.str() + "/runner.log");
+  auto c = client::open(store);
+  BOOST_REQUIRE(c);
+  auto pid = c->start(spec(R"({"steps": {"a": {"class": "procman.set", "args": {"z": 26}}}})"));
+  BOOST_REQUIRE(pid);
+  auto rec = c->wait(*pid, std::chrono::seconds(30));
+  BOOST_REQUIRE(rec);
+  BOOST_TEST((rec->status == process_status::finished));
+  run.signal(SIGTERM);
+  BOOST_TEST(run.wait(20));
+}
+
+BOOST_AUTO_TEST_CASE(example_host_program_runs_its_process_to_the_end) {
+  auto r = run_command({bin("procman-example-host"), tmp.str() + "/store"}, {}, 60);
+  BOOST_TEST_MESSAGE(r.err);
+  BOOST_TEST(r.exit_code == 0);
+  auto info = boost::json::parse(r.out).as_object();
+  BOOST_TEST(info.at("status").as_string() == "finished");
+  BOOST_TEST(info.at("output").at("approved_by").as_string() == "example-host");
+  BOOST_TEST(std::string(info.at("output").at("stdout").as_string()) == "published\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
