@@ -12,19 +12,48 @@
 
 namespace procman {
 
+/// Step factories by class name.
+///
+/// ```cpp
+/// procman::step_registry reg;
+/// procman::register_builtin_steps(reg);
+/// std::string err;
+/// auto s = reg.make({"greet", "procman.set", R"({"hello": 1})", {}},
+///                   procman::service_registry{}, err);
+/// if (!s) std::fprintf(stderr, "%s\n", err.c_str());
+/// ```
+///
+/// Not thread-safe for `add`; `make` and the queries may run concurrently
+/// once registration is over.
 class step_registry {
 public:
-  /// Registers `factory` under `cls`, replacing an earlier one.
-  void add(const std::string& cls, step_factory factory);
+  /// Registers `factory` under `cls`, replacing an earlier one. Inline so
+  /// that step libraries need no procman symbols from their host.
+  void add(const std::string& cls, step_factory factory) {
+    factories_[cls] = std::move(factory);
+  }
 
-  bool contains(const std::string& cls) const;
+  bool contains(const std::string& cls) const {
+    return factories_.count(cls) > 0;
+  }
 
+  /// Registered class names, sorted.
   std::vector<std::string> classes() const;
+
+  /// Checks what `make` can check without calling the factory: the class
+  /// is registered and every service exists. Returns "" or the message
+  /// `make` would give.
+  std::string check(const step_spec& spec,
+                    const service_registry& services) const;
 
   /// Builds the step of `spec`: resolves its services in `services`, parses
   /// its args and calls the factory. On failure returns nullptr and sets
-  /// `err` to a message naming the step and the problem (unknown class,
-  /// unknown service, bad args).
+  /// `err` to a message naming the step and the problem:
+  /// - `step "<name>": unknown class "<cls>"` (known classes listed when
+  ///   there are few),
+  /// - `step "<name>": unknown service "<svc>"`,
+  /// - `step "<name>": bad args: <what>` (malformed args JSON, or the
+  ///   factory threw `spec_error` or another `std::exception`).
   std::unique_ptr<step> make(const step_spec& spec,
                              const service_registry& services,
                              std::string& err) const;
@@ -43,13 +72,17 @@ void register_builtin_steps(step_registry& reg);
 using register_steps_fn = void (*)(step_registry&, service_registry&);
 constexpr const char* register_steps_symbol = "procman_register_steps";
 
-/// Loads a step library (shared object) and calls its registration function.
-/// Returns "" on success, else the reason (path, dlerror).
+/// Loads a step library (shared object) with dlopen(RTLD_NOW | RTLD_LOCAL)
+/// and calls its registration function. The library stays loaded for the
+/// life of the program (its steps' code lives there). Returns "" on
+/// success, else `step library "<path>": <reason>` (dlerror text, missing
+/// registration symbol, or what the registration function threw).
 std::string load_step_library(const std::string& path, step_registry& reg,
                               service_registry& services);
 
-/// Loads every library named in `list` (separated by ':'), as the
-/// PROCMAN_STEP_LIBS environment variable and `--step-lib` give them.
+/// Loads every library named in `list` (separated by ':', empty entries
+/// skipped), as the PROCMAN_STEP_LIBS environment variable and `--step-lib`
+/// give them. Stops at the first failure and returns its message.
 std::string load_step_libraries(const std::string& list, step_registry& reg,
                                 service_registry& services);
 

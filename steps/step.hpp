@@ -6,6 +6,11 @@
 // step's output (the first step gets the process's data). It returns the
 // object the next step receives. It fails by throwing; the error names the
 // step and carries the message and a stack trace.
+//
+// Everything a step library (plug-in) needs from this header is inline, so a
+// plug-in needs no procman symbols from the program that loads it: only
+// libstdc++ and Boost.JSON, which every host has (procman-exec exports its
+// statically linked copies). See docs/protocol.md, "Step libraries".
 
 #pragma once
 
@@ -24,7 +29,7 @@ namespace procman {
 /// What a running step may use besides its input.
 class step_context {
 public:
-  virtual ~step_context();
+  virtual ~step_context() = default;
 
   /// Reports progress: `percent` in 0..100 and a short message. Shows in
   /// `procman status` and `procman wait` while the step runs.
@@ -43,21 +48,25 @@ public:
 /// A step. Implementations override `execute`.
 class step {
 public:
-  virtual ~step();
+  virtual ~step() = default;
 
   /// Runs the step on `data` and returns its output object.
   virtual boost::json::object execute(const boost::json::object& data,
                                       step_context& ctx) = 0;
 
   /// Whether the process pauses (`interrupted`) after this step.
-  virtual bool interrupts() const;
+  virtual bool interrupts() const {
+    return false;
+  }
 };
 
 /// A step after which the process pauses for a human decision; `proceed`
 /// merges extra data over its output and continues with the next step.
 class interrupting_step : public step {
 public:
-  bool interrupts() const override;
+  bool interrupts() const override {
+    return true;
+  }
 };
 
 /// Thrown by a factory for `args` or `services` it cannot use; the process
@@ -79,6 +88,12 @@ public:
 
   bool contains(const std::string& name) const {
     return services_.count(name) > 0;
+  }
+
+  /// The service `name` as stored, or nullptr if absent.
+  const std::any* find(const std::string& name) const {
+    auto i = services_.find(name);
+    return i == services_.end() ? nullptr : &i->second;
   }
 
   /// The service `name` as `T`, or nullptr if absent or of another type.

@@ -1,1 +1,520 @@
-int main() { return 0; }
+// procman-exec: the executor child. Reads one JSON document (the work) on
+// stdin, runs the steps, reports JSON Lines on a private copy of the
+// original stdout, exits. docs/protocol.md is the full contract; in short:
+//
+//   stdin   {"pid", "steps", "first_step", "data", "script_args",
+//            "step_libs", "max_output_bytes"}
+//   reports {"event": "step_started" | "progress" | "step_completed", ...}
+//           then exactly one of "finished" | "interrupted" | "error"
+//   exit    0 finished, 1 a step failed, 2 bad input, 3 interrupted,
+//           4 parent already gone at start
+//
+// It starts once per process, so it stays lean: no CAF, no iostreams,
+// libstdc++ and Boost.JSON linked in statically.
+
+#include <cerrno>
+#include <cmath>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include "messages/json.hpp"
+#include "steps/registry.hpp"
+#include "steps/runner.hpp"
+#include "steps/text.hpp"
+
+namespace json = boost::json;
+
+namespace {
+
+// -- exit codes ---------------------------------------------------------------------
+
+constexpr int exit_finished = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_bad_input = 2;
+constexpr int exit_interrupted = 3;
+constexpr int exit_parent_gone = 4;
+
+// -- process group and parent death ----------------------------------------------
+
+// Kills everything the executor started, and the executor with it. Only the
+// executor's own group: while it is not (yet) a group leader it has started
+// nothing, and its group belongs to someone else.
+void kill_group_and_exit(int code) {
+  if (getpgrp() == getpid())
+    kill(0, SIGKILL); // includes us; does not return
+  _exit(code);
+}
+
+extern "C" void on_terminate(int sig) {
+  kill_group_and_exit(128 + sig);
+}
+
+void install_signal_handlers() {
+  // A closed report pipe shows as EPIPE, not as a silent death.
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_terminate;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP})
+    sigaction(sig, &sa, nullptr);
+}
+
+// -- reports --------------------------------------------------------------------------
+
+class reporter {
+public:
+  using clock = std::chrono::steady_clock;
+  static constexpr auto progress_interval = std::chrono::milliseconds(50);
+
+  explicit reporter(int fd) : fd_(fd) {
+    // nop
+  }
+
+  ~reporter() {
+    stop();
+  }
+
+  void started(uint32_t step, const std::string& name) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    flush_pending();
+    last_progress_ = clock::time_point{};
+    write_line({{"event", "step_started"}, {"step", step}, {"name", name}});
+  }
+
+  void completed(uint32_t step, const std::string& name) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    flush_pending(); // a step's last progress always arrives
+    write_line({{"event", "step_completed"}, {"step", step}, {"name", name}});
+  }
+
+  // At most one progress line per `progress_interval`; a report that comes
+  // sooner waits (replacing any older waiting one) and goes out when the
+  // interval is over or the step ends, whichever is first.
+  void progress(uint32_t step, const std::string& name, double percent,
+                const std::string& message) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto now = clock::now();
+    pending_ = {true, step, name, percent, message};
+    if (now - last_progress_ >= progress_interval) {
+      flush_pending();
+      return;
+    }
+    if (!flusher_.joinable())
+      flusher_ = std::thread([this] { flush_loop(); });
+    cv_.notify_one();
+  }
+
+  void final_line(const json::object& line) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    flush_pending();
+    write_line(line);
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (flusher_.joinable())
+      flusher_.join();
+  }
+
+private:
+  struct pending_progress {
+    bool waiting = false;
+    uint32_t step = 0;
+    std::string name;
+    double percent = 0;
+    std::string message;
+  };
+
+  void flush_loop() {
+    std::unique_lock<std::mutex> lock{mtx_};
+    while (!stopping_) {
+      if (!pending_.waiting) {
+        cv_.wait(lock);
+        continue;
+      }
+      auto due = last_progress_ + progress_interval;
+      if (clock::now() >= due)
+        flush_pending();
+      else
+        cv_.wait_until(lock, due);
+    }
+  }
+
+  // Requires mtx_.
+  void flush_pending() {
+    if (!pending_.waiting)
+      return;
+    pending_.waiting = false;
+    last_progress_ = clock::now();
+    // Two decimals are plenty, and whole numbers print as integers
+    // (Boost.JSON writes every double with an exponent: 3.3E1).
+    auto rounded = std::round(pending_.percent * 100) / 100;
+    json::value percent = rounded;
+    if (rounded == std::floor(rounded))
+      percent = static_cast<int64_t>(rounded);
+    write_line({{"event", "progress"},
+                {"step", pending_.step},
+                {"name", pending_.name},
+                {"percent", std::move(percent)},
+                {"message", pending_.message}});
+  }
+
+  // One line, one write (atomic on a pipe up to PIPE_BUF); a report channel
+  // that is gone means the supervisor is gone: stop everything.
+  void write_line(const json::object& obj) {
+    auto line = json::serialize(obj);
+    procman::sanitize_utf8(line);
+    line += '\n';
+    size_t done = 0;
+    while (done < line.size()) {
+      auto n = ::write(fd_, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        std::fprintf(stderr, "procman-exec: report channel lost (%s)\n",
+                     std::strerror(errno));
+        kill_group_and_exit(exit_failed);
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+
+  int fd_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::thread flusher_;
+  bool stopping_ = false;
+  pending_progress pending_;
+  clock::time_point last_progress_;
+};
+
+json::object error_line(const procman::error_info& err, bool with_step,
+                        uint32_t step) {
+  json::object line{{"event", "error"}};
+  if (with_step) {
+    line["step"] = step;
+    line["name"] = err.step;
+  }
+  line["error"] = json::value_from(err);
+  return line;
+}
+
+int bad_input(reporter& rep, std::string message) {
+  procman::error_info err;
+  err.kind = procman::error_kind::spec;
+  err.message = std::move(message);
+  rep.final_line(error_line(err, false, 0));
+  return exit_bad_input;
+}
+
+// -- input ------------------------------------------------------------------------------
+
+struct exec_input {
+  std::string pid;
+  std::vector<procman::step_spec> steps;
+  uint32_t first_step = 0;
+  json::object data;
+  std::string script_args;
+  std::string step_libs; // ':'-separated
+  size_t max_output_bytes = procman::defaults::max_output_bytes;
+};
+
+bool read_all(int fd, std::string& out, std::string& err) {
+  constexpr size_t max_input = size_t{1} << 30;
+  char buf[65536];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      if (out.size() > max_input) {
+        err = "executor input: larger than 1 GiB";
+        return false;
+      }
+      continue;
+    }
+    if (n == 0)
+      return true;
+    if (errno == EINTR)
+      continue;
+    err = std::string("executor input: cannot read stdin: ")
+          + std::strerror(errno);
+    return false;
+  }
+}
+
+std::string field_error(const char* name, const char* what) {
+  return std::string("executor input: field \"") + name + "\" " + what;
+}
+
+bool parse_input(const std::string& text, exec_input& in, std::string& err) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    err = "executor input: stdin is empty (expected one JSON object)";
+    return false;
+  }
+  json::value doc;
+  if (!procman::parse_json(text, doc, err)) {
+    err = "executor input: " + err;
+    return false;
+  }
+  if (!doc.is_object()) {
+    err = "executor input: must be a JSON object with \"steps\"";
+    return false;
+  }
+  auto& o = doc.get_object();
+  auto find = [&](const char* key) -> const json::value* {
+    auto i = o.find(key);
+    return i == o.end() || i->value().is_null() ? nullptr : &i->value();
+  };
+  for (auto& kv : o) {
+    auto k = kv.key();
+    if (k != "pid" && k != "steps" && k != "first_step" && k != "data"
+        && k != "script_args" && k != "step_libs" && k != "max_output_bytes"
+        && k != "timeout") {
+      err = "executor input: unknown field \"" + std::string(k) + "\"";
+      return false;
+    }
+  }
+  auto steps = find("steps");
+  if (!steps) {
+    err = field_error("steps", "is missing");
+    return false;
+  }
+  // The array form is what the supervisor sends; the object form (a process
+  // spec's name -> step) is accepted too. procman::parse_spec checks both.
+  procman::process_spec spec;
+  if (!procman::parse_spec(json::object{{"steps", *steps}}, spec, err)) {
+    if (err.rfind("spec: ", 0) == 0)
+      err.erase(0, 6);
+    err = "executor input: " + err;
+    return false;
+  }
+  in.steps = std::move(spec.steps);
+  if (auto v = find("pid")) {
+    if (!v->is_string()) {
+      err = field_error("pid", "must be a string");
+      return false;
+    }
+    in.pid = std::string(v->get_string());
+  }
+  if (auto v = find("first_step")) {
+    if (!(v->is_int64() && v->get_int64() >= 0) && !v->is_uint64()) {
+      err = field_error("first_step", "must be a non-negative integer");
+      return false;
+    }
+    auto n = v->is_int64() ? static_cast<uint64_t>(v->get_int64())
+                           : v->get_uint64();
+    if (n > in.steps.size()) {
+      err = field_error("first_step", "is past the last step") + " ("
+            + std::to_string(n) + " > " + std::to_string(in.steps.size())
+            + ")";
+      return false;
+    }
+    in.first_step = static_cast<uint32_t>(n);
+  }
+  if (auto v = find("data")) {
+    if (!v->is_object()) {
+      err = field_error("data", "must be an object");
+      return false;
+    }
+    in.data = v->get_object();
+  }
+  if (auto v = find("script_args")) {
+    if (!v->is_string()) {
+      err = field_error("script_args", "must be a string");
+      return false;
+    }
+    in.script_args = std::string(v->get_string());
+  }
+  if (auto v = find("step_libs")) {
+    if (v->is_string()) {
+      in.step_libs = std::string(v->get_string());
+    } else if (v->is_array()) {
+      for (auto& e : v->get_array()) {
+        if (!e.is_string()) {
+          err = field_error("step_libs",
+                            "must be a ':'-separated string or an array of "
+                            "paths");
+          return false;
+        }
+        in.step_libs += ':';
+        in.step_libs += std::string(e.get_string());
+      }
+    } else {
+      err = field_error("step_libs",
+                        "must be a ':'-separated string or an array of paths");
+      return false;
+    }
+  }
+  if (auto v = find("max_output_bytes")) {
+    if (!(v->is_int64() && v->get_int64() > 0) && !v->is_uint64()) {
+      err = field_error("max_output_bytes", "must be a positive integer");
+      return false;
+    }
+    in.max_output_bytes = v->is_int64()
+                            ? static_cast<size_t>(v->get_int64())
+                            : static_cast<size_t>(v->get_uint64());
+  }
+  if (auto v = find("timeout"); v && !v->is_number()) {
+    err = field_error("timeout", "must be a number of seconds");
+    return false;
+  }
+  return true;
+}
+
+const char* usage =
+  "usage: procman-exec [--step-lib PATH]... < work.json\n"
+  "\n"
+  "Runs the steps of one procman process and reports on stdout as JSON\n"
+  "Lines. Step libraries: --step-lib PATH (repeatable), the ':'-separated\n"
+  "PROCMAN_STEP_LIBS environment variable and the \"step_libs\" input field.\n"
+  "Exit codes: 0 finished, 1 a step failed, 2 bad input, 3 interrupted,\n"
+  "4 parent already gone. See docs/protocol.md.\n";
+
+} // namespace
+
+int main(int argc, char** argv) {
+  install_signal_handlers();
+  // The report channel: a private, close-on-exec copy of the original
+  // stdout. Anything else writing to fd 1 (a step, a library, a command
+  // that inherited it) lands on stderr instead.
+  int report_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+  if (report_fd < 0) {
+    std::fprintf(stderr, "procman-exec: no stdout to report on: %s\n",
+                 std::strerror(errno));
+    return exit_bad_input;
+  }
+  if (dup2(2, 1) < 0) {
+    int null_fd = open("/dev/null", O_WRONLY);
+    if (null_fd >= 0 && null_fd != 1) {
+      dup2(null_fd, 1);
+      close(null_fd);
+    }
+  }
+  reporter rep{report_fd};
+  // Parent death: the supervisor passes its pid. Set the death signal, then
+  // check the parent is still the one that started us (it may have died
+  // before prctl).
+  if (auto p = std::getenv("PROCMAN_PARENT_PID"); p && *p) {
+    char* end = nullptr;
+    errno = 0;
+    long parent = std::strtol(p, &end, 10);
+    if (errno != 0 || *end != '\0' || parent <= 0)
+      return bad_input(rep, std::string("executor: PROCMAN_PARENT_PID is not "
+                                        "a process id: \"")
+                              + p + "\"");
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != static_cast<pid_t>(parent)) {
+      std::fprintf(stderr, "procman-exec: parent %ld is gone\n", parent);
+      kill_group_and_exit(exit_parent_gone);
+    }
+  }
+  // Options.
+  std::vector<std::string> cli_libs;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--step-lib" && i + 1 < argc) {
+      cli_libs.emplace_back(argv[++i]);
+    } else if (arg.rfind("--step-lib=", 0) == 0) {
+      cli_libs.push_back(arg.substr(11));
+    } else if (arg == "--help" || arg == "-h") {
+      auto len = std::strlen(usage);
+      if (write(report_fd, usage, len) != static_cast<ssize_t>(len))
+        return exit_failed;
+      return exit_finished;
+    } else {
+      return bad_input(rep, "executor: unknown option \"" + arg + "\""
+                              + (arg == "--step-lib" ? " (needs a PATH)"
+                                                     : ""));
+    }
+  }
+  // Input.
+  std::string text, err;
+  if (!read_all(0, text, err))
+    return bad_input(rep, err);
+  // Steps get no stdin of ours (procman.exec gives commands /dev/null or
+  // their own "stdin").
+  if (int null_fd = open("/dev/null", O_RDONLY); null_fd >= 0) {
+    if (null_fd != 0) {
+      dup2(null_fd, 0);
+      close(null_fd);
+    }
+  }
+  exec_input in;
+  if (!parse_input(text, in, err))
+    return bad_input(rep, err);
+  text.clear();
+  text.shrink_to_fit();
+  // Our own process group, so that killing it takes exactly the executor
+  // and what its steps started (the supervisor normally spawned us as a
+  // group leader already).
+  if (getpgrp() != getpid())
+    setpgid(0, 0);
+  // Steps: built-ins, then libraries (a later class replaces an earlier).
+  procman::step_registry reg;
+  procman::service_registry services;
+  procman::register_builtin_steps(reg);
+  std::string libs;
+  if (auto env = std::getenv("PROCMAN_STEP_LIBS"))
+    libs = env;
+  libs += ':' + in.step_libs;
+  for (auto& l : cli_libs)
+    libs += ':' + l;
+  if (auto e = procman::load_step_libraries(libs, reg, services); !e.empty())
+    return bad_input(rep, e);
+  // Run.
+  auto& steps = in.steps;
+  procman::step_observer obs;
+  obs.started = [&](uint32_t i) { rep.started(i, steps[i].name); };
+  obs.completed = [&](uint32_t i) { rep.completed(i, steps[i].name); };
+  obs.progress = [&](uint32_t i, double percent, const std::string& msg) {
+    rep.progress(i, steps[i].name, percent, msg);
+  };
+  procman::step_run_options opts;
+  opts.pid = in.pid;
+  opts.script_args = in.script_args;
+  opts.max_output_bytes = in.max_output_bytes;
+  auto result = procman::run_steps(steps, in.first_step, std::move(in.data),
+                                   reg, services, obs, opts);
+  int code = exit_finished;
+  switch (result.outcome) {
+    case procman::step_run_result::finished:
+      rep.final_line({{"event", "finished"}, {"output", result.output}});
+      break;
+    case procman::step_run_result::interrupted:
+      rep.final_line({{"event", "interrupted"},
+                      {"step", result.step},
+                      {"name", steps[result.step].name},
+                      {"output", result.output}});
+      code = exit_interrupted;
+      break;
+    case procman::step_run_result::failed:
+      rep.final_line(
+        error_line(result.error, result.step < steps.size(), result.step));
+      code = exit_failed;
+      break;
+  }
+  rep.stop();
+  // Steps may have left threads or objects behind; their destructors are
+  // not our business.
+  std::fflush(stderr);
+  _exit(code);
+}

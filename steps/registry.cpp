@@ -1,0 +1,152 @@
+#include "steps/registry.hpp"
+
+#include <exception>
+
+#include <dlfcn.h>
+
+#include <boost/json/value.hpp>
+
+#include "messages/json.hpp"
+
+namespace procman {
+
+namespace {
+
+std::string quoted(const std::string& x) {
+  return "\"" + x + "\"";
+}
+
+std::string step_prefix(const step_spec& spec) {
+  return "step " + quoted(spec.name) + ": ";
+}
+
+// Lists the known classes when the list is short enough to help.
+std::string known_classes(const std::vector<std::string>& classes) {
+  constexpr size_t max_listed = 12;
+  if (classes.empty())
+    return " (no step classes are registered)";
+  if (classes.size() > max_listed)
+    return " (" + std::to_string(classes.size())
+           + " classes are registered; check the spelling or the step "
+             "libraries)";
+  std::string out = " (known: ";
+  for (size_t i = 0; i < classes.size(); ++i) {
+    if (i > 0)
+      out += ", ";
+    out += classes[i];
+  }
+  return out + ")";
+}
+
+} // namespace
+
+// -- step_registry --------------------------------------------------------------
+
+std::vector<std::string> step_registry::classes() const {
+  std::vector<std::string> result;
+  result.reserve(factories_.size());
+  for (auto& kv : factories_)
+    result.push_back(kv.first);
+  return result; // std::map keeps them sorted
+}
+
+std::string step_registry::check(const step_spec& spec,
+                                 const service_registry& services) const {
+  if (factories_.count(spec.cls) == 0)
+    return step_prefix(spec) + "unknown class " + quoted(spec.cls)
+           + known_classes(classes());
+  for (auto& svc : spec.services)
+    if (!services.contains(svc))
+      return step_prefix(spec) + "unknown service " + quoted(svc);
+  return {};
+}
+
+std::unique_ptr<step> step_registry::make(const step_spec& spec,
+                                          const service_registry& services,
+                                          std::string& err) const {
+  err = check(spec, services);
+  if (!err.empty())
+    return nullptr;
+  service_map resolved;
+  for (auto& svc : spec.services)
+    resolved[svc] = *services.find(svc);
+  boost::json::value args;
+  if (!spec.args.empty()) {
+    std::string perr;
+    if (!parse_json(spec.args, args, perr)) {
+      err = step_prefix(spec) + "bad args: " + perr;
+      return nullptr;
+    }
+  }
+  auto& factory = factories_.find(spec.cls)->second;
+  try {
+    auto result = factory(args, resolved);
+    if (!result) {
+      err = step_prefix(spec) + "bad args: class " + quoted(spec.cls)
+            + " built no step";
+      return nullptr;
+    }
+    return result;
+  } catch (const std::exception& e) {
+    // spec_error is the documented way; any other exception from a factory
+    // is just as much a problem with the spec.
+    err = step_prefix(spec) + "bad args: " + e.what();
+  } catch (...) {
+    err = step_prefix(spec) + "bad args: class " + quoted(spec.cls)
+          + " threw a non-standard exception";
+  }
+  return nullptr;
+}
+
+// -- step libraries ----------------------------------------------------------------
+
+std::string load_step_library(const std::string& path, step_registry& reg,
+                              service_registry& services) {
+  auto prefix = "step library " + quoted(path) + ": ";
+  if (path.empty())
+    return "step library \"\": empty path";
+  // RTLD_LOCAL: two libraries may use the same internal names. RTLD_NOW:
+  // a missing symbol shows here, not in the middle of a step.
+  auto handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    auto why = dlerror();
+    return prefix + "cannot load: " + (why ? why : "unknown dlopen error");
+  }
+  dlerror(); // clear
+  auto sym = dlsym(handle, register_steps_symbol);
+  if (sym == nullptr) {
+    auto why = dlerror();
+    // Never dlclose: harmless here, and a library may hold global state.
+    return prefix + "no function " + register_steps_symbol
+           + " (declare it extern \"C\")" + (why ? std::string(": ") + why : "");
+  }
+  auto fn = reinterpret_cast<register_steps_fn>(sym);
+  try {
+    fn(reg, services);
+  } catch (const std::exception& e) {
+    return prefix + register_steps_symbol + " failed: " + e.what();
+  } catch (...) {
+    return prefix + register_steps_symbol
+           + " failed with a non-standard exception";
+  }
+  // The handle stays open: the factories and steps live in the library.
+  return {};
+}
+
+std::string load_step_libraries(const std::string& list, step_registry& reg,
+                                service_registry& services) {
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    auto end = list.find(':', pos);
+    if (end == std::string::npos)
+      end = list.size();
+    auto path = list.substr(pos, end - pos);
+    if (!path.empty())
+      if (auto err = load_step_library(path, reg, services); !err.empty())
+        return err;
+    pos = end + 1;
+  }
+  return {};
+}
+
+} // namespace procman
