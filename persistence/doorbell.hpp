@@ -5,6 +5,8 @@
 
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace procman {
@@ -35,6 +37,10 @@ public:
 private:
   int fd_ = -1;
   std::string path_;
+  /// Identity of the socket file we bound, so that the destructor never
+  /// unlinks a socket that a later runner bound at the same path.
+  uint64_t ino_ = 0;
+  uint64_t dev_ = 0;
 };
 
 } // namespace procman

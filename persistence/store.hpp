@@ -10,11 +10,13 @@
 // within one process, use one `store` object per directory.
 //
 // Layout (named databases):
-//   meta       "schema" -> u32 version, "seq" -> u64 last log sequence
+//   meta       "schema" -> u32 version, "seq" -> u64 last log sequence,
+//              "qseq" -> u64 last queue number (all big-endian)
 //   processes  pid (32 hex chars) -> version byte + binary process_record
 //   queue      u64 big-endian queue_seq -> pid           (FIFO of queued)
 //   status     u8 status + pid -> ""                      (list, recovery)
 //   expiry     u64 big-endian finished_at + pid -> ""     (retention)
+//   created    u64 big-endian created_at + pid -> ""      (list, newest first)
 //   log        u64 big-endian seq -> version byte + binary log_entry
 //
 // Transitions (field use; legal from -> to):
@@ -85,6 +87,8 @@ struct store_stats {
   uint64_t records = 0;
   uint64_t queued = 0;
   uint64_t last_seq = 0;
+  /// Oldest log entry still kept (purge trims old ones), 0 if the log is empty.
+  uint64_t first_seq = 0;
   uint64_t map_size = 0;
   uint64_t used_bytes = 0;
 };

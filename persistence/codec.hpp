@@ -1,0 +1,83 @@
+// Bytes on disk: values are one version byte followed by the CAF 0.17 binary
+// serialization of the struct (the same `inspect` serves network, disk and
+// the message log); keys are fixed-width big-endian integers, optionally
+// followed by a pid, so that LMDB's byte-wise order is numeric order.
+
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/error.hpp>
+
+namespace procman::codec {
+
+/// Version byte in front of every encoded value.
+constexpr uint8_t value_version = 1;
+
+/// Serializes `x` behind the version byte. Returns an error only if the
+/// serializer does (it never does for plain data).
+template <class T>
+caf::error encode(const T& x, std::vector<char>& out) {
+  out.clear();
+  out.push_back(static_cast<char>(value_version));
+  caf::binary_serializer sink{nullptr, out};
+  // The serializer only reads; CAF 0.17's inspect takes a mutable reference.
+  return sink(const_cast<T&>(x));
+}
+
+/// Deserializes a value written by `encode`. Returns false for an unknown
+/// version byte, a truncated value, or trailing bytes.
+template <class T>
+bool decode(const char* data, size_t size, T& x) {
+  if (size < 1 || static_cast<uint8_t>(data[0]) != value_version)
+    return false;
+  caf::binary_deserializer src{nullptr, data + 1, size - 1};
+  if (auto err = src(x))
+    return false;
+  return src.remaining() == 0;
+}
+
+// -- keys ---------------------------------------------------------------------
+
+inline void put_u64_be(char* out, uint64_t x) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(x & 0xFF);
+    x >>= 8;
+  }
+}
+
+inline uint64_t get_u64_be(const char* in) {
+  uint64_t x = 0;
+  for (int i = 0; i < 8; ++i)
+    x = (x << 8) | static_cast<uint8_t>(in[i]);
+  return x;
+}
+
+inline std::string u64_key(uint64_t x) {
+  std::string key(8, '\0');
+  put_u64_be(key.data(), x);
+  return key;
+}
+
+/// 8 bytes big-endian `x`, then `pid` (expiry and created indexes).
+inline std::string u64_pid_key(uint64_t x, std::string_view pid) {
+  std::string key(8, '\0');
+  put_u64_be(key.data(), x);
+  key.append(pid);
+  return key;
+}
+
+/// 1 byte `status`, then `pid` (status index).
+inline std::string u8_pid_key(uint8_t x, std::string_view pid) {
+  std::string key(1, static_cast<char>(x));
+  key.append(pid);
+  return key;
+}
+
+} // namespace procman::codec

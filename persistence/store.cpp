@@ -1,0 +1,1018 @@
+// The LMDB store. See store.hpp for the layout and the transitions.
+//
+// Shape of every operation:
+//
+//   store::apply / claim / purge / get / ...
+//     -> impl::guarded(write, body)        lmdb::error -> errc::storage_failure
+//        -> impl::transact(write, body)    MDB_MAP_FULL: abort, double, retry
+//                                          MDB_MAP_RESIZED: adopt, retry
+//           -> body(txn)                   reads and writes through the txn
+//
+// A transition first reads and validates, and only then writes, so a refused
+// one leaves the transaction untouched and the others in the batch commit.
+
+#include "persistence/store.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <stdexcept>
+#include <system_error>
+#include <unordered_set>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <lmdb++.h>
+
+#include "messages/json.hpp"
+#include "persistence/codec.hpp"
+#include "persistence/doorbell.hpp"
+
+namespace procman {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// -- helpers ------------------------------------------------------------------
+
+/// Carries a procman error out of a transaction body; the transaction aborts.
+struct store_failure {
+  caf::error err;
+};
+
+/// lmdbxx's txn::commit() nulls its handle only after mdb_txn_commit, which
+/// frees the transaction even when it fails: a failed commit would then be
+/// aborted a second time by the destructor. Null the handle first.
+class safe_txn : public lmdb::txn {
+public:
+  explicit safe_txn(lmdb::txn&& other) noexcept : lmdb::txn(std::move(other)) {
+    // nop
+  }
+
+  void commit() {
+    auto handle = _handle;
+    _handle = nullptr;
+    lmdb::txn_commit(handle);
+  }
+};
+
+/// Limits the work of one purge transaction so that it never grows into
+/// MDB_TXN_FULL.
+constexpr size_t purge_chunk = 2000;
+
+/// How often one operation may grow or re-map before giving up.
+constexpr int max_map_retries = 40;
+
+constexpr char key_schema[] = "schema";
+constexpr char key_seq[] = "seq";
+constexpr char key_qseq[] = "qseq";
+
+bool valid_pid(const std::string& pid) {
+  if (pid.size() != 32)
+    return false;
+  return std::all_of(pid.begin(), pid.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+std::string errno_text(int code) {
+  return std::generic_category().message(code);
+}
+
+/// LMDB opens its data and lock files without O_CLOEXEC. Every descriptor
+/// that points into the store directory gets FD_CLOEXEC, so executor
+/// children never inherit a read-write handle on the database.
+void set_cloexec_under(const std::string& dir, int env_fd) {
+  if (env_fd >= 0) {
+    auto flags = fcntl(env_fd, F_GETFD);
+    if (flags >= 0)
+      fcntl(env_fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+  std::error_code ec;
+  auto canon = fs::canonical(dir, ec);
+  if (ec)
+    return;
+  auto prefix = canon.string() + "/";
+  auto d = opendir("/proc/self/fd");
+  if (d == nullptr)
+    return;
+  while (auto entry = readdir(d)) {
+    if (entry->d_name[0] == '.')
+      continue;
+    auto link = std::string{"/proc/self/fd/"} + entry->d_name;
+    char target[4096];
+    auto n = readlink(link.c_str(), target, sizeof(target) - 1);
+    if (n <= 0)
+      continue;
+    std::string_view path{target, static_cast<size_t>(n)};
+    if (path.substr(0, prefix.size()) != prefix)
+      continue;
+    auto fd = std::atoi(entry->d_name);
+    auto flags = fcntl(fd, F_GETFD);
+    if (flags >= 0)
+      fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+  closedir(d);
+}
+
+bool is_damage_code(int code) {
+  return code == MDB_INVALID || code == MDB_CORRUPTED
+         || code == MDB_VERSION_MISMATCH || code == MDB_PANIC
+         || code == MDB_INCOMPATIBLE || code == MDB_PAGE_NOTFOUND;
+}
+
+// -- raw access ---------------------------------------------------------------
+
+bool get_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
+             std::string_view& out) {
+  lmdb::val k{key.data(), key.size()};
+  lmdb::val v;
+  if (!lmdb::dbi_get(txn, dbi, k, v))
+    return false;
+  out = std::string_view{v.data(), v.size()};
+  return true;
+}
+
+void put_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
+             std::string_view value) {
+  lmdb::val k{key.data(), key.size()};
+  lmdb::val v{value.data(), value.size()};
+  lmdb::dbi_put(txn, dbi, k, v, 0);
+}
+
+void del_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
+  lmdb::val k{key.data(), key.size()};
+  lmdb::dbi_del(txn, dbi, k, nullptr);
+}
+
+} // namespace
+
+// -- impl ---------------------------------------------------------------------
+
+struct store::impl {
+  store_options opts;
+  lmdb::env env{nullptr};
+  MDB_dbi meta = 0;
+  MDB_dbi processes = 0;
+  MDB_dbi queue = 0;
+  MDB_dbi status = 0;
+  MDB_dbi expiry = 0;
+  MDB_dbi created = 0;
+  MDB_dbi log = 0;
+
+  /// Shared by every transaction of this process; exclusive while the map
+  /// is resized (LMDB requires that no transaction of the environment be
+  /// active then).
+  std::shared_mutex mtx;
+
+  /// Map size of this process's mapping; guarded by `mtx`.
+  uint64_t map_size = 0;
+
+  uint64_t now() const {
+    return opts.clock ? opts.clock() : now_ms();
+  }
+
+  caf::error damaged(const std::string& what) const {
+    return make_error(errc::store_damaged,
+                      "store " + opts.dir + " is damaged: " + what);
+  }
+
+  // -- transactions -----------------------------------------------------------
+
+  /// Runs `body` in one transaction, committing it when `write`. Grows or
+  /// re-maps the map and retries on MDB_MAP_FULL / MDB_MAP_RESIZED. Throws
+  /// lmdb::error and store_failure.
+  template <class F>
+  void transact(bool write, F&& body) {
+    for (int attempt = 0;; ++attempt) {
+      int code = 0;
+      uint64_t seen_size = 0;
+      {
+        std::shared_lock<std::shared_mutex> guard{mtx};
+        seen_size = map_size;
+        try {
+          safe_txn txn{
+            lmdb::txn::begin(env, nullptr, write ? 0u : unsigned{MDB_RDONLY})};
+          body(txn.handle());
+          if (write)
+            txn.commit();
+          return;
+        } catch (const lmdb::error& e) {
+          if ((e.code() != MDB_MAP_FULL && e.code() != MDB_MAP_RESIZED)
+              || attempt >= max_map_retries)
+            throw;
+          code = e.code();
+        }
+      }
+      std::unique_lock<std::shared_mutex> guard{mtx};
+      if (map_size != seen_size)
+        continue; // another thread already resized
+      if (code == MDB_MAP_RESIZED) {
+        // Another process grew the map: adopt its size.
+        lmdb::env_set_mapsize(env, 0);
+      } else {
+        lmdb::env_set_mapsize(env, map_size * 2);
+      }
+      MDB_envinfo info;
+      lmdb::env_info(env, &info);
+      map_size = info.me_mapsize;
+    }
+  }
+
+  /// `transact` with every failure turned into a procman error.
+  template <class F>
+  caf::error guarded(bool write, F&& body) {
+    try {
+      transact(write, std::forward<F>(body));
+      return {};
+    } catch (const store_failure& f) {
+      return f.err;
+    } catch (const lmdb::error& e) {
+      if (is_damage_code(e.code()))
+        return damaged(e.what());
+      return make_error(errc::storage_failure,
+                        "store " + opts.dir + ": " + e.what());
+    } catch (const std::exception& e) {
+      return make_error(errc::storage_failure,
+                        "store " + opts.dir + ": " + e.what());
+    }
+  }
+
+  // -- records and indexes ----------------------------------------------------
+
+  std::optional<process_record> load(MDB_txn* txn, const std::string& pid) {
+    std::string_view raw;
+    if (pid.empty() || !get_raw(txn, processes, pid, raw))
+      return std::nullopt;
+    process_record rec;
+    if (!codec::decode(raw.data(), raw.size(), rec))
+      throw store_failure{damaged("record " + pid + " is unreadable")};
+    return rec;
+  }
+
+  /// Writes `rec` and brings every index from `old` (null: a new record)
+  /// to `rec`.
+  void save(MDB_txn* txn, const process_record* old,
+            const process_record& rec) {
+    std::vector<char> buf;
+    if (auto err = codec::encode(rec, buf))
+      throw store_failure{
+        make_error(errc::storage_failure, "cannot encode " + rec.pid)};
+    put_raw(txn, processes, rec.pid, std::string_view{buf.data(), buf.size()});
+    auto st = [](process_status s) { return static_cast<uint8_t>(s); };
+    if (old == nullptr || old->status != rec.status) {
+      if (old != nullptr)
+        del_raw(txn, status, codec::u8_pid_key(st(old->status), old->pid));
+      put_raw(txn, status, codec::u8_pid_key(st(rec.status), rec.pid), {});
+    }
+    bool was_queued = old != nullptr && old->status == process_status::queued
+                      && old->queue_seq != 0;
+    bool is_queued = rec.status == process_status::queued && rec.queue_seq != 0;
+    if (was_queued && (!is_queued || old->queue_seq != rec.queue_seq))
+      del_raw(txn, queue, codec::u64_key(old->queue_seq));
+    if (is_queued && (!was_queued || old->queue_seq != rec.queue_seq))
+      put_raw(txn, queue, codec::u64_key(rec.queue_seq), rec.pid);
+    if (is_terminal(rec.status)
+        && (old == nullptr || !is_terminal(old->status)))
+      put_raw(txn, expiry, codec::u64_pid_key(rec.finished_at, rec.pid), {});
+    if (old == nullptr)
+      put_raw(txn, created, codec::u64_pid_key(rec.created_at, rec.pid), {});
+  }
+
+  void remove(MDB_txn* txn, const process_record& rec) {
+    del_raw(txn, processes, rec.pid);
+    del_raw(txn, status,
+            codec::u8_pid_key(static_cast<uint8_t>(rec.status), rec.pid));
+    if (rec.status == process_status::queued && rec.queue_seq != 0)
+      del_raw(txn, queue, codec::u64_key(rec.queue_seq));
+    if (is_terminal(rec.status))
+      del_raw(txn, expiry, codec::u64_pid_key(rec.finished_at, rec.pid));
+    del_raw(txn, created, codec::u64_pid_key(rec.created_at, rec.pid));
+  }
+
+  uint64_t read_counter(MDB_txn* txn, const char* name) {
+    std::string_view raw;
+    if (!get_raw(txn, meta, name, raw))
+      return 0;
+    if (raw.size() != 8)
+      throw store_failure{damaged(std::string{"meta \""} + name
+                                  + "\" is unreadable")};
+    return codec::get_u64_be(raw.data());
+  }
+
+  uint64_t next_counter(MDB_txn* txn, const char* name) {
+    auto x = read_counter(txn, name) + 1;
+    put_raw(txn, meta, name, codec::u64_key(x));
+    return x;
+  }
+
+  void append_log(MDB_txn* txn, const transition& t, process_status after,
+                  uint64_t time) {
+    log_entry e;
+    e.seq = next_counter(txn, key_seq);
+    e.time = time;
+    e.what = t;
+    e.status_after = after;
+    std::vector<char> buf;
+    if (auto err = codec::encode(e, buf))
+      throw store_failure{
+        make_error(errc::storage_failure, "cannot encode a log entry")};
+    put_raw(txn, log, codec::u64_key(e.seq),
+            std::string_view{buf.data(), buf.size()});
+  }
+
+  std::optional<std::string> queue_head(MDB_txn* txn) {
+    auto cur = lmdb::cursor::open(txn, queue);
+    lmdb::val k;
+    lmdb::val v;
+    std::optional<std::string> result;
+    if (cur.get(k, v, MDB_FIRST))
+      result = std::string{v.data(), v.size()};
+    cur.close();
+    return result;
+  }
+
+  // -- transitions ------------------------------------------------------------
+
+  /// Validates `t` against the state in `txn` and, if it is legal, writes
+  /// the new record, its indexes and a log entry. On a refusal nothing is
+  /// written. Fills in `t.pid` where it was chosen here (enqueue with an
+  /// empty pid is filled by the caller; claim of the queue head here).
+  caf::error step(MDB_txn* txn, transition& t, uint64_t now,
+                  process_record& rec, bool& ring) {
+    using tk = transition_kind;
+    using ps = process_status;
+    if (t.kind == tk::enqueue)
+      return enqueue(txn, t, now, rec, ring);
+    if (t.kind == tk::claim && t.pid.empty()) {
+      auto head = queue_head(txn);
+      if (!head)
+        return make_error(errc::unknown_process, "no queued process to claim");
+      t.pid = std::move(*head);
+    }
+    auto cur = load(txn, t.pid);
+    if (!cur)
+      return make_error(errc::unknown_process, "no process " + t.pid);
+    const process_record old = std::move(*cur);
+    rec = old;
+    auto refuse = [&] {
+      return make_error(errc::illegal_transition,
+                        t.pid + ": cannot " + to_string(t.kind) + " a "
+                          + to_string(old.status) + " process");
+    };
+    auto check_step = [&]() -> caf::error {
+      if (t.step >= rec.steps.size())
+        return make_error(errc::invalid_argument,
+                          t.pid + ": no step " + std::to_string(t.step)
+                            + " (the process has "
+                            + std::to_string(rec.steps.size()) + " steps)");
+      if (rec.step_states.size() < rec.steps.size())
+        rec.step_states.resize(rec.steps.size(), step_status::pending);
+      return {};
+    };
+    auto json_payload = [&](std::string& out) -> caf::error {
+      if (t.json.empty()) {
+        out = "null";
+        return {};
+      }
+      boost::json::value v;
+      std::string err;
+      if (!parse_json(t.json, v, err))
+        return make_error(errc::invalid_json, t.pid + ": " + to_string(t.kind)
+                                                + " output: " + err);
+      out = t.json;
+      return {};
+    };
+    auto leave_running = [&] { rec.exec_pid = 0; };
+    auto finish_at = [&](ps s) {
+      rec.status = s;
+      rec.finished_at = now;
+      rec.queue_seq = 0;
+      leave_running();
+    };
+    switch (t.kind) {
+      case tk::enqueue:
+        break; // handled above
+      case tk::claim: {
+        if (old.status != ps::queued)
+          return refuse();
+        rec.status = ps::running;
+        rec.runner = t.runner;
+        rec.runs += 1;
+        if (rec.started_at == 0)
+          rec.started_at = now;
+        rec.step_states.resize(rec.steps.size(), step_status::pending);
+        for (size_t i = rec.next_step; i < rec.step_states.size(); ++i)
+          rec.step_states[i] = step_status::pending;
+        rec.error = error_info{};
+        rec.progress = progress_info{};
+        rec.exec_pid = 0;
+        rec.queue_seq = 0;
+        rec.cancel_requested = false;
+        break;
+      }
+      case tk::start:
+        if (old.status != ps::running)
+          return refuse();
+        rec.exec_pid = t.exec_pid;
+        if (!t.runner.empty())
+          rec.runner = t.runner;
+        break;
+      case tk::step_started:
+        if (old.status != ps::running)
+          return refuse();
+        if (auto err = check_step())
+          return err;
+        rec.step_states[t.step] = step_status::running;
+        rec.progress = progress_info{};
+        break;
+      case tk::step_completed:
+        if (old.status != ps::running)
+          return refuse();
+        if (auto err = check_step())
+          return err;
+        rec.step_states[t.step] = step_status::completed;
+        rec.last_completed = static_cast<int32_t>(t.step);
+        break;
+      case tk::progress:
+        if (old.status != ps::running)
+          return refuse();
+        rec.progress = t.progress;
+        break;
+      case tk::interrupt: {
+        if (old.status != ps::running)
+          return refuse();
+        if (auto err = check_step())
+          return err;
+        std::string out;
+        if (auto err = json_payload(out))
+          return err;
+        rec.status = ps::interrupted;
+        rec.output = out;
+        rec.data = out;
+        rec.next_step = t.step + 1;
+        rec.step_states[t.step] = step_status::completed;
+        rec.last_completed = static_cast<int32_t>(t.step);
+        leave_running();
+        break;
+      }
+      case tk::proceed: {
+        if (old.status != ps::interrupted)
+          return make_error(errc::not_interrupted,
+                            t.pid + ": cannot proceed a "
+                              + to_string(old.status) + " process");
+        boost::json::value extra = boost::json::object{};
+        std::string err;
+        if (!t.json.empty() && !parse_json(t.json, extra, err))
+          return make_error(errc::invalid_json,
+                            t.pid + ": proceed data: " + err);
+        if (!extra.is_object())
+          return make_error(errc::invalid_json,
+                            t.pid + ": proceed data must be a JSON object");
+        boost::json::value base;
+        if (!parse_json(rec.output, base, err))
+          base = boost::json::object{};
+        rec.data = dump(merge_objects(base, extra.get_object()));
+        rec.status = ps::queued;
+        rec.queue_seq = next_counter(txn, key_qseq);
+        rec.progress = progress_info{};
+        ring = true;
+        break;
+      }
+      case tk::finish: {
+        if (old.status != ps::running)
+          return refuse();
+        std::string out;
+        if (auto err = json_payload(out))
+          return err;
+        rec.output = out;
+        finish_at(ps::finished);
+        break;
+      }
+      case tk::fail:
+        if (old.status != ps::running && old.status != ps::queued)
+          return refuse();
+        rec.error = t.error;
+        if (!t.error.step.empty()) {
+          rec.step_states.resize(rec.steps.size(), step_status::pending);
+          for (size_t i = 0; i < rec.steps.size(); ++i)
+            if (rec.steps[i].name == t.error.step)
+              rec.step_states[i] = step_status::failed;
+        }
+        finish_at(ps::error);
+        break;
+      case tk::cancel:
+        if (is_terminal(old.status))
+          return make_error(errc::already_terminal,
+                            t.pid + ": cannot cancel a "
+                              + to_string(old.status) + " process");
+        if (old.status == ps::running && !old.cancel_requested) {
+          // The runner holding it stops the executor, then cancels again.
+          rec.cancel_requested = true;
+          ring = true;
+        } else {
+          finish_at(ps::cancelled);
+        }
+        break;
+      case tk::purge:
+        if (!is_terminal(old.status))
+          return refuse();
+        remove(txn, old);
+        append_log(txn, t, old.status, now);
+        return {};
+    }
+    rec.updated_at = now;
+    save(txn, &old, rec);
+    append_log(txn, t, rec.status, now);
+    return {};
+  }
+
+  caf::error enqueue(MDB_txn* txn, transition& t, uint64_t now,
+                     process_record& rec, bool& ring) {
+    process_spec spec;
+    std::string err;
+    if (!parse_spec(t.json, spec, err))
+      return make_error(errc::invalid_spec, err);
+    if (!valid_pid(t.pid))
+      return make_error(errc::invalid_argument,
+                        "invalid pid \"" + t.pid
+                          + "\": expected 32 lowercase hex characters");
+    if (auto old = load(txn, t.pid))
+      return make_error(errc::illegal_transition,
+                        t.pid + ": cannot enqueue a " + to_string(old->status)
+                          + " process");
+    rec = process_record{};
+    rec.pid = t.pid;
+    rec.status = process_status::queued;
+    rec.created_at = now;
+    rec.updated_at = now;
+    rec.timeout = spec.timeout != 0 ? spec.timeout : opts.default_timeout;
+    rec.steps = std::move(spec.steps);
+    rec.step_states.assign(rec.steps.size(), step_status::pending);
+    rec.data = std::move(spec.data);
+    rec.queue_seq = next_counter(txn, key_qseq);
+    save(txn, nullptr, rec);
+    append_log(txn, t, rec.status, now);
+    ring = true;
+    return {};
+  }
+};
+
+// -- store: construction -------------------------------------------------------
+
+store::store(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+  // nop
+}
+
+store::~store() {
+  // nop: lmdb::env closes the environment
+}
+
+caf::expected<std::unique_ptr<store>> store::open(store_options opts) {
+  auto& dir = opts.dir;
+  if (dir.empty())
+    return make_error(errc::store_access, "no store directory given");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return make_error(errc::store_access, "cannot create store directory "
+                                            + dir + ": " + ec.message());
+  if (!fs::is_directory(dir, ec))
+    return make_error(errc::store_access,
+                      "store path " + dir + " is not a directory");
+  if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
+    return make_error(errc::store_access, "store directory " + dir
+                                            + " is not writable: "
+                                            + errno_text(errno));
+  auto ptr = std::make_unique<impl>();
+  ptr->opts = opts;
+  auto& self = *ptr;
+  try {
+    self.env = lmdb::env::create();
+    self.env.set_max_dbs(16);
+    // 0 = adopt the size recorded in an existing store (which may have
+    // grown), or LMDB's default for a new one; raised below.
+    lmdb::env_set_mapsize(self.env, 0);
+    unsigned flags = MDB_NOTLS;
+    if (opts.no_sync)
+      flags |= MDB_NOSYNC;
+    self.env.open(dir.c_str(), flags, 0644);
+  } catch (const lmdb::error& e) {
+    if (is_damage_code(e.code()))
+      return self.damaged(e.what());
+    if (e.code() == EACCES || e.code() == EROFS || e.code() == EPERM)
+      return make_error(errc::store_access, "cannot open store " + dir + ": "
+                                              + errno_text(e.code()));
+    return make_error(errc::storage_failure,
+                      "cannot open store " + dir + ": " + e.what());
+  }
+  {
+    mdb_filehandle_t fd = -1;
+    if (mdb_env_get_fd(self.env, &fd) != 0)
+      fd = -1;
+    set_cloexec_under(dir, fd);
+  }
+  try {
+    MDB_envinfo info;
+    lmdb::env_info(self.env, &info);
+    if (info.me_mapsize < opts.initial_map_size)
+      lmdb::env_set_mapsize(self.env, opts.initial_map_size);
+    lmdb::env_info(self.env, &info);
+    self.map_size = info.me_mapsize;
+  } catch (const lmdb::error& e) {
+    return make_error(errc::storage_failure,
+                      "cannot size store " + dir + ": " + e.what());
+  }
+  // Create the databases and check the schema in one write transaction.
+  auto err = self.guarded(true, [&](MDB_txn* txn) {
+    auto open_db = [&](const char* name) {
+      return lmdb::dbi::open(txn, name, MDB_CREATE).handle();
+    };
+    self.meta = open_db("meta");
+    self.processes = open_db("processes");
+    self.queue = open_db("queue");
+    self.status = open_db("status");
+    self.expiry = open_db("expiry");
+    self.created = open_db("created");
+    self.log = open_db("log");
+    std::string_view raw;
+    if (get_raw(txn, self.meta, key_schema, raw)) {
+      if (raw.size() != 4)
+        throw store_failure{self.damaged("meta \"schema\" is unreadable")};
+      uint32_t version = 0;
+      for (auto c : raw)
+        version = (version << 8) | static_cast<uint8_t>(c);
+      if (version > defaults::schema_version)
+        throw store_failure{make_error(
+          errc::store_version,
+          "store " + dir + " has schema version " + std::to_string(version)
+            + "; this procman reads up to "
+            + std::to_string(defaults::schema_version))};
+      if (version == 0)
+        throw store_failure{self.damaged("meta \"schema\" is 0")};
+    } else {
+      MDB_stat st;
+      lmdb::dbi_stat(txn, self.processes, &st);
+      if (st.ms_entries != 0)
+        throw store_failure{self.damaged("meta \"schema\" is missing")};
+      char buf[4];
+      auto v = defaults::schema_version;
+      for (int i = 3; i >= 0; --i) {
+        buf[i] = static_cast<char>(v & 0xFF);
+        v >>= 8;
+      }
+      put_raw(txn, self.meta, key_schema, std::string_view{buf, 4});
+    }
+  });
+  if (err)
+    return err;
+  return std::unique_ptr<store>{new store(std::move(ptr))};
+}
+
+// -- store: transitions ----------------------------------------------------------
+
+caf::expected<process_record> store::apply(const transition& t) {
+  auto results = apply(std::vector<transition>{t});
+  return std::move(results.front());
+}
+
+std::vector<caf::expected<process_record>>
+store::apply(const std::vector<transition>& ts) {
+  auto prepared = ts;
+  for (auto& t : prepared)
+    if (t.kind == transition_kind::enqueue && t.pid.empty())
+      t.pid = make_pid();
+  std::vector<caf::expected<process_record>> results;
+  if (prepared.empty())
+    return results;
+  auto now = impl_->now();
+  bool ring = false;
+  auto err = impl_->guarded(true, [&](MDB_txn* txn) {
+    results.clear();
+    ring = false;
+    for (auto& original : prepared) {
+      auto t = original; // a retry starts again from the request
+      process_record rec;
+      bool rang = false;
+      if (auto e = impl_->step(txn, t, now, rec, rang)) {
+        results.emplace_back(std::move(e));
+      } else {
+        results.emplace_back(std::move(rec));
+        ring = ring || rang;
+      }
+    }
+  });
+  if (err) {
+    results.clear();
+    for (size_t i = 0; i < prepared.size(); ++i)
+      results.emplace_back(err);
+    return results;
+  }
+  if (ring && impl_->opts.ring_doorbell)
+    ring_doorbell(impl_->opts.dir);
+  return results;
+}
+
+caf::expected<process_record> store::enqueue(const process_spec& spec,
+                                             const std::string& source) {
+  transition t;
+  t.kind = transition_kind::enqueue;
+  t.source = source;
+  t.json = dump(boost::json::value_from(spec));
+  return apply(t);
+}
+
+caf::expected<std::vector<process_record>>
+store::claim(const std::string& runner, size_t n) {
+  std::vector<process_record> out;
+  if (n == 0)
+    return out;
+  auto now = impl_->now();
+  auto err = impl_->guarded(true, [&](MDB_txn* txn) {
+    out.clear();
+    while (out.size() < n) {
+      auto head = impl_->queue_head(txn);
+      if (!head)
+        break;
+      transition t;
+      t.kind = transition_kind::claim;
+      t.pid = std::move(*head);
+      t.source = "runner";
+      t.runner = runner;
+      process_record rec;
+      bool ring = false;
+      if (auto e = impl_->step(txn, t, now, rec, ring))
+        throw store_failure{impl_->damaged("queue entry for " + t.pid
+                                           + " is stale: " + render(e))};
+      out.push_back(std::move(rec));
+    }
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+// -- store: reads ------------------------------------------------------------------
+
+caf::expected<process_record> store::get(const std::string& pid) {
+  std::optional<process_record> rec;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    rec = impl_->load(txn, pid);
+  });
+  if (err)
+    return err;
+  if (!rec)
+    return make_error(errc::unknown_process, "no process " + pid);
+  return std::move(*rec);
+}
+
+caf::expected<std::vector<process_record>>
+store::list(const list_query& q) {
+  size_t limit = q.limit == 0 ? SIZE_MAX : q.limit;
+  std::vector<process_record> out;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    out.clear();
+    // Newest first: walk the created index backwards.
+    std::unordered_set<std::string> wanted;
+    if (!q.any_status) {
+      auto prefix = static_cast<char>(static_cast<uint8_t>(q.status));
+      auto cur = lmdb::cursor::open(txn, impl_->status);
+      lmdb::val k{&prefix, 1};
+      lmdb::val v;
+      for (bool ok = cur.get(k, v, MDB_SET_RANGE);
+           ok && k.size() > 0 && k.data()[0] == prefix;
+           ok = cur.get(k, v, MDB_NEXT))
+        wanted.emplace(k.data() + 1, k.size() - 1);
+      cur.close();
+      if (wanted.size() <= limit) {
+        // Few enough: read them all and sort.
+        for (auto& pid : wanted)
+          if (auto rec = impl_->load(txn, pid))
+            out.push_back(std::move(*rec));
+        std::sort(out.begin(), out.end(), [](auto& a, auto& b) {
+          return a.created_at != b.created_at ? a.created_at > b.created_at
+                                              : a.pid > b.pid;
+        });
+        return;
+      }
+    }
+    auto cur = lmdb::cursor::open(txn, impl_->created);
+    lmdb::val k;
+    lmdb::val v;
+    for (bool ok = cur.get(k, v, MDB_LAST); ok && out.size() < limit;
+         ok = cur.get(k, v, MDB_PREV)) {
+      if (k.size() <= 8)
+        continue;
+      std::string pid{k.data() + 8, k.size() - 8};
+      if (!q.any_status && wanted.count(pid) == 0)
+        continue;
+      if (auto rec = impl_->load(txn, pid))
+        out.push_back(std::move(*rec));
+    }
+    cur.close();
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::expected<std::vector<process_record>>
+store::with_status(process_status s) {
+  std::vector<process_record> out;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    out.clear();
+    std::vector<std::string> pids;
+    auto prefix = static_cast<char>(static_cast<uint8_t>(s));
+    {
+      auto cur = lmdb::cursor::open(txn, impl_->status);
+      lmdb::val k{&prefix, 1};
+      lmdb::val v;
+      for (bool ok = cur.get(k, v, MDB_SET_RANGE);
+           ok && k.size() > 0 && k.data()[0] == prefix;
+           ok = cur.get(k, v, MDB_NEXT))
+        pids.emplace_back(k.data() + 1, k.size() - 1);
+    }
+    out.reserve(pids.size());
+    for (auto& pid : pids) {
+      auto rec = impl_->load(txn, pid);
+      if (!rec)
+        throw store_failure{
+          impl_->damaged("status index names missing process " + pid)};
+      out.push_back(std::move(*rec));
+    }
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::expected<std::vector<log_entry>>
+store::log(uint64_t since, size_t limit, const std::string& pid) {
+  std::vector<log_entry> out;
+  if (since == UINT64_MAX || limit == 0)
+    return out;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    out.clear();
+    auto start = codec::u64_key(since + 1);
+    auto cur = lmdb::cursor::open(txn, impl_->log);
+    lmdb::val k{start.data(), start.size()};
+    lmdb::val v;
+    for (bool ok = cur.get(k, v, MDB_SET_RANGE); ok && out.size() < limit;
+         ok = cur.get(k, v, MDB_NEXT)) {
+      log_entry e;
+      if (!codec::decode(v.data(), v.size(), e))
+        throw store_failure{impl_->damaged("log entry is unreadable")};
+      if (!pid.empty() && e.what.pid != pid)
+        continue;
+      out.push_back(std::move(e));
+    }
+    cur.close();
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::expected<size_t> store::purge() {
+  size_t total = 0;
+  auto now = impl_->now();
+  auto retention = impl_->opts.retention_ms;
+  uint64_t cutoff = now > retention ? now - retention : 0;
+  for (;;) {
+    size_t removed = 0;
+    bool more = false;
+    auto err = impl_->guarded(true, [&](MDB_txn* txn) {
+      removed = 0;
+      more = false;
+      // Terminal records that finished before the cutoff: a prefix of the
+      // expiry index.
+      std::vector<std::string> keys;
+      {
+        auto cur = lmdb::cursor::open(txn, impl_->expiry);
+        lmdb::val k;
+        lmdb::val v;
+        for (bool ok = cur.get(k, v, MDB_FIRST); ok;
+             ok = cur.get(k, v, MDB_NEXT)) {
+          if (k.size() < 8 || codec::get_u64_be(k.data()) >= cutoff)
+            break;
+          if (keys.size() == purge_chunk) {
+            more = true;
+            break;
+          }
+          keys.emplace_back(k.data(), k.size());
+        }
+      }
+      for (auto& key : keys) {
+        auto pid = key.substr(8);
+        auto rec = impl_->load(txn, pid);
+        if (!rec || !is_terminal(rec->status)) {
+          del_raw(txn, impl_->expiry, key); // stale index entry
+          continue;
+        }
+        impl_->remove(txn, *rec);
+        transition t;
+        t.kind = transition_kind::purge;
+        t.pid = pid;
+        t.source = "retention";
+        impl_->append_log(txn, t, rec->status, now);
+        ++removed;
+      }
+      if (more)
+        return;
+      // Log entries older than the retention period, oldest first.
+      std::vector<std::string> old_entries;
+      {
+        auto cur = lmdb::cursor::open(txn, impl_->log);
+        lmdb::val k;
+        lmdb::val v;
+        for (bool ok = cur.get(k, v, MDB_FIRST); ok;
+             ok = cur.get(k, v, MDB_NEXT)) {
+          log_entry e;
+          if (!codec::decode(v.data(), v.size(), e) || e.time >= cutoff)
+            break;
+          if (old_entries.size() == purge_chunk) {
+            more = true;
+            break;
+          }
+          old_entries.emplace_back(k.data(), k.size());
+        }
+      }
+      for (auto& key : old_entries)
+        del_raw(txn, impl_->log, key);
+    });
+    if (err)
+      return err;
+    total += removed;
+    if (!more)
+      return total;
+  }
+}
+
+caf::expected<store_stats> store::stats() {
+  store_stats out;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    out = store_stats{};
+    MDB_stat st;
+    lmdb::dbi_stat(txn, impl_->processes, &st);
+    out.records = st.ms_entries;
+    lmdb::dbi_stat(txn, impl_->queue, &st);
+    out.queued = st.ms_entries;
+    out.last_seq = impl_->read_counter(txn, key_seq);
+    {
+      auto cur = lmdb::cursor::open(txn, impl_->log);
+      lmdb::val k;
+      lmdb::val v;
+      if (cur.get(k, v, MDB_FIRST) && k.size() == 8)
+        out.first_seq = codec::get_u64_be(k.data());
+    }
+    MDB_envinfo info;
+    lmdb::env_info(impl_->env, &info);
+    MDB_stat est;
+    lmdb::env_stat(impl_->env, &est);
+    out.map_size = info.me_mapsize;
+    out.used_bytes = (info.me_last_pgno + 1) * uint64_t{est.ms_psize};
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+const std::string& store::dir() const {
+  return impl_->opts.dir;
+}
+
+uint64_t store::now() const {
+  return impl_->now();
+}
+
+std::string store::make_pid() {
+  unsigned char buf[16];
+  size_t got = 0;
+  while (got < sizeof(buf)) {
+    auto n = getrandom(buf + got, sizeof(buf) - got, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      throw std::system_error(errno, std::generic_category(), "getrandom");
+    }
+    got += static_cast<size_t>(n);
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string pid(32, '0');
+  for (size_t i = 0; i < sizeof(buf); ++i) {
+    pid[2 * i] = hex[buf[i] >> 4];
+    pid[2 * i + 1] = hex[buf[i] & 0x0F];
+  }
+  return pid;
+}
+
+} // namespace procman

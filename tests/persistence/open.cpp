@@ -1,0 +1,190 @@
+// Opening a store: creation, schema versions, damage, access, close-on-exec.
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <boost/test/unit_test.hpp>
+#include <lmdb.h>
+
+#include "persistence/store_fixture.hpp"
+
+using namespace procman;
+using namespace procman::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+store_options fast(const std::string& dir) {
+  store_options opts;
+  opts.dir = dir;
+  opts.no_sync = true;
+  return opts;
+}
+
+/// Writes `value` under `key` in the store's "meta" database, bypassing
+/// procman (the store must be closed).
+void poke_meta(const std::string& dir, const std::string& key,
+               const std::string& value) {
+  MDB_env* env = nullptr;
+  BOOST_REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 16);
+  BOOST_REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0644) == 0);
+  MDB_txn* txn = nullptr;
+  BOOST_REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+  MDB_dbi dbi;
+  BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  MDB_val v{value.size(), const_cast<char*>(value.data())};
+  BOOST_REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+  BOOST_REQUIRE(mdb_txn_commit(txn) == 0);
+  mdb_env_close(env);
+}
+
+/// Descriptors of this process that point into `dir`.
+std::vector<int> fds_under(const std::string& dir) {
+  std::vector<int> out;
+  auto prefix = fs::canonical(dir).string() + "/";
+  auto d = opendir("/proc/self/fd");
+  while (auto e = readdir(d)) {
+    if (e->d_name[0] == '.')
+      continue;
+    char target[4096];
+    auto link = std::string{"/proc/self/fd/"} + e->d_name;
+    auto n = readlink(link.c_str(), target, sizeof(target) - 1);
+    if (n > 0 && std::string(target, static_cast<size_t>(n)).rfind(prefix, 0) == 0)
+      out.push_back(std::atoi(e->d_name));
+  }
+  closedir(d);
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(store_open)
+
+BOOST_AUTO_TEST_CASE(a_missing_directory_is_created) {
+  temp_dir tmp;
+  auto dir = tmp.str() + "/a/b/c";
+  auto st = must(store::open(fast(dir)));
+  BOOST_TEST(fs::is_directory(dir));
+  BOOST_TEST(fs::exists(dir + "/data.mdb"));
+  BOOST_TEST(must(st->stats()).records == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_newer_schema_is_refused_with_a_clear_message) {
+  temp_dir tmp;
+  auto dir = tmp.str() + "/store";
+  must(store::open(fast(dir))).reset();
+  poke_meta(dir, "schema", std::string("\0\0\0\x02", 4));
+  auto res = store::open(fast(dir));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((is(res.error(), errc::store_version)));
+  BOOST_TEST(render(res.error())
+             == "store " + dir
+                  + " has schema version 2; this procman reads up to 1");
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_metadata_is_damage) {
+  temp_dir tmp;
+  auto dir = tmp.str() + "/store";
+  must(store::open(fast(dir))).reset();
+  poke_meta(dir, "schema", "garbage");
+  auto res = store::open(fast(dir));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((is(res.error(), errc::store_damaged)));
+  BOOST_TEST(render(res.error()).find(dir) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_data_file_is_refused_clearly) {
+  temp_dir tmp;
+  auto dir = tmp.str() + "/store";
+  {
+    auto st = must(store::open(fast(dir)));
+    must(st->apply(enqueue_of(spec_json())));
+  }
+  {
+    // Overwrite both meta pages with garbage.
+    std::fstream f(dir + "/data.mdb",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    std::string junk(8192, '\xAB');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  auto res = store::open(fast(dir));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((is(res.error(), errc::store_damaged)));
+  BOOST_TEST_MESSAGE("damaged store: " << render(res.error()));
+  BOOST_TEST(render(res.error()).find("store " + dir + " is damaged")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_data_file_that_is_not_lmdb_is_refused) {
+  temp_dir tmp;
+  auto dir = tmp.str() + "/store";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/data.mdb") << "this is not a database\n";
+  auto res = store::open(fast(dir));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((is(res.error(), errc::store_damaged)));
+  BOOST_TEST(render(res.error()).find(dir) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_below_a_regular_file_is_store_access) {
+  // Tests run as root, which ignores permission bits: a path through a
+  // regular file fails for everyone (ENOTDIR).
+  temp_dir tmp;
+  auto file = tmp.str() + "/file";
+  std::ofstream(file) << "x";
+  auto dir = file + "/store";
+  auto res = store::open(fast(dir));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((is(res.error(), errc::store_access)));
+  BOOST_TEST_MESSAGE("store_access: " << render(res.error()));
+  BOOST_TEST(render(res.error()).find(dir) != std::string::npos);
+  BOOST_TEST(render(res.error()).find("Not a directory") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_regular_file_as_the_directory_is_store_access) {
+  temp_dir tmp;
+  auto file = tmp.str() + "/file";
+  std::ofstream(file) << "x";
+  auto res = store::open(fast(file));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((is(res.error(), errc::store_access)));
+  BOOST_TEST(render(res.error()).find(file) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_read_only_filesystem_is_store_access) {
+  // /proc/self is writable by nobody, root included.
+  auto res = store::open(fast("/proc/self/procman-store"));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((is(res.error(), errc::store_access)));
+  BOOST_TEST_MESSAGE("store_access: " << render(res.error()));
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_directory_name_is_store_access) {
+  auto res = store::open(fast(""));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((is(res.error(), errc::store_access)));
+}
+
+BOOST_AUTO_TEST_CASE(every_descriptor_into_the_store_is_close_on_exec) {
+  temp_dir tmp;
+  auto dir = tmp.str() + "/store";
+  auto st = must(store::open(fast(dir)));
+  must(st->apply(enqueue_of(spec_json())));
+  auto fds = fds_under(dir);
+  BOOST_TEST(fds.size() >= 2u); // data.mdb and lock.mdb
+  for (auto fd : fds) {
+    auto flags = fcntl(fd, F_GETFD);
+    BOOST_TEST((flags >= 0 && (flags & FD_CLOEXEC) != 0), "fd " << fd);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
