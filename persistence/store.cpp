@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -27,6 +28,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -156,10 +158,15 @@ void del_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
 
 } // namespace
 
-// -- impl ---------------------------------------------------------------------
+// -- environment ----------------------------------------------------------------
 
-struct store::impl {
-  store_options opts;
+namespace {
+
+/// The LMDB environment of one store directory in this OS process, shared
+/// by every `store` opened on that directory. LMDB must not open one
+/// environment twice in a process (closing either copy drops the locks of
+/// the other), so `store::open` hands out this one object instead.
+struct environment {
   lmdb::env env{nullptr};
   MDB_dbi meta = 0;
   MDB_dbi processes = 0;
@@ -177,6 +184,58 @@ struct store::impl {
   /// Map size of this process's mapping; guarded by `mtx`.
   uint64_t map_size = 0;
 
+  /// Opened with MDB_NOSYNC: durable stores sync after each commit.
+  bool no_sync = false;
+
+  /// The process that opened it. A forked child inherits the object but
+  /// must open its own environment.
+  pid_t owner = 0;
+};
+
+using environment_ptr = std::shared_ptr<environment>;
+
+/// Open environments by directory (device and inode), this process only.
+struct registry {
+  std::mutex mtx;
+  std::map<std::pair<uint64_t, uint64_t>, std::weak_ptr<environment>> envs;
+
+  static registry& instance() {
+    static registry* r = new registry; // never destroyed: used at exit
+    return *r;
+  }
+};
+
+} // namespace
+
+// -- impl ---------------------------------------------------------------------
+
+struct store::impl {
+  store_options opts;
+  environment_ptr shared;
+  MDB_dbi meta = 0;
+  MDB_dbi processes = 0;
+  MDB_dbi queue = 0;
+  MDB_dbi status = 0;
+  MDB_dbi expiry = 0;
+  MDB_dbi created = 0;
+  MDB_dbi log = 0;
+
+  /// This store is durable but shares an environment opened with
+  /// MDB_NOSYNC: it syncs after each of its commits.
+  bool sync_after_commit = false;
+
+  void attach(environment_ptr env) {
+    shared = std::move(env);
+    meta = shared->meta;
+    processes = shared->processes;
+    queue = shared->queue;
+    status = shared->status;
+    expiry = shared->expiry;
+    created = shared->created;
+    log = shared->log;
+    sync_after_commit = shared->no_sync && !opts.no_sync;
+  }
+
   uint64_t now() const {
     return opts.clock ? opts.clock() : now_ms();
   }
@@ -193,18 +252,22 @@ struct store::impl {
   /// lmdb::error and store_failure.
   template <class F>
   void transact(bool write, F&& body) {
+    auto& sh = *shared;
     for (int attempt = 0;; ++attempt) {
       int code = 0;
       uint64_t seen_size = 0;
       {
-        std::shared_lock<std::shared_mutex> guard{mtx};
-        seen_size = map_size;
+        std::shared_lock<std::shared_mutex> guard{sh.mtx};
+        seen_size = sh.map_size;
         try {
-          safe_txn txn{
-            lmdb::txn::begin(env, nullptr, write ? 0u : unsigned{MDB_RDONLY})};
+          safe_txn txn{lmdb::txn::begin(sh.env, nullptr,
+                                        write ? 0u : unsigned{MDB_RDONLY})};
           body(txn.handle());
-          if (write)
+          if (write) {
             txn.commit();
+            if (sync_after_commit)
+              lmdb::env_sync(sh.env, true);
+          }
           return;
         } catch (const lmdb::error& e) {
           if ((e.code() != MDB_MAP_FULL && e.code() != MDB_MAP_RESIZED)
@@ -213,18 +276,18 @@ struct store::impl {
           code = e.code();
         }
       }
-      std::unique_lock<std::shared_mutex> guard{mtx};
-      if (map_size != seen_size)
+      std::unique_lock<std::shared_mutex> guard{sh.mtx};
+      if (sh.map_size != seen_size)
         continue; // another thread already resized
       if (code == MDB_MAP_RESIZED) {
         // Another process grew the map: adopt its size.
-        lmdb::env_set_mapsize(env, 0);
+        lmdb::env_set_mapsize(sh.env, 0);
       } else {
-        lmdb::env_set_mapsize(env, map_size * 2);
+        lmdb::env_set_mapsize(sh.env, sh.map_size * 2);
       }
       MDB_envinfo info;
-      lmdb::env_info(env, &info);
-      map_size = info.me_mapsize;
+      lmdb::env_info(sh.env, &info);
+      sh.map_size = info.me_mapsize;
     }
   }
 
@@ -565,6 +628,103 @@ struct store::impl {
     ring = true;
     return {};
   }
+
+  // -- opening ------------------------------------------------------------------
+
+  /// Opens the LMDB environment in `opts.dir` (which exists and is
+  /// writable), sizes the map, creates the databases and checks the schema.
+  caf::expected<environment_ptr> open_environment() {
+    auto& dir = opts.dir;
+    auto env = std::make_shared<environment>();
+    env->owner = getpid();
+    env->no_sync = opts.no_sync;
+    try {
+      env->env = lmdb::env::create();
+      env->env.set_max_dbs(16);
+      // 0 = adopt the size recorded in an existing store (which may have
+      // grown), or LMDB's default for a new one; raised below.
+      lmdb::env_set_mapsize(env->env, 0);
+      unsigned flags = MDB_NOTLS;
+      if (opts.no_sync)
+        flags |= MDB_NOSYNC;
+      env->env.open(dir.c_str(), flags, 0644);
+    } catch (const lmdb::error& e) {
+      if (is_damage_code(e.code()))
+        return damaged(e.what());
+      if (e.code() == EACCES || e.code() == EROFS || e.code() == EPERM)
+        return make_error(errc::store_access, "cannot open store " + dir
+                                                + ": " + errno_text(e.code()));
+      return make_error(errc::storage_failure,
+                        "cannot open store " + dir + ": " + e.what());
+    }
+    {
+      mdb_filehandle_t fd = -1;
+      if (mdb_env_get_fd(env->env, &fd) != 0)
+        fd = -1;
+      set_cloexec_under(dir, fd);
+    }
+    try {
+      // Free the reader slots of processes that died holding them (kill -9
+      // during a read), or they pin old pages and the file keeps growing.
+      int dead = 0;
+      mdb_reader_check(env->env, &dead);
+      MDB_envinfo info;
+      lmdb::env_info(env->env, &info);
+      if (info.me_mapsize < opts.initial_map_size)
+        lmdb::env_set_mapsize(env->env, opts.initial_map_size);
+      lmdb::env_info(env->env, &info);
+      env->map_size = info.me_mapsize;
+    } catch (const lmdb::error& e) {
+      return make_error(errc::storage_failure,
+                        "cannot size store " + dir + ": " + e.what());
+    }
+    // Create the databases and check the schema in one write transaction.
+    attach(env);
+    auto err = guarded(true, [&](MDB_txn* txn) {
+      auto open_db = [&](const char* name) {
+        return lmdb::dbi::open(txn, name, MDB_CREATE).handle();
+      };
+      env->meta = open_db("meta");
+      env->processes = open_db("processes");
+      env->queue = open_db("queue");
+      env->status = open_db("status");
+      env->expiry = open_db("expiry");
+      env->created = open_db("created");
+      env->log = open_db("log");
+      std::string_view raw;
+      if (get_raw(txn, env->meta, key_schema, raw)) {
+        if (raw.size() != 4)
+          throw store_failure{damaged("meta \"schema\" is unreadable")};
+        uint32_t version = 0;
+        for (auto c : raw)
+          version = (version << 8) | static_cast<uint8_t>(c);
+        if (version > defaults::schema_version)
+          throw store_failure{make_error(
+            errc::store_version,
+            "store " + dir + " has schema version " + std::to_string(version)
+              + "; this procman reads up to "
+              + std::to_string(defaults::schema_version))};
+        if (version == 0)
+          throw store_failure{damaged("meta \"schema\" is 0")};
+      } else {
+        MDB_stat st;
+        lmdb::dbi_stat(txn, env->processes, &st);
+        if (st.ms_entries != 0)
+          throw store_failure{damaged("meta \"schema\" is missing")};
+        char buf[4];
+        auto v = defaults::schema_version;
+        for (int i = 3; i >= 0; --i) {
+          buf[i] = static_cast<char>(v & 0xFF);
+          v >>= 8;
+        }
+        put_raw(txn, env->meta, key_schema, std::string_view{buf, 4});
+      }
+    });
+    shared.reset();
+    if (err)
+      return err;
+    return env;
+  }
 };
 
 // -- store: construction -------------------------------------------------------
@@ -574,7 +734,7 @@ store::store(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
 }
 
 store::~store() {
-  // nop: lmdb::env closes the environment
+  // nop: the last store of a directory closes its environment
 }
 
 caf::expected<std::unique_ptr<store>> store::open(store_options opts) {
@@ -593,88 +753,27 @@ caf::expected<std::unique_ptr<store>> store::open(store_options opts) {
     return make_error(errc::store_access, "store directory " + dir
                                             + " is not writable: "
                                             + errno_text(errno));
+  struct stat sb;
+  if (::stat(dir.c_str(), &sb) != 0)
+    return make_error(errc::store_access, "cannot open store directory " + dir
+                                            + ": " + errno_text(errno));
   auto ptr = std::make_unique<impl>();
   ptr->opts = opts;
-  auto& self = *ptr;
-  try {
-    self.env = lmdb::env::create();
-    self.env.set_max_dbs(16);
-    // 0 = adopt the size recorded in an existing store (which may have
-    // grown), or LMDB's default for a new one; raised below.
-    lmdb::env_set_mapsize(self.env, 0);
-    unsigned flags = MDB_NOTLS;
-    if (opts.no_sync)
-      flags |= MDB_NOSYNC;
-    self.env.open(dir.c_str(), flags, 0644);
-  } catch (const lmdb::error& e) {
-    if (is_damage_code(e.code()))
-      return self.damaged(e.what());
-    if (e.code() == EACCES || e.code() == EROFS || e.code() == EPERM)
-      return make_error(errc::store_access, "cannot open store " + dir + ": "
-                                              + errno_text(e.code()));
-    return make_error(errc::storage_failure,
-                      "cannot open store " + dir + ": " + e.what());
+  auto& reg = registry::instance();
+  std::lock_guard<std::mutex> guard{reg.mtx};
+  auto& slot = reg.envs[{static_cast<uint64_t>(sb.st_dev),
+                         static_cast<uint64_t>(sb.st_ino)}];
+  auto env = slot.lock();
+  if (env && env->owner != getpid())
+    env.reset(); // inherited through fork(): never touch it
+  if (!env) {
+    auto fresh = ptr->open_environment();
+    if (!fresh)
+      return fresh.error();
+    env = std::move(*fresh);
+    slot = env;
   }
-  {
-    mdb_filehandle_t fd = -1;
-    if (mdb_env_get_fd(self.env, &fd) != 0)
-      fd = -1;
-    set_cloexec_under(dir, fd);
-  }
-  try {
-    MDB_envinfo info;
-    lmdb::env_info(self.env, &info);
-    if (info.me_mapsize < opts.initial_map_size)
-      lmdb::env_set_mapsize(self.env, opts.initial_map_size);
-    lmdb::env_info(self.env, &info);
-    self.map_size = info.me_mapsize;
-  } catch (const lmdb::error& e) {
-    return make_error(errc::storage_failure,
-                      "cannot size store " + dir + ": " + e.what());
-  }
-  // Create the databases and check the schema in one write transaction.
-  auto err = self.guarded(true, [&](MDB_txn* txn) {
-    auto open_db = [&](const char* name) {
-      return lmdb::dbi::open(txn, name, MDB_CREATE).handle();
-    };
-    self.meta = open_db("meta");
-    self.processes = open_db("processes");
-    self.queue = open_db("queue");
-    self.status = open_db("status");
-    self.expiry = open_db("expiry");
-    self.created = open_db("created");
-    self.log = open_db("log");
-    std::string_view raw;
-    if (get_raw(txn, self.meta, key_schema, raw)) {
-      if (raw.size() != 4)
-        throw store_failure{self.damaged("meta \"schema\" is unreadable")};
-      uint32_t version = 0;
-      for (auto c : raw)
-        version = (version << 8) | static_cast<uint8_t>(c);
-      if (version > defaults::schema_version)
-        throw store_failure{make_error(
-          errc::store_version,
-          "store " + dir + " has schema version " + std::to_string(version)
-            + "; this procman reads up to "
-            + std::to_string(defaults::schema_version))};
-      if (version == 0)
-        throw store_failure{self.damaged("meta \"schema\" is 0")};
-    } else {
-      MDB_stat st;
-      lmdb::dbi_stat(txn, self.processes, &st);
-      if (st.ms_entries != 0)
-        throw store_failure{self.damaged("meta \"schema\" is missing")};
-      char buf[4];
-      auto v = defaults::schema_version;
-      for (int i = 3; i >= 0; --i) {
-        buf[i] = static_cast<char>(v & 0xFF);
-        v >>= 8;
-      }
-      put_raw(txn, self.meta, key_schema, std::string_view{buf, 4});
-    }
-  });
-  if (err)
-    return err;
+  ptr->attach(std::move(env));
   return std::unique_ptr<store>{new store(std::move(ptr))};
 }
 
@@ -975,9 +1074,9 @@ caf::expected<store_stats> store::stats() {
         out.first_seq = codec::get_u64_be(k.data());
     }
     MDB_envinfo info;
-    lmdb::env_info(impl_->env, &info);
+    lmdb::env_info(impl_->shared->env, &info);
     MDB_stat est;
-    lmdb::env_stat(impl_->env, &est);
+    lmdb::env_stat(impl_->shared->env, &est);
     out.map_size = info.me_mapsize;
     out.used_bytes = (info.me_last_pgno + 1) * uint64_t{est.ms_psize};
   });

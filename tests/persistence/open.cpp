@@ -187,4 +187,27 @@ BOOST_AUTO_TEST_CASE(every_descriptor_into_the_store_is_close_on_exec) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(two_stores_on_one_directory_share_one_environment) {
+  // LMDB must not open one environment twice in a process; a second store
+  // on the same directory (any spelling) uses the first one's.
+  temp_dir tmp;
+  auto dir = tmp.str() + "/store";
+  auto a = must(store::open(fast(dir)));
+  auto fds = fds_under(dir).size();
+  auto durable = fast(dir + "/.");
+  durable.no_sync = false;
+  auto b = must(store::open(durable));
+  BOOST_TEST(fds_under(dir).size() == fds);
+  auto rec = must(a->apply(enqueue_of(spec_json())));
+  BOOST_TEST(must(b->get(rec.pid)).pid == rec.pid);
+  auto other = must(b->apply(enqueue_of(spec_json())));
+  a.reset();
+  BOOST_TEST(must(b->get(other.pid)).pid == other.pid);
+  BOOST_TEST(must(b->stats()).last_seq == 2u);
+  b.reset();
+  BOOST_TEST(fds_under(dir).empty());
+  auto c = must(store::open(fast(dir)));
+  BOOST_TEST(must(c->stats()).records == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
