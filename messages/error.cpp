@@ -33,7 +33,9 @@ caf::error make_error(errc code, std::string context) {
 }
 
 bool is(const caf::error& err, errc code) {
-  return err.category() == caf::atom("procman")
+  // code() and category() dereference the error's data, which "no error"
+  // does not have.
+  return err && err.category() == caf::atom("procman")
          && err.code() == static_cast<uint8_t>(code);
 }
 

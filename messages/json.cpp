@@ -1,10 +1,13 @@
 #include "messages/json.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <ctime>
+#include <set>
 #include <stdexcept>
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 namespace procman {
 
@@ -121,8 +124,16 @@ step_spec tag_invoke(json::value_to_tag<step_spec>, const json::value& v) {
   x.name = get_string(o, "name");
   x.cls = get_string(o, "class");
   x.args = get_payload(o, "args", "null");
-  if (auto s = find(o, "services"); s && !s->is_null())
-    x.services = json::value_to<std::vector<std::string>>(*s);
+  if (auto s = find(o, "services"); s && !s->is_null()) {
+    if (!s->is_array())
+      throw std::invalid_argument("field \"services\" must be an array");
+    for (auto& e : s->get_array()) {
+      if (!e.is_string())
+        throw std::invalid_argument(
+          "field \"services\" must list service names (strings)");
+      x.services.emplace_back(e.get_string());
+    }
+  }
   return x;
 }
 
@@ -234,11 +245,21 @@ process_record tag_invoke(json::value_to_tag<process_record>,
   x.updated_at = get_number<uint64_t>(o, "updated_at");
   x.finished_at = get_number<uint64_t>(o, "finished_at");
   x.timeout = get_number<uint32_t>(o, "timeout");
-  if (auto s = find(o, "steps"); s && s->is_array())
-    for (auto& e : s->get_array())
+  // A record with its steps dropped would be silently wrong: reject it.
+  auto array_field = [&](const char* key) -> const json::array* {
+    auto s = find(o, key);
+    if (!s || s->is_null())
+      return nullptr;
+    if (!s->is_array())
+      throw std::invalid_argument(std::string("field \"") + key
+                                  + "\" must be an array");
+    return &s->get_array();
+  };
+  if (auto s = array_field("steps"))
+    for (auto& e : *s)
       x.steps.push_back(json::value_to<step_spec>(e));
-  if (auto s = find(o, "step_states"); s && s->is_array())
-    for (auto& e : s->get_array()) {
+  if (auto s = array_field("step_states"))
+    for (auto& e : *s) {
       step_status st;
       if (!e.is_string() || !from_string(std::string(e.get_string()), st))
         throw std::invalid_argument("field \"step_states\" has an unknown state");
@@ -512,10 +533,110 @@ bool parse_spec(const json::value& v, process_spec& out, std::string& err) {
   return true;
 }
 
+namespace {
+
+// A parse handler that stops at the first key repeated within one object.
+// Boost.JSON keeps only one of two equal keys, so a spec with two steps of
+// the same name in the object form would silently lose a step.
+struct duplicate_key_finder {
+  static constexpr std::size_t max_array_size = -1;
+  static constexpr std::size_t max_object_size = -1;
+  static constexpr std::size_t max_string_size = -1;
+  static constexpr std::size_t max_key_size = -1;
+
+  struct frame {
+    bool object;
+    std::set<std::string, std::less<>> keys;
+    std::string key; // the key of the value being parsed
+  };
+
+  std::vector<frame> stack;
+  std::string key;
+  std::string message; // set when a duplicate was found
+
+  bool push(bool object) {
+    stack.push_back(frame{object, {}, {}});
+    return true;
+  }
+
+  bool pop() {
+    stack.pop_back();
+    return true;
+  }
+
+  bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
+    key.append(s.data(), s.size());
+    auto& top = stack.back();
+    if (!top.keys.insert(key).second) {
+      auto in_steps = stack.size() >= 2 && stack[0].key == "steps"
+                      && stack[1].object;
+      if (in_steps && stack.size() == 2)
+        message = "step \"" + key + "\": name used twice";
+      else if (in_steps)
+        message = "step \"" + stack[1].key + "\": field \"" + key
+                  + "\" used twice";
+      else
+        message = "spec: field \"" + key + "\" used twice";
+      ec = json::error::syntax;
+      return false;
+    }
+    top.key = std::move(key);
+    key.clear();
+    return true;
+  }
+
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    key.append(s.data(), s.size());
+    return true;
+  }
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_array_begin(json::error_code&) { return push(false); }
+  bool on_array_end(std::size_t, json::error_code&) { return pop(); }
+  bool on_object_begin(json::error_code&) { return push(true); }
+  bool on_object_end(std::size_t, json::error_code&) { return pop(); }
+  bool on_string_part(json::string_view, std::size_t, json::error_code&) {
+    return true;
+  }
+  bool on_string(json::string_view, std::size_t, json::error_code&) {
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(int64_t, json::string_view, json::error_code&) { return true; }
+  bool on_uint64(uint64_t, json::string_view, json::error_code&) {
+    return true;
+  }
+  bool on_double(double, json::string_view, json::error_code&) { return true; }
+  bool on_bool(bool, json::error_code&) { return true; }
+  bool on_null(json::error_code&) { return true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+};
+
+// The error for the first repeated key in `text`, "" if there is none.
+std::string find_duplicate_key(std::string_view text) {
+  json::parse_options opts;
+  opts.max_depth = 256; // as parse_json
+  json::basic_parser<duplicate_key_finder> p(opts);
+  json::error_code ec;
+  auto n = p.write_some(false, text.data(), text.size(), ec);
+  auto& msg = p.handler().message;
+  if (!msg.empty() && msg.compare(0, 6, "spec: ") == 0)
+    msg += " at offset " + std::to_string(n);
+  return msg;
+}
+
+} // namespace
+
 bool parse_spec(std::string_view text, process_spec& out, std::string& err) {
   json::value v;
   if (!parse_json(text, v, err)) {
     err = "spec: " + err;
+    return false;
+  }
+  if (auto dup = find_duplicate_key(text); !dup.empty()) {
+    err = std::move(dup);
     return false;
   }
   return parse_spec(v, out, err);
