@@ -513,8 +513,8 @@ int main(int argc, char** argv) {
       break;
   }
   rep.stop();
-  // Steps may have left threads or objects behind; their destructors are
-  // not our business.
-  std::fflush(stderr);
+  // What steps wrote through stdio (now going to stderr) goes out; then
+  // leave without running destructors of whatever steps left behind.
+  std::fflush(nullptr);
   _exit(code);
 }
