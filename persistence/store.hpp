@@ -7,7 +7,9 @@
 // sequence number. `apply` with several transitions commits them together.
 //
 // Several OS processes may open one store at once (LMDB's own locking);
-// within one process, use one `store` object per directory.
+// within one process, every `store` opened on one directory shares a single
+// LMDB environment (LMDB forbids opening one twice in a process). A `store`
+// may be used from several threads. A forked child must open its own.
 //
 // Layout (named databases):
 //   meta       "schema" -> u32 version, "seq" -> u64 last log sequence,
@@ -22,7 +24,8 @@
 // Transitions (field use; legal from -> to):
 //   enqueue         json = spec JSON, pid optional (generated when empty):
 //                   (none) -> queued
-//   claim           runner; pid optional (empty: the queue head):
+//   claim           runner; pid optional (empty: the queue head; an empty
+//                   queue is errc::unknown_process):
 //                   queued -> running (runs += 1, step states reset)
 //   start           exec_pid: running -> running (executor spawned)
 //   step_started    step: running; step state -> running
@@ -38,6 +41,19 @@
 //                   holding it then applies cancel again to end it:
 //                   running + cancel_requested -> cancelled)
 //   purge           (terminal, past retention) -> removed
+//
+// Refusals (nothing is written): an unknown pid -> errc::unknown_process
+// "no process <pid>"; a transition not legal in the current state ->
+// errc::illegal_transition "<pid>: cannot <kind> a <status> process", except
+// proceed -> errc::not_interrupted and cancel of a terminal process ->
+// errc::already_terminal; a step index past the last step ->
+// errc::invalid_argument; interrupt/finish json that does not parse, or
+// proceed json that is not an object -> errc::invalid_json; enqueue of a bad
+// spec -> errc::invalid_spec (the parser's message), of a pid that is not 32
+// lowercase hex -> errc::invalid_argument. `apply(purge)` removes any
+// terminal record; `purge()` is what applies the retention period.
+// Log entries carry the pid even where the store chose it (enqueue without
+// a pid, claim of the queue head), so replaying the log reproduces it.
 
 #pragma once
 
@@ -137,8 +153,10 @@ public:
   log(uint64_t since, size_t limit = SIZE_MAX, const std::string& pid = {});
 
   /// Removes terminal records whose finished_at is older than the retention
-  /// period, and their log entries up to the oldest kept one. Returns how
-  /// many records it removed. Interrupted records are never removed.
+  /// period (one `purge` log entry each), then trims log entries older than
+  /// the retention period (by time, oldest first; `stats().first_seq` tells
+  /// where the log now starts). Returns how many records it removed.
+  /// Interrupted records are never removed.
   caf::expected<size_t> purge();
 
   caf::expected<store_stats> stats();
