@@ -334,7 +334,7 @@ public:
     // nop
   }
 
-  json::object execute(const json::object& data, step_context&) override {
+  json::object execute(const json::object& data, step_context& ctx) override {
     auto& prog = opts_.argv[0];
     auto prefix = "command \"" + prog + "\"";
     if (opts_.cwd) {
@@ -388,7 +388,7 @@ public:
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF
                                        | POSIX_SPAWN_SETSIGMASK);
-    auto env = environment();
+    auto env = environment(ctx);
     std::vector<char*> envp;
     for (auto& e : env)
       envp.push_back(e.data());
@@ -439,20 +439,36 @@ public:
   }
 
 private:
-  std::vector<std::string> environment() const {
+  // The executor's environment, then PROCMAN_PID, PROCMAN_STEP and
+  // PROCMAN_SCRIPT_ARGS (when known), then the step's "env" (which wins).
+  std::vector<std::string> environment(const step_context& ctx) const {
+    std::vector<std::pair<std::string, std::optional<std::string>>> vars;
+    if (!ctx.pid().empty())
+      vars.emplace_back("PROCMAN_PID", ctx.pid());
+    if (!ctx.step_name().empty())
+      vars.emplace_back("PROCMAN_STEP", ctx.step_name());
+    if (!ctx.script_args().empty())
+      vars.emplace_back("PROCMAN_SCRIPT_ARGS", ctx.script_args());
+    vars.insert(vars.end(), opts_.env.begin(), opts_.env.end());
+    auto set_here = [&](const std::string& name) {
+      return std::any_of(vars.begin(), vars.end(),
+                         [&](auto& kv) { return kv.first == name; });
+    };
     std::vector<std::string> env;
     for (char** e = environ; e && *e; ++e) {
       std::string entry = *e;
-      auto eq = entry.find('=');
-      auto name = entry.substr(0, eq);
-      bool overridden = std::any_of(opts_.env.begin(), opts_.env.end(),
-                                    [&](auto& kv) { return kv.first == name; });
-      if (!overridden)
+      if (!set_here(entry.substr(0, entry.find('='))))
         env.push_back(std::move(entry));
     }
-    for (auto& [name, value] : opts_.env)
-      if (value)
+    // Later entries win: keep the last value given for each name.
+    for (size_t i = 0; i < vars.size(); ++i) {
+      auto& [name, value] = vars[i];
+      bool overridden = std::any_of(vars.begin() + static_cast<long>(i) + 1,
+                                    vars.end(),
+                                    [&](auto& kv) { return kv.first == name; });
+      if (!overridden && value)
         env.push_back(name + "=" + *value);
+    }
     return env;
   }
 

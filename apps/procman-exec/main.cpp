@@ -423,8 +423,9 @@ int main(int argc, char** argv) {
                               + p + "\"");
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != static_cast<pid_t>(parent)) {
+      // Nothing started yet, so there is nothing to take along.
       std::fprintf(stderr, "procman-exec: parent %ld is gone\n", parent);
-      kill_group_and_exit(exit_parent_gone);
+      _exit(exit_parent_gone);
     }
   }
   // Options.

@@ -304,3 +304,19 @@ BOOST_AUTO_TEST_CASE(exec_accepts_positional_args) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(builtin_steps_env, builtin_fixture)
+
+BOOST_AUTO_TEST_CASE(exec_commands_see_the_process_id_step_and_script_args) {
+  ctx.name_ = "report";
+  auto out = run("procman.exec",
+                 R"({"command": ["sh", "-c", "echo $PROCMAN_PID $PROCMAN_STEP $PROCMAN_SCRIPT_ARGS"]})");
+  BOOST_TEST(out.at("stdout").as_string()
+             == "0123456789abcdef0123456789abcdef report --farm=site1\n");
+  // The step's own env wins.
+  auto mine = run("procman.exec",
+                  R"({"command": ["sh", "-c", "echo $PROCMAN_STEP"], "env": {"PROCMAN_STEP": "mine"}})");
+  BOOST_TEST(mine.at("stdout").as_string() == "mine\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
