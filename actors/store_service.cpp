@@ -15,7 +15,7 @@
 
 namespace procman {
 
-void store_state::flush(store_actor::stateful_pointer<store_state> self) {
+void store_state::flush() {
   flush_scheduled = false;
   if (pending.empty())
     return;
@@ -109,7 +109,7 @@ store_service(store_actor::stateful_pointer<store_state> self,
     [self](atom::claim, const std::string& runner,
            uint32_t n) -> caf::result<std::vector<process_record>> {
       // Commit parked transitions first so claims see them.
-      self->state.flush(self);
+      self->state.flush();
       auto res = self->state.db->claim(runner, n);
       if (!res)
         return res.error();
@@ -136,13 +136,13 @@ store_service(store_actor::stateful_pointer<store_state> self,
         return res.error();
       return std::move(*res);
     },
-    [self](atom::flush) { self->state.flush(self); },
+    [self](atom::flush) { self->state.flush(); },
     [self](atom::subscribe, const caf::actor& listener) {
       self->monitor(listener);
       self->state.listeners.push_back(listener);
     },
     [self](atom::recover) -> uint32_t {
-      self->state.flush(self);
+      self->state.flush();
       auto n = recover_lost_processes(*self->state.db, self->state.runner_id);
       if (auto purged = self->state.db->purge(); purged && *purged > 0)
         log_info("", "purged " + std::to_string(*purged)

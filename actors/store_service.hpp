@@ -25,7 +25,7 @@ struct store_state {
   /// This runner's id: recovery never touches its own processes.
   std::string runner_id;
 
-  void flush(store_actor::stateful_pointer<store_state> self);
+  void flush();
 };
 
 /// Ends processes left running by dead runners; shared by the store actor

@@ -532,7 +532,9 @@ struct store::impl {
         if (old.status != ps::interrupted)
           return make_error(errc::not_interrupted,
                             t.pid + ": cannot proceed a "
-                              + to_string(old.status) + " process");
+                              + to_string(old.status)
+                              + " process; only an interrupted one can be "
+                                "proceeded");
         boost::json::value extra = boost::json::object{};
         std::string err;
         if (!t.json.empty() && !parse_json(t.json, extra, err))
@@ -583,6 +585,10 @@ struct store::impl {
           rec.cancel_requested = true;
           ring = true;
         } else {
+          // A step cut short by the cancel did not complete.
+          for (auto& st : rec.step_states)
+            if (st == step_status::running)
+              st = step_status::pending;
           finish_at(ps::cancelled);
         }
         break;

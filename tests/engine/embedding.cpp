@@ -1,6 +1,8 @@
 // A host that embeds the engine in its own actor system, and the example
 // host program.
 
+#include <csignal>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>

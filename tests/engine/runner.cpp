@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(second_waiting_runner_exits_0_at_once) {
   auto took = std::chrono::steady_clock::now() - t0;
   BOOST_TEST(second.exit_code == 0);
   BOOST_TEST(second.err.find("another runner holds the store") != std::string::npos);
-  BOOST_TEST(took < std::chrono::seconds(5));
+  BOOST_TEST((took < std::chrono::seconds(5)));
   first->signal(SIGKILL);
   BOOST_REQUIRE(first->wait(10));
   // The lock died with its holder.

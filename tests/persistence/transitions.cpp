@@ -282,7 +282,8 @@ BOOST_AUTO_TEST_CASE(proceed_of_a_not_interrupted_process_is_refused) {
   BOOST_REQUIRE(!res);
   BOOST_TEST((is(res.error(), errc::not_interrupted)));
   BOOST_TEST(render(res.error())
-             == rec.pid + ": cannot proceed a running process");
+             == rec.pid + ": cannot proceed a running process; only an "
+                          "interrupted one can be proceeded");
 }
 
 BOOST_AUTO_TEST_CASE(claim_resets_states_from_next_step_after_a_lost_run) {
