@@ -490,11 +490,13 @@ private:
       ::fcntl(fd, F_SETFL, O_NONBLOCK);
     int status = 0;
     bool exited = false;
+    auto last_check = std::chrono::steady_clock::now();
     std::string overflow;
     char buf[65536];
-    // Reads what is there; returns false at EOF.
+    // Reads what is there, at most 1 MiB so that one busy stream cannot
+    // starve the others; returns false at EOF.
     auto drain = [&](fd_guard& fd, std::string& dst, const char* name) {
-      for (;;) {
+      for (int round = 0; round < 16; ++round) {
         auto n = ::read(fd.fd, buf, sizeof(buf));
         if (n > 0) {
           if (dst.size() + static_cast<size_t>(n) > limit) {
@@ -512,6 +514,7 @@ private:
         fd.reset(); // EOF or error
         return false;
       }
+      return true;
     };
     while (out_r.fd >= 0 || err_r.fd >= 0) {
       pollfd fds[3];
@@ -529,17 +532,16 @@ private:
         in_i = n;
         fds[n++] = {in_w.fd, POLLOUT, 0};
       }
-      // A timeout lets us notice a command that exited while something it
-      // started still holds the pipes.
+      // Every 100 ms, check whether the command has exited while something
+      // it started still holds the pipes (quietly or writing on).
       int ready = ::poll(fds, static_cast<nfds_t>(n), 100);
       if (ready < 0 && errno != EINTR)
         break;
-      if (ready <= 0) {
-        if (!exited) {
-          auto r = ::waitpid(pid, &status, WNOHANG);
-          if (r == pid)
-            exited = true;
-        }
+      auto now = std::chrono::steady_clock::now();
+      if (ready <= 0 || now - last_check >= std::chrono::milliseconds(100)) {
+        last_check = now;
+        if (!exited && ::waitpid(pid, &status, WNOHANG) == pid)
+          exited = true;
         if (exited) {
           if (out_r.fd >= 0)
             drain(out_r, out, "stdout");
@@ -547,7 +549,8 @@ private:
             drain(err_r, err, "stderr");
           break;
         }
-        continue;
+        if (ready <= 0)
+          continue;
       }
       if (out_i >= 0 && (fds[out_i].revents & (POLLIN | POLLHUP | POLLERR)))
         drain(out_r, out, "stdout");

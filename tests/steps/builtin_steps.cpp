@@ -2,6 +2,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <signal.h>
+
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -269,6 +271,17 @@ BOOST_AUTO_TEST_CASE(exec_does_not_wait_for_background_children) {
                  R"({"command": ["sh", "-c", "sleep 3 & echo started"]})");
   BOOST_TEST(seconds_since(t0) < 2.0);
   BOOST_TEST(out.at("stdout").as_string() == "started\n");
+}
+
+BOOST_AUTO_TEST_CASE(exec_does_not_wait_for_a_background_child_that_keeps_writing) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto out = run("procman.exec",
+                 R"({"command": ["sh", "-c", "(while :; do echo spam; done) & echo $! >&2"]})");
+  auto took = seconds_since(t0);
+  auto pid = std::stoi(std::string(out.at("stderr").as_string()));
+  ::kill(pid, SIGKILL);
+  BOOST_TEST(took < 2.0);
+  BOOST_TEST(pid > 0);
 }
 
 BOOST_AUTO_TEST_CASE(exec_rejects_bad_args_naming_the_field) {
