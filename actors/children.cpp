@@ -207,6 +207,8 @@ struct child_service::impl {
   }
 };
 
+executor_launcher::~executor_launcher() = default;
+
 child_service::child_service() : impl_(std::make_unique<impl>()) {
   // nop
 }

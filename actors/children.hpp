@@ -31,7 +31,20 @@ struct child_handlers {
     on_exit;
 };
 
-class child_service {
+/// Starts executors for process actors. `child_service` starts real ones;
+/// the replay harness drives recorded ones.
+class executor_launcher {
+public:
+  virtual ~executor_launcher();
+
+  /// Starts a child. Returns its OS pid (> 0) or -errno. Thread-safe.
+  virtual int spawn(const child_spec& spec, child_handlers handlers) = 0;
+
+  /// Kills the child's whole process group. Thread-safe.
+  virtual void kill_group(int pid) = 0;
+};
+
+class child_service : public executor_launcher {
 public:
   /// Bytes of a child's stderr kept for error reports.
   static constexpr size_t stderr_tail_bytes = 4096;
@@ -39,16 +52,16 @@ public:
   child_service();
 
   /// Kills every remaining child's group and joins the I/O thread.
-  ~child_service();
+  ~child_service() override;
 
   child_service(const child_service&) = delete;
   child_service& operator=(const child_service&) = delete;
 
   /// Starts a child. Returns its OS pid (> 0) or -errno. Thread-safe.
-  int spawn(const child_spec& spec, child_handlers handlers);
+  int spawn(const child_spec& spec, child_handlers handlers) override;
 
   /// SIGKILLs the process group of a child started here. Thread-safe.
-  void kill_group(int pid);
+  void kill_group(int pid) override;
 
   /// Sends `sig` to the process group of every live child. Thread-safe.
   void signal_all(int sig);

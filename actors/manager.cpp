@@ -19,6 +19,22 @@ transition make_transition(transition_kind kind, std::string pid) {
 
 } // namespace
 
+caf::result<std::string>
+manager_state::start(manager_actor::stateful_pointer<manager_state> self,
+                     const process_spec& spec, std::string pid) {
+  auto t = make_transition(transition_kind::enqueue, std::move(pid));
+  t.json = dump(boost::json::value_from(spec));
+  auto rp = self->make_response_promise<std::string>();
+  self->request(store, caf::infinite, atom::apply_v, std::move(t))
+    .then(
+      [self, rp](const process_record& rec) mutable {
+        self->state.wake(self);
+        rp.deliver(rec.pid);
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 void manager_state::wake(manager_actor::stateful_pointer<manager_state> self) {
   if (supervisor)
     self->send(supervisor, atom::wakeup_v);
@@ -43,17 +59,11 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
   });
   return {
     [self](atom::start, process_spec& spec) -> caf::result<std::string> {
-      auto t = make_transition(transition_kind::enqueue, {});
-      t.json = dump(boost::json::value_from(spec));
-      auto rp = self->make_response_promise<std::string>();
-      self->request(self->state.store, caf::infinite, atom::apply_v, std::move(t))
-        .then(
-          [self, rp](const process_record& rec) mutable {
-            self->state.wake(self);
-            rp.deliver(rec.pid);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+      return self->state.start(self, spec, {});
+    },
+    [self](atom::start, process_spec& spec,
+           std::string& pid) -> caf::result<std::string> {
+      return self->state.start(self, spec, std::move(pid));
     },
     [self](atom::info, const std::string& pid) {
       return self->delegate(self->state.store, caf::get_atom_v, pid);

@@ -22,6 +22,10 @@ struct manager_state {
   std::unordered_map<std::string, std::vector<caf::actor>> subscribers;
 
   void wake(manager_actor::stateful_pointer<manager_state> self);
+
+  caf::result<std::string>
+  start(manager_actor::stateful_pointer<manager_state> self,
+        const process_spec& spec, std::string pid);
 };
 
 manager_actor::behavior_type

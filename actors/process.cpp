@@ -153,12 +153,14 @@ process(process_actor::stateful_pointer<process_state> self,
     log_info(st.record.pid, "started executor " + std::to_string(pid)
                               + " at step "
                               + st.step_name(st.current_step));
+    st.timeout = st.record.timeout > 0 ? st.record.timeout
+                                       : st.cfg->default_timeout;
     transition t;
     t.kind = transition_kind::start;
     t.exec_pid = pid;
+    // The effective timeout goes into the log: replay needs it.
+    t.json = "{\"timeout\":" + std::to_string(st.timeout) + "}";
     st.apply(self, std::move(t));
-    st.timeout = st.record.timeout > 0 ? st.record.timeout
-                                       : st.cfg->default_timeout;
     self->delayed_send(self, std::chrono::seconds(st.timeout), atom::expire_v);
   }
   return {

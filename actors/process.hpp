@@ -37,7 +37,7 @@ struct exec_config {
   std::string step_libs;     ///< ':'-separated step libraries
   std::string runner_id;
   uint32_t default_timeout = 60;  ///< seconds, for records without one
-  std::shared_ptr<child_service> children;
+  std::shared_ptr<executor_launcher> children;
 };
 
 enum class kill_reason { none, timeout, cancel, shutdown, garbage };

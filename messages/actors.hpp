@@ -74,6 +74,10 @@ using supervisor_actor = caf::typed_actor<
 using manager_actor = caf::typed_actor<
   /// Enqueues a process; replies with its pid. Errors: invalid_spec.
   caf::replies_to<atom::start, process_spec>::with<std::string>,
+  /// Enqueues under a pid the caller chose (32 lowercase hex, unused): the
+  /// replay harness re-creates recorded processes. Errors: as above, plus
+  /// illegal_transition for a pid in use, invalid_argument for a bad pid.
+  caf::replies_to<atom::start, process_spec, std::string>::with<std::string>,
   /// The record of a process. Errors: unknown_process.
   caf::replies_to<atom::info, std::string>::with<process_record>,
   /// Merges data (a JSON object as text) over the interrupted output and

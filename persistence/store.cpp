@@ -987,6 +987,37 @@ store::log(uint64_t since, size_t limit, const std::string& pid) {
   return out;
 }
 
+caf::expected<store::log_snapshot>
+store::snapshot(uint64_t since, const std::string& pid) {
+  log_snapshot out;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    out = log_snapshot{};
+    std::vector<std::string> pids;
+    auto start = codec::u64_key(since + 1);
+    auto cur = lmdb::cursor::open(txn, impl_->log);
+    lmdb::val k{start.data(), start.size()};
+    lmdb::val v;
+    for (bool ok = since < UINT64_MAX && cur.get(k, v, MDB_SET_RANGE); ok;
+         ok = cur.get(k, v, MDB_NEXT)) {
+      log_entry e;
+      if (!codec::decode(v.data(), v.size(), e))
+        throw store_failure{impl_->damaged("log entry is unreadable")};
+      if (!pid.empty() && e.what.pid != pid)
+        continue;
+      if (std::find(pids.begin(), pids.end(), e.what.pid) == pids.end())
+        pids.push_back(e.what.pid);
+      out.entries.push_back(std::move(e));
+    }
+    cur.close();
+    for (auto& p : pids)
+      if (auto rec = impl_->load(txn, p))
+        out.records.push_back(std::move(*rec));
+  });
+  if (err)
+    return err;
+  return out;
+}
+
 caf::expected<size_t> store::purge() {
   size_t total = 0;
   auto now = impl_->now();

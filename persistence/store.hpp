@@ -152,6 +152,16 @@ public:
   caf::expected<std::vector<log_entry>>
   log(uint64_t since, size_t limit = SIZE_MAX, const std::string& pid = {});
 
+  /// The log entries with seq > `since` (only `pid`'s if given) and the
+  /// current record of every process they name, read in one transaction so
+  /// that the two agree. Processes already purged have no record.
+  struct log_snapshot {
+    std::vector<log_entry> entries;
+    std::vector<process_record> records;
+  };
+  caf::expected<log_snapshot> snapshot(uint64_t since,
+                                       const std::string& pid = {});
+
   /// Removes terminal records whose finished_at is older than the retention
   /// period (one `purge` log entry each), then trims log entries older than
   /// the retention period (by time, oldest first; `stats().first_seq` tells

@@ -1,0 +1,669 @@
+// Replay driver. For each recorded entry, in order, that the engine has not
+// already reproduced:
+//
+//   recorded entry --inject--> manager | queue | process actor | store
+//        |                          (test_coordinator runs to idle)
+//        v                                        v
+//   expected chain [entry, derived...]  ==  entries the engine committed
+//
+// A claim's chain includes the process's next entry (its start, or the
+// failure to spawn): the process actor commits both without further input.
+
+#include "actors/replay.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <tuple>
+
+#include <boost/json.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+
+#include "actors/children.hpp"
+#include "actors/manager.hpp"
+#include "actors/process.hpp"
+#include "actors/queue.hpp"
+#include "actors/store_service.hpp"
+#include "messages/error.hpp"
+#include "messages/json.hpp"
+#include "persistence/store.hpp"
+
+namespace procman {
+
+namespace json = boost::json;
+
+namespace {
+
+using process_map = std::map<std::string, process_actor>;
+
+// -- a launcher that starts nothing ---------------------------------------------
+
+struct recorded_launcher : executor_launcher {
+  /// Per process: what each spawn returns, in order (exec pid, or -errno).
+  std::map<std::string, std::deque<int>> plans;
+  std::map<int, child_handlers> live;
+
+  int spawn(const child_spec& spec, child_handlers handlers) override {
+    std::string pid;
+    for (auto& e : spec.env)
+      if (e.rfind("PROCMAN_PID=", 0) == 0)
+        pid = e.substr(12);
+    auto& q = plans[pid];
+    if (q.empty())
+      return -EAGAIN;
+    auto result = q.front();
+    q.pop_front();
+    if (result > 0)
+      live[result] = std::move(handlers);
+    return result;
+  }
+
+  void kill_group(int) override {
+    // nop: the recording says how the child ended
+  }
+};
+
+// -- the supervisor's stand-in ------------------------------------------------------
+
+struct driver_state {
+  static inline const char* name = "replay-driver";
+  std::shared_ptr<process_map> procs;
+};
+
+supervisor_actor::behavior_type
+driver(supervisor_actor::stateful_pointer<driver_state> self,
+       std::shared_ptr<process_map> procs) {
+  self->state.procs = std::move(procs);
+  return {
+    [](atom::wakeup) {
+      // nop: claims come from the recording
+    },
+    [self](atom::cancel, const std::string& pid) {
+      auto& procs = *self->state.procs;
+      if (auto i = procs.find(pid); i != procs.end())
+        self->send(i->second, atom::cancel_v);
+    },
+    [](atom::drain) {
+      // nop
+    },
+    [](atom::check) {
+      // nop
+    },
+    [self](atom::exec, const std::string& pid, process_status) {
+      self->state.procs->erase(pid);
+    },
+    [self](atom::stats) -> caf::result<uint32_t, uint64_t> {
+      return caf::result<uint32_t, uint64_t>(
+        static_cast<uint32_t>(self->state.procs->size()), uint64_t{0});
+    },
+  };
+}
+
+// -- helpers --------------------------------------------------------------------------
+
+json::object comparable(const log_entry& e) {
+  auto o = log_line(e);
+  o.erase("seq");
+  return o;
+}
+
+std::string differing_fields(const json::object& a, const json::object& b) {
+  std::string result;
+  std::set<std::string> keys;
+  for (auto& kv : a)
+    keys.insert(std::string(kv.key()));
+  for (auto& kv : b)
+    keys.insert(std::string(kv.key()));
+  for (auto& k : keys) {
+    auto x = a.if_contains(k);
+    auto y = b.if_contains(k);
+    if (!x || !y || *x != *y)
+      result += (result.empty() ? "" : ", ") + k;
+  }
+  return result;
+}
+
+int errno_from_message(const std::string& msg) {
+  for (int e = 1; e < 134; ++e) {
+    auto text = std::string(": ") + strerror(e);
+    if (msg.size() >= text.size()
+        && msg.compare(msg.size() - text.size(), text.size(), text) == 0)
+      return e;
+  }
+  return ENOENT;
+}
+
+const std::string cannot_start = "cannot start executor ";
+const std::string garbage_prefix = "executor wrote garbage on its report channel: ";
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// -- the replayer ------------------------------------------------------------------------
+
+class replayer {
+public:
+  replayer(const log_file& log, const replay_options& opts)
+    : log_(log), report_() {
+    report_.entries = log.entries.size();
+    if (opts.work_dir.empty()) {
+      auto base = std::filesystem::temp_directory_path() / "procman-replay-XXXXXX";
+      auto tmpl = base.string();
+      if (mkdtemp(tmpl.data()) == nullptr)
+        throw std::runtime_error("cannot create a temporary directory");
+      dir_ = tmpl;
+      remove_dir_ = true;
+    } else {
+      dir_ = opts.work_dir;
+    }
+    cfg_.set("scheduler.policy", caf::atom("testing"));
+    cfg_.add_message_types<caf::id_block::procman>();
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+    sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(sys_->scheduler());
+  }
+
+  ~replayer() {
+    shutdown();
+    sys_.reset();
+    if (remove_dir_) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  replay_report run() {
+    if (!open_store())
+      return report_;
+    plan();
+    auto& entries = log_.entries;
+    for (size_t i = 0; i < entries.size() && report_.ok(); ++i) {
+      if (matched_[i])
+        continue;
+      step(i);
+    }
+    if (report_.ok())
+      compare_records();
+    return report_;
+  }
+
+private:
+  // -- set-up -------------------------------------------------------------------------
+
+  bool open_store() {
+    store_options so;
+    so.dir = dir_ + "/store";
+    so.no_sync = true;
+    so.ring_doorbell = false;
+    so.default_timeout = 0;
+    so.retention_ms = UINT64_MAX / 2;
+    so.clock = [this] {
+      if (!times_.empty()) {
+        last_time_ = times_.front();
+        times_.pop_front();
+      }
+      return last_time_;
+    };
+    auto db = store::open(so);
+    if (!db) {
+      diverge(0, "", "", "", "cannot open the replay store: " + render(db.error()));
+      return false;
+    }
+    db_ = std::shared_ptr<procman::store>(std::move(*db));
+    launcher_ = std::make_shared<recorded_launcher>();
+    procs_ = std::make_shared<process_map>();
+    store_ = sys_->spawn(store_service, db_, std::string{"replay"});
+    driver_ = sys_->spawn(driver, procs_);
+    manager_ = sys_->spawn(procman::manager, store_, driver_);
+    sched_->run();
+    return true;
+  }
+
+  /// Which pids can be replayed, what each spawn returns, each runner's
+  /// configuration.
+  void plan() {
+    auto& entries = log_.entries;
+    matched_.assign(entries.size(), false);
+    std::set<std::string> enqueued;
+    std::map<std::string, uint32_t> spec_timeout;
+    for (auto& e : entries)
+      if (e.what.kind == transition_kind::enqueue) {
+        enqueued.insert(e.what.pid);
+        process_spec spec;
+        std::string err;
+        if (parse_spec(e.what.json, spec, err))
+          spec_timeout[e.what.pid] = spec.timeout;
+      }
+    std::set<std::string> skipped;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      auto& e = entries[i];
+      if (!enqueued.count(e.what.pid)) {
+        matched_[i] = true;
+        skipped.insert(e.what.pid);
+        continue;
+      }
+      if (e.what.kind != transition_kind::claim)
+        continue;
+      auto& cfg = config_for(e.what.runner);
+      auto& plan = launcher_->plans[e.what.pid];
+      auto next = next_of(i);
+      if (!next) {
+        plan.push_back(1 << 22);  // the log ends before the executor started
+        continue;
+      }
+      auto& n = entries[*next];
+      if (n.what.kind == transition_kind::start) {
+        plan.push_back(n.what.exec_pid);
+        if (spec_timeout[e.what.pid] == 0) {
+          json::value v;
+          std::string err;
+          if (parse_json(n.what.json, v, err) && v.is_object())
+            if (auto t = v.get_object().if_contains("timeout");
+                t && t->is_number())
+              cfg.default_timeout = t->to_number<uint32_t>();
+        }
+      } else if (n.what.kind == transition_kind::fail
+                 && starts_with(n.what.error.message, cannot_start)) {
+        auto& msg = n.what.error.message;
+        auto colon = msg.rfind(": ");
+        cfg.exec_path = msg.substr(cannot_start.size(),
+                                   colon == std::string::npos
+                                     ? std::string::npos
+                                     : colon - cannot_start.size());
+        plan.push_back(-errno_from_message(msg));
+      } else {
+        plan.push_back(1 << 22);
+      }
+    }
+    report_.skipped.assign(skipped.begin(), skipped.end());
+    report_.processes = enqueued.size();
+  }
+
+  exec_config& config_for(const std::string& runner) {
+    auto& cfg = configs_[runner];
+    if (!cfg) {
+      cfg = std::make_shared<exec_config>();
+      cfg->exec_path = "procman-exec";
+      cfg->runner_id = runner;
+      cfg->default_timeout = defaults::process_timeout;
+      cfg->children = launcher_;
+    }
+    return *cfg;
+  }
+
+  queue_actor queue_for(const std::string& runner) {
+    auto& q = queues_[runner];
+    if (!q)
+      q = sys_->spawn(procman::queue, store_, runner);
+    return q;
+  }
+
+  /// The index of the next entry of the same process after `i`.
+  std::optional<size_t> next_of(size_t i) const {
+    auto& entries = log_.entries;
+    for (size_t j = i + 1; j < entries.size(); ++j)
+      if (entries[j].what.pid == entries[i].what.pid)
+        return j;
+    return std::nullopt;
+  }
+
+  // -- asking actors under the deterministic scheduler ------------------------------------
+
+  template <class R, class Handle, class... Ts>
+  caf::expected<R> ask(const Handle& hdl, Ts... xs) {
+    auto out = std::make_shared<std::optional<caf::expected<R>>>();
+    auto args = std::make_tuple(std::move(xs)...);
+    sys_->spawn([out, hdl, args](caf::event_based_actor* self) {
+      std::apply(
+        [&](const auto&... a) {
+          self->request(hdl, caf::infinite, a...)
+            .then([out](R& r) { *out = std::move(r); },
+                  [out](caf::error& e) { *out = std::move(e); });
+        },
+        args);
+    });
+    sched_->run();
+    if (!*out)
+      return make_error(errc::timeout, "no answer from the engine");
+    return std::move(**out);
+  }
+
+  // -- one step ------------------------------------------------------------------------------
+
+  void step(size_t i) {
+    auto& entries = log_.entries;
+    auto& e = entries[i];
+    std::vector<size_t> chain{i};
+    if (e.what.kind == transition_kind::claim)
+      if (auto n = next_of(i))
+        chain.push_back(*n);
+    for (auto j : chain)
+      times_.push_back(entries[j].time);
+    auto before = last_seq();
+    inject(e);
+    sched_->run();
+    times_.clear();
+    auto produced = db_->log(before);
+    std::vector<log_entry> got;
+    if (produced)
+      got = std::move(*produced);
+    for (size_t k = 0; k < std::max(chain.size(), got.size()); ++k) {
+      if (k >= chain.size()) {
+        auto& extra = got[k];
+        // A process whose recording ends here may go on in the replay.
+        if (!next_of_pid_after(extra.what.pid, i))
+          continue;
+        return diverge(e.seq, extra.what.pid, "nothing more",
+                       json::serialize(comparable(extra)),
+                       "the engine committed a transition the recording does "
+                       "not have");
+      }
+      auto& want = entries[chain[k]];
+      if (k >= got.size())
+        return diverge(want.seq, want.what.pid,
+                       json::serialize(comparable(want)),
+                       last_error_.empty() ? "nothing" : "nothing (" + last_error_ + ")",
+                       "the engine did not commit this transition");
+      auto a = comparable(want);
+      auto b = comparable(got[k]);
+      if (a != b)
+        return diverge(want.seq, want.what.pid, json::serialize(a),
+                       json::serialize(b), "differs in " + differing_fields(a, b));
+      matched_[chain[k]] = true;
+      ++report_.checked;
+      if (want.what.kind == transition_kind::start)
+        exec_of_[want.what.pid] = want.what.exec_pid;
+    }
+    last_error_.clear();
+  }
+
+  bool next_of_pid_after(const std::string& pid, size_t i) const {
+    auto& entries = log_.entries;
+    for (size_t j = i + 1; j < entries.size(); ++j)
+      if (entries[j].what.pid == pid && !matched_[j])
+        return true;
+    return false;
+  }
+
+  uint64_t last_seq() {
+    auto s = db_->stats();
+    return s ? s->last_seq : 0;
+  }
+
+  template <class T>
+  void keep_error(const caf::expected<T>& res) {
+    if (!res)
+      last_error_ = render(res.error());
+  }
+
+  child_handlers* handlers_of(const std::string& pid) {
+    auto i = exec_of_.find(pid);
+    if (i == exec_of_.end())
+      return nullptr;
+    auto j = launcher_->live.find(i->second);
+    return j == launcher_->live.end() ? nullptr : &j->second;
+  }
+
+  void report(const std::string& pid, const json::object& line) {
+    if (auto h = handlers_of(pid); h && h->on_report)
+      h->on_report(json::serialize(line));
+    else
+      last_error_ = "no executor of " + pid + " is running in the replay";
+  }
+
+  void exit_child(const std::string& pid, int code, int sig,
+                  const std::string& tail) {
+    sched_->run();
+    auto h = handlers_of(pid);
+    if (!h || !h->on_exit) {
+      last_error_ = "no executor of " + pid + " is running in the replay";
+      return;
+    }
+    auto on_exit = h->on_exit;
+    launcher_->live.erase(exec_of_[pid]);
+    on_exit(code, sig, tail);
+  }
+
+  template <class Atom>
+  void send_to_process(const std::string& pid, Atom atom_value) {
+    auto i = procs_->find(pid);
+    if (i == procs_->end()) {
+      last_error_ = "no process actor for " + pid;
+      return;
+    }
+    caf::anon_send(i->second, atom_value);
+  }
+
+  void end_process_actor(const std::string& pid) {
+    auto i = procs_->find(pid);
+    if (i == procs_->end())
+      return;
+    caf::anon_send_exit(i->second, caf::exit_reason::user_shutdown);
+    procs_->erase(i);
+  }
+
+  void inject(const log_entry& e) {
+    auto& t = e.what;
+    using tk = transition_kind;
+    bool from_executor = t.source == "supervisor";
+    switch (t.kind) {
+      case tk::enqueue: {
+        process_spec spec;
+        std::string err;
+        if (!parse_spec(t.json, spec, err)) {
+          last_error_ = "recorded spec does not parse: " + err;
+          return;
+        }
+        keep_error(ask<std::string>(manager_, atom::start_v, spec, t.pid));
+        return;
+      }
+      case tk::claim: {
+        auto recs = ask<std::vector<process_record>>(queue_for(t.runner),
+                                                     atom::claim_v, uint32_t{1});
+        keep_error(recs);
+        if (!recs)
+          return;
+        for (auto& rec : *recs) {
+          auto pid = rec.pid;
+          auto hdl = sys_->spawn(procman::process, std::move(rec), store_,
+                                 driver_, configs_[t.runner]);
+          (*procs_)[pid] = hdl;
+        }
+        return;
+      }
+      case tk::start:
+        last_error_ = "an executor start without its claim";
+        return;
+      case tk::step_started:
+      case tk::step_completed:
+        report(t.pid, {{"event", to_string(t.kind)}, {"step", t.step}});
+        return;
+      case tk::progress:
+        report(t.pid, {{"event", "progress"},
+                       {"step", t.step},
+                       {"percent", t.progress.percent},
+                       {"message", t.progress.message}});
+        return;
+      case tk::finish:
+        report(t.pid, {{"event", "finished"}, {"output", json::parse(payload(t))}});
+        exit_child(t.pid, 0, 0, {});
+        return;
+      case tk::interrupt:
+        report(t.pid, {{"event", "interrupted"},
+                       {"step", t.step},
+                       {"output", json::parse(payload(t))}});
+        exit_child(t.pid, 3, 0, {});
+        return;
+      case tk::fail:
+        if (!from_executor) {
+          // A runner's recovery of a dead runner's process, or the store.
+          keep_error(ask<process_record>(store_, atom::apply_v, t));
+          end_process_actor(t.pid);
+          return;
+        }
+        switch (t.error.kind) {
+          case error_kind::timeout:
+            send_to_process(t.pid, atom::expire_v);
+            break;
+          case error_kind::runner_lost:
+            send_to_process(t.pid, atom::kill_v);
+            break;
+          case error_kind::crash:
+            if (starts_with(t.error.message, garbage_prefix)) {
+              if (auto h = handlers_of(t.pid); h && h->on_report)
+                h->on_report(t.error.message.substr(garbage_prefix.size()));
+            }
+            break;
+          default: {
+            report(t.pid, {{"event", "error"}, {"error", json::value_from(t.error)}});
+            exit_child(t.pid, 1, 0, {});
+            return;
+          }
+        }
+        exit_child(t.pid, t.error.exit_code, t.error.signal, t.error.stderr_tail);
+        return;
+      case tk::cancel:
+        if (from_executor) {
+          exit_child(t.pid, t.error.exit_code, t.error.signal,
+                     t.error.stderr_tail);
+          return;
+        }
+        keep_error(ask<process_record>(manager_, atom::cancel_v, t.pid));
+        if (e.status_after == process_status::cancelled)
+          end_process_actor(t.pid);
+        return;
+      case tk::proceed:
+        keep_error(ask<std::string>(manager_, atom::proceed_v, t.pid,
+                                    t.json.empty() ? std::string{"{}"} : t.json));
+        return;
+      case tk::purge:
+        keep_error(ask<process_record>(store_, atom::apply_v, t));
+        return;
+    }
+  }
+
+  static std::string payload(const transition& t) {
+    return t.json.empty() ? std::string{"null"} : t.json;
+  }
+
+  // -- the end ---------------------------------------------------------------------------------
+
+  void compare_records() {
+    std::set<std::string> skipped(report_.skipped.begin(), report_.skipped.end());
+    for (auto& want : log_.records) {
+      if (skipped.count(want.pid))
+        continue;
+      auto got = db_->get(want.pid);
+      auto a = json::value_from(want).as_object();
+      a.erase("queue_seq");
+      if (!got) {
+        // Purged in the recording too: then the export has no record.
+        return diverge(0, want.pid, json::serialize(a), render(got.error()),
+                       "final record missing");
+      }
+      auto b = json::value_from(*got).as_object();
+      b.erase("queue_seq");
+      if (a != b)
+        return diverge(0, want.pid, json::serialize(a), json::serialize(b),
+                       "final record differs in " + differing_fields(a, b));
+      ++report_.records_checked;
+    }
+  }
+
+  void diverge(uint64_t seq, const std::string& pid, std::string expected,
+               std::string got, std::string reason) {
+    if (report_.divergence)
+      return;
+    report_.divergence = replay_divergence{seq, pid, std::move(expected),
+                                           std::move(got), std::move(reason)};
+  }
+
+  void shutdown() {
+    if (!sys_)
+      return;
+    for (auto& kv : *procs_or_empty())
+      caf::anon_send_exit(kv.second, caf::exit_reason::user_shutdown);
+    for (auto& kv : queues_)
+      caf::anon_send_exit(kv.second, caf::exit_reason::user_shutdown);
+    if (manager_)
+      caf::anon_send_exit(manager_, caf::exit_reason::user_shutdown);
+    if (driver_)
+      caf::anon_send_exit(driver_, caf::exit_reason::user_shutdown);
+    if (store_)
+      caf::anon_send_exit(store_, caf::exit_reason::user_shutdown);
+    sched_->run();
+  }
+
+  process_map* procs_or_empty() {
+    static process_map none;
+    return procs_ ? procs_.get() : &none;
+  }
+
+  const log_file& log_;
+  replay_report report_;
+  std::string dir_;
+  bool remove_dir_ = false;
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  caf::scheduler::test_coordinator* sched_ = nullptr;
+  std::shared_ptr<procman::store> db_;
+  std::shared_ptr<recorded_launcher> launcher_;
+  std::shared_ptr<process_map> procs_;
+  store_actor store_;
+  supervisor_actor driver_;
+  manager_actor manager_;
+  std::map<std::string, queue_actor> queues_;
+  std::map<std::string, std::shared_ptr<exec_config>> configs_;
+  std::map<std::string, int> exec_of_;
+  std::vector<bool> matched_;
+  std::deque<uint64_t> times_;
+  uint64_t last_time_ = 0;
+  std::string last_error_;
+};
+
+} // namespace
+
+replay_report replay_log(const log_file& log, const replay_options& opts) {
+  try {
+    replayer r{log, opts};
+    return r.run();
+  } catch (const std::exception& ex) {
+    replay_report rep;
+    rep.entries = log.entries.size();
+    rep.divergence = replay_divergence{0, "", "", "", ex.what()};
+    return rep;
+  }
+}
+
+std::string describe(const replay_report& r) {
+  std::string s;
+  if (r.ok()) {
+    s = "replay matches: " + std::to_string(r.checked) + " of "
+        + std::to_string(r.entries) + " log entries reproduced, "
+        + std::to_string(r.processes) + " processes, "
+        + std::to_string(r.records_checked) + " final records identical";
+  } else {
+    auto& d = *r.divergence;
+    s = d.seq > 0 ? "divergence at seq " + std::to_string(d.seq)
+                  : std::string{"divergence"};
+    if (!d.pid.empty())
+      s += " (process " + d.pid + ")";
+    s += ": " + d.reason;
+    if (!d.expected.empty() || !d.got.empty())
+      s += "\n  expected: " + d.expected + "\n  got:      " + d.got;
+  }
+  if (!r.skipped.empty())
+    s += "\n  skipped " + std::to_string(r.skipped.size())
+         + " processes whose enqueue is not in the log";
+  return s;
+}
+
+} // namespace procman
