@@ -1,0 +1,818 @@
+// The measurements. Each section adds rows to the report (what the table
+// shows) and raw figures to its JSON object.
+
+#include "apps/procman-bench/bench.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/client.hpp"
+#include "actors/engine.hpp"
+#include "actors/logger.hpp"
+#include "actors/replay.hpp"
+#include "messages/error.hpp"
+#include "messages/fwd.hpp"
+#include "messages/json.hpp"
+#include "messages/log_format.hpp"
+#include "persistence/store.hpp"
+
+extern char** environ;
+
+namespace procman::bench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+process_spec parse_or_throw(const std::string& text) {
+  process_spec spec;
+  std::string err;
+  if (!parse_spec(text, spec, err))
+    throw std::runtime_error("bad spec: " + err);
+  return spec;
+}
+
+template <class T>
+T get_or_throw(caf::expected<T> x, const std::string& what) {
+  if (!x)
+    throw std::runtime_error(what + ": " + render(x.error()));
+  return std::move(*x);
+}
+
+/// CPU seconds (user + system) an OS process has used so far.
+double proc_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(in, text);
+  auto p = text.rfind(')');
+  if (p == std::string::npos)
+    return std::nan("");
+  std::istringstream rest(text.substr(p + 2));
+  std::string field;
+  double ticks = 0;
+  // Fields after the name: state(3) ... utime(14) stime(15).
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i == 14 || i == 15)
+      ticks += std::atof(field.c_str());
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// -- 1. raw limit ------------------------------------------------------------------
+
+struct raw_child {
+  pid_t pid = 0;
+  int out = -1;
+  int err = -1;
+  std::string buf;
+};
+
+/// Starts procman-exec the way the child service does: posix_spawn, a
+/// process group of its own, three pipes, the parent pid in the
+/// environment; the input written at once.
+raw_child raw_start(const std::string& exec, const std::string& input,
+                    const std::vector<std::string>& env) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0
+      || pipe2(err, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e)
+    envp.push_back(*e);
+  for (auto& e : env)
+    envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  char* argv[] = {const_cast<char*>(exec.c_str()), nullptr};
+  raw_child c;
+  int rc = posix_spawn(&c.pid, argv[0], &fa, &attr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  if (rc != 0)
+    throw std::runtime_error("cannot start " + exec + ": " + std::strerror(rc));
+  // Small input: fits the pipe, never blocks.
+  auto n = write(in[1], input.data(), input.size());
+  static_cast<void>(n);
+  close(in[1]);
+  c.out = out[0];
+  c.err = err[0];
+  return c;
+}
+
+struct raw_figures {
+  double rate = 0;
+  double seconds = 0;
+  uint64_t failures = 0;
+};
+
+/// Runs `n` trivial executors, at most `p` at a time.
+raw_figures raw_limit(const options& o, uint64_t n, uint32_t p) {
+  auto exec = o.bin_dir + "/procman-exec";
+  std::string pid = "0123456789abcdef0123456789abcdef";
+  auto input = trivial_exec_input(pid);
+  std::vector<std::string> env{"PROCMAN_PARENT_PID=" + std::to_string(getpid()),
+                               "PROCMAN_PID=" + pid};
+  std::vector<raw_child> active;
+  uint64_t started = 0, done = 0, failures = 0;
+  char buf[65536];
+  auto t0 = clock::now();
+  while (done < n) {
+    while (active.size() < p && started < n) {
+      active.push_back(raw_start(exec, input, env));
+      ++started;
+    }
+    std::vector<pollfd> fds;
+    for (auto& c : active) {
+      if (c.out >= 0)
+        fds.push_back(pollfd{c.out, POLLIN, 0});
+      if (c.err >= 0)
+        fds.push_back(pollfd{c.err, POLLIN, 0});
+    }
+    if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR)
+      throw std::runtime_error("poll: " + std::string(std::strerror(errno)));
+    for (auto& f : fds) {
+      if (f.revents == 0)
+        continue;
+      for (auto& c : active) {
+        if (c.out == f.fd) {
+          auto got = read(c.out, buf, sizeof(buf));
+          if (got > 0) {
+            c.buf.append(buf, static_cast<size_t>(got));
+          } else if (got == 0 || errno != EINTR) {
+            close(c.out);
+            c.out = -1;
+          }
+        } else if (c.err == f.fd) {
+          auto got = read(c.err, buf, sizeof(buf));
+          if (got <= 0 && (got == 0 || errno != EINTR)) {
+            close(c.err);
+            c.err = -1;
+          }
+        }
+      }
+    }
+    for (auto i = active.begin(); i != active.end();) {
+      if (i->out < 0 && i->err < 0) {
+        int code = wait_exit(i->pid);
+        if (code != 0 || i->buf.find("\"event\":\"finished\"") == std::string::npos)
+          ++failures;
+        ++done;
+        i = active.erase(i);
+      } else {
+        ++i;
+      }
+    }
+  }
+  raw_figures f;
+  f.seconds = seconds_since(t0);
+  f.rate = static_cast<double>(n) / f.seconds;
+  f.failures = failures;
+  return f;
+}
+
+// -- 2. engine throughput -------------------------------------------------------------
+
+struct engine_figures {
+  double rate = 0;
+  double seconds = 0;
+  double enqueue_rate = 0;
+  uint64_t finished = 0;
+  uint64_t other = 0;
+  long idle_rss = -1;
+  long idle_hwm = -1;
+  long load_hwm = -1;
+  double runner_cpu = 0;
+};
+
+json::object parse_child_line(const captured& c, const std::string& what) {
+  if (c.code != 0)
+    throw std::runtime_error(what + " exited with " + std::to_string(c.code));
+  json::error_code ec;
+  auto v = json::parse(c.out, ec);
+  if (ec || !v.is_object())
+    throw std::runtime_error(what + " printed no JSON: " + c.out);
+  return v.as_object();
+}
+
+/// Waits until `pid` is no longer queued or running (or `want_running`:
+/// no longer queued). Uses the watch to wake on commits.
+process_record await_record(client& c, store_watch& w, const std::string& pid,
+                            bool want_running, double timeout_s = 120) {
+  auto t0 = clock::now();
+  for (;;) {
+    w.drain();
+    auto rec = get_or_throw(c.info(pid), "status of " + pid);
+    if (want_running ? rec.status != process_status::queued
+                     : (is_terminal(rec.status)
+                        || rec.status == process_status::interrupted))
+      return rec;
+    if (seconds_since(t0) > timeout_s)
+      throw std::runtime_error("process " + pid + " did not settle within "
+                               + fmt(timeout_s, 0) + " s");
+    w.wait(5);
+  }
+}
+
+engine_figures engine_throughput(const options& o, const std::string& store,
+                                 uint64_t n, uint32_t p) {
+  engine_figures f;
+  remove_tree(store);
+  runner_proc runner(o, store, {"--wait", "--parallel", std::to_string(p)},
+                     o.work_dir + "/engine-runner.log");
+  runner.await_ready(store);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  f.idle_rss = runner.rss_kib();
+  f.idle_hwm = runner.hwm_kib();
+  auto cpu0 = proc_cpu_seconds(runner.pid());
+  auto res = parse_child_line(
+    run_capture({o.self, "enqueue", "--store", store, "--n", std::to_string(n)},
+                o.work_dir + "/enqueue.log"),
+    "enqueue child");
+  auto t0_us = res.at("t0_us").to_number<uint64_t>();
+  auto t1_us = res.at("t1_us").to_number<uint64_t>();
+  f.enqueue_rate = static_cast<double>(n) / (static_cast<double>(t1_us - t0_us) / 1e6);
+  auto last = std::string(res.at("last").as_string());
+  auto c = get_or_throw(client::open(store), "open " + store);
+  store_watch w(store);
+  await_record(c, w, last, false, 600);
+  // At most P - 1 others are still running.
+  std::vector<process_record> recs;
+  auto t_wait = clock::now();
+  for (;;) {
+    list_query q;
+    q.limit = static_cast<uint32_t>(n + 10);
+    recs = get_or_throw(c.list(q), "list");
+    bool settled = std::all_of(recs.begin(), recs.end(), [](auto& r) {
+      return is_terminal(r.status);
+    });
+    if (settled)
+      break;
+    if (seconds_since(t_wait) > 60)
+      throw std::runtime_error("processes did not finish");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  uint64_t last_ms = 0;
+  for (auto& r : recs) {
+    last_ms = std::max(last_ms, r.finished_at);
+    if (r.status == process_status::finished)
+      ++f.finished;
+    else
+      ++f.other;
+  }
+  f.load_hwm = runner.hwm_kib();
+  f.runner_cpu = proc_cpu_seconds(runner.pid()) - cpu0;
+  runner.stop();
+  // finished_at has millisecond resolution: +0.5 ms on average.
+  f.seconds = (static_cast<double>(last_ms) * 1000 + 500
+               - static_cast<double>(t0_us))
+              / 1e6;
+  f.rate = static_cast<double>(n) / f.seconds;
+  return f;
+}
+
+} // namespace
+
+void run_raw_and_engine(const options& o, report& r) {
+  auto p = o.parallel;
+  if (o.wants("raw") || o.wants("engine")) {
+    auto raw1 = raw_limit(o, o.raw_n, 1);
+    auto rawp = raw_limit(o, o.raw_n, p);
+    auto& s = r.section("raw");
+    s["spawns"] = o.raw_n;
+    s["one_at_a_time_per_s"] = raw1.rate;
+    s["p_at_a_time_per_s"] = rawp.rate;
+    s["p"] = p;
+    s["failures"] = raw1.failures + rawp.failures;
+    r.add("1 raw limit", "procman-exec spawned directly, 1 at a time",
+          fmt_rate(raw1.rate) + " (" + fmt_us(1e6 / raw1.rate) + " each)");
+    r.add("1 raw limit",
+          "procman-exec spawned directly, " + std::to_string(p) + " at a time",
+          fmt_rate(rawp.rate));
+    if (raw1.failures + rawp.failures > 0)
+      r.add("1 raw limit", "failed executors",
+            std::to_string(raw1.failures + rawp.failures));
+    if (!o.wants("engine"))
+      return;
+    auto eng = engine_throughput(o, o.work_dir + "/engine", o.engine_n, p);
+    // The raw limit again, right after: the machine's load drifts.
+    auto rawp2 = raw_limit(o, o.raw_n, p);
+    double raw_ref = (rawp.rate + rawp2.rate) / 2;
+    double ratio = eng.rate / raw_ref;
+    s["p_at_a_time_after_engine_per_s"] = rawp2.rate;
+    auto& e = r.section("engine");
+    e["processes"] = o.engine_n;
+    e["p"] = p;
+    e["per_s"] = eng.rate;
+    e["seconds"] = eng.seconds;
+    e["ratio_to_raw"] = ratio;
+    e["enqueue_per_s"] = eng.enqueue_rate;
+    e["finished"] = eng.finished;
+    e["not_finished"] = eng.other;
+    e["runner_cpu_s"] = eng.runner_cpu;
+    e["runner_cpu_us_per_process"] = eng.runner_cpu * 1e6 / static_cast<double>(o.engine_n);
+    auto& m = r.section("rss");
+    m["idle_kib"] = eng.idle_rss;
+    m["idle_hwm_kib"] = eng.idle_hwm;
+    m["load_hwm_kib"] = eng.load_hwm;
+    r.add("1 raw limit",
+          "procman-exec, " + std::to_string(p) + " at a time, after the engine run",
+          fmt_rate(rawp2.rate));
+    r.add("2 engine",
+          "throughput, " + fmt_int(static_cast<double>(o.engine_n))
+            + " processes, --parallel " + std::to_string(p),
+          fmt_rate(eng.rate), "> 2,000/s", eng.rate > 2000 ? 1 : 0);
+    r.add("2 engine", "engine / raw limit at P = " + std::to_string(p),
+          fmt(ratio, 2) + "x", ">= 0.80x", ratio >= 0.8 ? 1 : 0);
+    r.add("2 engine", "enqueue rate of the client (one commit each)",
+          fmt_rate(eng.enqueue_rate));
+    r.add("2 engine", "runner CPU per process",
+          fmt_us(eng.runner_cpu * 1e6 / static_cast<double>(o.engine_n)));
+    if (eng.other > 0)
+      r.add("2 engine", "processes not finished", std::to_string(eng.other));
+    r.add("6 runner RSS", "idle (VmRSS)", fmt_mib(static_cast<double>(eng.idle_rss)),
+          "<= 30 MiB", eng.idle_rss >= 0 && eng.idle_rss <= 30 * 1024 ? 1 : 0);
+    r.add("6 runner RSS", "under load (VmHWM)", fmt_mib(static_cast<double>(eng.load_hwm)));
+  }
+}
+
+// -- 3. latency, 4. status look-ups, 7. timeouts ------------------------------------------
+
+void run_latency_status_timeout(const options& o, report& r) {
+  bool any = o.wants("latency") || o.wants("status") || o.wants("timeout");
+  if (!any)
+    return;
+  auto store = o.work_dir + "/latency";
+  remove_tree(store);
+  std::string existing_pid;
+  {
+    runner_proc runner(o, store, {"--wait", "--parallel", std::to_string(o.parallel)},
+                       o.work_dir + "/latency-runner.log");
+    runner.await_ready(store);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto c = get_or_throw(client::open(store), "open " + store);
+    store_watch w(store);
+    auto spec = parse_or_throw(trivial_spec);
+    // 3. latency: one at a time, the runner idle between them.
+    {
+      std::vector<double> call, to_running, to_finished;
+      uint64_t warmup = 10;
+      for (uint64_t i = 0; i < o.latency_n + warmup; ++i) {
+        w.drain();
+        auto t_call = now_us();
+        auto pid = get_or_throw(c.start(spec), "start");
+        auto t_ret = now_us();
+        await_record(c, w, pid, true);
+        auto t_run = now_us();
+        auto rec = await_record(c, w, pid, false);
+        auto t_fin = now_us();
+        if (rec.status != process_status::finished)
+          throw std::runtime_error("latency process " + pid + " ended "
+                                   + to_string(rec.status));
+        existing_pid = pid;
+        if (i >= warmup) {
+          call.push_back(t_ret - t_call);
+          to_running.push_back(t_run - t_call);
+          to_finished.push_back(t_fin - t_call);
+        }
+        // Let the runner go idle again.
+        std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      }
+      if (o.wants("latency")) {
+        auto& s = r.section("latency");
+        s["processes"] = o.latency_n;
+        s["enqueue_call_p50_us"] = percentile(call, 0.5);
+        s["enqueue_call_p99_us"] = percentile(call, 0.99);
+        s["to_running_p50_us"] = percentile(to_running, 0.5);
+        s["to_running_p99_us"] = percentile(to_running, 0.99);
+        s["to_finished_p50_us"] = percentile(to_finished, 0.5);
+        s["to_finished_p99_us"] = percentile(to_finished, 0.99);
+        auto p50r = percentile(to_running, 0.5), p99r = percentile(to_running, 0.99);
+        auto p50f = percentile(to_finished, 0.5), p99f = percentile(to_finished, 0.99);
+        auto n = " (" + fmt_int(static_cast<double>(o.latency_n)) + " processes)";
+        r.add("3 latency", "enqueue call (client.start, durable commit) p50 / p99",
+              fmt_us(percentile(call, 0.5)) + " / " + fmt_us(percentile(call, 0.99)));
+        r.add("3 latency", "enqueue -> running p50" + n, fmt_us(p50r), "<= 1 ms",
+              p50r <= 1000 ? 1 : 0);
+        r.add("3 latency", "enqueue -> running p99", fmt_us(p99r), "<= 5 ms",
+              p99r <= 5000 ? 1 : 0);
+        r.add("3 latency", "enqueue -> finished p50", fmt_us(p50f), "<= 2 ms",
+              p50f <= 2000 ? 1 : 0);
+        r.add("3 latency", "enqueue -> finished p99", fmt_us(p99f));
+      }
+    }
+    // 7. timeouts: a process with timeout 1 s whose step sleeps 60 s.
+    if (o.wants("timeout")) {
+      auto to_spec = parse_or_throw(
+        R"({"steps": {"nap": {"class": "procman.exec", "args": {"command": ["sleep", "60"]}}}, "timeout": 1})");
+      std::vector<double> child_late, exec_late, record_late;
+      for (uint64_t k = 0; k < o.timeouts; ++k) {
+        auto since = get_or_throw(c.db().stats(), "stats").last_seq;
+        auto pid = get_or_throw(c.start(to_spec), "start");
+        // Wait for the executor and its command.
+        process_record rec;
+        auto t0 = clock::now();
+        std::vector<pid_t> kids;
+        for (;;) {
+          w.drain();
+          rec = get_or_throw(c.info(pid), "status");
+          if (rec.exec_pid > 0) {
+            kids = children_of(rec.exec_pid);
+            if (!kids.empty())
+              break;
+          }
+          if (seconds_since(t0) > 10)
+            throw std::runtime_error("timeout test: no command started");
+          w.wait(1);
+        }
+        auto exec_pid = static_cast<pid_t>(rec.exec_pid);
+        auto grandchild = kids.front();
+        uint64_t start_ms = 0;
+        for (auto& e : get_or_throw(c.db().log(since, SIZE_MAX, pid), "log"))
+          if (e.what.kind == transition_kind::start)
+            start_ms = e.time;
+        if (start_ms == 0)
+          throw std::runtime_error("timeout test: no start entry");
+        double deadline_us = static_cast<double>(start_ms) * 1000
+                             + static_cast<double>(rec.timeout) * 1e6;
+        // Sleep until shortly before the deadline, then watch closely.
+        while (static_cast<double>(wall_us()) < deadline_us - 50000)
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        double gone_child = 0, gone_exec = 0;
+        auto t_watch = clock::now();
+        while (gone_child == 0 || gone_exec == 0) {
+          if (gone_child == 0 && !alive(grandchild))
+            gone_child = static_cast<double>(wall_us());
+          if (gone_exec == 0 && !alive(exec_pid))
+            gone_exec = static_cast<double>(wall_us());
+          if (seconds_since(t_watch) > 30)
+            throw std::runtime_error("timeout test: children still alive");
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+        rec = await_record(c, w, pid, false);
+        double recorded = static_cast<double>(wall_us());
+        if (rec.status != process_status::error
+            || rec.error.kind != error_kind::timeout)
+          throw std::runtime_error("timeout test: process ended "
+                                   + to_string(rec.status));
+        child_late.push_back(gone_child - deadline_us);
+        exec_late.push_back(gone_exec - deadline_us);
+        record_late.push_back(recorded - deadline_us);
+      }
+      auto& s = r.section("timeout");
+      s["runs"] = o.timeouts;
+      json::array cl, el;
+      for (auto x : child_late)
+        cl.push_back(x);
+      for (auto x : exec_late)
+        el.push_back(x);
+      s["command_gone_after_deadline_us"] = std::move(cl);
+      s["executor_gone_after_deadline_us"] = std::move(el);
+      double worst = *std::max_element(child_late.begin(), child_late.end());
+      auto med = percentile(child_late, 0.5);
+      s["record_after_deadline_p50_us"] = percentile(record_late, 0.5);
+      r.add("7 timeout",
+            "command gone after the deadline, median / worst of "
+              + std::to_string(o.timeouts),
+            fmt_us(med) + " / " + fmt_us(worst), "<= 100 ms",
+            worst <= 100000 ? 1 : 0);
+      r.add("7 timeout", "error (timeout) recorded after the deadline, median",
+            fmt_us(percentile(record_late, 0.5)));
+    }
+    runner.stop();
+  }
+  // 4. status look-ups on an existing pid.
+  if (o.wants("status")) {
+    auto c = get_or_throw(client::open(store), "open " + store);
+    if (existing_pid.empty())
+      existing_pid = get_or_throw(c.start(parse_or_throw(trivial_spec)), "start");
+    auto loop = [&](auto&& fn) {
+      uint64_t n = 0;
+      auto t0 = clock::now();
+      double secs = 0;
+      do {
+        for (int i = 0; i < 256; ++i)
+          fn();
+        n += 256;
+        secs = seconds_since(t0);
+      } while (secs < o.status_seconds);
+      return static_cast<double>(n) / secs;
+    };
+    size_t sink = 0;
+    auto get_rate = loop([&] {
+      auto rec = c.info(existing_pid);
+      sink += rec ? rec->pid.size() : 0;
+    });
+    auto json_rate = loop([&] {
+      auto rec = c.info(existing_pid);
+      if (rec)
+        sink += json::serialize(render_info(*rec)).size();
+    });
+    // Through the manager actor of an engine in this process.
+    double manager_rate = std::nan("");
+    {
+      caf::actor_system_config cfg;
+      cfg.add_message_types<caf::id_block::procman>();
+      cfg.set("scheduler.max-threads", 2);
+      caf::actor_system sys{cfg};
+      engine_options eo;
+      eo.store_dir = store;
+      eo.wait = false;
+      eo.exec_path = o.bin_dir + "/procman-exec";
+      logger::set_level(log_level::error);
+      auto eng = engine::start(sys, eo);
+      if (eng) {
+        auto mgr = (*eng)->manager();
+        caf::scoped_actor self{sys};
+        manager_rate = loop([&] {
+          self->request(mgr, caf::infinite, atom::info_v, existing_pid)
+            .receive([&](const process_record& rec) { sink += rec.pid.size(); },
+                     [&](const caf::error&) {});
+        });
+        eng->reset();
+      }
+      logger::set_level(log_level::info);
+    }
+    // `procman status PID` as a command.
+    auto t0 = clock::now();
+    for (uint64_t i = 0; i < o.status_cli; ++i) {
+      auto res = run_capture({o.bin_dir + "/procman", "--store", store, "status",
+                              existing_pid});
+      if (res.code != 0)
+        throw std::runtime_error("procman status exited with "
+                                 + std::to_string(res.code));
+    }
+    double cli_rate = static_cast<double>(o.status_cli) / seconds_since(t0);
+    auto& s = r.section("status");
+    s["store_get_per_s"] = get_rate;
+    s["store_get_render_json_per_s"] = json_rate;
+    s["manager_info_per_s"] = manager_rate;
+    s["cli_status_per_s"] = cli_rate;
+    s["sink"] = sink;
+    r.add("4 status", "in-process: client::info (store::get)", fmt_rate(get_rate),
+          ">= 200,000/s", get_rate >= 200000 ? 1 : 0);
+    r.add("4 status", "in-process: client::info + info JSON", fmt_rate(json_rate));
+    r.add("4 status", "in-process: manager actor (request/receive)",
+          fmt_rate(manager_rate));
+    r.add("4 status", "`procman status PID` command", fmt_rate(cli_rate)
+          + " (" + fmt_us(1e6 / cli_rate) + " each)");
+  }
+}
+
+// -- 5. enqueue and claims on big stores; 6. RSS with the big queue --------------------------
+
+namespace {
+
+/// Fills `dir` with `n` queued trivial processes, batched, without fsync.
+double build_store(const std::string& dir, uint64_t n) {
+  remove_tree(dir);
+  store_options so;
+  so.dir = dir;
+  so.no_sync = true;
+  so.ring_doorbell = false;
+  so.default_timeout = 0;
+  auto db = get_or_throw(store::open(so), "open " + dir);
+  transition t;
+  t.kind = transition_kind::enqueue;
+  t.source = "client";
+  t.json = dump(json::value_from(parse_or_throw(trivial_spec)));
+  constexpr uint64_t batch = 10000;
+  std::vector<transition> ts;
+  auto t0 = clock::now();
+  for (uint64_t done = 0; done < n;) {
+    auto k = std::min(batch, n - done);
+    ts.assign(k, t);
+    for (auto& res : db->apply(ts))
+      if (!res)
+        throw std::runtime_error("build: " + render(res.error()));
+    done += k;
+  }
+  return static_cast<double>(n) / seconds_since(t0);
+}
+
+} // namespace
+
+void run_store(const options& o, report& r) {
+  bool any = o.wants("store") || o.wants("rss");
+  if (!any)
+    return;
+  auto big = o.work_dir + "/big";
+  auto small = o.work_dir + "/small";
+  auto empty = o.work_dir + "/empty";
+  auto& s = r.section("store");
+  auto build_rate = build_store(big, o.big);
+  build_store(small, o.small);
+  s["big"] = o.big;
+  s["small"] = o.small;
+  s["build_no_sync_per_s"] = build_rate;
+  s["big_bytes"] = dir_bytes(big);
+  auto nbig = fmt_int(static_cast<double>(o.big));
+  r.add("5 store", "building the big store: " + nbig
+                     + " enqueues, 10,000 per commit, no fsync",
+        fmt_rate(build_rate) + ", " + fmt_mib(static_cast<double>(dir_bytes(big)) / 1024) + " on disk");
+  if (o.wants("store")) {
+    auto spec = parse_or_throw(trivial_spec);
+    // One at a time, one durable commit each: into an empty store and into
+    // the big one, alternating.
+    {
+      remove_tree(empty);
+      auto cb = get_or_throw(client::open(big), "open " + big);
+      auto ce = get_or_throw(client::open(empty), "open " + empty);
+      std::vector<double> tb, te;
+      for (uint64_t i = 0; i < o.enqueue_one; ++i) {
+        for (int k = 0; k < 2; ++k) {
+          auto& c = (i + k) % 2 ? cb : ce;
+          auto t0 = now_us();
+          get_or_throw(c.start(spec), "start");
+          ((i + k) % 2 ? tb : te).push_back(now_us() - t0);
+        }
+      }
+      double rate_big = 1e6 / mean(tb), rate_empty = 1e6 / mean(te);
+      s["enqueue_one_big_per_s"] = rate_big;
+      s["enqueue_one_empty_per_s"] = rate_empty;
+      s["enqueue_one_big_p50_us"] = percentile(tb, 0.5);
+      r.add("5 store", "enqueue one at a time (client.start, durable), store of " + nbig,
+            fmt_rate(rate_big) + " (p50 " + fmt_us(percentile(tb, 0.5)) + ")");
+      r.add("5 store", "enqueue one at a time, empty store, alternating",
+            fmt_rate(rate_empty) + " (p50 " + fmt_us(percentile(te, 0.5)) + ")");
+    }
+    // Batched: store::apply with 1,000 enqueue transitions per durable commit.
+    {
+      store_options so;
+      so.dir = big;
+      so.default_timeout = 0;
+      auto db = get_or_throw(store::open(so), "open " + big);
+      transition t;
+      t.kind = transition_kind::enqueue;
+      t.source = "client";
+      t.json = dump(json::value_from(spec));
+      std::vector<transition> ts;
+      uint64_t batch = 1000;
+      auto t0 = clock::now();
+      for (uint64_t done = 0; done < o.enqueue_batched; done += batch) {
+        ts.assign(batch, t);
+        for (auto& res : db->apply(ts))
+          if (!res)
+            throw std::runtime_error("batched enqueue: " + render(res.error()));
+      }
+      double rate = static_cast<double>(o.enqueue_batched) / seconds_since(t0);
+      s["enqueue_batched_per_s"] = rate;
+      r.add("5 store", "enqueue batched (store::apply, 1,000 per durable commit), store of " + nbig,
+            fmt_rate(rate), ">= 50,000/s", rate >= 50000 ? 1 : 0);
+    }
+    // Claims: one process per claim, alternating between the stores.
+    for (bool no_sync : {false, true}) {
+      std::vector<std::string> argv{o.self, "claims", "--small", small, "--big",
+                                    big, "--n", std::to_string(o.claims)};
+      if (no_sync)
+        argv.push_back("--no-sync");
+      auto res = parse_child_line(run_capture(argv, o.work_dir + "/claims.log"),
+                                  "claims child");
+      auto sp = res.at("small").at("p50_us").to_number<double>();
+      auto bp = res.at("big").at("p50_us").to_number<double>();
+      auto ratio = bp / sp;
+      auto key = no_sync ? "claim_no_sync" : "claim_durable";
+      s[key] = res;
+      auto label = std::string(no_sync ? "claim one, no fsync (B-tree work), p50"
+                                       : "claim one (store::claim, durable), p50");
+      r.add("5 store", label + ": " + fmt_int(static_cast<double>(o.small))
+                         + " / " + nbig + " queued",
+            fmt_us(sp) + " / " + fmt_us(bp) + " (" + fmt(ratio, 2) + "x)",
+            no_sync ? "" : "same (<= 1.25x)", no_sync ? -1 : (ratio <= 1.25 ? 1 : 0));
+    }
+  }
+  // 6. runner RSS with the big queue: it works on it for a while.
+  if (o.wants("rss")) {
+    auto c = get_or_throw(client::open(big), "open " + big);
+    auto q0 = get_or_throw(c.db().stats(), "stats").queued;
+    runner_proc runner(o, big, {"--wait", "--parallel", std::to_string(o.parallel)},
+                       o.work_dir + "/big-runner.log");
+    runner.await_ready(big);
+    auto t0 = clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+      static_cast<long>(o.rss_seconds * 1000)));
+    auto hwm = runner.hwm_kib();
+    auto rss = runner.rss_kib();
+    auto secs = seconds_since(t0);
+    runner.stop();
+    auto q1 = get_or_throw(c.db().stats(), "stats").queued;
+    auto ran = q0 > q1 ? q0 - q1 : 0;
+    auto& m = r.section("rss");
+    m["big_queue"] = q0;
+    m["big_hwm_kib"] = hwm;
+    m["big_rss_kib"] = rss;
+    m["big_processes_run"] = ran;
+    m["big_per_s"] = static_cast<double>(ran) / secs;
+    r.add("6 runner RSS",
+          "with " + fmt_int(static_cast<double>(q0)) + " queued (VmHWM after "
+            + fmt(secs, 1) + " s, " + fmt_int(static_cast<double>(ran)) + " run)",
+          fmt_mib(static_cast<double>(hwm)), "<= 64 MiB",
+          hwm >= 0 && hwm <= 64 * 1024 ? 1 : 0);
+    r.add("6 runner RSS", "throughput on the big queue meanwhile",
+          fmt_rate(static_cast<double>(ran) / secs));
+  }
+  remove_tree(big);
+  remove_tree(small);
+  remove_tree(empty);
+}
+
+// -- 8. replay ------------------------------------------------------------------------
+
+void run_replay(const options& o, report& r) {
+  if (!o.wants("replay"))
+    return;
+  auto store = o.work_dir + "/engine";
+  if (!fs::exists(store + "/data.mdb")) {
+    // No engine run before: record a log now.
+    auto res = parse_child_line(
+      run_capture({o.self, "enqueue", "--store", store, "--n",
+                   std::to_string(o.engine_n), "--batch", "1000"},
+                  o.work_dir + "/enqueue.log"),
+      "enqueue child");
+    static_cast<void>(res);
+    auto code = run_capture({o.bin_dir + "/procman-runner", "--store", store,
+                             "--parallel", std::to_string(o.parallel)},
+                            o.work_dir + "/replay-runner.log")
+                  .code;
+    if (code != 0)
+      throw std::runtime_error("runner exited with " + std::to_string(code));
+  }
+  auto path = o.work_dir + "/log.jsonl";
+  auto t0 = clock::now();
+  auto exported = run_capture({o.bin_dir + "/procman", "--store", store, "log",
+                               "export"});
+  auto export_s = seconds_since(t0);
+  if (exported.code != 0)
+    throw std::runtime_error("log export exited with "
+                             + std::to_string(exported.code));
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << exported.out;
+  }
+  log_file log;
+  std::string err;
+  t0 = clock::now();
+  {
+    std::ifstream in(path);
+    if (!read_log(in, log, err))
+      throw std::runtime_error("read_log: " + err);
+  }
+  auto read_s = seconds_since(t0);
+  logger::set_level(log_level::error);
+  t0 = clock::now();
+  replay_options ro;
+  ro.work_dir = o.work_dir + "/replay-work";
+  auto rep = replay_log(log, ro);
+  auto replay_s = seconds_since(t0);
+  logger::set_level(log_level::info);
+  remove_tree(ro.work_dir);
+  auto& s = r.section("replay");
+  s["processes"] = rep.processes;
+  s["entries"] = rep.entries;
+  s["checked"] = rep.checked;
+  s["ok"] = rep.ok();
+  s["export_s"] = export_s;
+  s["read_s"] = read_s;
+  s["replay_s"] = replay_s;
+  s["bytes"] = exported.out.size();
+  if (!rep.ok())
+    s["divergence"] = describe(rep);
+  r.add("8 replay",
+        "log of " + fmt_int(static_cast<double>(rep.processes)) + " processes, "
+          + fmt_int(static_cast<double>(rep.entries)) + " entries: export (command)",
+        fmt(export_s, 2) + " s (" + fmt_mib(static_cast<double>(exported.out.size()) / 1024) + ")");
+  r.add("8 replay", "read_log (parse)", fmt(read_s, 2) + " s");
+  r.add("8 replay", std::string("replay_log (in-process)") + (rep.ok() ? "" : " DIVERGED"),
+        fmt(replay_s, 2) + " s, "
+          + fmt_rate(static_cast<double>(rep.processes) / replay_s) + " processes, "
+          + fmt_rate(static_cast<double>(rep.entries) / replay_s) + " entries");
+}
+
+} // namespace procman::bench
