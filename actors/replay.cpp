@@ -374,9 +374,15 @@ private:
                        "the engine did not commit this transition");
       auto a = comparable(want);
       auto b = comparable(got[k]);
-      if (a != b)
+      if (a != b) {
+        auto fields = differing_fields(a, b);
+        auto reason = fields == "digest"
+                        ? std::string{"the record after this transition "
+                                      "differs from the recorded one (digest)"}
+                        : "differs in " + fields;
         return diverge(want.seq, want.what.pid, json::serialize(a),
-                       json::serialize(b), "differs in " + differing_fields(a, b));
+                       json::serialize(b), std::move(reason));
+      }
       matched_[chain[k]] = true;
       ++report_.checked;
       if (want.what.kind == transition_kind::start)

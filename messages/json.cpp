@@ -319,7 +319,8 @@ void tag_invoke(json::value_from_tag, json::value& v, const log_entry& x) {
   v = json::object{{"seq", x.seq},
                    {"time", x.time},
                    {"what", json::value_from(x.what)},
-                   {"status_after", to_string(x.status_after)}};
+                   {"status_after", to_string(x.status_after)},
+                   {"digest", digest_to_hex(x.digest)}};
 }
 
 log_entry tag_invoke(json::value_to_tag<log_entry>, const json::value& v) {
@@ -330,6 +331,9 @@ log_entry tag_invoke(json::value_to_tag<log_entry>, const json::value& v) {
   if (auto w = find(o, "what"))
     x.what = json::value_to<transition>(*w);
   x.status_after = get_enum(o, "status_after", process_status::queued);
+  auto d = get_string(o, "digest");
+  if (!d.empty() && !digest_from_hex(d, x.digest))
+    throw std::invalid_argument("field \"digest\" must be 16 hex digits");
   return x;
 }
 
@@ -369,6 +373,31 @@ list_query tag_invoke(json::value_to_tag<list_query>, const json::value& v) {
 }
 
 // -- helpers ------------------------------------------------------------------------
+
+std::string digest_to_hex(uint64_t x) {
+  static const char* digits = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, x >>= 4)
+    out[static_cast<size_t>(i)] = digits[x & 0xF];
+  return out;
+}
+
+bool digest_from_hex(const std::string& str, uint64_t& out) {
+  if (str.size() != 16)
+    return false;
+  uint64_t x = 0;
+  for (auto c : str) {
+    x <<= 4;
+    if (c >= '0' && c <= '9')
+      x |= static_cast<uint64_t>(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      x |= static_cast<uint64_t>(c - 'a' + 10);
+    else
+      return false;
+  }
+  out = x;
+  return true;
+}
 
 bool parse_json(std::string_view text, json::value& out, std::string& err) {
   json::error_code ec;

@@ -43,6 +43,10 @@ list_query tag_invoke(boost::json::value_to_tag<list_query>, const boost::json::
 /// message with the position ("malformed JSON at offset 12: ...").
 bool parse_json(std::string_view text, boost::json::value& out, std::string& err);
 
+/// A log entry's record digest as 16 lowercase hex digits, and back.
+std::string digest_to_hex(uint64_t x);
+bool digest_from_hex(const std::string& str, uint64_t& out);
+
 /// Serializes a JSON value compactly.
 std::string dump(const boost::json::value& v);
 

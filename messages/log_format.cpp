@@ -43,7 +43,8 @@ json::object log_line(const log_entry& e) {
                  {"source", t.source},
                  {"event", to_string(t.kind)},
                  {"pid", t.pid},
-                 {"status_after", to_string(e.status_after)}};
+                 {"status_after", to_string(e.status_after)},
+                 {"digest", digest_to_hex(e.digest)}};
   if (!t.runner.empty())
     o["runner"] = t.runner;
   switch (t.kind) {
@@ -116,6 +117,9 @@ log_entry parse_log_line(const json::object& o) {
   if (!from_string(after, e.status_after))
     throw std::invalid_argument("field \"status_after\" has unknown value \""
                                 + after + "\"");
+  auto digest = str("digest", true);
+  if (!digest_from_hex(digest, e.digest))
+    throw std::invalid_argument("field \"digest\" must be 16 hex digits");
   t.runner = str("runner", false);
   t.step = static_cast<uint32_t>(num("step", false));
   if (auto v = o.if_contains("exec_pid"); v && v->is_number())

@@ -214,12 +214,15 @@ struct log_entry {
   uint64_t time = 0;    ///< unix milliseconds of the commit
   transition what;
   process_status status_after = process_status::queued;
+  /// Digest of the process record after the transition (record_digest),
+  /// so that a replay notices a changed outcome at the entry itself.
+  uint64_t digest = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_entry& x) {
   return f(caf::meta::type_name("log_entry"), x.seq, x.time, x.what,
-           x.status_after);
+           x.status_after, x.digest);
 }
 
 /// A change of a process's state, pushed to subscribers.

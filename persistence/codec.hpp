@@ -43,6 +43,29 @@ bool decode(const char* data, size_t size, T& x) {
   return src.remaining() == 0;
 }
 
+/// FNV-1a (64 bit) of a byte range.
+inline uint64_t fnv1a(const char* data, size_t size) {
+  uint64_t h = 14695981039346656037ull;
+  for (size_t i = 0; i < size; ++i) {
+    h ^= static_cast<unsigned char>(data[i]);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/// The digest a log entry carries of the record after its transition:
+/// FNV-1a of the record's encoding with its queue position zeroed (the
+/// position depends on the store's history, not on the process).
+template <class Record>
+uint64_t record_digest(const Record& rec) {
+  auto copy = rec;
+  copy.queue_seq = 0;
+  std::vector<char> buf;
+  if (encode(copy, buf))
+    return 0;
+  return fnv1a(buf.data(), buf.size());
+}
+
 // -- keys ---------------------------------------------------------------------
 
 inline void put_u64_be(char* out, uint64_t x) {

@@ -378,13 +378,14 @@ struct store::impl {
     return x;
   }
 
-  void append_log(MDB_txn* txn, const transition& t, process_status after,
+  void append_log(MDB_txn* txn, const transition& t, const process_record& rec,
                   uint64_t time) {
     log_entry e;
     e.seq = next_counter(txn, key_seq);
     e.time = time;
     e.what = t;
-    e.status_after = after;
+    e.status_after = rec.status;
+    e.digest = codec::record_digest(rec);
     std::vector<char> buf;
     if (auto err = codec::encode(e, buf))
       throw store_failure{
@@ -596,12 +597,12 @@ struct store::impl {
         if (!is_terminal(old.status))
           return refuse();
         remove(txn, old);
-        append_log(txn, t, old.status, now);
+        append_log(txn, t, old, now);
         return {};
     }
     rec.updated_at = now;
     save(txn, &old, rec);
-    append_log(txn, t, rec.status, now);
+    append_log(txn, t, rec, now);
     return {};
   }
 
@@ -630,7 +631,7 @@ struct store::impl {
     rec.data = std::move(spec.data);
     rec.queue_seq = next_counter(txn, key_qseq);
     save(txn, nullptr, rec);
-    append_log(txn, t, rec.status, now);
+    append_log(txn, t, rec, now);
     ring = true;
     return {};
   }
@@ -1059,7 +1060,7 @@ caf::expected<size_t> store::purge() {
         t.kind = transition_kind::purge;
         t.pid = pid;
         t.source = "retention";
-        impl_->append_log(txn, t, rec->status, now);
+        impl_->append_log(txn, t, *rec, now);
         ++removed;
       }
       if (more)

@@ -581,7 +581,7 @@ private:
       }
     }
     if (!overflow.empty())
-      throw std::runtime_error(prefix + ": " + overflow + " is larger than "
+      throw output_error(prefix + ": " + overflow + " is above the limit of "
                                + std::to_string(limit)
                                + " bytes; the command was stopped");
     return status;

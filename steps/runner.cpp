@@ -128,6 +128,9 @@ step_run_result run_steps(const std::vector<step_spec>& steps, uint32_t first,
         return fail(i, error_kind::spec,
                     "step " + name + ": bad args: " + e.what(),
                     detail::take_exception_stack(dynamic_cast<const void*>(&e)));
+      } catch (const output_error& e) {
+        return fail(i, error_kind::output, "step " + name + ": " + e.what(),
+                    detail::take_exception_stack(dynamic_cast<const void*>(&e)));
       } catch (const std::exception& e) {
         return fail(i, error_kind::exception,
                     "Step " + name + " failed: " + e.what(),

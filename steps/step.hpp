@@ -76,6 +76,14 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// Thrown by a step whose output would exceed the size limit (as
+/// procman.exec does for a command that writes too much); the process ends
+/// in `error` with kind "output".
+class output_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
 /// Named objects a step may ask for in its spec's `services` (a database
 /// handle, a mailer, a configuration). Values are `std::any` holding a
 /// `std::shared_ptr<T>`.

@@ -3,6 +3,8 @@
 
 #pragma once
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -68,6 +70,14 @@ struct cli_fixture {
     return eventually([&] { return status_of(pid) == want; }, timeout_s);
   }
 };
+
+/// The text of a spec file, to pass inline.
+inline std::string ex_spec_file(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
 
 /// A one-step spec running a shell command through procman.exec.
 inline std::string shell_spec(const std::string& script, int timeout = 0) {

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Records the golden message logs in tests/data/ from real runs of each
+# lifecycle path: real runners, real executors, real stores. Rerun it after
+# a deliberate change of the engine's behaviour (then review the diff):
+#   bash tests/data/record-golden-logs.sh [BUILD_DIR]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../../build}
+bin=$(cd "$build/bin" && pwd)
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+pm() { "$bin/procman" --store "$store" "$@"; }
+runner() { "$bin/procman-runner" --store "$store" --log-level error "$@"; }
+# In the background, so that $! is the runner itself (not a subshell).
+runner_bg() { "$bin/procman-runner" --store "$store" --log-level error "$@" & }
+fresh() { store="$work/$1"; }
+export_to() { pm log export > "$here/$1.jsonl"; echo "recorded $1.jsonl ($(wc -l < "$here/$1.jsonl") lines)"; }
+wait_status() {  # pid status
+  for _ in $(seq 1 500); do
+    pm status "$1" | grep -q "\"status\":\"$2\"" && return 0
+    sleep 0.02
+  done
+  echo "process $1 never became $2" >&2; return 1
+}
+sh_spec() {  # script [timeout]
+  printf '{"steps": {"sh": {"class": "procman.exec", "args": {"command": ["sh", "-c", "%s"]}}}%s}' \
+    "$1" "${2:+, \"timeout\": $2}"
+}
+
+# finished: three steps, one command.
+fresh finished
+pm start "$here/../../examples/hello.json" >/dev/null
+runner
+export_to finished
+
+# error: a failing step, an unknown class, an oversized output, an executor crash.
+fresh error
+pm start "$here/../../examples/failing.json" >/dev/null
+pm start '{"steps": {"x": {"class": "no.such.step"}}}' >/dev/null
+pm start "$(sh_spec 'head -c 17000000 /dev/zero | tr \\\\0 x')" >/dev/null
+runner
+cat > "$work/segv.sh" <<'SH'
+#!/bin/sh
+cat >/dev/null; echo 'executor about to crash' >&2; kill -SEGV $$
+SH
+chmod +x "$work/segv.sh"
+pm start '{"steps": {"s": {"class": "procman.set", "args": {"a": 1}}}}' >/dev/null
+runner --exec "$work/segv.sh"
+export_to error
+
+# interrupted, then proceeded to the end.
+fresh interrupted-proceeded
+pid=$(pm start "$here/../../examples/approval.json")
+runner
+pm proceed "$pid" --data '{"approved_by": "golden", "status": "approved"}' >/dev/null
+runner
+export_to interrupted-proceeded
+
+# timeout: the executor and its command are killed after 1 s.
+fresh timeout
+pm start "$(sh_spec 'sleep 60' 1)" >/dev/null
+runner
+export_to timeout
+
+# cancel: queued, interrupted and running.
+fresh cancel
+q=$(pm start '{"steps": {"s": {"class": "procman.set", "args": {}}}}')
+pm cancel "$q" >/dev/null
+p=$(pm start "$here/../../examples/approval.json")
+runner
+pm cancel "$p" >/dev/null
+runner_bg --wait
+r=$!
+run=$(pm start "$(sh_spec 'sleep 60' 120)")
+wait_status "$run" running
+sleep 0.3
+pm cancel "$run" >/dev/null
+kill -TERM $r; wait $r
+export_to cancel
+
+# runner lost: SIGKILL of a runner mid-process, then a runner recovers it;
+# and SIGTERM with a grace period that runs out.
+fresh runner-lost
+runner_bg --wait
+r=$!
+lost=$(pm start '{"steps": {"first": {"class": "procman.set", "args": {"a": 1}},
+  "long": {"class": "procman.exec", "args": {"command": ["sleep", "60"]}}}, "timeout": 600}')
+wait_status "$lost" running
+sleep 0.3
+kill -KILL $r; wait $r 2>/dev/null || true
+runner
+runner_bg --wait --grace 1
+r=$!
+stopped=$(pm start "$(sh_spec 'sleep 60' 600)")
+wait_status "$stopped" running
+sleep 0.3
+kill -TERM $r; wait $r
+export_to runner-lost
+
+# interleaved: twelve processes, two at a time, with progress, pauses,
+# failures and a proceed while others run.
+fresh interleaved
+pids=()
+for i in $(seq 1 4); do
+  pids+=("$(pm start "$here/../../examples/progress.json")")
+  pids+=("$(pm start "$here/../../examples/approval.json")")
+  pm start "$here/../../examples/hello.json" >/dev/null
+done
+runner_bg --wait --parallel 2
+r=$!
+for p in "${pids[@]}"; do
+  wait_status "$p" '\(finished\|interrupted\)' || true
+done
+for p in "${pids[@]}"; do
+  if pm status "$p" | grep -q '"status":"interrupted"'; then
+    pm proceed "$p" --data '{"approved_by": "golden"}' >/dev/null
+  fi
+done
+for p in "${pids[@]}"; do wait_status "$p" finished; done
+kill -TERM $r; wait $r
+export_to interleaved

@@ -1,0 +1,148 @@
+// A log recorded by the current engine, from real runs, always replays
+// clean; `procman log export` and `procman replay` work as commands.
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "engine/cli_fixture.hpp"
+#include "replay_fixture.hpp"
+
+using namespace procman;
+using namespace procman::test;
+
+namespace {
+
+struct recording_fixture : cli_fixture, replay_fixture {
+  std::string export_log(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"log", "export"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = procman(args);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    auto path = cli_fixture::tmp.str() + "/export-" + std::to_string(++n) + ".jsonl";
+    std::ofstream(path) << r.out;
+    return path;
+  }
+  int n = 0;
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(fresh_replay, recording_fixture)
+
+BOOST_AUTO_TEST_CASE(a_fresh_recording_of_every_path_replays_clean) {
+  auto ex = [](const std::string& f) { return source_path("examples/" + f); };
+  start(ex_spec_file(ex("hello.json")));
+  auto paused = start(ex_spec_file(ex("approval.json")));
+  start(ex_spec_file(ex("failing.json")));
+  start(ex_spec_file(ex("progress.json")));
+  auto queued_cancel = start(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
+  BOOST_TEST(procman({"cancel", queued_cancel}).exit_code == 0);
+  start(shell_spec("sleep 30", 1));
+  BOOST_TEST(runner({"--parallel", "2"}).exit_code == 0);
+  BOOST_TEST(procman({"proceed", paused, "--data", R"({"approved_by": "test"})"}).exit_code == 0);
+  BOOST_TEST(runner().exit_code == 0);
+  auto path = export_log();
+  auto log = load(path);
+  BOOST_TEST(log.entries.size() > 30u);
+  BOOST_TEST(log.records.size() == 6u);
+  auto report = replay(log);
+  BOOST_TEST(report.ok());
+  BOOST_TEST(report.checked == log.entries.size());
+  BOOST_TEST(report.records_checked == 6u);
+  // The same through the command.
+  auto r = run_command({bin("procman"), "replay", path});
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(r.out.find("replay matches") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_running_cancel_and_a_killed_runner_replay_clean) {
+  auto run = background_runner({"--wait"});
+  auto victim = start(shell_spec("sleep 60", 120));
+  BOOST_REQUIRE(await_status(victim, "running"));
+  BOOST_TEST(procman({"cancel", victim}).exit_code == 0);
+  auto lost = start(shell_spec("sleep 60", 120));
+  BOOST_REQUIRE(await_status(lost, "running"));
+  run->signal(SIGKILL);
+  BOOST_REQUIRE(run->wait(10));
+  BOOST_TEST(runner().exit_code == 0);
+  BOOST_TEST(status_of(lost) == "error");
+  auto report = replay(load(export_log()));
+  BOOST_TEST(report.ok());
+}
+
+BOOST_AUTO_TEST_CASE(export_filters_by_pid_and_since) {
+  auto a = start(R"({"steps": {"s": {"class": "procman.set", "args": {"a": 1}}}})");
+  auto b = start(R"({"steps": {"s": {"class": "procman.set", "args": {"b": 1}}}})");
+  BOOST_TEST(runner().exit_code == 0);
+  auto only_a = load(export_log({"--pid", a}));
+  BOOST_TEST(only_a.pid == a);
+  for (auto& e : only_a.entries)
+    BOOST_TEST(e.what.pid == a);
+  BOOST_REQUIRE_EQUAL(only_a.records.size(), 1u);
+  BOOST_TEST(replay(only_a).ok());
+  auto all = load(export_log());
+  auto later = load(export_log({"--since", std::to_string(all.entries[3].seq)}));
+  BOOST_TEST(later.entries.front().seq == all.entries[4].seq);
+  (void) b;
+}
+
+BOOST_AUTO_TEST_CASE(a_log_cut_after_an_enqueue_skips_that_process) {
+  start(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
+  start(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
+  BOOST_TEST(runner().exit_code == 0);
+  auto all = load(export_log());
+  // From seq 2 on, the first process's enqueue is missing.
+  auto cut = load(export_log({"--since", "1"}));
+  auto report = replay(cut);
+  BOOST_TEST(report.ok());
+  BOOST_TEST(report.skipped.size() == 1u);
+  BOOST_TEST(report.checked < cut.entries.size());
+  (void) all;
+}
+
+BOOST_AUTO_TEST_CASE(replay_command_reports_a_divergence_with_exit_1) {
+  start(R"({"steps": {"s": {"class": "procman.set", "args": {"x": 1}}}})");
+  BOOST_TEST(runner().exit_code == 0);
+  auto path = export_log();
+  std::ifstream in(path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto text = buf.str();
+  auto pos = text.find("\"x\":1}", text.find("\"event\":\"finish\""));
+  BOOST_REQUIRE(pos != std::string::npos);
+  text.replace(pos, 6, "\"x\":2}");
+  auto bad = cli_fixture::tmp.str() + "/bad.jsonl";
+  std::ofstream(bad) << text;
+  auto r = run_command({bin("procman"), "replay", bad});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.err.find("divergence at seq") != std::string::npos);
+  BOOST_TEST(r.err.find("expected") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_logs_are_refused_naming_the_line) {
+  auto write = [&](const std::string& name, const std::string& text) {
+    auto path = cli_fixture::tmp.str() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  };
+  auto no_header = write("a.jsonl", R"({"type": "entry"})" "\n");
+  auto r = run_command({bin("procman"), "replay", no_header});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.err.find("line 1") != std::string::npos);
+  auto bad_event = write("b.jsonl", R"({"format": "procman-log", "version": 1})" "\n"
+    R"({"type": "entry", "seq": 1, "time": 5, "event": "explode", "pid": "p", "status_after": "queued"})" "\n");
+  r = run_command({bin("procman"), "replay", bad_event});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.err.find("line 2") != std::string::npos);
+  BOOST_TEST(r.err.find("explode") != std::string::npos);
+  auto newer = write("c.jsonl", R"({"format": "procman-log", "version": 99})" "\n");
+  r = run_command({bin("procman"), "replay", newer});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.err.find("version") != std::string::npos);
+  r = run_command({bin("procman"), "replay", cli_fixture::tmp.str() + "/none.jsonl"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(run_command({bin("procman"), "replay"}).exit_code == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,163 @@
+// Golden logs recorded from real runs (tests/data/record-golden-logs.sh)
+// replay clean, and an altered event is caught at its sequence number.
+
+#include <boost/json.hpp>
+
+#include "replay_fixture.hpp"
+
+using namespace procman;
+using namespace procman::test;
+
+namespace {
+
+const std::vector<std::string> golden = {
+  "finished.jsonl", "error.jsonl",   "interrupted-proceeded.jsonl",
+  "timeout.jsonl",  "cancel.jsonl",  "runner-lost.jsonl",
+  "interleaved.jsonl",
+};
+
+/// The seq of the first entry in `log` with this event (and error kind).
+uint64_t first_seq(const log_file& log, transition_kind kind,
+                   error_kind ek = error_kind::none) {
+  for (auto& e : log.entries)
+    if (e.what.kind == kind
+        && (ek == error_kind::none || e.what.error.kind == ek))
+      return e.seq;
+  BOOST_FAIL("no such entry in the log");
+  return 0;
+}
+
+log_entry& entry(log_file& log, uint64_t seq) {
+  for (auto& e : log.entries)
+    if (e.seq == seq)
+      return e;
+  BOOST_FAIL("no entry with seq " << seq);
+  return log.entries.front();
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(golden_replay, replay_fixture)
+
+BOOST_AUTO_TEST_CASE(every_golden_log_replays_clean) {
+  for (auto& name : golden) {
+    BOOST_TEST_CONTEXT("log " << name) {
+      auto log = load(name);
+      BOOST_TEST(!log.entries.empty());
+      auto report = replay(log);
+      BOOST_TEST(report.ok());
+      BOOST_TEST(report.checked == log.entries.size());
+      BOOST_TEST(report.records_checked == log.records.size());
+      BOOST_TEST(report.skipped.empty());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_golden_logs_cover_every_lifecycle_path) {
+  auto has = [](const std::string& name, transition_kind kind,
+                error_kind ek = error_kind::none) {
+    auto log = load(name);
+    for (auto& e : log.entries)
+      if (e.what.kind == kind && (ek == error_kind::none || e.what.error.kind == ek))
+        return true;
+    return false;
+  };
+  BOOST_TEST(has("finished.jsonl", transition_kind::finish));
+  BOOST_TEST(has("error.jsonl", transition_kind::fail, error_kind::exception));
+  BOOST_TEST(has("error.jsonl", transition_kind::fail, error_kind::spec));
+  BOOST_TEST(has("error.jsonl", transition_kind::fail, error_kind::output));
+  BOOST_TEST(has("error.jsonl", transition_kind::fail, error_kind::crash));
+  BOOST_TEST(has("interrupted-proceeded.jsonl", transition_kind::interrupt));
+  BOOST_TEST(has("interrupted-proceeded.jsonl", transition_kind::proceed));
+  BOOST_TEST(has("timeout.jsonl", transition_kind::fail, error_kind::timeout));
+  BOOST_TEST(has("cancel.jsonl", transition_kind::cancel));
+  BOOST_TEST(has("runner-lost.jsonl", transition_kind::fail, error_kind::runner_lost));
+  BOOST_TEST(has("interleaved.jsonl", transition_kind::progress));
+  BOOST_TEST(load("interleaved.jsonl").records.size() >= 10u);
+}
+
+BOOST_AUTO_TEST_CASE(an_altered_payload_is_reported_at_its_seq) {
+  auto log = load("interrupted-proceeded.jsonl");
+  auto seq = first_seq(log, transition_kind::proceed);
+  entry(log, seq).what.json = R"({"approved_by": "mallory"})";
+  auto report = replay(log);
+  BOOST_REQUIRE(!report.ok());
+  BOOST_TEST(report.divergence->seq == seq);
+  BOOST_TEST(report.divergence->expected.find("mallory") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_altered_step_is_reported_at_its_seq) {
+  auto log = load("finished.jsonl");
+  auto seq = first_seq(log, transition_kind::step_completed);
+  entry(log, seq).what.step += 1;
+  auto report = replay(log);
+  BOOST_REQUIRE(!report.ok());
+  BOOST_TEST(report.divergence->seq == seq);
+}
+
+BOOST_AUTO_TEST_CASE(an_altered_time_is_reported_at_its_seq) {
+  auto log = load("interleaved.jsonl");
+  auto seq = log.entries[log.entries.size() / 2].seq;
+  entry(log, seq).time += 1;
+  auto report = replay(log);
+  BOOST_REQUIRE(!report.ok());
+  BOOST_TEST(report.divergence->seq == seq);
+  // The virtual clock takes the altered time, so the record after the
+  // transition (updated_at) no longer has the recorded digest.
+  BOOST_TEST(report.divergence->reason.find("digest") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_altered_status_after_is_reported_at_its_seq) {
+  auto log = load("timeout.jsonl");
+  auto seq = first_seq(log, transition_kind::fail, error_kind::timeout);
+  entry(log, seq).status_after = process_status::finished;
+  auto report = replay(log);
+  BOOST_REQUIRE(!report.ok());
+  BOOST_TEST(report.divergence->seq == seq);
+  BOOST_TEST(report.divergence->reason.find("status_after") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_altered_error_message_is_reported_at_its_seq) {
+  auto log = load("error.jsonl");
+  auto seq = first_seq(log, transition_kind::fail, error_kind::crash);
+  entry(log, seq).what.error.stderr_tail = "something else";
+  auto report = replay(log);
+  BOOST_REQUIRE(!report.ok());
+  BOOST_TEST(report.divergence->seq == seq);
+}
+
+BOOST_AUTO_TEST_CASE(a_claim_out_of_queue_order_is_reported) {
+  auto log = load("error.jsonl");
+  // Swap the pids of the first two claims: the queue hands out FIFO.
+  std::vector<log_entry*> claims;
+  for (auto& e : log.entries)
+    if (e.what.kind == transition_kind::claim)
+      claims.push_back(&e);
+  BOOST_REQUIRE(claims.size() >= 2);
+  std::swap(claims[0]->what.pid, claims[1]->what.pid);
+  auto report = replay(log);
+  BOOST_REQUIRE(!report.ok());
+  BOOST_TEST(report.divergence->seq == claims[0]->seq);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_entry_is_reported) {
+  auto log = load("cancel.jsonl");
+  auto seq = first_seq(log, transition_kind::interrupt);
+  log.entries.erase(std::find_if(log.entries.begin(), log.entries.end(),
+                                 [&](auto& e) { return e.seq == seq; }));
+  auto report = replay(log);
+  BOOST_REQUIRE(!report.ok());
+  BOOST_TEST(report.divergence->seq > seq);
+}
+
+BOOST_AUTO_TEST_CASE(an_altered_final_record_is_reported) {
+  auto log = load("finished.jsonl");
+  BOOST_REQUIRE(!log.records.empty());
+  log.records.front().output = R"({"forged": true})";
+  auto report = replay(log);
+  BOOST_REQUIRE(!report.ok());
+  BOOST_TEST(report.divergence->seq == 0u);
+  BOOST_TEST(report.divergence->reason.find("output") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
