@@ -380,8 +380,13 @@ private:
                         ? std::string{"the record after this transition "
                                       "differs from the recorded one (digest)"}
                         : "differs in " + fields;
-        return diverge(want.seq, want.what.pid, json::serialize(a),
-                       json::serialize(b), std::move(reason));
+        diverge(want.seq, want.what.pid, json::serialize(a),
+                json::serialize(b), std::move(reason));
+        if (fields == "digest")
+          if (auto rec = db_->get(want.what.pid))
+            report_.divergence->record
+              = json::serialize(json::value_from(*rec));
+        return;
       }
       matched_[chain[k]] = true;
       ++report_.checked;
@@ -589,7 +594,7 @@ private:
     if (report_.divergence)
       return;
     report_.divergence = replay_divergence{seq, pid, std::move(expected),
-                                           std::move(got), std::move(reason)};
+                                           std::move(got), std::move(reason), {}};
   }
 
   void shutdown() {
@@ -644,7 +649,7 @@ replay_report replay_log(const log_file& log, const replay_options& opts) {
   } catch (const std::exception& ex) {
     replay_report rep;
     rep.entries = log.entries.size();
-    rep.divergence = replay_divergence{0, "", "", "", ex.what()};
+    rep.divergence = replay_divergence{0, "", "", "", ex.what(), {}};
     return rep;
   }
 }
@@ -665,6 +670,8 @@ std::string describe(const replay_report& r) {
     s += ": " + d.reason;
     if (!d.expected.empty() || !d.got.empty())
       s += "\n  expected: " + d.expected + "\n  got:      " + d.got;
+    if (!d.record.empty())
+      s += "\n  the replayed record after it: " + d.record;
   }
   if (!r.skipped.empty())
     s += "\n  skipped " + std::to_string(r.skipped.size())

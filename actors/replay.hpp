@@ -31,6 +31,8 @@ struct replay_divergence {
   std::string expected; ///< JSON of the recorded entry or record
   std::string got;      ///< JSON of what the engine did, or "nothing"
   std::string reason;   ///< which field differs
+  /// For a digest difference: the record the replay arrived at (JSON).
+  std::string record;
 };
 
 struct replay_report {
