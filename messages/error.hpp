@@ -36,7 +36,8 @@ std::string to_string(errc x);
 /// Builds an error of category "procman" with a human-readable context.
 caf::error make_error(errc code, std::string context);
 
-/// Renders any error: procman's as "<code>: <context>", CAF's as CAF does.
+/// Renders any error: procman's as its context message (which names the
+/// process and the problem), CAF's as CAF does.
 std::string render(const caf::error& err);
 
 /// Whether `err` is procman's `code`.
