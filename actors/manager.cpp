@@ -20,10 +20,9 @@ transition make_transition(transition_kind kind, std::string pid) {
 } // namespace
 
 caf::result<std::string>
-manager_state::start(manager_actor::stateful_pointer<manager_state> self,
-                     const process_spec& spec, std::string pid) {
-  auto t = make_transition(transition_kind::enqueue, std::move(pid));
-  t.json = dump(boost::json::value_from(spec));
+manager_state::queue_work(manager_actor::stateful_pointer<manager_state> self,
+                          transition t) {
+  // Persist first; the supervisor hears of new work only once it is queued.
   auto rp = self->make_response_promise<std::string>();
   self->request(store, caf::infinite, atom::apply_v, std::move(t))
     .then(
@@ -59,11 +58,15 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
   });
   return {
     [self](atom::start, process_spec& spec) -> caf::result<std::string> {
-      return self->state.start(self, spec, {});
+      auto t = make_transition(transition_kind::enqueue, {});
+      t.json = dump(boost::json::value_from(spec));
+      return self->state.queue_work(self, std::move(t));
     },
     [self](atom::start, process_spec& spec,
            std::string& pid) -> caf::result<std::string> {
-      return self->state.start(self, spec, std::move(pid));
+      auto t = make_transition(transition_kind::enqueue, std::move(pid));
+      t.json = dump(boost::json::value_from(spec));
+      return self->state.queue_work(self, std::move(t));
     },
     [self](atom::info, const std::string& pid) {
       return self->delegate(self->state.store, caf::get_atom_v, pid);
@@ -72,15 +75,7 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
            const std::string& data) -> caf::result<std::string> {
       auto t = make_transition(transition_kind::proceed, pid);
       t.json = data.empty() ? std::string{"{}"} : data;
-      auto rp = self->make_response_promise<std::string>();
-      self->request(self->state.store, caf::infinite, atom::apply_v, std::move(t))
-        .then(
-          [self, rp](const process_record& rec) mutable {
-            self->state.wake(self);
-            rp.deliver(rec.pid);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+      return self->state.queue_work(self, std::move(t));
     },
     [self](atom::cancel, const std::string& pid) -> caf::result<process_record> {
       auto rp = self->make_response_promise<process_record>();

@@ -23,9 +23,10 @@ struct manager_state {
 
   void wake(manager_actor::stateful_pointer<manager_state> self);
 
+  /// Applies an enqueue or proceed, wakes the supervisor, replies the pid.
   caf::result<std::string>
-  start(manager_actor::stateful_pointer<manager_state> self,
-        const process_spec& spec, std::string pid);
+  queue_work(manager_actor::stateful_pointer<manager_state> self,
+             transition t);
 };
 
 manager_actor::behavior_type
