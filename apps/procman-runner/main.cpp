@@ -117,6 +117,11 @@ int main(int argc, char** argv) {
   cfg.add_message_types<caf::id_block::procman>();
   // The runner has no use for CAF's own command line or config file.
   cfg.set("scheduler.max-threads", std::max(2u, std::thread::hardware_concurrency()));
+  // Workers that wait on a condition variable instead of polling: CAF's
+  // default work-stealing workers poll every 50 µs when idle, and on a
+  // small machine that polling competes with the executors and slows
+  // posix_spawn (docs/performance.md).
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   caf::actor_system sys{cfg};
   auto eng = engine::start(sys, opts);
   if (!eng) {
