@@ -1,9 +1,11 @@
 // The store actor batches: every `apply` request is parked and a `flush`
 // is sent to itself; the flush commits everything that arrived before it
 // in one LMDB transaction, then answers each request. An idle store thus
-// commits at once, a busy one commits many transitions per fsync.
+// commits at once, a busy one commits many transitions per fsync. A claim
+// commits together with whatever is parked (one fsync instead of two).
 //
 //   apply --> pending --(flush)--> store::apply(batch) --> replies, events
+//   claim --> store::apply(pending + claims) --> replies, claimed records
 
 #include "actors/store_service.hpp"
 
@@ -15,30 +17,37 @@
 
 namespace procman {
 
-void store_state::flush() {
+std::vector<caf::expected<process_record>>
+store_state::flush(std::vector<transition> extra) {
   flush_scheduled = false;
-  if (pending.empty())
-    return;
+  std::vector<caf::expected<process_record>> tail;
+  if (pending.empty() && extra.empty())
+    return tail;
   auto batch = std::move(pending);
   auto proms = std::move(promises);
   pending.clear();
   promises.clear();
+  auto parked = batch.size();
+  batch.insert(batch.end(), std::make_move_iterator(extra.begin()),
+               std::make_move_iterator(extra.end()));
   auto results = db->apply(batch);
   for (size_t i = 0; i < results.size(); ++i) {
     auto& res = results[i];
-    if (res) {
-      if (!listeners.empty()) {
-        process_event ev;
-        ev.kind = batch[i].kind;
-        ev.record = *res;
-        for (auto& l : listeners)
-          caf::anon_send(l, atom::event_v, ev);
-      }
-      proms[i].deliver(std::move(*res));
-    } else {
-      proms[i].deliver(res.error());
+    if (res && !listeners.empty()) {
+      process_event ev;
+      ev.kind = batch[i].kind;
+      ev.record = *res;
+      for (auto& l : listeners)
+        caf::anon_send(l, atom::event_v, ev);
     }
+    if (i >= parked)
+      tail.push_back(std::move(res));
+    else if (res)
+      proms[i].deliver(std::move(*res));
+    else
+      proms[i].deliver(res.error());
   }
+  return tail;
 }
 
 uint32_t recover_lost_processes(procman::store& db,
@@ -108,20 +117,32 @@ store_service(store_actor::stateful_pointer<store_state> self,
     },
     [self](atom::claim, const std::string& runner,
            uint32_t n) -> caf::result<std::vector<process_record>> {
-      // Commit parked transitions first so claims see them.
-      self->state.flush();
-      auto res = self->state.db->claim(runner, n);
-      if (!res)
-        return res.error();
-      if (!self->state.listeners.empty())
-        for (auto& rec : *res) {
-          process_event ev;
-          ev.kind = transition_kind::claim;
-          ev.record = rec;
-          for (auto& l : self->state.listeners)
-            caf::anon_send(l, atom::event_v, ev);
+      // Claims of the queue head (a claim without pid), committed with the
+      // parked transitions, which they follow in the log.
+      std::vector<transition> claims(n);
+      for (auto& t : claims) {
+        t.kind = transition_kind::claim;
+        t.source = "runner";
+        t.runner = runner;
+      }
+      auto results = self->state.flush(std::move(claims));
+      std::vector<process_record> out;
+      for (auto& res : results) {
+        if (res) {
+          out.push_back(std::move(*res));
+          continue;
         }
-      return std::move(*res);
+        // The queue ran empty: the remaining claims were refused alike.
+        if (is(res.error(), errc::unknown_process)
+            && render(res.error()).find("no queued process") != std::string::npos)
+          break;
+        if (!out.empty()) {
+          log_error("", "claim stopped: " + render(res.error()));
+          break;
+        }
+        return res.error();
+      }
+      return out;
     },
     [self](caf::get_atom, const std::string& pid) -> caf::result<process_record> {
       auto res = self->state.db->get(pid);

@@ -25,7 +25,10 @@ struct store_state {
   /// This runner's id: recovery never touches its own processes.
   std::string runner_id;
 
-  void flush();
+  /// Commits the parked transitions and then `extra` in one transaction,
+  /// answers the parked requests and returns the results of `extra`.
+  std::vector<caf::expected<process_record>>
+  flush(std::vector<transition> extra = {});
 };
 
 /// Ends processes left running by dead runners; shared by the store actor

@@ -118,8 +118,10 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       auto& st = self->state;
       st.active.erase(pid);
       log_debug(pid, "done with status " + to_string(status));
-      st.try_claim(self);
-      st.maybe_quit(self);
+      // Claim through the mailbox: other processes that ended meanwhile
+      // free their slots first, and one claim (one commit) fills them all.
+      // The claim (or finding nothing to claim) decides whether to quit.
+      self->send(self, atom::wakeup_v);
     },
     [self](atom::stats) -> caf::result<uint32_t, uint64_t> {
       auto& st = self->state;
