@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,7 @@ struct options {
   uint64_t timeouts = 5;       ///< timed-out processes
   double rss_seconds = 3.0;    ///< runner on the big store
   std::vector<std::string> only; ///< sections to run; empty = all
+  std::vector<std::string> runner_args; ///< extra arguments for engine runners
 
   bool wants(const std::string& section) const;
 };
@@ -63,7 +65,7 @@ struct row {
 struct report {
   json::object machine;
   json::object config;
-  json::object results;  ///< section -> figures
+  std::map<std::string, json::object> results;  ///< section -> figures
   std::vector<row> rows;
 
   json::object& section(const std::string& name);

@@ -57,6 +57,8 @@ options:
   --work DIR        scratch directory (default: $TMPDIR or /tmp, a fresh
                     procman-bench-PID inside); removed unless --keep
   --keep            keep the scratch directory
+  --runner-arg ARG  extra argument for the engine's runners (repeatable;
+                    for experiments, e.g. --runner-arg=--log-level=warn)
   --help            this text
 )";
 
@@ -193,7 +195,8 @@ int main(int argc, char** argv) {
   try {
     cli::args a(argc, argv, {"quick", "json", "keep", "help"},
                 {"parallel", "n", "raw", "latency", "big", "small", "timeouts",
-                 "only", "bin", "work"});
+                 "only", "bin", "work"},
+                {"runner-arg"});
     if (a.flag("help")) {
       std::cout << usage;
       return 0;
@@ -227,6 +230,7 @@ int main(int argc, char** argv) {
     o.timeouts = a.number("timeouts", o.timeouts, 1);
     o.claims = std::min(o.claims, std::min(o.small, o.big) / 4 + 1);
     o.only = split(a.get("only"), ',');
+    o.runner_args = a.all("runner-arg");
     for (auto& s : o.only)
       if (s != "raw" && s != "engine" && s != "latency" && s != "status"
           && s != "timeout" && s != "store" && s != "rss" && s != "replay")

@@ -36,9 +36,7 @@ bool options::wants(const std::string& section) const {
 // -- report --------------------------------------------------------------------
 
 json::object& report::section(const std::string& name) {
-  if (!results.contains(name))
-    results[name] = json::object{};
-  return results[name].as_object();
+  return results[name];
 }
 
 void report::add(const std::string& section, const std::string& metric,
@@ -101,9 +99,12 @@ json::object report::to_json() const {
                                      {"value", r.value},
                                      {"target", r.target},
                                      {"met", r.met == 1}});
+  json::object res;
+  for (auto& kv : results)
+    res[kv.first] = kv.second;
   return json::object{{"machine", machine},
                       {"config", config},
-                      {"results", results},
+                      {"results", std::move(res)},
                       {"targets", std::move(targets)}};
 }
 
