@@ -17,6 +17,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
 #include "actors/engine.hpp"
@@ -47,6 +48,9 @@ options:
   --exec PATH            the executor (default: procman-exec beside this program)
   --step-lib PATH        step library for every executor (repeatable; also
                          $PROCMAN_STEP_LIBS)
+  --publish PORT         serve the manager to other nodes (CAF middleman) on
+                         PORT (0: any free port; the log says which)
+  --bind ADDR            address for --publish (default 127.0.0.1)
   --help                 this text
 )";
 
@@ -61,7 +65,7 @@ int main(int argc, char** argv) {
       argc, argv, std::set<std::string>{"wait", "help", "no-sync"},
       std::set<std::string>{"store", "max-processes", "parallel",
                             "script-args", "default-timeout", "grace",
-                            "log-level", "exec"},
+                            "log-level", "exec", "publish", "bind"},
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
@@ -75,7 +79,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   engine_options opts;
+  int publish_port = -1;
+  std::string bind_addr = "127.0.0.1";
   try {
+    if (a->has("publish"))
+      publish_port = static_cast<int>(a->number("publish", 0, 0, 65535));
+    if (a->has("bind")) {
+      if (publish_port < 0)
+        throw cli::usage_error("option --bind needs --publish");
+      bind_addr = a->get("bind");
+    }
     opts.store_dir = cli::store_dir(*a);
     opts.wait = a->flag("wait");
     opts.max_processes = a->number("max-processes", 0, 1);
@@ -122,6 +135,8 @@ int main(int argc, char** argv) {
   // small machine that polling competes with the executors and slows
   // posix_spawn (docs/performance.md).
   cfg.set("scheduler.policy", caf::atom("sharing"));
+  if (publish_port >= 0)
+    cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
   auto eng = engine::start(sys, opts);
   if (!eng) {
@@ -131,6 +146,19 @@ int main(int argc, char** argv) {
     }
     log_error("", render(eng.error()));
     return 1;
+  }
+  if (publish_port >= 0) {
+    auto port = sys.middleman().publish((*eng)->manager(),
+                                        static_cast<uint16_t>(publish_port),
+                                        bind_addr.c_str(), true);
+    if (!port) {
+      log_error("", "cannot publish the manager on " + bind_addr + ":"
+                      + std::to_string(publish_port) + ": "
+                      + sys.render(port.error()));
+      return 1;
+    }
+    log_info("", "manager published on " + bind_addr + ":"
+                   + std::to_string(*port));
   }
   auto sup = (*eng)->supervisor();
   std::atomic<bool> done{false};

@@ -1,6 +1,8 @@
 // A host on another node talks to an engine's manager over CAF's middleman
 // (two actor systems, loopback TCP).
 
+#include <csignal>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
@@ -118,6 +120,41 @@ BOOST_AUTO_TEST_CASE(errors_cross_the_network_with_their_kind) {
   self->request(*mgr, std::chrono::seconds(10), atom::list_v, q)
     .receive([&](const std::vector<process_record>& xs) { BOOST_TEST(xs.empty()); },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(runner_published, cli_fixture)
+
+BOOST_AUTO_TEST_CASE(a_runner_serves_its_manager_to_another_node) {
+  auto run = background_runner({"--wait", "--publish", "0"});
+  std::string marker = "manager published on 127.0.0.1:";
+  BOOST_REQUIRE(eventually([&] { return run->log().find(marker) != std::string::npos; }));
+  auto log = run->log();
+  auto port = static_cast<uint16_t>(std::stoi(log.substr(log.find(marker) + marker.size())));
+  node host;
+  auto mgr = host.sys->middleman().remote_actor<manager_actor>("127.0.0.1", port);
+  BOOST_REQUIRE_MESSAGE(mgr, "remote_actor: " << (mgr ? "" : caf::to_string(mgr.error())));
+  caf::scoped_actor self{*host.sys};
+  process_spec s;
+  std::string err;
+  BOOST_REQUIRE(parse_spec(R"({"steps": {"a": {"class": "procman.set", "args": {"n": 7}}}})", s, err));
+  std::string pid;
+  self->request(*mgr, std::chrono::seconds(10), atom::start_v, s)
+    .receive([&](const std::string& x) { pid = x; },
+             [&](const caf::error& e) { BOOST_FAIL(render(e)); });
+  BOOST_REQUIRE_EQUAL(pid.size(), 32u);
+  // The CLI on this machine sees what the remote host started.
+  BOOST_TEST(procman({"wait", pid, "--timeout", "30"}).exit_code == 0);
+  BOOST_TEST(status(pid).at("output").at("n").as_int64() == 7);
+  run->signal(SIGTERM);
+  BOOST_TEST(run->wait(20));
+  BOOST_TEST(run->exit_code() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(bind_without_publish_is_a_usage_error) {
+  BOOST_TEST(runner({"--bind", "127.0.0.1"}).exit_code == 2);
+  BOOST_TEST(runner({"--publish", "70000"}).exit_code == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
