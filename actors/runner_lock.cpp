@@ -64,7 +64,7 @@ std::string make_runner_id() {
   gethostname(host, sizeof(host) - 1);
   host[sizeof(host) - 1] = '\0';
   return std::string(host) + "-" + std::to_string(getpid()) + "-"
-         + store::make_pid().substr(0, 8);
+         + store::make_pid().substr(24);  // random bits (the head is time)
 }
 
 std::string runner_lock_path(const std::string& store_dir,

@@ -174,7 +174,10 @@ public:
   const std::string& dir() const;
   uint64_t now() const;
 
-  /// Generates a fresh pid: 32 lowercase hex characters from getrandom().
+  /// Generates a fresh pid: 32 lowercase hex characters, the creation time
+  /// in unix milliseconds (48 bits) followed by 80 bits from getrandom():
+  /// unguessable, and ordered by creation so that the pid-keyed indexes
+  /// grow at their ends.
   static std::string make_pid();
 
 private:

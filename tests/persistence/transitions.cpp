@@ -1,6 +1,9 @@
 // Every transition of store.hpp, legal and illegal, one process at a time and
 // in batches.
 
+#include <chrono>
+#include <thread>
+
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -702,6 +705,24 @@ BOOST_AUTO_TEST_CASE(pids_are_32_lowercase_hex_and_distinct) {
   BOOST_TEST(a.size() == 32u);
   BOOST_TEST(a.find_first_not_of("0123456789abcdef") == std::string::npos);
   BOOST_TEST(a != b);
+}
+
+BOOST_AUTO_TEST_CASE(pids_start_with_their_creation_time) {
+  // 48 bits of unix milliseconds, then random bits: pids made in different
+  // milliseconds sort by creation, which keeps the pid-keyed indexes
+  // growing at their ends.
+  auto before = now_ms();
+  auto a = store::make_pid();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto b = store::make_pid();
+  auto after = now_ms();
+  auto ms_of = [](const std::string& pid) {
+    return std::stoull(pid.substr(0, 12), nullptr, 16);
+  };
+  BOOST_TEST(ms_of(a) >= before);
+  BOOST_TEST(ms_of(b) <= after);
+  BOOST_TEST(a < b);
+  BOOST_TEST(a.substr(12) != b.substr(12));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
