@@ -274,6 +274,18 @@ int main(int argc, char** argv) {
                  o.quick ? "quick run" : "full run", o.work_dir.c_str());
   int failures = 0;
   auto t_all = clock::now();
+  try {
+    auto floor = measure_lmdb_floor(o.work_dir + "/lmdb", o.quick);
+    r.machine["lmdb_commit_p50_us"] = floor.commit_p50_us;
+    r.machine["lmdb_commits_per_s"] = floor.commits_per_s;
+    r.machine["lmdb_puts_per_s_100_per_commit"] = floor.puts_per_s;
+    r.add("0 machine", "plain LMDB, one small put per durable commit",
+          fmt_rate(floor.commits_per_s) + " (p50 " + fmt_us(floor.commit_p50_us) + ")");
+    r.add("0 machine", "plain LMDB, 100 small puts per durable commit",
+          fmt_rate(floor.puts_per_s) + " puts");
+  } catch (const std::exception& e) {
+    r.add("0 machine", "plain LMDB", std::string("FAILED: ") + e.what());
+  }
   auto run = [&](const char* name, void (*fn)(const options&, report&)) {
     auto t0 = clock::now();
     try {

@@ -225,12 +225,11 @@ json::object parse_child_line(const captured& c, const std::string& what) {
 }
 
 /// Waits until `pid` is no longer queued or running (or `want_running`:
-/// no longer queued). Uses the watch to wake on commits.
-process_record await_record(client& c, store_watch& w, const std::string& pid,
+/// no longer queued), reading its record every 100 µs.
+process_record await_record(client& c, const std::string& pid,
                             bool want_running, double timeout_s = 120) {
   auto t0 = clock::now();
   for (;;) {
-    w.drain();
     auto rec = get_or_throw(c.info(pid), "status of " + pid);
     if (want_running ? rec.status != process_status::queued
                      : (is_terminal(rec.status)
@@ -239,7 +238,7 @@ process_record await_record(client& c, store_watch& w, const std::string& pid,
     if (seconds_since(t0) > timeout_s)
       throw std::runtime_error("process " + pid + " did not settle within "
                                + fmt(timeout_s, 0) + " s");
-    w.wait(5);
+    poll_pause();
   }
 }
 
@@ -282,8 +281,7 @@ engine_figures engine_throughput(const options& o, const std::string& store,
   f.enqueue_rate = static_cast<double>(n) / (static_cast<double>(t1_us - t0_us) / 1e6);
   auto last = std::string(res.at("last").as_string());
   auto c = get_or_throw(client::open(store), "open " + store);
-  store_watch w(store);
-  await_record(c, w, last, false, 600);
+  await_record(c, last, false, 600);
   // At most P - 1 others are still running.
   std::vector<process_record> recs;
   auto t_wait = clock::now();
@@ -416,20 +414,18 @@ void run_latency_status_timeout(const options& o, report& r) {
     runner.await_ready(store);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     auto c = get_or_throw(client::open(store), "open " + store);
-    store_watch w(store);
     auto spec = parse_or_throw(trivial_spec);
     // 3. latency: one at a time, the runner idle between them.
     {
       std::vector<double> call, to_running, to_finished;
       uint64_t warmup = 10;
       for (uint64_t i = 0; i < o.latency_n + warmup; ++i) {
-        w.drain();
         auto t_call = now_us();
         auto pid = get_or_throw(c.start(spec), "start");
         auto t_ret = now_us();
-        await_record(c, w, pid, true);
+        await_record(c, pid, true);
         auto t_run = now_us();
-        auto rec = await_record(c, w, pid, false);
+        auto rec = await_record(c, pid, false);
         auto t_fin = now_us();
         if (rec.status != process_status::finished)
           throw std::runtime_error("latency process " + pid + " ended "
@@ -479,7 +475,6 @@ void run_latency_status_timeout(const options& o, report& r) {
         auto t0 = clock::now();
         std::vector<pid_t> kids;
         for (;;) {
-          w.drain();
           rec = get_or_throw(c.info(pid), "status");
           if (rec.exec_pid > 0) {
             kids = children_of(rec.exec_pid);
@@ -488,7 +483,7 @@ void run_latency_status_timeout(const options& o, report& r) {
           }
           if (seconds_since(t0) > 10)
             throw std::runtime_error("timeout test: no command started");
-          w.wait(1);
+          poll_pause();
         }
         auto exec_pid = static_cast<pid_t>(rec.exec_pid);
         auto grandchild = kids.front();
@@ -514,7 +509,7 @@ void run_latency_status_timeout(const options& o, report& r) {
             throw std::runtime_error("timeout test: children still alive");
           std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
-        rec = await_record(c, w, pid, false);
+        rec = await_record(c, pid, false);
         double recorded = static_cast<double>(wall_us());
         if (rec.status != process_status::error
             || rec.error.kind != error_kind::timeout)

@@ -17,10 +17,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
-#include <sys/inotify.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <lmdb++.h>
 
 extern char** environ;
 
@@ -387,34 +388,64 @@ int runner_proc::stop(double seconds) {
   return *code;
 }
 
-// -- store watch -------------------------------------------------------------------
+// -- waiting for another process's commits ------------------------------------------
 
-store_watch::store_watch(const std::string& store_dir) {
-  fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd_ >= 0)
-    inotify_add_watch(fd_, (store_dir + "/data.mdb").c_str(), IN_MODIFY);
+void poll_pause() {
+  std::this_thread::sleep_for(std::chrono::microseconds(100));
 }
 
-store_watch::~store_watch() {
-  if (fd_ >= 0)
-    close(fd_);
-}
+// -- the disk ------------------------------------------------------------------
 
-void store_watch::drain() {
-  if (fd_ < 0)
-    return;
-  alignas(inotify_event) char buf[4096];
-  while (read(fd_, buf, sizeof(buf)) > 0) {
+lmdb_floor measure_lmdb_floor(const std::string& dir, bool quick) {
+  remove_tree(dir);
+  fs::create_directories(dir);
+  lmdb_floor f;
+  {
+    auto env = lmdb::env::create();
+    env.set_mapsize(uint64_t{256} << 20);
+    env.open(dir.c_str(), MDB_NOTLS, 0644);
+    MDB_dbi dbi;
+    {
+      auto txn = lmdb::txn::begin(env);
+      dbi = lmdb::dbi::open(txn, nullptr).handle();
+      txn.commit();
+    }
+    char value[100];
+    std::memset(value, 'x', sizeof(value));
+    uint64_t key = 0;
+    auto put = [&](MDB_txn* txn) {
+      ++key;
+      char k[8];
+      for (int i = 7; i >= 0; --i)
+        k[7 - i] = static_cast<char>((key >> (8 * i)) & 0xFF);
+      lmdb::val kv{k, sizeof(k)};
+      lmdb::val vv{value, sizeof(value)};
+      lmdb::dbi_put(txn, dbi, kv, vv, 0);
+    };
+    std::vector<double> times;
+    int commits = quick ? 100 : 500;
+    auto t0 = clock::now();
+    for (int i = 0; i < commits; ++i) {
+      auto c0 = now_us();
+      auto txn = lmdb::txn::begin(env);
+      put(txn.handle());
+      txn.commit();
+      times.push_back(now_us() - c0);
+    }
+    f.commits_per_s = commits / seconds_since(t0);
+    f.commit_p50_us = percentile(times, 0.5);
+    int batches = quick ? 20 : 100;
+    t0 = clock::now();
+    for (int i = 0; i < batches; ++i) {
+      auto txn = lmdb::txn::begin(env);
+      for (int j = 0; j < 100; ++j)
+        put(txn.handle());
+      txn.commit();
+    }
+    f.puts_per_s = batches * 100 / seconds_since(t0);
   }
-}
-
-void store_watch::wait(int timeout_ms) {
-  if (fd_ < 0) {
-    std::this_thread::sleep_for(std::chrono::microseconds(50));
-    return;
-  }
-  pollfd p{fd_, POLLIN, 0};
-  poll(&p, 1, timeout_ms);
+  remove_tree(dir);
+  return f;
 }
 
 // -- machine -------------------------------------------------------------------
