@@ -1,7 +1,10 @@
 #include "actors/engine.hpp"
 
 #include <filesystem>
+#include <map>
+#include <set>
 #include <thread>
+#include <unordered_map>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
@@ -26,6 +29,66 @@ namespace {
 constexpr auto check_interval = std::chrono::seconds(1);
 constexpr auto recover_interval = std::chrono::seconds(60);
 
+/// The timeouts of every process actor of one engine: deadlines in a
+/// sorted map, one delayed message for the earliest, entries dropped when
+/// their actor terminates. Memory grows with the processes running, not
+/// with the processes run within a timeout period.
+caf::behavior timer_relay(caf::event_based_actor* self) {
+  using clock = std::chrono::steady_clock;
+  struct state {
+    std::multimap<clock::time_point, caf::actor_id> deadlines;
+    std::unordered_map<caf::actor_id,
+                       std::pair<caf::actor, decltype(deadlines)::iterator>>
+      armed;
+    std::multiset<clock::time_point> ticks;  ///< wake-ups asked for
+  };
+  auto st = std::make_shared<state>();
+  auto schedule = [self, st] {
+    if (st->deadlines.empty())
+      return;
+    auto due = st->deadlines.begin()->first;
+    if (!st->ticks.empty() && *st->ticks.begin() <= due)
+      return;
+    st->ticks.insert(due);
+    auto delay = due - clock::now();
+    self->delayed_send(self, std::max(delay, clock::duration::zero()),
+                       caf::tick_atom_v);
+  };
+  self->set_down_handler([st](const caf::down_msg& dm) {
+    auto i = st->armed.find(dm.source.id());
+    if (i == st->armed.end())
+      return;
+    st->deadlines.erase(i->second.second);
+    st->armed.erase(i);
+  });
+  return {
+    [self, st, schedule](atom::expire, const caf::actor& who, uint32_t seconds) {
+      if (!who || st->armed.count(who.id()) > 0)
+        return;
+      self->monitor(who);
+      auto it = st->deadlines.emplace(clock::now() + std::chrono::seconds(seconds),
+                                      who.id());
+      st->armed.emplace(who.id(), std::make_pair(who, it));
+      schedule();
+    },
+    [st, schedule](caf::tick_atom) {
+      auto now = clock::now();
+      while (!st->ticks.empty() && *st->ticks.begin() <= now)
+        st->ticks.erase(st->ticks.begin());
+      while (!st->deadlines.empty() && st->deadlines.begin()->first <= now) {
+        auto id = st->deadlines.begin()->second;
+        st->deadlines.erase(st->deadlines.begin());
+        auto i = st->armed.find(id);
+        if (i != st->armed.end()) {
+          caf::anon_send(i->second.first, atom::expire_v);
+          st->armed.erase(i);
+        }
+      }
+      schedule();
+    },
+  };
+}
+
 } // namespace
 
 struct engine::impl {
@@ -42,6 +105,7 @@ struct engine::impl {
   supervisor_actor supervisor_hdl;
   manager_actor manager_hdl;
   caf::actor ticker;
+  caf::actor timer_relay;
 };
 
 std::string default_exec_path() {
@@ -104,6 +168,10 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   cfg->runner_id = st->runner_id;
   cfg->default_timeout = opts.default_timeout;
   cfg->children = st->children;
+  // Timeouts go through a relay that forgets a process actor when it
+  // terminates (see exec_config::timer_relay).
+  st->timer_relay = sys.spawn(timer_relay);
+  cfg->timer_relay = st->timer_relay;
   st->store_hdl = sys.spawn<caf::detached>(store_service, st->db, st->runner_id);
   st->queue_hdl = sys.spawn(procman::queue, st->store_hdl, st->runner_id);
   supervisor_options sopts;
@@ -164,6 +232,7 @@ engine::~engine() {
   caf::anon_send(st.supervisor_hdl, atom::drain_v);  // no grace: kill now
   await();
   caf::anon_send_exit(st.ticker, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(st.timer_relay, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(st.manager_hdl, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(st.queue_hdl, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(st.store_hdl, caf::exit_reason::user_shutdown);

@@ -161,7 +161,11 @@ process(process_actor::stateful_pointer<process_state> self,
     // The effective timeout goes into the log: replay needs it.
     t.json = "{\"timeout\":" + std::to_string(st.timeout) + "}";
     st.apply(self, std::move(t));
-    self->delayed_send(self, std::chrono::seconds(st.timeout), atom::expire_v);
+    if (st.cfg->timer_relay)
+      caf::anon_send(st.cfg->timer_relay, atom::expire_v,
+                     caf::actor_cast<caf::actor>(self), st.timeout);
+    else
+      self->delayed_send(self, std::chrono::seconds(st.timeout), atom::expire_v);
   }
   return {
     [self](atom::report, const std::string& line) {
