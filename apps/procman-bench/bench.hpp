@@ -175,6 +175,12 @@ void poll_pause();
 
 json::object machine_facts();
 
+/// /proc/pressure/io "some" avg60, e.g. "3.21%".
+std::string io_pressure();
+
+/// /proc/loadavg's three figures.
+std::string load_average();
+
 /// Removes a directory tree; ignores errors.
 void remove_tree(const std::string& dir);
 

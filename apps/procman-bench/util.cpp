@@ -53,11 +53,16 @@ void report::print_table(std::FILE* out) const {
     return json::serialize(v);
   };
   std::fprintf(out, "procman-bench — %s\n", str(machine.at("date")).c_str());
-  std::fprintf(out, "machine: %s, %s cores, %s, load average at start %s\n",
+  std::fprintf(out, "machine: %s, %s cores, %s, %s\n",
                str(machine.at("cpu")).c_str(),
                str(machine.at("cores")).c_str(),
-               str(machine.at("kernel")).c_str(),
-               str(machine.at("loadavg")).c_str());
+               str(machine.at("memory")).c_str(),
+               str(machine.at("kernel")).c_str());
+  std::fprintf(out, "load average at start %s, at end %s; I/O pressure (avg60) at start %s, at end %s\n",
+               str(machine.at("loadavg")).c_str(),
+               machine.contains("loadavg_end") ? str(machine.at("loadavg_end")).c_str() : "n/a",
+               str(machine.at("io_pressure")).c_str(),
+               machine.contains("io_pressure_end") ? str(machine.at("io_pressure_end")).c_str() : "n/a");
   std::fprintf(out, "config:  %s\n\n", json::serialize(config).c_str());
   size_t w1 = 7, w2 = 6, w3 = 5, w4 = 6;
   for (auto& r : rows) {
@@ -84,11 +89,22 @@ void report::print_table(std::FILE* out) const {
   std::fprintf(out, "| %s | %s | %s | %s | --- |\n", std::string(w1, '-').c_str(),
                std::string(w2, '-').c_str(), std::string(w3, '-').c_str(),
                std::string(w4, '-').c_str());
-  for (auto& r : rows)
+  int met = 0, judged = 0;
+  auto sorted = rows;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const row& a, const row& b) {
+    return a.section < b.section;
+  });
+  for (auto& r : sorted) {
     std::fprintf(out, "| %s | %s | %s | %s | %s |\n", pad(r.section, w1).c_str(),
                  pad(r.metric, w2).c_str(), pad(r.value, w3).c_str(),
                  pad(r.target, w4).c_str(),
                  r.met < 0 ? "   " : (r.met ? "yes" : "NO "));
+    if (r.met >= 0) {
+      ++judged;
+      met += r.met;
+    }
+  }
+  std::fprintf(out, "\ntargets met: %d of %d\n", met, judged);
 }
 
 json::object report::to_json() const {
@@ -450,6 +466,25 @@ lmdb_floor measure_lmdb_floor(const std::string& dir, bool quick) {
 
 // -- machine -------------------------------------------------------------------
 
+std::string io_pressure() {
+  // "some avg10=1.23 avg60=4.56 ...": the share of time in which some task
+  // waited for I/O (other machines on a shared disk show here too).
+  std::ifstream in("/proc/pressure/io");
+  std::string line;
+  std::getline(in, line);
+  auto p = line.find("avg60=");
+  if (p == std::string::npos)
+    return "n/a";
+  return line.substr(p + 6, line.find(' ', p) - p - 6) + "%";
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  double a = 0, b = 0, c = 0;
+  in >> a >> b >> c;
+  return fmt(a, 2) + " " + fmt(b, 2) + " " + fmt(c, 2);
+}
+
 json::object machine_facts() {
   json::object m;
   auto t = std::time(nullptr);
@@ -475,12 +510,8 @@ json::object machine_facts() {
     m["kernel"] = std::string(u.sysname) + " " + u.release;
   else
     m["kernel"] = "unknown";
-  {
-    std::ifstream in("/proc/loadavg");
-    double a = 0, b = 0, c = 0;
-    in >> a >> b >> c;
-    m["loadavg"] = fmt(a, 2) + " " + fmt(b, 2) + " " + fmt(c, 2);
-  }
+  m["loadavg"] = load_average();
+  m["io_pressure"] = io_pressure();
   {
     std::ifstream in("/proc/meminfo");
     std::string key;
