@@ -280,7 +280,8 @@ private:
                                      : colon - cannot_start.size());
         plan.push_back(-errno_from_message(msg));
       } else {
-        plan.push_back(1 << 22);
+        // The runner died between the claim and the executor's start.
+        plan.push_back(0);
       }
     }
     report_.skipped.assign(skipped.begin(), skipped.end());
@@ -343,7 +344,7 @@ private:
     auto& e = entries[i];
     std::vector<size_t> chain{i};
     if (e.what.kind == transition_kind::claim)
-      if (auto n = next_of(i))
+      if (auto n = next_of(i); n && follows_claim(entries[*n]))
         chain.push_back(*n);
     for (auto j : chain)
       times_.push_back(entries[j].time);
@@ -394,6 +395,13 @@ private:
         exec_of_[want.what.pid] = want.what.exec_pid;
     }
     last_error_.clear();
+  }
+
+  /// Whether `e` is what a process actor commits right after its claim.
+  static bool follows_claim(const log_entry& e) {
+    return e.what.kind == transition_kind::start
+           || (e.what.kind == transition_kind::fail
+               && starts_with(e.what.error.message, cannot_start));
   }
 
   bool next_of_pid_after(const std::string& pid, size_t i) const {
@@ -484,6 +492,12 @@ private:
           return;
         for (auto& rec : *recs) {
           auto pid = rec.pid;
+          auto& plan = launcher_->plans[pid];
+          if (!plan.empty() && plan.front() == 0) {
+            // Its runner died before starting the executor: no actor.
+            plan.pop_front();
+            continue;
+          }
           auto hdl = sys_->spawn(procman::process, std::move(rec), store_,
                                  driver_, configs_[t.runner]);
           (*procs_)[pid] = hdl;

@@ -625,7 +625,13 @@ struct store::impl {
     rec.status = process_status::queued;
     rec.created_at = now;
     rec.updated_at = now;
-    rec.timeout = spec.timeout != 0 ? spec.timeout : opts.default_timeout;
+    if (spec.timeout == 0 && opts.default_timeout != 0) {
+      // Log the spec as it takes effect, so that the record follows from
+      // the log alone (replay).
+      spec.timeout = opts.default_timeout;
+      t.json = dump(boost::json::value_from(spec));
+    }
+    rec.timeout = spec.timeout;
     rec.steps = std::move(spec.steps);
     rec.step_states.assign(rec.steps.size(), step_status::pending);
     rec.data = std::move(spec.data);

@@ -90,7 +90,10 @@ struct store_options {
   std::string dir;
   uint64_t initial_map_size = defaults::initial_map_size;
   uint64_t retention_ms = defaults::retention_ms;
-  uint32_t default_timeout = defaults::process_timeout;
+  /// Timeout written into records whose spec has none. 0 (the default)
+  /// keeps 0 there, meaning "the runner's --default-timeout", so that a
+  /// record does not depend on which program enqueued it.
+  uint32_t default_timeout = 0;
   /// Commit without fsync (tests and benchmarks only).
   bool no_sync = false;
   /// Clock in unix ms; replaced by the replay harness.

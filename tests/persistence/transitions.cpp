@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(enqueue_creates_a_queued_record_and_logs_it) {
   BOOST_TEST(rec.created_at == clock_ms);
   BOOST_TEST(rec.updated_at == clock_ms);
   BOOST_TEST(rec.started_at == 0u);
-  BOOST_TEST(rec.timeout == defaults::process_timeout);
+  BOOST_TEST(rec.timeout == 0u);  // the runner's default applies
   BOOST_TEST(rec.steps.size() == 3u);
   BOOST_TEST(rec.steps[1].name == "s1");
   BOOST_TEST(rec.steps[1].cls == "echo");
@@ -134,6 +134,10 @@ BOOST_AUTO_TEST_CASE(enqueue_uses_the_default_timeout_of_the_options) {
   auto other = must(store::open(opts));
   auto rec = must(other->apply(enqueue_of(spec_json(1))));
   BOOST_TEST(rec.timeout == 77u);
+  // The log holds the spec as it took effect.
+  auto entries = must(other->log(0));
+  BOOST_REQUIRE(!entries.empty());
+  BOOST_TEST(entries.back().what.json.find("\"timeout\":77") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(enqueue_through_the_spec_api) {

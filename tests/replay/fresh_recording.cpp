@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "engine/cli_fixture.hpp"
+#include "messages/json.hpp"
+#include "persistence/store.hpp"
 #include "replay_fixture.hpp"
 
 using namespace procman;
@@ -69,6 +71,44 @@ BOOST_AUTO_TEST_CASE(a_running_cancel_and_a_killed_runner_replay_clean) {
   BOOST_TEST(status_of(lost) == "error");
   auto report = replay(load(export_log()));
   BOOST_TEST(report.ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_that_died_between_claim_and_start_replays_clean) {
+  // The runner is killed after its claim committed and before its
+  // executor's start did; the next runner ends the process.
+  store_options so;
+  so.dir = cli_fixture::tmp.str() + "/direct";
+  so.no_sync = true;
+  auto db = store::open(so);
+  BOOST_REQUIRE(db);
+  process_spec spec;
+  std::string err;
+  BOOST_REQUIRE(parse_spec(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})", spec, err));
+  auto rec = (*db)->enqueue(spec);
+  BOOST_REQUIRE(rec);
+  auto other = (*db)->enqueue(spec);
+  BOOST_REQUIRE(other);
+  auto claimed = (*db)->claim("dead-runner", 1);
+  BOOST_REQUIRE(claimed && claimed->size() == 1u);
+  transition t;
+  t.kind = transition_kind::fail;
+  t.pid = rec->pid;
+  t.source = "runner";
+  t.runner = "next-runner";
+  t.error.kind = error_kind::runner_lost;
+  t.error.step = "s";
+  t.error.message = "runner dead-runner died while the process was running";
+  BOOST_REQUIRE((*db)->apply(t));
+  auto snap = (*db)->snapshot(0);
+  BOOST_REQUIRE(snap);
+  log_file log;
+  log.entries = snap->entries;
+  log.records = snap->records;
+  BOOST_REQUIRE_EQUAL(log.entries.size(), 4u);
+  auto report = replay(log);
+  BOOST_TEST(report.ok());
+  BOOST_TEST(report.checked == 4u);
+  BOOST_TEST(report.records_checked == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(export_filters_by_pid_and_since) {
