@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,8 +58,9 @@ T get_or_throw(caf::expected<T> x, const std::string& what) {
   return std::move(*x);
 }
 
-/// CPU seconds (user + system) an OS process has used so far.
-double proc_cpu_seconds(pid_t pid) {
+/// CPU seconds (user + system) an OS process has used so far; with
+/// `children`, those of its children that it has waited for too.
+double proc_cpu_seconds(pid_t pid, bool children = false) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text;
   std::getline(in, text);
@@ -69,8 +71,9 @@ double proc_cpu_seconds(pid_t pid) {
   std::string field;
   double ticks = 0;
   // Fields after the name: state(3) ... utime(14) stime(15).
-  for (int i = 3; i <= 15 && rest >> field; ++i)
-    if (i == 14 || i == 15)
+  // cutime(16) cstime(17): children waited for.
+  for (int i = 3; i <= 17 && rest >> field; ++i)
+    if (i == 14 || i == 15 || (children && (i == 16 || i == 17)))
       ticks += std::atof(field.c_str());
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
@@ -131,7 +134,15 @@ struct raw_figures {
   double rate = 0;
   double seconds = 0;
   uint64_t failures = 0;
+  double cpu_us = 0;  ///< CPU of one executor (user + system)
 };
+
+double children_cpu_seconds() {
+  rusage ru;
+  getrusage(RUSAGE_CHILDREN, &ru);
+  auto sec = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
 
 /// Runs `n` trivial executors, at most `p` at a time.
 raw_figures raw_limit(const options& o, uint64_t n, uint32_t p) {
@@ -143,6 +154,7 @@ raw_figures raw_limit(const options& o, uint64_t n, uint32_t p) {
   std::vector<raw_child> active;
   uint64_t started = 0, done = 0, failures = 0;
   char buf[65536];
+  auto cpu0 = children_cpu_seconds();
   auto t0 = clock::now();
   while (done < n) {
     while (active.size() < p && started < n) {
@@ -195,6 +207,7 @@ raw_figures raw_limit(const options& o, uint64_t n, uint32_t p) {
   f.seconds = seconds_since(t0);
   f.rate = static_cast<double>(n) / f.seconds;
   f.failures = failures;
+  f.cpu_us = (children_cpu_seconds() - cpu0) * 1e6 / static_cast<double>(n);
   return f;
 }
 
@@ -212,6 +225,7 @@ struct engine_figures {
   long load_anon = -1;
   long load_file = -1;
   double runner_cpu = 0;
+  double total_cpu = 0;  ///< the runner and its executors
 };
 
 json::object parse_child_line(const captured& c, const std::string& what) {
@@ -274,6 +288,7 @@ engine_figures engine_throughput(const options& o, const std::string& store,
     f.idle_hwm = runner.hwm_kib();
   }
   auto cpu0 = proc_cpu_seconds(runner.pid());
+  auto all0 = proc_cpu_seconds(runner.pid(), true);
   if (!prequeue)
     res = enqueue(false);
   auto t0_us = res.at("t0_us").to_number<uint64_t>();
@@ -311,6 +326,7 @@ engine_figures engine_throughput(const options& o, const std::string& store,
   f.load_anon = proc_status_kib(runner.pid(), "RssAnon");
   f.load_file = proc_status_kib(runner.pid(), "RssFile");
   f.runner_cpu = proc_cpu_seconds(runner.pid()) - cpu0;
+  f.total_cpu = proc_cpu_seconds(runner.pid(), true) - all0;
   runner.stop();
   // finished_at has millisecond resolution: +0.5 ms on average.
   if (prequeue)
@@ -382,6 +398,18 @@ void run_raw_and_engine(const options& o, report& r) {
           fmt_rate(eng.enqueue_rate));
     r.add("2 engine", "runner CPU per process",
           fmt_us(eng.runner_cpu * 1e6 / static_cast<double>(o.engine_n)));
+    {
+      // CPU per process is what decides throughput on a busy machine, and
+      // unlike wall time it hardly moves when other machines load the host.
+      double raw_cpu = (rawp.cpu_us + rawp2.cpu_us) / 2;
+      double eng_cpu = eng.total_cpu * 1e6 / static_cast<double>(o.engine_n);
+      e["raw_cpu_us_per_process"] = raw_cpu;
+      e["engine_cpu_us_per_process"] = eng_cpu;
+      e["cpu_ratio"] = raw_cpu / eng_cpu;
+      r.add("2 engine", "CPU per process: executor alone (raw) / runner + executor",
+            fmt_us(raw_cpu) + " / " + fmt_us(eng_cpu) + " (" + fmt(raw_cpu / eng_cpu, 2)
+              + "x: the engine / raw ratio when CPU-bound)");
+    }
     r.add("2 engine", "throughput, all queued before the runner starts",
           fmt_rate(pre.rate) + " (" + fmt(pre.rate / raw_ref, 2) + "x raw)");
     r.add("2 engine", "runner CPU per process, all queued before",
