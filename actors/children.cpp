@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,7 +39,12 @@ namespace {
 struct child : std::enable_shared_from_this<child> {
   int pid = 0;
   asio::posix::stream_descriptor in, out, err;
-  bpv2::basic_process_handle<asio::io_context::executor_type> handle;
+  /// Awaits the exit through a pidfd; absent where pidfd_open(2) is not
+  /// available (kernels before 5.3, some sandboxes, valgrind), and then
+  /// `reap_timer` polls waitpid instead.
+  std::optional<bpv2::basic_process_handle<asio::io_context::executor_type>>
+    handle;
+  asio::steady_timer reap_timer;
   asio::steady_timer drain_timer;
   std::string input;
   std::string line;
@@ -58,9 +64,11 @@ struct child : std::enable_shared_from_this<child> {
       in(ctx, in_fd),
       out(ctx, out_fd),
       err(ctx, err_fd),
-      handle(ctx.get_executor(), pid),
+      reap_timer(ctx),
       drain_timer(ctx) {
-    // nop
+    auto fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd >= 0)
+      handle.emplace(ctx.get_executor(), pid, fd);
   }
 
   void start() {
@@ -78,26 +86,48 @@ struct child : std::enable_shared_from_this<child> {
     }
     read_out();
     read_err();
-    handle.async_wait([self](boost::system::error_code ec, int status) {
-      self->exited = true;
-      if (ec) {
-        // Lost the status (should not happen); report as a crash.
-        self->exit_code = -1;
-        self->signal = 0;
-      } else if (WIFEXITED(status)) {
-        self->exit_code = WEXITSTATUS(status);
-      } else if (WIFSIGNALED(status)) {
-        self->signal = WTERMSIG(status);
-      }
-      // A grandchild could keep stdout open only if it inherited it, which
-      // procman-exec prevents; still, give up on stdout after a second.
-      self->drain_timer.expires_after(std::chrono::seconds(1));
-      self->drain_timer.async_wait([self](boost::system::error_code ec) {
-        if (!ec)
-          self->finish();
+    if (handle)
+      handle->async_wait([self](boost::system::error_code ec, int status) {
+        self->on_exit_status(ec ? -1 : status);
       });
-      self->maybe_finish();
+    else
+      poll_exit();
+  }
+
+  void poll_exit() {
+    auto self = shared_from_this();
+    reap_timer.expires_after(std::chrono::milliseconds(5));
+    reap_timer.async_wait([self](boost::system::error_code ec) {
+      if (ec)
+        return;
+      int status = 0;
+      auto rc = ::waitpid(self->pid, &status, WNOHANG);
+      if (rc == 0)
+        return self->poll_exit();
+      self->on_exit_status(rc == self->pid ? status : -1);
     });
+  }
+
+  /// `status` as from waitpid, or -1 when it was lost (reported as a crash).
+  void on_exit_status(int status) {
+    exited = true;
+    if (status == -1) {
+      exit_code = -1;
+      signal = 0;
+    } else if (WIFEXITED(status)) {
+      exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      signal = WTERMSIG(status);
+    }
+    // A grandchild could keep stdout open only if it inherited it, which
+    // procman-exec prevents; still, give up on stdout after a second.
+    auto self = shared_from_this();
+    drain_timer.expires_after(std::chrono::seconds(1));
+    drain_timer.async_wait([self](boost::system::error_code ec) {
+      if (!ec)
+        self->finish();
+    });
+    maybe_finish();
   }
 
   void read_out() {

@@ -250,6 +250,22 @@ BOOST_AUTO_TEST_CASE(runner_logs_one_line_per_event_as_process_runner) {
   BOOST_TEST(runner({"--log-level", "loud"}).exit_code == 2);
 }
 
+BOOST_AUTO_TEST_CASE(a_runner_without_pidfd_still_awaits_and_kills_its_children) {
+  // valgrind does not implement pidfd_open(2), like kernels before 5.3 and
+  // some sandboxes: the runner falls back to polling waitpid.
+  auto done = start(trivial);
+  auto slow = start(shell_spec("sleep 60", 1));
+  auto r = run_command({"valgrind", "-q", "--tool=none", bin("procman-runner"),
+                        "--store", store},
+                       {}, 120);
+  BOOST_TEST_MESSAGE(r.err);
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(status_of(done) == "finished");
+  auto info = status(slow);
+  BOOST_TEST(info.at("status").as_string() == "error");
+  BOOST_TEST(info.at("error").at("kind").as_string() == "timeout");
+}
+
 BOOST_AUTO_TEST_CASE(unwritable_store_is_a_clear_error) {
   auto file = tmp.str() + "/a-file";
   std::ofstream(file) << "x";
