@@ -221,7 +221,7 @@ BOOST_AUTO_TEST_CASE(several_runners_never_run_one_process_twice) {
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_lets_short_work_finish_and_records_what_was_killed) {
-  auto run = background_runner({"--wait", "--parallel", "2", "--grace", "2"});
+  auto run = background_runner({"--wait", "--parallel", "2", "--grace", "5"});
   auto quick = start(shell_spec("sleep 1; echo done"));
   auto slow = start(shell_spec("sleep 300", 600));
   BOOST_REQUIRE(await_status(quick, "running"));
