@@ -160,7 +160,10 @@ step_run_result run_steps(const std::vector<step_spec>& steps, uint32_t first,
       }
       data = std::move(output);
     } catch (const std::exception& e) {
-      // The observer or the bookkeeping failed (e.g. out of memory).
+      // The observer or the bookkeeping failed (e.g. out of memory). These
+      // catch lists are not shared through a rethrowing helper: a rethrow
+      // starts a new unwind, and procman-exec's hook would then record the
+      // stack of the rethrow instead of the throw.
       return fail(i, error_kind::exception,
                   "Step " + name + " failed: " + e.what(),
                   detail::take_exception_stack(dynamic_cast<const void*>(&e)));
