@@ -97,40 +97,24 @@ inline exec_result run_exec(const std::string& input,
   posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // As the supervisor does: a process group of its own.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
   std::vector<std::string> argv{exec_path()};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv)
-    cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  std::vector<std::string> envs;
-  for (char** e = environ; *e; ++e) {
-    std::string entry = *e;
-    // Start from a clean slate for the variables the executor reads.
-    if (entry.rfind("PROCMAN_STEP_LIBS=", 0) == 0
-        || entry.rfind("PROCMAN_PARENT_PID=", 0) == 0)
-      continue;
-    envs.push_back(entry);
-  }
-  envs.insert(envs.end(), env.begin(), env.end());
-  std::vector<char*> cenv;
-  for (auto& e : envs)
-    cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, cargv[0], &fa, &attr, cargv.data(), cenv.data());
+  try {
+    // As the supervisor does: a process group of its own. Start from a clean
+    // slate for the variables the executor reads.
+    pid = spawn_in_group(argv, env, &fa,
+                         {"PROCMAN_STEP_LIBS", "PROCMAN_PARENT_PID"});
+  } catch (...) {
+    posix_spawn_file_actions_destroy(&fa);
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
+      close(fd);
+    throw;
+  }
   posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
   close(in[0]);
   close(out[1]);
   close(err[1]);
-  if (rc != 0)
-    throw std::runtime_error("cannot run " + argv[0] + ": " + strerror(rc));
   exec_result result;
   auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
