@@ -10,6 +10,7 @@
 #include "actors/client.hpp"
 #include "actors/engine.hpp"
 #include "cli_fixture.hpp"
+#include "engine_helpers.hpp"
 #include "messages/error.hpp"
 #include "messages/json.hpp"
 
@@ -29,21 +30,11 @@ struct engine_fixture {
   }
 
   std::unique_ptr<engine> start_engine(bool wait = true) {
-    engine_options opts;
-    opts.store_dir = tmp.str() + "/store";
-    opts.exec_path = bin("procman-exec");
-    opts.wait = wait;
-    opts.parallel = 2;
-    auto eng = engine::start(*sys, opts);
-    BOOST_REQUIRE_MESSAGE(eng, "engine::start: " << (eng ? "" : render(eng.error())));
-    return std::move(*eng);
+    return start_test_engine(*sys, tmp.str(), wait);
   }
 
   static process_spec spec(const std::string& text) {
-    process_spec s;
-    std::string err;
-    BOOST_REQUIRE_MESSAGE(parse_spec(text, s, err), err);
-    return s;
+    return test_spec(text);
   }
 };
 

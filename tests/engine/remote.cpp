@@ -10,6 +10,7 @@
 
 #include "actors/engine.hpp"
 #include "cli_fixture.hpp"
+#include "engine_helpers.hpp"
 #include "messages/error.hpp"
 #include "messages/json.hpp"
 
@@ -36,13 +37,7 @@ struct remote_fixture {
   uint16_t port = 0;
 
   remote_fixture() {
-    engine_options opts;
-    opts.store_dir = tmp.str() + "/store";
-    opts.exec_path = bin("procman-exec");
-    opts.parallel = 2;
-    auto e = engine::start(*server.sys, opts);
-    BOOST_REQUIRE_MESSAGE(e, "engine::start: " << (e ? "" : render(e.error())));
-    eng = std::move(*e);
+    eng = start_test_engine(*server.sys, tmp.str());
     auto p = server.sys->middleman().publish(eng->manager(), 0, "127.0.0.1");
     BOOST_REQUIRE_MESSAGE(p, "publish: " << (p ? "" : caf::to_string(p.error())));
     port = *p;
@@ -54,10 +49,7 @@ struct remote_fixture {
   }
 
   static process_spec spec(const std::string& text) {
-    process_spec s;
-    std::string err;
-    BOOST_REQUIRE_MESSAGE(parse_spec(text, s, err), err);
-    return s;
+    return test_spec(text);
   }
 };
 
@@ -136,9 +128,7 @@ BOOST_AUTO_TEST_CASE(a_runner_serves_its_manager_to_another_node) {
   auto mgr = host.sys->middleman().remote_actor<manager_actor>("127.0.0.1", port);
   BOOST_REQUIRE_MESSAGE(mgr, "remote_actor: " << (mgr ? "" : caf::to_string(mgr.error())));
   caf::scoped_actor self{*host.sys};
-  process_spec s;
-  std::string err;
-  BOOST_REQUIRE(parse_spec(R"({"steps": {"a": {"class": "procman.set", "args": {"n": 7}}}})", s, err));
+  auto s = test_spec(R"({"steps": {"a": {"class": "procman.set", "args": {"n": 7}}}})");
   std::string pid;
   self->request(*mgr, std::chrono::seconds(10), atom::start_v, s)
     .receive([&](const std::string& x) { pid = x; },

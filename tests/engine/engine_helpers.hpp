@@ -1,0 +1,41 @@
+// Shared by the tests that run an engine in their own actor system.
+
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/engine.hpp"
+#include "fixtures/temp_dir.hpp"
+#include "messages/error.hpp"
+#include "messages/json.hpp"
+
+namespace procman::test {
+
+/// Parses a spec that a test writes inline; fails the test if it does not.
+inline process_spec test_spec(const std::string& text) {
+  process_spec s;
+  std::string err;
+  BOOST_REQUIRE_MESSAGE(parse_spec(text, s, err), err);
+  return s;
+}
+
+/// Starts an engine with two slots on `<dir>/store`, running build/bin's
+/// procman-exec; fails the test if it cannot.
+inline std::unique_ptr<engine> start_test_engine(caf::actor_system& sys,
+                                                 const std::string& dir,
+                                                 bool wait = true) {
+  engine_options opts;
+  opts.store_dir = dir + "/store";
+  opts.exec_path = bin("procman-exec");
+  opts.wait = wait;
+  opts.parallel = 2;
+  auto eng = engine::start(sys, opts);
+  BOOST_REQUIRE_MESSAGE(eng, "engine::start: " << (eng ? "" : render(eng.error())));
+  return std::move(*eng);
+}
+
+} // namespace procman::test
