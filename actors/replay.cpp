@@ -8,6 +8,9 @@
 //
 // A claim's chain includes the process's next entry (its start, or the
 // failure to spawn): the process actor commits both without further input.
+// Where a client's transition (a cancel) came between the claim and the
+// start, the process actor is spawned at the start entry instead, with the
+// record as claimed, so that the two commit in the recorded order.
 
 #include "actors/replay.hpp"
 
@@ -254,7 +257,8 @@ private:
         continue;
       auto& cfg = config_for(e.what.runner);
       auto& plan = launcher_->plans[e.what.pid];
-      auto next = next_of(i);
+      auto next = next_from_runner(i);
+      deferred_[e.what.pid].push_back(next && next_of(i) != next);
       if (!next) {
         plan.push_back(1 << 22);  // the log ends before the executor started
         continue;
@@ -305,6 +309,18 @@ private:
     if (!q)
       q = sys_->spawn(procman::queue, store_, runner);
     return q;
+  }
+
+  /// The index of the next entry of the same process after `i` that a
+  /// runner committed (a client's cancel may come between a claim and the
+  /// executor's start).
+  std::optional<size_t> next_from_runner(size_t i) const {
+    auto& entries = log_.entries;
+    for (size_t j = i + 1; j < entries.size(); ++j)
+      if (entries[j].what.pid == entries[i].what.pid
+          && entries[j].what.source != "client")
+        return j;
+    return std::nullopt;
   }
 
   /// The index of the next entry of the same process after `i`.
@@ -492,21 +508,42 @@ private:
           return;
         for (auto& rec : *recs) {
           auto pid = rec.pid;
+          auto& later = deferred_[pid];
+          bool defer = !later.empty() && later.front();
+          if (!later.empty())
+            later.pop_front();
           auto& plan = launcher_->plans[pid];
           if (!plan.empty() && plan.front() == 0) {
             // Its runner died before starting the executor: no actor.
             plan.pop_front();
             continue;
           }
-          auto hdl = sys_->spawn(procman::process, std::move(rec), store_,
-                                 driver_, configs_[t.runner]);
-          (*procs_)[pid] = hdl;
+          if (defer) {
+            claimed_[pid] = {std::move(rec), t.runner};
+            continue;
+          }
+          (*procs_)[pid] = sys_->spawn(procman::process, std::move(rec), store_,
+                                       driver_, configs_[t.runner]);
         }
         return;
       }
-      case tk::start:
-        last_error_ = "an executor start without its claim";
+      case tk::start: {
+        auto i = claimed_.find(t.pid);
+        if (i == claimed_.end()) {
+          last_error_ = "an executor start without its claim";
+          return;
+        }
+        auto [rec, runner] = std::move(i->second);
+        claimed_.erase(i);
+        auto hdl = sys_->spawn(procman::process, std::move(rec), store_,
+                               driver_, configs_[runner]);
+        (*procs_)[t.pid] = hdl;
+        // A cancel requested before the start reached the real process
+        // actor through its periodic check of the record.
+        if (auto cur = db_->get(t.pid); cur && cur->cancel_requested)
+          caf::anon_send(hdl, atom::cancel_v);
         return;
+      }
       case tk::step_started:
       case tk::step_completed:
         report(t.pid, {{"event", to_string(t.kind)}, {"step", t.step}});
@@ -648,6 +685,10 @@ private:
   std::map<std::string, queue_actor> queues_;
   std::map<std::string, std::shared_ptr<exec_config>> configs_;
   std::map<std::string, int> exec_of_;
+  /// Per process, for each of its claims in order: whether its executor's
+  /// start comes after a client's transition; and such records as claimed.
+  std::map<std::string, std::deque<bool>> deferred_;
+  std::map<std::string, std::pair<process_record, std::string>> claimed_;
   std::vector<bool> matched_;
   std::deque<uint64_t> times_;
   uint64_t last_time_ = 0;

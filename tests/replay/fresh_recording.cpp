@@ -111,6 +111,63 @@ BOOST_AUTO_TEST_CASE(a_runner_that_died_between_claim_and_start_replays_clean) {
   BOOST_TEST(report.records_checked == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_cancel_between_claim_and_start_replays_clean) {
+  // A client cancels a process after its claim committed and before its
+  // executor's start did: the runner's process actor sees the request on
+  // its next check of the record and kills the executor.
+  store_options so;
+  so.dir = cli_fixture::tmp.str() + "/cancel-before-start";
+  so.no_sync = true;
+  auto db = store::open(so);
+  BOOST_REQUIRE(db);
+  process_spec spec;
+  std::string err;
+  BOOST_REQUIRE(parse_spec(shell_spec("sleep 60", 120), spec, err));
+  auto rec = (*db)->enqueue(spec);
+  BOOST_REQUIRE(rec);
+  auto claimed = (*db)->claim("r1", 1);
+  BOOST_REQUIRE(claimed && claimed->size() == 1u);
+  auto by_runner = [&](transition_kind kind) {
+    transition t;
+    t.kind = kind;
+    t.pid = rec->pid;
+    t.source = "supervisor";
+    t.runner = "r1";
+    return t;
+  };
+  transition cancel;
+  cancel.kind = transition_kind::cancel;
+  cancel.pid = rec->pid;
+  cancel.source = "client";
+  auto requested = (*db)->apply(cancel);
+  BOOST_REQUIRE(requested);
+  BOOST_REQUIRE(requested->cancel_requested);
+  auto start = by_runner(transition_kind::start);
+  start.exec_pid = 4242;
+  start.json = R"({"timeout":120})";
+  BOOST_REQUIRE((*db)->apply(start));
+  auto started = by_runner(transition_kind::step_started);
+  BOOST_REQUIRE((*db)->apply(started));
+  auto killed = by_runner(transition_kind::cancel);
+  killed.error.step = spec.steps[0].name;
+  killed.error.exit_code = -1;
+  killed.error.signal = SIGKILL;
+  auto ended = (*db)->apply(killed);
+  BOOST_REQUIRE(ended);
+  BOOST_REQUIRE(ended->status == process_status::cancelled);
+  auto snap = (*db)->snapshot(0);
+  BOOST_REQUIRE(snap);
+  log_file log;
+  log.entries = snap->entries;
+  log.records = snap->records;
+  BOOST_REQUIRE_EQUAL(log.entries.size(), 6u);
+  auto report = replay(log);
+  BOOST_TEST_MESSAGE(describe(report));
+  BOOST_TEST(report.ok());
+  BOOST_TEST(report.checked == 6u);
+  BOOST_TEST(report.records_checked == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(export_filters_by_pid_and_since) {
   auto a = start(R"({"steps": {"s": {"class": "procman.set", "args": {"a": 1}}}})");
   auto b = start(R"({"steps": {"s": {"class": "procman.set", "args": {"b": 1}}}})");
