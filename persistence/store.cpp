@@ -451,8 +451,10 @@ struct store::impl {
       boost::json::value v;
       std::string err;
       if (!parse_json(t.json, v, err))
-        return make_error(errc::invalid_json, t.pid + ": " + to_string(t.kind)
-                                                + " output: " + err);
+        return make_error(errc::invalid_json,
+                          json_error(t.pid + ": " + to_string(t.kind)
+                                       + " output",
+                                     err));
       out = t.json;
       return {};
     };
@@ -538,14 +540,15 @@ struct store::impl {
                                 "proceeded");
         boost::json::value extra = boost::json::object{};
         std::string err;
-        if (!t.json.empty() && !parse_json(t.json, extra, err))
-          return make_error(errc::invalid_json,
-                            t.pid + ": proceed data: " + err);
+        if (!t.json.empty()
+            && !parse_user_json(t.json, extra, err, t.pid + ": proceed data"))
+          return make_error(errc::invalid_json, err);
         if (!extra.is_object())
           return make_error(errc::invalid_json,
                             t.pid + ": proceed data must be a JSON object");
         boost::json::value base;
-        if (!parse_json(rec.output, base, err))
+        if (!parse_json(rec.output, base, err,
+                        defaults::max_wrapped_json_depth))
           base = boost::json::object{};
         rec.data = dump(merge_objects(base, extra.get_object()));
         rec.status = ps::queued;
@@ -839,7 +842,9 @@ caf::expected<process_record> store::enqueue(const process_spec& spec,
   transition t;
   t.kind = transition_kind::enqueue;
   t.source = source;
-  t.json = dump(boost::json::value_from(spec));
+  std::string err;
+  if (!spec_to_json(spec, t.json, err))
+    return make_error(errc::invalid_spec, err);
   return apply(t);
 }
 
