@@ -152,8 +152,8 @@ engine::start(caf::actor_system& sys, engine_options opts) {
       return make_error(errc::store_access, res);
   }
   st->runner_id = make_runner_id();
-  std::error_code ec;
-  std::filesystem::create_directories(dir + "/runners", ec);
+  if (auto res = prepare_runners_dir(dir); !res.empty())
+    return make_error(errc::store_access, res);
   if (auto res = st->runner_lock.try_lock(runner_lock_path(dir, st->runner_id));
       !res.empty())
     return make_error(errc::store_access, res);

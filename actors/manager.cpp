@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <caf/send.hpp>
 
+#include "messages/error.hpp"
 #include "messages/json.hpp"
 
 namespace procman {
@@ -59,13 +60,17 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
   return {
     [self](atom::start, process_spec& spec) -> caf::result<std::string> {
       auto t = make_transition(transition_kind::enqueue, {});
-      t.json = dump(boost::json::value_from(spec));
+      std::string err;
+      if (!spec_to_json(spec, t.json, err))
+        return make_error(errc::invalid_spec, err);
       return self->state.queue_work(self, std::move(t));
     },
     [self](atom::start, process_spec& spec,
            std::string& pid) -> caf::result<std::string> {
       auto t = make_transition(transition_kind::enqueue, std::move(pid));
-      t.json = dump(boost::json::value_from(spec));
+      std::string err;
+      if (!spec_to_json(spec, t.json, err))
+        return make_error(errc::invalid_spec, err);
       return self->state.queue_work(self, std::move(t));
     },
     [self](atom::info, const std::string& pid) {

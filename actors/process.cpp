@@ -35,9 +35,9 @@ std::string signal_name(int sig) {
 }
 
 json::value parse_or_null(const std::string& text) {
-  json::error_code ec;
-  auto v = json::parse(text, ec);
-  if (ec)
+  json::value v;
+  std::string err;
+  if (!parse_json(text, v, err, defaults::max_wrapped_json_depth))
     return nullptr;
   return v;
 }
@@ -172,9 +172,10 @@ process(process_actor::stateful_pointer<process_state> self,
       auto& st = self->state;
       if (st.final_seen || !st.garbage.empty())
         return;
-      json::error_code ec;
-      auto v = json::parse(line, ec);
-      const json::object* o = (!ec && v.is_object()) ? &v.get_object() : nullptr;
+      json::value v;
+      std::string perr;
+      bool parsed = parse_json(line, v, perr, defaults::max_wrapped_json_depth);
+      const json::object* o = (parsed && v.is_object()) ? &v.get_object() : nullptr;
       const json::value* ev = o ? o->if_contains("event") : nullptr;
       if (!ev || !ev->is_string()) {
         st.garbage = line.substr(0, 200);

@@ -269,7 +269,8 @@ private:
         if (spec_timeout[e.what.pid] == 0) {
           json::value v;
           std::string err;
-          if (parse_json(n.what.json, v, err) && v.is_object())
+          if (parse_json(n.what.json, v, err, defaults::max_wrapped_json_depth)
+              && v.is_object())
             if (auto t = v.get_object().if_contains("timeout");
                 t && t->is_number())
               cfg.default_timeout = t->to_number<uint32_t>();
@@ -555,13 +556,13 @@ private:
                        {"message", t.progress.message}});
         return;
       case tk::finish:
-        report(t.pid, {{"event", "finished"}, {"output", json::parse(payload(t))}});
+        report(t.pid, {{"event", "finished"}, {"output", payload_value(t)}});
         exit_child(t.pid, 0, 0, {});
         return;
       case tk::interrupt:
         report(t.pid, {{"event", "interrupted"},
                        {"step", t.step},
-                       {"output", json::parse(payload(t))}});
+                       {"output", payload_value(t)}});
         exit_child(t.pid, 3, 0, {});
         return;
       case tk::fail:
@@ -614,6 +615,15 @@ private:
 
   static std::string payload(const transition& t) {
     return t.json.empty() ? std::string{"null"} : t.json;
+  }
+
+  /// The output the executor reported, as it was logged.
+  static json::value payload_value(const transition& t) {
+    json::value v;
+    std::string err;
+    if (!parse_json(payload(t), v, err, defaults::max_wrapped_json_depth))
+      return json::string(t.json);
+    return v;
   }
 
   // -- the end ---------------------------------------------------------------------------------

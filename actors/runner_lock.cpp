@@ -2,10 +2,13 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
+#include <string_view>
+#include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "persistence/store.hpp"
@@ -33,22 +36,85 @@ file_lock& file_lock::operator=(file_lock&& other) noexcept {
   return *this;
 }
 
-std::string file_lock::try_lock(const std::string& path) {
-  auto fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return "cannot open " + path + ": " + strerror(errno);
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    auto e = errno;
-    close(fd);
-    if (e == EWOULDBLOCK)
-      return "busy";
-    return "cannot lock " + path + ": " + strerror(e);
+namespace {
+
+bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/// Opens the lock file `path`, never through a symbolic link; fills `st`.
+/// Returns the descriptor, or -1 with `err` set.
+int open_lock_file(const std::string& path, int flags, struct stat& st,
+                   std::string& err) {
+  auto fd = ::open(path.c_str(), flags | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    err = errno == ELOOP ? path + " is a symbolic link; refusing to use it"
+                         : "cannot open " + path + ": " + strerror(errno);
+    return -1;
   }
-  if (fd_ >= 0)
-    close(fd_);
-  fd_ = fd;
-  path_ = path;
-  return {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    err = path + " is not a regular file; refusing to use it";
+    return -1;
+  }
+  return fd;
+}
+
+/// Whether the lock file `path` is held. If it is free, it is removed, but
+/// only while it is still the file at `path`: between our open and our
+/// flock, another process may have removed it and a new runner created and
+/// locked a fresh one there.
+bool held_or_removed(const std::string& path) {
+  struct stat st;
+  std::string err;
+  auto fd = open_lock_file(path, 0, st, err);
+  if (fd < 0)
+    return false; // no lock file: its runner is gone
+  bool held = false;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    held = errno == EWOULDBLOCK;
+  } else {
+    struct stat now;
+    if (lstat(path.c_str(), &now) == 0 && same_file(st, now))
+      ::unlink(path.c_str());
+  }
+  close(fd);
+  return held;
+}
+
+} // namespace
+
+std::string file_lock::try_lock(const std::string& path) {
+  // A sweep (held_or_removed) may remove our file after we created it and
+  // before we lock it; a lock on a removed file protects nothing and makes
+  // us look dead. Such a lock is dropped and the file made anew.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    struct stat st;
+    std::string err;
+    auto fd = open_lock_file(path, O_CREAT, st, err);
+    if (fd < 0)
+      return err;
+    if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0600)
+      fchmod(fd, 0600); // left readable by an older procman
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      auto e = errno;
+      close(fd);
+      if (e == EWOULDBLOCK)
+        return "busy";
+      return "cannot lock " + path + ": " + strerror(e);
+    }
+    struct stat now;
+    if (lstat(path.c_str(), &now) != 0 || !same_file(st, now)) {
+      close(fd);
+      continue;
+    }
+    if (fd_ >= 0)
+      close(fd_);
+    fd_ = fd;
+    path_ = path;
+    return {};
+  }
+  return "cannot lock " + path + ": it is removed whenever it is created";
 }
 
 void file_lock::release_and_remove() {
@@ -75,15 +141,43 @@ std::string runner_lock_path(const std::string& store_dir,
 bool runner_alive(const std::string& store_dir, const std::string& runner_id) {
   if (runner_id.empty())
     return false;
-  auto path = runner_lock_path(store_dir, runner_id);
-  auto fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0)
-    return false;  // no lock file: the runner is gone
-  bool alive = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  if (!alive)
-    ::unlink(path.c_str());  // stale; we hold it briefly, nobody else can
-  close(fd);
-  return alive;
+  return held_or_removed(runner_lock_path(store_dir, runner_id));
+}
+
+std::string prepare_runners_dir(const std::string& store_dir) {
+  auto dir = store_dir + "/runners";
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return "cannot create " + dir + ": " + strerror(errno);
+  struct stat st;
+  if (lstat(dir.c_str(), &st) != 0)
+    return "cannot open " + dir + ": " + strerror(errno);
+  if (S_ISLNK(st.st_mode))
+    return dir + " is a symbolic link; refusing to use it";
+  if (!S_ISDIR(st.st_mode))
+    return dir + " is not a directory";
+  if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0700
+      && ::chmod(dir.c_str(), 0700) != 0)
+    return "cannot make " + dir + " private: " + strerror(errno);
+  return {};
+}
+
+size_t remove_stale_runner_locks(const std::string& store_dir) {
+  auto dir = store_dir + "/runners";
+  auto d = opendir(dir.c_str());
+  if (d == nullptr)
+    return 0;
+  std::vector<std::string> names;
+  while (auto entry = readdir(d)) {
+    std::string_view name{entry->d_name};
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".lock")
+      names.emplace_back(name);
+  }
+  closedir(d);
+  size_t removed = 0;
+  for (auto& name : names)
+    if (!held_or_removed(dir + "/" + name))
+      ++removed;
+  return removed;
 }
 
 } // namespace procman

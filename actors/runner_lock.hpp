@@ -5,9 +5,15 @@
 //   <store>/runners/<id>.lock    held by each live runner for its lifetime;
 //                                a record claimed by <id> whose lock is free
 //                                belongs to a dead runner ("runner_lost")
+//
+// Lock files are 0600 and runners/ 0700, and none is opened through a
+// symbolic link. A free runners/<id>.lock is removed by whoever finds it
+// free, and only while it is still the file that was locked; a runner that
+// finds its own file removed before its flock took hold makes a new one.
 
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace procman {
@@ -22,9 +28,9 @@ public:
   file_lock(const file_lock&) = delete;
   file_lock& operator=(const file_lock&) = delete;
 
-  /// Tries to take an exclusive lock on `path` (created if missing) without
-  /// blocking. Returns "" on success, "busy" if another process holds it,
-  /// else the OS reason.
+  /// Tries to take an exclusive lock on `path` (created 0600 if missing;
+  /// never through a symbolic link) without blocking. Returns "" on
+  /// success, "busy" if another process holds it, else the reason.
   std::string try_lock(const std::string& path);
 
   bool held() const { return fd_ >= 0; }
@@ -45,6 +51,15 @@ std::string runner_lock_path(const std::string& store_dir,
                              const std::string& runner_id);
 
 /// Whether the runner `runner_id` of this store is alive (holds its lock).
+/// The lock file of a dead runner is removed.
 bool runner_alive(const std::string& store_dir, const std::string& runner_id);
+
+/// Creates `<store_dir>/runners` (0700), or checks and tightens it. Returns
+/// "" on success, else the reason.
+std::string prepare_runners_dir(const std::string& store_dir);
+
+/// Removes the lock files in `<store_dir>/runners` that no runner holds;
+/// returns how many it found free.
+size_t remove_stale_runner_locks(const std::string& store_dir);
 
 } // namespace procman

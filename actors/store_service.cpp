@@ -52,6 +52,7 @@ store_state::flush(std::vector<transition> extra) {
 
 uint32_t recover_lost_processes(procman::store& db,
                                 const std::string& own_runner) {
+  remove_stale_runner_locks(db.dir());
   auto running = db.with_status(process_status::running);
   if (!running) {
     log_error("", "cannot list running processes: " + render(running.error()));

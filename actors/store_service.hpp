@@ -31,8 +31,9 @@ struct store_state {
   flush(std::vector<transition> extra = {});
 };
 
-/// Ends processes left running by dead runners; shared by the store actor
-/// and start-up. Returns how many it ended.
+/// Ends processes left running by dead runners and removes the lock files
+/// of runners that are gone; shared by the store actor and start-up.
+/// Returns how many processes it ended.
 uint32_t recover_lost_processes(procman::store& db, const std::string& own_runner);
 
 /// Spawn with `caf::detached`: LMDB commits block.

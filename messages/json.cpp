@@ -3,6 +3,7 @@
 #include <cctype>
 #include <chrono>
 #include <ctime>
+#include <limits>
 #include <set>
 #include <stdexcept>
 
@@ -73,9 +74,9 @@ bool get_bool(const json::object& o, const char* key, bool fallback = false) {
 json::value payload(const std::string& text) {
   if (text.empty())
     return nullptr;
-  json::error_code ec;
-  auto v = json::parse(text, ec);
-  if (ec)
+  json::value v;
+  std::string err;
+  if (!parse_json(text, v, err, defaults::max_wrapped_json_depth))
     return json::string(text);
   return v;
 }
@@ -399,10 +400,11 @@ bool digest_from_hex(const std::string& str, uint64_t& out) {
   return true;
 }
 
-bool parse_json(std::string_view text, json::value& out, std::string& err) {
+bool parse_json(std::string_view text, json::value& out, std::string& err,
+                size_t max_depth) {
   json::error_code ec;
   json::parse_options opts;
-  opts.max_depth = 256;
+  opts.max_depth = max_depth;
   json::stream_parser p({}, opts);
   auto n = p.write_some(text.data(), text.size(), ec);
   if (!ec && n < text.size()) {
@@ -416,6 +418,10 @@ bool parse_json(std::string_view text, json::value& out, std::string& err) {
   }
   if (!ec)
     p.finish(ec);
+  if (ec == json::error::too_deep) {
+    err = "nested deeper than " + std::to_string(max_depth) + " levels";
+    return false;
+  }
   if (ec) {
     err = "malformed JSON at offset " + std::to_string(n) + ": " + ec.message();
     return false;
@@ -564,10 +570,19 @@ bool parse_spec(const json::value& v, process_spec& out, std::string& err) {
 
 namespace {
 
-// A parse handler that stops at the first key repeated within one object.
-// Boost.JSON keeps only one of two equal keys, so a spec with two steps of
-// the same name in the object form would silently lose a step.
-struct duplicate_key_finder {
+// A parse handler that checks what a tree built by Boost.JSON would hide or
+// what must not be built at all, and stops at the first problem:
+//
+// - a key repeated within one object: Boost.JSON keeps only one of two
+//   equal keys, so a spec with two steps of the same name in the object
+//   form would silently lose a step, and `--data` would lose a value;
+// - nesting deeper than `defaults::max_json_depth` in a user's document:
+//   for a spec, in each field of the spec or of a step (its "data", a
+//   step's "args"); otherwise in the whole document.
+//
+// It never holds more than max_json_depth + 3 levels: it stops deeper input
+// before anything builds a tree of it.
+struct json_checker {
   static constexpr std::size_t max_array_size = -1;
   static constexpr std::size_t max_object_size = -1;
   static constexpr std::size_t max_string_size = -1;
@@ -576,15 +591,67 @@ struct duplicate_key_finder {
   struct frame {
     bool object;
     std::set<std::string, std::less<>> keys;
-    std::string key; // the key of the value being parsed
+    std::string key;  // the key of the value being parsed
+    std::string step; // a spec's step: its name, or "#<index>"
+    size_t count = 0; // elements seen, for the steps array
   };
 
+  bool spec = false; // check as a process spec, else as `what`
+  std::string what;  // names a non-spec document in messages
   std::vector<frame> stack;
   std::string key;
-  std::string message; // set when a duplicate was found
+  std::string name;  // a "name" being read in an array-form step
+  std::string message; // set when a problem was found
+  bool with_offset = false; // append the offset to `message`
 
-  bool push(bool object) {
-    stack.push_back(frame{object, {}, {}});
+  static std::string levels() {
+    return " is nested deeper than " + std::to_string(defaults::max_json_depth)
+           + " levels";
+  }
+
+  // Inside the "steps" of a spec, at the level of one step's fields.
+  bool in_steps() const {
+    return spec && stack.size() >= 2 && stack[0].object
+           && stack[0].key == "steps";
+  }
+
+  bool reading_step_name() const {
+    return in_steps() && stack.size() == 3 && !stack[1].object
+           && stack[2].object && stack[2].key == "name";
+  }
+
+  bool fail(std::string msg, json::error_code& ec) {
+    message = std::move(msg);
+    ec = json::error::syntax;
+    return false;
+  }
+
+  bool push(bool object, json::error_code& ec) {
+    if (in_steps() && stack.size() == 2) {
+      auto& steps = stack[1];
+      frame f{object, {}, {}, {}, 0};
+      f.step = steps.object ? steps.key : "#" + std::to_string(steps.count++);
+      stack.push_back(std::move(f));
+      return true;
+    }
+    auto depth = stack.size() + 1; // of the new level, from the top
+    if (!spec) {
+      if (depth > defaults::max_json_depth)
+        return fail(what + levels(), ec);
+    } else if (in_steps() && stack.size() >= 3) {
+      // A field of a step starts at the fourth level.
+      if (depth - 3 > defaults::max_json_depth) {
+        auto& step = stack[2];
+        auto field = step.object ? "field \"" + step.key + "\"" : "its value";
+        return fail("step \"" + step.step + "\": " + field + levels(), ec);
+      }
+    } else if (stack.empty() || !stack[0].object) {
+      if (depth > defaults::max_json_depth)
+        return fail("spec" + levels(), ec);
+    } else if (depth - 1 > defaults::max_json_depth) {
+      return fail("spec: field \"" + stack[0].key + "\"" + levels(), ec);
+    }
+    stack.push_back(frame{object, {}, {}, {}, 0});
     return true;
   }
 
@@ -597,17 +664,19 @@ struct duplicate_key_finder {
     key.append(s.data(), s.size());
     auto& top = stack.back();
     if (!top.keys.insert(key).second) {
-      auto in_steps = stack.size() >= 2 && stack[0].key == "steps"
-                      && stack[1].object;
-      if (in_steps && stack.size() == 2)
-        message = "step \"" + key + "\": name used twice";
-      else if (in_steps)
-        message = "step \"" + stack[1].key + "\": field \"" + key
-                  + "\" used twice";
-      else
-        message = "spec: field \"" + key + "\" used twice";
-      ec = json::error::syntax;
-      return false;
+      if (!spec) {
+        with_offset = true;
+        return fail(what + ": field \"" + key + "\" used twice", ec);
+      }
+      auto steps = in_steps() && stack[1].object;
+      if (steps && stack.size() == 2)
+        return fail("step \"" + key + "\": name used twice", ec);
+      if (in_steps() && stack.size() == 3)
+        return fail("step \"" + stack[2].step + "\": field \"" + key
+                      + "\" used twice",
+                    ec);
+      with_offset = true;
+      return fail("spec: field \"" + key + "\" used twice", ec);
     }
     top.key = std::move(key);
     key.clear();
@@ -619,18 +688,28 @@ struct duplicate_key_finder {
     return true;
   }
 
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    if (reading_step_name())
+      name.append(s.data(), s.size());
+    return true;
+  }
+
+  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    if (reading_step_name()) {
+      name.append(s.data(), s.size());
+      if (!name.empty())
+        stack[2].step = std::move(name);
+      name.clear();
+    }
+    return true;
+  }
+
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
-  bool on_array_begin(json::error_code&) { return push(false); }
+  bool on_array_begin(json::error_code& ec) { return push(false, ec); }
   bool on_array_end(std::size_t, json::error_code&) { return pop(); }
-  bool on_object_begin(json::error_code&) { return push(true); }
+  bool on_object_begin(json::error_code& ec) { return push(true, ec); }
   bool on_object_end(std::size_t, json::error_code&) { return pop(); }
-  bool on_string_part(json::string_view, std::size_t, json::error_code&) {
-    return true;
-  }
-  bool on_string(json::string_view, std::size_t, json::error_code&) {
-    return true;
-  }
   bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(int64_t, json::string_view, json::error_code&) { return true; }
   bool on_uint64(uint64_t, json::string_view, json::error_code&) {
@@ -643,32 +722,104 @@ struct duplicate_key_finder {
   bool on_comment(json::string_view, json::error_code&) { return true; }
 };
 
-// The error for the first repeated key in `text`, "" if there is none.
-std::string find_duplicate_key(std::string_view text) {
+// The first repeated key or too deep nesting in `text` (a spec, or else the
+// document named `what`), "" if there is none. Malformed JSON is left to
+// parse_json to report.
+std::string check_json(std::string_view text, bool spec,
+                       const std::string& what = {}) {
   json::parse_options opts;
-  opts.max_depth = 256; // as parse_json
-  json::basic_parser<duplicate_key_finder> p(opts);
+  opts.max_depth = std::numeric_limits<std::size_t>::max(); // we stop it
+  json::basic_parser<json_checker> p(opts);
+  p.handler().spec = spec;
+  p.handler().what = what;
   json::error_code ec;
   auto n = p.write_some(false, text.data(), text.size(), ec);
-  auto& msg = p.handler().message;
-  if (!msg.empty() && msg.compare(0, 6, "spec: ") == 0)
-    msg += " at offset " + std::to_string(n);
-  return msg;
+  auto& h = p.handler();
+  if (h.with_offset)
+    h.message += " at offset " + std::to_string(n);
+  return h.message;
+}
+
+/// Depth of `v`, counted up to `stop` + 1 (without recursion: a step's
+/// output can be of any depth).
+size_t depth_up_to(const json::value& v, size_t stop) {
+  std::vector<std::pair<const json::value*, size_t>> todo{{&v, 0}};
+  size_t deepest = 0;
+  while (!todo.empty()) {
+    auto [x, d] = todo.back();
+    todo.pop_back();
+    if (auto o = x->if_object()) {
+      deepest = std::max(deepest, d + 1);
+      if (deepest > stop)
+        break;
+      for (auto& kv : *o)
+        todo.emplace_back(&kv.value(), d + 1);
+    } else if (auto a = x->if_array()) {
+      deepest = std::max(deepest, d + 1);
+      if (deepest > stop)
+        break;
+      for (auto& e : *a)
+        todo.emplace_back(&e, d + 1);
+    }
+  }
+  return deepest;
 }
 
 } // namespace
 
 bool parse_spec(std::string_view text, process_spec& out, std::string& err) {
+  // First the checks that need the text, so that a tree is built only of
+  // a document within the depth limit.
+  if (auto problem = check_json(text, true); !problem.empty()) {
+    err = std::move(problem);
+    return false;
+  }
   json::value v;
-  if (!parse_json(text, v, err)) {
+  if (!parse_json(text, v, err, defaults::max_wrapped_json_depth)) {
     err = "spec: " + err;
     return false;
   }
-  if (auto dup = find_duplicate_key(text); !dup.empty()) {
-    err = std::move(dup);
+  return parse_spec(v, out, err);
+}
+
+bool parse_user_json(std::string_view text, json::value& out, std::string& err,
+                     const std::string& what) {
+  if (auto problem = check_json(text, false, what); !problem.empty()) {
+    err = std::move(problem);
     return false;
   }
-  return parse_spec(v, out, err);
+  if (!parse_json(text, out, err)) {
+    err = json_error(what, err);
+    return false;
+  }
+  return true;
+}
+
+bool deeper_than_limit(const json::value& v) {
+  return depth_up_to(v, defaults::max_json_depth) > defaults::max_json_depth;
+}
+
+std::string json_error(const std::string& what, const std::string& err) {
+  if (err.rfind("nested deeper", 0) == 0)
+    return what + " is " + err;
+  return what + ": " + err;
+}
+
+bool spec_to_json(const process_spec& spec, std::string& out,
+                  std::string& err) {
+  // A spec built in code has not been through parse_spec: check what the
+  // JSON mapping would otherwise turn into a string or cut.
+  json::value v;
+  if (!spec.data.empty()
+      && !parse_user_json(spec.data, v, err, "spec: field \"data\""))
+    return false;
+  for (auto& s : spec.steps)
+    if (!s.args.empty()
+        && !parse_user_json(s.args, v, err,
+                            "step \"" + s.name + "\": field \"args\""))
+      return false;
+  out = dump(json::value_from(spec));
+  return true;
 }
 
 json::object merge_objects(const json::value& base, const json::object& over) {

@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +15,23 @@
 #include "messages/types.hpp"
 
 namespace procman {
+
+namespace defaults {
+
+/// Deepest nesting of arrays and objects in a JSON document a user hands
+/// procman: `--data`, a spec's "data", a step's "args", a step's output.
+/// Deeper input is refused where it enters (`errc::invalid_json`, or
+/// `invalid_spec` for a spec), never cut or dropped on the way.
+constexpr size_t max_json_depth = 256;
+
+/// Deepest nesting procman accepts in its own envelopes around such a
+/// document: the executor's input (`{"steps": [{"args": ...}]}`, +3), its
+/// report lines (`{"output": ...}`, +1) and the message log's lines
+/// (`{"payload": <spec>}`, `{"record": {"steps": [{"args": ...}]}}`, +4).
+/// A document at `max_json_depth` fits into each of them.
+constexpr size_t max_wrapped_json_depth = max_json_depth + 8;
+
+} // namespace defaults
 
 // -- value_from / value_to customisations --------------------------------------
 // value_to throws std::invalid_argument naming the field on malformed input.
@@ -40,8 +58,27 @@ list_query tag_invoke(boost::json::value_to_tag<list_query>, const boost::json::
 // -- helpers --------------------------------------------------------------------
 
 /// Parses `text` as JSON; on failure returns false and sets `err` to a
-/// message with the position ("malformed JSON at offset 12: ...").
-bool parse_json(std::string_view text, boost::json::value& out, std::string& err);
+/// message with the position ("malformed JSON at offset 12: ...") or, past
+/// `max_depth` levels of arrays and objects, "nested deeper than 256
+/// levels". Procman's own envelopes pass `defaults::max_wrapped_json_depth`.
+bool parse_json(std::string_view text, boost::json::value& out, std::string& err,
+                size_t max_depth = defaults::max_json_depth);
+
+/// Parses a JSON document that a user hands procman (`--data`, proceed
+/// data), named `what` in errors. Besides malformed JSON it refuses a key
+/// used twice in one object (`--data: field "a" used twice at offset 9`)
+/// and nesting deeper than `defaults::max_json_depth`
+/// (`--data is nested deeper than 256 levels`), the same checks as
+/// parse_spec makes.
+bool parse_user_json(std::string_view text, boost::json::value& out,
+                     std::string& err, const std::string& what);
+
+/// `what` and an error of parse_json as one message:
+/// `what: malformed JSON at ...` or `what is nested deeper than ...`.
+std::string json_error(const std::string& what, const std::string& err);
+
+/// Whether `v` is nested deeper than `defaults::max_json_depth`.
+bool deeper_than_limit(const boost::json::value& v);
 
 /// A log entry's record digest as 16 lowercase hex digits, and back.
 std::string digest_to_hex(uint64_t x);
@@ -53,7 +90,10 @@ std::string dump(const boost::json::value& v);
 /// Parses a process spec from JSON text: `{"steps": {name: {class, args,
 /// services}} | [{name, class, args, services}], "timeout": N, "data": {}}`.
 /// On failure returns false and sets `err` to a message naming the step and
-/// field, e.g. `step "bar": field "class" must be a string`.
+/// field, e.g. `step "bar": field "class" must be a string`. Refuses a key
+/// used twice in one object and a field (its "data", a step's "args")
+/// nested deeper than `defaults::max_json_depth`; the overload taking a
+/// parsed value cannot see repeated keys and trusts the parser's depth.
 bool parse_spec(std::string_view text, process_spec& out, std::string& err);
 bool parse_spec(const boost::json::value& v, process_spec& out, std::string& err);
 inline bool parse_spec(const char* text, process_spec& out, std::string& err) {
@@ -63,6 +103,12 @@ inline bool parse_spec(const std::string& text, process_spec& out,
                        std::string& err) {
   return parse_spec(std::string_view{text}, out, err);
 }
+
+/// A process spec built in code (not parsed from text) as the JSON text of
+/// an enqueue transition. Fails, naming the field, where its "data" or a
+/// step's "args" is not one JSON document within the limits of
+/// parse_user_json; the JSON mapping would otherwise turn it into a string.
+bool spec_to_json(const process_spec& spec, std::string& out, std::string& err);
 
 /// `base` with the top-level keys of `over` written over it. Both must be
 /// JSON objects (a non-object `base` counts as `{}`).

@@ -17,7 +17,7 @@ json::value payload_value(const std::string& text) {
     return nullptr;
   json::value v;
   std::string err;
-  if (!parse_json(text, v, err))
+  if (!parse_json(text, v, err, defaults::max_wrapped_json_depth))
     return json::string(text);
   return v;
 }
@@ -144,7 +144,7 @@ bool read_log(std::istream& in, log_file& out, std::string& err) {
       continue;
     auto where = "line " + std::to_string(n) + ": ";
     json::value v;
-    if (!parse_json(line, v, err)) {
+    if (!parse_json(line, v, err, defaults::max_wrapped_json_depth)) {
       err = where + err;
       return false;
     }

@@ -95,6 +95,14 @@ std::string doorbell::bind(const std::string& store_dir) {
     close(fd);
     return "cannot bind " + path + ": " + std::strerror(err);
   }
+  // bind() creates the socket file with the umask's mode; only the store's
+  // owner may ring (the store directory is private too).
+  if (chmod(path.c_str(), 0600) != 0) {
+    auto err = errno;
+    close(fd);
+    unlink(path.c_str());
+    return "cannot make " + path + " private: " + std::strerror(err);
+  }
   if (lstat(path.c_str(), &st) == 0) {
     ino_ = st.st_ino;
     dev_ = st.st_dev;

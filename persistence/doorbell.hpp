@@ -24,8 +24,8 @@ public:
   doorbell(const doorbell&) = delete;
   doorbell& operator=(const doorbell&) = delete;
 
-  /// Binds `<store_dir>/doorbell.sock` (replacing a stale one). Returns an
-  /// empty string on success, else the reason.
+  /// Binds `<store_dir>/doorbell.sock` (replacing a stale one), mode 0600.
+  /// Returns an empty string on success, else the reason.
   std::string bind(const std::string& store_dir);
 
   /// The socket's file descriptor (non-blocking, close-on-exec), -1 if unbound.

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -27,6 +28,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -130,6 +132,106 @@ bool is_damage_code(int code) {
   return code == MDB_INVALID || code == MDB_CORRUPTED
          || code == MDB_VERSION_MISMATCH || code == MDB_PANIC
          || code == MDB_INCOMPATIBLE || code == MDB_PAGE_NOTFOUND;
+}
+
+// -- ownership and modes -------------------------------------------------------
+
+std::string user_label(uid_t uid) {
+  passwd pw;
+  passwd* found = nullptr;
+  char buf[4096];
+  std::string name = "unknown user";
+  if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found != nullptr)
+    name = found->pw_name;
+  return "uid " + std::to_string(uid) + " (" + name + ")";
+}
+
+std::string octal_mode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+/// Creates the store directory `dir` if it is missing: its parents as
+/// usual, the directory itself 0700 whatever the umask.
+caf::error create_store_dir(const std::string& dir) {
+  struct stat sb;
+  if (::stat(dir.c_str(), &sb) == 0)
+    return {};
+  std::error_code ec;
+  auto parent = fs::path{dir}.parent_path();
+  if (!parent.empty())
+    fs::create_directories(parent, ec);
+  if (!ec && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    ec = std::error_code{errno, std::generic_category()};
+  if (ec)
+    return make_error(errc::store_access, "cannot create store directory "
+                                            + dir + ": " + ec.message());
+  return {};
+}
+
+/// Refuses a store directory that is not this user's to use: owned by
+/// someone other than the effective user or root, or writable by group or
+/// others (anyone who can write it can plant records, whose steps the
+/// runner then runs as the store's user). Tightens a directory of this
+/// user that others can read (0755 from an older procman) to 0700.
+caf::error check_store_dir(const std::string& dir, const struct stat& sb) {
+  auto me = geteuid();
+  if (sb.st_uid != me && sb.st_uid != 0)
+    return make_error(errc::store_access,
+                      "store " + dir + " is owned by " + user_label(sb.st_uid)
+                        + ", not by " + user_label(me)
+                        + "; refusing to use it");
+  if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    return make_error(errc::store_access,
+                      "store " + dir + " has mode " + octal_mode(sb.st_mode)
+                        + " (group/world-writable); refusing to use it");
+  if (sb.st_uid == me && (sb.st_mode & 077) != 0
+      && ::chmod(dir.c_str(), sb.st_mode & 07700) != 0)
+    return make_error(errc::store_access, "cannot make store " + dir
+                                            + " private: "
+                                            + errno_text(errno));
+  return {};
+}
+
+/// Creates or checks one of LMDB's files in the store before LMDB opens it
+/// (LMDB follows symbolic links and creates with the umask's mode): a
+/// regular file, not a link, mode 0600, this user's or root's.
+caf::error prepare_store_file(const std::string& path) {
+  auto fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                   0600);
+  if (fd < 0) {
+    if (errno == ELOOP)
+      return make_error(errc::store_access,
+                        "store file " + path
+                          + " is a symbolic link; refusing to use it");
+    return make_error(errc::store_access,
+                      "cannot open store file " + path + ": "
+                        + errno_text(errno));
+  }
+  struct stat sb;
+  caf::error err;
+  auto me = geteuid();
+  if (fstat(fd, &sb) != 0)
+    err = make_error(errc::store_access,
+                     "cannot open store file " + path + ": "
+                       + errno_text(errno));
+  else if (!S_ISREG(sb.st_mode))
+    err = make_error(errc::store_access, "store file " + path
+                                           + " is not a regular file; "
+                                             "refusing to use it");
+  else if (sb.st_uid != me && sb.st_uid != 0)
+    err = make_error(errc::store_access,
+                     "store file " + path + " is owned by "
+                       + user_label(sb.st_uid) + ", not by " + user_label(me)
+                       + "; refusing to use it");
+  else if (sb.st_uid == me && (sb.st_mode & 07777) != 0600
+           && fchmod(fd, 0600) != 0)
+    err = make_error(errc::store_access, "cannot make store file " + path
+                                           + " private: "
+                                           + errno_text(errno));
+  close(fd);
+  return err;
 }
 
 // -- raw access ---------------------------------------------------------------
@@ -451,8 +553,10 @@ struct store::impl {
       boost::json::value v;
       std::string err;
       if (!parse_json(t.json, v, err))
-        return make_error(errc::invalid_json, t.pid + ": " + to_string(t.kind)
-                                                + " output: " + err);
+        return make_error(errc::invalid_json,
+                          json_error(t.pid + ": " + to_string(t.kind)
+                                       + " output",
+                                     err));
       out = t.json;
       return {};
     };
@@ -538,14 +642,15 @@ struct store::impl {
                                 "proceeded");
         boost::json::value extra = boost::json::object{};
         std::string err;
-        if (!t.json.empty() && !parse_json(t.json, extra, err))
-          return make_error(errc::invalid_json,
-                            t.pid + ": proceed data: " + err);
+        if (!t.json.empty()
+            && !parse_user_json(t.json, extra, err, t.pid + ": proceed data"))
+          return make_error(errc::invalid_json, err);
         if (!extra.is_object())
           return make_error(errc::invalid_json,
                             t.pid + ": proceed data must be a JSON object");
         boost::json::value base;
-        if (!parse_json(rec.output, base, err))
+        if (!parse_json(rec.output, base, err,
+                        defaults::max_wrapped_json_depth))
           base = boost::json::object{};
         rec.data = dump(merge_objects(base, extra.get_object()));
         rec.status = ps::queued;
@@ -660,7 +765,7 @@ struct store::impl {
       unsigned flags = MDB_NOTLS;
       if (opts.no_sync)
         flags |= MDB_NOSYNC;
-      env->env.open(dir.c_str(), flags, 0644);
+      env->env.open(dir.c_str(), flags, 0600);
     } catch (const lmdb::error& e) {
       if (is_damage_code(e.code()))
         return damaged(e.what());
@@ -754,22 +859,21 @@ caf::expected<std::unique_ptr<store>> store::open(store_options opts) {
   auto& dir = opts.dir;
   if (dir.empty())
     return make_error(errc::store_access, "no store directory given");
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec)
-    return make_error(errc::store_access, "cannot create store directory "
-                                            + dir + ": " + ec.message());
-  if (!fs::is_directory(dir, ec))
-    return make_error(errc::store_access,
-                      "store path " + dir + " is not a directory");
-  if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
-    return make_error(errc::store_access, "store directory " + dir
-                                            + " is not writable: "
-                                            + errno_text(errno));
+  if (auto err = create_store_dir(dir))
+    return err;
   struct stat sb;
   if (::stat(dir.c_str(), &sb) != 0)
     return make_error(errc::store_access, "cannot open store directory " + dir
                                             + ": " + errno_text(errno));
+  if (!S_ISDIR(sb.st_mode))
+    return make_error(errc::store_access,
+                      "store path " + dir + " is not a directory");
+  if (auto err = check_store_dir(dir, sb))
+    return err;
+  if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
+    return make_error(errc::store_access, "store directory " + dir
+                                            + " is not writable: "
+                                            + errno_text(errno));
   auto ptr = std::make_unique<impl>();
   ptr->opts = opts;
   auto& reg = registry::instance();
@@ -780,6 +884,9 @@ caf::expected<std::unique_ptr<store>> store::open(store_options opts) {
   if (env && env->owner != getpid())
     env.reset(); // inherited through fork(): never touch it
   if (!env) {
+    for (auto name : {"/data.mdb", "/lock.mdb"})
+      if (auto err = prepare_store_file(dir + name))
+        return err;
     auto fresh = ptr->open_environment();
     if (!fresh)
       return fresh.error();
@@ -839,7 +946,9 @@ caf::expected<process_record> store::enqueue(const process_spec& spec,
   transition t;
   t.kind = transition_kind::enqueue;
   t.source = source;
-  t.json = dump(boost::json::value_from(spec));
+  std::string err;
+  if (!spec_to_json(spec, t.json, err))
+    return make_error(errc::invalid_spec, err);
   return apply(t);
 }
 

@@ -9,6 +9,7 @@
 #include <boost/core/demangle.hpp>
 #include <boost/json/value.hpp>
 
+#include "messages/json.hpp"
 #include "steps/text.hpp"
 #include "steps/throw_trace.hpp"
 
@@ -141,7 +142,9 @@ step_run_result run_steps(const std::vector<step_spec>& steps, uint32_t first,
                       + current_exception_type(),
                     detail::take_exception_stack(nullptr));
       }
-      // execute() returns an object by type; what is left to check is size.
+      // execute() returns an object by type; what is left to check is its
+      // size and depth (the next step, the report line and the store take
+      // no more).
       boost::json::value as_value(std::move(output));
       auto size = serialized_size(as_value);
       if (size > opts.max_output_bytes)
@@ -149,6 +152,10 @@ step_run_result run_steps(const std::vector<step_spec>& steps, uint32_t first,
                     "step " + name + ": output is " + std::to_string(size)
                       + " bytes, above the limit of "
                       + std::to_string(opts.max_output_bytes) + " bytes");
+      if (deeper_than_limit(as_value))
+        return fail(i, error_kind::output,
+                    "step " + name + ": output is nested deeper than "
+                      + std::to_string(defaults::max_json_depth) + " levels");
       output = std::move(as_value.get_object());
       if (observer.completed)
         observer.completed(i);

@@ -271,8 +271,9 @@ bool parse_input(const std::string& text, exec_input& in, std::string& err) {
     return false;
   }
   json::value doc;
-  if (!procman::parse_json(text, doc, err)) {
-    err = "executor input: " + err;
+  if (!procman::parse_json(text, doc, err,
+                           procman::defaults::max_wrapped_json_depth)) {
+    err = procman::json_error("executor input", err);
     return false;
   }
   if (!doc.is_object()) {

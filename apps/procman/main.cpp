@@ -100,8 +100,8 @@ process_spec load_spec(const cli::args& a, size_t pos) {
     throw failure{1, err};
   if (a.has("data")) {
     json::value data;
-    if (!parse_json(a.get("data"), data, err))
-      throw failure{1, "--data: " + err};
+    if (!parse_user_json(a.get("data"), data, err, "--data"))
+      throw failure{1, err};
     if (!data.is_object())
       throw failure{1, "--data must be a JSON object"};
     json::value base;
@@ -200,8 +200,8 @@ int cmd_proceed(const cli::args& a) {
   auto data = a.get("data", "{}");
   json::value v;
   std::string err;
-  if (!parse_json(data, v, err))
-    throw failure{1, "--data: " + err};
+  if (!parse_user_json(data, v, err, "--data"))
+    throw failure{1, err};
   if (!v.is_object())
     throw failure{1, "--data must be a JSON object"};
   auto c = open_client(a);

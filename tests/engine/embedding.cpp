@@ -19,16 +19,7 @@ using namespace procman::test;
 
 namespace {
 
-struct engine_fixture {
-  temp_dir tmp;
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-
-  engine_fixture() {
-    cfg.add_message_types<caf::id_block::procman>();
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-
+struct engine_fixture : actor_system_fixture {
   std::unique_ptr<engine> start_engine(bool wait = true) {
     return start_test_engine(*sys, tmp.str(), wait);
   }

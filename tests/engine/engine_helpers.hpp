@@ -7,6 +7,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 
 #include "actors/engine.hpp"
 #include "fixtures/temp_dir.hpp"
@@ -14,6 +15,19 @@
 #include "messages/json.hpp"
 
 namespace procman::test {
+
+/// A temporary directory and an actor system that knows procman's types,
+/// for tests that run an engine in their own process.
+struct actor_system_fixture {
+  temp_dir tmp;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  actor_system_fixture() {
+    cfg.add_message_types<caf::id_block::procman>();
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+};
 
 /// Parses a spec that a test writes inline; fails the test if it does not.
 inline process_spec test_spec(const std::string& text) {

@@ -7,6 +7,7 @@
 
 #include "messages/json.hpp"
 #include "messages/types.hpp"
+#include "fixtures/json_depth.hpp"
 #include "samples.hpp"
 
 namespace json = boost::json;
@@ -259,6 +260,55 @@ BOOST_AUTO_TEST_CASE(data_not_an_object) {
                            + d + "}");
     BOOST_TEST(err == "spec: field \"data\" must be an object");
   }
+}
+
+BOOST_AUTO_TEST_CASE(data_and_args_at_the_depth_limit_are_kept_whole) {
+  auto deep = nested_object(defaults::max_json_depth);
+  auto spec = parse_ok(R"({"steps": {"a": {"class": "A", "args": )" + deep
+                       + R"(}}, "data": )" + deep + "}");
+  BOOST_TEST(spec.data == deep);
+  BOOST_TEST(spec.steps[0].args == deep);
+  // And through the JSON mapping that the store's transitions use.
+  auto back = parse_ok(dump(json::value_from(spec)));
+  BOOST_TEST(back.data == deep);
+  BOOST_TEST(back.steps[0].args == deep);
+}
+
+BOOST_AUTO_TEST_CASE(data_or_args_one_level_deeper_are_refused_by_name) {
+  auto limit = std::to_string(defaults::max_json_depth);
+  auto deeper = nested_object(defaults::max_json_depth + 1);
+  BOOST_TEST(parse_error(R"({"steps": {"a": {"class": "A"}}, "data": )" + deeper + "}")
+             == "spec: field \"data\" is nested deeper than " + limit + " levels");
+  BOOST_TEST(parse_error(R"({"steps": {"a": {"class": "A", "args": )" + deeper + "}}}")
+             == "step \"a\": field \"args\" is nested deeper than " + limit
+                  + " levels");
+  BOOST_TEST(parse_error(R"({"steps": [{"name": "b", "class": "A", "args": [)" + deeper
+                         + "]}]}")
+             == "step \"b\": field \"args\" is nested deeper than " + limit
+                  + " levels");
+  // Far deeper than any envelope: still named, not "must be an object".
+  auto far = nested_object(100000);
+  BOOST_TEST(parse_error(R"({"steps": {"a": {"class": "A"}}, "data": )" + far + "}")
+             == "spec: field \"data\" is nested deeper than " + limit + " levels");
+}
+
+BOOST_AUTO_TEST_CASE(user_json_refuses_repeated_keys_and_deep_nesting_by_name) {
+  json::value v;
+  std::string err;
+  BOOST_TEST(parse_user_json(R"({"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}]})", v, err,
+                             "--data"),
+             err);
+  BOOST_TEST(!parse_user_json(R"({"a": 1, "b": 2, "a": 3})", v, err, "--data"));
+  BOOST_TEST(err == "--data: field \"a\" used twice at offset 19");
+  BOOST_TEST(!parse_user_json(R"({"x": [{"k": 1, "k": 1}]})", v, err, "--data"));
+  BOOST_TEST(err == "--data: field \"k\" used twice at offset 18");
+  auto limit = defaults::max_json_depth;
+  BOOST_TEST(parse_user_json(nested_object(limit), v, err, "--data"), err);
+  BOOST_TEST(!parse_user_json(nested_object(limit + 1), v, err, "--data"));
+  BOOST_TEST(err == "--data is nested deeper than " + std::to_string(limit)
+                      + " levels");
+  BOOST_TEST(!parse_user_json("{\"a\": ", v, err, "--data"));
+  BOOST_TEST(contains(err, "--data: malformed JSON at offset"), err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

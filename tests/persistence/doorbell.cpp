@@ -51,6 +51,16 @@ BOOST_AUTO_TEST_CASE(a_ring_wakes_a_bound_doorbell) {
   BOOST_TEST(!readable(bell.fd(), 0));
 }
 
+BOOST_AUTO_TEST_CASE(the_socket_is_private_under_a_permissive_umask) {
+  umask_guard mask{022};
+  temp_dir tmp;
+  doorbell bell;
+  BOOST_REQUIRE(bell.bind(tmp.str()) == "");
+  BOOST_TEST(mode_of(tmp.str() + "/doorbell.sock").mode == 0600u);
+  ring_doorbell(tmp.str());
+  BOOST_TEST(readable(bell.fd(), 1000));  // its owner still rings it
+}
+
 BOOST_AUTO_TEST_CASE(ringing_without_a_listener_is_a_no_op) {
   temp_dir tmp;
   ring_doorbell(tmp.str());                      // no socket: ENOENT

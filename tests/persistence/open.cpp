@@ -21,13 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-store_options fast(const std::string& dir) {
-  store_options opts;
-  opts.dir = dir;
-  opts.no_sync = true;
-  return opts;
-}
-
 /// Writes `value` under `key` in the store's "meta" database, bypassing
 /// procman (the store must be closed).
 void poke_meta(const std::string& dir, const std::string& key,

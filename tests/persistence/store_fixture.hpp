@@ -61,6 +61,14 @@ T must(caf::expected<T> x, const char* what = "operation") {
   return std::move(*x);
 }
 
+/// Options of a store in `dir` that does not sync (tests only).
+inline store_options fast(const std::string& dir) {
+  store_options opts;
+  opts.dir = dir;
+  opts.no_sync = true;
+  return opts;
+}
+
 /// The encoded bytes of a record: equal bytes, equal records.
 inline std::vector<char> bytes_of(const process_record& x) {
   std::vector<char> buf;

@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "messages/json.hpp"
+#include "fixtures/json_depth.hpp"
 #include "persistence/store_fixture.hpp"
 
 using namespace procman;
@@ -281,6 +282,43 @@ BOOST_AUTO_TEST_CASE(interrupt_then_proceed_merges_and_requeues) {
   BOOST_TEST((rec.step_states[1] == step_status::completed));
   BOOST_TEST((rec.step_states[2] == step_status::pending));
   BOOST_TEST(rec.runner == "r9");
+}
+
+BOOST_AUTO_TEST_CASE(payloads_deeper_than_the_json_limit_or_with_repeated_keys_are_refused) {
+  auto limit = defaults::max_json_depth;
+  auto too_deep = " is nested deeper than " + std::to_string(limit) + " levels";
+  auto rec = make_in(ps::running);
+  auto pid = rec.pid;
+  auto fin = make_transition(tk::finish, pid);
+  fin.json = nested_object(limit + 1);
+  auto refused = st->apply(fin);
+  BOOST_REQUIRE(!refused);
+  BOOST_TEST((is(refused.error(), errc::invalid_json)));
+  BOOST_TEST(render(refused.error()) == pid + ": finish output" + too_deep);
+  auto intr = make_transition(tk::interrupt, pid);
+  intr.step = 1;
+  intr.json = nested_object(limit, "out");
+  rec = apply(intr);
+  BOOST_TEST(rec.output == intr.json);
+  auto seq = must(st->stats()).last_seq;
+  for (auto data : {nested_object(limit + 1), std::string{R"({"k":1,"k":2})"}}) {
+    auto pro = make_transition(tk::proceed, pid);
+    pro.json = data;
+    refused = st->apply(pro);
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST((is(refused.error(), errc::invalid_json)));
+    BOOST_TEST_INFO(render(refused.error()));
+    BOOST_TEST(render(refused.error()).find(pid + ": proceed data") == 0u);
+  }
+  BOOST_TEST(must(st->stats()).last_seq == seq);  // nothing written
+  BOOST_TEST((must(st->get(pid)).status == ps::interrupted));
+  auto pro = make_transition(tk::proceed, pid);
+  pro.json = nested_object(limit, "in");
+  rec = apply(pro);
+  auto data = parse_deep(rec.data);
+  BOOST_TEST(depth_of(data) == limit);
+  BOOST_TEST(boost::json::serialize(data.at("out")) == boost::json::serialize(parse_deep(intr.json).at("out")));
+  BOOST_TEST(boost::json::serialize(data.at("in")) == boost::json::serialize(parse_deep(pro.json).at("in")));
 }
 
 BOOST_AUTO_TEST_CASE(proceed_of_a_not_interrupted_process_is_refused) {

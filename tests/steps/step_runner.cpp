@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "fixtures/json_depth.hpp"
 #include "helpers.hpp"
 #include "messages/json.hpp"
 
@@ -58,6 +59,14 @@ public:
   }
 };
 
+// Returns its input one level down: {"w": data}.
+class wrap_step : public step {
+public:
+  json::object execute(const json::object& data, step_context&) override {
+    return {{"w", data}};
+  }
+};
+
 class big_step : public step {
 public:
   json::object execute(const json::object&, step_context&) override {
@@ -102,6 +111,9 @@ struct runner_fixture {
     });
     reg.add("test.throw_int", [](const json::value&, const service_map&) {
       return std::make_unique<int_throwing_step>();
+    });
+    reg.add("test.wrap", [](const json::value&, const service_map&) {
+      return std::make_unique<wrap_step>();
     });
     reg.add("test.big", [](const json::value&, const service_map&) {
       return std::make_unique<big_step>();
@@ -259,6 +271,23 @@ BOOST_AUTO_TEST_CASE(the_output_limit_is_an_option) {
   opts.max_output_bytes = 14;
   BOOST_TEST(run({spec("a", "test.trail", R"("AB")")}, 0, {}, opts).outcome
              == step_run_result::finished);
+}
+
+BOOST_AUTO_TEST_CASE(an_output_deeper_than_the_json_limit_fails_with_kind_output) {
+  auto limit = defaults::max_json_depth;
+  auto data = [](size_t depth) { return parse_deep(nested_object(depth)).as_object(); };
+  auto ok = run({spec("w", "test.wrap")}, 0, data(limit - 1));
+  BOOST_TEST(ok.outcome == step_run_result::finished, ok.error.message);
+  BOOST_TEST(depth_of(ok.output) == limit);
+  auto r = run({spec("w", "test.wrap"), spec("c", "test.trail", R"("C")")}, 0,
+               data(limit));
+  BOOST_TEST(r.outcome == step_run_result::failed);
+  BOOST_TEST((r.error.kind == error_kind::output));
+  BOOST_TEST(r.error.step == "w");
+  BOOST_TEST(r.error.message
+             == "step \"w\": output is nested deeper than " + std::to_string(limit)
+                  + " levels");
+  BOOST_TEST(runs == 0);
 }
 
 BOOST_AUTO_TEST_CASE(an_interrupting_step_pauses_with_its_output) {
