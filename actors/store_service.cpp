@@ -99,23 +99,24 @@ store_state::flush(std::vector<transition> extra) {
   if (pending.empty() && extra.empty())
     return tail;
   auto parked = pending.size();
-  std::vector<transition> batch;
-  batch.reserve(parked + extra.size());
-  batch.insert(batch.end(), pending.begin(), pending.end());
+  auto batch = std::move(pending);
+  pending.clear();
   batch.insert(batch.end(), std::make_move_iterator(extra.begin()),
                std::make_move_iterator(extra.end()));
   auto results = db->apply(batch);
   if (storage_failed(results)) {
     commit_failed(results.front().error(), batch.size());
     if (!give_up) {
+      // Nothing was written: park the same transitions again.
       tail.assign(results.begin() + static_cast<ptrdiff_t>(parked),
                   results.end());
+      batch.resize(parked);
+      pending = std::move(batch);
       return tail;
     }
   } else {
     commit_succeeded();
   }
-  pending.clear();
   auto proms = std::move(promises);
   promises.clear();
   for (size_t i = 0; i < results.size(); ++i) {

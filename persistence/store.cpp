@@ -252,7 +252,7 @@ struct store::impl {
         return "no space left on device" + where + ": disk quota exceeded";
       case EIO:
         return errno_text(EIO) + where + " in " + e.origin()
-               + "; the disk may be full or failing";
+               + ": the disk is full (no space left on device) or failing";
       default:
         return "store " + opts.dir + ": " + e.what();
     }

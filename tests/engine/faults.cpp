@@ -99,6 +99,16 @@ BOOST_AUTO_TEST_CASE(a_full_disk_is_named_with_the_store_in_cli_errors) {
                != std::string::npos,
              r.err);
   BOOST_TEST(r.err.find("Input/output error") == std::string::npos);
+  BOOST_TEST_MESSAGE("an I/O error names the store too");
+  auto env = disk_full_env();
+  env.push_back("PROCMAN_TEST_DISK_ERRNO=" + std::to_string(EIO));
+  r = run_command({bin("procman"), "--store", store, "start",
+                   R"({"steps": {"s": {"class": "procman.set"}}})"},
+                  {}, 60, env);
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.err.find("Input/output error (store " + store + ")")
+               != std::string::npos,
+             r.err);
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_stopped_while_commits_fail_ends_and_the_next_ends_the_process) {

@@ -1,7 +1,8 @@
 // A full disk for the store, on demand: preloaded into a runner
 // (LD_PRELOAD), it makes writes and syncs of any LMDB data file
 // (`.../data.mdb`) fail with ENOSPC while the file named by
-// $PROCMAN_TEST_DISK_FULL exists. Everything else passes through.
+// $PROCMAN_TEST_DISK_FULL exists ($PROCMAN_TEST_DISK_ERRNO=5 makes it EIO).
+// Everything else passes through.
 //
 // Only pages past the two meta pages fail, as on a real full disk, where
 // the appended pages are what cannot be allocated: a failed meta-page
@@ -47,18 +48,23 @@ bool past_meta(off_t offset) {
   return offset >= meta_end;
 }
 
+int fault_errno() {
+  static const char* code = std::getenv("PROCMAN_TEST_DISK_ERRNO");
+  return code != nullptr && *code != '\0' ? std::atoi(code) : ENOSPC;
+}
+
 /// Whether a write at `offset` of `fd` fails now; sets errno then.
 bool fail_write(int fd, off_t offset) {
   if (!disk_full() || !is_data_file(fd) || !past_meta(offset))
     return false;
-  errno = ENOSPC;
+  errno = fault_errno();
   return true;
 }
 
 bool fail_sync(int fd) {
   if (!disk_full() || !is_data_file(fd))
     return false;
-  errno = ENOSPC;
+  errno = fault_errno();
   return true;
 }
 
