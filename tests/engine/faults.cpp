@@ -200,6 +200,10 @@ BOOST_AUTO_TEST_CASE(step_two_never_starts_while_step_one_is_not_durable) {
   auto run = faulty_runner({"--wait"});
   auto pid = start(three_steps(*this));
   BOOST_REQUIRE(eventually([&] { return fs::exists(marker("one-started")); }, 60));
+  auto state_of_one = [&] {
+    return std::string(status(pid).at("steps").at("one").as_string());
+  };
+  BOOST_REQUIRE(eventually([&] { return state_of_one() == "running"; }, 60));
   fill_disk();
   std::ofstream(marker("go1")) << "";
   BOOST_REQUIRE_MESSAGE(log_has(*run, "no space left on device"),
@@ -207,7 +211,7 @@ BOOST_AUTO_TEST_CASE(step_two_never_starts_while_step_one_is_not_durable) {
   // Step one has completed; its completion cannot be written.
   std::this_thread::sleep_for(std::chrono::seconds(1));
   BOOST_TEST(!fs::exists(marker("two-started")));
-  BOOST_TEST(status(pid).at("steps").at("one").as_string() == "running");
+  BOOST_TEST(state_of_one() == "running");
   BOOST_TEST_MESSAGE("space comes back: step two starts, then the runner dies");
   free_disk();
   BOOST_REQUIRE(eventually([&] { return fs::exists(marker("two-started")); }, 60));
