@@ -47,6 +47,9 @@ struct child : std::enable_shared_from_this<child> {
   asio::steady_timer reap_timer;
   asio::steady_timer drain_timer;
   std::string input;
+  bool keep_open = false;
+  bool writing = false;
+  std::string queued;  ///< written after `input`, for keep_open
   std::string line;
   std::string err_tail;
   char out_buf[65536];
@@ -73,16 +76,11 @@ struct child : std::enable_shared_from_this<child> {
 
   void start() {
     auto self = shared_from_this();
-    if (input.empty()) {
+    if (input.empty() && !keep_open) {
       boost::system::error_code ec;
       in.close(ec);
     } else {
-      asio::async_write(in, asio::buffer(input),
-                        [self](boost::system::error_code, size_t) {
-                          boost::system::error_code ec;
-                          self->in.close(ec);
-                          std::string{}.swap(self->input);
-                        });
+      write_in();
     }
     read_out();
     read_err();
@@ -92,6 +90,30 @@ struct child : std::enable_shared_from_this<child> {
       });
     else
       poll_exit();
+  }
+
+  /// Writes `input`, then whatever `write_input` queued meanwhile; closes
+  /// stdin after `input` unless `keep_open`. A failed write (the child
+  /// closed its stdin or ended) closes it too.
+  void write_in() {
+    if (writing || done || !in.is_open())
+      return;
+    if (input.empty() && !queued.empty())
+      input.swap(queued);
+    if (input.empty())
+      return;
+    writing = true;
+    auto self = shared_from_this();
+    asio::async_write(in, asio::buffer(input),
+                      [self](boost::system::error_code ec, size_t) {
+                        self->writing = false;
+                        std::string{}.swap(self->input);
+                        boost::system::error_code ignored;
+                        if (ec || !self->keep_open)
+                          self->in.close(ignored);
+                        else
+                          self->write_in();
+                      });
   }
 
   void poll_exit() {
@@ -323,9 +345,11 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
   auto* self = impl_.get();
   asio::post(self->ctx, [self, pid, in_fd = in[1], out_fd = out[0],
                          err_fd = err[0], input = spec.input,
+                         keep_open = spec.keep_stdin_open,
                          handlers = std::move(handlers)]() mutable {
     auto c = std::make_shared<child>(self->ctx, pid, in_fd, out_fd, err_fd);
     c->input = std::move(input);
+    c->keep_open = keep_open;
     c->handlers = std::move(handlers);
     c->on_done = [self](int pid) {
       self->children.erase(pid);
@@ -342,6 +366,21 @@ void child_service::kill_group(int pid) {
   std::lock_guard<std::mutex> guard{impl_->mtx};
   if (pid > 0 && impl_->live.count(pid) > 0)
     ::kill(-pid, SIGKILL);
+}
+
+void executor_launcher::write_input(int, std::string) {
+  // nop: launchers without real children have no stdin to write
+}
+
+void child_service::write_input(int pid, std::string text) {
+  auto* self = impl_.get();
+  asio::post(self->ctx, [self, pid, text = std::move(text)]() mutable {
+    auto i = self->children.find(pid);
+    if (i == self->children.end())
+      return;
+    i->second->queued += text;
+    i->second->write_in();
+  });
 }
 
 void child_service::signal_all(int sig) {

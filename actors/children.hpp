@@ -20,6 +20,8 @@ struct child_spec {
   std::vector<std::string> argv;  ///< argv[0] is the executable path
   std::vector<std::string> env;   ///< extra NAME=VALUE entries
   std::string input;              ///< written to stdin, then stdin closes
+  /// Keep stdin open after `input` for `write_input` (until the child ends).
+  bool keep_stdin_open = false;
 };
 
 struct child_handlers {
@@ -42,6 +44,11 @@ public:
 
   /// Kills the child's whole process group. Thread-safe.
   virtual void kill_group(int pid) = 0;
+
+  /// Writes `text` to the stdin of a child spawned with `keep_stdin_open`,
+  /// after what was written before; nothing if the child is gone.
+  /// Thread-safe.
+  virtual void write_input(int pid, std::string text);
 };
 
 class child_service : public executor_launcher {
@@ -62,6 +69,8 @@ public:
 
   /// SIGKILLs the process group of a child started here. Thread-safe.
   void kill_group(int pid) override;
+
+  void write_input(int pid, std::string text) override;
 
   /// Sends `sig` to the process group of every live child. Thread-safe.
   void signal_all(int sig);

@@ -1,11 +1,18 @@
 #include "actors/engine.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
 #include <unordered_map>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -28,6 +35,8 @@ namespace {
 /// other OS processes) and, with `wait`, how often lost runners are looked for.
 constexpr auto check_interval = std::chrono::seconds(1);
 constexpr auto recover_interval = std::chrono::seconds(60);
+/// How long `procman-exec --check` may take at start-up (a loaded machine).
+constexpr auto executor_check_timeout = std::chrono::seconds(60);
 
 /// The timeouts of every process actor of one engine: deadlines in a
 /// sorted map, one delayed message for the earliest, entries dropped when
@@ -89,6 +98,128 @@ caf::behavior timer_relay(caf::event_based_actor* self) {
   };
 }
 
+/// Finds the executor as the child service will run it: a name without
+/// '/' is looked up in $PATH (posix_spawn does not search). Returns the
+/// path, or an error naming what is wrong.
+caf::expected<std::string> resolve_executor(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::string found = path;
+  if (path.find('/') == std::string::npos) {
+    found.clear();
+    auto env = std::getenv("PATH");
+    std::string dirs = env ? env : "";
+    size_t pos = 0;
+    while (found.empty() && pos <= dirs.size()) {
+      auto end = dirs.find(':', pos);
+      if (end == std::string::npos)
+        end = dirs.size();
+      auto dir = dirs.substr(pos, end - pos);
+      pos = end + 1;
+      if (dir.empty())
+        continue;
+      auto candidate = dir + "/" + path;
+      if (::access(candidate.c_str(), X_OK) == 0)
+        found = candidate;
+    }
+    if (found.empty()) {
+      std::error_code ec;
+      auto self = fs::read_symlink("/proc/self/exe", ec);
+      return make_error(errc::spawn_failure,
+                        "no executor: \"" + path + "\" is not beside "
+                          + (ec ? std::string{"this program"} : self.string())
+                          + " and not in $PATH; give --exec PATH or set "
+                            "PROCMAN_EXEC");
+    }
+  }
+  struct stat sb;
+  if (::stat(found.c_str(), &sb) != 0)
+    return make_error(errc::spawn_failure, "executor " + found + ": "
+                                             + std::strerror(errno));
+  if (!S_ISREG(sb.st_mode))
+    return make_error(errc::spawn_failure,
+                      "executor " + found + " is not a regular file");
+  if (::access(found.c_str(), X_OK) != 0)
+    return make_error(errc::spawn_failure, "executor " + found
+                                             + " is not executable: "
+                                             + std::strerror(errno));
+  return found;
+}
+
+/// Runs `exec --check --step-lib ...` once: the executor starts and loads
+/// every step library. Returns an error with the executor's reason when it
+/// does not answer "ok" with exit code 0.
+caf::error check_executor(executor_launcher& children, const std::string& exec,
+                          const std::string& step_libs) {
+  child_spec spec;
+  spec.argv = {exec, "--check"};
+  size_t pos = 0;
+  while (pos <= step_libs.size()) {
+    auto end = step_libs.find(':', pos);
+    if (end == std::string::npos)
+      end = step_libs.size();
+    if (end > pos) {
+      spec.argv.emplace_back("--step-lib");
+      spec.argv.push_back(step_libs.substr(pos, end - pos));
+    }
+    pos = end + 1;
+  }
+  struct outcome {
+    std::vector<std::string> lines;
+    int code = -1;
+    int sig = 0;
+    std::string tail;
+  };
+  auto result = std::make_shared<outcome>();
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  child_handlers handlers;
+  handlers.on_report = [result](std::string line) {
+    result->lines.push_back(std::move(line));
+  };
+  handlers.on_exit = [result, done](int code, int sig, std::string tail) {
+    result->code = code;
+    result->sig = sig;
+    result->tail = std::move(tail);
+    done->set_value();
+  };
+  auto pid = children.spawn(spec, std::move(handlers));
+  if (pid <= 0)
+    return make_error(errc::spawn_failure, "cannot start executor " + exec
+                                             + ": " + std::strerror(-pid));
+  if (finished.wait_for(executor_check_timeout) != std::future_status::ready) {
+    children.kill_group(pid);
+    finished.wait();
+    return make_error(errc::spawn_failure,
+                      "executor " + exec + " --check did not answer within "
+                        + std::to_string(executor_check_timeout.count())
+                        + " s");
+  }
+  auto& r = *result;
+  if (r.code == 0 && !r.lines.empty() && r.lines.back() == "ok")
+    return {};
+  // The reason: the executor's error report, else what it said, else how
+  // it ended.
+  std::string why;
+  if (!r.lines.empty()) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(r.lines.back(), ec);
+    auto* msg = !ec && v.is_object() && v.get_object().if_contains("error")
+                    && v.at("error").is_object()
+                  ? v.at("error").get_object().if_contains("message")
+                  : nullptr;
+    why = msg && msg->is_string() ? std::string(msg->get_string())
+                                  : r.lines.back();
+  }
+  if (why.empty() && !r.tail.empty())
+    why = r.tail.substr(0, r.tail.find_last_not_of("\n") + 1);
+  if (why.empty())
+    why = r.sig != 0 ? "killed by signal " + std::to_string(r.sig)
+                     : "exit code " + std::to_string(r.code)
+                         + " without saying ok";
+  return make_error(errc::spawn_failure,
+                    "executor " + exec + " --check failed: " + why);
+}
+
 } // namespace
 
 struct engine::impl {
@@ -133,6 +264,16 @@ engine::start(caf::actor_system& sys, engine_options opts) {
     opts.parallel = std::max(1u, std::thread::hardware_concurrency());
   if (opts.exec_path.empty())
     opts.exec_path = default_exec_path();
+  // A runner that cannot start its executor or load its step libraries
+  // would turn every process it claims into an error: refuse to start
+  // instead, before touching the store.
+  auto exec = resolve_executor(opts.exec_path);
+  if (!exec)
+    return exec.error();
+  opts.exec_path = std::move(*exec);
+  st->children = std::make_shared<child_service>();
+  if (auto err = check_executor(*st->children, opts.exec_path, opts.step_libs))
+    return err;
   store_options so;
   so.dir = opts.store_dir;
   so.no_sync = opts.no_sync;
@@ -160,7 +301,6 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   if (auto n = recover_lost_processes(*st->db, st->runner_id); n > 0)
     log_warn("", "ended " + std::to_string(n)
                    + " processes left running by dead runners");
-  st->children = std::make_shared<child_service>();
   auto cfg = std::make_shared<exec_config>();
   cfg->exec_path = opts.exec_path;
   cfg->script_args = opts.script_args;

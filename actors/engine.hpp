@@ -49,9 +49,13 @@ struct engine_options {
 
 class engine {
 public:
-  /// Opens the store, takes the locks, ends processes that dead runners
-  /// left running, and starts the actors. Errors: store_*, runner_busy
-  /// (with `wait`, when another waiting runner holds the store).
+  /// Checks the executor (an executable file that answers `--check` after
+  /// loading the step libraries), opens the store, takes the locks, ends
+  /// processes that dead runners left running, and starts the actors.
+  /// Errors: spawn_failure (the executor is missing, not executable, or
+  /// its check failed: the message names the path and the reason; the
+  /// store is not touched), store_*, runner_busy (with `wait`, when
+  /// another waiting runner holds the store).
   static caf::expected<std::unique_ptr<engine>>
   start(caf::actor_system& sys, engine_options opts);
 

@@ -9,6 +9,12 @@
 //
 // Every transition goes to the store actor; the supervisor hears `exec`
 // (done) only once the store has answered all of them.
+//
+// Step acknowledgements: in a run of several steps the executor's stdin
+// stays open, and after the store has committed step_completed k the actor
+// writes {"ack": k} there; the executor starts step k + 1 only then. So the
+// record's last completed step is never behind the executor by more than
+// the step that is running, and runner_lost names that step.
 
 #include "actors/process.hpp"
 
@@ -42,6 +48,13 @@ json::value parse_or_null(const std::string& text) {
   return v;
 }
 
+/// Whether this run has more than one step: then the executor waits for
+/// the acknowledgement of each step's completion before the next starts,
+/// and its stdin stays open for them.
+bool step_acks(const process_record& rec) {
+  return rec.steps.size() > rec.next_step + 1;
+}
+
 std::string executor_input(const process_record& rec, const exec_config& cfg) {
   json::array steps;
   for (auto& s : rec.steps) {
@@ -60,7 +73,10 @@ std::string executor_input(const process_record& rec, const exec_config& cfg) {
                      {"script_args", cfg.script_args}};
   if (!cfg.step_libs.empty())
     input["step_libs"] = cfg.step_libs;
-  return json::serialize(input);
+  if (step_acks(rec))
+    input["step_acks"] = true;
+  // One line: an executor written as a shell script can `read` it.
+  return json::serialize(input) + "\n";
 }
 
 } // namespace
@@ -78,19 +94,35 @@ void process_state::apply(process_actor::stateful_pointer<process_state> self,
   t.runner = cfg->runner_id;
   ++in_flight;
   auto kind = t.kind;
+  // The executor waits for this before it starts the next step.
+  auto ack = kind == transition_kind::step_completed && acks
+               ? "{\"ack\":" + std::to_string(t.step) + "}\n"
+               : std::string{};
   self->request(store, caf::infinite, atom::apply_v, std::move(t))
     .then(
-      [self](const process_record& rec) {
+      [self, ack](const process_record& rec) {
         auto& st = self->state;
         --st.in_flight;
         st.last_status = rec.status;
+        if (!ack.empty())
+          st.cfg->children->write_input(st.os_pid, ack);
         st.maybe_done(self);
       },
-      [self, kind](const caf::error& err) {
+      [self, kind, ack](const caf::error& err) {
         auto& st = self->state;
         --st.in_flight;
-        log_error(st.record.pid, "store refused " + to_string(kind) + ": "
-                                   + render(err));
+        // A refusal never becomes durable, so holding the next step back
+        // helps nothing; a storage failure (the runner stops) holds it
+        // until the executor is killed.
+        if (!ack.empty() && !is(err, errc::storage_failure))
+          st.cfg->children->write_input(st.os_pid, ack);
+        // A refusal (the transition does not apply) is final; a storage
+        // failure reaches here only when the runner stops, and the next
+        // runner then ends the process as runner_lost.
+        log_error(st.record.pid,
+                  (is(err, errc::storage_failure) ? "cannot record "
+                                                  : "store refused ")
+                    + to_string(kind) + ": " + render(err));
         st.maybe_done(self);
       });
 }
@@ -128,6 +160,8 @@ process(process_actor::stateful_pointer<process_state> self,
   spec.env = {"PROCMAN_PARENT_PID=" + std::to_string(getpid()),
               "PROCMAN_PID=" + st.record.pid};
   spec.input = executor_input(st.record, *st.cfg);
+  st.acks = step_acks(st.record);
+  spec.keep_stdin_open = st.acks;
   auto hdl = caf::actor_cast<process_actor>(self);
   child_handlers handlers;
   handlers.on_report = [hdl](std::string line) {
@@ -150,6 +184,13 @@ process(process_actor::stateful_pointer<process_state> self,
     st.apply(self, std::move(t));
   } else {
     st.os_pid = pid;
+    // An actor that dies before it is done (an exception in a handler, an
+    // exit message) takes its executor group along; the supervisor then
+    // records the process as runner_lost.
+    self->attach_functor([children = st.cfg->children, pid](const caf::error& reason) {
+      if (reason && reason != caf::exit_reason::normal)
+        children->kill_group(pid);
+    });
     log_info(st.record.pid, "started executor " + std::to_string(pid)
                               + " at step "
                               + st.step_name(st.current_step));

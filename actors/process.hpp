@@ -63,6 +63,8 @@ struct process_state {
   bool final_seen = false;
   bool exited = false;
   bool reported = false;
+  /// The executor waits for an acknowledgement of each completed step.
+  bool acks = false;
   kill_reason killed = kill_reason::none;
   std::string garbage;
   size_t in_flight = 0;  ///< store requests not yet answered

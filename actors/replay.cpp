@@ -107,6 +107,15 @@ driver(supervisor_actor::stateful_pointer<driver_state> self,
       return caf::result<uint32_t, uint64_t>(
         static_cast<uint32_t>(self->state.procs->size()), uint64_t{0});
     },
+    [self](caf::get_atom, const std::string& pid) -> caf::result<caf::actor> {
+      auto& procs = *self->state.procs;
+      if (auto i = procs.find(pid); i != procs.end())
+        return caf::actor_cast<caf::actor>(i->second);
+      return make_error(errc::unknown_process, "no process " + pid + " runs here");
+    },
+    [](atom::claim) {
+      // nop: claims come from the recording
+    },
   };
 }
 

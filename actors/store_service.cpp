@@ -4,10 +4,20 @@
 // commits at once, a busy one commits many transitions per fsync. A claim
 // commits together with whatever is parked (one fsync instead of two).
 //
+// A commit that fails for storage reasons (disk full, I/O error) changes
+// nothing, so its transitions stay parked, in order, and the batch is
+// retried with exponential backoff (10 ms doubling to 5 s) until it
+// commits: process actors and the supervisor never see a transient storage
+// failure, they just wait for their answers. Claims and reads are not
+// parked (a claim gets the error; the supervisor retries it). After
+// `drain` (the runner stops) a failing commit answers with its error.
+//
 //   apply --> pending --(flush)--> store::apply(batch) --> replies, events
 //   claim --> store::apply(pending + claims) --> replies, claimed records
 
 #include "actors/store_service.hpp"
+
+#include <algorithm>
 
 #include <caf/send.hpp>
 
@@ -17,20 +27,98 @@
 
 namespace procman {
 
+namespace {
+
+constexpr auto first_retry = std::chrono::milliseconds(10);
+constexpr auto max_retry = std::chrono::milliseconds(5000);
+/// While commits keep failing, one log line per this period at most.
+constexpr auto failure_log_interval = std::chrono::seconds(5);
+
+/// Whether a batch failed as a whole for storage reasons (full disk, I/O
+/// error, a map that could not grow): then every result carries the same
+/// storage_failure, and retrying may help. Refusals differ per transition
+/// and are final.
+bool storage_failed(const std::vector<caf::expected<process_record>>& rs) {
+  return !rs.empty() && std::all_of(rs.begin(), rs.end(), [](auto& r) {
+           return !r && is(r.error(), errc::storage_failure);
+         });
+}
+
+std::string seconds_since(std::chrono::steady_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - t)
+              .count();
+  return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100)
+         + " s";
+}
+
+/// Arms the retry timer after a failed commit, unless a flush is due anyway.
+void arm_retry(store_actor::stateful_pointer<store_state> self) {
+  auto& st = self->state;
+  if (st.retry_delay.count() == 0 || st.pending.empty() || st.flush_scheduled)
+    return;
+  st.flush_scheduled = true;
+  self->delayed_send(self, st.retry_delay, atom::flush_v);
+}
+
+} // namespace
+
+void store_state::commit_failed(const caf::error& err, size_t n) {
+  auto now = clock::now();
+  if (failed_commits++ == 0) {
+    failing_since = now;
+    last_failure_log = now;
+    log_error("", "cannot commit " + std::to_string(n) + " transitions: "
+                    + render(err)
+                    + (give_up ? "" : "; keeping them and retrying"));
+  } else if (now - last_failure_log >= failure_log_interval) {
+    last_failure_log = now;
+    log_error("", "still cannot commit (" + std::to_string(failed_commits)
+                    + " attempts in " + seconds_since(failing_since)
+                    + ", " + std::to_string(pending.size())
+                    + " transitions waiting): " + render(err));
+  }
+  retry_delay = retry_delay.count() == 0
+                  ? first_retry
+                  : std::min<std::chrono::milliseconds>(retry_delay * 2,
+                                                        max_retry);
+}
+
+void store_state::commit_succeeded() {
+  if (failed_commits > 0)
+    log_info("", "commits succeed again after "
+                   + std::to_string(failed_commits) + " failed attempts in "
+                   + seconds_since(failing_since));
+  failed_commits = 0;
+  retry_delay = std::chrono::milliseconds{0};
+}
+
 std::vector<caf::expected<process_record>>
 store_state::flush(std::vector<transition> extra) {
-  flush_scheduled = false;
   std::vector<caf::expected<process_record>> tail;
   if (pending.empty() && extra.empty())
     return tail;
+  auto parked = pending.size();
   auto batch = std::move(pending);
-  auto proms = std::move(promises);
   pending.clear();
-  promises.clear();
-  auto parked = batch.size();
   batch.insert(batch.end(), std::make_move_iterator(extra.begin()),
                std::make_move_iterator(extra.end()));
   auto results = db->apply(batch);
+  if (storage_failed(results)) {
+    commit_failed(results.front().error(), batch.size());
+    if (!give_up) {
+      // Nothing was written: park the same transitions again.
+      tail.assign(results.begin() + static_cast<ptrdiff_t>(parked),
+                  results.end());
+      batch.resize(parked);
+      pending = std::move(batch);
+      return tail;
+    }
+  } else {
+    commit_succeeded();
+  }
+  auto proms = std::move(promises);
+  promises.clear();
   for (size_t i = 0; i < results.size(); ++i) {
     auto& res = results[i];
     if (res && !listeners.empty()) {
@@ -127,6 +215,7 @@ store_service(store_actor::stateful_pointer<store_state> self,
         t.runner = runner;
       }
       auto results = self->state.flush(std::move(claims));
+      arm_retry(self);
       std::vector<process_record> out;
       for (auto& res : results) {
         if (res) {
@@ -158,13 +247,27 @@ store_service(store_actor::stateful_pointer<store_state> self,
         return res.error();
       return std::move(*res);
     },
-    [self](atom::flush) { self->state.flush(); },
+    [self](atom::flush) {
+      self->state.flush_scheduled = false;
+      self->state.flush();
+      arm_retry(self);
+    },
+    [self](atom::drain) {
+      // The runner stops: whatever cannot be committed now is answered
+      // with the error, so that the runner can end (its records stay
+      // `running` and the next runner ends them as runner_lost).
+      auto& st = self->state;
+      st.give_up = true;
+      if (st.failed_commits > 0)
+        st.flush();
+    },
     [self](atom::subscribe, const caf::actor& listener) {
       self->monitor(listener);
       self->state.listeners.push_back(listener);
     },
     [self](atom::recover) -> uint32_t {
       self->state.flush();
+      arm_retry(self);
       auto n = recover_lost_processes(*self->state.db, self->state.runner_id);
       if (auto purged = self->state.db->purge(); purged && *purged > 0)
         log_info("", "purged " + std::to_string(*purged)

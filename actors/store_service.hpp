@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,15 +21,36 @@ struct store_state {
   /// Transitions waiting for the next commit, with their promises.
   std::vector<transition> pending;
   std::vector<caf::typed_response_promise<process_record>> promises;
+  /// A `flush` is in the mailbox or armed as a retry timer.
   bool flush_scheduled = false;
   std::vector<caf::actor> listeners;
   /// This runner's id: recovery never touches its own processes.
   std::string runner_id;
 
+  // -- commits that fail (disk full, I/O errors) --------------------------
+  // A commit that fails for storage reasons keeps its transitions parked
+  // and is retried with exponential backoff; the requesters wait. After
+  // `drain` a failed commit answers them with the error instead.
+
+  using clock = std::chrono::steady_clock;
+  /// Wait before the next retry; 0 while commits succeed.
+  std::chrono::milliseconds retry_delay{0};
+  uint64_t failed_commits = 0;  ///< in a row
+  clock::time_point failing_since;
+  clock::time_point last_failure_log;
+  bool give_up = false;
+
   /// Commits the parked transitions and then `extra` in one transaction,
-  /// answers the parked requests and returns the results of `extra`.
+  /// answers the parked requests and returns the results of `extra`. When
+  /// the commit fails for storage reasons (and not `give_up`), the parked
+  /// transitions stay parked, `extra` get the error and `retry_delay` says
+  /// when to try again.
   std::vector<caf::expected<process_record>>
   flush(std::vector<transition> extra = {});
+
+private:
+  void commit_failed(const caf::error& err, size_t n);
+  void commit_succeeded();
 };
 
 /// Ends processes left running by dead runners and removes the lock files

@@ -5,16 +5,33 @@
 //   claimed records --> one process actor each
 //   got fewer than asked --> queue_empty; without --wait and with nothing
 //   active, the supervisor quits (the runner exits).
+//   claim failed (the store cannot commit) --> retry after a backoff
+//   (10 ms doubling to 5 s); a failed claim never counts as an empty queue.
+//
+// Each process actor is monitored: one that dies before it reported `exec`
+// (it holds a slot) has its process recorded as runner_lost (its executor
+// group was killed as the actor terminated) and its slot freed.
 //
 // Drain (SIGTERM/SIGINT): stop claiming, wait `grace_seconds` for active
 // children, then tell each process actor to kill its child and record it.
 
 #include "actors/supervisor.hpp"
 
+#include <algorithm>
+
 #include "actors/logger.hpp"
 #include "messages/error.hpp"
 
 namespace procman {
+
+namespace {
+
+constexpr auto first_claim_retry = std::chrono::milliseconds(10);
+constexpr auto max_claim_retry = std::chrono::milliseconds(5000);
+/// While claims keep failing, one log line per this period at most.
+constexpr auto claim_log_interval = std::chrono::seconds(5);
+
+} // namespace
 
 void supervisor_state::try_claim(
   supervisor_actor::stateful_pointer<supervisor_state> self) {
@@ -38,6 +55,12 @@ void supervisor_state::try_claim(
       [self, asked](std::vector<process_record>& recs) {
         auto& st = self->state;
         st.claim_pending = false;
+        if (st.failed_claims > 0)
+          log_info("", "claims succeed again after "
+                         + std::to_string(st.failed_claims)
+                         + " failed attempts");
+        st.failed_claims = 0;
+        st.claim_delay = std::chrono::milliseconds{0};
         st.queue_empty = recs.size() < asked;
         for (auto& rec : recs) {
           ++st.claimed;
@@ -46,6 +69,7 @@ void supervisor_state::try_claim(
           auto hdl = self->spawn(process, std::move(rec), st.store,
                                  caf::actor_cast<supervisor_actor>(self),
                                  st.cfg);
+          self->monitor(hdl);
           st.active.emplace(std::move(pid), hdl);
         }
         if (!st.queue_empty || st.claim_again)
@@ -56,9 +80,77 @@ void supervisor_state::try_claim(
       [self](const caf::error& err) {
         auto& st = self->state;
         st.claim_pending = false;
-        log_error("", "claim failed: " + render(err));
-        st.queue_empty = true;
-        st.maybe_quit(self);
+        st.claim_failed(self, err);
+      });
+}
+
+void supervisor_state::claim_failed(
+  supervisor_actor::stateful_pointer<supervisor_state> self,
+  const caf::error& err) {
+  auto now = std::chrono::steady_clock::now();
+  if (failed_claims++ == 0 || now - last_claim_log >= claim_log_interval) {
+    last_claim_log = now;
+    log_error("", "claim failed: " + render(err) + "; retrying"
+                    + (failed_claims > 1
+                         ? " (" + std::to_string(failed_claims) + " attempts)"
+                         : std::string{}));
+  }
+  claim_delay = claim_delay.count() == 0
+                  ? first_claim_retry
+                  : std::min<std::chrono::milliseconds>(claim_delay * 2,
+                                                        max_claim_retry);
+  if (!claim_retry_armed) {
+    claim_retry_armed = true;
+    self->delayed_send(self, claim_delay, atom::claim_v);
+  }
+  maybe_quit(self);
+}
+
+void supervisor_state::lost_actor(
+  supervisor_actor::stateful_pointer<supervisor_state> self,
+  const std::string& pid, const caf::error& reason) {
+  auto why = reason ? render(reason) : std::string{"without a result"};
+  auto release = [self, pid] {
+    self->state.active.erase(pid);
+    self->send(self, atom::wakeup_v);
+  };
+  // The record says which step was running; the store keeps retrying the
+  // fail until it commits.
+  self->request(store, caf::infinite, caf::get_atom_v, pid)
+    .then(
+      [self, pid, why, release](const process_record& rec) {
+        auto& st = self->state;
+        if (rec.status != process_status::running
+            || rec.runner != st.cfg->runner_id)
+          return release();
+        transition t;
+        t.kind = transition_kind::fail;
+        t.pid = pid;
+        t.source = "supervisor";
+        t.runner = st.cfg->runner_id;
+        t.error.kind = error_kind::runner_lost;
+        auto running_step = static_cast<size_t>(rec.last_completed + 1);
+        if (running_step < rec.steps.size())
+          t.error.step = rec.steps[running_step].name;
+        t.error.message = "runner " + st.cfg->runner_id
+                          + ": the actor running the process died (" + why
+                          + ") at step "
+                          + (t.error.step.empty() ? std::string{"none"}
+                                                  : t.error.step)
+                          + "; its executor was killed";
+        log_error(pid, t.error.message);
+        self->request(st.store, caf::infinite, atom::apply_v, std::move(t))
+          .then([release](const process_record&) { release(); },
+                [pid, release](const caf::error& err) {
+                  log_error(pid, "cannot record the lost process: "
+                                   + render(err));
+                  release();
+                });
+      },
+      [pid, release](const caf::error& err) {
+        log_error(pid, "cannot read the record of a lost process: "
+                         + render(err));
+        release();
       });
 }
 
@@ -84,10 +176,31 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   st.queue = std::move(queue);
   st.store = std::move(store);
   st.cfg = std::move(cfg);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    // A process actor that reported `exec` is no longer active: it ended
+    // normally. One still active died holding its slot.
+    auto& active = self->state.active;
+    auto i = std::find_if(active.begin(), active.end(), [&](const auto& kv) {
+      return kv.second.address() == dm.source;
+    });
+    if (i != active.end())
+      self->state.lost_actor(self, i->first, dm.reason);
+  });
   // Start with whatever is already queued.
   self->send(self, atom::wakeup_v);
   return {
     [self](atom::wakeup) { self->state.try_claim(self); },
+    [self](atom::claim) {
+      self->state.claim_retry_armed = false;
+      self->state.try_claim(self);
+    },
+    [self](caf::get_atom, const std::string& pid) -> caf::result<caf::actor> {
+      auto i = self->state.active.find(pid);
+      if (i == self->state.active.end())
+        return make_error(errc::unknown_process,
+                          "no process " + pid + " runs here");
+      return caf::actor_cast<caf::actor>(i->second);
+    },
     [self](atom::cancel, const std::string& pid) {
       auto i = self->state.active.find(pid);
       if (i != self->state.active.end())
@@ -100,9 +213,12 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     [self](atom::drain) {
       auto& st = self->state;
       if (st.draining) {
-        // Second signal or grace elapsed: kill what is left.
+        // Second signal or grace elapsed: kill what is left. What the store
+        // cannot commit now it answers with the error, so that the runner
+        // can end; the next runner ends such records as runner_lost.
         for (auto& kv : st.active)
           self->send(kv.second, atom::kill_v);
+        self->send(st.store, atom::drain_v);
         return;
       }
       st.draining = true;

@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,9 +37,21 @@ struct supervisor_state {
   bool claim_again = false;
   bool queue_empty = false;  ///< the last claim got less than it asked for
   bool draining = false;
+  /// After a failed claim (the store cannot commit): wait before the next,
+  /// doubling up to a limit; 0 while claims succeed.
+  std::chrono::milliseconds claim_delay{0};
+  bool claim_retry_armed = false;
+  uint64_t failed_claims = 0;  ///< in a row
+  std::chrono::steady_clock::time_point last_claim_log;
 
   void try_claim(supervisor_actor::stateful_pointer<supervisor_state> self);
+  void claim_failed(supervisor_actor::stateful_pointer<supervisor_state> self,
+                    const caf::error& err);
   void maybe_quit(supervisor_actor::stateful_pointer<supervisor_state> self);
+  /// A process actor died before it was done: record its process as
+  /// runner_lost and free its slot.
+  void lost_actor(supervisor_actor::stateful_pointer<supervisor_state> self,
+                  const std::string& pid, const caf::error& reason);
 };
 
 supervisor_actor::behavior_type

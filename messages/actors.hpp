@@ -30,7 +30,9 @@ namespace procman {
 using store_actor = caf::typed_actor<
   /// Applies one transition durably; replies with the record after it.
   /// Errors: unknown_process, illegal_transition, not_interrupted,
-  /// invalid_spec, invalid_json, storage_failure.
+  /// invalid_spec, invalid_json; storage_failure only after `drain`:
+  /// before, a commit that fails for storage reasons (disk full) is kept
+  /// and retried with backoff until it succeeds, and the reply waits.
   caf::replies_to<atom::apply, transition>::with<process_record>,
   /// Claims up to N queued processes for a runner, FIFO.
   caf::replies_to<atom::claim, std::string, uint32_t>
@@ -47,7 +49,10 @@ using store_actor = caf::typed_actor<
   /// how many processes it ended.
   caf::replies_to<atom::recover>::with<uint32_t>,
   /// Internal: commits the parked transitions.
-  caf::reacts_to<atom::flush>>;
+  caf::reacts_to<atom::flush>,
+  /// The runner stops: stop retrying failed commits and answer them (and
+  /// any later failure) with the storage error.
+  caf::reacts_to<atom::drain>>;
 
 /// The order in which queued processes run. Holds no records: the queue
 /// lives in the store's queue index.
@@ -68,7 +73,12 @@ using supervisor_actor = caf::typed_actor<
   /// A process actor is done (its final transition is committed).
   caf::reacts_to<atom::exec, std::string, process_status>,
   /// Counts: (active, claimed so far).
-  caf::replies_to<atom::stats>::with<uint32_t, uint64_t>>;
+  caf::replies_to<atom::stats>::with<uint32_t, uint64_t>,
+  /// The actor running a process here (diagnostics and tests).
+  /// Errors: unknown_process when this runner does not run it.
+  caf::replies_to<caf::get_atom, std::string>::with<caf::actor>,
+  /// Internal: retry a claim that failed.
+  caf::reacts_to<atom::claim>>;
 
 /// The public face: what hosts and the CLI's engine mode use.
 using manager_actor = caf::typed_actor<

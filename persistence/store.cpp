@@ -342,6 +342,24 @@ struct store::impl {
     return opts.clock ? opts.clock() : now_ms();
   }
 
+  /// What a user reads for a failed LMDB call. A full disk (or quota) is
+  /// named as such, whichever call hit it; other errors say what LMDB
+  /// reports. Both name the store.
+  std::string io_failure(const lmdb::error& e) const {
+    auto where = " (store " + opts.dir + ")";
+    switch (e.code()) {
+      case ENOSPC:
+        return "no space left on device" + where;
+      case EDQUOT:
+        return "no space left on device" + where + ": disk quota exceeded";
+      case EIO:
+        return errno_text(EIO) + where + " in " + e.origin()
+               + ": the disk is full (no space left on device) or failing";
+      default:
+        return "store " + opts.dir + ": " + e.what();
+    }
+  }
+
   caf::error damaged(const std::string& what) const {
     return make_error(errc::store_damaged,
                       "store " + opts.dir + " is damaged: " + what);
@@ -404,8 +422,7 @@ struct store::impl {
     } catch (const lmdb::error& e) {
       if (is_damage_code(e.code()))
         return damaged(e.what());
-      return make_error(errc::storage_failure,
-                        "store " + opts.dir + ": " + e.what());
+      return make_error(errc::storage_failure, io_failure(e));
     } catch (const std::exception& e) {
       return make_error(errc::storage_failure,
                         "store " + opts.dir + ": " + e.what());

@@ -60,6 +60,9 @@ options:
   --runner-arg ARG  extra argument for the engine's runners (repeatable;
                     for experiments, e.g. --runner-arg=--log-level=warn)
   --help            this text
+
+environment:
+  PROCMAN_BENCH_STEPS=K  run processes of K procman.set steps instead of one
 )";
 
 std::string self_path() {

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -543,8 +544,28 @@ uint64_t dir_bytes(const std::string& dir) {
 
 // -- specs ---------------------------------------------------------------------
 
-const char* trivial_spec
-  = R"({"steps": {"set": {"class": "procman.set", "args": {"bench": 1}}}})";
+namespace {
+
+/// One procman.set step, or $PROCMAN_BENCH_STEPS of them (to measure what
+/// step boundaries cost: each waits for its completion to be committed).
+std::string bench_spec() {
+  long steps = 1;
+  if (auto env = std::getenv("PROCMAN_BENCH_STEPS"); env && *env)
+    steps = std::max(1L, std::strtol(env, nullptr, 10));
+  if (steps == 1)
+    return R"({"steps": {"set": {"class": "procman.set", "args": {"bench": 1}}}})";
+  json::object all;
+  for (long i = 0; i < steps; ++i)
+    all["set" + std::to_string(i)]
+      = json::object{{"class", "procman.set"}, {"args", {{"bench", i}}}};
+  return json::serialize(json::object{{"steps", std::move(all)}});
+}
+
+const std::string bench_spec_text = bench_spec();
+
+} // namespace
+
+const char* trivial_spec = bench_spec_text.c_str();
 
 std::string trivial_exec_input(const std::string& pid) {
   // What actors/process.cpp writes for the trivial spec.

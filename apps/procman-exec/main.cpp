@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -236,11 +237,63 @@ struct exec_input {
   std::string script_args;
   std::string step_libs; // ':'-separated
   size_t max_output_bytes = procman::defaults::max_output_bytes;
+  /// Wait for the runner's {"ack": k} on stdin before starting step k + 1.
+  bool step_acks = false;
 };
 
-bool read_all(int fd, std::string& out, std::string& err) {
+/// Finds where the JSON value that starts `text` ends, scanning from
+/// `pos` with the scanner state in `depth` and `in_string`/`escaped`.
+/// Only objects and arrays end before end-of-file; anything else (a
+/// scalar, garbage) is read to the end and left to the parser's message.
+struct value_end_finder {
+  size_t pos = 0;
+  int depth = 0;
+  bool started = false;
+  bool scalar = false;
+  bool in_string = false;
+  bool escaped = false;
+
+  /// Returns the offset just past the value, or npos if it has not ended.
+  size_t scan(const std::string& text) {
+    for (; pos < text.size(); ++pos) {
+      char c = text[pos];
+      if (!started) {
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+          continue;
+        started = true;
+        scalar = c != '{' && c != '[';
+      }
+      if (scalar)
+        return std::string::npos;
+      if (in_string) {
+        if (escaped)
+          escaped = false;
+        else if (c == '\\')
+          escaped = true;
+        else if (c == '"')
+          in_string = false;
+        continue;
+      }
+      if (c == '"') {
+        in_string = true;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+        return ++pos;
+      }
+    }
+    return std::string::npos;
+  }
+};
+
+/// Reads `fd` into `out`: to end-of-file, or with `rest` only up to the
+/// end of the first JSON value (the runner keeps stdin open after the work,
+/// for acknowledgements); bytes read past it go to `rest`.
+bool read_input(int fd, std::string& out, std::string& err,
+                std::string* rest = nullptr) {
   constexpr size_t max_input = size_t{1} << 30;
   char buf[65536];
+  value_end_finder finder;
   for (;;) {
     auto n = ::read(fd, buf, sizeof(buf));
     if (n > 0) {
@@ -248,6 +301,13 @@ bool read_all(int fd, std::string& out, std::string& err) {
       if (out.size() > max_input) {
         err = "executor input: larger than 1 GiB";
         return false;
+      }
+      if (!rest)
+        continue;
+      if (auto end = finder.scan(out); end != std::string::npos) {
+        *rest = out.substr(end);
+        out.resize(end);
+        return true;
       }
       continue;
     }
@@ -260,6 +320,66 @@ bool read_all(int fd, std::string& out, std::string& err) {
     return false;
   }
 }
+
+/// Acknowledgements from the runner: after reporting step_completed for
+/// step k, the executor waits for the line {"ack": k} before it starts
+/// step k + 1, so that the runner has made the completion durable first.
+class ack_reader {
+public:
+  ack_reader(int fd, std::string buffered)
+    : fd_(fd), buf_(std::move(buffered)) {
+    // nop
+  }
+
+  /// Waits for {"ack": step}; end-of-file (the runner is gone) or a line
+  /// that is not an acknowledgement kills the executor's group.
+  void await(uint32_t step) {
+    for (;;) {
+      auto nl = buf_.find('\n');
+      if (nl == std::string::npos) {
+        fill();
+        continue;
+      }
+      auto line = buf_.substr(0, nl);
+      buf_.erase(0, nl + 1);
+      if (line.find_first_not_of(" \t\r") == std::string::npos)
+        continue;
+      json::error_code ec;
+      auto v = json::parse(line, ec);
+      auto* o = !ec ? v.if_object() : nullptr;
+      auto* ack = o ? o->if_contains("ack") : nullptr;
+      if (!ack || !ack->is_number()) {
+        std::fprintf(stderr, "procman-exec: expected {\"ack\": %u} on stdin, "
+                             "got: %.200s\n",
+                     step, line.c_str());
+        kill_group_and_exit(exit_failed);
+      }
+      if (ack->to_number<double>() >= step)
+        return;
+    }
+  }
+
+private:
+  void fill() {
+    char chunk[4096];
+    for (;;) {
+      auto n = ::read(fd_, chunk, sizeof(chunk));
+      if (n > 0) {
+        buf_.append(chunk, static_cast<size_t>(n));
+        return;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      std::fprintf(stderr, "procman-exec: runner gone while waiting for the "
+                           "acknowledgement of a step (%s)\n",
+                   n == 0 ? "end of stdin" : std::strerror(errno));
+      kill_group_and_exit(exit_failed);
+    }
+  }
+
+  int fd_;
+  std::string buf_;
+};
 
 std::string field_error(const char* name, const char* what) {
   return std::string("executor input: field \"") + name + "\" " + what;
@@ -289,7 +409,7 @@ bool parse_input(const std::string& text, exec_input& in, std::string& err) {
     auto k = kv.key();
     if (k != "pid" && k != "steps" && k != "first_step" && k != "data"
         && k != "script_args" && k != "step_libs" && k != "max_output_bytes"
-        && k != "timeout") {
+        && k != "timeout" && k != "step_acks") {
       err = "executor input: unknown field \"" + std::string(k) + "\"";
       return false;
     }
@@ -374,6 +494,13 @@ bool parse_input(const std::string& text, exec_input& in, std::string& err) {
                             ? static_cast<size_t>(v->get_int64())
                             : static_cast<size_t>(v->get_uint64());
   }
+  if (auto v = find("step_acks")) {
+    if (!v->is_bool()) {
+      err = field_error("step_acks", "must be true or false");
+      return false;
+    }
+    in.step_acks = v->get_bool();
+  }
   if (auto v = find("timeout"); v && !v->is_number()) {
     err = field_error("timeout", "must be a number of seconds");
     return false;
@@ -381,12 +508,28 @@ bool parse_input(const std::string& text, exec_input& in, std::string& err) {
   return true;
 }
 
+/// The step libraries to load, in order: $PROCMAN_STEP_LIBS, the input's
+/// "step_libs", then --step-lib options (':'-separated).
+std::string step_libraries(const std::string& from_input,
+                           const std::vector<std::string>& cli_libs) {
+  std::string libs;
+  if (auto env = std::getenv("PROCMAN_STEP_LIBS"))
+    libs = env;
+  libs += ':' + from_input;
+  for (auto& l : cli_libs)
+    libs += ':' + l;
+  return libs;
+}
+
 const char* usage =
   "usage: procman-exec [--step-lib PATH]... < work.json\n"
+  "       procman-exec --check [--step-lib PATH]...\n"
   "\n"
   "Runs the steps of one procman process and reports on stdout as JSON\n"
   "Lines. Step libraries: --step-lib PATH (repeatable), the ':'-separated\n"
   "PROCMAN_STEP_LIBS environment variable and the \"step_libs\" input field.\n"
+  "--check loads the step libraries, prints ok and exits 0 (2 if one\n"
+  "cannot be loaded).\n"
   "Exit codes: 0 finished, 1 a step failed, 2 bad input, 3 interrupted,\n"
   "4 parent already gone. See docs/protocol.md.\n";
 
@@ -431,9 +574,12 @@ int main(int argc, char** argv) {
   }
   // Options.
   std::vector<std::string> cli_libs;
+  bool check = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--step-lib" && i + 1 < argc) {
+    if (arg == "--check") {
+      check = true;
+    } else if (arg == "--step-lib" && i + 1 < argc) {
       cli_libs.emplace_back(argv[++i]);
     } else if (arg.rfind("--step-lib=", 0) == 0) {
       cli_libs.push_back(arg.substr(11));
@@ -448,12 +594,30 @@ int main(int argc, char** argv) {
                                                      : ""));
     }
   }
+  // --check: load the step libraries and say "ok"; a runner does this
+  // once at start-up instead of failing every process later.
+  if (check) {
+    procman::step_registry reg;
+    procman::service_registry services;
+    procman::register_builtin_steps(reg);
+    if (auto e = procman::load_step_libraries(step_libraries({}, cli_libs),
+                                              reg, services);
+        !e.empty())
+      return bad_input(rep, e);
+    constexpr char ok[] = "ok\n";
+    if (write(report_fd, ok, sizeof(ok) - 1)
+        != static_cast<ssize_t>(sizeof(ok) - 1))
+      return exit_failed;
+    return exit_finished;
+  }
   // Input.
-  std::string text, err;
-  if (!read_all(0, text, err))
+  std::string text, rest, err;
+  if (!read_input(0, text, err, &rest))
     return bad_input(rep, err);
-  // Steps get no stdin of ours (procman.exec gives commands /dev/null or
-  // their own "stdin").
+  // What follows the work on stdin is for us (acknowledgements): keep a
+  // private copy. Steps get no stdin of ours (procman.exec gives commands
+  // /dev/null or their own "stdin").
+  int ack_fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
   if (int null_fd = open("/dev/null", O_RDONLY); null_fd >= 0) {
     if (null_fd != 0) {
       dup2(null_fd, 0);
@@ -461,8 +625,27 @@ int main(int argc, char** argv) {
     }
   }
   exec_input in;
-  if (!parse_input(text, in, err))
+  if (!parse_input(text, in, err)) {
+    // Whatever already followed the document is part of the problem: the
+    // parser names it ("extra characters after the document").
+    if (rest.find_first_not_of(" \t\r\n") != std::string::npos)
+      parse_input(text + rest, in, err);
     return bad_input(rep, err);
+  }
+  std::unique_ptr<ack_reader> acks;
+  if (in.step_acks && ack_fd >= 0) {
+    acks = std::make_unique<ack_reader>(ack_fd, std::move(rest));
+  } else if (ack_fd >= 0) {
+    // Without acknowledgements only white space may follow the document.
+    std::string more;
+    if (!read_input(ack_fd, more, err))
+      return bad_input(rep, err);
+    close(ack_fd);
+    rest += more;
+    if (rest.find_first_not_of(" \t\r\n") != std::string::npos
+        && !parse_input(text + rest, in, err))
+      return bad_input(rep, err);
+  }
   text.clear();
   text.shrink_to_fit();
   // Our own process group, so that killing it takes exactly the executor
@@ -474,18 +657,19 @@ int main(int argc, char** argv) {
   procman::step_registry reg;
   procman::service_registry services;
   procman::register_builtin_steps(reg);
-  std::string libs;
-  if (auto env = std::getenv("PROCMAN_STEP_LIBS"))
-    libs = env;
-  libs += ':' + in.step_libs;
-  for (auto& l : cli_libs)
-    libs += ':' + l;
-  if (auto e = procman::load_step_libraries(libs, reg, services); !e.empty())
+  if (auto e = procman::load_step_libraries(
+        step_libraries(in.step_libs, cli_libs), reg, services);
+      !e.empty())
     return bad_input(rep, e);
   // Run.
   auto& steps = in.steps;
   procman::step_observer obs;
-  obs.started = [&](uint32_t i) { rep.started(i, steps[i].name); };
+  obs.started = [&](uint32_t i) {
+    // Step i - 1's completion must be durable before step i has effects.
+    if (acks && i > in.first_step)
+      acks->await(i - 1);
+    rep.started(i, steps[i].name);
+  };
   obs.completed = [&](uint32_t i) { rep.completed(i, steps[i].name); };
   obs.progress = [&](uint32_t i, double percent, const std::string& msg) {
     rep.progress(i, steps[i].name, percent, msg);

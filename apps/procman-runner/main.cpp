@@ -146,6 +146,11 @@ int main(int argc, char** argv) {
       log_info("", render(eng.error()) + "; exiting");
       return 0;
     }
+    // A misconfigured executor or step library: nothing was claimed.
+    if (is(eng.error(), errc::spawn_failure)) {
+      log_error("", render(eng.error()) + "; not starting");
+      return 2;
+    }
     log_error("", render(eng.error()));
     return 1;
   }

@@ -1,6 +1,7 @@
 // procman-runner: crashes, lost runners, locks, limits, parallel clients.
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -24,9 +25,12 @@ std::string read_file(const std::string& path) {
   return buf.str();
 }
 
+/// A stand-in executor: answers the runner's start-up `--check`, then runs
+/// `body`.
 std::string write_script(const std::string& path, const std::string& body) {
   std::ofstream out(path);
-  out << "#!/bin/sh\n" << body << "\n";
+  out << "#!/bin/sh\n[ \"$1\" = --check ] && { echo ok; exit 0; }\n" << body
+      << "\n";
   out.close();
   chmod(path.c_str(), 0755);
   return path;
@@ -81,13 +85,69 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_report_channel_is_a_crash) {
              != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(missing_executor_is_an_error_not_a_hang) {
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(runner_start_checks, cli_fixture)
+
+BOOST_AUTO_TEST_CASE(a_missing_executor_stops_the_runner_with_exit_2_and_work_stays_queued) {
   auto pid = start(trivial);
-  BOOST_TEST(runner({"--exec", tmp.str() + "/no-such-exec"}).exit_code == 0);
-  auto info = status(pid);
-  BOOST_TEST(info.at("status").as_string() == "error");
-  BOOST_TEST(std::string(info.at("error").at("message").as_string()).find("no-such-exec")
-             != std::string::npos);
+  auto r = runner({"--exec", "/nonexistent"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("executor /nonexistent: No such file or directory")
+               != std::string::npos,
+             r.err);
+  BOOST_TEST(status_of(pid) == "queued");
+}
+
+BOOST_AUTO_TEST_CASE(an_executor_that_is_not_an_executable_file_stops_the_runner) {
+  auto pid = start(trivial);
+  auto r = runner({"--exec", tmp.str()});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("executor " + tmp.str() + " is not a regular file")
+               != std::string::npos,
+             r.err);
+  auto plain = tmp.str() + "/plain";
+  std::ofstream(plain) << "#!/bin/sh\n";
+  r = runner({"--exec", plain});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("executor " + plain + " is not executable")
+               != std::string::npos,
+             r.err);
+  BOOST_TEST(status_of(pid) == "queued");
+}
+
+BOOST_AUTO_TEST_CASE(a_step_library_that_cannot_load_stops_the_runner_with_exit_2) {
+  auto pid = start(trivial);
+  auto r = runner({"--step-lib", "/nope.so"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("step library \"/nope.so\": cannot load")
+               != std::string::npos,
+             r.err);
+  BOOST_TEST(r.err.find("--check failed") != std::string::npos, r.err);
+  BOOST_TEST(status_of(pid) == "queued");
+  auto again = run_command({bin("procman-runner"), "--store", store}, {}, 120,
+                           {"PROCMAN_STEP_LIBS=/nope.so"});
+  BOOST_TEST(again.exit_code == 2);
+  BOOST_TEST(again.err.find("/nope.so") != std::string::npos, again.err);
+  BOOST_TEST(status_of(pid) == "queued");
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_without_procman_exec_beside_it_stops_with_exit_2) {
+  // A runner installed alone, with no procman-exec beside it or in $PATH.
+  auto dir = tmp.str() + "/alone";
+  std::filesystem::create_directories(dir);
+  auto alone = dir + "/procman-runner";
+  std::filesystem::copy_file(bin("procman-runner"), alone);
+  auto pid = start(trivial);
+  auto r = run_command({"env", "-u", "PROCMAN_EXEC", "PATH=/usr/bin:/bin", alone,
+                        "--store", store},
+                       {}, 120);
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("no executor: \"procman-exec\" is not beside " + alone)
+               != std::string::npos,
+             r.err);
+  BOOST_TEST(r.err.find("--exec") != std::string::npos);
+  BOOST_TEST(status_of(pid) == "queued");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
