@@ -299,7 +299,11 @@ caf::expected<manager_actor> connect_manager(caf::actor_system& sys,
             "this node's certificate, this node refused the peer's, or one "
             "side uses TLS and the other does not");
         else if (err == caf::sec::cannot_connect_to_node)
-          result = fail("nothing accepts connections there");
+          // caf::openssl reports a handshake that fails at once the same
+          // way as a refused TCP connection.
+          result = fail(uses_tls(sys) ? "nothing accepts connections there, "
+                                        "or the peer does not speak TLS"
+                                      : "nothing accepts connections there");
         else if (err == caf::sec::request_timeout)
           result = fail("no answer within the timeout");
         else

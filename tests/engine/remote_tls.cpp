@@ -135,6 +135,17 @@ BOOST_AUTO_TEST_CASE(a_host_refuses_a_runner_whose_certificate_its_ca_did_not_si
   stop(*run);
 }
 
+BOOST_AUTO_TEST_CASE(a_host_with_tls_cannot_talk_to_a_runner_without_it) {
+  auto run = background_runner({"--wait", "--publish", "0"});
+  auto port = published_port(*run);
+  node host{pki.files("host", "ca-a")};
+  auto mgr = connect_manager(*host.sys, "127.0.0.1", port);
+  BOOST_REQUIRE_MESSAGE(!mgr, "a TLS host talked to a cleartext runner");
+  // Refused at once or during the handshake, depending on timing.
+  BOOST_TEST(is(mgr.error(), errc::connect_failure), render(mgr.error()));
+  stop(*run);
+}
+
 BOOST_AUTO_TEST_CASE(the_runner_keeps_serving_after_its_tls_files_are_removed) {
   // CAF reads its TLS files at every connection and aborts the program when
   // it cannot; the runner hands it copies taken at start.
