@@ -23,6 +23,7 @@ std::string to_string(errc x) {
     case errc::unknown_class: return "unknown_class";
     case errc::unknown_service: return "unknown_service";
     case errc::invalid_argument: return "invalid_argument";
+    case errc::connect_failure: return "connect_failure";
   }
   return "unknown_error";
 }

@@ -29,6 +29,7 @@ enum class errc : uint8_t {
   unknown_class = 14,     ///< no step factory by that name
   unknown_service = 15,   ///< no service by that name
   invalid_argument = 16,  ///< a command-line or API argument is invalid
+  connect_failure = 17,   ///< a remote manager could not be reached or refused us
 };
 
 std::string to_string(errc x);

@@ -3,12 +3,16 @@
 //   procman-runner [--store DIR] [--wait] [--max-processes N] [--parallel N]
 //                  [--script-args '...'] [--default-timeout S] [--grace S]
 //                  [--log-level L] [--exec PATH] [--step-lib PATH]
+//                  [--publish PORT [--bind ADDR]
+//                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]]
 //
 // Without --wait it runs what is queued, then exits 0. With --wait it keeps
 // running, holds the store's runner lock (a second --wait runner exits 0 at
 // once) and starts work enqueued by other OS processes immediately.
 // SIGTERM/SIGINT: stop claiming, give children --grace seconds, then kill
 // them and record what became of them.
+// --publish serves the manager to other nodes: with mutual TLS when the
+// three --tls-* files are given, else in cleartext on loopback only.
 
 #include <atomic>
 #include <csignal>
@@ -17,11 +21,11 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
 #include "actors/engine.hpp"
 #include "actors/logger.hpp"
+#include "actors/remote.hpp"
 #include "apps/common/args.hpp"
 #include "messages/error.hpp"
 #include "messages/fwd.hpp"
@@ -50,7 +54,12 @@ options:
                          $PROCMAN_STEP_LIBS)
   --publish PORT         serve the manager to other nodes (CAF middleman) on
                          PORT (0: any free port; the log says which)
-  --bind ADDR            address for --publish (default 127.0.0.1)
+  --bind ADDR            address for --publish (default 127.0.0.1); other
+                         than loopback only with TLS
+  --tls-cert FILE        with --tls-key and --tls-ca: mutual TLS for
+  --tls-key FILE         --publish; this node's PEM certificate and its
+  --tls-ca FILE          unencrypted key, and the CA that must have signed
+                         every peer's certificate
   --help                 this text
 )";
 
@@ -65,7 +74,8 @@ int main(int argc, char** argv) {
       argc, argv, std::set<std::string>{"wait", "help", "no-sync"},
       std::set<std::string>{"store", "max-processes", "parallel",
                             "script-args", "default-timeout", "grace",
-                            "log-level", "exec", "publish", "bind"},
+                            "log-level", "exec", "publish", "bind",
+                            "tls-cert", "tls-key", "tls-ca"},
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
@@ -81,13 +91,29 @@ int main(int argc, char** argv) {
   engine_options opts;
   int publish_port = -1;
   std::string bind_addr = "127.0.0.1";
+  tls_options tls;
   try {
     if (a->has("publish"))
       publish_port = static_cast<int>(a->number("publish", 0, 0, 65535));
-    if (a->has("bind")) {
-      if (publish_port < 0)
-        throw cli::usage_error("option --bind needs --publish");
-      bind_addr = a->get("bind");
+    for (auto name : {"bind", "tls-cert", "tls-key", "tls-ca"})
+      if (a->has(name) && publish_port < 0)
+        throw cli::usage_error(std::string("option --") + name
+                               + " needs --publish");
+    bind_addr = a->get("bind", bind_addr);
+    tls = {a->get("tls-cert"), a->get("tls-key"), a->get("tls-ca")};
+    if (a->has("tls-cert") || a->has("tls-key") || a->has("tls-ca")) {
+      std::string missing;
+      for (auto name : {"tls-cert", "tls-key", "tls-ca"})
+        if (!a->has(name) || a->get(name).empty())
+          missing += (missing.empty() ? "--" : ", --") + std::string(name);
+      if (!missing.empty())
+        throw cli::usage_error("options --tls-cert, --tls-key and --tls-ca go "
+                               "together; missing " + missing);
+    } else if (publish_port >= 0 && !is_loopback(bind_addr)) {
+      throw cli::usage_error(
+        "refusing --bind " + bind_addr + " without TLS: anyone who reaches "
+        "the port could run commands as this user; bind 127.0.0.1 or ::1, "
+        "or give --tls-cert, --tls-key and --tls-ca");
     }
     opts.store_dir = cli::store_dir(*a);
     opts.wait = a->flag("wait");
@@ -137,8 +163,12 @@ int main(int argc, char** argv) {
   // the moderate phase a worker spins briefly (100 attempts), then waits
   // to be notified (docs/performance.md).
   cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
-  if (publish_port >= 0)
-    cfg.load<caf::io::middleman>();
+  if (publish_port >= 0) {
+    if (auto err = configure_remote(cfg, tls)) {
+      std::cerr << "procman-runner: " << render(err) << "\n";
+      return 2;
+    }
+  }
   caf::actor_system sys{cfg};
   auto eng = engine::start(sys, opts);
   if (!eng) {
@@ -155,17 +185,29 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (publish_port >= 0) {
-    auto port = sys.middleman().publish((*eng)->manager(),
-                                        static_cast<uint16_t>(publish_port),
-                                        bind_addr.c_str(), true);
+    auto port = publish_manager(sys, (*eng)->manager(),
+                                static_cast<uint16_t>(publish_port), bind_addr);
     if (!port) {
+      auto& err = port.error();
       log_error("", "cannot publish the manager on " + bind_addr + ":"
                       + std::to_string(publish_port) + ": "
-                      + sys.render(port.error()));
+                      + (err.category() == caf::atom("procman")
+                           ? render(err) : sys.render(err)));
       return 1;
     }
-    log_info("", "manager published on " + bind_addr + ":"
-                   + std::to_string(*port));
+    if (tls.enabled()) {
+      log_info("", "manager published on " + bind_addr + ":"
+                     + std::to_string(*port)
+                     + " with mutual TLS (peers need a certificate signed by "
+                     + tls.ca + ")");
+    } else {
+      log_info("", "manager published on " + bind_addr + ":"
+                     + std::to_string(*port) + " without TLS");
+      log_warn("", "--publish without TLS: anyone on this machine can reach "
+                   "the manager and run commands as this user; give "
+                   "--tls-cert, --tls-key and --tls-ca to require "
+                   "certificates");
+    }
   }
   auto sup = (*eng)->supervisor();
   std::atomic<bool> done{false};

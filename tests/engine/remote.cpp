@@ -1,33 +1,25 @@
 // A host on another node talks to an engine's manager over CAF's middleman
-// (two actor systems, loopback TCP).
+// (two actor systems, loopback TCP, no TLS: tests/engine/remote_tls.cpp has
+// the TLS cases).
 
 #include <csignal>
 
 #include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/engine.hpp"
+#include "actors/remote.hpp"
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
 #include "messages/error.hpp"
 #include "messages/json.hpp"
+#include "remote_helpers.hpp"
 
 using namespace procman;
 using namespace procman::test;
 
 namespace {
-
-struct node {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  node() {
-    cfg.add_message_types<caf::id_block::procman>();
-    cfg.load<caf::io::middleman>();
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-};
 
 struct remote_fixture {
   temp_dir tmp;
@@ -38,8 +30,8 @@ struct remote_fixture {
 
   remote_fixture() {
     eng = start_test_engine(*server.sys, tmp.str());
-    auto p = server.sys->middleman().publish(eng->manager(), 0, "127.0.0.1");
-    BOOST_REQUIRE_MESSAGE(p, "publish: " << (p ? "" : caf::to_string(p.error())));
+    auto p = publish_manager(*server.sys, eng->manager(), 0, "127.0.0.1");
+    BOOST_REQUIRE_MESSAGE(p, "publish: " << (p ? "" : render(p.error())));
     port = *p;
   }
 
@@ -58,8 +50,8 @@ struct remote_fixture {
 BOOST_FIXTURE_TEST_SUITE(remote_node, remote_fixture)
 
 BOOST_AUTO_TEST_CASE(a_host_on_another_node_starts_follows_and_proceeds) {
-  auto mgr = client.sys->middleman().remote_actor<manager_actor>("127.0.0.1", port);
-  BOOST_REQUIRE_MESSAGE(mgr, "remote_actor: " << (mgr ? "" : caf::to_string(mgr.error())));
+  auto mgr = connect_manager(*client.sys, "127.0.0.1", port);
+  BOOST_REQUIRE_MESSAGE(mgr, "connect: " << (mgr ? "" : render(mgr.error())));
   caf::scoped_actor self{*client.sys};
   std::string pid;
   self->request(*mgr, std::chrono::seconds(10), atom::start_v,
@@ -98,7 +90,7 @@ BOOST_AUTO_TEST_CASE(a_host_on_another_node_starts_follows_and_proceeds) {
 }
 
 BOOST_AUTO_TEST_CASE(errors_cross_the_network_with_their_kind) {
-  auto mgr = client.sys->middleman().remote_actor<manager_actor>("127.0.0.1", port);
+  auto mgr = connect_manager(*client.sys, "127.0.0.1", port);
   BOOST_REQUIRE(mgr);
   caf::scoped_actor self{*client.sys};
   std::string unknown(32, 'c');
@@ -114,19 +106,50 @@ BOOST_AUTO_TEST_CASE(errors_cross_the_network_with_their_kind) {
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
 }
 
+BOOST_AUTO_TEST_CASE(without_tls_the_manager_is_published_on_loopback_only) {
+  for (auto addr : {"0.0.0.0", "::", ""}) {
+    auto p = publish_manager(*server.sys, eng->manager(), 0, addr);
+    BOOST_REQUIRE_MESSAGE(!p, "published on \"" << addr << "\" without TLS");
+    BOOST_TEST(is(p.error(), errc::invalid_argument));
+    BOOST_TEST(render(p.error()).find("without TLS") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_port_without_a_manager_is_a_connect_failure) {
+  auto p = server.sys->middleman().open(0, "127.0.0.1", true);
+  BOOST_REQUIRE(p);
+  auto mgr = connect_manager(*client.sys, "127.0.0.1", *p);
+  BOOST_REQUIRE(!mgr);
+  BOOST_TEST(is(mgr.error(), errc::connect_failure));
+  BOOST_TEST(render(mgr.error()) == "cannot connect to the manager at 127.0.0.1:"
+                                      + std::to_string(*p)
+                                      + ": no manager is published on that port");
+}
+
+BOOST_AUTO_TEST_CASE(loopback_means_every_address_is_on_this_machine) {
+  BOOST_TEST(is_loopback("127.0.0.1"));
+  BOOST_TEST(is_loopback("127.1.2.3"));
+  BOOST_TEST(is_loopback("::1"));
+  BOOST_TEST(is_loopback("localhost"));
+  BOOST_TEST(!is_loopback("0.0.0.0"));
+  BOOST_TEST(!is_loopback("::"));
+  BOOST_TEST(!is_loopback(""));
+  BOOST_TEST(!is_loopback("10.0.0.1"));
+  BOOST_TEST(!is_loopback("::ffff:10.0.0.1"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(runner_published, cli_fixture)
 
-BOOST_AUTO_TEST_CASE(a_runner_serves_its_manager_to_another_node) {
+BOOST_AUTO_TEST_CASE(a_runner_without_tls_serves_its_manager_on_loopback_and_warns) {
   auto run = background_runner({"--wait", "--publish", "0"});
-  std::string marker = "manager published on 127.0.0.1:";
-  BOOST_REQUIRE(eventually([&] { return run->log().find(marker) != std::string::npos; }));
-  auto log = run->log();
-  auto port = static_cast<uint16_t>(std::stoi(log.substr(log.find(marker) + marker.size())));
+  auto port = published_port(*run);
+  BOOST_TEST(run->log().find("anyone on this machine can reach the manager")
+             != std::string::npos);
   node host;
-  auto mgr = host.sys->middleman().remote_actor<manager_actor>("127.0.0.1", port);
-  BOOST_REQUIRE_MESSAGE(mgr, "remote_actor: " << (mgr ? "" : caf::to_string(mgr.error())));
+  auto mgr = connect_manager(*host.sys, "127.0.0.1", port);
+  BOOST_REQUIRE_MESSAGE(mgr, "connect: " << (mgr ? "" : render(mgr.error())));
   caf::scoped_actor self{*host.sys};
   auto s = test_spec(R"({"steps": {"a": {"class": "procman.set", "args": {"n": 7}}}})");
   std::string pid;
@@ -145,6 +168,15 @@ BOOST_AUTO_TEST_CASE(a_runner_serves_its_manager_to_another_node) {
 BOOST_AUTO_TEST_CASE(bind_without_publish_is_a_usage_error) {
   BOOST_TEST(runner({"--bind", "127.0.0.1"}).exit_code == 2);
   BOOST_TEST(runner({"--publish", "70000"}).exit_code == 2);
+}
+
+BOOST_AUTO_TEST_CASE(binding_beyond_loopback_without_tls_exits_2) {
+  for (std::string addr : {"0.0.0.0", "::"}) {
+    auto res = runner({"--wait", "--publish", "0", "--bind", addr});
+    BOOST_TEST(res.exit_code == 2);
+    BOOST_TEST(res.err.find("refusing --bind " + addr + " without TLS")
+               != std::string::npos, res.err);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

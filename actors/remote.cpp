@@ -1,0 +1,315 @@
+#include "actors/remote.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/sec.hpp>
+
+#include "messages/error.hpp"
+
+namespace procman {
+
+namespace {
+
+caf::error invalid(std::string msg) {
+  return make_error(errc::invalid_argument, std::move(msg));
+}
+
+/// OpenSSL's queued errors as one line (and the queue emptied).
+std::string ssl_errors() {
+  std::string out;
+  while (auto code = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof(buf));
+    out += (out.empty() ? "" : "; ") + std::string(buf);
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+/// Refuses encrypted keys instead of letting OpenSSL prompt on a terminal
+/// (CAF would, at the first connection).
+int no_passphrase(char*, int, int, void*) {
+  return 0;
+}
+
+std::string absolute(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+/// The contents of `path`, with errno's words if it cannot be read:
+/// OpenSSL's own messages for a missing file do not say so plainly.
+caf::expected<std::string> read_file(const std::string& what,
+                                     const std::string& path) {
+  auto fail = [&](int err) {
+    return invalid("cannot read the TLS " + what + " " + path + ": "
+                   + std::strerror(err));
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail(errno);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      auto err = errno;
+      ::close(fd);
+      return fail(err);
+    }
+    if (n == 0)
+      break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (out.empty())
+    return invalid("the TLS " + what + " " + path + " is empty");
+  return out;
+}
+
+/// A sealed in-memory copy of `contents`, as a path that CAF can open.
+/// CAF reads its TLS files again at every connection and aborts the program
+/// when that fails (caf::openssl::session raises in the I/O thread), so a
+/// file that is later removed, replaced or half-written must not reach it.
+/// Copies live as long as the program; equal contents share one.
+std::string snapshot(const std::string& contents) {
+  static std::mutex mtx;
+  static std::map<std::string, int> fds;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto i = fds.find(contents);
+  if (i == fds.end()) {
+    int fd = memfd_create("procman-tls", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+      return {};
+    size_t done = 0;
+    while (done < contents.size()) {
+      auto n = ::write(fd, contents.data() + done, contents.size() - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        ::close(fd);
+        return {};
+      }
+      done += static_cast<size_t>(n);
+    }
+    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
+                             | F_SEAL_SEAL);
+    i = fds.emplace(contents, fd).first;
+  }
+  return "/proc/self/fd/" + std::to_string(i->second);
+}
+
+/// Which of the three are missing (empty: none).
+std::string missing_parts(const tls_options& tls) {
+  std::string out;
+  auto need = [&](const std::string& value, const char* name) {
+    if (value.empty())
+      out += (out.empty() ? "" : ", ") + std::string(name);
+  };
+  need(tls.cert, "cert");
+  need(tls.key, "key");
+  need(tls.ca, "ca");
+  return out;
+}
+
+/// Loads `files` as CAF will (caf::openssl::session), so that what would
+/// fail there, at a connection, fails here; messages name the files in
+/// `names`.
+caf::error load_tls(const tls_options& files, const tls_options& names) {
+  ERR_clear_error();
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{
+    SSL_CTX_new(TLS_method()), SSL_CTX_free};
+  if (!ctx)
+    return invalid("cannot create a TLS context: " + ssl_errors());
+  SSL_CTX_set_default_passwd_cb(ctx.get(), no_passphrase);
+  // The key before the certificate: the other order reports a key that
+  // belongs to another certificate as an unusable key.
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), files.key.c_str(),
+                                  SSL_FILETYPE_PEM)
+      != 1)
+    return invalid("the TLS key " + names.key
+                   + " is not a usable unencrypted PEM private key: "
+                   + ssl_errors());
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert.c_str()) != 1)
+    return invalid("the TLS certificate " + names.cert
+                   + " is not a usable PEM certificate: " + ssl_errors());
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return invalid("the TLS key " + names.key
+                   + " does not belong to the certificate " + names.cert);
+  if (SSL_CTX_load_verify_locations(ctx.get(), files.ca.c_str(), nullptr)
+      != 1)
+    return invalid("the TLS CA file " + names.ca
+                   + " holds no usable PEM certificate: " + ssl_errors());
+  return caf::none;
+}
+
+/// The three files' contents, or the first that cannot be read.
+caf::expected<tls_options> read_tls(const tls_options& tls) {
+  if (auto missing = missing_parts(tls); !missing.empty())
+    return invalid("TLS needs a certificate, a key and a CA; missing: "
+                   + missing);
+  tls_options out;
+  for (auto [what, path, dst] :
+       {std::tuple{"certificate", &tls.cert, &out.cert},
+        std::tuple{"key", &tls.key, &out.key},
+        std::tuple{"CA file", &tls.ca, &out.ca}}) {
+    auto contents = read_file(what, *path);
+    if (!contents)
+      return std::move(contents.error());
+    *dst = std::move(*contents);
+  }
+  return out;
+}
+
+} // namespace
+
+caf::error configure_remote(caf::actor_system_config& cfg,
+                            const tls_options& tls) {
+  tls_options files;
+  if (tls.enabled()) {
+    auto contents = read_tls(tls);
+    if (!contents)
+      return std::move(contents.error());
+    files = {snapshot(contents->cert), snapshot(contents->key),
+             snapshot(contents->ca)};
+    // Without memfd (or /proc), CAF reads the files themselves.
+    if (files.cert.empty() || files.key.empty() || files.ca.empty())
+      files = {absolute(tls.cert), absolute(tls.key), absolute(tls.ca)};
+    if (auto err = load_tls(files, tls))
+      return err;
+  }
+  cfg.load<caf::io::middleman>();
+  if (tls.enabled()) {
+    cfg.openssl_certificate = files.cert;
+    cfg.openssl_key = files.key;
+    cfg.openssl_cafile = files.ca;
+    cfg.openssl_capath.clear();
+    cfg.openssl_passphrase.clear();
+    // After the middleman: the manager's factory looks for it.
+    cfg.load<caf::openssl::manager>();
+  }
+  return caf::none;
+}
+
+bool uses_tls(const caf::actor_system& sys) {
+  // caf::openssl without a certificate would speak anonymous TLS, which
+  // authenticates nobody: that counts as cleartext here.
+  return sys.has_openssl_manager()
+         && !sys.config().openssl_certificate.empty();
+}
+
+bool is_loopback(const std::string& host) {
+  if (host.empty())
+    return false;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res)
+    return false;
+  bool all = true;
+  for (auto* ai = res; ai; ai = ai->ai_next) {
+    if (ai->ai_family == AF_INET) {
+      auto addr = ntohl(reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr.s_addr);
+      all = all && (addr >> 24) == 127;
+    } else if (ai->ai_family == AF_INET6) {
+      auto& a6 = reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr;
+      all = all && IN6_IS_ADDR_LOOPBACK(&a6);
+    } else {
+      all = false;
+    }
+  }
+  freeaddrinfo(res);
+  return all;
+}
+
+caf::expected<uint16_t> publish_manager(caf::actor_system& sys,
+                                        const manager_actor& mgr,
+                                        uint16_t port,
+                                        const std::string& bind) {
+  if (!sys.has_middleman())
+    return invalid("cannot publish the manager: the actor system has no "
+                   "middleman (call configure_remote before constructing it)");
+  if (uses_tls(sys))
+    return caf::openssl::publish(mgr, port, bind.c_str(), true);
+  if (!is_loopback(bind))
+    return invalid("refusing to publish the manager on "
+                   + (bind.empty() ? std::string("every address") : bind)
+                   + " without TLS: anyone who reaches it could run commands; "
+                     "bind 127.0.0.1 or ::1, or give a certificate, a key and "
+                     "a CA");
+  return sys.middleman().publish(mgr, port, bind.c_str(), true);
+}
+
+caf::expected<manager_actor> connect_manager(caf::actor_system& sys,
+                                             const std::string& host,
+                                             uint16_t port,
+                                             caf::timespan timeout) {
+  auto where = host + ":" + std::to_string(port);
+  auto fail = [&](const std::string& why) {
+    return make_error(errc::connect_failure,
+                      "cannot connect to the manager at " + where + ": " + why);
+  };
+  if (!sys.has_middleman())
+    return fail("the actor system has no middleman (call configure_remote "
+                "before constructing it)");
+  // The middleman actor's connect, as caf::io::remote_actor does, but with a
+  // timeout: a peer that accepts and never answers must not block forever.
+  auto mm = uses_tls(sys)
+              ? caf::actor_cast<caf::actor>(sys.openssl_manager().actor_handle())
+              : caf::actor_cast<caf::actor>(sys.middleman().actor_handle());
+  caf::expected<manager_actor> result{caf::sec::none};
+  caf::scoped_actor self{sys};
+  self->request(mm, timeout, caf::connect_atom::value, host, port)
+    .receive(
+      [&](caf::node_id&, caf::strong_actor_ptr& ptr,
+          std::set<std::string>& ifs) {
+        if (!ptr)
+          result = fail("no manager is published on that port");
+        else if (!sys.assignable<manager_actor>(ifs))
+          result = fail("the actor there is not a procman manager (or the "
+                        "nodes run different procman versions)");
+        else
+          result = caf::actor_cast<manager_actor>(std::move(ptr));
+      },
+      [&](caf::error& err) {
+        if (err == caf::sec::disconnect_during_handshake)
+          result = fail(
+            "the connection closed during the handshake: the peer refused "
+            "this node's certificate, this node refused the peer's, or one "
+            "side uses TLS and the other does not");
+        else if (err == caf::sec::cannot_connect_to_node)
+          // caf::openssl reports a handshake that fails at once the same
+          // way as a refused TCP connection.
+          result = fail(uses_tls(sys) ? "nothing accepts connections there, "
+                                        "or the peer does not speak TLS"
+                                      : "nothing accepts connections there");
+        else if (err == caf::sec::request_timeout)
+          result = fail("no answer within the timeout");
+        else
+          result = fail(sys.render(err));
+      });
+  return result;
+}
+
+} // namespace procman

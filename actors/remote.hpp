@@ -1,0 +1,81 @@
+// Serving a manager to other nodes and reaching one from another node, over
+// CAF's middleman: with mutual TLS (caf::openssl) when a certificate, key and
+// CA are given, else in cleartext and on loopback only.
+//
+//   caf::actor_system_config cfg;
+//   cfg.add_message_types<caf::id_block::procman>();
+//   procman::tls_options tls{"node.pem", "node.key", "ca.pem"};
+//   if (auto err = procman::configure_remote(cfg, tls)) ...   // before the system
+//   caf::actor_system sys{cfg};
+//   auto port = procman::publish_manager(sys, mgr, 4000, "0.0.0.0");  // server
+//   auto mgr = procman::connect_manager(sys, "runner.example", 4000);  // host
+//
+// What TLS verifies (CAF 0.17's caf::openssl, docs/usage.md "Remote access"):
+// both sides present a certificate, and each checks that the other's is
+// signed by the CA (chain, validity dates). Nothing else: no host name, no
+// subject; any certificate the CA signed is accepted.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+
+#include "messages/actors.hpp"
+
+namespace procman {
+
+/// PEM files for mutual TLS: this node's certificate (a chain is fine) and
+/// its unencrypted private key, and the CA that signs every node's
+/// certificate. All three or none.
+struct tls_options {
+  std::string cert;
+  std::string key;
+  std::string ca;
+
+  /// Whether any of the three is set.
+  bool enabled() const {
+    return !cert.empty() || !key.empty() || !ca.empty();
+  }
+};
+
+/// Prepares `cfg` for remote access: loads caf::io::middleman and, with
+/// TLS, caf::openssl::manager. Call it before constructing the actor system,
+/// instead of loading the middleman yourself. With TLS it first checks that
+/// all three are set and that each file is readable and usable (a PEM
+/// certificate, an unencrypted PEM key that belongs to it, a PEM CA
+/// certificate), then hands CAF sealed in-memory copies: CAF reads its files
+/// again at every connection and aborts the program when that fails, so
+/// later changes to the files (removed, half-written) cannot reach it, and
+/// new certificates take effect at the next start. Errors: invalid_argument
+/// naming what is missing, or the file and what is wrong with it.
+caf::error configure_remote(caf::actor_system_config& cfg,
+                            const tls_options& tls);
+
+/// Whether `sys` was configured with TLS by configure_remote.
+bool uses_tls(const caf::actor_system& sys);
+
+/// Whether `host` names this machine only: every address it resolves to is
+/// in 127.0.0.0/8 or ::1.
+bool is_loopback(const std::string& host);
+
+/// Serves `mgr` on `bind`:`port` (port 0: any free port) and returns the
+/// port. With TLS only peers whose certificate the CA signed get through.
+/// Without TLS only a loopback `bind` is allowed (invalid_argument
+/// otherwise): anyone who reaches the port can run commands.
+caf::expected<uint16_t> publish_manager(caf::actor_system& sys,
+                                        const manager_actor& mgr,
+                                        uint16_t port, const std::string& bind);
+
+/// Connects to a manager that publish_manager serves on `host`:`port`, with
+/// TLS when `sys` was configured with it. Blocks the calling thread (not for
+/// use inside an actor). Errors: connect_failure, naming the node and why.
+caf::expected<manager_actor>
+connect_manager(caf::actor_system& sys, const std::string& host, uint16_t port,
+                caf::timespan timeout = std::chrono::seconds(30));
+
+} // namespace procman

@@ -1,0 +1,112 @@
+// Shared by the tests of remote access: a node (an actor system configured
+// for remote access, with or without TLS), certificates made with the
+// openssl command, and the port a published runner logs.
+
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "actors/remote.hpp"
+#include "fixtures/background.hpp"
+#include "fixtures/temp_dir.hpp"
+#include "messages/error.hpp"
+#include "messages/fwd.hpp"
+
+namespace procman::test {
+
+/// One node: its own actor system with procman's types, configured by
+/// configure_remote (cleartext without `tls`).
+struct node {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  explicit node(const tls_options& tls = {}) {
+    cfg.add_message_types<caf::id_block::procman>();
+    auto err = configure_remote(cfg, tls);
+    BOOST_REQUIRE_MESSAGE(!err, "configure_remote: " << render(err));
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+};
+
+/// Two CAs, "ca-a" and "ca-b", and leaf certificates made with `openssl
+/// req` and `openssl x509` in `dir`: "runner" and "host" signed by ca-a,
+/// "stranger" signed by ca-b. Each leaf is <dir>/<name>.pem and .key.
+struct test_pki {
+  std::string dir;
+
+  explicit test_pki(std::string where) : dir(std::move(where)) {
+    std::filesystem::create_directories(dir);
+    make_ca("ca-a");
+    make_ca("ca-b");
+    make_leaf("runner", "ca-a");
+    make_leaf("host", "ca-a");
+    make_leaf("stranger", "ca-b");
+  }
+
+  std::string path(const std::string& file) const {
+    return dir + "/" + file;
+  }
+
+  /// The files of leaf `name`, trusting `ca`.
+  tls_options files(const std::string& name, const std::string& ca) const {
+    return {path(name + ".pem"), path(name + ".key"), path(ca + ".pem")};
+  }
+
+  /// The same as procman-runner options.
+  std::vector<std::string> args(const std::string& name,
+                                const std::string& ca) const {
+    auto f = files(name, ca);
+    return {"--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca};
+  }
+
+private:
+  void openssl(std::vector<std::string> argv) {
+    argv.insert(argv.begin(), "openssl");
+    auto res = run_command(argv, {}, 60);
+    BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "openssl " << argv[1]
+                                                         << " failed: " << res.err);
+  }
+
+  void make_ca(const std::string& name) {
+    openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-keyout", path(name + ".key"),
+             "-out", path(name + ".pem"), "-days", "2", "-subj",
+             "/CN=procman test " + name});
+  }
+
+  void make_leaf(const std::string& name, const std::string& ca) {
+    auto ext = path("leaf.ext");
+    std::ofstream(ext) << "basicConstraints=CA:FALSE\n"
+                          "keyUsage=digitalSignature\n"
+                          "extendedKeyUsage=serverAuth,clientAuth\n";
+    openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", path(name + ".key"), "-out",
+             path(name + ".csr"), "-subj", "/CN=" + name});
+    openssl({"x509", "-req", "-in", path(name + ".csr"), "-CA",
+             path(ca + ".pem"), "-CAkey", path(ca + ".key"), "-CAcreateserial",
+             "-out", path(name + ".pem"), "-days", "2", "-extfile", ext});
+  }
+};
+
+/// The port a runner logs in "manager published on ADDR:PORT"; fails the
+/// test if it logs none within a minute.
+inline uint16_t published_port(background& run,
+                               const std::string& addr = "127.0.0.1") {
+  const std::string marker = "manager published on " + addr + ":";
+  auto published = [&] { return run.log().find(marker) != std::string::npos; };
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return published() || !run.running(); }, 60)
+                          && published(),
+                        "the runner did not publish: " << run.log());
+  auto log = run.log();
+  return static_cast<uint16_t>(std::stoi(log.substr(log.find(marker) + marker.size())));
+}
+
+} // namespace procman::test
