@@ -1,5 +1,7 @@
 #include "actors/engine.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -9,6 +11,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/cgroups.hpp"
 #include "actors/children.hpp"
 #include "actors/logger.hpp"
 #include "actors/manager.hpp"
@@ -19,6 +22,7 @@
 #include "actors/supervisor.hpp"
 #include "persistence/doorbell.hpp"
 #include "persistence/store.hpp"
+#include "steps/process_tree.hpp"
 
 namespace procman {
 
@@ -87,6 +91,43 @@ caf::behavior timer_relay(caf::event_based_actor* self) {
       schedule();
     },
   };
+}
+
+/// Sets up how executors are contained and logs it once:
+/// "containment: cgroup v2 at <dir>" or "containment: subreaper (<why>)".
+caf::expected<std::unique_ptr<executor_cgroups>>
+start_containment(const engine_options& opts) {
+  auto mode = opts.containment;
+  if (mode.empty())
+    if (auto env = std::getenv("PROCMAN_CONTAINMENT"); env && *env)
+      mode = env;
+  if (mode.empty())
+    mode = "auto";
+  if (mode != "auto" && mode != "cgroup" && mode != "subreaper")
+    return make_error(errc::invalid_argument,
+                      "containment (PROCMAN_CONTAINMENT) must be auto, cgroup "
+                      "or subreaper, not \""
+                        + mode + "\"");
+  std::unique_ptr<executor_cgroups> cgroups;
+  std::string why = "PROCMAN_CONTAINMENT=subreaper";
+  if (mode != "subreaper") {
+    size_t removed = 0;
+    cgroups = executor_cgroups::create(why, removed);
+    if (removed > 0)
+      log_warn("", "removed the cgroups of " + std::to_string(removed)
+                     + " dead runners, killing what was left in them");
+  }
+  if (!cgroups && mode == "cgroup")
+    return make_error(errc::invalid_argument,
+                      "containment cgroup is not possible here: " + why);
+  if (opts.reap_orphans && !become_subreaper())
+    log_warn("", std::string("cannot become a child subreaper: ")
+                   + std::strerror(errno));
+  if (cgroups)
+    log_info("", "containment: cgroup v2 at " + cgroups->dir());
+  else
+    log_info("", "containment: subreaper (" + why + ")");
+  return cgroups;
 }
 
 } // namespace
@@ -160,7 +201,11 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   if (auto n = recover_lost_processes(*st->db, st->runner_id); n > 0)
     log_warn("", "ended " + std::to_string(n)
                    + " processes left running by dead runners");
-  st->children = std::make_shared<child_service>();
+  auto cgroups = start_containment(opts);
+  if (!cgroups)
+    return cgroups.error();
+  st->children = std::make_shared<child_service>(std::move(*cgroups),
+                                                 opts.reap_orphans);
   auto cfg = std::make_shared<exec_config>();
   cfg->exec_path = opts.exec_path;
   cfg->script_args = opts.script_args;
