@@ -92,7 +92,8 @@ std::vector<std::string> subdirectories(const std::string& dir) {
 /// Kills everything in `cg` and below, waits up to two seconds for the
 /// processes to die, and removes the cgroups bottom-up.
 bool remove_tree(const std::string& cg) {
-  executor_cgroups::kill(cg);
+  if (!executor_cgroups::kill(cg) && !executor_cgroups::empty(cg))
+    return false;  // not ours to kill
   for (int i = 0; i < 1000 && !executor_cgroups::empty(cg); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   for (auto& sub : subdirectories(cg))
@@ -106,17 +107,18 @@ size_t remove_dead_runners(const std::string& dir) {
   auto ns = own.substr(0, own.find('-'));
   size_t removed = 0;
   for (auto& name : subdirectories(dir)) {
-    // procman-<ns>-<pid>-<start time>
+    // procman-<ns>-<pid>-<start time>-<n>
     if (name.rfind("procman-", 0) != 0)
       continue;
     auto id = name.substr(8);
     auto first = id.find('-');
     auto second = id.find('-', first + 1);
+    auto third = id.find('-', second + 1);
     if (first == std::string::npos || second == std::string::npos
-        || id.substr(0, first) != ns)
+        || third == std::string::npos || id.substr(0, first) != ns)
       continue;  // another pid namespace's runner: no telling if it lives
     auto pid = id.substr(first + 1, second - first - 1);
-    if (process_identity(pid) == id)
+    if (process_identity(pid) == id.substr(0, third))
       continue;  // alive
     if (remove_tree(dir + "/" + name))
       ++removed;
@@ -176,9 +178,11 @@ std::unique_ptr<executor_cgroups> executor_cgroups::create(std::string& why,
   auto base = own_cgroup_dir(why);
   if (base.empty())
     return nullptr;
-  removed = remove_dead_runners(base);
-  auto dir = base + "/procman-" + process_identity(std::to_string(::getpid()));
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+  // A host may run several engines: each gets its own parent.
+  static std::atomic<uint64_t> engines{0};
+  auto dir = base + "/procman-" + process_identity(std::to_string(::getpid()))
+             + "-" + std::to_string(engines++);
+  if (::mkdir(dir.c_str(), 0755) != 0) {
     why = "cgroup v2 not writable: cannot create " + dir + ": "
           + std::strerror(errno);
     return nullptr;
@@ -189,6 +193,7 @@ std::unique_ptr<executor_cgroups> executor_cgroups::create(std::string& why,
     ::rmdir(dir.c_str());
     return nullptr;
   }
+  removed = remove_dead_runners(base);
   return std::unique_ptr<executor_cgroups>(new executor_cgroups(dir));
 }
 

@@ -2,8 +2,8 @@
 // an executor starts stays in its cgroup whatever it does (setsid, double
 // fork), and one write to `cgroup.kill` ends them all.
 //
-//   <the runner's own cgroup>/procman-<pid ns>-<os pid>-<start time>/   one per runner
-//                                                        exec-<n>/      one per executor
+//   <the runner's own cgroup>/procman-<pid ns>-<os pid>-<start time>-<k>/   one per engine
+//                                                            exec-<n>/      one per executor
 //
 // The runner's cgroup comes from /proc/self/cgroup ("0::/path") and the
 // cgroup2 mount from /proc/self/mountinfo. The name of a runner's parent
@@ -29,8 +29,8 @@ namespace procman {
 
 class executor_cgroups {
 public:
-  /// Finds this process's cgroup v2 directory, removes what dead runners
-  /// left in it, and creates this runner's parent cgroup there. Returns
+  /// Finds this process's cgroup v2 directory, creates this runner's
+  /// parent cgroup there, and removes what dead runners left in it. Returns
   /// null and says why in `why` when there is no cgroup v2 hierarchy, its
   /// cgroups lack `cgroup.kill` (Linux < 5.14), or it is not writable.
   /// `removed` counts the dead runners' cgroups taken away.

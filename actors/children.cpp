@@ -64,7 +64,8 @@ struct child : std::enable_shared_from_this<child> {
   int signal = 0;
   child_handlers handlers;
   std::string cgroup;  ///< its own cgroup, or ""
-  std::function<void(int pid, const std::string& cgroup)> on_exited;
+  std::function<void(int pid, const std::string& cgroup, bool normal_exit)>
+    on_exited;
   std::function<void(int)> on_done;
 
   child(asio::io_context& ctx, int pid, int in_fd, int out_fd, int err_fd)
@@ -128,7 +129,7 @@ struct child : std::enable_shared_from_this<child> {
       signal = WTERMSIG(status);
     }
     if (on_exited)
-      on_exited(pid, cgroup);
+      on_exited(pid, cgroup, status != -1 && WIFEXITED(status));
     // A grandchild could keep stdout open only if it inherited it, which
     // procman-exec prevents; still, give up on stdout after a second.
     auto self = shared_from_this();
@@ -256,9 +257,10 @@ struct child_service::impl {
   std::set<pid_t> orphans;                                   // I/O thread only
   asio::steady_timer orphan_timer;
   bool orphan_timer_armed = false;
+  asio::steady_timer periodic_timer;
   std::vector<std::shared_ptr<asio::posix::stream_descriptor>> watched;
 
-  impl() : guard(ctx.get_executor()), orphan_timer(ctx) {
+  impl() : guard(ctx.get_executor()), orphan_timer(ctx), periodic_timer(ctx) {
     thread = std::thread([this] { ctx.run(); });
   }
 
@@ -279,7 +281,9 @@ struct child_service::impl {
   }
 
   /// On the I/O thread, once a child's exit was seen (and it was reaped).
-  void exited(int pid, const std::string& cgroup) {
+  /// An executor that ended by itself has killed and reaped its tree; one
+  /// that was killed (or crashed) leaves its dead or dying tree to us.
+  void exited(int pid, const std::string& cgroup, bool normal_exit) {
     {
       std::lock_guard<std::mutex> lock{mtx};
       if (auto i = live.find(pid); i != live.end())
@@ -287,18 +291,23 @@ struct child_service::impl {
     }
     if (!cgroup.empty())
       release_cgroup(cgroup, 0);
+    if (normal_exit)
+      return;
+    // Its group outlives it while a member lives, and a group's id is not
+    // given to a new process meanwhile.
+    ::kill(-pid, SIGKILL);
     if (reap_orphans)
       sweep_orphans();
   }
 
-  /// Kills what the executor left in its cgroup and removes it once the
-  /// processes are gone (retrying for up to ten seconds; the cgroup is
-  /// removed with the parent at the latest).
+  /// Removes the executor's cgroup, killing what it left there first
+  /// (retrying for up to ten seconds while they die; the cgroup goes with
+  /// the parent at the latest).
   void release_cgroup(const std::string& cg, int attempt) {
-    if (attempt == 0 && !executor_cgroups::empty(cg))
-      executor_cgroups::kill(cg);
     if (executor_cgroups::remove(cg) || attempt >= 2000)
       return;
+    if (attempt == 0)
+      executor_cgroups::kill(cg);
     auto timer = std::make_shared<asio::steady_timer>(ctx);
     timer->expires_after(std::chrono::milliseconds(5));
     timer->async_wait([this, timer, cg, attempt](boost::system::error_code ec) {
@@ -334,6 +343,18 @@ struct child_service::impl {
     return !orphans.empty();
   }
 
+  /// Every few seconds, for orphans that came some other way (an executor
+  /// that gave up waiting for a process in uninterruptible sleep).
+  void sweep_orphans_regularly() {
+    periodic_timer.expires_after(std::chrono::seconds(5));
+    periodic_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec)
+        return;
+      sweep_orphans();
+      sweep_orphans_regularly();
+    });
+  }
+
   /// Sweeps now and, while orphans are dying, again every 2 ms (their own
   /// children are re-parented to us as they die).
   void sweep_orphans() {
@@ -356,6 +377,10 @@ child_service::child_service(std::unique_ptr<executor_cgroups> cgroups,
   : impl_(std::make_unique<impl>()) {
   impl_->cgroups = std::move(cgroups);
   impl_->reap_orphans = reap_orphans;
+  if (reap_orphans) {
+    auto* self = impl_.get();
+    asio::post(self->ctx, [self] { self->sweep_orphans_regularly(); });
+  }
 }
 
 child_service::~child_service() {
@@ -474,8 +499,9 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
     c->input = std::move(input);
     c->handlers = std::move(handlers);
     c->cgroup = std::move(cgroup);
-    c->on_exited = [self](int pid, const std::string& cgroup) {
-      self->exited(pid, cgroup);
+    c->on_exited = [self](int pid, const std::string& cgroup,
+                          bool normal_exit) {
+      self->exited(pid, cgroup, normal_exit);
     };
     c->on_done = [self](int pid) {
       self->children.erase(pid);

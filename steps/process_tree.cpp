@@ -225,7 +225,7 @@ size_t kill_tree(pid_t root, bool with_root) {
     ::kill(table[i], SIGKILL);
   if (with_root)
     ::kill(root, SIGKILL);
-  return table_used + (with_root ? 1 : 0);
+  return table_used;
 }
 
 void end_descendants(int limit_ms) {

@@ -34,8 +34,8 @@ bool for_each_child(pid_t pid, void (*fn)(pid_t child, void* arg), void* arg);
 
 /// SIGSTOPs every descendant of `root` top-down (each one before its
 /// children are read), then SIGKILLs them all; with `with_root`, `root` is
-/// stopped first and killed last. Returns how many processes were
-/// signalled (0: no descendants). Large trees are taken in batches, so a
+/// stopped first and killed last. Returns how many descendants were
+/// signalled (0: none). Large trees are taken in batches, so a
 /// caller that must be sure loops until it returns 0. Not reentrant
 /// (one static table); async-signal-safe.
 size_t kill_tree(pid_t root, bool with_root);

@@ -112,12 +112,14 @@ void install_signal_handlers() {
   for (int sig : {SIGTERM, SIGINT, SIGHUP})
     sigaction(sig, &sa, nullptr);
   procman::become_subreaper();
-  // The runner's cgroup for this executor, if it made one.
+  // The runner's cgroup for this executor, if it made one; not for the
+  // commands (a procman-exec among them would kill ours).
   if (auto cg = std::getenv("PROCMAN_CGROUP");
       cg && *cg && std::strlen(cg) + 13 < sizeof(cgroup_kill_file)) {
     std::strcpy(cgroup_kill_file, cg);
     std::strcat(cgroup_kill_file, "/cgroup.kill");
   }
+  unsetenv("PROCMAN_CGROUP");
 }
 
 // -- reports --------------------------------------------------------------------------
