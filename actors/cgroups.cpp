@@ -224,6 +224,7 @@ bool executor_cgroups::move(const std::string& cg, pid_t pid,
   if (!ok)
     why = "cannot move executor " + text + " into cgroup " + cg + ": "
           + std::strerror(saved);
+  errno = saved;
   return ok;
 }
 

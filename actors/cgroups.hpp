@@ -11,9 +11,10 @@
 // runner that starts can tell a dead runner's parent from a live one's and
 // remove the dead one's, killing what is left in it.
 //
-// posix_spawn cannot start a child in a cgroup, so the runner moves each
-// executor into its cgroup right after spawning it and before writing its
-// input: an executor starts no step before it has read its input.
+// Executors start in their cgroups (clone3 with CLONE_INTO_CGROUP, see
+// spawn_in_cgroup). Where that is not possible the runner moves each
+// executor in right after posix_spawn and before writing its input: an
+// executor starts no step before it has read its input.
 // No CAF in here.
 
 #pragma once
@@ -23,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include <signal.h>
 #include <sys/types.h>
 
 namespace procman {
@@ -51,7 +53,8 @@ public:
   /// Thread-safe.
   std::string make_child(std::string& why);
 
-  /// Moves `pid` into the cgroup `cg`. Returns false and `why` on error.
+  /// Moves `pid` into the cgroup `cg`. Returns false, `why` and errno on
+  /// error (ESRCH: `pid` is gone).
   static bool move(const std::string& cg, pid_t pid, std::string& why);
 
   /// SIGKILLs every process in `cg` and below (cgroup.kill).
@@ -68,6 +71,18 @@ private:
   std::string dir_;
   std::atomic<uint64_t> next_{0};
 };
+
+/// Starts `path` as posix_spawn would with a process group of its own, an
+/// empty signal mask, default actions for the signals in `defaults` and
+/// `fds` as its stdin, stdout and stderr, but in the cgroup `cg` from its
+/// first instruction (clone3 with CLONE_INTO_CGROUP): no move, which waits
+/// for an RCU grace period when moves are rare. Returns 0 and `pid`; a
+/// positive errno when the child could not exec (it is reaped); a negative
+/// errno when clone3 could not start it (-ENOSYS: not on this architecture
+/// or kernel, or a seccomp filter), and then the caller spawns and moves.
+int spawn_in_cgroup(const std::string& cg, const char* path,
+                    char* const argv[], char* const envp[], const int fds[3],
+                    const sigset_t& defaults, pid_t& pid);
 
 /// The cgroup v2 directory of this OS process, or "" and `why`.
 std::string own_cgroup_dir(std::string& why);

@@ -247,6 +247,7 @@ struct child_service::impl {
   std::thread thread;
   std::unique_ptr<executor_cgroups> cgroups;
   std::atomic<bool> cgroups_failed{false};
+  std::atomic<bool> no_clone3{false};  ///< spawn_in_cgroup failed once
   bool reap_orphans = false;
   /// Held shared while a child is spawned and entered in `live`, exclusive
   /// while the orphans are told from the children.
@@ -257,6 +258,9 @@ struct child_service::impl {
   std::set<pid_t> orphans;                                   // I/O thread only
   asio::steady_timer orphan_timer;
   bool orphan_timer_armed = false;
+  /// After an executor was killed, sweeps go on until then.
+  std::chrono::steady_clock::time_point sweep_until;
+  static constexpr auto resweep_period = std::chrono::milliseconds(250);
   asio::steady_timer periodic_timer;
   std::vector<std::shared_ptr<asio::posix::stream_descriptor>> watched;
 
@@ -296,8 +300,13 @@ struct child_service::impl {
     // Its group outlives it while a member lives, and a group's id is not
     // given to a new process meanwhile.
     ::kill(-pid, SIGKILL);
-    if (reap_orphans)
+    if (reap_orphans) {
+      // What it left is dying in no particular order: a process is
+      // re-parented to us only when its parent has died, which may be
+      // after the executor. Look again for a while.
+      sweep_until = std::chrono::steady_clock::now() + resweep_period;
       sweep_orphans();
+    }
   }
 
   /// Removes the executor's cgroup, killing what it left there first
@@ -355,13 +364,16 @@ struct child_service::impl {
     });
   }
 
-  /// Sweeps now and, while orphans are dying, again every 2 ms (their own
-  /// children are re-parented to us as they die).
+  /// Sweeps now and, while orphans are dying or an executor was killed
+  /// lately, again every 5 ms (their own children are re-parented to us as
+  /// they die).
   void sweep_orphans() {
-    if (!sweep_orphans_once() || orphan_timer_armed)
+    bool again = sweep_orphans_once()
+                 || std::chrono::steady_clock::now() < sweep_until;
+    if (!again || orphan_timer_armed)
       return;
     orphan_timer_armed = true;
-    orphan_timer.expires_after(std::chrono::milliseconds(2));
+    orphan_timer.expires_after(std::chrono::milliseconds(5));
     orphan_timer.async_wait([this](boost::system::error_code ec) {
       orphan_timer_armed = false;
       if (!ec)
@@ -445,8 +457,9 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
   args.push_back(nullptr);
   // A cgroup of its own, whose path the executor learns from its
   // environment (its parent-death handler kills it).
-  std::string cgroup, why;
+  std::string cgroup;
   if (impl_->cgroups && !impl_->cgroups_failed) {
+    std::string why;
     cgroup = impl_->cgroups->make_child(why);
     if (cgroup.empty())
       impl_->cgroup_failed(why);
@@ -461,18 +474,22 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
     envp.push_back(cgroup_env.data());
   envp.push_back(nullptr);
   pid_t pid = 0;
-  int rc = 0;
+  int rc = -1;
+  bool needs_move = !cgroup.empty();
   {
     std::shared_lock<std::shared_mutex> spawning{impl_->spawning};
-    rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), envp.data());
-    // Into its cgroup before its input is written: it starts no step, so
-    // nothing of it is left outside.
-    if (rc == 0 && !cgroup.empty()
-        && !executor_cgroups::move(cgroup, pid, why)) {
-      impl_->cgroup_failed(why);
-      executor_cgroups::remove(cgroup);
-      cgroup.clear();
+    if (needs_move && !impl_->no_clone3) {
+      int fds[3] = {in[0], out[1], err[1]};
+      rc = spawn_in_cgroup(cgroup, args[0], args.data(), envp.data(), fds,
+                           defaults, pid);
+      if (rc < 0 && !impl_->no_clone3.exchange(true))
+        log_info("", std::string("containment: executors cannot start in "
+                                 "their cgroups (clone3: ")
+                       + std::strerror(-rc) + "); they are moved in instead");
+      needs_move = rc < 0;
     }
+    if (rc < 0)
+      rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), envp.data());
     if (rc == 0) {
       std::lock_guard<std::mutex> guard{impl_->mtx};
       impl_->live[pid] = impl::entry{true, cgroup};
@@ -494,7 +511,16 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
   auto* self = impl_.get();
   asio::post(self->ctx, [self, pid, in_fd = in[1], out_fd = out[0],
                          err_fd = err[0], input = spec.input, cgroup,
-                         handlers = std::move(handlers)]() mutable {
+                         needs_move, handlers = std::move(handlers)]() mutable {
+    // Into its cgroup before its input is written: until then it starts no
+    // step, so nothing of it is left outside. Here rather than in spawn():
+    // a move waits for an RCU grace period when moves are rare (about
+    // 10 ms), which the spawning actor need not wait for.
+    if (needs_move) {
+      std::string why;
+      if (!executor_cgroups::move(cgroup, pid, why) && errno != ESRCH)
+        self->cgroup_failed(why);
+    }
     auto c = std::make_shared<child>(self->ctx, pid, in_fd, out_fd, err_fd);
     c->input = std::move(input);
     c->handlers = std::move(handlers);
