@@ -6,6 +6,8 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -26,6 +28,10 @@
 #include <boost/optional.hpp>
 #include <boost/process/v2/error.hpp>
 #include <boost/process/v2/process_handle.hpp>
+
+#include "actors/cgroups.hpp"
+#include "actors/logger.hpp"
+#include "steps/process_tree.hpp"
 
 extern char** environ;
 
@@ -60,6 +66,9 @@ struct child : std::enable_shared_from_this<child> {
   int exit_code = -1;
   int signal = 0;
   child_handlers handlers;
+  std::string cgroup;  ///< its own cgroup, or ""
+  std::function<void(int pid, const std::string& cgroup, bool normal_exit)>
+    on_exited;
   std::function<void(int)> on_done;
 
   child(asio::io_context& ctx, int pid, int in_fd, int out_fd, int err_fd)
@@ -141,6 +150,8 @@ struct child : std::enable_shared_from_this<child> {
     } else if (WIFSIGNALED(status)) {
       signal = WTERMSIG(status);
     }
+    if (on_exited)
+      on_exited(pid, cgroup, status != -1 && WIFEXITED(status));
     // A grandchild could keep stdout open only if it inherited it, which
     // procman-exec prevents; still, give up on stdout after a second.
     auto self = shared_from_this();
@@ -246,23 +257,164 @@ static void arm_watch(std::shared_ptr<asio::posix::stream_descriptor> sd,
 }
 
 struct child_service::impl {
+  /// A live child: whether it has not been reaped yet (its pid is still
+  /// its own), and its cgroup.
+  struct entry {
+    bool running = true;
+    std::string cgroup;
+  };
+
   asio::io_context ctx;
   asio::executor_work_guard<asio::io_context::executor_type> guard;
   std::thread thread;
+  std::unique_ptr<executor_cgroups> cgroups;
+  std::atomic<bool> cgroups_failed{false};
+  std::atomic<bool> no_clone3{false};  ///< spawn_in_cgroup failed once
+  bool reap_orphans = false;
+  /// Held shared while a child is spawned and entered in `live`, exclusive
+  /// while the orphans are told from the children.
+  std::shared_mutex spawning;
   mutable std::mutex mtx;
   std::unordered_map<int, std::shared_ptr<child>> children;  // I/O thread only
-  std::unordered_map<int, bool> live;                        // under mtx
+  std::unordered_map<int, entry> live;                       // under mtx
+  std::set<pid_t> orphans;                                   // I/O thread only
+  asio::steady_timer orphan_timer;
+  bool orphan_timer_armed = false;
+  /// After an executor was killed, sweeps go on until then.
+  std::chrono::steady_clock::time_point sweep_until;
+  static constexpr auto resweep_period = std::chrono::milliseconds(250);
+  asio::steady_timer periodic_timer;
   std::vector<std::shared_ptr<asio::posix::stream_descriptor>> watched;
 
-  impl() : guard(ctx.get_executor()) {
+  impl() : guard(ctx.get_executor()), orphan_timer(ctx), periodic_timer(ctx) {
     thread = std::thread([this] { ctx.run(); });
+  }
+
+  /// Stops using cgroups after the first failure, and says so once.
+  void cgroup_failed(const std::string& why) {
+    if (!cgroups_failed.exchange(true))
+      log_warn("", "containment: falling back to subreaper (" + why + ")");
+  }
+
+  /// Requires mtx. kill_tree's table is shared, hence the lock.
+  void kill_locked(int pid, const entry& e) {
+    if (!e.running)
+      return;  // reaped: the pid may be someone else's by now
+    if (!e.cgroup.empty())
+      executor_cgroups::kill(e.cgroup);
+    kill_tree(pid, true);
+    ::kill(-pid, SIGKILL);
+  }
+
+  /// On the I/O thread, once a child's exit was seen (and it was reaped).
+  /// An executor that ended by itself has killed and reaped its tree; one
+  /// that was killed (or crashed) leaves its dead or dying tree to us.
+  void exited(int pid, const std::string& cgroup, bool normal_exit) {
+    {
+      std::lock_guard<std::mutex> lock{mtx};
+      if (auto i = live.find(pid); i != live.end())
+        i->second.running = false;
+    }
+    if (!cgroup.empty())
+      release_cgroup(cgroup, 0);
+    if (normal_exit)
+      return;
+    // Its group outlives it while a member lives, and a group's id is not
+    // given to a new process meanwhile.
+    ::kill(-pid, SIGKILL);
+    if (reap_orphans) {
+      // What it left is dying in no particular order: a process is
+      // re-parented to us only when its parent has died, which may be
+      // after the executor. Look again for a while.
+      sweep_until = std::chrono::steady_clock::now() + resweep_period;
+      sweep_orphans();
+    }
+  }
+
+  /// Removes the executor's cgroup, killing what it left there first
+  /// (retrying for up to ten seconds while they die; the cgroup goes with
+  /// the parent at the latest).
+  void release_cgroup(const std::string& cg, int attempt) {
+    if (executor_cgroups::remove(cg) || attempt >= 2000)
+      return;
+    if (attempt == 0)
+      executor_cgroups::kill(cg);
+    auto timer = std::make_shared<asio::steady_timer>(ctx);
+    timer->expires_after(std::chrono::milliseconds(5));
+    timer->async_wait([this, timer, cg, attempt](boost::system::error_code ec) {
+      if (!ec)
+        release_cgroup(cg, attempt + 1);
+    });
+  }
+
+  /// Kills and reaps the children that are not executors. Returns whether
+  /// some are left (still dying). I/O thread, or after it ended.
+  bool sweep_orphans_once() {
+    {
+      std::unique_lock<std::shared_mutex> no_spawn{spawning};
+      std::lock_guard<std::mutex> lock{mtx};
+      for_each_child(
+        ::getpid(),
+        [](pid_t pid, void* arg) {
+          auto self = static_cast<impl*>(arg);
+          if (self->live.count(pid) == 0)
+            self->orphans.insert(pid);
+        },
+        this);
+      for (auto pid : orphans)
+        kill_tree(pid, true);
+    }
+    for (auto i = orphans.begin(); i != orphans.end();) {
+      auto rc = ::waitpid(*i, nullptr, WNOHANG);
+      if (rc == *i || (rc < 0 && errno == ECHILD))
+        i = orphans.erase(i);
+      else
+        ++i;
+    }
+    return !orphans.empty();
+  }
+
+  /// Every few seconds, for orphans that came some other way (an executor
+  /// that gave up waiting for a process in uninterruptible sleep).
+  void sweep_orphans_regularly() {
+    periodic_timer.expires_after(std::chrono::seconds(5));
+    periodic_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec)
+        return;
+      sweep_orphans();
+      sweep_orphans_regularly();
+    });
+  }
+
+  /// Sweeps now and, while orphans are dying or an executor was killed
+  /// lately, again every 5 ms (their own children are re-parented to us as
+  /// they die).
+  void sweep_orphans() {
+    bool again = sweep_orphans_once()
+                 || std::chrono::steady_clock::now() < sweep_until;
+    if (!again || orphan_timer_armed)
+      return;
+    orphan_timer_armed = true;
+    orphan_timer.expires_after(std::chrono::milliseconds(5));
+    orphan_timer.async_wait([this](boost::system::error_code ec) {
+      orphan_timer_armed = false;
+      if (!ec)
+        sweep_orphans();
+    });
   }
 };
 
 executor_launcher::~executor_launcher() = default;
 
-child_service::child_service() : impl_(std::make_unique<impl>()) {
-  // nop
+child_service::child_service(std::unique_ptr<executor_cgroups> cgroups,
+                             bool reap_orphans)
+  : impl_(std::make_unique<impl>()) {
+  impl_->cgroups = std::move(cgroups);
+  impl_->reap_orphans = reap_orphans;
+  if (reap_orphans) {
+    auto* self = impl_.get();
+    asio::post(self->ctx, [self] { self->sweep_orphans_regularly(); });
+  }
 }
 
 child_service::~child_service() {
@@ -276,10 +428,16 @@ child_service::~child_service() {
     impl_->thread.join();
   for (auto& w : impl_->watched)
     w->release();  // the fd belongs to the caller
-  // Reap anything left so no zombie remains.
-  std::lock_guard<std::mutex> guard{impl_->mtx};
-  for (auto& kv : impl_->live)
-    waitpid(kv.first, nullptr, WNOHANG);
+  {
+    // Reap anything left so no zombie remains.
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    for (auto& kv : impl_->live)
+      waitpid(kv.first, nullptr, WNOHANG);
+  }
+  if (impl_->reap_orphans)
+    for (int i = 0; i < 500 && impl_->sweep_orphans_once(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  impl_->cgroups.reset();  // kills what is left in them, removes them
 }
 
 int child_service::spawn(const child_spec& spec, child_handlers handlers) {
@@ -319,38 +477,82 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
   for (auto& a : spec.argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // A cgroup of its own, whose path the executor learns from its
+  // environment (its parent-death handler kills it).
+  std::string cgroup;
+  if (impl_->cgroups && !impl_->cgroups_failed) {
+    std::string why;
+    cgroup = impl_->cgroups->make_child(why);
+    if (cgroup.empty())
+      impl_->cgroup_failed(why);
+  }
+  std::string cgroup_env = "PROCMAN_CGROUP=" + cgroup;
   std::vector<char*> envp;
   for (char** e = environ; *e; ++e)
     envp.push_back(*e);
   for (auto& e : spec.env)
     envp.push_back(const_cast<char*>(e.c_str()));
+  if (!cgroup.empty())
+    envp.push_back(cgroup_env.data());
   envp.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), envp.data());
+  int rc = -1;
+  bool needs_move = !cgroup.empty();
+  {
+    std::shared_lock<std::shared_mutex> spawning{impl_->spawning};
+    if (needs_move && !impl_->no_clone3) {
+      int fds[3] = {in[0], out[1], err[1]};
+      rc = spawn_in_cgroup(cgroup, args[0], args.data(), envp.data(), fds,
+                           defaults, pid);
+      if (rc < 0 && !impl_->no_clone3.exchange(true))
+        log_info("", std::string("containment: executors cannot start in "
+                                 "their cgroups (clone3: ")
+                       + std::strerror(-rc) + "); they are moved in instead");
+      needs_move = rc < 0;
+    }
+    if (rc < 0)
+      rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), envp.data());
+    if (rc == 0) {
+      std::lock_guard<std::mutex> guard{impl_->mtx};
+      impl_->live[pid] = impl::entry{true, cgroup};
+    }
+  }
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   close(in[0]);
   close(out[1]);
   close(err[1]);
   if (rc != 0) {
+    if (!cgroup.empty())
+      executor_cgroups::remove(cgroup);
     close(in[1]);
     close(out[0]);
     close(err[0]);
     return -rc;
   }
-  {
-    std::lock_guard<std::mutex> guard{impl_->mtx};
-    impl_->live[pid] = true;
-  }
   auto* self = impl_.get();
   asio::post(self->ctx, [self, pid, in_fd = in[1], out_fd = out[0],
-                         err_fd = err[0], input = spec.input,
+                         err_fd = err[0], input = spec.input, cgroup,
                          keep_open = spec.keep_stdin_open,
-                         handlers = std::move(handlers)]() mutable {
+                         needs_move, handlers = std::move(handlers)]() mutable {
+    // Into its cgroup before its input is written: until then it starts no
+    // step, so nothing of it is left outside. Here rather than in spawn():
+    // a move waits for an RCU grace period when moves are rare (about
+    // 10 ms), which the spawning actor need not wait for.
+    if (needs_move) {
+      std::string why;
+      if (!executor_cgroups::move(cgroup, pid, why) && errno != ESRCH)
+        self->cgroup_failed(why);
+    }
     auto c = std::make_shared<child>(self->ctx, pid, in_fd, out_fd, err_fd);
     c->input = std::move(input);
     c->keep_open = keep_open;
     c->handlers = std::move(handlers);
+    c->cgroup = std::move(cgroup);
+    c->on_exited = [self](int pid, const std::string& cgroup,
+                          bool normal_exit) {
+      self->exited(pid, cgroup, normal_exit);
+    };
     c->on_done = [self](int pid) {
       self->children.erase(pid);
       std::lock_guard<std::mutex> guard{self->mtx};
@@ -364,8 +566,8 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
 
 void child_service::kill_group(int pid) {
   std::lock_guard<std::mutex> guard{impl_->mtx};
-  if (pid > 0 && impl_->live.count(pid) > 0)
-    ::kill(-pid, SIGKILL);
+  if (auto i = impl_->live.find(pid); pid > 0 && i != impl_->live.end())
+    impl_->kill_locked(pid, i->second);
 }
 
 void executor_launcher::write_input(int, std::string) {
@@ -385,8 +587,12 @@ void child_service::write_input(int pid, std::string text) {
 
 void child_service::signal_all(int sig) {
   std::lock_guard<std::mutex> guard{impl_->mtx};
-  for (auto& kv : impl_->live)
-    ::kill(-kv.first, sig);
+  for (auto& kv : impl_->live) {
+    if (sig == SIGKILL)
+      impl_->kill_locked(kv.first, kv.second);
+    else if (kv.second.running)
+      ::kill(-kv.first, sig);
+  }
 }
 
 size_t child_service::active() const {

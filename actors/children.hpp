@@ -1,11 +1,13 @@
 // Spawns procman-exec children and watches them on one I/O thread.
 //
 // Children are started with posix_spawn (never fork: the runner may be
-// large) as leaders of their own process group, so that a timeout or a
-// cancel kills the executor and every command its steps started. Exits are
-// awaited through Boost.Process v2 (a pidfd), pipes are read with Asio.
-// No CAF in here: the handlers run on the I/O thread and typically send a
-// message to the process actor.
+// large) as leaders of their own process group. A timeout or a cancel kills
+// the executor and everything it started, even what left its group: the
+// executor's cgroup (cgroup.kill) where there is one, its process tree
+// (steps/process_tree.hpp) and its group. Exits are awaited through
+// Boost.Process v2 (a pidfd), pipes are read with Asio. No CAF in here: the
+// handlers run on the I/O thread and typically send a message to the
+// process actor.
 
 #pragma once
 
@@ -15,6 +17,8 @@
 #include <vector>
 
 namespace procman {
+
+class executor_cgroups;
 
 struct child_spec {
   std::vector<std::string> argv;  ///< argv[0] is the executable path
@@ -42,7 +46,7 @@ public:
   /// Starts a child. Returns its OS pid (> 0) or -errno. Thread-safe.
   virtual int spawn(const child_spec& spec, child_handlers handlers) = 0;
 
-  /// Kills the child's whole process group. Thread-safe.
+  /// Kills the child and everything it started. Thread-safe.
   virtual void kill_group(int pid) = 0;
 
   /// Writes `text` to the stdin of a child spawned with `keep_stdin_open`,
@@ -56,9 +60,17 @@ public:
   /// Bytes of a child's stderr kept for error reports.
   static constexpr size_t stderr_tail_bytes = 4096;
 
-  child_service();
+  /// `cgroups`: each child gets a cgroup of its own there, which is killed
+  /// and removed when the child has exited (null: no cgroups).
+  /// `reap_orphans`: this OS process is a child subreaper whose children
+  /// are all executors (procman-runner); any other child that appears was
+  /// orphaned in an executor's tree, and is killed with its own tree and
+  /// reaped (by its pid: exits of executors are awaited per pid).
+  explicit child_service(std::unique_ptr<executor_cgroups> cgroups = nullptr,
+                         bool reap_orphans = false);
 
-  /// Kills every remaining child's group and joins the I/O thread.
+  /// Kills every remaining child with all it started, joins the I/O
+  /// thread, removes the cgroups.
   ~child_service() override;
 
   child_service(const child_service&) = delete;
@@ -67,12 +79,15 @@ public:
   /// Starts a child. Returns its OS pid (> 0) or -errno. Thread-safe.
   int spawn(const child_spec& spec, child_handlers handlers) override;
 
-  /// SIGKILLs the process group of a child started here. Thread-safe.
+  /// SIGKILLs a child started here and everything it started: its cgroup,
+  /// its process tree (stopped first, so that nothing forks meanwhile) and
+  /// its process group. Thread-safe.
   void kill_group(int pid) override;
 
   void write_input(int pid, std::string text) override;
 
-  /// Sends `sig` to the process group of every live child. Thread-safe.
+  /// Sends `sig` to the process group of every live child; SIGKILL kills
+  /// as `kill_group` does. Thread-safe.
   void signal_all(int sig);
 
   /// How many children are alive.

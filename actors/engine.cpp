@@ -16,6 +16,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/cgroups.hpp"
 #include "actors/children.hpp"
 #include "actors/logger.hpp"
 #include "actors/manager.hpp"
@@ -26,6 +27,7 @@
 #include "actors/supervisor.hpp"
 #include "persistence/doorbell.hpp"
 #include "persistence/store.hpp"
+#include "steps/process_tree.hpp"
 
 namespace procman {
 
@@ -220,6 +222,43 @@ caf::error check_executor(executor_launcher& children, const std::string& exec,
                     "executor " + exec + " --check failed: " + why);
 }
 
+/// Sets up how executors are contained and logs it once:
+/// "containment: cgroup v2 at <dir>" or "containment: subreaper (<why>)".
+caf::expected<std::unique_ptr<executor_cgroups>>
+start_containment(const engine_options& opts) {
+  auto mode = opts.containment;
+  if (mode.empty())
+    if (auto env = std::getenv("PROCMAN_CONTAINMENT"); env && *env)
+      mode = env;
+  if (mode.empty())
+    mode = "auto";
+  if (mode != "auto" && mode != "cgroup" && mode != "subreaper")
+    return make_error(errc::invalid_argument,
+                      "containment (PROCMAN_CONTAINMENT) must be auto, cgroup "
+                      "or subreaper, not \""
+                        + mode + "\"");
+  std::unique_ptr<executor_cgroups> cgroups;
+  std::string why = "PROCMAN_CONTAINMENT=subreaper";
+  if (mode != "subreaper") {
+    size_t removed = 0;
+    cgroups = executor_cgroups::create(why, removed);
+    if (removed > 0)
+      log_warn("", "removed the cgroups of " + std::to_string(removed)
+                     + " dead runners, killing what was left in them");
+  }
+  if (!cgroups && mode == "cgroup")
+    return make_error(errc::invalid_argument,
+                      "containment cgroup is not possible here: " + why);
+  if (opts.reap_orphans && !become_subreaper())
+    log_warn("", std::string("cannot become a child subreaper: ")
+                   + std::strerror(errno));
+  if (cgroups)
+    log_info("", "containment: cgroup v2 at " + cgroups->dir());
+  else
+    log_info("", "containment: subreaper (" + why + ")");
+  return cgroups;
+}
+
 } // namespace
 
 struct engine::impl {
@@ -271,7 +310,11 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   if (!exec)
     return exec.error();
   opts.exec_path = std::move(*exec);
-  st->children = std::make_shared<child_service>();
+  auto cgroups = start_containment(opts);
+  if (!cgroups)
+    return cgroups.error();
+  st->children = std::make_shared<child_service>(std::move(*cgroups),
+                                                 opts.reap_orphans);
   if (auto err = check_executor(*st->children, opts.exec_path, opts.step_libs))
     return err;
   store_options so;

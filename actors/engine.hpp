@@ -45,17 +45,31 @@ struct engine_options {
   uint32_t grace_seconds = 10;
   /// Commit without fsync (tests, benchmarks).
   bool no_sync = false;
+  /// How what executors start is kept from outliving them
+  /// (docs/architecture.md, "Containment"): "auto" puts each executor in a
+  /// cgroup v2 of its own where this process may create one, else falls
+  /// back to "subreaper" (executors kill their process trees); "cgroup"
+  /// refuses to start without cgroup v2. Empty: $PROCMAN_CONTAINMENT, else
+  /// "auto".
+  std::string containment;
+  /// Makes this OS process a child subreaper and kills every orphan of an
+  /// executor's tree that is re-parented to it. Only for a program whose
+  /// children are all executors (procman-runner): a host with children of
+  /// its own leaves it off.
+  bool reap_orphans = false;
 };
 
 class engine {
 public:
   /// Checks the executor (an executable file that answers `--check` after
-  /// loading the step libraries), opens the store, takes the locks, ends
-  /// processes that dead runners left running, and starts the actors.
+  /// loading the step libraries), sets up the containment of executors
+  /// (and logs which), opens the store, takes the locks, ends processes
+  /// that dead runners left running, and starts the actors.
   /// Errors: spawn_failure (the executor is missing, not executable, or
   /// its check failed: the message names the path and the reason; the
   /// store is not touched), store_*, runner_busy (with `wait`, when
-  /// another waiting runner holds the store).
+  /// another waiting runner holds the store), invalid_argument (an unknown
+  /// containment, or "cgroup" where cgroup v2 is not usable).
   static caf::expected<std::unique_ptr<engine>>
   start(caf::actor_system& sys, engine_options opts);
 

@@ -12,6 +12,7 @@
 // It starts once per process, so it stays lean: no CAF, no iostreams,
 // libstdc++ and Boost.JSON linked in statically.
 
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <chrono>
@@ -33,6 +34,7 @@
 #include <boost/json.hpp>
 
 #include "messages/json.hpp"
+#include "steps/process_tree.hpp"
 #include "steps/registry.hpp"
 #include "steps/runner.hpp"
 #include "steps/text.hpp"
@@ -49,19 +51,54 @@ constexpr int exit_bad_input = 2;
 constexpr int exit_interrupted = 3;
 constexpr int exit_parent_gone = 4;
 
-// -- process group and parent death ----------------------------------------------
+// -- process tree, process group and parent death ----------------------------------
 
-// Kills everything the executor started, and the executor with it. Only the
-// executor's own group: while it is not (yet) a group leader it has started
+// The executor is a child subreaper (set before any step runs): whatever its
+// steps start stays in its process tree even after a setsid, a setpgid or a
+// double fork, because orphans are re-parented to it. So ending the tree
+// (steps/process_tree.hpp) ends everything the process started.
+
+pid_t parent_pid = 0;        // from PROCMAN_PARENT_PID; 0: unknown
+char cgroup_kill_file[1024]; // "$PROCMAN_CGROUP/cgroup.kill", or ""
+// One owner at a time for the end of the tree (kill_tree uses one table):
+// the normal end, a lost report channel or a signal handler.
+std::atomic<bool> ending{false};
+
+// Kills everything the executor started, and the executor with it.
+// Async-signal-safe. Its tree first; after the runner's death also its
+// cgroup (the runner that would have killed it is gone); then its own
+// group. Only its own: while it is not (yet) a group leader it has started
 // nothing, and its group belongs to someone else.
-void kill_group_and_exit(int code) {
+[[noreturn]] void kill_all_and_exit(int code) {
+  procman::kill_tree(getpid(), false);
+  if (cgroup_kill_file[0] != '\0' && parent_pid > 0 && getppid() != parent_pid)
+    procman::write_cgroup_kill(cgroup_kill_file); // includes us
   if (getpgrp() == getpid())
     kill(0, SIGKILL); // includes us; does not return
   _exit(code);
 }
 
+// For the threads of the executor: waits for whoever ends the tree now (a
+// signal handler exits the process; the normal end lets go), then ends it.
+[[noreturn]] void kill_group_and_exit(int code) {
+  while (ending.exchange(true))
+    usleep(1000);
+  kill_all_and_exit(code);
+}
+
 extern "C" void on_terminate(int sig) {
-  kill_group_and_exit(128 + sig);
+  if (ending.exchange(true))
+    return; // being ended already, by another thread
+  kill_all_and_exit(128 + sig);
+}
+
+// Before the final report: kills and reaps whatever the steps left running,
+// so that a process that ends leaves nothing behind.
+void end_descendants() {
+  while (ending.exchange(true))
+    usleep(1000);
+  procman::end_descendants();
+  ending = false;
 }
 
 void install_signal_handlers() {
@@ -72,7 +109,18 @@ void install_signal_handlers() {
   sa.sa_handler = on_terminate;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGTERM, SIGINT, SIGHUP})
+    sigaddset(&sa.sa_mask, sig);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP})
     sigaction(sig, &sa, nullptr);
+  procman::become_subreaper();
+  // The runner's cgroup for this executor, if it made one; not for the
+  // commands (a procman-exec among them would kill ours).
+  if (auto cg = std::getenv("PROCMAN_CGROUP");
+      cg && *cg && std::strlen(cg) + 13 < sizeof(cgroup_kill_file)) {
+    std::strcpy(cgroup_kill_file, cg);
+    std::strcat(cgroup_kill_file, "/cgroup.kill");
+  }
+  unsetenv("PROCMAN_CGROUP");
 }
 
 // -- reports --------------------------------------------------------------------------
@@ -565,8 +613,9 @@ int main(int argc, char** argv) {
       return bad_input(rep, std::string("executor: PROCMAN_PARENT_PID is not "
                                         "a process id: \"")
                               + p + "\"");
+    parent_pid = static_cast<pid_t>(parent);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != static_cast<pid_t>(parent)) {
+    if (getppid() != parent_pid) {
       // Nothing started yet, so there is nothing to take along.
       std::fprintf(stderr, "procman-exec: parent %ld is gone\n", parent);
       _exit(exit_parent_gone);
@@ -680,6 +729,7 @@ int main(int argc, char** argv) {
   opts.max_output_bytes = in.max_output_bytes;
   auto result = procman::run_steps(steps, in.first_step, std::move(in.data),
                                    reg, services, obs, opts);
+  end_descendants();
   int code = exit_finished;
   switch (result.outcome) {
     case procman::step_run_result::finished:

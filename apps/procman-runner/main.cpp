@@ -125,6 +125,10 @@ int main(int argc, char** argv) {
     opts.grace_seconds = static_cast<uint32_t>(a->number("grace", 10, 0, 86400));
     opts.exec_path = a->get("exec");
     opts.no_sync = a->flag("no-sync");
+    // Every child of the runner is an executor: orphans of their trees are
+    // re-parented to it, and it kills them ($PROCMAN_CONTAINMENT picks how
+    // executors are contained).
+    opts.reap_orphans = true;
     std::string libs;
     for (auto& l : a->all("step-lib"))
       libs += (libs.empty() ? "" : ":") + l;

@@ -14,6 +14,7 @@
 // 4 the wait timed out; `run`: 0 finished, 1 failed, 3 interrupted.
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -31,6 +32,7 @@
 #include "messages/error.hpp"
 #include "messages/json.hpp"
 #include "persistence/store.hpp"
+#include "steps/process_tree.hpp"
 #include "steps/registry.hpp"
 #include "steps/runner.hpp"
 
@@ -279,6 +281,15 @@ int cmd_wait(const cli::args& a) {
 }
 
 
+// `run` ends what its steps started, even commands that left its process
+// group: it is a child subreaper while the steps run, so their orphans stay
+// its descendants, and it kills them when the steps end or a signal ends it.
+extern "C" void on_run_signal(int sig) {
+  kill_tree(getpid(), false);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 int cmd_run(const cli::args& a) {
   if (a.positional().size() > 2)
     throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
@@ -299,9 +310,13 @@ int cmd_run(const cli::args& a) {
   parse_json(spec.data, data, err);
   step_observer obs;
   step_run_options opts;
+  become_subreaper();
+  for (int sig : {SIGTERM, SIGINT, SIGHUP})
+    signal(sig, on_run_signal);
   auto res = run_steps(spec.steps, 0,
                        data.is_object() ? data.get_object() : json::object{},
                        reg, services, obs, opts);
+  end_descendants();
   switch (res.outcome) {
     case step_run_result::finished:
       print_json(res.output);

@@ -1,0 +1,90 @@
+// One cgroup v2 per executor, where the runner may create them: everything
+// an executor starts stays in its cgroup whatever it does (setsid, double
+// fork), and one write to `cgroup.kill` ends them all.
+//
+//   <the runner's own cgroup>/procman-<pid ns>-<os pid>-<start time>-<k>/   one per engine
+//                                                            exec-<n>/      one per executor
+//
+// The runner's cgroup comes from /proc/self/cgroup ("0::/path") and the
+// cgroup2 mount from /proc/self/mountinfo. The name of a runner's parent
+// says which OS process made it (pid namespace, pid and start time), so a
+// runner that starts can tell a dead runner's parent from a live one's and
+// remove the dead one's, killing what is left in it.
+//
+// Executors start in their cgroups (clone3 with CLONE_INTO_CGROUP, see
+// spawn_in_cgroup). Where that is not possible the runner moves each
+// executor in right after posix_spawn and before writing its input: an
+// executor starts no step before it has read its input.
+// No CAF in here.
+
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <signal.h>
+#include <sys/types.h>
+
+namespace procman {
+
+class executor_cgroups {
+public:
+  /// Finds this process's cgroup v2 directory, creates this runner's
+  /// parent cgroup there, and removes what dead runners left in it. Returns
+  /// null and says why in `why` when there is no cgroup v2 hierarchy, its
+  /// cgroups lack `cgroup.kill` (Linux < 5.14), or it is not writable.
+  /// `removed` counts the dead runners' cgroups taken away.
+  static std::unique_ptr<executor_cgroups> create(std::string& why,
+                                                  size_t& removed);
+
+  /// Kills what is left in every executor's cgroup and removes them all,
+  /// and the parent.
+  ~executor_cgroups();
+
+  executor_cgroups(const executor_cgroups&) = delete;
+  executor_cgroups& operator=(const executor_cgroups&) = delete;
+
+  /// The parent: `<runner cgroup>/procman-...`.
+  const std::string& dir() const { return dir_; }
+
+  /// Creates a fresh cgroup for one executor; its path, or "" and `why`.
+  /// Thread-safe.
+  std::string make_child(std::string& why);
+
+  /// Moves `pid` into the cgroup `cg`. Returns false, `why` and errno on
+  /// error (ESRCH: `pid` is gone).
+  static bool move(const std::string& cg, pid_t pid, std::string& why);
+
+  /// SIGKILLs every process in `cg` and below (cgroup.kill).
+  static bool kill(const std::string& cg);
+
+  /// Whether no process is left in `cg` (`cgroup.events`: populated 0).
+  static bool empty(const std::string& cg);
+
+  /// Removes the empty cgroup `cg`; false while a process is left (EBUSY).
+  static bool remove(const std::string& cg);
+
+private:
+  explicit executor_cgroups(std::string dir);
+  std::string dir_;
+  std::atomic<uint64_t> next_{0};
+};
+
+/// Starts `path` as posix_spawn would with a process group of its own, an
+/// empty signal mask, default actions for the signals in `defaults` and
+/// `fds` as its stdin, stdout and stderr, but in the cgroup `cg` from its
+/// first instruction (clone3 with CLONE_INTO_CGROUP): no move, which waits
+/// for an RCU grace period when moves are rare. Returns 0 and `pid`; a
+/// positive errno when the child could not exec (it is reaped); a negative
+/// errno when clone3 could not start it (-ENOSYS: not on this architecture
+/// or kernel, or a seccomp filter), and then the caller spawns and moves.
+int spawn_in_cgroup(const std::string& cg, const char* path,
+                    char* const argv[], char* const envp[], const int fds[3],
+                    const sigset_t& defaults, pid_t& pid);
+
+/// The cgroup v2 directory of this OS process, or "" and `why`.
+std::string own_cgroup_dir(std::string& why);
+
+} // namespace procman
