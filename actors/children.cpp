@@ -287,7 +287,17 @@ struct child_service::impl {
   std::vector<std::shared_ptr<asio::posix::stream_descriptor>> watched;
 
   impl() : guard(ctx.get_executor()), orphan_timer(ctx), periodic_timer(ctx) {
-    thread = std::thread([this] { ctx.run(); });
+    thread = std::thread([this] {
+      // Writes to an executor that has just exited fail with EPIPE on this
+      // thread instead of raising SIGPIPE, whose default action would end
+      // a host that embeds the engine and does not ignore it. The signal
+      // is thread-directed, so blocking it here is enough.
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+      ctx.run();
+    });
   }
 
   /// Stops using cgroups after the first failure, and says so once.

@@ -2,6 +2,9 @@
 // host program.
 
 #include <csignal>
+#include <fstream>
+
+#include <sys/stat.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -118,6 +121,45 @@ BOOST_AUTO_TEST_CASE(example_host_program_runs_its_process_to_the_end) {
   BOOST_TEST(info.at("status").as_string() == "finished");
   BOOST_TEST(info.at("output").at("approved_by").as_string() == "example-host");
   BOOST_TEST(std::string(info.at("output").at("stdout").as_string()) == "published\n");
+}
+
+BOOST_AUTO_TEST_CASE(an_executor_that_exits_without_reading_its_input_does_not_end_the_host) {
+  // The host keeps SIGPIPE's default action (which ends the process); the
+  // engine writes the work to an executor that is already gone.
+  auto old = signal(SIGPIPE, SIG_DFL);
+  auto exec = tmp.str() + "/closes-stdin";
+  {
+    std::ofstream out(exec);
+    out << "#!/bin/sh\n[ \"$1\" = --check ] && { echo ok; exit 0; }\n"
+        << "exec 0<&-\nexit 7\n";
+  }
+  chmod(exec.c_str(), 0755);
+  engine_options opts;
+  opts.store_dir = tmp.str() + "/store";
+  opts.exec_path = exec;
+  opts.parallel = 2;
+  auto eng = engine::start(*sys, opts);
+  BOOST_REQUIRE_MESSAGE(eng, (eng ? "" : render(eng.error())));
+  // More than a pipe holds, so that the write meets the closed end.
+  std::string big(256 * 1024, 'x');
+  auto text = R"({"steps": {"s": {"class": "procman.set"}}, "data": {"big": ")"
+              + big + R"("}})";
+  caf::scoped_actor self{*sys};
+  std::vector<std::string> pids;
+  for (int i = 0; i < 4; ++i)
+    self->request((*eng)->manager(), caf::infinite, atom::start_v, spec(text))
+      .receive([&](const std::string& pid) { pids.push_back(pid); },
+               [&](const caf::error& e) { BOOST_FAIL(render(e)); });
+  auto c = client::open(opts.store_dir);
+  BOOST_REQUIRE(c);
+  for (auto& pid : pids) {
+    auto rec = c->wait(pid, std::chrono::seconds(30));
+    BOOST_REQUIRE_MESSAGE(rec, (rec ? "" : render(rec.error())));
+    BOOST_TEST(to_string(rec->status) == "error");
+    BOOST_TEST(to_string(rec->error.kind) == "crash");
+  }
+  eng->reset();
+  signal(SIGPIPE, old);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
