@@ -1,10 +1,10 @@
-#include "actors/manager.hpp"
+#include "procman/actors/manager.hpp"
 
 #include <boost/json.hpp>
 #include <caf/send.hpp>
 
-#include "messages/error.hpp"
-#include "messages/json.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
 
 namespace procman {
 

@@ -10,7 +10,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "messages/actors.hpp"
+#include "procman/messages/actors.hpp"
 
 namespace procman {
 

@@ -16,7 +16,7 @@
 // record's last completed step is never behind the executor by more than
 // the step that is running, and runner_lost names that step.
 
-#include "actors/process.hpp"
+#include "procman/actors/process.hpp"
 
 #include <csignal>
 #include <cstring>
@@ -25,9 +25,9 @@
 #include <caf/send.hpp>
 #include <unistd.h>
 
-#include "actors/logger.hpp"
-#include "messages/error.hpp"
-#include "messages/json.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
 
 namespace procman {
 

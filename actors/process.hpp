@@ -10,8 +10,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/children.hpp"
-#include "messages/actors.hpp"
+#include "procman/children/executor_launcher.hpp"
+#include "procman/messages/actors.hpp"
+#include "procman/messages/defaults.hpp"
 
 namespace procman {
 
@@ -37,7 +38,7 @@ struct exec_config {
   std::string script_args;   ///< --script-args
   std::string step_libs;     ///< ':'-separated step libraries
   std::string runner_id;
-  uint32_t default_timeout = 60;  ///< seconds, for records without one
+  uint32_t default_timeout = defaults::process_timeout;  ///< seconds, for records without one
   std::shared_ptr<executor_launcher> children;
   /// Arms timeouts: `(expire, actor, seconds)` sends that actor `expire`
   /// after `seconds` unless it has terminated by then. A delayed message

@@ -1,4 +1,4 @@
-#include "actors/queue.hpp"
+#include "procman/actors/queue.hpp"
 
 namespace procman {
 

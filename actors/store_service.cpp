@@ -15,15 +15,15 @@
 //   apply --> pending --(flush)--> store::apply(batch) --> replies, events
 //   claim --> store::apply(pending + claims) --> replies, claimed records
 
-#include "actors/store_service.hpp"
+#include "procman/actors/store_service.hpp"
 
 #include <algorithm>
 
 #include <caf/send.hpp>
 
-#include "actors/logger.hpp"
-#include "actors/runner_lock.hpp"
-#include "messages/json.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/persistence/file_lock.hpp"
+#include "procman/messages/json.hpp"
 
 namespace procman {
 

@@ -10,8 +10,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "messages/actors.hpp"
-#include "persistence/store.hpp"
+#include "procman/messages/actors.hpp"
+#include "procman/persistence/store.hpp"
 
 namespace procman {
 

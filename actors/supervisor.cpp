@@ -15,12 +15,12 @@
 // Drain (SIGTERM/SIGINT): stop claiming, wait `grace_seconds` for active
 // children, then tell each process actor to kill its child and record it.
 
-#include "actors/supervisor.hpp"
+#include "procman/actors/supervisor.hpp"
 
 #include <algorithm>
 
-#include "actors/logger.hpp"
-#include "messages/error.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/messages/error.hpp"
 
 namespace procman {
 

@@ -13,8 +13,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/process.hpp"
-#include "messages/actors.hpp"
+#include "procman/actors/process.hpp"
+#include "procman/messages/actors.hpp"
 
 namespace procman {
 

@@ -18,8 +18,8 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
-#include "messages/fwd.hpp"
-#include "messages/types.hpp"
+#include "procman/messages/fwd.hpp"
+#include "procman/messages/types.hpp"
 
 namespace procman {
 

@@ -1,4 +1,4 @@
-#include "messages/error.hpp"
+#include "procman/messages/error.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/message.hpp>

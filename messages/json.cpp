@@ -1,4 +1,4 @@
-#include "messages/json.hpp"
+#include "procman/messages/json.hpp"
 
 #include <cctype>
 #include <chrono>

@@ -12,26 +12,11 @@
 #include <boost/json/fwd.hpp>
 #include <boost/json/value.hpp>
 
-#include "messages/types.hpp"
+#include "procman/messages/types.hpp"
+#include "procman/messages/defaults.hpp"
 
 namespace procman {
 
-namespace defaults {
-
-/// Deepest nesting of arrays and objects in a JSON document a user hands
-/// procman: `--data`, a spec's "data", a step's "args", a step's output.
-/// Deeper input is refused where it enters (`errc::invalid_json`, or
-/// `invalid_spec` for a spec), never cut or dropped on the way.
-constexpr size_t max_json_depth = 256;
-
-/// Deepest nesting procman accepts in its own envelopes around such a
-/// document: the executor's input (`{"steps": [{"args": ...}]}`, +3), its
-/// report lines (`{"output": ...}`, +1) and the message log's lines
-/// (`{"payload": <spec>}`, `{"record": {"steps": [{"args": ...}]}}`, +4).
-/// A document at `max_json_depth` fits into each of them.
-constexpr size_t max_wrapped_json_depth = max_json_depth + 8;
-
-} // namespace defaults
 
 // -- value_from / value_to customisations --------------------------------------
 // value_to throws std::invalid_argument naming the field on malformed input.

@@ -1,10 +1,10 @@
-#include "messages/log_format.hpp"
+#include "procman/messages/log_format.hpp"
 
 #include <stdexcept>
 
 #include <boost/json.hpp>
 
-#include "messages/json.hpp"
+#include "procman/messages/json.hpp"
 
 namespace procman {
 

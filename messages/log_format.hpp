@@ -17,7 +17,7 @@
 
 #include <boost/json/object.hpp>
 
-#include "messages/types.hpp"
+#include "procman/messages/types.hpp"
 
 namespace procman {
 

@@ -1,4 +1,4 @@
-#include "messages/types.hpp"
+#include "procman/messages/types.hpp"
 
 namespace procman {
 

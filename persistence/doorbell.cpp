@@ -1,4 +1,4 @@
-#include "persistence/doorbell.hpp"
+#include "procman/persistence/doorbell.hpp"
 
 #include <cerrno>
 #include <cstring>

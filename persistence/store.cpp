@@ -11,7 +11,7 @@
 // A transition first reads and validates, and only then writes, so a refused
 // one leaves the transaction untouched and the others in the batch commit.
 
-#include "persistence/store.hpp"
+#include "procman/persistence/store.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -36,9 +36,9 @@
 #include <boost/json.hpp>
 #include <lmdb++.h>
 
-#include "messages/json.hpp"
-#include "persistence/codec.hpp"
-#include "persistence/doorbell.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/persistence/codec.hpp"
+#include "procman/persistence/doorbell.hpp"
 
 namespace procman {
 

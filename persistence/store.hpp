@@ -65,26 +65,12 @@
 
 #include <caf/expected.hpp>
 
-#include "messages/error.hpp"
-#include "messages/types.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/defaults.hpp"
+#include "procman/messages/types.hpp"
 
 namespace procman {
 
-namespace defaults {
-
-/// Seconds a process may run when neither its spec nor the runner says.
-constexpr uint32_t process_timeout = 60;
-
-/// Initial LMDB map size; it doubles whenever it fills up.
-constexpr uint64_t initial_map_size = uint64_t{64} << 20;
-
-/// How long finished, failed and cancelled records are kept (7 days).
-constexpr uint64_t retention_ms = uint64_t{7} * 24 * 3600 * 1000;
-
-/// Current on-disk schema.
-constexpr uint32_t schema_version = 1;
-
-} // namespace defaults
 
 struct store_options {
   std::string dir;

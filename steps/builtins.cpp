@@ -24,10 +24,10 @@
 
 #include <boost/json.hpp>
 
-#include "messages/json.hpp"
-#include "steps/registry.hpp"
-#include "steps/runner.hpp"
-#include "steps/text.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/steps/registry.hpp"
+#include "procman/steps/runner.hpp"
+#include "procman/steps/text.hpp"
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "steps/registry.hpp"
+#include "procman/steps/registry.hpp"
 
 #include <exception>
 
@@ -6,7 +6,7 @@
 
 #include <boost/json/value.hpp>
 
-#include "messages/json.hpp"
+#include "procman/messages/json.hpp"
 
 namespace procman {
 

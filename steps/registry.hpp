@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "messages/types.hpp"
-#include "steps/step.hpp"
+#include "procman/messages/types.hpp"
+#include "procman/steps/step.hpp"
 
 namespace procman {
 

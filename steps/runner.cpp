@@ -1,4 +1,4 @@
-#include "steps/runner.hpp"
+#include "procman/steps/runner.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,9 +9,9 @@
 #include <boost/core/demangle.hpp>
 #include <boost/json/value.hpp>
 
-#include "messages/json.hpp"
-#include "steps/text.hpp"
-#include "steps/throw_trace.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/steps/text.hpp"
+#include "procman/steps/throw_trace.hpp"
 
 namespace procman {
 

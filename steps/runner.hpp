@@ -10,17 +10,12 @@
 
 #include <boost/json/object.hpp>
 
-#include "messages/types.hpp"
-#include "steps/registry.hpp"
+#include "procman/messages/defaults.hpp"
+#include "procman/messages/types.hpp"
+#include "procman/steps/registry.hpp"
 
 namespace procman {
 
-namespace defaults {
-
-/// Largest output (serialized JSON) one step may return: 16 MiB.
-constexpr size_t max_output_bytes = size_t{16} << 20;
-
-} // namespace defaults
 
 /// How a run of steps ended.
 struct step_run_result {

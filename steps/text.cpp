@@ -1,4 +1,4 @@
-#include "steps/text.hpp"
+#include "procman/steps/text.hpp"
 
 #include <boost/json/serializer.hpp>
 

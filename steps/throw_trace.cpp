@@ -1,4 +1,4 @@
-#include "steps/throw_trace.hpp"
+#include "procman/steps/throw_trace.hpp"
 
 #include <cstdint>
 #include <vector>

@@ -23,12 +23,12 @@
 
 #include <unistd.h>
 
-#include "actors/client.hpp"
-#include "apps/common/args.hpp"
-#include "apps/procman-bench/bench.hpp"
-#include "messages/error.hpp"
-#include "messages/json.hpp"
-#include "persistence/store.hpp"
+#include "procman/client/client.hpp"
+#include "procman/apps/common/args.hpp"
+#include "procman/apps/procman-bench/bench.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/persistence/store.hpp"
 
 namespace fs = std::filesystem;
 using namespace procman;

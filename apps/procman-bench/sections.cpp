@@ -1,7 +1,7 @@
 // The measurements. Each section adds rows to the report (what the table
 // shows) and raw figures to its JSON object.
 
-#include "apps/procman-bench/bench.hpp"
+#include "procman/apps/procman-bench/bench.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -25,15 +25,15 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/client.hpp"
-#include "actors/engine.hpp"
-#include "actors/logger.hpp"
-#include "actors/replay.hpp"
-#include "messages/error.hpp"
-#include "messages/fwd.hpp"
-#include "messages/json.hpp"
-#include "messages/log_format.hpp"
-#include "persistence/store.hpp"
+#include "procman/client/client.hpp"
+#include "procman/engine/engine.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/replay/replay.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/fwd.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/messages/log_format.hpp"
+#include "procman/persistence/store.hpp"
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "apps/procman-bench/bench.hpp"
+#include "procman/apps/procman-bench/bench.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -33,11 +33,11 @@
 
 #include <boost/json.hpp>
 
-#include "messages/json.hpp"
-#include "steps/process_tree.hpp"
-#include "steps/registry.hpp"
-#include "steps/runner.hpp"
-#include "steps/text.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/children/process_tree.hpp"
+#include "procman/steps/registry.hpp"
+#include "procman/steps/runner.hpp"
+#include "procman/steps/text.hpp"
 
 namespace json = boost::json;
 
@@ -56,7 +56,7 @@ constexpr int exit_parent_gone = 4;
 // The executor is a child subreaper (set before any step runs): whatever its
 // steps start stays in its process tree even after a setsid, a setpgid or a
 // double fork, because orphans are re-parented to it. So ending the tree
-// (steps/process_tree.hpp) ends everything the process started.
+// (children/process_tree.hpp) ends everything the process started.
 
 pid_t parent_pid = 0;        // from PROCMAN_PARENT_PID; 0: unknown
 char cgroup_kill_file[1024]; // "$PROCMAN_CGROUP/cgroup.kill", or ""

@@ -8,7 +8,7 @@
 
 #include <unwind.h>
 
-#include "steps/throw_trace.hpp"
+#include "procman/steps/throw_trace.hpp"
 
 extern "C" {
 

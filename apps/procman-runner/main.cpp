@@ -23,13 +23,13 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
-#include "actors/engine.hpp"
-#include "actors/logger.hpp"
-#include "actors/remote.hpp"
-#include "apps/common/args.hpp"
-#include "messages/error.hpp"
-#include "messages/fwd.hpp"
-#include "messages/types.hpp"
+#include "procman/engine/engine.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/remote/remote.hpp"
+#include "procman/apps/common/args.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/fwd.hpp"
+#include "procman/messages/types.hpp"
 
 namespace {
 
@@ -121,8 +121,8 @@ int main(int argc, char** argv) {
     opts.parallel = static_cast<uint32_t>(a->number("parallel", 0, 1, 1024));
     opts.script_args = a->get("script-args");
     opts.default_timeout
-      = static_cast<uint32_t>(a->number("default-timeout", 60, 1, 31536000));
-    opts.grace_seconds = static_cast<uint32_t>(a->number("grace", 10, 0, 86400));
+      = static_cast<uint32_t>(a->number("default-timeout", defaults::process_timeout, 1, 31536000));
+    opts.grace_seconds = static_cast<uint32_t>(a->number("grace", defaults::grace_seconds, 0, 86400));
     opts.exec_path = a->get("exec");
     opts.no_sync = a->flag("no-sync");
     // Every child of the runner is an executor: orphans of their trees are

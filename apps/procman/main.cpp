@@ -24,17 +24,17 @@
 
 #include <boost/json.hpp>
 
-#include "actors/client.hpp"
-#include "actors/logger.hpp"
-#include "actors/replay.hpp"
-#include "messages/log_format.hpp"
-#include "apps/common/args.hpp"
-#include "messages/error.hpp"
-#include "messages/json.hpp"
-#include "persistence/store.hpp"
-#include "steps/process_tree.hpp"
-#include "steps/registry.hpp"
-#include "steps/runner.hpp"
+#include "procman/client/client.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/replay/replay.hpp"
+#include "procman/messages/log_format.hpp"
+#include "procman/apps/common/args.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/persistence/store.hpp"
+#include "procman/children/process_tree.hpp"
+#include "procman/steps/registry.hpp"
+#include "procman/steps/runner.hpp"
 
 namespace json = boost::json;
 using namespace procman;

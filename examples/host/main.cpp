@@ -14,9 +14,9 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/engine.hpp"
-#include "messages/error.hpp"
-#include "messages/json.hpp"
+#include "procman/engine/engine.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
 
 int main(int argc, char** argv) {
   using namespace procman;

@@ -10,12 +10,12 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/client.hpp"
-#include "actors/engine.hpp"
+#include "procman/client/client.hpp"
+#include "procman/engine/engine.hpp"
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
-#include "messages/error.hpp"
-#include "messages/json.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
 
 using namespace procman;
 using namespace procman::test;

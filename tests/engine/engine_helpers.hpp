@@ -9,10 +9,10 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
-#include "actors/engine.hpp"
+#include "procman/engine/engine.hpp"
 #include "fixtures/temp_dir.hpp"
-#include "messages/error.hpp"
-#include "messages/json.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
 
 namespace procman::test {
 

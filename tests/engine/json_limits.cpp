@@ -9,8 +9,8 @@
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
 #include "fixtures/json_depth.hpp"
-#include "messages/error.hpp"
-#include "messages/json.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
 
 using namespace procman;
 using namespace procman::test;

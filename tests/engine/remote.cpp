@@ -8,12 +8,12 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/engine.hpp"
-#include "actors/remote.hpp"
+#include "procman/engine/engine.hpp"
+#include "procman/remote/remote.hpp"
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
-#include "messages/error.hpp"
-#include "messages/json.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
 #include "remote_helpers.hpp"
 
 using namespace procman;

@@ -14,11 +14,11 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
-#include "actors/remote.hpp"
+#include "procman/remote/remote.hpp"
 #include "fixtures/background.hpp"
 #include "fixtures/temp_dir.hpp"
-#include "messages/error.hpp"
-#include "messages/fwd.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/fwd.hpp"
 
 namespace procman::test {
 

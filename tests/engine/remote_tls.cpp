@@ -7,10 +7,10 @@
 
 #include <caf/scoped_actor.hpp>
 
-#include "actors/remote.hpp"
+#include "procman/remote/remote.hpp"
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
-#include "messages/error.hpp"
+#include "procman/messages/error.hpp"
 #include "remote_helpers.hpp"
 
 using namespace procman;

@@ -13,7 +13,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/runner_lock.hpp"
+#include "procman/persistence/file_lock.hpp"
 #include "engine_helpers.hpp"
 #include "fixtures/background.hpp"
 

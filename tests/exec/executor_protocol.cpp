@@ -6,7 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "exec_helpers.hpp"
-#include "messages/json.hpp"
+#include "procman/messages/json.hpp"
 
 using namespace procman::test;
 namespace json = boost::json;

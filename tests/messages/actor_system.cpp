@@ -17,8 +17,8 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/skip.hpp>
 
-#include "messages/fwd.hpp"
-#include "messages/types.hpp"
+#include "procman/messages/fwd.hpp"
+#include "procman/messages/types.hpp"
 #include "samples.hpp"
 
 using namespace procman;

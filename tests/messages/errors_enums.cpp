@@ -10,8 +10,8 @@
 #include <caf/error.hpp>
 #include <caf/sec.hpp>
 
-#include "messages/error.hpp"
-#include "messages/types.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/types.hpp"
 #include "samples.hpp"
 
 using namespace procman;

@@ -11,8 +11,8 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "messages/json.hpp"
-#include "messages/types.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/messages/types.hpp"
 #include "samples.hpp"
 
 namespace json = boost::json;

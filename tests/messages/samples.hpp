@@ -15,8 +15,8 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/error.hpp>
 
-#include "messages/json.hpp"
-#include "messages/types.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/messages/types.hpp"
 
 namespace procman::test {
 

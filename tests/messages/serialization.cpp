@@ -12,8 +12,8 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
-#include "messages/json.hpp"
-#include "messages/types.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/messages/types.hpp"
 #include "samples.hpp"
 
 namespace json = boost::json;

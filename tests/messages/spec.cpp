@@ -5,8 +5,8 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "messages/json.hpp"
-#include "messages/types.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/messages/types.hpp"
 #include "fixtures/json_depth.hpp"
 #include "samples.hpp"
 

@@ -13,7 +13,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "persistence/doorbell.hpp"
+#include "procman/persistence/doorbell.hpp"
 #include "persistence/store_fixture.hpp"
 
 using namespace procman;

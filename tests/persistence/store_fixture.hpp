@@ -12,10 +12,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include "fixtures/temp_dir.hpp"
-#include "messages/error.hpp"
-#include "messages/types.hpp"
-#include "persistence/codec.hpp"
-#include "persistence/store.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/types.hpp"
+#include "procman/persistence/codec.hpp"
+#include "procman/persistence/store.hpp"
 
 namespace procman::test {
 

@@ -7,7 +7,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "messages/json.hpp"
+#include "procman/messages/json.hpp"
 #include "fixtures/json_depth.hpp"
 #include "persistence/store_fixture.hpp"
 

@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "engine/cli_fixture.hpp"
-#include "messages/json.hpp"
-#include "persistence/store.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/persistence/store.hpp"
 #include "replay_fixture.hpp"
 
 using namespace procman;

@@ -8,10 +8,10 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "actors/logger.hpp"
-#include "actors/replay.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/replay/replay.hpp"
 #include "fixtures/temp_dir.hpp"
-#include "messages/log_format.hpp"
+#include "procman/messages/log_format.hpp"
 
 namespace procman::test {
 

@@ -9,7 +9,7 @@
 
 #include "fixtures/temp_dir.hpp"
 #include "helpers.hpp"
-#include "steps/text.hpp"
+#include "procman/steps/text.hpp"
 
 using namespace procman;
 using namespace procman::test;

@@ -9,9 +9,9 @@
 
 #include <boost/json.hpp>
 
-#include "messages/types.hpp"
-#include "steps/registry.hpp"
-#include "steps/runner.hpp"
+#include "procman/messages/types.hpp"
+#include "procman/steps/registry.hpp"
+#include "procman/steps/runner.hpp"
 
 namespace procman::test {
 

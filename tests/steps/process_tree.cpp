@@ -1,4 +1,4 @@
-// steps/process_tree: finding and killing a process tree, including the
+// children/process_tree: finding and killing a process tree, including the
 // processes that left its process group.
 
 #include <algorithm>
@@ -14,7 +14,7 @@
 
 #include "fixtures/background.hpp"
 #include "fixtures/temp_dir.hpp"
-#include "steps/process_tree.hpp"
+#include "procman/children/process_tree.hpp"
 
 using namespace procman;
 using namespace procman::test;

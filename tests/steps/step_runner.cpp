@@ -8,7 +8,7 @@
 
 #include "fixtures/json_depth.hpp"
 #include "helpers.hpp"
-#include "messages/json.hpp"
+#include "procman/messages/json.hpp"
 
 using namespace procman;
 using namespace procman::test;

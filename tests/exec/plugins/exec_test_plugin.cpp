@@ -12,7 +12,7 @@
 
 #include <boost/json.hpp>
 
-#include "steps/registry.hpp"
+#include "procman/steps/registry.hpp"
 
 namespace json = boost::json;
 

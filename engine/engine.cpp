@@ -1,4 +1,4 @@
-#include "actors/engine.hpp"
+#include "procman/engine/engine.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -16,18 +16,18 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
-#include "actors/cgroups.hpp"
-#include "actors/children.hpp"
-#include "actors/logger.hpp"
-#include "actors/manager.hpp"
-#include "actors/process.hpp"
-#include "actors/queue.hpp"
-#include "actors/runner_lock.hpp"
-#include "actors/store_service.hpp"
-#include "actors/supervisor.hpp"
-#include "persistence/doorbell.hpp"
-#include "persistence/store.hpp"
-#include "steps/process_tree.hpp"
+#include "procman/children/executor_cgroups.hpp"
+#include "procman/children/child_service.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/actors/manager.hpp"
+#include "procman/actors/process.hpp"
+#include "procman/actors/queue.hpp"
+#include "procman/persistence/file_lock.hpp"
+#include "procman/actors/store_service.hpp"
+#include "procman/actors/supervisor.hpp"
+#include "procman/persistence/doorbell.hpp"
+#include "procman/persistence/store.hpp"
+#include "procman/children/process_tree.hpp"
 
 namespace procman {
 

@@ -1,4 +1,4 @@
-#include "actors/cgroups.hpp"
+#include "procman/children/executor_cgroups.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "steps/process_tree.hpp"
+#include "procman/children/process_tree.hpp"
 
 namespace procman {
 

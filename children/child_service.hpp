@@ -4,7 +4,7 @@
 // large) as leaders of their own process group. A timeout or a cancel kills
 // the executor and everything it started, even what left its group: the
 // executor's cgroup (cgroup.kill) where there is one, its process tree
-// (steps/process_tree.hpp) and its group. Exits are awaited through
+// (children/process_tree.hpp) and its group. Exits are awaited through
 // Boost.Process v2 (a pidfd), pipes are read with Asio. No CAF in here: the
 // handlers run on the I/O thread and typically send a message to the
 // process actor.
@@ -16,44 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "procman/children/executor_launcher.hpp"
+
 namespace procman {
 
 class executor_cgroups;
-
-struct child_spec {
-  std::vector<std::string> argv;  ///< argv[0] is the executable path
-  std::vector<std::string> env;   ///< extra NAME=VALUE entries
-  std::string input;              ///< written to stdin, then stdin closes
-  /// Keep stdin open after `input` for `write_input` (until the child ends).
-  bool keep_stdin_open = false;
-};
-
-struct child_handlers {
-  /// One line the child wrote to stdout (its report channel).
-  std::function<void(std::string line)> on_report;
-  /// Called once, after the child exited and its stdout is drained.
-  /// `exit_code` is -1 when a signal ended it.
-  std::function<void(int exit_code, int signal, std::string stderr_tail)>
-    on_exit;
-};
-
-/// Starts executors for process actors. `child_service` starts real ones;
-/// the replay harness drives recorded ones.
-class executor_launcher {
-public:
-  virtual ~executor_launcher();
-
-  /// Starts a child. Returns its OS pid (> 0) or -errno. Thread-safe.
-  virtual int spawn(const child_spec& spec, child_handlers handlers) = 0;
-
-  /// Kills the child and everything it started. Thread-safe.
-  virtual void kill_group(int pid) = 0;
-
-  /// Writes `text` to the stdin of a child spawned with `keep_stdin_open`,
-  /// after what was written before; nothing if the child is gone.
-  /// Thread-safe.
-  virtual void write_input(int pid, std::string text);
-};
 
 class child_service : public executor_launcher {
 public:

@@ -13,8 +13,8 @@
 
 #include <caf/expected.hpp>
 
-#include "messages/error.hpp"
-#include "messages/types.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/types.hpp"
 
 namespace procman {
 

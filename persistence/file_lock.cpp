@@ -1,4 +1,4 @@
-#include "actors/runner_lock.hpp"
+#include "procman/persistence/file_lock.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "persistence/store.hpp"
+#include "procman/persistence/store.hpp"
 
 namespace procman {
 

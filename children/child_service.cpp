@@ -1,4 +1,4 @@
-#include "actors/children.hpp"
+#include "procman/children/child_service.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -29,9 +29,9 @@
 #include <boost/process/v2/error.hpp>
 #include <boost/process/v2/process_handle.hpp>
 
-#include "actors/cgroups.hpp"
-#include "actors/logger.hpp"
-#include "steps/process_tree.hpp"
+#include "procman/children/executor_cgroups.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/children/process_tree.hpp"
 
 extern char** environ;
 

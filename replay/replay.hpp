@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "messages/log_format.hpp"
+#include "procman/messages/log_format.hpp"
 
 namespace procman {
 

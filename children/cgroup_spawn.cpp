@@ -12,7 +12,7 @@
 // a few instructions of assembly, written here for x86-64 only; elsewhere
 // the function reports ENOSYS and the caller moves the child instead.
 
-#include "actors/cgroups.hpp"
+#include "procman/children/executor_cgroups.hpp"
 
 #include <cerrno>
 #include <csignal>

@@ -9,7 +9,7 @@
 //      caf::scoped_actor self{sys};
 //      self->request((*eng)->manager(), caf::infinite, procman::atom::start_v, spec)
 //        .receive([](const std::string& pid) { ... }, [](caf::error&) { ... });
-//  - `client` (actors/client.hpp): no actor system; enqueue into and read a
+//  - `client` (client/client.hpp): no actor system; enqueue into and read a
 //    store that a separate procman-runner serves.
 
 #pragma once
@@ -22,7 +22,8 @@
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "messages/actors.hpp"
+#include "procman/messages/actors.hpp"
+#include "procman/messages/defaults.hpp"
 
 namespace procman {
 
@@ -31,7 +32,7 @@ struct engine_options {
   /// procman-exec; default: next to the running program, else $PATH.
   std::string exec_path;
   /// Children at once; 0 = the number of cores.
-  uint32_t parallel = 0;
+  uint32_t parallel = defaults::parallel;
   /// Stop after this many processes; 0 = no limit.
   uint64_t max_processes = 0;
   /// Keep running when the queue is empty, hold the store's --wait lock and
@@ -40,9 +41,9 @@ struct engine_options {
   std::string script_args;
   std::string step_libs;
   /// Seconds for processes whose spec gives no timeout.
-  uint32_t default_timeout = 60;
+  uint32_t default_timeout = defaults::process_timeout;
   /// On drain, seconds running children get before they are killed.
-  uint32_t grace_seconds = 10;
+  uint32_t grace_seconds = defaults::grace_seconds;
   /// Commit without fsync (tests, benchmarks).
   bool no_sync = false;
   /// How what executors start is kept from outliving them

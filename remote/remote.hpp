@@ -25,7 +25,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
 
-#include "messages/actors.hpp"
+#include "procman/messages/actors.hpp"
 
 namespace procman {
 

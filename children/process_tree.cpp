@@ -1,4 +1,4 @@
-#include "steps/process_tree.hpp"
+#include "procman/children/process_tree.hpp"
 
 #include <cerrno>
 #include <csignal>

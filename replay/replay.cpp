@@ -12,7 +12,7 @@
 // start, the process actor is spawned at the start entry instead, with the
 // record as claimed, so that the two commit in the recorded order.
 
-#include "actors/replay.hpp"
+#include "procman/replay/replay.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -30,14 +30,14 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
-#include "actors/children.hpp"
-#include "actors/manager.hpp"
-#include "actors/process.hpp"
-#include "actors/queue.hpp"
-#include "actors/store_service.hpp"
-#include "messages/error.hpp"
-#include "messages/json.hpp"
-#include "persistence/store.hpp"
+#include "procman/children/child_service.hpp"
+#include "procman/actors/manager.hpp"
+#include "procman/actors/process.hpp"
+#include "procman/actors/queue.hpp"
+#include "procman/actors/store_service.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/persistence/store.hpp"
 
 namespace procman {
 

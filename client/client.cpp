@@ -1,12 +1,12 @@
-#include "actors/client.hpp"
+#include "procman/client/client.hpp"
 
 #include <thread>
 
 #include <boost/json.hpp>
 
-#include "actors/runner_lock.hpp"
-#include "messages/json.hpp"
-#include "persistence/store.hpp"
+#include "procman/persistence/file_lock.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/persistence/store.hpp"
 
 namespace procman {
 

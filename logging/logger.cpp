@@ -1,4 +1,4 @@
-#include "actors/logger.hpp"
+#include "procman/logging/logger.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "actors/remote.hpp"
+#include "procman/remote/remote.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -24,7 +24,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 
-#include "messages/error.hpp"
+#include "procman/messages/error.hpp"
 
 namespace procman {
 

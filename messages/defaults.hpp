@@ -1,0 +1,53 @@
+// Every tunable default of procman in one place. No CAF: the executor and
+// the steps include it too.
+
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace procman::defaults {
+
+// -- processes ------------------------------------------------------------------
+
+/// Seconds a process may run when neither its spec nor the runner says
+/// (`procman-runner --default-timeout`).
+constexpr uint32_t process_timeout = 60;
+
+/// Seconds running children get after SIGTERM/SIGINT before they are
+/// killed (`procman-runner --grace`).
+constexpr uint32_t grace_seconds = 10;
+
+/// Children at once; 0 means one per core (`procman-runner --parallel`).
+constexpr uint32_t parallel = 0;
+
+/// Largest output (serialized JSON) one step may return: 16 MiB.
+constexpr size_t max_output_bytes = size_t{16} << 20;
+
+// -- JSON -----------------------------------------------------------------------
+
+/// Deepest nesting of arrays and objects in a JSON document a user hands
+/// procman: `--data`, a spec's "data", a step's "args", a step's output.
+/// Deeper input is refused where it enters (`errc::invalid_json`, or
+/// `invalid_spec` for a spec), never cut or dropped on the way.
+constexpr size_t max_json_depth = 256;
+
+/// Deepest nesting procman accepts in its own envelopes around such a
+/// document: the executor's input (`{"steps": [{"args": ...}]}`, +3), its
+/// report lines (`{"output": ...}`, +1) and the message log's lines
+/// (`{"payload": <spec>}`, `{"record": {"steps": [{"args": ...}]}}`, +4).
+/// A document at `max_json_depth` fits into each of them.
+constexpr size_t max_wrapped_json_depth = max_json_depth + 8;
+
+// -- the store ------------------------------------------------------------------
+
+/// Initial LMDB map size; it doubles whenever it fills up.
+constexpr uint64_t initial_map_size = uint64_t{64} << 20;
+
+/// How long finished, failed and cancelled records are kept (7 days).
+constexpr uint64_t retention_ms = uint64_t{7} * 24 * 3600 * 1000;
+
+/// Current on-disk schema.
+constexpr uint32_t schema_version = 1;
+
+} // namespace procman::defaults
