@@ -278,6 +278,12 @@ struct engine::impl {
   caf::actor timer_relay;
 };
 
+// The directory of procman-exec that CMake compiles into a program linking
+// procman::procman (cmake/procman_exec_dir.cpp.in): the installed bin/ for
+// find_package(procman), procman's build tree for add_subdirectory(). Weak:
+// a program built otherwise has none, and the address is then null.
+extern "C" const char* const procman_exec_dir __attribute__((weak));
+
 std::string default_exec_path() {
   if (auto env = std::getenv("PROCMAN_EXEC"); env && *env)
     return env;
@@ -285,6 +291,11 @@ std::string default_exec_path() {
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     auto candidate = self.parent_path() / "procman-exec";
+    if (std::filesystem::exists(candidate, ec))
+      return candidate.string();
+  }
+  if (&procman_exec_dir != nullptr && procman_exec_dir && *procman_exec_dir) {
+    auto candidate = std::filesystem::path{procman_exec_dir} / "procman-exec";
     if (std::filesystem::exists(candidate, ec))
       return candidate.string();
   }

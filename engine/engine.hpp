@@ -97,6 +97,8 @@ private:
 };
 
 /// Path of procman-exec: `$PROCMAN_EXEC`, else beside /proc/self/exe, else
+/// in the directory CMake compiled into a program linking procman::procman
+/// (the installed bin/, or the build tree's for add_subdirectory), else
 /// "procman-exec" (looked up in $PATH).
 std::string default_exec_path();
 

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   engine_options opts;
   opts.store_dir = argv[1];
   opts.wait = true;
+  opts.exec_path = default_exec_path();
+  std::cerr << "executor " << opts.exec_path << "\n";
   auto eng = engine::start(sys, opts);
   if (!eng) {
     std::cerr << "cannot start the engine: " << render(eng.error()) << "\n";

@@ -1,0 +1,81 @@
+# What `cmake --install build --prefix P` puts into P, and the .deb that
+# `cpack -G DEB` makes of it (docs/usage.md, "Installing"):
+#   bin/procman, bin/procman-runner, bin/procman-exec
+#   include/procman/<folder>/*.hpp      every library folder
+#   lib/libprocman.a, libprocman_steps.a, libprocman_base.a
+#   lib/cmake/procman/                  procmanConfig.cmake and its version,
+#                                       the exported targets procman::*
+#   share/doc/procman/                  README.md, LICENSE, docs/*.md, examples/
+
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS procman-cli procman-runner
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# As a file, so that `--strip` and the .deb leave its debug information:
+# procman-exec names the frames of a throwing step's stack with file and
+# line from it (apps/CMakeLists.txt).
+install(PROGRAMS $<TARGET_FILE:procman-exec>
+        DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+install(TARGETS procman procman_steps procman_base EXPORT procmanTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+foreach(folder ${PROCMAN_SOURCE_FOLDERS})
+  if(NOT folder STREQUAL "apps" AND EXISTS ${PROJECT_SOURCE_DIR}/${folder})
+    install(DIRECTORY ${folder}/
+            DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/procman/${folder}
+            FILES_MATCHING PATTERN "*.hpp")
+  endif()
+endforeach()
+
+set(PROCMAN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/procman)
+install(EXPORT procmanTargets NAMESPACE procman::
+        DESTINATION ${PROCMAN_CMAKE_DIR})
+configure_package_config_file(cmake/procmanConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/procmanConfig.cmake
+  INSTALL_DESTINATION ${PROCMAN_CMAKE_DIR}
+  PATH_VARS CMAKE_INSTALL_BINDIR)
+# 0.x: a minor version may change the interface.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/procmanConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/procmanConfig.cmake
+              ${PROJECT_BINARY_DIR}/procmanConfigVersion.cmake
+              cmake/procmanDependencies.cmake cmake/procman_exec_dir.cpp.in
+        DESTINATION ${PROCMAN_CMAKE_DIR})
+
+file(GLOB PROCMAN_DOCS ${PROJECT_SOURCE_DIR}/docs/*.md)
+install(FILES README.md LICENSE ${PROCMAN_DOCS}
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
+        REGEX "examples/CMakeLists.txt$" EXCLUDE)
+
+# -- the .deb ------------------------------------------------------------------
+# One package: the programs, and what a host builds against (headers, static
+# libraries, CMake package). Depends on the shared libraries the programs
+# load (dpkg-shlibdeps finds them); recommends the -dev packages that
+# find_package(procman) needs.
+
+set(PROCMAN_PACKAGE_MAINTAINER "procman maintainers <maintainers@procman.invalid>"
+    CACHE STRING "Maintainer field of the .deb")
+set(CPACK_PACKAGE_NAME procman)
+set(CPACK_PACKAGE_VENDOR procman)
+set(CPACK_PACKAGE_CONTACT ${PROCMAN_PACKAGE_MAINTAINER})
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "background-process manager for C++ hosts")
+set(CPACK_PACKAGE_DESCRIPTION
+"A host program hands procman a process (an ordered list of named steps)
+and gets a process id at once. The process waits in a durable LMDB queue;
+procman-runner runs it in a short-lived procman-exec child; anyone can ask
+for its status by that id. Includes the programs, the headers, the static
+libraries and the CMake package (find_package(procman)). License:
+GPL-3.0-only.")
+set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
+set(CPACK_GENERATOR DEB)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION devel)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
+    "g++, cmake, libcaf-dev, liblmdb-dev, liblmdb++-dev, libboost1.81-dev, libboost-json1.81-dev, libssl-dev")
+include(CPack)
