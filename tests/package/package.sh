@@ -2,7 +2,11 @@
 # procman as a package, from the outside (tests/package/CMakeLists.txt runs
 # one CTest entry per case):
 #
-#   package.sh CASE SOURCE_DIR BUILD_DIR CMAKE CPACK GENERATOR CXX
+#   package.sh CASE SOURCE_DIR BUILD_DIR CMAKE CPACK GENERATOR CXX [LAUNCHER]
+#
+# It works in BUILD_DIR/tests/package/CASE (kept when a case fails), and
+# builds with the main build's compiler launcher (ccache), so that a rerun
+# does not compile procman again.
 #
 #   install_find_package  `cmake --install` into a temporary prefix; every
 #                         installed header's procman/ includes are installed
@@ -23,12 +27,18 @@
 set -euo pipefail
 
 case_name=$1 source_dir=$2 build_dir=$3 cmake=$4 cpack=$5 generator=$6 cxx=$7
+launcher=${8:-}
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/procman-package.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+work=$build_dir/tests/package/$case_name
+rm -rf "$work"
+mkdir -p "$work"
+# Stores live in a short path: the doorbell is a Unix socket in the store.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/procman-package.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 
 fail() {
   echo "FAIL: $*" >&2
+  echo "(the work is in $work)" >&2
   exit 1
 }
 
@@ -38,7 +48,8 @@ build_project() {
   local src=$1 bin=$2 log=$3
   shift 3
   if ! { "$cmake" -S "$src" -B "$bin" -G "$generator" \
-           -DCMAKE_CXX_COMPILER="$cxx" "$@" \
+           -DCMAKE_CXX_COMPILER="$cxx" \
+           ${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"} "$@" \
          && "$cmake" --build "$bin" -j1 --target "$target"; } >"$log" 2>&1; then
     cat "$log" >&2
     fail "building $src against procman failed"
@@ -51,7 +62,7 @@ run_host() {
   local program=$1 expected_exec=$2
   local out=$work/host.out err=$work/host.err
   local rc=0
-  env -u PROCMAN_EXEC "$program" "$work/store" >"$out" 2>"$err" || rc=$?
+  env -u PROCMAN_EXEC "$program" "$tmp/store" >"$out" 2>"$err" || rc=$?
   if ((rc != 0)); then
     cat "$err" >&2
     fail "$program exited with code $rc"
@@ -147,7 +158,7 @@ deb)
   # The packaged (stripped) programs work: a process started with the CLI
   # is run by the runner with the procman-exec beside it.
   dpkg-deb -x "$deb" "$work/root"
-  bin=$work/root/usr/bin store=$work/store
+  bin=$work/root/usr/bin store=$tmp/store
   pid=$("$bin/procman" --store "$store" start "$source_dir/examples/hello.json") \
     || fail "the packaged procman start failed"
   env -u PROCMAN_EXEC "$bin/procman-runner" --store "$store" \
@@ -161,4 +172,5 @@ deb)
   fail "unknown case $case_name"
   ;;
 esac
+rm -rf "$work"
 echo "package.$case_name: ok"
