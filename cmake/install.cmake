@@ -54,7 +54,11 @@ install(DIRECTORY examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
 # One package: the programs, and what a host builds against (headers, static
 # libraries, CMake package). Depends on the shared libraries the programs
 # load (dpkg-shlibdeps finds them); recommends the -dev packages that
-# find_package(procman) needs.
+# find_package(procman) needs. Inside a host's build the host packages.
+
+if(NOT PROJECT_IS_TOP_LEVEL)
+  return()
+endif()
 
 set(PROCMAN_PACKAGE_MAINTAINER "procman maintainers <maintainers@procman.invalid>"
     CACHE STRING "Maintainer field of the .deb")
