@@ -225,8 +225,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       log_info("", "stopping: " + std::to_string(st.active.size())
                      + " processes still running, grace period "
                      + std::to_string(st.opts.grace_seconds) + " s");
-      if (st.active.empty())
+      if (st.active.empty() && !st.claim_pending)
         return st.maybe_quit(self);
+      // What a claim in flight brings runs under the same grace period.
       self->delayed_send(self, std::chrono::seconds(st.opts.grace_seconds),
                          atom::drain_v);
     },

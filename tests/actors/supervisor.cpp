@@ -253,6 +253,23 @@ BOOST_AUTO_TEST_CASE(an_unknown_pid_is_refused_by_get) {
   BOOST_TEST(is(r.error(), errc::unknown_process), render(r.error()));
 }
 
+BOOST_AUTO_TEST_CASE(a_claim_in_flight_at_drain_runs_under_the_grace_period) {
+  start_supervisor(1, true, 10);
+  auto pid = enqueue().pid;
+  BOOST_TEST_MESSAGE("a wakeup starts a claim; the drain comes before its answer");
+  caf::anon_send(sup, atom::wakeup_v);
+  caf::anon_send(sup, atom::drain_v);
+  sched.run();
+  BOOST_REQUIRE(launcher->spawned(pid));
+  BOOST_TEST_MESSAGE("the claimed process still runs after the grace period: killed");
+  advance(std::chrono::seconds(10));
+  BOOST_TEST(launcher->was_killed(pid));
+  launcher->exit(pid, -1, SIGKILL);
+  sched.run();
+  BOOST_TEST((record(pid).error.kind == error_kind::runner_lost));
+  BOOST_TEST(quit_normally());
+}
+
 // -- claims that fail (the store cannot commit) -------------------------------------
 
 BOOST_AUTO_TEST_CASE(a_failed_claim_is_retried_after_a_backoff) {
