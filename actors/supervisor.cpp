@@ -87,6 +87,9 @@ void supervisor_state::try_claim(
 void supervisor_state::claim_failed(
   supervisor_actor::stateful_pointer<supervisor_state> self,
   const caf::error& err) {
+  // A failed claim says nothing about the queue: an earlier short claim
+  // must not let a runner without --wait quit on this one.
+  queue_empty = false;
   auto now = std::chrono::steady_clock::now();
   if (failed_claims++ == 0 || now - last_claim_log >= claim_log_interval) {
     last_claim_log = now;

@@ -292,4 +292,24 @@ BOOST_AUTO_TEST_CASE(a_failed_claim_is_retried_after_a_backoff) {
   BOOST_TEST(quit_normally());
 }
 
+BOOST_AUTO_TEST_CASE(a_failed_claim_after_a_short_one_does_not_end_a_runner_without_wait) {
+  auto first = enqueue().pid;
+  start_supervisor(2, false);
+  BOOST_TEST_MESSAGE("the claim of two got one: the queue looked empty");
+  BOOST_TEST(launcher->children.size() == 1u);
+  auto second = enqueue().pid;
+  launcher->report(first, report::finished("{}"));
+  launcher->exit(first, 0);
+  run_until([&] { return state().active.empty(); });
+  BOOST_TEST_MESSAGE("the first is done; the claim that follows fails");
+  set_disk_full(true);
+  sched.run();
+  BOOST_TEST(!ended->has_value());
+  set_disk_full(false);
+  advance(std::chrono::milliseconds(10));
+  BOOST_TEST(launcher->spawned(second));
+  finish(second);
+  BOOST_TEST(quit_normally());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
