@@ -3,10 +3,12 @@
 // service, a fake executor launcher, and stand-ins that record what an actor
 // tells its neighbours (supervisor, subscribers, timer relay).
 //
-// Every transition and every executor report line the tests use is built,
-// and every field they read back from a transition is read, by the helpers
-// at the top of this file: when the shape of `transition`, of the report
-// protocol or of `executor_launcher` changes, this file is what follows.
+// Every transition and every executor report line the tests use is built
+// by the helpers at the top of this file, which also read back what a
+// transition keeps in its JSON text (a start's timeout, an output, a spawn
+// failure's errno), and every launcher call goes through `fake_launcher`:
+// when the shape of `transition`, of the report protocol or of
+// `executor_launcher` changes, this file is what follows.
 //
 // Nothing runs unless a test runs the scheduler: `sched.run()` runs every
 // queued message (no timers), `advance_time(d)` fires the timers due within
