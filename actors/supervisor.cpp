@@ -87,6 +87,9 @@ void supervisor_state::try_claim(
 void supervisor_state::claim_failed(
   supervisor_actor::stateful_pointer<supervisor_state> self,
   const caf::error& err) {
+  // A failed claim says nothing about the queue: an earlier short claim
+  // must not let a runner without --wait quit on this one.
+  queue_empty = false;
   auto now = std::chrono::steady_clock::now();
   if (failed_claims++ == 0 || now - last_claim_log >= claim_log_interval) {
     last_claim_log = now;
@@ -225,8 +228,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       log_info("", "stopping: " + std::to_string(st.active.size())
                      + " processes still running, grace period "
                      + std::to_string(st.opts.grace_seconds) + " s");
-      if (st.active.empty())
+      if (st.active.empty() && !st.claim_pending)
         return st.maybe_quit(self);
+      // What a claim in flight brings runs under the same grace period.
       self->delayed_send(self, std::chrono::seconds(st.opts.grace_seconds),
                          atom::drain_v);
     },

@@ -1,0 +1,315 @@
+// The supervisor with the real queue, store service and process actors, and
+// a fake launcher: the test plays each executor.
+
+#include <csignal>
+#include <set>
+
+#include <boost/test/unit_test.hpp>
+
+#include "actors/actor_fixture.hpp"
+
+using namespace procman;
+using namespace procman::test;
+
+namespace {
+
+struct supervisor_fixture : actor_fixture {
+  queue_actor q = spawn(procman::queue, store, runner_id);
+  supervisor_actor sup;
+  std::shared_ptr<std::optional<caf::error>> ended;
+
+  void start_supervisor(uint32_t parallel, bool wait, uint32_t grace = 10,
+                        uint64_t max_processes = 0) {
+    supervisor_options opts;
+    opts.parallel = parallel;
+    opts.wait = wait;
+    opts.grace_seconds = grace;
+    opts.max_processes = max_processes;
+    sup = spawn(supervisor, opts, q, store, exec);
+    ended = watch(sup);
+    sched.run();
+  }
+
+  supervisor_state& state() {
+    BOOST_REQUIRE_MESSAGE(!ended->has_value(), "the supervisor has quit");
+    return state_of<supervisor_state>(sup);
+  }
+
+  /// Processes of one step each, queued in this order.
+  std::vector<std::string> queue_up(size_t n) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < n; ++i)
+      out.push_back(enqueue().pid);
+    return out;
+  }
+
+  /// The executor of `pid` runs its step and finishes.
+  void finish(const std::string& pid) {
+    launcher->report(pid, report::step_started(0));
+    launcher->report(pid, report::step_completed(0));
+    launcher->report(pid, report::finished("{}"));
+    launcher->exit(pid, 0);
+    sched.run();
+  }
+
+  std::vector<std::string> spawned_pids() {
+    std::vector<std::string> out;
+    for (auto& c : launcher->children)
+      out.push_back(c.pid);
+    return out;
+  }
+
+  uint64_t queued() {
+    return must(db->stats(), "stats").queued;
+  }
+
+  bool quit_normally() {
+    return ended->has_value() && **ended == caf::exit_reason::normal;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(supervisor_actor, supervisor_fixture)
+
+BOOST_AUTO_TEST_CASE(it_claims_as_many_processes_as_it_has_free_slots) {
+  auto pids = queue_up(5);
+  start_supervisor(3, true);
+  BOOST_TEST(spawned_pids() == (std::vector<std::string>{pids[0], pids[1], pids[2]}),
+             boost::test_tools::per_element());
+  BOOST_TEST(state().active.size() == 3u);
+  BOOST_TEST(state().claimed == 3u);
+  BOOST_TEST(queued() == 2u);
+  BOOST_TEST_MESSAGE("one claim of three: the claims share one commit");
+  std::set<uint64_t> claim_times;
+  for (int i = 0; i < 3; ++i) {
+    BOOST_TEST((record(pids[i]).status == process_status::running));
+    for (auto& e : log_of(pids[i]))
+      if (e.what.kind == transition_kind::claim)
+        claim_times.insert(e.time);
+  }
+  BOOST_TEST(claim_times.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_process_that_ends_frees_its_slot_for_the_next_in_the_queue) {
+  auto pids = queue_up(4);
+  start_supervisor(2, true);
+  BOOST_TEST(launcher->children.size() == 2u);
+  finish(pids[1]);
+  BOOST_TEST((record(pids[1]).status == process_status::finished));
+  BOOST_TEST(spawned_pids().size() == 3u);
+  BOOST_TEST(spawned_pids().back() == pids[2]);
+  BOOST_TEST(state().active.size() == 2u);
+  BOOST_TEST(state().active.count(pids[1]) == 0u);
+  BOOST_TEST(state().claimed == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(without_wait_it_quits_when_the_queue_is_empty_and_nothing_runs) {
+  auto pids = queue_up(2);
+  start_supervisor(1, false);
+  BOOST_TEST(spawned_pids() == std::vector<std::string>{pids[0]},
+             boost::test_tools::per_element());
+  finish(pids[0]);
+  BOOST_TEST(!ended->has_value());
+  BOOST_TEST(spawned_pids().size() == 2u);
+  finish(pids[1]);
+  BOOST_TEST(quit_normally());
+  BOOST_TEST((record(pids[1]).status == process_status::finished));
+}
+
+BOOST_AUTO_TEST_CASE(without_wait_and_with_an_empty_queue_it_quits_at_once) {
+  start_supervisor(2, false);
+  BOOST_TEST(quit_normally());
+  BOOST_TEST(launcher->children.empty());
+}
+
+BOOST_AUTO_TEST_CASE(with_wait_it_stays_and_claims_when_woken) {
+  start_supervisor(2, true);
+  BOOST_TEST(!ended->has_value());
+  auto pid = enqueue().pid;
+  caf::anon_send(sup, atom::wakeup_v);
+  sched.run();
+  BOOST_TEST(spawned_pids() == std::vector<std::string>{pid},
+             boost::test_tools::per_element());
+  finish(pid);
+  BOOST_TEST(!ended->has_value());
+  BOOST_TEST(state().active.empty());
+}
+
+BOOST_AUTO_TEST_CASE(it_stops_after_max_processes) {
+  auto pids = queue_up(3);
+  start_supervisor(5, true, 10, 2);
+  BOOST_TEST(spawned_pids().size() == 2u);
+  finish(pids[0]);
+  finish(pids[1]);
+  BOOST_TEST(quit_normally());
+  BOOST_TEST((record(pids[2]).status == process_status::queued));
+}
+
+BOOST_AUTO_TEST_CASE(a_drain_lets_running_processes_finish_within_the_grace_period) {
+  auto pids = queue_up(2);
+  start_supervisor(1, true, 10);
+  caf::anon_send(sup, atom::drain_v);
+  sched.run();
+  advance(std::chrono::seconds(5));
+  finish(pids[0]);
+  BOOST_TEST(launcher->killed.empty());
+  BOOST_TEST(quit_normally());
+  BOOST_TEST_MESSAGE("the freed slot is not filled while draining");
+  BOOST_TEST(spawned_pids().size() == 1u);
+  BOOST_TEST((record(pids[1]).status == process_status::queued));
+}
+
+BOOST_AUTO_TEST_CASE(a_drain_kills_what_still_runs_after_the_grace_period) {
+  auto pids = queue_up(2);
+  start_supervisor(2, true, 10);
+  launcher->report(pids[0], report::step_started(0));
+  sched.run();
+  caf::anon_send(sup, atom::drain_v);
+  sched.run();
+  advance(std::chrono::seconds(9));
+  BOOST_TEST(launcher->killed.empty());
+  advance(std::chrono::seconds(1));
+  BOOST_TEST(launcher->was_killed(pids[0]));
+  BOOST_TEST(launcher->was_killed(pids[1]));
+  BOOST_TEST(!ended->has_value());
+  for (auto& pid : pids)
+    launcher->exit(pid, -1, SIGKILL);
+  sched.run();
+  for (auto& pid : pids) {
+    auto rec = record(pid);
+    BOOST_TEST((rec.status == process_status::error));
+    BOOST_TEST((rec.error.kind == error_kind::runner_lost));
+  }
+  BOOST_TEST(record(pids[0]).error.step == "s0");
+  BOOST_TEST(quit_normally());
+}
+
+BOOST_AUTO_TEST_CASE(a_process_actor_that_dies_is_recorded_as_runner_lost_and_frees_its_slot) {
+  auto pids = queue_up(2);
+  start_supervisor(1, true);
+  launcher->report(pids[0], report::step_started(0));
+  sched.run();
+  auto actor = request<caf::actor>(sup, caf::get_atom_v, pids[0]).value();
+  BOOST_TEST_MESSAGE("the process actor dies abnormally");
+  caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  sched.run();
+  BOOST_TEST(launcher->was_killed(pids[0]));
+  auto rec = record(pids[0]);
+  BOOST_TEST((rec.status == process_status::error));
+  BOOST_TEST((rec.error.kind == error_kind::runner_lost));
+  BOOST_TEST(rec.error.step == "s0");
+  BOOST_TEST(rec.error.message.find("the actor running the process died")
+               != std::string::npos,
+             rec.error.message);
+  BOOST_TEST_MESSAGE("its slot goes to the next process");
+  BOOST_TEST(state().active.count(pids[0]) == 0u);
+  BOOST_TEST(spawned_pids().size() == 2u);
+  BOOST_TEST(spawned_pids().back() == pids[1]);
+  BOOST_TEST(state().active.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_lost_actor_of_a_process_that_already_ended_is_not_recorded_again) {
+  auto pids = queue_up(1);
+  start_supervisor(1, true);
+  auto actor = request<caf::actor>(sup, caf::get_atom_v, pids[0]).value();
+  BOOST_TEST_MESSAGE("the executor finished; the actor dies before it reports");
+  launcher->report(pids[0], report::finished("{}"));
+  sched.run();
+  caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  sched.run();
+  BOOST_TEST((record(pids[0]).status == process_status::finished));
+  BOOST_TEST(state().active.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_reaches_the_process_actor_of_its_process) {
+  auto pids = queue_up(2);
+  start_supervisor(2, true);
+  apply(tr::cancel(pids[1]));
+  caf::anon_send(sup, atom::cancel_v, pids[1]);
+  sched.run();
+  BOOST_TEST(launcher->killed == std::vector<int>{launcher->of(pids[1]).os_pid},
+             boost::test_tools::per_element());
+  launcher->exit(pids[1], -1, SIGKILL);
+  sched.run();
+  BOOST_TEST((record(pids[1]).status == process_status::cancelled));
+  BOOST_TEST((record(pids[0]).status == process_status::running));
+  BOOST_TEST(state().active.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_check_makes_every_process_actor_reread_its_record) {
+  auto pids = queue_up(2);
+  start_supervisor(2, true);
+  apply(tr::cancel(pids[0]));
+  caf::anon_send(sup, atom::check_v);
+  sched.run();
+  BOOST_TEST(launcher->killed == std::vector<int>{launcher->of(pids[0]).os_pid},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_pid_is_refused_by_get) {
+  start_supervisor(1, true);
+  auto r = request<caf::actor>(sup, caf::get_atom_v, std::string{"nope"});
+  BOOST_TEST(is(r.error(), errc::unknown_process), render(r.error()));
+}
+
+BOOST_AUTO_TEST_CASE(a_claim_in_flight_at_drain_runs_under_the_grace_period) {
+  start_supervisor(1, true, 10);
+  auto pid = enqueue().pid;
+  BOOST_TEST_MESSAGE("a wakeup starts a claim; the drain comes before its answer");
+  caf::anon_send(sup, atom::wakeup_v);
+  caf::anon_send(sup, atom::drain_v);
+  sched.run();
+  BOOST_REQUIRE(launcher->spawned(pid));
+  BOOST_TEST_MESSAGE("the claimed process still runs after the grace period: killed");
+  advance(std::chrono::seconds(10));
+  BOOST_TEST(launcher->was_killed(pid));
+  launcher->exit(pid, -1, SIGKILL);
+  sched.run();
+  BOOST_TEST((record(pid).error.kind == error_kind::runner_lost));
+  BOOST_TEST(quit_normally());
+}
+
+// -- claims that fail (the store cannot commit) -------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_failed_claim_is_retried_after_a_backoff) {
+  auto pid = enqueue().pid;
+  set_disk_full(true);
+  start_supervisor(1, false);
+  BOOST_TEST(launcher->children.empty());
+  BOOST_TEST_MESSAGE("a failed claim does not count as an empty queue");
+  BOOST_TEST(!ended->has_value());
+  BOOST_TEST_MESSAGE("the retry after 10 ms fails too; the next comes 20 ms later");
+  advance(std::chrono::milliseconds(10));
+  BOOST_TEST(launcher->children.empty());
+  set_disk_full(false);
+  advance(std::chrono::milliseconds(19));
+  BOOST_TEST(launcher->children.empty());
+  advance(std::chrono::milliseconds(1));
+  BOOST_TEST(launcher->spawned(pid));
+  BOOST_TEST(state().claim_delay.count() == 0);
+  finish(pid);
+  BOOST_TEST(quit_normally());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_claim_after_a_short_one_does_not_end_a_runner_without_wait) {
+  auto first = enqueue().pid;
+  start_supervisor(2, false);
+  BOOST_TEST_MESSAGE("the claim of two got one: the queue looked empty");
+  BOOST_TEST(launcher->children.size() == 1u);
+  auto second = enqueue().pid;
+  launcher->report(first, report::finished("{}"));
+  launcher->exit(first, 0);
+  run_until([&] { return state().active.empty(); });
+  BOOST_TEST_MESSAGE("the first is done; the claim that follows fails");
+  set_disk_full(true);
+  sched.run();
+  BOOST_TEST(!ended->has_value());
+  set_disk_full(false);
+  advance(std::chrono::milliseconds(10));
+  BOOST_TEST(launcher->spawned(second));
+  finish(second);
+  BOOST_TEST(quit_normally());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
