@@ -55,6 +55,12 @@ struct tree_fixture {
       plain = read_pid(dir + "/plain");
       return escaped > 0 && plain > 0;
     }));
+    // The `mv` that wrote a pid file may still be alive for a moment: wait
+    // until the tree is exactly the shell and its two sleeping children.
+    BOOST_REQUIRE(eventually([&] {
+      return children_of(shell).size() == 2u && children_of(escaped).empty()
+             && children_of(plain).empty();
+    }));
   }
 
   ~tree_fixture() {
