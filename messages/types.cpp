@@ -1,5 +1,7 @@
 #include "procman/messages/types.hpp"
 
+#include "procman/messages/errc.hpp"
+
 namespace procman {
 
 namespace {
@@ -60,6 +62,29 @@ bool from_string(const std::string& str, error_kind& x) {
 }
 bool from_string(const std::string& str, transition_kind& x) {
   return parse_enum(str, x, transition_names, 1);
+}
+
+std::string to_string(errc x) {
+  switch (x) {
+    case errc::unknown_process: return "unknown_process";
+    case errc::illegal_transition: return "illegal_transition";
+    case errc::invalid_spec: return "invalid_spec";
+    case errc::invalid_json: return "invalid_json";
+    case errc::storage_failure: return "storage_failure";
+    case errc::store_version: return "store_version";
+    case errc::store_damaged: return "store_damaged";
+    case errc::store_access: return "store_access";
+    case errc::not_interrupted: return "not_interrupted";
+    case errc::already_terminal: return "already_terminal";
+    case errc::runner_busy: return "runner_busy";
+    case errc::spawn_failure: return "spawn_failure";
+    case errc::timeout: return "timeout";
+    case errc::unknown_class: return "unknown_class";
+    case errc::unknown_service: return "unknown_service";
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::connect_failure: return "connect_failure";
+  }
+  return "unknown_error";
 }
 
 } // namespace procman

@@ -30,14 +30,15 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
-#include "procman/children/child_service.hpp"
 #include "procman/actors/manager.hpp"
 #include "procman/actors/process.hpp"
 #include "procman/actors/queue.hpp"
 #include "procman/actors/store_service.hpp"
+#include "procman/children/child_service.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/store.hpp"
+#include "procman/protocol/executor_report.hpp"
 
 namespace procman {
 
@@ -457,9 +458,9 @@ private:
     return j == launcher_->live.end() ? nullptr : &j->second;
   }
 
-  void report(const std::string& pid, const json::object& line) {
+  void report(const std::string& pid, const executor_report& line) {
     if (auto h = handlers_of(pid); h && h->on_report)
-      h->on_report(json::serialize(line));
+      h->on_report(encode_report(line));
     else
       last_error_ = "no executor of " + pid + " is running in the replay";
   }
@@ -555,25 +556,33 @@ private:
         return;
       }
       case tk::step_started:
+        report(t.pid, executor_line(report_event::step_started, t));
+        return;
       case tk::step_completed:
-        report(t.pid, {{"event", to_string(t.kind)}, {"step", t.step}});
+        report(t.pid, executor_line(report_event::step_completed, t));
         return;
-      case tk::progress:
-        report(t.pid, {{"event", "progress"},
-                       {"step", t.step},
-                       {"percent", t.progress.percent},
-                       {"message", t.progress.message}});
+      case tk::progress: {
+        auto line = executor_line(report_event::progress, t);
+        line.percent = t.progress.percent;
+        line.message = t.progress.message;
+        report(t.pid, line);
         return;
-      case tk::finish:
-        report(t.pid, {{"event", "finished"}, {"output", payload_value(t)}});
+      }
+      case tk::finish: {
+        auto line = executor_line(report_event::finished, t);
+        line.step.reset();
+        line.output = payload_value(t);
+        report(t.pid, line);
         exit_child(t.pid, 0, 0, {});
         return;
-      case tk::interrupt:
-        report(t.pid, {{"event", "interrupted"},
-                       {"step", t.step},
-                       {"output", payload_value(t)}});
+      }
+      case tk::interrupt: {
+        auto line = executor_line(report_event::interrupted, t);
+        line.output = payload_value(t);
+        report(t.pid, line);
         exit_child(t.pid, 3, 0, {});
         return;
+      }
       case tk::fail:
         if (!from_executor) {
           // A runner's recovery of a dead runner's process, or the store.
@@ -595,7 +604,10 @@ private:
             }
             break;
           default: {
-            report(t.pid, {{"event", "error"}, {"error", json::value_from(t.error)}});
+            auto line = executor_line(report_event::error, t);
+            line.step.reset();
+            line.error = t.error;
+            report(t.pid, line);
             exit_child(t.pid, 1, 0, {});
             return;
           }
@@ -620,6 +632,15 @@ private:
         keep_error(ask<process_record>(store_, atom::apply_v, t));
         return;
     }
+  }
+
+  /// The report line of the executor that led to `t`.
+  static executor_report executor_line(report_event event,
+                                       const transition& t) {
+    executor_report x;
+    x.event = event;
+    x.step = t.step;
+    return x;
   }
 
   static std::string payload(const transition& t) {

@@ -70,7 +70,7 @@ SPEC is a file, - for stdin, or inline JSON:
 )";
 
 /// Failure that the CLI reports on stderr with an exit code.
-struct failure {
+struct command_failure {
   int code;
   std::string message;
 };
@@ -86,7 +86,7 @@ std::string read_spec_text(const std::string& arg) {
   }
   std::ifstream in(arg, std::ios::binary);
   if (!in)
-    throw failure{1, "cannot read spec file " + arg + ": "
+    throw command_failure{1, "cannot read spec file " + arg + ": "
                        + std::strerror(errno)};
   buf << in.rdbuf();
   return buf.str();
@@ -99,13 +99,13 @@ process_spec load_spec(const cli::args& a, size_t pos) {
   process_spec spec;
   std::string err;
   if (!parse_spec(text, spec, err))
-    throw failure{1, err};
+    throw command_failure{1, err};
   if (a.has("data")) {
     json::value data;
     if (!parse_user_json(a.get("data"), data, err, "--data"))
-      throw failure{1, err};
+      throw command_failure{1, err};
     if (!data.is_object())
-      throw failure{1, "--data must be a JSON object"};
+      throw command_failure{1, "--data must be a JSON object"};
     json::value base;
     parse_json(spec.data, base, err);
     spec.data = dump(merge_objects(base, data.get_object()));
@@ -124,14 +124,14 @@ const std::string& pid_arg(const cli::args& a) {
 client open_client(const cli::args& a) {
   auto c = client::open(cli::store_dir(a));
   if (!c)
-    throw failure{1, render(c.error())};
+    throw command_failure{1, render(c.error())};
   return std::move(*c);
 }
 
 template <class T>
 T value_or_fail(caf::expected<T> x) {
   if (!x)
-    throw failure{1, render(x.error())};
+    throw command_failure{1, render(x.error())};
   return std::move(*x);
 }
 
@@ -203,9 +203,9 @@ int cmd_proceed(const cli::args& a) {
   json::value v;
   std::string err;
   if (!parse_user_json(data, v, err, "--data"))
-    throw failure{1, err};
+    throw command_failure{1, err};
   if (!v.is_object())
-    throw failure{1, "--data must be a JSON object"};
+    throw command_failure{1, "--data must be a JSON object"};
   auto c = open_client(a);
   std::cout << value_or_fail(c.proceed(pid, data)) << "\n";
   return 0;
@@ -270,7 +270,7 @@ int cmd_wait(const cli::args& a) {
         print_json(render_info(*rec));
       return 4;
     }
-    throw failure{1, render(res.error())};
+    throw command_failure{1, render(res.error())};
   }
   print_json(render_info(*res));
   switch (res->status) {
@@ -304,7 +304,7 @@ int cmd_run(const cli::args& a) {
     libs += (libs.empty() ? "" : ":") + std::string(env);
   if (!libs.empty())
     if (auto err = load_step_libraries(libs, reg, services); !err.empty())
-      throw failure{1, err};
+      throw command_failure{1, err};
   json::value data;
   std::string err;
   parse_json(spec.data, data, err);
@@ -368,13 +368,13 @@ int cmd_replay(const cli::args& a) {
   if (path != "-") {
     file.open(path);
     if (!file)
-      throw failure{1, "cannot read log " + path + ": " + std::strerror(errno)};
+      throw command_failure{1, "cannot read log " + path + ": " + std::strerror(errno)};
     in = &file;
   }
   log_file log;
   std::string err;
   if (!read_log(*in, log, err))
-    throw failure{1, path + ": " + err};
+    throw command_failure{1, path + ": " + err};
   // The engine's own log lines would drown the verdict; refusals stay.
   logger::set_level(log_level::error);
   auto report = replay_log(log);
@@ -420,7 +420,7 @@ int main(int argc, char** argv) {
   } catch (const cli::usage_error& e) {
     std::cerr << "procman: " << e.what() << "\n(see procman --help)\n";
     return 2;
-  } catch (const failure& f) {
+  } catch (const command_failure& f) {
     std::cerr << "procman: " << f.message << "\n";
     return f.code;
   } catch (const std::exception& e) {
