@@ -60,17 +60,13 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
   return {
     [self](atom::start, process_spec& spec) -> caf::result<std::string> {
       auto t = make_transition(transition_kind::enqueue, {});
-      std::string err;
-      if (!spec_to_json(spec, t.json, err))
-        return make_error(errc::invalid_spec, err);
+      t.spec = std::move(spec);
       return self->state.queue_work(self, std::move(t));
     },
     [self](atom::start, process_spec& spec,
            std::string& pid) -> caf::result<std::string> {
       auto t = make_transition(transition_kind::enqueue, std::move(pid));
-      std::string err;
-      if (!spec_to_json(spec, t.json, err))
-        return make_error(errc::invalid_spec, err);
+      t.spec = std::move(spec);
       return self->state.queue_work(self, std::move(t));
     },
     [self](atom::info, const std::string& pid) {
@@ -79,7 +75,7 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
     [self](atom::proceed, const std::string& pid,
            const std::string& data) -> caf::result<std::string> {
       auto t = make_transition(transition_kind::proceed, pid);
-      t.json = data.empty() ? std::string{"{}"} : data;
+      t.data = data.empty() ? std::string{"{}"} : data;
       return self->state.queue_work(self, std::move(t));
     },
     [self](atom::cancel, const std::string& pid) -> caf::result<process_record> {

@@ -167,6 +167,8 @@ process(process_actor::stateful_pointer<process_state> self,
     t.error.step = st.step_name(st.current_step);
     t.error.message = "cannot start executor " + st.cfg->exec_path + ": "
                       + strerror(-pid);
+    t.exec_path = st.cfg->exec_path;
+    t.spawn_errno = -pid;
     log_error(st.record.pid, t.error.message);
     st.exited = true;
     st.apply(self, std::move(t));
@@ -188,7 +190,7 @@ process(process_actor::stateful_pointer<process_state> self,
     t.kind = transition_kind::start;
     t.exec_pid = pid;
     // The effective timeout goes into the log: replay needs it.
-    t.json = "{\"timeout\":" + std::to_string(st.timeout) + "}";
+    t.timeout = st.timeout;
     st.apply(self, std::move(t));
     if (st.cfg->timer_relay)
       caf::anon_send(st.cfg->timer_relay, atom::expire_v,
@@ -233,14 +235,14 @@ process(process_actor::stateful_pointer<process_state> self,
         case report_event::finished:
           st.final_seen = true;
           t.kind = transition_kind::finish;
-          t.json = json::serialize(report.output);
+          t.output = json::serialize(report.output);
           log_info(st.record.pid, "finished");
           break;
         case report_event::interrupted:
           st.final_seen = true;
           t.kind = transition_kind::interrupt;
           t.step = step_idx;
-          t.json = json::serialize(report.output);
+          t.output = json::serialize(report.output);
           log_info(st.record.pid, "interrupted after step "
                                     + st.step_name(static_cast<int>(t.step)));
           break;
@@ -299,6 +301,7 @@ process(process_actor::stateful_pointer<process_state> self,
           t.error.kind = error_kind::crash;
           t.error.message = "executor wrote garbage on its report channel: "
                             + st.garbage;
+          t.garbage = st.garbage;
           st.apply(self, std::move(t));
           break;
         case kill_reason::none:

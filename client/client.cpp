@@ -64,7 +64,7 @@ caf::expected<process_record> client::info(const std::string& pid) {
 caf::expected<std::string> client::proceed(const std::string& pid,
                                            const std::string& data_json) {
   auto t = client_transition(transition_kind::proceed, pid);
-  t.json = data_json.empty() ? std::string{"{}"} : data_json;
+  t.data = data_json.empty() ? std::string{"{}"} : data_json;
   auto rec = db_->apply(t);
   if (!rec)
     return rec.error();

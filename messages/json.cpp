@@ -291,9 +291,16 @@ void tag_invoke(json::value_from_tag, json::value& v, const transition& x) {
                    {"runner", x.runner},
                    {"step", x.step},
                    {"exec_pid", x.exec_pid},
-                   {"json", payload(x.json)},
+                   {"timeout", x.timeout},
+                   {"data", payload(x.data)},
+                   {"output", payload(x.output)},
                    {"progress", json::value_from(x.progress)},
-                   {"error", json::value_from(x.error)}};
+                   {"error", json::value_from(x.error)},
+                   {"exec_path", x.exec_path},
+                   {"spawn_errno", x.spawn_errno},
+                   {"garbage", x.garbage}};
+  if (!x.spec.steps.empty())
+    v.as_object()["spec"] = json::value_from(x.spec);
 }
 
 transition tag_invoke(json::value_to_tag<transition>, const json::value& v) {
@@ -305,12 +312,22 @@ transition tag_invoke(json::value_to_tag<transition>, const json::value& v) {
   x.runner = get_string(o, "runner");
   x.step = get_number<uint32_t>(o, "step");
   x.exec_pid = get_number<int32_t>(o, "exec_pid");
-  auto j = find(o, "json");
-  x.json = (!j || j->is_null()) ? std::string{} : json::serialize(*j);
+  x.timeout = get_number<uint32_t>(o, "timeout");
+  if (auto s = find(o, "spec"); s && !s->is_null())
+    x.spec = json::value_to<process_spec>(*s);
+  auto text = [&](const char* key) {
+    auto j = find(o, key);
+    return (!j || j->is_null()) ? std::string{} : json::serialize(*j);
+  };
+  x.data = text("data");
+  x.output = text("output");
   if (auto p = find(o, "progress"); p && !p->is_null())
     x.progress = json::value_to<progress_info>(*p);
   if (auto e = find(o, "error"); e && !e->is_null())
     x.error = json::value_to<error_info>(*e);
+  x.exec_path = get_string(o, "exec_path");
+  x.spawn_errno = get_number<int32_t>(o, "spawn_errno");
+  x.garbage = get_string(o, "garbage");
   return x;
 }
 
@@ -803,6 +820,52 @@ std::string json_error(const std::string& what, const std::string& err) {
   if (err.rfind("nested deeper", 0) == 0)
     return what + " is " + err;
   return what + ": " + err;
+}
+
+failure check_spec(process_spec& spec) {
+  auto fail = [](std::string msg) {
+    return failure{errc::invalid_spec, std::move(msg)};
+  };
+  if (spec.steps.empty())
+    return fail("spec: field \"steps\" has no steps");
+  std::string err;
+  json::value v;
+  for (size_t i = 0; i < spec.steps.size(); ++i) {
+    auto& s = spec.steps[i];
+    if (s.name.empty())
+      return fail("step #" + std::to_string(i)
+                  + ": field \"name\" must be a non-empty string");
+    for (size_t j = 0; j < i; ++j)
+      if (spec.steps[j].name == s.name)
+        return fail("step \"" + s.name + "\": name used twice");
+    auto what = "step \"" + s.name + "\"";
+    if (s.cls.empty())
+      return fail(what + ": field \"class\" must be a non-empty string");
+    if (s.args.empty()) {
+      s.args = "null";
+      continue;
+    }
+    if (!parse_user_json(s.args, v, err, what + ": field \"args\""))
+      return fail(std::move(err));
+    if (!v.is_null() && !v.is_array() && !v.is_object())
+      return fail(what + ": field \"args\" must be an array or an object");
+    s.args = json::serialize(v);
+  }
+  if (spec.timeout > 31536000)
+    return fail("spec: field \"timeout\" must be between 0 and 31536000 "
+                "seconds");
+  if (spec.data.empty()) {
+    spec.data = "{}";
+  } else {
+    if (!parse_user_json(spec.data, v, err, "spec: field \"data\""))
+      return fail(std::move(err));
+    if (v.is_null())
+      v = json::object{};
+    if (!v.is_object())
+      return fail("spec: field \"data\" must be an object");
+    spec.data = json::serialize(v);
+  }
+  return {};
 }
 
 bool spec_to_json(const process_spec& spec, std::string& out,

@@ -12,8 +12,9 @@
 #include <boost/json/fwd.hpp>
 #include <boost/json/value.hpp>
 
-#include "procman/messages/types.hpp"
 #include "procman/messages/defaults.hpp"
+#include "procman/messages/failure.hpp"
+#include "procman/messages/types.hpp"
 
 namespace procman {
 
@@ -88,6 +89,15 @@ inline bool parse_spec(const std::string& text, process_spec& out,
                        std::string& err) {
   return parse_spec(std::string_view{text}, out, err);
 }
+
+/// Checks a process spec built in code (not parsed from text) as parse_spec
+/// checks the text of one, with the same messages: at least one step;
+/// names non-empty and unique; classes non-empty; a step's "args" JSON
+/// text of an array, an object or null, and "data" of an object, each
+/// within the limits of parse_user_json; the timeout within a year. Writes
+/// "args" and "data" compactly, as parse_spec would ("" counts as null and
+/// {}). Returns errc::invalid_spec with the message.
+failure check_spec(process_spec& spec);
 
 /// A process spec built in code (not parsed from text) as the JSON text of
 /// an enqueue transition. Fails, naming the field, where its "data" or a

@@ -1,5 +1,6 @@
 #include "procman/messages/log_format.hpp"
 
+#include <cstring>
 #include <stdexcept>
 
 #include <boost/json.hpp>
@@ -48,28 +49,108 @@ json::object log_line(const log_entry& e) {
   if (!t.runner.empty())
     o["runner"] = t.runner;
   switch (t.kind) {
+    case transition_kind::enqueue:
+      o["payload"] = json::value_from(t.spec);
+      break;
+    case transition_kind::start:
+      o["exec_pid"] = t.exec_pid;
+      o["payload"] = json::object{{"timeout", t.timeout}};
+      break;
     case transition_kind::step_started:
     case transition_kind::step_completed:
-    case transition_kind::interrupt:
       o["step"] = t.step;
       break;
     case transition_kind::progress:
       o["step"] = t.step;
       o["progress"] = json::value_from(t.progress);
       break;
-    case transition_kind::start:
-      o["exec_pid"] = t.exec_pid;
+    case transition_kind::interrupt:
+      o["step"] = t.step;
+      if (!t.output.empty())
+        o["payload"] = payload_value(t.output);
+      break;
+    case transition_kind::finish:
+      if (!t.output.empty())
+        o["payload"] = payload_value(t.output);
+      break;
+    case transition_kind::proceed:
+      o["payload"] = payload_value(t.data.empty() ? "{}" : t.data);
       break;
     default:
       break;
   }
-  if (!t.json.empty())
-    o["payload"] = payload_value(t.json);
   if (t.error.kind != error_kind::none || !t.error.message.empty()
       || t.error.exit_code >= 0 || t.error.signal != 0
       || !t.error.stderr_tail.empty() || !t.error.step.empty())
     o["error"] = json::value_from(t.error);
+  if (!t.exec_path.empty())
+    o["exec_path"] = t.exec_path;
+  if (t.spawn_errno != 0)
+    o["spawn_errno"] = t.spawn_errno;
+  if (!t.garbage.empty())
+    o["garbage"] = t.garbage;
   return o;
+}
+
+failure read_payload(transition& t, const json::value& payload) {
+  auto what = "the " + to_string(t.kind) + " payload";
+  switch (t.kind) {
+    case transition_kind::enqueue: {
+      std::string err;
+      if (!parse_spec(payload, t.spec, err))
+        return failure{errc::invalid_spec, what + ": " + err};
+      return {};
+    }
+    case transition_kind::start: {
+      auto o = payload.if_object();
+      auto timeout = o ? o->if_contains("timeout") : nullptr;
+      if (timeout == nullptr || !timeout->is_number())
+        return failure{errc::invalid_json,
+                       what + " must be {\"timeout\": seconds}"};
+      t.timeout = timeout->to_number<uint32_t>();
+      return {};
+    }
+    case transition_kind::proceed:
+      t.data = json::serialize(payload);
+      return {};
+    case transition_kind::interrupt:
+    case transition_kind::finish:
+      t.output = json::serialize(payload);
+      return {};
+    default:
+      return {};
+  }
+}
+
+namespace {
+
+const std::string cannot_start = "cannot start executor ";
+const std::string garbage_prefix
+  = "executor wrote garbage on its report channel: ";
+
+} // namespace
+
+void upgrade_failure(transition& t) {
+  if (t.kind != transition_kind::fail || t.error.kind != error_kind::crash
+      || t.spawn_errno != 0 || !t.garbage.empty())
+    return;
+  auto& msg = t.error.message;
+  if (msg.compare(0, cannot_start.size(), cannot_start) == 0) {
+    // "cannot start executor <path>: <strerror(errno)>"
+    auto colon = msg.rfind(": ");
+    if (colon == std::string::npos || colon < cannot_start.size())
+      return;
+    auto text = msg.substr(colon + 2);
+    for (int e = 1; e < 134; ++e)
+      if (text == std::strerror(e)) {
+        t.spawn_errno = e;
+        t.exec_path = msg.substr(cannot_start.size(),
+                                 colon - cannot_start.size());
+        return;
+      }
+  } else if (msg.compare(0, garbage_prefix.size(), garbage_prefix) == 0) {
+    t.garbage = msg.substr(garbage_prefix.size());
+  }
 }
 
 json::object record_line(const process_record& r) {
@@ -125,11 +206,17 @@ log_entry parse_log_line(const json::object& o) {
   if (auto v = o.if_contains("exec_pid"); v && v->is_number())
     t.exec_pid = v->to_number<int32_t>();
   if (auto v = o.if_contains("payload"))
-    t.json = json::serialize(*v);
+    if (auto f = read_payload(t, *v))
+      throw std::invalid_argument(f.context);
   if (auto v = o.if_contains("progress"); v && !v->is_null())
     t.progress = json::value_to<progress_info>(*v);
   if (auto v = o.if_contains("error"); v && !v->is_null())
     t.error = json::value_to<error_info>(*v);
+  t.exec_path = str("exec_path", false);
+  if (auto v = o.if_contains("spawn_errno"); v && v->is_number())
+    t.spawn_errno = v->to_number<int32_t>();
+  t.garbage = str("garbage", false);
+  upgrade_failure(t);
   return e;
 }
 

@@ -144,21 +144,9 @@ std::string differing_fields(const json::object& a, const json::object& b) {
   return result;
 }
 
-int errno_from_message(const std::string& msg) {
-  for (int e = 1; e < 134; ++e) {
-    auto text = std::string(": ") + strerror(e);
-    if (msg.size() >= text.size()
-        && msg.compare(msg.size() - text.size(), text.size(), text) == 0)
-      return e;
-  }
-  return ENOENT;
-}
-
-const std::string cannot_start = "cannot start executor ";
-const std::string garbage_prefix = "executor wrote garbage on its report channel: ";
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
+/// Whether `e` records an executor that could not be started.
+bool failed_start(const log_entry& e) {
+  return e.what.kind == transition_kind::fail && e.what.spawn_errno != 0;
 }
 
 // -- the replayer ------------------------------------------------------------------------
@@ -250,10 +238,7 @@ private:
     for (auto& e : entries)
       if (e.what.kind == transition_kind::enqueue) {
         enqueued.insert(e.what.pid);
-        process_spec spec;
-        std::string err;
-        if (parse_spec(e.what.json, spec, err))
-          spec_timeout[e.what.pid] = spec.timeout;
+        spec_timeout[e.what.pid] = e.what.spec.timeout;
       }
     std::set<std::string> skipped;
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -276,24 +261,11 @@ private:
       auto& n = entries[*next];
       if (n.what.kind == transition_kind::start) {
         plan.push_back(n.what.exec_pid);
-        if (spec_timeout[e.what.pid] == 0) {
-          json::value v;
-          std::string err;
-          if (parse_json(n.what.json, v, err, defaults::max_wrapped_json_depth)
-              && v.is_object())
-            if (auto t = v.get_object().if_contains("timeout");
-                t && t->is_number())
-              cfg.default_timeout = t->to_number<uint32_t>();
-        }
-      } else if (n.what.kind == transition_kind::fail
-                 && starts_with(n.what.error.message, cannot_start)) {
-        auto& msg = n.what.error.message;
-        auto colon = msg.rfind(": ");
-        cfg.exec_path = msg.substr(cannot_start.size(),
-                                   colon == std::string::npos
-                                     ? std::string::npos
-                                     : colon - cannot_start.size());
-        plan.push_back(-errno_from_message(msg));
+        if (spec_timeout[e.what.pid] == 0)
+          cfg.default_timeout = n.what.timeout;
+      } else if (failed_start(n)) {
+        cfg.exec_path = n.what.exec_path;
+        plan.push_back(-n.what.spawn_errno);
       } else {
         // The runner died between the claim and the executor's start.
         plan.push_back(0);
@@ -426,9 +398,7 @@ private:
 
   /// Whether `e` is what a process actor commits right after its claim.
   static bool follows_claim(const log_entry& e) {
-    return e.what.kind == transition_kind::start
-           || (e.what.kind == transition_kind::fail
-               && starts_with(e.what.error.message, cannot_start));
+    return e.what.kind == transition_kind::start || failed_start(e);
   }
 
   bool next_of_pid_after(const std::string& pid, size_t i) const {
@@ -501,16 +471,9 @@ private:
     using tk = transition_kind;
     bool from_executor = t.source == "supervisor";
     switch (t.kind) {
-      case tk::enqueue: {
-        process_spec spec;
-        std::string err;
-        if (!parse_spec(t.json, spec, err)) {
-          last_error_ = "recorded spec does not parse: " + err;
-          return;
-        }
-        keep_error(ask<std::string>(manager_, atom::start_v, spec, t.pid));
+      case tk::enqueue:
+        keep_error(ask<std::string>(manager_, atom::start_v, t.spec, t.pid));
         return;
-      }
       case tk::claim: {
         auto recs = ask<std::vector<process_record>>(queue_for(t.runner),
                                                      atom::claim_v, uint32_t{1});
@@ -598,9 +561,9 @@ private:
             send_to_process(t.pid, atom::kill_v);
             break;
           case error_kind::crash:
-            if (starts_with(t.error.message, garbage_prefix)) {
+            if (!t.garbage.empty()) {
               if (auto h = handlers_of(t.pid); h && h->on_report)
-                h->on_report(t.error.message.substr(garbage_prefix.size()));
+                h->on_report(t.garbage);
             }
             break;
           default: {
@@ -626,7 +589,7 @@ private:
         return;
       case tk::proceed:
         keep_error(ask<std::string>(manager_, atom::proceed_v, t.pid,
-                                    t.json.empty() ? std::string{"{}"} : t.json));
+                                    t.data.empty() ? std::string{"{}"} : t.data));
         return;
       case tk::purge:
         keep_error(ask<process_record>(store_, atom::apply_v, t));
@@ -643,16 +606,14 @@ private:
     return x;
   }
 
-  static std::string payload(const transition& t) {
-    return t.json.empty() ? std::string{"null"} : t.json;
-  }
-
   /// The output the executor reported, as it was logged.
   static json::value payload_value(const transition& t) {
     json::value v;
     std::string err;
-    if (!parse_json(payload(t), v, err, defaults::max_wrapped_json_depth))
-      return json::string(t.json);
+    if (t.output.empty())
+      return nullptr;
+    if (!parse_json(t.output, v, err, defaults::max_wrapped_json_depth))
+      return json::string(t.output);
     return v;
   }
 

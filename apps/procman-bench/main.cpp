@@ -117,7 +117,7 @@ int child_enqueue(int argc, char** argv) {
     transition t;
     t.kind = transition_kind::enqueue;
     t.source = "client";
-    t.json = dump(json::value_from(spec));
+    t.spec = spec;
     std::vector<transition> ts;
     for (uint64_t done = 0; done < n; done += batch) {
       ts.assign(std::min(batch, n - done), t);

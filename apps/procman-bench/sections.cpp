@@ -667,7 +667,7 @@ double build_store(const std::string& dir, uint64_t n) {
   transition t;
   t.kind = transition_kind::enqueue;
   t.source = "client";
-  t.json = dump(json::value_from(parse_or_throw(trivial_spec)));
+  t.spec = parse_or_throw(trivial_spec);
   constexpr uint64_t batch = 10000;
   std::vector<transition> ts;
   auto t0 = clock::now();
@@ -737,7 +737,7 @@ void run_store(const options& o, report& r) {
       transition t;
       t.kind = transition_kind::enqueue;
       t.source = "client";
-      t.json = dump(json::value_from(spec));
+      t.spec = spec;
       std::vector<transition> ts;
       uint64_t batch = 1000;
       auto t0 = clock::now();

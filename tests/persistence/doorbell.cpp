@@ -162,7 +162,7 @@ BOOST_AUTO_TEST_CASE(store_commits_that_give_work_ring) {
   claim.runner = "r";
   f.apply(claim);
   auto intr = make_transition(transition_kind::interrupt, rec.pid);
-  intr.json = "{}";
+  intr.output = "{}";
   f.apply(intr);
   BOOST_TEST(bell.drain() == 0u); // claim and interrupt give no work
   f.apply(transition_kind::proceed, rec.pid);
