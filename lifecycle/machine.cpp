@@ -157,18 +157,14 @@ caf::error proceed(const transition& t, process_record& rec) {
                       t.pid + ": cannot proceed a " + to_string(rec.status)
                         + " process; only an interrupted one can be "
                           "proceeded");
-  boost::json::value extra = boost::json::object{};
-  std::string err;
-  if (!t.data.empty()
-      && !parse_user_json(t.data, extra, err, t.pid + ": proceed data"))
-    return make_error(errc::invalid_json, err);
-  if (!extra.is_object())
-    return make_error(errc::invalid_json,
-                      t.pid + ": proceed data must be a JSON object");
+  auto extra = read_proceed_data(t.pid, t.data);
+  if (!extra)
+    return extra.error();
   boost::json::value base;
+  std::string err;
   if (!parse_json(rec.output, base, err, defaults::max_wrapped_json_depth))
     base = boost::json::object{};
-  rec.data = dump(merge_objects(base, extra.get_object()));
+  rec.data = dump(merge_objects(base, *extra));
   rec.status = ps::queued;
   rec.queue_seq = 0; // the store gives it a place in the queue
   rec.progress = progress_info{};
@@ -219,6 +215,20 @@ caf::error cancel(const transition& t, process_record& rec, uint64_t now) {
 }
 
 } // namespace
+
+caf::expected<boost::json::object> read_proceed_data(const std::string& pid,
+                                                     const std::string& data) {
+  if (data.empty())
+    return boost::json::object{};
+  boost::json::value v;
+  std::string err;
+  if (!parse_user_json(data, v, err, pid + ": proceed data"))
+    return make_error(errc::invalid_json, err);
+  if (!v.is_object())
+    return make_error(errc::invalid_json,
+                      pid + ": proceed data must be a JSON object");
+  return std::move(v.get_object());
+}
 
 bool valid_pid(const std::string& pid) {
   if (pid.size() != 32)

@@ -57,6 +57,7 @@
 #include <cstdint>
 #include <string>
 
+#include <boost/json/object.hpp>
 #include <caf/expected.hpp>
 
 #include "procman/messages/types.hpp"
@@ -67,6 +68,12 @@ namespace procman {
 /// `current` is the record of `t.pid`, null if there is none.
 caf::expected<process_record>
 next(const process_record* current, const transition& t, uint64_t now);
+
+/// The data of a proceed of `pid` as the life cycle reads it: one JSON
+/// object ("" = {}) without repeated keys, within `defaults::max_json_depth`.
+/// Errors: invalid_json naming the process.
+caf::expected<boost::json::object> read_proceed_data(const std::string& pid,
+                                                     const std::string& data);
 
 /// Whether a pid is 32 lowercase hex characters.
 bool valid_pid(const std::string& pid);

@@ -775,15 +775,6 @@ store::apply(const std::vector<transition>& ts) {
   return results;
 }
 
-caf::expected<process_record> store::enqueue(const process_spec& spec,
-                                             const std::string& source) {
-  transition t;
-  t.kind = transition_kind::enqueue;
-  t.source = source;
-  t.spec = spec;
-  return apply(t);
-}
-
 caf::expected<std::vector<process_record>>
 store::claim(const std::string& runner, size_t n) {
   std::vector<process_record> out;

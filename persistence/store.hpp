@@ -95,11 +95,6 @@ public:
   std::vector<caf::expected<process_record>>
   apply(const std::vector<transition>& ts);
 
-  /// Enqueues `spec` under a fresh pid (an `enqueue` transition).
-  /// Errors: `invalid_spec`.
-  caf::expected<process_record> enqueue(const process_spec& spec,
-                                        const std::string& source = "client");
-
   /// Takes up to `n` processes from the queue head for `runner` in one
   /// commit (one `claim` log entry each). Costs O(log n) per process.
   caf::expected<std::vector<process_record>> claim(const std::string& runner,

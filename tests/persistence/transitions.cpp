@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/json.hpp"
 #include "fixtures/json_depth.hpp"
 #include "persistence/store_fixture.hpp"
@@ -142,11 +143,11 @@ BOOST_AUTO_TEST_CASE(enqueue_uses_the_default_timeout_of_the_options) {
   BOOST_TEST(entries.back().what.spec.timeout == 77u);
 }
 
-BOOST_AUTO_TEST_CASE(enqueue_through_the_spec_api) {
+BOOST_AUTO_TEST_CASE(enqueue_through_the_front_door) {
   process_spec spec;
   spec.steps.push_back(step_spec{"only", "echo", R"({"a":1})", {"db"}});
   spec.data = R"({"x":2})";
-  auto rec = must(st->enqueue(spec, "client"));
+  auto rec = must(st->apply(must(front_door::start(spec))));
   BOOST_TEST(rec.steps.size() == 1u);
   BOOST_TEST(rec.steps[0].name == "only");
   BOOST_TEST(rec.steps[0].services.size() == 1u);

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include "engine/cli_fixture.hpp"
+#include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/store.hpp"
 #include "replay_fixture.hpp"
@@ -47,6 +48,13 @@ struct recording_fixture : cli_fixture, replay_fixture {
     std::string err;
     BOOST_REQUIRE_MESSAGE(parse_spec(text, spec, err), err);
     return spec;
+  }
+
+  static caf::expected<process_record> enqueue(procman::store& db,
+                                               const process_spec& spec) {
+    auto t = front_door::start(spec);
+    BOOST_REQUIRE(t);
+    return db.apply(*t);
   }
 
   /// A transition that the process actor of runner "r1" applies.
@@ -120,9 +128,9 @@ BOOST_AUTO_TEST_CASE(a_runner_that_died_between_claim_and_start_replays_clean) {
   // executor's start did; the next runner ends the process.
   auto db = direct_store("direct");
   auto spec = spec_of(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
-  auto rec = db->enqueue(spec);
+  auto rec = enqueue(*db, spec);
   BOOST_REQUIRE(rec);
-  auto other = db->enqueue(spec);
+  auto other = enqueue(*db, spec);
   BOOST_REQUIRE(other);
   auto claimed = db->claim("dead-runner", 1);
   BOOST_REQUIRE(claimed && claimed->size() == 1u);
@@ -149,7 +157,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_between_claim_and_start_replays_clean) {
   // its next check of the record and kills the executor.
   auto db = direct_store("cancel-before-start");
   auto spec = spec_of(shell_spec("sleep 60", 120));
-  auto rec = db->enqueue(spec);
+  auto rec = enqueue(*db, spec);
   BOOST_REQUIRE(rec);
   auto claimed = db->claim("r1", 1);
   BOOST_REQUIRE(claimed && claimed->size() == 1u);
@@ -189,9 +197,9 @@ BOOST_AUTO_TEST_CASE(a_failed_executor_start_and_garbage_replay_from_their_typed
   // that carried them only in the messages.
   auto db = direct_store("spawn-and-garbage");
   auto spec = spec_of(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
-  auto unstarted = db->enqueue(spec);
+  auto unstarted = enqueue(*db, spec);
   BOOST_REQUIRE(unstarted);
-  auto garbled = db->enqueue(spec);
+  auto garbled = enqueue(*db, spec);
   BOOST_REQUIRE(garbled);
   BOOST_REQUIRE(db->claim("r1", 2));
   auto no_exec = by_runner(transition_kind::fail, unstarted->pid);
