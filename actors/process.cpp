@@ -56,11 +56,9 @@ std::string work_of(const process_record& rec, const exec_config& cfg) {
   in.pid = rec.pid;
   in.steps = rec.steps;
   in.first_step = rec.next_step;
-  json::value data;
-  std::string err;
-  if (parse_json(rec.data, data, err, defaults::max_wrapped_json_depth)
-      && data.is_object())
-    in.data = std::move(data.get_object());
+  if (auto data = parse_json(rec.data, defaults::max_wrapped_json_depth);
+      data && data->is_object())
+    in.data = std::move(data->get_object());
   in.script_args = cfg.script_args;
   in.step_libs = cfg.step_libs;
   in.step_acks = step_acks(rec);
@@ -159,20 +157,22 @@ process(process_actor::stateful_pointer<process_state> self,
     caf::anon_send(hdl, atom::exited_v, static_cast<int32_t>(code),
                    static_cast<int32_t>(sig), std::move(tail));
   };
-  auto pid = st.cfg->children->spawn(spec, std::move(handlers));
-  if (pid <= 0) {
+  auto spawned = st.cfg->children->spawn(spec, std::move(handlers));
+  if (!spawned) {
     transition t;
     t.kind = transition_kind::fail;
     t.error.kind = error_kind::crash;
     t.error.step = st.step_name(st.current_step);
-    t.error.message = "cannot start executor " + st.cfg->exec_path + ": "
-                      + strerror(-pid);
     t.exec_path = st.cfg->exec_path;
-    t.spawn_errno = -pid;
+    t.spawn_errno = os_errno(spawned.error());
+    t.error.message = "cannot start executor " + t.exec_path + ": "
+                      + (t.spawn_errno != 0 ? strerror(t.spawn_errno)
+                                            : render(spawned.error()));
     log_error(st.record.pid, t.error.message);
     st.exited = true;
     st.apply(self, std::move(t));
   } else {
+    auto pid = *spawned;
     st.os_pid = pid;
     // An actor that dies before it is done (an exception in a handler, an
     // exit message) takes its executor group along; the supervisor then

@@ -41,12 +41,10 @@ caf::error check_step(const transition& t, process_record& rec) {
 caf::expected<std::string> output_of(const transition& t) {
   if (t.output.empty())
     return std::string{"null"};
-  boost::json::value v;
-  std::string err;
-  if (!parse_json(t.output, v, err))
+  if (auto v = parse_json(t.output); !v)
     return make_error(errc::invalid_json,
                       json_error(t.pid + ": " + to_string(t.kind) + " output",
-                                 err));
+                                 v.error().context));
   return t.output;
 }
 
@@ -160,11 +158,9 @@ caf::error proceed(const transition& t, process_record& rec) {
   auto extra = read_proceed_data(t.pid, t.data);
   if (!extra)
     return extra.error();
-  boost::json::value base;
-  std::string err;
-  if (!parse_json(rec.output, base, err, defaults::max_wrapped_json_depth))
-    base = boost::json::object{};
-  rec.data = dump(merge_objects(base, *extra));
+  auto base = parse_json(rec.output, defaults::max_wrapped_json_depth);
+  // An output that is not an object counts as {}.
+  rec.data = dump(merge_objects(base ? *base : boost::json::value{}, *extra));
   rec.status = ps::queued;
   rec.queue_seq = 0; // the store gives it a place in the queue
   rec.progress = progress_info{};
@@ -220,14 +216,13 @@ caf::expected<boost::json::object> read_proceed_data(const std::string& pid,
                                                      const std::string& data) {
   if (data.empty())
     return boost::json::object{};
-  boost::json::value v;
-  std::string err;
-  if (!parse_user_json(data, v, err, pid + ": proceed data"))
-    return make_error(errc::invalid_json, err);
-  if (!v.is_object())
+  auto v = parse_user_json(data, pid + ": proceed data");
+  if (!v)
+    return to_error(v.error());
+  if (!v->is_object())
     return make_error(errc::invalid_json,
                       pid + ": proceed data must be a JSON object");
-  return std::move(v.get_object());
+  return std::move(v->get_object());
 }
 
 bool valid_pid(const std::string& pid) {

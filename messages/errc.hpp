@@ -29,6 +29,8 @@ enum class errc : uint8_t {
   unknown_service = 15,   ///< no service by that name
   invalid_argument = 16,  ///< a command-line or API argument is invalid
   connect_failure = 17,   ///< a remote manager could not be reached or refused us
+  queue_empty = 18,       ///< a claim found no queued process
+  containment_failure = 19, ///< cgroup v2 or clone3 cannot contain executors here
 };
 
 std::string to_string(errc x);

@@ -16,6 +16,20 @@ caf::error to_error(const failure& f) {
   return make_error(f.code, f.context);
 }
 
+caf::error make_error(errc code, std::string context, int32_t os_errno) {
+  return caf::error{static_cast<uint8_t>(code), caf::atom("procman"),
+                    caf::make_message(std::move(context), os_errno)};
+}
+
+int32_t os_errno(const caf::error& err) {
+  if (!err || err.category() != caf::atom("procman"))
+    return 0;
+  auto& ctx = err.context();
+  if (ctx.match_elements<std::string, int32_t>())
+    return ctx.get_as<int32_t>(1);
+  return 0;
+}
+
 bool is(const caf::error& err, errc code) {
   // code() and category() dereference the error's data, which "no error"
   // does not have.
@@ -28,7 +42,8 @@ std::string render(const caf::error& err) {
     return "no error";
   if (err.category() == caf::atom("procman")) {
     auto& ctx = err.context();
-    if (ctx.match_elements<std::string>())
+    if (ctx.match_elements<std::string>()
+        || ctx.match_elements<std::string, int32_t>())
       return ctx.get_as<std::string>(0);
     return to_string(static_cast<errc>(err.code()));
   }

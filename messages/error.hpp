@@ -21,6 +21,13 @@ namespace procman {
 /// Builds an error of category "procman" with a human-readable context.
 caf::error make_error(errc code, std::string context);
 
+/// The same for a failed system call: the error also carries its errno,
+/// which `os_errno` reads back (the message need not be parsed for it).
+caf::error make_error(errc code, std::string context, int32_t os_errno);
+
+/// The errno a `make_error(code, context, os_errno)` carries, 0 if none.
+int32_t os_errno(const caf::error& err);
+
 /// Renders any error: procman's as its context message (which names the
 /// process and the problem), CAF's as CAF does.
 std::string render(const caf::error& err);

@@ -45,9 +45,9 @@ boost::json::object log_line(const log_entry& e);
 /// One record line.
 boost::json::object record_line(const process_record& r);
 
-/// Parses an entry line (the object of `log_line`). Throws
-/// std::invalid_argument naming the field.
-log_entry parse_log_line(const boost::json::object& o);
+/// Parses an entry line (the object of `log_line`). Fails
+/// (errc::invalid_json, invalid_spec) naming the field.
+outcome<log_entry> parse_log_line(const boost::json::object& o);
 
 /// Reads the `payload` of an entry line into the typed fields of `t` (by
 /// `t.kind`): enqueue the spec, start `{"timeout": S}`, proceed the data,
@@ -63,8 +63,8 @@ failure read_payload(transition& t, const boost::json::value& payload);
 /// messages.
 void upgrade_failure(transition& t);
 
-/// Reads a whole log file. On failure returns false with `err` naming the
-/// line ("line 12: field \"event\" has unknown value ...").
-bool read_log(std::istream& in, log_file& out, std::string& err);
+/// Reads a whole log file. Failures name the line ("line 12: field
+/// \"event\" has unknown value ...").
+outcome<log_file> read_log(std::istream& in);
 
 } // namespace procman

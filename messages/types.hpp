@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,11 +74,18 @@ std::string to_string(step_status x);
 std::string to_string(error_kind x);
 std::string to_string(transition_kind x);
 
-/// Parses the names produced by `to_string`; returns false on unknown text.
-bool from_string(const std::string& str, process_status& x);
-bool from_string(const std::string& str, step_status& x);
-bool from_string(const std::string& str, error_kind& x);
-bool from_string(const std::string& str, transition_kind& x);
+/// The value named by what `to_string` produces; none for unknown text.
+template <class E>
+std::optional<E> from_string(const std::string& str);
+
+template <>
+std::optional<process_status> from_string(const std::string& str);
+template <>
+std::optional<step_status> from_string(const std::string& str);
+template <>
+std::optional<error_kind> from_string(const std::string& str);
+template <>
+std::optional<transition_kind> from_string(const std::string& str);
 
 /// Whether no transition leaves this status.
 inline bool is_terminal(process_status x) {

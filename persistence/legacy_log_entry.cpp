@@ -27,11 +27,10 @@ caf::expected<log_entry> upgrade(legacy_log_entry x) {
   if (!old.json.empty()) {
     auto where = "log entry " + std::to_string(e.seq) + " (version 1) of "
                  + t.pid + ": ";
-    boost::json::value payload;
-    std::string err;
-    if (!parse_json(old.json, payload, err, defaults::max_wrapped_json_depth))
-      return make_error(errc::store_damaged, where + err);
-    if (auto f = read_payload(t, payload))
+    auto payload = parse_json(old.json, defaults::max_wrapped_json_depth);
+    if (!payload)
+      return make_error(errc::store_damaged, where + payload.error().context);
+    if (auto f = read_payload(t, *payload))
       return make_error(errc::store_damaged, where + f.context);
   }
   upgrade_failure(t);

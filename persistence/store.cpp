@@ -564,7 +564,7 @@ struct store::impl {
     if (t.kind == transition_kind::claim && t.pid.empty()) {
       auto head = queue_head(txn);
       if (!head)
-        return make_error(errc::unknown_process, "no queued process to claim");
+        return make_error(errc::queue_empty, "no queued process to claim");
       t.pid = std::move(*head);
     }
     if (t.kind == transition_kind::enqueue && t.spec.timeout == 0)

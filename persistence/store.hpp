@@ -26,7 +26,7 @@
 // What a transition does and when it is refused is lifecycle/machine.hpp's
 // (`next`); the store supplies what only it knows: the pid of an enqueue
 // without one, the queue head for a claim without one (an empty queue is
-// errc::unknown_process), the queue position of a record entering the
+// errc::queue_empty), the queue position of a record entering the
 // queue, and `store_options::default_timeout`. `purge()` applies the
 // retention period; `apply(purge)` removes any terminal record.
 //

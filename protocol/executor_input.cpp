@@ -11,11 +11,10 @@ namespace json = boost::json;
 namespace {
 
 json::value parse_or_null(const std::string& text) {
-  json::value v;
-  std::string err;
-  if (!parse_json(text, v, err, defaults::max_wrapped_json_depth))
+  auto v = parse_json(text, defaults::max_wrapped_json_depth);
+  if (!v)
     return nullptr;
-  return v;
+  return std::move(*v);
 }
 
 failure field_error(const char* name, const std::string& what) {
@@ -62,14 +61,14 @@ outcome<executor_input> decode_input(std::string_view text) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
     return failure{errc::invalid_json, "executor input: stdin is empty "
                                        "(expected one JSON object)"};
-  json::value doc;
-  std::string err;
-  if (!parse_json(text, doc, err, defaults::max_wrapped_json_depth))
-    return failure{errc::invalid_json, json_error("executor input", err)};
-  if (!doc.is_object())
+  auto doc = parse_json(text, defaults::max_wrapped_json_depth);
+  if (!doc)
+    return failure{errc::invalid_json,
+                   json_error("executor input", doc.error().context)};
+  if (!doc->is_object())
     return failure{errc::invalid_json,
                    "executor input: must be a JSON object with \"steps\""};
-  auto& o = doc.get_object();
+  auto& o = doc->get_object();
   auto find = [&](const char* key) -> const json::value* {
     auto i = o.find(key);
     return i == o.end() || i->value().is_null() ? nullptr : &i->value();
@@ -88,13 +87,14 @@ outcome<executor_input> decode_input(std::string_view text) {
   executor_input in;
   // The array form is what the runner sends; the object form (a process
   // spec's name -> step) is accepted too. parse_spec checks both.
-  process_spec spec;
-  if (!parse_spec(json::object{{"steps", *steps}}, spec, err)) {
+  auto spec = parse_spec(json::value(json::object{{"steps", *steps}}));
+  if (!spec) {
+    auto err = spec.error().context;
     if (err.rfind("spec: ", 0) == 0)
       err.erase(0, 6);
     return failure{errc::invalid_spec, "executor input: " + err};
   }
-  in.steps = std::move(spec.steps);
+  in.steps = std::move(spec->steps);
   if (auto v = find("pid")) {
     if (!v->is_string())
       return field_error("pid", "must be a string");

@@ -1,7 +1,6 @@
 #include "procman/protocol/executor_report.hpp"
 
 #include <cmath>
-#include <stdexcept>
 
 #include <boost/json.hpp>
 
@@ -81,11 +80,8 @@ std::string encode_report(const executor_report& x) {
 
 executor_report decode_report(std::string_view line) {
   executor_report x;
-  json::value v;
-  std::string err;
-  const json::object* o = nullptr;
-  if (parse_json(line, v, err, defaults::max_wrapped_json_depth))
-    o = v.if_object();
+  auto v = parse_json(line, defaults::max_wrapped_json_depth);
+  const json::object* o = v ? v->if_object() : nullptr;
   const json::value* ev = o ? o->if_contains("event") : nullptr;
   if (ev == nullptr || !ev->is_string()) {
     x.text = std::string(line);
@@ -128,13 +124,11 @@ executor_report decode_report(std::string_view line) {
       break;
     case report_event::error:
       if (auto e = o->if_contains("error")) {
-        try {
-          x.error = json::value_to<error_info>(*e);
-        } catch (const std::exception& ex) {
-          x.error = error_info{};
-          x.error.message = std::string("unreadable error report: ")
-                            + ex.what();
-        }
+        if (auto error = read_error_info(*e))
+          x.error = std::move(*error);
+        else
+          x.error.message = "unreadable error report: "
+                            + error.error().context;
       }
       if (x.error.kind == error_kind::none)
         x.error.kind = error_kind::exception;

@@ -50,24 +50,35 @@ using process_map = std::map<std::string, process_actor>;
 
 // -- a launcher that starts nothing ---------------------------------------------
 
+/// What became of one claim of a process, as the recording says.
+struct recorded_start {
+  int exec_pid = 0;     ///< the executor started with this pid
+  int spawn_errno = 0;  ///< or it could not be started
+  bool runner_died = false; ///< or its runner died before it tried
+};
+
 struct recorded_launcher : executor_launcher {
-  /// Per process: what each spawn returns, in order (exec pid, or -errno).
-  std::map<std::string, std::deque<int>> plans;
+  /// Per process: what each of its claims led to, in order.
+  std::map<std::string, std::deque<recorded_start>> plans;
   std::map<int, child_handlers> live;
 
-  int spawn(const child_spec& spec, child_handlers handlers) override {
+  caf::expected<int> spawn(const child_spec& spec,
+                           child_handlers handlers) override {
     std::string pid;
     for (auto& e : spec.env)
       if (e.rfind("PROCMAN_PID=", 0) == 0)
         pid = e.substr(12);
     auto& q = plans[pid];
-    if (q.empty())
-      return -EAGAIN;
-    auto result = q.front();
-    q.pop_front();
-    if (result > 0)
-      live[result] = std::move(handlers);
-    return result;
+    auto next = q.empty() ? recorded_start{0, EAGAIN, false} : q.front();
+    if (!q.empty())
+      q.pop_front();
+    if (next.spawn_errno != 0)
+      return make_error(errc::spawn_failure,
+                        "cannot start " + spec.argv.at(0) + ": "
+                          + strerror(next.spawn_errno),
+                        next.spawn_errno);
+    live[next.exec_pid] = std::move(handlers);
+    return next.exec_pid;
   }
 
   void kill_group(int) override {
@@ -255,20 +266,21 @@ private:
       auto next = next_from_runner(i);
       deferred_[e.what.pid].push_back(next && next_of(i) != next);
       if (!next) {
-        plan.push_back(1 << 22);  // the log ends before the executor started
+        // The log ends before the executor started.
+        plan.push_back(recorded_start{1 << 22, 0, false});
         continue;
       }
       auto& n = entries[*next];
       if (n.what.kind == transition_kind::start) {
-        plan.push_back(n.what.exec_pid);
+        plan.push_back(recorded_start{n.what.exec_pid, 0, false});
         if (spec_timeout[e.what.pid] == 0)
           cfg.default_timeout = n.what.timeout;
       } else if (failed_start(n)) {
         cfg.exec_path = n.what.exec_path;
-        plan.push_back(-n.what.spawn_errno);
+        plan.push_back(recorded_start{0, n.what.spawn_errno, false});
       } else {
         // The runner died between the claim and the executor's start.
-        plan.push_back(0);
+        plan.push_back(recorded_start{0, 0, true});
       }
     }
     report_.skipped.assign(skipped.begin(), skipped.end());
@@ -487,7 +499,7 @@ private:
           if (!later.empty())
             later.pop_front();
           auto& plan = launcher_->plans[pid];
-          if (!plan.empty() && plan.front() == 0) {
+          if (!plan.empty() && plan.front().runner_died) {
             // Its runner died before starting the executor: no actor.
             plan.pop_front();
             continue;
@@ -608,13 +620,12 @@ private:
 
   /// The output the executor reported, as it was logged.
   static json::value payload_value(const transition& t) {
-    json::value v;
-    std::string err;
     if (t.output.empty())
       return nullptr;
-    if (!parse_json(t.output, v, err, defaults::max_wrapped_json_depth))
+    auto v = parse_json(t.output, defaults::max_wrapped_json_depth);
+    if (!v)
       return json::string(t.output);
-    return v;
+    return std::move(*v);
   }
 
   // -- the end ---------------------------------------------------------------------------------

@@ -96,9 +96,7 @@ int child_enqueue(int argc, char** argv) {
     std::cerr << render(c.error()) << "\n";
     return 1;
   }
-  process_spec spec;
-  std::string err;
-  parse_spec(std::string(trivial_spec), spec, err);
+  auto spec = *parse_spec(std::string(trivial_spec));
   std::string first, last;
   uint64_t failed = 0;
   auto t0 = wall_us();

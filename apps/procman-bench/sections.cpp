@@ -44,11 +44,10 @@ namespace fs = std::filesystem;
 namespace {
 
 process_spec parse_or_throw(const std::string& text) {
-  process_spec spec;
-  std::string err;
-  if (!parse_spec(text, spec, err))
-    throw std::runtime_error("bad spec: " + err);
-  return spec;
+  auto spec = parse_spec(text);
+  if (!spec)
+    throw std::runtime_error("bad spec: " + spec.error().context);
+  return std::move(*spec);
 }
 
 template <class T>
@@ -848,12 +847,13 @@ void run_replay(const options& o, report& r) {
     out << exported.out;
   }
   log_file log;
-  std::string err;
   t0 = clock::now();
   {
     std::ifstream in(path);
-    if (!read_log(in, log, err))
-      throw std::runtime_error("read_log: " + err);
+    auto read = read_log(in);
+    if (!read)
+      throw std::runtime_error("read_log: " + read.error().context);
+    log = std::move(*read);
   }
   auto read_s = seconds_since(t0);
   logger::set_level(log_level::error);

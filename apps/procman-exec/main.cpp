@@ -329,8 +329,8 @@ struct value_end_finder {
 /// Reads `fd` into `out`: to end-of-file, or with `rest` only up to the
 /// end of the first JSON value (the runner keeps stdin open after the work,
 /// for acknowledgements); bytes read past it go to `rest`.
-bool read_input(int fd, std::string& out, std::string& err,
-                std::string* rest = nullptr) {
+procman::failure read_input(int fd, std::string& out,
+                            std::string* rest = nullptr) {
   constexpr size_t max_input = size_t{1} << 30;
   char buf[65536];
   value_end_finder finder;
@@ -338,26 +338,25 @@ bool read_input(int fd, std::string& out, std::string& err,
     auto n = ::read(fd, buf, sizeof(buf));
     if (n > 0) {
       out.append(buf, static_cast<size_t>(n));
-      if (out.size() > max_input) {
-        err = "executor input: larger than 1 GiB";
-        return false;
-      }
+      if (out.size() > max_input)
+        return {procman::errc::invalid_json,
+                "executor input: larger than 1 GiB"};
       if (!rest)
         continue;
       if (auto end = finder.scan(out); end != std::string::npos) {
         *rest = out.substr(end);
         out.resize(end);
-        return true;
+        return {};
       }
       continue;
     }
     if (n == 0)
-      return true;
+      return {};
     if (errno == EINTR)
       continue;
-    err = std::string("executor input: cannot read stdin: ")
-          + std::strerror(errno);
-    return false;
+    return {procman::errc::invalid_argument,
+            std::string("executor input: cannot read stdin: ")
+              + std::strerror(errno)};
   }
 }
 
@@ -511,10 +510,9 @@ int main(int argc, char** argv) {
     procman::step_registry reg;
     procman::service_registry services;
     procman::register_builtin_steps(reg);
-    if (auto e = procman::load_step_libraries(step_libraries({}, cli_libs),
-                                              reg, services);
-        !e.empty())
-      return bad_input(rep, e);
+    if (auto f = procman::load_step_libraries(step_libraries({}, cli_libs),
+                                              reg, services))
+      return bad_input(rep, f.context);
     constexpr char ok[] = "ok\n";
     if (write(report_fd, ok, sizeof(ok) - 1)
         != static_cast<ssize_t>(sizeof(ok) - 1))
@@ -522,9 +520,9 @@ int main(int argc, char** argv) {
     return exit_finished;
   }
   // Input.
-  std::string text, rest, err;
-  if (!read_input(0, text, err, &rest))
-    return bad_input(rep, err);
+  std::string text, rest;
+  if (auto f = read_input(0, text, &rest))
+    return bad_input(rep, f.context);
   // What follows the work on stdin is for us (acknowledgements): keep a
   // private copy. Steps get no stdin of ours (procman.exec gives commands
   // /dev/null or their own "stdin").
@@ -550,8 +548,8 @@ int main(int argc, char** argv) {
   } else if (ack_fd >= 0) {
     // Without acknowledgements only white space may follow the document.
     std::string more;
-    if (!read_input(ack_fd, more, err))
-      return bad_input(rep, err);
+    if (auto f = read_input(ack_fd, more))
+      return bad_input(rep, f.context);
     close(ack_fd);
     rest += more;
     if (rest.find_first_not_of(" \t\r\n") != std::string::npos)
@@ -569,10 +567,9 @@ int main(int argc, char** argv) {
   procman::step_registry reg;
   procman::service_registry services;
   procman::register_builtin_steps(reg);
-  if (auto e = procman::load_step_libraries(
-        step_libraries(in.step_libs, cli_libs), reg, services);
-      !e.empty())
-    return bad_input(rep, e);
+  if (auto f = procman::load_step_libraries(
+        step_libraries(in.step_libs, cli_libs), reg, services))
+    return bad_input(rep, f.context);
   // Run.
   auto& steps = in.steps;
   procman::step_observer obs;

@@ -136,12 +136,12 @@ int main(int argc, char** argv) {
       libs += (libs.empty() ? "" : ":") + std::string(env);
     opts.step_libs = libs;
     if (a->has("log-level")) {
-      log_level lvl;
-      if (!parse_log_level(a->get("log-level"), lvl))
+      auto lvl = parse_log_level(a->get("log-level"));
+      if (!lvl)
         throw cli::usage_error("option --log-level must be error, warn, info "
                                "or debug, not \""
                                + a->get("log-level") + "\"");
-      logger::set_level(lvl);
+      logger::set_level(*lvl);
     }
   } catch (const cli::usage_error& e) {
     std::cerr << "procman-runner: " << e.what() << "\n";

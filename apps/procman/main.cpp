@@ -92,25 +92,28 @@ std::string read_spec_text(const std::string& arg) {
   return buf.str();
 }
 
+/// The object of a `--data` option.
+json::object data_object(const std::string& text) {
+  auto data = parse_user_json(text, "--data");
+  if (!data)
+    throw command_failure{1, data.error().context};
+  if (!data->is_object())
+    throw command_failure{1, "--data must be a JSON object"};
+  return std::move(data->get_object());
+}
+
 process_spec load_spec(const cli::args& a, size_t pos) {
   if (a.positional().size() <= pos)
     throw cli::usage_error("missing SPEC (a file, - or inline JSON)");
-  auto text = read_spec_text(a.positional()[pos]);
-  process_spec spec;
-  std::string err;
-  if (!parse_spec(text, spec, err))
-    throw command_failure{1, err};
+  auto spec = parse_spec(read_spec_text(a.positional()[pos]));
+  if (!spec)
+    throw command_failure{1, spec.error().context};
   if (a.has("data")) {
-    json::value data;
-    if (!parse_user_json(a.get("data"), data, err, "--data"))
-      throw command_failure{1, err};
-    if (!data.is_object())
-      throw command_failure{1, "--data must be a JSON object"};
-    json::value base;
-    parse_json(spec.data, base, err);
-    spec.data = dump(merge_objects(base, data.get_object()));
+    auto data = data_object(a.get("data"));
+    auto base = parse_json(spec->data);
+    spec->data = dump(merge_objects(base ? *base : json::value{}, data));
   }
-  return spec;
+  return std::move(*spec);
 }
 
 const std::string& pid_arg(const cli::args& a) {
@@ -200,12 +203,7 @@ int cmd_status(const cli::args& a) {
 int cmd_proceed(const cli::args& a) {
   auto& pid = pid_arg(a);
   auto data = a.get("data", "{}");
-  json::value v;
-  std::string err;
-  if (!parse_user_json(data, v, err, "--data"))
-    throw command_failure{1, err};
-  if (!v.is_object())
-    throw command_failure{1, "--data must be a JSON object"};
+  data_object(data);
   auto c = open_client(a);
   std::cout << value_or_fail(c.proceed(pid, data)) << "\n";
   return 0;
@@ -229,7 +227,10 @@ int cmd_list(const cli::args& a) {
   list_query q;
   if (a.has("status")) {
     q.any_status = false;
-    if (!from_string(a.get("status"), q.status))
+    auto status = from_string<process_status>(a.get("status"));
+    if (status)
+      q.status = *status;
+    else
       throw cli::usage_error("--status must be queued, running, interrupted, "
                              "finished, error or cancelled, not \""
                              + a.get("status") + "\"");
@@ -303,18 +304,17 @@ int cmd_run(const cli::args& a) {
   if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
     libs += (libs.empty() ? "" : ":") + std::string(env);
   if (!libs.empty())
-    if (auto err = load_step_libraries(libs, reg, services); !err.empty())
-      throw command_failure{1, err};
-  json::value data;
-  std::string err;
-  parse_json(spec.data, data, err);
+    if (auto f = load_step_libraries(libs, reg, services))
+      throw command_failure{1, f.context};
+  auto data = parse_json(spec.data);
   step_observer obs;
   step_run_options opts;
   become_subreaper();
   for (int sig : {SIGTERM, SIGINT, SIGHUP})
     signal(sig, on_run_signal);
   auto res = run_steps(spec.steps, 0,
-                       data.is_object() ? data.get_object() : json::object{},
+                       data && data->is_object() ? data->get_object()
+                                                 : json::object{},
                        reg, services, obs, opts);
   end_descendants();
   switch (res.outcome) {
@@ -371,10 +371,10 @@ int cmd_replay(const cli::args& a) {
       throw command_failure{1, "cannot read log " + path + ": " + std::strerror(errno)};
     in = &file;
   }
-  log_file log;
-  std::string err;
-  if (!read_log(*in, log, err))
-    throw command_failure{1, path + ": " + err};
+  auto read = read_log(*in);
+  if (!read)
+    throw command_failure{1, path + ": " + read.error().context};
+  auto& log = *read;
   // The engine's own log lines would drown the verdict; refusals stay.
   logger::set_level(log_level::error);
   auto report = replay_log(log);

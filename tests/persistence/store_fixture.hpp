@@ -52,9 +52,8 @@ inline transition make_transition(transition_kind kind,
 inline transition enqueue_of(const std::string& json,
                              const std::string& pid = {}) {
   auto t = make_transition(transition_kind::enqueue, pid);
-  std::string err;
-  if (!parse_spec(json, t.spec, err))
-    t.spec = process_spec{};
+  if (auto spec = parse_spec(json))
+    t.spec = std::move(*spec);
   return t;
 }
 

@@ -632,7 +632,8 @@ BOOST_AUTO_TEST_CASE(claims_come_in_fifo_order_and_proceed_requeues_at_the_end) 
   BOOST_TEST(must(st->claim("r1", 10)).empty());
   auto none = st->apply(head);
   BOOST_REQUIRE(!none);
-  BOOST_TEST((is(none.error(), errc::unknown_process)));
+  BOOST_TEST((is(none.error(), errc::queue_empty)));
+  BOOST_TEST(render(none.error()) == "no queued process to claim");
   BOOST_TEST(must(st->stats()).queued == 0u);
 }
 

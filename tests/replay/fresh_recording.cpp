@@ -44,10 +44,10 @@ struct recording_fixture : cli_fixture, replay_fixture {
   }
 
   static process_spec spec_of(const std::string& text) {
-    process_spec spec;
-    std::string err;
-    BOOST_REQUIRE_MESSAGE(parse_spec(text, spec, err), err);
-    return spec;
+    auto spec = parse_spec(text);
+    if (!spec)
+      BOOST_FAIL(spec.error().context);
+    return std::move(*spec);
   }
 
   static caf::expected<process_record> enqueue(procman::store& db,
@@ -240,10 +240,10 @@ BOOST_AUTO_TEST_CASE(a_failed_executor_start_and_garbage_replay_from_their_typed
   }
   for (auto& r : log.records)
     old << boost::json::serialize(record_line(r)) << "\n";
-  log_file read_back;
-  std::string err;
-  BOOST_REQUIRE_MESSAGE(read_log(old, read_back, err), err);
-  report = replay(read_back);
+  auto read_back = read_log(old);
+  if (!read_back)
+    BOOST_FAIL(read_back.error().context);
+  report = replay(*read_back);
   BOOST_TEST_MESSAGE(describe(report));
   BOOST_TEST(report.ok());
   BOOST_TEST(report.checked == 7u);

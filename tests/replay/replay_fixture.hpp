@@ -30,10 +30,10 @@ struct replay_fixture {
                   : name;
     std::ifstream in(path);
     BOOST_REQUIRE_MESSAGE(in, "cannot read " << path);
-    log_file log;
-    std::string err;
-    BOOST_REQUIRE_MESSAGE(read_log(in, log, err), path << ": " << err);
-    return log;
+    auto log = read_log(in);
+    if (!log)
+      BOOST_FAIL(path << ": " << log.error().context);
+    return std::move(*log);
   }
 
   /// Replays `log` and narrates the verdict.

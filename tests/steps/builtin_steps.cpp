@@ -27,19 +27,18 @@ struct builtin_fixture {
   }
 
   std::unique_ptr<step> make(const std::string& cls, const std::string& args) {
-    std::string err;
-    auto s = reg.make(spec("s", cls, args), services, err);
-    BOOST_TEST_REQUIRE(s.get() != nullptr, "make failed: " << err);
-    BOOST_TEST(err.empty());
-    return s;
+    auto s = reg.make(spec("s", cls, args), services);
+    if (!s)
+      BOOST_FAIL("make failed: " << s.error().context);
+    return std::move(*s);
   }
 
   // The message of a step that cannot be built.
   std::string make_error(const std::string& cls, const std::string& args) {
-    std::string err;
-    auto s = reg.make(spec("s", cls, args), services, err);
-    BOOST_TEST(!s);
-    return err;
+    auto s = reg.make(spec("s", cls, args), services);
+    if (s)
+      BOOST_FAIL("built a step of " << cls);
+    return s.error().context;
   }
 
   json::object run(const std::string& cls, const std::string& args,
