@@ -21,10 +21,9 @@
 #include <csignal>
 #include <cstring>
 
-#include <unistd.h>
-
 #include <boost/json.hpp>
 #include <caf/send.hpp>
+#include <unistd.h>
 
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"

@@ -22,8 +22,8 @@
 #include <caf/send.hpp>
 
 #include "procman/logging/logger.hpp"
-#include "procman/persistence/file_lock.hpp"
 #include "procman/messages/json.hpp"
+#include "procman/persistence/file_lock.hpp"
 
 namespace procman {
 

@@ -12,8 +12,6 @@
 // a few instructions of assembly, written here for x86-64 only; elsewhere
 // the function reports ENOSYS and the caller moves the child instead.
 
-#include "procman/children/executor_cgroups.hpp"
-
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -24,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procman/children/executor_cgroups.hpp"
 #include "procman/messages/error.hpp"
 
 namespace procman {

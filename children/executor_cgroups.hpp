@@ -25,11 +25,10 @@
 #include <memory>
 #include <string>
 
-#include <signal.h>
-#include <sys/types.h>
-
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <signal.h>
+#include <sys/types.h>
 
 namespace procman {
 

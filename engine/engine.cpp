@@ -9,25 +9,24 @@
 #include <thread>
 #include <unordered_map>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <boost/json.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "procman/children/executor_cgroups.hpp"
-#include "procman/children/child_service.hpp"
-#include "procman/logging/logger.hpp"
 #include "procman/actors/manager.hpp"
 #include "procman/actors/process.hpp"
 #include "procman/actors/queue.hpp"
-#include "procman/persistence/file_lock.hpp"
 #include "procman/actors/store_service.hpp"
 #include "procman/actors/supervisor.hpp"
-#include "procman/persistence/doorbell.hpp"
-#include "procman/persistence/store.hpp"
+#include "procman/children/child_service.hpp"
+#include "procman/children/executor_cgroups.hpp"
 #include "procman/children/process_tree.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/persistence/doorbell.hpp"
+#include "procman/persistence/file_lock.hpp"
+#include "procman/persistence/store.hpp"
 
 namespace procman {
 

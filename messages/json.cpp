@@ -237,46 +237,6 @@ void tag_invoke(json::value_from_tag, json::value& v, const process_record& x) {
                    {"cancel_requested", x.cancel_requested}};
 }
 
-void tag_invoke(json::value_from_tag, json::value& v, const transition& x) {
-  v = json::object{{"kind", to_string(x.kind)},
-                   {"pid", x.pid},
-                   {"source", x.source},
-                   {"runner", x.runner},
-                   {"step", x.step},
-                   {"exec_pid", x.exec_pid},
-                   {"timeout", x.timeout},
-                   {"data", payload(x.data)},
-                   {"output", payload(x.output)},
-                   {"progress", json::value_from(x.progress)},
-                   {"error", json::value_from(x.error)},
-                   {"exec_path", x.exec_path},
-                   {"spawn_errno", x.spawn_errno},
-                   {"garbage", x.garbage}};
-  if (!x.spec.steps.empty())
-    v.as_object()["spec"] = json::value_from(x.spec);
-}
-
-void tag_invoke(json::value_from_tag, json::value& v, const log_entry& x) {
-  v = json::object{{"seq", x.seq},
-                   {"time", x.time},
-                   {"what", json::value_from(x.what)},
-                   {"status_after", to_string(x.status_after)},
-                   {"digest", digest_to_hex(x.digest)}};
-}
-
-void tag_invoke(json::value_from_tag, json::value& v, const process_event& x) {
-  v = json::object{{"seq", x.seq},
-                   {"kind", to_string(x.kind)},
-                   {"record", json::value_from(x.record)}};
-}
-
-void tag_invoke(json::value_from_tag, json::value& v, const list_query& x) {
-  json::object o{{"limit", x.limit}};
-  if (!x.any_status)
-    o["status"] = to_string(x.status);
-  v = std::move(o);
-}
-
 // -- readers ------------------------------------------------------------------------
 
 outcome<step_spec> read_step_spec(const json::value& v) {

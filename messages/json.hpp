@@ -1,6 +1,8 @@
-// JSON mappings of the types in messages/types.hpp (Boost.JSON), the spec
-// parser with errors that name the step and field, and the user-facing
-// process-info rendering. No CAF in here: procman-exec links it.
+// JSON forms of the types procman writes as JSON (Boost.JSON value_from)
+// and their readers, the spec parser with errors that name the step and
+// field, and the user-facing process-info rendering. Transitions and log
+// entries are written by the log format (messages/log_format.hpp). No CAF
+// in here: procman-exec links it.
 
 #pragma once
 
@@ -26,10 +28,6 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const proces
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const progress_info& x);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const error_info& x);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const process_record& x);
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const transition& x);
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const log_entry& x);
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const process_event& x);
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const list_query& x);
 
 // -- readers of those forms ----------------------------------------------------------
 // Each refuses malformed input with errc::invalid_json naming the field

@@ -31,12 +31,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <lmdb++.h>
 #include <pwd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <lmdb++.h>
 
 #include "procman/lifecycle/machine.hpp"
 #include "procman/messages/json.hpp"

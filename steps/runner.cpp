@@ -4,10 +4,9 @@
 #include <cmath>
 #include <exception>
 
-#include <cxxabi.h>
-
 #include <boost/core/demangle.hpp>
 #include <boost/json/value.hpp>
+#include <cxxabi.h>
 
 #include "procman/messages/json.hpp"
 #include "procman/steps/text.hpp"

@@ -1,8 +1,6 @@
 // The measurements. Each section adds rows to the report (what the table
 // shows) and raw figures to its JSON object.
 
-#include "procman/apps/procman-bench/bench.hpp"
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -14,6 +12,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -21,19 +22,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/scoped_actor.hpp>
-
+#include "procman/apps/procman-bench/bench.hpp"
 #include "procman/client/client.hpp"
 #include "procman/engine/engine.hpp"
 #include "procman/logging/logger.hpp"
-#include "procman/replay/replay.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/fwd.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/messages/log_format.hpp"
 #include "procman/persistence/store.hpp"
+#include "procman/replay/replay.hpp"
 
 extern char** environ;
 

@@ -14,8 +14,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -26,20 +26,19 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
-
-#include <boost/json.hpp>
 
 #include "procman/children/process_tree.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/protocol/executor_input.hpp"
 #include "procman/protocol/executor_report.hpp"
 #include "procman/protocol/step_ack.hpp"
-#include "procman/steps/registry.hpp"
 #include "procman/steps/runner.hpp"
+#include "procman/steps/step_registry.hpp"
 #include "procman/steps/text.hpp"
 
 namespace json = boost::json;

@@ -23,13 +23,14 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include "procman/apps/common/args.hpp"
 #include "procman/engine/engine.hpp"
 #include "procman/logging/logger.hpp"
-#include "procman/remote/remote.hpp"
-#include "procman/apps/common/args.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/fwd.hpp"
 #include "procman/messages/types.hpp"
+#include "procman/remote/remote.hpp"
 
 namespace {
 
@@ -62,6 +63,11 @@ options:
                          every peer's certificate
   --help                 this text
 )";
+
+// The help text states these defaults.
+static_assert(procman::defaults::process_timeout == 60
+                && procman::defaults::grace_seconds == 10,
+              "update the defaults in the help text");
 
 } // namespace
 

@@ -20,21 +20,20 @@
 #include <iostream>
 #include <sstream>
 
+#include <boost/json.hpp>
 #include <unistd.h>
 
-#include <boost/json.hpp>
-
+#include "procman/apps/common/args.hpp"
+#include "procman/children/process_tree.hpp"
 #include "procman/client/client.hpp"
 #include "procman/logging/logger.hpp"
-#include "procman/replay/replay.hpp"
-#include "procman/messages/log_format.hpp"
-#include "procman/apps/common/args.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
+#include "procman/messages/log_format.hpp"
 #include "procman/persistence/store.hpp"
-#include "procman/children/process_tree.hpp"
-#include "procman/steps/registry.hpp"
+#include "procman/replay/replay.hpp"
 #include "procman/steps/runner.hpp"
+#include "procman/steps/step_registry.hpp"
 
 namespace json = boost::json;
 using namespace procman;

@@ -10,9 +10,10 @@
 #include <caf/actor_system_config.hpp>
 
 #include "procman/engine/engine.hpp"
-#include "fixtures/temp_dir.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
+
+#include "fixtures/temp_dir.hpp"
 
 namespace procman::test {
 

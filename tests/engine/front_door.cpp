@@ -3,8 +3,9 @@
 
 #include <caf/scoped_actor.hpp>
 
-#include "engine_helpers.hpp"
 #include "procman/client/client.hpp"
+
+#include "engine_helpers.hpp"
 
 using namespace procman;
 using namespace procman::test;

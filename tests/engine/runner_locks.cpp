@@ -6,14 +6,14 @@
 #include <fstream>
 #include <thread>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "procman/persistence/file_lock.hpp"
+
 #include "engine_helpers.hpp"
 #include "fixtures/background.hpp"
 

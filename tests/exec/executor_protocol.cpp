@@ -5,8 +5,9 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "exec_helpers.hpp"
 #include "procman/messages/json.hpp"
+
+#include "exec_helpers.hpp"
 
 using namespace procman::test;
 namespace json = boost::json;

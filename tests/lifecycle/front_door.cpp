@@ -1,14 +1,16 @@
 // The front door builds the transitions clients ask for and refuses bad
 // requests before any store sees them.
 
+#include "procman/lifecycle/front_door.hpp"
+
 #include <string>
 
 #include <boost/test/unit_test.hpp>
 
-#include "fixtures/json_depth.hpp"
-#include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
+
+#include "fixtures/json_depth.hpp"
 
 using namespace procman;
 using namespace procman::test;

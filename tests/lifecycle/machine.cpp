@@ -3,17 +3,19 @@
 // messages, and what each legal transition does to the record. No store,
 // no children.
 
+#include "procman/lifecycle/machine.hpp"
+
 #include <string>
 #include <vector>
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "fixtures/json_depth.hpp"
-#include "procman/lifecycle/machine.hpp"
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/persistence/codec.hpp"
+
+#include "fixtures/json_depth.hpp"
 
 using namespace procman;
 using namespace procman::test;

@@ -5,13 +5,13 @@
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
-
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/sec.hpp>
 
 #include "procman/messages/error.hpp"
 #include "procman/messages/types.hpp"
+
 #include "samples.hpp"
 
 using namespace procman;

@@ -13,6 +13,7 @@
 
 #include "procman/messages/json.hpp"
 #include "procman/messages/types.hpp"
+
 #include "samples.hpp"
 
 namespace json = boost::json;

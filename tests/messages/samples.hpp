@@ -10,7 +10,6 @@
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
-
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/error.hpp>

@@ -7,6 +7,7 @@
 
 #include "procman/messages/json.hpp"
 #include "procman/messages/types.hpp"
+
 #include "fixtures/json_depth.hpp"
 #include "samples.hpp"
 

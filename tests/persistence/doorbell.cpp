@@ -1,19 +1,19 @@
 // The doorbell: a datagram socket that wakes a waiting runner.
 
+#include "procman/persistence/doorbell.hpp"
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include <boost/test/unit_test.hpp>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <boost/test/unit_test.hpp>
-
-#include "procman/persistence/doorbell.hpp"
 #include "persistence/store_fixture.hpp"
 
 using namespace procman;

@@ -13,8 +13,9 @@
 #include <caf/binary_serializer.hpp>
 #include <lmdb.h>
 
-#include "persistence/store_fixture.hpp"
 #include "procman/messages/log_format.hpp"
+
+#include "persistence/store_fixture.hpp"
 
 using namespace procman;
 using namespace procman::test;

@@ -8,13 +8,12 @@
 #include <thread>
 #include <vector>
 
+#include <boost/test/unit_test.hpp>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <boost/test/unit_test.hpp>
 
 #include "persistence/store_fixture.hpp"
 

@@ -11,12 +11,13 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "fixtures/temp_dir.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/messages/types.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/store.hpp"
+
+#include "fixtures/temp_dir.hpp"
 
 namespace procman::test {
 

@@ -7,10 +7,11 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "fixtures/json_depth.hpp"
 #include "procman/protocol/executor_input.hpp"
 #include "procman/protocol/executor_report.hpp"
 #include "procman/protocol/step_ack.hpp"
+
+#include "fixtures/json_depth.hpp"
 
 namespace json = boost::json;
 using namespace procman;

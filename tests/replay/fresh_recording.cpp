@@ -9,10 +9,11 @@
 
 #include <boost/json.hpp>
 
-#include "engine/cli_fixture.hpp"
 #include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/store.hpp"
+
+#include "engine/cli_fixture.hpp"
 #include "replay_fixture.hpp"
 
 using namespace procman;

@@ -9,9 +9,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include "procman/logging/logger.hpp"
-#include "procman/replay/replay.hpp"
-#include "fixtures/temp_dir.hpp"
 #include "procman/messages/log_format.hpp"
+#include "procman/replay/replay.hpp"
+
+#include "fixtures/temp_dir.hpp"
 
 namespace procman::test {
 

@@ -2,14 +2,14 @@
 #include <cmath>
 #include <stdexcept>
 
-#include <signal.h>
-
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
+#include <signal.h>
+
+#include "procman/steps/text.hpp"
 
 #include "fixtures/temp_dir.hpp"
 #include "helpers.hpp"
-#include "procman/steps/text.hpp"
 
 using namespace procman;
 using namespace procman::test;

@@ -1,10 +1,9 @@
-#include "procman/steps/registry.hpp"
+#include "procman/steps/step_registry.hpp"
 
 #include <exception>
 
-#include <dlfcn.h>
-
 #include <boost/json/value.hpp>
+#include <dlfcn.h>
 
 #include "procman/messages/json.hpp"
 
