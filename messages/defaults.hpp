@@ -47,8 +47,8 @@ constexpr uint64_t initial_map_size = uint64_t{64} << 20;
 /// How long finished, failed and cancelled records are kept (7 days).
 constexpr uint64_t retention_ms = uint64_t{7} * 24 * 3600 * 1000;
 
-/// Current on-disk schema. 2: log entries carry typed transitions (value
-/// version 2); a store of schema 1 is read as it is and marked 2 on open.
-constexpr uint32_t schema_version = 2;
+/// Current on-disk schema. Log entries carry their own value version
+/// (persistence/codec.hpp), so typed transitions did not change it.
+constexpr uint32_t schema_version = 1;
 
 } // namespace procman::defaults

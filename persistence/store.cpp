@@ -664,12 +664,6 @@ struct store::impl {
               + std::to_string(defaults::schema_version))};
         if (version == 0)
           throw store_failure{damaged("meta \"schema\" is 0")};
-        // Schema 1 differs only in its log entries, which are read as they
-        // are (legacy_log_entry): mark the store as this version's, so that
-        // an older procman refuses it instead of calling new entries
-        // damaged.
-        if (version < defaults::schema_version)
-          put_schema(txn, env->meta);
       } else {
         MDB_stat st;
         lmdb::dbi_stat(txn, env->processes, &st);

@@ -1,7 +1,8 @@
-// Stores written before transitions carried typed payloads (schema 1, log
-// entries of value version 1 with one JSON text per transition) stay
-// readable: their entries come back with typed fields, the store is marked
-// schema 2, and new entries follow the old ones.
+// Stores written before transitions carried typed payloads (log entries of
+// value version 1, with one JSON text per transition) stay readable: their
+// entries come back with typed fields, and new entries (version 2) follow
+// the old ones in the same log. The schema does not change, so that a
+// runner of either version keeps serving the store during an upgrade.
 
 #include <cerrno>
 #include <cstring>
@@ -158,13 +159,12 @@ std::vector<v1_log_entry> old_entries() {
   return out;
 }
 
-/// A store in `dir` as an old procman left it: schema 1, `entries` in the
-/// log (value version 1), the sequence counter at the last one.
+/// A store in `dir` as an old procman left it: `entries` in the log (value
+/// version 1), the sequence counter at the last one.
 void write_old_store(const std::string& dir,
                      const std::vector<v1_log_entry>& entries) {
   must(store::open(fast(dir))).reset(); // creates the databases
   raw_store raw{dir};
-  raw.put("meta", "schema", u32_be(1));
   for (auto& e : entries)
     raw.put("log", codec::u64_key(e.seq), v1_bytes(e));
   raw.put("meta", "seq", codec::u64_key(entries.size()));
@@ -215,7 +215,7 @@ BOOST_AUTO_TEST_CASE(entries_of_an_old_store_are_read_with_typed_fields) {
                 R"("services":[]}],"timeout":0,"data":{"n":1}})");
 }
 
-BOOST_AUTO_TEST_CASE(an_old_store_is_marked_schema_2_and_new_entries_follow) {
+BOOST_AUTO_TEST_CASE(new_entries_follow_the_old_ones_and_the_schema_stays) {
   temp_dir tmp;
   auto dir = tmp.str() + "/store";
   auto old = old_entries();
@@ -232,7 +232,7 @@ BOOST_AUTO_TEST_CASE(an_old_store_is_marked_schema_2_and_new_entries_follow) {
     BOOST_TEST(snap.entries.size() == old.size() + 1);
   }
   raw_store raw{dir};
-  BOOST_TEST(raw.get("meta", "schema") == u32_be(2));
+  BOOST_TEST(raw.get("meta", "schema") == u32_be(1));
   // The new entry is written in the new layout; the old ones stay as they
   // were.
   BOOST_TEST(raw.get("log", codec::u64_key(old.size() + 1))[0] == '\x02');
