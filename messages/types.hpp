@@ -1,9 +1,11 @@
 // The plain data that crosses actors, nodes, the store and the message log.
 //
 // Every struct here has a CAF 0.17 `inspect` (binary serializer, network,
-// disk, log) and a JSON mapping in messages/json.hpp. JSON payloads (step
-// args, process data, outputs) travel as serialized `std::string`s so that
-// the structs stay plain and cheap to copy.
+// disk, log); those procman shows or reads as JSON have their JSON form in
+// messages/json.hpp, transitions and log entries theirs in
+// messages/log_format.hpp. Users' JSON documents (step args, process data,
+// outputs) travel as serialized `std::string`s so that the structs stay
+// plain and cheap to copy; everything else is typed.
 
 #pragma once
 
