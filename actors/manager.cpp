@@ -1,31 +1,20 @@
 #include "procman/actors/manager.hpp"
 
-#include <boost/json.hpp>
 #include <caf/send.hpp>
 
+#include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
 
 namespace procman {
 
-namespace {
-
-transition make_transition(transition_kind kind, std::string pid) {
-  transition t;
-  t.kind = kind;
-  t.pid = std::move(pid);
-  t.source = "client";
-  return t;
-}
-
-} // namespace
-
 caf::result<std::string>
 manager_state::queue_work(manager_actor::stateful_pointer<manager_state> self,
-                          transition t) {
+                          caf::expected<transition> t) {
+  if (!t)
+    return t.error();
   // Persist first; the supervisor hears of new work only once it is queued.
   auto rp = self->make_response_promise<std::string>();
-  self->request(store, caf::infinite, atom::apply_v, std::move(t))
+  self->request(store, caf::infinite, atom::apply_v, std::move(*t))
     .then(
       [self, rp](const process_record& rec) mutable {
         self->state.wake(self);
@@ -59,33 +48,24 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
   });
   return {
     [self](atom::start, process_spec& spec) -> caf::result<std::string> {
-      auto t = make_transition(transition_kind::enqueue, {});
-      std::string err;
-      if (!spec_to_json(spec, t.json, err))
-        return make_error(errc::invalid_spec, err);
-      return self->state.queue_work(self, std::move(t));
+      return self->state.queue_work(self, front_door::start(std::move(spec)));
     },
     [self](atom::start, process_spec& spec,
            std::string& pid) -> caf::result<std::string> {
-      auto t = make_transition(transition_kind::enqueue, std::move(pid));
-      std::string err;
-      if (!spec_to_json(spec, t.json, err))
-        return make_error(errc::invalid_spec, err);
-      return self->state.queue_work(self, std::move(t));
+      return self->state.queue_work(self, front_door::start(std::move(spec),
+                                                            std::move(pid)));
     },
     [self](atom::info, const std::string& pid) {
       return self->delegate(self->state.store, caf::get_atom_v, pid);
     },
     [self](atom::proceed, const std::string& pid,
            const std::string& data) -> caf::result<std::string> {
-      auto t = make_transition(transition_kind::proceed, pid);
-      t.json = data.empty() ? std::string{"{}"} : data;
-      return self->state.queue_work(self, std::move(t));
+      return self->state.queue_work(self, front_door::proceed(pid, data));
     },
     [self](atom::cancel, const std::string& pid) -> caf::result<process_record> {
       auto rp = self->make_response_promise<process_record>();
       self->request(self->state.store, caf::infinite, atom::apply_v,
-                    make_transition(transition_kind::cancel, pid))
+                    front_door::cancel(pid))
         .then(
           [self, rp](const process_record& rec) mutable {
             if (rec.status == process_status::running && self->state.supervisor)

@@ -23,10 +23,11 @@ struct manager_state {
 
   void wake(manager_actor::stateful_pointer<manager_state> self);
 
-  /// Applies an enqueue or proceed, wakes the supervisor, replies the pid.
+  /// Applies an enqueue or proceed from the front door (or answers its
+  /// refusal), wakes the supervisor, replies the pid.
   caf::result<std::string>
   queue_work(manager_actor::stateful_pointer<manager_state> self,
-             transition t);
+             caf::expected<transition> t);
 };
 
 manager_actor::behavior_type

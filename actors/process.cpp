@@ -28,6 +28,9 @@
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
+#include "procman/protocol/executor_input.hpp"
+#include "procman/protocol/executor_report.hpp"
+#include "procman/protocol/step_ack.hpp"
 
 namespace procman {
 
@@ -40,14 +43,6 @@ std::string signal_name(int sig) {
   return s ? std::string("SIG") + s : "signal " + std::to_string(sig);
 }
 
-json::value parse_or_null(const std::string& text) {
-  json::value v;
-  std::string err;
-  if (!parse_json(text, v, err, defaults::max_wrapped_json_depth))
-    return nullptr;
-  return v;
-}
-
 /// Whether this run has more than one step: then the executor waits for
 /// the acknowledgement of each step's completion before the next starts,
 /// and its stdin stays open for them.
@@ -55,28 +50,18 @@ bool step_acks(const process_record& rec) {
   return rec.steps.size() > rec.next_step + 1;
 }
 
-std::string executor_input(const process_record& rec, const exec_config& cfg) {
-  json::array steps;
-  for (auto& s : rec.steps) {
-    json::array services;
-    for (auto& svc : s.services)
-      services.emplace_back(svc);
-    steps.emplace_back(json::object{{"name", s.name},
-                                    {"class", s.cls},
-                                    {"args", parse_or_null(s.args)},
-                                    {"services", std::move(services)}});
-  }
-  json::object input{{"pid", rec.pid},
-                     {"steps", std::move(steps)},
-                     {"first_step", rec.next_step},
-                     {"data", parse_or_null(rec.data)},
-                     {"script_args", cfg.script_args}};
-  if (!cfg.step_libs.empty())
-    input["step_libs"] = cfg.step_libs;
-  if (step_acks(rec))
-    input["step_acks"] = true;
-  // One line: an executor written as a shell script can `read` it.
-  return json::serialize(input) + "\n";
+std::string work_of(const process_record& rec, const exec_config& cfg) {
+  executor_input in;
+  in.pid = rec.pid;
+  in.steps = rec.steps;
+  in.first_step = rec.next_step;
+  if (auto data = parse_json(rec.data, defaults::max_wrapped_json_depth);
+      data && data->is_object())
+    in.data = std::move(data->get_object());
+  in.script_args = cfg.script_args;
+  in.step_libs = cfg.step_libs;
+  in.step_acks = step_acks(rec);
+  return encode_input(in);
 }
 
 } // namespace
@@ -96,7 +81,7 @@ void process_state::apply(process_actor::stateful_pointer<process_state> self,
   auto kind = t.kind;
   // The executor waits for this before it starts the next step.
   auto ack = kind == transition_kind::step_completed && acks
-               ? "{\"ack\":" + std::to_string(t.step) + "}\n"
+               ? encode_ack(t.step)
                : std::string{};
   self->request(store, caf::infinite, atom::apply_v, std::move(t))
     .then(
@@ -159,7 +144,7 @@ process(process_actor::stateful_pointer<process_state> self,
   spec.argv = {st.cfg->exec_path};
   spec.env = {"PROCMAN_PARENT_PID=" + std::to_string(getpid()),
               "PROCMAN_PID=" + st.record.pid};
-  spec.input = executor_input(st.record, *st.cfg);
+  spec.input = work_of(st.record, *st.cfg);
   st.acks = step_acks(st.record);
   spec.keep_stdin_open = st.acks;
   auto hdl = caf::actor_cast<process_actor>(self);
@@ -171,18 +156,22 @@ process(process_actor::stateful_pointer<process_state> self,
     caf::anon_send(hdl, atom::exited_v, static_cast<int32_t>(code),
                    static_cast<int32_t>(sig), std::move(tail));
   };
-  auto pid = st.cfg->children->spawn(spec, std::move(handlers));
-  if (pid <= 0) {
+  auto spawned = st.cfg->children->spawn(spec, std::move(handlers));
+  if (!spawned) {
     transition t;
     t.kind = transition_kind::fail;
     t.error.kind = error_kind::crash;
     t.error.step = st.step_name(st.current_step);
-    t.error.message = "cannot start executor " + st.cfg->exec_path + ": "
-                      + strerror(-pid);
+    t.exec_path = st.cfg->exec_path;
+    t.spawn_errno = os_errno(spawned.error());
+    t.error.message = "cannot start executor " + t.exec_path + ": "
+                      + (t.spawn_errno != 0 ? strerror(t.spawn_errno)
+                                            : render(spawned.error()));
     log_error(st.record.pid, t.error.message);
     st.exited = true;
     st.apply(self, std::move(t));
   } else {
+    auto pid = *spawned;
     st.os_pid = pid;
     // An actor that dies before it is done (an exception in a handler, an
     // exit message) takes its executor group along; the supervisor then
@@ -200,7 +189,7 @@ process(process_actor::stateful_pointer<process_state> self,
     t.kind = transition_kind::start;
     t.exec_pid = pid;
     // The effective timeout goes into the log: replay needs it.
-    t.json = "{\"timeout\":" + std::to_string(st.timeout) + "}";
+    t.timeout = st.timeout;
     st.apply(self, std::move(t));
     if (st.cfg->timer_relay)
       caf::anon_send(st.cfg->timer_relay, atom::expire_v,
@@ -213,73 +202,58 @@ process(process_actor::stateful_pointer<process_state> self,
       auto& st = self->state;
       if (st.final_seen || !st.garbage.empty())
         return;
-      json::value v;
-      std::string perr;
-      bool parsed = parse_json(line, v, perr, defaults::max_wrapped_json_depth);
-      const json::object* o = (parsed && v.is_object()) ? &v.get_object() : nullptr;
-      const json::value* ev = o ? o->if_contains("event") : nullptr;
-      if (!ev || !ev->is_string()) {
+      auto report = decode_report(line);
+      if (report.event == report_event::garbage) {
         st.garbage = line.substr(0, 200);
         log_error(st.record.pid,
                   "executor wrote garbage on its report channel: " + st.garbage);
         st.kill(kill_reason::garbage);
         return;
       }
-      auto event = std::string(ev->get_string());
-      auto step_idx = [&] {
-        auto s = o->if_contains("step");
-        return s && s->is_int64() ? static_cast<uint32_t>(s->get_int64())
-                                  : static_cast<uint32_t>(st.current_step);
-      };
-      auto output = [&] {
-        auto out = o->if_contains("output");
-        return out ? json::serialize(*out) : std::string{"{}"};
-      };
+      auto step_idx = report.step.value_or(
+        static_cast<uint32_t>(st.current_step));
       transition t;
-      if (event == "step_started") {
-        t.kind = transition_kind::step_started;
-        t.step = step_idx();
-        st.current_step = static_cast<int>(t.step);
-      } else if (event == "step_completed") {
-        t.kind = transition_kind::step_completed;
-        t.step = step_idx();
-        log_debug(st.record.pid, "completed step " + st.step_name(t.step));
-      } else if (event == "progress") {
-        t.kind = transition_kind::progress;
-        t.step = step_idx();
-        t.progress.step = st.step_name(static_cast<int>(t.step));
-        if (auto p = o->if_contains("percent"); p && p->is_number())
-          t.progress.percent = p->to_number<double>();
-        if (auto m = o->if_contains("message"); m && m->is_string())
-          t.progress.message = std::string(m->get_string());
-      } else if (event == "finished") {
-        st.final_seen = true;
-        t.kind = transition_kind::finish;
-        t.json = output();
-        log_info(st.record.pid, "finished");
-      } else if (event == "interrupted") {
-        st.final_seen = true;
-        t.kind = transition_kind::interrupt;
-        t.step = step_idx();
-        t.json = output();
-        log_info(st.record.pid, "interrupted after step "
-                                  + st.step_name(static_cast<int>(t.step)));
-      } else if (event == "error") {
-        st.final_seen = true;
-        t.kind = transition_kind::fail;
-        auto e = o->if_contains("error");
-        try {
-          if (e)
-            t.error = json::value_to<error_info>(*e);
-        } catch (const std::exception& ex) {
-          t.error.message = std::string("unreadable error report: ") + ex.what();
-        }
-        if (t.error.kind == error_kind::none)
-          t.error.kind = error_kind::exception;
-        log_warn(st.record.pid, "failed: " + t.error.message);
-      } else {
-        log_debug(st.record.pid, "ignoring executor event " + event);
-        return;
+      switch (report.event) {
+        case report_event::step_started:
+          t.kind = transition_kind::step_started;
+          t.step = step_idx;
+          st.current_step = static_cast<int>(t.step);
+          break;
+        case report_event::step_completed:
+          t.kind = transition_kind::step_completed;
+          t.step = step_idx;
+          log_debug(st.record.pid, "completed step " + st.step_name(t.step));
+          break;
+        case report_event::progress:
+          t.kind = transition_kind::progress;
+          t.step = step_idx;
+          t.progress.step = st.step_name(static_cast<int>(t.step));
+          t.progress.percent = report.percent;
+          t.progress.message = std::move(report.message);
+          break;
+        case report_event::finished:
+          st.final_seen = true;
+          t.kind = transition_kind::finish;
+          t.output = json::serialize(report.output);
+          log_info(st.record.pid, "finished");
+          break;
+        case report_event::interrupted:
+          st.final_seen = true;
+          t.kind = transition_kind::interrupt;
+          t.step = step_idx;
+          t.output = json::serialize(report.output);
+          log_info(st.record.pid, "interrupted after step "
+                                    + st.step_name(static_cast<int>(t.step)));
+          break;
+        case report_event::error:
+          st.final_seen = true;
+          t.kind = transition_kind::fail;
+          t.error = std::move(report.error);
+          log_warn(st.record.pid, "failed: " + t.error.message);
+          break;
+        default:
+          log_debug(st.record.pid, "ignoring executor event " + report.text);
+          return;
       }
       st.apply(self, std::move(t));
     },
@@ -326,6 +300,7 @@ process(process_actor::stateful_pointer<process_state> self,
           t.error.kind = error_kind::crash;
           t.error.message = "executor wrote garbage on its report channel: "
                             + st.garbage;
+          t.garbage = st.garbage;
           st.apply(self, std::move(t));
           break;
         case kill_reason::none:

@@ -22,8 +22,8 @@
 #include <caf/send.hpp>
 
 #include "procman/logging/logger.hpp"
-#include "procman/persistence/file_lock.hpp"
 #include "procman/messages/json.hpp"
+#include "procman/persistence/file_lock.hpp"
 
 namespace procman {
 
@@ -223,8 +223,7 @@ store_service(store_actor::stateful_pointer<store_state> self,
           continue;
         }
         // The queue ran empty: the remaining claims were refused alike.
-        if (is(res.error(), errc::unknown_process)
-            && render(res.error()).find("no queued process") != std::string::npos)
+        if (is(res.error(), errc::queue_empty))
           break;
         if (!out.empty()) {
           log_error("", "claim stopped: " + render(res.error()));

@@ -12,8 +12,6 @@
 // a few instructions of assembly, written here for x86-64 only; elsewhere
 // the function reports ENOSYS and the caller moves the child instead.
 
-#include "procman/children/executor_cgroups.hpp"
-
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -23,6 +21,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "procman/children/executor_cgroups.hpp"
+#include "procman/messages/error.hpp"
 
 namespace procman {
 
@@ -118,13 +119,18 @@ long clone3_on_stack(clone_args_v2* ca, int (*fn)(void*), void* arg) {
 
 } // namespace
 
-int spawn_in_cgroup(const std::string& cg, const char* path,
-                    char* const argv[], char* const envp[], const int fds[3],
-                    const sigset_t& defaults, pid_t& pid) {
+caf::expected<pid_t> spawn_in_cgroup(const std::string& cg, const char* path,
+                                     char* const argv[], char* const envp[],
+                                     const int fds[3],
+                                     const sigset_t& defaults) {
+  auto unable = [](int e) {
+    return make_error(errc::containment_failure,
+                      std::string("clone3: ") + std::strerror(e), e);
+  };
 #if defined(__x86_64__) && defined(SYS_clone3)
   int cg_fd = ::open(cg.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (cg_fd < 0)
-    return -errno;
+    return unable(errno);
   // The child's stack: in this frame, which nothing else touches while the
   // parent waits for the child's exec.
   alignas(16) char stack[64 * 1024];
@@ -144,15 +150,18 @@ int spawn_in_cgroup(const std::string& cg, const char* path,
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::close(cg_fd);
   if (rc < 0)
-    return static_cast<int>(rc);
-  pid = static_cast<pid_t>(rc);
+    return unable(static_cast<int>(-rc));
+  auto pid = static_cast<pid_t>(rc);
   if (args.error != 0) {
     // It could not exec and exited; reap it like posix_spawn does.
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR)
       ; // retry
-    return args.error;
+    return make_error(errc::spawn_failure,
+                      std::string("cannot start ") + path + ": "
+                        + std::strerror(args.error),
+                      args.error);
   }
-  return 0;
+  return pid;
 #else
   (void) cg;
   (void) path;
@@ -160,8 +169,7 @@ int spawn_in_cgroup(const std::string& cg, const char* path,
   (void) envp;
   (void) fds;
   (void) defaults;
-  (void) pid;
-  return -ENOSYS;
+  return unable(ENOSYS);
 #endif
 }
 

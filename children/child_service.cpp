@@ -11,27 +11,27 @@
 #include <thread>
 #include <unordered_map>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 // Boost.Process 1.81's v2 headers miss two includes of their own.
 #include <boost/optional.hpp>
 #include <boost/process/v2/error.hpp>
 #include <boost/process/v2/process_handle.hpp>
 
 #include "procman/children/executor_cgroups.hpp"
-#include "procman/logging/logger.hpp"
 #include "procman/children/process_tree.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/messages/error.hpp"
 
 extern char** environ;
 
@@ -450,21 +450,28 @@ child_service::~child_service() {
   impl_->cgroups.reset();  // kills what is left in them, removes them
 }
 
-int child_service::spawn(const child_spec& spec, child_handlers handlers) {
+caf::expected<int> child_service::spawn(const child_spec& spec,
+                                        child_handlers handlers) {
+  auto failed = [&](int e) {
+    return make_error(errc::spawn_failure,
+                      "cannot start " + spec.argv.at(0) + ": "
+                        + std::strerror(e),
+                      e);
+  };
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0)
-    return -errno;
+    return failed(errno);
   if (pipe2(out, O_CLOEXEC) != 0) {
     auto e = errno;
     close(in[0]);
     close(in[1]);
-    return -e;
+    return failed(e);
   }
   if (pipe2(err, O_CLOEXEC) != 0) {
     auto e = errno;
     for (int fd : {in[0], in[1], out[0], out[1]})
       close(fd);
-    return -e;
+    return failed(e);
   }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -491,10 +498,10 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
   // environment (its parent-death handler kills it).
   std::string cgroup;
   if (impl_->cgroups && !impl_->cgroups_failed) {
-    std::string why;
-    cgroup = impl_->cgroups->make_child(why);
-    if (cgroup.empty())
-      impl_->cgroup_failed(why);
+    if (auto made = impl_->cgroups->make_child())
+      cgroup = std::move(*made);
+    else
+      impl_->cgroup_failed(render(made.error()));
   }
   std::string cgroup_env = "PROCMAN_CGROUP=" + cgroup;
   std::vector<char*> envp;
@@ -512,13 +519,20 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
     std::shared_lock<std::shared_mutex> spawning{impl_->spawning};
     if (needs_move && !impl_->no_clone3) {
       int fds[3] = {in[0], out[1], err[1]};
-      rc = spawn_in_cgroup(cgroup, args[0], args.data(), envp.data(), fds,
-                           defaults, pid);
-      if (rc < 0 && !impl_->no_clone3.exchange(true))
-        log_info("", std::string("containment: executors cannot start in "
-                                 "their cgroups (clone3: ")
-                       + std::strerror(-rc) + "); they are moved in instead");
-      needs_move = rc < 0;
+      auto started = spawn_in_cgroup(cgroup, args[0], args.data(),
+                                     envp.data(), fds, defaults);
+      if (started) {
+        pid = *started;
+        rc = 0;
+        needs_move = false;
+      } else if (is(started.error(), errc::spawn_failure)) {
+        rc = os_errno(started.error());
+        needs_move = false;
+      } else if (!impl_->no_clone3.exchange(true)) {
+        log_info("", "containment: executors cannot start in their cgroups ("
+                       + render(started.error())
+                       + "); they are moved in instead");
+      }
     }
     if (rc < 0)
       rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), envp.data());
@@ -538,7 +552,7 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
     close(in[1]);
     close(out[0]);
     close(err[0]);
-    return -rc;
+    return failed(rc);
   }
   auto* self = impl_.get();
   asio::post(self->ctx, [self, pid, in_fd = in[1], out_fd = out[0],
@@ -549,11 +563,10 @@ int child_service::spawn(const child_spec& spec, child_handlers handlers) {
     // step, so nothing of it is left outside. Here rather than in spawn():
     // a move waits for an RCU grace period when moves are rare (about
     // 10 ms), which the spawning actor need not wait for.
-    if (needs_move) {
-      std::string why;
-      if (!executor_cgroups::move(cgroup, pid, why) && errno != ESRCH)
-        self->cgroup_failed(why);
-    }
+    if (needs_move)
+      if (auto err = executor_cgroups::move(cgroup, pid);
+          err && os_errno(err) != ESRCH)
+        self->cgroup_failed(render(err));
     auto c = std::make_shared<child>(self->ctx, pid, in_fd, out_fd, err_fd);
     c->input = std::move(input);
     c->keep_open = keep_open;

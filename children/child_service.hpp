@@ -7,7 +7,7 @@
 // (children/process_tree.hpp) and its group. Exits are awaited through
 // Boost.Process v2 (a pidfd), pipes are read with Asio. No CAF in here: the
 // handlers run on the I/O thread and typically send a message to the
-// process actor.
+// process actor. No actors in here; errors are caf::error.
 
 #pragma once
 
@@ -43,8 +43,10 @@ public:
   child_service(const child_service&) = delete;
   child_service& operator=(const child_service&) = delete;
 
-  /// Starts a child. Returns its OS pid (> 0) or -errno. Thread-safe.
-  int spawn(const child_spec& spec, child_handlers handlers) override;
+  /// Starts a child; returns its OS pid. Errors: spawn_failure with the
+  /// errno (`os_errno`). Thread-safe.
+  caf::expected<int> spawn(const child_spec& spec,
+                           child_handlers handlers) override;
 
   /// SIGKILLs a child started here and everything it started: its cgroup,
   /// its process tree (stopped first, so that nothing forks meanwhile) and

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "procman/children/process_tree.hpp"
+#include "procman/messages/error.hpp"
 
 namespace procman {
 
@@ -128,7 +129,7 @@ size_t remove_dead_runners(const std::string& dir) {
 
 } // namespace
 
-std::string own_cgroup_dir(std::string& why) {
+caf::expected<std::string> own_cgroup_dir() {
   std::string rel;
   {
     std::istringstream in(read_text("/proc/self/cgroup"));
@@ -136,10 +137,10 @@ std::string own_cgroup_dir(std::string& why) {
       if (line.rfind("0::", 0) == 0)
         rel = line.substr(3);
   }
-  if (rel.empty()) {
-    why = "no cgroup v2 hierarchy (/proc/self/cgroup has no \"0::\" line)";
-    return {};
-  }
+  if (rel.empty())
+    return make_error(errc::containment_failure,
+                      "no cgroup v2 hierarchy (/proc/self/cgroup has no "
+                      "\"0::\" line)");
   std::istringstream in(read_text("/proc/self/mountinfo"));
   for (std::string line; std::getline(in, line);) {
     // id parent major:minor root mount-point options [optional...] - type source super
@@ -163,55 +164,60 @@ std::string own_cgroup_dir(std::string& why) {
       continue;
     return dir;
   }
-  why = "no cgroup v2 hierarchy mounted that shows this process's cgroup "
-        + rel;
-  return {};
+  return make_error(errc::containment_failure,
+                    "no cgroup v2 hierarchy mounted that shows this "
+                    "process's cgroup "
+                      + rel);
 }
 
 executor_cgroups::executor_cgroups(std::string dir) : dir_(std::move(dir)) {
   // nop
 }
 
-std::unique_ptr<executor_cgroups> executor_cgroups::create(std::string& why,
-                                                           size_t& removed) {
-  removed = 0;
-  auto base = own_cgroup_dir(why);
-  if (base.empty())
-    return nullptr;
+caf::expected<std::unique_ptr<executor_cgroups>> executor_cgroups::create() {
+  auto own = own_cgroup_dir();
+  if (!own)
+    return own.error();
+  auto& base = *own;
   // A host may run several engines: each gets its own parent.
   static std::atomic<uint64_t> engines{0};
   auto dir = base + "/procman-" + process_identity(std::to_string(::getpid()))
              + "-" + std::to_string(engines++);
-  if (::mkdir(dir.c_str(), 0755) != 0) {
-    why = "cgroup v2 not writable: cannot create " + dir + ": "
-          + std::strerror(errno);
-    return nullptr;
-  }
+  if (::mkdir(dir.c_str(), 0755) != 0)
+    return make_error(errc::containment_failure,
+                      "cgroup v2 not writable: cannot create " + dir + ": "
+                        + std::strerror(errno),
+                      errno);
   if (::access((dir + "/cgroup.kill").c_str(), W_OK) != 0) {
-    why = "cgroup v2 at " + base + " has no writable cgroup.kill (Linux 5.14 "
-          "or later needed): " + std::strerror(errno);
+    auto e = errno;
     ::rmdir(dir.c_str());
-    return nullptr;
+    return make_error(errc::containment_failure,
+                      "cgroup v2 at " + base
+                        + " has no writable cgroup.kill (Linux 5.14 or later "
+                          "needed): "
+                        + std::strerror(e),
+                      e);
   }
-  removed = remove_dead_runners(base);
-  return std::unique_ptr<executor_cgroups>(new executor_cgroups(dir));
+  std::unique_ptr<executor_cgroups> result{new executor_cgroups(dir)};
+  result->removed_at_start_ = remove_dead_runners(base);
+  return result;
 }
 
 executor_cgroups::~executor_cgroups() {
   remove_tree(dir_);
 }
 
-std::string executor_cgroups::make_child(std::string& why) {
+caf::expected<std::string> executor_cgroups::make_child() {
   auto cg = dir_ + "/exec-" + std::to_string(next_++);
-  if (::mkdir(cg.c_str(), 0755) != 0) {
-    why = "cannot create cgroup " + cg + ": " + std::strerror(errno);
-    return {};
-  }
+  if (::mkdir(cg.c_str(), 0755) != 0)
+    return make_error(errc::containment_failure,
+                      "cannot create cgroup " + cg + ": "
+                        + std::strerror(errno),
+                      errno);
   return cg;
 }
 
-bool executor_cgroups::move(const std::string& cg, pid_t pid,
-                            std::string& why) {
+caf::error executor_cgroups::move(const std::string& cg, pid_t pid) {
   auto path = cg + "/cgroup.procs";
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   auto text = std::to_string(pid);
@@ -221,11 +227,12 @@ bool executor_cgroups::move(const std::string& cg, pid_t pid,
   int saved = errno;
   if (fd >= 0)
     ::close(fd);
-  if (!ok)
-    why = "cannot move executor " + text + " into cgroup " + cg + ": "
-          + std::strerror(saved);
-  errno = saved;
-  return ok;
+  if (ok)
+    return {};
+  return make_error(errc::containment_failure,
+                    "cannot move executor " + text + " into cgroup " + cg
+                      + ": " + std::strerror(saved),
+                    saved);
 }
 
 bool executor_cgroups::kill(const std::string& cg) {

@@ -15,7 +15,8 @@
 // spawn_in_cgroup). Where that is not possible the runner moves each
 // executor in right after posix_spawn and before writing its input: an
 // executor starts no step before it has read its input.
-// No CAF in here.
+// No actors in here; errors are caf::error (errc::containment_failure,
+// errc::spawn_failure) carrying the errno of the failed call.
 
 #pragma once
 
@@ -24,6 +25,8 @@
 #include <memory>
 #include <string>
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -32,12 +35,11 @@ namespace procman {
 class executor_cgroups {
 public:
   /// Finds this process's cgroup v2 directory, creates this runner's
-  /// parent cgroup there, and removes what dead runners left in it. Returns
-  /// null and says why in `why` when there is no cgroup v2 hierarchy, its
-  /// cgroups lack `cgroup.kill` (Linux < 5.14), or it is not writable.
-  /// `removed` counts the dead runners' cgroups taken away.
-  static std::unique_ptr<executor_cgroups> create(std::string& why,
-                                                  size_t& removed);
+  /// parent cgroup there, and removes what dead runners left in it
+  /// (`removed_at_start`). Errors: containment_failure saying why: there
+  /// is no cgroup v2 hierarchy, its cgroups lack `cgroup.kill` (Linux <
+  /// 5.14), or it is not writable.
+  static caf::expected<std::unique_ptr<executor_cgroups>> create();
 
   /// Kills what is left in every executor's cgroup and removes them all,
   /// and the parent.
@@ -49,13 +51,16 @@ public:
   /// The parent: `<runner cgroup>/procman-...`.
   const std::string& dir() const { return dir_; }
 
-  /// Creates a fresh cgroup for one executor; its path, or "" and `why`.
-  /// Thread-safe.
-  std::string make_child(std::string& why);
+  /// How many cgroups of dead runners `create` removed.
+  size_t removed_at_start() const { return removed_at_start_; }
 
-  /// Moves `pid` into the cgroup `cg`. Returns false, `why` and errno on
-  /// error (ESRCH: `pid` is gone).
-  static bool move(const std::string& cg, pid_t pid, std::string& why);
+  /// Creates a fresh cgroup for one executor and returns its path.
+  /// Errors: containment_failure. Thread-safe.
+  caf::expected<std::string> make_child();
+
+  /// Moves `pid` into the cgroup `cg`. Errors: containment_failure with
+  /// the errno (`os_errno`; ESRCH: `pid` is gone).
+  static caf::error move(const std::string& cg, pid_t pid);
 
   /// SIGKILLs every process in `cg` and below (cgroup.kill).
   static bool kill(const std::string& cg);
@@ -69,6 +74,7 @@ public:
 private:
   explicit executor_cgroups(std::string dir);
   std::string dir_;
+  size_t removed_at_start_ = 0;
   std::atomic<uint64_t> next_{0};
 };
 
@@ -76,15 +82,18 @@ private:
 /// empty signal mask, default actions for the signals in `defaults` and
 /// `fds` as its stdin, stdout and stderr, but in the cgroup `cg` from its
 /// first instruction (clone3 with CLONE_INTO_CGROUP): no move, which waits
-/// for an RCU grace period when moves are rare. Returns 0 and `pid`; a
-/// positive errno when the child could not exec (it is reaped); a negative
-/// errno when clone3 could not start it (-ENOSYS: not on this architecture
-/// or kernel, or a seccomp filter), and then the caller spawns and moves.
-int spawn_in_cgroup(const std::string& cg, const char* path,
-                    char* const argv[], char* const envp[], const int fds[3],
-                    const sigset_t& defaults, pid_t& pid);
+/// for an RCU grace period when moves are rare. Returns the child's pid.
+/// Errors, with the errno (`os_errno`): spawn_failure when the child could
+/// not exec (it is reaped); containment_failure when clone3 could not
+/// start it (ENOSYS: not on this architecture or kernel, or a seccomp
+/// filter), and then the caller spawns and moves.
+caf::expected<pid_t> spawn_in_cgroup(const std::string& cg, const char* path,
+                                     char* const argv[], char* const envp[],
+                                     const int fds[3],
+                                     const sigset_t& defaults);
 
-/// The cgroup v2 directory of this OS process, or "" and `why`.
-std::string own_cgroup_dir(std::string& why);
+/// The cgroup v2 directory of this OS process. Errors: containment_failure
+/// saying why there is none.
+caf::expected<std::string> own_cgroup_dir();
 
 } // namespace procman

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/expected.hpp>
+
 namespace procman {
 
 struct child_spec {
@@ -33,8 +35,11 @@ class executor_launcher {
 public:
   virtual ~executor_launcher();
 
-  /// Starts a child. Returns its OS pid (> 0) or -errno. Thread-safe.
-  virtual int spawn(const child_spec& spec, child_handlers handlers) = 0;
+  /// Starts a child; returns its OS pid. Errors: spawn_failure naming the
+  /// program and carrying the errno (`os_errno` in messages/error.hpp).
+  /// Thread-safe.
+  virtual caf::expected<int> spawn(const child_spec& spec,
+                                   child_handlers handlers) = 0;
 
   /// Kills the child and everything it started. Thread-safe.
   virtual void kill_group(int pid) = 0;

@@ -2,10 +2,8 @@
 
 #include <thread>
 
-#include <boost/json.hpp>
-
+#include "procman/lifecycle/front_door.hpp"
 #include "procman/persistence/file_lock.hpp"
-#include "procman/messages/json.hpp"
 #include "procman/persistence/store.hpp"
 
 namespace procman {
@@ -13,14 +11,6 @@ namespace procman {
 namespace {
 
 constexpr auto poll_interval = std::chrono::milliseconds(20);
-
-transition client_transition(transition_kind kind, const std::string& pid) {
-  transition t;
-  t.kind = kind;
-  t.pid = pid;
-  t.source = "client";
-  return t;
-}
 
 bool settled(process_status s) {
   return is_terminal(s) || s == process_status::interrupted;
@@ -51,7 +41,10 @@ procman::store& client::db() {
 }
 
 caf::expected<std::string> client::start(const process_spec& spec) {
-  auto rec = db_->enqueue(spec, "client");
+  auto t = front_door::start(spec);
+  if (!t)
+    return t.error();
+  auto rec = db_->apply(*t);
   if (!rec)
     return rec.error();
   return rec->pid;
@@ -63,9 +56,10 @@ caf::expected<process_record> client::info(const std::string& pid) {
 
 caf::expected<std::string> client::proceed(const std::string& pid,
                                            const std::string& data_json) {
-  auto t = client_transition(transition_kind::proceed, pid);
-  t.json = data_json.empty() ? std::string{"{}"} : data_json;
-  auto rec = db_->apply(t);
+  auto t = front_door::proceed(pid, data_json);
+  if (!t)
+    return t.error();
+  auto rec = db_->apply(*t);
   if (!rec)
     return rec.error();
   return rec->pid;
@@ -73,7 +67,7 @@ caf::expected<std::string> client::proceed(const std::string& pid,
 
 caf::expected<process_record>
 client::cancel(const std::string& pid, std::chrono::milliseconds wait_for) {
-  auto rec = db_->apply(client_transition(transition_kind::cancel, pid));
+  auto rec = db_->apply(front_door::cancel(pid));
   if (!rec || rec->status != process_status::running)
     return rec;
   // Running: its runner kills the child and records the cancel. A runner
@@ -81,7 +75,7 @@ client::cancel(const std::string& pid, std::chrono::milliseconds wait_for) {
   auto deadline = std::chrono::steady_clock::now() + wait_for;
   for (;;) {
     if (!runner_alive(db_->dir(), rec->runner))
-      return db_->apply(client_transition(transition_kind::cancel, pid));
+      return db_->apply(front_door::cancel(pid));
     if (std::chrono::steady_clock::now() >= deadline)
       return rec;
     std::this_thread::sleep_for(poll_interval);

@@ -9,25 +9,24 @@
 #include <thread>
 #include <unordered_map>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <boost/json.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "procman/children/executor_cgroups.hpp"
-#include "procman/children/child_service.hpp"
-#include "procman/logging/logger.hpp"
 #include "procman/actors/manager.hpp"
 #include "procman/actors/process.hpp"
 #include "procman/actors/queue.hpp"
-#include "procman/persistence/file_lock.hpp"
 #include "procman/actors/store_service.hpp"
 #include "procman/actors/supervisor.hpp"
-#include "procman/persistence/doorbell.hpp"
-#include "procman/persistence/store.hpp"
+#include "procman/children/child_service.hpp"
+#include "procman/children/executor_cgroups.hpp"
 #include "procman/children/process_tree.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/persistence/doorbell.hpp"
+#include "procman/persistence/file_lock.hpp"
+#include "procman/persistence/store.hpp"
 
 namespace procman {
 
@@ -184,10 +183,13 @@ caf::error check_executor(executor_launcher& children, const std::string& exec,
     result->tail = std::move(tail);
     done->set_value();
   };
-  auto pid = children.spawn(spec, std::move(handlers));
-  if (pid <= 0)
-    return make_error(errc::spawn_failure, "cannot start executor " + exec
-                                             + ": " + std::strerror(-pid));
+  auto spawned = children.spawn(spec, std::move(handlers));
+  if (!spawned)
+    return make_error(errc::spawn_failure,
+                      "cannot start executor " + exec + ": "
+                        + std::strerror(os_errno(spawned.error())),
+                      os_errno(spawned.error()));
+  auto pid = *spawned;
   if (finished.wait_for(executor_check_timeout) != std::future_status::ready) {
     children.kill_group(pid);
     finished.wait();
@@ -240,11 +242,15 @@ start_containment(const engine_options& opts) {
   std::unique_ptr<executor_cgroups> cgroups;
   std::string why = "PROCMAN_CONTAINMENT=subreaper";
   if (mode != "subreaper") {
-    size_t removed = 0;
-    cgroups = executor_cgroups::create(why, removed);
-    if (removed > 0)
-      log_warn("", "removed the cgroups of " + std::to_string(removed)
-                     + " dead runners, killing what was left in them");
+    auto created = executor_cgroups::create();
+    if (created) {
+      cgroups = std::move(*created);
+      if (auto removed = cgroups->removed_at_start(); removed > 0)
+        log_warn("", "removed the cgroups of " + std::to_string(removed)
+                       + " dead runners, killing what was left in them");
+    } else {
+      why = render(created.error());
+    }
   }
   if (!cgroups && mode == "cgroup")
     return make_error(errc::invalid_argument,
@@ -339,19 +345,18 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   st->db = std::shared_ptr<procman::store>(std::move(*db));
   auto& dir = st->db->dir();
   if (opts.wait) {
-    auto res = st->wait_lock.try_lock(dir + "/runner.lock");
-    if (res == "busy")
-      return make_error(errc::runner_busy,
-                        "another runner holds the store " + dir);
-    if (!res.empty())
-      return make_error(errc::store_access, res);
+    if (auto err = st->wait_lock.try_lock(dir + "/runner.lock")) {
+      if (is(err, errc::runner_busy))
+        return make_error(errc::runner_busy,
+                          "another runner holds the store " + dir);
+      return err;
+    }
   }
   st->runner_id = make_runner_id();
-  if (auto res = prepare_runners_dir(dir); !res.empty())
-    return make_error(errc::store_access, res);
-  if (auto res = st->runner_lock.try_lock(runner_lock_path(dir, st->runner_id));
-      !res.empty())
-    return make_error(errc::store_access, res);
+  if (auto err = prepare_runners_dir(dir))
+    return err;
+  if (auto err = st->runner_lock.try_lock(runner_lock_path(dir, st->runner_id)))
+    return err;
   if (auto n = recover_lost_processes(*st->db, st->runner_id); n > 0)
     log_warn("", "ended " + std::to_string(n)
                    + " processes left running by dead runners");
@@ -399,9 +404,8 @@ engine::start(caf::actor_system& sys, engine_options opts) {
     };
   });
   if (opts.wait) {
-    auto err = st->bell.bind(dir);
-    if (!err.empty()) {
-      log_warn("", "cannot serve the doorbell (" + err
+    if (auto err = st->bell.bind(dir)) {
+      log_warn("", "cannot serve the doorbell (" + render(err)
                      + "); work enqueued elsewhere starts within 1 s");
     } else {
       auto* bell = &st->bell;

@@ -27,18 +27,16 @@ const char* level_name(log_level lvl) {
 
 } // namespace
 
-bool parse_log_level(const std::string& str, log_level& out) {
+std::optional<log_level> parse_log_level(const std::string& str) {
   if (str == "error")
-    out = log_level::error;
-  else if (str == "warn" || str == "warning")
-    out = log_level::warn;
-  else if (str == "info")
-    out = log_level::info;
-  else if (str == "debug")
-    out = log_level::debug;
-  else
-    return false;
-  return true;
+    return log_level::error;
+  if (str == "warn" || str == "warning")
+    return log_level::warn;
+  if (str == "info")
+    return log_level::info;
+  if (str == "debug")
+    return log_level::debug;
+  return std::nullopt;
 }
 
 void logger::set_level(log_level lvl) {

@@ -7,14 +7,16 @@
 
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace procman {
 
 enum class log_level { error = 0, warn = 1, info = 2, debug = 3 };
 
-/// Parses "error", "warn", "info", "debug"; false on anything else.
-bool parse_log_level(const std::string& str, log_level& out);
+/// The level named "error", "warn", "info" or "debug"; none for anything
+/// else.
+std::optional<log_level> parse_log_level(const std::string& str);
 
 class logger {
 public:

@@ -47,7 +47,8 @@ constexpr uint64_t initial_map_size = uint64_t{64} << 20;
 /// How long finished, failed and cancelled records are kept (7 days).
 constexpr uint64_t retention_ms = uint64_t{7} * 24 * 3600 * 1000;
 
-/// Current on-disk schema.
+/// Current on-disk schema. Log entries carry their own value version
+/// (persistence/codec.hpp), so typed transitions did not change it.
 constexpr uint32_t schema_version = 1;
 
 } // namespace procman::defaults

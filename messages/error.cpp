@@ -5,32 +5,29 @@
 
 namespace procman {
 
-std::string to_string(errc x) {
-  switch (x) {
-    case errc::unknown_process: return "unknown_process";
-    case errc::illegal_transition: return "illegal_transition";
-    case errc::invalid_spec: return "invalid_spec";
-    case errc::invalid_json: return "invalid_json";
-    case errc::storage_failure: return "storage_failure";
-    case errc::store_version: return "store_version";
-    case errc::store_damaged: return "store_damaged";
-    case errc::store_access: return "store_access";
-    case errc::not_interrupted: return "not_interrupted";
-    case errc::already_terminal: return "already_terminal";
-    case errc::runner_busy: return "runner_busy";
-    case errc::spawn_failure: return "spawn_failure";
-    case errc::timeout: return "timeout";
-    case errc::unknown_class: return "unknown_class";
-    case errc::unknown_service: return "unknown_service";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::connect_failure: return "connect_failure";
-  }
-  return "unknown_error";
-}
-
 caf::error make_error(errc code, std::string context) {
   return caf::error{static_cast<uint8_t>(code), caf::atom("procman"),
                     caf::make_message(std::move(context))};
+}
+
+caf::error to_error(const failure& f) {
+  if (!f)
+    return {};
+  return make_error(f.code, f.context);
+}
+
+caf::error make_error(errc code, std::string context, int32_t os_errno) {
+  return caf::error{static_cast<uint8_t>(code), caf::atom("procman"),
+                    caf::make_message(std::move(context), os_errno)};
+}
+
+int32_t os_errno(const caf::error& err) {
+  if (!err || err.category() != caf::atom("procman"))
+    return 0;
+  auto& ctx = err.context();
+  if (ctx.match_elements<std::string, int32_t>())
+    return ctx.get_as<int32_t>(1);
+  return 0;
 }
 
 bool is(const caf::error& err, errc code) {
@@ -45,7 +42,8 @@ std::string render(const caf::error& err) {
     return "no error";
   if (err.category() == caf::atom("procman")) {
     auto& ctx = err.context();
-    if (ctx.match_elements<std::string>())
+    if (ctx.match_elements<std::string>()
+        || ctx.match_elements<std::string, int32_t>())
       return ctx.get_as<std::string>(0);
     return to_string(static_cast<errc>(err.code()));
   }

@@ -16,89 +16,150 @@ namespace json = boost::json;
 
 namespace {
 
-// -- field access with messages that name the field ----------------------------
+// -- reading fields with messages that name the field --------------------------
 
-const json::object& as_object(const json::value& v, const char* what) {
-  if (!v.is_object())
-    throw std::invalid_argument(std::string(what) + " must be an object");
-  return v.get_object();
-}
+/// Reads the fields of one JSON object. The first problem is kept (and
+/// named: `field "runs" must be a number`); reads after it return their
+/// fallbacks, so a reader reads on and reports the first problem at the
+/// end.
+class fields {
+public:
+  fields(const json::value& v, const char* what) : o_(v.if_object()) {
+    if (o_ == nullptr)
+      fail(std::string(what) + " must be an object");
+  }
 
-const json::value* find(const json::object& o, const char* key) {
-  auto i = o.find(key);
-  return i == o.end() ? nullptr : &i->value();
-}
+  /// The field `key`, null when it is absent or null.
+  const json::value* find(const char* key) const {
+    if (o_ == nullptr)
+      return nullptr;
+    auto i = o_->find(key);
+    return i == o_->end() || i->value().is_null() ? nullptr : &i->value();
+  }
 
-std::string get_string(const json::object& o, const char* key,
-                       std::string fallback = {}) {
-  auto v = find(o, key);
-  if (!v || v->is_null())
-    return fallback;
-  if (!v->is_string())
-    throw std::invalid_argument(std::string("field \"") + key
-                                + "\" must be a string");
-  return std::string(v->get_string());
-}
+  std::string str(const char* key, std::string fallback = {}) {
+    auto v = find(key);
+    if (v == nullptr)
+      return fallback;
+    if (!v->is_string()) {
+      fail(field(key) + " must be a string");
+      return fallback;
+    }
+    return std::string(v->get_string());
+  }
 
-template <class T>
-T get_number(const json::object& o, const char* key, T fallback = T{}) {
-  auto v = find(o, key);
-  if (!v || v->is_null())
-    return fallback;
-  if (!v->is_number())
-    throw std::invalid_argument(std::string("field \"") + key
-                                + "\" must be a number");
-  if constexpr (std::is_floating_point_v<T>) {
-    return static_cast<T>(v->to_number<double>());
-  } else {
-    try {
-      return v->to_number<T>();
-    } catch (const std::exception&) {
-      throw std::invalid_argument(std::string("field \"") + key
-                                  + "\" is out of range");
+  template <class T>
+  T number(const char* key, T fallback = T{}) {
+    auto v = find(key);
+    if (v == nullptr)
+      return fallback;
+    if (!v->is_number()) {
+      fail(field(key) + " must be a number");
+      return fallback;
+    }
+    if constexpr (std::is_floating_point_v<T>) {
+      return static_cast<T>(v->to_number<double>());
+    } else {
+      json::error_code ec;
+      auto x = v->to_number<T>(ec);
+      if (ec) {
+        fail(field(key) + " is out of range");
+        return fallback;
+      }
+      return x;
     }
   }
-}
 
-bool get_bool(const json::object& o, const char* key, bool fallback = false) {
-  auto v = find(o, key);
-  if (!v || v->is_null())
-    return fallback;
-  if (!v->is_bool())
-    throw std::invalid_argument(std::string("field \"") + key
-                                + "\" must be true or false");
-  return v->get_bool();
-}
+  bool boolean(const char* key, bool fallback = false) {
+    auto v = find(key);
+    if (v == nullptr)
+      return fallback;
+    if (!v->is_bool()) {
+      fail(field(key) + " must be true or false");
+      return fallback;
+    }
+    return v->get_bool();
+  }
+
+  template <class E>
+  E enumeration(const char* key, E fallback) {
+    auto text = str(key);
+    if (text.empty())
+      return fallback;
+    auto x = from_string<E>(text);
+    if (!x) {
+      fail(field(key) + " has unknown value \"" + text + "\"");
+      return fallback;
+    }
+    return *x;
+  }
+
+  /// A JSON document kept as text; `fallback` when the field is absent.
+  std::string payload(const char* key, const char* fallback) const {
+    if (o_ == nullptr)
+      return fallback;
+    auto i = o_->find(key);
+    return i == o_->end() ? std::string{fallback}
+                          : json::serialize(i->value());
+  }
+
+  /// The array `key`, null when it is absent; a record with its steps
+  /// dropped would be silently wrong, so anything else is a problem.
+  const json::array* array(const char* key) {
+    auto v = find(key);
+    if (v == nullptr)
+      return nullptr;
+    if (!v->is_array()) {
+      fail(field(key) + " must be an array");
+      return nullptr;
+    }
+    return &v->get_array();
+  }
+
+  /// Reads a nested value with `read` unless a problem came first.
+  template <class T, class F>
+  T nested(const char* key, F read) {
+    auto v = find(key);
+    if (v == nullptr || problem_)
+      return T{};
+    auto x = read(*v);
+    if (!x) {
+      fail(x.error().context);
+      return T{};
+    }
+    return std::move(*x);
+  }
+
+  void fail(std::string message) {
+    if (!problem_)
+      problem_ = failure{errc::invalid_json, std::move(message)};
+  }
+
+  /// `x`, or the first problem.
+  template <class T>
+  outcome<T> result(T x) const {
+    if (problem_)
+      return problem_;
+    return x;
+  }
+
+private:
+  static std::string field(const char* key) {
+    return std::string("field \"") + key + "\"";
+  }
+
+  const json::object* o_;
+  failure problem_;
+};
 
 // A JSON payload kept as text: stored parsed in the JSON form.
 json::value payload(const std::string& text) {
   if (text.empty())
     return nullptr;
-  json::value v;
-  std::string err;
-  if (!parse_json(text, v, err, defaults::max_wrapped_json_depth))
-    return json::string(text);
-  return v;
-}
-
-std::string get_payload(const json::object& o, const char* key,
-                        const char* fallback) {
-  auto v = find(o, key);
+  auto v = parse_json(text, defaults::max_wrapped_json_depth);
   if (!v)
-    return fallback;
-  return json::serialize(*v);
-}
-
-template <class E>
-E get_enum(const json::object& o, const char* key, E fallback) {
-  auto str = get_string(o, key);
-  if (str.empty())
-    return fallback;
-  E result;
-  if (!from_string(str, result))
-    throw std::invalid_argument(std::string("field \"") + key
-                                + "\" has unknown value \"" + str + "\"");
-  return result;
+    return json::string(text);
+  return std::move(*v);
 }
 
 json::array strings(const std::vector<std::string>& xs) {
@@ -110,7 +171,7 @@ json::array strings(const std::vector<std::string>& xs) {
 
 } // namespace
 
-// -- step_spec ------------------------------------------------------------------
+// -- JSON forms ---------------------------------------------------------------------
 
 void tag_invoke(json::value_from_tag, json::value& v, const step_spec& x) {
   v = json::object{{"name", x.name},
@@ -118,27 +179,6 @@ void tag_invoke(json::value_from_tag, json::value& v, const step_spec& x) {
                    {"args", payload(x.args)},
                    {"services", strings(x.services)}};
 }
-
-step_spec tag_invoke(json::value_to_tag<step_spec>, const json::value& v) {
-  auto& o = as_object(v, "step");
-  step_spec x;
-  x.name = get_string(o, "name");
-  x.cls = get_string(o, "class");
-  x.args = get_payload(o, "args", "null");
-  if (auto s = find(o, "services"); s && !s->is_null()) {
-    if (!s->is_array())
-      throw std::invalid_argument("field \"services\" must be an array");
-    for (auto& e : s->get_array()) {
-      if (!e.is_string())
-        throw std::invalid_argument(
-          "field \"services\" must list service names (strings)");
-      x.services.emplace_back(e.get_string());
-    }
-  }
-  return x;
-}
-
-// -- process_spec -----------------------------------------------------------------
 
 void tag_invoke(json::value_from_tag, json::value& v, const process_spec& x) {
   json::array steps;
@@ -149,33 +189,10 @@ void tag_invoke(json::value_from_tag, json::value& v, const process_spec& x) {
                    {"data", payload(x.data)}};
 }
 
-process_spec tag_invoke(json::value_to_tag<process_spec>,
-                        const json::value& v) {
-  process_spec x;
-  std::string err;
-  if (!parse_spec(v, x, err))
-    throw std::invalid_argument(err);
-  return x;
-}
-
-// -- progress_info --------------------------------------------------------------
-
 void tag_invoke(json::value_from_tag, json::value& v, const progress_info& x) {
   v = json::object{
     {"step", x.step}, {"percent", x.percent}, {"message", x.message}};
 }
-
-progress_info tag_invoke(json::value_to_tag<progress_info>,
-                         const json::value& v) {
-  auto& o = as_object(v, "progress");
-  progress_info x;
-  x.step = get_string(o, "step");
-  x.percent = get_number<double>(o, "percent");
-  x.message = get_string(o, "message");
-  return x;
-}
-
-// -- error_info -------------------------------------------------------------------
 
 void tag_invoke(json::value_from_tag, json::value& v, const error_info& x) {
   json::object o{{"kind", to_string(x.kind)},
@@ -190,21 +207,6 @@ void tag_invoke(json::value_from_tag, json::value& v, const error_info& x) {
     o["stderr"] = x.stderr_tail;
   v = std::move(o);
 }
-
-error_info tag_invoke(json::value_to_tag<error_info>, const json::value& v) {
-  auto& o = as_object(v, "error");
-  error_info x;
-  x.kind = get_enum(o, "kind", error_kind::none);
-  x.step = get_string(o, "step");
-  x.message = get_string(o, "message");
-  x.stack = get_string(o, "stack");
-  x.exit_code = get_number<int32_t>(o, "exit_code", -1);
-  x.signal = get_number<int32_t>(o, "signal", 0);
-  x.stderr_tail = get_string(o, "stderr");
-  return x;
-}
-
-// -- process_record ---------------------------------------------------------------
 
 void tag_invoke(json::value_from_tag, json::value& v, const process_record& x) {
   json::array steps;
@@ -235,142 +237,89 @@ void tag_invoke(json::value_from_tag, json::value& v, const process_record& x) {
                    {"cancel_requested", x.cancel_requested}};
 }
 
-process_record tag_invoke(json::value_to_tag<process_record>,
-                          const json::value& v) {
-  auto& o = as_object(v, "process record");
-  process_record x;
-  x.pid = get_string(o, "pid");
-  x.status = get_enum(o, "status", process_status::queued);
-  x.created_at = get_number<uint64_t>(o, "created_at");
-  x.started_at = get_number<uint64_t>(o, "started_at");
-  x.updated_at = get_number<uint64_t>(o, "updated_at");
-  x.finished_at = get_number<uint64_t>(o, "finished_at");
-  x.timeout = get_number<uint32_t>(o, "timeout");
-  // A record with its steps dropped would be silently wrong: reject it.
-  auto array_field = [&](const char* key) -> const json::array* {
-    auto s = find(o, key);
-    if (!s || s->is_null())
-      return nullptr;
-    if (!s->is_array())
-      throw std::invalid_argument(std::string("field \"") + key
-                                  + "\" must be an array");
-    return &s->get_array();
-  };
-  if (auto s = array_field("steps"))
-    for (auto& e : *s)
-      x.steps.push_back(json::value_to<step_spec>(e));
-  if (auto s = array_field("step_states"))
+// -- readers ------------------------------------------------------------------------
+
+outcome<step_spec> read_step_spec(const json::value& v) {
+  fields f{v, "step"};
+  step_spec x;
+  x.name = f.str("name");
+  x.cls = f.str("class");
+  x.args = f.payload("args", "null");
+  if (auto s = f.array("services"))
     for (auto& e : *s) {
-      step_status st;
-      if (!e.is_string() || !from_string(std::string(e.get_string()), st))
-        throw std::invalid_argument("field \"step_states\" has an unknown state");
-      x.step_states.push_back(st);
+      if (!e.is_string()) {
+        f.fail("field \"services\" must list service names (strings)");
+        break;
+      }
+      x.services.emplace_back(e.get_string());
     }
-  x.last_completed = get_number<int32_t>(o, "last_completed", -1);
-  x.next_step = get_number<uint32_t>(o, "next_step");
-  x.data = get_payload(o, "data", "{}");
-  x.output = get_payload(o, "output", "null");
-  if (auto p = find(o, "progress"); p && !p->is_null())
-    x.progress = json::value_to<progress_info>(*p);
-  if (auto e = find(o, "error"); e && !e->is_null())
-    x.error = json::value_to<error_info>(*e);
-  x.runner = get_string(o, "runner");
-  x.exec_pid = get_number<int32_t>(o, "exec_pid");
-  x.queue_seq = get_number<uint64_t>(o, "queue_seq");
-  x.runs = get_number<uint32_t>(o, "runs");
-  x.cancel_requested = get_bool(o, "cancel_requested");
-  return x;
+  return f.result(std::move(x));
 }
 
-// -- transition -------------------------------------------------------------------
-
-void tag_invoke(json::value_from_tag, json::value& v, const transition& x) {
-  v = json::object{{"kind", to_string(x.kind)},
-                   {"pid", x.pid},
-                   {"source", x.source},
-                   {"runner", x.runner},
-                   {"step", x.step},
-                   {"exec_pid", x.exec_pid},
-                   {"json", payload(x.json)},
-                   {"progress", json::value_from(x.progress)},
-                   {"error", json::value_from(x.error)}};
+outcome<progress_info> read_progress_info(const json::value& v) {
+  fields f{v, "progress"};
+  progress_info x;
+  x.step = f.str("step");
+  x.percent = f.number<double>("percent");
+  x.message = f.str("message");
+  return f.result(std::move(x));
 }
 
-transition tag_invoke(json::value_to_tag<transition>, const json::value& v) {
-  auto& o = as_object(v, "transition");
-  transition x;
-  x.kind = get_enum(o, "kind", transition_kind::enqueue);
-  x.pid = get_string(o, "pid");
-  x.source = get_string(o, "source");
-  x.runner = get_string(o, "runner");
-  x.step = get_number<uint32_t>(o, "step");
-  x.exec_pid = get_number<int32_t>(o, "exec_pid");
-  auto j = find(o, "json");
-  x.json = (!j || j->is_null()) ? std::string{} : json::serialize(*j);
-  if (auto p = find(o, "progress"); p && !p->is_null())
-    x.progress = json::value_to<progress_info>(*p);
-  if (auto e = find(o, "error"); e && !e->is_null())
-    x.error = json::value_to<error_info>(*e);
-  return x;
+outcome<error_info> read_error_info(const json::value& v) {
+  fields f{v, "error"};
+  error_info x;
+  x.kind = f.enumeration("kind", error_kind::none);
+  x.step = f.str("step");
+  x.message = f.str("message");
+  x.stack = f.str("stack");
+  x.exit_code = f.number<int32_t>("exit_code", -1);
+  x.signal = f.number<int32_t>("signal", 0);
+  x.stderr_tail = f.str("stderr");
+  return f.result(std::move(x));
 }
 
-// -- log_entry, process_event, list_query ----------------------------------------
-
-void tag_invoke(json::value_from_tag, json::value& v, const log_entry& x) {
-  v = json::object{{"seq", x.seq},
-                   {"time", x.time},
-                   {"what", json::value_from(x.what)},
-                   {"status_after", to_string(x.status_after)},
-                   {"digest", digest_to_hex(x.digest)}};
-}
-
-log_entry tag_invoke(json::value_to_tag<log_entry>, const json::value& v) {
-  auto& o = as_object(v, "log entry");
-  log_entry x;
-  x.seq = get_number<uint64_t>(o, "seq");
-  x.time = get_number<uint64_t>(o, "time");
-  if (auto w = find(o, "what"))
-    x.what = json::value_to<transition>(*w);
-  x.status_after = get_enum(o, "status_after", process_status::queued);
-  auto d = get_string(o, "digest");
-  if (!d.empty() && !digest_from_hex(d, x.digest))
-    throw std::invalid_argument("field \"digest\" must be 16 hex digits");
-  return x;
-}
-
-void tag_invoke(json::value_from_tag, json::value& v, const process_event& x) {
-  v = json::object{{"seq", x.seq},
-                   {"kind", to_string(x.kind)},
-                   {"record", json::value_from(x.record)}};
-}
-
-process_event tag_invoke(json::value_to_tag<process_event>,
-                         const json::value& v) {
-  auto& o = as_object(v, "process event");
-  process_event x;
-  x.seq = get_number<uint64_t>(o, "seq");
-  x.kind = get_enum(o, "kind", transition_kind::enqueue);
-  if (auto r = find(o, "record"))
-    x.record = json::value_to<process_record>(*r);
-  return x;
-}
-
-void tag_invoke(json::value_from_tag, json::value& v, const list_query& x) {
-  json::object o{{"limit", x.limit}};
-  if (!x.any_status)
-    o["status"] = to_string(x.status);
-  v = std::move(o);
-}
-
-list_query tag_invoke(json::value_to_tag<list_query>, const json::value& v) {
-  auto& o = as_object(v, "list query");
-  list_query x;
-  auto st = get_string(o, "status");
-  x.any_status = st.empty();
-  if (!x.any_status)
-    x.status = get_enum(o, "status", process_status::queued);
-  x.limit = get_number<uint32_t>(o, "limit", 100);
-  return x;
+outcome<process_record> read_process_record(const json::value& v) {
+  fields f{v, "process record"};
+  process_record x;
+  x.pid = f.str("pid");
+  x.status = f.enumeration("status", process_status::queued);
+  x.created_at = f.number<uint64_t>("created_at");
+  x.started_at = f.number<uint64_t>("started_at");
+  x.updated_at = f.number<uint64_t>("updated_at");
+  x.finished_at = f.number<uint64_t>("finished_at");
+  x.timeout = f.number<uint32_t>("timeout");
+  if (auto s = f.array("steps"))
+    for (auto& e : *s) {
+      auto step = read_step_spec(e);
+      if (!step) {
+        f.fail(step.error().context);
+        break;
+      }
+      x.steps.push_back(std::move(*step));
+    }
+  if (auto s = f.array("step_states"))
+    for (auto& e : *s) {
+      auto st = e.is_string()
+                  ? from_string<step_status>(std::string(e.get_string()))
+                  : std::nullopt;
+      if (!st) {
+        f.fail("field \"step_states\" has an unknown state");
+        break;
+      }
+      x.step_states.push_back(*st);
+    }
+  x.last_completed = f.number<int32_t>("last_completed", -1);
+  x.next_step = f.number<uint32_t>("next_step");
+  x.data = f.payload("data", "{}");
+  x.output = f.payload("output", "null");
+  x.progress = f.nested<progress_info>("progress", read_progress_info);
+  x.error = f.nested<error_info>("error", read_error_info);
+  x.runner = f.str("runner");
+  x.exec_pid = f.number<int32_t>("exec_pid");
+  x.queue_seq = f.number<uint64_t>("queue_seq");
+  x.runs = f.number<uint32_t>("runs");
+  x.cancel_requested = f.boolean("cancel_requested");
+  return f.result(std::move(x));
 }
 
 // -- helpers ------------------------------------------------------------------------
@@ -383,9 +332,9 @@ std::string digest_to_hex(uint64_t x) {
   return out;
 }
 
-bool digest_from_hex(const std::string& str, uint64_t& out) {
+std::optional<uint64_t> digest_from_hex(const std::string& str) {
   if (str.size() != 16)
-    return false;
+    return std::nullopt;
   uint64_t x = 0;
   for (auto c : str) {
     x <<= 4;
@@ -394,14 +343,15 @@ bool digest_from_hex(const std::string& str, uint64_t& out) {
     else if (c >= 'a' && c <= 'f')
       x |= static_cast<uint64_t>(c - 'a' + 10);
     else
-      return false;
+      return std::nullopt;
   }
-  out = x;
-  return true;
+  return x;
 }
 
-bool parse_json(std::string_view text, json::value& out, std::string& err,
-                size_t max_depth) {
+outcome<json::value> parse_json(std::string_view text, size_t max_depth) {
+  auto malformed = [](std::string what) {
+    return failure{errc::invalid_json, std::move(what)};
+  };
   json::error_code ec;
   json::parse_options opts;
   opts.max_depth = max_depth;
@@ -410,24 +360,19 @@ bool parse_json(std::string_view text, json::value& out, std::string& err,
   if (!ec && n < text.size()) {
     // Only white space may follow the document.
     for (auto i = n; i < text.size(); ++i)
-      if (!std::isspace(static_cast<unsigned char>(text[i]))) {
-        err = "malformed JSON at offset " + std::to_string(i)
-              + ": extra characters after the document";
-        return false;
-      }
+      if (!std::isspace(static_cast<unsigned char>(text[i])))
+        return malformed("malformed JSON at offset " + std::to_string(i)
+                         + ": extra characters after the document");
   }
   if (!ec)
     p.finish(ec);
-  if (ec == json::error::too_deep) {
-    err = "nested deeper than " + std::to_string(max_depth) + " levels";
-    return false;
-  }
-  if (ec) {
-    err = "malformed JSON at offset " + std::to_string(n) + ": " + ec.message();
-    return false;
-  }
-  out = p.release();
-  return true;
+  if (ec == json::error::too_deep)
+    return malformed("nested deeper than " + std::to_string(max_depth)
+                     + " levels");
+  if (ec)
+    return malformed("malformed JSON at offset " + std::to_string(n) + ": "
+                     + ec.message());
+  return p.release();
 }
 
 std::string dump(const json::value& v) {
@@ -436,15 +381,19 @@ std::string dump(const json::value& v) {
 
 namespace {
 
-bool parse_step(const std::string& name, const json::value& v, step_spec& out,
-                std::string& err) {
+const json::value* find(const json::object& o, const char* key) {
+  auto i = o.find(key);
+  return i == o.end() ? nullptr : &i->value();
+}
+
+outcome<step_spec> parse_step(const std::string& name, const json::value& v) {
   auto fail = [&](const std::string& what) {
-    err = "step \"" + name + "\": " + what;
-    return false;
+    return failure{errc::invalid_spec, "step \"" + name + "\": " + what};
   };
   if (!v.is_object())
     return fail("must be an object with a \"class\"");
   auto& o = v.get_object();
+  step_spec out;
   out.name = name;
   auto cls = find(o, "class");
   if (!cls)
@@ -482,90 +431,75 @@ bool parse_step(const std::string& name, const json::value& v, step_spec& out,
     if (k != "class" && k != "args" && k != "services" && k != "name")
       return fail("unknown field \"" + std::string(k) + "\"");
   }
-  return true;
+  return out;
 }
 
 } // namespace
 
-bool parse_spec(const json::value& v, process_spec& out, std::string& err) {
-  if (!v.is_object()) {
-    err = "spec must be a JSON object with \"steps\"";
-    return false;
-  }
+outcome<process_spec> parse_spec(const json::value& v) {
+  auto fail = [](std::string what) {
+    return failure{errc::invalid_spec, std::move(what)};
+  };
+  if (!v.is_object())
+    return fail("spec must be a JSON object with \"steps\"");
   auto& o = v.get_object();
   auto steps = find(o, "steps");
-  if (!steps) {
-    err = "spec: field \"steps\" is missing";
-    return false;
-  }
+  if (!steps)
+    return fail("spec: field \"steps\" is missing");
   process_spec result;
   if (steps->is_object()) {
     for (auto& kv : steps->get_object()) {
-      step_spec s;
-      if (!parse_step(std::string(kv.key()), kv.value(), s, err))
-        return false;
-      result.steps.push_back(std::move(s));
+      auto s = parse_step(std::string(kv.key()), kv.value());
+      if (!s)
+        return s.error();
+      result.steps.push_back(std::move(*s));
     }
   } else if (steps->is_array()) {
     size_t i = 0;
     for (auto& e : steps->get_array()) {
       auto idx = "#" + std::to_string(i++);
-      if (!e.is_object()) {
-        err = "step " + idx + ": must be an object with \"name\" and \"class\"";
-        return false;
-      }
+      if (!e.is_object())
+        return fail("step " + idx
+                    + ": must be an object with \"name\" and \"class\"");
       auto n = find(e.get_object(), "name");
-      if (!n || !n->is_string() || n->get_string().empty()) {
-        err = "step " + idx + ": field \"name\" must be a non-empty string";
-        return false;
-      }
-      step_spec s;
-      if (!parse_step(std::string(n->get_string()), e, s, err))
-        return false;
-      result.steps.push_back(std::move(s));
+      if (!n || !n->is_string() || n->get_string().empty())
+        return fail("step " + idx
+                    + ": field \"name\" must be a non-empty string");
+      auto s = parse_step(std::string(n->get_string()), e);
+      if (!s)
+        return s.error();
+      result.steps.push_back(std::move(*s));
     }
   } else {
-    err = "spec: field \"steps\" must be an object (name -> step) or an array";
-    return false;
+    return fail("spec: field \"steps\" must be an object (name -> step) or "
+                "an array");
   }
-  if (result.steps.empty()) {
-    err = "spec: field \"steps\" has no steps";
-    return false;
-  }
+  if (result.steps.empty())
+    return fail("spec: field \"steps\" has no steps");
   for (size_t i = 0; i < result.steps.size(); ++i)
     for (size_t j = i + 1; j < result.steps.size(); ++j)
-      if (result.steps[i].name == result.steps[j].name) {
-        err = "step \"" + result.steps[i].name + "\": name used twice";
-        return false;
-      }
+      if (result.steps[i].name == result.steps[j].name)
+        return fail("step \"" + result.steps[i].name + "\": name used twice");
   if (auto t = find(o, "timeout"); t && !t->is_null()) {
-    if (!t->is_number()) {
-      err = "spec: field \"timeout\" must be a number of seconds";
-      return false;
-    }
+    if (!t->is_number())
+      return fail("spec: field \"timeout\" must be a number of seconds");
     auto secs = t->to_number<double>();
-    if (secs < 0 || secs > 31536000) {
-      err = "spec: field \"timeout\" must be between 0 and 31536000 seconds";
-      return false;
-    }
+    if (secs < 0 || secs > 31536000)
+      return fail("spec: field \"timeout\" must be between 0 and 31536000 "
+                  "seconds");
     result.timeout = static_cast<uint32_t>(secs);
   }
   if (auto d = find(o, "data"); d && !d->is_null()) {
-    if (!d->is_object()) {
-      err = "spec: field \"data\" must be an object";
-      return false;
-    }
+    if (!d->is_object())
+      return fail("spec: field \"data\" must be an object");
     result.data = json::serialize(*d);
   }
   for (auto& kv : o) {
     auto k = kv.key();
-    if (k != "steps" && k != "timeout" && k != "data") {
-      err = "spec: unknown field \"" + std::string(k) + "\"";
-      return false;
-    }
+    if (k != "steps" && k != "timeout" && k != "data")
+      return fail("spec: unknown field \"" + std::string(k) + "\"");
   }
-  out = std::move(result);
-  return true;
+  return result;
 }
 
 namespace {
@@ -767,32 +701,25 @@ size_t depth_up_to(const json::value& v, size_t stop) {
 
 } // namespace
 
-bool parse_spec(std::string_view text, process_spec& out, std::string& err) {
+outcome<process_spec> parse_spec(std::string_view text) {
   // First the checks that need the text, so that a tree is built only of
   // a document within the depth limit.
-  if (auto problem = check_json(text, true); !problem.empty()) {
-    err = std::move(problem);
-    return false;
-  }
-  json::value v;
-  if (!parse_json(text, v, err, defaults::max_wrapped_json_depth)) {
-    err = "spec: " + err;
-    return false;
-  }
-  return parse_spec(v, out, err);
+  if (auto problem = check_json(text, true); !problem.empty())
+    return failure{errc::invalid_spec, std::move(problem)};
+  auto v = parse_json(text, defaults::max_wrapped_json_depth);
+  if (!v)
+    return failure{errc::invalid_spec, "spec: " + v.error().context};
+  return parse_spec(*v);
 }
 
-bool parse_user_json(std::string_view text, json::value& out, std::string& err,
-                     const std::string& what) {
-  if (auto problem = check_json(text, false, what); !problem.empty()) {
-    err = std::move(problem);
-    return false;
-  }
-  if (!parse_json(text, out, err)) {
-    err = json_error(what, err);
-    return false;
-  }
-  return true;
+outcome<json::value> parse_user_json(std::string_view text,
+                                     const std::string& what) {
+  if (auto problem = check_json(text, false, what); !problem.empty())
+    return failure{errc::invalid_json, std::move(problem)};
+  auto v = parse_json(text);
+  if (!v)
+    return failure{errc::invalid_json, json_error(what, v.error().context)};
+  return v;
 }
 
 bool deeper_than_limit(const json::value& v) {
@@ -805,21 +732,50 @@ std::string json_error(const std::string& what, const std::string& err) {
   return what + ": " + err;
 }
 
-bool spec_to_json(const process_spec& spec, std::string& out,
-                  std::string& err) {
-  // A spec built in code has not been through parse_spec: check what the
-  // JSON mapping would otherwise turn into a string or cut.
-  json::value v;
-  if (!spec.data.empty()
-      && !parse_user_json(spec.data, v, err, "spec: field \"data\""))
-    return false;
-  for (auto& s : spec.steps)
-    if (!s.args.empty()
-        && !parse_user_json(s.args, v, err,
-                            "step \"" + s.name + "\": field \"args\""))
-      return false;
-  out = dump(json::value_from(spec));
-  return true;
+failure check_spec(process_spec& spec) {
+  auto fail = [](std::string msg) {
+    return failure{errc::invalid_spec, std::move(msg)};
+  };
+  if (spec.steps.empty())
+    return fail("spec: field \"steps\" has no steps");
+  for (size_t i = 0; i < spec.steps.size(); ++i) {
+    auto& s = spec.steps[i];
+    if (s.name.empty())
+      return fail("step #" + std::to_string(i)
+                  + ": field \"name\" must be a non-empty string");
+    for (size_t j = 0; j < i; ++j)
+      if (spec.steps[j].name == s.name)
+        return fail("step \"" + s.name + "\": name used twice");
+    auto what = "step \"" + s.name + "\"";
+    if (s.cls.empty())
+      return fail(what + ": field \"class\" must be a non-empty string");
+    if (s.args.empty()) {
+      s.args = "null";
+      continue;
+    }
+    auto v = parse_user_json(s.args, what + ": field \"args\"");
+    if (!v)
+      return fail(v.error().context);
+    if (!v->is_null() && !v->is_array() && !v->is_object())
+      return fail(what + ": field \"args\" must be an array or an object");
+    s.args = json::serialize(*v);
+  }
+  if (spec.timeout > 31536000)
+    return fail("spec: field \"timeout\" must be between 0 and 31536000 "
+                "seconds");
+  if (spec.data.empty()) {
+    spec.data = "{}";
+  } else {
+    auto v = parse_user_json(spec.data, "spec: field \"data\"");
+    if (!v)
+      return fail(v.error().context);
+    if (v->is_null())
+      *v = json::object{};
+    if (!v->is_object())
+      return fail("spec: field \"data\" must be an object");
+    spec.data = json::serialize(*v);
+  }
+  return {};
 }
 
 json::object merge_objects(const json::value& base, const json::object& over) {

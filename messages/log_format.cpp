@@ -1,6 +1,6 @@
 #include "procman/messages/log_format.hpp"
 
-#include <stdexcept>
+#include <cstring>
 
 #include <boost/json.hpp>
 
@@ -15,11 +15,10 @@ namespace {
 json::value payload_value(const std::string& text) {
   if (text.empty())
     return nullptr;
-  json::value v;
-  std::string err;
-  if (!parse_json(text, v, err, defaults::max_wrapped_json_depth))
+  auto v = parse_json(text, defaults::max_wrapped_json_depth);
+  if (!v)
     return json::string(text);
-  return v;
+  return std::move(*v);
 }
 
 } // namespace
@@ -48,60 +47,149 @@ json::object log_line(const log_entry& e) {
   if (!t.runner.empty())
     o["runner"] = t.runner;
   switch (t.kind) {
+    case transition_kind::enqueue:
+      o["payload"] = json::value_from(t.spec);
+      break;
+    case transition_kind::start:
+      o["exec_pid"] = t.exec_pid;
+      o["payload"] = json::object{{"timeout", t.timeout}};
+      break;
     case transition_kind::step_started:
     case transition_kind::step_completed:
-    case transition_kind::interrupt:
       o["step"] = t.step;
       break;
     case transition_kind::progress:
       o["step"] = t.step;
       o["progress"] = json::value_from(t.progress);
       break;
-    case transition_kind::start:
-      o["exec_pid"] = t.exec_pid;
+    case transition_kind::interrupt:
+      o["step"] = t.step;
+      if (!t.output.empty())
+        o["payload"] = payload_value(t.output);
+      break;
+    case transition_kind::finish:
+      if (!t.output.empty())
+        o["payload"] = payload_value(t.output);
+      break;
+    case transition_kind::proceed:
+      o["payload"] = payload_value(t.data.empty() ? "{}" : t.data);
       break;
     default:
       break;
   }
-  if (!t.json.empty())
-    o["payload"] = payload_value(t.json);
   if (t.error.kind != error_kind::none || !t.error.message.empty()
       || t.error.exit_code >= 0 || t.error.signal != 0
       || !t.error.stderr_tail.empty() || !t.error.step.empty())
     o["error"] = json::value_from(t.error);
+  if (!t.exec_path.empty())
+    o["exec_path"] = t.exec_path;
+  if (t.spawn_errno != 0)
+    o["spawn_errno"] = t.spawn_errno;
+  if (!t.garbage.empty())
+    o["garbage"] = t.garbage;
   return o;
+}
+
+failure read_payload(transition& t, const json::value& payload) {
+  auto what = "the " + to_string(t.kind) + " payload";
+  switch (t.kind) {
+    case transition_kind::enqueue: {
+      auto spec = parse_spec(payload);
+      if (!spec)
+        return failure{errc::invalid_spec, what + ": " + spec.error().context};
+      t.spec = std::move(*spec);
+      return {};
+    }
+    case transition_kind::start: {
+      auto o = payload.if_object();
+      auto timeout = o ? o->if_contains("timeout") : nullptr;
+      if (timeout == nullptr || !timeout->is_number())
+        return failure{errc::invalid_json,
+                       what + " must be {\"timeout\": seconds}"};
+      t.timeout = timeout->to_number<uint32_t>();
+      return {};
+    }
+    case transition_kind::proceed:
+      t.data = json::serialize(payload);
+      return {};
+    case transition_kind::interrupt:
+    case transition_kind::finish:
+      t.output = json::serialize(payload);
+      return {};
+    default:
+      return {};
+  }
+}
+
+namespace {
+
+const std::string cannot_start = "cannot start executor ";
+const std::string garbage_prefix
+  = "executor wrote garbage on its report channel: ";
+
+} // namespace
+
+void upgrade_failure(transition& t) {
+  if (t.kind != transition_kind::fail || t.error.kind != error_kind::crash
+      || t.spawn_errno != 0 || !t.garbage.empty())
+    return;
+  auto& msg = t.error.message;
+  if (msg.compare(0, cannot_start.size(), cannot_start) == 0) {
+    // "cannot start executor <path>: <strerror(errno)>"
+    auto colon = msg.rfind(": ");
+    if (colon == std::string::npos || colon < cannot_start.size())
+      return;
+    auto text = msg.substr(colon + 2);
+    for (int e = 1; e < 134; ++e)
+      if (text == std::strerror(e)) {
+        t.spawn_errno = e;
+        t.exec_path = msg.substr(cannot_start.size(),
+                                 colon - cannot_start.size());
+        return;
+      }
+  } else if (msg.compare(0, garbage_prefix.size(), garbage_prefix) == 0) {
+    t.garbage = msg.substr(garbage_prefix.size());
+  }
 }
 
 json::object record_line(const process_record& r) {
   return json::object{{"type", "record"}, {"record", json::value_from(r)}};
 }
 
-log_entry parse_log_line(const json::object& o) {
+outcome<log_entry> parse_log_line(const json::object& o) {
+  failure problem;
+  auto fail = [&](std::string what) {
+    if (!problem)
+      problem = failure{errc::invalid_json, std::move(what)};
+  };
+  auto field = [](const char* key) {
+    return std::string("field \"") + key + "\"";
+  };
   auto str = [&](const char* key, bool required) -> std::string {
     auto v = o.if_contains(key);
     if (!v || v->is_null()) {
       if (required)
-        throw std::invalid_argument(std::string("field \"") + key
-                                    + "\" is missing");
+        fail(field(key) + " is missing");
       return {};
     }
-    if (!v->is_string())
-      throw std::invalid_argument(std::string("field \"") + key
-                                  + "\" must be a string");
+    if (!v->is_string()) {
+      fail(field(key) + " must be a string");
+      return {};
+    }
     return std::string(v->get_string());
   };
   auto num = [&](const char* key, bool required) -> uint64_t {
     auto v = o.if_contains(key);
     if (!v || v->is_null()) {
       if (required)
-        throw std::invalid_argument(std::string("field \"") + key
-                                    + "\" is missing");
+        fail(field(key) + " is missing");
       return 0;
     }
-    if (!v->is_number())
-      throw std::invalid_argument(std::string("field \"") + key
-                                  + "\" must be a number");
-    return v->to_number<uint64_t>();
+    json::error_code ec;
+    auto x = v->is_number() ? v->to_number<uint64_t>(ec) : 0;
+    if (!v->is_number() || ec)
+      fail(field(key) + " must be a non-negative integer");
+    return x;
   };
   log_entry e;
   e.seq = num("seq", true);
@@ -109,32 +197,53 @@ log_entry parse_log_line(const json::object& o) {
   auto& t = e.what;
   t.source = str("source", false);
   auto event = str("event", true);
-  if (!from_string(event, t.kind))
-    throw std::invalid_argument("field \"event\" has unknown value \"" + event
-                                + "\"");
+  if (auto kind = from_string<transition_kind>(event))
+    t.kind = *kind;
+  else if (!event.empty())
+    fail("field \"event\" has unknown value \"" + event + "\"");
   t.pid = str("pid", true);
   auto after = str("status_after", true);
-  if (!from_string(after, e.status_after))
-    throw std::invalid_argument("field \"status_after\" has unknown value \""
-                                + after + "\"");
-  auto digest = str("digest", true);
-  if (!digest_from_hex(digest, e.digest))
-    throw std::invalid_argument("field \"digest\" must be 16 hex digits");
+  if (auto status = from_string<process_status>(after))
+    e.status_after = *status;
+  else if (!after.empty())
+    fail("field \"status_after\" has unknown value \"" + after + "\"");
+  if (auto digest = digest_from_hex(str("digest", true)))
+    e.digest = *digest;
+  else
+    fail("field \"digest\" must be 16 hex digits");
   t.runner = str("runner", false);
   t.step = static_cast<uint32_t>(num("step", false));
   if (auto v = o.if_contains("exec_pid"); v && v->is_number())
     t.exec_pid = v->to_number<int32_t>();
+  if (problem)
+    return problem;
   if (auto v = o.if_contains("payload"))
-    t.json = json::serialize(*v);
-  if (auto v = o.if_contains("progress"); v && !v->is_null())
-    t.progress = json::value_to<progress_info>(*v);
-  if (auto v = o.if_contains("error"); v && !v->is_null())
-    t.error = json::value_to<error_info>(*v);
+    if (auto f = read_payload(t, *v))
+      return f;
+  if (auto v = o.if_contains("progress"); v && !v->is_null()) {
+    auto progress = read_progress_info(*v);
+    if (!progress)
+      return progress.error();
+    t.progress = std::move(*progress);
+  }
+  if (auto v = o.if_contains("error"); v && !v->is_null()) {
+    auto error = read_error_info(*v);
+    if (!error)
+      return error.error();
+    t.error = std::move(*error);
+  }
+  t.exec_path = str("exec_path", false);
+  if (auto v = o.if_contains("spawn_errno"); v && v->is_number())
+    t.spawn_errno = v->to_number<int32_t>();
+  t.garbage = str("garbage", false);
+  if (problem)
+    return problem;
+  upgrade_failure(t);
   return e;
 }
 
-bool read_log(std::istream& in, log_file& out, std::string& err) {
-  out = log_file{};
+outcome<log_file> read_log(std::istream& in) {
+  log_file out;
   std::string line;
   size_t n = 0;
   bool header = false;
@@ -143,77 +252,65 @@ bool read_log(std::istream& in, log_file& out, std::string& err) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     auto where = "line " + std::to_string(n) + ": ";
-    json::value v;
-    if (!parse_json(line, v, err, defaults::max_wrapped_json_depth)) {
-      err = where + err;
-      return false;
+    auto refuse = [&](const std::string& what) {
+      return failure{errc::invalid_json, where + what};
+    };
+    auto v = parse_json(line, defaults::max_wrapped_json_depth);
+    if (!v)
+      return refuse(v.error().context);
+    if (!v->is_object())
+      return refuse("must be a JSON object");
+    auto& o = v->get_object();
+    if (!header) {
+      auto f = o.if_contains("format");
+      if (!f || !f->is_string() || f->get_string() != log_format_name)
+        return refuse("not a procman log (the first line must have "
+                      "\"format\": \"procman-log\")");
+      auto ver = o.if_contains("version");
+      if (!ver || !ver->is_int64() || ver->get_int64() < 1
+          || ver->get_int64() > log_format_version)
+        return refuse("unsupported log format version (this procman reads "
+                      "version "
+                      + std::to_string(log_format_version) + ")");
+      out.version = static_cast<int>(ver->get_int64());
+      if (auto s = o.if_contains("store"); s && s->is_string())
+        out.store = std::string(s->get_string());
+      if (auto s = o.if_contains("since"); s && s->is_uint64())
+        out.since = s->get_uint64();
+      else if (s && s->is_int64() && s->get_int64() >= 0)
+        out.since = static_cast<uint64_t>(s->get_int64());
+      if (auto s = o.if_contains("pid"); s && s->is_string())
+        out.pid = std::string(s->get_string());
+      header = true;
+      continue;
     }
-    if (!v.is_object()) {
-      err = where + "must be a JSON object";
-      return false;
-    }
-    auto& o = v.get_object();
-    try {
-      if (!header) {
-        auto f = o.if_contains("format");
-        if (!f || !f->is_string() || f->get_string() != log_format_name) {
-          err = where + "not a procman log (the first line must have "
-                        "\"format\": \"procman-log\")";
-          return false;
-        }
-        auto ver = o.if_contains("version");
-        if (!ver || !ver->is_int64() || ver->get_int64() < 1
-            || ver->get_int64() > log_format_version) {
-          err = where + "unsupported log format version (this procman reads "
-                        "version "
-                + std::to_string(log_format_version) + ")";
-          return false;
-        }
-        out.version = static_cast<int>(ver->get_int64());
-        if (auto s = o.if_contains("store"); s && s->is_string())
-          out.store = std::string(s->get_string());
-        if (auto s = o.if_contains("since"); s && s->is_number())
-          out.since = s->to_number<uint64_t>();
-        if (auto s = o.if_contains("pid"); s && s->is_string())
-          out.pid = std::string(s->get_string());
-        header = true;
-        continue;
-      }
-      auto type = o.if_contains("type");
-      if (!type || !type->is_string()) {
-        err = where + "field \"type\" must be \"entry\" or \"record\"";
-        return false;
-      }
-      if (type->get_string() == "entry") {
-        auto e = parse_log_line(o);
-        if (!out.entries.empty() && e.seq <= out.entries.back().seq) {
-          err = where + "sequence numbers must increase (seq "
-                + std::to_string(e.seq) + " after "
-                + std::to_string(out.entries.back().seq) + ")";
-          return false;
-        }
-        out.entries.push_back(std::move(e));
-      } else if (type->get_string() == "record") {
-        auto r = o.if_contains("record");
-        if (!r) {
-          err = where + "field \"record\" is missing";
-          return false;
-        }
-        out.records.push_back(json::value_to<process_record>(*r));
-      } else {
-        err = where + "field \"type\" must be \"entry\" or \"record\"";
-        return false;
-      }
-    } catch (const std::exception& ex) {
-      err = where + ex.what();
-      return false;
+    auto type = o.if_contains("type");
+    if (!type || !type->is_string())
+      return refuse("field \"type\" must be \"entry\" or \"record\"");
+    if (type->get_string() == "entry") {
+      auto e = parse_log_line(o);
+      if (!e)
+        return refuse(e.error().context);
+      if (!out.entries.empty() && e->seq <= out.entries.back().seq)
+        return refuse("sequence numbers must increase (seq "
+                      + std::to_string(e->seq) + " after "
+                      + std::to_string(out.entries.back().seq) + ")");
+      out.entries.push_back(std::move(*e));
+    } else if (type->get_string() == "record") {
+      auto r = o.if_contains("record");
+      if (!r)
+        return refuse("field \"record\" is missing");
+      auto rec = read_process_record(*r);
+      if (!rec)
+        return refuse(rec.error().context);
+      out.records.push_back(std::move(*rec));
+    } else {
+      return refuse("field \"type\" must be \"entry\" or \"record\"");
     }
   }
-  if (!header) {
-    err = "empty log: no header line";
-    return false;
-  }
-  return true;
+  if (!header)
+    return failure{errc::invalid_json, "empty log: no header line"};
+  return out;
 }
 
 } // namespace procman

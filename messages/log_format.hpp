@@ -17,6 +17,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "procman/messages/failure.hpp"
 #include "procman/messages/types.hpp"
 
 namespace procman {
@@ -44,12 +45,26 @@ boost::json::object log_line(const log_entry& e);
 /// One record line.
 boost::json::object record_line(const process_record& r);
 
-/// Parses an entry line (the object of `log_line`). Throws
-/// std::invalid_argument naming the field.
-log_entry parse_log_line(const boost::json::object& o);
+/// Parses an entry line (the object of `log_line`). Fails
+/// (errc::invalid_json, invalid_spec) naming the field.
+outcome<log_entry> parse_log_line(const boost::json::object& o);
 
-/// Reads a whole log file. On failure returns false with `err` naming the
-/// line ("line 12: field \"event\" has unknown value ...").
-bool read_log(std::istream& in, log_file& out, std::string& err);
+/// Reads the `payload` of an entry line into the typed fields of `t` (by
+/// `t.kind`): enqueue the spec, start `{"timeout": S}`, proceed the data,
+/// interrupt and finish the output; other kinds have none. Fails
+/// (errc::invalid_spec, errc::invalid_json) naming the problem.
+failure read_payload(transition& t, const boost::json::value& payload);
+
+/// A `fail` written before transitions had `exec_path`, `spawn_errno` and
+/// `garbage` says a failed start ("cannot start executor <path>: <errno
+/// text>") or garbage on the report channel ("executor wrote garbage on
+/// its report channel: <line>") only in its message: fills those fields
+/// from it. Only readers of old entries use it; nothing else reads
+/// messages.
+void upgrade_failure(transition& t);
+
+/// Reads a whole log file. Failures name the line ("line 12: field
+/// \"event\" has unknown value ...").
+outcome<log_file> read_log(std::istream& in);
 
 } // namespace procman

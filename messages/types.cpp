@@ -1,18 +1,18 @@
 #include "procman/messages/types.hpp"
 
+#include "procman/messages/errc.hpp"
+
 namespace procman {
 
 namespace {
 
 template <class E, size_t N>
-bool parse_enum(const std::string& str, E& x, const char* const (&names)[N],
-                size_t offset) {
+std::optional<E> parse_enum(const std::string& str,
+                            const char* const (&names)[N], size_t offset) {
   for (size_t i = 0; i < N; ++i)
-    if (str == names[i]) {
-      x = static_cast<E>(i + offset);
-      return true;
-    }
-  return false;
+    if (str == names[i])
+      return static_cast<E>(i + offset);
+  return std::nullopt;
 }
 
 template <class E, size_t N>
@@ -49,17 +49,46 @@ std::string to_string(transition_kind x) {
   return print_enum(x, transition_names, 1);
 }
 
-bool from_string(const std::string& str, process_status& x) {
-  return parse_enum(str, x, status_names, 1);
+template <>
+std::optional<process_status> from_string(const std::string& str) {
+  return parse_enum<process_status>(str, status_names, 1);
 }
-bool from_string(const std::string& str, step_status& x) {
-  return parse_enum(str, x, step_names, 0);
+template <>
+std::optional<step_status> from_string(const std::string& str) {
+  return parse_enum<step_status>(str, step_names, 0);
 }
-bool from_string(const std::string& str, error_kind& x) {
-  return parse_enum(str, x, kind_names, 0);
+template <>
+std::optional<error_kind> from_string(const std::string& str) {
+  return parse_enum<error_kind>(str, kind_names, 0);
 }
-bool from_string(const std::string& str, transition_kind& x) {
-  return parse_enum(str, x, transition_names, 1);
+template <>
+std::optional<transition_kind> from_string(const std::string& str) {
+  return parse_enum<transition_kind>(str, transition_names, 1);
+}
+
+std::string to_string(errc x) {
+  switch (x) {
+    case errc::unknown_process: return "unknown_process";
+    case errc::illegal_transition: return "illegal_transition";
+    case errc::invalid_spec: return "invalid_spec";
+    case errc::invalid_json: return "invalid_json";
+    case errc::storage_failure: return "storage_failure";
+    case errc::store_version: return "store_version";
+    case errc::store_damaged: return "store_damaged";
+    case errc::store_access: return "store_access";
+    case errc::not_interrupted: return "not_interrupted";
+    case errc::already_terminal: return "already_terminal";
+    case errc::runner_busy: return "runner_busy";
+    case errc::spawn_failure: return "spawn_failure";
+    case errc::timeout: return "timeout";
+    case errc::unknown_class: return "unknown_class";
+    case errc::unknown_service: return "unknown_service";
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::connect_failure: return "connect_failure";
+    case errc::queue_empty: return "queue_empty";
+    case errc::containment_failure: return "containment_failure";
+  }
+  return "unknown_error";
 }
 
 } // namespace procman

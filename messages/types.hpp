@@ -1,13 +1,16 @@
 // The plain data that crosses actors, nodes, the store and the message log.
 //
 // Every struct here has a CAF 0.17 `inspect` (binary serializer, network,
-// disk, log) and a JSON mapping in messages/json.hpp. JSON payloads (step
-// args, process data, outputs) travel as serialized `std::string`s so that
-// the structs stay plain and cheap to copy.
+// disk, log); those procman shows or reads as JSON have their JSON form in
+// messages/json.hpp, transitions and log entries theirs in
+// messages/log_format.hpp. Users' JSON documents (step args, process data,
+// outputs) travel as serialized `std::string`s so that the structs stay
+// plain and cheap to copy; everything else is typed.
 
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,11 +76,18 @@ std::string to_string(step_status x);
 std::string to_string(error_kind x);
 std::string to_string(transition_kind x);
 
-/// Parses the names produced by `to_string`; returns false on unknown text.
-bool from_string(const std::string& str, process_status& x);
-bool from_string(const std::string& str, step_status& x);
-bool from_string(const std::string& str, error_kind& x);
-bool from_string(const std::string& str, transition_kind& x);
+/// The value named by what `to_string` produces; none for unknown text.
+template <class E>
+std::optional<E> from_string(const std::string& str);
+
+template <>
+std::optional<process_status> from_string(const std::string& str);
+template <>
+std::optional<step_status> from_string(const std::string& str);
+template <>
+std::optional<error_kind> from_string(const std::string& str);
+template <>
+std::optional<transition_kind> from_string(const std::string& str);
 
 /// Whether no transition leaves this status.
 inline bool is_terminal(process_status x) {
@@ -188,24 +198,36 @@ inline std::string last_completed_step(const process_record& x) {
 
 // -- transitions --------------------------------------------------------------
 
-/// One state change requested of the store. Which fields matter depends on
-/// `kind`; see persistence/store.hpp.
+/// One state change requested of the store; lifecycle/machine.hpp says
+/// which kind reads which fields. Each kind carries its payload as typed
+/// fields; only user documents (proceed data, an output) are JSON text.
 struct transition {
   transition_kind kind = transition_kind::enqueue;
   std::string pid;
-  std::string source;     ///< "client", "runner", "supervisor", "replay"
-  std::string runner;     ///< claim / start
-  uint32_t step = 0;      ///< step index: step_started, step_completed, interrupt
-  int32_t exec_pid = 0;   ///< start
-  std::string json;       ///< enqueue: spec JSON; proceed: data; interrupt/finish: output
-  progress_info progress; ///< progress
-  error_info error;       ///< fail
+  std::string source;       ///< "client", "runner", "supervisor", "replay"
+  std::string runner;       ///< claim, start, and what a runner applies
+  uint32_t step = 0;        ///< step_started, step_completed, progress, interrupt
+  int32_t exec_pid = 0;     ///< start: the executor's OS pid
+  uint32_t timeout = 0;     ///< start: the effective timeout, seconds
+  process_spec spec;        ///< enqueue
+  std::string data;         ///< proceed: a JSON object ("" = {})
+  std::string output;       ///< interrupt, finish: the output (JSON)
+  progress_info progress;   ///< progress
+  error_info error;         ///< fail; cancel by the runner: the executor's end
+  /// fail: the executor that could not be started, and the errno of that
+  /// start (0: it started).
+  std::string exec_path;
+  int32_t spawn_errno = 0;
+  /// fail: the start of the line on the executor's report channel that was
+  /// not a report.
+  std::string garbage;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, transition& x) {
   return f(caf::meta::type_name("transition"), x.kind, x.pid, x.source,
-           x.runner, x.step, x.exec_pid, x.json, x.progress, x.error);
+           x.runner, x.step, x.exec_pid, x.timeout, x.spec, x.data, x.output,
+           x.progress, x.error, x.exec_path, x.spawn_errno, x.garbage);
 }
 
 /// One entry of the message log: a committed transition.

@@ -9,38 +9,55 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/error.hpp>
 
+#include "procman/messages/types.hpp"
+
 namespace procman::codec {
 
-/// Version byte in front of every encoded value.
-constexpr uint8_t value_version = 1;
+/// The version byte in front of an encoded `T`: 1 for everything but log
+/// entries.
+template <class T>
+struct value_version : std::integral_constant<uint8_t, 1> {};
 
-/// Serializes `x` behind the version byte. Returns an error only if the
+/// Log entries: 2 since transitions carry typed payloads; 1 is the layout
+/// with a JSON text (persistence/legacy_log_entry.hpp reads it).
+template <>
+struct value_version<log_entry> : std::integral_constant<uint8_t, 2> {};
+
+/// Serializes `x` behind its version byte. Returns an error only if the
 /// serializer does (it never does for plain data).
 template <class T>
 caf::error encode(const T& x, std::vector<char>& out) {
   out.clear();
-  out.push_back(static_cast<char>(value_version));
+  out.push_back(static_cast<char>(value_version<T>::value));
   caf::binary_serializer sink{nullptr, out};
   // The serializer only reads; CAF 0.17's inspect takes a mutable reference.
   return sink(const_cast<T&>(x));
 }
 
-/// Deserializes a value written by `encode`. Returns false for an unknown
-/// version byte, a truncated value, or trailing bytes.
+/// Deserializes the bytes after a version byte. Returns false for a
+/// truncated value or trailing bytes.
 template <class T>
-bool decode(const char* data, size_t size, T& x) {
-  if (size < 1 || static_cast<uint8_t>(data[0]) != value_version)
-    return false;
-  caf::binary_deserializer src{nullptr, data + 1, size - 1};
+bool decode_body(const char* data, size_t size, T& x) {
+  caf::binary_deserializer src{nullptr, data, size};
   if (auto err = src(x))
     return false;
   return src.remaining() == 0;
+}
+
+/// Deserializes a value written by `encode`. Returns false for another
+/// version byte, a truncated value, or trailing bytes.
+template <class T>
+bool decode(const char* data, size_t size, T& x) {
+  if (size < 1 || static_cast<uint8_t>(data[0]) != value_version<T>::value)
+    return false;
+  return decode_body(data + 1, size - 1, x);
 }
 
 /// FNV-1a (64 bit) of a byte range.

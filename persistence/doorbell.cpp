@@ -9,6 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "procman/messages/error.hpp"
+
 namespace procman {
 
 namespace {
@@ -70,30 +72,36 @@ doorbell& doorbell::operator=(doorbell&& other) noexcept {
   return *this;
 }
 
-std::string doorbell::bind(const std::string& store_dir) {
+caf::error doorbell::bind(const std::string& store_dir) {
+  auto refuse = [](std::string why) {
+    return make_error(errc::store_access, std::move(why));
+  };
   if (fd_ >= 0)
-    return "doorbell already bound to " + path_;
+    return refuse("doorbell already bound to " + path_);
   auto path = socket_path(store_dir);
   sockaddr_un addr;
   if (!make_addr(path, addr))
-    return "doorbell socket path " + path + " is too long ("
-           + std::to_string(path.size()) + " bytes; a Unix socket path has at most "
-           + std::to_string(sizeof(addr.sun_path) - 1) + ")";
+    return refuse("doorbell socket path " + path + " is too long ("
+                  + std::to_string(path.size())
+                  + " bytes; a Unix socket path has at most "
+                  + std::to_string(sizeof(addr.sun_path) - 1) + ")");
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
-      return path + " exists and is not a socket";
+      return refuse(path + " exists and is not a socket");
     // A socket left by a runner that died.
     if (unlink(path.c_str()) != 0 && errno != ENOENT)
-      return "cannot remove stale " + path + ": " + std::strerror(errno);
+      return refuse("cannot remove stale " + path + ": "
+                    + std::strerror(errno));
   }
   auto fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
-    return std::string{"cannot create doorbell socket: "} + std::strerror(errno);
+    return refuse(std::string{"cannot create doorbell socket: "}
+                  + std::strerror(errno));
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     auto err = errno;
     close(fd);
-    return "cannot bind " + path + ": " + std::strerror(err);
+    return refuse("cannot bind " + path + ": " + std::strerror(err));
   }
   // bind() creates the socket file with the umask's mode; only the store's
   // owner may ring (the store directory is private too).
@@ -101,7 +109,7 @@ std::string doorbell::bind(const std::string& store_dir) {
     auto err = errno;
     close(fd);
     unlink(path.c_str());
-    return "cannot make " + path + " private: " + std::strerror(err);
+    return refuse("cannot make " + path + " private: " + std::strerror(err));
   }
   if (lstat(path.c_str(), &st) == 0) {
     ino_ = st.st_ino;

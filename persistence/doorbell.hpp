@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include <caf/error.hpp>
+
 namespace procman {
 
 /// Sends one wake-up to the runner of `store_dir`, if any. Never blocks.
@@ -25,8 +27,8 @@ public:
   doorbell& operator=(const doorbell&) = delete;
 
   /// Binds `<store_dir>/doorbell.sock` (replacing a stale one), mode 0600.
-  /// Returns an empty string on success, else the reason.
-  std::string bind(const std::string& store_dir);
+  /// Errors: store_access with the reason.
+  caf::error bind(const std::string& store_dir);
 
   /// The socket's file descriptor (non-blocking, close-on-exec), -1 if unbound.
   int fd() const { return fd_; }

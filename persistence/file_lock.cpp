@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "procman/messages/error.hpp"
 #include "procman/persistence/store.hpp"
 
 namespace procman {
@@ -42,22 +43,28 @@ bool same_file(const struct stat& a, const struct stat& b) {
   return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
-/// Opens the lock file `path`, never through a symbolic link; fills `st`.
-/// Returns the descriptor, or -1 with `err` set.
-int open_lock_file(const std::string& path, int flags, struct stat& st,
-                   std::string& err) {
-  auto fd = ::open(path.c_str(), flags | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    err = errno == ELOOP ? path + " is a symbolic link; refusing to use it"
-                         : "cannot open " + path + ": " + strerror(errno);
-    return -1;
+/// An open lock file and what fstat says of it.
+struct lock_file {
+  int fd = -1;
+  struct stat st;
+};
+
+/// Opens the lock file `path`, never through a symbolic link.
+/// Errors: store_access with the reason.
+caf::expected<lock_file> open_lock_file(const std::string& path, int flags) {
+  lock_file f;
+  f.fd = ::open(path.c_str(), flags | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (f.fd < 0)
+    return make_error(errc::store_access,
+                      errno == ELOOP
+                        ? path + " is a symbolic link; refusing to use it"
+                        : "cannot open " + path + ": " + strerror(errno));
+  if (fstat(f.fd, &f.st) != 0 || !S_ISREG(f.st.st_mode)) {
+    close(f.fd);
+    return make_error(errc::store_access,
+                      path + " is not a regular file; refusing to use it");
   }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    err = path + " is not a regular file; refusing to use it";
-    return -1;
-  }
-  return fd;
+  return f;
 }
 
 /// Whether the lock file `path` is held. If it is free, it is removed, but
@@ -65,11 +72,11 @@ int open_lock_file(const std::string& path, int flags, struct stat& st,
 /// flock, another process may have removed it and a new runner created and
 /// locked a fresh one there.
 bool held_or_removed(const std::string& path) {
-  struct stat st;
-  std::string err;
-  auto fd = open_lock_file(path, 0, st, err);
-  if (fd < 0)
+  auto file = open_lock_file(path, 0);
+  if (!file)
     return false; // no lock file: its runner is gone
+  auto fd = file->fd;
+  auto& st = file->st;
   bool held = false;
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     held = errno == EWOULDBLOCK;
@@ -84,24 +91,26 @@ bool held_or_removed(const std::string& path) {
 
 } // namespace
 
-std::string file_lock::try_lock(const std::string& path) {
+caf::error file_lock::try_lock(const std::string& path) {
   // A sweep (held_or_removed) may remove our file after we created it and
   // before we lock it; a lock on a removed file protects nothing and makes
   // us look dead. Such a lock is dropped and the file made anew.
   for (int attempt = 0; attempt < 100; ++attempt) {
-    struct stat st;
-    std::string err;
-    auto fd = open_lock_file(path, O_CREAT, st, err);
-    if (fd < 0)
-      return err;
+    auto file = open_lock_file(path, O_CREAT);
+    if (!file)
+      return file.error();
+    auto fd = file->fd;
+    auto& st = file->st;
     if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0600)
       fchmod(fd, 0600); // left readable by an older procman
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       auto e = errno;
       close(fd);
       if (e == EWOULDBLOCK)
-        return "busy";
-      return "cannot lock " + path + ": " + strerror(e);
+        return make_error(errc::runner_busy,
+                          "another process holds the lock " + path);
+      return make_error(errc::store_access,
+                        "cannot lock " + path + ": " + strerror(e));
     }
     struct stat now;
     if (lstat(path.c_str(), &now) != 0 || !same_file(st, now)) {
@@ -114,7 +123,9 @@ std::string file_lock::try_lock(const std::string& path) {
     path_ = path;
     return {};
   }
-  return "cannot lock " + path + ": it is removed whenever it is created";
+  return make_error(errc::store_access,
+                    "cannot lock " + path
+                      + ": it is removed whenever it is created");
 }
 
 void file_lock::release_and_remove() {
@@ -144,20 +155,23 @@ bool runner_alive(const std::string& store_dir, const std::string& runner_id) {
   return held_or_removed(runner_lock_path(store_dir, runner_id));
 }
 
-std::string prepare_runners_dir(const std::string& store_dir) {
+caf::error prepare_runners_dir(const std::string& store_dir) {
   auto dir = store_dir + "/runners";
+  auto refuse = [](std::string why) {
+    return make_error(errc::store_access, std::move(why));
+  };
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return "cannot create " + dir + ": " + strerror(errno);
+    return refuse("cannot create " + dir + ": " + strerror(errno));
   struct stat st;
   if (lstat(dir.c_str(), &st) != 0)
-    return "cannot open " + dir + ": " + strerror(errno);
+    return refuse("cannot open " + dir + ": " + strerror(errno));
   if (S_ISLNK(st.st_mode))
-    return dir + " is a symbolic link; refusing to use it";
+    return refuse(dir + " is a symbolic link; refusing to use it");
   if (!S_ISDIR(st.st_mode))
-    return dir + " is not a directory";
+    return refuse(dir + " is not a directory");
   if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0700
       && ::chmod(dir.c_str(), 0700) != 0)
-    return "cannot make " + dir + " private: " + strerror(errno);
+    return refuse("cannot make " + dir + " private: " + strerror(errno));
   return {};
 }
 

@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <string>
 
+#include <caf/error.hpp>
+
 namespace procman {
 
 /// An flock'ed file, released on destruction. Move-only.
@@ -29,9 +31,9 @@ public:
   file_lock& operator=(const file_lock&) = delete;
 
   /// Tries to take an exclusive lock on `path` (created 0600 if missing;
-  /// never through a symbolic link) without blocking. Returns "" on
-  /// success, "busy" if another process holds it, else the reason.
-  std::string try_lock(const std::string& path);
+  /// never through a symbolic link) without blocking. Errors: runner_busy
+  /// when another process holds it, store_access with the reason.
+  caf::error try_lock(const std::string& path);
 
   bool held() const { return fd_ >= 0; }
 
@@ -54,9 +56,9 @@ std::string runner_lock_path(const std::string& store_dir,
 /// The lock file of a dead runner is removed.
 bool runner_alive(const std::string& store_dir, const std::string& runner_id);
 
-/// Creates `<store_dir>/runners` (0700), or checks and tightens it. Returns
-/// "" on success, else the reason.
-std::string prepare_runners_dir(const std::string& store_dir);
+/// Creates `<store_dir>/runners` (0700), or checks and tightens it.
+/// Errors: store_access with the reason.
+caf::error prepare_runners_dir(const std::string& store_dir);
 
 /// Removes the lock files in `<store_dir>/runners` that no runner holds;
 /// returns how many it found free.

@@ -1,4 +1,6 @@
-// The LMDB store. See store.hpp for the layout and the transitions.
+// The LMDB store. See store.hpp for the layout. The rules of transitions
+// are not here: lifecycle/machine.hpp says what a transition does, the
+// store persists what it returns.
 //
 // Shape of every operation:
 //
@@ -8,8 +10,9 @@
 //                                          MDB_MAP_RESIZED: adopt, retry
 //           -> body(txn)                   reads and writes through the txn
 //
-// A transition first reads and validates, and only then writes, so a refused
-// one leaves the transaction untouched and the others in the batch commit.
+// A transition: load the record, `next(record, transition, now)`, then
+// write the record, the indexes whose keys change and the log entry. A
+// refused one writes nothing, so the others in the batch commit.
 
 #include "procman/persistence/store.hpp"
 
@@ -28,17 +31,17 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <lmdb++.h>
 #include <pwd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
-#include <lmdb++.h>
-
+#include "procman/lifecycle/machine.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/doorbell.hpp"
+#include "procman/persistence/legacy_log_entry.hpp"
 
 namespace procman {
 
@@ -79,14 +82,6 @@ constexpr int max_map_retries = 40;
 constexpr char key_schema[] = "schema";
 constexpr char key_seq[] = "seq";
 constexpr char key_qseq[] = "qseq";
-
-bool valid_pid(const std::string& pid) {
-  if (pid.size() != 32)
-    return false;
-  return std::all_of(pid.begin(), pid.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-}
 
 std::string errno_text(int code) {
   return std::generic_category().message(code);
@@ -256,6 +251,17 @@ void put_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
 void del_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
   lmdb::val k{key.data(), key.size()};
   lmdb::dbi_del(txn, dbi, k, nullptr);
+}
+
+/// Writes this procman's schema version into `meta` (u32 big-endian).
+void put_schema(MDB_txn* txn, MDB_dbi meta) {
+  char buf[4];
+  auto v = defaults::schema_version;
+  for (int i = 3; i >= 0; --i) {
+    buf[i] = static_cast<char>(v & 0xFF);
+    v >>= 8;
+  }
+  put_raw(txn, meta, key_schema, std::string_view{buf, 4});
 }
 
 } // namespace
@@ -524,244 +530,61 @@ struct store::impl {
     return result;
   }
 
-  // -- transitions ------------------------------------------------------------
-
-  /// Validates `t` against the state in `txn` and, if it is legal, writes
-  /// the new record, its indexes and a log entry. On a refusal nothing is
-  /// written. Fills in `t.pid` where it was chosen here (enqueue with an
-  /// empty pid is filled by the caller; claim of the queue head here).
-  caf::error step(MDB_txn* txn, transition& t, uint64_t now,
-                  process_record& rec, bool& ring) {
-    using tk = transition_kind;
-    using ps = process_status;
-    if (t.kind == tk::enqueue)
-      return enqueue(txn, t, now, rec, ring);
-    if (t.kind == tk::claim && t.pid.empty()) {
-      auto head = queue_head(txn);
-      if (!head)
-        return make_error(errc::unknown_process, "no queued process to claim");
-      t.pid = std::move(*head);
+  /// Reads a log entry of either version (persistence/codec.hpp).
+  caf::expected<log_entry> read_entry(const lmdb::val& v) {
+    log_entry e;
+    if (v.size() > 0 && static_cast<uint8_t>(v.data()[0]) == 1) {
+      legacy_log_entry old;
+      if (codec::decode_body(v.data() + 1, v.size() - 1, old))
+        return upgrade(std::move(old));
+    } else if (codec::decode(v.data(), v.size(), e)) {
+      return e;
     }
-    auto cur = load(txn, t.pid);
-    if (!cur)
-      return make_error(errc::unknown_process, "no process " + t.pid);
-    const process_record old = std::move(*cur);
-    rec = old;
-    auto refuse = [&] {
-      return make_error(errc::illegal_transition,
-                        t.pid + ": cannot " + to_string(t.kind) + " a "
-                          + to_string(old.status) + " process");
-    };
-    auto check_step = [&]() -> caf::error {
-      if (t.step >= rec.steps.size())
-        return make_error(errc::invalid_argument,
-                          t.pid + ": no step " + std::to_string(t.step)
-                            + " (the process has "
-                            + std::to_string(rec.steps.size()) + " steps)");
-      if (rec.step_states.size() < rec.steps.size())
-        rec.step_states.resize(rec.steps.size(), step_status::pending);
-      return {};
-    };
-    auto json_payload = [&](std::string& out) -> caf::error {
-      if (t.json.empty()) {
-        out = "null";
-        return {};
-      }
-      boost::json::value v;
-      std::string err;
-      if (!parse_json(t.json, v, err))
-        return make_error(errc::invalid_json,
-                          json_error(t.pid + ": " + to_string(t.kind)
-                                       + " output",
-                                     err));
-      out = t.json;
-      return {};
-    };
-    auto leave_running = [&] { rec.exec_pid = 0; };
-    auto finish_at = [&](ps s) {
-      rec.status = s;
-      rec.finished_at = now;
-      rec.queue_seq = 0;
-      leave_running();
-    };
-    switch (t.kind) {
-      case tk::enqueue:
-        break; // handled above
-      case tk::claim: {
-        if (old.status != ps::queued)
-          return refuse();
-        rec.status = ps::running;
-        rec.runner = t.runner;
-        rec.runs += 1;
-        if (rec.started_at == 0)
-          rec.started_at = now;
-        rec.step_states.resize(rec.steps.size(), step_status::pending);
-        for (size_t i = rec.next_step; i < rec.step_states.size(); ++i)
-          rec.step_states[i] = step_status::pending;
-        rec.error = error_info{};
-        rec.progress = progress_info{};
-        rec.exec_pid = 0;
-        rec.queue_seq = 0;
-        rec.cancel_requested = false;
-        break;
-      }
-      case tk::start:
-        if (old.status != ps::running)
-          return refuse();
-        rec.exec_pid = t.exec_pid;
-        if (!t.runner.empty())
-          rec.runner = t.runner;
-        break;
-      case tk::step_started:
-        if (old.status != ps::running)
-          return refuse();
-        if (auto err = check_step())
-          return err;
-        rec.step_states[t.step] = step_status::running;
-        rec.progress = progress_info{};
-        break;
-      case tk::step_completed:
-        if (old.status != ps::running)
-          return refuse();
-        if (auto err = check_step())
-          return err;
-        rec.step_states[t.step] = step_status::completed;
-        rec.last_completed = static_cast<int32_t>(t.step);
-        break;
-      case tk::progress:
-        if (old.status != ps::running)
-          return refuse();
-        rec.progress = t.progress;
-        break;
-      case tk::interrupt: {
-        if (old.status != ps::running)
-          return refuse();
-        if (auto err = check_step())
-          return err;
-        std::string out;
-        if (auto err = json_payload(out))
-          return err;
-        rec.status = ps::interrupted;
-        rec.output = out;
-        rec.data = out;
-        rec.next_step = t.step + 1;
-        rec.step_states[t.step] = step_status::completed;
-        rec.last_completed = static_cast<int32_t>(t.step);
-        leave_running();
-        break;
-      }
-      case tk::proceed: {
-        if (old.status != ps::interrupted)
-          return make_error(errc::not_interrupted,
-                            t.pid + ": cannot proceed a "
-                              + to_string(old.status)
-                              + " process; only an interrupted one can be "
-                                "proceeded");
-        boost::json::value extra = boost::json::object{};
-        std::string err;
-        if (!t.json.empty()
-            && !parse_user_json(t.json, extra, err, t.pid + ": proceed data"))
-          return make_error(errc::invalid_json, err);
-        if (!extra.is_object())
-          return make_error(errc::invalid_json,
-                            t.pid + ": proceed data must be a JSON object");
-        boost::json::value base;
-        if (!parse_json(rec.output, base, err,
-                        defaults::max_wrapped_json_depth))
-          base = boost::json::object{};
-        rec.data = dump(merge_objects(base, extra.get_object()));
-        rec.status = ps::queued;
-        rec.queue_seq = next_counter(txn, key_qseq);
-        rec.progress = progress_info{};
-        ring = true;
-        break;
-      }
-      case tk::finish: {
-        if (old.status != ps::running)
-          return refuse();
-        std::string out;
-        if (auto err = json_payload(out))
-          return err;
-        rec.output = out;
-        finish_at(ps::finished);
-        break;
-      }
-      case tk::fail:
-        if (old.status != ps::running && old.status != ps::queued)
-          return refuse();
-        rec.error = t.error;
-        if (!t.error.step.empty()) {
-          rec.step_states.resize(rec.steps.size(), step_status::pending);
-          for (size_t i = 0; i < rec.steps.size(); ++i)
-            if (rec.steps[i].name == t.error.step)
-              rec.step_states[i] = step_status::failed;
-        }
-        finish_at(ps::error);
-        break;
-      case tk::cancel:
-        if (is_terminal(old.status))
-          return make_error(errc::already_terminal,
-                            t.pid + ": cannot cancel a "
-                              + to_string(old.status) + " process");
-        if (old.status == ps::running && !old.cancel_requested) {
-          // The runner holding it stops the executor, then cancels again.
-          rec.cancel_requested = true;
-          ring = true;
-        } else {
-          // A step cut short by the cancel did not complete.
-          for (auto& st : rec.step_states)
-            if (st == step_status::running)
-              st = step_status::pending;
-          finish_at(ps::cancelled);
-        }
-        break;
-      case tk::purge:
-        if (!is_terminal(old.status))
-          return refuse();
-        remove(txn, old);
-        append_log(txn, t, old, now);
-        return {};
-    }
-    rec.updated_at = now;
-    save(txn, &old, rec);
-    append_log(txn, t, rec, now);
-    return {};
+    return damaged("log entry is unreadable");
   }
 
-  caf::error enqueue(MDB_txn* txn, transition& t, uint64_t now,
-                     process_record& rec, bool& ring) {
-    process_spec spec;
-    std::string err;
-    if (!parse_spec(t.json, spec, err))
-      return make_error(errc::invalid_spec, err);
-    if (!valid_pid(t.pid))
-      return make_error(errc::invalid_argument,
-                        "invalid pid \"" + t.pid
-                          + "\": expected 32 lowercase hex characters");
-    if (auto old = load(txn, t.pid))
-      return make_error(errc::illegal_transition,
-                        t.pid + ": cannot enqueue a " + to_string(old->status)
-                          + " process");
-    rec = process_record{};
-    rec.pid = t.pid;
-    rec.status = process_status::queued;
-    rec.created_at = now;
-    rec.updated_at = now;
-    if (spec.timeout == 0 && opts.default_timeout != 0) {
-      // Log the spec as it takes effect, so that the record follows from
-      // the log alone (replay).
-      spec.timeout = opts.default_timeout;
-      t.json = dump(boost::json::value_from(spec));
+  /// `read_entry` inside a transaction body: an unreadable entry ends it.
+  log_entry must_read_entry(const lmdb::val& v) {
+    auto e = read_entry(v);
+    if (!e)
+      throw store_failure{e.error()};
+    return std::move(*e);
+  }
+
+  // -- transitions ------------------------------------------------------------
+
+  /// Applies `t` in `txn`: fills in what only the store knows (the queue
+  /// head of a claim without pid, the default timeout), asks the life
+  /// cycle for the record after it, and writes that record, its indexes
+  /// and the log entry. A refusal writes nothing. Sets `ring` when the
+  /// runner has new work.
+  caf::expected<process_record> step(MDB_txn* txn, transition& t,
+                                     uint64_t now, bool& ring) {
+    if (t.kind == transition_kind::claim && t.pid.empty()) {
+      auto head = queue_head(txn);
+      if (!head)
+        return make_error(errc::queue_empty, "no queued process to claim");
+      t.pid = std::move(*head);
     }
-    rec.timeout = spec.timeout;
-    rec.steps = std::move(spec.steps);
-    rec.step_states.assign(rec.steps.size(), step_status::pending);
-    rec.data = std::move(spec.data);
-    rec.queue_seq = next_counter(txn, key_qseq);
-    save(txn, nullptr, rec);
-    append_log(txn, t, rec, now);
-    ring = true;
-    return {};
+    if (t.kind == transition_kind::enqueue && t.spec.timeout == 0)
+      // Logged as it takes effect, so that the record follows from the log
+      // alone (replay).
+      t.spec.timeout = opts.default_timeout;
+    auto old = load(txn, t.pid);
+    auto before = old ? &*old : nullptr;
+    auto rec = procman::next(before, t, now);
+    if (!rec)
+      return rec;
+    if (t.kind == transition_kind::purge) {
+      remove(txn, *rec);
+    } else {
+      if (rec->status == process_status::queued && rec->queue_seq == 0)
+        rec->queue_seq = next_counter(txn, key_qseq);
+      save(txn, before, *rec);
+    }
+    append_log(txn, t, *rec, now);
+    ring = ring || wakes_runner(before, *rec);
+    return rec;
   }
 
   // -- opening ------------------------------------------------------------------
@@ -846,13 +669,7 @@ struct store::impl {
         lmdb::dbi_stat(txn, env->processes, &st);
         if (st.ms_entries != 0)
           throw store_failure{damaged("meta \"schema\" is missing")};
-        char buf[4];
-        auto v = defaults::schema_version;
-        for (int i = 3; i >= 0; --i) {
-          buf[i] = static_cast<char>(v & 0xFF);
-          v >>= 8;
-        }
-        put_raw(txn, env->meta, key_schema, std::string_view{buf, 4});
+        put_schema(txn, env->meta);
       }
     });
     shared.reset();
@@ -937,14 +754,7 @@ store::apply(const std::vector<transition>& ts) {
     ring = false;
     for (auto& original : prepared) {
       auto t = original; // a retry starts again from the request
-      process_record rec;
-      bool rang = false;
-      if (auto e = impl_->step(txn, t, now, rec, rang)) {
-        results.emplace_back(std::move(e));
-      } else {
-        results.emplace_back(std::move(rec));
-        ring = ring || rang;
-      }
+      results.emplace_back(impl_->step(txn, t, now, ring));
     }
   });
   if (err) {
@@ -956,17 +766,6 @@ store::apply(const std::vector<transition>& ts) {
   if (ring && impl_->opts.ring_doorbell)
     ring_doorbell(impl_->opts.dir);
   return results;
-}
-
-caf::expected<process_record> store::enqueue(const process_spec& spec,
-                                             const std::string& source) {
-  transition t;
-  t.kind = transition_kind::enqueue;
-  t.source = source;
-  std::string err;
-  if (!spec_to_json(spec, t.json, err))
-    return make_error(errc::invalid_spec, err);
-  return apply(t);
 }
 
 caf::expected<std::vector<process_record>>
@@ -986,12 +785,13 @@ store::claim(const std::string& runner, size_t n) {
       t.pid = std::move(*head);
       t.source = "runner";
       t.runner = runner;
-      process_record rec;
       bool ring = false;
-      if (auto e = impl_->step(txn, t, now, rec, ring))
+      auto rec = impl_->step(txn, t, now, ring);
+      if (!rec)
         throw store_failure{impl_->damaged("queue entry for " + t.pid
-                                           + " is stale: " + render(e))};
-      out.push_back(std::move(rec));
+                                           + " is stale: "
+                                           + render(rec.error()))};
+      out.push_back(std::move(*rec));
     }
   });
   if (err)
@@ -1106,9 +906,7 @@ store::log(uint64_t since, size_t limit, const std::string& pid) {
     lmdb::val v;
     for (bool ok = cur.get(k, v, MDB_SET_RANGE); ok && out.size() < limit;
          ok = cur.get(k, v, MDB_NEXT)) {
-      log_entry e;
-      if (!codec::decode(v.data(), v.size(), e))
-        throw store_failure{impl_->damaged("log entry is unreadable")};
+      auto e = impl_->must_read_entry(v);
       if (!pid.empty() && e.what.pid != pid)
         continue;
       out.push_back(std::move(e));
@@ -1132,9 +930,7 @@ store::snapshot(uint64_t since, const std::string& pid) {
     lmdb::val v;
     for (bool ok = since < UINT64_MAX && cur.get(k, v, MDB_SET_RANGE); ok;
          ok = cur.get(k, v, MDB_NEXT)) {
-      log_entry e;
-      if (!codec::decode(v.data(), v.size(), e))
-        throw store_failure{impl_->damaged("log entry is unreadable")};
+      auto e = impl_->must_read_entry(v);
       if (!pid.empty() && e.what.pid != pid)
         continue;
       if (std::find(pids.begin(), pids.end(), e.what.pid) == pids.end())
@@ -1205,8 +1001,8 @@ caf::expected<size_t> store::purge() {
         lmdb::val v;
         for (bool ok = cur.get(k, v, MDB_FIRST); ok;
              ok = cur.get(k, v, MDB_NEXT)) {
-          log_entry e;
-          if (!codec::decode(v.data(), v.size(), e) || e.time >= cutoff)
+          auto e = impl_->read_entry(v);
+          if (!e || e->time >= cutoff)
             break;
           if (old_entries.size() == purge_chunk) {
             more = true;

@@ -1,10 +1,11 @@
 // The durable store: one LMDB environment in a directory.
 //
 // Every state change is a `transition` applied in one LMDB write transaction
-// that first checks the current state (an illegal transition is refused with
-// `errc::illegal_transition` and writes nothing), updates the record and its
-// indexes, and appends the transition to the message log with the next
-// sequence number. `apply` with several transitions commits them together.
+// that loads the record, asks the life cycle (lifecycle/machine.hpp) for the
+// record after the transition (a refused one writes nothing), writes it and
+// the indexes whose keys change, and appends the transition to the message
+// log with the next sequence number. `apply` with several transitions
+// commits them together.
 //
 // Several OS processes may open one store at once (LMDB's own locking);
 // within one process, every `store` opened on one directory shares a single
@@ -20,38 +21,15 @@
 //   expiry     u64 big-endian finished_at + pid -> ""     (retention)
 //   created    u64 big-endian created_at + pid -> ""      (list, newest first)
 //   log        u64 big-endian seq -> version byte + binary log_entry
+//              (version 1, before typed transitions: legacy_log_entry)
 //
-// Transitions (field use; legal from -> to):
-//   enqueue         json = spec JSON, pid optional (generated when empty):
-//                   (none) -> queued
-//   claim           runner; pid optional (empty: the queue head; an empty
-//                   queue is errc::unknown_process):
-//                   queued -> running (runs += 1, step states reset)
-//   start           exec_pid: running -> running (executor spawned)
-//   step_started    step: running; step state -> running
-//   step_completed  step: running; step state -> completed, last_completed
-//   progress        progress: running
-//   interrupt       step, json = step output: running -> interrupted
-//                   (output = json, next_step = step + 1, data = json)
-//   proceed         json = object merged over output: interrupted -> queued
-//   finish          json = output: running -> finished
-//   fail            error: running | queued -> error
-//   cancel          queued | interrupted -> cancelled;
-//                   running -> running with cancel_requested (the runner
-//                   holding it then applies cancel again to end it:
-//                   running + cancel_requested -> cancelled)
-//   purge           (terminal, past retention) -> removed
+// What a transition does and when it is refused is lifecycle/machine.hpp's
+// (`next`); the store supplies what only it knows: the pid of an enqueue
+// without one, the queue head for a claim without one (an empty queue is
+// errc::queue_empty), the queue position of a record entering the
+// queue, and `store_options::default_timeout`. `purge()` applies the
+// retention period; `apply(purge)` removes any terminal record.
 //
-// Refusals (nothing is written): an unknown pid -> errc::unknown_process
-// "no process <pid>"; a transition not legal in the current state ->
-// errc::illegal_transition "<pid>: cannot <kind> a <status> process", except
-// proceed -> errc::not_interrupted and cancel of a terminal process ->
-// errc::already_terminal; a step index past the last step ->
-// errc::invalid_argument; interrupt/finish json that does not parse, or
-// proceed json that is not an object -> errc::invalid_json; enqueue of a bad
-// spec -> errc::invalid_spec (the parser's message), of a pid that is not 32
-// lowercase hex -> errc::invalid_argument. `apply(purge)` removes any
-// terminal record; `purge()` is what applies the retention period.
 // Log entries carry the pid even where the store chose it (enqueue without
 // a pid, claim of the queue head), so replaying the log reproduces it.
 
@@ -65,12 +43,11 @@
 
 #include <caf/expected.hpp>
 
-#include "procman/messages/error.hpp"
 #include "procman/messages/defaults.hpp"
+#include "procman/messages/error.hpp"
 #include "procman/messages/types.hpp"
 
 namespace procman {
-
 
 struct store_options {
   std::string dir;
@@ -117,11 +94,6 @@ public:
   /// its error and changes nothing; the others commit.
   std::vector<caf::expected<process_record>>
   apply(const std::vector<transition>& ts);
-
-  /// Validates `spec` and enqueues it under a fresh pid (an `enqueue`
-  /// transition whose json is the spec). Errors: `invalid_spec`.
-  caf::expected<process_record> enqueue(const process_spec& spec,
-                                        const std::string& source = "client");
 
   /// Takes up to `n` processes from the queue head for `runner` in one
   /// commit (one `claim` log entry each). Costs O(log n) per process.

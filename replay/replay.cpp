@@ -30,14 +30,15 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
-#include "procman/children/child_service.hpp"
 #include "procman/actors/manager.hpp"
 #include "procman/actors/process.hpp"
 #include "procman/actors/queue.hpp"
 #include "procman/actors/store_service.hpp"
+#include "procman/children/child_service.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/store.hpp"
+#include "procman/protocol/executor_report.hpp"
 
 namespace procman {
 
@@ -49,24 +50,35 @@ using process_map = std::map<std::string, process_actor>;
 
 // -- a launcher that starts nothing ---------------------------------------------
 
+/// What became of one claim of a process, as the recording says.
+struct recorded_start {
+  int exec_pid = 0;     ///< the executor started with this pid
+  int spawn_errno = 0;  ///< or it could not be started
+  bool runner_died = false; ///< or its runner died before it tried
+};
+
 struct recorded_launcher : executor_launcher {
-  /// Per process: what each spawn returns, in order (exec pid, or -errno).
-  std::map<std::string, std::deque<int>> plans;
+  /// Per process: what each of its claims led to, in order.
+  std::map<std::string, std::deque<recorded_start>> plans;
   std::map<int, child_handlers> live;
 
-  int spawn(const child_spec& spec, child_handlers handlers) override {
+  caf::expected<int> spawn(const child_spec& spec,
+                           child_handlers handlers) override {
     std::string pid;
     for (auto& e : spec.env)
       if (e.rfind("PROCMAN_PID=", 0) == 0)
         pid = e.substr(12);
     auto& q = plans[pid];
-    if (q.empty())
-      return -EAGAIN;
-    auto result = q.front();
-    q.pop_front();
-    if (result > 0)
-      live[result] = std::move(handlers);
-    return result;
+    auto next = q.empty() ? recorded_start{0, EAGAIN, false} : q.front();
+    if (!q.empty())
+      q.pop_front();
+    if (next.spawn_errno != 0)
+      return make_error(errc::spawn_failure,
+                        "cannot start " + spec.argv.at(0) + ": "
+                          + strerror(next.spawn_errno),
+                        next.spawn_errno);
+    live[next.exec_pid] = std::move(handlers);
+    return next.exec_pid;
   }
 
   void kill_group(int) override {
@@ -143,21 +155,9 @@ std::string differing_fields(const json::object& a, const json::object& b) {
   return result;
 }
 
-int errno_from_message(const std::string& msg) {
-  for (int e = 1; e < 134; ++e) {
-    auto text = std::string(": ") + strerror(e);
-    if (msg.size() >= text.size()
-        && msg.compare(msg.size() - text.size(), text.size(), text) == 0)
-      return e;
-  }
-  return ENOENT;
-}
-
-const std::string cannot_start = "cannot start executor ";
-const std::string garbage_prefix = "executor wrote garbage on its report channel: ";
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
+/// Whether `e` records an executor that could not be started.
+bool failed_start(const log_entry& e) {
+  return e.what.kind == transition_kind::fail && e.what.spawn_errno != 0;
 }
 
 // -- the replayer ------------------------------------------------------------------------
@@ -249,10 +249,7 @@ private:
     for (auto& e : entries)
       if (e.what.kind == transition_kind::enqueue) {
         enqueued.insert(e.what.pid);
-        process_spec spec;
-        std::string err;
-        if (parse_spec(e.what.json, spec, err))
-          spec_timeout[e.what.pid] = spec.timeout;
+        spec_timeout[e.what.pid] = e.what.spec.timeout;
       }
     std::set<std::string> skipped;
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -269,33 +266,21 @@ private:
       auto next = next_from_runner(i);
       deferred_[e.what.pid].push_back(next && next_of(i) != next);
       if (!next) {
-        plan.push_back(1 << 22);  // the log ends before the executor started
+        // The log ends before the executor started.
+        plan.push_back(recorded_start{1 << 22, 0, false});
         continue;
       }
       auto& n = entries[*next];
       if (n.what.kind == transition_kind::start) {
-        plan.push_back(n.what.exec_pid);
-        if (spec_timeout[e.what.pid] == 0) {
-          json::value v;
-          std::string err;
-          if (parse_json(n.what.json, v, err, defaults::max_wrapped_json_depth)
-              && v.is_object())
-            if (auto t = v.get_object().if_contains("timeout");
-                t && t->is_number())
-              cfg.default_timeout = t->to_number<uint32_t>();
-        }
-      } else if (n.what.kind == transition_kind::fail
-                 && starts_with(n.what.error.message, cannot_start)) {
-        auto& msg = n.what.error.message;
-        auto colon = msg.rfind(": ");
-        cfg.exec_path = msg.substr(cannot_start.size(),
-                                   colon == std::string::npos
-                                     ? std::string::npos
-                                     : colon - cannot_start.size());
-        plan.push_back(-errno_from_message(msg));
+        plan.push_back(recorded_start{n.what.exec_pid, 0, false});
+        if (spec_timeout[e.what.pid] == 0)
+          cfg.default_timeout = n.what.timeout;
+      } else if (failed_start(n)) {
+        cfg.exec_path = n.what.exec_path;
+        plan.push_back(recorded_start{0, n.what.spawn_errno, false});
       } else {
         // The runner died between the claim and the executor's start.
-        plan.push_back(0);
+        plan.push_back(recorded_start{0, 0, true});
       }
     }
     report_.skipped.assign(skipped.begin(), skipped.end());
@@ -425,9 +410,7 @@ private:
 
   /// Whether `e` is what a process actor commits right after its claim.
   static bool follows_claim(const log_entry& e) {
-    return e.what.kind == transition_kind::start
-           || (e.what.kind == transition_kind::fail
-               && starts_with(e.what.error.message, cannot_start));
+    return e.what.kind == transition_kind::start || failed_start(e);
   }
 
   bool next_of_pid_after(const std::string& pid, size_t i) const {
@@ -457,9 +440,9 @@ private:
     return j == launcher_->live.end() ? nullptr : &j->second;
   }
 
-  void report(const std::string& pid, const json::object& line) {
+  void report(const std::string& pid, const executor_report& line) {
     if (auto h = handlers_of(pid); h && h->on_report)
-      h->on_report(json::serialize(line));
+      h->on_report(encode_report(line));
     else
       last_error_ = "no executor of " + pid + " is running in the replay";
   }
@@ -500,16 +483,9 @@ private:
     using tk = transition_kind;
     bool from_executor = t.source == "supervisor";
     switch (t.kind) {
-      case tk::enqueue: {
-        process_spec spec;
-        std::string err;
-        if (!parse_spec(t.json, spec, err)) {
-          last_error_ = "recorded spec does not parse: " + err;
-          return;
-        }
-        keep_error(ask<std::string>(manager_, atom::start_v, spec, t.pid));
+      case tk::enqueue:
+        keep_error(ask<std::string>(manager_, atom::start_v, t.spec, t.pid));
         return;
-      }
       case tk::claim: {
         auto recs = ask<std::vector<process_record>>(queue_for(t.runner),
                                                      atom::claim_v, uint32_t{1});
@@ -523,7 +499,7 @@ private:
           if (!later.empty())
             later.pop_front();
           auto& plan = launcher_->plans[pid];
-          if (!plan.empty() && plan.front() == 0) {
+          if (!plan.empty() && plan.front().runner_died) {
             // Its runner died before starting the executor: no actor.
             plan.pop_front();
             continue;
@@ -555,25 +531,33 @@ private:
         return;
       }
       case tk::step_started:
+        report(t.pid, executor_line(report_event::step_started, t));
+        return;
       case tk::step_completed:
-        report(t.pid, {{"event", to_string(t.kind)}, {"step", t.step}});
+        report(t.pid, executor_line(report_event::step_completed, t));
         return;
-      case tk::progress:
-        report(t.pid, {{"event", "progress"},
-                       {"step", t.step},
-                       {"percent", t.progress.percent},
-                       {"message", t.progress.message}});
+      case tk::progress: {
+        auto line = executor_line(report_event::progress, t);
+        line.percent = t.progress.percent;
+        line.message = t.progress.message;
+        report(t.pid, line);
         return;
-      case tk::finish:
-        report(t.pid, {{"event", "finished"}, {"output", payload_value(t)}});
+      }
+      case tk::finish: {
+        auto line = executor_line(report_event::finished, t);
+        line.step.reset();
+        line.output = payload_value(t);
+        report(t.pid, line);
         exit_child(t.pid, 0, 0, {});
         return;
-      case tk::interrupt:
-        report(t.pid, {{"event", "interrupted"},
-                       {"step", t.step},
-                       {"output", payload_value(t)}});
+      }
+      case tk::interrupt: {
+        auto line = executor_line(report_event::interrupted, t);
+        line.output = payload_value(t);
+        report(t.pid, line);
         exit_child(t.pid, 3, 0, {});
         return;
+      }
       case tk::fail:
         if (!from_executor) {
           // A runner's recovery of a dead runner's process, or the store.
@@ -589,13 +573,16 @@ private:
             send_to_process(t.pid, atom::kill_v);
             break;
           case error_kind::crash:
-            if (starts_with(t.error.message, garbage_prefix)) {
+            if (!t.garbage.empty()) {
               if (auto h = handlers_of(t.pid); h && h->on_report)
-                h->on_report(t.error.message.substr(garbage_prefix.size()));
+                h->on_report(t.garbage);
             }
             break;
           default: {
-            report(t.pid, {{"event", "error"}, {"error", json::value_from(t.error)}});
+            auto line = executor_line(report_event::error, t);
+            line.step.reset();
+            line.error = t.error;
+            report(t.pid, line);
             exit_child(t.pid, 1, 0, {});
             return;
           }
@@ -614,7 +601,7 @@ private:
         return;
       case tk::proceed:
         keep_error(ask<std::string>(manager_, atom::proceed_v, t.pid,
-                                    t.json.empty() ? std::string{"{}"} : t.json));
+                                    t.data.empty() ? std::string{"{}"} : t.data));
         return;
       case tk::purge:
         keep_error(ask<process_record>(store_, atom::apply_v, t));
@@ -622,17 +609,23 @@ private:
     }
   }
 
-  static std::string payload(const transition& t) {
-    return t.json.empty() ? std::string{"null"} : t.json;
+  /// The report line of the executor that led to `t`.
+  static executor_report executor_line(report_event event,
+                                       const transition& t) {
+    executor_report x;
+    x.event = event;
+    x.step = t.step;
+    return x;
   }
 
   /// The output the executor reported, as it was logged.
   static json::value payload_value(const transition& t) {
-    json::value v;
-    std::string err;
-    if (!parse_json(payload(t), v, err, defaults::max_wrapped_json_depth))
-      return json::string(t.json);
-    return v;
+    if (t.output.empty())
+      return nullptr;
+    auto v = parse_json(t.output, defaults::max_wrapped_json_depth);
+    if (!v)
+      return json::string(t.output);
+    return std::move(*v);
   }
 
   // -- the end ---------------------------------------------------------------------------------

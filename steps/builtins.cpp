@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,11 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
-
 #include "procman/messages/json.hpp"
-#include "procman/steps/registry.hpp"
 #include "procman/steps/runner.hpp"
+#include "procman/steps/step_registry.hpp"
 #include "procman/steps/text.hpp"
 
 extern char** environ;

@@ -4,10 +4,9 @@
 #include <cmath>
 #include <exception>
 
-#include <cxxabi.h>
-
 #include <boost/core/demangle.hpp>
 #include <boost/json/value.hpp>
+#include <cxxabi.h>
 
 #include "procman/messages/json.hpp"
 #include "procman/steps/text.hpp"
@@ -102,8 +101,8 @@ step_run_result run_steps(const std::vector<step_spec>& steps, uint32_t first,
   // last step must not leave the side effects of the first ones behind.
   // Args are checked when each step is built, just before it runs.
   for (auto i = first; i < steps.size(); ++i)
-    if (auto err = reg.check(steps[i], services); !err.empty())
-      return fail(i, error_kind::spec, std::move(err));
+    if (auto f = reg.check(steps[i], services))
+      return fail(i, error_kind::spec, std::move(f.context));
   if (first == steps.size()) {
     // Proceeding after an interrupting last step: nothing left to run.
     result.outcome = step_run_result::finished;
@@ -117,10 +116,10 @@ step_run_result run_steps(const std::vector<step_spec>& steps, uint32_t first,
     try {
       if (observer.started)
         observer.started(i);
-      std::string err;
-      auto s = reg.make(spec, services, err);
-      if (!s)
-        return fail(i, error_kind::spec, std::move(err));
+      auto made = reg.make(spec, services);
+      if (!made)
+        return fail(i, error_kind::spec, made.error().context);
+      auto& s = *made;
       boost::json::object output;
       context_impl ctx{opts, observer, i, spec.name};
       try {

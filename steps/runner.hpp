@@ -12,7 +12,7 @@
 
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/types.hpp"
-#include "procman/steps/registry.hpp"
+#include "procman/steps/step_registry.hpp"
 
 namespace procman {
 

@@ -23,9 +23,9 @@
 
 #include <unistd.h>
 
-#include "procman/client/client.hpp"
 #include "procman/apps/common/args.hpp"
 #include "procman/apps/procman-bench/bench.hpp"
+#include "procman/client/client.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/store.hpp"
@@ -96,9 +96,7 @@ int child_enqueue(int argc, char** argv) {
     std::cerr << render(c.error()) << "\n";
     return 1;
   }
-  process_spec spec;
-  std::string err;
-  parse_spec(std::string(trivial_spec), spec, err);
+  auto spec = *parse_spec(std::string(trivial_spec));
   std::string first, last;
   uint64_t failed = 0;
   auto t0 = wall_us();
@@ -117,7 +115,7 @@ int child_enqueue(int argc, char** argv) {
     transition t;
     t.kind = transition_kind::enqueue;
     t.source = "client";
-    t.json = dump(json::value_from(spec));
+    t.spec = spec;
     std::vector<transition> ts;
     for (uint64_t done = 0; done < n; done += batch) {
       ts.assign(std::min(batch, n - done), t);

@@ -1,8 +1,6 @@
 // The measurements. Each section adds rows to the report (what the table
 // shows) and raw figures to its JSON object.
 
-#include "procman/apps/procman-bench/bench.hpp"
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -14,6 +12,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -21,19 +22,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/scoped_actor.hpp>
-
+#include "procman/apps/procman-bench/bench.hpp"
 #include "procman/client/client.hpp"
 #include "procman/engine/engine.hpp"
 #include "procman/logging/logger.hpp"
-#include "procman/replay/replay.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/fwd.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/messages/log_format.hpp"
 #include "procman/persistence/store.hpp"
+#include "procman/replay/replay.hpp"
 
 extern char** environ;
 
@@ -44,11 +42,10 @@ namespace fs = std::filesystem;
 namespace {
 
 process_spec parse_or_throw(const std::string& text) {
-  process_spec spec;
-  std::string err;
-  if (!parse_spec(text, spec, err))
-    throw std::runtime_error("bad spec: " + err);
-  return spec;
+  auto spec = parse_spec(text);
+  if (!spec)
+    throw std::runtime_error("bad spec: " + spec.error().context);
+  return std::move(*spec);
 }
 
 template <class T>
@@ -667,7 +664,7 @@ double build_store(const std::string& dir, uint64_t n) {
   transition t;
   t.kind = transition_kind::enqueue;
   t.source = "client";
-  t.json = dump(json::value_from(parse_or_throw(trivial_spec)));
+  t.spec = parse_or_throw(trivial_spec);
   constexpr uint64_t batch = 10000;
   std::vector<transition> ts;
   auto t0 = clock::now();
@@ -737,7 +734,7 @@ void run_store(const options& o, report& r) {
       transition t;
       t.kind = transition_kind::enqueue;
       t.source = "client";
-      t.json = dump(json::value_from(spec));
+      t.spec = spec;
       std::vector<transition> ts;
       uint64_t batch = 1000;
       auto t0 = clock::now();
@@ -848,12 +845,13 @@ void run_replay(const options& o, report& r) {
     out << exported.out;
   }
   log_file log;
-  std::string err;
   t0 = clock::now();
   {
     std::ifstream in(path);
-    if (!read_log(in, log, err))
-      throw std::runtime_error("read_log: " + err);
+    auto read = read_log(in);
+    if (!read)
+      throw std::runtime_error("read_log: " + read.error().context);
+    log = std::move(*read);
   }
   auto read_s = seconds_since(t0);
   logger::set_level(log_level::error);

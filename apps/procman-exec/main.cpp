@@ -14,8 +14,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -26,17 +26,19 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
-
-#include "procman/messages/json.hpp"
 #include "procman/children/process_tree.hpp"
-#include "procman/steps/registry.hpp"
+#include "procman/messages/json.hpp"
+#include "procman/protocol/executor_input.hpp"
+#include "procman/protocol/executor_report.hpp"
+#include "procman/protocol/step_ack.hpp"
 #include "procman/steps/runner.hpp"
+#include "procman/steps/step_registry.hpp"
 #include "procman/steps/text.hpp"
 
 namespace json = boost::json;
@@ -142,13 +144,13 @@ public:
     std::lock_guard<std::mutex> guard{mtx_};
     flush_pending();
     last_progress_ = clock::time_point{};
-    write_line({{"event", "step_started"}, {"step", step}, {"name", name}});
+    write_line(step_event(procman::report_event::step_started, step, name));
   }
 
   void completed(uint32_t step, const std::string& name) {
     std::lock_guard<std::mutex> guard{mtx_};
     flush_pending(); // a step's last progress always arrives
-    write_line({{"event", "step_completed"}, {"step", step}, {"name", name}});
+    write_line(step_event(procman::report_event::step_completed, step, name));
   }
 
   // At most one progress line per `progress_interval`; a report that comes
@@ -158,7 +160,10 @@ public:
                 const std::string& message) {
     std::lock_guard<std::mutex> guard{mtx_};
     auto now = clock::now();
-    pending_ = {true, step, name, percent, message};
+    pending_.waiting = true;
+    pending_.report = step_event(procman::report_event::progress, step, name);
+    pending_.report.percent = percent;
+    pending_.report.message = message;
     if (now - last_progress_ >= progress_interval) {
       flush_pending();
       return;
@@ -168,7 +173,7 @@ public:
     cv_.notify_one();
   }
 
-  void final_line(const json::object& line) {
+  void final_line(const procman::executor_report& line) {
     std::lock_guard<std::mutex> guard{mtx_};
     flush_pending();
     write_line(line);
@@ -187,11 +192,18 @@ public:
 private:
   struct pending_progress {
     bool waiting = false;
-    uint32_t step = 0;
-    std::string name;
-    double percent = 0;
-    std::string message;
+    procman::executor_report report;
   };
+
+  static procman::executor_report
+  step_event(procman::report_event event, uint32_t step,
+             const std::string& name) {
+    procman::executor_report x;
+    x.event = event;
+    x.step = step;
+    x.name = name;
+    return x;
+  }
 
   void flush_loop() {
     std::unique_lock<std::mutex> lock{mtx_};
@@ -214,23 +226,13 @@ private:
       return;
     pending_.waiting = false;
     last_progress_ = clock::now();
-    // Two decimals are plenty, and whole numbers print as integers
-    // (Boost.JSON writes every double with an exponent: 3.3E1).
-    auto rounded = std::round(pending_.percent * 100) / 100;
-    json::value percent = rounded;
-    if (rounded == std::floor(rounded))
-      percent = static_cast<int64_t>(rounded);
-    write_line({{"event", "progress"},
-                {"step", pending_.step},
-                {"name", pending_.name},
-                {"percent", std::move(percent)},
-                {"message", pending_.message}});
+    write_line(pending_.report);
   }
 
   // One line, one write (atomic on a pipe up to PIPE_BUF); a report channel
   // that is gone means the supervisor is gone: stop everything.
-  void write_line(const json::object& obj) {
-    auto line = json::serialize(obj);
+  void write_line(const procman::executor_report& report) {
+    auto line = procman::encode_report(report);
     procman::sanitize_utf8(line);
     line += '\n';
     size_t done = 0;
@@ -256,14 +258,15 @@ private:
   clock::time_point last_progress_;
 };
 
-json::object error_line(const procman::error_info& err, bool with_step,
-                        uint32_t step) {
-  json::object line{{"event", "error"}};
+procman::executor_report error_line(const procman::error_info& err,
+                                    bool with_step, uint32_t step) {
+  procman::executor_report line;
+  line.event = procman::report_event::error;
   if (with_step) {
-    line["step"] = step;
-    line["name"] = err.step;
+    line.step = step;
+    line.name = err.step;
   }
-  line["error"] = json::value_from(err);
+  line.error = err;
   return line;
 }
 
@@ -276,18 +279,6 @@ int bad_input(reporter& rep, std::string message) {
 }
 
 // -- input ------------------------------------------------------------------------------
-
-struct exec_input {
-  std::string pid;
-  std::vector<procman::step_spec> steps;
-  uint32_t first_step = 0;
-  json::object data;
-  std::string script_args;
-  std::string step_libs; // ':'-separated
-  size_t max_output_bytes = procman::defaults::max_output_bytes;
-  /// Wait for the runner's {"ack": k} on stdin before starting step k + 1.
-  bool step_acks = false;
-};
 
 /// Finds where the JSON value that starts `text` ends, scanning from
 /// `pos` with the scanner state in `depth` and `in_string`/`escaped`.
@@ -337,8 +328,8 @@ struct value_end_finder {
 /// Reads `fd` into `out`: to end-of-file, or with `rest` only up to the
 /// end of the first JSON value (the runner keeps stdin open after the work,
 /// for acknowledgements); bytes read past it go to `rest`.
-bool read_input(int fd, std::string& out, std::string& err,
-                std::string* rest = nullptr) {
+procman::failure read_input(int fd, std::string& out,
+                            std::string* rest = nullptr) {
   constexpr size_t max_input = size_t{1} << 30;
   char buf[65536];
   value_end_finder finder;
@@ -346,26 +337,25 @@ bool read_input(int fd, std::string& out, std::string& err,
     auto n = ::read(fd, buf, sizeof(buf));
     if (n > 0) {
       out.append(buf, static_cast<size_t>(n));
-      if (out.size() > max_input) {
-        err = "executor input: larger than 1 GiB";
-        return false;
-      }
+      if (out.size() > max_input)
+        return {procman::errc::invalid_json,
+                "executor input: larger than 1 GiB"};
       if (!rest)
         continue;
       if (auto end = finder.scan(out); end != std::string::npos) {
         *rest = out.substr(end);
         out.resize(end);
-        return true;
+        return {};
       }
       continue;
     }
     if (n == 0)
-      return true;
+      return {};
     if (errno == EINTR)
       continue;
-    err = std::string("executor input: cannot read stdin: ")
-          + std::strerror(errno);
-    return false;
+    return {procman::errc::invalid_argument,
+            std::string("executor input: cannot read stdin: ")
+              + std::strerror(errno)};
   }
 }
 
@@ -392,17 +382,14 @@ public:
       buf_.erase(0, nl + 1);
       if (line.find_first_not_of(" \t\r") == std::string::npos)
         continue;
-      json::error_code ec;
-      auto v = json::parse(line, ec);
-      auto* o = !ec ? v.if_object() : nullptr;
-      auto* ack = o ? o->if_contains("ack") : nullptr;
-      if (!ack || !ack->is_number()) {
+      auto ack = procman::decode_ack(line);
+      if (ack.garbage) {
         std::fprintf(stderr, "procman-exec: expected {\"ack\": %u} on stdin, "
                              "got: %.200s\n",
                      step, line.c_str());
         kill_group_and_exit(exit_failed);
       }
-      if (ack->to_number<double>() >= step)
+      if (ack.step >= step)
         return;
     }
   }
@@ -428,133 +415,6 @@ private:
   int fd_;
   std::string buf_;
 };
-
-std::string field_error(const char* name, const char* what) {
-  return std::string("executor input: field \"") + name + "\" " + what;
-}
-
-bool parse_input(const std::string& text, exec_input& in, std::string& err) {
-  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
-    err = "executor input: stdin is empty (expected one JSON object)";
-    return false;
-  }
-  json::value doc;
-  if (!procman::parse_json(text, doc, err,
-                           procman::defaults::max_wrapped_json_depth)) {
-    err = procman::json_error("executor input", err);
-    return false;
-  }
-  if (!doc.is_object()) {
-    err = "executor input: must be a JSON object with \"steps\"";
-    return false;
-  }
-  auto& o = doc.get_object();
-  auto find = [&](const char* key) -> const json::value* {
-    auto i = o.find(key);
-    return i == o.end() || i->value().is_null() ? nullptr : &i->value();
-  };
-  for (auto& kv : o) {
-    auto k = kv.key();
-    if (k != "pid" && k != "steps" && k != "first_step" && k != "data"
-        && k != "script_args" && k != "step_libs" && k != "max_output_bytes"
-        && k != "timeout" && k != "step_acks") {
-      err = "executor input: unknown field \"" + std::string(k) + "\"";
-      return false;
-    }
-  }
-  auto steps = find("steps");
-  if (!steps) {
-    err = field_error("steps", "is missing");
-    return false;
-  }
-  // The array form is what the supervisor sends; the object form (a process
-  // spec's name -> step) is accepted too. procman::parse_spec checks both.
-  procman::process_spec spec;
-  if (!procman::parse_spec(json::object{{"steps", *steps}}, spec, err)) {
-    if (err.rfind("spec: ", 0) == 0)
-      err.erase(0, 6);
-    err = "executor input: " + err;
-    return false;
-  }
-  in.steps = std::move(spec.steps);
-  if (auto v = find("pid")) {
-    if (!v->is_string()) {
-      err = field_error("pid", "must be a string");
-      return false;
-    }
-    in.pid = std::string(v->get_string());
-  }
-  if (auto v = find("first_step")) {
-    if (!(v->is_int64() && v->get_int64() >= 0) && !v->is_uint64()) {
-      err = field_error("first_step", "must be a non-negative integer");
-      return false;
-    }
-    auto n = v->is_int64() ? static_cast<uint64_t>(v->get_int64())
-                           : v->get_uint64();
-    if (n > in.steps.size()) {
-      err = field_error("first_step", "is past the last step") + " ("
-            + std::to_string(n) + " > " + std::to_string(in.steps.size())
-            + ")";
-      return false;
-    }
-    in.first_step = static_cast<uint32_t>(n);
-  }
-  if (auto v = find("data")) {
-    if (!v->is_object()) {
-      err = field_error("data", "must be an object");
-      return false;
-    }
-    in.data = v->get_object();
-  }
-  if (auto v = find("script_args")) {
-    if (!v->is_string()) {
-      err = field_error("script_args", "must be a string");
-      return false;
-    }
-    in.script_args = std::string(v->get_string());
-  }
-  if (auto v = find("step_libs")) {
-    if (v->is_string()) {
-      in.step_libs = std::string(v->get_string());
-    } else if (v->is_array()) {
-      for (auto& e : v->get_array()) {
-        if (!e.is_string()) {
-          err = field_error("step_libs",
-                            "must be a ':'-separated string or an array of "
-                            "paths");
-          return false;
-        }
-        in.step_libs += ':';
-        in.step_libs += std::string(e.get_string());
-      }
-    } else {
-      err = field_error("step_libs",
-                        "must be a ':'-separated string or an array of paths");
-      return false;
-    }
-  }
-  if (auto v = find("max_output_bytes")) {
-    if (!(v->is_int64() && v->get_int64() > 0) && !v->is_uint64()) {
-      err = field_error("max_output_bytes", "must be a positive integer");
-      return false;
-    }
-    in.max_output_bytes = v->is_int64()
-                            ? static_cast<size_t>(v->get_int64())
-                            : static_cast<size_t>(v->get_uint64());
-  }
-  if (auto v = find("step_acks")) {
-    if (!v->is_bool()) {
-      err = field_error("step_acks", "must be true or false");
-      return false;
-    }
-    in.step_acks = v->get_bool();
-  }
-  if (auto v = find("timeout"); v && !v->is_number()) {
-    err = field_error("timeout", "must be a number of seconds");
-    return false;
-  }
-  return true;
-}
 
 /// The step libraries to load, in order: $PROCMAN_STEP_LIBS, the input's
 /// "step_libs", then --step-lib options (':'-separated).
@@ -649,10 +509,9 @@ int main(int argc, char** argv) {
     procman::step_registry reg;
     procman::service_registry services;
     procman::register_builtin_steps(reg);
-    if (auto e = procman::load_step_libraries(step_libraries({}, cli_libs),
-                                              reg, services);
-        !e.empty())
-      return bad_input(rep, e);
+    if (auto f = procman::load_step_libraries(step_libraries({}, cli_libs),
+                                              reg, services))
+      return bad_input(rep, f.context);
     constexpr char ok[] = "ok\n";
     if (write(report_fd, ok, sizeof(ok) - 1)
         != static_cast<ssize_t>(sizeof(ok) - 1))
@@ -660,9 +519,9 @@ int main(int argc, char** argv) {
     return exit_finished;
   }
   // Input.
-  std::string text, rest, err;
-  if (!read_input(0, text, err, &rest))
-    return bad_input(rep, err);
+  std::string text, rest;
+  if (auto f = read_input(0, text, &rest))
+    return bad_input(rep, f.context);
   // What follows the work on stdin is for us (acknowledgements): keep a
   // private copy. Steps get no stdin of ours (procman.exec gives commands
   // /dev/null or their own "stdin").
@@ -673,27 +532,28 @@ int main(int argc, char** argv) {
       close(null_fd);
     }
   }
-  exec_input in;
-  if (!parse_input(text, in, err)) {
+  auto decoded = procman::decode_input(text);
+  if (!decoded) {
     // Whatever already followed the document is part of the problem: the
     // parser names it ("extra characters after the document").
     if (rest.find_first_not_of(" \t\r\n") != std::string::npos)
-      parse_input(text + rest, in, err);
-    return bad_input(rep, err);
+      decoded = procman::decode_input(text + rest);
+    return bad_input(rep, decoded.error().context);
   }
+  auto& in = *decoded;
   std::unique_ptr<ack_reader> acks;
   if (in.step_acks && ack_fd >= 0) {
     acks = std::make_unique<ack_reader>(ack_fd, std::move(rest));
   } else if (ack_fd >= 0) {
     // Without acknowledgements only white space may follow the document.
     std::string more;
-    if (!read_input(ack_fd, more, err))
-      return bad_input(rep, err);
+    if (auto f = read_input(ack_fd, more))
+      return bad_input(rep, f.context);
     close(ack_fd);
     rest += more;
-    if (rest.find_first_not_of(" \t\r\n") != std::string::npos
-        && !parse_input(text + rest, in, err))
-      return bad_input(rep, err);
+    if (rest.find_first_not_of(" \t\r\n") != std::string::npos)
+      if (auto again = procman::decode_input(text + rest); !again)
+        return bad_input(rep, again.error().context);
   }
   text.clear();
   text.shrink_to_fit();
@@ -706,10 +566,9 @@ int main(int argc, char** argv) {
   procman::step_registry reg;
   procman::service_registry services;
   procman::register_builtin_steps(reg);
-  if (auto e = procman::load_step_libraries(
-        step_libraries(in.step_libs, cli_libs), reg, services);
-      !e.empty())
-    return bad_input(rep, e);
+  if (auto f = procman::load_step_libraries(
+        step_libraries(in.step_libs, cli_libs), reg, services))
+    return bad_input(rep, f.context);
   // Run.
   auto& steps = in.steps;
   procman::step_observer obs;
@@ -731,15 +590,19 @@ int main(int argc, char** argv) {
                                    reg, services, obs, opts);
   end_descendants();
   int code = exit_finished;
+  procman::executor_report last;
   switch (result.outcome) {
     case procman::step_run_result::finished:
-      rep.final_line({{"event", "finished"}, {"output", result.output}});
+      last.event = procman::report_event::finished;
+      last.output = std::move(result.output);
+      rep.final_line(last);
       break;
     case procman::step_run_result::interrupted:
-      rep.final_line({{"event", "interrupted"},
-                      {"step", result.step},
-                      {"name", steps[result.step].name},
-                      {"output", result.output}});
+      last.event = procman::report_event::interrupted;
+      last.step = result.step;
+      last.name = steps[result.step].name;
+      last.output = std::move(result.output);
+      rep.final_line(last);
       code = exit_interrupted;
       break;
     case procman::step_run_result::failed:

@@ -23,13 +23,14 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include "procman/apps/common/args.hpp"
 #include "procman/engine/engine.hpp"
 #include "procman/logging/logger.hpp"
-#include "procman/remote/remote.hpp"
-#include "procman/apps/common/args.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/fwd.hpp"
 #include "procman/messages/types.hpp"
+#include "procman/remote/remote.hpp"
 
 namespace {
 
@@ -62,6 +63,11 @@ options:
                          every peer's certificate
   --help                 this text
 )";
+
+// The help text states these defaults.
+static_assert(procman::defaults::process_timeout == 60
+                && procman::defaults::grace_seconds == 10,
+              "update the defaults in the help text");
 
 } // namespace
 
@@ -136,12 +142,12 @@ int main(int argc, char** argv) {
       libs += (libs.empty() ? "" : ":") + std::string(env);
     opts.step_libs = libs;
     if (a->has("log-level")) {
-      log_level lvl;
-      if (!parse_log_level(a->get("log-level"), lvl))
+      auto lvl = parse_log_level(a->get("log-level"));
+      if (!lvl)
         throw cli::usage_error("option --log-level must be error, warn, info "
                                "or debug, not \""
                                + a->get("log-level") + "\"");
-      logger::set_level(lvl);
+      logger::set_level(*lvl);
     }
   } catch (const cli::usage_error& e) {
     std::cerr << "procman-runner: " << e.what() << "\n";

@@ -20,21 +20,20 @@
 #include <iostream>
 #include <sstream>
 
+#include <boost/json.hpp>
 #include <unistd.h>
 
-#include <boost/json.hpp>
-
+#include "procman/apps/common/args.hpp"
+#include "procman/children/process_tree.hpp"
 #include "procman/client/client.hpp"
 #include "procman/logging/logger.hpp"
-#include "procman/replay/replay.hpp"
-#include "procman/messages/log_format.hpp"
-#include "procman/apps/common/args.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
+#include "procman/messages/log_format.hpp"
 #include "procman/persistence/store.hpp"
-#include "procman/children/process_tree.hpp"
-#include "procman/steps/registry.hpp"
+#include "procman/replay/replay.hpp"
 #include "procman/steps/runner.hpp"
+#include "procman/steps/step_registry.hpp"
 
 namespace json = boost::json;
 using namespace procman;
@@ -70,7 +69,7 @@ SPEC is a file, - for stdin, or inline JSON:
 )";
 
 /// Failure that the CLI reports on stderr with an exit code.
-struct failure {
+struct command_failure {
   int code;
   std::string message;
 };
@@ -86,31 +85,34 @@ std::string read_spec_text(const std::string& arg) {
   }
   std::ifstream in(arg, std::ios::binary);
   if (!in)
-    throw failure{1, "cannot read spec file " + arg + ": "
+    throw command_failure{1, "cannot read spec file " + arg + ": "
                        + std::strerror(errno)};
   buf << in.rdbuf();
   return buf.str();
 }
 
+/// The object of a `--data` option.
+json::object data_object(const std::string& text) {
+  auto data = parse_user_json(text, "--data");
+  if (!data)
+    throw command_failure{1, data.error().context};
+  if (!data->is_object())
+    throw command_failure{1, "--data must be a JSON object"};
+  return std::move(data->get_object());
+}
+
 process_spec load_spec(const cli::args& a, size_t pos) {
   if (a.positional().size() <= pos)
     throw cli::usage_error("missing SPEC (a file, - or inline JSON)");
-  auto text = read_spec_text(a.positional()[pos]);
-  process_spec spec;
-  std::string err;
-  if (!parse_spec(text, spec, err))
-    throw failure{1, err};
+  auto spec = parse_spec(read_spec_text(a.positional()[pos]));
+  if (!spec)
+    throw command_failure{1, spec.error().context};
   if (a.has("data")) {
-    json::value data;
-    if (!parse_user_json(a.get("data"), data, err, "--data"))
-      throw failure{1, err};
-    if (!data.is_object())
-      throw failure{1, "--data must be a JSON object"};
-    json::value base;
-    parse_json(spec.data, base, err);
-    spec.data = dump(merge_objects(base, data.get_object()));
+    auto data = data_object(a.get("data"));
+    auto base = parse_json(spec->data);
+    spec->data = dump(merge_objects(base ? *base : json::value{}, data));
   }
-  return spec;
+  return std::move(*spec);
 }
 
 const std::string& pid_arg(const cli::args& a) {
@@ -124,14 +126,14 @@ const std::string& pid_arg(const cli::args& a) {
 client open_client(const cli::args& a) {
   auto c = client::open(cli::store_dir(a));
   if (!c)
-    throw failure{1, render(c.error())};
+    throw command_failure{1, render(c.error())};
   return std::move(*c);
 }
 
 template <class T>
 T value_or_fail(caf::expected<T> x) {
   if (!x)
-    throw failure{1, render(x.error())};
+    throw command_failure{1, render(x.error())};
   return std::move(*x);
 }
 
@@ -200,12 +202,7 @@ int cmd_status(const cli::args& a) {
 int cmd_proceed(const cli::args& a) {
   auto& pid = pid_arg(a);
   auto data = a.get("data", "{}");
-  json::value v;
-  std::string err;
-  if (!parse_user_json(data, v, err, "--data"))
-    throw failure{1, err};
-  if (!v.is_object())
-    throw failure{1, "--data must be a JSON object"};
+  data_object(data);
   auto c = open_client(a);
   std::cout << value_or_fail(c.proceed(pid, data)) << "\n";
   return 0;
@@ -229,7 +226,10 @@ int cmd_list(const cli::args& a) {
   list_query q;
   if (a.has("status")) {
     q.any_status = false;
-    if (!from_string(a.get("status"), q.status))
+    auto status = from_string<process_status>(a.get("status"));
+    if (status)
+      q.status = *status;
+    else
       throw cli::usage_error("--status must be queued, running, interrupted, "
                              "finished, error or cancelled, not \""
                              + a.get("status") + "\"");
@@ -270,7 +270,7 @@ int cmd_wait(const cli::args& a) {
         print_json(render_info(*rec));
       return 4;
     }
-    throw failure{1, render(res.error())};
+    throw command_failure{1, render(res.error())};
   }
   print_json(render_info(*res));
   switch (res->status) {
@@ -303,18 +303,17 @@ int cmd_run(const cli::args& a) {
   if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
     libs += (libs.empty() ? "" : ":") + std::string(env);
   if (!libs.empty())
-    if (auto err = load_step_libraries(libs, reg, services); !err.empty())
-      throw failure{1, err};
-  json::value data;
-  std::string err;
-  parse_json(spec.data, data, err);
+    if (auto f = load_step_libraries(libs, reg, services))
+      throw command_failure{1, f.context};
+  auto data = parse_json(spec.data);
   step_observer obs;
   step_run_options opts;
   become_subreaper();
   for (int sig : {SIGTERM, SIGINT, SIGHUP})
     signal(sig, on_run_signal);
   auto res = run_steps(spec.steps, 0,
-                       data.is_object() ? data.get_object() : json::object{},
+                       data && data->is_object() ? data->get_object()
+                                                 : json::object{},
                        reg, services, obs, opts);
   end_descendants();
   switch (res.outcome) {
@@ -368,13 +367,13 @@ int cmd_replay(const cli::args& a) {
   if (path != "-") {
     file.open(path);
     if (!file)
-      throw failure{1, "cannot read log " + path + ": " + std::strerror(errno)};
+      throw command_failure{1, "cannot read log " + path + ": " + std::strerror(errno)};
     in = &file;
   }
-  log_file log;
-  std::string err;
-  if (!read_log(*in, log, err))
-    throw failure{1, path + ": " + err};
+  auto read = read_log(*in);
+  if (!read)
+    throw command_failure{1, path + ": " + read.error().context};
+  auto& log = *read;
   // The engine's own log lines would drown the verdict; refusals stay.
   logger::set_level(log_level::error);
   auto report = replay_log(log);
@@ -420,7 +419,7 @@ int main(int argc, char** argv) {
   } catch (const cli::usage_error& e) {
     std::cerr << "procman: " << e.what() << "\n(see procman --help)\n";
     return 2;
-  } catch (const failure& f) {
+  } catch (const command_failure& f) {
     std::cerr << "procman: " << f.message << "\n";
     return f.code;
   } catch (const std::exception& e) {

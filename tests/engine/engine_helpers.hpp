@@ -10,9 +10,10 @@
 #include <caf/actor_system_config.hpp>
 
 #include "procman/engine/engine.hpp"
-#include "fixtures/temp_dir.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
+
+#include "fixtures/temp_dir.hpp"
 
 namespace procman::test {
 
@@ -31,10 +32,10 @@ struct actor_system_fixture {
 
 /// Parses a spec that a test writes inline; fails the test if it does not.
 inline process_spec test_spec(const std::string& text) {
-  process_spec s;
-  std::string err;
-  BOOST_REQUIRE_MESSAGE(parse_spec(text, s, err), err);
-  return s;
+  auto spec = parse_spec(text);
+  if (!spec)
+    BOOST_FAIL(spec.error().context);
+  return std::move(*spec);
 }
 
 /// Starts an engine with two slots on `<dir>/store`, running build/bin's

@@ -6,14 +6,14 @@
 #include <fstream>
 #include <thread>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "procman/persistence/file_lock.hpp"
+
 #include "engine_helpers.hpp"
 #include "fixtures/background.hpp"
 
@@ -34,16 +34,27 @@ BOOST_FIXTURE_TEST_SUITE(runner_locks, locks_fixture)
 BOOST_AUTO_TEST_CASE(a_lock_file_is_private_and_never_a_symbolic_link) {
   umask_guard mask{022};
   file_lock lock;
-  auto res = lock.try_lock(tmp.str() + "/runner.lock");
-  BOOST_REQUIRE(res == "");
+  BOOST_REQUIRE(!lock.try_lock(tmp.str() + "/runner.lock"));
   BOOST_TEST(mode_of(tmp.str() + "/runner.lock").mode == 0600u);
   auto target = tmp.str() + "/target";
   fs::create_symlink(target, tmp.str() + "/link.lock");
   file_lock other;
-  res = other.try_lock(tmp.str() + "/link.lock");
-  BOOST_TEST(res == tmp.str() + "/link.lock is a symbolic link; refusing to use it");
+  auto res = other.try_lock(tmp.str() + "/link.lock");
+  BOOST_TEST(is(res, errc::store_access));
+  BOOST_TEST(render(res) == tmp.str() + "/link.lock is a symbolic link; refusing to use it");
   BOOST_TEST(!other.held());
   BOOST_TEST(!fs::exists(target));
+}
+
+BOOST_AUTO_TEST_CASE(a_lock_held_elsewhere_is_runner_busy) {
+  file_lock holder;
+  BOOST_REQUIRE(!holder.try_lock(tmp.str() + "/runner.lock"));
+  file_lock second;
+  auto res = second.try_lock(tmp.str() + "/runner.lock");
+  BOOST_TEST(is(res, errc::runner_busy));
+  BOOST_TEST(render(res)
+             == "another process holds the lock " + tmp.str() + "/runner.lock");
+  BOOST_TEST(!second.held());
 }
 
 BOOST_AUTO_TEST_CASE(an_engine_keeps_its_lock_files_private) {
@@ -64,7 +75,7 @@ BOOST_AUTO_TEST_CASE(stale_runner_locks_are_removed_at_start_and_by_recovery) {
   chmod((store + "/runners").c_str(), 0700);
   std::ofstream(runner_lock_path(store, "gone-1")) << "";
   file_lock live;  // a runner in another process, as far as flock can tell
-  BOOST_REQUIRE(live.try_lock(runner_lock_path(store, "live-1")) == "");
+  BOOST_REQUIRE(!live.try_lock(runner_lock_path(store, "live-1")));
   auto eng = start_test_engine(*sys, tmp.str());
   BOOST_TEST(!fs::exists(runner_lock_path(store, "gone-1")));
   BOOST_TEST(fs::exists(runner_lock_path(store, "live-1")));
@@ -97,9 +108,9 @@ BOOST_AUTO_TEST_CASE(a_lock_taken_while_others_sweep_is_never_lost) {
   for (int i = 0; i < 20000 && lost == 0; ++i) {
     file_lock lock;
     auto res = lock.try_lock(path);
-    if (res == "busy")
+    if (is(res, errc::runner_busy))
       continue;  // the sweeper holds it for a moment
-    BOOST_REQUIRE_MESSAGE(res == "", res);
+    BOOST_REQUIRE_MESSAGE(!res, render(res));
     ++taken;
     if (!runner_alive(store, "racer"))
       ++lost;

@@ -5,8 +5,9 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "exec_helpers.hpp"
 #include "procman/messages/json.hpp"
+
+#include "exec_helpers.hpp"
 
 using namespace procman::test;
 namespace json = boost::json;
@@ -113,8 +114,9 @@ BOOST_AUTO_TEST_CASE(a_failing_step_ends_with_an_error_line_and_exit_1) {
   BOOST_TEST(stack.rfind("0# procman::(anonymous namespace)::fail_step::execute", 0) == 0,
              stack);
   // The error object converts to procman::error_info.
-  auto info = json::value_to<procman::error_info>(json::value(e));
-  BOOST_TEST((info.kind == procman::error_kind::exception));
+  auto info = procman::read_error_info(json::value(e));
+  BOOST_REQUIRE(info);
+  BOOST_TEST((info->kind == procman::error_kind::exception));
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_class_fails_before_any_step_runs) {

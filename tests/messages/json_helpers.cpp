@@ -13,6 +13,7 @@
 
 #include "procman/messages/json.hpp"
 #include "procman/messages/types.hpp"
+
 #include "samples.hpp"
 
 namespace json = boost::json;
@@ -26,17 +27,18 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }
 
 json::value parse(const std::string& text) {
-  json::value v;
-  std::string err;
-  BOOST_TEST_REQUIRE(parse_json(text, v, err), err);
-  return v;
+  auto v = parse_json(text);
+  if (!v)
+    BOOST_FAIL(v.error().context);
+  return std::move(*v);
 }
 
 std::string parse_error(const std::string& text) {
-  json::value v;
-  std::string err;
-  BOOST_TEST_REQUIRE(!parse_json(text, v, err), "accepted: " << text);
-  return err;
+  auto v = parse_json(text);
+  if (v)
+    BOOST_FAIL("accepted: " << text);
+  BOOST_TEST((v.error().code == errc::invalid_json));
+  return v.error().context;
 }
 
 // Sets TZ for the lifetime of the object, so that a local-time bug shows.

@@ -10,7 +10,6 @@
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
-
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/error.hpp>
@@ -76,8 +75,11 @@ inline bool same(const process_record& x, const process_record& y) {
 inline bool same(const transition& x, const transition& y) {
   return x.kind == y.kind && x.pid == y.pid && x.source == y.source
          && x.runner == y.runner && x.step == y.step
-         && x.exec_pid == y.exec_pid && x.json == y.json
-         && same(x.progress, y.progress) && same(x.error, y.error);
+         && x.exec_pid == y.exec_pid && x.timeout == y.timeout
+         && same(x.spec, y.spec) && x.data == y.data && x.output == y.output
+         && same(x.progress, y.progress) && same(x.error, y.error)
+         && x.exec_path == y.exec_path && x.spawn_errno == y.spawn_errno
+         && x.garbage == y.garbage;
 }
 
 inline bool same(const log_entry& x, const log_entry& y) {
@@ -182,9 +184,15 @@ inline transition sample_transition() {
   x.runner = "runner-7";
   x.step = 1;
   x.exec_pid = 4242;
-  x.json = R"({"out":true})";
+  x.timeout = 30;
+  x.spec = sample_spec();
+  x.data = R"({"in":1})";
+  x.output = R"({"out":true})";
   x.progress = sample_progress();
   x.error = sample_error();
+  x.exec_path = "/usr/bin/procman-exec";
+  x.spawn_errno = 2;
+  x.garbage = "not a report";
   return x;
 }
 

@@ -1,5 +1,6 @@
 // Round trips of every type in the procman type-ID block through CAF's
-// binary serializer and through JSON (value_from / value_to and text).
+// binary serializer, and of the types procman reads back from JSON (the
+// process spec, records and their parts) through their JSON forms.
 
 #include <limits>
 #include <stdexcept>
@@ -8,12 +9,12 @@
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
-
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
 #include "procman/messages/json.hpp"
 #include "procman/messages/types.hpp"
+
 #include "samples.hpp"
 
 namespace json = boost::json;
@@ -28,7 +29,6 @@ void check_binary(const T& x) {
   BOOST_TEST_REQUIRE(!same(x, T{}));
   auto y = binary_roundtrip(x);
   BOOST_TEST((same(x, y)));
-  BOOST_TEST(json_text(x) == json_text(y));
 }
 
 template <class E>
@@ -39,20 +39,44 @@ void check_binary_enum(const std::vector<E>& values) {
   }
 }
 
+// The reader of each JSON form.
+outcome<step_spec> read_back(const json::value& v, const step_spec*) {
+  return read_step_spec(v);
+}
+outcome<process_spec> read_back(const json::value& v, const process_spec*) {
+  return parse_spec(v);
+}
+outcome<progress_info> read_back(const json::value& v, const progress_info*) {
+  return read_progress_info(v);
+}
+outcome<error_info> read_back(const json::value& v, const error_info*) {
+  return read_error_info(v);
+}
+outcome<process_record> read_back(const json::value& v,
+                                  const process_record*) {
+  return read_process_record(v);
+}
+
+template <class T>
+T must_read(const json::value& v) {
+  auto x = read_back(v, static_cast<const T*>(nullptr));
+  if (!x)
+    BOOST_FAIL(x.error().context);
+  return std::move(*x);
+}
+
 template <class T>
 void check_json(const T& x) {
   BOOST_TEST_REQUIRE(!same(x, T{}));
-  BOOST_TEST_MESSAGE("value_from / value_to");
+  BOOST_TEST_MESSAGE("value_from / reader");
   auto v = json::value_from(x);
-  auto y = json::value_to<T>(v);
+  auto y = must_read<T>(v);
   BOOST_TEST((same(x, y)), json_text(x) << "\n!=\n" << json_text(y));
-  BOOST_TEST_MESSAGE("serialize / parse_json / value_to");
-  auto text = json::serialize(v);
-  json::value parsed;
-  std::string err;
-  BOOST_TEST_REQUIRE(parse_json(text, parsed, err), err);
-  BOOST_TEST(parsed == v);
-  auto z = json::value_to<T>(parsed);
+  BOOST_TEST_MESSAGE("serialize / parse_json / reader");
+  auto parsed = parse_json(json::serialize(v));
+  BOOST_TEST_REQUIRE(static_cast<bool>(parsed));
+  BOOST_TEST(*parsed == v);
+  auto z = must_read<T>(*parsed);
   BOOST_TEST((same(x, z)), json_text(x) << "\n!=\n" << json_text(z));
 }
 
@@ -61,36 +85,29 @@ template <class E>
 void check_json_enum(const std::vector<E>& values) {
   for (auto x : values) {
     auto text = json::serialize(json::value(to_string(x)));
-    json::value parsed;
-    std::string err;
-    BOOST_TEST_REQUIRE(parse_json(text, parsed, err), err);
-    BOOST_TEST_REQUIRE(parsed.is_string());
-    E y{};
-    BOOST_TEST(from_string(std::string(parsed.get_string()), y), text);
-    BOOST_TEST((x == y), text);
+    auto parsed = parse_json(text);
+    BOOST_TEST_REQUIRE(static_cast<bool>(parsed));
+    BOOST_TEST_REQUIRE(parsed->is_string());
+    auto y = from_string<E>(std::string(parsed->get_string()));
+    BOOST_TEST((y == x), text);
   }
 }
 
 json::value parse(const std::string& text) {
-  json::value v;
-  std::string err;
-  BOOST_TEST_REQUIRE(parse_json(text, v, err), err);
-  return v;
+  auto v = parse_json(text);
+  if (!v)
+    BOOST_FAIL(v.error().context);
+  return std::move(*v);
 }
 
-// Runs value_to<T> on `text` and returns the exception message, or "" when
-// it did not throw std::invalid_argument.
+// Reads `text` with T's reader and returns the message of its refusal, or
+// "" when it accepted the text.
 template <class T>
-std::string value_to_error(const std::string& text) {
-  auto v = parse(text);
-  try {
-    json::value_to<T>(v);
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("wrong exception type: ") + e.what();
-  }
-  return {};
+std::string read_error(const std::string& text) {
+  auto x = read_back(parse(text), static_cast<const T*>(nullptr));
+  if (x)
+    return {};
+  return x.error().context;
 }
 
 bool contains(const std::string& haystack, const std::string& needle) {
@@ -204,40 +221,17 @@ BOOST_AUTO_TEST_CASE(process_record_keeps_every_field) {
   check_json(sample_record());
 }
 
-BOOST_AUTO_TEST_CASE(transition_keeps_every_field) {
-  check_json(sample_transition());
-}
-
-BOOST_AUTO_TEST_CASE(log_entry_keeps_every_field) {
-  check_json(sample_log_entry());
-}
-
-BOOST_AUTO_TEST_CASE(process_event_keeps_every_field) {
-  check_json(sample_event());
-}
-
-BOOST_AUTO_TEST_CASE(list_query_keeps_every_field) {
-  check_json(sample_query());
-}
-
-BOOST_AUTO_TEST_CASE(record_vector_keeps_every_element) {
-  check_json(sample_records());
-}
-
-BOOST_AUTO_TEST_CASE(transition_vector_keeps_every_element) {
-  check_json(sample_transitions());
+BOOST_AUTO_TEST_CASE(records_keep_every_element) {
+  for (auto& x : sample_records())
+    check_json(x);
 }
 
 BOOST_AUTO_TEST_CASE(defaults_survive_too) {
   // error_info leaves out exit_code -1, signal 0 and an empty stderr.
-  auto e = json::value_to<error_info>(json::value_from(error_info{}));
+  auto e = must_read<error_info>(json::value_from(error_info{}));
   BOOST_TEST((same(e, error_info{})));
-  auto r = json::value_to<process_record>(json::value_from(process_record{}));
+  auto r = must_read<process_record>(json::value_from(process_record{}));
   BOOST_TEST((same(r, process_record{})));
-  auto t = json::value_to<transition>(json::value_from(transition{}));
-  BOOST_TEST((same(t, transition{})));
-  auto q = json::value_to<list_query>(json::value_from(list_query{}));
-  BOOST_TEST((same(q, list_query{})));
 }
 
 BOOST_AUTO_TEST_CASE(extreme_numbers_survive) {
@@ -256,16 +250,13 @@ BOOST_AUTO_TEST_CASE(extreme_numbers_survive) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_fields_take_the_documented_defaults) {
-  auto r = json::value_to<process_record>(parse(R"({"pid":"p"})"));
+  auto r = must_read<process_record>(parse(R"({"pid":"p"})"));
   BOOST_TEST(r.pid == "p");
   BOOST_TEST((r.status == process_status::queued));
   BOOST_TEST(r.last_completed == -1);
   BOOST_TEST(r.data == "{}");
   BOOST_TEST(r.output == "null");
   BOOST_TEST(r.error.exit_code == -1);
-  auto q = json::value_to<list_query>(parse("{}"));
-  BOOST_TEST(q.any_status);
-  BOOST_TEST(q.limit == 100u);
 }
 
 BOOST_AUTO_TEST_CASE(json_uses_names_not_numbers) {
@@ -279,40 +270,32 @@ BOOST_AUTO_TEST_CASE(json_uses_names_not_numbers) {
   auto err = json::value_from(sample_error()).as_object();
   BOOST_TEST(err.at("kind").as_string() == "timeout");
   BOOST_TEST(err.at("stderr").as_string() == "Killed\n");
-  auto entry = json::value_from(sample_log_entry()).as_object();
-  BOOST_TEST(entry.at("what").as_object().at("kind").as_string()
-             == "step_completed");
-  BOOST_TEST(entry.at("status_after").as_string() == "running");
 }
 
-BOOST_AUTO_TEST_CASE(wrong_types_throw_naming_the_field) {
-  auto e = value_to_error<progress_info>(R"({"percent":"half"})");
-  BOOST_TEST(contains(e, "\"percent\""), e);
-  e = value_to_error<process_record>(R"({"status":"sleeping"})");
-  BOOST_TEST(contains(e, "\"status\""), e);
-  BOOST_TEST(contains(e, "sleeping"), e);
-  e = value_to_error<process_record>(R"({"runs":-1})");
-  BOOST_TEST(contains(e, "\"runs\""), e);
-  e = value_to_error<process_record>(R"({"cancel_requested":1})");
-  BOOST_TEST(contains(e, "\"cancel_requested\""), e);
-  e = value_to_error<process_record>(R"({"step_states":["done"]})");
-  BOOST_TEST(contains(e, "\"step_states\""), e);
-  e = value_to_error<process_record>(R"({"steps":"fetch"})");
+BOOST_AUTO_TEST_CASE(wrong_types_are_refused_naming_the_field) {
+  auto e = read_error<progress_info>(R"({"percent":"half"})");
+  BOOST_TEST(e == R"(field "percent" must be a number)");
+  e = read_error<process_record>(R"({"status":"sleeping"})");
+  BOOST_TEST(e == R"(field "status" has unknown value "sleeping")");
+  e = read_error<process_record>(R"({"runs":-1})");
+  BOOST_TEST(e == R"(field "runs" is out of range)");
+  e = read_error<process_record>(R"({"cancel_requested":1})");
+  BOOST_TEST(e == R"(field "cancel_requested" must be true or false)");
+  e = read_error<process_record>(R"({"step_states":["done"]})");
+  BOOST_TEST(e == R"(field "step_states" has an unknown state)");
+  e = read_error<process_record>(R"({"steps":"fetch"})");
+  BOOST_TEST(e == R"(field "steps" must be an array)");
+  e = read_error<process_record>(R"({"step_states":"completed"})");
+  BOOST_TEST(e == R"(field "step_states" must be an array)");
+  e = read_error<process_record>(R"({"error":{"kind":"teleport"}})");
+  BOOST_TEST(e == R"(field "kind" has unknown value "teleport")");
+  e = read_error<step_spec>(R"({"name":"a","services":["db",1]})");
+  BOOST_TEST(e == R"(field "services" must list service names (strings))");
+  e = read_error<step_spec>(R"({"name":"a","services":"db"})");
+  BOOST_TEST(e == R"(field "services" must be an array)");
+  e = read_error<process_spec>(R"({"steps":{}})");
   BOOST_TEST(contains(e, "\"steps\""), e);
-  e = value_to_error<process_record>(R"({"step_states":"completed"})");
-  BOOST_TEST(contains(e, "\"step_states\""), e);
-  e = value_to_error<step_spec>(R"({"name":"a","services":["db",1]})");
-  BOOST_TEST(contains(e, "\"services\""), e);
-  e = value_to_error<step_spec>(R"({"name":"a","services":"db"})");
-  BOOST_TEST(contains(e, "\"services\""), e);
-  e = value_to_error<transition>(R"({"kind":"teleport"})");
-  BOOST_TEST(contains(e, "\"kind\""), e);
-  e = value_to_error<list_query>(R"({"limit":"ten"})");
-  BOOST_TEST(contains(e, "\"limit\""), e);
-  e = value_to_error<process_spec>(R"({"steps":{}})");
-  BOOST_TEST(contains(e, "\"steps\""), e);
-  e = value_to_error<error_info>("[]");
-  BOOST_TEST(!e.empty());
+  BOOST_TEST(read_error<error_info>("[]") == "error must be an object");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,7 @@
 
 #include "procman/messages/json.hpp"
 #include "procman/messages/types.hpp"
+
 #include "fixtures/json_depth.hpp"
 #include "samples.hpp"
 
@@ -21,24 +22,22 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }
 
 process_spec parse_ok(const std::string& text) {
-  process_spec out;
-  std::string err;
-  BOOST_TEST_REQUIRE(parse_spec(text, out, err), err);
-  BOOST_TEST(err.empty());
-  return out;
+  auto spec = parse_spec(text);
+  if (!spec)
+    BOOST_FAIL(spec.error().context);
+  return std::move(*spec);
 }
 
-// Parses `text`, which must be rejected, and returns the error. Also checks
-// that a failed parse leaves `out` untouched.
+// Parses `text`, which must be rejected, and returns the error.
 std::string parse_error(const std::string& text) {
-  auto sentinel = sample_spec();
-  auto out = sentinel;
-  std::string err;
-  BOOST_TEST_REQUIRE(!parse_spec(text, out, err), "accepted: " << text);
-  BOOST_TEST(!err.empty());
-  BOOST_TEST((same(out, sentinel)), "spec modified on failure: " << text);
-  BOOST_TEST_MESSAGE(text << " -> " << err);
-  return err;
+  auto spec = parse_spec(text);
+  if (spec)
+    BOOST_FAIL("accepted: " << text);
+  auto& err = spec.error();
+  BOOST_TEST((err.code == errc::invalid_spec));
+  BOOST_TEST(!err.context.empty());
+  BOOST_TEST_MESSAGE(text << " -> " << err.context);
+  return err.context;
 }
 
 } // namespace
@@ -98,12 +97,11 @@ BOOST_AUTO_TEST_CASE(null_timeout_and_data_mean_defaults) {
 
 BOOST_AUTO_TEST_CASE(value_overload_agrees_with_text_overload) {
   auto text = std::string(R"({"steps": [{"name": "a", "class": "A"}], "timeout": 5})");
-  json::value v;
-  std::string err;
-  BOOST_TEST_REQUIRE(parse_json(text, v, err), err);
-  process_spec from_value;
-  BOOST_TEST_REQUIRE(parse_spec(v, from_value, err), err);
-  BOOST_TEST((same(from_value, parse_ok(text))));
+  auto v = parse_json(text);
+  BOOST_REQUIRE(v);
+  auto from_value = parse_spec(*v);
+  BOOST_REQUIRE(from_value);
+  BOOST_TEST((same(*from_value, parse_ok(text))));
 }
 
 BOOST_AUTO_TEST_CASE(rendered_spec_parses_back) {
@@ -293,21 +291,25 @@ BOOST_AUTO_TEST_CASE(data_or_args_one_level_deeper_are_refused_by_name) {
 }
 
 BOOST_AUTO_TEST_CASE(user_json_refuses_repeated_keys_and_deep_nesting_by_name) {
-  json::value v;
-  std::string err;
-  BOOST_TEST(parse_user_json(R"({"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}]})", v, err,
-                             "--data"),
-             err);
-  BOOST_TEST(!parse_user_json(R"({"a": 1, "b": 2, "a": 3})", v, err, "--data"));
-  BOOST_TEST(err == "--data: field \"a\" used twice at offset 19");
-  BOOST_TEST(!parse_user_json(R"({"x": [{"k": 1, "k": 1}]})", v, err, "--data"));
-  BOOST_TEST(err == "--data: field \"k\" used twice at offset 18");
+  auto error_of = [](const std::string& text) {
+    auto v = parse_user_json(text, "--data");
+    if (v)
+      BOOST_FAIL("accepted: " << text);
+    BOOST_TEST((v.error().code == errc::invalid_json));
+    return v.error().context;
+  };
+  BOOST_TEST(static_cast<bool>(parse_user_json(
+    R"({"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}]})", "--data")));
+  BOOST_TEST(error_of(R"({"a": 1, "b": 2, "a": 3})")
+             == "--data: field \"a\" used twice at offset 19");
+  BOOST_TEST(error_of(R"({"x": [{"k": 1, "k": 1}]})")
+             == "--data: field \"k\" used twice at offset 18");
   auto limit = defaults::max_json_depth;
-  BOOST_TEST(parse_user_json(nested_object(limit), v, err, "--data"), err);
-  BOOST_TEST(!parse_user_json(nested_object(limit + 1), v, err, "--data"));
-  BOOST_TEST(err == "--data is nested deeper than " + std::to_string(limit)
-                      + " levels");
-  BOOST_TEST(!parse_user_json("{\"a\": ", v, err, "--data"));
+  BOOST_TEST(static_cast<bool>(parse_user_json(nested_object(limit), "--data")));
+  BOOST_TEST(error_of(nested_object(limit + 1))
+             == "--data is nested deeper than " + std::to_string(limit)
+                  + " levels");
+  auto err = error_of("{\"a\": ");
   BOOST_TEST(contains(err, "--data: malformed JSON at offset"), err);
 }
 

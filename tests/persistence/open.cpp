@@ -5,13 +5,12 @@
 #include <fstream>
 #include <string>
 
+#include <boost/test/unit_test.hpp>
+#include <dirent.h>
 #include <fcntl.h>
+#include <lmdb.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
-
-#include <boost/test/unit_test.hpp>
-#include <lmdb.h>
 
 #include "persistence/store_fixture.hpp"
 

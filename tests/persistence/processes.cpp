@@ -8,13 +8,12 @@
 #include <thread>
 #include <vector>
 
+#include <boost/test/unit_test.hpp>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <boost/test/unit_test.hpp>
 
 #include "persistence/store_fixture.hpp"
 
@@ -176,7 +175,7 @@ BOOST_AUTO_TEST_CASE(kill_9_during_writes_loses_nothing_committed) {
         if (!claimed || claimed->empty())
           return 5;
         auto fin = make_transition(tk::finish, claimed->front().pid);
-        fin.json = R"({"i":)" + std::to_string(i) + "}";
+        fin.output = R"({"i":)" + std::to_string(i) + "}";
         if (!(*st)->apply(fin))
           return 6;
         if (!write_all(rep[1], "F" + claimed->front().pid + "\n"))

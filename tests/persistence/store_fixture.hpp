@@ -11,11 +11,13 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "fixtures/temp_dir.hpp"
 #include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
 #include "procman/messages/types.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/store.hpp"
+
+#include "fixtures/temp_dir.hpp"
 
 namespace procman::test {
 
@@ -46,10 +48,13 @@ inline transition make_transition(transition_kind kind,
   return t;
 }
 
+/// An enqueue of the spec in `json`. A text that is not a spec leaves the
+/// spec empty (no steps), which the store refuses.
 inline transition enqueue_of(const std::string& json,
                              const std::string& pid = {}) {
   auto t = make_transition(transition_kind::enqueue, pid);
-  t.json = json;
+  if (auto spec = parse_spec(json))
+    t.spec = std::move(*spec);
   return t;
 }
 
@@ -125,12 +130,12 @@ struct store_fixture {
       case process_status::interrupted: {
         auto t = make_transition(tk::interrupt, pid);
         t.step = 0;
-        t.json = R"({"asked":true})";
+        t.output = R"({"asked":true})";
         return apply(t);
       }
       case process_status::finished: {
         auto t = make_transition(tk::finish, pid);
-        t.json = R"({"done":1})";
+        t.output = R"({"done":1})";
         return apply(t);
       }
       case process_status::error: {

@@ -7,7 +7,9 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/json.hpp"
+
 #include "fixtures/json_depth.hpp"
 #include "persistence/store_fixture.hpp"
 
@@ -77,7 +79,8 @@ transition filled(tk k, const std::string& pid) {
   t.runner = "r2";
   t.step = 1;
   t.exec_pid = 4242;
-  t.json = R"({"k":"v"})";
+  t.data = R"({"k":"v"})";
+  t.output = R"({"k":"v"})";
   t.progress.step = "s1";
   t.progress.percent = 50;
   t.error.kind = error_kind::exception;
@@ -138,14 +141,14 @@ BOOST_AUTO_TEST_CASE(enqueue_uses_the_default_timeout_of_the_options) {
   // The log holds the spec as it took effect.
   auto entries = must(other->log(0));
   BOOST_REQUIRE(!entries.empty());
-  BOOST_TEST(entries.back().what.json.find("\"timeout\":77") != std::string::npos);
+  BOOST_TEST(entries.back().what.spec.timeout == 77u);
 }
 
-BOOST_AUTO_TEST_CASE(enqueue_through_the_spec_api) {
+BOOST_AUTO_TEST_CASE(enqueue_through_the_front_door) {
   process_spec spec;
   spec.steps.push_back(step_spec{"only", "echo", R"({"a":1})", {"db"}});
   spec.data = R"({"x":2})";
-  auto rec = must(st->enqueue(spec, "client"));
+  auto rec = must(st->apply(must(front_door::start(spec))));
   BOOST_TEST(rec.steps.size() == 1u);
   BOOST_TEST(rec.steps[0].name == "only");
   BOOST_TEST(rec.steps[0].services.size() == 1u);
@@ -158,13 +161,21 @@ BOOST_AUTO_TEST_CASE(enqueue_through_the_spec_api) {
 BOOST_AUTO_TEST_CASE(enqueue_refuses_bad_specs_duplicates_and_bad_pids) {
   auto rec = enqueue();
   auto seq = last_seq();
-  auto bad = st->apply(enqueue_of(R"({"steps":{"a":{"args":[]}}})"));
+  auto no_class = enqueue_of(spec_json(1));
+  no_class.spec.steps[0].cls.clear();
+  auto bad = st->apply(no_class);
   BOOST_REQUIRE(!bad);
   BOOST_TEST((is(bad.error(), errc::invalid_spec)));
-  BOOST_TEST(render(bad.error()) == R"(step "a": field "class" is missing)");
-  auto garbage = st->apply(enqueue_of("{not json"));
+  BOOST_TEST(render(bad.error())
+             == R"(step "s0": field "class" must be a non-empty string)");
+  auto bad_args = enqueue_of(spec_json(1));
+  bad_args.spec.steps[0].args = "{not json";
+  auto garbage = st->apply(bad_args);
   BOOST_REQUIRE(!garbage);
   BOOST_TEST((is(garbage.error(), errc::invalid_spec)));
+  auto empty = st->apply(enqueue_of("{}"));
+  BOOST_REQUIRE(!empty);
+  BOOST_TEST(render(empty.error()) == R"(spec: field "steps" has no steps)");
   auto dup = st->apply(enqueue_of(spec_json(), rec.pid));
   BOOST_REQUIRE(!dup);
   BOOST_TEST((is(dup.error(), errc::illegal_transition)));
@@ -216,7 +227,7 @@ BOOST_AUTO_TEST_CASE(claim_start_steps_progress_and_finish) {
   BOOST_TEST((rec.step_states[1] == step_status::running));
   clock_ms += 5;
   auto fin = make_transition(tk::finish, pid);
-  fin.json = R"({"result":7})";
+  fin.output = R"({"result":7})";
   rec = apply(fin);
   BOOST_TEST((rec.status == ps::finished));
   BOOST_TEST(rec.output == R"({"result":7})");
@@ -248,23 +259,23 @@ BOOST_AUTO_TEST_CASE(interrupt_then_proceed_merges_and_requeues) {
   auto pid = rec.pid;
   auto intr = make_transition(tk::interrupt, pid);
   intr.step = 1;
-  intr.json = R"({"question":"ok?","keep":1})";
+  intr.output = R"({"question":"ok?","keep":1})";
   rec = apply(intr);
   BOOST_TEST((rec.status == ps::interrupted));
-  BOOST_TEST(rec.output == intr.json);
-  BOOST_TEST(rec.data == intr.json);
+  BOOST_TEST(rec.output == intr.output);
+  BOOST_TEST(rec.data == intr.output);
   BOOST_TEST(rec.next_step == 2u);
   BOOST_TEST((rec.step_states[1] == step_status::completed));
   BOOST_TEST(rec.last_completed == 1);
   BOOST_TEST(rec.exec_pid == 0);
   auto bad = make_transition(tk::proceed, pid);
-  bad.json = "[1,2]";
+  bad.data = "[1,2]";
   auto refused = st->apply(bad);
   BOOST_REQUIRE(!refused);
   BOOST_TEST((is(refused.error(), errc::invalid_json)));
   BOOST_TEST(render(refused.error()).find(pid) != std::string::npos);
   auto pro = make_transition(tk::proceed, pid);
-  pro.json = R"({"question":"yes","extra":true})";
+  pro.data = R"({"question":"yes","extra":true})";
   rec = apply(pro);
   BOOST_TEST((rec.status == ps::queued));
   boost::json::value data = boost::json::parse(rec.data);
@@ -290,20 +301,20 @@ BOOST_AUTO_TEST_CASE(payloads_deeper_than_the_json_limit_or_with_repeated_keys_a
   auto rec = make_in(ps::running);
   auto pid = rec.pid;
   auto fin = make_transition(tk::finish, pid);
-  fin.json = nested_object(limit + 1);
+  fin.output = nested_object(limit + 1);
   auto refused = st->apply(fin);
   BOOST_REQUIRE(!refused);
   BOOST_TEST((is(refused.error(), errc::invalid_json)));
   BOOST_TEST(render(refused.error()) == pid + ": finish output" + too_deep);
   auto intr = make_transition(tk::interrupt, pid);
   intr.step = 1;
-  intr.json = nested_object(limit, "out");
+  intr.output = nested_object(limit, "out");
   rec = apply(intr);
-  BOOST_TEST(rec.output == intr.json);
+  BOOST_TEST(rec.output == intr.output);
   auto seq = must(st->stats()).last_seq;
   for (auto data : {nested_object(limit + 1), std::string{R"({"k":1,"k":2})"}}) {
     auto pro = make_transition(tk::proceed, pid);
-    pro.json = data;
+    pro.data = data;
     refused = st->apply(pro);
     BOOST_REQUIRE(!refused);
     BOOST_TEST((is(refused.error(), errc::invalid_json)));
@@ -313,12 +324,12 @@ BOOST_AUTO_TEST_CASE(payloads_deeper_than_the_json_limit_or_with_repeated_keys_a
   BOOST_TEST(must(st->stats()).last_seq == seq);  // nothing written
   BOOST_TEST((must(st->get(pid)).status == ps::interrupted));
   auto pro = make_transition(tk::proceed, pid);
-  pro.json = nested_object(limit, "in");
+  pro.data = nested_object(limit, "in");
   rec = apply(pro);
   auto data = parse_deep(rec.data);
   BOOST_TEST(depth_of(data) == limit);
-  BOOST_TEST(boost::json::serialize(data.at("out")) == boost::json::serialize(parse_deep(intr.json).at("out")));
-  BOOST_TEST(boost::json::serialize(data.at("in")) == boost::json::serialize(parse_deep(pro.json).at("in")));
+  BOOST_TEST(boost::json::serialize(data.at("out")) == boost::json::serialize(parse_deep(intr.output).at("out")));
+  BOOST_TEST(boost::json::serialize(data.at("in")) == boost::json::serialize(parse_deep(pro.data).at("in")));
 }
 
 BOOST_AUTO_TEST_CASE(proceed_of_a_not_interrupted_process_is_refused) {
@@ -572,7 +583,7 @@ BOOST_AUTO_TEST_CASE(generated_pids_are_recorded_in_the_log) {
   BOOST_REQUIRE(entries.size() == 2u);
   BOOST_TEST(entries[0].what.pid == res[0]->pid);
   BOOST_TEST(entries[1].what.pid == res[1]->pid);
-  BOOST_TEST(entries[0].what.json == batch[0].json);
+  BOOST_TEST(entries[0].what.spec.steps.size() == batch[0].spec.steps.size());
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_batch_is_a_no_op) {
@@ -611,7 +622,7 @@ BOOST_AUTO_TEST_CASE(claims_come_in_fifo_order_and_proceed_requeues_at_the_end) 
   // pids[0] pauses and is proceeded: it queues behind pids[3] and pids[5].
   auto intr = make_transition(tk::interrupt, pids[0]);
   intr.step = 0;
-  intr.json = "{}";
+  intr.output = "{}";
   apply(intr);
   apply(tk::proceed, pids[0]);
   auto rest = must(st->claim("r1", 10));
@@ -622,7 +633,8 @@ BOOST_AUTO_TEST_CASE(claims_come_in_fifo_order_and_proceed_requeues_at_the_end) 
   BOOST_TEST(must(st->claim("r1", 10)).empty());
   auto none = st->apply(head);
   BOOST_REQUIRE(!none);
-  BOOST_TEST((is(none.error(), errc::unknown_process)));
+  BOOST_TEST((is(none.error(), errc::queue_empty)));
+  BOOST_TEST(render(none.error()) == "no queued process to claim");
   BOOST_TEST(must(st->stats()).queued == 0u);
 }
 

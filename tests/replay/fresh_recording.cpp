@@ -1,13 +1,19 @@
 // A log recorded by the current engine, from real runs, always replays
 // clean; `procman log export` and `procman replay` work as commands.
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
-#include "engine/cli_fixture.hpp"
+#include <boost/json.hpp>
+
+#include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/store.hpp"
+
+#include "engine/cli_fixture.hpp"
 #include "replay_fixture.hpp"
 
 using namespace procman;
@@ -26,6 +32,51 @@ struct recording_fixture : cli_fixture, replay_fixture {
     return path;
   }
   int n = 0;
+
+  /// A store written directly, for paths a test cannot provoke from the
+  /// command line.
+  std::unique_ptr<procman::store> direct_store(const std::string& name) {
+    store_options so;
+    so.dir = cli_fixture::tmp.str() + "/" + name;
+    so.no_sync = true;
+    auto db = store::open(so);
+    BOOST_REQUIRE(db);
+    return std::move(*db);
+  }
+
+  static process_spec spec_of(const std::string& text) {
+    auto spec = parse_spec(text);
+    if (!spec)
+      BOOST_FAIL(spec.error().context);
+    return std::move(*spec);
+  }
+
+  static caf::expected<process_record> enqueue(procman::store& db,
+                                               const process_spec& spec) {
+    auto t = front_door::start(spec);
+    BOOST_REQUIRE(t);
+    return db.apply(*t);
+  }
+
+  /// A transition that the process actor of runner "r1" applies.
+  static transition by_runner(transition_kind kind, const std::string& pid) {
+    transition t;
+    t.kind = kind;
+    t.pid = pid;
+    t.source = "supervisor";
+    t.runner = "r1";
+    return t;
+  }
+
+  /// The log and the records of `db`, as an export has them.
+  static log_file log_of(procman::store& db) {
+    auto snap = db.snapshot(0);
+    BOOST_REQUIRE(snap);
+    log_file log;
+    log.entries = snap->entries;
+    log.records = snap->records;
+    return log;
+  }
 };
 
 } // namespace
@@ -76,19 +127,13 @@ BOOST_AUTO_TEST_CASE(a_running_cancel_and_a_killed_runner_replay_clean) {
 BOOST_AUTO_TEST_CASE(a_runner_that_died_between_claim_and_start_replays_clean) {
   // The runner is killed after its claim committed and before its
   // executor's start did; the next runner ends the process.
-  store_options so;
-  so.dir = cli_fixture::tmp.str() + "/direct";
-  so.no_sync = true;
-  auto db = store::open(so);
-  BOOST_REQUIRE(db);
-  process_spec spec;
-  std::string err;
-  BOOST_REQUIRE(parse_spec(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})", spec, err));
-  auto rec = (*db)->enqueue(spec);
+  auto db = direct_store("direct");
+  auto spec = spec_of(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
+  auto rec = enqueue(*db, spec);
   BOOST_REQUIRE(rec);
-  auto other = (*db)->enqueue(spec);
+  auto other = enqueue(*db, spec);
   BOOST_REQUIRE(other);
-  auto claimed = (*db)->claim("dead-runner", 1);
+  auto claimed = db->claim("dead-runner", 1);
   BOOST_REQUIRE(claimed && claimed->size() == 1u);
   transition t;
   t.kind = transition_kind::fail;
@@ -98,12 +143,8 @@ BOOST_AUTO_TEST_CASE(a_runner_that_died_between_claim_and_start_replays_clean) {
   t.error.kind = error_kind::runner_lost;
   t.error.step = "s";
   t.error.message = "runner dead-runner died while the process was running";
-  BOOST_REQUIRE((*db)->apply(t));
-  auto snap = (*db)->snapshot(0);
-  BOOST_REQUIRE(snap);
-  log_file log;
-  log.entries = snap->entries;
-  log.records = snap->records;
+  BOOST_REQUIRE(db->apply(t));
+  auto log = log_of(*db);
   BOOST_REQUIRE_EQUAL(log.entries.size(), 4u);
   auto report = replay(log);
   BOOST_TEST(report.ok());
@@ -115,57 +156,98 @@ BOOST_AUTO_TEST_CASE(a_cancel_between_claim_and_start_replays_clean) {
   // A client cancels a process after its claim committed and before its
   // executor's start did: the runner's process actor sees the request on
   // its next check of the record and kills the executor.
-  store_options so;
-  so.dir = cli_fixture::tmp.str() + "/cancel-before-start";
-  so.no_sync = true;
-  auto db = store::open(so);
-  BOOST_REQUIRE(db);
-  process_spec spec;
-  std::string err;
-  BOOST_REQUIRE(parse_spec(shell_spec("sleep 60", 120), spec, err));
-  auto rec = (*db)->enqueue(spec);
+  auto db = direct_store("cancel-before-start");
+  auto spec = spec_of(shell_spec("sleep 60", 120));
+  auto rec = enqueue(*db, spec);
   BOOST_REQUIRE(rec);
-  auto claimed = (*db)->claim("r1", 1);
+  auto claimed = db->claim("r1", 1);
   BOOST_REQUIRE(claimed && claimed->size() == 1u);
-  auto by_runner = [&](transition_kind kind) {
-    transition t;
-    t.kind = kind;
-    t.pid = rec->pid;
-    t.source = "supervisor";
-    t.runner = "r1";
-    return t;
-  };
   transition cancel;
   cancel.kind = transition_kind::cancel;
   cancel.pid = rec->pid;
   cancel.source = "client";
-  auto requested = (*db)->apply(cancel);
+  auto requested = db->apply(cancel);
   BOOST_REQUIRE(requested);
   BOOST_REQUIRE(requested->cancel_requested);
-  auto start = by_runner(transition_kind::start);
+  auto start = by_runner(transition_kind::start, rec->pid);
   start.exec_pid = 4242;
-  start.json = R"({"timeout":120})";
-  BOOST_REQUIRE((*db)->apply(start));
-  auto started = by_runner(transition_kind::step_started);
-  BOOST_REQUIRE((*db)->apply(started));
-  auto killed = by_runner(transition_kind::cancel);
+  start.timeout = 120;
+  BOOST_REQUIRE(db->apply(start));
+  auto started = by_runner(transition_kind::step_started, rec->pid);
+  BOOST_REQUIRE(db->apply(started));
+  auto killed = by_runner(transition_kind::cancel, rec->pid);
   killed.error.step = spec.steps[0].name;
   killed.error.exit_code = -1;
   killed.error.signal = SIGKILL;
-  auto ended = (*db)->apply(killed);
+  auto ended = db->apply(killed);
   BOOST_REQUIRE(ended);
   BOOST_REQUIRE(ended->status == process_status::cancelled);
-  auto snap = (*db)->snapshot(0);
-  BOOST_REQUIRE(snap);
-  log_file log;
-  log.entries = snap->entries;
-  log.records = snap->records;
+  auto log = log_of(*db);
   BOOST_REQUIRE_EQUAL(log.entries.size(), 6u);
   auto report = replay(log);
   BOOST_TEST_MESSAGE(describe(report));
   BOOST_TEST(report.ok());
   BOOST_TEST(report.checked == 6u);
   BOOST_TEST(report.records_checked == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_executor_start_and_garbage_replay_from_their_typed_fields) {
+  // A runner whose executor could not be started, and one whose executor
+  // wrote garbage on its report channel; the replay reproduces both from
+  // the fields of the transitions, and from an export of an older procman
+  // that carried them only in the messages.
+  auto db = direct_store("spawn-and-garbage");
+  auto spec = spec_of(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
+  auto unstarted = enqueue(*db, spec);
+  BOOST_REQUIRE(unstarted);
+  auto garbled = enqueue(*db, spec);
+  BOOST_REQUIRE(garbled);
+  BOOST_REQUIRE(db->claim("r1", 2));
+  auto no_exec = by_runner(transition_kind::fail, unstarted->pid);
+  no_exec.error.kind = error_kind::crash;
+  no_exec.error.step = "s";
+  no_exec.error.message = "cannot start executor /nowhere/procman-exec: "
+                          + std::string(std::strerror(ENOENT));
+  no_exec.exec_path = "/nowhere/procman-exec";
+  no_exec.spawn_errno = ENOENT;
+  BOOST_REQUIRE(db->apply(no_exec));
+  auto start = by_runner(transition_kind::start, garbled->pid);
+  start.exec_pid = 4242;
+  start.timeout = 60;
+  BOOST_REQUIRE(db->apply(start));
+  auto garbage = by_runner(transition_kind::fail, garbled->pid);
+  garbage.error.kind = error_kind::crash;
+  garbage.error.step = "s";
+  garbage.error.message = "executor wrote garbage on its report channel: hello";
+  garbage.error.signal = SIGKILL;
+  garbage.garbage = "hello";
+  BOOST_REQUIRE(db->apply(garbage));
+  auto log = log_of(*db);
+  BOOST_REQUIRE_EQUAL(log.entries.size(), 7u);
+  auto report = replay(log);
+  BOOST_TEST_MESSAGE(describe(report));
+  BOOST_TEST(report.ok());
+  BOOST_TEST(report.checked == 7u);
+  BOOST_TEST(report.records_checked == 2u);
+  // As an older procman exported it: no exec_path, spawn_errno, garbage.
+  std::stringstream old;
+  old << boost::json::serialize(log_header("old", 0, "", 0)) << "\n";
+  for (auto& e : log.entries) {
+    auto line = log_line(e);
+    auto erased = line.erase("exec_path") + line.erase("spawn_errno")
+                  + line.erase("garbage");
+    BOOST_TEST((erased > 0) == (e.what.kind == transition_kind::fail));
+    old << boost::json::serialize(line) << "\n";
+  }
+  for (auto& r : log.records)
+    old << boost::json::serialize(record_line(r)) << "\n";
+  auto read_back = read_log(old);
+  if (!read_back)
+    BOOST_FAIL(read_back.error().context);
+  report = replay(*read_back);
+  BOOST_TEST_MESSAGE(describe(report));
+  BOOST_TEST(report.ok());
+  BOOST_TEST(report.checked == 7u);
 }
 
 BOOST_AUTO_TEST_CASE(export_filters_by_pid_and_since) {

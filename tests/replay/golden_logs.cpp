@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(the_golden_logs_cover_every_lifecycle_path) {
 BOOST_AUTO_TEST_CASE(an_altered_payload_is_reported_at_its_seq) {
   auto log = load("interrupted-proceeded.jsonl");
   auto seq = first_seq(log, transition_kind::proceed);
-  entry(log, seq).what.json = R"({"approved_by": "mallory"})";
+  entry(log, seq).what.data = R"({"approved_by": "mallory"})";
   auto report = replay(log);
   BOOST_REQUIRE(!report.ok());
   BOOST_TEST(report.divergence->seq == seq);

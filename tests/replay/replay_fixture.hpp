@@ -9,9 +9,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include "procman/logging/logger.hpp"
-#include "procman/replay/replay.hpp"
-#include "fixtures/temp_dir.hpp"
 #include "procman/messages/log_format.hpp"
+#include "procman/replay/replay.hpp"
+
+#include "fixtures/temp_dir.hpp"
 
 namespace procman::test {
 
@@ -30,10 +31,10 @@ struct replay_fixture {
                   : name;
     std::ifstream in(path);
     BOOST_REQUIRE_MESSAGE(in, "cannot read " << path);
-    log_file log;
-    std::string err;
-    BOOST_REQUIRE_MESSAGE(read_log(in, log, err), path << ": " << err);
-    return log;
+    auto log = read_log(in);
+    if (!log)
+      BOOST_FAIL(path << ": " << log.error().context);
+    return std::move(*log);
   }
 
   /// Replays `log` and narrates the verdict.

@@ -2,14 +2,14 @@
 #include <cmath>
 #include <stdexcept>
 
-#include <signal.h>
-
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
+#include <signal.h>
+
+#include "procman/steps/text.hpp"
 
 #include "fixtures/temp_dir.hpp"
 #include "helpers.hpp"
-#include "procman/steps/text.hpp"
 
 using namespace procman;
 using namespace procman::test;
@@ -27,19 +27,18 @@ struct builtin_fixture {
   }
 
   std::unique_ptr<step> make(const std::string& cls, const std::string& args) {
-    std::string err;
-    auto s = reg.make(spec("s", cls, args), services, err);
-    BOOST_TEST_REQUIRE(s.get() != nullptr, "make failed: " << err);
-    BOOST_TEST(err.empty());
-    return s;
+    auto s = reg.make(spec("s", cls, args), services);
+    if (!s)
+      BOOST_FAIL("make failed: " << s.error().context);
+    return std::move(*s);
   }
 
   // The message of a step that cannot be built.
   std::string make_error(const std::string& cls, const std::string& args) {
-    std::string err;
-    auto s = reg.make(spec("s", cls, args), services, err);
-    BOOST_TEST(!s);
-    return err;
+    auto s = reg.make(spec("s", cls, args), services);
+    if (s)
+      BOOST_FAIL("built a step of " << cls);
+    return s.error().context;
   }
 
   json::object run(const std::string& cls, const std::string& args,

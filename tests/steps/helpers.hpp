@@ -10,8 +10,8 @@
 #include <boost/json.hpp>
 
 #include "procman/messages/types.hpp"
-#include "procman/steps/registry.hpp"
 #include "procman/steps/runner.hpp"
+#include "procman/steps/step_registry.hpp"
 
 namespace procman::test {
 

@@ -68,10 +68,17 @@ struct registry_fixture {
   }
 
   std::string make_error(const step_spec& s) {
-    std::string err;
-    auto made = reg.make(s, services, err);
-    BOOST_TEST(!made);
-    return err;
+    auto made = reg.make(s, services);
+    if (made)
+      BOOST_FAIL("built step " << s.name);
+    return made.error().context;
+  }
+
+  std::unique_ptr<step> must_make(const step_spec& s) {
+    auto made = reg.make(s, services);
+    if (!made)
+      BOOST_FAIL(made.error().context);
+    return std::move(*made);
   }
 };
 
@@ -98,24 +105,22 @@ BOOST_AUTO_TEST_CASE(add_replaces_an_earlier_factory) {
 }
 
 BOOST_AUTO_TEST_CASE(make_parses_args_and_resolves_services) {
-  std::string err;
-  auto s = reg.make(spec("x", "test.echo", R"({"n": [1, 2]})", {"db", "mailer"}),
-                    services, err);
-  BOOST_TEST_REQUIRE(s.get() != nullptr, err);
+  auto s = must_make(spec("x", "test.echo", R"({"n": [1, 2]})", {"db", "mailer"}));
   auto out = s->execute({}, ctx);
   BOOST_TEST(json::serialize(out)
              == R"({"args":{"n":[1,2]},"services":["db=42","mailer=7"]})");
   // Empty args text counts as null.
-  auto empty = reg.make(spec("y", "test.echo", ""), services, err);
-  BOOST_TEST_REQUIRE(empty.get() != nullptr);
+  auto empty = must_make(spec("y", "test.echo", ""));
   BOOST_TEST(empty->execute({}, ctx).at("args").is_null());
 }
 
 BOOST_AUTO_TEST_CASE(unknown_class_names_the_step_and_lists_classes) {
   BOOST_TEST(make_error(spec("third", "test.nope"))
              == R"(step "third": unknown class "test.nope" (known: test.crashy, test.echo, test.null, test.picky))");
-  BOOST_TEST(reg.check(spec("third", "test.nope"), services)
-             == make_error(spec("third", "test.nope")));
+  auto checked = reg.check(spec("third", "test.nope"), services);
+  BOOST_TEST((checked.code == errc::unknown_class));
+  BOOST_TEST(checked.context == make_error(spec("third", "test.nope")));
+  BOOST_TEST(!reg.check(spec("third", "test.echo"), services));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_class_with_many_classes_gives_a_count) {
@@ -127,9 +132,9 @@ BOOST_AUTO_TEST_CASE(unknown_class_with_many_classes_gives_a_count) {
   auto err = make_error(spec("s", "bulk.x"));
   BOOST_TEST(contains(err, R"(step "s": unknown class "bulk.x" (24 classes are registered)"));
   procman::step_registry empty;
-  std::string e2;
-  BOOST_TEST(!empty.make(spec("s", "a"), services, e2).get());
-  BOOST_TEST(e2 == R"(step "s": unknown class "a" (no step classes are registered))");
+  auto none = empty.make(spec("s", "a"), services);
+  BOOST_REQUIRE(!none);
+  BOOST_TEST(none.error().context == R"(step "s": unknown class "a" (no step classes are registered))");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_service_names_the_step_and_service) {
@@ -169,7 +174,7 @@ struct plugin_fixture {
 BOOST_FIXTURE_TEST_SUITE(step_plugins, plugin_fixture)
 
 BOOST_AUTO_TEST_CASE(a_library_registers_steps_and_services) {
-  BOOST_TEST_REQUIRE(load_step_library(lib, reg, services) == "");
+  BOOST_TEST_REQUIRE(!load_step_library(lib, reg, services));
   BOOST_TEST(reg.contains("test.upper"));
   BOOST_TEST(reg.contains("test.throw"));
   BOOST_TEST(services.contains("plugin.greeting"));
@@ -178,11 +183,10 @@ BOOST_AUTO_TEST_CASE(a_library_registers_steps_and_services) {
 }
 
 BOOST_AUTO_TEST_CASE(json_passes_both_ways) {
-  BOOST_TEST_REQUIRE(load_step_library(lib, reg, services) == "");
-  std::string err;
-  auto s = reg.make(spec("up", "test.upper", R"({"key": "name"})"), services,
-                    err);
-  BOOST_TEST_REQUIRE(s.get() != nullptr, err);
+  BOOST_TEST_REQUIRE(!load_step_library(lib, reg, services));
+  auto made = reg.make(spec("up", "test.upper", R"({"key": "name"})"), services);
+  BOOST_REQUIRE(made);
+  auto& s = *made;
   auto out = s->execute({{"name", "ada"}, {"n", 1}}, ctx);
   BOOST_TEST(out.at("name").as_string() == "ADA");
   BOOST_TEST(out.at("n").as_int64() == 1);
@@ -197,17 +201,17 @@ BOOST_AUTO_TEST_CASE(json_passes_both_ways) {
 }
 
 BOOST_AUTO_TEST_CASE(library_services_reach_library_steps) {
-  BOOST_TEST_REQUIRE(load_step_library(lib, reg, services) == "");
-  std::string err;
-  auto s = reg.make(spec("svc", "test.service", "null", {"plugin.greeting"}),
-                    services, err);
-  BOOST_TEST_REQUIRE(s.get() != nullptr, err);
+  BOOST_TEST_REQUIRE(!load_step_library(lib, reg, services));
+  auto made = reg.make(spec("svc", "test.service", "null", {"plugin.greeting"}),
+                       services);
+  BOOST_REQUIRE(made);
+  auto& s = *made;
   BOOST_TEST(s->execute({}, ctx).at("greeting").as_string()
              == "hello from the plug-in");
 }
 
 BOOST_AUTO_TEST_CASE(library_exceptions_are_std_exceptions_with_stack) {
-  BOOST_TEST_REQUIRE(load_step_library(lib, reg, services) == "");
+  BOOST_TEST_REQUIRE(!load_step_library(lib, reg, services));
   observer_log log;
   auto r = run_steps({spec("kaboom", "test.throw")}, 0, {}, reg, services,
                      log.observer(), {});
@@ -219,7 +223,7 @@ BOOST_AUTO_TEST_CASE(library_exceptions_are_std_exceptions_with_stack) {
 }
 
 BOOST_AUTO_TEST_CASE(library_spec_error_is_recognised_across_the_boundary) {
-  BOOST_TEST_REQUIRE(load_step_library(lib, reg, services) == "");
+  BOOST_TEST_REQUIRE(!load_step_library(lib, reg, services));
   observer_log log;
   auto r = run_steps({spec("late", "test.lazy_spec")}, 0, {}, reg, services,
                      log.observer(), {});
@@ -229,14 +233,14 @@ BOOST_AUTO_TEST_CASE(library_spec_error_is_recognised_across_the_boundary) {
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_library_names_the_path_and_reason) {
-  auto err = load_step_library("/nonexistent/libsteps.so", reg, services);
+  auto err = load_step_library("/nonexistent/libsteps.so", reg, services).context;
   BOOST_TEST(contains(err, R"(step library "/nonexistent/libsteps.so": cannot load: )"));
   BOOST_TEST(contains(err, "No such file or directory"));
 }
 
 BOOST_AUTO_TEST_CASE(a_library_without_the_symbol_is_refused) {
   auto bad = test_path("plugins/steps_no_register.so");
-  auto err = load_step_library(bad, reg, services);
+  auto err = load_step_library(bad, reg, services).context;
   BOOST_TEST(contains(err, "step library \"" + bad + "\": no function procman_register_steps"));
   BOOST_TEST(reg.classes().empty());
 }
@@ -248,21 +252,23 @@ BOOST_AUTO_TEST_CASE(a_file_that_is_no_library_is_refused) {
   for (int i = 0; i < 100; ++i) // long enough not to be "too short"
     std::fputs("not an ELF file\n", f);
   std::fclose(f);
-  auto err = load_step_library(path, reg, services);
+  auto err = load_step_library(path, reg, services).context;
   BOOST_TEST(contains(err, "step library \"" + path + "\": cannot load: "));
   BOOST_TEST(contains(err, "invalid ELF header"));
 }
 
 BOOST_AUTO_TEST_CASE(lists_split_on_colons_and_stop_at_the_first_error) {
-  BOOST_TEST(load_step_libraries("::" + lib + ":", reg, services) == "");
+  BOOST_TEST(!load_step_libraries("::" + lib + ":", reg, services));
   BOOST_TEST(reg.contains("test.upper"));
   procman::step_registry reg2;
-  auto err = load_step_libraries(lib + ":/nonexistent/b.so:/nonexistent/c.so",
-                                 reg2, services);
+  auto f = load_step_libraries(lib + ":/nonexistent/b.so:/nonexistent/c.so",
+                               reg2, services);
+  BOOST_TEST((f.code == errc::invalid_argument));
+  auto& err = f.context;
   BOOST_TEST(contains(err, R"(step library "/nonexistent/b.so")"));
   BOOST_TEST(!contains(err, "c.so"));
   BOOST_TEST(reg2.contains("test.upper"));
-  BOOST_TEST(load_step_libraries("", reg2, services) == "");
+  BOOST_TEST(!load_step_libraries("", reg2, services));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

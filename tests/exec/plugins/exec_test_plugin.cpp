@@ -8,11 +8,10 @@
 #include <string>
 #include <thread>
 
+#include <boost/json.hpp>
 #include <unistd.h>
 
-#include <boost/json.hpp>
-
-#include "procman/steps/registry.hpp"
+#include "procman/steps/step_registry.hpp"
 
 namespace json = boost::json;
 

@@ -7,7 +7,7 @@
 
 #include <boost/json.hpp>
 
-#include "procman/steps/registry.hpp"
+#include "procman/steps/step_registry.hpp"
 
 namespace {
 

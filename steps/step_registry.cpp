@@ -1,10 +1,9 @@
-#include "procman/steps/registry.hpp"
+#include "procman/steps/step_registry.hpp"
 
 #include <exception>
 
-#include <dlfcn.h>
-
 #include <boost/json/value.hpp>
+#include <dlfcn.h>
 
 #include "procman/messages/json.hpp"
 
@@ -50,91 +49,97 @@ std::vector<std::string> step_registry::classes() const {
   return result; // std::map keeps them sorted
 }
 
-std::string step_registry::check(const step_spec& spec,
-                                 const service_registry& services) const {
+failure step_registry::check(const step_spec& spec,
+                             const service_registry& services) const {
   if (factories_.count(spec.cls) == 0)
-    return step_prefix(spec) + "unknown class " + quoted(spec.cls)
-           + known_classes(classes());
+    return failure{errc::unknown_class, step_prefix(spec) + "unknown class "
+                                          + quoted(spec.cls)
+                                          + known_classes(classes())};
   for (auto& svc : spec.services)
     if (!services.contains(svc))
-      return step_prefix(spec) + "unknown service " + quoted(svc);
+      return failure{errc::unknown_service,
+                     step_prefix(spec) + "unknown service " + quoted(svc)};
   return {};
 }
 
-std::unique_ptr<step> step_registry::make(const step_spec& spec,
-                                          const service_registry& services,
-                                          std::string& err) const {
-  err = check(spec, services);
-  if (!err.empty())
-    return nullptr;
+outcome<std::unique_ptr<step>>
+step_registry::make(const step_spec& spec,
+                    const service_registry& services) const {
+  if (auto f = check(spec, services))
+    return f;
+  auto bad_args = [&](const std::string& why) {
+    return failure{errc::invalid_spec, step_prefix(spec) + "bad args: " + why};
+  };
   service_map resolved;
   for (auto& svc : spec.services)
     resolved[svc] = *services.find(svc);
   boost::json::value args;
   if (!spec.args.empty()) {
-    std::string perr;
-    if (!parse_json(spec.args, args, perr)) {
-      err = step_prefix(spec) + "bad args: " + perr;
-      return nullptr;
-    }
+    auto parsed = parse_json(spec.args);
+    if (!parsed)
+      return bad_args(parsed.error().context);
+    args = std::move(*parsed);
   }
   auto& factory = factories_.find(spec.cls)->second;
+  // A factory reports bad args by throwing (the step API).
   try {
     auto result = factory(args, resolved);
-    if (!result) {
-      err = step_prefix(spec) + "bad args: class " + quoted(spec.cls)
-            + " built no step";
-      return nullptr;
-    }
+    if (!result)
+      return bad_args("class " + quoted(spec.cls) + " built no step");
     return result;
   } catch (const std::exception& e) {
     // spec_error is the documented way; any other exception from a factory
     // is just as much a problem with the spec.
-    err = step_prefix(spec) + "bad args: " + e.what();
+    return bad_args(e.what());
   } catch (...) {
-    err = step_prefix(spec) + "bad args: class " + quoted(spec.cls)
-          + " threw a non-standard exception";
+    return bad_args("class " + quoted(spec.cls)
+                    + " threw a non-standard exception");
   }
-  return nullptr;
 }
 
 // -- step libraries ----------------------------------------------------------------
 
-std::string load_step_library(const std::string& path, step_registry& reg,
-                              service_registry& services) {
-  auto prefix = "step library " + quoted(path) + ": ";
+failure load_step_library(const std::string& path, step_registry& reg,
+                          service_registry& services) {
+  auto fail = [&](const std::string& why) {
+    return failure{errc::invalid_argument,
+                   "step library " + quoted(path) + ": " + why};
+  };
   if (path.empty())
-    return "step library \"\": empty path";
+    return fail("empty path");
   // RTLD_LOCAL: two libraries may use the same internal names. RTLD_NOW:
   // a missing symbol shows here, not in the middle of a step.
   auto handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     auto why = dlerror();
-    return prefix + "cannot load: " + (why ? why : "unknown dlopen error");
+    return fail(std::string("cannot load: ")
+                + (why ? why : "unknown dlopen error"));
   }
   dlerror(); // clear
   auto sym = dlsym(handle, register_steps_symbol);
   if (sym == nullptr) {
     auto why = dlerror();
     // Never dlclose: harmless here, and a library may hold global state.
-    return prefix + "no function " + register_steps_symbol
-           + " (declare it extern \"C\")" + (why ? std::string(": ") + why : "");
+    return fail(std::string("no function ") + register_steps_symbol
+                + " (declare it extern \"C\")"
+                + (why ? std::string(": ") + why : ""));
   }
   auto fn = reinterpret_cast<register_steps_fn>(sym);
+  // A registration function reports trouble by throwing (the step API).
   try {
     fn(reg, services);
   } catch (const std::exception& e) {
-    return prefix + register_steps_symbol + " failed: " + e.what();
+    return fail(std::string(register_steps_symbol) + " failed: " + e.what());
   } catch (...) {
-    return prefix + register_steps_symbol
-           + " failed with a non-standard exception";
+    return fail(std::string(register_steps_symbol)
+                + " failed with a non-standard exception");
   }
   // The handle stays open: the factories and steps live in the library.
   return {};
 }
 
-std::string load_step_libraries(const std::string& list, step_registry& reg,
-                                service_registry& services) {
+failure load_step_libraries(const std::string& list, step_registry& reg,
+                            service_registry& services) {
   size_t pos = 0;
   while (pos <= list.size()) {
     auto end = list.find(':', pos);
@@ -142,8 +147,8 @@ std::string load_step_libraries(const std::string& list, step_registry& reg,
       end = list.size();
     auto path = list.substr(pos, end - pos);
     if (!path.empty())
-      if (auto err = load_step_library(path, reg, services); !err.empty())
-        return err;
+      if (auto f = load_step_library(path, reg, services))
+        return f;
     pos = end + 1;
   }
   return {};

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "procman/messages/failure.hpp"
 #include "procman/messages/types.hpp"
 #include "procman/steps/step.hpp"
 
@@ -17,10 +18,9 @@ namespace procman {
 /// ```cpp
 /// procman::step_registry reg;
 /// procman::register_builtin_steps(reg);
-/// std::string err;
 /// auto s = reg.make({"greet", "procman.set", R"({"hello": 1})", {}},
-///                   procman::service_registry{}, err);
-/// if (!s) std::fprintf(stderr, "%s\n", err.c_str());
+///                   procman::service_registry{});
+/// if (!s) std::fprintf(stderr, "%s\n", s.error().context.c_str());
 /// ```
 ///
 /// Not thread-safe for `add`; `make` and the queries may run concurrently
@@ -41,22 +41,20 @@ public:
   std::vector<std::string> classes() const;
 
   /// Checks what `make` can check without calling the factory: the class
-  /// is registered and every service exists. Returns "" or the message
-  /// `make` would give.
-  std::string check(const step_spec& spec,
-                    const service_registry& services) const;
+  /// is registered and every service exists. Fails as `make` would.
+  failure check(const step_spec& spec, const service_registry& services) const;
 
   /// Builds the step of `spec`: resolves its services in `services`, parses
-  /// its args and calls the factory. On failure returns nullptr and sets
-  /// `err` to a message naming the step and the problem:
-  /// - `step "<name>": unknown class "<cls>"` (known classes listed when
-  ///   there are few),
-  /// - `step "<name>": unknown service "<svc>"`,
-  /// - `step "<name>": bad args: <what>` (malformed args JSON, or the
-  ///   factory threw `spec_error` or another `std::exception`).
-  std::unique_ptr<step> make(const step_spec& spec,
-                             const service_registry& services,
-                             std::string& err) const;
+  /// its args and calls the factory. Failures name the step and the
+  /// problem:
+  /// - errc::unknown_class `step "<name>": unknown class "<cls>"` (known
+  ///   classes listed when there are few),
+  /// - errc::unknown_service `step "<name>": unknown service "<svc>"`,
+  /// - errc::invalid_spec `step "<name>": bad args: <what>` (malformed args
+  ///   JSON, or the factory threw `spec_error` or another
+  ///   `std::exception`).
+  outcome<std::unique_ptr<step>> make(const step_spec& spec,
+                                      const service_registry& services) const;
 
 private:
   std::map<std::string, step_factory> factories_;
@@ -74,16 +72,17 @@ constexpr const char* register_steps_symbol = "procman_register_steps";
 
 /// Loads a step library (shared object) with dlopen(RTLD_NOW | RTLD_LOCAL)
 /// and calls its registration function. The library stays loaded for the
-/// life of the program (its steps' code lives there). Returns "" on
-/// success, else `step library "<path>": <reason>` (dlerror text, missing
-/// registration symbol, or what the registration function threw).
-std::string load_step_library(const std::string& path, step_registry& reg,
-                              service_registry& services);
+/// life of the program (its steps' code lives there). Fails
+/// (errc::invalid_argument) with `step library "<path>": <reason>` (dlerror
+/// text, missing registration symbol, or what the registration function
+/// threw).
+failure load_step_library(const std::string& path, step_registry& reg,
+                          service_registry& services);
 
 /// Loads every library named in `list` (separated by ':', empty entries
 /// skipped), as the PROCMAN_STEP_LIBS environment variable and `--step-lib`
-/// give them. Stops at the first failure and returns its message.
-std::string load_step_libraries(const std::string& list, step_registry& reg,
-                                service_registry& services);
+/// give them. Stops at the first failure and returns it.
+failure load_step_libraries(const std::string& list, step_registry& reg,
+                            service_registry& services);
 
 } // namespace procman

@@ -1,0 +1,49 @@
+#include "procman/lifecycle/front_door.hpp"
+
+#include "procman/lifecycle/machine.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
+
+namespace procman {
+
+namespace {
+
+transition request(transition_kind kind, std::string pid, std::string source) {
+  transition t;
+  t.kind = kind;
+  t.pid = std::move(pid);
+  t.source = std::move(source);
+  return t;
+}
+
+} // namespace
+
+caf::expected<transition> front_door::start(process_spec spec, std::string pid,
+                                            std::string source) {
+  if (auto f = check_spec(spec))
+    return to_error(f);
+  if (!pid.empty() && !valid_pid(pid))
+    return make_error(errc::invalid_argument,
+                      "invalid pid \"" + pid
+                        + "\": expected 32 lowercase hex characters");
+  auto t = request(transition_kind::enqueue, std::move(pid), std::move(source));
+  t.spec = std::move(spec);
+  return t;
+}
+
+caf::expected<transition> front_door::proceed(std::string pid, std::string data,
+                                              std::string source) {
+  if (data.empty())
+    data = "{}";
+  if (auto parsed = read_proceed_data(pid, data); !parsed)
+    return parsed.error();
+  auto t = request(transition_kind::proceed, std::move(pid), std::move(source));
+  t.data = std::move(data);
+  return t;
+}
+
+transition front_door::cancel(std::string pid, std::string source) {
+  return request(transition_kind::cancel, std::move(pid), std::move(source));
+}
+
+} // namespace procman

@@ -1,0 +1,40 @@
+// The front door: the transitions a client asks for (start, proceed,
+// cancel), built and checked in one place. The manager (hosts, remote
+// nodes) and `client` (the CLI, hosts without an engine) both go through
+// it, so that the same request is refused alike, with the same message,
+// before the store sees it. The life cycle (lifecycle/machine.hpp) checks
+// again what depends on the process's state.
+
+#pragma once
+
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "procman/messages/types.hpp"
+
+namespace procman {
+
+struct front_door {
+  /// An enqueue of `spec` under `pid` (empty: the store picks a fresh
+  /// one). The spec is checked as `check_spec` checks it (steps, classes,
+  /// args and data within the limits of a user's JSON, no repeated keys)
+  /// and its JSON written compactly. Errors: invalid_spec naming the step
+  /// and field, invalid_argument for a pid that is not 32 lowercase hex.
+  static caf::expected<transition> start(process_spec spec,
+                                         std::string pid = {},
+                                         std::string source = "client");
+
+  /// A proceed of `pid` with `data`, a JSON object ("" = {}) merged over
+  /// the output of the interrupted step. Errors: invalid_json naming the
+  /// process (`<pid>: proceed data must be a JSON object`, repeated keys,
+  /// deeper than `defaults::max_json_depth`).
+  static caf::expected<transition> proceed(std::string pid, std::string data,
+                                           std::string source = "client");
+
+  /// A cancel of `pid`: a queued or interrupted process ends at once, a
+  /// running one is asked to (its runner then cancels it again).
+  static transition cancel(std::string pid, std::string source = "client");
+};
+
+} // namespace procman

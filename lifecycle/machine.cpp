@@ -1,0 +1,301 @@
+// The rules of lifecycle/machine.hpp, one function per kind of transition.
+// Each starts from a copy of the current record, refuses before it changes
+// anything, and returns the record after.
+
+#include "procman/lifecycle/machine.hpp"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
+
+namespace procman {
+
+namespace {
+
+using tk = transition_kind;
+using ps = process_status;
+
+caf::error refuse(const transition& t, const process_record& rec) {
+  return make_error(errc::illegal_transition,
+                    t.pid + ": cannot " + to_string(t.kind) + " a "
+                      + to_string(rec.status) + " process");
+}
+
+/// Refuses a step index past the last step; gives the record a state for
+/// every step (records of older procman versions may lack some).
+caf::error check_step(const transition& t, process_record& rec) {
+  if (t.step >= rec.steps.size())
+    return make_error(errc::invalid_argument,
+                      t.pid + ": no step " + std::to_string(t.step)
+                        + " (the process has "
+                        + std::to_string(rec.steps.size()) + " steps)");
+  if (rec.step_states.size() < rec.steps.size())
+    rec.step_states.resize(rec.steps.size(), step_status::pending);
+  return {};
+}
+
+/// The output of an interrupt or finish: JSON within the depth limit.
+caf::expected<std::string> output_of(const transition& t) {
+  if (t.output.empty())
+    return std::string{"null"};
+  if (auto v = parse_json(t.output); !v)
+    return make_error(errc::invalid_json,
+                      json_error(t.pid + ": " + to_string(t.kind) + " output",
+                                 v.error().context));
+  return t.output;
+}
+
+void leave_running(process_record& rec) {
+  rec.exec_pid = 0;
+}
+
+void end_as(process_record& rec, ps status, uint64_t now) {
+  rec.status = status;
+  rec.finished_at = now;
+  rec.queue_seq = 0;
+  leave_running(rec);
+}
+
+caf::expected<process_record> enqueue(const process_record* current,
+                                      const transition& t, uint64_t now) {
+  auto spec = t.spec;
+  if (auto f = check_spec(spec))
+    return to_error(f);
+  if (!valid_pid(t.pid))
+    return make_error(errc::invalid_argument,
+                      "invalid pid \"" + t.pid
+                        + "\": expected 32 lowercase hex characters");
+  if (current != nullptr)
+    return refuse(t, *current);
+  process_record rec;
+  rec.pid = t.pid;
+  rec.status = ps::queued;
+  rec.created_at = now;
+  rec.timeout = spec.timeout;
+  rec.steps = std::move(spec.steps);
+  rec.step_states.assign(rec.steps.size(), step_status::pending);
+  rec.data = std::move(spec.data);
+  return rec;
+}
+
+caf::error claim(const transition& t, process_record& rec, uint64_t now) {
+  if (rec.status != ps::queued)
+    return refuse(t, rec);
+  rec.status = ps::running;
+  rec.runner = t.runner;
+  rec.runs += 1;
+  if (rec.started_at == 0)
+    rec.started_at = now;
+  rec.step_states.resize(rec.steps.size(), step_status::pending);
+  for (size_t i = rec.next_step; i < rec.step_states.size(); ++i)
+    rec.step_states[i] = step_status::pending;
+  rec.error = error_info{};
+  rec.progress = progress_info{};
+  rec.exec_pid = 0;
+  rec.queue_seq = 0;
+  rec.cancel_requested = false;
+  return {};
+}
+
+caf::error start(const transition& t, process_record& rec) {
+  if (rec.status != ps::running)
+    return refuse(t, rec);
+  rec.exec_pid = t.exec_pid;
+  if (!t.runner.empty())
+    rec.runner = t.runner;
+  return {};
+}
+
+caf::error step_event(const transition& t, process_record& rec) {
+  if (rec.status != ps::running)
+    return refuse(t, rec);
+  if (auto err = check_step(t, rec))
+    return err;
+  if (t.kind == tk::step_started) {
+    rec.step_states[t.step] = step_status::running;
+    rec.progress = progress_info{};
+  } else {
+    rec.step_states[t.step] = step_status::completed;
+    rec.last_completed = static_cast<int32_t>(t.step);
+  }
+  return {};
+}
+
+caf::error progress(const transition& t, process_record& rec) {
+  if (rec.status != ps::running)
+    return refuse(t, rec);
+  rec.progress = t.progress;
+  return {};
+}
+
+caf::error interrupt(const transition& t, process_record& rec) {
+  if (rec.status != ps::running)
+    return refuse(t, rec);
+  if (auto err = check_step(t, rec))
+    return err;
+  auto out = output_of(t);
+  if (!out)
+    return out.error();
+  rec.status = ps::interrupted;
+  rec.output = *out;
+  rec.data = std::move(*out);
+  rec.next_step = t.step + 1;
+  rec.step_states[t.step] = step_status::completed;
+  rec.last_completed = static_cast<int32_t>(t.step);
+  leave_running(rec);
+  return {};
+}
+
+caf::error proceed(const transition& t, process_record& rec) {
+  if (rec.status != ps::interrupted)
+    return make_error(errc::not_interrupted,
+                      t.pid + ": cannot proceed a " + to_string(rec.status)
+                        + " process; only an interrupted one can be "
+                          "proceeded");
+  auto extra = read_proceed_data(t.pid, t.data);
+  if (!extra)
+    return extra.error();
+  auto base = parse_json(rec.output, defaults::max_wrapped_json_depth);
+  // An output that is not an object counts as {}.
+  rec.data = dump(merge_objects(base ? *base : boost::json::value{}, *extra));
+  rec.status = ps::queued;
+  rec.queue_seq = 0; // the store gives it a place in the queue
+  rec.progress = progress_info{};
+  return {};
+}
+
+caf::error finish(const transition& t, process_record& rec, uint64_t now) {
+  if (rec.status != ps::running)
+    return refuse(t, rec);
+  auto out = output_of(t);
+  if (!out)
+    return out.error();
+  rec.output = std::move(*out);
+  end_as(rec, ps::finished, now);
+  return {};
+}
+
+caf::error fail(const transition& t, process_record& rec, uint64_t now) {
+  if (rec.status != ps::running && rec.status != ps::queued)
+    return refuse(t, rec);
+  rec.error = t.error;
+  if (!t.error.step.empty()) {
+    rec.step_states.resize(rec.steps.size(), step_status::pending);
+    for (size_t i = 0; i < rec.steps.size(); ++i)
+      if (rec.steps[i].name == t.error.step)
+        rec.step_states[i] = step_status::failed;
+  }
+  end_as(rec, ps::error, now);
+  return {};
+}
+
+caf::error cancel(const transition& t, process_record& rec, uint64_t now) {
+  if (is_terminal(rec.status))
+    return make_error(errc::already_terminal,
+                      t.pid + ": cannot cancel a " + to_string(rec.status)
+                        + " process");
+  if (rec.status == ps::running && !rec.cancel_requested) {
+    // The runner holding it stops the executor, then cancels again.
+    rec.cancel_requested = true;
+    return {};
+  }
+  // A step cut short by the cancel did not complete.
+  for (auto& st : rec.step_states)
+    if (st == step_status::running)
+      st = step_status::pending;
+  end_as(rec, ps::cancelled, now);
+  return {};
+}
+
+} // namespace
+
+caf::expected<boost::json::object> read_proceed_data(const std::string& pid,
+                                                     const std::string& data) {
+  if (data.empty())
+    return boost::json::object{};
+  auto v = parse_user_json(data, pid + ": proceed data");
+  if (!v)
+    return to_error(v.error());
+  if (!v->is_object())
+    return make_error(errc::invalid_json,
+                      pid + ": proceed data must be a JSON object");
+  return std::move(v->get_object());
+}
+
+bool valid_pid(const std::string& pid) {
+  if (pid.size() != 32)
+    return false;
+  return std::all_of(pid.begin(), pid.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+caf::expected<process_record>
+next(const process_record* current, const transition& t, uint64_t now) {
+  if (t.kind == tk::enqueue) {
+    auto rec = enqueue(current, t, now);
+    if (rec)
+      rec->updated_at = now;
+    return rec;
+  }
+  if (current == nullptr)
+    return make_error(errc::unknown_process, "no process " + t.pid);
+  auto rec = *current;
+  caf::error err;
+  switch (t.kind) {
+    case tk::enqueue:
+      break; // above
+    case tk::claim:
+      err = claim(t, rec, now);
+      break;
+    case tk::start:
+      err = start(t, rec);
+      break;
+    case tk::step_started:
+    case tk::step_completed:
+      err = step_event(t, rec);
+      break;
+    case tk::progress:
+      err = progress(t, rec);
+      break;
+    case tk::interrupt:
+      err = interrupt(t, rec);
+      break;
+    case tk::proceed:
+      err = proceed(t, rec);
+      break;
+    case tk::finish:
+      err = finish(t, rec, now);
+      break;
+    case tk::fail:
+      err = fail(t, rec, now);
+      break;
+    case tk::cancel:
+      err = cancel(t, rec, now);
+      break;
+    case tk::purge:
+      // The record goes as it is; the store removes it.
+      if (!is_terminal(rec.status))
+        return refuse(t, rec);
+      return rec;
+  }
+  if (err)
+    return err;
+  rec.updated_at = now;
+  return rec;
+}
+
+bool wakes_runner(const process_record* before, const process_record& after) {
+  auto queued = [](const process_record* x) {
+    return x != nullptr && x->status == process_status::queued;
+  };
+  if (queued(&after) && !queued(before))
+    return true;
+  return after.cancel_requested
+         && (before == nullptr || !before->cancel_requested);
+}
+
+} // namespace procman
