@@ -88,20 +88,6 @@ inline outcome<process_spec> parse_spec(const std::string& text) {
   return parse_spec(std::string_view{text});
 }
 
-/// The form of parse_spec before outcome<T>, for hosts written against it:
-/// on failure returns false with the message in `err`.
-[[deprecated("use parse_spec(text), which returns outcome<process_spec>")]]
-inline bool parse_spec(std::string_view text, process_spec& out,
-                       std::string& err) {
-  auto spec = parse_spec(text);
-  if (!spec) {
-    err = spec.error().context;
-    return false;
-  }
-  out = std::move(*spec);
-  return true;
-}
-
 /// Checks a process spec built in code (not parsed from text) as parse_spec
 /// checks the text of one, with the same messages: at least one step;
 /// names non-empty and unique; classes non-empty; a step's "args" JSON

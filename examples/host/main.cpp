@@ -37,22 +37,21 @@ int main(int argc, char** argv) {
     std::cerr << "cannot start the engine: " << render(eng.error()) << "\n";
     return 1;
   }
-  process_spec spec;
-  std::string err;
-  if (!parse_spec(std::string_view{R"({"steps": {
+  auto spec = parse_spec(R"({"steps": {
       "prepare": {"class": "procman.set", "args": {"stage": "prepared"}},
       "approve": {"class": "procman.pause"},
       "publish": {"class": "procman.exec",
                   "args": {"command": ["sh", "-c", "echo published"]}}},
-    "timeout": 30, "data": {"title": "Main Page"}})"},
-                  spec, err)) {
-    std::cerr << err << "\n";
+    "timeout": 30, "data": {"title": "Main Page"}})");
+  if (!spec) {
+    std::cerr << spec.error().context << "\n";
     return 1;
   }
+  std::string err;
   auto manager = (*eng)->manager();
   caf::scoped_actor self{sys};
   std::string pid;
-  self->request(manager, caf::infinite, atom::start_v, spec)
+  self->request(manager, caf::infinite, atom::start_v, *spec)
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { err = render(e); });
   if (pid.empty()) {

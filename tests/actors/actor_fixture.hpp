@@ -79,9 +79,7 @@ inline transition make(transition_kind kind, const std::string& pid) {
 
 inline transition enqueue(const process_spec& spec, const std::string& pid = {}) {
   auto t = make(transition_kind::enqueue, pid);
-  std::string err;
-  if (!spec_to_json(spec, t.json, err))
-    BOOST_FAIL("test spec does not serialize: " << err);
+  t.spec = spec;
   return t;
 }
 
@@ -95,13 +93,13 @@ inline transition interrupt(const std::string& pid, uint32_t step,
                             const std::string& output) {
   auto t = make(transition_kind::interrupt, pid);
   t.step = step;
-  t.json = output;
+  t.output = output;
   return t;
 }
 
 inline transition proceed(const std::string& pid, const std::string& data) {
   auto t = make(transition_kind::proceed, pid);
-  t.json = data;
+  t.data = data;
   return t;
 }
 
@@ -113,18 +111,18 @@ inline transition cancel(const std::string& pid) {
 
 /// The effective timeout (seconds) a `start` transition records.
 inline uint32_t start_timeout(const transition& t) {
-  auto v = boost::json::parse(t.json);
-  return boost::json::value_to<uint32_t>(v.at("timeout"));
+  return t.timeout;
 }
 
 /// Whether a spawn failure's transition names the errno `err`.
 inline bool names_errno(const transition& t, int err) {
-  return t.error.message.find(std::strerror(err)) != std::string::npos;
+  return t.spawn_errno == err
+         && t.error.message.find(std::strerror(err)) != std::string::npos;
 }
 
 /// The output a `finish` or `interrupt` transition records.
 inline boost::json::value output_of(const transition& t) {
-  return boost::json::parse(t.json);
+  return boost::json::parse(t.output);
 }
 
 /// Report lines as procman-exec writes them (docs/protocol.md, "Reports").
@@ -195,11 +193,15 @@ struct fake_launcher : executor_launcher {
   /// Called at each write_input, before it is recorded.
   std::function<void(int os_pid, const std::string& text)> on_input;
 
-  int spawn(const child_spec& spec, child_handlers handlers) override {
+  caf::expected<int> spawn(const child_spec& spec,
+                           child_handlers handlers) override {
     if (!spawn_errors.empty()) {
       auto err = spawn_errors.front();
       spawn_errors.pop_front();
-      return -err;
+      return make_error(errc::spawn_failure,
+                        "cannot start " + spec.argv.at(0) + ": "
+                          + std::strerror(err),
+                        err);
     }
     child c;
     for (auto& e : spec.env)
