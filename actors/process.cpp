@@ -10,6 +10,17 @@
 // Every transition goes to the store actor; the supervisor hears `exec`
 // (done) only once the store has answered all of them.
 //
+// Held transitions: `start` and the step events that no acknowledgement
+// waits for (the last step of a run, or a run without acks) are held and
+// sent to the store right before the next transition that must be durable
+// (an acknowledged step_completed, progress, the final report, the exit),
+// or after `hold_limit`. They need not be durable earlier: after a kill -9
+// of the runner the record names the step after the last durable
+// completion as the one that was running (runner_lost), which is the same
+// step whether or not these were committed; nothing reads the executor's
+// pid from the store. A fast process so costs one commit (claim aside)
+// instead of three, and its final commit no longer waits behind `start`.
+//
 // Step acknowledgements: in a run of several steps the executor's stdin
 // stays open, and after the store has committed step_completed k the actor
 // writes {"ack": k} there; the executor starts step k + 1 only then. So the
@@ -72,8 +83,37 @@ std::string process_state::step_name(int idx) const {
   return record.steps[static_cast<size_t>(idx)].name;
 }
 
+void process_state::hold(process_actor::stateful_pointer<process_state> self,
+                         transition t) {
+  if (!cfg->hold_transitions)
+    return apply(self, std::move(t));
+  held.push_back(std::move(t));
+  if (!hold_armed) {
+    hold_armed = true;
+    self->delayed_send(self, hold_limit, atom::flush_v);
+  }
+}
+
+void process_state::release(
+  process_actor::stateful_pointer<process_state> self) {
+  auto ts = std::move(held);
+  held.clear();
+  for (auto& t : ts)
+    apply(self, std::move(t));
+}
+
+void process_state::free_slot(
+  process_actor::stateful_pointer<process_state> self) {
+  if (slot_freed)
+    return;
+  slot_freed = true;
+  self->send(supervisor, atom::exited_v, record.pid);
+}
+
 void process_state::apply(process_actor::stateful_pointer<process_state> self,
                           transition t) {
+  if (!held.empty())
+    release(self);
   t.pid = record.pid;
   t.source = "supervisor";
   t.runner = cfg->runner_id;
@@ -170,6 +210,7 @@ process(process_actor::stateful_pointer<process_state> self,
     log_error(st.record.pid, t.error.message);
     st.exited = true;
     st.apply(self, std::move(t));
+    st.free_slot(self);
   } else {
     auto pid = *spawned;
     st.os_pid = pid;
@@ -190,7 +231,7 @@ process(process_actor::stateful_pointer<process_state> self,
     t.exec_pid = pid;
     // The effective timeout goes into the log: replay needs it.
     t.timeout = st.timeout;
-    st.apply(self, std::move(t));
+    st.hold(self, std::move(t));
     if (st.cfg->timer_relay)
       caf::anon_send(st.cfg->timer_relay, atom::expire_v,
                      caf::actor_cast<caf::actor>(self), st.timeout);
@@ -213,16 +254,21 @@ process(process_actor::stateful_pointer<process_state> self,
       auto step_idx = report.step.value_or(
         static_cast<uint32_t>(st.current_step));
       transition t;
+      bool may_hold = false;
       switch (report.event) {
         case report_event::step_started:
           t.kind = transition_kind::step_started;
           t.step = step_idx;
           st.current_step = static_cast<int>(t.step);
+          may_hold = true;
           break;
         case report_event::step_completed:
           t.kind = transition_kind::step_completed;
           t.step = step_idx;
           log_debug(st.record.pid, "completed step " + st.step_name(t.step));
+          // The executor waits for the acknowledgement of every step but
+          // the last: that completion must be durable now.
+          may_hold = !st.acks || t.step + 1 >= st.record.steps.size();
           break;
         case report_event::progress:
           t.kind = transition_kind::progress;
@@ -255,11 +301,17 @@ process(process_actor::stateful_pointer<process_state> self,
           log_debug(st.record.pid, "ignoring executor event " + report.text);
           return;
       }
-      st.apply(self, std::move(t));
+      if (may_hold)
+        st.hold(self, std::move(t));
+      else
+        st.apply(self, std::move(t));
     },
     [self](atom::exited, int32_t code, int32_t sig, std::string& tail) {
       auto& st = self->state;
       st.exited = true;
+      st.free_slot(self);
+      if (!st.held.empty())
+        st.release(self);
       transition t;
       t.error.step = st.step_name(st.current_step);
       t.error.exit_code = code;
@@ -350,6 +402,12 @@ process(process_actor::stateful_pointer<process_state> self,
           });
     },
     [self](atom::kill) { self->state.kill(kill_reason::shutdown); },
+    [self](atom::flush) {
+      auto& st = self->state;
+      st.hold_armed = false;
+      if (!st.held.empty())
+        st.release(self);
+    },
   };
 }
 

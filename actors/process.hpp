@@ -3,6 +3,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -29,7 +30,9 @@ using process_actor = caf::typed_actor<
   /// Re-read the record: a cancel may have been requested elsewhere.
   caf::reacts_to<atom::check>,
   /// The runner is shutting down: kill the child, record runner_lost.
-  caf::reacts_to<atom::kill>>;
+  caf::reacts_to<atom::kill>,
+  /// The hold limit passed: commit the held transitions.
+  caf::reacts_to<atom::flush>>;
 // clang-format on
 
 /// What every process actor of one runner shares.
@@ -49,12 +52,19 @@ struct exec_config {
   /// a relay (the replay harness) the process sends the delayed message to
   /// itself.
   caf::actor timer_relay;
+  /// Hold `start` and the step events no acknowledgement waits for until
+  /// the next transition that must be durable (process_state::held). Off
+  /// in the replay harness, which expects `start` right after the claim.
+  bool hold_transitions = true;
 };
 
 enum class kill_reason { none, timeout, cancel, shutdown, garbage };
 
 struct process_state {
   static inline const char* name = "process";
+  /// How long held transitions may wait for a commit that must be
+  /// durable: a slow step shows as started in the store after this.
+  static constexpr auto hold_limit = std::chrono::milliseconds(20);
   process_record record;
   store_actor store;
   supervisor_actor supervisor;
@@ -69,11 +79,28 @@ struct process_state {
   kill_reason killed = kill_reason::none;
   std::string garbage;
   size_t in_flight = 0;  ///< store requests not yet answered
+  /// Transitions that need not be durable yet (`start`, and step events
+  /// that no acknowledgement waits for), committed with the next one that
+  /// must be, or after `hold_limit`: a fast process's whole run then costs
+  /// one commit instead of three.
+  std::vector<transition> held;
+  bool hold_armed = false;
+  /// The supervisor was told that the executor has exited (its slot is
+  /// free while the last transitions are committed).
+  bool slot_freed = false;
   process_status last_status = process_status::running;
   uint32_t timeout = 0;  ///< effective seconds
 
+  /// Sends `t` to the store, after the held transitions.
   void apply(process_actor::stateful_pointer<process_state> self,
              transition t);
+  /// Keeps `t` for the next commit that `apply` asks for.
+  void hold(process_actor::stateful_pointer<process_state> self,
+            transition t);
+  /// Sends the held transitions to the store, in order.
+  void release(process_actor::stateful_pointer<process_state> self);
+  /// Tells the supervisor that the slot is free (once).
+  void free_slot(process_actor::stateful_pointer<process_state> self);
   void kill(kill_reason why);
   void maybe_done(process_actor::stateful_pointer<process_state> self);
   std::string step_name(int idx) const;

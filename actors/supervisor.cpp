@@ -1,19 +1,30 @@
 // Claim loop:
 //
-//   wakeup / exec done --> try_claim: free = parallel - active
-//        (capped by --max-processes) --claim(free)--> queue
-//   claimed records --> one process actor each
+//   wakeup / slot freed --> try_claim: want = 2 x parallel (the slots and
+//        as many claimed ahead) - active - ready (capped by
+//        --max-processes) --claim(want)--> queue
+//   claimed records --> ready --(a slot is free)--> one process actor each
 //   got fewer than asked --> queue_empty; without --wait and with nothing
-//   active, the supervisor quits (the runner exits).
+//   active, finishing or ready, the supervisor quits (the runner exits).
 //   claim failed (the store cannot commit) --> retry after a backoff
 //   (10 ms doubling to 5 s); a failed claim never counts as an empty queue.
 //
-// Each process actor is monitored: one that dies before it reported `exec`
-// (it holds a slot) has its process recorded as runner_lost (its executor
-// group was killed as the actor terminated) and its slot freed.
+// A slot is freed when the executor exits (`exited`), not when its last
+// transitions are committed: the actor moves to `finishing` until it
+// reports `exec`, and its final transitions ride in the next group commit
+// with the claims and transitions of the processes that follow. Records
+// claimed ahead (`ready`) start at once when a slot frees, so a slot never
+// waits for a claim's commit either.
 //
-// Drain (SIGTERM/SIGINT): stop claiming, wait `grace_seconds` for active
-// children, then tell each process actor to kill its child and record it.
+// Each process actor is monitored: one that dies before it reported `exec`
+// (active or finishing) has its process recorded as runner_lost (its
+// executor group was killed as the actor terminated) and its slot freed.
+//
+// Drain (SIGTERM/SIGINT): stop claiming; what is ready or still arriving
+// from a claim in flight starts as slots free, under the same grace period
+// as the running children; then each process actor is told to kill its
+// child and record it, and records still ready are ended as runner_lost
+// (none of their steps ran).
 
 #include "procman/actors/supervisor.hpp"
 
@@ -41,8 +52,10 @@ void supervisor_state::try_claim(
     claim_again = true;
     return;
   }
-  uint64_t free = opts.parallel > active.size() ? opts.parallel - active.size()
-                                                : 0;
+  // The slots, and as many records claimed ahead.
+  uint64_t want = uint64_t{opts.parallel} * 2;
+  uint64_t have = active.size() + ready.size();
+  uint64_t free = want > have ? want - have : 0;
   if (opts.max_processes > 0)
     free = std::min<uint64_t>(free, opts.max_processes - claimed);
   if (free == 0)
@@ -64,14 +77,10 @@ void supervisor_state::try_claim(
         st.queue_empty = recs.size() < asked;
         for (auto& rec : recs) {
           ++st.claimed;
-          auto pid = rec.pid;
-          log_info(pid, "claimed (run " + std::to_string(rec.runs) + ")");
-          auto hdl = self->spawn(process, std::move(rec), st.store,
-                                 caf::actor_cast<supervisor_actor>(self),
-                                 st.cfg);
-          self->monitor(hdl);
-          st.active.emplace(std::move(pid), hdl);
+          log_info(rec.pid, "claimed (run " + std::to_string(rec.runs) + ")");
+          st.ready.push_back(std::move(rec));
         }
+        st.start_ready(self);
         if (!st.queue_empty || st.claim_again)
           st.try_claim(self);
         else
@@ -82,6 +91,52 @@ void supervisor_state::try_claim(
         st.claim_pending = false;
         st.claim_failed(self, err);
       });
+}
+
+void supervisor_state::start_ready(
+  supervisor_actor::stateful_pointer<supervisor_state> self) {
+  while (active.size() < opts.parallel && !ready.empty()) {
+    auto rec = std::move(ready.front());
+    ready.pop_front();
+    auto pid = rec.pid;
+    auto hdl = self->spawn(process, std::move(rec), store,
+                           caf::actor_cast<supervisor_actor>(self), cfg);
+    self->monitor(hdl);
+    active.emplace(std::move(pid), hdl);
+  }
+}
+
+void supervisor_state::abandon_ready(
+  supervisor_actor::stateful_pointer<supervisor_state> self) {
+  while (!ready.empty()) {
+    auto rec = std::move(ready.front());
+    ready.pop_front();
+    transition t;
+    t.kind = transition_kind::fail;
+    t.pid = rec.pid;
+    t.source = "supervisor";
+    t.runner = cfg->runner_id;
+    t.error.kind = error_kind::runner_lost;
+    if (rec.next_step < rec.steps.size())
+      t.error.step = rec.steps[rec.next_step].name;
+    t.error.message = "runner " + cfg->runner_id
+                      + " shut down before the process started; no step ran";
+    log_warn(rec.pid, t.error.message);
+    ++abandoning;
+    auto pid = rec.pid;
+    self->request(store, caf::infinite, atom::apply_v, std::move(t))
+      .then(
+        [self](const process_record&) {
+          --self->state.abandoning;
+          self->state.maybe_quit(self);
+        },
+        [self, pid](const caf::error& err) {
+          log_error(pid, "cannot record a process that never started: "
+                           + render(err));
+          --self->state.abandoning;
+          self->state.maybe_quit(self);
+        });
+  }
 }
 
 void supervisor_state::claim_failed(
@@ -115,6 +170,7 @@ void supervisor_state::lost_actor(
   auto why = reason ? render(reason) : std::string{"without a result"};
   auto release = [self, pid] {
     self->state.active.erase(pid);
+    self->state.finishing.erase(pid);
     self->send(self, atom::wakeup_v);
   };
   // The record says which step was running; the store keeps retrying the
@@ -159,7 +215,8 @@ void supervisor_state::lost_actor(
 
 void supervisor_state::maybe_quit(
   supervisor_actor::stateful_pointer<supervisor_state> self) {
-  if (!active.empty() || claim_pending)
+  if (!active.empty() || !finishing.empty() || !ready.empty()
+      || claim_pending || abandoning > 0)
     return;
   bool limit_reached = opts.max_processes > 0 && claimed >= opts.max_processes;
   if (draining || limit_reached || (!opts.wait && queue_empty)) {
@@ -180,14 +237,16 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   st.store = std::move(store);
   st.cfg = std::move(cfg);
   self->set_down_handler([self](const caf::down_msg& dm) {
-    // A process actor that reported `exec` is no longer active: it ended
-    // normally. One still active died holding its slot.
-    auto& active = self->state.active;
-    auto i = std::find_if(active.begin(), active.end(), [&](const auto& kv) {
-      return kv.second.address() == dm.source;
-    });
-    if (i != active.end())
-      self->state.lost_actor(self, i->first, dm.reason);
+    // A process actor that reported `exec` is known no more: it ended
+    // normally. One still active or finishing died before its process's
+    // end was committed.
+    for (auto* m : {&self->state.active, &self->state.finishing}) {
+      auto i = std::find_if(m->begin(), m->end(), [&](const auto& kv) {
+        return kv.second.address() == dm.source;
+      });
+      if (i != m->end())
+        return self->state.lost_actor(self, i->first, dm.reason);
+    }
   });
   // Start with whatever is already queued.
   self->send(self, atom::wakeup_v);
@@ -198,10 +257,14 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       self->state.try_claim(self);
     },
     [self](caf::get_atom, const std::string& pid) -> caf::result<caf::actor> {
-      auto i = self->state.active.find(pid);
-      if (i == self->state.active.end())
-        return make_error(errc::unknown_process,
-                          "no process " + pid + " runs here");
+      auto& st = self->state;
+      auto i = st.active.find(pid);
+      if (i == st.active.end()) {
+        i = st.finishing.find(pid);
+        if (i == st.finishing.end())
+          return make_error(errc::unknown_process,
+                            "no process " + pid + " runs here");
+      }
       return caf::actor_cast<caf::actor>(i->second);
     },
     [self](atom::cancel, const std::string& pid) {
@@ -221,6 +284,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         // can end; the next runner ends such records as runner_lost.
         for (auto& kv : st.active)
           self->send(kv.second, atom::kill_v);
+        st.abandon_ready(self);
         self->send(st.store, atom::drain_v);
         return;
       }
@@ -228,15 +292,28 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       log_info("", "stopping: " + std::to_string(st.active.size())
                      + " processes still running, grace period "
                      + std::to_string(st.opts.grace_seconds) + " s");
-      if (st.active.empty() && !st.claim_pending)
+      if (st.active.empty() && st.finishing.empty() && st.ready.empty()
+          && !st.claim_pending)
         return st.maybe_quit(self);
       // What a claim in flight brings runs under the same grace period.
       self->delayed_send(self, std::chrono::seconds(st.opts.grace_seconds),
                          atom::drain_v);
     },
+    [self](atom::exited, const std::string& pid) {
+      auto& st = self->state;
+      auto i = st.active.find(pid);
+      if (i == st.active.end())
+        return;
+      st.finishing.emplace(pid, std::move(i->second));
+      st.active.erase(i);
+      st.start_ready(self);
+      self->send(self, atom::wakeup_v);
+    },
     [self](atom::exec, const std::string& pid, process_status status) {
       auto& st = self->state;
       st.active.erase(pid);
+      st.finishing.erase(pid);
+      st.start_ready(self);
       log_debug(pid, "done with status " + to_string(status));
       // Claim through the mailbox: other processes that ended meanwhile
       // free their slots first, and one claim (one commit) fills them all.

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -31,9 +32,20 @@ struct supervisor_state {
   queue_actor queue;
   store_actor store;
   std::shared_ptr<const exec_config> cfg;
+  /// Process actors whose executor runs (or is being started): one slot
+  /// each.
   std::unordered_map<std::string, process_actor> active;
+  /// Process actors whose executor has exited while their last
+  /// transitions are being committed: no slot, but not forgotten (an actor
+  /// that dies now still has its process recorded as runner_lost).
+  std::unordered_map<std::string, process_actor> finishing;
+  /// Claimed ahead: records that are `running` for this runner and start
+  /// as soon as a slot frees, so that a slot never waits for a claim's
+  /// commit. At most `parallel` of them.
+  std::deque<process_record> ready;
   uint64_t claimed = 0;
   bool claim_pending = false;
+  uint32_t abandoning = 0;  ///< ready records being ended at a drain
   bool claim_again = false;
   bool queue_empty = false;  ///< the last claim got less than it asked for
   bool draining = false;
@@ -45,6 +57,11 @@ struct supervisor_state {
   std::chrono::steady_clock::time_point last_claim_log;
 
   void try_claim(supervisor_actor::stateful_pointer<supervisor_state> self);
+  /// Starts ready records while slots are free.
+  void start_ready(supervisor_actor::stateful_pointer<supervisor_state> self);
+  /// The grace period is over with records still ready: record them as
+  /// runner_lost (none of their steps ran).
+  void abandon_ready(supervisor_actor::stateful_pointer<supervisor_state> self);
   void claim_failed(supervisor_actor::stateful_pointer<supervisor_state> self,
                     const caf::error& err);
   void maybe_quit(supervisor_actor::stateful_pointer<supervisor_state> self);

@@ -78,7 +78,11 @@ using supervisor_actor = caf::typed_actor<
   /// Errors: unknown_process when this runner does not run it.
   caf::replies_to<caf::get_atom, std::string>::with<caf::actor>,
   /// Internal: retry a claim that failed.
-  caf::reacts_to<atom::claim>>;
+  caf::reacts_to<atom::claim>,
+  /// A process actor's executor has exited: its slot is free, while its
+  /// last transitions may still be on their way to the store (`exec`
+  /// follows once they are committed).
+  caf::reacts_to<atom::exited, std::string>>;
 
 /// The public face: what hosts and the CLI's engine mode use.
 using manager_actor = caf::typed_actor<

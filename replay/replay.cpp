@@ -128,6 +128,9 @@ driver(supervisor_actor::stateful_pointer<driver_state> self,
     [](atom::claim) {
       // nop: claims come from the recording
     },
+    [](atom::exited, const std::string&) {
+      // nop: the process stays known until it is done
+    },
   };
 }
 
@@ -295,6 +298,9 @@ private:
       cfg->runner_id = runner;
       cfg->default_timeout = defaults::process_timeout;
       cfg->children = launcher_;
+      // Each transition as soon as it is known: the replay expects the
+      // start right after the claim.
+      cfg->hold_transitions = false;
     }
     return *cfg;
   }

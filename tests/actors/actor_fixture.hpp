@@ -279,6 +279,7 @@ struct supervisor_log {
   std::vector<uint64_t> wakeups;  ///< last seq at each wakeup
   std::vector<std::string> cancels;
   std::vector<done> exec;
+  std::vector<std::string> exited;  ///< slots freed, in order
 };
 
 struct stand_in_state {
@@ -317,6 +318,7 @@ stand_in_supervisor(supervisor_actor::stateful_pointer<stand_in_state>,
     [](atom::claim) {
       // nop
     },
+    [=](atom::exited, const std::string& pid) { log->exited.push_back(pid); },
   };
 }
 

@@ -72,17 +72,18 @@ struct supervisor_fixture : actor_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(supervisor_actor, supervisor_fixture)
 
-BOOST_AUTO_TEST_CASE(it_claims_as_many_processes_as_it_has_free_slots) {
-  auto pids = queue_up(5);
+BOOST_AUTO_TEST_CASE(it_claims_its_free_slots_and_as_many_ahead_in_one_commit) {
+  auto pids = queue_up(7);
   start_supervisor(3, true);
   BOOST_TEST(spawned_pids() == (std::vector<std::string>{pids[0], pids[1], pids[2]}),
              boost::test_tools::per_element());
   BOOST_TEST(state().active.size() == 3u);
-  BOOST_TEST(state().claimed == 3u);
-  BOOST_TEST(queued() == 2u);
-  BOOST_TEST_MESSAGE("one claim of three: the claims share one commit");
+  BOOST_TEST(state().ready.size() == 3u);
+  BOOST_TEST(state().claimed == 6u);
+  BOOST_TEST(queued() == 1u);
+  BOOST_TEST_MESSAGE("one claim of six: the claims share one commit");
   std::set<uint64_t> claim_times;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 6; ++i) {
     BOOST_TEST((record(pids[i]).status == process_status::running));
     for (auto& e : log_of(pids[i]))
       if (e.what.kind == transition_kind::claim)
@@ -92,7 +93,7 @@ BOOST_AUTO_TEST_CASE(it_claims_as_many_processes_as_it_has_free_slots) {
 }
 
 BOOST_AUTO_TEST_CASE(a_process_that_ends_frees_its_slot_for_the_next_in_the_queue) {
-  auto pids = queue_up(4);
+  auto pids = queue_up(6);
   start_supervisor(2, true);
   BOOST_TEST(launcher->children.size() == 2u);
   finish(pids[1]);
@@ -101,7 +102,36 @@ BOOST_AUTO_TEST_CASE(a_process_that_ends_frees_its_slot_for_the_next_in_the_queu
   BOOST_TEST(spawned_pids().back() == pids[2]);
   BOOST_TEST(state().active.size() == 2u);
   BOOST_TEST(state().active.count(pids[1]) == 0u);
-  BOOST_TEST(state().claimed == 3u);
+  BOOST_TEST_MESSAGE("the freed slot is claimed ahead again");
+  BOOST_TEST(state().claimed == 5u);
+  BOOST_TEST(state().ready.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_slot_is_freed_at_the_executors_exit_before_its_end_is_committed) {
+  auto pids = queue_up(3);
+  start_supervisor(1, true);
+  BOOST_TEST(spawned_pids() == std::vector<std::string>{pids[0]},
+             boost::test_tools::per_element());
+  BOOST_TEST_MESSAGE("the disk is full: nothing can be committed");
+  set_disk_full(true);
+  finish(pids[0]);
+  BOOST_TEST_MESSAGE("the next process, claimed ahead, starts all the same");
+  BOOST_TEST(spawned_pids().size() == 2u);
+  BOOST_TEST(spawned_pids().back() == pids[1]);
+  BOOST_TEST((record(pids[0]).status == process_status::running));
+  BOOST_TEST(state().finishing.count(pids[0]) == 1u);
+  BOOST_TEST(state().active.count(pids[1]) == 1u);
+  set_disk_full(false);
+  advance(std::chrono::seconds(1));
+  BOOST_TEST((record(pids[0]).status == process_status::finished));
+  BOOST_TEST(state().finishing.empty());
+  BOOST_TEST_MESSAGE("start, step events and finish: one commit");
+  std::set<uint64_t> times;
+  for (auto& e : log_of(pids[0]))
+    if (e.what.kind != transition_kind::enqueue
+        && e.what.kind != transition_kind::claim)
+      times.insert(e.time);
+  BOOST_TEST(times.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(without_wait_it_quits_when_the_queue_is_empty_and_nothing_runs) {
@@ -147,17 +177,40 @@ BOOST_AUTO_TEST_CASE(it_stops_after_max_processes) {
 }
 
 BOOST_AUTO_TEST_CASE(a_drain_lets_running_processes_finish_within_the_grace_period) {
-  auto pids = queue_up(2);
+  auto pids = queue_up(3);
   start_supervisor(1, true, 10);
   caf::anon_send(sup, atom::drain_v);
   sched.run();
   advance(std::chrono::seconds(5));
   finish(pids[0]);
   BOOST_TEST(launcher->killed.empty());
+  BOOST_TEST_MESSAGE("what was claimed ahead runs under the grace period");
+  BOOST_TEST(spawned_pids().size() == 2u);
+  BOOST_TEST(!ended->has_value());
+  finish(pids[1]);
   BOOST_TEST(quit_normally());
-  BOOST_TEST_MESSAGE("the freed slot is not filled while draining");
-  BOOST_TEST(spawned_pids().size() == 1u);
-  BOOST_TEST((record(pids[1]).status == process_status::queued));
+  BOOST_TEST_MESSAGE("nothing more is claimed while draining");
+  BOOST_TEST(spawned_pids().size() == 2u);
+  BOOST_TEST((record(pids[2]).status == process_status::queued));
+}
+
+BOOST_AUTO_TEST_CASE(records_claimed_ahead_and_not_started_within_the_grace_period_end_as_runner_lost) {
+  auto pids = queue_up(2);
+  start_supervisor(1, true, 10);
+  BOOST_TEST(state().ready.size() == 1u);
+  caf::anon_send(sup, atom::drain_v);
+  sched.run();
+  advance(std::chrono::seconds(10));
+  BOOST_TEST(launcher->was_killed(pids[0]));
+  BOOST_TEST(!launcher->spawned(pids[1]));
+  auto rec = record(pids[1]);
+  BOOST_TEST((rec.status == process_status::error));
+  BOOST_TEST((rec.error.kind == error_kind::runner_lost));
+  BOOST_TEST(rec.error.message.find("no step ran") != std::string::npos,
+             rec.error.message);
+  launcher->exit(pids[0], -1, SIGKILL);
+  sched.run();
+  BOOST_TEST(quit_normally());
 }
 
 BOOST_AUTO_TEST_CASE(a_drain_kills_what_still_runs_after_the_grace_period) {
