@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procman/children/clone3.hpp"
 #include "procman/children/executor_cgroups.hpp"
 #include "procman/messages/error.hpp"
 
@@ -31,25 +32,11 @@ namespace {
 
 #if defined(__x86_64__) && defined(SYS_clone3)
 
-/// The kernel's struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2).
-struct clone_args_v2 {
-  uint64_t flags;
-  uint64_t pidfd;
-  uint64_t child_tid;
-  uint64_t parent_tid;
-  uint64_t exit_signal;
-  uint64_t stack;
-  uint64_t stack_size;
-  uint64_t tls;
-  uint64_t set_tid;
-  uint64_t set_tid_size;
-  uint64_t cgroup;
-};
-
-constexpr uint64_t clone_vm = 0x00000100;
-constexpr uint64_t clone_vfork = 0x00004000;
-constexpr uint64_t clone_clear_sighand = 0x100000000ULL;
-constexpr uint64_t clone_into_cgroup = 0x200000000ULL;
+using clone_args_v2 = clone3::args_v2;
+using clone3::clone_clear_sighand;
+using clone3::clone_into_cgroup;
+using clone3::clone_vfork;
+using clone3::clone_vm;
 
 struct child_args {
   const char* path;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <future>
 #include <csignal>
 #include <cstring>
 #include <mutex>
@@ -29,7 +30,9 @@
 #include <boost/process/v2/process_handle.hpp>
 
 #include "procman/children/executor_cgroups.hpp"
+#include "procman/children/fork_server.hpp"
 #include "procman/children/process_tree.hpp"
+#include "procman/children/spawn_attributes.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 
@@ -285,6 +288,11 @@ struct child_service::impl {
   static constexpr auto resweep_period = std::chrono::milliseconds(250);
   asio::steady_timer periodic_timer;
   std::vector<std::shared_ptr<asio::posix::stream_descriptor>> watched;
+  /// Forks executors when set (use_fork_server).
+  std::unique_ptr<fork_server> server;
+  std::atomic<pid_t> server_pid{0};
+  /// After the server failed to start: no new attempt before this.
+  std::atomic<int64_t> server_retry_at{0};
 
   impl() : guard(ctx.get_executor()), orphan_timer(ctx), periodic_timer(ctx) {
     thread = std::thread([this] {
@@ -298,6 +306,43 @@ struct child_service::impl {
       pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
       ctx.run();
     });
+  }
+
+  /// Starts the fork server on the I/O thread (the parent-death signal of
+  /// the children it forks follows the thread that started it) unless it
+  /// runs; after a failure, tries again a second later at the earliest.
+  /// Returns whether it runs.
+  bool server_up() {
+    if (server->running())
+      return true;
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    if (now < server_retry_at)
+      return false;
+    auto start = [this] {
+      auto err = server->ensure_running();
+      server_pid = server->pid();
+      return err;
+    };
+    caf::error err;
+    if (std::this_thread::get_id() == thread.get_id()) {
+      err = start();
+    } else {
+      std::packaged_task<caf::error()> task{start};
+      auto done = task.get_future();
+      asio::post(ctx, [&task] { task(); });
+      err = done.get();
+    }
+    if (!err) {
+      log_info("", "fork server started again (pid "
+                     + std::to_string(server_pid) + ")");
+      return true;
+    }
+    server_retry_at = (std::chrono::steady_clock::now()
+                       + std::chrono::seconds(1))
+                        .time_since_epoch()
+                        .count();
+    log_warn("", render(err) + "; spawning executors meanwhile");
+    return false;
   }
 
   /// Stops using cgroups after the first failure, and says so once.
@@ -367,7 +412,7 @@ struct child_service::impl {
         ::getpid(),
         [](pid_t pid, void* arg) {
           auto self = static_cast<impl*>(arg);
-          if (self->live.count(pid) == 0)
+          if (self->live.count(pid) == 0 && pid != self->server_pid)
             self->orphans.insert(pid);
         },
         this);
@@ -428,6 +473,9 @@ child_service::child_service(std::unique_ptr<executor_cgroups> cgroups,
 }
 
 child_service::~child_service() {
+  // No more forks; the server goes (its children are ours and die below).
+  impl_->server.reset();
+  impl_->server_pid = 0;
   signal_all(SIGKILL);
   impl_->guard.reset();
   // Give the handlers a moment to observe the exits, then stop.
@@ -479,17 +527,7 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int s : {SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGCHLD, SIGQUIT})
-    sigaddset(&defaults, s);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                    | POSIX_SPAWN_SETSIGDEF);
+  init_child_spawnattr(attr);
   std::vector<char*> args;
   for (auto& a : spec.argv)
     args.push_back(const_cast<char*>(a.c_str()));
@@ -515,12 +553,42 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
   pid_t pid = 0;
   int rc = -1;
   bool needs_move = !cgroup.empty();
-  {
+  // Through the fork server: an executor as process actors start it (no
+  // arguments, only the parent's pid and PROCMAN_PID in its environment).
+  std::string procman_pid;
+  bool forkable = impl_->server && spec.argv.size() == 1;
+  for (auto& e : spec.env) {
+    if (e.rfind("PROCMAN_PID=", 0) == 0)
+      procman_pid = e.substr(12);
+    else if (e.rfind("PROCMAN_PARENT_PID=", 0) != 0)
+      forkable = false;
+  }
+  for (int attempt = 0; forkable && rc < 0 && attempt < 2; ++attempt) {
+    if (!impl_->server_up())
+      break;
+    std::shared_lock<std::shared_mutex> spawning{impl_->spawning};
+    int fds[3] = {in[0], out[1], err[1]};
+    auto forked = impl_->server->fork_child(fds, procman_pid, cgroup);
+    if (forked) {
+      pid = *forked;
+      rc = 0;
+      needs_move = false;
+      std::lock_guard<std::mutex> guard{impl_->mtx};
+      impl_->live[pid] = impl::entry{true, cgroup};
+    } else if (is(forked.error(), errc::spawn_failure)) {
+      log_warn("", render(forked.error()) + "; spawning this executor");
+      break;
+    } else {
+      log_warn("", render(forked.error()) + "; starting it again");
+    }
+  }
+  if (rc < 0) {
     std::shared_lock<std::shared_mutex> spawning{impl_->spawning};
     if (needs_move && !impl_->no_clone3) {
       int fds[3] = {in[0], out[1], err[1]};
       auto started = spawn_in_cgroup(cgroup, args[0], args.data(),
-                                     envp.data(), fds, defaults);
+                                     envp.data(), fds,
+                                     child_default_signals());
       if (started) {
         pid = *started;
         rc = 0;
@@ -621,6 +689,31 @@ void child_service::signal_all(int sig) {
 size_t child_service::active() const {
   std::lock_guard<std::mutex> guard{impl_->mtx};
   return impl_->live.size();
+}
+
+caf::expected<int>
+child_service::use_fork_server(std::vector<std::string> server_argv) {
+  auto* self = impl_.get();
+  self->server = std::make_unique<fork_server>(std::move(server_argv));
+  self->server->on_library_restart = [] {
+    log_info("", "fork server restarted: a step library changed on disk");
+  };
+  std::packaged_task<caf::error()> task{[self] {
+    auto err = self->server->ensure_running();
+    self->server_pid = self->server->pid();
+    return err;
+  }};
+  auto done = task.get_future();
+  asio::post(self->ctx, [&task] { task(); });
+  if (auto err = done.get()) {
+    self->server.reset();
+    return err;
+  }
+  return static_cast<int>(self->server_pid);
+}
+
+int child_service::fork_server_pid() const {
+  return impl_->server_pid;
 }
 
 void child_service::watch_readable(int fd, std::function<void()> fn) {

@@ -1,7 +1,9 @@
 // Spawns procman-exec children and watches them on one I/O thread.
 //
 // Children are started with posix_spawn (never fork: the runner may be
-// large) as leaders of their own process group. A timeout or a cancel kills
+// large) as leaders of their own process group, or forked by the
+// executor's fork server (children/fork_server.hpp) as children of this
+// process all the same. A timeout or a cancel kills
 // the executor and everything it started, even what left its group: the
 // executor's cgroup (cgroup.kill) where there is one, its process tree
 // (children/process_tree.hpp) and its group. Exits are awaited through
@@ -61,6 +63,17 @@ public:
 
   /// How many children are alive.
   size_t active() const;
+
+  /// From now on, starts executors (children whose argv is just the
+  /// executor, as process actors start them) through a fork server:
+  /// `server_argv` is procman-exec, `--serve` and its `--step-lib`
+  /// options. The server is started on the I/O thread now, restarted when
+  /// it is gone, and executors are spawned as before while it cannot be.
+  /// Returns the server's OS pid. Errors: spawn_failure (it cannot start).
+  caf::expected<int> use_fork_server(std::vector<std::string> server_argv);
+
+  /// The fork server's OS pid; 0 when there is none.
+  int fork_server_pid() const;
 
   /// Calls `fn` on the I/O thread whenever `fd` becomes readable, until the
   /// service ends. The caller keeps the fd open.

@@ -1,5 +1,6 @@
 #include "procman/engine/engine.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,7 @@
 
 #include "procman/actors/manager.hpp"
 #include "procman/actors/process.hpp"
+#include "procman/steps/step_registry.hpp"
 #include "procman/actors/queue.hpp"
 #include "procman/actors/store_service.hpp"
 #include "procman/actors/supervisor.hpp"
@@ -150,19 +152,14 @@ caf::expected<std::string> resolve_executor(const std::string& path) {
 /// every step library. Returns an error with the executor's reason when it
 /// does not answer "ok" with exit code 0.
 caf::error check_executor(executor_launcher& children, const std::string& exec,
-                          const std::string& step_libs) {
+                          const std::string& step_libs, bool& serves) {
   child_spec spec;
-  spec.argv = {exec, "--check"};
-  size_t pos = 0;
-  while (pos <= step_libs.size()) {
-    auto end = step_libs.find(':', pos);
-    if (end == std::string::npos)
-      end = step_libs.size();
-    if (end > pos) {
-      spec.argv.emplace_back("--step-lib");
-      spec.argv.push_back(step_libs.substr(pos, end - pos));
-    }
-    pos = end + 1;
+  // `--serve` asks whether it can be a fork server too: procman-exec then
+  // says "serve" before "ok"; a stand-in executor says just "ok".
+  spec.argv = {exec, "--check", "--serve"};
+  for (auto& lib : split_library_list(step_libs)) {
+    spec.argv.emplace_back("--step-lib");
+    spec.argv.push_back(lib);
   }
   struct outcome {
     std::vector<std::string> lines;
@@ -199,8 +196,11 @@ caf::error check_executor(executor_launcher& children, const std::string& exec,
                         + " s");
   }
   auto& r = *result;
-  if (r.code == 0 && !r.lines.empty() && r.lines.back() == "ok")
+  if (r.code == 0 && !r.lines.empty() && r.lines.back() == "ok") {
+    serves = std::find(r.lines.begin(), r.lines.end(), "serve")
+             != r.lines.end();
     return {};
+  }
   // The reason: the executor's error report, else what it said, else how
   // it ended.
   std::string why;
@@ -263,6 +263,52 @@ start_containment(const engine_options& opts) {
   else
     log_info("", "containment: subreaper (" + why + ")");
   return cgroups;
+}
+
+/// Chooses how executors start and logs it once: "executor: fork server
+/// (pid N)" or "executor: spawn (...)". `serves`: the executor's check
+/// said it can be a fork server.
+caf::error start_executors(child_service& children, const engine_options& opts,
+                           bool serves) {
+  auto mode = opts.executor;
+  if (mode.empty())
+    if (auto env = std::getenv("PROCMAN_EXECUTOR"); env && *env)
+      mode = env;
+  bool chosen = !mode.empty();
+  if (mode.empty())
+    mode = "fork";
+  if (mode != "fork" && mode != "spawn")
+    return make_error(errc::invalid_argument,
+                      "executor (--executor, PROCMAN_EXECUTOR) must be fork "
+                      "or spawn, not \""
+                        + mode + "\"");
+  if (mode == "fork" && !serves) {
+    if (chosen)
+      return make_error(errc::invalid_argument,
+                        "executor " + opts.exec_path
+                          + " cannot be a fork server (its --check --serve "
+                            "did not say \"serve\"): use --executor spawn");
+    log_info("", "executor: spawn (" + opts.exec_path
+                   + " cannot be a fork server)");
+    return {};
+  }
+  if (mode == "spawn") {
+    log_info("", "executor: spawn (posix_spawn of " + opts.exec_path
+                   + " per process)");
+    return {};
+  }
+  std::vector<std::string> argv{opts.exec_path, "--serve"};
+  for (auto& lib : split_library_list(opts.step_libs)) {
+    argv.emplace_back("--step-lib");
+    argv.push_back(lib);
+  }
+  auto pid = children.use_fork_server(std::move(argv));
+  if (pid)
+    log_info("", "executor: fork server (" + opts.exec_path
+                   + " --serve, pid " + std::to_string(*pid) + ")");
+  else
+    log_warn("", "executor: spawn (" + render(pid.error()) + ")");
+  return {};
 }
 
 } // namespace
@@ -332,7 +378,11 @@ engine::start(caf::actor_system& sys, engine_options opts) {
     return cgroups.error();
   st->children = std::make_shared<child_service>(std::move(*cgroups),
                                                  opts.reap_orphans);
-  if (auto err = check_executor(*st->children, opts.exec_path, opts.step_libs))
+  bool serves = false;
+  if (auto err = check_executor(*st->children, opts.exec_path, opts.step_libs,
+                                serves))
+    return err;
+  if (auto err = start_executors(*st->children, opts, serves))
     return err;
   store_options so;
   so.dir = opts.store_dir;

@@ -53,6 +53,12 @@ struct engine_options {
   /// refuses to start without cgroup v2. Empty: $PROCMAN_CONTAINMENT, else
   /// "auto".
   std::string containment;
+  /// How executors start (docs/architecture.md, "Executors"): "fork" (a
+  /// fork server, `procman-exec --serve`, started once with the step
+  /// libraries, forks one child per process) or "spawn" (posix_spawn of
+  /// procman-exec per process). Empty: $PROCMAN_EXECUTOR, else "fork".
+  /// Where the fork server cannot start, "fork" logs why and spawns.
+  std::string executor;
   /// Makes this OS process a child subreaper and kills every orphan of an
   /// executor's tree that is re-parented to it. Only for a program whose
   /// children are all executors (procman-runner): a host with children of
@@ -70,7 +76,7 @@ public:
   /// its check failed: the message names the path and the reason; the
   /// store is not touched), store_*, runner_busy (with `wait`, when
   /// another waiting runner holds the store), invalid_argument (an unknown
-  /// containment, or "cgroup" where cgroup v2 is not usable).
+  /// containment or executor, or "cgroup" where cgroup v2 is not usable).
   static caf::expected<std::unique_ptr<engine>>
   start(caf::actor_system& sys, engine_options opts);
 

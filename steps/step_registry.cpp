@@ -138,19 +138,25 @@ failure load_step_library(const std::string& path, step_registry& reg,
   return {};
 }
 
-failure load_step_libraries(const std::string& list, step_registry& reg,
-                            service_registry& services) {
+std::vector<std::string> split_library_list(const std::string& list) {
+  std::vector<std::string> out;
   size_t pos = 0;
   while (pos <= list.size()) {
     auto end = list.find(':', pos);
     if (end == std::string::npos)
       end = list.size();
-    auto path = list.substr(pos, end - pos);
-    if (!path.empty())
-      if (auto f = load_step_library(path, reg, services))
-        return f;
+    if (end > pos)
+      out.push_back(list.substr(pos, end - pos));
     pos = end + 1;
   }
+  return out;
+}
+
+failure load_step_libraries(const std::string& list, step_registry& reg,
+                            service_registry& services) {
+  for (auto& path : split_library_list(list))
+    if (auto f = load_step_library(path, reg, services))
+      return f;
   return {};
 }
 

@@ -82,6 +82,10 @@ failure load_step_library(const std::string& path, step_registry& reg,
 /// Loads every library named in `list` (separated by ':', empty entries
 /// skipped), as the PROCMAN_STEP_LIBS environment variable and `--step-lib`
 /// give them. Stops at the first failure and returns it.
+/// The entries of a ':'-separated list of step libraries, empty ones
+/// skipped.
+std::vector<std::string> split_library_list(const std::string& list);
+
 failure load_step_libraries(const std::string& list, step_registry& reg,
                             service_registry& services);
 

@@ -11,6 +11,11 @@
 //
 // It starts once per process, so it stays lean: no CAF, no iostreams,
 // libstdc++ and Boost.JSON linked in statically.
+//
+// `procman-exec --serve` is the fork server (serve.cpp): started once by
+// the runner with the step libraries loaded, it forks one child per
+// process, and each child runs `executor_main` below, exactly as a spawned
+// executor does.
 
 #include <atomic>
 #include <cerrno>
@@ -40,6 +45,8 @@
 #include "procman/steps/runner.hpp"
 #include "procman/steps/step_registry.hpp"
 #include "procman/steps/text.hpp"
+
+#include "executor.hpp"
 
 namespace json = boost::json;
 
@@ -431,19 +438,42 @@ std::string step_libraries(const std::string& from_input,
 
 const char* usage =
   "usage: procman-exec [--step-lib PATH]... < work.json\n"
-  "       procman-exec --check [--step-lib PATH]...\n"
+  "       procman-exec --check [--serve] [--step-lib PATH]...\n"
+  "       procman-exec --serve [--step-lib PATH]... (the runner's fork server)\n"
   "\n"
   "Runs the steps of one procman process and reports on stdout as JSON\n"
   "Lines. Step libraries: --step-lib PATH (repeatable), the ':'-separated\n"
   "PROCMAN_STEP_LIBS environment variable and the \"step_libs\" input field.\n"
   "--check loads the step libraries, prints ok and exits 0 (2 if one\n"
-  "cannot be loaded).\n"
+  "cannot be loaded); with --serve it says \"serve\" first.\n"
   "Exit codes: 0 finished, 1 a step failed, 2 bad input, 3 interrupted,\n"
   "4 parent already gone. See docs/protocol.md.\n";
 
 } // namespace
 
-int main(int argc, char** argv) {
+namespace procman::exec {
+
+/// The step libraries of a run, without those a fork server loaded
+/// already (`pre`): loading one again would only register its classes
+/// again.
+std::string libraries_to_load(const std::string& from_input,
+                              const std::vector<std::string>& cli_libs,
+                              const preloaded_steps* pre) {
+  auto all = step_libraries(from_input, cli_libs);
+  if (!pre)
+    return all;
+  std::string out;
+  for (auto& lib : split_library_list(all))
+    if (pre->libs.count(lib) == 0)
+      out += (out.empty() ? "" : ":") + lib;
+  return out;
+}
+
+std::string preload_list(const std::vector<std::string>& cli_libs) {
+  return step_libraries({}, cli_libs);
+}
+
+int executor_main(int argc, char** argv, preloaded_steps* pre) {
   install_signal_handlers();
   // The report channel: a private, close-on-exec copy of the original
   // stdout. Anything else writing to fd 1 (a step, a library, a command
@@ -484,6 +514,7 @@ int main(int argc, char** argv) {
   // Options.
   std::vector<std::string> cli_libs;
   bool check = false;
+  bool serve = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--check") {
@@ -492,6 +523,10 @@ int main(int argc, char** argv) {
       cli_libs.emplace_back(argv[++i]);
     } else if (arg.rfind("--step-lib=", 0) == 0) {
       cli_libs.push_back(arg.substr(11));
+    } else if (arg == "--serve" && (pre || check)) {
+      // A fork server's child (its executor), or `--check --serve`: the
+      // runner asks whether this executor can serve.
+      serve = !pre;
     } else if (arg == "--help" || arg == "-h") {
       auto len = std::strlen(usage);
       if (write(report_fd, usage, len) != static_cast<ssize_t>(len))
@@ -512,9 +547,13 @@ int main(int argc, char** argv) {
     if (auto f = procman::load_step_libraries(step_libraries({}, cli_libs),
                                               reg, services))
       return bad_input(rep, f.context);
-    constexpr char ok[] = "ok\n";
-    if (write(report_fd, ok, sizeof(ok) - 1)
-        != static_cast<ssize_t>(sizeof(ok) - 1))
+    // "serve" first: an executor that cannot serve (a stand-in script)
+    // says only "ok", and the runner then spawns it per process.
+    constexpr char serves[] = "serve\nok\n";
+    constexpr char plain[] = "ok\n";
+    const char* ok = serve ? serves : plain;
+    auto ok_len = std::strlen(ok);
+    if (write(report_fd, ok, ok_len) != static_cast<ssize_t>(ok_len))
       return exit_failed;
     return exit_finished;
   }
@@ -563,11 +602,15 @@ int main(int argc, char** argv) {
   if (getpgrp() != getpid())
     setpgid(0, 0);
   // Steps: built-ins, then libraries (a later class replaces an earlier).
-  procman::step_registry reg;
-  procman::service_registry services;
-  procman::register_builtin_steps(reg);
+  // A fork server's child has them loaded already.
+  procman::step_registry own_reg;
+  procman::service_registry own_services;
+  auto& reg = pre ? pre->reg : own_reg;
+  auto& services = pre ? pre->services : own_services;
+  if (!pre)
+    procman::register_builtin_steps(reg);
   if (auto f = procman::load_step_libraries(
-        step_libraries(in.step_libs, cli_libs), reg, services))
+        libraries_to_load(in.step_libs, cli_libs, pre), reg, services))
     return bad_input(rep, f.context);
   // Run.
   auto& steps = in.steps;
@@ -588,7 +631,7 @@ int main(int argc, char** argv) {
   opts.max_output_bytes = in.max_output_bytes;
   auto result = procman::run_steps(steps, in.first_step, std::move(in.data),
                                    reg, services, obs, opts);
-  end_descendants();
+  ::end_descendants();  // ours, not procman::end_descendants
   int code = exit_finished;
   procman::executor_report last;
   switch (result.outcome) {
@@ -616,4 +659,18 @@ int main(int argc, char** argv) {
   // leave without running destructors of whatever steps left behind.
   std::fflush(nullptr);
   _exit(code);
+}
+
+} // namespace procman::exec
+
+int main(int argc, char** argv) {
+  bool serve = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--check") == 0)
+      return procman::exec::executor_main(argc, argv, nullptr);
+    serve = serve || std::strcmp(argv[i], "--serve") == 0;
+  }
+  if (serve)
+    return procman::exec::serve_main(argc, argv);
+  return procman::exec::executor_main(argc, argv, nullptr);
 }

@@ -3,6 +3,7 @@
 //   procman-runner [--store DIR] [--wait] [--max-processes N] [--parallel N]
 //                  [--script-args '...'] [--default-timeout S] [--grace S]
 //                  [--log-level L] [--exec PATH] [--step-lib PATH]
+//                  [--executor fork|spawn]
 //                  [--publish PORT [--bind ADDR]
 //                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]]
 //
@@ -53,6 +54,10 @@ options:
   --exec PATH            the executor (default: procman-exec beside this program)
   --step-lib PATH        step library for every executor (repeatable; also
                          $PROCMAN_STEP_LIBS)
+  --executor MODE        fork: a fork server (procman-exec --serve, started
+                         once with the step libraries) forks each executor;
+                         spawn: posix_spawn of procman-exec per process
+                         (default: $PROCMAN_EXECUTOR, else fork)
   --publish PORT         serve the manager to other nodes (CAF middleman) on
                          PORT (0: any free port; the log says which)
   --bind ADDR            address for --publish (default 127.0.0.1); other
@@ -80,7 +85,7 @@ int main(int argc, char** argv) {
       argc, argv, std::set<std::string>{"wait", "help", "no-sync"},
       std::set<std::string>{"store", "max-processes", "parallel",
                             "script-args", "default-timeout", "grace",
-                            "log-level", "exec", "publish", "bind",
+                            "log-level", "exec", "executor", "publish", "bind",
                             "tls-cert", "tls-key", "tls-ca"},
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
@@ -130,6 +135,11 @@ int main(int argc, char** argv) {
       = static_cast<uint32_t>(a->number("default-timeout", defaults::process_timeout, 1, 31536000));
     opts.grace_seconds = static_cast<uint32_t>(a->number("grace", defaults::grace_seconds, 0, 86400));
     opts.exec_path = a->get("exec");
+    opts.executor = a->get("executor");
+    if (!opts.executor.empty() && opts.executor != "fork"
+        && opts.executor != "spawn")
+      throw cli::usage_error("option --executor must be fork or spawn, not \""
+                             + opts.executor + "\"");
     opts.no_sync = a->flag("no-sync");
     // Every child of the runner is an executor: orphans of their trees are
     // re-parented to it, and it kills them ($PROCMAN_CONTAINMENT picks how
