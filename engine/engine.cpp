@@ -284,7 +284,7 @@ caf::error start_executors(child_service& children, const engine_options& opts,
                         + mode + "\"");
   if (mode == "fork" && !serves) {
     if (chosen)
-      return make_error(errc::invalid_argument,
+      return make_error(errc::spawn_failure,
                         "executor " + opts.exec_path
                           + " cannot be a fork server (its --check --serve "
                             "did not say \"serve\"): use --executor spawn");

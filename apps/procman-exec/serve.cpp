@@ -29,6 +29,7 @@
 // hello again.
 
 #include <cerrno>
+#include <cstdint>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -144,6 +145,43 @@ bool receive(fork_request& req, int fds[3], bool& malformed) {
   return true;
 }
 
+/// The kernel's struct sigaction (x86-64): raw rt_sigaction reaches the
+/// signals glibc keeps for itself (32 and 33) too.
+struct kernel_sigaction {
+  void* handler;
+  unsigned long flags;
+  void* restorer;
+  uint64_t mask;
+};
+
+constexpr int max_signal = 64;
+
+/// The dispositions the server was started with: posix_spawn gave it what
+/// it gives a spawned executor (the same attributes, the same runner), so
+/// its children get them back.
+kernel_sigaction initial_dispositions[max_signal + 1];
+
+void record_dispositions() {
+  for (int sig = 1; sig <= max_signal; ++sig)
+    ::syscall(SYS_rt_sigaction, sig, nullptr, &initial_dispositions[sig],
+              sizeof(uint64_t));
+  // glibc's posix_spawn ignores its internal signals (SIGCANCEL and
+  // SIGSETXID, 32 and 33) in the new program when the parent handles them;
+  // an executor starts with them at their default, as from a clone3 with
+  // CLONE_CLEAR_SIGHAND.
+  for (int sig : {32, 33}) {
+    initial_dispositions[sig].handler = nullptr;  // SIG_DFL
+    initial_dispositions[sig].flags = 0;
+  }
+}
+
+void restore_dispositions() {
+  for (int sig = 1; sig <= max_signal; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ::syscall(SYS_rt_sigaction, sig, &initial_dispositions[sig], nullptr,
+                sizeof(uint64_t));
+}
+
 struct child_setup {
   int fds[3];
   const fork_request* req;
@@ -153,14 +191,9 @@ struct child_setup {
 /// In the child, before it runs the executor: what a spawned executor
 /// gets from posix_spawn and exec.
 void prepare_child(const child_setup& s) {
-  // Default dispositions (the server ignores SIGPIPE), then, below, an
-  // empty mask: the executor installs its own handlers.
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof(dfl));
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      ::sigaction(sig, &dfl, nullptr);
+  // The dispositions of a spawned executor (the server ignores SIGPIPE),
+  // then, below, an empty mask: the executor installs its own handlers.
+  restore_dispositions();
   for (int i = 0; i < 3; ++i)
     ::dup2(s.fds[i], i);
   ::setpgid(0, 0);
@@ -212,6 +245,7 @@ int serve_main(int argc, char** argv) {
       return 2;
     }
   }
+  record_dispositions();
   ::signal(SIGPIPE, SIG_IGN);
   // Dies with the runner; its children do not need it.
   if (auto p = std::getenv("PROCMAN_PARENT_PID"); p && *p) {
@@ -259,10 +293,12 @@ int serve_main(int argc, char** argv) {
       if (!same(lib, stat_lib(lib.path))) {
         std::fflush(nullptr);
         ::setenv("PROCMAN_SERVE_RESTARTED", "1", 1);
+        restore_dispositions();
         ::execv("/proc/self/exe", argv);
         std::fprintf(stderr, "procman-exec --serve: cannot restart: %s\n",
                      std::strerror(errno));
         ::unsetenv("PROCMAN_SERVE_RESTARTED");
+        ::signal(SIGPIPE, SIG_IGN);
         lib = stat_lib(lib.path);  // serve with what is loaded
       }
     fork_request req;
