@@ -580,6 +580,22 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
       break;
     } else {
       log_warn("", render(forked.error()) + "; starting it again");
+      // The server may have died after it forked a child that now holds
+      // these pipes: new pipes under the same numbers (the spawn's file
+      // actions name them), so that such a child reads no work (it ends
+      // with bad input, and the orphan sweep reaps it) and never runs a
+      // step beside the executor started next.
+      for (auto* p : {in, out, err}) {
+        int fresh[2];
+        if (pipe2(fresh, O_CLOEXEC) != 0) {
+          forkable = false;  // spawned below, on the pipes as they are
+          break;
+        }
+        dup3(fresh[0], p[0], O_CLOEXEC);
+        dup3(fresh[1], p[1], O_CLOEXEC);
+        close(fresh[0]);
+        close(fresh[1]);
+      }
     }
   }
   if (rc < 0) {

@@ -175,11 +175,36 @@ void record_dispositions() {
   }
 }
 
+/// The signals whose disposition differs from `initial_dispositions`
+/// once the server is set up: all a child has to restore.
+int changed_signals[max_signal];
+int changed_count = -1;  ///< -1: not known yet, restore every signal
+
+void find_changed_dispositions() {
+  changed_count = 0;
+  for (int sig = 1; sig <= max_signal; ++sig) {
+    kernel_sigaction now;
+    ::syscall(SYS_rt_sigaction, sig, nullptr, &now, sizeof(uint64_t));
+    auto& was = initial_dispositions[sig];
+    if (now.handler != was.handler || now.flags != was.flags
+        || now.mask != was.mask)
+      changed_signals[changed_count++] = sig;
+  }
+}
+
 void restore_dispositions() {
-  for (int sig = 1; sig <= max_signal; ++sig)
+  auto restore = [](int sig) {
     if (sig != SIGKILL && sig != SIGSTOP)
       ::syscall(SYS_rt_sigaction, sig, &initial_dispositions[sig], nullptr,
                 sizeof(uint64_t));
+  };
+  if (changed_count < 0) {
+    for (int sig = 1; sig <= max_signal; ++sig)
+      restore(sig);
+    return;
+  }
+  for (int i = 0; i < changed_count; ++i)
+    restore(changed_signals[i]);
 }
 
 struct child_setup {
@@ -276,6 +301,7 @@ int serve_main(int argc, char** argv) {
       libs.push_back(stat_lib(lib));
   }
   auto* tid_field = thread_id_field();
+  find_changed_dispositions();
   bool restarted = std::getenv("PROCMAN_SERVE_RESTARTED") != nullptr;
   ::unsetenv("PROCMAN_SERVE_RESTARTED");
   send_reply(fork_reply{fork_reply::hello, ::getpid(), restarted ? 1 : 0});
