@@ -1142,6 +1142,7 @@ json::object render_info(const process_record& x) {
     json::array errs;
     for (auto& e : x.attempt_errors) {
       auto err = json::value_from(e.error).as_object();
+      err.erase("stack"); // the final error has it; ten stacks drown the rest
       err["attempt"] = e.attempt;
       err["at"] = timestamp(e.at);
       errs.emplace_back(std::move(err));
