@@ -1,6 +1,7 @@
 // Claim loop:
 //
-//   wakeup / slot freed --> try_claim: want = 2 x parallel (the slots and
+//   wakeup / slot freed --> try_claim, once no more than `parallel`
+//        records are ready: want = 3 x parallel (the slots and up to twice
 //        as many claimed ahead) - active - ready (capped by
 //        --max-processes) --claim(want)--> queue
 //   claimed records --> ready --(a slot is free)--> one process actor each
@@ -59,10 +60,13 @@ void supervisor_state::try_claim(
     claim_again = true;
     return;
   }
-  // The slots, and as many records claimed ahead.
-  uint64_t want = uint64_t{opts.parallel} * 2;
+  // The slots, and up to twice as many records claimed ahead, refilled
+  // once half of those have started: claims come in batches that share
+  // commits, and a slot that frees still finds a record ready.
+  uint64_t want = uint64_t{opts.parallel} * 3;
   uint64_t have = active.size() + ready.size();
-  uint64_t free = want > have ? want - have : 0;
+  uint64_t free = want > have && ready.size() <= opts.parallel ? want - have
+                                                                : 0;
   if (opts.max_processes > 0)
     free = std::min<uint64_t>(free, opts.max_processes - claimed);
   if (free == 0) {

@@ -41,7 +41,8 @@ struct supervisor_state {
   std::unordered_map<std::string, process_actor> finishing;
   /// Claimed ahead: records that are `running` for this runner and start
   /// as soon as a slot frees, so that a slot never waits for a claim's
-  /// commit. At most `parallel` of them.
+  /// commit. At most 2 x `parallel` of them, refilled once no more than
+  /// `parallel` are left (claims in batches that share commits).
   std::deque<process_record> ready;
   uint64_t claimed = 0;
   bool claim_pending = false;

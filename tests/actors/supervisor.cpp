@@ -72,18 +72,18 @@ struct supervisor_fixture : actor_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(supervisor_actor, supervisor_fixture)
 
-BOOST_AUTO_TEST_CASE(it_claims_its_free_slots_and_as_many_ahead_in_one_commit) {
-  auto pids = queue_up(7);
+BOOST_AUTO_TEST_CASE(it_claims_its_free_slots_and_twice_as_many_ahead_in_one_commit) {
+  auto pids = queue_up(10);
   start_supervisor(3, true);
   BOOST_TEST(spawned_pids() == (std::vector<std::string>{pids[0], pids[1], pids[2]}),
              boost::test_tools::per_element());
   BOOST_TEST(state().active.size() == 3u);
-  BOOST_TEST(state().ready.size() == 3u);
-  BOOST_TEST(state().claimed == 6u);
+  BOOST_TEST(state().ready.size() == 6u);
+  BOOST_TEST(state().claimed == 9u);
   BOOST_TEST(queued() == 1u);
-  BOOST_TEST_MESSAGE("one claim of six: the claims share one commit");
+  BOOST_TEST_MESSAGE("one claim of nine: the claims share one commit");
   std::set<uint64_t> claim_times;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 9; ++i) {
     BOOST_TEST((record(pids[i]).status == process_status::running));
     for (auto& e : log_of(pids[i]))
       if (e.what.kind == transition_kind::claim)
@@ -93,18 +93,30 @@ BOOST_AUTO_TEST_CASE(it_claims_its_free_slots_and_as_many_ahead_in_one_commit) {
 }
 
 BOOST_AUTO_TEST_CASE(a_process_that_ends_frees_its_slot_for_the_next_in_the_queue) {
-  auto pids = queue_up(6);
+  auto pids = queue_up(10);
   start_supervisor(2, true);
   BOOST_TEST(launcher->children.size() == 2u);
+  BOOST_TEST(state().ready.size() == 4u);
   finish(pids[1]);
   BOOST_TEST((record(pids[1]).status == process_status::finished));
   BOOST_TEST(spawned_pids().size() == 3u);
   BOOST_TEST(spawned_pids().back() == pids[2]);
   BOOST_TEST(state().active.size() == 2u);
   BOOST_TEST(state().active.count(pids[1]) == 0u);
-  BOOST_TEST_MESSAGE("the freed slot is claimed ahead again");
-  BOOST_TEST(state().claimed == 5u);
-  BOOST_TEST(state().ready.size() == 2u);
+  BOOST_TEST_MESSAGE("three still ready: nothing is claimed yet");
+  BOOST_TEST(state().claimed == 6u);
+  BOOST_TEST(state().ready.size() == 3u);
+  finish(pids[0]);
+  BOOST_TEST(spawned_pids().back() == pids[3]);
+  BOOST_TEST_MESSAGE("two left ready: refilled with two in one claim");
+  BOOST_TEST(state().claimed == 8u);
+  BOOST_TEST(state().ready.size() == 4u);
+  std::set<uint64_t> claim_times;
+  for (int i = 6; i < 8; ++i)
+    for (auto& e : log_of(pids[i]))
+      if (e.what.kind == transition_kind::claim)
+        claim_times.insert(e.time);
+  BOOST_TEST(claim_times.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_slot_is_freed_at_the_executors_exit_before_its_end_is_committed) {
@@ -177,7 +189,7 @@ BOOST_AUTO_TEST_CASE(it_stops_after_max_processes) {
 }
 
 BOOST_AUTO_TEST_CASE(a_drain_lets_running_processes_finish_within_the_grace_period) {
-  auto pids = queue_up(3);
+  auto pids = queue_up(4);
   start_supervisor(1, true, 10);
   caf::anon_send(sup, atom::drain_v);
   sched.run();
@@ -188,10 +200,12 @@ BOOST_AUTO_TEST_CASE(a_drain_lets_running_processes_finish_within_the_grace_peri
   BOOST_TEST(spawned_pids().size() == 2u);
   BOOST_TEST(!ended->has_value());
   finish(pids[1]);
+  BOOST_TEST(spawned_pids().size() == 3u);
+  finish(pids[2]);
   BOOST_TEST(quit_normally());
   BOOST_TEST_MESSAGE("nothing more is claimed while draining");
-  BOOST_TEST(spawned_pids().size() == 2u);
-  BOOST_TEST((record(pids[2]).status == process_status::queued));
+  BOOST_TEST(spawned_pids().size() == 3u);
+  BOOST_TEST((record(pids[3]).status == process_status::queued));
 }
 
 BOOST_AUTO_TEST_CASE(records_claimed_ahead_and_not_started_within_the_grace_period_end_as_runner_lost) {

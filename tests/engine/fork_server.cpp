@@ -111,7 +111,9 @@ BOOST_AUTO_TEST_CASE(each_process_runs_in_a_fresh_child_of_the_runner_that_looks
     std::multiset<std::string> kinds;
     std::istringstream in(out);
     for (std::string line; std::getline(in, line);)
-      if (line.rfind("fd ", 0) == 0)
+      // "fd N" alone: closed between the listing and readlink (the
+      // executor's own short-lived descriptors).
+      if (line.rfind("fd ", 0) == 0 && line.find(' ', 3) != std::string::npos)
         kinds.insert(line.substr(line.rfind(' ') + 1));
     return kinds;
   };
