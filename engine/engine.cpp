@@ -337,6 +337,8 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   store_options so;
   so.dir = opts.store_dir;
   so.no_sync = opts.no_sync;
+  so.retention_ms = opts.retention_ms;
+  so.output_limit = opts.output_limit;
   so.default_timeout = 0;  // records without a timeout use the runner's
   so.ring_doorbell = !opts.wait;  // a waiting engine hears itself directly
   auto db = store::open(so);
@@ -367,6 +369,12 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   cfg->runner_id = st->runner_id;
   cfg->default_timeout = opts.default_timeout;
   cfg->children = st->children;
+  // Live output: reported by executors unless the store keeps none (as it
+  // is when the runner starts; the store applies a later setting).
+  if (auto limit = st->db->output_limit(); !limit)
+    return limit.error();
+  else
+    cfg->output_events = *limit > 0;
   // Timeouts go through a relay that forgets a process actor when it
   // terminates (see exec_config::timer_relay).
   st->timer_relay = sys.spawn(timer_relay);

@@ -31,6 +31,10 @@ struct step_observer {
   std::function<void(uint32_t step)> completed;
   std::function<void(uint32_t step, double percent, const std::string& msg)>
     progress;
+  /// Live output of the step's commands (step_context::output), as given.
+  std::function<void(uint32_t step, output_stream stream,
+                     std::string_view data)>
+    output;
 };
 
 struct step_run_options {
