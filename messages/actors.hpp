@@ -58,6 +58,10 @@ using store_actor = caf::typed_actor<
   /// (kind runner_lost) and purges records past retention; replies with
   /// how many processes it ended.
   caf::replies_to<atom::recover>::with<uint32_t>,
+  /// Enqueues the runs of the schedules that are due (store::fire_schedules)
+  /// and replies with how many, and when something next becomes due (the
+  /// earliest delayed process or schedule, unix ms; 0: nothing waits).
+  caf::replies_to<atom::fire>::with<uint32_t, uint64_t>,
   /// Internal: commits the parked transitions.
   caf::reacts_to<atom::flush>,
   /// The runner stops: stop retrying failed commits and answer them (and

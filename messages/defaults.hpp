@@ -69,8 +69,17 @@ constexpr size_t output_line_bytes = size_t{64} << 10;
 constexpr uint32_t output_commit_interval_ms = 100;
 constexpr size_t output_commit_bytes = size_t{4} << 20;
 
-/// Current on-disk schema. Log entries carry their own value version
-/// (persistence/codec.hpp), so typed transitions did not change it.
-constexpr uint32_t schema_version = 1;
+/// Current on-disk schema. Log entries and records carry their own value
+/// version (persistence/codec.hpp). Schema 2: queue keys carry the
+/// priority, and the `delayed`, `keys` and `schedules` databases exist; a
+/// store of schema 1 is upgraded when it is opened. Schema 3: the
+/// `output` database (live output) and the settings in `meta` exist, and
+/// a step's state may be `cancelled`, which older procman cannot read; a
+/// store of schema 1 or 2 is upgraded when it is opened (nothing to
+/// convert: the database starts empty and no setting is set).
+constexpr uint32_t schema_version = 3;
+
+/// Errors of failed attempts a record keeps (the latest ones).
+constexpr size_t max_attempt_errors = 10;
 
 } // namespace procman::defaults

@@ -31,6 +31,7 @@ enum class errc : uint8_t {
   connect_failure = 17,   ///< a remote manager could not be reached or refused us
   queue_empty = 18,       ///< a claim found no queued process
   containment_failure = 19, ///< cgroup v2 or clone3 cannot contain executors here
+  unknown_schedule = 20,  ///< no recurring schedule by that name
 };
 
 std::string to_string(errc x);

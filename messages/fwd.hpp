@@ -79,5 +79,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(procman, caf::first_custom_type_id)
   PROCMAN_ADD_ATOM(flush, "flush")
   PROCMAN_ADD_ATOM(check, "check")
   PROCMAN_ADD_ATOM(output, "output")
+  PROCMAN_ADD_ATOM(fire, "fire")
 
 CAF_END_TYPE_ID_BLOCK(procman)

@@ -35,25 +35,54 @@ outcome<uint64_t> parse_duration(std::string_view text,
                                  const std::string& what) {
   auto refuse = [&] {
     return failure{errc::invalid_argument,
-                   what + " must be a duration like 30s, 15m, 12h or 7d, not \""
-                     + std::string(text) + "\""};
+                   what + " must be a duration such as 30, 30s, 15m, 12h or "
+                          "7d, not \"" + std::string(text) + "\""};
   };
-  uint64_t n = 0;
+  // A whole number, optionally with a fraction, then at most a unit.
+  uint64_t whole = 0;
   size_t pos = 0;
-  if (!leading_number(text, n, pos) || pos + 1 != text.size())
+  if (!leading_number(text, whole, pos))
     return refuse();
-  uint64_t unit = 0;
-  switch (text[pos]) {
-    case 's': unit = 1000; break;
-    case 'm': unit = 60 * 1000; break;
-    case 'h': unit = 3600 * 1000; break;
-    case 'd': unit = 24 * 3600 * 1000; break;
-    default: return refuse();
+  uint64_t frac = 0;
+  uint64_t frac_scale = 1;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    auto start = pos;
+    while (pos < text.size()
+           && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+      // Digits beyond the ninth cannot change a millisecond of a day.
+      if (frac_scale < 1000000000) {
+        frac = frac * 10 + static_cast<uint64_t>(text[pos] - '0');
+        frac_scale *= 10;
+      }
+      ++pos;
+    }
+    if (pos == start)
+      return refuse();
   }
-  uint64_t ms = 0;
-  // Beyond a hundred years nothing is ever purged anyway.
+  uint64_t unit = 1000; // a bare number is seconds
+  if (pos < text.size()) {
+    switch (text[pos]) {
+      case 's': unit = 1000; break;
+      case 'm': unit = 60 * 1000; break;
+      case 'h': unit = 3600 * 1000; break;
+      case 'd': unit = 24 * 3600 * 1000; break;
+      default: return refuse();
+    }
+    ++pos;
+  }
+  if (pos != text.size())
+    return refuse();
+  // Beyond a hundred years nothing is ever due or purged anyway.
   constexpr uint64_t max_ms = uint64_t{36500} * 24 * 3600 * 1000;
-  if (!times(n, unit, ms) || ms > max_ms)
+  uint64_t ms = 0;
+  if (!times(whole, unit, ms) || ms > max_ms)
+    return failure{errc::invalid_argument,
+                   what + " is too long (at most 36500d), not \""
+                     + std::string(text) + "\""};
+  // Rounded to the nearest millisecond.
+  ms += (frac * unit + frac_scale / 2) / frac_scale;
+  if (ms > max_ms)
     return failure{errc::invalid_argument,
                    what + " is too long (at most 36500d), not \""
                      + std::string(text) + "\""};

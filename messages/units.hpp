@@ -11,10 +11,14 @@
 
 namespace procman {
 
-/// Milliseconds of a duration: a whole number followed by `s`, `m`, `h` or
-/// `d` (seconds, minutes, hours, days), e.g. `30s`, `15m`, `12h`, `7d`.
+/// Milliseconds of a duration: a number (a fraction is allowed), then
+/// optionally `s`, `m`, `h` or `d` (seconds, minutes, hours, days; none:
+/// seconds), e.g. `30`, `30s`, `1.5m`, `12h`, `7d`; at most 36500d; rounded
+/// to the millisecond. Every duration procman reads parses so (`start
+/// --delay`, `purge --older-than`, `--retention`, the retention setting).
 /// Refuses (errc::invalid_argument) anything else, naming `what`:
-/// `--older-than must be a duration like 30s, 15m, 12h or 7d, not "7"`.
+/// `--older-than must be a duration such as 30, 30s, 15m, 12h or 7d, not
+/// "7x"`.
 outcome<uint64_t> parse_duration(std::string_view text,
                                  const std::string& what);
 

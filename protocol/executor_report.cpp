@@ -78,6 +78,11 @@ std::string encode_report(const executor_report& x) {
       line["stream"] = to_string(x.stream);
       line["data"] = x.data;
       break;
+    case report_event::step_completed:
+      with_step();
+      if (!x.output.is_null())
+        line["output"] = x.output;
+      break;
     default:
       with_step();
       break;
@@ -130,6 +135,11 @@ executor_report decode_report(std::string_view line) {
         x.output = *out;
       else
         x.output = json::object{};
+      break;
+    case report_event::step_completed:
+      // The next step's input, when the executor sends it.
+      if (auto out = o->if_contains("output"))
+        x.output = *out;
       break;
     case report_event::error:
       if (auto e = o->if_contains("error")) {

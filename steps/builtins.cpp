@@ -506,7 +506,7 @@ private:
             continue; // keep draining, drop the excess
           }
           dst.append(buf, static_cast<size_t>(n));
-          ctx.output(stream, std::string_view{buf, static_cast<size_t>(n)});
+          ctx.live_output(stream, std::string_view{buf, static_cast<size_t>(n)});
           continue;
         }
         if (n < 0 && errno == EINTR)

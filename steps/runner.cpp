@@ -51,9 +51,9 @@ public:
     return opts_.script_args;
   }
 
-  void output(output_stream stream, std::string_view data) override {
-    if (observer_.output && !data.empty())
-      observer_.output(index_, stream, data);
+  void live_output(output_stream stream, std::string_view data) override {
+    if (observer_.live_output && !data.empty())
+      observer_.live_output(index_, stream, data);
   }
 
 private:
@@ -163,6 +163,8 @@ step_run_result run_steps(const std::vector<step_spec>& steps, uint32_t first,
       output = std::move(as_value.get_object());
       if (observer.completed)
         observer.completed(i);
+      if (observer.output)
+        observer.output(i, output);
       if (s->interrupts()) {
         result.outcome = step_run_result::interrupted;
         result.step = i;

@@ -29,12 +29,16 @@ struct step_run_result {
 struct step_observer {
   std::function<void(uint32_t step)> started;
   std::function<void(uint32_t step)> completed;
+  /// Optional, after `completed`: the step's output (the next step's input).
+  std::function<void(uint32_t step, const boost::json::object& output)>
+    output;
   std::function<void(uint32_t step, double percent, const std::string& msg)>
     progress;
-  /// Live output of the step's commands (step_context::output), as given.
+  /// Live output of the step's commands (step_context::live_output), as
+  /// given.
   std::function<void(uint32_t step, output_stream stream,
                      std::string_view data)>
-    output;
+    live_output;
 };
 
 struct step_run_options {

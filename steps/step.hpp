@@ -51,7 +51,7 @@ public:
   /// stderr, as it arrives (any bytes; a chunk may end inside a UTF-8
   /// character). The runner keeps it for `procman logs`; procman.exec
   /// calls it. Does nothing where nobody listens (`procman run`).
-  virtual void output(output_stream stream, std::string_view data) {
+  virtual void live_output(output_stream stream, std::string_view data) {
     static_cast<void>(stream);
     static_cast<void>(data);
   }

@@ -154,11 +154,15 @@ public:
     write_line(step_event(procman::report_event::step_started, step, name));
   }
 
-  void completed(uint32_t step, const std::string& name) {
+  void completed(uint32_t step, const std::string& name,
+                 const boost::json::object* output = nullptr) {
     std::lock_guard<std::mutex> guard{mtx_};
     end_output(); // all of a step's output comes before its completion
     flush_pending(); // a step's last progress always arrives
-    write_line(step_event(procman::report_event::step_completed, step, name));
+    auto line = step_event(procman::report_event::step_completed, step, name);
+    if (output != nullptr)
+      line.output = *output;
+    write_line(line);
   }
 
   // Live output. Pieces keep the order in which they were written and
@@ -709,12 +713,20 @@ int main(int argc, char** argv) {
       acks->await(i - 1);
     rep.started(i, steps[i].name);
   };
-  obs.completed = [&](uint32_t i) { rep.completed(i, steps[i].name); };
+  // With acknowledgements (more steps follow) a completion carries the
+  // output: the next step's input, which the record keeps so that a retry
+  // resumes at the first step that did not complete.
+  obs.output = [&](uint32_t i, const boost::json::object& out) {
+    if (acks && i + 1 < steps.size())
+      rep.completed(i, steps[i].name, &out);
+    else
+      rep.completed(i, steps[i].name);
+  };
   obs.progress = [&](uint32_t i, double percent, const std::string& msg) {
     rep.progress(i, steps[i].name, percent, msg);
   };
   if (in.output_events)
-    obs.output = [&](uint32_t i, procman::output_stream stream,
+    obs.live_output = [&](uint32_t i, procman::output_stream stream,
                      std::string_view data) {
       rep.output(i, steps[i].name, stream, data);
     };

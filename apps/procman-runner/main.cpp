@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     opts.grace_seconds = static_cast<uint32_t>(a->number("grace", defaults::grace_seconds, 0, 86400));
     opts.exec_path = a->get("exec");
     if (a->has("retention")) {
-      auto ms = parse_duration(a->get("retention"), "--retention");
+      auto ms = parse_duration(a->get("retention"), "option --retention");
       if (!ms)
         throw cli::usage_error(ms.error().context);
       if (*ms == 0)
@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
       opts.retention_ms = *ms;
     }
     if (a->has("output-limit")) {
-      auto bytes = parse_size(a->get("output-limit"), "--output-limit");
+      auto bytes = parse_size(a->get("output-limit"), "option --output-limit");
       if (!bytes)
         throw cli::usage_error(bytes.error().context);
       opts.output_limit = *bytes;

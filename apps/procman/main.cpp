@@ -1,6 +1,9 @@
 // procman: the command line.
 //
-//   procman [--store DIR] start SPEC [--data JSON] [--timeout S] [--step-lib P]
+//   procman [--store DIR] start SPEC [--data JSON] [--timeout S]
+//                               [--delay D] [--priority N] [--key K]
+//   procman [--store DIR] retry PID
+//   procman [--store DIR] schedule add NAME CRON SPEC | list | remove NAME
 //   procman [--store DIR] status PID
 //   procman [--store DIR] proceed PID [--data JSON]
 //   procman [--store DIR] cancel PID
@@ -48,8 +51,15 @@ namespace {
 constexpr const char* usage = R"(usage: procman [--store DIR] COMMAND [ARGS]
 
 commands:
-  start SPEC [--data JSON] [--timeout S] [--step-lib P]
-                                           enqueue a process; prints its pid
+  start SPEC [--data JSON] [--timeout S]   enqueue a process; prints its pid
+        [--delay D] [--priority N]         (D: 30, 30s, 5m, 2h, 1d; the key's
+        [--key K]                          holder's pid if K is held)
+  retry PID                                queue an errored process again; it
+                                           resumes at its failed step
+  schedule add NAME "CRON" SPEC            enqueue SPEC at each due time of
+                                           CRON (UTC; replaces NAME)
+  schedule list                            the schedules as JSON lines
+  schedule remove NAME                     remove a schedule
   status PID                               the process info as JSON
   proceed PID [--data JSON]                resume an interrupted process
   cancel PID                               cancel a queued, interrupted or
@@ -176,14 +186,13 @@ void warn_without_runner(client& c) {
   if (c.runner_present())
     return;
   auto& dir = c.db().dir();
-  std::cerr << "procman: no runner is waiting on store " << dir
-            << "; the process stays queued until one runs (procman-runner "
-               "--store "
-            << dir << ")\n";
+  warn("no runner is listening on store " + dir
+       + "; the process stays queued until one runs (procman-runner --store "
+       + dir + ")");
 }
 
-/// The step libraries of `start` and `run`: --step-lib, then
-/// $PROCMAN_STEP_LIBS (':'-separated).
+/// The step libraries of `run`: --step-lib, then $PROCMAN_STEP_LIBS
+/// (':'-separated).
 std::string step_libs_of(const cli::args& a) {
   std::string libs;
   for (auto& l : a.all("step-lib"))
@@ -194,14 +203,19 @@ std::string step_libs_of(const cli::args& a) {
 }
 
 /// Checks the steps of `spec` as far as this program can tell before the
-/// process is queued: the built-ins and the step libraries of `start`
-/// (step_registry::precheck). A refusal throws (exit 1); classes it cannot
-/// know are a warning each, as is a library it cannot load.
-void check_at_the_door(const cli::args& a, const process_spec& spec) {
+/// process is queued (step_registry::precheck): against the built-ins and
+/// the step libraries named by $PROCMAN_STEP_LIBS, and no others (`start`
+/// never loads a library the user did not name there). A refusal throws
+/// (exit 1, nothing queued); a class of a namespace none of them
+/// registers is allowed, since a runner's --step-lib may provide it, with
+/// a warning; so is a library that cannot be loaded here.
+void check_at_the_door(const process_spec& spec) {
   step_registry reg;
   register_builtin_steps(reg);
   service_registry services;
-  auto libs = step_libs_of(a);
+  std::string libs;
+  if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
+    libs = env;
   size_t pos = 0;
   while (pos <= libs.size()) {
     auto end = libs.find(':', pos);
@@ -219,8 +233,9 @@ void check_at_the_door(const cli::args& a, const process_spec& spec) {
     throw command_failure{1, f.context};
   for (auto& s : unchecked)
     warn("step \"" + s.name + "\": class \"" + s.cls
-         + "\" is not built in and no step library given here registers "
-           "it; only a runner that loads it (--step-lib) can run it");
+         + "\" is not built in and no library of PROCMAN_STEP_LIBS "
+           "registers it; only a runner that loads one that does "
+           "(--step-lib) can run it");
 }
 
 // -- progress bar -------------------------------------------------------------
@@ -260,18 +275,106 @@ void draw_progress(const process_record& rec) {
 
 // -- commands -------------------------------------------------------------------
 
+uint64_t delay_ms(const std::string& text);
+
 int cmd_start(const cli::args& a) {
   if (a.positional().size() > 2)
     throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
   auto spec = load_spec(a, 1);
   if (a.has("timeout"))
     spec.timeout = static_cast<uint32_t>(a.number("timeout", 0, 1, 31536000));
-  check_at_the_door(a, spec);
+  check_at_the_door(spec);
+  if (a.has("delay"))
+    spec.not_before = now_ms() + delay_ms(a.get("delay"));
+  if (a.has("priority")) {
+    auto text = a.get("priority");
+    size_t used = 0;
+    long long x = 0;
+    try {
+      x = std::stoll(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || text.empty() || x < INT32_MIN || x > INT32_MAX)
+      throw cli::usage_error("option --priority must be a whole number "
+                             "(higher runs first), not \"" + text + "\"");
+    spec.priority = static_cast<int32_t>(x);
+  }
+  if (a.has("key"))
+    spec.key = a.get("key");
   auto c = open_client(a);
-  std::cout << value_or_fail(c.start(spec)) << "\n";
+  auto res = value_or_fail(c.submit(spec));
+  std::cout << res.pid << "\n";
   std::cout.flush();
-  warn_without_runner(c);
+  if (res.existing)
+    std::cerr << "procman: process " << res.pid << " holds the key \""
+              << spec.key << "\" already; nothing was enqueued\n";
+  else
+    warn_without_runner(c);
   return 0;
+}
+
+/// Milliseconds of `--delay` (parse_duration: `30`, `30s`, `5m`, `1.5h`).
+uint64_t delay_ms(const std::string& text) {
+  auto ms = parse_duration(text, "option --delay");
+  if (!ms)
+    throw cli::usage_error(ms.error().context);
+  return *ms;
+}
+
+int cmd_retry(const cli::args& a) {
+  auto c = open_client(a);
+  print_json(render_info(value_or_fail(c.retry(pid_arg(a)))));
+  return 0;
+}
+
+json::object schedule_json(const schedule_record& x) {
+  json::object o{{"name", x.name},
+                 {"cron", x.cron},
+                 {"spec", json::value_from(x.spec)},
+                 {"next_due", timestamp(x.next_due)},
+                 {"last_fired", timestamp(x.last_fired)},
+                 {"last_pid", x.last_pid}};
+  if (x.next_due == 0)
+    o["next_due"] = nullptr;
+  if (x.last_fired == 0) {
+    o["last_fired"] = nullptr;
+    o["last_pid"] = nullptr;
+  }
+  return o;
+}
+
+int cmd_schedule(const cli::args& a) {
+  auto& p = a.positional();
+  auto sub = p.size() > 1 ? p[1] : std::string{};
+  if (sub == "add") {
+    if (p.size() < 5)
+      throw cli::usage_error("usage: procman schedule add NAME \"CRON\" SPEC");
+    if (p.size() > 5)
+      throw cli::usage_error("unexpected argument \"" + p[5] + "\"");
+    auto spec = load_spec(a, 4);
+    check_at_the_door(spec);
+    auto c = open_client(a);
+    print_json(schedule_json(value_or_fail(c.add_schedule(p[2], p[3], spec))));
+    return 0;
+  }
+  if (sub == "list") {
+    if (p.size() > 2)
+      throw cli::usage_error("unexpected argument \"" + p[2] + "\"");
+    auto c = open_client(a);
+    for (auto& x : value_or_fail(c.schedules()))
+      print_json(schedule_json(x));
+    return 0;
+  }
+  if (sub == "remove") {
+    if (p.size() != 3)
+      throw cli::usage_error("usage: procman schedule remove NAME");
+    auto c = open_client(a);
+    print_json(schedule_json(value_or_fail(c.remove_schedule(p[2]))));
+    return 0;
+  }
+  throw cli::usage_error("usage: procman schedule add NAME \"CRON\" SPEC | "
+                         "list | remove NAME");
 }
 
 int cmd_status(const cli::args& a) {
@@ -470,7 +573,7 @@ int cmd_purge(const cli::args& a) {
     throw cli::usage_error("unexpected argument \"" + a.positional()[1] + "\"");
   std::optional<uint64_t> older_than;
   if (a.has("older-than")) {
-    auto ms = parse_duration(a.get("older-than"), "--older-than");
+    auto ms = parse_duration(a.get("older-than"), "option --older-than");
     if (!ms)
       throw cli::usage_error(ms.error().context);
     older_than = *ms;
@@ -603,7 +706,7 @@ int main(int argc, char** argv) {
   try {
     cli::args a(argc, argv, {"help", "follow"},
                 {"store", "data", "timeout", "status", "limit", "since", "pid",
-                 "stream", "older-than"},
+                 "delay", "priority", "key", "stream", "older-than"},
                 {"step-lib"});
     if (a.flag("help") || a.positional().empty()
         || a.positional()[0] == "help") {
@@ -635,6 +738,10 @@ int main(int argc, char** argv) {
       return cmd_config(a);
     if (cmd == "replay")
       return cmd_replay(a);
+    if (cmd == "retry")
+      return cmd_retry(a);
+    if (cmd == "schedule")
+      return cmd_schedule(a);
     throw cli::usage_error("unknown command \"" + cmd + "\"");
   } catch (const cli::usage_error& e) {
     std::cerr << "procman: " << e.what() << "\n(see procman --help)\n";

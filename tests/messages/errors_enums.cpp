@@ -160,7 +160,8 @@ BOOST_AUTO_TEST_CASE(out_of_range_values_print_as_unknown) {
   BOOST_TEST(to_string(static_cast<step_status>(5)) == "unknown");
   BOOST_TEST(to_string(static_cast<error_kind>(7)) == "unknown");
   BOOST_TEST(to_string(static_cast<transition_kind>(0)) == "unknown");
-  BOOST_TEST(to_string(static_cast<transition_kind>(13)) == "unknown");
+  BOOST_TEST(to_string(static_cast<transition_kind>(16)) == "unknown");
+  BOOST_TEST(to_string(static_cast<backoff_kind>(2)) == "unknown");
 }
 
 BOOST_AUTO_TEST_CASE(terminal_statuses) {
