@@ -362,6 +362,13 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   if (auto n = recover_lost_processes(*st->db, st->runner_id); n > 0)
     log_warn("", "ended " + std::to_string(n)
                    + " processes left running by dead runners");
+  // A waiting runner purges what is past retention when it starts and
+  // then every minute (a runner that only drains the queue leaves that to
+  // them and to `procman purge`, so that its start stays one commit).
+  if (opts.wait)
+    if (auto purged = st->db->purge(); purged && *purged > 0)
+      log_info("", "purged " + std::to_string(*purged)
+                     + " records past retention");
   auto cfg = std::make_shared<exec_config>();
   cfg->exec_path = opts.exec_path;
   cfg->script_args = opts.script_args;

@@ -686,18 +686,33 @@ struct store::impl {
     put_raw(txn, output, output_key(c.pid, b.next_seq), value);
     ++b.next_seq;
     b.kept += data.size();
-    // Chunks are numbered without gaps from first_seq: drop from there.
+    // Chunks are numbered without gaps from first_seq: drop from there,
+    // the last one dropped only in part, so that exactly `limit` bytes
+    // stay (give or take a character cut in two).
     while (b.kept > limit && b.first_seq < b.next_seq) {
       auto key = output_key(c.pid, b.first_seq);
       std::string_view old;
-      if (get_raw(txn, output, key, old)) {
-        auto size = old.size() >= output_chunk_head
-                      ? old.size() - output_chunk_head
-                      : 0;
-        b.kept -= std::min<uint64_t>(b.kept, size);
-        b.dropped += size;
-        del_raw(txn, output, key);
+      if (!get_raw(txn, output, key, old)) {
+        ++b.first_seq;
+        continue;
       }
+      auto size = old.size() >= output_chunk_head
+                    ? old.size() - output_chunk_head
+                    : 0;
+      auto excess = b.kept - limit;
+      if (excess < size) {
+        auto body = old.substr(output_chunk_head);
+        auto cut = front_cut(body, size - excess);
+        std::string trimmed{old.substr(0, output_chunk_head)};
+        trimmed.append(body.substr(cut));
+        b.kept -= cut;
+        b.dropped += cut;
+        put_raw(txn, output, key, trimmed);
+        break;
+      }
+      b.kept -= std::min<uint64_t>(b.kept, size);
+      b.dropped += size;
+      del_raw(txn, output, key);
       ++b.first_seq;
     }
     save_bounds(txn, c.pid, b);

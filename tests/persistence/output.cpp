@@ -95,23 +95,29 @@ BOOST_AUTO_TEST_CASE(the_oldest_output_is_dropped_beyond_the_limit) {
   auto rec = make_in(ps::running);
   write(*st, {chunk_of(rec.pid, "aaaa"), chunk_of(rec.pid, "bbbb")});
   write(*st, {chunk_of(rec.pid, "cccc")});
+  // The oldest chunk loses its front: exactly the limit stays.
   auto log = must(st->read_output(rec.pid));
-  BOOST_TEST(text_of(log) == "bbbbcccc");
-  BOOST_TEST(log.first_seq == 2u);
+  BOOST_TEST(text_of(log) == "aabbbbcccc");
+  BOOST_TEST(log.first_seq == 1u);
   BOOST_TEST(log.last_seq == 3u);
-  BOOST_TEST(log.kept_bytes == 8u);
-  BOOST_TEST(log.dropped_bytes == 4u);
+  BOOST_TEST(log.kept_bytes == 10u);
+  BOOST_TEST(log.dropped_bytes == 2u);
+  write(*st, {chunk_of(rec.pid, "dddddd")});
+  log = must(st->read_output(rec.pid));
+  BOOST_TEST(text_of(log) == "ccccdddddd");
+  BOOST_TEST(log.first_seq == 3u);
+  BOOST_TEST(log.dropped_bytes == 8u);
   // A chunk larger than the limit keeps its end, at a character boundary.
   // (12 bytes, the cut at 2 falls inside the "é" and moves past it.)
   write(*st, {chunk_of(rec.pid, "0\xc3\xa9" "123456789")});
   log = must(st->read_output(rec.pid));
-  BOOST_TEST(text_of(log) == "123456789");
-  BOOST_TEST(log.kept_bytes == 9u);
-  BOOST_TEST(log.dropped_bytes == 4u + 8u + 3u);
+  BOOST_TEST(text_of(log) == "d123456789");
+  BOOST_TEST(log.kept_bytes == 10u);
+  BOOST_TEST(log.dropped_bytes == 8u + 3u + 4u + 5u);
   // Limit 0 keeps none.
   BOOST_REQUIRE(!st->set_setting(store_setting::output_limit, 0));
   write(*st, {chunk_of(rec.pid, "more")});
-  BOOST_TEST(must(st->read_output(rec.pid)).last_seq == 4u);
+  BOOST_TEST(must(st->read_output(rec.pid)).last_seq == 5u);
 }
 
 BOOST_AUTO_TEST_CASE(output_of_an_unknown_process_is_dropped) {
