@@ -671,7 +671,14 @@ struct store::impl {
     std::string_view ignored;
     if (limit == 0 || c.data.empty() || !get_raw(txn, processes, c.pid, ignored))
       return;
-    auto b = load_bounds(txn, c.pid).value_or(output_bounds{});
+    // Output never holds transitions back: with its bounds unreadable,
+    // the chunk is dropped and the rest of the batch commits.
+    output_bounds b;
+    try {
+      b = load_bounds(txn, c.pid).value_or(output_bounds{});
+    } catch (const store_failure&) {
+      return;
+    }
     // A chunk larger than the limit keeps its end.
     std::string_view data = c.data;
     auto cut = front_cut(data, limit);
