@@ -91,6 +91,8 @@ SPEC is a file, - for stdin, or inline JSON:
   {"steps": {"name": {"class": "...", "args": ..., "services": [...]}},
    "timeout": 60, "data": {...}}
 --data is a JSON object merged over the spec's data (its keys win).
+start checks the steps against the built-ins and the step libraries of
+$PROCMAN_STEP_LIBS; it warns when no runner serves the store.
 --store defaults to $PROCMAN_STORE, else $XDG_STATE_HOME/procman, else
 ~/.local/state/procman.
 )";
