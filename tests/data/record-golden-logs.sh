@@ -168,3 +168,24 @@ sleep 0.7
 kill -TERM $r; wait $r
 export_to jobs
 fi
+
+# retention: live output that is kept but not logged, a running step
+# cancelled, `procman purge --older-than` by hand (purge entries of source
+# client), and work after it.
+if only retention; then
+fresh retention
+pm config set output-limit 1K >/dev/null
+pm start "$(sh_spec 'seq 1 500; echo done >&2')" >/dev/null
+runner_bg --wait
+r=$!
+run=$(pm start "$(sh_spec 'echo started; sleep 60' 120)")
+wait_status "$run" running
+sleep 0.3
+pm cancel "$run" >/dev/null
+kill -TERM $r; wait $r
+sleep 0.05
+pm purge --older-than 0s >/dev/null
+pm start "$(sh_spec 'echo after the purge')" >/dev/null
+runner
+export_to retention
+fi
