@@ -182,7 +182,7 @@ void warn(const std::string& what) {
   std::cerr << "procman: warning: " << what << "\n";
 }
 
-/// After an enqueue or proceed: nothing runs a queued process while no
+/// After an enqueue, proceed or retry: nothing runs a queued process while no
 /// runner serves the store. Says so, without failing the command.
 void warn_without_runner(client& c) {
   if (c.runner_present())
@@ -326,7 +326,9 @@ uint64_t delay_ms(const std::string& text) {
 
 int cmd_retry(const cli::args& a) {
   auto c = open_client(a);
-  print_json(render_info(value_or_fail(c.retry(pid_arg(a)))));
+  print_info(value_or_fail(c.retry(pid_arg(a))));
+  std::cout.flush();
+  warn_without_runner(c);
   return 0;
 }
 
