@@ -143,9 +143,10 @@ int main(int argc, char** argv) {
       auto ms = parse_duration(a->get("retention"), "option --retention");
       if (!ms)
         throw cli::usage_error(ms.error().context);
-      if (*ms == 0)
-        throw cli::usage_error("--retention must be at least 1s (procman "
-                               "purge --older-than 0s purges at once)");
+      if (*ms < 1000)
+        throw cli::usage_error("option --retention must be at least 1s "
+                               "(procman purge --older-than 0s purges at "
+                               "once)");
       opts.retention_ms = *ms;
     }
     if (a->has("output-limit")) {
