@@ -4,6 +4,7 @@
 //                  [--script-args '...'] [--default-timeout S] [--grace S]
 //                  [--log-level L] [--exec PATH] [--step-lib PATH]
 //                  [--executor fork|spawn]
+//                  [--retention D] [--output-limit SIZE]
 //                  [--publish PORT [--bind ADDR]
 //                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]]
 //
@@ -31,6 +32,7 @@
 #include "procman/messages/error.hpp"
 #include "procman/messages/fwd.hpp"
 #include "procman/messages/types.hpp"
+#include "procman/messages/units.hpp"
 #include "procman/remote/remote.hpp"
 
 namespace {
@@ -58,6 +60,12 @@ options:
                          once with the step libraries) forks each executor;
                          spawn: posix_spawn of procman-exec per process
                          (default: $PROCMAN_EXECUTOR, else fork)
+  --retention D          keep finished, failed and cancelled processes for D
+                         (30s, 15m, 12h, 7d; default: the store's setting,
+                         see procman config, else 7d)
+  --output-limit SIZE    bytes of live output kept per process (1048576,
+                         512K, 1M; 0 keeps none; default: the store's
+                         setting, else 1M)
   --publish PORT         serve the manager to other nodes (CAF middleman) on
                          PORT (0: any free port; the log says which)
   --bind ADDR            address for --publish (default 127.0.0.1); other
@@ -86,7 +94,8 @@ int main(int argc, char** argv) {
       std::set<std::string>{"store", "max-processes", "parallel",
                             "script-args", "default-timeout", "grace",
                             "log-level", "exec", "executor", "publish", "bind",
-                            "tls-cert", "tls-key", "tls-ca"},
+                            "tls-cert", "tls-key", "tls-ca", "retention",
+                            "output-limit"},
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
@@ -140,6 +149,22 @@ int main(int argc, char** argv) {
         && opts.executor != "spawn")
       throw cli::usage_error("option --executor must be fork or spawn, not \""
                              + opts.executor + "\"");
+    if (a->has("retention")) {
+      auto ms = parse_duration(a->get("retention"), "option --retention");
+      if (!ms)
+        throw cli::usage_error(ms.error().context);
+      if (*ms < 1000)
+        throw cli::usage_error("option --retention must be at least 1s "
+                               "(procman purge --older-than 0s purges at "
+                               "once)");
+      opts.retention_ms = *ms;
+    }
+    if (a->has("output-limit")) {
+      auto bytes = parse_size(a->get("output-limit"), "option --output-limit");
+      if (!bytes)
+        throw cli::usage_error(bytes.error().context);
+      opts.output_limit = *bytes;
+    }
     opts.no_sync = a->flag("no-sync");
     // Every child of the runner is an executor: orphans of their trees are
     // re-parented to it, and it kills them ($PROCMAN_CONTAINMENT picks how
