@@ -164,6 +164,17 @@ uint32_t recover_lost_processes(procman::store& db,
                       + " died while the process was running; last completed "
                         "step: "
                       + (last.empty() ? std::string{"none"} : last);
+    if (is_node_holder(rec.runner)) {
+      // A worker node's lease that no store node renews any more (the
+      // store node died); the worker ended its children when it lost it.
+      t.error.kind = error_kind::node_lost;
+      t.error.message = "node " + rec.runner.substr(0, rec.runner.find('@'))
+                        + " lost: its lease " + rec.runner
+                        + " ended with its store node while the process was "
+                          "at step "
+                        + (t.error.step.empty() ? std::string{"none"}
+                                                : t.error.step);
+    }
     ts.push_back(std::move(t));
   }
   if (ts.empty())

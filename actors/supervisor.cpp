@@ -173,9 +173,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            supervisor_options opts, queue_actor queue, store_actor store,
            std::shared_ptr<const exec_config> cfg) {
   auto& st = self->state;
+  // parallel 0 claims nothing: a store node that only serves workers.
   st.opts = opts;
-  if (st.opts.parallel == 0)
-    st.opts.parallel = 1;
   st.queue = std::move(queue);
   st.store = std::move(store);
   st.cfg = std::move(cfg);

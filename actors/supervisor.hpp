@@ -19,7 +19,7 @@
 namespace procman {
 
 struct supervisor_options {
-  uint32_t parallel = 1;
+  uint32_t parallel = 1;       ///< 0: claim nothing
   uint64_t max_processes = 0;  ///< 0 = unlimited
   bool wait = false;           ///< keep running when the queue is empty
   uint32_t grace_seconds = 10; ///< on drain, before children are killed

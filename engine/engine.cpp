@@ -290,6 +290,28 @@ struct engine::impl {
 // a program built otherwise has none, and the address is then null.
 extern "C" const char* const procman_exec_dir __attribute__((weak));
 
+caf::expected<std::shared_ptr<child_service>>
+start_executors(engine_options& opts) {
+  if (opts.exec_path.empty())
+    opts.exec_path = default_exec_path();
+  auto exec = resolve_executor(opts.exec_path);
+  if (!exec)
+    return exec.error();
+  opts.exec_path = std::move(*exec);
+  auto cgroups = start_containment(opts);
+  if (!cgroups)
+    return cgroups.error();
+  auto children = std::make_shared<child_service>(std::move(*cgroups),
+                                                  opts.reap_orphans);
+  if (auto err = check_executor(*children, opts.exec_path, opts.step_libs))
+    return err;
+  return children;
+}
+
+caf::actor spawn_timer_relay(caf::actor_system& sys) {
+  return sys.spawn(timer_relay);
+}
+
 std::string default_exec_path() {
   if (auto env = std::getenv("PROCMAN_EXEC"); env && *env)
     return env;
@@ -318,22 +340,13 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   st->sys = &sys;
   if (opts.parallel == 0)
     opts.parallel = std::max(1u, std::thread::hardware_concurrency());
-  if (opts.exec_path.empty())
-    opts.exec_path = default_exec_path();
   // A runner that cannot start its executor or load its step libraries
   // would turn every process it claims into an error: refuse to start
   // instead, before touching the store.
-  auto exec = resolve_executor(opts.exec_path);
-  if (!exec)
-    return exec.error();
-  opts.exec_path = std::move(*exec);
-  auto cgroups = start_containment(opts);
-  if (!cgroups)
-    return cgroups.error();
-  st->children = std::make_shared<child_service>(std::move(*cgroups),
-                                                 opts.reap_orphans);
-  if (auto err = check_executor(*st->children, opts.exec_path, opts.step_libs))
-    return err;
+  auto children = start_executors(opts);
+  if (!children)
+    return children.error();
+  st->children = std::move(*children);
   store_options so;
   so.dir = opts.store_dir;
   so.no_sync = opts.no_sync;
@@ -369,12 +382,12 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   cfg->children = st->children;
   // Timeouts go through a relay that forgets a process actor when it
   // terminates (see exec_config::timer_relay).
-  st->timer_relay = sys.spawn(timer_relay);
+  st->timer_relay = spawn_timer_relay(sys);
   cfg->timer_relay = st->timer_relay;
   st->store_hdl = sys.spawn<caf::detached>(store_service, st->db, st->runner_id);
   st->queue_hdl = sys.spawn(procman::queue, st->store_hdl, st->runner_id);
   supervisor_options sopts;
-  sopts.parallel = opts.parallel;
+  sopts.parallel = opts.local_work ? opts.parallel : 0;
   sopts.max_processes = opts.max_processes;
   sopts.wait = opts.wait;
   sopts.grace_seconds = opts.grace_seconds;
@@ -419,8 +432,8 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   }
   st->opts = std::move(opts);
   log_info("", "runner " + st->runner_id + " serving " + dir + " with "
-                 + std::to_string(st->opts.parallel) + " slots"
-                 + (st->opts.wait ? " (waiting)" : ""));
+                 + std::to_string(st->opts.local_work ? st->opts.parallel : 0)
+                 + " slots" + (st->opts.wait ? " (waiting)" : ""));
   return std::unique_ptr<engine>(new engine(std::move(st)));
 }
 

@@ -53,6 +53,10 @@ struct engine_options {
   /// refuses to start without cgroup v2. Empty: $PROCMAN_CONTAINMENT, else
   /// "auto".
   std::string containment;
+  /// Whether this engine runs processes itself. A store node that only
+  /// serves worker nodes (`procman-runner --listen ... --parallel 0`)
+  /// claims nothing here.
+  bool local_work = true;
   /// Makes this OS process a child subreaper and kills every orphan of an
   /// executor's tree that is re-parented to it. Only for a program whose
   /// children are all executors (procman-runner): a host with children of
@@ -95,6 +99,21 @@ private:
   explicit engine(std::unique_ptr<impl> ptr);
   std::unique_ptr<impl> impl_;
 };
+
+class child_service;
+
+/// What `engine::start` does first, for a program that runs executors
+/// without a store (a worker node, docs/distribution.md): resolves
+/// `opts.exec_path` (default_exec_path() when empty) in place, sets up the
+/// containment of executors (`opts.containment`, `opts.reap_orphans`; it
+/// logs which) and checks the executor with `--check` and `opts.step_libs`.
+/// Errors: as engine::start's before it opens the store.
+caf::expected<std::shared_ptr<child_service>>
+start_executors(engine_options& opts);
+
+/// The relay that arms the timeouts of process actors
+/// (`exec_config::timer_relay`).
+caf::actor spawn_timer_relay(caf::actor_system& sys);
 
 /// Path of procman-exec: `$PROCMAN_EXEC`, else beside /proc/self/exe, else
 /// in the directory CMake compiled into a program linking procman::procman

@@ -108,6 +108,44 @@ using manager_actor = caf::typed_actor<
   /// From the store: a committed transition.
   caf::reacts_to<atom::event, process_event>>;
 
+/// A store node's work endpoint (docs/distribution.md): worker nodes join,
+/// renew their lease, claim and report through it. Every request but the
+/// join names the lease (its holder); one that is not current is refused
+/// with lease_expired, so a worker that was declared lost cannot commit
+/// late results.
+using work_endpoint_actor = caf::typed_actor<
+  /// A worker joins with its link actor (a node_link_actor, which hears
+  /// wakeup and cancel); replies with its lease.
+  caf::replies_to<atom::join, node_hello, caf::actor>::with<lease_grant>,
+  /// Renews the lease. Errors: lease_expired.
+  caf::replies_to<atom::heartbeat, std::string>::with<caf::ok_atom>,
+  /// Claims up to N queued processes for the holder, FIFO.
+  /// Errors: lease_expired, and the store's.
+  caf::replies_to<atom::claim, std::string, uint32_t>
+    ::with<std::vector<process_record>>,
+  /// Applies a transition of a process the holder runs (`runner` is set to
+  /// the holder). Errors: lease_expired (the lease is not current or does
+  /// not hold the process), and the store's.
+  caf::replies_to<atom::apply, std::string, transition>::with<process_record>,
+  /// Reads a record (holder, pid). Errors: lease_expired, unknown_process.
+  caf::replies_to<caf::get_atom, std::string, std::string>
+    ::with<process_record>,
+  /// The holder leaves; what it still holds ends as node_lost.
+  caf::replies_to<atom::leave, std::string>::with<caf::ok_atom>>;
+
+/// What a store node publishes (`procman-runner --listen`): the manager's
+/// interface, so that hosts and `procman --connect` reach it as they reach
+/// a published manager, and the work endpoint's.
+using node_gate_actor = manager_actor::extend_with<work_endpoint_actor>;
+
+/// A worker node's side of its link to a store node: what the endpoint
+/// pushes to it.
+using node_link_actor = caf::typed_actor<
+  /// New work may be queued.
+  caf::reacts_to<atom::wakeup>,
+  /// A cancel of a running process this node holds was requested.
+  caf::reacts_to<atom::cancel, std::string>>;
+
 // clang-format on
 
 } // namespace procman

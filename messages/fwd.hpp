@@ -28,6 +28,8 @@ struct transition;
 struct log_entry;
 struct process_event;
 struct list_query;
+struct node_hello;
+struct lease_grant;
 
 } // namespace procman
 
@@ -74,5 +76,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(procman, caf::first_custom_type_id)
   PROCMAN_ADD_ATOM(exited, "exited")
   PROCMAN_ADD_ATOM(flush, "flush")
   PROCMAN_ADD_ATOM(check, "check")
+
+  PROCMAN_ADD_TYPE((procman::node_hello))
+  PROCMAN_ADD_TYPE((procman::lease_grant))
+  PROCMAN_ADD_ATOM(join, "join")
+  PROCMAN_ADD_ATOM(heartbeat, "heartbeat")
+  PROCMAN_ADD_ATOM(leave, "leave")
 
 CAF_END_TYPE_ID_BLOCK(procman)

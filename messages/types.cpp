@@ -28,7 +28,7 @@ const char* const status_names[] = {"queued",   "running", "interrupted",
 const char* const step_names[] = {"pending", "running", "completed", "failed"};
 const char* const kind_names[] = {"none",    "exception", "spec",
                                   "output",  "timeout",   "crash",
-                                  "runner_lost"};
+                                  "runner_lost", "node_lost"};
 const char* const transition_names[]
   = {"enqueue",   "claim",   "start",  "step_started",
      "step_completed", "progress", "interrupt", "proceed",
@@ -87,6 +87,7 @@ std::string to_string(errc x) {
     case errc::connect_failure: return "connect_failure";
     case errc::queue_empty: return "queue_empty";
     case errc::containment_failure: return "containment_failure";
+    case errc::lease_expired: return "lease_expired";
   }
   return "unknown_error";
 }
