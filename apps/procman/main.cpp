@@ -7,11 +7,15 @@
 //   procman [--store DIR] list [--status S] [--limit N]
 //   procman [--store DIR] wait PID [--timeout S]
 //   procman run SPEC [--data JSON] [--step-lib PATH]
+//   procman --connect HOST:PORT [--tls-cert F --tls-key F --tls-ca F] CMD ...
 //
 // Output is JSON where a program reads it; errors go to stderr. Exit codes:
 // 0 ok, 1 failure (unknown pid, refused transition, failed process),
 // 2 usage error; `wait`: 0 finished, 1 error or cancelled, 3 interrupted,
 // 4 the wait timed out; `run`: 0 finished, 1 failed, 3 interrupted.
+// With --connect (or $PROCMAN_CONNECT) start, status, proceed, cancel, list
+// and wait go to a store node's manager (docs/distribution.md) with the
+// same output and exit codes; a store node that cannot be reached exits 1.
 
 #include <cmath>
 #include <csignal>
@@ -19,6 +23,8 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <tuple>
+#include <type_traits>
 
 #include <boost/json.hpp>
 #include <unistd.h>
@@ -26,6 +32,7 @@
 #include "procman/apps/common/args.hpp"
 #include "procman/children/process_tree.hpp"
 #include "procman/client/client.hpp"
+#include "procman/distribution/remote_client.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
@@ -66,6 +73,13 @@ SPEC is a file, - for stdin, or inline JSON:
 --data is a JSON object merged over the spec's data (its keys win).
 --store defaults to $PROCMAN_STORE, else $XDG_STATE_HOME/procman, else
 ~/.local/state/procman.
+
+remote store (start, status, proceed, cancel, list, wait):
+  --connect HOST:PORT    ask the store node there (procman-runner --listen)
+                         instead of a store directory; also $PROCMAN_CONNECT
+  --tls-cert FILE        with --tls-key and --tls-ca (or $PROCMAN_TLS_CERT,
+  --tls-key FILE         $PROCMAN_TLS_KEY, $PROCMAN_TLS_CA): mutual TLS,
+  --tls-ca FILE          required for a HOST other than loopback
 )";
 
 /// Failure that the CLI reports on stderr with an exit code.
@@ -123,11 +137,109 @@ const std::string& pid_arg(const cli::args& a) {
   return a.positional()[1];
 }
 
-client open_client(const cli::args& a) {
-  auto c = client::open(cli::store_dir(a));
-  if (!c)
+/// What the commands ask: a store directory (client) or a store node's
+/// manager (remote_client), with the same calls.
+struct backend {
+  virtual ~backend() = default;
+  virtual caf::expected<std::string> start(const process_spec& spec) = 0;
+  virtual caf::expected<process_record> info(const std::string& pid) = 0;
+  virtual caf::expected<std::string> proceed(const std::string& pid,
+                                             const std::string& data) = 0;
+  virtual caf::expected<process_record> cancel(const std::string& pid) = 0;
+  virtual caf::expected<std::vector<process_record>>
+  list(const list_query& q) = 0;
+  virtual caf::expected<process_record>
+  wait(const std::string& pid, std::chrono::milliseconds timeout,
+       const std::function<void(const process_record&)>& on_change) = 0;
+};
+
+template <class Client>
+struct backend_of : backend {
+  Client c;
+  explicit backend_of(Client x) : c(std::move(x)) {}
+  caf::expected<std::string> start(const process_spec& spec) override {
+    return deref().start(spec);
+  }
+  caf::expected<process_record> info(const std::string& pid) override {
+    return deref().info(pid);
+  }
+  caf::expected<std::string> proceed(const std::string& pid,
+                                     const std::string& data) override {
+    return deref().proceed(pid, data);
+  }
+  caf::expected<process_record> cancel(const std::string& pid) override {
+    return deref().cancel(pid);
+  }
+  caf::expected<std::vector<process_record>>
+  list(const list_query& q) override {
+    return deref().list(q);
+  }
+  caf::expected<process_record>
+  wait(const std::string& pid, std::chrono::milliseconds timeout,
+       const std::function<void(const process_record&)>& f) override {
+    return deref().wait(pid, timeout, f);
+  }
+
+private:
+  auto& deref() {
+    if constexpr (std::is_same_v<Client, client>)
+      return c;
+    else
+      return *c;
+  }
+};
+
+/// The store node to ask: --connect, else $PROCMAN_CONNECT unless --store
+/// is given. Empty: the store directory.
+std::string connect_arg(const cli::args& a) {
+  if (a.has("connect")) {
+    if (a.has("store"))
+      throw cli::usage_error("options --store and --connect exclude each "
+                             "other: the store node at --connect has the "
+                             "store");
+    return a.get("connect");
+  }
+  if (a.has("store"))
+    return {};
+  if (auto env = std::getenv("PROCMAN_CONNECT"); env && *env)
+    return env;
+  return {};
+}
+
+std::unique_ptr<backend> open_client(const cli::args& a) {
+  auto where = connect_arg(a);
+  if (where.empty()) {
+    for (auto opt : {"tls-cert", "tls-key", "tls-ca"})
+      if (a.has(opt))
+        throw cli::usage_error(std::string("option --") + opt
+                               + " needs --connect");
+    auto c = client::open(cli::store_dir(a));
+    if (!c)
+      throw command_failure{1, render(c.error())};
+    return std::make_unique<backend_of<client>>(std::move(*c));
+  }
+  auto hp = parse_host_port(where, a.has("connect") ? "option --connect"
+                                                    : "$PROCMAN_CONNECT");
+  if (!hp)
+    throw cli::usage_error(render(hp.error()));
+  remote_client_options o;
+  std::tie(o.host, o.port) = *hp;
+  auto file = [&](const char* opt, const char* env) {
+    if (a.has(opt))
+      return a.get(opt);
+    auto v = std::getenv(env);
+    return std::string{v ? v : ""};
+  };
+  o.tls = {file("tls-cert", "PROCMAN_TLS_CERT"),
+           file("tls-key", "PROCMAN_TLS_KEY"), file("tls-ca", "PROCMAN_TLS_CA")};
+  auto c = remote_client::connect(o);
+  if (!c) {
+    if (is(c.error(), errc::invalid_argument))
+      throw cli::usage_error(render(c.error()));
     throw command_failure{1, render(c.error())};
-  return std::move(*c);
+  }
+  return std::make_unique<backend_of<std::unique_ptr<remote_client>>>(
+    std::move(*c));
 }
 
 template <class T>
@@ -189,13 +301,13 @@ int cmd_start(const cli::args& a) {
   if (a.has("timeout"))
     spec.timeout = static_cast<uint32_t>(a.number("timeout", 0, 1, 31536000));
   auto c = open_client(a);
-  std::cout << value_or_fail(c.start(spec)) << "\n";
+  std::cout << value_or_fail(c->start(spec)) << "\n";
   return 0;
 }
 
 int cmd_status(const cli::args& a) {
   auto c = open_client(a);
-  print_json(render_info(value_or_fail(c.info(pid_arg(a)))));
+  print_json(render_info(value_or_fail(c->info(pid_arg(a)))));
   return 0;
 }
 
@@ -204,13 +316,13 @@ int cmd_proceed(const cli::args& a) {
   auto data = a.get("data", "{}");
   data_object(data);
   auto c = open_client(a);
-  std::cout << value_or_fail(c.proceed(pid, data)) << "\n";
+  std::cout << value_or_fail(c->proceed(pid, data)) << "\n";
   return 0;
 }
 
 int cmd_cancel(const cli::args& a) {
   auto c = open_client(a);
-  auto rec = value_or_fail(c.cancel(pid_arg(a)));
+  auto rec = value_or_fail(c->cancel(pid_arg(a)));
   print_json(render_info(rec));
   if (rec.status == process_status::running) {
     std::cerr << "procman: cancel of " << rec.pid
@@ -236,7 +348,7 @@ int cmd_list(const cli::args& a) {
   }
   q.limit = static_cast<uint32_t>(a.number("limit", 100, 1, 1000000));
   auto c = open_client(a);
-  auto recs = value_or_fail(c.list(q));
+  auto recs = value_or_fail(c->list(q));
   if (stdout_is_tty()) {
     printf("%-32s  %-11s  %-14s  %-14s  %s\n", "PID", "STATUS", "CREATED",
            "FINISHED", "LAST STEP");
@@ -256,7 +368,7 @@ int cmd_wait(const cli::args& a) {
   auto secs = a.number("timeout", 0, 0, 31536000);
   auto c = open_client(a);
   bool bar = isatty(2) == 1;
-  auto res = c.wait(pid, std::chrono::seconds(secs),
+  auto res = c->wait(pid, std::chrono::seconds(secs),
                     [bar](const process_record& rec) {
                       if (bar)
                         draw_progress(rec);
@@ -266,7 +378,7 @@ int cmd_wait(const cli::args& a) {
   if (!res) {
     if (is(res.error(), errc::timeout)) {
       std::cerr << "procman: wait timed out: " << render(res.error()) << "\n";
-      if (auto rec = c.info(pid))
+      if (auto rec = c->info(pid))
         print_json(render_info(*rec));
       return 4;
     }
@@ -341,7 +453,14 @@ int cmd_log(const cli::args& a) {
     throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
   auto since = a.number("since", 0);
   auto pid = a.get("pid");
-  auto c = open_client(a);
+  if (!connect_arg(a).empty())
+    throw cli::usage_error("log export reads the store directory; run it on "
+                           "the store node (without --connect or "
+                           "$PROCMAN_CONNECT)");
+  auto opened = client::open(cli::store_dir(a));
+  if (!opened)
+    throw command_failure{1, render(opened.error())};
+  auto& c = *opened;
   auto snap = value_or_fail(c.db().snapshot(since, pid));
   std::string out;
   out += json::serialize(log_header(c.db().dir(), since, pid, now_ms()));
@@ -390,7 +509,9 @@ int cmd_replay(const cli::args& a) {
 int main(int argc, char** argv) {
   try {
     cli::args a(argc, argv, {"help"},
-                {"store", "data", "timeout", "status", "limit", "since", "pid"}, {"step-lib"});
+                {"store", "data", "timeout", "status", "limit", "since", "pid",
+                 "connect", "tls-cert", "tls-key", "tls-ca"},
+                {"step-lib"});
     if (a.flag("help") || a.positional().empty()
         || a.positional()[0] == "help") {
       std::cout << usage;
