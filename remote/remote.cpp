@@ -28,6 +28,12 @@
 
 namespace procman {
 
+namespace detail {
+
+void tls_error_queue_cleared(); // remote/tls_error_queue.cpp
+
+} // namespace detail
+
 namespace {
 
 caf::error invalid(std::string msg) {
@@ -199,6 +205,7 @@ caf::error configure_remote(caf::actor_system_config& cfg,
       return err;
   }
   cfg.load<caf::io::middleman>();
+  detail::tls_error_queue_cleared();
   // Peers that close idle connections (a store node, a worker node) hear
   // from this node at least this often.
   cfg.set("middleman.heartbeat-interval", caf::timespan{heartbeat_interval});
