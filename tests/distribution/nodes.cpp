@@ -205,6 +205,14 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_mid_run_ends_its_processes_as_node_lost_and
   BOOST_TEST(await_status(later, "finished", 60));
   stop(*w2);
   stop(*st);
+  // The message log holds the workers' transitions as a local runner's,
+  // node_lost included: a replay reproduces every one.
+  auto exported = procman({"log", "export"});
+  BOOST_REQUIRE(exported.exit_code == 0);
+  auto file = tmp.str() + "/log.jsonl";
+  std::ofstream(file) << exported.out;
+  auto replayed = run_command({bin("procman"), "replay", file}, {}, 120);
+  BOOST_TEST(replayed.exit_code == 0, replayed.out << replayed.err);
 }
 
 BOOST_AUTO_TEST_CASE(a_store_node_killed_and_restarted_gets_its_workers_back_and_work_goes_on) {
