@@ -222,6 +222,9 @@ process(process_actor::stateful_pointer<process_state> self,
         case report_event::step_completed:
           t.kind = transition_kind::step_completed;
           t.step = step_idx;
+          // The next step's input: a retry resumes there.
+          if (!report.output.is_null())
+            t.output = json::serialize(report.output);
           log_debug(st.record.pid, "completed step " + st.step_name(t.step));
           break;
         case report_event::progress:

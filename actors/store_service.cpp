@@ -121,7 +121,8 @@ store_state::flush(std::vector<transition> extra) {
   promises.clear();
   for (size_t i = 0; i < results.size(); ++i) {
     auto& res = results[i];
-    if (res && !listeners.empty()) {
+    // Schedule events change no process: nothing to tell.
+    if (res && !res->pid.empty() && !listeners.empty()) {
       process_event ev;
       ev.kind = batch[i].kind;
       ev.record = *res;
@@ -243,6 +244,29 @@ store_service(store_actor::stateful_pointer<store_state> self,
         return res.error();
       }
       return out;
+    },
+    [self](atom::fire) -> caf::result<uint32_t, uint64_t> {
+      auto& db = *self->state.db;
+      auto fired = db.fire_schedules();
+      if (!fired)
+        return fired.error();
+      auto at = db.next_wake();
+      if (!at)
+        return at.error();
+      return caf::result<uint32_t, uint64_t>(*fired, *at);
+    },
+    [self](atom::schedule,
+           const std::string& name) -> caf::result<schedule_record> {
+      auto res = self->state.db->schedule(name);
+      if (!res)
+        return res.error();
+      return std::move(*res);
+    },
+    [self](atom::schedule) -> caf::result<std::vector<schedule_record>> {
+      auto res = self->state.db->schedules();
+      if (!res)
+        return res.error();
+      return std::move(*res);
     },
     [self](caf::get_atom, const std::string& pid) -> caf::result<process_record> {
       auto res = self->state.db->get(pid);

@@ -7,6 +7,12 @@
 //   active, the supervisor quits (the runner exits).
 //   claim failed (the store cannot commit) --> retry after a backoff
 //   (10 ms doubling to 5 s); a failed claim never counts as an empty queue.
+//   got fewer than asked --> fire: the store enqueues the runs of due
+//   schedules (claim again if it did) and says when the next delayed
+//   process or schedule is due; with --wait one timer (delayed_send) is
+//   armed for that time, whose wakeup claims and fires again. No polling:
+//   an enqueue of an earlier one rings the doorbell, whose claim comes back
+//   short and fires, which arms the earlier timer.
 //
 // Each process actor is monitored: one that dies before it reported `exec`
 // (it holds a slot) has its process recorded as runner_lost (its executor
@@ -21,6 +27,7 @@
 
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
+#include "procman/messages/json.hpp"
 
 namespace procman {
 
@@ -45,8 +52,15 @@ void supervisor_state::try_claim(
                                                 : 0;
   if (opts.max_processes > 0)
     free = std::min<uint64_t>(free, opts.max_processes - claimed);
-  if (free == 0)
+  if (free == 0) {
+    // Busy: schedules still fire on time (another runner may be free). A
+    // store node that runs nothing itself (parallel 0) fires them for its
+    // worker nodes whenever it is woken.
+    if ((opts.parallel == 0 || (wake_at != 0 && now_ms() >= wake_at))
+        && !fire_pending)
+      fire(self);
     return maybe_quit(self);
+  }
   claim_pending = true;
   claim_again = false;
   auto asked = static_cast<uint32_t>(free);
@@ -74,6 +88,8 @@ void supervisor_state::try_claim(
         }
         if (!st.queue_empty || st.claim_again)
           st.try_claim(self);
+        else if (!st.fire_pending)
+          st.fire(self);
         else
           st.maybe_quit(self);
       },
@@ -82,6 +98,43 @@ void supervisor_state::try_claim(
         st.claim_pending = false;
         st.claim_failed(self, err);
       });
+}
+
+void supervisor_state::fire(
+  supervisor_actor::stateful_pointer<supervisor_state> self) {
+  fire_pending = true;
+  self->request(store, caf::infinite, atom::fire_v)
+    .then(
+      [self](uint32_t fired, uint64_t at) {
+        auto& st = self->state;
+        st.fire_pending = false;
+        st.arm_wake(self, at);
+        if (fired > 0) {
+          log_info("", "enqueued " + std::to_string(fired)
+                         + " scheduled runs");
+          st.queue_empty = false;
+          return st.try_claim(self);
+        }
+        st.maybe_quit(self);
+      },
+      [self](const caf::error& err) {
+        auto& st = self->state;
+        st.fire_pending = false;
+        log_error("", "cannot fire schedules: " + render(err));
+        st.maybe_quit(self);
+      });
+}
+
+void supervisor_state::arm_wake(
+  supervisor_actor::stateful_pointer<supervisor_state> self, uint64_t at) {
+  auto now = now_ms();
+  if (wake_at != 0 && wake_at <= now)
+    wake_at = 0; // that timer went off
+  if (!opts.wait || at == 0 || (wake_at != 0 && wake_at <= at))
+    return;
+  wake_at = at;
+  auto delay = std::chrono::milliseconds(at > now ? at - now : 0);
+  self->delayed_send(self, delay, atom::wakeup_v);
 }
 
 void supervisor_state::claim_failed(
@@ -159,7 +212,7 @@ void supervisor_state::lost_actor(
 
 void supervisor_state::maybe_quit(
   supervisor_actor::stateful_pointer<supervisor_state> self) {
-  if (!active.empty() || claim_pending)
+  if (!active.empty() || claim_pending || fire_pending)
     return;
   bool limit_reached = opts.max_processes > 0 && claimed >= opts.max_processes;
   if (draining || limit_reached || (!opts.wait && queue_empty)) {

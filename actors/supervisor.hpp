@@ -43,6 +43,17 @@ struct supervisor_state {
   bool claim_retry_armed = false;
   uint64_t failed_claims = 0;  ///< in a row
   std::chrono::steady_clock::time_point last_claim_log;
+  /// A `fire` (due schedules, the next wake-up time) is in flight.
+  bool fire_pending = false;
+  /// The wake-up timer is armed for this time (unix ms); 0 = none.
+  uint64_t wake_at = 0;
+
+  /// Enqueues the runs of due schedules, then claims if any were, and
+  /// (with --wait) arms one timer for when the next delayed process or
+  /// schedule is due.
+  void fire(supervisor_actor::stateful_pointer<supervisor_state> self);
+  void arm_wake(supervisor_actor::stateful_pointer<supervisor_state> self,
+                uint64_t at);
 
   void try_claim(supervisor_actor::stateful_pointer<supervisor_state> self);
   void claim_failed(supervisor_actor::stateful_pointer<supervisor_state> self,

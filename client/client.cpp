@@ -41,13 +41,54 @@ procman::store& client::db() {
 }
 
 caf::expected<std::string> client::start(const process_spec& spec) {
+  auto res = submit(spec);
+  if (!res)
+    return res.error();
+  return std::move(res->pid);
+}
+
+caf::expected<client::submitted> client::submit(const process_spec& spec) {
   auto t = front_door::start(spec);
   if (!t)
     return t.error();
+  // The pid is chosen here, so that a key's holder (another pid) shows.
+  t->pid = store::make_pid();
   auto rec = db_->apply(*t);
   if (!rec)
     return rec.error();
-  return rec->pid;
+  return submitted{rec->pid, rec->pid != t->pid};
+}
+
+caf::expected<process_record> client::retry(const std::string& pid) {
+  auto t = front_door::retry(pid);
+  if (!t)
+    return t.error();
+  return db_->apply(*t);
+}
+
+caf::expected<schedule_record>
+client::add_schedule(const std::string& name, const std::string& cron,
+                     const process_spec& spec) {
+  auto t = front_door::schedule_add(name, cron, spec);
+  if (!t)
+    return t.error();
+  if (auto res = db_->apply(*t); !res)
+    return res.error();
+  return db_->schedule(name);
+}
+
+caf::expected<schedule_record>
+client::remove_schedule(const std::string& name) {
+  auto old = db_->schedule(name);
+  if (!old)
+    return old.error();
+  if (auto res = db_->apply(front_door::schedule_remove(name)); !res)
+    return res.error();
+  return old;
+}
+
+caf::expected<std::vector<schedule_record>> client::schedules() {
+  return db_->schedules();
 }
 
 caf::expected<process_record> client::info(const std::string& pid) {

@@ -29,8 +29,37 @@ public:
   client& operator=(client&&) noexcept;
   ~client();
 
-  /// Enqueues a process; returns its pid. Errors: invalid_spec.
+  /// Enqueues a process; returns its pid. Errors: invalid_spec. A spec
+  /// with a unique key held by a queued, running or interrupted process
+  /// returns that process's pid instead (see `submit`).
   caf::expected<std::string> start(const process_spec& spec);
+
+  /// What `submit` did: the pid, and whether it is of a process that held
+  /// the spec's unique key already (nothing was enqueued).
+  struct submitted {
+    std::string pid;
+    bool existing = false;
+  };
+
+  /// `start`, saying whether the key's holder was returned.
+  caf::expected<submitted> submit(const process_spec& spec);
+
+  /// Queues an errored process again (`procman retry`); it resumes at its
+  /// first step that did not complete. Errors: unknown_process,
+  /// illegal_transition (not in error, or its key is held by another).
+  caf::expected<process_record> retry(const std::string& pid);
+
+  /// Adds or replaces a recurring schedule; returns it with its next due
+  /// time. Errors: invalid_argument (name, cron), invalid_spec.
+  caf::expected<schedule_record> add_schedule(const std::string& name,
+                                              const std::string& cron,
+                                              const process_spec& spec);
+
+  /// Removes a schedule; returns it as it was. Errors: unknown_schedule.
+  caf::expected<schedule_record> remove_schedule(const std::string& name);
+
+  /// Every schedule, by name.
+  caf::expected<std::vector<schedule_record>> schedules();
 
   /// The record of `pid`. Errors: unknown_process ("no process <pid>").
   caf::expected<process_record> info(const std::string& pid);

@@ -28,23 +28,31 @@ struct remote_client::impl {
   manager_actor manager;
   std::string where;
 
-  /// One request to the manager, answered or failed within the timeout.
-  template <class T, class... Ts>
+  /// One request to the manager (or, for the calls only a store node
+  /// answers, its gate), answered or failed within the timeout.
+  template <class T, class Handle = manager_actor, class... Ts>
   caf::expected<T> ask(Ts&&... xs) {
     caf::expected<T> result{caf::sec::none};
     caf::scoped_actor self{*sys};
-    self->request(manager, opts.timeout, std::forward<Ts>(xs)...)
+    self->request(caf::actor_cast<Handle>(manager), opts.timeout,
+                  std::forward<Ts>(xs)...)
       .receive([&](T& x) { result = std::move(x); },
-               [&](caf::error& err) {
-                 if (err.category() == caf::atom("procman"))
-                   result = std::move(err);
-                 else
-                   result = make_error(errc::connect_failure,
-                                       "the store node at " + where
-                                         + " did not answer: "
-                                         + connect_failure_reason(*sys, err));
-               });
+               [&](caf::error& err) { result = failed(err); });
     return result;
+  }
+
+  caf::error failed(caf::error& err) {
+    if (err.category() == caf::atom("procman"))
+      return std::move(err);
+    if (err == caf::sec::unexpected_message)
+      return make_error(errc::invalid_argument,
+                        "the manager at " + where
+                          + " does not answer this command: it is a runner "
+                            "with --publish; start it as a store node "
+                            "(--listen)");
+    return make_error(errc::connect_failure,
+                      "the store node at " + where + " did not answer: "
+                        + connect_failure_reason(*sys, err));
   }
 };
 
@@ -81,6 +89,54 @@ remote_client::connect(const remote_client_options& opts) {
 
 caf::expected<std::string> remote_client::start(const process_spec& spec) {
   return impl_->ask<std::string>(atom::start_v, spec);
+}
+
+caf::expected<client::submitted>
+remote_client::submit(const process_spec& spec) {
+  caf::expected<client::submitted> result{caf::sec::none};
+  caf::scoped_actor self{*impl_->sys};
+  self->request(caf::actor_cast<node_clients_actor>(impl_->manager),
+                impl_->opts.timeout, atom::submit_v, spec)
+    .receive(
+      [&](std::string& pid, bool existing) {
+        result = client::submitted{std::move(pid), existing};
+      },
+      [&](caf::error& err) {
+        if (err != caf::sec::unexpected_message) {
+          result = impl_->failed(err);
+          return;
+        }
+        // A runner with --publish: its manager's start, which does not
+        // tell a key's holder from a new process.
+        auto pid = start(spec);
+        if (pid)
+          result = client::submitted{std::move(*pid), false};
+        else
+          result = pid.error();
+      });
+  return result;
+}
+
+caf::expected<process_record> remote_client::retry(const std::string& pid) {
+  return impl_->ask<process_record, node_clients_actor>(atom::retry_v, pid);
+}
+
+caf::expected<schedule_record>
+remote_client::add_schedule(const std::string& name, const std::string& cron,
+                            const process_spec& spec) {
+  return impl_->ask<schedule_record, node_clients_actor>(atom::schedule_v,
+                                                         name, cron, spec);
+}
+
+caf::expected<schedule_record>
+remote_client::remove_schedule(const std::string& name) {
+  return impl_->ask<schedule_record, node_clients_actor>(atom::unschedule_v,
+                                                         name);
+}
+
+caf::expected<std::vector<schedule_record>> remote_client::schedules() {
+  return impl_->ask<std::vector<schedule_record>, node_clients_actor>(
+    atom::schedule_v);
 }
 
 caf::expected<process_record> remote_client::info(const std::string& pid) {

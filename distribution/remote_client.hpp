@@ -27,6 +27,7 @@
 
 #include <caf/expected.hpp>
 
+#include "procman/client/client.hpp"
 #include "procman/messages/types.hpp"
 #include "procman/remote/remote.hpp"
 
@@ -53,7 +54,17 @@ public:
 
   /// As client::start, client::info, ...: the same results and errors,
   /// plus connect_failure when the store node cannot be reached any more.
+  /// retry and the schedule calls need a store node (`--listen`); a runner
+  /// that only publishes its manager (`--publish`) refuses them
+  /// (invalid_argument), and its submit cannot tell a key's holder.
   caf::expected<std::string> start(const process_spec& spec);
+  caf::expected<client::submitted> submit(const process_spec& spec);
+  caf::expected<process_record> retry(const std::string& pid);
+  caf::expected<schedule_record> add_schedule(const std::string& name,
+                                              const std::string& cron,
+                                              const process_spec& spec);
+  caf::expected<schedule_record> remove_schedule(const std::string& name);
+  caf::expected<std::vector<schedule_record>> schedules();
   caf::expected<process_record> info(const std::string& pid);
   caf::expected<std::string> proceed(const std::string& pid,
                                      const std::string& data_json);

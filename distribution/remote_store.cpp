@@ -76,6 +76,35 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
         self, &remote_store_state::records, caf::get_atom_v,
         self->state.holder, pid);
     },
+    [self](atom::fire) -> caf::result<uint32_t, uint64_t> {
+      auto& st = self->state;
+      if (st.dead)
+        return st.ended();
+      auto id = st.next_id++;
+      auto rp = self->make_response_promise<uint32_t, uint64_t>();
+      st.fires.emplace(id, rp);
+      auto done = [self, id](auto&&... xs) {
+        auto& fires = self->state.fires;
+        auto i = fires.find(id);
+        if (i == fires.end())
+          return;
+        i->second.deliver(std::forward<decltype(xs)>(xs)...);
+        fires.erase(i);
+      };
+      self->request(st.endpoint, caf::infinite, atom::fire_v, st.holder)
+        .then([done](uint32_t n, uint64_t at) mutable { done(n, at); },
+              [done](caf::error& err) mutable { done(std::move(err)); });
+      return rp;
+    },
+    [](atom::schedule,
+       const std::string&) -> caf::result<schedule_record> {
+      return make_error(errc::invalid_argument,
+                        "a worker node reads no schedules: ask the store node");
+    },
+    [](atom::schedule) -> caf::result<std::vector<schedule_record>> {
+      return make_error(errc::invalid_argument,
+                        "a worker node reads no schedules: ask the store node");
+    },
     [](atom::list, const list_query&)
       -> caf::result<std::vector<process_record>> {
       return make_error(errc::invalid_argument,
@@ -103,8 +132,11 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
         kv.second.deliver(st.ended());
       for (auto& kv : st.claims)
         kv.second.deliver(st.ended());
+      for (auto& kv : st.fires)
+        kv.second.deliver(st.ended());
       st.records.clear();
       st.claims.clear();
+      st.fires.clear();
     },
   };
 }

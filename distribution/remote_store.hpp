@@ -36,6 +36,8 @@ struct remote_store_state {
   std::unordered_map<uint64_t,
                      caf::typed_response_promise<std::vector<process_record>>>
     claims;
+  std::unordered_map<uint64_t, caf::typed_response_promise<uint32_t, uint64_t>>
+    fires;
   uint64_t next_id = 0;
   bool dead = false;
   std::string why;  ///< why the lease ended

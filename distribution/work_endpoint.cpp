@@ -20,6 +20,7 @@
 
 #include <caf/send.hpp>
 
+#include "procman/lifecycle/front_door.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/persistence/store.hpp"
@@ -160,6 +161,8 @@ void work_endpoint_state::settle(self_ptr self, const std::string& holder) {
 }
 
 void work_endpoint_state::wake(self_ptr self) {
+  if (local)
+    self->send(local, atom::wakeup_v);
   if (wake_scheduled)
     return;
   // Through the mailbox: a burst of enqueues wakes each worker once.
@@ -169,11 +172,12 @@ void work_endpoint_state::wake(self_ptr self) {
 
 work_endpoint_gate::behavior_type
 work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
-              store_actor store) {
+              store_actor store, supervisor_actor local) {
   auto& st = self->state;
   st.opts = std::move(opts);
   st.manager = std::move(manager);
   st.store = std::move(store);
+  st.local = std::move(local);
   // Every commit: queued work wakes the workers, cancels reach them.
   self->send(st.manager, atom::subscribe_v, std::string{},
              caf::actor_cast<caf::actor>(self));
@@ -231,6 +235,68 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
           && rec.status == process_status::running && rec.cancel_requested)
         if (auto l = st.live(rec.runner))
           self->send(l->link, atom::cancel_v, rec.pid);
+    },
+    // -- the other client calls -------------------------------------------------
+    [self](atom::submit,
+           process_spec& spec) -> caf::result<std::string, bool> {
+      // The pid is chosen here, so that a key's holder (another pid) shows.
+      auto pid = store::make_pid();
+      auto rp = self->make_response_promise<std::string, bool>();
+      self->request(self->state.manager, caf::infinite, atom::start_v,
+                    std::move(spec), pid)
+        .then([rp, pid](std::string& got) mutable { rp.deliver(got, got != pid); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::retry,
+           const std::string& pid) -> caf::result<process_record> {
+      auto t = front_door::retry(pid);
+      if (!t)
+        return t.error();
+      auto rp = self->make_response_promise<process_record>();
+      self->request(self->state.store, caf::infinite, atom::apply_v,
+                    std::move(*t))
+        .then(
+          [self, rp](process_record& rec) mutable {
+            self->state.wake(self);
+            rp.deliver(std::move(rec));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::schedule, std::string& name, const std::string& cron,
+           process_spec& spec) -> caf::result<schedule_record> {
+      auto t = front_door::schedule_add(name, cron, std::move(spec));
+      if (!t)
+        return t.error();
+      auto rp = self->make_response_promise<schedule_record>();
+      self->request(self->state.store, caf::infinite, atom::apply_v,
+                    std::move(*t))
+        .then(
+          [self, rp, name](const process_record&) mutable {
+            // The supervisor fires it when it is due.
+            self->state.wake(self);
+            rp.delegate(self->state.store, atom::schedule_v, name);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::schedule) {
+      return self->delegate(self->state.store, atom::schedule_v);
+    },
+    [self](atom::unschedule,
+           const std::string& name) -> caf::result<schedule_record> {
+      auto rp = self->make_response_promise<schedule_record>();
+      self->request(self->state.store, caf::infinite, atom::schedule_v, name)
+        .then(
+          [self, rp, name](schedule_record& old) mutable {
+            self->request(self->state.store, caf::infinite, atom::apply_v,
+                          front_door::schedule_remove(name))
+              .then([rp, old](const process_record&) mutable { rp.deliver(old); },
+                    [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     // -- worker nodes -----------------------------------------------------------
     [self, lease_ms](atom::join, const node_hello& hello,
@@ -350,6 +416,13 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
         return lease_not_current(holder, "it ran out, or the store node "
                                          "restarted");
       return self->delegate(self->state.store, caf::get_atom_v, pid);
+    },
+    [self](atom::fire, const std::string& holder)
+      -> caf::result<uint32_t, uint64_t> {
+      if (!self->state.live(holder))
+        return lease_not_current(holder, "it ran out, or the store node "
+                                         "restarted");
+      return self->delegate(self->state.store, atom::fire_v);
     },
     [self](atom::leave, const std::string& holder) -> caf::ok_atom {
       if (auto l = self->state.live(holder)) {

@@ -61,6 +61,9 @@ struct work_endpoint_state {
   endpoint_options opts;
   manager_actor manager;
   store_actor store;
+  /// The store node's own supervisor: woken by what the endpoint queues
+  /// itself (retry, schedules), as the manager wakes it.
+  supervisor_actor local;
   /// Every lease by holder, live or being ended.
   std::unordered_map<std::string, node_lease> leases;
   bool wake_scheduled = false;
@@ -82,7 +85,8 @@ struct work_endpoint_state {
 
 work_endpoint_gate::behavior_type
 work_endpoint(work_endpoint_gate::stateful_pointer<work_endpoint_state> self,
-              endpoint_options opts, manager_actor manager, store_actor store);
+              endpoint_options opts, manager_actor manager, store_actor store,
+              supervisor_actor local);
 
 /// The error that refuses a request under a lease that is not current.
 caf::error lease_not_current(const std::string& holder, const std::string& why);

@@ -1,5 +1,6 @@
 #include "procman/lifecycle/front_door.hpp"
 
+#include "procman/lifecycle/cron.hpp"
 #include "procman/lifecycle/machine.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
@@ -44,6 +45,43 @@ caf::expected<transition> front_door::proceed(std::string pid, std::string data,
 
 transition front_door::cancel(std::string pid, std::string source) {
   return request(transition_kind::cancel, std::move(pid), std::move(source));
+}
+
+caf::expected<transition> front_door::retry(std::string pid,
+                                            std::string source) {
+  if (!valid_pid(pid))
+    return make_error(errc::invalid_argument,
+                      "invalid pid \"" + pid
+                        + "\": expected 32 lowercase hex characters");
+  return request(transition_kind::retry, std::move(pid), std::move(source));
+}
+
+caf::expected<transition>
+front_door::schedule_add(std::string name, std::string cron,
+                         process_spec spec, std::string source) {
+  if (name.empty() || name.size() > 200)
+    return make_error(errc::invalid_argument,
+                      "a schedule's name must have 1 to 200 characters");
+  if (auto expr = parse_cron(cron); !expr)
+    return to_error(expr.error());
+  if (auto f = check_spec(spec))
+    return to_error(f);
+  if (spec.not_before != 0)
+    return make_error(errc::invalid_spec,
+                      "schedule \"" + name
+                        + "\": spec: field \"not_before\" has no meaning in "
+                          "a schedule (its cron expression says when)");
+  auto t = request(transition_kind::schedule_add, {}, std::move(source));
+  t.schedule = std::move(name);
+  t.cron = std::move(cron);
+  t.spec = std::move(spec);
+  return t;
+}
+
+transition front_door::schedule_remove(std::string name, std::string source) {
+  auto t = request(transition_kind::schedule_remove, {}, std::move(source));
+  t.schedule = std::move(name);
+  return t;
 }
 
 } // namespace procman

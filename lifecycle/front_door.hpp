@@ -35,6 +35,25 @@ struct front_door {
   /// A cancel of `pid`: a queued or interrupted process ends at once, a
   /// running one is asked to (its runner then cancels it again).
   static transition cancel(std::string pid, std::string source = "client");
+
+  /// A retry of `pid` by hand: an errored process queued again. Errors:
+  /// invalid_argument for a pid that is not 32 lowercase hex.
+  static caf::expected<transition> retry(std::string pid,
+                                         std::string source = "client");
+
+  /// Adds (or replaces) the schedule `name`: `cron` (lifecycle/cron.hpp)
+  /// enqueues `spec` at each due time. Errors: invalid_argument for an
+  /// empty or overlong name or a bad cron expression (naming the field),
+  /// invalid_spec as for start, and for a "not_before" in the spec.
+  static caf::expected<transition> schedule_add(std::string name,
+                                                std::string cron,
+                                                process_spec spec,
+                                                std::string source = "client");
+
+  /// Removes the schedule `name` (the store refuses an unknown one with
+  /// unknown_schedule).
+  static transition schedule_remove(std::string name,
+                                     std::string source = "client");
 };
 
 } // namespace procman

@@ -78,6 +78,11 @@ caf::expected<process_record> enqueue(const process_record* current,
   rec.steps = std::move(spec.steps);
   rec.step_states.assign(rec.steps.size(), step_status::pending);
   rec.data = std::move(spec.data);
+  rec.priority = spec.priority;
+  rec.not_before = spec.not_before;
+  rec.key = std::move(spec.key);
+  rec.retry = spec.retry;
+  rec.schedule = t.schedule;
   return rec;
 }
 
@@ -96,6 +101,7 @@ caf::error claim(const transition& t, process_record& rec, uint64_t now) {
   rec.progress = progress_info{};
   rec.exec_pid = 0;
   rec.queue_seq = 0;
+  rec.not_before = 0;
   rec.cancel_requested = false;
   return {};
 }
@@ -120,6 +126,15 @@ caf::error step_event(const transition& t, process_record& rec) {
   } else {
     rec.step_states[t.step] = step_status::completed;
     rec.last_completed = static_cast<int32_t>(t.step);
+    if (!t.output.empty()) {
+      // The output is the next step's input: a later run (a retry)
+      // starts there instead of at the first step.
+      auto out = output_of(t);
+      if (!out)
+        return out.error();
+      rec.data = std::move(*out);
+      rec.next_step = t.step + 1;
+    }
   }
   return {};
 }
@@ -178,6 +193,15 @@ caf::error finish(const transition& t, process_record& rec, uint64_t now) {
   return {};
 }
 
+/// Keeps the error of a failed attempt (the latest ones only).
+void add_attempt_error(process_record& rec, const error_info& err,
+                       uint64_t now) {
+  rec.attempts += 1;
+  rec.attempt_errors.push_back(attempt_error{rec.attempts, now, err});
+  if (rec.attempt_errors.size() > defaults::max_attempt_errors)
+    rec.attempt_errors.erase(rec.attempt_errors.begin());
+}
+
 caf::error fail(const transition& t, process_record& rec, uint64_t now) {
   if (rec.status != ps::running && rec.status != ps::queued)
     return refuse(t, rec);
@@ -188,7 +212,37 @@ caf::error fail(const transition& t, process_record& rec, uint64_t now) {
       if (rec.steps[i].name == t.error.step)
         rec.step_states[i] = step_status::failed;
   }
-  end_as(rec, ps::error, now);
+  if (rec.retry.max == 0) {
+    end_as(rec, ps::error, now);
+    return {};
+  }
+  add_attempt_error(rec, t.error, now);
+  if (rec.attempts > rec.retry.max || !retried(rec.retry, t.error.kind)) {
+    end_as(rec, ps::error, now);
+    return {};
+  }
+  // Queued again after the backoff; the next run starts at `next_step`
+  // with `data`, the input of the first step that did not complete.
+  rec.status = ps::queued;
+  rec.not_before = now + retry_delay(rec.retry, rec.attempts);
+  rec.queue_seq = 0; // the store gives it a place in the queue
+  rec.progress = progress_info{};
+  leave_running(rec);
+  return {};
+}
+
+caf::error retry(const transition& t, process_record& rec) {
+  if (rec.status != ps::error)
+    return refuse(t, rec);
+  if (rec.retry.max == 0)
+    // Without a policy no attempt was counted yet.
+    add_attempt_error(rec, rec.error, rec.finished_at);
+  rec.status = ps::queued;
+  rec.finished_at = 0;
+  rec.not_before = 0;
+  rec.queue_seq = 0;
+  rec.error = error_info{};
+  rec.progress = progress_info{};
   return {};
 }
 
@@ -223,6 +277,20 @@ caf::expected<boost::json::object> read_proceed_data(const std::string& pid,
     return make_error(errc::invalid_json,
                       pid + ": proceed data must be a JSON object");
   return std::move(v->get_object());
+}
+
+bool retried(const retry_policy& p, error_kind k) {
+  return k != error_kind::spec && k != error_kind::output
+         && (p.on & retry_bit(k)) != 0;
+}
+
+uint64_t retry_delay(const retry_policy& p, uint32_t attempt) {
+  if (p.backoff == backoff_kind::fixed || attempt <= 1)
+    return std::min(p.initial_ms, std::max(p.initial_ms, p.max_delay_ms));
+  uint64_t d = p.initial_ms;
+  for (uint32_t i = 1; i < attempt && d < p.max_delay_ms; ++i)
+    d = d > UINT64_MAX / 2 ? UINT64_MAX : d * 2;
+  return std::min(d, std::max(p.initial_ms, p.max_delay_ms));
 }
 
 bool valid_pid(const std::string& pid) {
@@ -276,6 +344,13 @@ next(const process_record* current, const transition& t, uint64_t now) {
     case tk::cancel:
       err = cancel(t, rec, now);
       break;
+    case tk::retry:
+      err = retry(t, rec);
+      break;
+    case tk::schedule_add:
+    case tk::schedule_remove:
+      return make_error(errc::invalid_argument,
+                        to_string(t.kind) + " is not a process's transition");
     case tk::purge:
       // The record goes as it is; the store removes it.
       if (!is_terminal(rec.status))

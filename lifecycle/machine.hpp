@@ -22,14 +22,21 @@
 //                   steps still to run reset, error and progress cleared)
 //   start           exec_pid, runner: running -> running
 //   step_started    step: running; step state -> running, progress cleared
-//   step_completed  step: running; step state -> completed, last_completed
+//   step_completed  step, output (optional): running; step state ->
+//                   completed, last_completed; with an output, data = the
+//                   output and next_step = step + 1 (where a retry resumes)
 //   progress        progress: running
 //   interrupt       step, output: running -> interrupted (output = data =
 //                   the output, next_step = step + 1, step completed)
 //   proceed         data (a JSON object, "" = {}) merged over the output:
 //                   interrupted -> queued
 //   finish          output: running -> finished
-//   fail            error: running | queued -> error (the named step failed)
+//   fail            error: running | queued -> error (the named step
+//                   failed); with a retry policy the attempt and its error
+//                   are counted, and while retries are left and the kind is
+//                   retried: -> queued with not_before = now + the backoff
+//   retry           error -> queued (by hand; attempts are kept, one more
+//                   run; resumes at next_step like an automatic retry)
 //   cancel          queued | interrupted -> cancelled; running -> running
 //                   with cancel_requested (its runner stops the executor and
 //                   applies cancel again: running + cancel_requested ->
@@ -74,6 +81,15 @@ next(const process_record* current, const transition& t, uint64_t now);
 /// Errors: invalid_json naming the process.
 caf::expected<boost::json::object> read_proceed_data(const std::string& pid,
                                                      const std::string& data);
+
+/// Whether a failure of kind `k` is retried under `p` (never spec and
+/// output: they would fail again).
+bool retried(const retry_policy& p, error_kind k);
+
+/// The backoff before retry number `attempt` (1 = the first retry), ms:
+/// exponential initial * 2^(attempt-1) capped at max_delay, or fixed
+/// initial. No jitter: the delay follows from the log alone.
+uint64_t retry_delay(const retry_policy& p, uint32_t attempt);
 
 /// Whether a pid is 32 lowercase hex characters.
 bool valid_pid(const std::string& pid);

@@ -48,6 +48,14 @@ using store_actor = caf::typed_actor<
   /// (kind runner_lost) and purges records past retention; replies with
   /// how many processes it ended.
   caf::replies_to<atom::recover>::with<uint32_t>,
+  /// Enqueues the runs of the schedules that are due (store::fire_schedules)
+  /// and replies with how many, and when something next becomes due (the
+  /// earliest delayed process or schedule, unix ms; 0: nothing waits).
+  caf::replies_to<atom::fire>::with<uint32_t, uint64_t>,
+  /// The recurring schedule of that name. Errors: unknown_schedule.
+  caf::replies_to<atom::schedule, std::string>::with<schedule_record>,
+  /// Every recurring schedule, by name.
+  caf::replies_to<atom::schedule>::with<std::vector<schedule_record>>,
   /// Internal: commits the parked transitions.
   caf::reacts_to<atom::flush>,
   /// The runner stops: stop retrying failed commits and answer them (and
@@ -131,12 +139,37 @@ using work_endpoint_actor = caf::typed_actor<
   caf::replies_to<caf::get_atom, std::string, std::string>
     ::with<process_record>,
   /// The holder leaves; what it still holds ends as node_lost.
-  caf::replies_to<atom::leave, std::string>::with<caf::ok_atom>>;
+  caf::replies_to<atom::leave, std::string>::with<caf::ok_atom>,
+  /// The store's fire (due schedules, and when something next becomes
+  /// due), for a worker's supervisor. Errors: lease_expired, the store's.
+  caf::replies_to<atom::fire, std::string>::with<uint32_t, uint64_t>>;
+
+/// What a store node answers besides the manager's messages, for the CLI's
+/// commands that a manager does not offer (`procman --connect`, and
+/// remote_client).
+using node_clients_actor = caf::typed_actor<
+  /// Enqueues; replies with the pid and whether it is that of a process
+  /// that held the spec's unique key already. Errors: as the manager's
+  /// start.
+  caf::replies_to<atom::submit, process_spec>::with<std::string, bool>,
+  /// Queues an errored process again. Errors: unknown_process,
+  /// illegal_transition.
+  caf::replies_to<atom::retry, std::string>::with<process_record>,
+  /// Adds or replaces a schedule (name, cron, spec). Errors:
+  /// invalid_argument, invalid_spec.
+  caf::replies_to<atom::schedule, std::string, std::string, process_spec>
+    ::with<schedule_record>,
+  /// Every schedule, by name.
+  caf::replies_to<atom::schedule>::with<std::vector<schedule_record>>,
+  /// Removes a schedule; replies with it as it was. Errors:
+  /// unknown_schedule.
+  caf::replies_to<atom::unschedule, std::string>::with<schedule_record>>;
 
 /// What a store node publishes (`procman-runner --listen`): the manager's
 /// interface, so that hosts and `procman --connect` reach it as they reach
-/// a published manager, and the work endpoint's.
-using node_gate_actor = manager_actor::extend_with<work_endpoint_actor>;
+/// a published manager, the work endpoint's, and the other client calls.
+using node_gate_actor = manager_actor::extend_with<work_endpoint_actor>
+  ::extend_with<node_clients_actor>;
 
 /// A worker node's side of its link to a store node: what the endpoint
 /// pushes to it.

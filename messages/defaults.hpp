@@ -47,9 +47,14 @@ constexpr uint64_t initial_map_size = uint64_t{64} << 20;
 /// How long finished, failed and cancelled records are kept (7 days).
 constexpr uint64_t retention_ms = uint64_t{7} * 24 * 3600 * 1000;
 
-/// Current on-disk schema. Log entries carry their own value version
-/// (persistence/codec.hpp), so typed transitions did not change it.
-constexpr uint32_t schema_version = 1;
+/// Current on-disk schema. Log entries and records carry their own value
+/// version (persistence/codec.hpp). Schema 2: queue keys carry the
+/// priority, and the `delayed`, `keys` and `schedules` databases exist; a
+/// store of schema 1 is upgraded when it is opened.
+constexpr uint32_t schema_version = 2;
+
+/// Errors of failed attempts a record keeps (the latest ones).
+constexpr size_t max_attempt_errors = 10;
 
 // -- nodes ----------------------------------------------------------------------
 

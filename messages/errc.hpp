@@ -31,7 +31,8 @@ enum class errc : uint8_t {
   connect_failure = 17,   ///< a remote manager could not be reached or refused us
   queue_empty = 18,       ///< a claim found no queued process
   containment_failure = 19, ///< cgroup v2 or clone3 cannot contain executors here
-  lease_expired = 20,     ///< a worker node's lease is not current (it expired, or the store node restarted)
+  unknown_schedule = 20,  ///< no recurring schedule by that name
+  lease_expired = 21,     ///< a worker node's lease is not current (it expired, or the store node restarted)
 };
 
 std::string to_string(errc x);

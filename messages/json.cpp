@@ -184,9 +184,44 @@ void tag_invoke(json::value_from_tag, json::value& v, const process_spec& x) {
   json::array steps;
   for (auto& s : x.steps)
     steps.emplace_back(json::value_from(s));
-  v = json::object{{"steps", std::move(steps)},
-                   {"timeout", x.timeout},
-                   {"data", payload(x.data)}};
+  json::object o{{"steps", std::move(steps)},
+                 {"timeout", x.timeout},
+                 {"data", payload(x.data)}};
+  // The job options only where set: specs without them look as before.
+  if (x.priority != 0)
+    o["priority"] = x.priority;
+  if (x.not_before != 0)
+    o["not_before"] = iso_time(x.not_before);
+  if (!x.key.empty())
+    o["key"] = x.key;
+  if (x.retry.max != 0)
+    o["retry"] = json::value_from(x.retry);
+  v = std::move(o);
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const retry_policy& x) {
+  json::array on;
+  for (auto k : {error_kind::exception, error_kind::timeout, error_kind::crash,
+                 error_kind::runner_lost})
+    if (x.on & retry_bit(k))
+      on.emplace_back(to_string(k));
+  // Whole seconds as integers (Boost.JSON writes doubles with exponents).
+  auto seconds = [](uint64_t ms) -> json::value {
+    if (ms % 1000 == 0)
+      return ms / 1000;
+    return static_cast<double>(ms) / 1000;
+  };
+  v = json::object{{"max", x.max},
+                   {"backoff", to_string(x.backoff)},
+                   {"initial", seconds(x.initial_ms)},
+                   {"max_delay", seconds(x.max_delay_ms)},
+                   {"on", std::move(on)}};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const attempt_error& x) {
+  v = json::object{{"attempt", x.attempt},
+                   {"at", x.at},
+                   {"error", json::value_from(x.error)}};
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const progress_info& x) {
@@ -235,6 +270,26 @@ void tag_invoke(json::value_from_tag, json::value& v, const process_record& x) {
                    {"queue_seq", x.queue_seq},
                    {"runs", x.runs},
                    {"cancel_requested", x.cancel_requested}};
+  auto& o = v.get_object();
+  // The job fields only where set: records without them look as before.
+  if (x.priority != 0)
+    o["priority"] = x.priority;
+  if (x.not_before != 0)
+    o["not_before"] = x.not_before;
+  if (!x.key.empty())
+    o["key"] = x.key;
+  if (x.retry.max != 0)
+    o["retry"] = json::value_from(x.retry);
+  if (x.attempts != 0)
+    o["attempts"] = x.attempts;
+  if (!x.attempt_errors.empty()) {
+    json::array errs;
+    for (auto& e : x.attempt_errors)
+      errs.emplace_back(json::value_from(e));
+    o["attempt_errors"] = std::move(errs);
+  }
+  if (!x.schedule.empty())
+    o["schedule"] = x.schedule;
 }
 
 // -- readers ------------------------------------------------------------------------
@@ -319,6 +374,31 @@ outcome<process_record> read_process_record(const json::value& v) {
   x.queue_seq = f.number<uint64_t>("queue_seq");
   x.runs = f.number<uint32_t>("runs");
   x.cancel_requested = f.boolean("cancel_requested");
+  x.priority = f.number<int32_t>("priority");
+  x.not_before = f.number<uint64_t>("not_before");
+  x.key = f.str("key");
+  if (auto r = f.find("retry")) {
+    auto p = parse_retry(*r);
+    if (!p)
+      f.fail(p.error().context);
+    else
+      x.retry = *p;
+  }
+  x.attempts = f.number<uint32_t>("attempts");
+  if (auto a = f.array("attempt_errors"))
+    for (auto& e : *a) {
+      fields g{e, "attempt error"};
+      attempt_error ae;
+      ae.attempt = g.number<uint32_t>("attempt");
+      ae.at = g.number<uint64_t>("at");
+      ae.error = g.nested<error_info>("error", read_error_info);
+      if (auto r = g.result(ae); !r) {
+        f.fail(r.error().context);
+        break;
+      }
+      x.attempt_errors.push_back(std::move(ae));
+    }
+  x.schedule = f.str("schedule");
   return f.result(std::move(x));
 }
 
@@ -494,12 +574,109 @@ outcome<process_spec> parse_spec(const json::value& v) {
       return fail("spec: field \"data\" must be an object");
     result.data = json::serialize(*d);
   }
+  if (auto p = find(o, "priority"); p && !p->is_null()) {
+    json::error_code ec;
+    auto x = p->is_number() ? p->to_number<int32_t>(ec) : 0;
+    if (!p->is_number() || ec)
+      return fail("spec: field \"priority\" must be an integer between "
+                  "-2147483648 and 2147483647");
+    result.priority = x;
+  }
+  if (auto t = find(o, "not_before"); t && !t->is_null()) {
+    if (!t->is_string())
+      return fail("spec: field \"not_before\" must be a time as a string: "
+                  "UTC YYYYMMDDHHMMSS or ISO 8601 (2026-12-01T10:00:00Z)");
+    auto ms = parse_time(std::string(t->get_string()));
+    if (!ms)
+      return fail("spec: field \"not_before\": " + ms.error().context);
+    result.not_before = *ms;
+  }
+  if (auto k = find(o, "key"); k && !k->is_null()) {
+    if (!k->is_string())
+      return fail("spec: field \"key\" must be a string");
+    result.key = std::string(k->get_string());
+  }
+  if (auto r = find(o, "retry"); r && !r->is_null()) {
+    auto p = parse_retry(*r);
+    if (!p)
+      return fail("spec: field \"retry\": " + p.error().context);
+    result.retry = *p;
+  }
   for (auto& kv : o) {
     auto k = kv.key();
-    if (k != "steps" && k != "timeout" && k != "data")
+    if (k != "steps" && k != "timeout" && k != "data" && k != "priority"
+        && k != "not_before" && k != "key" && k != "retry")
       return fail("spec: unknown field \"" + std::string(k) + "\"");
   }
+  if (auto f = check_job_options(result))
+    return f;
   return result;
+}
+
+outcome<retry_policy> parse_retry(const json::value& v) {
+  auto fail = [](std::string what) {
+    return failure{errc::invalid_spec, std::move(what)};
+  };
+  if (!v.is_object())
+    return fail("must be an object {\"max\", \"backoff\", \"initial\", "
+                "\"max_delay\", \"on\"}");
+  auto& o = v.get_object();
+  retry_policy p;
+  auto seconds = [&](const char* key, uint64_t& out) -> failure {
+    auto x = find(o, key);
+    if (!x || x->is_null())
+      return {};
+    if (!x->is_number() || x->to_number<double>() < 0
+        || x->to_number<double>() > 31536000)
+      return fail(std::string("field \"") + key
+                  + "\" must be a number of seconds between 0 and 31536000");
+    out = static_cast<uint64_t>(x->to_number<double>() * 1000 + 0.5);
+    return {};
+  };
+  if (auto m = find(o, "max"); m && !m->is_null()) {
+    json::error_code ec;
+    auto x = m->is_number() ? m->to_number<uint32_t>(ec) : 0;
+    if (!m->is_number() || ec || x > 1000)
+      return fail("field \"max\" must be an integer between 0 and 1000");
+    p.max = x;
+  }
+  if (auto b = find(o, "backoff"); b && !b->is_null()) {
+    auto k = b->is_string()
+               ? from_string<backoff_kind>(std::string(b->get_string()))
+               : std::nullopt;
+    if (!k)
+      return fail("field \"backoff\" must be \"exponential\" or "
+                  "\"fixed\"");
+    p.backoff = *k;
+  }
+  if (auto f = seconds("initial", p.initial_ms))
+    return f;
+  if (auto f = seconds("max_delay", p.max_delay_ms))
+    return f;
+  if (auto on = find(o, "on"); on && !on->is_null()) {
+    if (!on->is_array())
+      return fail("field \"on\" must be an array of error kinds");
+    p.on = 0;
+    for (auto& e : on->get_array()) {
+      auto k = e.is_string()
+                 ? from_string<error_kind>(std::string(e.get_string()))
+                 : std::nullopt;
+      if (k == error_kind::spec || k == error_kind::output)
+        return fail("field \"on\": \"" + to_string(*k)
+                    + "\" errors are never retried (they would fail again)");
+      if (!k || *k == error_kind::none)
+        return fail("field \"on\" lists error kinds: \"exception\", "
+                    "\"timeout\", \"crash\", \"runner_lost\"");
+      p.on |= retry_bit(*k);
+    }
+  }
+  for (auto& kv : o) {
+    auto k = kv.key();
+    if (k != "max" && k != "backoff" && k != "initial" && k != "max_delay"
+        && k != "on")
+      return fail("unknown field \"" + std::string(k) + "\"");
+  }
+  return p;
 }
 
 namespace {
@@ -732,10 +909,29 @@ std::string json_error(const std::string& what, const std::string& err) {
   return what + ": " + err;
 }
 
+failure check_job_options(const process_spec& spec) {
+  auto fail = [](std::string msg) {
+    return failure{errc::invalid_spec, std::move(msg)};
+  };
+  if (spec.key.size() > 1024)
+    return fail("spec: field \"key\" is longer than 1024 bytes");
+  if (spec.retry.max > 1000)
+    return fail("spec: field \"retry\": field \"max\" must be an integer "
+                "between 0 and 1000");
+  if ((spec.retry.on & (retry_bit(error_kind::spec)
+                        | retry_bit(error_kind::output)))
+      != 0)
+    return fail("spec: field \"retry\": field \"on\": spec and output "
+                "errors are never retried (they would fail again)");
+  return {};
+}
+
 failure check_spec(process_spec& spec) {
   auto fail = [](std::string msg) {
     return failure{errc::invalid_spec, std::move(msg)};
   };
+  if (auto f = check_job_options(spec))
+    return f;
   if (spec.steps.empty())
     return fail("spec: field \"steps\" has no steps");
   for (size_t i = 0; i < spec.steps.size(); ++i) {
@@ -798,6 +994,99 @@ std::string timestamp(uint64_t unix_ms) {
   return buf;
 }
 
+std::string iso_time(uint64_t unix_ms) {
+  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = buf;
+  if (auto ms = unix_ms % 1000; ms != 0) {
+    char frac[8];
+    std::snprintf(frac, sizeof(frac), ".%03u", static_cast<unsigned>(ms));
+    out += frac;
+  }
+  return out + "Z";
+}
+
+outcome<uint64_t> parse_time(const std::string& text) {
+  auto fail = [&] {
+    return failure{errc::invalid_spec,
+                   "\"" + text
+                     + "\" is not a time: expected UTC YYYYMMDDHHMMSS "
+                       "(20261201100000) or ISO 8601 (2026-12-01T10:00:00Z, "
+                       "2026-12-01T11:00:00+01:00)"};
+  };
+  auto digits = [&](size_t pos, size_t n, int& out) {
+    if (pos + n > text.size())
+      return false;
+    out = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(text[i])))
+        return false;
+      out = out * 10 + (text[i] - '0');
+    }
+    return true;
+  };
+  std::tm tm{};
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, ms = 0;
+  long offset = 0;
+  if (text.size() == 14) {
+    if (!digits(0, 4, y) || !digits(4, 2, mo) || !digits(6, 2, d)
+        || !digits(8, 2, h) || !digits(10, 2, mi) || !digits(12, 2, se))
+      return fail();
+  } else {
+    // YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)
+    if (!digits(0, 4, y) || text.size() < 20 || text[4] != '-'
+        || !digits(5, 2, mo) || text[7] != '-' || !digits(8, 2, d)
+        || (text[10] != 'T' && text[10] != 't' && text[10] != ' ')
+        || !digits(11, 2, h) || text[13] != ':' || !digits(14, 2, mi)
+        || text[16] != ':' || !digits(17, 2, se))
+      return fail();
+    size_t pos = 19;
+    if (pos < text.size() && text[pos] == '.') {
+      size_t start = ++pos;
+      while (pos < text.size()
+             && std::isdigit(static_cast<unsigned char>(text[pos])))
+        ++pos;
+      if (pos == start)
+        return fail();
+      auto frac = text.substr(start, std::min<size_t>(3, pos - start));
+      while (frac.size() < 3)
+        frac += '0';
+      ms = std::stoi(frac);
+    }
+    if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+      ++pos;
+    } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+      int oh = 0, om = 0;
+      if (!digits(pos + 1, 2, oh) || pos + 3 >= text.size()
+          || text[pos + 3] != ':' || !digits(pos + 4, 2, om) || oh > 23
+          || om > 59)
+        return fail();
+      offset = (text[pos] == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
+      pos += 6;
+    } else {
+      return fail();
+    }
+    if (pos != text.size())
+      return fail();
+  }
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59
+      || se > 60)
+    return fail();
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  auto secs = static_cast<long long>(timegm(&tm)) - offset;
+  if (secs < 0)
+    return fail();
+  return static_cast<uint64_t>(secs) * 1000 + static_cast<uint64_t>(ms);
+}
+
 uint64_t now_ms() {
   using namespace std::chrono;
   return static_cast<uint64_t>(
@@ -837,6 +1126,29 @@ json::object render_info(const process_record& x) {
     info["error"] = nullptr;
   if (x.cancel_requested && x.status == process_status::running)
     info["cancel_requested"] = true;
+  // The job options and attempts only where they are used.
+  if (x.priority != 0)
+    info["priority"] = x.priority;
+  if (!x.key.empty())
+    info["key"] = x.key;
+  if (!x.schedule.empty())
+    info["schedule"] = x.schedule;
+  if (x.status == process_status::queued && x.not_before != 0)
+    info["not_before"] = timestamp(x.not_before);
+  if (x.retry.max != 0)
+    info["retry"] = json::value_from(x.retry);
+  if (x.retry.max != 0 || x.attempts != 0) {
+    info["attempts"] = x.attempts;
+    json::array errs;
+    for (auto& e : x.attempt_errors) {
+      auto err = json::value_from(e.error).as_object();
+      err.erase("stack"); // the final error has it; ten stacks drown the rest
+      err["attempt"] = e.attempt;
+      err["at"] = timestamp(e.at);
+      errs.emplace_back(std::move(err));
+    }
+    info["attempt_errors"] = std::move(errs);
+  }
   return info;
 }
 

@@ -28,6 +28,8 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const proces
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const progress_info& x);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const error_info& x);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const process_record& x);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const retry_policy& x);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const attempt_error& x);
 
 // -- readers of those forms ----------------------------------------------------------
 // Each refuses malformed input with errc::invalid_json naming the field
@@ -88,6 +90,15 @@ inline outcome<process_spec> parse_spec(const std::string& text) {
   return parse_spec(std::string_view{text});
 }
 
+/// Reads a spec's `"retry"` object: `{"max": N, "backoff": "exponential" |
+/// "fixed", "initial": S, "max_delay": S, "on": [kinds]}` (seconds may
+/// have fractions). Fails (errc::invalid_spec) naming the field.
+outcome<retry_policy> parse_retry(const boost::json::value& v);
+
+/// Checks the job options of a spec (key length, retry bounds, no spec or
+/// output kinds in "on"). errc::invalid_spec naming the field.
+failure check_job_options(const process_spec& spec);
+
 /// Checks a process spec built in code (not parsed from text) as parse_spec
 /// checks the text of one, with the same messages: at least one step;
 /// names non-empty and unique; classes non-empty; a step's "args" JSON
@@ -104,6 +115,15 @@ boost::json::object merge_objects(const boost::json::value& base,
 
 /// UTC `YYYYMMDDHHMMSS` of unix milliseconds, "" for 0.
 std::string timestamp(uint64_t unix_ms);
+
+/// ISO 8601 UTC of unix milliseconds: `2026-12-01T10:00:00Z`, with
+/// `.mmm` when the milliseconds are not 0.
+std::string iso_time(uint64_t unix_ms);
+
+/// Unix milliseconds of a time given as UTC `YYYYMMDDHHMMSS` or ISO 8601
+/// (`2026-12-01T10:00:00Z`, fractions of a second, `+01:00` offsets).
+/// errc::invalid_spec saying which forms are accepted.
+outcome<uint64_t> parse_time(const std::string& text);
 
 /// Unix milliseconds now.
 uint64_t now_ms();

@@ -55,8 +55,16 @@ json::object log_line(const log_entry& e) {
       o["payload"] = json::object{{"timeout", t.timeout}};
       break;
     case transition_kind::step_started:
+      o["step"] = t.step;
+      break;
     case transition_kind::step_completed:
       o["step"] = t.step;
+      if (!t.output.empty())
+        o["payload"] = payload_value(t.output);
+      break;
+    case transition_kind::schedule_add:
+      o["cron"] = t.cron;
+      o["payload"] = json::value_from(t.spec);
       break;
     case transition_kind::progress:
       o["step"] = t.step;
@@ -87,13 +95,18 @@ json::object log_line(const log_entry& e) {
     o["spawn_errno"] = t.spawn_errno;
   if (!t.garbage.empty())
     o["garbage"] = t.garbage;
+  if (!t.schedule.empty())
+    o["schedule"] = t.schedule;
+  if (t.due != 0)
+    o["due"] = t.due;
   return o;
 }
 
 failure read_payload(transition& t, const json::value& payload) {
   auto what = "the " + to_string(t.kind) + " payload";
   switch (t.kind) {
-    case transition_kind::enqueue: {
+    case transition_kind::enqueue:
+    case transition_kind::schedule_add: {
       auto spec = parse_spec(payload);
       if (!spec)
         return failure{errc::invalid_spec, what + ": " + spec.error().context};
@@ -114,6 +127,7 @@ failure read_payload(transition& t, const json::value& payload) {
       return {};
     case transition_kind::interrupt:
     case transition_kind::finish:
+    case transition_kind::step_completed:
       t.output = json::serialize(payload);
       return {};
     default:
@@ -201,7 +215,8 @@ outcome<log_entry> parse_log_line(const json::object& o) {
     t.kind = *kind;
   else if (!event.empty())
     fail("field \"event\" has unknown value \"" + event + "\"");
-  t.pid = str("pid", true);
+  t.pid = str("pid", t.kind != transition_kind::schedule_add
+                          && t.kind != transition_kind::schedule_remove);
   auto after = str("status_after", true);
   if (auto status = from_string<process_status>(after))
     e.status_after = *status;
@@ -236,6 +251,9 @@ outcome<log_entry> parse_log_line(const json::object& o) {
   if (auto v = o.if_contains("spawn_errno"); v && v->is_number())
     t.spawn_errno = v->to_number<int32_t>();
   t.garbage = str("garbage", false);
+  t.schedule = str("schedule", false);
+  t.cron = str("cron", false);
+  t.due = num("due", false);
   if (problem)
     return problem;
   upgrade_failure(t);

@@ -32,7 +32,9 @@ const char* const kind_names[] = {"none",    "exception", "spec",
 const char* const transition_names[]
   = {"enqueue",   "claim",   "start",  "step_started",
      "step_completed", "progress", "interrupt", "proceed",
-     "finish",    "fail",    "cancel", "purge"};
+     "finish",    "fail",    "cancel", "purge",
+     "retry",     "schedule_add", "schedule_remove"};
+const char* const backoff_names[] = {"exponential", "fixed"};
 
 } // namespace
 
@@ -47,6 +49,15 @@ std::string to_string(error_kind x) {
 }
 std::string to_string(transition_kind x) {
   return print_enum(x, transition_names, 1);
+}
+
+std::string to_string(backoff_kind x) {
+  return print_enum(x, backoff_names, 0);
+}
+
+template <>
+std::optional<backoff_kind> from_string(const std::string& str) {
+  return parse_enum<backoff_kind>(str, backoff_names, 0);
 }
 
 template <>
@@ -87,6 +98,7 @@ std::string to_string(errc x) {
     case errc::connect_failure: return "connect_failure";
     case errc::queue_empty: return "queue_empty";
     case errc::containment_failure: return "containment_failure";
+    case errc::unknown_schedule: return "unknown_schedule";
     case errc::lease_expired: return "lease_expired";
   }
   return "unknown_error";

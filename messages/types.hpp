@@ -70,12 +70,25 @@ enum class transition_kind : uint8_t {
   fail = 10,
   cancel = 11,
   purge = 12,
+  /// `procman retry`: an errored process queued again by hand.
+  retry = 13,
+  /// A recurring schedule added (or replaced) and removed; not a process's
+  /// event: `pid` is empty and `schedule` names it.
+  schedule_add = 14,
+  schedule_remove = 15,
+};
+
+/// How the delay between retries grows (`"retry": {"backoff": ...}`).
+enum class backoff_kind : uint8_t {
+  exponential = 0, ///< initial * 2^(n-1), capped at max_delay
+  fixed = 1,       ///< initial every time
 };
 
 std::string to_string(process_status x);
 std::string to_string(step_status x);
 std::string to_string(error_kind x);
 std::string to_string(transition_kind x);
+std::string to_string(backoff_kind x);
 
 /// The value named by what `to_string` produces; none for unknown text.
 template <class E>
@@ -89,6 +102,8 @@ template <>
 std::optional<error_kind> from_string(const std::string& str);
 template <>
 std::optional<transition_kind> from_string(const std::string& str);
+template <>
+std::optional<backoff_kind> from_string(const std::string& str);
 
 /// Whether no transition leaves this status.
 inline bool is_terminal(process_status x) {
@@ -112,16 +127,55 @@ typename Inspector::result_type inspect(Inspector& f, step_spec& x) {
            x.services);
 }
 
-/// What a host submits: `{steps, timeout, data}`.
+/// The bit of an error kind in `retry_policy::on`.
+constexpr uint8_t retry_bit(error_kind k) {
+  return static_cast<uint8_t>(1u << static_cast<uint8_t>(k));
+}
+
+/// When and how often a failed process is queued again by itself
+/// (`"retry"` in a spec). `max` 0 means never.
+struct retry_policy {
+  uint32_t max = 0;  ///< retries after the first attempt
+  backoff_kind backoff = backoff_kind::exponential;
+  uint64_t initial_ms = 10000;     ///< delay before the first retry
+  uint64_t max_delay_ms = 3600000; ///< exponential backoff stops growing here
+  /// Error kinds that are retried (retry_bit); the default: exception,
+  /// timeout, crash, runner_lost. spec and output never are.
+  uint8_t on = retry_bit(error_kind::exception) | retry_bit(error_kind::timeout)
+               | retry_bit(error_kind::crash)
+               | retry_bit(error_kind::runner_lost);
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retry_policy& x) {
+  return f(caf::meta::type_name("retry_policy"), x.max, x.backoff,
+           x.initial_ms, x.max_delay_ms, x.on);
+}
+
+inline bool operator==(const retry_policy& a, const retry_policy& b) {
+  return a.max == b.max && a.backoff == b.backoff
+         && a.initial_ms == b.initial_ms && a.max_delay_ms == b.max_delay_ms
+         && a.on == b.on;
+}
+
+/// What a host submits: `{steps, timeout, data}` and the job options
+/// `priority`, `not_before`, `key`, `retry`.
 struct process_spec {
   std::vector<step_spec> steps;
   uint32_t timeout = 0;     ///< seconds; 0 = the runner's default
   std::string data = "{}";  ///< JSON object handed to the first step
+  int32_t priority = 0;     ///< higher runs first; FIFO within one priority
+  uint64_t not_before = 0;  ///< unix ms; not claimed before; 0 = at once
+  /// Unique key: while a process with this key is queued, running or
+  /// interrupted, starting another returns that one. "" = none.
+  std::string key;
+  retry_policy retry;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, process_spec& x) {
-  return f(caf::meta::type_name("process_spec"), x.steps, x.timeout, x.data);
+  return f(caf::meta::type_name("process_spec"), x.steps, x.timeout, x.data,
+           x.priority, x.not_before, x.key, x.retry);
 }
 
 // -- record parts -------------------------------------------------------------
@@ -156,6 +210,19 @@ typename Inspector::result_type inspect(Inspector& f, error_info& x) {
            x.stack, x.exit_code, x.signal, x.stderr_tail);
 }
 
+/// One failed attempt of a process with a retry policy (or retried by
+/// hand): which attempt, when it ended, and why.
+struct attempt_error {
+  uint32_t attempt = 0; ///< 1 = the first run
+  uint64_t at = 0;      ///< unix ms of the failure
+  error_info error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attempt_error& x) {
+  return f(caf::meta::type_name("attempt_error"), x.attempt, x.at, x.error);
+}
+
 /// The durable state of one process; what `status` renders.
 struct process_record {
   std::string pid;  ///< 32 lowercase hex characters
@@ -178,7 +245,27 @@ struct process_record {
   uint64_t queue_seq = 0;   ///< key in the queue index while queued
   uint32_t runs = 0;        ///< how often it was claimed
   bool cancel_requested = false;
+  // -- job options and retries (record value version 2) --
+  int32_t priority = 0;
+  /// While queued: not claimed before this (unix ms); a delayed start or
+  /// a retry's backoff. 0 = at once.
+  uint64_t not_before = 0;
+  std::string key;          ///< unique key, "" = none
+  retry_policy retry;
+  uint32_t attempts = 0;    ///< failed attempts so far
+  /// The errors of the last `defaults::max_attempt_errors` failed attempts.
+  std::vector<attempt_error> attempt_errors;
+  /// The schedule that enqueued it, "" = none.
+  std::string schedule;
 };
+
+/// The fields of a record that version 1 of its encoding lacks are all at
+/// their defaults (its digest is then that of the version 1 encoding).
+inline bool plain_record(const process_record& x) {
+  return x.priority == 0 && x.not_before == 0 && x.key.empty()
+         && x.retry == retry_policy{} && x.attempts == 0
+         && x.attempt_errors.empty() && x.schedule.empty();
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, process_record& x) {
@@ -186,7 +273,8 @@ typename Inspector::result_type inspect(Inspector& f, process_record& x) {
            x.created_at, x.started_at, x.updated_at, x.finished_at, x.timeout,
            x.steps, x.step_states, x.last_completed, x.next_step, x.data,
            x.output, x.progress, x.error, x.runner, x.exec_pid, x.queue_seq,
-           x.runs, x.cancel_requested);
+           x.runs, x.cancel_requested, x.priority, x.not_before, x.key,
+           x.retry, x.attempts, x.attempt_errors, x.schedule);
 }
 
 /// Name of the last completed step, empty if none.
@@ -222,13 +310,21 @@ struct transition {
   /// fail: the start of the line on the executor's report channel that was
   /// not a report.
   std::string garbage;
+  // -- log entry value version 3 --
+  /// schedule_add, schedule_remove, and an enqueue by a schedule: its name.
+  std::string schedule;
+  /// schedule_add: the cron expression.
+  std::string cron;
+  /// enqueue by a schedule: the due time it fired for (unix ms).
+  uint64_t due = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, transition& x) {
   return f(caf::meta::type_name("transition"), x.kind, x.pid, x.source,
            x.runner, x.step, x.exec_pid, x.timeout, x.spec, x.data, x.output,
-           x.progress, x.error, x.exec_path, x.spawn_errno, x.garbage);
+           x.progress, x.error, x.exec_path, x.spawn_errno, x.garbage,
+           x.schedule, x.cron, x.due);
 }
 
 /// One entry of the message log: a committed transition.
@@ -246,6 +342,24 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_entry& x) {
   return f(caf::meta::type_name("log_entry"), x.seq, x.time, x.what,
            x.status_after, x.digest);
+}
+
+/// A recurring schedule: a cron expression and the spec of the process it
+/// enqueues at each due time.
+struct schedule_record {
+  std::string name;
+  std::string cron;
+  process_spec spec;
+  uint64_t created_at = 0; ///< unix ms of the last schedule_add
+  uint64_t next_due = 0;   ///< unix ms of the next run
+  uint64_t last_fired = 0; ///< unix ms of the last run enqueued, 0 = none
+  std::string last_pid;    ///< the process it enqueued last
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedule_record& x) {
+  return f(caf::meta::type_name("schedule_record"), x.name, x.cron, x.spec,
+           x.created_at, x.next_due, x.last_fired, x.last_pid);
 }
 
 /// A change of a process's state, pushed to subscribers.

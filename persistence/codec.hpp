@@ -20,15 +20,74 @@
 
 namespace procman::codec {
 
-/// The version byte in front of an encoded `T`: 1 for everything but log
-/// entries.
+/// The version byte in front of an encoded `T`: 1 unless said below.
 template <class T>
 struct value_version : std::integral_constant<uint8_t, 1> {};
 
-/// Log entries: 2 since transitions carry typed payloads; 1 is the layout
-/// with a JSON text (persistence/legacy_log_entry.hpp reads it).
+/// Records: 2 since they carry job options and attempts (priority,
+/// not_before, key, retry, attempts, attempt_errors, schedule); 1 is the
+/// layout without them (`record_v1` reads it).
 template <>
-struct value_version<log_entry> : std::integral_constant<uint8_t, 2> {};
+struct value_version<process_record> : std::integral_constant<uint8_t, 2> {};
+
+/// Log entries: 3 since transitions and specs carry the job fields; 2 is
+/// the layout without them (`entry_v2`); 1 the layout with a JSON text
+/// (persistence/legacy_log_entry.hpp reads it).
+template <>
+struct value_version<log_entry> : std::integral_constant<uint8_t, 3> {};
+
+// -- older layouts ---------------------------------------------------------------
+// Views that (de)serialize the fields an older layout had, into or out of
+// the current structs; the newer fields keep their defaults.
+
+struct spec_v1 {
+  process_spec& x;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, spec_v1& v) {
+  return f(caf::meta::type_name("process_spec"), v.x.steps, v.x.timeout,
+           v.x.data);
+}
+
+struct record_v1 {
+  process_record& x;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_v1& v) {
+  auto& x = v.x;
+  return f(caf::meta::type_name("process_record"), x.pid, x.status,
+           x.created_at, x.started_at, x.updated_at, x.finished_at, x.timeout,
+           x.steps, x.step_states, x.last_completed, x.next_step, x.data,
+           x.output, x.progress, x.error, x.runner, x.exec_pid, x.queue_seq,
+           x.runs, x.cancel_requested);
+}
+
+struct transition_v2 {
+  transition& x;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transition_v2& v) {
+  auto& x = v.x;
+  spec_v1 spec{x.spec};
+  return f(caf::meta::type_name("transition"), x.kind, x.pid, x.source,
+           x.runner, x.step, x.exec_pid, x.timeout, spec, x.data, x.output,
+           x.progress, x.error, x.exec_path, x.spawn_errno, x.garbage);
+}
+
+struct entry_v2 {
+  log_entry& x;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, entry_v2& v) {
+  auto& x = v.x;
+  transition_v2 what{x.what};
+  return f(caf::meta::type_name("log_entry"), x.seq, x.time, what,
+           x.status_after, x.digest);
+}
 
 /// Serializes `x` behind its version byte. Returns an error only if the
 /// serializer does (it never does for plain data).
@@ -60,6 +119,30 @@ bool decode(const char* data, size_t size, T& x) {
   return decode_body(data + 1, size - 1, x);
 }
 
+/// A record of either version.
+inline bool decode(const char* data, size_t size, process_record& x) {
+  if (size >= 1 && static_cast<uint8_t>(data[0]) == 1) {
+    x = process_record{};
+    record_v1 v{x};
+    return decode_body(data + 1, size - 1, v);
+  }
+  if (size < 1 || static_cast<uint8_t>(data[0]) != 2)
+    return false;
+  return decode_body(data + 1, size - 1, x);
+}
+
+/// A log entry of version 2 or 3 (version 1: legacy_log_entry).
+inline bool decode(const char* data, size_t size, log_entry& x) {
+  if (size >= 1 && static_cast<uint8_t>(data[0]) == 2) {
+    x = log_entry{};
+    entry_v2 v{x};
+    return decode_body(data + 1, size - 1, v);
+  }
+  if (size < 1 || static_cast<uint8_t>(data[0]) != 3)
+    return false;
+  return decode_body(data + 1, size - 1, x);
+}
+
 /// FNV-1a (64 bit) of a byte range.
 inline uint64_t fnv1a(const char* data, size_t size) {
   uint64_t h = 14695981039346656037ull;
@@ -72,13 +155,30 @@ inline uint64_t fnv1a(const char* data, size_t size) {
 
 /// The digest a log entry carries of the record after its transition:
 /// FNV-1a of the record's encoding with its queue position zeroed (the
-/// position depends on the store's history, not on the process).
-template <class Record>
-uint64_t record_digest(const Record& rec) {
+/// position depends on the store's history, not on the process). A record
+/// whose job fields are all at their defaults is digested in its version 1
+/// encoding, so that logs recorded before those fields existed replay.
+inline uint64_t record_digest(const process_record& rec) {
   auto copy = rec;
   copy.queue_seq = 0;
   std::vector<char> buf;
-  if (encode(copy, buf))
+  if (plain_record(copy)) {
+    buf.push_back(1);
+    caf::binary_serializer sink{nullptr, buf};
+    record_v1 v{copy};
+    if (sink(v))
+      return 0;
+  } else if (encode(copy, buf)) {
+    return 0;
+  }
+  return fnv1a(buf.data(), buf.size());
+}
+
+/// The digest a schedule_add or schedule_remove entry carries: of the
+/// schedule after it (removed: as it was).
+inline uint64_t schedule_digest(const schedule_record& x) {
+  std::vector<char> buf;
+  if (encode(x, buf))
     return 0;
   return fnv1a(buf.data(), buf.size());
 }
@@ -110,6 +210,33 @@ inline std::string u64_pid_key(uint64_t x, std::string_view pid) {
   std::string key(8, '\0');
   put_u64_be(key.data(), x);
   key.append(pid);
+  return key;
+}
+
+inline void put_u32_be(char* out, uint32_t x) {
+  for (int i = 3; i >= 0; --i) {
+    out[i] = static_cast<char>(x & 0xFF);
+    x >>= 8;
+  }
+}
+
+/// The queue index's key: 4 bytes of the priority inverted (higher first),
+/// then the queue number big-endian (FIFO within a priority).
+inline std::string queue_key(int32_t priority, uint64_t queue_seq) {
+  std::string key(12, '\0');
+  // Flipping the sign bit orders int32 as unsigned; inverting puts the
+  // highest priority first.
+  put_u32_be(key.data(), ~(static_cast<uint32_t>(priority) ^ 0x80000000u));
+  put_u64_be(key.data() + 4, queue_seq);
+  return key;
+}
+
+/// The delayed index's key: not_before big-endian, then the queue key.
+inline std::string delayed_key(uint64_t not_before, int32_t priority,
+                               uint64_t queue_seq) {
+  std::string key(8, '\0');
+  put_u64_be(key.data(), not_before);
+  key += queue_key(priority, queue_seq);
   return key;
 }
 

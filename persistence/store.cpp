@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "procman/lifecycle/cron.hpp"
 #include "procman/lifecycle/machine.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/codec.hpp"
@@ -148,6 +149,9 @@ struct environment {
   MDB_dbi expiry = 0;
   MDB_dbi created = 0;
   MDB_dbi log = 0;
+  MDB_dbi delayed = 0;
+  MDB_dbi keys = 0;
+  MDB_dbi schedules = 0;
 
   /// Shared by every transaction of this process; exclusive while the map
   /// is resized (LMDB requires that no transaction of the environment be
@@ -192,6 +196,9 @@ struct store::impl {
   MDB_dbi expiry = 0;
   MDB_dbi created = 0;
   MDB_dbi log = 0;
+  MDB_dbi delayed = 0;
+  MDB_dbi keys = 0;
+  MDB_dbi schedules = 0;
 
   /// This store is durable but shares an environment opened with
   /// MDB_NOSYNC: it syncs after each of its commits.
@@ -206,6 +213,9 @@ struct store::impl {
     expiry = shared->expiry;
     created = shared->created;
     log = shared->log;
+    delayed = shared->delayed;
+    keys = shared->keys;
+    schedules = shared->schedules;
     sync_after_commit = shared->no_sync && !opts.no_sync;
   }
 
@@ -315,7 +325,7 @@ struct store::impl {
   /// Writes `rec` and brings every index from `old` (null: a new record)
   /// to `rec`.
   void save(MDB_txn* txn, const process_record* old,
-            const process_record& rec) {
+            const process_record& rec, uint64_t now) {
     std::vector<char> buf;
     if (auto err = codec::encode(rec, buf))
       throw store_failure{
@@ -330,15 +340,204 @@ struct store::impl {
     bool was_queued = old != nullptr && old->status == process_status::queued
                       && old->queue_seq != 0;
     bool is_queued = rec.status == process_status::queued && rec.queue_seq != 0;
-    if (was_queued && (!is_queued || old->queue_seq != rec.queue_seq))
-      del_raw(txn, queue, codec::u64_key(old->queue_seq));
-    if (is_queued && (!was_queued || old->queue_seq != rec.queue_seq))
-      put_raw(txn, queue, codec::u64_key(rec.queue_seq), rec.pid);
+    bool same_place = was_queued && is_queued
+                      && old->queue_seq == rec.queue_seq
+                      && old->priority == rec.priority
+                      && old->not_before == rec.not_before;
+    if (was_queued && !same_place)
+      unqueue(txn, *old);
+    if (is_queued && !same_place) {
+      // Not yet due: in the delayed index, out of the claims' way, until a
+      // claim at or after its time moves it into the queue.
+      if (rec.not_before > now)
+        put_raw(txn, delayed,
+                codec::delayed_key(rec.not_before, rec.priority,
+                                   rec.queue_seq),
+                rec.pid);
+      else
+        put_raw(txn, queue, codec::queue_key(rec.priority, rec.queue_seq),
+                rec.pid);
+    }
     if (is_terminal(rec.status)
         && (old == nullptr || !is_terminal(old->status)))
       put_raw(txn, expiry, codec::u64_pid_key(rec.finished_at, rec.pid), {});
+    if (old != nullptr && is_terminal(old->status)
+        && !is_terminal(rec.status))
+      del_raw(txn, expiry, codec::u64_pid_key(old->finished_at, old->pid));
     if (old == nullptr)
       put_raw(txn, created, codec::u64_pid_key(rec.created_at, rec.pid), {});
+    bool held = old != nullptr && holds_key(*old);
+    if (holds_key(rec) && !held)
+      put_raw(txn, keys, rec.key, rec.pid);
+    else if (held && !holds_key(rec))
+      release_key(txn, *old);
+  }
+
+  /// Whether a record holds its unique key: while it may still run.
+  static bool holds_key(const process_record& rec) {
+    return !rec.key.empty()
+           && (rec.status == process_status::queued
+               || rec.status == process_status::running
+               || rec.status == process_status::interrupted);
+  }
+
+  void release_key(MDB_txn* txn, const process_record& rec) {
+    std::string_view owner;
+    if (get_raw(txn, keys, rec.key, owner) && owner == rec.pid)
+      del_raw(txn, keys, rec.key);
+  }
+
+  /// The live process holding `key`, if any.
+  std::optional<process_record> key_holder(MDB_txn* txn,
+                                           const std::string& key) {
+    std::string_view owner;
+    if (key.empty() || !get_raw(txn, keys, key, owner))
+      return std::nullopt;
+    auto rec = load(txn, std::string{owner});
+    if (!rec || !holds_key(*rec) || rec->key != key)
+      return std::nullopt;
+    return rec;
+  }
+
+  /// Takes a queued record out of the queue or delayed index, wherever it is.
+  void unqueue(MDB_txn* txn, const process_record& rec) {
+    del_raw(txn, queue, codec::queue_key(rec.priority, rec.queue_seq));
+    if (rec.not_before != 0)
+      del_raw(txn, delayed,
+              codec::delayed_key(rec.not_before, rec.priority, rec.queue_seq));
+  }
+
+  /// Moves the delayed processes that are due at `now` into the queue:
+  /// O(log n) each; nothing to do costs one cursor read.
+  void promote_due(MDB_txn* txn, uint64_t now) {
+    std::vector<std::pair<std::string, std::string>> due;
+    {
+      auto cur = lmdb::cursor::open(txn, delayed);
+      lmdb::val k;
+      lmdb::val v;
+      for (bool ok = cur.get(k, v, MDB_FIRST);
+           ok && k.size() == 20 && codec::get_u64_be(k.data()) <= now;
+           ok = cur.get(k, v, MDB_NEXT))
+        due.emplace_back(std::string{k.data(), k.size()},
+                         std::string{v.data(), v.size()});
+    }
+    for (auto& [key, pid] : due) {
+      del_raw(txn, delayed, key);
+      put_raw(txn, queue, std::string_view{key}.substr(8), pid);
+    }
+  }
+
+  /// The earliest not_before in the delayed index, 0 if none.
+  uint64_t first_delayed(MDB_txn* txn) {
+    auto cur = lmdb::cursor::open(txn, delayed);
+    lmdb::val k;
+    lmdb::val v;
+    if (cur.get(k, v, MDB_FIRST) && k.size() >= 8)
+      return codec::get_u64_be(k.data());
+    return 0;
+  }
+
+  // -- schedules ---------------------------------------------------------------
+
+  std::optional<schedule_record> load_schedule(MDB_txn* txn,
+                                               const std::string& name) {
+    std::string_view raw;
+    if (name.empty() || !get_raw(txn, schedules, name, raw))
+      return std::nullopt;
+    schedule_record x;
+    if (!codec::decode(raw.data(), raw.size(), x))
+      throw store_failure{damaged("schedule " + name + " is unreadable")};
+    return x;
+  }
+
+  void save_schedule(MDB_txn* txn, const schedule_record& x) {
+    std::vector<char> buf;
+    if (auto err = codec::encode(x, buf))
+      throw store_failure{
+        make_error(errc::storage_failure, "cannot encode schedule " + x.name)};
+    put_raw(txn, schedules, x.name, std::string_view{buf.data(), buf.size()});
+  }
+
+  std::vector<schedule_record> all_schedules(MDB_txn* txn) {
+    std::vector<schedule_record> out;
+    auto cur = lmdb::cursor::open(txn, schedules);
+    lmdb::val k;
+    lmdb::val v;
+    for (bool ok = cur.get(k, v, MDB_FIRST); ok;
+         ok = cur.get(k, v, MDB_NEXT)) {
+      schedule_record x;
+      if (!codec::decode(v.data(), v.size(), x))
+        throw store_failure{damaged("schedule "
+                                    + std::string{k.data(), k.size()}
+                                    + " is unreadable")};
+      out.push_back(std::move(x));
+    }
+    return out;
+  }
+
+  /// A schedule_add or schedule_remove: writes or removes the schedule and
+  /// logs it. The record returned is empty (no process changed).
+  caf::expected<process_record> schedule_step(MDB_txn* txn, transition& t,
+                                              uint64_t now, bool& ring) {
+    auto old = load_schedule(txn, t.schedule);
+    schedule_record x;
+    if (t.kind == transition_kind::schedule_remove) {
+      if (!old)
+        return make_error(errc::unknown_schedule,
+                          "no schedule \"" + t.schedule + "\"");
+      del_raw(txn, schedules, t.schedule);
+      x = std::move(*old);
+    } else {
+      if (t.schedule.empty())
+        return make_error(errc::invalid_argument, "a schedule needs a name");
+      auto expr = parse_cron(t.cron);
+      if (!expr)
+        return to_error(expr.error());
+      if (auto f = check_spec(t.spec))
+        return to_error(f);
+      if (t.spec.not_before != 0)
+        return make_error(errc::invalid_spec,
+                          "schedule \"" + t.schedule
+                            + "\": spec: field \"not_before\" has no meaning "
+                              "in a schedule (its cron expression says when)");
+      if (old) {
+        x.last_fired = old->last_fired;
+        x.last_pid = old->last_pid;
+      }
+      x.name = t.schedule;
+      x.cron = t.cron;
+      x.spec = t.spec;
+      x.created_at = now;
+      x.next_due = next_cron_time(*expr, now);
+      save_schedule(txn, x);
+      ring = true; // a waiting runner arms its timer for it
+    }
+    log_entry e;
+    e.seq = next_counter(txn, key_seq);
+    e.time = now;
+    e.what = t;
+    e.digest = codec::schedule_digest(x);
+    write_log(txn, e);
+    return process_record{};
+  }
+
+  /// An enqueue by a schedule moves the schedule on: its next due time is
+  /// the first after now (runs missed while no runner was up are one run).
+  caf::error advance_schedule(MDB_txn* txn, const transition& t,
+                              uint64_t now) {
+    auto x = load_schedule(txn, t.schedule);
+    if (!x)
+      return {}; // removed since, or not in a replayed log
+    if (t.due < x->next_due)
+      return make_error(errc::illegal_transition,
+                        "schedule \"" + t.schedule + "\" already ran for "
+                          + iso_time(t.due));
+    auto expr = parse_cron(x->cron);
+    x->next_due = expr ? next_cron_time(*expr, std::max(now, t.due)) : 0;
+    x->last_fired = now;
+    x->last_pid = t.pid;
+    save_schedule(txn, *x);
+    return {};
   }
 
   void remove(MDB_txn* txn, const process_record& rec) {
@@ -346,7 +545,9 @@ struct store::impl {
     del_raw(txn, status,
             codec::u8_pid_key(static_cast<uint8_t>(rec.status), rec.pid));
     if (rec.status == process_status::queued && rec.queue_seq != 0)
-      del_raw(txn, queue, codec::u64_key(rec.queue_seq));
+      unqueue(txn, rec);
+    if (holds_key(rec))
+      release_key(txn, rec);
     if (is_terminal(rec.status))
       del_raw(txn, expiry, codec::u64_pid_key(rec.finished_at, rec.pid));
     del_raw(txn, created, codec::u64_pid_key(rec.created_at, rec.pid));
@@ -376,6 +577,10 @@ struct store::impl {
     e.what = t;
     e.status_after = rec.status;
     e.digest = codec::record_digest(rec);
+    write_log(txn, e);
+  }
+
+  void write_log(MDB_txn* txn, const log_entry& e) {
     std::vector<char> buf;
     if (auto err = codec::encode(e, buf))
       throw store_failure{
@@ -425,7 +630,11 @@ struct store::impl {
   /// runner has new work.
   caf::expected<process_record> step(MDB_txn* txn, transition& t,
                                      uint64_t now, bool& ring) {
+    if (t.kind == transition_kind::schedule_add
+        || t.kind == transition_kind::schedule_remove)
+      return schedule_step(txn, t, now, ring);
     if (t.kind == transition_kind::claim && t.pid.empty()) {
+      promote_due(txn, now);
       auto head = queue_head(txn);
       if (!head)
         return make_error(errc::queue_empty, "no queued process to claim");
@@ -435,8 +644,21 @@ struct store::impl {
       // Logged as it takes effect, so that the record follows from the log
       // alone (replay).
       t.spec.timeout = opts.default_timeout;
+    if (t.kind == transition_kind::enqueue) {
+      if (!t.schedule.empty())
+        if (auto err = advance_schedule(txn, t, now))
+          return err;
+      // A unique key held by a live process: that one is the answer.
+      if (auto holder = key_holder(txn, t.spec.key))
+        return std::move(*holder);
+    }
     auto old = load(txn, t.pid);
     auto before = old ? &*old : nullptr;
+    if (t.kind == transition_kind::retry && old)
+      if (auto holder = key_holder(txn, old->key); holder && holder->pid != t.pid)
+        return make_error(errc::illegal_transition,
+                          t.pid + ": cannot retry: its key \"" + old->key
+                            + "\" is held by process " + holder->pid);
     auto rec = procman::next(before, t, now);
     if (!rec)
       return rec;
@@ -445,7 +667,7 @@ struct store::impl {
     } else {
       if (rec->status == process_status::queued && rec->queue_seq == 0)
         rec->queue_seq = next_counter(txn, key_qseq);
-      save(txn, before, *rec);
+      save(txn, before, *rec, now);
     }
     append_log(txn, t, *rec, now);
     ring = ring || wakes_runner(before, *rec);
@@ -453,6 +675,27 @@ struct store::impl {
   }
 
   // -- opening ------------------------------------------------------------------
+
+  /// Schema 1 -> 2: queue keys were the queue number alone; now the
+  /// priority comes first (every process queued then has priority 0).
+  static void upgrade_queue_keys(MDB_txn* txn, MDB_dbi queue) {
+    std::vector<std::pair<std::string, std::string>> old;
+    {
+      auto cur = lmdb::cursor::open(txn, queue);
+      lmdb::val k;
+      lmdb::val v;
+      for (bool ok = cur.get(k, v, MDB_FIRST); ok;
+           ok = cur.get(k, v, MDB_NEXT))
+        if (k.size() == 8)
+          old.emplace_back(std::string{k.data(), k.size()},
+                           std::string{v.data(), v.size()});
+    }
+    for (auto& [key, pid] : old) {
+      del_raw(txn, queue, key);
+      put_raw(txn, queue, codec::queue_key(0, codec::get_u64_be(key.data())),
+              pid);
+    }
+  }
 
   /// Opens the LMDB environment in `opts.dir` (which exists and is
   /// writable), sizes the map, creates the databases and checks the schema.
@@ -514,6 +757,9 @@ struct store::impl {
       env->expiry = open_db("expiry");
       env->created = open_db("created");
       env->log = open_db("log");
+      env->delayed = open_db("delayed");
+      env->keys = open_db("keys");
+      env->schedules = open_db("schedules");
       std::string_view raw;
       if (get_raw(txn, env->meta, key_schema, raw)) {
         if (raw.size() != 4)
@@ -529,6 +775,10 @@ struct store::impl {
               + std::to_string(defaults::schema_version))};
         if (version == 0)
           throw store_failure{damaged("meta \"schema\" is 0")};
+        if (version < 2) {
+          upgrade_queue_keys(txn, env->queue);
+          put_schema(txn, env->meta);
+        }
       } else {
         MDB_stat st;
         lmdb::dbi_stat(txn, env->processes, &st);
@@ -641,6 +891,7 @@ store::claim(const std::string& runner, size_t n) {
   auto now = impl_->now();
   auto err = impl_->guarded(true, [&](MDB_txn* txn) {
     out.clear();
+    impl_->promote_due(txn, now);
     while (out.size() < n) {
       auto head = impl_->queue_head(txn);
       if (!head)
@@ -662,6 +913,80 @@ store::claim(const std::string& runner, size_t n) {
   if (err)
     return err;
   return out;
+}
+
+caf::expected<uint32_t> store::fire_schedules() {
+  uint32_t fired = 0;
+  auto now = impl_->now();
+  // Most calls find nothing due: a read transaction says so without
+  // taking the writer's lock.
+  bool any_due = false;
+  if (auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+        any_due = false;
+        for (auto& x : impl_->all_schedules(txn))
+          any_due = any_due || (x.next_due != 0 && x.next_due <= now);
+      }))
+    return err;
+  if (!any_due)
+    return fired;
+  auto err = impl_->guarded(true, [&](MDB_txn* txn) {
+    fired = 0;
+    for (auto& x : impl_->all_schedules(txn)) {
+      if (x.next_due == 0 || x.next_due > now)
+        continue;
+      transition t;
+      t.kind = transition_kind::enqueue;
+      t.pid = make_pid();
+      t.source = "schedule";
+      t.spec = x.spec;
+      t.schedule = x.name;
+      t.due = x.next_due;
+      bool ring = false;
+      auto rec = impl_->step(txn, t, now, ring);
+      if (rec && rec->pid == t.pid)
+        ++fired;
+    }
+  });
+  if (err)
+    return err;
+  if (fired > 0 && impl_->opts.ring_doorbell)
+    ring_doorbell(impl_->opts.dir);
+  return fired;
+}
+
+caf::expected<uint64_t> store::next_wake() {
+  uint64_t at = 0;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    at = impl_->first_delayed(txn);
+    for (auto& x : impl_->all_schedules(txn))
+      if (x.next_due != 0 && (at == 0 || x.next_due < at))
+        at = x.next_due;
+  });
+  if (err)
+    return err;
+  return at;
+}
+
+caf::expected<std::vector<schedule_record>> store::schedules() {
+  std::vector<schedule_record> out;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    out = impl_->all_schedules(txn);
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::expected<schedule_record> store::schedule(const std::string& name) {
+  std::optional<schedule_record> x;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    x = impl_->load_schedule(txn, name);
+  });
+  if (err)
+    return err;
+  if (!x)
+    return make_error(errc::unknown_schedule, "no schedule \"" + name + "\"");
+  return std::move(*x);
 }
 
 // -- store: reads ------------------------------------------------------------------

@@ -16,12 +16,20 @@
 //   meta       "schema" -> u32 version, "seq" -> u64 last log sequence,
 //              "qseq" -> u64 last queue number (all big-endian)
 //   processes  pid (32 hex chars) -> version byte + binary process_record
-//   queue      u64 big-endian queue_seq -> pid           (FIFO of queued)
+//   queue      queue key (priority, queue_seq) -> pid    (queued and due)
 //   status     u8 status + pid -> ""                      (list, recovery)
 //   expiry     u64 big-endian finished_at + pid -> ""     (retention)
 //   created    u64 big-endian created_at + pid -> ""      (list, newest first)
 //   log        u64 big-endian seq -> version byte + binary log_entry
 //              (version 1, before typed transitions: legacy_log_entry)
+//   delayed    u64 not_before + queue key -> pid    (queued, not yet due)
+//   keys       unique key -> pid            (while queued/running/interrupted)
+//   schedules  name -> version byte + binary schedule_record
+//
+// The queue key is 4 bytes of inverted priority then the u64 queue_seq
+// (codec::queue_key): the first key is the highest priority's oldest
+// process. A claim first moves the delayed processes that are due into
+// the queue, in its own transaction.
 //
 // What a transition does and when it is refused is lifecycle/machine.hpp's
 // (`next`); the store supplies what only it knows: the pid of an enqueue
@@ -99,6 +107,21 @@ public:
   /// commit (one `claim` log entry each). Costs O(log n) per process.
   caf::expected<std::vector<process_record>> claim(const std::string& runner,
                                                    size_t n);
+
+  /// Enqueues one run of every schedule due now, each with its schedule's
+  /// next due time moved on, in one commit: two runners (or hosts) firing
+  /// at once enqueue each due run once. Returns how many it enqueued.
+  caf::expected<uint32_t> fire_schedules();
+
+  /// When something next becomes due: the earliest not_before of a delayed
+  /// process or next due time of a schedule (unix ms), 0 if nothing waits.
+  caf::expected<uint64_t> next_wake();
+
+  /// Every schedule, by name.
+  caf::expected<std::vector<schedule_record>> schedules();
+
+  /// One schedule. Errors: `unknown_schedule`.
+  caf::expected<schedule_record> schedule(const std::string& name);
 
   /// Reads one record. Errors: `unknown_process`.
   caf::expected<process_record> get(const std::string& pid);

@@ -71,6 +71,11 @@ std::string encode_report(const executor_report& x) {
       with_step();
       line["error"] = json::value_from(x.error);
       break;
+    case report_event::step_completed:
+      with_step();
+      if (!x.output.is_null())
+        line["output"] = x.output;
+      break;
     default:
       with_step();
       break;
@@ -121,6 +126,11 @@ executor_report decode_report(std::string_view line) {
         x.output = *out;
       else
         x.output = json::object{};
+      break;
+    case report_event::step_completed:
+      // The next step's input, when the executor sends it.
+      if (auto out = o->if_contains("output"))
+        x.output = *out;
       break;
     case report_event::error:
       if (auto e = o->if_contains("error")) {

@@ -37,7 +37,9 @@ struct executor_report {
   std::string name;             ///< the step's name, where `step` is set
   double percent = 0;           ///< progress: 0..100
   std::string message;          ///< progress
-  /// finished, interrupted: the output (an absent one decodes as {}).
+  /// finished, interrupted: the output (an absent one decodes as {});
+  /// step_completed: the step's output when the run has more steps (null
+  /// when absent).
   boost::json::value output;
   /// error: kind `exception` when the line names none; an error object
   /// that does not decode becomes a message saying so.

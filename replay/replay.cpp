@@ -155,6 +155,12 @@ std::string differing_fields(const json::object& a, const json::object& b) {
   return result;
 }
 
+/// Whether `e` is a schedule's, not a process's (no pid).
+bool schedule_event(const log_entry& e) {
+  return e.what.kind == transition_kind::schedule_add
+         || e.what.kind == transition_kind::schedule_remove;
+}
+
 /// Whether `e` records an executor that could not be started.
 bool failed_start(const log_entry& e) {
   return e.what.kind == transition_kind::fail && e.what.spawn_errno != 0;
@@ -254,6 +260,8 @@ private:
     std::set<std::string> skipped;
     for (size_t i = 0; i < entries.size(); ++i) {
       auto& e = entries[i];
+      if (schedule_event(e))
+        continue; // not a process's: replayed as it is
       if (!enqueued.count(e.what.pid)) {
         matched_[i] = true;
         skipped.insert(e.what.pid);
@@ -484,7 +492,18 @@ private:
     bool from_executor = t.source == "supervisor";
     switch (t.kind) {
       case tk::enqueue:
+        if (!t.schedule.empty()) {
+          // A schedule's run: the store enqueues it and moves the
+          // schedule on, as a runner's fire did.
+          keep_error(ask<process_record>(store_, atom::apply_v, t));
+          return;
+        }
         keep_error(ask<std::string>(manager_, atom::start_v, t.spec, t.pid));
+        return;
+      case tk::retry:
+      case tk::schedule_add:
+      case tk::schedule_remove:
+        keep_error(ask<process_record>(store_, atom::apply_v, t));
         return;
       case tk::claim: {
         auto recs = ask<std::vector<process_record>>(queue_for(t.runner),
@@ -533,9 +552,13 @@ private:
       case tk::step_started:
         report(t.pid, executor_line(report_event::step_started, t));
         return;
-      case tk::step_completed:
-        report(t.pid, executor_line(report_event::step_completed, t));
+      case tk::step_completed: {
+        auto line = executor_line(report_event::step_completed, t);
+        if (!t.output.empty())
+          line.output = payload_value(t);
+        report(t.pid, line);
         return;
+      }
       case tk::progress: {
         auto line = executor_line(report_event::progress, t);
         line.percent = t.progress.percent;

@@ -158,6 +158,8 @@ step_run_result run_steps(const std::vector<step_spec>& steps, uint32_t first,
       output = std::move(as_value.get_object());
       if (observer.completed)
         observer.completed(i);
+      if (observer.output)
+        observer.output(i, output);
       if (s->interrupts()) {
         result.outcome = step_run_result::interrupted;
         result.step = i;

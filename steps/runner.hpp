@@ -29,6 +29,9 @@ struct step_run_result {
 struct step_observer {
   std::function<void(uint32_t step)> started;
   std::function<void(uint32_t step)> completed;
+  /// Optional, after `completed`: the step's output (the next step's input).
+  std::function<void(uint32_t step, const boost::json::object& output)>
+    output;
   std::function<void(uint32_t step, double percent, const std::string& msg)>
     progress;
 };

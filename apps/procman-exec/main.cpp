@@ -147,10 +147,14 @@ public:
     write_line(step_event(procman::report_event::step_started, step, name));
   }
 
-  void completed(uint32_t step, const std::string& name) {
+  void completed(uint32_t step, const std::string& name,
+                 const boost::json::object* output = nullptr) {
     std::lock_guard<std::mutex> guard{mtx_};
     flush_pending(); // a step's last progress always arrives
-    write_line(step_event(procman::report_event::step_completed, step, name));
+    auto line = step_event(procman::report_event::step_completed, step, name);
+    if (output != nullptr)
+      line.output = *output;
+    write_line(line);
   }
 
   // At most one progress line per `progress_interval`; a report that comes
@@ -578,7 +582,15 @@ int main(int argc, char** argv) {
       acks->await(i - 1);
     rep.started(i, steps[i].name);
   };
-  obs.completed = [&](uint32_t i) { rep.completed(i, steps[i].name); };
+  // With acknowledgements (more steps follow) a completion carries the
+  // output: the next step's input, which the record keeps so that a retry
+  // resumes at the first step that did not complete.
+  obs.output = [&](uint32_t i, const boost::json::object& out) {
+    if (acks && i + 1 < steps.size())
+      rep.completed(i, steps[i].name, &out);
+    else
+      rep.completed(i, steps[i].name);
+  };
   obs.progress = [&](uint32_t i, double percent, const std::string& msg) {
     rep.progress(i, steps[i].name, percent, msg);
   };

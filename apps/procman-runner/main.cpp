@@ -305,7 +305,8 @@ int main(int argc, char** argv) {
       eo.store_dir = opts.store_dir;
       eo.lease_ms = lease_s * 1000;
       eo.default_timeout = opts.default_timeout;
-      gate = sys.spawn(work_endpoint, eo, (*eng)->manager(), (*eng)->store());
+      gate = sys.spawn(work_endpoint, eo, (*eng)->manager(), (*eng)->store(),
+                       (*eng)->supervisor());
       port = publish_gate(sys, caf::actor_cast<node_gate_actor>(gate),
                           static_cast<uint16_t>(publish_port), bind_addr);
     } else {

@@ -1,6 +1,9 @@
 // procman: the command line.
 //
 //   procman [--store DIR] start SPEC [--data JSON] [--timeout S]
+//                               [--delay D] [--priority N] [--key K]
+//   procman [--store DIR] retry PID
+//   procman [--store DIR] schedule add NAME CRON SPEC | list | remove NAME
 //   procman [--store DIR] status PID
 //   procman [--store DIR] proceed PID [--data JSON]
 //   procman [--store DIR] cancel PID
@@ -13,9 +16,9 @@
 // 0 ok, 1 failure (unknown pid, refused transition, failed process),
 // 2 usage error; `wait`: 0 finished, 1 error or cancelled, 3 interrupted,
 // 4 the wait timed out; `run`: 0 finished, 1 failed, 3 interrupted.
-// With --connect (or $PROCMAN_CONNECT) start, status, proceed, cancel, list
-// and wait go to a store node's manager (docs/distribution.md) with the
-// same output and exit codes; a store node that cannot be reached exits 1.
+// With --connect (or $PROCMAN_CONNECT) every command but run, log export and
+// replay goes to a store node (docs/distribution.md) with the same output
+// and exit codes; a store node that cannot be reached exits 1.
 
 #include <cmath>
 #include <csignal>
@@ -51,6 +54,14 @@ constexpr const char* usage = R"(usage: procman [--store DIR] COMMAND [ARGS]
 
 commands:
   start SPEC [--data JSON] [--timeout S]   enqueue a process; prints its pid
+        [--delay D] [--priority N]         (D: 30, 30s, 5m, 2h, 1d; the key's
+        [--key K]                          holder's pid if K is held)
+  retry PID                                queue an errored process again; it
+                                           resumes at its failed step
+  schedule add NAME "CRON" SPEC            enqueue SPEC at each due time of
+                                           CRON (UTC; replaces NAME)
+  schedule list                            the schedules as JSON lines
+  schedule remove NAME                     remove a schedule
   status PID                               the process info as JSON
   proceed PID [--data JSON]                resume an interrupted process
   cancel PID                               cancel a queued, interrupted or
@@ -74,7 +85,7 @@ SPEC is a file, - for stdin, or inline JSON:
 --store defaults to $PROCMAN_STORE, else $XDG_STATE_HOME/procman, else
 ~/.local/state/procman.
 
-remote store (start, status, proceed, cancel, list, wait):
+remote store (every command but run, log export and replay):
   --connect HOST:PORT    ask the store node there (procman-runner --listen)
                          instead of a store directory; also $PROCMAN_CONNECT
   --tls-cert FILE        with --tls-key and --tls-ca (or $PROCMAN_TLS_CERT,
@@ -141,7 +152,14 @@ const std::string& pid_arg(const cli::args& a) {
 /// manager (remote_client), with the same calls.
 struct backend {
   virtual ~backend() = default;
-  virtual caf::expected<std::string> start(const process_spec& spec) = 0;
+  virtual caf::expected<client::submitted> submit(const process_spec& spec) = 0;
+  virtual caf::expected<process_record> retry(const std::string& pid) = 0;
+  virtual caf::expected<schedule_record>
+  add_schedule(const std::string& name, const std::string& cron,
+               const process_spec& spec) = 0;
+  virtual caf::expected<schedule_record>
+  remove_schedule(const std::string& name) = 0;
+  virtual caf::expected<std::vector<schedule_record>> schedules() = 0;
   virtual caf::expected<process_record> info(const std::string& pid) = 0;
   virtual caf::expected<std::string> proceed(const std::string& pid,
                                              const std::string& data) = 0;
@@ -157,8 +175,23 @@ template <class Client>
 struct backend_of : backend {
   Client c;
   explicit backend_of(Client x) : c(std::move(x)) {}
-  caf::expected<std::string> start(const process_spec& spec) override {
-    return deref().start(spec);
+  caf::expected<client::submitted> submit(const process_spec& spec) override {
+    return deref().submit(spec);
+  }
+  caf::expected<process_record> retry(const std::string& pid) override {
+    return deref().retry(pid);
+  }
+  caf::expected<schedule_record>
+  add_schedule(const std::string& name, const std::string& cron,
+               const process_spec& spec) override {
+    return deref().add_schedule(name, cron, spec);
+  }
+  caf::expected<schedule_record>
+  remove_schedule(const std::string& name) override {
+    return deref().remove_schedule(name);
+  }
+  caf::expected<std::vector<schedule_record>> schedules() override {
+    return deref().schedules();
   }
   caf::expected<process_record> info(const std::string& pid) override {
     return deref().info(pid);
@@ -294,15 +327,123 @@ void draw_progress(const process_record& rec) {
 
 // -- commands -------------------------------------------------------------------
 
+uint64_t delay_ms(const std::string& text);
+
 int cmd_start(const cli::args& a) {
   if (a.positional().size() > 2)
     throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
   auto spec = load_spec(a, 1);
   if (a.has("timeout"))
     spec.timeout = static_cast<uint32_t>(a.number("timeout", 0, 1, 31536000));
+  if (a.has("delay"))
+    spec.not_before = now_ms() + delay_ms(a.get("delay"));
+  if (a.has("priority")) {
+    auto text = a.get("priority");
+    size_t used = 0;
+    long long x = 0;
+    try {
+      x = std::stoll(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || text.empty() || x < INT32_MIN || x > INT32_MAX)
+      throw cli::usage_error("option --priority must be a whole number "
+                             "(higher runs first), not \"" + text + "\"");
+    spec.priority = static_cast<int32_t>(x);
+  }
+  if (a.has("key"))
+    spec.key = a.get("key");
   auto c = open_client(a);
-  std::cout << value_or_fail(c->start(spec)) << "\n";
+  auto res = value_or_fail(c->submit(spec));
+  std::cout << res.pid << "\n";
+  if (res.existing)
+    std::cerr << "procman: process " << res.pid << " holds the key \""
+              << spec.key << "\" already; nothing was enqueued\n";
   return 0;
+}
+
+/// Milliseconds of `--delay`: a number of seconds, or with a unit s, m, h
+/// or d (`30s`, `5m`, `1.5h`).
+uint64_t delay_ms(const std::string& text) {
+  auto bad = [&] {
+    return cli::usage_error("option --delay must be a duration such as 30, "
+                            "30s, 5m, 2h or 1d, not \"" + text + "\"");
+  };
+  if (text.empty())
+    throw bad();
+  double unit = 1000;
+  auto num = text;
+  switch (text.back()) {
+    case 's': unit = 1000; num.pop_back(); break;
+    case 'm': unit = 60e3; num.pop_back(); break;
+    case 'h': unit = 3600e3; num.pop_back(); break;
+    case 'd': unit = 86400e3; num.pop_back(); break;
+    default: break;
+  }
+  size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(num, &used);
+  } catch (const std::exception&) {
+    throw bad();
+  }
+  if (used != num.size() || num.empty() || !(x >= 0) || x * unit > 3.2e13)
+    throw bad();
+  return static_cast<uint64_t>(x * unit + 0.5);
+}
+
+int cmd_retry(const cli::args& a) {
+  auto c = open_client(a);
+  print_json(render_info(value_or_fail(c->retry(pid_arg(a)))));
+  return 0;
+}
+
+json::object schedule_json(const schedule_record& x) {
+  json::object o{{"name", x.name},
+                 {"cron", x.cron},
+                 {"spec", json::value_from(x.spec)},
+                 {"next_due", timestamp(x.next_due)},
+                 {"last_fired", timestamp(x.last_fired)},
+                 {"last_pid", x.last_pid}};
+  if (x.next_due == 0)
+    o["next_due"] = nullptr;
+  if (x.last_fired == 0) {
+    o["last_fired"] = nullptr;
+    o["last_pid"] = nullptr;
+  }
+  return o;
+}
+
+int cmd_schedule(const cli::args& a) {
+  auto& p = a.positional();
+  auto sub = p.size() > 1 ? p[1] : std::string{};
+  if (sub == "add") {
+    if (p.size() < 5)
+      throw cli::usage_error("usage: procman schedule add NAME \"CRON\" SPEC");
+    if (p.size() > 5)
+      throw cli::usage_error("unexpected argument \"" + p[5] + "\"");
+    auto spec = load_spec(a, 4);
+    auto c = open_client(a);
+    print_json(schedule_json(value_or_fail(c->add_schedule(p[2], p[3], spec))));
+    return 0;
+  }
+  if (sub == "list") {
+    if (p.size() > 2)
+      throw cli::usage_error("unexpected argument \"" + p[2] + "\"");
+    auto c = open_client(a);
+    for (auto& x : value_or_fail(c->schedules()))
+      print_json(schedule_json(x));
+    return 0;
+  }
+  if (sub == "remove") {
+    if (p.size() != 3)
+      throw cli::usage_error("usage: procman schedule remove NAME");
+    auto c = open_client(a);
+    print_json(schedule_json(value_or_fail(c->remove_schedule(p[2]))));
+    return 0;
+  }
+  throw cli::usage_error("usage: procman schedule add NAME \"CRON\" SPEC | "
+                         "list | remove NAME");
 }
 
 int cmd_status(const cli::args& a) {
@@ -510,7 +651,8 @@ int main(int argc, char** argv) {
   try {
     cli::args a(argc, argv, {"help"},
                 {"store", "data", "timeout", "status", "limit", "since", "pid",
-                 "connect", "tls-cert", "tls-key", "tls-ca"},
+                 "delay", "priority", "key", "connect", "tls-cert", "tls-key",
+                 "tls-ca"},
                 {"step-lib"});
     if (a.flag("help") || a.positional().empty()
         || a.positional()[0] == "help") {
@@ -536,6 +678,10 @@ int main(int argc, char** argv) {
       return cmd_log(a);
     if (cmd == "replay")
       return cmd_replay(a);
+    if (cmd == "retry")
+      return cmd_retry(a);
+    if (cmd == "schedule")
+      return cmd_schedule(a);
     throw cli::usage_error("unknown command \"" + cmd + "\"");
   } catch (const cli::usage_error& e) {
     std::cerr << "procman: " << e.what() << "\n(see procman --help)\n";

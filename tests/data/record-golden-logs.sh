@@ -28,6 +28,10 @@ sh_spec() {  # script [timeout]
     "$1" "${2:+, \"timeout\": $2}"
 }
 
+# ONLY=name records just that log.
+only() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+
+if [ -z "${ONLY:-}" ]; then
 # finished: three steps, one command.
 fresh finished
 pm start "$here/../../examples/hello.json" >/dev/null
@@ -121,3 +125,40 @@ done
 for p in "${pids[@]}"; do wait_status "$p" finished; done
 kill -TERM $r; wait $r
 export_to interleaved
+fi
+
+# jobs: retries (resuming at the failed step, then the maximum reached),
+# a retry by hand, priorities, a delayed start, a unique key, a schedule
+# fired by a waiting runner and removed.
+if only jobs; then
+fresh jobs
+flag="$work/jobs-ok"
+pm start "{\"steps\": {\"a\": {\"class\": \"procman.set\", \"args\": {\"a\": 1}},
+  \"b\": {\"class\": \"procman.exec\", \"args\": {\"command\": [\"test\", \"-f\", \"$flag\"]}},
+  \"c\": {\"class\": \"procman.set\", \"args\": {\"c\": 1}}},
+  \"retry\": {\"max\": 3, \"initial\": 0.2}}" >/dev/null
+gives_up=$(pm start '{"steps": {"f": {"class": "procman.fail", "args": {"message": "no"}}},
+  "retry": {"max": 1, "initial": 0.1, "backoff": "fixed"}}')
+runner --parallel 1
+sleep 0.3
+touch "$flag"
+runner --parallel 1
+sleep 0.2
+runner --parallel 1
+pm retry "$gives_up" >/dev/null
+runner
+pm start '{"steps": {"low": {"class": "procman.set"}}, "priority": -1}' >/dev/null
+pm start '{"steps": {"high": {"class": "procman.set"}}, "priority": 5}' >/dev/null
+pm start '{"steps": {"late": {"class": "procman.set"}}}' --delay 0.5s >/dev/null
+pm start '{"steps": {"once": {"class": "procman.set"}}, "key": "k1"}' >/dev/null
+pm start '{"steps": {"once": {"class": "procman.set"}}, "key": "k1"}' >/dev/null 2>&1
+runner --parallel 1
+pm schedule add tick '* * * * * *' '{"steps": {"tick": {"class": "procman.set"}}}' >/dev/null
+runner_bg --wait --parallel 1
+r=$!
+sleep 2.5
+pm schedule remove tick >/dev/null
+sleep 0.7
+kill -TERM $r; wait $r
+export_to jobs
+fi

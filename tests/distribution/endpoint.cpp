@@ -46,7 +46,8 @@ struct endpoint_fixture : actor_system_fixture {
     endpoint_options eo;
     eo.store_dir = tmp.str() + "/store";
     eo.lease_ms = lease_ms;
-    ep = sys->spawn(work_endpoint, eo, eng->manager(), eng->store());
+    ep = sys->spawn(work_endpoint, eo, eng->manager(), eng->store(),
+                    eng->supervisor());
   }
 
   /// The answer to `xs`, or the error.

@@ -40,7 +40,7 @@ const tk every_kind[] = {tk::enqueue,        tk::claim,    tk::start,
                          tk::step_started,   tk::step_completed,
                          tk::progress,       tk::interrupt, tk::proceed,
                          tk::finish,         tk::fail,     tk::cancel,
-                         tk::purge};
+                         tk::purge,          tk::retry};
 
 ps status_of(where w) {
   switch (w) {
@@ -217,6 +217,11 @@ verdict expected(where w, tk k) {
       return w == where::running ? ok(where::requested) : ok(where::cancelled);
     case tk::purge:
       return terminal ? ok(w) : no(errc::illegal_transition);
+    case tk::retry:
+      return w == where::error ? ok(where::queued)
+                               : no(errc::illegal_transition);
+    default:
+      break;
   }
   return no(errc::illegal_transition);
 }
@@ -299,9 +304,9 @@ BOOST_AUTO_TEST_CASE(every_kind_from_every_state_is_legal_or_refused_as_the_diag
         BOOST_TEST((bytes_of(must(apply_to(w, of(k)))) == bytes_of(rec)));
       }
     }
-  // 8 states x 12 kinds.
-  BOOST_TEST(legal + illegal == 96u);
-  BOOST_TEST(legal == 25u);
+  // 8 states x 13 kinds.
+  BOOST_TEST(legal + illegal == 104u);
+  BOOST_TEST(legal == 26u);
 }
 
 BOOST_AUTO_TEST_CASE(only_new_work_and_cancel_requests_wake_a_runner) {
@@ -313,7 +318,7 @@ BOOST_AUTO_TEST_CASE(only_new_work_and_cancel_requests_wake_a_runner) {
       auto before = w == where::none ? std::optional<process_record>{}
                                      : record_in(w);
       auto wakes = wakes_runner(before ? &*before : nullptr, *got);
-      auto want = k == tk::enqueue || k == tk::proceed
+      auto want = k == tk::enqueue || k == tk::proceed || k == tk::retry
                   || (k == tk::cancel && w == where::running);
       BOOST_TEST(wakes == want, to_string(k) << " from " << name_of(w));
     }

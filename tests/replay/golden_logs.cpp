@@ -1,6 +1,8 @@
 // Golden logs recorded from real runs (tests/data/record-golden-logs.sh)
 // replay clean, and an altered event is caught at its sequence number.
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "replay_fixture.hpp"
@@ -13,7 +15,7 @@ namespace {
 const std::vector<std::string> golden = {
   "finished.jsonl", "error.jsonl",   "interrupted-proceeded.jsonl",
   "timeout.jsonl",  "cancel.jsonl",  "runner-lost.jsonl",
-  "interleaved.jsonl",
+  "interleaved.jsonl", "jobs.jsonl",
 };
 
 /// The seq of the first entry in `log` with this event (and error kind).
@@ -74,6 +76,33 @@ BOOST_AUTO_TEST_CASE(the_golden_logs_cover_every_lifecycle_path) {
   BOOST_TEST(has("runner-lost.jsonl", transition_kind::fail, error_kind::runner_lost));
   BOOST_TEST(has("interleaved.jsonl", transition_kind::progress));
   BOOST_TEST(load("interleaved.jsonl").records.size() >= 10u);
+  BOOST_TEST(has("jobs.jsonl", transition_kind::retry));
+  BOOST_TEST(has("jobs.jsonl", transition_kind::schedule_add));
+  BOOST_TEST(has("jobs.jsonl", transition_kind::schedule_remove));
+  auto jobs = load("jobs.jsonl");
+  auto count = [&](auto pred) {
+    return std::count_if(jobs.entries.begin(), jobs.entries.end(), pred);
+  };
+  // A fail that queued the process again (a retry), a schedule's runs,
+  // a step completion carrying its output, a delayed start.
+  BOOST_TEST(count([](const log_entry& e) {
+               return e.what.kind == transition_kind::fail
+                      && e.status_after == process_status::queued;
+             })
+             >= 2);
+  BOOST_TEST(count([](const log_entry& e) { return !e.what.schedule.empty()
+                                                   && e.what.due != 0; })
+             >= 2);
+  BOOST_TEST(count([](const log_entry& e) {
+               return e.what.kind == transition_kind::step_completed
+                      && !e.what.output.empty();
+             })
+             >= 2);
+  BOOST_TEST(count([](const log_entry& e) {
+               return e.what.kind == transition_kind::enqueue
+                      && e.what.spec.not_before != 0;
+             })
+             == 1);
 }
 
 BOOST_AUTO_TEST_CASE(an_altered_payload_is_reported_at_its_seq) {
@@ -84,6 +113,45 @@ BOOST_AUTO_TEST_CASE(an_altered_payload_is_reported_at_its_seq) {
   BOOST_REQUIRE(!report.ok());
   BOOST_TEST(report.divergence->seq == seq);
   BOOST_TEST(report.divergence->expected.find("mallory") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_altered_retry_policy_is_reported_where_the_backoff_differs) {
+  // The record after a retrying fail holds its not_before, which follows
+  // from the policy: a log whose enqueue says another backoff diverges at
+  // that fail.
+  auto log = load("jobs.jsonl");
+  uint64_t fail_seq = 0;
+  std::string pid;
+  for (auto& e : log.entries)
+    if (e.what.kind == transition_kind::fail
+        && e.status_after == process_status::queued) {
+      fail_seq = e.seq;
+      pid = e.what.pid;
+      break;
+    }
+  BOOST_REQUIRE(fail_seq != 0);
+  for (auto& e : log.entries)
+    if (e.what.kind == transition_kind::enqueue && e.what.pid == pid)
+      e.what.spec.retry.initial_ms += 1;
+  auto report = replay(log);
+  BOOST_REQUIRE(!report.ok());
+  // The enqueue's record already differs (its policy), so it is caught
+  // there at the latest.
+  BOOST_TEST(report.divergence->seq <= fail_seq);
+}
+
+BOOST_AUTO_TEST_CASE(an_altered_schedule_run_is_reported_at_its_seq) {
+  auto log = load("jobs.jsonl");
+  for (auto& e : log.entries)
+    if (e.what.kind == transition_kind::enqueue && !e.what.schedule.empty()) {
+      e.what.due -= 1000; // a due time the schedule already ran for
+      auto seq = e.seq;
+      auto report = replay(log);
+      BOOST_REQUIRE(!report.ok());
+      BOOST_TEST(report.divergence->seq == seq);
+      return;
+    }
+  BOOST_FAIL("no schedule run in jobs.jsonl");
 }
 
 BOOST_AUTO_TEST_CASE(an_altered_step_is_reported_at_its_seq) {

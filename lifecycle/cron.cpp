@@ -1,0 +1,256 @@
+#include "procman/lifecycle/cron.hpp"
+
+#include <cctype>
+#include <ctime>
+#include <sstream>
+#include <vector>
+
+namespace procman {
+
+namespace {
+
+struct field_def {
+  const char* name;
+  int lo;
+  int hi;
+  const char* const* names; ///< names for lo.. (months, weekdays) or null
+  int names_base;
+};
+
+const char* const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                   "jul", "aug", "sep", "oct", "nov", "dec",
+                                   nullptr};
+const char* const weekday_names[] = {"sun", "mon", "tue", "wed",
+                                     "thu", "fri", "sat", nullptr};
+
+/// Parses one value of a field: a number or a name.
+bool parse_value(const std::string& s, const field_def& f, int& out) {
+  if (s.empty())
+    return false;
+  if (std::isdigit(static_cast<unsigned char>(s[0]))) {
+    if (s.size() > 4)
+      return false;
+    for (auto c : s)
+      if (!std::isdigit(static_cast<unsigned char>(c)))
+        return false;
+    out = std::stoi(s);
+    return true;
+  }
+  if (f.names == nullptr)
+    return false;
+  std::string lower;
+  for (auto c : s)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (int i = 0; f.names[i] != nullptr; ++i)
+    if (lower == f.names[i]) {
+      out = i + f.names_base;
+      return true;
+    }
+  return false;
+}
+
+/// Sets the bits of `text` (one field) in `bits`; "" on success, else why.
+template <size_t N>
+std::string parse_field(const std::string& text, const field_def& f,
+                        std::bitset<N>& bits, bool& any) {
+  any = text == "*" || text == "?";
+  std::stringstream items{text};
+  std::string item;
+  bool seen = false;
+  while (std::getline(items, item, ',')) {
+    seen = true;
+    if (item.empty())
+      return "empty list item in \"" + text + "\"";
+    int step = 1;
+    auto slash = item.find('/');
+    std::string range = item.substr(0, slash);
+    if (slash != std::string::npos) {
+      int st = 0;
+      auto s = item.substr(slash + 1);
+      field_def num{f.name, 0, 0, nullptr, 0};
+      if (!parse_value(s, num, st) || st <= 0)
+        return "step \"" + s + "\" must be a positive number";
+      step = st;
+    }
+    int a = f.lo;
+    int b = f.hi;
+    if (range != "*" && range != "?") {
+      auto dash = range.find('-');
+      if (!parse_value(range.substr(0, dash), f, a))
+        return "\"" + range.substr(0, dash) + "\" is not a valid value";
+      if (dash != std::string::npos) {
+        if (!parse_value(range.substr(dash + 1), f, b))
+          return "\"" + range.substr(dash + 1) + "\" is not a valid value";
+      } else if (slash == std::string::npos) {
+        b = a;
+      }
+      for (int v : {a, b})
+        if (v < f.lo || v > f.hi)
+          return std::to_string(v) + " is out of range "
+                 + std::to_string(f.lo) + "-" + std::to_string(f.hi);
+      if (a > b)
+        return "range " + range + " goes backwards";
+    }
+    for (int v = a; v <= b; v += step)
+      bits.set(static_cast<size_t>(v));
+  }
+  if (!seen)
+    return "is empty";
+  return {};
+}
+
+uint64_t to_ms(std::tm tm) {
+  return static_cast<uint64_t>(timegm(&tm)) * 1000;
+}
+
+int days_in_month(int year, int month /* 1..12 */) {
+  static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
+    return 29;
+  return d[month - 1];
+}
+
+bool day_matches(const cron_expr& e, const std::tm& tm) {
+  bool dom = e.days.test(static_cast<size_t>(tm.tm_mday));
+  bool dow = e.weekdays.test(static_cast<size_t>(tm.tm_wday));
+  if (e.any_day && e.any_weekday)
+    return true;
+  if (e.any_day)
+    return dow;
+  if (e.any_weekday)
+    return dom;
+  return dom || dow;
+}
+
+} // namespace
+
+outcome<cron_expr> parse_cron(const std::string& text) {
+  auto fail = [&](const std::string& why) {
+    return failure{errc::invalid_argument, "cron \"" + text + "\": " + why};
+  };
+  std::string expr = text;
+  static const std::pair<const char*, const char*> shorthands[] = {
+    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
+    {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
+    {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+    {"@hourly", "0 * * * *"}};
+  if (!expr.empty() && expr[0] == '@') {
+    bool found = false;
+    for (auto& [name, value] : shorthands)
+      if (expr == name) {
+        expr = value;
+        found = true;
+      }
+    if (!found)
+      return fail("unknown shorthand (expected @yearly, @annually, @monthly, "
+                  "@weekly, @daily, @midnight or @hourly)");
+  }
+  std::vector<std::string> parts;
+  std::stringstream ss{expr};
+  for (std::string p; ss >> p;)
+    parts.push_back(p);
+  if (parts.size() == 5)
+    parts.insert(parts.begin(), "0");
+  else if (parts.size() != 6)
+    return fail("expected 5 fields (minute hour day-of-month month "
+                "day-of-week) or 6 (second first), got "
+                + std::to_string(parts.size()));
+  static const field_def defs[] = {
+    {"second", 0, 59, nullptr, 0},      {"minute", 0, 59, nullptr, 0},
+    {"hour", 0, 23, nullptr, 0},        {"day-of-month", 1, 31, nullptr, 0},
+    {"month", 1, 12, month_names, 1},   {"day-of-week", 0, 7, weekday_names, 0}};
+  cron_expr e;
+  bool any = false;
+  std::string why;
+  auto check = [&](const std::string& w, const field_def& f) {
+    return w.empty() ? std::string{} : std::string(f.name) + ": " + w;
+  };
+  if (!(why = check(parse_field(parts[0], defs[0], e.seconds, any), defs[0])).empty()
+      || !(why = check(parse_field(parts[1], defs[1], e.minutes, any), defs[1])).empty()
+      || !(why = check(parse_field(parts[2], defs[2], e.hours, any), defs[2])).empty()
+      || !(why = check(parse_field(parts[3], defs[3], e.days, e.any_day), defs[3])).empty()
+      || !(why = check(parse_field(parts[4], defs[4], e.months, any), defs[4])).empty())
+    return fail(why);
+  std::bitset<8> wd;
+  if (auto w = parse_field(parts[5], defs[5], wd, e.any_weekday); !w.empty())
+    return fail(std::string("day-of-week: ") + w);
+  for (size_t i = 0; i < 7; ++i)
+    e.weekdays[i] = wd[i];
+  if (wd[7])
+    e.weekdays.set(0);
+  return e;
+}
+
+uint64_t next_cron_time(const cron_expr& e, uint64_t after_ms) {
+  auto t = static_cast<std::time_t>(after_ms / 1000) + 1;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  int limit_year = tm.tm_year + 5;
+  // Walk field by field from the largest; each mismatch moves to the start
+  // of the next value of that field and starts over.
+  while (tm.tm_year <= limit_year) {
+    if (!e.months.test(static_cast<size_t>(tm.tm_mon + 1))) {
+      tm.tm_mon += 1;
+      tm.tm_mday = 1;
+      tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+      if (tm.tm_mon > 11) {
+        tm.tm_mon = 0;
+        tm.tm_year += 1;
+      }
+      continue;
+    }
+    // Normalize (tm_wday) before checking the day.
+    auto norm = timegm(&tm);
+    gmtime_r(&norm, &tm);
+    if (!day_matches(e, tm)) {
+      if (tm.tm_mday >= days_in_month(tm.tm_year + 1900, tm.tm_mon + 1)) {
+        tm.tm_mday = 1;
+        tm.tm_mon += 1;
+        if (tm.tm_mon > 11) {
+          tm.tm_mon = 0;
+          tm.tm_year += 1;
+        }
+      } else {
+        tm.tm_mday += 1;
+      }
+      tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+      continue;
+    }
+    if (!e.hours.test(static_cast<size_t>(tm.tm_hour))) {
+      tm.tm_hour += 1;
+      tm.tm_min = tm.tm_sec = 0;
+      if (tm.tm_hour > 23) {
+        tm.tm_hour = 0;
+        tm.tm_mday += 1;
+        norm = timegm(&tm);
+        gmtime_r(&norm, &tm);
+      }
+      continue;
+    }
+    if (!e.minutes.test(static_cast<size_t>(tm.tm_min))) {
+      tm.tm_min += 1;
+      tm.tm_sec = 0;
+      if (tm.tm_min > 59) {
+        tm.tm_min = 0;
+        tm.tm_hour += 1;
+        norm = timegm(&tm);
+        gmtime_r(&norm, &tm);
+      }
+      continue;
+    }
+    if (!e.seconds.test(static_cast<size_t>(tm.tm_sec))) {
+      tm.tm_sec += 1;
+      if (tm.tm_sec > 59) {
+        tm.tm_sec = 0;
+        tm.tm_min += 1;
+        norm = timegm(&tm);
+        gmtime_r(&norm, &tm);
+      }
+      continue;
+    }
+    return to_ms(tm);
+  }
+  return 0;
+}
+
+} // namespace procman
