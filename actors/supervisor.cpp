@@ -48,8 +48,8 @@ void supervisor_state::try_claim(
     claim_again = true;
     return;
   }
-  uint64_t free = opts.parallel > active.size() ? opts.parallel - active.size()
-                                                : 0;
+  auto busy = active.size() + next_runs.size();
+  uint64_t free = opts.parallel > busy ? opts.parallel - busy : 0;
   if (opts.max_processes > 0)
     free = std::min<uint64_t>(free, opts.max_processes - claimed);
   if (free == 0) {
@@ -80,11 +80,13 @@ void supervisor_state::try_claim(
           ++st.claimed;
           auto pid = rec.pid;
           log_info(pid, "claimed (run " + std::to_string(rec.runs) + ")");
-          auto hdl = self->spawn(process, std::move(rec), st.store,
-                                 caf::actor_cast<supervisor_actor>(self),
-                                 st.cfg);
-          self->monitor(hdl);
-          st.active.emplace(std::move(pid), hdl);
+          // A retry can be claimed before the actor of the run that failed
+          // has heard the store's answer (on a worker node, the answers
+          // cross the network): one actor per process at a time.
+          if (st.active.count(pid) > 0)
+            st.next_runs.emplace(std::move(pid), std::move(rec));
+          else
+            st.start(self, std::move(rec));
         }
         if (!st.queue_empty || st.claim_again)
           st.try_claim(self);
@@ -167,7 +169,7 @@ void supervisor_state::lost_actor(
   const std::string& pid, const caf::error& reason) {
   auto why = reason ? render(reason) : std::string{"without a result"};
   auto release = [self, pid] {
-    self->state.active.erase(pid);
+    self->state.release(self, pid);
     self->send(self, atom::wakeup_v);
   };
   // The record says which step was running; the store keeps retrying the
@@ -210,9 +212,30 @@ void supervisor_state::lost_actor(
       });
 }
 
+void supervisor_state::start(
+  supervisor_actor::stateful_pointer<supervisor_state> self,
+  process_record rec) {
+  auto pid = rec.pid;
+  auto hdl = self->spawn(process, std::move(rec), store,
+                         caf::actor_cast<supervisor_actor>(self), cfg);
+  self->monitor(hdl);
+  active.emplace(std::move(pid), hdl);
+}
+
+void supervisor_state::release(
+  supervisor_actor::stateful_pointer<supervisor_state> self,
+  const std::string& pid) {
+  active.erase(pid);
+  if (auto i = next_runs.find(pid); i != next_runs.end()) {
+    auto rec = std::move(i->second);
+    next_runs.erase(i);
+    start(self, std::move(rec));
+  }
+}
+
 void supervisor_state::maybe_quit(
   supervisor_actor::stateful_pointer<supervisor_state> self) {
-  if (!active.empty() || claim_pending || fire_pending)
+  if (!active.empty() || !next_runs.empty() || claim_pending || fire_pending)
     return;
   bool limit_reached = opts.max_processes > 0 && claimed >= opts.max_processes;
   if (draining || limit_reached || (!opts.wait && queue_empty)) {
@@ -288,7 +311,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     },
     [self](atom::exec, const std::string& pid, process_status status) {
       auto& st = self->state;
-      st.active.erase(pid);
+      st.release(self, pid);
       log_debug(pid, "done with status " + to_string(status));
       // Claim through the mailbox: other processes that ended meanwhile
       // free their slots first, and one claim (one commit) fills them all.

@@ -32,6 +32,9 @@ struct supervisor_state {
   store_actor store;
   std::shared_ptr<const exec_config> cfg;
   std::unordered_map<std::string, process_actor> active;
+  /// Claimed again (a retry) while the actor of its last run was still
+  /// ending here: started when that one is done. Counts as a slot.
+  std::unordered_map<std::string, process_record> next_runs;
   uint64_t claimed = 0;
   bool claim_pending = false;
   bool claim_again = false;
@@ -59,6 +62,13 @@ struct supervisor_state {
   void claim_failed(supervisor_actor::stateful_pointer<supervisor_state> self,
                     const caf::error& err);
   void maybe_quit(supervisor_actor::stateful_pointer<supervisor_state> self);
+  /// Spawns the process actor of a claimed record.
+  void start(supervisor_actor::stateful_pointer<supervisor_state> self,
+             process_record rec);
+  /// The actor of `pid` is done: frees its slot, and starts its next run
+  /// if one was claimed meanwhile.
+  void release(supervisor_actor::stateful_pointer<supervisor_state> self,
+               const std::string& pid);
   /// A process actor died before it was done: record its process as
   /// runner_lost and free its slot.
   void lost_actor(supervisor_actor::stateful_pointer<supervisor_state> self,

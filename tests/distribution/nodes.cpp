@@ -339,6 +339,67 @@ BOOST_AUTO_TEST_CASE(the_cli_with_connect_gives_the_same_output_and_exit_codes_a
   stop(*st);
 }
 
+BOOST_AUTO_TEST_CASE(retry_keys_and_schedules_over_connect_match_local_and_run_on_workers) {
+  auto st = store_node();
+  auto w = worker("w", 2);
+  await_log(*st, "joined; lease", 1);
+  // A failed process retried by hand runs again on the worker.
+  auto failing = R"({"steps": {"a": {"class": "procman.fail", "args": {"message": "no"}}}})";
+  auto res = remote({"start", failing});
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.err);
+  auto pid = res.out.substr(0, res.out.find('\n'));
+  BOOST_TEST(remote({"wait", pid, "--timeout", "60"}).exit_code == 1);
+  res = remote({"retry", pid});
+  BOOST_TEST(res.exit_code == 0, res.err);
+  auto failed_again = [&] {
+    auto log = procman({"log", "export", "--pid", pid}).out;
+    return status_of(pid) == "error" && count(log, "\"event\":\"claim\"") == 2;
+  };
+  BOOST_TEST(eventually(failed_again, 60),
+             procman({"status", pid}).out << w->log() << st->log());
+  auto unknown = std::string(32, 'b');
+  auto r = remote({"retry", unknown});
+  auto l = procman({"retry", unknown});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.exit_code == l.exit_code);
+  BOOST_TEST(r.err == l.err);
+  // A unique key: the second start names the holder, as locally.
+  auto sleepy = R"({"steps": {"a": {"class": "procman.sleep", "args": {"seconds": 30}}}})";
+  auto first = remote({"start", sleepy, "--key", "k"});
+  BOOST_REQUIRE_MESSAGE(first.exit_code == 0, first.err);
+  auto again = remote({"start", sleepy, "--key", "k"});
+  auto local = procman({"start", sleepy, "--key", "k"});
+  BOOST_TEST(again.exit_code == 0);
+  BOOST_TEST(again.out == first.out);
+  BOOST_TEST(again.out == local.out);
+  BOOST_TEST(again.err == local.err);
+  BOOST_TEST(again.err.find("holds the key \"k\" already") != std::string::npos, again.err);
+  BOOST_TEST(remote({"cancel", first.out.substr(0, 32)}).exit_code == 0);
+  // Schedules: added, listed and removed remotely; their runs happen on
+  // the worker (the store node runs nothing itself).
+  res = remote({"schedule", "add", "tick", "* * * * * *", noop});
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.err);
+  BOOST_TEST(boost::json::parse(res.out).at("name").as_string() == "tick");
+  BOOST_TEST(remote({"schedule", "list"}).out == procman({"schedule", "list"}).out);
+  auto ran = [&] {
+    auto sched = boost::json::parse(procman({"schedule", "list"}).out).as_object();
+    if (!sched.at("last_pid").is_string())
+      return false;
+    return status_of(std::string(sched.at("last_pid").as_string())) == "finished";
+  };
+  BOOST_TEST(eventually(ran, 60), procman({"schedule", "list"}).out);
+  res = remote({"schedule", "remove", "tick"});
+  BOOST_TEST(res.exit_code == 0, res.err);
+  r = remote({"schedule", "remove", "tick"});
+  l = procman({"schedule", "remove", "tick"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.exit_code == l.exit_code);
+  BOOST_TEST(r.err == l.err);
+  BOOST_TEST(remote({"schedule", "list"}).out.empty());
+  stop(*w);
+  stop(*st);
+}
+
 BOOST_AUTO_TEST_CASE(with_mutual_tls_a_worker_and_a_client_from_another_ca_or_without_tls_are_refused) {
   test_pki pki{tmp.str() + "/pki"};
   tls = pki.args("runner", "ca-a");
