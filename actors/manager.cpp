@@ -48,7 +48,9 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
   });
   return {
     [self](atom::start, process_spec& spec) -> caf::result<std::string> {
-      return self->state.queue_work(self, front_door::start(std::move(spec)));
+      return self->state.queue_work(
+        self, front_door::start(std::move(spec), {}, "client",
+                                &front_door::builtin_steps()));
     },
     [self](atom::start, process_spec& spec,
            std::string& pid) -> caf::result<std::string> {
@@ -77,6 +79,9 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
     },
     [self](atom::list, const list_query& q) {
       return self->delegate(self->state.store, atom::list_v, q);
+    },
+    [self](atom::output, const std::string& pid, uint64_t after) {
+      return self->delegate(self->state.store, atom::output_v, pid, after);
     },
     [self](atom::subscribe, const std::string& pid, const caf::actor& who) {
       self->monitor(who);

@@ -61,6 +61,7 @@ std::string work_of(const process_record& rec, const exec_config& cfg) {
   in.script_args = cfg.script_args;
   in.step_libs = cfg.step_libs;
   in.step_acks = step_acks(rec);
+  in.output_events = cfg.output_events;
   return encode_input(in);
 }
 
@@ -254,6 +255,17 @@ process(process_actor::stateful_pointer<process_state> self,
           t.error = std::move(report.error);
           log_warn(st.record.pid, "failed: " + t.error.message);
           break;
+        case report_event::output: {
+          // Not a transition: the store keeps it with the next commit. It
+          // reaches the store before the transitions of later lines.
+          output_chunk c;
+          c.pid = st.record.pid;
+          c.step = step_idx;
+          c.stream = report.stream;
+          c.data = std::move(report.data);
+          self->send(st.store, atom::output_v, std::move(c));
+          return;
+        }
         default:
           log_debug(st.record.pid, "ignoring executor event " + report.text);
           return;

@@ -39,6 +39,9 @@ struct exec_config {
   std::string step_libs;     ///< ':'-separated step libraries
   std::string runner_id;
   uint32_t default_timeout = defaults::process_timeout;  ///< seconds, for records without one
+  /// Executors report live output (`output_events`), which goes to the
+  /// store; off when the store keeps none (output limit 0).
+  bool output_events = false;
   std::shared_ptr<executor_launcher> children;
   /// Arms timeouts: `(expire, actor, seconds)` sends that actor `expire`
   /// after `seconds` unless it has terminated by then. A delayed message

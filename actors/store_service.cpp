@@ -12,8 +12,13 @@
 // parked (a claim gets the error; the supervisor retries it). After
 // `drain` (the runner stops) a failing commit answers with its error.
 //
-//   apply --> pending --(flush)--> store::apply(batch) --> replies, events
-//   claim --> store::apply(pending + claims) --> replies, claimed records
+//   apply --> pending --(flush)--> store::commit(batch) --> replies, events
+//   claim --> store::commit(pending + claims) --> replies, claimed records
+//   output --> pending_output --(next flush, or the output timer)--^
+//
+// Live output is not a transition: it waits for the next commit of
+// transitions, or for the output timer (100 ms) when none comes, so that
+// a chatty command never costs a commit of its own per chunk.
 
 #include "procman/actors/store_service.hpp"
 
@@ -35,13 +40,10 @@ constexpr auto max_retry = std::chrono::milliseconds(5000);
 constexpr auto failure_log_interval = std::chrono::seconds(5);
 
 /// Whether a batch failed as a whole for storage reasons (full disk, I/O
-/// error, a map that could not grow): then every result carries the same
-/// storage_failure, and retrying may help. Refusals differ per transition
-/// and are final.
-bool storage_failed(const std::vector<caf::expected<process_record>>& rs) {
-  return !rs.empty() && std::all_of(rs.begin(), rs.end(), [](auto& r) {
-           return !r && is(r.error(), errc::storage_failure);
-         });
+/// error, a map that could not grow): retrying may help. Refusals differ
+/// per transition and are final.
+bool storage_failed(const store::batch_result& r) {
+  return r.error && is(r.error, errc::storage_failure);
 }
 
 std::string seconds_since(std::chrono::steady_clock::time_point t) {
@@ -55,7 +57,9 @@ std::string seconds_since(std::chrono::steady_clock::time_point t) {
 /// Arms the retry timer after a failed commit, unless a flush is due anyway.
 void arm_retry(store_actor::stateful_pointer<store_state> self) {
   auto& st = self->state;
-  if (st.retry_delay.count() == 0 || st.pending.empty() || st.flush_scheduled)
+  if (st.retry_delay.count() == 0
+      || (st.pending.empty() && st.pending_output.empty())
+      || st.flush_scheduled)
     return;
   st.flush_scheduled = true;
   self->delayed_send(self, st.retry_delay, atom::flush_v);
@@ -96,27 +100,32 @@ void store_state::commit_succeeded() {
 std::vector<caf::expected<process_record>>
 store_state::flush(std::vector<transition> extra) {
   std::vector<caf::expected<process_record>> tail;
-  if (pending.empty() && extra.empty())
+  if (pending.empty() && extra.empty() && pending_output.empty())
     return tail;
   auto parked = pending.size();
   auto batch = std::move(pending);
   pending.clear();
   batch.insert(batch.end(), std::make_move_iterator(extra.begin()),
                std::make_move_iterator(extra.end()));
-  auto results = db->apply(batch);
-  if (storage_failed(results)) {
-    commit_failed(results.front().error(), batch.size());
+  auto output = std::move(pending_output);
+  pending_output.clear();
+  auto committed = db->commit(batch, output);
+  auto& results = committed.results;
+  if (storage_failed(committed)) {
+    commit_failed(committed.error, batch.size() + output.size());
     if (!give_up) {
-      // Nothing was written: park the same transitions again.
+      // Nothing was written: park the same transitions and output again.
       tail.assign(results.begin() + static_cast<ptrdiff_t>(parked),
                   results.end());
       batch.resize(parked);
       pending = std::move(batch);
+      pending_output = std::move(output);
       return tail;
     }
   } else {
     commit_succeeded();
   }
+  pending_output_bytes = 0;
   auto proms = std::move(promises);
   promises.clear();
   for (size_t i = 0; i < results.size(); ++i) {
@@ -277,6 +286,40 @@ store_service(store_actor::stateful_pointer<store_state> self,
     [self](atom::list,
            const list_query& q) -> caf::result<std::vector<process_record>> {
       auto res = self->state.db->list(q);
+      if (!res)
+        return res.error();
+      return std::move(*res);
+    },
+    [self](atom::output, output_chunk& c) {
+      auto& st = self->state;
+      st.pending_output_bytes += c.data.size();
+      st.pending_output.push_back(std::move(c));
+      if (st.flush_scheduled)
+        return; // commits with what is already due
+      if (st.pending_output_bytes >= defaults::output_commit_bytes) {
+        st.flush_scheduled = true;
+        self->send(self, atom::flush_v);
+        return;
+      }
+      if (!st.output_timer) {
+        st.output_timer = true;
+        self->delayed_send(
+          self, std::chrono::milliseconds(defaults::output_commit_interval_ms),
+          atom::output_v);
+      }
+    },
+    [self](atom::output) {
+      auto& st = self->state;
+      st.output_timer = false;
+      // A flush that is due (or a retry timer) takes the output along.
+      if (st.pending_output.empty() || st.flush_scheduled)
+        return;
+      st.flush();
+      arm_retry(self);
+    },
+    [self](atom::output, const std::string& pid,
+           uint64_t after) -> caf::result<output_log> {
+      auto res = self->state.db->read_output(pid, after);
       if (!res)
         return res.error();
       return std::move(*res);

@@ -21,6 +21,11 @@ struct store_state {
   /// Transitions waiting for the next commit, with their promises.
   std::vector<transition> pending;
   std::vector<caf::typed_response_promise<process_record>> promises;
+  /// Live output waiting for the next commit, and its bytes.
+  std::vector<output_chunk> pending_output;
+  size_t pending_output_bytes = 0;
+  /// The output timer is armed.
+  bool output_timer = false;
   /// A `flush` is in the mailbox or armed as a retry timer.
   bool flush_scheduled = false;
   std::vector<caf::actor> listeners;
@@ -40,11 +45,11 @@ struct store_state {
   clock::time_point last_failure_log;
   bool give_up = false;
 
-  /// Commits the parked transitions and then `extra` in one transaction,
-  /// answers the parked requests and returns the results of `extra`. When
-  /// the commit fails for storage reasons (and not `give_up`), the parked
-  /// transitions stay parked, `extra` get the error and `retry_delay` says
-  /// when to try again.
+  /// Commits the parked output and transitions and then `extra` in one
+  /// transaction, answers the parked requests and returns the results of
+  /// `extra`. When the commit fails for storage reasons (and not
+  /// `give_up`), the parked output and transitions stay parked, `extra`
+  /// get the error and `retry_delay` says when to try again.
   std::vector<caf::expected<process_record>>
   flush(std::vector<transition> extra = {});
 

@@ -131,6 +131,64 @@ client::list(const list_query& q) {
   return db_->list(q);
 }
 
+caf::expected<output_log> client::output(const std::string& pid,
+                                         uint64_t after) {
+  return db_->read_output(pid, after);
+}
+
+caf::expected<output_log>
+client::follow_output(const std::string& pid,
+                      const std::function<void(const output_chunk&)>& on_output,
+                      const std::function<void(uint64_t)>& on_dropped,
+                      std::chrono::milliseconds poll) {
+  return follow_output_by(
+    [this, &pid](uint64_t after) { return db_->read_output(pid, after); },
+    on_output, on_dropped, poll);
+}
+
+caf::expected<output_log> follow_output_by(
+  const std::function<caf::expected<output_log>(uint64_t after)>& read,
+  const std::function<void(const output_chunk&)>& on_output,
+  const std::function<void(uint64_t bytes)>& on_dropped,
+  std::chrono::milliseconds poll) {
+  uint64_t after = 0;
+  // Every byte written is kept or was dropped; what was written and not
+  // read here was dropped before this loop could read it.
+  uint64_t seen = 0;
+  uint64_t missed = 0;
+  for (;;) {
+    // Output and status come from one read: output committed with (or
+    // before) the process's last transition is in the same read as the
+    // status that ends the loop.
+    auto log = read(after);
+    if (!log)
+      return log;
+    for (auto& c : log->chunks)
+      seen += c.data.size();
+    auto written = log->dropped_bytes + log->kept_bytes;
+    if (written > seen + missed) {
+      if (on_dropped)
+        on_dropped(written - seen - missed);
+      missed = written - seen;
+    }
+    for (auto& c : log->chunks)
+      if (on_output)
+        on_output(c);
+    after = std::max(after, log->last_seq);
+    if (settled(log->status))
+      return log;
+    std::this_thread::sleep_for(poll);
+  }
+}
+
+caf::expected<size_t> client::purge(uint64_t older_than_ms) {
+  return db_->purge(older_than_ms, "client");
+}
+
+bool client::runner_present() {
+  return live_runners(db_->dir()) > 0;
+}
+
 caf::expected<process_record>
 client::wait(const std::string& pid, std::chrono::milliseconds timeout,
              const std::function<void(const process_record&)>& on_change) {

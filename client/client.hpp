@@ -79,6 +79,30 @@ public:
 
   caf::expected<std::vector<process_record>> list(const list_query& q);
 
+  /// The live output of `pid` kept after chunk `after` (0: all) and the
+  /// process's status, read together (store::read_output). Errors:
+  /// unknown_process.
+  caf::expected<output_log> output(const std::string& pid, uint64_t after = 0);
+
+  /// Calls `on_output` with each new piece of `pid`'s live output, in
+  /// order, until the process is finished, error, cancelled or interrupted
+  /// (as `wait`), polling the store every `poll`; `on_dropped` hears of
+  /// output dropped before it was read (the store's output limit). Returns
+  /// the process's last output log (its status tells how it ended).
+  caf::expected<output_log>
+  follow_output(const std::string& pid,
+                const std::function<void(const output_chunk&)>& on_output,
+                const std::function<void(uint64_t bytes)>& on_dropped = {},
+                std::chrono::milliseconds poll = std::chrono::milliseconds(100));
+
+  /// Removes finished, failed and cancelled processes that ended more than
+  /// `older_than_ms` ago, with their output, and log entries older than
+  /// the retention period; returns how many processes it removed.
+  caf::expected<size_t> purge(uint64_t older_than_ms);
+
+  /// Whether a runner (waiting or not) serves this store now.
+  bool runner_present();
+
   /// Polls until the process is finished, error, cancelled or interrupted,
   /// calling `on_change` whenever its record changes; gives up after
   /// `timeout` (0 = never) with errc::timeout.
@@ -92,5 +116,13 @@ private:
   explicit client(std::unique_ptr<procman::store> db);
   std::unique_ptr<procman::store> db_;
 };
+
+/// The loop of client::follow_output over `read` (a process's output log
+/// after a chunk, and its status): also what remote_client follows with.
+caf::expected<output_log> follow_output_by(
+  const std::function<caf::expected<output_log>(uint64_t after)>& read,
+  const std::function<void(const output_chunk&)>& on_output,
+  const std::function<void(uint64_t bytes)>& on_dropped,
+  std::chrono::milliseconds poll);
 
 } // namespace procman

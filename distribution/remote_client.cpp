@@ -168,6 +168,21 @@ remote_client::list(const list_query& q) {
   return impl_->ask<std::vector<process_record>>(atom::list_v, q);
 }
 
+caf::expected<output_log> remote_client::output(const std::string& pid,
+                                                uint64_t after) {
+  return impl_->ask<output_log>(atom::output_v, pid, after);
+}
+
+caf::expected<output_log> remote_client::follow_output(
+  const std::string& pid,
+  const std::function<void(const output_chunk&)>& on_output,
+  const std::function<void(uint64_t bytes)>& on_dropped,
+  std::chrono::milliseconds poll) {
+  return follow_output_by(
+    [this, &pid](uint64_t after) { return output(pid, after); }, on_output,
+    on_dropped, poll);
+}
+
 caf::expected<process_record>
 remote_client::wait(const std::string& pid, std::chrono::milliseconds timeout,
                     const std::function<void(const process_record&)>& on_change) {

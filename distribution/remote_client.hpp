@@ -74,6 +74,12 @@ public:
   cancel(const std::string& pid,
          std::chrono::milliseconds wait_for = std::chrono::seconds(10));
   caf::expected<std::vector<process_record>> list(const list_query& q);
+  caf::expected<output_log> output(const std::string& pid, uint64_t after = 0);
+  caf::expected<output_log>
+  follow_output(const std::string& pid,
+                const std::function<void(const output_chunk&)>& on_output,
+                const std::function<void(uint64_t bytes)>& on_dropped = {},
+                std::chrono::milliseconds poll = std::chrono::milliseconds(100));
   caf::expected<process_record>
   wait(const std::string& pid, std::chrono::milliseconds timeout,
        const std::function<void(const process_record&)>& on_change = {});

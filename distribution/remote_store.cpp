@@ -105,6 +105,19 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
       return make_error(errc::invalid_argument,
                         "a worker node reads no schedules: ask the store node");
     },
+    [self](atom::output, output_chunk& c) {
+      auto& st = self->state;
+      if (!st.dead)
+        self->send(st.endpoint, atom::output_v, st.holder, std::move(c));
+    },
+    [](atom::output) {
+      // nop: the store node commits output on its own timer
+    },
+    [](atom::output, const std::string&,
+       uint64_t) -> caf::result<output_log> {
+      return make_error(errc::invalid_argument,
+                        "a worker node reads no output: ask the store node");
+    },
     [](atom::list, const list_query&)
       -> caf::result<std::vector<process_record>> {
       return make_error(errc::invalid_argument,

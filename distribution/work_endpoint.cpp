@@ -220,6 +220,9 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
     [self](atom::list, const list_query& q) {
       return self->delegate(self->state.manager, atom::list_v, q);
     },
+    [self](atom::output, const std::string& pid, uint64_t after) {
+      return self->delegate(self->state.manager, atom::output_v, pid, after);
+    },
     [self](atom::subscribe, const std::string& pid, const caf::actor& who) {
       self->send(self->state.manager, atom::subscribe_v, pid, who);
     },
@@ -334,6 +337,7 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
       g.lease_ms = lease_ms;
       g.heartbeat_ms = std::max(100u, lease_ms / defaults::renewals_per_lease);
       g.default_timeout = st.opts.default_timeout;
+      g.output_events = st.opts.output_events;
       log_info("", "node " + hello.node_id + " (" + hello.host + ", "
                      + std::to_string(hello.parallel) + " slots) joined; lease "
                      + l.holder);
@@ -423,6 +427,11 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
         return lease_not_current(holder, "it ran out, or the store node "
                                          "restarted");
       return self->delegate(self->state.store, atom::fire_v);
+    },
+    [self](atom::output, const std::string& holder, output_chunk& c) {
+      auto l = self->state.live(holder);
+      if (l && l->held.count(c.pid) > 0)
+        self->send(self->state.store, atom::output_v, std::move(c));
     },
     [self](atom::leave, const std::string& holder) -> caf::ok_atom {
       if (auto l = self->state.live(holder)) {

@@ -37,6 +37,7 @@ struct endpoint_options {
   std::string store_dir;  ///< where the lease lock files go (runners/)
   uint32_t lease_ms = defaults::lease_seconds * 1000;
   uint32_t default_timeout = defaults::process_timeout;  ///< for the grants
+  bool output_events = true;  ///< for the grants: the store keeps output
 };
 
 /// One worker node's lease.

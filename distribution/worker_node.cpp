@@ -167,6 +167,7 @@ void worker_link_state::start_session(pointer self, lease_grant g) {
   cfg->step_libs = opts.exec.step_libs;
   cfg->runner_id = grant.holder;
   cfg->default_timeout = grant.default_timeout;
+  cfg->output_events = grant.output_events;
   cfg->children = children;
   cfg->timer_relay = timer_relay;
   store = self->spawn(remote_store, endpoint, grant.holder);

@@ -282,6 +282,7 @@ struct engine::impl {
   manager_actor manager_hdl;
   caf::actor ticker;
   caf::actor timer_relay;
+  bool output_events = false;
 };
 
 // The directory of procman-exec that CMake compiles into a program linking
@@ -350,6 +351,8 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   store_options so;
   so.dir = opts.store_dir;
   so.no_sync = opts.no_sync;
+  so.retention_ms = opts.retention_ms;
+  so.output_limit = opts.output_limit;
   so.default_timeout = 0;  // records without a timeout use the runner's
   so.ring_doorbell = !opts.wait;  // a waiting engine hears itself directly
   auto db = store::open(so);
@@ -373,6 +376,13 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   if (auto n = recover_lost_processes(*st->db, st->runner_id); n > 0)
     log_warn("", "ended " + std::to_string(n)
                    + " processes left running by dead runners");
+  // A waiting runner purges what is past retention when it starts and
+  // then every minute (a runner that only drains the queue leaves that to
+  // them and to `procman purge`, so that its start stays one commit).
+  if (opts.wait)
+    if (auto purged = st->db->purge(); purged && *purged > 0)
+      log_info("", "purged " + std::to_string(*purged)
+                     + " records past retention");
   auto cfg = std::make_shared<exec_config>();
   cfg->exec_path = opts.exec_path;
   cfg->script_args = opts.script_args;
@@ -380,6 +390,12 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   cfg->runner_id = st->runner_id;
   cfg->default_timeout = opts.default_timeout;
   cfg->children = st->children;
+  // Live output: reported by executors unless the store keeps none (as it
+  // is when the runner starts; the store applies a later setting).
+  if (auto limit = st->db->output_limit(); !limit)
+    return limit.error();
+  else
+    cfg->output_events = st->output_events = *limit > 0;
   // Timeouts go through a relay that forgets a process actor when it
   // terminates (see exec_config::timer_relay).
   st->timer_relay = spawn_timer_relay(sys);
@@ -477,6 +493,10 @@ const std::string& engine::runner_id() const {
 
 const engine_options& engine::options() const {
   return impl_->opts;
+}
+
+bool engine::output_events() const {
+  return impl_->output_events;
 }
 
 void engine::drain() {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -44,6 +45,13 @@ struct engine_options {
   uint32_t default_timeout = defaults::process_timeout;
   /// On drain, seconds running children get before they are killed.
   uint32_t grace_seconds = defaults::grace_seconds;
+  /// How long terminal records are kept, ms (`procman-runner
+  /// --retention`); 0: the store's `retention` setting, else 7 days.
+  uint64_t retention_ms = 0;
+  /// Bytes of live output kept per process (`procman-runner
+  /// --output-limit`; 0 keeps none and executors report none); none: the
+  /// store's `output-limit` setting, else 1 MiB.
+  std::optional<uint64_t> output_limit;
   /// Commit without fsync (tests, benchmarks).
   bool no_sync = false;
   /// How what executors start is kept from outliving them
@@ -86,6 +94,10 @@ public:
   store_actor store() const;
   const std::string& runner_id() const;
   const engine_options& options() const;
+
+  /// Whether executors report live output (the store keeps some: its
+  /// output limit was above 0 when the engine started).
+  bool output_events() const;
 
   /// Stops claiming; running children get the grace period. Thread-safe.
   void drain();

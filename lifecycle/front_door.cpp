@@ -4,6 +4,7 @@
 #include "procman/lifecycle/machine.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
+#include "procman/steps/step_registry.hpp"
 
 namespace procman {
 
@@ -20,9 +21,13 @@ transition request(transition_kind kind, std::string pid, std::string source) {
 } // namespace
 
 caf::expected<transition> front_door::start(process_spec spec, std::string pid,
-                                            std::string source) {
+                                            std::string source,
+                                            const step_registry* steps) {
   if (auto f = check_spec(spec))
     return to_error(f);
+  if (steps != nullptr)
+    if (auto f = steps->precheck(spec.steps, service_registry{}))
+      return to_error(f);
   if (!pid.empty() && !valid_pid(pid))
     return make_error(errc::invalid_argument,
                       "invalid pid \"" + pid
@@ -41,6 +46,15 @@ caf::expected<transition> front_door::proceed(std::string pid, std::string data,
   auto t = request(transition_kind::proceed, std::move(pid), std::move(source));
   t.data = std::move(data);
   return t;
+}
+
+const step_registry& front_door::builtin_steps() {
+  static const step_registry reg = [] {
+    step_registry r;
+    register_builtin_steps(r);
+    return r;
+  }();
+  return reg;
 }
 
 transition front_door::cancel(std::string pid, std::string source) {

@@ -15,15 +15,26 @@
 
 namespace procman {
 
+class step_registry;
+
 struct front_door {
   /// An enqueue of `spec` under `pid` (empty: the store picks a fresh
   /// one). The spec is checked as `check_spec` checks it (steps, classes,
   /// args and data within the limits of a user's JSON, no repeated keys)
-  /// and its JSON written compactly. Errors: invalid_spec naming the step
-  /// and field, invalid_argument for a pid that is not 32 lowercase hex.
+  /// and its JSON written compactly; with `steps`, also as
+  /// `step_registry::precheck` checks it (an unknown class of a known
+  /// namespace, bad args of a built-in). Errors: invalid_spec naming the
+  /// step and field, unknown_class, invalid_argument for a pid that is not
+  /// 32 lowercase hex.
   static caf::expected<transition> start(process_spec spec,
                                          std::string pid = {},
-                                         std::string source = "client");
+                                         std::string source = "client",
+                                         const step_registry* steps = nullptr);
+
+  /// The built-in steps (procman.*), what the manager checks a start
+  /// against: it loads no step libraries, so classes of other namespaces
+  /// pass and are the executor's to find.
+  static const step_registry& builtin_steps();
 
   /// A proceed of `pid` with `data`, a JSON object ("" = {}) merged over
   /// the output of the interrupted step. Errors: invalid_json naming the

@@ -256,10 +256,10 @@ caf::error cancel(const transition& t, process_record& rec, uint64_t now) {
     rec.cancel_requested = true;
     return {};
   }
-  // A step cut short by the cancel did not complete.
+  // A step cut short by the cancel did not complete: it was cancelled.
   for (auto& st : rec.step_states)
     if (st == step_status::running)
-      st = step_status::pending;
+      st = step_status::cancelled;
   end_as(rec, ps::cancelled, now);
   return {};
 }

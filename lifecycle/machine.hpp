@@ -40,7 +40,7 @@
 //   cancel          queued | interrupted -> cancelled; running -> running
 //                   with cancel_requested (its runner stops the executor and
 //                   applies cancel again: running + cancel_requested ->
-//                   cancelled, a running step back to pending)
+//                   cancelled, the running step's state -> cancelled)
 //   purge           (terminal) -> the record as it was; the store removes it
 //
 // Refusals: no record -> errc::unknown_process "no process <pid>"; not

@@ -41,6 +41,16 @@ using store_actor = caf::typed_actor<
   caf::replies_to<caf::get_atom, std::string>::with<process_record>,
   /// Lists records, newest first.
   caf::replies_to<atom::list, list_query>::with<std::vector<process_record>>,
+  /// Live output of a running step's command: parked and committed with
+  /// the next batch of transitions, or within
+  /// `defaults::output_commit_interval_ms` when none comes; never a commit
+  /// of its own per chunk. No reply; dropped when the process is gone.
+  caf::reacts_to<atom::output, output_chunk>,
+  /// The live output of a process kept after chunk N (0: all), with its
+  /// status. Errors: unknown_process.
+  caf::replies_to<atom::output, std::string, uint64_t>::with<output_log>,
+  /// Internal: the output timer.
+  caf::reacts_to<atom::output>,
   /// Sends (event, process_event) for every committed transition to the
   /// given actor until it terminates.
   caf::reacts_to<atom::subscribe, caf::actor>,
@@ -90,7 +100,9 @@ using supervisor_actor = caf::typed_actor<
 
 /// The public face: what hosts and the CLI's engine mode use.
 using manager_actor = caf::typed_actor<
-  /// Enqueues a process; replies with its pid. Errors: invalid_spec.
+  /// Enqueues a process; replies with its pid. Errors: invalid_spec (also
+  /// bad args of a built-in step), unknown_class (an unknown `procman.*`
+  /// class): the built-ins are checked before anything is queued.
   caf::replies_to<atom::start, process_spec>::with<std::string>,
   /// Enqueues under a pid the caller chose (32 lowercase hex, unused): the
   /// replay harness re-creates recorded processes. Errors: as above, plus
@@ -108,6 +120,10 @@ using manager_actor = caf::typed_actor<
   caf::replies_to<atom::cancel, std::string>::with<process_record>,
   /// Lists records.
   caf::replies_to<atom::list, list_query>::with<std::vector<process_record>>,
+  /// The live output of a process (what its procman.exec commands wrote)
+  /// kept after chunk N (0: all), with its status; poll with N = the
+  /// reply's `last_seq` to follow it. Errors: unknown_process.
+  caf::replies_to<atom::output, std::string, uint64_t>::with<output_log>,
   /// Sends (event, process_event) to the actor for every state change of
   /// the process (all processes if the pid is empty) until it terminates
   /// or unsubscribes.
@@ -142,7 +158,10 @@ using work_endpoint_actor = caf::typed_actor<
   caf::replies_to<atom::leave, std::string>::with<caf::ok_atom>,
   /// The store's fire (due schedules, and when something next becomes
   /// due), for a worker's supervisor. Errors: lease_expired, the store's.
-  caf::replies_to<atom::fire, std::string>::with<uint32_t, uint64_t>>;
+  caf::replies_to<atom::fire, std::string>::with<uint32_t, uint64_t>,
+  /// Live output of a process the holder runs; dropped unless the lease is
+  /// current and holds the process.
+  caf::reacts_to<atom::output, std::string, output_chunk>>;
 
 /// What a store node answers besides the manager's messages, for the CLI's
 /// commands that a manager does not offer (`procman --connect`, and

@@ -44,14 +44,40 @@ constexpr size_t max_wrapped_json_depth = max_json_depth + 8;
 /// Initial LMDB map size; it doubles whenever it fills up.
 constexpr uint64_t initial_map_size = uint64_t{64} << 20;
 
-/// How long finished, failed and cancelled records are kept (7 days).
+/// How long finished, failed and cancelled records are kept (7 days),
+/// unless the store's `retention` setting or `procman-runner --retention`
+/// says otherwise.
 constexpr uint64_t retention_ms = uint64_t{7} * 24 * 3600 * 1000;
+
+// -- live output ------------------------------------------------------------------
+
+/// Bytes of live output (stdout and stderr of procman.exec commands) the
+/// store keeps per process, the newest (1 MiB), unless the store's
+/// `output-limit` setting or `procman-runner --output-limit` says
+/// otherwise. 0 keeps none.
+constexpr uint64_t output_limit = uint64_t{1} << 20;
+
+/// Longest an executor holds live output back before it reports it, and
+/// the most it puts into one report line (bytes of output, before JSON
+/// escaping): a chatty command costs the runner at most one line per
+/// this interval and stream switch, or per this many bytes.
+constexpr uint32_t output_interval_ms = 100;
+constexpr size_t output_line_bytes = size_t{64} << 10;
+
+/// Longest the store service holds live output back when no transition
+/// commits in the meantime, and how much it holds at most.
+constexpr uint32_t output_commit_interval_ms = 100;
+constexpr size_t output_commit_bytes = size_t{4} << 20;
 
 /// Current on-disk schema. Log entries and records carry their own value
 /// version (persistence/codec.hpp). Schema 2: queue keys carry the
 /// priority, and the `delayed`, `keys` and `schedules` databases exist; a
-/// store of schema 1 is upgraded when it is opened.
-constexpr uint32_t schema_version = 2;
+/// store of schema 1 is upgraded when it is opened. Schema 3: the
+/// `output` database (live output) and the settings in `meta` exist, and
+/// a step's state may be `cancelled`, which older procman cannot read; a
+/// store of schema 1 or 2 is upgraded when it is opened (nothing to
+/// convert: the database starts empty and no setting is set).
+constexpr uint32_t schema_version = 3;
 
 /// Errors of failed attempts a record keeps (the latest ones).
 constexpr size_t max_attempt_errors = 10;

@@ -28,6 +28,8 @@ struct transition;
 struct log_entry;
 struct process_event;
 struct list_query;
+struct output_chunk;
+struct output_log;
 struct node_hello;
 struct lease_grant;
 struct schedule_record;
@@ -55,6 +57,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(procman, caf::first_custom_type_id)
   PROCMAN_ADD_TYPE((procman::list_query))
   PROCMAN_ADD_TYPE((std::vector<procman::process_record>))
   PROCMAN_ADD_TYPE((std::vector<procman::transition>))
+  PROCMAN_ADD_TYPE((procman::output_chunk))
+  PROCMAN_ADD_TYPE((procman::output_log))
 
   PROCMAN_ADD_ATOM(start, "start")
   PROCMAN_ADD_ATOM(info, "info")
@@ -77,6 +81,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(procman, caf::first_custom_type_id)
   PROCMAN_ADD_ATOM(exited, "exited")
   PROCMAN_ADD_ATOM(flush, "flush")
   PROCMAN_ADD_ATOM(check, "check")
+  PROCMAN_ADD_ATOM(output, "output")
   PROCMAN_ADD_ATOM(fire, "fire")
 
   PROCMAN_ADD_TYPE((procman::node_hello))

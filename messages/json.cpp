@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <limits>
 #include <set>
@@ -1151,6 +1153,51 @@ json::object render_info(const process_record& x) {
     info["attempt_errors"] = std::move(errs);
   }
   return info;
+}
+
+namespace {
+
+/// A percent as users read it: a plain number with two decimals (60.20,
+/// 100.00), where Boost.JSON would write 6.02E1.
+std::string fixed_percent(const json::value& v) {
+  double x = v.is_number() ? v.to_number<double>() : 0.0;
+  if (!std::isfinite(x))
+    x = 0;
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.2f", std::round(x * 100) / 100);
+  return buf;
+}
+
+/// `o` serialized compactly, with the members named in `fixed` written by
+/// `write_member` instead.
+template <class F>
+std::string serialize_members(const json::object& o, F&& write_member) {
+  std::string out = "{";
+  bool first = true;
+  for (auto& kv : o) {
+    if (!first)
+      out += ',';
+    first = false;
+    out += json::serialize(json::value(json::string(kv.key())));
+    out += ':';
+    out += write_member(kv.key(), kv.value());
+  }
+  out += '}';
+  return out;
+}
+
+} // namespace
+
+std::string dump_info(const json::object& info) {
+  return serialize_members(info, [](json::string_view key,
+                                    const json::value& v) {
+    if (key != "progress" || !v.is_object())
+      return json::serialize(v);
+    return serialize_members(v.get_object(), [](json::string_view k,
+                                                const json::value& x) {
+      return k == "percent" ? fixed_percent(x) : json::serialize(x);
+    });
+  });
 }
 
 } // namespace procman

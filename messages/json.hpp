@@ -133,4 +133,9 @@ uint64_t now_ms();
 /// last_completed_step, progress, output, error.
 boost::json::object render_info(const process_record& x);
 
+/// The text of a process info as the CLI prints it: compact JSON, with
+/// `progress.percent` a plain number with two decimals (`"percent":60.20`,
+/// `100.00`) where Boost.JSON would write `6.02E1`.
+std::string dump_info(const boost::json::object& info);
+
 } // namespace procman

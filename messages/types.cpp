@@ -25,7 +25,8 @@ std::string print_enum(E x, const char* const (&names)[N], size_t offset) {
 
 const char* const status_names[] = {"queued",   "running", "interrupted",
                                     "finished", "error",   "cancelled"};
-const char* const step_names[] = {"pending", "running", "completed", "failed"};
+const char* const step_names[] = {"pending", "running", "completed", "failed",
+                                  "cancelled"};
 const char* const kind_names[] = {"none",    "exception", "spec",
                                   "output",  "timeout",   "crash",
                                   "runner_lost", "node_lost"};

@@ -16,6 +16,8 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "procman/messages/output_stream.hpp"
+
 namespace procman {
 
 // -- enums --------------------------------------------------------------------
@@ -36,12 +38,14 @@ enum class process_status : uint8_t {
   cancelled = 6,
 };
 
-/// State of one step inside a process.
+/// State of one step inside a process. Stored in records: new values go
+/// at the end.
 enum class step_status : uint8_t {
   pending = 0,
   running = 1,
   completed = 2,
   failed = 3,
+  cancelled = 4, ///< it was running when its process was cancelled
 };
 
 /// Why a process ended in `error`. Rendered as `error.kind`.
@@ -374,6 +378,45 @@ typename Inspector::result_type inspect(Inspector& f, process_event& x) {
   return f(caf::meta::type_name("process_event"), x.seq, x.kind, x.record);
 }
 
+/// A piece of what a running step's command wrote (procman.exec), kept per
+/// process in the store's `output` database (`procman logs`). Not a
+/// transition: it changes no state and is not in the message log.
+struct output_chunk {
+  std::string pid;
+  uint64_t seq = 0;   ///< per process, from 1, no gaps; set by the store
+  uint64_t time = 0;  ///< unix milliseconds of the commit; set by the store
+  uint32_t step = 0;  ///< index of the step whose command wrote it
+  output_stream stream = output_stream::out;
+  std::string data;   ///< valid UTF-8
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_chunk& x) {
+  return f(caf::meta::type_name("output_chunk"), x.pid, x.seq, x.time, x.step,
+           x.stream, x.data);
+}
+
+/// What the store keeps of a process's live output, from some point on.
+struct output_log {
+  std::string pid;
+  /// The process's status when the output was read: reading output and
+  /// status together tells a follower when it has seen everything.
+  process_status status = process_status::queued;
+  std::vector<output_chunk> chunks;  ///< after the point asked for, in order
+  uint64_t first_seq = 0;      ///< oldest chunk still kept (0: none)
+  uint64_t last_seq = 0;       ///< newest chunk written (0: none yet)
+  uint64_t kept_bytes = 0;     ///< bytes kept, all chunks
+  /// Bytes dropped from the front so far to stay within the store's
+  /// output limit.
+  uint64_t dropped_bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_log& x) {
+  return f(caf::meta::type_name("output_log"), x.pid, x.status, x.chunks,
+           x.first_seq, x.last_seq, x.kept_bytes, x.dropped_bytes);
+}
+
 /// Filter for `list`.
 struct list_query {
   bool any_status = true;
@@ -411,12 +454,14 @@ struct lease_grant {
   uint32_t lease_ms = 0;      ///< silence after which the node is lost
   uint32_t heartbeat_ms = 0;  ///< how often the worker renews
   uint32_t default_timeout = 0;  ///< the store node's --default-timeout, s
+  /// Whether executors report live output (the store keeps some).
+  bool output_events = true;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_grant& x) {
   return f(caf::meta::type_name("lease_grant"), x.holder, x.lease_ms,
-           x.heartbeat_ms, x.default_timeout);
+           x.heartbeat_ms, x.default_timeout, x.output_events);
 }
 
 /// Whether `runner` (a record's holder) is a worker node's lease rather

@@ -214,11 +214,15 @@ caf::error prepare_runners_dir(const std::string& store_dir) {
   return {};
 }
 
-size_t remove_stale_runner_locks(const std::string& store_dir) {
+namespace {
+
+/// Looks at every lock file in `<store_dir>/runners`: how many are held,
+/// and how many were free (and removed).
+std::pair<size_t, size_t> sweep_runner_locks(const std::string& store_dir) {
   auto dir = store_dir + "/runners";
   auto d = opendir(dir.c_str());
   if (d == nullptr)
-    return 0;
+    return {0, 0};
   std::vector<std::string> names;
   while (auto entry = readdir(d)) {
     std::string_view name{entry->d_name};
@@ -226,11 +230,24 @@ size_t remove_stale_runner_locks(const std::string& store_dir) {
       names.emplace_back(name);
   }
   closedir(d);
+  size_t held = 0;
   size_t removed = 0;
   for (auto& name : names)
-    if (!held_or_removed(dir + "/" + name))
+    if (held_or_removed(dir + "/" + name))
+      ++held;
+    else
       ++removed;
-  return removed;
+  return {held, removed};
+}
+
+} // namespace
+
+size_t remove_stale_runner_locks(const std::string& store_dir) {
+  return sweep_runner_locks(store_dir).second;
+}
+
+size_t live_runners(const std::string& store_dir) {
+  return sweep_runner_locks(store_dir).first;
 }
 
 } // namespace procman

@@ -78,4 +78,10 @@ caf::error prepare_runners_dir(const std::string& store_dir);
 /// returns how many it found free.
 size_t remove_stale_runner_locks(const std::string& store_dir);
 
+/// How many runners (procman-runner, or a host's engine; waiting or not)
+/// serve `store_dir` now: the lock files in `<store_dir>/runners` that are
+/// held. Those found free are removed, as `remove_stale_runner_locks`
+/// does. Never touches the --wait lock.
+size_t live_runners(const std::string& store_dir);
+
 } // namespace procman

@@ -85,6 +85,57 @@ constexpr char key_schema[] = "schema";
 constexpr char key_seq[] = "seq";
 constexpr char key_qseq[] = "qseq";
 
+/// The meta key of a setting.
+std::string setting_key(store_setting s) {
+  return "setting." + to_string(s);
+}
+
+/// Value versions of the `output` database.
+constexpr char output_version = 1;
+
+/// The bounds of a process's live output (its key is the pid alone).
+struct output_bounds {
+  uint64_t next_seq = 1;
+  uint64_t first_seq = 1; ///< == next_seq: no chunk kept
+  uint64_t kept = 0;
+  uint64_t dropped = 0;
+};
+
+constexpr size_t output_bounds_size = 1 + 4 * 8;
+constexpr size_t output_chunk_head = 1 + 1 + 4 + 8;
+
+std::string output_key(std::string_view pid, uint64_t seq) {
+  std::string key{pid};
+  key += codec::u64_key(seq);
+  return key;
+}
+
+void put_u32_be(char* out, uint32_t x) {
+  for (int i = 3; i >= 0; --i) {
+    out[i] = static_cast<char>(x & 0xFF);
+    x >>= 8;
+  }
+}
+
+uint32_t get_u32_be(const char* in) {
+  uint32_t x = 0;
+  for (int i = 0; i < 4; ++i)
+    x = (x << 8) | static_cast<uint8_t>(in[i]);
+  return x;
+}
+
+/// Where to cut `data` so that at most `keep` bytes from its end stay, at
+/// a character boundary (what follows the cut is valid UTF-8 if `data` is).
+size_t front_cut(std::string_view data, uint64_t keep) {
+  if (data.size() <= keep)
+    return 0;
+  auto cut = data.size() - static_cast<size_t>(keep);
+  while (cut < data.size()
+         && (static_cast<unsigned char>(data[cut]) & 0xC0) == 0x80)
+    ++cut;
+  return cut;
+}
+
 std::string errno_text(int code) {
   return std::generic_category().message(code);
 }
@@ -149,6 +200,7 @@ struct environment {
   MDB_dbi expiry = 0;
   MDB_dbi created = 0;
   MDB_dbi log = 0;
+  MDB_dbi output = 0;
   MDB_dbi delayed = 0;
   MDB_dbi keys = 0;
   MDB_dbi schedules = 0;
@@ -196,6 +248,7 @@ struct store::impl {
   MDB_dbi expiry = 0;
   MDB_dbi created = 0;
   MDB_dbi log = 0;
+  MDB_dbi output = 0;
   MDB_dbi delayed = 0;
   MDB_dbi keys = 0;
   MDB_dbi schedules = 0;
@@ -213,6 +266,7 @@ struct store::impl {
     expiry = shared->expiry;
     created = shared->created;
     log = shared->log;
+    output = shared->output;
     delayed = shared->delayed;
     keys = shared->keys;
     schedules = shared->schedules;
@@ -551,6 +605,151 @@ struct store::impl {
     if (is_terminal(rec.status))
       del_raw(txn, expiry, codec::u64_pid_key(rec.finished_at, rec.pid));
     del_raw(txn, created, codec::u64_pid_key(rec.created_at, rec.pid));
+    remove_output(txn, rec.pid);
+  }
+
+  // -- settings -----------------------------------------------------------------
+
+  std::optional<uint64_t> read_setting(MDB_txn* txn, store_setting s) {
+    std::string_view raw;
+    if (!get_raw(txn, meta, setting_key(s), raw))
+      return std::nullopt;
+    if (raw.size() != 8)
+      throw store_failure{damaged("meta \"" + setting_key(s)
+                                  + "\" is unreadable")};
+    return codec::get_u64_be(raw.data());
+  }
+
+  uint64_t retention(MDB_txn* txn) {
+    if (opts.retention_ms > 0)
+      return opts.retention_ms;
+    return read_setting(txn, store_setting::retention)
+      .value_or(defaults::retention_ms);
+  }
+
+  uint64_t output_limit(MDB_txn* txn) {
+    if (opts.output_limit)
+      return *opts.output_limit;
+    return read_setting(txn, store_setting::output_limit)
+      .value_or(defaults::output_limit);
+  }
+
+  // -- live output --------------------------------------------------------------
+
+  std::optional<output_bounds> load_bounds(MDB_txn* txn,
+                                           std::string_view pid) {
+    std::string_view raw;
+    if (!get_raw(txn, output, pid, raw))
+      return std::nullopt;
+    if (raw.size() != output_bounds_size || raw[0] != output_version)
+      throw store_failure{damaged("the output of " + std::string(pid)
+                                  + " is unreadable")};
+    output_bounds b;
+    b.next_seq = codec::get_u64_be(raw.data() + 1);
+    b.first_seq = codec::get_u64_be(raw.data() + 9);
+    b.kept = codec::get_u64_be(raw.data() + 17);
+    b.dropped = codec::get_u64_be(raw.data() + 25);
+    return b;
+  }
+
+  void save_bounds(MDB_txn* txn, std::string_view pid,
+                   const output_bounds& b) {
+    char buf[output_bounds_size];
+    buf[0] = output_version;
+    codec::put_u64_be(buf + 1, b.next_seq);
+    codec::put_u64_be(buf + 9, b.first_seq);
+    codec::put_u64_be(buf + 17, b.kept);
+    codec::put_u64_be(buf + 25, b.dropped);
+    put_raw(txn, output, pid, std::string_view{buf, sizeof(buf)});
+  }
+
+  /// Appends `c` to its process's output, then drops the oldest chunks
+  /// until at most `limit` bytes are kept. Nothing for a process without
+  /// a record.
+  void append_output(MDB_txn* txn, const output_chunk& c, uint64_t limit,
+                     uint64_t now) {
+    std::string_view ignored;
+    if (limit == 0 || c.data.empty() || !get_raw(txn, processes, c.pid, ignored))
+      return;
+    // Output never holds transitions back: with its bounds unreadable,
+    // the chunk is dropped and the rest of the batch commits.
+    output_bounds b;
+    try {
+      b = load_bounds(txn, c.pid).value_or(output_bounds{});
+    } catch (const store_failure&) {
+      return;
+    }
+    // A chunk larger than the limit keeps its end.
+    std::string_view data = c.data;
+    auto cut = front_cut(data, limit);
+    b.dropped += cut;
+    data.remove_prefix(cut);
+    std::string value(output_chunk_head, '\0');
+    value[0] = output_version;
+    value[1] = static_cast<char>(static_cast<uint8_t>(c.stream));
+    put_u32_be(value.data() + 2, c.step);
+    codec::put_u64_be(value.data() + 6, now);
+    value.append(data.data(), data.size());
+    put_raw(txn, output, output_key(c.pid, b.next_seq), value);
+    ++b.next_seq;
+    b.kept += data.size();
+    // Chunks are numbered without gaps from first_seq: drop from there,
+    // the last one dropped only in part, so that exactly `limit` bytes
+    // stay (give or take a character cut in two).
+    while (b.kept > limit && b.first_seq < b.next_seq) {
+      auto key = output_key(c.pid, b.first_seq);
+      std::string_view old;
+      if (!get_raw(txn, output, key, old)) {
+        ++b.first_seq;
+        continue;
+      }
+      auto size = old.size() >= output_chunk_head
+                    ? old.size() - output_chunk_head
+                    : 0;
+      auto excess = b.kept - limit;
+      if (excess < size) {
+        auto body = old.substr(output_chunk_head);
+        auto cut = front_cut(body, size - excess);
+        std::string trimmed{old.substr(0, output_chunk_head)};
+        trimmed.append(body.substr(cut));
+        b.kept -= cut;
+        b.dropped += cut;
+        put_raw(txn, output, key, trimmed);
+        break;
+      }
+      b.kept -= std::min<uint64_t>(b.kept, size);
+      b.dropped += size;
+      del_raw(txn, output, key);
+      ++b.first_seq;
+    }
+    save_bounds(txn, c.pid, b);
+  }
+
+  /// The chunk stored under `key` (pid + seq) with value `v`.
+  output_chunk read_chunk(std::string_view key, std::string_view v) {
+    if (key.size() != 40 || v.size() < output_chunk_head
+        || v[0] != output_version)
+      throw store_failure{damaged("an output chunk of "
+                                  + std::string(key.substr(0, 32))
+                                  + " is unreadable")};
+    output_chunk c;
+    c.pid = std::string(key.substr(0, 32));
+    c.seq = codec::get_u64_be(key.data() + 32);
+    c.stream = static_cast<output_stream>(static_cast<uint8_t>(v[1]));
+    c.step = get_u32_be(v.data() + 2);
+    c.time = codec::get_u64_be(v.data() + 6);
+    c.data = std::string(v.substr(output_chunk_head));
+    return c;
+  }
+
+  /// Removes every chunk of `pid` and its bounds.
+  void remove_output(MDB_txn* txn, const std::string& pid) {
+    auto b = load_bounds(txn, pid);
+    if (!b)
+      return;
+    for (auto seq = b->first_seq; seq < b->next_seq; ++seq)
+      del_raw(txn, output, output_key(pid, seq));
+    del_raw(txn, output, pid);
   }
 
   uint64_t read_counter(MDB_txn* txn, const char* name) {
@@ -757,6 +956,7 @@ struct store::impl {
       env->expiry = open_db("expiry");
       env->created = open_db("created");
       env->log = open_db("log");
+      env->output = open_db("output");
       env->delayed = open_db("delayed");
       env->keys = open_db("keys");
       env->schedules = open_db("schedules");
@@ -775,10 +975,10 @@ struct store::impl {
               + std::to_string(defaults::schema_version))};
         if (version == 0)
           throw store_failure{damaged("meta \"schema\" is 0")};
-        if (version < 2) {
+        if (version < 2)
           upgrade_queue_keys(txn, env->queue);
+        if (version < defaults::schema_version)
           put_schema(txn, env->meta);
-        }
       } else {
         MDB_stat st;
         lmdb::dbi_stat(txn, env->processes, &st);
@@ -855,18 +1055,29 @@ caf::expected<process_record> store::apply(const transition& t) {
 
 std::vector<caf::expected<process_record>>
 store::apply(const std::vector<transition>& ts) {
+  return commit(ts, {}).results;
+}
+
+store::batch_result store::commit(const std::vector<transition>& ts,
+                                  const std::vector<output_chunk>& output) {
   auto prepared = ts;
   for (auto& t : prepared)
     if (t.kind == transition_kind::enqueue && t.pid.empty())
       t.pid = make_pid();
-  std::vector<caf::expected<process_record>> results;
-  if (prepared.empty())
-    return results;
+  batch_result out;
+  auto& results = out.results;
+  if (prepared.empty() && output.empty())
+    return out;
   auto now = impl_->now();
   bool ring = false;
   auto err = impl_->guarded(true, [&](MDB_txn* txn) {
     results.clear();
     ring = false;
+    if (!output.empty()) {
+      auto limit = impl_->output_limit(txn);
+      for (auto& c : output)
+        impl_->append_output(txn, c, limit, now);
+    }
     for (auto& original : prepared) {
       auto t = original; // a retry starts again from the request
       results.emplace_back(impl_->step(txn, t, now, ring));
@@ -876,11 +1087,52 @@ store::apply(const std::vector<transition>& ts) {
     results.clear();
     for (size_t i = 0; i < prepared.size(); ++i)
       results.emplace_back(err);
-    return results;
+    out.error = std::move(err);
+    return out;
   }
   if (ring && impl_->opts.ring_doorbell)
     ring_doorbell(impl_->opts.dir);
-  return results;
+  return out;
+}
+
+caf::expected<output_log> store::read_output(const std::string& pid,
+                                             uint64_t after) {
+  output_log out;
+  bool found = false;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    out = output_log{};
+    out.pid = pid;
+    auto rec = impl_->load(txn, pid);
+    found = rec.has_value();
+    if (!found)
+      return;
+    out.status = rec->status;
+    auto b = impl_->load_bounds(txn, pid);
+    if (!b)
+      return;
+    out.first_seq = b->first_seq < b->next_seq ? b->first_seq : 0;
+    out.last_seq = b->next_seq - 1;
+    out.kept_bytes = b->kept;
+    out.dropped_bytes = b->dropped;
+    auto from = std::max(after + 1, b->first_seq);
+    if (from >= b->next_seq)
+      return;
+    auto start = output_key(pid, from);
+    auto cur = lmdb::cursor::open(txn, impl_->output);
+    lmdb::val k{start.data(), start.size()};
+    lmdb::val v;
+    for (bool ok = cur.get(k, v, MDB_SET_RANGE);
+         ok && k.size() == 40 && std::string_view{k.data(), 32} == pid;
+         ok = cur.get(k, v, MDB_NEXT))
+      out.chunks.push_back(impl_->read_chunk({k.data(), k.size()},
+                                             {v.data(), v.size()}));
+    cur.close();
+  });
+  if (err)
+    return err;
+  if (!found)
+    return make_error(errc::unknown_process, "no process " + pid);
+  return out;
 }
 
 caf::expected<std::vector<process_record>>
@@ -1138,16 +1390,27 @@ store::snapshot(uint64_t since, const std::string& pid) {
 }
 
 caf::expected<size_t> store::purge() {
+  auto retention = retention_ms();
+  if (!retention)
+    return retention.error();
+  return purge(*retention, "retention");
+}
+
+caf::expected<size_t> store::purge(uint64_t older_than_ms,
+                                   const std::string& source) {
   size_t total = 0;
   auto now = impl_->now();
-  auto retention = impl_->opts.retention_ms;
-  uint64_t cutoff = now > retention ? now - retention : 0;
+  uint64_t cutoff = now > older_than_ms ? now - older_than_ms : 0;
   for (;;) {
     size_t removed = 0;
     bool more = false;
     auto err = impl_->guarded(true, [&](MDB_txn* txn) {
       removed = 0;
       more = false;
+      // The log is kept for the retention period whatever the records'
+      // cutoff: a process still in the store keeps its history.
+      auto retention = impl_->retention(txn);
+      uint64_t log_cutoff = now > retention ? now - retention : 0;
       // Terminal records that finished before the cutoff: a prefix of the
       // expiry index.
       std::vector<std::string> keys;
@@ -1177,7 +1440,7 @@ caf::expected<size_t> store::purge() {
         transition t;
         t.kind = transition_kind::purge;
         t.pid = pid;
-        t.source = "retention";
+        t.source = source;
         impl_->append_log(txn, t, *rec, now);
         ++removed;
       }
@@ -1192,7 +1455,7 @@ caf::expected<size_t> store::purge() {
         for (bool ok = cur.get(k, v, MDB_FIRST); ok;
              ok = cur.get(k, v, MDB_NEXT)) {
           auto e = impl_->read_entry(v);
-          if (!e || e->time >= cutoff)
+          if (!e || e->time >= log_cutoff)
             break;
           if (old_entries.size() == purge_chunk) {
             more = true;
@@ -1210,6 +1473,57 @@ caf::expected<size_t> store::purge() {
     if (!more)
       return total;
   }
+}
+
+caf::expected<std::optional<uint64_t>> store::setting(store_setting s) {
+  std::optional<uint64_t> out;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    out = impl_->read_setting(txn, s);
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::error store::set_setting(store_setting s, std::optional<uint64_t> value) {
+  return impl_->guarded(true, [&](MDB_txn* txn) {
+    if (value)
+      put_raw(txn, impl_->meta, setting_key(s), codec::u64_key(*value));
+    else
+      del_raw(txn, impl_->meta, setting_key(s));
+  });
+}
+
+caf::expected<uint64_t> store::retention_ms() {
+  uint64_t out = 0;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    out = impl_->retention(txn);
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::expected<uint64_t> store::output_limit() {
+  uint64_t out = 0;
+  auto err = impl_->guarded(false, [&](MDB_txn* txn) {
+    out = impl_->output_limit(txn);
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+std::string to_string(store_setting x) {
+  return x == store_setting::output_limit ? "output-limit" : "retention";
+}
+
+std::optional<store_setting> store_setting_from(const std::string& name) {
+  if (name == "retention")
+    return store_setting::retention;
+  if (name == "output-limit")
+    return store_setting::output_limit;
+  return std::nullopt;
 }
 
 caf::expected<store_stats> store::stats() {

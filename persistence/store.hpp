@@ -22,6 +22,19 @@
 //   created    u64 big-endian created_at + pid -> ""      (list, newest first)
 //   log        u64 big-endian seq -> version byte + binary log_entry
 //              (version 1, before typed transitions: legacy_log_entry)
+//   output     pid -> version byte (1) + u64 next seq + u64 first seq +
+//              u64 kept bytes + u64 dropped bytes        (a process's live
+//              output: its bounds)
+//              pid + u64 big-endian seq -> version byte (1) + u8 stream +
+//              u32 step + u64 time + the bytes          (one chunk)
+//   meta also holds the settings (`procman config`): "setting.retention"
+//   (u64 ms) and "setting.output-limit" (u64 bytes).
+//
+// Live output (output_chunk) is committed with the transitions of a batch
+// but is not a transition: it goes into `output`, not into the message
+// log. Each process keeps at most the output limit's bytes, the newest;
+// older chunks are dropped and counted. Purging a record removes its
+// output.
 //   delayed    u64 not_before + queue key -> pid    (queued, not yet due)
 //   keys       unique key -> pid            (while queued/running/interrupted)
 //   schedules  name -> version byte + binary schedule_record
@@ -46,6 +59,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,10 +71,27 @@
 
 namespace procman {
 
+/// The durable settings of a store (`procman config`), kept in `meta`.
+enum class store_setting : uint8_t {
+  retention = 1,    ///< ms; how long terminal records are kept
+  output_limit = 2, ///< bytes of live output kept per process
+};
+
+/// The setting's name as users write it ("retention", "output-limit"), and
+/// back (none for an unknown name).
+std::string to_string(store_setting x);
+std::optional<store_setting> store_setting_from(const std::string& name);
+
 struct store_options {
   std::string dir;
   uint64_t initial_map_size = defaults::initial_map_size;
-  uint64_t retention_ms = defaults::retention_ms;
+  /// How long terminal records are kept (`procman-runner --retention`);
+  /// 0: the store's retention setting, else `defaults::retention_ms`.
+  uint64_t retention_ms = 0;
+  /// Bytes of live output kept per process (`procman-runner
+  /// --output-limit`); none: the store's setting, else
+  /// `defaults::output_limit`.
+  std::optional<uint64_t> output_limit;
   /// Timeout written into records whose spec has none. 0 (the default)
   /// keeps 0 there, meaning "the runner's --default-timeout", so that a
   /// record does not depend on which program enqueued it.
@@ -102,6 +133,27 @@ public:
   /// its error and changes nothing; the others commit.
   std::vector<caf::expected<process_record>>
   apply(const std::vector<transition>& ts);
+
+  /// What `commit` did.
+  struct batch_result {
+    /// One per transition, as `apply` returns them.
+    std::vector<caf::expected<process_record>> results;
+    /// Set when the commit failed as a whole: nothing was written (and
+    /// every result carries this error).
+    caf::error error;
+  };
+
+  /// Appends live output and applies transitions in one commit (the
+  /// output first). Output of a process that has no record (purged, never
+  /// enqueued) is dropped, as is all of it while the output limit is 0;
+  /// each process keeps at most the limit's bytes, the newest.
+  batch_result commit(const std::vector<transition>& ts,
+                      const std::vector<output_chunk>& output);
+
+  /// The live output of `pid` kept after chunk `after` (0: all), with the
+  /// process's status, read in one transaction. Errors: unknown_process.
+  caf::expected<output_log> read_output(const std::string& pid,
+                                        uint64_t after = 0);
 
   /// Takes up to `n` processes from the queue head for `runner` in one
   /// commit (one `claim` log entry each). Costs O(log n) per process.
@@ -147,11 +199,31 @@ public:
                                        const std::string& pid = {});
 
   /// Removes terminal records whose finished_at is older than the retention
-  /// period (one `purge` log entry each), then trims log entries older than
+  /// period (`retention_ms()`; one `purge` log entry each, source
+  /// "retention"), with their output, then trims log entries older than
   /// the retention period (by time, oldest first; `stats().first_seq` tells
   /// where the log now starts). Returns how many records it removed.
   /// Interrupted records are never removed.
   caf::expected<size_t> purge();
+
+  /// `purge` with `older_than_ms` in place of the retention period for
+  /// the records (the log is still trimmed by the retention period), the
+  /// log entries naming `source` (`procman purge --older-than`:
+  /// "client").
+  caf::expected<size_t> purge(uint64_t older_than_ms,
+                              const std::string& source);
+
+  /// A setting as stored (milliseconds, bytes); none when unset.
+  caf::expected<std::optional<uint64_t>> setting(store_setting s);
+
+  /// Sets a setting, or with none unsets it (the default applies again).
+  /// Durable at once; not in the message log.
+  caf::error set_setting(store_setting s, std::optional<uint64_t> value);
+
+  /// What applies: the store options' value if given, else the setting,
+  /// else the default (`defaults::retention_ms`, `defaults::output_limit`).
+  caf::expected<uint64_t> retention_ms();
+  caf::expected<uint64_t> output_limit();
 
   caf::expected<store_stats> stats();
 

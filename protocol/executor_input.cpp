@@ -54,6 +54,8 @@ std::string encode_input(const executor_input& x) {
     doc["max_output_bytes"] = x.max_output_bytes;
   if (x.step_acks)
     doc["step_acks"] = true;
+  if (x.output_events)
+    doc["output_events"] = true;
   return json::serialize(doc) + "\n";
 }
 
@@ -77,7 +79,7 @@ outcome<executor_input> decode_input(std::string_view text) {
     auto k = kv.key();
     if (k != "pid" && k != "steps" && k != "first_step" && k != "data"
         && k != "script_args" && k != "step_libs" && k != "max_output_bytes"
-        && k != "timeout" && k != "step_acks")
+        && k != "timeout" && k != "step_acks" && k != "output_events")
       return failure{errc::invalid_spec, "executor input: unknown field \""
                                            + std::string(k) + "\""};
   }
@@ -147,6 +149,11 @@ outcome<executor_input> decode_input(std::string_view text) {
     if (!v->is_bool())
       return field_error("step_acks", "must be true or false");
     in.step_acks = v->get_bool();
+  }
+  if (auto v = find("output_events")) {
+    if (!v->is_bool())
+      return field_error("output_events", "must be true or false");
+    in.output_events = v->get_bool();
   }
   // Accepted so that a process spec is valid input; the runner enforces
   // timeouts.

@@ -30,6 +30,9 @@ struct executor_input {
   /// Wait for `{"ack": k}` (protocol/step_ack.hpp) on stdin after step k
   /// before step k + 1.
   bool step_acks = false;
+  /// Report what the commands of procman.exec write, while they run
+  /// (`output` report lines).
+  bool output_events = false;
 };
 
 /// The document as one line with its newline (an executor written as a

@@ -26,6 +26,8 @@ const char* event_name(report_event x) {
       return "interrupted";
     case report_event::error:
       return "error";
+    case report_event::output:
+      return "output";
     default:
       return nullptr;
   }
@@ -71,6 +73,11 @@ std::string encode_report(const executor_report& x) {
       with_step();
       line["error"] = json::value_from(x.error);
       break;
+    case report_event::output:
+      with_step();
+      line["stream"] = to_string(x.stream);
+      line["data"] = x.data;
+      break;
     case report_event::step_completed:
       with_step();
       if (!x.output.is_null())
@@ -105,6 +112,8 @@ executor_report decode_report(std::string_view line) {
     x.event = report_event::interrupted;
   else if (event == "error")
     x.event = report_event::error;
+  else if (event == "output")
+    x.event = report_event::output;
   else
     x.event = report_event::other;
   if (auto s = o->if_contains("step");
@@ -143,6 +152,23 @@ executor_report decode_report(std::string_view line) {
       if (x.error.kind == error_kind::none)
         x.error.kind = error_kind::exception;
       break;
+    case report_event::output: {
+      // A line without a known stream or its text is not output this
+      // procman understands: ignored like an unknown event.
+      auto st = o->if_contains("stream");
+      auto stream = st && st->is_string()
+                      ? output_stream_from(st->get_string())
+                      : std::nullopt;
+      auto d = o->if_contains("data");
+      if (!stream || !d || !d->is_string()) {
+        x.event = report_event::other;
+        x.text = std::string(event);
+        break;
+      }
+      x.stream = *stream;
+      x.data = std::string(d->get_string());
+      break;
+    }
     case report_event::other:
       x.text = std::string(event);
       break;

@@ -26,6 +26,7 @@ enum class report_event : uint8_t {
   error,       ///< final: a step failed, or the input was bad
   other,       ///< a well-formed line with an event this procman ignores
   garbage,     ///< not a report: not a JSON object with a string "event"
+  output,      ///< live output of a step's command (not final)
 };
 
 /// One report line.
@@ -44,6 +45,9 @@ struct executor_report {
   /// error: kind `exception` when the line names none; an error object
   /// that does not decode becomes a message saying so.
   error_info error;
+  /// output: which stream of the command, and what it wrote (valid UTF-8).
+  output_stream stream = output_stream::out;
+  std::string data;
   /// garbage: the line; other: its event.
   std::string text;
 
@@ -57,6 +61,8 @@ struct executor_report {
 
 /// The line without its newline. Progress percents are rounded to two
 /// decimals and written as integers when whole; an empty name is left out.
+/// An output line is `{"event":"output","step":k,"name":"...","stream":
+/// "stdout"|"stderr","data":"..."}`.
 std::string encode_report(const executor_report& x);
 
 /// Decodes a line; what is not a report decodes as `garbage`, never fails.

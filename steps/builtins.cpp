@@ -411,7 +411,7 @@ public:
     out_w.reset();
     err_w.reset();
     std::string out, err;
-    auto status = collect(pid, in_w, out_r, err_r, out, err, prefix);
+    auto status = collect(pid, in_w, out_r, err_r, out, err, prefix, ctx);
     sanitize_utf8(out);
     sanitize_utf8(err);
     auto stderr_tail = [&] {
@@ -474,8 +474,10 @@ private:
   // Feeds stdin and reads stdout and stderr until the command exits; returns
   // its wait status. Stops reading once the command has exited and the pipes
   // are drained, even if a background process it started keeps them open.
+  // What it reads goes to the context as live output too, as it arrives.
   int collect(pid_t pid, fd_guard& in_w, fd_guard& out_r, fd_guard& err_r,
-              std::string& out, std::string& err, const std::string& prefix) {
+              std::string& out, std::string& err, const std::string& prefix,
+              step_context& ctx) {
     const size_t limit = defaults::max_output_bytes;
     size_t written = 0;
     const std::string& input = opts_.input ? *opts_.input : std::string{};
@@ -494,16 +496,17 @@ private:
     char buf[65536];
     // Reads what is there, at most 1 MiB so that one busy stream cannot
     // starve the others; returns false at EOF.
-    auto drain = [&](fd_guard& fd, std::string& dst, const char* name) {
+    auto drain = [&](fd_guard& fd, std::string& dst, output_stream stream) {
       for (int round = 0; round < 16; ++round) {
         auto n = ::read(fd.fd, buf, sizeof(buf));
         if (n > 0) {
           if (dst.size() + static_cast<size_t>(n) > limit) {
             if (overflow.empty())
-              overflow = name;
+              overflow = to_string(stream);
             continue; // keep draining, drop the excess
           }
           dst.append(buf, static_cast<size_t>(n));
+          ctx.live_output(stream, std::string_view{buf, static_cast<size_t>(n)});
           continue;
         }
         if (n < 0 && errno == EINTR)
@@ -543,18 +546,18 @@ private:
           exited = true;
         if (exited) {
           if (out_r.fd >= 0)
-            drain(out_r, out, "stdout");
+            drain(out_r, out, output_stream::out);
           if (err_r.fd >= 0)
-            drain(err_r, err, "stderr");
+            drain(err_r, err, output_stream::err);
           break;
         }
         if (ready <= 0)
           continue;
       }
       if (out_i >= 0 && (fds[out_i].revents & (POLLIN | POLLHUP | POLLERR)))
-        drain(out_r, out, "stdout");
+        drain(out_r, out, output_stream::out);
       if (err_i >= 0 && (fds[err_i].revents & (POLLIN | POLLHUP | POLLERR)))
-        drain(err_r, err, "stderr");
+        drain(err_r, err, output_stream::err);
       if (in_i >= 0 && (fds[in_i].revents & (POLLOUT | POLLHUP | POLLERR))) {
         auto w = write_no_sigpipe(in_w.fd, input.data() + written,
                                   input.size() - written);
@@ -591,14 +594,16 @@ private:
 
 } // namespace
 
+// Every built-in factory only reads its args: `procman start` builds the
+// steps to check them (step_registry::add_pure).
 void register_builtin_steps(step_registry& reg) {
-  reg.add("procman.set", [](const json::value& args, const service_map&) {
+  reg.add_pure("procman.set", [](const json::value& args, const service_map&) {
     return std::make_unique<set_step>(merge_args(args));
   });
-  reg.add("procman.pause", [](const json::value& args, const service_map&) {
+  reg.add_pure("procman.pause", [](const json::value& args, const service_map&) {
     return std::make_unique<pause_step>(merge_args(args));
   });
-  reg.add("procman.fail", [](const json::value& args, const service_map&) {
+  reg.add_pure("procman.fail", [](const json::value& args, const service_map&) {
     auto o = named_args(args, {"message"});
     std::string message = "failed on purpose (procman.fail)";
     if (auto m = find(o, "message")) {
@@ -608,7 +613,7 @@ void register_builtin_steps(step_registry& reg) {
     }
     return std::make_unique<fail_step>(std::move(message));
   });
-  reg.add("procman.sleep", [](const json::value& args, const service_map&) {
+  reg.add_pure("procman.sleep", [](const json::value& args, const service_map&) {
     auto o = named_args(args, {"seconds"});
     auto s = find(o, "seconds");
     if (!s)
@@ -621,7 +626,7 @@ void register_builtin_steps(step_registry& reg) {
                        + " must be a number between 0 and 31536000");
     return std::make_unique<sleep_step>(secs);
   });
-  reg.add("procman.exec", [](const json::value& args, const service_map&) {
+  reg.add_pure("procman.exec", [](const json::value& args, const service_map&) {
     return std::make_unique<exec_step>(parse_exec_args(args));
   });
 }

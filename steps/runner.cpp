@@ -51,6 +51,11 @@ public:
     return opts_.script_args;
   }
 
+  void live_output(output_stream stream, std::string_view data) override {
+    if (observer_.live_output && !data.empty())
+      observer_.live_output(index_, stream, data);
+  }
+
 private:
   const step_run_options& opts_;
   const step_observer& observer_;

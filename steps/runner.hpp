@@ -34,6 +34,11 @@ struct step_observer {
     output;
   std::function<void(uint32_t step, double percent, const std::string& msg)>
     progress;
+  /// Live output of the step's commands (step_context::live_output), as
+  /// given.
+  std::function<void(uint32_t step, output_stream stream,
+                     std::string_view data)>
+    live_output;
 };
 
 struct step_run_options {

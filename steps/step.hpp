@@ -20,9 +20,12 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+
+#include "procman/messages/output_stream.hpp"
 
 namespace procman {
 
@@ -43,6 +46,15 @@ public:
 
   /// Extra arguments the runner passes to every executor (--script-args).
   virtual const std::string& script_args() const = 0;
+
+  /// Live output: what a command the step runs wrote to its stdout or
+  /// stderr, as it arrives (any bytes; a chunk may end inside a UTF-8
+  /// character). The runner keeps it for `procman logs`; procman.exec
+  /// calls it. Does nothing where nobody listens (`procman run`).
+  virtual void live_output(output_stream stream, std::string_view data) {
+    static_cast<void>(stream);
+    static_cast<void>(data);
+  }
 };
 
 /// A step. Implementations override `execute`.

@@ -1,6 +1,7 @@
 #include "procman/steps/step_registry.hpp"
 
 #include <exception>
+#include <set>
 
 #include <boost/json/value.hpp>
 #include <dlfcn.h>
@@ -95,6 +96,39 @@ step_registry::make(const step_spec& spec,
     return bad_args("class " + quoted(spec.cls)
                     + " threw a non-standard exception");
   }
+}
+
+failure step_registry::precheck(const std::vector<step_spec>& steps,
+                                const service_registry& services,
+                                std::vector<step_spec>* unchecked) const {
+  auto name_space = [](const std::string& cls) {
+    auto dot = cls.find('.');
+    return dot == std::string::npos ? std::string{} : cls.substr(0, dot);
+  };
+  std::set<std::string> known_spaces;
+  for (auto& kv : factories_)
+    if (auto ns = name_space(kv.first); !ns.empty())
+      known_spaces.insert(std::move(ns));
+  for (auto& spec : steps) {
+    if (factories_.count(spec.cls) == 0) {
+      auto ns = name_space(spec.cls);
+      if (!ns.empty() && known_spaces.count(ns) > 0)
+        return check(spec, services);
+      if (unchecked != nullptr)
+        unchecked->push_back(spec);
+      continue;
+    }
+    if (pure_.count(spec.cls) == 0)
+      continue;
+    bool have_services = true;
+    for (auto& svc : spec.services)
+      have_services = have_services && services.contains(svc);
+    if (!have_services)
+      continue;
+    if (auto made = make(spec, services); !made)
+      return made.error();
+  }
+  return {};
 }
 
 // -- step libraries ----------------------------------------------------------------

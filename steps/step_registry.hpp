@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,16 @@ public:
   /// that step libraries need no procman symbols from their host.
   void add(const std::string& cls, step_factory factory) {
     factories_[cls] = std::move(factory);
+    pure_.erase(cls);
+  }
+
+  /// Registers `factory` as `add` does and declares that calling it has
+  /// no side effects: it only reads its args and services and builds the
+  /// step. `precheck` may then build such a step to check its args before
+  /// the process is queued. The built-ins are registered so.
+  void add_pure(const std::string& cls, step_factory factory) {
+    factories_[cls] = std::move(factory);
+    pure_.insert(cls);
   }
 
   bool contains(const std::string& cls) const {
@@ -56,8 +67,27 @@ public:
   outcome<std::unique_ptr<step>> make(const step_spec& spec,
                                       const service_registry& services) const;
 
+  /// What this registry can tell of a process's steps before the process
+  /// is queued (`procman start`, the manager's start), running nothing:
+  /// - a step whose class is not registered is refused
+  ///   (errc::unknown_class, `step "<name>": unknown class "<cls>"`) when
+  ///   the class's namespace, the text before its first '.', is the
+  ///   namespace of a registered class (`procman` for the built-ins); a
+  ///   class of another namespace, or without one, may come from a step
+  ///   library only the runner loads: `unchecked` gets its step instead;
+  /// - a step of a class registered with `add_pure` is built from its
+  ///   args, and a refusal is errc::invalid_spec
+  ///   `step "<name>": bad args: <what>` (steps naming a service that
+  ///   `services` lacks are not built).
+  /// The first refusal is returned.
+  failure precheck(const std::vector<step_spec>& steps,
+                   const service_registry& services,
+                   std::vector<step_spec>* unchecked = nullptr) const;
+
 private:
   std::map<std::string, step_factory> factories_;
+  /// Classes whose factories have no side effects (`add_pure`).
+  std::set<std::string> pure_;
 };
 
 /// Registers procman.exec, procman.set, procman.sleep, procman.fail and

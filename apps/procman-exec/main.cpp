@@ -3,8 +3,9 @@
 // original stdout, exits. docs/protocol.md is the full contract; in short:
 //
 //   stdin   {"pid", "steps", "first_step", "data", "script_args",
-//            "step_libs", "max_output_bytes"}
-//   reports {"event": "step_started" | "progress" | "step_completed", ...}
+//            "step_libs", "max_output_bytes", "step_acks", "output_events"}
+//   reports {"event": "step_started" | "progress" | "output" |
+//            "step_completed", ...}
 //           then exactly one of "finished" | "interrupted" | "error"
 //   exit    0 finished, 1 a step failed, 2 bad input, 3 interrupted,
 //           4 parent already gone at start
@@ -12,6 +13,7 @@
 // It starts once per process, so it stays lean: no CAF, no iostreams,
 // libstdc++ and Boost.JSON linked in statically.
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -23,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -33,6 +36,7 @@
 #include <unistd.h>
 
 #include "procman/children/process_tree.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/protocol/executor_input.hpp"
 #include "procman/protocol/executor_report.hpp"
@@ -131,6 +135,8 @@ class reporter {
 public:
   using clock = std::chrono::steady_clock;
   static constexpr auto progress_interval = std::chrono::milliseconds(50);
+  static constexpr auto output_interval
+    = std::chrono::milliseconds(procman::defaults::output_interval_ms);
 
   explicit reporter(int fd) : fd_(fd) {
     // nop
@@ -142,6 +148,7 @@ public:
 
   void started(uint32_t step, const std::string& name) {
     std::lock_guard<std::mutex> guard{mtx_};
+    end_output();
     flush_pending();
     last_progress_ = clock::time_point{};
     write_line(step_event(procman::report_event::step_started, step, name));
@@ -150,11 +157,43 @@ public:
   void completed(uint32_t step, const std::string& name,
                  const boost::json::object* output = nullptr) {
     std::lock_guard<std::mutex> guard{mtx_};
+    end_output(); // all of a step's output comes before its completion
     flush_pending(); // a step's last progress always arrives
     auto line = step_event(procman::report_event::step_completed, step, name);
     if (output != nullptr)
       line.output = *output;
     write_line(line);
+  }
+
+  // Live output. Pieces keep the order in which they were written and
+  // are coalesced while they come from one stream of one step. They go
+  // out at most every `output_interval` (the first after a quiet spell at
+  // once), as soon as a line's worth (`defaults::output_line_bytes`) is
+  // waiting, and always before the step's next event, so that a chatty
+  // command costs the runner a few lines per interval, not one per write.
+  // A piece never ends inside a UTF-8 character: an incomplete one waits
+  // for the rest of its stream.
+  void output(uint32_t step, const std::string& name,
+              procman::output_stream stream, std::string_view data) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& carry = carry_[stream == procman::output_stream::err ? 1 : 0];
+    std::string text = std::move(carry.data);
+    text.append(data.data(), data.size());
+    auto complete = complete_utf8_prefix(text);
+    carry = output_piece{step, name, stream, text.substr(complete)};
+    text.resize(complete);
+    if (!text.empty())
+      append_output(step, name, stream, std::move(text));
+    if (out_pending_.empty())
+      return;
+    if (out_bytes_ >= procman::defaults::output_line_bytes
+        || clock::now() - last_output_ >= output_interval) {
+      flush_output();
+      return;
+    }
+    if (!flusher_.joinable())
+      flusher_ = std::thread([this] { flush_loop(); });
+    cv_.notify_one();
   }
 
   // At most one progress line per `progress_interval`; a report that comes
@@ -179,6 +218,7 @@ public:
 
   void final_line(const procman::executor_report& line) {
     std::lock_guard<std::mutex> guard{mtx_};
+    end_output();
     flush_pending();
     write_line(line);
   }
@@ -199,6 +239,83 @@ private:
     procman::executor_report report;
   };
 
+  struct output_piece {
+    uint32_t step = 0;
+    std::string name;
+    procman::output_stream stream = procman::output_stream::out;
+    std::string data;
+  };
+
+  // How much of `text` ends with a complete UTF-8 character: a lead byte
+  // among the last three bytes whose character does not fit is cut off
+  // with what follows it. (Ill-formed bytes are replaced later.)
+  static size_t complete_utf8_prefix(const std::string& text) {
+    auto n = text.size();
+    for (size_t back = 1; back <= 3 && back <= n; ++back) {
+      auto c = static_cast<unsigned char>(text[n - back]);
+      if ((c & 0xC0) == 0x80)
+        continue; // a continuation byte: look further back
+      size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+      return need > back ? n - back : n;
+    }
+    return n;
+  }
+
+  // Requires mtx_.
+  void append_output(uint32_t step, const std::string& name,
+                     procman::output_stream stream, std::string text) {
+    out_bytes_ += text.size();
+    if (!out_pending_.empty()) {
+      auto& last = out_pending_.back();
+      if (last.step == step && last.stream == stream) {
+        last.data += text;
+        return;
+      }
+    }
+    out_pending_.push_back(output_piece{step, name, stream, std::move(text)});
+  }
+
+  // The end of a step's output: what waits for the rest of a character
+  // goes out as it is (replaced by U+FFFD), then everything pending.
+  // Requires mtx_.
+  void end_output() {
+    for (auto& carry : carry_) {
+      if (carry.data.empty())
+        continue;
+      append_output(carry.step, carry.name, carry.stream,
+                    std::move(carry.data));
+      carry.data.clear();
+    }
+    flush_output();
+  }
+
+  // One line per piece, split where a piece is longer than a line may be
+  // (at character boundaries). Requires mtx_.
+  void flush_output() {
+    if (out_pending_.empty())
+      return;
+    constexpr auto max_bytes = procman::defaults::output_line_bytes;
+    for (auto& piece : out_pending_) {
+      procman::sanitize_utf8(piece.data);
+      std::string_view rest = piece.data;
+      while (!rest.empty()) {
+        auto cut = std::min(rest.size(), max_bytes);
+        while (cut < rest.size() && cut > 0
+               && (static_cast<unsigned char>(rest[cut]) & 0xC0) == 0x80)
+          --cut;
+        auto line = step_event(procman::report_event::output, piece.step,
+                               piece.name);
+        line.stream = piece.stream;
+        line.data = std::string(rest.substr(0, cut));
+        write_line(line);
+        rest.remove_prefix(cut);
+      }
+    }
+    out_pending_.clear();
+    out_bytes_ = 0;
+    last_output_ = clock::now();
+  }
+
   static procman::executor_report
   step_event(procman::report_event event, uint32_t step,
              const std::string& name) {
@@ -212,15 +329,25 @@ private:
   void flush_loop() {
     std::unique_lock<std::mutex> lock{mtx_};
     while (!stopping_) {
-      if (!pending_.waiting) {
+      auto progress_due = pending_.waiting
+                            ? last_progress_ + progress_interval
+                            : clock::time_point::max();
+      auto output_due = !out_pending_.empty() ? last_output_ + output_interval
+                                              : clock::time_point::max();
+      auto due = std::min(progress_due, output_due);
+      if (due == clock::time_point::max()) {
         cv_.wait(lock);
         continue;
       }
-      auto due = last_progress_ + progress_interval;
-      if (clock::now() >= due)
-        flush_pending();
-      else
+      auto now = clock::now();
+      if (now < due) {
         cv_.wait_until(lock, due);
+        continue;
+      }
+      if (now >= progress_due)
+        flush_pending();
+      if (now >= output_due)
+        flush_output();
     }
   }
 
@@ -260,6 +387,10 @@ private:
   bool stopping_ = false;
   pending_progress pending_;
   clock::time_point last_progress_;
+  std::vector<output_piece> out_pending_;
+  size_t out_bytes_ = 0;
+  output_piece carry_[2]; // per stream: the start of an incomplete character
+  clock::time_point last_output_;
 };
 
 procman::executor_report error_line(const procman::error_info& err,
@@ -594,6 +725,11 @@ int main(int argc, char** argv) {
   obs.progress = [&](uint32_t i, double percent, const std::string& msg) {
     rep.progress(i, steps[i].name, percent, msg);
   };
+  if (in.output_events)
+    obs.live_output = [&](uint32_t i, procman::output_stream stream,
+                     std::string_view data) {
+      rep.output(i, steps[i].name, stream, data);
+    };
   procman::step_run_options opts;
   opts.pid = in.pid;
   opts.script_args = in.script_args;

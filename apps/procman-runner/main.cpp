@@ -3,6 +3,7 @@
 //   procman-runner [--store DIR] [--wait] [--max-processes N] [--parallel N]
 //                  [--script-args '...'] [--default-timeout S] [--grace S]
 //                  [--log-level L] [--exec PATH] [--step-lib PATH]
+//                  [--retention D] [--output-limit SIZE]
 //                  [--publish PORT [--bind ADDR]
 //                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]]
 //   procman-runner --listen ADDR:PORT [--lease S] [--parallel N] [TLS] ...
@@ -37,6 +38,7 @@
 #include "procman/messages/error.hpp"
 #include "procman/messages/fwd.hpp"
 #include "procman/messages/types.hpp"
+#include "procman/messages/units.hpp"
 #include "procman/remote/remote.hpp"
 
 namespace {
@@ -60,6 +62,12 @@ options:
   --exec PATH            the executor (default: procman-exec beside this program)
   --step-lib PATH        step library for every executor (repeatable; also
                          $PROCMAN_STEP_LIBS)
+  --retention D          keep finished, failed and cancelled processes for D
+                         (30s, 15m, 12h, 7d; default: the store's setting,
+                         see procman config, else 7d)
+  --output-limit SIZE    bytes of live output kept per process (1048576,
+                         512K, 1M; 0 keeps none; default: the store's
+                         setting, else 1M)
   --publish PORT         serve the manager to other nodes (CAF middleman) on
                          PORT (0: any free port; the log says which)
   --bind ADDR            address for --publish (default 127.0.0.1); other
@@ -133,8 +141,8 @@ int main(int argc, char** argv) {
       std::set<std::string>{"store", "max-processes", "parallel",
                             "script-args", "default-timeout", "grace",
                             "log-level", "exec", "publish", "bind",
-                            "tls-cert", "tls-key", "tls-ca", "listen",
-                            "lease", "join"},
+                            "tls-cert", "tls-key", "tls-ca", "retention",
+                            "output-limit", "listen", "lease", "join"},
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
@@ -187,7 +195,7 @@ int main(int argc, char** argv) {
                                + " needs --publish, --listen or --join");
     if (join)
       for (auto name : {"store", "wait", "max-processes", "default-timeout",
-                        "no-sync"})
+                        "no-sync", "retention", "output-limit"})
         if (a->has(name) || a->flag(name))
           throw cli::usage_error(
             std::string("option --") + name
@@ -227,6 +235,22 @@ int main(int argc, char** argv) {
       = static_cast<uint32_t>(a->number("default-timeout", defaults::process_timeout, 1, 31536000));
     opts.grace_seconds = static_cast<uint32_t>(a->number("grace", defaults::grace_seconds, 0, 86400));
     opts.exec_path = a->get("exec");
+    if (a->has("retention")) {
+      auto ms = parse_duration(a->get("retention"), "option --retention");
+      if (!ms)
+        throw cli::usage_error(ms.error().context);
+      if (*ms < 1000)
+        throw cli::usage_error("option --retention must be at least 1s "
+                               "(procman purge --older-than 0s purges at "
+                               "once)");
+      opts.retention_ms = *ms;
+    }
+    if (a->has("output-limit")) {
+      auto bytes = parse_size(a->get("output-limit"), "option --output-limit");
+      if (!bytes)
+        throw cli::usage_error(bytes.error().context);
+      opts.output_limit = *bytes;
+    }
     opts.no_sync = a->flag("no-sync");
     // Every child of the runner is an executor: orphans of their trees are
     // re-parented to it, and it kills them ($PROCMAN_CONTAINMENT picks how
@@ -305,6 +329,7 @@ int main(int argc, char** argv) {
       eo.store_dir = opts.store_dir;
       eo.lease_ms = lease_s * 1000;
       eo.default_timeout = opts.default_timeout;
+      eo.output_events = (*eng)->output_events();
       gate = sys.spawn(work_endpoint, eo, (*eng)->manager(), (*eng)->store(),
                        (*eng)->supervisor());
       port = publish_gate(sys, caf::actor_cast<node_gate_actor>(gate),

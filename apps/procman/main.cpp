@@ -9,16 +9,21 @@
 //   procman [--store DIR] cancel PID
 //   procman [--store DIR] list [--status S] [--limit N]
 //   procman [--store DIR] wait PID [--timeout S]
+//   procman [--store DIR] logs PID [--follow] [--stream stdout|stderr]
+//   procman [--store DIR] purge [--older-than D]
+//   procman [--store DIR] config [get NAME | set NAME VALUE | unset NAME]
 //   procman run SPEC [--data JSON] [--step-lib PATH]
 //   procman --connect HOST:PORT [--tls-cert F --tls-key F --tls-ca F] CMD ...
 //
 // Output is JSON where a program reads it; errors go to stderr. Exit codes:
 // 0 ok, 1 failure (unknown pid, refused transition, failed process),
-// 2 usage error; `wait`: 0 finished, 1 error or cancelled, 3 interrupted,
-// 4 the wait timed out; `run`: 0 finished, 1 failed, 3 interrupted.
-// With --connect (or $PROCMAN_CONNECT) every command but run, log export and
-// replay goes to a store node (docs/distribution.md) with the same output
-// and exit codes; a store node that cannot be reached exits 1.
+// 2 usage error; `wait` and `logs --follow`: 0 finished, 1 error or
+// cancelled, 3 interrupted, 4 the wait timed out; `run`: 0 finished,
+// 1 failed, 3 interrupted.
+// With --connect (or $PROCMAN_CONNECT) every command but run, log export,
+// purge, config and replay goes to a store node
+// (docs/distribution.md) with the same output and exit codes; a store node
+// that cannot be reached exits 1.
 
 #include <cmath>
 #include <csignal>
@@ -40,6 +45,7 @@
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/messages/log_format.hpp"
+#include "procman/messages/units.hpp"
 #include "procman/persistence/store.hpp"
 #include "procman/replay/replay.hpp"
 #include "procman/steps/runner.hpp"
@@ -71,6 +77,17 @@ commands:
   wait PID [--timeout S]                   wait for the process to settle;
                                            exit 0 finished, 1 error or
                                            cancelled, 3 interrupted, 4 timeout
+  logs PID [--follow] [--stream S]         what its commands wrote (stdout and
+                                           stderr, or only S); --follow: as it
+                                           comes, until the process settles
+                                           (exit codes as wait)
+  purge [--older-than D]                   remove finished, failed and
+                                           cancelled processes older than D
+                                           (30s, 15m, 12h, 7d; default: the
+                                           retention setting); prints how many
+  config [get NAME | set NAME VALUE | unset NAME]
+                                           the store's settings: retention
+                                           (7d), output-limit (1M)
   run SPEC [--data JSON] [--step-lib P]    run the steps here and now; print
                                            the output (no store, no runner)
   log export [--since SEQ] [--pid PID]     the message log as JSON Lines
@@ -82,10 +99,12 @@ SPEC is a file, - for stdin, or inline JSON:
   {"steps": {"name": {"class": "...", "args": ..., "services": [...]}},
    "timeout": 60, "data": {...}}
 --data is a JSON object merged over the spec's data (its keys win).
+start checks the steps against the built-ins and the step libraries of
+$PROCMAN_STEP_LIBS; it warns when no runner serves the store.
 --store defaults to $PROCMAN_STORE, else $XDG_STATE_HOME/procman, else
 ~/.local/state/procman.
 
-remote store (every command but run, log export and replay):
+remote store (every command but run, log export, purge, config, replay):
   --connect HOST:PORT    ask the store node there (procman-runner --listen)
                          instead of a store directory; also $PROCMAN_CONNECT
   --tls-cert FILE        with --tls-key and --tls-ca (or $PROCMAN_TLS_CERT,
@@ -148,6 +167,8 @@ const std::string& pid_arg(const cli::args& a) {
   return a.positional()[1];
 }
 
+void procman_warn_without_runner(client& c);
+
 /// What the commands ask: a store directory (client) or a store node's
 /// manager (remote_client), with the same calls.
 struct backend {
@@ -160,6 +181,17 @@ struct backend {
   virtual caf::expected<schedule_record>
   remove_schedule(const std::string& name) = 0;
   virtual caf::expected<std::vector<schedule_record>> schedules() = 0;
+  virtual caf::expected<output_log> output(const std::string& pid) = 0;
+  virtual caf::expected<output_log>
+  follow_output(const std::string& pid,
+                const std::function<void(const output_chunk&)>& on_output,
+                const std::function<void(uint64_t)>& on_dropped) = 0;
+  /// The store's output limit, for a message (a store node's is not
+  /// known here).
+  virtual caf::expected<uint64_t> output_limit() = 0;
+  /// After an enqueue, proceed or retry: warns when no runner serves the
+  /// store (a store node always does).
+  virtual void warn_without_runner() = 0;
   virtual caf::expected<process_record> info(const std::string& pid) = 0;
   virtual caf::expected<std::string> proceed(const std::string& pid,
                                              const std::string& data) = 0;
@@ -192,6 +224,25 @@ struct backend_of : backend {
   }
   caf::expected<std::vector<schedule_record>> schedules() override {
     return deref().schedules();
+  }
+  caf::expected<output_log> output(const std::string& pid) override {
+    return deref().output(pid);
+  }
+  caf::expected<output_log>
+  follow_output(const std::string& pid,
+                const std::function<void(const output_chunk&)>& on_output,
+                const std::function<void(uint64_t)>& on_dropped) override {
+    return deref().follow_output(pid, on_output, on_dropped);
+  }
+  caf::expected<uint64_t> output_limit() override {
+    if constexpr (std::is_same_v<Client, client>)
+      return c.db().output_limit();
+    else
+      return make_error(errc::invalid_argument, "not known here");
+  }
+  void warn_without_runner() override {
+    if constexpr (std::is_same_v<Client, client>)
+      procman_warn_without_runner(c);
   }
   caf::expected<process_record> info(const std::string& pid) override {
     return deref().info(pid);
@@ -237,6 +288,19 @@ std::string connect_arg(const cli::args& a) {
   if (auto env = std::getenv("PROCMAN_CONNECT"); env && *env)
     return env;
   return {};
+}
+
+/// A client of the store directory, for the commands that need one:
+/// refused under --connect or $PROCMAN_CONNECT.
+client open_local_client(const cli::args& a, const std::string& what) {
+  if (!connect_arg(a).empty())
+    throw cli::usage_error(what + " reads the store directory; run it on the "
+                                  "store node (without --connect or "
+                                  "$PROCMAN_CONNECT)");
+  auto c = client::open(cli::store_dir(a));
+  if (!c)
+    throw command_failure{1, render(c.error())};
+  return std::move(*c);
 }
 
 std::unique_ptr<backend> open_client(const cli::args& a) {
@@ -290,6 +354,72 @@ void print_json(const json::value& v) {
   std::cout << json::serialize(v) << "\n";
 }
 
+void print_info(const process_record& rec) {
+  std::cout << dump_info(render_info(rec)) << "\n";
+}
+
+void warn(const std::string& what) {
+  std::cerr << "procman: warning: " << what << "\n";
+}
+
+/// After an enqueue, proceed or retry: nothing runs a queued process while no
+/// runner serves the store. Says so, without failing the command.
+void procman_warn_without_runner(client& c) {
+  if (c.runner_present())
+    return;
+  auto& dir = c.db().dir();
+  warn("no runner is listening on store " + dir
+       + "; the process stays queued until one runs (procman-runner --store "
+       + dir + ")");
+}
+
+/// The step libraries of `run`: --step-lib, then $PROCMAN_STEP_LIBS
+/// (':'-separated).
+std::string step_libs_of(const cli::args& a) {
+  std::string libs;
+  for (auto& l : a.all("step-lib"))
+    libs += (libs.empty() ? "" : ":") + l;
+  if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
+    libs += (libs.empty() ? "" : ":") + std::string(env);
+  return libs;
+}
+
+/// Checks the steps of `spec` as far as this program can tell before the
+/// process is queued (step_registry::precheck): against the built-ins and
+/// the step libraries named by $PROCMAN_STEP_LIBS, and no others (`start`
+/// never loads a library the user did not name there). A refusal throws
+/// (exit 1, nothing queued); a class of a namespace none of them
+/// registers is allowed, since a runner's --step-lib may provide it, with
+/// a warning; so is a library that cannot be loaded here.
+void check_at_the_door(const process_spec& spec) {
+  step_registry reg;
+  register_builtin_steps(reg);
+  service_registry services;
+  std::string libs;
+  if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
+    libs = env;
+  size_t pos = 0;
+  while (pos <= libs.size()) {
+    auto end = libs.find(':', pos);
+    if (end == std::string::npos)
+      end = libs.size();
+    auto path = libs.substr(pos, end - pos);
+    pos = end + 1;
+    if (path.empty())
+      continue;
+    if (auto f = load_step_library(path, reg, services))
+      warn(f.context + "; the classes it would register are not checked");
+  }
+  std::vector<step_spec> unchecked;
+  if (auto f = reg.precheck(spec.steps, services, &unchecked))
+    throw command_failure{1, f.context};
+  for (auto& s : unchecked)
+    warn("step \"" + s.name + "\": class \"" + s.cls
+         + "\" is not built in and no library of PROCMAN_STEP_LIBS "
+           "registers it; only a runner that loads one that does "
+           "(--step-lib) can run it");
+}
+
 // -- progress bar -------------------------------------------------------------
 
 void draw_progress(const process_record& rec) {
@@ -335,6 +465,7 @@ int cmd_start(const cli::args& a) {
   auto spec = load_spec(a, 1);
   if (a.has("timeout"))
     spec.timeout = static_cast<uint32_t>(a.number("timeout", 0, 1, 31536000));
+  check_at_the_door(spec);
   if (a.has("delay"))
     spec.not_before = now_ms() + delay_ms(a.get("delay"));
   if (a.has("priority")) {
@@ -356,45 +487,28 @@ int cmd_start(const cli::args& a) {
   auto c = open_client(a);
   auto res = value_or_fail(c->submit(spec));
   std::cout << res.pid << "\n";
+  std::cout.flush();
   if (res.existing)
     std::cerr << "procman: process " << res.pid << " holds the key \""
               << spec.key << "\" already; nothing was enqueued\n";
+  else
+    c->warn_without_runner();
   return 0;
 }
 
-/// Milliseconds of `--delay`: a number of seconds, or with a unit s, m, h
-/// or d (`30s`, `5m`, `1.5h`).
+/// Milliseconds of `--delay` (parse_duration: `30`, `30s`, `5m`, `1.5h`).
 uint64_t delay_ms(const std::string& text) {
-  auto bad = [&] {
-    return cli::usage_error("option --delay must be a duration such as 30, "
-                            "30s, 5m, 2h or 1d, not \"" + text + "\"");
-  };
-  if (text.empty())
-    throw bad();
-  double unit = 1000;
-  auto num = text;
-  switch (text.back()) {
-    case 's': unit = 1000; num.pop_back(); break;
-    case 'm': unit = 60e3; num.pop_back(); break;
-    case 'h': unit = 3600e3; num.pop_back(); break;
-    case 'd': unit = 86400e3; num.pop_back(); break;
-    default: break;
-  }
-  size_t used = 0;
-  double x = 0;
-  try {
-    x = std::stod(num, &used);
-  } catch (const std::exception&) {
-    throw bad();
-  }
-  if (used != num.size() || num.empty() || !(x >= 0) || x * unit > 3.2e13)
-    throw bad();
-  return static_cast<uint64_t>(x * unit + 0.5);
+  auto ms = parse_duration(text, "option --delay");
+  if (!ms)
+    throw cli::usage_error(ms.error().context);
+  return *ms;
 }
 
 int cmd_retry(const cli::args& a) {
   auto c = open_client(a);
-  print_json(render_info(value_or_fail(c->retry(pid_arg(a)))));
+  print_info(value_or_fail(c->retry(pid_arg(a))));
+  std::cout.flush();
+  c->warn_without_runner();
   return 0;
 }
 
@@ -423,6 +537,7 @@ int cmd_schedule(const cli::args& a) {
     if (p.size() > 5)
       throw cli::usage_error("unexpected argument \"" + p[5] + "\"");
     auto spec = load_spec(a, 4);
+    check_at_the_door(spec);
     auto c = open_client(a);
     print_json(schedule_json(value_or_fail(c->add_schedule(p[2], p[3], spec))));
     return 0;
@@ -448,7 +563,7 @@ int cmd_schedule(const cli::args& a) {
 
 int cmd_status(const cli::args& a) {
   auto c = open_client(a);
-  print_json(render_info(value_or_fail(c->info(pid_arg(a)))));
+  print_info(value_or_fail(c->info(pid_arg(a))));
   return 0;
 }
 
@@ -458,13 +573,15 @@ int cmd_proceed(const cli::args& a) {
   data_object(data);
   auto c = open_client(a);
   std::cout << value_or_fail(c->proceed(pid, data)) << "\n";
+  std::cout.flush();
+  c->warn_without_runner();
   return 0;
 }
 
 int cmd_cancel(const cli::args& a) {
   auto c = open_client(a);
   auto rec = value_or_fail(c->cancel(pid_arg(a)));
-  print_json(render_info(rec));
+  print_info(rec);
   if (rec.status == process_status::running) {
     std::cerr << "procman: cancel of " << rec.pid
               << " requested; its runner has not confirmed it yet\n";
@@ -499,9 +616,18 @@ int cmd_list(const cli::args& a) {
              timestamp(r.finished_at).c_str(), last_completed_step(r).c_str());
   } else {
     for (auto& r : recs)
-      print_json(render_info(r));
+      print_info(r);
   }
   return 0;
+}
+
+/// Exit code of a settled process, as `wait` has it.
+int settled_exit_code(process_status s) {
+  switch (s) {
+    case process_status::finished: return 0;
+    case process_status::interrupted: return 3;
+    default: return 1;
+  }
 }
 
 int cmd_wait(const cli::args& a) {
@@ -520,17 +646,13 @@ int cmd_wait(const cli::args& a) {
     if (is(res.error(), errc::timeout)) {
       std::cerr << "procman: wait timed out: " << render(res.error()) << "\n";
       if (auto rec = c->info(pid))
-        print_json(render_info(*rec));
+        print_info(*rec);
       return 4;
     }
     throw command_failure{1, render(res.error())};
   }
-  print_json(render_info(*res));
-  switch (res->status) {
-    case process_status::finished: return 0;
-    case process_status::interrupted: return 3;
-    default: return 1;
-  }
+  print_info(*res);
+  return settled_exit_code(res->status);
 }
 
 
@@ -550,11 +672,7 @@ int cmd_run(const cli::args& a) {
   step_registry reg;
   register_builtin_steps(reg);
   service_registry services;
-  std::string libs;
-  for (auto& l : a.all("step-lib"))
-    libs += (libs.empty() ? "" : ":") + l;
-  if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
-    libs += (libs.empty() ? "" : ":") + std::string(env);
+  auto libs = step_libs_of(a);
   if (!libs.empty())
     if (auto f = load_step_libraries(libs, reg, services))
       throw command_failure{1, f.context};
@@ -587,6 +705,134 @@ int cmd_run(const cli::args& a) {
   }
 }
 
+int cmd_logs(const cli::args& a) {
+  auto& pid = pid_arg(a);
+  std::optional<output_stream> only;
+  if (a.has("stream")) {
+    only = output_stream_from(a.get("stream"));
+    if (!only)
+      throw cli::usage_error("--stream must be stdout or stderr, not \""
+                             + a.get("stream") + "\"");
+  }
+  auto c = open_client(a);
+  auto limit = c->output_limit();
+  auto dropped = [&](uint64_t bytes, bool before_start) {
+    std::cout.flush();
+    std::cerr << "procman: " << bytes << " bytes of "
+              << (before_start ? "earlier " : "") << "output were dropped"
+              << (before_start ? "" : " before they could be shown")
+              << " (the store keeps the last "
+              << (limit ? format_size(*limit) : std::string{"?"})
+              << " bytes of each process; procman config set output-limit)\n";
+  };
+  auto print = [&](const output_chunk& chunk) {
+    if (!only || chunk.stream == *only)
+      std::cout.write(chunk.data.data(),
+                      static_cast<std::streamsize>(chunk.data.size()));
+  };
+  if (!a.flag("follow")) {
+    auto log = value_or_fail(c->output(pid));
+    if (log.dropped_bytes > 0)
+      dropped(log.dropped_bytes, true);
+    for (auto& chunk : log.chunks)
+      print(chunk);
+    std::cout.flush();
+    return 0;
+  }
+  bool first = true;
+  auto log = value_or_fail(c->follow_output(
+    pid,
+    [&](const output_chunk& chunk) {
+      first = false;
+      print(chunk);
+      std::cout.flush();
+    },
+    [&](uint64_t bytes) { dropped(bytes, first); }));
+  std::cout.flush();
+  return settled_exit_code(log.status);
+}
+
+int cmd_purge(const cli::args& a) {
+  if (a.positional().size() > 1)
+    throw cli::usage_error("unexpected argument \"" + a.positional()[1] + "\"");
+  std::optional<uint64_t> older_than;
+  if (a.has("older-than")) {
+    auto ms = parse_duration(a.get("older-than"), "option --older-than");
+    if (!ms)
+      throw cli::usage_error(ms.error().context);
+    older_than = *ms;
+  }
+  auto c = open_local_client(a, "purge");
+  if (!older_than)
+    older_than = value_or_fail(c.db().retention_ms());
+  auto n = value_or_fail(c.purge(*older_than));
+  print_json(json::object{{"purged", n},
+                          {"older_than", format_duration(*older_than)}});
+  return 0;
+}
+
+/// A setting's value as users write it.
+std::string setting_text(store_setting s, uint64_t value) {
+  return s == store_setting::retention ? format_duration(value)
+                                       : format_size(value);
+}
+
+int cmd_config(const cli::args& a) {
+  auto& pos = a.positional();
+  auto setting_of = [](const std::string& name) {
+    auto s = store_setting_from(name);
+    if (!s)
+      throw cli::usage_error("unknown setting \"" + name
+                             + "\" (known: retention, output-limit)");
+    return *s;
+  };
+  auto effective = [](client& c, store_setting s) {
+    return value_or_fail(s == store_setting::retention ? c.db().retention_ms()
+                                                       : c.db().output_limit());
+  };
+  if (pos.size() == 1) {
+    auto c = open_local_client(a, "config");
+    json::object all;
+    for (auto s : {store_setting::retention, store_setting::output_limit})
+      all[to_string(s)] = setting_text(s, effective(c, s));
+    print_json(all);
+    return 0;
+  }
+  auto& verb = pos[1];
+  if (verb == "get" && pos.size() == 3) {
+    auto s = setting_of(pos[2]);
+    auto c = open_local_client(a, "config");
+    std::cout << setting_text(s, effective(c, s)) << "\n";
+    return 0;
+  }
+  if (verb == "unset" && pos.size() == 3) {
+    auto s = setting_of(pos[2]);
+    auto c = open_local_client(a, "config");
+    if (auto err = c.db().set_setting(s, std::nullopt))
+      throw command_failure{1, render(err)};
+    std::cout << setting_text(s, effective(c, s)) << "\n";
+    return 0;
+  }
+  if (verb == "set" && pos.size() == 4) {
+    auto s = setting_of(pos[2]);
+    auto& text = pos[3];
+    auto value = s == store_setting::retention ? parse_duration(text, "retention")
+                                               : parse_size(text, "output-limit");
+    if (!value)
+      throw cli::usage_error(value.error().context);
+    if (s == store_setting::retention && *value < 1000)
+      throw cli::usage_error("retention must be at least 1s (procman purge "
+                             "--older-than 0s purges at once)");
+    auto c = open_local_client(a, "config");
+    if (auto err = c.db().set_setting(s, *value))
+      throw command_failure{1, render(err)};
+    std::cout << setting_text(s, *value) << "\n";
+    return 0;
+  }
+  throw cli::usage_error("usage: procman config [get NAME | set NAME VALUE | "
+                         "unset NAME]");
+}
+
 int cmd_log(const cli::args& a) {
   if (a.positional().size() < 2 || a.positional()[1] != "export")
     throw cli::usage_error("usage: procman log export [--since SEQ] [--pid PID]");
@@ -594,14 +840,7 @@ int cmd_log(const cli::args& a) {
     throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
   auto since = a.number("since", 0);
   auto pid = a.get("pid");
-  if (!connect_arg(a).empty())
-    throw cli::usage_error("log export reads the store directory; run it on "
-                           "the store node (without --connect or "
-                           "$PROCMAN_CONNECT)");
-  auto opened = client::open(cli::store_dir(a));
-  if (!opened)
-    throw command_failure{1, render(opened.error())};
-  auto& c = *opened;
+  auto c = open_local_client(a, "log export");
   auto snap = value_or_fail(c.db().snapshot(since, pid));
   std::string out;
   out += json::serialize(log_header(c.db().dir(), since, pid, now_ms()));
@@ -649,10 +888,10 @@ int cmd_replay(const cli::args& a) {
 
 int main(int argc, char** argv) {
   try {
-    cli::args a(argc, argv, {"help"},
+    cli::args a(argc, argv, {"help", "follow"},
                 {"store", "data", "timeout", "status", "limit", "since", "pid",
-                 "delay", "priority", "key", "connect", "tls-cert", "tls-key",
-                 "tls-ca"},
+                 "delay", "priority", "key", "stream", "older-than", "connect",
+                 "tls-cert", "tls-key", "tls-ca"},
                 {"step-lib"});
     if (a.flag("help") || a.positional().empty()
         || a.positional()[0] == "help") {
@@ -676,6 +915,12 @@ int main(int argc, char** argv) {
       return cmd_run(a);
     if (cmd == "log")
       return cmd_log(a);
+    if (cmd == "logs")
+      return cmd_logs(a);
+    if (cmd == "purge")
+      return cmd_purge(a);
+    if (cmd == "config")
+      return cmd_config(a);
     if (cmd == "replay")
       return cmd_replay(a);
     if (cmd == "retry")

@@ -116,6 +116,26 @@ BOOST_AUTO_TEST_CASE(report_lines_become_transitions_in_order) {
   BOOST_TEST(committed().find("fail") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(output_lines_become_live_output_not_transitions) {
+  exec->output_events = true;
+  start(1);
+  BOOST_TEST(boost::json::parse(launcher->of(pid).spec.input)
+               .at("output_events").as_bool());
+  feed(report::step_started(0));
+  feed(R"({"event":"output","step":0,"name":"s0","stream":"stdout","data":"hello\n"})");
+  feed(R"({"event":"output","step":0,"name":"s0","stream":"stderr","data":"careful\n"})");
+  // Parked: nothing committed of it until the timer or the next transition.
+  BOOST_TEST(must(db->read_output(pid), "read_output").chunks.empty());
+  feed(report::step_completed(0));
+  feed(report::finished("{}"));
+  BOOST_TEST(committed() == "start, step_started, step_completed, finish");
+  auto log = must(db->read_output(pid), "read_output");
+  BOOST_REQUIRE_EQUAL(log.chunks.size(), 2u);
+  BOOST_TEST(log.chunks[0].data == "hello\n");
+  BOOST_TEST((log.chunks[1].stream == output_stream::err));
+  BOOST_TEST((log.status == process_status::finished));
+}
+
 BOOST_AUTO_TEST_CASE(lines_that_arrive_together_are_committed_in_their_order) {
   start(2);
   for (auto& line : {report::step_started(0), report::step_completed(0),

@@ -139,6 +139,28 @@ BOOST_AUTO_TEST_CASE(a_claim_commits_with_the_parked_applies_and_follows_them) {
   BOOST_TEST(last_seq() == before + 3);
 }
 
+BOOST_AUTO_TEST_CASE(output_alone_commits_once_when_its_timer_fires) {
+  auto pid = enqueue(1).pid;
+  apply(tr::claim(pid, runner_id));
+  for (auto text : {"a", "b", "c"}) {
+    output_chunk c;
+    c.pid = pid;
+    c.data = text;
+    caf::anon_send(store, atom::output_v, std::move(c));
+  }
+  sched.run();
+  BOOST_TEST(must(db->read_output(pid), "read_output").chunks.empty());
+  advance(std::chrono::milliseconds(defaults::output_commit_interval_ms));
+  auto log = must(db->read_output(pid), "read_output");
+  BOOST_REQUIRE_EQUAL(log.chunks.size(), 3u);
+  // One commit: one time.
+  BOOST_TEST(log.chunks[0].time == log.chunks[2].time);
+  // The manager hands it out as the store has it.
+  auto got = request<output_log>(store, atom::output_v, pid, uint64_t{1});
+  BOOST_REQUIRE(got.arrived());
+  BOOST_TEST(got.value().chunks.size() == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // -- commits that fail for storage reasons ------------------------------------------

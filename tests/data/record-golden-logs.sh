@@ -68,7 +68,10 @@ pm start "$(sh_spec 'sleep 60' 1)" >/dev/null
 runner
 export_to timeout
 
-# cancel: queued, interrupted and running.
+fi
+
+# cancel: queued, interrupted and running (its step shows cancelled).
+if only cancel; then
 fresh cancel
 q=$(pm start '{"steps": {"s": {"class": "procman.set", "args": {}}}}')
 pm cancel "$q" >/dev/null
@@ -83,6 +86,9 @@ sleep 0.3
 pm cancel "$run" >/dev/null
 kill -TERM $r; wait $r
 export_to cancel
+fi
+
+if [ -z "${ONLY:-}" ]; then
 
 # runner lost: SIGKILL of a runner mid-process, then a runner recovers it;
 # and SIGTERM with a grace period that runs out.
@@ -161,4 +167,25 @@ pm schedule remove tick >/dev/null
 sleep 0.7
 kill -TERM $r; wait $r
 export_to jobs
+fi
+
+# retention: live output that is kept but not logged, a running step
+# cancelled, `procman purge --older-than` by hand (purge entries of source
+# client), and work after it.
+if only retention; then
+fresh retention
+pm config set output-limit 1K >/dev/null
+pm start "$(sh_spec 'seq 1 500; echo done >&2')" >/dev/null
+runner_bg --wait
+r=$!
+run=$(pm start "$(sh_spec 'echo started; sleep 60' 120)")
+wait_status "$run" running
+sleep 0.3
+pm cancel "$run" >/dev/null
+kill -TERM $r; wait $r
+sleep 0.05
+pm purge --older-than 0s >/dev/null
+pm start "$(sh_spec 'echo after the purge')" >/dev/null
+runner
+export_to retention
 fi

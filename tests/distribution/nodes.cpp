@@ -296,6 +296,15 @@ BOOST_AUTO_TEST_CASE(the_cli_with_connect_gives_the_same_output_and_exit_codes_a
   auto out = boost::json::parse(res.out).at("output");
   BOOST_TEST(out.at("y").as_int64() == 2);
   BOOST_TEST(out.at("z").as_int64() == 3);
+  // Live output written on the worker reaches the store node; logs
+  // --follow shows it through --connect as it shows it locally.
+  auto talker = start(R"({"steps": {"say": {"class": "procman.exec", "args":
+    {"command": ["sh", "-c", "echo one; echo two >&2; sleep 1; echo three"]}}}})");
+  res = remote({"logs", talker, "--follow"});
+  BOOST_TEST(res.exit_code == 0, res.err);
+  BOOST_TEST(res.out.find("three") != std::string::npos, res.out);
+  BOOST_TEST(res.out == procman({"logs", talker}).out);
+  BOOST_TEST(remote({"logs", talker, "--stream", "stderr"}).out == "two\n");
   // A running process on the worker is cancelled and its child killed.
   auto child_file = tmp.str() + "/child.pid";
   auto running = start(long_spec(300, child_file));

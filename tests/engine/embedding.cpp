@@ -97,6 +97,41 @@ BOOST_AUTO_TEST_CASE(manager_reports_errors_by_kind) {
              [&](const caf::error& e) { BOOST_TEST(is(e, errc::unknown_process)); });
 }
 
+BOOST_AUTO_TEST_CASE(a_host_reads_live_output_and_its_start_is_checked) {
+  auto eng = start_engine();
+  caf::scoped_actor self{*sys};
+  auto mgr = eng->manager();
+  // An unknown built-in class is refused before anything is queued.
+  self->request(mgr, caf::infinite, atom::start_v,
+                spec(R"({"steps": {"x": {"class": "procman.sett"}}})"))
+    .receive([&](const std::string&) { BOOST_FAIL("expected an error"); },
+             [&](const caf::error& e) {
+               BOOST_TEST(is(e, errc::unknown_class));
+               BOOST_TEST(render(e).find(R"(step "x": unknown class "procman.sett")")
+                          == 0u);
+             });
+  std::string pid;
+  self->request(mgr, caf::infinite, atom::start_v,
+                spec(R"({"steps": {"sh": {"class": "procman.exec",
+                  "args": {"command": ["sh", "-c", "echo out; echo err >&2"]}}}})"))
+    .receive([&](const std::string& x) { pid = x; },
+             [&](const caf::error& e) { BOOST_FAIL(render(e)); });
+  BOOST_REQUIRE_EQUAL(pid.size(), 32u);
+  output_log log;
+  BOOST_REQUIRE(eventually([&] {
+    self->request(mgr, caf::infinite, atom::output_v, pid, uint64_t{0})
+      .receive([&](const output_log& x) { log = x; },
+               [&](const caf::error& e) { BOOST_FAIL(render(e)); });
+    return log.status == process_status::finished;
+  }, 60));
+  std::string out, err;
+  for (auto& c : log.chunks)
+    (c.stream == output_stream::err ? err : out) += c.data;
+  BOOST_TEST(out == "out\n");
+  BOOST_TEST(err == "err\n");
+  BOOST_TEST(log.last_seq >= 2u);
+}
+
 BOOST_AUTO_TEST_CASE(client_enqueues_for_an_engine_in_another_os_process) {
   // The runner is a separate OS process; this host only uses the client.
   auto store = tmp.str() + "/store";

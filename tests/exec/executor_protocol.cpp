@@ -57,6 +57,39 @@ BOOST_AUTO_TEST_CASE(finished_reports_every_step_and_the_output) {
              == R"({"event":"finished","output":{"who":"world","greeting":"hello","exit_code":0,"stdout":"LOUD\n","stderr":"","done":true}})");
 }
 
+BOOST_AUTO_TEST_CASE(output_events_carry_a_commands_output_before_its_step_ends) {
+  const std::string steps = R"([
+    {"name": "greet", "class": "procman.set", "args": {"greeting": "hello"}},
+    {"name": "talk", "class": "procman.exec",
+     "args": {"command": ["sh", "-c", "echo one; echo two >&2; printf 'caf\\303'; printf '\\251\\n'"]}}
+  ])";
+  // Not asked for: none (the input of older runners).
+  auto quiet = run_exec(work(steps));
+  BOOST_TEST(quiet.exit_code == 0);
+  for (auto& l : quiet.lines)
+    BOOST_TEST(ev(l) != "output");
+  auto r = run_exec(work(steps, {{"output_events", true}}));
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(r.all_lines_parse);
+  std::string out, err;
+  size_t completed_at = 0, last_output_at = 0;
+  for (size_t i = 0; i < r.lines.size(); ++i) {
+    auto& l = r.lines[i];
+    if (ev(l) == "step_completed" && l.at("step").as_int64() == 1)
+      completed_at = i;
+    if (ev(l) != "output")
+      continue;
+    last_output_at = i;
+    BOOST_TEST(l.at("step").as_int64() == 1);
+    BOOST_TEST(l.at("name").as_string() == "talk");
+    auto& dst = l.at("stream").as_string() == "stderr" ? err : out;
+    dst += std::string(l.at("data").as_string());
+  }
+  BOOST_TEST(out == "one\ncaf\xc3\xa9\n");
+  BOOST_TEST(err == "two\n");
+  BOOST_TEST(last_output_at < completed_at);
+}
+
 BOOST_AUTO_TEST_CASE(the_object_form_of_steps_is_accepted) {
   auto r = run_exec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
                                   "b": {"class": "procman.set", "args": {"y": 2}}},

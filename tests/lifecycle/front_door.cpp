@@ -71,6 +71,30 @@ BOOST_AUTO_TEST_CASE(start_refuses_a_bad_spec_or_pid) {
              == R"(invalid pid "not-a-pid": expected 32 lowercase hex characters)");
 }
 
+BOOST_AUTO_TEST_CASE(start_with_the_builtins_refuses_what_they_can_tell) {
+  // What the manager does: unknown procman.* classes and bad args of a
+  // built-in are refused before anything is queued; other namespaces are
+  // the executor's to find (a runner's step libraries).
+  auto& steps = front_door::builtin_steps();
+  auto spec = one_step();
+  spec.steps.push_back({"b", "procman.nope", "null", {}});
+  auto err = refused(front_door::start(spec, {}, "client", &steps));
+  BOOST_TEST(is(err, errc::unknown_class));
+  BOOST_TEST(render(err).find(R"(step "b": unknown class "procman.nope")") == 0u);
+  spec = one_step();
+  spec.steps.push_back({"nap", "procman.sleep", R"({"seconds": -1})", {}});
+  err = refused(front_door::start(spec, {}, "client", &steps));
+  BOOST_TEST(is(err, errc::invalid_spec));
+  BOOST_TEST(render(err).find(R"(step "nap": bad args: )") == 0u);
+  spec = one_step();
+  spec.steps.push_back({"r", "acme.resize", "null", {}});
+  BOOST_TEST(bool(front_door::start(spec, {}, "client", &steps)));
+  // Without a registry (replay, a runner's own re-creations) nothing of
+  // the kind is checked.
+  spec.steps.push_back({"b", "procman.nope", "null", {}});
+  BOOST_TEST(bool(front_door::start(spec)));
+}
+
 BOOST_AUTO_TEST_CASE(proceed_takes_one_json_object_as_its_data) {
   auto t = front_door::proceed(pid, R"({"approved": true})");
   BOOST_REQUIRE(t);

@@ -532,14 +532,17 @@ BOOST_AUTO_TEST_CASE(finish_fail_and_cancel_end_the_process) {
   rec = must(apply_to(where::queued, of(tk::fail)));
   BOOST_TEST(rec.queue_seq == 0u);
   // A cancel of a running process is a request; its runner's cancel ends
-  // it, and the step it cut short did not complete.
+  // it, and the step it cut short shows as cancelled (not pending: it
+  // did start), the steps after it as pending.
   rec = must(apply_to(where::running, of(tk::cancel)));
   BOOST_TEST(rec.cancel_requested);
   BOOST_TEST(rec.exec_pid == 4242);
   BOOST_TEST(rec.finished_at == 0u);
+  BOOST_TEST((rec.step_states[1] == step_status::running));
   rec = must(apply_to(rec, of(tk::cancel)));
   BOOST_TEST((rec.status == ps::cancelled));
-  BOOST_TEST((rec.step_states[1] == step_status::pending));
+  BOOST_TEST((rec.step_states[1] == step_status::cancelled));
+  BOOST_TEST((rec.step_states[2] == step_status::pending));
   BOOST_TEST(rec.finished_at == now);
   BOOST_TEST(rec.exec_pid == 0);
 }

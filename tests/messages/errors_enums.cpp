@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(unknown_text_is_rejected) {
 BOOST_AUTO_TEST_CASE(out_of_range_values_print_as_unknown) {
   BOOST_TEST(to_string(static_cast<process_status>(0)) == "unknown");
   BOOST_TEST(to_string(static_cast<process_status>(7)) == "unknown");
-  BOOST_TEST(to_string(static_cast<step_status>(4)) == "unknown");
+  BOOST_TEST(to_string(static_cast<step_status>(5)) == "unknown");
   BOOST_TEST(to_string(static_cast<error_kind>(8)) == "unknown");
   BOOST_TEST(to_string(static_cast<transition_kind>(0)) == "unknown");
   BOOST_TEST(to_string(static_cast<transition_kind>(16)) == "unknown");

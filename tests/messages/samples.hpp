@@ -246,7 +246,7 @@ inline std::vector<process_status> all_process_statuses() {
 
 inline std::vector<step_status> all_step_statuses() {
   using e = step_status;
-  return {e::pending, e::running, e::completed, e::failed};
+  return {e::pending, e::running, e::completed, e::failed, e::cancelled};
 }
 
 inline std::vector<error_kind> all_error_kinds() {

@@ -231,8 +231,9 @@ BOOST_AUTO_TEST_CASE(new_entries_follow_the_old_ones_and_the_schema_is_upgraded)
     BOOST_TEST(snap.entries.size() == old.size() + 1);
   }
   raw_store raw{dir};
-  // Schema 2 (queue keys with priorities); the old entries stay readable.
-  BOOST_TEST(raw.get("meta", "schema") == u32_be(2));
+  // The current schema (defaults::schema_version); the old entries stay
+  // readable.
+  BOOST_TEST(raw.get("meta", "schema") == u32_be(defaults::schema_version));
   // The new entry is written in the new layout; the old ones stay as they
   // were.
   BOOST_TEST(raw.get("log", codec::u64_key(old.size() + 1))[0] == '\x03');

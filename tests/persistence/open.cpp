@@ -74,13 +74,13 @@ BOOST_AUTO_TEST_CASE(a_newer_schema_is_refused_with_a_clear_message) {
   temp_dir tmp;
   auto dir = tmp.str() + "/store";
   must(store::open(fast(dir))).reset();
-  poke_meta(dir, "schema", std::string("\0\0\0\x03", 4));
+  poke_meta(dir, "schema", std::string("\0\0\0\x04", 4));
   auto res = store::open(fast(dir));
   BOOST_REQUIRE(!res);
   BOOST_TEST((is(res.error(), errc::store_version)));
   BOOST_TEST(render(res.error())
              == "store " + dir
-                  + " has schema version 3; this procman reads up to 2");
+                  + " has schema version 4; this procman reads up to 3");
 }
 
 BOOST_AUTO_TEST_CASE(unreadable_metadata_is_damage) {

@@ -228,6 +228,39 @@ BOOST_AUTO_TEST_CASE(what_is_not_a_report_decodes_as_garbage_with_the_line) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(live_output_lines_encode_and_decode) {
+  auto x = report_of(report_event::output);
+  x.step = 2;
+  x.name = "build";
+  x.stream = output_stream::err;
+  x.data = "warning: \"x\"\n";
+  auto line = encode_report(x);
+  BOOST_TEST(line
+             == R"({"event":"output","step":2,"name":"build","stream":"stderr","data":"warning: \"x\"\n"})");
+  auto back = decode_report(line);
+  BOOST_TEST((back.event == report_event::output));
+  BOOST_TEST((back.stream == output_stream::err));
+  BOOST_TEST(back.data == x.data);
+  BOOST_TEST((back.step == x.step));
+  BOOST_TEST(!back.final());
+  // Without a known stream or its text it is an event to ignore.
+  for (auto bad : {R"({"event":"output","step":0,"data":"x"})",
+                   R"({"event":"output","step":0,"stream":"stdin","data":"x"})",
+                   R"({"event":"output","step":0,"stream":"stdout","data":5})"})
+    BOOST_TEST((decode_report(bad).event == report_event::other), bad);
+}
+
+BOOST_AUTO_TEST_CASE(output_events_are_asked_for_in_the_input) {
+  executor_input in;
+  in.pid = "0123456789abcdef0123456789abcdef";
+  in.steps.push_back({"s", "procman.set", "null", {}});
+  BOOST_TEST(encode_input(in).find("output_events") == std::string::npos);
+  in.output_events = true;
+  auto back = decode_input(encode_input(in));
+  BOOST_REQUIRE(back);
+  BOOST_TEST(back->output_events);
+}
+
 BOOST_AUTO_TEST_CASE(an_unknown_event_is_read_as_one_to_ignore) {
   auto x = decode_report(R"({"event": "heartbeat", "step": 1})");
   BOOST_TEST((x.event == report_event::other));

@@ -124,6 +124,36 @@ BOOST_AUTO_TEST_CASE(a_running_cancel_and_a_killed_runner_replay_clean) {
   BOOST_TEST(report.ok());
 }
 
+BOOST_AUTO_TEST_CASE(live_output_a_cancelled_step_and_a_purge_by_hand_replay_clean) {
+  // Output reports are not transitions: a chatty process replays as a
+  // quiet one. A running step cut short by a cancel ends `cancelled`;
+  // `procman purge` writes purge entries of source "client".
+  auto chatty = start(shell_spec("seq 1 5000; seq 1 100 >&2", 60));
+  BOOST_TEST(runner().exit_code == 0);
+  BOOST_REQUIRE(procman({"logs", chatty}).out.size() > 20000u);
+  auto run = background_runner({"--wait"});
+  auto victim = start(shell_spec("sleep 60", 120));
+  BOOST_REQUIRE(await_status(victim, "running"));
+  BOOST_TEST(procman({"cancel", victim}).exit_code == 0);
+  BOOST_REQUIRE(await_status(victim, "cancelled"));
+  run->signal(SIGTERM);
+  BOOST_REQUIRE(run->wait(60));
+  auto gone = start(R"({"steps": {"s": {"class": "procman.set"}}})");
+  BOOST_TEST(runner().exit_code == 0);
+  auto r = procman({"purge", "--older-than", "0s"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto log = load(export_log());
+  size_t purges = 0;
+  for (auto& e : log.entries)
+    if (e.what.kind == transition_kind::purge && e.what.source == "client")
+      ++purges;
+  BOOST_TEST(purges == 3u);
+  (void) gone;
+  auto report = replay(log);
+  BOOST_TEST(report.ok());
+  BOOST_TEST(report.checked == log.entries.size());
+}
+
 BOOST_AUTO_TEST_CASE(a_runner_that_died_between_claim_and_start_replays_clean) {
   // The runner is killed after its claim committed and before its
   // executor's start did; the next runner ends the process.

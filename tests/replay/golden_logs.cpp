@@ -15,7 +15,7 @@ namespace {
 const std::vector<std::string> golden = {
   "finished.jsonl", "error.jsonl",   "interrupted-proceeded.jsonl",
   "timeout.jsonl",  "cancel.jsonl",  "runner-lost.jsonl",
-  "interleaved.jsonl", "jobs.jsonl",
+  "interleaved.jsonl", "jobs.jsonl", "retention.jsonl",
 };
 
 /// The seq of the first entry in `log` with this event (and error kind).
@@ -73,9 +73,25 @@ BOOST_AUTO_TEST_CASE(the_golden_logs_cover_every_lifecycle_path) {
   BOOST_TEST(has("interrupted-proceeded.jsonl", transition_kind::proceed));
   BOOST_TEST(has("timeout.jsonl", transition_kind::fail, error_kind::timeout));
   BOOST_TEST(has("cancel.jsonl", transition_kind::cancel));
+  // A running process's cancel: its step ends cancelled, not pending.
+  auto cancels = load("cancel.jsonl");
+  BOOST_TEST(std::any_of(cancels.records.begin(), cancels.records.end(),
+                         [](const process_record& r) {
+                           return r.step_states.size() == 1
+                                  && r.step_states[0] == step_status::cancelled;
+                         }));
   BOOST_TEST(has("runner-lost.jsonl", transition_kind::fail, error_kind::runner_lost));
   BOOST_TEST(has("interleaved.jsonl", transition_kind::progress));
   BOOST_TEST(load("interleaved.jsonl").records.size() >= 10u);
+  // A purge by hand (`procman purge --older-than`), then more work.
+  auto retention = load("retention.jsonl");
+  BOOST_TEST(std::count_if(retention.entries.begin(), retention.entries.end(),
+                           [](const log_entry& e) {
+                             return e.what.kind == transition_kind::purge
+                                    && e.what.source == "client";
+                           })
+             == 2);
+  BOOST_TEST((retention.entries.back().what.kind == transition_kind::finish));
   BOOST_TEST(has("jobs.jsonl", transition_kind::retry));
   BOOST_TEST(has("jobs.jsonl", transition_kind::schedule_add));
   BOOST_TEST(has("jobs.jsonl", transition_kind::schedule_remove));

@@ -156,6 +156,51 @@ BOOST_AUTO_TEST_CASE(factory_exceptions_become_bad_args) {
              == R"(step "z": bad args: class "test.null" built no step)");
 }
 
+BOOST_AUTO_TEST_CASE(precheck_refuses_what_the_registry_can_tell) {
+  procman::step_registry builtins;
+  register_builtin_steps(builtins);
+  // An unknown class of a namespace the registry knows.
+  auto f = builtins.precheck({spec("x", "procman.nope")}, services);
+  BOOST_TEST((f.code == errc::unknown_class));
+  BOOST_TEST(f.context.rfind(R"(step "x": unknown class "procman.nope")", 0) == 0);
+  // Bad args of a built-in: its factory only reads them.
+  f = builtins.precheck({spec("ok", "procman.set", "{}"),
+                         spec("nap", "procman.sleep", R"({"seconds": "x"})")},
+                        services);
+  BOOST_TEST((f.code == errc::invalid_spec));
+  BOOST_TEST(contains(f.context, R"(step "nap": bad args: )"));
+  BOOST_TEST(contains(f.context, "seconds"));
+  // Good ones pass.
+  BOOST_TEST(!builtins.precheck({spec("ok", "procman.sleep", R"({"seconds": 1})")},
+                                services));
+}
+
+BOOST_AUTO_TEST_CASE(precheck_leaves_what_it_cannot_tell_unchecked) {
+  procman::step_registry builtins;
+  register_builtin_steps(builtins);
+  std::vector<step_spec> unchecked;
+  // Another namespace may come from a library only a runner loads.
+  BOOST_TEST(!builtins.precheck({spec("a", "acme.resize"), spec("b", "bare")},
+                                services, &unchecked));
+  BOOST_REQUIRE_EQUAL(unchecked.size(), 2u);
+  BOOST_TEST(unchecked[0].name == "a");
+  // A class registered with `add` may have side effects in its factory:
+  // it is known, its args are not checked (test.crashy would throw).
+  bool called = false;
+  reg.add("test.counting", [&](const json::value&, const service_map&) {
+    called = true;
+    return std::unique_ptr<step>{};
+  });
+  unchecked.clear();
+  BOOST_TEST(!reg.precheck({spec("c", "test.counting"), spec("d", "test.crashy")},
+                           services, &unchecked));
+  BOOST_TEST(!called);
+  BOOST_TEST(unchecked.empty());
+  // An unknown class of a library's namespace is refused.
+  auto f = reg.precheck({spec("e", "test.nope")}, services);
+  BOOST_TEST((f.code == errc::unknown_class));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // -- step libraries loaded into this (dynamically linked) test program ------------
