@@ -174,6 +174,17 @@ uint32_t recover_lost_processes(procman::store& db,
                       + " died while the process was running; last completed "
                         "step: "
                       + (last.empty() ? std::string{"none"} : last);
+    if (is_node_holder(rec.runner)) {
+      // A worker node's lease that no store node renews any more (the
+      // store node died); the worker ended its children when it lost it.
+      t.error.kind = error_kind::node_lost;
+      t.error.message = "node " + rec.runner.substr(0, rec.runner.find('@'))
+                        + " lost: its lease " + rec.runner
+                        + " ended with its store node while the process was "
+                          "at step "
+                        + (t.error.step.empty() ? std::string{"none"}
+                                                : t.error.step);
+    }
     ts.push_back(std::move(t));
   }
   if (ts.empty())
@@ -252,6 +263,19 @@ store_service(store_actor::stateful_pointer<store_state> self,
       if (!at)
         return at.error();
       return caf::result<uint32_t, uint64_t>(*fired, *at);
+    },
+    [self](atom::schedule,
+           const std::string& name) -> caf::result<schedule_record> {
+      auto res = self->state.db->schedule(name);
+      if (!res)
+        return res.error();
+      return std::move(*res);
+    },
+    [self](atom::schedule) -> caf::result<std::vector<schedule_record>> {
+      auto res = self->state.db->schedules();
+      if (!res)
+        return res.error();
+      return std::move(*res);
     },
     [self](caf::get_atom, const std::string& pid) -> caf::result<process_record> {
       auto res = self->state.db->get(pid);

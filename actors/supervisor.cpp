@@ -60,18 +60,21 @@ void supervisor_state::try_claim(
     claim_again = true;
     return;
   }
-  // The slots, and up to twice as many records claimed ahead, refilled
-  // once half of those have started: claims come in batches that share
-  // commits, and a slot that frees still finds a record ready.
-  uint64_t want = uint64_t{opts.parallel} * 3;
-  uint64_t have = active.size() + ready.size();
+  // The slots, and up to claim_ahead times as many records claimed ahead,
+  // refilled once no more than `parallel` are ready: claims come in
+  // batches that share commits, and a slot that frees finds a record ready.
+  uint64_t want = uint64_t{opts.parallel} * (1 + opts.claim_ahead);
+  uint64_t have = active.size() + next_runs.size() + ready.size();
   uint64_t free = want > have && ready.size() <= opts.parallel ? want - have
                                                                 : 0;
   if (opts.max_processes > 0)
     free = std::min<uint64_t>(free, opts.max_processes - claimed);
   if (free == 0) {
-    // Busy: schedules still fire on time (another runner may be free).
-    if (wake_at != 0 && now_ms() >= wake_at && !fire_pending)
+    // Busy: schedules still fire on time (another runner may be free). A
+    // store node that runs nothing itself (parallel 0) fires them for its
+    // worker nodes whenever it is woken.
+    if ((opts.parallel == 0 || (wake_at != 0 && now_ms() >= wake_at))
+        && !fire_pending)
       fire(self);
     return maybe_quit(self);
   }
@@ -112,14 +115,10 @@ void supervisor_state::try_claim(
 
 void supervisor_state::start_ready(
   supervisor_actor::stateful_pointer<supervisor_state> self) {
-  while (active.size() < opts.parallel && !ready.empty()) {
+  while (active.size() + next_runs.size() < opts.parallel && !ready.empty()) {
     auto rec = std::move(ready.front());
     ready.pop_front();
-    auto pid = rec.pid;
-    auto hdl = self->spawn(process, std::move(rec), store,
-                           caf::actor_cast<supervisor_actor>(self), cfg);
-    self->monitor(hdl);
-    active.emplace(std::move(pid), hdl);
+    start(self, std::move(rec));
   }
 }
 
@@ -223,8 +222,7 @@ void supervisor_state::lost_actor(
   const std::string& pid, const caf::error& reason) {
   auto why = reason ? render(reason) : std::string{"without a result"};
   auto release = [self, pid] {
-    self->state.active.erase(pid);
-    self->state.finishing.erase(pid);
+    self->state.release(self, pid);
     self->send(self, atom::wakeup_v);
   };
   // The record says which step was running; the store keeps retrying the
@@ -267,10 +265,40 @@ void supervisor_state::lost_actor(
       });
 }
 
+void supervisor_state::start(
+  supervisor_actor::stateful_pointer<supervisor_state> self,
+  process_record rec) {
+  auto pid = rec.pid;
+  // A retry can be claimed before the actor of the run that failed has
+  // heard the store's answer (on a worker node, the answers cross the
+  // network): one actor per process at a time. It holds a slot meanwhile.
+  if (active.count(pid) > 0 || finishing.count(pid) > 0) {
+    next_runs.emplace(std::move(pid), std::move(rec));
+    return;
+  }
+  auto hdl = self->spawn(process, std::move(rec), store,
+                         caf::actor_cast<supervisor_actor>(self), cfg);
+  self->monitor(hdl);
+  active.emplace(std::move(pid), hdl);
+}
+
+void supervisor_state::release(
+  supervisor_actor::stateful_pointer<supervisor_state> self,
+  const std::string& pid) {
+  active.erase(pid);
+  finishing.erase(pid);
+  if (auto i = next_runs.find(pid); i != next_runs.end()) {
+    auto rec = std::move(i->second);
+    next_runs.erase(i);
+    start(self, std::move(rec));
+  }
+  start_ready(self);
+}
+
 void supervisor_state::maybe_quit(
   supervisor_actor::stateful_pointer<supervisor_state> self) {
   if (!active.empty() || !finishing.empty() || !ready.empty()
-      || claim_pending || fire_pending || abandoning > 0)
+      || !next_runs.empty() || claim_pending || fire_pending || abandoning > 0)
     return;
   bool limit_reached = opts.max_processes > 0 && claimed >= opts.max_processes;
   if (draining || limit_reached || (!opts.wait && queue_empty)) {
@@ -284,9 +312,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            supervisor_options opts, queue_actor queue, store_actor store,
            std::shared_ptr<const exec_config> cfg) {
   auto& st = self->state;
+  // parallel 0 claims nothing: a store node that only serves workers.
   st.opts = opts;
-  if (st.opts.parallel == 0)
-    st.opts.parallel = 1;
   st.queue = std::move(queue);
   st.store = std::move(store);
   st.cfg = std::move(cfg);
@@ -365,9 +392,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     },
     [self](atom::exec, const std::string& pid, process_status status) {
       auto& st = self->state;
-      st.active.erase(pid);
-      st.finishing.erase(pid);
-      st.start_ready(self);
+      st.release(self, pid);
       log_debug(pid, "done with status " + to_string(status));
       // Claim through the mailbox: other processes that ended meanwhile
       // free their slots first, and one claim (one commit) fills them all.

@@ -20,10 +20,13 @@
 namespace procman {
 
 struct supervisor_options {
-  uint32_t parallel = 1;
+  uint32_t parallel = 1;       ///< 0: claim nothing
   uint64_t max_processes = 0;  ///< 0 = unlimited
   bool wait = false;           ///< keep running when the queue is empty
   uint32_t grace_seconds = 10; ///< on drain, before children are killed
+  /// Records claimed ahead per slot, ready when a slot frees. A worker
+  /// node claims none ahead: a node that is lost ends only what it ran.
+  uint32_t claim_ahead = 2;
 };
 
 struct supervisor_state {
@@ -41,9 +44,12 @@ struct supervisor_state {
   std::unordered_map<std::string, process_actor> finishing;
   /// Claimed ahead: records that are `running` for this runner and start
   /// as soon as a slot frees, so that a slot never waits for a claim's
-  /// commit. At most 2 x `parallel` of them, refilled once no more than
-  /// `parallel` are left (claims in batches that share commits).
+  /// commit. At most `claim_ahead` x `parallel` of them, refilled once no
+  /// more than `parallel` are left (claims in batches that share commits).
   std::deque<process_record> ready;
+  /// Claimed again (a retry) while the actor of its last run was still
+  /// ending here: started when that one is done. Counts as a slot.
+  std::unordered_map<std::string, process_record> next_runs;
   uint64_t claimed = 0;
   bool claim_pending = false;
   uint32_t abandoning = 0;  ///< ready records being ended at a drain
@@ -77,6 +83,13 @@ struct supervisor_state {
   void claim_failed(supervisor_actor::stateful_pointer<supervisor_state> self,
                     const caf::error& err);
   void maybe_quit(supervisor_actor::stateful_pointer<supervisor_state> self);
+  /// Spawns the process actor of a claimed record.
+  void start(supervisor_actor::stateful_pointer<supervisor_state> self,
+             process_record rec);
+  /// The actor of `pid` is done: frees its slot, and starts its next run
+  /// if one was claimed meanwhile.
+  void release(supervisor_actor::stateful_pointer<supervisor_state> self,
+               const std::string& pid);
   /// A process actor died before it was done: record its process as
   /// runner_lost and free its slot.
   void lost_actor(supervisor_actor::stateful_pointer<supervisor_state> self,

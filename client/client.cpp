@@ -141,6 +141,16 @@ client::follow_output(const std::string& pid,
                       const std::function<void(const output_chunk&)>& on_output,
                       const std::function<void(uint64_t)>& on_dropped,
                       std::chrono::milliseconds poll) {
+  return follow_output_by(
+    [this, &pid](uint64_t after) { return db_->read_output(pid, after); },
+    on_output, on_dropped, poll);
+}
+
+caf::expected<output_log> follow_output_by(
+  const std::function<caf::expected<output_log>(uint64_t after)>& read,
+  const std::function<void(const output_chunk&)>& on_output,
+  const std::function<void(uint64_t bytes)>& on_dropped,
+  std::chrono::milliseconds poll) {
   uint64_t after = 0;
   // Every byte written is kept or was dropped; what was written and not
   // read here was dropped before this loop could read it.
@@ -150,7 +160,7 @@ client::follow_output(const std::string& pid,
     // Output and status come from one read: output committed with (or
     // before) the process's last transition is in the same read as the
     // status that ends the loop.
-    auto log = db_->read_output(pid, after);
+    auto log = read(after);
     if (!log)
       return log;
     for (auto& c : log->chunks)

@@ -117,4 +117,12 @@ private:
   std::unique_ptr<procman::store> db_;
 };
 
+/// The loop of client::follow_output over `read` (a process's output log
+/// after a chunk, and its status): also what remote_client follows with.
+caf::expected<output_log> follow_output_by(
+  const std::function<caf::expected<output_log>(uint64_t after)>& read,
+  const std::function<void(const output_chunk&)>& on_output,
+  const std::function<void(uint64_t bytes)>& on_dropped,
+  std::chrono::milliseconds poll);
+
 } // namespace procman

@@ -268,8 +268,8 @@ start_containment(const engine_options& opts) {
 /// Chooses how executors start and logs it once: "executor: fork server
 /// (pid N)" or "executor: spawn (...)". `serves`: the executor's check
 /// said it can be a fork server.
-caf::error start_executors(child_service& children, const engine_options& opts,
-                           bool serves) {
+caf::error choose_executor_mode(child_service& children,
+                                const engine_options& opts, bool serves) {
   auto mode = opts.executor;
   if (mode.empty())
     if (auto env = std::getenv("PROCMAN_EXECUTOR"); env && *env)
@@ -328,6 +328,7 @@ struct engine::impl {
   manager_actor manager_hdl;
   caf::actor ticker;
   caf::actor timer_relay;
+  bool output_events = false;
 };
 
 // The directory of procman-exec that CMake compiles into a program linking
@@ -335,6 +336,32 @@ struct engine::impl {
 // find_package(procman), procman's build tree for add_subdirectory(). Weak:
 // a program built otherwise has none, and the address is then null.
 extern "C" const char* const procman_exec_dir __attribute__((weak));
+
+caf::expected<std::shared_ptr<child_service>>
+start_executors(engine_options& opts) {
+  if (opts.exec_path.empty())
+    opts.exec_path = default_exec_path();
+  auto exec = resolve_executor(opts.exec_path);
+  if (!exec)
+    return exec.error();
+  opts.exec_path = std::move(*exec);
+  auto cgroups = start_containment(opts);
+  if (!cgroups)
+    return cgroups.error();
+  auto children = std::make_shared<child_service>(std::move(*cgroups),
+                                                  opts.reap_orphans);
+  bool serves = false;
+  if (auto err = check_executor(*children, opts.exec_path, opts.step_libs,
+                                serves))
+    return err;
+  if (auto err = choose_executor_mode(*children, opts, serves))
+    return err;
+  return children;
+}
+
+caf::actor spawn_timer_relay(caf::actor_system& sys) {
+  return sys.spawn(timer_relay);
+}
 
 std::string default_exec_path() {
   if (auto env = std::getenv("PROCMAN_EXEC"); env && *env)
@@ -364,26 +391,13 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   st->sys = &sys;
   if (opts.parallel == 0)
     opts.parallel = std::max(1u, std::thread::hardware_concurrency());
-  if (opts.exec_path.empty())
-    opts.exec_path = default_exec_path();
   // A runner that cannot start its executor or load its step libraries
   // would turn every process it claims into an error: refuse to start
   // instead, before touching the store.
-  auto exec = resolve_executor(opts.exec_path);
-  if (!exec)
-    return exec.error();
-  opts.exec_path = std::move(*exec);
-  auto cgroups = start_containment(opts);
-  if (!cgroups)
-    return cgroups.error();
-  st->children = std::make_shared<child_service>(std::move(*cgroups),
-                                                 opts.reap_orphans);
-  bool serves = false;
-  if (auto err = check_executor(*st->children, opts.exec_path, opts.step_libs,
-                                serves))
-    return err;
-  if (auto err = start_executors(*st->children, opts, serves))
-    return err;
+  auto children = start_executors(opts);
+  if (!children)
+    return children.error();
+  st->children = std::move(*children);
   store_options so;
   so.dir = opts.store_dir;
   so.no_sync = opts.no_sync;
@@ -431,15 +445,15 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   if (auto limit = st->db->output_limit(); !limit)
     return limit.error();
   else
-    cfg->output_events = *limit > 0;
+    cfg->output_events = st->output_events = *limit > 0;
   // Timeouts go through a relay that forgets a process actor when it
   // terminates (see exec_config::timer_relay).
-  st->timer_relay = sys.spawn(timer_relay);
+  st->timer_relay = spawn_timer_relay(sys);
   cfg->timer_relay = st->timer_relay;
   st->store_hdl = sys.spawn<caf::detached>(store_service, st->db, st->runner_id);
   st->queue_hdl = sys.spawn(procman::queue, st->store_hdl, st->runner_id);
   supervisor_options sopts;
-  sopts.parallel = opts.parallel;
+  sopts.parallel = opts.local_work ? opts.parallel : 0;
   sopts.max_processes = opts.max_processes;
   sopts.wait = opts.wait;
   sopts.grace_seconds = opts.grace_seconds;
@@ -484,8 +498,8 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   }
   st->opts = std::move(opts);
   log_info("", "runner " + st->runner_id + " serving " + dir + " with "
-                 + std::to_string(st->opts.parallel) + " slots"
-                 + (st->opts.wait ? " (waiting)" : ""));
+                 + std::to_string(st->opts.local_work ? st->opts.parallel : 0)
+                 + " slots" + (st->opts.wait ? " (waiting)" : ""));
   return std::unique_ptr<engine>(new engine(std::move(st)));
 }
 
@@ -529,6 +543,10 @@ const std::string& engine::runner_id() const {
 
 const engine_options& engine::options() const {
   return impl_->opts;
+}
+
+bool engine::output_events() const {
+  return impl_->output_events;
 }
 
 void engine::drain() {

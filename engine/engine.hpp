@@ -67,6 +67,10 @@ struct engine_options {
   /// procman-exec per process). Empty: $PROCMAN_EXECUTOR, else "fork".
   /// Where the fork server cannot start, "fork" logs why and spawns.
   std::string executor;
+  /// Whether this engine runs processes itself. A store node that only
+  /// serves worker nodes (`procman-runner --listen ... --parallel 0`)
+  /// claims nothing here.
+  bool local_work = true;
   /// Makes this OS process a child subreaper and kills every orphan of an
   /// executor's tree that is re-parented to it. Only for a program whose
   /// children are all executors (procman-runner): a host with children of
@@ -97,6 +101,10 @@ public:
   const std::string& runner_id() const;
   const engine_options& options() const;
 
+  /// Whether executors report live output (the store keeps some: its
+  /// output limit was above 0 when the engine started).
+  bool output_events() const;
+
   /// Stops claiming; running children get the grace period. Thread-safe.
   void drain();
 
@@ -109,6 +117,22 @@ private:
   explicit engine(std::unique_ptr<impl> ptr);
   std::unique_ptr<impl> impl_;
 };
+
+class child_service;
+
+/// What `engine::start` does first, for a program that runs executors
+/// without a store (a worker node, docs/distribution.md): resolves
+/// `opts.exec_path` (default_exec_path() when empty) in place, sets up the
+/// containment of executors (`opts.containment`, `opts.reap_orphans`; it
+/// logs which), checks the executor with `--check` and `opts.step_libs`
+/// and starts its fork server (`opts.executor`; it logs which mode).
+/// Errors: as engine::start's before it opens the store.
+caf::expected<std::shared_ptr<child_service>>
+start_executors(engine_options& opts);
+
+/// The relay that arms the timeouts of process actors
+/// (`exec_config::timer_relay`).
+caf::actor spawn_timer_relay(caf::actor_system& sys);
 
 /// Path of procman-exec: `$PROCMAN_EXEC`, else beside /proc/self/exe, else
 /// in the directory CMake compiled into a program linking procman::procman

@@ -62,6 +62,10 @@ using store_actor = caf::typed_actor<
   /// and replies with how many, and when something next becomes due (the
   /// earliest delayed process or schedule, unix ms; 0: nothing waits).
   caf::replies_to<atom::fire>::with<uint32_t, uint64_t>,
+  /// The recurring schedule of that name. Errors: unknown_schedule.
+  caf::replies_to<atom::schedule, std::string>::with<schedule_record>,
+  /// Every recurring schedule, by name.
+  caf::replies_to<atom::schedule>::with<std::vector<schedule_record>>,
   /// Internal: commits the parked transitions.
   caf::reacts_to<atom::flush>,
   /// The runner stops: stop retrying failed commits and answer them (and
@@ -131,6 +135,72 @@ using manager_actor = caf::typed_actor<
   caf::reacts_to<atom::unsub, std::string, caf::actor>,
   /// From the store: a committed transition.
   caf::reacts_to<atom::event, process_event>>;
+
+/// A store node's work endpoint (docs/distribution.md): worker nodes join,
+/// renew their lease, claim and report through it. Every request but the
+/// join names the lease (its holder); one that is not current is refused
+/// with lease_expired, so a worker that was declared lost cannot commit
+/// late results.
+using work_endpoint_actor = caf::typed_actor<
+  /// A worker joins with its link actor (a node_link_actor, which hears
+  /// wakeup and cancel); replies with its lease.
+  caf::replies_to<atom::join, node_hello, caf::actor>::with<lease_grant>,
+  /// Renews the lease. Errors: lease_expired.
+  caf::replies_to<atom::heartbeat, std::string>::with<caf::ok_atom>,
+  /// Claims up to N queued processes for the holder, FIFO.
+  /// Errors: lease_expired, and the store's.
+  caf::replies_to<atom::claim, std::string, uint32_t>
+    ::with<std::vector<process_record>>,
+  /// Applies a transition of a process the holder runs (`runner` is set to
+  /// the holder). Errors: lease_expired (the lease is not current or does
+  /// not hold the process), and the store's.
+  caf::replies_to<atom::apply, std::string, transition>::with<process_record>,
+  /// Reads a record (holder, pid). Errors: lease_expired, unknown_process.
+  caf::replies_to<caf::get_atom, std::string, std::string>
+    ::with<process_record>,
+  /// The holder leaves; what it still holds ends as node_lost.
+  caf::replies_to<atom::leave, std::string>::with<caf::ok_atom>,
+  /// The store's fire (due schedules, and when something next becomes
+  /// due), for a worker's supervisor. Errors: lease_expired, the store's.
+  caf::replies_to<atom::fire, std::string>::with<uint32_t, uint64_t>,
+  /// Live output of a process the holder runs; dropped unless the lease is
+  /// current and holds the process.
+  caf::reacts_to<atom::output, std::string, output_chunk>>;
+
+/// What a store node answers besides the manager's messages, for the CLI's
+/// commands that a manager does not offer (`procman --connect`, and
+/// remote_client).
+using node_clients_actor = caf::typed_actor<
+  /// Enqueues; replies with the pid and whether it is that of a process
+  /// that held the spec's unique key already. Errors: as the manager's
+  /// start.
+  caf::replies_to<atom::submit, process_spec>::with<std::string, bool>,
+  /// Queues an errored process again. Errors: unknown_process,
+  /// illegal_transition.
+  caf::replies_to<atom::retry, std::string>::with<process_record>,
+  /// Adds or replaces a schedule (name, cron, spec). Errors:
+  /// invalid_argument, invalid_spec.
+  caf::replies_to<atom::schedule, std::string, std::string, process_spec>
+    ::with<schedule_record>,
+  /// Every schedule, by name.
+  caf::replies_to<atom::schedule>::with<std::vector<schedule_record>>,
+  /// Removes a schedule; replies with it as it was. Errors:
+  /// unknown_schedule.
+  caf::replies_to<atom::unschedule, std::string>::with<schedule_record>>;
+
+/// What a store node publishes (`procman-runner --listen`): the manager's
+/// interface, so that hosts and `procman --connect` reach it as they reach
+/// a published manager, the work endpoint's, and the other client calls.
+using node_gate_actor = manager_actor::extend_with<work_endpoint_actor>
+  ::extend_with<node_clients_actor>;
+
+/// A worker node's side of its link to a store node: what the endpoint
+/// pushes to it.
+using node_link_actor = caf::typed_actor<
+  /// New work may be queued.
+  caf::reacts_to<atom::wakeup>,
+  /// A cancel of a running process this node holds was requested.
+  caf::reacts_to<atom::cancel, std::string>>;
 
 // clang-format on
 

@@ -82,4 +82,23 @@ constexpr uint32_t schema_version = 3;
 /// Errors of failed attempts a record keeps (the latest ones).
 constexpr size_t max_attempt_errors = 10;
 
+// -- nodes ----------------------------------------------------------------------
+
+/// Seconds of silence after which a store node declares a worker node lost
+/// and ends the processes it held as node_lost (`procman-runner --lease`).
+constexpr uint32_t lease_seconds = 10;
+
+/// How many times per lease a worker node renews it.
+constexpr uint32_t renewals_per_lease = 5;
+
+/// A worker node that could not renew its lease for this share of it (in
+/// percent) ends its children itself, before the store node declares it
+/// lost: nothing it runs goes on unobserved.
+constexpr uint32_t self_fence_percent = 80;
+
+/// A worker node reconnects after this many milliseconds, doubling up to
+/// the maximum.
+constexpr uint32_t reconnect_first_ms = 500;
+constexpr uint32_t reconnect_max_ms = 10000;
+
 } // namespace procman::defaults

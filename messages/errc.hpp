@@ -32,6 +32,7 @@ enum class errc : uint8_t {
   queue_empty = 18,       ///< a claim found no queued process
   containment_failure = 19, ///< cgroup v2 or clone3 cannot contain executors here
   unknown_schedule = 20,  ///< no recurring schedule by that name
+  lease_expired = 21,     ///< a worker node's lease is not current (it expired, or the store node restarted)
 };
 
 std::string to_string(errc x);

@@ -30,6 +30,9 @@ struct process_event;
 struct list_query;
 struct output_chunk;
 struct output_log;
+struct node_hello;
+struct lease_grant;
+struct schedule_record;
 
 } // namespace procman
 
@@ -80,5 +83,18 @@ CAF_BEGIN_TYPE_ID_BLOCK(procman, caf::first_custom_type_id)
   PROCMAN_ADD_ATOM(check, "check")
   PROCMAN_ADD_ATOM(output, "output")
   PROCMAN_ADD_ATOM(fire, "fire")
+
+  PROCMAN_ADD_TYPE((procman::node_hello))
+  PROCMAN_ADD_TYPE((procman::lease_grant))
+  PROCMAN_ADD_ATOM(join, "join")
+  PROCMAN_ADD_ATOM(heartbeat, "heartbeat")
+  PROCMAN_ADD_ATOM(leave, "leave")
+
+  PROCMAN_ADD_TYPE((procman::schedule_record))
+  PROCMAN_ADD_TYPE((std::vector<procman::schedule_record>))
+  PROCMAN_ADD_ATOM(submit, "submit")
+  PROCMAN_ADD_ATOM(retry, "retry")
+  PROCMAN_ADD_ATOM(schedule, "schedule")
+  PROCMAN_ADD_ATOM(unschedule, "unschedule")
 
 CAF_END_TYPE_ID_BLOCK(procman)

@@ -204,7 +204,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const process_spec& x) {
 void tag_invoke(json::value_from_tag, json::value& v, const retry_policy& x) {
   json::array on;
   for (auto k : {error_kind::exception, error_kind::timeout, error_kind::crash,
-                 error_kind::runner_lost})
+                 error_kind::runner_lost, error_kind::node_lost})
     if (x.on & retry_bit(k))
       on.emplace_back(to_string(k));
   // Whole seconds as integers (Boost.JSON writes doubles with exponents).
@@ -668,7 +668,8 @@ outcome<retry_policy> parse_retry(const json::value& v) {
                     + "\" errors are never retried (they would fail again)");
       if (!k || *k == error_kind::none)
         return fail("field \"on\" lists error kinds: \"exception\", "
-                    "\"timeout\", \"crash\", \"runner_lost\"");
+                    "\"timeout\", \"crash\", \"runner_lost\", "
+                    "\"node_lost\"");
       p.on |= retry_bit(*k);
     }
   }

@@ -29,7 +29,7 @@ const char* const step_names[] = {"pending", "running", "completed", "failed",
                                   "cancelled"};
 const char* const kind_names[] = {"none",    "exception", "spec",
                                   "output",  "timeout",   "crash",
-                                  "runner_lost"};
+                                  "runner_lost", "node_lost"};
 const char* const transition_names[]
   = {"enqueue",   "claim",   "start",  "step_started",
      "step_completed", "progress", "interrupt", "proceed",
@@ -100,6 +100,7 @@ std::string to_string(errc x) {
     case errc::queue_empty: return "queue_empty";
     case errc::containment_failure: return "containment_failure";
     case errc::unknown_schedule: return "unknown_schedule";
+    case errc::lease_expired: return "lease_expired";
   }
   return "unknown_error";
 }

@@ -57,6 +57,7 @@ enum class error_kind : uint8_t {
   timeout = 4,     ///< the process ran past its timeout
   crash = 5,       ///< the executor died without a result
   runner_lost = 6, ///< the runner holding the process died
+  node_lost = 7,   ///< the worker node holding the process was lost (its lease ended)
 };
 
 /// What a store transition does. Also the `event` of a message-log entry.
@@ -427,6 +428,46 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, list_query& x) {
   return f(caf::meta::type_name("list_query"), x.any_status, x.status,
            x.limit);
+}
+
+// -- nodes ----------------------------------------------------------------------
+
+/// What a worker node says of itself when it joins a store node
+/// (docs/distribution.md).
+struct node_hello {
+  std::string node_id;  ///< "<hostname>-<os pid>-<8 hex>", fresh per start
+  std::string host;     ///< its host name, for logs and error messages
+  uint32_t parallel = 0;  ///< children at once
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_hello& x) {
+  return f(caf::meta::type_name("node_hello"), x.node_id, x.host, x.parallel);
+}
+
+/// A store node's answer to a join: the lease under which the worker holds
+/// the processes it claims.
+struct lease_grant {
+  /// "<node id>@<8 hex>": the `runner` of every record the worker claims
+  /// under this lease; a new lease gets a new holder.
+  std::string holder;
+  uint32_t lease_ms = 0;      ///< silence after which the node is lost
+  uint32_t heartbeat_ms = 0;  ///< how often the worker renews
+  uint32_t default_timeout = 0;  ///< the store node's --default-timeout, s
+  /// Whether executors report live output (the store keeps some).
+  bool output_events = true;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_grant& x) {
+  return f(caf::meta::type_name("lease_grant"), x.holder, x.lease_ms,
+           x.heartbeat_ms, x.default_timeout, x.output_events);
+}
+
+/// Whether `runner` (a record's holder) is a worker node's lease rather
+/// than a runner on the store's machine.
+inline bool is_node_holder(const std::string& runner) {
+  return runner.find('@') != std::string::npos;
 }
 
 } // namespace procman

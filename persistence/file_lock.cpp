@@ -1,7 +1,9 @@
 #include "procman/persistence/file_lock.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string_view>
 #include <vector>
 
@@ -22,7 +24,7 @@ file_lock::~file_lock() {
 }
 
 file_lock::file_lock(file_lock&& other) noexcept
-  : fd_(other.fd_), path_(std::move(other.path_)) {
+  : fd_(other.fd_), path_(std::move(other.path_)), lease_ms_(other.lease_ms_) {
   other.fd_ = -1;
 }
 
@@ -32,6 +34,7 @@ file_lock& file_lock::operator=(file_lock&& other) noexcept {
       close(fd_);
     fd_ = other.fd_;
     path_ = std::move(other.path_);
+    lease_ms_ = other.lease_ms_;
     other.fd_ = -1;
   }
   return *this;
@@ -67,10 +70,31 @@ caf::expected<lock_file> open_lock_file(const std::string& path, int flags) {
   return f;
 }
 
+constexpr const char* lease_prefix = "lease-ms ";
+
+/// Whether the free lock file `fd` is a lease (file_lock::renew) renewed
+/// less than its lease ago.
+bool lease_still_running(int fd, const struct stat& st) {
+  char buf[32] = {};
+  auto n = pread(fd, buf, sizeof(buf) - 1, 0);
+  auto prefix = std::string_view{lease_prefix};
+  if (n <= static_cast<ssize_t>(prefix.size())
+      || std::string_view(buf, prefix.size()) != prefix)
+    return false;
+  auto lease_ms = std::strtoull(buf + prefix.size(), nullptr, 10);
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  auto ms = [](const struct timespec& t) {
+    return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
+  };
+  return ms(now) < ms(st.st_mtim) + static_cast<int64_t>(lease_ms);
+}
+
 /// Whether the lock file `path` is held. If it is free, it is removed, but
 /// only while it is still the file at `path`: between our open and our
 /// flock, another process may have removed it and a new runner created and
-/// locked a fresh one there.
+/// locked a fresh one there. A free lease still running counts as held and
+/// stays.
 bool held_or_removed(const std::string& path) {
   auto file = open_lock_file(path, 0);
   if (!file)
@@ -80,6 +104,8 @@ bool held_or_removed(const std::string& path) {
   bool held = false;
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     held = errno == EWOULDBLOCK;
+  } else if (lease_still_running(fd, st)) {
+    held = true;
   } else {
     struct stat now;
     if (lstat(path.c_str(), &now) == 0 && same_file(st, now))
@@ -126,6 +152,19 @@ caf::error file_lock::try_lock(const std::string& path) {
   return make_error(errc::store_access,
                     "cannot lock " + path
                       + ": it is removed whenever it is created");
+}
+
+void file_lock::renew(uint32_t lease_ms) {
+  if (fd_ < 0)
+    return;
+  if (lease_ms != lease_ms_) {
+    auto text = lease_prefix + std::to_string(lease_ms) + "\n";
+    if (ftruncate(fd_, 0) == 0
+        && pwrite(fd_, text.data(), text.size(), 0)
+             == static_cast<ssize_t>(text.size()))
+      lease_ms_ = lease_ms;
+  }
+  futimens(fd_, nullptr);
 }
 
 void file_lock::release_and_remove() {

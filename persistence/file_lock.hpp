@@ -5,6 +5,13 @@
 //   <store>/runners/<id>.lock    held by each live runner for its lifetime;
 //                                a record claimed by <id> whose lock is free
 //                                belongs to a dead runner ("runner_lost")
+//   <store>/runners/<holder>.lock held by a store node for each worker
+//                                node's lease (docs/distribution.md); it
+//                                says "lease-ms N" and is renewed (its
+//                                mtime) at each heartbeat, so that it counts
+//                                as held for N ms after the last renewal
+//                                even when the store node died: the worker
+//                                may still be ending its children then
 //
 // Lock files are 0600 and runners/ 0700, and none is opened through a
 // symbolic link. A free runners/<id>.lock is removed by whoever finds it
@@ -37,12 +44,18 @@ public:
 
   bool held() const { return fd_ >= 0; }
 
+  /// Marks the held lock as a lease of `lease_ms` and renews it now: once
+  /// it is free, it still counts as held until `lease_ms` after the last
+  /// renewal.
+  void renew(uint32_t lease_ms);
+
   /// Releases the lock and removes the file.
   void release_and_remove();
 
 private:
   int fd_ = -1;
   std::string path_;
+  uint32_t lease_ms_ = 0;
 };
 
 /// A fresh runner id: "<hostname>-<os pid>-<8 hex>".
@@ -52,8 +65,9 @@ std::string make_runner_id();
 std::string runner_lock_path(const std::string& store_dir,
                              const std::string& runner_id);
 
-/// Whether the runner `runner_id` of this store is alive (holds its lock).
-/// The lock file of a dead runner is removed.
+/// Whether the runner `runner_id` of this store is alive (holds its lock,
+/// or its lease was renewed within the lease). The lock file of a dead
+/// runner is removed.
 bool runner_alive(const std::string& store_dir, const std::string& runner_id);
 
 /// Creates `<store_dir>/runners` (0700), or checks and tightens it.

@@ -28,6 +28,12 @@
 
 namespace procman {
 
+namespace detail {
+
+void tls_error_queue_cleared(); // remote/tls_error_queue.cpp
+
+} // namespace detail
+
 namespace {
 
 caf::error invalid(std::string msg) {
@@ -199,6 +205,10 @@ caf::error configure_remote(caf::actor_system_config& cfg,
       return err;
   }
   cfg.load<caf::io::middleman>();
+  detail::tls_error_queue_cleared();
+  // Peers that close idle connections (a store node, a worker node) hear
+  // from this node at least this often.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{heartbeat_interval});
   if (tls.enabled()) {
     cfg.openssl_certificate = files.cert;
     cfg.openssl_key = files.key;
@@ -243,22 +253,95 @@ bool is_loopback(const std::string& host) {
   return all;
 }
 
-caf::expected<uint16_t> publish_manager(caf::actor_system& sys,
-                                        const manager_actor& mgr,
-                                        uint16_t port,
-                                        const std::string& bind) {
+namespace {
+
+template <class Handle>
+caf::expected<uint16_t> publish_actor(caf::actor_system& sys, const Handle& hdl,
+                                      uint16_t port, const std::string& bind,
+                                      const std::string& what) {
   if (!sys.has_middleman())
-    return invalid("cannot publish the manager: the actor system has no "
+    return invalid("cannot publish " + what + ": the actor system has no "
                    "middleman (call configure_remote before constructing it)");
   if (uses_tls(sys))
-    return caf::openssl::publish(mgr, port, bind.c_str(), true);
+    return caf::openssl::publish(hdl, port, bind.c_str(), true);
   if (!is_loopback(bind))
-    return invalid("refusing to publish the manager on "
+    return invalid("refusing to publish " + what + " on "
                    + (bind.empty() ? std::string("every address") : bind)
                    + " without TLS: anyone who reaches it could run commands; "
                      "bind 127.0.0.1 or ::1, or give a certificate, a key and "
                      "a CA");
-  return sys.middleman().publish(mgr, port, bind.c_str(), true);
+  return sys.middleman().publish(hdl, port, bind.c_str(), true);
+}
+
+} // namespace
+
+caf::expected<uint16_t> publish_manager(caf::actor_system& sys,
+                                        const manager_actor& mgr,
+                                        uint16_t port,
+                                        const std::string& bind) {
+  return publish_actor(sys, mgr, port, bind, "the manager");
+}
+
+caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
+                                     const node_gate_actor& gate,
+                                     uint16_t port, const std::string& bind) {
+  return publish_actor(sys, gate, port, bind, "the store node");
+}
+
+void set_connection_timeout(caf::actor_system_config& cfg,
+                            caf::timespan timeout) {
+  cfg.set("middleman.heartbeat-interval", caf::timespan{heartbeat_interval});
+  cfg.set("middleman.connection-timeout", timeout);
+}
+
+caf::actor connector(caf::actor_system& sys) {
+  return uses_tls(sys)
+           ? caf::actor_cast<caf::actor>(sys.openssl_manager().actor_handle())
+           : caf::actor_cast<caf::actor>(sys.middleman().actor_handle());
+}
+
+std::string connect_failure_reason(caf::actor_system& sys,
+                                   const caf::error& err) {
+  if (err == caf::sec::disconnect_during_handshake)
+    return "the connection closed during the handshake: the peer refused "
+           "this node's certificate, this node refused the peer's, or one "
+           "side uses TLS and the other does not";
+  if (err == caf::sec::cannot_connect_to_node)
+    // caf::openssl reports a handshake that fails at once the same way as
+    // a refused TCP connection.
+    return uses_tls(sys) ? "nothing accepts connections there, or the peer "
+                           "does not speak TLS"
+                         : "nothing accepts connections there";
+  if (err == caf::sec::request_timeout)
+    return "no answer within the timeout";
+  if (err.category() == caf::atom("procman"))
+    return render(err);
+  return sys.render(err);
+}
+
+caf::expected<std::pair<std::string, uint16_t>>
+parse_host_port(const std::string& text, const std::string& what) {
+  auto bad = [&](const std::string& why) {
+    return invalid(what + " must be HOST:PORT, not \"" + text + "\": " + why);
+  };
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos)
+    return bad("no port");
+  auto host = text.substr(0, colon);
+  auto port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string::npos)
+    return bad("write an IPv6 address in brackets, [::1]:PORT");
+  if (host.empty())
+    return bad("no host");
+  if (port_text.empty() || port_text.size() > 5
+      || port_text.find_first_not_of("0123456789") != std::string::npos)
+    return bad("the port is not a number");
+  auto port = std::stoul(port_text);
+  if (port > 65535)
+    return bad("the port is past 65535");
+  return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
 caf::expected<manager_actor> connect_manager(caf::actor_system& sys,
@@ -275,12 +358,9 @@ caf::expected<manager_actor> connect_manager(caf::actor_system& sys,
                 "before constructing it)");
   // The middleman actor's connect, as caf::io::remote_actor does, but with a
   // timeout: a peer that accepts and never answers must not block forever.
-  auto mm = uses_tls(sys)
-              ? caf::actor_cast<caf::actor>(sys.openssl_manager().actor_handle())
-              : caf::actor_cast<caf::actor>(sys.middleman().actor_handle());
   caf::expected<manager_actor> result{caf::sec::none};
   caf::scoped_actor self{sys};
-  self->request(mm, timeout, caf::connect_atom::value, host, port)
+  self->request(connector(sys), timeout, caf::connect_atom::value, host, port)
     .receive(
       [&](caf::node_id&, caf::strong_actor_ptr& ptr,
           std::set<std::string>& ifs) {
@@ -292,23 +372,7 @@ caf::expected<manager_actor> connect_manager(caf::actor_system& sys,
         else
           result = caf::actor_cast<manager_actor>(std::move(ptr));
       },
-      [&](caf::error& err) {
-        if (err == caf::sec::disconnect_during_handshake)
-          result = fail(
-            "the connection closed during the handshake: the peer refused "
-            "this node's certificate, this node refused the peer's, or one "
-            "side uses TLS and the other does not");
-        else if (err == caf::sec::cannot_connect_to_node)
-          // caf::openssl reports a handshake that fails at once the same
-          // way as a refused TCP connection.
-          result = fail(uses_tls(sys) ? "nothing accepts connections there, "
-                                        "or the peer does not speak TLS"
-                                      : "nothing accepts connections there");
-        else if (err == caf::sec::request_timeout)
-          result = fail("no answer within the timeout");
-        else
-          result = fail(sys.render(err));
-      });
+      [&](caf::error& err) { result = fail(connect_failure_reason(sys, err)); });
   return result;
 }
 

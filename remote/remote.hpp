@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -71,11 +72,45 @@ caf::expected<uint16_t> publish_manager(caf::actor_system& sys,
                                         const manager_actor& mgr,
                                         uint16_t port, const std::string& bind);
 
+/// Serves a store node's gate (the manager and the work endpoint,
+/// docs/distribution.md) as publish_manager serves a manager, with the same
+/// rules.
+caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
+                                     const node_gate_actor& gate,
+                                     uint16_t port, const std::string& bind);
+
 /// Connects to a manager that publish_manager serves on `host`:`port`, with
 /// TLS when `sys` was configured with it. Blocks the calling thread (not for
 /// use inside an actor). Errors: connect_failure, naming the node and why.
 caf::expected<manager_actor>
 connect_manager(caf::actor_system& sys, const std::string& host, uint16_t port,
                 caf::timespan timeout = std::chrono::seconds(30));
+
+/// How often a node configured by configure_remote tells its peers that it
+/// lives (CAF's `middleman.heartbeat-interval`).
+constexpr auto heartbeat_interval = std::chrono::seconds(1);
+
+/// Makes the middleman of `cfg` close a connection whose peer has been
+/// silent (no message, no heartbeat) for `timeout`, so that its actors go
+/// down: CAF's `middleman.connection-timeout`, off by default. Every node
+/// configured by configure_remote sends heartbeats.
+void set_connection_timeout(caf::actor_system_config& cfg,
+                            caf::timespan timeout);
+
+/// The actor that connects to other nodes (TLS or not, as `sys` was
+/// configured): request `(caf::connect_atom, host, port)` from inside an
+/// actor, which must not block; the reply is `(node_id, strong_actor_ptr,
+/// std::set<std::string> interfaces)`.
+caf::actor connector(caf::actor_system& sys);
+
+/// Why a connection to another node failed, in words: `err` as a connect
+/// request or a connection answered it.
+std::string connect_failure_reason(caf::actor_system& sys,
+                                   const caf::error& err);
+
+/// `HOST:PORT` (`[V6ADDR]:PORT` for IPv6) as host and port. Errors:
+/// invalid_argument naming `what` and the text.
+caf::expected<std::pair<std::string, uint16_t>>
+parse_host_port(const std::string& text, const std::string& what);
 
 } // namespace procman

@@ -136,6 +136,8 @@ std::vector<pid_t> children_of(pid_t pid);
 // -- runners -------------------------------------------------------------------
 
 /// A procman-runner child with its stderr in a log file.
+/// A procman-runner in the background (`store` empty: no --store, for a
+/// worker node).
 class runner_proc {
 public:
   runner_proc(const options& o, const std::string& store,
@@ -213,6 +215,7 @@ void run_raw_and_engine(const options& o, report& r);
 void run_latency_status_timeout(const options& o, report& r);
 void run_store(const options& o, report& r);
 void run_replay(const options& o, report& r);
+void run_nodes(const options& o, report& r);
 
 // -- child modes (main.cpp dispatches) -----------------------------------------------
 

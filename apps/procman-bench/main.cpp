@@ -11,6 +11,8 @@
 //   6 runner RSS     idle, under load, with the big queue
 //   7 timeout        how long after its deadline a timed-out command is gone
 //   8 replay         export and replay of the engine run's log
+//   9 nodes          one local runner against a store node and two worker
+//                    nodes on this machine (docs/distribution.md)
 //
 // Prints a table (or JSON with --json). Child modes (`enqueue`, `claims`)
 // are the same program re-executed as another OS process.
@@ -51,7 +53,7 @@ options:
   --small N         queued processes in the small store (default 10000)
   --timeouts N      timed-out processes (default 5)
   --only LIST       comma-separated sections: raw, engine, latency, status,
-                    timeout, store, rss, replay
+                    timeout, store, rss, replay, nodes
   --bin DIR         where procman, procman-runner and procman-exec are
                     (default: beside this program)
   --work DIR        scratch directory (default: $TMPDIR or /tmp, a fresh
@@ -234,7 +236,8 @@ int main(int argc, char** argv) {
     o.runner_args = a.all("runner-arg");
     for (auto& s : o.only)
       if (s != "raw" && s != "engine" && s != "latency" && s != "status"
-          && s != "timeout" && s != "store" && s != "rss" && s != "replay")
+          && s != "timeout" && s != "store" && s != "rss" && s != "replay"
+          && s != "nodes")
         throw cli::usage_error("unknown section \"" + s + "\" in --only");
     o.self = self_path();
     o.bin_dir = a.get("bin", fs::path(o.self).parent_path().string());
@@ -309,6 +312,7 @@ int main(int argc, char** argv) {
   run("latency/status/timeout", run_latency_status_timeout);
   run("replay", run_replay);
   run("store/rss", run_store);
+  run("nodes", run_nodes);
   floor("end");
   r.machine["loadavg_end"] = load_average();
   r.machine["io_pressure_end"] = io_pressure();

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -938,6 +939,133 @@ void run_replay(const options& o, report& r) {
         fmt(replay_s, 2) + " s, "
           + fmt_rate(static_cast<double>(rep.processes) / replay_s) + " processes, "
           + fmt_rate(static_cast<double>(rep.entries) / replay_s) + " entries");
+}
+
+// -- 9. nodes ------------------------------------------------------------------------
+
+namespace {
+
+/// The port a store node logs in "manager published on 127.0.0.1:PORT".
+uint16_t published_port(const std::string& log_path, runner_proc& node) {
+  const std::string marker = "manager published on 127.0.0.1:";
+  auto t0 = clock::now();
+  for (;;) {
+    std::ifstream in(log_path);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    auto text = buf.str();
+    if (auto at = text.find(marker); at != std::string::npos)
+      return static_cast<uint16_t>(std::stoi(text.substr(at + marker.size())));
+    if (seconds_since(t0) > 30 || kill(node.pid(), 0) != 0)
+      throw std::runtime_error("the store node did not listen within 30 s: "
+                               + text);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+struct nodes_figures {
+  double rate = 0;
+  double seconds = 0;
+  uint64_t finished = 0;
+  uint64_t other = 0;
+};
+
+/// N trivial processes, all queued before `start` starts the nodes that
+/// run them; the time runs from the first start to the last finish.
+template <class Start>
+nodes_figures run_prequeued(const options& o, const std::string& store,
+                            uint64_t n, Start start) {
+  remove_tree(store);
+  parse_child_line(run_capture({o.self, "enqueue", "--store", store, "--n",
+                                std::to_string(n), "--batch", "1000"},
+                               o.work_dir + "/enqueue.log"),
+                   "enqueue child");
+  auto nodes = start();
+  auto c = get_or_throw(client::open(store), "open " + store);
+  std::vector<process_record> recs;
+  auto t0 = clock::now();
+  for (;;) {
+    list_query q;
+    q.limit = static_cast<uint32_t>(n + 10);
+    recs = get_or_throw(c.list(q), "list");
+    if (std::all_of(recs.begin(), recs.end(),
+                    [](auto& r) { return is_terminal(r.status); }))
+      break;
+    if (seconds_since(t0) > 600)
+      throw std::runtime_error("processes did not finish within 600 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // Workers first: they leave, then the store node stops.
+  for (auto i = nodes.rbegin(); i != nodes.rend(); ++i)
+    (*i)->stop();
+  nodes_figures f;
+  uint64_t last_ms = 0, first_ms = UINT64_MAX;
+  for (auto& r : recs) {
+    last_ms = std::max(last_ms, r.finished_at);
+    first_ms = std::min(first_ms, r.started_at);
+    if (r.status == process_status::finished)
+      ++f.finished;
+    else
+      ++f.other;
+  }
+  f.seconds = (static_cast<double>(last_ms - first_ms) + 0.5) / 1e3;
+  f.rate = static_cast<double>(n) / f.seconds;
+  return f;
+}
+
+} // namespace
+
+void run_nodes(const options& o, report& r) {
+  if (!o.wants("nodes"))
+    return;
+  auto p = o.parallel;
+  auto n = o.engine_n;
+  auto store = o.work_dir + "/nodes";
+  using procs = std::vector<std::unique_ptr<runner_proc>>;
+  auto local = run_prequeued(o, store, n, [&] {
+    procs v;
+    std::vector<std::string> args{"--wait", "--parallel", std::to_string(p)};
+    args.insert(args.end(), o.runner_args.begin(), o.runner_args.end());
+    v.push_back(std::make_unique<runner_proc>(o, store, args,
+                                              o.work_dir + "/nodes-local.log"));
+    return v;
+  });
+  auto spread = run_prequeued(o, store, n, [&] {
+    procs v;
+    auto log = o.work_dir + "/nodes-store.log";
+    v.push_back(std::make_unique<runner_proc>(
+      o, store,
+      std::vector<std::string>{"--listen", "127.0.0.1:0", "--parallel", "0"},
+      log));
+    auto where = "127.0.0.1:" + std::to_string(published_port(log, *v[0]));
+    for (auto name : {"w1", "w2"}) {
+      std::vector<std::string> args{"--join", where, "--parallel",
+                                    std::to_string(p)};
+      args.insert(args.end(), o.runner_args.begin(), o.runner_args.end());
+      v.push_back(std::make_unique<runner_proc>(
+        o, "", args, o.work_dir + "/nodes-" + name + ".log"));
+    }
+    return v;
+  });
+  auto& s = r.section("nodes");
+  s["processes"] = n;
+  s["p"] = p;
+  s["local_per_s"] = local.rate;
+  s["store_node_two_workers_per_s"] = spread.rate;
+  s["ratio"] = spread.rate / local.rate;
+  s["not_finished"] = local.other + spread.other;
+  auto what = fmt_int(static_cast<double>(n)) + " processes, all queued";
+  r.add("9 nodes", "one local runner, --parallel " + std::to_string(p) + ", "
+                     + what,
+        fmt_rate(local.rate));
+  r.add("9 nodes",
+        "store node (--parallel 0) + 2 worker nodes, --parallel "
+          + std::to_string(p) + " each, on this machine",
+        fmt_rate(spread.rate) + " (" + fmt(spread.rate / local.rate, 2)
+          + "x local)");
+  if (local.other + spread.other > 0)
+    r.add("9 nodes", "processes not finished",
+          std::to_string(local.other + spread.other));
 }
 
 } // namespace procman::bench

@@ -364,7 +364,11 @@ std::vector<pid_t> children_of(pid_t parent) {
 runner_proc::runner_proc(const options& o, const std::string& store,
                          const std::vector<std::string>& extra,
                          const std::string& log_path) {
-  std::vector<std::string> argv{o.bin_dir + "/procman-runner", "--store", store};
+  std::vector<std::string> argv{o.bin_dir + "/procman-runner"};
+  if (!store.empty()) {
+    argv.push_back("--store");
+    argv.push_back(store);
+  }
   argv.insert(argv.end(), extra.begin(), extra.end());
   int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                     0644);

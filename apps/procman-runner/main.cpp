@@ -7,6 +7,8 @@
 //                  [--retention D] [--output-limit SIZE]
 //                  [--publish PORT [--bind ADDR]
 //                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]]
+//   procman-runner --listen ADDR:PORT [--lease S] [--parallel N] [TLS] ...
+//   procman-runner --join HOST:PORT [--parallel N] [TLS] [--exec PATH] ...
 //
 // Without --wait it runs what is queued, then exits 0. With --wait it keeps
 // running, holds the store's runner lock (a second --wait runner exits 0 at
@@ -15,17 +17,22 @@
 // them and record what became of them.
 // --publish serves the manager to other nodes: with mutual TLS when the
 // three --tls-* files are given, else in cleartext on loopback only.
+// --listen makes a store node: it serves the manager and a work endpoint
+// that worker nodes (--join) claim work from (docs/distribution.md).
 
 #include <atomic>
 #include <csignal>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
 #include "procman/apps/common/args.hpp"
+#include "procman/distribution/work_endpoint.hpp"
+#include "procman/distribution/worker_node.hpp"
 #include "procman/engine/engine.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/defaults.hpp"
@@ -70,17 +77,62 @@ options:
                          PORT (0: any free port; the log says which)
   --bind ADDR            address for --publish (default 127.0.0.1); other
                          than loopback only with TLS
+  --listen ADDR:PORT     be a store node: serve the manager and the work
+                         endpoint that worker nodes join (implies --wait;
+                         PORT 0: any free port; the log says which); other
+                         than loopback only with TLS. --parallel 0: run
+                         nothing here, only serve worker nodes
+  --lease S              with --listen: a worker node silent for S seconds
+                         is lost and its processes end as node_lost
+                         (default 10)
+  --join HOST:PORT       be a worker node: run processes of the store node
+                         at HOST:PORT (no store here); reconnects when it
+                         loses it. Takes --parallel, --exec, --step-lib,
+                         --script-args, --grace, --log-level and TLS
   --tls-cert FILE        with --tls-key and --tls-ca: mutual TLS for
-  --tls-key FILE         --publish; this node's PEM certificate and its
-  --tls-ca FILE          unencrypted key, and the CA that must have signed
-                         every peer's certificate
+  --tls-key FILE         --publish, --listen and --join; this node's PEM
+  --tls-ca FILE          certificate and its unencrypted key, and the CA
+                         that must have signed every peer's certificate
   --help                 this text
 )";
 
 // The help text states these defaults.
 static_assert(procman::defaults::process_timeout == 60
-                && procman::defaults::grace_seconds == 10,
+                && procman::defaults::grace_seconds == 10
+                && procman::defaults::lease_seconds == 10,
               "update the defaults in the help text");
+
+/// A worker node until SIGTERM/SIGINT (drain) or a second one (now).
+int run_worker(caf::actor_system& sys, const sigset_t& sigs,
+               const std::string& host, uint16_t port,
+               procman::engine_options opts) {
+  using namespace procman;
+  worker_options wo;
+  wo.host = host;
+  wo.port = port;
+  wo.exec = std::move(opts);
+  auto node = worker_node::start(sys, std::move(wo));
+  if (!node) {
+    log_error("", render(node.error()) + "; not starting");
+    return 2;
+  }
+  auto* n = node->get();
+  std::atomic<bool> done{false};
+  std::thread signal_thread([&done, sigs, n] {
+    int sig = 0;
+    while (sigwait(&sigs, &sig) == 0 && !done) {
+      log_info("", std::string("received SIG") + sigabbrev_np(sig)
+                     + ": stopping");
+      n->drain();
+    }
+  });
+  n->await();
+  node->reset();
+  done = true;
+  pthread_kill(signal_thread.native_handle(), SIGHUP);
+  signal_thread.join();
+  return 0;
+}
 
 } // namespace
 
@@ -95,7 +147,7 @@ int main(int argc, char** argv) {
                             "script-args", "default-timeout", "grace",
                             "log-level", "exec", "executor", "publish", "bind",
                             "tls-cert", "tls-key", "tls-ca", "retention",
-                            "output-limit"},
+                            "output-limit", "listen", "lease", "join"},
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
@@ -111,14 +163,49 @@ int main(int argc, char** argv) {
   engine_options opts;
   int publish_port = -1;
   std::string bind_addr = "127.0.0.1";
+  std::string join_host;
+  uint16_t join_port = 0;
+  bool listen = a->has("listen");
+  bool join = a->has("join");
+  uint32_t lease_s = defaults::lease_seconds;
   tls_options tls;
   try {
+    auto host_port = [&](const std::string& name) {
+      auto hp = parse_host_port(a->get(name), "option --" + name);
+      if (!hp)
+        throw cli::usage_error(render(hp.error()));
+      return *hp;
+    };
+    if (listen + join + a->has("publish") > 1)
+      throw cli::usage_error("options --publish, --listen and --join exclude "
+                             "each other");
     if (a->has("publish"))
       publish_port = static_cast<int>(a->number("publish", 0, 0, 65535));
-    for (auto name : {"bind", "tls-cert", "tls-key", "tls-ca"})
-      if (a->has(name) && publish_port < 0)
+    if (listen) {
+      std::tie(bind_addr, join_port) = host_port("listen");
+      publish_port = join_port;
+      join_port = 0;
+    }
+    if (join)
+      std::tie(join_host, join_port) = host_port("join");
+    if (a->has("bind") && publish_port < 0)
+      throw cli::usage_error("option --bind needs --publish");
+    if (a->has("lease") && !listen)
+      throw cli::usage_error("option --lease needs --listen");
+    lease_s = static_cast<uint32_t>(
+      a->number("lease", defaults::lease_seconds, 1, 3600));
+    for (auto name : {"tls-cert", "tls-key", "tls-ca"})
+      if (a->has(name) && publish_port < 0 && !join)
         throw cli::usage_error(std::string("option --") + name
-                               + " needs --publish");
+                               + " needs --publish, --listen or --join");
+    if (join)
+      for (auto name : {"store", "wait", "max-processes", "default-timeout",
+                        "no-sync", "retention", "output-limit"})
+        if (a->has(name) || a->flag(name))
+          throw cli::usage_error(
+            std::string("option --") + name
+            + " does not go with --join: a worker node has no store; give it "
+              "to the store node");
     bind_addr = a->get("bind", bind_addr);
     tls = {a->get("tls-cert"), a->get("tls-key"), a->get("tls-ca")};
     if (a->has("tls-cert") || a->has("tls-key") || a->has("tls-ca")) {
@@ -131,14 +218,23 @@ int main(int argc, char** argv) {
                                "together; missing " + missing);
     } else if (publish_port >= 0 && !is_loopback(bind_addr)) {
       throw cli::usage_error(
-        "refusing --bind " + bind_addr + " without TLS: anyone who reaches "
-        "the port could run commands as this user; bind 127.0.0.1 or ::1, "
-        "or give --tls-cert, --tls-key and --tls-ca");
+        "refusing " + std::string(listen ? "--listen " : "--bind ") + bind_addr
+        + " without TLS: anyone who reaches the port could run commands as "
+          "this user; use 127.0.0.1 or ::1, or give --tls-cert, --tls-key and "
+          "--tls-ca");
+    } else if (join && !is_loopback(join_host)) {
+      throw cli::usage_error(
+        "refusing --join " + join_host + " without TLS: work, its input and "
+        "its output would cross the network in cleartext; give --tls-cert, "
+        "--tls-key and --tls-ca");
     }
     opts.store_dir = cli::store_dir(*a);
-    opts.wait = a->flag("wait");
+    opts.wait = a->flag("wait") || listen;
     opts.max_processes = a->number("max-processes", 0, 1);
-    opts.parallel = static_cast<uint32_t>(a->number("parallel", 0, 1, 1024));
+    opts.parallel = static_cast<uint32_t>(
+      a->number("parallel", 0, listen ? 0 : 1, 1024));
+    // A store node with --parallel 0 only serves worker nodes.
+    opts.local_work = !(listen && a->has("parallel") && opts.parallel == 0);
     opts.script_args = a->get("script-args");
     opts.default_timeout
       = static_cast<uint32_t>(a->number("default-timeout", defaults::process_timeout, 1, 31536000));
@@ -208,16 +304,22 @@ int main(int argc, char** argv) {
   // the moderate phase a worker spins briefly (100 attempts), then waits
   // to be notified (docs/performance.md).
   cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
-  if (publish_port >= 0) {
+  if (publish_port >= 0 || join) {
     if (auto err = configure_remote(cfg, tls)) {
       std::cerr << "procman-runner: " << render(err) << "\n";
       return 2;
     }
+    // A worker node notices a store node that went silent (a network cut)
+    // as a closed connection within the lease.
+    if (join)
+      set_connection_timeout(cfg, std::chrono::seconds(defaults::lease_seconds));
   }
   caf::actor_system sys{cfg};
+  if (join)
+    return run_worker(sys, sigs, join_host, join_port, std::move(opts));
   auto eng = engine::start(sys, opts);
   if (!eng) {
-    if (is(eng.error(), errc::runner_busy)) {
+    if (is(eng.error(), errc::runner_busy) && !listen) {
       log_info("", render(eng.error()) + "; exiting");
       return 0;
     }
@@ -229,29 +331,50 @@ int main(int argc, char** argv) {
     log_error("", render(eng.error()));
     return 1;
   }
+  work_endpoint_gate gate;
   if (publish_port >= 0) {
-    auto port = publish_manager(sys, (*eng)->manager(),
-                                static_cast<uint16_t>(publish_port), bind_addr);
+    caf::expected<uint16_t> port{caf::sec::none};
+    if (listen) {
+      endpoint_options eo;
+      eo.store_dir = opts.store_dir;
+      eo.lease_ms = lease_s * 1000;
+      eo.default_timeout = opts.default_timeout;
+      eo.output_events = (*eng)->output_events();
+      gate = sys.spawn(work_endpoint, eo, (*eng)->manager(), (*eng)->store(),
+                       (*eng)->supervisor());
+      port = publish_gate(sys, caf::actor_cast<node_gate_actor>(gate),
+                          static_cast<uint16_t>(publish_port), bind_addr);
+    } else {
+      port = publish_manager(sys, (*eng)->manager(),
+                             static_cast<uint16_t>(publish_port), bind_addr);
+    }
     if (!port) {
       auto& err = port.error();
       log_error("", "cannot publish the manager on " + bind_addr + ":"
                       + std::to_string(publish_port) + ": "
                       + (err.category() == caf::atom("procman")
                            ? render(err) : sys.render(err)));
+      if (gate)
+        caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
       return 1;
     }
+    auto what = listen ? std::string{" (store node: worker nodes may join; "
+                                     "lease "}
+                           + std::to_string(lease_s) + " s)"
+                       : std::string{};
     if (tls.enabled()) {
       log_info("", "manager published on " + bind_addr + ":"
                      + std::to_string(*port)
                      + " with mutual TLS (peers need a certificate signed by "
-                     + tls.ca + ")");
+                     + tls.ca + ")" + what);
     } else {
       log_info("", "manager published on " + bind_addr + ":"
-                     + std::to_string(*port) + " without TLS");
-      log_warn("", "--publish without TLS: anyone on this machine can reach "
-                   "the manager and run commands as this user; give "
-                   "--tls-cert, --tls-key and --tls-ca to require "
-                   "certificates");
+                     + std::to_string(*port) + " without TLS" + what);
+      log_warn("", std::string(listen ? "--listen" : "--publish")
+                     + " without TLS: anyone on this machine can reach "
+                       "the manager and run commands as this user; give "
+                       "--tls-cert, --tls-key and --tls-ca to require "
+                       "certificates");
     }
   }
   auto sup = (*eng)->supervisor();
@@ -265,6 +388,8 @@ int main(int argc, char** argv) {
     }
   });
   (*eng)->await();
+  if (gate)
+    caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
   eng->reset();
   done = true;
   pthread_kill(signal_thread.native_handle(), SIGHUP);

@@ -13,12 +13,17 @@
 //   procman [--store DIR] purge [--older-than D]
 //   procman [--store DIR] config [get NAME | set NAME VALUE | unset NAME]
 //   procman run SPEC [--data JSON] [--step-lib PATH]
+//   procman --connect HOST:PORT [--tls-cert F --tls-key F --tls-ca F] CMD ...
 //
 // Output is JSON where a program reads it; errors go to stderr. Exit codes:
 // 0 ok, 1 failure (unknown pid, refused transition, failed process),
 // 2 usage error; `wait` and `logs --follow`: 0 finished, 1 error or
 // cancelled, 3 interrupted, 4 the wait timed out; `run`: 0 finished,
 // 1 failed, 3 interrupted.
+// With --connect (or $PROCMAN_CONNECT) every command but run, log export,
+// purge, config and replay goes to a store node
+// (docs/distribution.md) with the same output and exit codes; a store node
+// that cannot be reached exits 1.
 
 #include <cmath>
 #include <csignal>
@@ -26,6 +31,8 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <tuple>
+#include <type_traits>
 
 #include <boost/json.hpp>
 #include <unistd.h>
@@ -33,6 +40,7 @@
 #include "procman/apps/common/args.hpp"
 #include "procman/children/process_tree.hpp"
 #include "procman/client/client.hpp"
+#include "procman/distribution/remote_client.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
@@ -95,6 +103,13 @@ start checks the steps against the built-ins and the step libraries of
 $PROCMAN_STEP_LIBS; it warns when no runner serves the store.
 --store defaults to $PROCMAN_STORE, else $XDG_STATE_HOME/procman, else
 ~/.local/state/procman.
+
+remote store (every command but run, log export, purge, config, replay):
+  --connect HOST:PORT    ask the store node there (procman-runner --listen)
+                         instead of a store directory; also $PROCMAN_CONNECT
+  --tls-cert FILE        with --tls-key and --tls-ca (or $PROCMAN_TLS_CERT,
+  --tls-key FILE         $PROCMAN_TLS_KEY, $PROCMAN_TLS_CA): mutual TLS,
+  --tls-ca FILE          required for a HOST other than loopback
 )";
 
 /// Failure that the CLI reports on stderr with an exit code.
@@ -152,11 +167,176 @@ const std::string& pid_arg(const cli::args& a) {
   return a.positional()[1];
 }
 
-client open_client(const cli::args& a) {
+void procman_warn_without_runner(client& c);
+
+/// What the commands ask: a store directory (client) or a store node's
+/// manager (remote_client), with the same calls.
+struct backend {
+  virtual ~backend() = default;
+  virtual caf::expected<client::submitted> submit(const process_spec& spec) = 0;
+  virtual caf::expected<process_record> retry(const std::string& pid) = 0;
+  virtual caf::expected<schedule_record>
+  add_schedule(const std::string& name, const std::string& cron,
+               const process_spec& spec) = 0;
+  virtual caf::expected<schedule_record>
+  remove_schedule(const std::string& name) = 0;
+  virtual caf::expected<std::vector<schedule_record>> schedules() = 0;
+  virtual caf::expected<output_log> output(const std::string& pid) = 0;
+  virtual caf::expected<output_log>
+  follow_output(const std::string& pid,
+                const std::function<void(const output_chunk&)>& on_output,
+                const std::function<void(uint64_t)>& on_dropped) = 0;
+  /// The store's output limit, for a message (a store node's is not
+  /// known here).
+  virtual caf::expected<uint64_t> output_limit() = 0;
+  /// After an enqueue, proceed or retry: warns when no runner serves the
+  /// store (a store node always does).
+  virtual void warn_without_runner() = 0;
+  virtual caf::expected<process_record> info(const std::string& pid) = 0;
+  virtual caf::expected<std::string> proceed(const std::string& pid,
+                                             const std::string& data) = 0;
+  virtual caf::expected<process_record> cancel(const std::string& pid) = 0;
+  virtual caf::expected<std::vector<process_record>>
+  list(const list_query& q) = 0;
+  virtual caf::expected<process_record>
+  wait(const std::string& pid, std::chrono::milliseconds timeout,
+       const std::function<void(const process_record&)>& on_change) = 0;
+};
+
+template <class Client>
+struct backend_of : backend {
+  Client c;
+  explicit backend_of(Client x) : c(std::move(x)) {}
+  caf::expected<client::submitted> submit(const process_spec& spec) override {
+    return deref().submit(spec);
+  }
+  caf::expected<process_record> retry(const std::string& pid) override {
+    return deref().retry(pid);
+  }
+  caf::expected<schedule_record>
+  add_schedule(const std::string& name, const std::string& cron,
+               const process_spec& spec) override {
+    return deref().add_schedule(name, cron, spec);
+  }
+  caf::expected<schedule_record>
+  remove_schedule(const std::string& name) override {
+    return deref().remove_schedule(name);
+  }
+  caf::expected<std::vector<schedule_record>> schedules() override {
+    return deref().schedules();
+  }
+  caf::expected<output_log> output(const std::string& pid) override {
+    return deref().output(pid);
+  }
+  caf::expected<output_log>
+  follow_output(const std::string& pid,
+                const std::function<void(const output_chunk&)>& on_output,
+                const std::function<void(uint64_t)>& on_dropped) override {
+    return deref().follow_output(pid, on_output, on_dropped);
+  }
+  caf::expected<uint64_t> output_limit() override {
+    if constexpr (std::is_same_v<Client, client>)
+      return c.db().output_limit();
+    else
+      return make_error(errc::invalid_argument, "not known here");
+  }
+  void warn_without_runner() override {
+    if constexpr (std::is_same_v<Client, client>)
+      procman_warn_without_runner(c);
+  }
+  caf::expected<process_record> info(const std::string& pid) override {
+    return deref().info(pid);
+  }
+  caf::expected<std::string> proceed(const std::string& pid,
+                                     const std::string& data) override {
+    return deref().proceed(pid, data);
+  }
+  caf::expected<process_record> cancel(const std::string& pid) override {
+    return deref().cancel(pid);
+  }
+  caf::expected<std::vector<process_record>>
+  list(const list_query& q) override {
+    return deref().list(q);
+  }
+  caf::expected<process_record>
+  wait(const std::string& pid, std::chrono::milliseconds timeout,
+       const std::function<void(const process_record&)>& f) override {
+    return deref().wait(pid, timeout, f);
+  }
+
+private:
+  auto& deref() {
+    if constexpr (std::is_same_v<Client, client>)
+      return c;
+    else
+      return *c;
+  }
+};
+
+/// The store node to ask: --connect, else $PROCMAN_CONNECT unless --store
+/// is given. Empty: the store directory.
+std::string connect_arg(const cli::args& a) {
+  if (a.has("connect")) {
+    if (a.has("store"))
+      throw cli::usage_error("options --store and --connect exclude each "
+                             "other: the store node at --connect has the "
+                             "store");
+    return a.get("connect");
+  }
+  if (a.has("store"))
+    return {};
+  if (auto env = std::getenv("PROCMAN_CONNECT"); env && *env)
+    return env;
+  return {};
+}
+
+/// A client of the store directory, for the commands that need one:
+/// refused under --connect or $PROCMAN_CONNECT.
+client open_local_client(const cli::args& a, const std::string& what) {
+  if (!connect_arg(a).empty())
+    throw cli::usage_error(what + " reads the store directory; run it on the "
+                                  "store node (without --connect or "
+                                  "$PROCMAN_CONNECT)");
   auto c = client::open(cli::store_dir(a));
   if (!c)
     throw command_failure{1, render(c.error())};
   return std::move(*c);
+}
+
+std::unique_ptr<backend> open_client(const cli::args& a) {
+  auto where = connect_arg(a);
+  if (where.empty()) {
+    for (auto opt : {"tls-cert", "tls-key", "tls-ca"})
+      if (a.has(opt))
+        throw cli::usage_error(std::string("option --") + opt
+                               + " needs --connect");
+    auto c = client::open(cli::store_dir(a));
+    if (!c)
+      throw command_failure{1, render(c.error())};
+    return std::make_unique<backend_of<client>>(std::move(*c));
+  }
+  auto hp = parse_host_port(where, a.has("connect") ? "option --connect"
+                                                    : "$PROCMAN_CONNECT");
+  if (!hp)
+    throw cli::usage_error(render(hp.error()));
+  remote_client_options o;
+  std::tie(o.host, o.port) = *hp;
+  auto file = [&](const char* opt, const char* env) {
+    if (a.has(opt))
+      return a.get(opt);
+    auto v = std::getenv(env);
+    return std::string{v ? v : ""};
+  };
+  o.tls = {file("tls-cert", "PROCMAN_TLS_CERT"),
+           file("tls-key", "PROCMAN_TLS_KEY"), file("tls-ca", "PROCMAN_TLS_CA")};
+  auto c = remote_client::connect(o);
+  if (!c) {
+    if (is(c.error(), errc::invalid_argument))
+      throw cli::usage_error(render(c.error()));
+    throw command_failure{1, render(c.error())};
+  }
+  return std::make_unique<backend_of<std::unique_ptr<remote_client>>>(
+    std::move(*c));
 }
 
 template <class T>
@@ -184,7 +364,7 @@ void warn(const std::string& what) {
 
 /// After an enqueue, proceed or retry: nothing runs a queued process while no
 /// runner serves the store. Says so, without failing the command.
-void warn_without_runner(client& c) {
+void procman_warn_without_runner(client& c) {
   if (c.runner_present())
     return;
   auto& dir = c.db().dir();
@@ -305,14 +485,14 @@ int cmd_start(const cli::args& a) {
   if (a.has("key"))
     spec.key = a.get("key");
   auto c = open_client(a);
-  auto res = value_or_fail(c.submit(spec));
+  auto res = value_or_fail(c->submit(spec));
   std::cout << res.pid << "\n";
   std::cout.flush();
   if (res.existing)
     std::cerr << "procman: process " << res.pid << " holds the key \""
               << spec.key << "\" already; nothing was enqueued\n";
   else
-    warn_without_runner(c);
+    c->warn_without_runner();
   return 0;
 }
 
@@ -326,9 +506,9 @@ uint64_t delay_ms(const std::string& text) {
 
 int cmd_retry(const cli::args& a) {
   auto c = open_client(a);
-  print_info(value_or_fail(c.retry(pid_arg(a))));
+  print_info(value_or_fail(c->retry(pid_arg(a))));
   std::cout.flush();
-  warn_without_runner(c);
+  c->warn_without_runner();
   return 0;
 }
 
@@ -359,14 +539,14 @@ int cmd_schedule(const cli::args& a) {
     auto spec = load_spec(a, 4);
     check_at_the_door(spec);
     auto c = open_client(a);
-    print_json(schedule_json(value_or_fail(c.add_schedule(p[2], p[3], spec))));
+    print_json(schedule_json(value_or_fail(c->add_schedule(p[2], p[3], spec))));
     return 0;
   }
   if (sub == "list") {
     if (p.size() > 2)
       throw cli::usage_error("unexpected argument \"" + p[2] + "\"");
     auto c = open_client(a);
-    for (auto& x : value_or_fail(c.schedules()))
+    for (auto& x : value_or_fail(c->schedules()))
       print_json(schedule_json(x));
     return 0;
   }
@@ -374,7 +554,7 @@ int cmd_schedule(const cli::args& a) {
     if (p.size() != 3)
       throw cli::usage_error("usage: procman schedule remove NAME");
     auto c = open_client(a);
-    print_json(schedule_json(value_or_fail(c.remove_schedule(p[2]))));
+    print_json(schedule_json(value_or_fail(c->remove_schedule(p[2]))));
     return 0;
   }
   throw cli::usage_error("usage: procman schedule add NAME \"CRON\" SPEC | "
@@ -383,7 +563,7 @@ int cmd_schedule(const cli::args& a) {
 
 int cmd_status(const cli::args& a) {
   auto c = open_client(a);
-  print_info(value_or_fail(c.info(pid_arg(a))));
+  print_info(value_or_fail(c->info(pid_arg(a))));
   return 0;
 }
 
@@ -392,15 +572,15 @@ int cmd_proceed(const cli::args& a) {
   auto data = a.get("data", "{}");
   data_object(data);
   auto c = open_client(a);
-  std::cout << value_or_fail(c.proceed(pid, data)) << "\n";
+  std::cout << value_or_fail(c->proceed(pid, data)) << "\n";
   std::cout.flush();
-  warn_without_runner(c);
+  c->warn_without_runner();
   return 0;
 }
 
 int cmd_cancel(const cli::args& a) {
   auto c = open_client(a);
-  auto rec = value_or_fail(c.cancel(pid_arg(a)));
+  auto rec = value_or_fail(c->cancel(pid_arg(a)));
   print_info(rec);
   if (rec.status == process_status::running) {
     std::cerr << "procman: cancel of " << rec.pid
@@ -426,7 +606,7 @@ int cmd_list(const cli::args& a) {
   }
   q.limit = static_cast<uint32_t>(a.number("limit", 100, 1, 1000000));
   auto c = open_client(a);
-  auto recs = value_or_fail(c.list(q));
+  auto recs = value_or_fail(c->list(q));
   if (stdout_is_tty()) {
     printf("%-32s  %-11s  %-14s  %-14s  %s\n", "PID", "STATUS", "CREATED",
            "FINISHED", "LAST STEP");
@@ -455,7 +635,7 @@ int cmd_wait(const cli::args& a) {
   auto secs = a.number("timeout", 0, 0, 31536000);
   auto c = open_client(a);
   bool bar = isatty(2) == 1;
-  auto res = c.wait(pid, std::chrono::seconds(secs),
+  auto res = c->wait(pid, std::chrono::seconds(secs),
                     [bar](const process_record& rec) {
                       if (bar)
                         draw_progress(rec);
@@ -465,7 +645,7 @@ int cmd_wait(const cli::args& a) {
   if (!res) {
     if (is(res.error(), errc::timeout)) {
       std::cerr << "procman: wait timed out: " << render(res.error()) << "\n";
-      if (auto rec = c.info(pid))
+      if (auto rec = c->info(pid))
         print_info(*rec);
       return 4;
     }
@@ -535,7 +715,7 @@ int cmd_logs(const cli::args& a) {
                              + a.get("stream") + "\"");
   }
   auto c = open_client(a);
-  auto limit = c.db().output_limit();
+  auto limit = c->output_limit();
   auto dropped = [&](uint64_t bytes, bool before_start) {
     std::cout.flush();
     std::cerr << "procman: " << bytes << " bytes of "
@@ -551,7 +731,7 @@ int cmd_logs(const cli::args& a) {
                       static_cast<std::streamsize>(chunk.data.size()));
   };
   if (!a.flag("follow")) {
-    auto log = value_or_fail(c.output(pid));
+    auto log = value_or_fail(c->output(pid));
     if (log.dropped_bytes > 0)
       dropped(log.dropped_bytes, true);
     for (auto& chunk : log.chunks)
@@ -560,7 +740,7 @@ int cmd_logs(const cli::args& a) {
     return 0;
   }
   bool first = true;
-  auto log = value_or_fail(c.follow_output(
+  auto log = value_or_fail(c->follow_output(
     pid,
     [&](const output_chunk& chunk) {
       first = false;
@@ -582,7 +762,7 @@ int cmd_purge(const cli::args& a) {
       throw cli::usage_error(ms.error().context);
     older_than = *ms;
   }
-  auto c = open_client(a);
+  auto c = open_local_client(a, "purge");
   if (!older_than)
     older_than = value_or_fail(c.db().retention_ms());
   auto n = value_or_fail(c.purge(*older_than));
@@ -611,7 +791,7 @@ int cmd_config(const cli::args& a) {
                                                        : c.db().output_limit());
   };
   if (pos.size() == 1) {
-    auto c = open_client(a);
+    auto c = open_local_client(a, "config");
     json::object all;
     for (auto s : {store_setting::retention, store_setting::output_limit})
       all[to_string(s)] = setting_text(s, effective(c, s));
@@ -621,13 +801,13 @@ int cmd_config(const cli::args& a) {
   auto& verb = pos[1];
   if (verb == "get" && pos.size() == 3) {
     auto s = setting_of(pos[2]);
-    auto c = open_client(a);
+    auto c = open_local_client(a, "config");
     std::cout << setting_text(s, effective(c, s)) << "\n";
     return 0;
   }
   if (verb == "unset" && pos.size() == 3) {
     auto s = setting_of(pos[2]);
-    auto c = open_client(a);
+    auto c = open_local_client(a, "config");
     if (auto err = c.db().set_setting(s, std::nullopt))
       throw command_failure{1, render(err)};
     std::cout << setting_text(s, effective(c, s)) << "\n";
@@ -643,7 +823,7 @@ int cmd_config(const cli::args& a) {
     if (s == store_setting::retention && *value < 1000)
       throw cli::usage_error("retention must be at least 1s (procman purge "
                              "--older-than 0s purges at once)");
-    auto c = open_client(a);
+    auto c = open_local_client(a, "config");
     if (auto err = c.db().set_setting(s, *value))
       throw command_failure{1, render(err)};
     std::cout << setting_text(s, *value) << "\n";
@@ -660,7 +840,7 @@ int cmd_log(const cli::args& a) {
     throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
   auto since = a.number("since", 0);
   auto pid = a.get("pid");
-  auto c = open_client(a);
+  auto c = open_local_client(a, "log export");
   auto snap = value_or_fail(c.db().snapshot(since, pid));
   std::string out;
   out += json::serialize(log_header(c.db().dir(), since, pid, now_ms()));
@@ -710,7 +890,8 @@ int main(int argc, char** argv) {
   try {
     cli::args a(argc, argv, {"help", "follow"},
                 {"store", "data", "timeout", "status", "limit", "since", "pid",
-                 "delay", "priority", "key", "stream", "older-than"},
+                 "delay", "priority", "key", "stream", "older-than", "connect",
+                 "tls-cert", "tls-key", "tls-ca"},
                 {"step-lib"});
     if (a.flag("help") || a.positional().empty()
         || a.positional()[0] == "help") {

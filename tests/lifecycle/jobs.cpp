@@ -2,6 +2,7 @@
 // retry by hand, step outputs that move where a later run starts; and the
 // cron expressions of schedules.
 
+#include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "procman/lifecycle/cron.hpp"
@@ -115,6 +116,22 @@ BOOST_AUTO_TEST_CASE(spec_output_and_unlisted_kinds_end_the_process_at_once) {
   BOOST_TEST((after.status == ps::error));
   BOOST_TEST(after.attempts == 0u);
   BOOST_TEST(plain_record(after));
+}
+
+BOOST_AUTO_TEST_CASE(node_lost_is_retried_only_when_listed_and_survives_the_json_round_trip) {
+  auto listed = parse_spec(R"({"steps": {"a": {"class": "procman.set"}},
+    "retry": {"max": 2, "on": ["runner_lost", "node_lost"]}})");
+  BOOST_REQUIRE(listed);
+  BOOST_TEST((listed->retry.on & retry_bit(error_kind::node_lost)) != 0);
+  auto text = boost::json::serialize(boost::json::value_from(listed->retry));
+  BOOST_TEST(text.find("\"node_lost\"") != std::string::npos, text);
+  auto rec = running_with(listed->retry);
+  auto after = must(next(&rec, fail_of(error_kind::node_lost), now));
+  BOOST_TEST((after.status == ps::queued));
+  // The default list leaves it out.
+  rec = running_with(retry_policy{5});
+  after = must(next(&rec, fail_of(error_kind::node_lost), now));
+  BOOST_TEST((after.status == ps::error));
 }
 
 BOOST_AUTO_TEST_CASE(backoff_grows_exponentially_up_to_max_delay_or_stays_fixed) {

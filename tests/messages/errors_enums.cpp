@@ -21,7 +21,7 @@ namespace {
 
 std::vector<errc> all_errcs() {
   std::vector<errc> result;
-  for (uint8_t i = 1; i <= 19; ++i)
+  for (uint8_t i = 1; i <= 21; ++i)
     result.push_back(static_cast<errc>(i));
   return result;
 }
@@ -110,13 +110,16 @@ BOOST_AUTO_TEST_CASE(every_code_has_a_distinct_name) {
     BOOST_TEST(name != "unknown_error");
     names.insert(name);
   }
-  BOOST_TEST(names.size() == 19u);
+  BOOST_TEST(names.size() == 21u);
   BOOST_TEST(to_string(errc::unknown_process) == "unknown_process");
   BOOST_TEST(to_string(errc::invalid_argument) == "invalid_argument");
   // Codes cross nodes: the ones added later keep their numbers.
   BOOST_TEST(static_cast<int>(errc::connect_failure) == 17);
   BOOST_TEST(static_cast<int>(errc::queue_empty) == 18);
   BOOST_TEST(static_cast<int>(errc::containment_failure) == 19);
+  BOOST_TEST(static_cast<int>(errc::unknown_schedule) == 20);
+  BOOST_TEST(static_cast<int>(errc::lease_expired) == 21);
+  BOOST_TEST(static_cast<int>(error_kind::node_lost) == 7);
   BOOST_TEST(to_string(errc::queue_empty) == "queue_empty");
   BOOST_TEST(to_string(errc::containment_failure) == "containment_failure");
   BOOST_TEST(to_string(static_cast<errc>(200)) == "unknown_error");
@@ -142,6 +145,7 @@ BOOST_AUTO_TEST_CASE(names_are_the_documented_ones) {
   BOOST_TEST(to_string(step_status::failed) == "failed");
   BOOST_TEST(to_string(error_kind::none) == "none");
   BOOST_TEST(to_string(error_kind::runner_lost) == "runner_lost");
+  BOOST_TEST(to_string(error_kind::node_lost) == "node_lost");
   BOOST_TEST(to_string(transition_kind::enqueue) == "enqueue");
   BOOST_TEST(to_string(transition_kind::step_completed) == "step_completed");
   BOOST_TEST(to_string(transition_kind::purge) == "purge");
@@ -158,7 +162,7 @@ BOOST_AUTO_TEST_CASE(out_of_range_values_print_as_unknown) {
   BOOST_TEST(to_string(static_cast<process_status>(0)) == "unknown");
   BOOST_TEST(to_string(static_cast<process_status>(7)) == "unknown");
   BOOST_TEST(to_string(static_cast<step_status>(5)) == "unknown");
-  BOOST_TEST(to_string(static_cast<error_kind>(7)) == "unknown");
+  BOOST_TEST(to_string(static_cast<error_kind>(8)) == "unknown");
   BOOST_TEST(to_string(static_cast<transition_kind>(0)) == "unknown");
   BOOST_TEST(to_string(static_cast<transition_kind>(16)) == "unknown");
   BOOST_TEST(to_string(static_cast<backoff_kind>(2)) == "unknown");

@@ -252,7 +252,7 @@ inline std::vector<step_status> all_step_statuses() {
 inline std::vector<error_kind> all_error_kinds() {
   using e = error_kind;
   return {e::none,    e::exception, e::spec,       e::output,
-          e::timeout, e::crash,     e::runner_lost};
+          e::timeout, e::crash,     e::runner_lost, e::node_lost};
 }
 
 inline std::vector<transition_kind> all_transition_kinds() {

@@ -1,0 +1,476 @@
+// Leases of worker nodes, as the store node sees them:
+//
+//   join --> live --heartbeat (renews)--> live
+//              |  no heartbeat for the lease, connection closed, joined
+//              |  again, left
+//              v
+//            lost: every request of the holder is refused (lease_expired);
+//              | once the store has answered its claims and transitions in
+//              | flight, each process still `running` under the holder
+//              v ends as error, kind node_lost, naming the node and the step
+//            gone: the lock file runners/<holder>.lock is removed
+//
+// Fencing: a worker's claims record the holder ("<node>@<8 hex>", new for
+// every lease) as the process's runner, and its transitions are applied
+// only while its lease is live and holds the process. The record's last
+// completed step is durable before the executor starts the next
+// (docs/protocol.md), so the step after it is the one that was running.
+
+#include "procman/distribution/work_endpoint.hpp"
+
+#include <caf/send.hpp>
+
+#include "procman/lifecycle/front_door.hpp"
+#include "procman/logging/logger.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/persistence/store.hpp"
+
+namespace procman {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using self_ptr = work_endpoint_gate::stateful_pointer<work_endpoint_state>;
+
+constexpr auto tick_interval = std::chrono::milliseconds(250);
+
+std::string node_of(const std::string& holder) {
+  return holder.substr(0, holder.find('@'));
+}
+
+/// A node id becomes part of a file name (runners/<holder>.lock).
+bool valid_node_id(const std::string& id) {
+  if (id.empty() || id.size() > 200 || id[0] == '.')
+    return false;
+  for (auto c : id)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_'
+        && c != '.')
+      return false;
+  return true;
+}
+
+std::string seconds(clock::duration d) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100)
+         + " s";
+}
+
+/// The failure that ends `rec`, held by the lost `holder`.
+transition node_lost(const process_record& rec, const std::string& holder,
+                     const std::string& why) {
+  transition t;
+  t.kind = transition_kind::fail;
+  t.pid = rec.pid;
+  t.source = "endpoint";
+  t.runner = holder;
+  t.error.kind = error_kind::node_lost;
+  auto running_step = static_cast<size_t>(rec.last_completed + 1);
+  if (running_step < rec.steps.size())
+    t.error.step = rec.steps[running_step].name;
+  t.error.message = "node " + node_of(holder) + " lost (" + why
+                    + ") while the process was at step "
+                    + (t.error.step.empty() ? std::string{"none"}
+                                            : t.error.step)
+                    + "; its lease " + holder + " ended";
+  return t;
+}
+
+} // namespace
+
+caf::error lease_not_current(const std::string& holder,
+                             const std::string& why) {
+  return make_error(errc::lease_expired,
+                    "the lease " + holder + " is not current: " + why);
+}
+
+node_lease* work_endpoint_state::live(const std::string& holder) {
+  auto i = leases.find(holder);
+  if (i == leases.end() || i->second.lost)
+    return nullptr;
+  return &i->second;
+}
+
+void work_endpoint_state::lose(self_ptr self, const std::string& holder,
+                               const std::string& why) {
+  auto l = live(holder);
+  if (!l)
+    return;
+  l->lost = true;
+  l->why = why;
+  log_error("", "node " + node_of(holder) + " lost (" + why + "): ending the "
+                  + std::to_string(l->held.size())
+                  + " processes its lease " + holder + " held");
+  settle(self, holder);
+}
+
+void work_endpoint_state::settle(self_ptr self, const std::string& holder) {
+  auto i = leases.find(holder);
+  if (i == leases.end() || !i->second.lost || i->second.ending
+      || i->second.in_flight > 0)
+    return;
+  i->second.ending = true;
+  auto release = [self, holder] {
+    auto& ls = self->state.leases;
+    auto j = ls.find(holder);
+    if (j == ls.end())
+      return;
+    j->second.lock->release_and_remove();
+    ls.erase(j);
+  };
+  // Every record still `running` under the holder: the lease's own
+  // bookkeeping could miss one (a claim whose answer never came), the
+  // store cannot.
+  list_query q;
+  q.any_status = false;
+  q.status = process_status::running;
+  q.limit = 0;
+  self->request(store, caf::infinite, atom::list_v, q)
+    .then(
+      [self, holder, release](std::vector<process_record>& running) {
+        auto& l = self->state.leases.at(holder);
+        auto left = std::make_shared<size_t>(0);
+        for (auto& rec : running) {
+          if (rec.runner != holder)
+            continue;
+          ++*left;
+          auto t = node_lost(rec, holder, l.why);
+          log_error(rec.pid, t.error.message);
+          self->request(self->state.store, caf::infinite, atom::apply_v, t)
+            .then([left, release](const process_record&) {
+                    if (--*left == 0)
+                      release();
+                  },
+                  [left, release, pid = rec.pid](const caf::error& err) {
+                    // Ended meanwhile (it finished, or was cancelled).
+                    log_debug(pid, "not ended as node_lost: " + render(err));
+                    if (--*left == 0)
+                      release();
+                  });
+        }
+        if (*left == 0)
+          release();
+      },
+      [self, holder](const caf::error& err) {
+        // Tried again at the next tick.
+        log_error("", "cannot list the processes of the lost lease " + holder
+                        + ": " + render(err));
+        if (auto i = self->state.leases.find(holder);
+            i != self->state.leases.end())
+          i->second.ending = false;
+      });
+}
+
+void work_endpoint_state::wake(self_ptr self) {
+  if (local)
+    self->send(local, atom::wakeup_v);
+  if (wake_scheduled)
+    return;
+  // Through the mailbox: a burst of enqueues wakes each worker once.
+  wake_scheduled = true;
+  self->send(self, atom::wakeup_v);
+}
+
+work_endpoint_gate::behavior_type
+work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
+              store_actor store, supervisor_actor local) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  st.manager = std::move(manager);
+  st.store = std::move(store);
+  st.local = std::move(local);
+  // Every commit: queued work wakes the workers, cancels reach them.
+  self->send(st.manager, atom::subscribe_v, std::string{},
+             caf::actor_cast<caf::actor>(self));
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    for (auto& kv : self->state.leases)
+      if (!kv.second.lost && kv.second.link.address() == dm.source) {
+        self->state.lose(self, kv.first,
+                         "its connection closed: "
+                           + self->system().render(dm.reason));
+        return;
+      }
+  });
+  self->delayed_send(self, tick_interval, caf::tick_atom_v);
+  // Leases of an earlier run of this store node end once they ran out (the
+  // store's recovery reads their lock files).
+  self->delayed_send(self,
+                     std::chrono::milliseconds(st.opts.lease_ms)
+                       + std::chrono::seconds(1),
+                     atom::recover_v);
+  auto lease_ms = st.opts.lease_ms;
+  return {
+    // -- the manager's interface ----------------------------------------------
+    [self](atom::start, process_spec& spec) {
+      return self->delegate(self->state.manager, atom::start_v,
+                            std::move(spec));
+    },
+    [self](atom::start, process_spec& spec, std::string& pid) {
+      return self->delegate(self->state.manager, atom::start_v,
+                            std::move(spec), std::move(pid));
+    },
+    [self](atom::info, const std::string& pid) {
+      return self->delegate(self->state.manager, atom::info_v, pid);
+    },
+    [self](atom::proceed, const std::string& pid, const std::string& data) {
+      return self->delegate(self->state.manager, atom::proceed_v, pid, data);
+    },
+    [self](atom::cancel, const std::string& pid) {
+      return self->delegate(self->state.manager, atom::cancel_v, pid);
+    },
+    [self](atom::list, const list_query& q) {
+      return self->delegate(self->state.manager, atom::list_v, q);
+    },
+    [self](atom::output, const std::string& pid, uint64_t after) {
+      return self->delegate(self->state.manager, atom::output_v, pid, after);
+    },
+    [self](atom::subscribe, const std::string& pid, const caf::actor& who) {
+      self->send(self->state.manager, atom::subscribe_v, pid, who);
+    },
+    [self](atom::unsub, const std::string& pid, const caf::actor& who) {
+      self->send(self->state.manager, atom::unsub_v, pid, who);
+    },
+    [self](atom::event, const process_event& ev) {
+      auto& st = self->state;
+      auto& rec = ev.record;
+      if (rec.status == process_status::queued)
+        st.wake(self);
+      if (ev.kind == transition_kind::cancel
+          && rec.status == process_status::running && rec.cancel_requested)
+        if (auto l = st.live(rec.runner))
+          self->send(l->link, atom::cancel_v, rec.pid);
+    },
+    // -- the other client calls -------------------------------------------------
+    [self](atom::submit,
+           process_spec& spec) -> caf::result<std::string, bool> {
+      // The pid is chosen here, so that a key's holder (another pid) shows.
+      auto pid = store::make_pid();
+      auto rp = self->make_response_promise<std::string, bool>();
+      self->request(self->state.manager, caf::infinite, atom::start_v,
+                    std::move(spec), pid)
+        .then([rp, pid](std::string& got) mutable { rp.deliver(got, got != pid); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::retry,
+           const std::string& pid) -> caf::result<process_record> {
+      auto t = front_door::retry(pid);
+      if (!t)
+        return t.error();
+      auto rp = self->make_response_promise<process_record>();
+      self->request(self->state.store, caf::infinite, atom::apply_v,
+                    std::move(*t))
+        .then(
+          [self, rp](process_record& rec) mutable {
+            self->state.wake(self);
+            rp.deliver(std::move(rec));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::schedule, std::string& name, const std::string& cron,
+           process_spec& spec) -> caf::result<schedule_record> {
+      auto t = front_door::schedule_add(name, cron, std::move(spec));
+      if (!t)
+        return t.error();
+      auto rp = self->make_response_promise<schedule_record>();
+      self->request(self->state.store, caf::infinite, atom::apply_v,
+                    std::move(*t))
+        .then(
+          [self, rp, name](const process_record&) mutable {
+            // The supervisor fires it when it is due.
+            self->state.wake(self);
+            rp.delegate(self->state.store, atom::schedule_v, name);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::schedule) {
+      return self->delegate(self->state.store, atom::schedule_v);
+    },
+    [self](atom::unschedule,
+           const std::string& name) -> caf::result<schedule_record> {
+      auto rp = self->make_response_promise<schedule_record>();
+      self->request(self->state.store, caf::infinite, atom::schedule_v, name)
+        .then(
+          [self, rp, name](schedule_record& old) mutable {
+            self->request(self->state.store, caf::infinite, atom::apply_v,
+                          front_door::schedule_remove(name))
+              .then([rp, old](const process_record&) mutable { rp.deliver(old); },
+                    [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    // -- worker nodes -----------------------------------------------------------
+    [self, lease_ms](atom::join, const node_hello& hello,
+                     const caf::actor& link) -> caf::result<lease_grant> {
+      auto& st = self->state;
+      if (!valid_node_id(hello.node_id))
+        return make_error(errc::invalid_argument,
+                          "a worker node's id must be letters, digits, '-', "
+                          "'_' and '.', not \""
+                            + hello.node_id + "\"");
+      if (!link)
+        return make_error(errc::invalid_argument,
+                          "node " + hello.node_id + " joined without a link");
+      // A node that joins again ended its children when it lost its last
+      // lease: what that lease held ends now.
+      std::vector<std::string> older;
+      for (auto& kv : st.leases)
+        if (!kv.second.lost && kv.second.hello.node_id == hello.node_id)
+          older.push_back(kv.first);
+      for (auto& h : older)
+        st.lose(self, h, "it joined again");
+      node_lease l;
+      l.holder = hello.node_id + "@" + store::make_pid().substr(24);
+      l.hello = hello;
+      l.link = caf::actor_cast<node_link_actor>(link);
+      l.last_heard = clock::now();
+      l.lock = std::make_shared<file_lock>();
+      if (auto err = l.lock->try_lock(
+            runner_lock_path(st.opts.store_dir, l.holder)))
+        return err;
+      l.lock->renew(lease_ms);
+      self->monitor(link);
+      lease_grant g;
+      g.holder = l.holder;
+      g.lease_ms = lease_ms;
+      g.heartbeat_ms = std::max(100u, lease_ms / defaults::renewals_per_lease);
+      g.default_timeout = st.opts.default_timeout;
+      g.output_events = st.opts.output_events;
+      log_info("", "node " + hello.node_id + " (" + hello.host + ", "
+                     + std::to_string(hello.parallel) + " slots) joined; lease "
+                     + l.holder);
+      st.leases.emplace(l.holder, std::move(l));
+      // Work may be waiting already.
+      self->send(caf::actor_cast<node_link_actor>(link), atom::wakeup_v);
+      return g;
+    },
+    [self, lease_ms](atom::heartbeat,
+                     const std::string& holder) -> caf::result<caf::ok_atom> {
+      auto l = self->state.live(holder);
+      if (!l)
+        return lease_not_current(holder, "it ran out, or the store node "
+                                         "restarted");
+      l->last_heard = clock::now();
+      l->lock->renew(lease_ms);
+      return caf::ok_atom_v;
+    },
+    [self](atom::claim, const std::string& holder,
+           uint32_t n) -> caf::result<std::vector<process_record>> {
+      auto& st = self->state;
+      auto l = st.live(holder);
+      if (!l)
+        return lease_not_current(holder, "it ran out, or the store node "
+                                         "restarted");
+      ++l->in_flight;
+      auto rp = self->make_response_promise<std::vector<process_record>>();
+      self->request(st.store, caf::infinite, atom::claim_v, holder, n)
+        .then(
+          [self, holder, rp](std::vector<process_record>& recs) mutable {
+            auto& l = self->state.leases.at(holder);
+            --l.in_flight;
+            for (auto& rec : recs)
+              l.held.insert(rec.pid);
+            if (l.lost)
+              rp.deliver(lease_not_current(holder, l.why));
+            else
+              rp.deliver(std::move(recs));
+            self->state.settle(self, holder);
+          },
+          [self, holder, rp](caf::error& err) mutable {
+            --self->state.leases.at(holder).in_flight;
+            rp.deliver(std::move(err));
+            self->state.settle(self, holder);
+          });
+      return rp;
+    },
+    [self](atom::apply, const std::string& holder,
+           transition& t) -> caf::result<process_record> {
+      auto& st = self->state;
+      auto l = st.live(holder);
+      if (!l)
+        return lease_not_current(holder, "it ran out, or the store node "
+                                         "restarted");
+      if (l->held.count(t.pid) == 0)
+        return lease_not_current(holder, "it does not hold process " + t.pid);
+      t.runner = holder;
+      ++l->in_flight;
+      auto rp = self->make_response_promise<process_record>();
+      self->request(st.store, caf::infinite, atom::apply_v, std::move(t))
+        .then(
+          [self, holder, rp](process_record& rec) mutable {
+            auto& l = self->state.leases.at(holder);
+            --l.in_flight;
+            if (rec.status != process_status::running)
+              l.held.erase(rec.pid);
+            rp.deliver(std::move(rec));
+            self->state.settle(self, holder);
+          },
+          [self, holder, rp](caf::error& err) mutable {
+            --self->state.leases.at(holder).in_flight;
+            rp.deliver(std::move(err));
+            self->state.settle(self, holder);
+          });
+      return rp;
+    },
+    [self](caf::get_atom, const std::string& holder, const std::string& pid)
+      -> caf::result<process_record> {
+      if (!self->state.live(holder))
+        return lease_not_current(holder, "it ran out, or the store node "
+                                         "restarted");
+      return self->delegate(self->state.store, caf::get_atom_v, pid);
+    },
+    [self](atom::fire, const std::string& holder)
+      -> caf::result<uint32_t, uint64_t> {
+      if (!self->state.live(holder))
+        return lease_not_current(holder, "it ran out, or the store node "
+                                         "restarted");
+      return self->delegate(self->state.store, atom::fire_v);
+    },
+    [self](atom::output, const std::string& holder, output_chunk& c) {
+      auto l = self->state.live(holder);
+      if (l && l->held.count(c.pid) > 0)
+        self->send(self->state.store, atom::output_v, std::move(c));
+    },
+    [self](atom::leave, const std::string& holder) -> caf::ok_atom {
+      if (auto l = self->state.live(holder)) {
+        log_info("", "node " + node_of(holder) + " left; lease " + holder);
+        self->demonitor(l->link.address());
+        self->state.lose(self, holder, "it left");
+      }
+      return caf::ok_atom_v;
+    },
+    // -- timers -----------------------------------------------------------------
+    [self, lease_ms](caf::tick_atom) {
+      auto& st = self->state;
+      auto now = clock::now();
+      auto lease = std::chrono::milliseconds(lease_ms);
+      std::vector<std::pair<std::string, std::string>> expired;
+      for (auto& kv : st.leases) {
+        auto& l = kv.second;
+        if (!l.lost && now - l.last_heard > lease)
+          expired.emplace_back(kv.first, "no heartbeat for "
+                                           + seconds(now - l.last_heard));
+        else if (l.lost)
+          st.settle(self, kv.first);  // a list that failed is tried again
+      }
+      for (auto& [holder, why] : expired)
+        st.lose(self, holder, why);
+      self->delayed_send(self, tick_interval, caf::tick_atom_v);
+    },
+    [self](atom::wakeup) {
+      auto& st = self->state;
+      st.wake_scheduled = false;
+      for (auto& kv : st.leases)
+        if (!kv.second.lost)
+          self->send(kv.second.link, atom::wakeup_v);
+    },
+    [self](atom::recover) {
+      self->request(self->state.store, caf::infinite, atom::recover_v)
+        .then([](uint32_t) {}, [](const caf::error&) {});
+    },
+  };
+}
+
+} // namespace procman
