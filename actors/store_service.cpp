@@ -26,6 +26,7 @@
 
 #include <caf/send.hpp>
 
+#include "procman/lifecycle/machine.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/file_lock.hpp"
@@ -160,15 +161,7 @@ uint32_t recover_lost_processes(procman::store& db,
   for (auto& rec : *running) {
     if (rec.runner == own_runner || runner_alive(db.dir(), rec.runner))
       continue;
-    transition t;
-    t.kind = transition_kind::fail;
-    t.pid = rec.pid;
-    t.source = "runner";
-    t.runner = own_runner;
-    t.error.kind = error_kind::runner_lost;
-    auto running_step = static_cast<size_t>(rec.last_completed + 1);
-    if (running_step < rec.steps.size())
-      t.error.step = rec.steps[running_step].name;
+    auto t = lost_process(rec, error_kind::runner_lost, "runner", own_runner);
     auto last = last_completed_step(rec);
     t.error.message = "runner " + rec.runner
                       + " died while the process was running; last completed "

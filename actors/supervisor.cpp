@@ -37,6 +37,7 @@
 
 #include <algorithm>
 
+#include "procman/lifecycle/machine.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
@@ -234,15 +235,8 @@ void supervisor_state::lost_actor(
         if (rec.status != process_status::running
             || rec.runner != st.cfg->runner_id)
           return release();
-        transition t;
-        t.kind = transition_kind::fail;
-        t.pid = pid;
-        t.source = "supervisor";
-        t.runner = st.cfg->runner_id;
-        t.error.kind = error_kind::runner_lost;
-        auto running_step = static_cast<size_t>(rec.last_completed + 1);
-        if (running_step < rec.steps.size())
-          t.error.step = rec.steps[running_step].name;
+        auto t = lost_process(rec, error_kind::runner_lost, "supervisor",
+                              st.cfg->runner_id);
         t.error.message = "runner " + st.cfg->runner_id
                           + ": the actor running the process died (" + why
                           + ") at step "

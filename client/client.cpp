@@ -192,10 +192,19 @@ bool client::runner_present() {
 caf::expected<process_record>
 client::wait(const std::string& pid, std::chrono::milliseconds timeout,
              const std::function<void(const process_record&)>& on_change) {
+  return wait_by([this, &pid] { return db_->get(pid); }, pid, timeout,
+                 on_change, poll_interval);
+}
+
+caf::expected<process_record> wait_by(
+  const std::function<caf::expected<process_record>()>& read,
+  const std::string& pid, std::chrono::milliseconds timeout,
+  const std::function<void(const process_record&)>& on_change,
+  std::chrono::milliseconds poll) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   uint64_t last_update = 0;
   for (;;) {
-    auto rec = db_->get(pid);
+    auto rec = read();
     if (!rec)
       return rec;
     if (rec->updated_at != last_update || settled(rec->status)) {
@@ -208,7 +217,7 @@ client::wait(const std::string& pid, std::chrono::milliseconds timeout,
     if (timeout.count() > 0 && std::chrono::steady_clock::now() >= deadline)
       return make_error(errc::timeout, "process " + pid + " is still "
                                          + to_string(rec->status));
-    std::this_thread::sleep_for(poll_interval);
+    std::this_thread::sleep_for(poll);
   }
 }
 

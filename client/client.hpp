@@ -125,4 +125,12 @@ caf::expected<output_log> follow_output_by(
   const std::function<void(uint64_t bytes)>& on_dropped,
   std::chrono::milliseconds poll);
 
+/// The loop of client::wait over `read` (a process's record), polling
+/// every `poll`: also what remote_client waits with.
+caf::expected<process_record> wait_by(
+  const std::function<caf::expected<process_record>()>& read,
+  const std::string& pid, std::chrono::milliseconds timeout,
+  const std::function<void(const process_record&)>& on_change,
+  std::chrono::milliseconds poll);
+
 } // namespace procman

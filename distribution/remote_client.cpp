@@ -15,10 +15,6 @@ namespace {
 
 constexpr auto poll_interval = std::chrono::milliseconds(50);
 
-bool settled(process_status s) {
-  return is_terminal(s) || s == process_status::interrupted;
-}
-
 } // namespace
 
 struct remote_client::impl {
@@ -186,24 +182,8 @@ caf::expected<output_log> remote_client::follow_output(
 caf::expected<process_record>
 remote_client::wait(const std::string& pid, std::chrono::milliseconds timeout,
                     const std::function<void(const process_record&)>& on_change) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  uint64_t last_update = 0;
-  for (;;) {
-    auto rec = info(pid);
-    if (!rec)
-      return rec;
-    if (rec->updated_at != last_update || settled(rec->status)) {
-      last_update = rec->updated_at;
-      if (on_change)
-        on_change(*rec);
-    }
-    if (settled(rec->status))
-      return rec;
-    if (timeout.count() > 0 && std::chrono::steady_clock::now() >= deadline)
-      return make_error(errc::timeout, "process " + pid + " is still "
-                                         + to_string(rec->status));
-    std::this_thread::sleep_for(poll_interval);
-  }
+  return wait_by([this, &pid] { return info(pid); }, pid, timeout, on_change,
+                 poll_interval);
 }
 
 } // namespace procman

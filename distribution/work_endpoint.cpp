@@ -21,6 +21,7 @@
 #include <caf/send.hpp>
 
 #include "procman/lifecycle/front_door.hpp"
+#include "procman/lifecycle/machine.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/persistence/store.hpp"
@@ -58,15 +59,7 @@ std::string seconds(clock::duration d) {
 /// The failure that ends `rec`, held by the lost `holder`.
 transition node_lost(const process_record& rec, const std::string& holder,
                      const std::string& why) {
-  transition t;
-  t.kind = transition_kind::fail;
-  t.pid = rec.pid;
-  t.source = "endpoint";
-  t.runner = holder;
-  t.error.kind = error_kind::node_lost;
-  auto running_step = static_cast<size_t>(rec.last_completed + 1);
-  if (running_step < rec.steps.size())
-    t.error.step = rec.steps[running_step].name;
+  auto t = lost_process(rec, error_kind::node_lost, "endpoint", holder);
   t.error.message = "node " + node_of(holder) + " lost (" + why
                     + ") while the process was at step "
                     + (t.error.step.empty() ? std::string{"none"}

@@ -293,6 +293,20 @@ uint64_t retry_delay(const retry_policy& p, uint32_t attempt) {
   return std::min(d, std::max(p.initial_ms, p.max_delay_ms));
 }
 
+transition lost_process(const process_record& rec, error_kind kind,
+                        std::string source, std::string runner) {
+  transition t;
+  t.kind = transition_kind::fail;
+  t.pid = rec.pid;
+  t.source = std::move(source);
+  t.runner = std::move(runner);
+  t.error.kind = kind;
+  auto running_step = static_cast<size_t>(rec.last_completed + 1);
+  if (running_step < rec.steps.size())
+    t.error.step = rec.steps[running_step].name;
+  return t;
+}
+
 bool valid_pid(const std::string& pid) {
   if (pid.size() != 32)
     return false;

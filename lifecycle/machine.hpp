@@ -91,6 +91,13 @@ bool retried(const retry_policy& p, error_kind k);
 /// initial. No jitter: the delay follows from the log alone.
 uint64_t retry_delay(const retry_policy& p, uint32_t attempt);
 
+/// The `fail` that ends a running `rec` whose runner or node is gone:
+/// error kind `kind` at the step after the last completed one (the one
+/// that was running; none when all completed). The caller words the
+/// message.
+transition lost_process(const process_record& rec, error_kind kind,
+                        std::string source, std::string runner);
+
 /// Whether a pid is 32 lowercase hex characters.
 bool valid_pid(const std::string& pid);
 
