@@ -91,7 +91,14 @@ void process_state::hold(process_actor::stateful_pointer<process_state> self,
   held.push_back(std::move(t));
   if (!hold_armed) {
     hold_armed = true;
-    self->delayed_send(self, hold_limit, atom::flush_v);
+    if (os_pid > 0 && cfg->children->has_timers()) {
+      auto hdl = caf::actor_cast<process_actor>(self);
+      cfg->children->call_after(os_pid, hold_limit, [hdl] {
+        caf::anon_send(hdl, atom::flush_v);
+      });
+    } else {
+      self->delayed_send(self, hold_limit, atom::flush_v);
+    }
   }
 }
 
@@ -197,6 +204,24 @@ process(process_actor::stateful_pointer<process_state> self,
     caf::anon_send(hdl, atom::exited_v, static_cast<int32_t>(code),
                    static_cast<int32_t>(sig), std::move(tail));
   };
+  st.timeout = st.record.timeout > 0 ? st.record.timeout
+                                     : st.cfg->default_timeout;
+  // Where the launcher keeps timers (the child service's I/O thread), the
+  // timeout and the first hold limit ride with the spawn: no message
+  // through CAF's clock thread per process, and nothing left when the
+  // child ends early.
+  bool own_timers = st.cfg->children->has_timers();
+  if (own_timers) {
+    handlers.timers.push_back(
+      {std::chrono::seconds(st.timeout),
+       [hdl] { caf::anon_send(hdl, atom::expire_v); }});
+    if (st.cfg->hold_transitions) {
+      handlers.timers.push_back({process_state::hold_limit, [hdl] {
+                                   caf::anon_send(hdl, atom::flush_v);
+                                 }});
+      st.hold_armed = true;
+    }
+  }
   auto spawned = st.cfg->children->spawn(spec, std::move(handlers));
   if (!spawned) {
     transition t;
@@ -225,18 +250,17 @@ process(process_actor::stateful_pointer<process_state> self,
     log_info(st.record.pid, "started executor " + std::to_string(pid)
                               + " at step "
                               + st.step_name(st.current_step));
-    st.timeout = st.record.timeout > 0 ? st.record.timeout
-                                       : st.cfg->default_timeout;
     transition t;
     t.kind = transition_kind::start;
     t.exec_pid = pid;
     // The effective timeout goes into the log: replay needs it.
     t.timeout = st.timeout;
     st.hold(self, std::move(t));
-    if (st.cfg->timer_relay)
+    // Without launcher timers (armed with the spawn), through the relay.
+    if (!own_timers && st.cfg->timer_relay)
       caf::anon_send(st.cfg->timer_relay, atom::expire_v,
                      caf::actor_cast<caf::actor>(self), st.timeout);
-    else
+    else if (!own_timers)
       self->delayed_send(self, std::chrono::seconds(st.timeout), atom::expire_v);
   }
   return {

@@ -1,5 +1,6 @@
 #include "procman/children/child_service.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <future>
@@ -73,6 +74,8 @@ struct child : std::enable_shared_from_this<child> {
   std::function<void(int pid, const std::string& cgroup, bool normal_exit)>
     on_exited;
   std::function<void(int)> on_done;
+  /// Armed by `arm`, cancelled by `finish`.
+  std::vector<std::shared_ptr<asio::steady_timer>> timers;
 
   child(asio::io_context& ctx, int pid, int in_fd, int out_fd, int err_fd)
     : pid(pid),
@@ -84,6 +87,24 @@ struct child : std::enable_shared_from_this<child> {
     auto fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (fd >= 0)
       handle.emplace(ctx.get_executor(), pid, fd);
+  }
+
+  /// Calls `fn` after `after` unless the child has finished by then.
+  void arm(std::chrono::milliseconds after, std::function<void()> fn) {
+    if (done)
+      return;
+    auto t = std::make_shared<asio::steady_timer>(in.get_executor());
+    t->expires_after(after);
+    timers.push_back(t);
+    std::weak_ptr<child> weak = shared_from_this();
+    t->async_wait([weak, t, fn = std::move(fn)](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->done)
+        return;
+      auto& ts = self->timers;
+      ts.erase(std::remove(ts.begin(), ts.end(), t), ts.end());
+      fn();
+    });
   }
 
   void start() {
@@ -220,6 +241,9 @@ struct child : std::enable_shared_from_this<child> {
       return;
     done = true;
     drain_timer.cancel();
+    for (auto& t : timers)
+      t->cancel();
+    timers.clear();
     if (!line.empty() && handlers.on_report)
       handlers.on_report(std::move(line));
     // Read what is already buffered on stderr without waiting for EOF.
@@ -666,7 +690,10 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
       self->live.erase(pid);
     };
     self->children.emplace(pid, c);
+    auto timers = std::move(c->handlers.timers);
     c->start();
+    for (auto& t : timers)
+      c->arm(t.after, std::move(t.fn));
   });
   return pid;
 }
@@ -689,6 +716,28 @@ void child_service::write_input(int pid, std::string text) {
       return;
     i->second->queued += text;
     i->second->write_in();
+  });
+}
+
+bool executor_launcher::has_timers() const {
+  return false;
+}
+
+void executor_launcher::call_after(int, std::chrono::milliseconds,
+                                   std::function<void()>) {
+  // nop: see has_timers
+}
+
+bool child_service::has_timers() const {
+  return true;
+}
+
+void child_service::call_after(int pid, std::chrono::milliseconds delay,
+                               std::function<void()> fn) {
+  auto* self = impl_.get();
+  asio::post(self->ctx, [self, pid, delay, fn = std::move(fn)]() mutable {
+    if (auto i = self->children.find(pid); i != self->children.end())
+      i->second->arm(delay, std::move(fn));
   });
 }
 

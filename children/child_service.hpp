@@ -57,6 +57,11 @@ public:
 
   void write_input(int pid, std::string text) override;
 
+  /// Timers on the I/O thread (asio), dropped when the child ends.
+  bool has_timers() const override;
+  void call_after(int pid, std::chrono::milliseconds delay,
+                  std::function<void()> fn) override;
+
   /// Sends `sig` to the process group of every live child; SIGKILL kills
   /// as `kill_group` does. Thread-safe.
   void signal_all(int sig);

@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -21,6 +22,13 @@ struct child_spec {
   bool keep_stdin_open = false;
 };
 
+/// A call after a delay, on the launcher's thread, unless the child has
+/// ended by then.
+struct child_timer {
+  std::chrono::milliseconds after{0};
+  std::function<void()> fn;
+};
+
 struct child_handlers {
   /// One line the child wrote to stdout (its report channel).
   std::function<void(std::string line)> on_report;
@@ -28,6 +36,10 @@ struct child_handlers {
   /// `exit_code` is -1 when a signal ended it.
   std::function<void(int exit_code, int signal, std::string stderr_tail)>
     on_exit;
+  /// Armed when the child starts, where the launcher `has_timers()`; each
+  /// is called once, unless the child has ended (`on_exit` was called)
+  /// first, and is dropped with the child.
+  std::vector<child_timer> timers;
 };
 
 /// Starts executors for process actors.
@@ -48,6 +60,19 @@ public:
   /// after what was written before; nothing if the child is gone.
   /// Thread-safe.
   virtual void write_input(int pid, std::string text);
+
+  /// Whether this launcher calls `child_handlers::timers` and
+  /// `call_after`. One that does spares the runner a timer of its own per
+  /// process (a message through CAF's clock thread, and a relay that
+  /// forgets ended actors); one that does not leaves the caller to arm its
+  /// own.
+  virtual bool has_timers() const;
+
+  /// Calls `fn` on the launcher's thread after `delay`, unless the child
+  /// has ended by then; nothing if it is gone. Only where `has_timers()`.
+  /// Thread-safe.
+  virtual void call_after(int pid, std::chrono::milliseconds delay,
+                          std::function<void()> fn);
 };
 
 } // namespace procman
