@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -58,8 +59,8 @@ T get_or_throw(caf::expected<T> x, const std::string& what) {
 
 /// CPU seconds (user + system) an OS process has used so far; with
 /// `children`, those of its children that it has waited for too.
-double proc_cpu_seconds(pid_t pid, bool children = false) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+double stat_cpu_seconds(const std::string& stat_path, bool children) {
+  std::ifstream in(stat_path);
   std::string text;
   std::getline(in, text);
   auto p = text.rfind(')');
@@ -74,6 +75,32 @@ double proc_cpu_seconds(pid_t pid, bool children = false) {
     if (i == 14 || i == 15 || (children && (i == 16 || i == 17)))
       ticks += std::atof(field.c_str());
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double proc_cpu_seconds(pid_t pid, bool children = false) {
+  return stat_cpu_seconds("/proc/" + std::to_string(pid) + "/stat", children);
+}
+
+/// CPU seconds of a runner's threads so far, by role (from each thread's
+/// name): "store" (CAF's detached actors: the store actor), "workers"
+/// (CAF's scheduler), "clock" (CAF's timers), "io" (the main thread and
+/// the child service's I/O thread, which keep the program's name).
+std::map<std::string, double> runner_thread_cpu(pid_t pid) {
+  std::map<std::string, double> out{
+    {"store", 0}, {"workers", 0}, {"clock", 0}, {"io", 0}};
+  auto dir = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream comm(e.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    auto role = name == "caf.actor"         ? "store"
+                : name == "caf.multiplexer" ? "workers"
+                : name == "caf.clock"       ? "clock"
+                                            : "io";
+    out[role] += stat_cpu_seconds((e.path() / "stat").string(), false);
+  }
+  return out;
 }
 
 // -- 1. raw limit ------------------------------------------------------------------
@@ -224,6 +251,8 @@ struct engine_figures {
   long load_file = -1;
   double runner_cpu = 0;
   double total_cpu = 0;  ///< the runner and its executors
+  /// The runner's CPU by thread role (runner_thread_cpu).
+  std::map<std::string, double> thread_cpu;
 };
 
 json::object parse_child_line(const captured& c, const std::string& what) {
@@ -289,6 +318,7 @@ engine_figures engine_throughput(const options& o, const std::string& store,
   }
   auto cpu0 = proc_cpu_seconds(runner.pid());
   auto all0 = proc_cpu_seconds(runner.pid(), true);
+  auto threads0 = runner_thread_cpu(runner.pid());
   if (!prequeue)
     res = enqueue(false);
   auto t0_us = res.at("t0_us").to_number<uint64_t>();
@@ -327,6 +357,9 @@ engine_figures engine_throughput(const options& o, const std::string& store,
   f.load_file = proc_status_kib(runner.pid(), "RssFile");
   f.runner_cpu = proc_cpu_seconds(runner.pid()) - cpu0;
   f.total_cpu = proc_cpu_seconds(runner.pid(), true) - all0;
+  f.thread_cpu = runner_thread_cpu(runner.pid());
+  for (auto& [role, s] : f.thread_cpu)
+    s -= threads0[role];
   runner.stop();
   // finished_at has millisecond resolution: +0.5 ms on average.
   if (prequeue)
@@ -403,6 +436,10 @@ void run_raw_and_engine(const options& o, report& r) {
       j["prequeued_per_s"] = pre.rate;
       j["prequeued_ratio_to_raw"] = pre.rate / raw_ref;
       j["prequeued_runner_cpu_us_per_process"] = per_process(pre.runner_cpu);
+      json::object by_thread;
+      for (auto& [role, s] : pre.thread_cpu)
+        by_thread[role] = per_process(s);
+      j["prequeued_runner_cpu_us_per_process_by_thread"] = std::move(by_thread);
       double raw_cpu = (rawp.cpu_us + rawp2.cpu_us) / 2;
       double eng_cpu = per_process(eng.total_cpu);
       j["raw_cpu_us_per_process"] = raw_cpu;
@@ -425,6 +462,15 @@ void run_raw_and_engine(const options& o, report& r) {
       r.add(sec, "runner CPU per process (enqueued while running / all queued before)",
             fmt_us(cpu) + " / " + fmt_us(per_process(pre.runner_cpu)),
             "<= 250 µs", cpu <= 250 ? 1 : 0);
+      // Where the runner's CPU goes (10 ms ticks: about +-3 µs per
+      // process at 3,000 processes).
+      auto& tc = pre.thread_cpu;
+      r.add(sec, "runner CPU per process by thread, all queued before: "
+                 "store / CAF workers / I/O + main / CAF clock",
+            fmt_us(per_process(tc["store"])) + " / "
+              + fmt_us(per_process(tc["workers"])) + " / "
+              + fmt_us(per_process(tc["io"])) + " / "
+              + fmt_us(per_process(tc["clock"])));
       // CPU per process is what decides throughput on a busy machine, and
       // unlike wall time it hardly moves when other machines load the host.
       r.add(sec, "CPU per process: executor alone (raw) / runner + executor",
