@@ -1,8 +1,12 @@
 #include "procman/children/fork_server.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -24,14 +28,39 @@ namespace {
 /// How long the server may take to say hello or to answer a request on a
 /// loaded machine before it counts as gone.
 constexpr int answer_timeout_ms = 30000;
+/// While waiting, how often to look whether the server is stopped.
+constexpr int stopped_check_ms = 100;
+
+/// Whether `pid` is stopped (SIGSTOP, SIGTSTP, a debugger): it answers
+/// nothing until continued, so a waiting runner need not wait it out.
+bool is_stopped(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text);
+  auto p = text.rfind(')');
+  return p != std::string::npos && p + 2 < text.size()
+         && (text[p + 2] == 'T' || text[p + 2] == 't');
+}
 
 /// Reads one reply within the timeout: 1 read, 0 end of file, -1 error or
-/// timeout (errno set).
-int read_reply(int sock, fork_reply& r) {
+/// timeout (errno set), -2 the server `pid` is stopped.
+int read_reply(int sock, fork_reply& r, pid_t pid) {
   pollfd pfd{sock, POLLIN, 0};
-  int rc;
-  while ((rc = ::poll(&pfd, 1, answer_timeout_ms)) < 0 && errno == EINTR)
-    ; // retry
+  int rc = 0;
+  for (int waited = 0; waited < answer_timeout_ms;) {
+    auto slice = std::min(stopped_check_ms, answer_timeout_ms - waited);
+    while ((rc = ::poll(&pfd, 1, slice)) < 0 && errno == EINTR)
+      ; // retry
+    if (rc != 0)
+      break;
+    waited += slice;
+    if (pid > 0 && is_stopped(pid)) {
+      errno = ETIMEDOUT;
+      return -2;
+    }
+  }
   if (rc == 0) {
     errno = ETIMEDOUT;
     return -1;
@@ -131,7 +160,7 @@ caf::error fork_server::ensure_running() {
   sock_ = sv[0];
   pid_ = pid;
   fork_reply hello;
-  auto got = read_reply(sock_, hello);
+  auto got = read_reply(sock_, hello, pid_);
   if (got != 1 || hello.kind != fork_reply::hello) {
     auto e = got < 0 ? errno : 0;
     int status = 0;
@@ -192,9 +221,11 @@ caf::expected<pid_t> fork_server::fork_child(const int fds[3],
       return gone(std::string("cannot send: ") + std::strerror(errno), errno);
     for (;;) {
       fork_reply r;
-      auto got = read_reply(sock_, r);
+      auto got = read_reply(sock_, r, pid_);
       if (got == 0)
         return gone("it exited", EPIPE);
+      if (got == -2)
+        return gone("it is stopped (SIGSTOP, or a debugger)", ETIMEDOUT);
       if (got < 0)
         return gone(std::string("no answer: ") + std::strerror(errno), errno);
       if (r.kind == fork_reply::hello) {

@@ -1,8 +1,8 @@
 // The executor's fork server (procman-runner --executor fork): each process
 // still runs in a fresh child that looks like a spawned executor, the
-// children belong to the runner, a killed server is started again, a killed
-// runner takes the server and its children along, and a step library
-// changed on disk is loaded again.
+// children belong to the runner, a killed or stopped server is started
+// again, a killed runner takes the server and its children along, and a
+// step library changed on disk is loaded again.
 
 #include <csignal>
 #include <filesystem>
@@ -147,6 +147,25 @@ BOOST_AUTO_TEST_CASE(a_killed_fork_server_is_started_again_and_its_children_run_
   BOOST_TEST(again != server);
   BOOST_TEST(os_process_alive(again));
   BOOST_TEST(field(output_of(*this, next), "ppid ") == std::to_string(run->pid()));
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_fork_server_is_replaced_without_waiting_it_out) {
+  auto run = background_runner({"--wait", "--executor", "fork"});
+  BOOST_REQUIRE(eventually([&] { return server_pid_in(run->log()) > 0; }, 30));
+  auto server = server_pid_in(run->log());
+  BOOST_TEST_MESSAGE("SIGSTOP fork server " << server);
+  ::kill(server, SIGSTOP);
+  auto pid = start(about_the_executor);
+  // A stopped server answers nothing; the runner sees it stopped and
+  // starts another instead of waiting for its 30 s answer timeout.
+  BOOST_TEST(await_status(pid, "finished", 15));
+  BOOST_TEST(run->log().find("fork server: it is stopped") != std::string::npos,
+             run->log());
+  auto again = server_pid_in(run->log());
+  BOOST_TEST(again != server);
+  BOOST_TEST(os_process_alive(again));
+  BOOST_TEST(eventually([&] { return !os_process_alive(server); }, 10));
+  BOOST_TEST(field(output_of(*this, pid), "ppid ") == std::to_string(run->pid()));
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_runner_takes_its_fork_server_and_the_children_along) {
