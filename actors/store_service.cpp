@@ -23,6 +23,9 @@
 #include "procman/actors/store_service.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <caf/send.hpp>
 
@@ -30,6 +33,7 @@
 #include "procman/logging/logger.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/file_lock.hpp"
+#include "procman/persistence/started_marks.hpp"
 
 namespace procman {
 
@@ -158,7 +162,13 @@ uint32_t recover_lost_processes(procman::store& db,
     return 0;
   }
   std::vector<transition> ts;
+  // Per dead runner, the processes it marked as started (nullopt: none
+  // can be taken as unstarted).
+  std::unordered_map<std::string,
+                     std::optional<std::unordered_set<std::string>>>
+    marks;
   for (auto& rec : *running) {
+    bool unstarted = false;
     if (rec.runner == own_runner || runner_alive(db.dir(), rec.runner))
       continue;
     auto t = lost_process(rec, error_kind::runner_lost, "runner", own_runner);
@@ -167,6 +177,19 @@ uint32_t recover_lost_processes(procman::store& db,
                       + " died while the process was running; last completed "
                         "step: "
                       + (last.empty() ? std::string{"none"} : last);
+    auto m = marks.find(rec.runner);
+    if (m == marks.end())
+      m = marks.emplace(rec.runner, read_started_marks(db.dir(), rec.runner))
+            .first;
+    // Claimed ahead and never started: no `start` committed, and not
+    // marked as started before the runner died. None of its steps ran in
+    // this run: it goes back to the queue (a retry) instead of ending.
+    if (rec.exec_pid == 0 && m->second && m->second->count(rec.pid) == 0) {
+      t.error.message = "runner " + rec.runner
+                        + " died before the process started (it was claimed "
+                          "ahead); no step ran, queued again";
+      unstarted = true;
+    }
     if (is_node_holder(rec.runner)) {
       // A worker node's lease that no store node renews any more (the
       // store node died); the worker ended its children when it lost it.
@@ -179,17 +202,38 @@ uint32_t recover_lost_processes(procman::store& db,
                                                 : t.error.step);
     }
     ts.push_back(std::move(t));
+    if (unstarted) {
+      // In the same commit. A retry policy that covers runner_lost has
+      // queued it already, and then this retry is refused.
+      transition r;
+      r.kind = transition_kind::retry;
+      r.pid = rec.pid;
+      r.source = "runner";
+      r.runner = own_runner;
+      ts.push_back(std::move(r));
+    }
   }
-  if (ts.empty())
+  if (ts.empty()) {
+    remove_dead_started_marks(db.dir());
     return 0;
+  }
   uint32_t n = 0;
   auto results = db.apply(ts);
   for (size_t i = 0; i < results.size(); ++i) {
+    if (ts[i].kind == transition_kind::retry) {
+      if (!results[i] && !is(results[i].error(), errc::illegal_transition))
+        log_error(ts[i].pid, "cannot queue an unstarted process again: "
+                               + render(results[i].error()));
+      continue;
+    }
     if (results[i]) {
       ++n;
       log_warn(ts[i].pid, ts[i].error.message);
     }
   }
+  // Only once their processes are recorded: a recovery cut short reads the
+  // same marks next time.
+  remove_dead_started_marks(db.dir());
   return n;
 }
 

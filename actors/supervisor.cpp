@@ -137,15 +137,33 @@ void supervisor_state::abandon_ready(
     if (rec.next_step < rec.steps.size())
       t.error.step = rec.steps[rec.next_step].name;
     t.error.message = "runner " + cfg->runner_id
-                      + " shut down before the process started; no step ran";
+                      + " shut down before the process started; no step "
+                        "ran, queued again";
     log_warn(rec.pid, t.error.message);
     ++abandoning;
     auto pid = rec.pid;
+    transition again;
+    again.kind = transition_kind::retry;
+    again.pid = pid;
+    again.source = "supervisor";
+    again.runner = cfg->runner_id;
     self->request(store, caf::infinite, atom::apply_v, std::move(t))
       .then(
-        [self](const process_record&) {
-          --self->state.abandoning;
-          self->state.maybe_quit(self);
+        [self, again](const process_record& after) {
+          auto done = [self] {
+            --self->state.abandoning;
+            self->state.maybe_quit(self);
+          };
+          // A retry policy that covers runner_lost has queued it already.
+          if (after.status != process_status::error)
+            return done();
+          self->request(self->state.store, caf::infinite, atom::apply_v, again)
+            .then([done](const process_record&) { done(); },
+                  [done, pid = again.pid](const caf::error& err) {
+                    log_error(pid, "cannot queue an unstarted process "
+                                   "again: " + render(err));
+                    done();
+                  });
         },
         [self, pid](const caf::error& err) {
           log_error(pid, "cannot record a process that never started: "
@@ -269,6 +287,16 @@ void supervisor_state::start(
   if (active.count(pid) > 0 || finishing.count(pid) > 0) {
     next_runs.emplace(std::move(pid), std::move(rec));
     return;
+  }
+  if (auto& marks = opts.marks) {
+    if (marks->full()) {
+      std::vector<std::string> live{pid};
+      for (auto* m : {&active, &finishing})
+        for (auto& kv : *m)
+          live.push_back(kv.first);
+      marks->rewrite(live);
+    }
+    marks->add(pid);
   }
   auto hdl = self->spawn(process, std::move(rec), store,
                          caf::actor_cast<supervisor_actor>(self), cfg);

@@ -16,6 +16,7 @@
 
 #include "procman/actors/process.hpp"
 #include "procman/messages/actors.hpp"
+#include "procman/persistence/started_marks.hpp"
 
 namespace procman {
 
@@ -27,6 +28,10 @@ struct supervisor_options {
   /// Records claimed ahead per slot, ready when a slot frees. A worker
   /// node claims none ahead: a node that is lost ends only what it ran.
   uint32_t claim_ahead = 2;
+  /// Where each process is marked as started before its executor starts
+  /// (persistence/started_marks.hpp); null: nowhere, and after a kill -9
+  /// every record of this runner ends runner_lost.
+  std::shared_ptr<started_marks> marks;
 };
 
 struct supervisor_state {
@@ -77,8 +82,9 @@ struct supervisor_state {
   void try_claim(supervisor_actor::stateful_pointer<supervisor_state> self);
   /// Starts ready records while slots are free.
   void start_ready(supervisor_actor::stateful_pointer<supervisor_state> self);
-  /// The grace period is over with records still ready: record them as
-  /// runner_lost (none of their steps ran).
+  /// The grace period is over with records still ready: none of their
+  /// steps ran, so they go back to the queue (a fail, runner_lost, and a
+  /// retry).
   void abandon_ready(supervisor_actor::stateful_pointer<supervisor_state> self);
   void claim_failed(supervisor_actor::stateful_pointer<supervisor_state> self,
                     const caf::error& err);

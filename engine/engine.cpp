@@ -28,6 +28,7 @@
 #include "procman/logging/logger.hpp"
 #include "procman/persistence/doorbell.hpp"
 #include "procman/persistence/file_lock.hpp"
+#include "procman/persistence/started_marks.hpp"
 #include "procman/persistence/store.hpp"
 
 namespace procman {
@@ -457,6 +458,16 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   sopts.max_processes = opts.max_processes;
   sopts.wait = opts.wait;
   sopts.grace_seconds = opts.grace_seconds;
+  if (sopts.parallel > 0) {
+    // After a kill -9 the next runner tells the records this one claimed
+    // ahead and never started (queued again) from those it ran.
+    if (auto marks = started_marks::create(dir, st->runner_id))
+      sopts.marks = std::shared_ptr<started_marks>(std::move(*marks));
+    else
+      log_warn("", render(marks.error())
+                     + "; after a kill -9 of this runner, the processes it "
+                       "claimed ahead end as runner_lost");
+  }
   st->supervisor_hdl = sys.spawn(procman::supervisor, sopts, st->queue_hdl,
                                  st->store_hdl,
                                  std::shared_ptr<const exec_config>(cfg));

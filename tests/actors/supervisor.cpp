@@ -208,7 +208,7 @@ BOOST_AUTO_TEST_CASE(a_drain_lets_running_processes_finish_within_the_grace_peri
   BOOST_TEST((record(pids[3]).status == process_status::queued));
 }
 
-BOOST_AUTO_TEST_CASE(records_claimed_ahead_and_not_started_within_the_grace_period_end_as_runner_lost) {
+BOOST_AUTO_TEST_CASE(records_claimed_ahead_and_not_started_within_the_grace_period_are_queued_again) {
   auto pids = queue_up(2);
   start_supervisor(1, true, 10);
   BOOST_TEST(state().ready.size() == 1u);
@@ -218,10 +218,12 @@ BOOST_AUTO_TEST_CASE(records_claimed_ahead_and_not_started_within_the_grace_peri
   BOOST_TEST(launcher->was_killed(pids[0]));
   BOOST_TEST(!launcher->spawned(pids[1]));
   auto rec = record(pids[1]);
-  BOOST_TEST((rec.status == process_status::error));
-  BOOST_TEST((rec.error.kind == error_kind::runner_lost));
-  BOOST_TEST(rec.error.message.find("no step ran") != std::string::npos,
-             rec.error.message);
+  BOOST_TEST((rec.status == process_status::queued));
+  BOOST_REQUIRE_EQUAL(rec.attempt_errors.size(), 1u);
+  auto& why = rec.attempt_errors[0].error;
+  BOOST_TEST((why.kind == error_kind::runner_lost));
+  BOOST_TEST(why.message.find("no step ran, queued again") != std::string::npos,
+             why.message);
   launcher->exit(pids[0], -1, SIGKILL);
   sched.run();
   BOOST_TEST(quit_normally());

@@ -225,3 +225,74 @@ BOOST_AUTO_TEST_CASE(step_two_never_starts_while_step_one_is_not_durable) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(claimed_ahead_kills, fault_fixture)
+
+BOOST_AUTO_TEST_CASE(records_claimed_ahead_and_never_started_are_queued_again_after_a_kill_9) {
+  // One slot: the first process runs, the next two are claimed ahead.
+  auto run = background_runner({"--wait", "--parallel", "1"});
+  auto first = start(shell_spec("touch " + marker("first") + "; sleep 300", 600));
+  BOOST_REQUIRE(eventually([&] { return fs::exists(marker("first")); }, 60));
+  std::vector<std::string> ahead;
+  for (int i = 0; i < 2; ++i)
+    ahead.push_back(start(shell_spec("echo x >> " + marker("ran-" + std::to_string(i)))));
+  BOOST_REQUIRE(eventually(
+    [&] {
+      for (auto& pid : ahead)
+        if (status(pid).at("status").as_string() != "running")
+          return false;
+      return true;
+    },
+    60));
+  BOOST_TEST(!fs::exists(marker("ran-0")));
+  BOOST_TEST_MESSAGE("SIGKILL the runner: one process runs, two are claimed ahead");
+  run->signal(SIGKILL);
+  BOOST_REQUIRE(run->wait(30));
+  BOOST_TEST(runner().exit_code == 0);
+  BOOST_TEST_MESSAGE("the one that ran is lost; the two others ran once, later");
+  auto info = status(first);
+  BOOST_TEST(info.at("status").as_string() == "error");
+  BOOST_TEST(info.at("error").at("kind").as_string() == "runner_lost");
+  for (int i = 0; i < 2; ++i) {
+    auto again = status(ahead[static_cast<size_t>(i)]);
+    BOOST_TEST(again.at("status").as_string() == "finished",
+               json::serialize(again));
+    auto errors = again.at("attempt_errors").as_array();
+    BOOST_REQUIRE_EQUAL(errors.size(), 1u);
+    BOOST_TEST(errors[0].at("kind").as_string() == "runner_lost");
+    BOOST_TEST(std::string(errors[0].at("message").as_string())
+                 .find("no step ran, queued again")
+               != std::string::npos);
+    std::ifstream ran(marker("ran-" + std::to_string(i)));
+    std::string all{std::istreambuf_iterator<char>(ran), {}};
+    BOOST_TEST(all == "x\n");
+  }
+  BOOST_TEST_MESSAGE("the dead runner's marks are gone");
+  for (auto& e : fs::directory_iterator(store + "/runners"))
+    BOOST_TEST(e.path().extension() != ".started", e.path());
+}
+
+BOOST_AUTO_TEST_CASE(without_marks_a_kill_9_ends_every_claimed_record_as_runner_lost) {
+  // A runner whose marks are gone (another boot, or deleted) cannot tell
+  // what it started: nothing is run twice, everything ends runner_lost.
+  auto run = background_runner({"--wait", "--parallel", "1"});
+  auto first = start(shell_spec("touch " + marker("first") + "; sleep 300", 600));
+  BOOST_REQUIRE(eventually([&] { return fs::exists(marker("first")); }, 60));
+  auto next = start(shell_spec("echo x >> " + marker("ran")));
+  BOOST_REQUIRE(eventually(
+    [&] { return status(next).at("status").as_string() == "running"; }, 60));
+  run->signal(SIGKILL);
+  BOOST_REQUIRE(run->wait(30));
+  for (auto& e : fs::directory_iterator(store + "/runners"))
+    if (e.path().extension() == ".started")
+      fs::remove(e.path());
+  BOOST_TEST(runner().exit_code == 0);
+  for (auto& pid : {first, next}) {
+    auto info = status(pid);
+    BOOST_TEST(info.at("status").as_string() == "error");
+    BOOST_TEST(info.at("error").at("kind").as_string() == "runner_lost");
+  }
+  BOOST_TEST(!fs::exists(marker("ran")));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
