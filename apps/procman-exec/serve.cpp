@@ -45,6 +45,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "procman/children/clone3.hpp"
@@ -89,19 +90,53 @@ bool same(const lib_file& a, const lib_file& b) {
 /// glibc keeps a thread's id in its thread descriptor (at byte 720 on
 /// x86-64 with glibc 2.36) and uses it for raise() and pthread_kill(). A
 /// child made with a raw clone3 would keep the server's; CLONE_CHILD_SETTID
-/// writes the child's own there. Found by looking for this thread's id
-/// (the server is single-threaded, so it is the process id), known place
-/// first; null if not found (the child then keeps the server's id there).
+/// writes the child's own there. The field is found without trusting a
+/// layout: the places in the descriptor that hold this thread's id (the
+/// server is single-threaded, so it is the process id) are the candidates,
+/// and a probe child made by glibc's own fork(), which sets the field,
+/// says which one of them then holds its id. Null when not exactly one does
+/// (the children then keep the server's id there).
 pid_t* thread_id_field() {
   auto* base = reinterpret_cast<char*>(pthread_self());
   auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
   auto at = [&](size_t off) { return reinterpret_cast<pid_t*>(base + off); };
-  if (*at(720) == tid)
-    return at(720);
+  std::vector<size_t> candidates;
   for (size_t off = 0; off < 2048; off += sizeof(pid_t))
     if (*at(off) == tid)
-      return at(off);
-  return nullptr;
+      candidates.push_back(off);
+  if (candidates.empty())
+    return nullptr;
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0)
+    return nullptr;
+  auto child = ::fork();
+  if (child == 0) {
+    auto me = static_cast<pid_t>(::syscall(SYS_gettid));
+    size_t found = SIZE_MAX;
+    int hits = 0;
+    for (auto off : candidates)
+      if (*at(off) == me) {
+        found = off;
+        ++hits;
+      }
+    if (hits != 1)
+      found = SIZE_MAX;
+    auto n = ::write(p[1], &found, sizeof(found));
+    ::_exit(n == static_cast<ssize_t>(sizeof(found)) ? 0 : 1);
+  }
+  ::close(p[1]);
+  size_t found = SIZE_MAX;
+  if (child > 0) {
+    ssize_t n;
+    while ((n = ::read(p[0], &found, sizeof(found))) < 0 && errno == EINTR)
+      ; // retry
+    if (n != static_cast<ssize_t>(sizeof(found)))
+      found = SIZE_MAX;
+    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR)
+      ; // retry
+  }
+  ::close(p[0]);
+  return found == SIZE_MAX ? nullptr : at(found);
 }
 
 void send_reply(fork_reply r) {

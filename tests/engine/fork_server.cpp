@@ -1,8 +1,9 @@
 // The executor's fork server (procman-runner --executor fork): each process
 // still runs in a fresh child that looks like a spawned executor, the
 // children belong to the runner, a killed or stopped server is started
-// again, a killed runner takes the server and its children along, and a
-// step library changed on disk is loaded again.
+// again, an executor that aborts takes only itself down, a killed runner
+// takes the server and its children along, and a step library changed on
+// disk is loaded again.
 
 #include <csignal>
 #include <filesystem>
@@ -166,6 +167,27 @@ BOOST_AUTO_TEST_CASE(a_stopped_fork_server_is_replaced_without_waiting_it_out) {
   BOOST_TEST(os_process_alive(again));
   BOOST_TEST(eventually([&] { return !os_process_alive(server); }, 10));
   BOOST_TEST(field(output_of(*this, pid), "ppid ") == std::to_string(run->pid()));
+}
+
+BOOST_AUTO_TEST_CASE(a_forked_executor_that_aborts_kills_itself_not_the_server) {
+  auto lib = test_path("plugins/crash_steps.so");
+  auto run = background_runner({"--wait", "--executor", "fork", "--step-lib", lib});
+  BOOST_REQUIRE(eventually([&] { return server_pid_in(run->log()) > 0; }, 30));
+  auto server = server_pid_in(run->log());
+  auto pid = start(R"({"steps": {"a": {"class": "crash.abort"}}})");
+  BOOST_REQUIRE(await_status(pid, "error", 60));
+  auto info = status(pid);
+  BOOST_TEST(info.at("error").at("kind").as_string() == "crash");
+  BOOST_TEST(std::string(info.at("error").at("message").as_string()).find("SIGABRT")
+               != std::string::npos,
+             boost::json::serialize(info));
+  BOOST_TEST_MESSAGE("the server was not hit: the next process forks from it");
+  BOOST_TEST(os_process_alive(server));
+  auto next = start(about_the_executor);
+  BOOST_TEST(await_status(next, "finished", 60));
+  BOOST_TEST(server_pid_in(run->log()) == server);
+  BOOST_TEST(run->log().find("fork server started again") == std::string::npos,
+             run->log());
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_runner_takes_its_fork_server_and_the_children_along) {
