@@ -13,6 +13,9 @@
 //                                even when the store node died: the worker
 //                                may still be ending its children then
 //
+// Beside them, runners/<id>.started holds the pids a runner has started
+// (persistence/started_marks.hpp); it is not a lock.
+//
 // Lock files are 0600 and runners/ 0700, and none is opened through a
 // symbolic link. A free runners/<id>.lock is removed by whoever finds it
 // free, and only while it is still the file that was locked; a runner that
