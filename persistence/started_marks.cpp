@@ -33,8 +33,9 @@ std::string boot_id() {
   return id;
 }
 
-std::string header_line() {
-  return "procman-started 1 " + boot_id() + "\n";
+/// The first line (without its newline) of marks written in boot `id`.
+std::string header_for(const std::string& id) {
+  return "procman-started 1 " + id;
 }
 
 bool write_all(int fd, const std::string& text) {
@@ -66,7 +67,7 @@ started_marks::create(const std::string& store_dir,
   if (fd < 0)
     return make_error(errc::store_access, "cannot create " + path + ": "
                                             + std::strerror(errno));
-  auto header = header_line();
+  auto header = header_for(boot_id()) + "\n";
   if (!write_all(fd, header)) {
     auto e = errno;
     ::close(fd);
@@ -135,8 +136,9 @@ read_started_marks(const std::string& store_dir, const std::string& runner_id) {
   std::string header;
   if (!in || !std::getline(in, header))
     return std::nullopt;
+  // Written in this boot, which the kernel names.
   auto id = boot_id();
-  if (id.empty() || header + "\n" != header_line())
+  if (id.empty() || header != header_for(id))
     return std::nullopt;
   std::unordered_set<std::string> pids;
   for (std::string line; std::getline(in, line);)
