@@ -256,11 +256,7 @@ process(process_actor::stateful_pointer<process_state> self,
     // The effective timeout goes into the log: replay needs it.
     t.timeout = st.timeout;
     st.hold(self, std::move(t));
-    // Without launcher timers (armed with the spawn), through the relay.
-    if (!own_timers && st.cfg->timer_relay)
-      caf::anon_send(st.cfg->timer_relay, atom::expire_v,
-                     caf::actor_cast<caf::actor>(self), st.timeout);
-    else if (!own_timers)
+    if (!own_timers)
       self->delayed_send(self, std::chrono::seconds(st.timeout), atom::expire_v);
   }
   return {

@@ -45,16 +45,15 @@ struct exec_config {
   /// Executors report live output (`output_events`), which goes to the
   /// store; off when the store keeps none (output limit 0).
   bool output_events = false;
+  /// Starts the executor. Its timers (the timeout, the hold limit) are the
+  /// launcher's where it keeps them (`has_timers`: the child service), and
+  /// are dropped with the child. A delayed message to the actor instead
+  /// keeps the actor's memory until it is due, so an actor that sent one
+  /// to itself stayed in memory for its whole timeout after it ended
+  /// (about 2 KiB per process: 60 MiB at 500 processes/s with the default
+  /// 60 s); only launchers without timers (the replay harness, the actor
+  /// tests) leave the actor to send them to itself.
   std::shared_ptr<executor_launcher> children;
-  /// Arms timeouts: `(expire, actor, seconds)` sends that actor `expire`
-  /// after `seconds` unless it has terminated by then. A delayed message
-  /// keeps its receiver's memory until it is due, so a process actor that
-  /// sent one to itself stayed in memory for its whole timeout after it
-  /// ended (about 2 KiB per process: 60 MiB at 500 processes/s with the
-  /// default 60 s). The relay forgets an actor when it terminates. Without
-  /// a relay (the replay harness) the process sends the delayed message to
-  /// itself.
-  caf::actor timer_relay;
   /// Hold `start` and the step events no acknowledgement waits for until
   /// the next transition that must be durable (process_state::held). Off
   /// in the replay harness, which expects `start` right after the claim.

@@ -61,7 +61,6 @@ struct worker_link_state {
   static inline const char* name = "worker-link";
   worker_options opts;
   std::shared_ptr<child_service> children;
-  caf::actor timer_relay;
   node_hello hello;
   std::string where;  ///< HOST:PORT
 
@@ -169,7 +168,6 @@ void worker_link_state::start_session(pointer self, lease_grant g) {
   cfg->default_timeout = grant.default_timeout;
   cfg->output_events = grant.output_events;
   cfg->children = children;
-  cfg->timer_relay = timer_relay;
   store = self->spawn(remote_store, endpoint, grant.holder);
   supervisor_options so;
   so.parallel = opts.exec.parallel;
@@ -250,13 +248,11 @@ void worker_link_state::finish(pointer self) {
 
 worker_link_actor::behavior_type
 worker_link(worker_link_state::pointer self, worker_options opts,
-            std::shared_ptr<child_service> children, caf::actor timer_relay,
-            node_hello hello) {
+            std::shared_ptr<child_service> children, node_hello hello) {
   auto& st = self->state;
   st.where = opts.host + ":" + std::to_string(opts.port);
   st.opts = std::move(opts);
   st.children = std::move(children);
-  st.timer_relay = std::move(timer_relay);
   st.hello = std::move(hello);
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
@@ -344,7 +340,6 @@ worker_link(worker_link_state::pointer self, worker_options opts,
 struct worker_node::impl {
   caf::actor_system* sys = nullptr;
   std::shared_ptr<child_service> children;
-  caf::actor timer_relay;
   worker_link_actor link;
   std::string node_id;
 };
@@ -363,7 +358,6 @@ worker_node::start(caf::actor_system& sys, worker_options opts) {
   if (!children)
     return children.error();
   st->children = std::move(*children);
-  st->timer_relay = spawn_timer_relay(sys);
   node_hello hello;
   hello.node_id = make_runner_id();
   char host[256] = "";
@@ -375,7 +369,7 @@ worker_node::start(caf::actor_system& sys, worker_options opts) {
                  + std::to_string(opts.port) + " with "
                  + std::to_string(opts.exec.parallel) + " slots");
   st->link = sys.spawn(worker_link, std::move(opts), st->children,
-                       st->timer_relay, std::move(hello));
+                       std::move(hello));
   return std::unique_ptr<worker_node>(new worker_node(std::move(st)));
 }
 
@@ -384,7 +378,6 @@ worker_node::~worker_node() {
   caf::anon_send(st.link, atom::drain_v);
   caf::anon_send(st.link, atom::drain_v);  // no grace: kill now
   await();
-  caf::anon_send_exit(st.timer_relay, caf::exit_reason::user_shutdown);
   st.children.reset();
 }
 

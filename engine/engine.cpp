@@ -42,66 +42,6 @@ constexpr auto recover_interval = std::chrono::seconds(60);
 /// How long `procman-exec --check` may take at start-up (a loaded machine).
 constexpr auto executor_check_timeout = std::chrono::seconds(60);
 
-/// The timeouts of every process actor of one engine: deadlines in a
-/// sorted map, one delayed message for the earliest, entries dropped when
-/// their actor terminates. Memory grows with the processes running, not
-/// with the processes run within a timeout period.
-caf::behavior timer_relay(caf::event_based_actor* self) {
-  using clock = std::chrono::steady_clock;
-  struct state {
-    std::multimap<clock::time_point, caf::actor_id> deadlines;
-    std::unordered_map<caf::actor_id,
-                       std::pair<caf::actor, decltype(deadlines)::iterator>>
-      armed;
-    std::multiset<clock::time_point> ticks;  ///< wake-ups asked for
-  };
-  auto st = std::make_shared<state>();
-  auto schedule = [self, st] {
-    if (st->deadlines.empty())
-      return;
-    auto due = st->deadlines.begin()->first;
-    if (!st->ticks.empty() && *st->ticks.begin() <= due)
-      return;
-    st->ticks.insert(due);
-    auto delay = due - clock::now();
-    self->delayed_send(self, std::max(delay, clock::duration::zero()),
-                       caf::tick_atom_v);
-  };
-  self->set_down_handler([st](const caf::down_msg& dm) {
-    auto i = st->armed.find(dm.source.id());
-    if (i == st->armed.end())
-      return;
-    st->deadlines.erase(i->second.second);
-    st->armed.erase(i);
-  });
-  return {
-    [self, st, schedule](atom::expire, const caf::actor& who, uint32_t seconds) {
-      if (!who || st->armed.count(who.id()) > 0)
-        return;
-      self->monitor(who);
-      auto it = st->deadlines.emplace(clock::now() + std::chrono::seconds(seconds),
-                                      who.id());
-      st->armed.emplace(who.id(), std::make_pair(who, it));
-      schedule();
-    },
-    [st, schedule](caf::tick_atom) {
-      auto now = clock::now();
-      while (!st->ticks.empty() && *st->ticks.begin() <= now)
-        st->ticks.erase(st->ticks.begin());
-      while (!st->deadlines.empty() && st->deadlines.begin()->first <= now) {
-        auto id = st->deadlines.begin()->second;
-        st->deadlines.erase(st->deadlines.begin());
-        auto i = st->armed.find(id);
-        if (i != st->armed.end()) {
-          caf::anon_send(i->second.first, atom::expire_v);
-          st->armed.erase(i);
-        }
-      }
-      schedule();
-    },
-  };
-}
-
 /// Finds the executor as the child service will run it: a name without
 /// '/' is looked up in $PATH (posix_spawn does not search). Returns the
 /// path, or an error naming what is wrong.
@@ -328,7 +268,6 @@ struct engine::impl {
   supervisor_actor supervisor_hdl;
   manager_actor manager_hdl;
   caf::actor ticker;
-  caf::actor timer_relay;
   bool output_events = false;
 };
 
@@ -358,10 +297,6 @@ start_executors(engine_options& opts) {
   if (auto err = choose_executor_mode(*children, opts, serves))
     return err;
   return children;
-}
-
-caf::actor spawn_timer_relay(caf::actor_system& sys) {
-  return sys.spawn(timer_relay);
 }
 
 std::string default_exec_path() {
@@ -447,10 +382,6 @@ engine::start(caf::actor_system& sys, engine_options opts) {
     return limit.error();
   else
     cfg->output_events = st->output_events = *limit > 0;
-  // Timeouts go through a relay that forgets a process actor when it
-  // terminates (see exec_config::timer_relay).
-  st->timer_relay = spawn_timer_relay(sys);
-  cfg->timer_relay = st->timer_relay;
   st->store_hdl = sys.spawn<caf::detached>(store_service, st->db, st->runner_id);
   st->queue_hdl = sys.spawn(procman::queue, st->store_hdl, st->runner_id);
   supervisor_options sopts;
@@ -520,7 +451,6 @@ engine::~engine() {
   caf::anon_send(st.supervisor_hdl, atom::drain_v);  // no grace: kill now
   await();
   caf::anon_send_exit(st.ticker, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(st.timer_relay, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(st.manager_hdl, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(st.queue_hdl, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(st.store_hdl, caf::exit_reason::user_shutdown);

@@ -130,10 +130,6 @@ class child_service;
 caf::expected<std::shared_ptr<child_service>>
 start_executors(engine_options& opts);
 
-/// The relay that arms the timeouts of process actors
-/// (`exec_config::timer_relay`).
-caf::actor spawn_timer_relay(caf::actor_system& sys);
-
 /// Path of procman-exec: `$PROCMAN_EXEC`, else beside /proc/self/exe, else
 /// in the directory CMake compiled into a program linking procman::procman
 /// (the installed bin/, or the build tree's for add_subdirectory), else

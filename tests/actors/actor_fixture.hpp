@@ -1,7 +1,7 @@
 // The deterministic fixture of the actor tests: an actor system under CAF's
 // test_coordinator, a real LMDB store in a temporary directory with its store
 // service, a fake executor launcher, and stand-ins that record what an actor
-// tells its neighbours (supervisor, subscribers, timer relay).
+// tells its neighbours (supervisor, subscribers).
 //
 // Every transition and every executor report line the tests use is built
 // by the helpers at the top of this file, which also read back what a
@@ -192,6 +192,25 @@ struct fake_launcher : executor_launcher {
   int next_os_pid = 4000;
   /// Called at each write_input, before it is recorded.
   std::function<void(int os_pid, const std::string& text)> on_input;
+  /// Whether this launcher keeps the children's timers (has_timers): they
+  /// are then in each child's `handlers.timers` and in `calls_after`, for
+  /// the test to fire.
+  bool keeps_timers = false;
+  struct call_later {
+    int os_pid = 0;
+    std::chrono::milliseconds after{0};
+    std::function<void()> fn;
+  };
+  std::vector<call_later> calls_after;
+
+  bool has_timers() const override {
+    return keeps_timers;
+  }
+
+  void call_after(int os_pid, std::chrono::milliseconds after,
+                  std::function<void()> fn) override {
+    calls_after.push_back({os_pid, after, std::move(fn)});
+  }
 
   caf::expected<int> spawn(const child_spec& spec,
                            child_handlers handlers) override {

@@ -270,22 +270,17 @@ BOOST_AUTO_TEST_CASE(the_timeout_kills_the_executor_and_records_a_timeout) {
   check_done(process_status::error);
 }
 
-BOOST_AUTO_TEST_CASE(the_timeout_is_armed_through_the_relay_when_there_is_one) {
-  auto armed = std::make_shared<std::vector<std::pair<caf::actor, uint32_t>>>();
-  auto relay = sys.spawn([armed]() -> caf::behavior {
-    return {[armed](atom::expire, const caf::actor& who, uint32_t secs) {
-      armed->emplace_back(who, secs);
-    }};
-  });
-  spawned.push_back(relay);
-  exec->timer_relay = relay;
+BOOST_AUTO_TEST_CASE(the_timeout_is_the_launchers_when_it_keeps_timers) {
+  launcher->keeps_timers = true;
   start(1, 7);
-  BOOST_REQUIRE(armed->size() == 1u);
-  BOOST_TEST((armed->at(0).first == caf::actor_cast<caf::actor>(proc)));
-  BOOST_TEST(armed->at(0).second == 7u);
+  auto& timers = launcher->of(pid).handlers.timers;
+  BOOST_REQUIRE(timers.size() == 2u);
+  BOOST_TEST((timers[0].after == std::chrono::seconds(7)));
+  BOOST_TEST((timers[1].after == process_state::hold_limit));
+  BOOST_TEST_MESSAGE("no timer of the actor's own");
   advance(process_state::hold_limit);
   BOOST_TEST(!sched.has_pending_timeout());
-  caf::anon_send(armed->at(0).first, atom::expire_v);
+  timers[0].fn();
   sched.run();
   BOOST_TEST(launcher->was_killed(pid));
   exit_with(-1, SIGKILL);
