@@ -10,7 +10,10 @@
 // commits: process actors and the supervisor never see a transient storage
 // failure, they just wait for their answers. Claims and reads are not
 // parked (a claim gets the error; the supervisor retries it). After
-// `drain` (the runner stops) a failing commit answers with its error.
+// `drain` (the runner stops) a failing commit answers with its error; so
+// does every commit once commits have failed in a row for the policy's
+// `give_up_after` (a runner without --wait: the store tells the engine,
+// which ends the runner).
 //
 //   apply --> pending --(flush)--> store::commit(batch) --> replies, events
 //   claim --> store::commit(pending + claims) --> replies, claimed records
@@ -84,8 +87,17 @@ void store_state::commit_failed(const caf::error& err, size_t n) {
     last_failure_log = now;
     log_error("", "still cannot commit (" + std::to_string(failed_commits)
                     + " attempts in " + seconds_since(failing_since)
-                    + ", " + std::to_string(pending.size())
+                    + ", " + std::to_string(n)
                     + " transitions waiting): " + render(err));
+  }
+  auto failing = std::chrono::duration_cast<std::chrono::milliseconds>(
+    now - failing_since);
+  if (!give_up && policy.give_up_after.count() > 0
+      && failing >= policy.give_up_after) {
+    // This batch and everything after it are answered with the error.
+    give_up = true;
+    if (policy.gave_up)
+      policy.gave_up(err, failing);
   }
   retry_delay = retry_delay.count() == 0
                   ? first_retry
@@ -239,9 +251,11 @@ uint32_t recover_lost_processes(procman::store& db,
 
 store_actor::behavior_type
 store_service(store_actor::stateful_pointer<store_state> self,
-              std::shared_ptr<procman::store> db, std::string runner_id) {
+              std::shared_ptr<procman::store> db, std::string runner_id,
+              commit_failure_policy policy) {
   self->state.db = std::move(db);
   self->state.runner_id = std::move(runner_id);
+  self->state.policy = std::move(policy);
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& ls = self->state.listeners;
     ls.erase(std::remove_if(ls.begin(), ls.end(),

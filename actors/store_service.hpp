@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,18 @@
 #include "procman/persistence/store.hpp"
 
 namespace procman {
+
+/// What the store actor does when its commits keep failing (a full disk):
+/// by default it retries until they succeed or the runner stops (`drain`).
+struct commit_failure_policy {
+  /// Give up once commits have failed in a row for this long: answer every
+  /// waiting and every later request with the error, as after `drain`, and
+  /// call `gave_up`. 0: never.
+  std::chrono::milliseconds give_up_after{0};
+  /// Called once, in the store actor, when it gives up: with the storage
+  /// failure (it names the store) and how long commits had failed.
+  std::function<void(const caf::error&, std::chrono::milliseconds)> gave_up;
+};
 
 struct store_state {
   static inline const char* name = "store";
@@ -35,7 +48,8 @@ struct store_state {
   // -- commits that fail (disk full, I/O errors) --------------------------
   // A commit that fails for storage reasons keeps its transitions parked
   // and is retried with exponential backoff; the requesters wait. After
-  // `drain` a failed commit answers them with the error instead.
+  // `drain`, or once they have failed for `policy.give_up_after`, a failed
+  // commit answers them with the error instead.
 
   using clock = std::chrono::steady_clock;
   /// Wait before the next retry; 0 while commits succeed.
@@ -44,6 +58,7 @@ struct store_state {
   clock::time_point failing_since;
   clock::time_point last_failure_log;
   bool give_up = false;
+  commit_failure_policy policy;
 
   /// Commits the parked output and transitions and then `extra` in one
   /// transaction, answers the parked requests and returns the results of
@@ -66,6 +81,7 @@ uint32_t recover_lost_processes(procman::store& db, const std::string& own_runne
 /// Spawn with `caf::detached`: LMDB commits block.
 store_actor::behavior_type
 store_service(store_actor::stateful_pointer<store_state> self,
-              std::shared_ptr<procman::store> db, std::string runner_id);
+              std::shared_ptr<procman::store> db, std::string runner_id,
+              commit_failure_policy policy);
 
 } // namespace procman

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -26,6 +27,7 @@
 #include "procman/children/executor_cgroups.hpp"
 #include "procman/children/process_tree.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/units.hpp"
 #include "procman/persistence/doorbell.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/started_marks.hpp"
@@ -254,6 +256,19 @@ caf::error choose_executor_mode(child_service& children,
 
 } // namespace
 
+namespace {
+
+/// Set when commits failed for longer than `give_up_after_ms`; shared by
+/// the engine and the store actor's policy.
+struct give_up_state {
+  std::mutex mtx;
+  caf::error failure;
+  supervisor_actor supervisor;
+  std::shared_ptr<started_marks> marks;
+};
+
+} // namespace
+
 struct engine::impl {
   caf::actor_system* sys = nullptr;
   engine_options opts;
@@ -269,7 +284,38 @@ struct engine::impl {
   manager_actor manager_hdl;
   caf::actor ticker;
   bool output_events = false;
+  std::shared_ptr<give_up_state> given_up = std::make_shared<give_up_state>();
 };
+
+namespace {
+
+/// The store's policy for commits that keep failing: after
+/// `give_up_after_ms`, record why, keep the started marks (the next runner
+/// puts what was claimed and never started back in the queue) and stop the
+/// supervisor as if stopped twice: executors are killed, nothing more
+/// starts, records still waiting are answered with the error.
+commit_failure_policy give_up_policy(uint64_t give_up_after_ms,
+                                     std::shared_ptr<give_up_state> state) {
+  commit_failure_policy policy;
+  policy.give_up_after = std::chrono::milliseconds(give_up_after_ms);
+  policy.gave_up = [state, give_up_after_ms](const caf::error& err,
+                                             std::chrono::milliseconds failing) {
+    auto ms = static_cast<uint64_t>(failing.count());
+    auto why = "commits failed for " + std::to_string(ms / 1000) + "."
+               + std::to_string(ms % 1000 / 100) + " s in a row (limit "
+               + format_duration(give_up_after_ms) + "): " + render(err);
+    log_error("", why + "; giving up: killing the executors and stopping");
+    std::lock_guard<std::mutex> guard{state->mtx};
+    state->failure = make_error(errc::storage_failure, why);
+    if (state->marks)
+      state->marks->keep();
+    for (int i = 0; i < 2; ++i)
+      caf::anon_send(state->supervisor, atom::drain_v);
+  };
+  return policy;
+}
+
+} // namespace
 
 // The directory of procman-exec that CMake compiles into a program linking
 // procman::procman (cmake/procman_exec_dir.cpp.in): the installed bin/ for
@@ -382,7 +428,11 @@ engine::start(caf::actor_system& sys, engine_options opts) {
     return limit.error();
   else
     cfg->output_events = st->output_events = *limit > 0;
-  st->store_hdl = sys.spawn<caf::detached>(store_service, st->db, st->runner_id);
+  st->store_hdl = sys.spawn<caf::detached>(
+    store_service, st->db, st->runner_id,
+    opts.give_up_after_ms > 0
+      ? give_up_policy(opts.give_up_after_ms, st->given_up)
+      : commit_failure_policy{});
   st->queue_hdl = sys.spawn(procman::queue, st->store_hdl, st->runner_id);
   supervisor_options sopts;
   sopts.parallel = opts.local_work ? opts.parallel : 0;
@@ -399,9 +449,17 @@ engine::start(caf::actor_system& sys, engine_options opts) {
                      + "; after a kill -9 of this runner, the processes it "
                        "claimed ahead end as runner_lost");
   }
+  auto marks = sopts.marks;
   st->supervisor_hdl = sys.spawn(procman::supervisor, sopts, st->queue_hdl,
                                  st->store_hdl,
                                  std::shared_ptr<const exec_config>(cfg));
+  {
+    // Nothing commits before the supervisor and the manager ask: the store
+    // cannot have given up yet.
+    std::lock_guard<std::mutex> guard{st->given_up->mtx};
+    st->given_up->supervisor = st->supervisor_hdl;
+    st->given_up->marks = std::move(marks);
+  }
   st->manager_hdl = sys.spawn(procman::manager, st->store_hdl, st->supervisor_hdl);
   // A ticker: active processes re-read their records every second; a
   // waiting engine also looks for lost runners and purges old records.
@@ -492,6 +550,11 @@ bool engine::output_events() const {
 
 void engine::drain() {
   caf::anon_send(impl_->supervisor_hdl, atom::drain_v);
+}
+
+caf::error engine::failure() const {
+  std::lock_guard<std::mutex> guard{impl_->given_up->mtx};
+  return impl_->given_up->failure;
 }
 
 void engine::await() {

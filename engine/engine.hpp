@@ -54,6 +54,13 @@ struct engine_options {
   std::optional<uint64_t> output_limit;
   /// Commit without fsync (tests, benchmarks).
   bool no_sync = false;
+  /// When commits have failed in a row for this long (a full disk), ms:
+  /// stop at once as if stopped twice (executors killed, nothing more
+  /// started), keep this runner's started marks for the next runner, and
+  /// say why in `failure()`. 0: retry until commits succeed or the engine
+  /// is stopped (`procman-runner --give-up-after`; its default without
+  /// --wait is `defaults::give_up_after_ms`).
+  uint64_t give_up_after_ms = 0;
   /// How what executors start is kept from outliving them
   /// (docs/architecture.md, "Containment"): "auto" puts each executor in a
   /// cgroup v2 of its own where this process may create one, else falls
@@ -109,8 +116,13 @@ public:
   void drain();
 
   /// Blocks until the supervisor is done (queue empty without `wait`,
-  /// --max-processes reached, or drained).
+  /// --max-processes reached, drained, or given up).
   void await();
+
+  /// Why the engine stopped on its own, if it did: storage_failure when
+  /// commits failed for longer than `give_up_after_ms` (the message names
+  /// the store, the failure and how long). Thread-safe.
+  caf::error failure() const;
 
 private:
   struct impl;

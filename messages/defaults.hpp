@@ -41,6 +41,12 @@ constexpr size_t max_wrapped_json_depth = max_json_depth + 8;
 
 // -- the store ------------------------------------------------------------------
 
+/// How long a runner without --wait goes on while its commits fail (a full
+/// disk) before it gives up and exits, ms (`procman-runner
+/// --give-up-after`): long enough for a passing spike, short enough that
+/// a drain started by cron every minute has ended before the next.
+constexpr uint64_t give_up_after_ms = 30000;
+
 /// Initial LMDB map size; it doubles whenever it fills up.
 constexpr uint64_t initial_map_size = uint64_t{64} << 20;
 

@@ -15,7 +15,8 @@ namespace procman {
 /// optionally `s`, `m`, `h` or `d` (seconds, minutes, hours, days; none:
 /// seconds), e.g. `30`, `30s`, `1.5m`, `12h`, `7d`; at most 36500d; rounded
 /// to the millisecond. Every duration procman reads parses so (`start
-/// --delay`, `purge --older-than`, `--retention`, the retention setting).
+/// --delay`, `purge --older-than`, `--retention`, `--give-up-after`, the
+/// retention setting).
 /// Refuses (errc::invalid_argument) anything else, naming `what`:
 /// `--older-than must be a duration such as 30, 30s, 15m, 12h or 7d, not
 /// "7x"`.

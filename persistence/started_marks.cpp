@@ -82,7 +82,12 @@ started_marks::create(const std::string& store_dir,
 started_marks::~started_marks() {
   if (fd_ >= 0)
     ::close(fd_);
-  ::unlink(path_.c_str());
+  if (!keep_)
+    ::unlink(path_.c_str());
+}
+
+void started_marks::keep() {
+  keep_ = true;
 }
 
 void started_marks::add(const std::string& pid) {

@@ -16,6 +16,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,8 +35,13 @@ public:
   create(const std::string& store_dir, const std::string& runner_id);
 
   /// Closes and removes the file: a runner that ends normally has
-  /// recorded every process it claimed.
+  /// recorded every process it claimed. Unless `keep` was called.
   ~started_marks();
+
+  /// Leaves the file for the runner that recovers this one's records: this
+  /// runner ends without having recorded every process it claimed (its
+  /// commits failed and it gave up). Thread-safe.
+  void keep();
 
   started_marks(const started_marks&) = delete;
   started_marks& operator=(const started_marks&) = delete;
@@ -59,6 +65,7 @@ private:
   int fd_ = -1;
   std::string header_;
   size_t bytes_ = 0;
+  std::atomic<bool> keep_{false};
 };
 
 /// The pids the dead runner `runner_id` marked as started; nullopt when

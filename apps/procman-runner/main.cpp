@@ -1,6 +1,7 @@
 // procman-runner: runs queued processes in procman-exec children.
 //
 //   procman-runner [--store DIR] [--wait] [--max-processes N] [--parallel N]
+//                  [--give-up-after D]
 //                  [--script-args '...'] [--default-timeout S] [--grace S]
 //                  [--log-level L] [--exec PATH] [--step-lib PATH]
 //                  [--executor fork|spawn]
@@ -10,7 +11,9 @@
 //   procman-runner --listen ADDR:PORT [--lease S] [--parallel N] [TLS] ...
 //   procman-runner --join HOST:PORT [--parallel N] [TLS] [--exec PATH] ...
 //
-// Without --wait it runs what is queued, then exits 0. With --wait it keeps
+// Without --wait it runs what is queued, then exits 0; if its commits fail
+// (a full disk) for --give-up-after (30 s), it kills its children and exits
+// 75 (EX_TEMPFAIL). With --wait it keeps
 // running, holds the store's runner lock (a second --wait runner exits 0 at
 // once) and starts work enqueued by other OS processes immediately.
 // SIGTERM/SIGINT: stop claiming, give children --grace seconds, then kill
@@ -25,6 +28,8 @@
 #include <iostream>
 #include <thread>
 #include <tuple>
+
+#include <sysexits.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -54,6 +59,10 @@ options:
   --wait                 keep running and start new work at once; only one
                          waiting runner per store (a second one exits 0)
   --max-processes N      exit after N processes (with or without --wait)
+  --give-up-after D      when commits to the store fail (a full disk) for D
+                         in a row, kill the children and exit 75 (30s, 2m;
+                         default: 30s without --wait, never with it; 0:
+                         never)
   --parallel N           children at once (default: number of cores)
   --script-args ARGS     passed to every executor (steps see it)
   --default-timeout S    seconds for processes without a timeout (default 60)
@@ -144,6 +153,7 @@ int main(int argc, char** argv) {
     a = std::make_unique<cli::args>(
       argc, argv, std::set<std::string>{"wait", "help", "no-sync"},
       std::set<std::string>{"store", "max-processes", "parallel",
+                            "give-up-after",
                             "script-args", "default-timeout", "grace",
                             "log-level", "exec", "executor", "publish", "bind",
                             "tls-cert", "tls-key", "tls-ca", "retention",
@@ -200,7 +210,8 @@ int main(int argc, char** argv) {
                                + " needs --publish, --listen or --join");
     if (join)
       for (auto name : {"store", "wait", "max-processes", "default-timeout",
-                        "no-sync", "retention", "output-limit"})
+                        "no-sync", "retention", "output-limit",
+                        "give-up-after"})
         if (a->has(name) || a->flag(name))
           throw cli::usage_error(
             std::string("option --") + name
@@ -231,6 +242,14 @@ int main(int argc, char** argv) {
     opts.store_dir = cli::store_dir(*a);
     opts.wait = a->flag("wait") || listen;
     opts.max_processes = a->number("max-processes", 0, 1);
+    opts.give_up_after_ms = opts.wait ? 0 : defaults::give_up_after_ms;
+    if (a->has("give-up-after")) {
+      auto ms = parse_duration(a->get("give-up-after"),
+                               "option --give-up-after");
+      if (!ms)
+        throw cli::usage_error(ms.error().context);
+      opts.give_up_after_ms = *ms;
+    }
     opts.parallel = static_cast<uint32_t>(
       a->number("parallel", 0, listen ? 0 : 1, 1024));
     // A store node with --parallel 0 only serves worker nodes.
@@ -388,11 +407,21 @@ int main(int argc, char** argv) {
     }
   });
   (*eng)->await();
+  auto failure = (*eng)->failure();
   if (gate)
     caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
   eng->reset();
   done = true;
   pthread_kill(signal_thread.native_handle(), SIGHUP);
   signal_thread.join();
+  if (failure) {
+    // A drain started by cron must not hold on while the disk stays full.
+    log_error("", "gave up: " + render(failure)
+                    + "; the next runner records what this one could not "
+                      "(processes it claimed and did not start go back to "
+                      "the queue); exiting with "
+                    + std::to_string(EX_TEMPFAIL));
+    return EX_TEMPFAIL;
+  }
   return 0;
 }

@@ -296,3 +296,59 @@ BOOST_AUTO_TEST_CASE(without_marks_a_kill_9_ends_every_claimed_record_as_runner_
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(give_up_marks, fault_fixture)
+
+BOOST_AUTO_TEST_CASE(a_runner_that_gives_up_recording_nothing_leaves_its_marks_to_the_next) {
+  // One slot: the first process runs, the two others are claimed ahead.
+  json::object steps{{"wait", wait_step(marker("started"), marker("go"))},
+                     {"set", {{"class", "procman.set"}}}};
+  auto first = start(json::serialize(json::object{{"steps", steps}}));
+  std::vector<std::string> ahead;
+  for (int i = 0; i < 2; ++i)
+    ahead.push_back(start(shell_spec("echo x >> " + marker("ran-" + std::to_string(i)))));
+  auto run = faulty_runner({"--parallel", "1", "--give-up-after", "1s"});
+  BOOST_REQUIRE(eventually([&] { return fs::exists(marker("started")); }, 60));
+  for (auto& pid : ahead)
+    BOOST_REQUIRE(await_status(pid, "running", 60));
+  BOOST_TEST_MESSAGE("nothing can be written any more; step one completes");
+  fill_disk();
+  std::ofstream(marker("go")) << "";
+  BOOST_REQUIRE_MESSAGE(run->wait(60), "runner still running; log:\n" + run->log());
+  BOOST_TEST(run->exit_code() == 75, run->log());
+  BOOST_TEST(run->log().find("gave up: commits failed for ") != std::string::npos);
+  BOOST_TEST_MESSAGE("none of it was recorded; the marks name only the one that started");
+  for (auto& pid : {first, ahead[0], ahead[1]})
+    BOOST_TEST(status_of(pid) == "running");
+  std::string marks;
+  for (auto& e : fs::directory_iterator(store + "/runners"))
+    if (e.path().extension() == ".started") {
+      std::ifstream in(e.path());
+      marks = {std::istreambuf_iterator<char>(in), {}};
+    }
+  BOOST_TEST(marks.find(first) != std::string::npos, marks);
+  BOOST_TEST(marks.find(ahead[0]) == std::string::npos);
+  BOOST_TEST(marks.find(ahead[1]) == std::string::npos);
+  BOOST_TEST_MESSAGE("space comes back: the next runner ends the first, runs the others once");
+  free_disk();
+  BOOST_TEST(runner({"--parallel", "1"}).exit_code == 0);
+  auto info = status(first);
+  BOOST_TEST(info.at("status").as_string() == "error");
+  BOOST_TEST(info.at("error").at("kind").as_string() == "runner_lost");
+  BOOST_TEST(info.at("error").at("step").as_string() == "wait");
+  for (int i = 0; i < 2; ++i) {
+    auto again = status(ahead[static_cast<size_t>(i)]);
+    BOOST_TEST(again.at("status").as_string() == "finished", json::serialize(again));
+    BOOST_REQUIRE(again.contains("attempt_errors"));
+    auto errors = again.at("attempt_errors").as_array();
+    BOOST_REQUIRE_EQUAL(errors.size(), 1u);
+    BOOST_TEST(std::string(errors[0].at("message").as_string())
+                 .find("(it was claimed ahead); no step ran, queued again")
+               != std::string::npos);
+    std::ifstream ran(marker("ran-" + std::to_string(i)));
+    std::string all{std::istreambuf_iterator<char>(ran), {}};
+    BOOST_TEST(all == "x\n");
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
