@@ -59,6 +59,8 @@ options:
   --wait                 keep running and start new work at once; only one
                          waiting runner per store (a second one exits 0)
   --max-processes N      exit after N processes (with or without --wait)
+  --max-jobs N           the same (the original's name); both at once must
+                         agree
   --give-up-after D      when commits to the store fail (a full disk) for D
                          in a row, kill the children and exit 75 (30s, 2m;
                          default: 30s without --wait, never with it; 0:
@@ -152,7 +154,7 @@ int main(int argc, char** argv) {
   try {
     a = std::make_unique<cli::args>(
       argc, argv, std::set<std::string>{"wait", "help", "no-sync"},
-      std::set<std::string>{"store", "max-processes", "parallel",
+      std::set<std::string>{"store", "max-processes", "max-jobs", "parallel",
                             "give-up-after",
                             "script-args", "default-timeout", "grace",
                             "log-level", "exec", "executor", "publish", "bind",
@@ -209,9 +211,9 @@ int main(int argc, char** argv) {
         throw cli::usage_error(std::string("option --") + name
                                + " needs --publish, --listen or --join");
     if (join)
-      for (auto name : {"store", "wait", "max-processes", "default-timeout",
-                        "no-sync", "retention", "output-limit",
-                        "give-up-after"})
+      for (auto name : {"store", "wait", "max-processes", "max-jobs",
+                        "default-timeout", "no-sync", "retention",
+                        "output-limit", "give-up-after"})
         if (a->has(name) || a->flag(name))
           throw cli::usage_error(
             std::string("option --") + name
@@ -242,6 +244,15 @@ int main(int argc, char** argv) {
     opts.store_dir = cli::store_dir(*a);
     opts.wait = a->flag("wait") || listen;
     opts.max_processes = a->number("max-processes", 0, 1);
+    // The original's name for the same limit; both at once must agree.
+    if (auto jobs = a->number("max-jobs", 0, 1); jobs > 0) {
+      if (opts.max_processes > 0 && jobs != opts.max_processes)
+        throw cli::usage_error(
+          "options --max-processes and --max-jobs are one limit; they "
+          "disagree (" + a->get("max-processes") + " and " + a->get("max-jobs")
+          + "): give one");
+      opts.max_processes = jobs;
+    }
     opts.give_up_after_ms = opts.wait ? 0 : defaults::give_up_after_ms;
     if (a->has("give-up-after")) {
       auto ms = parse_duration(a->get("give-up-after"),
