@@ -5,12 +5,15 @@
 
 #include <boost/core/demangle.hpp>
 #include <boost/stacktrace.hpp>
+#include <dlfcn.h>
 
 // libbacktrace (GCC's, /usr/lib/gcc/<triple>/<version>/libbacktrace.a)
 // resolves frames to function, file and line from the debug information,
-// inlined frames and functions in anonymous namespaces included. Weak:
-// programs that link it (procman-exec does) get those names, the others
-// fall back to boost::stacktrace's dladdr names (exported symbols only).
+// inlined frames and functions in anonymous namespaces included; without
+// debug information (a Release build) it still names every function from
+// the symbol table (.symtab), local ones included. Weak: programs that
+// link it (procman-exec does) get those names, the others fall back to
+// boost::stacktrace's dladdr names (exported symbols only).
 extern "C" {
 struct backtrace_state;
 using backtrace_error_callback = void (*)(void* data, const char* msg,
@@ -45,9 +48,26 @@ struct source_frame {
   int line = 0;
 };
 
+// The demangled name of the function around `pc` from the symbol tables
+// (.symtab, else .dynsym, of the program or the library); empty if none.
+std::string symbol_at(backtrace_state* state, uintptr_t pc) {
+  std::string symbol;
+  if (backtrace_syminfo == nullptr)
+    return symbol;
+  backtrace_syminfo(
+    state, pc,
+    [](void* data, uintptr_t, const char* name, uintptr_t, uintptr_t) {
+      if (name != nullptr)
+        *static_cast<std::string*>(data) = boost::core::demangle(name);
+    },
+    [](void*, const char*, int) {}, &symbol);
+  return symbol;
+}
+
 // Function, file and line for a return address (several entries when
-// functions were inlined there, innermost first). Empty without
-// libbacktrace or debug information.
+// functions were inlined there, innermost first); without debug
+// information, the function alone (no file, line 0). Empty without
+// libbacktrace, or where no symbol covers the address.
 std::vector<source_frame> source_frames(const void* addr) {
   std::vector<source_frame> result;
   if (backtrace_create_state == nullptr || backtrace_pcinfo == nullptr)
@@ -56,7 +76,10 @@ std::vector<source_frame> source_frames(const void* addr) {
     nullptr, 1, [](void*, const char*, int) {}, nullptr);
   if (state == nullptr || addr == nullptr)
     return result;
-  // A return address points after the call; look up the call itself.
+  // A return address points after the call; look up the call itself. (A
+  // call of a function that does not return, such as __cxa_throw, may be
+  // the last instruction of its caller: the return address is then the
+  // next function's.)
   auto pc = reinterpret_cast<uintptr_t>(addr) - 1;
   backtrace_pcinfo(
     state, pc,
@@ -71,20 +94,25 @@ std::vector<source_frame> source_frames(const void* addr) {
     },
     [](void*, const char*, int) {}, &result);
   // The debug information names functions without their scope
-  // ("execute"); the symbol table has the full name of the outermost one.
-  if (!result.empty() && backtrace_syminfo != nullptr) {
-    std::string symbol;
-    backtrace_syminfo(
-      state, pc,
-      [](void* data, uintptr_t, const char* name, uintptr_t, uintptr_t) {
-        if (name != nullptr)
-          *static_cast<std::string*>(data) = boost::core::demangle(name);
-      },
-      [](void*, const char*, int) {}, &symbol);
-    if (!symbol.empty())
-      result.back().function = std::move(symbol);
-  }
+  // ("execute"); the symbol table has the full name of the outermost one,
+  // and is all there is without debug information.
+  auto symbol = symbol_at(state, pc);
+  if (symbol.empty())
+    return result;
+  if (result.empty())
+    result.push_back({std::move(symbol), "", 0});
+  else
+    result.back().function = std::move(symbol);
   return result;
+}
+
+// The program or library an address lies in, as boost::stacktrace names
+// it for frames without a source location.
+std::string module_of(const void* addr) {
+  Dl_info info;
+  if (::dladdr(addr, &info) != 0 && info.dli_fname != nullptr)
+    return info.dli_fname;
+  return "?";
 }
 
 constexpr size_t max_frames = 128;
@@ -128,7 +156,7 @@ std::string render(const boost::stacktrace::stacktrace& st) {
     }
     for (auto& f : frames)
       line(f.function
-           + (f.file.empty() ? std::string{}
+           + (f.file.empty() ? " in " + module_of(st[i].address())
                              : " at " + f.file + ":" + std::to_string(f.line)));
   }
   return out;
