@@ -30,9 +30,10 @@ namespace procman {
 using store_actor = caf::typed_actor<
   /// Applies one transition durably; replies with the record after it.
   /// Errors: unknown_process, illegal_transition, not_interrupted,
-  /// invalid_spec, invalid_json; storage_failure only after `drain`:
-  /// before, a commit that fails for storage reasons (disk full) is kept
-  /// and retried with backoff until it succeeds, and the reply waits.
+  /// invalid_spec, invalid_json; storage_failure only after `drain` or
+  /// once the store's commit_failure_policy gave up: before, a commit
+  /// that fails for storage reasons (disk full) is kept and retried with
+  /// backoff until it succeeds, and the reply waits.
   caf::replies_to<atom::apply, transition>::with<process_record>,
   /// Claims up to N queued processes for a runner, FIFO.
   caf::replies_to<atom::claim, std::string, uint32_t>
