@@ -290,6 +290,8 @@ start_executors(engine_options& opts) {
     return cgroups.error();
   auto children = std::make_shared<child_service>(std::move(*cgroups),
                                                   opts.reap_orphans);
+  if (opts.exec_lease_ms > 0)
+    children->use_leases(std::chrono::milliseconds(opts.exec_lease_ms));
   bool serves = false;
   if (auto err = check_executor(*children, opts.exec_path, opts.step_libs,
                                 serves))

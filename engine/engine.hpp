@@ -71,6 +71,12 @@ struct engine_options {
   /// serves worker nodes (`procman-runner --listen ... --parallel 0`)
   /// claims nothing here.
   bool local_work = true;
+  /// Executor leases (docs/protocol.md, "Leases"): an executor kills
+  /// itself with all it started when this engine has not renewed its
+  /// lease for this long (it is stopped, or not scheduled), and the
+  /// process ends as runner_lost (`procman-runner --exec-lease`). A worker
+  /// node's executors take the lease its store node grants instead.
+  uint32_t exec_lease_ms = defaults::exec_lease_seconds * 1000;
   /// Makes this OS process a child subreaper and kills every orphan of an
   /// executor's tree that is re-parented to it. Only for a program whose
   /// children are all executors (procman-runner): a host with children of

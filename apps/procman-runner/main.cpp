@@ -3,7 +3,7 @@
 //   procman-runner [--store DIR] [--wait] [--max-processes N] [--parallel N]
 //                  [--script-args '...'] [--default-timeout S] [--grace S]
 //                  [--log-level L] [--exec PATH] [--step-lib PATH]
-//                  [--executor fork|spawn]
+//                  [--executor fork|spawn] [--exec-lease S]
 //                  [--retention D] [--output-limit SIZE]
 //                  [--publish PORT [--bind ADDR]
 //                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]]
@@ -67,6 +67,10 @@ options:
                          once with the step libraries) forks each executor;
                          spawn: posix_spawn of procman-exec per process
                          (default: $PROCMAN_EXECUTOR, else fork)
+  --exec-lease S         an executor whose runner did not renew its lease
+                         for S seconds (the runner is stopped or hung) kills
+                         itself with all it started; its process ends as
+                         runner_lost (default 10)
   --retention D          keep finished, failed and cancelled processes for D
                          (30s, 15m, 12h, 7d; default: the store's setting,
                          see procman config, else 7d)
@@ -99,7 +103,8 @@ options:
 // The help text states these defaults.
 static_assert(procman::defaults::process_timeout == 60
                 && procman::defaults::grace_seconds == 10
-                && procman::defaults::lease_seconds == 10,
+                && procman::defaults::lease_seconds == 10
+                && procman::defaults::exec_lease_seconds == 10,
               "update the defaults in the help text");
 
 /// A worker node until SIGTERM/SIGINT (drain) or a second one (now).
@@ -147,7 +152,8 @@ int main(int argc, char** argv) {
                             "script-args", "default-timeout", "grace",
                             "log-level", "exec", "executor", "publish", "bind",
                             "tls-cert", "tls-key", "tls-ca", "retention",
-                            "output-limit", "listen", "lease", "join"},
+                            "output-limit", "listen", "lease", "join",
+                            "exec-lease"},
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
@@ -262,6 +268,10 @@ int main(int argc, char** argv) {
       opts.output_limit = *bytes;
     }
     opts.no_sync = a->flag("no-sync");
+    // Executor leases.
+    auto exec_lease_s = static_cast<uint32_t>(
+      a->number("exec-lease", defaults::exec_lease_seconds, 1, 3600));
+    opts.exec_lease_ms = exec_lease_s * 1000;
     // Every child of the runner is an executor: orphans of their trees are
     // re-parented to it, and it kills them ($PROCMAN_CONTAINMENT picks how
     // executors are contained).
