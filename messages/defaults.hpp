@@ -91,11 +91,6 @@ constexpr uint32_t lease_seconds = 10;
 /// How many times per lease a worker node renews it.
 constexpr uint32_t renewals_per_lease = 5;
 
-/// A worker node that could not renew its lease for this share of it (in
-/// percent) ends its children itself, before the store node declares it
-/// lost: nothing it runs goes on unobserved.
-constexpr uint32_t self_fence_percent = 80;
-
 // -- executor leases ------------------------------------------------------------
 
 /// Seconds an executor outlives the last renewal of its lease by its runner
