@@ -745,6 +745,8 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
   opts.max_output_bytes = in.max_output_bytes;
   auto result = procman::run_steps(steps, in.first_step, std::move(in.data),
                                    reg, services, obs, opts);
+  if (channel)
+    channel->stop();  // the steps are done; see runner_channel::stop
   ::end_descendants();  // ours, not procman::end_descendants
   int code = exit_finished;
   procman::executor_report last;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -24,13 +25,30 @@ runner_channel::runner_channel(int fd, std::string buffered,
   // Without a timerfd (none left?), poll's timeout does, on the monotonic
   // clock: late only after a suspend.
   timer_fd_ = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   renew(lease_until_ms);
   take_lines();  // what came with the work; the thread is not there yet
   // Ended before any step could start (the runner was stopped after it
   // wrote the work): none does.
   if (auto now = lease_clock_ms(); now >= lease_until_ms_)
     lease_ran_out(now);
-  std::thread([this] { read_loop(); }).detach();
+  reader_ = std::thread([this] { read_loop(); });
+}
+
+runner_channel::~runner_channel() {
+  stop();
+}
+
+void runner_channel::stop() {
+  if (!reader_.joinable())
+    return;
+  stopping_ = true;
+  uint64_t one = 1;
+  if (wake_fd_ < 0 || ::write(wake_fd_, &one, sizeof(one)) < 0) {
+    reader_.detach();  // cannot wake it: it ends with the process
+    return;
+  }
+  reader_.join();
 }
 
 void runner_channel::renew(int64_t until_ms) {
@@ -82,22 +100,25 @@ void runner_channel::read_loop() {
       std::lock_guard<std::mutex> guard{mtx_};
       eof = eof_;
     }
-    pollfd fds[2] = {{timer_fd_, POLLIN, 0}, {fd_, POLLIN, 0}};
+    // The end of stdin is not polled after it came (index 2 drops out).
+    pollfd fds[3] = {{timer_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0},
+                     {fd_, POLLIN, 0}};
     int timeout = -1;
     if (timer_fd_ < 0) {
       auto left = lease_until_ms_ - lease_clock_ms();
       timeout = static_cast<int>(std::clamp<int64_t>(left, 0, INT_MAX));
     }
-    // After the end of stdin only the lease is left to wait for.
-    if (poll(fds, eof ? 1 : 2, timeout) < 0 && errno != EINTR)
+    if (poll(fds, eof ? 2 : 3, timeout) < 0 && errno != EINTR)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (stopping_)
+      return;
     if (timer_fd_ >= 0 && (fds[0].revents & POLLIN) != 0) {
       uint64_t ticks = 0;
       if (::read(timer_fd_, &ticks, sizeof(ticks)) < 0) {
         // nop: nonblocking; the clock below decides
       }
     }
-    if (!eof && fds[1].revents != 0) {
+    if (!eof && fds[2].revents != 0) {
       auto n = ::read(fd_, chunk, sizeof(chunk));
       std::lock_guard<std::mutex> guard{mtx_};
       if (n > 0) {

@@ -10,10 +10,12 @@
 
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace procman::exec {
 
@@ -31,8 +33,18 @@ public:
   runner_channel(int fd, std::string buffered, int64_t lease_until_ms,
                  end_fn end);
 
+  /// Stops the reading thread (stop()).
+  ~runner_channel();
+
   runner_channel(const runner_channel&) = delete;
   runner_channel& operator=(const runner_channel&) = delete;
+
+  /// Ends the reading thread, and with it the lease, before the executor
+  /// ends its tree and itself (the steps are done by then): a thread that
+  /// lives until the process exits makes its reaper's wait4 walk the
+  /// dcache of /proc entries its tree kill looked up, milliseconds on a
+  /// busy machine.
+  void stop();
 
   /// Returns once step `step` (or a later one) is acknowledged. End of
   /// file meanwhile (the runner is gone) or a line that is neither an
@@ -54,6 +66,9 @@ private:
   end_fn end_;
   bool threaded_ = false;
   int timer_fd_ = -1;
+  int wake_fd_ = -1;  ///< an eventfd that stop() writes
+  std::atomic<bool> stopping_{false};
+  std::thread reader_;
   int64_t lease_until_ms_ = 0;
   std::mutex mtx_;
   std::condition_variable cv_;
