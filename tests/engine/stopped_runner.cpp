@@ -26,9 +26,15 @@ struct stopped_fixture : cli_fixture {
                  + extra + "}");
   }
 
-  /// The first copy's shell, once it ticked.
-  pid_t first_copy() {
+  /// The first copy's shell, once it ticked and its runner has committed
+  /// that the step runs. A runner stopped in the middle of a commit would
+  /// hold LMDB's write lock, and every other writer would wait for it
+  /// (docs/architecture.md, "Leases"); after that commit it writes nothing
+  /// while the step ticks.
+  pid_t first_copy(const std::string& pid) {
     BOOST_REQUIRE(eventually([&] { return !tick_copies(ticks).empty(); }, 60));
+    BOOST_REQUIRE(eventually(
+      [&] { return status(pid).at("steps").at("tick") == "running"; }, 60));
     return tick_copies(ticks).front().pid;
   }
 };
@@ -41,7 +47,7 @@ BOOST_AUTO_TEST_CASE(a_stopped_runner_is_not_overtaken_and_its_steps_end_with_it
   auto first = background_runner({"--wait", "--exec-lease", "2"}, "first");
   auto pid = start_ticking(8, R"(, "retry": {"max": 1, "initial": 0, "on": ["runner_lost"]})");
   BOOST_REQUIRE(await_status(pid, "running", 60));
-  auto shell = first_copy();
+  auto shell = first_copy(pid);
   BOOST_TEST_MESSAGE("SIGSTOP the runner " << first->pid());
   first->signal(SIGSTOP);
   auto stopped_ns = tick_clock_ns();
@@ -95,7 +101,7 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_while_stopped_takes_its_steps_along) {
   auto first = background_runner({"--wait", "--exec-lease", "600"}, "first");
   auto pid = start_ticking(600);
   BOOST_REQUIRE(await_status(pid, "running", 60));
-  auto shell = first_copy();
+  auto shell = first_copy(pid);
   first->signal(SIGSTOP);
   first->signal(SIGKILL);
   BOOST_REQUIRE(first->wait(60));
