@@ -233,7 +233,8 @@ void worker_link_state::start_session(pointer self, lease_grant g,
   log_info("", "joined the store node at " + where + " with "
                  + std::to_string(opts.exec.parallel) + " slots; lease "
                  + grant.holder + " (" + std::to_string(grant.lease_ms / 1000.0)
-                 + " s)");
+                 + " s; executors' lease "
+                 + std::to_string(exec_lease.count() / 1000.0) + " s)");
 }
 
 void worker_link_state::lose(pointer self, const std::string& why) {

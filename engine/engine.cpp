@@ -279,6 +279,10 @@ extern "C" const char* const procman_exec_dir __attribute__((weak));
 
 caf::expected<std::shared_ptr<child_service>>
 start_executors(engine_options& opts) {
+  if (opts.exec_lease_ms == 0)
+    return make_error(errc::invalid_argument,
+                      "engine_options::exec_lease_ms must be above 0: every "
+                      "executor holds a lease");
   if (opts.exec_path.empty())
     opts.exec_path = default_exec_path();
   auto exec = resolve_executor(opts.exec_path);
@@ -290,8 +294,7 @@ start_executors(engine_options& opts) {
     return cgroups.error();
   auto children = std::make_shared<child_service>(std::move(*cgroups),
                                                   opts.reap_orphans);
-  if (opts.exec_lease_ms > 0)
-    children->use_leases(std::chrono::milliseconds(opts.exec_lease_ms));
+  children->use_leases(std::chrono::milliseconds(opts.exec_lease_ms));
   bool serves = false;
   if (auto err = check_executor(*children, opts.exec_path, opts.step_libs,
                                 serves))

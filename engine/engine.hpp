@@ -75,7 +75,8 @@ struct engine_options {
   /// itself with all it started when this engine has not renewed its
   /// lease for this long (it is stopped, or not scheduled), and the
   /// process ends as runner_lost (`procman-runner --exec-lease`). A worker
-  /// node's executors take the lease its store node grants instead.
+  /// node's executors take the lease its store node grants instead. 0 is
+  /// refused (invalid_argument).
   uint32_t exec_lease_ms = defaults::exec_lease_seconds * 1000;
   /// Makes this OS process a child subreaper and kills every orphan of an
   /// executor's tree that is re-parented to it. Only for a program whose
@@ -94,7 +95,8 @@ public:
   /// its check failed: the message names the path and the reason; the
   /// store is not touched), store_*, runner_busy (with `wait`, when
   /// another waiting runner holds the store), invalid_argument (an unknown
-  /// containment or executor, or "cgroup" where cgroup v2 is not usable).
+  /// containment or executor, "cgroup" where cgroup v2 is not usable, an
+  /// exec_lease_ms of 0).
   static caf::expected<std::unique_ptr<engine>>
   start(caf::actor_system& sys, engine_options opts);
 
