@@ -397,6 +397,15 @@ worker_node::start(caf::actor_system& sys, worker_options opts) {
   auto children = start_executors(opts.exec);
   if (!children)
     return children.error();
+  // Its executors must end by themselves before the store node may run
+  // their processes again.
+  if ((*children)->lease_until() == 0)
+    return make_error(errc::spawn_failure,
+                      "executor " + opts.exec.exec_path
+                        + " cannot hold a lease (its --check --serve did not "
+                          "say \"lease\"): a worker node's executors must "
+                          "end by themselves when it is cut off; use "
+                          "procman-exec");
   st->children = std::move(*children);
   node_hello hello;
   hello.node_id = make_runner_id();

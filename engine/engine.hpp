@@ -132,8 +132,10 @@ class child_service;
 /// without a store (a worker node, docs/distribution.md): resolves
 /// `opts.exec_path` (default_exec_path() when empty) in place, sets up the
 /// containment of executors (`opts.containment`, `opts.reap_orphans`; it
-/// logs which), checks the executor with `--check` and `opts.step_libs`
-/// and starts its fork server (`opts.executor`; it logs which mode).
+/// logs which), checks the executor with `--check` and `opts.step_libs`,
+/// gives executors leases of `opts.exec_lease_ms` when it can hold them (it
+/// says "lease"; else it logs that it cannot) and starts its fork server
+/// (`opts.executor`; it logs which mode).
 /// Errors: as engine::start's before it opens the store.
 caf::expected<std::shared_ptr<child_service>>
 start_executors(engine_options& opts);

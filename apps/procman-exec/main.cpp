@@ -645,9 +645,10 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
     if (auto f = procman::load_step_libraries(step_libraries({}, cli_libs),
                                               reg, services))
       return bad_input(rep, f.context);
-    // "serve" first: an executor that cannot serve (a stand-in script)
-    // says only "ok", and the runner then spawns it per process.
-    constexpr char serves[] = "serve\nok\n";
+    // "serve" and "lease" first: an executor that cannot serve (a
+    // stand-in script) says only "ok", and the runner then spawns it per
+    // process; one that does not say "lease" gets no lease.
+    constexpr char serves[] = "serve\nlease\nok\n";
     constexpr char plain[] = "ok\n";
     const char* ok = serve ? serves : plain;
     auto ok_len = std::strlen(ok);

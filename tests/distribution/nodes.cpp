@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -497,6 +498,16 @@ BOOST_AUTO_TEST_CASE(bad_node_options_are_refused_with_a_clear_error) {
   r = runner({"--exec-lease", "0"});
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.err.find("--exec-lease") != std::string::npos, r.err);
+  // A worker's executor must hold a lease; a stand-in that cannot is
+  // refused before it joins.
+  auto stand_in = tmp.str() + "/stand-in.sh";
+  std::ofstream(stand_in) << "#!/bin/sh\n[ \"$1\" = --check ] && { echo ok; exit 0; }\n"
+                             "cat >/dev/null\n";
+  std::filesystem::permissions(stand_in, std::filesystem::perms::owner_all);
+  r = run_command({bin("procman-runner"), "--join", "127.0.0.1:4000", "--exec",
+                   stand_in}, {}, 60);
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("cannot hold a lease") != std::string::npos, r.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
