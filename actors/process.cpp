@@ -61,7 +61,8 @@ bool step_acks(const process_record& rec) {
   return rec.steps.size() > rec.next_step + 1;
 }
 
-std::string work_of(const process_record& rec, const exec_config& cfg) {
+std::string work_of(const process_record& rec, const exec_config& cfg,
+                    int64_t lease_until_ms) {
   executor_input in;
   in.pid = rec.pid;
   in.steps = rec.steps;
@@ -73,6 +74,7 @@ std::string work_of(const process_record& rec, const exec_config& cfg) {
   in.step_libs = cfg.step_libs;
   in.step_acks = step_acks(rec);
   in.output_events = cfg.output_events;
+  in.lease_until_ms = lease_until_ms;
   return encode_input(in);
 }
 
@@ -192,11 +194,16 @@ process(process_actor::stateful_pointer<process_state> self,
   spec.argv = {st.cfg->exec_path};
   spec.env = {"PROCMAN_PARENT_PID=" + std::to_string(getpid()),
               "PROCMAN_PID=" + st.record.pid};
-  spec.input = work_of(st.record, *st.cfg);
+  // The executor's lease: it ends itself, with all it started, unless the
+  // launcher renews it on its stdin in time (docs/protocol.md, "Leases").
+  spec.lease_until_ms = st.cfg->children->lease_until();
+  spec.input = work_of(st.record, *st.cfg, spec.lease_until_ms);
   st.acks = step_acks(st.record);
-  spec.keep_stdin_open = st.acks;
+  spec.keep_stdin_open = st.acks || spec.lease_until_ms > 0;
   auto hdl = caf::actor_cast<process_actor>(self);
   child_handlers handlers;
+  // Set on the launcher's thread before `on_exit`, whose message reads it.
+  handlers.on_lease_lapsed = [lapsed = st.lease_lapsed] { *lapsed = true; };
   handlers.on_report = [hdl](std::string line) {
     caf::anon_send(hdl, atom::report_v, std::move(line));
   };
@@ -395,7 +402,16 @@ process(process_actor::stateful_pointer<process_state> self,
             break;
           t.kind = transition_kind::fail;
           t.error.kind = error_kind::crash;
-          if (sig != 0)
+          if (*st.lease_lapsed) {
+            // The runner was not scheduled (stopped, hung) or, on a worker
+            // node, its store node went silent: nobody watched the step.
+            t.error.kind = error_kind::runner_lost;
+            t.error.message = "the executor's lease ran out: runner "
+                              + st.cfg->runner_id
+                              + " did not renew it in time (it was stopped "
+                                "or hung, or lost its store node), so the "
+                                "executor killed itself and all it started";
+          } else if (sig != 0)
             t.error.message = "executor was killed by " + signal_name(sig)
                               + " without a result";
           else

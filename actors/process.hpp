@@ -3,6 +3,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -91,6 +92,10 @@ struct process_state {
   /// free while the last transitions are committed).
   bool slot_freed = false;
   process_status last_status = process_status::running;
+  /// The executor ended itself because its lease ran out (set by the
+  /// launcher's thread before it reports the exit).
+  std::shared_ptr<std::atomic<bool>> lease_lapsed
+    = std::make_shared<std::atomic<bool>>(false);
   uint32_t timeout = 0;  ///< effective seconds
 
   /// Sends `t` to the store, after the held transitions.

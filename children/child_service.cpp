@@ -36,6 +36,7 @@
 #include "procman/children/spawn_attributes.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
+#include "procman/protocol/executor_lease.hpp"
 
 extern char** environ;
 
@@ -60,6 +61,11 @@ struct child : std::enable_shared_from_this<child> {
   bool keep_open = false;
   bool writing = false;
   std::string queued;  ///< written after `input`, for keep_open
+  /// The lease: the latest end written to the child (or in its input; 0:
+  /// it holds none), and the one to write next.
+  int64_t lease_written = 0;
+  int64_t lease_pending = 0;
+  bool lease_lapsed = false;  ///< it was killed after its lease ran out
   std::string line;
   std::string err_tail;
   char out_buf[65536];
@@ -125,28 +131,44 @@ struct child : std::enable_shared_from_this<child> {
       poll_exit();
   }
 
-  /// Writes `input`, then whatever `write_input` queued meanwhile; closes
-  /// stdin after `input` unless `keep_open`. A failed write (the child
-  /// closed its stdin or ended) closes it too.
+  /// Writes `input`, then whatever `write_input` queued meanwhile, then
+  /// the lease's latest end (one line, however often it moved meanwhile);
+  /// closes stdin after `input` unless `keep_open`. A failed write (the
+  /// child closed its stdin or ended) closes it too.
   void write_in() {
     if (writing || done || !in.is_open())
       return;
     if (input.empty() && !queued.empty())
       input.swap(queued);
+    int64_t renewing = 0;
+    if (input.empty() && lease_pending > lease_written) {
+      renewing = lease_pending;
+      input = encode_lease(renewing);
+    }
     if (input.empty())
       return;
     writing = true;
     auto self = shared_from_this();
     asio::async_write(in, asio::buffer(input),
-                      [self](boost::system::error_code ec, size_t) {
+                      [self, renewing](boost::system::error_code ec, size_t) {
                         self->writing = false;
                         std::string{}.swap(self->input);
+                        if (!ec && renewing > 0)
+                          self->lease_written = renewing;
                         boost::system::error_code ignored;
                         if (ec || !self->keep_open)
                           self->in.close(ignored);
                         else
                           self->write_in();
                       });
+  }
+
+  /// Pushes the lease to `until` (if it holds one and that is later).
+  void renew_lease(int64_t until) {
+    if (lease_written == 0 || done || until <= lease_pending)
+      return;
+    lease_pending = until;
+    write_in();
   }
 
   void poll_exit() {
@@ -166,6 +188,10 @@ struct child : std::enable_shared_from_this<child> {
   /// `status` as from waitpid, or -1 when it was lost (reported as a crash).
   void on_exit_status(int status) {
     exited = true;
+    // Killed after the last end of its lease that reached it: it ended
+    // itself because the runner did not renew it in time.
+    lease_lapsed = lease_written > 0 && status != -1 && WIFSIGNALED(status)
+                   && lease_clock_ms() >= lease_written;
     if (status == -1) {
       exit_code = -1;
       signal = 0;
@@ -262,6 +288,8 @@ struct child : std::enable_shared_from_this<child> {
     auto limit = child_service::stderr_tail_bytes;
     if (err_tail.size() > limit)
       err_tail.erase(0, err_tail.size() - limit);
+    if (lease_lapsed && handlers.on_lease_lapsed)
+      handlers.on_lease_lapsed();
     if (handlers.on_exit)
       handlers.on_exit(exit_code, signal, std::move(err_tail));
     handlers = {};
@@ -317,8 +345,18 @@ struct child_service::impl {
   std::atomic<pid_t> server_pid{0};
   /// After the server failed to start: no new attempt before this.
   std::atomic<int64_t> server_retry_at{0};
+  /// Executor leases (use_leases, cap_leases): their length, 0 without;
+  /// the cap, in lease_clock_ms().
+  std::atomic<int64_t> lease_bound_ms{0};
+  std::atomic<int64_t> lease_cap{INT64_MAX};
+  asio::steady_timer lease_timer;
+  bool lease_timer_armed = false;
 
-  impl() : guard(ctx.get_executor()), orphan_timer(ctx), periodic_timer(ctx) {
+  impl()
+    : guard(ctx.get_executor()),
+      orphan_timer(ctx),
+      periodic_timer(ctx),
+      lease_timer(ctx) {
     thread = std::thread([this] {
       // Writes to an executor that has just exited fail with EPIPE on this
       // thread instead of raising SIGPIPE, whose default action would end
@@ -367,6 +405,39 @@ struct child_service::impl {
                         .count();
     log_warn("", render(err) + "; spawning executors meanwhile");
     return false;
+  }
+
+  int64_t lease_until() const {
+    auto bound = lease_bound_ms.load();
+    if (bound <= 0)
+      return 0;
+    return std::max<int64_t>(1, std::min(lease_clock_ms() + bound,
+                                         lease_cap.load()));
+  }
+
+  /// I/O thread: pushes every child's lease as far as it may go now.
+  void renew_leases() {
+    auto until = lease_until();
+    if (until <= 0)
+      return;
+    for (auto& kv : children)
+      kv.second->renew_lease(until);
+  }
+
+  /// I/O thread: renews 4 times per lease, from now on.
+  void renew_leases_regularly() {
+    if (lease_timer_armed)
+      return;
+    lease_timer_armed = true;
+    auto period = std::max<int64_t>(lease_bound_ms / 4, 20);
+    lease_timer.expires_after(std::chrono::milliseconds(period));
+    lease_timer.async_wait([this](boost::system::error_code ec) {
+      lease_timer_armed = false;
+      if (ec)
+        return;
+      renew_leases();
+      renew_leases_regularly();
+    });
   }
 
   /// Stops using cgroups after the first failure, and says so once.
@@ -666,6 +737,9 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
   asio::post(self->ctx, [self, pid, in_fd = in[1], out_fd = out[0],
                          err_fd = err[0], input = spec.input, cgroup,
                          keep_open = spec.keep_stdin_open,
+                         lease_until_ms = spec.keep_stdin_open
+                                            ? spec.lease_until_ms
+                                            : int64_t{0},
                          needs_move, handlers = std::move(handlers)]() mutable {
     // Into its cgroup before its input is written: until then it starts no
     // step, so nothing of it is left outside. Here rather than in spawn():
@@ -678,6 +752,7 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
     auto c = std::make_shared<child>(self->ctx, pid, in_fd, out_fd, err_fd);
     c->input = std::move(input);
     c->keep_open = keep_open;
+    c->lease_written = c->lease_pending = lease_until_ms;
     c->handlers = std::move(handlers);
     c->cgroup = std::move(cgroup);
     c->on_exited = [self](int pid, const std::string& cgroup,
@@ -721,6 +796,31 @@ void child_service::write_input(int pid, std::string text) {
 
 bool executor_launcher::has_timers() const {
   return false;
+}
+
+int64_t executor_launcher::lease_until() const {
+  return 0;
+}
+
+void child_service::use_leases(std::chrono::milliseconds bound) {
+  auto* self = impl_.get();
+  self->lease_bound_ms = bound.count();
+  asio::post(self->ctx, [self] { self->renew_leases_regularly(); });
+}
+
+void child_service::cap_leases(int64_t until_ms) {
+  auto* self = impl_.get();
+  auto cap = self->lease_cap.load();
+  // The first cap replaces "none" (INT64_MAX); later ones only move it on.
+  while ((cap == INT64_MAX || until_ms > cap)
+         && !self->lease_cap.compare_exchange_weak(cap, until_ms)) {
+    // nop: `cap` was reloaded
+  }
+  asio::post(self->ctx, [self] { self->renew_leases(); });
+}
+
+int64_t child_service::lease_until() const {
+  return impl_->lease_until();
 }
 
 void executor_launcher::call_after(int, std::chrono::milliseconds,

@@ -13,6 +13,8 @@
 
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -61,6 +63,22 @@ public:
   bool has_timers() const override;
   void call_after(int pid, std::chrono::milliseconds delay,
                   std::function<void()> fn) override;
+
+  /// Executor leases (docs/architecture.md, "Leases"): from now on
+  /// `lease_until()` gives an executor a lease that ends `bound` after
+  /// now, and the I/O thread pushes the lease of every child that holds
+  /// one forward to `bound` after now, 4 times per `bound`. A runner that
+  /// is not scheduled for `bound` pushes nothing, and its executors end
+  /// themselves.
+  void use_leases(std::chrono::milliseconds bound);
+
+  /// From now on no lease goes past `until_ms` (lease_clock_ms()); a later
+  /// call only moves the cap forward, and pushes the leases there at once.
+  /// A worker node caps them at the last renewal of its own lease that its
+  /// store node confirmed, plus its bound.
+  void cap_leases(int64_t until_ms);
+
+  int64_t lease_until() const override;
 
   /// Sends `sig` to the process group of every live child; SIGKILL kills
   /// as `kill_group` does. Thread-safe.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -20,6 +21,11 @@ struct child_spec {
   std::string input;              ///< written to stdin, then stdin closes
   /// Keep stdin open after `input` for `write_input` (until the child ends).
   bool keep_stdin_open = false;
+  /// The end of the executor's lease that `input` gives it
+  /// (protocol/executor_lease.hpp, from `executor_launcher::lease_until`):
+  /// the launcher renews the lease on stdin while the child runs. 0: none.
+  /// Needs `keep_stdin_open`.
+  int64_t lease_until_ms = 0;
 };
 
 /// A call after a delay, on the launcher's thread, unless the child has
@@ -36,6 +42,10 @@ struct child_handlers {
   /// `exit_code` is -1 when a signal ended it.
   std::function<void(int exit_code, int signal, std::string stderr_tail)>
     on_exit;
+  /// Called just before `on_exit` when a child with a lease was killed by
+  /// a signal after its lease had run out: the runner had not renewed it
+  /// in time, and the executor killed itself with all it started.
+  std::function<void()> on_lease_lapsed;
   /// Armed when the child starts, where the launcher `has_timers()`; each
   /// is called once, unless the child has ended (`on_exit` was called)
   /// first, and is dropped with the child.
@@ -60,6 +70,12 @@ public:
   /// after what was written before; nothing if the child is gone.
   /// Thread-safe.
   virtual void write_input(int pid, std::string text);
+
+  /// The end of the lease (lease_clock_ms()) for an executor that starts
+  /// now, which the launcher then renews (`child_spec::lease_until_ms`);
+  /// 0 where it gives no leases (launchers without real children).
+  /// Thread-safe.
+  virtual int64_t lease_until() const;
 
   /// Whether this launcher calls `child_handlers::timers` and
   /// `call_after`. One that does spares the runner a timer of its own per

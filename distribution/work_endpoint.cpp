@@ -15,6 +15,14 @@
 // only while its lease is live and holds the process. The record's last
 // completed step is durable before the executor starts the next
 // (docs/protocol.md), so the step after it is the one that was running.
+//
+// One copy at a time: a worker's executors end themselves at the latest
+// `exec_lease_ms` + defaults::exec_kill_ms after the send of the last
+// heartbeat the store node confirmed (their own leases, capped there by the
+// worker), which is before the store node heard it plus `lease_ms`. So a
+// lease is declared lost no sooner than that: after `lease_ms` of silence,
+// or, when its connection closed (which does not prove the worker dead),
+// once `exec_lease_ms` + exec_kill_ms have passed since it was last heard.
 
 #include "procman/distribution/work_endpoint.hpp"
 
@@ -56,6 +64,13 @@ std::string seconds(clock::duration d) {
          + " s";
 }
 
+/// "3 s", "1.5 s".
+std::string seconds(uint32_t ms) {
+  if (ms % 1000 == 0)
+    return std::to_string(ms / 1000) + " s";
+  return seconds(std::chrono::milliseconds(ms));
+}
+
 /// The failure that ends `rec`, held by the lost `holder`.
 transition node_lost(const process_record& rec, const std::string& holder,
                      const std::string& why) {
@@ -70,6 +85,49 @@ transition node_lost(const process_record& rec, const std::string& holder,
 
 } // namespace
 
+caf::expected<uint32_t> node_exec_lease(uint32_t lease_ms,
+                                        uint32_t exec_lease_ms) {
+  auto heartbeat = std::max(100u, lease_ms / defaults::renewals_per_lease);
+  auto kill = defaults::exec_kill_ms;
+  if (exec_lease_ms == 0) {
+    auto half = std::min(lease_ms / 2, defaults::exec_lease_seconds * 1000);
+    if (half + kill >= lease_ms)
+      return make_error(errc::invalid_argument,
+                        "--lease " + seconds(lease_ms)
+                          + " is too short: a worker node's executors get "
+                            "half of it ("
+                          + seconds(half) + ") and up to " + seconds(kill)
+                          + " to be killed, which must end before the lease "
+                            "does; give --lease 3 or more");
+    return half;
+  }
+  if (exec_lease_ms + kill >= lease_ms)
+    return make_error(errc::invalid_argument,
+                      "--exec-lease " + seconds(exec_lease_ms)
+                        + " does not fit --lease " + seconds(lease_ms)
+                        + ": a worker node's executors may live "
+                        + seconds(exec_lease_ms)
+                        + " after the last renewal its store node confirmed, "
+                          "and up to "
+                        + seconds(kill)
+                        + " more to be killed, which must end before the "
+                          "store node declares the node lost and may run its "
+                          "processes again ("
+                        + seconds(lease_ms)
+                        + " after that renewal); give a shorter --exec-lease "
+                          "or a longer --lease");
+  if (exec_lease_ms < 2 * heartbeat)
+    return make_error(errc::invalid_argument,
+                      "--exec-lease " + seconds(exec_lease_ms)
+                        + " does not fit --lease " + seconds(lease_ms)
+                        + ": a worker node renews its lease every "
+                        + seconds(heartbeat)
+                        + ", and its executors must live through two "
+                          "renewals; give --exec-lease "
+                        + seconds(2 * heartbeat) + " or more");
+  return exec_lease_ms;
+}
+
 caf::error lease_not_current(const std::string& holder,
                              const std::string& why) {
   return make_error(errc::lease_expired,
@@ -78,16 +136,17 @@ caf::error lease_not_current(const std::string& holder,
 
 node_lease* work_endpoint_state::live(const std::string& holder) {
   auto i = leases.find(holder);
-  if (i == leases.end() || i->second.lost)
+  if (i == leases.end() || i->second.lost || i->second.closed)
     return nullptr;
   return &i->second;
 }
 
 void work_endpoint_state::lose(self_ptr self, const std::string& holder,
                                const std::string& why) {
-  auto l = live(holder);
-  if (!l)
+  auto i = leases.find(holder);
+  if (i == leases.end() || i->second.lost)
     return;
+  auto l = &i->second;
   l->lost = true;
   l->why = why;
   log_error("", "node " + node_of(holder) + " lost (" + why + "): ending the "
@@ -174,12 +233,22 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
   // Every commit: queued work wakes the workers, cancels reach them.
   self->send(st.manager, atom::subscribe_v, std::string{},
              caf::actor_cast<caf::actor>(self));
+  if (auto b = node_exec_lease(st.opts.lease_ms, st.opts.exec_lease_ms)) {
+    st.opts.exec_lease_ms = *b;
+  } else {
+    log_error("", render(b.error()));
+    st.opts.exec_lease_ms = st.opts.lease_ms / 2;
+  }
+  // A closed connection does not prove the worker dead (a reset from the
+  // network, a worker whose side still runs): its executors may live until
+  // their own leases end, so the lease is lost only then (the tick).
   self->set_down_handler([self](const caf::down_msg& dm) {
     for (auto& kv : self->state.leases)
-      if (!kv.second.lost && kv.second.link.address() == dm.source) {
-        self->state.lose(self, kv.first,
-                         "its connection closed: "
-                           + self->system().render(dm.reason));
+      if (!kv.second.lost && !kv.second.closed
+          && kv.second.link.address() == dm.source) {
+        kv.second.closed = true;
+        kv.second.why = "its connection closed: "
+                        + self->system().render(dm.reason);
         return;
       }
   });
@@ -191,6 +260,7 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
                        + std::chrono::seconds(1),
                      atom::recover_v);
   auto lease_ms = st.opts.lease_ms;
+  auto exec_lease_ms = st.opts.exec_lease_ms;
   return {
     // -- the manager's interface ----------------------------------------------
     [self](atom::start, process_spec& spec) {
@@ -295,7 +365,7 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
       return rp;
     },
     // -- worker nodes -----------------------------------------------------------
-    [self, lease_ms](atom::join, const node_hello& hello,
+    [self, lease_ms, exec_lease_ms](atom::join, const node_hello& hello,
                      const caf::actor& link) -> caf::result<lease_grant> {
       auto& st = self->state;
       if (!valid_node_id(hello.node_id))
@@ -331,6 +401,7 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
       g.heartbeat_ms = std::max(100u, lease_ms / defaults::renewals_per_lease);
       g.default_timeout = st.opts.default_timeout;
       g.output_events = st.opts.output_events;
+      g.exec_lease_ms = exec_lease_ms;
       log_info("", "node " + hello.node_id + " (" + hello.host + ", "
                      + std::to_string(hello.parallel) + " slots) joined; lease "
                      + l.holder);
@@ -435,16 +506,20 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
       return caf::ok_atom_v;
     },
     // -- timers -----------------------------------------------------------------
-    [self, lease_ms](caf::tick_atom) {
+    [self, lease_ms, exec_lease_ms](caf::tick_atom) {
       auto& st = self->state;
       auto now = clock::now();
       auto lease = std::chrono::milliseconds(lease_ms);
+      auto executors_ended = std::chrono::milliseconds(exec_lease_ms)
+                             + std::chrono::milliseconds(defaults::exec_kill_ms);
       std::vector<std::pair<std::string, std::string>> expired;
       for (auto& kv : st.leases) {
         auto& l = kv.second;
         if (!l.lost && now - l.last_heard > lease)
           expired.emplace_back(kv.first, "no heartbeat for "
                                            + seconds(now - l.last_heard));
+        else if (!l.lost && l.closed && now - l.last_heard > executors_ended)
+          expired.emplace_back(kv.first, l.why);
         else if (l.lost)
           st.settle(self, kv.first);  // a list that failed is tried again
       }

@@ -36,6 +36,9 @@ using work_endpoint_gate = node_gate_actor::extend<
 struct endpoint_options {
   std::string store_dir;  ///< where the lease lock files go (runners/)
   uint32_t lease_ms = defaults::lease_seconds * 1000;
+  /// The lease of worker nodes' executors (lease_grant::exec_lease_ms);
+  /// 0: node_exec_lease's default. Checked by node_exec_lease.
+  uint32_t exec_lease_ms = 0;
   uint32_t default_timeout = defaults::process_timeout;  ///< for the grants
   bool output_events = true;  ///< for the grants: the store keeps output
 };
@@ -52,6 +55,8 @@ struct node_lease {
   uint32_t in_flight = 0;
   /// runners/<holder>.lock, renewed at each heartbeat.
   std::shared_ptr<file_lock> lock;
+  /// Its connection closed: lost once its executors have surely ended.
+  bool closed = false;
   bool lost = false;    ///< refused from now on; its processes are being ended
   bool ending = false;  ///< the processes it held are being ended
   std::string why;      ///< why it was lost
@@ -69,7 +74,8 @@ struct work_endpoint_state {
   std::unordered_map<std::string, node_lease> leases;
   bool wake_scheduled = false;
 
-  /// The live lease of `holder`, null if it has none.
+  /// The live lease of `holder` (not lost, its connection open), null if
+  /// it has none.
   node_lease* live(const std::string& holder);
 
   /// Refuses everything of `holder` from now on and ends the processes it
@@ -88,6 +94,17 @@ work_endpoint_gate::behavior_type
 work_endpoint(work_endpoint_gate::stateful_pointer<work_endpoint_state> self,
               endpoint_options opts, manager_actor manager, store_actor store,
               supervisor_actor local);
+
+/// The lease a store node with the node lease `lease_ms` (`--lease`) grants
+/// its workers' executors: `exec_lease_ms` (`--exec-lease`; 0: half the
+/// lease, at most defaults::exec_lease_seconds). An executor of a worker
+/// ends itself that long after the last renewal the store node confirmed,
+/// and needs up to defaults::exec_kill_ms more to be gone: that must end
+/// before the store node may declare the node lost and run its processes
+/// again, and the executors must live through two renewals. Errors:
+/// invalid_argument naming both options and what would fit.
+caf::expected<uint32_t> node_exec_lease(uint32_t lease_ms,
+                                        uint32_t exec_lease_ms);
 
 /// The error that refuses a request under a lease that is not current.
 caf::error lease_not_current(const std::string& holder, const std::string& why);

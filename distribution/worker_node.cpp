@@ -4,7 +4,8 @@
 //      ^                                |      a supervisor under the lease;
 //      |                                |      heartbeats renew the lease)
 //      | backoff                        | connection closed, lease refused,
-//      |                                | no renewal for 80% of the lease
+//      |                                | no renewal confirmed for the
+//      |                                | executors' lease
 //      |                                v
 //      +--- supervisor ended <---- losing: every child killed at once, the
 //                                  remote store fails what waits, the
@@ -12,6 +13,14 @@
 //
 //   drain: the supervisor drains with the grace period; when it has ended,
 //   the node leaves (the endpoint ends the lease) and the link quits.
+//
+// The executors' leases (docs/distribution.md, "Guarantees"): each renewal
+// of the node's lease that the store node confirms moves the cap of every
+// executor's lease to when that renewal was sent plus the executors' lease
+// the store node granted (lease_grant::exec_lease_ms). Executors end
+// themselves at that cap, whatever this process does meanwhile (stopped,
+// hung, cut off), and that is before the store node can declare this node
+// lost: the store node heard the renewal after it was sent.
 
 #include "procman/distribution/worker_node.hpp"
 
@@ -31,6 +40,7 @@
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/persistence/file_lock.hpp"
+#include "procman/protocol/executor_lease.hpp"
 #include "procman/remote/remote.hpp"
 
 namespace procman {
@@ -69,7 +79,11 @@ struct worker_link_state {
   lease_grant grant;
   remote_store_actor store;
   supervisor_actor supervisor;
+  /// When the last renewal the store node confirmed was sent (the join's
+  /// request counts as the first).
   clock::time_point last_renewed;
+  /// How long the executors live after it (the grant's exec_lease_ms).
+  std::chrono::milliseconds exec_lease{0};
   uint64_t session = 0;
   bool joined = false;
 
@@ -84,7 +98,14 @@ struct worker_link_state {
 
   void connect(pointer self);
   void failed(pointer self, const std::string& why);
-  void start_session(pointer self, lease_grant g);
+  void start_session(pointer self, lease_grant g, clock::time_point sent,
+                     int64_t sent_lease_clock);
+  /// The store node confirmed a renewal sent at `sent` (lease_clock_ms():
+  /// `sent_lease_clock`): the executors may live `exec_lease` after it.
+  void renewed(clock::time_point sent, int64_t sent_lease_clock);
+  /// Ends the session when no renewal was confirmed for the executors'
+  /// lease: they have ended themselves by now, or are ending.
+  void check_fence(pointer self);
   void lose(pointer self, const std::string& why);
   void supervisor_ended(pointer self);
   /// Ends the link once nothing runs and the lease is given back.
@@ -117,10 +138,15 @@ void worker_link_state::connect(pointer self) {
         auto ep = caf::actor_cast<work_endpoint_actor>(std::move(ptr));
         self->monitor(ep);
         st.endpoint = ep;
+        // The store node's lease starts when it hears the join, after this.
+        auto sent = clock::now();
+        auto sent_lease_clock = lease_clock_ms();
         self->request(ep, st.opts.connect_timeout, atom::join_v, st.hello,
                       caf::actor_cast<caf::actor>(self))
           .then(
-            [self](lease_grant& g) { self->state.start_session(self, g); },
+            [self, sent, sent_lease_clock](lease_grant& g) {
+              self->state.start_session(self, g, sent, sent_lease_clock);
+            },
             [self](caf::error& err) {
               auto& st = self->state;
               self->demonitor(st.endpoint.address());
@@ -152,7 +178,22 @@ void worker_link_state::failed(pointer self, const std::string& why) {
   self->delayed_send(self, backoff, atom::join_v);
 }
 
-void worker_link_state::start_session(pointer self, lease_grant g) {
+void worker_link_state::renewed(clock::time_point sent,
+                                int64_t sent_lease_clock) {
+  last_renewed = std::max(last_renewed, sent);
+  children->cap_leases(sent_lease_clock + exec_lease.count());
+}
+
+void worker_link_state::check_fence(pointer self) {
+  if (joined && clock::now() - last_renewed > exec_lease)
+    lose(self, "no renewal of the lease was confirmed for "
+                 + std::to_string(exec_lease.count())
+                 + " ms; the executors' leases ran out");
+}
+
+void worker_link_state::start_session(pointer self, lease_grant g,
+                                      clock::time_point sent,
+                                      int64_t sent_lease_clock) {
   connecting = false;
   backoff = std::chrono::milliseconds{0};
   failed_attempts = 0;
@@ -168,6 +209,12 @@ void worker_link_state::start_session(pointer self, lease_grant g) {
   cfg->default_timeout = grant.default_timeout;
   cfg->output_events = grant.output_events;
   cfg->children = children;
+  // Executors started under this lease hold leases capped by its renewals.
+  exec_lease = std::chrono::milliseconds(
+    grant.exec_lease_ms > 0 ? grant.exec_lease_ms : grant.lease_ms / 2);
+  children->use_leases(exec_lease);
+  last_renewed = sent;
+  renewed(sent, sent_lease_clock);
   store = self->spawn(remote_store, endpoint, grant.holder);
   supervisor_options so;
   so.parallel = opts.exec.parallel;
@@ -181,13 +228,13 @@ void worker_link_state::start_session(pointer self, lease_grant g) {
                            caf::actor_cast<store_actor>(store),
                            std::shared_ptr<const exec_config>(cfg));
   self->monitor(supervisor);
-  last_renewed = clock::now();
   self->delayed_send(self, std::chrono::milliseconds(grant.heartbeat_ms),
                      atom::heartbeat_v, session);
   log_info("", "joined the store node at " + where + " with "
                  + std::to_string(opts.exec.parallel) + " slots; lease "
                  + grant.holder + " (" + std::to_string(grant.lease_ms / 1000.0)
-                 + " s)");
+                 + " s; executors' lease "
+                 + std::to_string(exec_lease.count() / 1000.0) + " s)");
 }
 
 void worker_link_state::lose(pointer self, const std::string& why) {
@@ -278,19 +325,18 @@ worker_link(worker_link_state::pointer self, worker_options opts,
       auto& st = self->state;
       if (!st.joined || session != st.session)
         return;
+      st.check_fence(self);
+      if (!st.joined)
+        return;
       auto sent = clock::now();
-      auto fence = std::chrono::milliseconds(st.grant.lease_ms)
-                   * defaults::self_fence_percent / 100;
-      if (sent - st.last_renewed > fence)
-        return st.lose(self, "the lease could not be renewed for "
-                               + std::to_string(fence.count()) + " ms");
+      auto sent_lease_clock = lease_clock_ms();
       self->request(st.endpoint, std::chrono::milliseconds(st.grant.lease_ms),
                     atom::heartbeat_v, st.grant.holder)
         .then(
-          [self, session, sent](caf::ok_atom) {
+          [self, session, sent, sent_lease_clock](caf::ok_atom) {
             auto& st = self->state;
             if (st.joined && session == st.session)
-              st.last_renewed = std::max(st.last_renewed, sent);
+              st.renewed(sent, sent_lease_clock);
           },
           [self, session](const caf::error& err) {
             auto& st = self->state;
@@ -304,13 +350,7 @@ worker_link(worker_link_state::pointer self, worker_options opts,
     },
     [self](caf::tick_atom) {
       auto& st = self->state;
-      if (st.joined) {
-        auto fence = std::chrono::milliseconds(st.grant.lease_ms)
-                     * defaults::self_fence_percent / 100;
-        if (clock::now() - st.last_renewed > fence)
-          st.lose(self, "the lease could not be renewed for "
-                          + std::to_string(fence.count()) + " ms");
-      }
+      st.check_fence(self);
       if (st.joined) {
         self->send(st.supervisor, atom::check_v);
         // Work enqueued on the store's machine by a client that wrote the
@@ -357,6 +397,15 @@ worker_node::start(caf::actor_system& sys, worker_options opts) {
   auto children = start_executors(opts.exec);
   if (!children)
     return children.error();
+  // Its executors must end by themselves before the store node may run
+  // their processes again.
+  if ((*children)->lease_until() == 0)
+    return make_error(errc::spawn_failure,
+                      "executor " + opts.exec.exec_path
+                        + " cannot hold a lease (its --check --serve did not "
+                          "say \"lease\"): a worker node's executors must "
+                          "end by themselves when it is cut off; use "
+                          "procman-exec");
   st->children = std::move(*children);
   node_hello hello;
   hello.node_id = make_runner_id();

@@ -14,11 +14,14 @@
 // It joins the store node's work endpoint and gets a lease, which it renews;
 // its supervisor and process actors are a runner's, with a store and a
 // queue (distribution/remote_store.hpp) that send every claim, read and
-// transition to the endpoint under the lease. When it loses the store node
-// (the connection closes, or it cannot renew the lease for 80% of it) it
-// kills all its children at once, forgets their processes (the store node
-// ends them as node_lost) and joins again with backoff (0.5 s doubling to
-// 10 s).
+// transition to the endpoint under the lease. Its executors hold leases
+// of their own that only the renewals the store node confirms extend
+// (lease_grant::exec_lease_ms): they end themselves before the store node
+// can declare the node lost, even while this process is stopped or cut
+// off. When it loses the store node (the connection closes, or no renewal
+// was confirmed for the executors' lease) it kills all its children at
+// once, forgets their processes (the store node ends them as node_lost)
+// and joins again with backoff (0.5 s doubling to 10 s).
 
 #pragma once
 

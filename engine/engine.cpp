@@ -91,11 +91,18 @@ caf::expected<std::string> resolve_executor(const std::string& path) {
   return found;
 }
 
+/// What an executor said it can do besides "ok" (its --check --serve).
+struct executor_abilities {
+  bool serves = false;  ///< "serve": it can be a fork server
+  bool leases = false;  ///< "lease": it holds a lease (docs/protocol.md)
+};
+
 /// Runs `exec --check --step-lib ...` once: the executor starts and loads
 /// every step library. Returns an error with the executor's reason when it
 /// does not answer "ok" with exit code 0.
 caf::error check_executor(executor_launcher& children, const std::string& exec,
-                          const std::string& step_libs, bool& serves) {
+                          const std::string& step_libs,
+                          executor_abilities& can) {
   child_spec spec;
   // `--serve` asks whether it can be a fork server too: procman-exec then
   // says "serve" before "ok"; a stand-in executor says just "ok".
@@ -140,8 +147,11 @@ caf::error check_executor(executor_launcher& children, const std::string& exec,
   }
   auto& r = *result;
   if (r.code == 0 && !r.lines.empty() && r.lines.back() == "ok") {
-    serves = std::find(r.lines.begin(), r.lines.end(), "serve")
-             != r.lines.end();
+    auto said = [&](const char* word) {
+      return std::find(r.lines.begin(), r.lines.end(), word) != r.lines.end();
+    };
+    can.serves = said("serve");
+    can.leases = said("lease");
     return {};
   }
   // The reason: the executor's error report, else what it said, else how
@@ -325,6 +335,10 @@ extern "C" const char* const procman_exec_dir __attribute__((weak));
 
 caf::expected<std::shared_ptr<child_service>>
 start_executors(engine_options& opts) {
+  if (opts.exec_lease_ms == 0)
+    return make_error(errc::invalid_argument,
+                      "engine_options::exec_lease_ms must be above 0: every "
+                      "executor holds a lease");
   if (opts.exec_path.empty())
     opts.exec_path = default_exec_path();
   auto exec = resolve_executor(opts.exec_path);
@@ -336,11 +350,19 @@ start_executors(engine_options& opts) {
     return cgroups.error();
   auto children = std::make_shared<child_service>(std::move(*cgroups),
                                                   opts.reap_orphans);
-  bool serves = false;
+  executor_abilities can;
   if (auto err = check_executor(*children, opts.exec_path, opts.step_libs,
-                                serves))
+                                can))
     return err;
-  if (auto err = choose_executor_mode(*children, opts, serves))
+  // An executor that does not hold leases (a stand-in that reads its
+  // stdin to the end) gets none, and its stdin closes after the work.
+  if (can.leases)
+    children->use_leases(std::chrono::milliseconds(opts.exec_lease_ms));
+  else
+    log_warn("", "executor " + opts.exec_path
+                   + " holds no lease (its --check --serve did not say "
+                     "\"lease\"): its processes may outlive a stopped runner");
+  if (auto err = choose_executor_mode(*children, opts, can.serves))
     return err;
   return children;
 }

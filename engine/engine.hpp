@@ -78,6 +78,13 @@ struct engine_options {
   /// serves worker nodes (`procman-runner --listen ... --parallel 0`)
   /// claims nothing here.
   bool local_work = true;
+  /// Executor leases (docs/protocol.md, "Leases"): an executor kills
+  /// itself with all it started when this engine has not renewed its
+  /// lease for this long (it is stopped, or not scheduled), and the
+  /// process ends as runner_lost (`procman-runner --exec-lease`). A worker
+  /// node's executors take the lease its store node grants instead. 0 is
+  /// refused (invalid_argument).
+  uint32_t exec_lease_ms = defaults::exec_lease_seconds * 1000;
   /// Makes this OS process a child subreaper and kills every orphan of an
   /// executor's tree that is re-parented to it. Only for a program whose
   /// children are all executors (procman-runner): a host with children of
@@ -95,7 +102,8 @@ public:
   /// its check failed: the message names the path and the reason; the
   /// store is not touched), store_*, runner_busy (with `wait`, when
   /// another waiting runner holds the store), invalid_argument (an unknown
-  /// containment or executor, or "cgroup" where cgroup v2 is not usable).
+  /// containment or executor, "cgroup" where cgroup v2 is not usable, an
+  /// exec_lease_ms of 0).
   static caf::expected<std::unique_ptr<engine>>
   start(caf::actor_system& sys, engine_options opts);
 
@@ -136,8 +144,10 @@ class child_service;
 /// without a store (a worker node, docs/distribution.md): resolves
 /// `opts.exec_path` (default_exec_path() when empty) in place, sets up the
 /// containment of executors (`opts.containment`, `opts.reap_orphans`; it
-/// logs which), checks the executor with `--check` and `opts.step_libs`
-/// and starts its fork server (`opts.executor`; it logs which mode).
+/// logs which), checks the executor with `--check` and `opts.step_libs`,
+/// gives executors leases of `opts.exec_lease_ms` when it can hold them (it
+/// says "lease"; else it logs that it cannot) and starts its fork server
+/// (`opts.executor`; it logs which mode).
 /// Errors: as engine::start's before it opens the store.
 caf::expected<std::shared_ptr<child_service>>
 start_executors(engine_options& opts);

@@ -97,10 +97,19 @@ constexpr uint32_t lease_seconds = 10;
 /// How many times per lease a worker node renews it.
 constexpr uint32_t renewals_per_lease = 5;
 
-/// A worker node that could not renew its lease for this share of it (in
-/// percent) ends its children itself, before the store node declares it
-/// lost: nothing it runs goes on unobserved.
-constexpr uint32_t self_fence_percent = 80;
+// -- executor leases ------------------------------------------------------------
+
+/// Seconds an executor outlives the last renewal of its lease by its runner
+/// (`procman-runner --exec-lease`): a runner that is not scheduled for this
+/// long (stopped, hung) finds its executors ended. Long enough that a busy
+/// machine does not end healthy work; a stopped runner holds its locks, so
+/// nothing takes its processes over meanwhile.
+constexpr uint32_t exec_lease_seconds = 10;
+
+/// How long an executor whose lease ran out may take to end its process
+/// tree: its watchdog thread's wake-up on a loaded machine, and the kills.
+/// A store node's executor lease plus this must stay below its --lease.
+constexpr uint32_t exec_kill_ms = 1000;
 
 /// A worker node reconnects after this many milliseconds, doubling up to
 /// the maximum.

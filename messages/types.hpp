@@ -456,12 +456,17 @@ struct lease_grant {
   uint32_t default_timeout = 0;  ///< the store node's --default-timeout, s
   /// Whether executors report live output (the store keeps some).
   bool output_events = true;
+  /// The lease of the worker's executors: each ends itself this long after
+  /// the send of the last renewal of this lease that the store node
+  /// confirmed; with defaults::exec_kill_ms, shorter than `lease_ms`.
+  uint32_t exec_lease_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_grant& x) {
   return f(caf::meta::type_name("lease_grant"), x.holder, x.lease_ms,
-           x.heartbeat_ms, x.default_timeout, x.output_events);
+           x.heartbeat_ms, x.default_timeout, x.output_events,
+           x.exec_lease_ms);
 }
 
 /// Whether `runner` (a record's holder) is a worker node's lease rather

@@ -56,6 +56,8 @@ std::string encode_input(const executor_input& x) {
     doc["step_acks"] = true;
   if (x.output_events)
     doc["output_events"] = true;
+  if (x.lease_until_ms > 0)
+    doc["lease"] = x.lease_until_ms;
   return json::serialize(doc) + "\n";
 }
 
@@ -79,7 +81,8 @@ outcome<executor_input> decode_input(std::string_view text) {
     auto k = kv.key();
     if (k != "pid" && k != "steps" && k != "first_step" && k != "data"
         && k != "script_args" && k != "step_libs" && k != "max_output_bytes"
-        && k != "timeout" && k != "step_acks" && k != "output_events")
+        && k != "timeout" && k != "step_acks" && k != "output_events"
+        && k != "lease")
       return failure{errc::invalid_spec, "executor input: unknown field \""
                                            + std::string(k) + "\""};
   }
@@ -154,6 +157,12 @@ outcome<executor_input> decode_input(std::string_view text) {
     if (!v->is_bool())
       return field_error("output_events", "must be true or false");
     in.output_events = v->get_bool();
+  }
+  if (auto v = find("lease")) {
+    if (!v->is_int64() || v->get_int64() <= 0)
+      return field_error("lease", "must be a positive integer (milliseconds "
+                                  "on the machine's CLOCK_BOOTTIME)");
+    in.lease_until_ms = v->get_int64();
   }
   // Accepted so that a process spec is valid input; the runner enforces
   // timeouts.

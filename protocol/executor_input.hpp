@@ -33,6 +33,11 @@ struct executor_input {
   /// Report what the commands of procman.exec write, while they run
   /// (`output` report lines).
   bool output_events = false;
+  /// The executor's lease (protocol/executor_lease.hpp): when
+  /// lease_clock_ms() reaches this, unless a `{"lease": T}` line on stdin
+  /// has moved it, the executor kills its process tree and itself. 0: no
+  /// lease. With a lease, stdin stays open for the renewals.
+  int64_t lease_until_ms = 0;
 };
 
 /// The document as one line with its newline (an executor written as a

@@ -3,7 +3,8 @@
 // original stdout, exits. docs/protocol.md is the full contract; in short:
 //
 //   stdin   {"pid", "steps", "first_step", "data", "script_args",
-//            "step_libs", "max_output_bytes", "step_acks", "output_events"}
+//            "step_libs", "max_output_bytes", "step_acks", "output_events",
+//            "lease"}, then {"ack": k} and {"lease": T} lines
 //   reports {"event": "step_started" | "progress" | "output" |
 //            "step_completed", ...}
 //           then exactly one of "finished" | "interrupted" | "error"
@@ -45,12 +46,12 @@
 #include "procman/messages/json.hpp"
 #include "procman/protocol/executor_input.hpp"
 #include "procman/protocol/executor_report.hpp"
-#include "procman/protocol/step_ack.hpp"
 #include "procman/steps/runner.hpp"
 #include "procman/steps/step_registry.hpp"
 #include "procman/steps/text.hpp"
 
 #include "executor.hpp"
+#include "runner_channel.hpp"
 
 namespace json = boost::json;
 
@@ -78,13 +79,15 @@ char cgroup_kill_file[1024]; // "$PROCMAN_CGROUP/cgroup.kill", or ""
 std::atomic<bool> ending{false};
 
 // Kills everything the executor started, and the executor with it.
-// Async-signal-safe. Its tree first; after the runner's death also its
-// cgroup (the runner that would have killed it is gone); then its own
-// group. Only its own: while it is not (yet) a group leader it has started
-// nothing, and its group belongs to someone else.
-[[noreturn]] void kill_all_and_exit(int code) {
+// Async-signal-safe. Its tree first; after the runner's death, or when its
+// lease ran out (`runner_unable`), also its cgroup (the runner that would
+// have killed it cannot); then its own group. Only its own: while it is
+// not (yet) a group leader it has started nothing, and its group belongs
+// to someone else.
+[[noreturn]] void kill_all_and_exit(int code, bool runner_unable = false) {
   procman::kill_tree(getpid(), false);
-  if (cgroup_kill_file[0] != '\0' && parent_pid > 0 && getppid() != parent_pid)
+  if (cgroup_kill_file[0] != '\0'
+      && (runner_unable || (parent_pid > 0 && getppid() != parent_pid)))
     procman::write_cgroup_kill(cgroup_kill_file); // includes us
   if (getpgrp() == getpid())
     kill(0, SIGKILL); // includes us; does not return
@@ -97,6 +100,23 @@ std::atomic<bool> ending{false};
   while (ending.exchange(true))
     usleep(1000);
   kill_all_and_exit(code);
+}
+
+// The runner's channel ends the executor (runner_channel::end_fn): the
+// runner is gone, wrote garbage, or let the lease run out.
+void end_for_runner(const std::string& why, bool lease_ran_out) {
+  while (ending.exchange(true))
+    usleep(1000);
+  // After a lease ran out nobody may read stderr (a stopped runner): the
+  // line must not block the kill.
+  if (lease_ran_out)
+    if (int fl = fcntl(2, F_GETFL); fl >= 0)
+      fcntl(2, F_SETFL, fl | O_NONBLOCK);
+  auto line = why + "\n";
+  if (::write(2, line.data(), line.size()) < 0) {
+    // nop: the kill matters, not the line
+  }
+  kill_all_and_exit(exit_failed, lease_ran_out);
 }
 
 extern "C" void on_terminate(int sig) {
@@ -501,63 +521,6 @@ procman::failure read_input(int fd, std::string& out,
   }
 }
 
-/// Acknowledgements from the runner: after reporting step_completed for
-/// step k, the executor waits for the line {"ack": k} before it starts
-/// step k + 1, so that the runner has made the completion durable first.
-class ack_reader {
-public:
-  ack_reader(int fd, std::string buffered)
-    : fd_(fd), buf_(std::move(buffered)) {
-    // nop
-  }
-
-  /// Waits for {"ack": step}; end-of-file (the runner is gone) or a line
-  /// that is not an acknowledgement kills the executor's group.
-  void await(uint32_t step) {
-    for (;;) {
-      auto nl = buf_.find('\n');
-      if (nl == std::string::npos) {
-        fill();
-        continue;
-      }
-      auto line = buf_.substr(0, nl);
-      buf_.erase(0, nl + 1);
-      if (line.find_first_not_of(" \t\r") == std::string::npos)
-        continue;
-      auto ack = procman::decode_ack(line);
-      if (ack.garbage) {
-        std::fprintf(stderr, "procman-exec: expected {\"ack\": %u} on stdin, "
-                             "got: %.200s\n",
-                     step, line.c_str());
-        kill_group_and_exit(exit_failed);
-      }
-      if (ack.step >= step)
-        return;
-    }
-  }
-
-private:
-  void fill() {
-    char chunk[4096];
-    for (;;) {
-      auto n = ::read(fd_, chunk, sizeof(chunk));
-      if (n > 0) {
-        buf_.append(chunk, static_cast<size_t>(n));
-        return;
-      }
-      if (n < 0 && errno == EINTR)
-        continue;
-      std::fprintf(stderr, "procman-exec: runner gone while waiting for the "
-                           "acknowledgement of a step (%s)\n",
-                   n == 0 ? "end of stdin" : std::strerror(errno));
-      kill_group_and_exit(exit_failed);
-    }
-  }
-
-  int fd_;
-  std::string buf_;
-};
-
 /// The step libraries to load, in order: $PROCMAN_STEP_LIBS, the input's
 /// "step_libs", then --step-lib options (':'-separated).
 std::string step_libraries(const std::string& from_input,
@@ -682,9 +645,10 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
     if (auto f = procman::load_step_libraries(step_libraries({}, cli_libs),
                                               reg, services))
       return bad_input(rep, f.context);
-    // "serve" first: an executor that cannot serve (a stand-in script)
-    // says only "ok", and the runner then spawns it per process.
-    constexpr char serves[] = "serve\nok\n";
+    // "serve" and "lease" first: an executor that cannot serve (a
+    // stand-in script) says only "ok", and the runner then spawns it per
+    // process; one that does not say "lease" gets no lease.
+    constexpr char serves[] = "serve\nlease\nok\n";
     constexpr char plain[] = "ok\n";
     const char* ok = serve ? serves : plain;
     auto ok_len = std::strlen(ok);
@@ -715,9 +679,12 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
     return bad_input(rep, decoded.error().context);
   }
   auto& in = *decoded;
-  std::unique_ptr<ack_reader> acks;
-  if (in.step_acks && ack_fd >= 0) {
-    acks = std::make_unique<ack_reader>(ack_fd, std::move(rest));
+  // Acknowledgements and the lease's renewals: with a lease, read as they
+  // come by a thread that ends the executor when the lease runs out.
+  std::unique_ptr<procman::exec::runner_channel> channel;
+  if ((in.step_acks || in.lease_until_ms > 0) && ack_fd >= 0) {
+    channel = std::make_unique<procman::exec::runner_channel>(
+      ack_fd, std::move(rest), in.lease_until_ms, end_for_runner);
   } else if (ack_fd >= 0) {
     // Without acknowledgements only white space may follow the document.
     std::string more;
@@ -752,15 +719,15 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
   procman::step_observer obs;
   obs.started = [&](uint32_t i) {
     // Step i - 1's completion must be durable before step i has effects.
-    if (acks && i > in.first_step)
-      acks->await(i - 1);
+    if (in.step_acks && channel && i > in.first_step)
+      channel->await_ack(i - 1);
     rep.started(i, steps[i].name);
   };
   // With acknowledgements (more steps follow) a completion carries the
   // output: the next step's input, which the record keeps so that a retry
   // resumes at the first step that did not complete.
   obs.output = [&](uint32_t i, const boost::json::object& out) {
-    if (acks && i + 1 < steps.size())
+    if (in.step_acks && channel && i + 1 < steps.size())
       rep.completed(i, steps[i].name, &out);
     else
       rep.completed(i, steps[i].name);
@@ -779,6 +746,8 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
   opts.max_output_bytes = in.max_output_bytes;
   auto result = procman::run_steps(steps, in.first_step, std::move(in.data),
                                    reg, services, obs, opts);
+  if (channel)
+    channel->stop();  // the steps are done; see runner_channel::stop
   ::end_descendants();  // ours, not procman::end_descendants
   int code = exit_finished;
   procman::executor_report last;

@@ -4,7 +4,7 @@
 //                  [--give-up-after D]
 //                  [--script-args '...'] [--default-timeout S] [--grace S]
 //                  [--log-level L] [--exec PATH] [--step-lib PATH]
-//                  [--executor fork|spawn]
+//                  [--executor fork|spawn] [--exec-lease S]
 //                  [--retention D] [--output-limit SIZE]
 //                  [--publish PORT [--bind ADDR]
 //                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]]
@@ -78,6 +78,12 @@ options:
                          once with the step libraries) forks each executor;
                          spawn: posix_spawn of procman-exec per process
                          (default: $PROCMAN_EXECUTOR, else fork)
+  --exec-lease S         an executor whose runner did not renew its lease
+                         for S seconds (the runner is stopped or hung) kills
+                         itself with all it started; its process ends as
+                         runner_lost (default 10; with --listen also what
+                         worker nodes' executors get, default half of
+                         --lease)
   --retention D          keep finished, failed and cancelled processes for D
                          (30s, 15m, 12h, 7d; default: the store's setting,
                          see procman config, else 7d)
@@ -95,7 +101,7 @@ options:
                          nothing here, only serve worker nodes
   --lease S              with --listen: a worker node silent for S seconds
                          is lost and its processes end as node_lost
-                         (default 10)
+                         (default 10); its executors end before that
   --join HOST:PORT       be a worker node: run processes of the store node
                          at HOST:PORT (no store here); reconnects when it
                          loses it. Takes --parallel, --exec, --step-lib,
@@ -110,7 +116,8 @@ options:
 // The help text states these defaults.
 static_assert(procman::defaults::process_timeout == 60
                 && procman::defaults::grace_seconds == 10
-                && procman::defaults::lease_seconds == 10,
+                && procman::defaults::lease_seconds == 10
+                && procman::defaults::exec_lease_seconds == 10,
               "update the defaults in the help text");
 
 /// A worker node until SIGTERM/SIGINT (drain) or a second one (now).
@@ -159,7 +166,8 @@ int main(int argc, char** argv) {
                             "script-args", "default-timeout", "grace",
                             "log-level", "exec", "executor", "publish", "bind",
                             "tls-cert", "tls-key", "tls-ca", "retention",
-                            "output-limit", "listen", "lease", "join"},
+                            "output-limit", "listen", "lease", "join",
+                            "exec-lease"},
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
@@ -180,6 +188,7 @@ int main(int argc, char** argv) {
   bool listen = a->has("listen");
   bool join = a->has("join");
   uint32_t lease_s = defaults::lease_seconds;
+  uint32_t node_exec_lease_ms = 0;  ///< what worker nodes' executors get
   tls_options tls;
   try {
     auto host_port = [&](const std::string& name) {
@@ -219,6 +228,11 @@ int main(int argc, char** argv) {
             std::string("option --") + name
             + " does not go with --join: a worker node has no store; give it "
               "to the store node");
+    if (join && a->has("exec-lease"))
+      throw cli::usage_error(
+        "option --exec-lease does not go with --join: a worker node's "
+        "executors hold the lease its store node grants; give it to the "
+        "store node");
     bind_addr = a->get("bind", bind_addr);
     tls = {a->get("tls-cert"), a->get("tls-key"), a->get("tls-ca")};
     if (a->has("tls-cert") || a->has("tls-key") || a->has("tls-ca")) {
@@ -292,6 +306,18 @@ int main(int argc, char** argv) {
       opts.output_limit = *bytes;
     }
     opts.no_sync = a->flag("no-sync");
+    // Executor leases; a store node checks that its workers' executors end
+    // before it may declare their node lost.
+    auto exec_lease_s = static_cast<uint32_t>(
+      a->number("exec-lease", defaults::exec_lease_seconds, 1, 3600));
+    opts.exec_lease_ms = exec_lease_s * 1000;
+    if (listen) {
+      auto granted = node_exec_lease(
+        lease_s * 1000, a->has("exec-lease") ? opts.exec_lease_ms : 0);
+      if (!granted)
+        throw cli::usage_error("refusing " + render(granted.error()));
+      node_exec_lease_ms = *granted;
+    }
     // Every child of the runner is an executor: orphans of their trees are
     // re-parented to it, and it kills them ($PROCMAN_CONTAINMENT picks how
     // executors are contained).
@@ -368,6 +394,7 @@ int main(int argc, char** argv) {
       endpoint_options eo;
       eo.store_dir = opts.store_dir;
       eo.lease_ms = lease_s * 1000;
+      eo.exec_lease_ms = node_exec_lease_ms;
       eo.default_timeout = opts.default_timeout;
       eo.output_events = (*eng)->output_events();
       gate = sys.spawn(work_endpoint, eo, (*eng)->manager(), (*eng)->store(),
@@ -390,7 +417,9 @@ int main(int argc, char** argv) {
     }
     auto what = listen ? std::string{" (store node: worker nodes may join; "
                                      "lease "}
-                           + std::to_string(lease_s) + " s)"
+                           + std::to_string(lease_s) + " s, executors' lease "
+                           + std::to_string(node_exec_lease_ms / 1000.0)
+                           + " s)"
                        : std::string{};
     if (tls.enabled()) {
       log_info("", "manager published on " + bind_addr + ":"

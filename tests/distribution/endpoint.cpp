@@ -42,10 +42,11 @@ struct endpoint_fixture : actor_system_fixture {
     caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
   }
 
-  void spawn_endpoint(uint32_t lease_ms) {
+  void spawn_endpoint(uint32_t lease_ms, uint32_t exec_lease_ms = 0) {
     endpoint_options eo;
     eo.store_dir = tmp.str() + "/store";
     eo.lease_ms = lease_ms;
+    eo.exec_lease_ms = exec_lease_ms;
     ep = sys->spawn(work_endpoint, eo, eng->manager(), eng->store(),
                     eng->supervisor());
   }
@@ -188,6 +189,63 @@ BOOST_AUTO_TEST_CASE(a_lease_that_is_not_renewed_runs_out_and_one_that_is_renewe
              rec.error.message);
   BOOST_TEST(to_string(info(b).status) == "running");
   BOOST_TEST(static_cast<bool>(ask<caf::ok_atom>(atom::heartbeat_v, renewed.holder)));
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_connection_ends_a_lease_only_once_its_executors_have_ended) {
+  spawn_endpoint(6000, 2500);
+  auto g = join();
+  BOOST_TEST(g.exec_lease_ms == 2500u);
+  auto pid = start(two_steps);
+  BOOST_REQUIRE(ask<std::vector<process_record>>(atom::claim_v, g.holder,
+                                                 uint32_t{1}));
+  BOOST_REQUIRE(ask<caf::ok_atom>(atom::heartbeat_v, g.holder));
+  auto heard = std::chrono::steady_clock::now();
+  // The worker may still run its executors: they end 2.5 s after the
+  // renewal it sent last, plus the time to kill them.
+  caf::anon_send_exit(link, caf::exit_reason::kill);
+  BOOST_REQUIRE(eventually([&] { return info(pid).status == process_status::error; }, 60));
+  auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - heard)
+                 .count();
+  BOOST_TEST(after >= 2500 + int64_t{defaults::exec_kill_ms},
+             "lost after " << after << " ms");
+  auto rec = info(pid);
+  BOOST_TEST(to_string(rec.error.kind) == "node_lost");
+  BOOST_TEST(rec.error.message.find("node worker-a lost (its connection closed")
+               != std::string::npos,
+             rec.error.message);
+  // Nothing more is accepted under it.
+  auto late = ask<process_record>(atom::apply_v, g.holder,
+                                  step(transition_kind::step_started, pid, 1));
+  BOOST_REQUIRE(!late);
+  refused(late.error(), g.holder);
+}
+
+BOOST_AUTO_TEST_CASE(a_store_node_grants_executor_leases_that_end_before_the_node_lease) {
+  auto granted = [](uint32_t lease, uint32_t exec) {
+    auto b = node_exec_lease(lease, exec);
+    return b ? std::to_string(*b) : render(b.error());
+  };
+  BOOST_TEST(granted(10000, 0) == "5000");
+  BOOST_TEST(granted(3000, 0) == "1500");
+  BOOST_TEST(granted(60000, 0) == "10000");
+  BOOST_TEST(granted(10000, 8000) == "8000");
+  BOOST_TEST(granted(10000, 4000) == "4000");
+  BOOST_TEST(granted(2000, 0)
+             == "--lease 2 s is too short: a worker node's executors get half "
+                "of it (1 s) and up to 1 s to be killed, which must end before "
+                "the lease does; give --lease 3 or more");
+  BOOST_TEST(granted(10000, 9000)
+             == "--exec-lease 9 s does not fit --lease 10 s: a worker node's "
+                "executors may live 9 s after the last renewal its store node "
+                "confirmed, and up to 1 s more to be killed, which must end "
+                "before the store node declares the node lost and may run its "
+                "processes again (10 s after that renewal); give a shorter "
+                "--exec-lease or a longer --lease");
+  BOOST_TEST(granted(10000, 3000)
+             == "--exec-lease 3 s does not fit --lease 10 s: a worker node "
+                "renews its lease every 2 s, and its executors must live "
+                "through two renewals; give --exec-lease 4 s or more");
 }
 
 BOOST_AUTO_TEST_CASE(a_node_id_that_cannot_be_a_file_name_is_refused) {

@@ -2,15 +2,23 @@
 // procman-runner --listen, procman-runner --join, and the procman CLI with
 // --connect (docs/distribution.md).
 
+#include <cerrno>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
 
 #include "engine/cli_fixture.hpp"
 #include "engine/engine_helpers.hpp"
 #include "engine/remote_helpers.hpp"
+#include "fixtures/ticks.hpp"
 #include "procman/client/client.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/persistence/store.hpp"
 
 using namespace procman;
@@ -31,32 +39,39 @@ std::string long_spec(int seconds, const std::string& file = "/dev/null") {
 struct nodes_fixture : cli_fixture {
   std::vector<std::string> tls;  ///< options of every node, if any
   uint16_t port = 0;
+  /// The store node's address, and its --lease: a worker's executors get
+  /// half of it, renewed every fifth.
+  std::string host = "127.0.0.1";
+  int lease_s = 4;
 
-  /// A store node on 127.0.0.1 that runs nothing itself.
+  /// A store node on `host` that runs nothing itself.
   std::unique_ptr<background> store_node(const std::string& name = "store",
                                          uint16_t at = 0,
                                          std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--listen",
-                                  "127.0.0.1:" + std::to_string(at),
-                                  "--parallel", "0", "--lease", "3"};
+    std::vector<std::string> args{"--listen", host + ":" + std::to_string(at),
+                                  "--parallel", "0", "--lease",
+                                  std::to_string(lease_s)};
     args.insert(args.end(), tls.begin(), tls.end());
     args.insert(args.end(), extra.begin(), extra.end());
     auto run = background_runner(args, name);
-    port = published_port(*run);
+    port = published_port(*run, host);
     return run;
   }
 
-  /// A worker node joining the store node (its log: <tmp>/<name>.log).
+  /// A worker node joining the store node (its log: <tmp>/<name>.log);
+  /// `prefix` runs it (nsenter into a network namespace).
   std::unique_ptr<background> worker(const std::string& name,
                                      int parallel = 2,
                                      std::vector<std::string> own_tls = {},
-                                     bool with_tls = true) {
+                                     bool with_tls = true,
+                                     std::vector<std::string> prefix = {}) {
     std::vector<std::string> args{bin("procman-runner"), "--join",
-                                  "127.0.0.1:" + std::to_string(port),
+                                  host + ":" + std::to_string(port),
                                   "--parallel", std::to_string(parallel)};
     auto& t = own_tls.empty() ? tls : own_tls;
     if (with_tls)
       args.insert(args.end(), t.begin(), t.end());
+    args.insert(args.begin(), prefix.begin(), prefix.end());
     return std::make_unique<background>(args, tmp.str() + "/" + name + ".log");
   }
 
@@ -250,7 +265,7 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_lease_expired_cannot_commit_its_late_result)
   await_log(*st, "joined; lease", 1);
   auto pid = start(long_spec(6));
   BOOST_REQUIRE(await_status(pid, "running", 60));
-  // Frozen, the worker renews nothing; its step goes on and ends.
+  // Frozen, the worker renews nothing; its executor's lease ends its step.
   w->signal(SIGSTOP);
   BOOST_REQUIRE(await_status(pid, "error", 60));
   BOOST_TEST(error_kind_of(pid) == "node_lost");
@@ -464,6 +479,283 @@ BOOST_AUTO_TEST_CASE(bad_node_options_are_refused_with_a_clear_error) {
   r = runner({"--lease", "5"});
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.err.find("--lease needs --listen") != std::string::npos, r.err);
+  // A worker's executors must be gone before the store node may run their
+  // processes again.
+  r = runner({"--listen", "127.0.0.1:0", "--lease", "10", "--exec-lease", "9"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("refusing --exec-lease 9 s does not fit --lease 10 s")
+               != std::string::npos,
+             r.err);
+  r = runner({"--listen", "127.0.0.1:0", "--lease", "2"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("refusing --lease 2 s is too short") != std::string::npos,
+             r.err);
+  r = run_command({bin("procman-runner"), "--join", "127.0.0.1:4000",
+                   "--exec-lease", "3"}, {}, 60);
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("--exec-lease does not go with --join") != std::string::npos,
+             r.err);
+  r = runner({"--exec-lease", "0"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("--exec-lease") != std::string::npos, r.err);
+  // A worker's executor must hold a lease; a stand-in that cannot is
+  // refused before it joins.
+  auto stand_in = tmp.str() + "/stand-in.sh";
+  std::ofstream(stand_in) << "#!/bin/sh\n[ \"$1\" = --check ] && { echo ok; exit 0; }\n"
+                             "cat >/dev/null\n";
+  std::filesystem::permissions(stand_in, std::filesystem::perms::owner_all);
+  r = run_command({bin("procman-runner"), "--join", "127.0.0.1:4000", "--exec",
+                   stand_in}, {}, 60);
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("cannot hold a lease") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- hung and partitioned workers ---------------------------------------------
+//
+// One copy at a time: a worker that is stopped or cut off from its store
+// node ends its step (its executor's lease) before the store node declares
+// the node lost and runs the process again elsewhere. The probe: a step that
+// ticks into a file; no tick of the first copy may come after the second
+// copy's first.
+
+namespace {
+
+/// A network namespace joined to this one by a veth pair, whose link can be
+/// cut and healed; names unique per test run, deleted at the end (and those
+/// of earlier runs whose process is gone, at the start).
+struct netns_link {
+  std::string ns, host_if, ns_if, host_ip, ns_ip;
+
+  static void ip(std::vector<std::string> args, bool must = true) {
+    args.insert(args.begin(), "ip");
+    auto r = run_command(args, {}, 60);
+    if (must)
+      BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "ip " << args[1] << " " << args[2]
+                                                    << " failed: " << r.err);
+  }
+
+  netns_link() {
+    sweep();
+    static int n = 0;
+    auto pid = static_cast<unsigned>(getpid());
+    auto tag = std::to_string(pid) + "-" + std::to_string(n++);
+    ns = "procman-test-" + tag;
+    host_if = "pmh" + tag;
+    ns_if = "pmw" + tag;
+    // A /30 of 10.0.0.0/8 that only this process uses.
+    auto net = "10." + std::to_string(100 + (pid >> 14) % 150) + "."
+               + std::to_string((pid >> 6) & 255) + "."
+               + std::to_string(((pid & 63) << 2));
+    auto base = net.substr(0, net.rfind('.') + 1);
+    auto last = std::stoi(net.substr(net.rfind('.') + 1));
+    host_ip = base + std::to_string(last + 1);
+    ns_ip = base + std::to_string(last + 2);
+    ip({"netns", "add", ns});
+    ip({"link", "add", host_if, "type", "veth", "peer", "name", ns_if});
+    ip({"link", "set", ns_if, "netns", ns});
+    ip({"addr", "add", host_ip + "/30", "dev", host_if});
+    ip({"-n", ns, "addr", "add", ns_ip + "/30", "dev", ns_if});
+    ip({"-n", ns, "link", "set", "lo", "up"});
+    heal();
+  }
+
+  ~netns_link() {
+    ip({"netns", "delete", ns}, false);  // takes the veth pair along
+  }
+
+  /// Runs a program inside the namespace (its network only).
+  std::vector<std::string> prefix() const {
+    return {"nsenter", "--net=/run/netns/" + ns};
+  }
+
+  /// Both ends down: nothing passes either way; connections stay open.
+  void cut() {
+    ip({"link", "set", host_if, "down"});
+    ip({"-n", ns, "link", "set", ns_if, "down"});
+  }
+
+  void heal() {
+    ip({"link", "set", host_if, "up"});
+    ip({"-n", ns, "link", "set", ns_if, "up"});
+  }
+
+  /// Namespaces of earlier runs whose test process is gone.
+  static void sweep() {
+    auto list = run_command({"ip", "netns", "list"}, {}, 60);
+    std::istringstream lines(list.out);
+    std::string line;
+    const std::string prefix = "procman-test-";
+    while (std::getline(lines, line)) {
+      auto name = line.substr(0, line.find(' '));
+      if (name.rfind(prefix, 0) != 0)
+        continue;
+      auto pid = std::atoi(name.c_str() + prefix.size());
+      if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH)
+        ip({"netns", "delete", name}, false);
+    }
+  }
+};
+
+/// A spec that ticks into `file` for `seconds` and is retried at once when
+/// its node is lost.
+std::string ticking(const std::string& file, int seconds) {
+  return R"({"steps": {"tick": )" + tick_step(file, seconds)
+         + R"(}, "retry": {"max": 1, "initial": 0, "on": ["node_lost"]}})";
+}
+
+struct hung_fixture : nodes_fixture {
+  std::string ticks = tmp.str() + "/ticks";
+
+  hung_fixture() {
+    lease_s = 6;  // the workers' executors get 3 s
+  }
+
+  /// Waits for the second copy, then for the first to be gone; checks that
+  /// they did not overlap and reports the timeline from `cut_ns`.
+  void expect_one_copy_at_a_time(const std::string& pid, int64_t cut_ns,
+                                 const std::string& what) {
+    BOOST_REQUIRE_MESSAGE(
+      eventually([&] { return tick_copies(ticks).size() >= 2; }, 120),
+      "no second copy; status: " << procman({"status", pid}).out);
+    auto first = tick_copies(ticks).front();
+    BOOST_REQUIRE(eventually([&] { return !os_process_alive(first.pid); }, 60));
+    auto copies = tick_copies(ticks);
+    BOOST_REQUIRE_EQUAL(copies.size(), 2u);
+    auto gap_ms = (copies[1].first_ns - copies[0].last_ns) / 1000000;
+    BOOST_TEST(copies[1].first_ns > copies[0].last_ns,
+               what << ": the first copy ticked " << -gap_ms
+                    << " ms after the second had started");
+    // When the store node declared the node lost (the failed attempt's
+    // commit, unix ms).
+    auto c = client::open(store);
+    BOOST_REQUIRE(c);
+    auto log = c->db().log(0, SIZE_MAX, pid);
+    BOOST_REQUIRE(log);
+    int64_t lost_ms = 0;
+    for (auto& e : *log)
+      if (e.what.kind == transition_kind::fail
+          && e.what.error.kind == error_kind::node_lost)
+        lost_ms = static_cast<int64_t>(e.time);
+    BOOST_TEST(lost_ms > 0);
+    auto ms = [&](int64_t ns) { return (ns - cut_ns) / 1000000; };
+    BOOST_TEST_MESSAGE(what << " (lease " << lease_s << " s, executors' lease "
+                            << lease_s * 1000 / 2 << " ms), from the cut: "
+                            << "first copy's last tick " << ms(copies[0].last_ns)
+                            << " ms, node declared lost "
+                            << lost_ms - cut_ns / 1000000
+                            << " ms, second copy's first tick "
+                            << ms(copies[1].first_ns) << " ms; gap " << gap_ms
+                            << " ms");
+    // The first copy ended within its lease (renewed before the cut) and
+    // the time to kill it.
+    BOOST_TEST(ms(copies[0].last_ns) < lease_s * 1000 / 2 + defaults::exec_kill_ms);
+  }
+
+  /// The process finished in its second attempt, the first ending as
+  /// node_lost, and nothing of the lost lease was committed after that.
+  void expect_finished_after_one_node_lost(const std::string& pid) {
+    BOOST_REQUIRE(await_status(pid, "finished", 120));
+    auto info = status(pid);
+    BOOST_TEST(info.at("attempts") == 1);
+    BOOST_TEST(info.at("attempt_errors").as_array().at(0).at("kind").as_string()
+               == "node_lost");
+    auto c = client::open(store);
+    BOOST_REQUIRE(c);
+    auto log = c->db().log(0, SIZE_MAX, pid);
+    BOOST_REQUIRE(log);
+    std::string lost_holder;
+    for (auto& e : *log) {
+      if (e.what.kind == transition_kind::fail
+          && e.what.error.kind == error_kind::node_lost)
+        lost_holder = e.what.runner;
+      else if (!lost_holder.empty())
+        BOOST_TEST(e.what.runner != lost_holder,
+                   to_string(e.what.kind) << " of the lost lease committed");
+    }
+    BOOST_TEST(!lost_holder.empty());
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(hung_worker_nodes, hung_fixture)
+
+BOOST_AUTO_TEST_CASE(a_stopped_worker_ends_its_step_before_the_store_node_runs_it_again) {
+  auto st = store_node();
+  auto w1 = worker("w1", 1);
+  await_log(*st, "joined; lease", 1);
+  auto pid = start(ticking(ticks, 10));
+  BOOST_REQUIRE(await_status(pid, "running", 60));
+  BOOST_REQUIRE(eventually([&] { return !tick_copies(ticks).empty(); }, 60));
+  auto w2 = worker("w2", 1);
+  await_log(*st, "joined; lease", 2);
+  BOOST_TEST_MESSAGE("SIGSTOP worker w1 " << w1->pid());
+  w1->signal(SIGSTOP);
+  auto stopped_ns = tick_clock_ns();
+  expect_one_copy_at_a_time(pid, stopped_ns, "SIGSTOP of the worker");
+  // Continued, it finds its lease gone and joins again; what it reports
+  // for the old lease is refused.
+  w1->signal(SIGCONT);
+  await_log(*w1, "joined the store node", 2, 90);
+  expect_finished_after_one_node_lost(pid);
+  stop(*w1);
+  stop(*w2);
+  stop(*st);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(partitioned_worker_nodes, hung_fixture)
+
+BOOST_AUTO_TEST_CASE(a_cut_off_worker_ends_its_step_before_the_store_node_runs_it_again_and_rejoins) {
+  netns_link net;
+  test_pki pki{tmp.str() + "/pki"};
+  tls = pki.args("runner", "ca-a");  // every address but loopback needs TLS
+  host = net.host_ip;
+  auto st = store_node();
+  // w1 reaches the store node through the veth pair only; w2 directly.
+  auto w1 = worker("w1", 1, {}, true, net.prefix());
+  await_log(*st, "joined; lease", 1);
+  auto victim = node_id(*w1);
+  auto pid = start(ticking(ticks, 10));
+  BOOST_REQUIRE(await_status(pid, "running", 60));
+  BOOST_REQUIRE(eventually([&] { return !tick_copies(ticks).empty(); }, 60));
+  auto w2 = worker("w2", 1);
+  await_log(*st, "joined; lease", 2);
+  BOOST_TEST_MESSAGE("cutting the link of w1 (" << net.ns << ") both ways");
+  net.cut();
+  auto cut_ns = tick_clock_ns();
+  // Work queued during the cut runs on w2.
+  auto meanwhile = start(noop);
+  expect_one_copy_at_a_time(pid, cut_ns, "network partition of the worker");
+  BOOST_TEST(await_status(meanwhile, "finished", 60));
+  await_log(*w1, "lost the store node");
+  // Healed after twice the lease: w1 joins again.
+  auto healed_ns = cut_ns + int64_t{2} * lease_s * 1000000000;
+  std::this_thread::sleep_for(
+    std::chrono::nanoseconds(std::max<int64_t>(0, healed_ns - tick_clock_ns())));
+  net.heal();
+  await_log(*w1, "joined the store node", 2, 120);
+  expect_finished_after_one_node_lost(pid);
+  BOOST_TEST(status_of(meanwhile) == "finished");
+  // With w2 gone, new work runs on the rejoined w1.
+  stop(*w2);
+  auto later = start(noop);
+  BOOST_TEST(await_status(later, "finished", 60));
+  auto c = client::open(store);
+  BOOST_REQUIRE(c);
+  auto log = c->db().log(0, SIZE_MAX, later);
+  BOOST_REQUIRE(log);
+  bool on_w1 = false;
+  for (auto& e : *log)
+    on_w1 = on_w1
+            || (e.what.kind == transition_kind::claim
+                && e.what.runner.rfind(victim + "@", 0) == 0);
+  BOOST_TEST(on_w1);
+  stop(*w1);
+  stop(*st);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

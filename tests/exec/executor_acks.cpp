@@ -1,9 +1,14 @@
 // Step acknowledgements: with "step_acks", procman-exec starts step k + 1
 // only after {"ack": k} arrives on its stdin, and ends its group when stdin
-// closes while it waits. Real executor, real pipes.
+// closes while it waits. Leases: with "lease", it kills its tree and itself
+// when the lease passes unless {"lease": T} lines move it. Real executor,
+// real pipes.
 
 #include <filesystem>
 #include <thread>
+
+#include "fixtures/background.hpp"
+#include "procman/protocol/executor_lease.hpp"
 
 #include "exec_helpers.hpp"
 
@@ -47,6 +52,17 @@ struct live_exec {
   void send(const std::string& text) {
     BOOST_REQUIRE(::write(in, text.data(), text.size())
                   == static_cast<ssize_t>(text.size()));
+  }
+
+  /// Writes `text` unless the executor has closed its stdin (it ended).
+  bool offer(const std::string& text) {
+    static const bool no_sigpipe = [] {
+      signal(SIGPIPE, SIG_IGN);  // a write to an ended executor: EPIPE
+      return true;
+    }();
+    (void) no_sigpipe;
+    return ::write(in, text.data(), text.size())
+           == static_cast<ssize_t>(text.size());
   }
 
   void close_stdin() {
@@ -168,6 +184,130 @@ BOOST_AUTO_TEST_CASE(check_loads_the_step_libraries_and_says_ok) {
   BOOST_TEST(bad.out.find("step library \\\"/nope.so\\\": cannot load")
                != std::string::npos,
              bad.out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+/// One step whose command records its pid in `fg`, starts a sleep in a
+/// session of its own (out of the executor's group) that records its pid in
+/// `bg`, and sleeps.
+std::string sleeper(const std::string& fg, const std::string& bg,
+                    int64_t lease_until_ms) {
+  auto script = "setsid sleep 60 & echo $! > " + bg + ".tmp; mv " + bg
+                + ".tmp " + bg + "; echo $$ > " + fg + ".tmp; mv " + fg
+                + ".tmp " + fg + "; exec sleep 60";
+  json::object input{
+    {"steps", json::array{json::object{
+                {"name", "nap"},
+                {"class", "procman.exec"},
+                {"args", {{"command", json::array{"sh", "-c", script}}}}}}},
+    {"lease", lease_until_ms}};
+  return json::serialize(input) + "\n";
+}
+
+pid_t pid_in(const std::string& file) {
+  pid_t pid = 0;
+  eventually([&] {
+    auto text = read_file(file);
+    if (!text.empty())
+      pid = std::stoi(text);
+    return pid > 0;
+  }, 30);
+  return pid;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(executor_lease)
+
+BOOST_AUTO_TEST_CASE(an_executor_whose_lease_is_not_renewed_kills_its_tree_and_itself) {
+  temp_dir tmp;
+  auto fg = tmp.str() + "/fg", bg = tmp.str() + "/bg";
+  live_exec ex;
+  auto until = procman::lease_clock_ms() + 1500;
+  ex.send(sleeper(fg, bg, until));
+  BOOST_TEST(event_of(ex.next()) == "step_started");
+  auto cmd = pid_in(fg), escaped = pid_in(bg);
+  BOOST_REQUIRE(cmd > 0);
+  BOOST_REQUIRE(escaped > 0);
+  // Nobody renews: it ends itself with its command and what left its group.
+  BOOST_TEST(ex.wait_exit(60) == 128 + SIGKILL);
+  auto ended = procman::lease_clock_ms();
+  BOOST_TEST(ended >= until, "ended " << until - ended << " ms before its lease");
+  BOOST_TEST(eventually([&] { return process_gone(cmd) && process_gone(escaped); }, 30));
+  BOOST_TEST(ex.next(0.5).empty());  // no final line: it was not finished
+}
+
+BOOST_AUTO_TEST_CASE(renewals_keep_an_executor_alive_past_its_first_lease) {
+  temp_dir tmp;
+  live_exec ex;
+  json::object input{
+    {"steps", json::array{json::object{{"name", "nap"},
+                                       {"class", "procman.sleep"},
+                                       {"args", {{"seconds", 2}}}}}},
+    {"lease", procman::lease_clock_ms() + 800}};
+  ex.send(json::serialize(input) + "\n");
+  // Renew every 100 ms, 800 ms ahead, until the final line.
+  std::string last;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (last != "finished" && last != "error"
+         && std::chrono::steady_clock::now() < deadline) {
+    ex.offer(procman::encode_lease(procman::lease_clock_ms() + 800));
+    if (auto line = ex.next(0.1); !line.empty())
+      last = event_of(line);
+  }
+  BOOST_TEST(last == "finished");
+  BOOST_TEST(ex.wait_exit() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(acknowledgements_and_renewals_share_stdin) {
+  temp_dir tmp;
+  auto marker = tmp.str() + "/two-ran";
+  live_exec ex;
+  auto input = json::parse(two_steps(marker, true)).as_object();
+  input["lease"] = procman::lease_clock_ms() + 30000;
+  ex.send(json::serialize(input) + "\n");
+  BOOST_TEST(event_of(ex.next()) == "step_started");
+  BOOST_TEST(event_of(ex.next()) == "step_completed");
+  ex.send(procman::encode_lease(procman::lease_clock_ms() + 30000));
+  BOOST_TEST_MESSAGE("a renewal is no acknowledgement: step two waits");
+  BOOST_TEST(ex.next(1.0).empty());
+  BOOST_TEST(!std::filesystem::exists(marker));
+  ex.send("{\"ack\": 0}\n");
+  BOOST_TEST(event_of(ex.next()) == "step_started");
+  BOOST_TEST(event_of(ex.next()) == "step_completed");
+  BOOST_TEST(event_of(ex.next()) == "finished");
+  BOOST_TEST(ex.wait_exit() == 0);
+  BOOST_TEST(std::filesystem::exists(marker));
+}
+
+BOOST_AUTO_TEST_CASE(a_lease_that_ended_before_the_work_arrived_runs_no_step) {
+  temp_dir tmp;
+  auto marker = tmp.str() + "/two-ran";
+  live_exec ex;
+  auto input = json::parse(two_steps(marker, false)).as_object();
+  input["lease"] = procman::lease_clock_ms() - 1;
+  ex.send(json::serialize(input) + "\n");
+  BOOST_TEST(ex.wait_exit() == 128 + SIGKILL);
+  BOOST_TEST(ex.next(0.5).empty());  // not even step_started
+  BOOST_TEST(!std::filesystem::exists(marker));
+}
+
+BOOST_AUTO_TEST_CASE(garbage_among_the_renewals_ends_the_executor) {
+  temp_dir tmp;
+  auto fg = tmp.str() + "/fg", bg = tmp.str() + "/bg";
+  live_exec ex;
+  ex.send(sleeper(fg, bg, procman::lease_clock_ms() + 60000));
+  BOOST_TEST(event_of(ex.next()) == "step_started");
+  auto cmd = pid_in(fg);
+  BOOST_REQUIRE(cmd > 0);
+  ex.send("{\"lease\": \"later\"}\n");
+  auto code = ex.wait_exit();
+  BOOST_TEST(code != -2);
+  BOOST_TEST(code != 0);
+  BOOST_TEST(eventually([&] { return process_gone(cmd); }, 30));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

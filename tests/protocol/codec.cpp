@@ -4,10 +4,13 @@
 
 #include <string>
 
+#include <ctime>
+
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "procman/protocol/executor_input.hpp"
+#include "procman/protocol/executor_lease.hpp"
 #include "procman/protocol/executor_report.hpp"
 #include "procman/protocol/step_ack.hpp"
 
@@ -313,6 +316,54 @@ BOOST_AUTO_TEST_CASE(what_is_not_an_ack_decodes_as_garbage) {
   for (std::string line : {"", "ack", "{}", R"({"ack": -1})", R"({"ack": "1"})",
                            R"({"ack": 1.5})", "[0]", R"({"ack": 4294967296})"})
     BOOST_TEST(decode_ack(line).garbage, "line " << line);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(executor_lease_codec)
+
+BOOST_AUTO_TEST_CASE(a_lease_rides_in_the_input_and_renewals_are_one_line) {
+  auto in = sample_input();
+  BOOST_TEST(encode_input(in).find("lease") == std::string::npos);
+  in.lease_until_ms = 1234567;
+  auto back = decode_input(encode_input(in));
+  BOOST_REQUIRE(back);
+  BOOST_TEST(back->lease_until_ms == 1234567);
+  BOOST_TEST(encode_lease(1234567) == "{\"lease\":1234567}\n");
+  auto x = decode_runner_line(R"({"lease": 1234567})");
+  BOOST_TEST((x.what == runner_line::kind::lease));
+  BOOST_TEST(x.until_ms == 1234567);
+  auto ack = decode_runner_line(encode_ack(3));
+  BOOST_TEST((ack.what == runner_line::kind::ack));
+  BOOST_TEST(ack.step == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_lease_is_refused_and_a_bad_line_is_garbage) {
+  for (std::string bad : {"0", "-5", "1.5", "\"10\"", "true"}) {
+    auto res = decode_input(
+      R"({"steps": [{"name": "a", "class": "c"}], "lease": )" + bad + "}");
+    BOOST_REQUIRE(!res);
+    BOOST_TEST(res.error().context.find("field \"lease\" must be a positive "
+                                        "integer")
+                 != std::string::npos,
+               res.error().context);
+  }
+  for (std::string line : {"", "lease", "{}", R"({"lease": -1})",
+                           R"({"lease": "1"})", R"({"lease": 1.5})",
+                           R"({"ack": -1})", "[1]"})
+    BOOST_TEST((decode_runner_line(line).what == runner_line::kind::garbage),
+               "line " << line);
+}
+
+BOOST_AUTO_TEST_CASE(the_lease_clock_is_the_machines_boot_time_in_ms) {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  auto before = int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+  auto now = lease_clock_ms();
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  auto after = int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+  BOOST_TEST(before <= now);
+  BOOST_TEST(now <= after);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,7 +2,10 @@
 // on stdin and /dev/null as stdout, interleaved round by round so that load
 // from elsewhere on the machine affects all of them alike.
 //
-//   procman-exec-spawn-times RUNS INPUT PROGRAM...
+//   procman-exec-spawn-times RUNS INPUT PROGRAM[=INPUT]...
+//
+// A program given as PROGRAM=FILE gets FILE on stdin instead of INPUT (the
+// same program with two inputs).
 //
 // Prints per program: median, mean, 10th and 90th percentile in µs, and the
 // median relative to the first program.
@@ -24,17 +27,22 @@ extern char** environ;
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s RUNS INPUT PROGRAM...\n", argv[0]);
+    std::fprintf(stderr, "usage: %s RUNS INPUT PROGRAM[=INPUT]...\n", argv[0]);
     return 2;
   }
   int runs = std::atoi(argv[1]);
-  const char* input = argv[2];
   std::vector<std::string> programs(argv + 3, argv + argc);
+  std::vector<std::string> inputs(programs.size(), argv[2]);
+  for (size_t p = 0; p < programs.size(); ++p)
+    if (auto eq = programs[p].find('='); eq != std::string::npos) {
+      inputs[p] = programs[p].substr(eq + 1);
+      programs[p].resize(eq);
+    }
   std::vector<std::vector<double>> samples(programs.size());
   int null_fd = open("/dev/null", O_WRONLY);
   for (int round = -10; round < runs; ++round) { // 10 rounds of warm-up
     for (size_t p = 0; p < programs.size(); ++p) {
-      int in_fd = open(input, O_RDONLY);
+      int in_fd = open(inputs[p].c_str(), O_RDONLY);
       posix_spawn_file_actions_t fa;
       posix_spawn_file_actions_init(&fa);
       posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
@@ -72,6 +80,8 @@ int main(int argc, char** argv) {
       base = at(0.5);
     std::printf("%8.0f µs %7.0f µs %7.0f µs %7.0f µs %7.2fx  %s\n", at(0.5),
                 mean, at(0.1), at(0.9), at(0.5) / base, programs[p].c_str());
+    if (inputs[p] != argv[2])
+      std::printf("%59s< %s\n", "", inputs[p].c_str());
   }
   return 0;
 }
