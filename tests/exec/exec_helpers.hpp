@@ -21,6 +21,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "fixtures/background.hpp"
 #include "fixtures/temp_dir.hpp"
 
 extern char** environ;
@@ -135,7 +136,7 @@ inline exec_result run_exec(const std::string& input,
   std::string partial;
   bool killed = false;
   while (out_fd >= 0 || err_fd >= 0) {
-    if (elapsed() > timeout_s) {
+    if (elapsed() > patience(timeout_s)) {
       kill(-pid, SIGKILL);
       killed = true;
       break;
@@ -213,7 +214,7 @@ inline exec_result run_exec(const std::string& input,
   else if (WIFSIGNALED(status))
     result.signal = WTERMSIG(status);
   if (killed)
-    BOOST_ERROR("procman-exec did not finish within " << timeout_s << " s");
+    BOOST_ERROR("procman-exec did not finish within " << patience(timeout_s) << " s");
   return result;
 }
 
