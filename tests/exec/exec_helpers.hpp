@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -83,12 +84,13 @@ inline void write_file(const std::string& path, const std::string& text) {
 }
 
 /// Runs procman-exec with `input` on stdin, collecting report lines as they
-/// arrive. Checks that every line of stdout is a JSON object with "event"
-/// and that the output ends with a newline.
-inline exec_result run_exec(const std::string& input,
-                            const std::vector<std::string>& args = {},
-                            const std::vector<std::string>& env = {},
-                            double timeout_s = 60) {
+/// arrive (`on_line` sees each one then, while the executor runs on).
+/// Checks that every line of stdout is a JSON object with "event" and that
+/// the output ends with a newline.
+inline exec_result run_exec(
+  const std::string& input, const std::vector<std::string>& args = {},
+  const std::vector<std::string>& env = {}, double timeout_s = 60,
+  const std::function<void(const json::object&)>& on_line = {}) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0
       || pipe2(err, O_CLOEXEC) != 0)
@@ -175,6 +177,8 @@ inline exec_result run_exec(const std::string& input,
           }
           result.lines.push_back(v.as_object());
           result.times.push_back(elapsed());
+          if (on_line)
+            on_line(result.lines.back());
         }
       } else {
         close(out_fd);
