@@ -64,16 +64,17 @@ struct lifetime_fixture {
                          environ);
     posix_spawnattr_destroy(&attr);
     BOOST_TEST_REQUIRE(rc == 0);
-    // Wait until the step's command runs.
+    // Wait until the step's command runs and the shell wrote the
+    // executor's pid (which it may do after the command started).
+    auto pid_in = [](const std::string& file) {
+      auto text = read_file(file);
+      return text.empty() || text.back() != '\n' ? -1 : std::stoi(text);
+    };
     eventually([&] {
-      auto text = read_file(grandchild_file);
-      if (!text.empty())
-        grandchild = std::stoi(text);
-      return grandchild > 0;
+      grandchild = pid_in(grandchild_file);
+      executor = pid_in(executor_file);
+      return grandchild > 0 && executor > 0;
     }, 30);
-    auto text = read_file(executor_file);
-    if (!text.empty())
-      executor = std::stoi(text);
     BOOST_TEST_REQUIRE(grandchild > 0);
     BOOST_TEST_REQUIRE(executor > 0);
     BOOST_TEST(read_file("/proc/" + std::to_string(executor) + "/comm")
