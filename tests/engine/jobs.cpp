@@ -378,17 +378,20 @@ BOOST_AUTO_TEST_CASE(runs_missed_while_no_runner_was_up_are_enqueued_once) {
   std::this_thread::sleep_for(std::chrono::milliseconds(3500)); // 3 missed
   auto at = now_ms();
   runner();
-  std::vector<json::object> fires;
+  // The due times that passed before the runner started are one run; a
+  // due time that passes while it runs gets a run of its own.
+  std::vector<json::object> missed, later;
   for (auto& e : log_entries(*this))
     if (e.at("event") == "enqueue" && e.contains("schedule"))
-      fires.push_back(e);
-  BOOST_REQUIRE_EQUAL(fires.size(), 1u);
+      (e.at("due").to_number<uint64_t>() < at ? missed : later).push_back(e);
+  BOOST_REQUIRE_EQUAL(missed.size(), 1u);
   // It ran for the oldest missed time; the next is in the future.
-  BOOST_TEST(fires[0].at("due").to_number<uint64_t>() + 2000 < at);
+  BOOST_TEST(missed[0].at("due").to_number<uint64_t>() + 2000 < at);
   auto list = json::parse(procman({"schedule", "list"}).out).as_object();
   BOOST_TEST(std::string(list.at("next_due").as_string()) >= timestamp(at));
+  auto& last = later.empty() ? missed.back() : later.back();
   BOOST_TEST(std::string(list.at("last_pid").as_string())
-             == std::string(fires[0].at("pid").as_string()));
+             == std::string(last.at("pid").as_string()));
 }
 
 // -- unique keys ---------------------------------------------------------------------------------
