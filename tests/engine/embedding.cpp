@@ -41,6 +41,10 @@ BOOST_AUTO_TEST_CASE(host_starts_subscribes_proceeds_and_sees_every_state) {
   caf::scoped_actor self{*sys};
   auto mgr = eng->manager();
   std::string pid;
+  // Subscribed before the start (to every process: the pid is not known
+  // yet), so that no change goes by unseen: a subscription sent after the
+  // start's reply may arrive when the process has paused already.
+  self->send(mgr, atom::subscribe_v, std::string{}, caf::actor{self});
   self->request(mgr, reply_timeout(), atom::start_v,
                 spec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
                   "gate": {"class": "procman.pause"},
@@ -48,7 +52,6 @@ BOOST_AUTO_TEST_CASE(host_starts_subscribes_proceeds_and_sees_every_state) {
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE_EQUAL(pid.size(), 32u);
-  self->send(mgr, atom::subscribe_v, pid, caf::actor{self});
   std::vector<process_status> seen;
   bool done = false;
   while (!done) {
