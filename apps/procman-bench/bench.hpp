@@ -45,6 +45,7 @@ struct options {
   uint64_t status_cli = 200;   ///< `procman status` commands
   double status_seconds = 1.0; ///< per in-process look-up loop
   uint64_t timeouts = 5;       ///< timed-out processes
+  uint64_t waits = 5;          ///< runs per figure of section "waits"
   double rss_seconds = 3.0;    ///< runner on the big store
   std::vector<std::string> only; ///< sections to run; empty = all
   std::vector<std::string> runner_args; ///< extra arguments for engine runners
@@ -135,14 +136,15 @@ std::vector<pid_t> children_of(pid_t pid);
 
 // -- runners -------------------------------------------------------------------
 
-/// A procman-runner child with its stderr in a log file.
-/// A procman-runner in the background (`store` empty: no --store, for a
-/// worker node).
+/// A procman-runner in the background with its stderr in a log file
+/// (`store` empty: no --store, for a worker node; `env`: NAME=VALUE
+/// entries added to its environment).
 class runner_proc {
 public:
   runner_proc(const options& o, const std::string& store,
               const std::vector<std::string>& extra,
-              const std::string& log_path);
+              const std::string& log_path,
+              const std::vector<std::string>& env = {});
   ~runner_proc();
   runner_proc(const runner_proc&) = delete;
   runner_proc& operator=(const runner_proc&) = delete;
@@ -216,6 +218,7 @@ void run_latency_status_timeout(const options& o, report& r);
 void run_store(const options& o, report& r);
 void run_replay(const options& o, report& r);
 void run_nodes(const options& o, report& r);
+void run_waits(const options& o, report& r);
 
 // -- child modes (main.cpp dispatches) -----------------------------------------------
 

@@ -53,7 +53,7 @@ options:
   --small N         queued processes in the small store (default 10000)
   --timeouts N      timed-out processes (default 5)
   --only LIST       comma-separated sections: raw, engine, latency, status,
-                    timeout, store, rss, replay, nodes
+                    timeout, store, rss, replay, nodes, waits
   --bin DIR         where procman, procman-runner and procman-exec are
                     (default: beside this program)
   --work DIR        scratch directory (default: $TMPDIR or /tmp, a fresh
@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
       o.status_seconds = 0.2;
       o.timeouts = 1;
       o.rss_seconds = 0.5;
+      o.waits = 2;
     }
     o.json_out = a.flag("json");
     o.keep = a.flag("keep");
@@ -237,7 +238,7 @@ int main(int argc, char** argv) {
     for (auto& s : o.only)
       if (s != "raw" && s != "engine" && s != "latency" && s != "status"
           && s != "timeout" && s != "store" && s != "rss" && s != "replay"
-          && s != "nodes")
+          && s != "nodes" && s != "waits")
         throw cli::usage_error("unknown section \"" + s + "\" in --only");
     o.self = self_path();
     o.bin_dir = a.get("bin", fs::path(o.self).parent_path().string());
@@ -313,6 +314,7 @@ int main(int argc, char** argv) {
   run("replay", run_replay);
   run("store/rss", run_store);
   run("nodes", run_nodes);
+  run("waits", run_waits);
   floor("end");
   r.machine["loadavg_end"] = load_average();
   r.machine["io_pressure_end"] = io_pressure();

@@ -2,6 +2,7 @@
 // shows) and raw figures to its JSON object.
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -34,6 +35,8 @@
 #include "procman/messages/log_format.hpp"
 #include "procman/persistence/store.hpp"
 #include "procman/replay/replay.hpp"
+#include "procman/steps/step.hpp"
+#include "procman/steps/step_registry.hpp"
 
 extern char** environ;
 
@@ -1112,6 +1115,316 @@ void run_nodes(const options& o, report& r) {
   if (local.other + spread.other > 0)
     r.add("9 nodes", "processes not finished",
           std::to_string(local.other + spread.other));
+}
+
+} // namespace procman::bench
+
+// -- 10. waits ------------------------------------------------------------------------
+//
+// How long the things take that the functional tests only wait for, with a
+// bound (docs/testing.md): a delayed process's start after its time and what
+// the waiting runner costs meanwhile, the runs of a schedule that is due
+// every second, how soon a command that escaped its executor dies after a
+// cancel or the runner's SIGKILL, how soon a second --wait runner gives up,
+// and what procman.sleep and procman.exec take beyond their work. Each
+// target is the bound the functional test asserted before it waited for a
+// state instead.
+
+namespace procman::bench {
+
+namespace {
+
+const char* waits_section = "10 waits";
+
+/// The time of the first entry of `kind` in `log`.
+uint64_t entry_time(const std::vector<log_entry>& log, transition_kind kind) {
+  for (auto& e : log)
+    if (e.what.kind == kind)
+      return e.time;
+  throw std::runtime_error("no " + to_string(kind) + " entry in the log");
+}
+
+/// "median / worst" of `xs` milliseconds, and the worst.
+std::pair<std::string, double> median_worst_ms(std::vector<double> xs) {
+  auto worst = *std::max_element(xs.begin(), xs.end());
+  return {fmt_us(percentile(xs, 0.5) * 1000) + " / " + fmt_us(worst * 1000),
+          worst};
+}
+
+void waits_delayed_start(const options& o, report& r, json::object& s) {
+  auto store = o.work_dir + "/waits-delayed";
+  remove_tree(store);
+  runner_proc runner(o, store, {"--wait", "--parallel", "1"},
+                     o.work_dir + "/waits-delayed.log");
+  runner.await_ready(store);
+  auto c = get_or_throw(client::open(store), "open " + store);
+  auto spec = parse_or_throw(trivial_spec);
+  std::vector<double> late_ms, idle_ms_per_s;
+  for (uint64_t k = 0; k < o.waits; ++k) {
+    spec.not_before = wall_us() / 1000 + 1500;
+    auto pid = get_or_throw(c.start(spec), "start");
+    // The runner's CPU while only the delayed process waits: 1.2 s.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto cpu0 = proc_cpu_seconds(runner.pid());
+    auto t0 = clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    idle_ms_per_s.push_back((proc_cpu_seconds(runner.pid()) - cpu0) * 1000
+                            / seconds_since(t0));
+    auto rec = await_record(c, pid, false, 60);
+    if (rec.status != process_status::finished)
+      throw std::runtime_error("delayed process ended " + to_string(rec.status));
+    auto claimed = entry_time(get_or_throw(c.db().log(0, SIZE_MAX, pid), "log"),
+                              transition_kind::claim);
+    late_ms.push_back(static_cast<double>(claimed)
+                      - static_cast<double>(spec.not_before));
+  }
+  auto runs = " of " + std::to_string(o.waits);
+  auto [late, late_worst] = median_worst_ms(late_ms);
+  s["delayed_claim_after_not_before_worst_ms"] = late_worst;
+  r.add(waits_section, "delayed process claimed after its time, median / worst" + runs,
+        late, "<= 2 s", late_worst <= 2000 ? 1 : 0);
+  auto idle_worst = *std::max_element(idle_ms_per_s.begin(), idle_ms_per_s.end());
+  s["waiting_runner_cpu_worst_ms_per_s"] = idle_worst;
+  r.add(waits_section,
+        "runner CPU while only a delayed process waits, median / worst" + runs,
+        fmt(percentile(idle_ms_per_s, 0.5), 1) + " / " + fmt(idle_worst, 1)
+          + " ms per s",
+        "<= 42 ms per s", idle_worst <= 42 ? 1 : 0);
+  // A second --wait runner on the same store gives up at once.
+  std::vector<double> second_ms;
+  for (uint64_t k = 0; k < o.waits; ++k) {
+    auto t0 = now_us();
+    auto res = run_capture({o.bin_dir + "/procman-runner", "--store", store, "--wait"});
+    if (res.code != 0)
+      throw std::runtime_error("a second waiting runner exited with "
+                               + std::to_string(res.code));
+    second_ms.push_back((now_us() - t0) / 1000);
+  }
+  auto [second, second_worst] = median_worst_ms(second_ms);
+  s["second_waiting_runner_exit_worst_ms"] = second_worst;
+  r.add(waits_section, "a second --wait runner exits after, median / worst" + runs,
+        second, "<= 5 s", second_worst <= 5000 ? 1 : 0);
+  runner.stop();
+}
+
+void waits_schedule(const options& o, report& r, json::object& s) {
+  auto store = o.work_dir + "/waits-schedule";
+  remove_tree(store);
+  auto c = get_or_throw(client::open(store), "open " + store);
+  get_or_throw(c.add_schedule("tick", "* * * * * *", parse_or_throw(trivial_spec)),
+               "schedule add");
+  // A waiting runner, and two loops of runners without --wait (as cron
+  // would start them), all firing what is due.
+  runner_proc waiting(o, store, {"--wait", "--parallel", "2"},
+                      o.work_dir + "/waits-schedule.log");
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> loops;
+  for (int i = 0; i < 2; ++i)
+    loops.emplace_back([&] {
+      while (!stop)
+        run_capture({o.bin_dir + "/procman-runner", "--store", store,
+                     "--log-level", "error"});
+    });
+  auto seconds = o.quick ? 4.0 : 8.0;
+  auto t0 = wall_us();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  get_or_throw(c.remove_schedule("tick"), "schedule remove");
+  auto elapsed_s = static_cast<double>(wall_us() - t0) / 1e6;
+  stop = true;
+  for (auto& t : loops)
+    t.join();
+  waiting.stop();
+  std::map<uint64_t, int> fired;
+  std::vector<double> late_ms;
+  for (auto& e : get_or_throw(c.db().log(0), "log"))
+    if (e.what.kind == transition_kind::enqueue && !e.what.schedule.empty()) {
+      ++fired[e.what.due];
+      late_ms.push_back(static_cast<double>(e.time)
+                        - static_cast<double>(e.what.due));
+    }
+  if (fired.empty())
+    throw std::runtime_error("the schedule never fired");
+  int most = 0;
+  for (auto& [due, n] : fired)
+    most = std::max(most, n);
+  auto due_times = static_cast<double>(fired.size());
+  s["schedule_seconds"] = elapsed_s;
+  s["schedule_due_times_fired"] = fired.size();
+  s["schedule_most_runs_of_one_due_time"] = most;
+  auto what = "schedule due every second, 1 waiting + 2 looping runners, "
+              + fmt(elapsed_s, 1) + " s";
+  r.add(waits_section, what + ": due times that got a run",
+        fmt_int(due_times) + " of " + fmt_int(std::floor(elapsed_s)),
+        ">= seconds - 1", due_times >= std::floor(elapsed_s) - 1 ? 1 : 0);
+  r.add(waits_section, what + ": most runs of one due time", std::to_string(most),
+        "1", most == 1 ? 1 : 0);
+  auto [late, late_worst] = median_worst_ms(late_ms);
+  s["schedule_enqueue_after_due_worst_ms"] = late_worst;
+  r.add(waits_section, what + ": run enqueued after its due time, median / worst",
+        late);
+}
+
+/// Watches `pid` from another thread; `gone_us()` is when it was first
+/// seen gone or a zombie (now_us()), 0 until then.
+class death_watch {
+public:
+  explicit death_watch(pid_t pid)
+    : thread_([this, pid] {
+        auto t0 = clock::now();
+        while (!stop_ && alive(pid) && seconds_since(t0) < 30)
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+        if (!alive(pid))
+          gone_ = now_us();
+      }) {
+  }
+  ~death_watch() {
+    stop_ = true;
+    if (thread_.joinable())
+      thread_.join();
+  }
+  /// Waits for the verdict; milliseconds after `t0_us`.
+  double ms_after(double t0_us) {
+    if (thread_.joinable())
+      thread_.join();
+    if (gone_ == 0)
+      throw std::runtime_error("an escaped command outlived its process by 30 s");
+    return (gone_ - t0_us) / 1000;
+  }
+
+private:
+  std::atomic<bool> stop_{false};
+  std::atomic<double> gone_{0};
+  std::thread thread_;
+};
+
+/// Escaped commands (setsid) of processes under a waiting runner with
+/// PROCMAN_CONTAINMENT=`mode`: how soon they die after `procman cancel`,
+/// and after the runner's SIGKILL (with their executor).
+void waits_containment(const options& o, report& r, json::object& s,
+                       const std::string& mode) {
+  auto store = o.work_dir + "/waits-" + mode;
+  remove_tree(store);
+  auto log = o.work_dir + "/waits-" + mode + ".log";
+  auto runner = std::make_unique<runner_proc>(
+    o, store, std::vector<std::string>{"--wait", "--parallel", "1"}, log,
+    std::vector<std::string>{"PROCMAN_CONTAINMENT=" + mode});
+  try {
+    runner->await_ready(store);
+  } catch (const std::exception&) {
+    // PROCMAN_CONTAINMENT=cgroup refuses to start without cgroup v2.
+    r.add(waits_section, "containment " + mode, "not possible on this machine");
+    return;
+  }
+  auto c = get_or_throw(client::open(store), "open " + store);
+  /// A process whose command starts one that leaves its process group and
+  /// stays; returns its pid and the escaped command's.
+  auto escape = [&](uint64_t k) {
+    auto file = o.work_dir + "/escaped-" + mode + "-" + std::to_string(k);
+    json::object step{
+      {"class", "procman.exec"},
+      {"args",
+       {{"command",
+         json::array{"sh", "-c",
+                     "setsid sh -c 'echo $$ > \"$0.tmp\"; mv \"$0.tmp\" \"$0\"; "
+                     "exec sleep 1000' \"$0\" </dev/null >/dev/null 2>&1 & "
+                     "exec sleep 1000",
+                     file}}}}};
+    auto pid = get_or_throw(
+      c.start(parse_or_throw(json::serialize(json::object{{"steps", {{"s", step}}}}))),
+      "start");
+    auto t0 = clock::now();
+    std::string text;
+    while (text.empty()) {
+      if (seconds_since(t0) > 30)
+        throw std::runtime_error("the escaping command never started");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::ifstream in(file);
+      std::getline(in, text);
+    }
+    return std::make_pair(pid, static_cast<pid_t>(std::stol(text)));
+  };
+  std::vector<double> cancel_ms;
+  for (uint64_t k = 0; k < o.waits; ++k) {
+    auto [pid, escaped] = escape(k);
+    death_watch watch(escaped);
+    auto t0 = now_us();
+    get_or_throw(c.cancel(pid), "cancel");
+    cancel_ms.push_back(watch.ms_after(t0));
+  }
+  auto [cancel, cancel_worst] = median_worst_ms(cancel_ms);
+  s[mode + "_escaped_gone_after_cancel_worst_ms"] = cancel_worst;
+  r.add(waits_section,
+        "containment " + mode + ": escaped command gone after procman cancel, "
+          + "median / worst of " + std::to_string(o.waits),
+        cancel, "<= 2 s", cancel_worst <= 2000 ? 1 : 0);
+  // The runner's SIGKILL: the executor and what it started.
+  auto [pid, escaped] = escape(o.waits);
+  auto exec = static_cast<pid_t>(get_or_throw(c.info(pid), "status").exec_pid);
+  death_watch escaped_watch(escaped), exec_watch(exec);
+  auto t0 = now_us();
+  kill(runner->pid(), SIGKILL);
+  runner->stop();
+  auto gone = std::max(escaped_watch.ms_after(t0), exec_watch.ms_after(t0));
+  s[mode + "_gone_after_runner_sigkill_ms"] = gone;
+  r.add(waits_section,
+        "containment " + mode + ": executor and escaped command gone after the "
+          "runner's SIGKILL",
+        fmt_us(gone * 1000), "<= 2 s", gone <= 2000 ? 1 : 0);
+}
+
+/// A step context that keeps nothing.
+struct quiet_context : step_context {
+  std::string none;
+  void progress(double, const std::string&) override {}
+  const std::string& pid() const override { return none; }
+  const std::string& step_name() const override { return none; }
+  const std::string& script_args() const override { return none; }
+};
+
+void waits_steps(const options& o, report& r, json::object& s) {
+  step_registry reg;
+  register_builtin_steps(reg);
+  service_registry services;
+  quiet_context ctx;
+  auto seconds_of = [&](const std::string& cls, const std::string& args) {
+    auto st = reg.make(step_spec{"s", cls, args, {}}, services);
+    if (!st)
+      throw std::runtime_error(cls + ": " + st.error().context);
+    auto t0 = clock::now();
+    (*st)->execute({}, ctx);
+    return seconds_since(t0);
+  };
+  auto row = [&](const std::string& what, const std::string& cls,
+                 const std::string& args, double bound_s, const char* key) {
+    std::vector<double> ms;
+    for (uint64_t k = 0; k < o.waits; ++k)
+      ms.push_back(seconds_of(cls, args) * 1000);
+    auto [value, worst] = median_worst_ms(ms);
+    s[key] = worst;
+    r.add(waits_section, what + ", median / worst of " + std::to_string(o.waits),
+          value, "< " + fmt(bound_s, 1) + " s", worst < bound_s * 1000 ? 1 : 0);
+  };
+  row("procman.sleep 0.35 s returns after", "procman.sleep", R"({"seconds": 0.35})",
+      2.0, "sleep_035_worst_ms");
+  row("procman.sleep 0 returns after", "procman.sleep", "[0]", 0.5,
+      "sleep_0_worst_ms");
+  row("procman.exec of `sleep 3 & echo started` returns after", "procman.exec",
+      R"({"command": ["sh", "-c", "sleep 3 & echo started"]})", 2.0,
+      "exec_background_child_worst_ms");
+}
+
+} // namespace
+
+void run_waits(const options& o, report& r) {
+  if (!o.wants("waits"))
+    return;
+  auto& s = r.section("waits");
+  s["runs"] = o.waits;
+  waits_delayed_start(o, r, s);
+  waits_schedule(o, r, s);
+  waits_containment(o, r, s, "subreaper");
+  waits_containment(o, r, s, "cgroup");
+  waits_steps(o, r, s);
 }
 
 } // namespace procman::bench

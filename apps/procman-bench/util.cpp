@@ -363,7 +363,8 @@ std::vector<pid_t> children_of(pid_t parent) {
 
 runner_proc::runner_proc(const options& o, const std::string& store,
                          const std::vector<std::string>& extra,
-                         const std::string& log_path) {
+                         const std::string& log_path,
+                         const std::vector<std::string>& env) {
   std::vector<std::string> argv{o.bin_dir + "/procman-runner"};
   if (!store.empty()) {
     argv.push_back("--store");
@@ -372,7 +373,7 @@ runner_proc::runner_proc(const options& o, const std::string& store,
   argv.insert(argv.end(), extra.begin(), extra.end());
   int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                     0644);
-  pid_ = spawn(argv, -1, -1, log_fd);
+  pid_ = spawn(argv, -1, -1, log_fd, env);
   if (log_fd >= 0)
     close(log_fd);
 }

@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
   auto manager = (*eng)->manager();
   caf::scoped_actor self{sys};
   std::string pid;
+  // Subscribe before the start, to every process (the pid is not known
+  // yet): a subscription made after it would miss what happened meanwhile,
+  // and the process may have paused already.
+  self->send(manager, atom::subscribe_v, std::string{}, caf::actor{self});
   self->request(manager, caf::infinite, atom::start_v, *spec)
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { err = render(e); });
@@ -59,12 +63,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cerr << "started " << pid << "\n";
-  self->send(manager, atom::subscribe_v, pid, caf::actor{self});
   process_record final_rec;
   bool done = false;
   while (!done) {
     self->receive(
       [&](atom::event, const process_event& ev) {
+        if (ev.record.pid != pid)
+          return;
         std::cerr << "  " << to_string(ev.kind) << " -> "
                   << to_string(ev.record.status) << "\n";
         if (ev.record.status == process_status::interrupted) {

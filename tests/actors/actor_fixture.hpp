@@ -456,7 +456,11 @@ struct actor_fixture {
     }
   };
 
-  /// Sends a request from a fresh actor once the scheduler runs.
+  /// Sends a request from a fresh actor once the scheduler runs. It has no
+  /// timeout, the only request of the tests without one: under the test
+  /// coordinator no time passes while it waits, its reply arrives in a
+  /// `sched.run()` or never (then `value()` fails the test), and a timeout
+  /// would put a timer in the test clock that `advance()` would fire.
   template <class R, class Handle, class... Ts>
   reply<R> ask(const Handle& hdl, Ts... xs) {
     reply<R> r;

@@ -2,10 +2,15 @@
 # Records the golden message logs in tests/data/ from real runs of each
 # lifecycle path: real runners, real executors, real stores. Rerun it after
 # a deliberate change of the engine's behaviour (then review the diff):
-#   bash tests/data/record-golden-logs.sh [BUILD_DIR]
+#   bash tests/data/record-golden-logs.sh [BUILD_DIR [OUT_DIR]]
+# OUT_DIR (default: tests/data) is where the logs go; the test
+# replay.golden_rerecord records into a temporary one and compares the two
+# (docs/testing.md). The scenarios wait for states, not for times, so that
+# two recordings differ only in what legitimately varies.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
+out=$(cd "${2:-$here}" && pwd)
 bin=$(cd "$build/bin" && pwd)
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -15,14 +20,16 @@ runner() { "$bin/procman-runner" --store "$store" --log-level error "$@"; }
 # In the background, so that $! is the runner itself (not a subshell).
 runner_bg() { "$bin/procman-runner" --store "$store" --log-level error "$@" & }
 fresh() { store="$work/$1"; }
-export_to() { pm log export > "$here/$1.jsonl"; echo "recorded $1.jsonl ($(wc -l < "$here/$1.jsonl") lines)"; }
-wait_status() {  # pid status
-  for _ in $(seq 1 500); do
-    pm status "$1" | grep -q "\"status\":\"$2\"" && return 0
+export_to() { pm log export > "$out/$1.jsonl"; echo "recorded $1.jsonl ($(wc -l < "$out/$1.jsonl") lines)"; }
+wait_info() {  # pid pattern: until `procman status` shows it (60 s at most)
+  for _ in $(seq 1 3000); do
+    pm status "$1" | grep -q "$2" && return 0
     sleep 0.02
   done
-  echo "process $1 never became $2" >&2; return 1
+  echo "process $1 never showed $2" >&2; return 1
 }
+wait_status() { wait_info "$1" "\"status\":\"$2\""; }  # pid status
+wait_step() { wait_info "$1" "\"$2\":\"running\""; }  # pid step: it runs
 sh_spec() {  # script [timeout]
   printf '{"steps": {"sh": {"class": "procman.exec", "args": {"command": ["sh", "-c", "%s"]}}}%s}' \
     "$1" "${2:+, \"timeout\": $2}"
@@ -81,8 +88,7 @@ pm cancel "$p" >/dev/null
 runner_bg --wait
 r=$!
 run=$(pm start "$(sh_spec 'sleep 60' 120)")
-wait_status "$run" running
-sleep 0.3
+wait_step "$run" sh
 pm cancel "$run" >/dev/null
 kill -TERM $r; wait $r
 export_to cancel
@@ -97,15 +103,13 @@ runner_bg --wait
 r=$!
 lost=$(pm start '{"steps": {"first": {"class": "procman.set", "args": {"a": 1}},
   "long": {"class": "procman.exec", "args": {"command": ["sleep", "60"]}}}, "timeout": 600}')
-wait_status "$lost" running
-sleep 0.3
+wait_step "$lost" long
 kill -KILL $r; wait $r 2>/dev/null || true
 runner
 runner_bg --wait --grace 1
 r=$!
 stopped=$(pm start "$(sh_spec 'sleep 60' 600)")
-wait_status "$stopped" running
-sleep 0.3
+wait_step "$stopped" sh
 kill -TERM $r; wait $r
 export_to runner-lost
 
@@ -145,26 +149,33 @@ pm start "{\"steps\": {\"a\": {\"class\": \"procman.set\", \"args\": {\"a\": 1}}
   \"retry\": {\"max\": 3, \"initial\": 0.2}}" >/dev/null
 gives_up=$(pm start '{"steps": {"f": {"class": "procman.fail", "args": {"message": "no"}}},
   "retry": {"max": 1, "initial": 0.1, "backoff": "fixed"}}')
-runner --parallel 1
+# Each of the next two runners claims both (and no more, however long a
+# run takes): the first fails both, the second runs them once their
+# backoffs (0.2 s, 0.1 s) are over.
+runner --parallel 1 --max-processes 2
 sleep 0.3
 touch "$flag"
-runner --parallel 1
-sleep 0.2
-runner --parallel 1
+runner --parallel 1 --max-processes 2
 pm retry "$gives_up" >/dev/null
 runner
 pm start '{"steps": {"low": {"class": "procman.set"}}, "priority": -1}' >/dev/null
 pm start '{"steps": {"high": {"class": "procman.set"}}, "priority": 5}' >/dev/null
-pm start '{"steps": {"late": {"class": "procman.set"}}}' --delay 0.5s >/dev/null
+late=$(pm start '{"steps": {"late": {"class": "procman.set"}}}' --delay 0.5s)
 pm start '{"steps": {"once": {"class": "procman.set"}}, "key": "k1"}' >/dev/null
 pm start '{"steps": {"once": {"class": "procman.set"}}, "key": "k1"}' >/dev/null 2>&1
 runner --parallel 1
 pm schedule add tick '* * * * * *' '{"steps": {"tick": {"class": "procman.set"}}}' >/dev/null
 runner_bg --wait --parallel 1
 r=$!
-sleep 2.5
+ticks() { pm list --status finished | grep -c '"schedule":"tick"' || true; }
+for _ in $(seq 1 3000); do [ "$(ticks)" -ge 2 ] && break; sleep 0.02; done
 pm schedule remove tick >/dev/null
-sleep 0.7
+wait_status "$late" finished
+# Whatever the schedule enqueued before its removal runs to its end.
+for _ in $(seq 1 3000); do
+  [ -z "$(pm list --status queued)$(pm list --status running)" ] && break
+  sleep 0.02
+done
 kill -TERM $r; wait $r
 export_to jobs
 fi
@@ -179,8 +190,7 @@ pm start "$(sh_spec 'seq 1 500; echo done >&2')" >/dev/null
 runner_bg --wait
 r=$!
 run=$(pm start "$(sh_spec 'echo started; sleep 60' 120)")
-wait_status "$run" running
-sleep 0.3
+wait_step "$run" sh
 pm cancel "$run" >/dev/null
 kill -TERM $r; wait $r
 sleep 0.05

@@ -3,6 +3,7 @@
 // keeps a child's timers (timeout, hold limit) while the child runs, and
 // not after.
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -59,6 +60,21 @@ int spawn_sh(child_service& children, const std::string& script,
   return *pid;
 }
 
+/// Runs `sh -c 'exec sleep 60'` with one timer after `delay`, and returns
+/// once that timer fired: timers fire in the order of their due times, so
+/// by then every timer due before it that was still armed has fired too.
+/// The child is killed and reaped before it returns.
+void await_a_timer_after(child_service& children, std::chrono::milliseconds delay) {
+  std::promise<void> fired, exited;
+  auto marker = fired.get_future();
+  auto done = exited.get_future();
+  auto pid = spawn_sh(children, "exec sleep 60",
+                      {{delay, [&fired] { fired.set_value(); }}}, exited);
+  BOOST_REQUIRE(marker.wait_for(60s) == std::future_status::ready);
+  children.kill_group(pid);
+  BOOST_REQUIRE(done.wait_for(60s) == std::future_status::ready);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(timers_fire_while_the_child_runs_and_not_after) {
@@ -89,8 +105,11 @@ BOOST_AUTO_TEST_CASE(timers_fire_while_the_child_runs_and_not_after) {
   BOOST_TEST(early.load() == 1);
   BOOST_TEST(fired_after_ms.load() >= 20);
   BOOST_TEST(later.load() == 1);
-  // The 2 s timer was dropped with the child: it never fires.
-  std::this_thread::sleep_for(2300ms);
+  // The 2 s timer was dropped with the child: it has not fired when a
+  // timer armed later and due after it fires.
+  auto since_t0 = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - t0);
+  await_a_timer_after(children, std::max(1ms, 2100ms - since_t0));
   BOOST_TEST(late.load() == 0);
 }
 
@@ -103,7 +122,7 @@ BOOST_AUTO_TEST_CASE(a_timer_for_a_child_that_is_gone_never_fires) {
   std::atomic<int> calls{0};
   children.call_after(pid, 1ms, [&] { ++calls; });
   children.call_after(999999, 1ms, [&] { ++calls; });
-  std::this_thread::sleep_for(200ms);
+  await_a_timer_after(children, 5ms);
   BOOST_TEST(calls.load() == 0);
 }
 

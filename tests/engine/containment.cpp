@@ -1,21 +1,26 @@
 // Containment: whatever a process's commands start dies with the process,
 // even a command that leaves the executor's process group (setsid, a
 // double fork, setpgid). Each case runs the three kinds of escape at once
-// in a real waiting runner, once with the runner's default containment
-// (cgroup v2 where it can have one) and once forced to the subreaper
-// fallback, and times how long after the event the escaped process lived.
+// in a real waiting runner, forced to the subreaper fallback (suite
+// containment) and to cgroup v2 (suite containment_cgroup, where the
+// machine has it: else reported as skipped), and notes how long after the
+// event the escaped process lived (procman-bench measures that figure;
+// here it only has to die). Which containment a runner picks by default is
+// a case of its own.
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <csignal>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include <sys/stat.h>
 
-#include <boost/mpl/list.hpp>
+#include "fixtures/preconditions.hpp"
+#include "fixtures/timing.hpp"
 
 #include "cli_fixture.hpp"
 
@@ -26,10 +31,9 @@ namespace {
 
 using sys_clock = std::chrono::system_clock;
 
-/// How long after the event an escaped process may live, in the assertion.
-/// The goal is 100 ms; the bound is generous because CTest runs two suites
-/// at once on a small machine. The real figure is in the test log.
-constexpr double bound_ms = 2000;
+/// How long the tests wait for an escaped process to die (a bound on a
+/// wait, not a speed: the goal of 100 ms is procman-bench's).
+const double death_wait_s = patience(30);
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
@@ -107,23 +111,23 @@ public:
 
   pid_t pid() const { return pid_; }
 
-  /// Milliseconds from `t0` until it died (negative: before), or a huge
-  /// number when it has not died within `wait_s` seconds.
-  double died_ms_after(sys_clock::time_point t0, double wait_s) {
+  /// Milliseconds from `t0` until it died (negative: before); nullopt
+  /// when it has not died within `wait_s` seconds.
+  std::optional<double> died_ms_after(sys_clock::time_point t0, double wait_s) {
     eventually([&] { return died_ != 0; }, wait_s);
     return ms_after(died_, t0);
   }
 
   /// The same until it was reaped.
-  double reaped_ms_after(sys_clock::time_point t0, double wait_s) {
+  std::optional<double> reaped_ms_after(sys_clock::time_point t0, double wait_s) {
     eventually([&] { return reaped_ != 0; }, wait_s);
     return ms_after(reaped_, t0);
   }
 
 private:
-  static double ms_after(int64_t t, sys_clock::time_point t0) {
+  static std::optional<double> ms_after(int64_t t, sys_clock::time_point t0) {
     if (t == 0)
-      return 1e9;
+      return std::nullopt;
     sys_clock::time_point at{sys_clock::duration{t}};
     return std::chrono::duration<double, std::milli>(at - t0).count();
   }
@@ -154,17 +158,9 @@ sys_clock::time_point log_time(const std::string& log, const std::string& needle
   return sys_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(ms);
 }
 
-struct default_containment {
-  static constexpr const char* name = "default";
-  static constexpr const char* env = "PROCMAN_CONTAINMENT=auto";
-};
-
-struct subreaper_containment {
-  static constexpr const char* name = "subreaper";
-  static constexpr const char* env = "PROCMAN_CONTAINMENT=subreaper";
-};
-
-using containments = boost::mpl::list<default_containment, subreaper_containment>;
+/// PROCMAN_CONTAINMENT for the runners of a suite.
+constexpr const char* subreaper_env = "PROCMAN_CONTAINMENT=subreaper";
+constexpr const char* cgroup_env = "PROCMAN_CONTAINMENT=cgroup";
 
 /// One process per kind of escape, each in its own executor.
 struct escapes {
@@ -194,9 +190,11 @@ struct containment_fixture : cli_fixture {
     auto at = log.find("containment: ");
     BOOST_TEST_REQUIRE(at != std::string::npos, "the runner logs no containment");
     BOOST_TEST_MESSAGE(log.substr(at, log.find('\n', at) - at));
-    if (std::string(env).find("=subreaper") != std::string::npos)
+    if (env == std::string(subreaper_env))
       BOOST_TEST(log.find("containment: subreaper (PROCMAN_CONTAINMENT=subreaper)")
                  != std::string::npos);
+    if (env == std::string(cgroup_env))
+      BOOST_TEST(!runner_cgroup().empty(), log);
   }
 
   /// The cgroup the runner logged it puts its executors under, or "" when
@@ -264,23 +262,99 @@ struct containment_fixture : cli_fixture {
     return times;
   }
 
-  /// Checks that every escaped process died within the bound after `t0[i]`
-  /// and, with `reaped`, that it was reaped too (not left a zombie).
+  /// Checks that every escaped process died after `t0[i]` and, with
+  /// `reaped`, that it was reaped too (not left a zombie).
   void expect_gone(escapes& e, const std::vector<sys_clock::time_point>& t0,
                    const char* event, bool reaped = true) {
     for (size_t i = 0; i < e.watches.size(); ++i) {
-      auto died = e.watches[i]->died_ms_after(t0[i], 5);
-      BOOST_TEST_MESSAGE(escape_kinds[i] << ": escaped process died " << died
+      auto died = e.watches[i]->died_ms_after(t0[i], death_wait_s);
+      BOOST_TEST(died.has_value(), escape_kinds[i] << " outlived " << event
+                                                   << " by " << death_wait_s
+                                                   << " s");
+      if (!died)
+        continue;
+      BOOST_TEST_MESSAGE(escape_kinds[i] << ": escaped process died " << *died
                                          << " ms after " << event);
-      BOOST_TEST(died < bound_ms, escape_kinds[i] << " outlived " << event
-                                                  << " by " << died << " ms");
-      if (reaped && died < bound_ms) {
-        auto gone = e.watches[i]->reaped_ms_after(t0[i], 5);
-        BOOST_TEST_MESSAGE(escape_kinds[i] << ": reaped " << gone << " ms after "
-                                           << event);
-        BOOST_TEST(gone < bound_ms, escape_kinds[i] << " stayed a zombie");
+      if (reaped) {
+        auto gone = e.watches[i]->reaped_ms_after(t0[i], death_wait_s);
+        BOOST_TEST(gone.has_value(), escape_kinds[i] << " stayed a zombie");
+        if (gone)
+          BOOST_TEST_MESSAGE(escape_kinds[i] << ": reaped " << *gone
+                                             << " ms after " << event);
       }
     }
+  }
+
+  // -- the cases, run in each containment ---------------------------------------
+
+  void times_out(const char* env) {
+    start_runner(env);
+    auto e = start_escapes(true, 2);
+    auto t0 = await_logged(e, "error", "timeout of");
+    for (auto& pid : e.pids)
+      BOOST_TEST(status(pid).at("error").at("kind").as_string() == "timeout");
+    expect_gone(e, t0, "the timeout");
+  }
+
+  void is_cancelled(const char* env) {
+    start_runner(env);
+    auto e = start_escapes(true);
+    std::vector<sys_clock::time_point> t0;
+    for (auto& pid : e.pids) {
+      t0.push_back(sys_clock::now());
+      auto r = procman({"cancel", pid});
+      BOOST_TEST(r.exit_code == 0, "cancel: " << r.err);
+    }
+    for (auto& pid : e.pids)
+      BOOST_TEST(status_of(pid) == "cancelled");
+    expect_gone(e, t0, "procman cancel");
+  }
+
+  void finishes(const char* env) {
+    start_runner(env);
+    auto e = start_escapes(false);
+    auto t0 = await_logged(e, "finished", "finished");
+    expect_gone(e, t0, "the process finished");
+  }
+
+  void executor_killed(const char* env) {
+    start_runner(env);
+    auto e = start_escapes(true);
+    std::vector<sys_clock::time_point> t0;
+    for (auto& file : e.pid_files) {
+      auto exec = static_cast<pid_t>(std::stol(slurp(file + ".exec")));
+      BOOST_REQUIRE(slurp("/proc/" + std::to_string(exec) + "/comm")
+                    == "procman-exec\n");
+      t0.push_back(sys_clock::now());
+      ::kill(exec, SIGKILL);
+    }
+    // What the executor left is re-parented to the runner, which kills it
+    // (or its cgroup is killed when the runner sees the executor's exit).
+    expect_gone(e, t0, "SIGKILL of the executor");
+    for (auto& pid : e.pids) {
+      BOOST_REQUIRE(await_status(pid, "error", 30));
+      BOOST_TEST(status(pid).at("error").at("kind").as_string() == "crash");
+    }
+  }
+
+  void runner_killed(const char* env) {
+    start_runner(env);
+    auto e = start_escapes(true);
+    auto cgroup = runner_cgroup();
+    auto t = sys_clock::now();
+    run->signal(SIGKILL);
+    BOOST_REQUIRE(run->wait(10));
+    std::vector<sys_clock::time_point> t0(e.pids.size(), t);
+    // The dead runner's executors end their trees; zombies go to init.
+    expect_gone(e, t0, "SIGKILL of the runner", false);
+    // The next runner ends the processes and, in cgroup mode, removes the
+    // dead runner's cgroups.
+    BOOST_TEST(runner().exit_code == 0);
+    for (auto& pid : e.pids)
+      BOOST_TEST(status(pid).at("error").at("kind").as_string() == "runner_lost");
+    if (!cgroup.empty())
+      BOOST_TEST(!std::filesystem::exists(cgroup),
+                 "the dead runner's cgroup " << cgroup << " is still there");
   }
 };
 
@@ -288,104 +362,52 @@ struct containment_fixture : cli_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(containment, containment_fixture)
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(escaped_commands_die_when_their_process_times_out,
-                              Mode, containments) {
-  start_runner(Mode::env);
-  auto e = start_escapes(true, 2);
-  auto t0 = await_logged(e, "error", "timeout of");
-  for (auto& pid : e.pids)
-    BOOST_TEST(status(pid).at("error").at("kind").as_string() == "timeout");
-  expect_gone(e, t0, "the timeout");
+BOOST_AUTO_TEST_CASE(escaped_commands_die_when_their_process_times_out) {
+  times_out(subreaper_env);
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(escaped_commands_die_when_their_process_is_cancelled,
-                              Mode, containments) {
-  start_runner(Mode::env);
-  auto e = start_escapes(true);
-  std::vector<sys_clock::time_point> t0;
-  for (auto& pid : e.pids) {
-    t0.push_back(sys_clock::now());
-    auto r = procman({"cancel", pid});
-    BOOST_TEST(r.exit_code == 0, "cancel: " << r.err);
-  }
-  for (auto& pid : e.pids)
-    BOOST_TEST(status_of(pid) == "cancelled");
-  expect_gone(e, t0, "procman cancel");
+BOOST_AUTO_TEST_CASE(escaped_commands_die_when_their_process_is_cancelled) {
+  is_cancelled(subreaper_env);
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(escaped_commands_die_when_their_process_finishes,
-                              Mode, containments) {
-  start_runner(Mode::env);
-  auto e = start_escapes(false);
-  auto t0 = await_logged(e, "finished", "finished");
-  expect_gone(e, t0, "the process finished");
+BOOST_AUTO_TEST_CASE(escaped_commands_die_when_their_process_finishes) {
+  finishes(subreaper_env);
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(escaped_commands_die_with_a_killed_executor, Mode,
-                              containments) {
-  start_runner(Mode::env);
-  auto e = start_escapes(true);
-  std::vector<sys_clock::time_point> t0;
-  for (auto& file : e.pid_files) {
-    auto exec = static_cast<pid_t>(std::stol(slurp(file + ".exec")));
-    BOOST_REQUIRE(slurp("/proc/" + std::to_string(exec) + "/comm")
-                  == "procman-exec\n");
-    t0.push_back(sys_clock::now());
-    ::kill(exec, SIGKILL);
-  }
-  // What the executor left is re-parented to the runner, which kills it
-  // (or its cgroup is killed when the runner sees the executor's exit).
-  expect_gone(e, t0, "SIGKILL of the executor");
-  for (auto& pid : e.pids) {
-    BOOST_REQUIRE(await_status(pid, "error", 30));
-    BOOST_TEST(status(pid).at("error").at("kind").as_string() == "crash");
+BOOST_AUTO_TEST_CASE(escaped_commands_die_with_a_killed_executor) {
+  executor_killed(subreaper_env);
+}
+
+BOOST_AUTO_TEST_CASE(escaped_commands_die_with_a_killed_runner) {
+  runner_killed(subreaper_env);
+}
+
+BOOST_AUTO_TEST_CASE(by_default_the_runner_uses_cgroup_v2_where_the_machine_has_it) {
+  // Without PROCMAN_CONTAINMENT: cgroup v2 exactly where this test's own
+  // probe finds it usable, else the subreaper, saying why.
+  start_runner("PROCMAN_CONTAINMENT=");
+  auto why_not = why_no_cgroup_v2();
+  BOOST_TEST_MESSAGE("cgroup v2 here: " << (why_not.empty() ? "yes" : why_not));
+  if (why_not.empty()) {
+    auto cg = runner_cgroup();
+    BOOST_TEST(!cg.empty(), "the runner did not take cgroup v2: " << run->log());
+    BOOST_TEST(std::filesystem::exists(cg + "/cgroup.kill"), cg);
+  } else {
+    BOOST_TEST(run->log().find("containment: subreaper (") != std::string::npos,
+               run->log());
   }
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(escaped_commands_die_with_a_killed_runner, Mode,
-                              containments) {
-  start_runner(Mode::env);
-  auto e = start_escapes(true);
-  auto cgroup = runner_cgroup();
-  auto t = sys_clock::now();
-  run->signal(SIGKILL);
-  BOOST_REQUIRE(run->wait(10));
-  std::vector<sys_clock::time_point> t0(e.pids.size(), t);
-  // The dead runner's executors end their trees; zombies go to init.
-  expect_gone(e, t0, "SIGKILL of the runner", false);
-  // The next runner ends the processes and, in cgroup mode, removes the
-  // dead runner's cgroups.
-  BOOST_TEST(runner().exit_code == 0);
-  for (auto& pid : e.pids)
-    BOOST_TEST(status(pid).at("error").at("kind").as_string() == "runner_lost");
-  if (!cgroup.empty())
-    BOOST_TEST(!std::filesystem::exists(cgroup),
-               "the dead runner's cgroup " << cgroup << " is still there");
-}
-
-BOOST_AUTO_TEST_CASE(without_a_writable_cgroup_the_runner_falls_back_and_says_why) {
-  if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0) {
-    BOOST_TEST_MESSAGE("needs root and setpriv to run a runner as nobody");
-    return;
-  }
+BOOST_AUTO_TEST_CASE(without_a_writable_cgroup_the_runner_falls_back_and_says_why,
+                     *boost::unit_test::precondition(runs_as_nobody)) {
   // A user that may not create cgroups, with a store it may write.
-  chmod(tmp.str().c_str(), 0755);
-  auto dir = tmp.str() + "/nobody";
+  nobody_area area;
+  auto dir = area.str() + "/nobody";
   std::filesystem::create_directory(dir);
   chmod(dir.c_str(), 0777);
-  std::vector<std::string> nobody{"/usr/bin/setpriv", "--reuid=nobody",
-                                  "--regid=nogroup", "--clear-groups"};
-  auto as_nobody = [&](std::vector<std::string> argv, const std::string& env) {
-    argv.insert(argv.begin(), nobody.begin(), nobody.end());
-    return run_command(argv, {}, 60, {env});
-  };
-  if (as_nobody({"/bin/sh", "-c", "test -w \"$0\"", dir}, "X=").exit_code != 0) {
-    BOOST_TEST_MESSAGE("nobody cannot reach " << dir << " (TMPDIR?)");
-    return;
-  }
   auto runner_as_nobody = [&](const char* mode) {
-    return as_nobody({bin("procman-runner"), "--store", dir + "/store"},
-                     std::string("PROCMAN_CONTAINMENT=") + mode);
+    return nobody_area::run({area.bin("procman-runner"), "--store", dir + "/store"},
+                            {std::string("PROCMAN_CONTAINMENT=") + mode});
   };
   auto r = runner_as_nobody("auto");
   BOOST_TEST(r.exit_code == 0, r.err);
@@ -407,6 +429,33 @@ BOOST_AUTO_TEST_CASE(an_unknown_containment_is_a_clear_error) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// The same escapes in cgroup v2 mode; skipped (and reported) where the
+// machine has no usable cgroup v2 (why_no_cgroup_v2 says why).
+BOOST_FIXTURE_TEST_SUITE(containment_cgroup, containment_fixture,
+                         *boost::unit_test::precondition(has_cgroup_v2))
+
+BOOST_AUTO_TEST_CASE(escaped_commands_die_when_their_process_times_out) {
+  times_out(cgroup_env);
+}
+
+BOOST_AUTO_TEST_CASE(escaped_commands_die_when_their_process_is_cancelled) {
+  is_cancelled(cgroup_env);
+}
+
+BOOST_AUTO_TEST_CASE(escaped_commands_die_when_their_process_finishes) {
+  finishes(cgroup_env);
+}
+
+BOOST_AUTO_TEST_CASE(escaped_commands_die_with_a_killed_executor) {
+  executor_killed(cgroup_env);
+}
+
+BOOST_AUTO_TEST_CASE(escaped_commands_die_with_a_killed_runner) {
+  runner_killed(cgroup_env);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_FIXTURE_TEST_SUITE(containment_run, containment_fixture)
 
 BOOST_AUTO_TEST_CASE(procman_run_leaves_no_escaped_command_behind) {
@@ -421,12 +470,12 @@ BOOST_AUTO_TEST_CASE(procman_run_leaves_no_escaped_command_behind) {
     BOOST_TEST(r.exit_code == 0, kind << ": " << r.err);
     BOOST_REQUIRE(!slurp(file).empty());
     death_watch w(static_cast<pid_t>(std::stol(slurp(file))));
-    auto died = w.died_ms_after(t0, 5);
+    auto died = w.died_ms_after(t0, death_wait_s);
     // Watched only from here: the figure is when it was first seen dead.
-    BOOST_TEST_MESSAGE(kind << ": escaped process dead " << died
-                            << " ms after procman run returned");
-    BOOST_TEST(died < bound_ms, kind << " outlived procman run by " << died
-                                     << " ms");
+    BOOST_TEST(died.has_value(), kind << " outlived procman run");
+    if (died)
+      BOOST_TEST_MESSAGE(kind << ": escaped process dead " << *died
+                              << " ms after procman run returned");
   }
 }
 
@@ -445,11 +494,11 @@ BOOST_AUTO_TEST_CASE(procman_run_ended_by_a_signal_takes_escaped_commands_along)
     run.signal(SIGTERM);
     BOOST_REQUIRE(run.wait(10));
     BOOST_TEST(run.term_signal() == SIGTERM);
-    auto died = w.died_ms_after(t0, 5);
-    BOOST_TEST_MESSAGE(kind << ": escaped process died " << died
-                            << " ms after SIGTERM of procman run");
-    BOOST_TEST(died < bound_ms, kind << " outlived procman run by " << died
-                                     << " ms");
+    auto died = w.died_ms_after(t0, death_wait_s);
+    BOOST_TEST(died.has_value(), kind << " outlived procman run");
+    if (died)
+      BOOST_TEST_MESSAGE(kind << ": escaped process died " << *died
+                              << " ms after SIGTERM of procman run");
   }
 }
 

@@ -14,6 +14,7 @@
 #include "procman/messages/json.hpp"
 
 #include "fixtures/temp_dir.hpp"
+#include "fixtures/timing.hpp"
 
 namespace procman::test {
 

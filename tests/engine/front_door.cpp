@@ -19,7 +19,7 @@ struct front_door_fixture : actor_system_fixture {
   /// What the manager answers a start of `spec`: the pid or the error text.
   std::string manager_start(const process_spec& spec) {
     std::string out;
-    self->request(eng->manager(), caf::infinite, atom::start_v, spec)
+    self->request(eng->manager(), reply_timeout(), atom::start_v, spec)
       .receive([&](const std::string& pid) { out = "pid " + pid; },
                [&](const caf::error& e) { out = render(e); });
     return out;
@@ -27,7 +27,7 @@ struct front_door_fixture : actor_system_fixture {
 
   std::string manager_proceed(const std::string& pid, const std::string& data) {
     std::string out;
-    self->request(eng->manager(), caf::infinite, atom::proceed_v, pid, data)
+    self->request(eng->manager(), reply_timeout(), atom::proceed_v, pid, data)
       .receive([&](const std::string& x) { out = "pid " + x; },
                [&](const caf::error& e) { out = render(e); });
     return out;

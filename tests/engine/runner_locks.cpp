@@ -84,7 +84,7 @@ BOOST_AUTO_TEST_CASE(stale_runner_locks_are_removed_at_start_and_by_recovery) {
   // One that dies while the engine runs: the periodic recovery sweeps it.
   std::ofstream(runner_lock_path(store, "gone-2")) << "";
   caf::scoped_actor self{*sys};
-  self->request(eng->store(), caf::infinite, atom::recover_v)
+  self->request(eng->store(), reply_timeout(), atom::recover_v)
     .receive([](uint32_t) {}, [](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_TEST(!fs::exists(runner_lock_path(store, "gone-2")));
   BOOST_TEST(fs::exists(runner_lock_path(store, "live-1")));

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixtures/preconditions.hpp"
+
 #include "cli_fixture.hpp"
 
 using namespace procman::test;
@@ -24,38 +26,21 @@ void chown_all(const std::string& path, uid_t uid) {
       BOOST_REQUIRE(lchown(e.path().c_str(), uid, uid) == 0);
 }
 
+/// The store lives where the user nobody can reach it.
 struct access_fixture : cli_fixture {
-  /// `argv` run as nobody (setpriv from util-linux) under umask 022.
-  command_result as_nobody(const std::vector<std::string>& argv,
-                           double timeout = 60) {
-    std::string line = "umask 022 && exec";
-    for (auto& a : argv)
-      line += " '" + a + "'";
-    return run_command({"setpriv", "--reuid=65534", "--regid=65534",
-                        "--clear-groups", "sh", "-c", line},
-                       {}, timeout);
-  }
+  nobody_area area;
 
-  /// Why commands cannot run as another user here; "" if they can.
-  std::string cannot_switch_user() {
-    if (geteuid() != 0)
-      return "the tests do not run as root";
-    if (access("/usr/bin/setpriv", X_OK) != 0)
-      return "setpriv (util-linux) is not installed";
-    chmod(tmp.str().c_str(), 0755);  // nobody passes through to its store
-    auto r = as_nobody({bin("procman"), "--help"});
-    if (r.exit_code != 0)
-      return "nobody cannot run " + bin("procman") + ": " + r.err;
-    return {};
+  access_fixture() {
+    store = area.str() + "/store";
   }
 };
 
 } // namespace
 
-BOOST_FIXTURE_TEST_SUITE(store_ownership, access_fixture)
+BOOST_FIXTURE_TEST_SUITE(store_ownership, cli_fixture)
 
-BOOST_AUTO_TEST_CASE(root_does_not_run_what_another_user_queued) {
-  BOOST_REQUIRE_MESSAGE(geteuid() == 0, "the tests run as root");
+BOOST_AUTO_TEST_CASE(root_does_not_run_what_another_user_queued,
+                     *boost::unit_test::precondition(runs_as_root)) {
   auto marker = tmp.str() + "/ran";
   auto pid = start(shell_spec("touch " + marker));
   chown_all(store, nobody);  // as if nobody had made the store and queued it
@@ -82,17 +67,19 @@ BOOST_AUTO_TEST_CASE(root_refuses_a_store_that_others_can_write) {
              r.err);
 }
 
+BOOST_AUTO_TEST_SUITE_END()
+
+// Run as the user nobody: skipped (and reported) where the tests cannot
+// switch users.
+BOOST_FIXTURE_TEST_SUITE(store_ownership_as_nobody, access_fixture,
+                         *boost::unit_test::precondition(runs_as_nobody))
+
 BOOST_AUTO_TEST_CASE(a_user_cannot_use_a_store_of_another_user) {
-  auto why = cannot_switch_user();
-  if (!why.empty()) {
-    BOOST_WARN_MESSAGE(false, "not run as another user: " << why);
-    return;
-  }
   // A store that uid 65533 made readable to all, as an older procman did.
   start(R"({"steps": {"s": {"class": "procman.set"}}})");
   chmod(store.c_str(), 0755);
   chown_all(store, 65533);
-  auto r = as_nobody({bin("procman"), "--store", store, "list"});
+  auto r = area.run({area.bin("procman"), "--store", store, "list"});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find("store " + store + " is owned by uid 65533")
                != std::string::npos,
@@ -104,24 +91,19 @@ BOOST_AUTO_TEST_CASE(a_user_cannot_use_a_store_of_another_user) {
 }
 
 BOOST_AUTO_TEST_CASE(a_user_makes_a_private_store_under_umask_022) {
-  auto why = cannot_switch_user();
-  if (!why.empty()) {
-    BOOST_WARN_MESSAGE(false, "not run as another user: " << why);
-    return;
-  }
-  auto home = tmp.str() + "/home";
+  auto home = area.str() + "/home";
   fs::create_directory(home);
   chmod(home.c_str(), 0755);
   BOOST_REQUIRE(chown(home.c_str(), nobody, nobody) == 0);
   auto own = home + "/state/procman";
-  auto s = as_nobody({bin("procman"), "--store", own, "start",
+  auto s = area.run({area.bin("procman"), "--store", own, "start",
                       R"({"steps": {"s": {"class": "procman.set", "args": {"ok": true}}}})"});
   BOOST_REQUIRE_MESSAGE(s.exit_code == 0, "start as nobody: " << s.err);
   auto pid = s.out.substr(0, 32);
-  auto r = as_nobody({bin("procman-runner"), "--store", own, "--wait",
+  auto r = area.run({area.bin("procman-runner"), "--store", own, "--wait",
                       "--max-processes", "1"});
   BOOST_TEST(r.exit_code == 0, r.err);
-  auto w = as_nobody({bin("procman"), "--store", own, "status", pid});
+  auto w = area.run({area.bin("procman"), "--store", own, "status", pid});
   BOOST_TEST(w.out.find("\"status\":\"finished\"") != std::string::npos, w.out + w.err);
   for (auto [path, mode] : {std::pair<std::string, unsigned>{own, 0700},
                             {own + "/data.mdb", 0600},

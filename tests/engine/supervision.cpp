@@ -38,7 +38,7 @@ struct supervision_fixture {
 
 process_record info(caf::scoped_actor& self, engine& eng, const std::string& pid) {
   process_record rec;
-  self->request(eng.manager(), caf::infinite, atom::info_v, pid)
+  self->request(eng.manager(), reply_timeout(), atom::info_v, pid)
     .receive([&](process_record& r) { rec = std::move(r); },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   return rec;
@@ -46,7 +46,7 @@ process_record info(caf::scoped_actor& self, engine& eng, const std::string& pid
 
 uint32_t active(caf::scoped_actor& self, engine& eng) {
   uint32_t n = 0;
-  self->request(eng.supervisor(), caf::infinite, atom::stats_v)
+  self->request(eng.supervisor(), reply_timeout(), atom::stats_v)
     .receive([&](uint32_t a, uint64_t) { n = a; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   return n;
@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(a_dead_process_actor_ends_its_process_as_runner_lost_and_fr
   caf::scoped_actor self{*sys};
   auto pidfile = tmp.str() + "/sleep.pid";
   std::string pid;
-  self->request(eng->manager(), caf::infinite, atom::start_v,
+  self->request(eng->manager(), reply_timeout(), atom::start_v,
                 test_spec(R"({"steps": {"first": {"class": "procman.set", "args": {"a": 1}},
                   "long": {"class": "procman.exec", "args": {"command": ["sh", "-c",
                     "echo $$ > )" + pidfile + R"(; exec sleep 300"]}}}, "timeout": 600})"))
@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_CASE(a_dead_process_actor_ends_its_process_as_runner_lost_and_fr
   BOOST_REQUIRE(eventually([&] { return !read(pidfile).empty(); }, 60));
   auto sleeper = std::stoi(read(pidfile));
   caf::actor actor;
-  self->request(eng->supervisor(), caf::infinite, caf::get_atom_v, pid)
+  self->request(eng->supervisor(), reply_timeout(), caf::get_atom_v, pid)
     .receive([&](caf::actor& a) { actor = std::move(a); },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE(actor);
@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(a_dead_process_actor_ends_its_process_as_runner_lost_and_fr
   BOOST_TEST(eventually([&] { return active(self, *eng) == 0; }, 30));
   BOOST_TEST_MESSAGE("the freed slot runs the next process");
   std::string next;
-  self->request(eng->manager(), caf::infinite, atom::start_v,
+  self->request(eng->manager(), reply_timeout(), atom::start_v,
                 test_spec(R"({"steps": {"s": {"class": "procman.set", "args": {"b": 2}}}})"))
     .receive([&](const std::string& x) { next = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });

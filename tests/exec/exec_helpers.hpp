@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -21,6 +22,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "fixtures/background.hpp"
 #include "fixtures/temp_dir.hpp"
 
 extern char** environ;
@@ -82,12 +84,13 @@ inline void write_file(const std::string& path, const std::string& text) {
 }
 
 /// Runs procman-exec with `input` on stdin, collecting report lines as they
-/// arrive. Checks that every line of stdout is a JSON object with "event"
-/// and that the output ends with a newline.
-inline exec_result run_exec(const std::string& input,
-                            const std::vector<std::string>& args = {},
-                            const std::vector<std::string>& env = {},
-                            double timeout_s = 60) {
+/// arrive (`on_line` sees each one then, while the executor runs on).
+/// Checks that every line of stdout is a JSON object with "event" and that
+/// the output ends with a newline.
+inline exec_result run_exec(
+  const std::string& input, const std::vector<std::string>& args = {},
+  const std::vector<std::string>& env = {}, double timeout_s = 60,
+  const std::function<void(const json::object&)>& on_line = {}) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0
       || pipe2(err, O_CLOEXEC) != 0)
@@ -135,7 +138,7 @@ inline exec_result run_exec(const std::string& input,
   std::string partial;
   bool killed = false;
   while (out_fd >= 0 || err_fd >= 0) {
-    if (elapsed() > timeout_s) {
+    if (elapsed() > patience(timeout_s)) {
       kill(-pid, SIGKILL);
       killed = true;
       break;
@@ -174,6 +177,8 @@ inline exec_result run_exec(const std::string& input,
           }
           result.lines.push_back(v.as_object());
           result.times.push_back(elapsed());
+          if (on_line)
+            on_line(result.lines.back());
         }
       } else {
         close(out_fd);
@@ -213,7 +218,7 @@ inline exec_result run_exec(const std::string& input,
   else if (WIFSIGNALED(status))
     result.signal = WTERMSIG(status);
   if (killed)
-    BOOST_ERROR("procman-exec did not finish within " << timeout_s << " s");
+    BOOST_ERROR("procman-exec did not finish within " << patience(timeout_s) << " s");
   return result;
 }
 

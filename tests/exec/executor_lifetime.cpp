@@ -1,5 +1,6 @@
 // The executor never outlives its supervisor, and a SIGTERM takes its step
-// commands with it.
+// commands with it. How soon is procman-bench's (section waits); here they
+// only have to go.
 
 #include <chrono>
 #include <filesystem>
@@ -63,16 +64,17 @@ struct lifetime_fixture {
                          environ);
     posix_spawnattr_destroy(&attr);
     BOOST_TEST_REQUIRE(rc == 0);
-    // Wait until the step's command runs.
-    for (int i = 0; i < 200 && grandchild <= 0; ++i) {
-      std::this_thread::sleep_for(50ms);
-      auto text = read_file(grandchild_file);
-      if (!text.empty())
-        grandchild = std::stoi(text);
-    }
-    auto text = read_file(executor_file);
-    if (!text.empty())
-      executor = std::stoi(text);
+    // Wait until the step's command runs and the shell wrote the
+    // executor's pid (which it may do after the command started).
+    auto pid_in = [](const std::string& file) {
+      auto text = read_file(file);
+      return text.empty() || text.back() != '\n' ? -1 : std::stoi(text);
+    };
+    eventually([&] {
+      grandchild = pid_in(grandchild_file);
+      executor = pid_in(executor_file);
+      return grandchild > 0 && executor > 0;
+    }, 30);
     BOOST_TEST_REQUIRE(grandchild > 0);
     BOOST_TEST_REQUIRE(executor > 0);
     BOOST_TEST(read_file("/proc/" + std::to_string(executor) + "/comm")
@@ -90,14 +92,11 @@ struct lifetime_fixture {
     }
   }
 
-  // Waits up to `limit` for both to be gone; returns the time it took.
-  double wait_gone(std::chrono::milliseconds limit) {
+  // Waits (30 s at most) for both to be gone; returns the time it took.
+  double wait_gone() {
     auto t0 = std::chrono::steady_clock::now();
-    while (std::chrono::steady_clock::now() - t0 < limit) {
-      if (process_gone(executor) && process_gone(grandchild))
-        break;
-      std::this_thread::sleep_for(10ms);
-    }
+    eventually([&] { return process_gone(executor) && process_gone(grandchild); },
+               30);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
       .count();
   }
@@ -120,19 +119,18 @@ BOOST_AUTO_TEST_CASE(parent_death_kills_the_executor_and_its_commands) {
   kill(shell, SIGKILL);
   waitpid(shell, nullptr, 0);
   shell = -1;
-  auto took = wait_gone(3000ms);
+  auto took = wait_gone();
   BOOST_TEST_MESSAGE("executor and command gone after " << took << " s");
   BOOST_TEST(process_gone(executor));
   BOOST_TEST(process_gone(grandchild));
-  BOOST_TEST(took < 2.0);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_kills_the_executor_and_its_commands) {
   kill(executor, SIGTERM);
-  auto took = wait_gone(3000ms);
+  auto took = wait_gone();
+  BOOST_TEST_MESSAGE("executor and command gone after " << took << " s");
   BOOST_TEST(process_gone(executor));
   BOOST_TEST(process_gone(grandchild));
-  BOOST_TEST(took < 2.0);
   // The shell saw it die of SIGKILL (128 + 9), its own group kill.
   waitpid(shell, nullptr, 0);
   shell = -1;

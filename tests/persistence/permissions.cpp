@@ -11,6 +11,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "fixtures/preconditions.hpp"
 #include "persistence/store_fixture.hpp"
 
 using namespace procman;
@@ -44,9 +45,9 @@ BOOST_AUTO_TEST_CASE(an_old_store_left_readable_is_tightened_by_its_owner) {
   BOOST_TEST(mode_of(dir + "/lock.mdb").mode == 0600u);
 }
 
-BOOST_AUTO_TEST_CASE(a_store_owned_by_another_user_is_refused) {
-  // Tests run as root: the other user is nobody (65534).
-  BOOST_REQUIRE_MESSAGE(geteuid() == 0, "this case needs root to chown");
+BOOST_AUTO_TEST_CASE(a_store_owned_by_another_user_is_refused,
+                     *boost::unit_test::precondition(runs_as_root)) {
+  // The other user is nobody (65534).
   temp_dir tmp;
   auto dir = tmp.str() + "/store";
   fs::create_directory(dir);

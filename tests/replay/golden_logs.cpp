@@ -1,5 +1,7 @@
-// Golden logs recorded from real runs (tests/data/record-golden-logs.sh)
-// replay clean, and an altered event is caught at its sequence number.
+// Golden logs recorded from real runs (tests/data/record-golden-logs.sh),
+// every tests/data/*.jsonl and those older versions recorded
+// (tests/data/older/*.jsonl), replay clean, and an altered event is caught
+// at its sequence number.
 
 #include <algorithm>
 
@@ -11,12 +13,6 @@ using namespace procman;
 using namespace procman::test;
 
 namespace {
-
-const std::vector<std::string> golden = {
-  "finished.jsonl", "error.jsonl",   "interrupted-proceeded.jsonl",
-  "timeout.jsonl",  "cancel.jsonl",  "runner-lost.jsonl",
-  "interleaved.jsonl", "jobs.jsonl", "retention.jsonl",
-};
 
 /// The seq of the first entry in `log` with this event (and error kind).
 uint64_t first_seq(const log_file& log, transition_kind kind,
@@ -42,7 +38,10 @@ log_entry& entry(log_file& log, uint64_t seq) {
 BOOST_FIXTURE_TEST_SUITE(golden_replay, replay_fixture)
 
 BOOST_AUTO_TEST_CASE(every_golden_log_replays_clean) {
-  for (auto& name : golden) {
+  auto names = golden_logs();
+  auto older = golden_logs("older");
+  names.insert(names.end(), older.begin(), older.end());
+  for (auto& name : names) {
     BOOST_TEST_CONTEXT("log " << name) {
       auto log = load(name);
       BOOST_TEST(!log.entries.empty());

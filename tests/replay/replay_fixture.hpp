@@ -3,8 +3,11 @@
 
 #pragma once
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 
@@ -24,11 +27,26 @@ struct replay_fixture {
     logger::set_level(log_level::error);
   }
 
-  /// Reads tests/data/<name> (or any path containing '/').
+  /// The golden logs of `dir` (a folder of tests/data, "" for itself):
+  /// every *.jsonl in it, as the names `load` takes, sorted. tests/data/
+  /// holds what record-golden-logs.sh records with this procman;
+  /// tests/data/older/ logs that older versions recorded, which must
+  /// still replay.
+  static std::vector<std::string> golden_logs(const std::string& dir = "") {
+    auto base = source_path("tests/data" + (dir.empty() ? "" : "/" + dir));
+    std::vector<std::string> names;
+    for (auto& e : std::filesystem::directory_iterator(base))
+      if (e.path().extension() == ".jsonl")
+        names.push_back((dir.empty() ? "" : dir + "/")
+                        + e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    BOOST_REQUIRE_MESSAGE(!names.empty(), "no golden logs in " << base);
+    return names;
+  }
+
+  /// Reads tests/data/<name> (or any absolute path).
   static log_file load(const std::string& name) {
-    auto path = name.find('/') == std::string::npos
-                  ? source_path("tests/data/" + name)
-                  : name;
+    auto path = name.rfind('/', 0) == 0 ? name : source_path("tests/data/" + name);
     std::ifstream in(path);
     BOOST_REQUIRE_MESSAGE(in, "cannot read " << path);
     auto log = read_log(in);

@@ -1,5 +1,6 @@
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <stdexcept>
 
 #include <boost/json.hpp>
@@ -131,14 +132,15 @@ BOOST_AUTO_TEST_CASE(pause_interrupts_and_passes_data_through) {
 // -- procman.sleep ----------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(sleep_waits_reports_progress_and_passes_data) {
+  // How much longer than asked it sleeps is procman-bench's (section waits).
   auto t0 = std::chrono::steady_clock::now();
   json::object data{{"keep", "me"}};
   auto out = run("procman.sleep", R"({"seconds": 0.35})", data);
   auto elapsed = seconds_since(t0);
+  BOOST_TEST_MESSAGE("slept " << elapsed << " s");
   BOOST_TEST(out == data);
   BOOST_TEST(elapsed >= 0.35);
-  BOOST_TEST(elapsed < 2.0);
-  // 0 at the start, every ~0.1 s, 100 at the end: not a flood.
+  // 0 at the start, at most one every 0.1 s, 100 at the end: not a flood.
   BOOST_TEST_REQUIRE(ctx.reports.size() >= 2u);
   BOOST_TEST(ctx.reports.size() <= 8u);
   BOOST_TEST(ctx.reports.front().first == 0.0);
@@ -148,10 +150,10 @@ BOOST_AUTO_TEST_CASE(sleep_waits_reports_progress_and_passes_data) {
   BOOST_TEST(contains(ctx.reports.front().second, "left"));
 }
 
-BOOST_AUTO_TEST_CASE(sleep_zero_returns_at_once) {
-  auto t0 = std::chrono::steady_clock::now();
+BOOST_AUTO_TEST_CASE(sleep_zero_reports_the_start_and_the_end_and_nothing_between) {
   run("procman.sleep", "[0]");
-  BOOST_TEST(seconds_since(t0) < 0.5);
+  BOOST_REQUIRE_EQUAL(ctx.reports.size(), 2u);
+  BOOST_TEST(ctx.reports.front().first == 0.0);
   BOOST_TEST(ctx.reports.back().first == 100.0);
 }
 
@@ -263,24 +265,33 @@ BOOST_AUTO_TEST_CASE(exec_makes_output_valid_utf8) {
 }
 
 BOOST_AUTO_TEST_CASE(exec_does_not_wait_for_background_children) {
-  // The background sleep keeps stdout open; the step returns when the
-  // command itself has exited.
-  auto t0 = std::chrono::steady_clock::now();
+  // The background child keeps stdout open until the test lets it go (it
+  // gives up after a minute): the step returns while it still runs, when
+  // the command itself has exited.
+  temp_dir dir;
+  auto gate = dir.str() + "/gate";
   auto out = run("procman.exec",
-                 R"({"command": ["sh", "-c", "sleep 3 & echo started"]})");
-  BOOST_TEST(seconds_since(t0) < 2.0);
-  BOOST_TEST(out.at("stdout").as_string() == "started\n");
+                 json::serialize(json::object{
+                   {"command",
+                    json::array{"sh", "-c",
+                                "(i=0; while [ ! -e \"$0\" ] && [ $i -lt 6000 ]; "
+                                "do sleep 0.01; i=$((i+1)); done) & echo $!",
+                                gate}}}));
+  auto child = std::stoi(std::string(out.at("stdout").as_string()));
+  BOOST_TEST(::kill(child, 0) == 0, "the background child had ended");
+  std::ofstream{gate} << "go\n";
+  BOOST_TEST(out.at("exit_code") == 0);
 }
 
 BOOST_AUTO_TEST_CASE(exec_does_not_wait_for_a_background_child_that_keeps_writing) {
-  auto t0 = std::chrono::steady_clock::now();
+  // A child that writes until it is killed (or for a minute at most).
   auto out = run("procman.exec",
-                 R"({"command": ["sh", "-c", "(while :; do echo spam; done) & echo $! >&2"]})");
-  auto took = seconds_since(t0);
+                 R"({"command": ["sh", "-c", "(timeout 60 sh -c 'while :; do echo spam; done') & echo $! >&2"]})");
   auto pid = std::stoi(std::string(out.at("stderr").as_string()));
-  ::kill(pid, SIGKILL);
-  BOOST_TEST(took < 2.0);
   BOOST_TEST(pid > 0);
+  BOOST_TEST(::kill(pid, 0) == 0, "the writing child had ended");
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);
 }
 
 BOOST_AUTO_TEST_CASE(exec_rejects_bad_args_naming_the_field) {

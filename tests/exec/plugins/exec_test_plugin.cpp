@@ -80,41 +80,77 @@ public:
   }
 };
 
+/// Waits until the file `gate` exists (a minute at most): the test opens
+/// it when it has seen what the step reported so far, which shows that the
+/// report arrived while the step still ran. Whether it opened goes into the
+/// step's output.
+bool wait_for_gate(const std::string& gate) {
+  if (gate.empty())
+    return false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (::access(gate.c_str(), F_OK) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+std::string gate_of(const json::value& args) {
+  return args.is_object() && args.as_object().contains("gate")
+           ? std::string(args.as_object().at("gate").as_string())
+           : std::string{};
+}
+
 // Many progress reports in a short time: the executor must thin them out
-// and still deliver the last.
+// and still deliver the last, without waiting for the end of the step.
 class chatty_step : public procman::step {
 public:
-  explicit chatty_step(int64_t reports) : reports_(reports) {
+  chatty_step(int64_t reports, std::string gate)
+    : reports_(reports), gate_(std::move(gate)) {
   }
 
   json::object execute(const json::object& data,
                        procman::step_context& ctx) override {
+    auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < reports_; ++i) {
       ctx.progress(100.0 * static_cast<double>(i) / reports_,
                    "report " + std::to_string(i));
       std::this_thread::sleep_for(std::chrono::microseconds(250));
     }
+    auto reporting = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - t0)
+                       .count();
     ctx.progress(100, "done");
-    // A quiet spell after the last report: it must not wait for the end.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    return data;
+    auto out = data;
+    out["reporting_seconds"] = reporting;
+    out["gate_opened"] = wait_for_gate(gate_);
+    return out;
   }
 
 private:
   int64_t reports_;
+  std::string gate_;
 };
 
-// Reports progress, then goes quiet for a while: the report that was held
-// back must still arrive while the step runs.
+// Reports progress, then goes quiet until the gate opens: the report that
+// was held back must still arrive while the step runs.
 class quiet_after_burst : public procman::step {
 public:
+  explicit quiet_after_burst(std::string gate) : gate_(std::move(gate)) {
+  }
+
   json::object execute(const json::object& data,
                        procman::step_context& ctx) override {
     ctx.progress(10, "first");
     ctx.progress(20, "second, right after");
-    std::this_thread::sleep_for(std::chrono::milliseconds(600));
-    return data;
+    auto out = data;
+    out["gate_opened"] = wait_for_gate(gate_);
+    return out;
   }
+
+private:
+  std::string gate_;
 };
 
 class big_step : public procman::step {
@@ -146,10 +182,10 @@ extern "C" void procman_register_steps(procman::step_registry& reg,
             int64_t n = 1000;
             if (args.is_object() && args.as_object().contains("reports"))
               n = args.as_object().at("reports").as_int64();
-            return std::make_unique<chatty_step>(n);
+            return std::make_unique<chatty_step>(n, gate_of(args));
           });
-  reg.add("test.quiet", [](const json::value&, const procman::service_map&) {
-    return std::make_unique<quiet_after_burst>();
+  reg.add("test.quiet", [](const json::value& args, const procman::service_map&) {
+    return std::make_unique<quiet_after_burst>(gate_of(args));
   });
   reg.add("test.big", [](const json::value&, const procman::service_map&) {
     return std::make_unique<big_step>();
