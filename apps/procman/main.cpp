@@ -329,6 +329,9 @@ std::unique_ptr<backend> open_client(const cli::args& a) {
   };
   o.tls = {file("tls-cert", "PROCMAN_TLS_CERT"),
            file("tls-key", "PROCMAN_TLS_KEY"), file("tls-ca", "PROCMAN_TLS_CA")};
+  o.on_retry = [](const std::string& what) {
+    std::cerr << "procman: warning: " << what << "\n";
+  };
   auto c = remote_client::connect(o);
   if (!c) {
     if (is(c.error(), errc::invalid_argument))
