@@ -118,4 +118,14 @@ constexpr uint64_t request_memory_ms = uint64_t{10} * 60 * 1000;
 /// remembers one (the rest at the next): the cost per commit stays small.
 constexpr size_t request_forget_batch = 16;
 
+/// Accepted connections of a published port get descriptor numbers that
+/// cycle through the upper three quarters of the descriptor limit, at most
+/// up to this number: a number comes back only after thousands of
+/// connections, long after CAF cleaned up the last one that had it.
+constexpr uint64_t accepted_fd_cycle_max = 65536;
+
+/// A port logs the refused connections of one user once per this many
+/// seconds.
+constexpr uint32_t refusal_log_interval_s = 60;
+
 } // namespace procman::defaults
