@@ -23,7 +23,9 @@
 // With --connect (or $PROCMAN_CONNECT) every command but run, log export,
 // purge, config and replay goes to a store node
 // (docs/distribution.md) with the same output and exit codes; a store node
-// that cannot be reached exits 1.
+// that cannot be reached exits 1. A command without an answer is sent again
+// on a new connection within 30 s (remote_client): the store node answers a
+// repeated start, proceed, cancel or retry as it answered the first.
 
 #include <cmath>
 #include <csignal>
