@@ -120,8 +120,9 @@ constexpr size_t request_forget_batch = 16;
 
 /// Accepted connections of a published port get descriptor numbers that
 /// cycle through the upper three quarters of the descriptor limit, at most
-/// up to this number: a number comes back only after thousands of
-/// connections, long after CAF cleaned up the last one that had it.
+/// up to this number: a number comes back only after that many connections
+/// (768 under a limit of 1024), long after CAF cleaned up the last one that
+/// had it.
 constexpr uint64_t accepted_fd_cycle_max = 65536;
 
 /// A port logs the refused connections of one user once per this many
