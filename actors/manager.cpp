@@ -24,6 +24,23 @@ manager_state::queue_work(manager_actor::stateful_pointer<manager_state> self,
   return rp;
 }
 
+caf::result<process_record>
+manager_state::cancel(manager_actor::stateful_pointer<manager_state> self,
+                      caf::expected<transition> t) {
+  if (!t)
+    return t.error();
+  auto rp = self->make_response_promise<process_record>();
+  self->request(store, caf::infinite, atom::apply_v, std::move(*t))
+    .then(
+      [self, rp](const process_record& rec) mutable {
+        if (rec.status == process_status::running && self->state.supervisor)
+          self->send(self->state.supervisor, atom::cancel_v, rec.pid);
+        rp.deliver(rec);
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 void manager_state::wake(manager_actor::stateful_pointer<manager_state> self) {
   if (supervisor)
     self->send(supervisor, atom::wakeup_v);
@@ -65,17 +82,26 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
       return self->state.queue_work(self, front_door::proceed(pid, data));
     },
     [self](atom::cancel, const std::string& pid) -> caf::result<process_record> {
-      auto rp = self->make_response_promise<process_record>();
-      self->request(self->state.store, caf::infinite, atom::apply_v,
-                    front_door::cancel(pid))
-        .then(
-          [self, rp](const process_record& rec) mutable {
-            if (rec.status == process_status::running && self->state.supervisor)
-              self->send(self->state.supervisor, atom::cancel_v, rec.pid);
-            rp.deliver(rec);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+      return self->state.cancel(self, front_door::cancel(pid));
+    },
+    // -- the same, under a client's request key --------------------------------
+    [self](atom::start, process_spec& spec, std::string& pid,
+           std::string& key) -> caf::result<std::string> {
+      return self->state.queue_work(
+        self, front_door::keyed(front_door::start(std::move(spec),
+                                                  std::move(pid), "client",
+                                                  &front_door::builtin_steps()),
+                                std::move(key)));
+    },
+    [self](atom::proceed, const std::string& pid, const std::string& data,
+           std::string& key) -> caf::result<std::string> {
+      return self->state.queue_work(
+        self, front_door::keyed(front_door::proceed(pid, data), std::move(key)));
+    },
+    [self](atom::cancel, const std::string& pid,
+           std::string& key) -> caf::result<process_record> {
+      return self->state.cancel(
+        self, front_door::keyed(front_door::cancel(pid), std::move(key)));
     },
     [self](atom::list, const list_query& q) {
       return self->delegate(self->state.store, atom::list_v, q);

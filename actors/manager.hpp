@@ -28,6 +28,12 @@ struct manager_state {
   caf::result<std::string>
   queue_work(manager_actor::stateful_pointer<manager_state> self,
              caf::expected<transition> t);
+
+  /// Applies a cancel (or answers its refusal), has the supervisor kill a
+  /// running process's child, replies with the record.
+  caf::result<process_record>
+  cancel(manager_actor::stateful_pointer<manager_state> self,
+         caf::expected<transition> t);
 };
 
 manager_actor::behavior_type

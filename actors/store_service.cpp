@@ -147,8 +147,10 @@ store_state::flush(std::vector<transition> extra) {
   promises.clear();
   for (size_t i = 0; i < results.size(); ++i) {
     auto& res = results[i];
-    // Schedule events change no process: nothing to tell.
-    if (res && !res->pid.empty() && !listeners.empty()) {
+    // Schedule events change no process, a repeated request changed
+    // nothing: nothing to tell.
+    bool repeated = i < committed.repeated.size() && committed.repeated[i];
+    if (res && !res->pid.empty() && !repeated && !listeners.empty()) {
       process_event ev;
       ev.kind = batch[i].kind;
       ev.record = *res;

@@ -6,49 +6,150 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/fwd.hpp"
+#include "procman/persistence/store.hpp"
 
 namespace procman {
 
 namespace {
 
+using clock = std::chrono::steady_clock;
+
 constexpr auto poll_interval = std::chrono::milliseconds(50);
+
+/// A pause between attempts to reach a store node that refused a new
+/// connection.
+constexpr auto reconnect_pause = std::chrono::milliseconds(250);
+
+std::string seconds_text(caf::timespan d) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100)
+         + " s";
+}
 
 } // namespace
 
 struct remote_client::impl {
   remote_client_options opts;
-  caf::actor_system_config cfg;
+  std::string where;
+  // The connection: an actor system of its own, replaced after an attempt
+  // that got no answer. CAF's middleman can leave a connection on which an
+  // answer was lost unable to carry any other; a new system is a new node
+  // with a new connection.
+  std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   manager_actor manager;
-  std::string where;
 
-  /// One request to the manager (or, for the calls only a store node
-  /// answers, its gate), answered or failed within the timeout.
+  caf::error open(caf::timespan timeout) {
+    cfg = std::make_unique<caf::actor_system_config>();
+    cfg->add_message_types<caf::id_block::procman>();
+    // A command line client needs few threads.
+    cfg->set("scheduler.max-threads", size_t{2});
+    if (auto err = configure_remote(*cfg, opts.tls)) {
+      cfg.reset();
+      return err;
+    }
+    sys = std::make_unique<caf::actor_system>(*cfg);
+    auto mgr = connect_manager(*sys, opts.host, opts.port, timeout);
+    if (!mgr) {
+      close();
+      return std::move(mgr.error());
+    }
+    manager = std::move(*mgr);
+    return caf::none;
+  }
+
+  void close() {
+    manager = nullptr;
+    sys.reset();
+    cfg.reset();
+  }
+
+  /// Whether `err` is an answer (a refusal by the manager), not a missing
+  /// one: only a missing answer is asked for again.
+  static bool answered(const caf::error& err) {
+    return err.category() == caf::atom("procman")
+           || err == caf::sec::unexpected_message;
+  }
+
+  /// Sends a request (`Handle`: the manager, or the gate for the calls only
+  /// a store node answers) until an answer comes, and hands it to
+  /// `on_answer`. An attempt without an answer within its time (first
+  /// defaults::remote_attempt_ms, doubling) is made again on a new
+  /// connection, all within opts.timeout; the manager answers a repeat of
+  /// a request that changes state as it answered the first (its key).
+  template <class Handle, class... Rs, class F, class... Ts>
+  caf::error request(F on_answer, const Ts&... xs) {
+    auto begin = clock::now();
+    auto deadline = begin + opts.timeout;
+    caf::timespan wait = std::chrono::milliseconds(defaults::remote_attempt_ms);
+    caf::error missing;
+    int attempts = 0;
+    for (;;) {
+      auto left = deadline - clock::now();
+      if (left <= caf::timespan::zero())
+        break;
+      if (!manager) {
+        if (auto err = open(left)) {
+          missing = std::move(err);
+          std::this_thread::sleep_for(
+            std::min<caf::timespan>(reconnect_pause, deadline - clock::now()));
+          continue;
+        }
+        left = deadline - clock::now();
+      }
+      auto t = std::min(wait, left);
+      caf::error outcome = caf::sec::request_timeout;
+      ++attempts;
+      {
+        caf::scoped_actor self{*sys};
+        self->request(caf::actor_cast<Handle>(manager), t, xs...)
+          .receive(
+            [&](Rs&... rs) {
+              on_answer(rs...);
+              outcome = caf::none;
+            },
+            [&](caf::error& err) { outcome = std::move(err); });
+      }
+      if (!outcome || answered(outcome))
+        return outcome;
+      auto why = connect_failure_reason(*sys, outcome);
+      missing = make_error(errc::connect_failure,
+                           "the store node at " + where + " did not answer: "
+                             + why + " (" + std::to_string(attempts)
+                             + (attempts == 1 ? " attempt" : " attempts")
+                             + " in " + seconds_text(clock::now() - begin)
+                             + ")");
+      close();
+      wait *= 2;
+      if (deadline - clock::now() > caf::timespan::zero() && opts.on_retry)
+        opts.on_retry("no answer from the store node at " + where + " within "
+                      + seconds_text(t) + " (" + why
+                      + "); asking again on a new connection");
+    }
+    return missing;
+  }
+
+  /// One request with one answer of type T.
   template <class T, class Handle = manager_actor, class... Ts>
-  caf::expected<T> ask(Ts&&... xs) {
+  caf::expected<T> ask(const Ts&... xs) {
     caf::expected<T> result{caf::sec::none};
-    caf::scoped_actor self{*sys};
-    self->request(caf::actor_cast<Handle>(manager), opts.timeout,
-                  std::forward<Ts>(xs)...)
-      .receive([&](T& x) { result = std::move(x); },
-               [&](caf::error& err) { result = failed(err); });
+    auto err = request<Handle, T>([&](T& x) { result = std::move(x); }, xs...);
+    if (err)
+      return failed(err);
     return result;
   }
 
-  caf::error failed(caf::error& err) {
-    if (err.category() == caf::atom("procman"))
-      return std::move(err);
+  caf::error failed(const caf::error& err) {
     if (err == caf::sec::unexpected_message)
       return make_error(errc::invalid_argument,
                         "the manager at " + where
                           + " does not answer this command: it is a runner "
                             "with --publish; start it as a store node "
                             "(--listen)");
-    return make_error(errc::connect_failure,
-                      "the store node at " + where + " did not answer: "
-                        + connect_failure_reason(*sys, err));
+    return err;
   }
 };
 
@@ -70,51 +171,42 @@ remote_client::connect(const remote_client_options& opts) {
                         + " without TLS: commands, specs and outputs would "
                           "cross the network in cleartext; give a "
                           "certificate, a key and a CA");
-  st->cfg.add_message_types<caf::id_block::procman>();
-  // A command line client needs few threads.
-  st->cfg.set("scheduler.max-threads", size_t{2});
-  if (auto err = configure_remote(st->cfg, opts.tls))
+  if (auto err = st->open(opts.timeout))
     return err;
-  st->sys = std::make_unique<caf::actor_system>(st->cfg);
-  auto mgr = connect_manager(*st->sys, opts.host, opts.port, opts.timeout);
-  if (!mgr)
-    return mgr.error();
-  st->manager = std::move(*mgr);
   return std::unique_ptr<remote_client>(new remote_client(std::move(st)));
 }
 
 caf::expected<std::string> remote_client::start(const process_spec& spec) {
-  return impl_->ask<std::string>(atom::start_v, spec);
+  return impl_->ask<std::string>(atom::start_v, spec, store::make_pid(),
+                                 store::make_pid());
 }
 
 caf::expected<client::submitted>
 remote_client::submit(const process_spec& spec) {
+  auto pid = store::make_pid();
+  auto key = store::make_pid();
   caf::expected<client::submitted> result{caf::sec::none};
-  caf::scoped_actor self{*impl_->sys};
-  self->request(caf::actor_cast<node_clients_actor>(impl_->manager),
-                impl_->opts.timeout, atom::submit_v, spec)
-    .receive(
-      [&](std::string& pid, bool existing) {
-        result = client::submitted{std::move(pid), existing};
-      },
-      [&](caf::error& err) {
-        if (err != caf::sec::unexpected_message) {
-          result = impl_->failed(err);
-          return;
-        }
-        // A runner with --publish: its manager's start, which does not
-        // tell a key's holder from a new process.
-        auto pid = start(spec);
-        if (pid)
-          result = client::submitted{std::move(*pid), false};
-        else
-          result = pid.error();
-      });
+  auto err = impl_->request<node_clients_actor, std::string, bool>(
+    [&](std::string& got, bool existing) {
+      result = client::submitted{std::move(got), existing};
+    },
+    atom::submit_v, spec, pid, key);
+  if (err == caf::sec::unexpected_message) {
+    // A runner with --publish: its manager's start, which does not tell a
+    // key's holder from a new process.
+    auto got = impl_->ask<std::string>(atom::start_v, spec, pid, key);
+    if (!got)
+      return got.error();
+    return client::submitted{std::move(*got), false};
+  }
+  if (err)
+    return impl_->failed(err);
   return result;
 }
 
 caf::expected<process_record> remote_client::retry(const std::string& pid) {
-  return impl_->ask<process_record, node_clients_actor>(atom::retry_v, pid);
+  return impl_->ask<process_record, node_clients_actor>(atom::retry_v, pid,
+                                                        store::make_pid());
 }
 
 caf::expected<schedule_record>
@@ -141,13 +233,15 @@ caf::expected<process_record> remote_client::info(const std::string& pid) {
 
 caf::expected<std::string>
 remote_client::proceed(const std::string& pid, const std::string& data_json) {
-  return impl_->ask<std::string>(atom::proceed_v, pid, data_json);
+  return impl_->ask<std::string>(atom::proceed_v, pid, data_json,
+                                 store::make_pid());
 }
 
 caf::expected<process_record>
 remote_client::cancel(const std::string& pid,
                       std::chrono::milliseconds wait_for) {
-  auto rec = impl_->ask<process_record>(atom::cancel_v, pid);
+  auto rec = impl_->ask<process_record>(atom::cancel_v, pid,
+                                        store::make_pid());
   // Running: the node that runs it kills the child and records the cancel
   // (a lost node's process ends as node_lost instead).
   auto deadline = std::chrono::steady_clock::now() + wait_for;

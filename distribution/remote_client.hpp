@@ -38,8 +38,15 @@ struct remote_client_options {
   uint16_t port = 0;
   /// Mutual TLS; without it only a loopback host is allowed.
   tls_options tls;
-  /// How long the connection, and each request, may take.
+  /// How long the connection, and each call, may take. A call that gets no
+  /// answer within defaults::remote_attempt_ms (doubling for each further
+  /// attempt) is asked again on a new connection until this runs out; the
+  /// store node answers a repeated start, proceed, cancel or retry as it
+  /// answered the first (each carries a key of its own), and remembers
+  /// keys for defaults::request_memory_ms.
   caf::timespan timeout = std::chrono::seconds(30);
+  /// Told each time a call is asked again, and why (the CLI prints it).
+  std::function<void(const std::string&)> on_retry;
 };
 
 class remote_client {

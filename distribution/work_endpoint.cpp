@@ -26,6 +26,8 @@
 
 #include "procman/distribution/work_endpoint.hpp"
 
+#include <cstdlib>
+
 #include <caf/send.hpp>
 
 #include "procman/lifecycle/front_door.hpp"
@@ -83,6 +85,16 @@ transition node_lost(const process_record& rec, const std::string& holder,
   return t;
 }
 
+/// Carries out a request and answers nobody (the test fault): the promise
+/// is never delivered, as if the answer had been lost on its way.
+template <class... Rs, class Handle, class... Ts>
+caf::result<Rs...> drop_answer_of(self_ptr self, const Handle& dest,
+                                  Ts&&... xs) {
+  self->request(dest, caf::infinite, std::forward<Ts>(xs)...)
+    .then([](Rs&...) {}, [](caf::error&) {});
+  return self->make_response_promise<Rs...>();
+}
+
 } // namespace
 
 caf::expected<uint32_t> node_exec_lease(uint32_t lease_ms,
@@ -126,6 +138,10 @@ caf::expected<uint32_t> node_exec_lease(uint32_t lease_ms,
                           "renewals; give --exec-lease "
                         + seconds(2 * heartbeat) + " or more");
   return exec_lease_ms;
+}
+
+bool work_endpoint_state::drop_answer(const std::string& key) {
+  return opts.drop_first_answers && keys_seen.insert(key).second;
 }
 
 caf::error lease_not_current(const std::string& holder,
@@ -212,6 +228,21 @@ void work_endpoint_state::settle(self_ptr self, const std::string& holder) {
       });
 }
 
+caf::result<process_record>
+work_endpoint_state::retry(self_ptr self, caf::expected<transition> t) {
+  if (!t)
+    return t.error();
+  auto rp = self->make_response_promise<process_record>();
+  self->request(store, caf::infinite, atom::apply_v, std::move(*t))
+    .then(
+      [self, rp](process_record& rec) mutable {
+        self->state.wake(self);
+        rp.deliver(std::move(rec));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 void work_endpoint_state::wake(self_ptr self) {
   if (local)
     self->send(local, atom::wakeup_v);
@@ -227,6 +258,13 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
               store_actor store, supervisor_actor local) {
   auto& st = self->state;
   st.opts = std::move(opts);
+  if (auto fault = std::getenv("PROCMAN_FAULT_DROP_FIRST_ANSWER");
+      fault && *fault && std::string{fault} != "0") {
+    st.opts.drop_first_answers = true;
+    log_warn("", "PROCMAN_FAULT_DROP_FIRST_ANSWER is set: the first answer "
+                 "to each request under a key is dropped (a fault for "
+                 "tests)");
+  }
   st.manager = std::move(manager);
   st.store = std::move(store);
   st.local = std::move(local);
@@ -280,6 +318,32 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
     [self](atom::cancel, const std::string& pid) {
       return self->delegate(self->state.manager, atom::cancel_v, pid);
     },
+    [self](atom::start, process_spec& spec, std::string& pid,
+           std::string& key) -> caf::result<std::string> {
+      auto& mgr = self->state.manager;
+      if (self->state.drop_answer(key))
+        return drop_answer_of<std::string>(self, mgr, atom::start_v,
+                                           std::move(spec), std::move(pid),
+                                           std::move(key));
+      return self->delegate(mgr, atom::start_v, std::move(spec),
+                            std::move(pid), std::move(key));
+    },
+    [self](atom::proceed, const std::string& pid, const std::string& data,
+           std::string& key) -> caf::result<std::string> {
+      auto& mgr = self->state.manager;
+      if (self->state.drop_answer(key))
+        return drop_answer_of<std::string>(self, mgr, atom::proceed_v, pid,
+                                           data, std::move(key));
+      return self->delegate(mgr, atom::proceed_v, pid, data, std::move(key));
+    },
+    [self](atom::cancel, const std::string& pid,
+           std::string& key) -> caf::result<process_record> {
+      auto& mgr = self->state.manager;
+      if (self->state.drop_answer(key))
+        return drop_answer_of<process_record>(self, mgr, atom::cancel_v, pid,
+                                              std::move(key));
+      return self->delegate(mgr, atom::cancel_v, pid, std::move(key));
+    },
     [self](atom::list, const list_query& q) {
       return self->delegate(self->state.manager, atom::list_v, q);
     },
@@ -314,21 +378,38 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
+    [self](atom::submit, process_spec& spec, std::string& pid,
+           std::string& key) -> caf::result<std::string, bool> {
+      bool drop = self->state.drop_answer(key);
+      auto rp = self->make_response_promise<std::string, bool>();
+      self->request(self->state.manager, caf::infinite, atom::start_v,
+                    std::move(spec), pid, std::move(key))
+        .then(
+          [rp, pid, drop](std::string& got) mutable {
+            if (!drop)
+              rp.deliver(got, got != pid);
+          },
+          [rp, drop](caf::error& err) mutable {
+            if (!drop)
+              rp.deliver(std::move(err));
+          });
+      return rp;
+    },
     [self](atom::retry,
            const std::string& pid) -> caf::result<process_record> {
-      auto t = front_door::retry(pid);
-      if (!t)
-        return t.error();
-      auto rp = self->make_response_promise<process_record>();
-      self->request(self->state.store, caf::infinite, atom::apply_v,
-                    std::move(*t))
-        .then(
-          [self, rp](process_record& rec) mutable {
-            self->state.wake(self);
-            rp.deliver(std::move(rec));
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+      return self->state.retry(self, front_door::retry(pid));
+    },
+    [self](atom::retry, const std::string& pid,
+           std::string& key) -> caf::result<process_record> {
+      auto t = front_door::keyed(front_door::retry(pid), key);
+      if (t && self->state.drop_answer(key)) {
+        self->request(self->state.store, caf::infinite, atom::apply_v,
+                      std::move(*t))
+          .then([self](process_record&) { self->state.wake(self); },
+                [](caf::error&) {});
+        return self->make_response_promise<process_record>();
+      }
+      return self->state.retry(self, std::move(t));
     },
     [self](atom::schedule, std::string& name, const std::string& cron,
            process_spec& spec) -> caf::result<schedule_record> {

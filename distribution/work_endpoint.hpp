@@ -16,6 +16,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "procman/messages/actors.hpp"
+#include "procman/messages/types.hpp"
 #include "procman/messages/defaults.hpp"
 #include "procman/persistence/file_lock.hpp"
 
@@ -41,6 +42,10 @@ struct endpoint_options {
   uint32_t exec_lease_ms = 0;
   uint32_t default_timeout = defaults::process_timeout;  ///< for the grants
   bool output_events = true;  ///< for the grants: the store keeps output
+  /// A fault for tests ($PROCMAN_FAULT_DROP_FIRST_ANSWER): a request under
+  /// a key the gate has not seen is carried out but not answered, as if the
+  /// answer were lost; its repeat is answered.
+  bool drop_first_answers = false;
 };
 
 /// One worker node's lease.
@@ -73,6 +78,12 @@ struct work_endpoint_state {
   /// Every lease by holder, live or being ended.
   std::unordered_map<std::string, node_lease> leases;
   bool wake_scheduled = false;
+  /// With opts.drop_first_answers: the request keys seen.
+  std::unordered_set<std::string> keys_seen;
+
+  /// Whether the answer to the request under `key` is to be dropped (the
+  /// test fault).
+  bool drop_answer(const std::string& key);
 
   /// The live lease of `holder` (not lost, its connection open), null if
   /// it has none.
@@ -88,6 +99,12 @@ struct work_endpoint_state {
               const std::string& holder);
 
   void wake(work_endpoint_gate::stateful_pointer<work_endpoint_state> self);
+
+  /// Queues an errored process again (or answers the refusal) and wakes
+  /// the workers; replies with the record.
+  caf::result<process_record>
+  retry(work_endpoint_gate::stateful_pointer<work_endpoint_state> self,
+        caf::expected<transition> t);
 };
 
 work_endpoint_gate::behavior_type

@@ -98,4 +98,16 @@ transition front_door::schedule_remove(std::string name, std::string source) {
   return t;
 }
 
+caf::expected<transition> front_door::keyed(caf::expected<transition> t,
+                                            std::string key) {
+  if (!t)
+    return t;
+  if (!valid_pid(key))
+    return make_error(errc::invalid_argument,
+                      "invalid request key \"" + key
+                        + "\": expected 32 lowercase hex characters");
+  t->request = std::move(key);
+  return t;
+}
+
 } // namespace procman

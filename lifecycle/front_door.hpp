@@ -65,6 +65,13 @@ struct front_door {
   /// unknown_schedule).
   static transition schedule_remove(std::string name,
                                      std::string source = "client");
+
+  /// `t` under the key of a client's request that may come again
+  /// (transition::request): a repeat of it is answered, not applied again.
+  /// Errors: those of `t`, invalid_argument for a key that is not 32
+  /// lowercase hex.
+  static caf::expected<transition> keyed(caf::expected<transition> t,
+                                         std::string key);
 };
 
 } // namespace procman

@@ -123,6 +123,18 @@ using manager_actor = caf::typed_actor<
   /// child is killed. Replies with the record after the request.
   /// Errors: unknown_process, already_terminal.
   caf::replies_to<atom::cancel, std::string>::with<process_record>,
+  /// Start (spec, pid, key), proceed (pid, data, key) and cancel (pid,
+  /// key) for a client that asks again when an answer is lost: `key` (32
+  /// lowercase hex, new for each request) makes a repeat answer as the
+  /// first did instead of acting again, and a start under a pid the client
+  /// chose answers that pid. Errors: as above, plus invalid_argument for a
+  /// bad key.
+  caf::replies_to<atom::start, process_spec, std::string, std::string>
+    ::with<std::string>,
+  caf::replies_to<atom::proceed, std::string, std::string, std::string>
+    ::with<std::string>,
+  caf::replies_to<atom::cancel, std::string, std::string>
+    ::with<process_record>,
   /// Lists records.
   caf::replies_to<atom::list, list_query>::with<std::vector<process_record>>,
   /// The live output of a process (what its procman.exec commands wrote)
@@ -176,9 +188,15 @@ using node_clients_actor = caf::typed_actor<
   /// that held the spec's unique key already. Errors: as the manager's
   /// start.
   caf::replies_to<atom::submit, process_spec>::with<std::string, bool>,
+  /// The same under a pid the client chose and a request key (as the
+  /// manager's keyed start): a repeat answers as the first did.
+  caf::replies_to<atom::submit, process_spec, std::string, std::string>
+    ::with<std::string, bool>,
   /// Queues an errored process again. Errors: unknown_process,
   /// illegal_transition.
   caf::replies_to<atom::retry, std::string>::with<process_record>,
+  /// The same under a request key (pid, key).
+  caf::replies_to<atom::retry, std::string, std::string>::with<process_record>,
   /// Adds or replaces a schedule (name, cron, spec). Errors:
   /// invalid_argument, invalid_spec.
   caf::replies_to<atom::schedule, std::string, std::string, process_spec>

@@ -116,4 +116,32 @@ constexpr uint32_t exec_kill_ms = 1000;
 constexpr uint32_t reconnect_first_ms = 500;
 constexpr uint32_t reconnect_max_ms = 10000;
 
+// -- remote calls -----------------------------------------------------------------
+
+/// How long a remote client waits for its first attempt's answer before it
+/// asks again on a new connection, doubling for each further attempt within
+/// its timeout: a store node answers in milliseconds on loopback or a LAN,
+/// and a busy one's commit well within this.
+constexpr uint32_t remote_attempt_ms = 2000;
+
+/// How long a store remembers the key of a client's request and the process
+/// it touched, so that a repeat is answered instead of applied again: far
+/// past a client's whole timeout (30 s by default).
+constexpr uint64_t request_memory_ms = uint64_t{10} * 60 * 1000;
+
+/// At most this many keys past their time are forgotten per commit that
+/// remembers one (the rest at the next): the cost per commit stays small.
+constexpr size_t request_forget_batch = 16;
+
+/// Accepted connections of a published port get descriptor numbers that
+/// cycle through the upper three quarters of the descriptor limit, at most
+/// up to this number: a number comes back only after that many connections
+/// (768 under a limit of 1024), long after CAF cleaned up the last one that
+/// had it.
+constexpr uint64_t accepted_fd_cycle_max = 65536;
+
+/// A port logs the refused connections of one user once per this many
+/// seconds.
+constexpr uint32_t refusal_log_interval_s = 60;
+
 } // namespace procman::defaults

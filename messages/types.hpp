@@ -321,6 +321,13 @@ struct transition {
   std::string cron;
   /// enqueue by a schedule: the due time it fired for (unix ms).
   uint64_t due = 0;
+  /// The key of a client's request that may come again (a remote client
+  /// asks again when an answer is lost): the store applies a transition
+  /// whose key it remembers no second time and answers with the record of
+  /// the process the first one touched (defaults::request_memory_ms).
+  /// Neither serialized nor logged: the manager sets it for the store of
+  /// its own OS process.
+  std::string request;
 };
 
 template <class Inspector>

@@ -204,6 +204,8 @@ struct environment {
   MDB_dbi delayed = 0;
   MDB_dbi keys = 0;
   MDB_dbi schedules = 0;
+  MDB_dbi requests = 0;
+  MDB_dbi request_times = 0;
 
   /// Shared by every transaction of this process; exclusive while the map
   /// is resized (LMDB requires that no transaction of the environment be
@@ -252,6 +254,11 @@ struct store::impl {
   MDB_dbi delayed = 0;
   MDB_dbi keys = 0;
   MDB_dbi schedules = 0;
+  /// Request keys of clients (transition::request) -> u64 time of the
+  /// commit (big-endian) + the pid it touched.
+  MDB_dbi requests = 0;
+  /// u64 time (big-endian) + request key -> "": the keys by age.
+  MDB_dbi request_times = 0;
 
   /// This store is durable but shares an environment opened with
   /// MDB_NOSYNC: it syncs after each of its commits.
@@ -270,6 +277,8 @@ struct store::impl {
     delayed = shared->delayed;
     keys = shared->keys;
     schedules = shared->schedules;
+    requests = shared->requests;
+    request_times = shared->request_times;
     sync_after_commit = shared->no_sync && !opts.no_sync;
   }
 
@@ -829,6 +838,69 @@ struct store::impl {
   /// runner has new work.
   caf::expected<process_record> step(MDB_txn* txn, transition& t,
                                      uint64_t now, bool& ring) {
+    bool repeated = false;
+    return step(txn, t, now, ring, repeated);
+  }
+
+  /// As above; a transition whose request key is remembered is not applied
+  /// again: the answer is the record of the process its first application
+  /// touched, and `repeated` is set.
+  caf::expected<process_record> step(MDB_txn* txn, transition& t,
+                                     uint64_t now, bool& ring,
+                                     bool& repeated) {
+    repeated = false;
+    if (t.request.empty())
+      return apply_step(txn, t, now, ring);
+    if (auto pid = remembered(txn, t.request)) {
+      repeated = true;
+      auto rec = load(txn, *pid);
+      if (!rec)
+        return make_error(errc::unknown_process, "no process " + *pid);
+      return std::move(*rec);
+    }
+    auto rec = apply_step(txn, t, now, ring);
+    if (rec && !rec->pid.empty())
+      remember(txn, t.request, rec->pid, now);
+    return rec;
+  }
+
+  /// The pid that the request `key` touched, if it is remembered.
+  std::optional<std::string> remembered(MDB_txn* txn, const std::string& key) {
+    std::string_view raw;
+    if (!get_raw(txn, requests, key, raw) || raw.size() < 8)
+      return std::nullopt;
+    return std::string{raw.substr(8)};
+  }
+
+  /// Remembers that the request `key` touched `pid`, and forgets a few keys
+  /// older than defaults::request_memory_ms.
+  void remember(MDB_txn* txn, const std::string& key, const std::string& pid,
+                uint64_t now) {
+    if (now > defaults::request_memory_ms) {
+      auto cutoff = now - defaults::request_memory_ms;
+      std::vector<std::string> old;
+      {
+        auto cur = lmdb::cursor::open(txn, request_times);
+        lmdb::val k;
+        lmdb::val v;
+        for (bool ok = cur.get(k, v, MDB_FIRST);
+             ok && old.size() < defaults::request_forget_batch && k.size() >= 8
+             && codec::get_u64_be(k.data()) < cutoff;
+             ok = cur.get(k, v, MDB_NEXT))
+          old.emplace_back(k.data(), k.size());
+      }
+      for (auto& k : old) {
+        del_raw(txn, request_times, k);
+        del_raw(txn, requests, std::string_view{k}.substr(8));
+      }
+    }
+    auto time = codec::u64_key(now);
+    put_raw(txn, requests, key, time + pid);
+    put_raw(txn, request_times, time + key, std::string_view{"", 0});
+  }
+
+  caf::expected<process_record> apply_step(MDB_txn* txn, transition& t,
+                                           uint64_t now, bool& ring) {
     if (t.kind == transition_kind::schedule_add
         || t.kind == transition_kind::schedule_remove)
       return schedule_step(txn, t, now, ring);
@@ -960,6 +1032,8 @@ struct store::impl {
       env->delayed = open_db("delayed");
       env->keys = open_db("keys");
       env->schedules = open_db("schedules");
+      env->requests = open_db("requests");
+      env->request_times = open_db("request_times");
       std::string_view raw;
       if (get_raw(txn, env->meta, key_schema, raw)) {
         if (raw.size() != 4)
@@ -1078,9 +1152,12 @@ store::batch_result store::commit(const std::vector<transition>& ts,
       for (auto& c : output)
         impl_->append_output(txn, c, limit, now);
     }
-    for (auto& original : prepared) {
-      auto t = original; // a retry starts again from the request
-      results.emplace_back(impl_->step(txn, t, now, ring));
+    out.repeated.assign(prepared.size(), false);
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      auto t = prepared[i]; // a retry starts again from the request
+      bool repeated = false;
+      results.emplace_back(impl_->step(txn, t, now, ring, repeated));
+      out.repeated[i] = repeated;
     }
   });
   if (err) {

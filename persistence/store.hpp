@@ -141,6 +141,9 @@ public:
     /// Set when the commit failed as a whole: nothing was written (and
     /// every result carries this error).
     caf::error error;
+    /// Per transition: its request key was remembered, so nothing was
+    /// applied and the result is the record as it is.
+    std::vector<bool> repeated;
   };
 
   /// Appends live output and applies transitions in one commit (the

@@ -25,6 +25,7 @@
 #include <caf/sec.hpp>
 
 #include "procman/messages/error.hpp"
+#include "procman/remote/accept_guard.hpp"
 
 namespace procman {
 
@@ -206,6 +207,7 @@ caf::error configure_remote(caf::actor_system_config& cfg,
   }
   cfg.load<caf::io::middleman>();
   detail::tls_error_queue_cleared();
+  detail::accept_guard_linked();
   // Peers that close idle connections (a store node, a worker node) hear
   // from this node at least this often.
   cfg.set("middleman.heartbeat-interval", caf::timespan{heartbeat_interval});
@@ -258,34 +260,47 @@ namespace {
 template <class Handle>
 caf::expected<uint16_t> publish_actor(caf::actor_system& sys, const Handle& hdl,
                                       uint16_t port, const std::string& bind,
-                                      const std::string& what) {
+                                      const std::string& what,
+                                      const std::string& readers_of) {
   if (!sys.has_middleman())
     return invalid("cannot publish " + what + ": the actor system has no "
                    "middleman (call configure_remote before constructing it)");
-  if (uses_tls(sys))
-    return caf::openssl::publish(hdl, port, bind.c_str(), true);
-  if (!is_loopback(bind))
+  auto tls = uses_tls(sys);
+  if (!tls && !is_loopback(bind))
     return invalid("refusing to publish " + what + " on "
                    + (bind.empty() ? std::string("every address") : bind)
                    + " without TLS: anyone who reaches it could run commands; "
                      "bind 127.0.0.1 or ::1, or give a certificate, a key and "
                      "a CA");
-  return sys.middleman().publish(hdl, port, bind.c_str(), true);
+  // Without TLS, the kernel says who connects (remote/accept_guard.hpp).
+  detail::expected_listener listener{bind, port,
+                                     detail::peer_rule{!tls, readers_of, what}};
+  auto res = tls ? caf::openssl::publish(hdl, port, bind.c_str(), true)
+                 : sys.middleman().publish(hdl, port, bind.c_str(), true);
+  if (!res)
+    return res;
+  // Only a listener without TLS can fail to be confirmed.
+  if (auto err = listener.confirm(*res)) {
+    sys.middleman().unpublish(hdl, *res);
+    return err;
+  }
+  return res;
 }
 
 } // namespace
 
 caf::expected<uint16_t> publish_manager(caf::actor_system& sys,
                                         const manager_actor& mgr,
-                                        uint16_t port,
-                                        const std::string& bind) {
-  return publish_actor(sys, mgr, port, bind, "the manager");
+                                        uint16_t port, const std::string& bind,
+                                        const std::string& readers_of) {
+  return publish_actor(sys, mgr, port, bind, "the manager", readers_of);
 }
 
 caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
                                      const node_gate_actor& gate,
-                                     uint16_t port, const std::string& bind) {
-  return publish_actor(sys, gate, port, bind, "the store node");
+                                     uint16_t port, const std::string& bind,
+                                     const std::string& readers_of) {
+  return publish_actor(sys, gate, port, bind, "the store node", readers_of);
 }
 
 void set_connection_timeout(caf::actor_system_config& cfg,
@@ -303,9 +318,13 @@ caf::actor connector(caf::actor_system& sys) {
 std::string connect_failure_reason(caf::actor_system& sys,
                                    const caf::error& err) {
   if (err == caf::sec::disconnect_during_handshake)
-    return "the connection closed during the handshake: the peer refused "
-           "this node's certificate, this node refused the peer's, or one "
-           "side uses TLS and the other does not";
+    return uses_tls(sys)
+             ? "the connection closed during the handshake: the peer refused "
+               "this node's certificate, this node refused the peer's, or one "
+               "side uses TLS and the other does not"
+             : "the connection closed during the handshake: without TLS a "
+               "node admits only users who may read its store directory "
+               "(this user may not), or the peer uses TLS";
   if (err == caf::sec::cannot_connect_to_node)
     // caf::openssl reports a handshake that fails at once the same way as
     // a refused TCP connection.

@@ -1,6 +1,7 @@
 // Serving a manager to other nodes and reaching one from another node, over
 // CAF's middleman: with mutual TLS (caf::openssl) when a certificate, key and
-// CA are given, else in cleartext and on loopback only.
+// CA are given, else in cleartext, on loopback only, and to the users who
+// may read the store only.
 //
 //   caf::actor_system_config cfg;
 //   cfg.add_message_types<caf::id_block::procman>();
@@ -67,17 +68,24 @@ bool is_loopback(const std::string& host);
 /// Serves `mgr` on `bind`:`port` (port 0: any free port) and returns the
 /// port. With TLS only peers whose certificate the CA signed get through.
 /// Without TLS only a loopback `bind` is allowed (invalid_argument
-/// otherwise): anyone who reaches the port can run commands.
+/// otherwise), and only peers on this machine whose user may read the
+/// directory `readers_of` (a store's; empty: this process's user and root),
+/// as the kernel tells the owner of their end of the connection; anyone
+/// else's connection is closed before a byte is read or written (and
+/// logged). Errors: invalid_argument for a bind beyond loopback without
+/// TLS, or when the kernel cannot tell who connects.
 caf::expected<uint16_t> publish_manager(caf::actor_system& sys,
                                         const manager_actor& mgr,
-                                        uint16_t port, const std::string& bind);
+                                        uint16_t port, const std::string& bind,
+                                        const std::string& readers_of = {});
 
 /// Serves a store node's gate (the manager and the work endpoint,
 /// docs/distribution.md) as publish_manager serves a manager, with the same
 /// rules.
 caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
                                      const node_gate_actor& gate,
-                                     uint16_t port, const std::string& bind);
+                                     uint16_t port, const std::string& bind,
+                                     const std::string& readers_of = {});
 
 /// Connects to a manager that publish_manager serves on `host`:`port`, with
 /// TLS when `sys` was configured with it. Blocks the calling thread (not for

@@ -400,10 +400,12 @@ int main(int argc, char** argv) {
       gate = sys.spawn(work_endpoint, eo, (*eng)->manager(), (*eng)->store(),
                        (*eng)->supervisor());
       port = publish_gate(sys, caf::actor_cast<node_gate_actor>(gate),
-                          static_cast<uint16_t>(publish_port), bind_addr);
+                          static_cast<uint16_t>(publish_port), bind_addr,
+                          opts.store_dir);
     } else {
       port = publish_manager(sys, (*eng)->manager(),
-                             static_cast<uint16_t>(publish_port), bind_addr);
+                             static_cast<uint16_t>(publish_port), bind_addr,
+                             opts.store_dir);
     }
     if (!port) {
       auto& err = port.error();
@@ -428,12 +430,9 @@ int main(int argc, char** argv) {
                      + tls.ca + ")" + what);
     } else {
       log_info("", "manager published on " + bind_addr + ":"
-                     + std::to_string(*port) + " without TLS" + what);
-      log_warn("", std::string(listen ? "--listen" : "--publish")
-                     + " without TLS: anyone on this machine can reach "
-                       "the manager and run commands as this user; give "
-                       "--tls-cert, --tls-key and --tls-ca to require "
-                       "certificates");
+                     + std::to_string(*port)
+                     + " without TLS (only users who may read "
+                     + opts.store_dir + " are admitted)" + what);
     }
   }
   auto sup = (*eng)->supervisor();

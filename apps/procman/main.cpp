@@ -23,7 +23,9 @@
 // With --connect (or $PROCMAN_CONNECT) every command but run, log export,
 // purge, config and replay goes to a store node
 // (docs/distribution.md) with the same output and exit codes; a store node
-// that cannot be reached exits 1.
+// that cannot be reached exits 1. A command without an answer is sent again
+// on a new connection within 30 s (remote_client): the store node answers a
+// repeated start, proceed, cancel or retry as it answered the first.
 
 #include <cmath>
 #include <csignal>
@@ -329,6 +331,9 @@ std::unique_ptr<backend> open_client(const cli::args& a) {
   };
   o.tls = {file("tls-cert", "PROCMAN_TLS_CERT"),
            file("tls-key", "PROCMAN_TLS_KEY"), file("tls-ca", "PROCMAN_TLS_CA")};
+  o.on_retry = [](const std::string& what) {
+    std::cerr << "procman: warning: " << what << "\n";
+  };
   auto c = remote_client::connect(o);
   if (!c) {
     if (is(c.error(), errc::invalid_argument))

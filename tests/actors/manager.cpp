@@ -87,6 +87,40 @@ BOOST_AUTO_TEST_CASE(start_under_a_chosen_pid_uses_it_and_refuses_it_twice) {
   BOOST_TEST(sup_log->wakeups.size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_start_proceed_or_cancel_asked_again_under_its_key_acts_once) {
+  auto pid = std::string{"00000000000000000000000000000abd"};
+  auto key = std::string(32, 'e');
+  for (int i = 0; i < 2; ++i)
+    BOOST_TEST(request<std::string>(mgr, atom::start_v, spec_of(1), pid, key)
+                 .value()
+               == pid);
+  BOOST_TEST(log_of(pid).size() == 1u);
+  BOOST_TEST(sup_log->wakeups.size() == 2u);
+  auto paused = interrupted();
+  auto proceed_key = std::string(32, 'f');
+  for (int i = 0; i < 2; ++i)
+    BOOST_TEST(request<std::string>(mgr, atom::proceed_v, paused,
+                                    std::string{"{}"}, proceed_key)
+                 .value()
+               == paused);
+  BOOST_TEST((record(paused).status == process_status::queued));
+  auto cancel_key = std::string(32, '1');
+  for (int i = 0; i < 2; ++i) {
+    auto rec = request<process_record>(mgr, atom::cancel_v, paused, cancel_key);
+    BOOST_TEST((rec.value().status == process_status::cancelled));
+  }
+  size_t proceeds = 0, cancels = 0;
+  for (auto& e : log_of(paused)) {
+    proceeds += e.what.kind == transition_kind::proceed;
+    cancels += e.what.kind == transition_kind::cancel;
+  }
+  BOOST_TEST(proceeds == 1u);
+  BOOST_TEST(cancels == 1u);
+  auto bad = request<std::string>(mgr, atom::start_v, spec_of(1),
+                                  std::string(32, '2'), std::string{"k"});
+  BOOST_TEST(is(bad.error(), errc::invalid_argument), render(bad.error()));
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_spec_is_refused_with_invalid_spec_and_nothing_is_queued) {
   auto before = last_seq();
   BOOST_TEST_MESSAGE("data that is not JSON: refused before the store");

@@ -469,6 +469,72 @@ BOOST_AUTO_TEST_CASE(with_mutual_tls_a_worker_and_a_client_from_another_ca_or_wi
   stop(*st);
 }
 
+BOOST_AUTO_TEST_CASE(without_tls_another_user_can_neither_list_start_proceed_nor_cancel) {
+  auto st = store_node();
+  auto w = worker("w", 1);
+  await_log(*st, "joined; lease", 1);
+  auto paused = start(R"({"steps": {"a": {"class": "procman.pause"},
+    "b": {"class": "procman.set", "args": {"z": 3}}}})");
+  BOOST_REQUIRE(await_status(paused, "interrupted", 60));
+  auto waiting = start(noop, {"--delay", "1h"});
+  auto before = procman({"list"}).out;
+  auto where = "127.0.0.1:" + std::to_string(port);
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {bin("procman"), "--connect", where});
+    return run_command(as_nobody(args), {}, 90);
+  };
+  // Each command as user nobody: the connection closes before anything
+  // is read or answered.
+  for (auto& args : std::vector<std::vector<std::string>>{
+         {"list"},
+         {"status", paused},
+         {"start", noop},
+         {"proceed", paused, "--data", R"({"by": "nobody"})"},
+         {"cancel", waiting}}) {
+    auto res = cli(args);
+    BOOST_TEST(res.exit_code == 1, args[0] << ": " << res.out << res.err);
+    BOOST_TEST(res.out.empty(), args[0] << ": " << res.out);
+    BOOST_TEST(res.err.find("admits only users who may read its store "
+                            "directory")
+                 != std::string::npos,
+               args[0] << ": " << res.err);
+  }
+  // Nothing changed.
+  BOOST_TEST(procman({"list"}).out == before);
+  BOOST_TEST(status_of(paused) == "interrupted");
+  BOOST_TEST(status_of(waiting) == "queued");
+  BOOST_TEST(st->log().find("refused a connection to the store node on "
+                            "127.0.0.1:" + std::to_string(port)
+                            + ": it comes from nobody (uid 65534), who may not "
+                              "read " + store)
+               != std::string::npos,
+             st->log());
+  // A plain connection of nobody's gets not a byte: no handshake, no
+  // interface; this user's gets CAF's handshake.
+  auto theirs = probe_port_as("nobody", port);
+  BOOST_TEST(theirs.bytes == 0);
+  BOOST_TEST(theirs.closed);
+  auto ours = probe_port_as("root", port);
+  BOOST_TEST(ours.bytes > 0);
+  // Nor can nobody join as a worker node.
+  background intruder(as_nobody({bin("procman-runner"), "--join", where,
+                                 "--parallel", "1"}),
+                      tmp.str() + "/intruder.log");
+  await_log(intruder, "cannot join the store node");
+  BOOST_TEST(intruder.log().find("admits only users who may read")
+               != std::string::npos, intruder.log());
+  intruder.signal(SIGKILL);
+  // This user, with --connect, does everything.
+  auto res = remote({"proceed", paused});
+  BOOST_TEST(res.exit_code == 0, res.err);
+  res = remote({"cancel", waiting});
+  BOOST_TEST(res.exit_code == 0, res.err);
+  BOOST_TEST(remote({"wait", paused, "--timeout", "60"}).exit_code == 0);
+  BOOST_TEST(count(st->log(), "joined; lease") == 1u);
+  stop(*w);
+  stop(*st);
+}
+
 BOOST_AUTO_TEST_CASE(bad_node_options_are_refused_with_a_clear_error) {
   auto r = runner({"--listen", "nowhere"});
   BOOST_TEST(r.exit_code == 2);

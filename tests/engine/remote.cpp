@@ -9,6 +9,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "procman/engine/engine.hpp"
+#include "procman/remote/accept_guard.hpp"
 #include "procman/remote/remote.hpp"
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
@@ -126,6 +127,37 @@ BOOST_AUTO_TEST_CASE(a_port_without_a_manager_is_a_connect_failure) {
                                       + ": no manager is published on that port");
 }
 
+BOOST_AUTO_TEST_CASE(without_tls_only_users_who_may_read_the_store_get_a_byte) {
+  // The default: this process's user (and root), nobody else.
+  BOOST_TEST(probe_port_as("root", port).bytes > 0);
+  auto refused = probe_port_as("nobody", port);
+  BOOST_TEST(refused.bytes == 0);
+  BOOST_TEST(refused.closed);
+  // Naming a directory: whoever may read it, by owner, group and mode.
+  auto dir = tmp.str() + "/readers";
+  std::filesystem::create_directory(dir);
+  auto p = publish_manager(*server.sys, eng->manager(), 0, "127.0.0.1", dir);
+  BOOST_REQUIRE_MESSAGE(p, "publish: " << (p ? "" : render(p.error())));
+  auto* nobody = getpwnam("nobody");
+  BOOST_REQUIRE(nobody);
+  auto admitted = [&] { return probe_port_as("nobody", *p).bytes > 0; };
+  BOOST_REQUIRE(chown(dir.c_str(), 0, 0) == 0);
+  BOOST_REQUIRE(chmod(dir.c_str(), 0700) == 0);
+  BOOST_TEST(!admitted());
+  BOOST_TEST(!detail::may_read(dir, nobody->pw_uid));
+  BOOST_REQUIRE(chmod(dir.c_str(), 0705) == 0);
+  BOOST_TEST(admitted());
+  BOOST_REQUIRE(chown(dir.c_str(), 0, nobody->pw_gid) == 0);
+  BOOST_REQUIRE(chmod(dir.c_str(), 0750) == 0);
+  BOOST_TEST(admitted());
+  BOOST_TEST(detail::may_read(dir, nobody->pw_uid));
+  BOOST_REQUIRE(chown(dir.c_str(), nobody->pw_uid, 0) == 0);
+  BOOST_REQUIRE(chmod(dir.c_str(), 0077) == 0);
+  BOOST_TEST(!admitted());  // the owner's own bits count for the owner
+  BOOST_TEST(detail::may_read(dir, 0));
+  server.sys->middleman().unpublish(eng->manager(), *p);
+}
+
 BOOST_AUTO_TEST_CASE(loopback_means_every_address_is_on_this_machine) {
   BOOST_TEST(is_loopback("127.0.0.1"));
   BOOST_TEST(is_loopback("127.1.2.3"));
@@ -142,11 +174,12 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(runner_published, cli_fixture)
 
-BOOST_AUTO_TEST_CASE(a_runner_without_tls_serves_its_manager_on_loopback_and_warns) {
+BOOST_AUTO_TEST_CASE(a_runner_without_tls_serves_its_manager_on_loopback_to_readers_of_its_store) {
   auto run = background_runner({"--wait", "--publish", "0"});
   auto port = published_port(*run);
-  BOOST_TEST(run->log().find("anyone on this machine can reach the manager")
-             != std::string::npos);
+  BOOST_TEST(run->log().find("without TLS (only users who may read " + store
+                             + " are admitted)")
+             != std::string::npos, run->log());
   node host;
   auto mgr = connect_manager(*host.sys, "127.0.0.1", port);
   BOOST_REQUIRE_MESSAGE(mgr, "connect: " << (mgr ? "" : render(mgr.error())));
@@ -163,6 +196,31 @@ BOOST_AUTO_TEST_CASE(a_runner_without_tls_serves_its_manager_on_loopback_and_war
   run->signal(SIGTERM);
   BOOST_TEST(run->wait(20));
   BOOST_TEST(run->exit_code() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_user_who_may_not_read_the_store_gets_nothing_from_a_published_runner) {
+  auto run = background_runner({"--wait", "--publish", "0"});
+  auto where = "127.0.0.1:" + std::to_string(published_port(*run));
+  auto spec = R"({"steps": {"a": {"class": "procman.set", "args": {}}}})";
+  for (auto& args : std::vector<std::vector<std::string>>{
+         {"list"}, {"start", spec}}) {
+    auto argv = args;
+    argv.insert(argv.begin(), {bin("procman"), "--connect", where});
+    auto res = run_command(as_nobody(argv), {}, 60);
+    BOOST_TEST(res.exit_code == 1, res.err);
+    BOOST_TEST(res.err.find("admits only users who may read its store "
+                            "directory")
+                 != std::string::npos,
+               res.err);
+  }
+  BOOST_TEST(procman({"list"}).out.empty());
+  auto res = run_command({bin("procman"), "--connect", where, "start", spec},
+                         {}, 60);
+  BOOST_TEST(res.exit_code == 0, res.err);
+  BOOST_TEST(run->log().find("refused a connection to the manager") != std::string::npos,
+             run->log());
+  run->signal(SIGTERM);
+  BOOST_TEST(run->wait(20));
 }
 
 BOOST_AUTO_TEST_CASE(bind_without_publish_is_a_usage_error) {

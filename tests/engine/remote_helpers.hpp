@@ -10,6 +10,15 @@
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -109,4 +118,72 @@ inline uint16_t published_port(background& run,
   return static_cast<uint16_t>(std::stoi(log.substr(log.find(marker) + marker.size())));
 }
 
+/// `argv` run as user nobody, group nogroup and no other groups: another
+/// user of this machine, who may not read the store.
+inline std::vector<std::string> as_nobody(std::vector<std::string> argv) {
+  argv.insert(argv.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup",
+                             "--clear-groups"});
+  return argv;
+}
+
+/// What a plain TCP peer reads on a new connection to 127.0.0.1:`port`.
+struct probe_result {
+  long bytes = -1;      ///< read before the end (-1: no connection)
+  bool closed = false;  ///< the server closed it (else 5 s passed)
+};
+
+/// Connects to 127.0.0.1:`port` as user `name` (root: as this process)
+/// and reads until the server closes the connection or 5 s pass.
+inline probe_result probe_port_as(const std::string& name, uint16_t port) {
+  auto* pw = getpwnam(name.c_str());
+  BOOST_REQUIRE_MESSAGE(pw != nullptr, "no user " << name);
+  uid_t uid = pw->pw_uid;
+  gid_t gid = pw->pw_gid;
+  int fds[2];
+  BOOST_REQUIRE(pipe(fds) == 0);
+  auto child = fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    // Only async-signal-safe calls from here on.
+    ::close(fds[0]);
+    long out[2] = {-1, 0};
+    if (setgroups(0, nullptr) == 0 && setgid(gid) == 0 && setuid(uid) == 0) {
+      int s = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(port);
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (s >= 0
+          && ::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+               == 0) {
+        out[0] = 0;
+        char buf[4096];
+        for (;;) {
+          pollfd p{s, POLLIN, 0};
+          if (::poll(&p, 1, 5000) <= 0)
+            break;
+          auto n = ::read(s, buf, sizeof(buf));
+          if (n <= 0) {
+            out[1] = 1;
+            break;
+          }
+          out[0] += n;
+        }
+      }
+    }
+    auto ignored = ::write(fds[1], out, sizeof(out));
+    (void) ignored;
+    _exit(0);
+  }
+  ::close(fds[1]);
+  long in[2] = {-1, 0};
+  auto n = ::read(fds[0], in, sizeof(in));
+  ::close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  BOOST_REQUIRE(n == static_cast<ssize_t>(sizeof(in)));
+  return {in[0], in[1] != 0};
+}
+
 } // namespace procman::test
+

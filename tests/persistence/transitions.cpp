@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "procman/lifecycle/front_door.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/json.hpp"
 
 #include "fixtures/json_depth.hpp"
@@ -293,6 +294,52 @@ BOOST_AUTO_TEST_CASE(interrupt_then_proceed_merges_and_requeues) {
   BOOST_TEST((rec.step_states[1] == step_status::completed));
   BOOST_TEST((rec.step_states[2] == step_status::pending));
   BOOST_TEST(rec.runner == "r9");
+}
+
+BOOST_AUTO_TEST_CASE(a_transition_under_a_remembered_request_key_is_answered_not_applied_again) {
+  const std::string start_key(32, 'a'), cancel_key(32, 'b'), proceed_key(32, 'c');
+  auto t = enqueue_of(spec_json(2));
+  t.pid = std::string(31, '0') + "1";
+  t.request = start_key;
+  auto first = apply(t);
+  auto seq = last_seq();
+  // The same start again, even under another pid: the first's record,
+  // nothing written.
+  t.pid = std::string(31, '0') + "2";
+  auto again = st->commit({t}, {});
+  BOOST_REQUIRE_EQUAL(again.repeated.size(), 1u);
+  BOOST_TEST(again.repeated[0]);
+  BOOST_TEST(must(again.results[0]).pid == first.pid);
+  BOOST_TEST(last_seq() == seq);
+  BOOST_TEST(must(st->stats()).queued == 1u);
+  // A cancel repeated: no already_terminal, one cancel in the log.
+  auto c = make_transition(tk::cancel, first.pid);
+  c.request = cancel_key;
+  BOOST_TEST((apply(c).status == ps::cancelled));
+  seq = last_seq();
+  BOOST_TEST((apply(c).status == ps::cancelled));
+  BOOST_TEST(last_seq() == seq);
+  // Another request (another key, or none) is refused as before.
+  auto plain = st->apply(make_transition(tk::cancel, first.pid));
+  BOOST_REQUIRE(!plain);
+  BOOST_TEST(is(plain.error(), errc::already_terminal));
+  // A refusal is not remembered: its repeat is refused again.
+  auto p = make_transition(tk::proceed, first.pid);
+  p.request = proceed_key;
+  for (int i = 0; i < 2; ++i) {
+    auto refused = st->apply(p);
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST(is(refused.error(), errc::not_interrupted));
+  }
+  // Past defaults::request_memory_ms a key is forgotten (by a later
+  // commit that remembers one): the cancel is a new request then.
+  clock_ms += defaults::request_memory_ms + 1;
+  auto later = enqueue_of(spec_json(1));
+  later.request = std::string(32, 'd');
+  apply(later);
+  auto forgotten = st->apply(c);
+  BOOST_REQUIRE(!forgotten);
+  BOOST_TEST(is(forgotten.error(), errc::already_terminal));
 }
 
 BOOST_AUTO_TEST_CASE(payloads_deeper_than_the_json_limit_or_with_repeated_keys_are_refused) {
