@@ -471,6 +471,17 @@ engine::start(caf::actor_system& sys, engine_options opts) {
                      + "; after a kill -9 of this runner, the processes it "
                        "claimed ahead end as runner_lost");
   }
+  // The doorbell is bound before the supervisor's first claim: a wake-up
+  // rung in between waits in the socket until the watch below reads it,
+  // instead of reaching nobody while that claim found the queue empty.
+  bool bell_bound = false;
+  if (opts.wait) {
+    if (auto err = st->bell.bind(dir))
+      log_warn("", "cannot serve the doorbell (" + render(err)
+                     + "); work enqueued elsewhere starts within 1 s");
+    else
+      bell_bound = true;
+  }
   auto marks = sopts.marks;
   st->supervisor_hdl = sys.spawn(procman::supervisor, sopts, st->queue_hdl,
                                  st->store_hdl,
@@ -504,19 +515,14 @@ engine::start(caf::actor_system& sys, engine_options opts) {
       },
     };
   });
-  if (opts.wait) {
-    if (auto err = st->bell.bind(dir)) {
-      log_warn("", "cannot serve the doorbell (" + render(err)
-                     + "); work enqueued elsewhere starts within 1 s");
-    } else {
-      auto* bell = &st->bell;
-      st->children->watch_readable(bell->fd(), [bell, sup] {
-        if (bell->drain() > 0) {
-          caf::anon_send(sup, atom::wakeup_v);
-          caf::anon_send(sup, atom::check_v);
-        }
-      });
-    }
+  if (bell_bound) {
+    auto* bell = &st->bell;
+    st->children->watch_readable(bell->fd(), [bell, sup] {
+      if (bell->drain() > 0) {
+        caf::anon_send(sup, atom::wakeup_v);
+        caf::anon_send(sup, atom::check_v);
+      }
+    });
   }
   st->opts = std::move(opts);
   log_info("", "runner " + st->runner_id + " serving " + dir + " with "
