@@ -3,7 +3,8 @@
 // defined here, in the program, so that libcaf_io's calls reach these
 // definitions first (as remote/tls_error_queue.cpp does for OpenSSL's):
 // they act on the listening sockets a publish registered and pass every
-// other call through unchanged.
+// other call through unchanged, but for one thing: every accepted socket is
+// close-on-exec at once (real_accept says why).
 //
 // Why a new number: CAF 0.17.6 uses the socket's descriptor as the
 // connection handle (default_multiplexer). When a peer closes, the BASP
@@ -261,12 +262,14 @@ int real_listen(int fd, int backlog) {
   return static_cast<int>(::syscall(SYS_listen, fd, backlog));
 }
 
+/// accept(2), the new descriptor close-on-exec from the start. CAF 0.17.6
+/// sets close-on-exec on an accepted socket only after accept returns
+/// (policy/tcp.cpp): a child forked in between (an executor, a step, any
+/// program the host starts) keeps a copy of the connection, and the peer's
+/// close then leaves it half open on this side (CLOSE_WAIT) for as long as
+/// that child lives.
 int real_accept(int fd, sockaddr* addr, socklen_t* len) {
-  static auto real
-    = next_definition<int (*)(int, sockaddr*, socklen_t*)>("accept");
-  if (real)
-    return real(fd, addr, len);
-  return static_cast<int>(::syscall(SYS_accept4, fd, addr, len, 0));
+  return ::accept4(fd, addr, len, SOCK_CLOEXEC);
 }
 
 /// Why the kernel cannot say who owns the peers of `where` (empty: it can).
