@@ -254,9 +254,11 @@ process(process_actor::stateful_pointer<process_state> self,
       if (reason && reason != caf::exit_reason::normal)
         children->kill_group(pid);
     });
-    log_info(st.record.pid, "started executor " + std::to_string(pid)
-                              + " at step "
-                              + st.step_name(st.current_step));
+    log_info(st.record.pid,
+             "started executor " + std::to_string(pid) + " at step "
+               + st.step_name(st.current_step),
+             {{"executor", std::to_string(pid)},
+              {"step", st.step_name(st.current_step)}});
     transition t;
     t.kind = transition_kind::start;
     t.exec_pid = pid;

@@ -96,7 +96,8 @@ void supervisor_state::try_claim(
         st.queue_empty = recs.size() < asked;
         for (auto& rec : recs) {
           ++st.claimed;
-          log_info(rec.pid, "claimed (run " + std::to_string(rec.runs) + ")");
+          log_info(rec.pid, "claimed (run " + std::to_string(rec.runs) + ")",
+                   {{"run", std::to_string(rec.runs)}});
           st.ready.push_back(std::move(rec));
         }
         st.start_ready(self);

@@ -235,6 +235,8 @@ void worker_link_state::start_session(pointer self, lease_grant g,
                  + grant.holder + " (" + std::to_string(grant.lease_ms / 1000.0)
                  + " s; executors' lease "
                  + std::to_string(exec_lease.count() / 1000.0) + " s)");
+  if (opts.on_joined)
+    opts.on_joined(where);
 }
 
 void worker_link_state::lose(pointer self, const std::string& why) {

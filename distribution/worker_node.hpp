@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,6 +49,9 @@ struct worker_options {
   engine_options exec;
   /// How long one attempt to connect and join may take.
   caf::timespan connect_timeout = std::chrono::seconds(30);
+  /// Called with HOST:PORT each time the node has joined the store node
+  /// (from the node's own thread; it must not block).
+  std::function<void(const std::string&)> on_joined;
 };
 
 class worker_node {

@@ -3,7 +3,8 @@
 //   procman-runner [--store DIR] [--wait] [--max-processes N] [--parallel N]
 //                  [--give-up-after D]
 //                  [--script-args '...'] [--default-timeout S] [--grace S]
-//                  [--log-level L] [--exec PATH] [--step-lib PATH]
+//                  [--log-level L] [--log-format text|json] [--ready-fd N]
+//                  [--exec PATH] [--step-lib PATH]
 //                  [--executor fork|spawn] [--exec-lease S]
 //                  [--retention D] [--output-limit SIZE]
 //                  [--publish PORT [--bind ADDR]
@@ -47,6 +48,8 @@
 #include "procman/messages/units.hpp"
 #include "procman/remote/remote.hpp"
 
+#include "ready.hpp"
+
 namespace {
 
 constexpr const char* usage = R"(usage: procman-runner [options]
@@ -71,6 +74,14 @@ options:
   --grace S              on SIGTERM/SIGINT, seconds before children are
                          killed (default 10)
   --log-level L          error, warn, info (default) or debug
+  --log-format F         text (default) or json: one JSON object per line
+                         with time, level, component, os_pid, pid, message
+                         and fields
+  --ready-fd N           write one line to descriptor N (then close it) once
+                         the runner serves: "ready" for a local runner,
+                         "ready ADDR:PORT" with --publish and --listen (the
+                         port taken), "ready HOST:PORT" once a --join worker
+                         joined; closed without a line if it never does
   --exec PATH            the executor (default: procman-exec beside this program)
   --step-lib PATH        step library for every executor (repeatable; also
                          $PROCMAN_STEP_LIBS)
@@ -123,12 +134,15 @@ static_assert(procman::defaults::process_timeout == 60
 /// A worker node until SIGTERM/SIGINT (drain) or a second one (now).
 int run_worker(caf::actor_system& sys, const sigset_t& sigs,
                const std::string& host, uint16_t port,
-               procman::engine_options opts) {
+               procman::engine_options opts, procman::ready_signal& ready) {
   using namespace procman;
   worker_options wo;
   wo.host = host;
   wo.port = port;
   wo.exec = std::move(opts);
+  wo.on_joined = [&ready](const std::string& where) {
+    ready.send("ready " + where);
+  };
   auto node = worker_node::start(sys, std::move(wo));
   if (!node) {
     log_error("", render(node.error()) + "; not starting");
@@ -167,7 +181,7 @@ int main(int argc, char** argv) {
                             "log-level", "exec", "executor", "publish", "bind",
                             "tls-cert", "tls-key", "tls-ca", "retention",
                             "output-limit", "listen", "lease", "join",
-                            "exec-lease"},
+                            "exec-lease", "log-format", "ready-fd"},
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
@@ -190,6 +204,7 @@ int main(int argc, char** argv) {
   uint32_t lease_s = defaults::lease_seconds;
   uint32_t node_exec_lease_ms = 0;  ///< what worker nodes' executors get
   tls_options tls;
+  ready_signal ready;
   try {
     auto host_port = [&](const std::string& name) {
       auto hp = parse_host_port(a->get(name), "option --" + name);
@@ -336,6 +351,20 @@ int main(int argc, char** argv) {
                                + a->get("log-level") + "\"");
       logger::set_level(*lvl);
     }
+    if (a->has("log-format")) {
+      auto fmt = parse_log_format(a->get("log-format"));
+      if (!fmt)
+        throw cli::usage_error("option --log-format must be text or json, "
+                               "not \""
+                               + a->get("log-format") + "\"");
+      logger::set_format(*fmt);
+    }
+    if (a->has("ready-fd")) {
+      auto r = ready_signal::open(a->get("ready-fd"));
+      if (!r)
+        throw cli::usage_error(render(r.error()));
+      ready = std::move(*r);
+    }
   } catch (const cli::usage_error& e) {
     std::cerr << "procman-runner: " << e.what() << "\n";
     return 2;
@@ -372,7 +401,8 @@ int main(int argc, char** argv) {
   }
   caf::actor_system sys{cfg};
   if (join)
-    return run_worker(sys, sigs, join_host, join_port, std::move(opts));
+    return run_worker(sys, sigs, join_host, join_port, std::move(opts),
+                      ready);
   auto eng = engine::start(sys, opts);
   if (!eng) {
     if (is(eng.error(), errc::runner_busy) && !listen) {
@@ -388,6 +418,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   work_endpoint_gate gate;
+  std::string published_at;  ///< ADDR:PORT
   if (publish_port >= 0) {
     caf::expected<uint16_t> port{caf::sec::none};
     if (listen) {
@@ -417,6 +448,9 @@ int main(int argc, char** argv) {
         caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
       return 1;
     }
+    published_at = (bind_addr.find(':') != std::string::npos
+                       ? "[" + bind_addr + "]" : bind_addr)
+                   + ":" + std::to_string(*port);
     auto what = listen ? std::string{" (store node: worker nodes may join; "
                                      "lease "}
                            + std::to_string(lease_s) + " s, executors' lease "
@@ -435,6 +469,7 @@ int main(int argc, char** argv) {
                      + opts.store_dir + " are admitted)" + what);
     }
   }
+  ready.send(publish_port >= 0 ? "ready " + published_at : "ready");
   auto sup = (*eng)->supervisor();
   std::atomic<bool> done{false};
   std::thread signal_thread([&done, sigs, sup] {
