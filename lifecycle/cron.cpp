@@ -1,5 +1,7 @@
 #include "procman/lifecycle/cron.hpp"
 
+#include "procman/messages/calendar.hpp"
+
 #include <cctype>
 #include <ctime>
 #include <sstream>
@@ -103,11 +105,28 @@ uint64_t to_ms(std::tm tm) {
   return static_cast<uint64_t>(timegm(&tm)) * 1000;
 }
 
-int days_in_month(int year, int month /* 1..12 */) {
-  static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
-    return 29;
-  return d[month - 1];
+/// Why the days of month and months of `e` never meet (empty: they do).
+/// Only when the day of the week does not decide: with both restricted a
+/// day matches if either does.
+std::string never_meets(const cron_expr& e) {
+  if (e.any_day || !e.any_weekday)
+    return {};
+  std::string days;
+  std::string months;
+  for (int m = 1; m <= 12; ++m) {
+    if (!e.months.test(static_cast<size_t>(m)))
+      continue;
+    for (int d = 1; d <= max_days_in_month(m); ++d)
+      if (e.days.test(static_cast<size_t>(d)))
+        return {};
+    months += (months.empty() ? "" : ", ") + std::string(month_name(m));
+  }
+  for (int d = 1; d <= 31; ++d)
+    if (e.days.test(static_cast<size_t>(d)))
+      days += (days.empty() ? "" : ", ") + std::to_string(d);
+  return "day-of-month and month: " + months + " never "
+         + (months.find(',') == std::string::npos ? "has" : "have") + " day "
+         + days + ", so it never fires";
 }
 
 bool day_matches(const cron_expr& e, const std::tm& tm) {
@@ -178,6 +197,8 @@ outcome<cron_expr> parse_cron(const std::string& text) {
     e.weekdays[i] = wd[i];
   if (wd[7])
     e.weekdays.set(0);
+  if (auto never = never_meets(e); !never.empty())
+    return fail(never);
   return e;
 }
 

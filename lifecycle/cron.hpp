@@ -33,12 +33,13 @@ struct cron_expr {
 };
 
 /// Parses `text`. Fails (errc::invalid_argument) naming the field and the
-/// problem: `cron "61 * * * *": minute: 61 is out of range 0-59`.
+/// problem: `cron "61 * * * *": minute: 61 is out of range 0-59`. An
+/// expression whose days of month no month it names has (`0 0 31 2 *`,
+/// `0 0 31 4,6 *`) never fires and fails too.
 outcome<cron_expr> parse_cron(const std::string& text);
 
 /// The first time strictly after `after_ms` (unix ms, UTC) that matches,
-/// in unix ms (whole seconds); 0 if none within the next 5 years (an
-/// expression such as `0 0 31 2 *` never matches).
+/// in unix ms (whole seconds); 0 if none within the next 5 years.
 uint64_t next_cron_time(const cron_expr& expr, uint64_t after_ms);
 
 } // namespace procman

@@ -276,6 +276,16 @@ BOOST_AUTO_TEST_CASE(not_before_in_the_spec_takes_utc_timestamps_and_iso_8601) {
   runner();
   BOOST_TEST(status_of(past) == "finished");
   BOOST_TEST(procman({"start", shell_spec("true"), "--delay", "5x"}).exit_code == 2);
+  // A day beyond its month is refused, not moved into the next month.
+  auto before = procman({"list"}).out;
+  auto feb30 = procman({"start", R"({"steps": {"s": {"class": "procman.set"}},
+    "not_before": "2027-02-29T10:00:00Z"})"});
+  BOOST_TEST(feb30.exit_code == 1);
+  BOOST_TEST(feb30.err.find("field \"not_before\": \"2027-02-29T10:00:00Z\" "
+                            "is not a time: February 2027 has 28 days, not 29")
+               != std::string::npos,
+             feb30.err);
+  BOOST_TEST(procman({"list"}).out == before);
 }
 
 // -- schedules ----------------------------------------------------------------------------------
@@ -286,6 +296,12 @@ BOOST_AUTO_TEST_CASE(schedules_are_added_listed_fired_and_removed) {
   BOOST_TEST(bad.exit_code == 1);
   BOOST_TEST(bad.err.find("minute: 61 is out of range 0-59") != std::string::npos,
              bad.err);
+  auto never = procman({"schedule", "add", "tick", "0 0 31 2 *", spec});
+  BOOST_TEST(never.exit_code == 1);
+  BOOST_TEST(never.err.find("February never has day 31, so it never fires")
+               != std::string::npos,
+             never.err);
+  BOOST_TEST(procman({"schedule", "list"}).out.find("tick") == std::string::npos);
   auto added = procman({"schedule", "add", "tick", "* * * * * *", spec});
   BOOST_REQUIRE_MESSAGE(added.exit_code == 0, added.err);
   auto list = procman({"schedule", "list"});

@@ -242,10 +242,31 @@ BOOST_AUTO_TEST_CASE(cron_fields_lists_ranges_steps_and_names) {
   // Strictly after: a time that matches gives the next one.
   BOOST_TEST(next_of("8 10 * * *", "2026-12-01T10:08:00Z")
              == "2026-12-02T10:08:00Z");
-  // Never (31 February): 0.
-  auto never = parse_cron("0 0 31 2 *");
-  BOOST_REQUIRE(never);
-  BOOST_TEST(next_cron_time(*never, at(from)) == 0u);
+  // 29 February: in leap years only.
+  BOOST_TEST(next_of("0 0 29 2 *", from) == "2028-02-29T00:00:00Z");
+  // 31 February or a Monday: February's Mondays (either day matches).
+  BOOST_TEST(next_of("0 0 31 2 mon", from) == "2027-02-01T00:00:00Z");
+}
+
+BOOST_AUTO_TEST_CASE(cron_days_that_no_month_named_has_never_fire_and_fail) {
+  auto why = [](const std::string& text) {
+    auto e = parse_cron(text);
+    BOOST_REQUIRE_MESSAGE(!e, text);
+    BOOST_TEST((e.error().code == errc::invalid_argument));
+    return e.error().context;
+  };
+  BOOST_TEST(why("0 0 31 2 *") == "cron \"0 0 31 2 *\": day-of-month and "
+                                  "month: February never has day 31, so it "
+                                  "never fires");
+  BOOST_TEST(why("0 0 30,31 feb *") == "cron \"0 0 30,31 feb *\": "
+                                       "day-of-month and month: February never "
+                                       "has day 30, 31, so it never fires");
+  BOOST_TEST(why("0 0 31 4,6,9,11 *") == "cron \"0 0 31 4,6,9,11 *\": "
+                                         "day-of-month and month: April, June, "
+                                         "September, November never have day "
+                                         "31, so it never fires");
+  BOOST_TEST(static_cast<bool>(parse_cron("0 0 31 * *")));
+  BOOST_TEST(static_cast<bool>(parse_cron("0 0 30 1-3 *")));
 }
 
 BOOST_AUTO_TEST_CASE(bad_cron_expressions_name_the_field) {
@@ -278,6 +299,36 @@ BOOST_AUTO_TEST_CASE(times_are_read_as_utc_timestamps_or_iso_8601) {
   for (auto bad : {"tomorrow", "2026-12-01", "2026-12-01T10:00:00",
                    "20261301000000", "2026-12-01T10:00:00+1"})
     BOOST_TEST(!parse_time(bad), bad);
+}
+
+BOOST_AUTO_TEST_CASE(a_day_beyond_its_month_or_a_second_60_is_no_time) {
+  auto why = [](const std::string& text) {
+    auto t = parse_time(text);
+    BOOST_REQUIRE_MESSAGE(!t, text << " was read as " << (t ? *t : 0));
+    BOOST_TEST((t.error().code == errc::invalid_spec));
+    return t.error().context;
+  };
+  BOOST_TEST(why("2026-02-29T10:00:00Z")
+             == "\"2026-02-29T10:00:00Z\" is not a time: February 2026 has "
+                "28 days, not 29 (2026 is not a leap year)");
+  BOOST_TEST(why("21000229000000")
+             == "\"21000229000000\" is not a time: February 2100 has 28 "
+                "days, not 29 (2100 is not a leap year)");
+  BOOST_TEST(why("2026-04-31T00:00:00Z")
+             == "\"2026-04-31T00:00:00Z\" is not a time: April 2026 has 30 "
+                "days, not 31");
+  BOOST_TEST(why("2026-02-30T00:00:00+01:00").find("February 2026 has 28 "
+                                                   "days, not 30")
+             != std::string::npos);
+  BOOST_TEST(why("2026-12-31T23:59:60Z")
+             == "\"2026-12-31T23:59:60Z\" is not a time: second 60 (a leap "
+                "second) is not a time procman can keep; the seconds go from "
+                "00 to 59");
+  BOOST_TEST(why("20261231235960").find("second 60") != std::string::npos);
+  // Leap years: every 4th, not every 100th, but every 400th.
+  BOOST_TEST(at("2028-02-29T10:00:00Z") == at("2028-02-28T10:00:00Z") + 86400000);
+  BOOST_TEST(static_cast<bool>(parse_time("20000229000000")));
+  BOOST_TEST(static_cast<bool>(parse_time("2026-04-30T23:59:59Z")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
