@@ -142,6 +142,16 @@ int fd_of_socket(uint64_t inode) {
   return -1;
 }
 
+/// The sockets on `port` and their states, for a failure message.
+std::string describe(uint16_t port) {
+  std::ostringstream out;
+  for (auto& x : tcp4_sockets())
+    if (x.local_port == port || x.remote_port == port)
+      out << x.local_port << "->" << x.remote_port << " state " << x.state
+          << " inode " << x.inode << " fd " << fd_of_socket(x.inode) << "; ";
+  return out.str();
+}
+
 const std::string noop = R"({"steps": {"s": {"class": "procman.set", "args": {}}}})";
 
 struct replies_fixture : cli_fixture {
@@ -184,7 +194,9 @@ BOOST_AUTO_TEST_CASE(a_client_accepted_while_a_closed_connection_awaits_its_clea
   auto args = connect_args();
   args.insert(args.end(), {"wait", delayed, "--timeout", "120"});
   background a(args, tmp.str() + "/a.log");
-  BOOST_REQUIRE(eventually([&] { return accepted_on(port).size() > before.size(); }, 30));
+  BOOST_REQUIRE_MESSAGE(
+    eventually([&] { return accepted_on(port).size() > before.size(); }, 30),
+    "A was not accepted: " << describe(port) << "; A: " << a.log());
   uint16_t a_port = 0;
   for (auto& [p, x] : accepted_on(port))
     if (before.count(p) == 0)
@@ -211,18 +223,23 @@ BOOST_AUTO_TEST_CASE(a_client_accepted_while_a_closed_connection_awaits_its_clea
   {
     auto& h = hold();
     std::unique_lock<std::mutex> guard{h.mtx};
-    BOOST_REQUIRE(h.cv.wait_for(guard, std::chrono::seconds(30),
-                                [&] { return h.started; }));
+    BOOST_REQUIRE_MESSAGE(h.cv.wait_for(guard, std::chrono::seconds(30),
+                                        [&] { return h.started; }),
+                          "the held message did not arrive: " << describe(port));
   }
   // A goes away; the server closes its socket at once but cleans up its
   // routes only after what is queued before.
   auto a_fd = fd_of_socket(accepted_on(port).at(a_port).inode);
   a.signal(SIGKILL);
-  BOOST_REQUIRE(eventually([&] {
+  bool a_closed = eventually([&] {
     auto now = accepted_on(port);
     auto i = now.find(a_port);
     return i == now.end() || (i->second.state != 1 && i->second.state != 8);
-  }, 30));
+  }, 30);
+  // (A describe() that finds an fd of -1 for A's socket means another
+  // process holds a copy of it.)
+  BOOST_REQUIRE_MESSAGE(a_closed, "A's connection (from port " << a_port
+                                    << ") was not closed: " << describe(port));
   auto known = accepted_on(port);
   BOOST_REQUIRE(::write(go, "go\n", 3) == 3);
   // B connects, says hello and asks while the clean-up still waits.
@@ -233,7 +250,7 @@ BOOST_AUTO_TEST_CASE(a_client_accepted_while_a_closed_connection_awaits_its_clea
       if (known.count(p) == 0 && x.state == 1 && x.inode != 0)
         b_port = p;
     return b_port != 0;
-  }, 30), "B was not accepted: " << b.log());
+  }, 30), "B was not accepted: " << describe(port) << "; B: " << b.log());
   auto b_fd = fd_of_socket(accepted_on(port).at(b_port).inode);
   BOOST_TEST_MESSAGE("A was accepted as descriptor " << a_fd << ", B as "
                                                      << b_fd);
