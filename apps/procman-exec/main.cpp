@@ -780,9 +780,17 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
 
 } // namespace procman::exec
 
+namespace procman {
+const char* version_string(); // generated (cmake/version.cmake)
+} // namespace procman
+
 int main(int argc, char** argv) {
   bool serve = false;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--version") == 0) {
+      std::printf("procman-exec %s\n", procman::version_string());
+      return 0;
+    }
     if (std::strcmp(argv[i], "--check") == 0)
       return procman::exec::executor_main(argc, argv, nullptr);
     serve = serve || std::strcmp(argv[i], "--serve") == 0;

@@ -37,6 +37,7 @@
 #include <caf/send.hpp>
 
 #include "procman/apps/common/args.hpp"
+#include "procman/apps/common/version.hpp"
 #include "procman/distribution/work_endpoint.hpp"
 #include "procman/distribution/worker_node.hpp"
 #include "procman/engine/engine.hpp"
@@ -121,6 +122,7 @@ options:
   --tls-key FILE         --publish, --listen and --join; this node's PEM
   --tls-ca FILE          certificate and its unencrypted key, and the CA
                          that must have signed every peer's certificate
+  --version              the version (and git revision) of this program
   --help                 this text
 )";
 
@@ -174,7 +176,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<cli::args> a;
   try {
     a = std::make_unique<cli::args>(
-      argc, argv, std::set<std::string>{"wait", "help", "no-sync"},
+      argc, argv,
+      std::set<std::string>{"wait", "help", "version", "no-sync"},
       std::set<std::string>{"store", "max-processes", "max-jobs", "parallel",
                             "give-up-after",
                             "script-args", "default-timeout", "grace",
@@ -185,6 +188,10 @@ int main(int argc, char** argv) {
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
+      return 0;
+    }
+    if (a->flag("version")) {
+      print_version("procman-runner");
       return 0;
     }
     if (!a->positional().empty())

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "procman/apps/common/args.hpp"
+#include "procman/apps/common/version.hpp"
 #include "procman/children/process_tree.hpp"
 #include "procman/client/client.hpp"
 #include "procman/distribution/remote_client.hpp"
@@ -104,7 +105,7 @@ SPEC is a file, - for stdin, or inline JSON:
 start checks the steps against the built-ins and the step libraries of
 $PROCMAN_STEP_LIBS; it warns when no runner serves the store.
 --store defaults to $PROCMAN_STORE, else $XDG_STATE_HOME/procman, else
-~/.local/state/procman.
+~/.local/state/procman. --version prints the version (and git revision).
 
 remote store (every command but run, log export, purge, config, replay):
   --connect HOST:PORT    ask the store node there (procman-runner --listen)
@@ -893,11 +894,15 @@ int cmd_replay(const cli::args& a) {
 
 int main(int argc, char** argv) {
   try {
-    cli::args a(argc, argv, {"help", "follow"},
+    cli::args a(argc, argv, {"help", "version", "follow"},
                 {"store", "data", "timeout", "status", "limit", "since", "pid",
                  "delay", "priority", "key", "stream", "older-than", "connect",
                  "tls-cert", "tls-key", "tls-ca"},
                 {"step-lib"});
+    if (a.flag("version")) {
+      print_version("procman");
+      return 0;
+    }
     if (a.flag("help") || a.positional().empty()
         || a.positional()[0] == "help") {
       std::cout << usage;
