@@ -6,6 +6,8 @@
 #   lib/cmake/procman/                  procmanConfig.cmake and its version,
 #                                       the exported targets procman::*
 #   share/doc/procman/                  README.md, LICENSE, docs/*.md, examples/
+#   share/man/man1/                     procman.1, procman-runner.1
+#   share/bash-completion/completions/  procman, procman-runner
 
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -17,6 +19,39 @@ install(TARGETS procman-cli procman-runner
 # line from it (apps/CMakeLists.txt).
 install(PROGRAMS $<TARGET_FILE:procman-exec>
         DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+# Man pages, made by help2man from each program's --help and --version (so
+# they say what the program says), and the bash completion of both programs.
+find_program(PROCMAN_HELP2MAN help2man)
+if(PROCMAN_HELP2MAN)
+  set(PROCMAN_MAN_DIR ${PROJECT_BINARY_DIR}/man)
+  set(PROCMAN_MAN_PAGES)
+  foreach(prog procman procman-runner)
+    if(prog STREQUAL "procman")
+      set(target procman-cli)
+      set(what "enqueue, inspect, proceed and cancel background processes")
+    else()
+      set(target procman-runner)
+      set(what "run the queued processes of a procman store")
+    endif()
+    add_custom_command(OUTPUT ${PROCMAN_MAN_DIR}/${prog}.1
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${PROCMAN_MAN_DIR}
+      COMMAND ${PROCMAN_HELP2MAN} --no-info --section 1 --name ${what}
+              --output ${PROCMAN_MAN_DIR}/${prog}.1 $<TARGET_FILE:${target}>
+      DEPENDS ${target} VERBATIM)
+    list(APPEND PROCMAN_MAN_PAGES ${PROCMAN_MAN_DIR}/${prog}.1)
+  endforeach()
+  add_custom_target(procman_man_pages ALL DEPENDS ${PROCMAN_MAN_PAGES})
+  install(FILES ${PROCMAN_MAN_PAGES} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+else()
+  message(WARNING "help2man not found: no man pages are installed "
+                  "(bash scripts/setup installs it)")
+endif()
+install(FILES completions/procman
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+install(FILES completions/procman
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+        RENAME procman-runner)
 
 install(TARGETS procman procman_steps procman_base EXPORT procmanTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -96,7 +96,15 @@ install_find_package)
     lib/cmake/procman/procmanConfig.cmake \
     lib/cmake/procman/procmanConfigVersion.cmake \
     share/doc/procman/LICENSE share/doc/procman/README.md \
-    share/doc/procman/embedding.md share/doc/procman/usage.md
+    share/doc/procman/embedding.md share/doc/procman/usage.md \
+    share/man/man1/procman.1 share/man/man1/procman-runner.1 \
+    share/bash-completion/completions/procman \
+    share/bash-completion/completions/procman-runner
+  # (roff writes a dash as \-)
+  grep -qF -- '\-\-connect' "$prefix/share/man/man1/procman.1" \
+    || fail "procman.1 does not describe --connect"
+  grep -qF -- '\-\-ready\-fd' "$prefix/share/man/man1/procman-runner.1" \
+    || fail "procman-runner.1 does not describe --ready-fd"
   [[ ! -e "$prefix/include/procman/apps" ]] || fail "apps/ headers installed"
   # Every header a installed header includes is installed.
   missing=$(cd "$prefix/include" \
@@ -143,7 +151,9 @@ deb)
            usr/include/procman/messages/types.hpp \
            usr/lib/libprocman.a usr/lib/cmake/procman/procmanConfig.cmake \
            usr/lib/cmake/procman/procmanTargets.cmake \
-           usr/share/doc/procman/LICENSE; do
+           usr/share/doc/procman/LICENSE usr/share/man/man1/procman.1 \
+           usr/share/man/man1/procman-runner.1 \
+           usr/share/bash-completion/completions/procman; do
     grep -qx "$f" "$work/contents" || fail "$f is not in $(basename "$deb")"
   done
   [[ $(dpkg-deb -f "$deb" Package) == procman ]] || fail "package name"
