@@ -70,8 +70,10 @@ BOOST_AUTO_TEST_CASE(a_full_disk_keeps_the_process_and_its_output_until_commits_
   BOOST_REQUIRE_MESSAGE(
     log_has(*run, "no space left on device (store " + store + ")"),
     "runner log:\n" + run->log());
-  // Several retries go by; the record waits, nothing is dropped.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Several retries go by (the store says so after a few seconds); the
+  // record waits, nothing is dropped.
+  BOOST_REQUIRE_MESSAGE(log_has(*run, "still cannot commit ("),
+                        "runner log:\n" + run->log());
   BOOST_TEST(status_of(pid) == "running");
   BOOST_TEST(run->running());
   BOOST_TEST(run->log().find("store refused") == std::string::npos);
@@ -150,7 +152,9 @@ BOOST_AUTO_TEST_CASE(a_runner_without_wait_does_not_quit_on_a_failed_claim) {
   fill_disk();
   auto run = faulty_runner({});
   BOOST_REQUIRE_MESSAGE(log_has(*run, "claim failed"), "runner log:\n" + run->log());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Retried claims (logged with their count after a few seconds), and the
+  // runner still there.
+  BOOST_REQUIRE_MESSAGE(log_has(*run, " attempts)"), "runner log:\n" + run->log());
   BOOST_TEST(run->running());
   free_disk();
   BOOST_REQUIRE_MESSAGE(run->wait(60), "runner log:\n" + run->log());
@@ -208,8 +212,10 @@ BOOST_AUTO_TEST_CASE(step_two_never_starts_while_step_one_is_not_durable) {
   std::ofstream(marker("go1")) << "";
   BOOST_REQUIRE_MESSAGE(log_has(*run, "no space left on device"),
                         "runner log:\n" + run->log());
-  // Step one has completed; its completion cannot be written.
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  // Step one has completed; its completion cannot be written, retry
+  // after retry.
+  BOOST_REQUIRE_MESSAGE(log_has(*run, "still cannot commit ("),
+                        "runner log:\n" + run->log());
   BOOST_TEST(!fs::exists(marker("two-started")));
   BOOST_TEST(state_of_one() == "running");
   BOOST_TEST_MESSAGE("space comes back: step two starts, then the runner dies");
