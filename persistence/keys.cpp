@@ -1,27 +1,21 @@
 #include "procman/persistence/keys.hpp"
 
+#include "procman/lifecycle/keys.hpp"
 #include "procman/persistence/records.hpp"
 
 namespace procman::tables::keys {
 
-bool holds(const process_record& rec) {
-  return !rec.key.empty()
-         && (rec.status == process_status::queued
-             || rec.status == process_status::running
-             || rec.status == process_status::interrupted);
-}
-
 void update(const tx& t, const process_record* old, const process_record& rec) {
-  bool held = old != nullptr && holds(*old);
-  if (holds(rec) && !held)
+  bool held = old != nullptr && holds_key(*old);
+  if (holds_key(rec) && !held)
     put_raw(t.txn, t.db.keys, rec.key, rec.pid);
-  else if (held && !holds(rec))
+  else if (held && !holds_key(rec))
     release(t, *old);
 }
 
 void release(const tx& t, const process_record& rec) {
   std::string_view owner;
-  if (holds(rec) && get_raw(t.txn, t.db.keys, rec.key, owner)
+  if (holds_key(rec) && get_raw(t.txn, t.db.keys, rec.key, owner)
       && owner == rec.pid)
     del_raw(t.txn, t.db.keys, rec.key);
 }
@@ -31,7 +25,7 @@ std::optional<process_record> holder(const tx& t, const std::string& key) {
   if (key.empty() || !get_raw(t.txn, t.db.keys, key, owner))
     return std::nullopt;
   auto rec = records::load(t, std::string{owner});
-  if (!rec || !holds(*rec) || rec->key != key)
+  if (!rec || !holds_key(*rec) || rec->key != key)
     return std::nullopt;
   return rec;
 }

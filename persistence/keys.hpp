@@ -1,6 +1,8 @@
 // The keys table: which process holds a unique key.
 //
 //   keys  unique key -> pid    (while the holder may still run)
+//
+// Who holds a key is lifecycle/keys.hpp's rule (`holds_key`).
 
 #pragma once
 
@@ -11,9 +13,6 @@
 #include "procman/persistence/transaction.hpp"
 
 namespace procman::tables::keys {
-
-/// Whether a record holds its unique key: while it may still run.
-bool holds(const process_record& rec);
 
 /// Brings the table from `old` (null: a new record) to `rec`.
 void update(const tx& t, const process_record* old, const process_record& rec);

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "procman/lifecycle/schedules.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/doorbell.hpp"
 #include "procman/persistence/log.hpp"
@@ -170,9 +171,7 @@ caf::expected<uint32_t> store::fire_schedules() {
   auto now = impl_->now();
   // Most calls find nothing due: a read transaction says so without
   // taking the writer's lock.
-  auto due = [now](const schedule_record& x) {
-    return x.next_due != 0 && x.next_due <= now;
-  };
+  auto due = [now](const schedule_record& x) { return schedule_due(x, now); };
   auto any_due = impl_->read([&](const tx& x) {
     auto all = tables::schedules::all(x);
     return std::any_of(all.begin(), all.end(), due);
@@ -185,13 +184,7 @@ caf::expected<uint32_t> store::fire_schedules() {
     for (auto& s : tables::schedules::all(x)) {
       if (!due(s))
         continue;
-      transition t;
-      t.kind = transition_kind::enqueue;
-      t.pid = make_pid();
-      t.source = "schedule";
-      t.spec = s.spec;
-      t.schedule = s.name;
-      t.due = s.next_due;
+      auto t = schedule_run(s, make_pid());
       bool ring = false;
       bool repeated = false;
       auto rec = impl_->apply(x, t, now, ring, repeated);
@@ -208,11 +201,8 @@ caf::expected<uint32_t> store::fire_schedules() {
 
 caf::expected<uint64_t> store::next_wake() {
   return impl_->read([](const tx& x) {
-    auto at = tables::queue::first_delayed(x);
-    for (auto& s : tables::schedules::all(x))
-      if (s.next_due != 0 && (at == 0 || s.next_due < at))
-        at = s.next_due;
-    return at;
+    return earliest_due(tables::queue::first_delayed(x),
+                        tables::schedules::all(x));
   });
 }
 

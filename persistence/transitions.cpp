@@ -1,11 +1,10 @@
 #include "procman/persistence/transitions.hpp"
 
-#include <algorithm>
-
-#include "procman/lifecycle/cron.hpp"
+#include "procman/lifecycle/keys.hpp"
 #include "procman/lifecycle/machine.hpp"
+#include "procman/lifecycle/schedules.hpp"
+#include "procman/lifecycle/timeouts.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
 #include "procman/persistence/keys.hpp"
 #include "procman/persistence/log.hpp"
 #include "procman/persistence/queue.hpp"
@@ -30,27 +29,10 @@ caf::expected<process_record> schedule_step(const tx& x, transition& t,
     schedules::remove(x, t.schedule);
     s = std::move(*old);
   } else {
-    if (t.schedule.empty())
-      return make_error(errc::invalid_argument, "a schedule needs a name");
-    auto expr = parse_cron(t.cron);
+    auto expr = check_schedule(t.schedule, t.cron, t.spec);
     if (!expr)
       return to_error(expr.error());
-    if (auto f = check_spec(t.spec))
-      return to_error(f);
-    if (t.spec.not_before != 0)
-      return make_error(errc::invalid_spec,
-                        "schedule \"" + t.schedule
-                          + "\": spec: field \"not_before\" has no meaning "
-                            "in a schedule (its cron expression says when)");
-    if (old) {
-      s.last_fired = old->last_fired;
-      s.last_pid = old->last_pid;
-    }
-    s.name = t.schedule;
-    s.cron = t.cron;
-    s.spec = t.spec;
-    s.created_at = now;
-    s.next_due = next_cron_time(*expr, now);
+    s = added_schedule(t, *expr, old, now);
     schedules::save(x, s);
     ring = true; // a waiting runner arms its timer for it
   }
@@ -60,19 +42,14 @@ caf::expected<process_record> schedule_step(const tx& x, transition& t,
 
 /// An enqueue by a schedule moves the schedule on: its next due time is
 /// the first after now (runs missed while no runner was up are one run).
-caf::error advance_schedule(const tx& x, const transition& t, uint64_t now) {
+caf::error move_schedule_on(const tx& x, const transition& t, uint64_t now) {
   auto s = schedules::load(x, t.schedule);
   if (!s)
     return {}; // removed since, or not in a replayed log
-  if (t.due < s->next_due)
-    return make_error(errc::illegal_transition, "schedule \"" + t.schedule
-                                                  + "\" already ran for "
-                                                  + iso_time(t.due));
-  auto expr = parse_cron(s->cron);
-  s->next_due = expr ? next_cron_time(*expr, std::max(now, t.due)) : 0;
-  s->last_fired = now;
-  s->last_pid = t.pid;
-  schedules::save(x, *s);
+  auto next = advance_schedule(std::move(*s), t, now);
+  if (!next)
+    return to_error(next.error());
+  schedules::save(x, *next);
   return {};
 }
 
@@ -93,25 +70,23 @@ caf::expected<process_record> apply_step(const tx& x, transition& t,
       return make_error(errc::queue_empty, "no queued process to claim");
     t.pid = std::move(*head);
   }
-  if (t.kind == transition_kind::enqueue && t.spec.timeout == 0)
-    // Logged as it takes effect, so that the record follows from the log
-    // alone (replay).
-    t.spec.timeout = default_timeout;
+  // Logged as it takes effect, so that the record follows from the log
+  // alone (replay).
+  apply_default_timeout(t, default_timeout);
   if (t.kind == transition_kind::enqueue) {
     if (!t.schedule.empty())
-      if (auto err = advance_schedule(x, t, now))
+      if (auto err = move_schedule_on(x, t, now))
         return err;
-    // A unique key held by a live process: that one is the answer.
-    if (auto holder = keys::holder(x, t.spec.key))
+    if (auto holder = keys::holder(x, t.spec.key);
+        holder && answered_by_holder(t, *holder))
       return std::move(*holder);
   }
   auto old = records::load(x, t.pid);
   auto before = old ? &*old : nullptr;
   if (t.kind == transition_kind::retry && old)
-    if (auto holder = keys::holder(x, old->key); holder && holder->pid != t.pid)
-      return make_error(errc::illegal_transition,
-                        t.pid + ": cannot retry: its key \"" + old->key
-                          + "\" is held by process " + holder->pid);
+    if (auto holder = keys::holder(x, old->key))
+      if (auto f = check_retry_key(*old, holder->pid))
+        return to_error(f);
   auto rec = procman::next(before, t, now);
   if (!rec)
     return rec;
