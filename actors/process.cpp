@@ -36,6 +36,7 @@
 #include <caf/send.hpp>
 #include <unistd.h>
 
+#include "procman/lifecycle/timeouts.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
@@ -211,8 +212,7 @@ process(process_actor::stateful_pointer<process_state> self,
     caf::anon_send(hdl, atom::exited_v, static_cast<int32_t>(code),
                    static_cast<int32_t>(sig), std::move(tail));
   };
-  st.timeout = st.record.timeout > 0 ? st.record.timeout
-                                     : st.cfg->default_timeout;
+  st.timeout = run_timeout(st.record.timeout, st.cfg->default_timeout);
   // Where the launcher keeps timers (the child service's I/O thread), the
   // timeout and the first hold limit ride with the spawn: no message
   // through CAF's clock thread per process, and nothing left when the

@@ -16,7 +16,8 @@
 // which ends the runner).
 //
 //   apply --> pending --(flush)--> store::commit(batch) --> replies, events
-//   claim --> store::commit(pending + claims) --> replies, claimed records
+//   claim --> store::commit(pending + store::claims) --> replies,
+//             store::claimed
 //   output --> pending_output --(next flush, or the output timer)--^
 //
 // Live output is not a transition: it waits for the next commit of
@@ -280,32 +281,17 @@ store_service(store_actor::stateful_pointer<store_state> self,
     },
     [self](atom::claim, const std::string& runner,
            uint32_t n) -> caf::result<std::vector<process_record>> {
-      // Claims of the queue head (a claim without pid), committed with the
+      // Claims of the queue head (store::claims), committed with the
       // parked transitions, which they follow in the log.
-      std::vector<transition> claims(n);
-      for (auto& t : claims) {
-        t.kind = transition_kind::claim;
-        t.source = "runner";
-        t.runner = runner;
-      }
-      auto results = self->state.flush(std::move(claims));
+      auto results = self->state.flush(store::claims(runner, n));
       arm_retry(self);
-      std::vector<process_record> out;
-      for (auto& res : results) {
-        if (res) {
-          out.push_back(std::move(*res));
-          continue;
-        }
-        // The queue ran empty: the remaining claims were refused alike.
-        if (is(res.error(), errc::queue_empty))
-          break;
-        if (!out.empty()) {
-          log_error("", "claim stopped: " + render(res.error()));
-          break;
-        }
-        return res.error();
-      }
-      return out;
+      caf::error stopped;
+      auto out = store::claimed(std::move(results), &stopped);
+      if (stopped)
+        log_error("", "claim stopped: " + render(stopped));
+      if (!out)
+        return out.error();
+      return std::move(*out);
     },
     [self](atom::fire) -> caf::result<uint32_t, uint64_t> {
       auto& db = *self->state.db;

@@ -1,7 +1,7 @@
 #include "procman/lifecycle/front_door.hpp"
 
-#include "procman/lifecycle/cron.hpp"
 #include "procman/lifecycle/machine.hpp"
+#include "procman/lifecycle/schedules.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/steps/step_registry.hpp"
@@ -73,18 +73,8 @@ caf::expected<transition> front_door::retry(std::string pid,
 caf::expected<transition>
 front_door::schedule_add(std::string name, std::string cron,
                          process_spec spec, std::string source) {
-  if (name.empty() || name.size() > 200)
-    return make_error(errc::invalid_argument,
-                      "a schedule's name must have 1 to 200 characters");
-  if (auto expr = parse_cron(cron); !expr)
+  if (auto expr = check_schedule(name, cron, spec); !expr)
     return to_error(expr.error());
-  if (auto f = check_spec(spec))
-    return to_error(f);
-  if (spec.not_before != 0)
-    return make_error(errc::invalid_spec,
-                      "schedule \"" + name
-                        + "\": spec: field \"not_before\" has no meaning in "
-                          "a schedule (its cron expression says when)");
   auto t = request(transition_kind::schedule_add, {}, std::move(source));
   t.schedule = std::move(name);
   t.cron = std::move(cron);

@@ -220,6 +220,13 @@ inline void put_u32_be(char* out, uint32_t x) {
   }
 }
 
+inline uint32_t get_u32_be(const char* in) {
+  uint32_t x = 0;
+  for (int i = 0; i < 4; ++i)
+    x = (x << 8) | static_cast<uint8_t>(in[i]);
+  return x;
+}
+
 /// The queue index's key: 4 bytes of the priority inverted (higher first),
 /// then the queue number big-endian (FIFO within a priority).
 inline std::string queue_key(int32_t priority, uint64_t queue_seq) {

@@ -12,6 +12,13 @@
 // LMDB environment (LMDB forbids opening one twice in a process). A `store`
 // may be used from several threads. A forked child must open its own.
 //
+// Each table family is a unit of its own over one transaction layer
+// (transaction.hpp: the environment, its map, transactions, the database
+// handles), which this class composes: records.hpp (processes and their
+// indexes status, expiry, created), queue.hpp (queue, delayed), keys.hpp,
+// schedules.hpp, output.hpp, log.hpp, settings.hpp (settings and purge),
+// requests.hpp, pids.hpp; transitions.hpp applies one transition.
+//
 // Layout (named databases):
 //   meta       "schema" -> u32 version, "seq" -> u64 last log sequence,
 //              "qseq" -> u64 last queue number (all big-endian)
@@ -159,9 +166,23 @@ public:
                                         uint64_t after = 0);
 
   /// Takes up to `n` processes from the queue head for `runner` in one
-  /// commit (one `claim` log entry each). Costs O(log n) per process.
+  /// commit (one `claim` log entry each): `commit(claims(runner, n))`, then
+  /// `claimed`. Costs O(log n) per process.
   caf::expected<std::vector<process_record>> claim(const std::string& runner,
                                                    size_t n);
+
+  /// The transitions of a claim of `n` processes for `runner`: claims
+  /// without pid, each of which `commit` gives the queue head at its turn
+  /// (errc::queue_empty once the queue is empty). The store actor commits
+  /// them behind the transitions it has parked.
+  static std::vector<transition> claims(const std::string& runner, size_t n);
+
+  /// The records that the results of `claims` took, in order, up to an
+  /// empty queue. Errors: the first claim's, when it failed otherwise; a
+  /// later failure ends the list early and goes into `stopped`.
+  static caf::expected<std::vector<process_record>>
+  claimed(std::vector<caf::expected<process_record>> results,
+          caf::error* stopped = nullptr);
 
   /// Enqueues one run of every schedule due now, each with its schedule's
   /// next due time moved on, in one commit: two runners (or hosts) firing

@@ -1,0 +1,188 @@
+// Opening a store directory's environment: checks of the directory, one
+// environment per directory and OS process, the databases and the schema.
+
+#include "procman/persistence/environment.hpp"
+
+#include <map>
+#include <mutex>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "procman/messages/defaults.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/persistence/codec.hpp"
+#include "procman/persistence/queue.hpp"
+#include "procman/persistence/store_directory.hpp"
+
+namespace procman::tables {
+
+namespace {
+
+constexpr char key_schema[] = "schema";
+
+/// Writes this procman's schema version into `meta` (u32 big-endian).
+void put_schema(MDB_txn* txn, MDB_dbi meta) {
+  char buf[4];
+  codec::put_u32_be(buf, defaults::schema_version);
+  put_raw(txn, meta, key_schema, std::string_view{buf, 4});
+}
+
+/// Open environments by directory (device and inode), this process only.
+struct registry {
+  std::mutex mtx;
+  std::map<std::pair<uint64_t, uint64_t>, std::weak_ptr<environment>> envs;
+
+  static registry& instance() {
+    static registry* r = new registry; // never destroyed: used at exit
+    return *r;
+  }
+};
+
+/// Creates the databases and checks (or writes) the schema.
+void open_databases(const tx& t, handles& db) {
+  auto open_db = [&](const char* name) {
+    return lmdb::dbi::open(t.txn, name, MDB_CREATE).handle();
+  };
+  db.meta = open_db("meta");
+  db.processes = open_db("processes");
+  db.queue = open_db("queue");
+  db.status = open_db("status");
+  db.expiry = open_db("expiry");
+  db.created = open_db("created");
+  db.log = open_db("log");
+  db.output = open_db("output");
+  db.delayed = open_db("delayed");
+  db.keys = open_db("keys");
+  db.schedules = open_db("schedules");
+  db.requests = open_db("requests");
+  db.request_times = open_db("request_times");
+  std::string_view raw;
+  if (!get_raw(t.txn, db.meta, key_schema, raw)) {
+    MDB_stat st;
+    lmdb::dbi_stat(t.txn, db.processes, &st);
+    if (st.ms_entries != 0)
+      t.damaged("meta \"schema\" is missing");
+    put_schema(t.txn, db.meta);
+    return;
+  }
+  if (raw.size() != 4)
+    t.damaged("meta \"schema\" is unreadable");
+  uint32_t version = 0;
+  for (auto c : raw)
+    version = (version << 8) | static_cast<uint8_t>(c);
+  if (version > defaults::schema_version)
+    throw store_failure{
+      make_error(errc::store_version,
+                 "store " + t.dir + " has schema version "
+                   + std::to_string(version) + "; this procman reads up to "
+                   + std::to_string(defaults::schema_version))};
+  if (version == 0)
+    t.damaged("meta \"schema\" is 0");
+  if (version < 2)
+    queue::upgrade_keys(t);
+  if (version < defaults::schema_version)
+    put_schema(t.txn, db.meta);
+}
+
+/// Opens the LMDB environment in `opts.dir` (which exists and is
+/// writable), sizes the map, creates the databases and checks the schema.
+caf::expected<std::shared_ptr<environment>>
+open_environment(const store_options& opts) {
+  auto& dir = opts.dir;
+  auto env = std::make_shared<environment>();
+  env->owner = getpid();
+  env->no_sync = opts.no_sync;
+  try {
+    env->env = lmdb::env::create();
+    env->env.set_max_dbs(16);
+    // 0 = adopt the size recorded in an existing store (which may have
+    // grown), or LMDB's default for a new one; raised below.
+    lmdb::env_set_mapsize(env->env, 0);
+    unsigned flags = MDB_NOTLS;
+    if (opts.no_sync)
+      flags |= MDB_NOSYNC;
+    env->env.open(dir.c_str(), flags, 0600);
+  } catch (const lmdb::error& e) {
+    if (is_damage_code(e.code()))
+      return damaged_store(dir, e.what());
+    if (e.code() == EACCES || e.code() == EROFS || e.code() == EPERM)
+      return make_error(errc::store_access, "cannot open store " + dir + ": "
+                                              + errno_text(e.code()));
+    return make_error(errc::storage_failure,
+                      "cannot open store " + dir + ": " + e.what());
+  }
+  {
+    mdb_filehandle_t fd = -1;
+    if (mdb_env_get_fd(env->env, &fd) != 0)
+      fd = -1;
+    set_cloexec_under(dir, fd);
+  }
+  try {
+    // Free the reader slots of processes that died holding them (kill -9
+    // during a read), or they pin old pages and the file keeps growing.
+    int dead = 0;
+    mdb_reader_check(env->env, &dead);
+    MDB_envinfo info;
+    lmdb::env_info(env->env, &info);
+    if (info.me_mapsize < opts.initial_map_size)
+      lmdb::env_set_mapsize(env->env, opts.initial_map_size);
+    lmdb::env_info(env->env, &info);
+    env->map_size = info.me_mapsize;
+  } catch (const lmdb::error& e) {
+    return make_error(errc::storage_failure,
+                      "cannot size store " + dir + ": " + e.what());
+  }
+  auto err = env->guarded(true, false, dir,
+                          [&](const tx& t) { open_databases(t, env->db); });
+  if (err)
+    return err;
+  return env;
+}
+
+} // namespace
+
+caf::expected<database> database::open(const store_options& opts) {
+  auto& dir = opts.dir;
+  if (dir.empty())
+    return make_error(errc::store_access, "no store directory given");
+  if (auto err = create_store_dir(dir))
+    return err;
+  struct stat sb;
+  if (::stat(dir.c_str(), &sb) != 0)
+    return make_error(errc::store_access, "cannot open store directory " + dir
+                                            + ": " + errno_text(errno));
+  if (!S_ISDIR(sb.st_mode))
+    return make_error(errc::store_access,
+                      "store path " + dir + " is not a directory");
+  if (auto err = check_store_dir(dir, sb))
+    return err;
+  if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
+    return make_error(errc::store_access,
+                      "store directory " + dir
+                        + " is not writable: " + errno_text(errno));
+  auto& reg = registry::instance();
+  std::lock_guard<std::mutex> guard{reg.mtx};
+  auto& slot = reg.envs[{static_cast<uint64_t>(sb.st_dev),
+                         static_cast<uint64_t>(sb.st_ino)}];
+  auto env = slot.lock();
+  if (env && env->owner != getpid())
+    env.reset(); // inherited through fork(): never touch it
+  if (!env) {
+    for (auto name : {"/data.mdb", "/lock.mdb"})
+      if (auto err = prepare_store_file(dir + name))
+        return err;
+    auto fresh = open_environment(opts);
+    if (!fresh)
+      return fresh.error();
+    env = std::move(*fresh);
+    slot = env;
+  }
+  database db;
+  db.env_ = env;
+  db.dir_ = dir;
+  db.sync_after_commit_ = env->no_sync && !opts.no_sync;
+  return db;
+}
+
+} // namespace procman::tables

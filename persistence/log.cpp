@@ -1,0 +1,105 @@
+#include "procman/persistence/log.hpp"
+
+#include <lmdb++.h>
+
+#include "procman/messages/error.hpp"
+#include "procman/persistence/codec.hpp"
+#include "procman/persistence/legacy_log_entry.hpp"
+
+namespace procman::tables::log {
+
+namespace {
+
+void write(const tx& t, const log_entry& e) {
+  std::vector<char> buf;
+  if (auto err = codec::encode(e, buf))
+    throw store_failure{
+      make_error(errc::storage_failure, "cannot encode a log entry")};
+  put_raw(t.txn, t.db.log, codec::u64_key(e.seq), {buf.data(), buf.size()});
+}
+
+log_entry entry(const tx& t, const transition& what, uint64_t time) {
+  log_entry e;
+  e.seq = next_counter(t, key_seq);
+  e.time = time;
+  e.what = what;
+  return e;
+}
+
+/// Reads a log entry of any version (persistence/codec.hpp).
+caf::expected<log_entry> read_entry(const tx& t, std::string_view v) {
+  log_entry e;
+  if (!v.empty() && static_cast<uint8_t>(v[0]) == 1) {
+    legacy_log_entry old;
+    if (codec::decode_body(v.data() + 1, v.size() - 1, old))
+      return upgrade(std::move(old));
+  } else if (codec::decode(v.data(), v.size(), e)) {
+    return e;
+  }
+  return damaged_store(t.dir, "log entry is unreadable");
+}
+
+} // namespace
+
+void append(const tx& t, const transition& what, const process_record& rec,
+            uint64_t time) {
+  auto e = entry(t, what, time);
+  e.status_after = rec.status;
+  e.digest = codec::record_digest(rec);
+  write(t, e);
+}
+
+void append(const tx& t, const transition& what, const schedule_record& x,
+            uint64_t time) {
+  auto e = entry(t, what, time);
+  e.digest = codec::schedule_digest(x);
+  write(t, e);
+}
+
+std::vector<log_entry> after(const tx& t, uint64_t since, size_t limit,
+                             const std::string& pid) {
+  std::vector<log_entry> out;
+  if (since == UINT64_MAX || limit == 0)
+    return out;
+  auto start = codec::u64_key(since + 1);
+  auto cur = lmdb::cursor::open(t.txn, t.db.log);
+  lmdb::val k{start.data(), start.size()};
+  lmdb::val v;
+  for (bool ok = cur.get(k, v, MDB_SET_RANGE); ok && out.size() < limit;
+       ok = cur.get(k, v, MDB_NEXT)) {
+    auto e = read_entry(t, {v.data(), v.size()});
+    if (!e)
+      throw store_failure{e.error()};
+    if (!pid.empty() && e->what.pid != pid)
+      continue;
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+void trim(const tx& t, uint64_t cutoff, size_t max, bool& more) {
+  auto old = prefix_while(
+    t, t.db.log,
+    [&t, cutoff](std::string_view, std::string_view value) {
+      auto e = read_entry(t, value);
+      return e && e->time < cutoff;
+    },
+    max, more);
+  for (auto& kv : old)
+    del_raw(t.txn, t.db.log, kv.first);
+}
+
+uint64_t last_seq(const tx& t) {
+  return read_counter(t, key_seq);
+}
+
+uint64_t first_seq(const tx& t) {
+  auto cur = lmdb::cursor::open(t.txn, t.db.log);
+  lmdb::val k;
+  lmdb::val v;
+  if (cur.get(k, v, MDB_FIRST) && k.size() == 8)
+    return codec::get_u64_be(k.data());
+  return 0;
+}
+
+} // namespace procman::tables::log

@@ -1,0 +1,174 @@
+#include "procman/persistence/records.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include <lmdb++.h>
+
+#include "procman/lifecycle/machine.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/persistence/codec.hpp"
+#include "procman/persistence/keys.hpp"
+#include "procman/persistence/output.hpp"
+#include "procman/persistence/queue.hpp"
+
+namespace procman::tables::records {
+
+namespace {
+
+std::string status_key(const process_record& rec) {
+  return codec::u8_pid_key(static_cast<uint8_t>(rec.status), rec.pid);
+}
+
+std::string expiry_key(const process_record& rec) {
+  return codec::u64_pid_key(rec.finished_at, rec.pid);
+}
+
+/// The pids in the status index under `s`.
+std::vector<std::string> pids_with(const tx& t, process_status s) {
+  std::vector<std::string> out;
+  auto prefix = static_cast<char>(static_cast<uint8_t>(s));
+  auto cur = lmdb::cursor::open(t.txn, t.db.status);
+  lmdb::val k{&prefix, 1};
+  lmdb::val v;
+  for (bool ok = cur.get(k, v, MDB_SET_RANGE);
+       ok && k.size() > 0 && k.data()[0] == prefix;
+       ok = cur.get(k, v, MDB_NEXT))
+    out.emplace_back(k.data() + 1, k.size() - 1);
+  return out;
+}
+
+} // namespace
+
+std::optional<process_record> load(const tx& t, const std::string& pid) {
+  std::string_view raw;
+  if (pid.empty() || !get_raw(t.txn, t.db.processes, pid, raw))
+    return std::nullopt;
+  process_record rec;
+  if (!codec::decode(raw.data(), raw.size(), rec))
+    t.damaged("record " + pid + " is unreadable");
+  return rec;
+}
+
+bool exists(const tx& t, std::string_view pid) {
+  std::string_view ignored;
+  return get_raw(t.txn, t.db.processes, pid, ignored);
+}
+
+void save(const tx& t, const process_record* old, const process_record& rec,
+          uint64_t now) {
+  std::vector<char> buf;
+  if (auto err = codec::encode(rec, buf))
+    throw store_failure{
+      make_error(errc::storage_failure, "cannot encode " + rec.pid)};
+  put_raw(t.txn, t.db.processes, rec.pid, {buf.data(), buf.size()});
+  if (old == nullptr || old->status != rec.status) {
+    if (old != nullptr)
+      del_raw(t.txn, t.db.status, status_key(*old));
+    put_raw(t.txn, t.db.status, status_key(rec), {});
+  }
+  bool was_queued = old != nullptr && queue::waits(*old);
+  bool is_queued = queue::waits(rec);
+  bool same_place = was_queued && is_queued && queue::same_place(*old, rec);
+  if (was_queued && !same_place)
+    queue::unqueue(t, *old);
+  if (is_queued && !same_place)
+    queue::place(t, rec, now);
+  if (is_terminal(rec.status) && (old == nullptr || !is_terminal(old->status)))
+    put_raw(t.txn, t.db.expiry, expiry_key(rec), {});
+  if (old != nullptr && is_terminal(old->status) && !is_terminal(rec.status))
+    del_raw(t.txn, t.db.expiry, expiry_key(*old));
+  if (old == nullptr)
+    put_raw(t.txn, t.db.created, codec::u64_pid_key(rec.created_at, rec.pid),
+            {});
+  keys::update(t, old, rec);
+}
+
+void remove(const tx& t, const process_record& rec) {
+  del_raw(t.txn, t.db.processes, rec.pid);
+  del_raw(t.txn, t.db.status, status_key(rec));
+  if (queue::waits(rec))
+    queue::unqueue(t, rec);
+  keys::release(t, rec);
+  if (is_terminal(rec.status))
+    del_raw(t.txn, t.db.expiry, expiry_key(rec));
+  del_raw(t.txn, t.db.created, codec::u64_pid_key(rec.created_at, rec.pid));
+  output::remove(t, rec.pid);
+}
+
+std::vector<process_record> list(const tx& t, const list_query& q) {
+  size_t limit = q.limit == 0 ? SIZE_MAX : q.limit;
+  std::vector<process_record> out;
+  std::unordered_set<std::string> wanted;
+  if (!q.any_status) {
+    auto pids = pids_with(t, q.status);
+    wanted.insert(pids.begin(), pids.end());
+    if (wanted.size() <= limit) {
+      // Few enough: read them all and sort.
+      for (auto& pid : wanted)
+        if (auto rec = load(t, pid))
+          out.push_back(std::move(*rec));
+      std::sort(out.begin(), out.end(), [](auto& a, auto& b) {
+        return a.created_at != b.created_at ? a.created_at > b.created_at
+                                            : a.pid > b.pid;
+      });
+      return out;
+    }
+  }
+  // Newest first: walk the created index backwards.
+  auto cur = lmdb::cursor::open(t.txn, t.db.created);
+  lmdb::val k;
+  lmdb::val v;
+  for (bool ok = cur.get(k, v, MDB_LAST); ok && out.size() < limit;
+       ok = cur.get(k, v, MDB_PREV)) {
+    if (k.size() <= 8)
+      continue;
+    std::string pid{k.data() + 8, k.size() - 8};
+    if (!q.any_status && wanted.count(pid) == 0)
+      continue;
+    if (auto rec = load(t, pid))
+      out.push_back(std::move(*rec));
+  }
+  return out;
+}
+
+std::vector<process_record> with_status(const tx& t, process_status s) {
+  std::vector<process_record> out;
+  auto pids = pids_with(t, s);
+  out.reserve(pids.size());
+  for (auto& pid : pids) {
+    auto rec = load(t, pid);
+    if (!rec)
+      t.damaged("status index names missing process " + pid);
+    out.push_back(std::move(*rec));
+  }
+  return out;
+}
+
+std::vector<process_record> finished_before(const tx& t, uint64_t cutoff,
+                                            size_t max, bool& more) {
+  auto keys = prefix_while(
+    t, t.db.expiry,
+    [cutoff](std::string_view key, std::string_view) {
+      return key.size() >= 8 && codec::get_u64_be(key.data()) < cutoff;
+    },
+    max, more);
+  std::vector<process_record> out;
+  for (auto& kv : keys) {
+    auto rec = load(t, kv.first.substr(8));
+    if (!rec || !is_terminal(rec->status)) {
+      del_raw(t.txn, t.db.expiry, kv.first); // stale index entry
+      continue;
+    }
+    out.push_back(std::move(*rec));
+  }
+  return out;
+}
+
+uint64_t count(const tx& t) {
+  MDB_stat st;
+  lmdb::dbi_stat(t.txn, t.db.processes, &st);
+  return st.ms_entries;
+}
+
+} // namespace procman::tables::records

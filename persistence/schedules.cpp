@@ -1,0 +1,51 @@
+#include "procman/persistence/schedules.hpp"
+
+#include <lmdb++.h>
+
+#include "procman/messages/error.hpp"
+#include "procman/persistence/codec.hpp"
+
+namespace procman::tables::schedules {
+
+namespace {
+
+schedule_record decode(const tx& t, std::string_view name,
+                       std::string_view raw) {
+  schedule_record x;
+  if (!codec::decode(raw.data(), raw.size(), x))
+    t.damaged("schedule " + std::string{name} + " is unreadable");
+  return x;
+}
+
+} // namespace
+
+std::optional<schedule_record> load(const tx& t, const std::string& name) {
+  std::string_view raw;
+  if (name.empty() || !get_raw(t.txn, t.db.schedules, name, raw))
+    return std::nullopt;
+  return decode(t, name, raw);
+}
+
+void save(const tx& t, const schedule_record& x) {
+  std::vector<char> buf;
+  if (auto err = codec::encode(x, buf))
+    throw store_failure{
+      make_error(errc::storage_failure, "cannot encode schedule " + x.name)};
+  put_raw(t.txn, t.db.schedules, x.name, {buf.data(), buf.size()});
+}
+
+void remove(const tx& t, const std::string& name) {
+  del_raw(t.txn, t.db.schedules, name);
+}
+
+std::vector<schedule_record> all(const tx& t) {
+  std::vector<schedule_record> out;
+  auto cur = lmdb::cursor::open(t.txn, t.db.schedules);
+  lmdb::val k;
+  lmdb::val v;
+  for (bool ok = cur.get(k, v, MDB_FIRST); ok; ok = cur.get(k, v, MDB_NEXT))
+    out.push_back(decode(t, {k.data(), k.size()}, {v.data(), v.size()}));
+  return out;
+}
+
+} // namespace procman::tables::schedules

@@ -1,0 +1,135 @@
+// The transaction layer of the store: the LMDB environment of a store
+// directory, its named databases (declared here, once), the map that
+// grows when it is full, and transactions that turn every failure into a
+// procman error. The table units (records, queue, keys, schedules, output,
+// log, settings, requests) read and write through a `tables::tx`;
+// persistence/store.cpp composes them.
+//
+//   database::read / write(body)     lmdb::error -> errc::storage_failure
+//     -> transact                    MDB_MAP_FULL: abort, double, retry
+//                                    MDB_MAP_RESIZED: adopt, retry
+//        -> body(tx)                 reads and writes through the txn
+//
+// Within one OS process, every store opened on one directory shares a
+// single LMDB environment (LMDB forbids opening one twice in a process);
+// a forked child opens its own.
+
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <lmdb.h>
+
+#include "procman/persistence/store.hpp"
+
+namespace procman::tables {
+
+/// Carries a procman error out of a transaction body; the transaction aborts.
+struct store_failure {
+  caf::error err;
+};
+
+/// The named databases of a store (the layout: persistence/store.hpp).
+struct handles {
+  MDB_dbi meta = 0;
+  MDB_dbi processes = 0;
+  MDB_dbi queue = 0;
+  MDB_dbi status = 0;
+  MDB_dbi expiry = 0;
+  MDB_dbi created = 0;
+  MDB_dbi log = 0;
+  MDB_dbi output = 0;
+  MDB_dbi delayed = 0;
+  MDB_dbi keys = 0;
+  MDB_dbi schedules = 0;
+  /// Request keys of clients (transition::request) -> u64 time of the
+  /// commit (big-endian) + the pid it touched.
+  MDB_dbi requests = 0;
+  /// u64 time (big-endian) + request key -> "": the keys by age.
+  MDB_dbi request_times = 0;
+};
+
+/// One transaction as the table units see it.
+struct tx {
+  MDB_txn* txn;
+  const handles& db;
+  const std::string& dir;
+
+  /// Ends the transaction with errc::store_damaged naming the store and
+  /// `what`.
+  [[noreturn]] void damaged(const std::string& what) const;
+};
+
+/// errc::store_damaged: "store <dir> is damaged: <what>".
+caf::error damaged_store(const std::string& dir, const std::string& what);
+
+// -- raw access
+// ------------------------------------------------------------------
+
+bool get_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
+             std::string_view& out);
+
+void put_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
+             std::string_view value);
+
+void del_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key);
+
+/// The keys and values of `dbi` from its first key on while `keep(key)`
+/// holds, at most `max`; sets `more` when it stopped at `max`.
+std::vector<std::pair<std::string, std::string>> prefix_while(
+  const tx& t, MDB_dbi dbi,
+  const std::function<bool(std::string_view key, std::string_view value)>& keep,
+  size_t max, bool& more);
+
+// -- counters in `meta`
+// ------------------------------------------------------------
+
+/// The last log sequence number and the last queue number.
+constexpr char key_seq[] = "seq";
+constexpr char key_qseq[] = "qseq";
+
+uint64_t read_counter(const tx& t, const char* name);
+
+/// Increments the counter and returns its new value.
+uint64_t next_counter(const tx& t, const char* name);
+
+// -- the environment
+// ----------------------------------------------------------------
+
+struct environment;
+
+/// A store's access to the environment of its directory.
+class database {
+public:
+  /// Checks the directory (store_directory.hpp), then opens or joins its
+  /// environment, creating the databases and checking the schema. Errors:
+  /// store_access, store_version, store_damaged, storage_failure.
+  static caf::expected<database> open(const store_options& opts);
+
+  /// Runs `body` in a read transaction.
+  caf::error read(const std::function<void(const tx&)>& body);
+
+  /// Runs `body` in a write transaction and commits it (durably unless the
+  /// options say no_sync). Runs `body` again when the map had to grow.
+  caf::error write(const std::function<void(const tx&)>& body);
+
+  /// The environment's map size and the bytes its pages use.
+  void sizes(uint64_t& map_size, uint64_t& used_bytes) const;
+
+private:
+  caf::error guarded(bool write, const std::function<void(const tx&)>& body);
+
+  std::shared_ptr<environment> env_;
+  std::string dir_;
+  /// This store is durable but shares an environment opened with
+  /// MDB_NOSYNC: it syncs after each of its commits.
+  bool sync_after_commit_ = false;
+};
+
+} // namespace procman::tables
