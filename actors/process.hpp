@@ -13,6 +13,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "procman/children/executor_launcher.hpp"
+#include "procman/lifecycle/reports.hpp"
 #include "procman/messages/actors.hpp"
 #include "procman/messages/defaults.hpp"
 
@@ -60,8 +61,6 @@ struct exec_config {
   /// in the replay harness, which expects `start` right after the claim.
   bool hold_transitions = true;
 };
-
-enum class kill_reason { none, timeout, cancel, shutdown, garbage };
 
 struct process_state {
   static inline const char* name = "process";

@@ -88,6 +88,13 @@ constexpr uint32_t schema_version = 3;
 /// Errors of failed attempts a record keeps (the latest ones).
 constexpr size_t max_attempt_errors = 10;
 
+/// A commit or a claim that failed for storage reasons (a full disk, an
+/// I/O error) is tried again after this many milliseconds, doubling up to
+/// the maximum: quick after a passing spike, one attempt per 5 s when it
+/// lasts (lifecycle/recovery.hpp, storage_retry_delay).
+constexpr uint32_t storage_retry_first_ms = 10;
+constexpr uint32_t storage_retry_max_ms = 5000;
+
 // -- nodes ----------------------------------------------------------------------
 
 /// Seconds of silence after which a store node declares a worker node lost
