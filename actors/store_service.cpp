@@ -34,7 +34,6 @@
 
 #include "procman/lifecycle/recovery.hpp"
 #include "procman/logging/logger.hpp"
-#include "procman/messages/json.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/started_marks.hpp"
 

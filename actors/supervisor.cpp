@@ -41,7 +41,7 @@
 #include "procman/lifecycle/recovery.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/time.hpp"
 
 namespace procman {
 

@@ -39,7 +39,8 @@
 
 #include "procman/lifecycle/cron.hpp"
 #include "procman/lifecycle/machine.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
+#include "procman/messages/time.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/doorbell.hpp"
 #include "procman/persistence/legacy_log_entry.hpp"

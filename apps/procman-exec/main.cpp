@@ -43,7 +43,6 @@
 
 #include "procman/children/process_tree.hpp"
 #include "procman/messages/defaults.hpp"
-#include "procman/messages/json.hpp"
 #include "procman/protocol/executor_input.hpp"
 #include "procman/protocol/executor_report.hpp"
 #include "procman/steps/runner.hpp"
