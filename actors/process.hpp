@@ -66,7 +66,8 @@ struct process_state {
   static inline const char* name = "process";
   /// How long held transitions may wait for a commit that must be
   /// durable: a slow step shows as started in the store after this.
-  static constexpr auto hold_limit = std::chrono::milliseconds(20);
+  static constexpr auto hold_limit
+    = std::chrono::milliseconds(defaults::hold_limit_ms);
   process_record record;
   store_actor store;
   supervisor_actor supervisor;

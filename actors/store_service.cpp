@@ -34,6 +34,7 @@
 
 #include "procman/lifecycle/recovery.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/started_marks.hpp"
 
@@ -42,7 +43,8 @@ namespace procman {
 namespace {
 
 /// While commits keep failing, one log line per this period at most.
-constexpr auto failure_log_interval = std::chrono::seconds(5);
+constexpr auto failure_log_interval
+  = std::chrono::seconds(defaults::failure_log_interval_s);
 
 /// Whether a batch failed as a whole for storage reasons (full disk, I/O
 /// error, a map that could not grow): retrying may help. Refusals differ

@@ -40,6 +40,7 @@
 #include "procman/lifecycle/lost.hpp"
 #include "procman/lifecycle/recovery.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/time.hpp"
 
@@ -48,7 +49,8 @@ namespace procman {
 namespace {
 
 /// While claims keep failing, one log line per this period at most.
-constexpr auto claim_log_interval = std::chrono::seconds(5);
+constexpr auto claim_log_interval
+  = std::chrono::seconds(defaults::failure_log_interval_s);
 
 } // namespace
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "procman/children/spawn_attributes.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/protocol/fork_request.hpp"
 
@@ -27,9 +28,9 @@ namespace {
 
 /// How long the server may take to say hello or to answer a request on a
 /// loaded machine before it counts as gone.
-constexpr int answer_timeout_ms = 30000;
+constexpr int answer_timeout_ms = defaults::fork_server_answer_timeout_ms;
 /// While waiting, how often to look whether the server is stopped.
-constexpr int stopped_check_ms = 100;
+constexpr int stopped_check_ms = defaults::fork_server_stopped_check_ms;
 
 /// Whether `pid` is stopped (SIGSTOP, SIGTSTP, a debugger): it answers
 /// nothing until continued, so a waiting runner need not wait it out.

@@ -33,6 +33,7 @@
 #include "procman/lifecycle/front_door.hpp"
 #include "procman/lifecycle/lost.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/persistence/store.hpp"
 
@@ -43,7 +44,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 using self_ptr = work_endpoint_gate::stateful_pointer<work_endpoint_state>;
 
-constexpr auto tick_interval = std::chrono::milliseconds(250);
+constexpr auto tick_interval
+  = std::chrono::milliseconds(defaults::endpoint_tick_ms);
 
 /// A node id becomes part of a file name (runners/<holder>.lock).
 bool valid_node_id(const std::string& id) {
