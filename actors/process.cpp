@@ -50,11 +50,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string signal_name(int sig) {
-  auto s = sigabbrev_np(sig);
-  return s ? std::string("SIG") + s : "signal " + std::to_string(sig);
-}
-
 /// Whether this run has more than one step: then the executor waits for
 /// the acknowledgement of each step's completion before the next starts,
 /// and its stdin stays open for them.
@@ -231,15 +226,8 @@ process(process_actor::stateful_pointer<process_state> self,
   }
   auto spawned = st.cfg->children->spawn(spec, std::move(handlers));
   if (!spawned) {
-    transition t;
-    t.kind = transition_kind::fail;
-    t.error.kind = error_kind::crash;
-    t.error.step = st.step_name(st.current_step);
-    t.exec_path = st.cfg->exec_path;
-    t.spawn_errno = os_errno(spawned.error());
-    t.error.message = "cannot start executor " + t.exec_path + ": "
-                      + (t.spawn_errno != 0 ? strerror(t.spawn_errno)
-                                            : render(spawned.error()));
+    auto t = spawn_failure(st.step_name(st.current_step), st.cfg->exec_path,
+                           os_errno(spawned.error()), render(spawned.error()));
     log_error(st.record.pid, t.error.message);
     st.exited = true;
     st.apply(self, std::move(t));
@@ -281,71 +269,50 @@ process(process_actor::stateful_pointer<process_state> self,
         st.kill(kill_reason::garbage);
         return;
       }
-      auto step_idx = report.step.value_or(
-        static_cast<uint32_t>(st.current_step));
-      transition t;
-      bool may_hold = false;
-      switch (report.event) {
-        case report_event::step_started:
-          t.kind = transition_kind::step_started;
-          t.step = step_idx;
+      if (report.event == report_event::output) {
+        // Not a transition: the store keeps it with the next commit. It
+        // reaches the store before the transitions of later lines.
+        output_chunk c;
+        c.pid = st.record.pid;
+        c.step = report.step.value_or(static_cast<uint32_t>(st.current_step));
+        c.stream = report.stream;
+        c.data = std::move(report.data);
+        self->send(st.store, atom::output_v, std::move(c));
+        return;
+      }
+      if (report.final())
+        st.final_seen = true;
+      if (report.event == report_event::other) {
+        log_debug(st.record.pid, "ignoring executor event " + report.text);
+        return;
+      }
+      auto made = report_transition(std::move(report),
+                                    static_cast<uint32_t>(st.current_step),
+                                    st.record.steps);
+      if (!made)
+        return;
+      auto& t = *made;
+      switch (t.kind) {
+        case transition_kind::step_started:
           st.current_step = static_cast<int>(t.step);
-          may_hold = true;
           break;
-        case report_event::step_completed:
-          t.kind = transition_kind::step_completed;
-          t.step = step_idx;
-          // The next step's input: a retry resumes there.
-          if (!report.output.is_null())
-            t.output = json::serialize(report.output);
+        case transition_kind::step_completed:
           log_debug(st.record.pid, "completed step " + st.step_name(t.step));
-          // The executor waits for the acknowledgement of every step but
-          // the last: that completion must be durable now.
-          may_hold = !st.acks || t.step + 1 >= st.record.steps.size();
           break;
-        case report_event::progress:
-          t.kind = transition_kind::progress;
-          t.step = step_idx;
-          t.progress.step = st.step_name(static_cast<int>(t.step));
-          t.progress.percent = report.percent;
-          t.progress.message = std::move(report.message);
-          break;
-        case report_event::finished:
-          st.final_seen = true;
-          t.kind = transition_kind::finish;
-          t.output = json::serialize(report.output);
+        case transition_kind::finish:
           log_info(st.record.pid, "finished");
           break;
-        case report_event::interrupted:
-          st.final_seen = true;
-          t.kind = transition_kind::interrupt;
-          t.step = step_idx;
-          t.output = json::serialize(report.output);
+        case transition_kind::interrupt:
           log_info(st.record.pid, "interrupted after step "
                                     + st.step_name(static_cast<int>(t.step)));
           break;
-        case report_event::error:
-          st.final_seen = true;
-          t.kind = transition_kind::fail;
-          t.error = std::move(report.error);
+        case transition_kind::fail:
           log_warn(st.record.pid, "failed: " + t.error.message);
           break;
-        case report_event::output: {
-          // Not a transition: the store keeps it with the next commit. It
-          // reaches the store before the transitions of later lines.
-          output_chunk c;
-          c.pid = st.record.pid;
-          c.step = step_idx;
-          c.stream = report.stream;
-          c.data = std::move(report.data);
-          self->send(st.store, atom::output_v, std::move(c));
-          return;
-        }
         default:
-          log_debug(st.record.pid, "ignoring executor event " + report.text);
-          return;
+          break;
       }
-      if (may_hold)
+      if (may_hold(t, st.acks, st.record.steps.size()))
         st.hold(self, std::move(t));
       else
         st.apply(self, std::move(t));
@@ -356,72 +323,25 @@ process(process_actor::stateful_pointer<process_state> self,
       st.free_slot(self);
       if (!st.held.empty())
         st.release(self);
-      transition t;
-      t.error.step = st.step_name(st.current_step);
-      t.error.exit_code = code;
-      t.error.signal = sig;
-      t.error.stderr_tail = std::move(tail);
-      switch (st.killed) {
-        case kill_reason::timeout:
-          if (st.final_seen)
-            break;
-          t.kind = transition_kind::fail;
-          t.error.kind = error_kind::timeout;
-          t.error.message = "process timed out after "
-                            + std::to_string(st.timeout)
-                            + " s; its executor and commands were killed";
-          log_warn(st.record.pid, t.error.message);
-          st.apply(self, std::move(t));
-          break;
-        case kill_reason::cancel:
-          if (st.final_seen)
-            break;
-          t.kind = transition_kind::cancel;
+      executor_exit x;
+      x.code = code;
+      x.signal = sig;
+      x.stderr_tail = std::move(tail);
+      x.killed = st.killed;
+      x.final_seen = st.final_seen;
+      x.lease_lapsed = *st.lease_lapsed;
+      x.step = st.step_name(st.current_step);
+      x.timeout = st.timeout;
+      x.runner = st.cfg->runner_id;
+      x.garbage = st.garbage;
+      if (auto t = exit_transition(std::move(x))) {
+        if (st.killed == kill_reason::cancel)
           log_info(st.record.pid, "cancelled; executor killed");
-          st.apply(self, std::move(t));
-          break;
-        case kill_reason::shutdown:
-          if (st.final_seen)
-            break;
-          t.kind = transition_kind::fail;
-          t.error.kind = error_kind::runner_lost;
-          t.error.message = "runner " + st.cfg->runner_id
-                            + " shut down before the process finished; its "
-                              "executor was killed after the grace period";
-          log_warn(st.record.pid, t.error.message);
-          st.apply(self, std::move(t));
-          break;
-        case kill_reason::garbage:
-          t.kind = transition_kind::fail;
-          t.error.kind = error_kind::crash;
-          t.error.message = "executor wrote garbage on its report channel: "
-                            + st.garbage;
-          t.garbage = st.garbage;
-          st.apply(self, std::move(t));
-          break;
-        case kill_reason::none:
-          if (st.final_seen)
-            break;
-          t.kind = transition_kind::fail;
-          t.error.kind = error_kind::crash;
-          if (*st.lease_lapsed) {
-            // The runner was not scheduled (stopped, hung) or, on a worker
-            // node, its store node went silent: nobody watched the step.
-            t.error.kind = error_kind::runner_lost;
-            t.error.message = "the executor's lease ran out: runner "
-                              + st.cfg->runner_id
-                              + " did not renew it in time (it was stopped "
-                                "or hung, or lost its store node), so the "
-                                "executor killed itself and all it started";
-          } else if (sig != 0)
-            t.error.message = "executor was killed by " + signal_name(sig)
-                              + " without a result";
-          else
-            t.error.message = "executor exited with code "
-                              + std::to_string(code) + " without a result";
-          log_error(st.record.pid, t.error.message);
-          st.apply(self, std::move(t));
-          break;
+        else if (st.killed == kill_reason::none)
+          log_error(st.record.pid, t->error.message);
+        else if (st.killed != kill_reason::garbage)
+          log_warn(st.record.pid, t->error.message);
+        st.apply(self, std::move(*t));
       }
       st.maybe_done(self);
     },

@@ -13,6 +13,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "procman/children/executor_launcher.hpp"
+#include "procman/lifecycle/reports.hpp"
 #include "procman/messages/actors.hpp"
 #include "procman/messages/defaults.hpp"
 
@@ -61,13 +62,12 @@ struct exec_config {
   bool hold_transitions = true;
 };
 
-enum class kill_reason { none, timeout, cancel, shutdown, garbage };
-
 struct process_state {
   static inline const char* name = "process";
   /// How long held transitions may wait for a commit that must be
   /// durable: a slow step shows as started in the store after this.
-  static constexpr auto hold_limit = std::chrono::milliseconds(20);
+  static constexpr auto hold_limit
+    = std::chrono::milliseconds(defaults::hold_limit_ms);
   process_record record;
   store_actor store;
   supervisor_actor supervisor;

@@ -33,9 +33,9 @@
 
 #include <caf/send.hpp>
 
-#include "procman/lifecycle/machine.hpp"
+#include "procman/lifecycle/recovery.hpp"
 #include "procman/logging/logger.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/started_marks.hpp"
 
@@ -43,10 +43,9 @@ namespace procman {
 
 namespace {
 
-constexpr auto first_retry = std::chrono::milliseconds(10);
-constexpr auto max_retry = std::chrono::milliseconds(5000);
 /// While commits keep failing, one log line per this period at most.
-constexpr auto failure_log_interval = std::chrono::seconds(5);
+constexpr auto failure_log_interval
+  = std::chrono::seconds(defaults::failure_log_interval_s);
 
 /// Whether a batch failed as a whole for storage reasons (full disk, I/O
 /// error, a map that could not grow): retrying may help. Refusals differ
@@ -100,10 +99,7 @@ void store_state::commit_failed(const caf::error& err, size_t n) {
     if (policy.gave_up)
       policy.gave_up(err, failing);
   }
-  retry_delay = retry_delay.count() == 0
-                  ? first_retry
-                  : std::min<std::chrono::milliseconds>(retry_delay * 2,
-                                                        max_retry);
+  retry_delay = storage_retry_delay(retry_delay);
 }
 
 void store_state::commit_succeeded() {
@@ -183,50 +179,14 @@ uint32_t recover_lost_processes(procman::store& db,
                      std::optional<std::unordered_set<std::string>>>
     marks;
   for (auto& rec : *running) {
-    bool unstarted = false;
     if (rec.runner == own_runner || runner_alive(db.dir(), rec.runner))
       continue;
-    auto t = lost_process(rec, error_kind::runner_lost, "runner", own_runner);
-    auto last = last_completed_step(rec);
-    t.error.message = "runner " + rec.runner
-                      + " died while the process was running; last completed "
-                        "step: "
-                      + (last.empty() ? std::string{"none"} : last);
     auto m = marks.find(rec.runner);
     if (m == marks.end())
       m = marks.emplace(rec.runner, read_started_marks(db.dir(), rec.runner))
             .first;
-    // Claimed ahead and never started: no `start` committed, and not
-    // marked as started before the runner died. None of its steps ran in
-    // this run: it goes back to the queue (a retry) instead of ending.
-    if (rec.exec_pid == 0 && m->second && m->second->count(rec.pid) == 0) {
-      t.error.message = "runner " + rec.runner
-                        + " died before the process started (it was claimed "
-                          "ahead); no step ran, queued again";
-      unstarted = true;
-    }
-    if (is_node_holder(rec.runner)) {
-      // A worker node's lease that no store node renews any more (the
-      // store node died); the worker ended its children when it lost it.
-      t.error.kind = error_kind::node_lost;
-      t.error.message = "node " + rec.runner.substr(0, rec.runner.find('@'))
-                        + " lost: its lease " + rec.runner
-                        + " ended with its store node while the process was "
-                          "at step "
-                        + (t.error.step.empty() ? std::string{"none"}
-                                                : t.error.step);
-    }
-    ts.push_back(std::move(t));
-    if (unstarted) {
-      // In the same commit. A retry policy that covers runner_lost has
-      // queued it already, and then this retry is refused.
-      transition r;
-      r.kind = transition_kind::retry;
-      r.pid = rec.pid;
-      r.source = "runner";
-      r.runner = own_runner;
-      ts.push_back(std::move(r));
-    }
+    for (auto& t : recover(rec, own_runner, m->second))
+      ts.push_back(std::move(t));
   }
   if (ts.empty()) {
     remove_dead_started_marks(db.dir());

@@ -37,19 +37,20 @@
 
 #include <algorithm>
 
-#include "procman/lifecycle/machine.hpp"
+#include "procman/lifecycle/lost.hpp"
+#include "procman/lifecycle/recovery.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/time.hpp"
 
 namespace procman {
 
 namespace {
 
-constexpr auto first_claim_retry = std::chrono::milliseconds(10);
-constexpr auto max_claim_retry = std::chrono::milliseconds(5000);
 /// While claims keep failing, one log line per this period at most.
-constexpr auto claim_log_interval = std::chrono::seconds(5);
+constexpr auto claim_log_interval
+  = std::chrono::seconds(defaults::failure_log_interval_s);
 
 } // namespace
 
@@ -129,25 +130,11 @@ void supervisor_state::abandon_ready(
   while (!ready.empty()) {
     auto rec = std::move(ready.front());
     ready.pop_front();
-    transition t;
-    t.kind = transition_kind::fail;
-    t.pid = rec.pid;
-    t.source = "supervisor";
-    t.runner = cfg->runner_id;
-    t.error.kind = error_kind::runner_lost;
-    if (rec.next_step < rec.steps.size())
-      t.error.step = rec.steps[rec.next_step].name;
-    t.error.message = "runner " + cfg->runner_id
-                      + " shut down before the process started; no step "
-                        "ran, queued again";
+    auto t = shut_down_before_start(rec, cfg->runner_id);
     log_warn(rec.pid, t.error.message);
     ++abandoning;
     auto pid = rec.pid;
-    transition again;
-    again.kind = transition_kind::retry;
-    again.pid = pid;
-    again.source = "supervisor";
-    again.runner = cfg->runner_id;
+    auto again = requeue_unstarted(pid, "supervisor", cfg->runner_id);
     self->request(store, caf::infinite, atom::apply_v, std::move(t))
       .then(
         [self, again](const process_record& after) {
@@ -226,10 +213,7 @@ void supervisor_state::claim_failed(
                          ? " (" + std::to_string(failed_claims) + " attempts)"
                          : std::string{}));
   }
-  claim_delay = claim_delay.count() == 0
-                  ? first_claim_retry
-                  : std::min<std::chrono::milliseconds>(claim_delay * 2,
-                                                        max_claim_retry);
+  claim_delay = storage_retry_delay(claim_delay);
   if (!claim_retry_armed) {
     claim_retry_armed = true;
     self->delayed_send(self, claim_delay, atom::claim_v);
@@ -254,14 +238,7 @@ void supervisor_state::lost_actor(
         if (rec.status != process_status::running
             || rec.runner != st.cfg->runner_id)
           return release();
-        auto t = lost_process(rec, error_kind::runner_lost, "supervisor",
-                              st.cfg->runner_id);
-        t.error.message = "runner " + st.cfg->runner_id
-                          + ": the actor running the process died (" + why
-                          + ") at step "
-                          + (t.error.step.empty() ? std::string{"none"}
-                                                  : t.error.step)
-                          + "; its executor was killed";
+        auto t = actor_died(rec, st.cfg->runner_id, why);
         log_error(pid, t.error.message);
         self->request(st.store, caf::infinite, atom::apply_v, std::move(t))
           .then([release](const process_record&) { release(); },

@@ -35,6 +35,7 @@
 #include "procman/children/process_tree.hpp"
 #include "procman/children/spawn_attributes.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/protocol/executor_lease.hpp"
 
@@ -173,7 +174,7 @@ struct child : std::enable_shared_from_this<child> {
 
   void poll_exit() {
     auto self = shared_from_this();
-    reap_timer.expires_after(std::chrono::milliseconds(5));
+    reap_timer.expires_after(std::chrono::milliseconds(defaults::child_poll_ms));
     reap_timer.async_wait([self](boost::system::error_code ec) {
       if (ec)
         return;
@@ -205,7 +206,8 @@ struct child : std::enable_shared_from_this<child> {
     // A grandchild could keep stdout open only if it inherited it, which
     // procman-exec prevents; still, give up on stdout after a second.
     auto self = shared_from_this();
-    drain_timer.expires_after(std::chrono::seconds(1));
+    drain_timer.expires_after(
+      std::chrono::milliseconds(defaults::stdout_drain_ms));
     drain_timer.async_wait([self](boost::system::error_code ec) {
       if (!ec)
         self->finish();
@@ -337,7 +339,8 @@ struct child_service::impl {
   bool orphan_timer_armed = false;
   /// After an executor was killed, sweeps go on until then.
   std::chrono::steady_clock::time_point sweep_until;
-  static constexpr auto resweep_period = std::chrono::milliseconds(250);
+  static constexpr auto resweep_period
+    = std::chrono::milliseconds(defaults::orphan_resweep_ms);
   asio::steady_timer periodic_timer;
   std::vector<std::shared_ptr<asio::posix::stream_descriptor>> watched;
   /// Forks executors when set (use_fork_server).
@@ -400,7 +403,8 @@ struct child_service::impl {
       return true;
     }
     server_retry_at = (std::chrono::steady_clock::now()
-                       + std::chrono::seconds(1))
+                       + std::chrono::milliseconds(
+                         defaults::fork_server_restart_ms))
                         .time_since_epoch()
                         .count();
     log_warn("", render(err) + "; spawning executors meanwhile");
@@ -490,7 +494,7 @@ struct child_service::impl {
     if (attempt == 0)
       executor_cgroups::kill(cg);
     auto timer = std::make_shared<asio::steady_timer>(ctx);
-    timer->expires_after(std::chrono::milliseconds(5));
+    timer->expires_after(std::chrono::milliseconds(defaults::child_poll_ms));
     timer->async_wait([this, timer, cg, attempt](boost::system::error_code ec) {
       if (!ec)
         release_cgroup(cg, attempt + 1);
@@ -527,7 +531,8 @@ struct child_service::impl {
   /// Every few seconds, for orphans that came some other way (an executor
   /// that gave up waiting for a process in uninterruptible sleep).
   void sweep_orphans_regularly() {
-    periodic_timer.expires_after(std::chrono::seconds(5));
+    periodic_timer.expires_after(
+      std::chrono::seconds(defaults::orphan_sweep_s));
     periodic_timer.async_wait([this](boost::system::error_code ec) {
       if (ec)
         return;
@@ -545,7 +550,8 @@ struct child_service::impl {
     if (!again || orphan_timer_armed)
       return;
     orphan_timer_armed = true;
-    orphan_timer.expires_after(std::chrono::milliseconds(5));
+    orphan_timer.expires_after(
+      std::chrono::milliseconds(defaults::child_poll_ms));
     orphan_timer.async_wait([this](boost::system::error_code ec) {
       orphan_timer_armed = false;
       if (!ec)

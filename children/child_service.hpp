@@ -22,6 +22,8 @@
 
 #include "procman/children/executor_launcher.hpp"
 
+#include "procman/messages/defaults.hpp"
+
 namespace procman {
 
 class executor_cgroups;
@@ -29,7 +31,7 @@ class executor_cgroups;
 class child_service : public executor_launcher {
 public:
   /// Bytes of a child's stderr kept for error reports.
-  static constexpr size_t stderr_tail_bytes = 4096;
+  static constexpr size_t stderr_tail_bytes = defaults::stderr_tail_bytes;
 
   /// `cgroups`: each child gets a cgroup of its own there, which is killed
   /// and removed when the child has exited (null: no cgroups).

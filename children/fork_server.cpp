@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "procman/children/spawn_attributes.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/protocol/fork_request.hpp"
 
@@ -27,9 +28,9 @@ namespace {
 
 /// How long the server may take to say hello or to answer a request on a
 /// loaded machine before it counts as gone.
-constexpr int answer_timeout_ms = 30000;
+constexpr int answer_timeout_ms = defaults::fork_server_answer_timeout_ms;
 /// While waiting, how often to look whether the server is stopped.
-constexpr int stopped_check_ms = 100;
+constexpr int stopped_check_ms = defaults::fork_server_stopped_check_ms;
 
 /// Whether `pid` is stopped (SIGSTOP, SIGTSTP, a debugger): it answers
 /// nothing until continued, so a waiting runner need not wait it out.
@@ -44,9 +45,15 @@ bool is_stopped(pid_t pid) {
          && (text[p + 2] == 'T' || text[p + 2] == 't');
 }
 
-/// Reads one reply within the timeout: 1 read, 0 end of file, -1 error or
-/// timeout (errno set), -2 the server `pid` is stopped.
-int read_reply(int sock, fork_reply& r, pid_t pid) {
+/// Reads one reply within the timeout. Errors (containment_failure, with
+/// the errno): the server closed its end ("it exited", EPIPE), is stopped
+/// ("it is stopped (SIGSTOP, or a debugger)", ETIMEDOUT: it answers
+/// nothing until it is continued), or gave no answer ("no answer: ...").
+caf::expected<fork_reply> read_reply(int sock, pid_t pid) {
+  auto no_answer = [](int e) {
+    return make_error(errc::containment_failure,
+                      std::string("no answer: ") + std::strerror(e), e);
+  };
   pollfd pfd{sock, POLLIN, 0};
   int rc = 0;
   for (int waited = 0; waited < answer_timeout_ms;) {
@@ -56,28 +63,23 @@ int read_reply(int sock, fork_reply& r, pid_t pid) {
     if (rc != 0)
       break;
     waited += slice;
-    if (pid > 0 && is_stopped(pid)) {
-      errno = ETIMEDOUT;
-      return -2;
-    }
+    if (pid > 0 && is_stopped(pid))
+      return make_error(errc::containment_failure,
+                        "it is stopped (SIGSTOP, or a debugger)", ETIMEDOUT);
   }
-  if (rc == 0) {
-    errno = ETIMEDOUT;
-    return -1;
-  }
+  if (rc == 0)
+    return no_answer(ETIMEDOUT);
   if (rc < 0)
-    return -1;
+    return no_answer(errno);
+  fork_reply r;
   ssize_t n;
   while ((n = ::recv(sock, &r, sizeof(r), 0)) < 0 && errno == EINTR)
     ; // retry
   if (n == 0)
-    return 0;
-  if (n != static_cast<ssize_t>(sizeof(r))) {
-    if (n > 0)
-      errno = EPROTO;
-    return -1;
-  }
-  return 1;
+    return make_error(errc::containment_failure, "it exited", EPIPE);
+  if (n != static_cast<ssize_t>(sizeof(r)))
+    return no_answer(n > 0 ? EPROTO : errno);
+  return r;
 }
 
 } // namespace
@@ -159,20 +161,22 @@ caf::error fork_server::ensure_running() {
   }
   sock_ = sv[0];
   pid_ = pid;
-  fork_reply hello;
-  auto got = read_reply(sock_, hello, pid_);
-  if (got != 1 || hello.kind != fork_reply::hello) {
-    auto e = got < 0 ? errno : 0;
+  auto hello = read_reply(sock_, pid_);
+  if (!hello || hello->kind != fork_reply::hello) {
+    // The server closed its end (EPIPE): it exited, say how.
+    auto closed = !hello && os_errno(hello.error()) == EPIPE;
+    auto e = hello && !closed ? 0 : os_errno(hello.error());
     int status = 0;
     std::string why;
-    if (got == 0 && ::waitpid(pid_, &status, 0) == pid_) {
+    if (closed && ::waitpid(pid_, &status, 0) == pid_) {
       pid_ = 0;
+      e = 0;
       why = WIFEXITED(status)
               ? "it exited with code " + std::to_string(WEXITSTATUS(status))
               : "it was killed by signal " + std::to_string(WTERMSIG(status));
     } else {
-      why = got < 0 ? std::string("no hello: ") + std::strerror(e)
-                    : "it said something else than hello";
+      why = !hello ? std::string("no hello: ") + std::strerror(e)
+                   : "it said something else than hello";
     }
     stop_locked();
     return failed(why, e);
@@ -187,7 +191,7 @@ caf::expected<pid_t> fork_server::fork_child(const int fds[3],
   caf::expected<pid_t> result{pid_t{0}};
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    auto gone = [&](const std::string& why, int e) {
+    auto gone = [&](const std::string& why, int e) -> caf::error {
       // Reaped by the next ensure_running.
       if (sock_ >= 0) {
         ::close(sock_);
@@ -220,14 +224,10 @@ caf::expected<pid_t> fork_server::fork_child(const int fds[3],
     if (n < 0)
       return gone(std::string("cannot send: ") + std::strerror(errno), errno);
     for (;;) {
-      fork_reply r;
-      auto got = read_reply(sock_, r, pid_);
-      if (got == 0)
-        return gone("it exited", EPIPE);
-      if (got == -2)
-        return gone("it is stopped (SIGSTOP, or a debugger)", ETIMEDOUT);
-      if (got < 0)
-        return gone(std::string("no answer: ") + std::strerror(errno), errno);
+      auto got = read_reply(sock_, pid_);
+      if (!got)
+        return gone(render(got.error()), os_errno(got.error()));
+      auto& r = *got;
       if (r.kind == fork_reply::hello) {
         restarted = restarted || r.err == 1;
         continue;

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procman/messages/defaults.hpp"
+
 namespace procman {
 
 namespace {
@@ -156,7 +158,7 @@ bool have_children_files() {
 
 // -- the table of one kill_tree ---------------------------------------------------
 
-constexpr size_t table_size = 4096;
+constexpr size_t table_size = defaults::kill_tree_table_size;
 pid_t table[table_size];
 size_t table_used = 0;
 

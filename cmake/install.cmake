@@ -1,7 +1,7 @@
 # What `cmake --install build --prefix P` puts into P, and the .deb that
 # `cpack -G DEB` makes of it (docs/usage.md, "Installing"):
 #   bin/procman, bin/procman-runner, bin/procman-exec
-#   include/procman/<folder>/*.hpp      every library folder
+#   include/procman/<folder>/*.hpp      the public headers only (below)
 #   lib/libprocman.a, libprocman_steps.a, libprocman_base.a
 #   lib/cmake/procman/                  procmanConfig.cmake and its version,
 #                                       the exported targets procman::*
@@ -56,12 +56,35 @@ install(FILES completions/procman
 install(TARGETS procman procman_steps procman_base EXPORT procmanTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-foreach(folder ${PROCMAN_SOURCE_FOLDERS})
-  if(NOT folder STREQUAL "apps" AND EXISTS ${PROJECT_SOURCE_DIR}/${folder})
-    install(DIRECTORY ${folder}/
-            DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/procman/${folder}
-            FILES_MATCHING PATTERN "*.hpp")
-  endif()
+# The public headers: what a host includes (examples/host,
+# docs/embedding.md: the engine, specs, errors, the process info, remote
+# access), what a step library includes (the step API and its registry,
+# docs/protocol.md), what a remote client includes (docs/distribution.md),
+# and every header those include. The rest (actors, the store, children,
+# the executor protocol, the life cycle) stays in the build: it may change
+# in any release. tests/package checks that each installed header's
+# includes are installed too.
+set(PROCMAN_PUBLIC_HEADERS
+    client/client.hpp
+    distribution/remote_client.hpp
+    engine/engine.hpp
+    messages/actors.hpp
+    messages/defaults.hpp
+    messages/errc.hpp
+    messages/error.hpp
+    messages/failure.hpp
+    messages/fwd.hpp
+    messages/output_stream.hpp
+    messages/render.hpp
+    messages/spec_check.hpp
+    messages/types.hpp
+    remote/remote.hpp
+    steps/step.hpp
+    steps/step_registry.hpp)
+foreach(header ${PROCMAN_PUBLIC_HEADERS})
+  get_filename_component(folder ${header} DIRECTORY)
+  install(FILES ${header}
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/procman/${folder})
 endforeach()
 
 set(PROCMAN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/procman)

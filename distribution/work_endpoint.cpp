@@ -31,8 +31,9 @@
 #include <caf/send.hpp>
 
 #include "procman/lifecycle/front_door.hpp"
-#include "procman/lifecycle/machine.hpp"
+#include "procman/lifecycle/lost.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/persistence/store.hpp"
 
@@ -43,11 +44,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 using self_ptr = work_endpoint_gate::stateful_pointer<work_endpoint_state>;
 
-constexpr auto tick_interval = std::chrono::milliseconds(250);
-
-std::string node_of(const std::string& holder) {
-  return holder.substr(0, holder.find('@'));
-}
+constexpr auto tick_interval
+  = std::chrono::milliseconds(defaults::endpoint_tick_ms);
 
 /// A node id becomes part of a file name (runners/<holder>.lock).
 bool valid_node_id(const std::string& id) {
@@ -71,18 +69,6 @@ std::string seconds(uint32_t ms) {
   if (ms % 1000 == 0)
     return std::to_string(ms / 1000) + " s";
   return seconds(std::chrono::milliseconds(ms));
-}
-
-/// The failure that ends `rec`, held by the lost `holder`.
-transition node_lost(const process_record& rec, const std::string& holder,
-                     const std::string& why) {
-  auto t = lost_process(rec, error_kind::node_lost, "endpoint", holder);
-  t.error.message = "node " + node_of(holder) + " lost (" + why
-                    + ") while the process was at step "
-                    + (t.error.step.empty() ? std::string{"none"}
-                                            : t.error.step)
-                    + "; its lease " + holder + " ended";
-  return t;
 }
 
 /// Carries out a request and answers nobody (the test fault): the promise

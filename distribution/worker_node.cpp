@@ -38,6 +38,7 @@
 #include "procman/children/child_service.hpp"
 #include "procman/distribution/remote_store.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/protocol/executor_lease.hpp"
@@ -51,9 +52,10 @@ using clock = std::chrono::steady_clock;
 
 /// How often the supervisor re-reads its processes' records (a cancel
 /// requested on the store's machine) and looks for work.
-constexpr auto tick_interval = std::chrono::seconds(1);
+constexpr auto tick_interval
+  = std::chrono::milliseconds(defaults::record_check_interval_ms);
 /// How long a leaving node waits for the store node's answer.
-constexpr auto leave_timeout = std::chrono::seconds(10);
+constexpr auto leave_timeout = std::chrono::seconds(defaults::leave_timeout_s);
 
 // clang-format off
 using worker_link_actor = node_link_actor::extend<

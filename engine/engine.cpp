@@ -19,6 +19,7 @@
 
 #include "procman/actors/manager.hpp"
 #include "procman/actors/process.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/steps/step_registry.hpp"
 #include "procman/actors/queue.hpp"
 #include "procman/actors/store_service.hpp"
@@ -39,10 +40,13 @@ namespace {
 
 /// How often active processes re-read their records (cancels requested by
 /// other OS processes) and, with `wait`, how often lost runners are looked for.
-constexpr auto check_interval = std::chrono::seconds(1);
-constexpr auto recover_interval = std::chrono::seconds(60);
+constexpr auto check_interval
+  = std::chrono::milliseconds(defaults::record_check_interval_ms);
+constexpr auto recover_interval
+  = std::chrono::seconds(defaults::recover_interval_s);
 /// How long `procman-exec --check` may take at start-up (a loaded machine).
-constexpr auto executor_check_timeout = std::chrono::seconds(60);
+constexpr auto executor_check_timeout
+  = std::chrono::seconds(defaults::executor_check_timeout_s);
 
 /// Finds the executor as the child service will run it: a name without
 /// '/' is looked up in $PATH (posix_spawn does not search). Returns the

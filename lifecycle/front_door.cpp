@@ -3,7 +3,7 @@
 #include "procman/lifecycle/machine.hpp"
 #include "procman/lifecycle/schedules.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
 #include "procman/steps/step_registry.hpp"
 
 namespace procman {

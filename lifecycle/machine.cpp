@@ -10,6 +10,7 @@
 
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
 
 namespace procman {
 

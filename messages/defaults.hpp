@@ -88,6 +88,13 @@ constexpr uint32_t schema_version = 3;
 /// Errors of failed attempts a record keeps (the latest ones).
 constexpr size_t max_attempt_errors = 10;
 
+/// A commit or a claim that failed for storage reasons (a full disk, an
+/// I/O error) is tried again after this many milliseconds, doubling up to
+/// the maximum: quick after a passing spike, one attempt per 5 s when it
+/// lasts (lifecycle/recovery.hpp, storage_retry_delay).
+constexpr uint32_t storage_retry_first_ms = 10;
+constexpr uint32_t storage_retry_max_ms = 5000;
+
 // -- nodes ----------------------------------------------------------------------
 
 /// Seconds of silence after which a store node declares a worker node lost
@@ -143,5 +150,91 @@ constexpr uint64_t accepted_fd_cycle_max = 65536;
 /// A port logs the refused connections of one user once per this many
 /// seconds.
 constexpr uint32_t refusal_log_interval_s = 60;
+
+// -- the runner's timers ------------------------------------------------------------
+
+/// How long a process actor holds `start` and step events that no
+/// acknowledgement waits for before it commits them anyway, ms: a slow
+/// step shows as started after this, a fast process commits once.
+constexpr uint32_t hold_limit_ms = 20;
+
+/// While claims or commits keep failing, one log line per this many
+/// seconds at most: the log shows the failure without filling the disk
+/// that is full already.
+constexpr uint32_t failure_log_interval_s = 5;
+
+/// How often active processes re-read their records (a cancel requested by
+/// another OS process) and a worker node's supervisor looks for work, ms:
+/// a cancel takes effect within this.
+constexpr uint32_t record_check_interval_ms = 1000;
+
+/// How often a runner with --wait looks for processes of runners that
+/// died, s: a dead runner's lock is free at once, but recovery reads every
+/// running record, so not more often.
+constexpr uint32_t recover_interval_s = 60;
+
+/// How long `procman-exec --check` may take at start-up on a loaded
+/// machine, s.
+constexpr uint32_t executor_check_timeout_s = 60;
+
+// -- children ---------------------------------------------------------------------
+
+/// Bytes of an executor's stderr kept for the error of a process that
+/// failed without a result: the end of a stack trace or a panic.
+constexpr size_t stderr_tail_bytes = 4096;
+
+/// How long the fork server may take to say hello or to answer a request
+/// on a loaded machine before it counts as gone, ms; and, meanwhile, how
+/// often to look whether it is stopped (SIGSTOP, a debugger), ms.
+constexpr int fork_server_answer_timeout_ms = 30000;
+constexpr int fork_server_stopped_check_ms = 100;
+
+/// A fork server that died is started again at most once per this, ms.
+constexpr uint32_t fork_server_restart_ms = 1000;
+
+/// After an executor was killed, its orphans are looked for again every
+/// this many ms (until they are gone), and every 5 s in any case for
+/// orphans that came some other way (`orphan_sweep_s`).
+constexpr uint32_t orphan_resweep_ms = 250;
+constexpr uint32_t orphan_sweep_s = 5;
+
+/// How often the child service polls for an exit or an empty cgroup that
+/// has no event of its own, ms: short, since a slot waits for it.
+constexpr uint32_t child_poll_ms = 5;
+
+/// How long the child service reads an exited executor's stdout further
+/// (a grandchild that inherited it), ms.
+constexpr uint32_t stdout_drain_ms = 1000;
+
+/// Entries of the table of processes one kill of a process tree handles
+/// (children/process_tree.cpp): its memory is fixed, as it runs after
+/// fork.
+constexpr size_t kill_tree_table_size = 4096;
+
+// -- the executor -------------------------------------------------------------------
+
+/// Least time between two progress reports of an executor, ms: a step
+/// that reports in a tight loop costs the runner at most 20 lines a second.
+constexpr uint32_t progress_interval_ms = 50;
+
+/// Largest input an executor reads (its work, with the spec's data and
+/// each step's args): 1 GiB, far past what a user's JSON is.
+constexpr size_t max_executor_input_bytes = size_t{1} << 30;
+
+/// Frames of a stack trace a step's exception records.
+constexpr size_t max_stack_frames = 128;
+
+// -- nodes' timers ------------------------------------------------------------------
+
+/// How often a store node's work endpoint looks at its leases, ms: a lease
+/// is declared lost within this of its end.
+constexpr uint32_t endpoint_tick_ms = 250;
+
+/// How long a leaving worker node waits for the store node's answer, s.
+constexpr uint32_t leave_timeout_s = 10;
+
+/// How often a node tells its peers that it lives (CAF's
+/// `middleman.heartbeat-interval`), s: well within a lease.
+constexpr uint32_t heartbeat_interval_s = 1;
 
 } // namespace procman::defaults

@@ -5,23 +5,12 @@
 #include <boost/json.hpp>
 
 #include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
+#include "procman/messages/time.hpp"
 
 namespace procman {
 
 namespace json = boost::json;
-
-namespace {
-
-json::value payload_value(const std::string& text) {
-  if (text.empty())
-    return nullptr;
-  auto v = parse_json(text, defaults::max_wrapped_json_depth);
-  if (!v)
-    return json::string(text);
-  return std::move(*v);
-}
-
-} // namespace
 
 json::object log_header(const std::string& store, uint64_t since,
                         const std::string& pid, uint64_t now) {
@@ -60,7 +49,7 @@ json::object log_line(const log_entry& e) {
     case transition_kind::step_completed:
       o["step"] = t.step;
       if (!t.output.empty())
-        o["payload"] = payload_value(t.output);
+        o["payload"] = json_payload(t.output);
       break;
     case transition_kind::schedule_add:
       o["cron"] = t.cron;
@@ -73,14 +62,14 @@ json::object log_line(const log_entry& e) {
     case transition_kind::interrupt:
       o["step"] = t.step;
       if (!t.output.empty())
-        o["payload"] = payload_value(t.output);
+        o["payload"] = json_payload(t.output);
       break;
     case transition_kind::finish:
       if (!t.output.empty())
-        o["payload"] = payload_value(t.output);
+        o["payload"] = json_payload(t.output);
       break;
     case transition_kind::proceed:
-      o["payload"] = payload_value(t.data.empty() ? "{}" : t.data);
+      o["payload"] = json_payload(t.data.empty() ? "{}" : t.data);
       break;
     default:
       break;

@@ -2,31 +2,40 @@
 
 #include <cctype>
 #include <limits>
+#include <optional>
 
 namespace procman {
 
 namespace {
 
-/// The whole number at the start of `text`; its end in `pos`. None when
-/// there is no digit or it overflows.
-bool leading_number(std::string_view text, uint64_t& value, size_t& pos) {
-  value = 0;
-  pos = 0;
-  while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
-    auto digit = static_cast<uint64_t>(text[pos] - '0');
-    if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10)
-      return false;
-    value = value * 10 + digit;
-    ++pos;
+/// A whole number at the start of a text, and where it ends.
+struct leading {
+  uint64_t value = 0;
+  size_t end = 0;
+};
+
+/// The whole number at the start of `text`. None when there is no digit
+/// or it overflows.
+std::optional<leading> leading_number(std::string_view text) {
+  leading x;
+  while (x.end < text.size()
+         && std::isdigit(static_cast<unsigned char>(text[x.end]))) {
+    auto digit = static_cast<uint64_t>(text[x.end] - '0');
+    if (x.value > (std::numeric_limits<uint64_t>::max() - digit) / 10)
+      return std::nullopt;
+    x.value = x.value * 10 + digit;
+    ++x.end;
   }
-  return pos > 0;
+  if (x.end == 0)
+    return std::nullopt;
+  return x;
 }
 
-bool times(uint64_t x, uint64_t factor, uint64_t& out) {
+/// `x * factor`, none when it overflows.
+std::optional<uint64_t> times(uint64_t x, uint64_t factor) {
   if (factor != 0 && x > std::numeric_limits<uint64_t>::max() / factor)
-    return false;
-  out = x * factor;
-  return true;
+    return std::nullopt;
+  return x * factor;
 }
 
 } // namespace
@@ -39,10 +48,11 @@ outcome<uint64_t> parse_duration(std::string_view text,
                           "7d, not \"" + std::string(text) + "\""};
   };
   // A whole number, optionally with a fraction, then at most a unit.
-  uint64_t whole = 0;
-  size_t pos = 0;
-  if (!leading_number(text, whole, pos))
+  auto number = leading_number(text);
+  if (!number)
     return refuse();
+  auto whole = number->value;
+  auto pos = number->end;
   uint64_t frac = 0;
   uint64_t frac_scale = 1;
   if (pos < text.size() && text[pos] == '.') {
@@ -75,13 +85,13 @@ outcome<uint64_t> parse_duration(std::string_view text,
     return refuse();
   // Beyond a hundred years nothing is ever due or purged anyway.
   constexpr uint64_t max_ms = uint64_t{36500} * 24 * 3600 * 1000;
-  uint64_t ms = 0;
-  if (!times(whole, unit, ms) || ms > max_ms)
+  auto product = times(whole, unit);
+  if (!product || *product > max_ms)
     return failure{errc::invalid_argument,
                    what + " is too long (at most 36500d), not \""
                      + std::string(text) + "\""};
   // Rounded to the nearest millisecond.
-  ms += (frac * unit + frac_scale / 2) / frac_scale;
+  auto ms = *product + (frac * unit + frac_scale / 2) / frac_scale;
   if (ms > max_ms)
     return failure{errc::invalid_argument,
                    what + " is too long (at most 36500d), not \""
@@ -108,11 +118,10 @@ outcome<uint64_t> parse_size(std::string_view text, const std::string& what) {
                    what + " must be a size like 1048576, 512K, 1M or 1G, not \""
                      + std::string(text) + "\""};
   };
-  uint64_t n = 0;
-  size_t pos = 0;
-  if (!leading_number(text, n, pos))
+  auto number = leading_number(text);
+  if (!number)
     return refuse();
-  auto suffix = text.substr(pos);
+  auto suffix = text.substr(number->end);
   uint64_t unit = 1;
   if (!suffix.empty()) {
     switch (std::toupper(static_cast<unsigned char>(suffix[0]))) {
@@ -125,12 +134,12 @@ outcome<uint64_t> parse_size(std::string_view text, const std::string& what) {
     if (!rest.empty() && rest != "B" && rest != "iB")
       return refuse();
   }
-  uint64_t bytes = 0;
-  if (!times(n, unit, bytes) || bytes > (uint64_t{1} << 40))
+  auto bytes = times(number->value, unit);
+  if (!bytes || *bytes > (uint64_t{1} << 40))
     return failure{errc::invalid_argument,
                    what + " is too large (at most 1024G), not \""
                      + std::string(text) + "\""};
-  return bytes;
+  return *bytes;
 }
 
 std::string format_size(uint64_t bytes) {

@@ -15,6 +15,8 @@
 
 #include "procman/lifecycle/schedules.hpp"
 #include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
+#include "procman/messages/time.hpp"
 #include "procman/persistence/doorbell.hpp"
 #include "procman/persistence/log.hpp"
 #include "procman/persistence/output.hpp"

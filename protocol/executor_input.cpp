@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
 
 namespace procman {
 

@@ -126,17 +126,21 @@ std::string snapshot(const std::string& contents) {
   return "/proc/self/fd/" + std::to_string(i->second);
 }
 
-/// Which of the three are missing (empty: none).
-std::string missing_parts(const tls_options& tls) {
-  std::string out;
+/// invalid_argument naming which of the three are missing; none when all
+/// are there.
+caf::error check_complete(const tls_options& tls) {
+  std::string missing;
   auto need = [&](const std::string& value, const char* name) {
     if (value.empty())
-      out += (out.empty() ? "" : ", ") + std::string(name);
+      missing += (missing.empty() ? "" : ", ") + std::string(name);
   };
   need(tls.cert, "cert");
   need(tls.key, "key");
   need(tls.ca, "ca");
-  return out;
+  if (missing.empty())
+    return caf::none;
+  return invalid("TLS needs a certificate, a key and a CA; missing: "
+                 + missing);
 }
 
 /// Loads `files` as CAF will (caf::openssl::session), so that what would
@@ -172,9 +176,8 @@ caf::error load_tls(const tls_options& files, const tls_options& names) {
 
 /// The three files' contents, or the first that cannot be read.
 caf::expected<tls_options> read_tls(const tls_options& tls) {
-  if (auto missing = missing_parts(tls); !missing.empty())
-    return invalid("TLS needs a certificate, a key and a CA; missing: "
-                   + missing);
+  if (auto err = check_complete(tls))
+    return err;
   tls_options out;
   for (auto [what, path, dst] :
        {std::tuple{"certificate", &tls.cert, &out.cert},

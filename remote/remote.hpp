@@ -29,6 +29,8 @@
 
 #include "procman/messages/actors.hpp"
 
+#include "procman/messages/defaults.hpp"
+
 namespace procman {
 
 /// PEM files for mutual TLS: this node's certificate (a chain is fine) and
@@ -96,7 +98,8 @@ connect_manager(caf::actor_system& sys, const std::string& host, uint16_t port,
 
 /// How often a node configured by configure_remote tells its peers that it
 /// lives (CAF's `middleman.heartbeat-interval`).
-constexpr auto heartbeat_interval = std::chrono::seconds(1);
+constexpr auto heartbeat_interval
+  = std::chrono::seconds(defaults::heartbeat_interval_s);
 
 /// Makes the middleman of `cfg` close a connection whose peer has been
 /// silent (no message, no heartbeat) for `timeout`, so that its actors go

@@ -7,6 +7,8 @@
 #include <boost/stacktrace.hpp>
 #include <dlfcn.h>
 
+#include "procman/messages/defaults.hpp"
+
 // libbacktrace (GCC's, /usr/lib/gcc/<triple>/<version>/libbacktrace.a)
 // resolves frames to function, file and line from the debug information,
 // inlined frames and functions in anonymous namespaces included; without
@@ -115,7 +117,7 @@ std::string module_of(const void* addr) {
   return "?";
 }
 
-constexpr size_t max_frames = 128;
+constexpr size_t max_frames = defaults::max_stack_frames;
 
 struct noted_stack {
   // A zero-terminated array of frame addresses (boost::stacktrace dump).

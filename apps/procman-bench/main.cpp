@@ -29,7 +29,7 @@
 #include "procman/apps/procman-bench/bench.hpp"
 #include "procman/client/client.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
 #include "procman/persistence/store.hpp"
 
 namespace fs = std::filesystem;

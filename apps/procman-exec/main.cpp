@@ -43,7 +43,6 @@
 
 #include "procman/children/process_tree.hpp"
 #include "procman/messages/defaults.hpp"
-#include "procman/messages/json.hpp"
 #include "procman/protocol/executor_input.hpp"
 #include "procman/protocol/executor_report.hpp"
 #include "procman/steps/runner.hpp"
@@ -161,7 +160,8 @@ void install_signal_handlers() {
 class reporter {
 public:
   using clock = std::chrono::steady_clock;
-  static constexpr auto progress_interval = std::chrono::milliseconds(50);
+  static constexpr auto progress_interval
+    = std::chrono::milliseconds(procman::defaults::progress_interval_ms);
   static constexpr auto output_interval
     = std::chrono::milliseconds(procman::defaults::output_interval_ms);
 
@@ -492,7 +492,7 @@ struct value_end_finder {
 /// for acknowledgements); bytes read past it go to `rest`.
 procman::failure read_input(int fd, std::string& out,
                             std::string* rest = nullptr) {
-  constexpr size_t max_input = size_t{1} << 30;
+  constexpr size_t max_input = procman::defaults::max_executor_input_bytes;
   char buf[65536];
   value_end_finder finder;
   for (;;) {

@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,7 @@
 #include <unistd.h>
 
 #include "procman/children/clone3.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/protocol/fork_request.hpp"
 
 #include "executor.hpp"
@@ -144,9 +146,19 @@ void send_reply(fork_reply r) {
     ; // retry
 }
 
-/// Receives one request with its three descriptors. Returns false when the
-/// runner is gone (end of file, an error) or sent something else.
-bool receive(fork_request& req, int fds[3], bool& malformed) {
+/// One request and its three descriptors.
+struct received {
+  fork_request req;
+  int fds[3] = {-1, -1, -1};
+};
+
+/// Receives one request with its three descriptors. None when the runner
+/// is gone (end of file, an error); invalid_argument when it sent
+/// something else (the descriptors that came with it are closed).
+std::optional<procman::outcome<received>> receive() {
+  received x;
+  auto& req = x.req;
+  auto& fds = x.fds;
   char buf[8192];
   alignas(cmsghdr) char ctl[CMSG_SPACE(3 * sizeof(int))];
   iovec iov{buf, sizeof(buf)};
@@ -159,7 +171,7 @@ bool receive(fork_request& req, int fds[3], bool& malformed) {
   while ((n = ::recvmsg(0, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
     ; // retry
   if (n <= 0)
-    return false;
+    return std::nullopt;
   int got = 0;
   for (auto* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
@@ -172,12 +184,14 @@ bool receive(fork_request& req, int fds[3], bool& malformed) {
           ::close(data[i]);
       }
     }
-  malformed = got != 3 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0
-              || !req.decode(buf, static_cast<size_t>(n));
-  if (malformed)
+  if (got != 3 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0
+      || !req.decode(buf, static_cast<size_t>(n))) {
     for (int i = 0; i < got; ++i)
       ::close(fds[i]);
-  return true;
+    return procman::outcome<received>{procman::failure{
+      procman::errc::invalid_argument, "malformed fork request"}};
+  }
+  return procman::outcome<received>{std::move(x)};
 }
 
 /// The kernel's struct sigaction (x86-64): raw rt_sigaction reaches the
@@ -362,15 +376,15 @@ int serve_main(int argc, char** argv) {
         ::signal(SIGPIPE, SIG_IGN);
         lib = stat_lib(lib.path);  // serve with what is loaded
       }
-    fork_request req;
-    int fds[3] = {-1, -1, -1};
-    bool malformed = false;
-    if (!receive(req, fds, malformed))
+    auto next = receive();
+    if (!next)
       return 0;
-    if (malformed) {
+    if (!*next) {
       send_reply(fork_reply{fork_reply::reply, 0, EINVAL});
       continue;
     }
+    auto& req = (**next).req;
+    auto& fds = (**next).fds;
     int ready[2];
     if (::pipe2(ready, O_CLOEXEC) != 0) {
       auto e = errno;

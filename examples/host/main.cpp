@@ -16,7 +16,8 @@
 
 #include "procman/engine/engine.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/render.hpp"
+#include "procman/messages/spec_check.hpp"
 
 int main(int argc, char** argv) {
   using namespace procman;

@@ -47,7 +47,6 @@
 #include "procman/children/executor_launcher.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
 #include "procman/persistence/store.hpp"
 
 namespace procman::test {

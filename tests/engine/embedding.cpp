@@ -15,7 +15,6 @@
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
 
 using namespace procman;
 using namespace procman::test;

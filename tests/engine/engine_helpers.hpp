@@ -11,7 +11,7 @@
 
 #include "procman/engine/engine.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
 
 #include "fixtures/temp_dir.hpp"
 #include "fixtures/timing.hpp"

@@ -13,7 +13,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "procman/messages/json.hpp"
+#include "procman/messages/time.hpp"
 
 #include "engine/cli_fixture.hpp"
 

@@ -10,7 +10,6 @@
 #include "engine_helpers.hpp"
 #include "fixtures/json_depth.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
 
 using namespace procman;
 using namespace procman::test;

@@ -14,7 +14,6 @@
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
 #include "remote_helpers.hpp"
 
 using namespace procman;

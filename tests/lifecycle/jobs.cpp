@@ -9,6 +9,8 @@
 #include "procman/lifecycle/machine.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
+#include "procman/messages/time.hpp"
 
 using namespace procman;
 using tk = transition_kind;

@@ -12,6 +12,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "procman/messages/json.hpp"
+#include "procman/messages/render.hpp"
+#include "procman/messages/time.hpp"
 #include "procman/messages/types.hpp"
 
 #include "samples.hpp"

@@ -13,6 +13,7 @@
 #include <caf/binary_serializer.hpp>
 
 #include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
 #include "procman/messages/types.hpp"
 
 #include "samples.hpp"

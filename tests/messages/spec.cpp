@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
 #include "procman/messages/types.hpp"
 
 #include "fixtures/json_depth.hpp"

@@ -7,7 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/render.hpp"
 #include "procman/messages/units.hpp"
 
 namespace json = boost::json;

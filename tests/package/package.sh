@@ -8,9 +8,11 @@
 # builds with the main build's compiler launcher (ccache), so that a rerun
 # does not compile procman again.
 #
-#   install_find_package  `cmake --install` into a temporary prefix; every
-#                         installed header's procman/ includes are installed
-#                         too; examples/host, a CMake project of its own, is
+#   install_find_package  `cmake --install` into a temporary prefix; the
+#                         public headers are installed, internal ones (the
+#                         actors, the store, the life cycle) are not, and
+#                         every installed header's procman/ includes are
+#                         installed too; examples/host, a CMake project of its own, is
 #                         configured with find_package(procman) against the
 #                         prefix, built, and runs its process to the end with
 #                         the installed procman-exec, without PROCMAN_EXEC;
@@ -106,6 +108,13 @@ install_find_package)
   grep -qF -- '\-\-ready\-fd' "$prefix/share/man/man1/procman-runner.1" \
     || fail "procman-runner.1 does not describe --ready-fd"
   [[ ! -e "$prefix/include/procman/apps" ]] || fail "apps/ headers installed"
+  # Public headers only: the internals stay in the build.
+  for internal in actors/supervisor.hpp persistence/store.hpp \
+                  lifecycle/machine.hpp children/child_service.hpp \
+                  messages/json.hpp protocol/executor_report.hpp; do
+    [[ ! -e "$prefix/include/procman/$internal" ]] \
+      || fail "the internal header $internal is installed"
+  done
   # Every header a installed header includes is installed.
   missing=$(cd "$prefix/include" \
     && grep -ho '#include "procman/[^"]*"' -r procman \

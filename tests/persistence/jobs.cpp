@@ -10,6 +10,8 @@
 #include <lmdb.h>
 
 #include "procman/lifecycle/front_door.hpp"
+#include "procman/messages/spec_check.hpp"
+#include "procman/messages/time.hpp"
 
 #include "persistence/store_fixture.hpp"
 

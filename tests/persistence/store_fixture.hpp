@@ -12,7 +12,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "procman/messages/error.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
 #include "procman/messages/types.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/store.hpp"

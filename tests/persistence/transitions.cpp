@@ -9,7 +9,7 @@
 
 #include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/defaults.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/time.hpp"
 
 #include "fixtures/json_depth.hpp"
 #include "persistence/store_fixture.hpp"

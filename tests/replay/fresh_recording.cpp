@@ -10,7 +10,7 @@
 #include <boost/json.hpp>
 
 #include "procman/lifecycle/front_door.hpp"
-#include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
 #include "procman/persistence/store.hpp"
 
 #include "engine/cli_fixture.hpp"
