@@ -68,6 +68,7 @@ set(PROCMAN_PUBLIC_HEADERS
     client/client.hpp
     distribution/remote_client.hpp
     engine/engine.hpp
+    logging/logger.hpp
     messages/actors.hpp
     messages/defaults.hpp
     messages/errc.hpp

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "procman/messages/json.hpp"
+#include "procman/messages/spec_check.hpp"
+#include "procman/messages/time.hpp"
 
 namespace procman {
 

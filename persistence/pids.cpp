@@ -5,7 +5,7 @@
 
 #include <sys/random.h>
 
-#include "procman/messages/json.hpp"
+#include "procman/messages/time.hpp"
 
 namespace procman {
 
