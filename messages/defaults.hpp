@@ -82,8 +82,12 @@ constexpr size_t output_commit_bytes = size_t{4} << 20;
 /// `output` database (live output) and the settings in `meta` exist, and
 /// a step's state may be `cancelled`, which older procman cannot read; a
 /// store of schema 1 or 2 is upgraded when it is opened (nothing to
-/// convert: the database starts empty and no setting is set).
-constexpr uint32_t schema_version = 3;
+/// convert: the database starts empty and no setting is set). Schema 4:
+/// the status index holds only running and interrupted records and the
+/// log's last key is its last sequence number (`meta` "seq" is written
+/// only when the log is trimmed), which older procman would misread; a
+/// store of schema 1 to 3 is upgraded when it is opened.
+constexpr uint32_t schema_version = 4;
 
 /// Errors of failed attempts a record keeps (the latest ones).
 constexpr size_t max_attempt_errors = 10;

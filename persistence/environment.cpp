@@ -13,6 +13,7 @@
 #include "procman/messages/error.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/queue.hpp"
+#include "procman/persistence/records.hpp"
 #include "procman/persistence/store_directory.hpp"
 
 namespace procman::tables {
@@ -81,6 +82,8 @@ void open_databases(const tx& t, handles& db) {
     t.damaged("meta \"schema\" is 0");
   if (version < 2)
     queue::upgrade_keys(t);
+  if (version < 4)
+    records::upgrade_status_index(t);
   if (version < defaults::schema_version)
     put_schema(t.txn, db.meta);
 }

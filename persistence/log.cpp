@@ -1,5 +1,7 @@
 #include "procman/persistence/log.hpp"
 
+#include <algorithm>
+
 #include <lmdb++.h>
 
 #include "procman/messages/error.hpp"
@@ -18,9 +20,21 @@ void write(const tx& t, const log_entry& e) {
   put_raw(t.txn, t.db.log, codec::u64_key(e.seq), {buf.data(), buf.size()});
 }
 
+/// The last key of the log, 0 if it is empty.
+uint64_t last_key(const tx& t) {
+  auto cur = lmdb::cursor::open(t.txn, t.db.log);
+  lmdb::val k;
+  lmdb::val v;
+  if (cur.get(k, v, MDB_LAST) && k.size() == 8)
+    return codec::get_u64_be(k.data());
+  return 0;
+}
+
 log_entry entry(const tx& t, const transition& what, uint64_t time) {
   log_entry e;
-  e.seq = next_counter(t, key_seq);
+  // The log's last key is the last sequence number: a commit writes no
+  // counter. `meta` "seq" keeps it only across a trim that empties the log.
+  e.seq = last_seq(t) + 1;
   e.time = time;
   e.what = what;
   return e;
@@ -85,12 +99,14 @@ void trim(const tx& t, uint64_t cutoff, size_t max, bool& more) {
       return e && e->time < cutoff;
     },
     max, more);
+  if (!old.empty())
+    put_raw(t.txn, t.db.meta, key_seq, codec::u64_key(last_seq(t)));
   for (auto& kv : old)
     del_raw(t.txn, t.db.log, kv.first);
 }
 
 uint64_t last_seq(const tx& t) {
-  return read_counter(t, key_seq);
+  return std::max(read_counter(t, key_seq), last_key(t));
 }
 
 uint64_t first_seq(const tx& t) {

@@ -3,7 +3,10 @@
 //   log  u64 big-endian seq -> version byte + binary log_entry
 //        (version 1, before typed transitions: legacy_log_entry)
 //
-// `meta` "seq" holds the last sequence number.
+// The last key is the last sequence number (schema 4; before, `meta`
+// "seq" was written with every entry). `meta` "seq" now only keeps it
+// when a trim removes entries, so that numbers are never given twice,
+// even after the log was emptied.
 
 #pragma once
 

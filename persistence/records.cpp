@@ -16,6 +16,14 @@ namespace procman::tables::records {
 
 namespace {
 
+/// Whether the status index holds records of status `s`. Queued records
+/// are in the queue or delayed table, terminal ones in the expiry index:
+/// an entry in the status index would say again what those say, and cost
+/// a page more per claim and per finish.
+bool indexed(process_status s) {
+  return s == process_status::running || s == process_status::interrupted;
+}
+
 std::string status_key(const process_record& rec) {
   return codec::u8_pid_key(static_cast<uint8_t>(rec.status), rec.pid);
 }
@@ -24,17 +32,40 @@ std::string expiry_key(const process_record& rec) {
   return codec::u64_pid_key(rec.finished_at, rec.pid);
 }
 
-/// The pids in the status index under `s`.
+/// The pids of the records with status `s`: in the status index, or (not
+/// indexed there) in the queue and delayed tables or the expiry index.
 std::vector<std::string> pids_with(const tx& t, process_status s) {
   std::vector<std::string> out;
-  auto prefix = static_cast<char>(static_cast<uint8_t>(s));
-  auto cur = lmdb::cursor::open(t.txn, t.db.status);
-  lmdb::val k{&prefix, 1};
-  lmdb::val v;
-  for (bool ok = cur.get(k, v, MDB_SET_RANGE);
-       ok && k.size() > 0 && k.data()[0] == prefix;
-       ok = cur.get(k, v, MDB_NEXT))
-    out.emplace_back(k.data() + 1, k.size() - 1);
+  auto collect = [&](MDB_dbi dbi, std::string_view prefix, size_t skip) {
+    auto cur = lmdb::cursor::open(t.txn, dbi);
+    lmdb::val k{prefix.data(), prefix.size()};
+    lmdb::val v;
+    for (bool ok = cur.get(k, v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+         ok
+         && std::string_view{k.data(), k.size()}.substr(0, prefix.size())
+              == prefix;
+         ok = cur.get(k, v, MDB_NEXT)) {
+      if (dbi == t.db.queue || dbi == t.db.delayed)
+        out.emplace_back(v.data(), v.size());
+      else if (k.size() > skip)
+        out.emplace_back(k.data() + skip, k.size() - skip);
+    }
+  };
+  if (indexed(s)) {
+    auto prefix = static_cast<char>(static_cast<uint8_t>(s));
+    collect(t.db.status, {&prefix, 1}, 1);
+  } else if (s == process_status::queued) {
+    collect(t.db.queue, {}, 0);
+    collect(t.db.delayed, {}, 0);
+  } else {
+    std::vector<std::string> terminal;
+    std::swap(out, terminal);
+    collect(t.db.expiry, {}, 8);
+    std::swap(out, terminal);
+    for (auto& pid : terminal)
+      if (auto rec = load(t, pid); rec && rec->status == s)
+        out.push_back(std::move(pid));
+  }
   return out;
 }
 
@@ -63,9 +94,10 @@ void save(const tx& t, const process_record* old, const process_record& rec,
       make_error(errc::storage_failure, "cannot encode " + rec.pid)};
   put_raw(t.txn, t.db.processes, rec.pid, {buf.data(), buf.size()});
   if (old == nullptr || old->status != rec.status) {
-    if (old != nullptr)
+    if (old != nullptr && indexed(old->status))
       del_raw(t.txn, t.db.status, status_key(*old));
-    put_raw(t.txn, t.db.status, status_key(rec), {});
+    if (indexed(rec.status))
+      put_raw(t.txn, t.db.status, status_key(rec), {});
   }
   bool was_queued = old != nullptr && queue::waits(*old);
   bool is_queued = queue::waits(rec);
@@ -86,7 +118,8 @@ void save(const tx& t, const process_record* old, const process_record& rec,
 
 void remove(const tx& t, const process_record& rec) {
   del_raw(t.txn, t.db.processes, rec.pid);
-  del_raw(t.txn, t.db.status, status_key(rec));
+  if (indexed(rec.status))
+    del_raw(t.txn, t.db.status, status_key(rec));
   if (queue::waits(rec))
     queue::unqueue(t, rec);
   keys::release(t, rec);
@@ -139,7 +172,7 @@ std::vector<process_record> with_status(const tx& t, process_status s) {
   for (auto& pid : pids) {
     auto rec = load(t, pid);
     if (!rec)
-      t.damaged("status index names missing process " + pid);
+      t.damaged("an index names missing process " + pid);
     out.push_back(std::move(*rec));
   }
   return out;
@@ -163,6 +196,18 @@ std::vector<process_record> finished_before(const tx& t, uint64_t cutoff,
     out.push_back(std::move(*rec));
   }
   return out;
+}
+
+void upgrade_status_index(const tx& t) {
+  bool more = false;
+  auto all = prefix_while(
+    t, t.db.status, [](std::string_view, std::string_view) { return true; },
+    SIZE_MAX, more);
+  for (auto& kv : all)
+    if (kv.first.empty()
+        || !indexed(
+          static_cast<process_status>(static_cast<uint8_t>(kv.first[0]))))
+      del_raw(t.txn, t.db.status, kv.first);
 }
 
 uint64_t count(const tx& t) {

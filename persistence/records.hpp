@@ -2,6 +2,8 @@
 //
 //   processes  pid (32 hex chars) -> version byte + binary process_record
 //   status     u8 status + pid -> ""                  (list, recovery)
+//              only running and interrupted records (schema 4): queued
+//              ones are in queue or delayed, terminal ones in expiry
 //   expiry     u64 big-endian finished_at + pid -> "" (retention)
 //   created    u64 big-endian created_at + pid -> ""  (list, newest first)
 //
@@ -45,6 +47,10 @@ std::vector<process_record> with_status(const tx& t, process_status s);
 /// entries on the way.
 std::vector<process_record> finished_before(const tx& t, uint64_t cutoff,
                                             size_t max, bool& more);
+
+/// Schema 3 -> 4: removes the status index's entries of queued and
+/// terminal records, which other indexes imply.
+void upgrade_status_index(const tx& t);
 
 /// How many records there are.
 uint64_t count(const tx& t);

@@ -20,11 +20,13 @@
 // requests.hpp, pids.hpp; transitions.hpp applies one transition.
 //
 // Layout (named databases):
-//   meta       "schema" -> u32 version, "seq" -> u64 last log sequence,
-//              "qseq" -> u64 last queue number (all big-endian)
+//   meta       "schema" -> u32 version, "seq" -> u64 last log sequence
+//              as of the last trim of the log (else the log's last key
+//              says it), "qseq" -> u64 last queue number (all big-endian)
 //   processes  pid (32 hex chars) -> version byte + binary process_record
 //   queue      queue key (priority, queue_seq) -> pid    (queued and due)
-//   status     u8 status + pid -> ""                      (list, recovery)
+//   status     u8 status + pid -> ""                      (list, recovery;
+//              running and interrupted records only)
 //   expiry     u64 big-endian finished_at + pid -> ""     (retention)
 //   created    u64 big-endian created_at + pid -> ""      (list, newest first)
 //   log        u64 big-endian seq -> version byte + binary log_entry

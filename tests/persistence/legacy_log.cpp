@@ -11,10 +11,10 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 #include <caf/binary_serializer.hpp>
-#include <lmdb.h>
 
 #include "procman/messages/log_format.hpp"
 
+#include "persistence/raw_store.hpp"
 #include "persistence/store_fixture.hpp"
 
 using namespace procman;
@@ -71,51 +71,6 @@ std::string u32_be(uint32_t x) {
     out[static_cast<size_t>(i)] = static_cast<char>(x & 0xFF);
   return out;
 }
-
-/// Raw access to a closed store's databases, bypassing procman.
-class raw_store {
-public:
-  explicit raw_store(const std::string& dir) {
-    BOOST_REQUIRE(mdb_env_create(&env_) == 0);
-    mdb_env_set_maxdbs(env_, 16);
-    BOOST_REQUIRE(mdb_env_open(env_, dir.c_str(), 0, 0600) == 0);
-    BOOST_REQUIRE(mdb_txn_begin(env_, nullptr, 0, &txn_) == 0);
-  }
-
-  ~raw_store() {
-    if (txn_ != nullptr)
-      mdb_txn_abort(txn_);
-    mdb_env_close(env_);
-  }
-
-  void put(const char* db, const std::string& key, const std::string& value) {
-    MDB_val k{key.size(), const_cast<char*>(key.data())};
-    MDB_val v{value.size(), const_cast<char*>(value.data())};
-    BOOST_REQUIRE(mdb_put(txn_, dbi(db), &k, &v, 0) == 0);
-  }
-
-  std::string get(const char* db, const std::string& key) {
-    MDB_val k{key.size(), const_cast<char*>(key.data())};
-    MDB_val v;
-    BOOST_REQUIRE(mdb_get(txn_, dbi(db), &k, &v) == 0);
-    return std::string(static_cast<char*>(v.mv_data), v.mv_size);
-  }
-
-  void commit() {
-    BOOST_REQUIRE(mdb_txn_commit(txn_) == 0);
-    txn_ = nullptr;
-  }
-
-private:
-  MDB_dbi dbi(const char* name) {
-    MDB_dbi x;
-    BOOST_REQUIRE(mdb_dbi_open(txn_, name, 0, &x) == 0);
-    return x;
-  }
-
-  MDB_env* env_ = nullptr;
-  MDB_txn* txn_ = nullptr;
-};
 
 const std::string p1(32, 'a');
 const std::string p2(32, 'b');

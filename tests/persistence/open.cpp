@@ -74,13 +74,15 @@ BOOST_AUTO_TEST_CASE(a_newer_schema_is_refused_with_a_clear_message) {
   temp_dir tmp;
   auto dir = tmp.str() + "/store";
   must(store::open(fast(dir))).reset();
-  poke_meta(dir, "schema", std::string("\0\0\0\x04", 4));
+  auto newer = defaults::schema_version + 1;
+  poke_meta(dir, "schema", std::string("\0\0\0", 3) + static_cast<char>(newer));
   auto res = store::open(fast(dir));
   BOOST_REQUIRE(!res);
   BOOST_TEST((is(res.error(), errc::store_version)));
   BOOST_TEST(render(res.error())
-             == "store " + dir
-                  + " has schema version 4; this procman reads up to 3");
+             == "store " + dir + " has schema version " + std::to_string(newer)
+                  + "; this procman reads up to "
+                  + std::to_string(defaults::schema_version));
 }
 
 BOOST_AUTO_TEST_CASE(unreadable_metadata_is_damage) {
