@@ -239,6 +239,22 @@ store_service(store_actor::stateful_pointer<store_state> self,
       }
       return rp;
     },
+    [self](atom::apply, std::vector<transition>& ts)
+      -> caf::result<std::vector<process_record>> {
+      // Committed with the parked transitions, in one transaction.
+      auto results = self->state.flush(std::move(ts));
+      arm_retry(self);
+      std::vector<process_record> out;
+      for (auto& res : results) {
+        if (res) {
+          out.push_back(std::move(*res));
+          continue;
+        }
+        if (is(res.error(), errc::storage_failure))
+          return res.error();
+      }
+      return out;
+    },
     [self](atom::claim, const std::string& runner,
            uint32_t n) -> caf::result<std::vector<process_record>> {
       // Claims of the queue head (store::claims), committed with the

@@ -133,29 +133,25 @@ void supervisor_state::abandon_ready(
     auto t = shut_down_before_start(rec, cfg->runner_id);
     log_warn(rec.pid, t.error.message);
     ++abandoning;
+    // The end of this run and the next one in one commit: a process that
+    // ran nothing must not stay ended because the second of two commits
+    // failed (a full disk). If the commit fails, it stays claimed and
+    // unmarked, and the next runner queues it again the same way.
     auto pid = rec.pid;
-    auto again = requeue_unstarted(pid, "supervisor", cfg->runner_id);
-    self->request(store, caf::infinite, atom::apply_v, std::move(t))
+    std::vector<transition> both{
+      std::move(t), requeue_unstarted(pid, "supervisor", cfg->runner_id)};
+    self->request(store, caf::infinite, atom::apply_v, std::move(both))
       .then(
-        [self, again](const process_record& after) {
-          auto done = [self] {
-            --self->state.abandoning;
-            self->state.maybe_quit(self);
-          };
-          // A retry policy that covers runner_lost has queued it already.
-          if (after.status != process_status::error)
-            return done();
-          self->request(self->state.store, caf::infinite, atom::apply_v, again)
-            .then([done](const process_record&) { done(); },
-                  [done, pid = again.pid](const caf::error& err) {
-                    log_error(pid, "cannot queue an unstarted process "
-                                   "again: " + render(err));
-                    done();
-                  });
+        [self](const std::vector<process_record>&) {
+          // (A retry policy that covers runner_lost queued it with the
+          // first; the second was then refused.)
+          --self->state.abandoning;
+          self->state.maybe_quit(self);
         },
         [self, pid](const caf::error& err) {
-          log_error(pid, "cannot record a process that never started: "
-                           + render(err));
+          log_error(pid, "cannot queue an unstarted process again: "
+                           + render(err)
+                           + "; the next runner queues it again");
           --self->state.abandoning;
           self->state.maybe_quit(self);
         });

@@ -61,6 +61,14 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
         self, &remote_store_state::records, atom::apply_v,
         self->state.holder, std::move(t));
     },
+    [](atom::apply, std::vector<transition>&)
+      -> caf::result<std::vector<process_record>> {
+      // One commit of several transitions is the store node's to make; a
+      // worker claims nothing ahead, so its supervisor never abandons a
+      // claim it did not start and never asks.
+      return make_error(errc::invalid_argument,
+                        "a worker node cannot commit transitions together");
+    },
     [self](atom::claim, const std::string&, uint32_t n) {
       return forward<std::vector<process_record>, claims>(
         self, &remote_store_state::claims, atom::claim_v, self->state.holder,

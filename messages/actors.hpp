@@ -35,6 +35,12 @@ using store_actor = caf::typed_actor<
   /// that fails for storage reasons (disk full) is kept and retried with
   /// backoff until it succeeds, and the reply waits.
   caf::replies_to<atom::apply, transition>::with<process_record>,
+  /// Applies the transitions in one commit: all that apply are written
+  /// together or none is. Replies with the record after each that applied
+  /// (a refused one is left out). Errors: a storage failure (nothing was
+  /// written; not kept for a retry).
+  caf::replies_to<atom::apply, std::vector<transition>>
+    ::with<std::vector<process_record>>,
   /// Claims up to N queued processes for a runner, FIFO.
   caf::replies_to<atom::claim, std::string, uint32_t>
     ::with<std::vector<process_record>>,

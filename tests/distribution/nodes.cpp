@@ -808,8 +808,13 @@ BOOST_AUTO_TEST_CASE(a_cut_off_worker_ends_its_step_before_the_store_node_runs_i
   expect_one_copy_at_a_time(pid, cut_ns, "network partition of the worker");
   BOOST_TEST(await_status(meanwhile, "finished", 60));
   await_log(*w1, "lost the store node");
-  // Healed once both sides gave each other up: w1 joins again.
+  // Healed after twice the lease (the scenario's length, not a wait for
+  // something to happen), once the store node has given w1 up: w1 joins
+  // again.
   await_log(*st, "node " + victim + " lost (");
+  auto healed_ns = cut_ns + int64_t{2} * lease_s * 1000000000;
+  std::this_thread::sleep_for(
+    std::chrono::nanoseconds(std::max<int64_t>(0, healed_ns - tick_clock_ns())));
   net.heal();
   await_log(*w1, "joined the store node", 2, 120);
   expect_finished_after_one_node_lost(pid);
