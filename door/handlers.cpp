@@ -192,4 +192,24 @@ handle(door_site& s, const schedules_request&) {
   return s.db().schedules();
 }
 
+namespace {
+
+transition by_hand(transition_kind kind, const std::string& pid) {
+  transition t;
+  t.kind = kind;
+  t.pid = pid;
+  t.source = "client";
+  return t;
+}
+
+} // namespace
+
+caf::expected<process_record> handle(door_site& s, const hold_request& r) {
+  return apply(s, under_key(by_hand(transition_kind::hold, r.pid), r.key));
+}
+
+caf::expected<process_record> handle(door_site& s, const release_request& r) {
+  return apply(s, under_key(by_hand(transition_kind::release, r.pid), r.key));
+}
+
 } // namespace procman

@@ -94,6 +94,25 @@ struct output_request {
   uint64_t after = 0;
 };
 
+/// Keeps a queued (or delayed) process from being claimed (status `held`)
+/// until `release_request`; a held process can be cancelled. Errors:
+/// unknown_process, illegal_transition (not queued).
+struct hold_request {
+  using reply = process_record;
+  static constexpr bool queues_work = false;
+  std::string pid;
+  std::string key;
+};
+
+/// Puts a held process back in the queue, in its place. Errors:
+/// unknown_process, illegal_transition (not held).
+struct release_request {
+  using reply = process_record;
+  static constexpr bool queues_work = true;
+  std::string pid;
+  std::string key;
+};
+
 // -- the store ------------------------------------------------------------------
 
 /// How many processes a purge removed, and how old they had to be.
@@ -194,7 +213,9 @@ struct schedules_request {
   X(runners_request)                                                           \
   X(schedule_add_request)                                                      \
   X(schedule_remove_request)                                                   \
-  X(schedules_request)
+  X(schedules_request)                                                         \
+  X(hold_request)                                                              \
+  X(release_request)
 
 template <class... Rs>
 struct request_list {};
@@ -312,6 +333,16 @@ typename Inspector::result_type inspect(Inspector& f,
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, schedules_request&) {
   return f(caf::meta::type_name("schedules_request"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hold_request& x) {
+  return f(caf::meta::type_name("hold_request"), x.pid, x.key);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, release_request& x) {
+  return f(caf::meta::type_name("release_request"), x.pid, x.key);
 }
 
 } // namespace procman

@@ -510,6 +510,8 @@ private:
       case tk::retry:
       case tk::schedule_add:
       case tk::schedule_remove:
+      case tk::hold:
+      case tk::release:
         keep_error(ask<process_record>(store_, atom::apply_v, t));
         return;
       case tk::claim: {

@@ -7,6 +7,7 @@
 //   procman [--store DIR] status PID
 //   procman [--store DIR] proceed PID [--data JSON]
 //   procman [--store DIR] cancel PID
+//   procman [--store DIR] hold PID | release PID
 //   procman [--store DIR] list [--status S] [--limit N]
 //   procman [--store DIR] wait PID [--timeout S]
 //   procman [--store DIR] logs PID [--follow] [--stream stdout|stderr]
@@ -71,8 +72,11 @@ commands:
   schedule remove NAME                     remove a schedule
   status PID                               the process info as JSON
   proceed PID [--data JSON]                resume an interrupted process
-  cancel PID                               cancel a queued, interrupted or
-                                           running process
+  cancel PID                               cancel a queued, held,
+                                           interrupted or running process
+  hold PID                                 keep a queued or delayed process
+                                           from running (status held)
+  release PID                              let a held process run again
   list [--status S] [--limit N]            processes, newest first (JSON
                                            lines; a table on a terminal)
   wait PID [--timeout S]                   wait for the process to settle;
@@ -480,6 +484,14 @@ int cmd_cancel(const cli::args& a) {
   return 0;
 }
 
+/// `hold PID` and `release PID`.
+template <class Request>
+int cmd_hold(const cli::args& a) {
+  auto d = open_door(a);
+  print_info(value_or_fail(d.call(Request{pid_arg(a), {}})));
+  return 0;
+}
+
 int cmd_list(const cli::args& a) {
   if (a.positional().size() > 1)
     throw cli::usage_error("unexpected argument \"" + a.positional()[1] + "\"");
@@ -490,8 +502,8 @@ int cmd_list(const cli::args& a) {
     if (status)
       q.status = *status;
     else
-      throw cli::usage_error("--status must be queued, running, interrupted, "
-                             "finished, error or cancelled, not \""
+      throw cli::usage_error("--status must be queued, held, running, "
+                             "interrupted, finished, error or cancelled, not \""
                              + a.get("status") + "\"");
   }
   q.limit = static_cast<uint32_t>(a.number("limit", 100, 1, 1000000));
@@ -805,6 +817,10 @@ int main(int argc, char** argv) {
       return cmd_replay(a);
     if (cmd == "retry")
       return cmd_retry(a);
+    if (cmd == "hold")
+      return cmd_hold<hold_request>(a);
+    if (cmd == "release")
+      return cmd_hold<release_request>(a);
     if (cmd == "schedule")
       return cmd_schedule(a);
     throw cli::usage_error("unknown command \"" + cmd + "\"");
