@@ -1,50 +1,60 @@
 #include "procman/actors/manager.hpp"
 
+#include <tuple>
+#include <type_traits>
+
 #include <caf/send.hpp>
 
-#include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/error.hpp"
 
 namespace procman {
 
-caf::result<std::string>
-manager_state::queue_work(manager_actor::stateful_pointer<manager_state> self,
-                          caf::expected<transition> t) {
-  if (!t)
-    return t.error();
-  // Persist first; the supervisor hears of new work only once it is queued.
-  auto rp = self->make_response_promise<std::string>();
-  self->request(store, caf::infinite, atom::apply_v, std::move(*t))
-    .then(
-      [self, rp](const process_record& rec) mutable {
-        self->state.wake(self);
-        rp.deliver(rec.pid);
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-  return rp;
+namespace {
+
+using self_ptr = manager_actor::stateful_pointer<manager_state>;
+
+/// What the supervisor must hear of after the store answered `R`.
+template <class R>
+void after(self_ptr self, const typename R::reply& x) {
+  auto& sup = self->state.supervisor;
+  if (!sup)
+    return;
+  if constexpr (std::is_same_v<R, cancel_request>) {
+    if (x.status == process_status::running)
+      self->send(sup, atom::cancel_v, x.pid);
+  } else if constexpr (R::queues_work) {
+    // Persisted first: the supervisor hears of new work once it is queued.
+    self->send(sup, atom::wakeup_v);
+  }
 }
 
-caf::result<process_record>
-manager_state::cancel(manager_actor::stateful_pointer<manager_state> self,
-                      caf::expected<transition> t) {
-  if (!t)
-    return t.error();
-  auto rp = self->make_response_promise<process_record>();
-  self->request(store, caf::infinite, atom::apply_v, std::move(*t))
-    .then(
-      [self, rp](const process_record& rec) mutable {
-        if (rec.status == process_status::running && self->state.supervisor)
-          self->send(self->state.supervisor, atom::cancel_v, rec.pid);
-        rp.deliver(rec);
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-  return rp;
+/// The manager's handler of `R`: the store actor's handler carries it out.
+template <class R>
+auto serve(self_ptr self) {
+  return [self](R& r) -> caf::result<typename R::reply> {
+    using reply = typename R::reply;
+    if constexpr (!R::queues_work && !std::is_same_v<R, cancel_request>) {
+      return self->delegate(self->state.store, std::move(r));
+    } else {
+      auto rp = self->make_response_promise<reply>();
+      self->request(self->state.store, caf::infinite, std::move(r))
+        .then(
+          [self, rp](reply& x) mutable {
+            after<R>(self, x);
+            rp.deliver(std::move(x));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    }
+  };
 }
 
-void manager_state::wake(manager_actor::stateful_pointer<manager_state> self) {
-  if (supervisor)
-    self->send(supervisor, atom::wakeup_v);
+template <class... Rs>
+auto serve_all(self_ptr self, request_list<Rs...>) {
+  return std::make_tuple(serve<Rs>(self)...);
 }
+
+} // namespace
 
 manager_actor::behavior_type
 manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
@@ -63,74 +73,34 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
                xs.end());
     }
   });
-  return {
-    [self](atom::start, process_spec& spec) -> caf::result<std::string> {
-      return self->state.queue_work(
-        self, front_door::start(std::move(spec), {}, "client",
-                                &front_door::builtin_steps()));
+  return std::apply(
+    [self](auto... requests) -> manager_actor::behavior_type {
+      return {
+        std::move(requests)...,
+        [self](atom::subscribe, const std::string& pid, const caf::actor& who) {
+          self->monitor(who);
+          self->state.subscribers[pid].push_back(who);
+        },
+        [self](atom::unsub, const std::string& pid, const caf::actor& who) {
+          auto i = self->state.subscribers.find(pid);
+          if (i == self->state.subscribers.end())
+            return;
+          auto& xs = i->second;
+          xs.erase(std::remove(xs.begin(), xs.end(), who), xs.end());
+        },
+        [self](atom::event, const process_event& ev) {
+          auto& subs = self->state.subscribers;
+          for (auto key : {ev.record.pid, std::string{}}) {
+            auto i = subs.find(key);
+            if (i == subs.end())
+              continue;
+            for (auto& who : i->second)
+              caf::anon_send(who, atom::event_v, ev);
+          }
+        },
+      };
     },
-    [self](atom::start, process_spec& spec,
-           std::string& pid) -> caf::result<std::string> {
-      return self->state.queue_work(self, front_door::start(std::move(spec),
-                                                            std::move(pid)));
-    },
-    [self](atom::info, const std::string& pid) {
-      return self->delegate(self->state.store, caf::get_atom_v, pid);
-    },
-    [self](atom::proceed, const std::string& pid,
-           const std::string& data) -> caf::result<std::string> {
-      return self->state.queue_work(self, front_door::proceed(pid, data));
-    },
-    [self](atom::cancel, const std::string& pid) -> caf::result<process_record> {
-      return self->state.cancel(self, front_door::cancel(pid));
-    },
-    // -- the same, under a client's request key --------------------------------
-    [self](atom::start, process_spec& spec, std::string& pid,
-           std::string& key) -> caf::result<std::string> {
-      return self->state.queue_work(
-        self, front_door::keyed(front_door::start(std::move(spec),
-                                                  std::move(pid), "client",
-                                                  &front_door::builtin_steps()),
-                                std::move(key)));
-    },
-    [self](atom::proceed, const std::string& pid, const std::string& data,
-           std::string& key) -> caf::result<std::string> {
-      return self->state.queue_work(
-        self, front_door::keyed(front_door::proceed(pid, data), std::move(key)));
-    },
-    [self](atom::cancel, const std::string& pid,
-           std::string& key) -> caf::result<process_record> {
-      return self->state.cancel(
-        self, front_door::keyed(front_door::cancel(pid), std::move(key)));
-    },
-    [self](atom::list, const list_query& q) {
-      return self->delegate(self->state.store, atom::list_v, q);
-    },
-    [self](atom::output, const std::string& pid, uint64_t after) {
-      return self->delegate(self->state.store, atom::output_v, pid, after);
-    },
-    [self](atom::subscribe, const std::string& pid, const caf::actor& who) {
-      self->monitor(who);
-      self->state.subscribers[pid].push_back(who);
-    },
-    [self](atom::unsub, const std::string& pid, const caf::actor& who) {
-      auto i = self->state.subscribers.find(pid);
-      if (i == self->state.subscribers.end())
-        return;
-      auto& xs = i->second;
-      xs.erase(std::remove(xs.begin(), xs.end(), who), xs.end());
-    },
-    [self](atom::event, const process_event& ev) {
-      auto& subs = self->state.subscribers;
-      for (auto key : {ev.record.pid, std::string{}}) {
-        auto i = subs.find(key);
-        if (i == subs.end())
-          continue;
-        for (auto& who : i->second)
-          caf::anon_send(who, atom::event_v, ev);
-      }
-    },
-  };
+    serve_all(self, door_requests{}));
 }
 
 } // namespace procman

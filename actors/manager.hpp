@@ -1,5 +1,9 @@
-// The manager: the public face of an engine. Hosts start, inspect, proceed,
-// cancel, list and subscribe through it, in-process or from another node.
+// The manager: the public face of an engine. Every request of the front
+// door (messages/requests.hpp) comes here, from hosts in-process and from
+// other nodes, and goes on to the store actor, whose handler carries it out
+// (door/handlers.hpp); the manager then wakes the supervisor for queued
+// work and has it kill the child of a process being cancelled. It also
+// keeps the subscriptions to state changes.
 
 #pragma once
 
@@ -20,20 +24,6 @@ struct manager_state {
   supervisor_actor supervisor;  ///< may be null: then nothing runs here
   /// pid ("" = every process) -> subscribers.
   std::unordered_map<std::string, std::vector<caf::actor>> subscribers;
-
-  void wake(manager_actor::stateful_pointer<manager_state> self);
-
-  /// Applies an enqueue or proceed from the front door (or answers its
-  /// refusal), wakes the supervisor, replies the pid.
-  caf::result<std::string>
-  queue_work(manager_actor::stateful_pointer<manager_state> self,
-             caf::expected<transition> t);
-
-  /// Applies a cancel (or answers its refusal), has the supervisor kill a
-  /// running process's child, replies with the record.
-  caf::result<process_record>
-  cancel(manager_actor::stateful_pointer<manager_state> self,
-         caf::expected<transition> t);
 };
 
 manager_actor::behavior_type

@@ -28,11 +28,14 @@
 
 #include <algorithm>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <caf/send.hpp>
 
+#include "procman/door/handlers.hpp"
+#include "procman/lifecycle/machine.hpp"
 #include "procman/lifecycle/recovery.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/defaults.hpp"
@@ -66,11 +69,99 @@ std::string seconds_since(std::chrono::steady_clock::time_point t) {
 void arm_retry(store_actor::stateful_pointer<store_state> self) {
   auto& st = self->state;
   if (st.retry_delay.count() == 0
-      || (st.pending.empty() && st.pending_output.empty())
+      || (st.pending.empty() && st.pending_output.empty()
+          && st.parked_requests.empty())
       || st.flush_scheduled)
     return;
   st.flush_scheduled = true;
   self->delayed_send(self, st.retry_delay, atom::flush_v);
+}
+
+using self_ptr = store_actor::stateful_pointer<store_state>;
+
+/// The front door's handlers in the store actor: a transition commits
+/// with whatever is parked, at once.
+class service_site : public door_site {
+public:
+  explicit service_site(self_ptr self) : self_(self) {
+    // nop
+  }
+
+  procman::store& db() override {
+    return *self_->state.db;
+  }
+
+  caf::expected<process_record> apply(const transition& t) override {
+    auto res = self_->state.flush({t});
+    arm_retry(self_);
+    return std::move(res.front());
+  }
+
+  bool runner_gone(const std::string&) override {
+    // This runner is alive; a lost worker's lease ends its processes.
+    return false;
+  }
+
+  uint32_t runners() override {
+    return std::max<uint32_t>(1, static_cast<uint32_t>(
+                                   live_runners(self_->state.db->dir())));
+  }
+
+private:
+  self_ptr self_;
+};
+
+/// Whether a request that failed with `err` waits for the next commit that
+/// succeeds instead of being answered now.
+bool waits(self_ptr self, const caf::error& err) {
+  return is(err, errc::storage_failure) && !self->state.give_up;
+}
+
+/// The store actor's handler of `R`.
+template <class R>
+auto serve(self_ptr self) {
+  return [self](R& r) -> caf::result<typename R::reply> {
+    using reply = typename R::reply;
+    service_site site{self};
+    auto res = handle(site, r);
+    if (res)
+      return std::move(*res);
+    if (!waits(self, res.error()))
+      return std::move(res.error());
+    auto rp = self->make_response_promise<reply>();
+    self->state.parked_requests.push_back([self, r, rp]() mutable {
+      service_site site{self};
+      auto res = handle(site, r);
+      if (!res && waits(self, res.error()))
+        return false;
+      if (res)
+        rp.deliver(std::move(*res));
+      else
+        rp.deliver(std::move(res.error()));
+      return true;
+    });
+    arm_retry(self);
+    return rp;
+  };
+}
+
+template <class... Rs>
+auto serve_all(self_ptr self, request_list<Rs...>) {
+  return std::make_tuple(serve<Rs>(self)...);
+}
+
+/// Carries out the parked requests again after a flush.
+void answer_parked(self_ptr self) {
+  auto& st = self->state;
+  if (st.parked_requests.empty()
+      || (st.retry_delay.count() > 0 && !st.give_up))
+    return;
+  auto todo = std::move(st.parked_requests);
+  st.parked_requests.clear();
+  for (auto& f : todo)
+    if (!f())
+      st.parked_requests.push_back(std::move(f));
+  arm_retry(self);
 }
 
 } // namespace
@@ -227,7 +318,10 @@ store_service(store_actor::stateful_pointer<store_state> self,
                             }),
              ls.end());
   });
+  return std::apply(
+    [self](auto... requests) -> store_actor::behavior_type {
   return {
+    std::move(requests)...,
     [self](atom::apply, transition& t) -> caf::result<process_record> {
       auto& st = self->state;
       st.pending.push_back(std::move(t));
@@ -343,6 +437,7 @@ store_service(store_actor::stateful_pointer<store_state> self,
       self->state.flush_scheduled = false;
       self->state.flush();
       arm_retry(self);
+      answer_parked(self);
     },
     [self](atom::drain) {
       // The runner stops: whatever cannot be committed now is answered
@@ -352,6 +447,7 @@ store_service(store_actor::stateful_pointer<store_state> self,
       st.give_up = true;
       if (st.failed_commits > 0)
         st.flush();
+      answer_parked(self);
     },
     [self](atom::subscribe, const caf::actor& listener) {
       self->monitor(listener);
@@ -367,6 +463,8 @@ store_service(store_actor::stateful_pointer<store_state> self,
       return n;
     },
   };
+    },
+    serve_all(self, door_requests{}));
 }
 
 } // namespace procman

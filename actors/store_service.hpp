@@ -42,6 +42,11 @@ struct store_state {
   /// A `flush` is in the mailbox or armed as a retry timer.
   bool flush_scheduled = false;
   std::vector<caf::actor> listeners;
+  /// Front-door requests whose commit failed for storage reasons: carried
+  /// out again after the next commit that succeeds (or answered with the
+  /// error once the store gives up), as parked transitions are. Each
+  /// returns whether it was answered.
+  std::vector<std::function<bool()>> parked_requests;
   /// This runner's id: recovery never touches its own processes.
   std::string runner_id;
 

@@ -65,8 +65,8 @@ install(TARGETS procman procman_steps procman_base EXPORT procmanTargets
 # in any release. tests/package checks that each installed header's
 # includes are installed too.
 set(PROCMAN_PUBLIC_HEADERS
-    client/client.hpp
-    distribution/remote_client.hpp
+    door/door.hpp
+    door/remote_backend.hpp
     engine/engine.hpp
     logging/logger.hpp
     messages/actors.hpp
@@ -77,6 +77,7 @@ set(PROCMAN_PUBLIC_HEADERS
     messages/fwd.hpp
     messages/output_stream.hpp
     messages/render.hpp
+    messages/requests.hpp
     messages/spec_check.hpp
     messages/types.hpp
     remote/remote.hpp

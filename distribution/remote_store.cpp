@@ -1,5 +1,7 @@
 #include "procman/distribution/remote_store.hpp"
 
+#include <tuple>
+
 #include "procman/messages/error.hpp"
 
 namespace procman {
@@ -40,6 +42,21 @@ caf::result<T> forward(self_ptr self, Pending remote_store_state::*pending,
   return rp;
 }
 
+/// A front-door request reaches a worker node only by mistake: the store
+/// node answers them.
+template <class R>
+auto refuse() {
+  return [](R&) -> caf::result<typename R::reply> {
+    return make_error(errc::invalid_argument,
+                      "a worker node answers no requests: ask the store node");
+  };
+}
+
+template <class... Rs>
+auto refuse_all(request_list<Rs...>) {
+  return std::make_tuple(refuse<Rs>()...);
+}
+
 } // namespace
 
 caf::error remote_store_state::ended() const {
@@ -55,7 +72,10 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
     uint64_t, caf::typed_response_promise<process_record>>;
   using claims = std::unordered_map<
     uint64_t, caf::typed_response_promise<std::vector<process_record>>>;
+  return std::apply(
+    [self](auto... requests) -> remote_store_actor::behavior_type {
   return {
+    std::move(requests)...,
     [self](atom::apply, transition& t) {
       return forward<process_record, records>(
         self, &remote_store_state::records, atom::apply_v,
@@ -160,6 +180,8 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
       st.fires.clear();
     },
   };
+    },
+    refuse_all(door_requests{}));
 }
 
 } // namespace procman

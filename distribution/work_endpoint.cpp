@@ -27,11 +27,14 @@
 #include "procman/distribution/work_endpoint.hpp"
 
 #include <cstdlib>
+#include <tuple>
+#include <type_traits>
 
 #include <caf/send.hpp>
 
 #include "procman/lifecycle/front_door.hpp"
 #include "procman/lifecycle/lost.hpp"
+#include "procman/lifecycle/machine.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
@@ -71,14 +74,27 @@ std::string seconds(uint32_t ms) {
   return seconds(std::chrono::milliseconds(ms));
 }
 
-/// Carries out a request and answers nobody (the test fault): the promise
-/// is never delivered, as if the answer had been lost on its way.
-template <class... Rs, class Handle, class... Ts>
-caf::result<Rs...> drop_answer_of(self_ptr self, const Handle& dest,
-                                  Ts&&... xs) {
-  self->request(dest, caf::infinite, std::forward<Ts>(xs)...)
-    .then([](Rs&...) {}, [](caf::error&) {});
-  return self->make_response_promise<Rs...>();
+/// The gate's handler of a front-door request: the manager's. With the
+/// test fault, a request under a key not seen before is carried out but
+/// not answered, as if the answer were lost.
+template <class R>
+auto forward(self_ptr self) {
+  return [self](R& r) -> caf::result<typename R::reply> {
+    auto& mgr = self->state.manager;
+    if constexpr (has_request_key<R>::value) {
+      if (!r.key.empty() && self->state.drop_answer(r.key)) {
+        self->request(mgr, caf::infinite, std::move(r))
+          .then([](typename R::reply&) {}, [](caf::error&) {});
+        return self->make_response_promise<typename R::reply>();
+      }
+    }
+    return self->delegate(mgr, std::move(r));
+  };
+}
+
+template <class... Rs>
+auto forward_all(self_ptr self, request_list<Rs...>) {
+  return std::make_tuple(forward<Rs>(self)...);
 }
 
 } // namespace
@@ -214,21 +230,6 @@ void work_endpoint_state::settle(self_ptr self, const std::string& holder) {
       });
 }
 
-caf::result<process_record>
-work_endpoint_state::retry(self_ptr self, caf::expected<transition> t) {
-  if (!t)
-    return t.error();
-  auto rp = self->make_response_promise<process_record>();
-  self->request(store, caf::infinite, atom::apply_v, std::move(*t))
-    .then(
-      [self, rp](process_record& rec) mutable {
-        self->state.wake(self);
-        rp.deliver(std::move(rec));
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-  return rp;
-}
-
 void work_endpoint_state::wake(self_ptr self) {
   if (local)
     self->send(local, atom::wakeup_v);
@@ -285,57 +286,12 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
                      atom::recover_v);
   auto lease_ms = st.opts.lease_ms;
   auto exec_lease_ms = st.opts.exec_lease_ms;
+  return std::apply(
+    [self, lease_ms,
+     exec_lease_ms](auto... requests) -> work_endpoint_gate::behavior_type {
   return {
     // -- the manager's interface ----------------------------------------------
-    [self](atom::start, process_spec& spec) {
-      return self->delegate(self->state.manager, atom::start_v,
-                            std::move(spec));
-    },
-    [self](atom::start, process_spec& spec, std::string& pid) {
-      return self->delegate(self->state.manager, atom::start_v,
-                            std::move(spec), std::move(pid));
-    },
-    [self](atom::info, const std::string& pid) {
-      return self->delegate(self->state.manager, atom::info_v, pid);
-    },
-    [self](atom::proceed, const std::string& pid, const std::string& data) {
-      return self->delegate(self->state.manager, atom::proceed_v, pid, data);
-    },
-    [self](atom::cancel, const std::string& pid) {
-      return self->delegate(self->state.manager, atom::cancel_v, pid);
-    },
-    [self](atom::start, process_spec& spec, std::string& pid,
-           std::string& key) -> caf::result<std::string> {
-      auto& mgr = self->state.manager;
-      if (self->state.drop_answer(key))
-        return drop_answer_of<std::string>(self, mgr, atom::start_v,
-                                           std::move(spec), std::move(pid),
-                                           std::move(key));
-      return self->delegate(mgr, atom::start_v, std::move(spec),
-                            std::move(pid), std::move(key));
-    },
-    [self](atom::proceed, const std::string& pid, const std::string& data,
-           std::string& key) -> caf::result<std::string> {
-      auto& mgr = self->state.manager;
-      if (self->state.drop_answer(key))
-        return drop_answer_of<std::string>(self, mgr, atom::proceed_v, pid,
-                                           data, std::move(key));
-      return self->delegate(mgr, atom::proceed_v, pid, data, std::move(key));
-    },
-    [self](atom::cancel, const std::string& pid,
-           std::string& key) -> caf::result<process_record> {
-      auto& mgr = self->state.manager;
-      if (self->state.drop_answer(key))
-        return drop_answer_of<process_record>(self, mgr, atom::cancel_v, pid,
-                                              std::move(key));
-      return self->delegate(mgr, atom::cancel_v, pid, std::move(key));
-    },
-    [self](atom::list, const list_query& q) {
-      return self->delegate(self->state.manager, atom::list_v, q);
-    },
-    [self](atom::output, const std::string& pid, uint64_t after) {
-      return self->delegate(self->state.manager, atom::output_v, pid, after);
-    },
+    std::move(requests)...,
     [self](atom::subscribe, const std::string& pid, const caf::actor& who) {
       self->send(self->state.manager, atom::subscribe_v, pid, who);
     },
@@ -351,85 +307,6 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
           && rec.status == process_status::running && rec.cancel_requested)
         if (auto l = st.live(rec.runner))
           self->send(l->link, atom::cancel_v, rec.pid);
-    },
-    // -- the other client calls -------------------------------------------------
-    [self](atom::submit,
-           process_spec& spec) -> caf::result<std::string, bool> {
-      // The pid is chosen here, so that a key's holder (another pid) shows.
-      auto pid = store::make_pid();
-      auto rp = self->make_response_promise<std::string, bool>();
-      self->request(self->state.manager, caf::infinite, atom::start_v,
-                    std::move(spec), pid)
-        .then([rp, pid](std::string& got) mutable { rp.deliver(got, got != pid); },
-              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
-    },
-    [self](atom::submit, process_spec& spec, std::string& pid,
-           std::string& key) -> caf::result<std::string, bool> {
-      bool drop = self->state.drop_answer(key);
-      auto rp = self->make_response_promise<std::string, bool>();
-      self->request(self->state.manager, caf::infinite, atom::start_v,
-                    std::move(spec), pid, std::move(key))
-        .then(
-          [rp, pid, drop](std::string& got) mutable {
-            if (!drop)
-              rp.deliver(got, got != pid);
-          },
-          [rp, drop](caf::error& err) mutable {
-            if (!drop)
-              rp.deliver(std::move(err));
-          });
-      return rp;
-    },
-    [self](atom::retry,
-           const std::string& pid) -> caf::result<process_record> {
-      return self->state.retry(self, front_door::retry(pid));
-    },
-    [self](atom::retry, const std::string& pid,
-           std::string& key) -> caf::result<process_record> {
-      auto t = front_door::keyed(front_door::retry(pid), key);
-      if (t && self->state.drop_answer(key)) {
-        self->request(self->state.store, caf::infinite, atom::apply_v,
-                      std::move(*t))
-          .then([self](process_record&) { self->state.wake(self); },
-                [](caf::error&) {});
-        return self->make_response_promise<process_record>();
-      }
-      return self->state.retry(self, std::move(t));
-    },
-    [self](atom::schedule, std::string& name, const std::string& cron,
-           process_spec& spec) -> caf::result<schedule_record> {
-      auto t = front_door::schedule_add(name, cron, std::move(spec));
-      if (!t)
-        return t.error();
-      auto rp = self->make_response_promise<schedule_record>();
-      self->request(self->state.store, caf::infinite, atom::apply_v,
-                    std::move(*t))
-        .then(
-          [self, rp, name](const process_record&) mutable {
-            // The supervisor fires it when it is due.
-            self->state.wake(self);
-            rp.delegate(self->state.store, atom::schedule_v, name);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
-    },
-    [self](atom::schedule) {
-      return self->delegate(self->state.store, atom::schedule_v);
-    },
-    [self](atom::unschedule,
-           const std::string& name) -> caf::result<schedule_record> {
-      auto rp = self->make_response_promise<schedule_record>();
-      self->request(self->state.store, caf::infinite, atom::schedule_v, name)
-        .then(
-          [self, rp, name](schedule_record& old) mutable {
-            self->request(self->state.store, caf::infinite, atom::apply_v,
-                          front_door::schedule_remove(name))
-              .then([rp, old](const process_record&) mutable { rp.deliver(old); },
-                    [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
     },
     // -- worker nodes -----------------------------------------------------------
     [self, lease_ms, exec_lease_ms](atom::join, const node_hello& hello,
@@ -606,6 +483,8 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
         .then([](uint32_t) {}, [](const caf::error&) {});
     },
   };
+    },
+    forward_all(self, door_requests{}));
 }
 
 } // namespace procman

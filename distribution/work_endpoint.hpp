@@ -72,8 +72,7 @@ struct work_endpoint_state {
   endpoint_options opts;
   manager_actor manager;
   store_actor store;
-  /// The store node's own supervisor: woken by what the endpoint queues
-  /// itself (retry, schedules), as the manager wakes it.
+  /// The store node's own supervisor: woken with the workers.
   supervisor_actor local;
   /// Every lease by holder, live or being ended.
   std::unordered_map<std::string, node_lease> leases;
@@ -100,11 +99,6 @@ struct work_endpoint_state {
 
   void wake(work_endpoint_gate::stateful_pointer<work_endpoint_state> self);
 
-  /// Queues an errored process again (or answers the refusal) and wakes
-  /// the workers; replies with the record.
-  caf::result<process_record>
-  retry(work_endpoint_gate::stateful_pointer<work_endpoint_state> self,
-        caf::expected<transition> t);
 };
 
 work_endpoint_gate::behavior_type

@@ -2,15 +2,19 @@
 //
 // Two ways:
 //  - `engine`: run the engine inside the host's own actor system. The host
-//    talks to `manager()` (typed: start, info, proceed, cancel, list,
-//    subscribe); children run as with procman-runner.
+//    sends `manager()` the front door's requests (messages/requests.hpp:
+//    start, status, proceed, cancel, list, ...) and subscribes; children
+//    run as with procman-runner.
 //      caf::actor_system sys{cfg};   // cfg.add_message_types<caf::id_block::procman>()
 //      auto eng = procman::engine::start(sys, {.store_dir = "/var/lib/x"});
 //      caf::scoped_actor self{sys};
-//      self->request((*eng)->manager(), caf::infinite, procman::atom::start_v, spec)
+//      self->request((*eng)->manager(), caf::infinite,
+//                    procman::start_request{spec, {}, {}})
 //        .receive([](const std::string& pid) { ... }, [](caf::error&) { ... });
-//  - `client` (client/client.hpp): no actor system; enqueue into and read a
-//    store that a separate procman-runner serves.
+//    or, blocking: `procman::door_of_manager(sys, (*eng)->manager())`
+//    (door/remote_backend.hpp).
+//  - `door::open(dir)` (door/door.hpp): no actor system; enqueue into and
+//    read a store that a separate procman-runner serves.
 
 #pragma once
 

@@ -5,6 +5,7 @@ namespace procman {
 bool holds_key(const process_record& rec) {
   return !rec.key.empty()
          && (rec.status == process_status::queued
+             || rec.status == process_status::held
              || rec.status == process_status::running
              || rec.status == process_status::interrupted);
 }

@@ -265,6 +265,27 @@ caf::error cancel(const transition& t, process_record& rec, uint64_t now) {
   return {};
 }
 
+/// Hold keeps a queued (or delayed) process from being claimed; release
+/// puts it back in its place (its queue number is kept).
+caf::error hold(const transition& t, process_record& rec) {
+  if (rec.status != ps::queued)
+    return make_error(errc::illegal_transition,
+                      t.pid + ": cannot hold a " + to_string(rec.status)
+                        + " process; only a queued or delayed one can be "
+                          "held");
+  rec.status = ps::held;
+  return {};
+}
+
+caf::error release(const transition& t, process_record& rec) {
+  if (rec.status != ps::held)
+    return make_error(errc::illegal_transition,
+                      t.pid + ": cannot release a " + to_string(rec.status)
+                        + " process; only a held one can be released");
+  rec.status = ps::queued;
+  return {};
+}
+
 } // namespace
 
 caf::expected<boost::json::object> read_proceed_data(const std::string& pid,
@@ -361,6 +382,12 @@ next(const process_record* current, const transition& t, uint64_t now) {
       break;
     case tk::retry:
       err = retry(t, rec);
+      break;
+    case tk::hold:
+      err = hold(t, rec);
+      break;
+    case tk::release:
+      err = release(t, rec);
       break;
     case tk::schedule_add:
     case tk::schedule_remove:

@@ -19,9 +19,24 @@
 #include <caf/typed_actor.hpp>
 
 #include "procman/messages/fwd.hpp"
+#include "procman/messages/requests.hpp"
 #include "procman/messages/types.hpp"
 
 namespace procman {
+
+/// An actor interface that answers every request of `List` with the
+/// request's reply type.
+template <class List>
+struct answers;
+
+template <class... Rs>
+struct answers<request_list<Rs...>> {
+  using type = caf::typed_actor<
+    typename caf::replies_to<Rs>::template with<typename Rs::reply>...>;
+};
+
+/// What the front door asks (messages/requests.hpp): every user operation.
+using door_actor = answers<door_requests>::type;
 
 // clang-format off
 
@@ -77,7 +92,10 @@ using store_actor = caf::typed_actor<
   caf::reacts_to<atom::flush>,
   /// The runner stops: stop retrying failed commits and answer them (and
   /// any later failure) with the storage error.
-  caf::reacts_to<atom::drain>>;
+  caf::reacts_to<atom::drain>>
+  /// And the front door's requests, each carried out by its handler
+  /// (door/handlers.hpp) on this store; the manager hands them on.
+  ::extend_with<door_actor>;
 
 /// The order in which queued processes run. Holds no records: the queue
 /// lives in the store's queue index.
@@ -109,44 +127,10 @@ using supervisor_actor = caf::typed_actor<
   /// follows once they are committed).
   caf::reacts_to<atom::exited, std::string>>;
 
-/// The public face: what hosts and the CLI's engine mode use.
-using manager_actor = caf::typed_actor<
-  /// Enqueues a process; replies with its pid. Errors: invalid_spec (also
-  /// bad args of a built-in step), unknown_class (an unknown `procman.*`
-  /// class): the built-ins are checked before anything is queued.
-  caf::replies_to<atom::start, process_spec>::with<std::string>,
-  /// Enqueues under a pid the caller chose (32 lowercase hex, unused): the
-  /// replay harness re-creates recorded processes. Errors: as above, plus
-  /// illegal_transition for a pid in use, invalid_argument for a bad pid.
-  caf::replies_to<atom::start, process_spec, std::string>::with<std::string>,
-  /// The record of a process. Errors: unknown_process.
-  caf::replies_to<atom::info, std::string>::with<process_record>,
-  /// Merges data (a JSON object as text) over the interrupted output and
-  /// queues the rest; replies with the same pid. Errors: unknown_process,
-  /// not_interrupted, invalid_json.
-  caf::replies_to<atom::proceed, std::string, std::string>::with<std::string>,
-  /// Cancels: queued and interrupted ones at once, running ones once their
-  /// child is killed. Replies with the record after the request.
-  /// Errors: unknown_process, already_terminal.
-  caf::replies_to<atom::cancel, std::string>::with<process_record>,
-  /// Start (spec, pid, key), proceed (pid, data, key) and cancel (pid,
-  /// key) for a client that asks again when an answer is lost: `key` (32
-  /// lowercase hex, new for each request) makes a repeat answer as the
-  /// first did instead of acting again, and a start under a pid the client
-  /// chose answers that pid. Errors: as above, plus invalid_argument for a
-  /// bad key.
-  caf::replies_to<atom::start, process_spec, std::string, std::string>
-    ::with<std::string>,
-  caf::replies_to<atom::proceed, std::string, std::string, std::string>
-    ::with<std::string>,
-  caf::replies_to<atom::cancel, std::string, std::string>
-    ::with<process_record>,
-  /// Lists records.
-  caf::replies_to<atom::list, list_query>::with<std::vector<process_record>>,
-  /// The live output of a process (what its procman.exec commands wrote)
-  /// kept after chunk N (0: all), with its status; poll with N = the
-  /// reply's `last_seq` to follow it. Errors: unknown_process.
-  caf::replies_to<atom::output, std::string, uint64_t>::with<output_log>,
+/// The public face: what hosts, the CLI (door/door.hpp) and remote clients
+/// use. Every request of the front door (messages/requests.hpp; the same
+/// answer whichever way it comes), and subscriptions.
+using manager_actor = door_actor::extend<
   /// Sends (event, process_event) to the actor for every state change of
   /// the process (all processes if the pid is empty) until it terminates
   /// or unsubscribes.
@@ -186,38 +170,10 @@ using work_endpoint_actor = caf::typed_actor<
   /// current and holds the process.
   caf::reacts_to<atom::output, std::string, output_chunk>>;
 
-/// What a store node answers besides the manager's messages, for the CLI's
-/// commands that a manager does not offer (`procman --connect`, and
-/// remote_client).
-using node_clients_actor = caf::typed_actor<
-  /// Enqueues; replies with the pid and whether it is that of a process
-  /// that held the spec's unique key already. Errors: as the manager's
-  /// start.
-  caf::replies_to<atom::submit, process_spec>::with<std::string, bool>,
-  /// The same under a pid the client chose and a request key (as the
-  /// manager's keyed start): a repeat answers as the first did.
-  caf::replies_to<atom::submit, process_spec, std::string, std::string>
-    ::with<std::string, bool>,
-  /// Queues an errored process again. Errors: unknown_process,
-  /// illegal_transition.
-  caf::replies_to<atom::retry, std::string>::with<process_record>,
-  /// The same under a request key (pid, key).
-  caf::replies_to<atom::retry, std::string, std::string>::with<process_record>,
-  /// Adds or replaces a schedule (name, cron, spec). Errors:
-  /// invalid_argument, invalid_spec.
-  caf::replies_to<atom::schedule, std::string, std::string, process_spec>
-    ::with<schedule_record>,
-  /// Every schedule, by name.
-  caf::replies_to<atom::schedule>::with<std::vector<schedule_record>>,
-  /// Removes a schedule; replies with it as it was. Errors:
-  /// unknown_schedule.
-  caf::replies_to<atom::unschedule, std::string>::with<schedule_record>>;
-
 /// What a store node publishes (`procman-runner --listen`): the manager's
 /// interface, so that hosts and `procman --connect` reach it as they reach
-/// a published manager, the work endpoint's, and the other client calls.
-using node_gate_actor = manager_actor::extend_with<work_endpoint_actor>
-  ::extend_with<node_clients_actor>;
+/// a published manager, and the work endpoint's.
+using node_gate_actor = manager_actor::extend_with<work_endpoint_actor>;
 
 /// A worker node's side of its link to a store node: what the endpoint
 /// pushes to it.

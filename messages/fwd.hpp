@@ -12,6 +12,9 @@
 #include <caf/fwd.hpp>
 #include <caf/type_id.hpp>
 
+// The front door's requests, each a type of the block (the list there).
+#include "procman/messages/requests.hpp"
+
 namespace procman {
 
 enum class process_status : uint8_t;
@@ -92,9 +95,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(procman, caf::first_custom_type_id)
 
   PROCMAN_ADD_TYPE((procman::schedule_record))
   PROCMAN_ADD_TYPE((std::vector<procman::schedule_record>))
-  PROCMAN_ADD_ATOM(submit, "submit")
-  PROCMAN_ADD_ATOM(retry, "retry")
   PROCMAN_ADD_ATOM(schedule, "schedule")
-  PROCMAN_ADD_ATOM(unschedule, "unschedule")
+
+  // The front door's answers, and its requests (messages/requests.hpp:
+  // PROCMAN_DOOR_REQUESTS; new ones at the end, as every type here).
+  PROCMAN_ADD_TYPE((procman::purge_result))
+  PROCMAN_ADD_TYPE((procman::setting_value))
+  PROCMAN_ADD_TYPE((std::vector<procman::setting_value>))
+  PROCMAN_ADD_TYPE((procman::log_export))
+#define PROCMAN_ADD_REQUEST(R) PROCMAN_ADD_TYPE((procman::R))
+  PROCMAN_DOOR_REQUESTS(PROCMAN_ADD_REQUEST)
+#undef PROCMAN_ADD_REQUEST
 
 CAF_END_TYPE_ID_BLOCK(procman)

@@ -24,7 +24,8 @@ std::string print_enum(E x, const char* const (&names)[N], size_t offset) {
 }
 
 const char* const status_names[] = {"queued",   "running", "interrupted",
-                                    "finished", "error",   "cancelled"};
+                                    "finished", "error",   "cancelled",
+                                    "held"};
 const char* const step_names[] = {"pending", "running", "completed", "failed",
                                   "cancelled"};
 const char* const kind_names[] = {"none",    "exception", "spec",
@@ -34,7 +35,8 @@ const char* const transition_names[]
   = {"enqueue",   "claim",   "start",  "step_started",
      "step_completed", "progress", "interrupt", "proceed",
      "finish",    "fail",    "cancel", "purge",
-     "retry",     "schedule_add", "schedule_remove"};
+     "retry",     "schedule_add", "schedule_remove",
+     "hold",      "release"};
 const char* const backoff_names[] = {"exponential", "fixed"};
 
 } // namespace

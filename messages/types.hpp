@@ -28,6 +28,7 @@ namespace procman {
 /// queued -> running -> finished | error | cancelled
 /// running -> interrupted -> (proceed) -> queued
 /// queued | interrupted -> cancelled
+/// queued -> (hold) -> held -> (release) -> queued; held -> cancelled
 /// ```
 enum class process_status : uint8_t {
   queued = 1,
@@ -36,6 +37,8 @@ enum class process_status : uint8_t {
   finished = 4,
   error = 5,
   cancelled = 6,
+  /// `procman hold`: queued (or delayed) but not claimed until released.
+  held = 7,
 };
 
 /// State of one step inside a process. Stored in records: new values go
@@ -80,6 +83,9 @@ enum class transition_kind : uint8_t {
   /// event: `pid` is empty and `schedule` names it.
   schedule_add = 14,
   schedule_remove = 15,
+  /// `procman hold` and `procman release`.
+  hold = 16,
+  release = 17,
 };
 
 /// How the delay between retries grows (`"retry": {"backoff": ...}`).

@@ -505,11 +505,13 @@ private:
           keep_error(ask<process_record>(store_, atom::apply_v, t));
           return;
         }
-        keep_error(ask<std::string>(manager_, atom::start_v, t.spec, t.pid));
+        keep_error(ask<std::string>(manager_, start_request{t.spec, t.pid, {}}));
         return;
       case tk::retry:
       case tk::schedule_add:
       case tk::schedule_remove:
+      case tk::hold:
+      case tk::release:
         keep_error(ask<process_record>(store_, atom::apply_v, t));
         return;
       case tk::claim: {
@@ -625,13 +627,15 @@ private:
                      t.error.stderr_tail);
           return;
         }
-        keep_error(ask<process_record>(manager_, atom::cancel_v, t.pid));
+        keep_error(ask<process_record>(manager_, cancel_request{t.pid, {}}));
         if (e.status_after == process_status::cancelled)
           end_process_actor(t.pid);
         return;
       case tk::proceed:
-        keep_error(ask<std::string>(manager_, atom::proceed_v, t.pid,
-                                    t.data.empty() ? std::string{"{}"} : t.data));
+        keep_error(ask<std::string>(
+          manager_, proceed_request{t.pid,
+                                    t.data.empty() ? std::string{"{}"} : t.data,
+                                    {}}));
         return;
       case tk::purge:
         keep_error(ask<process_record>(store_, atom::apply_v, t));

@@ -20,9 +20,59 @@
 
 #include <boost/json.hpp>
 
+#include "procman/door/door.hpp"
+#include "procman/persistence/store.hpp"
+
 namespace procman::bench {
 
 namespace json = boost::json;
+
+/// A store directory through the front door's local backend, and the
+/// store itself for what only a benchmark reads (stats, the log).
+class client {
+public:
+  static caf::expected<client> open(const std::string& dir) {
+    store_options so;
+    so.dir = dir;
+    so.default_timeout = 0; // the runner's default applies
+    auto db = procman::store::open(so);
+    if (!db)
+      return db.error();
+    std::shared_ptr<procman::store> shared = std::move(*db);
+    return client{shared, door::on(shared)};
+  }
+  caf::expected<std::string> start(const process_spec& spec) {
+    return door_.start(spec);
+  }
+  caf::expected<process_record> info(const std::string& pid) {
+    return door_.info(pid);
+  }
+  caf::expected<std::vector<process_record>> list(const list_query& q) {
+    return door_.call(list_request{q});
+  }
+  caf::expected<process_record> cancel(const std::string& pid) {
+    return door_.cancel(pid);
+  }
+  caf::expected<schedule_record> add_schedule(const std::string& name,
+                                              const std::string& cron,
+                                              const process_spec& spec) {
+    return door_.call(schedule_add_request{name, cron, spec});
+  }
+  caf::expected<schedule_record> remove_schedule(const std::string& name) {
+    return door_.call(schedule_remove_request{name});
+  }
+  procman::store& db() {
+    return *db_;
+  }
+
+private:
+  client(std::shared_ptr<procman::store> db, door d)
+    : db_(std::move(db)), door_(std::move(d)) {
+    // nop
+  }
+  std::shared_ptr<procman::store> db_;
+  door door_;
+};
 
 // -- options -------------------------------------------------------------------
 

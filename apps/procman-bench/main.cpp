@@ -27,7 +27,6 @@
 
 #include "procman/apps/common/args.hpp"
 #include "procman/apps/procman-bench/bench.hpp"
-#include "procman/client/client.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/spec_check.hpp"
 #include "procman/persistence/store.hpp"

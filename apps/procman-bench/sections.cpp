@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #include "procman/apps/procman-bench/bench.hpp"
-#include "procman/client/client.hpp"
 #include "procman/engine/engine.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
@@ -721,7 +720,7 @@ void run_latency_status_timeout(const options& o, report& r) {
         auto mgr = (*eng)->manager();
         caf::scoped_actor self{sys};
         manager_rate = loop([&] {
-          self->request(mgr, caf::infinite, atom::info_v, existing_pid)
+          self->request(mgr, caf::infinite, status_request{existing_pid})
             .receive([&](const process_record& rec) { sink += rec.pid.size(); },
                      [&](const caf::error&) {});
         });
@@ -745,9 +744,9 @@ void run_latency_status_timeout(const options& o, report& r) {
     s["manager_info_per_s"] = manager_rate;
     s["cli_status_per_s"] = cli_rate;
     s["sink"] = sink;
-    r.add("4 status", "in-process: client::info (store::get)", fmt_rate(get_rate),
+    r.add("4 status", "in-process: door::info (local backend, store::get)", fmt_rate(get_rate),
           ">= 200,000/s", get_rate >= 200000 ? 1 : 0);
-    r.add("4 status", "in-process: client::info + info JSON", fmt_rate(json_rate));
+    r.add("4 status", "in-process: door::info + info JSON", fmt_rate(json_rate));
     r.add("4 status", "in-process: manager actor (request/receive)",
           fmt_rate(manager_rate));
     r.add("4 status", "`procman status PID` command", fmt_rate(cli_rate)

@@ -7,6 +7,7 @@
 //   procman [--store DIR] status PID
 //   procman [--store DIR] proceed PID [--data JSON]
 //   procman [--store DIR] cancel PID
+//   procman [--store DIR] hold PID | release PID
 //   procman [--store DIR] list [--status S] [--limit N]
 //   procman [--store DIR] wait PID [--timeout S]
 //   procman [--store DIR] logs PID [--follow] [--stream stdout|stderr]
@@ -20,12 +21,13 @@
 // 2 usage error; `wait` and `logs --follow`: 0 finished, 1 error or
 // cancelled, 3 interrupted, 4 the wait timed out; `run`: 0 finished,
 // 1 failed, 3 interrupted.
-// With --connect (or $PROCMAN_CONNECT) every command but run, log export,
-// purge, config and replay goes to a store node
-// (docs/distribution.md) with the same output and exit codes; a store node
-// that cannot be reached exits 1. A command without an answer is sent again
-// on a new connection within 30 s (remote_client): the store node answers a
-// repeated start, proceed, cancel or retry as it answered the first.
+// Every command but run and replay is a request of the front door
+// (door/door.hpp): on the store directory, or with --connect (or
+// $PROCMAN_CONNECT) on a store node (docs/distribution.md) with the same
+// output and exit codes; a store node that cannot be reached exits 1. A
+// command without an answer is sent again on a new connection within 30 s:
+// the store node answers a repeated start, proceed, cancel or retry as it
+// answered the first.
 
 #include <cmath>
 #include <csignal>
@@ -34,7 +36,6 @@
 #include <iostream>
 #include <sstream>
 #include <tuple>
-#include <type_traits>
 
 #include <boost/json.hpp>
 #include <unistd.h>
@@ -42,8 +43,8 @@
 #include "procman/apps/common/args.hpp"
 #include "procman/apps/common/version.hpp"
 #include "procman/children/process_tree.hpp"
-#include "procman/client/client.hpp"
-#include "procman/distribution/remote_client.hpp"
+#include "procman/door/door.hpp"
+#include "procman/door/remote_backend.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
@@ -52,7 +53,6 @@
 #include "procman/messages/time.hpp"
 #include "procman/messages/log_format.hpp"
 #include "procman/messages/units.hpp"
-#include "procman/persistence/store.hpp"
 #include "procman/replay/replay.hpp"
 #include "procman/steps/runner.hpp"
 #include "procman/steps/step_registry.hpp"
@@ -76,8 +76,11 @@ commands:
   schedule remove NAME                     remove a schedule
   status PID                               the process info as JSON
   proceed PID [--data JSON]                resume an interrupted process
-  cancel PID                               cancel a queued, interrupted or
-                                           running process
+  cancel PID                               cancel a queued, held,
+                                           interrupted or running process
+  hold PID                                 keep a queued or delayed process
+                                           from running (status held)
+  release PID                              let a held process run again
   list [--status S] [--limit N]            processes, newest first (JSON
                                            lines; a table on a terminal)
   wait PID [--timeout S]                   wait for the process to settle;
@@ -110,7 +113,7 @@ $PROCMAN_STEP_LIBS; it warns when no runner serves the store.
 --store defaults to $PROCMAN_STORE, else $XDG_STATE_HOME/procman, else
 ~/.local/state/procman. --version prints the version (and git revision).
 
-remote store (every command but run, log export, purge, config, replay):
+remote store (every command but run and replay):
   --connect HOST:PORT    ask the store node there (procman-runner --listen)
                          instead of a store directory; also $PROCMAN_CONNECT
   --tls-cert FILE        with --tls-key and --tls-ca (or $PROCMAN_TLS_CERT,
@@ -173,112 +176,6 @@ const std::string& pid_arg(const cli::args& a) {
   return a.positional()[1];
 }
 
-void procman_warn_without_runner(client& c);
-
-/// What the commands ask: a store directory (client) or a store node's
-/// manager (remote_client), with the same calls.
-struct backend {
-  virtual ~backend() = default;
-  virtual caf::expected<client::submitted> submit(const process_spec& spec) = 0;
-  virtual caf::expected<process_record> retry(const std::string& pid) = 0;
-  virtual caf::expected<schedule_record>
-  add_schedule(const std::string& name, const std::string& cron,
-               const process_spec& spec) = 0;
-  virtual caf::expected<schedule_record>
-  remove_schedule(const std::string& name) = 0;
-  virtual caf::expected<std::vector<schedule_record>> schedules() = 0;
-  virtual caf::expected<output_log> output(const std::string& pid) = 0;
-  virtual caf::expected<output_log>
-  follow_output(const std::string& pid,
-                const std::function<void(const output_chunk&)>& on_output,
-                const std::function<void(uint64_t)>& on_dropped) = 0;
-  /// The store's output limit, for a message (a store node's is not
-  /// known here).
-  virtual caf::expected<uint64_t> output_limit() = 0;
-  /// After an enqueue, proceed or retry: warns when no runner serves the
-  /// store (a store node always does).
-  virtual void warn_without_runner() = 0;
-  virtual caf::expected<process_record> info(const std::string& pid) = 0;
-  virtual caf::expected<std::string> proceed(const std::string& pid,
-                                             const std::string& data) = 0;
-  virtual caf::expected<process_record> cancel(const std::string& pid) = 0;
-  virtual caf::expected<std::vector<process_record>>
-  list(const list_query& q) = 0;
-  virtual caf::expected<process_record>
-  wait(const std::string& pid, std::chrono::milliseconds timeout,
-       const std::function<void(const process_record&)>& on_change) = 0;
-};
-
-template <class Client>
-struct backend_of : backend {
-  Client c;
-  explicit backend_of(Client x) : c(std::move(x)) {}
-  caf::expected<client::submitted> submit(const process_spec& spec) override {
-    return deref().submit(spec);
-  }
-  caf::expected<process_record> retry(const std::string& pid) override {
-    return deref().retry(pid);
-  }
-  caf::expected<schedule_record>
-  add_schedule(const std::string& name, const std::string& cron,
-               const process_spec& spec) override {
-    return deref().add_schedule(name, cron, spec);
-  }
-  caf::expected<schedule_record>
-  remove_schedule(const std::string& name) override {
-    return deref().remove_schedule(name);
-  }
-  caf::expected<std::vector<schedule_record>> schedules() override {
-    return deref().schedules();
-  }
-  caf::expected<output_log> output(const std::string& pid) override {
-    return deref().output(pid);
-  }
-  caf::expected<output_log>
-  follow_output(const std::string& pid,
-                const std::function<void(const output_chunk&)>& on_output,
-                const std::function<void(uint64_t)>& on_dropped) override {
-    return deref().follow_output(pid, on_output, on_dropped);
-  }
-  caf::expected<uint64_t> output_limit() override {
-    if constexpr (std::is_same_v<Client, client>)
-      return c.db().output_limit();
-    else
-      return make_error(errc::invalid_argument, "not known here");
-  }
-  void warn_without_runner() override {
-    if constexpr (std::is_same_v<Client, client>)
-      procman_warn_without_runner(c);
-  }
-  caf::expected<process_record> info(const std::string& pid) override {
-    return deref().info(pid);
-  }
-  caf::expected<std::string> proceed(const std::string& pid,
-                                     const std::string& data) override {
-    return deref().proceed(pid, data);
-  }
-  caf::expected<process_record> cancel(const std::string& pid) override {
-    return deref().cancel(pid);
-  }
-  caf::expected<std::vector<process_record>>
-  list(const list_query& q) override {
-    return deref().list(q);
-  }
-  caf::expected<process_record>
-  wait(const std::string& pid, std::chrono::milliseconds timeout,
-       const std::function<void(const process_record&)>& f) override {
-    return deref().wait(pid, timeout, f);
-  }
-
-private:
-  auto& deref() {
-    if constexpr (std::is_same_v<Client, client>)
-      return c;
-    else
-      return *c;
-  }
-};
-
 /// The store node to ask: --connect, else $PROCMAN_CONNECT unless --store
 /// is given. Empty: the store directory.
 std::string connect_arg(const cli::args& a) {
@@ -296,36 +193,24 @@ std::string connect_arg(const cli::args& a) {
   return {};
 }
 
-/// A client of the store directory, for the commands that need one:
-/// refused under --connect or $PROCMAN_CONNECT.
-client open_local_client(const cli::args& a, const std::string& what) {
-  if (!connect_arg(a).empty())
-    throw cli::usage_error(what + " reads the store directory; run it on the "
-                                  "store node (without --connect or "
-                                  "$PROCMAN_CONNECT)");
-  auto c = client::open(cli::store_dir(a));
-  if (!c)
-    throw command_failure{1, render(c.error())};
-  return std::move(*c);
-}
-
-std::unique_ptr<backend> open_client(const cli::args& a) {
+/// The front door: the store directory, or the store node at --connect.
+door open_door(const cli::args& a) {
   auto where = connect_arg(a);
   if (where.empty()) {
     for (auto opt : {"tls-cert", "tls-key", "tls-ca"})
       if (a.has(opt))
         throw cli::usage_error(std::string("option --") + opt
                                + " needs --connect");
-    auto c = client::open(cli::store_dir(a));
-    if (!c)
-      throw command_failure{1, render(c.error())};
-    return std::make_unique<backend_of<client>>(std::move(*c));
+    auto d = door::open(cli::store_dir(a));
+    if (!d)
+      throw command_failure{1, render(d.error())};
+    return std::move(*d);
   }
   auto hp = parse_host_port(where, a.has("connect") ? "option --connect"
                                                     : "$PROCMAN_CONNECT");
   if (!hp)
     throw cli::usage_error(render(hp.error()));
-  remote_client_options o;
+  remote_door_options o;
   std::tie(o.host, o.port) = *hp;
   auto file = [&](const char* opt, const char* env) {
     if (a.has(opt))
@@ -338,14 +223,13 @@ std::unique_ptr<backend> open_client(const cli::args& a) {
   o.on_retry = [](const std::string& what) {
     std::cerr << "procman: warning: " << what << "\n";
   };
-  auto c = remote_client::connect(o);
-  if (!c) {
-    if (is(c.error(), errc::invalid_argument))
-      throw cli::usage_error(render(c.error()));
-    throw command_failure{1, render(c.error())};
+  auto d = connect_door(o);
+  if (!d) {
+    if (is(d.error(), errc::invalid_argument))
+      throw cli::usage_error(render(d.error()));
+    throw command_failure{1, render(d.error())};
   }
-  return std::make_unique<backend_of<std::unique_ptr<remote_client>>>(
-    std::move(*c));
+  return std::move(*d);
 }
 
 template <class T>
@@ -373,10 +257,13 @@ void warn(const std::string& what) {
 
 /// After an enqueue, proceed or retry: nothing runs a queued process while no
 /// runner serves the store. Says so, without failing the command.
-void procman_warn_without_runner(client& c) {
-  if (c.runner_present())
+void warn_without_runner(door& d) {
+  auto dir = d.store_dir();
+  if (dir.empty())
+    return; // a store node runs what it queues
+  auto n = d.call(runners_request{});
+  if (!n || *n > 0)
     return;
-  auto& dir = c.db().dir();
   warn("no runner is listening on store " + dir
        + "; the process stays queued until one runs (procman-runner --store "
        + dir + ")");
@@ -493,15 +380,15 @@ int cmd_start(const cli::args& a) {
   }
   if (a.has("key"))
     spec.key = a.get("key");
-  auto c = open_client(a);
-  auto res = value_or_fail(c->submit(spec));
+  auto d = open_door(a);
+  auto res = value_or_fail(d.submit(spec));
   std::cout << res.pid << "\n";
   std::cout.flush();
   if (res.existing)
     std::cerr << "procman: process " << res.pid << " holds the key \""
               << spec.key << "\" already; nothing was enqueued\n";
   else
-    c->warn_without_runner();
+    warn_without_runner(d);
   return 0;
 }
 
@@ -514,10 +401,10 @@ uint64_t delay_ms(const std::string& text) {
 }
 
 int cmd_retry(const cli::args& a) {
-  auto c = open_client(a);
-  print_info(value_or_fail(c->retry(pid_arg(a))));
+  auto d = open_door(a);
+  print_info(value_or_fail(d.call(retry_request{pid_arg(a), {}})));
   std::cout.flush();
-  c->warn_without_runner();
+  warn_without_runner(d);
   return 0;
 }
 
@@ -547,23 +434,25 @@ int cmd_schedule(const cli::args& a) {
       throw cli::usage_error("unexpected argument \"" + p[5] + "\"");
     auto spec = load_spec(a, 4);
     check_at_the_door(spec);
-    auto c = open_client(a);
-    print_json(schedule_json(value_or_fail(c->add_schedule(p[2], p[3], spec))));
+    auto d = open_door(a);
+    print_json(schedule_json(
+      value_or_fail(d.call(schedule_add_request{p[2], p[3], spec}))));
     return 0;
   }
   if (sub == "list") {
     if (p.size() > 2)
       throw cli::usage_error("unexpected argument \"" + p[2] + "\"");
-    auto c = open_client(a);
-    for (auto& x : value_or_fail(c->schedules()))
+    auto d = open_door(a);
+    for (auto& x : value_or_fail(d.call(schedules_request{})))
       print_json(schedule_json(x));
     return 0;
   }
   if (sub == "remove") {
     if (p.size() != 3)
       throw cli::usage_error("usage: procman schedule remove NAME");
-    auto c = open_client(a);
-    print_json(schedule_json(value_or_fail(c->remove_schedule(p[2]))));
+    auto d = open_door(a);
+    print_json(
+      schedule_json(value_or_fail(d.call(schedule_remove_request{p[2]}))));
     return 0;
   }
   throw cli::usage_error("usage: procman schedule add NAME \"CRON\" SPEC | "
@@ -571,8 +460,8 @@ int cmd_schedule(const cli::args& a) {
 }
 
 int cmd_status(const cli::args& a) {
-  auto c = open_client(a);
-  print_info(value_or_fail(c->info(pid_arg(a))));
+  auto d = open_door(a);
+  print_info(value_or_fail(d.info(pid_arg(a))));
   return 0;
 }
 
@@ -580,22 +469,30 @@ int cmd_proceed(const cli::args& a) {
   auto& pid = pid_arg(a);
   auto data = a.get("data", "{}");
   data_object(data);
-  auto c = open_client(a);
-  std::cout << value_or_fail(c->proceed(pid, data)) << "\n";
+  auto d = open_door(a);
+  std::cout << value_or_fail(d.call(proceed_request{pid, data, {}})) << "\n";
   std::cout.flush();
-  c->warn_without_runner();
+  warn_without_runner(d);
   return 0;
 }
 
 int cmd_cancel(const cli::args& a) {
-  auto c = open_client(a);
-  auto rec = value_or_fail(c->cancel(pid_arg(a)));
+  auto d = open_door(a);
+  auto rec = value_or_fail(d.cancel(pid_arg(a)));
   print_info(rec);
   if (rec.status == process_status::running) {
     std::cerr << "procman: cancel of " << rec.pid
               << " requested; its runner has not confirmed it yet\n";
     return 1;
   }
+  return 0;
+}
+
+/// `hold PID` and `release PID`.
+template <class Request>
+int cmd_hold(const cli::args& a) {
+  auto d = open_door(a);
+  print_info(value_or_fail(d.call(Request{pid_arg(a), {}})));
   return 0;
 }
 
@@ -609,13 +506,13 @@ int cmd_list(const cli::args& a) {
     if (status)
       q.status = *status;
     else
-      throw cli::usage_error("--status must be queued, running, interrupted, "
-                             "finished, error or cancelled, not \""
+      throw cli::usage_error("--status must be queued, held, running, "
+                             "interrupted, finished, error or cancelled, not \""
                              + a.get("status") + "\"");
   }
   q.limit = static_cast<uint32_t>(a.number("limit", 100, 1, 1000000));
-  auto c = open_client(a);
-  auto recs = value_or_fail(c->list(q));
+  auto d = open_door(a);
+  auto recs = value_or_fail(d.call(list_request{q}));
   if (stdout_is_tty()) {
     printf("%-32s  %-11s  %-14s  %-14s  %s\n", "PID", "STATUS", "CREATED",
            "FINISHED", "LAST STEP");
@@ -642,9 +539,9 @@ int settled_exit_code(process_status s) {
 int cmd_wait(const cli::args& a) {
   auto& pid = pid_arg(a);
   auto secs = a.number("timeout", 0, 0, 31536000);
-  auto c = open_client(a);
+  auto d = open_door(a);
   bool bar = isatty(2) == 1;
-  auto res = c->wait(pid, std::chrono::seconds(secs),
+  auto res = d.wait(pid, std::chrono::seconds(secs),
                     [bar](const process_record& rec) {
                       if (bar)
                         draw_progress(rec);
@@ -654,7 +551,7 @@ int cmd_wait(const cli::args& a) {
   if (!res) {
     if (is(res.error(), errc::timeout)) {
       std::cerr << "procman: wait timed out: " << render(res.error()) << "\n";
-      if (auto rec = c->info(pid))
+      if (auto rec = d.info(pid))
         print_info(*rec);
       return 4;
     }
@@ -723,8 +620,12 @@ int cmd_logs(const cli::args& a) {
       throw cli::usage_error("--stream must be stdout or stderr, not \""
                              + a.get("stream") + "\"");
   }
-  auto c = open_client(a);
-  auto limit = c->output_limit();
+  auto d = open_door(a);
+  // The store's output limit, for a message.
+  std::optional<uint64_t> limit;
+  if (auto xs = d.call(config_request{"get", "output-limit", 0});
+      xs && !xs->empty())
+    limit = xs->front().value;
   auto dropped = [&](uint64_t bytes, bool before_start) {
     std::cout.flush();
     std::cerr << "procman: " << bytes << " bytes of "
@@ -740,7 +641,7 @@ int cmd_logs(const cli::args& a) {
                       static_cast<std::streamsize>(chunk.data.size()));
   };
   if (!a.flag("follow")) {
-    auto log = value_or_fail(c->output(pid));
+    auto log = value_or_fail(d.call(output_request{pid, 0}));
     if (log.dropped_bytes > 0)
       dropped(log.dropped_bytes, true);
     for (auto& chunk : log.chunks)
@@ -749,7 +650,7 @@ int cmd_logs(const cli::args& a) {
     return 0;
   }
   bool first = true;
-  auto log = value_or_fail(c->follow_output(
+  auto log = value_or_fail(d.follow_output(
     pid,
     [&](const output_chunk& chunk) {
       first = false;
@@ -771,75 +672,61 @@ int cmd_purge(const cli::args& a) {
       throw cli::usage_error(ms.error().context);
     older_than = *ms;
   }
-  auto c = open_local_client(a, "purge");
-  if (!older_than)
-    older_than = value_or_fail(c.db().retention_ms());
-  auto n = value_or_fail(c.purge(*older_than));
-  print_json(json::object{{"purged", n},
-                          {"older_than", format_duration(*older_than)}});
+  auto d = open_door(a);
+  purge_request r;
+  r.by_retention = !older_than;
+  r.older_than_ms = older_than.value_or(0);
+  auto res = value_or_fail(d.call(r));
+  print_json(json::object{{"purged", res.purged},
+                          {"older_than", format_duration(res.older_than_ms)}});
   return 0;
 }
 
 /// A setting's value as users write it.
-std::string setting_text(store_setting s, uint64_t value) {
-  return s == store_setting::retention ? format_duration(value)
-                                       : format_size(value);
+std::string setting_text(const setting_value& x) {
+  return x.name == "retention" ? format_duration(x.value)
+                               : format_size(x.value);
 }
 
 int cmd_config(const cli::args& a) {
   auto& pos = a.positional();
-  auto setting_of = [](const std::string& name) {
-    auto s = store_setting_from(name);
-    if (!s)
+  auto known = [](const std::string& name) {
+    if (name != "retention" && name != "output-limit")
       throw cli::usage_error("unknown setting \"" + name
                              + "\" (known: retention, output-limit)");
-    return *s;
+    return name;
   };
-  auto effective = [](client& c, store_setting s) {
-    return value_or_fail(s == store_setting::retention ? c.db().retention_ms()
-                                                       : c.db().output_limit());
-  };
+  config_request r;
   if (pos.size() == 1) {
-    auto c = open_local_client(a, "config");
     json::object all;
-    for (auto s : {store_setting::retention, store_setting::output_limit})
-      all[to_string(s)] = setting_text(s, effective(c, s));
+    for (auto& x : value_or_fail(open_door(a).call(r)))
+      all[x.name] = setting_text(x);
     print_json(all);
     return 0;
   }
   auto& verb = pos[1];
-  if (verb == "get" && pos.size() == 3) {
-    auto s = setting_of(pos[2]);
-    auto c = open_local_client(a, "config");
-    std::cout << setting_text(s, effective(c, s)) << "\n";
-    return 0;
-  }
-  if (verb == "unset" && pos.size() == 3) {
-    auto s = setting_of(pos[2]);
-    auto c = open_local_client(a, "config");
-    if (auto err = c.db().set_setting(s, std::nullopt))
-      throw command_failure{1, render(err)};
-    std::cout << setting_text(s, effective(c, s)) << "\n";
-    return 0;
-  }
-  if (verb == "set" && pos.size() == 4) {
-    auto s = setting_of(pos[2]);
+  if ((verb == "get" || verb == "unset") && pos.size() == 3) {
+    r.action = verb;
+    r.name = known(pos[2]);
+  } else if (verb == "set" && pos.size() == 4) {
+    r.action = verb;
+    r.name = known(pos[2]);
     auto& text = pos[3];
-    auto value = s == store_setting::retention ? parse_duration(text, "retention")
-                                               : parse_size(text, "output-limit");
+    auto value = r.name == "retention" ? parse_duration(text, "retention")
+                                       : parse_size(text, "output-limit");
     if (!value)
       throw cli::usage_error(value.error().context);
-    if (s == store_setting::retention && *value < 1000)
+    if (r.name == "retention" && *value < 1000)
       throw cli::usage_error("retention must be at least 1s (procman purge "
                              "--older-than 0s purges at once)");
-    auto c = open_local_client(a, "config");
-    if (auto err = c.db().set_setting(s, *value))
-      throw command_failure{1, render(err)};
-    std::cout << setting_text(s, *value) << "\n";
-    return 0;
+    r.value = *value;
+  } else {
+    throw cli::usage_error("usage: procman config [get NAME | set NAME VALUE | "
+                           "unset NAME]");
   }
-  throw cli::usage_error("usage: procman config [get NAME | set NAME VALUE | "
-                         "unset NAME]");
+  auto xs = value_or_fail(open_door(a).call(r));
+  std::cout << setting_text(xs.front()) << "\n";
+  return 0;
 }
 
 int cmd_log(const cli::args& a) {
@@ -847,19 +734,19 @@ int cmd_log(const cli::args& a) {
     throw cli::usage_error("usage: procman log export [--since SEQ] [--pid PID]");
   if (a.positional().size() > 2)
     throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
-  auto since = a.number("since", 0);
-  auto pid = a.get("pid");
-  auto c = open_local_client(a, "log export");
-  auto snap = value_or_fail(c.db().snapshot(since, pid));
+  log_export_request r;
+  r.since = a.number("since", 0);
+  r.pid = a.get("pid");
+  auto snap = value_or_fail(open_door(a).call(r));
   std::string out;
-  out += json::serialize(log_header(c.db().dir(), since, pid, now_ms()));
+  out += json::serialize(log_header(snap.store, r.since, r.pid, now_ms()));
   out += '\n';
   for (auto& e : snap.entries) {
     out += json::serialize(log_line(e));
     out += '\n';
   }
-  for (auto& r : snap.records) {
-    out += json::serialize(record_line(r));
+  for (auto& x : snap.records) {
+    out += json::serialize(record_line(x));
     out += '\n';
   }
   std::cout << out;
@@ -938,6 +825,10 @@ int main(int argc, char** argv) {
       return cmd_replay(a);
     if (cmd == "retry")
       return cmd_retry(a);
+    if (cmd == "hold")
+      return cmd_hold<hold_request>(a);
+    if (cmd == "release")
+      return cmd_hold<release_request>(a);
     if (cmd == "schedule")
       return cmd_schedule(a);
     throw cli::usage_error("unknown command \"" + cmd + "\"");

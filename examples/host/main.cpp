@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   // yet): a subscription made after it would miss what happened meanwhile,
   // and the process may have paused already.
   self->send(manager, atom::subscribe_v, std::string{}, caf::actor{self});
-  self->request(manager, caf::infinite, atom::start_v, *spec)
+  self->request(manager, caf::infinite, start_request{*spec, {}, {}})
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { err = render(e); });
   if (pid.empty()) {
@@ -75,8 +75,9 @@ int main(int argc, char** argv) {
                   << to_string(ev.record.status) << "\n";
         if (ev.record.status == process_status::interrupted) {
           std::string out;
-          self->request(manager, caf::infinite, atom::proceed_v, pid,
-                        std::string{R"({"approved_by": "example-host"})"})
+          self->request(manager, caf::infinite,
+                        proceed_request{pid, R"({"approved_by": "example-host"})",
+                                        {}})
             .receive([&](const std::string&) {},
                      [&](const caf::error& e) {
                        std::cerr << "proceed failed: " << render(e) << "\n";

@@ -73,13 +73,13 @@ struct endpoint_fixture : actor_system_fixture {
   }
 
   std::string start(const std::string& spec) {
-    auto pid = ask<std::string>(atom::start_v, test_spec(spec));
+    auto pid = ask<std::string>(start_request{test_spec(spec), {}, {}});
     BOOST_REQUIRE(pid);
     return *pid;
   }
 
   process_record info(const std::string& pid) {
-    auto rec = ask<process_record>(atom::info_v, pid);
+    auto rec = ask<process_record>(status_request{pid});
     BOOST_REQUIRE(rec);
     return *rec;
   }

@@ -10,7 +10,8 @@
 #include "engine/cli_fixture.hpp"
 #include "engine/engine_helpers.hpp"
 #include "engine/remote_helpers.hpp"
-#include "procman/client/client.hpp"
+#include "procman/door/door.hpp"
+#include "procman/persistence/store.hpp"
 #include "procman/persistence/store.hpp"
 
 using namespace procman;
@@ -43,9 +44,9 @@ struct store_node_fixture : cli_fixture {
 
   /// The transitions of kind `kind` in the message log (of `pid`, or all).
   size_t logged(transition_kind kind, const std::string& pid = {}) {
-    auto c = client::open(store);
+    auto c = door::open(store);
     BOOST_REQUIRE(c);
-    auto log = c->db().log(0, SIZE_MAX, pid);
+    auto log = c->local_store()->log(0, SIZE_MAX, pid);
     BOOST_REQUIRE(log);
     size_t n = 0;
     for (auto& e : *log)

@@ -17,7 +17,8 @@
 #include "engine/engine_helpers.hpp"
 #include "engine/remote_helpers.hpp"
 #include "fixtures/ticks.hpp"
-#include "procman/client/client.hpp"
+#include "procman/door/door.hpp"
+#include "procman/persistence/store.hpp"
 #include "procman/messages/defaults.hpp"
 #include "procman/persistence/store.hpp"
 
@@ -141,7 +142,7 @@ BOOST_AUTO_TEST_CASE(two_workers_run_a_thousand_processes_with_none_lost_and_non
   auto w1 = worker("w1", 4);
   auto w2 = worker("w2", 4);
   await_log(*st, "joined; lease", 2);
-  auto c = client::open(store);
+  auto c = door::open(store);
   BOOST_REQUIRE(c);
   auto spec = test_spec(noop);
   std::vector<std::string> pids;
@@ -155,14 +156,14 @@ BOOST_AUTO_TEST_CASE(two_workers_run_a_thousand_processes_with_none_lost_and_non
     q.any_status = false;
     q.status = process_status::finished;
     q.limit = 0;
-    auto recs = c->list(q);
+    auto recs = c->call(list_request{q});
     return recs && recs->size() == pids.size();
   };
   BOOST_REQUIRE_MESSAGE(eventually(finished, 240),
                         "not all finished; store node: " << st->log());
   // Each process was claimed once, and its step completed once, by one of
   // the two worker nodes; the message log says so like a local runner's.
-  auto log = c->db().log(0);
+  auto log = c->local_store()->log(0);
   BOOST_REQUIRE(log);
   std::map<std::string, int> claims, completions;
   std::set<std::string> nodes;
@@ -269,9 +270,9 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_lease_expired_cannot_commit_its_late_result)
   w->signal(SIGSTOP);
   BOOST_REQUIRE(await_status(pid, "error", 60));
   BOOST_TEST(error_kind_of(pid) == "node_lost");
-  auto c = client::open(store);
+  auto c = door::open(store);
   BOOST_REQUIRE(c);
-  auto before = c->db().log(0, SIZE_MAX, pid);
+  auto before = c->local_store()->log(0, SIZE_MAX, pid);
   BOOST_REQUIRE(before);
   // The store node has given the frozen worker up: its lease is gone.
   await_log(*st, " lost (");
@@ -282,7 +283,7 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_lease_expired_cannot_commit_its_late_result)
   BOOST_TEST(await_status(later, "finished", 60));
   // ...and nothing it reported for the old lease was committed.
   BOOST_TEST(status_of(pid) == "error");
-  auto after = c->db().log(0, SIZE_MAX, pid);
+  auto after = c->local_store()->log(0, SIZE_MAX, pid);
   BOOST_REQUIRE(after);
   BOOST_TEST(after->size() == before->size());
   stop(*w);
@@ -705,9 +706,9 @@ struct hung_fixture : nodes_fixture {
                     << " ms after the second had started");
     // When the store node declared the node lost (the failed attempt's
     // commit, unix ms).
-    auto c = client::open(store);
+    auto c = door::open(store);
     BOOST_REQUIRE(c);
-    auto log = c->db().log(0, SIZE_MAX, pid);
+    auto log = c->local_store()->log(0, SIZE_MAX, pid);
     BOOST_REQUIRE(log);
     int64_t lost_ms = 0;
     for (auto& e : *log)
@@ -737,9 +738,9 @@ struct hung_fixture : nodes_fixture {
     BOOST_TEST(info.at("attempts") == 1);
     BOOST_TEST(info.at("attempt_errors").as_array().at(0).at("kind").as_string()
                == "node_lost");
-    auto c = client::open(store);
+    auto c = door::open(store);
     BOOST_REQUIRE(c);
-    auto log = c->db().log(0, SIZE_MAX, pid);
+    auto log = c->local_store()->log(0, SIZE_MAX, pid);
     BOOST_REQUIRE(log);
     std::string lost_holder;
     for (auto& e : *log) {
@@ -823,9 +824,9 @@ BOOST_AUTO_TEST_CASE(a_cut_off_worker_ends_its_step_before_the_store_node_runs_i
   stop(*w2);
   auto later = start(noop);
   BOOST_TEST(await_status(later, "finished", 60));
-  auto c = client::open(store);
+  auto c = door::open(store);
   BOOST_REQUIRE(c);
-  auto log = c->db().log(0, SIZE_MAX, later);
+  auto log = c->local_store()->log(0, SIZE_MAX, later);
   BOOST_REQUIRE(log);
   bool on_w1 = false;
   for (auto& e : *log)

@@ -10,7 +10,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "procman/client/client.hpp"
+#include "procman/door/door.hpp"
+#include "procman/persistence/store.hpp"
 #include "procman/engine/engine.hpp"
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
@@ -44,10 +45,9 @@ BOOST_AUTO_TEST_CASE(host_starts_subscribes_proceeds_and_sees_every_state) {
   // yet), so that no change goes by unseen: a subscription sent after the
   // start's reply may arrive when the process has paused already.
   self->send(mgr, atom::subscribe_v, std::string{}, caf::actor{self});
-  self->request(mgr, reply_timeout(), atom::start_v,
-                spec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
+  self->request(mgr, reply_timeout(), start_request{spec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
                   "gate": {"class": "procman.pause"},
-                  "b": {"class": "procman.set", "args": {"y": 2}}}})"))
+                  "b": {"class": "procman.set", "args": {"y": 2}}}})"), {}, {}})
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE_EQUAL(pid.size(), 32u);
@@ -59,8 +59,7 @@ BOOST_AUTO_TEST_CASE(host_starts_subscribes_proceeds_and_sees_every_state) {
         BOOST_TEST(ev.record.pid == pid);
         seen.push_back(ev.record.status);
         if (ev.record.status == process_status::interrupted) {
-          self->request(mgr, reply_timeout(), atom::proceed_v, pid,
-                        std::string{R"({"ok": true})"})
+          self->request(mgr, reply_timeout(), proceed_request{pid, std::string{R"({"ok": true})"}, {}})
             .receive([&](const std::string& x) { BOOST_TEST(x == pid); },
                      [&](const caf::error& e) { BOOST_FAIL(render(e)); });
         }
@@ -72,7 +71,7 @@ BOOST_AUTO_TEST_CASE(host_starts_subscribes_proceeds_and_sees_every_state) {
   BOOST_TEST((std::find(seen.begin(), seen.end(), process_status::interrupted)
               != seen.end()));
   BOOST_TEST((std::count(seen.begin(), seen.end(), process_status::queued) >= 1));
-  self->request(mgr, reply_timeout(), atom::info_v, pid)
+  self->request(mgr, reply_timeout(), status_request{pid})
     .receive(
       [&](const process_record& rec) {
         auto out = boost::json::parse(rec.output).as_object();
@@ -88,13 +87,13 @@ BOOST_AUTO_TEST_CASE(manager_reports_errors_by_kind) {
   caf::scoped_actor self{*sys};
   auto mgr = eng->manager();
   std::string unknown(32, 'b');
-  self->request(mgr, reply_timeout(), atom::info_v, unknown)
+  self->request(mgr, reply_timeout(), status_request{unknown})
     .receive([&](const process_record&) { BOOST_FAIL("expected an error"); },
              [&](const caf::error& e) {
                BOOST_TEST(is(e, errc::unknown_process));
                BOOST_TEST(render(e) == "no process " + unknown);
              });
-  self->request(mgr, reply_timeout(), atom::proceed_v, unknown, std::string{"{}"})
+  self->request(mgr, reply_timeout(), proceed_request{unknown, std::string{"{}"}, {}})
     .receive([&](const std::string&) { BOOST_FAIL("expected an error"); },
              [&](const caf::error& e) { BOOST_TEST(is(e, errc::unknown_process)); });
 }
@@ -104,8 +103,7 @@ BOOST_AUTO_TEST_CASE(a_host_reads_live_output_and_its_start_is_checked) {
   caf::scoped_actor self{*sys};
   auto mgr = eng->manager();
   // An unknown built-in class is refused before anything is queued.
-  self->request(mgr, reply_timeout(), atom::start_v,
-                spec(R"({"steps": {"x": {"class": "procman.sett"}}})"))
+  self->request(mgr, reply_timeout(), start_request{spec(R"({"steps": {"x": {"class": "procman.sett"}}})"), {}, {}})
     .receive([&](const std::string&) { BOOST_FAIL("expected an error"); },
              [&](const caf::error& e) {
                BOOST_TEST(is(e, errc::unknown_class));
@@ -113,15 +111,14 @@ BOOST_AUTO_TEST_CASE(a_host_reads_live_output_and_its_start_is_checked) {
                           == 0u);
              });
   std::string pid;
-  self->request(mgr, reply_timeout(), atom::start_v,
-                spec(R"({"steps": {"sh": {"class": "procman.exec",
-                  "args": {"command": ["sh", "-c", "echo out; echo err >&2"]}}}})"))
+  self->request(mgr, reply_timeout(), start_request{spec(R"({"steps": {"sh": {"class": "procman.exec",
+                  "args": {"command": ["sh", "-c", "echo out; echo err >&2"]}}}})"), {}, {}})
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE_EQUAL(pid.size(), 32u);
   output_log log;
   BOOST_REQUIRE(eventually([&] {
-    self->request(mgr, reply_timeout(), atom::output_v, pid, uint64_t{0})
+    self->request(mgr, reply_timeout(), output_request{pid, uint64_t{0}})
       .receive([&](const output_log& x) { log = x; },
                [&](const caf::error& e) { BOOST_FAIL(render(e)); });
     return log.status == process_status::finished;
@@ -139,7 +136,7 @@ BOOST_AUTO_TEST_CASE(client_enqueues_for_an_engine_in_another_os_process) {
   auto store = tmp.str() + "/store";
   background run({bin("procman-runner"), "--store", store, "--wait"},
                  tmp.str() + "/runner.log");
-  auto c = client::open(store);
+  auto c = door::open(store);
   BOOST_REQUIRE(c);
   auto pid = c->start(spec(R"({"steps": {"a": {"class": "procman.set", "args": {"z": 26}}}})"));
   BOOST_REQUIRE(pid);
@@ -184,10 +181,10 @@ BOOST_AUTO_TEST_CASE(an_executor_that_exits_without_reading_its_input_does_not_e
   caf::scoped_actor self{*sys};
   std::vector<std::string> pids;
   for (int i = 0; i < 4; ++i)
-    self->request((*eng)->manager(), reply_timeout(), atom::start_v, spec(text))
+    self->request((*eng)->manager(), reply_timeout(), start_request{spec(text), {}, {}})
       .receive([&](const std::string& pid) { pids.push_back(pid); },
                [&](const caf::error& e) { BOOST_FAIL(render(e)); });
-  auto c = client::open(opts.store_dir);
+  auto c = door::open(opts.store_dir);
   BOOST_REQUIRE(c);
   for (auto& pid : pids) {
     auto rec = c->wait(pid, std::chrono::seconds(30));

@@ -1,9 +1,11 @@
-// Hosts reach procman through the manager, the CLI through the client; both
-// go through the front door, so the same bad request is refused alike.
+// Hosts reach procman through the manager, the CLI through the door's local
+// backend; both run the same handler, so the same bad request is refused
+// alike.
 
 #include <caf/scoped_actor.hpp>
 
-#include "procman/client/client.hpp"
+#include "procman/door/door.hpp"
+#include "procman/persistence/store.hpp"
 
 #include "engine_helpers.hpp"
 
@@ -19,7 +21,7 @@ struct front_door_fixture : actor_system_fixture {
   /// What the manager answers a start of `spec`: the pid or the error text.
   std::string manager_start(const process_spec& spec) {
     std::string out;
-    self->request(eng->manager(), reply_timeout(), atom::start_v, spec)
+    self->request(eng->manager(), reply_timeout(), start_request{spec, {}, {}})
       .receive([&](const std::string& pid) { out = "pid " + pid; },
                [&](const caf::error& e) { out = render(e); });
     return out;
@@ -27,7 +29,7 @@ struct front_door_fixture : actor_system_fixture {
 
   std::string manager_proceed(const std::string& pid, const std::string& data) {
     std::string out;
-    self->request(eng->manager(), reply_timeout(), atom::proceed_v, pid, data)
+    self->request(eng->manager(), reply_timeout(), proceed_request{pid, data, {}})
       .receive([&](const std::string& x) { out = "pid " + x; },
                [&](const caf::error& e) { out = render(e); });
     return out;
@@ -39,7 +41,7 @@ struct front_door_fixture : actor_system_fixture {
 BOOST_FIXTURE_TEST_SUITE(front_door_alike, front_door_fixture)
 
 BOOST_AUTO_TEST_CASE(the_manager_and_the_client_refuse_a_bad_request_alike) {
-  auto c = client::open(tmp.str() + "/store");
+  auto c = door::open(tmp.str() + "/store");
   BOOST_REQUIRE(c);
   auto good = test_spec(R"({"steps": {"a": {"class": "procman.pause"}}})");
   std::vector<process_spec> bad(4, good);
@@ -58,7 +60,7 @@ BOOST_AUTO_TEST_CASE(the_manager_and_the_client_refuse_a_bad_request_alike) {
   BOOST_REQUIRE(pid);
   BOOST_REQUIRE(c->wait(*pid, std::chrono::seconds(30)));
   for (std::string data : {"[1]", R"({"k": 1, "k": 2})", "{"}) {
-    auto by_client = c->proceed(*pid, data);
+    auto by_client = c->call(proceed_request{*pid, data, {}});
     BOOST_REQUIRE(!by_client);
     BOOST_TEST(manager_proceed(*pid, data) == render(by_client.error()));
   }

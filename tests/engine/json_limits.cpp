@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE(the_manager_refuses_deep_data_and_repeated_keys) {
   auto mgr = eng->manager();
   auto deep_spec = test_spec(R"({"steps": {"gate": {"class": "procman.pause"}}})");
   deep_spec.data = nested_object(limit + 1);
-  self->request(mgr, reply_timeout(), atom::start_v, deep_spec)
+  self->request(mgr, reply_timeout(), start_request{deep_spec, {}, {}})
     .receive([&](const std::string&) { BOOST_FAIL("a start with deep data was taken"); },
              [&](const caf::error& e) {
                BOOST_TEST_INFO(render(e));
@@ -168,21 +168,20 @@ BOOST_AUTO_TEST_CASE(the_manager_refuses_deep_data_and_repeated_keys) {
                BOOST_TEST(render(e) == too_deep("spec: field \"data\""));
              });
   std::string pid;
-  self->request(mgr, reply_timeout(), atom::start_v,
-                test_spec(R"({"steps": {"gate": {"class": "procman.pause"}}})"))
+  self->request(mgr, reply_timeout(), start_request{test_spec(R"({"steps": {"gate": {"class": "procman.pause"}}})"), {}, {}})
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   process_record rec;
   BOOST_REQUIRE(eventually(
     [&] {
-      self->request(mgr, reply_timeout(), atom::info_v, pid)
+      self->request(mgr, reply_timeout(), status_request{pid})
         .receive([&](const process_record& x) { rec = x; },
                  [&](const caf::error& e) { BOOST_FAIL(render(e)); });
       return rec.status == process_status::interrupted;
     },
     30));
   for (auto data : {nested_object(limit + 1), std::string{R"({"k": 1, "k": 1})"}}) {
-    self->request(mgr, reply_timeout(), atom::proceed_v, pid, data)
+    self->request(mgr, reply_timeout(), proceed_request{pid, data, {}})
       .receive([&](const std::string&) { BOOST_FAIL("proceed was taken: " << data); },
                [&](const caf::error& e) {
                  BOOST_TEST_INFO(render(e));
@@ -190,7 +189,7 @@ BOOST_AUTO_TEST_CASE(the_manager_refuses_deep_data_and_repeated_keys) {
                  BOOST_TEST(render(e).find(pid + ": proceed data") == 0u);
                });
   }
-  self->request(mgr, reply_timeout(), atom::info_v, pid)
+  self->request(mgr, reply_timeout(), status_request{pid})
     .receive([&](const process_record& x) {
                BOOST_TEST((x.status == process_status::interrupted));
                BOOST_TEST(x.output == rec.output);

@@ -54,10 +54,9 @@ BOOST_AUTO_TEST_CASE(a_host_on_another_node_starts_follows_and_proceeds) {
   BOOST_REQUIRE_MESSAGE(mgr, "connect: " << (mgr ? "" : render(mgr.error())));
   caf::scoped_actor self{*client.sys};
   std::string pid;
-  self->request(*mgr, std::chrono::seconds(10), atom::start_v,
-                spec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
+  self->request(*mgr, std::chrono::seconds(10), start_request{spec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
                   "gate": {"class": "procman.pause"},
-                  "b": {"class": "procman.exec", "args": {"command": ["echo", "remote"]}}}})"))
+                  "b": {"class": "procman.exec", "args": {"command": ["echo", "remote"]}}}})"), {}, {}})
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE_EQUAL(pid.size(), 32u);
@@ -70,8 +69,7 @@ BOOST_AUTO_TEST_CASE(a_host_on_another_node_starts_follows_and_proceeds) {
       [&](atom::event, const process_event& ev) {
         last = ev.record;
         if (ev.record.status == process_status::interrupted)
-          self->request(*mgr, std::chrono::seconds(10), atom::proceed_v, pid,
-                        std::string{R"({"from": "node b"})"})
+          self->request(*mgr, std::chrono::seconds(10), proceed_request{pid, std::string{R"({"from": "node b"})"}, {}})
             .receive([&](const std::string& x) { BOOST_TEST(x == pid); },
                      [&](const caf::error& e) { BOOST_FAIL(render(e)); });
         done = is_terminal(ev.record.status);
@@ -79,7 +77,7 @@ BOOST_AUTO_TEST_CASE(a_host_on_another_node_starts_follows_and_proceeds) {
       caf::after(std::chrono::seconds(30)) >> [&] { BOOST_FAIL("no event in 30 s"); });
   }
   BOOST_TEST((last.status == process_status::finished));
-  self->request(*mgr, std::chrono::seconds(10), atom::info_v, pid)
+  self->request(*mgr, std::chrono::seconds(10), status_request{pid})
     .receive(
       [&](const process_record& rec) {
         auto out = boost::json::parse(rec.output).as_object();
@@ -94,14 +92,14 @@ BOOST_AUTO_TEST_CASE(errors_cross_the_network_with_their_kind) {
   BOOST_REQUIRE(mgr);
   caf::scoped_actor self{*client.sys};
   std::string unknown(32, 'c');
-  self->request(*mgr, std::chrono::seconds(10), atom::cancel_v, unknown)
+  self->request(*mgr, std::chrono::seconds(10), cancel_request{unknown, {}})
     .receive([&](const process_record&) { BOOST_FAIL("expected an error"); },
              [&](const caf::error& e) {
                BOOST_TEST(is(e, errc::unknown_process));
                BOOST_TEST(render(e) == "no process " + unknown);
              });
   list_query q;
-  self->request(*mgr, std::chrono::seconds(10), atom::list_v, q)
+  self->request(*mgr, std::chrono::seconds(10), list_request{q})
     .receive([&](const std::vector<process_record>& xs) { BOOST_TEST(xs.empty()); },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
 }
@@ -185,7 +183,7 @@ BOOST_AUTO_TEST_CASE(a_runner_without_tls_serves_its_manager_on_loopback_to_read
   caf::scoped_actor self{*host.sys};
   auto s = test_spec(R"({"steps": {"a": {"class": "procman.set", "args": {"n": 7}}}})");
   std::string pid;
-  self->request(*mgr, std::chrono::seconds(10), atom::start_v, s)
+  self->request(*mgr, std::chrono::seconds(10), start_request{s, {}, {}})
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE_EQUAL(pid.size(), 32u);

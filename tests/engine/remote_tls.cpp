@@ -44,7 +44,7 @@ struct tls_fixture : cli_fixture {
     caf::scoped_actor self{*n.sys};
     auto s = test_spec(R"({"steps": {"a": {"class": "procman.set", "args": {"n": 7}}}})");
     std::string pid;
-    self->request(mgr, std::chrono::seconds(30), atom::start_v, s)
+    self->request(mgr, std::chrono::seconds(30), start_request{s, {}, {}})
       .receive([&](const std::string& x) { pid = x; },
                [&](const caf::error& e) { BOOST_FAIL(render(e)); });
     BOOST_REQUIRE_EQUAL(pid.size(), 32u);

@@ -38,7 +38,7 @@ struct supervision_fixture {
 
 process_record info(caf::scoped_actor& self, engine& eng, const std::string& pid) {
   process_record rec;
-  self->request(eng.manager(), reply_timeout(), atom::info_v, pid)
+  self->request(eng.manager(), reply_timeout(), status_request{pid})
     .receive([&](process_record& r) { rec = std::move(r); },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   return rec;
@@ -61,10 +61,9 @@ BOOST_AUTO_TEST_CASE(a_dead_process_actor_ends_its_process_as_runner_lost_and_fr
   caf::scoped_actor self{*sys};
   auto pidfile = tmp.str() + "/sleep.pid";
   std::string pid;
-  self->request(eng->manager(), reply_timeout(), atom::start_v,
-                test_spec(R"({"steps": {"first": {"class": "procman.set", "args": {"a": 1}},
+  self->request(eng->manager(), reply_timeout(), start_request{test_spec(R"({"steps": {"first": {"class": "procman.set", "args": {"a": 1}},
                   "long": {"class": "procman.exec", "args": {"command": ["sh", "-c",
-                    "echo $$ > )" + pidfile + R"(; exec sleep 300"]}}}, "timeout": 600})"))
+                    "echo $$ > )" + pidfile + R"(; exec sleep 300"]}}}, "timeout": 600})"), {}, {}})
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE(eventually([&] { return !read(pidfile).empty(); }, 60));
@@ -91,8 +90,7 @@ BOOST_AUTO_TEST_CASE(a_dead_process_actor_ends_its_process_as_runner_lost_and_fr
   BOOST_TEST(eventually([&] { return active(self, *eng) == 0; }, 30));
   BOOST_TEST_MESSAGE("the freed slot runs the next process");
   std::string next;
-  self->request(eng->manager(), reply_timeout(), atom::start_v,
-                test_spec(R"({"steps": {"s": {"class": "procman.set", "args": {"b": 2}}}})"))
+  self->request(eng->manager(), reply_timeout(), start_request{test_spec(R"({"steps": {"s": {"class": "procman.set", "args": {"b": 2}}}})"), {}, {}})
     .receive([&](const std::string& x) { next = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_TEST(eventually(

@@ -29,18 +29,20 @@ constexpr uint64_t now = 1'700'000'000'000;
 
 /// Where a process can be; `requested` is running with cancel_requested.
 enum class where { none, queued, running, requested, interrupted, finished,
-                   error, cancelled };
+                   error, cancelled, held };
 
 const where everywhere[] = {where::none,        where::queued,
                             where::running,     where::requested,
                             where::interrupted, where::finished,
-                            where::error,       where::cancelled};
+                            where::error,       where::cancelled,
+                            where::held};
 
 const tk every_kind[] = {tk::enqueue,        tk::claim,    tk::start,
                          tk::step_started,   tk::step_completed,
                          tk::progress,       tk::interrupt, tk::proceed,
                          tk::finish,         tk::fail,     tk::cancel,
-                         tk::purge,          tk::retry};
+                         tk::purge,          tk::retry,    tk::hold,
+                         tk::release};
 
 ps status_of(where w) {
   switch (w) {
@@ -57,6 +59,8 @@ ps status_of(where w) {
       return ps::error;
     case where::cancelled:
       return ps::cancelled;
+    case where::held:
+      return ps::held;
     default:
       return ps::queued;
   }
@@ -92,13 +96,14 @@ process_record record_in(where w) {
   r.steps = spec_of(3).steps;
   r.step_states.assign(3, step_status::pending);
   r.data = R"({"n":1})";
-  if (w != where::queued) {
+  if (w != where::queued && w != where::held) {
     r.started_at = now - 4000;
     r.runner = "r1";
     r.runs = 1;
   }
   switch (w) {
     case where::queued:
+    case where::held:
       r.queue_seq = 7;
       break;
     case where::running:
@@ -220,6 +225,12 @@ verdict expected(where w, tk k) {
     case tk::retry:
       return w == where::error ? ok(where::queued)
                                : no(errc::illegal_transition);
+    case tk::hold:
+      return w == where::queued ? ok(where::held)
+                                : no(errc::illegal_transition);
+    case tk::release:
+      return w == where::held ? ok(where::queued)
+                              : no(errc::illegal_transition);
     default:
       break;
   }
@@ -236,8 +247,15 @@ std::string refusal_message(where w, tk k, errc code) {
       return pid + ": cannot proceed a " + status
              + " process; only an interrupted one can be proceeded";
     default:
-      return pid + ": cannot " + to_string(k) + " a " + status + " process";
+      break;
   }
+  auto refusal = pid + ": cannot " + to_string(k) + " a " + status
+                 + " process";
+  if (k == tk::hold)
+    return refusal + "; only a queued or delayed one can be held";
+  if (k == tk::release)
+    return refusal + "; only a held one can be released";
+  return refusal;
 }
 
 caf::expected<process_record> apply_to(where w, const transition& t) {
@@ -304,9 +322,9 @@ BOOST_AUTO_TEST_CASE(every_kind_from_every_state_is_legal_or_refused_as_the_diag
         BOOST_TEST((bytes_of(must(apply_to(w, of(k)))) == bytes_of(rec)));
       }
     }
-  // 8 states x 13 kinds.
-  BOOST_TEST(legal + illegal == 104u);
-  BOOST_TEST(legal == 26u);
+  // 9 states x 15 kinds.
+  BOOST_TEST(legal + illegal == 135u);
+  BOOST_TEST(legal == 29u);
 }
 
 BOOST_AUTO_TEST_CASE(only_new_work_and_cancel_requests_wake_a_runner) {
@@ -319,6 +337,7 @@ BOOST_AUTO_TEST_CASE(only_new_work_and_cancel_requests_wake_a_runner) {
                                      : record_in(w);
       auto wakes = wakes_runner(before ? &*before : nullptr, *got);
       auto want = k == tk::enqueue || k == tk::proceed || k == tk::retry
+                  || k == tk::release
                   || (k == tk::cancel && w == where::running);
       BOOST_TEST(wakes == want, to_string(k) << " from " << name_of(w));
     }
@@ -551,6 +570,25 @@ BOOST_AUTO_TEST_CASE(purge_returns_the_record_as_it_was) {
   auto finished = record_in(where::finished);
   auto rec = must(apply_to(finished, of(tk::purge)));
   BOOST_TEST((bytes_of(rec) == bytes_of(finished)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lifecycle_hold)
+
+BOOST_AUTO_TEST_CASE(a_released_process_keeps_its_place_and_its_time) {
+  auto queued = record_in(where::queued);
+  queued.not_before = now + 60'000;
+  queued.priority = 3;
+  auto held = must(apply_to(queued, of(tk::hold)));
+  BOOST_TEST(to_string(held.status) == "held");
+  auto back = must(apply_to(held, of(tk::release)));
+  BOOST_TEST(to_string(back.status) == "queued");
+  BOOST_TEST(back.queue_seq == 7u);
+  BOOST_TEST(back.not_before == now + 60'000);
+  BOOST_TEST(back.priority == 3);
+  BOOST_TEST(wakes_runner(&held, back));
+  BOOST_TEST(!wakes_runner(&queued, held));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -18,6 +18,7 @@
 #include <caf/skip.hpp>
 
 #include "procman/messages/fwd.hpp"
+#include "procman/messages/requests.hpp"
 #include "procman/messages/types.hpp"
 #include "samples.hpp"
 

@@ -141,6 +141,9 @@ BOOST_AUTO_TEST_CASE(every_value_round_trips) {
 BOOST_AUTO_TEST_CASE(names_are_the_documented_ones) {
   BOOST_TEST(to_string(process_status::queued) == "queued");
   BOOST_TEST(to_string(process_status::cancelled) == "cancelled");
+  BOOST_TEST(to_string(process_status::held) == "held");
+  BOOST_TEST(to_string(transition_kind::hold) == "hold");
+  BOOST_TEST(to_string(transition_kind::release) == "release");
   BOOST_TEST(to_string(step_status::pending) == "pending");
   BOOST_TEST(to_string(step_status::failed) == "failed");
   BOOST_TEST(to_string(error_kind::none) == "none");
@@ -160,11 +163,11 @@ BOOST_AUTO_TEST_CASE(unknown_text_is_rejected) {
 
 BOOST_AUTO_TEST_CASE(out_of_range_values_print_as_unknown) {
   BOOST_TEST(to_string(static_cast<process_status>(0)) == "unknown");
-  BOOST_TEST(to_string(static_cast<process_status>(7)) == "unknown");
+  BOOST_TEST(to_string(static_cast<process_status>(8)) == "unknown");
   BOOST_TEST(to_string(static_cast<step_status>(5)) == "unknown");
   BOOST_TEST(to_string(static_cast<error_kind>(8)) == "unknown");
   BOOST_TEST(to_string(static_cast<transition_kind>(0)) == "unknown");
-  BOOST_TEST(to_string(static_cast<transition_kind>(16)) == "unknown");
+  BOOST_TEST(to_string(static_cast<transition_kind>(18)) == "unknown");
   BOOST_TEST(to_string(static_cast<backoff_kind>(2)) == "unknown");
 }
 

@@ -93,7 +93,7 @@ install_find_package)
     || { cat "$work/install.log" >&2; fail "cmake --install failed"; }
   expect_files "$prefix" bin/procman bin/procman-runner bin/procman-exec \
     lib/libprocman.a lib/libprocman_steps.a lib/libprocman_base.a \
-    include/procman/engine/engine.hpp include/procman/client/client.hpp \
+    include/procman/engine/engine.hpp include/procman/door/door.hpp \
     include/procman/messages/fwd.hpp include/procman/steps/step.hpp \
     lib/cmake/procman/procmanConfig.cmake \
     lib/cmake/procman/procmanConfigVersion.cmake \

@@ -1,0 +1,215 @@
+#include "procman/door/handlers.hpp"
+
+#include "procman/lifecycle/front_door.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/persistence/file_lock.hpp"
+#include "procman/persistence/store.hpp"
+
+namespace procman {
+
+// -- local_site -----------------------------------------------------------------
+
+procman::store& local_site::db() {
+  return db_;
+}
+
+caf::expected<process_record> local_site::apply(const transition& t) {
+  return db_.apply(t);
+}
+
+bool local_site::runner_gone(const std::string& runner) {
+  return !runner_alive(db_.dir(), runner);
+}
+
+uint32_t local_site::runners() {
+  return static_cast<uint32_t>(live_runners(db_.dir()));
+}
+
+// -- handlers ---------------------------------------------------------------------
+
+namespace {
+
+/// `t` under the request's key, if it has one.
+caf::expected<transition> under_key(caf::expected<transition> t,
+                                    const std::string& key) {
+  if (key.empty())
+    return t;
+  return front_door::keyed(std::move(t), key);
+}
+
+/// Applies `t` or passes its refusal on.
+caf::expected<process_record> apply(door_site& s,
+                                    const caf::expected<transition>& t) {
+  if (!t)
+    return t.error();
+  return s.apply(*t);
+}
+
+} // namespace
+
+caf::expected<std::string> handle(door_site& s, const start_request& r) {
+  // The pid is chosen before the store sees the request, so that a key's
+  // holder (another pid) shows in the reply.
+  auto t = front_door::start(r.spec, r.pid.empty() ? store::make_pid() : r.pid,
+                             "client", &front_door::builtin_steps());
+  auto rec = apply(s, under_key(std::move(t), r.key));
+  if (!rec)
+    return rec.error();
+  return std::move(rec->pid);
+}
+
+caf::expected<process_record> handle(door_site& s, const status_request& r) {
+  return s.db().get(r.pid);
+}
+
+caf::expected<std::vector<process_record>> handle(door_site& s,
+                                                  const list_request& r) {
+  return s.db().list(r.query);
+}
+
+caf::expected<std::string> handle(door_site& s, const proceed_request& r) {
+  auto rec = apply(s, under_key(front_door::proceed(r.pid, r.data), r.key));
+  if (!rec)
+    return rec.error();
+  return std::move(rec->pid);
+}
+
+caf::expected<process_record> handle(door_site& s, const cancel_request& r) {
+  // Asked again while its runner kills the child: nothing to record yet,
+  // unless that runner is gone (then nothing kills the child or confirms
+  // the cancel, so it is recorded here).
+  if (auto cur = s.db().get(r.pid);
+      cur && cur->status == process_status::running && cur->cancel_requested) {
+    if (cur->runner.empty() || !s.runner_gone(cur->runner))
+      return cur;
+    return s.apply(front_door::cancel(r.pid));
+  }
+  auto rec = apply(s, under_key(front_door::cancel(r.pid), r.key));
+  if (!rec || rec->status != process_status::running || rec->runner.empty()
+      || !s.runner_gone(rec->runner))
+    return rec;
+  return s.apply(front_door::cancel(r.pid));
+}
+
+caf::expected<process_record> handle(door_site& s, const retry_request& r) {
+  return apply(s, under_key(front_door::retry(r.pid), r.key));
+}
+
+caf::expected<output_log> handle(door_site& s, const output_request& r) {
+  return s.db().read_output(r.pid, r.after);
+}
+
+caf::expected<purge_result> handle(door_site& s, const purge_request& r) {
+  purge_result out;
+  out.older_than_ms = r.older_than_ms;
+  if (r.by_retention) {
+    auto ms = s.db().retention_ms();
+    if (!ms)
+      return ms.error();
+    out.older_than_ms = *ms;
+  }
+  auto n = s.db().purge(out.older_than_ms, "client");
+  if (!n)
+    return n.error();
+  out.purged = *n;
+  return out;
+}
+
+caf::expected<std::vector<setting_value>> handle(door_site& s,
+                                                 const config_request& r) {
+  std::vector<store_setting> which;
+  if (r.name.empty()) {
+    if (r.action != "get")
+      return make_error(errc::invalid_argument,
+                        "config " + r.action + " needs a setting's name");
+    which = {store_setting::retention, store_setting::output_limit};
+  } else if (auto x = store_setting_from(r.name)) {
+    which = {*x};
+  } else {
+    return make_error(errc::invalid_argument,
+                      "unknown setting \"" + r.name
+                        + "\" (known: retention, output-limit)");
+  }
+  if (r.action == "set" || r.action == "unset") {
+    std::optional<uint64_t> value;
+    if (r.action == "set") {
+      if (which[0] == store_setting::retention && r.value < 1000)
+        return make_error(errc::invalid_argument,
+                          "retention must be at least 1s (procman purge "
+                          "--older-than 0s purges at once)");
+      value = r.value;
+    }
+    if (auto err = s.db().set_setting(which[0], value))
+      return err;
+  } else if (r.action != "get") {
+    return make_error(errc::invalid_argument,
+                      "config action must be get, set or unset, not \""
+                        + r.action + "\"");
+  }
+  std::vector<setting_value> out;
+  for (auto x : which) {
+    auto v = x == store_setting::retention ? s.db().retention_ms()
+                                           : s.db().output_limit();
+    if (!v)
+      return v.error();
+    out.push_back(setting_value{to_string(x), *v});
+  }
+  return out;
+}
+
+caf::expected<log_export> handle(door_site& s, const log_export_request& r) {
+  auto snap = s.db().snapshot(r.since, r.pid);
+  if (!snap)
+    return snap.error();
+  return log_export{s.db().dir(), std::move(snap->entries),
+                    std::move(snap->records)};
+}
+
+caf::expected<uint32_t> handle(door_site& s, const runners_request&) {
+  return s.runners();
+}
+
+caf::expected<schedule_record> handle(door_site& s,
+                                      const schedule_add_request& r) {
+  if (auto rec = apply(s, front_door::schedule_add(r.name, r.cron, r.spec));
+      !rec)
+    return rec.error();
+  return s.db().schedule(r.name);
+}
+
+caf::expected<schedule_record> handle(door_site& s,
+                                      const schedule_remove_request& r) {
+  auto old = s.db().schedule(r.name);
+  if (!old)
+    return old.error();
+  if (auto rec = s.apply(front_door::schedule_remove(r.name)); !rec)
+    return rec.error();
+  return old;
+}
+
+caf::expected<std::vector<schedule_record>>
+handle(door_site& s, const schedules_request&) {
+  return s.db().schedules();
+}
+
+namespace {
+
+transition by_hand(transition_kind kind, const std::string& pid) {
+  transition t;
+  t.kind = kind;
+  t.pid = pid;
+  t.source = "client";
+  return t;
+}
+
+} // namespace
+
+caf::expected<process_record> handle(door_site& s, const hold_request& r) {
+  return apply(s, under_key(by_hand(transition_kind::hold, r.pid), r.key));
+}
+
+caf::expected<process_record> handle(door_site& s, const release_request& r) {
+  return apply(s, under_key(by_hand(transition_kind::release, r.pid), r.key));
+}
+
+} // namespace procman

@@ -1,0 +1,209 @@
+#include "procman/door/remote_backend.hpp"
+
+#include <thread>
+#include <type_traits>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "procman/messages/defaults.hpp"
+#include "procman/messages/error.hpp"
+#include "procman/messages/fwd.hpp"
+#include "procman/persistence/store.hpp"
+
+namespace procman {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// The pause between two reads of a loop over the network.
+constexpr auto remote_poll = std::chrono::milliseconds(50);
+
+/// A pause between attempts to reach a store node that refused a new
+/// connection.
+constexpr auto reconnect_pause = std::chrono::milliseconds(250);
+
+std::string seconds_text(caf::timespan d) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100)
+         + " s";
+}
+
+/// Gives a request that changes state its key, and a start its pid, once:
+/// its repeats carry the same, so the store node answers them as the first.
+template <class R>
+void make_repeatable(R& r) {
+  if constexpr (has_request_key<R>::value)
+    if (r.key.empty())
+      r.key = store::make_pid();
+  if constexpr (std::is_same_v<R, start_request>)
+    if (r.pid.empty())
+      r.pid = store::make_pid();
+}
+
+/// A backend that sends each request to a manager: `Derived::ask`.
+template <class Derived>
+class asking_backend : public door_backend {
+public:
+#define PROCMAN_DOOR_CALL(R)                                                   \
+  caf::expected<R::reply> call(R r) override {                                 \
+    return static_cast<Derived*>(this)->ask(std::move(r));                     \
+  }
+  PROCMAN_DOOR_REQUESTS(PROCMAN_DOOR_CALL)
+#undef PROCMAN_DOOR_CALL
+};
+
+/// A store node's manager, over a connection of its own.
+class remote_backend : public asking_backend<remote_backend> {
+public:
+  remote_door_options opts;
+  std::string where;
+  // The connection: an actor system of its own, replaced after an attempt
+  // that got no answer. CAF's middleman can leave a connection on which an
+  // answer was lost unable to carry any other; a new system is a new node
+  // with a new connection.
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  manager_actor manager;
+
+  caf::error open(caf::timespan timeout) {
+    cfg = std::make_unique<caf::actor_system_config>();
+    cfg->add_message_types<caf::id_block::procman>();
+    // A command line client needs few threads.
+    cfg->set("scheduler.max-threads", size_t{2});
+    if (auto err = configure_remote(*cfg, opts.tls)) {
+      cfg.reset();
+      return err;
+    }
+    sys = std::make_unique<caf::actor_system>(*cfg);
+    auto mgr = connect_manager(*sys, opts.host, opts.port, timeout);
+    if (!mgr) {
+      close();
+      return std::move(mgr.error());
+    }
+    manager = std::move(*mgr);
+    return caf::none;
+  }
+
+  void close() {
+    manager = nullptr;
+    sys.reset();
+    cfg.reset();
+  }
+
+  /// Whether `err` is an answer (a refusal by the manager), not a missing
+  /// one: only a missing answer is asked for again.
+  static bool answered(const caf::error& err) {
+    return err.category() == caf::atom("procman")
+           || err == caf::sec::unexpected_message;
+  }
+
+  /// Sends `r` until an answer comes. An attempt without an answer within
+  /// its time (first defaults::remote_attempt_ms, doubling) is made again
+  /// on a new connection, all within opts.timeout.
+  template <class R>
+  caf::expected<typename R::reply> ask(R r) {
+    using reply = typename R::reply;
+    make_repeatable(r);
+    auto begin = clock::now();
+    auto deadline = begin + opts.timeout;
+    caf::timespan wait = std::chrono::milliseconds(defaults::remote_attempt_ms);
+    caf::error missing;
+    int attempts = 0;
+    for (;;) {
+      auto left = deadline - clock::now();
+      if (left <= caf::timespan::zero())
+        break;
+      if (!manager) {
+        if (auto err = open(left)) {
+          missing = std::move(err);
+          std::this_thread::sleep_for(
+            std::min<caf::timespan>(reconnect_pause, deadline - clock::now()));
+          continue;
+        }
+        left = deadline - clock::now();
+      }
+      auto t = std::min(wait, left);
+      caf::expected<reply> result{caf::sec::request_timeout};
+      ++attempts;
+      {
+        caf::scoped_actor self{*sys};
+        self->request(manager, t, r)
+          .receive([&](reply& x) { result = std::move(x); },
+                   [&](caf::error& err) { result = std::move(err); });
+      }
+      if (result || answered(result.error()))
+        return result;
+      auto why = connect_failure_reason(*sys, result.error());
+      missing = make_error(errc::connect_failure,
+                           "the store node at " + where + " did not answer: "
+                             + why + " (" + std::to_string(attempts)
+                             + (attempts == 1 ? " attempt" : " attempts")
+                             + " in " + seconds_text(clock::now() - begin)
+                             + ")");
+      close();
+      wait *= 2;
+      if (deadline - clock::now() > caf::timespan::zero() && opts.on_retry)
+        opts.on_retry("no answer from the store node at " + where + " within "
+                      + seconds_text(t) + " (" + why
+                      + "); asking again on a new connection");
+    }
+    return missing;
+  }
+
+  std::chrono::milliseconds poll() const override {
+    return remote_poll;
+  }
+};
+
+/// The manager of an engine in this process.
+class manager_backend : public asking_backend<manager_backend> {
+public:
+  manager_backend(caf::actor_system& sys, manager_actor mgr)
+    : sys_(sys), mgr_(std::move(mgr)) {
+    // nop
+  }
+
+  template <class R>
+  caf::expected<typename R::reply> ask(R r) {
+    using reply = typename R::reply;
+    caf::expected<reply> result{caf::sec::none};
+    caf::scoped_actor self{sys_};
+    self->request(mgr_, caf::infinite, std::move(r))
+      .receive([&](reply& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+
+  std::chrono::milliseconds poll() const override {
+    return std::chrono::milliseconds(20);
+  }
+
+private:
+  caf::actor_system& sys_;
+  manager_actor mgr_;
+};
+
+} // namespace
+
+caf::expected<door> connect_door(const remote_door_options& opts) {
+  auto b = std::make_unique<remote_backend>();
+  b->opts = opts;
+  b->where = opts.host + ":" + std::to_string(opts.port);
+  if (!opts.tls.enabled() && !is_loopback(opts.host))
+    return make_error(errc::invalid_argument,
+                      "refusing to connect to " + b->where
+                        + " without TLS: commands, specs and outputs would "
+                          "cross the network in cleartext; give a "
+                          "certificate, a key and a CA");
+  if (auto err = b->open(opts.timeout))
+    return err;
+  return door{std::move(b)};
+}
+
+door door_of_manager(caf::actor_system& sys, manager_actor mgr) {
+  return door{std::make_unique<manager_backend>(sys, std::move(mgr))};
+}
+
+} // namespace procman

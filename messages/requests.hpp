@@ -1,0 +1,348 @@
+// The front door's requests: every operation a user has, one struct each
+// with its answer type (`reply`). The same struct is what the CLI, a host
+// and a remote client send (door/door.hpp), what the manager actor answers
+// (messages/actors.hpp) and what one handler function carries out against
+// the store (door/handlers.hpp). Adding an operation: a struct here (and in
+// PROCMAN_DOOR_REQUESTS and the type-ID block of messages/fwd.hpp), its
+// handler, its CLI verb.
+//
+// Requests that change state carry `key` (32 lowercase hex, new for each
+// request, empty: none): a client that asks again when an answer was lost
+// sends the same key, and the store answers the repeat as it answered the
+// first instead of acting again (docs/distribution.md, "Lost answers").
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "procman/messages/types.hpp"
+
+namespace procman {
+
+// -- processes ------------------------------------------------------------------
+
+/// Enqueues `spec` under `pid` (empty: a fresh one); replies with the pid,
+/// which is that of another process when the spec's unique key is held
+/// already (nothing was enqueued then). Errors: invalid_spec,
+/// unknown_class (an unknown `procman.*` class), invalid_argument (a pid
+/// or key that is not 32 lowercase hex), illegal_transition (a pid in use).
+struct start_request {
+  using reply = std::string;
+  static constexpr bool queues_work = true;
+  process_spec spec;
+  std::string pid;
+  std::string key;
+};
+
+/// The record of a process. Errors: unknown_process.
+struct status_request {
+  using reply = process_record;
+  static constexpr bool queues_work = false;
+  std::string pid;
+};
+
+/// Records, newest first.
+struct list_request {
+  using reply = std::vector<process_record>;
+  static constexpr bool queues_work = false;
+  list_query query;
+};
+
+/// Merges `data` (a JSON object as text, "" = {}) over the interrupted
+/// output and queues the rest; replies with the pid. Errors:
+/// unknown_process, not_interrupted, invalid_json.
+struct proceed_request {
+  using reply = std::string;
+  static constexpr bool queues_work = true;
+  std::string pid;
+  std::string data;
+  std::string key;
+};
+
+/// Cancels: a queued, held or interrupted process at once; a running one
+/// once its runner has killed the child (the reply then still says
+/// `running`, with cancel_requested). Errors: unknown_process,
+/// already_terminal.
+struct cancel_request {
+  using reply = process_record;
+  static constexpr bool queues_work = false;
+  std::string pid;
+  std::string key;
+};
+
+/// Queues an errored process again; it resumes at its first step that did
+/// not complete. Errors: unknown_process, illegal_transition.
+struct retry_request {
+  using reply = process_record;
+  static constexpr bool queues_work = true;
+  std::string pid;
+  std::string key;
+};
+
+/// The live output of a process kept after chunk `after` (0: all), with
+/// its status. Errors: unknown_process.
+struct output_request {
+  using reply = output_log;
+  static constexpr bool queues_work = false;
+  std::string pid;
+  uint64_t after = 0;
+};
+
+/// Keeps a queued (or delayed) process from being claimed (status `held`)
+/// until `release_request`; a held process can be cancelled. Errors:
+/// unknown_process, illegal_transition (not queued).
+struct hold_request {
+  using reply = process_record;
+  static constexpr bool queues_work = false;
+  std::string pid;
+  std::string key;
+};
+
+/// Puts a held process back in the queue, in its place. Errors:
+/// unknown_process, illegal_transition (not held).
+struct release_request {
+  using reply = process_record;
+  static constexpr bool queues_work = true;
+  std::string pid;
+  std::string key;
+};
+
+// -- the store ------------------------------------------------------------------
+
+/// How many processes a purge removed, and how old they had to be.
+struct purge_result {
+  uint64_t purged = 0;
+  uint64_t older_than_ms = 0;
+};
+
+/// Removes finished, failed and cancelled processes that ended more than
+/// `older_than_ms` ago (with `by_retention`: the retention setting), with
+/// their output, and log entries past retention.
+struct purge_request {
+  using reply = purge_result;
+  static constexpr bool queues_work = false;
+  uint64_t older_than_ms = 0;
+  bool by_retention = true;
+};
+
+/// One store setting and the value that applies.
+struct setting_value {
+  std::string name;  ///< retention, output-limit
+  uint64_t value = 0;
+};
+
+/// Reads (`get`), sets or unsets (`set`, `unset`) a store setting, or
+/// with an empty `name` reads them all; replies with the values that
+/// apply after. Errors: invalid_argument (an unknown setting or action, a
+/// retention under 1 s).
+struct config_request {
+  using reply = std::vector<setting_value>;
+  static constexpr bool queues_work = false;
+  std::string action = "get";  ///< get, set, unset
+  std::string name;
+  uint64_t value = 0;  ///< for set: ms (retention) or bytes (output-limit)
+};
+
+/// The message log from entry `since` on (of one process, or all), with the
+/// records of the processes it names.
+struct log_export {
+  std::string store;  ///< the store directory
+  std::vector<log_entry> entries;
+  std::vector<process_record> records;
+};
+
+struct log_export_request {
+  using reply = log_export;
+  static constexpr bool queues_work = false;
+  uint64_t since = 0;
+  std::string pid;
+};
+
+/// How many runners serve the store (a store node: at least its own).
+struct runners_request {
+  using reply = uint32_t;
+  static constexpr bool queues_work = false;
+};
+
+// -- schedules ------------------------------------------------------------------
+
+/// Adds or replaces the recurring schedule `name`; replies with it and its
+/// next due time. Errors: invalid_argument (name, cron), invalid_spec.
+struct schedule_add_request {
+  using reply = schedule_record;
+  static constexpr bool queues_work = true;
+  std::string name;
+  std::string cron;
+  process_spec spec;
+};
+
+/// Removes a schedule; replies with it as it was. Errors: unknown_schedule.
+struct schedule_remove_request {
+  using reply = schedule_record;
+  static constexpr bool queues_work = false;
+  std::string name;
+};
+
+/// Every schedule, by name.
+struct schedules_request {
+  using reply = std::vector<schedule_record>;
+  static constexpr bool queues_work = false;
+};
+
+// -- the list ---------------------------------------------------------------------
+
+/// Every request, for code that handles them all alike (the manager's and
+/// the store actor's interfaces, the backends of door/door.hpp).
+#define PROCMAN_DOOR_REQUESTS(X)                                               \
+  X(start_request)                                                             \
+  X(status_request)                                                            \
+  X(list_request)                                                              \
+  X(proceed_request)                                                           \
+  X(cancel_request)                                                            \
+  X(retry_request)                                                             \
+  X(output_request)                                                            \
+  X(purge_request)                                                             \
+  X(config_request)                                                            \
+  X(log_export_request)                                                        \
+  X(runners_request)                                                           \
+  X(schedule_add_request)                                                      \
+  X(schedule_remove_request)                                                   \
+  X(schedules_request)                                                         \
+  X(hold_request)                                                              \
+  X(release_request)
+
+template <class... Rs>
+struct request_list {};
+
+namespace detail {
+
+template <class List>
+struct drop_void;
+
+template <class... Rs>
+struct drop_void<request_list<void, Rs...>> {
+  using type = request_list<Rs...>;
+};
+
+} // namespace detail
+
+/// Whether a request carries a key (it changes state and may come again).
+template <class R, class = void>
+struct has_request_key : std::false_type {};
+
+template <class R>
+struct has_request_key<R, std::void_t<decltype(std::declval<R&>().key)>>
+  : std::true_type {};
+
+#define PROCMAN_DOOR_COMMA_TYPE(R) , R
+using door_requests = typename detail::drop_void<
+  request_list<void PROCMAN_DOOR_REQUESTS(PROCMAN_DOOR_COMMA_TYPE)>>::type;
+#undef PROCMAN_DOOR_COMMA_TYPE
+
+// -- inspect ----------------------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, start_request& x) {
+  return f(caf::meta::type_name("start_request"), x.spec, x.pid, x.key);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, status_request& x) {
+  return f(caf::meta::type_name("status_request"), x.pid);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_request& x) {
+  return f(caf::meta::type_name("list_request"), x.query);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, proceed_request& x) {
+  return f(caf::meta::type_name("proceed_request"), x.pid, x.data, x.key);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cancel_request& x) {
+  return f(caf::meta::type_name("cancel_request"), x.pid, x.key);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retry_request& x) {
+  return f(caf::meta::type_name("retry_request"), x.pid, x.key);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_request& x) {
+  return f(caf::meta::type_name("output_request"), x.pid, x.after);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, purge_result& x) {
+  return f(caf::meta::type_name("purge_result"), x.purged, x.older_than_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, purge_request& x) {
+  return f(caf::meta::type_name("purge_request"), x.older_than_ms,
+           x.by_retention);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, setting_value& x) {
+  return f(caf::meta::type_name("setting_value"), x.name, x.value);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, config_request& x) {
+  return f(caf::meta::type_name("config_request"), x.action, x.name, x.value);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_export& x) {
+  return f(caf::meta::type_name("log_export"), x.store, x.entries, x.records);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_export_request& x) {
+  return f(caf::meta::type_name("log_export_request"), x.since, x.pid);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, runners_request&) {
+  return f(caf::meta::type_name("runners_request"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedule_add_request& x) {
+  return f(caf::meta::type_name("schedule_add_request"), x.name, x.cron,
+           x.spec);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        schedule_remove_request& x) {
+  return f(caf::meta::type_name("schedule_remove_request"), x.name);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedules_request&) {
+  return f(caf::meta::type_name("schedules_request"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hold_request& x) {
+  return f(caf::meta::type_name("hold_request"), x.pid, x.key);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, release_request& x) {
+  return f(caf::meta::type_name("release_request"), x.pid, x.key);
+}
+
+} // namespace procman
