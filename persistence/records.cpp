@@ -16,12 +16,14 @@ namespace procman::tables::records {
 
 namespace {
 
-/// Whether the status index holds records of status `s`. Queued records
+/// Whether the status index holds records of status `s` (running,
+/// interrupted, held: no other index has them). Queued records
 /// are in the queue or delayed table, terminal ones in the expiry index:
 /// an entry in the status index would say again what those say, and cost
 /// a page more per claim and per finish.
 bool indexed(process_status s) {
-  return s == process_status::running || s == process_status::interrupted;
+  return s == process_status::running || s == process_status::interrupted
+         || s == process_status::held;
 }
 
 std::string status_key(const process_record& rec) {

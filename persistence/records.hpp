@@ -2,7 +2,7 @@
 //
 //   processes  pid (32 hex chars) -> version byte + binary process_record
 //   status     u8 status + pid -> ""                  (list, recovery)
-//              only running and interrupted records (schema 4): queued
+//              only running, interrupted and held records (schema 4): queued
 //              ones are in queue or delayed, terminal ones in expiry
 //   expiry     u64 big-endian finished_at + pid -> "" (retention)
 //   created    u64 big-endian created_at + pid -> ""  (list, newest first)
