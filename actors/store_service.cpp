@@ -38,6 +38,7 @@
 #include "procman/lifecycle/machine.hpp"
 #include "procman/lifecycle/recovery.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/error.hpp"
 #include "procman/messages/defaults.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/started_marks.hpp"
@@ -91,7 +92,7 @@ public:
     return *self_->state.db;
   }
 
-  caf::expected<process_record> apply(const transition& t) override {
+  outcome<process_record> apply(const transition& t) override {
     auto res = self_->state.flush({t});
     arm_retry(self_);
     return std::move(res.front());
@@ -113,7 +114,7 @@ private:
 
 /// Whether a request that failed with `err` waits for the next commit that
 /// succeeds instead of being answered now.
-bool waits(self_ptr self, const caf::error& err) {
+bool waits(self_ptr self, const failure& err) {
   return is(err, errc::storage_failure) && !self->state.give_up;
 }
 
@@ -127,7 +128,7 @@ auto serve(self_ptr self) {
     if (res)
       return std::move(*res);
     if (!waits(self, res.error()))
-      return std::move(res.error());
+      return to_error(res.error());
     auto rp = self->make_response_promise<reply>();
     self->state.parked_requests.push_back([self, r, rp]() mutable {
       service_site site{self};
@@ -137,7 +138,7 @@ auto serve(self_ptr self) {
       if (res)
         rp.deliver(std::move(*res));
       else
-        rp.deliver(std::move(res.error()));
+        rp.deliver(to_error(res.error()));
       return true;
     });
     arm_retry(self);
@@ -166,7 +167,7 @@ void answer_parked(self_ptr self) {
 
 } // namespace
 
-void store_state::commit_failed(const caf::error& err, size_t n) {
+void store_state::commit_failed(const failure& err, size_t n) {
   auto now = clock::now();
   if (failed_commits++ == 0) {
     failing_since = now;
@@ -202,9 +203,9 @@ void store_state::commit_succeeded() {
   retry_delay = std::chrono::milliseconds{0};
 }
 
-std::vector<caf::expected<process_record>>
+std::vector<outcome<process_record>>
 store_state::flush(std::vector<transition> extra) {
-  std::vector<caf::expected<process_record>> tail;
+  std::vector<outcome<process_record>> tail;
   if (pending.empty() && extra.empty() && pending_output.empty())
     return tail;
   auto parked = pending.size();
@@ -250,7 +251,7 @@ store_state::flush(std::vector<transition> extra) {
     else if (res)
       proms[i].deliver(std::move(*res));
     else
-      proms[i].deliver(res.error());
+      proms[i].deliver(to_error(res.error()));
   }
   return tail;
 }
@@ -345,7 +346,7 @@ store_service(store_actor::stateful_pointer<store_state> self,
           continue;
         }
         if (is(res.error(), errc::storage_failure))
-          return res.error();
+          return to_error(res.error());
       }
       return out;
     },
@@ -355,48 +356,48 @@ store_service(store_actor::stateful_pointer<store_state> self,
       // parked transitions, which they follow in the log.
       auto results = self->state.flush(store::claims(runner, n));
       arm_retry(self);
-      caf::error stopped;
+      failure stopped;
       auto out = store::claimed(std::move(results), &stopped);
       if (stopped)
         log_error("", "claim stopped: " + render(stopped));
       if (!out)
-        return out.error();
+        return to_error(out.error());
       return std::move(*out);
     },
     [self](atom::fire) -> caf::result<uint32_t, uint64_t> {
       auto& db = *self->state.db;
       auto fired = db.fire_schedules();
       if (!fired)
-        return fired.error();
+        return to_error(fired.error());
       auto at = db.next_wake();
       if (!at)
-        return at.error();
+        return to_error(at.error());
       return caf::result<uint32_t, uint64_t>(*fired, *at);
     },
     [self](atom::schedule,
            const std::string& name) -> caf::result<schedule_record> {
       auto res = self->state.db->schedule(name);
       if (!res)
-        return res.error();
+        return to_error(res.error());
       return std::move(*res);
     },
     [self](atom::schedule) -> caf::result<std::vector<schedule_record>> {
       auto res = self->state.db->schedules();
       if (!res)
-        return res.error();
+        return to_error(res.error());
       return std::move(*res);
     },
     [self](caf::get_atom, const std::string& pid) -> caf::result<process_record> {
       auto res = self->state.db->get(pid);
       if (!res)
-        return res.error();
+        return to_error(res.error());
       return std::move(*res);
     },
     [self](atom::list,
            const list_query& q) -> caf::result<std::vector<process_record>> {
       auto res = self->state.db->list(q);
       if (!res)
-        return res.error();
+        return to_error(res.error());
       return std::move(*res);
     },
     [self](atom::output, output_chunk& c) {
@@ -430,7 +431,7 @@ store_service(store_actor::stateful_pointer<store_state> self,
            uint64_t after) -> caf::result<output_log> {
       auto res = self->state.db->read_output(pid, after);
       if (!res)
-        return res.error();
+        return to_error(res.error());
       return std::move(*res);
     },
     [self](atom::flush) {

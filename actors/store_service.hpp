@@ -25,7 +25,7 @@ struct commit_failure_policy {
   std::chrono::milliseconds give_up_after{0};
   /// Called once, in the store actor, when it gives up: with the storage
   /// failure (it names the store) and how long commits had failed.
-  std::function<void(const caf::error&, std::chrono::milliseconds)> gave_up;
+  std::function<void(const failure&, std::chrono::milliseconds)> gave_up;
 };
 
 struct store_state {
@@ -70,11 +70,11 @@ struct store_state {
   /// `extra`. When the commit fails for storage reasons (and not
   /// `give_up`), the parked output and transitions stay parked, `extra`
   /// get the error and `retry_delay` says when to try again.
-  std::vector<caf::expected<process_record>>
+  std::vector<outcome<process_record>>
   flush(std::vector<transition> extra = {});
 
 private:
-  void commit_failed(const caf::error& err, size_t n);
+  void commit_failed(const failure& err, size_t n);
   void commit_succeeded();
 };
 

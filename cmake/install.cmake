@@ -1,8 +1,9 @@
 # What `cmake --install build --prefix P` puts into P, and the .deb that
 # `cpack -G DEB` makes of it (docs/usage.md, "Installing"):
 #   bin/procman, bin/procman-runner, bin/procman-exec
+#   libexec/procman/procman-remote      what procman runs for --connect, replay
 #   include/procman/<folder>/*.hpp      the public headers only (below)
-#   lib/libprocman.a, libprocman_steps.a, libprocman_base.a
+#   lib/libprocman.a, libprocman_local.a, libprocman_steps.a, libprocman_base.a
 #   lib/cmake/procman/                  procmanConfig.cmake and its version,
 #                                       the exported targets procman::*
 #   share/doc/procman/                  README.md, LICENSE, docs/*.md, examples/
@@ -14,6 +15,9 @@ include(CMakePackageConfigHelpers)
 
 install(TARGETS procman-cli procman-runner
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# Where procman finds it (apps/procman/remote.hpp): ../libexec/procman/.
+install(TARGETS procman-remote
+        RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/procman)
 # As a file, so that `--strip` and the .deb leave its debug information:
 # procman-exec names the frames of a throwing step's stack with file and
 # line from it (apps/CMakeLists.txt).
@@ -53,7 +57,7 @@ install(FILES completions/procman
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME procman-runner)
 
-install(TARGETS procman procman_steps procman_base EXPORT procmanTargets
+install(TARGETS procman procman_local procman_steps procman_base EXPORT procmanTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # The public headers: what a host includes (examples/host,

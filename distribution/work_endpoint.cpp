@@ -336,7 +336,7 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
       l.lock = std::make_shared<file_lock>();
       if (auto err = l.lock->try_lock(
             runner_lock_path(st.opts.store_dir, l.holder)))
-        return err;
+        return to_error(err);
       l.lock->renew(lease_ms);
       self->monitor(link);
       lease_grant g;

@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "procman/door/handlers.hpp"
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/store.hpp"
 
 namespace procman {
@@ -27,7 +27,7 @@ public:
   }
 
 #define PROCMAN_DOOR_CALL(R)                                                   \
-  caf::expected<R::reply> call(R r) override {                                 \
+  outcome<R::reply> call(R r) override {                                 \
     return handle(site_, r);                                                   \
   }
   PROCMAN_DOOR_REQUESTS(PROCMAN_DOOR_CALL)
@@ -48,7 +48,7 @@ private:
 
 } // namespace
 
-caf::expected<door> door::open(const std::string& dir) {
+outcome<door> door::open(const std::string& dir) {
   store_options so;
   so.dir = dir;
   so.default_timeout = 0; // the runner's default applies
@@ -80,7 +80,7 @@ procman::store* door::local_store() {
   return backend_->local_store();
 }
 
-caf::expected<door::submitted> door::submit(process_spec spec) {
+outcome<door::submitted> door::submit(process_spec spec) {
   start_request r;
   r.spec = std::move(spec);
   r.pid = store::make_pid();
@@ -90,18 +90,18 @@ caf::expected<door::submitted> door::submit(process_spec spec) {
   return submitted{*pid, *pid != r.pid};
 }
 
-caf::expected<std::string> door::start(process_spec spec) {
+outcome<std::string> door::start(process_spec spec) {
   auto res = submit(std::move(spec));
   if (!res)
     return res.error();
   return std::move(res->pid);
 }
 
-caf::expected<process_record> door::info(const std::string& pid) {
+outcome<process_record> door::info(const std::string& pid) {
   return backend_->call(status_request{pid});
 }
 
-caf::expected<process_record> door::cancel(const std::string& pid,
+outcome<process_record> door::cancel(const std::string& pid,
                                            std::chrono::milliseconds wait_for) {
   auto rec = backend_->call(cancel_request{pid, {}});
   // Running: its runner (or worker node) kills the child and records the
@@ -118,7 +118,7 @@ caf::expected<process_record> door::cancel(const std::string& pid,
   return rec;
 }
 
-caf::expected<process_record>
+outcome<process_record>
 door::wait(const std::string& pid, std::chrono::milliseconds timeout,
            const std::function<void(const process_record&)>& on_change) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -135,13 +135,13 @@ door::wait(const std::string& pid, std::chrono::milliseconds timeout,
     if (settled(rec->status))
       return rec;
     if (timeout.count() > 0 && std::chrono::steady_clock::now() >= deadline)
-      return make_error(errc::timeout, "process " + pid + " is still "
+      return make_failure(errc::timeout, "process " + pid + " is still "
                                          + to_string(rec->status));
     std::this_thread::sleep_for(backend_->poll());
   }
 }
 
-caf::expected<output_log> door::follow_output(
+outcome<output_log> door::follow_output(
   const std::string& pid,
   const std::function<void(const output_chunk&)>& on_output,
   const std::function<void(uint64_t bytes)>& on_dropped) {

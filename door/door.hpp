@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include <caf/expected.hpp>
+#include "procman/messages/failure.hpp"
 
 #include "procman/messages/requests.hpp"
 #include "procman/messages/types.hpp"
@@ -45,7 +45,7 @@ public:
   virtual ~door_backend() = default;
 
 #define PROCMAN_DOOR_CALL(R)                                                   \
-  virtual caf::expected<R::reply> call(R r) = 0;
+  virtual outcome<R::reply> call(R r) = 0;
   PROCMAN_DOOR_REQUESTS(PROCMAN_DOOR_CALL)
 #undef PROCMAN_DOOR_CALL
 
@@ -61,7 +61,7 @@ public:
 class door {
 public:
   /// The local backend on the store in `dir` (created if needed).
-  static caf::expected<door> open(const std::string& dir);
+  static outcome<door> open(const std::string& dir);
 
   /// The local backend on a store opened here already (which it shares).
   static door on(std::shared_ptr<procman::store> db);
@@ -73,7 +73,7 @@ public:
 
   /// Carries out one request.
   template <class Request>
-  caf::expected<typename Request::reply> call(Request r) {
+  outcome<typename Request::reply> call(Request r) {
     return backend_->call(std::move(r));
   }
 
@@ -85,25 +85,25 @@ public:
   };
 
   /// Enqueues under a pid chosen here, so that a key's holder shows.
-  caf::expected<submitted> submit(process_spec spec);
+  outcome<submitted> submit(process_spec spec);
 
   /// `submit`'s pid.
-  caf::expected<std::string> start(process_spec spec);
+  outcome<std::string> start(process_spec spec);
 
   /// The record of `pid`. Errors: unknown_process ("no process <pid>").
-  caf::expected<process_record> info(const std::string& pid);
+  outcome<process_record> info(const std::string& pid);
 
   /// Cancels, and waits up to `wait_for` while a running process's runner
   /// kills its child and records the cancel. Returns the record after
   /// (still `running` when the runner has not confirmed it in time).
-  caf::expected<process_record>
+  outcome<process_record>
   cancel(const std::string& pid,
          std::chrono::milliseconds wait_for = std::chrono::seconds(10));
 
   /// Reads until the process is finished, error, cancelled or interrupted,
   /// calling `on_change` whenever its record changes; gives up after
   /// `timeout` (0 = never) with errc::timeout.
-  caf::expected<process_record>
+  outcome<process_record>
   wait(const std::string& pid, std::chrono::milliseconds timeout,
        const std::function<void(const process_record&)>& on_change = {});
 
@@ -112,7 +112,7 @@ public:
   /// output dropped before it was read (the store's output limit).
   /// Returns the process's last output log (its status tells how it
   /// ended).
-  caf::expected<output_log>
+  outcome<output_log>
   follow_output(const std::string& pid,
                 const std::function<void(const output_chunk&)>& on_output,
                 const std::function<void(uint64_t bytes)>& on_dropped = {});

@@ -1,7 +1,7 @@
 #include "procman/door/handlers.hpp"
 
 #include "procman/lifecycle/front_door.hpp"
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/store.hpp"
 
@@ -13,7 +13,7 @@ procman::store& local_site::db() {
   return db_;
 }
 
-caf::expected<process_record> local_site::apply(const transition& t) {
+outcome<process_record> local_site::apply(const transition& t) {
   return db_.apply(t);
 }
 
@@ -30,7 +30,7 @@ uint32_t local_site::runners() {
 namespace {
 
 /// `t` under the request's key, if it has one.
-caf::expected<transition> under_key(caf::expected<transition> t,
+outcome<transition> under_key(outcome<transition> t,
                                     const std::string& key) {
   if (key.empty())
     return t;
@@ -38,8 +38,8 @@ caf::expected<transition> under_key(caf::expected<transition> t,
 }
 
 /// Applies `t` or passes its refusal on.
-caf::expected<process_record> apply(door_site& s,
-                                    const caf::expected<transition>& t) {
+outcome<process_record> apply(door_site& s,
+                                    const outcome<transition>& t) {
   if (!t)
     return t.error();
   return s.apply(*t);
@@ -47,7 +47,7 @@ caf::expected<process_record> apply(door_site& s,
 
 } // namespace
 
-caf::expected<std::string> handle(door_site& s, const start_request& r) {
+outcome<std::string> handle(door_site& s, const start_request& r) {
   // The pid is chosen before the store sees the request, so that a key's
   // holder (another pid) shows in the reply.
   auto t = front_door::start(r.spec, r.pid.empty() ? store::make_pid() : r.pid,
@@ -58,23 +58,23 @@ caf::expected<std::string> handle(door_site& s, const start_request& r) {
   return std::move(rec->pid);
 }
 
-caf::expected<process_record> handle(door_site& s, const status_request& r) {
+outcome<process_record> handle(door_site& s, const status_request& r) {
   return s.db().get(r.pid);
 }
 
-caf::expected<std::vector<process_record>> handle(door_site& s,
+outcome<std::vector<process_record>> handle(door_site& s,
                                                   const list_request& r) {
   return s.db().list(r.query);
 }
 
-caf::expected<std::string> handle(door_site& s, const proceed_request& r) {
+outcome<std::string> handle(door_site& s, const proceed_request& r) {
   auto rec = apply(s, under_key(front_door::proceed(r.pid, r.data), r.key));
   if (!rec)
     return rec.error();
   return std::move(rec->pid);
 }
 
-caf::expected<process_record> handle(door_site& s, const cancel_request& r) {
+outcome<process_record> handle(door_site& s, const cancel_request& r) {
   // Asked again while its runner kills the child: nothing to record yet,
   // unless that runner is gone (then nothing kills the child or confirms
   // the cancel, so it is recorded here).
@@ -91,15 +91,15 @@ caf::expected<process_record> handle(door_site& s, const cancel_request& r) {
   return s.apply(front_door::cancel(r.pid));
 }
 
-caf::expected<process_record> handle(door_site& s, const retry_request& r) {
+outcome<process_record> handle(door_site& s, const retry_request& r) {
   return apply(s, under_key(front_door::retry(r.pid), r.key));
 }
 
-caf::expected<output_log> handle(door_site& s, const output_request& r) {
+outcome<output_log> handle(door_site& s, const output_request& r) {
   return s.db().read_output(r.pid, r.after);
 }
 
-caf::expected<purge_result> handle(door_site& s, const purge_request& r) {
+outcome<purge_result> handle(door_site& s, const purge_request& r) {
   purge_result out;
   out.older_than_ms = r.older_than_ms;
   if (r.by_retention) {
@@ -115,18 +115,18 @@ caf::expected<purge_result> handle(door_site& s, const purge_request& r) {
   return out;
 }
 
-caf::expected<std::vector<setting_value>> handle(door_site& s,
+outcome<std::vector<setting_value>> handle(door_site& s,
                                                  const config_request& r) {
   std::vector<store_setting> which;
   if (r.name.empty()) {
     if (r.action != "get")
-      return make_error(errc::invalid_argument,
+      return make_failure(errc::invalid_argument,
                         "config " + r.action + " needs a setting's name");
     which = {store_setting::retention, store_setting::output_limit};
   } else if (auto x = store_setting_from(r.name)) {
     which = {*x};
   } else {
-    return make_error(errc::invalid_argument,
+    return make_failure(errc::invalid_argument,
                       "unknown setting \"" + r.name
                         + "\" (known: retention, output-limit)");
   }
@@ -134,7 +134,7 @@ caf::expected<std::vector<setting_value>> handle(door_site& s,
     std::optional<uint64_t> value;
     if (r.action == "set") {
       if (which[0] == store_setting::retention && r.value < 1000)
-        return make_error(errc::invalid_argument,
+        return make_failure(errc::invalid_argument,
                           "retention must be at least 1s (procman purge "
                           "--older-than 0s purges at once)");
       value = r.value;
@@ -142,7 +142,7 @@ caf::expected<std::vector<setting_value>> handle(door_site& s,
     if (auto err = s.db().set_setting(which[0], value))
       return err;
   } else if (r.action != "get") {
-    return make_error(errc::invalid_argument,
+    return make_failure(errc::invalid_argument,
                       "config action must be get, set or unset, not \""
                         + r.action + "\"");
   }
@@ -157,7 +157,7 @@ caf::expected<std::vector<setting_value>> handle(door_site& s,
   return out;
 }
 
-caf::expected<log_export> handle(door_site& s, const log_export_request& r) {
+outcome<log_export> handle(door_site& s, const log_export_request& r) {
   auto snap = s.db().snapshot(r.since, r.pid);
   if (!snap)
     return snap.error();
@@ -165,11 +165,11 @@ caf::expected<log_export> handle(door_site& s, const log_export_request& r) {
                     std::move(snap->records)};
 }
 
-caf::expected<uint32_t> handle(door_site& s, const runners_request&) {
+outcome<uint32_t> handle(door_site& s, const runners_request&) {
   return s.runners();
 }
 
-caf::expected<schedule_record> handle(door_site& s,
+outcome<schedule_record> handle(door_site& s,
                                       const schedule_add_request& r) {
   if (auto rec = apply(s, front_door::schedule_add(r.name, r.cron, r.spec));
       !rec)
@@ -177,7 +177,7 @@ caf::expected<schedule_record> handle(door_site& s,
   return s.db().schedule(r.name);
 }
 
-caf::expected<schedule_record> handle(door_site& s,
+outcome<schedule_record> handle(door_site& s,
                                       const schedule_remove_request& r) {
   auto old = s.db().schedule(r.name);
   if (!old)
@@ -187,7 +187,7 @@ caf::expected<schedule_record> handle(door_site& s,
   return old;
 }
 
-caf::expected<std::vector<schedule_record>>
+outcome<std::vector<schedule_record>>
 handle(door_site& s, const schedules_request&) {
   return s.db().schedules();
 }
@@ -204,11 +204,11 @@ transition by_hand(transition_kind kind, const std::string& pid) {
 
 } // namespace
 
-caf::expected<process_record> handle(door_site& s, const hold_request& r) {
+outcome<process_record> handle(door_site& s, const hold_request& r) {
   return apply(s, under_key(by_hand(transition_kind::hold, r.pid), r.key));
 }
 
-caf::expected<process_record> handle(door_site& s, const release_request& r) {
+outcome<process_record> handle(door_site& s, const release_request& r) {
   return apply(s, under_key(by_hand(transition_kind::release, r.pid), r.key));
 }
 

@@ -12,7 +12,7 @@
 
 #include <string>
 
-#include <caf/expected.hpp>
+#include "procman/messages/failure.hpp"
 
 #include "procman/messages/requests.hpp"
 #include "procman/messages/types.hpp"
@@ -30,7 +30,7 @@ public:
   virtual procman::store& db() = 0;
 
   /// Applies one transition durably; replies with the record after it.
-  virtual caf::expected<process_record> apply(const transition& t) = 0;
+  virtual outcome<process_record> apply(const transition& t) = 0;
 
   /// Whether `runner` (a record's runner) is gone, so that nothing will
   /// kill its process's child and confirm a cancel: then a cancel is
@@ -50,7 +50,7 @@ public:
     // nop
   }
   procman::store& db() override;
-  caf::expected<process_record> apply(const transition& t) override;
+  outcome<process_record> apply(const transition& t) override;
   bool runner_gone(const std::string& runner) override;
   uint32_t runners() override;
 
@@ -59,11 +59,11 @@ private:
 };
 
 /// The handler of each request (what it does and answers:
-/// messages/requests.hpp): `caf::expected<R::reply> handle(door_site&,
+/// messages/requests.hpp): `outcome<R::reply> handle(door_site&,
 /// const R&)`, declared here for every request of the list and defined in
 /// handlers.cpp.
 #define PROCMAN_DOOR_HANDLE(R)                                                 \
-  caf::expected<R::reply> handle(door_site& s, const R& r);
+  outcome<R::reply> handle(door_site& s, const R& r);
 PROCMAN_DOOR_REQUESTS(PROCMAN_DOOR_HANDLE)
 #undef PROCMAN_DOOR_HANDLE
 

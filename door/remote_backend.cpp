@@ -47,8 +47,8 @@ template <class Derived>
 class asking_backend : public door_backend {
 public:
 #define PROCMAN_DOOR_CALL(R)                                                   \
-  caf::expected<R::reply> call(R r) override {                                 \
-    return static_cast<Derived*>(this)->ask(std::move(r));                     \
+  outcome<R::reply> call(R r) override {                                       \
+    return to_outcome(static_cast<Derived*>(this)->ask(std::move(r)));         \
   }
   PROCMAN_DOOR_REQUESTS(PROCMAN_DOOR_CALL)
 #undef PROCMAN_DOOR_CALL

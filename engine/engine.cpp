@@ -28,6 +28,7 @@
 #include "procman/children/executor_cgroups.hpp"
 #include "procman/children/process_tree.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/error.hpp"
 #include "procman/messages/units.hpp"
 #include "procman/persistence/doorbell.hpp"
 #include "procman/persistence/file_lock.hpp"
@@ -312,7 +313,7 @@ commit_failure_policy give_up_policy(uint64_t give_up_after_ms,
                                      std::shared_ptr<give_up_state> state) {
   commit_failure_policy policy;
   policy.give_up_after = std::chrono::milliseconds(give_up_after_ms);
-  policy.gave_up = [state, give_up_after_ms](const caf::error& err,
+  policy.gave_up = [state, give_up_after_ms](const failure& err,
                                              std::chrono::milliseconds failing) {
     auto ms = static_cast<uint64_t>(failing.count());
     auto why = "commits failed for " + std::to_string(ms / 1000) + "."
@@ -415,7 +416,7 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   so.ring_doorbell = !opts.wait;  // a waiting engine hears itself directly
   auto db = store::open(so);
   if (!db)
-    return db.error();
+    return to_error(db.error());
   st->db = std::shared_ptr<procman::store>(std::move(*db));
   auto& dir = st->db->dir();
   if (opts.wait) {
@@ -423,14 +424,14 @@ engine::start(caf::actor_system& sys, engine_options opts) {
       if (is(err, errc::runner_busy))
         return make_error(errc::runner_busy,
                           "another runner holds the store " + dir);
-      return err;
+      return to_error(err);
     }
   }
   st->runner_id = make_runner_id();
   if (auto err = prepare_runners_dir(dir))
-    return err;
+    return to_error(err);
   if (auto err = st->runner_lock.try_lock(runner_lock_path(dir, st->runner_id)))
-    return err;
+    return to_error(err);
   if (auto n = recover_lost_processes(*st->db, st->runner_id); n > 0)
     log_warn("", "ended " + std::to_string(n)
                    + " processes left running by dead runners");
@@ -451,7 +452,7 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   // Live output: reported by executors unless the store keeps none (as it
   // is when the runner starts; the store applies a later setting).
   if (auto limit = st->db->output_limit(); !limit)
-    return limit.error();
+    return to_error(limit.error());
   else
     cfg->output_events = st->output_events = *limit > 0;
   st->store_hdl = sys.spawn<caf::detached>(

@@ -2,7 +2,7 @@
 
 #include "procman/lifecycle/machine.hpp"
 #include "procman/lifecycle/schedules.hpp"
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/messages/spec_check.hpp"
 #include "procman/steps/step_registry.hpp"
 
@@ -20,16 +20,16 @@ transition request(transition_kind kind, std::string pid, std::string source) {
 
 } // namespace
 
-caf::expected<transition> front_door::start(process_spec spec, std::string pid,
+outcome<transition> front_door::start(process_spec spec, std::string pid,
                                             std::string source,
                                             const step_registry* steps) {
   if (auto f = check_spec(spec))
-    return to_error(f);
+    return f;
   if (steps != nullptr)
     if (auto f = steps->precheck(spec.steps, service_registry{}))
-      return to_error(f);
+      return f;
   if (!pid.empty() && !valid_pid(pid))
-    return make_error(errc::invalid_argument,
+    return make_failure(errc::invalid_argument,
                       "invalid pid \"" + pid
                         + "\": expected 32 lowercase hex characters");
   auto t = request(transition_kind::enqueue, std::move(pid), std::move(source));
@@ -37,7 +37,7 @@ caf::expected<transition> front_door::start(process_spec spec, std::string pid,
   return t;
 }
 
-caf::expected<transition> front_door::proceed(std::string pid, std::string data,
+outcome<transition> front_door::proceed(std::string pid, std::string data,
                                               std::string source) {
   if (data.empty())
     data = "{}";
@@ -61,20 +61,20 @@ transition front_door::cancel(std::string pid, std::string source) {
   return request(transition_kind::cancel, std::move(pid), std::move(source));
 }
 
-caf::expected<transition> front_door::retry(std::string pid,
+outcome<transition> front_door::retry(std::string pid,
                                             std::string source) {
   if (!valid_pid(pid))
-    return make_error(errc::invalid_argument,
+    return make_failure(errc::invalid_argument,
                       "invalid pid \"" + pid
                         + "\": expected 32 lowercase hex characters");
   return request(transition_kind::retry, std::move(pid), std::move(source));
 }
 
-caf::expected<transition>
+outcome<transition>
 front_door::schedule_add(std::string name, std::string cron,
                          process_spec spec, std::string source) {
   if (auto expr = check_schedule(name, cron, spec); !expr)
-    return to_error(expr.error());
+    return expr.error();
   auto t = request(transition_kind::schedule_add, {}, std::move(source));
   t.schedule = std::move(name);
   t.cron = std::move(cron);
@@ -88,12 +88,12 @@ transition front_door::schedule_remove(std::string name, std::string source) {
   return t;
 }
 
-caf::expected<transition> front_door::keyed(caf::expected<transition> t,
+outcome<transition> front_door::keyed(outcome<transition> t,
                                             std::string key) {
   if (!t)
     return t;
   if (!valid_pid(key))
-    return make_error(errc::invalid_argument,
+    return make_failure(errc::invalid_argument,
                       "invalid request key \"" + key
                         + "\": expected 32 lowercase hex characters");
   t->request = std::move(key);

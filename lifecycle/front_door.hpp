@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include <caf/expected.hpp>
+#include "procman/messages/failure.hpp"
 
 #include "procman/messages/types.hpp"
 
@@ -26,7 +26,7 @@ struct front_door {
   /// namespace, bad args of a built-in). Errors: invalid_spec naming the
   /// step and field, unknown_class, invalid_argument for a pid that is not
   /// 32 lowercase hex.
-  static caf::expected<transition> start(process_spec spec,
+  static outcome<transition> start(process_spec spec,
                                          std::string pid = {},
                                          std::string source = "client",
                                          const step_registry* steps = nullptr);
@@ -40,7 +40,7 @@ struct front_door {
   /// the output of the interrupted step. Errors: invalid_json naming the
   /// process (`<pid>: proceed data must be a JSON object`, repeated keys,
   /// deeper than `defaults::max_json_depth`).
-  static caf::expected<transition> proceed(std::string pid, std::string data,
+  static outcome<transition> proceed(std::string pid, std::string data,
                                            std::string source = "client");
 
   /// A cancel of `pid`: a queued or interrupted process ends at once, a
@@ -49,14 +49,14 @@ struct front_door {
 
   /// A retry of `pid` by hand: an errored process queued again. Errors:
   /// invalid_argument for a pid that is not 32 lowercase hex.
-  static caf::expected<transition> retry(std::string pid,
+  static outcome<transition> retry(std::string pid,
                                          std::string source = "client");
 
   /// Adds (or replaces) the schedule `name`: `cron` (lifecycle/cron.hpp)
   /// enqueues `spec` at each due time. Errors: invalid_argument for an
   /// empty or overlong name or a bad cron expression (naming the field),
   /// invalid_spec as for start, and for a "not_before" in the spec.
-  static caf::expected<transition> schedule_add(std::string name,
+  static outcome<transition> schedule_add(std::string name,
                                                 std::string cron,
                                                 process_spec spec,
                                                 std::string source = "client");
@@ -70,7 +70,7 @@ struct front_door {
   /// (transition::request): a repeat of it is answered, not applied again.
   /// Errors: those of `t`, invalid_argument for a key that is not 32
   /// lowercase hex.
-  static caf::expected<transition> keyed(caf::expected<transition> t,
+  static outcome<transition> keyed(outcome<transition> t,
                                          std::string key);
 };
 

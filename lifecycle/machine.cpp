@@ -8,7 +8,7 @@
 
 #include <boost/json.hpp>
 
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/messages/spec_check.hpp"
 
@@ -19,17 +19,17 @@ namespace {
 using tk = transition_kind;
 using ps = process_status;
 
-caf::error refuse(const transition& t, const process_record& rec) {
-  return make_error(errc::illegal_transition,
+failure refuse(const transition& t, const process_record& rec) {
+  return make_failure(errc::illegal_transition,
                     t.pid + ": cannot " + to_string(t.kind) + " a "
                       + to_string(rec.status) + " process");
 }
 
 /// Refuses a step index past the last step; gives the record a state for
 /// every step (records of older procman versions may lack some).
-caf::error check_step(const transition& t, process_record& rec) {
+failure check_step(const transition& t, process_record& rec) {
   if (t.step >= rec.steps.size())
-    return make_error(errc::invalid_argument,
+    return make_failure(errc::invalid_argument,
                       t.pid + ": no step " + std::to_string(t.step)
                         + " (the process has "
                         + std::to_string(rec.steps.size()) + " steps)");
@@ -39,11 +39,11 @@ caf::error check_step(const transition& t, process_record& rec) {
 }
 
 /// The output of an interrupt or finish: JSON within the depth limit.
-caf::expected<std::string> output_of(const transition& t) {
+outcome<std::string> output_of(const transition& t) {
   if (t.output.empty())
     return std::string{"null"};
   if (auto v = parse_json(t.output); !v)
-    return make_error(errc::invalid_json,
+    return make_failure(errc::invalid_json,
                       json_error(t.pid + ": " + to_string(t.kind) + " output",
                                  v.error().context));
   return t.output;
@@ -60,13 +60,13 @@ void end_as(process_record& rec, ps status, uint64_t now) {
   leave_running(rec);
 }
 
-caf::expected<process_record> enqueue(const process_record* current,
+outcome<process_record> enqueue(const process_record* current,
                                       const transition& t, uint64_t now) {
   auto spec = t.spec;
   if (auto f = check_spec(spec))
-    return to_error(f);
+    return f;
   if (!valid_pid(t.pid))
-    return make_error(errc::invalid_argument,
+    return make_failure(errc::invalid_argument,
                       "invalid pid \"" + t.pid
                         + "\": expected 32 lowercase hex characters");
   if (current != nullptr)
@@ -87,7 +87,7 @@ caf::expected<process_record> enqueue(const process_record* current,
   return rec;
 }
 
-caf::error claim(const transition& t, process_record& rec, uint64_t now) {
+failure claim(const transition& t, process_record& rec, uint64_t now) {
   if (rec.status != ps::queued)
     return refuse(t, rec);
   rec.status = ps::running;
@@ -107,7 +107,7 @@ caf::error claim(const transition& t, process_record& rec, uint64_t now) {
   return {};
 }
 
-caf::error start(const transition& t, process_record& rec) {
+failure start(const transition& t, process_record& rec) {
   if (rec.status != ps::running)
     return refuse(t, rec);
   rec.exec_pid = t.exec_pid;
@@ -116,7 +116,7 @@ caf::error start(const transition& t, process_record& rec) {
   return {};
 }
 
-caf::error step_event(const transition& t, process_record& rec) {
+failure step_event(const transition& t, process_record& rec) {
   if (rec.status != ps::running)
     return refuse(t, rec);
   if (auto err = check_step(t, rec))
@@ -140,14 +140,14 @@ caf::error step_event(const transition& t, process_record& rec) {
   return {};
 }
 
-caf::error progress(const transition& t, process_record& rec) {
+failure progress(const transition& t, process_record& rec) {
   if (rec.status != ps::running)
     return refuse(t, rec);
   rec.progress = t.progress;
   return {};
 }
 
-caf::error interrupt(const transition& t, process_record& rec) {
+failure interrupt(const transition& t, process_record& rec) {
   if (rec.status != ps::running)
     return refuse(t, rec);
   if (auto err = check_step(t, rec))
@@ -165,9 +165,9 @@ caf::error interrupt(const transition& t, process_record& rec) {
   return {};
 }
 
-caf::error proceed(const transition& t, process_record& rec) {
+failure proceed(const transition& t, process_record& rec) {
   if (rec.status != ps::interrupted)
-    return make_error(errc::not_interrupted,
+    return make_failure(errc::not_interrupted,
                       t.pid + ": cannot proceed a " + to_string(rec.status)
                         + " process; only an interrupted one can be "
                           "proceeded");
@@ -183,7 +183,7 @@ caf::error proceed(const transition& t, process_record& rec) {
   return {};
 }
 
-caf::error finish(const transition& t, process_record& rec, uint64_t now) {
+failure finish(const transition& t, process_record& rec, uint64_t now) {
   if (rec.status != ps::running)
     return refuse(t, rec);
   auto out = output_of(t);
@@ -203,7 +203,7 @@ void add_attempt_error(process_record& rec, const error_info& err,
     rec.attempt_errors.erase(rec.attempt_errors.begin());
 }
 
-caf::error fail(const transition& t, process_record& rec, uint64_t now) {
+failure fail(const transition& t, process_record& rec, uint64_t now) {
   if (rec.status != ps::running && rec.status != ps::queued)
     return refuse(t, rec);
   rec.error = t.error;
@@ -232,7 +232,7 @@ caf::error fail(const transition& t, process_record& rec, uint64_t now) {
   return {};
 }
 
-caf::error retry(const transition& t, process_record& rec) {
+failure retry(const transition& t, process_record& rec) {
   if (rec.status != ps::error)
     return refuse(t, rec);
   if (rec.retry.max == 0)
@@ -247,9 +247,9 @@ caf::error retry(const transition& t, process_record& rec) {
   return {};
 }
 
-caf::error cancel(const transition& t, process_record& rec, uint64_t now) {
+failure cancel(const transition& t, process_record& rec, uint64_t now) {
   if (is_terminal(rec.status))
-    return make_error(errc::already_terminal,
+    return make_failure(errc::already_terminal,
                       t.pid + ": cannot cancel a " + to_string(rec.status)
                         + " process");
   if (rec.status == ps::running && !rec.cancel_requested) {
@@ -267,9 +267,9 @@ caf::error cancel(const transition& t, process_record& rec, uint64_t now) {
 
 /// Hold keeps a queued (or delayed) process from being claimed; release
 /// puts it back in its place (its queue number is kept).
-caf::error hold(const transition& t, process_record& rec) {
+failure hold(const transition& t, process_record& rec) {
   if (rec.status != ps::queued)
-    return make_error(errc::illegal_transition,
+    return make_failure(errc::illegal_transition,
                       t.pid + ": cannot hold a " + to_string(rec.status)
                         + " process; only a queued or delayed one can be "
                           "held");
@@ -277,9 +277,9 @@ caf::error hold(const transition& t, process_record& rec) {
   return {};
 }
 
-caf::error release(const transition& t, process_record& rec) {
+failure release(const transition& t, process_record& rec) {
   if (rec.status != ps::held)
-    return make_error(errc::illegal_transition,
+    return make_failure(errc::illegal_transition,
                       t.pid + ": cannot release a " + to_string(rec.status)
                         + " process; only a held one can be released");
   rec.status = ps::queued;
@@ -288,15 +288,15 @@ caf::error release(const transition& t, process_record& rec) {
 
 } // namespace
 
-caf::expected<boost::json::object> read_proceed_data(const std::string& pid,
+outcome<boost::json::object> read_proceed_data(const std::string& pid,
                                                      const std::string& data) {
   if (data.empty())
     return boost::json::object{};
   auto v = parse_user_json(data, pid + ": proceed data");
   if (!v)
-    return to_error(v.error());
+    return v.error();
   if (!v->is_object())
-    return make_error(errc::invalid_json,
+    return make_failure(errc::invalid_json,
                       pid + ": proceed data must be a JSON object");
   return std::move(v->get_object());
 }
@@ -337,7 +337,7 @@ bool valid_pid(const std::string& pid) {
   });
 }
 
-caf::expected<process_record>
+outcome<process_record>
 next(const process_record* current, const transition& t, uint64_t now) {
   if (t.kind == tk::enqueue) {
     auto rec = enqueue(current, t, now);
@@ -346,9 +346,9 @@ next(const process_record* current, const transition& t, uint64_t now) {
     return rec;
   }
   if (current == nullptr)
-    return make_error(errc::unknown_process, "no process " + t.pid);
+    return make_failure(errc::unknown_process, "no process " + t.pid);
   auto rec = *current;
-  caf::error err;
+  failure err;
   switch (t.kind) {
     case tk::enqueue:
       break; // above
@@ -391,7 +391,7 @@ next(const process_record* current, const transition& t, uint64_t now) {
       break;
     case tk::schedule_add:
     case tk::schedule_remove:
-      return make_error(errc::invalid_argument,
+      return make_failure(errc::invalid_argument,
                         to_string(t.kind) + " is not a process's transition");
     case tk::purge:
       // The record goes as it is; the store removes it.

@@ -65,7 +65,7 @@
 #include <string>
 
 #include <boost/json/object.hpp>
-#include <caf/expected.hpp>
+#include "procman/messages/failure.hpp"
 
 #include "procman/messages/types.hpp"
 
@@ -73,13 +73,13 @@ namespace procman {
 
 /// The record after `t` at `now` (unix ms), or why `t` does not apply.
 /// `current` is the record of `t.pid`, null if there is none.
-caf::expected<process_record>
+outcome<process_record>
 next(const process_record* current, const transition& t, uint64_t now);
 
 /// The data of a proceed of `pid` as the life cycle reads it: one JSON
 /// object ("" = {}) without repeated keys, within `defaults::max_json_depth`.
 /// Errors: invalid_json naming the process.
-caf::expected<boost::json::object> read_proceed_data(const std::string& pid,
+outcome<boost::json::object> read_proceed_data(const std::string& pid,
                                                      const std::string& data);
 
 /// Whether a failure of kind `k` is retried under `p` (never spec and

@@ -2,6 +2,7 @@
 
 #include <caf/atom.hpp>
 #include <caf/message.hpp>
+#include <caf/sec.hpp>
 
 namespace procman {
 
@@ -13,7 +14,19 @@ caf::error make_error(errc code, std::string context) {
 caf::error to_error(const failure& f) {
   if (!f)
     return {};
+  if (f.os_errno != 0)
+    return make_error(f.code, f.context, f.os_errno);
   return make_error(f.code, f.context);
+}
+
+failure to_failure(const caf::error& err) {
+  if (!err)
+    return {};
+  if (err.category() == caf::atom("procman"))
+    return failure{static_cast<errc>(err.code()), render(err), os_errno(err)};
+  auto code = err == caf::sec::request_timeout ? errc::timeout
+                                               : errc::connect_failure;
+  return failure{code, render(err)};
 }
 
 caf::error make_error(errc code, std::string context, int32_t os_errno) {

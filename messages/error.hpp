@@ -1,8 +1,9 @@
-// procman's errors in the library: `caf::error` of category "procman"
-// with an `errc` (messages/errc.hpp) and a message. Handlers return
-// `make_error(errc::x, context)`; users see `procman::render(err)`. Code
-// without CAF returns a `failure` (messages/failure.hpp), which `to_error`
-// turns into a `caf::error`.
+// procman's errors where CAF is spoken (the actors, the engine, remote
+// calls): `caf::error` of category "procman" with an `errc`
+// (messages/errc.hpp) and a message. Handlers return `make_error(errc::x,
+// context)`; users see `procman::render(err)`. The code below the actors
+// returns a `failure` (messages/failure.hpp); `to_error`/`to_expected` and
+// `to_failure`/`to_outcome` convert at the boundary.
 
 #pragma once
 
@@ -35,8 +36,22 @@ std::string render(const caf::error& err);
 /// Whether `err` is procman's `code`.
 bool is(const caf::error& err, errc code);
 
-/// The `caf::error` of a failure of the code without CAF (none for none).
+/// The `caf::error` of a failure of the code below the actors (none for
+/// none), with its code, message and errno.
 caf::error to_error(const failure& f);
+
+/// The failure of a `caf::error`: procman's keep their code, message and
+/// errno; CAF's own (a remote call that timed out or found no peer) become
+/// errc::timeout or errc::connect_failure with CAF's wording.
+failure to_failure(const caf::error& err);
+
+/// A `caf::expected` as an outcome.
+template <class T>
+outcome<T> to_outcome(caf::expected<T> x) {
+  if (!x)
+    return to_failure(x.error());
+  return std::move(*x);
+}
 
 /// An outcome of the code without CAF as a `caf::expected`.
 template <class T>

@@ -1,6 +1,7 @@
 // Bytes on disk: values are one version byte followed by the CAF 0.17 binary
 // serialization of the struct (the same `inspect` serves network, disk and
-// the message log); keys are fixed-width big-endian integers, optionally
+// the message log), written and read by messages/binary_codec.hpp, which
+// needs no CAF library; keys are fixed-width big-endian integers, optionally
 // followed by a pid, so that LMDB's byte-wise order is numeric order.
 
 #pragma once
@@ -12,10 +13,7 @@
 #include <type_traits>
 #include <vector>
 
-#include <caf/binary_deserializer.hpp>
-#include <caf/binary_serializer.hpp>
-#include <caf/error.hpp>
-
+#include "procman/messages/binary_codec.hpp"
 #include "procman/messages/types.hpp"
 
 namespace procman::codec {
@@ -89,23 +87,23 @@ typename Inspector::result_type inspect(Inspector& f, entry_v2& v) {
            x.status_after, x.digest);
 }
 
-/// Serializes `x` behind its version byte. Returns an error only if the
-/// serializer does (it never does for plain data).
+/// Serializes `x` behind its version byte. Returns true (failed) only if
+/// the writer does (it never does for plain data).
 template <class T>
-caf::error encode(const T& x, std::vector<char>& out) {
+bool encode(const T& x, std::vector<char>& out) {
   out.clear();
   out.push_back(static_cast<char>(value_version<T>::value));
-  caf::binary_serializer sink{nullptr, out};
-  // The serializer only reads; CAF 0.17's inspect takes a mutable reference.
-  return sink(const_cast<T&>(x));
+  binary::writer sink{out};
+  // The writer only reads; CAF 0.17's inspect takes a mutable reference.
+  return static_cast<bool>(sink(const_cast<T&>(x)));
 }
 
 /// Deserializes the bytes after a version byte. Returns false for a
 /// truncated value or trailing bytes.
 template <class T>
 bool decode_body(const char* data, size_t size, T& x) {
-  caf::binary_deserializer src{nullptr, data, size};
-  if (auto err = src(x))
+  binary::reader src{data, size};
+  if (src(x))
     return false;
   return src.remaining() == 0;
 }
@@ -164,7 +162,7 @@ inline uint64_t record_digest(const process_record& rec) {
   std::vector<char> buf;
   if (plain_record(copy)) {
     buf.push_back(1);
-    caf::binary_serializer sink{nullptr, buf};
+    binary::writer sink{buf};
     record_v1 v{copy};
     if (sink(v))
       return 0;

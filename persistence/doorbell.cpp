@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 
 namespace procman {
 
@@ -72,9 +72,9 @@ doorbell& doorbell::operator=(doorbell&& other) noexcept {
   return *this;
 }
 
-caf::error doorbell::bind(const std::string& store_dir) {
+failure doorbell::bind(const std::string& store_dir) {
   auto refuse = [](std::string why) {
-    return make_error(errc::store_access, std::move(why));
+    return make_failure(errc::store_access, std::move(why));
   };
   if (fd_ >= 0)
     return refuse("doorbell already bound to " + path_);

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include <caf/error.hpp>
+#include "procman/messages/failure.hpp"
 
 namespace procman {
 
@@ -28,7 +28,7 @@ public:
 
   /// Binds `<store_dir>/doorbell.sock` (replacing a stale one), mode 0600.
   /// Errors: store_access with the reason.
-  caf::error bind(const std::string& store_dir);
+  failure bind(const std::string& store_dir);
 
   /// The socket's file descriptor (non-blocking, close-on-exec), -1 if unbound.
   int fd() const { return fd_; }

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "procman/messages/defaults.hpp"
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/queue.hpp"
 #include "procman/persistence/records.hpp"
@@ -74,7 +74,7 @@ void open_databases(const tx& t, handles& db) {
     version = (version << 8) | static_cast<uint8_t>(c);
   if (version > defaults::schema_version)
     throw store_failure{
-      make_error(errc::store_version,
+      make_failure(errc::store_version,
                  "store " + t.dir + " has schema version "
                    + std::to_string(version) + "; this procman reads up to "
                    + std::to_string(defaults::schema_version))};
@@ -90,7 +90,7 @@ void open_databases(const tx& t, handles& db) {
 
 /// Opens the LMDB environment in `opts.dir` (which exists and is
 /// writable), sizes the map, creates the databases and checks the schema.
-caf::expected<std::shared_ptr<environment>>
+outcome<std::shared_ptr<environment>>
 open_environment(const store_options& opts) {
   auto& dir = opts.dir;
   auto env = std::make_shared<environment>();
@@ -110,9 +110,9 @@ open_environment(const store_options& opts) {
     if (is_damage_code(e.code()))
       return damaged_store(dir, e.what());
     if (e.code() == EACCES || e.code() == EROFS || e.code() == EPERM)
-      return make_error(errc::store_access, "cannot open store " + dir + ": "
+      return make_failure(errc::store_access, "cannot open store " + dir + ": "
                                               + errno_text(e.code()));
-    return make_error(errc::storage_failure,
+    return make_failure(errc::storage_failure,
                       "cannot open store " + dir + ": " + e.what());
   }
   {
@@ -133,7 +133,7 @@ open_environment(const store_options& opts) {
     lmdb::env_info(env->env, &info);
     env->map_size = info.me_mapsize;
   } catch (const lmdb::error& e) {
-    return make_error(errc::storage_failure,
+    return make_failure(errc::storage_failure,
                       "cannot size store " + dir + ": " + e.what());
   }
   auto err = env->guarded(true, false, dir,
@@ -145,23 +145,23 @@ open_environment(const store_options& opts) {
 
 } // namespace
 
-caf::expected<database> database::open(const store_options& opts) {
+outcome<database> database::open(const store_options& opts) {
   auto& dir = opts.dir;
   if (dir.empty())
-    return make_error(errc::store_access, "no store directory given");
+    return make_failure(errc::store_access, "no store directory given");
   if (auto err = create_store_dir(dir))
     return err;
   struct stat sb;
   if (::stat(dir.c_str(), &sb) != 0)
-    return make_error(errc::store_access, "cannot open store directory " + dir
+    return make_failure(errc::store_access, "cannot open store directory " + dir
                                             + ": " + errno_text(errno));
   if (!S_ISDIR(sb.st_mode))
-    return make_error(errc::store_access,
+    return make_failure(errc::store_access,
                       "store path " + dir + " is not a directory");
   if (auto err = check_store_dir(dir, sb))
     return err;
   if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
-    return make_error(errc::store_access,
+    return make_failure(errc::store_access,
                       "store directory " + dir
                         + " is not writable: " + errno_text(errno));
   auto& reg = registry::instance();

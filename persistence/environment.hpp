@@ -10,7 +10,7 @@
 #include <shared_mutex>
 #include <string>
 
-#include <caf/error.hpp>
+#include "procman/messages/failure.hpp"
 #include <lmdb++.h>
 #include <sys/types.h>
 
@@ -48,7 +48,7 @@ struct environment {
                 const std::function<void(const tx&)>& body);
 
   /// `transact` with every failure turned into a procman error.
-  caf::error guarded(bool write, bool sync, const std::string& dir,
+  failure guarded(bool write, bool sync, const std::string& dir,
                      const std::function<void(const tx&)>& body);
 };
 

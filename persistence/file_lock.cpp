@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/store.hpp"
 
 namespace procman {
@@ -54,17 +54,17 @@ struct lock_file {
 
 /// Opens the lock file `path`, never through a symbolic link.
 /// Errors: store_access with the reason.
-caf::expected<lock_file> open_lock_file(const std::string& path, int flags) {
+outcome<lock_file> open_lock_file(const std::string& path, int flags) {
   lock_file f;
   f.fd = ::open(path.c_str(), flags | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (f.fd < 0)
-    return make_error(errc::store_access,
+    return make_failure(errc::store_access,
                       errno == ELOOP
                         ? path + " is a symbolic link; refusing to use it"
                         : "cannot open " + path + ": " + strerror(errno));
   if (fstat(f.fd, &f.st) != 0 || !S_ISREG(f.st.st_mode)) {
     close(f.fd);
-    return make_error(errc::store_access,
+    return make_failure(errc::store_access,
                       path + " is not a regular file; refusing to use it");
   }
   return f;
@@ -117,7 +117,7 @@ bool held_or_removed(const std::string& path) {
 
 } // namespace
 
-caf::error file_lock::try_lock(const std::string& path) {
+failure file_lock::try_lock(const std::string& path) {
   // A sweep (held_or_removed) may remove our file after we created it and
   // before we lock it; a lock on a removed file protects nothing and makes
   // us look dead. Such a lock is dropped and the file made anew.
@@ -133,9 +133,9 @@ caf::error file_lock::try_lock(const std::string& path) {
       auto e = errno;
       close(fd);
       if (e == EWOULDBLOCK)
-        return make_error(errc::runner_busy,
+        return make_failure(errc::runner_busy,
                           "another process holds the lock " + path);
-      return make_error(errc::store_access,
+      return make_failure(errc::store_access,
                         "cannot lock " + path + ": " + strerror(e));
     }
     struct stat now;
@@ -149,7 +149,7 @@ caf::error file_lock::try_lock(const std::string& path) {
     path_ = path;
     return {};
   }
-  return make_error(errc::store_access,
+  return make_failure(errc::store_access,
                     "cannot lock " + path
                       + ": it is removed whenever it is created");
 }
@@ -194,10 +194,10 @@ bool runner_alive(const std::string& store_dir, const std::string& runner_id) {
   return held_or_removed(runner_lock_path(store_dir, runner_id));
 }
 
-caf::error prepare_runners_dir(const std::string& store_dir) {
+failure prepare_runners_dir(const std::string& store_dir) {
   auto dir = store_dir + "/runners";
   auto refuse = [](std::string why) {
-    return make_error(errc::store_access, std::move(why));
+    return make_failure(errc::store_access, std::move(why));
   };
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return refuse("cannot create " + dir + ": " + strerror(errno));

@@ -26,7 +26,7 @@
 #include <cstddef>
 #include <string>
 
-#include <caf/error.hpp>
+#include "procman/messages/failure.hpp"
 
 namespace procman {
 
@@ -43,7 +43,7 @@ public:
   /// Tries to take an exclusive lock on `path` (created 0600 if missing;
   /// never through a symbolic link) without blocking. Errors: runner_busy
   /// when another process holds it, store_access with the reason.
-  caf::error try_lock(const std::string& path);
+  failure try_lock(const std::string& path);
 
   bool held() const { return fd_ >= 0; }
 
@@ -75,7 +75,7 @@ bool runner_alive(const std::string& store_dir, const std::string& runner_id);
 
 /// Creates `<store_dir>/runners` (0700), or checks and tightens it.
 /// Errors: store_access with the reason.
-caf::error prepare_runners_dir(const std::string& store_dir);
+failure prepare_runners_dir(const std::string& store_dir);
 
 /// Removes the lock files in `<store_dir>/runners` that no runner holds;
 /// returns how many it found free.

@@ -2,13 +2,13 @@
 
 #include <boost/json.hpp>
 
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/messages/log_format.hpp"
 
 namespace procman {
 
-caf::expected<log_entry> upgrade(legacy_log_entry x) {
+outcome<log_entry> upgrade(legacy_log_entry x) {
   log_entry e;
   e.seq = x.seq;
   e.time = x.time;
@@ -29,9 +29,9 @@ caf::expected<log_entry> upgrade(legacy_log_entry x) {
                  + t.pid + ": ";
     auto payload = parse_json(old.json, defaults::max_wrapped_json_depth);
     if (!payload)
-      return make_error(errc::store_damaged, where + payload.error().context);
+      return make_failure(errc::store_damaged, where + payload.error().context);
     if (auto f = read_payload(t, *payload))
-      return make_error(errc::store_damaged, where + f.context);
+      return make_failure(errc::store_damaged, where + f.context);
   }
   upgrade_failure(t);
   return e;

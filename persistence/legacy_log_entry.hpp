@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-#include <caf/expected.hpp>
+#include "procman/messages/failure.hpp"
 #include <caf/meta/type_name.hpp>
 
 #include "procman/messages/types.hpp"
@@ -55,6 +55,6 @@ typename Inspector::result_type inspect(Inspector& f, legacy_log_entry& x) {
 /// The entry with its JSON payload read into the typed fields (as the
 /// reader of exported logs reads a `payload`). Errors: store_damaged when
 /// the payload is not what its kind carries.
-caf::expected<log_entry> upgrade(legacy_log_entry x);
+outcome<log_entry> upgrade(legacy_log_entry x);
 
 } // namespace procman

@@ -4,7 +4,7 @@
 
 #include <lmdb++.h>
 
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/legacy_log_entry.hpp"
 
@@ -14,9 +14,9 @@ namespace {
 
 void write(const tx& t, const log_entry& e) {
   std::vector<char> buf;
-  if (auto err = codec::encode(e, buf))
+  if (codec::encode(e, buf))
     throw store_failure{
-      make_error(errc::storage_failure, "cannot encode a log entry")};
+      make_failure(errc::storage_failure, "cannot encode a log entry")};
   put_raw(t.txn, t.db.log, codec::u64_key(e.seq), {buf.data(), buf.size()});
 }
 
@@ -41,7 +41,7 @@ log_entry entry(const tx& t, const transition& what, uint64_t time) {
 }
 
 /// Reads a log entry of any version (persistence/codec.hpp).
-caf::expected<log_entry> read_entry(const tx& t, std::string_view v) {
+outcome<log_entry> read_entry(const tx& t, std::string_view v) {
   log_entry e;
   if (!v.empty() && static_cast<uint8_t>(v[0]) == 1) {
     legacy_log_entry old;

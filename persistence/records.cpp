@@ -6,7 +6,7 @@
 #include <lmdb++.h>
 
 #include "procman/lifecycle/machine.hpp"
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/keys.hpp"
 #include "procman/persistence/output.hpp"
@@ -91,9 +91,9 @@ bool exists(const tx& t, std::string_view pid) {
 void save(const tx& t, const process_record* old, const process_record& rec,
           uint64_t now) {
   std::vector<char> buf;
-  if (auto err = codec::encode(rec, buf))
+  if (codec::encode(rec, buf))
     throw store_failure{
-      make_error(errc::storage_failure, "cannot encode " + rec.pid)};
+      make_failure(errc::storage_failure, "cannot encode " + rec.pid)};
   put_raw(t.txn, t.db.processes, rec.pid, {buf.data(), buf.size()});
   if (old == nullptr || old->status != rec.status) {
     if (old != nullptr && indexed(old->status))

@@ -2,7 +2,7 @@
 
 #include <lmdb++.h>
 
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/codec.hpp"
 
 namespace procman::tables::schedules {
@@ -28,9 +28,9 @@ std::optional<schedule_record> load(const tx& t, const std::string& name) {
 
 void save(const tx& t, const schedule_record& x) {
   std::vector<char> buf;
-  if (auto err = codec::encode(x, buf))
+  if (codec::encode(x, buf))
     throw store_failure{
-      make_error(errc::storage_failure, "cannot encode schedule " + x.name)};
+      make_failure(errc::storage_failure, "cannot encode schedule " + x.name)};
   put_raw(t.txn, t.db.schedules, x.name, {buf.data(), buf.size()});
 }
 

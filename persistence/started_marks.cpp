@@ -8,7 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/file_lock.hpp"
 
 namespace procman {
@@ -58,21 +58,21 @@ started_marks::started_marks(std::string path, int fd, std::string header)
   bytes_ = header_.size();
 }
 
-caf::expected<std::unique_ptr<started_marks>>
+outcome<std::unique_ptr<started_marks>>
 started_marks::create(const std::string& store_dir,
                       const std::string& runner_id) {
   auto path = marks_path(store_dir, runner_id);
   int fd = ::open(path.c_str(),
                   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0)
-    return make_error(errc::store_access, "cannot create " + path + ": "
+    return make_failure(errc::store_access, "cannot create " + path + ": "
                                             + std::strerror(errno));
   auto header = header_for(boot_id()) + "\n";
   if (!write_all(fd, header)) {
     auto e = errno;
     ::close(fd);
     ::unlink(path.c_str());
-    return make_error(errc::store_access,
+    return make_failure(errc::store_access,
                       "cannot write " + path + ": " + std::strerror(e));
   }
   return std::unique_ptr<started_marks>(

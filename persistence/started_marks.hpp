@@ -23,7 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include <caf/expected.hpp>
+#include "procman/messages/failure.hpp"
 
 namespace procman {
 
@@ -31,7 +31,7 @@ class started_marks {
 public:
   /// Creates the file of `runner_id` (replacing any), headed by this
   /// boot's id. Errors: store_access naming the file.
-  static caf::expected<std::unique_ptr<started_marks>>
+  static outcome<std::unique_ptr<started_marks>>
   create(const std::string& store_dir, const std::string& runner_id);
 
   /// Closes and removes the file: a runner that ends normally has

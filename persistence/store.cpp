@@ -41,7 +41,7 @@ struct store::impl {
 
   /// What `body(tx)` returns, read in one transaction.
   template <class F>
-  auto read(F&& body) -> caf::expected<decltype(body(std::declval<tx&>()))> {
+  auto read(F&& body) -> outcome<decltype(body(std::declval<tx&>()))> {
     decltype(body(std::declval<tx&>())) out{};
     if (auto err = db.read([&](const tx& t) { out = body(t); }))
       return err;
@@ -49,7 +49,7 @@ struct store::impl {
   }
 
   /// tables::transitions::apply with the options' default timeout.
-  caf::expected<process_record> apply(const tx& x, transition& t, uint64_t now,
+  outcome<process_record> apply(const tx& x, transition& t, uint64_t now,
                                       bool& ring, bool& repeated) {
     return tables::transitions::apply(x, t, now, opts.default_timeout, ring,
                                       repeated);
@@ -67,7 +67,7 @@ store::~store() {
   // nop: the last store of a directory closes its environment
 }
 
-caf::expected<std::unique_ptr<store>> store::open(store_options opts) {
+outcome<std::unique_ptr<store>> store::open(store_options opts) {
   auto db = tables::database::open(opts);
   if (!db)
     return db.error();
@@ -80,12 +80,12 @@ caf::expected<std::unique_ptr<store>> store::open(store_options opts) {
 // -- store: transitions
 // ----------------------------------------------------------
 
-caf::expected<process_record> store::apply(const transition& t) {
+outcome<process_record> store::apply(const transition& t) {
   auto results = apply(std::vector<transition>{t});
   return std::move(results.front());
 }
 
-std::vector<caf::expected<process_record>>
+std::vector<outcome<process_record>>
 store::apply(const std::vector<transition>& ts) {
   return commit(ts, {}).results;
 }
@@ -140,9 +140,9 @@ std::vector<transition> store::claims(const std::string& runner, size_t n) {
   return out;
 }
 
-caf::expected<std::vector<process_record>>
-store::claimed(std::vector<caf::expected<process_record>> results,
-               caf::error* stopped) {
+outcome<std::vector<process_record>>
+store::claimed(std::vector<outcome<process_record>> results,
+               failure* stopped) {
   std::vector<process_record> out;
   for (auto& res : results) {
     if (res) {
@@ -161,7 +161,7 @@ store::claimed(std::vector<caf::expected<process_record>> results,
   return out;
 }
 
-caf::expected<std::vector<process_record>>
+outcome<std::vector<process_record>>
 store::claim(const std::string& runner, size_t n) {
   auto committed = commit(claims(runner, n), {});
   if (committed.error)
@@ -169,7 +169,7 @@ store::claim(const std::string& runner, size_t n) {
   return claimed(std::move(committed.results));
 }
 
-caf::expected<uint32_t> store::fire_schedules() {
+outcome<uint32_t> store::fire_schedules() {
   auto now = impl_->now();
   // Most calls find nothing due: a read transaction says so without
   // taking the writer's lock.
@@ -179,7 +179,7 @@ caf::expected<uint32_t> store::fire_schedules() {
     return std::any_of(all.begin(), all.end(), due);
   });
   if (!any_due || !*any_due)
-    return any_due ? caf::expected<uint32_t>{0u} : any_due.error();
+    return any_due ? outcome<uint32_t>{0u} : any_due.error();
   uint32_t fired = 0;
   auto err = impl_->db.write([&](const tx& x) {
     fired = 0;
@@ -201,31 +201,31 @@ caf::expected<uint32_t> store::fire_schedules() {
   return fired;
 }
 
-caf::expected<uint64_t> store::next_wake() {
+outcome<uint64_t> store::next_wake() {
   return impl_->read([](const tx& x) {
     return earliest_due(tables::queue::first_delayed(x),
                         tables::schedules::all(x));
   });
 }
 
-caf::expected<std::vector<schedule_record>> store::schedules() {
+outcome<std::vector<schedule_record>> store::schedules() {
   return impl_->read([](const tx& x) { return tables::schedules::all(x); });
 }
 
-caf::expected<schedule_record> store::schedule(const std::string& name) {
+outcome<schedule_record> store::schedule(const std::string& name) {
   auto s = impl_->read(
     [&](const tx& x) { return tables::schedules::load(x, name); });
   if (!s)
     return s.error();
   if (!*s)
-    return make_error(errc::unknown_schedule, "no schedule \"" + name + "\"");
+    return make_failure(errc::unknown_schedule, "no schedule \"" + name + "\"");
   return std::move(**s);
 }
 
 // -- store: reads
 // ------------------------------------------------------------------
 
-caf::expected<output_log> store::read_output(const std::string& pid,
+outcome<output_log> store::read_output(const std::string& pid,
                                              uint64_t after) {
   auto out = impl_->read([&](const tx& x) {
     std::optional<output_log> log;
@@ -240,37 +240,37 @@ caf::expected<output_log> store::read_output(const std::string& pid,
   if (!out)
     return out.error();
   if (!*out)
-    return make_error(errc::unknown_process, "no process " + pid);
+    return make_failure(errc::unknown_process, "no process " + pid);
   return std::move(**out);
 }
 
-caf::expected<process_record> store::get(const std::string& pid) {
+outcome<process_record> store::get(const std::string& pid) {
   auto rec
     = impl_->read([&](const tx& x) { return tables::records::load(x, pid); });
   if (!rec)
     return rec.error();
   if (!*rec)
-    return make_error(errc::unknown_process, "no process " + pid);
+    return make_failure(errc::unknown_process, "no process " + pid);
   return std::move(**rec);
 }
 
-caf::expected<std::vector<process_record>> store::list(const list_query& q) {
+outcome<std::vector<process_record>> store::list(const list_query& q) {
   return impl_->read([&](const tx& x) { return tables::records::list(x, q); });
 }
 
-caf::expected<std::vector<process_record>>
+outcome<std::vector<process_record>>
 store::with_status(process_status s) {
   return impl_->read(
     [s](const tx& x) { return tables::records::with_status(x, s); });
 }
 
-caf::expected<std::vector<log_entry>> store::log(uint64_t since, size_t limit,
+outcome<std::vector<log_entry>> store::log(uint64_t since, size_t limit,
                                                  const std::string& pid) {
   return impl_->read(
     [&](const tx& x) { return tables::log::after(x, since, limit, pid); });
 }
 
-caf::expected<store::log_snapshot> store::snapshot(uint64_t since,
+outcome<store::log_snapshot> store::snapshot(uint64_t since,
                                                    const std::string& pid) {
   return impl_->read([&](const tx& x) {
     log_snapshot out;
@@ -286,14 +286,14 @@ caf::expected<store::log_snapshot> store::snapshot(uint64_t since,
   });
 }
 
-caf::expected<size_t> store::purge() {
+outcome<size_t> store::purge() {
   auto retention = retention_ms();
   if (!retention)
     return retention.error();
   return purge(*retention, "retention");
 }
 
-caf::expected<size_t> store::purge(uint64_t older_than_ms,
+outcome<size_t> store::purge(uint64_t older_than_ms,
                                    const std::string& source) {
   size_t total = 0;
   auto now = impl_->now();
@@ -311,28 +311,28 @@ caf::expected<size_t> store::purge(uint64_t older_than_ms,
   return total;
 }
 
-caf::expected<std::optional<uint64_t>> store::setting(store_setting s) {
+outcome<std::optional<uint64_t>> store::setting(store_setting s) {
   return impl_->read([s](const tx& x) { return tables::settings::read(x, s); });
 }
 
-caf::error store::set_setting(store_setting s, std::optional<uint64_t> value) {
+failure store::set_setting(store_setting s, std::optional<uint64_t> value) {
   return impl_->db.write(
     [&](const tx& x) { tables::settings::write(x, s, value); });
 }
 
-caf::expected<uint64_t> store::retention_ms() {
+outcome<uint64_t> store::retention_ms() {
   return impl_->read([this](const tx& x) {
     return tables::settings::retention(x, impl_->opts);
   });
 }
 
-caf::expected<uint64_t> store::output_limit() {
+outcome<uint64_t> store::output_limit() {
   return impl_->read([this](const tx& x) {
     return tables::settings::output_limit(x, impl_->opts);
   });
 }
 
-caf::expected<store_stats> store::stats() {
+outcome<store_stats> store::stats() {
   return impl_->read([this](const tx& x) {
     store_stats out;
     out.records = tables::records::count(x);

@@ -72,10 +72,9 @@
 #include <string>
 #include <vector>
 
-#include <caf/expected.hpp>
+#include "procman/messages/failure.hpp"
 
 #include "procman/messages/defaults.hpp"
-#include "procman/messages/error.hpp"
 #include "procman/messages/types.hpp"
 
 namespace procman {
@@ -128,7 +127,7 @@ public:
   /// Opens (creating if needed) the store in `opts.dir`. Errors:
   /// `store_access` (directory missing and not creatable, not writable),
   /// `store_version` (written by a newer procman), `store_damaged`.
-  static caf::expected<std::unique_ptr<store>> open(store_options opts);
+  static outcome<std::unique_ptr<store>> open(store_options opts);
 
   ~store();
   store(const store&) = delete;
@@ -136,20 +135,20 @@ public:
 
   /// Applies one transition in one durable commit; returns the record after
   /// it (for purge: the removed record).
-  caf::expected<process_record> apply(const transition& t);
+  outcome<process_record> apply(const transition& t);
 
   /// Applies several transitions in one commit, in order. A refused one gets
   /// its error and changes nothing; the others commit.
-  std::vector<caf::expected<process_record>>
+  std::vector<outcome<process_record>>
   apply(const std::vector<transition>& ts);
 
   /// What `commit` did.
   struct batch_result {
     /// One per transition, as `apply` returns them.
-    std::vector<caf::expected<process_record>> results;
+    std::vector<outcome<process_record>> results;
     /// Set when the commit failed as a whole: nothing was written (and
     /// every result carries this error).
-    caf::error error;
+    failure error;
     /// Per transition: its request key was remembered, so nothing was
     /// applied and the result is the record as it is.
     std::vector<bool> repeated;
@@ -164,13 +163,13 @@ public:
 
   /// The live output of `pid` kept after chunk `after` (0: all), with the
   /// process's status, read in one transaction. Errors: unknown_process.
-  caf::expected<output_log> read_output(const std::string& pid,
+  outcome<output_log> read_output(const std::string& pid,
                                         uint64_t after = 0);
 
   /// Takes up to `n` processes from the queue head for `runner` in one
   /// commit (one `claim` log entry each): `commit(claims(runner, n))`, then
   /// `claimed`. Costs O(log n) per process.
-  caf::expected<std::vector<process_record>> claim(const std::string& runner,
+  outcome<std::vector<process_record>> claim(const std::string& runner,
                                                    size_t n);
 
   /// The transitions of a claim of `n` processes for `runner`: claims
@@ -182,36 +181,36 @@ public:
   /// The records that the results of `claims` took, in order, up to an
   /// empty queue. Errors: the first claim's, when it failed otherwise; a
   /// later failure ends the list early and goes into `stopped`.
-  static caf::expected<std::vector<process_record>>
-  claimed(std::vector<caf::expected<process_record>> results,
-          caf::error* stopped = nullptr);
+  static outcome<std::vector<process_record>>
+  claimed(std::vector<outcome<process_record>> results,
+          failure* stopped = nullptr);
 
   /// Enqueues one run of every schedule due now, each with its schedule's
   /// next due time moved on, in one commit: two runners (or hosts) firing
   /// at once enqueue each due run once. Returns how many it enqueued.
-  caf::expected<uint32_t> fire_schedules();
+  outcome<uint32_t> fire_schedules();
 
   /// When something next becomes due: the earliest not_before of a delayed
   /// process or next due time of a schedule (unix ms), 0 if nothing waits.
-  caf::expected<uint64_t> next_wake();
+  outcome<uint64_t> next_wake();
 
   /// Every schedule, by name.
-  caf::expected<std::vector<schedule_record>> schedules();
+  outcome<std::vector<schedule_record>> schedules();
 
   /// One schedule. Errors: `unknown_schedule`.
-  caf::expected<schedule_record> schedule(const std::string& name);
+  outcome<schedule_record> schedule(const std::string& name);
 
   /// Reads one record. Errors: `unknown_process`.
-  caf::expected<process_record> get(const std::string& pid);
+  outcome<process_record> get(const std::string& pid);
 
   /// Lists records, newest first by creation, filtered by status.
-  caf::expected<std::vector<process_record>> list(const list_query& q);
+  outcome<std::vector<process_record>> list(const list_query& q);
 
   /// Every record with the given status (uses the status index).
-  caf::expected<std::vector<process_record>> with_status(process_status s);
+  outcome<std::vector<process_record>> with_status(process_status s);
 
   /// Log entries with seq > `since`, optionally only for `pid`, at most `limit`.
-  caf::expected<std::vector<log_entry>>
+  outcome<std::vector<log_entry>>
   log(uint64_t since, size_t limit = SIZE_MAX, const std::string& pid = {});
 
   /// The log entries with seq > `since` (only `pid`'s if given) and the
@@ -221,7 +220,7 @@ public:
     std::vector<log_entry> entries;
     std::vector<process_record> records;
   };
-  caf::expected<log_snapshot> snapshot(uint64_t since,
+  outcome<log_snapshot> snapshot(uint64_t since,
                                        const std::string& pid = {});
 
   /// Removes terminal records whose finished_at is older than the retention
@@ -230,28 +229,28 @@ public:
   /// the retention period (by time, oldest first; `stats().first_seq` tells
   /// where the log now starts). Returns how many records it removed.
   /// Interrupted records are never removed.
-  caf::expected<size_t> purge();
+  outcome<size_t> purge();
 
   /// `purge` with `older_than_ms` in place of the retention period for
   /// the records (the log is still trimmed by the retention period), the
   /// log entries naming `source` (`procman purge --older-than`:
   /// "client").
-  caf::expected<size_t> purge(uint64_t older_than_ms,
+  outcome<size_t> purge(uint64_t older_than_ms,
                               const std::string& source);
 
   /// A setting as stored (milliseconds, bytes); none when unset.
-  caf::expected<std::optional<uint64_t>> setting(store_setting s);
+  outcome<std::optional<uint64_t>> setting(store_setting s);
 
   /// Sets a setting, or with none unsets it (the default applies again).
   /// Durable at once; not in the message log.
-  caf::error set_setting(store_setting s, std::optional<uint64_t> value);
+  failure set_setting(store_setting s, std::optional<uint64_t> value);
 
   /// What applies: the store options' value if given, else the setting,
   /// else the default (`defaults::retention_ms`, `defaults::output_limit`).
-  caf::expected<uint64_t> retention_ms();
-  caf::expected<uint64_t> output_limit();
+  outcome<uint64_t> retention_ms();
+  outcome<uint64_t> output_limit();
 
-  caf::expected<store_stats> stats();
+  outcome<store_stats> stats();
 
   const std::string& dir() const;
   uint64_t now() const;

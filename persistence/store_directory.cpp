@@ -12,7 +12,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 
 namespace procman {
 
@@ -43,7 +43,7 @@ std::string octal_mode(mode_t mode) {
 
 } // namespace
 
-caf::error create_store_dir(const std::string& dir) {
+failure create_store_dir(const std::string& dir) {
   struct stat sb;
   if (::stat(dir.c_str(), &sb) == 0)
     return {};
@@ -54,61 +54,61 @@ caf::error create_store_dir(const std::string& dir) {
   if (!ec && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     ec = std::error_code{errno, std::generic_category()};
   if (ec)
-    return make_error(errc::store_access, "cannot create store directory "
+    return make_failure(errc::store_access, "cannot create store directory "
                                             + dir + ": " + ec.message());
   return {};
 }
 
-caf::error check_store_dir(const std::string& dir, const struct stat& sb) {
+failure check_store_dir(const std::string& dir, const struct stat& sb) {
   auto me = geteuid();
   if (sb.st_uid != me && sb.st_uid != 0)
-    return make_error(errc::store_access,
+    return make_failure(errc::store_access,
                       "store " + dir + " is owned by " + user_label(sb.st_uid)
                         + ", not by " + user_label(me)
                         + "; refusing to use it");
   if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-    return make_error(errc::store_access,
+    return make_failure(errc::store_access,
                       "store " + dir + " has mode " + octal_mode(sb.st_mode)
                         + " (group/world-writable); refusing to use it");
   if (sb.st_uid == me && (sb.st_mode & 077) != 0
       && ::chmod(dir.c_str(), sb.st_mode & 07700) != 0)
-    return make_error(errc::store_access, "cannot make store " + dir
+    return make_failure(errc::store_access, "cannot make store " + dir
                                             + " private: "
                                             + errno_text(errno));
   return {};
 }
 
-caf::error prepare_store_file(const std::string& path) {
+failure prepare_store_file(const std::string& path) {
   auto fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
                    0600);
   if (fd < 0) {
     if (errno == ELOOP)
-      return make_error(errc::store_access,
+      return make_failure(errc::store_access,
                         "store file " + path
                           + " is a symbolic link; refusing to use it");
-    return make_error(errc::store_access,
+    return make_failure(errc::store_access,
                       "cannot open store file " + path + ": "
                         + errno_text(errno));
   }
   struct stat sb;
-  caf::error err;
+  failure err;
   auto me = geteuid();
   if (fstat(fd, &sb) != 0)
-    err = make_error(errc::store_access,
+    err = make_failure(errc::store_access,
                      "cannot open store file " + path + ": "
                        + errno_text(errno));
   else if (!S_ISREG(sb.st_mode))
-    err = make_error(errc::store_access, "store file " + path
+    err = make_failure(errc::store_access, "store file " + path
                                            + " is not a regular file; "
                                              "refusing to use it");
   else if (sb.st_uid != me && sb.st_uid != 0)
-    err = make_error(errc::store_access,
+    err = make_failure(errc::store_access,
                      "store file " + path + " is owned by "
                        + user_label(sb.st_uid) + ", not by " + user_label(me)
                        + "; refusing to use it");
   else if (sb.st_uid == me && (sb.st_mode & 07777) != 0600
            && fchmod(fd, 0600) != 0)
-    err = make_error(errc::store_access, "cannot make store file " + path
+    err = make_failure(errc::store_access, "cannot make store file " + path
                                            + " private: "
                                            + errno_text(errno));
   close(fd);

@@ -9,14 +9,14 @@
 
 #include <sys/stat.h>
 
-#include <caf/error.hpp>
+#include "procman/messages/failure.hpp"
 
 namespace procman {
 
 /// Creates the store directory `dir` if it is missing: its parents as
 /// usual, the directory itself 0700 whatever the umask. Errors:
 /// store_access.
-caf::error create_store_dir(const std::string& dir);
+failure create_store_dir(const std::string& dir);
 
 /// Refuses a store directory that is not this user's to use: owned by
 /// someone other than the effective user or root, or writable by group or
@@ -24,13 +24,13 @@ caf::error create_store_dir(const std::string& dir);
 /// runner then runs as the store's user). Tightens a directory of this
 /// user that others can read (0755 from an older procman) to 0700.
 /// Errors: store_access, naming the path, the owner or the mode.
-caf::error check_store_dir(const std::string& dir, const struct stat& sb);
+failure check_store_dir(const std::string& dir, const struct stat& sb);
 
 /// Creates or checks one of LMDB's files in the store before LMDB opens it
 /// (LMDB follows symbolic links and creates with the umask's mode): a
 /// regular file, not a link, mode 0600, this user's or root's. Errors:
 /// store_access.
-caf::error prepare_store_file(const std::string& path);
+failure prepare_store_file(const std::string& path);
 
 /// LMDB opens its data and lock files without O_CLOEXEC. Gives `env_fd`
 /// and every descriptor of this process that points into `dir`

@@ -3,7 +3,7 @@
 #include <mutex>
 #include <system_error>
 
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/environment.hpp"
 
@@ -99,7 +99,7 @@ void environment::transact(bool write, bool sync, const std::string& dir,
   }
 }
 
-caf::error environment::guarded(bool write, bool sync, const std::string& dir,
+failure environment::guarded(bool write, bool sync, const std::string& dir,
                                 const std::function<void(const tx&)>& body) {
   try {
     transact(write, sync, dir, body);
@@ -109,24 +109,24 @@ caf::error environment::guarded(bool write, bool sync, const std::string& dir,
   } catch (const lmdb::error& e) {
     if (is_damage_code(e.code()))
       return damaged_store(dir, e.what());
-    return make_error(errc::storage_failure, io_failure(dir, e));
+    return make_failure(errc::storage_failure, io_failure(dir, e));
   } catch (const std::exception& e) {
-    return make_error(errc::storage_failure, "store " + dir + ": " + e.what());
+    return make_failure(errc::storage_failure, "store " + dir + ": " + e.what());
   }
 }
 
 // -- transactions
 // -------------------------------------------------------------------
 
-caf::error database::read(const std::function<void(const tx&)>& body) {
+failure database::read(const std::function<void(const tx&)>& body) {
   return guarded(false, body);
 }
 
-caf::error database::write(const std::function<void(const tx&)>& body) {
+failure database::write(const std::function<void(const tx&)>& body) {
   return guarded(true, body);
 }
 
-caf::error database::guarded(bool write,
+failure database::guarded(bool write,
                              const std::function<void(const tx&)>& body) {
   return env_->guarded(write, write && sync_after_commit_, dir_, body);
 }
@@ -143,8 +143,8 @@ void database::sizes(uint64_t& map_size, uint64_t& used_bytes) const {
 // -- errors
 // ---------------------------------------------------------------------------
 
-caf::error damaged_store(const std::string& dir, const std::string& what) {
-  return make_error(errc::store_damaged,
+failure damaged_store(const std::string& dir, const std::string& what) {
+  return make_failure(errc::store_damaged,
                     "store " + dir + " is damaged: " + what);
 }
 

@@ -22,8 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include <caf/error.hpp>
-#include <caf/expected.hpp>
+#include "procman/messages/failure.hpp"
 #include <lmdb.h>
 
 #include "procman/persistence/store.hpp"
@@ -32,7 +31,7 @@ namespace procman::tables {
 
 /// Carries a procman error out of a transaction body; the transaction aborts.
 struct store_failure {
-  caf::error err;
+  failure err;
 };
 
 /// The named databases of a store (the layout: persistence/store.hpp).
@@ -67,7 +66,7 @@ struct tx {
 };
 
 /// errc::store_damaged: "store <dir> is damaged: <what>".
-caf::error damaged_store(const std::string& dir, const std::string& what);
+failure damaged_store(const std::string& dir, const std::string& what);
 
 // -- raw access
 // ------------------------------------------------------------------
@@ -110,20 +109,20 @@ public:
   /// Checks the directory (store_directory.hpp), then opens or joins its
   /// environment, creating the databases and checking the schema. Errors:
   /// store_access, store_version, store_damaged, storage_failure.
-  static caf::expected<database> open(const store_options& opts);
+  static outcome<database> open(const store_options& opts);
 
   /// Runs `body` in a read transaction.
-  caf::error read(const std::function<void(const tx&)>& body);
+  failure read(const std::function<void(const tx&)>& body);
 
   /// Runs `body` in a write transaction and commits it (durably unless the
   /// options say no_sync). Runs `body` again when the map had to grow.
-  caf::error write(const std::function<void(const tx&)>& body);
+  failure write(const std::function<void(const tx&)>& body);
 
   /// The environment's map size and the bytes its pages use.
   void sizes(uint64_t& map_size, uint64_t& used_bytes) const;
 
 private:
-  caf::error guarded(bool write, const std::function<void(const tx&)>& body);
+  failure guarded(bool write, const std::function<void(const tx&)>& body);
 
   std::shared_ptr<environment> env_;
   std::string dir_;

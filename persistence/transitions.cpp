@@ -4,7 +4,7 @@
 #include "procman/lifecycle/machine.hpp"
 #include "procman/lifecycle/schedules.hpp"
 #include "procman/lifecycle/timeouts.hpp"
-#include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/keys.hpp"
 #include "procman/persistence/log.hpp"
 #include "procman/persistence/queue.hpp"
@@ -18,20 +18,20 @@ namespace {
 
 /// A schedule_add or schedule_remove: writes or removes the schedule and
 /// logs it. The record returned is empty (no process changed).
-caf::expected<process_record> schedule_step(const tx& x, transition& t,
+outcome<process_record> schedule_step(const tx& x, transition& t,
                                             uint64_t now, bool& ring) {
   auto old = schedules::load(x, t.schedule);
   schedule_record s;
   if (t.kind == transition_kind::schedule_remove) {
     if (!old)
-      return make_error(errc::unknown_schedule,
+      return make_failure(errc::unknown_schedule,
                         "no schedule \"" + t.schedule + "\"");
     schedules::remove(x, t.schedule);
     s = std::move(*old);
   } else {
     auto expr = check_schedule(t.schedule, t.cron, t.spec);
     if (!expr)
-      return to_error(expr.error());
+      return expr.error();
     s = added_schedule(t, *expr, old, now);
     schedules::save(x, s);
     ring = true; // a waiting runner arms its timer for it
@@ -42,13 +42,13 @@ caf::expected<process_record> schedule_step(const tx& x, transition& t,
 
 /// An enqueue by a schedule moves the schedule on: its next due time is
 /// the first after now (runs missed while no runner was up are one run).
-caf::error move_schedule_on(const tx& x, const transition& t, uint64_t now) {
+failure move_schedule_on(const tx& x, const transition& t, uint64_t now) {
   auto s = schedules::load(x, t.schedule);
   if (!s)
     return {}; // removed since, or not in a replayed log
   auto next = advance_schedule(std::move(*s), t, now);
   if (!next)
-    return to_error(next.error());
+    return next.error();
   schedules::save(x, *next);
   return {};
 }
@@ -57,7 +57,7 @@ caf::error move_schedule_on(const tx& x, const transition& t, uint64_t now) {
 /// pid, the default timeout), asks the life cycle for the record after
 /// `t`, and writes that record, its indexes and the log entry. A refusal
 /// writes nothing.
-caf::expected<process_record> apply_step(const tx& x, transition& t,
+outcome<process_record> apply_step(const tx& x, transition& t,
                                          uint64_t now, uint32_t default_timeout,
                                          bool& ring) {
   if (t.kind == transition_kind::schedule_add
@@ -67,7 +67,7 @@ caf::expected<process_record> apply_step(const tx& x, transition& t,
     queue::promote_due(x, now);
     auto head = queue::head(x);
     if (!head)
-      return make_error(errc::queue_empty, "no queued process to claim");
+      return make_failure(errc::queue_empty, "no queued process to claim");
     t.pid = std::move(*head);
   }
   // Logged as it takes effect, so that the record follows from the log
@@ -86,7 +86,7 @@ caf::expected<process_record> apply_step(const tx& x, transition& t,
   if (t.kind == transition_kind::retry && old)
     if (auto holder = keys::holder(x, old->key))
       if (auto f = check_retry_key(*old, holder->pid))
-        return to_error(f);
+        return f;
   auto rec = procman::next(before, t, now);
   if (!rec)
     return rec;
@@ -108,7 +108,7 @@ caf::expected<process_record> apply_step(const tx& x, transition& t,
 /// remembered is not applied again: the answer is the record of the
 /// process its first application touched, and `repeated` is set. Sets
 /// `ring` when the runner has new work.
-caf::expected<process_record> apply(const tx& x, transition& t, uint64_t now,
+outcome<process_record> apply(const tx& x, transition& t, uint64_t now,
                                     uint32_t default_timeout, bool& ring,
                                     bool& repeated) {
   repeated = false;
@@ -118,7 +118,7 @@ caf::expected<process_record> apply(const tx& x, transition& t, uint64_t now,
     repeated = true;
     auto rec = records::load(x, *pid);
     if (!rec)
-      return make_error(errc::unknown_process, "no process " + *pid);
+      return make_failure(errc::unknown_process, "no process " + *pid);
     return std::move(*rec);
   }
   auto rec = apply_step(x, t, now, default_timeout, ring);

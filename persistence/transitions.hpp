@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-#include <caf/expected.hpp>
+#include "procman/messages/failure.hpp"
 
 #include "procman/messages/types.hpp"
 #include "procman/persistence/transaction.hpp"
@@ -23,7 +23,7 @@ namespace procman::tables::transitions {
 /// when a runner has new work and `repeated` when the request key was
 /// remembered (the answer is then the record of the process the first
 /// application touched).
-caf::expected<process_record> apply(const tx& x, transition& t, uint64_t now,
+outcome<process_record> apply(const tx& x, transition& t, uint64_t now,
                                     uint32_t default_timeout, bool& ring,
                                     bool& repeated);
 

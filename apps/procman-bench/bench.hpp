@@ -31,7 +31,7 @@ namespace json = boost::json;
 /// store itself for what only a benchmark reads (stats, the log).
 class client {
 public:
-  static caf::expected<client> open(const std::string& dir) {
+  static outcome<client> open(const std::string& dir) {
     store_options so;
     so.dir = dir;
     so.default_timeout = 0; // the runner's default applies
@@ -41,24 +41,24 @@ public:
     std::shared_ptr<procman::store> shared = std::move(*db);
     return client{shared, door::on(shared)};
   }
-  caf::expected<std::string> start(const process_spec& spec) {
+  outcome<std::string> start(const process_spec& spec) {
     return door_.start(spec);
   }
-  caf::expected<process_record> info(const std::string& pid) {
+  outcome<process_record> info(const std::string& pid) {
     return door_.info(pid);
   }
-  caf::expected<std::vector<process_record>> list(const list_query& q) {
+  outcome<std::vector<process_record>> list(const list_query& q) {
     return door_.call(list_request{q});
   }
-  caf::expected<process_record> cancel(const std::string& pid) {
+  outcome<process_record> cancel(const std::string& pid) {
     return door_.cancel(pid);
   }
-  caf::expected<schedule_record> add_schedule(const std::string& name,
+  outcome<schedule_record> add_schedule(const std::string& name,
                                               const std::string& cron,
                                               const process_spec& spec) {
     return door_.call(schedule_add_request{name, cron, spec});
   }
-  caf::expected<schedule_record> remove_schedule(const std::string& name) {
+  outcome<schedule_record> remove_schedule(const std::string& name) {
     return door_.call(schedule_remove_request{name});
   }
   procman::store& db() {

@@ -44,16 +44,14 @@
 #include "procman/apps/common/version.hpp"
 #include "procman/children/process_tree.hpp"
 #include "procman/door/door.hpp"
-#include "procman/door/remote_backend.hpp"
-#include "procman/logging/logger.hpp"
-#include "procman/messages/error.hpp"
+#include "procman/apps/procman/remote.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/messages/render.hpp"
 #include "procman/messages/spec_check.hpp"
 #include "procman/messages/time.hpp"
 #include "procman/messages/log_format.hpp"
 #include "procman/messages/units.hpp"
-#include "procman/replay/replay.hpp"
 #include "procman/steps/runner.hpp"
 #include "procman/steps/step_registry.hpp"
 
@@ -206,24 +204,16 @@ door open_door(const cli::args& a) {
       throw command_failure{1, render(d.error())};
     return std::move(*d);
   }
-  auto hp = parse_host_port(where, a.has("connect") ? "option --connect"
-                                                    : "$PROCMAN_CONNECT");
-  if (!hp)
-    throw cli::usage_error(render(hp.error()));
-  remote_door_options o;
-  std::tie(o.host, o.port) = *hp;
   auto file = [&](const char* opt, const char* env) {
     if (a.has(opt))
       return a.get(opt);
     auto v = std::getenv(env);
     return std::string{v ? v : ""};
   };
-  o.tls = {file("tls-cert", "PROCMAN_TLS_CERT"),
-           file("tls-key", "PROCMAN_TLS_KEY"), file("tls-ca", "PROCMAN_TLS_CA")};
-  o.on_retry = [](const std::string& what) {
-    std::cerr << "procman: warning: " << what << "\n";
-  };
-  auto d = connect_door(o);
+  auto d = cli::connect_remote(
+    {where, a.has("connect") ? "option --connect" : "$PROCMAN_CONNECT",
+     file("tls-cert", "PROCMAN_TLS_CERT"), file("tls-key", "PROCMAN_TLS_KEY"),
+     file("tls-ca", "PROCMAN_TLS_CA")});
   if (!d) {
     if (is(d.error(), errc::invalid_argument))
       throw cli::usage_error(render(d.error()));
@@ -233,7 +223,7 @@ door open_door(const cli::args& a) {
 }
 
 template <class T>
-T value_or_fail(caf::expected<T> x) {
+T value_or_fail(outcome<T> x) {
   if (!x)
     throw command_failure{1, render(x.error())};
   return std::move(*x);
@@ -756,33 +746,13 @@ int cmd_log(const cli::args& a) {
 int cmd_replay(const cli::args& a) {
   if (a.positional().size() != 2)
     throw cli::usage_error("usage: procman replay LOG.jsonl");
-  auto& path = a.positional()[1];
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path);
-    if (!file)
-      throw command_failure{1, "cannot read log " + path + ": " + std::strerror(errno)};
-    in = &file;
-  }
-  auto read = read_log(*in);
-  if (!read)
-    throw command_failure{1, path + ": " + read.error().context};
-  auto& log = *read;
-  // The engine's own log lines would drown the verdict; refusals stay.
-  logger::set_level(log_level::error);
-  auto report = replay_log(log);
-  if (report.ok()) {
-    std::cout << describe(report) << "\n";
-    return 0;
-  }
-  std::cerr << describe(report) << "\n";
-  return 1;
+  return cli::replay_file(a.positional()[1]);
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
+  procman::cli::remember_arguments(argc, argv);
   try {
     cli::args a(argc, argv, {"help", "version", "follow"},
                 {"store", "data", "timeout", "status", "limit", "since", "pid",

@@ -569,7 +569,7 @@ struct actor_fixture {
   // -- the store, read and written directly -------------------------------------------
 
   template <class T>
-  static T must(caf::expected<T> x, const std::string& what) {
+  static T must(outcome<T> x, const std::string& what) {
     if (!x)
       BOOST_FAIL(what << " failed: " << render(x.error()));
     return std::move(*x);

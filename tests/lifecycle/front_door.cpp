@@ -27,7 +27,7 @@ process_spec one_step() {
 }
 
 template <class T>
-caf::error refused(caf::expected<T> x) {
+failure refused(outcome<T> x) {
   if (x)
     BOOST_FAIL("accepted");
   return x.error();

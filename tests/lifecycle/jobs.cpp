@@ -47,7 +47,7 @@ transition fail_of(error_kind kind, const std::string& step = "b") {
   return t;
 }
 
-process_record must(caf::expected<process_record> x) {
+process_record must(outcome<process_record> x) {
   if (!x)
     BOOST_FAIL("refused: " + render(x.error()));
   return std::move(*x);

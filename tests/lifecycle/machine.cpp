@@ -258,25 +258,25 @@ std::string refusal_message(where w, tk k, errc code) {
   return refusal;
 }
 
-caf::expected<process_record> apply_to(where w, const transition& t) {
+outcome<process_record> apply_to(where w, const transition& t) {
   if (w == where::none)
     return procman::next(nullptr, t, now);
   auto rec = record_in(w);
   return procman::next(&rec, t, now);
 }
 
-caf::expected<process_record> apply_to(const process_record& rec,
+outcome<process_record> apply_to(const process_record& rec,
                                        const transition& t) {
   return procman::next(&rec, t, now);
 }
 
-process_record must(caf::expected<process_record> x) {
+process_record must(outcome<process_record> x) {
   if (!x)
     BOOST_FAIL("refused: " + render(x.error()));
   return std::move(*x);
 }
 
-caf::error refused(caf::expected<process_record> x) {
+failure refused(outcome<process_record> x) {
   if (x)
     BOOST_FAIL("accepted");
   return x.error();

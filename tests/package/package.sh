@@ -92,7 +92,9 @@ install_find_package)
   "$cmake" --install "$build_dir" --prefix "$prefix" >"$work/install.log" 2>&1 \
     || { cat "$work/install.log" >&2; fail "cmake --install failed"; }
   expect_files "$prefix" bin/procman bin/procman-runner bin/procman-exec \
-    lib/libprocman.a lib/libprocman_steps.a lib/libprocman_base.a \
+    libexec/procman/procman-remote \
+    lib/libprocman.a lib/libprocman_local.a lib/libprocman_steps.a \
+    lib/libprocman_base.a \
     include/procman/engine/engine.hpp include/procman/door/door.hpp \
     include/procman/messages/fwd.hpp include/procman/steps/step.hpp \
     lib/cmake/procman/procmanConfig.cmake \
@@ -108,6 +110,15 @@ install_find_package)
   grep -qF -- '\-\-ready\-fd' "$prefix/share/man/man1/procman-runner.1" \
     || fail "procman-runner.1 does not describe --ready-fd"
   [[ ! -e "$prefix/include/procman/apps" ]] || fail "apps/ headers installed"
+  # A local command loads no CAF, OpenSSL or shared libstdc++: procman
+  # leaves them to libexec/procman/procman-remote (docs/performance.md,
+  # "A local command").
+  needed=$(readelf -d "$prefix/bin/procman" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+  for lib in libcaf libssl libcrypto libstdc++ libboost; do
+    [[ "$needed" != *"$lib"* ]] || fail "bin/procman needs $lib: $needed"
+  done
+  [[ "$(readelf -d "$prefix/libexec/procman/procman-remote")" == *libcaf_io* ]] \
+    || fail "procman-remote does not link CAF's io module"
   # Public headers only: the internals stay in the build.
   for internal in actors/supervisor.hpp persistence/store.hpp \
                   lifecycle/machine.hpp children/child_service.hpp \
@@ -156,6 +167,7 @@ deb)
   echo "made $(basename "$deb")"
   dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./||' >"$work/contents"
   for f in usr/bin/procman usr/bin/procman-runner usr/bin/procman-exec \
+           usr/libexec/procman/procman-remote \
            usr/include/procman/engine/engine.hpp \
            usr/include/procman/messages/types.hpp \
            usr/lib/libprocman.a usr/lib/cmake/procman/procmanConfig.cmake \
@@ -185,6 +197,12 @@ deb)
     || { cat "$work/runner.log" >&2; fail "the packaged procman-runner failed"; }
   out=$("$bin/procman" --store "$store" status "$pid")
   [[ "$out" == *'"status":"finished"'* ]] || fail "the packaged run ended: $out"
+  # procman runs the packaged libexec/procman/procman-remote for replay
+  # (and --connect): the store's own log replays clean.
+  "$bin/procman" --store "$store" log export >"$work/store.jsonl" \
+    || fail "the packaged procman log export failed"
+  "$bin/procman" replay "$work/store.jsonl" >"$work/replay.out" 2>&1 \
+    || { cat "$work/replay.out" >&2; fail "the packaged procman replay failed"; }
   ;;
 
 *)

@@ -60,7 +60,7 @@ inline transition enqueue_of(const std::string& json,
 
 /// Unwraps `x`, failing the test case with the error text otherwise.
 template <class T>
-T must(caf::expected<T> x, const char* what = "operation") {
+T must(outcome<T> x, const char* what = "operation") {
   if (!x)
     BOOST_FAIL(std::string{what} + " failed: " + render(x.error()));
   return std::move(*x);

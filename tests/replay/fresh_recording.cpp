@@ -51,7 +51,7 @@ struct recording_fixture : cli_fixture, replay_fixture {
     return std::move(*spec);
   }
 
-  static caf::expected<process_record> enqueue(procman::store& db,
+  static outcome<process_record> enqueue(procman::store& db,
                                                const process_spec& spec) {
     auto t = front_door::start(spec);
     BOOST_REQUIRE(t);
