@@ -1,4 +1,5 @@
-// procman's errors (make_error, render, is) and the enum names.
+// procman's errors (make_error and make_failure, render, is, the
+// conversions between them) and the enum names.
 
 #include <set>
 #include <string>
@@ -101,6 +102,37 @@ BOOST_AUTO_TEST_CASE(render_of_other_errors) {
   BOOST_TEST(render(caf::error{}) == "no error");
   auto r = render(caf::sec::request_timeout);
   BOOST_TEST(r.find("request_timeout") != std::string::npos, r);
+}
+
+BOOST_AUTO_TEST_CASE(a_failure_crosses_to_caf_and_back_whole) {
+  // What the store reports (a failure below the actors) reaches a remote
+  // client as a caf::error and comes back out of the front door's remote
+  // backend as the same failure: code, message and errno.
+  auto f = make_failure(errc::store_access, "cannot open /x: denied", 13);
+  auto err = to_error(f);
+  BOOST_TEST(is(err, errc::store_access));
+  BOOST_TEST(render(err) == "cannot open /x: denied");
+  BOOST_TEST(os_errno(err) == 13);
+  auto back = to_failure(err);
+  BOOST_TEST(is(back, errc::store_access));
+  BOOST_TEST(back.context == f.context);
+  BOOST_TEST(os_errno(back) == 13);
+  BOOST_TEST(!to_error(failure{}));
+  BOOST_TEST(!to_failure(caf::error{}));
+  BOOST_TEST(render(failure{}) == "no error");
+  BOOST_TEST(render(failure{errc::runner_busy, ""}) == "runner_busy");
+}
+
+BOOST_AUTO_TEST_CASE(caf_errors_become_timeouts_or_connect_failures) {
+  auto timed_out = to_failure(caf::sec::request_timeout);
+  BOOST_TEST(is(timed_out, errc::timeout));
+  BOOST_TEST(timed_out.context.find("request_timeout") != std::string::npos,
+             timed_out.context);
+  BOOST_TEST(is(to_failure(caf::sec::cannot_connect_to_node), errc::connect_failure));
+  auto kept = to_outcome(caf::expected<int>{make_error(errc::queue_empty, "")});
+  BOOST_REQUIRE(!kept);
+  BOOST_TEST(is(kept.error(), errc::queue_empty));
+  BOOST_TEST(*to_outcome(caf::expected<int>{7}) == 7);
 }
 
 BOOST_AUTO_TEST_CASE(every_code_has_a_distinct_name) {
