@@ -112,6 +112,8 @@ start checks the steps against the built-ins and the step libraries of
 $PROCMAN_STEP_LIBS; it warns when no runner serves the store.
 --store defaults to $PROCMAN_STORE, else $XDG_STATE_HOME/procman, else
 ~/.local/state/procman. --version prints the version (and git revision).
+Each command takes its own options, shown by procman COMMAND --help, and
+the global ones (--store and those below) before or after its name.
 
 remote store (every command but run and replay):
   --connect HOST:PORT    ask the store node there (procman-runner --listen)
