@@ -146,7 +146,9 @@ inline std::string step_libs(const args& a) {
 /// The store directory: --store, else $PROCMAN_STORE, else
 /// $XDG_STATE_HOME/procman, else ~/.local/state/procman.
 inline std::string store_dir(const args& a) {
-  if (auto dir = value_or_env(a, "store"); !dir.empty())
+  if (a.has("store"))
+    return a.get("store");
+  if (auto dir = env("store"); !dir.empty())
     return dir;
   if (auto v = std::getenv("XDG_STATE_HOME"); v && *v)
     return std::string(v) + "/procman";
