@@ -774,96 +774,123 @@ constexpr const char* global_footer
   = "every command also takes --store DIR, or --connect HOST:PORT with "
     "--tls-cert, --tls-key and --tls-ca FILE (procman --help)";
 
-/// Declares procman's commands, each with only its own options, on `app`;
-/// what a command line gives lands in `a` (the command's name first among
-/// the positional words). Options of `app` itself are global: CLI11 hands
-/// an option a command does not take to its parent (fallthrough), so they
-/// go before or after the command.
+/// A command: its name, how its help names its positional words, what it
+/// does, and the options it takes.
+struct command_decl {
+  const char* name;
+  const char* words;
+  const char* help;
+  std::vector<cli::option_decl> options;
+};
+
+/// procman's commands, each with only its own options (docs/usage.md,
+/// "Options by command").
+const std::vector<command_decl>& commands() {
+  using cli::option_decl;
+  constexpr auto opt = option_decl::option;
+  const option_decl data{"data", opt, "JSON",
+                         "a JSON object merged over the spec's data (its "
+                         "keys win)"};
+  static const std::vector<command_decl> xs{
+    {"start", "SPEC", "enqueue a process; prints its pid (SPEC: a file, - "
+     "for stdin, or inline JSON)",
+     {data,
+      {"timeout", opt, "S", "seconds it may run (instead of the spec's)"},
+      {"delay", opt, "D", "run it no sooner than D from now (30, 30s, 5m, "
+                          "2h, 1d)"},
+      {"priority", opt, "N", "higher runs first (default 0)"},
+      {"key", opt, "K", "a unique key: while a process holding K is queued, "
+                        "held, running or interrupted, print its pid and "
+                        "enqueue nothing"}}},
+    {"retry", "PID", "queue an errored process again; it resumes at its "
+     "failed step", {}},
+    {"schedule", "add NAME \"CRON\" SPEC | list | remove NAME",
+     "enqueue SPEC at each due time of CRON (UTC; add replaces NAME), list "
+     "the schedules as JSON lines, or remove one", {}},
+    {"status", "PID", "the process info as JSON", {}},
+    {"proceed", "PID", "resume an interrupted process", {data}},
+    {"cancel", "PID", "cancel a queued, held, interrupted or running "
+     "process", {}},
+    {"hold", "PID", "keep a queued or delayed process from running (status "
+     "held)", {}},
+    {"release", "PID", "let a held process run again", {}},
+    {"list", "", "processes, newest first (JSON lines; a table on a "
+     "terminal)",
+     {{"status", opt, "S", "only those with status S (queued, held, running, "
+                           "interrupted, finished, error, cancelled)"},
+      {"limit", opt, "N", "at most N (default 100)"}}},
+    {"wait", "PID", "wait for the process to settle; exit 0 finished, 1 "
+     "error or cancelled, 3 interrupted, 4 timeout",
+     {{"timeout", opt, "S", "give up after S seconds (exit 4; default: wait "
+                            "as long as it takes)"}}},
+    {"logs", "PID", "what its commands wrote (stdout and stderr)",
+     {{"follow", option_decl::flag, "",
+       "as it comes, until the process settles (exit codes as wait)"},
+      {"stream", opt, "S", "only stdout or only stderr"}}},
+    {"purge", "", "remove finished, failed and cancelled processes; prints "
+     "how many",
+     {{"older-than", opt, "D", "those that ended more than D ago (30s, 15m, "
+                               "12h, 7d; default: the retention setting)"}}},
+    {"config", "[get NAME | set NAME VALUE | unset NAME]",
+     "the store's settings: retention (7d), output-limit (1M)", {}},
+    {"run", "SPEC", "run the steps here and now; print the output (no store, "
+     "no runner)",
+     {data,
+      {"step-lib", option_decl::repeated, "P",
+       "a step library to load (repeatable; also $PROCMAN_STEP_LIBS)"}}},
+    {"log", "export", "the message log as JSON Lines",
+     {{"since", opt, "SEQ", "entries after SEQ"},
+      {"pid", opt, "PID", "only those of process PID"}}},
+    {"replay", "LOG.jsonl", "re-run a log through the engine "
+     "deterministically; exit 0 when it matches, 1 at the first divergence",
+     {}},
+    {"help", "[COMMAND]", "procman's usage, or COMMAND's", {}},
+  };
+  return xs;
+}
+
+/// Declares the options and positional words of command `c` on its `sub`.
+void declare_options(CLI::App& sub, cli::args& a, const command_decl& c) {
+  sub.set_help_flag("-h,--help", "this text");
+  for (auto& o : c.options)
+    cli::declare(sub, a, {o});
+  cli::positionals(sub, a, c.words);
+}
+
+/// Declares procman's commands on `app`; what a command line gives lands in
+/// `a` (the command's name first among the positional words). Options of
+/// `app` itself are global: CLI11 hands an option a command does not take
+/// to its parent (fallthrough), so they go before or after the command.
+/// Start-up stays cheap: a command gets its options, --help included, once
+/// it is named (CLI11 spends most of its time declaring options).
 void declare_commands(CLI::App& app, cli::args& a) {
   using cli::option_decl;
   constexpr auto opt = option_decl::option;
   app.formatter(std::make_shared<cli::formatter>());
   app.option_defaults()->group("options");
-  app.set_help_flag("-h,--help", "this text");
+  app.set_help_flag();
   app.require_subcommand(0, 1);
   app.fallthrough();
   app.allow_extras();
+  app.footer(global_footer);
   cli::declare(app, a,
                {{"store", opt, "DIR", "the store directory"},
                 {"connect", opt, "HOST:PORT", "the store node to ask"},
                 {"tls-cert", opt, "FILE", "this client's certificate"},
                 {"tls-key", opt, "FILE", "its key"},
                 {"tls-ca", opt, "FILE", "the CA of the store node"},
-                {"version", option_decl::flag, "", "the version"}});
-  const option_decl data{"data", opt, "JSON",
-                         "a JSON object merged over the spec's data (its "
-                         "keys win)"};
-  auto command = [&](const char* name, const char* words, const char* help,
-                     std::initializer_list<option_decl> opts) {
-    auto* sub = app.add_subcommand(name, help);
-    sub->set_help_flag("-h,--help", "this text")->group("options");
-    sub->footer(std::string{name} == "run" || std::string{name} == "replay"
-                  || std::string{name} == "help"
-                  ? "" : global_footer);
-    sub->preparse_callback([&a, name](size_t) { a.add_positional(name); });
-    cli::declare(*sub, a, opts);
-    cli::positionals(*sub, a, words);
-  };
-  command("start", "SPEC", "enqueue a process; prints its pid (SPEC: a file, "
-          "- for stdin, or inline JSON)",
-          {data,
-           {"timeout", opt, "S", "seconds it may run (instead of the spec's)"},
-           {"delay", opt, "D", "run it no sooner than D from now (30, 30s, "
-                               "5m, 2h, 1d)"},
-           {"priority", opt, "N", "higher runs first (default 0)"},
-           {"key", opt, "K", "a unique key: while a process holding K is "
-                             "queued, held, running or interrupted, print its "
-                             "pid and enqueue nothing"}});
-  command("retry", "PID", "queue an errored process again; it resumes at its "
-          "failed step", {});
-  command("schedule", "add NAME \"CRON\" SPEC | list | remove NAME",
-          "enqueue SPEC at each due time of CRON (UTC; add replaces NAME), "
-          "list the schedules as JSON lines, or remove one", {});
-  command("status", "PID", "the process info as JSON", {});
-  command("proceed", "PID", "resume an interrupted process", {data});
-  command("cancel", "PID", "cancel a queued, held, interrupted or running "
-          "process", {});
-  command("hold", "PID", "keep a queued or delayed process from running "
-          "(status held)", {});
-  command("release", "PID", "let a held process run again", {});
-  command("list", "", "processes, newest first (JSON lines; a table on a "
-          "terminal)",
-          {{"status", opt, "S", "only those with status S (queued, held, "
-                                "running, interrupted, finished, error, "
-                                "cancelled)"},
-           {"limit", opt, "N", "at most N (default 100)"}});
-  command("wait", "PID", "wait for the process to settle; exit 0 finished, 1 "
-          "error or cancelled, 3 interrupted, 4 timeout",
-          {{"timeout", opt, "S", "give up after S seconds (exit 4; default: "
-                                 "wait as long as it takes)"}});
-  command("logs", "PID", "what its commands wrote (stdout and stderr)",
-          {{"follow", option_decl::flag, "",
-            "as it comes, until the process settles (exit codes as wait)"},
-           {"stream", opt, "S", "only stdout or only stderr"}});
-  command("purge", "", "remove finished, failed and cancelled processes; "
-          "prints how many",
-          {{"older-than", opt, "D", "those that ended more than D ago (30s, "
-                                    "15m, 12h, 7d; default: the retention "
-                                    "setting)"}});
-  command("config", "[get NAME | set NAME VALUE | unset NAME]",
-          "the store's settings: retention (7d), output-limit (1M)", {});
-  command("run", "SPEC", "run the steps here and now; print the output (no "
-          "store, no runner)",
-          {data,
-           {"step-lib", option_decl::repeated, "P",
-            "a step library to load (repeatable; also $PROCMAN_STEP_LIBS)"}});
-  command("log", "export", "the message log as JSON Lines",
-          {{"since", opt, "SEQ", "entries after SEQ"},
-           {"pid", opt, "PID", "only those of process PID"}});
-  command("replay", "LOG.jsonl", "re-run a log through the engine "
-          "deterministically; exit 0 when it matches, 1 at the first "
-          "divergence", {});
-  command("help", "[COMMAND]", "procman's usage, or COMMAND's", {});
+                {"version", option_decl::flag, "", "the version"},
+                {"help", option_decl::flag, "", "this text"}});
+  for (auto& c : commands()) {
+    auto* sub = app.add_subcommand(c.name, c.help);
+    if (c.name == std::string{"run"} || c.name == std::string{"replay"}
+        || c.name == std::string{"help"})
+      sub->footer("");
+    sub->preparse_callback([&a, sub, &c](size_t) {
+      a.add_positional(c.name);
+      declare_options(*sub, a, c);
+    });
+  }
 }
 
 /// The command the command line names, if any.
@@ -884,9 +911,10 @@ void check_rest(const CLI::App& app, const CLI::App* cmd) {
     return;
   }
   std::string owners;
-  for (auto* sub : app.get_subcommands({}))
-    if (sub->get_option_no_throw(name))
-      owners += (owners.empty() ? "" : ", ") + sub->get_name();
+  for (auto& c : commands())
+    for (auto& o : c.options)
+      if (name == "--" + std::string{o.name})
+        owners += (owners.empty() ? "" : ", ") + std::string{c.name};
   if (!cmd)
     throw option_error(owners.empty()
                          ? "unknown option " + name
@@ -903,7 +931,7 @@ void check_rest(const CLI::App& app, const CLI::App* cmd) {
 }
 
 /// `help [COMMAND]`.
-int cmd_help(const CLI::App& app, const cli::args& a) {
+int cmd_help(CLI::App& app, const cli::args& a) {
   auto& p = a.positional();
   if (p.size() > 2)
     throw cli::usage_error("unexpected argument \"" + p[2] + "\"");
@@ -911,8 +939,14 @@ int cmd_help(const CLI::App& app, const cli::args& a) {
     std::cout << usage;
     return 0;
   }
-  for (auto* sub : app.get_subcommands({}))
-    if (sub->get_name() == p[1]) {
+  for (auto& c : commands())
+    if (p[1] == c.name) {
+      // Its options (unless it is help itself, declared when named), into
+      // values no one reads.
+      cli::args unused;
+      auto* sub = app.get_subcommand(c.name);
+      if (!sub->get_option_no_throw("words"))
+        declare_options(*sub, unused, c);
       std::cout << sub->help("procman");
       return 0;
     }
@@ -930,10 +964,7 @@ int main(int argc, char** argv) {
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-      if (app.get_subcommands().empty())
-        std::cout << usage;
-      else
-        std::cout << app.help();
+      std::cout << app.help();
       return 0;
     } catch (const CLI::ParseError& e) {
       cmd_app = command_of(app);
@@ -945,6 +976,10 @@ int main(int argc, char** argv) {
     cmd_app = command_of(app);
     if (a.flag("version")) {
       print_version("procman");
+      return 0;
+    }
+    if (a.flag("help")) {
+      std::cout << (cmd_app ? app.help() : std::string{usage});
       return 0;
     }
     check_rest(app, cmd_app);
