@@ -344,12 +344,7 @@ int main(int argc, char** argv) {
     // re-parented to it, and it kills them ($PROCMAN_CONTAINMENT picks how
     // executors are contained).
     opts.reap_orphans = true;
-    std::string libs;
-    for (auto& l : a->all("step-lib"))
-      libs += (libs.empty() ? "" : ":") + l;
-    if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
-      libs += (libs.empty() ? "" : ":") + std::string(env);
-    opts.step_libs = libs;
+    opts.step_libs = cli::step_libs(*a);
     if (a->has("log-level")) {
       auto lvl = parse_log_level(a->get("log-level"));
       if (!lvl)

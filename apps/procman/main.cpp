@@ -110,6 +110,8 @@ start checks the steps against the built-ins and the step libraries of
 $PROCMAN_STEP_LIBS; it warns when no runner serves the store.
 --store defaults to $PROCMAN_STORE, else $XDG_STATE_HOME/procman, else
 ~/.local/state/procman. --version prints the version (and git revision).
+Each command takes its own options, shown by procman COMMAND --help, and
+the global ones (--store and those below) before or after its name.
 
 remote store (every command but run and replay):
   --connect HOST:PORT    ask the store node there (procman-runner --listen)
@@ -186,9 +188,7 @@ std::string connect_arg(const cli::args& a) {
   }
   if (a.has("store"))
     return {};
-  if (auto env = std::getenv("PROCMAN_CONNECT"); env && *env)
-    return env;
-  return {};
+  return cli::env("connect");
 }
 
 /// The front door: the store directory, or the store node at --connect.
@@ -204,16 +204,10 @@ door open_door(const cli::args& a) {
       throw command_failure{1, render(d.error())};
     return std::move(*d);
   }
-  auto file = [&](const char* opt, const char* env) {
-    if (a.has(opt))
-      return a.get(opt);
-    auto v = std::getenv(env);
-    return std::string{v ? v : ""};
-  };
+  auto file = [&](const char* opt) { return cli::value_or_env(a, opt); };
   auto d = cli::connect_remote(
     {where, a.has("connect") ? "option --connect" : "$PROCMAN_CONNECT",
-     file("tls-cert", "PROCMAN_TLS_CERT"), file("tls-key", "PROCMAN_TLS_KEY"),
-     file("tls-ca", "PROCMAN_TLS_CA")});
+     file("tls-cert"), file("tls-key"), file("tls-ca")});
   if (!d) {
     if (is(d.error(), errc::invalid_argument))
       throw cli::usage_error(render(d.error()));
@@ -259,17 +253,6 @@ void warn_without_runner(door& d) {
        + dir + ")");
 }
 
-/// The step libraries of `run`: --step-lib, then $PROCMAN_STEP_LIBS
-/// (':'-separated).
-std::string step_libs_of(const cli::args& a) {
-  std::string libs;
-  for (auto& l : a.all("step-lib"))
-    libs += (libs.empty() ? "" : ":") + l;
-  if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
-    libs += (libs.empty() ? "" : ":") + std::string(env);
-  return libs;
-}
-
 /// Checks the steps of `spec` as far as this program can tell before the
 /// process is queued (step_registry::precheck): against the built-ins and
 /// the step libraries named by $PROCMAN_STEP_LIBS, and no others (`start`
@@ -281,9 +264,7 @@ void check_at_the_door(const process_spec& spec) {
   step_registry reg;
   register_builtin_steps(reg);
   service_registry services;
-  std::string libs;
-  if (auto env = std::getenv("PROCMAN_STEP_LIBS"); env && *env)
-    libs = env;
+  auto libs = cli::env("step-lib");
   size_t pos = 0;
   while (pos <= libs.size()) {
     auto end = libs.find(':', pos);
@@ -568,7 +549,7 @@ int cmd_run(const cli::args& a) {
   step_registry reg;
   register_builtin_steps(reg);
   service_registry services;
-  auto libs = step_libs_of(a);
+  auto libs = cli::step_libs(a);
   if (!libs.empty())
     if (auto f = load_step_libraries(libs, reg, services))
       throw command_failure{1, f.context};
@@ -749,26 +730,236 @@ int cmd_replay(const cli::args& a) {
   return cli::replay_file(a.positional()[1]);
 }
 
+// -- the command line ---------------------------------------------------------------
+
+/// A usage error of the command line's shape (an option the command does not
+/// take, a missing value): shown with the command's usage.
+struct option_error : cli::usage_error {
+  using cli::usage_error::usage_error;
+};
+
+/// The options every command takes, before or after its name.
+constexpr const char* global_footer
+  = "every command also takes --store DIR, or --connect HOST:PORT with "
+    "--tls-cert, --tls-key and --tls-ca FILE (procman --help)";
+
+/// A command: its name, how its help names its positional words, what it
+/// does, and the options it takes.
+struct command_decl {
+  const char* name;
+  const char* words;
+  const char* help;
+  std::vector<cli::option_decl> options;
+};
+
+/// procman's commands, each with only its own options (docs/usage.md,
+/// "Options by command").
+const std::vector<command_decl>& commands() {
+  using cli::option_decl;
+  constexpr auto opt = option_decl::option;
+  const option_decl data{"data", opt, "JSON",
+                         "a JSON object merged over the spec's data (its "
+                         "keys win)"};
+  static const std::vector<command_decl> xs{
+    {"start", "SPEC", "enqueue a process; prints its pid (SPEC: a file, - "
+     "for stdin, or inline JSON)",
+     {data,
+      {"timeout", opt, "S", "seconds it may run (instead of the spec's)"},
+      {"delay", opt, "D", "run it no sooner than D from now (30, 30s, 5m, "
+                          "2h, 1d)"},
+      {"priority", opt, "N", "higher runs first (default 0)"},
+      {"key", opt, "K", "a unique key: while a process holding K is queued, "
+                        "held, running or interrupted, print its pid and "
+                        "enqueue nothing"}}},
+    {"retry", "PID", "queue an errored process again; it resumes at its "
+     "failed step", {}},
+    {"schedule", "add NAME \"CRON\" SPEC | list | remove NAME",
+     "enqueue SPEC at each due time of CRON (UTC; add replaces NAME), list "
+     "the schedules as JSON lines, or remove one", {}},
+    {"status", "PID", "the process info as JSON", {}},
+    {"proceed", "PID", "resume an interrupted process", {data}},
+    {"cancel", "PID", "cancel a queued, held, interrupted or running "
+     "process", {}},
+    {"hold", "PID", "keep a queued or delayed process from running (status "
+     "held)", {}},
+    {"release", "PID", "let a held process run again", {}},
+    {"list", "", "processes, newest first (JSON lines; a table on a "
+     "terminal)",
+     {{"status", opt, "S", "only those with status S (queued, held, running, "
+                           "interrupted, finished, error, cancelled)"},
+      {"limit", opt, "N", "at most N (default 100)"}}},
+    {"wait", "PID", "wait for the process to settle; exit 0 finished, 1 "
+     "error or cancelled, 3 interrupted, 4 timeout",
+     {{"timeout", opt, "S", "give up after S seconds (exit 4; default: wait "
+                            "as long as it takes)"}}},
+    {"logs", "PID", "what its commands wrote (stdout and stderr)",
+     {{"follow", option_decl::flag, "",
+       "as it comes, until the process settles (exit codes as wait)"},
+      {"stream", opt, "S", "only stdout or only stderr"}}},
+    {"purge", "", "remove finished, failed and cancelled processes; prints "
+     "how many",
+     {{"older-than", opt, "D", "those that ended more than D ago (30s, 15m, "
+                               "12h, 7d; default: the retention setting)"}}},
+    {"config", "[get NAME | set NAME VALUE | unset NAME]",
+     "the store's settings: retention (7d), output-limit (1M)", {}},
+    {"run", "SPEC", "run the steps here and now; print the output (no store, "
+     "no runner)",
+     {data,
+      {"step-lib", option_decl::repeated, "P",
+       "a step library to load (repeatable; also $PROCMAN_STEP_LIBS)"}}},
+    {"log", "export", "the message log as JSON Lines",
+     {{"since", opt, "SEQ", "entries after SEQ"},
+      {"pid", opt, "PID", "only those of process PID"}}},
+    {"replay", "LOG.jsonl", "re-run a log through the engine "
+     "deterministically; exit 0 when it matches, 1 at the first divergence",
+     {}},
+    {"help", "[COMMAND]", "procman's usage, or COMMAND's", {}},
+  };
+  return xs;
+}
+
+/// Declares the options and positional words of command `c` on its `sub`.
+void declare_options(CLI::App& sub, cli::args& a, const command_decl& c) {
+  sub.set_help_flag("-h,--help", "this text");
+  for (auto& o : c.options)
+    cli::declare(sub, a, {o});
+  cli::positionals(sub, a, c.words);
+}
+
+/// Declares procman's commands on `app`; what a command line gives lands in
+/// `a` (the command's name first among the positional words). Options of
+/// `app` itself are global: CLI11 hands an option a command does not take
+/// to its parent (fallthrough), so they go before or after the command.
+/// Start-up stays cheap: a command gets its options, --help included, once
+/// it is named (CLI11 spends most of its time declaring options).
+void declare_commands(CLI::App& app, cli::args& a) {
+  using cli::option_decl;
+  constexpr auto opt = option_decl::option;
+  app.formatter(std::make_shared<cli::formatter>());
+  app.option_defaults()->group("options");
+  app.set_help_flag();
+  app.require_subcommand(0, 1);
+  app.fallthrough();
+  app.allow_extras();
+  app.footer(global_footer);
+  cli::declare(app, a,
+               {{"store", opt, "DIR", "the store directory"},
+                {"connect", opt, "HOST:PORT", "the store node to ask"},
+                {"tls-cert", opt, "FILE", "this client's certificate"},
+                {"tls-key", opt, "FILE", "its key"},
+                {"tls-ca", opt, "FILE", "the CA of the store node"},
+                {"version", option_decl::flag, "", "the version"},
+                {"help", option_decl::flag, "", "this text"}});
+  for (auto& c : commands()) {
+    auto* sub = app.add_subcommand(c.name, c.help);
+    if (c.name == std::string{"run"} || c.name == std::string{"replay"}
+        || c.name == std::string{"help"})
+      sub->footer("");
+    sub->preparse_callback([&a, sub, &c](size_t) {
+      a.add_positional(c.name);
+      declare_options(*sub, a, c);
+    });
+  }
+}
+
+/// The command the command line names, if any.
+const CLI::App* command_of(const CLI::App& app) {
+  auto subs = app.get_subcommands();
+  return subs.empty() ? nullptr : subs.front();
+}
+
+/// Refuses what no one took: an option of another command (or of none), a
+/// command's option before the command, an unknown command.
+void check_rest(const CLI::App& app, const CLI::App* cmd) {
+  auto rest = app.remaining(true);
+  auto name = cli::unknown_option(rest);
+  if (name.empty()) {
+    for (auto& w : rest)
+      if (w != "--")
+        throw cli::usage_error("unknown command \"" + w + "\"");
+    return;
+  }
+  std::string owners;
+  for (auto& c : commands())
+    for (auto& o : c.options)
+      if (name == "--" + std::string{o.name})
+        owners += (owners.empty() ? "" : ", ") + std::string{c.name};
+  if (!cmd)
+    throw option_error(owners.empty()
+                         ? "unknown option " + name
+                         : "option " + name + " belongs to a command ("
+                             + owners + "): give it after the command");
+  auto what = cmd->get_name();
+  if (cmd->get_option_no_throw(name))
+    throw option_error("option " + name + " is an option of " + what
+                       + ": give it after the command");
+  if (owners.empty())
+    throw option_error("unknown option " + name + " for " + what);
+  throw option_error("option " + name + " does not go with " + what
+                     + "; it is an option of " + owners);
+}
+
+/// `help [COMMAND]`.
+int cmd_help(CLI::App& app, const cli::args& a) {
+  auto& p = a.positional();
+  if (p.size() > 2)
+    throw cli::usage_error("unexpected argument \"" + p[2] + "\"");
+  if (p.size() == 1) {
+    std::cout << usage;
+    return 0;
+  }
+  for (auto& c : commands())
+    if (p[1] == c.name) {
+      // Its options (unless it is help itself, declared when named), into
+      // values no one reads.
+      cli::args unused;
+      auto* sub = app.get_subcommand(c.name);
+      if (!sub->get_option_no_throw("words"))
+        declare_options(*sub, unused, c);
+      std::cout << sub->help("procman");
+      return 0;
+    }
+  throw cli::usage_error("unknown command \"" + p[1] + "\"");
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   procman::cli::remember_arguments(argc, argv);
+  cli::args a;
+  CLI::App app{"", "procman"};
+  declare_commands(app, a);
+  const CLI::App* cmd_app = nullptr;
   try {
-    cli::args a(argc, argv, {"help", "version", "follow"},
-                {"store", "data", "timeout", "status", "limit", "since", "pid",
-                 "delay", "priority", "key", "stream", "older-than", "connect",
-                 "tls-cert", "tls-key", "tls-ca"},
-                {"step-lib"});
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+      std::cout << app.help();
+      return 0;
+    } catch (const CLI::ParseError& e) {
+      cmd_app = command_of(app);
+      throw option_error(cli::describe(e));
+    } catch (const cli::usage_error& e) {
+      cmd_app = command_of(app);
+      throw option_error(e.what());
+    }
+    cmd_app = command_of(app);
     if (a.flag("version")) {
       print_version("procman");
       return 0;
     }
-    if (a.flag("help") || a.positional().empty()
-        || a.positional()[0] == "help") {
+    if (a.flag("help")) {
+      std::cout << (cmd_app ? app.help() : std::string{usage});
+      return 0;
+    }
+    check_rest(app, cmd_app);
+    if (!cmd_app) {
       std::cout << usage;
-      return a.positional().empty() && !a.flag("help") ? 2 : 0;
+      return 2;
     }
     auto& cmd = a.positional()[0];
+    if (cmd == "help")
+      return cmd_help(app, a);
     if (cmd == "start")
       return cmd_start(a);
     if (cmd == "status")
@@ -802,8 +993,17 @@ int main(int argc, char** argv) {
     if (cmd == "schedule")
       return cmd_schedule(a);
     throw cli::usage_error("unknown command \"" + cmd + "\"");
+  } catch (const option_error& e) {
+    // The command's usage; without a command, the hint as for other errors.
+    std::cerr << "procman: " << e.what() << "\n";
+    if (cmd_app)
+      std::cerr << "\n" << app.help();
+    else
+      std::cerr << "(see procman --help)\n";
+    return 2;
   } catch (const cli::usage_error& e) {
-    std::cerr << "procman: " << e.what() << "\n(see procman --help)\n";
+    std::cerr << "procman: " << e.what() << "\n(see procman "
+              << (cmd_app ? cmd_app->get_name() + " " : "") << "--help)\n";
     return 2;
   } catch (const command_failure& f) {
     std::cerr << "procman: " << f.message << "\n";

@@ -54,6 +54,10 @@ expect "runner log formats" "json text" "$bin/procman-runner" --log-format ""
 expect "runner --ready-fd and --retention" "--ready-fd --retention" \
   "$bin/procman-runner" --re
 expect "a pid is completed once" "" "$bin/procman" --store "$store" status "$pid" ""
+expect "hold and release take a pid" "$pid" "$bin/procman" --store "$store" hold ""
+expect "commands starting with h" "help hold" "$bin/procman" h
+expect "help completes commands" "release replay retry run" "$bin/procman" help r
+expect "start does not take --step-lib" "--store" "$bin/procman" start --st
 
 if ((failures > 0)); then
   echo "$failures completion checks failed" >&2
