@@ -64,7 +64,9 @@ public:
     char* end = nullptr;
     errno = 0;
     auto v = std::strtoull(s.c_str(), &end, 10);
-    if (s.empty() || s[0] == '-' || *end != '\0' || errno != 0 || v < lo
+    // Digits only: strtoull would also take leading blanks and a sign.
+    if (s.empty() || s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0
+        || v < lo
         || v > hi)
       throw usage_error("option --" + name + " must be a whole number from "
                         + std::to_string(lo) + " to " + std::to_string(hi)

@@ -29,6 +29,7 @@
 // the store node answers a repeated start, proceed, cancel or retry as it
 // answered the first.
 
+#include <cctype>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -340,7 +341,10 @@ int cmd_start(const cli::args& a) {
     size_t used = 0;
     long long x = 0;
     try {
-      x = std::stoll(text, &used);
+      // A digit or a minus first: stoll would also take blanks and a plus.
+      if (!text.empty() && (std::isdigit(static_cast<unsigned char>(text[0]))
+                            || text[0] == '-'))
+        x = std::stoll(text, &used);
     } catch (const std::exception&) {
       used = 0;
     }
@@ -349,8 +353,12 @@ int cmd_start(const cli::args& a) {
                              "(higher runs first), not \"" + text + "\"");
     spec.priority = static_cast<int32_t>(x);
   }
-  if (a.has("key"))
+  if (a.has("key")) {
+    if (a.get("key").empty())
+      throw cli::usage_error("option --key needs a key; leave it out for a "
+                             "process without one");
     spec.key = a.get("key");
+  }
   auto d = open_door(a);
   auto res = value_or_fail(d.submit(spec));
   std::cout << res.pid << "\n";

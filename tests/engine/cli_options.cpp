@@ -4,6 +4,7 @@
 // store chosen from $PROCMAN_STORE / $XDG_STATE_HOME / the home directory,
 // and the $PROCMAN_TLS_* variables of --connect.
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 
@@ -236,6 +237,29 @@ BOOST_AUTO_TEST_CASE(start_key_on_a_store_directory_returns_the_holder_until_it_
   auto no_value = procman({"start", quick, "--key"});
   BOOST_TEST(no_value.exit_code == 2);
   BOOST_TEST(contains(no_value.err, "--key"), no_value.err);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_key_and_numbers_with_blanks_or_signs_are_refused) {
+  auto listed = [&] { return procman({"list", "--limit", "1000"}).out; };
+  auto before = listed();
+  auto empty_key = procman({"start", quick, "--key", ""});
+  BOOST_TEST(empty_key.exit_code == 2);
+  BOOST_TEST(contains(empty_key.err, "option --key needs a key"), empty_key.err);
+  for (auto bad : {" 3", "+3", "3 ", ""}) {
+    auto limit = procman({"list", "--limit", bad});
+    BOOST_TEST(limit.exit_code == 2, "--limit \"" << bad << "\"");
+    BOOST_TEST(contains(limit.err, "option --limit must be a whole number"),
+               limit.err);
+    auto priority = procman({"start", quick, "--priority", bad});
+    BOOST_TEST(priority.exit_code == 2, "--priority \"" << bad << "\"");
+    BOOST_TEST(contains(priority.err, "option --priority must be a whole number"),
+               priority.err);
+  }
+  BOOST_TEST(procman({"start", quick, "--priority", "-3"}).exit_code == 0);
+  // Nothing but the last start was enqueued.
+  auto after = procman({"list", "--limit", "1000"});
+  BOOST_TEST(std::count(after.out.begin(), after.out.end(), '\n')
+             == std::count(before.begin(), before.end(), '\n') + 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
