@@ -65,7 +65,9 @@ struct store_node_fixture : cli_fixture {
 
   void stop_node() {
     node->signal(SIGTERM);
-    BOOST_TEST(node->wait(60));
+    BOOST_TEST(node->wait(60), "the store node is still running 60 s after "
+                               "SIGTERM; "
+                                 << node->report());
     BOOST_TEST(node->exit_code() == 0);
   }
 };
@@ -206,7 +208,9 @@ struct concurrent_fixture : store_node_fixture {
     BOOST_TEST(enqueued == tried);
     for (auto& w : workers) {
       w->signal(SIGTERM);
-      BOOST_TEST(w->wait(90));
+      BOOST_TEST(w->wait(90), "a worker node is still running 90 s after "
+                              "SIGTERM; "
+                                << w->report());
     }
     stop_node();
   }

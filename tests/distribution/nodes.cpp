@@ -128,7 +128,8 @@ struct nodes_fixture : cli_fixture {
 
   void stop(background& run) {
     run.signal(SIGTERM);
-    BOOST_TEST(run.wait(90));
+    BOOST_TEST(run.wait(90), "still running 90 s after SIGTERM; "
+                               << run.report());
     BOOST_TEST(run.exit_code() == 0);
   }
 };
