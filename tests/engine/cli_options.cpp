@@ -262,4 +262,29 @@ BOOST_AUTO_TEST_CASE(an_empty_key_and_numbers_with_blanks_or_signs_are_refused) 
              == std::count(before.begin(), before.end(), '\n') + 1);
 }
 
+BOOST_AUTO_TEST_CASE(connect_and_replay_run_procman_remote_and_say_when_it_is_missing) {
+  // procman links no CAF: --connect and replay run
+  // ../libexec/procman/procman-remote. A procman copied without it says
+  // so and exits 1; local commands still work.
+  auto lone = tmp.str() + "/lone/bin";
+  std::filesystem::create_directories(lone);
+  std::filesystem::copy_file(bin("procman"), lone + "/procman");
+  auto remote = run_command({lone + "/procman", "--connect", "127.0.0.1:9",
+                             "status", "x"});
+  BOOST_TEST(remote.exit_code == 1);
+  BOOST_TEST(contains(remote.err, "libexec/procman/procman-remote"), remote.err);
+  auto replay = run_command({lone + "/procman", "replay", "-"});
+  BOOST_TEST(replay.exit_code == 1);
+  BOOST_TEST(contains(replay.err, "procman-remote"), replay.err);
+  auto local = run_command({lone + "/procman", "--store", store, "list"});
+  BOOST_TEST(local.exit_code == 0, local.err);
+  // Beside the build's procman it is found and reached: a refused
+  // connection is its error, not a missing program.
+  auto found = run_command({bin("procman"), "--connect", "127.0.0.1:9",
+                            "status", "x"});
+  BOOST_TEST(found.exit_code == 1);
+  BOOST_TEST(!contains(found.err, "cannot run"), found.err);
+  BOOST_TEST(contains(found.err, "127.0.0.1:9"), found.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
