@@ -13,6 +13,8 @@
 //   procman [--store DIR] logs PID [--follow] [--stream stdout|stderr]
 //   procman [--store DIR] purge [--older-than D]
 //   procman [--store DIR] config [get NAME | set NAME VALUE | unset NAME]
+//   procman [--store DIR] token create --scope S [--name N] | list |
+//                         revoke ID|NAME
 //   procman run SPEC [--data JSON] [--step-lib PATH]
 //   procman --connect HOST:PORT [--tls-cert F --tls-key F --tls-ca F] CMD ...
 //
@@ -45,6 +47,7 @@
 #include "procman/children/process_tree.hpp"
 #include "procman/door/door.hpp"
 #include "procman/apps/procman/remote.hpp"
+#include "procman/apps/procman/web.hpp"
 #include "procman/messages/failure.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/messages/render.hpp"
@@ -98,6 +101,10 @@ commands:
   run SPEC [--data JSON] [--step-lib P]    run the steps here and now; print
                                            the output (no store, no runner)
   log export [--since SEQ] [--pid PID]     the message log as JSON Lines
+  token create --scope S [--name N]        a token of the HTTP API (S: read,
+                                           operate, admin); printed once
+  token list                               the tokens as JSON lines
+  token revoke ID|NAME                     revoke a token
   replay LOG.jsonl                         re-run a log through the engine
                                            deterministically; exit 0 when it
                                            matches, 1 at the first divergence
@@ -757,7 +764,7 @@ int main(int argc, char** argv) {
     cli::args a(argc, argv, {"help", "version", "follow"},
                 {"store", "data", "timeout", "status", "limit", "since", "pid",
                  "delay", "priority", "key", "stream", "older-than", "connect",
-                 "tls-cert", "tls-key", "tls-ca"},
+                 "tls-cert", "tls-key", "tls-ca", "scope", "name"},
                 {"step-lib"});
     if (a.flag("version")) {
       print_version("procman");
@@ -801,6 +808,8 @@ int main(int argc, char** argv) {
       return cmd_hold<release_request>(a);
     if (cmd == "schedule")
       return cmd_schedule(a);
+    if (cmd == "token")
+      return cli::token_command(a, [&] { return open_door(a); });
     throw cli::usage_error("unknown command \"" + cmd + "\"");
   } catch (const cli::usage_error& e) {
     std::cerr << "procman: " << e.what() << "\n(see procman --help)\n";
