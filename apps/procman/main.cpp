@@ -15,6 +15,7 @@
 //   procman [--store DIR] config [get NAME | set NAME VALUE | unset NAME]
 //   procman [--store DIR] token create --scope S [--name N] | list |
 //                         revoke ID|NAME
+//   procman [--store DIR] web --http ADDR:PORT [--http-max-body N]
 //   procman run SPEC [--data JSON] [--step-lib PATH]
 //   procman --connect HOST:PORT [--tls-cert F --tls-key F --tls-ca F] CMD ...
 //
@@ -105,6 +106,8 @@ commands:
                                            operate, admin); printed once
   token list                               the tokens as JSON lines
   token revoke ID|NAME                     revoke a token
+  web --http ADDR:PORT                     serve the HTTP API (docs/http.md)
+      [--http-max-body N]                  on loopback; runs no processes
   replay LOG.jsonl                         re-run a log through the engine
                                            deterministically; exit 0 when it
                                            matches, 1 at the first divergence
@@ -764,7 +767,9 @@ int main(int argc, char** argv) {
     cli::args a(argc, argv, {"help", "version", "follow"},
                 {"store", "data", "timeout", "status", "limit", "since", "pid",
                  "delay", "priority", "key", "stream", "older-than", "connect",
-                 "tls-cert", "tls-key", "tls-ca", "scope", "name"},
+                 "tls-cert", "tls-key", "tls-ca", "scope", "name", "http",
+                 "http-max-body", "http-header-timeout", "http-idle-timeout",
+                 "http-max-connections"},
                 {"step-lib"});
     if (a.flag("version")) {
       print_version("procman");
@@ -810,6 +815,8 @@ int main(int argc, char** argv) {
       return cmd_schedule(a);
     if (cmd == "token")
       return cli::token_command(a, [&] { return open_door(a); });
+    if (cmd == "web")
+      return cli::web_command(a, [&] { return open_door(a); });
     throw cli::usage_error("unknown command \"" + cmd + "\"");
   } catch (const cli::usage_error& e) {
     std::cerr << "procman: " << e.what() << "\n(see procman --help)\n";

@@ -16,4 +16,8 @@ namespace procman::cli {
 /// prints, returns the exit code; usage errors throw usage_error.
 int token_command(const args& a, const std::function<door()>& open);
 
+/// `procman web --http ADDR:PORT [--http-max-body N] ...`: serves the HTTP
+/// API until SIGINT or SIGTERM; returns the exit code.
+int web_command(const args& a, const std::function<door()>& open);
+
 } // namespace procman::cli
