@@ -21,6 +21,7 @@
 #include "procman/door/door.hpp"
 #include "procman/http/api.hpp"
 #include "procman/http/token.hpp"
+#include "http/schema.hpp"
 
 using namespace procman;
 using namespace procman::test;
@@ -198,6 +199,97 @@ BOOST_AUTO_TEST_CASE(every_route_is_in_the_document_and_the_reverse) {
     BOOST_TEST(open == (r.needs == http::scope::none), m << " " << r.path);
   }
   BOOST_TEST(served == documented, "served and documented routes differ");
+}
+
+/// Whether `r`, the answer to `method` on `path` (as the document names
+/// it), is documented with its status and content type and matches the
+/// schema there. Empty when it does, else what differs.
+std::string against_document(const reply& r, const std::string& method,
+                             const std::string& path) {
+  auto doc = json::parse(http::openapi_json()).as_object();
+  auto& op = doc.at("paths").at(path).at(method).as_object();
+  auto code = std::to_string(r.status);
+  auto found = op.at("responses").as_object().if_contains(code);
+  if (!found)
+    return method + " " + path + ": status " + code + " is not documented";
+  json::value res = *found;
+  if (auto ref = res.as_object().if_contains("$ref")) {
+    std::string name{ref->as_string()};
+    res = doc.at("components").at("responses").at(
+      name.substr(name.rfind('/') + 1));
+  }
+  auto media = r.header("Content-Type");
+  auto content = res.at("content").as_object().if_contains(media);
+  if (!content)
+    return method + " " + path + " " + code + ": " + media
+           + " is not documented";
+  auto m = schema_mismatch(doc, content->at("schema"), r.doc());
+  return m.empty() ? m : method + " " + path + " " + code + ": " + m;
+}
+
+BOOST_AUTO_TEST_CASE(real_responses_match_the_documents_schemas) {
+  web_fixture f{{"--http-max-body", "4K"}};
+  auto& tok = f.operate_token;
+  auto check = [&](const reply& r, const std::string& method,
+                   const std::string& path) {
+    BOOST_TEST(against_document(r, method, path) == "", r.body);
+  };
+  auto started = f.send(bhttp::verb::post, at("/processes"), tok, pause_spec,
+                        {{"Idempotency-Key", "k1"}});
+  check(started, "post", "/processes");
+  auto pid = std::string{started.doc().at("pid").as_string()};
+  auto held = f.send(bhttp::verb::post, at("/processes"), tok, pause_spec,
+                     {{"Idempotency-Key", "k1"}});
+  BOOST_TEST(held.status == 200u);
+  check(held, "post", "/processes");
+  for (auto& bad : {std::string{"{"}, std::string{R"({"steps": {}})"},
+                    std::string(5000, ' ')})
+    check(f.send(bhttp::verb::post, at("/processes"), tok, bad), "post",
+          "/processes");
+  check(f.send(bhttp::verb::post, at("/processes"), tok, pause_spec,
+               {{"Content-Type", "text/plain"}}),
+        "post", "/processes");
+  check(f.send(bhttp::verb::post, at("/processes"), {}, pause_spec), "post",
+        "/processes");
+  check(f.send(bhttp::verb::post, at("/processes"), f.read_token, pause_spec),
+        "post", "/processes");
+  check(f.send(bhttp::verb::get, at("/processes/" + pid), tok), "get",
+        "/processes/{pid}");
+  check(f.send(bhttp::verb::get, at("/processes/" + pid + "0"), tok), "get",
+        "/processes/{pid}");
+  check(f.send(bhttp::verb::get,
+               at("/processes/0123456789abcdef0123456789abcdef"), tok),
+        "get", "/processes/{pid}");
+  check(f.send(bhttp::verb::get, at("/processes?status=queued"), tok), "get",
+        "/processes");
+  check(f.send(bhttp::verb::get, at("/processes?limit=x"), tok), "get",
+        "/processes");
+  auto proceed = f.send(bhttp::verb::post, at("/processes/" + pid + "/proceed"),
+                        tok);
+  BOOST_TEST(proceed.status == 409u);
+  check(proceed, "post", "/processes/{pid}/proceed");
+  check(f.send(bhttp::verb::post, at("/processes/" + pid + "/cancel"), tok),
+        "post", "/processes/{pid}/cancel");
+  check(f.send(bhttp::verb::post, at("/processes/" + pid + "/cancel"), tok),
+        "post", "/processes/{pid}/cancel");
+  check(f.send(bhttp::verb::post, at("/processes/" + pid + "/retry"), tok),
+        "post", "/processes/{pid}/retry");
+  check(f.send(bhttp::verb::get, at("/healthz")), "get", "/healthz");
+  check(f.send(bhttp::verb::get, at("/readyz")), "get", "/readyz");
+  check(f.send(bhttp::verb::get, at("/openapi.json"), tok), "get",
+        "/openapi.json");
+  check(f.send(bhttp::verb::get, at("/openapi.json")), "get", "/openapi.json");
+  // The check itself bites.
+  auto doc = json::parse(http::openapi_json()).as_object();
+  json::value info_ref = json::object{
+    {"$ref", "#/components/schemas/ProcessInfo"}};
+  auto info = f.send(bhttp::verb::get, at("/processes/" + pid), tok).doc();
+  BOOST_TEST(schema_mismatch(doc, info_ref, info) == "");
+  info.as_object()["status"] = "done";
+  BOOST_TEST(schema_mismatch(doc, info_ref, info) != "");
+  info.as_object().erase("status");
+  BOOST_TEST(schema_mismatch(doc, info_ref, info).find("lacks \"status\"")
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(start_status_proceed_and_cancel) {
