@@ -11,6 +11,7 @@
 #include "procman/messages/json.hpp"
 #include "procman/messages/render.hpp"
 #include "procman/messages/spec_check.hpp"
+#include "procman/messages/time.hpp"
 
 namespace procman::http {
 
@@ -30,6 +31,9 @@ const std::vector<route> all_routes = {
   {verb::post, "/processes/{pid}/proceed", scope::operate, true},
   {verb::post, "/processes/{pid}/cancel", scope::operate, false},
   {verb::post, "/processes/{pid}/retry", scope::operate, false},
+  {verb::get, "/schedules", scope::read, false},
+  {verb::post, "/schedules", scope::operate, true},
+  {verb::delete_, "/schedules/{name}", scope::operate, false},
   {verb::get, "/healthz", scope::none, false},
   {verb::get, "/readyz", scope::none, false},
   {verb::get, "/openapi.json", scope::read, false},
@@ -48,7 +52,8 @@ std::vector<std::string_view> segments(std::string_view path) {
   return out;
 }
 
-/// Whether `path` (under api_root) is `pattern`'s; sets `pid`.
+/// Whether `path` (under api_root) is `pattern`'s; sets `pid` to the
+/// segment of its parameter ({pid}, {name}).
 bool matches(std::string_view pattern, std::string_view path,
              std::string& pid) {
   auto want = segments(pattern);
@@ -56,7 +61,7 @@ bool matches(std::string_view pattern, std::string_view path,
   if (want.size() != got.size())
     return false;
   for (size_t i = 0; i < want.size(); ++i) {
-    if (want[i] == "{pid}") {
+    if (want[i].front() == '{') {
       if (got[i].empty())
         return false;
       pid = std::string{got[i]};
@@ -140,6 +145,22 @@ response json_response(unsigned version, status code, std::string body) {
   res.body() += '\n';
   res.prepare_payload();
   return res;
+}
+
+/// A schedule as `procman schedule list` prints it.
+json::object schedule_json(const schedule_record& x) {
+  auto when = [](uint64_t ms) -> json::value {
+    if (ms == 0)
+      return nullptr;
+    return json::value(timestamp(ms));
+  };
+  return {{"name", x.name},
+          {"cron", x.cron},
+          {"spec", json::value_from(x.spec)},
+          {"next_due", when(x.next_due)},
+          {"last_fired", when(x.last_fired)},
+          {"last_pid", x.last_fired == 0 ? json::value(nullptr)
+                                         : json::value(x.last_pid)}};
 }
 
 response info_response(unsigned version, const process_record& rec) {
@@ -326,7 +347,7 @@ std::optional<response> api::admit(const request_header& h,
                        + " bytes is over the limit of "
                        + std::to_string(max_body_) + " (--http-max-body)");
   }
-  if (!pid.empty() && !valid_pid(pid))
+  if (which->path.find("{pid}") != std::string_view::npos && !valid_pid(pid))
     return problem(v, status::bad_request, "invalid_argument",
                    "\"" + pid + "\" is not a pid (32 lowercase hex)");
   return std::nullopt;
@@ -442,6 +463,8 @@ response api::answer(const request& r, const route& which) {
       return failed(v, rec.error());
     return info_response(v, *rec);
   }
+  if (path.substr(0, 10) == "/schedules")
+    return schedules(r, which, pid);
   auto key = request_key(r, pid);
   if (path == "/processes/{pid}/proceed") {
     std::string data = "{}";
@@ -470,6 +493,58 @@ response api::answer(const request& r, const route& which) {
   if (!rec)
     return failed(v, rec.error());
   return info_response(v, *rec);
+}
+
+response api::schedules(const request& r, const route& which,
+                         const std::string& name) {
+  auto v = r.version();
+  if (which.method == verb::get) {
+    auto all = door_.call(schedules_request{});
+    if (!all)
+      return failed(v, all.error());
+    json::array out;
+    for (auto& x : *all)
+      out.push_back(schedule_json(x));
+    return json_response(v, status::ok, json::serialize(out));
+  }
+  if (which.method == verb::delete_) {
+    auto key = decoded(name);
+    if (!key)
+      return problem(v, status::bad_request, "invalid_argument",
+                     "malformed schedule name \"" + name + "\"");
+    auto gone = door_.call(schedule_remove_request{*key});
+    if (!gone)
+      return failed(v, gone.error());
+    return json_response(v, status::ok, json::serialize(schedule_json(*gone)));
+  }
+  auto doc = parse_user_json(r.body(), "the body");
+  if (!doc)
+    return failed(v, doc.error());
+  if (!doc->is_object())
+    return problem(v, status::bad_request, "invalid_json",
+                   "the body must be a JSON object: name, cron, spec");
+  auto& o = doc->as_object();
+  for (auto& [k, x] : o)
+    if (k != "name" && k != "cron" && k != "spec")
+      return problem(v, status::bad_request, "invalid_argument",
+                     "unknown field \"" + std::string{k}
+                       + "\" (known: name, cron, spec)");
+  for (auto k : {"name", "cron"})
+    if (!o.contains(k) || !o.at(k).is_string())
+      return problem(v, status::bad_request, "invalid_argument",
+                     std::string{"field \""} + k + "\" must be a string");
+  if (!o.contains("spec"))
+    return problem(v, status::unprocessable_entity, "invalid_spec",
+                   "field \"spec\" is missing");
+  auto spec = parse_spec(o.at("spec"));
+  if (!spec)
+    return failed(v, spec.error());
+  auto added = door_.call(schedule_add_request{
+    std::string{o.at("name").as_string()},
+    std::string{o.at("cron").as_string()}, std::move(*spec)});
+  if (!added)
+    return failed(v, added.error());
+  return json_response(v, status::ok, json::serialize(schedule_json(*added)));
 }
 
 } // namespace procman::http

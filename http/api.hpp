@@ -68,6 +68,10 @@ public:
   response answer(const request& r, const route& which);
 
 private:
+  /// The routes under /schedules (`name`: the path's).
+  response schedules(const request& r, const route& which,
+                     const std::string& name);
+
   door& door_;
   uint64_t max_body_;
 };

@@ -344,6 +344,52 @@ BOOST_AUTO_TEST_CASE(start_status_proceed_and_cancel) {
   BOOST_TEST(all.doc().at("items").at(0).at("pid").as_string() == pid2);
 }
 
+BOOST_AUTO_TEST_CASE(schedules_are_added_listed_and_removed) {
+  web_fixture f;
+  auto& tok = f.operate_token;
+  auto check = [&](const reply& r, const std::string& method,
+                   const std::string& path) {
+    BOOST_TEST(against_document(r, method, path) == "", r.body);
+  };
+  const std::string body = R"({"name": "nightly", "cron": "0 3 * * *",
+    "spec": {"steps": {"b": {"class": "procman.set", "args": {"x": 1}}}}})";
+  auto added = f.send(bhttp::verb::post, at("/schedules"), tok, body);
+  BOOST_TEST_REQUIRE(added.status == 200u, added.body);
+  check(added, "post", "/schedules");
+  BOOST_TEST(added.doc().at("name").as_string() == "nightly");
+  // The same as procman schedule list.
+  auto listed = f.send(bhttp::verb::get, at("/schedules"), f.read_token);
+  BOOST_TEST_REQUIRE(listed.status == 200u, listed.body);
+  check(listed, "get", "/schedules");
+  auto cli = f.procman({"schedule", "list"});
+  BOOST_TEST(json::serialize(listed.doc().at(0)) + "\n" == cli.out);
+  check(f.send(bhttp::verb::post, at("/schedules"), f.read_token, body), "post",
+        "/schedules");
+  auto bad_cron = f.send(bhttp::verb::post, at("/schedules"), tok,
+                         R"({"name": "x", "cron": "61 * * * *",
+                             "spec": {"steps": {"b": {"class": "procman.set"}}}})");
+  BOOST_TEST(bad_cron.status == 400u);
+  check(bad_cron, "post", "/schedules");
+  auto extra = f.send(bhttp::verb::post, at("/schedules"), tok,
+                      R"({"name": "x", "cron": "@daily", "spec": {}, "at": 1})");
+  BOOST_TEST(extra.status == 400u);
+  BOOST_TEST(extra.body.find("unknown field") != std::string::npos);
+  auto bad_spec = f.send(bhttp::verb::post, at("/schedules"), tok,
+                         R"({"name": "x", "cron": "@daily", "spec": {}})");
+  BOOST_TEST(bad_spec.status == 422u);
+  check(bad_spec, "post", "/schedules");
+  BOOST_TEST(f.send(bhttp::verb::get, at("/schedules"), tok).doc().as_array().size()
+             == 1u);
+  auto gone = f.send(bhttp::verb::delete_, at("/schedules/nightly"), tok);
+  BOOST_TEST_REQUIRE(gone.status == 200u, gone.body);
+  check(gone, "delete", "/schedules/{name}");
+  auto again = f.send(bhttp::verb::delete_, at("/schedules/nightly"), tok);
+  BOOST_TEST(again.status == 404u);
+  BOOST_TEST(again.kind() == "unknown_schedule");
+  check(again, "delete", "/schedules/{name}");
+  BOOST_TEST(f.send(bhttp::verb::get, at("/schedules"), tok).doc().as_array().empty());
+}
+
 BOOST_AUTO_TEST_CASE(an_idempotency_key_starts_once) {
   web_fixture f;
   std::vector<std::pair<std::string, std::string>> key{
