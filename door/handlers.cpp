@@ -1,5 +1,7 @@
 #include "procman/door/handlers.hpp"
 
+#include <algorithm>
+
 #include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/failure.hpp"
 #include "procman/persistence/file_lock.hpp"
@@ -210,6 +212,85 @@ outcome<process_record> handle(door_site& s, const hold_request& r) {
 
 outcome<process_record> handle(door_site& s, const release_request& r) {
   return apply(s, under_key(by_hand(transition_kind::release, r.pid), r.key));
+}
+
+} // namespace procman
+
+// -- API tokens -------------------------------------------------------------------
+
+namespace procman {
+
+namespace {
+
+bool lower_hex(const std::string& x, size_t size) {
+  return x.size() == size
+         && std::all_of(x.begin(), x.end(), [](char c) {
+              return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+            });
+}
+
+/// `x` without its hash: what a listing shows.
+token_record shown(token_record x) {
+  x.hash.clear();
+  return x;
+}
+
+} // namespace
+
+outcome<token_record> handle(door_site& s, const token_add_request& r) {
+  if (r.scope != "read" && r.scope != "operate" && r.scope != "admin")
+    return make_failure(errc::invalid_argument,
+                        "token scope must be read, operate or admin, not \""
+                          + r.scope + "\"");
+  if (!lower_hex(r.hash, 64))
+    return make_failure(errc::invalid_argument,
+                        "a token's hash is 64 lowercase hex (SHA-256)");
+  if (r.name.size() > 64
+      || std::any_of(r.name.begin(), r.name.end(), [](char c) {
+           return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+         }))
+    return make_failure(errc::invalid_argument,
+                        "token name \"" + r.name
+                          + "\" must be at most 64 characters, without "
+                            "spaces or control characters");
+  if (lower_hex(r.name, 16))
+    return make_failure(errc::invalid_argument,
+                        "token name \"" + r.name
+                          + "\" looks like a token id (16 hex)");
+  token_record x;
+  x.name = r.name;
+  x.scope = r.scope;
+  x.hash = r.hash;
+  auto out = s.db().add_token(std::move(x));
+  if (!out)
+    return out.error();
+  return shown(std::move(*out));
+}
+
+outcome<std::vector<token_record>> handle(door_site& s,
+                                          const tokens_request&) {
+  auto all = s.db().tokens();
+  if (!all)
+    return all.error();
+  for (auto& x : *all)
+    x = shown(std::move(x));
+  return all;
+}
+
+outcome<token_record> handle(door_site& s, const token_revoke_request& r) {
+  auto gone = s.db().revoke_token(r.which);
+  if (!gone)
+    return gone.error();
+  return shown(std::move(*gone));
+}
+
+outcome<token_record> handle(door_site& s, const token_check_request& r) {
+  if (!lower_hex(r.hash, 64))
+    return make_failure(errc::unauthorized, "unknown or revoked token");
+  auto x = s.db().token(r.hash);
+  if (!x)
+    return x.error();
+  return shown(std::move(*x));
 }
 
 } // namespace procman

@@ -241,4 +241,26 @@ constexpr uint32_t leave_timeout_s = 10;
 /// `middleman.heartbeat-interval`), s: well within a lease.
 constexpr uint32_t heartbeat_interval_s = 1;
 
+// -- the HTTP API (docs/http.md) -----------------------------------------------------
+
+/// Largest request body (`--http-max-body`): a spec with its data is a few
+/// kB; 1 MiB leaves room for large data without letting one client fill
+/// memory.
+constexpr uint64_t http_max_body = uint64_t{1} << 20;
+
+/// Largest request line and headers, bytes: beyond any browser's or curl's.
+constexpr uint32_t http_max_header = 16 * 1024;
+
+/// How long a request's line and headers may take to arrive, ms: a slow
+/// sender (slowloris) holds a connection no longer than this.
+constexpr uint32_t http_header_timeout_ms = 10'000;
+
+/// How long a kept-alive connection may wait for its next request, or a
+/// body take to arrive, ms.
+constexpr uint32_t http_idle_timeout_ms = 60'000;
+
+/// Connections served at once; more are closed at accept, so that no
+/// number of clients exhausts the server's descriptors.
+constexpr uint32_t http_max_connections = 256;
+
 } // namespace procman::defaults

@@ -33,6 +33,9 @@ enum class errc : uint8_t {
   containment_failure = 19, ///< cgroup v2 or clone3 cannot contain executors here
   unknown_schedule = 20,  ///< no recurring schedule by that name
   lease_expired = 21,     ///< a worker node's lease is not current (it expired, or the store node restarted)
+  unauthorized = 22,      ///< no API token, or one the store does not know (revoked)
+  forbidden = 23,         ///< the API token's scope does not allow the operation
+  unknown_token = 24,     ///< no API token by that id or name
 };
 
 std::string to_string(errc x);

@@ -107,4 +107,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(procman, caf::first_custom_type_id)
   PROCMAN_DOOR_REQUESTS(PROCMAN_ADD_REQUEST)
 #undef PROCMAN_ADD_REQUEST
 
+  // The API tokens' answers (after the requests, whose ids stay).
+  PROCMAN_ADD_TYPE((procman::token_record))
+  PROCMAN_ADD_TYPE((std::vector<procman::token_record>))
+
 CAF_END_TYPE_ID_BLOCK(procman)

@@ -195,6 +195,56 @@ struct schedules_request {
   static constexpr bool queues_work = false;
 };
 
+// -- API tokens -------------------------------------------------------------------
+//
+// The HTTP API's bearer tokens (docs/http.md). The store keeps no token,
+// only its SHA-256: the client that creates one (`procman token create`)
+// draws it, prints it once and sends its hash; the server hashes what a
+// request presents and asks for the record of that hash.
+
+/// A token as the store keeps it.
+struct token_record {
+  std::string id;          ///< 16 lowercase hex, drawn by the store
+  std::string name;        ///< unique when not empty
+  std::string scope;       ///< read, operate, admin
+  uint64_t created_at = 0; ///< unix ms
+  std::string hash;        ///< SHA-256 of the token, 64 lowercase hex
+};
+
+/// Stores a token's hash under `name` with `scope`; replies with the
+/// record. Asked again with the same hash, name and scope, answers with
+/// the record stored first. Errors: invalid_argument (scope, hash, a name
+/// in use or that looks like an id).
+struct token_add_request {
+  using reply = token_record;
+  static constexpr bool queues_work = false;
+  std::string name;
+  std::string scope;
+  std::string hash;
+};
+
+/// Every token, oldest first, without their hashes.
+struct tokens_request {
+  using reply = std::vector<token_record>;
+  static constexpr bool queues_work = false;
+};
+
+/// Removes the token with id or name `which`; replies with it (without its
+/// hash). Errors: unknown_token.
+struct token_revoke_request {
+  using reply = token_record;
+  static constexpr bool queues_work = false;
+  std::string which;
+};
+
+/// The record of the token whose SHA-256 is `hash`. Errors: unauthorized
+/// (no such token: never created, or revoked).
+struct token_check_request {
+  using reply = token_record;
+  static constexpr bool queues_work = false;
+  std::string hash;
+};
+
 // -- the list ---------------------------------------------------------------------
 
 /// Every request, for code that handles them all alike (the manager's and
@@ -215,7 +265,11 @@ struct schedules_request {
   X(schedule_remove_request)                                                   \
   X(schedules_request)                                                         \
   X(hold_request)                                                              \
-  X(release_request)
+  X(release_request)                                                           \
+  X(token_add_request)                                                         \
+  X(tokens_request)                                                            \
+  X(token_revoke_request)                                                      \
+  X(token_check_request)
 
 template <class... Rs>
 struct request_list {};
@@ -343,6 +397,32 @@ typename Inspector::result_type inspect(Inspector& f, hold_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, release_request& x) {
   return f(caf::meta::type_name("release_request"), x.pid, x.key);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_record& x) {
+  return f(caf::meta::type_name("token_record"), x.id, x.name, x.scope,
+           x.created_at, x.hash);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_add_request& x) {
+  return f(caf::meta::type_name("token_add_request"), x.name, x.scope, x.hash);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tokens_request&) {
+  return f(caf::meta::type_name("tokens_request"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_revoke_request& x) {
+  return f(caf::meta::type_name("token_revoke_request"), x.which);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_check_request& x) {
+  return f(caf::meta::type_name("token_check_request"), x.hash);
 }
 
 } // namespace procman

@@ -103,6 +103,9 @@ std::string to_string(errc x) {
     case errc::containment_failure: return "containment_failure";
     case errc::unknown_schedule: return "unknown_schedule";
     case errc::lease_expired: return "lease_expired";
+    case errc::unauthorized: return "unauthorized";
+    case errc::forbidden: return "forbidden";
+    case errc::unknown_token: return "unknown_token";
   }
   return "unknown_error";
 }

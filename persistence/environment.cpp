@@ -58,6 +58,10 @@ void open_databases(const tx& t, handles& db) {
   db.schedules = open_db("schedules");
   db.requests = open_db("requests");
   db.request_times = open_db("request_times");
+  // Created on first open by this procman, in any store: an older procman
+  // opens a store that has it (it names its own databases only), so the
+  // schema version stays.
+  db.tokens = open_db("tokens");
   std::string_view raw;
   if (!get_raw(t.txn, db.meta, key_schema, raw)) {
     MDB_stat st;
@@ -98,6 +102,7 @@ open_environment(const store_options& opts) {
   env->no_sync = opts.no_sync;
   try {
     env->env = lmdb::env::create();
+    // 14 named databases now (open_databases), room for two more.
     env->env.set_max_dbs(16);
     // 0 = adopt the size recorded in an existing store (which may have
     // grown), or LMDB's default for a new one; raised below.

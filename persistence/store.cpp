@@ -25,6 +25,7 @@
 #include "procman/persistence/records.hpp"
 #include "procman/persistence/schedules.hpp"
 #include "procman/persistence/settings.hpp"
+#include "procman/persistence/tokens.hpp"
 #include "procman/persistence/transitions.hpp"
 
 namespace procman {
@@ -220,6 +221,76 @@ outcome<schedule_record> store::schedule(const std::string& name) {
   if (!*s)
     return make_failure(errc::unknown_schedule, "no schedule \"" + name + "\"");
   return std::move(**s);
+}
+
+// -- store: API tokens
+// ------------------------------------------------------------
+
+outcome<token_record> store::add_token(token_record x) {
+  x.id = make_pid().substr(16); // its 64 random bits
+  x.created_at = impl_->now();
+  std::optional<failure> refused;
+  token_record out;
+  auto err = impl_->db.write([&](const tx& t) {
+    refused.reset();
+    if (auto old = tables::tokens::load(t, x.hash)) {
+      if (old->name == x.name && old->scope == x.scope)
+        out = *old;
+      else
+        refused = make_failure(errc::invalid_argument,
+                               "this token is stored already as token "
+                                 + old->id);
+      return;
+    }
+    if (!x.name.empty())
+      for (auto& other : tables::tokens::all(t))
+        if (other.name == x.name) {
+          refused = make_failure(errc::invalid_argument,
+                                 "a token named \"" + x.name
+                                   + "\" exists (" + other.id + ")");
+          return;
+        }
+    tables::tokens::save(t, x);
+    out = x;
+  });
+  if (err)
+    return err;
+  if (refused)
+    return *refused;
+  return out;
+}
+
+outcome<std::vector<token_record>> store::tokens() {
+  return impl_->read([](const tx& t) { return tables::tokens::all(t); });
+}
+
+outcome<token_record> store::revoke_token(const std::string& which) {
+  std::optional<token_record> gone;
+  auto err = impl_->db.write([&](const tx& t) {
+    gone.reset();
+    for (auto& x : tables::tokens::all(t))
+      if (!which.empty() && (x.id == which || x.name == which)) {
+        tables::tokens::remove(t, x.hash);
+        gone = x;
+        return;
+      }
+  });
+  if (err)
+    return err;
+  if (!gone)
+    return make_failure(errc::unknown_token,
+                        "no token with id or name \"" + which + "\"");
+  return std::move(*gone);
+}
+
+outcome<token_record> store::token(const std::string& hash) {
+  auto x = impl_->read(
+    [&](const tx& t) { return tables::tokens::load(t, hash); });
+  if (!x)
+    return x.error();
+  if (!*x)
+    return make_failure(errc::unauthorized, "unknown or revoked token");
+  return std::move(**x);
 }
 
 // -- store: reads

@@ -17,7 +17,7 @@
 // handles), which this class composes: records.hpp (processes and their
 // indexes status, expiry, created), queue.hpp (queue, delayed), keys.hpp,
 // schedules.hpp, output.hpp, log.hpp, settings.hpp (settings and purge),
-// requests.hpp, pids.hpp; transitions.hpp applies one transition.
+// requests.hpp, pids.hpp, tokens.hpp; transitions.hpp applies one transition.
 //
 // Layout (named databases):
 //   meta       "schema" -> u32 version, "seq" -> u64 last log sequence
@@ -47,6 +47,8 @@
 //   delayed    u64 not_before + queue key -> pid    (queued, not yet due)
 //   keys       unique key -> pid            (while queued/running/interrupted)
 //   schedules  name -> version byte + binary schedule_record
+//   tokens     SHA-256 of an API token (64 hex) -> version byte + binary
+//              token_record (tokens.hpp)
 //
 // The queue key is 4 bytes of inverted priority then the u64 queue_seq
 // (codec::queue_key): the first key is the highest priority's oldest
@@ -75,6 +77,7 @@
 #include "procman/messages/failure.hpp"
 
 #include "procman/messages/defaults.hpp"
+#include "procman/messages/requests.hpp"
 #include "procman/messages/types.hpp"
 
 namespace procman {
@@ -199,6 +202,22 @@ public:
 
   /// One schedule. Errors: `unknown_schedule`.
   outcome<schedule_record> schedule(const std::string& name);
+
+  /// Stores an API token's record (its id and created_at are set here);
+  /// with the hash stored already under the same name and scope, replies
+  /// with that record. Errors: invalid_argument (the hash under another
+  /// name or scope, a name in use).
+  outcome<token_record> add_token(token_record x);
+
+  /// Every API token, oldest first.
+  outcome<std::vector<token_record>> tokens();
+
+  /// Removes the API token whose id or name is `which`; replies with it.
+  /// Errors: `unknown_token`.
+  outcome<token_record> revoke_token(const std::string& which);
+
+  /// The API token whose SHA-256 (hex) is `hash`. Errors: `unauthorized`.
+  outcome<token_record> token(const std::string& hash);
 
   /// Reads one record. Errors: `unknown_process`.
   outcome<process_record> get(const std::string& pid);

@@ -52,6 +52,8 @@ struct handles {
   MDB_dbi requests = 0;
   /// u64 time (big-endian) + request key -> "": the keys by age.
   MDB_dbi request_times = 0;
+  /// The API tokens (tokens.hpp).
+  MDB_dbi tokens = 0;
 };
 
 /// One transaction as the table units see it.

@@ -13,6 +13,9 @@
 //   procman [--store DIR] logs PID [--follow] [--stream stdout|stderr]
 //   procman [--store DIR] purge [--older-than D]
 //   procman [--store DIR] config [get NAME | set NAME VALUE | unset NAME]
+//   procman [--store DIR] token create --scope S [--name N] | list |
+//                         revoke ID|NAME
+//   procman [--store DIR] web --http ADDR:PORT [--http-max-body N]
 //   procman run SPEC [--data JSON] [--step-lib PATH]
 //   procman --connect HOST:PORT [--tls-cert F --tls-key F --tls-ca F] CMD ...
 //
@@ -46,6 +49,7 @@
 #include "procman/children/process_tree.hpp"
 #include "procman/door/door.hpp"
 #include "procman/apps/procman/remote.hpp"
+#include "procman/apps/procman/web.hpp"
 #include "procman/messages/failure.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/messages/render.hpp"
@@ -99,6 +103,12 @@ commands:
   run SPEC [--data JSON] [--step-lib P]    run the steps here and now; print
                                            the output (no store, no runner)
   log export [--since SEQ] [--pid PID]     the message log as JSON Lines
+  token create --scope S [--name N]        a token of the HTTP API (S: read,
+                                           operate, admin); printed once
+  token list                               the tokens as JSON lines
+  token revoke ID|NAME                     revoke a token
+  web --http ADDR:PORT                     serve the HTTP API (docs/http.md)
+      [--http-max-body N]                  on loopback; runs no processes
   replay LOG.jsonl                         re-run a log through the engine
                                            deterministically; exit 0 when it
                                            matches, 1 at the first divergence
@@ -821,6 +831,21 @@ const std::vector<command_decl>& commands() {
     {"replay", "LOG.jsonl", "re-run a log through the engine "
      "deterministically; exit 0 when it matches, 1 at the first divergence",
      {}},
+    {"token", "create | list | revoke ID|NAME",
+     "the HTTP API's bearer tokens: create one (printed once), list them as "
+     "JSON lines, or revoke one",
+     {{"scope", opt, "S", "create: read, operate or admin"},
+      {"name", opt, "N", "create: a name to list and revoke it by"}}},
+    {"web", "", "serve the HTTP API (docs/http.md) on loopback; runs no "
+     "processes",
+     {{"http", opt, "ADDR:PORT", "where to listen (a loopback address)"},
+      {"http-max-body", opt, "N", "the largest request body (default 1M)"},
+      {"http-header-timeout", opt, "D", "a request's headers must arrive "
+                                        "within D (default 10s)"},
+      {"http-idle-timeout", opt, "D", "a connection idle for D is closed "
+                                      "(default 60s)"},
+      {"http-max-connections", opt, "N", "connections at once (default "
+                                         "256)"}}},
     {"help", "[COMMAND]", "procman's usage, or COMMAND's", {}},
   };
   return xs;
@@ -1000,6 +1025,10 @@ int main(int argc, char** argv) {
       return cmd_hold<release_request>(a);
     if (cmd == "schedule")
       return cmd_schedule(a);
+    if (cmd == "token")
+      return cli::token_command(a, [&] { return open_door(a); });
+    if (cmd == "web")
+      return cli::web_command(a, [&] { return open_door(a); });
     throw cli::usage_error("unknown command \"" + cmd + "\"");
   } catch (const option_error& e) {
     // The command's usage; without a command, the hint as for other errors.

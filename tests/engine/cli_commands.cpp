@@ -44,6 +44,10 @@ const std::map<std::string, std::map<std::string, std::string>> command_options 
   {"run", {{"--data", "{}"}, {"--step-lib", "/nonexistent/lib.so"}}},
   {"log", {{"--since", "0"}, {"--pid", "0"}}},
   {"replay", {}},
+  {"token", {{"--scope", "read"}, {"--name", "n"}}},
+  {"web", {{"--http", "127.0.0.1:0"}, {"--http-max-body", "1M"},
+           {"--http-header-timeout", "10s"}, {"--http-idle-timeout", "60s"},
+           {"--http-max-connections", "8"}}},
   {"help", {}},
 };
 
@@ -83,6 +87,10 @@ struct commands_fixture : cli_fixture {
       return {"export"};
     if (cmd == "replay")
       return {log};
+    if (cmd == "token")
+      return {"create", "--scope", "read"};
+    if (cmd == "web")
+      return {"--http", "127.0.0.1:0"};
     if (cmd == "list" || cmd == "purge" || cmd == "help")
       return {};
     return {pid};
@@ -96,6 +104,7 @@ struct commands_fixture : cli_fixture {
     for (std::vector<std::string> argv :
          {std::vector<std::string>{"list", "--limit", "1000"},
           {"schedule", "list"},
+          {"token", "list"},
           {"config"},
           {"log", "export"}}) {
       auto r = procman(argv);

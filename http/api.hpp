@@ -1,0 +1,79 @@
+// The routes of the HTTP API (docs/http.md, docs/openapi.yaml): what the
+// server answers to one request, through the front door only. The server
+// (http/server.hpp) asks `admit` once a request's header is in, before
+// reading its body, so that a client without a valid token, or with a
+// wrong method, content type or body size, costs no body read; then
+// `answer` with the whole request.
+
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "procman/door/door.hpp"
+
+namespace procman::http {
+
+namespace bhttp = boost::beast::http;
+
+using request = bhttp::request<bhttp::string_body>;
+using response = bhttp::response<bhttp::string_body>;
+using request_header = bhttp::request_header<>;
+
+/// The prefix of every route.
+constexpr std::string_view api_root = "/api/v1";
+
+/// What a token may do: read < operate < admin.
+enum class scope : uint8_t { none, read, operate, admin };
+
+/// A route: method, path under api_root ("{pid}" matches one segment) and
+/// the scope it needs (none: no token).
+struct route {
+  bhttp::verb method;
+  std::string_view path;
+  scope needs;
+  bool has_body; ///< takes a JSON body
+};
+
+/// Every route the server has, for docs/openapi.yaml's test.
+const std::vector<route>& routes();
+
+/// docs/openapi.yaml as JSON (generated at build time).
+std::string_view openapi_json();
+
+/// A problem response (RFC 9457, application/problem+json): `status`, the
+/// error kind (an errc name) and what was wrong.
+response problem(unsigned version, bhttp::status status, std::string_view kind,
+                 const std::string& detail);
+
+/// The HTTP status of a front door's failure.
+bhttp::status status_of(const failure& err);
+
+class api {
+public:
+  api(door& d, uint64_t max_body);
+
+  /// Checks a request's header: its route and method, token and scope,
+  /// content type and declared length. A refusal to send as it is (the
+  /// body is not read). Sets `which` to the route otherwise.
+  std::optional<response> admit(const request_header& h, const route*& which);
+
+  /// The answer to an admitted request with its body.
+  response answer(const request& r, const route& which);
+
+private:
+  /// The routes under /schedules (`name`: the path's).
+  response schedules(const request& r, const route& which,
+                     const std::string& name);
+
+  door& door_;
+  uint64_t max_body_;
+};
+
+} // namespace procman::http

@@ -1,0 +1,56 @@
+#include "procman/persistence/tokens.hpp"
+
+#include <algorithm>
+
+#include <lmdb++.h>
+
+#include "procman/messages/failure.hpp"
+#include "procman/persistence/codec.hpp"
+
+namespace procman::tables::tokens {
+
+namespace {
+
+token_record decode(const tx& t, std::string_view hash, std::string_view raw) {
+  token_record x;
+  if (!codec::decode(raw.data(), raw.size(), x) || x.hash != hash)
+    t.damaged("token " + std::string{hash.substr(0, 8)} + "... is unreadable");
+  return x;
+}
+
+} // namespace
+
+std::optional<token_record> load(const tx& t, const std::string& hash) {
+  std::string_view raw;
+  if (hash.empty() || !get_raw(t.txn, t.db.tokens, hash, raw))
+    return std::nullopt;
+  return decode(t, hash, raw);
+}
+
+void save(const tx& t, const token_record& x) {
+  std::vector<char> buf;
+  if (codec::encode(x, buf))
+    throw store_failure{
+      make_failure(errc::storage_failure, "cannot encode token " + x.id)};
+  put_raw(t.txn, t.db.tokens, x.hash, {buf.data(), buf.size()});
+}
+
+void remove(const tx& t, const std::string& hash) {
+  del_raw(t.txn, t.db.tokens, hash);
+}
+
+std::vector<token_record> all(const tx& t) {
+  std::vector<token_record> out;
+  auto cur = lmdb::cursor::open(t.txn, t.db.tokens);
+  lmdb::val k;
+  lmdb::val v;
+  for (bool ok = cur.get(k, v, MDB_FIRST); ok; ok = cur.get(k, v, MDB_NEXT))
+    out.push_back(decode(t, {k.data(), k.size()}, {v.data(), v.size()}));
+  std::stable_sort(out.begin(), out.end(), [](auto& a, auto& b) {
+    return a.created_at != b.created_at ? a.created_at < b.created_at
+                                        : a.id < b.id;
+  });
+  return out;
+}
+
+} // namespace procman::tables::tokens
