@@ -21,7 +21,7 @@ namespace procman {
 struct manager_state {
   static inline const char* name = "manager";
   store_actor store;
-  supervisor_actor supervisor;  ///< may be null: then nothing runs here
+  supervisor_actor supervisor; ///< may be null: then nothing runs here
   /// pid ("" = every process) -> subscribers.
   std::unordered_map<std::string, std::vector<caf::actor>> subscribers;
 };

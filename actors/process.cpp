@@ -91,9 +91,8 @@ void process_state::hold(process_actor::stateful_pointer<process_state> self,
     hold_armed = true;
     if (os_pid > 0 && cfg->children->has_timers()) {
       auto hdl = caf::actor_cast<process_actor>(self);
-      cfg->children->call_after(os_pid, hold_limit, [hdl] {
-        caf::anon_send(hdl, atom::flush_v);
-      });
+      cfg->children->call_after(os_pid, hold_limit,
+                                [hdl] { caf::anon_send(hdl, atom::flush_v); });
     } else {
       self->delayed_send(self, hold_limit, atom::flush_v);
     }
@@ -176,8 +175,8 @@ void process_state::maybe_done(
 }
 
 process_actor::behavior_type
-process(process_actor::stateful_pointer<process_state> self,
-        process_record rec, store_actor store, supervisor_actor supervisor,
+process(process_actor::stateful_pointer<process_state> self, process_record rec,
+        store_actor store, supervisor_actor supervisor,
         std::shared_ptr<const exec_config> cfg) {
   auto& st = self->state;
   st.record = std::move(rec);
@@ -214,9 +213,8 @@ process(process_actor::stateful_pointer<process_state> self,
   // child ends early.
   bool own_timers = st.cfg->children->has_timers();
   if (own_timers) {
-    handlers.timers.push_back(
-      {std::chrono::seconds(st.timeout),
-       [hdl] { caf::anon_send(hdl, atom::expire_v); }});
+    handlers.timers.push_back({std::chrono::seconds(st.timeout),
+                               [hdl] { caf::anon_send(hdl, atom::expire_v); }});
     if (st.cfg->hold_transitions) {
       handlers.timers.push_back({process_state::hold_limit, [hdl] {
                                    caf::anon_send(hdl, atom::flush_v);
@@ -238,10 +236,11 @@ process(process_actor::stateful_pointer<process_state> self,
     // An actor that dies before it is done (an exception in a handler, an
     // exit message) takes its executor group along; the supervisor then
     // records the process as runner_lost.
-    self->attach_functor([children = st.cfg->children, pid](const caf::error& reason) {
-      if (reason && reason != caf::exit_reason::normal)
-        children->kill_group(pid);
-    });
+    self->attach_functor(
+      [children = st.cfg->children, pid](const caf::error& reason) {
+        if (reason && reason != caf::exit_reason::normal)
+          children->kill_group(pid);
+      });
     log_info(st.record.pid,
              "started executor " + std::to_string(pid) + " at step "
                + st.step_name(st.current_step),
@@ -254,7 +253,8 @@ process(process_actor::stateful_pointer<process_state> self,
     t.timeout = st.timeout;
     st.hold(self, std::move(t));
     if (!own_timers)
-      self->delayed_send(self, std::chrono::seconds(st.timeout), atom::expire_v);
+      self->delayed_send(self, std::chrono::seconds(st.timeout),
+                         atom::expire_v);
   }
   return {
     [self](atom::report, const std::string& line) {
@@ -265,7 +265,8 @@ process(process_actor::stateful_pointer<process_state> self,
       if (report.event == report_event::garbage) {
         st.garbage = line.substr(0, 200);
         log_error(st.record.pid,
-                  "executor wrote garbage on its report channel: " + st.garbage);
+                  "executor wrote garbage on its report channel: "
+                    + st.garbage);
         st.kill(kill_reason::garbage);
         return;
       }

@@ -39,11 +39,12 @@ using process_actor = caf::typed_actor<
 
 /// What every process actor of one runner shares.
 struct exec_config {
-  std::string exec_path;     ///< procman-exec
-  std::string script_args;   ///< --script-args
-  std::string step_libs;     ///< ':'-separated step libraries
+  std::string exec_path;   ///< procman-exec
+  std::string script_args; ///< --script-args
+  std::string step_libs;   ///< ':'-separated step libraries
   std::string runner_id;
-  uint32_t default_timeout = defaults::process_timeout;  ///< seconds, for records without one
+  uint32_t default_timeout
+    = defaults::process_timeout; ///< seconds, for records without one
   /// Executors report live output (`output_events`), which goes to the
   /// store; off when the store keeps none (output limit 0).
   bool output_events = false;
@@ -81,7 +82,7 @@ struct process_state {
   bool acks = false;
   kill_reason killed = kill_reason::none;
   std::string garbage;
-  size_t in_flight = 0;  ///< store requests not yet answered
+  size_t in_flight = 0; ///< store requests not yet answered
   /// Transitions that need not be durable yet (`start`, and step events
   /// that no acknowledgement waits for), committed with the next one that
   /// must be, or after `hold_limit`: a fast process's whole run then costs
@@ -96,14 +97,12 @@ struct process_state {
   /// launcher's thread before it reports the exit).
   std::shared_ptr<std::atomic<bool>> lease_lapsed
     = std::make_shared<std::atomic<bool>>(false);
-  uint32_t timeout = 0;  ///< effective seconds
+  uint32_t timeout = 0; ///< effective seconds
 
   /// Sends `t` to the store, after the held transitions.
-  void apply(process_actor::stateful_pointer<process_state> self,
-             transition t);
+  void apply(process_actor::stateful_pointer<process_state> self, transition t);
   /// Keeps `t` for the next commit that `apply` asks for.
-  void hold(process_actor::stateful_pointer<process_state> self,
-            transition t);
+  void hold(process_actor::stateful_pointer<process_state> self, transition t);
   /// Sends the held transitions to the store, in order.
   void release(process_actor::stateful_pointer<process_state> self);
   /// Tells the supervisor that the slot is free (once).
@@ -114,8 +113,8 @@ struct process_state {
 };
 
 process_actor::behavior_type
-process(process_actor::stateful_pointer<process_state> self,
-        process_record rec, store_actor store, supervisor_actor supervisor,
+process(process_actor::stateful_pointer<process_state> self, process_record rec,
+        store_actor store, supervisor_actor supervisor,
         std::shared_ptr<const exec_config> cfg);
 
 } // namespace procman

@@ -38,8 +38,8 @@
 #include "procman/lifecycle/machine.hpp"
 #include "procman/lifecycle/recovery.hpp"
 #include "procman/logging/logger.hpp"
-#include "procman/messages/error.hpp"
 #include "procman/messages/defaults.hpp"
+#include "procman/messages/error.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/started_marks.hpp"
 
@@ -88,9 +88,7 @@ public:
     // nop
   }
 
-  procman::store& db() override {
-    return *self_->state.db;
-  }
+  procman::store& db() override { return *self_->state.db; }
 
   outcome<process_record> apply(const transition& t) override {
     auto res = self_->state.flush({t});
@@ -104,8 +102,8 @@ public:
   }
 
   uint32_t runners() override {
-    return std::max<uint32_t>(1, static_cast<uint32_t>(
-                                   live_runners(self_->state.db->dir())));
+    return std::max<uint32_t>(
+      1, static_cast<uint32_t>(live_runners(self_->state.db->dir())));
   }
 
 private:
@@ -154,8 +152,7 @@ auto serve_all(self_ptr self, request_list<Rs...>) {
 /// Carries out the parked requests again after a flush.
 void answer_parked(self_ptr self) {
   auto& st = self->state;
-  if (st.parked_requests.empty()
-      || (st.retry_delay.count() > 0 && !st.give_up))
+  if (st.parked_requests.empty() || (st.retry_delay.count() > 0 && !st.give_up))
     return;
   auto todo = std::move(st.parked_requests);
   st.parked_requests.clear();
@@ -172,14 +169,14 @@ void store_state::commit_failed(const failure& err, size_t n) {
   if (failed_commits++ == 0) {
     failing_since = now;
     last_failure_log = now;
-    log_error("", "cannot commit " + std::to_string(n) + " transitions: "
-                    + render(err)
+    log_error("", "cannot commit " + std::to_string(n)
+                    + " transitions: " + render(err)
                     + (give_up ? "" : "; keeping them and retrying"));
   } else if (now - last_failure_log >= failure_log_interval) {
     last_failure_log = now;
     log_error("", "still cannot commit (" + std::to_string(failed_commits)
-                    + " attempts in " + seconds_since(failing_since)
-                    + ", " + std::to_string(n)
+                    + " attempts in " + seconds_since(failing_since) + ", "
+                    + std::to_string(n)
                     + " transitions waiting): " + render(err));
   }
   auto failing = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -196,9 +193,8 @@ void store_state::commit_failed(const failure& err, size_t n) {
 
 void store_state::commit_succeeded() {
   if (failed_commits > 0)
-    log_info("", "commits succeed again after "
-                   + std::to_string(failed_commits) + " failed attempts in "
-                   + seconds_since(failing_since));
+    log_info("", "commits succeed again after " + std::to_string(failed_commits)
+                   + " failed attempts in " + seconds_since(failing_since));
   failed_commits = 0;
   retry_delay = std::chrono::milliseconds{0};
 }
@@ -321,149 +317,152 @@ store_service(store_actor::stateful_pointer<store_state> self,
   });
   return std::apply(
     [self](auto... requests) -> store_actor::behavior_type {
-  return {
-    std::move(requests)...,
-    [self](atom::apply, transition& t) -> caf::result<process_record> {
-      auto& st = self->state;
-      st.pending.push_back(std::move(t));
-      auto rp = self->make_response_promise<process_record>();
-      st.promises.push_back(rp);
-      if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->send(self, atom::flush_v);
-      }
-      return rp;
-    },
-    [self](atom::apply, std::vector<transition>& ts)
-      -> caf::result<std::vector<process_record>> {
-      // Committed with the parked transitions, in one transaction.
-      auto results = self->state.flush(std::move(ts));
-      arm_retry(self);
-      std::vector<process_record> out;
-      for (auto& res : results) {
-        if (res) {
-          out.push_back(std::move(*res));
-          continue;
-        }
-        if (is(res.error(), errc::storage_failure))
-          return to_error(res.error());
-      }
-      return out;
-    },
-    [self](atom::claim, const std::string& runner,
-           uint32_t n) -> caf::result<std::vector<process_record>> {
-      // Claims of the queue head (store::claims), committed with the
-      // parked transitions, which they follow in the log.
-      auto results = self->state.flush(store::claims(runner, n));
-      arm_retry(self);
-      failure stopped;
-      auto out = store::claimed(std::move(results), &stopped);
-      if (stopped)
-        log_error("", "claim stopped: " + render(stopped));
-      if (!out)
-        return to_error(out.error());
-      return std::move(*out);
-    },
-    [self](atom::fire) -> caf::result<uint32_t, uint64_t> {
-      auto& db = *self->state.db;
-      auto fired = db.fire_schedules();
-      if (!fired)
-        return to_error(fired.error());
-      auto at = db.next_wake();
-      if (!at)
-        return to_error(at.error());
-      return caf::result<uint32_t, uint64_t>(*fired, *at);
-    },
-    [self](atom::schedule,
-           const std::string& name) -> caf::result<schedule_record> {
-      auto res = self->state.db->schedule(name);
-      if (!res)
-        return to_error(res.error());
-      return std::move(*res);
-    },
-    [self](atom::schedule) -> caf::result<std::vector<schedule_record>> {
-      auto res = self->state.db->schedules();
-      if (!res)
-        return to_error(res.error());
-      return std::move(*res);
-    },
-    [self](caf::get_atom, const std::string& pid) -> caf::result<process_record> {
-      auto res = self->state.db->get(pid);
-      if (!res)
-        return to_error(res.error());
-      return std::move(*res);
-    },
-    [self](atom::list,
-           const list_query& q) -> caf::result<std::vector<process_record>> {
-      auto res = self->state.db->list(q);
-      if (!res)
-        return to_error(res.error());
-      return std::move(*res);
-    },
-    [self](atom::output, output_chunk& c) {
-      auto& st = self->state;
-      st.pending_output_bytes += c.data.size();
-      st.pending_output.push_back(std::move(c));
-      if (st.flush_scheduled)
-        return; // commits with what is already due
-      if (st.pending_output_bytes >= defaults::output_commit_bytes) {
-        st.flush_scheduled = true;
-        self->send(self, atom::flush_v);
-        return;
-      }
-      if (!st.output_timer) {
-        st.output_timer = true;
-        self->delayed_send(
-          self, std::chrono::milliseconds(defaults::output_commit_interval_ms),
-          atom::output_v);
-      }
-    },
-    [self](atom::output) {
-      auto& st = self->state;
-      st.output_timer = false;
-      // A flush that is due (or a retry timer) takes the output along.
-      if (st.pending_output.empty() || st.flush_scheduled)
-        return;
-      st.flush();
-      arm_retry(self);
-    },
-    [self](atom::output, const std::string& pid,
-           uint64_t after) -> caf::result<output_log> {
-      auto res = self->state.db->read_output(pid, after);
-      if (!res)
-        return to_error(res.error());
-      return std::move(*res);
-    },
-    [self](atom::flush) {
-      self->state.flush_scheduled = false;
-      self->state.flush();
-      arm_retry(self);
-      answer_parked(self);
-    },
-    [self](atom::drain) {
-      // The runner stops: whatever cannot be committed now is answered
-      // with the error, so that the runner can end (its records stay
-      // `running` and the next runner ends them as runner_lost).
-      auto& st = self->state;
-      st.give_up = true;
-      if (st.failed_commits > 0)
-        st.flush();
-      answer_parked(self);
-    },
-    [self](atom::subscribe, const caf::actor& listener) {
-      self->monitor(listener);
-      self->state.listeners.push_back(listener);
-    },
-    [self](atom::recover) -> uint32_t {
-      self->state.flush();
-      arm_retry(self);
-      auto n = recover_lost_processes(*self->state.db, self->state.runner_id);
-      if (auto purged = self->state.db->purge(); purged && *purged > 0)
-        log_info("", "purged " + std::to_string(*purged)
-                       + " records past retention");
-      return n;
-    },
-  };
+      return {
+        std::move(requests)...,
+        [self](atom::apply, transition& t) -> caf::result<process_record> {
+          auto& st = self->state;
+          st.pending.push_back(std::move(t));
+          auto rp = self->make_response_promise<process_record>();
+          st.promises.push_back(rp);
+          if (!st.flush_scheduled) {
+            st.flush_scheduled = true;
+            self->send(self, atom::flush_v);
+          }
+          return rp;
+        },
+        [self](atom::apply, std::vector<transition>& ts)
+          -> caf::result<std::vector<process_record>> {
+          // Committed with the parked transitions, in one transaction.
+          auto results = self->state.flush(std::move(ts));
+          arm_retry(self);
+          std::vector<process_record> out;
+          for (auto& res : results) {
+            if (res) {
+              out.push_back(std::move(*res));
+              continue;
+            }
+            if (is(res.error(), errc::storage_failure))
+              return to_error(res.error());
+          }
+          return out;
+        },
+        [self](atom::claim, const std::string& runner,
+               uint32_t n) -> caf::result<std::vector<process_record>> {
+          // Claims of the queue head (store::claims), committed with the
+          // parked transitions, which they follow in the log.
+          auto results = self->state.flush(store::claims(runner, n));
+          arm_retry(self);
+          failure stopped;
+          auto out = store::claimed(std::move(results), &stopped);
+          if (stopped)
+            log_error("", "claim stopped: " + render(stopped));
+          if (!out)
+            return to_error(out.error());
+          return std::move(*out);
+        },
+        [self](atom::fire) -> caf::result<uint32_t, uint64_t> {
+          auto& db = *self->state.db;
+          auto fired = db.fire_schedules();
+          if (!fired)
+            return to_error(fired.error());
+          auto at = db.next_wake();
+          if (!at)
+            return to_error(at.error());
+          return caf::result<uint32_t, uint64_t>(*fired, *at);
+        },
+        [self](atom::schedule,
+               const std::string& name) -> caf::result<schedule_record> {
+          auto res = self->state.db->schedule(name);
+          if (!res)
+            return to_error(res.error());
+          return std::move(*res);
+        },
+        [self](atom::schedule) -> caf::result<std::vector<schedule_record>> {
+          auto res = self->state.db->schedules();
+          if (!res)
+            return to_error(res.error());
+          return std::move(*res);
+        },
+        [self](caf::get_atom,
+               const std::string& pid) -> caf::result<process_record> {
+          auto res = self->state.db->get(pid);
+          if (!res)
+            return to_error(res.error());
+          return std::move(*res);
+        },
+        [self](atom::list, const list_query& q)
+          -> caf::result<std::vector<process_record>> {
+          auto res = self->state.db->list(q);
+          if (!res)
+            return to_error(res.error());
+          return std::move(*res);
+        },
+        [self](atom::output, output_chunk& c) {
+          auto& st = self->state;
+          st.pending_output_bytes += c.data.size();
+          st.pending_output.push_back(std::move(c));
+          if (st.flush_scheduled)
+            return; // commits with what is already due
+          if (st.pending_output_bytes >= defaults::output_commit_bytes) {
+            st.flush_scheduled = true;
+            self->send(self, atom::flush_v);
+            return;
+          }
+          if (!st.output_timer) {
+            st.output_timer = true;
+            self->delayed_send(
+              self,
+              std::chrono::milliseconds(defaults::output_commit_interval_ms),
+              atom::output_v);
+          }
+        },
+        [self](atom::output) {
+          auto& st = self->state;
+          st.output_timer = false;
+          // A flush that is due (or a retry timer) takes the output along.
+          if (st.pending_output.empty() || st.flush_scheduled)
+            return;
+          st.flush();
+          arm_retry(self);
+        },
+        [self](atom::output, const std::string& pid,
+               uint64_t after) -> caf::result<output_log> {
+          auto res = self->state.db->read_output(pid, after);
+          if (!res)
+            return to_error(res.error());
+          return std::move(*res);
+        },
+        [self](atom::flush) {
+          self->state.flush_scheduled = false;
+          self->state.flush();
+          arm_retry(self);
+          answer_parked(self);
+        },
+        [self](atom::drain) {
+          // The runner stops: whatever cannot be committed now is answered
+          // with the error, so that the runner can end (its records stay
+          // `running` and the next runner ends them as runner_lost).
+          auto& st = self->state;
+          st.give_up = true;
+          if (st.failed_commits > 0)
+            st.flush();
+          answer_parked(self);
+        },
+        [self](atom::subscribe, const caf::actor& listener) {
+          self->monitor(listener);
+          self->state.listeners.push_back(listener);
+        },
+        [self](atom::recover) -> uint32_t {
+          self->state.flush();
+          arm_retry(self);
+          auto n = recover_lost_processes(*self->state.db,
+                                          self->state.runner_id);
+          if (auto purged = self->state.db->purge(); purged && *purged > 0)
+            log_info("", "purged " + std::to_string(*purged)
+                           + " records past retention");
+          return n;
+        },
+      };
     },
     serve_all(self, door_requests{}));
 }

@@ -59,7 +59,7 @@ struct store_state {
   using clock = std::chrono::steady_clock;
   /// Wait before the next retry; 0 while commits succeed.
   std::chrono::milliseconds retry_delay{0};
-  uint64_t failed_commits = 0;  ///< in a row
+  uint64_t failed_commits = 0; ///< in a row
   clock::time_point failing_since;
   clock::time_point last_failure_log;
   bool give_up = false;
@@ -81,7 +81,8 @@ private:
 /// Ends processes left running by dead runners and removes the lock files
 /// of runners that are gone; shared by the store actor and start-up.
 /// Returns how many processes it ended.
-uint32_t recover_lost_processes(procman::store& db, const std::string& own_runner);
+uint32_t recover_lost_processes(procman::store& db,
+                                const std::string& own_runner);
 
 /// Spawn with `caf::detached`: LMDB commits block.
 store_actor::behavior_type

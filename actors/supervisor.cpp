@@ -68,7 +68,7 @@ void supervisor_state::try_claim(
   uint64_t want = uint64_t{opts.parallel} * (1 + opts.claim_ahead);
   uint64_t have = active.size() + next_runs.size() + ready.size();
   uint64_t free = want > have && ready.size() <= opts.parallel ? want - have
-                                                                : 0;
+                                                               : 0;
   if (opts.max_processes > 0)
     free = std::min<uint64_t>(free, opts.max_processes - claimed);
   if (free == 0) {
@@ -150,8 +150,7 @@ void supervisor_state::abandon_ready(
         },
         [self, pid](const caf::error& err) {
           log_error(pid, "cannot queue an unstarted process again: "
-                           + render(err)
-                           + "; the next runner queues it again");
+                           + render(err) + "; the next runner queues it again");
           --self->state.abandoning;
           self->state.maybe_quit(self);
         });
@@ -168,8 +167,7 @@ void supervisor_state::fire(
         st.fire_pending = false;
         st.arm_wake(self, at);
         if (fired > 0) {
-          log_info("", "enqueued " + std::to_string(fired)
-                         + " scheduled runs");
+          log_info("", "enqueued " + std::to_string(fired) + " scheduled runs");
           st.queue_empty = false;
           return st.try_claim(self);
         }
@@ -239,14 +237,14 @@ void supervisor_state::lost_actor(
         self->request(st.store, caf::infinite, atom::apply_v, std::move(t))
           .then([release](const process_record&) { release(); },
                 [pid, release](const caf::error& err) {
-                  log_error(pid, "cannot record the lost process: "
-                                   + render(err));
+                  log_error(pid,
+                            "cannot record the lost process: " + render(err));
                   release();
                 });
       },
       [pid, release](const caf::error& err) {
-        log_error(pid, "cannot read the record of a lost process: "
-                         + render(err));
+        log_error(pid,
+                  "cannot read the record of a lost process: " + render(err));
         release();
       });
 }

@@ -57,15 +57,15 @@ struct supervisor_state {
   std::unordered_map<std::string, process_record> next_runs;
   uint64_t claimed = 0;
   bool claim_pending = false;
-  uint32_t abandoning = 0;  ///< ready records being ended at a drain
+  uint32_t abandoning = 0; ///< ready records being ended at a drain
   bool claim_again = false;
-  bool queue_empty = false;  ///< the last claim got less than it asked for
+  bool queue_empty = false; ///< the last claim got less than it asked for
   bool draining = false;
   /// After a failed claim (the store cannot commit): wait before the next,
   /// doubling up to a limit; 0 while claims succeed.
   std::chrono::milliseconds claim_delay{0};
   bool claim_retry_armed = false;
-  uint64_t failed_claims = 0;  ///< in a row
+  uint64_t failed_claims = 0; ///< in a row
   std::chrono::steady_clock::time_point last_claim_log;
   /// A `fire` (due schedules, the next wake-up time) is in flight.
   bool fire_pending = false;

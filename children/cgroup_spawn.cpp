@@ -95,9 +95,8 @@ long clone3_on_stack(clone_args_v2* ca, int (*fn)(void*), void* arg) {
                "hlt\n\t"
                "1:\n\t"
                : "=a"(ret)
-               : "0"(static_cast<long>(SYS_clone3)), "D"(ca),
-                 "S"(sizeof(*ca)), "r"(r12), "r"(r13),
-                 [exit_nr] "i"(SYS_exit)
+               : "0"(static_cast<long>(SYS_clone3)), "D"(ca), "S"(sizeof(*ca)),
+                 "r"(r12), "r"(r13), [exit_nr] "i"(SYS_exit)
                : "rcx", "r11", "memory", "cc");
   return ret;
 }

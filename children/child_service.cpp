@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <future>
 #include <csignal>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -61,12 +61,12 @@ struct child : std::enable_shared_from_this<child> {
   std::string input;
   bool keep_open = false;
   bool writing = false;
-  std::string queued;  ///< written after `input`, for keep_open
+  std::string queued; ///< written after `input`, for keep_open
   /// The lease: the latest end written to the child (or in its input; 0:
   /// it holds none), and the one to write next.
   int64_t lease_written = 0;
   int64_t lease_pending = 0;
-  bool lease_lapsed = false;  ///< it was killed after its lease ran out
+  bool lease_lapsed = false; ///< it was killed after its lease ran out
   std::string line;
   std::string err_tail;
   char out_buf[65536];
@@ -77,7 +77,7 @@ struct child : std::enable_shared_from_this<child> {
   int exit_code = -1;
   int signal = 0;
   child_handlers handlers;
-  std::string cgroup;  ///< its own cgroup, or ""
+  std::string cgroup; ///< its own cgroup, or ""
   std::function<void(int pid, const std::string& cgroup, bool normal_exit)>
     on_exited;
   std::function<void(int)> on_done;
@@ -85,12 +85,8 @@ struct child : std::enable_shared_from_this<child> {
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
 
   child(asio::io_context& ctx, int pid, int in_fd, int out_fd, int err_fd)
-    : pid(pid),
-      in(ctx, in_fd),
-      out(ctx, out_fd),
-      err(ctx, err_fd),
-      reap_timer(ctx),
-      drain_timer(ctx) {
+    : pid(pid), in(ctx, in_fd), out(ctx, out_fd), err(ctx, err_fd),
+      reap_timer(ctx), drain_timer(ctx) {
     auto fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (fd >= 0)
       handle.emplace(ctx.get_executor(), pid, fd);
@@ -174,7 +170,8 @@ struct child : std::enable_shared_from_this<child> {
 
   void poll_exit() {
     auto self = shared_from_this();
-    reap_timer.expires_after(std::chrono::milliseconds(defaults::child_poll_ms));
+    reap_timer.expires_after(
+      std::chrono::milliseconds(defaults::child_poll_ms));
     reap_timer.async_wait([self](boost::system::error_code ec) {
       if (ec)
         return;
@@ -245,18 +242,17 @@ struct child : std::enable_shared_from_this<child> {
 
   void read_err() {
     auto self = shared_from_this();
-    err.async_read_some(asio::buffer(err_buf),
-                        [self](boost::system::error_code ec, size_t n) {
-                          if (n > 0) {
-                            self->err_tail.append(self->err_buf, n);
-                            auto limit = child_service::stderr_tail_bytes;
-                            if (self->err_tail.size() > 2 * limit)
-                              self->err_tail.erase(
-                                0, self->err_tail.size() - limit);
-                          }
-                          if (!ec)
-                            self->read_err();
-                        });
+    err.async_read_some(
+      asio::buffer(err_buf), [self](boost::system::error_code ec, size_t n) {
+        if (n > 0) {
+          self->err_tail.append(self->err_buf, n);
+          auto limit = child_service::stderr_tail_bytes;
+          if (self->err_tail.size() > 2 * limit)
+            self->err_tail.erase(0, self->err_tail.size() - limit);
+        }
+        if (!ec)
+          self->read_err();
+      });
   }
 
   void maybe_finish() {
@@ -303,7 +299,7 @@ struct child : std::enable_shared_from_this<child> {
 } // namespace
 
 static void arm_watch(std::shared_ptr<asio::posix::stream_descriptor> sd,
-               std::function<void()> fn) {
+                      std::function<void()> fn) {
   sd->async_wait(asio::posix::stream_descriptor::wait_read,
                  [sd, fn](boost::system::error_code ec) mutable {
                    if (ec)
@@ -326,15 +322,15 @@ struct child_service::impl {
   std::thread thread;
   std::unique_ptr<executor_cgroups> cgroups;
   std::atomic<bool> cgroups_failed{false};
-  std::atomic<bool> no_clone3{false};  ///< spawn_in_cgroup failed once
+  std::atomic<bool> no_clone3{false}; ///< spawn_in_cgroup failed once
   bool reap_orphans = false;
   /// Held shared while a child is spawned and entered in `live`, exclusive
   /// while the orphans are told from the children.
   std::shared_mutex spawning;
   mutable std::mutex mtx;
-  std::unordered_map<int, std::shared_ptr<child>> children;  // I/O thread only
-  std::unordered_map<int, entry> live;                       // under mtx
-  std::set<pid_t> orphans;                                   // I/O thread only
+  std::unordered_map<int, std::shared_ptr<child>> children; // I/O thread only
+  std::unordered_map<int, entry> live;                      // under mtx
+  std::set<pid_t> orphans;                                  // I/O thread only
   asio::steady_timer orphan_timer;
   bool orphan_timer_armed = false;
   /// After an executor was killed, sweeps go on until then.
@@ -356,9 +352,7 @@ struct child_service::impl {
   bool lease_timer_armed = false;
 
   impl()
-    : guard(ctx.get_executor()),
-      orphan_timer(ctx),
-      periodic_timer(ctx),
+    : guard(ctx.get_executor()), orphan_timer(ctx), periodic_timer(ctx),
       lease_timer(ctx) {
     thread = std::thread([this] {
       // Writes to an executor that has just exited fail with EPIPE on this
@@ -402,11 +396,11 @@ struct child_service::impl {
                      + std::to_string(server_pid) + ")");
       return true;
     }
-    server_retry_at = (std::chrono::steady_clock::now()
-                       + std::chrono::milliseconds(
-                         defaults::fork_server_restart_ms))
-                        .time_since_epoch()
-                        .count();
+    server_retry_at
+      = (std::chrono::steady_clock::now()
+         + std::chrono::milliseconds(defaults::fork_server_restart_ms))
+          .time_since_epoch()
+          .count();
     log_warn("", render(err) + "; spawning executors meanwhile");
     return false;
   }
@@ -453,7 +447,7 @@ struct child_service::impl {
   /// Requires mtx. kill_tree's table is shared, hence the lock.
   void kill_locked(int pid, const entry& e) {
     if (!e.running)
-      return;  // reaped: the pid may be someone else's by now
+      return; // reaped: the pid may be someone else's by now
     if (!e.cgroup.empty())
       executor_cgroups::kill(e.cgroup);
     kill_tree(pid, true);
@@ -586,7 +580,7 @@ child_service::~child_service() {
   if (impl_->thread.joinable())
     impl_->thread.join();
   for (auto& w : impl_->watched)
-    w->release();  // the fd belongs to the caller
+    w->release(); // the fd belongs to the caller
   {
     // Reap anything left so no zombie remains.
     std::lock_guard<std::mutex> guard{impl_->mtx};
@@ -596,16 +590,15 @@ child_service::~child_service() {
   if (impl_->reap_orphans)
     for (int i = 0; i < 500 && impl_->sweep_orphans_once(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  impl_->cgroups.reset();  // kills what is left in them, removes them
+  impl_->cgroups.reset(); // kills what is left in them, removes them
 }
 
 caf::expected<int> child_service::spawn(const child_spec& spec,
                                         child_handlers handlers) {
   auto failed = [&](int e) {
-    return make_error(errc::spawn_failure,
-                      "cannot start " + spec.argv.at(0) + ": "
-                        + std::strerror(e),
-                      e);
+    return make_error(
+      errc::spawn_failure,
+      "cannot start " + spec.argv.at(0) + ": " + std::strerror(e), e);
   };
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0)
@@ -689,7 +682,7 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
       for (auto* p : {in, out, err}) {
         int fresh[2];
         if (pipe2(fresh, O_CLOEXEC) != 0) {
-          forkable = false;  // spawned below, on the pipes as they are
+          forkable = false; // spawned below, on the pipes as they are
           break;
         }
         dup3(fresh[0], p[0], O_CLOEXEC);
@@ -703,9 +696,8 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
     std::shared_lock<std::shared_mutex> spawning{impl_->spawning};
     if (needs_move && !impl_->no_clone3) {
       int fds[3] = {in[0], out[1], err[1]};
-      auto started = spawn_in_cgroup(cgroup, args[0], args.data(),
-                                     envp.data(), fds,
-                                     child_default_signals());
+      auto started = spawn_in_cgroup(cgroup, args[0], args.data(), envp.data(),
+                                     fds, child_default_signals());
       if (started) {
         pid = *started;
         rc = 0;
@@ -740,42 +732,41 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
     return failed(rc);
   }
   auto* self = impl_.get();
-  asio::post(self->ctx, [self, pid, in_fd = in[1], out_fd = out[0],
-                         err_fd = err[0], input = spec.input, cgroup,
-                         keep_open = spec.keep_stdin_open,
-                         lease_until_ms = spec.keep_stdin_open
-                                            ? spec.lease_until_ms
-                                            : int64_t{0},
-                         needs_move, handlers = std::move(handlers)]() mutable {
-    // Into its cgroup before its input is written: until then it starts no
-    // step, so nothing of it is left outside. Here rather than in spawn():
-    // a move waits for an RCU grace period when moves are rare (about
-    // 10 ms), which the spawning actor need not wait for.
-    if (needs_move)
-      if (auto err = executor_cgroups::move(cgroup, pid);
-          err && os_errno(err) != ESRCH)
-        self->cgroup_failed(render(err));
-    auto c = std::make_shared<child>(self->ctx, pid, in_fd, out_fd, err_fd);
-    c->input = std::move(input);
-    c->keep_open = keep_open;
-    c->lease_written = c->lease_pending = lease_until_ms;
-    c->handlers = std::move(handlers);
-    c->cgroup = std::move(cgroup);
-    c->on_exited = [self](int pid, const std::string& cgroup,
-                          bool normal_exit) {
-      self->exited(pid, cgroup, normal_exit);
-    };
-    c->on_done = [self](int pid) {
-      self->children.erase(pid);
-      std::lock_guard<std::mutex> guard{self->mtx};
-      self->live.erase(pid);
-    };
-    self->children.emplace(pid, c);
-    auto timers = std::move(c->handlers.timers);
-    c->start();
-    for (auto& t : timers)
-      c->arm(t.after, std::move(t.fn));
-  });
+  asio::post(
+    self->ctx,
+    [self, pid, in_fd = in[1], out_fd = out[0], err_fd = err[0],
+     input = spec.input, cgroup, keep_open = spec.keep_stdin_open,
+     lease_until_ms = spec.keep_stdin_open ? spec.lease_until_ms : int64_t{0},
+     needs_move, handlers = std::move(handlers)]() mutable {
+      // Into its cgroup before its input is written: until then it starts no
+      // step, so nothing of it is left outside. Here rather than in spawn():
+      // a move waits for an RCU grace period when moves are rare (about
+      // 10 ms), which the spawning actor need not wait for.
+      if (needs_move)
+        if (auto err = executor_cgroups::move(cgroup, pid);
+            err && os_errno(err) != ESRCH)
+          self->cgroup_failed(render(err));
+      auto c = std::make_shared<child>(self->ctx, pid, in_fd, out_fd, err_fd);
+      c->input = std::move(input);
+      c->keep_open = keep_open;
+      c->lease_written = c->lease_pending = lease_until_ms;
+      c->handlers = std::move(handlers);
+      c->cgroup = std::move(cgroup);
+      c->on_exited = [self](int pid, const std::string& cgroup,
+                            bool normal_exit) {
+        self->exited(pid, cgroup, normal_exit);
+      };
+      c->on_done = [self](int pid) {
+        self->children.erase(pid);
+        std::lock_guard<std::mutex> guard{self->mtx};
+        self->live.erase(pid);
+      };
+      self->children.emplace(pid, c);
+      auto timers = std::move(c->handlers.timers);
+      c->start();
+      for (auto& t : timers)
+        c->arm(t.after, std::move(t.fn));
+    });
   return pid;
 }
 

@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "procman/children/executor_launcher.hpp"
-
 #include "procman/messages/defaults.hpp"
 
 namespace procman {

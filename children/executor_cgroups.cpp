@@ -94,7 +94,7 @@ std::vector<std::string> subdirectories(const std::string& dir) {
 /// processes to die, and removes the cgroups bottom-up.
 bool remove_tree(const std::string& cg) {
   if (!executor_cgroups::kill(cg) && !executor_cgroups::empty(cg))
-    return false;  // not ours to kill
+    return false; // not ours to kill
   for (int i = 0; i < 1000 && !executor_cgroups::empty(cg); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   for (auto& sub : subdirectories(cg))
@@ -117,10 +117,10 @@ size_t remove_dead_runners(const std::string& dir) {
     auto third = id.find('-', second + 1);
     if (first == std::string::npos || second == std::string::npos
         || third == std::string::npos || id.substr(0, first) != ns)
-      continue;  // another pid namespace's runner: no telling if it lives
+      continue; // another pid namespace's runner: no telling if it lives
     auto pid = id.substr(first + 1, second - first - 1);
     if (process_identity(pid) == id.substr(0, third))
-      continue;  // alive
+      continue; // alive
     if (remove_tree(dir + "/" + name))
       ++removed;
   }
@@ -143,7 +143,8 @@ caf::expected<std::string> own_cgroup_dir() {
                       "\"0::\" line)");
   std::istringstream in(read_text("/proc/self/mountinfo"));
   for (std::string line; std::getline(in, line);) {
-    // id parent major:minor root mount-point options [optional...] - type source super
+    // id parent major:minor root mount-point options [optional...] - type
+    // source super
     std::istringstream fields(line);
     std::vector<std::string> f;
     for (std::string x; fields >> x;)
@@ -156,7 +157,7 @@ caf::expected<std::string> own_cgroup_dir() {
     auto root = unescape(f[3]);
     auto mount = unescape(f[4]);
     if (root != "/" && rel.rfind(root, 0) != 0)
-      continue;  // this mount does not show our cgroup
+      continue; // this mount does not show our cgroup
     auto sub = root == "/" ? rel : rel.substr(root.size());
     auto dir = sub == "/" || sub.empty() ? mount : mount + sub;
     struct stat st;
@@ -210,10 +211,9 @@ executor_cgroups::~executor_cgroups() {
 caf::expected<std::string> executor_cgroups::make_child() {
   auto cg = dir_ + "/exec-" + std::to_string(next_++);
   if (::mkdir(cg.c_str(), 0755) != 0)
-    return make_error(errc::containment_failure,
-                      "cannot create cgroup " + cg + ": "
-                        + std::strerror(errno),
-                      errno);
+    return make_error(
+      errc::containment_failure,
+      "cannot create cgroup " + cg + ": " + std::strerror(errno), errno);
   return cg;
 }
 
@@ -230,8 +230,8 @@ caf::error executor_cgroups::move(const std::string& cg, pid_t pid) {
   if (ok)
     return {};
   return make_error(errc::containment_failure,
-                    "cannot move executor " + text + " into cgroup " + cg
-                      + ": " + std::strerror(saved),
+                    "cannot move executor " + text + " into cgroup " + cg + ": "
+                      + std::strerror(saved),
                     saved);
 }
 

@@ -2,8 +2,10 @@
 // an executor starts stays in its cgroup whatever it does (setsid, double
 // fork), and one write to `cgroup.kill` ends them all.
 //
-//   <the runner's own cgroup>/procman-<pid ns>-<os pid>-<start time>-<k>/   one per engine
-//                                                            exec-<n>/      one per executor
+//   one per engine, in the runner's own cgroup:
+//     <the runner's cgroup>/procman-<pid ns>-<os pid>-<start time>-<k>/
+//   one per executor, inside it:
+//     .../procman-<pid ns>-<os pid>-<start time>-<k>/exec-<n>/
 //
 // The runner's cgroup comes from /proc/self/cgroup ("0::/path") and the
 // cgroup2 mount from /proc/self/mountinfo. The name of a runner's parent
@@ -87,10 +89,9 @@ private:
 /// not exec (it is reaped); containment_failure when clone3 could not
 /// start it (ENOSYS: not on this architecture or kernel, or a seccomp
 /// filter), and then the caller spawns and moves.
-caf::expected<pid_t> spawn_in_cgroup(const std::string& cg, const char* path,
-                                     char* const argv[], char* const envp[],
-                                     const int fds[3],
-                                     const sigset_t& defaults);
+caf::expected<pid_t>
+spawn_in_cgroup(const std::string& cg, const char* path, char* const argv[],
+                char* const envp[], const int fds[3], const sigset_t& defaults);
 
 /// The cgroup v2 directory of this OS process. Errors: containment_failure
 /// saying why there is none.

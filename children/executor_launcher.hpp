@@ -16,9 +16,9 @@
 namespace procman {
 
 struct child_spec {
-  std::vector<std::string> argv;  ///< argv[0] is the executable path
-  std::vector<std::string> env;   ///< extra NAME=VALUE entries
-  std::string input;              ///< written to stdin, then stdin closes
+  std::vector<std::string> argv; ///< argv[0] is the executable path
+  std::vector<std::string> env;  ///< extra NAME=VALUE entries
+  std::string input;             ///< written to stdin, then stdin closes
   /// Keep stdin open after `input` for `write_input` (until the child ends).
   bool keep_stdin_open = false;
   /// The end of the executor's lease that `input` gives it
@@ -60,8 +60,8 @@ public:
   /// Starts a child; returns its OS pid. Errors: spawn_failure naming the
   /// program and carrying the errno (`os_errno` in messages/error.hpp).
   /// Thread-safe.
-  virtual caf::expected<int> spawn(const child_spec& spec,
-                                   child_handlers handlers) = 0;
+  virtual caf::expected<int>
+  spawn(const child_spec& spec, child_handlers handlers) = 0;
 
   /// Kills the child and everything it started. Thread-safe.
   virtual void kill_group(int pid) = 0;

@@ -121,12 +121,11 @@ caf::error fork_server::ensure_running() {
   std::lock_guard<std::mutex> guard{mtx_};
   if (sock_ >= 0)
     return {};
-  stop_locked();  // reaps a server that died
+  stop_locked(); // reaps a server that died
   auto failed = [&](const std::string& why, int e = 0) {
-    return make_error(errc::spawn_failure,
-                      "cannot start the fork server " + argv_.at(0)
-                        + " --serve: " + why,
-                      e);
+    return make_error(
+      errc::spawn_failure,
+      "cannot start the fork server " + argv_.at(0) + " --serve: " + why, e);
   };
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)

@@ -18,7 +18,7 @@ namespace procman {
 
 namespace {
 
-// -- text without the C library's formatting (not async-signal-safe) --------------
+// -- text without the C library's formatting (not async-signal-safe) ----------
 
 /// Appends the decimal digits of `v` at `p`; returns the new end.
 char* put_uint(char* p, unsigned long v) {
@@ -156,7 +156,7 @@ bool have_children_files() {
   return children_files == 1;
 }
 
-// -- the table of one kill_tree ---------------------------------------------------
+// -- the table of one kill_tree -----------------------------------------------
 
 constexpr size_t table_size = defaults::kill_tree_table_size;
 pid_t table[table_size];
@@ -239,7 +239,7 @@ void end_descendants(int limit_ms) {
     while ((r = ::waitpid(-1, &status, WNOHANG)) > 0)
       ; // a killed one, or one that ended on its own
     if (r < 0 && errno == ECHILD)
-      return;  // nothing left
+      return; // nothing left
     if (r < 0 && errno != EINTR)
       return;
     if (now_ms() >= deadline)

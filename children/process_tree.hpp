@@ -9,8 +9,9 @@
 // (a stopped process cannot fork), then SIGKILLs them all.
 //
 // Everything here is async-signal-safe: raw system calls, no allocation, no
-// locks; fixed buffers on the stack and one static table of pids. Used by the executor's signal handlers, its normal
-// end, `procman run`, and the runner's kills.
+// locks; fixed buffers on the stack and one static table of pids. Used by
+// the executor's signal handlers, its normal end, `procman run`, and the
+// runner's kills.
 
 #pragma once
 

@@ -13,8 +13,8 @@ using self_ptr = remote_store_actor::stateful_pointer<remote_store_state>;
 /// Sends a request to the endpoint and answers it through a promise kept
 /// in `pending` (records or claims), so that `kill` can answer it too.
 template <class T, class Pending, class... Ts>
-caf::result<T> forward(self_ptr self, Pending remote_store_state::*pending,
-                       Ts&&... xs) {
+caf::result<T>
+forward(self_ptr self, Pending remote_store_state::*pending, Ts&&... xs) {
   auto& st = self->state;
   if (st.dead)
     return st.ended();
@@ -68,118 +68,121 @@ remote_store_actor::behavior_type
 remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
   self->state.endpoint = std::move(endpoint);
   self->state.holder = std::move(holder);
-  using records = std::unordered_map<
-    uint64_t, caf::typed_response_promise<process_record>>;
+  using records
+    = std::unordered_map<uint64_t, caf::typed_response_promise<process_record>>;
   using claims = std::unordered_map<
     uint64_t, caf::typed_response_promise<std::vector<process_record>>>;
   return std::apply(
     [self](auto... requests) -> remote_store_actor::behavior_type {
-  return {
-    std::move(requests)...,
-    [self](atom::apply, transition& t) {
-      return forward<process_record, records>(
-        self, &remote_store_state::records, atom::apply_v,
-        self->state.holder, std::move(t));
-    },
-    [](atom::apply, std::vector<transition>&)
-      -> caf::result<std::vector<process_record>> {
-      // One commit of several transitions is the store node's to make; a
-      // worker claims nothing ahead, so its supervisor never abandons a
-      // claim it did not start and never asks.
-      return make_error(errc::invalid_argument,
-                        "a worker node cannot commit transitions together");
-    },
-    [self](atom::claim, const std::string&, uint32_t n) {
-      return forward<std::vector<process_record>, claims>(
-        self, &remote_store_state::claims, atom::claim_v, self->state.holder,
-        n);
-    },
-    [self](atom::claim, uint32_t n) {
-      return forward<std::vector<process_record>, claims>(
-        self, &remote_store_state::claims, atom::claim_v, self->state.holder,
-        n);
-    },
-    [self](caf::get_atom, const std::string& pid) {
-      return forward<process_record, records>(
-        self, &remote_store_state::records, caf::get_atom_v,
-        self->state.holder, pid);
-    },
-    [self](atom::fire) -> caf::result<uint32_t, uint64_t> {
-      auto& st = self->state;
-      if (st.dead)
-        return st.ended();
-      auto id = st.next_id++;
-      auto rp = self->make_response_promise<uint32_t, uint64_t>();
-      st.fires.emplace(id, rp);
-      auto done = [self, id](auto&&... xs) {
-        auto& fires = self->state.fires;
-        auto i = fires.find(id);
-        if (i == fires.end())
-          return;
-        i->second.deliver(std::forward<decltype(xs)>(xs)...);
-        fires.erase(i);
+      return {
+        std::move(requests)...,
+        [self](atom::apply, transition& t) {
+          return forward<process_record, records>(
+            self, &remote_store_state::records, atom::apply_v,
+            self->state.holder, std::move(t));
+        },
+        [](atom::apply, std::vector<transition>&)
+          -> caf::result<std::vector<process_record>> {
+          // One commit of several transitions is the store node's to make; a
+          // worker claims nothing ahead, so its supervisor never abandons a
+          // claim it did not start and never asks.
+          return make_error(errc::invalid_argument,
+                            "a worker node cannot commit transitions together");
+        },
+        [self](atom::claim, const std::string&, uint32_t n) {
+          return forward<std::vector<process_record>, claims>(
+            self, &remote_store_state::claims, atom::claim_v,
+            self->state.holder, n);
+        },
+        [self](atom::claim, uint32_t n) {
+          return forward<std::vector<process_record>, claims>(
+            self, &remote_store_state::claims, atom::claim_v,
+            self->state.holder, n);
+        },
+        [self](caf::get_atom, const std::string& pid) {
+          return forward<process_record, records>(self,
+                                                  &remote_store_state::records,
+                                                  caf::get_atom_v,
+                                                  self->state.holder, pid);
+        },
+        [self](atom::fire) -> caf::result<uint32_t, uint64_t> {
+          auto& st = self->state;
+          if (st.dead)
+            return st.ended();
+          auto id = st.next_id++;
+          auto rp = self->make_response_promise<uint32_t, uint64_t>();
+          st.fires.emplace(id, rp);
+          auto done = [self, id](auto&&... xs) {
+            auto& fires = self->state.fires;
+            auto i = fires.find(id);
+            if (i == fires.end())
+              return;
+            i->second.deliver(std::forward<decltype(xs)>(xs)...);
+            fires.erase(i);
+          };
+          self->request(st.endpoint, caf::infinite, atom::fire_v, st.holder)
+            .then([done](uint32_t n, uint64_t at) mutable { done(n, at); },
+                  [done](caf::error& err) mutable { done(std::move(err)); });
+          return rp;
+        },
+        [](atom::schedule, const std::string&) -> caf::result<schedule_record> {
+          return make_error(
+            errc::invalid_argument,
+            "a worker node reads no schedules: ask the store node");
+        },
+        [](atom::schedule) -> caf::result<std::vector<schedule_record>> {
+          return make_error(
+            errc::invalid_argument,
+            "a worker node reads no schedules: ask the store node");
+        },
+        [self](atom::output, output_chunk& c) {
+          auto& st = self->state;
+          if (!st.dead)
+            self->send(st.endpoint, atom::output_v, st.holder, std::move(c));
+        },
+        [](atom::output) {
+          // nop: the store node commits output on its own timer
+        },
+        [](atom::output, const std::string&,
+           uint64_t) -> caf::result<output_log> {
+          return make_error(
+            errc::invalid_argument,
+            "a worker node reads no output: ask the store node");
+        },
+        [](atom::list,
+           const list_query&) -> caf::result<std::vector<process_record>> {
+          return make_error(errc::invalid_argument,
+                            "a worker node lists nothing: ask the store node");
+        },
+        [](atom::subscribe, const caf::actor&) {
+          // nop: a worker's actors do not follow commits
+        },
+        [](atom::recover) -> uint32_t {
+          return 0; // the store node recovers
+        },
+        [](atom::flush) {
+          // nop
+        },
+        [](atom::drain) {
+          // nop: the store node keeps retrying what it could not commit
+        },
+        [self](atom::kill, const std::string& why) {
+          auto& st = self->state;
+          if (st.dead)
+            return;
+          st.dead = true;
+          st.why = why;
+          for (auto& kv : st.records)
+            kv.second.deliver(st.ended());
+          for (auto& kv : st.claims)
+            kv.second.deliver(st.ended());
+          for (auto& kv : st.fires)
+            kv.second.deliver(st.ended());
+          st.records.clear();
+          st.claims.clear();
+          st.fires.clear();
+        },
       };
-      self->request(st.endpoint, caf::infinite, atom::fire_v, st.holder)
-        .then([done](uint32_t n, uint64_t at) mutable { done(n, at); },
-              [done](caf::error& err) mutable { done(std::move(err)); });
-      return rp;
-    },
-    [](atom::schedule,
-       const std::string&) -> caf::result<schedule_record> {
-      return make_error(errc::invalid_argument,
-                        "a worker node reads no schedules: ask the store node");
-    },
-    [](atom::schedule) -> caf::result<std::vector<schedule_record>> {
-      return make_error(errc::invalid_argument,
-                        "a worker node reads no schedules: ask the store node");
-    },
-    [self](atom::output, output_chunk& c) {
-      auto& st = self->state;
-      if (!st.dead)
-        self->send(st.endpoint, atom::output_v, st.holder, std::move(c));
-    },
-    [](atom::output) {
-      // nop: the store node commits output on its own timer
-    },
-    [](atom::output, const std::string&,
-       uint64_t) -> caf::result<output_log> {
-      return make_error(errc::invalid_argument,
-                        "a worker node reads no output: ask the store node");
-    },
-    [](atom::list, const list_query&)
-      -> caf::result<std::vector<process_record>> {
-      return make_error(errc::invalid_argument,
-                        "a worker node lists nothing: ask the store node");
-    },
-    [](atom::subscribe, const caf::actor&) {
-      // nop: a worker's actors do not follow commits
-    },
-    [](atom::recover) -> uint32_t {
-      return 0;  // the store node recovers
-    },
-    [](atom::flush) {
-      // nop
-    },
-    [](atom::drain) {
-      // nop: the store node keeps retrying what it could not commit
-    },
-    [self](atom::kill, const std::string& why) {
-      auto& st = self->state;
-      if (st.dead)
-        return;
-      st.dead = true;
-      st.why = why;
-      for (auto& kv : st.records)
-        kv.second.deliver(st.ended());
-      for (auto& kv : st.claims)
-        kv.second.deliver(st.ended());
-      for (auto& kv : st.fires)
-        kv.second.deliver(st.ended());
-      st.records.clear();
-      st.claims.clear();
-      st.fires.clear();
-    },
-  };
     },
     refuse_all(door_requests{}));
 }

@@ -40,7 +40,7 @@ struct remote_store_state {
     fires;
   uint64_t next_id = 0;
   bool dead = false;
-  std::string why;  ///< why the lease ended
+  std::string why; ///< why the lease ended
 
   caf::error ended() const;
 };

@@ -168,8 +168,8 @@ void work_endpoint_state::lose(self_ptr self, const std::string& holder,
   l->lost = true;
   l->why = why;
   log_error("", "node " + node_of(holder) + " lost (" + why + "): ending the "
-                  + std::to_string(l->held.size())
-                  + " processes its lease " + holder + " held");
+                  + std::to_string(l->held.size()) + " processes its lease "
+                  + holder + " held");
   settle(self, holder);
 }
 
@@ -206,16 +206,17 @@ void work_endpoint_state::settle(self_ptr self, const std::string& holder) {
           auto t = node_lost(rec, holder, l.why);
           log_error(rec.pid, t.error.message);
           self->request(self->state.store, caf::infinite, atom::apply_v, t)
-            .then([left, release](const process_record&) {
-                    if (--*left == 0)
-                      release();
-                  },
-                  [left, release, pid = rec.pid](const caf::error& err) {
-                    // Ended meanwhile (it finished, or was cancelled).
-                    log_debug(pid, "not ended as node_lost: " + render(err));
-                    if (--*left == 0)
-                      release();
-                  });
+            .then(
+              [left, release](const process_record&) {
+                if (--*left == 0)
+                  release();
+              },
+              [left, release, pid = rec.pid](const caf::error& err) {
+                // Ended meanwhile (it finished, or was cancelled).
+                log_debug(pid, "not ended as node_lost: " + render(err));
+                if (--*left == 0)
+                  release();
+              });
         }
         if (*left == 0)
           release();
@@ -280,209 +281,215 @@ work_endpoint(self_ptr self, endpoint_options opts, manager_actor manager,
   self->delayed_send(self, tick_interval, caf::tick_atom_v);
   // Leases of an earlier run of this store node end once they ran out (the
   // store's recovery reads their lock files).
-  self->delayed_send(self,
-                     std::chrono::milliseconds(st.opts.lease_ms)
-                       + std::chrono::seconds(1),
-                     atom::recover_v);
+  self->delayed_send(
+    self, std::chrono::milliseconds(st.opts.lease_ms) + std::chrono::seconds(1),
+    atom::recover_v);
   auto lease_ms = st.opts.lease_ms;
   auto exec_lease_ms = st.opts.exec_lease_ms;
   return std::apply(
     [self, lease_ms,
      exec_lease_ms](auto... requests) -> work_endpoint_gate::behavior_type {
-  return {
-    // -- the manager's interface ----------------------------------------------
-    std::move(requests)...,
-    [self](atom::subscribe, const std::string& pid, const caf::actor& who) {
-      self->send(self->state.manager, atom::subscribe_v, pid, who);
-    },
-    [self](atom::unsub, const std::string& pid, const caf::actor& who) {
-      self->send(self->state.manager, atom::unsub_v, pid, who);
-    },
-    [self](atom::event, const process_event& ev) {
-      auto& st = self->state;
-      auto& rec = ev.record;
-      if (rec.status == process_status::queued)
-        st.wake(self);
-      if (ev.kind == transition_kind::cancel
-          && rec.status == process_status::running && rec.cancel_requested)
-        if (auto l = st.live(rec.runner))
-          self->send(l->link, atom::cancel_v, rec.pid);
-    },
-    // -- worker nodes -----------------------------------------------------------
-    [self, lease_ms, exec_lease_ms](atom::join, const node_hello& hello,
-                     const caf::actor& link) -> caf::result<lease_grant> {
-      auto& st = self->state;
-      if (!valid_node_id(hello.node_id))
-        return make_error(errc::invalid_argument,
-                          "a worker node's id must be letters, digits, '-', "
-                          "'_' and '.', not \""
-                            + hello.node_id + "\"");
-      if (!link)
-        return make_error(errc::invalid_argument,
-                          "node " + hello.node_id + " joined without a link");
-      // A node that joins again ended its children when it lost its last
-      // lease: what that lease held ends now.
-      std::vector<std::string> older;
-      for (auto& kv : st.leases)
-        if (!kv.second.lost && kv.second.hello.node_id == hello.node_id)
-          older.push_back(kv.first);
-      for (auto& h : older)
-        st.lose(self, h, "it joined again");
-      node_lease l;
-      l.holder = hello.node_id + "@" + store::make_pid().substr(24);
-      l.hello = hello;
-      l.link = caf::actor_cast<node_link_actor>(link);
-      l.last_heard = clock::now();
-      l.lock = std::make_shared<file_lock>();
-      if (auto err = l.lock->try_lock(
-            runner_lock_path(st.opts.store_dir, l.holder)))
-        return to_error(err);
-      l.lock->renew(lease_ms);
-      self->monitor(link);
-      lease_grant g;
-      g.holder = l.holder;
-      g.lease_ms = lease_ms;
-      g.heartbeat_ms = std::max(100u, lease_ms / defaults::renewals_per_lease);
-      g.default_timeout = st.opts.default_timeout;
-      g.output_events = st.opts.output_events;
-      g.exec_lease_ms = exec_lease_ms;
-      log_info("", "node " + hello.node_id + " (" + hello.host + ", "
-                     + std::to_string(hello.parallel) + " slots) joined; lease "
-                     + l.holder);
-      st.leases.emplace(l.holder, std::move(l));
-      // Work may be waiting already.
-      self->send(caf::actor_cast<node_link_actor>(link), atom::wakeup_v);
-      return g;
-    },
-    [self, lease_ms](atom::heartbeat,
-                     const std::string& holder) -> caf::result<caf::ok_atom> {
-      auto l = self->state.live(holder);
-      if (!l)
-        return lease_not_current(holder, "it ran out, or the store node "
-                                         "restarted");
-      l->last_heard = clock::now();
-      l->lock->renew(lease_ms);
-      return caf::ok_atom_v;
-    },
-    [self](atom::claim, const std::string& holder,
-           uint32_t n) -> caf::result<std::vector<process_record>> {
-      auto& st = self->state;
-      auto l = st.live(holder);
-      if (!l)
-        return lease_not_current(holder, "it ran out, or the store node "
-                                         "restarted");
-      ++l->in_flight;
-      auto rp = self->make_response_promise<std::vector<process_record>>();
-      self->request(st.store, caf::infinite, atom::claim_v, holder, n)
-        .then(
-          [self, holder, rp](std::vector<process_record>& recs) mutable {
-            auto& l = self->state.leases.at(holder);
-            --l.in_flight;
-            for (auto& rec : recs)
-              l.held.insert(rec.pid);
-            if (l.lost)
-              rp.deliver(lease_not_current(holder, l.why));
-            else
-              rp.deliver(std::move(recs));
-            self->state.settle(self, holder);
-          },
-          [self, holder, rp](caf::error& err) mutable {
-            --self->state.leases.at(holder).in_flight;
-            rp.deliver(std::move(err));
-            self->state.settle(self, holder);
-          });
-      return rp;
-    },
-    [self](atom::apply, const std::string& holder,
-           transition& t) -> caf::result<process_record> {
-      auto& st = self->state;
-      auto l = st.live(holder);
-      if (!l)
-        return lease_not_current(holder, "it ran out, or the store node "
-                                         "restarted");
-      if (l->held.count(t.pid) == 0)
-        return lease_not_current(holder, "it does not hold process " + t.pid);
-      t.runner = holder;
-      ++l->in_flight;
-      auto rp = self->make_response_promise<process_record>();
-      self->request(st.store, caf::infinite, atom::apply_v, std::move(t))
-        .then(
-          [self, holder, rp](process_record& rec) mutable {
-            auto& l = self->state.leases.at(holder);
-            --l.in_flight;
-            if (rec.status != process_status::running)
-              l.held.erase(rec.pid);
-            rp.deliver(std::move(rec));
-            self->state.settle(self, holder);
-          },
-          [self, holder, rp](caf::error& err) mutable {
-            --self->state.leases.at(holder).in_flight;
-            rp.deliver(std::move(err));
-            self->state.settle(self, holder);
-          });
-      return rp;
-    },
-    [self](caf::get_atom, const std::string& holder, const std::string& pid)
-      -> caf::result<process_record> {
-      if (!self->state.live(holder))
-        return lease_not_current(holder, "it ran out, or the store node "
-                                         "restarted");
-      return self->delegate(self->state.store, caf::get_atom_v, pid);
-    },
-    [self](atom::fire, const std::string& holder)
-      -> caf::result<uint32_t, uint64_t> {
-      if (!self->state.live(holder))
-        return lease_not_current(holder, "it ran out, or the store node "
-                                         "restarted");
-      return self->delegate(self->state.store, atom::fire_v);
-    },
-    [self](atom::output, const std::string& holder, output_chunk& c) {
-      auto l = self->state.live(holder);
-      if (l && l->held.count(c.pid) > 0)
-        self->send(self->state.store, atom::output_v, std::move(c));
-    },
-    [self](atom::leave, const std::string& holder) -> caf::ok_atom {
-      if (auto l = self->state.live(holder)) {
-        log_info("", "node " + node_of(holder) + " left; lease " + holder);
-        self->demonitor(l->link.address());
-        self->state.lose(self, holder, "it left");
-      }
-      return caf::ok_atom_v;
-    },
-    // -- timers -----------------------------------------------------------------
-    [self, lease_ms, exec_lease_ms](caf::tick_atom) {
-      auto& st = self->state;
-      auto now = clock::now();
-      auto lease = std::chrono::milliseconds(lease_ms);
-      auto executors_ended = std::chrono::milliseconds(exec_lease_ms)
-                             + std::chrono::milliseconds(defaults::exec_kill_ms);
-      std::vector<std::pair<std::string, std::string>> expired;
-      for (auto& kv : st.leases) {
-        auto& l = kv.second;
-        if (!l.lost && now - l.last_heard > lease)
-          expired.emplace_back(kv.first, "no heartbeat for "
-                                           + seconds(now - l.last_heard));
-        else if (!l.lost && l.closed && now - l.last_heard > executors_ended)
-          expired.emplace_back(kv.first, l.why);
-        else if (l.lost)
-          st.settle(self, kv.first);  // a list that failed is tried again
-      }
-      for (auto& [holder, why] : expired)
-        st.lose(self, holder, why);
-      self->delayed_send(self, tick_interval, caf::tick_atom_v);
-    },
-    [self](atom::wakeup) {
-      auto& st = self->state;
-      st.wake_scheduled = false;
-      for (auto& kv : st.leases)
-        if (!kv.second.lost)
-          self->send(kv.second.link, atom::wakeup_v);
-    },
-    [self](atom::recover) {
-      self->request(self->state.store, caf::infinite, atom::recover_v)
-        .then([](uint32_t) {}, [](const caf::error&) {});
-    },
-  };
+      return {
+        // -- the manager's interface ------------------------------------------
+        std::move(requests)...,
+        [self](atom::subscribe, const std::string& pid, const caf::actor& who) {
+          self->send(self->state.manager, atom::subscribe_v, pid, who);
+        },
+        [self](atom::unsub, const std::string& pid, const caf::actor& who) {
+          self->send(self->state.manager, atom::unsub_v, pid, who);
+        },
+        [self](atom::event, const process_event& ev) {
+          auto& st = self->state;
+          auto& rec = ev.record;
+          if (rec.status == process_status::queued)
+            st.wake(self);
+          if (ev.kind == transition_kind::cancel
+              && rec.status == process_status::running && rec.cancel_requested)
+            if (auto l = st.live(rec.runner))
+              self->send(l->link, atom::cancel_v, rec.pid);
+        },
+        // -- worker nodes -----------------------------------------------------
+        [self, lease_ms,
+         exec_lease_ms](atom::join, const node_hello& hello,
+                        const caf::actor& link) -> caf::result<lease_grant> {
+          auto& st = self->state;
+          if (!valid_node_id(hello.node_id))
+            return make_error(
+              errc::invalid_argument,
+              "a worker node's id must be letters, digits, '-', "
+              "'_' and '.', not \""
+                + hello.node_id + "\"");
+          if (!link)
+            return make_error(errc::invalid_argument,
+                              "node " + hello.node_id
+                                + " joined without a link");
+          // A node that joins again ended its children when it lost its last
+          // lease: what that lease held ends now.
+          std::vector<std::string> older;
+          for (auto& kv : st.leases)
+            if (!kv.second.lost && kv.second.hello.node_id == hello.node_id)
+              older.push_back(kv.first);
+          for (auto& h : older)
+            st.lose(self, h, "it joined again");
+          node_lease l;
+          l.holder = hello.node_id + "@" + store::make_pid().substr(24);
+          l.hello = hello;
+          l.link = caf::actor_cast<node_link_actor>(link);
+          l.last_heard = clock::now();
+          l.lock = std::make_shared<file_lock>();
+          if (auto err
+              = l.lock->try_lock(runner_lock_path(st.opts.store_dir, l.holder)))
+            return to_error(err);
+          l.lock->renew(lease_ms);
+          self->monitor(link);
+          lease_grant g;
+          g.holder = l.holder;
+          g.lease_ms = lease_ms;
+          g.heartbeat_ms = std::max(100u,
+                                    lease_ms / defaults::renewals_per_lease);
+          g.default_timeout = st.opts.default_timeout;
+          g.output_events = st.opts.output_events;
+          g.exec_lease_ms = exec_lease_ms;
+          log_info("", "node " + hello.node_id + " (" + hello.host + ", "
+                         + std::to_string(hello.parallel)
+                         + " slots) joined; lease " + l.holder);
+          st.leases.emplace(l.holder, std::move(l));
+          // Work may be waiting already.
+          self->send(caf::actor_cast<node_link_actor>(link), atom::wakeup_v);
+          return g;
+        },
+        [self, lease_ms](atom::heartbeat, const std::string& holder)
+          -> caf::result<caf::ok_atom> {
+          auto l = self->state.live(holder);
+          if (!l)
+            return lease_not_current(holder, "it ran out, or the store node "
+                                             "restarted");
+          l->last_heard = clock::now();
+          l->lock->renew(lease_ms);
+          return caf::ok_atom_v;
+        },
+        [self](atom::claim, const std::string& holder,
+               uint32_t n) -> caf::result<std::vector<process_record>> {
+          auto& st = self->state;
+          auto l = st.live(holder);
+          if (!l)
+            return lease_not_current(holder, "it ran out, or the store node "
+                                             "restarted");
+          ++l->in_flight;
+          auto rp = self->make_response_promise<std::vector<process_record>>();
+          self->request(st.store, caf::infinite, atom::claim_v, holder, n)
+            .then(
+              [self, holder, rp](std::vector<process_record>& recs) mutable {
+                auto& l = self->state.leases.at(holder);
+                --l.in_flight;
+                for (auto& rec : recs)
+                  l.held.insert(rec.pid);
+                if (l.lost)
+                  rp.deliver(lease_not_current(holder, l.why));
+                else
+                  rp.deliver(std::move(recs));
+                self->state.settle(self, holder);
+              },
+              [self, holder, rp](caf::error& err) mutable {
+                --self->state.leases.at(holder).in_flight;
+                rp.deliver(std::move(err));
+                self->state.settle(self, holder);
+              });
+          return rp;
+        },
+        [self](atom::apply, const std::string& holder,
+               transition& t) -> caf::result<process_record> {
+          auto& st = self->state;
+          auto l = st.live(holder);
+          if (!l)
+            return lease_not_current(holder, "it ran out, or the store node "
+                                             "restarted");
+          if (l->held.count(t.pid) == 0)
+            return lease_not_current(holder,
+                                     "it does not hold process " + t.pid);
+          t.runner = holder;
+          ++l->in_flight;
+          auto rp = self->make_response_promise<process_record>();
+          self->request(st.store, caf::infinite, atom::apply_v, std::move(t))
+            .then(
+              [self, holder, rp](process_record& rec) mutable {
+                auto& l = self->state.leases.at(holder);
+                --l.in_flight;
+                if (rec.status != process_status::running)
+                  l.held.erase(rec.pid);
+                rp.deliver(std::move(rec));
+                self->state.settle(self, holder);
+              },
+              [self, holder, rp](caf::error& err) mutable {
+                --self->state.leases.at(holder).in_flight;
+                rp.deliver(std::move(err));
+                self->state.settle(self, holder);
+              });
+          return rp;
+        },
+        [self](caf::get_atom, const std::string& holder,
+               const std::string& pid) -> caf::result<process_record> {
+          if (!self->state.live(holder))
+            return lease_not_current(holder, "it ran out, or the store node "
+                                             "restarted");
+          return self->delegate(self->state.store, caf::get_atom_v, pid);
+        },
+        [self](atom::fire,
+               const std::string& holder) -> caf::result<uint32_t, uint64_t> {
+          if (!self->state.live(holder))
+            return lease_not_current(holder, "it ran out, or the store node "
+                                             "restarted");
+          return self->delegate(self->state.store, atom::fire_v);
+        },
+        [self](atom::output, const std::string& holder, output_chunk& c) {
+          auto l = self->state.live(holder);
+          if (l && l->held.count(c.pid) > 0)
+            self->send(self->state.store, atom::output_v, std::move(c));
+        },
+        [self](atom::leave, const std::string& holder) -> caf::ok_atom {
+          if (auto l = self->state.live(holder)) {
+            log_info("", "node " + node_of(holder) + " left; lease " + holder);
+            self->demonitor(l->link.address());
+            self->state.lose(self, holder, "it left");
+          }
+          return caf::ok_atom_v;
+        },
+        // -- timers -----------------------------------------------------------
+        [self, lease_ms, exec_lease_ms](caf::tick_atom) {
+          auto& st = self->state;
+          auto now = clock::now();
+          auto lease = std::chrono::milliseconds(lease_ms);
+          auto executors_ended
+            = std::chrono::milliseconds(exec_lease_ms)
+              + std::chrono::milliseconds(defaults::exec_kill_ms);
+          std::vector<std::pair<std::string, std::string>> expired;
+          for (auto& kv : st.leases) {
+            auto& l = kv.second;
+            if (!l.lost && now - l.last_heard > lease)
+              expired.emplace_back(kv.first, "no heartbeat for "
+                                               + seconds(now - l.last_heard));
+            else if (!l.lost && l.closed
+                     && now - l.last_heard > executors_ended)
+              expired.emplace_back(kv.first, l.why);
+            else if (l.lost)
+              st.settle(self, kv.first); // a list that failed is tried again
+          }
+          for (auto& [holder, why] : expired)
+            st.lose(self, holder, why);
+          self->delayed_send(self, tick_interval, caf::tick_atom_v);
+        },
+        [self](atom::wakeup) {
+          auto& st = self->state;
+          st.wake_scheduled = false;
+          for (auto& kv : st.leases)
+            if (!kv.second.lost)
+              self->send(kv.second.link, atom::wakeup_v);
+        },
+        [self](atom::recover) {
+          self->request(self->state.store, caf::infinite, atom::recover_v)
+            .then([](uint32_t) {}, [](const caf::error&) {});
+        },
+      };
     },
     forward_all(self, door_requests{}));
 }

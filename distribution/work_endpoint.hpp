@@ -16,8 +16,8 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "procman/messages/actors.hpp"
-#include "procman/messages/types.hpp"
 #include "procman/messages/defaults.hpp"
+#include "procman/messages/types.hpp"
 #include "procman/persistence/file_lock.hpp"
 
 namespace procman {
@@ -35,13 +35,13 @@ using work_endpoint_gate = node_gate_actor::extend<
 // clang-format on
 
 struct endpoint_options {
-  std::string store_dir;  ///< where the lease lock files go (runners/)
+  std::string store_dir; ///< where the lease lock files go (runners/)
   uint32_t lease_ms = defaults::lease_seconds * 1000;
   /// The lease of worker nodes' executors (lease_grant::exec_lease_ms);
   /// 0: node_exec_lease's default. Checked by node_exec_lease.
   uint32_t exec_lease_ms = 0;
-  uint32_t default_timeout = defaults::process_timeout;  ///< for the grants
-  bool output_events = true;  ///< for the grants: the store keeps output
+  uint32_t default_timeout = defaults::process_timeout; ///< for the grants
+  bool output_events = true; ///< for the grants: the store keeps output
   /// A fault for tests ($PROCMAN_FAULT_DROP_FIRST_ANSWER): a request under
   /// a key the gate has not seen is carried out but not answered, as if the
   /// answer were lost; its repeat is answered.
@@ -62,9 +62,9 @@ struct node_lease {
   std::shared_ptr<file_lock> lock;
   /// Its connection closed: lost once its executors have surely ended.
   bool closed = false;
-  bool lost = false;    ///< refused from now on; its processes are being ended
-  bool ending = false;  ///< the processes it held are being ended
-  std::string why;      ///< why it was lost
+  bool lost = false;   ///< refused from now on; its processes are being ended
+  bool ending = false; ///< the processes it held are being ended
+  std::string why;     ///< why it was lost
 };
 
 struct work_endpoint_state {
@@ -98,7 +98,6 @@ struct work_endpoint_state {
               const std::string& holder);
 
   void wake(work_endpoint_gate::stateful_pointer<work_endpoint_state> self);
-
 };
 
 work_endpoint_gate::behavior_type

@@ -74,9 +74,9 @@ struct worker_link_state {
   worker_options opts;
   std::shared_ptr<child_service> children;
   node_hello hello;
-  std::string where;  ///< HOST:PORT
+  std::string where; ///< HOST:PORT
 
-  // -- the session (while joined) ----------------------------------------------
+  // -- the session (while joined) ---------------------------------------------
   work_endpoint_actor endpoint;
   lease_grant grant;
   remote_store_actor store;
@@ -121,8 +121,9 @@ void worker_link_state::connect(pointer self) {
     return;
   connecting = true;
   auto& sys = self->system();
-  self->request(connector(sys), opts.connect_timeout, caf::connect_atom_v,
-                opts.host, opts.port)
+  self
+    ->request(connector(sys), opts.connect_timeout, caf::connect_atom_v,
+              opts.host, opts.port)
     .then(
       [self](caf::node_id&, caf::strong_actor_ptr& ptr,
              std::set<std::string>& ifs) {
@@ -143,8 +144,9 @@ void worker_link_state::connect(pointer self) {
         // The store node's lease starts when it hears the join, after this.
         auto sent = clock::now();
         auto sent_lease_clock = lease_clock_ms();
-        self->request(ep, st.opts.connect_timeout, atom::join_v, st.hello,
-                      caf::actor_cast<caf::actor>(self))
+        self
+          ->request(ep, st.opts.connect_timeout, atom::join_v, st.hello,
+                    caf::actor_cast<caf::actor>(self))
           .then(
             [self, sent, sent_lease_clock](lease_grant& g) {
               self->state.start_session(self, g, sent, sent_lease_clock);
@@ -168,8 +170,8 @@ void worker_link_state::failed(pointer self, const std::string& why) {
     return finish(self);
   backoff = backoff.count() == 0
               ? std::chrono::milliseconds(defaults::reconnect_first_ms)
-              : std::min(backoff * 2, std::chrono::milliseconds(
-                                        defaults::reconnect_max_ms));
+              : std::min(backoff * 2,
+                         std::chrono::milliseconds(defaults::reconnect_max_ms));
   // One line per reason: a store node that stays away does not fill the log.
   if (++failed_attempts == 1 || why != last_failure)
     log_error("", "cannot join the store node at " + where + ": " + why
@@ -247,7 +249,8 @@ void worker_link_state::lose(pointer self, const std::string& why) {
   joined = false;
   auto running = children->active();
   log_error("", "lost the store node at " + where + " (" + why + "): killing "
-                  + std::to_string(running) + " children at once; the store "
+                  + std::to_string(running)
+                  + " children at once; the store "
                     "node ends their processes as node_lost");
   // Nothing runs unobserved: every executor, with its tree and cgroup.
   children->signal_all(SIGKILL);
@@ -292,7 +295,7 @@ void worker_link_state::supervisor_ended(pointer self) {
 
 void worker_link_state::finish(pointer self) {
   if (supervisor || connecting)
-    return;  // the supervisor's end, or the connect's answer, comes back here
+    return; // the supervisor's end, or the connect's answer, comes back here
   log_info("", "worker node " + hello.node_id + " done");
   self->quit();
 }
@@ -310,8 +313,8 @@ worker_link(worker_link_state::pointer self, worker_options opts,
     if (st.supervisor && dm.source == st.supervisor.address())
       return st.supervisor_ended(self);
     if (st.endpoint && dm.source == st.endpoint.address())
-      st.lose(self, "the connection closed: "
-                      + self->system().render(dm.reason));
+      st.lose(self,
+              "the connection closed: " + self->system().render(dm.reason));
   });
   self->send(self, atom::join_v);
   self->delayed_send(self, tick_interval, caf::tick_atom_v);
@@ -334,8 +337,9 @@ worker_link(worker_link_state::pointer self, worker_options opts,
         return;
       auto sent = clock::now();
       auto sent_lease_clock = lease_clock_ms();
-      self->request(st.endpoint, std::chrono::milliseconds(st.grant.lease_ms),
-                    atom::heartbeat_v, st.grant.holder)
+      self
+        ->request(st.endpoint, std::chrono::milliseconds(st.grant.lease_ms),
+                  atom::heartbeat_v, st.grant.holder)
         .then(
           [self, session, sent, sent_lease_clock](caf::ok_atom) {
             auto& st = self->state;
@@ -429,7 +433,7 @@ worker_node::start(caf::actor_system& sys, worker_options opts) {
 worker_node::~worker_node() {
   auto& st = *impl_;
   caf::anon_send(st.link, atom::drain_v);
-  caf::anon_send(st.link, atom::drain_v);  // no grace: kill now
+  caf::anon_send(st.link, atom::drain_v); // no grace: kill now
   await();
   st.children.reset();
 }

@@ -40,7 +40,7 @@
 namespace procman {
 
 struct worker_options {
-  std::string host;  ///< the store node
+  std::string host; ///< the store node
   uint16_t port = 0;
   /// The executor and its children, as for an engine: exec_path, parallel
   /// (0: cores), script_args, step_libs, grace_seconds, containment,

@@ -27,7 +27,7 @@ public:
   }
 
 #define PROCMAN_DOOR_CALL(R)                                                   \
-  outcome<R::reply> call(R r) override {                                 \
+  outcome<R::reply> call(R r) override {                                       \
     return handle(site_, r);                                                   \
   }
   PROCMAN_DOOR_REQUESTS(PROCMAN_DOOR_CALL)
@@ -102,7 +102,7 @@ outcome<process_record> door::info(const std::string& pid) {
 }
 
 outcome<process_record> door::cancel(const std::string& pid,
-                                           std::chrono::milliseconds wait_for) {
+                                     std::chrono::milliseconds wait_for) {
   auto rec = backend_->call(cancel_request{pid, {}});
   // Running: its runner (or worker node) kills the child and records the
   // cancel. Asked again while it runs, the handler records it itself once
@@ -136,15 +136,15 @@ door::wait(const std::string& pid, std::chrono::milliseconds timeout,
       return rec;
     if (timeout.count() > 0 && std::chrono::steady_clock::now() >= deadline)
       return make_failure(errc::timeout, "process " + pid + " is still "
-                                         + to_string(rec->status));
+                                           + to_string(rec->status));
     std::this_thread::sleep_for(backend_->poll());
   }
 }
 
-outcome<output_log> door::follow_output(
-  const std::string& pid,
-  const std::function<void(const output_chunk&)>& on_output,
-  const std::function<void(uint64_t bytes)>& on_dropped) {
+outcome<output_log>
+door::follow_output(const std::string& pid,
+                    const std::function<void(const output_chunk&)>& on_output,
+                    const std::function<void(uint64_t bytes)>& on_dropped) {
   uint64_t after = 0;
   // Every byte written is kept or was dropped; what was written and not
   // read here was dropped before this loop could read it.

@@ -31,7 +31,6 @@
 #include <vector>
 
 #include "procman/messages/failure.hpp"
-
 #include "procman/messages/requests.hpp"
 #include "procman/messages/types.hpp"
 
@@ -44,8 +43,7 @@ class door_backend {
 public:
   virtual ~door_backend() = default;
 
-#define PROCMAN_DOOR_CALL(R)                                                   \
-  virtual outcome<R::reply> call(R r) = 0;
+#define PROCMAN_DOOR_CALL(R) virtual outcome<R::reply> call(R r) = 0;
   PROCMAN_DOOR_REQUESTS(PROCMAN_DOOR_CALL)
 #undef PROCMAN_DOOR_CALL
 

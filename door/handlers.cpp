@@ -9,7 +9,7 @@
 
 namespace procman {
 
-// -- local_site -----------------------------------------------------------------
+// -- local_site ---------------------------------------------------------------
 
 procman::store& local_site::db() {
   return db_;
@@ -27,21 +27,19 @@ uint32_t local_site::runners() {
   return static_cast<uint32_t>(live_runners(db_.dir()));
 }
 
-// -- handlers ---------------------------------------------------------------------
+// -- handlers -----------------------------------------------------------------
 
 namespace {
 
 /// `t` under the request's key, if it has one.
-outcome<transition> under_key(outcome<transition> t,
-                                    const std::string& key) {
+outcome<transition> under_key(outcome<transition> t, const std::string& key) {
   if (key.empty())
     return t;
   return front_door::keyed(std::move(t), key);
 }
 
 /// Applies `t` or passes its refusal on.
-outcome<process_record> apply(door_site& s,
-                                    const outcome<transition>& t) {
+outcome<process_record> apply(door_site& s, const outcome<transition>& t) {
   if (!t)
     return t.error();
   return s.apply(*t);
@@ -65,7 +63,7 @@ outcome<process_record> handle(door_site& s, const status_request& r) {
 }
 
 outcome<std::vector<process_record>> handle(door_site& s,
-                                                  const list_request& r) {
+                                            const list_request& r) {
   return s.db().list(r.query);
 }
 
@@ -118,35 +116,35 @@ outcome<purge_result> handle(door_site& s, const purge_request& r) {
 }
 
 outcome<std::vector<setting_value>> handle(door_site& s,
-                                                 const config_request& r) {
+                                           const config_request& r) {
   std::vector<store_setting> which;
   if (r.name.empty()) {
     if (r.action != "get")
       return make_failure(errc::invalid_argument,
-                        "config " + r.action + " needs a setting's name");
+                          "config " + r.action + " needs a setting's name");
     which = {store_setting::retention, store_setting::output_limit};
   } else if (auto x = store_setting_from(r.name)) {
     which = {*x};
   } else {
     return make_failure(errc::invalid_argument,
-                      "unknown setting \"" + r.name
-                        + "\" (known: retention, output-limit)");
+                        "unknown setting \"" + r.name
+                          + "\" (known: retention, output-limit)");
   }
   if (r.action == "set" || r.action == "unset") {
     std::optional<uint64_t> value;
     if (r.action == "set") {
       if (which[0] == store_setting::retention && r.value < 1000)
         return make_failure(errc::invalid_argument,
-                          "retention must be at least 1s (procman purge "
-                          "--older-than 0s purges at once)");
+                            "retention must be at least 1s (procman purge "
+                            "--older-than 0s purges at once)");
       value = r.value;
     }
     if (auto err = s.db().set_setting(which[0], value))
       return err;
   } else if (r.action != "get") {
     return make_failure(errc::invalid_argument,
-                      "config action must be get, set or unset, not \""
-                        + r.action + "\"");
+                        "config action must be get, set or unset, not \""
+                          + r.action + "\"");
   }
   std::vector<setting_value> out;
   for (auto x : which) {
@@ -171,8 +169,7 @@ outcome<uint32_t> handle(door_site& s, const runners_request&) {
   return s.runners();
 }
 
-outcome<schedule_record> handle(door_site& s,
-                                      const schedule_add_request& r) {
+outcome<schedule_record> handle(door_site& s, const schedule_add_request& r) {
   if (auto rec = apply(s, front_door::schedule_add(r.name, r.cron, r.spec));
       !rec)
     return rec.error();
@@ -180,7 +177,7 @@ outcome<schedule_record> handle(door_site& s,
 }
 
 outcome<schedule_record> handle(door_site& s,
-                                      const schedule_remove_request& r) {
+                                const schedule_remove_request& r) {
   auto old = s.db().schedule(r.name);
   if (!old)
     return old.error();
@@ -189,8 +186,8 @@ outcome<schedule_record> handle(door_site& s,
   return old;
 }
 
-outcome<std::vector<schedule_record>>
-handle(door_site& s, const schedules_request&) {
+outcome<std::vector<schedule_record>> handle(door_site& s,
+                                             const schedules_request&) {
   return s.db().schedules();
 }
 
@@ -216,17 +213,16 @@ outcome<process_record> handle(door_site& s, const release_request& r) {
 
 } // namespace procman
 
-// -- API tokens -------------------------------------------------------------------
+// -- API tokens ---------------------------------------------------------------
 
 namespace procman {
 
 namespace {
 
 bool lower_hex(const std::string& x, size_t size) {
-  return x.size() == size
-         && std::all_of(x.begin(), x.end(), [](char c) {
-              return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-            });
+  return x.size() == size && std::all_of(x.begin(), x.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 /// `x` without its hash: what a listing shows.
@@ -267,8 +263,7 @@ outcome<token_record> handle(door_site& s, const token_add_request& r) {
   return shown(std::move(*out));
 }
 
-outcome<std::vector<token_record>> handle(door_site& s,
-                                          const tokens_request&) {
+outcome<std::vector<token_record>> handle(door_site& s, const tokens_request&) {
   auto all = s.db().tokens();
   if (!all)
     return all.error();

@@ -13,7 +13,6 @@
 #include <string>
 
 #include "procman/messages/failure.hpp"
-
 #include "procman/messages/requests.hpp"
 #include "procman/messages/types.hpp"
 

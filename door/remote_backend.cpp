@@ -136,12 +136,12 @@ public:
       if (result || answered(result.error()))
         return result;
       auto why = connect_failure_reason(*sys, result.error());
-      missing = make_error(errc::connect_failure,
-                           "the store node at " + where + " did not answer: "
-                             + why + " (" + std::to_string(attempts)
-                             + (attempts == 1 ? " attempt" : " attempts")
-                             + " in " + seconds_text(clock::now() - begin)
-                             + ")");
+      missing
+        = make_error(errc::connect_failure,
+                     "the store node at " + where + " did not answer: " + why
+                       + " (" + std::to_string(attempts)
+                       + (attempts == 1 ? " attempt" : " attempts") + " in "
+                       + seconds_text(clock::now() - begin) + ")");
       close();
       wait *= 2;
       if (deadline - clock::now() > caf::timespan::zero() && opts.on_retry)
@@ -152,9 +152,7 @@ public:
     return missing;
   }
 
-  std::chrono::milliseconds poll() const override {
-    return remote_poll;
-  }
+  std::chrono::milliseconds poll() const override { return remote_poll; }
 };
 
 /// The manager of an engine in this process.

@@ -19,8 +19,6 @@
 
 #include "procman/actors/manager.hpp"
 #include "procman/actors/process.hpp"
-#include "procman/messages/defaults.hpp"
-#include "procman/steps/step_registry.hpp"
 #include "procman/actors/queue.hpp"
 #include "procman/actors/store_service.hpp"
 #include "procman/actors/supervisor.hpp"
@@ -28,12 +26,14 @@
 #include "procman/children/executor_cgroups.hpp"
 #include "procman/children/process_tree.hpp"
 #include "procman/logging/logger.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/units.hpp"
 #include "procman/persistence/doorbell.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/started_marks.hpp"
 #include "procman/persistence/store.hpp"
+#include "procman/steps/step_registry.hpp"
 
 namespace procman {
 
@@ -84,22 +84,22 @@ caf::expected<std::string> resolve_executor(const std::string& path) {
   }
   struct stat sb;
   if (::stat(found.c_str(), &sb) != 0)
-    return make_error(errc::spawn_failure, "executor " + found + ": "
-                                             + std::strerror(errno));
+    return make_error(errc::spawn_failure,
+                      "executor " + found + ": " + std::strerror(errno));
   if (!S_ISREG(sb.st_mode))
     return make_error(errc::spawn_failure,
                       "executor " + found + " is not a regular file");
   if (::access(found.c_str(), X_OK) != 0)
-    return make_error(errc::spawn_failure, "executor " + found
-                                             + " is not executable: "
-                                             + std::strerror(errno));
+    return make_error(errc::spawn_failure,
+                      "executor " + found
+                        + " is not executable: " + std::strerror(errno));
   return found;
 }
 
 /// What an executor said it can do besides "ok" (its --check --serve).
 struct executor_abilities {
-  bool serves = false;  ///< "serve": it can be a fork server
-  bool leases = false;  ///< "lease": it holds a lease (docs/protocol.md)
+  bool serves = false; ///< "serve": it can be a fork server
+  bool leases = false; ///< "lease": it holds a lease (docs/protocol.md)
 };
 
 /// Runs `exec --check --step-lib ...` once: the executor starts and loads
@@ -175,9 +175,9 @@ caf::error check_executor(executor_launcher& children, const std::string& exec,
   if (why.empty() && !r.tail.empty())
     why = r.tail.substr(0, r.tail.find_last_not_of("\n") + 1);
   if (why.empty())
-    why = r.sig != 0 ? "killed by signal " + std::to_string(r.sig)
-                     : "exit code " + std::to_string(r.code)
-                         + " without saying ok";
+    why = r.sig != 0
+            ? "killed by signal " + std::to_string(r.sig)
+            : "exit code " + std::to_string(r.code) + " without saying ok";
   return make_error(errc::spawn_failure,
                     "executor " + exec + " --check failed: " + why);
 }
@@ -262,8 +262,8 @@ caf::error choose_executor_mode(child_service& children,
   }
   auto pid = children.use_fork_server(std::move(argv));
   if (pid)
-    log_info("", "executor: fork server (" + opts.exec_path
-                   + " --serve, pid " + std::to_string(*pid) + ")");
+    log_info("", "executor: fork server (" + opts.exec_path + " --serve, pid "
+                   + std::to_string(*pid) + ")");
   else
     log_warn("", "executor: spawn (" + render(pid.error()) + ")");
   return {};
@@ -313,8 +313,8 @@ commit_failure_policy give_up_policy(uint64_t give_up_after_ms,
                                      std::shared_ptr<give_up_state> state) {
   commit_failure_policy policy;
   policy.give_up_after = std::chrono::milliseconds(give_up_after_ms);
-  policy.gave_up = [state, give_up_after_ms](const failure& err,
-                                             std::chrono::milliseconds failing) {
+  policy.gave_up = [state, give_up_after_ms](
+                     const failure& err, std::chrono::milliseconds failing) {
     auto ms = static_cast<uint64_t>(failing.count());
     auto why = "commits failed for " + std::to_string(ms / 1000) + "."
                + std::to_string(ms % 1000 / 100) + " s in a row (limit "
@@ -356,8 +356,7 @@ start_executors(engine_options& opts) {
   auto children = std::make_shared<child_service>(std::move(*cgroups),
                                                   opts.reap_orphans);
   executor_abilities can;
-  if (auto err = check_executor(*children, opts.exec_path, opts.step_libs,
-                                can))
+  if (auto err = check_executor(*children, opts.exec_path, opts.step_libs, can))
     return err;
   // An executor that does not hold leases (a stand-in that reads its
   // stdin to the end) gets none, and its stdin closes after the work.
@@ -394,8 +393,8 @@ engine::engine(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
   // nop
 }
 
-caf::expected<std::unique_ptr<engine>>
-engine::start(caf::actor_system& sys, engine_options opts) {
+caf::expected<std::unique_ptr<engine>> engine::start(caf::actor_system& sys,
+                                                     engine_options opts) {
   auto st = std::make_unique<impl>();
   st->sys = &sys;
   if (opts.parallel == 0)
@@ -412,8 +411,8 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   so.no_sync = opts.no_sync;
   so.retention_ms = opts.retention_ms;
   so.output_limit = opts.output_limit;
-  so.default_timeout = 0;  // records without a timeout use the runner's
-  so.ring_doorbell = !opts.wait;  // a waiting engine hears itself directly
+  so.default_timeout = 0;        // records without a timeout use the runner's
+  so.ring_doorbell = !opts.wait; // a waiting engine hears itself directly
   auto db = store::open(so);
   if (!db)
     return to_error(db.error());
@@ -440,8 +439,8 @@ engine::start(caf::actor_system& sys, engine_options opts) {
   // them and to `procman purge`, so that its start stays one commit).
   if (opts.wait)
     if (auto purged = st->db->purge(); purged && *purged > 0)
-      log_info("", "purged " + std::to_string(*purged)
-                     + " records past retention");
+      log_info("",
+               "purged " + std::to_string(*purged) + " records past retention");
   auto cfg = std::make_shared<exec_config>();
   cfg->exec_path = opts.exec_path;
   cfg->script_args = opts.script_args;
@@ -498,28 +497,29 @@ engine::start(caf::actor_system& sys, engine_options opts) {
     st->given_up->supervisor = st->supervisor_hdl;
     st->given_up->marks = std::move(marks);
   }
-  st->manager_hdl = sys.spawn(procman::manager, st->store_hdl, st->supervisor_hdl);
+  st->manager_hdl = sys.spawn(procman::manager, st->store_hdl,
+                              st->supervisor_hdl);
   // A ticker: active processes re-read their records every second; a
   // waiting engine also looks for lost runners and purges old records.
   auto sup = st->supervisor_hdl;
   auto store_hdl = st->store_hdl;
   bool wait = opts.wait;
-  st->ticker = sys.spawn([sup, store_hdl, wait](caf::event_based_actor* self)
-                           -> caf::behavior {
-    self->monitor(sup);
-    self->set_down_handler([self](const caf::down_msg&) { self->quit(); });
-    self->delayed_send(self, check_interval, caf::tick_atom_v);
-    auto ticks = std::make_shared<uint64_t>(0);
-    return {
-      [=](caf::tick_atom) {
-        self->send(sup, atom::check_v);
-        if (wait && ++*ticks % (recover_interval / check_interval) == 0)
-          self->request(store_hdl, caf::infinite, atom::recover_v)
-            .then([](uint32_t) {}, [](const caf::error&) {});
-        self->delayed_send(self, check_interval, caf::tick_atom_v);
-      },
-    };
-  });
+  st->ticker = sys.spawn(
+    [sup, store_hdl, wait](caf::event_based_actor* self) -> caf::behavior {
+      self->monitor(sup);
+      self->set_down_handler([self](const caf::down_msg&) { self->quit(); });
+      self->delayed_send(self, check_interval, caf::tick_atom_v);
+      auto ticks = std::make_shared<uint64_t>(0);
+      return {
+        [=](caf::tick_atom) {
+          self->send(sup, atom::check_v);
+          if (wait && ++*ticks % (recover_interval / check_interval) == 0)
+            self->request(store_hdl, caf::infinite, atom::recover_v)
+              .then([](uint32_t) {}, [](const caf::error&) {});
+          self->delayed_send(self, check_interval, caf::tick_atom_v);
+        },
+      };
+    });
   if (bell_bound) {
     auto* bell = &st->bell;
     st->children->watch_readable(bell->fd(), [bell, sup] {
@@ -539,7 +539,7 @@ engine::start(caf::actor_system& sys, engine_options opts) {
 engine::~engine() {
   auto& st = *impl_;
   caf::anon_send(st.supervisor_hdl, atom::drain_v);
-  caf::anon_send(st.supervisor_hdl, atom::drain_v);  // no grace: kill now
+  caf::anon_send(st.supervisor_hdl, atom::drain_v); // no grace: kill now
   await();
   caf::anon_send_exit(st.ticker, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(st.manager_hdl, caf::exit_reason::user_shutdown);

@@ -5,7 +5,8 @@
 //    sends `manager()` the front door's requests (messages/requests.hpp:
 //    start, status, proceed, cancel, list, ...) and subscribes; children
 //    run as with procman-runner.
-//      caf::actor_system sys{cfg};   // cfg.add_message_types<caf::id_block::procman>()
+//      // cfg.add_message_types<caf::id_block::procman>() first:
+//      caf::actor_system sys{cfg};
 //      auto eng = procman::engine::start(sys, {.store_dir = "/var/lib/x"});
 //      caf::scoped_actor self{sys};
 //      self->request((*eng)->manager(), caf::infinite,
@@ -108,8 +109,8 @@ public:
   /// another waiting runner holds the store), invalid_argument (an unknown
   /// containment or executor, "cgroup" where cgroup v2 is not usable, an
   /// exec_lease_ms of 0).
-  static caf::expected<std::unique_ptr<engine>>
-  start(caf::actor_system& sys, engine_options opts);
+  static caf::expected<std::unique_ptr<engine>> start(caf::actor_system& sys,
+                                                      engine_options opts);
 
   /// Kills remaining children (recording them) and stops the actors.
   ~engine();

@@ -128,9 +128,8 @@ outcome<std::map<std::string, std::string>> query_of(std::string_view target) {
     auto value = decoded(eq == std::string_view::npos ? std::string_view{}
                                                       : part.substr(eq + 1));
     if (!name || !value)
-      return make_failure(errc::invalid_argument,
-                          "malformed query parameter \"" + std::string{part}
-                            + "\"");
+      return make_failure(errc::invalid_argument, "malformed query parameter \""
+                                                    + std::string{part} + "\"");
     if (!out.emplace(*name, *value).second)
       return make_failure(errc::invalid_argument,
                           "query parameter \"" + *name + "\" given twice");
@@ -159,8 +158,8 @@ json::object schedule_json(const schedule_record& x) {
           {"spec", json::value_from(x.spec)},
           {"next_due", when(x.next_due)},
           {"last_fired", when(x.last_fired)},
-          {"last_pid", x.last_fired == 0 ? json::value(nullptr)
-                                         : json::value(x.last_pid)}};
+          {"last_pid",
+           x.last_fired == 0 ? json::value(nullptr) : json::value(x.last_pid)}};
 }
 
 response info_response(unsigned version, const process_record& rec) {
@@ -290,8 +289,7 @@ std::optional<response> api::admit(const request_header& h,
   if (!which) {
     if (allowed.empty())
       return problem(v, status::not_found, "invalid_argument",
-                     "no route " + std::string{api_root}
-                       + std::string{path});
+                     "no route " + std::string{api_root} + std::string{path});
     auto res = problem(v, status::method_not_allowed, "invalid_argument",
                        std::string{h.method_string()} + " is not allowed on "
                          + std::string{api_root} + std::string{path}
@@ -339,8 +337,7 @@ std::optional<response> api::admit(const request_header& h,
     if (type != "application/json")
       return problem(v, status::unsupported_media_type, "invalid_argument",
                      "the body must be application/json, not \""
-                       + (type.empty() ? std::string{"(none)"} : type)
-                       + "\"");
+                       + (type.empty() ? std::string{"(none)"} : type) + "\"");
     if (length > max_body_)
       return problem(v, status::payload_too_large, "invalid_argument",
                      "the body of " + std::to_string(length)
@@ -377,10 +374,8 @@ response api::answer(const request& r, const route& which) {
     return json_response(v, status::ok, R"({"status":"ok"})");
   if (path == "/readyz") {
     if (auto ok = door_.call(config_request{}); !ok) {
-      json::object o{{"status", "unavailable"},
-                     {"detail", render(ok.error())}};
-      return json_response(v, status::service_unavailable,
-                           json::serialize(o));
+      json::object o{{"status", "unavailable"}, {"detail", render(ok.error())}};
+      return json_response(v, status::service_unavailable, json::serialize(o));
     }
     return json_response(v, status::ok, R"({"status":"ok"})");
   }
@@ -496,7 +491,7 @@ response api::answer(const request& r, const route& which) {
 }
 
 response api::schedules(const request& r, const route& which,
-                         const std::string& name) {
+                        const std::string& name) {
   auto v = r.version();
   if (which.method == verb::get) {
     auto all = door_.call(schedules_request{});

@@ -61,9 +61,7 @@ public:
     ++sh_.connections;
   }
 
-  ~session() {
-    --sh_.connections;
-  }
+  ~session() { --sh_.connections; }
 
   void start() {
     // A fresh connection's first request has the header timeout from now.
@@ -76,14 +74,14 @@ private:
     if (buf_.size() > 0)
       return read_header(sh_.opts.header_timeout);
     stream_.expires_after(sh_.opts.idle_timeout);
-    stream_.async_read_some(
-      buf_.prepare(4096),
-      [self = shared_from_this()](beast::error_code ec, size_t n) {
-        if (ec)
-          return self->close();
-        self->buf_.commit(n);
-        self->read_header(self->sh_.opts.header_timeout);
-      });
+    stream_.async_read_some(buf_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec,
+                                                        size_t n) {
+                              if (ec)
+                                return self->close();
+                              self->buf_.commit(n);
+                              self->read_header(self->sh_.opts.header_timeout);
+                            });
   }
 
   void read_header(std::chrono::milliseconds within) {
@@ -93,11 +91,11 @@ private:
     // large for a client without a token is a 401, not a 413.
     parser_->body_limit(boost::none);
     stream_.expires_after(within);
-    bhttp::async_read_header(
-      stream_, buf_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t) {
-        self->on_header(ec);
-      });
+    bhttp::async_read_header(stream_, buf_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec,
+                                                         size_t) {
+                               self->on_header(ec);
+                             });
   }
 
   void on_header(beast::error_code ec) {
@@ -105,14 +103,12 @@ private:
         || ec == asio::error::eof || ec == asio::error::connection_reset)
       return close();
     if (ec == bhttp::error::header_limit)
-      return refuse(problem(11, bhttp::status::request_header_fields_too_large,
-                            "invalid_argument",
-                            "the request line and headers are over "
-                              + std::to_string(sh_.opts.max_header)
-                              + " bytes"));
+      return refuse(problem(
+        11, bhttp::status::request_header_fields_too_large, "invalid_argument",
+        "the request line and headers are over "
+          + std::to_string(sh_.opts.max_header) + " bytes"));
     if (ec)
-      return refuse(problem(11, bhttp::status::bad_request,
-                            "invalid_argument",
+      return refuse(problem(11, bhttp::status::bad_request, "invalid_argument",
                             "malformed request: " + ec.message()));
     auto& h = parser_->get();
     if (auto refused = sh_.routes.admit(h, route_))
@@ -122,20 +118,17 @@ private:
     parser_->body_limit(sh_.opts.max_body);
     stream_.expires_after(sh_.opts.idle_timeout);
     bhttp::async_read(stream_, buf_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec,
-                                                  size_t) {
-                        self->on_body(ec);
-                      });
+                      [self = shared_from_this()](
+                        beast::error_code ec, size_t) { self->on_body(ec); });
   }
 
   void on_body(beast::error_code ec) {
     if (ec == bhttp::error::body_limit)
-      return refuse(problem(parser_->get().version(),
-                            bhttp::status::payload_too_large,
-                            "invalid_argument",
-                            "the body is over the limit of "
-                              + std::to_string(sh_.opts.max_body)
-                              + " bytes (--http-max-body)"));
+      return refuse(problem(
+        parser_->get().version(), bhttp::status::payload_too_large,
+        "invalid_argument",
+        "the body is over the limit of " + std::to_string(sh_.opts.max_body)
+          + " bytes (--http-max-body)"));
     if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream
         || ec == asio::error::eof || ec == asio::error::connection_reset)
       return close();
@@ -261,9 +254,9 @@ outcome<std::unique_ptr<server>> server::bind(door& d, server_options opts) {
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
   if (ec)
-    return make_failure(errc::invalid_argument,
-                        "--http \"" + opts.listen + "\": \"" + where->first
-                          + "\" is not an IP address");
+    return make_failure(errc::invalid_argument, "--http \"" + opts.listen
+                                                  + "\": \"" + where->first
+                                                  + "\" is not an IP address");
   auto x = std::make_unique<impl>(d, opts);
   tcp::endpoint ep{addr, where->second};
   auto& acc = x->acceptor;
@@ -275,9 +268,8 @@ outcome<std::unique_ptr<server>> server::bind(door& d, server_options opts) {
   if (!ec)
     acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    return make_failure(errc::connect_failure,
-                        "cannot listen on " + opts.listen + ": "
-                          + ec.message());
+    return make_failure(errc::connect_failure, "cannot listen on " + opts.listen
+                                                 + ": " + ec.message());
   return std::unique_ptr<server>{new server(std::move(x))};
 }
 

@@ -26,8 +26,8 @@ outcome<std::string> make_token() {
     }
     got += static_cast<size_t>(n);
   }
-  static constexpr char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static constexpr char alphabet[]
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out{token_prefix};
   uint32_t bits = 0;
   int count = 0;

@@ -1,11 +1,11 @@
 #include "procman/lifecycle/cron.hpp"
 
-#include "procman/messages/calendar.hpp"
-
 #include <cctype>
 #include <ctime>
 #include <sstream>
 #include <vector>
+
+#include "procman/messages/calendar.hpp"
 
 namespace procman {
 
@@ -19,9 +19,9 @@ struct field_def {
   int names_base;
 };
 
-const char* const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                   "jul", "aug", "sep", "oct", "nov", "dec",
-                                   nullptr};
+const char* const month_names[] = {"jan", "feb", "mar",  "apr", "may",
+                                   "jun", "jul", "aug",  "sep", "oct",
+                                   "nov", "dec", nullptr};
 const char* const weekday_names[] = {"sun", "mon", "tue", "wed",
                                      "thu", "fri", "sat", nullptr};
 
@@ -88,8 +88,8 @@ std::string parse_field(const std::string& text, const field_def& f,
       }
       for (int v : {a, b})
         if (v < f.lo || v > f.hi)
-          return std::to_string(v) + " is out of range "
-                 + std::to_string(f.lo) + "-" + std::to_string(f.hi);
+          return std::to_string(v) + " is out of range " + std::to_string(f.lo)
+                 + "-" + std::to_string(f.hi);
       if (a > b)
         return "range " + range + " goes backwards";
     }
@@ -148,11 +148,11 @@ outcome<cron_expr> parse_cron(const std::string& text) {
     return failure{errc::invalid_argument, "cron \"" + text + "\": " + why};
   };
   std::string expr = text;
-  static const std::pair<const char*, const char*> shorthands[] = {
-    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
-    {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
-    {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
-    {"@hourly", "0 * * * *"}};
+  static const std::pair<const char*, const char*> shorthands[]
+    = {{"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
+       {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
+       {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+       {"@hourly", "0 * * * *"}};
   if (!expr.empty() && expr[0] == '@') {
     bool found = false;
     for (auto& [name, value] : shorthands)
@@ -175,20 +175,26 @@ outcome<cron_expr> parse_cron(const std::string& text) {
                 "day-of-week) or 6 (second first), got "
                 + std::to_string(parts.size()));
   static const field_def defs[] = {
-    {"second", 0, 59, nullptr, 0},      {"minute", 0, 59, nullptr, 0},
-    {"hour", 0, 23, nullptr, 0},        {"day-of-month", 1, 31, nullptr, 0},
-    {"month", 1, 12, month_names, 1},   {"day-of-week", 0, 7, weekday_names, 0}};
+    {"second", 0, 59, nullptr, 0},    {"minute", 0, 59, nullptr, 0},
+    {"hour", 0, 23, nullptr, 0},      {"day-of-month", 1, 31, nullptr, 0},
+    {"month", 1, 12, month_names, 1}, {"day-of-week", 0, 7, weekday_names, 0}};
   cron_expr e;
   bool any = false;
   std::string why;
   auto check = [&](const std::string& w, const field_def& f) {
     return w.empty() ? std::string{} : std::string(f.name) + ": " + w;
   };
-  if (!(why = check(parse_field(parts[0], defs[0], e.seconds, any), defs[0])).empty()
-      || !(why = check(parse_field(parts[1], defs[1], e.minutes, any), defs[1])).empty()
-      || !(why = check(parse_field(parts[2], defs[2], e.hours, any), defs[2])).empty()
-      || !(why = check(parse_field(parts[3], defs[3], e.days, e.any_day), defs[3])).empty()
-      || !(why = check(parse_field(parts[4], defs[4], e.months, any), defs[4])).empty())
+  if (!(why = check(parse_field(parts[0], defs[0], e.seconds, any), defs[0]))
+         .empty()
+      || !(why = check(parse_field(parts[1], defs[1], e.minutes, any), defs[1]))
+            .empty()
+      || !(why = check(parse_field(parts[2], defs[2], e.hours, any), defs[2]))
+            .empty()
+      || !(why = check(parse_field(parts[3], defs[3], e.days, e.any_day),
+                       defs[3]))
+            .empty()
+      || !(why = check(parse_field(parts[4], defs[4], e.months, any), defs[4]))
+            .empty())
     return fail(why);
   std::bitset<8> wd;
   if (auto w = parse_field(parts[5], defs[5], wd, e.any_weekday); !w.empty())

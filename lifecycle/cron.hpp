@@ -25,11 +25,11 @@ struct cron_expr {
   std::bitset<60> seconds;
   std::bitset<60> minutes;
   std::bitset<24> hours;
-  std::bitset<32> days;     ///< 1..31
-  std::bitset<13> months;   ///< 1..12
-  std::bitset<7> weekdays;  ///< 0 = Sunday
-  bool any_day = true;      ///< day-of-month is `*`
-  bool any_weekday = true;  ///< day-of-week is `*`
+  std::bitset<32> days;    ///< 1..31
+  std::bitset<13> months;  ///< 1..12
+  std::bitset<7> weekdays; ///< 0 = Sunday
+  bool any_day = true;     ///< day-of-month is `*`
+  bool any_weekday = true; ///< day-of-week is `*`
 };
 
 /// Parses `text`. Fails (errc::invalid_argument) naming the field and the

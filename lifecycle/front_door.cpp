@@ -21,8 +21,8 @@ transition request(transition_kind kind, std::string pid, std::string source) {
 } // namespace
 
 outcome<transition> front_door::start(process_spec spec, std::string pid,
-                                            std::string source,
-                                            const step_registry* steps) {
+                                      std::string source,
+                                      const step_registry* steps) {
   if (auto f = check_spec(spec))
     return f;
   if (steps != nullptr)
@@ -30,15 +30,15 @@ outcome<transition> front_door::start(process_spec spec, std::string pid,
       return f;
   if (!pid.empty() && !valid_pid(pid))
     return make_failure(errc::invalid_argument,
-                      "invalid pid \"" + pid
-                        + "\": expected 32 lowercase hex characters");
+                        "invalid pid \"" + pid
+                          + "\": expected 32 lowercase hex characters");
   auto t = request(transition_kind::enqueue, std::move(pid), std::move(source));
   t.spec = std::move(spec);
   return t;
 }
 
 outcome<transition> front_door::proceed(std::string pid, std::string data,
-                                              std::string source) {
+                                        std::string source) {
   if (data.empty())
     data = "{}";
   if (auto parsed = read_proceed_data(pid, data); !parsed)
@@ -61,18 +61,17 @@ transition front_door::cancel(std::string pid, std::string source) {
   return request(transition_kind::cancel, std::move(pid), std::move(source));
 }
 
-outcome<transition> front_door::retry(std::string pid,
-                                            std::string source) {
+outcome<transition> front_door::retry(std::string pid, std::string source) {
   if (!valid_pid(pid))
     return make_failure(errc::invalid_argument,
-                      "invalid pid \"" + pid
-                        + "\": expected 32 lowercase hex characters");
+                        "invalid pid \"" + pid
+                          + "\": expected 32 lowercase hex characters");
   return request(transition_kind::retry, std::move(pid), std::move(source));
 }
 
-outcome<transition>
-front_door::schedule_add(std::string name, std::string cron,
-                         process_spec spec, std::string source) {
+outcome<transition> front_door::schedule_add(std::string name, std::string cron,
+                                             process_spec spec,
+                                             std::string source) {
   if (auto expr = check_schedule(name, cron, spec); !expr)
     return expr.error();
   auto t = request(transition_kind::schedule_add, {}, std::move(source));
@@ -88,14 +87,13 @@ transition front_door::schedule_remove(std::string name, std::string source) {
   return t;
 }
 
-outcome<transition> front_door::keyed(outcome<transition> t,
-                                            std::string key) {
+outcome<transition> front_door::keyed(outcome<transition> t, std::string key) {
   if (!t)
     return t;
   if (!valid_pid(key))
     return make_failure(errc::invalid_argument,
-                      "invalid request key \"" + key
-                        + "\": expected 32 lowercase hex characters");
+                        "invalid request key \"" + key
+                          + "\": expected 32 lowercase hex characters");
   t->request = std::move(key);
   return t;
 }

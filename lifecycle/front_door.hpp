@@ -10,7 +10,6 @@
 #include <string>
 
 #include "procman/messages/failure.hpp"
-
 #include "procman/messages/types.hpp"
 
 namespace procman {
@@ -26,10 +25,9 @@ struct front_door {
   /// namespace, bad args of a built-in). Errors: invalid_spec naming the
   /// step and field, unknown_class, invalid_argument for a pid that is not
   /// 32 lowercase hex.
-  static outcome<transition> start(process_spec spec,
-                                         std::string pid = {},
-                                         std::string source = "client",
-                                         const step_registry* steps = nullptr);
+  static outcome<transition> start(process_spec spec, std::string pid = {},
+                                   std::string source = "client",
+                                   const step_registry* steps = nullptr);
 
   /// The built-in steps (procman.*), what the manager checks a start
   /// against: it loads no step libraries, so classes of other namespaces
@@ -41,7 +39,7 @@ struct front_door {
   /// process (`<pid>: proceed data must be a JSON object`, repeated keys,
   /// deeper than `defaults::max_json_depth`).
   static outcome<transition> proceed(std::string pid, std::string data,
-                                           std::string source = "client");
+                                     std::string source = "client");
 
   /// A cancel of `pid`: a queued or interrupted process ends at once, a
   /// running one is asked to (its runner then cancels it again).
@@ -50,28 +48,26 @@ struct front_door {
   /// A retry of `pid` by hand: an errored process queued again. Errors:
   /// invalid_argument for a pid that is not 32 lowercase hex.
   static outcome<transition> retry(std::string pid,
-                                         std::string source = "client");
+                                   std::string source = "client");
 
   /// Adds (or replaces) the schedule `name`: `cron` (lifecycle/cron.hpp)
   /// enqueues `spec` at each due time. Errors: invalid_argument for an
   /// empty or overlong name or a bad cron expression (naming the field),
   /// invalid_spec as for start, and for a "not_before" in the spec.
-  static outcome<transition> schedule_add(std::string name,
-                                                std::string cron,
-                                                process_spec spec,
-                                                std::string source = "client");
+  static outcome<transition> schedule_add(std::string name, std::string cron,
+                                          process_spec spec,
+                                          std::string source = "client");
 
   /// Removes the schedule `name` (the store refuses an unknown one with
   /// unknown_schedule).
   static transition schedule_remove(std::string name,
-                                     std::string source = "client");
+                                    std::string source = "client");
 
   /// `t` under the key of a client's request that may come again
   /// (transition::request): a repeat of it is answered, not applied again.
   /// Errors: those of `t`, invalid_argument for a key that is not 32
   /// lowercase hex.
-  static outcome<transition> keyed(outcome<transition> t,
-                                         std::string key);
+  static outcome<transition> keyed(outcome<transition> t, std::string key);
 };
 
 } // namespace procman

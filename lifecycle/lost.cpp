@@ -31,9 +31,9 @@ transition shut_down_before_start(const process_record& rec,
 transition actor_died(const process_record& rec, const std::string& runner,
                       const std::string& why) {
   auto t = lost_process(rec, error_kind::runner_lost, "supervisor", runner);
-  t.error.message = "runner " + runner + ": the actor running the process died ("
-                    + why + ") at step " + step_or_none(t.error.step)
-                    + "; its executor was killed";
+  t.error.message
+    = "runner " + runner + ": the actor running the process died (" + why
+      + ") at step " + step_or_none(t.error.step) + "; its executor was killed";
   return t;
 }
 

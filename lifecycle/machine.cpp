@@ -21,8 +21,8 @@ using ps = process_status;
 
 failure refuse(const transition& t, const process_record& rec) {
   return make_failure(errc::illegal_transition,
-                    t.pid + ": cannot " + to_string(t.kind) + " a "
-                      + to_string(rec.status) + " process");
+                      t.pid + ": cannot " + to_string(t.kind) + " a "
+                        + to_string(rec.status) + " process");
 }
 
 /// Refuses a step index past the last step; gives the record a state for
@@ -30,9 +30,9 @@ failure refuse(const transition& t, const process_record& rec) {
 failure check_step(const transition& t, process_record& rec) {
   if (t.step >= rec.steps.size())
     return make_failure(errc::invalid_argument,
-                      t.pid + ": no step " + std::to_string(t.step)
-                        + " (the process has "
-                        + std::to_string(rec.steps.size()) + " steps)");
+                        t.pid + ": no step " + std::to_string(t.step)
+                          + " (the process has "
+                          + std::to_string(rec.steps.size()) + " steps)");
   if (rec.step_states.size() < rec.steps.size())
     rec.step_states.resize(rec.steps.size(), step_status::pending);
   return {};
@@ -44,8 +44,8 @@ outcome<std::string> output_of(const transition& t) {
     return std::string{"null"};
   if (auto v = parse_json(t.output); !v)
     return make_failure(errc::invalid_json,
-                      json_error(t.pid + ": " + to_string(t.kind) + " output",
-                                 v.error().context));
+                        json_error(t.pid + ": " + to_string(t.kind) + " output",
+                                   v.error().context));
   return t.output;
 }
 
@@ -61,14 +61,14 @@ void end_as(process_record& rec, ps status, uint64_t now) {
 }
 
 outcome<process_record> enqueue(const process_record* current,
-                                      const transition& t, uint64_t now) {
+                                const transition& t, uint64_t now) {
   auto spec = t.spec;
   if (auto f = check_spec(spec))
     return f;
   if (!valid_pid(t.pid))
     return make_failure(errc::invalid_argument,
-                      "invalid pid \"" + t.pid
-                        + "\": expected 32 lowercase hex characters");
+                        "invalid pid \"" + t.pid
+                          + "\": expected 32 lowercase hex characters");
   if (current != nullptr)
     return refuse(t, *current);
   process_record rec;
@@ -168,9 +168,9 @@ failure interrupt(const transition& t, process_record& rec) {
 failure proceed(const transition& t, process_record& rec) {
   if (rec.status != ps::interrupted)
     return make_failure(errc::not_interrupted,
-                      t.pid + ": cannot proceed a " + to_string(rec.status)
-                        + " process; only an interrupted one can be "
-                          "proceeded");
+                        t.pid + ": cannot proceed a " + to_string(rec.status)
+                          + " process; only an interrupted one can be "
+                            "proceeded");
   auto extra = read_proceed_data(t.pid, t.data);
   if (!extra)
     return extra.error();
@@ -249,9 +249,9 @@ failure retry(const transition& t, process_record& rec) {
 
 failure cancel(const transition& t, process_record& rec, uint64_t now) {
   if (is_terminal(rec.status))
-    return make_failure(errc::already_terminal,
-                      t.pid + ": cannot cancel a " + to_string(rec.status)
-                        + " process");
+    return make_failure(errc::already_terminal, t.pid + ": cannot cancel a "
+                                                  + to_string(rec.status)
+                                                  + " process");
   if (rec.status == ps::running && !rec.cancel_requested) {
     // The runner holding it stops the executor, then cancels again.
     rec.cancel_requested = true;
@@ -270,9 +270,9 @@ failure cancel(const transition& t, process_record& rec, uint64_t now) {
 failure hold(const transition& t, process_record& rec) {
   if (rec.status != ps::queued)
     return make_failure(errc::illegal_transition,
-                      t.pid + ": cannot hold a " + to_string(rec.status)
-                        + " process; only a queued or delayed one can be "
-                          "held");
+                        t.pid + ": cannot hold a " + to_string(rec.status)
+                          + " process; only a queued or delayed one can be "
+                            "held");
   rec.status = ps::held;
   return {};
 }
@@ -280,8 +280,8 @@ failure hold(const transition& t, process_record& rec) {
 failure release(const transition& t, process_record& rec) {
   if (rec.status != ps::held)
     return make_failure(errc::illegal_transition,
-                      t.pid + ": cannot release a " + to_string(rec.status)
-                        + " process; only a held one can be released");
+                        t.pid + ": cannot release a " + to_string(rec.status)
+                          + " process; only a held one can be released");
   rec.status = ps::queued;
   return {};
 }
@@ -289,7 +289,7 @@ failure release(const transition& t, process_record& rec) {
 } // namespace
 
 outcome<boost::json::object> read_proceed_data(const std::string& pid,
-                                                     const std::string& data) {
+                                               const std::string& data) {
   if (data.empty())
     return boost::json::object{};
   auto v = parse_user_json(data, pid + ": proceed data");
@@ -297,7 +297,7 @@ outcome<boost::json::object> read_proceed_data(const std::string& pid,
     return v.error();
   if (!v->is_object())
     return make_failure(errc::invalid_json,
-                      pid + ": proceed data must be a JSON object");
+                        pid + ": proceed data must be a JSON object");
   return std::move(v->get_object());
 }
 
@@ -337,8 +337,8 @@ bool valid_pid(const std::string& pid) {
   });
 }
 
-outcome<process_record>
-next(const process_record* current, const transition& t, uint64_t now) {
+outcome<process_record> next(const process_record* current, const transition& t,
+                             uint64_t now) {
   if (t.kind == tk::enqueue) {
     auto rec = enqueue(current, t, now);
     if (rec)
@@ -392,7 +392,7 @@ next(const process_record* current, const transition& t, uint64_t now) {
     case tk::schedule_add:
     case tk::schedule_remove:
       return make_failure(errc::invalid_argument,
-                        to_string(t.kind) + " is not a process's transition");
+                          to_string(t.kind) + " is not a process's transition");
     case tk::purge:
       // The record goes as it is; the store removes it.
       if (!is_terminal(rec.status))

@@ -4,11 +4,11 @@
 // (the record, its indexes, the log entry) in one LMDB transaction.
 //
 //            claim              final report "finished"
-//  (none) --> queued ----------> running ------------------------> finished
+//  (none) --> queued ----------> running ---------------------> finished
 //   enqueue     ^  \               |  \---- fail (error, timeout, crash,
-//               |   \ cancel       |         runner_lost) -----------> error
+//               |   \ cancel       |         runner_lost) --------> error
 //               |    \             |  \---- cancel (requested, then
-//               |     v            |         again by its runner) ---> cancelled
+//               |     v            |         again by its runner) -> cancelled
 //               |   cancelled      | interrupt
 //               |                  v
 //               +---- proceed -- interrupted --cancel--> cancelled
@@ -65,22 +65,22 @@
 #include <string>
 
 #include <boost/json/object.hpp>
-#include "procman/messages/failure.hpp"
 
+#include "procman/messages/failure.hpp"
 #include "procman/messages/types.hpp"
 
 namespace procman {
 
 /// The record after `t` at `now` (unix ms), or why `t` does not apply.
 /// `current` is the record of `t.pid`, null if there is none.
-outcome<process_record>
-next(const process_record* current, const transition& t, uint64_t now);
+outcome<process_record> next(const process_record* current, const transition& t,
+                             uint64_t now);
 
 /// The data of a proceed of `pid` as the life cycle reads it: one JSON
 /// object ("" = {}) without repeated keys, within `defaults::max_json_depth`.
 /// Errors: invalid_json naming the process.
 outcome<boost::json::object> read_proceed_data(const std::string& pid,
-                                                     const std::string& data);
+                                               const std::string& data);
 
 /// Whether a failure of kind `k` is retried under `p` (never spec and
 /// output: they would fail again).

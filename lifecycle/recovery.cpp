@@ -13,8 +13,7 @@ recover(const process_record& rec, const std::string& own_runner,
   std::vector<transition> ts;
   // Claimed ahead and never started: no `start` committed, and not marked
   // as started before the runner died. None of its steps ran in this run.
-  bool unstarted = rec.exec_pid == 0 && started
-                   && started->count(rec.pid) == 0;
+  bool unstarted = rec.exec_pid == 0 && started && started->count(rec.pid) == 0;
   if (is_node_holder(rec.runner))
     // A worker node's lease that no store node renews any more (the store
     // node died); the worker ended its children when it lost it.

@@ -40,6 +40,7 @@ transition requeue_unstarted(const std::string& pid, std::string source,
 /// commit, a claim), `previous` the wait before this one (0 after a
 /// success): `defaults::storage_retry_first_ms` doubling to
 /// `defaults::storage_retry_max_ms`.
-std::chrono::milliseconds storage_retry_delay(std::chrono::milliseconds previous);
+std::chrono::milliseconds
+storage_retry_delay(std::chrono::milliseconds previous);
 
 } // namespace procman

@@ -21,9 +21,9 @@ std::string signal_name(int sig) {
 
 } // namespace
 
-std::optional<transition> report_transition(executor_report r,
-                                            uint32_t current_step,
-                                            const std::vector<step_spec>& steps) {
+std::optional<transition>
+report_transition(executor_report r, uint32_t current_step,
+                  const std::vector<step_spec>& steps) {
   using tk = transition_kind;
   auto step = r.step.value_or(current_step);
   transition t;

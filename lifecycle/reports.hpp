@@ -44,9 +44,9 @@ enum class kill_reason { none, timeout, cancel, shutdown, garbage };
 /// The transition `r` makes of a run of `steps` whose running step is
 /// `current_step`; nullopt for output, other and garbage. Its pid, source
 /// and runner are the caller's to fill.
-std::optional<transition> report_transition(executor_report r,
-                                            uint32_t current_step,
-                                            const std::vector<step_spec>& steps);
+std::optional<transition>
+report_transition(executor_report r, uint32_t current_step,
+                  const std::vector<step_spec>& steps);
 
 /// Whether `t`, made by a report, need not be durable before the next
 /// transition that must be: `step_started` always, `step_completed` when no
@@ -55,7 +55,7 @@ bool may_hold(const transition& t, bool acks, size_t steps);
 
 /// What ended an executor, as its process actor saw it.
 struct executor_exit {
-  int32_t code = 0;    ///< -1 when signalled
+  int32_t code = 0; ///< -1 when signalled
   int32_t signal = 0;
   std::string stderr_tail;
   kill_reason killed = kill_reason::none;
@@ -63,10 +63,10 @@ struct executor_exit {
   bool final_seen = false;
   /// It ended itself because its lease ran out.
   bool lease_lapsed = false;
-  std::string step;    ///< the step running as far as the runner knows
-  uint32_t timeout = 0;  ///< the process's effective timeout, s
+  std::string step;     ///< the step running as far as the runner knows
+  uint32_t timeout = 0; ///< the process's effective timeout, s
   std::string runner;
-  std::string garbage;   ///< the garbage line, with kill_reason::garbage
+  std::string garbage; ///< the garbage line, with kill_reason::garbage
 };
 
 /// The transition the exit `x` makes; nullopt when a final report was

@@ -7,7 +7,6 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-
 #include <unistd.h>
 
 namespace procman {
@@ -32,20 +31,28 @@ destination& dest() {
 
 const char* level_name(log_level lvl) {
   switch (lvl) {
-    case log_level::error: return "ERROR";
-    case log_level::warn: return "WARN ";
-    case log_level::info: return "INFO ";
-    case log_level::debug: return "DEBUG";
+    case log_level::error:
+      return "ERROR";
+    case log_level::warn:
+      return "WARN ";
+    case log_level::info:
+      return "INFO ";
+    case log_level::debug:
+      return "DEBUG";
   }
   return "?    ";
 }
 
 const char* level_word(log_level lvl) {
   switch (lvl) {
-    case log_level::error: return "error";
-    case log_level::warn: return "warn";
-    case log_level::info: return "info";
-    case log_level::debug: return "debug";
+    case log_level::error:
+      return "error";
+    case log_level::warn:
+      return "warn";
+    case log_level::info:
+      return "info";
+    case log_level::debug:
+      return "debug";
   }
   return "?";
 }
@@ -172,8 +179,7 @@ void logger::write(log_level lvl, const std::string& pid,
     return;
   auto& d = dest();
   std::unique_lock<std::mutex> guard{d.mtx};
-  auto line = static_cast<log_format>(current_format.load())
-                  == log_format::json
+  auto line = static_cast<log_format>(current_format.load()) == log_format::json
                 ? json_line(lvl, d.component, pid, msg, fields)
                 : text_line(lvl, d.component, pid, msg);
   if (d.sink) {

@@ -56,9 +56,7 @@ public:
     return r;
   }
 
-  explicit operator bool() const noexcept {
-    return failed_;
-  }
+  explicit operator bool() const noexcept { return failed_; }
 
 private:
   bool failed_ = false;
@@ -230,9 +228,7 @@ public:
   }
 
   /// Bytes not read yet.
-  size_t remaining() const noexcept {
-    return static_cast<size_t>(end_ - pos_);
-  }
+  size_t remaining() const noexcept { return static_cast<size_t>(end_ - pos_); }
 
   template <class... Ts>
   result operator()(Ts&&... xs) {

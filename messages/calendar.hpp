@@ -25,10 +25,9 @@ constexpr int max_days_in_month(int month) {
 
 /// "January" ... "December"; "?" out of range.
 constexpr const char* month_name(int month) {
-  constexpr const char* names[] = {"January", "February", "March",
-                                   "April",   "May",      "June",
-                                   "July",    "August",   "September",
-                                   "October", "November", "December"};
+  constexpr const char* names[]
+    = {"January", "February", "March",     "April",   "May",      "June",
+       "July",    "August",   "September", "October", "November", "December"};
   return month >= 1 && month <= 12 ? names[month - 1] : "?";
 }
 

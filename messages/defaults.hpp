@@ -8,7 +8,7 @@
 
 namespace procman::defaults {
 
-// -- processes ------------------------------------------------------------------
+// -- processes ----------------------------------------------------------------
 
 /// Seconds a process may run when neither its spec nor the runner says
 /// (`procman-runner --default-timeout`).
@@ -24,7 +24,7 @@ constexpr uint32_t parallel = 0;
 /// Largest output (serialized JSON) one step may return: 16 MiB.
 constexpr size_t max_output_bytes = size_t{16} << 20;
 
-// -- JSON -----------------------------------------------------------------------
+// -- JSON ---------------------------------------------------------------------
 
 /// Deepest nesting of arrays and objects in a JSON document a user hands
 /// procman: `--data`, a spec's "data", a step's "args", a step's output.
@@ -39,7 +39,7 @@ constexpr size_t max_json_depth = 256;
 /// A document at `max_json_depth` fits into each of them.
 constexpr size_t max_wrapped_json_depth = max_json_depth + 8;
 
-// -- the store ------------------------------------------------------------------
+// -- the store ----------------------------------------------------------------
 
 /// How long a runner without --wait goes on while its commits fail (a full
 /// disk) before it gives up and exits, ms (`procman-runner
@@ -55,7 +55,7 @@ constexpr uint64_t initial_map_size = uint64_t{64} << 20;
 /// says otherwise.
 constexpr uint64_t retention_ms = uint64_t{7} * 24 * 3600 * 1000;
 
-// -- live output ------------------------------------------------------------------
+// -- live output --------------------------------------------------------------
 
 /// Bytes of live output (stdout and stderr of procman.exec commands) the
 /// store keeps per process, the newest (1 MiB), unless the store's
@@ -99,7 +99,7 @@ constexpr size_t max_attempt_errors = 10;
 constexpr uint32_t storage_retry_first_ms = 10;
 constexpr uint32_t storage_retry_max_ms = 5000;
 
-// -- nodes ----------------------------------------------------------------------
+// -- nodes --------------------------------------------------------------------
 
 /// Seconds of silence after which a store node declares a worker node lost
 /// and ends the processes it held as node_lost (`procman-runner --lease`).
@@ -108,7 +108,7 @@ constexpr uint32_t lease_seconds = 10;
 /// How many times per lease a worker node renews it.
 constexpr uint32_t renewals_per_lease = 5;
 
-// -- executor leases ------------------------------------------------------------
+// -- executor leases ----------------------------------------------------------
 
 /// Seconds an executor outlives the last renewal of its lease by its runner
 /// (`procman-runner --exec-lease`): a runner that is not scheduled for this
@@ -127,7 +127,7 @@ constexpr uint32_t exec_kill_ms = 1000;
 constexpr uint32_t reconnect_first_ms = 500;
 constexpr uint32_t reconnect_max_ms = 10000;
 
-// -- remote calls -----------------------------------------------------------------
+// -- remote calls -------------------------------------------------------------
 
 /// How long a remote client waits for its first attempt's answer before it
 /// asks again on a new connection, doubling for each further attempt within
@@ -155,7 +155,7 @@ constexpr uint64_t accepted_fd_cycle_max = 65536;
 /// seconds.
 constexpr uint32_t refusal_log_interval_s = 60;
 
-// -- the runner's timers ------------------------------------------------------------
+// -- the runner's timers ------------------------------------------------------
 
 /// How long a process actor holds `start` and step events that no
 /// acknowledgement waits for before it commits them anyway, ms: a slow
@@ -181,7 +181,7 @@ constexpr uint32_t recover_interval_s = 60;
 /// machine, s.
 constexpr uint32_t executor_check_timeout_s = 60;
 
-// -- children ---------------------------------------------------------------------
+// -- children -----------------------------------------------------------------
 
 /// Bytes of an executor's stderr kept for the error of a process that
 /// failed without a result: the end of a stack trace or a panic.
@@ -215,7 +215,7 @@ constexpr uint32_t stdout_drain_ms = 1000;
 /// fork.
 constexpr size_t kill_tree_table_size = 4096;
 
-// -- the executor -------------------------------------------------------------------
+// -- the executor -------------------------------------------------------------
 
 /// Least time between two progress reports of an executor, ms: a step
 /// that reports in a tight loop costs the runner at most 20 lines a second.
@@ -228,7 +228,7 @@ constexpr size_t max_executor_input_bytes = size_t{1} << 30;
 /// Frames of a stack trace a step's exception records.
 constexpr size_t max_stack_frames = 128;
 
-// -- nodes' timers ------------------------------------------------------------------
+// -- nodes' timers ------------------------------------------------------------
 
 /// How often a store node's work endpoint looks at its leases, ms: a lease
 /// is declared lost within this of its end.
@@ -241,7 +241,7 @@ constexpr uint32_t leave_timeout_s = 10;
 /// `middleman.heartbeat-interval`), s: well within a lease.
 constexpr uint32_t heartbeat_interval_s = 1;
 
-// -- the HTTP API (docs/http.md) -----------------------------------------------------
+// -- the HTTP API (docs/http.md) ----------------------------------------------
 
 /// Largest request body (`--http-max-body`): a spec with its data is a few
 /// kB; 1 MiB leaves room for large data without letting one client fill

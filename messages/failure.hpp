@@ -38,9 +38,7 @@ struct failure {
     // nop
   }
 
-  explicit operator bool() const {
-    return code != errc{};
-  }
+  explicit operator bool() const { return code != errc{}; }
 };
 
 /// A value or a failure: the `caf::expected<T>` of the code without CAF.
@@ -55,46 +53,26 @@ public:
     // nop
   }
 
-  explicit operator bool() const {
-    return x_.index() == 0;
-  }
+  explicit operator bool() const { return x_.index() == 0; }
 
-  bool has_value() const {
-    return x_.index() == 0;
-  }
+  bool has_value() const { return x_.index() == 0; }
 
-  T& value() {
-    return std::get<0>(x_);
-  }
+  T& value() { return std::get<0>(x_); }
 
-  const T& value() const {
-    return std::get<0>(x_);
-  }
+  const T& value() const { return std::get<0>(x_); }
 
-  T& operator*() {
-    return std::get<0>(x_);
-  }
+  T& operator*() { return std::get<0>(x_); }
 
-  const T& operator*() const {
-    return std::get<0>(x_);
-  }
+  const T& operator*() const { return std::get<0>(x_); }
 
-  T* operator->() {
-    return &std::get<0>(x_);
-  }
+  T* operator->() { return &std::get<0>(x_); }
 
-  const T* operator->() const {
-    return &std::get<0>(x_);
-  }
+  const T* operator->() const { return &std::get<0>(x_); }
 
   /// The failure; only when there is no value.
-  const failure& error() const {
-    return std::get<1>(x_);
-  }
+  const failure& error() const { return std::get<1>(x_); }
 
-  failure& error() {
-    return std::get<1>(x_);
-  }
+  failure& error() { return std::get<1>(x_); }
 
 private:
   std::variant<T, failure> x_;
@@ -106,8 +84,7 @@ inline failure make_failure(errc code, std::string context) {
 }
 
 /// The same for a failed system call, with its errno.
-inline failure make_failure(errc code, std::string context,
-                            int32_t os_errno) {
+inline failure make_failure(errc code, std::string context, int32_t os_errno) {
   return failure{code, std::move(context), os_errno};
 }
 

@@ -13,7 +13,7 @@ namespace json = boost::json;
 
 namespace {
 
-// -- reading fields with messages that name the field --------------------------
+// -- reading fields with messages that name the field -------------------------
 
 /// Reads the fields of one JSON object. The first problem is kept (and
 /// named: `field "runs" must be a number`); reads after it return their
@@ -96,8 +96,7 @@ public:
     if (o_ == nullptr)
       return fallback;
     auto i = o_->find(key);
-    return i == o_->end() ? std::string{fallback}
-                          : json::serialize(i->value());
+    return i == o_->end() ? std::string{fallback} : json::serialize(i->value());
   }
 
   /// The array `key`, null when it is absent; a record with its steps
@@ -158,7 +157,7 @@ json::array strings(const std::vector<std::string>& xs) {
 
 } // namespace
 
-// -- JSON forms ---------------------------------------------------------------------
+// -- JSON forms ---------------------------------------------------------------
 
 void tag_invoke(json::value_from_tag, json::value& v, const step_spec& x) {
   v = json::object{{"name", x.name},
@@ -206,9 +205,8 @@ void tag_invoke(json::value_from_tag, json::value& v, const retry_policy& x) {
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const attempt_error& x) {
-  v = json::object{{"attempt", x.attempt},
-                   {"at", x.at},
-                   {"error", json::value_from(x.error)}};
+  v = json::object{
+    {"attempt", x.attempt}, {"at", x.at}, {"error", json::value_from(x.error)}};
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const progress_info& x) {
@@ -279,7 +277,7 @@ void tag_invoke(json::value_from_tag, json::value& v, const process_record& x) {
     o["schedule"] = x.schedule;
 }
 
-// -- readers ------------------------------------------------------------------------
+// -- readers ------------------------------------------------------------------
 
 outcome<step_spec> read_step_spec(const json::value& v) {
   fields f{v, "step"};
@@ -389,7 +387,7 @@ outcome<process_record> read_process_record(const json::value& v) {
   return f.result(std::move(x));
 }
 
-// -- helpers ------------------------------------------------------------------------
+// -- helpers ------------------------------------------------------------------
 
 json::value json_payload(const std::string& text) {
   if (text.empty())

@@ -23,17 +23,24 @@
 
 namespace procman {
 
-// -- JSON forms (value_from) ------------------------------------------------------
+// -- JSON forms (value_from) --------------------------------------------------
 
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const step_spec& x);
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const process_spec& x);
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const progress_info& x);
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const error_info& x);
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const process_record& x);
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const retry_policy& x);
-void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const attempt_error& x);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v,
+                const step_spec& x);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v,
+                const process_spec& x);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v,
+                const progress_info& x);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v,
+                const error_info& x);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v,
+                const process_record& x);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v,
+                const retry_policy& x);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v,
+                const attempt_error& x);
 
-// -- readers of those forms ----------------------------------------------------------
+// -- readers of those forms ---------------------------------------------------
 // Each refuses malformed input with errc::invalid_json naming the field
 // (`field "runs" must be a number`); absent and null fields take their
 // defaults.
@@ -43,7 +50,7 @@ outcome<progress_info> read_progress_info(const boost::json::value& v);
 outcome<error_info> read_error_info(const boost::json::value& v);
 outcome<process_record> read_process_record(const boost::json::value& v);
 
-// -- helpers --------------------------------------------------------------------
+// -- helpers ------------------------------------------------------------------
 
 /// Parses `text` as JSON. Fails (errc::invalid_json) with the position
 /// ("malformed JSON at offset 12: ...") or, past `max_depth` levels of

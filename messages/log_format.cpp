@@ -205,7 +205,7 @@ outcome<log_entry> parse_log_line(const json::object& o) {
   else if (!event.empty())
     fail("field \"event\" has unknown value \"" + event + "\"");
   t.pid = str("pid", t.kind != transition_kind::schedule_add
-                          && t.kind != transition_kind::schedule_remove);
+                       && t.kind != transition_kind::schedule_remove);
   auto after = str("status_after", true);
   if (auto status = from_string<process_status>(after))
     e.status_after = *status;

@@ -1,10 +1,11 @@
 // The exported message log: JSON Lines, as `procman log export` writes and
 // `procman replay` reads them (docs/log-format.md).
 //
-//   {"format": "procman-log", "version": 1, "store": "...", "exported_at": "...",
-//    "since": 0, "pid": null}
+//   {"format": "procman-log", "version": 1, "store": "...",
+//    "exported_at": "...", "since": 0, "pid": null}
 //   {"type": "entry", "seq": 1, "time": 1764286501123, "source": "client",
-//    "event": "enqueue", "pid": "...", "status_after": "queued", "payload": {...}}
+//    "event": "enqueue", "pid": "...", "status_after": "queued",
+//    "payload": {...}}
 //   ...
 //   {"type": "record", "record": {...}}     one per process named above
 
@@ -30,7 +31,7 @@ struct log_file {
   int version = log_format_version;
   std::string store;
   uint64_t since = 0;
-  std::string pid;  ///< the export's pid filter, "" for all
+  std::string pid; ///< the export's pid filter, "" for all
   std::vector<log_entry> entries;
   std::vector<process_record> records;
 };

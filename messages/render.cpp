@@ -28,7 +28,7 @@ json::object render_info(const process_record& x) {
   if (x.last_completed < 0)
     info["last_completed_step"] = nullptr;
   if (x.timeout == 0)
-    info["timeout"] = nullptr;  // the runner's default applies
+    info["timeout"] = nullptr; // the runner's default applies
   if (x.started_at == 0)
     info["started_at"] = nullptr;
   if (x.finished_at == 0)
@@ -114,6 +114,5 @@ std::string dump_info(const json::object& info) {
     });
   });
 }
-
 
 } // namespace procman

@@ -25,7 +25,7 @@
 
 namespace procman {
 
-// -- processes ------------------------------------------------------------------
+// -- processes ----------------------------------------------------------------
 
 /// Enqueues `spec` under `pid` (empty: a fresh one); replies with the pid,
 /// which is that of another process when the spec's unique key is held
@@ -113,7 +113,7 @@ struct release_request {
   std::string key;
 };
 
-// -- the store ------------------------------------------------------------------
+// -- the store ----------------------------------------------------------------
 
 /// How many processes a purge removed, and how old they had to be.
 struct purge_result {
@@ -133,7 +133,7 @@ struct purge_request {
 
 /// One store setting and the value that applies.
 struct setting_value {
-  std::string name;  ///< retention, output-limit
+  std::string name; ///< retention, output-limit
   uint64_t value = 0;
 };
 
@@ -144,15 +144,15 @@ struct setting_value {
 struct config_request {
   using reply = std::vector<setting_value>;
   static constexpr bool queues_work = false;
-  std::string action = "get";  ///< get, set, unset
+  std::string action = "get"; ///< get, set, unset
   std::string name;
-  uint64_t value = 0;  ///< for set: ms (retention) or bytes (output-limit)
+  uint64_t value = 0; ///< for set: ms (retention) or bytes (output-limit)
 };
 
 /// The message log from entry `since` on (of one process, or all), with the
 /// records of the processes it names.
 struct log_export {
-  std::string store;  ///< the store directory
+  std::string store; ///< the store directory
   std::vector<log_entry> entries;
   std::vector<process_record> records;
 };
@@ -170,7 +170,7 @@ struct runners_request {
   static constexpr bool queues_work = false;
 };
 
-// -- schedules ------------------------------------------------------------------
+// -- schedules ----------------------------------------------------------------
 
 /// Adds or replaces the recurring schedule `name`; replies with it and its
 /// next due time. Errors: invalid_argument (name, cron), invalid_spec.
@@ -195,7 +195,7 @@ struct schedules_request {
   static constexpr bool queues_work = false;
 };
 
-// -- API tokens -------------------------------------------------------------------
+// -- API tokens ---------------------------------------------------------------
 //
 // The HTTP API's bearer tokens (docs/http.md). The store keeps no token,
 // only its SHA-256: the client that creates one (`procman token create`)
@@ -245,7 +245,7 @@ struct token_check_request {
   std::string hash;
 };
 
-// -- the list ---------------------------------------------------------------------
+// -- the list -----------------------------------------------------------------
 
 /// Every request, for code that handles them all alike (the manager's and
 /// the store actor's interfaces, the backends of door/door.hpp).
@@ -299,7 +299,7 @@ using door_requests = typename detail::drop_void<
   request_list<void PROCMAN_DOOR_REQUESTS(PROCMAN_DOOR_COMMA_TYPE)>>::type;
 #undef PROCMAN_DOOR_COMMA_TYPE
 
-// -- inspect ----------------------------------------------------------------------
+// -- inspect ------------------------------------------------------------------
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, start_request& x) {
@@ -379,8 +379,8 @@ typename Inspector::result_type inspect(Inspector& f, schedule_add_request& x) {
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f,
-                                        schedule_remove_request& x) {
+typename Inspector::result_type
+inspect(Inspector& f, schedule_remove_request& x) {
   return f(caf::meta::type_name("schedule_remove_request"), x.name);
 }
 

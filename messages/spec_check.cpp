@@ -267,8 +267,8 @@ struct json_checker {
   std::string what;  // names a non-spec document in messages
   std::vector<frame> stack;
   std::string key;
-  std::string name;  // a "name" being read in an array-form step
-  std::string message; // set when a problem was found
+  std::string name;         // a "name" being read in an array-form step
+  std::string message;      // set when a problem was found
   bool with_offset = false; // append the offset to `message`
 
   static std::string levels() {
@@ -441,8 +441,8 @@ failure check_job_options(const process_spec& spec) {
   if (spec.retry.max > 1000)
     return fail("spec: field \"retry\": field \"max\" must be an integer "
                 "between 0 and 1000");
-  if ((spec.retry.on & (retry_bit(error_kind::spec)
-                        | retry_bit(error_kind::output)))
+  if ((spec.retry.on
+       & (retry_bit(error_kind::spec) | retry_bit(error_kind::output)))
       != 0)
     return fail("spec: field \"retry\": field \"on\": spec and output "
                 "errors are never retried (they would fail again)");

@@ -1,11 +1,11 @@
 #include "procman/messages/time.hpp"
 
-#include "procman/messages/calendar.hpp"
-
 #include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+
+#include "procman/messages/calendar.hpp"
 
 namespace procman {
 
@@ -38,15 +38,14 @@ std::string iso_time(uint64_t unix_ms) {
 /// Why a date and second that are in range field by field are still no
 /// time (empty: they are one). timegm would carry them into the next
 /// month or minute.
-static std::string calendar_problem(int year, int month, int day,
-                                    int second) {
+static std::string calendar_problem(int year, int month, int day, int second) {
   if (day > days_in_month(year, month))
-    return std::string(month_name(month)) + " " + std::to_string(year)
-           + " has " + std::to_string(days_in_month(year, month))
-           + " days, not " + std::to_string(day)
-           + (month == 2 && day == 29 ? " (" + std::to_string(year)
-                                          + " is not a leap year)"
-                                      : "");
+    return std::string(month_name(month)) + " " + std::to_string(year) + " has "
+           + std::to_string(days_in_month(year, month)) + " days, not "
+           + std::to_string(day)
+           + (month == 2 && day == 29
+                ? " (" + std::to_string(year) + " is not a leap year)"
+                : "");
   if (second == 60)
     return "second 60 (a leap second) is not a time procman can keep; the "
            "seconds go from 00 to 59";
@@ -120,7 +119,8 @@ outcome<uint64_t> parse_time(const std::string& text) {
       || se > 60)
     return fail();
   if (auto why = calendar_problem(y, mo, d, se); !why.empty())
-    return failure{errc::invalid_spec, "\"" + text + "\" is not a time: " + why};
+    return failure{errc::invalid_spec,
+                   "\"" + text + "\" is not a time: " + why};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
   tm.tm_mday = d;

@@ -23,20 +23,18 @@ std::string print_enum(E x, const char* const (&names)[N], size_t offset) {
   return names[i - offset];
 }
 
-const char* const status_names[] = {"queued",   "running", "interrupted",
-                                    "finished", "error",   "cancelled",
-                                    "held"};
+const char* const status_names[] = {
+  "queued", "running", "interrupted", "finished", "error", "cancelled", "held"};
 const char* const step_names[] = {"pending", "running", "completed", "failed",
                                   "cancelled"};
-const char* const kind_names[] = {"none",    "exception", "spec",
-                                  "output",  "timeout",   "crash",
+const char* const kind_names[] = {"none",        "exception", "spec",
+                                  "output",      "timeout",   "crash",
                                   "runner_lost", "node_lost"};
 const char* const transition_names[]
-  = {"enqueue",   "claim",   "start",  "step_started",
-     "step_completed", "progress", "interrupt", "proceed",
-     "finish",    "fail",    "cancel", "purge",
-     "retry",     "schedule_add", "schedule_remove",
-     "hold",      "release"};
+  = {"enqueue",  "claim",     "start",   "step_started", "step_completed",
+     "progress", "interrupt", "proceed", "finish",       "fail",
+     "cancel",   "purge",     "retry",   "schedule_add", "schedule_remove",
+     "hold",     "release"};
 const char* const backoff_names[] = {"exponential", "fixed"};
 
 } // namespace
@@ -82,30 +80,54 @@ std::optional<transition_kind> from_string(const std::string& str) {
 
 std::string to_string(errc x) {
   switch (x) {
-    case errc::unknown_process: return "unknown_process";
-    case errc::illegal_transition: return "illegal_transition";
-    case errc::invalid_spec: return "invalid_spec";
-    case errc::invalid_json: return "invalid_json";
-    case errc::storage_failure: return "storage_failure";
-    case errc::store_version: return "store_version";
-    case errc::store_damaged: return "store_damaged";
-    case errc::store_access: return "store_access";
-    case errc::not_interrupted: return "not_interrupted";
-    case errc::already_terminal: return "already_terminal";
-    case errc::runner_busy: return "runner_busy";
-    case errc::spawn_failure: return "spawn_failure";
-    case errc::timeout: return "timeout";
-    case errc::unknown_class: return "unknown_class";
-    case errc::unknown_service: return "unknown_service";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::connect_failure: return "connect_failure";
-    case errc::queue_empty: return "queue_empty";
-    case errc::containment_failure: return "containment_failure";
-    case errc::unknown_schedule: return "unknown_schedule";
-    case errc::lease_expired: return "lease_expired";
-    case errc::unauthorized: return "unauthorized";
-    case errc::forbidden: return "forbidden";
-    case errc::unknown_token: return "unknown_token";
+    case errc::unknown_process:
+      return "unknown_process";
+    case errc::illegal_transition:
+      return "illegal_transition";
+    case errc::invalid_spec:
+      return "invalid_spec";
+    case errc::invalid_json:
+      return "invalid_json";
+    case errc::storage_failure:
+      return "storage_failure";
+    case errc::store_version:
+      return "store_version";
+    case errc::store_damaged:
+      return "store_damaged";
+    case errc::store_access:
+      return "store_access";
+    case errc::not_interrupted:
+      return "not_interrupted";
+    case errc::already_terminal:
+      return "already_terminal";
+    case errc::runner_busy:
+      return "runner_busy";
+    case errc::spawn_failure:
+      return "spawn_failure";
+    case errc::timeout:
+      return "timeout";
+    case errc::unknown_class:
+      return "unknown_class";
+    case errc::unknown_service:
+      return "unknown_service";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::connect_failure:
+      return "connect_failure";
+    case errc::queue_empty:
+      return "queue_empty";
+    case errc::containment_failure:
+      return "containment_failure";
+    case errc::unknown_schedule:
+      return "unknown_schedule";
+    case errc::lease_expired:
+      return "lease_expired";
+    case errc::unauthorized:
+      return "unauthorized";
+    case errc::forbidden:
+      return "forbidden";
+    case errc::unknown_token:
+      return "unknown_token";
   }
   return "unknown_error";
 }

@@ -60,7 +60,8 @@ enum class error_kind : uint8_t {
   timeout = 4,     ///< the process ran past its timeout
   crash = 5,       ///< the executor died without a result
   runner_lost = 6, ///< the runner holding the process died
-  node_lost = 7,   ///< the worker node holding the process was lost (its lease ended)
+  node_lost
+  = 7, ///< the worker node holding the process was lost (its lease ended)
 };
 
 /// What a store transition does. Also the `event` of a message-log entry.
@@ -145,7 +146,7 @@ constexpr uint8_t retry_bit(error_kind k) {
 /// When and how often a failed process is queued again by itself
 /// (`"retry"` in a spec). `max` 0 means never.
 struct retry_policy {
-  uint32_t max = 0;  ///< retries after the first attempt
+  uint32_t max = 0; ///< retries after the first attempt
   backoff_kind backoff = backoff_kind::exponential;
   uint64_t initial_ms = 10000;     ///< delay before the first retry
   uint64_t max_delay_ms = 3600000; ///< exponential backoff stops growing here
@@ -158,8 +159,8 @@ struct retry_policy {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, retry_policy& x) {
-  return f(caf::meta::type_name("retry_policy"), x.max, x.backoff,
-           x.initial_ms, x.max_delay_ms, x.on);
+  return f(caf::meta::type_name("retry_policy"), x.max, x.backoff, x.initial_ms,
+           x.max_delay_ms, x.on);
 }
 
 inline bool operator==(const retry_policy& a, const retry_policy& b) {
@@ -172,10 +173,10 @@ inline bool operator==(const retry_policy& a, const retry_policy& b) {
 /// `priority`, `not_before`, `key`, `retry`.
 struct process_spec {
   std::vector<step_spec> steps;
-  uint32_t timeout = 0;     ///< seconds; 0 = the runner's default
-  std::string data = "{}";  ///< JSON object handed to the first step
-  int32_t priority = 0;     ///< higher runs first; FIFO within one priority
-  uint64_t not_before = 0;  ///< unix ms; not claimed before; 0 = at once
+  uint32_t timeout = 0;    ///< seconds; 0 = the runner's default
+  std::string data = "{}"; ///< JSON object handed to the first step
+  int32_t priority = 0;    ///< higher runs first; FIFO within one priority
+  uint64_t not_before = 0; ///< unix ms; not claimed before; 0 = at once
   /// Unique key: while a process with this key is queued, running or
   /// interrupted, starting another returns that one. "" = none.
   std::string key;
@@ -193,14 +194,13 @@ typename Inspector::result_type inspect(Inspector& f, process_spec& x) {
 /// Progress reported by a running step.
 struct progress_info {
   std::string step;
-  double percent = 0;  ///< 0..100
+  double percent = 0; ///< 0..100
   std::string message;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, progress_info& x) {
-  return f(caf::meta::type_name("progress_info"), x.step, x.percent,
-           x.message);
+  return f(caf::meta::type_name("progress_info"), x.step, x.percent, x.message);
 }
 
 /// Why a process failed.
@@ -235,34 +235,34 @@ typename Inspector::result_type inspect(Inspector& f, attempt_error& x) {
 
 /// The durable state of one process; what `status` renders.
 struct process_record {
-  std::string pid;  ///< 32 lowercase hex characters
+  std::string pid; ///< 32 lowercase hex characters
   process_status status = process_status::queued;
-  uint64_t created_at = 0;  ///< unix milliseconds, UTC
-  uint64_t started_at = 0;  ///< first claim; 0 = never
+  uint64_t created_at = 0; ///< unix milliseconds, UTC
+  uint64_t started_at = 0; ///< first claim; 0 = never
   uint64_t updated_at = 0;
   uint64_t finished_at = 0; ///< terminal state reached; 0 = not yet
   uint32_t timeout = 0;     ///< seconds
   std::vector<step_spec> steps;
   std::vector<step_status> step_states;
-  int32_t last_completed = -1;  ///< index into steps, -1 = none
-  uint32_t next_step = 0;       ///< first step the next run executes
-  std::string data = "{}";      ///< JSON input of `next_step`
-  std::string output = "null";  ///< JSON: final or interrupted output
+  int32_t last_completed = -1; ///< index into steps, -1 = none
+  uint32_t next_step = 0;      ///< first step the next run executes
+  std::string data = "{}";     ///< JSON input of `next_step`
+  std::string output = "null"; ///< JSON: final or interrupted output
   progress_info progress;
   error_info error;
-  std::string runner;       ///< id of the runner holding the claim
-  int32_t exec_pid = 0;     ///< OS pid of the executor child, 0 = none
-  uint64_t queue_seq = 0;   ///< key in the queue index while queued
-  uint32_t runs = 0;        ///< how often it was claimed
+  std::string runner;     ///< id of the runner holding the claim
+  int32_t exec_pid = 0;   ///< OS pid of the executor child, 0 = none
+  uint64_t queue_seq = 0; ///< key in the queue index while queued
+  uint32_t runs = 0;      ///< how often it was claimed
   bool cancel_requested = false;
   // -- job options and retries (record value version 2) --
   int32_t priority = 0;
   /// While queued: not claimed before this (unix ms); a delayed start or
   /// a retry's backoff. 0 = at once.
   uint64_t not_before = 0;
-  std::string key;          ///< unique key, "" = none
+  std::string key; ///< unique key, "" = none
   retry_policy retry;
-  uint32_t attempts = 0;    ///< failed attempts so far
+  uint32_t attempts = 0; ///< failed attempts so far
   /// The errors of the last `defaults::max_attempt_errors` failed attempts.
   std::vector<attempt_error> attempt_errors;
   /// The schedule that enqueued it, "" = none.
@@ -283,8 +283,8 @@ typename Inspector::result_type inspect(Inspector& f, process_record& x) {
            x.created_at, x.started_at, x.updated_at, x.finished_at, x.timeout,
            x.steps, x.step_states, x.last_completed, x.next_step, x.data,
            x.output, x.progress, x.error, x.runner, x.exec_pid, x.queue_seq,
-           x.runs, x.cancel_requested, x.priority, x.not_before, x.key,
-           x.retry, x.attempts, x.attempt_errors, x.schedule);
+           x.runs, x.cancel_requested, x.priority, x.not_before, x.key, x.retry,
+           x.attempts, x.attempt_errors, x.schedule);
 }
 
 /// Name of the last completed step, empty if none.
@@ -303,16 +303,16 @@ inline std::string last_completed_step(const process_record& x) {
 struct transition {
   transition_kind kind = transition_kind::enqueue;
   std::string pid;
-  std::string source;       ///< "client", "runner", "supervisor", "replay"
-  std::string runner;       ///< claim, start, and what a runner applies
-  uint32_t step = 0;        ///< step_started, step_completed, progress, interrupt
-  int32_t exec_pid = 0;     ///< start: the executor's OS pid
-  uint32_t timeout = 0;     ///< start: the effective timeout, seconds
-  process_spec spec;        ///< enqueue
-  std::string data;         ///< proceed: a JSON object ("" = {})
-  std::string output;       ///< interrupt, finish: the output (JSON)
-  progress_info progress;   ///< progress
-  error_info error;         ///< fail; cancel by the runner: the executor's end
+  std::string source;     ///< "client", "runner", "supervisor", "replay"
+  std::string runner;     ///< claim, start, and what a runner applies
+  uint32_t step = 0;      ///< step_started, step_completed, progress, interrupt
+  int32_t exec_pid = 0;   ///< start: the executor's OS pid
+  uint32_t timeout = 0;   ///< start: the effective timeout, seconds
+  process_spec spec;      ///< enqueue
+  std::string data;       ///< proceed: a JSON object ("" = {})
+  std::string output;     ///< interrupt, finish: the output (JSON)
+  progress_info progress; ///< progress
+  error_info error;       ///< fail; cancel by the runner: the executor's end
   /// fail: the executor that could not be started, and the errno of that
   /// start (0: it started).
   std::string exec_path;
@@ -346,8 +346,8 @@ typename Inspector::result_type inspect(Inspector& f, transition& x) {
 
 /// One entry of the message log: a committed transition.
 struct log_entry {
-  uint64_t seq = 0;     ///< monotonic, starts at 1, no gaps
-  uint64_t time = 0;    ///< unix milliseconds of the commit
+  uint64_t seq = 0;  ///< monotonic, starts at 1, no gaps
+  uint64_t time = 0; ///< unix milliseconds of the commit
   transition what;
   process_status status_after = process_status::queued;
   /// Digest of the process record after the transition (record_digest),
@@ -396,11 +396,11 @@ typename Inspector::result_type inspect(Inspector& f, process_event& x) {
 /// transition: it changes no state and is not in the message log.
 struct output_chunk {
   std::string pid;
-  uint64_t seq = 0;   ///< per process, from 1, no gaps; set by the store
-  uint64_t time = 0;  ///< unix milliseconds of the commit; set by the store
-  uint32_t step = 0;  ///< index of the step whose command wrote it
+  uint64_t seq = 0;  ///< per process, from 1, no gaps; set by the store
+  uint64_t time = 0; ///< unix milliseconds of the commit; set by the store
+  uint32_t step = 0; ///< index of the step whose command wrote it
   output_stream stream = output_stream::out;
-  std::string data;   ///< valid UTF-8
+  std::string data; ///< valid UTF-8
 };
 
 template <class Inspector>
@@ -415,10 +415,10 @@ struct output_log {
   /// The process's status when the output was read: reading output and
   /// status together tells a follower when it has seen everything.
   process_status status = process_status::queued;
-  std::vector<output_chunk> chunks;  ///< after the point asked for, in order
-  uint64_t first_seq = 0;      ///< oldest chunk still kept (0: none)
-  uint64_t last_seq = 0;       ///< newest chunk written (0: none yet)
-  uint64_t kept_bytes = 0;     ///< bytes kept, all chunks
+  std::vector<output_chunk> chunks; ///< after the point asked for, in order
+  uint64_t first_seq = 0;           ///< oldest chunk still kept (0: none)
+  uint64_t last_seq = 0;            ///< newest chunk written (0: none yet)
+  uint64_t kept_bytes = 0;          ///< bytes kept, all chunks
   /// Bytes dropped from the front so far to stay within the store's
   /// output limit.
   uint64_t dropped_bytes = 0;
@@ -439,18 +439,17 @@ struct list_query {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, list_query& x) {
-  return f(caf::meta::type_name("list_query"), x.any_status, x.status,
-           x.limit);
+  return f(caf::meta::type_name("list_query"), x.any_status, x.status, x.limit);
 }
 
-// -- nodes ----------------------------------------------------------------------
+// -- nodes --------------------------------------------------------------------
 
 /// What a worker node says of itself when it joins a store node
 /// (docs/distribution.md).
 struct node_hello {
-  std::string node_id;  ///< "<hostname>-<os pid>-<8 hex>", fresh per start
-  std::string host;     ///< its host name, for logs and error messages
-  uint32_t parallel = 0;  ///< children at once
+  std::string node_id;   ///< "<hostname>-<os pid>-<8 hex>", fresh per start
+  std::string host;      ///< its host name, for logs and error messages
+  uint32_t parallel = 0; ///< children at once
 };
 
 template <class Inspector>
@@ -464,9 +463,9 @@ struct lease_grant {
   /// "<node id>@<8 hex>": the `runner` of every record the worker claims
   /// under this lease; a new lease gets a new holder.
   std::string holder;
-  uint32_t lease_ms = 0;      ///< silence after which the node is lost
-  uint32_t heartbeat_ms = 0;  ///< how often the worker renews
-  uint32_t default_timeout = 0;  ///< the store node's --default-timeout, s
+  uint32_t lease_ms = 0;        ///< silence after which the node is lost
+  uint32_t heartbeat_ms = 0;    ///< how often the worker renews
+  uint32_t default_timeout = 0; ///< the store node's --default-timeout, s
   /// Whether executors report live output (the store keeps some).
   bool output_events = true;
   /// The lease of the worker's executors: each ends itself this long after
@@ -478,8 +477,7 @@ struct lease_grant {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_grant& x) {
   return f(caf::meta::type_name("lease_grant"), x.holder, x.lease_ms,
-           x.heartbeat_ms, x.default_timeout, x.output_events,
-           x.exec_lease_ms);
+           x.heartbeat_ms, x.default_timeout, x.output_events, x.exec_lease_ms);
 }
 
 /// Whether `runner` (a record's holder) is a worker node's lease rather

@@ -44,8 +44,10 @@ outcome<uint64_t> parse_duration(std::string_view text,
                                  const std::string& what) {
   auto refuse = [&] {
     return failure{errc::invalid_argument,
-                   what + " must be a duration such as 30, 30s, 15m, 12h or "
-                          "7d, not \"" + std::string(text) + "\""};
+                   what
+                     + " must be a duration such as 30, 30s, 15m, 12h or "
+                       "7d, not \""
+                     + std::string(text) + "\""};
   };
   // A whole number, optionally with a fraction, then at most a unit.
   auto number = leading_number(text);
@@ -73,11 +75,20 @@ outcome<uint64_t> parse_duration(std::string_view text,
   uint64_t unit = 1000; // a bare number is seconds
   if (pos < text.size()) {
     switch (text[pos]) {
-      case 's': unit = 1000; break;
-      case 'm': unit = 60 * 1000; break;
-      case 'h': unit = 3600 * 1000; break;
-      case 'd': unit = 24 * 3600 * 1000; break;
-      default: return refuse();
+      case 's':
+        unit = 1000;
+        break;
+      case 'm':
+        unit = 60 * 1000;
+        break;
+      case 'h':
+        unit = 3600 * 1000;
+        break;
+      case 'd':
+        unit = 24 * 3600 * 1000;
+        break;
+      default:
+        return refuse();
     }
     ++pos;
   }
@@ -125,10 +136,17 @@ outcome<uint64_t> parse_size(std::string_view text, const std::string& what) {
   uint64_t unit = 1;
   if (!suffix.empty()) {
     switch (std::toupper(static_cast<unsigned char>(suffix[0]))) {
-      case 'K': unit = uint64_t{1} << 10; break;
-      case 'M': unit = uint64_t{1} << 20; break;
-      case 'G': unit = uint64_t{1} << 30; break;
-      default: return refuse();
+      case 'K':
+        unit = uint64_t{1} << 10;
+        break;
+      case 'M':
+        unit = uint64_t{1} << 20;
+        break;
+      case 'G':
+        unit = uint64_t{1} << 30;
+        break;
+      default:
+        return refuse();
     }
     auto rest = suffix.substr(1);
     if (!rest.empty() && rest != "B" && rest != "iB")

@@ -34,7 +34,7 @@ struct value_version<process_record> : std::integral_constant<uint8_t, 2> {};
 template <>
 struct value_version<log_entry> : std::integral_constant<uint8_t, 3> {};
 
-// -- older layouts ---------------------------------------------------------------
+// -- older layouts ------------------------------------------------------------
 // Views that (de)serialize the fields an older layout had, into or out of
 // the current structs; the newer fields keep their defaults.
 

@@ -79,9 +79,9 @@ void open_databases(const tx& t, handles& db) {
   if (version > defaults::schema_version)
     throw store_failure{
       make_failure(errc::store_version,
-                 "store " + t.dir + " has schema version "
-                   + std::to_string(version) + "; this procman reads up to "
-                   + std::to_string(defaults::schema_version))};
+                   "store " + t.dir + " has schema version "
+                     + std::to_string(version) + "; this procman reads up to "
+                     + std::to_string(defaults::schema_version))};
   if (version == 0)
     t.damaged("meta \"schema\" is 0");
   if (version < 2)
@@ -116,9 +116,9 @@ open_environment(const store_options& opts) {
       return damaged_store(dir, e.what());
     if (e.code() == EACCES || e.code() == EROFS || e.code() == EPERM)
       return make_failure(errc::store_access, "cannot open store " + dir + ": "
-                                              + errno_text(e.code()));
+                                                + errno_text(e.code()));
     return make_failure(errc::storage_failure,
-                      "cannot open store " + dir + ": " + e.what());
+                        "cannot open store " + dir + ": " + e.what());
   }
   {
     mdb_filehandle_t fd = -1;
@@ -139,7 +139,7 @@ open_environment(const store_options& opts) {
     env->map_size = info.me_mapsize;
   } catch (const lmdb::error& e) {
     return make_failure(errc::storage_failure,
-                      "cannot size store " + dir + ": " + e.what());
+                        "cannot size store " + dir + ": " + e.what());
   }
   auto err = env->guarded(true, false, dir,
                           [&](const tx& t) { open_databases(t, env->db); });
@@ -159,16 +159,16 @@ outcome<database> database::open(const store_options& opts) {
   struct stat sb;
   if (::stat(dir.c_str(), &sb) != 0)
     return make_failure(errc::store_access, "cannot open store directory " + dir
-                                            + ": " + errno_text(errno));
+                                              + ": " + errno_text(errno));
   if (!S_ISDIR(sb.st_mode))
     return make_failure(errc::store_access,
-                      "store path " + dir + " is not a directory");
+                        "store path " + dir + " is not a directory");
   if (auto err = check_store_dir(dir, sb))
     return err;
   if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
     return make_failure(errc::store_access,
-                      "store directory " + dir
-                        + " is not writable: " + errno_text(errno));
+                        "store directory " + dir
+                          + " is not writable: " + errno_text(errno));
   auto& reg = registry::instance();
   std::lock_guard<std::mutex> guard{reg.mtx};
   auto& slot = reg.envs[{static_cast<uint64_t>(sb.st_dev),

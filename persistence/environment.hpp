@@ -10,10 +10,10 @@
 #include <shared_mutex>
 #include <string>
 
-#include "procman/messages/failure.hpp"
 #include <lmdb++.h>
 #include <sys/types.h>
 
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/transaction.hpp"
 
 namespace procman::tables {
@@ -49,7 +49,7 @@ struct environment {
 
   /// `transact` with every failure turned into a procman error.
   failure guarded(bool write, bool sync, const std::string& dir,
-                     const std::function<void(const tx&)>& body);
+                  const std::function<void(const tx&)>& body);
 };
 
 /// Whether an LMDB error code says the files are damaged.

@@ -59,13 +59,13 @@ outcome<lock_file> open_lock_file(const std::string& path, int flags) {
   f.fd = ::open(path.c_str(), flags | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (f.fd < 0)
     return make_failure(errc::store_access,
-                      errno == ELOOP
-                        ? path + " is a symbolic link; refusing to use it"
-                        : "cannot open " + path + ": " + strerror(errno));
+                        errno == ELOOP
+                          ? path + " is a symbolic link; refusing to use it"
+                          : "cannot open " + path + ": " + strerror(errno));
   if (fstat(f.fd, &f.st) != 0 || !S_ISREG(f.st.st_mode)) {
     close(f.fd);
     return make_failure(errc::store_access,
-                      path + " is not a regular file; refusing to use it");
+                        path + " is not a regular file; refusing to use it");
   }
   return f;
 }
@@ -134,9 +134,9 @@ failure file_lock::try_lock(const std::string& path) {
       close(fd);
       if (e == EWOULDBLOCK)
         return make_failure(errc::runner_busy,
-                          "another process holds the lock " + path);
+                            "another process holds the lock " + path);
       return make_failure(errc::store_access,
-                        "cannot lock " + path + ": " + strerror(e));
+                          "cannot lock " + path + ": " + strerror(e));
     }
     struct stat now;
     if (lstat(path.c_str(), &now) != 0 || !same_file(st, now)) {
@@ -150,8 +150,8 @@ failure file_lock::try_lock(const std::string& path) {
     return {};
   }
   return make_failure(errc::store_access,
-                    "cannot lock " + path
-                      + ": it is removed whenever it is created");
+                      "cannot lock " + path
+                        + ": it is removed whenever it is created");
 }
 
 void file_lock::renew(uint32_t lease_ms) {
@@ -180,7 +180,7 @@ std::string make_runner_id() {
   gethostname(host, sizeof(host) - 1);
   host[sizeof(host) - 1] = '\0';
   return std::string(host) + "-" + std::to_string(getpid()) + "-"
-         + store::make_pid().substr(24);  // random bits (the head is time)
+         + store::make_pid().substr(24); // random bits (the head is time)
 }
 
 std::string runner_lock_path(const std::string& store_dir,

@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <string>
 
-#include "procman/messages/failure.hpp"
 #include <caf/meta/type_name.hpp>
 
+#include "procman/messages/failure.hpp"
 #include "procman/messages/types.hpp"
 
 namespace procman {

@@ -65,15 +65,15 @@ started_marks::create(const std::string& store_dir,
   int fd = ::open(path.c_str(),
                   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0)
-    return make_failure(errc::store_access, "cannot create " + path + ": "
-                                            + std::strerror(errno));
+    return make_failure(errc::store_access,
+                        "cannot create " + path + ": " + std::strerror(errno));
   auto header = header_for(boot_id()) + "\n";
   if (!write_all(fd, header)) {
     auto e = errno;
     ::close(fd);
     ::unlink(path.c_str());
     return make_failure(errc::store_access,
-                      "cannot write " + path + ": " + std::strerror(e));
+                        "cannot write " + path + ": " + std::strerror(e));
   }
   return std::unique_ptr<started_marks>(
     new started_marks(std::move(path), fd, std::move(header)));

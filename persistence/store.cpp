@@ -51,14 +51,13 @@ struct store::impl {
 
   /// tables::transitions::apply with the options' default timeout.
   outcome<process_record> apply(const tx& x, transition& t, uint64_t now,
-                                      bool& ring, bool& repeated) {
+                                bool& ring, bool& repeated) {
     return tables::transitions::apply(x, t, now, opts.default_timeout, ring,
                                       repeated);
   }
 };
 
-// -- store: construction
-// -------------------------------------------------------
+// -- store: construction ------------------------------------------------------
 
 store::store(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
   // nop
@@ -78,8 +77,7 @@ outcome<std::unique_ptr<store>> store::open(store_options opts) {
   return std::unique_ptr<store>{new store(std::move(ptr))};
 }
 
-// -- store: transitions
-// ----------------------------------------------------------
+// -- store: transitions -------------------------------------------------------
 
 outcome<process_record> store::apply(const transition& t) {
   auto results = apply(std::vector<transition>{t});
@@ -142,8 +140,7 @@ std::vector<transition> store::claims(const std::string& runner, size_t n) {
 }
 
 outcome<std::vector<process_record>>
-store::claimed(std::vector<outcome<process_record>> results,
-               failure* stopped) {
+store::claimed(std::vector<outcome<process_record>> results, failure* stopped) {
   std::vector<process_record> out;
   for (auto& res : results) {
     if (res) {
@@ -162,8 +159,8 @@ store::claimed(std::vector<outcome<process_record>> results,
   return out;
 }
 
-outcome<std::vector<process_record>>
-store::claim(const std::string& runner, size_t n) {
+outcome<std::vector<process_record>> store::claim(const std::string& runner,
+                                                  size_t n) {
   auto committed = commit(claims(runner, n), {});
   if (committed.error)
     return committed.error;
@@ -223,8 +220,7 @@ outcome<schedule_record> store::schedule(const std::string& name) {
   return std::move(**s);
 }
 
-// -- store: API tokens
-// ------------------------------------------------------------
+// -- store: API tokens --------------------------------------------------------
 
 outcome<token_record> store::add_token(token_record x) {
   x.id = make_pid().substr(16); // its 64 random bits
@@ -237,17 +233,17 @@ outcome<token_record> store::add_token(token_record x) {
       if (old->name == x.name && old->scope == x.scope)
         out = *old;
       else
-        refused = make_failure(errc::invalid_argument,
-                               "this token is stored already as token "
-                                 + old->id);
+        refused
+          = make_failure(errc::invalid_argument,
+                         "this token is stored already as token " + old->id);
       return;
     }
     if (!x.name.empty())
       for (auto& other : tables::tokens::all(t))
         if (other.name == x.name) {
           refused = make_failure(errc::invalid_argument,
-                                 "a token named \"" + x.name
-                                   + "\" exists (" + other.id + ")");
+                                 "a token named \"" + x.name + "\" exists ("
+                                   + other.id + ")");
           return;
         }
     tables::tokens::save(t, x);
@@ -284,8 +280,8 @@ outcome<token_record> store::revoke_token(const std::string& which) {
 }
 
 outcome<token_record> store::token(const std::string& hash) {
-  auto x = impl_->read(
-    [&](const tx& t) { return tables::tokens::load(t, hash); });
+  auto x
+    = impl_->read([&](const tx& t) { return tables::tokens::load(t, hash); });
   if (!x)
     return x.error();
   if (!*x)
@@ -293,11 +289,9 @@ outcome<token_record> store::token(const std::string& hash) {
   return std::move(**x);
 }
 
-// -- store: reads
-// ------------------------------------------------------------------
+// -- store: reads -------------------------------------------------------------
 
-outcome<output_log> store::read_output(const std::string& pid,
-                                             uint64_t after) {
+outcome<output_log> store::read_output(const std::string& pid, uint64_t after) {
   auto out = impl_->read([&](const tx& x) {
     std::optional<output_log> log;
     if (auto rec = tables::records::load(x, pid)) {
@@ -329,20 +323,19 @@ outcome<std::vector<process_record>> store::list(const list_query& q) {
   return impl_->read([&](const tx& x) { return tables::records::list(x, q); });
 }
 
-outcome<std::vector<process_record>>
-store::with_status(process_status s) {
+outcome<std::vector<process_record>> store::with_status(process_status s) {
   return impl_->read(
     [s](const tx& x) { return tables::records::with_status(x, s); });
 }
 
 outcome<std::vector<log_entry>> store::log(uint64_t since, size_t limit,
-                                                 const std::string& pid) {
+                                           const std::string& pid) {
   return impl_->read(
     [&](const tx& x) { return tables::log::after(x, since, limit, pid); });
 }
 
 outcome<store::log_snapshot> store::snapshot(uint64_t since,
-                                                   const std::string& pid) {
+                                             const std::string& pid) {
   return impl_->read([&](const tx& x) {
     log_snapshot out;
     out.entries = tables::log::after(x, since, SIZE_MAX, pid);
@@ -365,7 +358,7 @@ outcome<size_t> store::purge() {
 }
 
 outcome<size_t> store::purge(uint64_t older_than_ms,
-                                   const std::string& source) {
+                             const std::string& source) {
   size_t total = 0;
   auto now = impl_->now();
   uint64_t cutoff = now > older_than_ms ? now - older_than_ms : 0;

@@ -74,9 +74,8 @@
 #include <string>
 #include <vector>
 
-#include "procman/messages/failure.hpp"
-
 #include "procman/messages/defaults.hpp"
+#include "procman/messages/failure.hpp"
 #include "procman/messages/requests.hpp"
 #include "procman/messages/types.hpp"
 
@@ -142,8 +141,7 @@ public:
 
   /// Applies several transitions in one commit, in order. A refused one gets
   /// its error and changes nothing; the others commit.
-  std::vector<outcome<process_record>>
-  apply(const std::vector<transition>& ts);
+  std::vector<outcome<process_record>> apply(const std::vector<transition>& ts);
 
   /// What `commit` did.
   struct batch_result {
@@ -166,14 +164,13 @@ public:
 
   /// The live output of `pid` kept after chunk `after` (0: all), with the
   /// process's status, read in one transaction. Errors: unknown_process.
-  outcome<output_log> read_output(const std::string& pid,
-                                        uint64_t after = 0);
+  outcome<output_log> read_output(const std::string& pid, uint64_t after = 0);
 
   /// Takes up to `n` processes from the queue head for `runner` in one
   /// commit (one `claim` log entry each): `commit(claims(runner, n))`, then
   /// `claimed`. Costs O(log n) per process.
   outcome<std::vector<process_record>> claim(const std::string& runner,
-                                                   size_t n);
+                                             size_t n);
 
   /// The transitions of a claim of `n` processes for `runner`: claims
   /// without pid, each of which `commit` gives the queue head at its turn
@@ -228,9 +225,10 @@ public:
   /// Every record with the given status (uses the status index).
   outcome<std::vector<process_record>> with_status(process_status s);
 
-  /// Log entries with seq > `since`, optionally only for `pid`, at most `limit`.
-  outcome<std::vector<log_entry>>
-  log(uint64_t since, size_t limit = SIZE_MAX, const std::string& pid = {});
+  /// Log entries with seq > `since`, optionally only for `pid`, at most
+  /// `limit`.
+  outcome<std::vector<log_entry>> log(uint64_t since, size_t limit = SIZE_MAX,
+                                      const std::string& pid = {});
 
   /// The log entries with seq > `since` (only `pid`'s if given) and the
   /// current record of every process they name, read in one transaction so
@@ -239,8 +237,7 @@ public:
     std::vector<log_entry> entries;
     std::vector<process_record> records;
   };
-  outcome<log_snapshot> snapshot(uint64_t since,
-                                       const std::string& pid = {});
+  outcome<log_snapshot> snapshot(uint64_t since, const std::string& pid = {});
 
   /// Removes terminal records whose finished_at is older than the retention
   /// period (`retention_ms()`; one `purge` log entry each, source
@@ -254,8 +251,7 @@ public:
   /// the records (the log is still trimmed by the retention period), the
   /// log entries naming `source` (`procman purge --older-than`:
   /// "client").
-  outcome<size_t> purge(uint64_t older_than_ms,
-                              const std::string& source);
+  outcome<size_t> purge(uint64_t older_than_ms, const std::string& source);
 
   /// A setting as stored (milliseconds, bytes); none when unset.
   outcome<std::optional<uint64_t>> setting(store_setting s);

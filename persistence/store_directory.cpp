@@ -24,7 +24,6 @@ std::string errno_text(int code) {
   return std::generic_category().message(code);
 }
 
-
 std::string user_label(uid_t uid) {
   passwd pw;
   passwd* found = nullptr;
@@ -55,26 +54,26 @@ failure create_store_dir(const std::string& dir) {
     ec = std::error_code{errno, std::generic_category()};
   if (ec)
     return make_failure(errc::store_access, "cannot create store directory "
-                                            + dir + ": " + ec.message());
+                                              + dir + ": " + ec.message());
   return {};
 }
 
 failure check_store_dir(const std::string& dir, const struct stat& sb) {
   auto me = geteuid();
   if (sb.st_uid != me && sb.st_uid != 0)
-    return make_failure(errc::store_access,
-                      "store " + dir + " is owned by " + user_label(sb.st_uid)
-                        + ", not by " + user_label(me)
-                        + "; refusing to use it");
+    return make_failure(errc::store_access, "store " + dir + " is owned by "
+                                              + user_label(sb.st_uid)
+                                              + ", not by " + user_label(me)
+                                              + "; refusing to use it");
   if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0)
     return make_failure(errc::store_access,
-                      "store " + dir + " has mode " + octal_mode(sb.st_mode)
-                        + " (group/world-writable); refusing to use it");
+                        "store " + dir + " has mode " + octal_mode(sb.st_mode)
+                          + " (group/world-writable); refusing to use it");
   if (sb.st_uid == me && (sb.st_mode & 077) != 0
       && ::chmod(dir.c_str(), sb.st_mode & 07700) != 0)
-    return make_failure(errc::store_access, "cannot make store " + dir
-                                            + " private: "
-                                            + errno_text(errno));
+    return make_failure(errc::store_access,
+                        "cannot make store " + dir
+                          + " private: " + errno_text(errno));
   return {};
 }
 
@@ -84,33 +83,31 @@ failure prepare_store_file(const std::string& path) {
   if (fd < 0) {
     if (errno == ELOOP)
       return make_failure(errc::store_access,
-                        "store file " + path
-                          + " is a symbolic link; refusing to use it");
-    return make_failure(errc::store_access,
-                      "cannot open store file " + path + ": "
-                        + errno_text(errno));
+                          "store file " + path
+                            + " is a symbolic link; refusing to use it");
+    return make_failure(errc::store_access, "cannot open store file " + path
+                                              + ": " + errno_text(errno));
   }
   struct stat sb;
   failure err;
   auto me = geteuid();
   if (fstat(fd, &sb) != 0)
-    err = make_failure(errc::store_access,
-                     "cannot open store file " + path + ": "
-                       + errno_text(errno));
+    err = make_failure(errc::store_access, "cannot open store file " + path
+                                             + ": " + errno_text(errno));
   else if (!S_ISREG(sb.st_mode))
     err = make_failure(errc::store_access, "store file " + path
-                                           + " is not a regular file; "
-                                             "refusing to use it");
+                                             + " is not a regular file; "
+                                               "refusing to use it");
   else if (sb.st_uid != me && sb.st_uid != 0)
     err = make_failure(errc::store_access,
-                     "store file " + path + " is owned by "
-                       + user_label(sb.st_uid) + ", not by " + user_label(me)
-                       + "; refusing to use it");
+                       "store file " + path + " is owned by "
+                         + user_label(sb.st_uid) + ", not by " + user_label(me)
+                         + "; refusing to use it");
   else if (sb.st_uid == me && (sb.st_mode & 07777) != 0600
            && fchmod(fd, 0600) != 0)
-    err = make_failure(errc::store_access, "cannot make store file " + path
-                                           + " private: "
-                                           + errno_text(errno));
+    err = make_failure(errc::store_access,
+                       "cannot make store file " + path
+                         + " private: " + errno_text(errno));
   close(fd);
   return err;
 }

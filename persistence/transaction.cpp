@@ -50,8 +50,7 @@ std::string io_failure(const std::string& dir, const lmdb::error& e) {
 
 } // namespace
 
-// -- the environment
-// ----------------------------------------------------------------
+// -- the environment ----------------------------------------------------------
 
 bool is_damage_code(int code) {
   return code == MDB_INVALID || code == MDB_CORRUPTED
@@ -100,7 +99,7 @@ void environment::transact(bool write, bool sync, const std::string& dir,
 }
 
 failure environment::guarded(bool write, bool sync, const std::string& dir,
-                                const std::function<void(const tx&)>& body) {
+                             const std::function<void(const tx&)>& body) {
   try {
     transact(write, sync, dir, body);
     return {};
@@ -111,12 +110,12 @@ failure environment::guarded(bool write, bool sync, const std::string& dir,
       return damaged_store(dir, e.what());
     return make_failure(errc::storage_failure, io_failure(dir, e));
   } catch (const std::exception& e) {
-    return make_failure(errc::storage_failure, "store " + dir + ": " + e.what());
+    return make_failure(errc::storage_failure,
+                        "store " + dir + ": " + e.what());
   }
 }
 
-// -- transactions
-// -------------------------------------------------------------------
+// -- transactions -------------------------------------------------------------
 
 failure database::read(const std::function<void(const tx&)>& body) {
   return guarded(false, body);
@@ -127,7 +126,7 @@ failure database::write(const std::function<void(const tx&)>& body) {
 }
 
 failure database::guarded(bool write,
-                             const std::function<void(const tx&)>& body) {
+                          const std::function<void(const tx&)>& body) {
   return env_->guarded(write, write && sync_after_commit_, dir_, body);
 }
 
@@ -140,20 +139,18 @@ void database::sizes(uint64_t& map_size, uint64_t& used_bytes) const {
   used_bytes = (info.me_last_pgno + 1) * uint64_t{est.ms_psize};
 }
 
-// -- errors
-// ---------------------------------------------------------------------------
+// -- errors -------------------------------------------------------------------
 
 failure damaged_store(const std::string& dir, const std::string& what) {
   return make_failure(errc::store_damaged,
-                    "store " + dir + " is damaged: " + what);
+                      "store " + dir + " is damaged: " + what);
 }
 
 void tx::damaged(const std::string& what) const {
   throw store_failure{damaged_store(dir, what)};
 }
 
-// -- raw access
-// ---------------------------------------------------------------------
+// -- raw access ---------------------------------------------------------------
 
 bool get_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
              std::string_view& out) {
@@ -200,8 +197,7 @@ std::vector<std::pair<std::string, std::string>> prefix_while(
   return out;
 }
 
-// -- counters
-// ---------------------------------------------------------------------------
+// -- counters -----------------------------------------------------------------
 
 uint64_t read_counter(const tx& t, const char* name) {
   std::string_view raw;

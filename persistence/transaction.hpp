@@ -22,9 +22,9 @@
 #include <string>
 #include <string_view>
 
-#include "procman/messages/failure.hpp"
 #include <lmdb.h>
 
+#include "procman/messages/failure.hpp"
 #include "procman/persistence/store.hpp"
 
 namespace procman::tables {
@@ -70,8 +70,7 @@ struct tx {
 /// errc::store_damaged: "store <dir> is damaged: <what>".
 failure damaged_store(const std::string& dir, const std::string& what);
 
-// -- raw access
-// ------------------------------------------------------------------
+// -- raw access ---------------------------------------------------------------
 
 bool get_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
              std::string_view& out);
@@ -88,8 +87,7 @@ std::vector<std::pair<std::string, std::string>> prefix_while(
   const std::function<bool(std::string_view key, std::string_view value)>& keep,
   size_t max, bool& more);
 
-// -- counters in `meta`
-// ------------------------------------------------------------
+// -- counters in `meta` -------------------------------------------------------
 
 /// The last log sequence number and the last queue number.
 constexpr char key_seq[] = "seq";
@@ -100,8 +98,7 @@ uint64_t read_counter(const tx& t, const char* name);
 /// Increments the counter and returns its new value.
 uint64_t next_counter(const tx& t, const char* name);
 
-// -- the environment
-// ----------------------------------------------------------------
+// -- the environment ----------------------------------------------------------
 
 struct environment;
 

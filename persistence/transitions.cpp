@@ -18,14 +18,14 @@ namespace {
 
 /// A schedule_add or schedule_remove: writes or removes the schedule and
 /// logs it. The record returned is empty (no process changed).
-outcome<process_record> schedule_step(const tx& x, transition& t,
-                                            uint64_t now, bool& ring) {
+outcome<process_record> schedule_step(const tx& x, transition& t, uint64_t now,
+                                      bool& ring) {
   auto old = schedules::load(x, t.schedule);
   schedule_record s;
   if (t.kind == transition_kind::schedule_remove) {
     if (!old)
       return make_failure(errc::unknown_schedule,
-                        "no schedule \"" + t.schedule + "\"");
+                          "no schedule \"" + t.schedule + "\"");
     schedules::remove(x, t.schedule);
     s = std::move(*old);
   } else {
@@ -57,9 +57,8 @@ failure move_schedule_on(const tx& x, const transition& t, uint64_t now) {
 /// pid, the default timeout), asks the life cycle for the record after
 /// `t`, and writes that record, its indexes and the log entry. A refusal
 /// writes nothing.
-outcome<process_record> apply_step(const tx& x, transition& t,
-                                         uint64_t now, uint32_t default_timeout,
-                                         bool& ring) {
+outcome<process_record> apply_step(const tx& x, transition& t, uint64_t now,
+                                   uint32_t default_timeout, bool& ring) {
   if (t.kind == transition_kind::schedule_add
       || t.kind == transition_kind::schedule_remove)
     return schedule_step(x, t, now, ring);
@@ -109,8 +108,8 @@ outcome<process_record> apply_step(const tx& x, transition& t,
 /// process its first application touched, and `repeated` is set. Sets
 /// `ring` when the runner has new work.
 outcome<process_record> apply(const tx& x, transition& t, uint64_t now,
-                                    uint32_t default_timeout, bool& ring,
-                                    bool& repeated) {
+                              uint32_t default_timeout, bool& ring,
+                              bool& repeated) {
   repeated = false;
   if (t.request.empty())
     return apply_step(x, t, now, default_timeout, ring);

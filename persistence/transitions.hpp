@@ -13,7 +13,6 @@
 #include <cstdint>
 
 #include "procman/messages/failure.hpp"
-
 #include "procman/messages/types.hpp"
 #include "procman/persistence/transaction.hpp"
 
@@ -24,7 +23,7 @@ namespace procman::tables::transitions {
 /// remembered (the answer is then the record of the process the first
 /// application touched).
 outcome<process_record> apply(const tx& x, transition& t, uint64_t now,
-                                    uint32_t default_timeout, bool& ring,
-                                    bool& repeated);
+                              uint32_t default_timeout, bool& ring,
+                              bool& repeated);
 
 } // namespace procman::tables::transitions

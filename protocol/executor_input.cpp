@@ -19,8 +19,8 @@ json::value parse_or_null(const std::string& text) {
 }
 
 failure field_error(const char* name, const std::string& what) {
-  return failure{errc::invalid_spec, std::string("executor input: field \"")
-                                       + name + "\" " + what};
+  return failure{errc::invalid_spec,
+                 std::string("executor input: field \"") + name + "\" " + what};
 }
 
 bool non_negative_integer(const json::value& v) {

@@ -22,10 +22,10 @@ namespace procman {
 struct executor_input {
   std::string pid;
   std::vector<step_spec> steps;
-  uint32_t first_step = 0;        ///< first step to run, <= steps.size()
-  boost::json::object data;       ///< input of the first step run
-  std::string script_args;        ///< the runner's --script-args
-  std::string step_libs;          ///< ':'-separated step libraries
+  uint32_t first_step = 0;  ///< first step to run, <= steps.size()
+  boost::json::object data; ///< input of the first step run
+  std::string script_args;  ///< the runner's --script-args
+  std::string step_libs;    ///< ':'-separated step libraries
   size_t max_output_bytes = defaults::max_output_bytes;
   /// Wait for `{"ack": k}` (protocol/step_ack.hpp) on stdin after step k
   /// before step k + 1.

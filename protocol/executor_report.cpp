@@ -116,9 +116,8 @@ executor_report decode_report(std::string_view line) {
     x.event = report_event::output;
   else
     x.event = report_event::other;
-  if (auto s = o->if_contains("step");
-      s && s->is_int64() && s->get_int64() >= 0
-      && s->get_int64() <= int64_t{UINT32_MAX})
+  if (auto s = o->if_contains("step"); s && s->is_int64() && s->get_int64() >= 0
+                                       && s->get_int64() <= int64_t{UINT32_MAX})
     x.step = static_cast<uint32_t>(s->get_int64());
   if (auto n = o->if_contains("name"); n && n->is_string())
     x.name = std::string(n->get_string());
@@ -146,8 +145,7 @@ executor_report decode_report(std::string_view line) {
         if (auto error = read_error_info(*e))
           x.error = std::move(*error);
         else
-          x.error.message = "unreadable error report: "
-                            + error.error().context;
+          x.error.message = "unreadable error report: " + error.error().context;
       }
       if (x.error.kind == error_kind::none)
         x.error.kind = error_kind::exception;
@@ -156,9 +154,8 @@ executor_report decode_report(std::string_view line) {
       // A line without a known stream or its text is not output this
       // procman understands: ignored like an unknown event.
       auto st = o->if_contains("stream");
-      auto stream = st && st->is_string()
-                      ? output_stream_from(st->get_string())
-                      : std::nullopt;
+      auto stream = st && st->is_string() ? output_stream_from(st->get_string())
+                                          : std::nullopt;
       auto d = o->if_contains("data");
       if (!stream || !d || !d->is_string()) {
         x.event = report_event::other;

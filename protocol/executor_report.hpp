@@ -35,9 +35,9 @@ struct executor_report {
   /// Index into the input's steps; step events, progress, interrupted, and
   /// an error of a step.
   std::optional<uint32_t> step;
-  std::string name;             ///< the step's name, where `step` is set
-  double percent = 0;           ///< progress: 0..100
-  std::string message;          ///< progress
+  std::string name;    ///< the step's name, where `step` is set
+  double percent = 0;  ///< progress: 0..100
+  std::string message; ///< progress
   /// finished, interrupted: the output (an absent one decodes as {});
   /// step_completed: the step's output when the run has more steps (null
   /// when absent).
@@ -53,8 +53,7 @@ struct executor_report {
 
   /// Whether this is the run's last line.
   bool final() const {
-    return event == report_event::finished
-           || event == report_event::interrupted
+    return event == report_event::finished || event == report_event::interrupted
            || event == report_event::error;
   }
 };

@@ -22,14 +22,14 @@ namespace procman {
 struct fork_reply {
   enum kind_t : int32_t { hello = 1, reply = 2 };
   int32_t kind = reply;
-  int32_t pid = 0;  ///< the child's (reply) or the server's (hello)
-  int32_t err = 0;  ///< reply: errno when no child was started; hello: 1
-                    ///< after a restart for a changed step library
+  int32_t pid = 0; ///< the child's (reply) or the server's (hello)
+  int32_t err = 0; ///< reply: errno when no child was started; hello: 1
+                   ///< after a restart for a changed step library
 };
 
 struct fork_request {
-  std::string pid;     ///< PROCMAN_PID of the child
-  std::string cgroup;  ///< its cgroup v2 directory, or ""
+  std::string pid;    ///< PROCMAN_PID of the child
+  std::string cgroup; ///< its cgroup v2 directory, or ""
 
   std::string encode() const {
     std::string out = pid;

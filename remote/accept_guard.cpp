@@ -65,8 +65,8 @@ namespace {
 /// One end of a TCP connection, as sock_diag names it.
 struct endpoint {
   int family = AF_UNSPEC;
-  uint32_t addr[4] = {0, 0, 0, 0};  ///< network byte order
-  uint16_t port = 0;                ///< network byte order
+  uint32_t addr[4] = {0, 0, 0, 0}; ///< network byte order
+  uint16_t port = 0;               ///< network byte order
 
   bool operator==(const endpoint& x) const {
     return family == x.family && std::memcmp(addr, x.addr, sizeof(addr)) == 0
@@ -135,14 +135,13 @@ bool is_loopback(const endpoint& ep) {
 /// What the kernel says of one socket.
 struct socket_owner {
   uid_t uid = 0;
-  uint64_t inode = 0;  ///< 0: no process holds it (closed, TIME_WAIT)
+  uint64_t inode = 0; ///< 0: no process holds it (closed, TIME_WAIT)
 };
 
 /// Looks up the TCP socket whose own end is `self` and whose peer is
 /// `peer`. Returns 0 and fills `out`, or an errno value (ENOENT: there is
 /// none).
-int find_socket(const endpoint& self, const endpoint& peer,
-                socket_owner& out) {
+int find_socket(const endpoint& self, const endpoint& peer, socket_owner& out) {
   int nl = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   if (nl < 0)
     return errno;
@@ -224,10 +223,10 @@ struct listener {
 };
 
 struct expectation {
-  std::vector<endpoint> addresses;  ///< the bind address, resolved
-  uint16_t port = 0;                ///< host byte order; 0: any
+  std::vector<endpoint> addresses; ///< the bind address, resolved
+  uint16_t port = 0;               ///< host byte order; 0: any
   peer_rule rule;
-  int claimed = -1;                 ///< the listener's descriptor
+  int claimed = -1; ///< the listener's descriptor
 };
 
 struct guard_state {
@@ -311,9 +310,8 @@ bool admitted(int fd, const listener& l) {
       who = own.uid;
   }
   if (who) {
-    bool ok = l.rule.readers_of.empty()
-                ? (*who == 0 || *who == geteuid())
-                : may_read(l.rule.readers_of, *who);
+    bool ok = l.rule.readers_of.empty() ? (*who == 0 || *who == geteuid())
+                                        : may_read(l.rule.readers_of, *who);
     if (ok)
       return true;
     why = "it comes from " + user_name(*who)
@@ -403,8 +401,7 @@ expected_listener::expected_listener(const std::string& bind, uint16_t port,
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   addrinfo* res = nullptr;
-  if (getaddrinfo(bind.empty() ? nullptr : bind.c_str(), "0", &hints, &res)
-        == 0
+  if (getaddrinfo(bind.empty() ? nullptr : bind.c_str(), "0", &hints, &res) == 0
       && res) {
     for (auto* ai = res; ai; ai = ai->ai_next) {
       sockaddr_storage sa{};

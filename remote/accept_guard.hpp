@@ -15,11 +15,10 @@
 
 #pragma once
 
-#include <sys/types.h>
-
 #include <string>
 
 #include <caf/error.hpp>
+#include <sys/types.h>
 
 namespace procman::detail {
 

@@ -8,21 +8,19 @@
 #include <mutex>
 #include <tuple>
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 #include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "procman/messages/error.hpp"
 #include "procman/remote/accept_guard.hpp"
@@ -119,8 +117,8 @@ std::string snapshot(const std::string& contents) {
       }
       done += static_cast<size_t>(n);
     }
-    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
-                             | F_SEAL_SEAL);
+    fcntl(fd, F_ADD_SEALS,
+          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
     i = fds.emplace(contents, fd).first;
   }
   return "/proc/self/fd/" + std::to_string(i->second);
@@ -167,8 +165,7 @@ caf::error load_tls(const tls_options& files, const tls_options& names) {
   if (SSL_CTX_check_private_key(ctx.get()) != 1)
     return invalid("the TLS key " + names.key
                    + " does not belong to the certificate " + names.cert);
-  if (SSL_CTX_load_verify_locations(ctx.get(), files.ca.c_str(), nullptr)
-      != 1)
+  if (SSL_CTX_load_verify_locations(ctx.get(), files.ca.c_str(), nullptr) != 1)
     return invalid("the TLS CA file " + names.ca
                    + " holds no usable PEM certificate: " + ssl_errors());
   return caf::none;
@@ -229,8 +226,7 @@ caf::error configure_remote(caf::actor_system_config& cfg,
 bool uses_tls(const caf::actor_system& sys) {
   // caf::openssl without a certificate would speak anonymous TLS, which
   // authenticates nobody: that counts as cleartext here.
-  return sys.has_openssl_manager()
-         && !sys.config().openssl_certificate.empty();
+  return sys.has_openssl_manager() && !sys.config().openssl_certificate.empty();
 }
 
 bool is_loopback(const std::string& host) {
@@ -245,7 +241,8 @@ bool is_loopback(const std::string& host) {
   bool all = true;
   for (auto* ai = res; ai; ai = ai->ai_next) {
     if (ai->ai_family == AF_INET) {
-      auto addr = ntohl(reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr.s_addr);
+      auto addr
+        = ntohl(reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr.s_addr);
       all = all && (addr >> 24) == 127;
     } else if (ai->ai_family == AF_INET6) {
       auto& a6 = reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr;
@@ -266,8 +263,10 @@ caf::expected<uint16_t> publish_actor(caf::actor_system& sys, const Handle& hdl,
                                       const std::string& what,
                                       const std::string& readers_of) {
   if (!sys.has_middleman())
-    return invalid("cannot publish " + what + ": the actor system has no "
-                   "middleman (call configure_remote before constructing it)");
+    return invalid(
+      "cannot publish " + what
+      + ": the actor system has no "
+        "middleman (call configure_remote before constructing it)");
   auto tls = uses_tls(sys);
   if (!tls && !is_loopback(bind))
     return invalid("refusing to publish " + what + " on "
@@ -292,17 +291,15 @@ caf::expected<uint16_t> publish_actor(caf::actor_system& sys, const Handle& hdl,
 
 } // namespace
 
-caf::expected<uint16_t> publish_manager(caf::actor_system& sys,
-                                        const manager_actor& mgr,
-                                        uint16_t port, const std::string& bind,
-                                        const std::string& readers_of) {
+caf::expected<uint16_t>
+publish_manager(caf::actor_system& sys, const manager_actor& mgr, uint16_t port,
+                const std::string& bind, const std::string& readers_of) {
   return publish_actor(sys, mgr, port, bind, "the manager", readers_of);
 }
 
-caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
-                                     const node_gate_actor& gate,
-                                     uint16_t port, const std::string& bind,
-                                     const std::string& readers_of) {
+caf::expected<uint16_t>
+publish_gate(caf::actor_system& sys, const node_gate_actor& gate, uint16_t port,
+             const std::string& bind, const std::string& readers_of) {
   return publish_actor(sys, gate, port, bind, "the store node", readers_of);
 }
 
@@ -366,10 +363,9 @@ parse_host_port(const std::string& text, const std::string& what) {
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
-caf::expected<manager_actor> connect_manager(caf::actor_system& sys,
-                                             const std::string& host,
-                                             uint16_t port,
-                                             caf::timespan timeout) {
+caf::expected<manager_actor>
+connect_manager(caf::actor_system& sys, const std::string& host, uint16_t port,
+                caf::timespan timeout) {
   auto where = host + ":" + std::to_string(port);
   auto fail = [&](const std::string& why) {
     return make_error(errc::connect_failure,
@@ -394,7 +390,9 @@ caf::expected<manager_actor> connect_manager(caf::actor_system& sys,
         else
           result = caf::actor_cast<manager_actor>(std::move(ptr));
       },
-      [&](caf::error& err) { result = fail(connect_failure_reason(sys, err)); });
+      [&](caf::error& err) {
+        result = fail(connect_failure_reason(sys, err));
+      });
   return result;
 }
 

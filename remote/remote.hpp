@@ -6,7 +6,7 @@
 //   caf::actor_system_config cfg;
 //   cfg.add_message_types<caf::id_block::procman>();
 //   procman::tls_options tls{"node.pem", "node.key", "ca.pem"};
-//   if (auto err = procman::configure_remote(cfg, tls)) ...   // before the system
+//   if (auto err = procman::configure_remote(cfg, tls)) ... // before sys
 //   caf::actor_system sys{cfg};
 //   auto port = procman::publish_manager(sys, mgr, 4000, "0.0.0.0");  // server
 //   auto mgr = procman::connect_manager(sys, "runner.example", 4000);  // host
@@ -28,7 +28,6 @@
 #include <caf/expected.hpp>
 
 #include "procman/messages/actors.hpp"
-
 #include "procman/messages/defaults.hpp"
 
 namespace procman {
@@ -42,9 +41,7 @@ struct tls_options {
   std::string ca;
 
   /// Whether any of the three is set.
-  bool enabled() const {
-    return !cert.empty() || !key.empty() || !ca.empty();
-  }
+  bool enabled() const { return !cert.empty() || !key.empty() || !ca.empty(); }
 };
 
 /// Prepares `cfg` for remote access: loads caf::io::middleman and, with
@@ -76,18 +73,16 @@ bool is_loopback(const std::string& host);
 /// else's connection is closed before a byte is read or written (and
 /// logged). Errors: invalid_argument for a bind beyond loopback without
 /// TLS, or when the kernel cannot tell who connects.
-caf::expected<uint16_t> publish_manager(caf::actor_system& sys,
-                                        const manager_actor& mgr,
-                                        uint16_t port, const std::string& bind,
-                                        const std::string& readers_of = {});
+caf::expected<uint16_t>
+publish_manager(caf::actor_system& sys, const manager_actor& mgr, uint16_t port,
+                const std::string& bind, const std::string& readers_of = {});
 
 /// Serves a store node's gate (the manager and the work endpoint,
 /// docs/distribution.md) as publish_manager serves a manager, with the same
 /// rules.
-caf::expected<uint16_t> publish_gate(caf::actor_system& sys,
-                                     const node_gate_actor& gate,
-                                     uint16_t port, const std::string& bind,
-                                     const std::string& readers_of = {});
+caf::expected<uint16_t>
+publish_gate(caf::actor_system& sys, const node_gate_actor& gate, uint16_t port,
+             const std::string& bind, const std::string& readers_of = {});
 
 /// Connects to a manager that publish_manager serves on `host`:`port`, with
 /// TLS when `sys` was configured with it. Blocks the calling thread (not for

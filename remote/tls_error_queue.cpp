@@ -13,7 +13,6 @@
 // before libssl's, make it so and call libssl's.
 
 #include <dlfcn.h>
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 

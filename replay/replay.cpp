@@ -48,12 +48,12 @@ namespace {
 
 using process_map = std::map<std::string, process_actor>;
 
-// -- a launcher that starts nothing ---------------------------------------------
+// -- a launcher that starts nothing -------------------------------------------
 
 /// What became of one claim of a process, as the recording says.
 struct recorded_start {
-  int exec_pid = 0;     ///< the executor started with this pid
-  int spawn_errno = 0;  ///< or it could not be started
+  int exec_pid = 0;         ///< the executor started with this pid
+  int spawn_errno = 0;      ///< or it could not be started
   bool runner_died = false; ///< or its runner died before it tried
 };
 
@@ -86,7 +86,7 @@ struct recorded_launcher : executor_launcher {
   }
 };
 
-// -- the supervisor's stand-in ------------------------------------------------------
+// -- the supervisor's stand-in ------------------------------------------------
 
 struct driver_state {
   static inline const char* name = "replay-driver";
@@ -123,7 +123,8 @@ driver(supervisor_actor::stateful_pointer<driver_state> self,
       auto& procs = *self->state.procs;
       if (auto i = procs.find(pid); i != procs.end())
         return caf::actor_cast<caf::actor>(i->second);
-      return make_error(errc::unknown_process, "no process " + pid + " runs here");
+      return make_error(errc::unknown_process,
+                        "no process " + pid + " runs here");
     },
     [](atom::claim) {
       // nop: claims come from the recording
@@ -134,7 +135,7 @@ driver(supervisor_actor::stateful_pointer<driver_state> self,
   };
 }
 
-// -- helpers --------------------------------------------------------------------------
+// -- helpers ------------------------------------------------------------------
 
 json::object comparable(const log_entry& e) {
   auto o = log_line(e);
@@ -169,7 +170,7 @@ bool failed_start(const log_entry& e) {
   return e.what.kind == transition_kind::fail && e.what.spawn_errno != 0;
 }
 
-// -- the replayer ------------------------------------------------------------------------
+// -- the replayer -------------------------------------------------------------
 
 class replayer {
 public:
@@ -177,7 +178,8 @@ public:
     : log_(log), report_() {
     report_.entries = log.entries.size();
     if (opts.work_dir.empty()) {
-      auto base = std::filesystem::temp_directory_path() / "procman-replay-XXXXXX";
+      auto base = std::filesystem::temp_directory_path()
+                  / "procman-replay-XXXXXX";
       auto tmpl = base.string();
       if (mkdtemp(tmpl.data()) == nullptr)
         throw std::runtime_error("cannot create a temporary directory");
@@ -189,7 +191,8 @@ public:
     cfg_.set("scheduler.policy", caf::atom("testing"));
     cfg_.add_message_types<caf::id_block::procman>();
     sys_ = std::make_unique<caf::actor_system>(cfg_);
-    sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(sys_->scheduler());
+    sched_
+      = &dynamic_cast<caf::scheduler::test_coordinator&>(sys_->scheduler());
   }
 
   ~replayer() {
@@ -217,7 +220,7 @@ public:
   }
 
 private:
-  // -- set-up -------------------------------------------------------------------------
+  // -- set-up -----------------------------------------------------------------
 
   bool open_store() {
     store_options so;
@@ -235,7 +238,8 @@ private:
     };
     auto db = store::open(so);
     if (!db) {
-      diverge(0, "", "", "", "cannot open the replay store: " + render(db.error()));
+      diverge(0, "", "", "",
+              "cannot open the replay store: " + render(db.error()));
       return false;
     }
     db_ = std::shared_ptr<procman::store>(std::move(*db));
@@ -342,7 +346,7 @@ private:
     return std::nullopt;
   }
 
-  // -- asking actors under the deterministic scheduler ------------------------------------
+  // -- asking actors under the deterministic scheduler ------------------------
 
   template <class R, class Handle, class... Ts>
   caf::expected<R> ask(const Handle& hdl, Ts... xs) {
@@ -363,7 +367,7 @@ private:
     return std::move(**out);
   }
 
-  // -- one step ------------------------------------------------------------------------------
+  // -- one step ---------------------------------------------------------------
 
   void step(size_t i) {
     auto& entries = log_.entries;
@@ -395,10 +399,10 @@ private:
       }
       auto& want = entries[chain[k]];
       if (k >= got.size())
-        return diverge(want.seq, want.what.pid,
-                       json::serialize(comparable(want)),
-                       last_error_.empty() ? "nothing" : "nothing (" + last_error_ + ")",
-                       "the engine did not commit this transition");
+        return diverge(
+          want.seq, want.what.pid, json::serialize(comparable(want)),
+          last_error_.empty() ? "nothing" : "nothing (" + last_error_ + ")",
+          "the engine did not commit this transition");
       auto a = comparable(want);
       auto b = comparable(got[k]);
       if (a != b) {
@@ -407,8 +411,8 @@ private:
                         ? std::string{"the record after this transition "
                                       "differs from the recorded one (digest)"}
                         : "differs in " + fields;
-        diverge(want.seq, want.what.pid, json::serialize(a),
-                json::serialize(b), std::move(reason));
+        diverge(want.seq, want.what.pid, json::serialize(a), json::serialize(b),
+                std::move(reason));
         if (fields == "digest")
           if (auto rec = db_->get(want.what.pid))
             report_.divergence->record
@@ -505,7 +509,8 @@ private:
           keep_error(ask<process_record>(store_, atom::apply_v, t));
           return;
         }
-        keep_error(ask<std::string>(manager_, start_request{t.spec, t.pid, {}}));
+        keep_error(
+          ask<std::string>(manager_, start_request{t.spec, t.pid, {}}));
         return;
       case tk::retry:
       case tk::schedule_add:
@@ -515,8 +520,8 @@ private:
         keep_error(ask<process_record>(store_, atom::apply_v, t));
         return;
       case tk::claim: {
-        auto recs = ask<std::vector<process_record>>(queue_for(t.runner),
-                                                     atom::claim_v, uint32_t{1});
+        auto recs = ask<std::vector<process_record>>(
+          queue_for(t.runner), atom::claim_v, uint32_t{1});
         keep_error(recs);
         if (!recs)
           return;
@@ -619,7 +624,8 @@ private:
             return;
           }
         }
-        exit_child(t.pid, t.error.exit_code, t.error.signal, t.error.stderr_tail);
+        exit_child(t.pid, t.error.exit_code, t.error.signal,
+                   t.error.stderr_tail);
         return;
       case tk::cancel:
         if (from_executor) {
@@ -633,9 +639,8 @@ private:
         return;
       case tk::proceed:
         keep_error(ask<std::string>(
-          manager_, proceed_request{t.pid,
-                                    t.data.empty() ? std::string{"{}"} : t.data,
-                                    {}}));
+          manager_, proceed_request{
+                      t.pid, t.data.empty() ? std::string{"{}"} : t.data, {}}));
         return;
       case tk::purge:
         keep_error(ask<process_record>(store_, atom::apply_v, t));
@@ -662,10 +667,11 @@ private:
     return std::move(*v);
   }
 
-  // -- the end ---------------------------------------------------------------------------------
+  // -- the end ----------------------------------------------------------------
 
   void compare_records() {
-    std::set<std::string> skipped(report_.skipped.begin(), report_.skipped.end());
+    std::set<std::string> skipped(report_.skipped.begin(),
+                                  report_.skipped.end());
     for (auto& want : log_.records) {
       if (skipped.count(want.pid))
         continue;
@@ -690,8 +696,8 @@ private:
                std::string got, std::string reason) {
     if (report_.divergence)
       return;
-    report_.divergence = replay_divergence{seq, pid, std::move(expected),
-                                           std::move(got), std::move(reason), {}};
+    report_.divergence = replay_divergence{
+      seq, pid, std::move(expected), std::move(got), std::move(reason), {}};
   }
 
   void shutdown() {

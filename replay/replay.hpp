@@ -26,7 +26,7 @@
 namespace procman {
 
 struct replay_divergence {
-  uint64_t seq = 0;     ///< recorded sequence number (0: a final record)
+  uint64_t seq = 0; ///< recorded sequence number (0: a final record)
   std::string pid;
   std::string expected; ///< JSON of the recorded entry or record
   std::string got;      ///< JSON of what the engine did, or "nothing"
@@ -36,11 +36,11 @@ struct replay_divergence {
 };
 
 struct replay_report {
-  size_t entries = 0;           ///< entries in the log
-  size_t checked = 0;           ///< entries reproduced and compared
-  size_t processes = 0;         ///< processes replayed
-  size_t records_checked = 0;   ///< final records compared
-  std::vector<std::string> skipped;  ///< pids whose enqueue is not in the log
+  size_t entries = 0;               ///< entries in the log
+  size_t checked = 0;               ///< entries reproduced and compared
+  size_t processes = 0;             ///< processes replayed
+  size_t records_checked = 0;       ///< final records compared
+  std::vector<std::string> skipped; ///< pids whose enqueue is not in the log
   std::optional<replay_divergence> divergence;
 
   bool ok() const { return !divergence.has_value(); }

@@ -36,7 +36,7 @@ namespace json = boost::json;
 
 namespace {
 
-// -- argument helpers ------------------------------------------------------------
+// -- argument helpers ---------------------------------------------------------
 
 std::string field(const char* name) {
   return std::string("field \"") + name + "\"";
@@ -107,7 +107,7 @@ std::string no_nul(json::string_view s, const std::string& what) {
   return std::string(s);
 }
 
-// -- procman.set -------------------------------------------------------------------
+// -- procman.set --------------------------------------------------------------
 
 class set_step : public step {
 public:
@@ -123,7 +123,7 @@ private:
   json::object values_;
 };
 
-// -- procman.pause -----------------------------------------------------------------
+// -- procman.pause ------------------------------------------------------------
 
 class pause_step : public interrupting_step {
 public:
@@ -139,7 +139,7 @@ private:
   json::object values_;
 };
 
-// -- procman.fail ------------------------------------------------------------------
+// -- procman.fail -------------------------------------------------------------
 
 class fail_step : public step {
 public:
@@ -155,7 +155,7 @@ private:
   std::string message_;
 };
 
-// -- procman.sleep -----------------------------------------------------------------
+// -- procman.sleep ------------------------------------------------------------
 
 class sleep_step : public step {
 public:
@@ -177,9 +177,9 @@ public:
       auto now = clock::now();
       if (now >= end)
         break;
-      auto next = std::min(
-        end, now + std::chrono::duration_cast<clock::duration>(
-                     duration<double>(interval)));
+      auto next = std::min(end, now
+                                  + std::chrono::duration_cast<clock::duration>(
+                                    duration<double>(interval)));
       std::this_thread::sleep_until(next);
       auto done = duration<double>(clock::now() - start).count();
       if (clock::now() < end)
@@ -203,7 +203,7 @@ private:
   double seconds_;
 };
 
-// -- procman.exec ------------------------------------------------------------------
+// -- procman.exec -------------------------------------------------------------
 
 struct exec_options {
   std::vector<std::string> argv;
@@ -250,11 +250,11 @@ exec_options parse_exec_args(const json::value& args) {
       if (kv.value().is_null())
         opts.env.emplace_back(name, std::nullopt);
       else if (kv.value().is_string())
-        opts.env.emplace_back(
-          name, no_nul(kv.value().get_string(), field("env")));
+        opts.env.emplace_back(name,
+                              no_nul(kv.value().get_string(), field("env")));
       else
-        throw spec_error(field("env") + " must map names to strings (\""
-                         + name + "\" does not)");
+        throw spec_error(field("env") + " must map names to strings (\"" + name
+                         + "\" does not)");
     }
   }
   if (auto v = find(o, "stdin")) {
@@ -275,8 +275,8 @@ exec_options parse_exec_args(const json::value& args) {
       if (!c.is_int64() && !c.is_uint64())
         throw bad();
       auto n = c.is_int64() ? c.get_int64()
-                            : static_cast<int64_t>(std::min<uint64_t>(
-                              c.get_uint64(), 1000));
+                            : static_cast<int64_t>(
+                              std::min<uint64_t>(c.get_uint64(), 1000));
       if (n < 0 || n > 255)
         throw bad();
       opts.ok_codes.push_back(static_cast<int>(n));
@@ -288,9 +288,7 @@ exec_options parse_exec_args(const json::value& args) {
 // Closes a file descriptor once.
 struct fd_guard {
   int fd = -1;
-  ~fd_guard() {
-    reset();
-  }
+  ~fd_guard() { reset(); }
   void reset() {
     if (fd >= 0)
       ::close(fd);
@@ -352,8 +350,8 @@ public:
     int p[2];
     auto make_pipe = [&](fd_guard& r, fd_guard& w) {
       if (::pipe2(p, O_CLOEXEC) != 0)
-        throw std::runtime_error(prefix + ": cannot create a pipe: "
-                                 + std::strerror(errno));
+        throw std::runtime_error(
+          prefix + ": cannot create a pipe: " + std::strerror(errno));
       r.fd = p[0];
       w.fd = p[1];
     };
@@ -385,8 +383,8 @@ public:
     sigemptyset(&none);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF
-                                       | POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     auto env = environment(ctx);
     std::vector<char*> envp;
     for (auto& e : env)
@@ -402,11 +400,11 @@ public:
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0)
-      throw std::runtime_error(prefix + ": cannot run: " + std::strerror(rc)
-                               + (rc == ENOENT && prog.find('/')
-                                                    == std::string::npos
-                                    ? " (not found in PATH)"
-                                    : ""));
+      throw std::runtime_error(
+        prefix + ": cannot run: " + std::strerror(rc)
+        + (rc == ENOENT && prog.find('/') == std::string::npos
+             ? " (not found in PATH)"
+             : ""));
     in_r.reset();
     out_w.reset();
     err_w.reset();
@@ -416,16 +414,15 @@ public:
     sanitize_utf8(err);
     auto stderr_tail = [&] {
       auto tail = text_tail(err, 2000);
-      while (!tail.empty() && std::isspace(static_cast<unsigned char>(
-                                tail.back())))
+      while (!tail.empty()
+             && std::isspace(static_cast<unsigned char>(tail.back())))
         tail.pop_back();
       return tail.empty() ? std::string{} : "; stderr: " + tail;
     };
     if (WIFSIGNALED(status))
-      throw std::runtime_error(prefix + " was killed by signal "
-                               + std::to_string(WTERMSIG(status)) + " ("
-                               + signal_name(WTERMSIG(status)) + ")"
-                               + stderr_tail());
+      throw std::runtime_error(
+        prefix + " was killed by signal " + std::to_string(WTERMSIG(status))
+        + " (" + signal_name(WTERMSIG(status)) + ")" + stderr_tail());
     int code = WEXITSTATUS(status);
     if (std::find(opts_.ok_codes.begin(), opts_.ok_codes.end(), code)
         == opts_.ok_codes.end())
@@ -506,7 +503,8 @@ private:
             continue; // keep draining, drop the excess
           }
           dst.append(buf, static_cast<size_t>(n));
-          ctx.live_output(stream, std::string_view{buf, static_cast<size_t>(n)});
+          ctx.live_output(stream,
+                          std::string_view{buf, static_cast<size_t>(n)});
           continue;
         }
         if (n < 0 && errno == EINTR)
@@ -578,14 +576,14 @@ private:
     if (!exited) {
       while (::waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR)
-          throw std::runtime_error(prefix + ": lost track of the command: "
-                                   + std::strerror(errno));
+          throw std::runtime_error(
+            prefix + ": lost track of the command: " + std::strerror(errno));
       }
     }
     if (!overflow.empty())
       throw output_error(prefix + ": " + overflow + " is above the limit of "
-                               + std::to_string(limit)
-                               + " bytes; the command was stopped");
+                         + std::to_string(limit)
+                         + " bytes; the command was stopped");
     return status;
   }
 
@@ -600,9 +598,10 @@ void register_builtin_steps(step_registry& reg) {
   reg.add_pure("procman.set", [](const json::value& args, const service_map&) {
     return std::make_unique<set_step>(merge_args(args));
   });
-  reg.add_pure("procman.pause", [](const json::value& args, const service_map&) {
-    return std::make_unique<pause_step>(merge_args(args));
-  });
+  reg.add_pure("procman.pause",
+               [](const json::value& args, const service_map&) {
+                 return std::make_unique<pause_step>(merge_args(args));
+               });
   reg.add_pure("procman.fail", [](const json::value& args, const service_map&) {
     auto o = named_args(args, {"message"});
     std::string message = "failed on purpose (procman.fail)";
@@ -613,7 +612,8 @@ void register_builtin_steps(step_registry& reg) {
     }
     return std::make_unique<fail_step>(std::move(message));
   });
-  reg.add_pure("procman.sleep", [](const json::value& args, const service_map&) {
+  reg.add_pure("procman.sleep", [](const json::value& args,
+                                   const service_map&) {
     auto o = named_args(args, {"seconds"});
     auto s = find(o, "seconds");
     if (!s)

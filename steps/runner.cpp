@@ -39,17 +39,11 @@ public:
     }
   }
 
-  const std::string& pid() const override {
-    return opts_.pid;
-  }
+  const std::string& pid() const override { return opts_.pid; }
 
-  const std::string& step_name() const override {
-    return name_;
-  }
+  const std::string& step_name() const override { return name_; }
 
-  const std::string& script_args() const override {
-    return opts_.script_args;
-  }
+  const std::string& script_args() const override { return opts_.script_args; }
 
   void live_output(output_stream stream, std::string_view data) override {
     if (observer_.live_output && !data.empty())
@@ -130,16 +124,17 @@ step_run_result run_steps(const std::vector<step_spec>& steps, uint32_t first,
       try {
         output = s->execute(data, ctx);
       } catch (const spec_error& e) {
-        return fail(i, error_kind::spec,
-                    "step " + name + ": bad args: " + e.what(),
-                    detail::take_exception_stack(dynamic_cast<const void*>(&e)));
+        return fail(
+          i, error_kind::spec, "step " + name + ": bad args: " + e.what(),
+          detail::take_exception_stack(dynamic_cast<const void*>(&e)));
       } catch (const output_error& e) {
-        return fail(i, error_kind::output, "step " + name + ": " + e.what(),
-                    detail::take_exception_stack(dynamic_cast<const void*>(&e)));
+        return fail(
+          i, error_kind::output, "step " + name + ": " + e.what(),
+          detail::take_exception_stack(dynamic_cast<const void*>(&e)));
       } catch (const std::exception& e) {
-        return fail(i, error_kind::exception,
-                    "Step " + name + " failed: " + e.what(),
-                    detail::take_exception_stack(dynamic_cast<const void*>(&e)));
+        return fail(
+          i, error_kind::exception, "Step " + name + " failed: " + e.what(),
+          detail::take_exception_stack(dynamic_cast<const void*>(&e)));
       } catch (...) {
         return fail(i, error_kind::exception,
                     "Step " + name + " failed: exception of type "

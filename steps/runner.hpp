@@ -16,13 +16,13 @@
 
 namespace procman {
 
-
 /// How a run of steps ended.
 struct step_run_result {
   enum outcome_t { finished, interrupted, failed } outcome = finished;
-  uint32_t step = 0;            ///< failed / interrupted step; finished: the last
-  boost::json::object output;   ///< finished: last output; interrupted: that step's output
-  error_info error;             ///< failed
+  uint32_t step = 0; ///< failed / interrupted step; finished: the last
+  boost::json::object
+    output;         ///< finished: last output; interrupted: that step's output
+  error_info error; ///< failed
 };
 
 /// Receives events while steps run (the executor forwards them to its parent).
@@ -30,8 +30,7 @@ struct step_observer {
   std::function<void(uint32_t step)> started;
   std::function<void(uint32_t step)> completed;
   /// Optional, after `completed`: the step's output (the next step's input).
-  std::function<void(uint32_t step, const boost::json::object& output)>
-    output;
+  std::function<void(uint32_t step, const boost::json::object& output)> output;
   std::function<void(uint32_t step, double percent, const std::string& msg)>
     progress;
   /// Live output of the step's commands (step_context::live_output), as

@@ -63,22 +63,19 @@ public:
   virtual ~step() = default;
 
   /// Runs the step on `data` and returns its output object.
-  virtual boost::json::object execute(const boost::json::object& data,
-                                      step_context& ctx) = 0;
+  virtual boost::json::object
+  execute(const boost::json::object& data, step_context& ctx)
+    = 0;
 
   /// Whether the process pauses (`interrupted`) after this step.
-  virtual bool interrupts() const {
-    return false;
-  }
+  virtual bool interrupts() const { return false; }
 };
 
 /// A step after which the process pauses for a human decision; `proceed`
 /// merges extra data over its output and continues with the next step.
 class interrupting_step : public step {
 public:
-  bool interrupts() const override {
-    return true;
-  }
+  bool interrupts() const override { return true; }
 };
 
 /// Thrown by a factory for `args` or `services` it cannot use; the process

@@ -40,7 +40,7 @@ std::string known_classes(const std::vector<std::string>& classes) {
 
 } // namespace
 
-// -- step_registry --------------------------------------------------------------
+// -- step_registry ------------------------------------------------------------
 
 std::vector<std::string> step_registry::classes() const {
   std::vector<std::string> result;
@@ -131,7 +131,7 @@ failure step_registry::precheck(const std::vector<step_spec>& steps,
   return {};
 }
 
-// -- step libraries ----------------------------------------------------------------
+// -- step libraries -----------------------------------------------------------
 
 failure load_step_library(const std::string& path, step_registry& reg,
                           service_registry& services) {

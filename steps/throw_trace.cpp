@@ -26,10 +26,9 @@ using backtrace_full_callback = int (*)(void* data, uintptr_t pc,
 __attribute__((weak)) backtrace_state*
 backtrace_create_state(const char* filename, int threaded,
                        backtrace_error_callback error_callback, void* data);
-using backtrace_syminfo_callback = void (*)(void* data, uintptr_t pc,
-                                           const char* symname,
-                                           uintptr_t symval,
-                                           uintptr_t symsize);
+using backtrace_syminfo_callback
+  = void (*)(void* data, uintptr_t pc, const char* symname, uintptr_t symval,
+             uintptr_t symsize);
 __attribute__((weak)) int
 backtrace_pcinfo(backtrace_state* state, uintptr_t pc,
                  backtrace_full_callback callback,
@@ -90,8 +89,7 @@ std::vector<source_frame> source_frames(const void* addr) {
       if (function == nullptr)
         return 0;
       auto& out = *static_cast<std::vector<source_frame>*>(data);
-      out.push_back({boost::core::demangle(function), file ? file : "",
-                     line});
+      out.push_back({boost::core::demangle(function), file ? file : "", line});
       return 0;
     },
     [](void*, const char*, int) {}, &result);
@@ -178,8 +176,9 @@ void note_exception_stack(const void* object) noexcept {
 }
 
 std::string take_exception_stack(const void* object) {
-  if (noted.valid && (object == nullptr || noted.object == nullptr
-                      || noted.object == object)) {
+  if (noted.valid
+      && (object == nullptr || noted.object == nullptr
+          || noted.object == object)) {
     noted.valid = false;
     auto st = boost::stacktrace::stacktrace::from_dump(noted.frames,
                                                        sizeof(noted.frames));

@@ -7,14 +7,13 @@
 
 #define BOOST_TEST_MODULE procman
 #define BOOST_TEST_NO_MAIN
-#include <boost/test/unit_test.hpp>
-
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <boost/test/tree/observer.hpp>
+#include <boost/test/unit_test.hpp>
 
 #include "fixtures/preconditions.hpp"
 
@@ -39,9 +38,7 @@ skip_observer observer;
 
 /// Registers the observer once the framework is set up.
 struct observe_skips {
-  observe_skips() {
-    utf::framework::register_observer(observer);
-  }
+  observe_skips() { utf::framework::register_observer(observer); }
 };
 
 BOOST_TEST_GLOBAL_FIXTURE(observe_skips);
@@ -55,7 +52,8 @@ int main(int argc, char* argv[]) {
   auto strict = std::getenv("PROCMAN_TEST_NO_SKIP");
   bool fail = strict && std::string(strict) == "1";
   for (auto& s : observer.skipped)
-    std::cerr << (fail ? "FAILED (PROCMAN_TEST_NO_SKIP=1), skipped " : "SKIPPED ")
+    std::cerr << (fail ? "FAILED (PROCMAN_TEST_NO_SKIP=1), skipped "
+                       : "SKIPPED ")
               << s << "\n";
   return fail ? 1 : procman::test::skipped_exit_code;
 }

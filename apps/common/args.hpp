@@ -44,7 +44,8 @@ public:
 
   bool has(const std::string& name) const { return options_.count(name) > 0; }
 
-  std::string get(const std::string& name, const std::string& fallback = {}) const {
+  std::string get(const std::string& name,
+                  const std::string& fallback = {}) const {
     auto i = options_.find(name);
     return i == options_.end() ? fallback : i->second;
   }
@@ -66,8 +67,7 @@ public:
     auto v = std::strtoull(s.c_str(), &end, 10);
     // Digits only: strtoull would also take leading blanks and a sign.
     if (s.empty() || s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0
-        || v < lo
-        || v > hi)
+        || v < lo || v > hi)
       throw usage_error("option --" + name + " must be a whole number from "
                         + std::to_string(lo) + " to " + std::to_string(hi)
                         + ", not \"" + s + "\"");
@@ -97,7 +97,7 @@ private:
   std::vector<std::string> positional_;
 };
 
-// -- environment -----------------------------------------------------------------
+// -- environment --------------------------------------------------------------
 
 /// The environment variables that stand in for options not given on the
 /// command line, the one place that names them (docs/usage.md).
@@ -159,14 +159,14 @@ inline std::string store_dir(const args& a) {
   return "/tmp/procman-" + std::to_string(getuid());
 }
 
-// -- declaring options on CLI11 ----------------------------------------------------
+// -- declaring options on CLI11 -----------------------------------------------
 
 /// One option of a program or command, for `declare` and its help.
 struct option_decl {
   enum kind_t { flag, option, repeated };
-  const char* name;   ///< without the dashes
+  const char* name; ///< without the dashes
   kind_t kind;
-  const char* value;  ///< what its value is, for the help (`JSON`, `S`)
+  const char* value; ///< what its value is, for the help (`JSON`, `S`)
   const char* help;
 };
 
@@ -253,15 +253,15 @@ public:
     for (auto* opt : app->get_options({}))
       if (opt->get_positional() && !opt->get_type_name().empty())
         out += " " + opt->get_type_name();
-    if (!app->get_options([](const CLI::Option* o) { return o->nonpositional(); })
+    if (!app
+           ->get_options(
+             [](const CLI::Option* o) { return o->nonpositional(); })
            .empty())
       out += " [OPTIONS]";
     return out + "\n";
   }
 
-  std::string make_positionals(const CLI::App*) const override {
-    return {};
-  }
+  std::string make_positionals(const CLI::App*) const override { return {}; }
 
   std::string make_option_desc(const CLI::Option* opt) const override {
     return wrap(opt->get_description(), width - get_column_width());

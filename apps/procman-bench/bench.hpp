@@ -16,9 +16,8 @@
 #include <string>
 #include <vector>
 
-#include <sys/types.h>
-
 #include <boost/json.hpp>
+#include <sys/types.h>
 
 #include "procman/door/door.hpp"
 #include "procman/persistence/store.hpp"
@@ -54,16 +53,14 @@ public:
     return door_.cancel(pid);
   }
   outcome<schedule_record> add_schedule(const std::string& name,
-                                              const std::string& cron,
-                                              const process_spec& spec) {
+                                        const std::string& cron,
+                                        const process_spec& spec) {
     return door_.call(schedule_add_request{name, cron, spec});
   }
   outcome<schedule_record> remove_schedule(const std::string& name) {
     return door_.call(schedule_remove_request{name});
   }
-  procman::store& db() {
-    return *db_;
-  }
+  procman::store& db() { return *db_; }
 
 private:
   client(std::shared_ptr<procman::store> db, door d)
@@ -74,16 +71,16 @@ private:
   door door_;
 };
 
-// -- options -------------------------------------------------------------------
+// -- options ------------------------------------------------------------------
 
 struct options {
   bool quick = false;
   bool json_out = false;
   bool keep = false;
-  std::string bin_dir;   ///< procman, procman-runner, procman-exec
-  std::string work_dir;  ///< scratch stores; removed unless --keep
-  std::string self;      ///< this program, for child modes
-  uint32_t parallel = 0; ///< P: children at once (0 = cores)
+  std::string bin_dir;         ///< procman, procman-runner, procman-exec
+  std::string work_dir;        ///< scratch stores; removed unless --keep
+  std::string self;            ///< this program, for child modes
+  uint32_t parallel = 0;       ///< P: children at once (0 = cores)
   uint64_t raw_n = 2000;       ///< spawns per raw-limit measurement
   uint64_t engine_n = 10000;   ///< processes through the runner (and replay)
   uint64_t latency_n = 300;    ///< processes one at a time, idle runner
@@ -91,32 +88,32 @@ struct options {
   uint64_t small = 10000;      ///< queued in the small store (claim cost)
   uint64_t claims = 300;       ///< claims per store
   uint64_t enqueue_one = 1000; ///< one-at-a-time enqueues into the big store
-  uint64_t enqueue_batched = 50000;  ///< batched enqueues (in batches of 1000)
-  uint64_t status_cli = 200;   ///< `procman status` commands
-  double status_seconds = 1.0; ///< per in-process look-up loop
-  uint64_t timeouts = 5;       ///< timed-out processes
-  uint64_t waits = 5;          ///< runs per figure of section "waits"
-  double rss_seconds = 3.0;    ///< runner on the big store
-  std::vector<std::string> only; ///< sections to run; empty = all
+  uint64_t enqueue_batched = 50000; ///< batched enqueues (in batches of 1000)
+  uint64_t status_cli = 200;        ///< `procman status` commands
+  double status_seconds = 1.0;      ///< per in-process look-up loop
+  uint64_t timeouts = 5;            ///< timed-out processes
+  uint64_t waits = 5;               ///< runs per figure of section "waits"
+  double rss_seconds = 3.0;         ///< runner on the big store
+  std::vector<std::string> only;    ///< sections to run; empty = all
   std::vector<std::string> runner_args; ///< extra arguments for engine runners
 
   bool wants(const std::string& section) const;
 };
 
-// -- report --------------------------------------------------------------------
+// -- report -------------------------------------------------------------------
 
 struct row {
   std::string section;
   std::string metric;
   std::string value;
-  std::string target;  ///< "" when none
-  int met = -1;        ///< -1 no target, 0 missed, 1 met
+  std::string target; ///< "" when none
+  int met = -1;       ///< -1 no target, 0 missed, 1 met
 };
 
 struct report {
   json::object machine;
   json::object config;
-  std::map<std::string, json::object> results;  ///< section -> figures
+  std::map<std::string, json::object> results; ///< section -> figures
   std::vector<row> rows;
 
   json::object& section(const std::string& name);
@@ -127,7 +124,7 @@ struct report {
   json::object to_json() const;
 };
 
-// -- time ----------------------------------------------------------------------
+// -- time ---------------------------------------------------------------------
 
 using clock = std::chrono::steady_clock;
 
@@ -139,7 +136,7 @@ uint64_t wall_us();
 
 double seconds_since(clock::time_point t0);
 
-// -- numbers -------------------------------------------------------------------
+// -- numbers ------------------------------------------------------------------
 
 /// Nearest-rank percentile of `xs` (sorted in place), q in [0, 1].
 double percentile(std::vector<double>& xs, double q);
@@ -148,11 +145,11 @@ double mean(const std::vector<double>& xs);
 /// "1,234" / "1.23" / "12.3" formatting for the table.
 std::string fmt_int(double x);
 std::string fmt(double x, int decimals);
-std::string fmt_rate(double per_second);  ///< "1,234/s"
-std::string fmt_us(double us);            ///< "850 µs" or "1.23 ms"
-std::string fmt_mib(double kib);          ///< "12.3 MiB"
+std::string fmt_rate(double per_second); ///< "1,234/s"
+std::string fmt_us(double us);           ///< "850 µs" or "1.23 ms"
+std::string fmt_mib(double kib);         ///< "12.3 MiB"
 
-// -- OS processes ----------------------------------------------------------------
+// -- OS processes -------------------------------------------------------------
 
 /// posix_spawn with the given descriptors (-1: /dev/null) and extra
 /// NAME=VALUE entries in the environment. Throws std::runtime_error.
@@ -184,7 +181,7 @@ bool alive(pid_t pid);
 /// Children of `pid` (from /proc/*/stat).
 std::vector<pid_t> children_of(pid_t pid);
 
-// -- runners -------------------------------------------------------------------
+// -- runners ------------------------------------------------------------------
 
 /// A procman-runner in the background with its stderr in a log file
 /// (`store` empty: no --store, for a worker node; `env`: NAME=VALUE
@@ -215,7 +212,7 @@ private:
   bool reaped_ = false;
 };
 
-// -- waiting for another process's commits ------------------------------------------
+// -- waiting for another process's commits ------------------------------------
 
 /// The pause between two reads of a record that another OS process
 /// changes: 100 µs. Reading the record costs a few µs, so a change is seen
@@ -225,7 +222,7 @@ private:
 /// down (enqueue -> finished p50 7.8 ms against 4.2 ms when polling).
 void poll_pause();
 
-// -- machine -------------------------------------------------------------------
+// -- machine ------------------------------------------------------------------
 
 json::object machine_facts();
 
@@ -241,7 +238,7 @@ void remove_tree(const std::string& dir);
 /// Bytes used by the files directly in `dir`.
 uint64_t dir_bytes(const std::string& dir);
 
-// -- specs ---------------------------------------------------------------------
+// -- specs --------------------------------------------------------------------
 
 /// The trivial one-step process: procman.set.
 extern const char* trivial_spec;
@@ -249,19 +246,19 @@ extern const char* trivial_spec;
 /// The executor's input for the trivial process, as the supervisor writes it.
 std::string trivial_exec_input(const std::string& pid);
 
-// -- the disk ------------------------------------------------------------------
+// -- the disk -----------------------------------------------------------------
 
 struct lmdb_floor {
-  double commit_p50_us = 0;   ///< one small put per durable commit
+  double commit_p50_us = 0; ///< one small put per durable commit
   double commits_per_s = 0;
-  double puts_per_s = 0;      ///< 100 small puts per durable commit
+  double puts_per_s = 0; ///< 100 small puts per durable commit
 };
 
 /// Plain LMDB in `dir` (created), durable commits: what this machine's
 /// disk allows before procman does anything.
 lmdb_floor measure_lmdb_floor(const std::string& dir, bool quick);
 
-// -- sections (sections.cpp) --------------------------------------------------------
+// -- sections (sections.cpp) --------------------------------------------------
 
 void run_raw_and_engine(const options& o, report& r);
 void run_latency_status_timeout(const options& o, report& r);
@@ -270,7 +267,7 @@ void run_replay(const options& o, report& r);
 void run_nodes(const options& o, report& r);
 void run_waits(const options& o, report& r);
 
-// -- child modes (main.cpp dispatches) -----------------------------------------------
+// -- child modes (main.cpp dispatches) ----------------------------------------
 
 /// `procman-bench enqueue --store D --n N [--batch B]`: enqueues N trivial
 /// processes through procman::client (one durable commit each, or B per

@@ -83,7 +83,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 } // namespace
 
-// -- child modes ---------------------------------------------------------------
+// -- child modes --------------------------------------------------------------
 
 namespace procman::bench {
 
@@ -178,15 +178,15 @@ int child_claims(int argc, char** argv) {
                         {"p90_us", percentile(xs, 0.9)},
                         {"mean_us", mean(xs)}};
   };
-  std::cout << json::serialize(json::object{{"small", figures(times[0])},
-                                            {"big", figures(times[1])}})
+  std::cout << json::serialize(
+    json::object{{"small", figures(times[0])}, {"big", figures(times[1])}})
             << "\n";
   return 0;
 }
 
 } // namespace procman::bench
 
-// -- main --------------------------------------------------------------------------
+// -- main ---------------------------------------------------------------------
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "enqueue")
@@ -204,7 +204,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (!a.positional().empty())
-      throw cli::usage_error("unexpected argument \"" + a.positional()[0] + "\"");
+      throw cli::usage_error("unexpected argument \"" + a.positional()[0]
+                             + "\"");
     o.quick = a.flag("quick");
     if (o.quick) {
       o.raw_n = 200;
@@ -253,7 +254,8 @@ int main(int argc, char** argv) {
     }
     o.work_dir = base;
   } catch (const cli::usage_error& e) {
-    std::cerr << "procman-bench: " << e.what() << "\n(see procman-bench --help)\n";
+    std::cerr << "procman-bench: " << e.what()
+              << "\n(see procman-bench --help)\n";
     return 2;
   }
   std::error_code ec;
@@ -265,12 +267,9 @@ int main(int argc, char** argv) {
   }
   report r;
   r.machine = machine_facts();
-  r.config = json::object{{"quick", o.quick},
-                          {"parallel", o.parallel},
-                          {"engine_n", o.engine_n},
-                          {"raw_n", o.raw_n},
-                          {"latency_n", o.latency_n},
-                          {"big", o.big},
+  r.config = json::object{{"quick", o.quick},         {"parallel", o.parallel},
+                          {"engine_n", o.engine_n},   {"raw_n", o.raw_n},
+                          {"latency_n", o.latency_n}, {"big", o.big},
                           {"small", o.small}};
   if (!o.json_out)
     std::fprintf(stderr, "procman-bench: %s, %s, scratch in %s\n",
@@ -287,9 +286,14 @@ int main(int argc, char** argv) {
       r.machine[key + "_commit_p50_us"] = f.commit_p50_us;
       r.machine[key + "_commits_per_s"] = f.commits_per_s;
       r.machine[key + "_puts_per_s_100_per_commit"] = f.puts_per_s;
-      r.add("0 machine", std::string("plain LMDB, one small put per durable commit (") + when + ")",
-            fmt_rate(f.commits_per_s) + " (p50 " + fmt_us(f.commit_p50_us) + ")");
-      r.add("0 machine", std::string("plain LMDB, 100 small puts per durable commit (") + when + ")",
+      r.add("0 machine",
+            std::string("plain LMDB, one small put per durable commit (") + when
+              + ")",
+            fmt_rate(f.commits_per_s) + " (p50 " + fmt_us(f.commit_p50_us)
+              + ")");
+      r.add("0 machine",
+            std::string("plain LMDB, 100 small puts per durable commit (")
+              + when + ")",
             fmt_rate(f.puts_per_s) + " puts");
     } catch (const std::exception& e) {
       r.add("0 machine", "plain LMDB", std::string("FAILED: ") + e.what());

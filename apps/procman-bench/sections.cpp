@@ -5,13 +5,13 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
-#include <numeric>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -31,9 +31,9 @@
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/fwd.hpp"
+#include "procman/messages/log_format.hpp"
 #include "procman/messages/render.hpp"
 #include "procman/messages/spec_check.hpp"
-#include "procman/messages/log_format.hpp"
 #include "procman/persistence/store.hpp"
 #include "procman/replay/replay.hpp"
 #include "procman/steps/step.hpp"
@@ -112,7 +112,7 @@ std::map<std::string, double> runner_thread_cpu(pid_t pid) {
   return out;
 }
 
-// -- 1. raw limit ------------------------------------------------------------------
+// -- 1. raw limit -------------------------------------------------------------
 
 struct raw_child {
   pid_t pid = 0;
@@ -168,7 +168,7 @@ struct raw_figures {
   double rate = 0;
   double seconds = 0;
   uint64_t failures = 0;
-  double cpu_us = 0;  ///< CPU of one executor (user + system)
+  double cpu_us = 0; ///< CPU of one executor (user + system)
 };
 
 double children_cpu_seconds() {
@@ -228,7 +228,8 @@ raw_figures raw_limit(const options& o, uint64_t n, uint32_t p) {
     for (auto i = active.begin(); i != active.end();) {
       if (i->out < 0 && i->err < 0) {
         int code = wait_exit(i->pid);
-        if (code != 0 || i->buf.find("\"event\":\"finished\"") == std::string::npos)
+        if (code != 0
+            || i->buf.find("\"event\":\"finished\"") == std::string::npos)
           ++failures;
         ++done;
         i = active.erase(i);
@@ -245,7 +246,7 @@ raw_figures raw_limit(const options& o, uint64_t n, uint32_t p) {
   return f;
 }
 
-// -- 2. engine throughput -------------------------------------------------------------
+// -- 2. engine throughput -----------------------------------------------------
 
 struct engine_figures {
   double rate = 0;
@@ -259,7 +260,7 @@ struct engine_figures {
   long load_anon = -1;
   long load_file = -1;
   double runner_cpu = 0;
-  double total_cpu = 0;  ///< the runner and its executors
+  double total_cpu = 0; ///< the runner and its executors
   /// The runner's CPU by thread role (runner_thread_cpu).
   std::map<std::string, double> thread_cpu;
 };
@@ -303,8 +304,8 @@ engine_figures engine_throughput(const options& o, const std::string& store,
   engine_figures f;
   remove_tree(store);
   auto enqueue = [&](bool batched) {
-    std::vector<std::string> argv{o.self, "enqueue", "--store", store, "--n",
-                                  std::to_string(n)};
+    std::vector<std::string> argv{o.self, "enqueue", "--store",
+                                  store,  "--n",     std::to_string(n)};
     if (batched) {
       argv.push_back("--batch");
       argv.push_back("1000");
@@ -332,7 +333,8 @@ engine_figures engine_throughput(const options& o, const std::string& store,
     res = enqueue(false);
   auto t0_us = res.at("t0_us").to_number<uint64_t>();
   auto t1_us = res.at("t1_us").to_number<uint64_t>();
-  f.enqueue_rate = static_cast<double>(n) / (static_cast<double>(t1_us - t0_us) / 1e6);
+  f.enqueue_rate = static_cast<double>(n)
+                   / (static_cast<double>(t1_us - t0_us) / 1e6);
   auto last = std::string(res.at("last").as_string());
   auto c = get_or_throw(client::open(store), "open " + store);
   await_record(c, last, false, 600);
@@ -343,9 +345,8 @@ engine_figures engine_throughput(const options& o, const std::string& store,
     list_query q;
     q.limit = static_cast<uint32_t>(n + 10);
     recs = get_or_throw(c.list(q), "list");
-    bool settled = std::all_of(recs.begin(), recs.end(), [](auto& r) {
-      return is_terminal(r.status);
-    });
+    bool settled = std::all_of(recs.begin(), recs.end(),
+                               [](auto& r) { return is_terminal(r.status); });
     if (settled)
       break;
     if (seconds_since(t_wait) > 60)
@@ -373,9 +374,9 @@ engine_figures engine_throughput(const options& o, const std::string& store,
   // finished_at has millisecond resolution: +0.5 ms on average.
   if (prequeue)
     t0_us = first_ms * 1000;
-  f.seconds = (static_cast<double>(last_ms) * 1000 + 500
-               - static_cast<double>(t0_us))
-              / 1e6;
+  f.seconds
+    = (static_cast<double>(last_ms) * 1000 + 500 - static_cast<double>(t0_us))
+      / 1e6;
   f.rate = static_cast<double>(n) / f.seconds;
   return f;
 }
@@ -413,15 +414,16 @@ void run_raw_and_engine(const options& o, report& r) {
     for (auto& m : modes) {
       m.pre = engine_throughput(o, o.work_dir + "/engine", o.engine_n, p, true,
                                 m.mode);
-      m.eng = engine_throughput(o, o.work_dir + "/engine", o.engine_n, p,
-                                false, m.mode);
+      m.eng = engine_throughput(o, o.work_dir + "/engine", o.engine_n, p, false,
+                                m.mode);
     }
     // The raw limit again, right after.
     auto rawp2 = raw_limit(o, o.raw_n, p);
     double raw_ref = (rawp.rate + rawp2.rate) / 2;
     s["p_at_a_time_after_engine_per_s"] = rawp2.rate;
     r.add("1 raw limit",
-          "procman-exec, " + std::to_string(p) + " at a time, after the engine runs",
+          "procman-exec, " + std::to_string(p)
+            + " at a time, after the engine runs",
           fmt_rate(rawp2.rate));
     auto& e = r.section("engine");
     e["processes"] = o.engine_n;
@@ -468,14 +470,17 @@ void run_raw_and_engine(const options& o, report& r) {
             fmt_rate(pre.rate) + " (" + fmt(pre.rate / raw_ref, 2) + "x raw)");
       r.add(sec, "enqueue rate of that client (one commit each)",
             fmt_rate(eng.enqueue_rate));
-      r.add(sec, "runner CPU per process (enqueued while running / all queued before)",
-            fmt_us(cpu) + " / " + fmt_us(per_process(pre.runner_cpu)),
-            "<= 250 µs", cpu <= 250 ? 1 : 0);
+      r.add(
+        sec,
+        "runner CPU per process (enqueued while running / all queued before)",
+        fmt_us(cpu) + " / " + fmt_us(per_process(pre.runner_cpu)), "<= 250 µs",
+        cpu <= 250 ? 1 : 0);
       // Where the runner's CPU goes (10 ms ticks: about +-3 µs per
       // process at 3,000 processes).
       auto& tc = pre.thread_cpu;
-      r.add(sec, "runner CPU per process by thread, all queued before: "
-                 "store / CAF workers / I/O + main / CAF clock",
+      r.add(sec,
+            "runner CPU per process by thread, all queued before: "
+            "store / CAF workers / I/O + main / CAF clock",
             fmt_us(per_process(tc["store"])) + " / "
               + fmt_us(per_process(tc["workers"])) + " / "
               + fmt_us(per_process(tc["io"])) + " / "
@@ -498,16 +503,20 @@ void run_raw_and_engine(const options& o, report& r) {
     m["load_hwm_kib"] = eng.load_hwm;
     m["load_anon_kib"] = eng.load_anon;
     m["load_file_kib"] = eng.load_file;
-    r.add("6 runner RSS", "idle (VmRSS)", fmt_mib(static_cast<double>(eng.idle_rss)),
-          "<= 30 MiB", eng.idle_rss >= 0 && eng.idle_rss <= 30 * 1024 ? 1 : 0);
-    r.add("6 runner RSS", "under load (VmHWM)", fmt_mib(static_cast<double>(eng.load_hwm)));
-    r.add("6 runner RSS", "  of which at the end: own memory (RssAnon) / store pages mapped (RssFile)",
+    r.add("6 runner RSS", "idle (VmRSS)",
+          fmt_mib(static_cast<double>(eng.idle_rss)), "<= 30 MiB",
+          eng.idle_rss >= 0 && eng.idle_rss <= 30 * 1024 ? 1 : 0);
+    r.add("6 runner RSS", "under load (VmHWM)",
+          fmt_mib(static_cast<double>(eng.load_hwm)));
+    r.add("6 runner RSS",
+          "  of which at the end: own memory (RssAnon) / store pages mapped "
+          "(RssFile)",
           fmt_mib(static_cast<double>(eng.load_anon)) + " / "
             + fmt_mib(static_cast<double>(eng.load_file)));
   }
 }
 
-// -- 3. latency, 4. status look-ups, 7. timeouts ------------------------------------------
+// -- 3. latency, 4. status look-ups, 7. timeouts ------------------------------
 
 /// Enqueue -> running / finished, one process at a time with the runner
 /// idle between them, through the runner that serves `c`; returns the
@@ -541,7 +550,10 @@ std::string measure_latency(const options& o, report& r, client& c,
     }
     if (o.wants("latency")) {
       auto sec = "3 latency, --executor " + mode;
-      auto& s = r.section("latency").emplace(mode, json::object{}).first->value().as_object();
+      auto& s = r.section("latency")
+                  .emplace(mode, json::object{})
+                  .first->value()
+                  .as_object();
       s["processes"] = o.latency_n;
       s["enqueue_call_p50_us"] = percentile(call, 0.5);
       s["enqueue_call_p99_us"] = percentile(call, 0.99);
@@ -549,11 +561,14 @@ std::string measure_latency(const options& o, report& r, client& c,
       s["to_running_p99_us"] = percentile(to_running, 0.99);
       s["to_finished_p50_us"] = percentile(to_finished, 0.5);
       s["to_finished_p99_us"] = percentile(to_finished, 0.99);
-      auto p50r = percentile(to_running, 0.5), p99r = percentile(to_running, 0.99);
-      auto p50f = percentile(to_finished, 0.5), p99f = percentile(to_finished, 0.99);
+      auto p50r = percentile(to_running, 0.5),
+           p99r = percentile(to_running, 0.99);
+      auto p50f = percentile(to_finished, 0.5),
+           p99f = percentile(to_finished, 0.99);
       auto n = " (" + fmt_int(static_cast<double>(o.latency_n)) + " processes)";
       r.add(sec, "enqueue call (client.start, durable commit) p50 / p99",
-            fmt_us(percentile(call, 0.5)) + " / " + fmt_us(percentile(call, 0.99)));
+            fmt_us(percentile(call, 0.5)) + " / "
+              + fmt_us(percentile(call, 0.99)));
       r.add(sec, "enqueue -> running p50" + n, fmt_us(p50r), "<= 1 ms",
             p50r <= 1000 ? 1 : 0);
       r.add(sec, "enqueue -> running p99", fmt_us(p99r), "<= 5 ms",
@@ -686,7 +701,8 @@ void run_latency_status_timeout(const options& o, report& r) {
   if (o.wants("status")) {
     auto c = get_or_throw(client::open(store), "open " + store);
     if (existing_pid.empty())
-      existing_pid = get_or_throw(c.start(parse_or_throw(trivial_spec)), "start");
+      existing_pid = get_or_throw(c.start(parse_or_throw(trivial_spec)),
+                                  "start");
     auto loop = [&](auto&& fn) {
       uint64_t n = 0;
       auto t0 = clock::now();
@@ -763,20 +779,21 @@ void run_latency_status_timeout(const options& o, report& r) {
     s["cli_status_p50_us"] = cli_p50;
     s["bin_true_p50_us"] = true_p50;
     s["sink"] = sink;
-    r.add("4 status", "in-process: door::info (local backend, store::get)", fmt_rate(get_rate),
-          ">= 200,000/s", get_rate >= 200000 ? 1 : 0);
-    r.add("4 status", "in-process: door::info + info JSON", fmt_rate(json_rate));
+    r.add("4 status", "in-process: door::info (local backend, store::get)",
+          fmt_rate(get_rate), ">= 200,000/s", get_rate >= 200000 ? 1 : 0);
+    r.add("4 status", "in-process: door::info + info JSON",
+          fmt_rate(json_rate));
     r.add("4 status", "in-process: manager actor (request/receive)",
           fmt_rate(manager_rate));
-    r.add("4 status", "`procman status PID` command", fmt_rate(cli_rate)
-          + " (" + fmt_us(1e6 / cli_rate) + " each)");
+    r.add("4 status", "`procman status PID` command",
+          fmt_rate(cli_rate) + " (" + fmt_us(1e6 / cli_rate) + " each)");
     r.add("4 status", "`procman status PID` command, median wall / /bin/true",
           fmt_us(cli_p50) + " / " + fmt_us(true_p50), "<= 2 ms",
           cli_p50 <= 2000 ? 1 : 0);
   }
 }
 
-// -- 5. enqueue and claims on big stores; 6. RSS with the big queue --------------------------
+// -- 5. enqueue and claims on big stores; 6. RSS with the big queue -----------
 
 namespace {
 
@@ -824,9 +841,11 @@ void run_store(const options& o, report& r) {
   s["build_no_sync_per_s"] = build_rate;
   s["big_bytes"] = dir_bytes(big);
   auto nbig = fmt_int(static_cast<double>(o.big));
-  r.add("5 store", "building the big store: " + nbig
-                     + " enqueues, 10,000 per commit, no fsync",
-        fmt_rate(build_rate) + ", " + fmt_mib(static_cast<double>(dir_bytes(big)) / 1024) + " on disk");
+  r.add("5 store",
+        "building the big store: " + nbig
+          + " enqueues, 10,000 per commit, no fsync",
+        fmt_rate(build_rate) + ", "
+          + fmt_mib(static_cast<double>(dir_bytes(big)) / 1024) + " on disk");
   if (o.wants("store")) {
     auto spec = parse_or_throw(trivial_spec);
     // One at a time, one durable commit each: into an empty store and into
@@ -848,10 +867,12 @@ void run_store(const options& o, report& r) {
       s["enqueue_one_big_per_s"] = rate_big;
       s["enqueue_one_empty_per_s"] = rate_empty;
       s["enqueue_one_big_p50_us"] = percentile(tb, 0.5);
-      r.add("5 store", "enqueue one at a time (client.start, durable), store of " + nbig,
+      r.add("5 store",
+            "enqueue one at a time (client.start, durable), store of " + nbig,
             fmt_rate(rate_big) + " (p50 " + fmt_us(percentile(tb, 0.5)) + ")");
       r.add("5 store", "enqueue one at a time, empty store, alternating",
-            fmt_rate(rate_empty) + " (p50 " + fmt_us(percentile(te, 0.5)) + ")");
+            fmt_rate(rate_empty) + " (p50 " + fmt_us(percentile(te, 0.5))
+              + ")");
     }
     // Batched: store::apply with 1,000 enqueue transitions per durable commit.
     {
@@ -874,13 +895,18 @@ void run_store(const options& o, report& r) {
       }
       double rate = static_cast<double>(o.enqueue_batched) / seconds_since(t0);
       s["enqueue_batched_per_s"] = rate;
-      r.add("5 store", "enqueue batched (store::apply, 1,000 per durable commit), store of " + nbig,
-            fmt_rate(rate), ">= 50,000/s", rate >= 50000 ? 1 : 0);
+      r.add(
+        "5 store",
+        "enqueue batched (store::apply, 1,000 per durable commit), store of "
+          + nbig,
+        fmt_rate(rate), ">= 50,000/s", rate >= 50000 ? 1 : 0);
     }
     // Claims: one process per claim, alternating between the stores.
     for (bool no_sync : {false, true}) {
-      std::vector<std::string> argv{o.self, "claims", "--small", small, "--big",
-                                    big, "--n", std::to_string(o.claims)};
+      std::vector<std::string> argv{o.self,    "claims",
+                                    "--small", small,
+                                    "--big",   big,
+                                    "--n",     std::to_string(o.claims)};
       if (no_sync)
         argv.push_back("--no-sync");
       auto res = parse_child_line(run_capture(argv, o.work_dir + "/claims.log"),
@@ -890,24 +916,28 @@ void run_store(const options& o, report& r) {
       auto ratio = bp / sp;
       auto key = no_sync ? "claim_no_sync" : "claim_durable";
       s[key] = res;
-      auto label = std::string(no_sync ? "claim one, no fsync (B-tree work), p50"
-                                       : "claim one (store::claim, durable), p50");
-      r.add("5 store", label + ": " + fmt_int(static_cast<double>(o.small))
-                         + " / " + nbig + " queued",
+      auto label = std::string(no_sync
+                                 ? "claim one, no fsync (B-tree work), p50"
+                                 : "claim one (store::claim, durable), p50");
+      r.add("5 store",
+            label + ": " + fmt_int(static_cast<double>(o.small)) + " / " + nbig
+              + " queued",
             fmt_us(sp) + " / " + fmt_us(bp) + " (" + fmt(ratio, 2) + "x)",
-            no_sync ? "" : "same (<= 1.5x)", no_sync ? -1 : (ratio <= 1.5 ? 1 : 0));
+            no_sync ? "" : "same (<= 1.5x)",
+            no_sync ? -1 : (ratio <= 1.5 ? 1 : 0));
     }
   }
   // 6. runner RSS with the big queue: it works on it for a while.
   if (o.wants("rss")) {
     auto c = get_or_throw(client::open(big), "open " + big);
     auto q0 = get_or_throw(c.db().stats(), "stats").queued;
-    runner_proc runner(o, big, {"--wait", "--parallel", std::to_string(o.parallel)},
+    runner_proc runner(o, big,
+                       {"--wait", "--parallel", std::to_string(o.parallel)},
                        o.work_dir + "/big-runner.log");
     runner.await_ready(big);
     auto t0 = clock::now();
-    std::this_thread::sleep_for(std::chrono::milliseconds(
-      static_cast<long>(o.rss_seconds * 1000)));
+    std::this_thread::sleep_for(
+      std::chrono::milliseconds(static_cast<long>(o.rss_seconds * 1000)));
     auto hwm = runner.hwm_kib();
     auto rss = runner.rss_kib();
     auto anon = proc_status_kib(runner.pid(), "RssAnon");
@@ -926,11 +956,14 @@ void run_store(const options& o, report& r) {
     m["big_per_s"] = static_cast<double>(ran) / secs;
     r.add("6 runner RSS",
           "with " + fmt_int(static_cast<double>(q0)) + " queued (VmHWM after "
-            + fmt(secs, 1) + " s, " + fmt_int(static_cast<double>(ran)) + " run)",
+            + fmt(secs, 1) + " s, " + fmt_int(static_cast<double>(ran))
+            + " run)",
           fmt_mib(static_cast<double>(hwm)), "<= 64 MiB",
           hwm >= 0 && hwm <= 64 * 1024 ? 1 : 0);
-    r.add("6 runner RSS", "  of which own memory (RssAnon) / store pages mapped (RssFile)",
-          fmt_mib(static_cast<double>(anon)) + " / " + fmt_mib(static_cast<double>(file)));
+    r.add("6 runner RSS",
+          "  of which own memory (RssAnon) / store pages mapped (RssFile)",
+          fmt_mib(static_cast<double>(anon)) + " / "
+            + fmt_mib(static_cast<double>(file)));
     r.add("6 runner RSS", "throughput on the big queue meanwhile",
           fmt_rate(static_cast<double>(ran) / secs));
   }
@@ -939,7 +972,7 @@ void run_store(const options& o, report& r) {
   remove_tree(empty);
 }
 
-// -- 8. replay ------------------------------------------------------------------------
+// -- 8. replay ----------------------------------------------------------------
 
 void run_replay(const options& o, report& r) {
   if (!o.wants("replay"))
@@ -962,8 +995,8 @@ void run_replay(const options& o, report& r) {
   }
   auto path = o.work_dir + "/log.jsonl";
   auto t0 = clock::now();
-  auto exported = run_capture({o.bin_dir + "/procman", "--store", store, "log",
-                               "export"});
+  auto exported
+    = run_capture({o.bin_dir + "/procman", "--store", store, "log", "export"});
   auto export_s = seconds_since(t0);
   if (exported.code != 0)
     throw std::runtime_error("log export exited with "
@@ -1003,16 +1036,20 @@ void run_replay(const options& o, report& r) {
     s["divergence"] = describe(rep);
   r.add("8 replay",
         "log of " + fmt_int(static_cast<double>(rep.processes)) + " processes, "
-          + fmt_int(static_cast<double>(rep.entries)) + " entries: export (command)",
-        fmt(export_s, 2) + " s (" + fmt_mib(static_cast<double>(exported.out.size()) / 1024) + ")");
+          + fmt_int(static_cast<double>(rep.entries))
+          + " entries: export (command)",
+        fmt(export_s, 2) + " s ("
+          + fmt_mib(static_cast<double>(exported.out.size()) / 1024) + ")");
   r.add("8 replay", "read_log (parse)", fmt(read_s, 2) + " s");
-  r.add("8 replay", std::string("replay_log (in-process)") + (rep.ok() ? "" : " DIVERGED"),
+  r.add("8 replay",
+        std::string("replay_log (in-process)") + (rep.ok() ? "" : " DIVERGED"),
         fmt(replay_s, 2) + " s, "
-          + fmt_rate(static_cast<double>(rep.processes) / replay_s) + " processes, "
+          + fmt_rate(static_cast<double>(rep.processes) / replay_s)
+          + " processes, "
           + fmt_rate(static_cast<double>(rep.entries) / replay_s) + " entries");
 }
 
-// -- 9. nodes ------------------------------------------------------------------------
+// -- 9. nodes -----------------------------------------------------------------
 
 namespace {
 
@@ -1126,8 +1163,8 @@ void run_nodes(const options& o, report& r) {
   s["ratio"] = spread.rate / local.rate;
   s["not_finished"] = local.other + spread.other;
   auto what = fmt_int(static_cast<double>(n)) + " processes, all queued";
-  r.add("9 nodes", "one local runner, --parallel " + std::to_string(p) + ", "
-                     + what,
+  r.add("9 nodes",
+        "one local runner, --parallel " + std::to_string(p) + ", " + what,
         fmt_rate(local.rate));
   r.add("9 nodes",
         "store node (--parallel 0) + 2 worker nodes, --parallel "
@@ -1141,7 +1178,7 @@ void run_nodes(const options& o, report& r) {
 
 } // namespace procman::bench
 
-// -- 10. waits ------------------------------------------------------------------------
+// -- 10. waits ----------------------------------------------------------------
 //
 // How long the things take that the functional tests only wait for, with a
 // bound (docs/testing.md): a delayed process's start after its time and what
@@ -1194,7 +1231,8 @@ void waits_delayed_start(const options& o, report& r, json::object& s) {
                             / seconds_since(t0));
     auto rec = await_record(c, pid, false, 60);
     if (rec.status != process_status::finished)
-      throw std::runtime_error("delayed process ended " + to_string(rec.status));
+      throw std::runtime_error("delayed process ended "
+                               + to_string(rec.status));
     auto claimed = entry_time(get_or_throw(c.db().log(0, SIZE_MAX, pid), "log"),
                               transition_kind::claim);
     late_ms.push_back(static_cast<double>(claimed)
@@ -1203,9 +1241,11 @@ void waits_delayed_start(const options& o, report& r, json::object& s) {
   auto runs = " of " + std::to_string(o.waits);
   auto [late, late_worst] = median_worst_ms(late_ms);
   s["delayed_claim_after_not_before_worst_ms"] = late_worst;
-  r.add(waits_section, "delayed process claimed after its time, median / worst" + runs,
-        late, "<= 2 s", late_worst <= 2000 ? 1 : 0);
-  auto idle_worst = *std::max_element(idle_ms_per_s.begin(), idle_ms_per_s.end());
+  r.add(waits_section,
+        "delayed process claimed after its time, median / worst" + runs, late,
+        "<= 2 s", late_worst <= 2000 ? 1 : 0);
+  auto idle_worst = *std::max_element(idle_ms_per_s.begin(),
+                                      idle_ms_per_s.end());
   s["waiting_runner_cpu_worst_ms_per_s"] = idle_worst;
   r.add(waits_section,
         "runner CPU while only a delayed process waits, median / worst" + runs,
@@ -1216,7 +1256,8 @@ void waits_delayed_start(const options& o, report& r, json::object& s) {
   std::vector<double> second_ms;
   for (uint64_t k = 0; k < o.waits; ++k) {
     auto t0 = now_us();
-    auto res = run_capture({o.bin_dir + "/procman-runner", "--store", store, "--wait"});
+    auto res = run_capture(
+      {o.bin_dir + "/procman-runner", "--store", store, "--wait"});
     if (res.code != 0)
       throw std::runtime_error("a second waiting runner exited with "
                                + std::to_string(res.code));
@@ -1224,8 +1265,9 @@ void waits_delayed_start(const options& o, report& r, json::object& s) {
   }
   auto [second, second_worst] = median_worst_ms(second_ms);
   s["second_waiting_runner_exit_worst_ms"] = second_worst;
-  r.add(waits_section, "a second --wait runner exits after, median / worst" + runs,
-        second, "<= 5 s", second_worst <= 5000 ? 1 : 0);
+  r.add(waits_section,
+        "a second --wait runner exits after, median / worst" + runs, second,
+        "<= 5 s", second_worst <= 5000 ? 1 : 0);
   runner.stop();
 }
 
@@ -1233,7 +1275,8 @@ void waits_schedule(const options& o, report& r, json::object& s) {
   auto store = o.work_dir + "/waits-schedule";
   remove_tree(store);
   auto c = get_or_throw(client::open(store), "open " + store);
-  get_or_throw(c.add_schedule("tick", "* * * * * *", parse_or_throw(trivial_spec)),
+  get_or_throw(c.add_schedule("tick", "* * * * * *",
+                              parse_or_throw(trivial_spec)),
                "schedule add");
   // A waiting runner, and two loops of runners without --wait (as cron
   // would start them), all firing what is due.
@@ -1278,12 +1321,12 @@ void waits_schedule(const options& o, report& r, json::object& s) {
   r.add(waits_section, what + ": due times that got a run",
         fmt_int(due_times) + " of " + fmt_int(std::floor(elapsed_s)),
         ">= seconds - 1", due_times >= std::floor(elapsed_s) - 1 ? 1 : 0);
-  r.add(waits_section, what + ": most runs of one due time", std::to_string(most),
-        "1", most == 1 ? 1 : 0);
+  r.add(waits_section, what + ": most runs of one due time",
+        std::to_string(most), "1", most == 1 ? 1 : 0);
   auto [late, late_worst] = median_worst_ms(late_ms);
   s["schedule_enqueue_after_due_worst_ms"] = late_worst;
-  r.add(waits_section, what + ": run enqueued after its due time, median / worst",
-        late);
+  r.add(waits_section,
+        what + ": run enqueued after its due time, median / worst", late);
 }
 
 /// Watches `pid` from another thread; `gone_us()` is when it was first
@@ -1297,8 +1340,7 @@ public:
           std::this_thread::sleep_for(std::chrono::microseconds(100));
         if (!alive(pid))
           gone_ = now_us();
-      }) {
-  }
+      }) {}
   ~death_watch() {
     stop_ = true;
     if (thread_.joinable())
@@ -1309,7 +1351,8 @@ public:
     if (thread_.joinable())
       thread_.join();
     if (gone_ == 0)
-      throw std::runtime_error("an escaped command outlived its process by 30 s");
+      throw std::runtime_error(
+        "an escaped command outlived its process by 30 s");
     return (gone_ - t0_us) / 1000;
   }
 
@@ -1346,14 +1389,15 @@ void waits_containment(const options& o, report& r, json::object& s,
       {"class", "procman.exec"},
       {"args",
        {{"command",
-         json::array{"sh", "-c",
-                     "setsid sh -c 'echo $$ > \"$0.tmp\"; mv \"$0.tmp\" \"$0\"; "
-                     "exec sleep 1000' \"$0\" </dev/null >/dev/null 2>&1 & "
-                     "exec sleep 1000",
-                     file}}}}};
-    auto pid = get_or_throw(
-      c.start(parse_or_throw(json::serialize(json::object{{"steps", {{"s", step}}}}))),
-      "start");
+         json::array{
+           "sh", "-c",
+           "setsid sh -c 'echo $$ > \"$0.tmp\"; mv \"$0.tmp\" \"$0\"; "
+           "exec sleep 1000' \"$0\" </dev/null >/dev/null 2>&1 & "
+           "exec sleep 1000",
+           file}}}}};
+    auto pid = get_or_throw(c.start(parse_or_throw(json::serialize(
+                              json::object{{"steps", {{"s", step}}}}))),
+                            "start");
     auto t0 = clock::now();
     std::string text;
     while (text.empty()) {
@@ -1389,8 +1433,9 @@ void waits_containment(const options& o, report& r, json::object& s,
   auto gone = std::max(escaped_watch.ms_after(t0), exec_watch.ms_after(t0));
   s[mode + "_gone_after_runner_sigkill_ms"] = gone;
   r.add(waits_section,
-        "containment " + mode + ": executor and escaped command gone after the "
-          "runner's SIGKILL",
+        "containment " + mode
+          + ": executor and escaped command gone after the "
+            "runner's SIGKILL",
         fmt_us(gone * 1000), "<= 2 s", gone <= 2000 ? 1 : 0);
 }
 
@@ -1423,11 +1468,12 @@ void waits_steps(const options& o, report& r, json::object& s) {
       ms.push_back(seconds_of(cls, args) * 1000);
     auto [value, worst] = median_worst_ms(ms);
     s[key] = worst;
-    r.add(waits_section, what + ", median / worst of " + std::to_string(o.waits),
-          value, "< " + fmt(bound_s, 1) + " s", worst < bound_s * 1000 ? 1 : 0);
+    r.add(waits_section,
+          what + ", median / worst of " + std::to_string(o.waits), value,
+          "< " + fmt(bound_s, 1) + " s", worst < bound_s * 1000 ? 1 : 0);
   };
-  row("procman.sleep 0.35 s returns after", "procman.sleep", R"({"seconds": 0.35})",
-      2.0, "sleep_035_worst_ms");
+  row("procman.sleep 0.35 s returns after", "procman.sleep",
+      R"({"seconds": 0.35})", 2.0, "sleep_035_worst_ms");
   row("procman.sleep 0 returns after", "procman.sleep", "[0]", 0.5,
       "sleep_0_worst_ms");
   row("procman.exec of `sleep 3 & echo started` returns after", "procman.exec",

@@ -1,5 +1,3 @@
-#include "procman/apps/procman-bench/bench.hpp"
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -16,13 +14,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <lmdb++.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <lmdb++.h>
+#include "procman/apps/procman-bench/bench.hpp"
 
 extern char** environ;
 
@@ -35,15 +34,14 @@ bool options::wants(const std::string& section) const {
          || std::find(only.begin(), only.end(), section) != only.end();
 }
 
-// -- report --------------------------------------------------------------------
+// -- report -------------------------------------------------------------------
 
 json::object& report::section(const std::string& name) {
   return results[name];
 }
 
 void report::add(const std::string& section, const std::string& metric,
-                 const std::string& value, const std::string& target,
-                 int met) {
+                 const std::string& value, const std::string& target, int met) {
   rows.push_back(row{section, metric, value, target, met});
 }
 
@@ -55,15 +53,20 @@ void report::print_table(std::FILE* out) const {
   };
   std::fprintf(out, "procman-bench — %s\n", str(machine.at("date")).c_str());
   std::fprintf(out, "machine: %s, %s cores, %s, %s\n",
-               str(machine.at("cpu")).c_str(),
-               str(machine.at("cores")).c_str(),
+               str(machine.at("cpu")).c_str(), str(machine.at("cores")).c_str(),
                str(machine.at("memory")).c_str(),
                str(machine.at("kernel")).c_str());
-  std::fprintf(out, "load average at start %s, at end %s; I/O pressure (avg60) at start %s, at end %s\n",
+  std::fprintf(out,
+               "load average at start %s, at end %s; I/O pressure (avg60) at "
+               "start %s, at end %s\n",
                str(machine.at("loadavg")).c_str(),
-               machine.contains("loadavg_end") ? str(machine.at("loadavg_end")).c_str() : "n/a",
+               machine.contains("loadavg_end")
+                 ? str(machine.at("loadavg_end")).c_str()
+                 : "n/a",
                str(machine.at("io_pressure")).c_str(),
-               machine.contains("io_pressure_end") ? str(machine.at("io_pressure_end")).c_str() : "n/a");
+               machine.contains("io_pressure_end")
+                 ? str(machine.at("io_pressure_end")).c_str()
+                 : "n/a");
   std::fprintf(out, "config:  %s\n\n", json::serialize(config).c_str());
   size_t w1 = 7, w2 = 6, w3 = 5, w4 = 6;
   for (auto& r : rows) {
@@ -87,18 +90,19 @@ void report::print_table(std::FILE* out) const {
   std::fprintf(out, "| %s | %s | %s | %s | met |\n", pad("section", w1).c_str(),
                pad("metric", w2).c_str(), pad("value", w3).c_str(),
                pad("target", w4).c_str());
-  std::fprintf(out, "| %s | %s | %s | %s | --- |\n", std::string(w1, '-').c_str(),
-               std::string(w2, '-').c_str(), std::string(w3, '-').c_str(),
-               std::string(w4, '-').c_str());
+  std::fprintf(out, "| %s | %s | %s | %s | --- |\n",
+               std::string(w1, '-').c_str(), std::string(w2, '-').c_str(),
+               std::string(w3, '-').c_str(), std::string(w4, '-').c_str());
   int met = 0, judged = 0;
   auto sorted = rows;
-  std::stable_sort(sorted.begin(), sorted.end(), [](const row& a, const row& b) {
-    return a.section < b.section;
-  });
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const row& a, const row& b) {
+                     return a.section < b.section;
+                   });
   for (auto& r : sorted) {
-    std::fprintf(out, "| %s | %s | %s | %s | %s |\n", pad(r.section, w1).c_str(),
-                 pad(r.metric, w2).c_str(), pad(r.value, w3).c_str(),
-                 pad(r.target, w4).c_str(),
+    std::fprintf(out, "| %s | %s | %s | %s | %s |\n",
+                 pad(r.section, w1).c_str(), pad(r.metric, w2).c_str(),
+                 pad(r.value, w3).c_str(), pad(r.target, w4).c_str(),
                  r.met < 0 ? "   " : (r.met ? "yes" : "NO "));
     if (r.met >= 0) {
       ++judged;
@@ -126,7 +130,7 @@ json::object report::to_json() const {
                       {"targets", std::move(targets)}};
 }
 
-// -- time ----------------------------------------------------------------------
+// -- time ---------------------------------------------------------------------
 
 double now_us() {
   return std::chrono::duration<double, std::micro>(
@@ -145,13 +149,14 @@ double seconds_since(clock::time_point t0) {
   return std::chrono::duration<double>(clock::now() - t0).count();
 }
 
-// -- numbers -------------------------------------------------------------------
+// -- numbers ------------------------------------------------------------------
 
 double percentile(std::vector<double>& xs, double q) {
   if (xs.empty())
     return std::nan("");
   std::sort(xs.begin(), xs.end());
-  auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(xs.size())));
+  auto rank
+    = static_cast<size_t>(std::ceil(q * static_cast<double>(xs.size())));
   if (rank > 0)
     --rank;
   return xs[std::min(rank, xs.size() - 1)];
@@ -205,7 +210,7 @@ std::string fmt_mib(double kib) {
   return fmt(kib / 1024, 1) + " MiB";
 }
 
-// -- OS processes ----------------------------------------------------------------
+// -- OS processes -------------------------------------------------------------
 
 pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd,
             int err_fd, const std::vector<std::string>& env) {
@@ -359,7 +364,7 @@ std::vector<pid_t> children_of(pid_t parent) {
   return out;
 }
 
-// -- runners -------------------------------------------------------------------
+// -- runners ------------------------------------------------------------------
 
 runner_proc::runner_proc(const options& o, const std::string& store,
                          const std::vector<std::string>& extra,
@@ -410,13 +415,13 @@ int runner_proc::stop(double seconds) {
   return *code;
 }
 
-// -- waiting for another process's commits ------------------------------------------
+// -- waiting for another process's commits ------------------------------------
 
 void poll_pause() {
   std::this_thread::sleep_for(std::chrono::microseconds(100));
 }
 
-// -- the disk ------------------------------------------------------------------
+// -- the disk -----------------------------------------------------------------
 
 lmdb_floor measure_lmdb_floor(const std::string& dir, bool quick) {
   remove_tree(dir);
@@ -470,7 +475,7 @@ lmdb_floor measure_lmdb_floor(const std::string& dir, bool quick) {
   return f;
 }
 
-// -- machine -------------------------------------------------------------------
+// -- machine ------------------------------------------------------------------
 
 std::string io_pressure() {
   // "some avg10=1.23 avg60=4.56 ...": the share of time in which some task
@@ -547,7 +552,7 @@ uint64_t dir_bytes(const std::string& dir) {
   return total;
 }
 
-// -- specs ---------------------------------------------------------------------
+// -- specs --------------------------------------------------------------------
 
 namespace {
 
@@ -561,8 +566,8 @@ std::string bench_spec() {
     return R"({"steps": {"set": {"class": "procman.set", "args": {"bench": 1}}}})";
   json::object all;
   for (long i = 0; i < steps; ++i)
-    all["set" + std::to_string(i)]
-      = json::object{{"class", "procman.set"}, {"args", {{"bench", i}}}};
+    all["set" + std::to_string(i)] = json::object{{"class", "procman.set"},
+                                                  {"args", {{"bench", i}}}};
   return json::serialize(json::object{{"steps", std::move(all)}});
 }
 

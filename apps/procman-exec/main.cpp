@@ -56,7 +56,7 @@ namespace json = boost::json;
 
 namespace {
 
-// -- exit codes ---------------------------------------------------------------------
+// -- exit codes ---------------------------------------------------------------
 
 constexpr int exit_finished = 0;
 constexpr int exit_failed = 1;
@@ -64,7 +64,7 @@ constexpr int exit_bad_input = 2;
 constexpr int exit_interrupted = 3;
 constexpr int exit_parent_gone = 4;
 
-// -- process tree, process group and parent death ----------------------------------
+// -- process tree, process group and parent death -----------------------------
 
 // The executor is a child subreaper (set before any step runs): whatever its
 // steps start stays in its process tree even after a setsid, a setpgid or a
@@ -155,7 +155,7 @@ void install_signal_handlers() {
   unsetenv("PROCMAN_CGROUP");
 }
 
-// -- reports --------------------------------------------------------------------------
+// -- reports ------------------------------------------------------------------
 
 class reporter {
 public:
@@ -169,9 +169,7 @@ public:
     // nop
   }
 
-  ~reporter() {
-    stop();
-  }
+  ~reporter() { stop(); }
 
   void started(uint32_t step, const std::string& name) {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -184,7 +182,7 @@ public:
   void completed(uint32_t step, const std::string& name,
                  const boost::json::object* output = nullptr) {
     std::lock_guard<std::mutex> guard{mtx_};
-    end_output(); // all of a step's output comes before its completion
+    end_output();    // all of a step's output comes before its completion
     flush_pending(); // a step's last progress always arrives
     auto line = step_event(procman::report_event::step_completed, step, name);
     if (output != nullptr)
@@ -343,9 +341,9 @@ private:
     last_output_ = clock::now();
   }
 
-  static procman::executor_report
-  step_event(procman::report_event event, uint32_t step,
-             const std::string& name) {
+  static procman::executor_report step_event(procman::report_event event,
+                                             uint32_t step,
+                                             const std::string& name) {
     procman::executor_report x;
     x.event = event;
     x.step = step;
@@ -356,9 +354,8 @@ private:
   void flush_loop() {
     std::unique_lock<std::mutex> lock{mtx_};
     while (!stopping_) {
-      auto progress_due = pending_.waiting
-                            ? last_progress_ + progress_interval
-                            : clock::time_point::max();
+      auto progress_due = pending_.waiting ? last_progress_ + progress_interval
+                                           : clock::time_point::max();
       auto output_due = !out_pending_.empty() ? last_output_ + output_interval
                                               : clock::time_point::max();
       auto due = std::min(progress_due, output_due);
@@ -440,7 +437,7 @@ int bad_input(reporter& rep, std::string message) {
   return exit_bad_input;
 }
 
-// -- input ------------------------------------------------------------------------------
+// -- input --------------------------------------------------------------------
 
 /// Finds where the JSON value that starts `text` ends, scanning from
 /// `pos` with the scanner state in `depth` and `in_string`/`escaped`.
@@ -534,18 +531,20 @@ std::string step_libraries(const std::string& from_input,
   return libs;
 }
 
-const char* usage =
-  "usage: procman-exec [--step-lib PATH]... < work.json\n"
-  "       procman-exec --check [--serve] [--step-lib PATH]...\n"
-  "       procman-exec --serve [--step-lib PATH]... (the runner's fork server)\n"
-  "\n"
-  "Runs the steps of one procman process and reports on stdout as JSON\n"
-  "Lines. Step libraries: --step-lib PATH (repeatable), the ':'-separated\n"
-  "PROCMAN_STEP_LIBS environment variable and the \"step_libs\" input field.\n"
-  "--check loads the step libraries, prints ok and exits 0 (2 if one\n"
-  "cannot be loaded); with --serve it says \"serve\" first.\n"
-  "Exit codes: 0 finished, 1 a step failed, 2 bad input, 3 interrupted,\n"
-  "4 parent already gone. See docs/protocol.md.\n";
+const char* usage
+  = "usage: procman-exec [--step-lib PATH]... < work.json\n"
+    "       procman-exec --check [--serve] [--step-lib PATH]...\n"
+    "       procman-exec --serve [--step-lib PATH]... (the runner's fork "
+    "server)\n"
+    "\n"
+    "Runs the steps of one procman process and reports on stdout as JSON\n"
+    "Lines. Step libraries: --step-lib PATH (repeatable), the ':'-separated\n"
+    "PROCMAN_STEP_LIBS environment variable and the \"step_libs\" input "
+    "field.\n"
+    "--check loads the step libraries, prints ok and exits 0 (2 if one\n"
+    "cannot be loaded); with --serve it says \"serve\" first.\n"
+    "Exit codes: 0 finished, 1 a step failed, 2 bad input, 3 interrupted,\n"
+    "4 parent already gone. See docs/protocol.md.\n";
 
 } // namespace
 
@@ -632,8 +631,7 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
       return exit_finished;
     } else {
       return bad_input(rep, "executor: unknown option \"" + arg + "\""
-                              + (arg == "--step-lib" ? " (needs a PATH)"
-                                                     : ""));
+                              + (arg == "--step-lib" ? " (needs a PATH)" : ""));
     }
   }
   // --check: load the step libraries and say "ok"; a runner does this
@@ -642,8 +640,8 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
     procman::step_registry reg;
     procman::service_registry services;
     procman::register_builtin_steps(reg);
-    if (auto f = procman::load_step_libraries(step_libraries({}, cli_libs),
-                                              reg, services))
+    if (auto f = procman::load_step_libraries(step_libraries({}, cli_libs), reg,
+                                              services))
       return bad_input(rep, f.context);
     // "serve" and "lease" first: an executor that cannot serve (a
     // stand-in script) says only "ok", and the runner then spawns it per
@@ -737,7 +735,7 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
   };
   if (in.output_events)
     obs.live_output = [&](uint32_t i, procman::output_stream stream,
-                     std::string_view data) {
+                          std::string_view data) {
       rep.output(i, steps[i].name, stream, data);
     };
   procman::step_run_options opts;
@@ -747,8 +745,8 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
   auto result = procman::run_steps(steps, in.first_step, std::move(in.data),
                                    reg, services, obs, opts);
   if (channel)
-    channel->stop();  // the steps are done; see runner_channel::stop
-  ::end_descendants();  // ours, not procman::end_descendants
+    channel->stop();   // the steps are done; see runner_channel::stop
+  ::end_descendants(); // ours, not procman::end_descendants
   int code = exit_finished;
   procman::executor_report last;
   switch (result.outcome) {

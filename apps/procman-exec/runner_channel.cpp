@@ -27,7 +27,7 @@ runner_channel::runner_channel(int fd, std::string buffered,
   timer_fd_ = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   renew(lease_until_ms);
-  take_lines();  // what came with the work; the thread is not there yet
+  take_lines(); // what came with the work; the thread is not there yet
   // Ended before any step could start (the runner was stopped after it
   // wrote the work): none does.
   if (auto now = lease_clock_ms(); now >= lease_until_ms_)
@@ -45,7 +45,7 @@ void runner_channel::stop() {
   stopping_ = true;
   uint64_t one = 1;
   if (wake_fd_ < 0 || ::write(wake_fd_, &one, sizeof(one)) < 0) {
-    reader_.detach();  // cannot wake it: it ends with the process
+    reader_.detach(); // cannot wake it: it ends with the process
     return;
   }
   reader_.join();
@@ -56,7 +56,7 @@ void runner_channel::renew(int64_t until_ms) {
   if (timer_fd_ < 0)
     return;
   itimerspec its{};
-  auto t = std::max<int64_t>(until_ms, 1);  // all zero would disarm it
+  auto t = std::max<int64_t>(until_ms, 1); // all zero would disarm it
   its.it_value.tv_sec = static_cast<time_t>(t / 1000);
   its.it_value.tv_nsec = static_cast<long>(t % 1000) * 1000000;
   timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
@@ -82,7 +82,7 @@ void runner_channel::take_lines() {
       case runner_line::kind::lease:
         if (threaded_)
           renew(x.until_ms);
-        break;  // an executor without a lease has none to renew
+        break; // an executor without a lease has none to renew
       case runner_line::kind::garbage:
         end_("procman-exec: expected {\"ack\": k} or {\"lease\": T} on "
              "stdin, got: "
@@ -101,8 +101,8 @@ void runner_channel::read_loop() {
       eof = eof_;
     }
     // The end of stdin is not polled after it came (index 2 drops out).
-    pollfd fds[3] = {{timer_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0},
-                     {fd_, POLLIN, 0}};
+    pollfd fds[3]
+      = {{timer_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {fd_, POLLIN, 0}};
     int timeout = -1;
     if (timer_fd_ < 0) {
       auto left = lease_until_ms_ - lease_clock_ms();
@@ -123,7 +123,7 @@ void runner_channel::read_loop() {
       std::lock_guard<std::mutex> guard{mtx_};
       if (n > 0) {
         buf_.append(chunk, static_cast<size_t>(n));
-        take_lines();  // a renewal that came in time counts
+        take_lines(); // a renewal that came in time counts
       } else if (n == 0 || errno != EINTR) {
         eof_ = true;
         read_errno_ = n == 0 ? 0 : errno;
@@ -137,7 +137,8 @@ void runner_channel::read_loop() {
 }
 
 void runner_channel::lease_ran_out(int64_t now) {
-  end_("procman-exec: its lease ran out " + std::to_string(now - lease_until_ms_)
+  end_("procman-exec: its lease ran out "
+         + std::to_string(now - lease_until_ms_)
          + " ms ago: the runner renewed it no more (stopped, hung, or cut off "
            "from its store node); killing its process tree",
        true);

@@ -66,13 +66,13 @@ private:
   end_fn end_;
   bool threaded_ = false;
   int timer_fd_ = -1;
-  int wake_fd_ = -1;  ///< an eventfd that stop() writes
+  int wake_fd_ = -1; ///< an eventfd that stop() writes
   std::atomic<bool> stopping_{false};
   std::thread reader_;
   int64_t lease_until_ms_ = 0;
   std::mutex mtx_;
   std::condition_variable cv_;
-  int64_t acked_ = -1;  ///< the latest step acknowledged
+  int64_t acked_ = -1; ///< the latest step acknowledged
   bool eof_ = false;
   int read_errno_ = 0;
 };

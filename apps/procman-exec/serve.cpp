@@ -29,8 +29,8 @@
 // hello again.
 
 #include <cerrno>
-#include <cstdint>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -219,7 +219,7 @@ void record_dispositions() {
   // an executor starts with them at their default, as from a clone3 with
   // CLONE_CLEAR_SIGHAND.
   for (int sig : {32, 33}) {
-    initial_dispositions[sig].handler = nullptr;  // SIG_DFL
+    initial_dispositions[sig].handler = nullptr; // SIG_DFL
     initial_dispositions[sig].flags = 0;
   }
 }
@@ -227,7 +227,7 @@ void record_dispositions() {
 /// The signals whose disposition differs from `initial_dispositions`
 /// once the server is set up: all a child has to restore.
 int changed_signals[max_signal];
-int changed_count = -1;  ///< -1: not known yet, restore every signal
+int changed_count = -1; ///< -1: not known yet, restore every signal
 
 void find_changed_dispositions() {
   changed_count = 0;
@@ -259,7 +259,7 @@ void restore_dispositions() {
 struct child_setup {
   int fds[3];
   const fork_request* req;
-  bool move_to_cgroup;  ///< not started in its cgroup: move itself
+  bool move_to_cgroup; ///< not started in its cgroup: move itself
 };
 
 /// In the child, before it runs the executor: what a spawned executor
@@ -295,7 +295,8 @@ void prepare_child(const child_setup& s) {
   // would repeat in every child).
   unsigned seed = 0;
   if (::getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
-    seed = static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(time(nullptr));
+    seed = static_cast<unsigned>(::getpid())
+           ^ static_cast<unsigned>(time(nullptr));
   ::srand(seed);
   ::srandom(seed);
   sigset_t none;
@@ -362,7 +363,7 @@ int serve_main(int argc, char** argv) {
       return 0;
     }
     if ((pfd.revents & POLLIN) == 0)
-      return 0;  // the runner closed its end
+      return 0; // the runner closed its end
     // A library that changed on disk: start afresh, the request unread.
     for (auto& lib : libs)
       if (!same(lib, stat_lib(lib.path))) {
@@ -374,7 +375,7 @@ int serve_main(int argc, char** argv) {
                      std::strerror(errno));
         ::unsetenv("PROCMAN_SERVE_RESTARTED");
         ::signal(SIGPIPE, SIG_IGN);
-        lib = stat_lib(lib.path);  // serve with what is loaded
+        lib = stat_lib(lib.path); // serve with what is loaded
       }
     auto next = receive();
     if (!next)

@@ -12,17 +12,15 @@
 
 extern "C" {
 
-_Unwind_Reason_Code __real___gxx_personality_v0(int version,
-                                                _Unwind_Action actions,
-                                                _Unwind_Exception_Class cls,
-                                                _Unwind_Exception* ue,
-                                                _Unwind_Context* ctx);
+_Unwind_Reason_Code
+__real___gxx_personality_v0(int version, _Unwind_Action actions,
+                            _Unwind_Exception_Class cls, _Unwind_Exception* ue,
+                            _Unwind_Context* ctx);
 
-_Unwind_Reason_Code __wrap___gxx_personality_v0(int version,
-                                                _Unwind_Action actions,
-                                                _Unwind_Exception_Class cls,
-                                                _Unwind_Exception* ue,
-                                                _Unwind_Context* ctx) {
+_Unwind_Reason_Code
+__wrap___gxx_personality_v0(int version, _Unwind_Action actions,
+                            _Unwind_Exception_Class cls, _Unwind_Exception* ue,
+                            _Unwind_Context* ctx) {
   auto rc = __real___gxx_personality_v0(version, actions, cls, ue, ctx);
   if ((actions & _UA_SEARCH_PHASE) != 0 && rc == _URC_HANDLER_FOUND) {
     // "GNUCC++\0": a primary C++ exception, whose thrown object follows the

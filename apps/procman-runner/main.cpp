@@ -30,11 +30,10 @@
 #include <thread>
 #include <tuple>
 
-#include <sysexits.h>
-
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
+#include <sysexits.h>
 
 #include "procman/apps/common/args.hpp"
 #include "procman/apps/common/version.hpp"
@@ -155,8 +154,8 @@ int run_worker(caf::actor_system& sys, const sigset_t& sigs,
   std::thread signal_thread([&done, sigs, n] {
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && !done) {
-      log_info("", std::string("received SIG") + sigabbrev_np(sig)
-                     + ": stopping");
+      log_info("",
+               std::string("received SIG") + sigabbrev_np(sig) + ": stopping");
       n->drain();
     }
   });
@@ -176,15 +175,14 @@ int main(int argc, char** argv) {
   std::unique_ptr<cli::args> a;
   try {
     a = std::make_unique<cli::args>(
-      argc, argv,
-      std::set<std::string>{"wait", "help", "version", "no-sync"},
-      std::set<std::string>{"store", "max-processes", "max-jobs", "parallel",
-                            "give-up-after",
-                            "script-args", "default-timeout", "grace",
-                            "log-level", "exec", "executor", "publish", "bind",
-                            "tls-cert", "tls-key", "tls-ca", "retention",
-                            "output-limit", "listen", "lease", "join",
-                            "exec-lease", "log-format", "ready-fd"},
+      argc, argv, std::set<std::string>{"wait", "help", "version", "no-sync"},
+      std::set<std::string>{
+        "store",         "max-processes", "max-jobs",        "parallel",
+        "give-up-after", "script-args",   "default-timeout", "grace",
+        "log-level",     "exec",          "executor",        "publish",
+        "bind",          "tls-cert",      "tls-key",         "tls-ca",
+        "retention",     "output-limit",  "listen",          "lease",
+        "join",          "exec-lease",    "log-format",      "ready-fd"},
       std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
@@ -209,7 +207,7 @@ int main(int argc, char** argv) {
   bool listen = a->has("listen");
   bool join = a->has("join");
   uint32_t lease_s = defaults::lease_seconds;
-  uint32_t node_exec_lease_ms = 0;  ///< what worker nodes' executors get
+  uint32_t node_exec_lease_ms = 0; ///< what worker nodes' executors get
   tls_options tls;
   ready_signal ready;
   try {
@@ -242,9 +240,9 @@ int main(int argc, char** argv) {
         throw cli::usage_error(std::string("option --") + name
                                + " needs --publish, --listen or --join");
     if (join)
-      for (auto name : {"store", "wait", "max-processes", "max-jobs",
-                        "default-timeout", "no-sync", "retention",
-                        "output-limit", "give-up-after"})
+      for (auto name :
+           {"store", "wait", "max-processes", "max-jobs", "default-timeout",
+            "no-sync", "retention", "output-limit", "give-up-after"})
         if (a->has(name) || a->flag(name))
           throw cli::usage_error(
             std::string("option --") + name
@@ -264,7 +262,8 @@ int main(int argc, char** argv) {
           missing += (missing.empty() ? "--" : ", --") + std::string(name);
       if (!missing.empty())
         throw cli::usage_error("options --tls-cert, --tls-key and --tls-ca go "
-                               "together; missing " + missing);
+                               "together; missing "
+                               + missing);
     } else if (publish_port >= 0 && !is_loopback(bind_addr)) {
       throw cli::usage_error(
         "refusing " + std::string(listen ? "--listen " : "--bind ") + bind_addr
@@ -273,9 +272,10 @@ int main(int argc, char** argv) {
           "--tls-ca");
     } else if (join && !is_loopback(join_host)) {
       throw cli::usage_error(
-        "refusing --join " + join_host + " without TLS: work, its input and "
-        "its output would cross the network in cleartext; give --tls-cert, "
-        "--tls-key and --tls-ca");
+        "refusing --join " + join_host
+        + " without TLS: work, its input and "
+          "its output would cross the network in cleartext; give --tls-cert, "
+          "--tls-key and --tls-ca");
     }
     opts.store_dir = cli::store_dir(*a);
     opts.wait = a->flag("wait") || listen;
@@ -285,7 +285,8 @@ int main(int argc, char** argv) {
       if (opts.max_processes > 0 && jobs != opts.max_processes)
         throw cli::usage_error(
           "options --max-processes and --max-jobs are one limit; they "
-          "disagree (" + a->get("max-processes") + " and " + a->get("max-jobs")
+          "disagree ("
+          + a->get("max-processes") + " and " + a->get("max-jobs")
           + "): give one");
       opts.max_processes = jobs;
     }
@@ -297,14 +298,15 @@ int main(int argc, char** argv) {
         throw cli::usage_error(ms.error().context);
       opts.give_up_after_ms = *ms;
     }
-    opts.parallel = static_cast<uint32_t>(
-      a->number("parallel", 0, listen ? 0 : 1, 1024));
+    opts.parallel
+      = static_cast<uint32_t>(a->number("parallel", 0, listen ? 0 : 1, 1024));
     // A store node with --parallel 0 only serves worker nodes.
     opts.local_work = !(listen && a->has("parallel") && opts.parallel == 0);
     opts.script_args = a->get("script-args");
-    opts.default_timeout
-      = static_cast<uint32_t>(a->number("default-timeout", defaults::process_timeout, 1, 31536000));
-    opts.grace_seconds = static_cast<uint32_t>(a->number("grace", defaults::grace_seconds, 0, 86400));
+    opts.default_timeout = static_cast<uint32_t>(
+      a->number("default-timeout", defaults::process_timeout, 1, 31536000));
+    opts.grace_seconds = static_cast<uint32_t>(
+      a->number("grace", defaults::grace_seconds, 0, 86400));
     opts.exec_path = a->get("exec");
     opts.executor = a->get("executor");
     if (!opts.executor.empty() && opts.executor != "fork"
@@ -383,7 +385,8 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   cfg.add_message_types<caf::id_block::procman>();
   // The runner has no use for CAF's own command line or config file.
-  cfg.set("scheduler.max-threads", std::max(2u, std::thread::hardware_concurrency()));
+  cfg.set("scheduler.max-threads",
+          std::max(2u, std::thread::hardware_concurrency()));
   // Workers that wait on a condition variable soon instead of polling:
   // CAF's work-stealing workers by default poll every 50 µs for up to
   // 25 ms whenever they run out of work, and on a small machine that
@@ -399,12 +402,12 @@ int main(int argc, char** argv) {
     // A worker node notices a store node that went silent (a network cut)
     // as a closed connection within the lease.
     if (join)
-      set_connection_timeout(cfg, std::chrono::seconds(defaults::lease_seconds));
+      set_connection_timeout(cfg,
+                             std::chrono::seconds(defaults::lease_seconds));
   }
   caf::actor_system sys{cfg};
   if (join)
-    return run_worker(sys, sigs, join_host, join_port, std::move(opts),
-                      ready);
+    return run_worker(sys, sigs, join_host, join_port, std::move(opts), ready);
   auto eng = engine::start(sys, opts);
   if (!eng) {
     if (is(eng.error(), errc::runner_busy) && !listen) {
@@ -420,7 +423,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   work_endpoint_gate gate;
-  std::string published_at;  ///< ADDR:PORT
+  std::string published_at; ///< ADDR:PORT
   if (publish_port >= 0) {
     caf::expected<uint16_t> port{caf::sec::none};
     if (listen) {
@@ -442,22 +445,23 @@ int main(int argc, char** argv) {
     }
     if (!port) {
       auto& err = port.error();
-      log_error("", "cannot publish the manager on " + bind_addr + ":"
-                      + std::to_string(publish_port) + ": "
-                      + (err.category() == caf::atom("procman")
-                           ? render(err) : sys.render(err)));
+      log_error("",
+                "cannot publish the manager on " + bind_addr + ":"
+                  + std::to_string(publish_port) + ": "
+                  + (err.category() == caf::atom("procman") ? render(err)
+                                                            : sys.render(err)));
       if (gate)
         caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
       return 1;
     }
     published_at = (bind_addr.find(':') != std::string::npos
-                       ? "[" + bind_addr + "]" : bind_addr)
+                      ? "[" + bind_addr + "]"
+                      : bind_addr)
                    + ":" + std::to_string(*port);
     auto what = listen ? std::string{" (store node: worker nodes may join; "
                                      "lease "}
                            + std::to_string(lease_s) + " s, executors' lease "
-                           + std::to_string(node_exec_lease_ms / 1000.0)
-                           + " s)"
+                           + std::to_string(node_exec_lease_ms / 1000.0) + " s)"
                        : std::string{};
     if (tls.enabled()) {
       log_info("", "manager published on " + bind_addr + ":"
@@ -467,8 +471,8 @@ int main(int argc, char** argv) {
     } else {
       log_info("", "manager published on " + bind_addr + ":"
                      + std::to_string(*port)
-                     + " without TLS (only users who may read "
-                     + opts.store_dir + " are admitted)" + what);
+                     + " without TLS (only users who may read " + opts.store_dir
+                     + " are admitted)" + what);
     }
   }
   ready.send(publish_port >= 0 ? "ready " + published_at : "ready");
@@ -477,8 +481,8 @@ int main(int argc, char** argv) {
   std::thread signal_thread([&done, sigs, sup] {
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && !done) {
-      log_info("", std::string("received SIG") + sigabbrev_np(sig)
-                     + ": stopping");
+      log_info("",
+               std::string("received SIG") + sigabbrev_np(sig) + ": stopping");
       caf::anon_send(sup, atom::drain_v);
     }
   });

@@ -11,8 +11,7 @@
 namespace procman {
 
 ready_signal::ready_signal(ready_signal&& other) noexcept
-  : fd_(other.fd_.exchange(-1)) {
-}
+  : fd_(other.fd_.exchange(-1)) {}
 
 ready_signal& ready_signal::operator=(ready_signal&& other) noexcept {
   if (this != &other) {

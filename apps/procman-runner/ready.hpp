@@ -33,8 +33,7 @@ public:
   void send(const std::string& line);
 
 private:
-  explicit ready_signal(int fd) : fd_(fd) {
-  }
+  explicit ready_signal(int fd) : fd_(fd) {}
 
   std::atomic<int> fd_{-1};
 };

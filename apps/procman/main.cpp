@@ -46,16 +46,16 @@
 
 #include "procman/apps/common/args.hpp"
 #include "procman/apps/common/version.hpp"
-#include "procman/children/process_tree.hpp"
-#include "procman/door/door.hpp"
 #include "procman/apps/procman/remote.hpp"
 #include "procman/apps/procman/web.hpp"
+#include "procman/children/process_tree.hpp"
+#include "procman/door/door.hpp"
 #include "procman/messages/failure.hpp"
 #include "procman/messages/json.hpp"
+#include "procman/messages/log_format.hpp"
 #include "procman/messages/render.hpp"
 #include "procman/messages/spec_check.hpp"
 #include "procman/messages/time.hpp"
-#include "procman/messages/log_format.hpp"
 #include "procman/messages/units.hpp"
 #include "procman/steps/runner.hpp"
 #include "procman/steps/step_registry.hpp"
@@ -150,7 +150,7 @@ std::string read_spec_text(const std::string& arg) {
   std::ifstream in(arg, std::ios::binary);
   if (!in)
     throw command_failure{1, "cannot read spec file " + arg + ": "
-                       + std::strerror(errno)};
+                               + std::strerror(errno)};
   buf << in.rdbuf();
   return buf.str();
 }
@@ -305,8 +305,8 @@ void draw_progress(const process_record& rec) {
   for (auto s : rec.step_states)
     if (s == step_status::completed)
       ++done;
-  double frac = rec.steps.empty() ? 0.0
-                                  : static_cast<double>(done) / rec.steps.size();
+  double frac
+    = rec.steps.empty() ? 0.0 : static_cast<double>(done) / rec.steps.size();
   if (rec.status == process_status::running && !rec.progress.step.empty()
       && !rec.steps.empty())
     frac += std::clamp(rec.progress.percent, 0.0, 100.0) / 100.0
@@ -333,7 +333,7 @@ void draw_progress(const process_record& rec) {
   fflush(stderr);
 }
 
-// -- commands -------------------------------------------------------------------
+// -- commands -----------------------------------------------------------------
 
 uint64_t delay_ms(const std::string& text);
 
@@ -352,15 +352,17 @@ int cmd_start(const cli::args& a) {
     long long x = 0;
     try {
       // A digit or a minus first: stoll would also take blanks and a plus.
-      if (!text.empty() && (std::isdigit(static_cast<unsigned char>(text[0]))
-                            || text[0] == '-'))
+      if (!text.empty()
+          && (std::isdigit(static_cast<unsigned char>(text[0]))
+              || text[0] == '-'))
         x = std::stoll(text, &used);
     } catch (const std::exception&) {
       used = 0;
     }
     if (used != text.size() || text.empty() || x < INT32_MIN || x > INT32_MAX)
       throw cli::usage_error("option --priority must be a whole number "
-                             "(higher runs first), not \"" + text + "\"");
+                             "(higher runs first), not \""
+                             + text + "\"");
     spec.priority = static_cast<int32_t>(x);
   }
   if (a.has("key")) {
@@ -519,9 +521,12 @@ int cmd_list(const cli::args& a) {
 /// Exit code of a settled process, as `wait` has it.
 int settled_exit_code(process_status s) {
   switch (s) {
-    case process_status::finished: return 0;
-    case process_status::interrupted: return 3;
-    default: return 1;
+    case process_status::finished:
+      return 0;
+    case process_status::interrupted:
+      return 3;
+    default:
+      return 1;
   }
 }
 
@@ -549,7 +554,6 @@ int cmd_wait(const cli::args& a) {
   print_info(*res);
   return settled_exit_code(res->status);
 }
-
 
 // `run` ends what its steps started, even commands that left its process
 // group: it is a child subreaper while the steps run, so their orphans stay
@@ -720,7 +724,8 @@ int cmd_config(const cli::args& a) {
 
 int cmd_log(const cli::args& a) {
   if (a.positional().size() < 2 || a.positional()[1] != "export")
-    throw cli::usage_error("usage: procman log export [--since SEQ] [--pid PID]");
+    throw cli::usage_error(
+      "usage: procman log export [--since SEQ] [--pid PID]");
   if (a.positional().size() > 2)
     throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
   log_export_request r;
@@ -748,7 +753,7 @@ int cmd_replay(const cli::args& a) {
   return cli::replay_file(a.positional()[1]);
 }
 
-// -- the command line ---------------------------------------------------------------
+// -- the command line ---------------------------------------------------------
 
 /// A usage error of the command line's shape (an option the command does not
 /// take, a missing value): shown with the command's usage.
@@ -779,73 +784,113 @@ const std::vector<command_decl>& commands() {
                          "a JSON object merged over the spec's data (its "
                          "keys win)"};
   static const std::vector<command_decl> xs{
-    {"start", "SPEC", "enqueue a process; prints its pid (SPEC: a file, - "
+    {"start",
+     "SPEC",
+     "enqueue a process; prints its pid (SPEC: a file, - "
      "for stdin, or inline JSON)",
      {data,
       {"timeout", opt, "S", "seconds it may run (instead of the spec's)"},
-      {"delay", opt, "D", "run it no sooner than D from now (30, 30s, 5m, "
-                          "2h, 1d)"},
+      {"delay", opt, "D",
+       "run it no sooner than D from now (30, 30s, 5m, "
+       "2h, 1d)"},
       {"priority", opt, "N", "higher runs first (default 0)"},
-      {"key", opt, "K", "a unique key: while a process holding K is queued, "
-                        "held, running or interrupted, print its pid and "
-                        "enqueue nothing"}}},
-    {"retry", "PID", "queue an errored process again; it resumes at its "
-     "failed step", {}},
-    {"schedule", "add NAME \"CRON\" SPEC | list | remove NAME",
+      {"key", opt, "K",
+       "a unique key: while a process holding K is queued, "
+       "held, running or interrupted, print its pid and "
+       "enqueue nothing"}}},
+    {"retry",
+     "PID",
+     "queue an errored process again; it resumes at its "
+     "failed step",
+     {}},
+    {"schedule",
+     "add NAME \"CRON\" SPEC | list | remove NAME",
      "enqueue SPEC at each due time of CRON (UTC; add replaces NAME), list "
-     "the schedules as JSON lines, or remove one", {}},
+     "the schedules as JSON lines, or remove one",
+     {}},
     {"status", "PID", "the process info as JSON", {}},
     {"proceed", "PID", "resume an interrupted process", {data}},
-    {"cancel", "PID", "cancel a queued, held, interrupted or running "
-     "process", {}},
-    {"hold", "PID", "keep a queued or delayed process from running (status "
-     "held)", {}},
+    {"cancel",
+     "PID",
+     "cancel a queued, held, interrupted or running "
+     "process",
+     {}},
+    {"hold",
+     "PID",
+     "keep a queued or delayed process from running (status "
+     "held)",
+     {}},
     {"release", "PID", "let a held process run again", {}},
-    {"list", "", "processes, newest first (JSON lines; a table on a "
+    {"list",
+     "",
+     "processes, newest first (JSON lines; a table on a "
      "terminal)",
-     {{"status", opt, "S", "only those with status S (queued, held, running, "
-                           "interrupted, finished, error, cancelled)"},
+     {{"status", opt, "S",
+       "only those with status S (queued, held, running, "
+       "interrupted, finished, error, cancelled)"},
       {"limit", opt, "N", "at most N (default 100)"}}},
-    {"wait", "PID", "wait for the process to settle; exit 0 finished, 1 "
+    {"wait",
+     "PID",
+     "wait for the process to settle; exit 0 finished, 1 "
      "error or cancelled, 3 interrupted, 4 timeout",
-     {{"timeout", opt, "S", "give up after S seconds (exit 4; default: wait "
-                            "as long as it takes)"}}},
-    {"logs", "PID", "what its commands wrote (stdout and stderr)",
+     {{"timeout", opt, "S",
+       "give up after S seconds (exit 4; default: wait "
+       "as long as it takes)"}}},
+    {"logs",
+     "PID",
+     "what its commands wrote (stdout and stderr)",
      {{"follow", option_decl::flag, "",
        "as it comes, until the process settles (exit codes as wait)"},
       {"stream", opt, "S", "only stdout or only stderr"}}},
-    {"purge", "", "remove finished, failed and cancelled processes; prints "
+    {"purge",
+     "",
+     "remove finished, failed and cancelled processes; prints "
      "how many",
-     {{"older-than", opt, "D", "those that ended more than D ago (30s, 15m, "
-                               "12h, 7d; default: the retention setting)"}}},
-    {"config", "[get NAME | set NAME VALUE | unset NAME]",
-     "the store's settings: retention (7d), output-limit (1M)", {}},
-    {"run", "SPEC", "run the steps here and now; print the output (no store, "
+     {{"older-than", opt, "D",
+       "those that ended more than D ago (30s, 15m, "
+       "12h, 7d; default: the retention setting)"}}},
+    {"config",
+     "[get NAME | set NAME VALUE | unset NAME]",
+     "the store's settings: retention (7d), output-limit (1M)",
+     {}},
+    {"run",
+     "SPEC",
+     "run the steps here and now; print the output (no store, "
      "no runner)",
      {data,
       {"step-lib", option_decl::repeated, "P",
        "a step library to load (repeatable; also $PROCMAN_STEP_LIBS)"}}},
-    {"log", "export", "the message log as JSON Lines",
+    {"log",
+     "export",
+     "the message log as JSON Lines",
      {{"since", opt, "SEQ", "entries after SEQ"},
       {"pid", opt, "PID", "only those of process PID"}}},
-    {"replay", "LOG.jsonl", "re-run a log through the engine "
+    {"replay",
+     "LOG.jsonl",
+     "re-run a log through the engine "
      "deterministically; exit 0 when it matches, 1 at the first divergence",
      {}},
-    {"token", "create | list | revoke ID|NAME",
+    {"token",
+     "create | list | revoke ID|NAME",
      "the HTTP API's bearer tokens: create one (printed once), list them as "
      "JSON lines, or revoke one",
      {{"scope", opt, "S", "create: read, operate or admin"},
       {"name", opt, "N", "create: a name to list and revoke it by"}}},
-    {"web", "", "serve the HTTP API (docs/http.md) on loopback; runs no "
+    {"web",
+     "",
+     "serve the HTTP API (docs/http.md) on loopback; runs no "
      "processes",
      {{"http", opt, "ADDR:PORT", "where to listen (a loopback address)"},
       {"http-max-body", opt, "N", "the largest request body (default 1M)"},
-      {"http-header-timeout", opt, "D", "a request's headers must arrive "
-                                        "within D (default 10s)"},
-      {"http-idle-timeout", opt, "D", "a connection idle for D is closed "
-                                      "(default 60s)"},
-      {"http-max-connections", opt, "N", "connections at once (default "
-                                         "256)"}}},
+      {"http-header-timeout", opt, "D",
+       "a request's headers must arrive "
+       "within D (default 10s)"},
+      {"http-idle-timeout", opt, "D",
+       "a connection idle for D is closed "
+       "(default 60s)"},
+      {"http-max-connections", opt, "N",
+       "connections at once (default "
+       "256)"}}},
     {"help", "[COMMAND]", "procman's usage, or COMMAND's", {}},
   };
   return xs;
@@ -920,8 +965,8 @@ void check_rest(const CLI::App& app, const CLI::App* cmd) {
   if (!cmd)
     throw option_error(owners.empty()
                          ? "unknown option " + name
-                         : "option " + name + " belongs to a command ("
-                             + owners + "): give it after the command");
+                         : "option " + name + " belongs to a command (" + owners
+                             + "): give it after the command");
   auto what = cmd->get_name();
   if (cmd->get_option_no_throw(name))
     throw option_error("option " + name + " is an option of " + what

@@ -24,18 +24,21 @@ failure run_full_cli() {
   char self[PATH_MAX];
   auto n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   if (n <= 0)
-    return make_failure(errc::connect_failure,
-                        std::string("cannot find this program (/proc/self/exe): ")
-                          + std::strerror(errno));
+    return make_failure(
+      errc::connect_failure,
+      std::string("cannot find this program (/proc/self/exe): ")
+        + std::strerror(errno));
   std::string exe(self, static_cast<size_t>(n));
-  auto path = exe.substr(0, exe.rfind('/')) + "/../libexec/procman/procman-remote";
+  auto path = exe.substr(0, exe.rfind('/'))
+              + "/../libexec/procman/procman-remote";
   std::cout.flush();
   std::vector<char*> argv = arguments;
   argv.push_back(nullptr);
   execv(path.c_str(), argv.data());
-  return make_failure(errc::connect_failure,
-                      "cannot run " + path + " (it reaches store nodes and "
-                        "replays logs): " + std::strerror(errno));
+  return make_failure(errc::connect_failure, "cannot run " + path
+                                               + " (it reaches store nodes and "
+                                                 "replays logs): "
+                                               + std::strerror(errno));
 }
 
 } // namespace

@@ -1,12 +1,12 @@
-// procman-remote: --connect and `replay` carried out here (apps/procman/remote.hpp).
-
-#include "procman/apps/procman/remote.hpp"
+// procman-remote: --connect and `replay` carried out here
+// (apps/procman/remote.hpp).
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 
+#include "procman/apps/procman/remote.hpp"
 #include "procman/door/remote_backend.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"

@@ -61,8 +61,8 @@ int token_command(const args& a, const std::function<door()>& open) {
                         "or admin");
     auto scope = a.get("scope");
     if (scope != "read" && scope != "operate" && scope != "admin")
-      throw usage_error("--scope must be read, operate or admin, not \""
-                        + scope + "\"");
+      throw usage_error("--scope must be read, operate or admin, not \"" + scope
+                        + "\"");
     auto token = http::make_token();
     if (!token)
       return failed(token.error());

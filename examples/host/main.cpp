@@ -75,9 +75,10 @@ int main(int argc, char** argv) {
                   << to_string(ev.record.status) << "\n";
         if (ev.record.status == process_status::interrupted) {
           std::string out;
-          self->request(manager, caf::infinite,
-                        proceed_request{pid, R"({"approved_by": "example-host"})",
-                                        {}})
+          self
+            ->request(
+              manager, caf::infinite,
+              proceed_request{pid, R"({"approved_by": "example-host"})", {}})
             .receive([&](const std::string&) {},
                      [&](const caf::error& e) {
                        std::cerr << "proceed failed: " << render(e) << "\n";
@@ -88,10 +89,11 @@ int main(int argc, char** argv) {
           done = true;
         }
       },
-      caf::after(std::chrono::seconds(60)) >> [&] {
-        std::cerr << "no progress within 60 s\n";
-        done = true;
-      });
+      caf::after(std::chrono::seconds(60)) >>
+        [&] {
+          std::cerr << "no progress within 60 s\n";
+          done = true;
+        });
   }
   std::cout << boost::json::serialize(render_info(final_rec)) << "\n";
   return final_rec.status == process_status::finished ? 0 : 1;

@@ -38,7 +38,6 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
-#include "fixtures/temp_dir.hpp"
 #include "procman/actors/manager.hpp"
 #include "procman/actors/process.hpp"
 #include "procman/actors/queue.hpp"
@@ -49,17 +48,19 @@
 #include "procman/messages/error.hpp"
 #include "procman/persistence/store.hpp"
 
+#include "fixtures/temp_dir.hpp"
+
 namespace procman::test {
 
-// -- specs, transitions and report lines ----------------------------------------
+// -- specs, transitions and report lines --------------------------------------
 
 /// A spec of `steps` steps named s0, s1, ... (class "echo", args [i]).
 inline process_spec spec_of(size_t steps, uint32_t timeout = 0,
                             std::string data = R"({"n":1})") {
   process_spec spec;
   for (size_t i = 0; i < steps; ++i)
-    spec.steps.push_back(
-      step_spec{"s" + std::to_string(i), "echo", "[" + std::to_string(i) + "]", {}});
+    spec.steps.push_back(step_spec{
+      "s" + std::to_string(i), "echo", "[" + std::to_string(i) + "]", {}});
   spec.timeout = timeout;
   spec.data = std::move(data);
   return spec;
@@ -76,7 +77,8 @@ inline transition make(transition_kind kind, const std::string& pid) {
   return t;
 }
 
-inline transition enqueue(const process_spec& spec, const std::string& pid = {}) {
+inline transition enqueue(const process_spec& spec,
+                          const std::string& pid = {}) {
   auto t = make(transition_kind::enqueue, pid);
   t.spec = spec;
   return t;
@@ -132,16 +134,24 @@ inline std::string line(boost::json::object o) {
 }
 
 inline std::string step_started(uint32_t k) {
-  return line({{"event", "step_started"}, {"step", k}, {"name", "s" + std::to_string(k)}});
+  return line({{"event", "step_started"},
+               {"step", k},
+               {"name", "s" + std::to_string(k)}});
 }
 
 inline std::string step_completed(uint32_t k) {
-  return line({{"event", "step_completed"}, {"step", k}, {"name", "s" + std::to_string(k)}});
+  return line({{"event", "step_completed"},
+               {"step", k},
+               {"name", "s" + std::to_string(k)}});
 }
 
-inline std::string progress(uint32_t k, double percent, const std::string& msg) {
-  return line({{"event", "progress"}, {"step", k}, {"name", "s" + std::to_string(k)},
-               {"percent", percent}, {"message", msg}});
+inline std::string progress(uint32_t k, double percent,
+                            const std::string& msg) {
+  return line({{"event", "progress"},
+               {"step", k},
+               {"name", "s" + std::to_string(k)},
+               {"percent", percent},
+               {"message", msg}});
 }
 
 inline std::string finished(const std::string& output) {
@@ -149,14 +159,21 @@ inline std::string finished(const std::string& output) {
 }
 
 inline std::string interrupted(uint32_t k, const std::string& output) {
-  return line({{"event", "interrupted"}, {"step", k}, {"name", "s" + std::to_string(k)},
+  return line({{"event", "interrupted"},
+               {"step", k},
+               {"name", "s" + std::to_string(k)},
                {"output", boost::json::parse(output)}});
 }
 
 inline std::string error(uint32_t k, const std::string& message) {
-  return line({{"event", "error"}, {"step", k}, {"name", "s" + std::to_string(k)},
-               {"error", {{"kind", "exception"}, {"step", "s" + std::to_string(k)},
-                          {"message", message}, {"stack", ""}}}});
+  return line({{"event", "error"},
+               {"step", k},
+               {"name", "s" + std::to_string(k)},
+               {"error",
+                {{"kind", "exception"},
+                 {"step", "s" + std::to_string(k)},
+                 {"message", message},
+                 {"stack", ""}}}});
 }
 
 /// What the executor writes on stdin after step k's completion is durable.
@@ -166,23 +183,23 @@ inline std::string ack(uint32_t k) {
 
 } // namespace report
 
-// -- a full disk -----------------------------------------------------------------
+// -- a full disk --------------------------------------------------------------
 
 /// While on, writes of LMDB data files in this process fail with ENOSPC
 /// (tests/actors/disk_faults.cpp): every commit fails, reads work.
 void set_disk_full(bool on);
 
-// -- a launcher that starts nothing -------------------------------------------------
+// -- a launcher that starts nothing -------------------------------------------
 
 /// Records what process actors ask of their executors; the test plays the
 /// executor: `report()` a line, `exit()`.
 struct fake_launcher : executor_launcher {
   struct child {
-    std::string pid;  ///< the procman process (PROCMAN_PID)
+    std::string pid; ///< the procman process (PROCMAN_PID)
     int os_pid = 0;
     child_spec spec;
     child_handlers handlers;
-    std::vector<std::string> inputs;  ///< write_input calls, in order
+    std::vector<std::string> inputs; ///< write_input calls, in order
   };
 
   std::vector<child> children;  ///< every successful spawn, in order
@@ -202,9 +219,7 @@ struct fake_launcher : executor_launcher {
   };
   std::vector<call_later> calls_after;
 
-  bool has_timers() const override {
-    return keeps_timers;
-  }
+  bool has_timers() const override { return keeps_timers; }
 
   void call_after(int os_pid, std::chrono::milliseconds after,
                   std::function<void()> fn) override {
@@ -216,10 +231,9 @@ struct fake_launcher : executor_launcher {
     if (!spawn_errors.empty()) {
       auto err = spawn_errors.front();
       spawn_errors.pop_front();
-      return make_error(errc::spawn_failure,
-                        "cannot start " + spec.argv.at(0) + ": "
-                          + std::strerror(err),
-                        err);
+      return make_error(
+        errc::spawn_failure,
+        "cannot start " + spec.argv.at(0) + ": " + std::strerror(err), err);
     }
     child c;
     for (auto& e : spec.env)
@@ -232,9 +246,7 @@ struct fake_launcher : executor_launcher {
     return children.back().os_pid;
   }
 
-  void kill_group(int os_pid) override {
-    killed.push_back(os_pid);
-  }
+  void kill_group(int os_pid) override { killed.push_back(os_pid); }
 
   void write_input(int os_pid, std::string text) override {
     if (on_input)
@@ -283,7 +295,7 @@ struct fake_launcher : executor_launcher {
   }
 };
 
-// -- stand-ins for an actor's neighbours -------------------------------------------
+// -- stand-ins for an actor's neighbours --------------------------------------
 
 /// What the stand-in supervisor heard. Each entry notes the store's last log
 /// sequence number when it arrived, to tell what was committed by then.
@@ -294,10 +306,10 @@ struct supervisor_log {
     process_status status_in_store;
     uint64_t seq;
   };
-  std::vector<uint64_t> wakeups;  ///< last seq at each wakeup
+  std::vector<uint64_t> wakeups; ///< last seq at each wakeup
   std::vector<std::string> cancels;
   std::vector<done> exec;
-  std::vector<std::string> exited;  ///< slots freed, in order
+  std::vector<std::string> exited; ///< slots freed, in order
 };
 
 struct stand_in_state {
@@ -323,15 +335,15 @@ stand_in_supervisor(supervisor_actor::stateful_pointer<stand_in_state>,
     },
     [=](atom::exec, const std::string& pid, process_status status) {
       auto rec = db->get(pid);
-      log->exec.push_back({pid, status,
-                           rec ? rec->status : process_status::queued,
-                           last_seq()});
+      log->exec.push_back(
+        {pid, status, rec ? rec->status : process_status::queued, last_seq()});
     },
     [](atom::stats) -> caf::result<uint32_t, uint64_t> {
       return caf::result<uint32_t, uint64_t>(uint32_t{0}, uint64_t{0});
     },
     [](caf::get_atom, const std::string& pid) -> caf::result<caf::actor> {
-      return make_error(errc::unknown_process, "no process " + pid + " runs here");
+      return make_error(errc::unknown_process,
+                        "no process " + pid + " runs here");
     },
     [](atom::claim) {
       // nop
@@ -357,7 +369,7 @@ struct event_log {
   }
 };
 
-// -- the fixture ------------------------------------------------------------------------
+// -- the fixture --------------------------------------------------------------
 
 struct actor_fixture {
   static inline const std::string runner_id = "r-test";
@@ -427,7 +439,7 @@ struct actor_fixture {
     sched.run();
   }
 
-  // -- requests -----------------------------------------------------------------
+  // -- requests ---------------------------------------------------------------
 
   /// The slot of a reply that may not have arrived yet.
   template <class R>
@@ -450,7 +462,8 @@ struct actor_fixture {
 
     caf::error error() const {
       BOOST_REQUIRE_MESSAGE(arrived(), "no reply arrived");
-      BOOST_REQUIRE_MESSAGE(!*st->result, "request succeeded, an error was expected");
+      BOOST_REQUIRE_MESSAGE(!*st->result,
+                            "request succeeded, an error was expected");
       return st->result->error();
     }
   };
@@ -499,16 +512,19 @@ struct actor_fixture {
   /// Whether `hdl` has messages waiting for the scheduler.
   template <class Handle>
   bool has_job(const Handle& hdl) {
-    auto ptr = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(hdl));
-    return std::find(sched.jobs.begin(), sched.jobs.end(), ptr) != sched.jobs.end();
+    auto ptr = dynamic_cast<caf::resumable*>(
+      caf::actor_cast<caf::abstract_actor*>(hdl));
+    return std::find(sched.jobs.begin(), sched.jobs.end(), ptr)
+           != sched.jobs.end();
   }
 
   /// Runs one message at a time until `pred` holds (checked before each).
   template <class Pred>
   void run_until(Pred pred) {
     while (!pred())
-      BOOST_REQUIRE_MESSAGE(sched.try_run_once(),
-                            "nothing left to run and the condition does not hold");
+      BOOST_REQUIRE_MESSAGE(
+        sched.try_run_once(),
+        "nothing left to run and the condition does not hold");
   }
 
   /// Advances the test clock by `d`, firing due timers, and runs.
@@ -517,7 +533,7 @@ struct actor_fixture {
     sched.run();
   }
 
-  // -- stand-ins ---------------------------------------------------------------------
+  // -- stand-ins --------------------------------------------------------------
 
   std::shared_ptr<supervisor_log> sup_log = std::make_shared<supervisor_log>();
 
@@ -533,7 +549,8 @@ struct actor_fixture {
       return {
         [log, db_](atom::event, const process_event& ev) {
           auto rec = db_->get(ev.record.pid);
-          log->events.push_back({ev, rec ? rec->status : process_status::queued});
+          log->events.push_back(
+            {ev, rec ? rec->status : process_status::queued});
         },
       };
     });
@@ -546,14 +563,15 @@ struct actor_fixture {
   std::shared_ptr<std::optional<caf::error>> watch(const Handle& hdl) {
     auto out = std::make_shared<std::optional<caf::error>>();
     auto target = caf::actor_cast<caf::actor>(hdl);
-    auto w = sys.spawn([out, target](caf::event_based_actor* self) -> caf::behavior {
-      self->monitor(target);
-      self->set_down_handler([self, out](const caf::down_msg& dm) {
-        *out = dm.reason;
-        self->quit();
-      });
-      return {[](caf::get_atom) {}};
-    });
+    auto w
+      = sys.spawn([out, target](caf::event_based_actor* self) -> caf::behavior {
+          self->monitor(target);
+          self->set_down_handler([self, out](const caf::down_msg& dm) {
+            *out = dm.reason;
+            self->quit();
+          });
+          return {[](caf::get_atom) {}};
+        });
     spawned.push_back(w);
     return out;
   }
@@ -566,7 +584,7 @@ struct actor_fixture {
     return dynamic_cast<impl&>(*ptr).state;
   }
 
-  // -- the store, read and written directly -------------------------------------------
+  // -- the store, read and written directly -----------------------------------
 
   template <class T>
   static T must(outcome<T> x, const std::string& what) {
@@ -594,9 +612,7 @@ struct actor_fixture {
     return must(db->get(pid), "get " + pid);
   }
 
-  uint64_t last_seq() {
-    return must(db->stats(), "stats").last_seq;
-  }
+  uint64_t last_seq() { return must(db->stats(), "stats").last_seq; }
 
   /// The log entries of `pid` after sequence number `since`.
   std::vector<log_entry> log_of(const std::string& pid, uint64_t since = 0) {

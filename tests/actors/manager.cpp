@@ -16,11 +16,12 @@ struct manager_fixture : actor_fixture {
   manager_actor mgr = spawn(procman::manager, store, sup);
 
   manager_fixture() {
-    sched.run();  // the manager subscribes to the store
+    sched.run(); // the manager subscribes to the store
   }
 
   std::string start(size_t steps = 1) {
-    return request<std::string>(mgr, start_request{spec_of(steps), {}, {}}).value();
+    return request<std::string>(mgr, start_request{spec_of(steps), {}, {}})
+      .value();
   }
 
   /// A process of two steps, interrupted after the first.
@@ -54,8 +55,9 @@ BOOST_AUTO_TEST_CASE(start_persists_the_process_before_it_replies) {
   };
   sched.run();
   auto pid = r.value();
-  BOOST_REQUIRE_MESSAGE(stored->has_value(),
-                        "the store had no record " << pid << " when the reply arrived");
+  BOOST_REQUIRE_MESSAGE(stored->has_value(), "the store had no record "
+                                               << pid
+                                               << " when the reply arrived");
   BOOST_TEST((stored->value().status == process_status::queued));
   BOOST_TEST(stored->value().steps.size() == 2u);
   BOOST_TEST(stored->value().timeout == 30u);
@@ -64,10 +66,11 @@ BOOST_AUTO_TEST_CASE(start_persists_the_process_before_it_replies) {
 
 BOOST_AUTO_TEST_CASE(start_wakes_the_supervisor_once_the_process_is_queued) {
   auto r = ask<std::string>(mgr, start_request{spec_of(1), {}, {}});
-  sched.run_once();  // the asker sends its request
+  sched.run_once(); // the asker sends its request
   BOOST_REQUIRE(sched.prioritize(mgr));
-  sched.run_once();  // the manager asks the store
-  BOOST_TEST_MESSAGE("the store has not answered: the supervisor is not woken yet");
+  sched.run_once(); // the manager asks the store
+  BOOST_TEST_MESSAGE(
+    "the store has not answered: the supervisor is not woken yet");
   BOOST_TEST(!has_job(sup));
   sched.run();
   auto pid = r.value();
@@ -78,28 +81,34 @@ BOOST_AUTO_TEST_CASE(start_wakes_the_supervisor_once_the_process_is_queued) {
 
 BOOST_AUTO_TEST_CASE(start_under_a_chosen_pid_uses_it_and_refuses_it_twice) {
   auto pid = std::string{"00000000000000000000000000000abc"};
-  BOOST_TEST(request<std::string>(mgr, start_request{spec_of(1), pid, {}}).value() == pid);
+  BOOST_TEST(
+    request<std::string>(mgr, start_request{spec_of(1), pid, {}}).value()
+    == pid);
   BOOST_TEST((record(pid).status == process_status::queued));
   auto again = request<std::string>(mgr, start_request{spec_of(1), pid, {}});
-  BOOST_TEST(is(again.error(), errc::illegal_transition), render(again.error()));
-  auto bad = request<std::string>(mgr, start_request{spec_of(1), std::string{"nope"}, {}});
+  BOOST_TEST(is(again.error(), errc::illegal_transition),
+             render(again.error()));
+  auto bad = request<std::string>(
+    mgr, start_request{spec_of(1), std::string{"nope"}, {}});
   BOOST_TEST(is(bad.error(), errc::invalid_argument), render(bad.error()));
   BOOST_TEST(sup_log->wakeups.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_start_proceed_or_cancel_asked_again_under_its_key_acts_once) {
+BOOST_AUTO_TEST_CASE(
+  a_start_proceed_or_cancel_asked_again_under_its_key_acts_once) {
   auto pid = std::string{"00000000000000000000000000000abd"};
   auto key = std::string(32, 'e');
   for (int i = 0; i < 2; ++i)
-    BOOST_TEST(request<std::string>(mgr, start_request{spec_of(1), pid, key})
-                 .value()
-               == pid);
+    BOOST_TEST(
+      request<std::string>(mgr, start_request{spec_of(1), pid, key}).value()
+      == pid);
   BOOST_TEST(log_of(pid).size() == 1u);
   BOOST_TEST(sup_log->wakeups.size() == 2u);
   auto paused = interrupted();
   auto proceed_key = std::string(32, 'f');
   for (int i = 0; i < 2; ++i)
-    BOOST_TEST(request<std::string>(mgr, proceed_request{paused, std::string{"{}"}, proceed_key})
+    BOOST_TEST(request<std::string>(
+                 mgr, proceed_request{paused, std::string{"{}"}, proceed_key})
                  .value()
                == paused);
   BOOST_TEST((record(paused).status == process_status::queued));
@@ -115,20 +124,25 @@ BOOST_AUTO_TEST_CASE(a_start_proceed_or_cancel_asked_again_under_its_key_acts_on
   }
   BOOST_TEST(proceeds == 1u);
   BOOST_TEST(cancels == 1u);
-  auto bad = request<std::string>(mgr, start_request{spec_of(1), std::string(32, '2'), std::string{"k"}});
+  auto bad = request<std::string>(
+    mgr, start_request{spec_of(1), std::string(32, '2'), std::string{"k"}});
   BOOST_TEST(is(bad.error(), errc::invalid_argument), render(bad.error()));
 }
 
-BOOST_AUTO_TEST_CASE(a_bad_spec_is_refused_with_invalid_spec_and_nothing_is_queued) {
+BOOST_AUTO_TEST_CASE(
+  a_bad_spec_is_refused_with_invalid_spec_and_nothing_is_queued) {
   auto before = last_seq();
   BOOST_TEST_MESSAGE("data that is not JSON: refused before the store");
-  auto not_json = request<std::string>(mgr, start_request{spec_of(1, 0, "{oops"), {}, {}});
-  BOOST_TEST(is(not_json.error(), errc::invalid_spec), render(not_json.error()));
+  auto not_json
+    = request<std::string>(mgr, start_request{spec_of(1, 0, "{oops"), {}, {}});
+  BOOST_TEST(is(not_json.error(), errc::invalid_spec),
+             render(not_json.error()));
   BOOST_TEST(render(not_json.error()).find("data") != std::string::npos,
              render(not_json.error()));
   BOOST_TEST_MESSAGE("no steps: refused by the store");
   auto no_steps = request<std::string>(mgr, start_request{spec_of(0), {}, {}});
-  BOOST_TEST(is(no_steps.error(), errc::invalid_spec), render(no_steps.error()));
+  BOOST_TEST(is(no_steps.error(), errc::invalid_spec),
+             render(no_steps.error()));
   BOOST_TEST(last_seq() == before);
   BOOST_TEST(sup_log->wakeups.empty());
 }
@@ -139,12 +153,14 @@ BOOST_AUTO_TEST_CASE(info_returns_the_record_and_refuses_an_unknown_pid) {
   BOOST_TEST(info.value().pid == pid);
   BOOST_TEST(info.value().steps.size() == 3u);
   auto unknown = request<process_record>(mgr, status_request{unknown_pid});
-  BOOST_TEST(is(unknown.error(), errc::unknown_process), render(unknown.error()));
+  BOOST_TEST(is(unknown.error(), errc::unknown_process),
+             render(unknown.error()));
 }
 
 BOOST_AUTO_TEST_CASE(proceed_queues_the_rest_and_wakes_the_supervisor) {
   auto pid = interrupted();
-  auto r = request<std::string>(mgr, proceed_request{pid, std::string{R"({"ok":1})"}, {}});
+  auto r = request<std::string>(
+    mgr, proceed_request{pid, std::string{R"({"ok":1})"}, {}});
   BOOST_TEST(r.value() == pid);
   auto rec = record(pid);
   BOOST_TEST((rec.status == process_status::queued));
@@ -156,17 +172,25 @@ BOOST_AUTO_TEST_CASE(proceed_queues_the_rest_and_wakes_the_supervisor) {
   BOOST_TEST(sup_log->wakeups[0] >= log_of(pid).back().seq);
 }
 
-BOOST_AUTO_TEST_CASE(proceed_refuses_bad_data_an_unknown_pid_and_a_process_not_interrupted) {
+BOOST_AUTO_TEST_CASE(
+  proceed_refuses_bad_data_an_unknown_pid_and_a_process_not_interrupted) {
   auto pid = interrupted();
   auto queued = enqueue().pid;
   auto before = last_seq();
-  auto not_object = request<std::string>(mgr, proceed_request{pid, std::string{"[1,2]"}, {}});
-  BOOST_TEST(is(not_object.error(), errc::invalid_json), render(not_object.error()));
-  auto malformed = request<std::string>(mgr, proceed_request{pid, std::string{"{\"a\":"}, {}});
-  BOOST_TEST(is(malformed.error(), errc::invalid_json), render(malformed.error()));
-  auto unknown = request<std::string>(mgr, proceed_request{unknown_pid, std::string{"{}"}, {}});
-  BOOST_TEST(is(unknown.error(), errc::unknown_process), render(unknown.error()));
-  auto not_interrupted = request<std::string>(mgr, proceed_request{queued, std::string{"{}"}, {}});
+  auto not_object
+    = request<std::string>(mgr, proceed_request{pid, std::string{"[1,2]"}, {}});
+  BOOST_TEST(is(not_object.error(), errc::invalid_json),
+             render(not_object.error()));
+  auto malformed = request<std::string>(
+    mgr, proceed_request{pid, std::string{"{\"a\":"}, {}});
+  BOOST_TEST(is(malformed.error(), errc::invalid_json),
+             render(malformed.error()));
+  auto unknown = request<std::string>(
+    mgr, proceed_request{unknown_pid, std::string{"{}"}, {}});
+  BOOST_TEST(is(unknown.error(), errc::unknown_process),
+             render(unknown.error()));
+  auto not_interrupted
+    = request<std::string>(mgr, proceed_request{queued, std::string{"{}"}, {}});
   BOOST_TEST(is(not_interrupted.error(), errc::not_interrupted),
              render(not_interrupted.error()));
   BOOST_TEST(last_seq() == before);
@@ -174,7 +198,8 @@ BOOST_AUTO_TEST_CASE(proceed_refuses_bad_data_an_unknown_pid_and_a_process_not_i
   BOOST_TEST(sup_log->wakeups.empty());
 }
 
-BOOST_AUTO_TEST_CASE(cancel_of_a_running_process_is_forwarded_to_the_supervisor) {
+BOOST_AUTO_TEST_CASE(
+  cancel_of_a_running_process_is_forwarded_to_the_supervisor) {
   auto pid = claimed().pid;
   auto r = request<process_record>(mgr, cancel_request{pid, {}});
   BOOST_TEST((r.value().status == process_status::running));
@@ -184,7 +209,8 @@ BOOST_AUTO_TEST_CASE(cancel_of_a_running_process_is_forwarded_to_the_supervisor)
              boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(cancel_of_a_queued_process_ends_it_without_the_supervisor) {
+BOOST_AUTO_TEST_CASE(
+  cancel_of_a_queued_process_ends_it_without_the_supervisor) {
   auto pid = start();
   auto r = request<process_record>(mgr, cancel_request{pid, {}});
   BOOST_TEST((r.value().status == process_status::cancelled));
@@ -198,7 +224,8 @@ BOOST_AUTO_TEST_CASE(cancel_refuses_an_unknown_pid_and_a_finished_process) {
   auto again = request<process_record>(mgr, cancel_request{pid, {}});
   BOOST_TEST(is(again.error(), errc::already_terminal), render(again.error()));
   auto unknown = request<process_record>(mgr, cancel_request{unknown_pid, {}});
-  BOOST_TEST(is(unknown.error(), errc::unknown_process), render(unknown.error()));
+  BOOST_TEST(is(unknown.error(), errc::unknown_process),
+             render(unknown.error()));
   BOOST_TEST(sup_log->cancels.empty());
 }
 
@@ -209,10 +236,12 @@ BOOST_AUTO_TEST_CASE(list_returns_the_records_with_the_asked_status) {
   list_query q;
   q.any_status = false;
   q.status = process_status::queued;
-  auto queued = request<std::vector<process_record>>(mgr, list_request{q}).value();
+  auto queued
+    = request<std::vector<process_record>>(mgr, list_request{q}).value();
   BOOST_REQUIRE(queued.size() == 1u);
   BOOST_TEST(queued[0].pid == b);
-  auto all = request<std::vector<process_record>>(mgr, list_request{list_query{}});
+  auto all = request<std::vector<process_record>>(mgr,
+                                                  list_request{list_query{}});
   BOOST_TEST(all.value().size() == 2u);
 }
 

@@ -16,7 +16,7 @@ namespace {
 struct process_fixture : actor_fixture {
   supervisor_actor sup = stand_in();
   std::string pid;
-  uint64_t claimed_at = 0;  ///< log seq of the claim
+  uint64_t claimed_at = 0; ///< log seq of the claim
   process_actor proc;
 
   /// Claims a process of `steps` steps and starts its actor.
@@ -40,13 +40,9 @@ struct process_fixture : actor_fixture {
   }
 
   /// The kinds committed since the claim.
-  std::string committed() {
-    return kinds(kinds_of(pid, claimed_at));
-  }
+  std::string committed() { return kinds(kinds_of(pid, claimed_at)); }
 
-  transition last_transition() {
-    return log_of(pid).back().what;
-  }
+  transition last_transition() { return log_of(pid).back().what; }
 
   /// The supervisor heard `exec` exactly once, with `status`, and only when
   /// the store already held that final status.
@@ -67,7 +63,8 @@ struct process_fixture : actor_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(process_actor, process_fixture)
 
-BOOST_AUTO_TEST_CASE(it_spawns_the_executor_and_records_the_start_with_its_timeout) {
+BOOST_AUTO_TEST_CASE(
+  it_spawns_the_executor_and_records_the_start_with_its_timeout) {
   start(1, 25);
   BOOST_REQUIRE(launcher->children.size() == 1u);
   auto& child = launcher->of(pid);
@@ -124,10 +121,13 @@ BOOST_AUTO_TEST_CASE(output_lines_become_live_output_not_transitions) {
   exec->output_events = true;
   start(1);
   BOOST_TEST(boost::json::parse(launcher->of(pid).spec.input)
-               .at("output_events").as_bool());
+               .at("output_events")
+               .as_bool());
   feed(report::step_started(0));
-  feed(R"({"event":"output","step":0,"name":"s0","stream":"stdout","data":"hello\n"})");
-  feed(R"({"event":"output","step":0,"name":"s0","stream":"stderr","data":"careful\n"})");
+  feed(
+    R"({"event":"output","step":0,"name":"s0","stream":"stdout","data":"hello\n"})");
+  feed(
+    R"({"event":"output","step":0,"name":"s0","stream":"stderr","data":"careful\n"})");
   // Parked: nothing committed of it until the timer or the next transition.
   BOOST_TEST(must(db->read_output(pid), "read_output").chunks.empty());
   feed(report::step_completed(0));
@@ -185,7 +185,8 @@ BOOST_AUTO_TEST_CASE(an_error_report_records_the_failure_of_its_step) {
   check_done(process_status::error);
 }
 
-BOOST_AUTO_TEST_CASE(a_step_is_acknowledged_only_after_its_completion_is_committed) {
+BOOST_AUTO_TEST_CASE(
+  a_step_is_acknowledged_only_after_its_completion_is_committed) {
   start(2);
   auto& child = launcher->of(pid);
   BOOST_TEST(child.spec.keep_stdin_open);
@@ -206,7 +207,8 @@ BOOST_AUTO_TEST_CASE(a_step_is_acknowledged_only_after_its_completion_is_committ
   sched.run();
   BOOST_TEST(child.inputs == std::vector<std::string>{report::ack(0)},
              boost::test_tools::per_element());
-  BOOST_TEST(*committed_at_ack == std::vector<int32_t>{0}, boost::test_tools::per_element());
+  BOOST_TEST(*committed_at_ack == std::vector<int32_t>{0},
+             boost::test_tools::per_element());
   BOOST_TEST_MESSAGE("the last step's completion needs no acknowledgement");
   feed(report::step_started(1));
   feed(report::step_completed(1));
@@ -220,7 +222,8 @@ BOOST_AUTO_TEST_CASE(a_single_step_run_gets_no_acknowledgements) {
   BOOST_TEST(launcher->of(pid).inputs.empty());
 }
 
-BOOST_AUTO_TEST_CASE(garbage_on_the_report_channel_kills_the_executor_and_records_a_crash) {
+BOOST_AUTO_TEST_CASE(
+  garbage_on_the_report_channel_kills_the_executor_and_records_a_crash) {
   start(2);
   feed(report::step_started(0));
   feed("this is not a report");
@@ -235,7 +238,8 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_report_channel_kills_the_executor_and_record
   auto rec = record(pid);
   BOOST_TEST((rec.error.kind == error_kind::crash));
   BOOST_TEST(rec.error.step == "s0");
-  BOOST_TEST(rec.error.message.find("this is not a report") != std::string::npos,
+  BOOST_TEST(rec.error.message.find("this is not a report")
+               != std::string::npos,
              rec.error.message);
   BOOST_TEST(rec.error.signal == SIGKILL);
   BOOST_TEST(rec.error.stderr_tail == "tail");
@@ -266,7 +270,8 @@ BOOST_AUTO_TEST_CASE(the_timeout_kills_the_executor_and_records_a_timeout) {
   auto rec = record(pid);
   BOOST_TEST((rec.error.kind == error_kind::timeout));
   BOOST_TEST(rec.error.step == "s0");
-  BOOST_TEST(rec.error.message.find("30 s") != std::string::npos, rec.error.message);
+  BOOST_TEST(rec.error.message.find("30 s") != std::string::npos,
+             rec.error.message);
   check_done(process_status::error);
 }
 
@@ -326,7 +331,8 @@ BOOST_AUTO_TEST_CASE(a_check_finds_a_cancel_requested_elsewhere) {
   check_done(process_status::cancelled);
 }
 
-BOOST_AUTO_TEST_CASE(a_shutdown_kills_the_executor_and_records_the_runner_as_lost) {
+BOOST_AUTO_TEST_CASE(
+  a_shutdown_kills_the_executor_and_records_the_runner_as_lost) {
   start(2);
   feed(report::step_started(0));
   feed(report::step_completed(0));
@@ -348,7 +354,8 @@ BOOST_AUTO_TEST_CASE(an_exit_without_a_final_report_records_a_crash) {
   auto rec = record(pid);
   BOOST_TEST((rec.error.kind == error_kind::crash));
   BOOST_TEST(rec.error.step == "s0");
-  BOOST_TEST(rec.error.message.find("SIGSEGV") != std::string::npos, rec.error.message);
+  BOOST_TEST(rec.error.message.find("SIGSEGV") != std::string::npos,
+             rec.error.message);
   BOOST_TEST(rec.error.stderr_tail == "Segmentation fault");
   BOOST_TEST(launcher->killed.empty());
   check_done(process_status::error);
@@ -360,7 +367,8 @@ BOOST_AUTO_TEST_CASE(an_exit_code_without_a_final_report_is_named) {
   auto rec = record(pid);
   BOOST_TEST((rec.error.kind == error_kind::crash));
   BOOST_TEST(rec.error.exit_code == 7);
-  BOOST_TEST(rec.error.message.find("code 7") != std::string::npos, rec.error.message);
+  BOOST_TEST(rec.error.message.find("code 7") != std::string::npos,
+             rec.error.message);
   check_done(process_status::error);
 }
 
@@ -373,11 +381,13 @@ BOOST_AUTO_TEST_CASE(a_spawn_failure_records_a_crash_with_the_errno) {
   BOOST_TEST((t.error.kind == error_kind::crash));
   BOOST_TEST(t.error.step == "s0");
   BOOST_TEST(names_errno(t, ENOENT), t.error.message);
-  BOOST_TEST(t.error.message.find(exec->exec_path) != std::string::npos, t.error.message);
+  BOOST_TEST(t.error.message.find(exec->exec_path) != std::string::npos,
+             t.error.message);
   check_done(process_status::error);
 }
 
-BOOST_AUTO_TEST_CASE(the_supervisor_hears_of_the_end_only_after_every_transition_is_committed) {
+BOOST_AUTO_TEST_CASE(
+  the_supervisor_hears_of_the_end_only_after_every_transition_is_committed) {
   start(2);
   BOOST_TEST_MESSAGE("the final lines and the exit arrive together");
   launcher->report(pid, report::step_started(0));
@@ -390,7 +400,8 @@ BOOST_AUTO_TEST_CASE(the_supervisor_hears_of_the_end_only_after_every_transition
   sched.run_once();
   BOOST_TEST(!has_job(sup));
   sched.run();
-  BOOST_TEST(committed() == "start, step_started, step_completed, step_started, fail");
+  BOOST_TEST(committed()
+             == "start, step_started, step_completed, step_started, fail");
   check_done(process_status::error);
 }
 

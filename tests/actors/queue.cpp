@@ -36,7 +36,8 @@ BOOST_AUTO_TEST_CASE(claims_hand_out_processes_in_the_order_they_were_queued) {
   auto second = claim(2);
   BOOST_TEST(pids_of(first) == (std::vector<std::string>{queued[0], queued[1]}),
              boost::test_tools::per_element());
-  BOOST_TEST(pids_of(second) == (std::vector<std::string>{queued[2], queued[3]}),
+  BOOST_TEST(pids_of(second)
+               == (std::vector<std::string>{queued[2], queued[3]}),
              boost::test_tools::per_element());
 }
 
@@ -61,7 +62,8 @@ BOOST_AUTO_TEST_CASE(claimed_records_are_running_for_the_queues_runner) {
   BOOST_TEST(kinds(kinds_of(pid)) == "enqueue, claim");
 }
 
-BOOST_AUTO_TEST_CASE(a_claim_of_an_empty_queue_gets_nothing_and_writes_nothing) {
+BOOST_AUTO_TEST_CASE(
+  a_claim_of_an_empty_queue_gets_nothing_and_writes_nothing) {
   auto before = last_seq();
   BOOST_TEST(claim(3).empty());
   BOOST_TEST(last_seq() == before);
@@ -75,7 +77,8 @@ BOOST_AUTO_TEST_CASE(a_cancelled_process_is_skipped_by_later_claims) {
   auto b = enqueue().pid;
   apply(tr::cancel(a));
   auto got = claim(2);
-  BOOST_TEST(pids_of(got) == std::vector<std::string>{b}, boost::test_tools::per_element());
+  BOOST_TEST(pids_of(got) == std::vector<std::string>{b},
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

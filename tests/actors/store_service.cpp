@@ -22,7 +22,8 @@ BOOST_AUTO_TEST_CASE(applies_that_arrive_together_commit_in_one_transaction) {
   BOOST_TEST_MESSAGE("three requests reach the store before it runs");
   std::vector<record_reply> replies;
   for (int i = 0; i < 3; ++i)
-    replies.push_back(ask<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1))));
+    replies.push_back(
+      ask<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1))));
   sched.run();
   for (auto& r : replies)
     BOOST_TEST((r.value().status == process_status::queued));
@@ -32,9 +33,11 @@ BOOST_AUTO_TEST_CASE(applies_that_arrive_together_commit_in_one_transaction) {
 
 BOOST_AUTO_TEST_CASE(an_apply_on_an_idle_store_commits_at_once) {
   auto before = last_seq();
-  auto a = request<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1)));
+  auto a = request<process_record>(store, atom::apply_v,
+                                   tr::enqueue(spec_of(1)));
   BOOST_TEST(a.arrived());
-  auto b = request<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1)));
+  auto b = request<process_record>(store, atom::apply_v,
+                                   tr::enqueue(spec_of(1)));
   BOOST_TEST(b.arrived());
   BOOST_TEST(commits_since(before) == 2u);
 }
@@ -44,38 +47,47 @@ BOOST_AUTO_TEST_CASE(replies_arrive_in_the_order_of_the_requests) {
   apply(tr::claim(pid, runner_id));
   auto order = std::make_shared<std::vector<int>>();
   std::vector<record_reply> replies;
-  auto first = ask<process_record>(store, atom::apply_v, tr::interrupt(pid, 0, R"({"a":1})"));
-  auto second = ask<process_record>(store, atom::apply_v, tr::proceed(pid, R"({"b":2})"));
-  auto third = ask<process_record>(store, atom::apply_v, tr::claim(pid, runner_id));
+  auto first = ask<process_record>(store, atom::apply_v,
+                                   tr::interrupt(pid, 0, R"({"a":1})"));
+  auto second = ask<process_record>(store, atom::apply_v,
+                                    tr::proceed(pid, R"({"b":2})"));
+  auto third = ask<process_record>(store, atom::apply_v,
+                                   tr::claim(pid, runner_id));
   first.st->on_arrival = [order](auto&) { order->push_back(1); };
   second.st->on_arrival = [order](auto&) { order->push_back(2); };
   third.st->on_arrival = [order](auto&) { order->push_back(3); };
   sched.run();
-  BOOST_TEST(*order == (std::vector<int>{1, 2, 3}), boost::test_tools::per_element());
+  BOOST_TEST(*order == (std::vector<int>{1, 2, 3}),
+             boost::test_tools::per_element());
   // Each reply is the record after its own transition, not after the batch.
   BOOST_TEST((first.value().status == process_status::interrupted));
   BOOST_TEST((second.value().status == process_status::queued));
   BOOST_TEST((third.value().status == process_status::running));
   BOOST_TEST(third.value().runs == 2u);
-  BOOST_TEST(kinds(kinds_of(pid)) == "enqueue, claim, interrupt, proceed, claim");
+  BOOST_TEST(kinds(kinds_of(pid))
+             == "enqueue, claim, interrupt, proceed, claim");
 }
 
-BOOST_AUTO_TEST_CASE(a_refused_transition_gets_its_error_and_the_others_commit) {
+BOOST_AUTO_TEST_CASE(
+  a_refused_transition_gets_its_error_and_the_others_commit) {
   auto queued = enqueue().pid;
   auto before = last_seq();
   auto ok1 = ask<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1)));
-  auto unknown = ask<process_record>(store, atom::apply_v,
-                                     tr::cancel("0123456789abcdef0123456789abcdef"));
+  auto unknown = ask<process_record>(
+    store, atom::apply_v, tr::cancel("0123456789abcdef0123456789abcdef"));
   auto not_interrupted = ask<process_record>(store, atom::apply_v,
                                              tr::proceed(queued, "{}"));
-  auto bad_spec = ask<process_record>(store, atom::apply_v, tr::enqueue(spec_of(0)));
+  auto bad_spec = ask<process_record>(store, atom::apply_v,
+                                      tr::enqueue(spec_of(0)));
   auto ok2 = ask<process_record>(store, atom::apply_v, tr::cancel(queued));
   sched.run();
   BOOST_TEST((ok1.value().status == process_status::queued));
-  BOOST_TEST(is(unknown.error(), errc::unknown_process), render(unknown.error()));
+  BOOST_TEST(is(unknown.error(), errc::unknown_process),
+             render(unknown.error()));
   BOOST_TEST(is(not_interrupted.error(), errc::not_interrupted),
              render(not_interrupted.error()));
-  BOOST_TEST(is(bad_spec.error(), errc::invalid_spec), render(bad_spec.error()));
+  BOOST_TEST(is(bad_spec.error(), errc::invalid_spec),
+             render(bad_spec.error()));
   BOOST_TEST((ok2.value().status == process_status::cancelled));
   // The two that apply are in the log, in one commit; the refusals are not.
   BOOST_TEST(last_seq() == before + 2);
@@ -86,9 +98,10 @@ BOOST_AUTO_TEST_CASE(listeners_hear_of_each_committed_transition_in_order) {
   auto [sink, events] = event_sink();
   caf::anon_send(store, atom::subscribe_v, sink);
   sched.run();
-  auto pid = enqueue().pid;  // directly in the store: no event
+  auto pid = enqueue().pid; // directly in the store: no event
   auto a = ask<process_record>(store, atom::apply_v, tr::claim(pid, runner_id));
-  auto refused = ask<process_record>(store, atom::apply_v, tr::proceed(pid, "{}"));
+  auto refused = ask<process_record>(store, atom::apply_v,
+                                     tr::proceed(pid, "{}"));
   auto b = ask<process_record>(store, atom::apply_v, tr::cancel(pid));
   sched.run();
   BOOST_TEST(is(refused.error(), errc::not_interrupted));
@@ -124,7 +137,8 @@ BOOST_AUTO_TEST_CASE(a_claim_commits_with_the_parked_applies_and_follows_them) {
   sched.run();
   BOOST_TEST_MESSAGE("an enqueue reaches the store, then a claim of two, "
                      "before the store runs");
-  auto parked = ask<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1)));
+  auto parked = ask<process_record>(store, atom::apply_v,
+                                    tr::enqueue(spec_of(1)));
   auto claim = ask<std::vector<process_record>>(q, atom::claim_v, uint32_t{2});
   sched.run_once(); // the first asker sends its apply
   sched.run_once(); // the second asks the queue
@@ -163,11 +177,12 @@ BOOST_AUTO_TEST_CASE(output_alone_commits_once_when_its_timer_fires) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- commits that fail for storage reasons ------------------------------------------
+// -- commits that fail for storage reasons ------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(store_service_storage_failures, actor_fixture)
 
-BOOST_AUTO_TEST_CASE(a_failed_commit_is_retried_with_backoff_until_it_succeeds) {
+BOOST_AUTO_TEST_CASE(
+  a_failed_commit_is_retried_with_backoff_until_it_succeeds) {
   auto before = last_seq();
   set_disk_full(true);
   auto r = ask<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1)));
@@ -189,14 +204,18 @@ BOOST_AUTO_TEST_CASE(a_failed_commit_is_retried_with_backoff_until_it_succeeds) 
   BOOST_TEST(state_of<store_state>(store).failed_commits == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(applies_that_arrive_while_commits_fail_wait_and_keep_their_order) {
+BOOST_AUTO_TEST_CASE(
+  applies_that_arrive_while_commits_fail_wait_and_keep_their_order) {
   auto pid = claimed(2).pid;
   auto before = last_seq();
   set_disk_full(true);
-  auto first = ask<process_record>(store, atom::apply_v, tr::interrupt(pid, 0, "{}"));
+  auto first = ask<process_record>(store, atom::apply_v,
+                                   tr::interrupt(pid, 0, "{}"));
   sched.run();
-  auto second = ask<process_record>(store, atom::apply_v, tr::proceed(pid, R"({"x":1})"));
-  auto third = ask<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1)));
+  auto second = ask<process_record>(store, atom::apply_v,
+                                    tr::proceed(pid, R"({"x":1})"));
+  auto third = ask<process_record>(store, atom::apply_v,
+                                   tr::enqueue(spec_of(1)));
   sched.run();
   advance(std::chrono::milliseconds(10));
   BOOST_TEST(!first.arrived());
@@ -213,31 +232,35 @@ BOOST_AUTO_TEST_CASE(applies_that_arrive_while_commits_fail_wait_and_keep_their_
   BOOST_TEST(commits_since(before) == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_refusal_parked_with_a_failing_commit_keeps_its_own_error) {
+BOOST_AUTO_TEST_CASE(
+  a_refusal_parked_with_a_failing_commit_keeps_its_own_error) {
   // A refusal depends on what is parked before it, so it waits for their
   // commit; it must then come back as itself, not as the storage error.
   set_disk_full(true);
   auto ok = ask<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1)));
   sched.run();
-  auto refused = ask<process_record>(store, atom::apply_v,
-                                     tr::cancel("0123456789abcdef0123456789abcdef"));
+  auto refused = ask<process_record>(
+    store, atom::apply_v, tr::cancel("0123456789abcdef0123456789abcdef"));
   sched.run();
   advance(std::chrono::milliseconds(10));
   BOOST_TEST(!ok.arrived());
   set_disk_full(false);
   advance(std::chrono::milliseconds(20));
-  BOOST_TEST(is(refused.error(), errc::unknown_process), render(refused.error()));
+  BOOST_TEST(is(refused.error(), errc::unknown_process),
+             render(refused.error()));
   BOOST_TEST((ok.value().status == process_status::queued));
 }
 
 BOOST_AUTO_TEST_CASE(a_refusal_alone_is_answered_while_commits_fail) {
   set_disk_full(true);
-  auto refused = request<process_record>(store, atom::apply_v,
-                                         tr::cancel("0123456789abcdef0123456789abcdef"));
-  BOOST_TEST(is(refused.error(), errc::unknown_process), render(refused.error()));
+  auto refused = request<process_record>(
+    store, atom::apply_v, tr::cancel("0123456789abcdef0123456789abcdef"));
+  BOOST_TEST(is(refused.error(), errc::unknown_process),
+             render(refused.error()));
 }
 
-BOOST_AUTO_TEST_CASE(after_drain_a_failing_commit_is_answered_with_the_storage_error) {
+BOOST_AUTO_TEST_CASE(
+  after_drain_a_failing_commit_is_answered_with_the_storage_error) {
   auto before = last_seq();
   set_disk_full(true);
   auto r = ask<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1)));
@@ -247,7 +270,8 @@ BOOST_AUTO_TEST_CASE(after_drain_a_failing_commit_is_answered_with_the_storage_e
   sched.run();
   BOOST_TEST(is(r.error(), errc::storage_failure), render(r.error()));
   BOOST_TEST_MESSAGE("a later apply gets the error at the next flush");
-  auto later = request<process_record>(store, atom::apply_v, tr::enqueue(spec_of(1)));
+  auto later = request<process_record>(store, atom::apply_v,
+                                       tr::enqueue(spec_of(1)));
   advance(std::chrono::milliseconds(10));
   BOOST_TEST(is(later.error(), errc::storage_failure), render(later.error()));
   set_disk_full(false);

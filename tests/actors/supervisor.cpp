@@ -59,9 +59,7 @@ struct supervisor_fixture : actor_fixture {
     return out;
   }
 
-  uint64_t queued() {
-    return must(db->stats(), "stats").queued;
-  }
+  uint64_t queued() { return must(db->stats(), "stats").queued; }
 
   bool quit_normally() {
     return ended->has_value() && **ended == caf::exit_reason::normal;
@@ -72,10 +70,12 @@ struct supervisor_fixture : actor_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(supervisor_actor, supervisor_fixture)
 
-BOOST_AUTO_TEST_CASE(it_claims_its_free_slots_and_twice_as_many_ahead_in_one_commit) {
+BOOST_AUTO_TEST_CASE(
+  it_claims_its_free_slots_and_twice_as_many_ahead_in_one_commit) {
   auto pids = queue_up(10);
   start_supervisor(3, true);
-  BOOST_TEST(spawned_pids() == (std::vector<std::string>{pids[0], pids[1], pids[2]}),
+  BOOST_TEST(spawned_pids()
+               == (std::vector<std::string>{pids[0], pids[1], pids[2]}),
              boost::test_tools::per_element());
   BOOST_TEST(state().active.size() == 3u);
   BOOST_TEST(state().ready.size() == 6u);
@@ -92,7 +92,8 @@ BOOST_AUTO_TEST_CASE(it_claims_its_free_slots_and_twice_as_many_ahead_in_one_com
   BOOST_TEST(claim_times.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_process_that_ends_frees_its_slot_for_the_next_in_the_queue) {
+BOOST_AUTO_TEST_CASE(
+  a_process_that_ends_frees_its_slot_for_the_next_in_the_queue) {
   auto pids = queue_up(10);
   start_supervisor(2, true);
   BOOST_TEST(launcher->children.size() == 2u);
@@ -119,7 +120,8 @@ BOOST_AUTO_TEST_CASE(a_process_that_ends_frees_its_slot_for_the_next_in_the_queu
   BOOST_TEST(claim_times.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_slot_is_freed_at_the_executors_exit_before_its_end_is_committed) {
+BOOST_AUTO_TEST_CASE(
+  a_slot_is_freed_at_the_executors_exit_before_its_end_is_committed) {
   auto pids = queue_up(3);
   start_supervisor(1, true);
   BOOST_TEST(spawned_pids() == std::vector<std::string>{pids[0]},
@@ -146,7 +148,8 @@ BOOST_AUTO_TEST_CASE(a_slot_is_freed_at_the_executors_exit_before_its_end_is_com
   BOOST_TEST(times.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(without_wait_it_quits_when_the_queue_is_empty_and_nothing_runs) {
+BOOST_AUTO_TEST_CASE(
+  without_wait_it_quits_when_the_queue_is_empty_and_nothing_runs) {
   auto pids = queue_up(2);
   start_supervisor(1, false);
   BOOST_TEST(spawned_pids() == std::vector<std::string>{pids[0]},
@@ -188,7 +191,8 @@ BOOST_AUTO_TEST_CASE(it_stops_after_max_processes) {
   BOOST_TEST((record(pids[2]).status == process_status::queued));
 }
 
-BOOST_AUTO_TEST_CASE(a_drain_lets_running_processes_finish_within_the_grace_period) {
+BOOST_AUTO_TEST_CASE(
+  a_drain_lets_running_processes_finish_within_the_grace_period) {
   auto pids = queue_up(4);
   start_supervisor(1, true, 10);
   caf::anon_send(sup, atom::drain_v);
@@ -208,7 +212,8 @@ BOOST_AUTO_TEST_CASE(a_drain_lets_running_processes_finish_within_the_grace_peri
   BOOST_TEST((record(pids[3]).status == process_status::queued));
 }
 
-BOOST_AUTO_TEST_CASE(records_claimed_ahead_and_not_started_within_the_grace_period_are_queued_again) {
+BOOST_AUTO_TEST_CASE(
+  records_claimed_ahead_and_not_started_within_the_grace_period_are_queued_again) {
   auto pids = queue_up(2);
   start_supervisor(1, true, 10);
   BOOST_TEST(state().ready.size() == 1u);
@@ -254,7 +259,8 @@ BOOST_AUTO_TEST_CASE(a_drain_kills_what_still_runs_after_the_grace_period) {
   BOOST_TEST(quit_normally());
 }
 
-BOOST_AUTO_TEST_CASE(a_process_actor_that_dies_is_recorded_as_runner_lost_and_frees_its_slot) {
+BOOST_AUTO_TEST_CASE(
+  a_process_actor_that_dies_is_recorded_as_runner_lost_and_frees_its_slot) {
   auto pids = queue_up(2);
   start_supervisor(1, true);
   launcher->report(pids[0], report::step_started(0));
@@ -278,7 +284,8 @@ BOOST_AUTO_TEST_CASE(a_process_actor_that_dies_is_recorded_as_runner_lost_and_fr
   BOOST_TEST(state().active.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_lost_actor_of_a_process_that_already_ended_is_not_recorded_again) {
+BOOST_AUTO_TEST_CASE(
+  a_lost_actor_of_a_process_that_already_ended_is_not_recorded_again) {
   auto pids = queue_up(1);
   start_supervisor(1, true);
   auto actor = request<caf::actor>(sup, caf::get_atom_v, pids[0]).value();
@@ -325,12 +332,14 @@ BOOST_AUTO_TEST_CASE(an_unknown_pid_is_refused_by_get) {
 BOOST_AUTO_TEST_CASE(a_claim_in_flight_at_drain_runs_under_the_grace_period) {
   start_supervisor(1, true, 10);
   auto pid = enqueue().pid;
-  BOOST_TEST_MESSAGE("a wakeup starts a claim; the drain comes before its answer");
+  BOOST_TEST_MESSAGE(
+    "a wakeup starts a claim; the drain comes before its answer");
   caf::anon_send(sup, atom::wakeup_v);
   caf::anon_send(sup, atom::drain_v);
   sched.run();
   BOOST_REQUIRE(launcher->spawned(pid));
-  BOOST_TEST_MESSAGE("the claimed process still runs after the grace period: killed");
+  BOOST_TEST_MESSAGE(
+    "the claimed process still runs after the grace period: killed");
   advance(std::chrono::seconds(10));
   BOOST_TEST(launcher->was_killed(pid));
   launcher->exit(pid, -1, SIGKILL);
@@ -339,7 +348,7 @@ BOOST_AUTO_TEST_CASE(a_claim_in_flight_at_drain_runs_under_the_grace_period) {
   BOOST_TEST(quit_normally());
 }
 
-// -- claims that fail (the store cannot commit) -------------------------------------
+// -- claims that fail (the store cannot commit) -------------------------------
 
 BOOST_AUTO_TEST_CASE(a_failed_claim_is_retried_after_a_backoff) {
   auto pid = enqueue().pid;
@@ -348,7 +357,8 @@ BOOST_AUTO_TEST_CASE(a_failed_claim_is_retried_after_a_backoff) {
   BOOST_TEST(launcher->children.empty());
   BOOST_TEST_MESSAGE("a failed claim does not count as an empty queue");
   BOOST_TEST(!ended->has_value());
-  BOOST_TEST_MESSAGE("the retry after 10 ms fails too; the next comes 20 ms later");
+  BOOST_TEST_MESSAGE(
+    "the retry after 10 ms fails too; the next comes 20 ms later");
   advance(std::chrono::milliseconds(10));
   BOOST_TEST(launcher->children.empty());
   set_disk_full(false);
@@ -361,7 +371,8 @@ BOOST_AUTO_TEST_CASE(a_failed_claim_is_retried_after_a_backoff) {
   BOOST_TEST(quit_normally());
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_claim_after_a_short_one_does_not_end_a_runner_without_wait) {
+BOOST_AUTO_TEST_CASE(
+  a_failed_claim_after_a_short_one_does_not_end_a_runner_without_wait) {
   auto first = enqueue().pid;
   start_supervisor(2, false);
   BOOST_TEST_MESSAGE("the claim of two got one: the queue looked empty");

@@ -6,16 +6,18 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "procman/distribution/work_endpoint.hpp"
+
 #include "engine/engine_helpers.hpp"
 #include "fixtures/background.hpp"
-#include "procman/distribution/work_endpoint.hpp"
 
 using namespace procman;
 using namespace procman::test;
 
 namespace {
 
-const std::string two_steps = R"({"steps": {"first": {"class": "procman.set", "args": {}},
+const std::string two_steps
+  = R"({"steps": {"first": {"class": "procman.set", "args": {}},
   "second": {"class": "procman.set", "args": {}}}})";
 
 struct endpoint_fixture : actor_system_fixture {
@@ -28,7 +30,7 @@ struct endpoint_fixture : actor_system_fixture {
     opts.store_dir = tmp.str() + "/store";
     opts.exec_path = bin("procman-exec");
     opts.wait = true;
-    opts.local_work = false;  // only the "worker" below claims
+    opts.local_work = false; // only the "worker" below claims
     auto e = engine::start(*sys, opts);
     BOOST_REQUIRE_MESSAGE(e, "engine::start: " << (e ? "" : render(e.error())));
     eng = std::move(*e);
@@ -105,7 +107,8 @@ struct endpoint_fixture : actor_system_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(work_endpoint_leases, endpoint_fixture)
 
-BOOST_AUTO_TEST_CASE(a_lost_lease_can_neither_claim_nor_commit_and_its_process_ends_as_node_lost) {
+BOOST_AUTO_TEST_CASE(
+  a_lost_lease_can_neither_claim_nor_commit_and_its_process_ends_as_node_lost) {
   spawn_endpoint(60000);
   auto g = join();
   BOOST_TEST(g.holder.rfind("worker-a@", 0) == 0);
@@ -125,8 +128,8 @@ BOOST_AUTO_TEST_CASE(a_lost_lease_can_neither_claim_nor_commit_and_its_process_e
                              step(transition_kind::step_completed, pid, 0));
   BOOST_REQUIRE_MESSAGE(done, (done ? "" : render(done.error())));
   BOOST_TEST(done->last_completed == 0);
-  auto foreign = ask<process_record>(atom::apply_v, g.holder,
-                                     step(transition_kind::step_started, other, 0));
+  auto foreign = ask<process_record>(
+    atom::apply_v, g.holder, step(transition_kind::step_started, other, 0));
   BOOST_REQUIRE(!foreign);
   BOOST_TEST(is(foreign.error(), errc::lease_expired));
   BOOST_TEST(to_string(info(other).status) == "queued");
@@ -143,7 +146,8 @@ BOOST_AUTO_TEST_CASE(a_lost_lease_can_neither_claim_nor_commit_and_its_process_e
   auto beat = ask<caf::ok_atom>(atom::heartbeat_v, g.holder);
   BOOST_REQUIRE(!beat);
   refused(beat.error(), g.holder);
-  BOOST_REQUIRE(eventually([&] { return info(pid).status == process_status::error; }, 60));
+  BOOST_REQUIRE(
+    eventually([&] { return info(pid).status == process_status::error; }, 60));
   auto rec = info(pid);
   BOOST_TEST(to_string(rec.error.kind) == "node_lost");
   BOOST_TEST(rec.error.step == "second");
@@ -162,7 +166,8 @@ BOOST_AUTO_TEST_CASE(a_lost_lease_can_neither_claim_nor_commit_and_its_process_e
   BOOST_TEST(claimed->front().pid == other);
 }
 
-BOOST_AUTO_TEST_CASE(a_lease_that_is_not_renewed_runs_out_and_one_that_is_renewed_does_not) {
+BOOST_AUTO_TEST_CASE(
+  a_lease_that_is_not_renewed_runs_out_and_one_that_is_renewed_does_not) {
   spawn_endpoint(1500);
   auto silent = join("silent");
   auto renewed = join("renewed");
@@ -188,22 +193,25 @@ BOOST_AUTO_TEST_CASE(a_lease_that_is_not_renewed_runs_out_and_one_that_is_renewe
                != std::string::npos,
              rec.error.message);
   BOOST_TEST(to_string(info(b).status) == "running");
-  BOOST_TEST(static_cast<bool>(ask<caf::ok_atom>(atom::heartbeat_v, renewed.holder)));
+  BOOST_TEST(
+    static_cast<bool>(ask<caf::ok_atom>(atom::heartbeat_v, renewed.holder)));
 }
 
-BOOST_AUTO_TEST_CASE(a_closed_connection_ends_a_lease_only_once_its_executors_have_ended) {
+BOOST_AUTO_TEST_CASE(
+  a_closed_connection_ends_a_lease_only_once_its_executors_have_ended) {
   spawn_endpoint(6000, 2500);
   auto g = join();
   BOOST_TEST(g.exec_lease_ms == 2500u);
   auto pid = start(two_steps);
-  BOOST_REQUIRE(ask<std::vector<process_record>>(atom::claim_v, g.holder,
-                                                 uint32_t{1}));
+  BOOST_REQUIRE(
+    ask<std::vector<process_record>>(atom::claim_v, g.holder, uint32_t{1}));
   BOOST_REQUIRE(ask<caf::ok_atom>(atom::heartbeat_v, g.holder));
   auto heard = std::chrono::steady_clock::now();
   // The worker may still run its executors: they end 2.5 s after the
   // renewal it sent last, plus the time to kill them.
   caf::anon_send_exit(link, caf::exit_reason::kill);
-  BOOST_REQUIRE(eventually([&] { return info(pid).status == process_status::error; }, 60));
+  BOOST_REQUIRE(
+    eventually([&] { return info(pid).status == process_status::error; }, 60));
   auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::steady_clock::now() - heard)
                  .count();
@@ -221,7 +229,8 @@ BOOST_AUTO_TEST_CASE(a_closed_connection_ends_a_lease_only_once_its_executors_ha
   refused(late.error(), g.holder);
 }
 
-BOOST_AUTO_TEST_CASE(a_store_node_grants_executor_leases_that_end_before_the_node_lease) {
+BOOST_AUTO_TEST_CASE(
+  a_store_node_grants_executor_leases_that_end_before_the_node_lease) {
   auto granted = [](uint32_t lease, uint32_t exec) {
     auto b = node_exec_lease(lease, exec);
     return b ? std::to_string(*b) : render(b.error());

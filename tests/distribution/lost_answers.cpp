@@ -7,12 +7,12 @@
 #include <set>
 #include <thread>
 
+#include "procman/door/door.hpp"
+#include "procman/persistence/store.hpp"
+
 #include "engine/cli_fixture.hpp"
 #include "engine/engine_helpers.hpp"
 #include "engine/remote_helpers.hpp"
-#include "procman/door/door.hpp"
-#include "procman/persistence/store.hpp"
-#include "procman/persistence/store.hpp"
 
 using namespace procman;
 using namespace procman::test;
@@ -81,16 +81,20 @@ const std::string two_pauses = R"({"steps": {
 
 BOOST_FIXTURE_TEST_SUITE(lost_answers, store_node_fixture)
 
-BOOST_AUTO_TEST_CASE(with_each_first_answer_dropped_a_start_is_one_process_with_one_pid) {
+BOOST_AUTO_TEST_CASE(
+  with_each_first_answer_dropped_a_start_is_one_process_with_one_pid) {
   start_node({"--parallel", "1"}, {"PROCMAN_FAULT_DROP_FIRST_ANSWER=1"});
-  BOOST_TEST(eventually([&] {
-    return node->log().find("PROCMAN_FAULT_DROP_FIRST_ANSWER is set")
-           != std::string::npos;
-  }, 10));
+  BOOST_TEST(eventually(
+    [&] {
+      return node->log().find("PROCMAN_FAULT_DROP_FIRST_ANSWER is set")
+             != std::string::npos;
+    },
+    10));
   auto res = remote({"start", two_pauses});
   BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.err);
   // The first answer was lost: the CLI asked again and got the same pid.
-  BOOST_TEST(res.err.find("asking again on a new connection") != std::string::npos,
+  BOOST_TEST(res.err.find("asking again on a new connection")
+               != std::string::npos,
              res.err);
   auto pid = res.out.substr(0, res.out.find('\n'));
   BOOST_REQUIRE_EQUAL(pid.size(), 32u);
@@ -105,7 +109,8 @@ BOOST_AUTO_TEST_CASE(with_each_first_answer_dropped_a_start_is_one_process_with_
   stop_node();
 }
 
-BOOST_AUTO_TEST_CASE(with_each_first_answer_dropped_proceed_cancel_and_retry_act_once) {
+BOOST_AUTO_TEST_CASE(
+  with_each_first_answer_dropped_proceed_cancel_and_retry_act_once) {
   start_node({"--parallel", "1"}, {"PROCMAN_FAULT_DROP_FIRST_ANSWER=1"});
   auto pid = start(two_pauses);
   BOOST_REQUIRE(await_status(pid, "interrupted", 60));
@@ -115,11 +120,13 @@ BOOST_AUTO_TEST_CASE(with_each_first_answer_dropped_proceed_cancel_and_retry_act
   BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.err);
   BOOST_TEST(res.err.find("asking again") != std::string::npos, res.err);
   BOOST_TEST(res.out.find(pid) != std::string::npos, res.out);
-  BOOST_REQUIRE(eventually([&] {
-    auto st = status(pid);
-    return st.at("status").as_string() == "interrupted"
-           && st.at("last_completed_step").as_string() == "second";
-  }, 60));
+  BOOST_REQUIRE(eventually(
+    [&] {
+      auto st = status(pid);
+      return st.at("status").as_string() == "interrupted"
+             && st.at("last_completed_step").as_string() == "second";
+    },
+    60));
   BOOST_TEST(logged(transition_kind::proceed, pid) == 1u);
   // cancel: no error for the repeat, one cancel.
   res = remote({"cancel", pid});
@@ -159,14 +166,18 @@ struct concurrent_fixture : store_node_fixture {
       workers.push_back(std::make_unique<background>(
         args, tmp.str() + "/worker" + std::to_string(i) + ".log"));
     }
-    BOOST_REQUIRE_MESSAGE(eventually([&] {
-      auto log = node->log();
-      size_t n = 0;
-      for (auto i = log.find("joined; lease"); i != std::string::npos;
-           i = log.find("joined; lease", i + 1))
-        ++n;
-      return n == 2;
-    }, 60), "the workers did not join: " << node->log());
+    BOOST_REQUIRE_MESSAGE(eventually(
+                            [&] {
+                              auto log = node->log();
+                              size_t n = 0;
+                              for (auto i = log.find("joined; lease");
+                                   i != std::string::npos;
+                                   i = log.find("joined; lease", i + 1))
+                                ++n;
+                              return n == 2;
+                            },
+                            60),
+                          "the workers did not join: " << node->log());
   }
 
   /// `clients` CLIs at once, each starting `each` processes one after the
@@ -220,16 +231,19 @@ struct concurrent_fixture : store_node_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(concurrent_starts, concurrent_fixture)
 
-BOOST_AUTO_TEST_CASE(four_clients_and_two_busy_workers_get_every_start_answered_once) {
+BOOST_AUTO_TEST_CASE(
+  four_clients_and_two_busy_workers_get_every_start_answered_once) {
   start_node({"--parallel", "0"});
   start_workers({});
   starts_are_answered_once(4, 150, {});
 }
 
-BOOST_AUTO_TEST_CASE(four_clients_and_two_busy_workers_with_tls_get_every_start_answered_once) {
+BOOST_AUTO_TEST_CASE(
+  four_clients_and_two_busy_workers_with_tls_get_every_start_answered_once) {
   test_pki pki(tmp.str() + "/pki");
   auto tls = pki.args("runner", "ca-a");
-  start_node({"--parallel", "0", tls[0], tls[1], tls[2], tls[3], tls[4], tls[5]});
+  start_node(
+    {"--parallel", "0", tls[0], tls[1], tls[2], tls[3], tls[4], tls[5]});
   start_workers(tls);
   starts_are_answered_once(4, 100, pki.args("host", "ca-a"));
 }

@@ -13,21 +13,22 @@
 
 #include <unistd.h>
 
+#include "procman/door/door.hpp"
+#include "procman/messages/defaults.hpp"
+#include "procman/persistence/store.hpp"
+
 #include "engine/cli_fixture.hpp"
 #include "engine/engine_helpers.hpp"
 #include "engine/remote_helpers.hpp"
 #include "fixtures/ticks.hpp"
-#include "procman/door/door.hpp"
-#include "procman/persistence/store.hpp"
-#include "procman/messages/defaults.hpp"
-#include "procman/persistence/store.hpp"
 
 using namespace procman;
 using namespace procman::test;
 
 namespace {
 
-const std::string noop = R"({"steps": {"s": {"class": "procman.set", "args": {}}}})";
+const std::string noop
+  = R"({"steps": {"s": {"class": "procman.set", "args": {}}}})";
 
 /// A first step, then `seconds` in a shell that writes its OS pid to `file`.
 std::string long_spec(int seconds, const std::string& file = "/dev/null") {
@@ -38,7 +39,7 @@ std::string long_spec(int seconds, const std::string& file = "/dev/null") {
 }
 
 struct nodes_fixture : cli_fixture {
-  std::vector<std::string> tls;  ///< options of every node, if any
+  std::vector<std::string> tls; ///< options of every node, if any
   uint16_t port = 0;
   /// The store node's address, and its --lease: a worker's executors get
   /// half of it, renewed every fifth.
@@ -49,9 +50,9 @@ struct nodes_fixture : cli_fixture {
   std::unique_ptr<background> store_node(const std::string& name = "store",
                                          uint16_t at = 0,
                                          std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--listen", host + ":" + std::to_string(at),
-                                  "--parallel", "0", "--lease",
-                                  std::to_string(lease_s)};
+    std::vector<std::string> args{"--listen",   host + ":" + std::to_string(at),
+                                  "--parallel", "0",
+                                  "--lease",    std::to_string(lease_s)};
     args.insert(args.end(), tls.begin(), tls.end());
     args.insert(args.end(), extra.begin(), extra.end());
     auto run = background_runner(args, name);
@@ -61,8 +62,7 @@ struct nodes_fixture : cli_fixture {
 
   /// A worker node joining the store node (its log: <tmp>/<name>.log);
   /// `prefix` runs it (nsenter into a network namespace).
-  std::unique_ptr<background> worker(const std::string& name,
-                                     int parallel = 2,
+  std::unique_ptr<background> worker(const std::string& name, int parallel = 2,
                                      std::vector<std::string> own_tls = {},
                                      bool with_tls = true,
                                      std::vector<std::string> prefix = {}) {
@@ -128,8 +128,8 @@ struct nodes_fixture : cli_fixture {
 
   void stop(background& run) {
     run.signal(SIGTERM);
-    BOOST_TEST(run.wait(90), "still running 90 s after SIGTERM; "
-                               << run.report());
+    BOOST_TEST(run.wait(90),
+               "still running 90 s after SIGTERM; " << run.report());
     BOOST_TEST(run.exit_code() == 0);
   }
 };
@@ -138,7 +138,8 @@ struct nodes_fixture : cli_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(store_and_worker_nodes, nodes_fixture)
 
-BOOST_AUTO_TEST_CASE(two_workers_run_a_thousand_processes_with_none_lost_and_none_run_twice) {
+BOOST_AUTO_TEST_CASE(
+  two_workers_run_a_thousand_processes_with_none_lost_and_none_run_twice) {
   auto st = store_node();
   auto w1 = worker("w1", 4);
   auto w2 = worker("w2", 4);
@@ -191,7 +192,8 @@ BOOST_AUTO_TEST_CASE(two_workers_run_a_thousand_processes_with_none_lost_and_non
   stop(*st);
 }
 
-BOOST_AUTO_TEST_CASE(a_worker_killed_mid_run_ends_its_processes_as_node_lost_and_the_rest_finish) {
+BOOST_AUTO_TEST_CASE(
+  a_worker_killed_mid_run_ends_its_processes_as_node_lost_and_the_rest_finish) {
   auto st = store_node();
   auto w1 = worker("w1", 2);
   await_log(*st, "joined; lease", 1);
@@ -232,14 +234,16 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_mid_run_ends_its_processes_as_node_lost_and
   BOOST_TEST(replayed.exit_code == 0, replayed.out << replayed.err);
 }
 
-BOOST_AUTO_TEST_CASE(a_store_node_killed_and_restarted_gets_its_workers_back_and_work_goes_on) {
+BOOST_AUTO_TEST_CASE(
+  a_store_node_killed_and_restarted_gets_its_workers_back_and_work_goes_on) {
   auto st = store_node();
   auto w = worker("w", 2);
   await_log(*st, "joined; lease", 1);
   auto child_file = tmp.str() + "/child.pid";
   auto pid = start(long_spec(300, child_file));
   BOOST_REQUIRE(await_status(pid, "running", 60));
-  BOOST_REQUIRE(eventually([&] { return std::ifstream(child_file).peek() != EOF; }, 60));
+  BOOST_REQUIRE(
+    eventually([&] { return std::ifstream(child_file).peek() != EOF; }, 60));
   pid_t child = 0;
   std::ifstream(child_file) >> child;
   BOOST_REQUIRE(child > 0);
@@ -261,7 +265,8 @@ BOOST_AUTO_TEST_CASE(a_store_node_killed_and_restarted_gets_its_workers_back_and
   stop(*again);
 }
 
-BOOST_AUTO_TEST_CASE(a_worker_whose_lease_expired_cannot_commit_its_late_result) {
+BOOST_AUTO_TEST_CASE(
+  a_worker_whose_lease_expired_cannot_commit_its_late_result) {
   auto st = store_node();
   auto w = worker("w", 1);
   await_log(*st, "joined; lease", 1);
@@ -291,7 +296,8 @@ BOOST_AUTO_TEST_CASE(a_worker_whose_lease_expired_cannot_commit_its_late_result)
   stop(*st);
 }
 
-BOOST_AUTO_TEST_CASE(the_cli_with_connect_gives_the_same_output_and_exit_codes_as_local) {
+BOOST_AUTO_TEST_CASE(
+  the_cli_with_connect_gives_the_same_output_and_exit_codes_as_local) {
   auto st = store_node();
   auto w = worker("w", 2);
   await_log(*st, "joined; lease", 1);
@@ -327,7 +333,8 @@ BOOST_AUTO_TEST_CASE(the_cli_with_connect_gives_the_same_output_and_exit_codes_a
   auto child_file = tmp.str() + "/child.pid";
   auto running = start(long_spec(300, child_file));
   BOOST_REQUIRE(await_status(running, "running", 60));
-  BOOST_REQUIRE(eventually([&] { return std::ifstream(child_file).peek() != EOF; }, 60));
+  BOOST_REQUIRE(
+    eventually([&] { return std::ifstream(child_file).peek() != EOF; }, 60));
   pid_t child = 0;
   std::ifstream(child_file) >> child;
   res = remote({"cancel", running});
@@ -358,20 +365,22 @@ BOOST_AUTO_TEST_CASE(the_cli_with_connect_gives_the_same_output_and_exit_codes_a
                          {"PROCMAN_CONNECT=127.0.0.1:" + std::to_string(port)});
   BOOST_TEST(env.out == procman({"status", pid}).out);
   // Nothing listening: exit 1 naming the node.
-  auto none = run_command({bin("procman"), "--connect", "127.0.0.1:1", "status",
-                           pid}, {}, 60);
+  auto none = run_command(
+    {bin("procman"), "--connect", "127.0.0.1:1", "status", pid}, {}, 60);
   BOOST_TEST(none.exit_code == 1);
   BOOST_TEST(none.err.find("127.0.0.1:1") != std::string::npos, none.err);
   stop(*w);
   stop(*st);
 }
 
-BOOST_AUTO_TEST_CASE(retry_keys_and_schedules_over_connect_match_local_and_run_on_workers) {
+BOOST_AUTO_TEST_CASE(
+  retry_keys_and_schedules_over_connect_match_local_and_run_on_workers) {
   auto st = store_node();
   auto w = worker("w", 2);
   await_log(*st, "joined; lease", 1);
   // A failed process retried by hand runs again on the worker.
-  auto failing = R"({"steps": {"a": {"class": "procman.fail", "args": {"message": "no"}}}})";
+  auto failing
+    = R"({"steps": {"a": {"class": "procman.fail", "args": {"message": "no"}}}})";
   auto res = remote({"start", failing});
   BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.err);
   auto pid = res.out.substr(0, res.out.find('\n'));
@@ -391,7 +400,8 @@ BOOST_AUTO_TEST_CASE(retry_keys_and_schedules_over_connect_match_local_and_run_o
   BOOST_TEST(r.exit_code == l.exit_code);
   BOOST_TEST(r.err == l.err);
   // A unique key: the second start names the holder, as locally.
-  auto sleepy = R"({"steps": {"a": {"class": "procman.sleep", "args": {"seconds": 30}}}})";
+  auto sleepy
+    = R"({"steps": {"a": {"class": "procman.sleep", "args": {"seconds": 30}}}})";
   auto first = remote({"start", sleepy, "--key", "k"});
   BOOST_REQUIRE_MESSAGE(first.exit_code == 0, first.err);
   auto again = remote({"start", sleepy, "--key", "k"});
@@ -400,7 +410,8 @@ BOOST_AUTO_TEST_CASE(retry_keys_and_schedules_over_connect_match_local_and_run_o
   BOOST_TEST(again.out == first.out);
   BOOST_TEST(again.out == local.out);
   BOOST_TEST(again.err == local.err);
-  BOOST_TEST(again.err.find("holds the key \"k\" already") != std::string::npos, again.err);
+  BOOST_TEST(again.err.find("holds the key \"k\" already") != std::string::npos,
+             again.err);
   BOOST_TEST(remote({"cancel", first.out.substr(0, 32)}).exit_code == 0);
   // Schedules: added, listed and removed remotely; their runs happen on
   // the worker (the store node runs nothing itself).
@@ -418,10 +429,12 @@ BOOST_AUTO_TEST_CASE(retry_keys_and_schedules_over_connect_match_local_and_run_o
   BOOST_TEST(listed(remote({"schedule", "list"}).out)
              == listed(procman({"schedule", "list"}).out));
   auto ran = [&] {
-    auto sched = boost::json::parse(procman({"schedule", "list"}).out).as_object();
+    auto sched
+      = boost::json::parse(procman({"schedule", "list"}).out).as_object();
     if (!sched.at("last_pid").is_string())
       return false;
-    return status_of(std::string(sched.at("last_pid").as_string())) == "finished";
+    return status_of(std::string(sched.at("last_pid").as_string()))
+           == "finished";
   };
   BOOST_TEST(eventually(ran, 60), procman({"schedule", "list"}).out);
   res = remote({"schedule", "remove", "tick"});
@@ -436,7 +449,8 @@ BOOST_AUTO_TEST_CASE(retry_keys_and_schedules_over_connect_match_local_and_run_o
   stop(*st);
 }
 
-BOOST_AUTO_TEST_CASE(with_mutual_tls_a_worker_and_a_client_from_another_ca_or_without_tls_are_refused) {
+BOOST_AUTO_TEST_CASE(
+  with_mutual_tls_a_worker_and_a_client_from_another_ca_or_without_tls_are_refused) {
   test_pki pki{tmp.str() + "/pki"};
   tls = pki.args("runner", "ca-a");
   auto st = store_node();
@@ -464,7 +478,8 @@ BOOST_AUTO_TEST_CASE(with_mutual_tls_a_worker_and_a_client_from_another_ca_or_wi
   auto pid = res.out.substr(0, res.out.find('\n'));
   res = remote({"wait", pid, "--timeout", "60"}, pki.args("host", "ca-a"));
   BOOST_TEST(res.exit_code == 0, res.out << res.err);
-  BOOST_TEST(stranger->log().find("joined the store node") == std::string::npos);
+  BOOST_TEST(stranger->log().find("joined the store node")
+             == std::string::npos);
   BOOST_TEST(plain->log().find("joined the store node") == std::string::npos);
   stop(*stranger);
   stop(*plain);
@@ -472,7 +487,8 @@ BOOST_AUTO_TEST_CASE(with_mutual_tls_a_worker_and_a_client_from_another_ca_or_wi
   stop(*st);
 }
 
-BOOST_AUTO_TEST_CASE(without_tls_another_user_can_neither_list_start_proceed_nor_cancel) {
+BOOST_AUTO_TEST_CASE(
+  without_tls_another_user_can_neither_list_start_proceed_nor_cancel) {
   auto st = store_node();
   auto w = worker("w", 1);
   await_log(*st, "joined; lease", 1);
@@ -507,9 +523,11 @@ BOOST_AUTO_TEST_CASE(without_tls_another_user_can_neither_list_start_proceed_nor
   BOOST_TEST(status_of(paused) == "interrupted");
   BOOST_TEST(status_of(waiting) == "queued");
   BOOST_TEST(st->log().find("refused a connection to the store node on "
-                            "127.0.0.1:" + std::to_string(port)
+                            "127.0.0.1:"
+                            + std::to_string(port)
                             + ": it comes from nobody (uid 65534), who may not "
-                              "read " + store)
+                              "read "
+                            + store)
                != std::string::npos,
              st->log());
   // A plain connection of nobody's gets not a byte: no handshake, no
@@ -520,12 +538,13 @@ BOOST_AUTO_TEST_CASE(without_tls_another_user_can_neither_list_start_proceed_nor
   auto ours = probe_port_as("root", port);
   BOOST_TEST(ours.bytes > 0);
   // Nor can nobody join as a worker node.
-  background intruder(as_nobody({bin("procman-runner"), "--join", where,
-                                 "--parallel", "1"}),
-                      tmp.str() + "/intruder.log");
+  background intruder(
+    as_nobody({bin("procman-runner"), "--join", where, "--parallel", "1"}),
+    tmp.str() + "/intruder.log");
   await_log(intruder, "cannot join the store node");
   BOOST_TEST(intruder.log().find("admits only users who may read")
-               != std::string::npos, intruder.log());
+               != std::string::npos,
+             intruder.log());
   intruder.signal(SIGKILL);
   // This user, with --connect, does everything.
   auto res = remote({"proceed", paused});
@@ -541,16 +560,19 @@ BOOST_AUTO_TEST_CASE(without_tls_another_user_can_neither_list_start_proceed_nor
 BOOST_AUTO_TEST_CASE(bad_node_options_are_refused_with_a_clear_error) {
   auto r = runner({"--listen", "nowhere"});
   BOOST_TEST(r.exit_code == 2);
-  BOOST_TEST(r.err.find("--listen must be HOST:PORT") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("--listen must be HOST:PORT") != std::string::npos,
+             r.err);
   r = run_command({bin("procman-runner"), "--join", "10.9.9.9:4000"}, {}, 60);
   BOOST_TEST(r.exit_code == 2);
-  BOOST_TEST(r.err.find("refusing --join 10.9.9.9 without TLS") != std::string::npos,
+  BOOST_TEST(r.err.find("refusing --join 10.9.9.9 without TLS")
+               != std::string::npos,
              r.err);
   r = runner({"--listen", "0.0.0.0:0"});
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.err.find("without TLS") != std::string::npos, r.err);
   r = run_command({bin("procman-runner"), "--join", "127.0.0.1:4000", "--store",
-                   store}, {}, 60);
+                   store},
+                  {}, 60);
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.err.find("--store does not go with --join") != std::string::npos,
              r.err);
@@ -566,12 +588,15 @@ BOOST_AUTO_TEST_CASE(bad_node_options_are_refused_with_a_clear_error) {
              r.err);
   r = runner({"--listen", "127.0.0.1:0", "--lease", "2"});
   BOOST_TEST(r.exit_code == 2);
-  BOOST_TEST(r.err.find("refusing --lease 2 s is too short") != std::string::npos,
+  BOOST_TEST(r.err.find("refusing --lease 2 s is too short")
+               != std::string::npos,
              r.err);
   r = run_command({bin("procman-runner"), "--join", "127.0.0.1:4000",
-                   "--exec-lease", "3"}, {}, 60);
+                   "--exec-lease", "3"},
+                  {}, 60);
   BOOST_TEST(r.exit_code == 2);
-  BOOST_TEST(r.err.find("--exec-lease does not go with --join") != std::string::npos,
+  BOOST_TEST(r.err.find("--exec-lease does not go with --join")
+               != std::string::npos,
              r.err);
   r = runner({"--exec-lease", "0"});
   BOOST_TEST(r.exit_code == 2);
@@ -579,11 +604,13 @@ BOOST_AUTO_TEST_CASE(bad_node_options_are_refused_with_a_clear_error) {
   // A worker's executor must hold a lease; a stand-in that cannot is
   // refused before it joins.
   auto stand_in = tmp.str() + "/stand-in.sh";
-  std::ofstream(stand_in) << "#!/bin/sh\n[ \"$1\" = --check ] && { echo ok; exit 0; }\n"
-                             "cat >/dev/null\n";
+  std::ofstream(stand_in)
+    << "#!/bin/sh\n[ \"$1\" = --check ] && { echo ok; exit 0; }\n"
+       "cat >/dev/null\n";
   std::filesystem::permissions(stand_in, std::filesystem::perms::owner_all);
   r = run_command({bin("procman-runner"), "--join", "127.0.0.1:4000", "--exec",
-                   stand_in}, {}, 60);
+                   stand_in},
+                  {}, 60);
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.err.find("cannot hold a lease") != std::string::npos, r.err);
 }
@@ -640,7 +667,7 @@ struct netns_link {
   }
 
   ~netns_link() {
-    ip({"netns", "delete", ns}, false);  // takes the veth pair along
+    ip({"netns", "delete", ns}, false); // takes the veth pair along
   }
 
   /// Runs a program inside the namespace (its network only).
@@ -687,7 +714,7 @@ struct hung_fixture : nodes_fixture {
   std::string ticks = tmp.str() + "/ticks";
 
   hung_fixture() {
-    lease_s = 6;  // the workers' executors get 3 s
+    lease_s = 6; // the workers' executors get 3 s
   }
 
   /// Waits for the second copy, then for the first to be gone; checks that
@@ -718,17 +745,17 @@ struct hung_fixture : nodes_fixture {
         lost_ms = static_cast<int64_t>(e.time);
     BOOST_TEST(lost_ms > 0);
     auto ms = [&](int64_t ns) { return (ns - cut_ns) / 1000000; };
-    BOOST_TEST_MESSAGE(what << " (lease " << lease_s << " s, executors' lease "
-                            << lease_s * 1000 / 2 << " ms), from the cut: "
-                            << "first copy's last tick " << ms(copies[0].last_ns)
-                            << " ms, node declared lost "
-                            << lost_ms - cut_ns / 1000000
-                            << " ms, second copy's first tick "
-                            << ms(copies[1].first_ns) << " ms; gap " << gap_ms
-                            << " ms");
+    BOOST_TEST_MESSAGE(
+      what << " (lease " << lease_s << " s, executors' lease "
+           << lease_s * 1000 / 2 << " ms), from the cut: "
+           << "first copy's last tick " << ms(copies[0].last_ns)
+           << " ms, node declared lost " << lost_ms - cut_ns / 1000000
+           << " ms, second copy's first tick " << ms(copies[1].first_ns)
+           << " ms; gap " << gap_ms << " ms");
     // The first copy ended within its lease (renewed before the cut) and
     // the time to kill it.
-    BOOST_TEST(ms(copies[0].last_ns) < lease_s * 1000 / 2 + defaults::exec_kill_ms);
+    BOOST_TEST(ms(copies[0].last_ns)
+               < lease_s * 1000 / 2 + defaults::exec_kill_ms);
   }
 
   /// The process finished in its second attempt, the first ending as
@@ -760,7 +787,8 @@ struct hung_fixture : nodes_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(hung_worker_nodes, hung_fixture)
 
-BOOST_AUTO_TEST_CASE(a_stopped_worker_ends_its_step_before_the_store_node_runs_it_again) {
+BOOST_AUTO_TEST_CASE(
+  a_stopped_worker_ends_its_step_before_the_store_node_runs_it_again) {
   auto st = store_node();
   auto w1 = worker("w1", 1);
   await_log(*st, "joined; lease", 1);
@@ -787,10 +815,11 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(partitioned_worker_nodes, hung_fixture)
 
-BOOST_AUTO_TEST_CASE(a_cut_off_worker_ends_its_step_before_the_store_node_runs_it_again_and_rejoins) {
+BOOST_AUTO_TEST_CASE(
+  a_cut_off_worker_ends_its_step_before_the_store_node_runs_it_again_and_rejoins) {
   netns_link net;
   test_pki pki{tmp.str() + "/pki"};
-  tls = pki.args("runner", "ca-a");  // every address but loopback needs TLS
+  tls = pki.args("runner", "ca-a"); // every address but loopback needs TLS
   host = net.host_ip;
   auto st = store_node();
   // w1 reaches the store node through the veth pair only; w2 directly.
@@ -815,8 +844,8 @@ BOOST_AUTO_TEST_CASE(a_cut_off_worker_ends_its_step_before_the_store_node_runs_i
   // again.
   await_log(*st, "node " + victim + " lost (");
   auto healed_ns = cut_ns + int64_t{2} * lease_s * 1000000000;
-  std::this_thread::sleep_for(
-    std::chrono::nanoseconds(std::max<int64_t>(0, healed_ns - tick_clock_ns())));
+  std::this_thread::sleep_for(std::chrono::nanoseconds(
+    std::max<int64_t>(0, healed_ns - tick_clock_ns())));
   net.heal();
   await_log(*w1, "joined the store node", 2, 120);
   expect_finished_after_one_node_lost(pid);

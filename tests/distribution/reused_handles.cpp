@@ -11,14 +11,13 @@
 #include <set>
 #include <sstream>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <caf/io/middleman.hpp>
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/send.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine/cli_fixture.hpp"
 #include "engine/engine_helpers.hpp"
@@ -81,8 +80,8 @@ struct slow_node {
 struct tcp_socket {
   uint16_t local_port = 0;
   uint16_t remote_port = 0;
-  int state = 0;  ///< 1 established, 8 close-wait, ...
-  uint64_t inode = 0;  ///< 0: not accepted (or closed) yet
+  int state = 0;      ///< 1 established, 8 close-wait, ...
+  uint64_t inode = 0; ///< 0: not accepted (or closed) yet
 };
 
 /// The IPv4 TCP sockets of this network namespace, read through one
@@ -152,7 +151,8 @@ std::string describe(uint16_t port) {
   return out.str();
 }
 
-const std::string noop = R"({"steps": {"s": {"class": "procman.set", "args": {}}}})";
+const std::string noop
+  = R"({"steps": {"s": {"class": "procman.set", "args": {}}}})";
 
 struct replies_fixture : cli_fixture {
   slow_node server;
@@ -186,7 +186,8 @@ struct replies_fixture : cli_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(reused_connection_handles, replies_fixture)
 
-BOOST_AUTO_TEST_CASE(a_client_accepted_while_a_closed_connection_awaits_its_clean_up_is_answered) {
+BOOST_AUTO_TEST_CASE(
+  a_client_accepted_while_a_closed_connection_awaits_its_clean_up_is_answered) {
   // A: a client that stays connected (it waits for a process that is
   // delayed for an hour).
   auto delayed = start(noop, {"--delay", "1h"});
@@ -223,34 +224,41 @@ BOOST_AUTO_TEST_CASE(a_client_accepted_while_a_closed_connection_awaits_its_clea
   {
     auto& h = hold();
     std::unique_lock<std::mutex> guard{h.mtx};
-    BOOST_REQUIRE_MESSAGE(h.cv.wait_for(guard, std::chrono::seconds(30),
-                                        [&] { return h.started; }),
-                          "the held message did not arrive: " << describe(port));
+    BOOST_REQUIRE_MESSAGE(
+      h.cv.wait_for(guard, std::chrono::seconds(30), [&] { return h.started; }),
+      "the held message did not arrive: " << describe(port));
   }
   // A goes away; the server closes its socket at once but cleans up its
   // routes only after what is queued before.
   auto a_fd = fd_of_socket(accepted_on(port).at(a_port).inode);
   a.signal(SIGKILL);
-  bool a_closed = eventually([&] {
-    auto now = accepted_on(port);
-    auto i = now.find(a_port);
-    return i == now.end() || (i->second.state != 1 && i->second.state != 8);
-  }, 30);
+  bool a_closed = eventually(
+    [&] {
+      auto now = accepted_on(port);
+      auto i = now.find(a_port);
+      return i == now.end() || (i->second.state != 1 && i->second.state != 8);
+    },
+    30);
   // (A describe() that finds an fd of -1 for A's socket means another
   // process holds a copy of it.)
-  BOOST_REQUIRE_MESSAGE(a_closed, "A's connection (from port " << a_port
+  BOOST_REQUIRE_MESSAGE(a_closed, "A's connection (from port "
+                                    << a_port
                                     << ") was not closed: " << describe(port));
   auto known = accepted_on(port);
   BOOST_REQUIRE(::write(go, "go\n", 3) == 3);
   // B connects, says hello and asks while the clean-up still waits.
   uint16_t b_port = 0;
   // (Accepted: the socket has an inode once accept() took it.)
-  BOOST_REQUIRE_MESSAGE(eventually([&] {
-    for (auto& [p, x] : accepted_on(port))
-      if (known.count(p) == 0 && x.state == 1 && x.inode != 0)
-        b_port = p;
-    return b_port != 0;
-  }, 30), "B was not accepted: " << describe(port) << "; B: " << b.log());
+  BOOST_REQUIRE_MESSAGE(
+    eventually(
+      [&] {
+        for (auto& [p, x] : accepted_on(port))
+          if (known.count(p) == 0 && x.state == 1 && x.inode != 0)
+            b_port = p;
+        return b_port != 0;
+      },
+      30),
+    "B was not accepted: " << describe(port) << "; B: " << b.log());
   auto b_fd = fd_of_socket(accepted_on(port).at(b_port).inode);
   BOOST_TEST_MESSAGE("A was accepted as descriptor " << a_fd << ", B as "
                                                      << b_fd);
@@ -268,4 +276,3 @@ BOOST_AUTO_TEST_CASE(a_client_accepted_while_a_closed_connection_awaits_its_clea
 }
 
 BOOST_AUTO_TEST_SUITE_END()
-

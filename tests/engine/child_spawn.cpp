@@ -21,7 +21,8 @@ using namespace procman;
 
 BOOST_AUTO_TEST_SUITE(child_spawn)
 
-BOOST_AUTO_TEST_CASE(a_program_that_cannot_start_is_a_spawn_failure_with_its_errno) {
+BOOST_AUTO_TEST_CASE(
+  a_program_that_cannot_start_is_a_spawn_failure_with_its_errno) {
   child_service children;
   child_spec spec;
   spec.argv = {"/nonexistent/procman-exec"};
@@ -64,7 +65,8 @@ int spawn_sh(child_service& children, const std::string& script,
 /// once that timer fired: timers fire in the order of their due times, so
 /// by then every timer due before it that was still armed has fired too.
 /// The child is killed and reaped before it returns.
-void await_a_timer_after(child_service& children, std::chrono::milliseconds delay) {
+void await_a_timer_after(child_service& children,
+                         std::chrono::milliseconds delay) {
   std::promise<void> fired, exited;
   auto marker = fired.get_future();
   auto done = exited.get_future();
@@ -87,18 +89,17 @@ BOOST_AUTO_TEST_CASE(timers_fire_while_the_child_runs_and_not_after) {
   auto done = exited.get_future();
   auto t0 = std::chrono::steady_clock::now();
   std::atomic<int64_t> fired_after_ms{-1};
-  auto pid = spawn_sh(children, "sleep 0.4",
-                      {{20ms,
-                        [&] {
-                          fired_after_ms = std::chrono::duration_cast<
-                                             std::chrono::milliseconds>(
-                                             std::chrono::steady_clock::now()
-                                             - t0)
-                                             .count();
-                          ++early;
-                        }},
-                       {2000ms, [&] { ++late; }}},
-                      exited);
+  auto pid = spawn_sh(
+    children, "sleep 0.4",
+    {{20ms,
+      [&] {
+        fired_after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - t0)
+                           .count();
+        ++early;
+      }},
+     {2000ms, [&] { ++late; }}},
+    exited);
   // Armed later, on the running child.
   children.call_after(pid, 10ms, [&] { ++later; });
   BOOST_REQUIRE(done.wait_for(10s) == std::future_status::ready);

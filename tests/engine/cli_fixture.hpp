@@ -30,14 +30,16 @@ struct cli_fixture {
     return run_command(args, input, timeout);
   }
 
-  command_result runner(std::vector<std::string> args = {}, double timeout = 120) {
+  command_result runner(std::vector<std::string> args = {},
+                        double timeout = 120) {
     args.insert(args.begin(), {bin("procman-runner"), "--store", store});
     return run_command(args, {}, timeout);
   }
 
   /// A runner in the background; its log goes to <tmp>/<name>.log.
-  std::unique_ptr<background> background_runner(std::vector<std::string> args,
-                                                const std::string& name = "runner") {
+  std::unique_ptr<background>
+  background_runner(std::vector<std::string> args,
+                    const std::string& name = "runner") {
     args.insert(args.begin(), {bin("procman-runner"), "--store", store});
     return std::make_unique<background>(args, tmp.str() + "/" + name + ".log");
   }
@@ -48,7 +50,8 @@ struct cli_fixture {
     std::vector<std::string> args{"start", spec};
     args.insert(args.end(), extra.begin(), extra.end());
     auto res = procman(args);
-    BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "procman start failed: " + res.err);
+    BOOST_REQUIRE_MESSAGE(res.exit_code == 0,
+                          "procman start failed: " + res.err);
     auto pid = res.out.substr(0, res.out.find('\n'));
     BOOST_REQUIRE_EQUAL(pid.size(), 32u);
     return pid;
@@ -56,7 +59,8 @@ struct cli_fixture {
 
   boost::json::object status(const std::string& pid) {
     auto res = procman({"status", pid});
-    BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "procman status failed: " + res.err);
+    BOOST_REQUIRE_MESSAGE(res.exit_code == 0,
+                          "procman status failed: " + res.err);
     return boost::json::parse(res.out).as_object();
   }
 

@@ -36,8 +36,13 @@ struct options_fixture : cli_fixture {
   /// environment and `env` (NAME=VALUE) put in (through env(1)).
   static command_result with_env(const std::vector<std::string>& env,
                                  const std::vector<std::string>& argv) {
-    std::vector<std::string> cmd{"env", "-u", "PROCMAN_STORE", "-u",
-                                 "XDG_STATE_HOME", "-u", "PROCMAN_CONNECT"};
+    std::vector<std::string> cmd{"env",
+                                 "-u",
+                                 "PROCMAN_STORE",
+                                 "-u",
+                                 "XDG_STATE_HOME",
+                                 "-u",
+                                 "PROCMAN_CONNECT"};
     cmd.insert(cmd.end(), env.begin(), env.end());
     cmd.insert(cmd.end(), argv.begin(), argv.end());
     return run_command(cmd, {}, 120);
@@ -45,7 +50,8 @@ struct options_fixture : cli_fixture {
 };
 
 const std::string sleepy = shell_spec("sleep 60");
-const std::string quick = R"({"steps": {"s": {"class": "procman.set", "args": {"ok": 1}}}})";
+const std::string quick
+  = R"({"steps": {"s": {"class": "procman.set", "args": {"ok": 1}}}})";
 
 } // namespace
 
@@ -57,21 +63,24 @@ BOOST_AUTO_TEST_CASE(start_timeout_overrides_the_specs_timeout) {
   BOOST_TEST(status(pid).at("timeout") == 1);
   BOOST_TEST(runner().exit_code == 0);
   BOOST_TEST(error_kind(pid) == "timeout");
-  BOOST_TEST(contains(std::string(status(pid).at("error").at("message").as_string()),
-                      "timed out after 1 s"));
+  BOOST_TEST(
+    contains(std::string(status(pid).at("error").at("message").as_string()),
+             "timed out after 1 s"));
   auto bad = procman({"start", quick, "--timeout", "soon"});
   BOOST_TEST(bad.exit_code == 2);
   BOOST_TEST(contains(bad.err, "--timeout"), bad.err);
 }
 
-BOOST_AUTO_TEST_CASE(the_runners_default_timeout_applies_to_processes_without_one) {
+BOOST_AUTO_TEST_CASE(
+  the_runners_default_timeout_applies_to_processes_without_one) {
   auto without = start(sleepy);
   auto with = start(shell_spec("true", 60));
   BOOST_TEST(status(without).at("timeout").is_null());
   BOOST_TEST(runner({"--default-timeout", "1"}).exit_code == 0);
   BOOST_TEST(error_kind(without) == "timeout");
-  BOOST_TEST(contains(std::string(status(without).at("error").at("message").as_string()),
-                      "timed out after 1 s"));
+  BOOST_TEST(
+    contains(std::string(status(without).at("error").at("message").as_string()),
+             "timed out after 1 s"));
   BOOST_TEST(status_of(with) == "finished");
   auto bad = runner({"--default-timeout", "-3"});
   BOOST_TEST(bad.exit_code == 2);
@@ -89,7 +98,8 @@ BOOST_AUTO_TEST_CASE(the_runners_output_limit_overrides_the_stores_setting) {
   BOOST_TEST(logs.out.size() <= 1024u);
   BOOST_TEST(logs.out.size() > 900u);
   BOOST_TEST(logs.out.substr(logs.out.size() - 5) == "3000\n");
-  BOOST_TEST(contains(logs.err, "bytes of earlier output were dropped"), logs.err);
+  BOOST_TEST(contains(logs.err, "bytes of earlier output were dropped"),
+             logs.err);
   BOOST_TEST(procman({"config", "get", "output-limit"}).out == "1M\n");
   // 0 keeps none.
   auto none = start(shell_spec("seq 1 3000"));
@@ -102,7 +112,8 @@ BOOST_AUTO_TEST_CASE(the_runners_output_limit_overrides_the_stores_setting) {
 
 BOOST_AUTO_TEST_CASE(config_unset_returns_a_setting_to_its_default) {
   BOOST_REQUIRE(procman({"config", "set", "retention", "30d"}).exit_code == 0);
-  BOOST_REQUIRE(procman({"config", "set", "output-limit", "4M"}).exit_code == 0);
+  BOOST_REQUIRE(procman({"config", "set", "output-limit", "4M"}).exit_code
+                == 0);
   BOOST_TEST(json::parse(procman({"config"}).out)
              == json::parse(R"({"retention": "30d", "output-limit": "4M"})"));
   auto r = procman({"config", "unset", "retention"});
@@ -121,7 +132,8 @@ BOOST_AUTO_TEST_CASE(config_unset_returns_a_setting_to_its_default) {
 }
 
 BOOST_AUTO_TEST_CASE(run_step_lib_loads_a_step_library_for_the_run) {
-  auto spec = R"({"steps": {"j": {"class": "test.json"}}, "data": {"counter": 1}})";
+  auto spec
+    = R"({"steps": {"j": {"class": "test.json"}}, "data": {"counter": 1}})";
   auto lib = test_path("plugins/exec_test_plugin.so");
   auto r = procman({"run", spec, "--step-lib", lib});
   BOOST_TEST(r.exit_code == 0, r.err);
@@ -157,7 +169,8 @@ BOOST_AUTO_TEST_CASE(the_store_is_procman_store_else_xdg_state_home_else_home) {
     BOOST_TEST(contains(w.out, "\"status\":\"finished\""), w.out);
     return pid;
   };
-  auto in_home = start_and_run({"HOME=" + home}, home + "/.local/state/procman");
+  auto in_home = start_and_run({"HOME=" + home},
+                               home + "/.local/state/procman");
   BOOST_TEST(fs::exists(home + "/.local/state/procman/data.mdb"));
   auto in_xdg = start_and_run({"HOME=" + home, "XDG_STATE_HOME=" + xdg},
                               xdg + "/procman");
@@ -168,16 +181,19 @@ BOOST_AUTO_TEST_CASE(the_store_is_procman_store_else_xdg_state_home_else_home) {
   start_and_run({"HOME=" + home, "XDG_STATE_HOME=", "PROCMAN_STORE="},
                 home + "/.local/state/procman");
   // Each store holds only its own processes; --store wins over them all.
-  auto r = with_env({"HOME=" + home, "XDG_STATE_HOME=" + xdg,
-                     "PROCMAN_STORE=" + explicit_store},
-                    {bin("procman"), "--store", xdg + "/procman", "status", in_xdg});
+  auto r
+    = with_env({"HOME=" + home, "XDG_STATE_HOME=" + xdg,
+                "PROCMAN_STORE=" + explicit_store},
+               {bin("procman"), "--store", xdg + "/procman", "status", in_xdg});
   BOOST_TEST(r.exit_code == 0, r.err);
-  r = with_env({"HOME=" + home, "XDG_STATE_HOME=" + xdg}, {bin("procman"), "status", in_home});
+  r = with_env({"HOME=" + home, "XDG_STATE_HOME=" + xdg},
+               {bin("procman"), "status", in_home});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(contains(r.err, "no process " + in_home), r.err);
 }
 
-BOOST_AUTO_TEST_CASE(connect_takes_its_certificates_from_the_procman_tls_variables) {
+BOOST_AUTO_TEST_CASE(
+  connect_takes_its_certificates_from_the_procman_tls_variables) {
   test_pki pki{tmp.str() + "/pki"};
   auto node = background_runner([&] {
     std::vector<std::string> args{"--listen", "127.0.0.1:0", "--parallel", "0"};
@@ -192,13 +208,13 @@ BOOST_AUTO_TEST_CASE(connect_takes_its_certificates_from_the_procman_tls_variabl
                                     "PROCMAN_TLS_KEY=" + f.key,
                                     "PROCMAN_TLS_CA=" + f.ca};
   };
-  auto s = with_env(vars("host", "ca-a"), {bin("procman"), "--connect", where,
-                                           "start", quick});
+  auto s = with_env(vars("host", "ca-a"),
+                    {bin("procman"), "--connect", where, "start", quick});
   BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.err);
   auto pid = s.out.substr(0, 32);
-  BOOST_TEST(status_of(pid) == "queued");  // in the node's store
-  auto st = with_env(vars("host", "ca-a"), {bin("procman"), "--connect", where,
-                                            "status", pid});
+  BOOST_TEST(status_of(pid) == "queued"); // in the node's store
+  auto st = with_env(vars("host", "ca-a"),
+                     {bin("procman"), "--connect", where, "status", pid});
   BOOST_TEST(st.exit_code == 0, st.err);
   BOOST_TEST(contains(st.out, "\"pid\":\"" + pid + "\""), st.out);
   // A certificate of another CA in the variables is refused, and so is no
@@ -218,16 +234,20 @@ BOOST_AUTO_TEST_CASE(connect_takes_its_certificates_from_the_procman_tls_variabl
   BOOST_TEST(node->wait(60));
 }
 
-BOOST_AUTO_TEST_CASE(start_key_on_a_store_directory_returns_the_holder_until_it_ends) {
+BOOST_AUTO_TEST_CASE(
+  start_key_on_a_store_directory_returns_the_holder_until_it_ends) {
   auto pid = start(quick, {"--key", "nightly"});
   auto again = procman({"start", quick, "--key", "nightly"});
   BOOST_TEST(again.exit_code == 0);
   BOOST_TEST(again.out == pid + "\n");
-  BOOST_TEST(contains(again.err, "holds the key \"nightly\" already"), again.err);
+  BOOST_TEST(contains(again.err, "holds the key \"nightly\" already"),
+             again.err);
   // --key wins over the spec's key.
-  auto spec_key = R"({"steps": {"s": {"class": "procman.set"}}, "key": "other"})";
+  auto spec_key
+    = R"({"steps": {"s": {"class": "procman.set"}}, "key": "other"})";
   BOOST_TEST(start(spec_key, {"--key", "nightly"}) == pid);
-  auto other = start(R"({"steps": {"s": {"class": "procman.set"}}})", {"--key", "weekly"});
+  auto other = start(R"({"steps": {"s": {"class": "procman.set"}}})",
+                     {"--key", "weekly"});
   BOOST_TEST(other != pid);
   BOOST_TEST(runner().exit_code == 0);
   BOOST_TEST(status_of(pid) == "finished");
@@ -239,12 +259,14 @@ BOOST_AUTO_TEST_CASE(start_key_on_a_store_directory_returns_the_holder_until_it_
   BOOST_TEST(contains(no_value.err, "--key"), no_value.err);
 }
 
-BOOST_AUTO_TEST_CASE(an_empty_key_and_numbers_with_blanks_or_signs_are_refused) {
+BOOST_AUTO_TEST_CASE(
+  an_empty_key_and_numbers_with_blanks_or_signs_are_refused) {
   auto listed = [&] { return procman({"list", "--limit", "1000"}).out; };
   auto before = listed();
   auto empty_key = procman({"start", quick, "--key", ""});
   BOOST_TEST(empty_key.exit_code == 2);
-  BOOST_TEST(contains(empty_key.err, "option --key needs a key"), empty_key.err);
+  BOOST_TEST(contains(empty_key.err, "option --key needs a key"),
+             empty_key.err);
   for (auto bad : {" 3", "+3", "3 ", ""}) {
     auto limit = procman({"list", "--limit", bad});
     BOOST_TEST(limit.exit_code == 2, "--limit \"" << bad << "\"");
@@ -252,7 +274,8 @@ BOOST_AUTO_TEST_CASE(an_empty_key_and_numbers_with_blanks_or_signs_are_refused) 
                limit.err);
     auto priority = procman({"start", quick, "--priority", bad});
     BOOST_TEST(priority.exit_code == 2, "--priority \"" << bad << "\"");
-    BOOST_TEST(contains(priority.err, "option --priority must be a whole number"),
+    BOOST_TEST(contains(priority.err,
+                        "option --priority must be a whole number"),
                priority.err);
   }
   BOOST_TEST(procman({"start", quick, "--priority", "-3"}).exit_code == 0);
@@ -262,17 +285,19 @@ BOOST_AUTO_TEST_CASE(an_empty_key_and_numbers_with_blanks_or_signs_are_refused) 
              == std::count(before.begin(), before.end(), '\n') + 1);
 }
 
-BOOST_AUTO_TEST_CASE(connect_and_replay_run_procman_remote_and_say_when_it_is_missing) {
+BOOST_AUTO_TEST_CASE(
+  connect_and_replay_run_procman_remote_and_say_when_it_is_missing) {
   // procman links no CAF: --connect and replay run
   // ../libexec/procman/procman-remote. A procman copied without it says
   // so and exits 1; local commands still work.
   auto lone = tmp.str() + "/lone/bin";
   std::filesystem::create_directories(lone);
   std::filesystem::copy_file(bin("procman"), lone + "/procman");
-  auto remote = run_command({lone + "/procman", "--connect", "127.0.0.1:9",
-                             "status", "x"});
+  auto remote = run_command(
+    {lone + "/procman", "--connect", "127.0.0.1:9", "status", "x"});
   BOOST_TEST(remote.exit_code == 1);
-  BOOST_TEST(contains(remote.err, "libexec/procman/procman-remote"), remote.err);
+  BOOST_TEST(contains(remote.err, "libexec/procman/procman-remote"),
+             remote.err);
   auto replay = run_command({lone + "/procman", "replay", "-"});
   BOOST_TEST(replay.exit_code == 1);
   BOOST_TEST(contains(replay.err, "procman-remote"), replay.err);
@@ -280,8 +305,8 @@ BOOST_AUTO_TEST_CASE(connect_and_replay_run_procman_remote_and_say_when_it_is_mi
   BOOST_TEST(local.exit_code == 0, local.err);
   // Beside the build's procman it is found and reached: a refused
   // connection is its error, not a missing program.
-  auto found = run_command({bin("procman"), "--connect", "127.0.0.1:9",
-                            "status", "x"});
+  auto found
+    = run_command({bin("procman"), "--connect", "127.0.0.1:9", "status", "x"});
   BOOST_TEST(found.exit_code == 1);
   BOOST_TEST(!contains(found.err, "cannot run"), found.err);
   BOOST_TEST(contains(found.err, "127.0.0.1:9"), found.err);

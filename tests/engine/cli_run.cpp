@@ -20,8 +20,9 @@ BOOST_AUTO_TEST_CASE(run_prints_the_last_output_and_needs_no_store) {
 }
 
 BOOST_AUTO_TEST_CASE(run_reads_the_spec_from_stdin_and_merges_data) {
-  auto r = run_command({bin("procman"), "run", "-", "--data", R"({"who": "you"})"},
-                       R"({"steps": {"s": {"class": "procman.set", "args": {"x": 1}}},
+  auto r = run_command(
+    {bin("procman"), "run", "-", "--data", R"({"who": "you"})"},
+    R"({"steps": {"s": {"class": "procman.set", "args": {"x": 1}}},
                            "data": {"who": "world", "keep": true}})");
   BOOST_TEST(r.exit_code == 0);
   auto out = json::parse(r.out).as_object();
@@ -31,7 +32,8 @@ BOOST_AUTO_TEST_CASE(run_reads_the_spec_from_stdin_and_merges_data) {
 }
 
 BOOST_AUTO_TEST_CASE(run_stops_at_an_interrupting_step_with_exit_3) {
-  auto r = procman({"run", R"({"steps": {"a": {"class": "procman.set", "args": {"a": 1}},
+  auto r = procman(
+    {"run", R"({"steps": {"a": {"class": "procman.set", "args": {"a": 1}},
     "gate": {"class": "procman.pause"}, "b": {"class": "procman.set", "args": {"b": 2}}}})"});
   BOOST_TEST(r.exit_code == 3);
   auto out = json::parse(r.out).as_object();
@@ -43,16 +45,19 @@ BOOST_AUTO_TEST_CASE(run_stops_at_an_interrupting_step_with_exit_3) {
 BOOST_AUTO_TEST_CASE(bad_input_names_the_problem_and_exits_non_zero) {
   struct bad_case {
     std::string spec;
-    std::string expect;  // must appear in stderr
+    std::string expect; // must appear in stderr
   };
   std::vector<bad_case> cases = {
     {R"({"steps": {"a": )", "malformed JSON"},
     {R"({"timeout": 5})", "\"steps\" is missing"},
     {R"({"steps": "procman.set"})", "\"steps\" must be"},
     {R"({"steps": {"a": {"class": "no.such"}}})", "no.such"},
-    {R"({"steps": {"a": {"class": "procman.set", "services": ["db"]}}})", "unknown service \"db\""},
-    {R"({"steps": {"nap": {"class": "procman.sleep", "args": {"seconds": "x"}}}})", "seconds"},
-    {R"({"steps": {"a": {"class": "procman.set", "args": "text"}}})", "\"args\""},
+    {R"({"steps": {"a": {"class": "procman.set", "services": ["db"]}}})",
+     "unknown service \"db\""},
+    {R"({"steps": {"nap": {"class": "procman.sleep", "args": {"seconds": "x"}}}})",
+     "seconds"},
+    {R"({"steps": {"a": {"class": "procman.set", "args": "text"}}})",
+     "\"args\""},
   };
   for (auto& c : cases) {
     BOOST_TEST_INFO("spec " << c.spec);

@@ -10,8 +10,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -19,10 +19,9 @@
 
 #include <sys/stat.h>
 
+#include "cli_fixture.hpp"
 #include "fixtures/preconditions.hpp"
 #include "fixtures/timing.hpp"
-
-#include "cli_fixture.hpp"
 
 using namespace procman::test;
 namespace json = boost::json;
@@ -76,8 +75,9 @@ char proc_state(pid_t pid) {
   if (!std::getline(stat, line))
     return 0;
   auto close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size() ? 0
-                                                                 : line[close + 2];
+  return close == std::string::npos || close + 2 >= line.size()
+           ? 0
+           : line[close + 2];
 }
 
 /// Watches one pid every millisecond on its own thread and notes when it
@@ -106,7 +106,7 @@ public:
     stop_ = true;
     thread_.join();
     if (proc_state(pid_) != 0)
-      ::kill(pid_, SIGKILL);  // leave nothing behind, even on failure
+      ::kill(pid_, SIGKILL); // leave nothing behind, even on failure
   }
 
   pid_t pid() const { return pid_; }
@@ -119,7 +119,8 @@ public:
   }
 
   /// The same until it was reaped.
-  std::optional<double> reaped_ms_after(sys_clock::time_point t0, double wait_s) {
+  std::optional<double> reaped_ms_after(sys_clock::time_point t0,
+                                        double wait_s) {
     eventually([&] { return reaped_ != 0; }, wait_s);
     return ms_after(reaped_, t0);
   }
@@ -134,14 +135,15 @@ private:
 
   pid_t pid_;
   std::atomic<bool> stop_{false};
-  std::atomic<int64_t> died_{0};   ///< system_clock ticks, 0: not yet
+  std::atomic<int64_t> died_{0}; ///< system_clock ticks, 0: not yet
   std::atomic<int64_t> reaped_{0};
   std::thread thread_;
 };
 
 /// The time in a runner log line ("2024-01-02T03:04:05.678Z ...") that
 /// contains `needle`; the epoch when there is none.
-sys_clock::time_point log_time(const std::string& log, const std::string& needle) {
+sys_clock::time_point log_time(const std::string& log,
+                               const std::string& needle) {
   auto at = log.find(needle);
   if (at == std::string::npos)
     return {};
@@ -149,8 +151,8 @@ sys_clock::time_point log_time(const std::string& log, const std::string& needle
   begin = begin == std::string::npos ? 0 : begin + 1;
   std::tm tm{};
   int ms = 0;
-  if (sscanf(log.c_str() + begin, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
-             &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms)
+  if (sscanf(log.c_str() + begin, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year,
+             &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms)
       != 7)
     return {};
   tm.tm_year -= 1900;
@@ -164,8 +166,8 @@ constexpr const char* cgroup_env = "PROCMAN_CONTAINMENT=cgroup";
 
 /// One process per kind of escape, each in its own executor.
 struct escapes {
-  std::vector<std::string> pids;        ///< procman pids
-  std::vector<std::string> pid_files;   ///< each escaped process's pid
+  std::vector<std::string> pids;      ///< procman pids
+  std::vector<std::string> pid_files; ///< each escaped process's pid
   std::vector<std::unique_ptr<death_watch>> watches;
 };
 
@@ -181,18 +183,20 @@ struct containment_fixture : cli_fixture {
   /// A waiting runner with room for every kind of escape at once.
   void start_runner(const char* env) {
     run = std::make_unique<background>(
-      std::vector<std::string>{bin("procman-runner"), "--store", store, "--wait",
-                               "--parallel", "3"},
+      std::vector<std::string>{bin("procman-runner"), "--store", store,
+                               "--wait", "--parallel", "3"},
       tmp.str() + "/runner.log", std::vector<std::string>{env});
     BOOST_REQUIRE(eventually(
       [&] { return run->log().find("serving") != std::string::npos; }, 20));
     auto log = run->log();
     auto at = log.find("containment: ");
-    BOOST_TEST_REQUIRE(at != std::string::npos, "the runner logs no containment");
+    BOOST_TEST_REQUIRE(at != std::string::npos,
+                       "the runner logs no containment");
     BOOST_TEST_MESSAGE(log.substr(at, log.find('\n', at) - at));
     if (env == std::string(subreaper_env))
-      BOOST_TEST(log.find("containment: subreaper (PROCMAN_CONTAINMENT=subreaper)")
-                 != std::string::npos);
+      BOOST_TEST(
+        log.find("containment: subreaper (PROCMAN_CONTAINMENT=subreaper)")
+        != std::string::npos);
     if (env == std::string(cgroup_env))
       BOOST_TEST(!runner_cgroup().empty(), log);
   }
@@ -248,16 +252,17 @@ struct containment_fixture : cli_fixture {
 
   /// Waits until every process has the status `want`; returns when the
   /// runner logged "<pid>: <event>" for each.
-  std::vector<sys_clock::time_point>
-  await_logged(const escapes& e, const std::string& want, const std::string& event) {
+  std::vector<sys_clock::time_point> await_logged(const escapes& e,
+                                                  const std::string& want,
+                                                  const std::string& event) {
     for (auto& pid : e.pids)
       BOOST_REQUIRE(await_status(pid, want, 30));
     auto log = run->log();
     std::vector<sys_clock::time_point> times;
     for (auto& pid : e.pids) {
       times.push_back(log_time(log, pid + ": " + event));
-      BOOST_TEST((times.back() != sys_clock::time_point{}), "no \"" << event
-                                                            << "\" logged");
+      BOOST_TEST((times.back() != sys_clock::time_point{}),
+                 "no \"" << event << "\" logged");
     }
     return times;
   }
@@ -285,7 +290,7 @@ struct containment_fixture : cli_fixture {
     }
   }
 
-  // -- the cases, run in each containment ---------------------------------------
+  // -- the cases, run in each containment -------------------------------------
 
   void times_out(const char* env) {
     start_runner(env);
@@ -351,7 +356,8 @@ struct containment_fixture : cli_fixture {
     // dead runner's cgroups.
     BOOST_TEST(runner().exit_code == 0);
     for (auto& pid : e.pids)
-      BOOST_TEST(status(pid).at("error").at("kind").as_string() == "runner_lost");
+      BOOST_TEST(status(pid).at("error").at("kind").as_string()
+                 == "runner_lost");
     if (!cgroup.empty())
       BOOST_TEST(!std::filesystem::exists(cgroup),
                  "the dead runner's cgroup " << cgroup << " is still there");
@@ -382,7 +388,8 @@ BOOST_AUTO_TEST_CASE(escaped_commands_die_with_a_killed_runner) {
   runner_killed(subreaper_env);
 }
 
-BOOST_AUTO_TEST_CASE(by_default_the_runner_uses_cgroup_v2_where_the_machine_has_it) {
+BOOST_AUTO_TEST_CASE(
+  by_default_the_runner_uses_cgroup_v2_where_the_machine_has_it) {
   // Without PROCMAN_CONTAINMENT: cgroup v2 exactly where this test's own
   // probe finds it usable, else the subreaper, saying why.
   start_runner("PROCMAN_CONTAINMENT=");
@@ -390,7 +397,8 @@ BOOST_AUTO_TEST_CASE(by_default_the_runner_uses_cgroup_v2_where_the_machine_has_
   BOOST_TEST_MESSAGE("cgroup v2 here: " << (why_not.empty() ? "yes" : why_not));
   if (why_not.empty()) {
     auto cg = runner_cgroup();
-    BOOST_TEST(!cg.empty(), "the runner did not take cgroup v2: " << run->log());
+    BOOST_TEST(!cg.empty(),
+               "the runner did not take cgroup v2: " << run->log());
     BOOST_TEST(std::filesystem::exists(cg + "/cgroup.kill"), cg);
   } else {
     BOOST_TEST(run->log().find("containment: subreaper (") != std::string::npos,
@@ -398,20 +406,23 @@ BOOST_AUTO_TEST_CASE(by_default_the_runner_uses_cgroup_v2_where_the_machine_has_
   }
 }
 
-BOOST_AUTO_TEST_CASE(without_a_writable_cgroup_the_runner_falls_back_and_says_why,
-                     *boost::unit_test::precondition(runs_as_nobody)) {
+BOOST_AUTO_TEST_CASE(
+  without_a_writable_cgroup_the_runner_falls_back_and_says_why,
+  *boost::unit_test::precondition(runs_as_nobody)) {
   // A user that may not create cgroups, with a store it may write.
   nobody_area area;
   auto dir = area.str() + "/nobody";
   std::filesystem::create_directory(dir);
   chmod(dir.c_str(), 0777);
   auto runner_as_nobody = [&](const char* mode) {
-    return nobody_area::run({area.bin("procman-runner"), "--store", dir + "/store"},
+    return nobody_area::run({area.bin("procman-runner"), "--store",
+                             dir + "/store"},
                             {std::string("PROCMAN_CONTAINMENT=") + mode});
   };
   auto r = runner_as_nobody("auto");
   BOOST_TEST(r.exit_code == 0, r.err);
-  BOOST_TEST(r.err.find("containment: subreaper (") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("containment: subreaper (") != std::string::npos,
+             r.err);
   auto strict = runner_as_nobody("cgroup");
   BOOST_TEST(strict.exit_code == 1, strict.err);
   BOOST_TEST(strict.err.find("containment cgroup is not possible here")
@@ -420,8 +431,8 @@ BOOST_AUTO_TEST_CASE(without_a_writable_cgroup_the_runner_falls_back_and_says_wh
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_containment_is_a_clear_error) {
-  auto r = run_command({bin("procman-runner"), "--store", store},
-                       {}, 60, {"PROCMAN_CONTAINMENT=jail"});
+  auto r = run_command({bin("procman-runner"), "--store", store}, {}, 60,
+                       {"PROCMAN_CONTAINMENT=jail"});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find("PROCMAN_CONTAINMENT") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("\"jail\"") != std::string::npos, r.err);
@@ -461,9 +472,9 @@ BOOST_FIXTURE_TEST_SUITE(containment_run, containment_fixture)
 BOOST_AUTO_TEST_CASE(procman_run_leaves_no_escaped_command_behind) {
   for (auto& kind : escape_kinds) {
     auto file = tmp.str() + "/" + kind + ".pid";
-    json::object step{
-      {"class", "procman.exec"},
-      {"args", {{"command", json::array{"sh", script, kind, file}}}}};
+    json::object step{{"class", "procman.exec"},
+                      {"args",
+                       {{"command", json::array{"sh", script, kind, file}}}}};
     json::object spec{{"steps", {{"escape", step}}}};
     auto r = procman({"run", json::serialize(spec)});
     auto t0 = sys_clock::now();
@@ -479,7 +490,8 @@ BOOST_AUTO_TEST_CASE(procman_run_leaves_no_escaped_command_behind) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(procman_run_ended_by_a_signal_takes_escaped_commands_along) {
+BOOST_AUTO_TEST_CASE(
+  procman_run_ended_by_a_signal_takes_escaped_commands_along) {
   for (auto& kind : escape_kinds) {
     auto file = tmp.str() + "/" + kind + ".pid";
     json::object step{

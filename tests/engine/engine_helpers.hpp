@@ -50,7 +50,8 @@ inline std::unique_ptr<engine> start_test_engine(caf::actor_system& sys,
   opts.wait = wait;
   opts.parallel = 2;
   auto eng = engine::start(sys, opts);
-  BOOST_REQUIRE_MESSAGE(eng, "engine::start: " << (eng ? "" : render(eng.error())));
+  BOOST_REQUIRE_MESSAGE(eng,
+                        "engine::start: " << (eng ? "" : render(eng.error())));
   return std::move(*eng);
 }
 

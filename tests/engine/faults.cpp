@@ -24,8 +24,9 @@ struct fault_fixture : cli_fixture {
             "PROCMAN_TEST_DISK_FULL=" + trigger};
   }
 
-  std::unique_ptr<background> faulty_runner(std::vector<std::string> args,
-                                            const std::string& name = "runner") {
+  std::unique_ptr<background>
+  faulty_runner(std::vector<std::string> args,
+                const std::string& name = "runner") {
     args.insert(args.begin(), {bin("procman-runner"), "--store", store});
     return std::make_unique<background>(args, tmp.str() + "/" + name + ".log",
                                         disk_full_env());
@@ -34,9 +35,10 @@ struct fault_fixture : cli_fixture {
   void fill_disk() { std::ofstream(trigger) << "full"; }
   void free_disk() { fs::remove(trigger); }
 
-  bool log_has(background& run, const std::string& text, double timeout_s = 30) {
-    return eventually(
-      [&] { return run.log().find(text) != std::string::npos; }, timeout_s);
+  bool log_has(background& run, const std::string& text,
+               double timeout_s = 30) {
+    return eventually([&] { return run.log().find(text) != std::string::npos; },
+                      timeout_s);
   }
 
   std::string marker(const std::string& name) const {
@@ -46,22 +48,24 @@ struct fault_fixture : cli_fixture {
 
 /// A step that creates `started`, then waits until `go` exists.
 json::object wait_step(const std::string& started, const std::string& go) {
-  return {{"class", "procman.exec"},
-          {"args",
-           {{"command", json::array{"sh", "-c",
-                                    "touch " + started + "; while [ ! -e " + go
-                                      + " ]; do sleep 0.05; done; echo went"}}}}};
+  return {
+    {"class", "procman.exec"},
+    {"args",
+     {{"command", json::array{"sh", "-c",
+                              "touch " + started + "; while [ ! -e " + go
+                                + " ]; do sleep 0.05; done; echo went"}}}}};
 }
 
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(disk_full, fault_fixture)
 
-BOOST_AUTO_TEST_CASE(a_full_disk_keeps_the_process_and_its_output_until_commits_succeed) {
+BOOST_AUTO_TEST_CASE(
+  a_full_disk_keeps_the_process_and_its_output_until_commits_succeed) {
   auto run = faulty_runner({"--wait"});
-  json::object steps{{"wait", wait_step(marker("started"), marker("go"))},
-                     {"set", {{"class", "procman.set"},
-                              {"args", {{"result", "kept"}}}}}};
+  json::object steps{
+    {"wait", wait_step(marker("started"), marker("go"))},
+    {"set", {{"class", "procman.set"}, {"args", {{"result", "kept"}}}}}};
   auto pid = start(json::serialize(json::object{{"steps", steps}}));
   BOOST_REQUIRE(eventually([&] { return fs::exists(marker("started")); }, 30));
   BOOST_TEST_MESSAGE("the disk fills while the process runs");
@@ -91,7 +95,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_keeps_the_process_and_its_output_until_commits_
 }
 
 BOOST_AUTO_TEST_CASE(a_full_disk_is_named_with_the_store_in_cli_errors) {
-  start(R"({"steps": {"s": {"class": "procman.set"}}})");  // creates the store
+  start(R"({"steps": {"s": {"class": "procman.set"}}})"); // creates the store
   fill_disk();
   auto r = run_command({bin("procman"), "--store", store, "start",
                         R"({"steps": {"s": {"class": "procman.set"}}})"},
@@ -113,7 +117,8 @@ BOOST_AUTO_TEST_CASE(a_full_disk_is_named_with_the_store_in_cli_errors) {
              r.err);
 }
 
-BOOST_AUTO_TEST_CASE(a_runner_stopped_while_commits_fail_ends_and_the_next_ends_the_process) {
+BOOST_AUTO_TEST_CASE(
+  a_runner_stopped_while_commits_fail_ends_and_the_next_ends_the_process) {
   auto run = faulty_runner({"--wait", "--grace", "1"});
   auto pid = start(json::serialize(json::object{
     {"steps", {{"wait", wait_step(marker("started"), marker("go"))}}}}));
@@ -137,24 +142,30 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_FIXTURE_TEST_SUITE(claim_failures, fault_fixture)
 
 BOOST_AUTO_TEST_CASE(a_failed_claim_is_retried_without_a_doorbell) {
-  auto pid = start(R"({"steps": {"s": {"class": "procman.set", "args": {"ok": 1}}}})");
+  auto pid
+    = start(R"({"steps": {"s": {"class": "procman.set", "args": {"ok": 1}}}})");
   fill_disk();
   auto run = faulty_runner({"--wait"});
-  BOOST_REQUIRE_MESSAGE(log_has(*run, "claim failed"), "runner log:\n" + run->log());
+  BOOST_REQUIRE_MESSAGE(log_has(*run, "claim failed"),
+                        "runner log:\n" + run->log());
   BOOST_TEST(status_of(pid) == "queued");
-  free_disk();  // nobody rings the doorbell
-  BOOST_TEST_REQUIRE(await_status(pid, "finished", 60), "runner log:\n" + run->log());
+  free_disk(); // nobody rings the doorbell
+  BOOST_TEST_REQUIRE(await_status(pid, "finished", 60),
+                     "runner log:\n" + run->log());
   BOOST_TEST(log_has(*run, "claims succeed again"));
 }
 
 BOOST_AUTO_TEST_CASE(a_runner_without_wait_does_not_quit_on_a_failed_claim) {
-  auto pid = start(R"({"steps": {"s": {"class": "procman.set", "args": {"ok": 1}}}})");
+  auto pid
+    = start(R"({"steps": {"s": {"class": "procman.set", "args": {"ok": 1}}}})");
   fill_disk();
   auto run = faulty_runner({});
-  BOOST_REQUIRE_MESSAGE(log_has(*run, "claim failed"), "runner log:\n" + run->log());
+  BOOST_REQUIRE_MESSAGE(log_has(*run, "claim failed"),
+                        "runner log:\n" + run->log());
   // Retried claims (logged with their count after a few seconds), and the
   // runner still there.
-  BOOST_REQUIRE_MESSAGE(log_has(*run, " attempts)"), "runner log:\n" + run->log());
+  BOOST_REQUIRE_MESSAGE(log_has(*run, " attempts)"),
+                        "runner log:\n" + run->log());
   BOOST_TEST(run->running());
   free_disk();
   BOOST_REQUIRE_MESSAGE(run->wait(60), "runner log:\n" + run->log());
@@ -172,12 +183,14 @@ namespace {
 /// sleeps, "three" sets a value.
 std::string three_steps(const fault_fixture& f) {
   json::object two{{"class", "procman.exec"},
-                   {"args", {{"command", json::array{"sh", "-c",
-                                                     "touch " + f.marker("two-started")
-                                                       + "; sleep 300"}}}}};
-  json::object steps{{"one", wait_step(f.marker("one-started"), f.marker("go1"))},
-                     {"two", two},
-                     {"three", {{"class", "procman.set"}, {"args", {{"c", 3}}}}}};
+                   {"args",
+                    {{"command", json::array{"sh", "-c",
+                                             "touch " + f.marker("two-started")
+                                               + "; sleep 300"}}}}};
+  json::object steps{
+    {"one", wait_step(f.marker("one-started"), f.marker("go1"))},
+    {"two", two},
+    {"three", {{"class", "procman.set"}, {"args", {{"c", 3}}}}}};
   return json::serialize(json::object{{"steps", steps}, {"timeout", 600}});
 }
 
@@ -187,7 +200,8 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_during_step_two_is_lost_at_step_two) {
   auto run = background_runner({"--wait"});
   auto pid = start(three_steps(*this));
   std::ofstream(marker("go1")) << "";
-  BOOST_REQUIRE(eventually([&] { return fs::exists(marker("two-started")); }, 60));
+  BOOST_REQUIRE(
+    eventually([&] { return fs::exists(marker("two-started")); }, 60));
   BOOST_TEST_MESSAGE("SIGKILL the runner while step two runs");
   run->signal(SIGKILL);
   BOOST_REQUIRE(run->wait(30));
@@ -203,7 +217,8 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_during_step_two_is_lost_at_step_two) {
 BOOST_AUTO_TEST_CASE(step_two_never_starts_while_step_one_is_not_durable) {
   auto run = faulty_runner({"--wait"});
   auto pid = start(three_steps(*this));
-  BOOST_REQUIRE(eventually([&] { return fs::exists(marker("one-started")); }, 60));
+  BOOST_REQUIRE(
+    eventually([&] { return fs::exists(marker("one-started")); }, 60));
   auto state_of_one = [&] {
     return std::string(status(pid).at("steps").at("one").as_string());
   };
@@ -220,7 +235,8 @@ BOOST_AUTO_TEST_CASE(step_two_never_starts_while_step_one_is_not_durable) {
   BOOST_TEST(state_of_one() == "running");
   BOOST_TEST_MESSAGE("space comes back: step two starts, then the runner dies");
   free_disk();
-  BOOST_REQUIRE(eventually([&] { return fs::exists(marker("two-started")); }, 60));
+  BOOST_REQUIRE(
+    eventually([&] { return fs::exists(marker("two-started")); }, 60));
   run->signal(SIGKILL);
   BOOST_REQUIRE(run->wait(30));
   BOOST_TEST(runner().exit_code == 0);
@@ -234,14 +250,17 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(claimed_ahead_kills, fault_fixture)
 
-BOOST_AUTO_TEST_CASE(records_claimed_ahead_and_never_started_are_queued_again_after_a_kill_9) {
+BOOST_AUTO_TEST_CASE(
+  records_claimed_ahead_and_never_started_are_queued_again_after_a_kill_9) {
   // One slot: the first process runs, the next two are claimed ahead.
   auto run = background_runner({"--wait", "--parallel", "1"});
-  auto first = start(shell_spec("touch " + marker("first") + "; sleep 300", 600));
+  auto first
+    = start(shell_spec("touch " + marker("first") + "; sleep 300", 600));
   BOOST_REQUIRE(eventually([&] { return fs::exists(marker("first")); }, 60));
   std::vector<std::string> ahead;
   for (int i = 0; i < 2; ++i)
-    ahead.push_back(start(shell_spec("echo x >> " + marker("ran-" + std::to_string(i)))));
+    ahead.push_back(
+      start(shell_spec("echo x >> " + marker("ran-" + std::to_string(i)))));
   BOOST_REQUIRE(eventually(
     [&] {
       for (auto& pid : ahead)
@@ -251,11 +270,13 @@ BOOST_AUTO_TEST_CASE(records_claimed_ahead_and_never_started_are_queued_again_af
     },
     60));
   BOOST_TEST(!fs::exists(marker("ran-0")));
-  BOOST_TEST_MESSAGE("SIGKILL the runner: one process runs, two are claimed ahead");
+  BOOST_TEST_MESSAGE(
+    "SIGKILL the runner: one process runs, two are claimed ahead");
   run->signal(SIGKILL);
   BOOST_REQUIRE(run->wait(30));
   BOOST_TEST(runner().exit_code == 0);
-  BOOST_TEST_MESSAGE("the one that ran is lost; the two others ran once, later");
+  BOOST_TEST_MESSAGE(
+    "the one that ran is lost; the two others ran once, later");
   auto info = status(first);
   BOOST_TEST(info.at("status").as_string() == "error");
   BOOST_TEST(info.at("error").at("kind").as_string() == "runner_lost");
@@ -278,11 +299,13 @@ BOOST_AUTO_TEST_CASE(records_claimed_ahead_and_never_started_are_queued_again_af
     BOOST_TEST(e.path().extension() != ".started", e.path());
 }
 
-BOOST_AUTO_TEST_CASE(without_marks_a_kill_9_ends_every_claimed_record_as_runner_lost) {
+BOOST_AUTO_TEST_CASE(
+  without_marks_a_kill_9_ends_every_claimed_record_as_runner_lost) {
   // A runner whose marks are gone (another boot, or deleted) cannot tell
   // what it started: nothing is run twice, everything ends runner_lost.
   auto run = background_runner({"--wait", "--parallel", "1"});
-  auto first = start(shell_spec("touch " + marker("first") + "; sleep 300", 600));
+  auto first
+    = start(shell_spec("touch " + marker("first") + "; sleep 300", 600));
   BOOST_REQUIRE(eventually([&] { return fs::exists(marker("first")); }, 60));
   auto next = start(shell_spec("echo x >> " + marker("ran")));
   BOOST_REQUIRE(eventually(
@@ -305,14 +328,16 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(give_up_marks, fault_fixture)
 
-BOOST_AUTO_TEST_CASE(a_runner_that_gives_up_recording_nothing_leaves_its_marks_to_the_next) {
+BOOST_AUTO_TEST_CASE(
+  a_runner_that_gives_up_recording_nothing_leaves_its_marks_to_the_next) {
   // One slot: the first process runs, the two others are claimed ahead.
   json::object steps{{"wait", wait_step(marker("started"), marker("go"))},
                      {"set", {{"class", "procman.set"}}}};
   auto first = start(json::serialize(json::object{{"steps", steps}}));
   std::vector<std::string> ahead;
   for (int i = 0; i < 2; ++i)
-    ahead.push_back(start(shell_spec("echo x >> " + marker("ran-" + std::to_string(i)))));
+    ahead.push_back(
+      start(shell_spec("echo x >> " + marker("ran-" + std::to_string(i)))));
   auto run = faulty_runner({"--parallel", "1", "--give-up-after", "1s"});
   BOOST_REQUIRE(eventually([&] { return fs::exists(marker("started")); }, 60));
   for (auto& pid : ahead)
@@ -320,10 +345,13 @@ BOOST_AUTO_TEST_CASE(a_runner_that_gives_up_recording_nothing_leaves_its_marks_t
   BOOST_TEST_MESSAGE("nothing can be written any more; step one completes");
   fill_disk();
   std::ofstream(marker("go")) << "";
-  BOOST_REQUIRE_MESSAGE(run->wait(60), "runner still running; log:\n" + run->log());
+  BOOST_REQUIRE_MESSAGE(run->wait(60),
+                        "runner still running; log:\n" + run->log());
   BOOST_TEST(run->exit_code() == 75, run->log());
-  BOOST_TEST(run->log().find("gave up: commits failed for ") != std::string::npos);
-  BOOST_TEST_MESSAGE("none of it was recorded; the marks name only the one that started");
+  BOOST_TEST(run->log().find("gave up: commits failed for ")
+             != std::string::npos);
+  BOOST_TEST_MESSAGE(
+    "none of it was recorded; the marks name only the one that started");
   for (auto& pid : {first, ahead[0], ahead[1]})
     BOOST_TEST(status_of(pid) == "running");
   std::string marks;
@@ -335,7 +363,8 @@ BOOST_AUTO_TEST_CASE(a_runner_that_gives_up_recording_nothing_leaves_its_marks_t
   BOOST_TEST(marks.find(first) != std::string::npos, marks);
   BOOST_TEST(marks.find(ahead[0]) == std::string::npos);
   BOOST_TEST(marks.find(ahead[1]) == std::string::npos);
-  BOOST_TEST_MESSAGE("space comes back: the next runner ends the first, runs the others once");
+  BOOST_TEST_MESSAGE(
+    "space comes back: the next runner ends the first, runs the others once");
   free_disk();
   BOOST_TEST(runner({"--parallel", "1"}).exit_code == 0);
   auto info = status(first);
@@ -344,7 +373,8 @@ BOOST_AUTO_TEST_CASE(a_runner_that_gives_up_recording_nothing_leaves_its_marks_t
   BOOST_TEST(info.at("error").at("step").as_string() == "wait");
   for (int i = 0; i < 2; ++i) {
     auto again = status(ahead[static_cast<size_t>(i)]);
-    BOOST_TEST(again.at("status").as_string() == "finished", json::serialize(again));
+    BOOST_TEST(again.at("status").as_string() == "finished",
+               json::serialize(again));
     BOOST_REQUIRE(again.contains("attempt_errors"));
     auto errors = again.at("attempt_errors").as_array();
     BOOST_REQUIRE_EQUAL(errors.size(), 1u);

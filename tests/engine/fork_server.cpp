@@ -74,7 +74,8 @@ std::string field(const std::string& text, const std::string& key) {
 
 BOOST_FIXTURE_TEST_SUITE(fork_server, cli_fixture)
 
-BOOST_AUTO_TEST_CASE(each_process_runs_in_a_fresh_child_of_the_runner_that_looks_spawned) {
+BOOST_AUTO_TEST_CASE(
+  each_process_runs_in_a_fresh_child_of_the_runner_that_looks_spawned) {
   auto run = background_runner({"--wait", "--executor", "fork"});
   BOOST_REQUIRE(eventually([&] { return server_pid_in(run->log()) > 0; }, 30));
   auto server = server_pid_in(run->log());
@@ -107,7 +108,7 @@ BOOST_AUTO_TEST_CASE(each_process_runs_in_a_fresh_child_of_the_runner_that_looks
   auto ign_a = std::stoull(field(out_a, "SigIgn:"), nullptr, 16);
   auto ign_s = std::stoull(field(out_s, "SigIgn:"), nullptr, 16);
   BOOST_TEST((ign_a & ~ign_s) == 0u);
-  BOOST_TEST((ign_a & (1u << (SIGPIPE - 1))) != 0u);  // the executor's own
+  BOOST_TEST((ign_a & (1u << (SIGPIPE - 1))) != 0u); // the executor's own
   auto fds = [](const std::string& out) {
     std::multiset<std::string> kinds;
     std::istringstream in(out);
@@ -125,12 +126,14 @@ BOOST_AUTO_TEST_CASE(each_process_runs_in_a_fresh_child_of_the_runner_that_looks
     BOOST_TEST(own.count(kind) >= forked.count(kind), kind);
 }
 
-BOOST_AUTO_TEST_CASE(a_killed_fork_server_is_started_again_and_its_children_run_on) {
+BOOST_AUTO_TEST_CASE(
+  a_killed_fork_server_is_started_again_and_its_children_run_on) {
   auto gate = tmp.str() + "/gate";
   auto run = background_runner({"--wait", "--executor", "fork"});
   BOOST_REQUIRE(eventually([&] { return server_pid_in(run->log()) > 0; }, 30));
   auto server = server_pid_in(run->log());
-  auto waiting = start(shell_spec("while [ ! -e " + gate + " ]; do sleep 0.05; done; echo through", 600));
+  auto waiting = start(shell_spec(
+    "while [ ! -e " + gate + " ]; do sleep 0.05; done; echo through", 600));
   BOOST_REQUIRE(await_status(waiting, "running", 60));
   BOOST_TEST_MESSAGE("SIGKILL fork server " << server);
   ::kill(server, SIGKILL);
@@ -147,7 +150,8 @@ BOOST_AUTO_TEST_CASE(a_killed_fork_server_is_started_again_and_its_children_run_
   auto again = server_pid_in(run->log());
   BOOST_TEST(again != server);
   BOOST_TEST(os_process_alive(again));
-  BOOST_TEST(field(output_of(*this, next), "ppid ") == std::to_string(run->pid()));
+  BOOST_TEST(field(output_of(*this, next), "ppid ")
+             == std::to_string(run->pid()));
 }
 
 BOOST_AUTO_TEST_CASE(a_stopped_fork_server_is_replaced_without_waiting_it_out) {
@@ -166,21 +170,25 @@ BOOST_AUTO_TEST_CASE(a_stopped_fork_server_is_replaced_without_waiting_it_out) {
   BOOST_TEST(again != server);
   BOOST_TEST(os_process_alive(again));
   BOOST_TEST(eventually([&] { return !os_process_alive(server); }, 10));
-  BOOST_TEST(field(output_of(*this, pid), "ppid ") == std::to_string(run->pid()));
+  BOOST_TEST(field(output_of(*this, pid), "ppid ")
+             == std::to_string(run->pid()));
 }
 
-BOOST_AUTO_TEST_CASE(a_forked_executor_that_aborts_kills_itself_not_the_server) {
+BOOST_AUTO_TEST_CASE(
+  a_forked_executor_that_aborts_kills_itself_not_the_server) {
   auto lib = test_path("plugins/crash_steps.so");
-  auto run = background_runner({"--wait", "--executor", "fork", "--step-lib", lib});
+  auto run
+    = background_runner({"--wait", "--executor", "fork", "--step-lib", lib});
   BOOST_REQUIRE(eventually([&] { return server_pid_in(run->log()) > 0; }, 30));
   auto server = server_pid_in(run->log());
   auto pid = start(R"({"steps": {"a": {"class": "crash.abort"}}})");
   BOOST_REQUIRE(await_status(pid, "error", 60));
   auto info = status(pid);
   BOOST_TEST(info.at("error").at("kind").as_string() == "crash");
-  BOOST_TEST(std::string(info.at("error").at("message").as_string()).find("SIGABRT")
-               != std::string::npos,
-             boost::json::serialize(info));
+  BOOST_TEST(
+    std::string(info.at("error").at("message").as_string()).find("SIGABRT")
+      != std::string::npos,
+    boost::json::serialize(info));
   BOOST_TEST_MESSAGE("the server was not hit: the next process forks from it");
   BOOST_TEST(os_process_alive(server));
   auto next = start(about_the_executor);
@@ -190,14 +198,16 @@ BOOST_AUTO_TEST_CASE(a_forked_executor_that_aborts_kills_itself_not_the_server) 
              run->log());
 }
 
-BOOST_AUTO_TEST_CASE(a_killed_runner_takes_its_fork_server_and_the_children_along) {
+BOOST_AUTO_TEST_CASE(
+  a_killed_runner_takes_its_fork_server_and_the_children_along) {
   auto pidfile = tmp.str() + "/gc.pid";
   auto run = background_runner({"--wait", "--executor", "fork"});
   BOOST_REQUIRE(eventually([&] { return server_pid_in(run->log()) > 0; }, 30));
   auto server = server_pid_in(run->log());
-  auto pid = start(shell_spec("echo $PPID > " + pidfile + ".exec; sleep 300 & echo $! > "
-                                + pidfile + "; wait",
-                              600));
+  auto pid
+    = start(shell_spec("echo $PPID > " + pidfile
+                         + ".exec; sleep 300 & echo $! > " + pidfile + "; wait",
+                       600));
   BOOST_REQUIRE(await_status(pid, "running", 60));
   BOOST_REQUIRE(eventually([&] { return !slurp(pidfile).empty(); }, 30));
   auto gc = std::stoi(slurp(pidfile));
@@ -219,9 +229,11 @@ BOOST_AUTO_TEST_CASE(a_killed_runner_takes_its_fork_server_and_the_children_alon
 BOOST_AUTO_TEST_CASE(a_step_library_changed_on_disk_is_loaded_again) {
   auto lib = tmp.str() + "/steps.so";
   fs::copy_file(test_path("plugins/exec_test_plugin.so"), lib);
-  auto run = background_runner({"--wait", "--executor", "fork", "--step-lib", lib});
+  auto run
+    = background_runner({"--wait", "--executor", "fork", "--step-lib", lib});
   BOOST_REQUIRE(eventually([&] { return server_pid_in(run->log()) > 0; }, 30));
-  auto before = start(R"({"steps": {"j": {"class": "test.json", "args": {}}}})");
+  auto before
+    = start(R"({"steps": {"j": {"class": "test.json", "args": {}}}})");
   BOOST_REQUIRE(await_status(before, "finished", 60));
   BOOST_TEST_MESSAGE("another library replaces the file (a deployment)");
   fs::copy_file(test_path("plugins/steps_test_plugin.so"), lib + ".new");
@@ -231,23 +243,27 @@ BOOST_AUTO_TEST_CASE(a_step_library_changed_on_disk_is_loaded_again) {
   BOOST_TEST(await_status(after, "finished", 60));
   BOOST_TEST(status(after).at("output").at("greeting").as_string()
              == "hello from the plug-in");
-  BOOST_TEST(run->log().find("a step library changed on disk") != std::string::npos,
+  BOOST_TEST(run->log().find("a step library changed on disk")
+               != std::string::npos,
              run->log());
 }
 
-BOOST_AUTO_TEST_CASE(a_broken_step_library_or_an_executor_that_cannot_serve_stops_the_runner) {
+BOOST_AUTO_TEST_CASE(
+  a_broken_step_library_or_an_executor_that_cannot_serve_stops_the_runner) {
   auto r = runner({"--executor", "fork", "--step-lib", "/nope.so"});
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.err.find("/nope.so") != std::string::npos, r.err);
   auto script = tmp.str() + "/stand-in.sh";
-  std::ofstream(script) << "#!/bin/sh\n[ \"$1\" = --check ] && { echo ok; exit 0; }\nexit 1\n";
+  std::ofstream(script)
+    << "#!/bin/sh\n[ \"$1\" = --check ] && { echo ok; exit 0; }\nexit 1\n";
   fs::permissions(script, fs::perms::owner_all);
   r = runner({"--executor", "fork", "--exec", script});
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.err.find("cannot be a fork server") != std::string::npos, r.err);
   r = runner({"--executor", "vfork"});
   BOOST_TEST(r.exit_code == 2);
-  BOOST_TEST(r.err.find("--executor must be fork or spawn") != std::string::npos, r.err);
+  BOOST_TEST(
+    r.err.find("--executor must be fork or spawn") != std::string::npos, r.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -29,7 +29,8 @@ struct front_door_fixture : actor_system_fixture {
 
   std::string manager_proceed(const std::string& pid, const std::string& data) {
     std::string out;
-    self->request(eng->manager(), reply_timeout(), proceed_request{pid, data, {}})
+    self
+      ->request(eng->manager(), reply_timeout(), proceed_request{pid, data, {}})
       .receive([&](const std::string& x) { out = "pid " + x; },
                [&](const caf::error& e) { out = render(e); });
     return out;

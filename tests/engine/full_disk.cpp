@@ -50,7 +50,8 @@ struct tmpfs_fixture : cli_fixture {
   /// Writes the filler until the file system says it is full.
   void fill_disk() {
     int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    BOOST_REQUIRE_MESSAGE(fd >= 0, "open " << filler << ": " << std::strerror(errno));
+    BOOST_REQUIRE_MESSAGE(fd >= 0,
+                          "open " << filler << ": " << std::strerror(errno));
     std::string block(64 << 10, 'f');
     int err = 0;
     for (;;) {
@@ -63,7 +64,8 @@ struct tmpfs_fixture : cli_fixture {
         block.resize(block.size() - static_cast<size_t>(n));
     }
     ::close(fd);
-    BOOST_REQUIRE_MESSAGE(err == ENOSPC, "filling the disk: " << std::strerror(err));
+    BOOST_REQUIRE_MESSAGE(err == ENOSPC,
+                          "filling the disk: " << std::strerror(err));
   }
 
   void free_disk() { fs::remove(filler); }
@@ -78,15 +80,16 @@ struct tmpfs_fixture : cli_fixture {
   /// on a full disk it cannot be committed, and the executor waits for
   /// that commit before step "after").
   std::string big_output_spec() const {
-    auto script = "sleep 300 >/dev/null 2>&1 & echo $! > " + marker("grandchild")
-                  + "; touch " + marker("started") + "; while [ ! -e "
-                  + marker("go") + " ]; do sleep 0.05; done; head -c 300000 "
-                                   "/dev/zero | tr '\\0' x";
+    auto script = "sleep 300 >/dev/null 2>&1 & echo $! > "
+                  + marker("grandchild") + "; touch " + marker("started")
+                  + "; while [ ! -e " + marker("go")
+                  + " ]; do sleep 0.05; done; head -c 300000 "
+                    "/dev/zero | tr '\\0' x";
     json::object big{{"class", "procman.exec"},
                      {"args", {{"command", json::array{"sh", "-c", script}}}}};
     json::object after{{"class", "procman.set"}, {"args", {{"after", true}}}};
-    return json::serialize(json::object{{"steps", {{"big", big}, {"after", after}}},
-                                        {"timeout", 600}});
+    return json::serialize(json::object{
+      {"steps", {{"big", big}, {"after", after}}}, {"timeout", 600}});
   }
 
   pid_t grandchild() const {
@@ -101,9 +104,10 @@ struct tmpfs_fixture : cli_fixture {
     return {std::istreambuf_iterator<char>(in), {}};
   }
 
-  bool log_has(background& run, const std::string& text, double timeout_s = 60) {
-    return eventually(
-      [&] { return run.log().find(text) != std::string::npos; }, timeout_s);
+  bool log_has(background& run, const std::string& text,
+               double timeout_s = 60) {
+    return eventually([&] { return run.log().find(text) != std::string::npos; },
+                      timeout_s);
   }
 };
 
@@ -111,7 +115,8 @@ struct tmpfs_fixture : cli_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(full_disk_drain, tmpfs_fixture)
 
-BOOST_AUTO_TEST_CASE(a_drain_gives_up_kills_its_children_and_the_next_runner_queues_what_it_did_not_start) {
+BOOST_AUTO_TEST_CASE(
+  a_drain_gives_up_kills_its_children_and_the_next_runner_queues_what_it_did_not_start) {
   // One slot: the first process runs, the two others are claimed ahead.
   auto first = start(big_output_spec());
   std::vector<std::string> ahead;
@@ -119,24 +124,28 @@ BOOST_AUTO_TEST_CASE(a_drain_gives_up_kills_its_children_and_the_next_runner_que
     ahead.push_back(
       start(shell_spec("echo x >> " + marker("ran-" + std::to_string(i)))));
   auto run = background_runner({"--parallel", "1", "--give-up-after", "2s"});
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return fs::exists(marker("started")); }, 60),
-                        "runner log:\n" + run->log());
+  BOOST_REQUIRE_MESSAGE(
+    eventually([&] { return fs::exists(marker("started")); }, 60),
+    "runner log:\n" + run->log());
   for (auto& pid : ahead)
     BOOST_REQUIRE(await_status(pid, "running", 60));
   auto gc = grandchild();
   BOOST_REQUIRE(gc > 0);
   BOOST_REQUIRE(os_process_alive(gc));
-  BOOST_TEST_MESSAGE("the disk fills up; the first process's step ends with 300 KB");
+  BOOST_TEST_MESSAGE(
+    "the disk fills up; the first process's step ends with 300 KB");
   fill_disk();
   std::ofstream(marker("go")) << "";
-  BOOST_REQUIRE_MESSAGE(run->wait(60), "runner still running; log:\n" + run->log());
+  BOOST_REQUIRE_MESSAGE(run->wait(60),
+                        "runner still running; log:\n" + run->log());
   auto log = run->log();
   BOOST_TEST_MESSAGE("runner log:\n" << log);
   BOOST_TEST(run->exit_code() == gave_up_exit);
   BOOST_TEST(log.find("gave up: commits failed for ") != std::string::npos);
   BOOST_TEST(log.find("(limit 2s)") != std::string::npos);
   BOOST_TEST(log.find("(store " + store + ")") != std::string::npos);
-  BOOST_TEST_MESSAGE("nothing it started is left running, nothing more started");
+  BOOST_TEST_MESSAGE(
+    "nothing it started is left running, nothing more started");
   BOOST_TEST(eventually([&] { return !os_process_alive(gc); }, 30));
   BOOST_TEST(!fs::exists(marker("ran-0")));
   BOOST_TEST(!fs::exists(marker("ran-1")));
@@ -144,7 +153,8 @@ BOOST_AUTO_TEST_CASE(a_drain_gives_up_kills_its_children_and_the_next_runner_que
   // what it killed and did not start may fit in pages the store's file
   // already has: then it queued those again itself; else the next runner
   // does (full_disk_marks below).
-  BOOST_TEST_MESSAGE("space comes back; the next drain ends the started one and runs the others");
+  BOOST_TEST_MESSAGE("space comes back; the next drain ends the started one "
+                     "and runs the others");
   free_disk();
   auto next = runner({"--parallel", "1"});
   BOOST_TEST(next.exit_code == 0, next.err);
@@ -154,11 +164,13 @@ BOOST_AUTO_TEST_CASE(a_drain_gives_up_kills_its_children_and_the_next_runner_que
   BOOST_TEST(info.at("error").at("step").as_string() == "big");
   for (int i = 0; i < 2; ++i) {
     auto again = status(ahead[static_cast<size_t>(i)]);
-    BOOST_TEST(again.at("status").as_string() == "finished", json::serialize(again));
+    BOOST_TEST(again.at("status").as_string() == "finished",
+               json::serialize(again));
     auto& errors = again.at("attempt_errors").as_array();
     BOOST_REQUIRE_EQUAL(errors.size(), 1u);
     BOOST_TEST(errors[0].at("kind").as_string() == "runner_lost");
-    BOOST_TEST(std::string(errors[0].at("message").as_string()).find("no step ran, queued again")
+    BOOST_TEST(std::string(errors[0].at("message").as_string())
+                 .find("no step ran, queued again")
                != std::string::npos);
     BOOST_TEST(file_text(marker("ran-" + std::to_string(i))) == "x\n");
   }
@@ -167,11 +179,13 @@ BOOST_AUTO_TEST_CASE(a_drain_gives_up_kills_its_children_and_the_next_runner_que
 BOOST_AUTO_TEST_CASE(a_drain_gives_up_after_30_s_by_default) {
   auto pid = start(big_output_spec());
   auto run = background_runner({"--parallel", "1"});
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return fs::exists(marker("started")); }, 60),
-                        "runner log:\n" + run->log());
+  BOOST_REQUIRE_MESSAGE(
+    eventually([&] { return fs::exists(marker("started")); }, 60),
+    "runner log:\n" + run->log());
   fill_disk();
   std::ofstream(marker("go")) << "";
-  BOOST_REQUIRE_MESSAGE(run->wait(120), "runner still running; log:\n" + run->log());
+  BOOST_REQUIRE_MESSAGE(run->wait(120),
+                        "runner still running; log:\n" + run->log());
   BOOST_TEST(run->exit_code() == gave_up_exit);
   BOOST_TEST(run->log().find("(limit 30s)") != std::string::npos, run->log());
   // Once the 300 KB that did not fit are dropped, the kill may be recorded
@@ -185,11 +199,13 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(full_disk_wait, tmpfs_fixture)
 
-BOOST_AUTO_TEST_CASE(a_waiting_runner_does_not_give_up_and_carries_on_once_space_is_freed) {
+BOOST_AUTO_TEST_CASE(
+  a_waiting_runner_does_not_give_up_and_carries_on_once_space_is_freed) {
   auto run = background_runner({"--wait", "--parallel", "1"});
   auto pid = start(big_output_spec());
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return fs::exists(marker("started")); }, 60),
-                        "runner log:\n" + run->log());
+  BOOST_REQUIRE_MESSAGE(
+    eventually([&] { return fs::exists(marker("started")); }, 60),
+    "runner log:\n" + run->log());
   fill_disk();
   std::ofstream(marker("go")) << "";
   BOOST_TEST_MESSAGE("commits fail for longer than a drain's default limit");
@@ -198,7 +214,8 @@ BOOST_AUTO_TEST_CASE(a_waiting_runner_does_not_give_up_and_carries_on_once_space
   auto failing_s = [&] {
     auto log = run->log();
     int most = 0;
-    for (std::sregex_iterator i{log.begin(), log.end(), still}, end; i != end; ++i)
+    for (std::sregex_iterator i{log.begin(), log.end(), still}, end; i != end;
+         ++i)
       most = std::max(most, std::stoi((*i)[1].str()));
     return most;
   };
@@ -209,7 +226,8 @@ BOOST_AUTO_TEST_CASE(a_waiting_runner_does_not_give_up_and_carries_on_once_space
   BOOST_TEST(status_of(pid) == "running");
   BOOST_TEST_MESSAGE("space comes back: the process goes on and finishes");
   free_disk();
-  BOOST_REQUIRE_MESSAGE(await_status(pid, "finished", 60), "runner log:\n" + run->log());
+  BOOST_REQUIRE_MESSAGE(await_status(pid, "finished", 60),
+                        "runner log:\n" + run->log());
   auto info = status(pid);
   BOOST_TEST(info.at("output").at("after").as_bool());
   BOOST_TEST(info.at("output").at("stdout").as_string().size() == 300000u);

@@ -92,15 +92,17 @@ BOOST_AUTO_TEST_CASE(hold_and_release_refuse_what_they_cannot_do) {
   auto queued = start(shell_spec("true"));
   res = procman({"release", queued});
   BOOST_TEST(res.exit_code == 1);
-  BOOST_TEST(res.err.find(queued + ": cannot release a queued process; only a "
-                                   "held one can be released")
+  BOOST_TEST(res.err.find(queued
+                          + ": cannot release a queued process; only a "
+                            "held one can be released")
                != std::string::npos,
              res.err);
   BOOST_REQUIRE_EQUAL(runner().exit_code, 0);
   res = procman({"hold", queued});
   BOOST_TEST(res.exit_code == 1);
-  BOOST_TEST(res.err.find(queued + ": cannot hold a finished process; only a "
-                                   "queued or delayed one can be held")
+  BOOST_TEST(res.err.find(queued
+                          + ": cannot hold a finished process; only a "
+                            "queued or delayed one can be held")
                != std::string::npos,
              res.err);
   BOOST_TEST(procman({"hold"}).exit_code == 2);

@@ -45,7 +45,8 @@ std::string flaky_spec(const std::string& dir, json::object retry) {
   steps["seed"] = json::object{{"class", "procman.set"},
                                {"args", {{"seed", 7}}}};
   steps["b"] = exec_step("echo run >> " + dir + "/b; test -f " + dir + "/ok");
-  steps["c"] = json::object{{"class", "procman.set"}, {"args", {{"done", true}}}};
+  steps["c"] = json::object{{"class", "procman.set"},
+                            {"args", {{"done", true}}}};
   json::object spec{{"steps", std::move(steps)}};
   if (!retry.empty())
     spec["retry"] = std::move(retry);
@@ -74,7 +75,7 @@ std::vector<json::object> log_entries(cli_fixture& f) {
 
 BOOST_FIXTURE_TEST_SUITE(jobs, cli_fixture)
 
-// -- retries --------------------------------------------------------------------------
+// -- retries ------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(a_retried_process_resumes_at_its_failed_step) {
   auto dir = tmp.str();
@@ -95,10 +96,12 @@ BOOST_AUTO_TEST_CASE(a_retried_process_resumes_at_its_failed_step) {
   touch(dir + "/ok");
   // Runners started one after another (as cron would) run it once its
   // backoff is over, and not before.
-  BOOST_REQUIRE(eventually([&] {
-    runner({"--parallel", "1"});
-    return status_of(pid) != "queued";
-  }, 30));
+  BOOST_REQUIRE(eventually(
+    [&] {
+      runner({"--parallel", "1"});
+      return status_of(pid) != "queued";
+    },
+    30));
   info = status(pid);
   BOOST_TEST_MESSAGE("after the retry: " << json::serialize(info));
   BOOST_TEST(info.at("status") == "finished");
@@ -118,12 +121,13 @@ BOOST_AUTO_TEST_CASE(a_retried_process_resumes_at_its_failed_step) {
     }
   BOOST_REQUIRE(claimed_again != 0);
   BOOST_TEST(claimed_again >= failed_at + 300, "claimed "
-                                                  << claimed_again - failed_at
-                                                  << " ms after the failure");
+                                                 << claimed_again - failed_at
+                                                 << " ms after the failure");
 }
 
 BOOST_AUTO_TEST_CASE(retries_stop_at_max_and_wait_returns_only_then) {
-  auto pid = start(R"({"steps": {"f": {"class": "procman.fail", "args": {"message": "nope"}}},
+  auto pid = start(
+    R"({"steps": {"f": {"class": "procman.fail", "args": {"message": "nope"}}},
     "retry": {"max": 2, "backoff": "fixed", "initial": 0.2}})");
   auto run = background_runner({"--wait", "--parallel", "1"});
   // `wait` does not return while a retry is pending.
@@ -158,7 +162,8 @@ BOOST_AUTO_TEST_CASE(spec_errors_are_not_retried) {
   auto bad = procman({"start", R"({"steps": {"s": {"class": "procman.set"}},
     "retry": {"max": 1, "on": ["spec"]}})"});
   BOOST_TEST(bad.exit_code == 1);
-  BOOST_TEST(bad.err.find("\"spec\" errors are never retried") != std::string::npos,
+  BOOST_TEST(bad.err.find("\"spec\" errors are never retried")
+               != std::string::npos,
              bad.err);
 }
 
@@ -172,7 +177,8 @@ BOOST_AUTO_TEST_CASE(procman_retry_queues_an_errored_process_by_hand) {
   BOOST_TEST(status_of(pid) == "queued");
   auto twice = procman({"retry", pid});
   BOOST_TEST(twice.exit_code == 1);
-  BOOST_TEST(twice.err.find("cannot retry a queued process") != std::string::npos,
+  BOOST_TEST(twice.err.find("cannot retry a queued process")
+               != std::string::npos,
              twice.err);
   touch(dir + "/ok");
   runner();
@@ -182,15 +188,17 @@ BOOST_AUTO_TEST_CASE(procman_retry_queues_an_errored_process_by_hand) {
   BOOST_TEST(lines_of(dir + "/b") == 2u);
   BOOST_TEST(info.at("attempts") == 1);
   BOOST_TEST(info.at("attempt_errors").as_array().size() == 1u);
-  BOOST_TEST(procman({"retry", "0123456789abcdef0123456789abcdef"}).exit_code == 1);
+  BOOST_TEST(procman({"retry", "0123456789abcdef0123456789abcdef"}).exit_code
+             == 1);
 }
 
-BOOST_AUTO_TEST_CASE(a_runner_killed_during_a_retry_backoff_leaves_nothing_lost_or_doubled) {
+BOOST_AUTO_TEST_CASE(
+  a_runner_killed_during_a_retry_backoff_leaves_nothing_lost_or_doubled) {
   auto dir = tmp.str();
   auto pid = start(flaky_spec(dir, {{"max", 2}, {"initial", 3}}));
   auto first = background_runner({"--wait", "--parallel", "1"}, "first");
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return lines_of(dir + "/b") == 1; }, 30),
-                        first->log());
+  BOOST_REQUIRE_MESSAGE(
+    eventually([&] { return lines_of(dir + "/b") == 1; }, 30), first->log());
   BOOST_REQUIRE(eventually([&] { return status_of(pid) == "queued"; }, 30));
   first->signal(SIGKILL);
   BOOST_REQUIRE(first->wait(10));
@@ -208,14 +216,15 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_during_a_retry_backoff_leaves_nothing_lost_
   BOOST_TEST(std::string(info.at("finished_at").as_string()) >= not_before);
 }
 
-// -- priorities ---------------------------------------------------------------------------
+// -- priorities ---------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(higher_priorities_run_first_and_fifo_within_one) {
   auto order = tmp.str() + "/order";
   std::vector<std::pair<std::string, int>> jobs{
     {"p0a", 0}, {"p5a", 5}, {"p0b", 0}, {"p5b", 5}, {"m3", -3}, {"p10", 10}};
   for (auto& [label, prio] : jobs) {
-    json::object spec{{"steps", {{"s", exec_step("echo " + label + " >> " + order)}}}};
+    json::object spec{
+      {"steps", {{"s", exec_step("echo " + label + " >> " + order)}}}};
     if (label == "p0b")
       start(json::serialize(spec)); // the default is 0
     else
@@ -228,12 +237,15 @@ BOOST_AUTO_TEST_CASE(higher_priorities_run_first_and_fifo_within_one) {
     got.push_back(line);
   std::vector<std::string> want{"p10", "p5a", "p5b", "p0a", "p0b", "m3"};
   BOOST_TEST(got == want, boost::test_tools::per_element());
-  BOOST_TEST(procman({"start", shell_spec("true"), "--priority", "high"}).exit_code == 2);
+  BOOST_TEST(
+    procman({"start", shell_spec("true"), "--priority", "high"}).exit_code
+    == 2);
 }
 
-// -- delayed starts -------------------------------------------------------------------------
+// -- delayed starts -----------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(a_delayed_process_waits_and_a_waiting_runner_wakes_for_it) {
+BOOST_AUTO_TEST_CASE(
+  a_delayed_process_waits_and_a_waiting_runner_wakes_for_it) {
   // How soon after its time it starts, and what the waiting runner costs
   // meanwhile, are procman-bench's (section waits).
   auto run = background_runner({"--wait", "--parallel", "1"});
@@ -247,7 +259,8 @@ BOOST_AUTO_TEST_CASE(a_delayed_process_waits_and_a_waiting_runner_wakes_for_it) 
   for (auto& e : log_entries(*this))
     if (e.at("pid") == json::value(pid)) {
       if (e.at("event") == "enqueue") {
-        auto t = parse_time(std::string(e.at("payload").at("not_before").as_string()));
+        auto t = parse_time(
+          std::string(e.at("payload").at("not_before").as_string()));
         BOOST_REQUIRE(t);
         not_before = *t;
       }
@@ -263,19 +276,22 @@ BOOST_AUTO_TEST_CASE(a_delayed_process_waits_and_a_waiting_runner_wakes_for_it) 
 
 BOOST_AUTO_TEST_CASE(not_before_in_the_spec_takes_utc_timestamps_and_iso_8601) {
   auto later = iso_time(now_ms() + 3600 * 1000);
-  auto pid = start(R"({"steps": {"s": {"class": "procman.set"}}, "not_before": ")"
-                   + later + "\"}");
+  auto pid
+    = start(R"({"steps": {"s": {"class": "procman.set"}}, "not_before": ")"
+            + later + "\"}");
   runner();
   BOOST_TEST(status_of(pid) == "queued");
   auto bad = procman({"start", R"({"steps": {"s": {"class": "procman.set"}},
     "not_before": "tomorrow"})"});
   BOOST_TEST(bad.exit_code == 1);
-  BOOST_TEST(bad.err.find("field \"not_before\"") != std::string::npos, bad.err);
+  BOOST_TEST(bad.err.find("field \"not_before\"") != std::string::npos,
+             bad.err);
   auto past = start(R"({"steps": {"s": {"class": "procman.set"}},
     "not_before": "20000101000000"})");
   runner();
   BOOST_TEST(status_of(past) == "finished");
-  BOOST_TEST(procman({"start", shell_spec("true"), "--delay", "5x"}).exit_code == 2);
+  BOOST_TEST(procman({"start", shell_spec("true"), "--delay", "5x"}).exit_code
+             == 2);
   // A day beyond its month is refused, not moved into the next month.
   auto before = procman({"list"}).out;
   auto feb30 = procman({"start", R"({"steps": {"s": {"class": "procman.set"}},
@@ -288,20 +304,23 @@ BOOST_AUTO_TEST_CASE(not_before_in_the_spec_takes_utc_timestamps_and_iso_8601) {
   BOOST_TEST(procman({"list"}).out == before);
 }
 
-// -- schedules ----------------------------------------------------------------------------------
+// -- schedules ----------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(schedules_are_added_listed_fired_and_removed) {
-  auto spec = R"({"steps": {"t": {"class": "procman.set", "args": {"tick": 1}}}})";
+  auto spec
+    = R"({"steps": {"t": {"class": "procman.set", "args": {"tick": 1}}}})";
   auto bad = procman({"schedule", "add", "tick", "61 * * * *", spec});
   BOOST_TEST(bad.exit_code == 1);
-  BOOST_TEST(bad.err.find("minute: 61 is out of range 0-59") != std::string::npos,
+  BOOST_TEST(bad.err.find("minute: 61 is out of range 0-59")
+               != std::string::npos,
              bad.err);
   auto never = procman({"schedule", "add", "tick", "0 0 31 2 *", spec});
   BOOST_TEST(never.exit_code == 1);
   BOOST_TEST(never.err.find("February never has day 31, so it never fires")
                != std::string::npos,
              never.err);
-  BOOST_TEST(procman({"schedule", "list"}).out.find("tick") == std::string::npos);
+  BOOST_TEST(procman({"schedule", "list"}).out.find("tick")
+             == std::string::npos);
   auto added = procman({"schedule", "add", "tick", "* * * * * *", spec});
   BOOST_REQUIRE_MESSAGE(added.exit_code == 0, added.err);
   auto list = procman({"schedule", "list"});
@@ -311,15 +330,19 @@ BOOST_AUTO_TEST_CASE(schedules_are_added_listed_fired_and_removed) {
   auto runs = [&] {
     auto res = procman({"list", "--status", "finished"});
     size_t n = 0;
-    for (size_t p = 0; (p = res.out.find("\"schedule\":\"tick\"", p)) != std::string::npos; ++p)
+    for (size_t p = 0;
+         (p = res.out.find("\"schedule\":\"tick\"", p)) != std::string::npos;
+         ++p)
       ++n;
     return n;
   };
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return runs() >= 2; }, 30), run->log());
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return runs() >= 2; }, 30),
+                        run->log());
   BOOST_TEST(procman({"schedule", "remove", "tick"}).exit_code == 0);
   auto removed = procman({"schedule", "remove", "tick"});
   BOOST_TEST(removed.exit_code == 1);
-  BOOST_TEST(removed.err.find("no schedule \"tick\"") != std::string::npos, removed.err);
+  BOOST_TEST(removed.err.find("no schedule \"tick\"") != std::string::npos,
+             removed.err);
   // No run of it after its removal. A schedule added now shows when due
   // times have passed with the runner awake: once it fired twice, a tick
   // that was still armed would have fired too.
@@ -328,7 +351,8 @@ BOOST_AUTO_TEST_CASE(schedules_are_added_listed_fired_and_removed) {
     if (e.at("event") == "schedule_remove")
       removed_at = e.at("seq").to_number<uint64_t>();
   BOOST_REQUIRE(removed_at != 0);
-  BOOST_REQUIRE(procman({"schedule", "add", "tock", "* * * * * *", spec}).exit_code == 0);
+  BOOST_REQUIRE(
+    procman({"schedule", "add", "tock", "* * * * * *", spec}).exit_code == 0);
   auto fired_after = [&](const std::string& name) {
     size_t n = 0;
     for (auto& e : log_entries(*this))
@@ -338,8 +362,8 @@ BOOST_AUTO_TEST_CASE(schedules_are_added_listed_fired_and_removed) {
         ++n;
     return n;
   };
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return fired_after("tock") >= 2; }, 30),
-                        run->log());
+  BOOST_REQUIRE_MESSAGE(
+    eventually([&] { return fired_after("tock") >= 2; }, 30), run->log());
   BOOST_TEST(fired_after("tick") == 0u);
   BOOST_TEST(procman({"schedule", "remove", "tock"}).exit_code == 0);
   BOOST_TEST(procman({"schedule", "list"}).out.empty());
@@ -355,13 +379,15 @@ BOOST_AUTO_TEST_CASE(two_runners_fire_each_due_time_of_a_schedule_once) {
   auto waiting = background_runner({"--wait", "--parallel", "2"}, "waiting");
   auto loop = std::make_unique<background>(
     std::vector<std::string>{"sh", "-c",
-                             "while :; do " + bin("procman-runner") + " --store "
-                               + store + " --log-level error; done"},
+                             "while :; do " + bin("procman-runner")
+                               + " --store " + store
+                               + " --log-level error; done"},
     tmp.str() + "/loop.log");
   auto loop2 = std::make_unique<background>(
     std::vector<std::string>{"sh", "-c",
-                             "while :; do " + bin("procman-runner") + " --store "
-                               + store + " --log-level error; done"},
+                             "while :; do " + bin("procman-runner")
+                               + " --store " + store
+                               + " --log-level error; done"},
     tmp.str() + "/loop2.log");
   // Until six due times have fired (how many of the seconds meanwhile got
   // a run is procman-bench's, section waits).
@@ -379,8 +405,8 @@ BOOST_AUTO_TEST_CASE(two_runners_fire_each_due_time_of_a_schedule_once) {
   loop2.reset();
   // Each due time fired once, none before it was due.
   for (auto& [due, runs] : fired()) {
-    BOOST_TEST(runs.size() == 1u, "due " << due << " fired " << runs.size()
-                                         << " times");
+    BOOST_TEST(runs.size() == 1u,
+               "due " << due << " fired " << runs.size() << " times");
     for (auto& e : runs)
       BOOST_TEST(e.at("time").to_number<uint64_t>() >= due);
   }
@@ -410,7 +436,7 @@ BOOST_AUTO_TEST_CASE(runs_missed_while_no_runner_was_up_are_enqueued_once) {
              == std::string(last.at("pid").as_string()));
 }
 
-// -- unique keys ---------------------------------------------------------------------------------
+// -- unique keys --------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(a_unique_key_returns_the_holder_until_it_ends) {
   auto spec = R"({"steps": {"s": {"class": "procman.set"}}, "key": "nightly"})";
@@ -418,7 +444,8 @@ BOOST_AUTO_TEST_CASE(a_unique_key_returns_the_holder_until_it_ends) {
   auto again = procman({"start", spec});
   BOOST_TEST(again.exit_code == 0);
   BOOST_TEST(again.out == pid + "\n");
-  BOOST_TEST(again.err.find("holds the key \"nightly\" already") != std::string::npos,
+  BOOST_TEST(again.err.find("holds the key \"nightly\" already")
+               != std::string::npos,
              again.err);
   // Concurrent starts: one process, whoever comes first.
   auto many = run_command(
@@ -433,7 +460,8 @@ BOOST_AUTO_TEST_CASE(a_unique_key_returns_the_holder_until_it_ends) {
   BOOST_TEST(pids.size() == 1u, many.out);
   size_t enqueues = 0;
   for (auto& e : log_entries(*this))
-    if (e.at("event") == "enqueue" && e.at("payload").as_object().contains("key")
+    if (e.at("event") == "enqueue"
+        && e.at("payload").as_object().contains("key")
         && e.at("payload").at("key") == "race")
       ++enqueues;
   BOOST_TEST(enqueues == 1u);

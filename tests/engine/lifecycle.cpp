@@ -63,7 +63,8 @@ BOOST_AUTO_TEST_CASE(pause_then_proceed_merges_data_and_finishes) {
   BOOST_TEST(info.at("steps").at("publish").as_string() == "pending");
   auto w = procman({"wait", pid, "--timeout", "5"});
   BOOST_TEST(w.exit_code == 3);
-  auto p = procman({"proceed", pid, "--data", R"({"approved_by": "ann", "stage": "approved"})"});
+  auto p = procman({"proceed", pid, "--data",
+                    R"({"approved_by": "ann", "stage": "approved"})"});
   BOOST_TEST(p.exit_code == 0);
   BOOST_TEST(p.out == pid + "\n");
   BOOST_TEST(status_of(pid) == "queued");
@@ -104,7 +105,8 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2) {
   BOOST_TEST(runner({"--parallel", "0"}).exit_code == 2);
 }
 
-BOOST_AUTO_TEST_CASE(bad_spec_is_refused_naming_the_problem_and_stores_nothing) {
+BOOST_AUTO_TEST_CASE(
+  bad_spec_is_refused_naming_the_problem_and_stores_nothing) {
   auto r = procman({"start", R"({"steps": {"a": {"class": 5}}})"});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find("step \"a\"") != std::string::npos);
@@ -122,8 +124,9 @@ BOOST_AUTO_TEST_CASE(unknown_class_ends_in_error_without_hurting_the_runner) {
   BOOST_TEST(info.at("status").as_string() == "error");
   BOOST_TEST(info.at("error").at("kind").as_string() == "spec");
   BOOST_TEST(info.at("error").at("step").as_string() == "x");
-  BOOST_TEST(std::string(info.at("error").at("message").as_string()).find("no.such.step")
-             != std::string::npos);
+  BOOST_TEST(
+    std::string(info.at("error").at("message").as_string()).find("no.such.step")
+    != std::string::npos);
   BOOST_TEST(status_of(good) == "finished");
 }
 
@@ -146,7 +149,8 @@ BOOST_AUTO_TEST_CASE(failing_step_records_step_message_and_stack) {
 
 BOOST_AUTO_TEST_CASE(timeout_kills_the_executor_and_its_grandchildren) {
   auto pidfile = tmp.str() + "/grandchild.pid";
-  auto pid = start(shell_spec("sleep 300 & echo $! > " + pidfile + "; wait", 1));
+  auto pid
+    = start(shell_spec("sleep 300 & echo $! > " + pidfile + "; wait", 1));
   auto run = runner();
   BOOST_TEST(run.exit_code == 0);
   auto info = status(pid);
@@ -167,14 +171,15 @@ BOOST_AUTO_TEST_CASE(cancel_of_queued_and_interrupted_is_immediate) {
   BOOST_TEST(status_of(paused) == "interrupted");
   BOOST_TEST(procman({"cancel", paused}).exit_code == 0);
   BOOST_TEST(status_of(paused) == "cancelled");
-  BOOST_TEST(procman({"cancel", paused}).exit_code == 1);  // already ended
+  BOOST_TEST(procman({"cancel", paused}).exit_code == 1); // already ended
   BOOST_TEST(procman({"wait", paused}).exit_code == 1);
 }
 
 BOOST_AUTO_TEST_CASE(cancel_of_a_running_process_kills_its_child_group) {
   auto pidfile = tmp.str() + "/gc.pid";
   auto run = background_runner({"--wait"});
-  auto pid = start(shell_spec("sleep 300 & echo $! > " + pidfile + "; wait", 120));
+  auto pid
+    = start(shell_spec("sleep 300 & echo $! > " + pidfile + "; wait", 120));
   BOOST_REQUIRE(await_status(pid, "running"));
   BOOST_REQUIRE(eventually([&] { return !read_file(pidfile).empty(); }));
   auto gc = std::stoi(read_file(pidfile));
@@ -194,17 +199,19 @@ BOOST_AUTO_TEST_CASE(status_shows_step_states_and_live_progress) {
     "after": {"class": "procman.set", "args": {"done": true}}}})");
   bool saw_progress = false;
   BOOST_REQUIRE(await_status(pid, "running"));
-  BOOST_TEST(eventually([&] {
-    auto info = status(pid);
-    if (info.at("status").as_string() != "running")
-      return false;
-    BOOST_TEST(info.at("steps").at("after").as_string() == "pending");
-    if (!info.at("progress").is_object())
-      return false;
-    saw_progress = info.at("progress").at("step").as_string() == "nap"
-                   && info.at("steps").at("nap").as_string() == "running";
-    return saw_progress;
-  }, 10));
+  BOOST_TEST(eventually(
+    [&] {
+      auto info = status(pid);
+      if (info.at("status").as_string() != "running")
+        return false;
+      BOOST_TEST(info.at("steps").at("after").as_string() == "pending");
+      if (!info.at("progress").is_object())
+        return false;
+      saw_progress = info.at("progress").at("step").as_string() == "nap"
+                     && info.at("steps").at("nap").as_string() == "running";
+      return saw_progress;
+    },
+    10));
   BOOST_TEST(saw_progress);
   BOOST_TEST(procman({"wait", pid, "--timeout", "30"}).exit_code == 0);
   auto info = status(pid);
@@ -215,7 +222,7 @@ BOOST_AUTO_TEST_CASE(status_shows_step_states_and_live_progress) {
 }
 
 BOOST_AUTO_TEST_CASE(wait_times_out_with_exit_4) {
-  auto pid = start(three_steps);  // no runner: stays queued
+  auto pid = start(three_steps); // no runner: stays queued
   auto w = procman({"wait", pid, "--timeout", "1"});
   BOOST_TEST(w.exit_code == 4);
   BOOST_TEST(w.err.find("timed out") != std::string::npos);

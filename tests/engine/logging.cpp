@@ -10,9 +10,10 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "procman/logging/logger.hpp"
+
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
-#include "procman/logging/logger.hpp"
 
 using namespace procman;
 using namespace procman::test;
@@ -41,9 +42,7 @@ struct captured {
 struct logger_fixture {
   captured got;
 
-  logger_fixture() {
-    logger::set_sink(got.sink());
-  }
+  logger_fixture() { logger::set_sink(got.sink()); }
 
   ~logger_fixture() {
     logger::set_sink({});
@@ -73,9 +72,7 @@ struct ready_pipe {
     ::close(read_end);
   }
 
-  std::string fd_arg() const {
-    return std::to_string(write_end);
-  }
+  std::string fd_arg() const { return std::to_string(write_end); }
 
   /// After the runner started: only the runner holds the write end.
   void close_write_end() {
@@ -96,7 +93,8 @@ struct ready_pipe {
                     deadline - std::chrono::steady_clock::now())
                     .count();
       BOOST_REQUIRE_MESSAGE(left > 0, "no ready line and no end of file; so "
-                                      "far: \"" << text << "\"");
+                                      "far: \""
+                                        << text << "\"");
       pollfd p{read_end, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left)) <= 0)
         continue;
@@ -126,8 +124,7 @@ uint16_t port_of(const std::string& ready_line) {
 BOOST_FIXTURE_TEST_SUITE(logging, logger_fixture)
 
 BOOST_AUTO_TEST_CASE(a_text_line_keeps_its_shape_and_goes_to_the_host_sink) {
-  log_warn("0123456789abcdef0123456789abcdef", "disk is slow",
-           {{"step", "a"}});
+  log_warn("0123456789abcdef0123456789abcdef", "disk is slow", {{"step", "a"}});
   log_info("", "started");
   log_debug("", "not at level info");
   auto lines = got.all();
@@ -181,7 +178,8 @@ BOOST_AUTO_TEST_CASE(an_embedded_engine_logs_into_the_host_sink) {
     auto eng = start_test_engine(*host.sys, host.tmp.str());
     BOOST_REQUIRE(eventually([&] {
       for (auto& [lvl, line] : got.all())
-        if (line.find("serving " + host.tmp.str() + "/store") != std::string::npos)
+        if (line.find("serving " + host.tmp.str() + "/store")
+            != std::string::npos)
           return lvl == log_level::info;
       return false;
     }));
@@ -224,10 +222,14 @@ BOOST_AUTO_TEST_CASE(bad_log_format_and_ready_fd_are_refused_with_exit_2) {
     std::string says;
   };
   for (auto& b : std::vector<bad>{
-         {{"--log-format", "xml"}, "option --log-format must be text or json, not \"xml\""},
-         {{"--ready-fd", "x"}, "option --ready-fd must be a descriptor number, not \"x\""},
-         {{"--ready-fd", "-1"}, "option --ready-fd must be a descriptor number"},
-         {{"--ready-fd", "987"}, "option --ready-fd 987: descriptor 987 is not open"}}) {
+         {{"--log-format", "xml"},
+          "option --log-format must be text or json, not \"xml\""},
+         {{"--ready-fd", "x"},
+          "option --ready-fd must be a descriptor number, not \"x\""},
+         {{"--ready-fd", "-1"},
+          "option --ready-fd must be a descriptor number"},
+         {{"--ready-fd", "987"},
+          "option --ready-fd 987: descriptor 987 is not open"}}) {
     auto res = runner(b.args);
     BOOST_TEST(res.exit_code == 2, b.args[0] << " " << b.args[1]);
     BOOST_TEST(res.err.find(b.says) != std::string::npos, res.err);

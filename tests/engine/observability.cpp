@@ -44,7 +44,8 @@ struct logs_fixture : cli_fixture {
     run = background_runner(extra);
   }
 
-  std::string logs(const std::string& pid, std::vector<std::string> extra = {}) {
+  std::string logs(const std::string& pid,
+                   std::vector<std::string> extra = {}) {
     std::vector<std::string> args{"logs", pid};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = procman(args);
@@ -66,7 +67,7 @@ struct logs_fixture : cli_fixture {
 
 } // namespace
 
-// -- live output ---------------------------------------------------------------------
+// -- live output --------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(live_output, logs_fixture)
 
@@ -74,8 +75,8 @@ BOOST_AUTO_TEST_CASE(logs_show_a_running_commands_output_as_it_is_written) {
   wait_runner();
   auto pid = start(chatty_spec());
   // Written, not finished: the step is still waiting for the go file.
-  BOOST_REQUIRE(eventually(
-    [&] { return contains(logs(pid), "a warning\n"); }, 30));
+  BOOST_REQUIRE(
+    eventually([&] { return contains(logs(pid), "a warning\n"); }, 30));
   BOOST_TEST(status_of(pid) == "running");
   auto so_far = logs(pid);
   BOOST_TEST(contains(so_far, "first line\n"));
@@ -87,8 +88,8 @@ BOOST_AUTO_TEST_CASE(logs_show_a_running_commands_output_as_it_is_written) {
     std::vector<std::string>{bin("procman"), "--store", store, "logs", pid,
                              "--follow"},
     tmp.str() + "/follow.log");
-  BOOST_REQUIRE(eventually(
-    [&] { return contains(follow->log(), "first line\n"); }, 30));
+  BOOST_REQUIRE(
+    eventually([&] { return contains(follow->log(), "first line\n"); }, 30));
   BOOST_TEST(follow->running());
   touch(tmp.str() + "/go");
   BOOST_REQUIRE(follow->wait(60));
@@ -109,13 +110,18 @@ BOOST_AUTO_TEST_CASE(logs_keep_what_a_killed_executor_had_written) {
   auto pid = start(chatty_spec());
   // What the executor reported before it was killed (it holds output
   // back for at most 100 ms) is kept.
-  BOOST_REQUIRE(eventually([&] {
-    auto so_far = logs(pid);
-    return contains(so_far, "first line\n") && contains(so_far, "a warning\n");
-  }, 30));
-  BOOST_REQUIRE(eventually([&] { return !slurp(tmp.str() + "/exec").empty(); }, 30));
+  BOOST_REQUIRE(eventually(
+    [&] {
+      auto so_far = logs(pid);
+      return contains(so_far, "first line\n")
+             && contains(so_far, "a warning\n");
+    },
+    30));
+  BOOST_REQUIRE(
+    eventually([&] { return !slurp(tmp.str() + "/exec").empty(); }, 30));
   auto exec = static_cast<pid_t>(std::stol(slurp(tmp.str() + "/exec")));
-  BOOST_REQUIRE(slurp("/proc/" + std::to_string(exec) + "/comm") == "procman-exec\n");
+  BOOST_REQUIRE(slurp("/proc/" + std::to_string(exec) + "/comm")
+                == "procman-exec\n");
   ::kill(exec, SIGKILL);
   BOOST_REQUIRE(await_status(pid, "error", 60));
   auto after = logs(pid);
@@ -142,7 +148,8 @@ BOOST_AUTO_TEST_CASE(output_beyond_the_limit_drops_the_oldest_and_says_so) {
   BOOST_TEST(contains(r.err, "bytes of earlier output were dropped"));
   // The process's own output (the step's stdout) is not cut by it.
   auto out = status(pid).at("output").as_object();
-  BOOST_TEST(std::string(out.at("stdout").as_string()).rfind("1\n2\n3\n", 0) == 0);
+  BOOST_TEST(std::string(out.at("stdout").as_string()).rfind("1\n2\n3\n", 0)
+             == 0);
 }
 
 BOOST_AUTO_TEST_CASE(logs_of_an_unknown_process_or_stream_are_refused) {
@@ -152,18 +159,20 @@ BOOST_AUTO_TEST_CASE(logs_of_an_unknown_process_or_stream_are_refused) {
   auto pid = start(shell_spec("echo hi"));
   r = procman({"logs", pid, "--stream", "stdin"});
   BOOST_TEST(r.exit_code == 2);
-  BOOST_TEST(contains(r.err, "--stream must be stdout or stderr, not \"stdin\""));
+  BOOST_TEST(
+    contains(r.err, "--stream must be stdout or stderr, not \"stdin\""));
   // Queued, nothing written yet.
   BOOST_TEST(logs(pid).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- retention and purge -------------------------------------------------------------------
+// -- retention and purge ------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(retention_purge, logs_fixture)
 
-BOOST_AUTO_TEST_CASE(purge_older_than_removes_ended_processes_and_their_output) {
+BOOST_AUTO_TEST_CASE(
+  purge_older_than_removes_ended_processes_and_their_output) {
   auto done = start(shell_spec("echo bye"));
   BOOST_REQUIRE_EQUAL(runner().exit_code, 0);
   BOOST_REQUIRE_EQUAL(status_of(done), "finished");
@@ -183,10 +192,12 @@ BOOST_AUTO_TEST_CASE(purge_older_than_removes_ended_processes_and_their_output) 
   BOOST_TEST(status_of(waiting) == "queued");
   // The log tells who purged it.
   auto exported = procman({"log", "export"}).out;
-  BOOST_TEST(contains(exported, R"("source":"client","event":"purge","pid":")" + done));
+  BOOST_TEST(
+    contains(exported, R"("source":"client","event":"purge","pid":")" + done));
 }
 
-BOOST_AUTO_TEST_CASE(bad_durations_are_refused_naming_the_flag_and_change_nothing) {
+BOOST_AUTO_TEST_CASE(
+  bad_durations_are_refused_naming_the_flag_and_change_nothing) {
   auto done = start(R"({"steps": {"s": {"class": "procman.set"}}})");
   BOOST_REQUIRE_EQUAL(runner().exit_code, 0);
   auto r = procman({"purge", "--older-than", "7x"});
@@ -223,7 +234,11 @@ BOOST_AUTO_TEST_CASE(a_waiting_runner_purges_by_its_retention_or_the_stores) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   // A runner's own --retention (not stored).
   wait_runner({"--retention", "1s"});
-  BOOST_TEST(eventually([&] { return procman({"status", first}).exit_code == 1; }, 30));
+  BOOST_TEST(eventually(
+    [&] {
+      return procman({"status", first}).exit_code == 1;
+    },
+    30));
   BOOST_TEST(procman({"config", "get", "retention"}).out == "7d\n");
   run->signal(SIGTERM);
   BOOST_REQUIRE(run->wait(60));
@@ -231,18 +246,24 @@ BOOST_AUTO_TEST_CASE(a_waiting_runner_purges_by_its_retention_or_the_stores) {
   auto third = start(R"({"steps": {"s": {"class": "procman.set"}}})");
   BOOST_REQUIRE_EQUAL(runner().exit_code, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  BOOST_REQUIRE_EQUAL(procman({"config", "set", "retention", "1s"}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(procman({"config", "set", "retention", "1s"}).exit_code,
+                      0);
   BOOST_TEST(procman({"config", "get", "retention"}).out == "1s\n");
   wait_runner();
-  BOOST_TEST(eventually([&] { return procman({"status", third}).exit_code == 1; }, 30));
+  BOOST_TEST(eventually(
+    [&] {
+      return procman({"status", third}).exit_code == 1;
+    },
+    30));
   auto exported = procman({"log", "export"}).out;
-  BOOST_TEST(contains(exported, R"("source":"retention","event":"purge","pid":")" + third));
+  BOOST_TEST(contains(
+    exported, R"("source":"retention","event":"purge","pid":")" + third));
   (void) second;
 }
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- checks at the door -----------------------------------------------------------------
+// -- checks at the door -------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(door_checks, logs_fixture)
 
@@ -256,7 +277,8 @@ BOOST_AUTO_TEST_CASE(start_refuses_an_unknown_builtin_class_and_bad_args) {
     "args": {"seconds": "ten"}}}})"});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(contains(r.err, R"(step "nap": bad args: )"));
-  r = procman({"start", R"({"steps": {"sh": {"class": "procman.exec", "args": {}}}})"});
+  r = procman(
+    {"start", R"({"steps": {"sh": {"class": "procman.exec", "args": {}}}})"});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(contains(r.err, R"(step "sh": bad args: )"));
   r = procman({"schedule", "add", "nightly", "0 3 * * *",
@@ -272,15 +294,16 @@ BOOST_AUTO_TEST_CASE(classes_the_registry_cannot_know_pass_with_a_warning) {
   auto r = procman({"start", R"({"steps": {"r": {"class": "acme.resize"}}})"});
   BOOST_TEST(r.exit_code == 0);
   BOOST_TEST(r.out.size() == 33u);
-  BOOST_TEST(contains(r.err, R"(step "r": class "acme.resize" is not built in)"));
+  BOOST_TEST(
+    contains(r.err, R"(step "r": class "acme.resize" is not built in)"));
 }
 
 BOOST_AUTO_TEST_CASE(step_libraries_of_procman_step_libs_are_checked_against) {
   auto lib = test_path("plugins/door_steps.so");
   std::vector<std::string> env{"PROCMAN_STEP_LIBS=" + lib};
   auto start_with = [&](const std::string& spec) {
-    return run_command({bin("procman"), "--store", store, "start", spec}, {}, 60,
-                       env);
+    return run_command({bin("procman"), "--store", store, "start", spec}, {},
+                       60, env);
   };
   auto r = start_with(R"({"steps": {"e": {"class": "door.echo"}}})");
   BOOST_TEST(r.exit_code == 0, r.err);
@@ -299,9 +322,11 @@ BOOST_AUTO_TEST_CASE(start_warns_when_no_runner_listens) {
   auto r = procman({"start", spec});
   BOOST_TEST(r.exit_code == 0);
   BOOST_TEST(r.out.size() == 33u);
-  BOOST_TEST(contains(r.err, "warning: no runner is listening on store " + store));
+  BOOST_TEST(
+    contains(r.err, "warning: no runner is listening on store " + store));
   wait_runner();
-  BOOST_REQUIRE(eventually([&] { return status_of(r.out.substr(0, 32)) == "finished"; }, 30));
+  BOOST_REQUIRE(eventually(
+    [&] { return status_of(r.out.substr(0, 32)) == "finished"; }, 30));
   r = procman({"start", spec});
   BOOST_TEST(r.exit_code == 0);
   BOOST_TEST(!contains(r.err, "no runner"), r.err);
@@ -309,7 +334,7 @@ BOOST_AUTO_TEST_CASE(start_warns_when_no_runner_listens) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- the info text --------------------------------------------------------------------
+// -- the info text ------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(info_text_cli, logs_fixture)
 
@@ -318,17 +343,20 @@ BOOST_AUTO_TEST_CASE(percent_is_printed_with_two_decimals) {
   auto pid = start(R"({"steps": {"nap": {"class": "procman.sleep",
     "args": {"seconds": 120}}}, "timeout": 300})");
   std::string text;
-  BOOST_REQUIRE(eventually([&] {
-    auto r = procman({"status", pid});
-    text = r.out;
-    auto v = json::parse(r.out).as_object();
-    auto p = v.at("progress").if_object();
-    return p != nullptr && p->at("percent").to_number<double>() > 0;
-  }, 60));
+  BOOST_REQUIRE(eventually(
+    [&] {
+      auto r = procman({"status", pid});
+      text = r.out;
+      auto v = json::parse(r.out).as_object();
+      auto p = v.at("progress").if_object();
+      return p != nullptr && p->at("percent").to_number<double>() > 0;
+    },
+    60));
   auto at = text.find("\"percent\":");
   BOOST_REQUIRE(at != std::string::npos);
   auto value = text.substr(at + 10, text.find_first_of(",}", at) - at - 10);
-  BOOST_TEST(value.find_first_not_of("0123456789.") == std::string::npos, value);
+  BOOST_TEST(value.find_first_not_of("0123456789.") == std::string::npos,
+             value);
   BOOST_TEST(value.size() >= 4u);
   BOOST_TEST(value[value.size() - 3] == '.', value);
   BOOST_REQUIRE_EQUAL(procman({"cancel", pid}).exit_code, 0);
@@ -339,10 +367,12 @@ BOOST_AUTO_TEST_CASE(a_cancelled_running_step_shows_cancelled) {
   auto pid = start(R"({"steps": {"first": {"class": "procman.set"},
     "long": {"class": "procman.exec", "args": {"command": ["sleep", "60"]}},
     "last": {"class": "procman.set"}}, "timeout": 300})");
-  BOOST_REQUIRE(eventually([&] {
-    auto s = status(pid);
-    return s.at("steps").at("long") == "running";
-  }, 60));
+  BOOST_REQUIRE(eventually(
+    [&] {
+      auto s = status(pid);
+      return s.at("steps").at("long") == "running";
+    },
+    60));
   BOOST_REQUIRE_EQUAL(procman({"cancel", pid}).exit_code, 0);
   BOOST_REQUIRE(await_status(pid, "cancelled", 60));
   auto steps = status(pid).at("steps").as_object();

@@ -2,6 +2,8 @@
 // (two actor systems, loopback TCP, no TLS: tests/engine/remote_tls.cpp has
 // the TLS cases).
 
+#include "procman/remote/remote.hpp"
+
 #include <csignal>
 
 #include <caf/actor_system.hpp>
@@ -9,11 +11,11 @@
 #include <caf/scoped_actor.hpp>
 
 #include "procman/engine/engine.hpp"
+#include "procman/messages/error.hpp"
 #include "procman/remote/accept_guard.hpp"
-#include "procman/remote/remote.hpp"
+
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
-#include "procman/messages/error.hpp"
 #include "remote_helpers.hpp"
 
 using namespace procman;
@@ -40,9 +42,7 @@ struct remote_fixture {
     eng.reset();
   }
 
-  static process_spec spec(const std::string& text) {
-    return test_spec(text);
-  }
+  static process_spec spec(const std::string& text) { return test_spec(text); }
 };
 
 } // namespace
@@ -54,9 +54,15 @@ BOOST_AUTO_TEST_CASE(a_host_on_another_node_starts_follows_and_proceeds) {
   BOOST_REQUIRE_MESSAGE(mgr, "connect: " << (mgr ? "" : render(mgr.error())));
   caf::scoped_actor self{*client.sys};
   std::string pid;
-  self->request(*mgr, std::chrono::seconds(10), start_request{spec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
+  self
+    ->request(
+      *mgr, std::chrono::seconds(10),
+      start_request{
+        spec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
                   "gate": {"class": "procman.pause"},
-                  "b": {"class": "procman.exec", "args": {"command": ["echo", "remote"]}}}})"), {}, {}})
+                  "b": {"class": "procman.exec", "args": {"command": ["echo", "remote"]}}}})"),
+        {},
+        {}})
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE_EQUAL(pid.size(), 32u);
@@ -69,12 +75,16 @@ BOOST_AUTO_TEST_CASE(a_host_on_another_node_starts_follows_and_proceeds) {
       [&](atom::event, const process_event& ev) {
         last = ev.record;
         if (ev.record.status == process_status::interrupted)
-          self->request(*mgr, std::chrono::seconds(10), proceed_request{pid, std::string{R"({"from": "node b"})"}, {}})
+          self
+            ->request(
+              *mgr, std::chrono::seconds(10),
+              proceed_request{pid, std::string{R"({"from": "node b"})"}, {}})
             .receive([&](const std::string& x) { BOOST_TEST(x == pid); },
                      [&](const caf::error& e) { BOOST_FAIL(render(e)); });
         done = is_terminal(ev.record.status);
       },
-      caf::after(std::chrono::seconds(30)) >> [&] { BOOST_FAIL("no event in 30 s"); });
+      caf::after(std::chrono::seconds(30)) >>
+        [&] { BOOST_FAIL("no event in 30 s"); });
   }
   BOOST_TEST((last.status == process_status::finished));
   self->request(*mgr, std::chrono::seconds(10), status_request{pid})
@@ -100,8 +110,9 @@ BOOST_AUTO_TEST_CASE(errors_cross_the_network_with_their_kind) {
              });
   list_query q;
   self->request(*mgr, std::chrono::seconds(10), list_request{q})
-    .receive([&](const std::vector<process_record>& xs) { BOOST_TEST(xs.empty()); },
-             [&](const caf::error& e) { BOOST_FAIL(render(e)); });
+    .receive(
+      [&](const std::vector<process_record>& xs) { BOOST_TEST(xs.empty()); },
+      [&](const caf::error& e) { BOOST_FAIL(render(e)); });
 }
 
 BOOST_AUTO_TEST_CASE(without_tls_the_manager_is_published_on_loopback_only) {
@@ -119,9 +130,10 @@ BOOST_AUTO_TEST_CASE(a_port_without_a_manager_is_a_connect_failure) {
   auto mgr = connect_manager(*client.sys, "127.0.0.1", *p);
   BOOST_REQUIRE(!mgr);
   BOOST_TEST(is(mgr.error(), errc::connect_failure));
-  BOOST_TEST(render(mgr.error()) == "cannot connect to the manager at 127.0.0.1:"
-                                      + std::to_string(*p)
-                                      + ": no manager is published on that port");
+  BOOST_TEST(render(mgr.error())
+             == "cannot connect to the manager at 127.0.0.1:"
+                  + std::to_string(*p)
+                  + ": no manager is published on that port");
 }
 
 BOOST_AUTO_TEST_CASE(without_tls_only_users_who_may_read_the_store_get_a_byte) {
@@ -150,7 +162,7 @@ BOOST_AUTO_TEST_CASE(without_tls_only_users_who_may_read_the_store_get_a_byte) {
   BOOST_TEST(detail::may_read(dir, nobody->pw_uid));
   BOOST_REQUIRE(chown(dir.c_str(), nobody->pw_uid, 0) == 0);
   BOOST_REQUIRE(chmod(dir.c_str(), 0077) == 0);
-  BOOST_TEST(!admitted());  // the owner's own bits count for the owner
+  BOOST_TEST(!admitted()); // the owner's own bits count for the owner
   BOOST_TEST(detail::may_read(dir, 0));
   server.sys->middleman().unpublish(eng->manager(), *p);
 }
@@ -171,17 +183,20 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(runner_published, cli_fixture)
 
-BOOST_AUTO_TEST_CASE(a_runner_without_tls_serves_its_manager_on_loopback_to_readers_of_its_store) {
+BOOST_AUTO_TEST_CASE(
+  a_runner_without_tls_serves_its_manager_on_loopback_to_readers_of_its_store) {
   auto run = background_runner({"--wait", "--publish", "0"});
   auto port = published_port(*run);
   BOOST_TEST(run->log().find("without TLS (only users who may read " + store
                              + " are admitted)")
-             != std::string::npos, run->log());
+               != std::string::npos,
+             run->log());
   node host;
   auto mgr = connect_manager(*host.sys, "127.0.0.1", port);
   BOOST_REQUIRE_MESSAGE(mgr, "connect: " << (mgr ? "" : render(mgr.error())));
   caf::scoped_actor self{*host.sys};
-  auto s = test_spec(R"({"steps": {"a": {"class": "procman.set", "args": {"n": 7}}}})");
+  auto s = test_spec(
+    R"({"steps": {"a": {"class": "procman.set", "args": {"n": 7}}}})");
   std::string pid;
   self->request(*mgr, std::chrono::seconds(10), start_request{s, {}, {}})
     .receive([&](const std::string& x) { pid = x; },
@@ -195,12 +210,13 @@ BOOST_AUTO_TEST_CASE(a_runner_without_tls_serves_its_manager_on_loopback_to_read
   BOOST_TEST(run->exit_code() == 0);
 }
 
-BOOST_AUTO_TEST_CASE(a_user_who_may_not_read_the_store_gets_nothing_from_a_published_runner) {
+BOOST_AUTO_TEST_CASE(
+  a_user_who_may_not_read_the_store_gets_nothing_from_a_published_runner) {
   auto run = background_runner({"--wait", "--publish", "0"});
   auto where = "127.0.0.1:" + std::to_string(published_port(*run));
   auto spec = R"({"steps": {"a": {"class": "procman.set", "args": {}}}})";
-  for (auto& args : std::vector<std::vector<std::string>>{
-         {"list"}, {"start", spec}}) {
+  for (auto& args :
+       std::vector<std::vector<std::string>>{{"list"}, {"start", spec}}) {
     auto argv = args;
     argv.insert(argv.begin(), {bin("procman"), "--connect", where});
     auto res = run_command(as_nobody(argv), {}, 60);
@@ -214,7 +230,8 @@ BOOST_AUTO_TEST_CASE(a_user_who_may_not_read_the_store_gets_nothing_from_a_publi
   auto res = run_command({bin("procman"), "--connect", where, "start", spec},
                          {}, 60);
   BOOST_TEST(res.exit_code == 0, res.err);
-  BOOST_TEST(run->log().find("refused a connection to the manager") != std::string::npos,
+  BOOST_TEST(run->log().find("refused a connection to the manager")
+               != std::string::npos,
              run->log());
   run->signal(SIGTERM);
   BOOST_TEST(run->wait(20));
@@ -230,7 +247,8 @@ BOOST_AUTO_TEST_CASE(binding_beyond_loopback_without_tls_exits_2) {
     auto res = runner({"--wait", "--publish", "0", "--bind", addr});
     BOOST_TEST(res.exit_code == 2);
     BOOST_TEST(res.err.find("refusing --bind " + addr + " without TLS")
-               != std::string::npos, res.err);
+                 != std::string::npos,
+               res.err);
   }
 }
 

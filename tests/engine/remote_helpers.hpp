@@ -11,6 +11,9 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <boost/test/unit_test.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,15 +22,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/test/unit_test.hpp>
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-
-#include "procman/remote/remote.hpp"
-#include "fixtures/background.hpp"
-#include "fixtures/temp_dir.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/fwd.hpp"
+#include "procman/remote/remote.hpp"
+
+#include "fixtures/background.hpp"
+#include "fixtures/temp_dir.hpp"
 
 namespace procman::test {
 
@@ -60,9 +60,7 @@ struct test_pki {
     make_leaf("stranger", "ca-b");
   }
 
-  std::string path(const std::string& file) const {
-    return dir + "/" + file;
-  }
+  std::string path(const std::string& file) const { return dir + "/" + file; }
 
   /// The files of leaf `name`, trusting `ca`.
   tls_options files(const std::string& name, const std::string& ca) const {
@@ -80,15 +78,15 @@ private:
   void openssl(std::vector<std::string> argv) {
     argv.insert(argv.begin(), "openssl");
     auto res = run_command(argv, {}, 60);
-    BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "openssl " << argv[1]
-                                                         << " failed: " << res.err);
+    BOOST_REQUIRE_MESSAGE(res.exit_code == 0,
+                          "openssl " << argv[1] << " failed: " << res.err);
   }
 
   void make_ca(const std::string& name) {
     openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
-             "ec_paramgen_curve:P-256", "-nodes", "-keyout", path(name + ".key"),
-             "-out", path(name + ".pem"), "-days", "2", "-subj",
-             "/CN=procman test " + name});
+             "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+             path(name + ".key"), "-out", path(name + ".pem"), "-days", "2",
+             "-subj", "/CN=procman test " + name});
   }
 
   void make_leaf(const std::string& name, const std::string& ca) {
@@ -111,11 +109,13 @@ inline uint16_t published_port(background& run,
                                const std::string& addr = "127.0.0.1") {
   const std::string marker = "manager published on " + addr + ":";
   auto published = [&] { return run.log().find(marker) != std::string::npos; };
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return published() || !run.running(); }, 60)
-                          && published(),
-                        "the runner did not publish: " << run.log());
+  BOOST_REQUIRE_MESSAGE(
+    eventually([&] { return published() || !run.running(); }, 60)
+      && published(),
+    "the runner did not publish: " << run.log());
   auto log = run.log();
-  return static_cast<uint16_t>(std::stoi(log.substr(log.find(marker) + marker.size())));
+  return static_cast<uint16_t>(
+    std::stoi(log.substr(log.find(marker) + marker.size())));
 }
 
 /// `argv` run as user nobody, group nogroup and no other groups: another
@@ -128,8 +128,8 @@ inline std::vector<std::string> as_nobody(std::vector<std::string> argv) {
 
 /// What a plain TCP peer reads on a new connection to 127.0.0.1:`port`.
 struct probe_result {
-  long bytes = -1;      ///< read before the end (-1: no connection)
-  bool closed = false;  ///< the server closed it (else 5 s passed)
+  long bytes = -1;     ///< read before the end (-1: no connection)
+  bool closed = false; ///< the server closed it (else 5 s passed)
 };
 
 /// Connects to 127.0.0.1:`port` as user `name` (root: as this process)
@@ -186,4 +186,3 @@ inline probe_result probe_port_as(const std::string& name, uint16_t port) {
 }
 
 } // namespace procman::test
-

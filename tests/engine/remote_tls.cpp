@@ -7,10 +7,11 @@
 
 #include <caf/scoped_actor.hpp>
 
+#include "procman/messages/error.hpp"
 #include "procman/remote/remote.hpp"
+
 #include "cli_fixture.hpp"
 #include "engine_helpers.hpp"
-#include "procman/messages/error.hpp"
 #include "remote_helpers.hpp"
 
 using namespace procman;
@@ -42,7 +43,8 @@ struct tls_fixture : cli_fixture {
   /// finishes it with the output the step set.
   void run_process(node& n, const manager_actor& mgr) {
     caf::scoped_actor self{*n.sys};
-    auto s = test_spec(R"({"steps": {"a": {"class": "procman.set", "args": {"n": 7}}}})");
+    auto s = test_spec(
+      R"({"steps": {"a": {"class": "procman.set", "args": {"n": 7}}}})");
     std::string pid;
     self->request(mgr, std::chrono::seconds(30), start_request{s, {}, {}})
       .receive([&](const std::string& x) { pid = x; },
@@ -91,7 +93,8 @@ struct tls_fixture : cli_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(runner_tls, tls_fixture)
 
-BOOST_AUTO_TEST_CASE(a_host_with_a_certificate_from_the_same_ca_starts_a_process_that_finishes) {
+BOOST_AUTO_TEST_CASE(
+  a_host_with_a_certificate_from_the_same_ca_starts_a_process_that_finishes) {
   auto run = tls_runner();
   auto port = published_port(*run);
   BOOST_TEST(run->log().find("with mutual TLS") != std::string::npos);
@@ -120,12 +123,14 @@ BOOST_AUTO_TEST_CASE(a_peer_without_a_certificate_is_refused) {
                          {}, 60);
   BOOST_TEST(res.signal == 0, "s_client was not refused within 60 s");
   BOOST_TEST(res.exit_code != 0);
-  BOOST_TEST(res.err.find("certificate required") != std::string::npos, res.err);
+  BOOST_TEST(res.err.find("certificate required") != std::string::npos,
+             res.err);
   still_serves(*run, port);
   stop(*run);
 }
 
-BOOST_AUTO_TEST_CASE(a_host_refuses_a_runner_whose_certificate_its_ca_did_not_sign) {
+BOOST_AUTO_TEST_CASE(
+  a_host_refuses_a_runner_whose_certificate_its_ca_did_not_sign) {
   auto run = tls_runner();
   auto port = published_port(*run);
   // The host's own certificate is fine for the runner; the host trusts
@@ -179,13 +184,15 @@ BOOST_AUTO_TEST_CASE(partial_tls_options_exit_2_naming_what_is_missing) {
   auto f = pki.files("runner", "ca-a");
   auto res = runner({"--publish", "0", "--tls-cert", f.cert});
   BOOST_TEST(res.exit_code == 2);
-  BOOST_TEST(res.err.find("missing --tls-key, --tls-ca") != std::string::npos, res.err);
+  BOOST_TEST(res.err.find("missing --tls-key, --tls-ca") != std::string::npos,
+             res.err);
   res = runner({"--publish", "0", "--tls-key", f.key, "--tls-ca", f.ca});
   BOOST_TEST(res.exit_code == 2);
   BOOST_TEST(res.err.find("missing --tls-cert") != std::string::npos, res.err);
   res = runner({"--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca});
   BOOST_TEST(res.exit_code == 2);
-  BOOST_TEST(res.err.find("option --tls-cert needs --publish") != std::string::npos,
+  BOOST_TEST(res.err.find("option --tls-cert needs --publish")
+               != std::string::npos,
              res.err);
 }
 
@@ -203,16 +210,16 @@ BOOST_AUTO_TEST_CASE(an_unusable_tls_file_exits_2_naming_it) {
   expect(with(f.cert, missing, f.ca),
          "cannot read the TLS key " + missing + ": No such file or directory");
   expect(with(f.cert, pki.path("host.key"), f.ca),
-         "the TLS key " + pki.path("host.key") + " does not belong to the certificate "
-           + f.cert);
+         "the TLS key " + pki.path("host.key")
+           + " does not belong to the certificate " + f.cert);
   expect(with(f.cert, f.key, f.key),
          "the TLS CA file " + f.key + " holds no usable PEM certificate");
   expect(with(f.key, f.key, f.ca),
          "the TLS certificate " + f.key + " is not a usable PEM certificate");
   // An encrypted key is refused at once rather than asking for a passphrase.
   auto enc = pki.path("encrypted.key");
-  BOOST_REQUIRE(run_command({"openssl", "pkey", "-in", f.key, "-aes256", "-passout",
-                             "pass:secret", "-out", enc})
+  BOOST_REQUIRE(run_command({"openssl", "pkey", "-in", f.key, "-aes256",
+                             "-passout", "pass:secret", "-out", enc})
                   .exit_code
                 == 0);
   expect(with(f.cert, enc, f.ca),
@@ -224,10 +231,12 @@ BOOST_AUTO_TEST_CASE(configure_remote_names_what_is_missing_or_unusable) {
   caf::actor_system_config cfg;
   auto err = configure_remote(cfg, {f.cert, "", ""});
   BOOST_TEST(is(err, errc::invalid_argument));
-  BOOST_TEST(render(err) == "TLS needs a certificate, a key and a CA; missing: key, ca");
+  BOOST_TEST(render(err)
+             == "TLS needs a certificate, a key and a CA; missing: key, ca");
   err = configure_remote(cfg, {f.cert, f.key, pki.path("nowhere.pem")});
-  BOOST_TEST(render(err) == "cannot read the TLS CA file " + pki.path("nowhere.pem")
-                              + ": No such file or directory");
+  BOOST_TEST(render(err)
+             == "cannot read the TLS CA file " + pki.path("nowhere.pem")
+                  + ": No such file or directory");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,7 +16,8 @@ namespace json = boost::json;
 
 namespace {
 
-const std::string trivial = R"({"steps": {"s": {"class": "procman.set", "args": {"ok": true}}}})";
+const std::string trivial
+  = R"({"steps": {"s": {"class": "procman.set", "args": {"ok": true}}}})";
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -29,8 +30,8 @@ std::string read_file(const std::string& path) {
 /// `body`.
 std::string write_script(const std::string& path, const std::string& body) {
   std::ofstream out(path);
-  out << "#!/bin/sh\n[ \"$1\" = --check ] && { echo ok; exit 0; }\n" << body
-      << "\n";
+  out << "#!/bin/sh\n[ \"$1\" = --check ] && { echo ok; exit 0; }\n"
+      << body << "\n";
   out.close();
   chmod(path.c_str(), 0755);
   return path;
@@ -50,8 +51,9 @@ std::vector<std::string> lines_of(const std::string& text) {
 BOOST_FIXTURE_TEST_SUITE(executor_crashes, cli_fixture)
 
 BOOST_AUTO_TEST_CASE(executor_killed_by_a_signal_is_a_crash_with_stderr_tail) {
-  auto exec = write_script(tmp.str() + "/segv.sh",
-                           "cat >/dev/null; echo 'about to die' >&2; kill -SEGV $$");
+  auto exec
+    = write_script(tmp.str() + "/segv.sh",
+                   "cat >/dev/null; echo 'about to die' >&2; kill -SEGV $$");
   auto pid = start(trivial);
   BOOST_TEST(runner({"--exec", exec}).exit_code == 0);
   auto info = status(pid);
@@ -81,15 +83,17 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_report_channel_is_a_crash) {
   BOOST_TEST(runner({"--exec", exec}).exit_code == 0);
   auto info = status(pid);
   BOOST_TEST(info.at("error").at("kind").as_string() == "crash");
-  BOOST_TEST(std::string(info.at("error").at("message").as_string()).find("garbage")
-             != std::string::npos);
+  BOOST_TEST(
+    std::string(info.at("error").at("message").as_string()).find("garbage")
+    != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(runner_start_checks, cli_fixture)
 
-BOOST_AUTO_TEST_CASE(a_missing_executor_stops_the_runner_with_exit_2_and_work_stays_queued) {
+BOOST_AUTO_TEST_CASE(
+  a_missing_executor_stops_the_runner_with_exit_2_and_work_stays_queued) {
   auto pid = start(trivial);
   auto r = runner({"--exec", "/nonexistent"});
   BOOST_TEST(r.exit_code == 2);
@@ -99,7 +103,8 @@ BOOST_AUTO_TEST_CASE(a_missing_executor_stops_the_runner_with_exit_2_and_work_st
   BOOST_TEST(status_of(pid) == "queued");
 }
 
-BOOST_AUTO_TEST_CASE(an_executor_that_is_not_an_executable_file_stops_the_runner) {
+BOOST_AUTO_TEST_CASE(
+  an_executor_that_is_not_an_executable_file_stops_the_runner) {
   auto pid = start(trivial);
   auto r = runner({"--exec", tmp.str()});
   BOOST_TEST(r.exit_code == 2);
@@ -116,7 +121,8 @@ BOOST_AUTO_TEST_CASE(an_executor_that_is_not_an_executable_file_stops_the_runner
   BOOST_TEST(status_of(pid) == "queued");
 }
 
-BOOST_AUTO_TEST_CASE(a_step_library_that_cannot_load_stops_the_runner_with_exit_2) {
+BOOST_AUTO_TEST_CASE(
+  a_step_library_that_cannot_load_stops_the_runner_with_exit_2) {
   auto pid = start(trivial);
   auto r = runner({"--step-lib", "/nope.so"});
   BOOST_TEST(r.exit_code == 2);
@@ -132,15 +138,16 @@ BOOST_AUTO_TEST_CASE(a_step_library_that_cannot_load_stops_the_runner_with_exit_
   BOOST_TEST(status_of(pid) == "queued");
 }
 
-BOOST_AUTO_TEST_CASE(a_runner_without_procman_exec_beside_it_stops_with_exit_2) {
+BOOST_AUTO_TEST_CASE(
+  a_runner_without_procman_exec_beside_it_stops_with_exit_2) {
   // A runner installed alone, with no procman-exec beside it or in $PATH.
   auto dir = tmp.str() + "/alone";
   std::filesystem::create_directories(dir);
   auto alone = dir + "/procman-runner";
   std::filesystem::copy_file(bin("procman-runner"), alone);
   auto pid = start(trivial);
-  auto r = run_command({"env", "-u", "PROCMAN_EXEC", "PATH=/usr/bin:/bin", alone,
-                        "--store", store},
+  auto r = run_command({"env", "-u", "PROCMAN_EXEC", "PATH=/usr/bin:/bin",
+                        alone, "--store", store},
                        {}, 120);
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.err.find("no executor: \"procman-exec\" is not beside " + alone)
@@ -154,21 +161,23 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(runner_process, cli_fixture)
 
-BOOST_AUTO_TEST_CASE(killed_runner_takes_its_children_and_the_next_marks_runner_lost) {
+BOOST_AUTO_TEST_CASE(
+  killed_runner_takes_its_children_and_the_next_marks_runner_lost) {
   auto pidfile = tmp.str() + "/gc.pid";
   auto run = background_runner({"--wait"});
   auto pid = start(R"({"steps": {"first": {"class": "procman.set", "args": {}},
     "long": {"class": "procman.exec", "args": {"command": ["sh", "-c",
-      "sleep 300 & echo $! > )" + pidfile + R"(; wait"]}}}, "timeout": 600})");
+      "sleep 300 & echo $! > )"
+                   + pidfile + R"(; wait"]}}}, "timeout": 600})");
   BOOST_REQUIRE(await_status(pid, "running"));
   BOOST_REQUIRE(eventually([&] { return !read_file(pidfile).empty(); }));
   auto gc = std::stoi(read_file(pidfile));
-  auto exec_pid = status(pid);  // the executor's pid is not in the info
+  auto exec_pid = status(pid); // the executor's pid is not in the info
   BOOST_TEST_MESSAGE("SIGKILL runner " << run->pid());
   run->signal(SIGKILL);
   BOOST_REQUIRE(run->wait(10));
   BOOST_TEST(eventually([&] { return !os_process_alive(gc); }, 5));
-  BOOST_TEST(status_of(pid) == "running");  // nobody has noticed yet
+  BOOST_TEST(status_of(pid) == "running"); // nobody has noticed yet
   BOOST_TEST(runner().exit_code == 0);
   auto info = status(pid);
   BOOST_TEST(info.at("status").as_string() == "error");
@@ -180,23 +189,26 @@ BOOST_AUTO_TEST_CASE(killed_runner_takes_its_children_and_the_next_marks_runner_
 
 BOOST_AUTO_TEST_CASE(second_waiting_runner_exits_0_at_once) {
   auto first = background_runner({"--wait"}, "first");
-  BOOST_REQUIRE(eventually([&] { return first->log().find("serving") != std::string::npos; }));
+  BOOST_REQUIRE(eventually(
+    [&] { return first->log().find("serving") != std::string::npos; }));
   // It exits instead of waiting for the lock (a waiting one would be
   // killed after 10 s: exit_code -1). How soon is procman-bench's.
   auto t0 = std::chrono::steady_clock::now();
   auto second = runner({"--wait"}, 10);
-  BOOST_TEST_MESSAGE("the second runner exited after "
-                     << std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - t0)
-                          .count()
-                     << " s");
+  BOOST_TEST_MESSAGE(
+    "the second runner exited after "
+    << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+         .count()
+    << " s");
   BOOST_TEST(second.exit_code == 0);
-  BOOST_TEST(second.err.find("another runner holds the store") != std::string::npos);
+  BOOST_TEST(second.err.find("another runner holds the store")
+             != std::string::npos);
   first->signal(SIGKILL);
   BOOST_REQUIRE(first->wait(10));
   // The lock died with its holder.
   auto third = background_runner({"--wait"}, "third");
-  BOOST_TEST(eventually([&] { return third->log().find("serving") != std::string::npos; }));
+  BOOST_TEST(eventually(
+    [&] { return third->log().find("serving") != std::string::npos; }));
   BOOST_TEST(third->running());
 }
 
@@ -204,7 +216,8 @@ BOOST_AUTO_TEST_CASE(max_processes_stops_a_runner_without_wait) {
   std::vector<std::string> pids;
   for (int i = 0; i < 5; ++i)
     pids.push_back(start(trivial));
-  BOOST_TEST(runner({"--max-processes", "2", "--parallel", "1"}).exit_code == 0);
+  BOOST_TEST(runner({"--max-processes", "2", "--parallel", "1"}).exit_code
+             == 0);
   int finished = 0, queued = 0;
   for (auto& p : pids) {
     auto s = status_of(p);
@@ -230,10 +243,12 @@ BOOST_AUTO_TEST_CASE(max_processes_stops_a_waiting_runner) {
 
 BOOST_AUTO_TEST_CASE(script_args_reach_every_executor) {
   auto pid = start(shell_spec("printf '%s' \"$PROCMAN_SCRIPT_ARGS\""));
-  BOOST_TEST(runner({"--script-args", "--wiki=site1 --lang=de"}).exit_code == 0);
+  BOOST_TEST(runner({"--script-args", "--wiki=site1 --lang=de"}).exit_code
+             == 0);
   auto info = status(pid);
   BOOST_TEST(info.at("status").as_string() == "finished");
-  BOOST_TEST(info.at("output").at("stdout").as_string() == "--wiki=site1 --lang=de");
+  BOOST_TEST(info.at("output").at("stdout").as_string()
+             == "--wiki=site1 --lang=de");
 }
 
 BOOST_AUTO_TEST_CASE(two_clients_enqueue_while_a_waiting_runner_works) {
@@ -272,7 +287,8 @@ BOOST_AUTO_TEST_CASE(several_runners_never_run_one_process_twice) {
     pids.push_back(start(shell_spec("echo $PROCMAN_PID >> " + marks)));
   std::vector<std::unique_ptr<background>> runners;
   for (int i = 0; i < 3; ++i)
-    runners.push_back(background_runner({"--parallel", "2"}, "r" + std::to_string(i)));
+    runners.push_back(
+      background_runner({"--parallel", "2"}, "r" + std::to_string(i)));
   for (auto& r : runners) {
     BOOST_TEST(r->wait(60));
     BOOST_TEST(r->exit_code() == 0);
@@ -285,7 +301,8 @@ BOOST_AUTO_TEST_CASE(several_runners_never_run_one_process_twice) {
     BOOST_TEST(status_of(p) == "finished");
 }
 
-BOOST_AUTO_TEST_CASE(sigterm_lets_short_work_finish_and_records_what_was_killed) {
+BOOST_AUTO_TEST_CASE(
+  sigterm_lets_short_work_finish_and_records_what_was_killed) {
   auto run = background_runner({"--wait", "--parallel", "2", "--grace", "5"});
   auto quick = start(shell_spec("sleep 1; echo done"));
   auto slow = start(shell_spec("sleep 300", 600));
@@ -315,7 +332,8 @@ BOOST_AUTO_TEST_CASE(runner_logs_one_line_per_event_as_process_runner) {
   BOOST_TEST(runner({"--log-level", "loud"}).exit_code == 2);
 }
 
-BOOST_AUTO_TEST_CASE(a_runner_without_pidfd_still_awaits_and_kills_its_children) {
+BOOST_AUTO_TEST_CASE(
+  a_runner_without_pidfd_still_awaits_and_kills_its_children) {
   // valgrind does not implement pidfd_open(2), like kernels before 5.3 and
   // some sandboxes: the runner falls back to polling waitpid.
   auto done = start(trivial);
@@ -334,7 +352,8 @@ BOOST_AUTO_TEST_CASE(a_runner_without_pidfd_still_awaits_and_kills_its_children)
 BOOST_AUTO_TEST_CASE(unwritable_store_is_a_clear_error) {
   auto file = tmp.str() + "/a-file";
   std::ofstream(file) << "x";
-  auto r = run_command({bin("procman"), "--store", file + "/store", "start", trivial});
+  auto r = run_command(
+    {bin("procman"), "--store", file + "/store", "start", trivial});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find(file) != std::string::npos);
   auto rr = run_command({bin("procman-runner"), "--store", file + "/store"});

@@ -41,7 +41,9 @@ BOOST_AUTO_TEST_CASE(a_lock_file_is_private_and_never_a_symbolic_link) {
   file_lock other;
   auto res = other.try_lock(tmp.str() + "/link.lock");
   BOOST_TEST(is(res, errc::store_access));
-  BOOST_TEST(render(res) == tmp.str() + "/link.lock is a symbolic link; refusing to use it");
+  BOOST_TEST(render(res)
+             == tmp.str()
+                  + "/link.lock is a symbolic link; refusing to use it");
   BOOST_TEST(!other.held());
   BOOST_TEST(!fs::exists(target));
 }
@@ -74,7 +76,7 @@ BOOST_AUTO_TEST_CASE(stale_runner_locks_are_removed_at_start_and_by_recovery) {
   chmod(store.c_str(), 0700);
   chmod((store + "/runners").c_str(), 0700);
   std::ofstream(runner_lock_path(store, "gone-1")) << "";
-  file_lock live;  // a runner in another process, as far as flock can tell
+  file_lock live; // a runner in another process, as far as flock can tell
   BOOST_REQUIRE(!live.try_lock(runner_lock_path(store, "live-1")));
   auto eng = start_test_engine(*sys, tmp.str());
   BOOST_TEST(!fs::exists(runner_lock_path(store, "gone-1")));
@@ -85,7 +87,8 @@ BOOST_AUTO_TEST_CASE(stale_runner_locks_are_removed_at_start_and_by_recovery) {
   std::ofstream(runner_lock_path(store, "gone-2")) << "";
   caf::scoped_actor self{*sys};
   self->request(eng->store(), reply_timeout(), atom::recover_v)
-    .receive([](uint32_t) {}, [](const caf::error& e) { BOOST_FAIL(render(e)); });
+    .receive([](uint32_t) {},
+             [](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_TEST(!fs::exists(runner_lock_path(store, "gone-2")));
   BOOST_TEST(fs::exists(runner_lock_path(store, "live-1")));
   BOOST_TEST(runner_alive(store, eng->runner_id()));
@@ -109,7 +112,7 @@ BOOST_AUTO_TEST_CASE(a_lock_taken_while_others_sweep_is_never_lost) {
     file_lock lock;
     auto res = lock.try_lock(path);
     if (is(res, errc::runner_busy))
-      continue;  // the sweeper holds it for a moment
+      continue; // the sweeper holds it for a moment
     BOOST_REQUIRE_MESSAGE(!res, render(res));
     ++taken;
     if (!runner_alive(store, "racer"))

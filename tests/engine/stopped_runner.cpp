@@ -7,15 +7,17 @@
 
 #include <csignal>
 
+#include "procman/messages/defaults.hpp"
+
 #include "cli_fixture.hpp"
 #include "fixtures/ticks.hpp"
-#include "procman/messages/defaults.hpp"
 
 using namespace procman::test;
 
 namespace {
 
-const std::string noop = R"({"steps": {"s": {"class": "procman.set", "args": {}}}})";
+const std::string noop
+  = R"({"steps": {"s": {"class": "procman.set", "args": {}}}})";
 
 struct stopped_fixture : cli_fixture {
   std::string ticks = tmp.str() + "/ticks";
@@ -43,9 +45,11 @@ struct stopped_fixture : cli_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(stopped_runner, stopped_fixture)
 
-BOOST_AUTO_TEST_CASE(a_stopped_runner_is_not_overtaken_and_its_steps_end_with_its_lease) {
+BOOST_AUTO_TEST_CASE(
+  a_stopped_runner_is_not_overtaken_and_its_steps_end_with_its_lease) {
   auto first = background_runner({"--wait", "--exec-lease", "2"}, "first");
-  auto pid = start_ticking(8, R"(, "retry": {"max": 1, "initial": 0, "on": ["runner_lost"]})");
+  auto pid = start_ticking(
+    8, R"(, "retry": {"max": 1, "initial": 0, "on": ["runner_lost"]})");
   BOOST_REQUIRE(await_status(pid, "running", 60));
   auto shell = first_copy(pid);
   BOOST_TEST_MESSAGE("SIGSTOP the runner " << first->pid());
@@ -56,7 +60,8 @@ BOOST_AUTO_TEST_CASE(a_stopped_runner_is_not_overtaken_and_its_steps_end_with_it
   // process alone (it is not lost: its runner lives).
   auto second = runner({"--wait"});
   BOOST_TEST(second.exit_code == 0);
-  BOOST_TEST(second.err.find("another runner holds the store") != std::string::npos,
+  BOOST_TEST(second.err.find("another runner holds the store")
+               != std::string::npos,
              second.err);
   auto other = start(noop);
   auto third = runner({"--exec-lease", "2"});
@@ -72,7 +77,8 @@ BOOST_AUTO_TEST_CASE(a_stopped_runner_is_not_overtaken_and_its_steps_end_with_it
              "the step ticked " << (copies[0].last_ns - stopped_ns) / 1000000
                                 << " ms after the runner stopped");
   BOOST_TEST(status_of(pid) == "running");
-  BOOST_TEST(third.err.find("left running by dead runners") == std::string::npos,
+  BOOST_TEST(third.err.find("left running by dead runners")
+               == std::string::npos,
              third.err);
   // Continued, the runner finds its executor ended: runner_lost, which the
   // spec retries; the second copy runs alone and finishes.

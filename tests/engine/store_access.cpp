@@ -7,9 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fixtures/preconditions.hpp"
-
 #include "cli_fixture.hpp"
+#include "fixtures/preconditions.hpp"
 
 using namespace procman::test;
 namespace fs = std::filesystem;
@@ -30,9 +29,7 @@ void chown_all(const std::string& path, uid_t uid) {
 struct access_fixture : cli_fixture {
   nobody_area area;
 
-  access_fixture() {
-    store = area.str() + "/store";
-  }
+  access_fixture() { store = area.str() + "/store"; }
 };
 
 } // namespace
@@ -43,9 +40,10 @@ BOOST_AUTO_TEST_CASE(root_does_not_run_what_another_user_queued,
                      *boost::unit_test::precondition(runs_as_root)) {
   auto marker = tmp.str() + "/ran";
   auto pid = start(shell_spec("touch " + marker));
-  chown_all(store, nobody);  // as if nobody had made the store and queued it
-  auto refusal = "store " + store + " is owned by uid 65534 (nobody), not by "
-                 "uid 0 (root); refusing to use it";
+  chown_all(store, nobody); // as if nobody had made the store and queued it
+  auto refusal = "store " + store
+                 + " is owned by uid 65534 (nobody), not by "
+                   "uid 0 (root); refusing to use it";
   auto r = runner();
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find(refusal) != std::string::npos, r.err);
@@ -53,7 +51,7 @@ BOOST_AUTO_TEST_CASE(root_does_not_run_what_another_user_queued,
   BOOST_TEST(s.exit_code == 1);
   BOOST_TEST(s.err.find(refusal) != std::string::npos, s.err);
   BOOST_TEST(!fs::exists(marker));
-  BOOST_TEST(mode_of(store + "/data.mdb").uid == nobody);  // left alone
+  BOOST_TEST(mode_of(store + "/data.mdb").uid == nobody); // left alone
 }
 
 BOOST_AUTO_TEST_CASE(root_refuses_a_store_that_others_can_write) {
@@ -61,8 +59,9 @@ BOOST_AUTO_TEST_CASE(root_refuses_a_store_that_others_can_write) {
   chmod(store.c_str(), 0777);
   auto r = procman({"status", pid});
   BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(r.err.find("store " + store + " has mode 0777 (group/world-writable); "
-                        "refusing to use it")
+  BOOST_TEST(r.err.find("store " + store
+                        + " has mode 0777 (group/world-writable); "
+                          "refusing to use it")
                != std::string::npos,
              r.err);
 }
@@ -96,15 +95,17 @@ BOOST_AUTO_TEST_CASE(a_user_makes_a_private_store_under_umask_022) {
   chmod(home.c_str(), 0755);
   BOOST_REQUIRE(chown(home.c_str(), nobody, nobody) == 0);
   auto own = home + "/state/procman";
-  auto s = area.run({area.bin("procman"), "--store", own, "start",
-                      R"({"steps": {"s": {"class": "procman.set", "args": {"ok": true}}}})"});
+  auto s = area.run(
+    {area.bin("procman"), "--store", own, "start",
+     R"({"steps": {"s": {"class": "procman.set", "args": {"ok": true}}}})"});
   BOOST_REQUIRE_MESSAGE(s.exit_code == 0, "start as nobody: " << s.err);
   auto pid = s.out.substr(0, 32);
   auto r = area.run({area.bin("procman-runner"), "--store", own, "--wait",
-                      "--max-processes", "1"});
+                     "--max-processes", "1"});
   BOOST_TEST(r.exit_code == 0, r.err);
   auto w = area.run({area.bin("procman"), "--store", own, "status", pid});
-  BOOST_TEST(w.out.find("\"status\":\"finished\"") != std::string::npos, w.out + w.err);
+  BOOST_TEST(w.out.find("\"status\":\"finished\"") != std::string::npos,
+             w.out + w.err);
   for (auto [path, mode] : {std::pair<std::string, unsigned>{own, 0700},
                             {own + "/data.mdb", 0600},
                             {own + "/lock.mdb", 0600},

@@ -36,7 +36,8 @@ struct supervision_fixture {
   }
 };
 
-process_record info(caf::scoped_actor& self, engine& eng, const std::string& pid) {
+process_record info(caf::scoped_actor& self, engine& eng,
+                    const std::string& pid) {
   process_record rec;
   self->request(eng.manager(), reply_timeout(), status_request{pid})
     .receive([&](process_record& r) { rec = std::move(r); },
@@ -56,14 +57,23 @@ uint32_t active(caf::scoped_actor& self, engine& eng) {
 
 BOOST_FIXTURE_TEST_SUITE(process_supervision, supervision_fixture)
 
-BOOST_AUTO_TEST_CASE(a_dead_process_actor_ends_its_process_as_runner_lost_and_frees_its_slot) {
+BOOST_AUTO_TEST_CASE(
+  a_dead_process_actor_ends_its_process_as_runner_lost_and_frees_its_slot) {
   auto eng = start_test_engine(*sys, tmp.str());
   caf::scoped_actor self{*sys};
   auto pidfile = tmp.str() + "/sleep.pid";
   std::string pid;
-  self->request(eng->manager(), reply_timeout(), start_request{test_spec(R"({"steps": {"first": {"class": "procman.set", "args": {"a": 1}},
+  self
+    ->request(
+      eng->manager(), reply_timeout(),
+      start_request{
+        test_spec(
+          R"({"steps": {"first": {"class": "procman.set", "args": {"a": 1}},
                   "long": {"class": "procman.exec", "args": {"command": ["sh", "-c",
-                    "echo $$ > )" + pidfile + R"(; exec sleep 300"]}}}, "timeout": 600})"), {}, {}})
+                    "echo $$ > )"
+          + pidfile + R"(; exec sleep 300"]}}}, "timeout": 600})"),
+        {},
+        {}})
     .receive([&](const std::string& x) { pid = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_REQUIRE(eventually([&] { return !read(pidfile).empty(); }, 60));
@@ -90,11 +100,19 @@ BOOST_AUTO_TEST_CASE(a_dead_process_actor_ends_its_process_as_runner_lost_and_fr
   BOOST_TEST(eventually([&] { return active(self, *eng) == 0; }, 30));
   BOOST_TEST_MESSAGE("the freed slot runs the next process");
   std::string next;
-  self->request(eng->manager(), reply_timeout(), start_request{test_spec(R"({"steps": {"s": {"class": "procman.set", "args": {"b": 2}}}})"), {}, {}})
+  self
+    ->request(
+      eng->manager(), reply_timeout(),
+      start_request{
+        test_spec(
+          R"({"steps": {"s": {"class": "procman.set", "args": {"b": 2}}}})"),
+        {},
+        {}})
     .receive([&](const std::string& x) { next = x; },
              [&](const caf::error& e) { BOOST_FAIL(render(e)); });
   BOOST_TEST(eventually(
-    [&] { return info(self, *eng, next).status == process_status::finished; }, 60));
+    [&] { return info(self, *eng, next).status == process_status::finished; },
+    60));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

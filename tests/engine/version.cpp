@@ -16,8 +16,8 @@ std::string project_version() {
   std::string text((std::istreambuf_iterator<char>(in)),
                    std::istreambuf_iterator<char>());
   std::smatch m;
-  BOOST_REQUIRE(std::regex_search(text, m,
-                                  std::regex(R"(project\(procman VERSION ([0-9.]+))")));
+  BOOST_REQUIRE(std::regex_search(
+    text, m, std::regex(R"(project\(procman VERSION ([0-9.]+))")));
   return m[1];
 }
 
@@ -42,7 +42,8 @@ BOOST_AUTO_TEST_CASE(every_program_prints_its_version_and_revision) {
     if (!revision.empty()) {
       // The build may predate an edit (-dirty) or a commit: the revision's
       // form, and the commit it names when the tree is clean.
-      std::regex form(program + " " + version + R"( \(git [0-9a-f]{12}(-dirty)?\))");
+      std::regex form(program + " " + version
+                      + R"( \(git [0-9a-f]{12}(-dirty)?\))");
       BOOST_TEST(std::regex_match(line, form), line);
     }
   }

@@ -12,15 +12,14 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <boost/json.hpp>
-#include <boost/test/unit_test.hpp>
 
 #include "fixtures/background.hpp"
 #include "fixtures/temp_dir.hpp"
@@ -35,10 +34,10 @@ namespace json = boost::json;
 struct exec_result {
   int exit_code = -1; ///< -1 when killed by a signal
   int signal = 0;
-  std::string out;    ///< raw stdout (the report channel)
-  std::string err;    ///< raw stderr
-  std::vector<json::object> lines;  ///< every stdout line, parsed
-  std::vector<double> times;        ///< seconds from start when each arrived
+  std::string out;                 ///< raw stdout (the report channel)
+  std::string err;                 ///< raw stderr
+  std::vector<json::object> lines; ///< every stdout line, parsed
+  std::vector<double> times;       ///< seconds from start when each arrived
   bool all_lines_parse = true;
 
   /// The lines whose "event" is `event`.
@@ -87,10 +86,10 @@ inline void write_file(const std::string& path, const std::string& text) {
 /// arrive (`on_line` sees each one then, while the executor runs on).
 /// Checks that every line of stdout is a JSON object with "event" and that
 /// the output ends with a newline.
-inline exec_result run_exec(
-  const std::string& input, const std::vector<std::string>& args = {},
-  const std::vector<std::string>& env = {}, double timeout_s = 60,
-  const std::function<void(const json::object&)>& on_line = {}) {
+inline exec_result
+run_exec(const std::string& input, const std::vector<std::string>& args = {},
+         const std::vector<std::string>& env = {}, double timeout_s = 60,
+         const std::function<void(const json::object&)>& on_line = {}) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0
       || pipe2(err, O_CLOEXEC) != 0)
@@ -218,7 +217,8 @@ inline exec_result run_exec(
   else if (WIFSIGNALED(status))
     result.signal = WTERMSIG(status);
   if (killed)
-    BOOST_ERROR("procman-exec did not finish within " << patience(timeout_s) << " s");
+    BOOST_ERROR("procman-exec did not finish within " << patience(timeout_s)
+                                                      << " s");
   return result;
 }
 

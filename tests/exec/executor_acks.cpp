@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <thread>
 
-#include "fixtures/background.hpp"
 #include "procman/protocol/executor_lease.hpp"
 
 #include "exec_helpers.hpp"
+#include "fixtures/background.hpp"
 
 using namespace procman::test;
 
@@ -57,7 +57,7 @@ struct live_exec {
   /// Writes `text` unless the executor has closed its stdin (it ended).
   bool offer(const std::string& text) {
     static const bool no_sigpipe = [] {
-      signal(SIGPIPE, SIG_IGN);  // a write to an ended executor: EPIPE
+      signal(SIGPIPE, SIG_IGN); // a write to an ended executor: EPIPE
       return true;
     }();
     (void) no_sigpipe;
@@ -72,8 +72,9 @@ struct live_exec {
 
   /// The next report line, or an empty object after `timeout_s`.
   json::object next(double timeout_s = 30) {
-    auto deadline = std::chrono::steady_clock::now()
-                    + std::chrono::milliseconds(static_cast<int>(timeout_s * 1000));
+    auto deadline
+      = std::chrono::steady_clock::now()
+        + std::chrono::milliseconds(static_cast<int>(timeout_s * 1000));
     for (;;) {
       if (auto nl = buf.find('\n'); nl != std::string::npos) {
         auto line = buf.substr(0, nl);
@@ -118,9 +119,12 @@ std::string event_of(const json::object& line) {
 /// Two steps; the second creates `marker`.
 std::string two_steps(const std::string& marker, bool acks) {
   json::object input{
-    {"steps", json::array{
-       json::object{{"name", "one"}, {"class", "procman.set"}, {"args", {{"a", 1}}}},
-       json::object{{"name", "two"}, {"class", "procman.exec"},
+    {"steps",
+     json::array{
+       json::object{
+         {"name", "one"}, {"class", "procman.set"}, {"args", {{"a", 1}}}},
+       json::object{{"name", "two"},
+                    {"class", "procman.exec"},
                     {"args", {{"command", json::array{"touch", marker}}}}}}}};
   if (acks)
     input["step_acks"] = true;
@@ -160,7 +164,7 @@ BOOST_AUTO_TEST_CASE(stdin_closing_while_waiting_for_an_ack_ends_the_executor) {
   ex.send(two_steps(marker, true));
   BOOST_TEST(event_of(ex.next()) == "step_started");
   BOOST_TEST(event_of(ex.next()) == "step_completed");
-  ex.close_stdin();  // the runner is gone
+  ex.close_stdin(); // the runner is gone
   auto code = ex.wait_exit();
   BOOST_TEST(code != -2);
   BOOST_TEST(code != 0);
@@ -168,15 +172,16 @@ BOOST_AUTO_TEST_CASE(stdin_closing_while_waiting_for_an_ack_ends_the_executor) {
 }
 
 BOOST_AUTO_TEST_CASE(pretty_printed_input_on_a_closed_stdin_still_works) {
-  auto r = run_exec("{\n  \"steps\": [\n    {\"name\": \"a\", \"class\": \"procman.set\",\n"
-                    "     \"args\": {\"x\": \"}]\\\"{\"}}\n  ]\n}\n");
+  auto r = run_exec(
+    "{\n  \"steps\": [\n    {\"name\": \"a\", \"class\": \"procman.set\",\n"
+    "     \"args\": {\"x\": \"}]\\\"{\"}}\n  ]\n}\n");
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST(r.last().at("output").at("x").as_string() == "}]\"{");
 }
 
 BOOST_AUTO_TEST_CASE(check_loads_the_step_libraries_and_says_ok) {
-  auto ok = run_command({exec_path(), "--check", "--step-lib",
-                         plugin_path("exec_test_plugin")});
+  auto ok = run_command(
+    {exec_path(), "--check", "--step-lib", plugin_path("exec_test_plugin")});
   BOOST_TEST(ok.exit_code == 0, ok.err);
   BOOST_TEST(ok.out == "ok\n");
   auto bad = run_command({exec_path(), "--check", "--step-lib", "/nope.so"});
@@ -195,9 +200,9 @@ namespace {
 /// `bg`, and sleeps.
 std::string sleeper(const std::string& fg, const std::string& bg,
                     int64_t lease_until_ms) {
-  auto script = "setsid sleep 60 & echo $! > " + bg + ".tmp; mv " + bg
-                + ".tmp " + bg + "; echo $$ > " + fg + ".tmp; mv " + fg
-                + ".tmp " + fg + "; exec sleep 60";
+  auto script = "setsid sleep 60 & echo $! > " + bg + ".tmp; mv " + bg + ".tmp "
+                + bg + "; echo $$ > " + fg + ".tmp; mv " + fg + ".tmp " + fg
+                + "; exec sleep 60";
   json::object input{
     {"steps", json::array{json::object{
                 {"name", "nap"},
@@ -209,12 +214,14 @@ std::string sleeper(const std::string& fg, const std::string& bg,
 
 pid_t pid_in(const std::string& file) {
   pid_t pid = 0;
-  eventually([&] {
-    auto text = read_file(file);
-    if (!text.empty())
-      pid = std::stoi(text);
-    return pid > 0;
-  }, 30);
+  eventually(
+    [&] {
+      auto text = read_file(file);
+      if (!text.empty())
+        pid = std::stoi(text);
+      return pid > 0;
+    },
+    30);
   return pid;
 }
 
@@ -222,7 +229,8 @@ pid_t pid_in(const std::string& file) {
 
 BOOST_AUTO_TEST_SUITE(executor_lease)
 
-BOOST_AUTO_TEST_CASE(an_executor_whose_lease_is_not_renewed_kills_its_tree_and_itself) {
+BOOST_AUTO_TEST_CASE(
+  an_executor_whose_lease_is_not_renewed_kills_its_tree_and_itself) {
   temp_dir tmp;
   auto fg = tmp.str() + "/fg", bg = tmp.str() + "/bg";
   live_exec ex;
@@ -235,19 +243,21 @@ BOOST_AUTO_TEST_CASE(an_executor_whose_lease_is_not_renewed_kills_its_tree_and_i
   // Nobody renews: it ends itself with its command and what left its group.
   BOOST_TEST(ex.wait_exit(60) == 128 + SIGKILL);
   auto ended = procman::lease_clock_ms();
-  BOOST_TEST(ended >= until, "ended " << until - ended << " ms before its lease");
-  BOOST_TEST(eventually([&] { return process_gone(cmd) && process_gone(escaped); }, 30));
-  BOOST_TEST(ex.next(0.5).empty());  // no final line: it was not finished
+  BOOST_TEST(ended >= until,
+             "ended " << until - ended << " ms before its lease");
+  BOOST_TEST(
+    eventually([&] { return process_gone(cmd) && process_gone(escaped); }, 30));
+  BOOST_TEST(ex.next(0.5).empty()); // no final line: it was not finished
 }
 
 BOOST_AUTO_TEST_CASE(renewals_keep_an_executor_alive_past_its_first_lease) {
   temp_dir tmp;
   live_exec ex;
-  json::object input{
-    {"steps", json::array{json::object{{"name", "nap"},
-                                       {"class", "procman.sleep"},
-                                       {"args", {{"seconds", 2}}}}}},
-    {"lease", procman::lease_clock_ms() + 800}};
+  json::object input{{"steps",
+                      json::array{json::object{{"name", "nap"},
+                                               {"class", "procman.sleep"},
+                                               {"args", {{"seconds", 2}}}}}},
+                     {"lease", procman::lease_clock_ms() + 800}};
   ex.send(json::serialize(input) + "\n");
   // Renew every 100 ms, 800 ms ahead, until the final line.
   std::string last;
@@ -291,7 +301,7 @@ BOOST_AUTO_TEST_CASE(a_lease_that_ended_before_the_work_arrived_runs_no_step) {
   input["lease"] = procman::lease_clock_ms() - 1;
   ex.send(json::serialize(input) + "\n");
   BOOST_TEST(ex.wait_exit() == 128 + SIGKILL);
-  BOOST_TEST(ex.next(0.5).empty());  // not even step_started
+  BOOST_TEST(ex.next(0.5).empty()); // not even step_started
   BOOST_TEST(!std::filesystem::exists(marker));
 }
 

@@ -61,40 +61,49 @@ BOOST_AUTO_TEST_CASE(steps_missing_or_malformed) {
   BOOST_TEST(rejected("{}") == R"(executor input: field "steps" is missing)");
   BOOST_TEST(rejected(R"({"data": {}})")
              == R"(executor input: field "steps" is missing)");
-  BOOST_TEST(rejected(R"({"steps": 5})")
-             == R"(executor input: field "steps" must be an object (name -> step) or an array)");
+  BOOST_TEST(
+    rejected(R"({"steps": 5})")
+    == R"(executor input: field "steps" must be an object (name -> step) or an array)");
   BOOST_TEST(rejected(R"({"steps": []})")
              == R"(executor input: field "steps" has no steps)");
   BOOST_TEST(rejected(R"({"steps": [{"name": "a"}]})")
              == R"(executor input: step "a": field "class" is missing)");
-  BOOST_TEST(rejected(R"({"steps": [{"class": "procman.set"}]})")
-             == R"(executor input: step #0: field "name" must be a non-empty string)");
-  BOOST_TEST(rejected(R"({"steps": {"a": {"class": "procman.set", "args": 5}}})")
-             == R"(executor input: step "a": field "args" must be an array or an object)");
+  BOOST_TEST(
+    rejected(R"({"steps": [{"class": "procman.set"}]})")
+    == R"(executor input: step #0: field "name" must be a non-empty string)");
+  BOOST_TEST(
+    rejected(R"({"steps": {"a": {"class": "procman.set", "args": 5}}})")
+    == R"(executor input: step "a": field "args" must be an array or an object)");
 }
 
 BOOST_AUTO_TEST_CASE(other_fields_of_the_wrong_type) {
   auto with = [](const char* key, json::value v) {
     return work(one_step, {{key, std::move(v)}});
   };
-  BOOST_TEST(rejected(with("first_step", -1))
-             == R"(executor input: field "first_step" must be a non-negative integer)");
-  BOOST_TEST(rejected(with("first_step", "1"))
-             == R"(executor input: field "first_step" must be a non-negative integer)");
-  BOOST_TEST(rejected(with("first_step", 5))
-             == R"(executor input: field "first_step" is past the last step (5 > 1))");
+  BOOST_TEST(
+    rejected(with("first_step", -1))
+    == R"(executor input: field "first_step" must be a non-negative integer)");
+  BOOST_TEST(
+    rejected(with("first_step", "1"))
+    == R"(executor input: field "first_step" must be a non-negative integer)");
+  BOOST_TEST(
+    rejected(with("first_step", 5))
+    == R"(executor input: field "first_step" is past the last step (5 > 1))");
   BOOST_TEST(rejected(with("data", json::array{1}))
              == R"(executor input: field "data" must be an object)");
   BOOST_TEST(rejected(with("pid", 5))
              == R"(executor input: field "pid" must be a string)");
   BOOST_TEST(rejected(with("script_args", json::array{}))
              == R"(executor input: field "script_args" must be a string)");
-  BOOST_TEST(rejected(with("max_output_bytes", 0))
-             == R"(executor input: field "max_output_bytes" must be a positive integer)");
-  BOOST_TEST(rejected(with("step_libs", 3))
-             == R"(executor input: field "step_libs" must be a ':'-separated string or an array of paths)");
-  BOOST_TEST(rejected(with("timeout", "soon"))
-             == R"(executor input: field "timeout" must be a number of seconds)");
+  BOOST_TEST(
+    rejected(with("max_output_bytes", 0))
+    == R"(executor input: field "max_output_bytes" must be a positive integer)");
+  BOOST_TEST(
+    rejected(with("step_libs", 3))
+    == R"(executor input: field "step_libs" must be a ':'-separated string or an array of paths)");
+  BOOST_TEST(
+    rejected(with("timeout", "soon"))
+    == R"(executor input: field "timeout" must be a number of seconds)");
   BOOST_TEST(rejected(with("first-step", 1))
              == R"(executor input: unknown field "first-step")");
 }
@@ -108,12 +117,15 @@ BOOST_AUTO_TEST_CASE(unknown_options) {
 
 BOOST_AUTO_TEST_CASE(a_bad_step_library_path) {
   auto msg = rejected(work(one_step), {"--step-lib", "/nonexistent/steps.so"});
-  BOOST_TEST(contains(msg, R"(step library "/nonexistent/steps.so": cannot load: )"));
+  BOOST_TEST(
+    contains(msg, R"(step library "/nonexistent/steps.so": cannot load: )"));
   BOOST_TEST(contains(msg, "No such file or directory"));
   auto env_msg = rejected(work(one_step), {},
                           {"PROCMAN_STEP_LIBS=/nonexistent/env.so"});
-  BOOST_TEST(contains(env_msg, R"(step library "/nonexistent/env.so": cannot load: )"));
-  auto input_msg = rejected(work(one_step, {{"step_libs", "/nonexistent/in.so"}}));
+  BOOST_TEST(
+    contains(env_msg, R"(step library "/nonexistent/env.so": cannot load: )"));
+  auto input_msg
+    = rejected(work(one_step, {{"step_libs", "/nonexistent/in.so"}}));
   BOOST_TEST(contains(input_msg, R"(step library "/nonexistent/in.so")"));
 }
 
@@ -134,9 +146,10 @@ BOOST_AUTO_TEST_CASE(a_parent_that_is_already_gone) {
   // had died between spawning it and prctl. Nothing may run.
   temp_dir dir;
   auto marker = (dir.path / "ran").string();
-  json::array steps{json::object{{"name", "touch"},
-                                 {"class", "procman.exec"},
-                                 {"args", {{"command", json::array{"touch", marker}}}}}};
+  json::array steps{
+    json::object{{"name", "touch"},
+                 {"class", "procman.exec"},
+                 {"args", {{"command", json::array{"touch", marker}}}}}};
   auto r = run_exec(work(json::serialize(steps)), {}, {"PROCMAN_PARENT_PID=1"});
   BOOST_TEST(r.exit_code == 4);
   BOOST_TEST(r.lines.empty());

@@ -36,12 +36,12 @@ struct lifetime_fixture {
       {"class", "procman.exec"},
       {"args",
        {{"command", json::array{"sh", "-c",
-                                "echo $$ > " + grandchild_file
-                                  + ".tmp; mv " + grandchild_file
-                                  + ".tmp " + grandchild_file
+                                "echo $$ > " + grandchild_file + ".tmp; mv "
+                                  + grandchild_file + ".tmp " + grandchild_file
                                   + "; exec sleep 30"}}}}}};
     write_file((dir.path / "in.json").string(), work(json::serialize(steps)));
-    auto script = "exec 2>/dev/null; PROCMAN_PARENT_PID=$$ \"$0\" < \"$1\" > \"$2\" 2> \"$3\" & "
+    auto script = "exec 2>/dev/null; PROCMAN_PARENT_PID=$$ \"$0\" < \"$1\" > "
+                  "\"$2\" 2> \"$3\" & "
                   "echo $! > \"$4\"; wait $!; echo $? > \"$5\"";
     std::vector<std::string> argv{"sh",
                                   "-c",
@@ -70,11 +70,13 @@ struct lifetime_fixture {
       auto text = read_file(file);
       return text.empty() || text.back() != '\n' ? -1 : std::stoi(text);
     };
-    eventually([&] {
-      grandchild = pid_in(grandchild_file);
-      executor = pid_in(executor_file);
-      return grandchild > 0 && executor > 0;
-    }, 30);
+    eventually(
+      [&] {
+        grandchild = pid_in(grandchild_file);
+        executor = pid_in(executor_file);
+        return grandchild > 0 && executor > 0;
+      },
+      30);
     BOOST_TEST_REQUIRE(grandchild > 0);
     BOOST_TEST_REQUIRE(executor > 0);
     BOOST_TEST(read_file("/proc/" + std::to_string(executor) + "/comm")
@@ -95,8 +97,8 @@ struct lifetime_fixture {
   // Waits (30 s at most) for both to be gone; returns the time it took.
   double wait_gone() {
     auto t0 = std::chrono::steady_clock::now();
-    eventually([&] { return process_gone(executor) && process_gone(grandchild); },
-               30);
+    eventually(
+      [&] { return process_gone(executor) && process_gone(grandchild); }, 30);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
       .count();
   }
@@ -137,7 +139,9 @@ BOOST_AUTO_TEST_CASE(sigterm_kills_the_executor_and_its_commands) {
   BOOST_TEST(read_file(status_file) == "137\n");
   // It had reported the step as started, and nothing after.
   auto out = read_file((dir.path / "out").string());
-  BOOST_TEST(out == R"({"event":"step_started","step":0,"name":"nap"})" "\n");
+  BOOST_TEST(out
+             == R"({"event":"step_started","step":0,"name":"nap"})"
+                "\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

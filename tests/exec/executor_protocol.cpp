@@ -48,16 +48,19 @@ BOOST_AUTO_TEST_CASE(finished_reports_every_step_and_the_output) {
   auto r = run_exec(work(three_steps, {{"data", {{"who", "world"}}}}));
   BOOST_TEST(r.exit_code == 0);
   BOOST_TEST(r.all_lines_parse);
-  std::vector<std::string> expected{
-    "step_started 0", "step_completed 0", "step_started 1", "step_completed 1",
-    "step_started 2", "step_completed 2", "finished"};
+  std::vector<std::string> expected{"step_started 0", "step_completed 0",
+                                    "step_started 1", "step_completed 1",
+                                    "step_started 2", "step_completed 2",
+                                    "finished"};
   BOOST_TEST(sequence(r) == expected, boost::test_tools::per_element());
   BOOST_TEST(r.lines[0].at("name").as_string() == "greet");
-  BOOST_TEST(json::serialize(r.last())
-             == R"({"event":"finished","output":{"who":"world","greeting":"hello","exit_code":0,"stdout":"LOUD\n","stderr":"","done":true}})");
+  BOOST_TEST(
+    json::serialize(r.last())
+    == R"({"event":"finished","output":{"who":"world","greeting":"hello","exit_code":0,"stdout":"LOUD\n","stderr":"","done":true}})");
 }
 
-BOOST_AUTO_TEST_CASE(output_events_carry_a_commands_output_before_its_step_ends) {
+BOOST_AUTO_TEST_CASE(
+  output_events_carry_a_commands_output_before_its_step_ends) {
   const std::string steps = R"([
     {"name": "greet", "class": "procman.set", "args": {"greeting": "hello"}},
     {"name": "talk", "class": "procman.exec",
@@ -91,11 +94,13 @@ BOOST_AUTO_TEST_CASE(output_events_carry_a_commands_output_before_its_step_ends)
 }
 
 BOOST_AUTO_TEST_CASE(the_object_form_of_steps_is_accepted) {
-  auto r = run_exec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
+  auto r
+    = run_exec(R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}},
                                   "b": {"class": "procman.set", "args": {"y": 2}}},
                         "data": {"z": 0}, "timeout": 30})");
   BOOST_TEST(r.exit_code == 0);
-  BOOST_TEST(json::serialize(r.last().at("output")) == R"({"z":0,"x":1,"y":2})");
+  BOOST_TEST(json::serialize(r.last().at("output"))
+             == R"({"z":0,"x":1,"y":2})");
   BOOST_TEST(r.lines[2].at("name").as_string() == "b");
 }
 
@@ -111,8 +116,9 @@ BOOST_AUTO_TEST_CASE(an_interrupting_step_ends_with_interrupted_and_exit_3) {
                                     "step_started 1", "step_completed 1",
                                     "interrupted 1"};
   BOOST_TEST(sequence(r) == expected, boost::test_tools::per_element());
-  BOOST_TEST(json::serialize(r.last())
-             == R"({"event":"interrupted","step":1,"name":"approve","output":{"draft":"v1","awaiting":"approval"}})");
+  BOOST_TEST(
+    json::serialize(r.last())
+    == R"({"event":"interrupted","step":1,"name":"approve","output":{"draft":"v1","awaiting":"approval"}})");
   // Proceed: the supervisor merges data over the output and starts at the
   // next step.
   auto data = procman::merge_objects(r.last().at("output"), {{"ok", "yes"}});
@@ -121,8 +127,9 @@ BOOST_AUTO_TEST_CASE(an_interrupting_step_ends_with_interrupted_and_exit_3) {
   std::vector<std::string> expected2{"step_started 2", "step_completed 2",
                                      "finished"};
   BOOST_TEST(sequence(r2) == expected2, boost::test_tools::per_element());
-  BOOST_TEST(json::serialize(r2.last().at("output"))
-             == R"({"draft":"v1","awaiting":"approval","ok":"yes","published":true})");
+  BOOST_TEST(
+    json::serialize(r2.last().at("output"))
+    == R"({"draft":"v1","awaiting":"approval","ok":"yes","published":true})");
 }
 
 BOOST_AUTO_TEST_CASE(a_failing_step_ends_with_an_error_line_and_exit_1) {
@@ -140,12 +147,15 @@ BOOST_AUTO_TEST_CASE(a_failing_step_ends_with_an_error_line_and_exit_1) {
   auto& e = r.error();
   BOOST_TEST(e.at("kind").as_string() == "exception");
   BOOST_TEST(e.at("step").as_string() == "broken");
-  BOOST_TEST(e.at("message").as_string() == R"(Step "broken" failed: disk full)");
+  BOOST_TEST(e.at("message").as_string()
+             == R"(Step "broken" failed: disk full)");
   auto stack = std::string(e.at("stack").as_string());
   BOOST_TEST(!stack.empty());
   // Taken at throw time: the throwing step is the first frame.
-  BOOST_TEST(stack.rfind("0# procman::(anonymous namespace)::fail_step::execute", 0) == 0,
-             stack);
+  BOOST_TEST(
+    stack.rfind("0# procman::(anonymous namespace)::fail_step::execute", 0)
+      == 0,
+    stack);
   // The error object converts to procman::error_info.
   auto info = procman::read_error_info(json::value(e));
   BOOST_REQUIRE(info);
@@ -156,7 +166,8 @@ BOOST_AUTO_TEST_CASE(an_unknown_class_fails_before_any_step_runs) {
   temp_dir dir;
   auto marker = (dir.path / "ran").string();
   json::array steps{
-    json::object{{"name", "first"}, {"class", "procman.exec"},
+    json::object{{"name", "first"},
+                 {"class", "procman.exec"},
                  {"args", {{"command", json::array{"touch", marker}}}}},
     json::object{{"name", "second"}, {"class", "procman.set"}},
     json::object{{"name", "third"}, {"class", "acme.mailer"}}};
@@ -166,8 +177,9 @@ BOOST_AUTO_TEST_CASE(an_unknown_class_fails_before_any_step_runs) {
   BOOST_TEST(r.last().at("step").as_int64() == 2);
   BOOST_TEST(r.error().at("kind").as_string() == "spec");
   BOOST_TEST(r.error().at("step").as_string() == "third");
-  BOOST_TEST(contains(std::string(r.error().at("message").as_string()),
-                      R"(step "third": unknown class "acme.mailer" (known: procman.exec,)"));
+  BOOST_TEST(contains(
+    std::string(r.error().at("message").as_string()),
+    R"(step "third": unknown class "acme.mailer" (known: procman.exec,)"));
   BOOST_TEST(read_file(marker).empty());
   BOOST_TEST(!std::filesystem::exists(marker));
 }
@@ -179,8 +191,9 @@ BOOST_AUTO_TEST_CASE(bad_args_fail_at_their_step_with_kind_spec) {
   ])"));
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.error().at("kind").as_string() == "spec");
-  BOOST_TEST(r.error().at("message").as_string()
-             == R"(step "nap": bad args: field "seconds" must be a number >= 0)");
+  BOOST_TEST(
+    r.error().at("message").as_string()
+    == R"(step "nap": bad args: field "seconds" must be a number >= 0)");
   BOOST_TEST(sequence(r).size() == 4u); // started/completed 0, started 1, error
 }
 
@@ -207,7 +220,8 @@ BOOST_AUTO_TEST_CASE(a_library_writing_to_stdout_cannot_break_the_reports) {
   auto r = run_exec(work(R"([
     {"name": "noisy", "class": "test.stdout"},
     {"name": "after", "class": "procman.set", "args": {"after": 1}}
-  ])"), {"--step-lib", plugin_path("exec_test_plugin")});
+  ])"),
+                    {"--step-lib", plugin_path("exec_test_plugin")});
   BOOST_TEST(r.exit_code == 0);
   BOOST_TEST(r.all_lines_parse);
   BOOST_TEST(r.events("finished").size() == 1u);
@@ -217,7 +231,8 @@ BOOST_AUTO_TEST_CASE(a_library_writing_to_stdout_cannot_break_the_reports) {
   BOOST_TEST(contains(r.err, "junk from cout"));
   BOOST_TEST(contains(r.err, "junk from write(1)"));
   // The forged report went to stderr too.
-  BOOST_TEST(contains(r.err, R"({"event":"finished","output":{"forged":true}})"));
+  BOOST_TEST(
+    contains(r.err, R"({"event":"finished","output":{"forged":true}})"));
   BOOST_TEST(!contains(r.out, "junk"));
   BOOST_TEST(!contains(r.out, "forged"));
 }
@@ -256,8 +271,10 @@ BOOST_AUTO_TEST_CASE(progress_is_rate_limited_and_the_last_report_arrives) {
   // last report ("done") before it ends.
   temp_dir gate_dir;
   auto gate = gate_dir.str() + "/gate";
-  json::array steps{json::object{{"name", "chatty"}, {"class", "test.chatty"},
-                                 {"args", {{"reports", 1000}, {"gate", gate}}}}};
+  json::array steps{
+    json::object{{"name", "chatty"},
+                 {"class", "test.chatty"},
+                 {"args", {{"reports", 1000}, {"gate", gate}}}}};
   auto r = run_exec(work(json::serialize(steps)),
                     {"--step-lib=" + plugin_path("exec_test_plugin")}, {}, 60,
                     [&](const json::object& line) {
@@ -287,8 +304,8 @@ BOOST_AUTO_TEST_CASE(a_held_back_report_goes_out_while_the_step_is_quiet) {
   // the step waits, quiet, until the test has seen it.
   temp_dir gate_dir;
   auto gate = gate_dir.str() + "/gate";
-  json::array steps{json::object{{"name", "q"}, {"class", "test.quiet"},
-                                 {"args", {{"gate", gate}}}}};
+  json::array steps{json::object{
+    {"name", "q"}, {"class", "test.quiet"}, {"args", {{"gate", gate}}}}};
   auto r = run_exec(work(json::serialize(steps)),
                     {"--step-lib", plugin_path("exec_test_plugin")}, {}, 60,
                     [&](const json::object& line) {
@@ -304,19 +321,21 @@ BOOST_AUTO_TEST_CASE(a_held_back_report_goes_out_while_the_step_is_quiet) {
 }
 
 BOOST_AUTO_TEST_CASE(library_steps_run_and_json_passes_both_ways) {
-  auto r = run_exec(work(R"([{"name": "j", "class": "test.json"},
+  auto r
+    = run_exec(work(R"([{"name": "j", "class": "test.json"},
                              {"name": "k", "class": "test.json"}])",
-                         {{"data", {{"counter", 40}, {"text", "gr\u00fc\u00df"}}},
-                          {"script_args", "--farm=wiki7"}}),
-                    {"--step-lib", plugin_path("exec_test_plugin")});
+                    {{"data", {{"counter", 40}, {"text", "gr\u00fc\u00df"}}},
+                     {"script_args", "--farm=wiki7"}}),
+               {"--step-lib", plugin_path("exec_test_plugin")});
   BOOST_TEST(r.exit_code == 0);
   auto& out = r.last().at("output").as_object();
   BOOST_TEST(out.at("counter").as_int64() == 42);
   BOOST_TEST(out.at("text").as_string() == "gr\xC3\xBC\xC3\x9F");
   BOOST_TEST(json::serialize(out.at("made_here"))
              == R"({"pi":3.25E0,"list":[1,"two",null],"unicode":"grüß"})");
-  BOOST_TEST(json::serialize(out.at("context"))
-             == R"({"pid":"00000000000000000000000000000001","step":"k","script_args":"--farm=wiki7"})");
+  BOOST_TEST(
+    json::serialize(out.at("context"))
+    == R"({"pid":"00000000000000000000000000000001","step":"k","script_args":"--farm=wiki7"})");
   // The second step saw what the first built.
   BOOST_TEST(json::serialize(out.at("keys_seen"))
              == R"(["counter","text","keys_seen","made_here","context"])");
@@ -365,8 +384,9 @@ BOOST_AUTO_TEST_CASE(an_output_above_the_limit_fails_with_kind_output) {
                       {"--step-lib", lib});
   BOOST_TEST(big.exit_code == 1);
   BOOST_TEST(big.error().at("kind").as_string() == "output");
-  BOOST_TEST(big.error().at("message").as_string()
-             == R"(step "big": output is 52428811 bytes, above the limit of 16777216 bytes)");
+  BOOST_TEST(
+    big.error().at("message").as_string()
+    == R"(step "big": output is 52428811 bytes, above the limit of 16777216 bytes)");
   BOOST_TEST(big.out.size() < 4096u);
   auto small = run_exec(work(R"([{"name": "s", "class": "procman.set",
                                   "args": {"text": "0123456789"}}])",
@@ -384,40 +404,43 @@ BOOST_AUTO_TEST_CASE(help_prints_usage) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- the examples in examples/, as documented in examples/README.md --------------
+// -- the examples in examples/, as documented in examples/README.md -----------
 
 BOOST_AUTO_TEST_SUITE(executor_examples)
 
 BOOST_AUTO_TEST_CASE(hello_prints_its_documented_output) {
   auto r = run_exec(read_file(source_path("examples/hello.json")));
   BOOST_TEST(r.exit_code == 0);
-  BOOST_TEST(json::serialize(r.last())
-             == R"({"event":"finished","output":{"who":"world","greeting":"hello","exit_code":0,"stdout":"hello, world\n","stderr":"","done":true}})");
+  BOOST_TEST(
+    json::serialize(r.last())
+    == R"({"event":"finished","output":{"who":"world","greeting":"hello","exit_code":0,"stdout":"hello, world\n","stderr":"","done":true}})");
 }
 
 BOOST_AUTO_TEST_CASE(approval_pauses_then_proceeds) {
   auto spec = read_file(source_path("examples/approval.json"));
   auto r = run_exec(spec);
   BOOST_TEST(r.exit_code == 3);
-  BOOST_TEST(json::serialize(r.last())
-             == R"({"event":"interrupted","step":1,"name":"approve","output":{"document":"Q3 report","status":"awaiting approval"}})");
+  BOOST_TEST(
+    json::serialize(r.last())
+    == R"({"event":"interrupted","step":1,"name":"approve","output":{"document":"Q3 report","status":"awaiting approval"}})");
   auto doc = json::parse(spec).as_object();
   doc["first_step"] = 2;
-  doc["data"] = procman::merge_objects(r.last().at("output"),
-                                       {{"status", "approved"},
-                                        {"approved_by", "ops"}});
+  doc["data"] = procman::merge_objects(
+    r.last().at("output"), {{"status", "approved"}, {"approved_by", "ops"}});
   auto r2 = run_exec(json::serialize(doc));
   BOOST_TEST(r2.exit_code == 0);
-  BOOST_TEST(json::serialize(r2.last().at("output"))
-             == R"({"document":"Q3 report","status":"approved","approved_by":"ops","exit_code":0,"stdout":"publishing Q3 report\n","stderr":""})");
+  BOOST_TEST(
+    json::serialize(r2.last().at("output"))
+    == R"({"document":"Q3 report","status":"approved","approved_by":"ops","exit_code":0,"stdout":"publishing Q3 report\n","stderr":""})");
 }
 
 BOOST_AUTO_TEST_CASE(failing_reports_the_failed_step) {
   auto r = run_exec(read_file(source_path("examples/failing.json")));
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.error().at("step").as_string() == "check");
-  BOOST_TEST(r.error().at("message").as_string()
-             == R"(Step "check" failed: command "sh" exited with code 2; stderr: disk /data is 97% full)");
+  BOOST_TEST(
+    r.error().at("message").as_string()
+    == R"(Step "check" failed: command "sh" exited with code 2; stderr: disk /data is 97% full)");
 }
 
 BOOST_AUTO_TEST_CASE(progress_example_reports_progress) {

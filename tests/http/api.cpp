@@ -2,7 +2,7 @@
 // OS-chosen loopback port, a real runner where a process must run, and a
 // Boost.Beast client or raw sockets.
 
-#include <boost/test/unit_test.hpp>
+#include "procman/http/api.hpp"
 
 #include <set>
 #include <sstream>
@@ -14,13 +14,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "procman/door/door.hpp"
+#include "procman/http/token.hpp"
 
 #include "engine/cli_fixture.hpp"
 #include "engine/remote_helpers.hpp"
 #include "fixtures/background.hpp"
-#include "procman/door/door.hpp"
-#include "procman/http/api.hpp"
-#include "procman/http/token.hpp"
 #include "http/schema.hpp"
 
 using namespace procman;
@@ -38,9 +39,7 @@ struct reply {
   std::string body;
   std::map<std::string, std::string> headers;
   json::value doc() const { return json::parse(body); }
-  std::string kind() const {
-    return std::string{doc().at("kind").as_string()};
-  }
+  std::string kind() const { return std::string{doc().at("kind").as_string()}; }
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
     return it == headers.end() ? std::string{} : it->second;
@@ -215,8 +214,9 @@ std::string against_document(const reply& r, const std::string& method,
   json::value res = *found;
   if (auto ref = res.as_object().if_contains("$ref")) {
     std::string name{ref->as_string()};
-    res = doc.at("components").at("responses").at(
-      name.substr(name.rfind('/') + 1));
+    res = doc.at("components")
+            .at("responses")
+            .at(name.substr(name.rfind('/') + 1));
   }
   auto media = r.header("Content-Type");
   auto content = res.at("content").as_object().if_contains(media);
@@ -281,8 +281,8 @@ BOOST_AUTO_TEST_CASE(real_responses_match_the_documents_schemas) {
   check(f.send(bhttp::verb::get, at("/openapi.json")), "get", "/openapi.json");
   // The check itself bites.
   auto doc = json::parse(http::openapi_json()).as_object();
-  json::value info_ref = json::object{
-    {"$ref", "#/components/schemas/ProcessInfo"}};
+  json::value info_ref
+    = json::object{{"$ref", "#/components/schemas/ProcessInfo"}};
   auto info = f.send(bhttp::verb::get, at("/processes/" + pid), tok).doc();
   BOOST_TEST(schema_mismatch(doc, info_ref, info) == "");
   info.as_object()["status"] = "done";
@@ -306,8 +306,9 @@ BOOST_AUTO_TEST_CASE(start_status_proceed_and_cancel) {
   BOOST_TEST(got.body == f.cli_status(pid));
   auto runner = f.background_runner({"--wait"});
   BOOST_REQUIRE(f.await_status(pid, "interrupted"));
-  auto proceeded = f.send(bhttp::verb::post, at("/processes/" + pid + "/proceed"),
-                          f.operate_token, R"({"answer": 42})");
+  auto proceeded = f.send(bhttp::verb::post,
+                          at("/processes/" + pid + "/proceed"), f.operate_token,
+                          R"({"answer": 42})");
   BOOST_TEST_REQUIRE(proceeded.status == 200u, proceeded.body);
   BOOST_REQUIRE(f.await_status(pid, "finished"));
   auto done = f.send(bhttp::verb::get, at("/processes/" + pid), f.read_token);
@@ -323,8 +324,8 @@ BOOST_AUTO_TEST_CASE(start_status_proceed_and_cancel) {
                        pause_spec);
   auto pid2 = std::string{second.doc().at("pid").as_string()};
   BOOST_REQUIRE(f.await_status(pid2, "interrupted"));
-  auto cancelled = f.send(bhttp::verb::post, at("/processes/" + pid2 + "/cancel"),
-                          f.operate_token);
+  auto cancelled = f.send(
+    bhttp::verb::post, at("/processes/" + pid2 + "/cancel"), f.operate_token);
   BOOST_TEST_REQUIRE(cancelled.status == 200u, cancelled.body);
   BOOST_TEST(cancelled.doc().at("status").as_string() == "cancelled");
   BOOST_TEST(f.status_of(pid2) == "cancelled");
@@ -370,16 +371,18 @@ BOOST_AUTO_TEST_CASE(schedules_are_added_listed_and_removed) {
                              "spec": {"steps": {"b": {"class": "procman.set"}}}})");
   BOOST_TEST(bad_cron.status == 400u);
   check(bad_cron, "post", "/schedules");
-  auto extra = f.send(bhttp::verb::post, at("/schedules"), tok,
-                      R"({"name": "x", "cron": "@daily", "spec": {}, "at": 1})");
+  auto extra
+    = f.send(bhttp::verb::post, at("/schedules"), tok,
+             R"({"name": "x", "cron": "@daily", "spec": {}, "at": 1})");
   BOOST_TEST(extra.status == 400u);
   BOOST_TEST(extra.body.find("unknown field") != std::string::npos);
   auto bad_spec = f.send(bhttp::verb::post, at("/schedules"), tok,
                          R"({"name": "x", "cron": "@daily", "spec": {}})");
   BOOST_TEST(bad_spec.status == 422u);
   check(bad_spec, "post", "/schedules");
-  BOOST_TEST(f.send(bhttp::verb::get, at("/schedules"), tok).doc().as_array().size()
-             == 1u);
+  BOOST_TEST(
+    f.send(bhttp::verb::get, at("/schedules"), tok).doc().as_array().size()
+    == 1u);
   auto gone = f.send(bhttp::verb::delete_, at("/schedules/nightly"), tok);
   BOOST_TEST_REQUIRE(gone.status == 200u, gone.body);
   check(gone, "delete", "/schedules/{name}");
@@ -387,7 +390,8 @@ BOOST_AUTO_TEST_CASE(schedules_are_added_listed_and_removed) {
   BOOST_TEST(again.status == 404u);
   BOOST_TEST(again.kind() == "unknown_schedule");
   check(again, "delete", "/schedules/{name}");
-  BOOST_TEST(f.send(bhttp::verb::get, at("/schedules"), tok).doc().as_array().empty());
+  BOOST_TEST(
+    f.send(bhttp::verb::get, at("/schedules"), tok).doc().as_array().empty());
 }
 
 BOOST_AUTO_TEST_CASE(an_idempotency_key_starts_once) {
@@ -493,8 +497,8 @@ BOOST_AUTO_TEST_CASE(bad_input_is_a_4xx_and_changes_nothing) {
          404, "unknown_process", "0123456789abcdef0123456789abcdef");
   expect(f.send(bhttp::verb::delete_, at("/processes"), tok), 405,
          "invalid_argument", "allowed");
-  expect(f.send(bhttp::verb::get, at("/nowhere"), tok), 404,
-         "invalid_argument", "no route");
+  expect(f.send(bhttp::verb::get, at("/nowhere"), tok), 404, "invalid_argument",
+         "no route");
   expect(f.send(bhttp::verb::get, "/elsewhere", tok), 404, "invalid_argument",
          "no route");
   expect(f.send(bhttp::verb::get, at("/processes?status=done"), tok), 400,
@@ -513,9 +517,9 @@ BOOST_AUTO_TEST_CASE(bad_input_is_a_4xx_and_changes_nothing) {
                 at("/processes/0123456789abcdef0123456789abcdef/cancel"), tok,
                 "{}"),
          400, "invalid_argument", "takes no body");
-  BOOST_TEST(f.send(bhttp::verb::get, at("/processes"), tok).headers.count(
-               "Allow")
-             == 0u);
+  BOOST_TEST(
+    f.send(bhttp::verb::get, at("/processes"), tok).headers.count("Allow")
+    == 0u);
   // Garbage and oversized headers: an answer, then the server closes.
   auto garbage = f.raw("NOT HTTP AT ALL\r\n\r\n");
   BOOST_TEST(garbage.find("HTTP/1.1 400") == 0u, garbage);
@@ -523,10 +527,13 @@ BOOST_AUTO_TEST_CASE(bad_input_is_a_4xx_and_changes_nothing) {
                     + std::string(20000, 'a') + "\r\n\r\n");
   BOOST_TEST(huge.find("HTTP/1.1 431") == 0u, huge.substr(0, 100));
   auto too_big = f.raw("POST /api/v1/processes HTTP/1.1\r\nHost: x\r\n"
-                       "Authorization: Bearer " + tok + "\r\n"
-                       "Content-Type: application/json\r\n"
-                       "Transfer-Encoding: chunked\r\n\r\n"
-                       "2000\r\n" + std::string(8192, ' ') + "\r\n0\r\n\r\n");
+                       "Authorization: Bearer "
+                       + tok
+                       + "\r\n"
+                         "Content-Type: application/json\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n"
+                         "2000\r\n"
+                       + std::string(8192, ' ') + "\r\n0\r\n\r\n");
   BOOST_TEST(too_big.find("HTTP/1.1 413") == 0u, too_big.substr(0, 100));
   BOOST_TEST(f.store_state() == before);
   BOOST_TEST(f.web->running());
@@ -558,7 +565,8 @@ BOOST_AUTO_TEST_CASE(slow_and_idle_clients_are_closed_without_blocking_others) {
 }
 
 BOOST_AUTO_TEST_CASE(past_max_connections_new_ones_are_closed) {
-  web_fixture f{{"--http-max-connections", "2", "--http-header-timeout", "30s"}};
+  web_fixture f{
+    {"--http-max-connections", "2", "--http-header-timeout", "30s"}};
   asio::io_context io;
   tcp::socket a{io}, b{io}, c{io};
   a.connect(f.where());
@@ -587,23 +595,27 @@ BOOST_AUTO_TEST_CASE(a_store_node_is_served_through_connect) {
   BOOST_TEST_REQUIRE(started.status == 201u, started.body);
   auto pid = std::string{started.doc().at("pid").as_string()};
   // The store node runs it (a runner of its own).
-  BOOST_REQUIRE(eventually([&] {
-    auto r = f.send(bhttp::verb::get, at("/processes/" + pid), f.read_token);
-    return r.status == 200u
-           && r.doc().at("status").as_string() == "interrupted";
-  }, 60));
+  BOOST_REQUIRE(eventually(
+    [&] {
+      auto r = f.send(bhttp::verb::get, at("/processes/" + pid), f.read_token);
+      return r.status == 200u
+             && r.doc().at("status").as_string() == "interrupted";
+    },
+    60));
   BOOST_TEST(f.send(bhttp::verb::post, at("/processes/" + pid + "/proceed"),
                     f.read_token)
                .status
              == 403u);
   auto proceeded = f.send(bhttp::verb::post,
-                          at("/processes/" + pid + "/proceed"),
-                          f.operate_token, R"({"answer": 7})");
+                          at("/processes/" + pid + "/proceed"), f.operate_token,
+                          R"({"answer": 7})");
   BOOST_TEST_REQUIRE(proceeded.status == 200u, proceeded.body);
-  BOOST_REQUIRE(eventually([&] {
-    auto r = f.send(bhttp::verb::get, at("/processes/" + pid), f.read_token);
-    return r.doc().at("status").as_string() == "finished";
-  }, 60));
+  BOOST_REQUIRE(eventually(
+    [&] {
+      auto r = f.send(bhttp::verb::get, at("/processes/" + pid), f.read_token);
+      return r.doc().at("status").as_string() == "finished";
+    },
+    60));
   BOOST_TEST(f.send(bhttp::verb::get, at("/processes"), "pm_wrong").status
              == 401u);
   BOOST_TEST(f.send(bhttp::verb::get, at("/readyz")).status == 200u);

@@ -24,16 +24,17 @@ inline std::string schema_mismatch(const boost::json::object& doc,
   if (auto ref = s.if_contains("$ref")) {
     std::string r{ref->as_string()};
     const std::string prefix = "#/components/schemas/";
-    auto& target = doc.at("components").at("schemas").at(r.substr(prefix.size()));
+    auto& target
+      = doc.at("components").at("schemas").at(r.substr(prefix.size()));
     return schema_mismatch(doc, target, v, path);
   }
   if (auto one = s.if_contains("oneOf")) {
     int matched = 0;
     for (auto& alt : one->as_array())
       matched += schema_mismatch(doc, alt, v, path).empty();
-    return matched == 1 ? std::string{}
-                        : path + ": matches " + std::to_string(matched)
-                            + " of oneOf";
+    return matched == 1
+             ? std::string{}
+             : path + ": matches " + std::to_string(matched) + " of oneOf";
   }
   if (auto type = s.if_contains("type")) {
     auto is = [&](std::string_view t) {

@@ -1,17 +1,17 @@
 // The HTTP API's tokens: SHA-256, the tokens table through the front door
 // on a real store, and `procman token` as a user runs it.
 
-#include <boost/test/unit_test.hpp>
-
 #include <cctype>
 #include <set>
 
 #include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
 
-#include "fixtures/temp_dir.hpp"
 #include "procman/door/door.hpp"
 #include "procman/http/token.hpp"
 #include "procman/messages/errc.hpp"
+
+#include "fixtures/temp_dir.hpp"
 
 using namespace procman;
 using procman::test::bin;
@@ -44,13 +44,15 @@ std::vector<std::string> lines(const std::string& text) {
 BOOST_AUTO_TEST_SUITE(http_tokens)
 
 BOOST_AUTO_TEST_CASE(sha256_matches_the_standard_vectors) {
-  BOOST_TEST(http::sha256_hex("")
-             == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  BOOST_TEST(http::sha256_hex("abc")
-             == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  BOOST_TEST(http::sha256_hex(
-               "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
-             == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  BOOST_TEST(
+    http::sha256_hex("")
+    == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  BOOST_TEST(
+    http::sha256_hex("abc")
+    == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  BOOST_TEST(
+    http::sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+    == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 BOOST_AUTO_TEST_CASE(tokens_are_fresh_and_url_safe) {
@@ -61,8 +63,8 @@ BOOST_AUTO_TEST_CASE(tokens_are_fresh_and_url_safe) {
     BOOST_TEST(t->rfind("pm_", 0) == 0u);
     BOOST_TEST(t->size() == 3u + 43u); // 32 bytes, base64 without padding
     for (auto c : t->substr(3))
-      BOOST_TEST((std::isalnum(static_cast<unsigned char>(c)) || c == '-'
-                  || c == '_'));
+      BOOST_TEST(
+        (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'));
     BOOST_TEST(seen.insert(*t).second);
   }
 }
@@ -126,7 +128,8 @@ BOOST_AUTO_TEST_CASE(bad_token_requests_are_refused_and_store_nothing) {
   auto same_name
     = d.call(token_add_request{"a", "read", http::token_hash("pm_y")});
   BOOST_REQUIRE(!same_name);
-  BOOST_TEST(same_name.error().context.find("named \"a\"") != std::string::npos);
+  BOOST_TEST(same_name.error().context.find("named \"a\"")
+             != std::string::npos);
   auto same_hash = d.call(token_add_request{"b", "admin", hash});
   BOOST_REQUIRE(!same_hash);
   BOOST_TEST(d.call(tokens_request{})->size() == 1u);
@@ -136,15 +139,15 @@ BOOST_AUTO_TEST_CASE(bad_token_requests_are_refused_and_store_nothing) {
 BOOST_AUTO_TEST_CASE(the_cli_prints_a_token_once_and_stores_its_hash) {
   temp_dir dir;
   auto store = dir.str() + "/store";
-  auto made = run_command(
-    {bin("procman"), "--store", store, "token", "create", "--scope", "read",
-     "--name", "dashboard"});
+  auto made = run_command({bin("procman"), "--store", store, "token", "create",
+                           "--scope", "read", "--name", "dashboard"});
   BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
   auto out = lines(made.out);
   BOOST_REQUIRE(out.size() == 1u);
   auto token = out[0];
   BOOST_TEST(token.rfind("pm_", 0) == 0u);
-  auto listed = run_command({bin("procman"), "--store", store, "token", "list"});
+  auto listed
+    = run_command({bin("procman"), "--store", store, "token", "list"});
   BOOST_TEST_REQUIRE(listed.exit_code == 0, listed.err);
   BOOST_TEST(listed.out.find(token) == std::string::npos);
   BOOST_TEST(listed.out.find(http::token_hash(token)) == std::string::npos);
@@ -160,8 +163,8 @@ BOOST_AUTO_TEST_CASE(the_cli_prints_a_token_once_and_stores_its_hash) {
     BOOST_REQUIRE(checked);
     BOOST_TEST(checked->name == "dashboard");
   }
-  auto bad = run_command({bin("procman"), "--store", store, "token", "create",
-                          "--scope", "root"});
+  auto bad = run_command(
+    {bin("procman"), "--store", store, "token", "create", "--scope", "root"});
   BOOST_TEST(bad.exit_code == 2);
   BOOST_TEST(bad.err.find("--scope") != std::string::npos);
   auto unknown

@@ -67,8 +67,9 @@ BOOST_AUTO_TEST_CASE(start_refuses_a_bad_spec_or_pid) {
   BOOST_TEST(render(err) == R"(spec: field "steps" has no steps)");
   err = refused(front_door::start(one_step(), "not-a-pid"));
   BOOST_TEST(is(err, errc::invalid_argument));
-  BOOST_TEST(render(err)
-             == R"(invalid pid "not-a-pid": expected 32 lowercase hex characters)");
+  BOOST_TEST(
+    render(err)
+    == R"(invalid pid "not-a-pid": expected 32 lowercase hex characters)");
 }
 
 BOOST_AUTO_TEST_CASE(start_with_the_builtins_refuses_what_they_can_tell) {
@@ -80,7 +81,8 @@ BOOST_AUTO_TEST_CASE(start_with_the_builtins_refuses_what_they_can_tell) {
   spec.steps.push_back({"b", "procman.nope", "null", {}});
   auto err = refused(front_door::start(spec, {}, "client", &steps));
   BOOST_TEST(is(err, errc::unknown_class));
-  BOOST_TEST(render(err).find(R"(step "b": unknown class "procman.nope")") == 0u);
+  BOOST_TEST(render(err).find(R"(step "b": unknown class "procman.nope")")
+             == 0u);
   spec = one_step();
   spec.steps.push_back({"nap", "procman.sleep", R"({"seconds": -1})", {}});
   err = refused(front_door::start(spec, {}, "client", &steps));
@@ -110,7 +112,8 @@ BOOST_AUTO_TEST_CASE(proceed_takes_one_json_object_as_its_data) {
     return render(err);
   };
   BOOST_TEST(message("[1]") == pid + ": proceed data must be a JSON object");
-  BOOST_TEST(message(R"({"k": 1, "k": 1})").find(pid + R"(: proceed data: field "k" used twice)")
+  BOOST_TEST(message(R"({"k": 1, "k": 1})")
+               .find(pid + R"(: proceed data: field "k" used twice)")
              == 0u);
   BOOST_TEST(message(nested_object(defaults::max_json_depth + 1))
              == pid + ": proceed data is nested deeper than 256 levels");

@@ -69,7 +69,8 @@ std::string next_of(const std::string& cron, const std::string& after) {
 
 BOOST_AUTO_TEST_SUITE(lifecycle_jobs)
 
-BOOST_AUTO_TEST_CASE(a_failure_with_retries_left_queues_the_process_after_the_backoff) {
+BOOST_AUTO_TEST_CASE(
+  a_failure_with_retries_left_queues_the_process_after_the_backoff) {
   retry_policy p;
   p.max = 2;
   p.initial_ms = 1000;
@@ -120,7 +121,8 @@ BOOST_AUTO_TEST_CASE(spec_output_and_unlisted_kinds_end_the_process_at_once) {
   BOOST_TEST(plain_record(after));
 }
 
-BOOST_AUTO_TEST_CASE(node_lost_is_retried_only_when_listed_and_survives_the_json_round_trip) {
+BOOST_AUTO_TEST_CASE(
+  node_lost_is_retried_only_when_listed_and_survives_the_json_round_trip) {
   auto listed = parse_spec(R"({"steps": {"a": {"class": "procman.set"}},
     "retry": {"max": 2, "on": ["runner_lost", "node_lost"]}})");
   BOOST_REQUIRE(listed);
@@ -136,7 +138,8 @@ BOOST_AUTO_TEST_CASE(node_lost_is_retried_only_when_listed_and_survives_the_json
   BOOST_TEST((after.status == ps::error));
 }
 
-BOOST_AUTO_TEST_CASE(backoff_grows_exponentially_up_to_max_delay_or_stays_fixed) {
+BOOST_AUTO_TEST_CASE(
+  backoff_grows_exponentially_up_to_max_delay_or_stays_fixed) {
   retry_policy p;
   p.initial_ms = 1000;
   p.max_delay_ms = 5000;
@@ -171,7 +174,8 @@ BOOST_AUTO_TEST_CASE(a_step_output_moves_where_the_next_run_starts) {
   BOOST_TEST(!next(&rec, t, now));
 }
 
-BOOST_AUTO_TEST_CASE(retry_by_hand_queues_an_errored_process_and_keeps_its_attempts) {
+BOOST_AUTO_TEST_CASE(
+  retry_by_hand_queues_an_errored_process_and_keeps_its_attempts) {
   auto rec = running_with({});
   auto failed = must(next(&rec, fail_of(error_kind::exception), now));
   transition r;
@@ -217,7 +221,7 @@ BOOST_AUTO_TEST_CASE(schedule_events_are_not_a_processs_transitions) {
   BOOST_TEST((is(res.error(), errc::invalid_argument)));
 }
 
-// -- cron ----------------------------------------------------------------------------------
+// -- cron ---------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(cron_fields_lists_ranges_steps_and_names) {
   auto from = "2026-12-01T10:07:30Z"; // a Tuesday
@@ -257,16 +261,19 @@ BOOST_AUTO_TEST_CASE(cron_days_that_no_month_named_has_never_fire_and_fail) {
     BOOST_TEST((e.error().code == errc::invalid_argument));
     return e.error().context;
   };
-  BOOST_TEST(why("0 0 31 2 *") == "cron \"0 0 31 2 *\": day-of-month and "
-                                  "month: February never has day 31, so it "
-                                  "never fires");
-  BOOST_TEST(why("0 0 30,31 feb *") == "cron \"0 0 30,31 feb *\": "
-                                       "day-of-month and month: February never "
-                                       "has day 30, 31, so it never fires");
-  BOOST_TEST(why("0 0 31 4,6,9,11 *") == "cron \"0 0 31 4,6,9,11 *\": "
-                                         "day-of-month and month: April, June, "
-                                         "September, November never have day "
-                                         "31, so it never fires");
+  BOOST_TEST(why("0 0 31 2 *")
+             == "cron \"0 0 31 2 *\": day-of-month and "
+                "month: February never has day 31, so it "
+                "never fires");
+  BOOST_TEST(why("0 0 30,31 feb *")
+             == "cron \"0 0 30,31 feb *\": "
+                "day-of-month and month: February never "
+                "has day 30, 31, so it never fires");
+  BOOST_TEST(why("0 0 31 4,6,9,11 *")
+             == "cron \"0 0 31 4,6,9,11 *\": "
+                "day-of-month and month: April, June, "
+                "September, November never have day "
+                "31, so it never fires");
   BOOST_TEST(static_cast<bool>(parse_cron("0 0 31 * *")));
   BOOST_TEST(static_cast<bool>(parse_cron("0 0 30 1-3 *")));
 }
@@ -278,15 +285,18 @@ BOOST_AUTO_TEST_CASE(bad_cron_expressions_name_the_field) {
     BOOST_TEST((e.error().code == errc::invalid_argument));
     return e.error().context;
   };
-  BOOST_TEST(why("61 * * * *") == "cron \"61 * * * *\": minute: 61 is out of range 0-59");
-  BOOST_TEST(why("* * *") == "cron \"* * *\": expected 5 fields (minute hour "
-                             "day-of-month month day-of-week) or 6 (second "
-                             "first), got 3");
+  BOOST_TEST(why("61 * * * *")
+             == "cron \"61 * * * *\": minute: 61 is out of range 0-59");
+  BOOST_TEST(why("* * *")
+             == "cron \"* * *\": expected 5 fields (minute hour "
+                "day-of-month month day-of-week) or 6 (second "
+                "first), got 3");
   BOOST_TEST(why("* 5-2 * * *").find("hour: range 5-2 goes backwards")
              != std::string::npos);
   BOOST_TEST(why("* * * foo *").find("month: \"foo\" is not a valid value")
              != std::string::npos);
-  BOOST_TEST(why("*/0 * * * *").find("minute: step \"0\"") != std::string::npos);
+  BOOST_TEST(why("*/0 * * * *").find("minute: step \"0\"")
+             != std::string::npos);
   BOOST_TEST(why("* * 0 * *").find("day-of-month: 0 is out of range 1-31")
              != std::string::npos);
   BOOST_TEST(why("@sometimes").find("unknown shorthand") != std::string::npos);
@@ -296,8 +306,10 @@ BOOST_AUTO_TEST_CASE(bad_cron_expressions_name_the_field) {
 BOOST_AUTO_TEST_CASE(times_are_read_as_utc_timestamps_or_iso_8601) {
   BOOST_TEST(at("20261201100000") == at("2026-12-01T10:00:00Z"));
   BOOST_TEST(at("2026-12-01T11:00:00+01:00") == at("2026-12-01T10:00:00Z"));
-  BOOST_TEST(at("2026-12-01T10:00:00.250Z") == at("2026-12-01T10:00:00Z") + 250);
-  BOOST_TEST(iso_time(at("2026-12-01T10:00:00.250Z")) == "2026-12-01T10:00:00.250Z");
+  BOOST_TEST(at("2026-12-01T10:00:00.250Z")
+             == at("2026-12-01T10:00:00Z") + 250);
+  BOOST_TEST(iso_time(at("2026-12-01T10:00:00.250Z"))
+             == "2026-12-01T10:00:00.250Z");
   for (auto bad : {"tomorrow", "2026-12-01", "2026-12-01T10:00:00",
                    "20261301000000", "2026-12-01T10:00:00+1"})
     BOOST_TEST(!parse_time(bad), bad);
@@ -319,8 +331,9 @@ BOOST_AUTO_TEST_CASE(a_day_beyond_its_month_or_a_second_60_is_no_time) {
   BOOST_TEST(why("2026-04-31T00:00:00Z")
              == "\"2026-04-31T00:00:00Z\" is not a time: April 2026 has 30 "
                 "days, not 31");
-  BOOST_TEST(why("2026-02-30T00:00:00+01:00").find("February 2026 has 28 "
-                                                   "days, not 30")
+  BOOST_TEST(why("2026-02-30T00:00:00+01:00")
+               .find("February 2026 has 28 "
+                     "days, not 30")
              != std::string::npos);
   BOOST_TEST(why("2026-12-31T23:59:60Z")
              == "\"2026-12-31T23:59:60Z\" is not a time: second 60 (a leap "
@@ -328,7 +341,8 @@ BOOST_AUTO_TEST_CASE(a_day_beyond_its_month_or_a_second_60_is_no_time) {
                 "00 to 59");
   BOOST_TEST(why("20261231235960").find("second 60") != std::string::npos);
   // Leap years: every 4th, not every 100th, but every 400th.
-  BOOST_TEST(at("2028-02-29T10:00:00Z") == at("2028-02-28T10:00:00Z") + 86400000);
+  BOOST_TEST(at("2028-02-29T10:00:00Z")
+             == at("2028-02-28T10:00:00Z") + 86400000);
   BOOST_TEST(static_cast<bool>(parse_time("20000229000000")));
   BOOST_TEST(static_cast<bool>(parse_time("2026-04-30T23:59:59Z")));
 }

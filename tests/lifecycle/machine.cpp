@@ -28,21 +28,28 @@ const std::string pid = "0123456789abcdef0123456789abcdef";
 constexpr uint64_t now = 1'700'000'000'000;
 
 /// Where a process can be; `requested` is running with cancel_requested.
-enum class where { none, queued, running, requested, interrupted, finished,
-                   error, cancelled, held };
+enum class where {
+  none,
+  queued,
+  running,
+  requested,
+  interrupted,
+  finished,
+  error,
+  cancelled,
+  held
+};
 
-const where everywhere[] = {where::none,        where::queued,
-                            where::running,     where::requested,
-                            where::interrupted, where::finished,
-                            where::error,       where::cancelled,
-                            where::held};
+const where everywhere[]
+  = {where::none,      where::queued,      where::running,
+     where::requested, where::interrupted, where::finished,
+     where::error,     where::cancelled,   where::held};
 
-const tk every_kind[] = {tk::enqueue,        tk::claim,    tk::start,
-                         tk::step_started,   tk::step_completed,
-                         tk::progress,       tk::interrupt, tk::proceed,
-                         tk::finish,         tk::fail,     tk::cancel,
-                         tk::purge,          tk::retry,    tk::hold,
-                         tk::release};
+const tk every_kind[] = {tk::enqueue,      tk::claim,          tk::start,
+                         tk::step_started, tk::step_completed, tk::progress,
+                         tk::interrupt,    tk::proceed,        tk::finish,
+                         tk::fail,         tk::cancel,         tk::purge,
+                         tk::retry,        tk::hold,           tk::release};
 
 ps status_of(where w) {
   switch (w) {
@@ -249,8 +256,7 @@ std::string refusal_message(where w, tk k, errc code) {
     default:
       break;
   }
-  auto refusal = pid + ": cannot " + to_string(k) + " a " + status
-                 + " process";
+  auto refusal = pid + ": cannot " + to_string(k) + " a " + status + " process";
   if (k == tk::hold)
     return refusal + "; only a queued or delayed one can be held";
   if (k == tk::release)
@@ -266,7 +272,7 @@ outcome<process_record> apply_to(where w, const transition& t) {
 }
 
 outcome<process_record> apply_to(const process_record& rec,
-                                       const transition& t) {
+                                 const transition& t) {
   return procman::next(&rec, t, now);
 }
 
@@ -292,7 +298,8 @@ std::vector<char> bytes_of(const process_record& x) {
 
 BOOST_AUTO_TEST_SUITE(lifecycle_table)
 
-BOOST_AUTO_TEST_CASE(every_kind_from_every_state_is_legal_or_refused_as_the_diagram_says) {
+BOOST_AUTO_TEST_CASE(
+  every_kind_from_every_state_is_legal_or_refused_as_the_diagram_says) {
   size_t legal = 0;
   size_t illegal = 0;
   for (auto w : everywhere)
@@ -312,9 +319,9 @@ BOOST_AUTO_TEST_CASE(every_kind_from_every_state_is_legal_or_refused_as_the_diag
         BOOST_TEST(to_string(rec.status) == to_string(status_of(want.after)));
         // Only a cancel request sets the flag; what ends the process
         // leaves it.
-        BOOST_TEST(rec.cancel_requested
-                   == (want.after == where::requested
-                       || w == where::requested));
+        BOOST_TEST(
+          rec.cancel_requested
+          == (want.after == where::requested || w == where::requested));
         BOOST_TEST(rec.pid == pid);
         if (k != tk::purge)
           BOOST_TEST(rec.updated_at == now);
@@ -371,7 +378,8 @@ BOOST_AUTO_TEST_CASE(enqueue_makes_a_queued_record_of_the_spec) {
   BOOST_TEST(rec.steps[1].args == "null");
 }
 
-BOOST_AUTO_TEST_CASE(enqueue_refuses_a_bad_pid_and_a_bad_spec_naming_the_field) {
+BOOST_AUTO_TEST_CASE(
+  enqueue_refuses_a_bad_pid_and_a_bad_spec_naming_the_field) {
   auto bad_pid = of(tk::enqueue);
   bad_pid.pid = "ABC";
   auto err = refused(procman::next(nullptr, bad_pid, now));
@@ -395,8 +403,9 @@ BOOST_AUTO_TEST_CASE(enqueue_refuses_a_bad_pid_and_a_bad_spec_naming_the_field) 
              == R"(step "s0": field "class" must be a non-empty string)");
   BOOST_TEST(spec_error([](process_spec& s) { s.steps[0].args = "5"; })
              == R"(step "s0": field "args" must be an array or an object)");
-  BOOST_TEST(spec_error([](process_spec& s) { s.steps[0].args = "{"; }).find(
-               R"(step "s0": field "args": malformed JSON)")
+  BOOST_TEST(spec_error([](process_spec& s) {
+               s.steps[0].args = "{";
+             }).find(R"(step "s0": field "args": malformed JSON)")
              == 0u);
   BOOST_TEST(spec_error([](process_spec& s) {
                s.steps[0].args = R"({"k":1,"k":2})";
@@ -408,8 +417,9 @@ BOOST_AUTO_TEST_CASE(enqueue_refuses_a_bad_pid_and_a_bad_spec_naming_the_field) 
              == R"(step "s0": field "args" is nested deeper than 256 levels)");
   BOOST_TEST(spec_error([](process_spec& s) { s.data = "[]"; })
              == R"(spec: field "data" must be an object)");
-  BOOST_TEST(spec_error([](process_spec& s) { s.timeout = 31536001; })
-             == R"(spec: field "timeout" must be between 0 and 31536000 seconds)");
+  BOOST_TEST(
+    spec_error([](process_spec& s) { s.timeout = 31536001; })
+    == R"(spec: field "timeout" must be between 0 and 31536000 seconds)");
 }
 
 BOOST_AUTO_TEST_CASE(claim_starts_a_run_from_the_next_step) {
@@ -531,7 +541,8 @@ BOOST_AUTO_TEST_CASE(proceed_data_must_be_one_json_object_within_the_limits) {
     return render(err);
   };
   BOOST_TEST(error_of("[1,2]") == pid + ": proceed data must be a JSON object");
-  BOOST_TEST(error_of(R"({"k":1,"k":2})").find(pid + R"(: proceed data: field "k" used twice)")
+  BOOST_TEST(error_of(R"({"k":1,"k":2})")
+               .find(pid + R"(: proceed data: field "k" used twice)")
              == 0u);
   BOOST_TEST(error_of(nested_object(defaults::max_json_depth + 1))
              == pid + ": proceed data is nested deeper than 256 levels");

@@ -2,12 +2,12 @@
 // executor: each report line and each way an executor ends become the
 // transition the store records, or none.
 
+#include "procman/lifecycle/reports.hpp"
+
 #include <csignal>
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
-
-#include "procman/lifecycle/reports.hpp"
 
 using namespace procman;
 using tk = transition_kind;
@@ -69,12 +69,14 @@ BOOST_AUTO_TEST_CASE(final_lines_finish_interrupt_or_fail) {
   BOOST_TEST((t->kind == tk::finish));
   BOOST_TEST(t->output == R"({"y":2})");
   t = report_transition(
-    line(R"({"event":"interrupted","step":0,"output":{"ask":true}})"), 0, steps);
+    line(R"({"event":"interrupted","step":0,"output":{"ask":true}})"), 0,
+    steps);
   BOOST_TEST((t->kind == tk::interrupt));
   BOOST_TEST(t->step == 0u);
   BOOST_TEST(t->output == R"({"ask":true})");
   t = report_transition(
-    line(R"({"event":"error","error":{"kind":"exception","step":"b","message":"boom"}})"),
+    line(
+      R"({"event":"error","error":{"kind":"exception","step":"b","message":"boom"}})"),
     1, steps);
   BOOST_TEST((t->kind == tk::fail));
   BOOST_TEST((t->error.kind == error_kind::exception));
@@ -83,12 +85,13 @@ BOOST_AUTO_TEST_CASE(final_lines_finish_interrupt_or_fail) {
 }
 
 BOOST_AUTO_TEST_CASE(output_other_and_garbage_are_no_transition) {
-  BOOST_TEST(!report_transition(
-                line(R"({"event":"output","step":0,"stream":"stdout","data":"x"})"),
-                0, steps)
-                .has_value());
-  BOOST_TEST(!report_transition(line(R"({"event":"later"})"), 0, steps)
-                .has_value());
+  BOOST_TEST(
+    !report_transition(
+       line(R"({"event":"output","step":0,"stream":"stdout","data":"x"})"), 0,
+       steps)
+       .has_value());
+  BOOST_TEST(
+    !report_transition(line(R"({"event":"later"})"), 0, steps).has_value());
   BOOST_TEST(!report_transition(line("not json"), 0, steps).has_value());
 }
 
@@ -146,7 +149,8 @@ BOOST_AUTO_TEST_CASE(an_exit_without_a_result_is_a_crash) {
   auto x = exit_of(kill_reason::none);
   auto t = exit_transition(x);
   BOOST_TEST((t->error.kind == error_kind::crash));
-  BOOST_TEST(t->error.message == "executor exited with code 1 without a result");
+  BOOST_TEST(t->error.message
+             == "executor exited with code 1 without a result");
   x.code = -1;
   x.signal = SIGKILL;
   t = exit_transition(x);
@@ -156,7 +160,8 @@ BOOST_AUTO_TEST_CASE(an_exit_without_a_result_is_a_crash) {
   x.lease_lapsed = true;
   t = exit_transition(x);
   BOOST_TEST((t->error.kind == error_kind::runner_lost));
-  BOOST_TEST(t->error.message.find("lease ran out: runner r1") != std::string::npos);
+  BOOST_TEST(t->error.message.find("lease ran out: runner r1")
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(after_a_final_report_only_garbage_counts) {

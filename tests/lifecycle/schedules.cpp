@@ -71,7 +71,8 @@ BOOST_AUTO_TEST_CASE(a_schedule_refuses_not_before_since_its_cron_says_when) {
                 "meaning in a schedule (its cron expression says when)");
 }
 
-BOOST_AUTO_TEST_CASE(an_added_schedule_is_due_at_the_next_match_and_keeps_the_last_run) {
+BOOST_AUTO_TEST_CASE(
+  an_added_schedule_is_due_at_the_next_match_and_keeps_the_last_run) {
   auto x = hourly();
   BOOST_TEST(x.name == "hourly");
   BOOST_TEST(x.created_at == now);
@@ -111,7 +112,8 @@ BOOST_AUTO_TEST_CASE(a_due_schedule_enqueues_one_run_of_its_spec) {
   BOOST_TEST(t.spec.steps.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_run_moves_the_schedule_on_once_and_missed_runs_count_once) {
+BOOST_AUTO_TEST_CASE(
+  a_run_moves_the_schedule_on_once_and_missed_runs_count_once) {
   auto x = hourly();
   auto t = schedule_run(x, "0123456789abcdef0123456789abcdef");
   // Three hours late (no runner was up): one run, then the next full hour.

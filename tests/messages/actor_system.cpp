@@ -7,7 +7,6 @@
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
-
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/binary_deserializer.hpp>
@@ -20,6 +19,7 @@
 #include "procman/messages/fwd.hpp"
 #include "procman/messages/requests.hpp"
 #include "procman/messages/types.hpp"
+
 #include "samples.hpp"
 
 using namespace procman;
@@ -46,9 +46,7 @@ struct system_fixture {
     });
   }
 
-  ~system_fixture() {
-    self->send_exit(echo, caf::exit_reason::user_shutdown);
-  }
+  ~system_fixture() { self->send_exit(echo, caf::exit_reason::user_shutdown); }
 
   // Sends `x` to the echo actor and checks that the reply is `x`.
   template <class T>
@@ -145,10 +143,10 @@ BOOST_AUTO_TEST_CASE(atoms_and_payload_travel_together) {
 
 BOOST_AUTO_TEST_CASE(types_are_registered_under_their_names) {
   auto& types = sys.types();
-  for (auto name : {"procman::process_record", "procman::process_spec",
-                    "procman::transition", "procman::list_query",
-                    "procman::process_status",
-                    "std::vector<procman::process_record>"})
+  for (auto name :
+       {"procman::process_record", "procman::process_spec",
+        "procman::transition", "procman::list_query", "procman::process_status",
+        "std::vector<procman::process_record>"})
     BOOST_TEST(static_cast<bool>(types.make_value(name)), name);
 }
 

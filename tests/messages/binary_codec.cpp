@@ -2,12 +2,12 @@
 // bytes of CAF 0.17.6's binary_serializer for every stored type, reads what
 // CAF wrote, and refuses values that end early or run on.
 
-#include <boost/test/unit_test.hpp>
+#include "procman/messages/binary_codec.hpp"
 
+#include <boost/test/unit_test.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
-#include "procman/messages/binary_codec.hpp"
 #include "procman/persistence/codec.hpp"
 
 #include "samples.hpp"
@@ -175,7 +175,8 @@ BOOST_AUTO_TEST_CASE(edge_values_are_written_as_caf_writes_them) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_count_beyond_the_bytes_left_is_refused_without_reading_on) {
+BOOST_AUTO_TEST_CASE(
+  a_count_beyond_the_bytes_left_is_refused_without_reading_on) {
   // A sequence that claims 2^31 elements in a 6-byte value.
   std::vector<char> bytes{'\x80', '\x80', '\x80', '\x80', '\x08', 'x'};
   std::vector<std::string> xs;

@@ -44,13 +44,14 @@ void check_names_round_trip(const std::vector<E>& values) {
 
 template <class E>
 void check_unknown_text_rejected() {
-  for (auto text : {"", "bogus", "unknown", " queued", "Running", "1", "pending "})
+  for (auto text :
+       {"", "bogus", "unknown", " queued", "Running", "1", "pending "})
     BOOST_TEST(!from_string<E>(text).has_value(), "accepted '" << text << "'");
 }
 
 } // namespace
 
-// -- errors -----------------------------------------------------------------------
+// -- errors -------------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(errors)
 
@@ -72,7 +73,8 @@ BOOST_AUTO_TEST_CASE(errors_carry_category_and_code) {
 BOOST_AUTO_TEST_CASE(is_checks_the_category) {
   // sec::unexpected_message has code 1 like errc::unknown_process.
   caf::error other = caf::sec::unexpected_message;
-  BOOST_TEST_REQUIRE(other.code() == static_cast<uint8_t>(errc::unknown_process));
+  BOOST_TEST_REQUIRE(other.code()
+                     == static_cast<uint8_t>(errc::unknown_process));
   BOOST_TEST(!is(other, errc::unknown_process));
   BOOST_TEST(!is(caf::error{}, errc::unknown_process));
 }
@@ -87,7 +89,8 @@ BOOST_AUTO_TEST_CASE(every_code_round_trips_through_make_error) {
 
 BOOST_AUTO_TEST_CASE(caf_make_error_agrees) {
   // The CAF_ERROR_CODE_ENUM path builds the same error.
-  auto err = caf::make_error(errc::store_damaged, std::string("meta unreadable"));
+  auto err = caf::make_error(errc::store_damaged,
+                             std::string("meta unreadable"));
   BOOST_TEST(is(err, errc::store_damaged));
   BOOST_TEST(render(err) == "meta unreadable");
   BOOST_TEST((err == make_error(errc::store_damaged, "meta unreadable")));
@@ -128,7 +131,8 @@ BOOST_AUTO_TEST_CASE(caf_errors_become_timeouts_or_connect_failures) {
   BOOST_TEST(is(timed_out, errc::timeout));
   BOOST_TEST(timed_out.context.find("request_timeout") != std::string::npos,
              timed_out.context);
-  BOOST_TEST(is(to_failure(caf::sec::cannot_connect_to_node), errc::connect_failure));
+  BOOST_TEST(
+    is(to_failure(caf::sec::cannot_connect_to_node), errc::connect_failure));
   auto kept = to_outcome(caf::expected<int>{make_error(errc::queue_empty, "")});
   BOOST_REQUIRE(!kept);
   BOOST_TEST(is(kept.error(), errc::queue_empty));
@@ -159,7 +163,7 @@ BOOST_AUTO_TEST_CASE(every_code_has_a_distinct_name) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- enum names -------------------------------------------------------------------
+// -- enum names ---------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(enum_names)
 
@@ -208,7 +212,8 @@ BOOST_AUTO_TEST_CASE(terminal_statuses) {
   for (auto x : all_process_statuses())
     if (is_terminal(x))
       terminal.insert(to_string(x));
-  BOOST_TEST((terminal == std::set<std::string>{"finished", "error", "cancelled"}));
+  BOOST_TEST(
+    (terminal == std::set<std::string>{"finished", "error", "cancelled"}));
 }
 
 BOOST_AUTO_TEST_CASE(last_completed_step_names_the_step) {

@@ -78,7 +78,7 @@ process_record three_step_record(process_status status) {
   process_record x;
   x.pid = "00112233445566778899aabbccddeeff";
   x.status = status;
-  x.created_at = 1700000000123;  // 2023-11-14 22:13:20 UTC
+  x.created_at = 1700000000123; // 2023-11-14 22:13:20 UTC
   x.timeout = 90;
   for (auto name : {"zeta", "alpha", "mid"}) {
     step_spec s;
@@ -96,14 +96,14 @@ process_record three_step_record(process_status status) {
   return x;
 }
 
-const std::set<std::string> info_keys = {
-  "pid",     "status", "created_at", "started_at",          "finished_at",
-  "timeout", "steps",  "output",     "last_completed_step", "progress",
-  "error"};
+const std::set<std::string> info_keys
+  = {"pid",     "status", "created_at", "started_at",          "finished_at",
+     "timeout", "steps",  "output",     "last_completed_step", "progress",
+     "error"};
 
 } // namespace
 
-// -- parse_json, merge_objects, timestamp, now_ms -------------------------------
+// -- parse_json, merge_objects, timestamp, now_ms -----------------------------
 
 BOOST_AUTO_TEST_SUITE(json_helpers)
 
@@ -148,12 +148,14 @@ BOOST_AUTO_TEST_CASE(merge_objects_overlay_wins_at_top_level) {
   auto base = parse(R"({"a": 1, "b": {"x": 1, "y": 2}, "c": 3})");
   auto over = parse(R"({"b": {"z": 9}, "c": null, "d": [4]})").as_object();
   auto merged = merge_objects(base, over);
-  BOOST_TEST(json::value(merged) == parse(R"({"a": 1, "b": {"z": 9}, "c": null, "d": [4]})"));
+  BOOST_TEST(json::value(merged)
+             == parse(R"({"a": 1, "b": {"z": 9}, "c": null, "d": [4]})"));
   // Nested objects are replaced, not merged.
   BOOST_TEST(!merged.at("b").as_object().contains("x"));
   // Neither input changes.
   BOOST_TEST(base == parse(R"({"a": 1, "b": {"x": 1, "y": 2}, "c": 3})"));
-  BOOST_TEST(json::value(over) == parse(R"({"b": {"z": 9}, "c": null, "d": [4]})"));
+  BOOST_TEST(json::value(over)
+             == parse(R"({"b": {"z": 9}, "c": null, "d": [4]})"));
 }
 
 BOOST_AUTO_TEST_CASE(merge_objects_treats_a_non_object_base_as_empty) {
@@ -190,7 +192,7 @@ BOOST_AUTO_TEST_CASE(now_ms_is_unix_milliseconds) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- render_info ------------------------------------------------------------------
+// -- render_info --------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(render_info_tests)
 
@@ -299,7 +301,8 @@ BOOST_AUTO_TEST_CASE(interrupted_process_shows_output_and_last_step) {
   x.output = R"({"need":"approval"})";
   auto info = render_info(x);
   BOOST_TEST(info.at("last_completed_step").as_string() == "alpha");
-  BOOST_TEST(info.at("output").as_object().at("need").as_string() == "approval");
+  BOOST_TEST(info.at("output").as_object().at("need").as_string()
+             == "approval");
   BOOST_TEST(info.at("finished_at").is_null());
   BOOST_TEST(info.at("progress").is_null());
   BOOST_TEST(info.at("error").is_null());

@@ -19,7 +19,7 @@
 
 namespace procman::test {
 
-// -- equality -------------------------------------------------------------------
+// -- equality -----------------------------------------------------------------
 // Deliberately not operator==: the headers may grow their own one day.
 
 inline bool same(const step_spec& x, const step_spec& y) {
@@ -59,11 +59,10 @@ inline bool same(const error_info& x, const error_info& y) {
 }
 
 inline bool same(const process_record& x, const process_record& y) {
-  return x.pid == y.pid && x.status == y.status
-         && x.created_at == y.created_at && x.started_at == y.started_at
-         && x.updated_at == y.updated_at && x.finished_at == y.finished_at
-         && x.timeout == y.timeout && same(x.steps, y.steps)
-         && x.step_states == y.step_states
+  return x.pid == y.pid && x.status == y.status && x.created_at == y.created_at
+         && x.started_at == y.started_at && x.updated_at == y.updated_at
+         && x.finished_at == y.finished_at && x.timeout == y.timeout
+         && same(x.steps, y.steps) && x.step_states == y.step_states
          && x.last_completed == y.last_completed && x.next_step == y.next_step
          && x.data == y.data && x.output == y.output
          && same(x.progress, y.progress) && same(x.error, y.error)
@@ -74,12 +73,11 @@ inline bool same(const process_record& x, const process_record& y) {
 
 inline bool same(const transition& x, const transition& y) {
   return x.kind == y.kind && x.pid == y.pid && x.source == y.source
-         && x.runner == y.runner && x.step == y.step
-         && x.exec_pid == y.exec_pid && x.timeout == y.timeout
-         && same(x.spec, y.spec) && x.data == y.data && x.output == y.output
-         && same(x.progress, y.progress) && same(x.error, y.error)
-         && x.exec_path == y.exec_path && x.spawn_errno == y.spawn_errno
-         && x.garbage == y.garbage;
+         && x.runner == y.runner && x.step == y.step && x.exec_pid == y.exec_pid
+         && x.timeout == y.timeout && same(x.spec, y.spec) && x.data == y.data
+         && x.output == y.output && same(x.progress, y.progress)
+         && same(x.error, y.error) && x.exec_path == y.exec_path
+         && x.spawn_errno == y.spawn_errno && x.garbage == y.garbage;
 }
 
 inline bool same(const log_entry& x, const log_entry& y) {
@@ -106,7 +104,7 @@ bool same(const std::vector<T>& xs, const std::vector<T>& ys) {
   return true;
 }
 
-// -- samples --------------------------------------------------------------------
+// -- samples ------------------------------------------------------------------
 // JSON payloads are compact (as boost::json::serialize writes them) so that
 // they survive a JSON round trip byte for byte.
 
@@ -150,8 +148,8 @@ inline error_info sample_error() {
   return x;
 }
 
-inline process_record sample_record(const std::string& pid
-                                    = "0123456789abcdef0123456789abcdef") {
+inline process_record
+sample_record(const std::string& pid = "0123456789abcdef0123456789abcdef") {
   process_record x;
   x.pid = pid;
   x.status = process_status::interrupted;
@@ -236,12 +234,12 @@ inline std::vector<transition> sample_transitions() {
   return {sample_transition(), second};
 }
 
-// -- enum values ------------------------------------------------------------------
+// -- enum values --------------------------------------------------------------
 
 inline std::vector<process_status> all_process_statuses() {
   using e = process_status;
-  return {e::queued, e::running, e::interrupted,
-          e::finished, e::error, e::cancelled};
+  return {e::queued,   e::running, e::interrupted,
+          e::finished, e::error,   e::cancelled};
 }
 
 inline std::vector<step_status> all_step_statuses() {
@@ -251,18 +249,18 @@ inline std::vector<step_status> all_step_statuses() {
 
 inline std::vector<error_kind> all_error_kinds() {
   using e = error_kind;
-  return {e::none,    e::exception, e::spec,       e::output,
+  return {e::none,    e::exception, e::spec,        e::output,
           e::timeout, e::crash,     e::runner_lost, e::node_lost};
 }
 
 inline std::vector<transition_kind> all_transition_kinds() {
   using e = transition_kind;
-  return {e::enqueue,   e::claim,   e::start,          e::step_started,
+  return {e::enqueue,        e::claim,    e::start,     e::step_started,
           e::step_completed, e::progress, e::interrupt, e::proceed,
-          e::finish,    e::fail,    e::cancel,         e::purge};
+          e::finish,         e::fail,     e::cancel,    e::purge};
 }
 
-// -- round trips ------------------------------------------------------------------
+// -- round trips --------------------------------------------------------------
 
 /// Serializes `x` with caf::binary_serializer and reads it back; fails the
 /// test if either direction reports an error or leaves bytes unread.

@@ -53,8 +53,7 @@ outcome<progress_info> read_back(const json::value& v, const progress_info*) {
 outcome<error_info> read_back(const json::value& v, const error_info*) {
   return read_error_info(v);
 }
-outcome<process_record> read_back(const json::value& v,
-                                  const process_record*) {
+outcome<process_record> read_back(const json::value& v, const process_record*) {
   return read_process_record(v);
 }
 
@@ -191,7 +190,7 @@ BOOST_AUTO_TEST_CASE(truncated_bytes_are_an_error) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- JSON -----------------------------------------------------------------------
+// -- JSON ---------------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(json_roundtrip_tests)
 

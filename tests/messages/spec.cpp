@@ -45,7 +45,7 @@ std::string parse_error(const std::string& text) {
 
 BOOST_AUTO_TEST_SUITE(spec_parsing)
 
-// -- accepted specs -------------------------------------------------------------
+// -- accepted specs -----------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(object_form_keeps_order_and_fields) {
   auto spec = parse_ok(R"({
@@ -61,7 +61,8 @@ BOOST_AUTO_TEST_CASE(object_form_keeps_order_and_fields) {
   BOOST_TEST(spec.steps[0].name == "zeta"); // spec order, not sorted
   BOOST_TEST(spec.steps[0].cls == "Fetch");
   BOOST_TEST(spec.steps[0].args == R"({"url":"http://x","n":[1,2]})");
-  BOOST_TEST((spec.steps[0].services == std::vector<std::string>{"http", "cache"}));
+  BOOST_TEST(
+    (spec.steps[0].services == std::vector<std::string>{"http", "cache"}));
   BOOST_TEST(spec.steps[1].name == "alpha");
   BOOST_TEST(spec.steps[1].cls == "Load");
   BOOST_TEST(spec.steps[1].args == "null");
@@ -83,8 +84,8 @@ BOOST_AUTO_TEST_CASE(array_form_keeps_order_and_fields) {
   BOOST_TEST(spec.steps[1].name == "two");
   BOOST_TEST(spec.steps[1].args == "null");
   // The object form of services keeps the service names, in order.
-  BOOST_TEST((spec.steps[1].services
-              == std::vector<std::string>{"main-db", "syslog"}));
+  BOOST_TEST(
+    (spec.steps[1].services == std::vector<std::string>{"main-db", "syslog"}));
   BOOST_TEST(spec.timeout == 0u);
   BOOST_TEST(spec.data == "{}");
 }
@@ -97,7 +98,8 @@ BOOST_AUTO_TEST_CASE(null_timeout_and_data_mean_defaults) {
 }
 
 BOOST_AUTO_TEST_CASE(value_overload_agrees_with_text_overload) {
-  auto text = std::string(R"({"steps": [{"name": "a", "class": "A"}], "timeout": 5})");
+  auto text
+    = std::string(R"({"steps": [{"name": "a", "class": "A"}], "timeout": 5})");
   auto v = parse_json(text);
   BOOST_REQUIRE(v);
   auto from_value = parse_spec(*v);
@@ -111,7 +113,7 @@ BOOST_AUTO_TEST_CASE(rendered_spec_parses_back) {
   BOOST_TEST((same(parse_ok(text), spec)), text);
 }
 
-// -- rejected specs -------------------------------------------------------------
+// -- rejected specs -----------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(malformed_json_names_the_offset) {
   //                            0123456789
@@ -174,7 +176,8 @@ BOOST_AUTO_TEST_CASE(step_not_an_object) {
 BOOST_AUTO_TEST_CASE(args_a_string) {
   auto err = parse_error(
     R"({"steps": {"fetch": {"class": "F", "args": "http://x"}}})");
-  BOOST_TEST(err == "step \"fetch\": field \"args\" must be an array or an object");
+  BOOST_TEST(err
+             == "step \"fetch\": field \"args\" must be an array or an object");
   err = parse_error(R"({"steps": {"fetch": {"class": "F", "args": 3}}})");
   BOOST_TEST(contains(err, "step \"fetch\": field \"args\""), err);
 }
@@ -226,7 +229,8 @@ BOOST_AUTO_TEST_CASE(repeated_fields_are_rejected) {
     R"({"steps": {"a": {"class": "A", "args": [], "class": "B"}}})");
   BOOST_TEST(err == "step \"a\": field \"class\" used twice");
   // The offset is that of the repeated key's closing quote.
-  err = parse_error(R"({"timeout": 1, "steps": {"a": {"class": "A"}}, "timeout": 2})");
+  err = parse_error(
+    R"({"timeout": 1, "steps": {"a": {"class": "A"}}, "timeout": 2})");
   BOOST_TEST(err == "spec: field \"timeout\" used twice at offset 55");
   // Different objects may use the same keys.
   auto spec = parse_ok(R"({"steps": {"a": {"class": "A", "args": {"a": 1}},
@@ -236,8 +240,7 @@ BOOST_AUTO_TEST_CASE(repeated_fields_are_rejected) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_top_level_field) {
-  auto err = parse_error(
-    R"({"steps": {"a": {"class": "A"}}, "retries": 3})");
+  auto err = parse_error(R"({"steps": {"a": {"class": "A"}}, "retries": 3})");
   BOOST_TEST(err == "spec: unknown field \"retries\"");
 }
 
@@ -245,8 +248,8 @@ BOOST_AUTO_TEST_CASE(timeout_negative_or_not_a_number) {
   auto err = parse_error(R"({"steps": {"a": {"class": "A"}}, "timeout": -5})");
   BOOST_TEST(contains(err, "field \"timeout\" must be between 0 and"), err);
   for (auto t : {R"("10")", "true", "[10]", "{}"}) {
-    err = parse_error(std::string(R"({"steps": {"a": {"class": "A"}}, "timeout": )")
-                      + t + "}");
+    err = parse_error(
+      std::string(R"({"steps": {"a": {"class": "A"}}, "timeout": )") + t + "}");
     BOOST_TEST(contains(err, "field \"timeout\" must be a number"), err);
   }
   err = parse_error(R"({"steps": {"a": {"class": "A"}}, "timeout": 1e12})");
@@ -255,8 +258,8 @@ BOOST_AUTO_TEST_CASE(timeout_negative_or_not_a_number) {
 
 BOOST_AUTO_TEST_CASE(data_not_an_object) {
   for (auto d : {"[1]", R"("x")", "3", "false"}) {
-    auto err = parse_error(std::string(R"({"steps": {"a": {"class": "A"}}, "data": )")
-                           + d + "}");
+    auto err = parse_error(
+      std::string(R"({"steps": {"a": {"class": "A"}}, "data": )") + d + "}");
     BOOST_TEST(err == "spec: field \"data\" must be an object");
   }
 }
@@ -276,19 +279,21 @@ BOOST_AUTO_TEST_CASE(data_and_args_at_the_depth_limit_are_kept_whole) {
 BOOST_AUTO_TEST_CASE(data_or_args_one_level_deeper_are_refused_by_name) {
   auto limit = std::to_string(defaults::max_json_depth);
   auto deeper = nested_object(defaults::max_json_depth + 1);
-  BOOST_TEST(parse_error(R"({"steps": {"a": {"class": "A"}}, "data": )" + deeper + "}")
-             == "spec: field \"data\" is nested deeper than " + limit + " levels");
-  BOOST_TEST(parse_error(R"({"steps": {"a": {"class": "A", "args": )" + deeper + "}}}")
-             == "step \"a\": field \"args\" is nested deeper than " + limit
-                  + " levels");
-  BOOST_TEST(parse_error(R"({"steps": [{"name": "b", "class": "A", "args": [)" + deeper
-                         + "]}]}")
+  BOOST_TEST(
+    parse_error(R"({"steps": {"a": {"class": "A"}}, "data": )" + deeper + "}")
+    == "spec: field \"data\" is nested deeper than " + limit + " levels");
+  BOOST_TEST(
+    parse_error(R"({"steps": {"a": {"class": "A", "args": )" + deeper + "}}}")
+    == "step \"a\": field \"args\" is nested deeper than " + limit + " levels");
+  BOOST_TEST(parse_error(R"({"steps": [{"name": "b", "class": "A", "args": [)"
+                         + deeper + "]}]}")
              == "step \"b\": field \"args\" is nested deeper than " + limit
                   + " levels");
   // Far deeper than any envelope: still named, not "must be an object".
   auto far = nested_object(100000);
-  BOOST_TEST(parse_error(R"({"steps": {"a": {"class": "A"}}, "data": )" + far + "}")
-             == "spec: field \"data\" is nested deeper than " + limit + " levels");
+  BOOST_TEST(
+    parse_error(R"({"steps": {"a": {"class": "A"}}, "data": )" + far + "}")
+    == "spec: field \"data\" is nested deeper than " + limit + " levels");
 }
 
 BOOST_AUTO_TEST_CASE(user_json_refuses_repeated_keys_and_deep_nesting_by_name) {
@@ -306,7 +311,8 @@ BOOST_AUTO_TEST_CASE(user_json_refuses_repeated_keys_and_deep_nesting_by_name) {
   BOOST_TEST(error_of(R"({"x": [{"k": 1, "k": 1}]})")
              == "--data: field \"k\" used twice at offset 18");
   auto limit = defaults::max_json_depth;
-  BOOST_TEST(static_cast<bool>(parse_user_json(nested_object(limit), "--data")));
+  BOOST_TEST(
+    static_cast<bool>(parse_user_json(nested_object(limit), "--data")));
   BOOST_TEST(error_of(nested_object(limit + 1))
              == "--data is nested deeper than " + std::to_string(limit)
                   + " levels");

@@ -1,6 +1,8 @@
 // Durations and sizes as users write them (one parser for every flag and
 // setting), and the info text the CLI prints (percent with two decimals).
 
+#include "procman/messages/units.hpp"
+
 #include <string>
 
 #include <boost/json.hpp>
@@ -8,7 +10,6 @@
 
 #include "procman/messages/error.hpp"
 #include "procman/messages/render.hpp"
-#include "procman/messages/units.hpp"
 
 namespace json = boost::json;
 using namespace procman;

@@ -58,14 +58,14 @@ BOOST_AUTO_TEST_CASE(the_socket_is_private_under_a_permissive_umask) {
   BOOST_REQUIRE(!bell.bind(tmp.str()));
   BOOST_TEST(mode_of(tmp.str() + "/doorbell.sock").mode == 0600u);
   ring_doorbell(tmp.str());
-  BOOST_TEST(readable(bell.fd(), 1000));  // its owner still rings it
+  BOOST_TEST(readable(bell.fd(), 1000)); // its owner still rings it
 }
 
 BOOST_AUTO_TEST_CASE(ringing_without_a_listener_is_a_no_op) {
   temp_dir tmp;
-  ring_doorbell(tmp.str());                      // no socket: ENOENT
-  ring_doorbell(tmp.str() + "/missing/dir");     // no directory
-  ring_doorbell(std::string(300, 'x'));          // path too long
+  ring_doorbell(tmp.str());                  // no socket: ENOENT
+  ring_doorbell(tmp.str() + "/missing/dir"); // no directory
+  ring_doorbell(std::string(300, 'x'));      // path too long
   {
     doorbell bell;
     BOOST_REQUIRE(!bell.bind(tmp.str()));

@@ -64,8 +64,10 @@ BOOST_AUTO_TEST_CASE(claims_take_the_highest_priority_first_fifo_within_one) {
   BOOST_TEST(claim_all() == want, boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(a_delayed_process_is_claimed_only_when_due_and_blocks_nothing) {
-  auto late = enqueue(with(R"(, "not_before": ")" + iso_time(clock + 5000) + "\""));
+BOOST_AUTO_TEST_CASE(
+  a_delayed_process_is_claimed_only_when_due_and_blocks_nothing) {
+  auto late
+    = enqueue(with(R"(, "not_before": ")" + iso_time(clock + 5000) + "\""));
   auto now = enqueue(with(""));
   BOOST_TEST(must(st->next_wake()) == clock + 5000);
   BOOST_TEST(claim_all() == std::vector<std::string>{now});
@@ -76,7 +78,8 @@ BOOST_AUTO_TEST_CASE(a_delayed_process_is_claimed_only_when_due_and_blocks_nothi
   BOOST_TEST(claim_all() == std::vector<std::string>{late});
   BOOST_TEST(must(st->next_wake()) == 0u);
   // Cancelled while delayed: gone from the delayed index too.
-  auto gone = enqueue(with(R"(, "not_before": ")" + iso_time(clock + 1000) + "\""));
+  auto gone
+    = enqueue(with(R"(, "not_before": ")" + iso_time(clock + 1000) + "\""));
   must(st->apply(front_door::cancel(gone)));
   BOOST_TEST(must(st->next_wake()) == 0u);
   clock += 2000;
@@ -120,7 +123,9 @@ BOOST_AUTO_TEST_CASE(a_unique_key_is_held_while_the_process_may_run) {
   auto fourth = enqueue(spec);
   auto res = st->apply(*front_door::retry(third));
   BOOST_REQUIRE(!res);
-  BOOST_TEST(render(res.error()) == third + ": cannot retry: its key \"k\" is held by process " + fourth);
+  BOOST_TEST(render(res.error())
+             == third + ": cannot retry: its key \"k\" is held by process "
+                  + fourth);
 }
 
 BOOST_AUTO_TEST_CASE(a_due_schedule_fires_once_and_missed_runs_are_one) {
@@ -166,8 +171,8 @@ BOOST_AUTO_TEST_CASE(two_stores_on_one_directory_fire_each_due_time_once) {
   auto opts = fast(tmp.str() + "/store");
   opts.clock = [this] { return clock; };
   auto other = must(store::open(opts));
-  must(st->apply(*front_door::schedule_add("tick", "* * * * * *",
-                                           *parse_spec(with("")))));
+  must(st->apply(
+    *front_door::schedule_add("tick", "* * * * * *", *parse_spec(with("")))));
   uint32_t fired = 0;
   for (int i = 0; i < 50; ++i) {
     clock += 1000;
@@ -178,7 +183,7 @@ BOOST_AUTO_TEST_CASE(two_stores_on_one_directory_fire_each_due_time_once) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- schema 1 -----------------------------------------------------------------------------
+// -- schema 1 -----------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(store_upgrade)
 
@@ -226,7 +231,8 @@ BOOST_AUTO_TEST_CASE(a_schema_1_store_is_upgraded_and_keeps_its_queue_order) {
       MDB_val rv;
       BOOST_REQUIRE(mdb_get(txn, processes, &rk, &rv) == 0);
       process_record rec;
-      BOOST_REQUIRE(codec::decode(static_cast<char*>(rv.mv_data), rv.mv_size, rec));
+      BOOST_REQUIRE(
+        codec::decode(static_cast<char*>(rv.mv_data), rv.mv_size, rec));
       std::vector<char> buf{1};
       caf::binary_serializer sink{nullptr, buf};
       codec::record_v1 view{rec};

@@ -24,7 +24,7 @@ using tk = transition_kind;
 namespace {
 
 // -- the layout of version 1, copied here so that the test does not depend
-// on the library's own copy ----------------------------------------------------
+// on the library's own copy -----------------------------------------------
 
 struct v1_transition {
   transition_kind kind = transition_kind::enqueue;
@@ -97,7 +97,8 @@ std::vector<v1_log_entry> old_entries() {
   add(tk::enqueue, p1,
       R"({"steps":[{"name":"a","class":"procman.set","args":{"k":1},)"
       R"("services":[]}],"timeout":0,"data":{"n":1}})")
-    ->what.source = "client";
+    ->what.source
+    = "client";
   add(tk::start, p1, R"({"timeout":90})")->what.exec_pid = 4711;
   add(tk::interrupt, p1, R"({"asked":true})")->what.step = 0;
   add(tk::proceed, p1, R"({"answer":"yes"})")->what.source = "client";
@@ -162,14 +163,16 @@ BOOST_AUTO_TEST_CASE(entries_of_an_old_store_are_read_with_typed_fields) {
   BOOST_TEST(entries[6].what.spawn_errno == 0);
   // Exported, they look as an old procman exported them.
   auto start = log_line(entries[1]);
-  BOOST_TEST(boost::json::serialize(start.at("payload")) == R"({"timeout":90})");
+  BOOST_TEST(boost::json::serialize(start.at("payload"))
+             == R"({"timeout":90})");
   auto enqueue = log_line(entries[0]);
   BOOST_TEST(boost::json::serialize(enqueue.at("payload"))
              == R"({"steps":[{"name":"a","class":"procman.set","args":{"k":1},)"
                 R"("services":[]}],"timeout":0,"data":{"n":1}})");
 }
 
-BOOST_AUTO_TEST_CASE(new_entries_follow_the_old_ones_and_the_schema_is_upgraded) {
+BOOST_AUTO_TEST_CASE(
+  new_entries_follow_the_old_ones_and_the_schema_is_upgraded) {
   temp_dir tmp;
   auto dir = tmp.str() + "/store";
   auto old = old_entries();

@@ -50,7 +50,8 @@ std::vector<int> fds_under(const std::string& dir) {
     char target[4096];
     auto link = std::string{"/proc/self/fd/"} + e->d_name;
     auto n = readlink(link.c_str(), target, sizeof(target) - 1);
-    if (n > 0 && std::string(target, static_cast<size_t>(n)).rfind(prefix, 0) == 0)
+    if (n > 0
+        && std::string(target, static_cast<size_t>(n)).rfind(prefix, 0) == 0)
       out.push_back(std::atoi(e->d_name));
   }
   closedir(d);

@@ -109,7 +109,8 @@ BOOST_AUTO_TEST_CASE(the_oldest_output_is_dropped_beyond_the_limit) {
   BOOST_TEST(log.dropped_bytes == 8u);
   // A chunk larger than the limit keeps its end, at a character boundary.
   // (12 bytes, the cut at 2 falls inside the "é" and moves past it.)
-  write(*st, {chunk_of(rec.pid, "0\xc3\xa9" "123456789")});
+  write(*st, {chunk_of(rec.pid, "0\xc3\xa9"
+                                "123456789")});
   log = must(st->read_output(rec.pid));
   BOOST_TEST(text_of(log) == "d123456789");
   BOOST_TEST(log.kept_bytes == 10u);
@@ -143,7 +144,7 @@ BOOST_AUTO_TEST_CASE(a_purged_process_takes_its_output_along) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- settings and purge ---------------------------------------------------------------
+// -- settings and purge -------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(store_settings, store_fixture)
 
@@ -209,7 +210,7 @@ BOOST_AUTO_TEST_CASE(a_purge_with_its_own_age_keeps_the_log_for_the_retention) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- schema 2 -----------------------------------------------------------------------
+// -- schema 2 -----------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(store_upgrade_3)
 

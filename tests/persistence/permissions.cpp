@@ -5,11 +5,10 @@
 #include <fstream>
 #include <string>
 
+#include <boost/test/unit_test.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <boost/test/unit_test.hpp>
 
 #include "fixtures/preconditions.hpp"
 #include "persistence/store_fixture.hpp"
@@ -57,8 +56,9 @@ BOOST_AUTO_TEST_CASE(a_store_owned_by_another_user_is_refused,
   BOOST_REQUIRE(!res);
   BOOST_TEST((is(res.error(), errc::store_access)));
   BOOST_TEST(render(res.error())
-             == "store " + dir + " is owned by uid 65534 (nobody), not by uid 0 "
-                "(root); refusing to use it");
+             == "store " + dir
+                  + " is owned by uid 65534 (nobody), not by uid 0 "
+                    "(root); refusing to use it");
   BOOST_TEST(!fs::exists(dir + "/data.mdb"));
   BOOST_TEST(!fs::exists(dir + "/lock.mdb"));
 }
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(a_group_or_world_writable_store_is_refused) {
     BOOST_TEST(render(res.error())
                == "store " + dir + " has mode " + octal
                     + " (group/world-writable); refusing to use it");
-    BOOST_TEST(mode_of(dir).mode == mode);  // left as it was
+    BOOST_TEST(mode_of(dir).mode == mode); // left as it was
   }
 }
 

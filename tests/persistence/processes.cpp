@@ -323,7 +323,7 @@ BOOST_AUTO_TEST_CASE(threads_share_one_store_while_the_map_grows) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- scale ----------------------------------------------------------------------
+// -- scale --------------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(store_scale)
 

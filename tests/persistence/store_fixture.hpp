@@ -86,9 +86,7 @@ struct store_fixture {
   uint64_t clock_ms = 1'600'000'000'000;
   std::unique_ptr<store> st;
 
-  store_fixture() {
-    st = must(store::open(options()), "store::open");
-  }
+  store_fixture() { st = must(store::open(options()), "store::open"); }
 
   store_options options() {
     store_options opts;
@@ -110,9 +108,7 @@ struct store_fixture {
     return apply(make_transition(kind, pid));
   }
 
-  uint64_t last_seq() {
-    return must(st->stats(), "stats").last_seq;
-  }
+  uint64_t last_seq() { return must(st->stats(), "stats").last_seq; }
 
   /// Brings a fresh process into `s` through legal transitions.
   process_record make_in(process_status s) {

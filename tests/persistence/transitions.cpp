@@ -24,10 +24,10 @@ namespace {
 const ps all_statuses[] = {ps::queued,   ps::running, ps::interrupted,
                            ps::finished, ps::error,   ps::cancelled};
 
-const tk all_kinds[] = {tk::claim,    tk::start,  tk::step_started,
+const tk all_kinds[] = {tk::claim,          tk::start,    tk::step_started,
                         tk::step_completed, tk::progress, tk::interrupt,
-                        tk::proceed,  tk::finish, tk::fail,
-                        tk::cancel,   tk::purge};
+                        tk::proceed,        tk::finish,   tk::fail,
+                        tk::cancel,         tk::purge};
 
 /// What applying `k` to a process in `s` must do: errc{} = legal.
 errc expected_outcome(ps s, tk k) {
@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(enqueue_creates_a_queued_record_and_logs_it) {
   BOOST_TEST(rec.created_at == clock_ms);
   BOOST_TEST(rec.updated_at == clock_ms);
   BOOST_TEST(rec.started_at == 0u);
-  BOOST_TEST(rec.timeout == 0u);  // the runner's default applies
+  BOOST_TEST(rec.timeout == 0u); // the runner's default applies
   BOOST_TEST(rec.steps.size() == 3u);
   BOOST_TEST(rec.steps[1].name == "s1");
   BOOST_TEST(rec.steps[1].cls == "echo");
@@ -296,8 +296,10 @@ BOOST_AUTO_TEST_CASE(interrupt_then_proceed_merges_and_requeues) {
   BOOST_TEST(rec.runner == "r9");
 }
 
-BOOST_AUTO_TEST_CASE(a_transition_under_a_remembered_request_key_is_answered_not_applied_again) {
-  const std::string start_key(32, 'a'), cancel_key(32, 'b'), proceed_key(32, 'c');
+BOOST_AUTO_TEST_CASE(
+  a_transition_under_a_remembered_request_key_is_answered_not_applied_again) {
+  const std::string start_key(32, 'a'), cancel_key(32, 'b'),
+    proceed_key(32, 'c');
   auto t = enqueue_of(spec_json(2));
   t.pid = std::string(31, '0') + "1";
   t.request = start_key;
@@ -342,7 +344,8 @@ BOOST_AUTO_TEST_CASE(a_transition_under_a_remembered_request_key_is_answered_not
   BOOST_TEST(is(forgotten.error(), errc::already_terminal));
 }
 
-BOOST_AUTO_TEST_CASE(payloads_deeper_than_the_json_limit_or_with_repeated_keys_are_refused) {
+BOOST_AUTO_TEST_CASE(
+  payloads_deeper_than_the_json_limit_or_with_repeated_keys_are_refused) {
   auto limit = defaults::max_json_depth;
   auto too_deep = " is nested deeper than " + std::to_string(limit) + " levels";
   auto rec = make_in(ps::running);
@@ -359,7 +362,8 @@ BOOST_AUTO_TEST_CASE(payloads_deeper_than_the_json_limit_or_with_repeated_keys_a
   rec = apply(intr);
   BOOST_TEST(rec.output == intr.output);
   auto seq = must(st->stats()).last_seq;
-  for (auto data : {nested_object(limit + 1), std::string{R"({"k":1,"k":2})"}}) {
+  for (auto data :
+       {nested_object(limit + 1), std::string{R"({"k":1,"k":2})"}}) {
     auto pro = make_transition(tk::proceed, pid);
     pro.data = data;
     refused = st->apply(pro);
@@ -368,15 +372,17 @@ BOOST_AUTO_TEST_CASE(payloads_deeper_than_the_json_limit_or_with_repeated_keys_a
     BOOST_TEST_INFO(render(refused.error()));
     BOOST_TEST(render(refused.error()).find(pid + ": proceed data") == 0u);
   }
-  BOOST_TEST(must(st->stats()).last_seq == seq);  // nothing written
+  BOOST_TEST(must(st->stats()).last_seq == seq); // nothing written
   BOOST_TEST((must(st->get(pid)).status == ps::interrupted));
   auto pro = make_transition(tk::proceed, pid);
   pro.data = nested_object(limit, "in");
   rec = apply(pro);
   auto data = parse_deep(rec.data);
   BOOST_TEST(depth_of(data) == limit);
-  BOOST_TEST(boost::json::serialize(data.at("out")) == boost::json::serialize(parse_deep(intr.output).at("out")));
-  BOOST_TEST(boost::json::serialize(data.at("in")) == boost::json::serialize(parse_deep(pro.data).at("in")));
+  BOOST_TEST(boost::json::serialize(data.at("out"))
+             == boost::json::serialize(parse_deep(intr.output).at("out")));
+  BOOST_TEST(boost::json::serialize(data.at("in"))
+             == boost::json::serialize(parse_deep(pro.data).at("in")));
 }
 
 BOOST_AUTO_TEST_CASE(proceed_of_a_not_interrupted_process_is_refused) {
@@ -385,8 +391,9 @@ BOOST_AUTO_TEST_CASE(proceed_of_a_not_interrupted_process_is_refused) {
   BOOST_REQUIRE(!res);
   BOOST_TEST((is(res.error(), errc::not_interrupted)));
   BOOST_TEST(render(res.error())
-             == rec.pid + ": cannot proceed a running process; only an "
-                          "interrupted one can be proceeded");
+             == rec.pid
+                  + ": cannot proceed a running process; only an "
+                    "interrupted one can be proceeded");
 }
 
 BOOST_AUTO_TEST_CASE(claim_resets_states_from_next_step_after_a_lost_run) {
@@ -524,8 +531,7 @@ BOOST_AUTO_TEST_CASE(every_transition_from_every_state) {
         BOOST_TEST((res->status == expected_status(s, k)), label);
         BOOST_TEST((entries[0].status_after == res->status), label);
         BOOST_TEST(res->updated_at == clock_ms, label);
-        BOOST_TEST((bytes_of(must(st->get(rec.pid))) == bytes_of(*res)),
-                   label);
+        BOOST_TEST((bytes_of(must(st->get(rec.pid))) == bytes_of(*res)), label);
         if (res->status != ps::running)
           BOOST_TEST(res->exec_pid == 0, label);
       } else {
@@ -533,8 +539,8 @@ BOOST_AUTO_TEST_CASE(every_transition_from_every_state) {
         BOOST_TEST(!res, label);
         if (res)
           continue;
-        BOOST_TEST((is(res.error(), want)), label << ": "
-                                                  << render(res.error()));
+        BOOST_TEST((is(res.error(), want)),
+                   label << ": " << render(res.error()));
         if (want == errc::illegal_transition)
           BOOST_TEST(render(res.error())
                        == rec.pid + ": cannot " + to_string(k) + " a "
@@ -562,7 +568,7 @@ BOOST_AUTO_TEST_CASE(every_transition_from_every_state) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- batches ---------------------------------------------------------------------
+// -- batches ------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(store_batch, store_fixture)
 
@@ -572,14 +578,14 @@ BOOST_AUTO_TEST_CASE(a_refused_member_writes_nothing_and_the_rest_commit) {
   auto seq = last_seq();
   std::string x(32, 'c');
   std::vector<transition> batch;
-  batch.push_back(enqueue_of(spec_json(2), x));           // ok
-  auto claim_x = make_transition(tk::claim, x);           // ok: sees the enqueue
+  batch.push_back(enqueue_of(spec_json(2), x)); // ok
+  auto claim_x = make_transition(tk::claim, x); // ok: sees the enqueue
   claim_x.runner = "r";
   batch.push_back(claim_x);
-  batch.push_back(claim_x);                               // refused: running now
-  batch.push_back(make_transition(tk::finish, b.pid));    // refused: queued
-  batch.push_back(make_transition(tk::cancel, a.pid));    // ok
-  batch.push_back(make_transition(tk::proceed, b.pid));   // refused
+  batch.push_back(claim_x);                             // refused: running now
+  batch.push_back(make_transition(tk::finish, b.pid));  // refused: queued
+  batch.push_back(make_transition(tk::cancel, a.pid));  // ok
+  batch.push_back(make_transition(tk::proceed, b.pid)); // refused
   auto res = st->apply(batch);
   BOOST_REQUIRE(res.size() == 6u);
   BOOST_TEST(bool(res[0]));
@@ -620,7 +626,8 @@ BOOST_AUTO_TEST_CASE(a_batch_of_only_refusals_changes_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(generated_pids_are_recorded_in_the_log) {
-  std::vector<transition> batch{enqueue_of(spec_json()), enqueue_of(spec_json())};
+  std::vector<transition> batch{enqueue_of(spec_json()),
+                                enqueue_of(spec_json())};
   auto res = st->apply(batch);
   BOOST_REQUIRE(res.size() == 2u);
   BOOST_REQUIRE(res[0]);
@@ -640,11 +647,12 @@ BOOST_AUTO_TEST_CASE(an_empty_batch_is_a_no_op) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- queue ---------------------------------------------------------------------------
+// -- queue --------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(store_queue, store_fixture)
 
-BOOST_AUTO_TEST_CASE(claims_come_in_fifo_order_and_proceed_requeues_at_the_end) {
+BOOST_AUTO_TEST_CASE(
+  claims_come_in_fifo_order_and_proceed_requeues_at_the_end) {
   std::vector<std::string> pids;
   for (int i = 0; i < 6; ++i)
     pids.push_back(enqueue(2).pid);
@@ -706,7 +714,7 @@ BOOST_AUTO_TEST_CASE(claim_logs_one_entry_per_process_in_one_commit) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- reads ---------------------------------------------------------------------------
+// -- reads --------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(store_reads, store_fixture)
 
@@ -828,7 +836,7 @@ BOOST_AUTO_TEST_CASE(pids_start_with_their_creation_time) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- retention ------------------------------------------------------------------------
+// -- retention ----------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(store_retention, store_fixture)
 

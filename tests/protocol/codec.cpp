@@ -2,9 +2,8 @@
 // the acknowledgements encode to the wire format of docs/protocol.md and
 // decode back; what is not a report or an ack decodes as garbage.
 
-#include <string>
-
 #include <ctime>
+#include <string>
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
@@ -25,8 +24,8 @@ namespace {
 executor_input sample_input() {
   executor_input x;
   x.pid = "0123456789abcdef0123456789abcdef";
-  x.steps.push_back({"fetch", "procman.exec", R"({"command":["true"]})",
-                     {"http"}});
+  x.steps.push_back(
+    {"fetch", "procman.exec", R"({"command":["true"]})", {"http"}});
   x.steps.push_back({"approve", "procman.pause", "null", {}});
   x.first_step = 1;
   x.data = json::object{{"page", "Main_Page"}};
@@ -76,7 +75,8 @@ BOOST_AUTO_TEST_CASE(the_input_is_one_line_without_fields_at_their_defaults) {
                 R"("script_args":""})"
                 "\n");
   x.step_acks = true;
-  BOOST_TEST(encode_input(x).find(R"(,"step_acks":true})") != std::string::npos);
+  BOOST_TEST(encode_input(x).find(R"(,"step_acks":true})")
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(args_that_are_not_json_are_sent_as_null) {
@@ -110,13 +110,16 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_naming_the_field) {
              == R"(executor input: must be a JSON object with "steps")");
   auto unknown = refused("{" + steps + R"(, "first-step": 1})");
   BOOST_TEST((unknown.code == errc::invalid_spec));
-  BOOST_TEST(unknown.context == R"(executor input: unknown field "first-step")");
-  BOOST_TEST(refused("{" + steps + R"(, "first_step": 2})").context
-             == R"(executor input: field "first_step" is past the last step (2 > 1))");
+  BOOST_TEST(unknown.context
+             == R"(executor input: unknown field "first-step")");
+  BOOST_TEST(
+    refused("{" + steps + R"(, "first_step": 2})").context
+    == R"(executor input: field "first_step" is past the last step (2 > 1))");
   BOOST_TEST(refused("{" + steps + R"(, "step_acks": 1})").context
              == R"(executor input: field "step_acks" must be true or false)");
-  BOOST_TEST(refused("{" + steps + R"(, "max_output_bytes": 0})").context
-             == R"(executor input: field "max_output_bytes" must be a positive integer)");
+  BOOST_TEST(
+    refused("{" + steps + R"(, "max_output_bytes": 0})").context
+    == R"(executor input: field "max_output_bytes" must be a positive integer)");
   BOOST_TEST(refused(R"({"steps": []})").context
              == R"(executor input: field "steps" has no steps)");
 }
@@ -148,8 +151,9 @@ BOOST_AUTO_TEST_CASE(each_event_encodes_to_the_documented_line) {
   progress.percent = 40.0666;
   progress.message = "sleeping";
   // Boost.JSON writes doubles with an exponent.
-  BOOST_TEST(encode_report(progress)
-             == R"({"event":"progress","step":0,"name":"nap","percent":4.007E1,"message":"sleeping"})");
+  BOOST_TEST(
+    encode_report(progress)
+    == R"({"event":"progress","step":0,"name":"nap","percent":4.007E1,"message":"sleeping"})");
   progress.percent = 100;
   BOOST_TEST(encode_report(progress).find(R"("percent":100,)")
              != std::string::npos);
@@ -166,20 +170,21 @@ BOOST_AUTO_TEST_CASE(each_event_encodes_to_the_documented_line) {
   interrupted.step = 1;
   interrupted.name = "approve";
   interrupted.output = json::object{};
-  BOOST_TEST(encode_report(interrupted)
-             == R"({"event":"interrupted","step":1,"name":"approve","output":{}})");
+  BOOST_TEST(
+    encode_report(interrupted)
+    == R"({"event":"interrupted","step":1,"name":"approve","output":{}})");
   auto error = report_of(report_event::error);
   error.error.kind = error_kind::spec;
   error.error.message = "bad";
-  BOOST_TEST(encode_report(error)
-             == R"({"event":"error","error":{"kind":"spec","step":"","message":"bad","stack":""}})");
+  BOOST_TEST(
+    encode_report(error)
+    == R"({"event":"error","error":{"kind":"spec","step":"","message":"bad","stack":""}})");
 }
 
 BOOST_AUTO_TEST_CASE(every_event_survives_encoding_and_decoding) {
-  for (auto event :
-       {report_event::step_started, report_event::progress,
-        report_event::step_completed, report_event::finished,
-        report_event::interrupted, report_event::error}) {
+  for (auto event : {report_event::step_started, report_event::progress,
+                     report_event::step_completed, report_event::finished,
+                     report_event::interrupted, report_event::error}) {
     auto x = report_of(event);
     if (event != report_event::finished) {
       x.step = 2;
@@ -202,8 +207,7 @@ BOOST_AUTO_TEST_CASE(every_event_survives_encoding_and_decoding) {
       BOOST_TEST(back.name == x.name);
       BOOST_TEST(back.percent == x.percent);
       BOOST_TEST(back.message == x.message);
-      if (event == report_event::finished
-          || event == report_event::interrupted)
+      if (event == report_event::finished || event == report_event::interrupted)
         BOOST_TEST(json::serialize(back.output) == R"({"n":1})");
       BOOST_TEST((back.error.kind == x.error.kind));
       BOOST_TEST(back.error.message == x.error.message);
@@ -238,8 +242,9 @@ BOOST_AUTO_TEST_CASE(live_output_lines_encode_and_decode) {
   x.stream = output_stream::err;
   x.data = "warning: \"x\"\n";
   auto line = encode_report(x);
-  BOOST_TEST(line
-             == R"({"event":"output","step":2,"name":"build","stream":"stderr","data":"warning: \"x\"\n"})");
+  BOOST_TEST(
+    line
+    == R"({"event":"output","step":2,"name":"build","stream":"stderr","data":"warning: \"x\"\n"})");
   auto back = decode_report(line);
   BOOST_TEST((back.event == report_event::output));
   BOOST_TEST((back.stream == output_stream::err));
@@ -280,16 +285,17 @@ BOOST_AUTO_TEST_CASE(what_a_line_leaves_out_takes_the_protocol_defaults) {
   BOOST_TEST(!negative.step.has_value());
   auto error = decode_report(R"({"event": "error"})");
   BOOST_TEST((error.error.kind == error_kind::exception));
-  auto unnamed = decode_report(
-    R"({"event": "error", "error": {"message": "boom"}})");
+  auto unnamed
+    = decode_report(R"({"event": "error", "error": {"message": "boom"}})");
   BOOST_TEST((unnamed.error.kind == error_kind::exception));
   BOOST_TEST(unnamed.error.message == "boom");
-  auto unreadable = decode_report(
-    R"({"event": "error", "error": {"kind": "meltdown"}})");
+  auto unreadable
+    = decode_report(R"({"event": "error", "error": {"kind": "meltdown"}})");
   BOOST_TEST((unreadable.event == report_event::error));
   BOOST_TEST((unreadable.error.kind == error_kind::exception));
-  BOOST_TEST(unreadable.error.message
-             == R"(unreadable error report: field "kind" has unknown value "meltdown")");
+  BOOST_TEST(
+    unreadable.error.message
+    == R"(unreadable error report: field "kind" has unknown value "meltdown")");
 }
 
 BOOST_AUTO_TEST_CASE(an_output_at_the_depth_limit_fits_into_a_report) {
@@ -348,9 +354,9 @@ BOOST_AUTO_TEST_CASE(a_bad_lease_is_refused_and_a_bad_line_is_garbage) {
                  != std::string::npos,
                res.error().context);
   }
-  for (std::string line : {"", "lease", "{}", R"({"lease": -1})",
-                           R"({"lease": "1"})", R"({"lease": 1.5})",
-                           R"({"ack": -1})", "[1]"})
+  for (std::string line :
+       {"", "lease", "{}", R"({"lease": -1})", R"({"lease": "1"})",
+        R"({"lease": 1.5})", R"({"ack": -1})", "[1]"})
     BOOST_TEST((decode_runner_line(line).what == runner_line::kind::garbage),
                "line " << line);
 }

@@ -27,7 +27,8 @@ struct recording_fixture : cli_fixture, replay_fixture {
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = procman(args);
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    auto path = cli_fixture::tmp.str() + "/export-" + std::to_string(++n) + ".jsonl";
+    auto path = cli_fixture::tmp.str() + "/export-" + std::to_string(++n)
+                + ".jsonl";
     std::ofstream(path) << r.out;
     return path;
   }
@@ -52,7 +53,7 @@ struct recording_fixture : cli_fixture, replay_fixture {
   }
 
   static outcome<process_record> enqueue(procman::store& db,
-                                               const process_spec& spec) {
+                                         const process_spec& spec) {
     auto t = front_door::start(spec);
     BOOST_REQUIRE(t);
     return db.apply(*t);
@@ -89,11 +90,15 @@ BOOST_AUTO_TEST_CASE(a_fresh_recording_of_every_path_replays_clean) {
   auto paused = start(ex_spec_file(ex("approval.json")));
   start(ex_spec_file(ex("failing.json")));
   start(ex_spec_file(ex("progress.json")));
-  auto queued_cancel = start(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
+  auto queued_cancel
+    = start(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
   BOOST_TEST(procman({"cancel", queued_cancel}).exit_code == 0);
   start(shell_spec("sleep 30", 1));
   BOOST_TEST(runner({"--parallel", "2"}).exit_code == 0);
-  BOOST_TEST(procman({"proceed", paused, "--data", R"({"approved_by": "test"})"}).exit_code == 0);
+  BOOST_TEST(
+    procman({"proceed", paused, "--data", R"({"approved_by": "test"})"})
+      .exit_code
+    == 0);
   BOOST_TEST(runner().exit_code == 0);
   auto path = export_log();
   auto log = load(path);
@@ -124,7 +129,8 @@ BOOST_AUTO_TEST_CASE(a_running_cancel_and_a_killed_runner_replay_clean) {
   BOOST_TEST(report.ok());
 }
 
-BOOST_AUTO_TEST_CASE(live_output_a_cancelled_step_and_a_purge_by_hand_replay_clean) {
+BOOST_AUTO_TEST_CASE(
+  live_output_a_cancelled_step_and_a_purge_by_hand_replay_clean) {
   // Output reports are not transitions: a chatty process replays as a
   // quiet one. A running step cut short by a cancel ends `cancelled`;
   // `procman purge` writes purge entries of source "client".
@@ -158,7 +164,8 @@ BOOST_AUTO_TEST_CASE(a_runner_that_died_between_claim_and_start_replays_clean) {
   // The runner is killed after its claim committed and before its
   // executor's start did; the next runner ends the process.
   auto db = direct_store("direct");
-  auto spec = spec_of(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
+  auto spec
+    = spec_of(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
   auto rec = enqueue(*db, spec);
   BOOST_REQUIRE(rec);
   auto other = enqueue(*db, spec);
@@ -221,13 +228,15 @@ BOOST_AUTO_TEST_CASE(a_cancel_between_claim_and_start_replays_clean) {
   BOOST_TEST(report.records_checked == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_executor_start_and_garbage_replay_from_their_typed_fields) {
+BOOST_AUTO_TEST_CASE(
+  a_failed_executor_start_and_garbage_replay_from_their_typed_fields) {
   // A runner whose executor could not be started, and one whose executor
   // wrote garbage on its report channel; the replay reproduces both from
   // the fields of the transitions, and from an export of an older procman
   // that carried them only in the messages.
   auto db = direct_store("spawn-and-garbage");
-  auto spec = spec_of(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
+  auto spec
+    = spec_of(R"({"steps": {"s": {"class": "procman.set", "args": {}}}})");
   auto unstarted = enqueue(*db, spec);
   BOOST_REQUIRE(unstarted);
   auto garbled = enqueue(*db, spec);
@@ -281,8 +290,10 @@ BOOST_AUTO_TEST_CASE(a_failed_executor_start_and_garbage_replay_from_their_typed
 }
 
 BOOST_AUTO_TEST_CASE(export_filters_by_pid_and_since) {
-  auto a = start(R"({"steps": {"s": {"class": "procman.set", "args": {"a": 1}}}})");
-  auto b = start(R"({"steps": {"s": {"class": "procman.set", "args": {"b": 1}}}})");
+  auto a
+    = start(R"({"steps": {"s": {"class": "procman.set", "args": {"a": 1}}}})");
+  auto b
+    = start(R"({"steps": {"s": {"class": "procman.set", "args": {"b": 1}}}})");
   BOOST_TEST(runner().exit_code == 0);
   auto only_a = load(export_log({"--pid", a}));
   BOOST_TEST(only_a.pid == a);
@@ -291,7 +302,8 @@ BOOST_AUTO_TEST_CASE(export_filters_by_pid_and_since) {
   BOOST_REQUIRE_EQUAL(only_a.records.size(), 1u);
   BOOST_TEST(replay(only_a).ok());
   auto all = load(export_log());
-  auto later = load(export_log({"--since", std::to_string(all.entries[3].seq)}));
+  auto later
+    = load(export_log({"--since", std::to_string(all.entries[3].seq)}));
   BOOST_TEST(later.entries.front().seq == all.entries[4].seq);
   (void) b;
 }
@@ -335,21 +347,28 @@ BOOST_AUTO_TEST_CASE(malformed_logs_are_refused_naming_the_line) {
     std::ofstream(path) << text;
     return path;
   };
-  auto no_header = write("a.jsonl", R"({"type": "entry"})" "\n");
+  auto no_header = write("a.jsonl", R"({"type": "entry"})"
+                                    "\n");
   auto r = run_command({bin("procman"), "replay", no_header});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find("line 1") != std::string::npos);
-  auto bad_event = write("b.jsonl", R"({"format": "procman-log", "version": 1})" "\n"
-    R"({"type": "entry", "seq": 1, "time": 5, "event": "explode", "pid": "p", "status_after": "queued"})" "\n");
+  auto bad_event = write(
+    "b.jsonl",
+    R"({"format": "procman-log", "version": 1})"
+    "\n"
+    R"({"type": "entry", "seq": 1, "time": 5, "event": "explode", "pid": "p", "status_after": "queued"})"
+    "\n");
   r = run_command({bin("procman"), "replay", bad_event});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find("line 2") != std::string::npos);
   BOOST_TEST(r.err.find("explode") != std::string::npos);
-  auto newer = write("c.jsonl", R"({"format": "procman-log", "version": 99})" "\n");
+  auto newer = write("c.jsonl", R"({"format": "procman-log", "version": 99})"
+                                "\n");
   r = run_command({bin("procman"), "replay", newer});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find("version") != std::string::npos);
-  r = run_command({bin("procman"), "replay", cli_fixture::tmp.str() + "/none.jsonl"});
+  r = run_command(
+    {bin("procman"), "replay", cli_fixture::tmp.str() + "/none.jsonl"});
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(run_command({bin("procman"), "replay"}).exit_code == 2);
 }

@@ -59,7 +59,8 @@ BOOST_AUTO_TEST_CASE(the_golden_logs_cover_every_lifecycle_path) {
                 error_kind ek = error_kind::none) {
     auto log = load(name);
     for (auto& e : log.entries)
-      if (e.what.kind == kind && (ek == error_kind::none || e.what.error.kind == ek))
+      if (e.what.kind == kind
+          && (ek == error_kind::none || e.what.error.kind == ek))
         return true;
     return false;
   };
@@ -79,7 +80,8 @@ BOOST_AUTO_TEST_CASE(the_golden_logs_cover_every_lifecycle_path) {
                            return r.step_states.size() == 1
                                   && r.step_states[0] == step_status::cancelled;
                          }));
-  BOOST_TEST(has("runner-lost.jsonl", transition_kind::fail, error_kind::runner_lost));
+  BOOST_TEST(
+    has("runner-lost.jsonl", transition_kind::fail, error_kind::runner_lost));
   BOOST_TEST(has("interleaved.jsonl", transition_kind::progress));
   BOOST_TEST(load("interleaved.jsonl").records.size() >= 10u);
   // A purge by hand (`procman purge --older-than`), then more work.
@@ -105,8 +107,9 @@ BOOST_AUTO_TEST_CASE(the_golden_logs_cover_every_lifecycle_path) {
                       && e.status_after == process_status::queued;
              })
              >= 2);
-  BOOST_TEST(count([](const log_entry& e) { return !e.what.schedule.empty()
-                                                   && e.what.due != 0; })
+  BOOST_TEST(count([](const log_entry& e) {
+               return !e.what.schedule.empty() && e.what.due != 0;
+             })
              >= 2);
   BOOST_TEST(count([](const log_entry& e) {
                return e.what.kind == transition_kind::step_completed
@@ -130,7 +133,8 @@ BOOST_AUTO_TEST_CASE(an_altered_payload_is_reported_at_its_seq) {
   BOOST_TEST(report.divergence->expected.find("mallory") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(an_altered_retry_policy_is_reported_where_the_backoff_differs) {
+BOOST_AUTO_TEST_CASE(
+  an_altered_retry_policy_is_reported_where_the_backoff_differs) {
   // The record after a retrying fail holds its not_before, which follows
   // from the policy: a log whose enqueue says another backoff diverges at
   // that fail.
@@ -197,7 +201,8 @@ BOOST_AUTO_TEST_CASE(an_altered_status_after_is_reported_at_its_seq) {
   auto report = replay(log);
   BOOST_REQUIRE(!report.ok());
   BOOST_TEST(report.divergence->seq == seq);
-  BOOST_TEST(report.divergence->reason.find("status_after") != std::string::npos);
+  BOOST_TEST(report.divergence->reason.find("status_after")
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(an_altered_error_message_is_reported_at_its_seq) {

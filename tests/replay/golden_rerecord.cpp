@@ -7,9 +7,9 @@
 
 #include <filesystem>
 #include <map>
-#include <tuple>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <boost/json.hpp>
 
@@ -28,16 +28,18 @@ namespace {
 /// that a timer enqueues, interleave differently), digests (hashes of
 /// records that hold the times), OS pids, the scratch store's path, and
 /// stack traces (frames and lines of the build that ran them).
-const std::set<std::string> varying = {
-  "time",       "seq",        "digest",      "exported_at", "store",
-  "due",        "not_before", "at",          "created_at",  "started_at",
-  "updated_at", "finished_at", "exec_pid",   "stack"};
+const std::set<std::string> varying
+  = {"time",       "seq",         "digest",   "exported_at", "store",
+     "due",        "not_before",  "at",       "created_at",  "started_at",
+     "updated_at", "finished_at", "exec_pid", "stack"};
 
 /// Replaces every occurrence of `from` in `s` by `to`.
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
+void replace_all(std::string& s, const std::string& from,
+                 const std::string& to) {
   if (from.empty())
     return;
-  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size())
+  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos;
+       at += to.size())
     s.replace(at, from.size(), to);
 }
 
@@ -96,12 +98,13 @@ public:
     std::sort(views.begin(), views.end(), [](auto* x, auto* y) {
       return std::tie(x->order, x->name) < std::tie(y->order, y->name);
     });
-    std::set<std::string> runs;  // of schedules: how many depends on time
+    std::set<std::string> runs; // of schedules: how many depends on time
     for (auto* v : views) {
       std::string line = v->name + ":";
       for (auto& i : v->items)
         line += "\n    " + i;
-      line += "\n    " + (v->record.empty() ? "no record" : "record " + v->record);
+      line += "\n    "
+              + (v->record.empty() ? "no record" : "record " + v->record);
       if (v->order == run_order)
         runs.insert(line);
       else
@@ -114,7 +117,7 @@ public:
 private:
   /// What the log holds about one process (or one schedule: pid "").
   struct process_view {
-    int order = 0;  ///< schedules 0, processes 1, 2, ..., runs of schedules last
+    int order = 0; ///< schedules 0, processes 1, 2, ..., runs of schedules last
     std::string name;
     std::vector<std::string> items;
     std::string record;
@@ -128,7 +131,7 @@ private:
     auto& v = views_[id];
     if (v.name.empty()) {
       v.name = pid.empty() ? id : names_.at(pid);
-      v.order = pid.empty() ? 0
+      v.order = pid.empty()        ? 0
                 : v.name[0] == 'P' ? std::stoi(v.name.substr(1))
                                    : run_order;
     }
@@ -167,7 +170,8 @@ private:
       // The executor sends at most one progress report per 50 ms: how many
       // a step sends, and their percentages, depend on timing. A run of
       // them counts as one.
-      if (!items.empty() && items.back().find("\"event\":\"progress\"") != std::string::npos)
+      if (!items.empty()
+          && items.back().find("\"event\":\"progress\"") != std::string::npos)
         return;
       o.erase("payload");
     }
@@ -222,9 +226,11 @@ bool same_log(const std::vector<json::object>& committed,
     size_t j = 0;
     while (j < x.size() && j < y.size() && x[j] == y[j])
       ++j;
-    BOOST_TEST_MESSAGE("first difference, in " << x[0] << " (line " << j
-                       << "):\n  committed: " << (j < x.size() ? x[j] : "(nothing)")
-                       << "\n  fresh:     " << (j < y.size() ? y[j] : "(nothing)"));
+    BOOST_TEST_MESSAGE(
+      "first difference, in "
+      << x[0] << " (line " << j
+      << "):\n  committed: " << (j < x.size() ? x[j] : "(nothing)")
+      << "\n  fresh:     " << (j < y.size() ? y[j] : "(nothing)"));
     return false;
   }
   return true;
@@ -244,7 +250,8 @@ std::vector<json::object*> entries(std::vector<json::object>& log,
 
 BOOST_FIXTURE_TEST_SUITE(golden_rerecord, replay_fixture)
 
-BOOST_AUTO_TEST_CASE(a_fresh_recording_of_the_golden_scenarios_matches_the_committed_logs) {
+BOOST_AUTO_TEST_CASE(
+  a_fresh_recording_of_the_golden_scenarios_matches_the_committed_logs) {
   auto out = tmp.str() + "/logs";
   fs::create_directory(out);
   auto build = fs::path(bin("procman")).parent_path().parent_path().string();

@@ -46,7 +46,8 @@ struct replay_fixture {
 
   /// Reads tests/data/<name> (or any absolute path).
   static log_file load(const std::string& name) {
-    auto path = name.rfind('/', 0) == 0 ? name : source_path("tests/data/" + name);
+    auto path = name.rfind('/', 0) == 0 ? name
+                                        : source_path("tests/data/" + name);
     std::ifstream in(path);
     BOOST_REQUIRE_MESSAGE(in, "cannot read " << path);
     auto log = read_log(in);

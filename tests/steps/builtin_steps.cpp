@@ -23,9 +23,7 @@ struct builtin_fixture {
   service_registry services;
   recording_context ctx;
 
-  builtin_fixture() {
-    register_builtin_steps(reg);
-  }
+  builtin_fixture() { register_builtin_steps(reg); }
 
   std::unique_ptr<step> make(const std::string& cls, const std::string& args) {
     auto s = reg.make(spec("s", cls, args), services);
@@ -80,7 +78,7 @@ BOOST_AUTO_TEST_CASE(all_builtins_are_registered) {
   BOOST_TEST(reg.classes() == expected, boost::test_tools::per_element());
 }
 
-// -- procman.set ----------------------------------------------------------------
+// -- procman.set --------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(set_merges_args_over_data) {
   auto out = run("procman.set", R"({"b": 20, "c": {"d": true}})",
@@ -97,10 +95,11 @@ BOOST_AUTO_TEST_CASE(set_accepts_a_positional_object_and_null) {
 
 BOOST_AUTO_TEST_CASE(set_rejects_args_that_are_not_an_object) {
   auto err = make_error("procman.set", R"([1, 2])");
-  BOOST_TEST(err == R"(step "s": bad args: args must be an object (the keys to set))");
+  BOOST_TEST(
+    err == R"(step "s": bad args: args must be an object (the keys to set))");
 }
 
-// -- procman.fail -------------------------------------------------------------------
+// -- procman.fail -------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(fail_throws_its_message) {
   BOOST_TEST(run_error("procman.fail", R"({"message": "no luck"})")
@@ -116,7 +115,7 @@ BOOST_AUTO_TEST_CASE(fail_rejects_a_message_that_is_not_a_string) {
                       R"(unknown field "mesage" (known: message))"));
 }
 
-// -- procman.pause --------------------------------------------------------------------
+// -- procman.pause ------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(pause_interrupts_and_passes_data_through) {
   auto s = make("procman.pause", "null");
@@ -129,7 +128,7 @@ BOOST_AUTO_TEST_CASE(pause_interrupts_and_passes_data_through) {
   BOOST_TEST(!make("procman.set", "{}")->interrupts());
 }
 
-// -- procman.sleep ----------------------------------------------------------------------
+// -- procman.sleep ------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(sleep_waits_reports_progress_and_passes_data) {
   // How much longer than asked it sleeps is procman-bench's (section waits).
@@ -150,7 +149,8 @@ BOOST_AUTO_TEST_CASE(sleep_waits_reports_progress_and_passes_data) {
   BOOST_TEST(contains(ctx.reports.front().second, "left"));
 }
 
-BOOST_AUTO_TEST_CASE(sleep_zero_reports_the_start_and_the_end_and_nothing_between) {
+BOOST_AUTO_TEST_CASE(
+  sleep_zero_reports_the_start_and_the_end_and_nothing_between) {
   run("procman.sleep", "[0]");
   BOOST_REQUIRE_EQUAL(ctx.reports.size(), 2u);
   BOOST_TEST(ctx.reports.front().first == 0.0);
@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(sleep_rejects_bad_seconds) {
                       "args must be an object or an array"));
 }
 
-// -- procman.exec ------------------------------------------------------------------------
+// -- procman.exec -------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(exec_captures_stdout_stderr_and_exit_code) {
   auto out = run("procman.exec",
@@ -183,7 +183,8 @@ BOOST_AUTO_TEST_CASE(exec_captures_stdout_stderr_and_exit_code) {
 }
 
 BOOST_AUTO_TEST_CASE(exec_feeds_stdin) {
-  auto out = run("procman.exec", R"({"command": ["cat"], "stdin": "abc\ndef"})");
+  auto out = run("procman.exec",
+                 R"({"command": ["cat"], "stdin": "abc\ndef"})");
   BOOST_TEST(out.at("stdout").as_string() == "abc\ndef");
   // Without "stdin" the command reads /dev/null, not the caller's stdin.
   auto none = run("procman.exec", R"({"command": ["cat"]})");
@@ -215,7 +216,8 @@ BOOST_AUTO_TEST_CASE(exec_command_that_stops_reading_stdin_is_fine) {
 BOOST_AUTO_TEST_CASE(exec_sets_env_and_cwd) {
   temp_dir dir;
   json::object args{
-    {"command", json::array{"sh", "-c", "echo $PROCMAN_T1; echo ${HOME-unset}; pwd"}},
+    {"command",
+     json::array{"sh", "-c", "echo $PROCMAN_T1; echo ${HOME-unset}; pwd"}},
     {"env", json::object{{"PROCMAN_T1", "from env"}, {"HOME", nullptr}}},
     {"cwd", dir.str()}};
   auto out = run("procman.exec", json::serialize(args));
@@ -224,8 +226,9 @@ BOOST_AUTO_TEST_CASE(exec_sets_env_and_cwd) {
 }
 
 BOOST_AUTO_TEST_CASE(exec_nonzero_exit_fails_with_code_and_stderr_tail) {
-  auto msg = run_error("procman.exec",
-                       R"({"command": ["sh", "-c", "echo it broke >&2; exit 3"]})");
+  auto msg
+    = run_error("procman.exec",
+                R"({"command": ["sh", "-c", "echo it broke >&2; exit 3"]})");
   BOOST_TEST(msg == R"(command "sh" exited with code 3; stderr: it broke)");
 }
 
@@ -247,13 +250,18 @@ BOOST_AUTO_TEST_CASE(exec_killed_by_a_signal_names_the_signal) {
 BOOST_AUTO_TEST_CASE(exec_missing_binary_fails_clearly) {
   auto msg = run_error("procman.exec",
                        R"({"command": ["procman-no-such-binary", "x"]})");
-  BOOST_TEST(msg
-             == R"(command "procman-no-such-binary": cannot run: No such file or directory (not found in PATH))");
+  BOOST_TEST(
+    msg
+    == R"(command "procman-no-such-binary": cannot run: No such file or directory (not found in PATH))");
   auto abs = run_error("procman.exec", R"({"command": ["/nonexistent/bin"]})");
-  BOOST_TEST(abs == R"(command "/nonexistent/bin": cannot run: No such file or directory)");
+  BOOST_TEST(
+    abs
+    == R"(command "/nonexistent/bin": cannot run: No such file or directory)");
   auto dir = run_error("procman.exec",
                        R"({"command": ["true"], "cwd": "/nonexistent-dir"})");
-  BOOST_TEST(dir == R"(command "true": cannot run in directory "/nonexistent-dir": No such file or directory)");
+  BOOST_TEST(
+    dir
+    == R"(command "true": cannot run in directory "/nonexistent-dir": No such file or directory)");
 }
 
 BOOST_AUTO_TEST_CASE(exec_makes_output_valid_utf8) {
@@ -270,23 +278,25 @@ BOOST_AUTO_TEST_CASE(exec_does_not_wait_for_background_children) {
   // the command itself has exited.
   temp_dir dir;
   auto gate = dir.str() + "/gate";
-  auto out = run("procman.exec",
-                 json::serialize(json::object{
-                   {"command",
-                    json::array{"sh", "-c",
-                                "(i=0; while [ ! -e \"$0\" ] && [ $i -lt 6000 ]; "
-                                "do sleep 0.01; i=$((i+1)); done) & echo $!",
-                                gate}}}));
+  auto out = run(
+    "procman.exec",
+    json::serialize(json::object{
+      {"command", json::array{"sh", "-c",
+                              "(i=0; while [ ! -e \"$0\" ] && [ $i -lt 6000 ]; "
+                              "do sleep 0.01; i=$((i+1)); done) & echo $!",
+                              gate}}}));
   auto child = std::stoi(std::string(out.at("stdout").as_string()));
   BOOST_TEST(::kill(child, 0) == 0, "the background child had ended");
   std::ofstream{gate} << "go\n";
   BOOST_TEST(out.at("exit_code") == 0);
 }
 
-BOOST_AUTO_TEST_CASE(exec_does_not_wait_for_a_background_child_that_keeps_writing) {
+BOOST_AUTO_TEST_CASE(
+  exec_does_not_wait_for_a_background_child_that_keeps_writing) {
   // A child that writes until it is killed (or for a minute at most).
-  auto out = run("procman.exec",
-                 R"({"command": ["sh", "-c", "(timeout 60 sh -c 'while :; do echo spam; done') & echo $! >&2"]})");
+  auto out = run(
+    "procman.exec",
+    R"({"command": ["sh", "-c", "(timeout 60 sh -c 'while :; do echo spam; done') & echo $! >&2"]})");
   auto pid = std::stoi(std::string(out.at("stderr").as_string()));
   BOOST_TEST(pid > 0);
   BOOST_TEST(::kill(pid, 0) == 0, "the writing child had ended");
@@ -295,30 +305,42 @@ BOOST_AUTO_TEST_CASE(exec_does_not_wait_for_a_background_child_that_keeps_writin
 }
 
 BOOST_AUTO_TEST_CASE(exec_rejects_bad_args_naming_the_field) {
-  BOOST_TEST(make_error("procman.exec", "{}")
-             == R"(step "s": bad args: field "command" is missing (an array: program and arguments))");
-  BOOST_TEST(make_error("procman.exec", "null")
-             == R"(step "s": bad args: field "command" is missing (an array: program and arguments))");
-  BOOST_TEST(make_error("procman.exec", R"({"command": "ls -l"})")
-             == R"(step "s": bad args: field "command" must be a non-empty array of strings)");
-  BOOST_TEST(make_error("procman.exec", R"({"command": []})")
-             == R"(step "s": bad args: field "command" must be a non-empty array of strings)");
-  BOOST_TEST(make_error("procman.exec", R"({"command": ["ls", 1]})")
-             == R"(step "s": bad args: field "command" must be a non-empty array of strings)");
-  BOOST_TEST(contains(make_error("procman.exec", R"({"command": ["ls"], "cwd": 5})"),
-                      R"(field "cwd" must be a non-empty string)"));
-  BOOST_TEST(contains(make_error("procman.exec", R"({"command": ["ls"], "env": {"A": 1}})"),
-                      R"(field "env" must map names to strings ("A" does not))"));
-  BOOST_TEST(contains(make_error("procman.exec", R"({"command": ["ls"], "env": {"A=B": "x"}})"),
+  BOOST_TEST(
+    make_error("procman.exec", "{}")
+    == R"(step "s": bad args: field "command" is missing (an array: program and arguments))");
+  BOOST_TEST(
+    make_error("procman.exec", "null")
+    == R"(step "s": bad args: field "command" is missing (an array: program and arguments))");
+  BOOST_TEST(
+    make_error("procman.exec", R"({"command": "ls -l"})")
+    == R"(step "s": bad args: field "command" must be a non-empty array of strings)");
+  BOOST_TEST(
+    make_error("procman.exec", R"({"command": []})")
+    == R"(step "s": bad args: field "command" must be a non-empty array of strings)");
+  BOOST_TEST(
+    make_error("procman.exec", R"({"command": ["ls", 1]})")
+    == R"(step "s": bad args: field "command" must be a non-empty array of strings)");
+  BOOST_TEST(
+    contains(make_error("procman.exec", R"({"command": ["ls"], "cwd": 5})"),
+             R"(field "cwd" must be a non-empty string)"));
+  BOOST_TEST(contains(
+    make_error("procman.exec", R"({"command": ["ls"], "env": {"A": 1}})"),
+    R"(field "env" must map names to strings ("A" does not))"));
+  BOOST_TEST(contains(make_error("procman.exec",
+                                 R"({"command": ["ls"], "env": {"A=B": "x"}})"),
                       R"(field "env" has a bad variable name "A=B")"));
-  BOOST_TEST(contains(make_error("procman.exec", R"({"command": ["ls"], "stdin": 1})"),
-                      R"(field "stdin" must be a string)"));
-  BOOST_TEST(contains(make_error("procman.exec", R"({"command": ["ls"], "ok_codes": [300]})"),
-                      R"(field "ok_codes" must be a non-empty array of exit codes)"));
-  BOOST_TEST(contains(make_error("procman.exec", R"({"command": ["ls"], "ok_codes": "0"})"),
+  BOOST_TEST(
+    contains(make_error("procman.exec", R"({"command": ["ls"], "stdin": 1})"),
+             R"(field "stdin" must be a string)"));
+  BOOST_TEST(contains(
+    make_error("procman.exec", R"({"command": ["ls"], "ok_codes": [300]})"),
+    R"(field "ok_codes" must be a non-empty array of exit codes)"));
+  BOOST_TEST(contains(make_error("procman.exec",
+                                 R"({"command": ["ls"], "ok_codes": "0"})"),
                       R"(field "ok_codes")"));
-  BOOST_TEST(contains(make_error("procman.exec", R"({"command": ["ls"], "cmd": 1})"),
-                      R"(unknown field "cmd")"));
+  BOOST_TEST(
+    contains(make_error("procman.exec", R"({"command": ["ls"], "cmd": 1})"),
+             R"(unknown field "cmd")"));
 }
 
 BOOST_AUTO_TEST_CASE(exec_accepts_positional_args) {
@@ -332,13 +354,15 @@ BOOST_FIXTURE_TEST_SUITE(builtin_steps_env, builtin_fixture)
 
 BOOST_AUTO_TEST_CASE(exec_commands_see_the_process_id_step_and_script_args) {
   ctx.name_ = "report";
-  auto out = run("procman.exec",
-                 R"({"command": ["sh", "-c", "echo $PROCMAN_PID $PROCMAN_STEP $PROCMAN_SCRIPT_ARGS"]})");
+  auto out = run(
+    "procman.exec",
+    R"({"command": ["sh", "-c", "echo $PROCMAN_PID $PROCMAN_STEP $PROCMAN_SCRIPT_ARGS"]})");
   BOOST_TEST(out.at("stdout").as_string()
              == "0123456789abcdef0123456789abcdef report --farm=site1\n");
   // The step's own env wins.
-  auto mine = run("procman.exec",
-                  R"({"command": ["sh", "-c", "echo $PROCMAN_STEP"], "env": {"PROCMAN_STEP": "mine"}})");
+  auto mine = run(
+    "procman.exec",
+    R"({"command": ["sh", "-c", "echo $PROCMAN_STEP"], "env": {"PROCMAN_STEP": "mine"}})");
   BOOST_TEST(mine.at("stdout").as_string() == "mine\n");
 }
 

@@ -25,15 +25,9 @@ struct recording_context : step_context {
   void progress(double percent, const std::string& message) override {
     reports.emplace_back(percent, message);
   }
-  const std::string& pid() const override {
-    return pid_;
-  }
-  const std::string& step_name() const override {
-    return name_;
-  }
-  const std::string& script_args() const override {
-    return script_args_;
-  }
+  const std::string& pid() const override { return pid_; }
+  const std::string& step_name() const override { return name_; }
+  const std::string& script_args() const override { return script_args_; }
 };
 
 inline step_spec spec(std::string name, std::string cls,

@@ -1,20 +1,20 @@
 // children/process_tree: finding and killing a process tree, including the
 // processes that left its process group.
 
+#include "procman/children/process_tree.hpp"
+
 #include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
+#include <boost/test/unit_test.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/test/unit_test.hpp>
-
 #include "fixtures/background.hpp"
 #include "fixtures/temp_dir.hpp"
-#include "procman/children/process_tree.hpp"
 
 using namespace procman;
 using namespace procman::test;
@@ -99,16 +99,14 @@ BOOST_AUTO_TEST_CASE(kill_tree_kills_the_root_and_every_descendant) {
   BOOST_TEST(::waitpid(shell, &status, 0) == shell);
   BOOST_TEST((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
   shell = -1;
-  BOOST_TEST(eventually([&] {
-    return !os_process_alive(escaped) && !os_process_alive(plain);
-  }));
+  BOOST_TEST(eventually(
+    [&] { return !os_process_alive(escaped) && !os_process_alive(plain); }));
 }
 
 BOOST_AUTO_TEST_CASE(kill_tree_without_the_root_leaves_the_root) {
   BOOST_TEST(kill_tree(shell, false) == 2u);
-  BOOST_TEST(eventually([&] {
-    return !os_process_alive(escaped) && !os_process_alive(plain);
-  }));
+  BOOST_TEST(eventually(
+    [&] { return !os_process_alive(escaped) && !os_process_alive(plain); }));
   // The shell saw its children die, and ends by itself.
   int status = 0;
   BOOST_TEST(::waitpid(shell, &status, 0) == shell);

@@ -22,8 +22,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
 class echo_step : public step {
 public:
   echo_step(json::value args, std::vector<std::string> services)
-    : args_(std::move(args)), services_(std::move(services)) {
-  }
+    : args_(std::move(args)), services_(std::move(services)) {}
 
   json::object execute(const json::object&, step_context&) override {
     json::array svcs;
@@ -105,7 +104,8 @@ BOOST_AUTO_TEST_CASE(add_replaces_an_earlier_factory) {
 }
 
 BOOST_AUTO_TEST_CASE(make_parses_args_and_resolves_services) {
-  auto s = must_make(spec("x", "test.echo", R"({"n": [1, 2]})", {"db", "mailer"}));
+  auto s
+    = must_make(spec("x", "test.echo", R"({"n": [1, 2]})", {"db", "mailer"}));
   auto out = s->execute({}, ctx);
   BOOST_TEST(json::serialize(out)
              == R"({"args":{"n":[1,2]},"services":["db=42","mailer=7"]})");
@@ -115,8 +115,9 @@ BOOST_AUTO_TEST_CASE(make_parses_args_and_resolves_services) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_class_names_the_step_and_lists_classes) {
-  BOOST_TEST(make_error(spec("third", "test.nope"))
-             == R"(step "third": unknown class "test.nope" (known: test.crashy, test.echo, test.null, test.picky))");
+  BOOST_TEST(
+    make_error(spec("third", "test.nope"))
+    == R"(step "third": unknown class "test.nope" (known: test.crashy, test.echo, test.null, test.picky))");
   auto checked = reg.check(spec("third", "test.nope"), services);
   BOOST_TEST((checked.code == errc::unknown_class));
   BOOST_TEST(checked.context == make_error(spec("third", "test.nope")));
@@ -130,11 +131,14 @@ BOOST_AUTO_TEST_CASE(unknown_class_with_many_classes_gives_a_count) {
               return std::unique_ptr<step>{};
             });
   auto err = make_error(spec("s", "bulk.x"));
-  BOOST_TEST(contains(err, R"(step "s": unknown class "bulk.x" (24 classes are registered)"));
+  BOOST_TEST(contains(
+    err, R"(step "s": unknown class "bulk.x" (24 classes are registered)"));
   procman::step_registry empty;
   auto none = empty.make(spec("s", "a"), services);
   BOOST_REQUIRE(!none);
-  BOOST_TEST(none.error().context == R"(step "s": unknown class "a" (no step classes are registered))");
+  BOOST_TEST(
+    none.error().context
+    == R"(step "s": unknown class "a" (no step classes are registered))");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_service_names_the_step_and_service) {
@@ -162,7 +166,8 @@ BOOST_AUTO_TEST_CASE(precheck_refuses_what_the_registry_can_tell) {
   // An unknown class of a namespace the registry knows.
   auto f = builtins.precheck({spec("x", "procman.nope")}, services);
   BOOST_TEST((f.code == errc::unknown_class));
-  BOOST_TEST(f.context.rfind(R"(step "x": unknown class "procman.nope")", 0) == 0);
+  BOOST_TEST(f.context.rfind(R"(step "x": unknown class "procman.nope")", 0)
+             == 0);
   // Bad args of a built-in: its factory only reads them.
   f = builtins.precheck({spec("ok", "procman.set", "{}"),
                          spec("nap", "procman.sleep", R"({"seconds": "x"})")},
@@ -171,8 +176,8 @@ BOOST_AUTO_TEST_CASE(precheck_refuses_what_the_registry_can_tell) {
   BOOST_TEST(contains(f.context, R"(step "nap": bad args: )"));
   BOOST_TEST(contains(f.context, "seconds"));
   // Good ones pass.
-  BOOST_TEST(!builtins.precheck({spec("ok", "procman.sleep", R"({"seconds": 1})")},
-                                services));
+  BOOST_TEST(!builtins.precheck(
+    {spec("ok", "procman.sleep", R"({"seconds": 1})")}, services));
 }
 
 BOOST_AUTO_TEST_CASE(precheck_leaves_what_it_cannot_tell_unchecked) {
@@ -192,8 +197,9 @@ BOOST_AUTO_TEST_CASE(precheck_leaves_what_it_cannot_tell_unchecked) {
     return std::unique_ptr<step>{};
   });
   unchecked.clear();
-  BOOST_TEST(!reg.precheck({spec("c", "test.counting"), spec("d", "test.crashy")},
-                           services, &unchecked));
+  BOOST_TEST(
+    !reg.precheck({spec("c", "test.counting"), spec("d", "test.crashy")},
+                  services, &unchecked));
   BOOST_TEST(!called);
   BOOST_TEST(unchecked.empty());
   // An unknown class of a library's namespace is refused.
@@ -203,7 +209,7 @@ BOOST_AUTO_TEST_CASE(precheck_leaves_what_it_cannot_tell_unchecked) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- step libraries loaded into this (dynamically linked) test program ------------
+// -- step libraries loaded into this (dynamically linked) test program --------
 
 namespace {
 
@@ -229,7 +235,8 @@ BOOST_AUTO_TEST_CASE(a_library_registers_steps_and_services) {
 
 BOOST_AUTO_TEST_CASE(json_passes_both_ways) {
   BOOST_TEST_REQUIRE(!load_step_library(lib, reg, services));
-  auto made = reg.make(spec("up", "test.upper", R"({"key": "name"})"), services);
+  auto made = reg.make(spec("up", "test.upper", R"({"key": "name"})"),
+                       services);
   BOOST_REQUIRE(made);
   auto& s = *made;
   auto out = s->execute({{"name", "ada"}, {"n", 1}}, ctx);
@@ -278,15 +285,18 @@ BOOST_AUTO_TEST_CASE(library_spec_error_is_recognised_across_the_boundary) {
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_library_names_the_path_and_reason) {
-  auto err = load_step_library("/nonexistent/libsteps.so", reg, services).context;
-  BOOST_TEST(contains(err, R"(step library "/nonexistent/libsteps.so": cannot load: )"));
+  auto err
+    = load_step_library("/nonexistent/libsteps.so", reg, services).context;
+  BOOST_TEST(
+    contains(err, R"(step library "/nonexistent/libsteps.so": cannot load: )"));
   BOOST_TEST(contains(err, "No such file or directory"));
 }
 
 BOOST_AUTO_TEST_CASE(a_library_without_the_symbol_is_refused) {
   auto bad = test_path("plugins/steps_no_register.so");
   auto err = load_step_library(bad, reg, services).context;
-  BOOST_TEST(contains(err, "step library \"" + bad + "\": no function procman_register_steps"));
+  BOOST_TEST(contains(err, "step library \"" + bad
+                             + "\": no function procman_register_steps"));
   BOOST_TEST(reg.classes().empty());
 }
 

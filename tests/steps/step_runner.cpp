@@ -6,9 +6,10 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "procman/messages/json.hpp"
+
 #include "fixtures/json_depth.hpp"
 #include "helpers.hpp"
-#include "procman/messages/json.hpp"
 
 using namespace procman;
 using namespace procman::test;
@@ -23,14 +24,14 @@ bool contains(const std::string& haystack, const std::string& needle) {
 // Appends its name to data["trail"] and counts how often it ran.
 class trail_step : public step {
 public:
-  trail_step(std::string tag, int& runs) : tag_(std::move(tag)), runs_(runs) {
-  }
+  trail_step(std::string tag, int& runs) : tag_(std::move(tag)), runs_(runs) {}
 
   json::object execute(const json::object& data, step_context&) override {
     ++runs_;
     auto out = data;
-    auto trail = data.contains("trail") ? std::string(data.at("trail").as_string())
-                                        : std::string{};
+    auto trail = data.contains("trail")
+                   ? std::string(data.at("trail").as_string())
+                   : std::string{};
     out["trail"] = trail + tag_;
     return out;
   }
@@ -133,7 +134,8 @@ struct runner_fixture {
   }
 
   static std::vector<step_spec> abc() {
-    return {spec("a", "test.trail", R"("A")"), spec("b", "test.trail", R"("B")"),
+    return {spec("a", "test.trail", R"("A")"),
+            spec("b", "test.trail", R"("B")"),
             spec("c", "test.trail", R"("C")")};
   }
 };
@@ -147,8 +149,9 @@ BOOST_AUTO_TEST_CASE(runs_steps_in_order_chaining_outputs) {
   BOOST_TEST(r.outcome == step_run_result::finished);
   BOOST_TEST(json::serialize(r.output) == R"({"trail":">ABC"})");
   BOOST_TEST(r.step == 2u);
-  std::vector<std::string> expected{"started 0", "completed 0", "started 1",
-                                    "completed 1", "started 2", "completed 2"};
+  std::vector<std::string> expected{"started 0", "completed 0",
+                                    "started 1", "completed 1",
+                                    "started 2", "completed 2"};
   BOOST_TEST(log.events == expected, boost::test_tools::per_element());
 }
 
@@ -182,7 +185,8 @@ BOOST_AUTO_TEST_CASE(unknown_class_fails_before_any_step_runs) {
   BOOST_TEST((r.error.kind == error_kind::spec));
   BOOST_TEST(r.step == 2u);
   BOOST_TEST(r.error.step == "c");
-  BOOST_TEST(contains(r.error.message, R"(step "c": unknown class "test.typo")"));
+  BOOST_TEST(
+    contains(r.error.message, R"(step "c": unknown class "test.typo")"));
   BOOST_TEST(runs == 0);
   BOOST_TEST(log.events.empty());
 }
@@ -204,8 +208,9 @@ BOOST_AUTO_TEST_CASE(bad_args_fail_when_the_step_is_built) {
   BOOST_TEST(r.outcome == step_run_result::failed);
   BOOST_TEST((r.error.kind == error_kind::spec));
   BOOST_TEST(r.error.step == "nap");
-  BOOST_TEST(r.error.message
-             == R"(step "nap": bad args: field "seconds" must be a number >= 0)");
+  BOOST_TEST(
+    r.error.message
+    == R"(step "nap": bad args: field "seconds" must be a number >= 0)");
   BOOST_TEST(runs == 1); // step a ran, c did not
   std::vector<std::string> expected{"started 0", "completed 0", "started 1"};
   BOOST_TEST(log.events == expected, boost::test_tools::per_element());
@@ -254,8 +259,9 @@ BOOST_AUTO_TEST_CASE(an_oversized_output_fails_with_kind_output) {
   BOOST_TEST(r.error.step == "big");
   BOOST_TEST(r.step == 1u);
   // {"blob":"xxx..."}: 52428800 characters plus 11.
-  BOOST_TEST(r.error.message
-             == R"(step "big": output is 52428811 bytes, above the limit of 16777216 bytes)");
+  BOOST_TEST(
+    r.error.message
+    == R"(step "big": output is 52428811 bytes, above the limit of 16777216 bytes)");
   BOOST_TEST(runs == 1);
   std::vector<std::string> expected{"started 0", "completed 0", "started 1"};
   BOOST_TEST(log.events == expected, boost::test_tools::per_element());
@@ -273,9 +279,12 @@ BOOST_AUTO_TEST_CASE(the_output_limit_is_an_option) {
              == step_run_result::finished);
 }
 
-BOOST_AUTO_TEST_CASE(an_output_deeper_than_the_json_limit_fails_with_kind_output) {
+BOOST_AUTO_TEST_CASE(
+  an_output_deeper_than_the_json_limit_fails_with_kind_output) {
   auto limit = defaults::max_json_depth;
-  auto data = [](size_t depth) { return parse_deep(nested_object(depth)).as_object(); };
+  auto data = [](size_t depth) {
+    return parse_deep(nested_object(depth)).as_object();
+  };
   auto ok = run({spec("w", "test.wrap")}, 0, data(limit - 1));
   BOOST_TEST(ok.outcome == step_run_result::finished, ok.error.message);
   BOOST_TEST(depth_of(ok.output) == limit);
@@ -285,8 +294,8 @@ BOOST_AUTO_TEST_CASE(an_output_deeper_than_the_json_limit_fails_with_kind_output
   BOOST_TEST((r.error.kind == error_kind::output));
   BOOST_TEST(r.error.step == "w");
   BOOST_TEST(r.error.message
-             == "step \"w\": output is nested deeper than " + std::to_string(limit)
-                  + " levels");
+             == "step \"w\": output is nested deeper than "
+                  + std::to_string(limit) + " levels");
   BOOST_TEST(runs == 0);
 }
 
@@ -319,8 +328,9 @@ BOOST_AUTO_TEST_CASE(the_context_forwards_clean_progress_and_knows_its_run) {
   auto r = run({spec("a", "test.trail", R"("A")"), spec("ctx", "test.context")},
                0, {}, opts);
   BOOST_TEST_REQUIRE(r.outcome == step_run_result::finished);
-  BOOST_TEST(json::serialize(r.output)
-             == R"({"pid":"00112233445566778899aabbccddeeff","step":"ctx","script_args":"--farm=wiki2"})");
+  BOOST_TEST(
+    json::serialize(r.output)
+    == R"({"pid":"00112233445566778899aabbccddeeff","step":"ctx","script_args":"--farm=wiki2"})");
   BOOST_TEST_REQUIRE(log.progress.size() == 4u);
   BOOST_TEST(log.progress[0].first == 100.0);
   BOOST_TEST(log.progress[1].first == 0.0);

@@ -3,9 +3,8 @@
 // (static libstdc++, Boost.JSON compiled in, -rdynamic).
 #include <string>
 
-#include <unistd.h>
-
 #include <boost/json.hpp>
+#include <unistd.h>
 
 int main() {
   std::string text;

@@ -74,7 +74,9 @@ int main(int argc, char** argv) {
   for (size_t p = 0; p < programs.size(); ++p) {
     auto& s = samples[p];
     std::sort(s.begin(), s.end());
-    auto at = [&](double q) { return s[static_cast<size_t>(q * (s.size() - 1))]; };
+    auto at = [&](double q) {
+      return s[static_cast<size_t>(q * (s.size() - 1))];
+    };
     double mean = std::accumulate(s.begin(), s.end(), 0.0) / s.size();
     if (p == 0)
       base = at(0.5);

@@ -22,7 +22,8 @@ public:
 
 extern "C" void procman_register_steps(procman::step_registry& reg,
                                        procman::service_registry&) {
-  reg.add("crash.abort", [](const boost::json::value&, const procman::service_map&) {
-    return std::make_unique<abort_step>();
-  });
+  reg.add("crash.abort",
+          [](const boost::json::value&, const procman::service_map&) {
+            return std::make_unique<abort_step>();
+          });
 }

@@ -20,7 +20,8 @@ public:
 
 extern "C" void procman_register_steps(procman::step_registry& reg,
                                        procman::service_registry&) {
-  reg.add("door.echo", [](const boost::json::value&, const procman::service_map&) {
-    return std::make_unique<echo_step>();
-  });
+  reg.add("door.echo",
+          [](const boost::json::value&, const procman::service_map&) {
+            return std::make_unique<echo_step>();
+          });
 }

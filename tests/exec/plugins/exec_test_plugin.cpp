@@ -17,8 +17,8 @@ namespace json = boost::json;
 
 // Not static and not in an anonymous namespace: the stack trace test looks
 // for this name.
-extern "C" __attribute__((noinline)) void exec_test_plugin_thrower(
-  const std::string& what) {
+extern "C" __attribute__((noinline)) void
+exec_test_plugin_thrower(const std::string& what) {
   throw std::runtime_error("plugin exploded: " + what);
 }
 
@@ -46,8 +46,7 @@ public:
 
 class throwing_step : public procman::step {
 public:
-  explicit throwing_step(std::string what) : what_(std::move(what)) {
-  }
+  explicit throwing_step(std::string what) : what_(std::move(what)) {}
 
   json::object execute(const json::object&, procman::step_context&) override {
     exec_test_plugin_thrower(what_);
@@ -107,8 +106,7 @@ std::string gate_of(const json::value& args) {
 class chatty_step : public procman::step {
 public:
   chatty_step(int64_t reports, std::string gate)
-    : reports_(reports), gate_(std::move(gate)) {
-  }
+    : reports_(reports), gate_(std::move(gate)) {}
 
   json::object execute(const json::object& data,
                        procman::step_context& ctx) override {
@@ -118,9 +116,9 @@ public:
                    "report " + std::to_string(i));
       std::this_thread::sleep_for(std::chrono::microseconds(250));
     }
-    auto reporting = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - t0)
-                       .count();
+    auto reporting
+      = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
     ctx.progress(100, "done");
     auto out = data;
     out["reporting_seconds"] = reporting;
@@ -137,8 +135,7 @@ private:
 // was held back must still arrive while the step runs.
 class quiet_after_burst : public procman::step {
 public:
-  explicit quiet_after_burst(std::string gate) : gate_(std::move(gate)) {
-  }
+  explicit quiet_after_burst(std::string gate) : gate_(std::move(gate)) {}
 
   json::object execute(const json::object& data,
                        procman::step_context& ctx) override {
@@ -184,9 +181,10 @@ extern "C" void procman_register_steps(procman::step_registry& reg,
               n = args.as_object().at("reports").as_int64();
             return std::make_unique<chatty_step>(n, gate_of(args));
           });
-  reg.add("test.quiet", [](const json::value& args, const procman::service_map&) {
-    return std::make_unique<quiet_after_burst>(gate_of(args));
-  });
+  reg.add("test.quiet",
+          [](const json::value& args, const procman::service_map&) {
+            return std::make_unique<quiet_after_burst>(gate_of(args));
+          });
   reg.add("test.big", [](const json::value&, const procman::service_map&) {
     return std::make_unique<big_step>();
   });

@@ -16,8 +16,7 @@ namespace json = boost::json;
 // Upper-cases data[key] and adds nested values: JSON in and out.
 class upper_step : public procman::step {
 public:
-  explicit upper_step(std::string key) : key_(std::move(key)) {
-  }
+  explicit upper_step(std::string key) : key_(std::move(key)) {}
 
   json::object execute(const json::object& data,
                        procman::step_context& ctx) override {
@@ -54,8 +53,7 @@ public:
 class service_step : public procman::step {
 public:
   explicit service_step(std::string greeting)
-    : greeting_(std::move(greeting)) {
-  }
+    : greeting_(std::move(greeting)) {}
 
   json::object execute(const json::object& data,
                        procman::step_context&) override {
