@@ -225,34 +225,10 @@ outcome<schedule_record> store::schedule(const std::string& name) {
 outcome<token_record> store::add_token(token_record x) {
   x.id = make_pid().substr(16); // its 64 random bits
   x.created_at = impl_->now();
-  std::optional<failure> refused;
-  token_record out;
-  auto err = impl_->db.write([&](const tx& t) {
-    refused.reset();
-    if (auto old = tables::tokens::load(t, x.hash)) {
-      if (old->name == x.name && old->scope == x.scope)
-        out = *old;
-      else
-        refused
-          = make_failure(errc::invalid_argument,
-                         "this token is stored already as token " + old->id);
-      return;
-    }
-    if (!x.name.empty())
-      for (auto& other : tables::tokens::all(t))
-        if (other.name == x.name) {
-          refused = make_failure(errc::invalid_argument,
-                                 "a token named \"" + x.name + "\" exists ("
-                                   + other.id + ")");
-          return;
-        }
-    tables::tokens::save(t, x);
-    out = x;
-  });
-  if (err)
+  outcome<token_record> out = failure{};
+  if (auto err
+      = impl_->db.write([&](const tx& t) { out = tables::tokens::add(t, x); }))
     return err;
-  if (refused)
-    return *refused;
   return out;
 }
 
@@ -262,16 +238,8 @@ outcome<std::vector<token_record>> store::tokens() {
 
 outcome<token_record> store::revoke_token(const std::string& which) {
   std::optional<token_record> gone;
-  auto err = impl_->db.write([&](const tx& t) {
-    gone.reset();
-    for (auto& x : tables::tokens::all(t))
-      if (!which.empty() && (x.id == which || x.name == which)) {
-        tables::tokens::remove(t, x.hash);
-        gone = x;
-        return;
-      }
-  });
-  if (err)
+  if (auto err = impl_->db.write(
+        [&](const tx& t) { gone = tables::tokens::revoke(t, which); }))
     return err;
   if (!gone)
     return make_failure(errc::unknown_token,

@@ -53,4 +53,32 @@ std::vector<token_record> all(const tx& t) {
   return out;
 }
 
+outcome<token_record> add(const tx& t, const token_record& x) {
+  if (auto old = load(t, x.hash)) {
+    if (old->name == x.name && old->scope == x.scope)
+      return std::move(*old);
+    return make_failure(errc::invalid_argument,
+                        "this token is stored already as token " + old->id);
+  }
+  if (!x.name.empty())
+    for (auto& other : all(t))
+      if (other.name == x.name)
+        return make_failure(errc::invalid_argument, "a token named \"" + x.name
+                                                      + "\" exists (" + other.id
+                                                      + ")");
+  save(t, x);
+  return x;
+}
+
+std::optional<token_record> revoke(const tx& t, const std::string& which) {
+  if (which.empty())
+    return std::nullopt;
+  for (auto& x : all(t))
+    if (x.id == which || x.name == which) {
+      remove(t, x.hash);
+      return x;
+    }
+  return std::nullopt;
+}
+
 } // namespace procman::tables::tokens
