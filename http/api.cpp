@@ -146,22 +146,6 @@ response json_response(unsigned version, status code, std::string body) {
   return res;
 }
 
-/// A schedule as `procman schedule list` prints it.
-json::object schedule_json(const schedule_record& x) {
-  auto when = [](uint64_t ms) -> json::value {
-    if (ms == 0)
-      return nullptr;
-    return json::value(timestamp(ms));
-  };
-  return {{"name", x.name},
-          {"cron", x.cron},
-          {"spec", json::value_from(x.spec)},
-          {"next_due", when(x.next_due)},
-          {"last_fired", when(x.last_fired)},
-          {"last_pid",
-           x.last_fired == 0 ? json::value(nullptr) : json::value(x.last_pid)}};
-}
-
 response info_response(unsigned version, const process_record& rec) {
   return json_response(version, status::ok, dump_info(render_info(rec)));
 }
@@ -499,7 +483,7 @@ response api::schedules(const request& r, const route& which,
       return failed(v, all.error());
     json::array out;
     for (auto& x : *all)
-      out.push_back(schedule_json(x));
+      out.push_back(render_schedule(x));
     return json_response(v, status::ok, json::serialize(out));
   }
   if (which.method == verb::delete_) {
@@ -510,7 +494,8 @@ response api::schedules(const request& r, const route& which,
     auto gone = door_.call(schedule_remove_request{*key});
     if (!gone)
       return failed(v, gone.error());
-    return json_response(v, status::ok, json::serialize(schedule_json(*gone)));
+    return json_response(v, status::ok,
+                         json::serialize(render_schedule(*gone)));
   }
   auto doc = parse_user_json(r.body(), "the body");
   if (!doc)
@@ -539,7 +524,7 @@ response api::schedules(const request& r, const route& which,
     std::string{o.at("cron").as_string()}, std::move(*spec)});
   if (!added)
     return failed(v, added.error());
-  return json_response(v, status::ok, json::serialize(schedule_json(*added)));
+  return json_response(v, status::ok, json::serialize(render_schedule(*added)));
 }
 
 } // namespace procman::http

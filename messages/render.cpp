@@ -70,6 +70,21 @@ json::object render_info(const process_record& x) {
   return info;
 }
 
+json::object render_schedule(const schedule_record& x) {
+  auto when = [](uint64_t ms) -> json::value {
+    if (ms == 0)
+      return nullptr;
+    return json::value(timestamp(ms));
+  };
+  return {{"name", x.name},
+          {"cron", x.cron},
+          {"spec", json::value_from(x.spec)},
+          {"next_due", when(x.next_due)},
+          {"last_fired", when(x.last_fired)},
+          {"last_pid",
+           x.last_fired == 0 ? json::value(nullptr) : json::value(x.last_pid)}};
+}
+
 namespace {
 
 /// A percent as users read it: a plain number with two decimals (60.20,

@@ -21,4 +21,9 @@ boost::json::object render_info(const process_record& x);
 /// `100.00`) where Boost.JSON would write `6.02E1`.
 std::string dump_info(const boost::json::object& info);
 
+/// A schedule as a user sees it (`procman schedule list`, the HTTP API's
+/// /schedules): name, cron, spec, next_due, last_fired, last_pid (the
+/// times as timestamps; null until due or fired).
+boost::json::object render_schedule(const schedule_record& x);
+
 } // namespace procman

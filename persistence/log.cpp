@@ -20,12 +20,12 @@ void write(const tx& t, const log_entry& e) {
   put_raw(t.txn, t.db.log, codec::u64_key(e.seq), {buf.data(), buf.size()});
 }
 
-/// The last key of the log, 0 if it is empty.
-uint64_t last_key(const tx& t) {
+/// The log's first (MDB_FIRST) or last (MDB_LAST) key, 0 if it is empty.
+uint64_t edge_key(const tx& t, MDB_cursor_op which) {
   auto cur = lmdb::cursor::open(t.txn, t.db.log);
   lmdb::val k;
   lmdb::val v;
-  if (cur.get(k, v, MDB_LAST) && k.size() == 8)
+  if (cur.get(k, v, which) && k.size() == 8)
     return codec::get_u64_be(k.data());
   return 0;
 }
@@ -106,16 +106,11 @@ void trim(const tx& t, uint64_t cutoff, size_t max, bool& more) {
 }
 
 uint64_t last_seq(const tx& t) {
-  return std::max(read_counter(t, key_seq), last_key(t));
+  return std::max(read_counter(t, key_seq), edge_key(t, MDB_LAST));
 }
 
 uint64_t first_seq(const tx& t) {
-  auto cur = lmdb::cursor::open(t.txn, t.db.log);
-  lmdb::val k;
-  lmdb::val v;
-  if (cur.get(k, v, MDB_FIRST) && k.size() == 8)
-    return codec::get_u64_be(k.data());
-  return 0;
+  return edge_key(t, MDB_FIRST);
 }
 
 } // namespace procman::tables::log

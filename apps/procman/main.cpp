@@ -399,22 +399,6 @@ int cmd_retry(const cli::args& a) {
   return 0;
 }
 
-json::object schedule_json(const schedule_record& x) {
-  json::object o{{"name", x.name},
-                 {"cron", x.cron},
-                 {"spec", json::value_from(x.spec)},
-                 {"next_due", timestamp(x.next_due)},
-                 {"last_fired", timestamp(x.last_fired)},
-                 {"last_pid", x.last_pid}};
-  if (x.next_due == 0)
-    o["next_due"] = nullptr;
-  if (x.last_fired == 0) {
-    o["last_fired"] = nullptr;
-    o["last_pid"] = nullptr;
-  }
-  return o;
-}
-
 int cmd_schedule(const cli::args& a) {
   auto& p = a.positional();
   auto sub = p.size() > 1 ? p[1] : std::string{};
@@ -426,7 +410,7 @@ int cmd_schedule(const cli::args& a) {
     auto spec = load_spec(a, 4);
     check_at_the_door(spec);
     auto d = open_door(a);
-    print_json(schedule_json(
+    print_json(render_schedule(
       value_or_fail(d.call(schedule_add_request{p[2], p[3], spec}))));
     return 0;
   }
@@ -435,7 +419,7 @@ int cmd_schedule(const cli::args& a) {
       throw cli::usage_error("unexpected argument \"" + p[2] + "\"");
     auto d = open_door(a);
     for (auto& x : value_or_fail(d.call(schedules_request{})))
-      print_json(schedule_json(x));
+      print_json(render_schedule(x));
     return 0;
   }
   if (sub == "remove") {
@@ -443,7 +427,7 @@ int cmd_schedule(const cli::args& a) {
       throw cli::usage_error("usage: procman schedule remove NAME");
     auto d = open_door(a);
     print_json(
-      schedule_json(value_or_fail(d.call(schedule_remove_request{p[2]}))));
+      render_schedule(value_or_fail(d.call(schedule_remove_request{p[2]}))));
     return 0;
   }
   throw cli::usage_error("usage: procman schedule add NAME \"CRON\" SPEC | "
