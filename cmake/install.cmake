@@ -3,7 +3,8 @@
 #   bin/procman, bin/procman-runner, bin/procman-exec
 #   libexec/procman/procman-remote      what procman runs for --connect, replay
 #   include/procman/<folder>/*.hpp      the public headers only (below)
-#   lib/libprocman.a, libprocman_local.a, libprocman_steps.a, libprocman_base.a
+#   lib/libprocman.a, libprocman_local.a, libprocman_steps.a,
+#   libprocman_platform.a, libprocman_base.a
 #   lib/cmake/procman/                  procmanConfig.cmake and its version,
 #                                       the exported targets procman::*
 #   share/doc/procman/                  README.md, LICENSE, docs/*.md, examples/
@@ -57,7 +58,8 @@ install(FILES completions/procman
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME procman-runner)
 
-install(TARGETS procman procman_local procman_steps procman_base EXPORT procmanTargets
+install(TARGETS procman procman_local procman_steps procman_platform procman_base
+        EXPORT procmanTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # The public headers: what a host includes (examples/host,

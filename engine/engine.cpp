@@ -29,10 +29,10 @@
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/units.hpp"
-#include "procman/persistence/doorbell.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/started_marks.hpp"
 #include "procman/persistence/store.hpp"
+#include "procman/platform/wake_event.hpp"
 #include "procman/steps/step_registry.hpp"
 
 namespace procman {
@@ -291,7 +291,7 @@ struct engine::impl {
   std::shared_ptr<procman::store> db;
   file_lock wait_lock;
   file_lock runner_lock;
-  doorbell bell;
+  platform::wake_listener bell;
   std::shared_ptr<child_service> children;
   store_actor store_hdl;
   queue_actor queue_hdl;
@@ -522,12 +522,13 @@ caf::expected<std::unique_ptr<engine>> engine::start(caf::actor_system& sys,
     });
   if (bell_bound) {
     auto* bell = &st->bell;
-    st->children->watch_readable(bell->fd(), [bell, sup] {
-      if (bell->drain() > 0) {
-        caf::anon_send(sup, atom::wakeup_v);
-        caf::anon_send(sup, atom::check_v);
-      }
-    });
+    st->children->watch_readable(
+      static_cast<int>(bell->native_handle()), [bell, sup] {
+        if (bell->wait(std::chrono::milliseconds::zero())) {
+          caf::anon_send(sup, atom::wakeup_v);
+          caf::anon_send(sup, atom::check_v);
+        }
+      });
   }
   st->opts = std::move(opts);
   log_info("", "runner " + st->runner_id + " serving " + dir + " with "

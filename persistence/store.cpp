@@ -17,7 +17,6 @@
 #include "procman/messages/json.hpp"
 #include "procman/messages/spec_check.hpp"
 #include "procman/messages/time.hpp"
-#include "procman/persistence/doorbell.hpp"
 #include "procman/persistence/log.hpp"
 #include "procman/persistence/output.hpp"
 #include "procman/persistence/pids.hpp"
@@ -27,6 +26,7 @@
 #include "procman/persistence/settings.hpp"
 #include "procman/persistence/tokens.hpp"
 #include "procman/persistence/transitions.hpp"
+#include "procman/platform/wake_event.hpp"
 
 namespace procman {
 
@@ -125,7 +125,7 @@ store::batch_result store::commit(const std::vector<transition>& ts,
     return out;
   }
   if (ring && impl_->opts.ring_doorbell)
-    ring_doorbell(impl_->opts.dir);
+    platform::ring(impl_->opts.dir);
   return out;
 }
 
@@ -195,7 +195,7 @@ outcome<uint32_t> store::fire_schedules() {
   if (err)
     return err;
   if (fired > 0 && impl_->opts.ring_doorbell)
-    ring_doorbell(impl_->opts.dir);
+    platform::ring(impl_->opts.dir);
   return fired;
 }
 

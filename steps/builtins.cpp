@@ -3,32 +3,24 @@
 // docs/protocol.md ("Built-in steps").
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstring>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "procman/messages/json.hpp"
+#include "procman/platform/command.hpp"
+#include "procman/platform/paths.hpp"
 #include "procman/steps/runner.hpp"
 #include "procman/steps/step_registry.hpp"
 #include "procman/steps/text.hpp"
-
-extern char** environ;
 
 namespace procman {
 
@@ -285,46 +277,6 @@ exec_options parse_exec_args(const json::value& args) {
   return opts;
 }
 
-// Closes a file descriptor once.
-struct fd_guard {
-  int fd = -1;
-  ~fd_guard() { reset(); }
-  void reset() {
-    if (fd >= 0)
-      ::close(fd);
-    fd = -1;
-  }
-};
-
-std::string signal_name(int sig) {
-  if (auto abbrev = sigabbrev_np(sig))
-    return std::string("SIG") + abbrev;
-  return "signal " + std::to_string(sig);
-}
-
-// Writes to a pipe without dying of SIGPIPE when the reader is gone, even in
-// programs that keep SIGPIPE's default action: block it for this thread and
-// swallow the one this write raised.
-ssize_t write_no_sigpipe(int fd, const char* buf, size_t len) {
-  sigset_t pipe_set, old_set;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  sigset_t pending;
-  sigpending(&pending);
-  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-  auto n = ::write(fd, buf, len);
-  auto saved = errno;
-  if (n < 0 && errno == EPIPE && !was_pending) {
-    timespec zero{0, 0};
-    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR)
-      ; // retry
-  }
-  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
-  errno = saved;
-  return n;
-}
-
 class exec_step : public step {
 public:
   explicit exec_step(exec_options opts) : opts_(std::move(opts)) {
@@ -335,81 +287,38 @@ public:
     auto& prog = opts_.argv[0];
     auto prefix = "command \"" + prog + "\"";
     if (opts_.cwd) {
-      struct stat st;
+      std::error_code ec;
+      auto st = std::filesystem::status(platform::path_from_utf8(*opts_.cwd),
+                                        ec);
       std::string why;
-      if (::stat(opts_.cwd->c_str(), &st) != 0)
-        why = std::strerror(errno);
-      else if (!S_ISDIR(st.st_mode))
+      if (ec)
+        why = ec.message();
+      else if (!std::filesystem::is_directory(st))
         why = "not a directory";
       if (!why.empty())
         throw std::runtime_error(prefix + ": cannot run in directory \""
                                  + *opts_.cwd + "\": " + why);
     }
-    // Pipes: ours are close-on-exec, the child's ends are dup2'ed to 0-2.
-    fd_guard in_r, in_w, out_r, out_w, err_r, err_w;
-    int p[2];
-    auto make_pipe = [&](fd_guard& r, fd_guard& w) {
-      if (::pipe2(p, O_CLOEXEC) != 0)
-        throw std::runtime_error(
-          prefix + ": cannot create a pipe: " + std::strerror(errno));
-      r.fd = p[0];
-      w.fd = p[1];
-    };
-    make_pipe(out_r, out_w);
-    make_pipe(err_r, err_w);
-    if (opts_.input)
-      make_pipe(in_r, in_w);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    if (opts_.input)
-      posix_spawn_file_actions_adddup2(&fa, in_r.fd, 0);
-    else
-      posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w.fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, err_w.fd, 2);
-    // No descriptor of the executor leaks into the command.
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    if (opts_.cwd)
-      posix_spawn_file_actions_addchdir_np(&fa, opts_.cwd->c_str());
-    // The command starts with default signal actions and an empty mask
-    // (the executor ignores SIGPIPE, and ignored signals survive exec). It
-    // stays in the executor's process group: a timeout kills both.
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t all, none;
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    auto env = environment(ctx);
-    std::vector<char*> envp;
-    for (auto& e : env)
-      envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::vector<char*> argv;
-    for (auto& a : opts_.argv)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    int rc = posix_spawnp(&pid, prog.c_str(), &fa, &attr, argv.data(),
-                          envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0)
-      throw std::runtime_error(
-        prefix + ": cannot run: " + std::strerror(rc)
-        + (rc == ENOENT && prog.find('/') == std::string::npos
-             ? " (not found in PATH)"
-             : ""));
-    in_r.reset();
-    out_w.reset();
-    err_w.reset();
-    std::string out, err;
-    auto status = collect(pid, in_w, out_r, err_r, out, err, prefix, ctx);
+    platform::command_options cmd;
+    cmd.argv = opts_.argv;
+    cmd.env = environment(ctx);
+    cmd.cwd = opts_.cwd.value_or(std::string{});
+    cmd.input = opts_.input;
+    cmd.output_limit = defaults::max_output_bytes;
+    auto ran = platform::run_command(cmd, [&](output_stream stream,
+                                              std::string_view bytes) {
+      ctx.live_output(stream, bytes);
+    });
+    if (!ran)
+      throw std::runtime_error(prefix + ": " + ran.error().context);
+    auto& result = *ran;
+    if (result.overflow)
+      throw output_error(prefix + ": " + to_string(*result.overflow)
+                         + " is above the limit of "
+                         + std::to_string(defaults::max_output_bytes)
+                         + " bytes; the command was stopped");
+    auto& out = result.out;
+    auto& err = result.err;
     sanitize_utf8(out);
     sanitize_utf8(err);
     auto stderr_tail = [&] {
@@ -419,11 +328,11 @@ public:
         tail.pop_back();
       return tail.empty() ? std::string{} : "; stderr: " + tail;
     };
-    if (WIFSIGNALED(status))
-      throw std::runtime_error(
-        prefix + " was killed by signal " + std::to_string(WTERMSIG(status))
-        + " (" + signal_name(WTERMSIG(status)) + ")" + stderr_tail());
-    int code = WEXITSTATUS(status);
+    if (result.signal != 0)
+      throw std::runtime_error(prefix + " was killed by signal "
+                               + std::to_string(result.signal) + " ("
+                               + result.signal_name + ")" + stderr_tail());
+    int code = result.code;
     if (std::find(opts_.ok_codes.begin(), opts_.ok_codes.end(), code)
         == opts_.ok_codes.end())
       throw std::runtime_error(prefix + " exited with code "
@@ -451,11 +360,9 @@ private:
                          [&](auto& kv) { return kv.first == name; });
     };
     std::vector<std::string> env;
-    for (char** e = environ; e && *e; ++e) {
-      std::string entry = *e;
+    for (auto& entry : platform::this_environment())
       if (!set_here(entry.substr(0, entry.find('='))))
         env.push_back(std::move(entry));
-    }
     // Later entries win: keep the last value given for each name.
     for (size_t i = 0; i < vars.size(); ++i) {
       auto& [name, value] = vars[i];
@@ -466,125 +373,6 @@ private:
         env.push_back(name + "=" + *value);
     }
     return env;
-  }
-
-  // Feeds stdin and reads stdout and stderr until the command exits; returns
-  // its wait status. Stops reading once the command has exited and the pipes
-  // are drained, even if a background process it started keeps them open.
-  // What it reads goes to the context as live output too, as it arrives.
-  int collect(pid_t pid, fd_guard& in_w, fd_guard& out_r, fd_guard& err_r,
-              std::string& out, std::string& err, const std::string& prefix,
-              step_context& ctx) {
-    const size_t limit = defaults::max_output_bytes;
-    size_t written = 0;
-    const std::string& input = opts_.input ? *opts_.input : std::string{};
-    if (in_w.fd >= 0) {
-      if (input.empty())
-        in_w.reset();
-      else
-        ::fcntl(in_w.fd, F_SETFL, O_NONBLOCK);
-    }
-    for (int fd : {out_r.fd, err_r.fd})
-      ::fcntl(fd, F_SETFL, O_NONBLOCK);
-    int status = 0;
-    bool exited = false;
-    auto last_check = std::chrono::steady_clock::now();
-    std::string overflow;
-    char buf[65536];
-    // Reads what is there, at most 1 MiB so that one busy stream cannot
-    // starve the others; returns false at EOF.
-    auto drain = [&](fd_guard& fd, std::string& dst, output_stream stream) {
-      for (int round = 0; round < 16; ++round) {
-        auto n = ::read(fd.fd, buf, sizeof(buf));
-        if (n > 0) {
-          if (dst.size() + static_cast<size_t>(n) > limit) {
-            if (overflow.empty())
-              overflow = to_string(stream);
-            continue; // keep draining, drop the excess
-          }
-          dst.append(buf, static_cast<size_t>(n));
-          ctx.live_output(stream,
-                          std::string_view{buf, static_cast<size_t>(n)});
-          continue;
-        }
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-          return true;
-        fd.reset(); // EOF or error
-        return false;
-      }
-      return true;
-    };
-    while (out_r.fd >= 0 || err_r.fd >= 0) {
-      pollfd fds[3];
-      int n = 0;
-      int out_i = -1, err_i = -1, in_i = -1;
-      if (out_r.fd >= 0) {
-        out_i = n;
-        fds[n++] = {out_r.fd, POLLIN, 0};
-      }
-      if (err_r.fd >= 0) {
-        err_i = n;
-        fds[n++] = {err_r.fd, POLLIN, 0};
-      }
-      if (in_w.fd >= 0) {
-        in_i = n;
-        fds[n++] = {in_w.fd, POLLOUT, 0};
-      }
-      // Every 100 ms, check whether the command has exited while something
-      // it started still holds the pipes (quietly or writing on).
-      int ready = ::poll(fds, static_cast<nfds_t>(n), 100);
-      if (ready < 0 && errno != EINTR)
-        break;
-      auto now = std::chrono::steady_clock::now();
-      if (ready <= 0 || now - last_check >= std::chrono::milliseconds(100)) {
-        last_check = now;
-        if (!exited && ::waitpid(pid, &status, WNOHANG) == pid)
-          exited = true;
-        if (exited) {
-          if (out_r.fd >= 0)
-            drain(out_r, out, output_stream::out);
-          if (err_r.fd >= 0)
-            drain(err_r, err, output_stream::err);
-          break;
-        }
-        if (ready <= 0)
-          continue;
-      }
-      if (out_i >= 0 && (fds[out_i].revents & (POLLIN | POLLHUP | POLLERR)))
-        drain(out_r, out, output_stream::out);
-      if (err_i >= 0 && (fds[err_i].revents & (POLLIN | POLLHUP | POLLERR)))
-        drain(err_r, err, output_stream::err);
-      if (in_i >= 0 && (fds[in_i].revents & (POLLOUT | POLLHUP | POLLERR))) {
-        auto w = write_no_sigpipe(in_w.fd, input.data() + written,
-                                  input.size() - written);
-        if (w > 0)
-          written += static_cast<size_t>(w);
-        if ((w < 0 && errno != EAGAIN && errno != EINTR)
-            || written == input.size())
-          in_w.reset(); // done, or the command stopped reading
-      }
-      if (!overflow.empty() && !exited) {
-        // Unbounded output: stop the command instead of buffering it.
-        ::kill(pid, SIGKILL);
-      }
-    }
-    in_w.reset();
-    out_r.reset();
-    err_r.reset();
-    if (!exited) {
-      while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-          throw std::runtime_error(
-            prefix + ": lost track of the command: " + std::strerror(errno));
-      }
-    }
-    if (!overflow.empty())
-      throw output_error(prefix + ": " + overflow + " is above the limit of "
-                         + std::to_string(limit)
-                         + " bytes; the command was stopped");
-    return status;
   }
 
   exec_options opts_;

@@ -4,9 +4,10 @@
 #include <set>
 
 #include <boost/json/value.hpp>
-#include <dlfcn.h>
 
 #include "procman/messages/json.hpp"
+#include "procman/platform/library.hpp"
+#include "procman/platform/paths.hpp"
 
 namespace procman {
 
@@ -141,22 +142,16 @@ failure load_step_library(const std::string& path, step_registry& reg,
   };
   if (path.empty())
     return fail("empty path");
-  // RTLD_LOCAL: two libraries may use the same internal names. RTLD_NOW:
-  // a missing symbol shows here, not in the middle of a step.
-  auto handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    auto why = dlerror();
-    return fail(std::string("cannot load: ")
-                + (why ? why : "unknown dlopen error"));
-  }
-  dlerror(); // clear
-  auto sym = dlsym(handle, register_steps_symbol);
+  auto lib = platform::library::load(path);
+  if (!lib)
+    return fail(lib.error().context);
+  std::string why;
+  auto sym = lib->symbol(register_steps_symbol, why);
   if (sym == nullptr) {
-    auto why = dlerror();
-    // Never dlclose: harmless here, and a library may hold global state.
+    // Never unloaded: harmless here, and a library may hold global state.
     return fail(std::string("no function ") + register_steps_symbol
                 + " (declare it extern \"C\")"
-                + (why ? std::string(": ") + why : ""));
+                + (why.empty() ? std::string{} : ": " + why));
   }
   auto fn = reinterpret_cast<register_steps_fn>(sym);
   // A registration function reports trouble by throwing (the step API).
@@ -176,7 +171,7 @@ std::vector<std::string> split_library_list(const std::string& list) {
   std::vector<std::string> out;
   size_t pos = 0;
   while (pos <= list.size()) {
-    auto end = list.find(':', pos);
+    auto end = list.find(platform::path_list_separator, pos);
     if (end == std::string::npos)
       end = list.size();
     if (end > pos)

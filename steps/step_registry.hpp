@@ -100,22 +100,23 @@ void register_builtin_steps(step_registry& reg);
 using register_steps_fn = void (*)(step_registry&, service_registry&);
 constexpr const char* register_steps_symbol = "procman_register_steps";
 
-/// Loads a step library (shared object) with dlopen(RTLD_NOW | RTLD_LOCAL)
+/// Loads a step library (a shared object; a DLL on Windows) with every
+/// symbol resolved now and its names kept to itself (platform/library.hpp)
 /// and calls its registration function. The library stays loaded for the
 /// life of the program (its steps' code lives there). Fails
-/// (errc::invalid_argument) with `step library "<path>": <reason>` (dlerror
-/// text, missing registration symbol, or what the registration function
-/// threw).
+/// (errc::invalid_argument) with `step library "<path>": <reason>` (why it
+/// cannot be loaded, a missing registration symbol, or what the
+/// registration function threw).
 failure load_step_library(const std::string& path, step_registry& reg,
                           service_registry& services);
 
-/// Loads every library named in `list` (separated by ':', empty entries
-/// skipped), as the PROCMAN_STEP_LIBS environment variable and `--step-lib`
-/// give them. Stops at the first failure and returns it.
-/// The entries of a ':'-separated list of step libraries, empty ones
-/// skipped.
+/// The entries of a list of step libraries separated by ':' (';' on
+/// Windows: platform::path_list_separator), empty ones skipped.
 std::vector<std::string> split_library_list(const std::string& list);
 
+/// Loads every library named in `list` (split_library_list), as the
+/// PROCMAN_STEP_LIBS environment variable and `--step-lib` give them.
+/// Stops at the first failure and returns it.
 failure load_step_libraries(const std::string& list, step_registry& reg,
                             service_registry& services);
 

@@ -5,9 +5,9 @@
 
 #include <boost/core/demangle.hpp>
 #include <boost/stacktrace.hpp>
-#include <dlfcn.h>
 
 #include "procman/messages/defaults.hpp"
+#include "procman/platform/library.hpp"
 
 // libbacktrace (GCC's, /usr/lib/gcc/<triple>/<version>/libbacktrace.a)
 // resolves frames to function, file and line from the debug information,
@@ -106,15 +106,6 @@ std::vector<source_frame> source_frames(const void* addr) {
   return result;
 }
 
-// The program or library an address lies in, as boost::stacktrace names
-// it for frames without a source location.
-std::string module_of(const void* addr) {
-  Dl_info info;
-  if (::dladdr(addr, &info) != 0 && info.dli_fname != nullptr)
-    return info.dli_fname;
-  return "?";
-}
-
 constexpr size_t max_frames = defaults::max_stack_frames;
 
 struct noted_stack {
@@ -156,8 +147,9 @@ std::string render(const boost::stacktrace::stacktrace& st) {
     }
     for (auto& f : frames)
       line(f.function
-           + (f.file.empty() ? " in " + module_of(st[i].address())
-                             : " at " + f.file + ":" + std::to_string(f.line)));
+           + (f.file.empty()
+                ? " in " + platform::module_path_of(st[i].address())
+                : " at " + f.file + ":" + std::to_string(f.line)));
   }
   return out;
 }

@@ -24,9 +24,9 @@
 // --listen makes a store node: it serves the manager and a work endpoint
 // that worker nodes (--join) claim work from (docs/distribution.md).
 
-#include <atomic>
 #include <csignal>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <tuple>
 
@@ -46,6 +46,7 @@
 #include "procman/messages/fwd.hpp"
 #include "procman/messages/types.hpp"
 #include "procman/messages/units.hpp"
+#include "procman/platform/termination.hpp"
 #include "procman/remote/remote.hpp"
 
 #include "ready.hpp"
@@ -133,8 +134,7 @@ static_assert(procman::defaults::process_timeout == 60
               "update the defaults in the help text");
 
 /// A worker node until SIGTERM/SIGINT (drain) or a second one (now).
-int run_worker(caf::actor_system& sys, const sigset_t& sigs,
-               const std::string& host, uint16_t port,
+int run_worker(caf::actor_system& sys, const std::string& host, uint16_t port,
                procman::engine_options opts, procman::ready_signal& ready) {
   using namespace procman;
   worker_options wo;
@@ -150,20 +150,14 @@ int run_worker(caf::actor_system& sys, const sigset_t& sigs,
     return 2;
   }
   auto* n = node->get();
-  std::atomic<bool> done{false};
-  std::thread signal_thread([&done, sigs, n] {
-    int sig = 0;
-    while (sigwait(&sigs, &sig) == 0 && !done) {
-      log_info("",
-               std::string("received SIG") + sigabbrev_np(sig) + ": stopping");
-      n->drain();
-    }
+  std::optional<platform::termination_watch> watch;
+  watch.emplace([n](const std::string& what) {
+    log_info("", "received " + what + ": stopping");
+    n->drain();
   });
   n->await();
   node->reset();
-  done = true;
-  pthread_kill(signal_thread.native_handle(), SIGHUP);
-  signal_thread.join();
+  watch.reset();
   return 0;
 }
 
@@ -373,14 +367,10 @@ int main(int argc, char** argv) {
     std::cerr << "procman-runner: " << e.what() << "\n";
     return 2;
   }
-  // Signals go to one thread that turns them into a drain; every other
-  // thread (and so every CAF worker) inherits the blocked mask.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // Termination requests (SIGTERM, SIGINT, SIGHUP; Ctrl+C on Windows) go
+  // to one thread that turns them into a drain: held before any other
+  // thread starts, so that every CAF worker inherits the blocked mask.
+  platform::hold_termination_requests();
   signal(SIGPIPE, SIG_IGN);
   caf::actor_system_config cfg;
   cfg.add_message_types<caf::id_block::procman>();
@@ -407,7 +397,7 @@ int main(int argc, char** argv) {
   }
   caf::actor_system sys{cfg};
   if (join)
-    return run_worker(sys, sigs, join_host, join_port, std::move(opts), ready);
+    return run_worker(sys, join_host, join_port, std::move(opts), ready);
   auto eng = engine::start(sys, opts);
   if (!eng) {
     if (is(eng.error(), errc::runner_busy) && !listen) {
@@ -477,23 +467,17 @@ int main(int argc, char** argv) {
   }
   ready.send(publish_port >= 0 ? "ready " + published_at : "ready");
   auto sup = (*eng)->supervisor();
-  std::atomic<bool> done{false};
-  std::thread signal_thread([&done, sigs, sup] {
-    int sig = 0;
-    while (sigwait(&sigs, &sig) == 0 && !done) {
-      log_info("",
-               std::string("received SIG") + sigabbrev_np(sig) + ": stopping");
-      caf::anon_send(sup, atom::drain_v);
-    }
+  std::optional<platform::termination_watch> watch;
+  watch.emplace([sup](const std::string& what) {
+    log_info("", "received " + what + ": stopping");
+    caf::anon_send(sup, atom::drain_v);
   });
   (*eng)->await();
   auto failure = (*eng)->failure();
   if (gate)
     caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
   eng->reset();
-  done = true;
-  pthread_kill(signal_thread.native_handle(), SIGHUP);
-  signal_thread.join();
+  watch.reset();
   if (failure) {
     // A drain started by cron must not hold on while the disk stays full.
     log_error("", "gave up: " + render(failure)

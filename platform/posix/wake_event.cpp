@@ -1,17 +1,21 @@
-#include "procman/persistence/doorbell.hpp"
+// The wake-up of a waiting runner on POSIX: a Unix datagram socket at
+// `<store>/doorbell.sock`, bound by the runner that holds the --wait lock.
+// A ring sends one byte; sending when nobody listens is silently a no-op.
+
+#include "procman/platform/wake_event.hpp"
 
 #include <cerrno>
 #include <cstring>
-#include <utility>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "procman/messages/failure.hpp"
+#include "procman/platform/paths.hpp"
 
-namespace procman {
+namespace procman::platform {
 
 namespace {
 
@@ -31,7 +35,7 @@ bool make_addr(const std::string& path, sockaddr_un& addr) {
 
 } // namespace
 
-void ring_doorbell(const std::string& store_dir) {
+void ring(const std::string& store_dir) {
   sockaddr_un addr;
   if (!make_addr(socket_path(store_dir), addr))
     return;
@@ -47,37 +51,34 @@ void ring_doorbell(const std::string& store_dir) {
   close(fd);
 }
 
-doorbell::~doorbell() {
-  if (fd_ < 0)
-    return;
-  close(fd_);
-  // Unlink only our own socket: a later runner may have replaced it.
-  struct stat st;
-  if (!path_.empty() && lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)
-      && st.st_ino == ino_ && st.st_dev == dev_)
-    unlink(path_.c_str());
-}
+struct wake_listener::impl {
+  int fd = -1;
+  std::string path;
+  /// Identity of the socket file bound, so that the destructor never
+  /// unlinks a socket that a later runner bound at the same path.
+  ino_t ino = 0;
+  dev_t dev = 0;
 
-doorbell::doorbell(doorbell&& other) noexcept {
-  *this = std::move(other);
-}
-
-doorbell& doorbell::operator=(doorbell&& other) noexcept {
-  if (this != &other) {
-    std::swap(fd_, other.fd_);
-    std::swap(path_, other.path_);
-    std::swap(ino_, other.ino_);
-    std::swap(dev_, other.dev_);
+  ~impl() {
+    close(fd);
+    // Unlink only our own socket: a later runner may have replaced it.
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)
+        && st.st_ino == ino && st.st_dev == dev)
+      unlink(path.c_str());
   }
-  return *this;
+};
+
+wake_listener::~wake_listener() {
+  delete impl_;
 }
 
-failure doorbell::bind(const std::string& store_dir) {
+failure wake_listener::bind(const std::string& store_dir) {
   auto refuse = [](std::string why) {
     return make_failure(errc::store_access, std::move(why));
   };
-  if (fd_ >= 0)
-    return refuse("doorbell already bound to " + path_);
+  if (impl_ != nullptr)
+    return refuse("doorbell already bound to " + impl_->path);
   auto path = socket_path(store_dir);
   sockaddr_un addr;
   if (!make_addr(path, addr))
@@ -91,17 +92,15 @@ failure doorbell::bind(const std::string& store_dir) {
       return refuse(path + " exists and is not a socket");
     // A socket left by a runner that died.
     if (unlink(path.c_str()) != 0 && errno != ENOENT)
-      return refuse("cannot remove stale " + path + ": "
-                    + std::strerror(errno));
+      return refuse("cannot remove stale " + path + ": " + error_text(errno));
   }
   auto fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
-    return refuse(std::string{"cannot create doorbell socket: "}
-                  + std::strerror(errno));
+    return refuse("cannot create doorbell socket: " + error_text(errno));
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     auto err = errno;
     close(fd);
-    return refuse("cannot bind " + path + ": " + std::strerror(err));
+    return refuse("cannot bind " + path + ": " + error_text(err));
   }
   // bind() creates the socket file with the umask's mode; only the store's
   // owner may ring (the store directory is private too).
@@ -109,32 +108,40 @@ failure doorbell::bind(const std::string& store_dir) {
     auto err = errno;
     close(fd);
     unlink(path.c_str());
-    return refuse("cannot make " + path + " private: " + std::strerror(err));
+    return refuse("cannot make " + path + " private: " + error_text(err));
   }
-  if (lstat(path.c_str(), &st) == 0) {
-    ino_ = st.st_ino;
-    dev_ = st.st_dev;
+  auto p = new impl;
+  p->fd = fd;
+  p->path = std::move(path);
+  if (lstat(p->path.c_str(), &st) == 0) {
+    p->ino = st.st_ino;
+    p->dev = st.st_dev;
   }
-  fd_ = fd;
-  path_ = std::move(path);
+  impl_ = p;
   return {};
 }
 
-size_t doorbell::drain() {
-  if (fd_ < 0)
-    return 0;
+bool wake_listener::wait(std::chrono::milliseconds timeout) {
+  if (impl_ == nullptr)
+    return false;
+  if (timeout.count() > 0) {
+    pollfd fds{impl_->fd, POLLIN, 0};
+    ::poll(&fds, 1, static_cast<int>(timeout.count()));
+  }
+  // Reads every pending wake-up: rings before this wait count once.
   size_t n = 0;
   char buf[64];
   for (;;) {
-    auto got = recv(fd_, buf, sizeof(buf), MSG_DONTWAIT);
-    if (got >= 0) {
+    auto got = recv(impl_->fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (got >= 0)
       ++n;
-      continue;
-    }
-    if (errno == EINTR)
-      continue;
-    return n;
+    else if (errno != EINTR)
+      return n > 0;
   }
 }
 
-} // namespace procman
+intptr_t wake_listener::native_handle() const {
+  return impl_ == nullptr ? -1 : impl_->fd;
+}
+
+} // namespace procman::platform

@@ -1,0 +1,33 @@
+// Paths as procman passes them around (UTF-8 in std::string) and as the
+// operating system takes them. On Windows a std::string path given to
+// std::filesystem or to a narrow API is read in the ANSI code page, which
+// loses every character outside it; these go through UTF-16 there, so a
+// store or a step library under "C:\Users\Zoë\データ" works.
+
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace procman::platform {
+
+/// What separates the paths of a list (PATH, PROCMAN_STEP_LIBS): ':' on
+/// POSIX, ';' on Windows (where ':' follows a drive letter).
+#ifdef _WIN32
+inline constexpr char path_list_separator = ';';
+#else
+inline constexpr char path_list_separator = ':';
+#endif
+
+/// The path named by the UTF-8 text `utf8`.
+std::filesystem::path path_from_utf8(std::string_view utf8);
+
+/// `p` as UTF-8 text.
+std::string utf8_from_path(const std::filesystem::path& p);
+
+/// The text of the operating system's error `code` (errno on POSIX,
+/// GetLastError() on Windows), in UTF-8, without a trailing newline.
+std::string error_text(int code);
+
+} // namespace procman::platform

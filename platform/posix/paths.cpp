@@ -1,0 +1,21 @@
+#include "procman/platform/paths.hpp"
+
+#include <system_error>
+
+namespace procman::platform {
+
+// POSIX paths are bytes: UTF-8 in, UTF-8 out.
+
+std::filesystem::path path_from_utf8(std::string_view utf8) {
+  return std::filesystem::path{std::string{utf8}};
+}
+
+std::string utf8_from_path(const std::filesystem::path& p) {
+  return p.string();
+}
+
+std::string error_text(int code) {
+  return std::generic_category().message(code);
+}
+
+} // namespace procman::platform
