@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "procman/lifecycle/lost.hpp"
+#include "procman/platform/paths.hpp"
 
 namespace procman {
 
@@ -12,11 +13,6 @@ namespace {
 
 std::string step_name(const std::vector<step_spec>& steps, uint32_t idx) {
   return idx < steps.size() ? steps[idx].name : std::string{};
-}
-
-std::string signal_name(int sig) {
-  auto s = sigabbrev_np(sig);
-  return s ? std::string("SIG") + s : "signal " + std::to_string(sig);
 }
 
 } // namespace
@@ -113,7 +109,8 @@ std::optional<transition> exit_transition(executor_exit x) {
         t.error.kind = error_kind::runner_lost;
         t.error.message = executor_lease_ran_out(x.runner);
       } else if (x.signal != 0) {
-        t.error.message = "executor was killed by " + signal_name(x.signal)
+        t.error.message = "executor was killed by "
+                          + platform::signal_name(x.signal)
                           + " without a result";
       } else {
         t.error.message = "executor exited with code " + std::to_string(x.code)

@@ -30,4 +30,9 @@ std::string utf8_from_path(const std::filesystem::path& p);
 /// GetLastError() on Windows), in UTF-8, without a trailing newline.
 std::string error_text(int code);
 
+/// The name of the POSIX signal `sig` ("SIGKILL"); "signal <sig>" where
+/// the system has no name for it (on Windows, which has no signals, for
+/// every number: a record made on Linux may name one).
+std::string signal_name(int sig);
+
 } // namespace procman::platform

@@ -20,6 +20,8 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include "procman/platform/store_dir.hpp"
+
 namespace procman::cli {
 
 /// Thrown for usage errors; the app prints it and exits 2.
@@ -152,10 +154,8 @@ inline std::string store_dir(const args& a) {
     return a.get("store");
   if (auto dir = env("store"); !dir.empty())
     return dir;
-  if (auto v = std::getenv("XDG_STATE_HOME"); v && *v)
-    return std::string(v) + "/procman";
-  if (auto v = std::getenv("HOME"); v && *v)
-    return std::string(v) + "/.local/state/procman";
+  if (auto dir = platform::default_store_dir(); !dir.empty())
+    return dir;
   return "/tmp/procman-" + std::to_string(getuid());
 }
 

@@ -33,12 +33,6 @@ struct fd_guard {
   }
 };
 
-std::string signal_name(int sig) {
-  if (auto abbrev = sigabbrev_np(sig))
-    return std::string("SIG") + abbrev;
-  return "signal " + std::to_string(sig);
-}
-
 // Writes to a pipe without dying of SIGPIPE when the reader is gone, even in
 // programs that keep SIGPIPE's default action: block it for this thread and
 // swallow the one this write raised.

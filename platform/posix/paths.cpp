@@ -1,5 +1,6 @@
 #include "procman/platform/paths.hpp"
 
+#include <cstring>
 #include <system_error>
 
 namespace procman::platform {
@@ -16,6 +17,12 @@ std::string utf8_from_path(const std::filesystem::path& p) {
 
 std::string error_text(int code) {
   return std::generic_category().message(code);
+}
+
+std::string signal_name(int sig) {
+  if (auto abbrev = sigabbrev_np(sig))
+    return std::string("SIG") + abbrev;
+  return "signal " + std::to_string(sig);
 }
 
 } // namespace procman::platform

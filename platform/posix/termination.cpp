@@ -7,6 +7,8 @@
 
 #include <pthread.h>
 
+#include "procman/platform/paths.hpp"
+
 namespace procman::platform {
 
 namespace {
@@ -47,8 +49,7 @@ termination_watch::termination_watch(
     auto sigs = termination_signals();
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && !p->stopping) {
-      auto abbrev = sigabbrev_np(sig);
-      fn(std::string("SIG") + (abbrev ? abbrev : "?"));
+      fn(signal_name(sig));
     }
   });
 }
