@@ -1,0 +1,133 @@
+# procman for 64-bit Windows, cross-built with MinGW-w64 on Debian
+# (cmake/windows/mingw-w64.cmake; scripts/test-windows builds the
+# dependencies and runs the tests under Wine; docs/windows.md).
+#
+# The port goes folder by folder, so this build has its own list of what
+# builds for Windows today: the messages and the executor protocol
+# (procman_base), the platform layer (platform/ with its Windows
+# implementation), the steps, the life cycle's rules, and their test
+# suites. The rest of the tree (the store, the actors, the engine, the
+# apps) follows once its system-dependent parts go through the platform
+# layer (docs/windows.md).
+#
+# Dependencies, all static, from scripts/test-windows' cache:
+#   PROCMAN_WINDOWS_CAF      CAF 0.17.6 (core, io, openssl) built for Windows
+#   PROCMAN_WINDOWS_LMDB     LMDB built for Windows
+#   PROCMAN_WINDOWS_OPENSSL  OpenSSL built for Windows
+# and Debian's Boost 1.81 headers (libboost1.81-dev), used header-only.
+
+set(PROCMAN_WINDOWS_CAF "" CACHE PATH "CAF 0.17.6 built for Windows")
+set(PROCMAN_WINDOWS_LMDB "" CACHE PATH "LMDB built for Windows")
+set(PROCMAN_WINDOWS_OPENSSL "" CACHE PATH "OpenSSL built for Windows")
+foreach(dep CAF LMDB OPENSSL)
+  if(NOT EXISTS "${PROCMAN_WINDOWS_${dep}}/include")
+    message(FATAL_ERROR "PROCMAN_WINDOWS_${dep} (\"${PROCMAN_WINDOWS_${dep}}\") "
+            "holds no build for Windows; bash scripts/test-windows builds the "
+            "dependencies and configures this build")
+  endif()
+endforeach()
+
+# Everything linked statically: the programs run anywhere (and under Wine)
+# without MinGW's runtime DLLs beside them.
+string(APPEND CMAKE_EXE_LINKER_FLAGS " -static")
+# Boost.JSON and CAF's templates give some objects more sections than
+# PE/COFF's default limit.
+add_compile_options(-Wa,-mbig-obj)
+# Windows 10 and later: the Job Object and security APIs procman uses.
+add_compile_definitions(_WIN32_WINNT=0x0A00 WINVER=0x0A00)
+# A few POSIX C functions, as posix_compat.hpp explains.
+add_compile_options(
+  "$<$<COMPILE_LANGUAGE:CXX>:SHELL:-include ${CMAKE_CURRENT_LIST_DIR}/posix_compat.hpp>")
+
+# -- dependencies ------------------------------------------------------------------
+
+# Boost headers from the host's /usr/include. The cross compiler must not
+# search /usr/include itself (its Linux headers would shadow MinGW's), so
+# the include path is a directory holding only a link to boost/.
+set(PROCMAN_BOOST_INCLUDE ${PROJECT_BINARY_DIR}/boost-include)
+if(NOT EXISTS ${PROCMAN_BOOST_INCLUDE}/boost)
+  file(MAKE_DIRECTORY ${PROCMAN_BOOST_INCLUDE})
+  file(CREATE_LINK /usr/include/boost ${PROCMAN_BOOST_INCLUDE}/boost SYMBOLIC)
+endif()
+add_library(procman_boost_headers INTERFACE)
+target_include_directories(procman_boost_headers SYSTEM INTERFACE
+                           ${PROCMAN_BOOST_INCLUDE})
+add_library(Boost::headers ALIAS procman_boost_headers)
+# Boost.JSON compiled from its sources in one translation unit.
+add_library(procman_boost_json STATIC
+            ${PROJECT_SOURCE_DIR}/apps/procman-exec/boost_json.cpp)
+target_link_libraries(procman_boost_json PUBLIC procman_boost_headers)
+add_library(Boost::json ALIAS procman_boost_json)
+
+add_library(procman::caf_headers INTERFACE IMPORTED)
+set_target_properties(procman::caf_headers PROPERTIES
+  INTERFACE_INCLUDE_DIRECTORIES ${PROCMAN_WINDOWS_CAF}/include)
+set(caf_lib ${PROCMAN_WINDOWS_CAF}/lib)
+# CAF's core alone (actors, messages, errors), and core, io and openssl
+# (remote nodes, TLS) with what they need of Windows.
+add_library(procman::caf_core INTERFACE IMPORTED)
+set_target_properties(procman::caf_core PROPERTIES INTERFACE_LINK_LIBRARIES
+  "procman::caf_headers;${caf_lib}/libcaf_core_static.a;ws2_32;iphlpapi;psapi")
+add_library(procman::caf INTERFACE IMPORTED)
+set_target_properties(procman::caf PROPERTIES INTERFACE_LINK_LIBRARIES
+  "${caf_lib}/libcaf_openssl_static.a;${caf_lib}/libcaf_io_static.a;procman::caf_core;${PROCMAN_WINDOWS_OPENSSL}/lib/libssl.a;${PROCMAN_WINDOWS_OPENSSL}/lib/libcrypto.a;crypt32;user32;advapi32")
+add_library(procman::lmdb INTERFACE IMPORTED)
+set_target_properties(procman::lmdb PROPERTIES
+  INTERFACE_INCLUDE_DIRECTORIES ${PROCMAN_WINDOWS_LMDB}/include
+  INTERFACE_LINK_LIBRARIES ${PROCMAN_WINDOWS_LMDB}/lib/liblmdb.a)
+
+# -- include paths: "procman/<folder>/<file>.hpp", as on Linux -----------------------
+
+set(PROCMAN_BUILD_INCLUDE ${PROJECT_BINARY_DIR}/include)
+file(MAKE_DIRECTORY ${PROCMAN_BUILD_INCLUDE}/procman)
+# persistence/: its codec header, which some suites include.
+foreach(folder messages lifecycle protocol platform steps persistence)
+  if(NOT EXISTS ${PROCMAN_BUILD_INCLUDE}/procman/${folder})
+    file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${folder}
+         ${PROCMAN_BUILD_INCLUDE}/procman/${folder} SYMBOLIC)
+  endif()
+endforeach()
+
+# -- libraries ----------------------------------------------------------------------
+# The same libraries as the Linux build (CMakeLists.txt), as far as the
+# port goes.
+
+file(GLOB protocol_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/protocol/*.cpp)
+add_library(procman_base STATIC ${PROJECT_SOURCE_DIR}/messages/types.cpp
+                                ${PROJECT_SOURCE_DIR}/messages/json.cpp
+                                ${PROJECT_SOURCE_DIR}/messages/log_format.cpp
+                                ${PROJECT_SOURCE_DIR}/messages/render.cpp
+                                ${PROJECT_SOURCE_DIR}/messages/spec_check.cpp
+                                ${PROJECT_SOURCE_DIR}/messages/time.cpp
+                                ${PROJECT_SOURCE_DIR}/messages/units.cpp
+                                ${PROJECT_SOURCE_DIR}/messages/failure.cpp
+                                ${protocol_sources})
+target_include_directories(procman_base PUBLIC ${PROCMAN_BUILD_INCLUDE})
+target_link_libraries(procman_base PUBLIC procman::caf_headers Boost::headers)
+
+# The operating-system layer: platform/*.hpp, implemented by platform/windows/.
+file(GLOB platform_sources CONFIGURE_DEPENDS
+     ${PROJECT_SOURCE_DIR}/platform/*.cpp
+     ${PROJECT_SOURCE_DIR}/platform/windows/*.cpp)
+add_library(procman_platform STATIC ${platform_sources})
+target_link_libraries(procman_platform PUBLIC procman_base advapi32)
+
+# The step API, registry and built-in steps.
+file(GLOB steps_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/steps/*.cpp)
+add_library(procman_steps STATIC ${steps_sources})
+target_link_libraries(procman_steps PUBLIC procman_platform procman_base)
+
+# The life cycle's rules (Linux: part of procman_local, with the store).
+file(GLOB lifecycle_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/lifecycle/*.cpp)
+add_library(procman_lifecycle STATIC ${lifecycle_sources})
+target_link_libraries(procman_lifecycle PUBLIC procman_steps Boost::json)
+
+# procman's CAF error category, for the suites that run an actor system.
+add_library(procman_caf_errors STATIC ${PROJECT_SOURCE_DIR}/messages/error.cpp)
+target_link_libraries(procman_caf_errors PUBLIC procman_base procman::caf_core)
+
+# -- tests -------------------------------------------------------------------------------
+
+if(BUILD_TESTING)
+  include(${CMAKE_CURRENT_LIST_DIR}/tests.cmake)
+endif()

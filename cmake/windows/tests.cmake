@@ -1,0 +1,92 @@
+# The test suites that run on Windows, under Wine when cross-built (the
+# toolchain file makes Wine CTest's emulator). As on Linux: one Boost.Test
+# executable per folder of tests/ (test-<folder>.exe), one CTest entry per
+# suite (<folder>.<suite>), each with a timeout. Boost.Test is used
+# header-only (its "included" variant, in test_main.cpp).
+#
+# The files of a folder that are left out test what Linux alone has; the
+# reason is beside each (docs/windows.md lists them all).
+
+set(PROCMAN_TEST_TIMEOUT 300 CACHE STRING "Seconds one test suite may take")
+
+set(tests ${PROJECT_SOURCE_DIR}/tests)
+# Left out here: lifecycle/reports (its executor-report cases name POSIX
+# signals, SIGKILL, which Windows has not).
+set(PROCMAN_WINDOWS_TESTS
+  # area      files                                         libraries
+  "messages"  "actor_system binary_codec errors_enums json_helpers serialization spec units"
+              "procman_lifecycle procman_caf_errors"
+  "lifecycle" "front_door jobs keys lost_and_recovery machine schedules timeouts"
+              "procman_lifecycle procman_caf_errors"
+  "protocol"  "codec"                                       "procman_lifecycle"
+  "platform"  "helper paths os_lock wake_event store_dir library child termination"
+              "procman_platform shell32")
+
+add_library(procman_test_main STATIC ${CMAKE_CURRENT_LIST_DIR}/test_main.cpp)
+target_include_directories(procman_test_main PUBLIC ${tests})
+target_link_libraries(procman_test_main PUBLIC Boost::headers)
+
+# Every test sees the build's own Wine prefix (scripts/test-windows creates
+# it once) and where the binaries are, as Windows paths: under Wine the
+# drive Z: is the Linux root.
+set(win_root "")
+if(CMAKE_CROSSCOMPILING_EMULATOR MATCHES "wine")
+  set(win_root "Z:")
+endif()
+set(test_env "WINEPREFIX=${PROJECT_BINARY_DIR}/wineprefix;WINEDEBUG=-all;PROCMAN_BIN_DIR=${win_root}${PROJECT_BINARY_DIR}/bin;PROCMAN_TEST_DIR=${win_root}${PROJECT_BINARY_DIR}/tests;PROCMAN_SOURCE_DIR=${win_root}${PROJECT_SOURCE_DIR}")
+
+# Under Wine: one session (prefix, wineserver, Wine's own processes) for
+# the whole run, set up before the first test and ended after the last.
+set(wine_fixture)
+if(win_root)
+  set(session ${CMAKE_CURRENT_LIST_DIR}/wine-session)
+  add_test(NAME windows.wine_up
+           COMMAND ${session} up ${PROJECT_BINARY_DIR}/wineprefix)
+  add_test(NAME windows.wine_down
+           COMMAND ${session} down ${PROJECT_BINARY_DIR}/wineprefix)
+  set_tests_properties(windows.wine_up PROPERTIES FIXTURES_SETUP wine
+                                                  TIMEOUT 900)
+  set_tests_properties(windows.wine_down PROPERTIES FIXTURES_CLEANUP wine)
+  set(wine_fixture FIXTURES_REQUIRED wine)
+endif()
+
+list(LENGTH PROCMAN_WINDOWS_TESTS n)
+math(EXPR last "${n} - 1")
+foreach(i RANGE 0 ${last} 3)
+  math(EXPR j "${i} + 1")
+  math(EXPR k "${i} + 2")
+  list(GET PROCMAN_WINDOWS_TESTS ${i} area)
+  list(GET PROCMAN_WINDOWS_TESTS ${j} files)
+  list(GET PROCMAN_WINDOWS_TESTS ${k} libs)
+  separate_arguments(files)
+  separate_arguments(libs)
+  set(sources)
+  foreach(f ${files})
+    list(APPEND sources ${tests}/${area}/${f}.cpp)
+  endforeach()
+  set(exe test-${area})
+  add_executable(${exe} ${sources})
+  target_link_libraries(${exe} PRIVATE procman_test_main ${libs})
+  set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY
+                                          ${PROJECT_BINARY_DIR}/tests)
+  # Libraries the tests load: tests/<folder>/plugins/*.cpp, as on Linux.
+  file(GLOB plugin_sources CONFIGURE_DEPENDS ${tests}/${area}/plugins/*.cpp)
+  foreach(src ${plugin_sources})
+    get_filename_component(plugin ${src} NAME_WE)
+    add_library(${plugin} MODULE ${src})
+    target_link_libraries(${plugin} PRIVATE procman_base -static)
+    set_target_properties(${plugin} PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY
+                                               ${PROJECT_BINARY_DIR}/tests/plugins)
+    add_dependencies(${exe} ${plugin})
+  endforeach()
+  foreach(src ${sources})
+    file(STRINGS ${src} suite_lines REGEX "BOOST_(AUTO|FIXTURE)_TEST_SUITE\\(")
+    foreach(line ${suite_lines})
+      string(REGEX REPLACE ".*_TEST_SUITE\\(([A-Za-z0-9_]+).*" "\\1" suite "${line}")
+      add_test(NAME ${area}.${suite}
+               COMMAND ${exe} --run_test=${suite} --log_level=message)
+      set_tests_properties(${area}.${suite} PROPERTIES
+        TIMEOUT ${PROCMAN_TEST_TIMEOUT} ENVIRONMENT "${test_env}" ${wine_fixture})
+    endforeach()
+  endforeach()
+endforeach()

@@ -1,0 +1,284 @@
+#include "win.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cwctype>
+#include <map>
+#include <vector>
+
+#include <sddl.h>
+
+#include "procman/platform/paths.hpp"
+
+namespace procman::platform {
+
+namespace win {
+
+std::wstring widen(std::string_view utf8) {
+  if (utf8.empty())
+    return {};
+  auto n = MultiByteToWideChar(CP_UTF8, 0, utf8.data(),
+                               static_cast<int>(utf8.size()), nullptr, 0);
+  std::wstring out(static_cast<size_t>(n), L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()),
+                      out.data(), n);
+  return out;
+}
+
+std::string narrow(std::wstring_view wide) {
+  if (wide.empty())
+    return {};
+  auto n = WideCharToMultiByte(CP_UTF8, 0, wide.data(),
+                               static_cast<int>(wide.size()), nullptr, 0,
+                               nullptr, nullptr);
+  std::string out(static_cast<size_t>(n), '\0');
+  WideCharToMultiByte(CP_UTF8, 0, wide.data(), static_cast<int>(wide.size()),
+                      out.data(), n, nullptr, nullptr);
+  return out;
+}
+
+std::string last_error_text() {
+  return error_text(static_cast<int>(GetLastError()));
+}
+
+current_user::current_user() {
+  HANDLE token = nullptr;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+    return;
+  DWORD size = 0;
+  GetTokenInformation(token, TokenUser, nullptr, 0, &size);
+  buf_.resize(size);
+  if (size > 0
+      && GetTokenInformation(token, TokenUser, buf_.data(), size, &size))
+    sid_ = reinterpret_cast<TOKEN_USER*>(buf_.data())->User.Sid;
+  CloseHandle(token);
+}
+
+std::string account_name(PSID sid) {
+  wchar_t name[256];
+  wchar_t domain[256];
+  DWORD name_len = 256;
+  DWORD domain_len = 256;
+  SID_NAME_USE use;
+  if (LookupAccountSidW(nullptr, sid, name, &name_len, domain, &domain_len,
+                        &use)) {
+    auto result = narrow(name);
+    if (domain_len > 0)
+      result = narrow(domain) + "\\" + result;
+    return result;
+  }
+  wchar_t* text = nullptr;
+  if (ConvertSidToStringSidW(sid, &text)) {
+    auto result = narrow(text);
+    LocalFree(text);
+    return result;
+  }
+  return "an unknown account";
+}
+
+owner_only_security::owner_only_security() {
+  if (user_.sid() == nullptr)
+    return;
+  auto sid_len = GetLengthSid(user_.sid());
+  acl_.resize(sizeof(ACL) + sizeof(ACCESS_ALLOWED_ACE) + sid_len);
+  auto acl = reinterpret_cast<ACL*>(acl_.data());
+  ok_ = InitializeAcl(acl, static_cast<DWORD>(acl_.size()), ACL_REVISION)
+        && AddAccessAllowedAceEx(acl, ACL_REVISION,
+                                 OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE,
+                                 FILE_ALL_ACCESS, user_.sid())
+        && InitializeSecurityDescriptor(&sd_, SECURITY_DESCRIPTOR_REVISION)
+        && SetSecurityDescriptorDacl(&sd_, TRUE, acl, FALSE)
+        && SetSecurityDescriptorControl(&sd_, SE_DACL_PROTECTED,
+                                        SE_DACL_PROTECTED);
+  sa_.nLength = sizeof(sa_);
+  sa_.lpSecurityDescriptor = &sd_;
+  sa_.bInheritHandle = FALSE;
+}
+
+// -- starting processes
+// --------------------------------------------------------------
+
+namespace {
+
+// One argument quoted so that the C runtime's parser (and
+// CommandLineToArgvW) gives it back as it was: in double quotes when it is
+// empty or has blanks or quotes, backslashes doubled where a quote follows
+// them.
+void append_quoted(std::wstring& line, const std::wstring& arg) {
+  if (!arg.empty() && arg.find_first_of(L" \t\n\v\"") == std::wstring::npos) {
+    line += arg;
+    return;
+  }
+  line += L'"';
+  for (size_t i = 0;; ++i) {
+    size_t backslashes = 0;
+    while (i < arg.size() && arg[i] == L'\\') {
+      ++i;
+      ++backslashes;
+    }
+    if (i == arg.size()) {
+      line.append(backslashes * 2, L'\\');
+      break;
+    }
+    if (arg[i] == L'"')
+      line.append(backslashes * 2 + 1, L'\\');
+    else
+      line.append(backslashes, L'\\');
+    line += arg[i];
+  }
+  line += L'"';
+}
+
+} // namespace
+
+std::wstring command_line(const std::vector<std::string>& argv) {
+  std::wstring line;
+  for (auto& arg : argv) {
+    if (!line.empty())
+      line += L' ';
+    append_quoted(line, widen(arg));
+  }
+  return line;
+}
+
+namespace {
+
+// Environment names compare without case on Windows.
+struct name_less {
+  bool operator()(const std::wstring& a, const std::wstring& b) const {
+    return std::lexicographical_compare(
+      a.begin(), a.end(), b.begin(), b.end(),
+      [](wchar_t x, wchar_t y) { return std::towupper(x) < std::towupper(y); });
+  }
+};
+
+} // namespace
+
+std::wstring environment_block(const std::vector<std::string>& entries) {
+  std::map<std::wstring, std::wstring, name_less> vars;
+  for (auto& entry : entries) {
+    auto wide = widen(entry);
+    // "=C:=C:\dir", the current directory of a drive: its name starts
+    // with the '='.
+    auto eq = wide.find(L'=', 1);
+    if (eq == std::wstring::npos)
+      continue;
+    vars.erase(wide.substr(0, eq));
+    vars[wide.substr(0, eq)] = wide.substr(eq + 1);
+  }
+  std::wstring block;
+  for (auto& [name, value] : vars) {
+    block += name;
+    block += L'=';
+    block += value;
+    block += L'\0';
+  }
+  block += L'\0';
+  return block;
+}
+
+bool make_pipe(handle& child_end, handle& parent_end, bool child_reads) {
+  SECURITY_ATTRIBUTES sa{sizeof(sa), nullptr, TRUE};
+  HANDLE r = nullptr;
+  HANDLE w = nullptr;
+  if (!CreatePipe(&r, &w, &sa, 0))
+    return false;
+  child_end.reset(child_reads ? r : w);
+  parent_end.reset(child_reads ? w : r);
+  SetHandleInformation(parent_end.get(), HANDLE_FLAG_INHERIT, 0);
+  return true;
+}
+
+handle inheritable_std(DWORD which) {
+  auto h = GetStdHandle(which);
+  HANDLE dup = nullptr;
+  if (h == nullptr || h == INVALID_HANDLE_VALUE
+      || !DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &dup, 0,
+                          TRUE, DUPLICATE_SAME_ACCESS))
+    return {};
+  return handle{dup};
+}
+
+handle null_input() {
+  SECURITY_ATTRIBUTES sa{sizeof(sa), nullptr, TRUE};
+  return handle{CreateFileW(L"NUL", GENERIC_READ,
+                            FILE_SHARE_READ | FILE_SHARE_WRITE, &sa,
+                            OPEN_EXISTING, 0, nullptr)};
+}
+
+bool create_process(const process_start& start, PROCESS_INFORMATION& pi) {
+  std::vector<HANDLE> inherit;
+  for (auto h : {start.in, start.out, start.err})
+    if (h != nullptr && h != INVALID_HANDLE_VALUE
+        && std::find(inherit.begin(), inherit.end(), h) == inherit.end())
+      inherit.push_back(h);
+  SIZE_T attr_size = 0;
+  InitializeProcThreadAttributeList(nullptr, 1, 0, &attr_size);
+  std::string attr_buf(attr_size, '\0');
+  auto attrs = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(attr_buf.data());
+  if (!InitializeProcThreadAttributeList(attrs, 1, 0, &attr_size))
+    return false;
+  struct attr_guard {
+    LPPROC_THREAD_ATTRIBUTE_LIST a;
+    ~attr_guard() { DeleteProcThreadAttributeList(a); }
+  } attr_cleanup{attrs};
+  if (!inherit.empty()
+      && !UpdateProcThreadAttribute(
+        attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit.data(),
+        inherit.size() * sizeof(HANDLE), nullptr, nullptr))
+    return false;
+  STARTUPINFOEXW si{};
+  si.StartupInfo.cb = sizeof(si);
+  si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+  si.StartupInfo.hStdInput = start.in;
+  si.StartupInfo.hStdOutput = start.out;
+  si.StartupInfo.hStdError = start.err;
+  si.lpAttributeList = attrs;
+  auto line = start.command_line;
+  auto env = start.environment;
+  return CreateProcessW(nullptr, line.data(), nullptr, nullptr,
+                        !inherit.empty(),
+                        start.flags | CREATE_UNICODE_ENVIRONMENT
+                          | EXTENDED_STARTUPINFO_PRESENT,
+                        env.data(),
+                        start.cwd.empty() ? nullptr : start.cwd.c_str(),
+                        &si.StartupInfo, &pi)
+         != FALSE;
+}
+
+} // namespace win
+
+std::filesystem::path path_from_utf8(std::string_view utf8) {
+  return std::filesystem::path{win::widen(utf8)};
+}
+
+std::string utf8_from_path(const std::filesystem::path& p) {
+  return win::narrow(p.native());
+}
+
+std::string signal_name(int sig) {
+  return "signal " + std::to_string(sig);
+}
+
+std::string error_text(int code) {
+  wchar_t* buf = nullptr;
+  auto n = FormatMessageW(FORMAT_MESSAGE_ALLOCATE_BUFFER
+                            | FORMAT_MESSAGE_FROM_SYSTEM
+                            | FORMAT_MESSAGE_IGNORE_INSERTS,
+                          nullptr, static_cast<DWORD>(code), 0,
+                          reinterpret_cast<wchar_t*>(&buf), 0, nullptr);
+  std::string text;
+  if (n > 0 && buf != nullptr)
+    text = win::narrow(std::wstring_view{buf, n});
+  if (buf != nullptr)
+    LocalFree(buf);
+  while (!text.empty()
+         && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '
+             || text.back() == '.'))
+    text.pop_back();
+  char code_text[32];
+  std::snprintf(code_text, sizeof(code_text), "error %d", code);
+  return text.empty() ? std::string{code_text} : text + " (" + code_text + ")";
+}
+
+} // namespace procman::platform
