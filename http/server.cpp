@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -328,12 +329,14 @@ outcome<std::unique_ptr<ssl::context>> tls_context(const server_options& o) {
 } // namespace
 
 struct server::impl {
-  asio::io_context io{1};
-  tcp::acceptor acceptor{io};
+  // Before the io_context: destroying it destroys the sessions it still
+  // holds, which use these.
   shared sh;
 #if PROCMAN_HTTP_TLS
   std::unique_ptr<ssl::context> tls; ///< null: plain HTTP
 #endif
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
 
   impl(door& d, server_options opts) : sh{api{d, opts.max_body}, opts} {
     // nop
@@ -409,15 +412,26 @@ uint16_t server::port() const {
   return impl_->acceptor.local_endpoint().port();
 }
 
-void server::run() {
-  asio::signal_set signals{impl_->io, SIGINT, SIGTERM};
-  signals.async_wait([this](beast::error_code, int) {
+void server::run(bool until_signal) {
+  asio::signal_set signals{impl_->io};
+  if (until_signal) {
+    signals.add(SIGINT);
+    signals.add(SIGTERM);
+    signals.async_wait([this](beast::error_code ec, int) {
+      if (!ec)
+        stop();
+    });
+  }
+  impl_->accept();
+  impl_->io.run();
+}
+
+void server::stop() {
+  asio::post(impl_->io, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
     impl_->io.stop();
   });
-  impl_->accept();
-  impl_->io.run();
 }
 
 } // namespace procman::http

@@ -57,8 +57,12 @@ public:
   /// The bound port.
   uint16_t port() const;
 
-  /// Serves until SIGINT or SIGTERM.
-  void run();
+  /// Serves until `stop`, or SIGINT or SIGTERM with `until_signal`.
+  void run(bool until_signal = true);
+
+  /// Makes `run` return (from any thread): requests in progress are
+  /// dropped.
+  void stop();
 
 private:
   struct impl;

@@ -35,9 +35,9 @@ inline std::vector<option_decl> http_option_decls() {
 }
 
 /// The server's options from `a`: `--http` (needed), the limits, and the
-/// TLS files of `--tls-cert` and `--tls-key` (or their variables). Usage
-/// errors throw usage_error.
-inline http::server_options http_options(const args& a) {
+/// TLS files of `--tls-cert` and `--tls-key` (with `env`, or their
+/// variables). Usage errors throw usage_error.
+inline http::server_options http_options(const args& a, bool env) {
   if (!a.has("http"))
     throw usage_error("--http ADDR:PORT is missing");
   http::server_options opts;
@@ -45,8 +45,8 @@ inline http::server_options http_options(const args& a) {
   auto where = http::split_listen(opts.listen);
   if (!where)
     throw usage_error(where.error().context);
-  opts.tls_cert = value_or_env(a, "tls-cert");
-  opts.tls_key = value_or_env(a, "tls-key");
+  opts.tls_cert = env ? value_or_env(a, "tls-cert") : a.get("tls-cert");
+  opts.tls_key = env ? value_or_env(a, "tls-key") : a.get("tls-key");
   if (opts.tls_cert.empty() != opts.tls_key.empty())
     throw usage_error(opts.tls_cert.empty()
                         ? "--tls-key needs --tls-cert (HTTPS needs both)"

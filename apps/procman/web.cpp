@@ -108,7 +108,7 @@ int web_command(const args& a, const std::function<door()>& open) {
     throw usage_error("unexpected argument \"" + a.positional()[1] + "\"");
   if (!a.has("http"))
     throw usage_error("procman web needs --http ADDR:PORT");
-  auto opts = http_options(a);
+  auto opts = http_options(a, true);
   if (opts.tls())
     if (auto err = run_with_libssl())
       return failed(*err);

@@ -1,10 +1,7 @@
 // The HTTP API over TLS: `procman web --tls-cert --tls-key` with a
 // self-signed certificate made by openssl at test time, Python's ssl and
-// http.client as the client (a real one, not the server's own code), and
-// raw sockets for what a client should not send.
-
-#include <array>
-#include <sstream>
+// http.client as the client (http/client.hpp), and raw sockets for what a
+// client should not send.
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,6 +12,7 @@
 
 #include "engine/cli_fixture.hpp"
 #include "fixtures/background.hpp"
+#include "http/client.hpp"
 
 using namespace procman;
 using namespace procman::test;
@@ -24,36 +22,6 @@ namespace json = boost::json;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-/// Sends requests over one HTTPS connection, verifying the server's
-/// certificate against CA: argv METHOD URL CA TOKEN BODY, repeated per
-/// request; prints each answer's status line and body as JSON lines.
-const char* const client_py = R"(
-import http.client, json, ssl, sys, urllib.parse
-args = sys.argv[1:]
-ctx = ssl.create_default_context(cafile=args[2])
-u = urllib.parse.urlsplit(args[1])
-conn = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=30)
-for i in range(0, len(args), 5):
-    method, url, _, token, body = args[i:i + 5]
-    headers = {}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    if body:
-        headers["Content-Type"] = "application/json"
-    conn.request(method, urllib.parse.urlsplit(url).path, body=body or None,
-                 headers=headers)
-    r = conn.getresponse()
-    print(json.dumps({"status": r.status, "body": r.read().decode(),
-                      "location": r.getheader("Location")}))
-)";
-
-struct answer {
-  int status = 0;
-  std::string body;
-  std::string location;
-  json::value doc() const { return json::parse(body); }
-};
 
 /// A store served by `procman web` over HTTPS with a certificate for
 /// 127.0.0.1 and localhost.
@@ -67,19 +35,13 @@ struct tls_fixture : cli_fixture {
 
   explicit tls_fixture(const std::string& listen = "127.0.0.1:0",
                        std::vector<std::string> extra = {}) {
-    auto made = run_command(
-      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-       "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
-       "-days", "2", "-subj", "/CN=localhost", "-addext",
-       "subjectAltName=IP:127.0.0.1,DNS:localhost"},
-      {}, 60);
-    BOOST_REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+    make_certificate(cert, key);
     auto tok = procman({"token", "create", "--scope", "operate"});
     BOOST_REQUIRE_MESSAGE(tok.exit_code == 0, tok.err);
     token = tok.out.substr(0, tok.out.find('\n'));
-    std::vector<std::string> args{bin("procman"), "--store", store,  "web",
-                                  "--http",       listen,  "--tls-cert", cert,
-                                  "--tls-key",    key};
+    std::vector<std::string> args{
+      bin("procman"), "--store",    store, "web",       "--http",
+      listen,         "--tls-cert", cert,  "--tls-key", key};
     args.insert(args.end(), extra.begin(), extra.end());
     web = std::make_unique<background>(args, tmp.str() + "/web.log");
     BOOST_REQUIRE_MESSAGE(eventually([&] {
@@ -96,33 +58,10 @@ struct tls_fixture : cli_fixture {
                           "procman web did not start: " << web->log());
   }
 
-  /// One HTTPS connection carrying `requests` ({method, path, body}, with
-  /// the token) to 127.0.0.1.
-  std::vector<answer>
-  https(const std::vector<std::array<std::string, 3>>& requests,
-        const std::string& tok) {
-    std::vector<std::string> argv{"python3", "-c", client_py};
-    for (auto& [method, path, body] : requests)
-      argv.insert(argv.end(),
-                  {method,
-                   "https://127.0.0.1:" + std::to_string(port) + "/api/v1"
-                     + path,
-                   cert, tok, body});
-    auto res = run_command(argv, {}, 60);
-    BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "python3: " << res.err);
-    std::vector<answer> out;
-    std::istringstream lines{res.out};
-    for (std::string line; std::getline(lines, line);) {
-      auto o = json::parse(line).as_object();
-      answer a;
-      a.status = static_cast<int>(o.at("status").as_int64());
-      a.body = std::string{o.at("body").as_string()};
-      if (o.at("location").is_string())
-        a.location = std::string{o.at("location").as_string()};
-      out.push_back(std::move(a));
-    }
-    BOOST_REQUIRE_EQUAL(out.size(), requests.size());
-    return out;
+  std::vector<answer> https(const std::vector<request>& requests,
+                            const std::string& tok) {
+    return http_client("https://127.0.0.1:" + std::to_string(port), cert, tok,
+                       requests);
   }
 
   answer https(const std::string& method, const std::string& path,
@@ -164,8 +103,8 @@ BOOST_AUTO_TEST_SUITE(http_tls)
 
 BOOST_AUTO_TEST_CASE(a_real_client_gets_answers_over_https) {
   tls_fixture f;
-  BOOST_TEST(f.url == "https://127.0.0.1:" + std::to_string(f.port)
-                        + "/api/v1");
+  BOOST_TEST(f.url
+             == "https://127.0.0.1:" + std::to_string(f.port) + "/api/v1");
   auto health = f.https("GET", "/healthz");
   BOOST_TEST(health.status == 200);
   BOOST_TEST(health.doc().at("status").as_string() == "ok");
