@@ -58,12 +58,11 @@ for i in range(0, len(args), 3):
 /// Sends `requests` on one connection to `base` (http[s]://HOST:PORT),
 /// with `token` if not empty, checking an https server's certificate
 /// against `ca`.
-inline std::vector<answer> http_client(const std::string& base,
-                                       const std::string& ca,
-                                       const std::string& token,
-                                       const std::vector<request>& requests) {
-  std::vector<std::string> argv{"python3", "-c", http_client_py, base, ca,
-                                token};
+inline std::vector<answer>
+http_client(const std::string& base, const std::string& ca,
+            const std::string& token, const std::vector<request>& requests) {
+  std::vector<std::string> argv{"python3", "-c", http_client_py,
+                                base,      ca,   token};
   for (auto& r : requests)
     argv.insert(argv.end(), {r.method, r.path, r.body});
   auto res = run_command(argv, {}, 60);

@@ -24,20 +24,19 @@ namespace {
 std::string served_at(background& runner) {
   const std::string marker = "HTTP API on ";
   std::string base;
-  BOOST_REQUIRE_MESSAGE(eventually(
-                          [&] {
-                            auto log = runner.log();
-                            auto at = log.find(marker);
-                            auto end = log.find("/api/v1", at);
-                            if (at == std::string::npos
-                                || end == std::string::npos)
-                              return false;
-                            base = log.substr(at + marker.size(),
-                                              end - at - marker.size());
-                            return true;
-                          },
-                          60),
-                        "the runner serves no HTTP API: " << runner.log());
+  BOOST_REQUIRE_MESSAGE(
+    eventually(
+      [&] {
+        auto log = runner.log();
+        auto at = log.find(marker);
+        auto end = log.find("/api/v1", at);
+        if (at == std::string::npos || end == std::string::npos)
+          return false;
+        base = log.substr(at + marker.size(), end - at - marker.size());
+        return true;
+      },
+      60),
+    "the runner serves no HTTP API: " << runner.log());
   return base;
 }
 
@@ -120,9 +119,9 @@ BOOST_AUTO_TEST_CASE(a_store_node_serves_https_beyond_loopback) {
   auto base = served_at(*node);
   BOOST_TEST(base.find("https://0.0.0.0:") == 0u, base);
   auto https = "https://127.0.0.1:" + std::to_string(port_of(base));
-  auto both = http_client(https, cert, operate,
-                          {{"POST", "/processes", set_spec},
-                           {"GET", "/healthz", ""}});
+  auto both
+    = http_client(https, cert, operate,
+                  {{"POST", "/processes", set_spec}, {"GET", "/healthz", ""}});
   BOOST_TEST_REQUIRE(both[0].status == 201, both[0].body);
   BOOST_TEST(both[1].status == 200);
   auto pid = std::string{both[0].doc().at("pid").as_string()};
@@ -163,8 +162,8 @@ BOOST_AUTO_TEST_CASE(http_options_are_checked_before_anything_runs) {
          "is not a usable PEM certificate");
   expect({"--http", "127.0.0.1:0", "--http-max-connections", "0"},
          "--http-max-connections");
-  auto join = run_command({bin("procman-runner"), "--join", "127.0.0.1:1",
-                           "--http", "127.0.0.1:0"});
+  auto join = run_command(
+    {bin("procman-runner"), "--join", "127.0.0.1:1", "--http", "127.0.0.1:0"});
   BOOST_TEST(join.exit_code == 2);
   BOOST_TEST(join.err.find("--http does not go with --join")
              != std::string::npos);
