@@ -266,6 +266,8 @@ void run_store(const options& o, report& r);
 void run_replay(const options& o, report& r);
 void run_nodes(const options& o, report& r);
 void run_waits(const options& o, report& r);
+/// procman web and procman-runner --http beside nginx, with wrk.
+void run_http(const options& o, report& r);
 
 // -- child modes (main.cpp dispatches) ----------------------------------------
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -16,13 +17,16 @@
 #include <stdexcept>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1053,9 +1057,10 @@ void run_replay(const options& o, report& r) {
 
 namespace {
 
-/// The port a store node logs in "manager published on 127.0.0.1:PORT".
-uint16_t published_port(const std::string& log_path, runner_proc& node) {
-  const std::string marker = "manager published on 127.0.0.1:";
+/// The port after `marker` in the log at `log_path` of `pid`, once it is
+/// there (30 s at most).
+uint16_t logged_port(const std::string& log_path, pid_t pid,
+                     const std::string& marker) {
   auto t0 = clock::now();
   for (;;) {
     std::ifstream in(log_path);
@@ -1064,11 +1069,15 @@ uint16_t published_port(const std::string& log_path, runner_proc& node) {
     auto text = buf.str();
     if (auto at = text.find(marker); at != std::string::npos)
       return static_cast<uint16_t>(std::stoi(text.substr(at + marker.size())));
-    if (seconds_since(t0) > 30 || kill(node.pid(), 0) != 0)
-      throw std::runtime_error("the store node did not listen within 30 s: "
-                               + text);
+    if (seconds_since(t0) > 30 || kill(pid, 0) != 0)
+      throw std::runtime_error("no \"" + marker + "\" within 30 s: " + text);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+/// The port a store node logs in "manager published on 127.0.0.1:PORT".
+uint16_t published_port(const std::string& log_path, runner_proc& node) {
+  return logged_port(log_path, node.pid(), "manager published on 127.0.0.1:");
 }
 
 struct nodes_figures {
@@ -1493,6 +1502,354 @@ void run_waits(const options& o, report& r) {
   waits_containment(o, r, s, "subreaper");
   waits_containment(o, r, s, "cgroup");
   waits_steps(o, r, s);
+}
+
+} // namespace procman::bench
+
+// -- 11. http -----------------------------------------------------------------
+
+namespace procman::bench {
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  if (!out)
+    throw std::runtime_error("cannot write " + path);
+}
+
+/// The path of program `name` in $PATH or /usr/sbin (nginx is there);
+/// `name` itself if none.
+std::string find_program(const std::string& name) {
+  auto path = std::getenv("PATH");
+  std::stringstream dirs(std::string(path ? path : "") + ":/usr/sbin:/sbin");
+  for (std::string d; std::getline(dirs, d, ':');)
+    if (!d.empty() && access((d + "/" + name).c_str(), X_OK) == 0)
+      return d + "/" + name;
+  return name;
+}
+
+/// A program in the background (procman web, nginx) with its output in a
+/// log; SIGTERM (then SIGKILL) and reaped when it goes.
+struct background_proc {
+  pid_t pid = -1;
+
+  background_proc(const std::vector<std::string>& argv,
+                  const std::string& log) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    pid = spawn(argv, -1, fd, fd);
+    if (fd >= 0)
+      close(fd);
+  }
+
+  background_proc(const background_proc&) = delete;
+  background_proc& operator=(const background_proc&) = delete;
+
+  ~background_proc() {
+    kill(pid, SIGTERM);
+    if (!wait_exit_for(pid, 10)) {
+      kill(pid, SIGKILL);
+      wait_exit(pid);
+    }
+  }
+};
+
+/// A loopback port free a moment ago (for nginx, which cannot take 0).
+uint16_t free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0
+      || getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("no free port: " + std::string(strerror(errno)));
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+/// Waits until something accepts connections on 127.0.0.1:port.
+void await_listening(uint16_t port, pid_t pid, const std::string& what) {
+  auto t0 = clock::now();
+  for (;;) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    close(fd);
+    if (ok)
+      return;
+    if (seconds_since(t0) > 30 || !alive(pid))
+      throw std::runtime_error(what + " did not listen on port "
+                               + std::to_string(port));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+struct wrk_figures {
+  double rps = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  uint64_t requests = 0;
+  uint64_t non_2xx = 0;
+  uint64_t errors = 0; ///< connect, read, write and timeout errors
+};
+
+/// "1.23ms", "850.00us", "1.02s" in ms.
+double wrk_ms(const std::string& x) {
+  double v = std::stod(x);
+  if (x.find("us") != std::string::npos)
+    return v / 1000;
+  if (x.find("ms") != std::string::npos)
+    return v;
+  return v * 1000;
+}
+
+/// wrk (Debian's) with `connections` kept-alive connections on two
+/// threads for `seconds`, a lua `script` if given.
+wrk_figures run_wrk(const options& o, const std::string& url,
+                    const std::string& header, const std::string& script,
+                    int seconds, int connections) {
+  std::vector<std::string> argv{find_program("wrk"),
+                                "-t2",
+                                "-c" + std::to_string(connections),
+                                "-d" + std::to_string(seconds) + "s",
+                                "--latency",
+                                "-H",
+                                header};
+  if (!script.empty()) {
+    argv.push_back("-s");
+    argv.push_back(script);
+  }
+  argv.push_back(url);
+  auto res = run_capture(argv, o.work_dir + "/wrk.log");
+  if (res.code != 0)
+    throw std::runtime_error("wrk exited with " + std::to_string(res.code)
+                             + " (Debian package wrk; bash scripts/setup): "
+                             + read_text(o.work_dir + "/wrk.log"));
+  wrk_figures f;
+  std::istringstream in(res.out);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string first, second;
+    words >> first >> second;
+    if (first == "50%")
+      f.p50_ms = wrk_ms(second);
+    else if (first == "99%")
+      f.p99_ms = wrk_ms(second);
+    else if (first == "Requests/sec:")
+      f.rps = std::stod(second);
+    else if (second == "requests")
+      f.requests = std::stoull(first);
+    else if (line.find("Non-2xx or 3xx responses:") != std::string::npos)
+      f.non_2xx = std::stoull(line.substr(line.rfind(':') + 1));
+    else if (first == "Socket" && second == "errors:")
+      // connect N, read N, write N, timeout N
+      for (std::string word; words >> word;)
+        if (std::isdigit(static_cast<unsigned char>(word[0])))
+          f.errors += std::stoull(word);
+  }
+  if (f.rps <= 0)
+    throw std::runtime_error("wrk printed no Requests/sec: " + res.out);
+  return f;
+}
+
+/// nginx (Debian's nginx-light) serving `dir`/www on `port`: its own
+/// configuration and prefix in `dir`, in the foreground; workers as many
+/// as cores (its default here, "auto").
+std::unique_ptr<background_proc> start_nginx(const std::string& dir,
+                                             uint16_t port) {
+  for (auto sub : {"/www", "/tmp"})
+    fs::create_directories(dir + sub);
+  write_text(dir + "/nginx.conf", "worker_processes auto;\n"
+                                  "daemon off;\n"
+                                  "pid "
+                                    + dir
+                                    + "/nginx.pid;\n"
+                                      "error_log "
+                                    + dir
+                                    + "/error.log warn;\n"
+                                      "events { worker_connections 1024; }\n"
+                                      "http {\n"
+                                      "  access_log off;\n"
+                                      "  client_body_temp_path "
+                                    + dir
+                                    + "/tmp/body;\n"
+                                      "  proxy_temp_path "
+                                    + dir
+                                    + "/tmp/proxy;\n"
+                                      "  fastcgi_temp_path "
+                                    + dir
+                                    + "/tmp/fastcgi;\n"
+                                      "  uwsgi_temp_path "
+                                    + dir
+                                    + "/tmp/uwsgi;\n"
+                                      "  scgi_temp_path "
+                                    + dir
+                                    + "/tmp/scgi;\n"
+                                      "  keepalive_requests 1000000;\n"
+                                      "  server {\n"
+                                      "    listen 127.0.0.1:"
+                                    + std::to_string(port)
+                                    + ";\n"
+                                      "    location / { root "
+                                    + dir
+                                    + "/www; "
+                                      "default_type application/json; }\n"
+                                      "  }\n"
+                                      "}\n");
+  auto p = std::make_unique<background_proc>(
+    std::vector<std::string>{find_program("nginx"), "-p", dir, "-e",
+                             dir + "/error.log", "-c", dir + "/nginx.conf"},
+    dir + "/nginx.out");
+  await_listening(port, p->pid, "nginx (Debian package nginx-light)");
+  return p;
+}
+
+} // namespace
+
+void run_http(const options& o, report& r) {
+  if (!o.wants("http"))
+    return;
+  const std::string sec = "11 http";
+  auto dir = o.work_dir + "/http";
+  auto store = dir + "/store";
+  fs::create_directories(dir);
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {o.bin_dir + "/procman", "--store", store});
+    auto res = run_capture(args, dir + "/cli.log");
+    if (res.code != 0)
+      throw std::runtime_error("procman " + args[3]
+                               + " failed: " + read_text(dir + "/cli.log"));
+    return res.out;
+  };
+  auto token = cli({"token", "create", "--scope", "operate"});
+  token.erase(token.find('\n'));
+  auto header = "Authorization: Bearer " + token;
+  auto pid = cli({"start", trivial_spec});
+  pid.erase(pid.find('\n'));
+  auto status = cli({"status", pid});
+  int seconds = o.quick ? 2 : 10;
+  const int conns = 64;
+  auto& s = r.section("http");
+  s["connections"] = conns;
+  s["seconds"] = seconds;
+  s["status_bytes"] = status.size();
+  // GET /processes/{pid} beside nginx serving the same bytes, in turn.
+  wrk_figures ours, theirs;
+  {
+    auto nginx_dir = dir + "/nginx";
+    fs::create_directories(nginx_dir + "/www");
+    write_text(nginx_dir + "/www/status.json", status);
+    auto nport = free_port();
+    auto nginx = start_nginx(nginx_dir, nport);
+    theirs
+      = run_wrk(o, "http://127.0.0.1:" + std::to_string(nport) + "/status.json",
+                header, {}, seconds, conns);
+  }
+  {
+    auto log = dir + "/web.log";
+    background_proc web({o.bin_dir + "/procman", "--store", store, "web",
+                         "--http", "127.0.0.1:0"},
+                        log);
+    auto url = "http://127.0.0.1:"
+               + std::to_string(logged_port(log, web.pid, "http://127.0.0.1:"));
+    ours = run_wrk(o, url + "/api/v1/processes/" + pid, header, {}, seconds,
+                   conns);
+    // POST /processes from 64 connections: durable starts, counted in
+    // the store afterwards.
+    auto script = dir + "/post.lua";
+    std::string body = trivial_spec;
+    write_text(script, "wrk.method = \"POST\"\n"
+                       "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+                       "wrk.body = [["
+                         + body + "]]\n");
+    auto count = [&] {
+      list_query all;
+      all.limit = 1000000;
+      auto c = get_or_throw(client::open(store), "open " + store);
+      return get_or_throw(c.list(all), "list").size();
+    };
+    auto before = count();
+    auto posts = run_wrk(o, url + "/api/v1/processes", header, script, seconds,
+                         conns);
+    auto started = count() - before;
+    auto rate = static_cast<double>(started) / seconds;
+    s["post_starts"] = started;
+    s["post_starts_per_s"] = rate;
+    s["post_p99_ms"] = posts.p99_ms;
+    s["post_non_2xx"] = posts.non_2xx;
+    r.add(sec, "POST /processes, 64 connections: durable starts/s (p50, p99)",
+          fmt_rate(rate) + " (" + fmt(posts.p50_ms, 2) + " ms, "
+            + fmt(posts.p99_ms, 2) + " ms)",
+          ">= 3,000/s", rate >= 3000 ? 1 : 0);
+    if (posts.non_2xx > 0)
+      r.add(sec, "POST /processes answered other than 2xx",
+            fmt_int(static_cast<double>(posts.non_2xx)));
+  }
+  s["get_per_s"] = ours.rps;
+  s["get_p50_ms"] = ours.p50_ms;
+  s["get_p99_ms"] = ours.p99_ms;
+  s["nginx_per_s"] = theirs.rps;
+  s["nginx_p99_ms"] = theirs.p99_ms;
+  s["get_vs_nginx"] = ours.rps / theirs.rps;
+  r.add(sec, "nginx, the same bytes as a static file: requests/s (p50, p99)",
+        fmt_rate(theirs.rps) + " (" + fmt(theirs.p50_ms, 2) + " ms, "
+          + fmt(theirs.p99_ms, 2) + " ms)");
+  r.add(sec, "GET /processes/{pid}, 64 connections: requests/s",
+        fmt_rate(ours.rps) + " (" + fmt(ours.rps / theirs.rps, 2) + "x nginx)",
+        ">= 0.5x nginx", ours.rps >= 0.5 * theirs.rps ? 1 : 0);
+  r.add(sec, "GET /processes/{pid}: p50, p99",
+        fmt(ours.p50_ms, 2) + " ms, " + fmt(ours.p99_ms, 2) + " ms",
+        "p99 <= 5 ms", ours.p99_ms <= 5 ? 1 : 0);
+  if (ours.non_2xx > 0)
+    r.add(sec, "GET answered other than 2xx",
+          fmt_int(static_cast<double>(ours.non_2xx)));
+  // The runner's throughput with its HTTP server on and idle, and off,
+  // in turn (all queued first, as section 9).
+  auto n = o.engine_n;
+  auto rounds = o.quick ? 1 : 2;
+  std::vector<double> off, on;
+  auto engine_store = dir + "/engine";
+  for (int i = 0; i < rounds; ++i)
+    for (bool with_http : {false, true}) {
+      auto f = run_prequeued(o, engine_store, n, [&] {
+        std::vector<std::unique_ptr<runner_proc>> v;
+        std::vector<std::string> args{"--wait", "--parallel",
+                                      std::to_string(o.parallel)};
+        if (with_http)
+          args.insert(args.end(), {"--http", "127.0.0.1:0"});
+        args.insert(args.end(), o.runner_args.begin(), o.runner_args.end());
+        v.push_back(std::make_unique<runner_proc>(o, engine_store, args,
+                                                  dir + "/runner.log"));
+        return v;
+      });
+      (with_http ? on : off).push_back(f.rate);
+    }
+  auto best = [](const std::vector<double>& xs) {
+    return *std::max_element(xs.begin(), xs.end());
+  };
+  auto ratio = best(on) / best(off);
+  s["runner_off_per_s"] = best(off);
+  s["runner_http_idle_per_s"] = best(on);
+  s["runner_ratio"] = ratio;
+  r.add(sec,
+        "runner, " + fmt_int(static_cast<double>(n))
+          + " queued processes, --http on and idle (best of "
+          + std::to_string(rounds) + ")",
+        fmt_rate(best(on)) + " (" + fmt(ratio, 3)
+          + "x without: " + fmt_rate(best(off)) + ")",
+        "within 5 %", ratio >= 0.95 ? 1 : 0);
 }
 
 } // namespace procman::bench
