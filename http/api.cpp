@@ -37,6 +37,7 @@ const std::vector<route> all_routes = {
   {verb::get, "/healthz", scope::none, false},
   {verb::get, "/readyz", scope::none, false},
   {verb::get, "/openapi.json", scope::read, false},
+  {verb::get, "/whoami", scope::read, false},
 };
 
 std::vector<std::string_view> segments(std::string_view path) {
@@ -365,6 +366,8 @@ response api::answer(const request& r, const route& which) {
   }
   if (path == "/openapi.json")
     return json_response(v, status::ok, std::string{openapi_json()});
+  if (path == "/whoami")
+    return whoami(r);
   if (path == "/processes" && which.method == verb::post) {
     if (r.body().empty())
       return problem(v, status::bad_request, "invalid_spec",
@@ -472,6 +475,20 @@ response api::answer(const request& r, const route& which) {
   if (!rec)
     return failed(v, rec.error());
   return info_response(v, *rec);
+}
+
+response api::whoami(const request& r) {
+  // admit has checked the header: "Bearer " and a token the store knows.
+  auto auth = r[bhttp::field::authorization];
+  auto rec = door_.call(token_check_request{
+    token_hash(std::string_view{auth.data(), auth.size()}.substr(7))});
+  if (!rec)
+    return failed(r.version(), rec.error());
+  json::object o{{"id", rec->id},
+                 {"name", rec->name},
+                 {"scope", rec->scope},
+                 {"created", timestamp(rec->created_at)}};
+  return json_response(r.version(), status::ok, json::serialize(o));
 }
 
 response api::schedules(const request& r, const route& which,

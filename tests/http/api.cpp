@@ -436,6 +436,17 @@ BOOST_AUTO_TEST_CASE(tokens_and_scopes) {
                        f.read_token);
   BOOST_TEST(cancel.status == 403u);
   BOOST_TEST(f.store_state() == before);
+  // whoami tells each token its scope, as the document describes it.
+  for (auto& [tok, scope] :
+       {std::pair{f.read_token, "read"}, std::pair{f.operate_token, "operate"},
+        std::pair{f.admin_token, "admin"}}) {
+    auto me = f.send(bhttp::verb::get, at("/whoami"), tok);
+    BOOST_TEST_REQUIRE(me.status == 200u, me.body);
+    BOOST_TEST(me.doc().at("scope").as_string() == scope);
+    BOOST_TEST(me.body.find("\"hash\"") == std::string::npos);
+    BOOST_TEST(against_document(me, "get", "/whoami") == "", me.body);
+  }
+  BOOST_TEST(f.send(bhttp::verb::get, at("/whoami"), "pm_nope").status == 401u);
   // A revoked token stops working at once.
   auto list = f.procman({"token", "list"});
   std::string id;
