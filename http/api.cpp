@@ -31,6 +31,8 @@ const std::vector<route> all_routes = {
   {verb::post, "/processes/{pid}/proceed", scope::operate, true},
   {verb::post, "/processes/{pid}/cancel", scope::operate, false},
   {verb::post, "/processes/{pid}/retry", scope::operate, false},
+  {verb::post, "/processes/{pid}/hold", scope::operate, false},
+  {verb::post, "/processes/{pid}/release", scope::operate, false},
   {verb::get, "/schedules", scope::read, false},
   {verb::post, "/schedules", scope::operate, true},
   {verb::delete_, "/schedules/{name}", scope::operate, false},
@@ -470,6 +472,10 @@ response api::answer(const request& r, const route& which) {
   outcome<process_record> rec = make_failure(errc::invalid_argument, "");
   if (path == "/processes/{pid}/cancel")
     rec = door_.call(cancel_request{pid, key});
+  else if (path == "/processes/{pid}/hold")
+    rec = door_.call(hold_request{pid, key});
+  else if (path == "/processes/{pid}/release")
+    rec = door_.call(release_request{pid, key});
   else
     rec = door_.call(retry_request{pid, key});
   if (!rec)
