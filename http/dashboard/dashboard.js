@@ -37,8 +37,26 @@
     return e;
   }
 
+  /// A selector that finds `e` again once its part is drawn anew.
+  function focusKey(e) {
+    if (e.id) return '#' + CSS.escape(e.id);
+    for (const a of ['href', 'aria-label']) {
+      const v = e.getAttribute(a);
+      if (v) return e.tagName.toLowerCase() + '[' + a + '="' + CSS.escape(v) + '"]';
+    }
+    return null;
+  }
+
+  /// Replaces what `node` shows; the focus stays on the control it was on
+  /// (a refresh must not throw a keyboard user back to the top).
   function fill(node, ...kids) {
+    const active = document.activeElement;
+    const key = active && active !== node && node.contains(active) ? focusKey(active) : null;
     node.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+    if (key) {
+      const again = node.querySelector(key);
+      if (again) again.focus();
+    }
     return node;
   }
 

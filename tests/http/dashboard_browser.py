@@ -170,6 +170,17 @@ class Dashboard:
         return wait_for(lambda: self.status() == want,
                         "the page to show status " + want)
 
+    def click(self, css):
+        """Clicks the first match once it is shown; the page may draw it
+        anew (a refresh) between finding and clicking."""
+        def attempt():
+            found = self.d.find_elements(By.CSS_SELECTOR, css)
+            if not found or not found[0].is_displayed():
+                return False
+            found[0].click()
+            return True
+        wait_for(attempt, "a shown " + css + " to click")
+
     def sign_in(self, token):
         wait_for(lambda: self.shown("#signin"), "the sign-in form")
         box = self.find("#token")
@@ -319,10 +330,33 @@ def main():
         long_pid = doc["pid"]
         ui.go("#/process/" + long_pid)
         ui.await_status("running")
-        ui.find("#cancel").click()
+        wait_for(lambda: ui.js("window.oldCancel = document.querySelector('#cancel');"
+                               " if (window.oldCancel) window.oldCancel.focus();"
+                               " return document.activeElement === window.oldCancel"),
+                 "the focus on the Cancel button")
+        wait_for(lambda: ui.js("const b = document.querySelector('#cancel');"
+                               " return b && b !== window.oldCancel"),
+                 "a refresh to draw the buttons anew")
+        check(ui.js("return document.activeElement.id") == "cancel",
+              "the focus stays on the Cancel button across a refresh")
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
         ui.await_status("cancelled")
         check(call(base, "GET", "/api/v1/processes/" + long_pid, read)[1]["status"]
               == "cancelled", "the Cancel button cancelled the running process")
+
+        # -- hold and release a delayed one -------------------------------------
+        later = procman(store, "start", "--delay", "1h",
+                        json.dumps(pause_spec)).splitlines()[0]
+        ui.go("#/process/" + later)
+        ui.await_status("queued")
+        ui.click("#hold")
+        ui.await_status("held")
+        ui.click("#release")
+        ui.await_status("queued")
+        check(call(base, "GET", "/api/v1/processes/" + later, read)[1]["status"]
+              == "queued", "the Hold and Release buttons held and released it")
+        ui.click("#cancel")
+        ui.await_status("cancelled")
 
         # -- retry a failed one ---------------------------------------------
         _, doc, _ = call(base, "POST", "/api/v1/processes", operate, {
@@ -331,7 +365,7 @@ def main():
         ui.go("#/process/" + failed_pid)
         ui.await_status("error")
         check("boom" in ui.text("#error-message"), "the error is shown")
-        ui.find("#retry").click()
+        ui.click("#retry")
         wait_for(lambda: "now queued" in ui.text("#action-result"),
                  "the Retry button to queue the process again")
         wait_for(lambda: failures_of(store, failed_pid) == 2,
@@ -383,7 +417,7 @@ def main():
         check(call(base, "GET", "/api/v1/schedules", read)[1][0]["name"] == "nightly",
               "the schedule form added the schedule")
         ui.shoot("schedules")
-        ui.find("#schedule-list button.danger").click()
+        ui.click("#schedule-list button.danger")
         wait_for(lambda: "nightly" not in ui.text("#schedule-list"),
                  "the schedule to go")
         check(call(base, "GET", "/api/v1/schedules", read)[1] == [],
