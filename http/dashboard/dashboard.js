@@ -98,7 +98,8 @@
     routes: new Set(),   // "get /processes", from the server's openapi.json
     params: new Map(),   // "get /processes" -> its query parameter names
     page: null,          // the page shown: {refresh, onEvent, stop}
-    refreshing: false,
+    refreshing: null,    // the page whose refresh runs
+    reads: new AbortController(), // aborts the reads of the page shown
     again: false,
     poller: null,
     stream: null,        // the event stream's AbortController
@@ -126,9 +127,12 @@
     try {
       res = await fetch(API + path, {
         method, headers, cache: 'no-store',
+        // A read of a page left behind is dropped; a change never is.
+        signal: method === 'get' ? S.reads.signal : undefined,
         body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
       });
     } catch (e) {
+      if (e.name === 'AbortError') throw new ApiError(-1, null, 'left behind');
       setOnline(false);
       throw new ApiError(0, null, 'the server cannot be reached');
     }
@@ -333,20 +337,24 @@
     soon = setTimeout(() => { soon = null; refresh(); }, 200);
   }
 
-  /// Refreshes the page shown; one refresh at a time, the last asked for
-  /// runs after the one running.
+  /// Refreshes the page shown; one refresh of a page at a time, the last
+  /// asked for runs after the one running. A page left behind does not
+  /// hold up the next: what it still draws goes to its detached elements.
   async function refresh() {
-    if (!S.page || !S.page.refresh) return;
-    if (S.refreshing) { S.again = true; return; }
-    S.refreshing = true;
     const page = S.page;
+    if (!page || !page.refresh) return;
+    if (S.refreshing === page) { S.again = true; return; }
+    S.refreshing = page;
+    S.again = false;
     try {
       await page.refresh();
     } catch (e) {
-      if (e.status !== 401 && e.status !== 0 && S.page === page && page.error) page.error(e);
+      if (e.status > 0 && e.status !== 401 && S.page === page && page.error) page.error(e);
     } finally {
-      S.refreshing = false;
-      if (S.again) { S.again = false; refresh(); }
+      if (S.refreshing === page) {
+        S.refreshing = null;
+        if (S.again && S.page === page) { S.again = false; refresh(); }
+      }
     }
   }
 
@@ -865,6 +873,8 @@
     const [name, arg] = path.split('/');
     const make = pages[name] || overview;
     if (S.page && S.page.stop) S.page.stop();
+    S.reads.abort();
+    S.reads = new AbortController();
     for (const a of document.querySelectorAll('#nav a')) {
       const here = (a.dataset.page === 'overview' ? '' : a.dataset.page) === (name === 'process' ? 'processes' : name);
       if (here) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
