@@ -237,13 +237,26 @@ class Dashboard:
         fail("a dialog opened %s: %r" % (where, text))
 
     def shoot(self, name):
+        """Saves the page at desktop and at phone width; at phone width
+        nothing may stick out sideways (wide tables scroll inside)."""
         os.makedirs(SHOTS, exist_ok=True)
         for label, (w, h) in (("desktop", DESKTOP), ("phone", PHONE)):
             self.d.set_window_size(w, h)
-            # The layout and the chart follow the new width.
+            wait_for(lambda: self.js("return window.innerWidth") <= w,
+                     "the window to take the width of a " + label)
+            # The chart is redrawn 150 ms after a resize.
             time.sleep(0.4)
             self.d.save_screenshot(os.path.join(SHOTS, "%s-%s.png" % (name, label)))
+            if label == "phone":
+                check(self.js("return document.documentElement.scrollWidth"
+                              " <= window.innerWidth"),
+                      "the %s page fits the phone's width" % name)
         self.d.set_window_size(*DESKTOP)
+
+    def scheme(self, dark):
+        self.d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [
+            {"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]})
+        return self.js("return getComputedStyle(document.body).backgroundColor")
 
 
 def main():
@@ -478,6 +491,15 @@ def main():
         else:
             check("Not available" in ui.text("#node-list"),
                   "the nodes page says a server without /nodes has none to show")
+        ui.go("#/")
+        wait_for(lambda: ui.shown("#page .counts .count"), "the overview")
+        light = ui.scheme(False)
+        dark = ui.scheme(True)
+        check(light != dark, "the page follows prefers-color-scheme (%s, %s)"
+              % (light, dark))
+        time.sleep(0.3)
+        driver.save_screenshot(os.path.join(SHOTS, "overview-dark.png"))
+        ui.scheme(False)
 
         # -- a read token sees no button, and a forged change is refused ----
         wait_for(lambda: call(base, "GET", "/api/v1/processes/" + paused_pid,
