@@ -106,6 +106,7 @@
     lastEventId: null,
     events: [],          // transitions received, oldest first, each once
     seen: new Set(),     // their sequence numbers
+    received: 0,         // transitions received (each once)
     mode: '',
   };
 
@@ -326,7 +327,8 @@
     S.seen.add(seq);
     S.events.push(d);
     if (S.events.length > EVENTS_KEPT) S.seen.delete(Number(S.events.shift().seq));
-    document.body.dataset.events = String(S.seen.size);
+    S.received++;
+    document.body.dataset.events = String(S.received);
     if (S.page && S.page.onEvent) S.page.onEvent(d);
     refreshSoon();
   }

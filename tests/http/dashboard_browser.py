@@ -31,7 +31,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 BIN = os.environ["PROCMAN_BIN_DIR"]
-SHOTS = sys.argv[1]
+SHOTS = sys.argv[1] if len(sys.argv) > 1 else "."
 DEADLINE = 90  # seconds any awaited state may take, however loaded the machine
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
@@ -259,6 +259,43 @@ class Dashboard:
         return self.js("return getComputedStyle(document.body).backgroundColor")
 
 
+def start_runner(store, logfile):
+    return subprocess.Popen(
+        [os.path.join(BIN, "procman-runner"), "--store", store, "--wait",
+         "--parallel", "2"],
+        stdout=open(logfile, "a"), stderr=subprocess.STDOUT)
+
+
+def finish(runner, tmp, ok):
+    """Stops the runner (SIGTERM, then SIGKILL after a minute) and removes
+    the scratch directory, unless a failed run should keep it."""
+    if runner is not None:
+        runner.send_signal(signal.SIGTERM)
+        try:
+            runner.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            runner.kill()
+            runner.wait()
+    if ok or not os.environ.get("PROCMAN_TEST_KEEP_FAILED"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        log("kept " + tmp)
+
+
+def start_browser():
+    """Headless Chromium under chromedriver, at desktop size."""
+    opts = Options()
+    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", "--window-size=%d,%d" % DESKTOP):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(
+        service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
+        options=opts)
+    driver.set_script_timeout(60)
+    return driver
+
+
 def main():
     os.makedirs(SHOTS, exist_ok=True)
     if os.path.exists(os.path.join(SHOTS, "failure.png")):
@@ -288,15 +325,7 @@ def main():
                   and headers.get("X-Content-Type-Options") == "nosniff",
                   "GET %s has a strict CSP and nosniff" % path)
 
-        opts = Options()
-        opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", "--window-size=%d,%d" % DESKTOP):
-            opts.add_argument(arg)
-        driver = webdriver.Chrome(
-            service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
-            options=opts)
-        driver.set_script_timeout(60)
+        driver = start_browser()
         ui = Dashboard(driver)
 
         # -- sign-in: a wrong and a revoked token say so ----------------------
@@ -340,11 +369,7 @@ def main():
         pid = doc["pid"]
         ui.go("#/process/" + pid)
         ui.await_status("queued")
-        runner = subprocess.Popen(
-            [os.path.join(BIN, "procman-runner"), "--store", store, "--wait",
-             "--parallel", "2"],
-            stdout=open(os.path.join(tmp, "runner.log"), "a"),
-            stderr=subprocess.STDOUT)
+        runner = start_runner(store, os.path.join(tmp, "runner.log"))
         seen = ["queued"]
         end = time.monotonic() + DEADLINE
         while time.monotonic() < end and seen[-1] != "interrupted":
@@ -589,17 +614,7 @@ def main():
         for w in (web, big_web):
             if w is not None:
                 w.stop()
-        if runner is not None:
-            runner.send_signal(signal.SIGTERM)
-            try:
-                runner.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                runner.kill()
-                runner.wait()
-        if ok or not os.environ.get("PROCMAN_TEST_KEEP_FAILED"):
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            log("kept " + tmp)
+        finish(runner, tmp, ok)
     log("the dashboard in Chromium: every check passed; screenshots in " + SHOTS)
 
 
