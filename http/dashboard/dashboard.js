@@ -333,10 +333,14 @@
     refreshSoon();
   }
 
+  /// A refresh shortly after a transition: one for a burst of them, and on
+  /// the pages that read many processes (overview, queue) at most one per
+  /// POLL_MS however busy the store is.
   let soon = null;
   function refreshSoon() {
     if (soon) return;
-    soon = setTimeout(() => { soon = null; refresh(); }, 200);
+    const wait = S.page && S.page.heavy ? POLL_MS : 200;
+    soon = setTimeout(() => { soon = null; refresh(); }, wait);
   }
 
   /// Refreshes the page shown; one refresh of a page at a time, the last
@@ -486,6 +490,7 @@
         drawEvents();
       },
       onEvent: drawEvents,
+      heavy: true,
       resize() { if (last) drawChart(chart, last.buckets); },
     };
     return page;
@@ -792,6 +797,7 @@
         fill(delayed, table(cols, d, 'Nothing delayed.'));
         fill(held, table(cols.slice(0, 4), onHold, 'Nothing held.'));
       },
+      heavy: true,
     };
   }
 
