@@ -325,6 +325,21 @@ def main():
                   and headers.get("X-Content-Type-Options") == "nosniff",
                   "GET %s has a strict CSP and nosniff" % path)
 
+        status, _, headers = call(base, "GET", "/", None)
+        etag = headers.get("ETag")
+        req = urllib.request.Request(base + "/", headers={"If-None-Match": etag})
+        try:
+            urllib.request.urlopen(req, timeout=60)
+            fail("GET / with its ETag did not answer 304")
+        except urllib.error.HTTPError as e:
+            check(e.code == 304 and e.headers.get("X-Content-Type-Options") == "nosniff",
+                  "GET / with its ETag is a 304, with the headers")
+        status, doc, headers = call(base, "POST", "/", None, {})
+        check(status == 405 and headers.get("Allow") == "GET, HEAD"
+              and "Content-Security-Policy" in headers,
+              "POST / is a 405 naming GET, HEAD")
+        status, doc, _ = call(base, "GET", "/dashboard.json", operate)
+        check(status == 404, "a path that is neither the dashboard's nor the API's is a 404")
         driver = start_browser()
         ui = Dashboard(driver)
 
