@@ -904,6 +904,12 @@
       signIn(t);
     });
     $('signout').addEventListener('click', () => signOut('Signed out.'));
+    // The pages live in the address's fragment: the skip link moves the
+    // focus instead of changing it.
+    document.querySelector('.skip').addEventListener('click', (e) => {
+      e.preventDefault();
+      $('view').focus();
+    });
     window.addEventListener('hashchange', () => route(true));
     let resizing = null;
     window.addEventListener('resize', () => {

@@ -27,6 +27,7 @@ from selenium.common.exceptions import (NoAlertPresentException,
                                         NoSuchElementException)
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -206,6 +207,10 @@ class Dashboard:
         return wait_for(lambda: self.status() == want,
                         "the page to show status " + want)
 
+    def keys(self, *keys):
+        """Presses keys on whatever has the focus."""
+        ActionChains(self.d).send_keys(*keys).perform()
+
     def click(self, css):
         """Clicks the first match once it is shown; the page may draw it
         anew (a refresh) between finding and clicking."""
@@ -361,16 +366,24 @@ def main():
               "the token is kept in sessionStorage only")
 
         # -- keyboard: Tab reaches the pages, Enter opens one --------------------
-        driver.find_element(By.TAG_NAME, "body").click()
-        for _ in range(12):
-            driver.switch_to.active_element.send_keys(Keys.TAB)
-            if driver.switch_to.active_element.text == "Processes":
+        # Keys go to whatever has the focus (the page may redraw it).
+        check(ui.js("return document.querySelector('a[href], button, input')"
+                    ".className") == "skip", "the first Tab stop is the skip link")
+        focused = lambda: ui.js("return document.activeElement.textContent")
+        ui.js("document.querySelector('.skip').focus()")
+        for _ in range(6):
+            ui.keys(Keys.TAB)
+            if focused() == "Processes":
                 break
-        check(driver.switch_to.active_element.text == "Processes",
-              "Tab reaches the Processes link")
-        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        check(focused() == "Processes", "Tab reaches the Processes link")
+        ui.keys(Keys.ENTER)
         wait_for(lambda: driver.current_url.endswith("#/processes"),
                  "Enter to open the processes page")
+        ui.js("document.querySelector('.skip').focus()")
+        ui.keys(Keys.ENTER)
+        check(ui.js("return document.activeElement.id") == "view"
+              and driver.current_url.endswith("#/processes"),
+              "the skip link moves the focus to the page and stays on it")
 
         # -- queued -> running -> paused, live; proceed; finished -------------
         ui.js("window.procmanNotReloaded = true")
@@ -428,7 +441,7 @@ def main():
                  "a refresh to draw the buttons anew")
         check(ui.js("return document.activeElement.id") == "cancel",
               "the focus stays on the Cancel button across a refresh")
-        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        ui.keys(Keys.ENTER)
         ui.await_status("cancelled")
         check(call(base, "GET", "/api/v1/processes/" + long_pid, read)[1]["status"]
               == "cancelled", "the Cancel button cancelled the running process")
