@@ -113,6 +113,8 @@ install(FILES ${PROJECT_BINARY_DIR}/procmanConfig.cmake
 file(GLOB PROCMAN_DOCS ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES README.md LICENSE ${PROCMAN_DOCS}
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# dashboard.md's screenshots, beside it.
+install(DIRECTORY docs/images DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
         REGEX "examples/CMakeLists.txt$" EXCLUDE)
 

@@ -31,12 +31,15 @@ const std::vector<route> all_routes = {
   {verb::post, "/processes/{pid}/proceed", scope::operate, true},
   {verb::post, "/processes/{pid}/cancel", scope::operate, false},
   {verb::post, "/processes/{pid}/retry", scope::operate, false},
+  {verb::post, "/processes/{pid}/hold", scope::operate, false},
+  {verb::post, "/processes/{pid}/release", scope::operate, false},
   {verb::get, "/schedules", scope::read, false},
   {verb::post, "/schedules", scope::operate, true},
   {verb::delete_, "/schedules/{name}", scope::operate, false},
   {verb::get, "/healthz", scope::none, false},
   {verb::get, "/readyz", scope::none, false},
   {verb::get, "/openapi.json", scope::read, false},
+  {verb::get, "/whoami", scope::read, false},
 };
 
 std::vector<std::string_view> segments(std::string_view path) {
@@ -365,6 +368,8 @@ response api::answer(const request& r, const route& which) {
   }
   if (path == "/openapi.json")
     return json_response(v, status::ok, std::string{openapi_json()});
+  if (path == "/whoami")
+    return whoami(r);
   if (path == "/processes" && which.method == verb::post) {
     if (r.body().empty())
       return problem(v, status::bad_request, "invalid_spec",
@@ -467,11 +472,29 @@ response api::answer(const request& r, const route& which) {
   outcome<process_record> rec = make_failure(errc::invalid_argument, "");
   if (path == "/processes/{pid}/cancel")
     rec = door_.call(cancel_request{pid, key});
+  else if (path == "/processes/{pid}/hold")
+    rec = door_.call(hold_request{pid, key});
+  else if (path == "/processes/{pid}/release")
+    rec = door_.call(release_request{pid, key});
   else
     rec = door_.call(retry_request{pid, key});
   if (!rec)
     return failed(v, rec.error());
   return info_response(v, *rec);
+}
+
+response api::whoami(const request& r) {
+  // admit has checked the header: "Bearer " and a token the store knows.
+  auto auth = r[bhttp::field::authorization];
+  auto rec = door_.call(token_check_request{
+    token_hash(std::string_view{auth.data(), auth.size()}.substr(7))});
+  if (!rec)
+    return failed(r.version(), rec.error());
+  json::object o{{"id", rec->id},
+                 {"name", rec->name},
+                 {"scope", rec->scope},
+                 {"created", timestamp(rec->created_at)}};
+  return json_response(r.version(), status::ok, json::serialize(o));
 }
 
 response api::schedules(const request& r, const route& which,

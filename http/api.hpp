@@ -68,6 +68,10 @@ public:
   response answer(const request& r, const route& which);
 
 private:
+  /// The token of `r` (id, name, scope, created), for a client that must
+  /// know what it may do (the dashboard shows only the buttons it allows).
+  response whoami(const request& r);
+
   /// The routes under /schedules (`name`: the path's).
   response schedules(const request& r, const route& which,
                      const std::string& name);

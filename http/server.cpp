@@ -20,6 +20,7 @@
 #endif
 
 #include "procman/http/api.hpp"
+#include "procman/http/dashboard.hpp"
 
 namespace procman::http {
 
@@ -185,6 +186,9 @@ private:
       return refuse(problem(11, bhttp::status::bad_request, "invalid_argument",
                             "malformed request: " + ec.message()));
     auto& h = parser_->get();
+    if (auto page = dashboard_page(h))
+      return parser_->is_done() ? send(std::move(*page))
+                                : refuse(std::move(*page));
     if (auto refused = sh_.routes.admit(h, route_))
       return refuse(std::move(*refused));
     if (parser_->is_done())

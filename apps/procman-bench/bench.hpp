@@ -269,7 +269,15 @@ void run_waits(const options& o, report& r);
 /// procman web and procman-runner --http beside nginx, with wrk.
 void run_http(const options& o, report& r);
 
+/// Fills `dir` (removed first) with `n` queued trivial processes, 10,000
+/// per commit, without fsync; returns the enqueues per second.
+double build_store(const std::string& dir, uint64_t n);
+
 // -- child modes (main.cpp dispatches) ----------------------------------------
+
+/// `procman-bench fill --store D --n N`: build_store, for a test that needs
+/// a big store (the dashboard's); prints {"n", "per_s"}.
+int child_fill(int argc, char** argv);
 
 /// `procman-bench enqueue --store D --n N [--batch B]`: enqueues N trivial
 /// processes through procman::client (one durable commit each, or B per

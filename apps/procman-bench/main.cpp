@@ -15,7 +15,8 @@
 //                    nodes on this machine (docs/distribution.md)
 //
 // Prints a table (or JSON with --json). Child modes (`enqueue`, `claims`)
-// are the same program re-executed as another OS process.
+// are the same program re-executed as another OS process; `fill` builds a
+// big store for a test.
 
 #include <cstdio>
 #include <filesystem>
@@ -142,6 +143,24 @@ int child_enqueue(int argc, char** argv) {
   return failed == 0 ? 0 : 1;
 }
 
+int child_fill(int argc, char** argv) {
+  cli::args a(argc - 1, argv + 1, {}, {"store", "n"});
+  if (!a.has("store")) {
+    std::cerr << "usage: procman-bench fill --store DIR --n N\n";
+    return 2;
+  }
+  auto n = a.number("n", 100000, 1);
+  try {
+    auto rate = build_store(a.get("store"), n);
+    std::cout << json::serialize(json::object{{"n", n}, {"per_s", rate}})
+              << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "procman-bench fill: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 int child_claims(int argc, char** argv) {
   cli::args a(argc - 1, argv + 1, {"no-sync"}, {"small", "big", "n"});
   auto n = a.number("n", 300, 1);
@@ -194,6 +213,8 @@ int main(int argc, char** argv) {
     return child_enqueue(argc, argv);
   if (argc > 1 && std::string(argv[1]) == "claims")
     return child_claims(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "fill")
+    return child_fill(argc, argv);
   options o;
   try {
     cli::args a(argc, argv, {"quick", "json", "keep", "help"},

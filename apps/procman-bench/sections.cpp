@@ -799,9 +799,6 @@ void run_latency_status_timeout(const options& o, report& r) {
 
 // -- 5. enqueue and claims on big stores; 6. RSS with the big queue -----------
 
-namespace {
-
-/// Fills `dir` with `n` queued trivial processes, batched, without fsync.
 double build_store(const std::string& dir, uint64_t n) {
   remove_tree(dir);
   store_options so;
@@ -827,8 +824,6 @@ double build_store(const std::string& dir, uint64_t n) {
   }
   return static_cast<double>(n) / seconds_since(t0);
 }
-
-} // namespace
 
 void run_store(const options& o, report& r) {
   bool any = o.wants("store") || o.wants("rss");

@@ -411,6 +411,32 @@ BOOST_AUTO_TEST_CASE(an_idempotency_key_starts_once) {
   BOOST_TEST(std::count(listed.out.begin(), listed.out.end(), '\n') == 1);
 }
 
+BOOST_AUTO_TEST_CASE(hold_and_release) {
+  web_fixture f; // no runner: the process stays queued
+  auto started = f.send(bhttp::verb::post, at("/processes"), f.operate_token,
+                        pause_spec);
+  auto pid = std::string{started.doc().at("pid").as_string()};
+  auto on = [&](const std::string& what, const std::string& tok) {
+    return f.send(bhttp::verb::post, at("/processes/" + pid + "/" + what), tok);
+  };
+  BOOST_TEST(on("hold", f.read_token).status == 403u);
+  BOOST_TEST(f.status_of(pid) == "queued");
+  auto held = on("hold", f.operate_token);
+  BOOST_TEST_REQUIRE(held.status == 200u, held.body);
+  BOOST_TEST(held.doc().at("status").as_string() == "held");
+  BOOST_TEST(against_document(held, "post", "/processes/{pid}/hold") == "");
+  BOOST_TEST(f.status_of(pid) == "held");
+  auto again = on("hold", f.operate_token);
+  BOOST_TEST(again.status == 409u);
+  BOOST_TEST(against_document(again, "post", "/processes/{pid}/hold") == "");
+  auto released = on("release", f.operate_token);
+  BOOST_TEST_REQUIRE(released.status == 200u, released.body);
+  BOOST_TEST(released.doc().at("status").as_string() == "queued");
+  BOOST_TEST(against_document(released, "post", "/processes/{pid}/release")
+             == "");
+  BOOST_TEST(f.status_of(pid) == "queued");
+}
+
 BOOST_AUTO_TEST_CASE(tokens_and_scopes) {
   web_fixture f;
   auto before = f.store_state();
@@ -437,6 +463,17 @@ BOOST_AUTO_TEST_CASE(tokens_and_scopes) {
                        f.read_token);
   BOOST_TEST(cancel.status == 403u);
   BOOST_TEST(f.store_state() == before);
+  // whoami tells each token its scope, as the document describes it.
+  for (auto& [tok, scope] :
+       {std::pair{f.read_token, "read"}, std::pair{f.operate_token, "operate"},
+        std::pair{f.admin_token, "admin"}}) {
+    auto me = f.send(bhttp::verb::get, at("/whoami"), tok);
+    BOOST_TEST_REQUIRE(me.status == 200u, me.body);
+    BOOST_TEST(me.doc().at("scope").as_string() == scope);
+    BOOST_TEST(me.body.find("\"hash\"") == std::string::npos);
+    BOOST_TEST(against_document(me, "get", "/whoami") == "", me.body);
+  }
+  BOOST_TEST(f.send(bhttp::verb::get, at("/whoami"), "pm_nope").status == 401u);
   // A revoked token stops working at once.
   auto list = f.procman({"token", "list"});
   std::string id;
