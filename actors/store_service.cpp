@@ -452,6 +452,10 @@ store_service(store_actor::stateful_pointer<store_state> self,
           self->monitor(listener);
           self->state.listeners.push_back(listener);
         },
+        [self](atom::unsub, const caf::actor& listener) {
+          auto& ls = self->state.listeners;
+          ls.erase(std::remove(ls.begin(), ls.end(), listener), ls.end());
+        },
         [self](atom::recover) -> uint32_t {
           self->state.flush();
           arm_retry(self);

@@ -157,6 +157,9 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
         [](atom::subscribe, const caf::actor&) {
           // nop: a worker's actors do not follow commits
         },
+        [](atom::unsub, const caf::actor&) {
+          // nop
+        },
         [](atom::recover) -> uint32_t {
           return 0; // the store node recovers
         },

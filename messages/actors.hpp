@@ -74,8 +74,9 @@ using store_actor = caf::typed_actor<
   /// Internal: the output timer.
   caf::reacts_to<atom::output>,
   /// Sends (event, process_event) for every committed transition to the
-  /// given actor until it terminates.
+  /// given actor until it terminates or unsubscribes.
   caf::reacts_to<atom::subscribe, caf::actor>,
+  caf::reacts_to<atom::unsub, caf::actor>,
   /// Ends every process left `running` by a runner that is no longer alive
   /// (kind runner_lost) and purges records past retention; replies with
   /// how many processes it ended.
