@@ -50,6 +50,11 @@ using store_actor = caf::typed_actor<
   /// that fails for storage reasons (disk full) is kept and retried with
   /// backoff until it succeeds, and the reply waits.
   caf::replies_to<atom::apply, transition>::with<process_record>,
+  /// As one `apply` each, in order, answered once all are committed: with
+  /// the record after each that applied. A refused one is left out (the
+  /// store logs it); the error only when they could not be committed.
+  caf::replies_to<atom::apply, atom::flush, std::vector<transition>>
+    ::with<std::vector<process_record>>,
   /// Applies the transitions in one commit: all that apply are written
   /// together or none is. Replies with the record after each that applied
   /// (a refused one is left out). Errors: a storage failure (nothing was
