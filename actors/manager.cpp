@@ -56,13 +56,26 @@ auto serve_all(self_ptr self, request_list<Rs...>) {
 
 } // namespace
 
+void manager_state::listen(
+  manager_actor::stateful_pointer<manager_state> self) {
+  for (auto i = subscribers.begin(); i != subscribers.end();)
+    i = i->second.empty() ? subscribers.erase(i) : std::next(i);
+  bool want = !subscribers.empty();
+  if (want == listening)
+    return;
+  listening = want;
+  auto me = caf::actor_cast<caf::actor>(self);
+  if (want)
+    self->send(store, atom::subscribe_v, me);
+  else
+    self->send(store, atom::unsub_v, me);
+}
+
 manager_actor::behavior_type
 manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
         supervisor_actor supervisor) {
   self->state.store = std::move(store);
   self->state.supervisor = std::move(supervisor);
-  self->send(self->state.store, atom::subscribe_v,
-             caf::actor_cast<caf::actor>(self));
   self->set_down_handler([self](const caf::down_msg& dm) {
     for (auto& kv : self->state.subscribers) {
       auto& xs = kv.second;
@@ -72,6 +85,7 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
                               }),
                xs.end());
     }
+    self->state.listen(self);
   });
   return std::apply(
     [self](auto... requests) -> manager_actor::behavior_type {
@@ -80,6 +94,7 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
         [self](atom::subscribe, const std::string& pid, const caf::actor& who) {
           self->monitor(who);
           self->state.subscribers[pid].push_back(who);
+          self->state.listen(self);
         },
         [self](atom::unsub, const std::string& pid, const caf::actor& who) {
           auto i = self->state.subscribers.find(pid);
@@ -87,6 +102,7 @@ manager(manager_actor::stateful_pointer<manager_state> self, store_actor store,
             return;
           auto& xs = i->second;
           xs.erase(std::remove(xs.begin(), xs.end(), who), xs.end());
+          self->state.listen(self);
         },
         [self](atom::event, const process_event& ev) {
           auto& subs = self->state.subscribers;

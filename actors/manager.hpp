@@ -24,6 +24,13 @@ struct manager_state {
   supervisor_actor supervisor; ///< may be null: then nothing runs here
   /// pid ("" = every process) -> subscribers.
   std::unordered_map<std::string, std::vector<caf::actor>> subscribers;
+  /// Whether the store sends its events here: only while someone
+  /// subscribed, so that a runner nobody watches sends none.
+  bool listening = false;
+
+  /// Drops emptied subscriber lists, and subscribes to the store's events
+  /// or unsubscribes as the first subscriber comes or the last goes.
+  void listen(manager_actor::stateful_pointer<manager_state> self);
 };
 
 manager_actor::behavior_type

@@ -103,8 +103,51 @@ void process_state::release(
   process_actor::stateful_pointer<process_state> self) {
   auto ts = std::move(held);
   held.clear();
-  for (auto& t : ts)
-    apply(self, std::move(t));
+  if (ts.size() == 1)
+    return apply(self, std::move(ts.front()));
+  send_all(self, std::move(ts));
+}
+
+void process_state::send_all(
+  process_actor::stateful_pointer<process_state> self,
+  std::vector<transition> ts) {
+  // One message for them all: they commit together anyway.
+  std::vector<std::string> acks_after;
+  for (auto& t : ts) {
+    stamp(t);
+    if (t.kind == transition_kind::step_completed && acks)
+      acks_after.push_back(encode_ack(t.step));
+  }
+  ++in_flight;
+  auto n = ts.size();
+  self
+    ->request(store, caf::infinite, atom::apply_v, atom::flush_v, std::move(ts))
+    .then(
+      [self, acks_after](const std::vector<process_record>& recs) {
+        auto& st = self->state;
+        --st.in_flight;
+        if (!recs.empty())
+          st.last_status = recs.back().status;
+        for (auto& ack : acks_after)
+          st.cfg->children->write_input(st.os_pid, ack);
+        st.maybe_done(self);
+      },
+      [self, acks_after, n](const caf::error& err) {
+        auto& st = self->state;
+        --st.in_flight;
+        if (!is(err, errc::storage_failure))
+          for (auto& ack : acks_after)
+            st.cfg->children->write_input(st.os_pid, ack);
+        log_error(st.record.pid, "cannot record " + std::to_string(n)
+                                   + " transitions: " + render(err));
+        st.maybe_done(self);
+      });
+}
+
+void process_state::stamp(transition& t) const {
+  t.pid = record.pid;
+  t.source = "supervisor";
+  t.runner = cfg->runner_id;
 }
 
 void process_state::free_slot(
@@ -117,11 +160,13 @@ void process_state::free_slot(
 
 void process_state::apply(process_actor::stateful_pointer<process_state> self,
                           transition t) {
-  if (!held.empty())
-    release(self);
-  t.pid = record.pid;
-  t.source = "supervisor";
-  t.runner = cfg->runner_id;
+  if (!held.empty()) {
+    auto ts = std::move(held);
+    held.clear();
+    ts.push_back(std::move(t));
+    return send_all(self, std::move(ts));
+  }
+  stamp(t);
   ++in_flight;
   auto kind = t.kind;
   // The executor waits for this before it starts the next step.

@@ -105,6 +105,11 @@ struct process_state {
   void hold(process_actor::stateful_pointer<process_state> self, transition t);
   /// Sends the held transitions to the store, in order.
   void release(process_actor::stateful_pointer<process_state> self);
+  /// Sends `ts` to the store in one message, in order.
+  void send_all(process_actor::stateful_pointer<process_state> self,
+                std::vector<transition> ts);
+  /// Names this process, its runner and the source in `t`.
+  void stamp(transition& t) const;
   /// Tells the supervisor that the slot is free (once).
   void free_slot(process_actor::stateful_pointer<process_state> self);
   void kill(kill_reason why);

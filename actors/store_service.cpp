@@ -149,6 +149,18 @@ auto serve_all(self_ptr self, request_list<Rs...>) {
   return std::make_tuple(serve<Rs>(self)...);
 }
 
+/// Parks `t` for the next commit, which `answer` then reports.
+void park(self_ptr self, transition t,
+          std::function<void(outcome<process_record>)> answer) {
+  auto& st = self->state;
+  st.pending.push_back(std::move(t));
+  st.answers.push_back(std::move(answer));
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, atom::flush_v);
+  }
+}
+
 /// Carries out the parked requests again after a flush.
 void answer_parked(self_ptr self) {
   auto& st = self->state;
@@ -228,8 +240,8 @@ store_state::flush(std::vector<transition> extra) {
     commit_succeeded();
   }
   pending_output_bytes = 0;
-  auto proms = std::move(promises);
-  promises.clear();
+  auto answer = std::move(answers);
+  answers.clear();
   for (size_t i = 0; i < results.size(); ++i) {
     auto& res = results[i];
     // Schedule events change no process, a repeated request changed
@@ -244,10 +256,8 @@ store_state::flush(std::vector<transition> extra) {
     }
     if (i >= parked)
       tail.push_back(std::move(res));
-    else if (res)
-      proms[i].deliver(std::move(*res));
     else
-      proms[i].deliver(to_error(res.error()));
+      answer[i](std::move(res));
   }
   return tail;
 }
@@ -320,15 +330,50 @@ store_service(store_actor::stateful_pointer<store_state> self,
       return {
         std::move(requests)...,
         [self](atom::apply, transition& t) -> caf::result<process_record> {
-          auto& st = self->state;
-          st.pending.push_back(std::move(t));
           auto rp = self->make_response_promise<process_record>();
-          st.promises.push_back(rp);
-          if (!st.flush_scheduled) {
-            st.flush_scheduled = true;
-            self->send(self, atom::flush_v);
-          }
+          park(self, std::move(t), [rp](outcome<process_record> res) mutable {
+            if (res)
+              rp.deliver(std::move(*res));
+            else
+              rp.deliver(to_error(res.error()));
+          });
           return rp;
+        },
+        [self](atom::apply, atom::flush, std::vector<transition>& ts)
+          -> caf::result<std::vector<process_record>> {
+          // Each parked as if applied alone; one answer when all are.
+          struct batch {
+            caf::typed_response_promise<std::vector<process_record>> rp;
+            std::vector<process_record> done;
+            size_t left = 0;
+            failure storage;
+          };
+          auto b = std::make_shared<batch>();
+          b->rp = self->make_response_promise<std::vector<process_record>>();
+          b->left = ts.size();
+          if (ts.empty())
+            b->rp.deliver(std::vector<process_record>{});
+          for (auto& t : ts) {
+            auto kind = t.kind;
+            auto pid = t.pid;
+            park(self, std::move(t),
+                 [b, kind, pid](outcome<process_record> res) {
+                   if (res)
+                     b->done.push_back(std::move(*res));
+                   else if (is(res.error(), errc::storage_failure))
+                     b->storage = res.error();
+                   else
+                     log_error(pid, "store refused " + to_string(kind) + ": "
+                                      + render(res.error()));
+                   if (--b->left > 0)
+                     return;
+                   if (b->storage)
+                     b->rp.deliver(to_error(b->storage));
+                   else
+                     b->rp.deliver(std::move(b->done));
+                 });
+          }
+          return b->rp;
         },
         [self](atom::apply, std::vector<transition>& ts)
           -> caf::result<std::vector<process_record>> {
@@ -451,6 +496,10 @@ store_service(store_actor::stateful_pointer<store_state> self,
         [self](atom::subscribe, const caf::actor& listener) {
           self->monitor(listener);
           self->state.listeners.push_back(listener);
+        },
+        [self](atom::unsub, const caf::actor& listener) {
+          auto& ls = self->state.listeners;
+          ls.erase(std::remove(ls.begin(), ls.end(), listener), ls.end());
         },
         [self](atom::recover) -> uint32_t {
           self->state.flush();

@@ -31,9 +31,10 @@ struct commit_failure_policy {
 struct store_state {
   static inline const char* name = "store";
   std::shared_ptr<procman::store> db;
-  /// Transitions waiting for the next commit, with their promises.
+  /// Transitions waiting for the next commit, with what answers each (a
+  /// promise of its own, or a share of a batch's).
   std::vector<transition> pending;
-  std::vector<caf::typed_response_promise<process_record>> promises;
+  std::vector<std::function<void(outcome<process_record>)>> answers;
   /// Live output waiting for the next commit, and its bytes.
   std::vector<output_chunk> pending_output;
   size_t pending_output_bytes = 0;

@@ -81,6 +81,46 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
             self, &remote_store_state::records, atom::apply_v,
             self->state.holder, std::move(t));
         },
+        [self](atom::apply, atom::flush, std::vector<transition>& ts)
+          -> caf::result<std::vector<process_record>> {
+          // Sent on as one apply each (the node protocol has no batch), in
+          // order; one answer when all are answered.
+          auto& st = self->state;
+          if (st.dead)
+            return st.ended();
+          struct batch {
+            caf::typed_response_promise<std::vector<process_record>> rp;
+            std::vector<process_record> done;
+            size_t left = 0;
+            caf::error storage;
+          };
+          auto b = std::make_shared<batch>();
+          b->rp = self->make_response_promise<std::vector<process_record>>();
+          b->left = ts.size();
+          if (ts.empty())
+            b->rp.deliver(std::vector<process_record>{});
+          for (auto& t : ts) {
+            auto one = [b](caf::expected<process_record> res) {
+              if (res)
+                b->done.push_back(std::move(*res));
+              else if (is(res.error(), errc::storage_failure)
+                       || is(res.error(), errc::lease_expired))
+                b->storage = res.error();
+              if (--b->left > 0)
+                return;
+              if (b->storage)
+                b->rp.deliver(std::move(b->storage));
+              else
+                b->rp.deliver(std::move(b->done));
+            };
+            self
+              ->request(caf::actor_cast<remote_store_actor>(self),
+                        caf::infinite, atom::apply_v, std::move(t))
+              .then([one](process_record& r) mutable { one(std::move(r)); },
+                    [one](caf::error& e) mutable { one(std::move(e)); });
+          }
+          return b->rp;
+        },
         [](atom::apply, std::vector<transition>&)
           -> caf::result<std::vector<process_record>> {
           // One commit of several transitions is the store node's to make; a
@@ -156,6 +196,9 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
         },
         [](atom::subscribe, const caf::actor&) {
           // nop: a worker's actors do not follow commits
+        },
+        [](atom::unsub, const caf::actor&) {
+          // nop
         },
         [](atom::recover) -> uint32_t {
           return 0; // the store node recovers

@@ -50,6 +50,11 @@ using store_actor = caf::typed_actor<
   /// that fails for storage reasons (disk full) is kept and retried with
   /// backoff until it succeeds, and the reply waits.
   caf::replies_to<atom::apply, transition>::with<process_record>,
+  /// As one `apply` each, in order, answered once all are committed: with
+  /// the record after each that applied. A refused one is left out (the
+  /// store logs it); the error only when they could not be committed.
+  caf::replies_to<atom::apply, atom::flush, std::vector<transition>>
+    ::with<std::vector<process_record>>,
   /// Applies the transitions in one commit: all that apply are written
   /// together or none is. Replies with the record after each that applied
   /// (a refused one is left out). Errors: a storage failure (nothing was
@@ -74,8 +79,9 @@ using store_actor = caf::typed_actor<
   /// Internal: the output timer.
   caf::reacts_to<atom::output>,
   /// Sends (event, process_event) for every committed transition to the
-  /// given actor until it terminates.
+  /// given actor until it terminates or unsubscribes.
   caf::reacts_to<atom::subscribe, caf::actor>,
+  caf::reacts_to<atom::unsub, caf::actor>,
   /// Ends every process left `running` by a runner that is no longer alive
   /// (kind runner_lost) and purges records past retention; replies with
   /// how many processes it ended.

@@ -295,4 +295,26 @@ BOOST_AUTO_TEST_CASE(a_subscriber_that_terminates_is_dropped) {
   BOOST_TEST(seen_other->events.size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(the_store_tells_the_manager_only_while_someone_listens) {
+  // A runner nobody watches sends no event per transition to its manager.
+  auto& listeners = state_of<store_state>(store).listeners;
+  BOOST_TEST(listeners.empty());
+  auto pid = start();
+  auto [sink, seen] = event_sink();
+  subscribe(pid, sink);
+  BOOST_TEST(listeners.size() == 1u);
+  caf::anon_send(mgr, atom::unsub_v, pid, sink);
+  sched.run();
+  BOOST_TEST(listeners.empty());
+  // The next subscriber hears the next transition again.
+  subscribe("", sink);
+  BOOST_TEST(listeners.size() == 1u);
+  request<process_record>(mgr, cancel_request{pid, {}});
+  BOOST_REQUIRE(seen->events.size() == 1u);
+  BOOST_TEST(seen->events[0].ev.record.pid == pid);
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  sched.run();
+  BOOST_TEST(listeners.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -120,7 +120,11 @@ BOOST_AUTO_TEST_CASE(a_running_cancel_and_a_killed_runner_replay_clean) {
   BOOST_REQUIRE(await_status(victim, "running"));
   BOOST_TEST(procman({"cancel", victim}).exit_code == 0);
   auto lost = start(shell_spec("sleep 60", 120));
-  BOOST_REQUIRE(await_status(lost, "running"));
+  // Its step must have started: a process claimed and not yet started
+  // when its runner dies is queued again and runs (lifecycle/recovery).
+  BOOST_REQUIRE(eventually(
+    [&] { return status(lost).at("steps").at("sh").as_string() == "running"; },
+    20));
   run->signal(SIGKILL);
   BOOST_REQUIRE(run->wait(10));
   BOOST_TEST(runner().exit_code == 0);
