@@ -1,6 +1,8 @@
 #include "procman/http/api.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <map>
 
 #include <boost/beast/http/field.hpp>
@@ -135,6 +137,82 @@ outcome<std::map<std::string, std::string>> query_of(std::string_view target) {
                           "query parameter \"" + *name + "\" given twice");
   }
   return out;
+}
+
+/// The query parameters a route takes.
+std::vector<std::string_view> parameters_of(const route& r) {
+  if (r.path == "/processes" && r.method == verb::get)
+    return {"status", "key", "limit", "cursor"};
+  return {};
+}
+
+/// A 400 naming the first query parameter of `query` not in `names`.
+std::optional<response>
+unknown_parameter(unsigned v, const std::map<std::string, std::string>& query,
+                  const std::vector<std::string_view>& names) {
+  for (auto& [name, value] : query) {
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      continue;
+    std::string detail = "unknown query parameter \"" + name + "\"";
+    if (names.size() > 0) {
+      detail += " (known:";
+      for (auto n : names)
+        detail += " " + std::string{n};
+      detail += ")";
+    }
+    return problem(v, status::bad_request, "invalid_argument", detail);
+  }
+  return std::nullopt;
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+std::string encoded(const std::string& x) {
+  static const char* const hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : x) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+/// `text` as a whole number of at most `digits` digits; none otherwise.
+std::optional<uint64_t> whole_number(const std::string& text, size_t digits) {
+  if (text.empty() || text.size() > digits
+      || !std::all_of(text.begin(), text.end(),
+                      [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  return std::stoull(text);
+}
+
+bool lower_hex(std::string_view x) {
+  return std::all_of(x.begin(), x.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+/// The list's cursor after `rec`: its place in the store's created index
+/// (created_at as 16 hex, then the pid). Opaque to clients.
+std::string cursor_of(const process_record& rec) {
+  char head[17];
+  std::snprintf(head, sizeof(head), "%016llx",
+                static_cast<unsigned long long>(rec.created_at));
+  return head + rec.pid;
+}
+
+/// Sets `q`'s page start from a cursor of `cursor_of`; false when `x` is
+/// not one.
+bool parse_cursor(const std::string& x, list_query& q) {
+  if (x.size() != 48 || !lower_hex(x))
+    return false;
+  q.before_created = std::stoull(x.substr(0, 16), nullptr, 16);
+  q.before_pid = x.substr(16);
+  return true;
 }
 
 response json_response(unsigned version, status code, std::string body) {
@@ -342,17 +420,8 @@ response api::answer(const request& r, const route& which) {
   auto query = query_of(target);
   if (!query)
     return failed(v, query.error());
-  auto known = [&](std::initializer_list<std::string_view> names)
-    -> std::optional<response> {
-    for (auto& [name, value] : *query)
-      if (std::find(names.begin(), names.end(), name) == names.end())
-        return problem(v, status::bad_request, "invalid_argument",
-                       "unknown query parameter \"" + name + "\"");
-    return std::nullopt;
-  };
-  if (which.path != "/processes" || which.method != verb::get)
-    if (auto bad = known({}))
-      return *bad;
+  if (auto bad = unknown_parameter(v, *query, parameters_of(which)))
+    return *bad;
   auto path = which.path;
   if (path == "/healthz")
     return json_response(v, status::ok, R"({"status":"ok"})");
@@ -398,44 +467,8 @@ response api::answer(const request& r, const route& which) {
               std::string{api_root} + "/processes/" + done->pid);
     return res;
   }
-  if (path == "/processes") {
-    if (auto bad = known({"status", "limit"}))
-      return *bad;
-    list_query q;
-    if (auto it = query->find("status"); it != query->end()) {
-      auto s = from_string<process_status>(it->second);
-      if (!s)
-        return problem(v, status::bad_request, "invalid_argument",
-                       "status must be queued, held, running, interrupted, "
-                       "finished, error or cancelled, not \""
-                         + it->second + "\"");
-      q.any_status = false;
-      q.status = *s;
-    }
-    if (auto it = query->find("limit"); it != query->end()) {
-      auto& text = it->second;
-      bool digits = !text.empty() && text.size() <= 4
-                    && std::all_of(text.begin(), text.end(),
-                                   [](char c) { return c >= '0' && c <= '9'; });
-      auto n = digits ? std::stoul(text) : 0;
-      if (n < 1 || n > 1000)
-        return problem(v, status::bad_request, "invalid_argument",
-                       "limit must be a whole number from 1 to 1000, not \""
-                         + text + "\"");
-      q.limit = static_cast<uint32_t>(n);
-    }
-    auto recs = door_.call(list_request{q});
-    if (!recs)
-      return failed(v, recs.error());
-    std::string body = R"({"items":[)";
-    for (size_t i = 0; i < recs->size(); ++i) {
-      if (i > 0)
-        body += ',';
-      body += dump_info(render_info((*recs)[i]));
-    }
-    body += "]}";
-    return json_response(v, status::ok, std::move(body));
-  }
+  if (path == "/processes")
+    return list(r, *query);
   if (path == "/processes/{pid}") {
     auto rec = door_.info(pid);
     if (!rec)
@@ -472,6 +505,81 @@ response api::answer(const request& r, const route& which) {
   if (!rec)
     return failed(v, rec.error());
   return info_response(v, *rec);
+}
+
+response api::list(const request& r,
+                   const std::map<std::string, std::string>& query) {
+  auto v = r.version();
+  if (auto bad = unknown_parameter(v, query, {"status", "key", "limit",
+                                               "cursor"}))
+    return *bad;
+  list_query q;
+  if (auto it = query.find("status"); it != query.end()) {
+    auto s = from_string<process_status>(it->second);
+    if (!s)
+      return problem(v, status::bad_request, "invalid_argument",
+                     "status must be queued, held, running, interrupted, "
+                     "finished, error or cancelled, not \""
+                       + it->second + "\"");
+    q.any_status = false;
+    q.status = *s;
+  }
+  if (auto it = query.find("limit"); it != query.end()) {
+    auto& text = it->second;
+    auto n = whole_number(text, 4);
+    if (!n || *n < 1 || *n > 1000)
+      return problem(v, status::bad_request, "invalid_argument",
+                     "limit must be a whole number from 1 to 1000, not \""
+                       + text + "\"");
+    q.limit = static_cast<uint32_t>(*n);
+  }
+  if (auto it = query.find("key"); it != query.end()) {
+    if (it->second.empty() || it->second.size() > 256)
+      return problem(v, status::bad_request, "invalid_argument",
+                     "key must be 1 to 256 characters");
+    q.key = it->second;
+  }
+  if (auto it = query.find("cursor"); it != query.end()) {
+    if (!parse_cursor(it->second, q))
+      return problem(v, status::bad_request, "invalid_argument",
+                     "cursor \"" + it->second
+                       + "\" is not one this server gave (use the \"next\" "
+                         "of the page before, unchanged)");
+  }
+  auto page = q.limit;
+  // One more than the page: whether there is a next one.
+  q.limit = page + 1;
+  auto recs = door_.call(list_request{q});
+  if (!recs)
+    return failed(v, recs.error());
+  bool more = recs->size() > page;
+  if (more)
+    recs->resize(page);
+  std::string body = R"({"items":[)";
+  for (size_t i = 0; i < recs->size(); ++i) {
+    if (i > 0)
+      body += ',';
+    body += dump_info(render_info((*recs)[i]));
+  }
+  body += "],\"next\":";
+  std::string next;
+  if (more) {
+    next = cursor_of(recs->back());
+    body += "\"" + next + "\"}";
+  } else {
+    body += "null}";
+  }
+  auto res = json_response(v, status::ok, std::move(body));
+  if (more) {
+    // The same query with the next cursor.
+    std::string link = std::string{api_root} + "/processes?";
+    for (auto& [name, value] : query)
+      if (name != "cursor")
+        link += name + "=" + encoded(value) + "&";
+    link += "cursor=" + next;
+    res.set(bhttp::field::link, "<" + link + ">; rel=\"next\"");
+  }
+  return res;
 }
 
 response api::schedules(const request& r, const route& which,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +69,10 @@ public:
   response answer(const request& r, const route& which);
 
 private:
+  /// GET /processes with its query.
+  response list(const request& r,
+                const std::map<std::string, std::string>& query);
+
   /// The routes under /schedules (`name`: the path's).
   response schedules(const request& r, const route& which,
                      const std::string& name);
