@@ -36,6 +36,8 @@ const std::vector<route> all_routes = {
   {verb::get, "/schedules", scope::read, false},
   {verb::post, "/schedules", scope::operate, true},
   {verb::delete_, "/schedules/{name}", scope::operate, false},
+  {verb::get, "/queue", scope::read, false},
+  {verb::get, "/nodes", scope::read, false},
   {verb::get, "/healthz", scope::none, false},
   {verb::get, "/readyz", scope::none, false},
   {verb::get, "/openapi.json", scope::read, false},
@@ -213,6 +215,66 @@ bool parse_cursor(const std::string& x, list_query& q) {
   q.before_created = std::stoull(x.substr(0, 16), nullptr, 16);
   q.before_pid = x.substr(16);
   return true;
+}
+
+/// ISO 8601 UTC, or null for 0.
+json::value iso_or_null(uint64_t unix_ms) {
+  if (unix_ms == 0)
+    return nullptr;
+  return json::string{iso_time(unix_ms)};
+}
+
+/// GET /queue's answer (docs/openapi.yaml, Queue).
+json::object render_queue(const queue_stats& q) {
+  uint64_t queued = 0, delayed = 0, held = 0, oldest = 0;
+  json::array priorities;
+  for (auto& d : q.priorities) {
+    queued += d.queued;
+    delayed += d.delayed;
+    held += d.held;
+    json::value wait = nullptr;
+    if (!d.head_pid.empty() && d.head_since != 0) {
+      auto ms = q.time > d.head_since ? q.time - d.head_since : 0;
+      oldest = std::max(oldest, ms);
+      wait = ms;
+    }
+    priorities.push_back(json::object{
+      {"priority", d.priority},
+      {"queued", d.queued},
+      {"delayed", d.delayed},
+      {"held", d.held},
+      {"head",
+       d.head_pid.empty() ? json::value(nullptr) : json::value(d.head_pid)},
+      {"head_wait_ms", wait}});
+  }
+  return json::object{{"time", iso_time(q.time)},
+                      {"queued", queued},
+                      {"delayed", delayed},
+                      {"held", held},
+                      {"running", q.running},
+                      {"interrupted", q.interrupted},
+                      {"oldest_wait_ms", oldest},
+                      {"next_due", iso_or_null(q.next_due)},
+                      {"priorities", std::move(priorities)}};
+}
+
+/// GET /nodes's answer (docs/openapi.yaml, Nodes).
+json::object render_nodes(const nodes_info& n) {
+  json::array nodes;
+  for (auto& x : n.nodes)
+    nodes.push_back(json::object{
+      {"id", x.id},
+      {"kind", x.kind},
+      {"host", x.host},
+      {"lock_held", x.lock_held},
+      {"lease_ms", x.lease_ms == 0 ? json::value(nullptr)
+                                   : json::value(x.lease_ms)},
+      {"last_heard", iso_time(x.last_heard)},
+      {"running", x.running}});
+  return json::object{
+    {"time", iso_time(n.time)},
+    {"store", json::object{{"host", n.host}, {"dir", n.store}}},
+    {"nodes", std::move(nodes)}};
 }
 
 response json_response(unsigned version, status code, std::string body) {
@@ -434,6 +496,18 @@ response api::answer(const request& r, const route& which) {
   }
   if (path == "/openapi.json")
     return json_response(v, status::ok, std::string{openapi_json()});
+  if (path == "/queue") {
+    auto q = door_.call(queue_request{});
+    if (!q)
+      return failed(v, q.error());
+    return json_response(v, status::ok, json::serialize(render_queue(*q)));
+  }
+  if (path == "/nodes") {
+    auto n = door_.call(nodes_request{});
+    if (!n)
+      return failed(v, n.error());
+    return json_response(v, status::ok, json::serialize(render_nodes(*n)));
+  }
   if (path == "/processes" && which.method == verb::post) {
     if (r.body().empty())
       return problem(v, status::bad_request, "invalid_spec",

@@ -206,6 +206,21 @@ std::vector<process_record> with_status(const tx& t, process_status s) {
   return out;
 }
 
+uint64_t count_with_status(const tx& t, process_status s) {
+  if (!indexed(s))
+    return 0;
+  auto prefix = static_cast<char>(static_cast<uint8_t>(s));
+  auto cur = lmdb::cursor::open(t.txn, t.db.status);
+  lmdb::val k{&prefix, 1};
+  lmdb::val v;
+  uint64_t n = 0;
+  for (bool ok = cur.get(k, v, MDB_SET_RANGE); ok && k.size() > 0
+                                               && k.data()[0] == prefix;
+       ok = cur.get(k, v, MDB_NEXT))
+    ++n;
+  return n;
+}
+
 std::vector<process_record> finished_before(const tx& t, uint64_t cutoff,
                                             size_t max, bool& more) {
   auto keys = prefix_while(

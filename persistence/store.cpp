@@ -291,6 +291,11 @@ outcome<std::vector<process_record>> store::list(const list_query& q) {
   return impl_->read([&](const tx& x) { return tables::records::list(x, q); });
 }
 
+outcome<queue_stats> store::queue_depths() {
+  auto now = impl_->now();
+  return impl_->read([&](const tx& x) { return tables::queue::stats(x, now); });
+}
+
 outcome<std::vector<process_record>> store::with_status(process_status s) {
   return impl_->read(
     [s](const tx& x) { return tables::records::with_status(x, s); });

@@ -222,6 +222,10 @@ public:
   /// Lists records, newest first by creation, filtered by status.
   outcome<std::vector<process_record>> list(const list_query& q);
 
+  /// The queue by priority and state (queue_request), read in one
+  /// transaction.
+  outcome<queue_stats> queue_depths();
+
   /// Every record with the given status (uses the status index).
   outcome<std::vector<process_record>> with_status(process_status s);
 

@@ -2,7 +2,10 @@
 // client.py): cursor paging of GET /processes while processes are added,
 // its status and key filters.
 
+#include <map>
 #include <set>
+
+#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 
@@ -166,6 +169,137 @@ BOOST_AUTO_TEST_CASE(a_bad_cursor_is_a_400_naming_it) {
   auto unknown = f.get(at("/processes?offset=5"), f.read_token);
   BOOST_TEST(unknown.status == 400u);
   BOOST_TEST(unknown.body.find("offset") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(http_queue_and_nodes)
+
+namespace {
+
+/// GET `path` with a read token: 200, as the document says; its JSON.
+json::object documented_get(web_fixture& f, const std::string& path) {
+  auto r = f.get(at(path), f.read_token);
+  BOOST_TEST_REQUIRE(r.status == 200u, r.body);
+  BOOST_TEST(against_document(r, "get", path) == "", r.body);
+  return r.doc().as_object();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_queue_by_priority_and_state) {
+  web_fixture f;
+  auto empty = documented_get(f, "/queue");
+  BOOST_TEST(empty.at("priorities").as_array().empty());
+  BOOST_TEST(empty.at("queued").as_int64() == 0);
+  BOOST_TEST(empty.at("next_due").is_null());
+  auto start = [&](const std::string& extra) {
+    auto spec = R"({"steps": {"a": {"class": "procman.set"}})" + extra + "}";
+    auto r = f.send(bhttp::verb::post, at("/processes"), f.operate_token, spec);
+    BOOST_REQUIRE_MESSAGE(r.status == 201u, r.body);
+    return std::string{r.doc().at("pid").as_string()};
+  };
+  auto high = start(R"(, "priority": 5)");
+  start(R"(, "priority": 5)");
+  start(R"(, "priority": 5)");
+  auto low = start("");
+  start("");
+  start(R"(, "not_before": "2099-01-01T00:00:00Z")");
+  auto held = start("");
+  BOOST_REQUIRE(f.procman({"hold", held}).exit_code == 0);
+  auto q = documented_get(f, "/queue");
+  BOOST_TEST(q.at("queued").as_int64() == 5);
+  BOOST_TEST(q.at("delayed").as_int64() == 1);
+  BOOST_TEST(q.at("held").as_int64() == 1);
+  BOOST_TEST(q.at("running").as_int64() == 0);
+  BOOST_TEST(q.at("next_due").as_string() == "2099-01-01T00:00:00Z");
+  auto& ps = q.at("priorities").as_array();
+  BOOST_TEST_REQUIRE(ps.size() == 2u);
+  BOOST_TEST(ps[0].at("priority").as_int64() == 5); // highest first
+  BOOST_TEST(ps[0].at("queued").as_int64() == 3);
+  BOOST_TEST(ps[0].at("head").as_string() == high);
+  BOOST_TEST(ps[0].at("head_wait_ms").as_int64() >= 0);
+  BOOST_TEST(ps[1].at("priority").as_int64() == 0);
+  BOOST_TEST(ps[1].at("queued").as_int64() == 2);
+  BOOST_TEST(ps[1].at("delayed").as_int64() == 1);
+  BOOST_TEST(ps[1].at("held").as_int64() == 1);
+  BOOST_TEST(ps[1].at("head").as_string() == low);
+  BOOST_TEST(q.at("oldest_wait_ms").as_int64()
+             >= ps[1].at("head_wait_ms").as_int64());
+  // A runner takes the due ones, highest priority first.
+  auto runner = f.background_runner({});
+  BOOST_REQUIRE(f.await_status(low, "finished", 60));
+  BOOST_REQUIRE(eventually([&] {
+    auto after = f.get(at("/queue"), f.read_token).doc();
+    return after.at("queued").as_int64() == 0;
+  }));
+  auto after = f.get(at("/queue"), f.read_token).doc().as_object();
+  BOOST_TEST(after.at("delayed").as_int64() == 1);
+  BOOST_TEST(after.at("held").as_int64() == 1);
+  BOOST_TEST(after.at("oldest_wait_ms").as_int64() == 0);
+  BOOST_TEST(after.at("priorities").as_array().size() == 1u);
+  BOOST_TEST(after.at("priorities").at(0).at("head").is_null());
+  BOOST_TEST(f.get(at("/queue?x=1"), f.read_token).status == 400u);
+  BOOST_TEST(f.get(at("/queue"), "pm_nope").status == 401u);
+}
+
+BOOST_AUTO_TEST_CASE(a_local_store_answers_with_its_runner) {
+  web_fixture f;
+  auto none = documented_get(f, "/nodes");
+  BOOST_TEST(none.at("nodes").as_array().empty());
+  BOOST_TEST(none.at("store").at("dir").as_string() == f.store);
+  char host[256] = "";
+  gethostname(host, sizeof(host) - 1);
+  BOOST_TEST(none.at("store").at("host").as_string() == host);
+  auto runner = f.background_runner({});
+  auto pid = f.start(shell_spec("sleep 30", 60));
+  BOOST_REQUIRE(f.await_status(pid, "running", 60));
+  auto doc = documented_get(f, "/nodes");
+  auto& nodes = doc.at("nodes").as_array();
+  BOOST_TEST_REQUIRE(nodes.size() == 1u, json::serialize(doc));
+  auto& n = nodes[0].as_object();
+  BOOST_TEST(n.at("kind").as_string() == "runner");
+  BOOST_TEST(n.at("host").as_string() == host);
+  BOOST_TEST(n.at("lock_held").as_bool());
+  BOOST_TEST(n.at("lease_ms").is_null());
+  BOOST_TEST(n.at("running").as_int64() == 1);
+  // "<hostname>-<os pid>-<8 hex>"
+  BOOST_TEST(n.at("id").as_string().find(std::string{host} + "-") == 0u);
+  BOOST_REQUIRE(f.procman({"cancel", pid}).exit_code == 0);
+  runner.reset(); // stopped: gone from the list
+  BOOST_REQUIRE(eventually([&] {
+    return f.get(at("/nodes"), f.read_token).doc().at("nodes").as_array().empty();
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(a_store_node_answers_with_itself_and_its_workers) {
+  web_fixture f{{}, true};
+  auto port = published_port(*f.node);
+  auto worker = std::make_unique<background>(
+    std::vector<std::string>{bin("procman-runner"), "--join",
+                             "127.0.0.1:" + std::to_string(port),
+                             "--parallel", "1"},
+    f.tmp.str() + "/worker.log");
+  json::array nodes;
+  BOOST_REQUIRE_MESSAGE(eventually(
+                          [&] {
+                            nodes = documented_get(f, "/nodes")
+                                      .at("nodes")
+                                      .as_array();
+                            return nodes.size() == 2u;
+                          },
+                          60),
+                        json::serialize(nodes));
+  std::map<std::string, json::object> by_kind;
+  for (auto& n : nodes)
+    by_kind[std::string{n.at("kind").as_string()}] = n.as_object();
+  BOOST_TEST_REQUIRE(by_kind.count("runner") == 1u);
+  BOOST_TEST_REQUIRE(by_kind.count("worker") == 1u);
+  auto& w = by_kind["worker"];
+  BOOST_TEST(w.at("lease_ms").as_int64() > 0);
+  BOOST_TEST(w.at("lock_held").as_bool());
+  BOOST_TEST(w.at("id").as_string().find('@') != json::string::npos);
+  worker.reset();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
