@@ -1,13 +1,23 @@
 #include "procman/http/server.hpp"
 
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#if PROCMAN_HTTP_TLS
+#include <boost/beast/ssl.hpp>
+
+#include "procman/remote/tls_files.hpp"
+#endif
 
 #include "procman/http/api.hpp"
 
@@ -55,25 +65,89 @@ struct shared {
   uint32_t connections = 0;
 };
 
-class session : public std::enable_shared_from_this<session> {
+using plain_stream = beast::tcp_stream;
+#if PROCMAN_HTTP_TLS
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+#else
+struct tls_stream; // none in the server without HTTPS (CMakeLists.txt)
+#endif
+
+/// One connection, over `Stream`: plain_stream or tls_stream.
+template <class Stream>
+class session : public std::enable_shared_from_this<session<Stream>> {
 public:
-  session(tcp::socket s, shared& sh) : stream_(std::move(s)), sh_(sh) {
+  static constexpr bool tls = std::is_same_v<Stream, tls_stream>;
+
+  template <class... Ts>
+  session(shared& sh, tcp::socket s, Ts&... xs)
+    : stream_(std::move(s), xs...), sh_(sh) {
     ++sh_.connections;
   }
 
   ~session() { --sh_.connections; }
 
   void start() {
-    // A fresh connection's first request has the header timeout from now.
-    read_header(sh_.opts.header_timeout);
+    // A fresh connection's first request, TLS handshake included, has the
+    // header timeout from now.
+    if constexpr (tls)
+      await_handshake();
+    else
+      read_header(sh_.opts.header_timeout);
   }
 
 private:
+  using std::enable_shared_from_this<session>::shared_from_this;
+
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
+  /// Reads the first bytes: a TLS handshake begins with a handshake record
+  /// (22); anything else is most likely plain HTTP sent to the HTTPS port,
+  /// and gets a plain answer that says so.
+  void await_handshake() {
+    tcp_layer().expires_after(sh_.opts.header_timeout);
+    tcp_layer().async_read_some(buf_.prepare(4096), [self = shared_from_this()](
+                                                      beast::error_code ec,
+                                                      size_t n) {
+      if (ec)
+        return self->close();
+      self->buf_.commit(n);
+      if (static_cast<const unsigned char*>(self->buf_.data().data())[0] != 22)
+        return self->refuse_plain();
+      self->handshake();
+    });
+  }
+
+  void handshake() {
+    stream_.async_handshake(Stream::server, buf_.data(),
+                            [self = shared_from_this()](beast::error_code ec,
+                                                        size_t used) {
+                              if (ec)
+                                return self->close();
+                              self->buf_.consume(used);
+                              self->read_header(self->sh_.opts.header_timeout);
+                            });
+  }
+
+  /// The answer to a request in cleartext on the HTTPS port, in cleartext.
+  void refuse_plain() {
+    auto res = problem(11, bhttp::status::bad_request, "invalid_argument",
+                       "this port speaks HTTPS only: use https://");
+    res.keep_alive(false);
+    res_ = std::make_shared<response>(std::move(res));
+    bhttp::async_write(tcp_layer(), *res_,
+                       [self = shared_from_this()](beast::error_code ec,
+                                                   size_t) {
+                         if (ec)
+                           return self->close();
+                         self->linger_tcp();
+                       });
+  }
+
   /// Waits (the idle timeout) for the first byte of the next request.
   void await_request() {
     if (buf_.size() > 0)
       return read_header(sh_.opts.header_timeout);
-    stream_.expires_after(sh_.opts.idle_timeout);
+    tcp_layer().expires_after(sh_.opts.idle_timeout);
     stream_.async_read_some(buf_.prepare(4096),
                             [self = shared_from_this()](beast::error_code ec,
                                                         size_t n) {
@@ -90,7 +164,7 @@ private:
     // The body's limit is set once the header is admitted: a body too
     // large for a client without a token is a 401, not a 413.
     parser_->body_limit(boost::none);
-    stream_.expires_after(within);
+    tcp_layer().expires_after(within);
     bhttp::async_read_header(stream_, buf_, *parser_,
                              [self = shared_from_this()](beast::error_code ec,
                                                          size_t) {
@@ -116,7 +190,7 @@ private:
     if (parser_->is_done())
       return on_request();
     parser_->body_limit(sh_.opts.max_body);
-    stream_.expires_after(sh_.opts.idle_timeout);
+    tcp_layer().expires_after(sh_.opts.idle_timeout);
     bhttp::async_read(stream_, buf_, *parser_,
                       [self = shared_from_this()](
                         beast::error_code ec, size_t) { self->on_body(ec); });
@@ -160,7 +234,7 @@ private:
 
   void send(response res) {
     res_ = std::make_shared<response>(std::move(res));
-    stream_.expires_after(sh_.opts.idle_timeout);
+    tcp_layer().expires_after(sh_.opts.idle_timeout);
     bhttp::async_write(stream_, *res_,
                        [self = shared_from_this()](beast::error_code ec,
                                                    size_t) {
@@ -173,26 +247,36 @@ private:
                        });
   }
 
-  /// Ends the connection after an answer: says so (FIN), then reads and
-  /// drops what the client still sends for a moment, so that closing with
-  /// unread bytes (a refused body) does not reset the connection before
-  /// the client has read the answer.
+  /// Ends the connection after an answer: says so (FIN, after TLS's
+  /// close_notify), then reads and drops what the client still sends for
+  /// a moment, so that closing with unread bytes (a refused body) does not
+  /// reset the connection before the client has read the answer.
   void linger() {
+    if constexpr (tls) {
+      tcp_layer().expires_after(std::chrono::milliseconds(linger_ms));
+      stream_.async_shutdown(
+        [self = shared_from_this()](beast::error_code) { self->close(); });
+    } else {
+      linger_tcp();
+    }
+  }
+
+  void linger_tcp() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::milliseconds(linger_ms));
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_layer().expires_after(std::chrono::milliseconds(linger_ms));
     drain();
   }
 
   void drain() {
     buf_.clear();
-    stream_.async_read_some(buf_.prepare(16 * 1024),
-                            [self = shared_from_this()](beast::error_code ec,
-                                                        size_t) {
-                              if (ec)
-                                return self->close();
-                              self->drain();
-                            });
+    tcp_layer().async_read_some(
+      buf_.prepare(16 * 1024),
+      [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (ec)
+          return self->close();
+        self->drain();
+      });
   }
 
   /// How long `linger` reads, ms: enough for a client's bytes in flight.
@@ -200,11 +284,11 @@ private:
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.socket().close(ignored);
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_layer().socket().close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   shared& sh_;
   beast::flat_buffer buf_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -212,12 +296,47 @@ private:
   std::shared_ptr<response> res_;
 };
 
+#if PROCMAN_HTTP_TLS
+
+namespace ssl = asio::ssl;
+
+/// The HTTPS context of `--tls-cert` and `--tls-key`: TLS 1.2 or later,
+/// the files read once, here (a later change to them needs a restart).
+outcome<std::unique_ptr<ssl::context>> tls_context(const server_options& o) {
+  auto bad = [](std::string msg) {
+    return make_failure(errc::invalid_argument, std::move(msg));
+  };
+  for (auto [what, path] :
+       {std::pair{"certificate", &o.tls_cert}, std::pair{"key", &o.tls_key}})
+    if (std::FILE* f = std::fopen(path->c_str(), "r"))
+      std::fclose(f);
+    else
+      return bad(std::string{"cannot read the TLS "} + what + " " + *path + ": "
+                 + std::strerror(errno));
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  auto h = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(h, TLS1_2_VERSION);
+  SSL_CTX_set_options(h, SSL_OP_NO_RENEGOTIATION);
+  if (auto err = tls::use_key_and_certificate(h, o.tls_key, o.tls_cert,
+                                              o.tls_key, o.tls_cert);
+      !err.empty())
+    return bad(err);
+  return ctx;
+}
+
+#endif
+
 } // namespace
 
 struct server::impl {
+  // Before the io_context: destroying it destroys the sessions it still
+  // holds, which use these.
+  shared sh;
+#if PROCMAN_HTTP_TLS
+  std::unique_ptr<ssl::context> tls; ///< null: plain HTTP
+#endif
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
-  shared sh;
 
   impl(door& d, server_options opts) : sh{api{d, opts.max_body}, opts} {
     // nop
@@ -229,8 +348,13 @@ struct server::impl {
         if (sh.connections >= sh.opts.max_connections) {
           beast::error_code ignored;
           s.close(ignored);
+#if PROCMAN_HTTP_TLS
+        } else if (tls) {
+          std::make_shared<session<tls_stream>>(sh, std::move(s), *tls)
+            ->start();
+#endif
         } else {
-          std::make_shared<session>(std::move(s), sh)->start();
+          std::make_shared<session<plain_stream>>(sh, std::move(s))->start();
         }
       }
       if (acceptor.is_open())
@@ -258,6 +382,17 @@ outcome<std::unique_ptr<server>> server::bind(door& d, server_options opts) {
                                                   + "\": \"" + where->first
                                                   + "\" is not an IP address");
   auto x = std::make_unique<impl>(d, opts);
+  if (opts.tls()) {
+#if PROCMAN_HTTP_TLS
+    auto ctx = tls_context(opts);
+    if (!ctx)
+      return ctx.error();
+    x->tls = std::move(*ctx);
+#else
+    return make_failure(errc::invalid_argument,
+                        "this program's HTTP server has no TLS");
+#endif
+  }
   tcp::endpoint ep{addr, where->second};
   auto& acc = x->acceptor;
   acc.open(ep.protocol(), ec);
@@ -277,15 +412,26 @@ uint16_t server::port() const {
   return impl_->acceptor.local_endpoint().port();
 }
 
-void server::run() {
-  asio::signal_set signals{impl_->io, SIGINT, SIGTERM};
-  signals.async_wait([this](beast::error_code, int) {
+void server::run(bool until_signal) {
+  asio::signal_set signals{impl_->io};
+  if (until_signal) {
+    signals.add(SIGINT);
+    signals.add(SIGTERM);
+    signals.async_wait([this](beast::error_code ec, int) {
+      if (!ec)
+        stop();
+    });
+  }
+  impl_->accept();
+  impl_->io.run();
+}
+
+void server::stop() {
+  asio::post(impl_->io, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
     impl_->io.stop();
   });
-  impl_->accept();
-  impl_->io.run();
 }
 
 } // namespace procman::http

@@ -6,7 +6,9 @@
 // timeout for its next request and a body as long for its bytes; header
 // and body sizes are capped; past the maximum of connections a new one is
 // closed at once. A refused request is answered, then its connection
-// closed; none of it waits for another client.
+// closed; none of it waits for another client. With a certificate and key
+// the server speaks HTTPS only (TLS 1.2 or later): the handshake must end
+// within the header timeout, and a failed one closes that connection.
 
 #pragma once
 
@@ -29,6 +31,12 @@ struct server_options {
   std::chrono::milliseconds header_timeout{defaults::http_header_timeout_ms};
   std::chrono::milliseconds idle_timeout{defaults::http_idle_timeout_ms};
   uint32_t max_connections = defaults::http_max_connections;
+  /// PEM files (`--tls-cert`, `--tls-key`, an unencrypted key): HTTPS
+  /// when both are set.
+  std::string tls_cert;
+  std::string tls_key;
+
+  bool tls() const { return !tls_cert.empty(); }
 };
 
 /// The host and port of "ADDR:PORT". Errors: invalid_argument.
@@ -39,8 +47,9 @@ bool is_loopback_host(const std::string& host);
 
 class server {
 public:
-  /// Binds `opts.listen`. Errors: invalid_argument (the address),
-  /// connect_failure (it cannot be bound).
+  /// Loads the TLS files and binds `opts.listen`. Errors: invalid_argument
+  /// (the address, a TLS file that cannot be read or used), connect_failure
+  /// (the address cannot be bound).
   static outcome<std::unique_ptr<server>> bind(door& d, server_options opts);
 
   ~server();
@@ -48,8 +57,12 @@ public:
   /// The bound port.
   uint16_t port() const;
 
-  /// Serves until SIGINT or SIGTERM.
-  void run();
+  /// Serves until `stop`, or SIGINT or SIGTERM with `until_signal`.
+  void run(bool until_signal = true);
+
+  /// Makes `run` return (from any thread): requests in progress are
+  /// dropped.
+  void stop();
 
 private:
   struct impl;

@@ -24,6 +24,7 @@
 
 #include "procman/messages/error.hpp"
 #include "procman/remote/accept_guard.hpp"
+#include "procman/remote/tls_files.hpp"
 
 namespace procman {
 
@@ -37,23 +38,6 @@ namespace {
 
 caf::error invalid(std::string msg) {
   return make_error(errc::invalid_argument, std::move(msg));
-}
-
-/// OpenSSL's queued errors as one line (and the queue emptied).
-std::string ssl_errors() {
-  std::string out;
-  while (auto code = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    out += (out.empty() ? "" : "; ") + std::string(buf);
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
-
-/// Refuses encrypted keys instead of letting OpenSSL prompt on a terminal
-/// (CAF would, at the first connection).
-int no_passphrase(char*, int, int, void*) {
-  return 0;
 }
 
 std::string absolute(const std::string& path) {
@@ -149,25 +133,14 @@ caf::error load_tls(const tls_options& files, const tls_options& names) {
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{
     SSL_CTX_new(TLS_method()), SSL_CTX_free};
   if (!ctx)
-    return invalid("cannot create a TLS context: " + ssl_errors());
-  SSL_CTX_set_default_passwd_cb(ctx.get(), no_passphrase);
-  // The key before the certificate: the other order reports a key that
-  // belongs to another certificate as an unusable key.
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), files.key.c_str(),
-                                  SSL_FILETYPE_PEM)
-      != 1)
-    return invalid("the TLS key " + names.key
-                   + " is not a usable unencrypted PEM private key: "
-                   + ssl_errors());
-  if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert.c_str()) != 1)
-    return invalid("the TLS certificate " + names.cert
-                   + " is not a usable PEM certificate: " + ssl_errors());
-  if (SSL_CTX_check_private_key(ctx.get()) != 1)
-    return invalid("the TLS key " + names.key
-                   + " does not belong to the certificate " + names.cert);
+    return invalid("cannot create a TLS context: " + tls::ssl_errors());
+  if (auto err = tls::use_key_and_certificate(ctx.get(), files.key, files.cert,
+                                              names.key, names.cert);
+      !err.empty())
+    return invalid(err);
   if (SSL_CTX_load_verify_locations(ctx.get(), files.ca.c_str(), nullptr) != 1)
     return invalid("the TLS CA file " + names.ca
-                   + " holds no usable PEM certificate: " + ssl_errors());
+                   + " holds no usable PEM certificate: " + tls::ssl_errors());
   return caf::none;
 }
 

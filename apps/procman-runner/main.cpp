@@ -11,6 +11,8 @@
 //                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]]
 //   procman-runner --listen ADDR:PORT [--lease S] [--parallel N] [TLS] ...
 //   procman-runner --join HOST:PORT [--parallel N] [TLS] [--exec PATH] ...
+//   procman-runner ... --http ADDR:PORT [--tls-cert F --tls-key F]
+//                  [--http-max-body N] ...
 //
 // Without --wait it runs what is queued, then exits 0; if its commits fail
 // (a full disk) for --give-up-after (30 s), it kills its children and exits
@@ -23,6 +25,8 @@
 // three --tls-* files are given, else in cleartext on loopback only.
 // --listen makes a store node: it serves the manager and a work endpoint
 // that worker nodes (--join) claim work from (docs/distribution.md).
+// --http serves the HTTP API (docs/http.md) through the engine's manager,
+// on a thread of its own, until the runner has drained.
 
 #include <atomic>
 #include <csignal>
@@ -36,9 +40,11 @@
 #include <sysexits.h>
 
 #include "procman/apps/common/args.hpp"
+#include "procman/apps/common/http_args.hpp"
 #include "procman/apps/common/version.hpp"
 #include "procman/distribution/work_endpoint.hpp"
 #include "procman/distribution/worker_node.hpp"
+#include "procman/door/remote_backend.hpp"
 #include "procman/engine/engine.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/defaults.hpp"
@@ -120,7 +126,16 @@ options:
   --tls-cert FILE        with --tls-key and --tls-ca: mutual TLS for
   --tls-key FILE         --publish, --listen and --join; this node's PEM
   --tls-ca FILE          certificate and its unencrypted key, and the CA
-                         that must have signed every peer's certificate
+                         that must have signed every peer's certificate.
+                         With --http: HTTPS (--tls-cert and --tls-key)
+  --http ADDR:PORT       also serve the HTTP API there (docs/http.md; not
+                         with --join); beyond loopback only with TLS. The
+                         log says where. Its limits, as procman web's:
+  --http-max-body N      the largest request body (default 1M)
+  --http-header-timeout D  a request's headers and a TLS handshake must
+                         arrive within D (default 10s)
+  --http-idle-timeout D  a connection idle for D is closed (default 60s)
+  --http-max-connections N  connections at once (default 256)
   --version              the version (and git revision) of this program
   --help                 this text
 )";
@@ -174,16 +189,18 @@ int main(int argc, char** argv) {
   logger::set_component("ProcessRunner");
   std::unique_ptr<cli::args> a;
   try {
+    std::set<std::string> options{
+      "store",         "max-processes", "max-jobs",        "parallel",
+      "give-up-after", "script-args",   "default-timeout", "grace",
+      "log-level",     "exec",          "executor",        "publish",
+      "bind",          "tls-cert",      "tls-key",         "tls-ca",
+      "retention",     "output-limit",  "listen",          "lease",
+      "join",          "exec-lease",    "log-format",      "ready-fd"};
+    for (auto& o : cli::http_option_decls())
+      options.insert(o.name);
     a = std::make_unique<cli::args>(
       argc, argv, std::set<std::string>{"wait", "help", "version", "no-sync"},
-      std::set<std::string>{
-        "store",         "max-processes", "max-jobs",        "parallel",
-        "give-up-after", "script-args",   "default-timeout", "grace",
-        "log-level",     "exec",          "executor",        "publish",
-        "bind",          "tls-cert",      "tls-key",         "tls-ca",
-        "retention",     "output-limit",  "listen",          "lease",
-        "join",          "exec-lease",    "log-format",      "ready-fd"},
-      std::set<std::string>{"step-lib"});
+      options, std::set<std::string>{"step-lib"});
     if (a->flag("help")) {
       std::cout << usage;
       return 0;
@@ -209,6 +226,7 @@ int main(int argc, char** argv) {
   uint32_t lease_s = defaults::lease_seconds;
   uint32_t node_exec_lease_ms = 0; ///< what worker nodes' executors get
   tls_options tls;
+  std::optional<http::server_options> http_opts;
   ready_signal ready;
   try {
     auto host_port = [&](const std::string& name) {
@@ -235,10 +253,27 @@ int main(int argc, char** argv) {
       throw cli::usage_error("option --lease needs --listen");
     lease_s = static_cast<uint32_t>(
       a->number("lease", defaults::lease_seconds, 1, 3600));
+    // CAF's mutual TLS (all three files), HTTPS (--tls-cert, --tls-key).
+    bool caf_tls = publish_port >= 0 || join;
     for (auto name : {"tls-cert", "tls-key", "tls-ca"})
-      if (a->has(name) && publish_port < 0 && !join)
-        throw cli::usage_error(std::string("option --") + name
-                               + " needs --publish, --listen or --join");
+      if (a->has(name) && !caf_tls
+          && (!a->has("http") || name == std::string{"tls-ca"}))
+        throw cli::usage_error(
+          std::string("option --") + name
+          + " needs --publish, --listen or --join"
+          + (name == std::string{"tls-ca"} ? "" : " or --http"));
+    if (a->has("http")) {
+      if (join)
+        throw cli::usage_error("option --http does not go with --join: a "
+                               "worker node has no store; give it to the "
+                               "store node");
+      http_opts = cli::http_options(*a, false);
+    } else {
+      for (auto& o : cli::http_option_decls())
+        if (a->has(o.name))
+          throw cli::usage_error(std::string("option --") + o.name
+                                 + " needs --http");
+    }
     if (join)
       for (auto name :
            {"store", "wait", "max-processes", "max-jobs", "default-timeout",
@@ -255,7 +290,8 @@ int main(int argc, char** argv) {
         "store node");
     bind_addr = a->get("bind", bind_addr);
     tls = {a->get("tls-cert"), a->get("tls-key"), a->get("tls-ca")};
-    if (a->has("tls-cert") || a->has("tls-key") || a->has("tls-ca")) {
+    if (caf_tls
+        && (a->has("tls-cert") || a->has("tls-key") || a->has("tls-ca"))) {
       std::string missing;
       for (auto name : {"tls-cert", "tls-key", "tls-ca"})
         if (!a->has(name) || a->get(name).empty())
@@ -408,6 +444,19 @@ int main(int argc, char** argv) {
   caf::actor_system sys{cfg};
   if (join)
     return run_worker(sys, sigs, join_host, join_port, std::move(opts), ready);
+  // The HTTP API, bound before the engine starts (a port in use or a bad
+  // TLS file stops the runner before it claims anything); its door gets
+  // the engine's manager once there is one.
+  door http_door{nullptr};
+  std::unique_ptr<http::server> http_server;
+  if (http_opts) {
+    auto srv = http::server::bind(http_door, *http_opts);
+    if (!srv) {
+      std::cerr << "procman-runner: " << render(srv.error()) << "\n";
+      return is(srv.error(), errc::invalid_argument) ? 2 : 1;
+    }
+    http_server = std::move(*srv);
+  }
   auto eng = engine::start(sys, opts);
   if (!eng) {
     if (is(eng.error(), errc::runner_busy) && !listen) {
@@ -475,6 +524,15 @@ int main(int argc, char** argv) {
                      + " are admitted)" + what);
     }
   }
+  // On a thread of its own: its requests wait for the manager's answers,
+  // never the other way round.
+  std::thread http_thread;
+  if (http_server) {
+    http_door = door_of_manager(sys, (*eng)->manager());
+    log_info("",
+             "HTTP API on " + cli::http_url(*http_opts, http_server->port()));
+    http_thread = std::thread([&] { http_server->run(false); });
+  }
   ready.send(publish_port >= 0 ? "ready " + published_at : "ready");
   auto sup = (*eng)->supervisor();
   std::atomic<bool> done{false};
@@ -487,6 +545,12 @@ int main(int argc, char** argv) {
     }
   });
   (*eng)->await();
+  // Serves until the runner has drained, so that its last transitions can
+  // be read.
+  if (http_server) {
+    http_server->stop();
+    http_thread.join();
+  }
   auto failure = (*eng)->failure();
   if (gate)
     caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);

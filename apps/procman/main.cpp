@@ -16,6 +16,7 @@
 //   procman [--store DIR] token create --scope S [--name N] | list |
 //                         revoke ID|NAME
 //   procman [--store DIR] web --http ADDR:PORT [--http-max-body N]
+//                         [--tls-cert F --tls-key F]
 //   procman run SPEC [--data JSON] [--step-lib PATH]
 //   procman --connect HOST:PORT [--tls-cert F --tls-key F --tls-ca F] CMD ...
 //
@@ -45,6 +46,7 @@
 #include <unistd.h>
 
 #include "procman/apps/common/args.hpp"
+#include "procman/apps/common/http_args.hpp"
 #include "procman/apps/common/version.hpp"
 #include "procman/apps/procman/remote.hpp"
 #include "procman/apps/procman/web.hpp"
@@ -107,8 +109,9 @@ commands:
                                            operate, admin); printed once
   token list                               the tokens as JSON lines
   token revoke ID|NAME                     revoke a token
-  web --http ADDR:PORT                     serve the HTTP API (docs/http.md)
-      [--http-max-body N]                  on loopback; runs no processes
+  web --http ADDR:PORT                     serve the HTTP API (docs/http.md);
+      [--tls-cert F --tls-key F]           HTTPS with the TLS files (needed
+      [--http-max-body N]                  beyond loopback); runs no processes
   replay LOG.jsonl                         re-run a log through the engine
                                            deterministically; exit 0 when it
                                            matches, 1 at the first divergence
@@ -206,8 +209,10 @@ std::string connect_arg(const cli::args& a) {
 door open_door(const cli::args& a) {
   auto where = connect_arg(a);
   if (where.empty()) {
+    // procman web serves HTTPS with --tls-cert and --tls-key.
+    bool web = !a.positional().empty() && a.positional()[0] == "web";
     for (auto opt : {"tls-cert", "tls-key", "tls-ca"})
-      if (a.has(opt))
+      if (a.has(opt) && !(web && opt != std::string{"tls-ca"}))
         throw cli::usage_error(std::string("option --") + opt
                                + " needs --connect");
     auto d = door::open(cli::store_dir(a));
@@ -860,21 +865,10 @@ const std::vector<command_decl>& commands() {
      "JSON lines, or revoke one",
      {{"scope", opt, "S", "create: read, operate or admin"},
       {"name", opt, "N", "create: a name to list and revoke it by"}}},
-    {"web",
-     "",
-     "serve the HTTP API (docs/http.md) on loopback; runs no "
-     "processes",
-     {{"http", opt, "ADDR:PORT", "where to listen (a loopback address)"},
-      {"http-max-body", opt, "N", "the largest request body (default 1M)"},
-      {"http-header-timeout", opt, "D",
-       "a request's headers must arrive "
-       "within D (default 10s)"},
-      {"http-idle-timeout", opt, "D",
-       "a connection idle for D is closed "
-       "(default 60s)"},
-      {"http-max-connections", opt, "N",
-       "connections at once (default "
-       "256)"}}},
+    {"web", "",
+     "serve the HTTP API (docs/http.md), HTTPS with --tls-cert and "
+     "--tls-key; runs no processes",
+     cli::http_option_decls()},
     {"help", "[COMMAND]", "procman's usage, or COMMAND's", {}},
   };
   return xs;
@@ -904,14 +898,15 @@ void declare_commands(CLI::App& app, cli::args& a) {
   app.fallthrough();
   app.allow_extras();
   app.footer(global_footer);
-  cli::declare(app, a,
-               {{"store", opt, "DIR", "the store directory"},
-                {"connect", opt, "HOST:PORT", "the store node to ask"},
-                {"tls-cert", opt, "FILE", "this client's certificate"},
-                {"tls-key", opt, "FILE", "its key"},
-                {"tls-ca", opt, "FILE", "the CA of the store node"},
-                {"version", option_decl::flag, "", "the version"},
-                {"help", option_decl::flag, "", "this text"}});
+  cli::declare(
+    app, a,
+    {{"store", opt, "DIR", "the store directory"},
+     {"connect", opt, "HOST:PORT", "the store node to ask"},
+     {"tls-cert", opt, "FILE", "this client's certificate (web: the server's)"},
+     {"tls-key", opt, "FILE", "its key"},
+     {"tls-ca", opt, "FILE", "the CA of the store node"},
+     {"version", option_decl::flag, "", "the version"},
+     {"help", option_decl::flag, "", "this text"}});
   for (auto& c : commands()) {
     auto* sub = app.add_subcommand(c.name, c.help);
     if (c.name == std::string{"run"} || c.name == std::string{"replay"}

@@ -51,6 +51,10 @@ outcome<door> connect_remote(const remote_target&) {
   return run_full_cli();
 }
 
+std::optional<failure> run_with_libssl() {
+  return run_full_cli();
+}
+
 int replay_file(const std::string&) {
   auto f = run_full_cli();
   std::cerr << "procman: " << render(f) << "\n";

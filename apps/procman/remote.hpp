@@ -1,5 +1,6 @@
 // What the procman CLI needs CAF's actor system for: a front door to a store
-// node (--connect, $PROCMAN_CONNECT) and `replay`, which runs an engine.
+// node (--connect, $PROCMAN_CONNECT) and `replay`, which runs an engine;
+// and what needs OpenSSL's libssl: `procman web` with HTTPS.
 //
 // The `procman` program links no CAF library, so that a local command
 // (status, start, list, ...) costs little more than the work it does
@@ -10,6 +11,7 @@
 
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "procman/door/door.hpp"
@@ -35,6 +37,11 @@ void remember_arguments(int argc, char** argv);
 /// A door to the store node. Errors: errc::invalid_argument for a wrong
 /// address or TLS files (a usage error), others when it cannot be reached.
 outcome<door> connect_remote(const remote_target& target);
+
+/// Has procman-remote carry out this command line (`procman web` with
+/// TLS, which needs libssl); returns only when it cannot be run. In
+/// procman-remote itself: none, carry on.
+std::optional<failure> run_with_libssl();
 
 /// `procman replay PATH` ("-": stdin): prints the verdict, returns the
 /// exit code.

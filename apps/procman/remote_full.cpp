@@ -31,6 +31,10 @@ outcome<door> connect_remote(const remote_target& target) {
   return to_outcome(connect_door(o));
 }
 
+std::optional<failure> run_with_libssl() {
+  return std::nullopt;
+}
+
 int replay_file(const std::string& path) {
   std::ifstream file;
   std::istream* in = &std::cin;

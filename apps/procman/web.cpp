@@ -1,17 +1,16 @@
 #include "procman/apps/procman/web.hpp"
 
-#include <chrono>
 #include <iostream>
-#include <type_traits>
 
 #include <boost/json.hpp>
 
+#include "procman/apps/common/http_args.hpp"
+#include "procman/apps/procman/remote.hpp"
 #include "procman/http/api.hpp"
 #include "procman/http/server.hpp"
 #include "procman/http/token.hpp"
 #include "procman/messages/render.hpp"
 #include "procman/messages/time.hpp"
-#include "procman/messages/units.hpp"
 
 namespace procman::cli {
 
@@ -109,37 +108,10 @@ int web_command(const args& a, const std::function<door()>& open) {
     throw usage_error("unexpected argument \"" + a.positional()[1] + "\"");
   if (!a.has("http"))
     throw usage_error("procman web needs --http ADDR:PORT");
-  http::server_options opts;
-  opts.listen = a.get("http");
-  auto where = http::split_listen(opts.listen);
-  if (!where)
-    throw usage_error(where.error().context);
-  if (!http::is_loopback_host(where->first))
-    throw usage_error("--http " + opts.listen
-                      + " is beyond loopback: the HTTP API has no TLS yet, "
-                        "so it listens on loopback only (put a TLS proxy "
-                        "in front, docs/http.md)");
-  // A size or duration option above 0, read by `parse`.
-  auto positive = [&](const char* opt, auto parse, auto& out) {
-    if (!a.has(opt))
-      return;
-    auto x = parse(a.get(opt), std::string{"--"} + opt);
-    if (!x || *x == 0)
-      throw usage_error(x ? std::string{"--"} + opt + " must be above 0"
-                          : x.error().context);
-    out = std::remove_reference_t<decltype(out)>{*x};
-  };
-  auto size_of = [&](const char* opt, uint64_t& out) {
-    positive(opt, parse_size, out);
-  };
-  auto ms_of = [&](const char* opt, std::chrono::milliseconds& out) {
-    positive(opt, parse_duration, out);
-  };
-  size_of("http-max-body", opts.max_body);
-  ms_of("http-header-timeout", opts.header_timeout);
-  ms_of("http-idle-timeout", opts.idle_timeout);
-  opts.max_connections = static_cast<uint32_t>(
-    a.number("http-max-connections", opts.max_connections, 1, 65536));
+  auto opts = http_options(a, true);
+  if (opts.tls())
+    if (auto err = run_with_libssl())
+      return failed(*err);
   auto d = open();
   auto srv = http::server::bind(d, opts);
   if (!srv) {
@@ -147,11 +119,7 @@ int web_command(const args& a, const std::function<door()>& open) {
       throw usage_error(srv.error().context);
     return failed(srv.error());
   }
-  auto host = where->first.find(':') != std::string::npos
-                ? "[" + where->first + "]"
-                : where->first;
-  std::cout << "http://" << host << ":" << (*srv)->port()
-            << std::string{http::api_root} << "\n";
+  std::cout << http_url(opts, (*srv)->port()) << "\n";
   std::cout.flush();
   (*srv)->run();
   return 0;
