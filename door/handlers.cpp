@@ -160,11 +160,12 @@ outcome<std::vector<setting_value>> handle(door_site& s,
 }
 
 outcome<log_export> handle(door_site& s, const log_export_request& r) {
-  auto snap = s.db().snapshot(r.since, r.pid);
+  auto snap = s.db().snapshot(r.since, r.pid,
+                              r.limit == 0 ? SIZE_MAX : r.limit);
   if (!snap)
     return snap.error();
   return log_export{s.db().dir(), std::move(snap->entries),
-                    std::move(snap->records)};
+                    std::move(snap->records), snap->last_seq};
 }
 
 outcome<uint32_t> handle(door_site& s, const runners_request&) {

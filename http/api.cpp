@@ -36,6 +36,8 @@ const std::vector<route> all_routes = {
   {verb::get, "/schedules", scope::read, false},
   {verb::post, "/schedules", scope::operate, true},
   {verb::delete_, "/schedules/{name}", scope::operate, false},
+  {verb::get, "/processes/{pid}/logs", scope::read, false},
+  {verb::get, "/events", scope::read, false},
   {verb::get, "/queue", scope::read, false},
   {verb::get, "/nodes", scope::read, false},
   {verb::get, "/healthz", scope::none, false},
@@ -145,6 +147,10 @@ outcome<std::map<std::string, std::string>> query_of(std::string_view target) {
 std::vector<std::string_view> parameters_of(const route& r) {
   if (r.path == "/processes" && r.method == verb::get)
     return {"status", "key", "limit", "cursor"};
+  if (r.path == "/events")
+    return {"since"};
+  if (r.path == "/processes/{pid}/logs")
+    return {"stream", "follow"};
   return {};
 }
 
@@ -384,7 +390,8 @@ status status_of(const failure& err) {
   }
 }
 
-api::api(door& d, uint64_t max_body) : door_(d), max_body_(max_body) {
+api::api(door& d, uint64_t max_body)
+  : door_(d), max_body_(max_body), feed_(d) {
   // nop
 }
 
@@ -543,6 +550,8 @@ response api::answer(const request& r, const route& which) {
   }
   if (path == "/processes")
     return list(r, *query);
+  if (path == "/processes/{pid}/logs")
+    return logs(r, pid, *query);
   if (path == "/processes/{pid}") {
     auto rec = door_.info(pid);
     if (!rec)
@@ -551,6 +560,10 @@ response api::answer(const request& r, const route& which) {
   }
   if (path.substr(0, 10) == "/schedules")
     return schedules(r, which, pid);
+  if (path != "/processes/{pid}/cancel" && path != "/processes/{pid}/retry"
+      && path != "/processes/{pid}/proceed")
+    return problem(v, status::internal_server_error, "invalid_argument",
+                   "no answer for " + std::string{path}); // a stream
   auto key = request_key(r, pid);
   if (path == "/processes/{pid}/proceed") {
     std::string data = "{}";
@@ -653,6 +666,135 @@ response api::list(const request& r,
     link += "cursor=" + next;
     res.set(bhttp::field::link, "<" + link + ">; rel=\"next\"");
   }
+  return res;
+}
+
+namespace {
+
+/// A sequence number of Last-Event-ID or a query parameter `name`; a 400
+/// naming it when `text` is not one.
+outcome<uint64_t> sequence_number(const std::string& text,
+                                  const std::string& name) {
+  auto n = whole_number(text, 19);
+  if (!n)
+    return make_failure(errc::invalid_argument,
+                        name + " must be a sequence number (the id of an "
+                               "event), not \""
+                          + text + "\"");
+  return *n;
+}
+
+/// `stream=`: stdout, stderr, or none for both.
+outcome<std::optional<output_stream>>
+stream_parameter(const std::map<std::string, std::string>& query) {
+  auto it = query.find("stream");
+  if (it == query.end())
+    return std::optional<output_stream>{};
+  auto s = output_stream_from(it->second);
+  if (!s)
+    return make_failure(errc::invalid_argument,
+                        "stream must be stdout or stderr, not \"" + it->second
+                          + "\"");
+  return std::optional<output_stream>{*s};
+}
+
+} // namespace
+
+std::unique_ptr<event_stream>
+api::stream(const request& r, const route& which,
+            std::optional<response>& refused) {
+  if (which.method != verb::get
+      || (which.path != "/events" && which.path != "/processes/{pid}/logs"))
+    return nullptr;
+  auto v = r.version();
+  auto target = std::string_view{r.target().data(), r.target().size()};
+  auto query = query_of(target);
+  if (!query) {
+    refused = failed(v, query.error());
+    return nullptr;
+  }
+  if (auto bad = unknown_parameter(v, *query, parameters_of(which))) {
+    refused = std::move(*bad);
+    return nullptr;
+  }
+  // Where to resume: Last-Event-ID (a reconnecting EventSource) wins over
+  // since= (the URL it was first opened with).
+  std::optional<uint64_t> since;
+  auto last_id = r.find("Last-Event-ID");
+  if (last_id != r.end()) {
+    auto n = sequence_number(std::string{last_id->value()}, "Last-Event-ID");
+    if (!n) {
+      refused = failed(v, n.error());
+      return nullptr;
+    }
+    since = *n;
+  }
+  if (which.path == "/events") {
+    if (auto it = query->find("since"); it != query->end() && !since) {
+      auto n = sequence_number(it->second, "since");
+      if (!n) {
+        refused = failed(v, n.error());
+        return nullptr;
+      }
+      since = *n;
+    }
+    if (!since) {
+      // From now on.
+      auto last = feed_.last_seq();
+      if (!last) {
+        refused = failed(v, last.error());
+        return nullptr;
+      }
+      since = *last;
+    }
+    return feed_.subscribe(*since);
+  }
+  auto follow = query->find("follow");
+  if (follow == query->end())
+    return nullptr; // the output as text
+  if (follow->second != "1" && follow->second != "true") {
+    refused = problem(v, status::bad_request, "invalid_argument",
+                      "follow must be 1 or true, not \"" + follow->second
+                        + "\"");
+    return nullptr;
+  }
+  auto only = stream_parameter(*query);
+  if (!only) {
+    refused = failed(v, only.error());
+    return nullptr;
+  }
+  std::string pid;
+  matches(which.path, path_of(target).substr(api_root.size()), pid);
+  // An unknown process is a 404 now, not a stream that ends at once.
+  if (auto rec = door_.info(pid); !rec) {
+    refused = failed(v, rec.error());
+    return nullptr;
+  }
+  return follow_output(door_, pid, since.value_or(0), *only);
+}
+
+void api::refresh_streams() {
+  feed_.refresh();
+}
+
+response api::logs(const request& r, const std::string& pid,
+                   const std::map<std::string, std::string>& query) {
+  auto v = r.version();
+  auto only = stream_parameter(query);
+  if (!only)
+    return failed(v, only.error());
+  auto log = door_.call(output_request{pid, 0});
+  if (!log)
+    return failed(v, log.error());
+  response res{status::ok, v};
+  res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  res.set("Procman-Status", to_string(log->status));
+  if (log->dropped_bytes > 0)
+    res.set("Procman-Dropped-Bytes", std::to_string(log->dropped_bytes));
+  for (auto& c : log->chunks)
+    if (!*only || c.stream == **only)
+      res.body() += c.data;
+  res.prepare_payload();
   return res;
 }
 

@@ -18,6 +18,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "procman/door/door.hpp"
+#include "procman/http/events.hpp"
 
 namespace procman::http {
 
@@ -68,6 +69,17 @@ public:
   /// The answer to an admitted request with its body.
   response answer(const request& r, const route& which);
 
+  /// The server-sent event stream an admitted request opens (GET /events,
+  /// GET /processes/{pid}/logs?follow=1), or null: then `answer` it. A
+  /// request refused instead (a bad Last-Event-ID, an unknown process)
+  /// gets its answer in `refused`.
+  std::unique_ptr<event_stream> stream(const request& r, const route& which,
+                                       std::optional<response>& refused);
+
+  /// Reads what is new for the /events streams, once for all (the
+  /// server's tick).
+  void refresh_streams();
+
 private:
   /// GET /processes with its query.
   response list(const request& r,
@@ -77,8 +89,13 @@ private:
   response schedules(const request& r, const route& which,
                      const std::string& name);
 
+  /// GET /processes/{pid}/logs without follow: the output as text.
+  response logs(const request& r, const std::string& pid,
+                const std::map<std::string, std::string>& query);
+
   door& door_;
   uint64_t max_body_;
+  event_feed feed_;
 };
 
 } // namespace procman::http

@@ -149,12 +149,14 @@ struct config_request {
   uint64_t value = 0; ///< for set: ms (retention) or bytes (output-limit)
 };
 
-/// The message log from entry `since` on (of one process, or all), with the
-/// records of the processes it names.
+/// The message log after entry `since` (of one process, or all; at most
+/// `limit` entries, 0: all), with the records of the processes it names
+/// and the log's last sequence number as of the read.
 struct log_export {
   std::string store; ///< the store directory
   std::vector<log_entry> entries;
   std::vector<process_record> records;
+  uint64_t last_seq = 0; ///< the newest entry's, 0 for an empty log
 };
 
 struct log_export_request {
@@ -162,6 +164,7 @@ struct log_export_request {
   static constexpr bool queues_work = false;
   uint64_t since = 0;
   std::string pid;
+  uint32_t limit = 0;
 };
 
 /// How many runners serve the store (a store node: at least its own).
@@ -423,12 +426,14 @@ typename Inspector::result_type inspect(Inspector& f, config_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_export& x) {
-  return f(caf::meta::type_name("log_export"), x.store, x.entries, x.records);
+  return f(caf::meta::type_name("log_export"), x.store, x.entries, x.records,
+           x.last_seq);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_export_request& x) {
-  return f(caf::meta::type_name("log_export_request"), x.since, x.pid);
+  return f(caf::meta::type_name("log_export_request"), x.since, x.pid,
+           x.limit);
 }
 
 template <class Inspector>
