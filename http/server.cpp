@@ -83,8 +83,9 @@ struct shared {
   uint32_t connections = 0;
   /// The connections streaming server-sent events.
   std::vector<std::shared_ptr<streaming>> streams;
-  /// Ticks while `streams` is not empty.
-  asio::steady_timer ticker;
+  /// Ticks while `streams` is not empty (the server's, beside its
+  /// io_context).
+  asio::steady_timer* ticker = nullptr;
   bool ticking = false;
 };
 
@@ -97,9 +98,9 @@ void start_ticking(shared& sh) {
   if (sh.ticking)
     return;
   sh.ticking = true;
-  sh.ticker.expires_after(
+  sh.ticker->expires_after(
     std::chrono::milliseconds(defaults::http_stream_poll_ms));
-  sh.ticker.async_wait([&sh](beast::error_code ec) {
+  sh.ticker->async_wait([&sh](beast::error_code ec) {
     if (!ec)
       tick(sh);
   });
@@ -475,10 +476,15 @@ struct server::impl {
 #endif
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  asio::steady_timer ticker{io};
 
-  impl(door& d, server_options opts)
-    : sh{api{d, opts.max_body}, opts, 0, {}, asio::steady_timer{io}} {
-    // nop
+  impl(door& d, server_options opts) : sh{api{d, opts.max_body}, opts} {
+    sh.ticker = &ticker;
+  }
+
+  ~impl() {
+    // The streams' sessions go with the io_context, before `sh`.
+    sh.streams.clear();
   }
 
   void accept() {
@@ -569,7 +575,7 @@ void server::stop() {
   asio::post(impl_->io, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
-    impl_->sh.ticker.cancel();
+    impl_->ticker.cancel();
     impl_->io.stop();
   });
 }
