@@ -244,14 +244,14 @@ json::object render_queue(const queue_stats& q) {
       oldest = std::max(oldest, ms);
       wait = ms;
     }
-    priorities.push_back(json::object{
-      {"priority", d.priority},
-      {"queued", d.queued},
-      {"delayed", d.delayed},
-      {"held", d.held},
-      {"head",
-       d.head_pid.empty() ? json::value(nullptr) : json::value(d.head_pid)},
-      {"head_wait_ms", wait}});
+    priorities.push_back(
+      json::object{{"priority", d.priority},
+                   {"queued", d.queued},
+                   {"delayed", d.delayed},
+                   {"held", d.held},
+                   {"head", d.head_pid.empty() ? json::value(nullptr)
+                                               : json::value(d.head_pid)},
+                   {"head_wait_ms", wait}});
   }
   return json::object{{"time", iso_time(q.time)},
                       {"queued", queued},
@@ -268,19 +268,19 @@ json::object render_queue(const queue_stats& q) {
 json::object render_nodes(const nodes_info& n) {
   json::array nodes;
   for (auto& x : n.nodes)
-    nodes.push_back(json::object{
-      {"id", x.id},
-      {"kind", x.kind},
-      {"host", x.host},
-      {"lock_held", x.lock_held},
-      {"lease_ms", x.lease_ms == 0 ? json::value(nullptr)
-                                   : json::value(x.lease_ms)},
-      {"last_heard", iso_time(x.last_heard)},
-      {"running", x.running}});
-  return json::object{
-    {"time", iso_time(n.time)},
-    {"store", json::object{{"host", n.host}, {"dir", n.store}}},
-    {"nodes", std::move(nodes)}};
+    nodes.push_back(
+      json::object{{"id", x.id},
+                   {"kind", x.kind},
+                   {"host", x.host},
+                   {"lock_held", x.lock_held},
+                   {"lease_ms", x.lease_ms == 0 ? json::value(nullptr)
+                                                : json::value(x.lease_ms)},
+                   {"last_heard", iso_time(x.last_heard)},
+                   {"running", x.running}});
+  return json::object{{"time", iso_time(n.time)},
+                      {"store",
+                       json::object{{"host", n.host}, {"dir", n.store}}},
+                      {"nodes", std::move(nodes)}};
 }
 
 response json_response(unsigned version, status code, std::string body) {
@@ -390,8 +390,7 @@ status status_of(const failure& err) {
   }
 }
 
-api::api(door& d, uint64_t max_body)
-  : door_(d), max_body_(max_body), feed_(d) {
+api::api(door& d, uint64_t max_body) : door_(d), max_body_(max_body), feed_(d) {
   // nop
 }
 
@@ -597,8 +596,8 @@ response api::answer(const request& r, const route& which) {
 response api::list(const request& r,
                    const std::map<std::string, std::string>& query) {
   auto v = r.version();
-  if (auto bad = unknown_parameter(v, query, {"status", "key", "limit",
-                                               "cursor"}))
+  if (auto bad = unknown_parameter(v, query,
+                                   {"status", "key", "limit", "cursor"}))
     return *bad;
   list_query q;
   if (auto it = query.find("status"); it != query.end()) {
@@ -678,8 +677,9 @@ outcome<uint64_t> sequence_number(const std::string& text,
   auto n = whole_number(text, 19);
   if (!n)
     return make_failure(errc::invalid_argument,
-                        name + " must be a sequence number (the id of an "
-                               "event), not \""
+                        name
+                          + " must be a sequence number (the id of an "
+                            "event), not \""
                           + text + "\"");
   return *n;
 }
@@ -700,9 +700,8 @@ stream_parameter(const std::map<std::string, std::string>& query) {
 
 } // namespace
 
-std::unique_ptr<event_stream>
-api::stream(const request& r, const route& which,
-            std::optional<response>& refused) {
+std::unique_ptr<event_stream> api::stream(const request& r, const route& which,
+                                          std::optional<response>& refused) {
   if (which.method != verb::get
       || (which.path != "/events" && which.path != "/processes/{pid}/logs"))
     return nullptr;
@@ -753,9 +752,9 @@ api::stream(const request& r, const route& which,
   if (follow == query->end())
     return nullptr; // the output as text
   if (follow->second != "1" && follow->second != "true") {
-    refused = problem(v, status::bad_request, "invalid_argument",
-                      "follow must be 1 or true, not \"" + follow->second
-                        + "\"");
+    refused
+      = problem(v, status::bad_request, "invalid_argument",
+                "follow must be 1 or true, not \"" + follow->second + "\"");
     return nullptr;
   }
   auto only = stream_parameter(*query);

@@ -245,9 +245,9 @@ private:
 
 } // namespace
 
-std::unique_ptr<event_stream>
-follow_output(door& d, std::string pid, uint64_t after,
-              std::optional<output_stream> only) {
+std::unique_ptr<event_stream> follow_output(door& d, std::string pid,
+                                            uint64_t after,
+                                            std::optional<output_stream> only) {
   return std::make_unique<output_follower>(d, std::move(pid), after, only);
 }
 

@@ -74,9 +74,9 @@ private:
 /// (finished, error, cancelled, interrupted): then an `end` event with its
 /// status. The output that the store dropped before it was read is told
 /// in a `dropped` event.
-std::unique_ptr<event_stream>
-follow_output(door& d, std::string pid, uint64_t after,
-              std::optional<output_stream> only);
+std::unique_ptr<event_stream> follow_output(door& d, std::string pid,
+                                            uint64_t after,
+                                            std::optional<output_stream> only);
 
 /// The SSE text of one event.
 std::string sse_event(const std::string& id, const std::string& name,

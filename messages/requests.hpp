@@ -432,8 +432,7 @@ typename Inspector::result_type inspect(Inspector& f, log_export& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_export_request& x) {
-  return f(caf::meta::type_name("log_export_request"), x.since, x.pid,
-           x.limit);
+  return f(caf::meta::type_name("log_export_request"), x.since, x.pid, x.limit);
 }
 
 template <class Inspector>
@@ -496,14 +495,14 @@ typename Inspector::result_type inspect(Inspector& f, token_check_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queue_depth& x) {
-  return f(caf::meta::type_name("queue_depth"), x.priority, x.queued,
-           x.delayed, x.held, x.head_pid, x.head_since);
+  return f(caf::meta::type_name("queue_depth"), x.priority, x.queued, x.delayed,
+           x.held, x.head_pid, x.head_since);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queue_stats& x) {
-  return f(caf::meta::type_name("queue_stats"), x.time, x.priorities,
-           x.running, x.interrupted, x.next_due);
+  return f(caf::meta::type_name("queue_stats"), x.time, x.priorities, x.running,
+           x.interrupted, x.next_due);
 }
 
 template <class Inspector>
@@ -513,8 +512,8 @@ typename Inspector::result_type inspect(Inspector& f, queue_request&) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_info& x) {
-  return f(caf::meta::type_name("node_info"), x.id, x.kind, x.host,
-           x.lock_held, x.lease_ms, x.last_heard, x.running);
+  return f(caf::meta::type_name("node_info"), x.id, x.kind, x.host, x.lock_held,
+           x.lease_ms, x.last_heard, x.running);
 }
 
 template <class Inspector>

@@ -92,9 +92,9 @@ size_t live_runners(const std::string& store_dir);
 /// A held lock file of <store_dir>/runners: a runner's, or a worker
 /// node's lease (its id has an '@').
 struct runner_lock {
-  std::string id;         ///< the file's name less ".lock"
-  bool lock_held = false; ///< flock'ed now (else a lease not run out yet)
-  uint32_t lease_ms = 0;  ///< a lease's length, 0 for a runner's lock
+  std::string id;          ///< the file's name less ".lock"
+  bool lock_held = false;  ///< flock'ed now (else a lease not run out yet)
+  uint32_t lease_ms = 0;   ///< a lease's length, 0 for a runner's lock
   uint64_t renewed_at = 0; ///< unix ms of the file's mtime (last renewal)
 };
 

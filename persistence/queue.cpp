@@ -90,9 +90,8 @@ queue_stats stats(const tx& t, uint64_t now) {
   res.time = now;
   auto& out = res.priorities; // highest priority first
   auto at = [&](int32_t priority) -> queue_depth& {
-    auto i = std::find_if(out.begin(), out.end(), [&](auto& x) {
-      return x.priority <= priority;
-    });
+    auto i = std::find_if(out.begin(), out.end(),
+                          [&](auto& x) { return x.priority <= priority; });
     if (i == out.end() || i->priority != priority) {
       queue_depth d;
       d.priority = priority;

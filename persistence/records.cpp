@@ -138,8 +138,7 @@ std::vector<process_record> list(const tx& t, const list_query& q) {
   // Whether `rec` sorts below the page's start (newest first: created_at,
   // then pid, as the created index).
   auto below = [&](const process_record& rec) {
-    return !paged
-           || codec::u64_pid_key(rec.created_at, rec.pid) < start;
+    return !paged || codec::u64_pid_key(rec.created_at, rec.pid) < start;
   };
   auto wanted_status = [&](const process_record& rec) {
     return q.any_status || rec.status == q.status;
@@ -214,8 +213,8 @@ uint64_t count_with_status(const tx& t, process_status s) {
   lmdb::val k{&prefix, 1};
   lmdb::val v;
   uint64_t n = 0;
-  for (bool ok = cur.get(k, v, MDB_SET_RANGE); ok && k.size() > 0
-                                               && k.data()[0] == prefix;
+  for (bool ok = cur.get(k, v, MDB_SET_RANGE);
+       ok && k.size() > 0 && k.data()[0] == prefix;
        ok = cur.get(k, v, MDB_NEXT))
     ++n;
   return n;

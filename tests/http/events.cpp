@@ -21,9 +21,9 @@ namespace {
 /// What a subscriber got (client.py events).
 struct received {
   json::object all;
-  std::vector<json::object> events;    ///< each {"id", "event", "data"}
-  std::vector<json::object> data;      ///< each event's data, parsed
-  std::vector<uint64_t> ids;           ///< each event's id
+  std::vector<json::object> events; ///< each {"id", "event", "data"}
+  std::vector<json::object> data;   ///< each event's data, parsed
+  std::vector<uint64_t> ids;        ///< each event's id
   std::string header(const std::string& name) const {
     auto& h = all.at("headers").as_object();
     auto x = h.if_contains(name);
@@ -37,8 +37,7 @@ received parse_received(const json::object& o) {
   if (auto es = o.if_contains("events"))
     for (auto& e : es->as_array()) {
       r.events.push_back(e.as_object());
-      r.data.push_back(
-        json::parse(e.at("data").as_string()).as_object());
+      r.data.push_back(json::parse(e.at("data").as_string()).as_object());
       if (auto id = e.as_object().if_contains("id"))
         r.ids.push_back(std::stoull(std::string{id->as_string()}));
     }
@@ -51,7 +50,8 @@ struct subscriber {
 
   subscriber(web_fixture& f, const std::string& target, int count,
              double seconds, const std::string& until = {},
-             std::vector<std::string> headers = {}, const std::string& name = "sub") {
+             std::vector<std::string> headers = {},
+             const std::string& name = "sub") {
     std::vector<std::string> args{"python3",
                                   source_path("tests/http/client.py"),
                                   "events",
@@ -67,8 +67,8 @@ struct subscriber {
     run = std::make_unique<background>(
       args, f.tmp.str() + "/" + name + std::to_string(++made) + ".log");
     BOOST_REQUIRE_MESSAGE(
-      eventually([&] { return run->log().find("connected") != std::string::npos; },
-                 60),
+      eventually(
+        [&] { return run->log().find("connected") != std::string::npos; }, 60),
       run->log());
   }
 
@@ -183,34 +183,31 @@ BOOST_AUTO_TEST_CASE(reconnecting_with_last_event_id_gets_exactly_the_missed) {
   for (int i = 0; i < 4; ++i)
     post(f, quick_spec);
   auto runner = f.background_runner({});
-  BOOST_REQUIRE(eventually([&] {
-    auto q = f.get(at("/queue"), f.read_token).doc();
-    return q.at("queued").as_int64() == 0 && q.at("running").as_int64() == 0;
-  }, 60));
+  BOOST_REQUIRE(eventually(
+    [&] {
+      auto q = f.get(at("/queue"), f.read_token).doc();
+      return q.at("queued").as_int64() == 0 && q.at("running").as_int64() == 0;
+    },
+    60));
   auto total = exported(f).rbegin()->first;
   BOOST_TEST_REQUIRE(total > 9u);
   // Reconnecting as an EventSource does: exactly the rest, once each.
   // (Last-Event-ID wins over the since= of the URL it was opened with.)
-  subscriber again{f,
-                   at("/events?since=0"),
-                   static_cast<int>(total - 3),
-                   60,
-                   {},
-                   {"Last-Event-ID: 3"}};
+  subscriber again{f,  at("/events?since=0"), static_cast<int>(total - 3), 60,
+                   {}, {"Last-Event-ID: 3"}};
   auto rest = again.result();
   BOOST_TEST(rest.ids == range(4, total));
   same_as_log(rest, f);
   // since= alone does the same.
-  auto by_query
-    = subscriber{f, at("/events?since=7"), static_cast<int>(total - 7), 60}
-        .result();
+  auto by_query = subscriber{f, at("/events?since=7"),
+                             static_cast<int>(total - 7), 60}
+                    .result();
   BOOST_TEST(by_query.ids == range(8, total));
   // Nothing more comes: the stream stays open with heartbeats only (not
   // waited for here), so a count past the end times out with what there
   // was.
-  auto past
-    = subscriber{f, at("/events?since=" + std::to_string(total)), 1, 2}
-        .result();
+  auto past = subscriber{f, at("/events?since=" + std::to_string(total)), 1, 2}
+                .result();
   BOOST_TEST(past.ids.empty());
   BOOST_TEST(!past.all.at("ended").as_bool());
 }
@@ -258,8 +255,9 @@ void two_hundred(web_fixture& f, bool connect_first,
     // as they are committed.
     many = std::make_unique<background>(args, f.tmp.str() + "/many.log");
     BOOST_REQUIRE_MESSAGE(
-      eventually([&] { return many->log().find("connected") != std::string::npos; },
-                 120),
+      eventually(
+        [&] { return many->log().find("connected") != std::string::npos; },
+        120),
       many->log());
     during();
     add_marker();
@@ -334,9 +332,9 @@ BOOST_AUTO_TEST_CASE(bad_stream_requests_are_a_400_naming_the_field) {
          "stream");
   expect(f.get(at("/processes/" + pid + "/logs?follow=yes"), f.read_token),
          "follow");
-  auto unknown = f.get(
-    at("/processes/0123456789abcdef0123456789abcdef/logs?follow=1"),
-    f.read_token);
+  auto unknown
+    = f.get(at("/processes/0123456789abcdef0123456789abcdef/logs?follow=1"),
+            f.read_token);
   BOOST_TEST(unknown.status == 404u);
   BOOST_TEST(unknown.kind() == "unknown_process");
   BOOST_TEST(against_document(unknown, "get", "/processes/{pid}/logs") == "");
@@ -348,9 +346,10 @@ BOOST_AUTO_TEST_CASE(logs_follow_gets_the_lines_as_printed_until_settled) {
                                 "sleep 0.3; done; echo oops >&2",
                                 60));
   subscriber all{f, at("/processes/" + pid + "/logs?follow=1"), 0, 120};
-  subscriber out{f,  at("/processes/" + pid + "/logs?follow=1&stream=stdout"),
-                 0,  120, {},
-                 {}, "out"};
+  subscriber out{f,    at("/processes/" + pid + "/logs?follow=1&stream=stdout"),
+                 0,    120,
+                 {},   {},
+                 "out"};
   auto runner = f.background_runner({});
   auto got = all.result();
   BOOST_TEST(got.all.at("ended").as_bool()); // the server ended it
@@ -385,14 +384,10 @@ BOOST_AUTO_TEST_CASE(logs_follow_gets_the_lines_as_printed_until_settled) {
   // Resumed after the first chunk: the rest only.
   BOOST_TEST_REQUIRE(!got.ids.empty());
   auto second = got.ids[0];
-  auto resumed = subscriber{f,
-                            at("/processes/" + pid + "/logs?follow=1"),
-                            0,
-                            60,
-                            {},
-                            {"Last-Event-ID: " + std::to_string(second)},
-                            "resumed"}
-                   .result();
+  auto resumed
+    = subscriber{f,  at("/processes/" + pid + "/logs?follow=1"),   0,        60,
+                 {}, {"Last-Event-ID: " + std::to_string(second)}, "resumed"}
+        .result();
   BOOST_TEST_REQUIRE(!resumed.ids.empty());
   BOOST_TEST(resumed.ids.front() == second + 1);
   BOOST_TEST(resumed.events.back().at("event").as_string() == "end");

@@ -5,9 +5,8 @@
 #include <map>
 #include <set>
 
-#include <unistd.h>
-
 #include <boost/test/unit_test.hpp>
+#include <unistd.h>
 
 #include "http/web_fixture.hpp"
 
@@ -139,10 +138,9 @@ BOOST_AUTO_TEST_CASE(paging_with_a_status_and_a_key) {
   BOOST_TEST_REQUIRE(found.status == 200u, found.body);
   BOOST_TEST(against_document(found, "get", "/processes") == "", found.body);
   BOOST_TEST(pids_of(found) == std::vector<std::string>{keyed});
-  BOOST_TEST(
-    pids_of(f.get(at("/processes?key=order%2017%2Fa&status=queued"),
-                  f.read_token))
-    == std::vector<std::string>{keyed});
+  BOOST_TEST(pids_of(f.get(at("/processes?key=order%2017%2Fa&status=queued"),
+                           f.read_token))
+             == std::vector<std::string>{keyed});
   BOOST_TEST(pids_of(f.get(at("/processes?key=order%2017%2Fa&status=running"),
                            f.read_token))
                .empty());
@@ -152,8 +150,9 @@ BOOST_AUTO_TEST_CASE(paging_with_a_status_and_a_key) {
 BOOST_AUTO_TEST_CASE(a_bad_cursor_is_a_400_naming_it) {
   web_fixture f;
   started(f);
-  for (auto bad : {"x", "0123", "zz0000000000000000000000000000000000000000000000",
-                   "00000000000000000000000000000000000000000000000G"}) {
+  for (auto bad :
+       {"x", "0123", "zz0000000000000000000000000000000000000000000000",
+        "00000000000000000000000000000000000000000000000G"}) {
     auto r = f.get(at("/processes?cursor=") + bad, f.read_token);
     BOOST_TEST(r.status == 400u, bad);
     BOOST_TEST(r.header("Content-Type") == "application/problem+json");
@@ -268,7 +267,11 @@ BOOST_AUTO_TEST_CASE(a_local_store_answers_with_its_runner) {
   BOOST_REQUIRE(f.procman({"cancel", pid}).exit_code == 0);
   runner.reset(); // stopped: gone from the list
   BOOST_REQUIRE(eventually([&] {
-    return f.get(at("/nodes"), f.read_token).doc().at("nodes").as_array().empty();
+    return f.get(at("/nodes"), f.read_token)
+      .doc()
+      .at("nodes")
+      .as_array()
+      .empty();
   }));
 }
 
@@ -277,19 +280,18 @@ BOOST_AUTO_TEST_CASE(a_store_node_answers_with_itself_and_its_workers) {
   auto port = published_port(*f.node);
   auto worker = std::make_unique<background>(
     std::vector<std::string>{bin("procman-runner"), "--join",
-                             "127.0.0.1:" + std::to_string(port),
-                             "--parallel", "1"},
+                             "127.0.0.1:" + std::to_string(port), "--parallel",
+                             "1"},
     f.tmp.str() + "/worker.log");
   json::array nodes;
-  BOOST_REQUIRE_MESSAGE(eventually(
-                          [&] {
-                            nodes = documented_get(f, "/nodes")
-                                      .at("nodes")
-                                      .as_array();
-                            return nodes.size() == 2u;
-                          },
-                          60),
-                        json::serialize(nodes));
+  BOOST_REQUIRE_MESSAGE(
+    eventually(
+      [&] {
+        nodes = documented_get(f, "/nodes").at("nodes").as_array();
+        return nodes.size() == 2u;
+      },
+      60),
+    json::serialize(nodes));
   std::map<std::string, json::object> by_kind;
   for (auto& n : nodes)
     by_kind[std::string{n.at("kind").as_string()}] = n.as_object();

@@ -138,8 +138,7 @@ struct web_fixture : cli_fixture {
 
   /// tests/http/client.py with `args`; its JSON answer.
   json::object python(std::vector<std::string> args, double timeout = 120) {
-    args.insert(args.begin(),
-                {"python3", source_path("tests/http/client.py")});
+    args.insert(args.begin(), {"python3", source_path("tests/http/client.py")});
     auto res = run_command(args, {}, timeout);
     BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "client.py: " + res.err);
     return json::parse(res.out).as_object();
@@ -209,7 +208,7 @@ inline std::string at(const std::string& path) {
 /// it), is documented with its status and content type and matches the
 /// schema there. Empty when it does, else what differs.
 inline std::string against_document(const reply& r, const std::string& method,
-                             const std::string& path) {
+                                    const std::string& path) {
   auto doc = json::parse(http::openapi_json()).as_object();
   auto& op = doc.at("paths").at(path).at(method).as_object();
   auto code = std::to_string(r.status);
