@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
 #include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/failure.hpp"
 #include "procman/persistence/file_lock.hpp"
@@ -158,11 +160,12 @@ outcome<std::vector<setting_value>> handle(door_site& s,
 }
 
 outcome<log_export> handle(door_site& s, const log_export_request& r) {
-  auto snap = s.db().snapshot(r.since, r.pid);
+  auto snap = s.db().snapshot(r.since, r.pid,
+                              r.limit == 0 ? SIZE_MAX : r.limit);
   if (!snap)
     return snap.error();
   return log_export{s.db().dir(), std::move(snap->entries),
-                    std::move(snap->records)};
+                    std::move(snap->records), snap->last_seq};
 }
 
 outcome<uint32_t> handle(door_site& s, const runners_request&) {
@@ -189,6 +192,55 @@ outcome<schedule_record> handle(door_site& s,
 outcome<std::vector<schedule_record>> handle(door_site& s,
                                              const schedules_request&) {
   return s.db().schedules();
+}
+
+outcome<queue_stats> handle(door_site& s, const queue_request&) {
+  return s.db().queue_depths();
+}
+
+namespace {
+
+/// The host of a runner id "<hostname>-<os pid>-<8 hex>" (a lease holder:
+/// "<node id>@<8 hex>").
+std::string host_of(const std::string& id) {
+  auto x = id.substr(0, id.find('@'));
+  for (int i = 0; i < 2; ++i) {
+    auto dash = x.rfind('-');
+    if (dash == std::string::npos)
+      return x;
+    x.resize(dash);
+  }
+  return x;
+}
+
+} // namespace
+
+outcome<nodes_info> handle(door_site& s, const nodes_request&) {
+  nodes_info out;
+  out.time = s.db().now();
+  char host[256] = "";
+  gethostname(host, sizeof(host) - 1);
+  out.host = host;
+  out.store = s.db().dir();
+  auto running = s.db().with_status(process_status::running);
+  if (!running)
+    return running.error();
+  for (auto& lock : live_runner_locks(out.store)) {
+    node_info n;
+    n.id = lock.id;
+    n.kind = lock.id.find('@') == std::string::npos ? "runner" : "worker";
+    n.host = host_of(lock.id);
+    n.lock_held = lock.lock_held;
+    n.lease_ms = lock.lease_ms;
+    // A runner's lock is held: it is alive now. A lease is heard of at
+    // each renewal.
+    n.last_heard = lock.lease_ms == 0 ? out.time : lock.renewed_at;
+    n.running = static_cast<uint32_t>(
+      std::count_if(running->begin(), running->end(),
+                    [&](auto& rec) { return rec.runner == lock.id; }));
+    out.nodes.push_back(std::move(n));
+  }
+  return out;
 }
 
 namespace {

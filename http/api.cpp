@@ -1,6 +1,8 @@
 #include "procman/http/api.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <map>
 
 #include <boost/beast/http/field.hpp>
@@ -36,6 +38,10 @@ const std::vector<route> all_routes = {
   {verb::get, "/schedules", scope::read, false},
   {verb::post, "/schedules", scope::operate, true},
   {verb::delete_, "/schedules/{name}", scope::operate, false},
+  {verb::get, "/processes/{pid}/logs", scope::read, false},
+  {verb::get, "/events", scope::read, false},
+  {verb::get, "/queue", scope::read, false},
+  {verb::get, "/nodes", scope::read, false},
   {verb::get, "/healthz", scope::none, false},
   {verb::get, "/readyz", scope::none, false},
   {verb::get, "/openapi.json", scope::read, false},
@@ -138,6 +144,146 @@ outcome<std::map<std::string, std::string>> query_of(std::string_view target) {
                           "query parameter \"" + *name + "\" given twice");
   }
   return out;
+}
+
+/// The query parameters a route takes.
+std::vector<std::string_view> parameters_of(const route& r) {
+  if (r.path == "/processes" && r.method == verb::get)
+    return {"status", "key", "limit", "cursor"};
+  if (r.path == "/events")
+    return {"since"};
+  if (r.path == "/processes/{pid}/logs")
+    return {"stream", "follow"};
+  return {};
+}
+
+/// A 400 naming the first query parameter of `query` not in `names`.
+std::optional<response>
+unknown_parameter(unsigned v, const std::map<std::string, std::string>& query,
+                  const std::vector<std::string_view>& names) {
+  for (auto& [name, value] : query) {
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      continue;
+    std::string detail = "unknown query parameter \"" + name + "\"";
+    if (names.size() > 0) {
+      detail += " (known:";
+      for (auto n : names)
+        detail += " " + std::string{n};
+      detail += ")";
+    }
+    return problem(v, status::bad_request, "invalid_argument", detail);
+  }
+  return std::nullopt;
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+std::string encoded(const std::string& x) {
+  static const char* const hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : x) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+/// `text` as a whole number of at most `digits` digits; none otherwise.
+std::optional<uint64_t> whole_number(const std::string& text, size_t digits) {
+  if (text.empty() || text.size() > digits
+      || !std::all_of(text.begin(), text.end(),
+                      [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  return std::stoull(text);
+}
+
+bool lower_hex(std::string_view x) {
+  return std::all_of(x.begin(), x.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+/// The list's cursor after `rec`: its place in the store's created index
+/// (created_at as 16 hex, then the pid). Opaque to clients.
+std::string cursor_of(const process_record& rec) {
+  char head[17];
+  std::snprintf(head, sizeof(head), "%016llx",
+                static_cast<unsigned long long>(rec.created_at));
+  return head + rec.pid;
+}
+
+/// Sets `q`'s page start from a cursor of `cursor_of`; false when `x` is
+/// not one.
+bool parse_cursor(const std::string& x, list_query& q) {
+  if (x.size() != 48 || !lower_hex(x))
+    return false;
+  q.before_created = std::stoull(x.substr(0, 16), nullptr, 16);
+  q.before_pid = x.substr(16);
+  return true;
+}
+
+/// ISO 8601 UTC, or null for 0.
+json::value iso_or_null(uint64_t unix_ms) {
+  if (unix_ms == 0)
+    return nullptr;
+  return json::string{iso_time(unix_ms)};
+}
+
+/// GET /queue's answer (docs/openapi.yaml, Queue).
+json::object render_queue(const queue_stats& q) {
+  uint64_t queued = 0, delayed = 0, held = 0, oldest = 0;
+  json::array priorities;
+  for (auto& d : q.priorities) {
+    queued += d.queued;
+    delayed += d.delayed;
+    held += d.held;
+    json::value wait = nullptr;
+    if (!d.head_pid.empty() && d.head_since != 0) {
+      auto ms = q.time > d.head_since ? q.time - d.head_since : 0;
+      oldest = std::max(oldest, ms);
+      wait = ms;
+    }
+    priorities.push_back(
+      json::object{{"priority", d.priority},
+                   {"queued", d.queued},
+                   {"delayed", d.delayed},
+                   {"held", d.held},
+                   {"head", d.head_pid.empty() ? json::value(nullptr)
+                                               : json::value(d.head_pid)},
+                   {"head_wait_ms", wait}});
+  }
+  return json::object{{"time", iso_time(q.time)},
+                      {"queued", queued},
+                      {"delayed", delayed},
+                      {"held", held},
+                      {"running", q.running},
+                      {"interrupted", q.interrupted},
+                      {"oldest_wait_ms", oldest},
+                      {"next_due", iso_or_null(q.next_due)},
+                      {"priorities", std::move(priorities)}};
+}
+
+/// GET /nodes's answer (docs/openapi.yaml, Nodes).
+json::object render_nodes(const nodes_info& n) {
+  json::array nodes;
+  for (auto& x : n.nodes)
+    nodes.push_back(
+      json::object{{"id", x.id},
+                   {"kind", x.kind},
+                   {"host", x.host},
+                   {"lock_held", x.lock_held},
+                   {"lease_ms", x.lease_ms == 0 ? json::value(nullptr)
+                                                : json::value(x.lease_ms)},
+                   {"last_heard", iso_time(x.last_heard)},
+                   {"running", x.running}});
+  return json::object{{"time", iso_time(n.time)},
+                      {"store",
+                       json::object{{"host", n.host}, {"dir", n.store}}},
+                      {"nodes", std::move(nodes)}};
 }
 
 response json_response(unsigned version, status code, std::string body) {
@@ -247,7 +393,7 @@ status status_of(const failure& err) {
   }
 }
 
-api::api(door& d, uint64_t max_body) : door_(d), max_body_(max_body) {
+api::api(door& d, uint64_t max_body) : door_(d), max_body_(max_body), feed_(d) {
   // nop
 }
 
@@ -345,17 +491,8 @@ response api::answer(const request& r, const route& which) {
   auto query = query_of(target);
   if (!query)
     return failed(v, query.error());
-  auto known = [&](std::initializer_list<std::string_view> names)
-    -> std::optional<response> {
-    for (auto& [name, value] : *query)
-      if (std::find(names.begin(), names.end(), name) == names.end())
-        return problem(v, status::bad_request, "invalid_argument",
-                       "unknown query parameter \"" + name + "\"");
-    return std::nullopt;
-  };
-  if (which.path != "/processes" || which.method != verb::get)
-    if (auto bad = known({}))
-      return *bad;
+  if (auto bad = unknown_parameter(v, *query, parameters_of(which)))
+    return *bad;
   auto path = which.path;
   if (path == "/healthz")
     return json_response(v, status::ok, R"({"status":"ok"})");
@@ -370,6 +507,18 @@ response api::answer(const request& r, const route& which) {
     return json_response(v, status::ok, std::string{openapi_json()});
   if (path == "/whoami")
     return whoami(r);
+  if (path == "/queue") {
+    auto q = door_.call(queue_request{});
+    if (!q)
+      return failed(v, q.error());
+    return json_response(v, status::ok, json::serialize(render_queue(*q)));
+  }
+  if (path == "/nodes") {
+    auto n = door_.call(nodes_request{});
+    if (!n)
+      return failed(v, n.error());
+    return json_response(v, status::ok, json::serialize(render_nodes(*n)));
+  }
   if (path == "/processes" && which.method == verb::post) {
     if (r.body().empty())
       return problem(v, status::bad_request, "invalid_spec",
@@ -403,44 +552,10 @@ response api::answer(const request& r, const route& which) {
               std::string{api_root} + "/processes/" + done->pid);
     return res;
   }
-  if (path == "/processes") {
-    if (auto bad = known({"status", "limit"}))
-      return *bad;
-    list_query q;
-    if (auto it = query->find("status"); it != query->end()) {
-      auto s = from_string<process_status>(it->second);
-      if (!s)
-        return problem(v, status::bad_request, "invalid_argument",
-                       "status must be queued, held, running, interrupted, "
-                       "finished, error or cancelled, not \""
-                         + it->second + "\"");
-      q.any_status = false;
-      q.status = *s;
-    }
-    if (auto it = query->find("limit"); it != query->end()) {
-      auto& text = it->second;
-      bool digits = !text.empty() && text.size() <= 4
-                    && std::all_of(text.begin(), text.end(),
-                                   [](char c) { return c >= '0' && c <= '9'; });
-      auto n = digits ? std::stoul(text) : 0;
-      if (n < 1 || n > 1000)
-        return problem(v, status::bad_request, "invalid_argument",
-                       "limit must be a whole number from 1 to 1000, not \""
-                         + text + "\"");
-      q.limit = static_cast<uint32_t>(n);
-    }
-    auto recs = door_.call(list_request{q});
-    if (!recs)
-      return failed(v, recs.error());
-    std::string body = R"({"items":[)";
-    for (size_t i = 0; i < recs->size(); ++i) {
-      if (i > 0)
-        body += ',';
-      body += dump_info(render_info((*recs)[i]));
-    }
-    body += "]}";
-    return json_response(v, status::ok, std::move(body));
-  }
+  if (path == "/processes")
+    return list(r, *query);
+  if (path == "/processes/{pid}/logs")
+    return logs(r, pid, *query);
   if (path == "/processes/{pid}") {
     auto rec = door_.info(pid);
     if (!rec)
@@ -449,6 +564,10 @@ response api::answer(const request& r, const route& which) {
   }
   if (path.substr(0, 10) == "/schedules")
     return schedules(r, which, pid);
+  if (path != "/processes/{pid}/cancel" && path != "/processes/{pid}/retry"
+      && path != "/processes/{pid}/proceed")
+    return problem(v, status::internal_server_error, "invalid_argument",
+                   "no answer for " + std::string{path}); // a stream
   auto key = request_key(r, pid);
   if (path == "/processes/{pid}/proceed") {
     std::string data = "{}";
@@ -495,6 +614,210 @@ response api::whoami(const request& r) {
                  {"scope", rec->scope},
                  {"created", timestamp(rec->created_at)}};
   return json_response(r.version(), status::ok, json::serialize(o));
+}
+
+response api::list(const request& r,
+                   const std::map<std::string, std::string>& query) {
+  auto v = r.version();
+  if (auto bad = unknown_parameter(v, query,
+                                   {"status", "key", "limit", "cursor"}))
+    return *bad;
+  list_query q;
+  if (auto it = query.find("status"); it != query.end()) {
+    auto s = from_string<process_status>(it->second);
+    if (!s)
+      return problem(v, status::bad_request, "invalid_argument",
+                     "status must be queued, held, running, interrupted, "
+                     "finished, error or cancelled, not \""
+                       + it->second + "\"");
+    q.any_status = false;
+    q.status = *s;
+  }
+  if (auto it = query.find("limit"); it != query.end()) {
+    auto& text = it->second;
+    auto n = whole_number(text, 4);
+    if (!n || *n < 1 || *n > 1000)
+      return problem(v, status::bad_request, "invalid_argument",
+                     "limit must be a whole number from 1 to 1000, not \""
+                       + text + "\"");
+    q.limit = static_cast<uint32_t>(*n);
+  }
+  if (auto it = query.find("key"); it != query.end()) {
+    if (it->second.empty() || it->second.size() > 256)
+      return problem(v, status::bad_request, "invalid_argument",
+                     "key must be 1 to 256 characters");
+    q.key = it->second;
+  }
+  if (auto it = query.find("cursor"); it != query.end()) {
+    if (!parse_cursor(it->second, q))
+      return problem(v, status::bad_request, "invalid_argument",
+                     "cursor \"" + it->second
+                       + "\" is not one this server gave (use the \"next\" "
+                         "of the page before, unchanged)");
+  }
+  auto page = q.limit;
+  // One more than the page: whether there is a next one.
+  q.limit = page + 1;
+  auto recs = door_.call(list_request{q});
+  if (!recs)
+    return failed(v, recs.error());
+  bool more = recs->size() > page;
+  if (more)
+    recs->resize(page);
+  std::string body = R"({"items":[)";
+  for (size_t i = 0; i < recs->size(); ++i) {
+    if (i > 0)
+      body += ',';
+    body += dump_info(render_info((*recs)[i]));
+  }
+  body += "],\"next\":";
+  std::string next;
+  if (more) {
+    next = cursor_of(recs->back());
+    body += "\"" + next + "\"}";
+  } else {
+    body += "null}";
+  }
+  auto res = json_response(v, status::ok, std::move(body));
+  if (more) {
+    // The same query with the next cursor.
+    std::string link = std::string{api_root} + "/processes?";
+    for (auto& [name, value] : query)
+      if (name != "cursor")
+        link += name + "=" + encoded(value) + "&";
+    link += "cursor=" + next;
+    res.set(bhttp::field::link, "<" + link + ">; rel=\"next\"");
+  }
+  return res;
+}
+
+namespace {
+
+/// A sequence number of Last-Event-ID or a query parameter `name`; a 400
+/// naming it when `text` is not one.
+outcome<uint64_t> sequence_number(const std::string& text,
+                                  const std::string& name) {
+  auto n = whole_number(text, 19);
+  if (!n)
+    return make_failure(errc::invalid_argument,
+                        name
+                          + " must be a sequence number (the id of an "
+                            "event), not \""
+                          + text + "\"");
+  return *n;
+}
+
+/// `stream=`: stdout, stderr, or none for both.
+outcome<std::optional<output_stream>>
+stream_parameter(const std::map<std::string, std::string>& query) {
+  auto it = query.find("stream");
+  if (it == query.end())
+    return std::optional<output_stream>{};
+  auto s = output_stream_from(it->second);
+  if (!s)
+    return make_failure(errc::invalid_argument,
+                        "stream must be stdout or stderr, not \"" + it->second
+                          + "\"");
+  return std::optional<output_stream>{*s};
+}
+
+} // namespace
+
+std::unique_ptr<event_stream> api::stream(const request& r, const route& which,
+                                          std::optional<response>& refused) {
+  if (which.method != verb::get
+      || (which.path != "/events" && which.path != "/processes/{pid}/logs"))
+    return nullptr;
+  auto v = r.version();
+  auto target = std::string_view{r.target().data(), r.target().size()};
+  auto query = query_of(target);
+  if (!query) {
+    refused = failed(v, query.error());
+    return nullptr;
+  }
+  if (auto bad = unknown_parameter(v, *query, parameters_of(which))) {
+    refused = std::move(*bad);
+    return nullptr;
+  }
+  // Where to resume: Last-Event-ID (a reconnecting EventSource) wins over
+  // since= (the URL it was first opened with).
+  std::optional<uint64_t> since;
+  auto last_id = r.find("Last-Event-ID");
+  if (last_id != r.end()) {
+    auto n = sequence_number(std::string{last_id->value()}, "Last-Event-ID");
+    if (!n) {
+      refused = failed(v, n.error());
+      return nullptr;
+    }
+    since = *n;
+  }
+  if (which.path == "/events") {
+    if (auto it = query->find("since"); it != query->end() && !since) {
+      auto n = sequence_number(it->second, "since");
+      if (!n) {
+        refused = failed(v, n.error());
+        return nullptr;
+      }
+      since = *n;
+    }
+    if (!since) {
+      // From now on.
+      auto last = feed_.last_seq();
+      if (!last) {
+        refused = failed(v, last.error());
+        return nullptr;
+      }
+      since = *last;
+    }
+    return feed_.subscribe(*since);
+  }
+  auto follow = query->find("follow");
+  if (follow == query->end())
+    return nullptr; // the output as text
+  if (follow->second != "1" && follow->second != "true") {
+    refused
+      = problem(v, status::bad_request, "invalid_argument",
+                "follow must be 1 or true, not \"" + follow->second + "\"");
+    return nullptr;
+  }
+  auto only = stream_parameter(*query);
+  if (!only) {
+    refused = failed(v, only.error());
+    return nullptr;
+  }
+  std::string pid;
+  matches(which.path, path_of(target).substr(api_root.size()), pid);
+  // An unknown process is a 404 now, not a stream that ends at once.
+  if (auto rec = door_.info(pid); !rec) {
+    refused = failed(v, rec.error());
+    return nullptr;
+  }
+  return follow_output(door_, pid, since.value_or(0), *only);
+}
+
+void api::refresh_streams() {
+  feed_.refresh();
+}
+
+response api::logs(const request& r, const std::string& pid,
+                   const std::map<std::string, std::string>& query) {
+  auto v = r.version();
+  auto only = stream_parameter(query);
+  if (!only)
+    return failed(v, only.error());
+  auto log = door_.call(output_request{pid, 0});
+  if (!log)
+    return failed(v, log.error());
+  response res{status::ok, v};
+  res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  res.set("Procman-Status", to_string(log->status));
+  if (log->dropped_bytes > 0)
+    res.set("Procman-Dropped-Bytes", std::to_string(log->dropped_bytes));
+  for (auto& c : log->chunks)
+    if (!*only || c.stream == **only)
+      res.body() += c.data;
+  res.prepare_payload();
+  return res;
 }
 
 response api::schedules(const request& r, const route& which,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "procman/door/door.hpp"
+#include "procman/http/events.hpp"
 
 namespace procman::http {
 
@@ -67,17 +69,36 @@ public:
   /// The answer to an admitted request with its body.
   response answer(const request& r, const route& which);
 
+  /// The server-sent event stream an admitted request opens (GET /events,
+  /// GET /processes/{pid}/logs?follow=1), or null: then `answer` it. A
+  /// request refused instead (a bad Last-Event-ID, an unknown process)
+  /// gets its answer in `refused`.
+  std::unique_ptr<event_stream> stream(const request& r, const route& which,
+                                       std::optional<response>& refused);
+
+  /// Reads what is new for the /events streams, once for all (the
+  /// server's tick).
+  void refresh_streams();
+
 private:
   /// The token of `r` (id, name, scope, created), for a client that must
   /// know what it may do (the dashboard shows only the buttons it allows).
   response whoami(const request& r);
+  /// GET /processes with its query.
+  response list(const request& r,
+                const std::map<std::string, std::string>& query);
 
   /// The routes under /schedules (`name`: the path's).
   response schedules(const request& r, const route& which,
                      const std::string& name);
 
+  /// GET /processes/{pid}/logs without follow: the output as text.
+  response logs(const request& r, const std::string& pid,
+                const std::map<std::string, std::string>& query);
+
   door& door_;
   uint64_t max_body_;
+  event_feed feed_;
 };
 
 } // namespace procman::http

@@ -1,5 +1,6 @@
 #include "procman/http/server.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -11,6 +12,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #if PROCMAN_HTTP_TLS
@@ -60,11 +63,66 @@ bool is_loopback_host(const std::string& host) {
 
 namespace {
 
+/// A connection streaming server-sent events (a session of either
+/// stream type), told what is new at every tick.
+class streaming {
+public:
+  virtual ~streaming() = default;
+
+  /// Writes what its stream has next, a heartbeat when it said nothing
+  /// for a while, or closes once the stream ended; nothing while a write
+  /// is under way (its end pumps again).
+  virtual void pump() = 0;
+
+  /// Whether it has ended (the server forgets it at its next tick).
+  virtual bool streaming_ended() const = 0;
+};
+
 struct shared {
   api routes;
   server_options opts;
   uint32_t connections = 0;
+  /// The connections streaming server-sent events.
+  std::vector<std::shared_ptr<streaming>> streams;
+  /// Ticks while `streams` is not empty (the server's, beside its
+  /// io_context).
+  asio::steady_timer* ticker = nullptr;
+  bool ticking = false;
 };
+
+/// Reads what is new once for all /events streams, then lets each write
+/// what it has; drops the streams that ended.
+void tick(shared& sh);
+
+/// Starts the ticks, unless they run.
+void start_ticking(shared& sh) {
+  if (sh.ticking)
+    return;
+  sh.ticking = true;
+  sh.ticker->expires_after(
+    std::chrono::milliseconds(defaults::http_stream_poll_ms));
+  sh.ticker->async_wait([&sh](beast::error_code ec) {
+    if (!ec)
+      tick(sh);
+  });
+}
+
+void tick(shared& sh) {
+  sh.ticking = false;
+  sh.routes.refresh_streams();
+  // A copy: a pump may end a stream.
+  auto streams = sh.streams;
+  for (auto& s : streams)
+    s->pump();
+  sh.streams.erase(std::remove_if(sh.streams.begin(), sh.streams.end(),
+                                  [](auto& s) { return s->streaming_ended(); }),
+                   sh.streams.end());
+  if (sh.streams.empty()) {
+    sh.routes.refresh_streams(); // forgets what the feed kept
+    return;
+  }
+  start_ticking(sh);
+}
 
 using plain_stream = beast::tcp_stream;
 #if PROCMAN_HTTP_TLS
@@ -75,7 +133,8 @@ struct tls_stream; // none in the server without HTTPS (CMakeLists.txt)
 
 /// One connection, over `Stream`: plain_stream or tls_stream.
 template <class Stream>
-class session : public std::enable_shared_from_this<session<Stream>> {
+class session : public streaming,
+                public std::enable_shared_from_this<session<Stream>> {
 public:
   static constexpr bool tls = std::is_same_v<Stream, tls_stream>;
 
@@ -95,6 +154,23 @@ public:
     else
       read_header(sh_.opts.header_timeout);
   }
+
+  void pump() override {
+    if (writing_ || closed_)
+      return;
+    out_.clear();
+    bool more = events_->next(out_);
+    auto now = std::chrono::steady_clock::now();
+    if (out_.empty() && more
+        && now - last_write_
+             < std::chrono::milliseconds(defaults::http_sse_heartbeat_ms))
+      return;
+    if (out_.empty() && more)
+      out_ = ": keep-alive\n\n";
+    write_stream(more);
+  }
+
+  bool streaming_ended() const override { return closed_; }
 
 private:
   using std::enable_shared_from_this<session>::shared_from_this;
@@ -217,8 +293,64 @@ private:
     on_request();
   }
 
+  /// Answers with a stream: its header, then what it has now; the server's
+  /// ticks do the rest.
+  void start_stream(std::unique_ptr<event_stream> s, unsigned version) {
+    events_ = std::move(s);
+    out_ = version == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    // No length: the body ends when the connection closes.
+    out_ += " 200 OK\r\n"
+            "Content-Type: text/event-stream\r\n"
+            "Cache-Control: no-cache\r\n"
+            "X-Accel-Buffering: no\r\n"
+            "Connection: close\r\n\r\n"
+            "retry: "
+            + std::to_string(defaults::http_sse_retry_ms) + "\n\n";
+    bool more = events_->next(out_);
+    sh_.streams.push_back(shared_from_this());
+    start_ticking(sh_);
+    write_stream(more);
+  }
+
+  void write_stream(bool more) {
+    writing_ = true;
+    // A client that reads nothing for the idle timeout is closed.
+    tcp_layer().expires_after(sh_.opts.idle_timeout);
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = shared_from_this(), more](beast::error_code ec,
+                                                        size_t) {
+                        self->writing_ = false;
+                        self->last_write_ = std::chrono::steady_clock::now();
+                        if (ec || !more)
+                          return self->end_stream(!ec);
+                        self->pump();
+                      });
+  }
+
+  /// Ends a stream: when it ended (not the client), says so first.
+  void end_stream(bool gracefully) {
+    closed_ = true;
+    if (gracefully)
+      return linger();
+    close();
+  }
+
   void on_request() {
     auto& req = parser_->get();
+    std::optional<response> refused;
+    std::unique_ptr<event_stream> s;
+    try {
+      s = sh_.routes.stream(req, *route_, refused);
+    } catch (const std::exception& e) {
+      refused = problem(req.version(), bhttp::status::internal_server_error,
+                        "storage_failure", e.what());
+    }
+    if (refused) {
+      refused->keep_alive(req.keep_alive());
+      return send(std::move(*refused));
+    }
+    if (s)
+      return start_stream(std::move(s), req.version());
     response res;
     try {
       res = sh_.routes.answer(req, *route_);
@@ -298,6 +430,13 @@ private:
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   const route* route_ = nullptr;
   std::shared_ptr<response> res_;
+  // -- streaming --
+  std::unique_ptr<event_stream> events_;
+  std::string out_;
+  bool writing_ = false;
+  bool closed_ = false;
+  std::chrono::steady_clock::time_point last_write_
+    = std::chrono::steady_clock::now();
 };
 
 #if PROCMAN_HTTP_TLS
@@ -341,9 +480,15 @@ struct server::impl {
 #endif
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  asio::steady_timer ticker{io};
 
   impl(door& d, server_options opts) : sh{api{d, opts.max_body}, opts} {
-    // nop
+    sh.ticker = &ticker;
+  }
+
+  ~impl() {
+    // The streams' sessions go with the io_context, before `sh`.
+    sh.streams.clear();
   }
 
   void accept() {
@@ -434,6 +579,7 @@ void server::stop() {
   asio::post(impl_->io, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
+    impl_->ticker.cancel();
     impl_->io.stop();
   });
 }

@@ -263,4 +263,30 @@ constexpr uint32_t http_idle_timeout_ms = 60'000;
 /// number of clients exhausts the server's descriptors.
 constexpr uint32_t http_max_connections = 256;
 
+/// How often the server reads what is new for its server-sent event
+/// streams (one read of the message log for every /events subscriber
+/// together, one output read per logs follower), ms: within a tenth of a
+/// second of the commit, at 20 reads a second however many subscribe.
+constexpr uint32_t http_stream_poll_ms = 50;
+
+/// A server-sent event stream with nothing to say writes a comment line
+/// this often, ms: proxies and load balancers close connections idle for
+/// 30 to 60 s, and a client gone away is noticed at the next write.
+constexpr uint32_t http_sse_heartbeat_ms = 15'000;
+
+/// The `retry:` a server-sent event stream gives its clients, ms: how long
+/// an EventSource waits before reconnecting (with Last-Event-ID).
+constexpr uint32_t http_sse_retry_ms = 2'000;
+
+/// Message log entries the server keeps for its /events subscribers, so
+/// that one read serves them all: ten seconds at 1,000 transitions a
+/// second. A subscriber further behind reads the log itself until it
+/// catches up.
+constexpr uint32_t http_events_kept = 10'000;
+
+/// Entries of the message log per read for /events (the shared read and
+/// each catch-up read), so that one read does not hold the server's
+/// thread long.
+constexpr uint32_t http_events_batch = 1'000;
+
 } // namespace procman::defaults

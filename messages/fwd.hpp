@@ -112,4 +112,8 @@ PROCMAN_DOOR_REQUESTS(PROCMAN_ADD_REQUEST)
 PROCMAN_ADD_TYPE((procman::token_record))
 PROCMAN_ADD_TYPE((std::vector<procman::token_record>) )
 
+// The queue's and the nodes' answers.
+PROCMAN_ADD_TYPE((procman::queue_stats))
+PROCMAN_ADD_TYPE((procman::nodes_info))
+
 CAF_END_TYPE_ID_BLOCK(procman)

@@ -149,12 +149,14 @@ struct config_request {
   uint64_t value = 0; ///< for set: ms (retention) or bytes (output-limit)
 };
 
-/// The message log from entry `since` on (of one process, or all), with the
-/// records of the processes it names.
+/// The message log after entry `since` (of one process, or all; at most
+/// `limit` entries, 0: all), with the records of the processes it names
+/// and the log's last sequence number as of the read.
 struct log_export {
   std::string store; ///< the store directory
   std::vector<log_entry> entries;
   std::vector<process_record> records;
+  uint64_t last_seq = 0; ///< the newest entry's, 0 for an empty log
 };
 
 struct log_export_request {
@@ -162,6 +164,7 @@ struct log_export_request {
   static constexpr bool queues_work = false;
   uint64_t since = 0;
   std::string pid;
+  uint32_t limit = 0;
 };
 
 /// How many runners serve the store (a store node: at least its own).
@@ -245,6 +248,68 @@ struct token_check_request {
   std::string hash;
 };
 
+// -- the queue and the nodes --------------------------------------------------
+
+/// The processes waiting at one priority.
+struct queue_depth {
+  int32_t priority = 0;
+  uint64_t queued = 0;  ///< due: claimed in turn
+  uint64_t delayed = 0; ///< not due yet (a delayed start, a retry's backoff)
+  uint64_t held = 0;    ///< kept from being claimed (procman hold)
+  /// The due process claimed next at this priority (the queue's head for
+  /// it), "" = none, and since when it waits (unix ms: when it last
+  /// entered the queue or became due).
+  std::string head_pid;
+  uint64_t head_since = 0;
+};
+
+/// The queue as it is, by priority (highest first), and the processes out
+/// of it that are running or interrupted.
+struct queue_stats {
+  uint64_t time = 0; ///< unix ms of the read
+  std::vector<queue_depth> priorities;
+  uint64_t running = 0;
+  uint64_t interrupted = 0;
+  uint64_t next_due = 0; ///< the earliest not_before of a delayed one, 0 = none
+};
+
+/// The queue's depth by priority and state, and the wait of each
+/// priority's head. Reads the queue's and the status index's keys (not
+/// the records but the heads and held ones): O(queued + delayed + held +
+/// running + interrupted), never the whole store.
+struct queue_request {
+  using reply = queue_stats;
+  static constexpr bool queues_work = false;
+};
+
+/// A runner or worker node serving a store, as its lock file in
+/// <store>/runners says (persistence/file_lock.hpp).
+struct node_info {
+  std::string id;   ///< the runner id, or a worker's lease holder
+  std::string kind; ///< "runner" (on the store's host), "worker" (a lease)
+  std::string host; ///< from the id: "<hostname>-<os pid>-<8 hex>"
+  bool lock_held = false; ///< its lock is held now (else: a lease not run out)
+  uint32_t lease_ms = 0;  ///< a worker's lease, 0 for a runner
+  /// Unix ms: a worker's last renewal; a runner's lock is held, so now.
+  uint64_t last_heard = 0;
+  uint32_t running = 0; ///< processes running under it
+};
+
+/// Where the store is and who serves it.
+struct nodes_info {
+  uint64_t time = 0; ///< unix ms of the read
+  std::string host;  ///< the store's host (where the request was answered)
+  std::string store; ///< the store directory there
+  std::vector<node_info> nodes;
+};
+
+/// The runners and worker nodes serving the store: its runners/ directory
+/// (one lock file each) and the running processes (the status index).
+struct nodes_request {
+  using reply = nodes_info;
+  static constexpr bool queues_work = false;
+};
+
 // -- the list -----------------------------------------------------------------
 
 /// Every request, for code that handles them all alike (the manager's and
@@ -269,7 +334,9 @@ struct token_check_request {
   X(token_add_request)                                                         \
   X(tokens_request)                                                            \
   X(token_revoke_request)                                                      \
-  X(token_check_request)
+  X(token_check_request)                                                       \
+  X(queue_request)                                                             \
+  X(nodes_request)
 
 template <class... Rs>
 struct request_list {};
@@ -359,12 +426,13 @@ typename Inspector::result_type inspect(Inspector& f, config_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_export& x) {
-  return f(caf::meta::type_name("log_export"), x.store, x.entries, x.records);
+  return f(caf::meta::type_name("log_export"), x.store, x.entries, x.records,
+           x.last_seq);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_export_request& x) {
-  return f(caf::meta::type_name("log_export_request"), x.since, x.pid);
+  return f(caf::meta::type_name("log_export_request"), x.since, x.pid, x.limit);
 }
 
 template <class Inspector>
@@ -423,6 +491,40 @@ typename Inspector::result_type inspect(Inspector& f, token_revoke_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, token_check_request& x) {
   return f(caf::meta::type_name("token_check_request"), x.hash);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_depth& x) {
+  return f(caf::meta::type_name("queue_depth"), x.priority, x.queued, x.delayed,
+           x.held, x.head_pid, x.head_since);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_stats& x) {
+  return f(caf::meta::type_name("queue_stats"), x.time, x.priorities, x.running,
+           x.interrupted, x.next_due);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_request&) {
+  return f(caf::meta::type_name("queue_request"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_info& x) {
+  return f(caf::meta::type_name("node_info"), x.id, x.kind, x.host, x.lock_held,
+           x.lease_ms, x.last_heard, x.running);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, nodes_info& x) {
+  return f(caf::meta::type_name("nodes_info"), x.time, x.host, x.store,
+           x.nodes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, nodes_request&) {
+  return f(caf::meta::type_name("nodes_request"));
 }
 
 } // namespace procman

@@ -430,16 +430,28 @@ typename Inspector::result_type inspect(Inspector& f, output_log& x) {
            x.first_seq, x.last_seq, x.kept_bytes, x.dropped_bytes);
 }
 
-/// Filter for `list`.
+/// Filter for `list`: newest first by creation (the store's `created`
+/// index, created_at then pid).
 struct list_query {
   bool any_status = true;
   process_status status = process_status::queued;
   uint32_t limit = 100;
+  /// Where a page starts: only records below this place in the index
+  /// (created_at, then pid), i.e. those listed after the record at it.
+  /// Empty `before_pid`: from the newest. A record added later sorts above
+  /// it, so paging on from the last record of a page neither repeats nor
+  /// skips one of those there were.
+  uint64_t before_created = 0;
+  std::string before_pid;
+  /// Only the process holding this unique key (queued, held, running,
+  /// interrupted: the keys index), "" = any.
+  std::string key;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, list_query& x) {
-  return f(caf::meta::type_name("list_query"), x.any_status, x.status, x.limit);
+  return f(caf::meta::type_name("list_query"), x.any_status, x.status, x.limit,
+           x.before_created, x.before_pid, x.key);
 }
 
 // -- nodes --------------------------------------------------------------------

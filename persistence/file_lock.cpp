@@ -1,5 +1,6 @@
 #include "procman/persistence/file_lock.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -72,44 +73,59 @@ outcome<lock_file> open_lock_file(const std::string& path, int flags) {
 
 constexpr const char* lease_prefix = "lease-ms ";
 
-/// Whether the free lock file `fd` is a lease (file_lock::renew) renewed
-/// less than its lease ago.
-bool lease_still_running(int fd, const struct stat& st) {
+/// What a lock file's first bytes say of its lease: its length in ms (0:
+/// not a lease).
+uint32_t lease_ms_of(int fd) {
   char buf[32] = {};
   auto n = pread(fd, buf, sizeof(buf) - 1, 0);
   auto prefix = std::string_view{lease_prefix};
   if (n <= static_cast<ssize_t>(prefix.size())
       || std::string_view(buf, prefix.size()) != prefix)
-    return false;
-  auto lease_ms = std::strtoull(buf + prefix.size(), nullptr, 10);
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  auto ms = [](const struct timespec& t) {
-    return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
-  };
-  return ms(now) < ms(st.st_mtim) + static_cast<int64_t>(lease_ms);
+    return 0;
+  return static_cast<uint32_t>(std::strtoul(buf + prefix.size(), nullptr, 10));
 }
 
-/// Whether the lock file `path` is held. If it is free, it is removed, but
-/// only while it is still the file at `path`: between our open and our
-/// flock, another process may have removed it and a new runner created and
-/// locked a fresh one there. A free lease still running counts as held and
-/// stays.
-bool held_or_removed(const std::string& path) {
+int64_t unix_ms(const struct timespec& t) {
+  return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
+}
+
+/// Whether the free lock file `fd` is a lease (file_lock::renew) renewed
+/// less than its lease ago.
+bool lease_still_running(int fd, const struct stat& st) {
+  auto lease_ms = lease_ms_of(fd);
+  if (lease_ms == 0)
+    return false;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return unix_ms(now) < unix_ms(st.st_mtim) + static_cast<int64_t>(lease_ms);
+}
+
+/// Whether the lock file `path` is held, and how (`info`, if given). If
+/// it is free, it is removed, but only while it is still the file at
+/// `path`: between our open and our flock, another process may have
+/// removed it and a new runner created and locked a fresh one there. A
+/// free lease still running counts as held and stays.
+bool held_or_removed(const std::string& path, runner_lock* info = nullptr) {
   auto file = open_lock_file(path, 0);
   if (!file)
     return false; // no lock file: its runner is gone
   auto fd = file->fd;
   auto& st = file->st;
   bool held = false;
+  bool locked = false;
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    held = errno == EWOULDBLOCK;
+    held = locked = errno == EWOULDBLOCK;
   } else if (lease_still_running(fd, st)) {
     held = true;
   } else {
     struct stat now;
     if (lstat(path.c_str(), &now) == 0 && same_file(st, now))
       ::unlink(path.c_str());
+  }
+  if (held && info != nullptr) {
+    info->lock_held = locked;
+    info->lease_ms = lease_ms_of(fd);
+    info->renewed_at = static_cast<uint64_t>(unix_ms(st.st_mtim));
   }
   close(fd);
   return held;
@@ -217,8 +233,11 @@ failure prepare_runners_dir(const std::string& store_dir) {
 namespace {
 
 /// Looks at every lock file in `<store_dir>/runners`: how many are held,
-/// and how many were free (and removed).
-std::pair<size_t, size_t> sweep_runner_locks(const std::string& store_dir) {
+/// and how many were free (and removed); the held ones into `held_ones`
+/// if given.
+std::pair<size_t, size_t>
+sweep_runner_locks(const std::string& store_dir,
+                   std::vector<runner_lock>* held_ones = nullptr) {
   auto dir = store_dir + "/runners";
   auto d = opendir(dir.c_str());
   if (d == nullptr)
@@ -232,11 +251,18 @@ std::pair<size_t, size_t> sweep_runner_locks(const std::string& store_dir) {
   closedir(d);
   size_t held = 0;
   size_t removed = 0;
-  for (auto& name : names)
-    if (held_or_removed(dir + "/" + name))
+  for (auto& name : names) {
+    runner_lock info;
+    if (held_or_removed(dir + "/" + name, &info)) {
       ++held;
-    else
+      if (held_ones != nullptr) {
+        info.id = name.substr(0, name.size() - 5);
+        held_ones->push_back(std::move(info));
+      }
+    } else {
       ++removed;
+    }
+  }
   return {held, removed};
 }
 
@@ -248,6 +274,14 @@ size_t remove_stale_runner_locks(const std::string& store_dir) {
 
 size_t live_runners(const std::string& store_dir) {
   return sweep_runner_locks(store_dir).first;
+}
+
+std::vector<runner_lock> live_runner_locks(const std::string& store_dir) {
+  std::vector<runner_lock> out;
+  sweep_runner_locks(store_dir, &out);
+  std::sort(out.begin(), out.end(),
+            [](auto& a, auto& b) { return a.id < b.id; });
+  return out;
 }
 
 } // namespace procman

@@ -24,7 +24,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "procman/messages/failure.hpp"
 
@@ -86,5 +88,18 @@ size_t remove_stale_runner_locks(const std::string& store_dir);
 /// held. Those found free are removed, as `remove_stale_runner_locks`
 /// does. Never touches the --wait lock.
 size_t live_runners(const std::string& store_dir);
+
+/// A held lock file of <store_dir>/runners: a runner's, or a worker
+/// node's lease (its id has an '@').
+struct runner_lock {
+  std::string id;          ///< the file's name less ".lock"
+  bool lock_held = false;  ///< flock'ed now (else a lease not run out yet)
+  uint32_t lease_ms = 0;   ///< a lease's length, 0 for a runner's lock
+  uint64_t renewed_at = 0; ///< unix ms of the file's mtime (last renewal)
+};
+
+/// The lock files `live_runners` counts, by id (stale ones removed as
+/// there).
+std::vector<runner_lock> live_runner_locks(const std::string& store_dir);
 
 } // namespace procman

@@ -1,8 +1,11 @@
 #include "procman/persistence/queue.hpp"
 
+#include <algorithm>
+
 #include <lmdb++.h>
 
 #include "procman/persistence/codec.hpp"
+#include "procman/persistence/records.hpp"
 
 namespace procman::tables::queue {
 
@@ -72,6 +75,72 @@ uint64_t size(const tx& t) {
   MDB_stat st;
   lmdb::dbi_stat(t.txn, t.db.queue, &st);
   return st.ms_entries;
+}
+
+namespace {
+
+int32_t priority_of(const char* queue_key) {
+  return static_cast<int32_t>(~codec::get_u32_be(queue_key) ^ 0x80000000u);
+}
+
+} // namespace
+
+queue_stats stats(const tx& t, uint64_t now) {
+  queue_stats res;
+  res.time = now;
+  auto& out = res.priorities; // highest priority first
+  auto at = [&](int32_t priority) -> queue_depth& {
+    auto i = std::find_if(out.begin(), out.end(),
+                          [&](auto& x) { return x.priority <= priority; });
+    if (i == out.end() || i->priority != priority) {
+      queue_depth d;
+      d.priority = priority;
+      i = out.insert(i, d);
+    }
+    return *i;
+  };
+  lmdb::val k;
+  lmdb::val v;
+  {
+    // Each priority's keys are together, its head first.
+    auto cur = lmdb::cursor::open(t.txn, t.db.queue);
+    queue_depth* d = nullptr;
+    for (bool ok = cur.get(k, v, MDB_FIRST); ok; ok = cur.get(k, v, MDB_NEXT)) {
+      if (k.size() != 12)
+        continue;
+      auto p = priority_of(k.data());
+      if (d == nullptr || d->priority != p) {
+        d = &at(p);
+        if (d->head_pid.empty())
+          d->head_pid.assign(v.data(), v.size());
+      }
+      ++d->queued;
+    }
+  }
+  // Delayed ones that are due count as queued (the next claim moves
+  // them); the queue's own head still goes first at its priority.
+  auto cur = lmdb::cursor::open(t.txn, t.db.delayed);
+  for (bool ok = cur.get(k, v, MDB_FIRST); ok; ok = cur.get(k, v, MDB_NEXT)) {
+    if (k.size() != 20)
+      continue;
+    auto& d = at(priority_of(k.data() + 8));
+    if (codec::get_u64_be(k.data()) > now) {
+      ++d.delayed;
+      continue;
+    }
+    ++d.queued;
+    if (d.head_pid.empty())
+      d.head_pid.assign(v.data(), v.size());
+  }
+  for (auto& d : out)
+    if (auto head = records::load(t, d.head_pid))
+      d.head_since = std::max(head->updated_at, head->not_before);
+  for (auto& rec : records::with_status(t, process_status::held))
+    ++at(rec.priority).held;
+  res.running = records::count_with_status(t, process_status::running);
+  res.interrupted = records::count_with_status(t, process_status::interrupted);
+  res.next_due = first_delayed(t);
+  return res;
 }
 
 void upgrade_keys(const tx& t) {

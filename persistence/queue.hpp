@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "procman/messages/requests.hpp"
 #include "procman/messages/types.hpp"
 #include "procman/persistence/transaction.hpp"
 
@@ -47,6 +49,13 @@ uint64_t next_position(const tx& t);
 
 /// How many processes are in the queue (due ones).
 uint64_t size(const tx& t);
+
+/// The queue by priority (highest first) and state at `now`, each
+/// priority's head (its first due key: claimed next) and the counts of
+/// running and interrupted processes. Reads the keys of the queue,
+/// delayed and status index, and the records of the heads and of the held
+/// ones: O(queued + delayed + held + running + interrupted).
+queue_stats stats(const tx& t, uint64_t now);
 
 /// Schema 1 -> 2: queue keys were the queue number alone; now the
 /// priority comes first (every process queued then has priority 0).

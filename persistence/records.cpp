@@ -133,7 +133,24 @@ void remove(const tx& t, const process_record& rec) {
 
 std::vector<process_record> list(const tx& t, const list_query& q) {
   size_t limit = q.limit == 0 ? SIZE_MAX : q.limit;
+  bool paged = !q.before_pid.empty();
+  auto start = codec::u64_pid_key(q.before_created, q.before_pid);
+  // Whether `rec` sorts below the page's start (newest first: created_at,
+  // then pid, as the created index).
+  auto below = [&](const process_record& rec) {
+    return !paged || codec::u64_pid_key(rec.created_at, rec.pid) < start;
+  };
+  auto wanted_status = [&](const process_record& rec) {
+    return q.any_status || rec.status == q.status;
+  };
   std::vector<process_record> out;
+  if (!q.key.empty()) {
+    // One holder at most: the keys index.
+    if (auto rec = keys::holder(t, q.key);
+        rec && wanted_status(*rec) && below(*rec))
+      out.push_back(std::move(*rec));
+    return out;
+  }
   std::unordered_set<std::string> wanted;
   if (!q.any_status) {
     auto pids = pids_with(t, q.status);
@@ -141,7 +158,7 @@ std::vector<process_record> list(const tx& t, const list_query& q) {
     if (wanted.size() <= limit) {
       // Few enough: read them all and sort.
       for (auto& pid : wanted)
-        if (auto rec = load(t, pid))
+        if (auto rec = load(t, pid); rec && below(*rec))
           out.push_back(std::move(*rec));
       std::sort(out.begin(), out.end(), [](auto& a, auto& b) {
         return a.created_at != b.created_at ? a.created_at > b.created_at
@@ -150,12 +167,20 @@ std::vector<process_record> list(const tx& t, const list_query& q) {
       return out;
     }
   }
-  // Newest first: walk the created index backwards.
+  // Newest first: walk the created index backwards, from the page's start.
   auto cur = lmdb::cursor::open(t.txn, t.db.created);
-  lmdb::val k;
+  lmdb::val k{start.data(), start.size()};
   lmdb::val v;
-  for (bool ok = cur.get(k, v, MDB_LAST); ok && out.size() < limit;
-       ok = cur.get(k, v, MDB_PREV)) {
+  bool ok = false;
+  if (!paged) {
+    ok = cur.get(k, v, MDB_LAST);
+  } else if (cur.get(k, v, MDB_SET_RANGE)) {
+    // The first key at or above the start: the one before it is below.
+    ok = cur.get(k, v, MDB_PREV);
+  } else {
+    ok = cur.get(k, v, MDB_LAST); // every key is below the start
+  }
+  for (; ok && out.size() < limit; ok = cur.get(k, v, MDB_PREV)) {
     if (k.size() <= 8)
       continue;
     std::string pid{k.data() + 8, k.size() - 8};
@@ -178,6 +203,21 @@ std::vector<process_record> with_status(const tx& t, process_status s) {
     out.push_back(std::move(*rec));
   }
   return out;
+}
+
+uint64_t count_with_status(const tx& t, process_status s) {
+  if (!indexed(s))
+    return 0;
+  auto prefix = static_cast<char>(static_cast<uint8_t>(s));
+  auto cur = lmdb::cursor::open(t.txn, t.db.status);
+  lmdb::val k{&prefix, 1};
+  lmdb::val v;
+  uint64_t n = 0;
+  for (bool ok = cur.get(k, v, MDB_SET_RANGE);
+       ok && k.size() > 0 && k.data()[0] == prefix;
+       ok = cur.get(k, v, MDB_NEXT))
+    ++n;
+  return n;
 }
 
 std::vector<process_record> finished_before(const tx& t, uint64_t cutoff,

@@ -42,6 +42,10 @@ std::vector<process_record> list(const tx& t, const list_query& q);
 /// Every record with status `s` (the status index).
 std::vector<process_record> with_status(const tx& t, process_status s);
 
+/// How many records have status `s`, one of those the status index
+/// holds (running, interrupted, held): O(that many) keys, no records.
+uint64_t count_with_status(const tx& t, process_status s);
+
 /// The terminal records that finished before `cutoff`, oldest
 /// first, at most `max` (`more`: there are others). Removes stale index
 /// entries on the way.

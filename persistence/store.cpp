@@ -291,6 +291,11 @@ outcome<std::vector<process_record>> store::list(const list_query& q) {
   return impl_->read([&](const tx& x) { return tables::records::list(x, q); });
 }
 
+outcome<queue_stats> store::queue_depths() {
+  auto now = impl_->now();
+  return impl_->read([&](const tx& x) { return tables::queue::stats(x, now); });
+}
+
 outcome<std::vector<process_record>> store::with_status(process_status s) {
   return impl_->read(
     [s](const tx& x) { return tables::records::with_status(x, s); });
@@ -302,11 +307,12 @@ outcome<std::vector<log_entry>> store::log(uint64_t since, size_t limit,
     [&](const tx& x) { return tables::log::after(x, since, limit, pid); });
 }
 
-outcome<store::log_snapshot> store::snapshot(uint64_t since,
-                                             const std::string& pid) {
+outcome<store::log_snapshot>
+store::snapshot(uint64_t since, const std::string& pid, size_t limit) {
   return impl_->read([&](const tx& x) {
     log_snapshot out;
-    out.entries = tables::log::after(x, since, SIZE_MAX, pid);
+    out.entries = tables::log::after(x, since, limit, pid);
+    out.last_seq = tables::log::last_seq(x);
     std::vector<std::string> pids;
     for (auto& e : out.entries)
       if (std::find(pids.begin(), pids.end(), e.what.pid) == pids.end())

@@ -222,6 +222,10 @@ public:
   /// Lists records, newest first by creation, filtered by status.
   outcome<std::vector<process_record>> list(const list_query& q);
 
+  /// The queue by priority and state (queue_request), read in one
+  /// transaction.
+  outcome<queue_stats> queue_depths();
+
   /// Every record with the given status (uses the status index).
   outcome<std::vector<process_record>> with_status(process_status s);
 
@@ -230,14 +234,17 @@ public:
   outcome<std::vector<log_entry>> log(uint64_t since, size_t limit = SIZE_MAX,
                                       const std::string& pid = {});
 
-  /// The log entries with seq > `since` (only `pid`'s if given) and the
-  /// current record of every process they name, read in one transaction so
-  /// that the two agree. Processes already purged have no record.
+  /// The log entries with seq > `since` (only `pid`'s if given, at most
+  /// `limit`) and the current record of every process they name, read in
+  /// one transaction so that the two agree, with the log's last sequence
+  /// number then. Processes already purged have no record.
   struct log_snapshot {
     std::vector<log_entry> entries;
     std::vector<process_record> records;
+    uint64_t last_seq = 0;
   };
-  outcome<log_snapshot> snapshot(uint64_t since, const std::string& pid = {});
+  outcome<log_snapshot> snapshot(uint64_t since, const std::string& pid = {},
+                                 size_t limit = SIZE_MAX);
 
   /// Removes terminal records whose finished_at is older than the retention
   /// period (`retention_ms()`; one `purge` log entry each, source

@@ -7,22 +7,13 @@
 #include <set>
 #include <sstream>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "procman/door/door.hpp"
 #include "procman/http/token.hpp"
 
-#include "engine/cli_fixture.hpp"
-#include "engine/remote_helpers.hpp"
-#include "fixtures/background.hpp"
-#include "http/schema.hpp"
+#include "http/web_fixture.hpp"
 
 using namespace procman;
 using namespace procman::test;
@@ -199,33 +190,6 @@ BOOST_AUTO_TEST_CASE(every_route_is_in_the_document_and_the_reverse) {
     BOOST_TEST(open == (r.needs == http::scope::none), m << " " << r.path);
   }
   BOOST_TEST(served == documented, "served and documented routes differ");
-}
-
-/// Whether `r`, the answer to `method` on `path` (as the document names
-/// it), is documented with its status and content type and matches the
-/// schema there. Empty when it does, else what differs.
-std::string against_document(const reply& r, const std::string& method,
-                             const std::string& path) {
-  auto doc = json::parse(http::openapi_json()).as_object();
-  auto& op = doc.at("paths").at(path).at(method).as_object();
-  auto code = std::to_string(r.status);
-  auto found = op.at("responses").as_object().if_contains(code);
-  if (!found)
-    return method + " " + path + ": status " + code + " is not documented";
-  json::value res = *found;
-  if (auto ref = res.as_object().if_contains("$ref")) {
-    std::string name{ref->as_string()};
-    res = doc.at("components")
-            .at("responses")
-            .at(name.substr(name.rfind('/') + 1));
-  }
-  auto media = r.header("Content-Type");
-  auto content = res.at("content").as_object().if_contains(media);
-  if (!content)
-    return method + " " + path + " " + code + ": " + media
-           + " is not documented";
-  auto m = schema_mismatch(doc, content->at("schema"), r.doc());
-  return m.empty() ? m : method + " " + path + " " + code + ": " + m;
 }
 
 BOOST_AUTO_TEST_CASE(real_responses_match_the_documents_schemas) {

@@ -91,7 +91,8 @@ inline bool same(const process_event& x, const process_event& y) {
 
 inline bool same(const list_query& x, const list_query& y) {
   return x.any_status == y.any_status && x.status == y.status
-         && x.limit == y.limit;
+         && x.limit == y.limit && x.before_created == y.before_created
+         && x.before_pid == y.before_pid && x.key == y.key;
 }
 
 template <class T>
@@ -216,6 +217,9 @@ inline list_query sample_query() {
   x.any_status = false;
   x.status = process_status::finished;
   x.limit = 7;
+  x.before_created = 1700000000123;
+  x.before_pid = "0123456789abcdef0123456789abcdef";
+  x.key = "order-17";
   return x;
 }
 
