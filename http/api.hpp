@@ -17,6 +17,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "procman/door/door.hpp"
+#include "procman/http/metrics.hpp"
 
 namespace procman::http {
 
@@ -38,7 +39,8 @@ struct route {
   bhttp::verb method;
   std::string_view path;
   scope needs;
-  bool has_body; ///< takes a JSON body
+  bool has_body;        ///< takes a JSON body
+  bool at_root = false; ///< the path is not under api_root (/metrics)
 };
 
 /// Every route the server has, for docs/openapi.yaml's test.
@@ -67,13 +69,20 @@ public:
   /// The answer to an admitted request with its body.
   response answer(const request& r, const route& which);
 
+  /// The answers of the server, counted by the server (GET /metrics).
+  request_counts& counts() { return counts_; }
+
 private:
+  /// GET /metrics.
+  response metrics(const request& r);
+
   /// The routes under /schedules (`name`: the path's).
   response schedules(const request& r, const route& which,
                      const std::string& name);
 
   door& door_;
   uint64_t max_body_;
+  request_counts counts_;
 };
 
 } // namespace procman::http
