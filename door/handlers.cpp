@@ -340,4 +340,12 @@ outcome<token_record> handle(door_site& s, const token_check_request& r) {
   return shown(std::move(*x));
 }
 
+outcome<store_metrics> handle(door_site& s, const metrics_request&) {
+  auto m = s.db().metrics();
+  if (!m)
+    return m.error();
+  m->runners = s.runners();
+  return m;
+}
+
 } // namespace procman

@@ -46,6 +46,7 @@ const std::vector<route> all_routes = {
   {verb::get, "/readyz", scope::none, false},
   {verb::get, "/openapi.json", scope::read, false},
   {verb::get, "/whoami", scope::read, false},
+  {verb::get, "/metrics", scope::read, false, true},
 };
 
 std::vector<std::string_view> segments(std::string_view path) {
@@ -402,16 +403,18 @@ std::optional<response> api::admit(const request_header& h,
   auto v = h.version();
   auto target = std::string_view{h.target().data(), h.target().size()};
   auto path = path_of(target);
-  if (path.substr(0, api_root.size()) != api_root)
+  bool at_root = path == "/metrics";
+  if (!at_root && path.substr(0, api_root.size()) != api_root)
     return problem(v, status::not_found, "invalid_argument",
                    "no route " + std::string{path} + " (the API is under "
                      + std::string{api_root} + ")");
-  path.remove_prefix(api_root.size());
+  if (!at_root)
+    path.remove_prefix(api_root.size());
   which = nullptr;
   std::string allowed;
   std::string pid;
   for (auto& r : all_routes) {
-    if (!matches(r.path, path, pid))
+    if (r.at_root != at_root || !matches(r.path, path, pid))
       continue;
     if (r.method == h.method())
       which = &r;
@@ -486,6 +489,8 @@ std::optional<response> api::admit(const request_header& h,
 response api::answer(const request& r, const route& which) {
   auto v = r.version();
   auto target = std::string_view{r.target().data(), r.target().size()};
+  if (which.at_root)
+    return metrics(r);
   std::string pid;
   matches(which.path, path_of(target).substr(api_root.size()), pid);
   auto query = query_of(target);
@@ -816,6 +821,18 @@ response api::logs(const request& r, const std::string& pid,
   for (auto& c : log->chunks)
     if (!*only || c.stream == **only)
       res.body() += c.data;
+response api::metrics(const request& r) {
+  auto v = r.version();
+  auto target = std::string_view{r.target().data(), r.target().size()};
+  if (target != path_of(target))
+    return problem(v, status::bad_request, "invalid_argument",
+                   "GET /metrics takes no query parameters");
+  auto m = door_.call(metrics_request{});
+  if (!m)
+    return failed(v, m.error());
+  response res{status::ok, v};
+  res.set(bhttp::field::content_type, metrics_content_type);
+  res.body() = render_metrics(*m) + counts_.render();
   res.prepare_payload();
   return res;
 }

@@ -19,6 +19,7 @@
 
 #include "procman/door/door.hpp"
 #include "procman/http/events.hpp"
+#include "procman/http/metrics.hpp"
 
 namespace procman::http {
 
@@ -40,7 +41,8 @@ struct route {
   bhttp::verb method;
   std::string_view path;
   scope needs;
-  bool has_body; ///< takes a JSON body
+  bool has_body;        ///< takes a JSON body
+  bool at_root = false; ///< the path is not under api_root (/metrics)
 };
 
 /// Every route the server has, for docs/openapi.yaml's test.
@@ -80,6 +82,9 @@ public:
   /// server's tick).
   void refresh_streams();
 
+  /// The answers of the server, counted by the server (GET /metrics).
+  request_counts& counts() { return counts_; }
+
 private:
   /// The token of `r` (id, name, scope, created), for a client that must
   /// know what it may do (the dashboard shows only the buttons it allows).
@@ -87,6 +92,8 @@ private:
   /// GET /processes with its query.
   response list(const request& r,
                 const std::map<std::string, std::string>& query);
+  /// GET /metrics.
+  response metrics(const request& r);
 
   /// The routes under /schedules (`name`: the path's).
   response schedules(const request& r, const route& which,
@@ -99,6 +106,7 @@ private:
   door& door_;
   uint64_t max_body_;
   event_feed feed_;
+  request_counts counts_;
 };
 
 } // namespace procman::http

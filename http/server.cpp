@@ -236,6 +236,7 @@ private:
   }
 
   void read_header(std::chrono::milliseconds within) {
+    route_ = nullptr;
     parser_.emplace();
     parser_->header_limit(sh_.opts.max_header);
     // The body's limit is set once the header is admitted: a body too
@@ -369,6 +370,14 @@ private:
   }
 
   void send(response res) {
+    if (route_ != nullptr) {
+      auto method = bhttp::to_string(route_->method);
+      auto path = std::string{route_->at_root ? "" : api_root}
+                  + std::string{route_->path};
+      sh_.routes.counts().add({method.data(), method.size()}, path,
+                              res.result_int());
+    } else
+      sh_.routes.counts().add("other", "other", res.result_int());
     res_ = std::make_shared<response>(std::move(res));
     tcp_layer().expires_after(sh_.opts.idle_timeout);
     bhttp::async_write(stream_, *res_,

@@ -86,8 +86,11 @@ constexpr size_t output_commit_bytes = size_t{4} << 20;
 /// the status index holds only running and interrupted records and the
 /// log's last key is its last sequence number (`meta` "seq" is written
 /// only when the log is trimmed), which older procman would misread; a
-/// store of schema 1 to 3 is upgraded when it is opened.
-constexpr uint32_t schema_version = 4;
+/// store of schema 1 to 3 is upgraded when it is opened. Schema 5: the
+/// `counters` and `run_times` databases (what /metrics reports), which
+/// every writer must keep up to date, so older procman may not write; a
+/// store of schema 1 to 4 gets them built from its records when opened.
+constexpr uint32_t schema_version = 5;
 
 /// Errors of failed attempts a record keeps (the latest ones).
 constexpr size_t max_attempt_errors = 10;
@@ -288,5 +291,21 @@ constexpr uint32_t http_events_kept = 10'000;
 /// each catch-up read), so that one read does not hold the server's
 /// thread long.
 constexpr uint32_t http_events_batch = 1'000;
+/// The upper bounds of the duration histograms of /metrics (milliseconds;
+/// +Inf implied): from a claim within a millisecond to runs of an hour.
+/// The store keeps each bucket under its bound: a new bound starts a new
+/// bucket (persistence/counters.hpp).
+constexpr uint64_t metrics_ms_buckets[]
+  = {1,    5,    10,    25,    50,    100,    250,    500,    1000,
+     2500, 5000, 10000, 30000, 60000, 300000, 900000, 3600000};
+
+/// The same for commit latencies (microseconds): an fsync of 0.1 ms to 1 s.
+constexpr uint64_t metrics_us_buckets[] = {100,   250,    500,    1000,
+                                           2500,  5000,   10000,  25000,
+                                           50000, 100000, 250000, 1000000};
+
+/// Commit latencies one OS process keeps until its next commit counts
+/// them (a process that stops committing keeps no more).
+constexpr size_t metrics_pending_latencies = 4096;
 
 } // namespace procman::defaults

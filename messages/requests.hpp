@@ -173,6 +173,33 @@ struct runners_request {
   static constexpr bool queues_work = false;
 };
 
+/// What /metrics reports of a store (http/metrics.hpp renders it): its
+/// counters table (persistence/counters.hpp) and what costs one lookup,
+/// read in one transaction at `time`; never a pass over the records.
+struct store_metrics {
+  uint64_t time = 0; ///< unix ms of the read
+  /// The counters table, by name.
+  std::vector<std::string> names;
+  std::vector<uint64_t> values;
+  /// Per priority that has queued records: since when its longest
+  /// waiting one is due (unix ms).
+  std::vector<int32_t> priorities;
+  std::vector<uint64_t> oldest_due;
+  uint64_t records = 0;     ///< records in the store
+  uint64_t delayed = 0;     ///< queued records not yet moved into the queue
+  uint64_t log_entries = 0; ///< entries of the message log kept
+  uint64_t last_seq = 0;    ///< the log's last sequence number
+  uint64_t map_size = 0;    ///< bytes of the LMDB map
+  uint64_t used_bytes = 0;  ///< bytes of the map in use
+  uint32_t runners = 0;     ///< runners serving the store (door_site)
+};
+
+/// The store's metrics. Errors: storage_failure.
+struct metrics_request {
+  using reply = store_metrics;
+  static constexpr bool queues_work = false;
+};
+
 // -- schedules ----------------------------------------------------------------
 
 /// Adds or replaces the recurring schedule `name`; replies with it and its
@@ -335,8 +362,11 @@ struct nodes_request {
   X(tokens_request)                                                            \
   X(token_revoke_request)                                                      \
   X(token_check_request)                                                       \
-  X(queue_request)                                                             \
-  X(nodes_request)
+  PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X)
+
+/// The requests added after the tokens' answers in the type-ID block
+/// (messages/fwd.hpp), so that those keep their ids.
+#define PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X) X(metrics_request) X(queue_request) X(nodes_request)
 
 template <class... Rs>
 struct request_list {};
@@ -438,6 +468,18 @@ typename Inspector::result_type inspect(Inspector& f, log_export_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, runners_request&) {
   return f(caf::meta::type_name("runners_request"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, store_metrics& x) {
+  return f(caf::meta::type_name("store_metrics"), x.time, x.names, x.values,
+           x.priorities, x.oldest_due, x.records, x.delayed, x.log_entries,
+           x.last_seq, x.map_size, x.used_bytes, x.runners);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metrics_request&) {
+  return f(caf::meta::type_name("metrics_request"));
 }
 
 template <class Inspector>

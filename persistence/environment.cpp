@@ -12,6 +12,7 @@
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/failure.hpp"
 #include "procman/persistence/codec.hpp"
+#include "procman/persistence/counters.hpp"
 #include "procman/persistence/queue.hpp"
 #include "procman/persistence/records.hpp"
 #include "procman/persistence/store_directory.hpp"
@@ -62,6 +63,8 @@ void open_databases(const tx& t, handles& db) {
   // opens a store that has it (it names its own databases only), so the
   // schema version stays.
   db.tokens = open_db("tokens");
+  db.counters = open_db("counters");
+  db.run_times = open_db("run_times");
   std::string_view raw;
   if (!get_raw(t.txn, db.meta, key_schema, raw)) {
     MDB_stat st;
@@ -69,6 +72,7 @@ void open_databases(const tx& t, handles& db) {
     if (st.ms_entries != 0)
       t.damaged("meta \"schema\" is missing");
     put_schema(t.txn, db.meta);
+    counters::build(t);
     return;
   }
   if (raw.size() != 4)
@@ -88,6 +92,8 @@ void open_databases(const tx& t, handles& db) {
     queue::upgrade_keys(t);
   if (version < 4)
     records::upgrade_status_index(t);
+  if (version < 5 || !counters::built(t))
+    counters::build(t);
   if (version < defaults::schema_version)
     put_schema(t.txn, db.meta);
 }
@@ -102,8 +108,8 @@ open_environment(const store_options& opts) {
   env->no_sync = opts.no_sync;
   try {
     env->env = lmdb::env::create();
-    // 14 named databases now (open_databases), room for two more.
-    env->env.set_max_dbs(16);
+    // 16 named databases now (open_databases), room for four more.
+    env->env.set_max_dbs(20);
     // 0 = adopt the size recorded in an existing store (which may have
     // grown), or LMDB's default for a new one; raised below.
     lmdb::env_set_mapsize(env->env, 0);

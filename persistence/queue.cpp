@@ -67,6 +67,34 @@ std::optional<std::string> head(const tx& t) {
   return std::nullopt;
 }
 
+std::optional<std::string> head_of(const tx& t, int32_t priority) {
+  auto prefix = codec::queue_key(priority, 0);
+  auto cur = lmdb::cursor::open(t.txn, t.db.queue);
+  lmdb::val k{prefix.data(), prefix.size()};
+  lmdb::val v;
+  if (cur.get(k, v, MDB_SET_RANGE) && k.size() >= 4
+      && std::string_view{k.data(), 4} == std::string_view{prefix}.substr(0, 4))
+    return std::string{v.data(), v.size()};
+  return std::nullopt;
+}
+
+std::optional<std::pair<uint64_t, int32_t>> first_delayed_entry(const tx& t) {
+  auto cur = lmdb::cursor::open(t.txn, t.db.delayed);
+  lmdb::val k;
+  lmdb::val v;
+  if (!cur.get(k, v, MDB_FIRST) || k.size() != 20)
+    return std::nullopt;
+  auto inverted = codec::get_u32_be(k.data() + 8);
+  auto priority = static_cast<int32_t>(~inverted ^ 0x80000000u);
+  return std::pair{codec::get_u64_be(k.data()), priority};
+}
+
+uint64_t delayed_size(const tx& t) {
+  MDB_stat st;
+  lmdb::dbi_stat(t.txn, t.db.delayed, &st);
+  return st.ms_entries;
+}
+
 uint64_t next_position(const tx& t) {
   return next_counter(t, key_qseq);
 }

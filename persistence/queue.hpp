@@ -44,6 +44,16 @@ uint64_t first_delayed(const tx& t);
 /// The pid at the queue's head.
 std::optional<std::string> head(const tx& t);
 
+/// The pid at the head of priority `priority`'s part of the queue.
+std::optional<std::string> head_of(const tx& t, int32_t priority);
+
+/// The first delayed process (the earliest not_before): its not_before
+/// and priority.
+std::optional<std::pair<uint64_t, int32_t>> first_delayed_entry(const tx& t);
+
+/// How many processes wait in the delayed table.
+uint64_t delayed_size(const tx& t);
+
 /// The next queue number (a record entering the queue goes behind all).
 uint64_t next_position(const tx& t);
 

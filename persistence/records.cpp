@@ -8,6 +8,7 @@
 #include "procman/lifecycle/machine.hpp"
 #include "procman/messages/failure.hpp"
 #include "procman/persistence/codec.hpp"
+#include "procman/persistence/counters.hpp"
 #include "procman/persistence/keys.hpp"
 #include "procman/persistence/output.hpp"
 #include "procman/persistence/queue.hpp"
@@ -95,6 +96,7 @@ void save(const tx& t, const process_record* old, const process_record& rec,
     throw store_failure{
       make_failure(errc::storage_failure, "cannot encode " + rec.pid)};
   put_raw(t.txn, t.db.processes, rec.pid, {buf.data(), buf.size()});
+  counters::saved(t, old, rec);
   if (old == nullptr || old->status != rec.status) {
     if (old != nullptr && indexed(old->status))
       del_raw(t.txn, t.db.status, status_key(*old));
@@ -120,6 +122,7 @@ void save(const tx& t, const process_record* old, const process_record& rec,
 
 void remove(const tx& t, const process_record& rec) {
   del_raw(t.txn, t.db.processes, rec.pid);
+  counters::removed(t, rec);
   if (indexed(rec.status))
     del_raw(t.txn, t.db.status, status_key(rec));
   if (queue::waits(rec))

@@ -17,6 +17,7 @@
 #include "procman/messages/json.hpp"
 #include "procman/messages/spec_check.hpp"
 #include "procman/messages/time.hpp"
+#include "procman/persistence/counters.hpp"
 #include "procman/persistence/log.hpp"
 #include "procman/persistence/output.hpp"
 #include "procman/persistence/pids.hpp"
@@ -377,6 +378,41 @@ outcome<store_stats> store::stats() {
     out.queued = tables::queue::size(x);
     out.last_seq = tables::log::last_seq(x);
     out.first_seq = tables::log::first_seq(x);
+    impl_->db.sizes(out.map_size, out.used_bytes);
+    return out;
+  });
+}
+
+outcome<store_metrics> store::metrics() {
+  auto now = impl_->now();
+  return impl_->read([this, now](const tx& x) {
+    store_metrics out;
+    out.time = now;
+    std::vector<int32_t> queued;
+    for (auto& [name, value] : tables::counters::all(x)) {
+      if (value > 0 && name.rfind("queued:", 0) == 0)
+        queued.push_back(std::stoi(name.substr(7)));
+      out.names.push_back(name);
+      out.values.push_back(value);
+    }
+    // The longest waiting of a priority is its queue head, or the first
+    // delayed process when that is due and not yet moved into the queue.
+    auto delayed = tables::queue::first_delayed_entry(x);
+    for (auto p : queued) {
+      uint64_t due = now;
+      if (auto pid = tables::queue::head_of(x, p))
+        if (auto rec = tables::records::load(x, *pid))
+          due = std::max(rec->updated_at, rec->not_before);
+      if (delayed && delayed->second == p && delayed->first <= now)
+        due = std::min(due, delayed->first);
+      out.priorities.push_back(p);
+      out.oldest_due.push_back(due);
+    }
+    out.records = tables::records::count(x);
+    out.delayed = tables::queue::delayed_size(x);
+    out.last_seq = tables::log::last_seq(x);
+    auto first = tables::log::first_seq(x);
+    out.log_entries = first == 0 ? 0 : out.last_seq - first + 1;
     impl_->db.sizes(out.map_size, out.used_bytes);
     return out;
   });

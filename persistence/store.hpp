@@ -274,6 +274,11 @@ public:
 
   outcome<store_stats> stats();
 
+  /// What /metrics reports of the store (`runners` left 0): the counters
+  /// table and a few lookups, in one read transaction; O(priorities queued
+  /// * log n), never a pass over the records.
+  outcome<store_metrics> metrics();
+
   const std::string& dir() const;
   uint64_t now() const;
 

@@ -1,10 +1,12 @@
 #include "procman/persistence/transaction.hpp"
 
+#include <chrono>
 #include <mutex>
 #include <system_error>
 
 #include "procman/messages/failure.hpp"
 #include "procman/persistence/codec.hpp"
+#include "procman/persistence/counters.hpp"
 #include "procman/persistence/environment.hpp"
 
 namespace procman::tables {
@@ -75,9 +77,14 @@ void environment::transact(bool write, bool sync, const std::string& dir,
           lmdb::txn::begin(env, nullptr, write ? 0u : unsigned{MDB_RDONLY})};
         body(tx{txn.handle(), db, dir});
         if (write) {
+          auto begin = std::chrono::steady_clock::now();
           txn.commit();
           if (sync)
             lmdb::env_sync(env, true);
+          auto took = std::chrono::steady_clock::now() - begin;
+          counters::note_commit_latency(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(took)
+              .count()));
         }
         return;
       } catch (const lmdb::error& e) {
@@ -122,7 +129,12 @@ failure database::read(const std::function<void(const tx&)>& body) {
 }
 
 failure database::write(const std::function<void(const tx&)>& body) {
-  return guarded(true, body);
+  auto latencies = counters::take_commit_latencies();
+  return guarded(true, [&](const tx& t) {
+    counters::discard();
+    body(t);
+    counters::commit_noted(t, latencies);
+  });
 }
 
 failure database::guarded(bool write,

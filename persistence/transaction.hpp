@@ -54,6 +54,10 @@ struct handles {
   MDB_dbi request_times = 0;
   /// The API tokens (tokens.hpp).
   MDB_dbi tokens = 0;
+  /// What /metrics reports, and where running records' times are
+  /// measured from (counters.hpp).
+  MDB_dbi counters = 0;
+  MDB_dbi run_times = 0;
 };
 
 /// One transaction as the table units see it.
@@ -115,6 +119,8 @@ public:
 
   /// Runs `body` in a write transaction and commits it (durably unless the
   /// options say no_sync). Runs `body` again when the map had to grow.
+  /// Counts the commit, with the latencies of this process's commits
+  /// before it (counters.hpp).
   failure write(const std::function<void(const tx&)>& body);
 
   /// The environment's map size and the bytes its pages use.

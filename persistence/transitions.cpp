@@ -5,6 +5,7 @@
 #include "procman/lifecycle/schedules.hpp"
 #include "procman/lifecycle/timeouts.hpp"
 #include "procman/messages/failure.hpp"
+#include "procman/persistence/counters.hpp"
 #include "procman/persistence/keys.hpp"
 #include "procman/persistence/log.hpp"
 #include "procman/persistence/queue.hpp"
@@ -96,6 +97,7 @@ outcome<process_record> apply_step(const tx& x, transition& t, uint64_t now,
       rec->queue_seq = queue::next_position(x);
     records::save(x, before, *rec, now);
   }
+  counters::applied(x, t, before, *rec, now);
   log::append(x, t, *rec, now);
   ring = ring || wakes_runner(before, *rec);
   return rec;

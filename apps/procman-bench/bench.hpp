@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,14 @@
 namespace procman::bench {
 
 namespace json = boost::json;
+
+/// The value of `x`; throws std::runtime_error naming `what` otherwise.
+template <class T>
+T get_or_throw(outcome<T> x, const std::string& what) {
+  if (!x)
+    throw std::runtime_error(what + ": " + render(x.error()));
+  return std::move(*x);
+}
 
 /// A store directory through the front door's local backend, and the
 /// store itself for what only a benchmark reads (stats, the log).
@@ -60,6 +69,7 @@ public:
   outcome<schedule_record> remove_schedule(const std::string& name) {
     return door_.call(schedule_remove_request{name});
   }
+  outcome<store_metrics> metrics() { return door_.call(metrics_request{}); }
   procman::store& db() { return *db_; }
 
 private:
@@ -272,6 +282,7 @@ void run_http(const options& o, report& r);
 /// Fills `dir` (removed first) with `n` queued trivial processes, 10,000
 /// per commit, without fsync; returns the enqueues per second.
 double build_store(const std::string& dir, uint64_t n);
+void run_metrics(const options& o, report& r); // metrics.cpp
 
 // -- child modes (main.cpp dispatches) ----------------------------------------
 

@@ -53,8 +53,8 @@ options:
   --small N         queued processes in the small store (default 10000)
   --timeouts N      timed-out processes (default 5)
   --only LIST       comma-separated sections: raw, engine, latency, status,
-                    timeout, store, rss, replay, nodes, waits, http (needs
-                    wrk and nginx: Debian's wrk and nginx-light)
+                    timeout, store, rss, replay, nodes, waits, metrics, http
+                    (http needs wrk and nginx: Debian's wrk and nginx-light)
   --bin DIR         where procman, procman-runner and procman-exec are
                     (default: beside this program)
   --work DIR        scratch directory (default: $TMPDIR or /tmp, a fresh
@@ -260,7 +260,8 @@ int main(int argc, char** argv) {
     for (auto& s : o.only)
       if (s != "raw" && s != "engine" && s != "latency" && s != "status"
           && s != "timeout" && s != "store" && s != "rss" && s != "replay"
-          && s != "nodes" && s != "waits" && s != "http")
+          && s != "nodes" && s != "waits" && s != "http"
+          && s != "metrics")
         throw cli::usage_error("unknown section \"" + s + "\" in --only");
     o.self = self_path();
     o.bin_dir = a.get("bin", fs::path(o.self).parent_path().string());
@@ -341,6 +342,7 @@ int main(int argc, char** argv) {
   run("nodes", run_nodes);
   run("waits", run_waits);
   run("http", run_http);
+  run("metrics", run_metrics);
   floor("end");
   r.machine["loadavg_end"] = load_average();
   r.machine["io_pressure_end"] = io_pressure();

@@ -49,6 +49,12 @@ namespace procman::bench {
 
 namespace fs = std::filesystem;
 
+/// bench.hpp's get_or_throw for what an actor answers.
+template <class T>
+T get_or_throw(caf::expected<T> x, const std::string& what) {
+  return get_or_throw(to_outcome(std::move(x)), what);
+}
+
 namespace {
 
 process_spec parse_or_throw(const std::string& text) {
@@ -56,18 +62,6 @@ process_spec parse_or_throw(const std::string& text) {
   if (!spec)
     throw std::runtime_error("bad spec: " + spec.error().context);
   return std::move(*spec);
-}
-
-template <class T>
-T get_or_throw(outcome<T> x, const std::string& what) {
-  if (!x)
-    throw std::runtime_error(what + ": " + render(x.error()));
-  return std::move(*x);
-}
-
-template <class T>
-T get_or_throw(caf::expected<T> x, const std::string& what) {
-  return get_or_throw(to_outcome(std::move(x)), what);
 }
 
 /// CPU seconds (user + system) an OS process has used so far; with

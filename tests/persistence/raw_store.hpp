@@ -15,7 +15,7 @@ class raw_store {
 public:
   explicit raw_store(const std::string& dir) {
     BOOST_REQUIRE(mdb_env_create(&env_) == 0);
-    mdb_env_set_maxdbs(env_, 16);
+    mdb_env_set_maxdbs(env_, 20);
     BOOST_REQUIRE(mdb_env_open(env_, dir.c_str(), 0, 0600) == 0);
     BOOST_REQUIRE(mdb_txn_begin(env_, nullptr, 0, &txn_) == 0);
   }
@@ -55,6 +55,9 @@ public:
     mdb_cursor_close(cur);
     return out;
   }
+
+  /// Removes every key of `db`.
+  void clear(const char* db) { BOOST_REQUIRE(mdb_drop(txn_, dbi(db), 0) == 0); }
 
   void commit() {
     BOOST_REQUIRE(mdb_txn_commit(txn_) == 0);
