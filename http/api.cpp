@@ -821,6 +821,10 @@ response api::logs(const request& r, const std::string& pid,
   for (auto& c : log->chunks)
     if (!*only || c.stream == **only)
       res.body() += c.data;
+  res.prepare_payload();
+  return res;
+}
+
 response api::metrics(const request& r) {
   auto v = r.version();
   auto target = std::string_view{r.target().data(), r.target().size()};

@@ -115,7 +115,8 @@ PROCMAN_ADD_TYPE((std::vector<procman::token_record>) )
 
 // The requests since, and their answers.
 #undef PROCMAN_DOOR_REQUESTS_SINCE_TOKENS
-#define PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X) X(metrics_request) X(queue_request) X(nodes_request)
+#define PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X)                                  \
+  X(metrics_request) X(queue_request) X(nodes_request)
 PROCMAN_ADD_TYPE((procman::store_metrics))
 PROCMAN_ADD_TYPE((procman::queue_stats))
 PROCMAN_ADD_TYPE((procman::nodes_info))

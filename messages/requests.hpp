@@ -366,7 +366,8 @@ struct nodes_request {
 
 /// The requests added after the tokens' answers in the type-ID block
 /// (messages/fwd.hpp), so that those keep their ids.
-#define PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X) X(metrics_request) X(queue_request) X(nodes_request)
+#define PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X)                                  \
+  X(metrics_request) X(queue_request) X(nodes_request)
 
 template <class... Rs>
 struct request_list {};

@@ -260,8 +260,7 @@ int main(int argc, char** argv) {
     for (auto& s : o.only)
       if (s != "raw" && s != "engine" && s != "latency" && s != "status"
           && s != "timeout" && s != "store" && s != "rss" && s != "replay"
-          && s != "nodes" && s != "waits" && s != "http"
-          && s != "metrics")
+          && s != "nodes" && s != "waits" && s != "http" && s != "metrics")
         throw cli::usage_error("unknown section \"" + s + "\" in --only");
     o.self = self_path();
     o.bin_dir = a.get("bin", fs::path(o.self).parent_path().string());
