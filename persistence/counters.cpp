@@ -255,6 +255,14 @@ std::vector<uint64_t> take_commit_latencies() {
 }
 
 void commit_noted(const tx& t, const std::vector<uint64_t>& latencies) {
+  if (pending.empty()) {
+    // Nothing applied (a refusal alone, a token, a setting): write
+    // nothing more, so that such a transaction still commits when
+    // nothing can be written, and keep the latencies for the next.
+    for (auto us : latencies)
+      note_commit_latency(us);
+    return;
+  }
   add(t, "total:commits", 1);
   for (auto us : latencies)
     observe(t, "hist:commit", defaults::metrics_us_buckets, us);

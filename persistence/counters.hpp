@@ -91,8 +91,9 @@ std::vector<std::pair<std::string, uint64_t>> all(const tx& t);
 /// with its next commit (a commit cannot count its own).
 void note_commit_latency(uint64_t us);
 
-/// Counts the noted latencies and one commit, and flushes; the end of each
-/// write transaction's body (transaction.cpp).
+/// Counts the noted latencies and one commit, and flushes, when the
+/// transaction applied a transition; the end of each write transaction's
+/// body (transaction.cpp).
 void commit_noted(const tx& t, const std::vector<uint64_t>& latencies);
 
 /// Takes the latencies noted so far.
