@@ -570,6 +570,7 @@ response api::answer(const request& r, const route& which) {
   if (path.substr(0, 10) == "/schedules")
     return schedules(r, which, pid);
   if (path != "/processes/{pid}/cancel" && path != "/processes/{pid}/retry"
+      && path != "/processes/{pid}/hold" && path != "/processes/{pid}/release"
       && path != "/processes/{pid}/proceed")
     return problem(v, status::internal_server_error, "invalid_argument",
                    "no answer for " + std::string{path}); // a stream
