@@ -19,6 +19,7 @@
 
 #include "engine/cli_fixture.hpp"
 #include "fixtures/background.hpp"
+#include "http/web_fixture.hpp"
 
 using namespace procman;
 using namespace procman::test;
@@ -72,16 +73,7 @@ struct metrics_fixture : cli_fixture {
       std::vector<std::string>{bin("procman"), "--store", store, "web",
                                "--http", "127.0.0.1:0"},
       tmp.str() + "/web" + std::to_string(++serves) + ".log");
-    BOOST_REQUIRE(eventually([&] {
-      auto text = web->log();
-      auto at = text.find("http://127.0.0.1:");
-      auto end = text.find("/api/v1\n");
-      if (at == std::string::npos || end == std::string::npos)
-        return false;
-      port = static_cast<uint16_t>(
-        std::stoul(text.substr(at + 17, end - at - 17)));
-      return true;
-    }));
+    port = web_port(*web);
   }
 
   void stop() {
@@ -159,7 +151,7 @@ struct metrics_fixture : cli_fixture {
   }
 };
 
-const std::string pause_spec
+const std::string lone_pause_spec
   = R"({"steps": {"ask": {"class": "procman.pause", "args": {}}},
         "timeout": 60})";
 
@@ -180,8 +172,8 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool_and_count_what_procman_list_shows) {
     start(shell_spec("echo ok"));
   for (int i = 0; i < 3; ++i)
     start(shell_spec("exit 3"));
-  auto paused = start(pause_spec);
-  start(pause_spec);
+  auto paused = start(lone_pause_spec);
+  start(lone_pause_spec);
   BOOST_REQUIRE(runner().exit_code == 0);
   BOOST_REQUIRE(settled());
   BOOST_REQUIRE(procman({"cancel", paused}).exit_code == 0);

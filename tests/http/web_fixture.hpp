@@ -45,6 +45,23 @@ struct reply {
 };
 
 /// A store with `procman web` serving it, and tokens of each scope.
+/// The port a `procman web` (or runner with --http) printed once it
+/// listens on loopback.
+inline uint16_t web_port(background& web) {
+  uint16_t port = 0;
+  BOOST_REQUIRE(eventually([&] {
+    auto text = web.log();
+    auto at = text.find("http://127.0.0.1:");
+    auto end = text.find("/api/v1\n");
+    if (at == std::string::npos || end == std::string::npos)
+      return false;
+    port
+      = static_cast<uint16_t>(std::stoul(text.substr(at + 17, end - at - 17)));
+    return true;
+  }));
+  return port;
+}
+
 struct web_fixture : cli_fixture {
   std::unique_ptr<background> node;
   std::unique_ptr<background> web;
@@ -81,16 +98,7 @@ struct web_fixture : cli_fixture {
     web.reset();
     auto log = tmp.str() + "/web" + std::to_string(++webs) + ".log";
     web = std::make_unique<background>(web_args, log);
-    BOOST_REQUIRE(eventually([&] {
-      auto text = web->log();
-      auto at = text.find("http://127.0.0.1:");
-      auto end = text.find("/api/v1\n");
-      if (at == std::string::npos || end == std::string::npos)
-        return false;
-      port = static_cast<uint16_t>(
-        std::stoul(text.substr(at + 17, end - at - 17)));
-      return true;
-    }));
+    port = web_port(*web);
   }
 
   std::string token(const std::string& scope,
