@@ -106,6 +106,11 @@ public:
       1, static_cast<uint32_t>(live_runners(self_->state.db->dir())));
   }
 
+  void runtime(store_metrics& m) override {
+    if (self_->state.runtime)
+      self_->state.runtime(m);
+  }
+
 private:
   self_ptr self_;
 };
@@ -144,11 +149,6 @@ auto serve(self_ptr self) {
   };
 }
 
-template <class... Rs>
-auto serve_all(self_ptr self, request_list<Rs...>) {
-  return std::make_tuple(serve<Rs>(self)...);
-}
-
 /// Parks `t` for the next commit, which `answer` then reports.
 void park(self_ptr self, transition t,
           std::function<void(outcome<process_record>)> answer) {
@@ -159,6 +159,31 @@ void park(self_ptr self, transition t,
     st.flush_scheduled = true;
     self->send(self, atom::flush_v);
   }
+}
+
+/// A start parks its transition instead: the starts that arrive before the
+/// next flush (a front door's concurrent calls) share its commit, and each
+/// is answered once that commit is durable.
+template <>
+auto serve<start_request>(self_ptr self) {
+  return [self](start_request& r) -> caf::result<std::string> {
+    auto t = start_transition(r);
+    if (!t)
+      return to_error(t.error());
+    auto rp = self->make_response_promise<std::string>();
+    park(self, std::move(*t), [rp](outcome<process_record> res) mutable {
+      if (res)
+        rp.deliver(std::move(res->pid));
+      else
+        rp.deliver(to_error(res.error()));
+    });
+    return rp;
+  };
+}
+
+template <class... Rs>
+auto serve_all(self_ptr self, request_list<Rs...>) {
+  return std::make_tuple(serve<Rs>(self)...);
 }
 
 /// Carries out the parked requests again after a flush.
@@ -313,8 +338,9 @@ uint32_t recover_lost_processes(procman::store& db,
 store_actor::behavior_type
 store_service(store_actor::stateful_pointer<store_state> self,
               std::shared_ptr<procman::store> db, std::string runner_id,
-              commit_failure_policy policy) {
+              commit_failure_policy policy, store_runtime runtime) {
   self->state.db = std::move(db);
+  self->state.runtime = std::move(runtime);
   self->state.runner_id = std::move(runner_id);
   self->state.policy = std::move(policy);
   self->set_down_handler([self](const caf::down_msg& dm) {

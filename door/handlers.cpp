@@ -49,12 +49,16 @@ outcome<process_record> apply(door_site& s, const outcome<transition>& t) {
 
 } // namespace
 
-outcome<std::string> handle(door_site& s, const start_request& r) {
+outcome<transition> start_transition(const start_request& r) {
   // The pid is chosen before the store sees the request, so that a key's
   // holder (another pid) shows in the reply.
   auto t = front_door::start(r.spec, r.pid.empty() ? store::make_pid() : r.pid,
                              "client", &front_door::builtin_steps());
-  auto rec = apply(s, under_key(std::move(t), r.key));
+  return under_key(std::move(t), r.key);
+}
+
+outcome<std::string> handle(door_site& s, const start_request& r) {
+  auto rec = apply(s, start_transition(r));
   if (!rec)
     return rec.error();
   return std::move(rec->pid);
@@ -345,6 +349,7 @@ outcome<store_metrics> handle(door_site& s, const metrics_request&) {
   if (!m)
     return m.error();
   m->runners = s.runners();
+  s.runtime(*m);
   return m;
 }
 

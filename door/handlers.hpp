@@ -39,6 +39,12 @@ public:
 
   /// How many runners serve the store.
   virtual uint32_t runners() = 0;
+
+  /// Adds what the runner answering knows to `m` (its slots); nothing
+  /// where no runner answers.
+  virtual void runtime(store_metrics&) {
+    // nop
+  }
 };
 
 /// A site on a store opened in this OS process with no runner of its own
@@ -56,6 +62,10 @@ public:
 private:
   procman::store& db_;
 };
+
+/// The transition a start enqueues (a store actor parks it, so that the
+/// starts of a moment share a commit); the handler applies it.
+outcome<transition> start_transition(const start_request& r);
 
 /// The handler of each request (what it does and answers:
 /// messages/requests.hpp): `outcome<R::reply> handle(door_site&,

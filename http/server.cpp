@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -88,6 +89,10 @@ struct shared {
   /// io_context).
   asio::steady_timer* ticker = nullptr;
   bool ticking = false;
+  /// Where changes are answered (defaults::http_write_threads): a front
+  /// door call that commits waits there, with the others of the moment,
+  /// while the I/O thread serves the reads.
+  asio::thread_pool* writers = nullptr;
 };
 
 /// Reads what is new once for all /events streams, then lets each write
@@ -352,6 +357,21 @@ private:
     }
     if (s)
       return start_stream(std::move(s), req.version());
+    if (route_->method == bhttp::verb::get || sh_.writers == nullptr) {
+      auto res = answer();
+      return send(std::move(res));
+    }
+    // The session waits: nothing reads or writes its stream until `send`.
+    asio::post(*sh_.writers, [self = shared_from_this()] {
+      auto res = std::make_shared<response>(self->answer());
+      asio::post(self->stream_.get_executor(),
+                 [self, res] { self->send(std::move(*res)); });
+    });
+  }
+
+  /// The answer to the request read (on the I/O thread, or a writer's).
+  response answer() {
+    auto& req = parser_->get();
     response res;
     try {
       res = sh_.routes.answer(req, *route_);
@@ -360,7 +380,7 @@ private:
                     "storage_failure", e.what());
     }
     res.keep_alive(req.keep_alive());
-    send(std::move(res));
+    return res;
   }
 
   /// Answers, then closes: the rest of the request is not read.
@@ -490,12 +510,20 @@ struct server::impl {
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   asio::steady_timer ticker{io};
+  // After the io_context: a writer's answer is posted to it.
+  asio::thread_pool writers{defaults::http_write_threads};
 
   impl(door& d, server_options opts) : sh{api{d, opts.max_body}, opts} {
     sh.ticker = &ticker;
+    sh.writers = &writers;
   }
 
   ~impl() {
+    // Changes not begun are dropped (their clients see the connection
+    // close, and may repeat them with their Idempotency-Key); those under
+    // way end first, their answers left to the io_context.
+    writers.stop();
+    writers.join();
     // The streams' sessions go with the io_context, before `sh`.
     sh.streams.clear();
   }

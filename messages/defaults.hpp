@@ -265,6 +265,10 @@ constexpr uint32_t http_idle_timeout_ms = 60'000;
 /// Connections served at once; more are closed at accept, so that no
 /// number of clients exhausts the server's descriptors.
 constexpr uint32_t http_max_connections = 256;
+/// Threads that carry out the HTTP server's changes (POST, DELETE) off its
+/// I/O thread: so many starts at once share one commit, and a cancel that
+/// waits for its runner holds one of them, not the server.
+constexpr uint32_t http_write_threads = 64;
 
 /// How often the server reads what is new for its server-sent event
 /// streams (one read of the message log for every /events subscriber

@@ -18,6 +18,7 @@
 #include "procman/messages/spec_check.hpp"
 #include "procman/messages/time.hpp"
 #include "procman/persistence/counters.hpp"
+#include "procman/persistence/group_commit.hpp"
 #include "procman/persistence/log.hpp"
 #include "procman/persistence/output.hpp"
 #include "procman/persistence/pids.hpp"
@@ -38,6 +39,8 @@ using tables::tx;
 struct store::impl {
   store_options opts;
   tables::database db;
+  /// Single applies from several threads share commits.
+  group_commit group;
 
   uint64_t now() const { return opts.clock ? opts.clock() : now_ms(); }
 
@@ -81,8 +84,9 @@ outcome<std::unique_ptr<store>> store::open(store_options opts) {
 // -- store: transitions -------------------------------------------------------
 
 outcome<process_record> store::apply(const transition& t) {
-  auto results = apply(std::vector<transition>{t});
-  return std::move(results.front());
+  return impl_->group.apply(t, [this](const std::vector<transition>& ts) {
+    return commit(ts, {}).results;
+  });
 }
 
 std::vector<outcome<process_record>>

@@ -136,7 +136,8 @@ public:
   store& operator=(const store&) = delete;
 
   /// Applies one transition in one durable commit; returns the record after
-  /// it (for purge: the removed record).
+  /// it (for purge: the removed record). Called from several threads at
+  /// once, the transitions share commits (group_commit.hpp).
   outcome<process_record> apply(const transition& t);
 
   /// Applies several transitions in one commit, in order. A refused one gets

@@ -224,6 +224,48 @@ BOOST_AUTO_TEST_CASE(an_idempotency_key_starts_once) {
   BOOST_TEST(std::count(listed.out.begin(), listed.out.end(), '\n') == 1);
 }
 
+BOOST_AUTO_TEST_CASE(concurrent_starts_are_each_answered_once) {
+  // 24 POSTs at once, each with a key of its own, and 12 with one key
+  // between them: the server carries them out together (they share
+  // commits); each gets its own process, and the shared key one process.
+  web_fixture f;
+  std::vector<std::string> args{"posts", std::to_string(f.port),
+                                f.operate_token, pause_spec};
+  for (int i = 0; i < 24; ++i)
+    args.push_back("own-" + std::to_string(i));
+  for (int i = 0; i < 12; ++i)
+    args.push_back("shared");
+  args.insert(args.begin(), {"python3", source_path("tests/http/client.py")});
+  auto res = run_command(args, {}, 120);
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "client.py: " + res.err);
+  auto answers = json::parse(res.out).as_array();
+  BOOST_REQUIRE_EQUAL(answers.size(), 36u);
+  std::set<std::string> own;
+  std::set<std::string> shared;
+  int created = 0;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    auto& a = answers[i].as_object();
+    auto status = a.at("status").as_int64();
+    auto pid = std::string{a.at("pid").as_string()};
+    BOOST_TEST_REQUIRE((status == 201 || status == 200), "answer " << i);
+    if (i < 24) {
+      BOOST_TEST(status == 201);
+      own.insert(pid);
+    } else {
+      shared.insert(pid);
+      created += status == 201 ? 1 : 0;
+    }
+  }
+  BOOST_TEST(own.size() == 24u);
+  BOOST_TEST(shared.size() == 1u);
+  BOOST_TEST(created == 1);
+  BOOST_TEST(own.count(*shared.begin()) == 0u);
+  auto listed = f.procman({"list"});
+  BOOST_TEST(std::count(listed.out.begin(), listed.out.end(), '\n') == 25);
+  for (auto& pid : own)
+    BOOST_TEST(listed.out.find(pid) != std::string::npos, pid);
+}
+
 BOOST_AUTO_TEST_CASE(hold_and_release) {
   web_fixture f; // no runner: the process stays queued
   auto started = f.send(bhttp::verb::post, at("/processes"), f.operate_token,

@@ -16,6 +16,11 @@ and sockets, sharing no code with the server.
       on stderr once every header is in; prints a list of N objects
       {"status", "ids"} (the ids of the `transition` events, in the order
       received).
+  client.py posts PORT TOKEN BODY KEY...
+      POST /api/v1/processes with BODY once per KEY, all at once (a thread
+      and a connection each, released together), KEY as the
+      Idempotency-Key ("-": none); prints a list of {"status", "pid"} in
+      the order of the keys.
 """
 
 import http.client
@@ -23,6 +28,7 @@ import json
 import selectors
 import socket
 import sys
+import threading
 import time
 
 
@@ -159,6 +165,34 @@ def many(port, target, token, n, until, seconds):
                       for st in streams]))
 
 
+def posts(port, token, body, *keys):
+    out = [None] * len(keys)
+    conns = [http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)
+             for _ in keys]
+    for c in conns:
+        c.connect()
+    go = threading.Barrier(len(keys))
+
+    def post(i):
+        h = headers_of(token, [] if keys[i] == "-"
+                       else ["Idempotency-Key:" + keys[i]])
+        h["Content-Type"] = "application/json"
+        go.wait()
+        conns[i].request("POST", "/api/v1/processes", body=body, headers=h)
+        r = conns[i].getresponse()
+        doc = json.loads(r.read().decode() or "null")
+        out[i] = {"status": r.status,
+                  "pid": doc.get("pid", "") if isinstance(doc, dict) else ""}
+
+    threads = [threading.Thread(target=post, args=(i,))
+               for i in range(len(keys))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
-    {"request": request, "events": events,
-     "many": many}[sys.argv[1]](*sys.argv[2:])
+    {"request": request, "events": events, "many": many,
+     "posts": posts}[sys.argv[1]](*sys.argv[2:])

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <set>
+#include <sstream>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
@@ -62,6 +64,10 @@ struct runner_fixture : cli_fixture {
 const std::string set_spec
   = R"({"steps": {"a": {"class": "procman.set", "args": {"x": 1}}}})";
 
+const std::string pause_spec
+  = R"({"steps": {"ask": {"class": "procman.pause", "args": {}}},
+        "timeout": 60})";
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(http_runner)
@@ -103,6 +109,69 @@ BOOST_AUTO_TEST_CASE(a_runner_runs_what_post_starts_and_stops_on_sigterm) {
   boost::system::error_code ec;
   s.connect({asio::ip::make_address("127.0.0.1"), port_of(base)}, ec);
   BOOST_TEST((ec == asio::error::connection_refused), ec.message());
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_starts_share_the_runners_commits_and_all_run) {
+  // Through the runner's store actor, which parks each start with its own
+  // transitions until the next flush: 16 starts at once, each with a key
+  // of its own, and 8 with one key between them; each is answered once,
+  // the shared key makes one process, and every process runs once. (They
+  // pause: a key is held while its process may still run, so one that
+  // finished at once would let a late start with its key begin another.)
+  runner_fixture f;
+  auto operate = f.token("operate");
+  auto runner = f.background_runner(
+    {"--wait", "--parallel", "2", "--http", "127.0.0.1:0"});
+  auto base = served_at(*runner);
+  std::vector<std::string> args{"python3", source_path("tests/http/client.py"),
+                                "posts",   std::to_string(port_of(base)),
+                                operate,   pause_spec};
+  for (int i = 0; i < 16; ++i)
+    args.push_back("own-" + std::to_string(i));
+  for (int i = 0; i < 8; ++i)
+    args.push_back("shared");
+  auto res = run_command(args, {}, 120);
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "client.py: " + res.err);
+  auto answers = boost::json::parse(res.out).as_array();
+  BOOST_REQUIRE_EQUAL(answers.size(), 24u);
+  std::set<std::string> own, shared;
+  int created = 0;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    auto& a = answers[i].as_object();
+    auto status = a.at("status").as_int64();
+    auto pid = std::string{a.at("pid").as_string()};
+    if (i < 16) {
+      BOOST_TEST(status == 201, "answer " << i);
+      own.insert(pid);
+    } else {
+      BOOST_TEST((status == 201 || status == 200), "answer " << i);
+      created += status == 201 ? 1 : 0;
+      shared.insert(pid);
+    }
+  }
+  BOOST_TEST(own.size() == 16u);
+  BOOST_TEST(shared.size() == 1u);
+  BOOST_TEST(created == 1);
+  std::set<std::string> all = own;
+  all.insert(shared.begin(), shared.end());
+  for (auto& pid : all)
+    BOOST_TEST(f.await_status(pid, "interrupted", 60), pid);
+  BOOST_TEST(f.processes() == 17u);
+  // Each ran once: one claim apiece in the log.
+  auto log = f.procman({"log", "export"});
+  BOOST_REQUIRE(log.exit_code == 0);
+  for (auto& pid : all) {
+    size_t claims = 0;
+    std::istringstream in{log.out};
+    for (std::string line; std::getline(in, line);)
+      if (line.find("\"event\":\"claim\"") != std::string::npos
+          && line.find(pid) != std::string::npos)
+        ++claims;
+    BOOST_TEST(claims == 1u, pid);
+  }
+  runner->signal(SIGTERM);
+  BOOST_REQUIRE_MESSAGE(runner->wait(60), runner->report());
+  BOOST_TEST(runner->exit_code() == 0, runner->log());
 }
 
 BOOST_AUTO_TEST_CASE(a_store_node_serves_https_beyond_loopback) {
