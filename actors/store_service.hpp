@@ -28,9 +28,15 @@ struct commit_failure_policy {
   std::function<void(const failure&, std::chrono::milliseconds)> gave_up;
 };
 
+/// Fills in what the runner knows and the store does not (its slots, busy
+/// slots, fork server restarts) in a metrics answer; called in the store
+/// actor. Empty: nothing (a replay).
+using store_runtime = std::function<void(store_metrics&)>;
+
 struct store_state {
   static inline const char* name = "store";
   std::shared_ptr<procman::store> db;
+  store_runtime runtime;
   /// Transitions waiting for the next commit, with what answers each (a
   /// promise of its own, or a share of a batch's).
   std::vector<transition> pending;
@@ -89,6 +95,6 @@ uint32_t recover_lost_processes(procman::store& db,
 store_actor::behavior_type
 store_service(store_actor::stateful_pointer<store_state> self,
               std::shared_ptr<procman::store> db, std::string runner_id,
-              commit_failure_policy policy);
+              commit_failure_policy policy, store_runtime runtime);
 
 } // namespace procman

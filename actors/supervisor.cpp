@@ -274,6 +274,12 @@ void supervisor_state::start(
                          caf::actor_cast<supervisor_actor>(self), cfg);
   self->monitor(hdl);
   active.emplace(std::move(pid), hdl);
+  publish_busy();
+}
+
+void supervisor_state::publish_busy() {
+  if (opts.busy)
+    opts.busy->store(static_cast<uint32_t>(active.size() + next_runs.size()));
 }
 
 void supervisor_state::release(
@@ -281,6 +287,7 @@ void supervisor_state::release(
   const std::string& pid) {
   active.erase(pid);
   finishing.erase(pid);
+  publish_busy();
   if (auto i = next_runs.find(pid); i != next_runs.end()) {
     auto rec = std::move(i->second);
     next_runs.erase(i);
@@ -381,6 +388,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         return;
       st.finishing.emplace(pid, std::move(i->second));
       st.active.erase(i);
+      st.publish_busy();
       st.start_ready(self);
       self->send(self, atom::wakeup_v);
     },

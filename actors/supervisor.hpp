@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -32,6 +33,9 @@ struct supervisor_options {
   /// (persistence/started_marks.hpp); null: nowhere, and after a kill -9
   /// every record of this runner ends runner_lost.
   std::shared_ptr<started_marks> marks;
+  /// Where the slots running a process are counted for /metrics (read by
+  /// the store actor's metrics answer); null: nowhere.
+  std::shared_ptr<std::atomic<uint32_t>> busy;
 };
 
 struct supervisor_state {
@@ -96,6 +100,8 @@ struct supervisor_state {
   /// if one was claimed meanwhile.
   void release(supervisor_actor::stateful_pointer<supervisor_state> self,
                const std::string& pid);
+  /// Counts the busy slots into `opts.busy`.
+  void publish_busy();
   /// A process actor died before it was done: record its process as
   /// runner_lost and free its slot.
   void lost_actor(supervisor_actor::stateful_pointer<supervisor_state> self,

@@ -878,6 +878,11 @@ int child_service::fork_server_pid() const {
   return impl_->server_pid;
 }
 
+uint64_t child_service::fork_server_restarts() const {
+  // Set once, before the engine starts processes.
+  return impl_->server ? impl_->server->restarts() : 0;
+}
+
 void child_service::watch_readable(int fd, std::function<void()> fn) {
   auto* self = impl_.get();
   asio::post(self->ctx, [self, fd, fn = std::move(fn)] {

@@ -99,6 +99,10 @@ public:
   /// The fork server's OS pid; 0 when there is none.
   int fork_server_pid() const;
 
+  /// How often the fork server was started again (fork_server::restarts);
+  /// 0 without one.
+  uint64_t fork_server_restarts() const;
+
   /// Calls `fn` on the I/O thread whenever `fd` becomes readable, until the
   /// service ends. The caller keeps the fd open.
   void watch_readable(int fd, std::function<void()> fn);

@@ -180,7 +180,13 @@ caf::error fork_server::ensure_running() {
     stop_locked();
     return failed(why, e);
   }
+  ++starts_;
   return {};
+}
+
+uint64_t fork_server::restarts() const {
+  auto started = starts_.load();
+  return (started > 0 ? started - 1 : 0) + library_restarts_.load();
 }
 
 caf::expected<pid_t> fork_server::fork_child(const int fds[3],
@@ -241,6 +247,8 @@ caf::expected<pid_t> fork_server::fork_child(const int fds[3],
       break;
     }
   }
+  if (restarted)
+    ++library_restarts_;
   if (restarted && on_library_restart)
     on_library_restart();
   return result;

@@ -9,6 +9,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -58,6 +59,10 @@ public:
   /// a step library changed.
   std::function<void()> on_library_restart;
 
+  /// How often a server was started again: after the first died, or
+  /// because a step library changed. Thread-safe.
+  uint64_t restarts() const;
+
 private:
   /// Requires mtx_.
   void stop_locked();
@@ -65,6 +70,8 @@ private:
   mutable std::mutex mtx_;
   int sock_ = -1;
   pid_t pid_ = 0;
+  std::atomic<uint64_t> starts_{0};
+  std::atomic<uint64_t> library_restarts_{0};
 };
 
 } // namespace procman

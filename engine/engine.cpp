@@ -454,17 +454,28 @@ caf::expected<std::unique_ptr<engine>> engine::start(caf::actor_system& sys,
     return to_error(limit.error());
   else
     cfg->output_events = st->output_events = *limit > 0;
+  // What /metrics tells of this runner beside the store's counters.
+  auto busy = std::make_shared<std::atomic<uint32_t>>(0);
+  uint32_t slots = opts.local_work ? opts.parallel : 0;
+  store_runtime runtime = [busy, slots,
+                           children = st->children](store_metrics& m) {
+    m.slots = slots;
+    m.busy_slots = busy->load();
+    m.fork_server_restarts = children ? children->fork_server_restarts() : 0;
+  };
   st->store_hdl = sys.spawn<caf::detached>(
     store_service, st->db, st->runner_id,
     opts.give_up_after_ms > 0
       ? give_up_policy(opts.give_up_after_ms, st->given_up)
-      : commit_failure_policy{});
+      : commit_failure_policy{},
+    std::move(runtime));
   st->queue_hdl = sys.spawn(procman::queue, st->store_hdl, st->runner_id);
   supervisor_options sopts;
   sopts.parallel = opts.local_work ? opts.parallel : 0;
   sopts.max_processes = opts.max_processes;
   sopts.wait = opts.wait;
   sopts.grace_seconds = opts.grace_seconds;
+  sopts.busy = busy;
   if (sopts.parallel > 0) {
     // After a kill -9 the next runner tells the records this one claimed
     // ahead and never started (queued again) from those it ran.

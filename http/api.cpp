@@ -835,9 +835,12 @@ response api::metrics(const request& r) {
   auto m = door_.call(metrics_request{});
   if (!m)
     return failed(v, m.error());
+  auto n = door_.call(nodes_request{});
+  if (!n)
+    return failed(v, n.error());
   response res{status::ok, v};
   res.set(bhttp::field::content_type, metrics_content_type);
-  res.body() = render_metrics(*m) + counts_.render();
+  res.body() = render_metrics(*m) + render_node_metrics(*n) + counts_.render();
   res.prepare_payload();
   return res;
 }

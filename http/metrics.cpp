@@ -276,6 +276,57 @@ std::string render_metrics(const store_metrics& m) {
     w.family(x.name, x.type, x.help);
     w.sample(x.name, "", x.value);
   }
+  if (m.slots > 0) {
+    // Only a runner's own server knows them (procman-runner --http).
+    const single runner[] = {
+      {"procman_slots", "gauge",
+       "Slots of the runner serving this API (its --parallel).", m.slots},
+      {"procman_slots_busy", "gauge",
+       "Slots of the runner serving this API that run a process now.",
+       m.busy_slots},
+      {"procman_fork_server_restarts_total", "counter",
+       "Times the runner's fork server was started again (it died, or a "
+       "step library changed).",
+       m.fork_server_restarts},
+    };
+    for (auto& x : runner) {
+      w.family(x.name, x.type, x.help);
+      w.sample(x.name, "", x.value);
+    }
+  }
+  return w.take();
+}
+
+std::string render_node_metrics(const nodes_info& n) {
+  store_metrics none;
+  writer w{none};
+  w.family("procman_nodes", "gauge",
+           "Runners (on the store's host) and worker nodes (with a lease) "
+           "serving the store.");
+  for (auto kind : {"runner", "worker"})
+    w.sample("procman_nodes", std::string{"kind=\""} + kind + "\"",
+             static_cast<uint64_t>(std::count_if(n.nodes.begin(), n.nodes.end(),
+                                                 [&](const node_info& x) {
+                                                   return x.kind == kind;
+                                                 })));
+  w.family("procman_node_running_processes", "gauge",
+           "Processes running under each runner or worker node.");
+  for (auto& x : n.nodes)
+    w.sample("procman_node_running_processes",
+             "node=\"" + escaped(x.id) + "\",kind=\"" + escaped(x.kind) + "\"",
+             x.running);
+  w.family("procman_node_lease_seconds", "gauge",
+           "Length of each worker node's lease.");
+  w.family("procman_node_last_heard_age_seconds", "gauge",
+           "Seconds since each worker node last renewed its lease.");
+  for (auto& x : n.nodes) {
+    if (x.kind != "worker")
+      continue;
+    auto labels = "node=\"" + escaped(x.id) + "\"";
+    w.sample("procman_node_lease_seconds", labels, fixed(x.lease_ms, 3));
+    w.sample("procman_node_last_heard_age_seconds", labels,
+             fixed(n.time > x.last_heard ? n.time - x.last_heard : 0, 3));
+  }
   return w.take();
 }
 

@@ -39,4 +39,7 @@ private:
 /// The store's metric families, HELP and TYPE lines included.
 std::string render_metrics(const store_metrics& m);
 
+/// The text exposition of the runners and worker nodes serving the store.
+std::string render_node_metrics(const nodes_info& n);
+
 } // namespace procman::http

@@ -192,6 +192,13 @@ struct store_metrics {
   uint64_t map_size = 0;    ///< bytes of the LMDB map
   uint64_t used_bytes = 0;  ///< bytes of the map in use
   uint32_t runners = 0;     ///< runners serving the store (door_site)
+  /// The runner that answered (a runner's or store node's own store actor):
+  /// its slots (--parallel), those running a process now, and how often
+  /// its fork server was started again. slots 0: no runner answered (the
+  /// CLI or `procman web` reading a store directory).
+  uint32_t slots = 0;
+  uint32_t busy_slots = 0;
+  uint64_t fork_server_restarts = 0;
 };
 
 /// The store's metrics. Errors: storage_failure.
@@ -475,7 +482,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, store_metrics& x) {
   return f(caf::meta::type_name("store_metrics"), x.time, x.names, x.values,
            x.priorities, x.oldest_due, x.records, x.delayed, x.log_entries,
-           x.last_seq, x.map_size, x.used_bytes, x.runners);
+           x.last_seq, x.map_size, x.used_bytes, x.runners, x.slots,
+           x.busy_slots, x.fork_server_restarts);
 }
 
 template <class Inspector>

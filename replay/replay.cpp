@@ -246,7 +246,7 @@ private:
     launcher_ = std::make_shared<recorded_launcher>();
     procs_ = std::make_shared<process_map>();
     store_ = sys_->spawn(store_service, db_, std::string{"replay"},
-                         commit_failure_policy{});
+                         commit_failure_policy{}, store_runtime{});
     driver_ = sys_->spawn(driver, procs_);
     manager_ = sys_->spawn(procman::manager, store_, driver_);
     sched_->run();

@@ -422,7 +422,8 @@ struct actor_fixture {
     db = std::shared_ptr<procman::store>(std::move(*opened));
     // The store service is detached in an engine; here it runs on the test
     // scheduler like the rest and blocks it while LMDB commits.
-    store = spawn(store_service, db, runner_id, commit_failure_policy{});
+    store = spawn(store_service, db, runner_id, commit_failure_policy{},
+                  store_runtime{});
     launcher = std::make_shared<fake_launcher>();
     exec = std::make_shared<exec_config>();
     exec->exec_path = "/nonexistent/procman-exec";

@@ -140,6 +140,20 @@ struct metrics_fixture : cli_fixture {
     return out;
   }
 
+  /// Waits until `run`'s log says it started `n` executors.
+  static bool started(background& run, size_t n) {
+    return eventually(
+      [&] {
+        auto log = run.log();
+        size_t seen = 0;
+        for (size_t at = 0;
+             (at = log.find("started executor", at)) != std::string::npos; ++at)
+          ++seen;
+        return seen >= n;
+      },
+      30);
+  }
+
   /// Waits until no process is queued or running.
   bool settled() {
     return eventually(
@@ -243,16 +257,7 @@ BOOST_AUTO_TEST_CASE(counts_stay_right_after_sigkill_purge_and_reopen) {
     pids.push_back(start(shell_spec("sleep 300", 600)));
   auto run = background_runner({"--wait", "--parallel", "3"});
   // Started, not only claimed: a claimed-ahead one would be queued again.
-  BOOST_REQUIRE(eventually(
-    [&] {
-      auto log = run->log();
-      size_t started = 0;
-      for (size_t at = 0;
-           (at = log.find("started executor", at)) != std::string::npos; ++at)
-        ++started;
-      return started == 3;
-    },
-    30));
+  BOOST_REQUIRE(started(*run, 3));
   run->signal(SIGKILL);
   BOOST_REQUIRE(run->wait(10));
   auto killed = get(token);
@@ -288,6 +293,56 @@ BOOST_AUTO_TEST_CASE(counts_stay_right_after_sigkill_purge_and_reopen) {
   BOOST_TEST(purged.value("procman_processes_purged_total") == 4);
   BOOST_TEST(purged.value("procman_processes_finished_total") == 1);
   BOOST_TEST(promtool(purged.body) == "");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(http_metrics_runner)
+
+BOOST_FIXTURE_TEST_CASE(a_runners_server_counts_its_slots_and_nodes,
+                        metrics_fixture) {
+  auto run
+    = background_runner({"--wait", "--parallel", "3", "--http", "127.0.0.1:0"});
+  auto web_port_was = port;
+  port = web_port(*run);
+  std::vector<std::string> pids;
+  for (int i = 0; i < 2; ++i)
+    pids.push_back(start(shell_spec("sleep 300", 600)));
+  BOOST_REQUIRE(started(*run, 2));
+  auto busy = get(token);
+  BOOST_TEST(promtool(busy.body) == "");
+  BOOST_TEST(busy.value("procman_slots") == 3);
+  BOOST_TEST(busy.value("procman_slots_busy") == 2);
+  BOOST_TEST(busy.value("procman_fork_server_restarts_total") == 0);
+  BOOST_TEST(busy.value("procman_nodes{kind=\"runner\"}") == 1);
+  BOOST_TEST(busy.value("procman_nodes{kind=\"worker\"}") == 0);
+  BOOST_TEST(busy.sum("procman_node_running_processes{") == 2);
+  BOOST_TEST_MESSAGE("procman web knows no runner's slots, but its node");
+  port = web_port_was;
+  auto web_scrape = get(token);
+  BOOST_TEST(web_scrape.samples.count("procman_slots") == 0u);
+  BOOST_TEST(web_scrape.samples.count("procman_slots_busy") == 0u);
+  BOOST_TEST(web_scrape.value("procman_nodes{kind=\"runner\"}") == 1);
+  port = web_port(*run);
+  BOOST_TEST_MESSAGE("cancelled, the slots are free again");
+  for (auto& pid : pids)
+    BOOST_REQUIRE(procman({"cancel", pid}).exit_code == 0);
+  BOOST_TEST(eventually(
+    [&] { return get(token).value("procman_slots_busy") == 0; }, 30));
+  BOOST_TEST_MESSAGE("a fork server killed is started again, and counted");
+  auto log = run->log();
+  auto at = log.find("--serve, pid ");
+  BOOST_REQUIRE_MESSAGE(at != std::string::npos,
+                        "the runner has no fork server: " << log);
+  auto server = std::stoi(log.substr(at + 13));
+  BOOST_REQUIRE(::kill(server, SIGKILL) == 0);
+  auto after = start(shell_spec("echo ok"));
+  BOOST_TEST(eventually([&] { return status_of(after) == "finished"; }, 60),
+             run->log());
+  BOOST_TEST(get(token).value("procman_fork_server_restarts_total") == 1);
+  run->signal(SIGTERM);
+  BOOST_REQUIRE(run->wait(60));
+  BOOST_TEST(run->exit_code() == 0, run->log());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
