@@ -38,6 +38,7 @@
 #include "procman/messages/log_format.hpp"
 #include "procman/messages/render.hpp"
 #include "procman/messages/spec_check.hpp"
+#include "procman/messages/time.hpp"
 #include "procman/persistence/store.hpp"
 #include "procman/replay/replay.hpp"
 #include "procman/steps/step.hpp"
@@ -1707,6 +1708,202 @@ std::unique_ptr<background_proc> start_nginx(const std::string& dir,
 
 } // namespace
 
+/// `n` subscribers of GET /events?since=`since` on as many connections,
+/// read with poll() on this thread: each one's event ids in the order
+/// received, and for each event how long after its commit ("time", unix
+/// ms) it arrived.
+class subscribers {
+public:
+  subscribers(uint16_t port, const std::string& token, uint64_t since, int n) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    auto req = "GET /api/v1/events?since=" + std::to_string(since)
+               + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+               + token + "\r\n\r\n";
+    for (int i = 0; i < n; ++i) {
+      one s;
+      s.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (s.fd < 0
+          || connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0
+          || write(s.fd, req.data(), req.size())
+               != static_cast<ssize_t>(req.size()))
+        throw std::runtime_error("subscriber " + std::to_string(i)
+                                 + " cannot connect: " + std::strerror(errno));
+      subs_.push_back(std::move(s));
+    }
+  }
+
+  ~subscribers() {
+    for (auto& s : subs_)
+      close(s.fd);
+  }
+
+  /// Reads until every subscriber has seen `last` or `seconds` passed.
+  void read_until(uint64_t last, double seconds) {
+    auto t0 = clock::now();
+    std::vector<pollfd> fds;
+    char chunk[65536];
+    while (seconds_since(t0) < seconds) {
+      fds.clear();
+      for (auto& s : subs_)
+        if (!s.closed && (s.ids.empty() || s.ids.back() < last))
+          fds.push_back({s.fd, POLLIN, 0});
+      if (fds.empty())
+        return;
+      if (poll(fds.data(), fds.size(), 100) <= 0)
+        continue;
+      for (auto& p : fds) {
+        if ((p.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+          continue;
+        auto& s = *std::find_if(subs_.begin(), subs_.end(),
+                                [&](const one& x) { return x.fd == p.fd; });
+        auto got = read(s.fd, chunk, sizeof(chunk));
+        if (got <= 0) {
+          s.closed = true;
+          continue;
+        }
+        s.buf.append(chunk, static_cast<size_t>(got));
+        parse(s);
+      }
+    }
+  }
+
+  /// Subscribers that got exactly the ids after `since` up to `last`, in
+  /// order.
+  int complete(uint64_t since, uint64_t last) const {
+    int out = 0;
+    for (auto& s : subs_) {
+      bool ok = s.ids.size() == last - since;
+      for (size_t i = 0; ok && i < s.ids.size(); ++i)
+        ok = s.ids[i] == since + 1 + i;
+      out += ok ? 1 : 0;
+    }
+    return out;
+  }
+
+  /// Every event's delay from its commit to its arrival, ms.
+  std::vector<double> delays() const {
+    std::vector<double> out;
+    for (auto& s : subs_)
+      out.insert(out.end(), s.delays.begin(), s.delays.end());
+    return out;
+  }
+
+private:
+  struct one {
+    int fd = -1;
+    std::string buf;
+    bool header = false;
+    bool closed = false;
+    std::vector<uint64_t> ids;
+    std::vector<double> delays;
+  };
+
+  static void parse(one& s) {
+    if (!s.header) {
+      auto end = s.buf.find("\r\n\r\n");
+      if (end == std::string::npos)
+        return;
+      if (s.buf.compare(0, 12, "HTTP/1.1 200") != 0)
+        throw std::runtime_error("GET /events: " + s.buf.substr(0, end));
+      s.header = true;
+      s.buf.erase(0, end + 4);
+    }
+    size_t at = 0;
+    for (size_t nl; (nl = s.buf.find('\n', at)) != std::string::npos;
+         at = nl + 1) {
+      std::string_view line{s.buf.data() + at, nl - at};
+      if (line.rfind("id: ", 0) == 0) {
+        s.ids.push_back(std::stoull(std::string{line.substr(4)}));
+      } else if (line.rfind("data: ", 0) == 0) {
+        // "time":"<ISO 8601 with ms>"
+        auto t = line.find("\"time\":\"");
+        auto end = t == std::string_view::npos ? t : line.find('"', t + 8);
+        if (end != std::string_view::npos) {
+          auto ms = parse_time(std::string{line.substr(t + 8, end - t - 8)});
+          if (ms)
+            s.delays.push_back(static_cast<double>(wall_us()) / 1000.0
+                               - static_cast<double>(*ms));
+        }
+      }
+    }
+    s.buf.erase(0, at);
+  }
+
+  std::vector<one> subs_;
+};
+
+/// 200 subscribers of GET /events on `procman web` while a runner drains
+/// `n` queued trivial processes (about four transitions each): the
+/// transitions per second, how many subscribers got every event in order,
+/// and the delay from commit to arrival.
+void run_http_events(const options& o, report& r, const std::string& dir,
+                     const std::string& sec) {
+  const int n_subs = 200;
+  auto store = dir + "/events";
+  remove_tree(store);
+  auto n = o.quick ? 1000 : 3000;
+  parse_child_line(run_capture({o.self, "enqueue", "--store", store, "--n",
+                                std::to_string(n), "--batch", "1000"},
+                               o.work_dir + "/enqueue.log"),
+                   "enqueue child");
+  auto cli_token = run_capture({o.bin_dir + "/procman", "--store", store,
+                                "token", "create", "--scope", "read"},
+                               dir + "/cli.log")
+                     .out;
+  cli_token.erase(cli_token.find('\n'));
+  auto since = [&] {
+    auto c = get_or_throw(client::open(store), "open " + store);
+    return get_or_throw(c.db().stats(), "stats").last_seq;
+  };
+  auto first = since();
+  auto log = dir + "/web-events.log";
+  background_proc web({o.bin_dir + "/procman", "--store", store, "web",
+                       "--http", "127.0.0.1:0"},
+                      log);
+  auto port = logged_port(log, web.pid, "http://127.0.0.1:");
+  subscribers subs(port, cli_token, first, n_subs);
+  subs.read_until(first, 1); // every header in
+  auto t0 = clock::now();
+  // Without --wait: it ends once the queue is empty.
+  auto runner_log = dir + "/runner-events.log";
+  int fd = open(runner_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                0644);
+  auto runner = spawn({o.bin_dir + "/procman-runner", "--store", store,
+                       "--parallel", std::to_string(o.parallel)},
+                      -1, fd, fd);
+  if (fd >= 0)
+    close(fd);
+  if (wait_exit(runner) != 0)
+    throw std::runtime_error("the runner failed: see " + runner_log);
+  auto run_s = seconds_since(t0);
+  auto last = since();
+  subs.read_until(last, 120);
+  auto rate = static_cast<double>(last - first) / run_s;
+  auto complete = subs.complete(first, last);
+  auto delays = subs.delays();
+  auto& s = r.section("http");
+  s["events_subscribers"] = n_subs;
+  s["events_transitions"] = last - first;
+  s["events_transitions_per_s"] = rate;
+  s["events_complete_subscribers"] = complete;
+  s["events_delay_p50_ms"] = percentile(delays, 0.5);
+  s["events_delay_p99_ms"] = percentile(delays, 0.99);
+  r.add(sec,
+        "GET /events, " + std::to_string(n_subs) + " subscribers, a runner at "
+          + fmt_rate(rate)
+          + " transitions: subscribers with every event in "
+            "order",
+        std::to_string(complete) + " of " + std::to_string(n_subs),
+        "all, at ~1,000 transitions/s",
+        complete == n_subs && rate >= 800 ? 1 : 0);
+  r.add(sec, "GET /events: commit to arrival, p50, p99",
+        fmt(percentile(delays, 0.5), 1) + " ms, "
+          + fmt(percentile(delays, 0.99), 1) + " ms");
+}
+
 void run_http(const options& o, report& r) {
   if (!o.wants("http"))
     return;
@@ -1832,6 +2029,7 @@ void run_http(const options& o, report& r) {
   s["runner_off_per_s"] = best(off);
   s["runner_http_idle_per_s"] = best(on);
   s["runner_ratio"] = ratio;
+  run_http_events(o, r, dir, sec);
   r.add(sec,
         "runner, " + fmt_int(static_cast<double>(n))
           + " queued processes, --http on and idle (best of "
