@@ -3,6 +3,8 @@
 // commit; each gets the result it would have had alone, a refused one
 // among them included, and a commit that fails fails all of its batch.
 
+#include "procman/persistence/group_commit.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -11,8 +13,6 @@
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
-
-#include "procman/persistence/group_commit.hpp"
 
 #include "persistence/store_fixture.hpp"
 
