@@ -80,6 +80,26 @@
     return Math.floor(s / 86400) + ' d ' + Math.floor((s % 86400) / 3600) + ' h';
   }
 
+  /// A step's duration: milliseconds under a second, tenths under a minute.
+  function took(ms) {
+    if (ms < 1000) return Math.max(0, Math.round(ms)) + ' ms';
+    if (ms < 60e3) return (ms / 1000).toFixed(1) + ' s';
+    return span(ms);
+  }
+
+  /// How long a step ran (its status JSON's step_times entry): ended, or
+  /// so far while it runs; null before it started or where the server
+  /// keeps no times.
+  function stepTook(t, state) {
+    if (!t || t.started_ms === null || t.started_ms === undefined) return null;
+    if (t.duration_ms !== null && t.duration_ms !== undefined) {
+      return { ms: t.duration_ms, text: took(t.duration_ms) };
+    }
+    if (state !== 'running') return null;
+    const ms = Math.max(0, Date.now() - t.started_ms);
+    return { ms, text: took(ms) + ' so far' };
+  }
+
   /// A <time> showing how long ago `x` was, with the date as its title.
   function when(x) {
     const t = parseTime(x);
@@ -709,14 +729,18 @@
         ] : []);
         proceedForm.hidden = !(canOperate() && p.status === 'interrupted' && has('post', '/processes/{pid}/proceed'));
         const names = Object.keys(p.steps || {});
+        const times = p.step_times || {};
         fill(steps, names.map((n, i) => {
           const st = p.steps[n];
           const prog = p.progress && p.progress.step === n ? p.progress : null;
+          const t = stepTook(times[n], st);
           return el('li', { class: 'step t-' + st, data: { step: n, state: st } },
             el('span', { class: 'dot', 'aria-hidden': 'true' }),
             el('span', { class: 'name', text: (i + 1) + '. ' + n }),
             el('span', { class: 'state', text: st }),
-            st === 'running' && ran !== null ? el('span', { class: 'muted', text: ' for ' + span(ran) }) : null,
+            t ? el('span', { class: 'took', data: { ms: String(Math.round(t.ms)) },
+              title: times[n].started_ms ? 'started ' + new Date(times[n].started_ms).toISOString() : null,
+              text: t.text }) : null,
             prog ? el('div', { class: 'progress' },
               el('progress', { max: 100, value: Number(prog.percent) || 0, 'aria-label': n + ' progress' }),
               el('span', { text: ' ' + (Number(prog.percent) || 0).toFixed(0) + ' % ' + (prog.message || '') })) : null);

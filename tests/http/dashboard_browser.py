@@ -271,6 +271,18 @@ def start_runner(store, logfile):
         stdout=open(logfile, "a"), stderr=subprocess.STDOUT)
 
 
+def step_times_shown(ui):
+    """{step: (state, ms shown or None, text)} of a process's timeline."""
+    return ui.js(
+        "const out = {};"
+        " for (const li of document.querySelectorAll('#steps li')) {"
+        "   const t = li.querySelector('.took');"
+        "   out[li.dataset.step] = [li.dataset.state, t ? Number(t.dataset.ms) : null,"
+        "                           t ? t.textContent : ''];"
+        " }"
+        " return out;")
+
+
 def finish(runner, tmp, ok):
     """Stops the runner (SIGTERM, then SIGKILL after a minute) and removes
     the scratch directory, unless a failed run should keep it."""
@@ -425,6 +437,21 @@ def main():
         ui.await_status("finished")
         check('"approved": true' in ui.text("#output"),
               "the proceeded data is in the output")
+        times = call(base, "GET", "/api/v1/processes/" + pid, read)[1]["step_times"]
+        check(sorted(times) == ["after", "pause", "work"]
+              and all(isinstance(t["duration_ms"], int)
+                      and t["ended_ms"] - t["started_ms"] == t["duration_ms"]
+                      for t in times.values())
+              and times["work"]["duration_ms"] >= 3000,
+              "the status JSON has each step's start, end and duration (%s)" % times)
+        shown = wait_for(lambda: (lambda x: x if all(v[1] is not None for v in x.values()) else None)(step_times_shown(ui)),
+                         "the timeline to show the steps' durations")
+        check({n: v[1] for n, v in shown.items()}
+              == {n: t["duration_ms"] for n, t in times.items()}
+              and all(v[0] == "completed" and "so far" not in v[2]
+                      for v in shown.values()),
+              "the finished process's timeline shows each step's duration (%s)"
+              % {n: v[2] for n, v in shown.items()})
 
         # -- cancel a running one -------------------------------------------
         _, doc, _ = call(base, "POST", "/api/v1/processes", operate, {
@@ -441,10 +468,17 @@ def main():
                  "a refresh to draw the buttons anew")
         check(ui.js("return document.activeElement.id") == "cancel",
               "the focus stays on the Cancel button across a refresh")
+        wait_for(lambda: "so far" in step_times_shown(ui).get("long", ["", None, ""])[2],
+                 "the running step's time so far")
         ui.keys(Keys.ENTER)
         ui.await_status("cancelled")
-        check(call(base, "GET", "/api/v1/processes/" + long_pid, read)[1]["status"]
-              == "cancelled", "the Cancel button cancelled the running process")
+        doc = call(base, "GET", "/api/v1/processes/" + long_pid, read)[1]
+        check(doc["status"] == "cancelled", "the Cancel button cancelled the running process")
+        ended = doc["step_times"]["long"]["duration_ms"]
+        check(ended is not None, "the cancelled step has a duration (%r)" % ended)
+        wait_for(lambda: step_times_shown(ui).get("long", [None, None])[1] == ended,
+                 "the cancelled step to show how long it ran")
+        log("ok: the cancelled step shows how long it ran, not a time so far")
 
         # -- hold and release a delayed one -------------------------------------
         later = procman(store, "start", "--delay", "1h",
