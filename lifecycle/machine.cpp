@@ -35,7 +35,25 @@ failure check_step(const transition& t, process_record& rec) {
                           + std::to_string(rec.steps.size()) + " steps)");
   if (rec.step_states.size() < rec.steps.size())
     rec.step_states.resize(rec.steps.size(), step_status::pending);
+  if (rec.step_times.size() < rec.steps.size())
+    rec.step_times.resize(rec.steps.size());
   return {};
+}
+
+/// Ends the time of step `i` at `now` if it started and has not ended.
+void end_step_time(process_record& rec, size_t i, uint64_t now) {
+  if (rec.step_times.size() < rec.steps.size())
+    rec.step_times.resize(rec.steps.size());
+  auto& st = rec.step_times[i];
+  if (st.started_at != 0 && st.ended_at == 0)
+    st.ended_at = now;
+}
+
+/// Ends the times of the steps that were still running when the process
+/// stopped running (it ended, failed or was cancelled).
+void end_step_times(process_record& rec, uint64_t now) {
+  for (size_t i = 0; i < rec.steps.size(); ++i)
+    end_step_time(rec, i, now);
 }
 
 /// The output of an interrupt or finish: JSON within the depth limit.
@@ -54,6 +72,7 @@ void leave_running(process_record& rec) {
 }
 
 void end_as(process_record& rec, ps status, uint64_t now) {
+  end_step_times(rec, now);
   rec.status = status;
   rec.finished_at = now;
   rec.queue_seq = 0;
@@ -78,6 +97,7 @@ outcome<process_record> enqueue(const process_record* current,
   rec.timeout = spec.timeout;
   rec.steps = std::move(spec.steps);
   rec.step_states.assign(rec.steps.size(), step_status::pending);
+  rec.step_times.assign(rec.steps.size(), step_time{});
   rec.data = std::move(spec.data);
   rec.priority = spec.priority;
   rec.not_before = spec.not_before;
@@ -96,8 +116,11 @@ failure claim(const transition& t, process_record& rec, uint64_t now) {
   if (rec.started_at == 0)
     rec.started_at = now;
   rec.step_states.resize(rec.steps.size(), step_status::pending);
-  for (size_t i = rec.next_step; i < rec.step_states.size(); ++i)
+  rec.step_times.resize(rec.steps.size());
+  for (size_t i = rec.next_step; i < rec.step_states.size(); ++i) {
     rec.step_states[i] = step_status::pending;
+    rec.step_times[i] = step_time{};
+  }
   rec.error = error_info{};
   rec.progress = progress_info{};
   rec.exec_pid = 0;
@@ -116,16 +139,18 @@ failure start(const transition& t, process_record& rec) {
   return {};
 }
 
-failure step_event(const transition& t, process_record& rec) {
+failure step_event(const transition& t, process_record& rec, uint64_t now) {
   if (rec.status != ps::running)
     return refuse(t, rec);
   if (auto err = check_step(t, rec))
     return err;
   if (t.kind == tk::step_started) {
     rec.step_states[t.step] = step_status::running;
+    rec.step_times[t.step] = step_time{now, 0};
     rec.progress = progress_info{};
   } else {
     rec.step_states[t.step] = step_status::completed;
+    end_step_time(rec, t.step, now);
     rec.last_completed = static_cast<int32_t>(t.step);
     if (!t.output.empty()) {
       // The output is the next step's input: a later run (a retry)
@@ -147,7 +172,7 @@ failure progress(const transition& t, process_record& rec) {
   return {};
 }
 
-failure interrupt(const transition& t, process_record& rec) {
+failure interrupt(const transition& t, process_record& rec, uint64_t now) {
   if (rec.status != ps::running)
     return refuse(t, rec);
   if (auto err = check_step(t, rec))
@@ -161,6 +186,7 @@ failure interrupt(const transition& t, process_record& rec) {
   rec.next_step = t.step + 1;
   rec.step_states[t.step] = step_status::completed;
   rec.last_completed = static_cast<int32_t>(t.step);
+  end_step_times(rec, now);
   leave_running(rec);
   return {};
 }
@@ -226,6 +252,7 @@ failure fail(const transition& t, process_record& rec, uint64_t now) {
   // with `data`, the input of the first step that did not complete.
   rec.status = ps::queued;
   rec.not_before = now + retry_delay(rec.retry, rec.attempts);
+  end_step_times(rec, now);
   rec.queue_seq = 0; // the store gives it a place in the queue
   rec.progress = progress_info{};
   leave_running(rec);
@@ -360,13 +387,13 @@ outcome<process_record> next(const process_record* current, const transition& t,
       break;
     case tk::step_started:
     case tk::step_completed:
-      err = step_event(t, rec);
+      err = step_event(t, rec, now);
       break;
     case tk::progress:
       err = progress(t, rec);
       break;
     case tk::interrupt:
-      err = interrupt(t, rec);
+      err = interrupt(t, rec, now);
       break;
     case tk::proceed:
       err = proceed(t, rec);

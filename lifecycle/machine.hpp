@@ -21,10 +21,12 @@
 //   claim           runner: queued -> running (runs += 1, the states of the
 //                   steps still to run reset, error and progress cleared)
 //   start           exec_pid, runner: running -> running
-//   step_started    step: running; step state -> running, progress cleared
+//   step_started    step: running; step state -> running, progress cleared,
+//                   the step's time started now (its end cleared)
 //   step_completed  step, output (optional): running; step state ->
-//                   completed, last_completed; with an output, data = the
-//                   output and next_step = step + 1 (where a retry resumes)
+//                   completed (its time ended now), last_completed; with an
+//                   output, data = the output and next_step = step + 1
+//                   (where a retry resumes)
 //   progress        progress: running
 //   interrupt       step, output: running -> interrupted (output = data =
 //                   the output, next_step = step + 1, step completed)
@@ -42,6 +44,11 @@
 //                   applies cancel again: running + cancel_requested ->
 //                   cancelled, the running step's state -> cancelled)
 //   purge           (terminal) -> the record as it was; the store removes it
+//
+// Step times: a claim clears those of the steps it will run again (from
+// next_step on, with their states); whatever takes a process out of running
+// (interrupt, finish, fail, cancel) ends the time of a step that started and
+// has not ended at that moment.
 //
 // Refusals: no record -> errc::unknown_process "no process <pid>"; not
 // legal in this state -> errc::illegal_transition "<pid>: cannot <kind> a

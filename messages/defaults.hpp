@@ -90,7 +90,9 @@ constexpr size_t output_commit_bytes = size_t{4} << 20;
 /// `counters` and `run_times` databases (what /metrics reports), which
 /// every writer must keep up to date, so older procman may not write; a
 /// store of schema 1 to 4 gets them built from its records when opened.
-constexpr uint32_t schema_version = 5;
+/// Schema 6: records of value version 3 (step times), which older procman
+/// cannot read; older records are read as they are (without times).
+constexpr uint32_t schema_version = 6;
 
 /// Errors of failed attempts a record keeps (the latest ones).
 constexpr size_t max_attempt_errors = 10;

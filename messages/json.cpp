@@ -275,6 +275,12 @@ void tag_invoke(json::value_from_tag, json::value& v, const process_record& x) {
   }
   if (!x.schedule.empty())
     o["schedule"] = x.schedule;
+  if (!x.step_times.empty()) {
+    json::array times;
+    for (auto& t : x.step_times)
+      times.emplace_back(json::array{t.started_at, t.ended_at});
+    o["step_times"] = std::move(times);
+  }
 }
 
 // -- readers ------------------------------------------------------------------
@@ -384,6 +390,23 @@ outcome<process_record> read_process_record(const json::value& v) {
       x.attempt_errors.push_back(std::move(ae));
     }
   x.schedule = f.str("schedule");
+  if (auto a = f.array("step_times"))
+    for (auto& e : *a) {
+      auto* pair = e.if_array();
+      json::error_code ec;
+      step_time t;
+      if (pair != nullptr && pair->size() == 2) {
+        t.started_at = (*pair)[0].to_number<uint64_t>(ec);
+        if (!ec)
+          t.ended_at = (*pair)[1].to_number<uint64_t>(ec);
+      }
+      if (pair == nullptr || pair->size() != 2 || ec) {
+        f.fail("field \"step_times\" must list [started_at, ended_at] pairs "
+               "of unix milliseconds");
+        break;
+      }
+      x.step_times.push_back(t);
+    }
   return f.result(std::move(x));
 }
 

@@ -12,6 +12,31 @@ namespace procman {
 
 namespace json = boost::json;
 
+namespace {
+
+/// Per step: when it started and ended (unix ms) and how long it ran; null
+/// where not yet (or not known: records of older procman have no times).
+json::object render_step_times(const process_record& x) {
+  auto ms = [](uint64_t t) -> json::value {
+    if (t == 0)
+      return nullptr;
+    return t;
+  };
+  json::object out;
+  for (size_t i = 0; i < x.steps.size(); ++i) {
+    auto t = i < x.step_times.size() ? x.step_times[i] : step_time{};
+    json::value took = nullptr;
+    if (t.started_at != 0 && t.ended_at >= t.started_at)
+      took = t.ended_at - t.started_at;
+    out[x.steps[i].name] = json::object{{"started_ms", ms(t.started_at)},
+                                        {"ended_ms", ms(t.ended_at)},
+                                        {"duration_ms", std::move(took)}};
+  }
+  return out;
+}
+
+} // namespace
+
 json::object render_info(const process_record& x) {
   json::object steps;
   for (size_t i = 0; i < x.steps.size(); ++i)
@@ -24,6 +49,7 @@ json::object render_info(const process_record& x) {
                     {"finished_at", timestamp(x.finished_at)},
                     {"timeout", x.timeout},
                     {"steps", std::move(steps)},
+                    {"step_times", render_step_times(x)},
                     {"last_completed_step", last_completed_step(x)}};
   if (x.last_completed < 0)
     info["last_completed_step"] = nullptr;

@@ -233,6 +233,22 @@ typename Inspector::result_type inspect(Inspector& f, attempt_error& x) {
   return f(caf::meta::type_name("attempt_error"), x.attempt, x.at, x.error);
 }
 
+/// When one step of a process started and ended (unix ms, 0 = not yet);
+/// the life cycle sets them with the step's state.
+struct step_time {
+  uint64_t started_at = 0;
+  uint64_t ended_at = 0;
+};
+
+inline bool operator==(const step_time& a, const step_time& b) {
+  return a.started_at == b.started_at && a.ended_at == b.ended_at;
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_time& x) {
+  return f(caf::meta::type_name("step_time"), x.started_at, x.ended_at);
+}
+
 /// The durable state of one process; what `status` renders.
 struct process_record {
   std::string pid; ///< 32 lowercase hex characters
@@ -267,6 +283,9 @@ struct process_record {
   std::vector<attempt_error> attempt_errors;
   /// The schedule that enqueued it, "" = none.
   std::string schedule;
+  // -- step times (record value version 3) --
+  /// One per step (records of older procman may have none).
+  std::vector<step_time> step_times;
 };
 
 /// The fields of a record that version 1 of its encoding lacks are all at
@@ -284,7 +303,7 @@ typename Inspector::result_type inspect(Inspector& f, process_record& x) {
            x.steps, x.step_states, x.last_completed, x.next_step, x.data,
            x.output, x.progress, x.error, x.runner, x.exec_pid, x.queue_seq,
            x.runs, x.cancel_requested, x.priority, x.not_before, x.key, x.retry,
-           x.attempts, x.attempt_errors, x.schedule);
+           x.attempts, x.attempt_errors, x.schedule, x.step_times);
 }
 
 /// Name of the last completed step, empty if none.

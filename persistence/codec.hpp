@@ -22,11 +22,12 @@ namespace procman::codec {
 template <class T>
 struct value_version : std::integral_constant<uint8_t, 1> {};
 
-/// Records: 2 since they carry job options and attempts (priority,
-/// not_before, key, retry, attempts, attempt_errors, schedule); 1 is the
-/// layout without them (`record_v1` reads it).
+/// Records: 3 since they carry step times; 2 is the layout without them
+/// (`record_v2`), with job options and attempts (priority, not_before, key,
+/// retry, attempts, attempt_errors, schedule); 1 the layout without those
+/// too (`record_v1`).
 template <>
-struct value_version<process_record> : std::integral_constant<uint8_t, 2> {};
+struct value_version<process_record> : std::integral_constant<uint8_t, 3> {};
 
 /// Log entries: 3 since transitions and specs carry the job fields; 2 is
 /// the layout without them (`entry_v2`); 1 the layout with a JSON text
@@ -60,6 +61,21 @@ typename Inspector::result_type inspect(Inspector& f, record_v1& v) {
            x.steps, x.step_states, x.last_completed, x.next_step, x.data,
            x.output, x.progress, x.error, x.runner, x.exec_pid, x.queue_seq,
            x.runs, x.cancel_requested);
+}
+
+struct record_v2 {
+  process_record& x;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_v2& v) {
+  auto& x = v.x;
+  return f(caf::meta::type_name("process_record"), x.pid, x.status,
+           x.created_at, x.started_at, x.updated_at, x.finished_at, x.timeout,
+           x.steps, x.step_states, x.last_completed, x.next_step, x.data,
+           x.output, x.progress, x.error, x.runner, x.exec_pid, x.queue_seq,
+           x.runs, x.cancel_requested, x.priority, x.not_before, x.key, x.retry,
+           x.attempts, x.attempt_errors, x.schedule);
 }
 
 struct transition_v2 {
@@ -117,14 +133,20 @@ bool decode(const char* data, size_t size, T& x) {
   return decode_body(data + 1, size - 1, x);
 }
 
-/// A record of either version.
+/// A record of any version (the fields an older one lacks at their
+/// defaults: no step times before version 3).
 inline bool decode(const char* data, size_t size, process_record& x) {
   if (size >= 1 && static_cast<uint8_t>(data[0]) == 1) {
     x = process_record{};
     record_v1 v{x};
     return decode_body(data + 1, size - 1, v);
   }
-  if (size < 1 || static_cast<uint8_t>(data[0]) != 2)
+  if (size >= 1 && static_cast<uint8_t>(data[0]) == 2) {
+    x = process_record{};
+    record_v2 v{x};
+    return decode_body(data + 1, size - 1, v);
+  }
+  if (size < 1 || static_cast<uint8_t>(data[0]) != 3)
     return false;
   return decode_body(data + 1, size - 1, x);
 }
@@ -155,19 +177,25 @@ inline uint64_t fnv1a(const char* data, size_t size) {
 /// FNV-1a of the record's encoding with its queue position zeroed (the
 /// position depends on the store's history, not on the process). A record
 /// whose job fields are all at their defaults is digested in its version 1
-/// encoding, so that logs recorded before those fields existed replay.
+/// encoding, any other in its version 2 encoding, so that logs recorded
+/// before those fields existed replay. Step times are not digested: they
+/// follow from the entries' times, which the replay compares itself, and
+/// leaving them out keeps the digests of older logs.
 inline uint64_t record_digest(const process_record& rec) {
   auto copy = rec;
   copy.queue_seq = 0;
   std::vector<char> buf;
+  binary::writer sink{buf};
   if (plain_record(copy)) {
     buf.push_back(1);
-    binary::writer sink{buf};
     record_v1 v{copy};
     if (sink(v))
       return 0;
-  } else if (encode(copy, buf)) {
-    return 0;
+  } else {
+    buf.push_back(2);
+    record_v2 v{copy};
+    if (sink(v))
+      return 0;
   }
   return fnv1a(buf.data(), buf.size());
 }

@@ -685,6 +685,9 @@ private:
       }
       auto b = json::value_from(*got).as_object();
       b.erase("queue_seq");
+      // A record exported before step times were kept has none to compare.
+      if (want.step_times.empty())
+        b.erase("step_times");
       if (a != b)
         return diverge(0, want.pid, json::serialize(a), json::serialize(b),
                        "final record differs in " + differing_fields(a, b));

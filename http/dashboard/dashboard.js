@@ -13,7 +13,7 @@
   const RETRY_MS = 1000;     // the first wait before reconnecting; doubles
   const RETRY_MAX_MS = 8000; // to at most this
   const PAGE_SIZE = 50;      // processes per page
-  const COUNT_CAP = 1000;    // the API's largest page: counts above say "1000+"
+  const COUNT_CAP = 1000;    // the API's largest page: ended processes the chart reads per state
   const EVENTS_KEPT = 200;   // transitions the overview keeps
   const TOKEN_KEY = 'procman.token';
 
@@ -80,6 +80,26 @@
     return Math.floor(s / 86400) + ' d ' + Math.floor((s % 86400) / 3600) + ' h';
   }
 
+  /// A step's duration: milliseconds under a second, tenths under a minute.
+  function took(ms) {
+    if (ms < 1000) return Math.max(0, Math.round(ms)) + ' ms';
+    if (ms < 60e3) return (ms / 1000).toFixed(1) + ' s';
+    return span(ms);
+  }
+
+  /// How long a step ran (its status JSON's step_times entry): ended, or
+  /// so far while it runs; null before it started or where the server
+  /// keeps no times.
+  function stepTook(t, state) {
+    if (!t || t.started_ms === null || t.started_ms === undefined) return null;
+    if (t.duration_ms !== null && t.duration_ms !== undefined) {
+      return { ms: t.duration_ms, text: took(t.duration_ms) };
+    }
+    if (state !== 'running') return null;
+    const ms = Math.max(0, Date.now() - t.started_ms);
+    return { ms, text: took(ms) + ' so far' };
+  }
+
   /// A <time> showing how long ago `x` was, with the date as its title.
   function when(x) {
     const t = parseTime(x);
@@ -121,12 +141,14 @@
     }
   }
 
-  async function api(method, path, body) {
-    const headers = { Authorization: 'Bearer ' + S.token, Accept: 'application/json' };
+  /// The text of a request with the token; a refused token signs out, any
+  /// other failure is an ApiError naming the request.
+  async function send(method, url, body, accept) {
+    const headers = { Authorization: 'Bearer ' + S.token, Accept: accept };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res;
     try {
-      res = await fetch(API + path, {
+      res = await fetch(url, {
         method, headers, cache: 'no-store',
         // A read of a page left behind is dropped; a change never is.
         signal: method === 'get' ? S.reads.signal : undefined,
@@ -148,9 +170,42 @@
     }
     if (!res.ok) {
       throw new ApiError(res.status, doc,
-        detail || `${method.toUpperCase()} ${path}: HTTP ${res.status}`);
+        detail || `${method.toUpperCase()} ${url}: HTTP ${res.status}`);
     }
-    return doc;
+    return text;
+  }
+
+  async function api(method, path, body) {
+    const text = await send(method, API + path, body, 'application/json');
+    try { return text ? JSON.parse(text) : null; } catch (e) {
+      throw new ApiError(200, null, `${method.toUpperCase()} ${path}: not JSON`);
+    }
+  }
+
+  /// The samples of /metrics (Prometheus text format) by name: a list of
+  /// {labels, value} each.
+  async function metrics() {
+    const out = new Map();
+    const text = await send('get', '/metrics', undefined, 'text/plain');
+    for (const line of text.split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+      if (!m) continue;
+      const labels = {};
+      for (const l of (m[2] || '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+        labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+      }
+      if (!out.has(m[1])) out.set(m[1], []);
+      out.get(m[1]).push({ labels, value: Number(m[3]) });
+    }
+    return out;
+  }
+
+  /// The sum of the samples `name` (those with `label` = `value`, if
+  /// given); null where /metrics has none.
+  function sample(m, name, label, value) {
+    const found = (m.get(name) || []).filter((x) => !label || x.labels[label] === value);
+    return found.length ? found.reduce((sum, x) => sum + x.value, 0) : null;
   }
 
   function setOnline(up) {
@@ -437,17 +492,19 @@
   // -- overview --------------------------------------------------------------------
 
   function overview(root) {
-    const counts = el('div', { class: 'counts' });
+    const counts = el('div', { class: 'counts', id: 'counts' });
     const chart = el('canvas', { id: 'throughput', class: 'chart', role: 'img',
       'aria-label': 'Processes finished and failed per minute over the last hour' });
     const chartText = el('p', { class: 'muted', id: 'throughput-text' });
-    const queue = el('div');
+    const queue = el('div', { id: 'queue-summary' });
+    const slots = el('div', { id: 'slots' });
     const nodes = el('div');
     const events = el('div');
     fill(root, el('h1', { text: 'Overview' }),
       section('Processes by state', counts),
       section('Throughput, last hour', chart, chartText),
       section('Queue', queue),
+      section('Slots', slots),
       section('Nodes', nodes),
       section('Recent transitions', events));
     let last = null;
@@ -458,28 +515,28 @@
       : notAvailable('the event stream (/events); the pages poll instead'));
     const page = {
       async refresh() {
-        const lists = {};
-        await Promise.all(STATES.map(async (s) => { lists[s] = await processesOf(s, COUNT_CAP); }));
-        fill(counts, STATES.map((s) => el('a', { class: 'count s-' + s, href: '#/processes?status=' + s, data: { state: s } },
-          el('span', { class: 'n', text: lists[s].length >= COUNT_CAP ? COUNT_CAP + '+' : String(lists[s].length) }),
-          el('span', { class: 'label', text: s }))));
-        last = throughput(lists.finished.concat(lists.error, lists.cancelled));
+        // The counts are the store's own (/metrics, /queue): no process is
+        // listed for them. The chart reads the newest processes that ended.
+        const [m, q, ended] = await Promise.all([
+          has('get', '/metrics') ? metrics() : null,
+          has('get', '/queue') ? api('get', '/queue') : null,
+          Promise.all(['finished', 'error', 'cancelled'].map((s) => processesOf(s, COUNT_CAP)))]);
+        if (m) {
+          fill(counts, STATES.filter((s) => sample(m, 'procman_processes', 'state', s) !== null).map((s) =>
+            el('a', { class: 'count s-' + s, href: '#/processes?status=' + s, data: { state: s } },
+              el('span', { class: 'n', text: String(sample(m, 'procman_processes', 'state', s)) }),
+              el('span', { class: 'label', text: s }))));
+        } else {
+          fill(counts, notAvailable('the counts by state (/metrics)'));
+        }
+        last = throughput(ended.flat());
         drawChart(chart, last.buckets);
+        const capped = ended.some((l) => l.length >= COUNT_CAP);
         chartText.textContent = `${last.ok} finished, ${last.failed} failed or cancelled in the last hour` +
           (last.p50 === null ? '' : `; enqueue to end: median ${span(last.p50)}, 95th percentile ${span(last.p95)}`) +
-          (lists.finished.length >= COUNT_CAP ? ' (of the newest ' + COUNT_CAP + ' per state)' : '') + '.';
-        if (has('get', '/queue')) {
-          fill(queue, anyJson(await api('get', '/queue')));
-        } else {
-          const now = Date.now();
-          const waiting = lists.queued.map((p) => parseTime(p.not_before) || parseTime(p.created_at)).filter((t) => t !== null && t <= now);
-          const oldest = waiting.length ? Math.min(...waiting) : null;
-          fill(queue, el('dl', { class: 'kv' },
-            el('dt', { text: 'depth' }), el('dd', { id: 'queue-depth', text: lists.queued.length >= COUNT_CAP ? COUNT_CAP + '+' : String(lists.queued.length) }),
-            el('dt', { text: 'oldest wait' }), el('dd', { text: oldest === null ? '–' : span(now - oldest) }),
-            el('dt', { text: 'held' }), el('dd', { text: String(lists.held.length) }),
-            el('dt', { text: 'busy (running)' }), el('dd', { text: String(lists.running.length) })));
-        }
+          (capped ? ' (of the newest ' + COUNT_CAP + ' per state)' : '') + '.';
+        fill(queue, q ? queueSummary(q) : notAvailable('the queue (/queue)'));
+        drawSlots(slots, m);
         if (has('get', '/nodes')) {
           const doc = await api('get', '/nodes');
           const rows = Array.isArray(doc) ? doc : (doc.items || doc.nodes || []);
@@ -494,6 +551,36 @@
       resize() { if (last) drawChart(chart, last.buckets); },
     };
     return page;
+  }
+
+  /// The queue's depths and oldest wait (GET /queue), each under an id.
+  function queueSummary(q) {
+    const row = (id, k, v) => [el('dt', { text: k }), el('dd', { id, text: v })];
+    return el('dl', { class: 'kv' },
+      row('queue-depth', 'depth (due)', asText(q.queued)),
+      row('queue-delayed-n', 'delayed', asText(q.delayed)),
+      row('queue-held-n', 'held', asText(q.held)),
+      row('queue-running-n', 'running', asText(q.running)),
+      row('queue-interrupted-n', 'paused', asText(q.interrupted)),
+      row('queue-oldest', 'oldest wait', q.queued ? took(q.oldest_wait_ms) : '–'),
+      [el('dt', { text: 'next due' }), el('dd', {}, q.next_due ? when(q.next_due) : '–')]);
+  }
+
+  /// Busy slots from the runner's gauges on /metrics; a server that runs no
+  /// processes (procman web) has none and says so.
+  function drawSlots(node, m) {
+    const total = m ? sample(m, 'procman_slots') : null;
+    const busy = m ? sample(m, 'procman_slots_busy') : null;
+    if (total === null || busy === null) {
+      fill(node, el('p', { class: 'muted', id: 'slots-none', data: { slots: 'none' },
+        text: 'No runner in this server: it runs no processes, so it has no slots to show ' +
+          '(a runner started with --http shows its own).' }));
+      return;
+    }
+    fill(node, el('p', { class: 'big', data: { busy: String(busy), total: String(total) } },
+      'busy slots: ', el('span', { id: 'slots-busy', text: String(busy) }),
+      ' of ', el('span', { id: 'slots-total', text: String(total) })),
+    el('meter', { min: 0, max: Math.max(1, total), value: busy, 'aria-label': 'busy slots' }));
   }
 
   /// Per-minute counts of the last hour, and the enqueue-to-end latency.
@@ -709,14 +796,18 @@
         ] : []);
         proceedForm.hidden = !(canOperate() && p.status === 'interrupted' && has('post', '/processes/{pid}/proceed'));
         const names = Object.keys(p.steps || {});
+        const times = p.step_times || {};
         fill(steps, names.map((n, i) => {
           const st = p.steps[n];
           const prog = p.progress && p.progress.step === n ? p.progress : null;
+          const t = stepTook(times[n], st);
           return el('li', { class: 'step t-' + st, data: { step: n, state: st } },
             el('span', { class: 'dot', 'aria-hidden': 'true' }),
             el('span', { class: 'name', text: (i + 1) + '. ' + n }),
             el('span', { class: 'state', text: st }),
-            st === 'running' && ran !== null ? el('span', { class: 'muted', text: ' for ' + span(ran) }) : null,
+            t ? el('span', { class: 'took', data: { ms: String(Math.round(t.ms)) },
+              title: times[n].started_ms ? 'started ' + new Date(times[n].started_ms).toISOString() : null,
+              text: t.text }) : null,
             prog ? el('div', { class: 'progress' },
               el('progress', { max: 100, value: Number(prog.percent) || 0, 'aria-label': n + ' progress' }),
               el('span', { text: ' ' + (Number(prog.percent) || 0).toFixed(0) + ' % ' + (prog.message || '') })) : null);
@@ -774,28 +865,46 @@
   // -- queue --------------------------------------------------------------------------
 
   function queuePage(root) {
-    const summary = el('div');
+    const summary = el('div', { id: 'queue-summary' });
+    const byPriority = el('div', { id: 'queue-priorities' });
     const ready = el('div', { id: 'queue-ready' });
     const delayed = el('div', { id: 'queue-delayed' });
     const held = el('div', { id: 'queue-held' });
+    const listed = el('p', { class: 'muted', id: 'queue-listed' });
     fill(root, el('h1', { text: 'Queue' }), section('Summary', summary),
-      section('Ready, by priority', ready), section('Delayed', delayed), section('Held', held));
+      section('By priority', byPriority),
+      section('Ready', ready), section('Delayed', delayed), section('Held', held), listed);
     const cols = [['process', (p) => pidLink(p.pid)], ['priority', (p) => asText(p.priority || 0)],
       ['key', (p) => asText(p.key)], ['enqueued', (p) => when(p.created_at)], ['not before', (p) => when(p.not_before)]];
     return {
       async refresh() {
-        const [queued, onHold] = await Promise.all([processesOf('queued', COUNT_CAP), processesOf('held', COUNT_CAP)]);
+        // The counts are /queue's; the tables list the newest PAGE_SIZE
+        // queued and held processes, not the whole queue.
+        const [q, queued, onHold] = await Promise.all([
+          has('get', '/queue') ? api('get', '/queue') : null,
+          processesOf('queued', PAGE_SIZE), processesOf('held', PAGE_SIZE)]);
         const now = Date.now();
         const due = (p) => parseTime(p.not_before);
         const r = queued.filter((p) => due(p) === null || due(p) <= now)
           .sort((a, b) => (b.priority || 0) - (a.priority || 0) || parseTime(a.created_at) - parseTime(b.created_at));
         const d = queued.filter((p) => due(p) !== null && due(p) > now).sort((a, b) => due(a) - due(b));
-        if (has('get', '/queue')) fill(summary, anyJson(await api('get', '/queue')));
-        else fill(summary, el('p', { text: `${r.length} ready, ${d.length} delayed, ${onHold.length} held` +
-          (queued.length >= COUNT_CAP ? ` (of the newest ${COUNT_CAP})` : '') + '.' }));
+        if (q) {
+          fill(summary, queueSummary(q));
+          fill(byPriority, table([['priority', (x) => asText(x.priority)], ['due', (x) => asText(x.queued)],
+            ['delayed', (x) => asText(x.delayed)], ['held', (x) => asText(x.held)],
+            ['claimed next', (x) => (x.head ? pidLink(x.head) : '–')],
+            ['its wait', (x) => (x.head_wait_ms === null ? '–' : took(x.head_wait_ms))]],
+          q.priorities || [], 'Nothing queued, delayed or held.'));
+        } else {
+          fill(summary, notAvailable('the queue (/queue)'));
+          fill(byPriority, notAvailable('the queue (/queue)'));
+        }
         fill(ready, table(cols, r, 'Nothing waits.'));
         fill(delayed, table(cols, d, 'Nothing delayed.'));
         fill(held, table(cols.slice(0, 4), onHold, 'Nothing held.'));
+        listed.textContent = (queued.length >= PAGE_SIZE || onHold.length >= PAGE_SIZE)
+          ? `The tables list the newest ${PAGE_SIZE} queued and the newest ${PAGE_SIZE} held processes; the counts above are all of them.`
+          : '';
       },
       heavy: true,
     };

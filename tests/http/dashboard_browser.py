@@ -264,23 +264,73 @@ class Dashboard:
         return self.js("return getComputedStyle(document.body).backgroundColor")
 
 
-def start_runner(store, logfile):
+def start_runner(store, logfile, *extra):
     return subprocess.Popen(
         [os.path.join(BIN, "procman-runner"), "--store", store, "--wait",
-         "--parallel", "2"],
+         "--parallel", "2"] + list(extra),
         stdout=open(logfile, "a"), stderr=subprocess.STDOUT)
 
 
+def runner_base(logfile):
+    """The address a runner started with --http logs once it serves."""
+    def served():
+        with open(logfile) as f:
+            m = re.search(r"HTTP API on (http://127\.0\.0\.1:\d+)/api/v1", f.read())
+        return m.group(1) if m else None
+    return wait_for(served, "the runner to serve HTTP (log %s)" % logfile)
+
+
+def metric_samples(base, token):
+    """{(name, labels text): value} of GET /metrics."""
+    status, text, _ = call(base, "GET", "/metrics", token)
+    if status != 200:
+        fail("GET /metrics: %d" % status)
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)", line)
+        if m and not line.startswith("#"):
+            out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+def counts_by_state(base, token):
+    """procman_processes{state=...} of /metrics, as the page writes them."""
+    return {re.match(r'state="(\w+)"', labels).group(1): str(int(v))
+            for (name, labels), v in metric_samples(base, token).items()
+            if name == "procman_processes"}
+
+
+def has_family(base, token, name):
+    return any(n == name for n, _ in metric_samples(base, token))
+
+
+def step_times_shown(ui):
+    """{step: (state, ms shown or None, text)} of a process's timeline."""
+    return ui.js(
+        "const out = {};"
+        " for (const li of document.querySelectorAll('#steps li')) {"
+        "   const t = li.querySelector('.took');"
+        "   out[li.dataset.step] = [li.dataset.state, t ? Number(t.dataset.ms) : null,"
+        "                           t ? t.textContent : ''];"
+        " }"
+        " return out;")
+
+
+def stop_runner(runner):
+    """SIGTERM, then SIGKILL after a minute."""
+    runner.send_signal(signal.SIGTERM)
+    try:
+        runner.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        runner.kill()
+        runner.wait()
+
+
 def finish(runner, tmp, ok):
-    """Stops the runner (SIGTERM, then SIGKILL after a minute) and removes
-    the scratch directory, unless a failed run should keep it."""
+    """Stops the runner and removes the scratch directory, unless a failed
+    run should keep it."""
     if runner is not None:
-        runner.send_signal(signal.SIGTERM)
-        try:
-            runner.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            runner.kill()
-            runner.wait()
+        stop_runner(runner)
     if ok or not os.environ.get("PROCMAN_TEST_KEEP_FAILED"):
         shutil.rmtree(tmp, ignore_errors=True)
     else:
@@ -425,6 +475,20 @@ def main():
         ui.await_status("finished")
         check('"approved": true' in ui.text("#output"),
               "the proceeded data is in the output")
+        times = call(base, "GET", "/api/v1/processes/" + pid, read)[1]["step_times"]
+        check(sorted(times) == ["after", "pause", "work"]
+              and all(isinstance(t["duration_ms"], int)
+                      and t["ended_ms"] - t["started_ms"] == t["duration_ms"]
+                      for t in times.values()),
+              "the status JSON has each step's start, end and duration (%s)" % times)
+        shown = wait_for(lambda: (lambda x: x if all(v[1] is not None for v in x.values()) else None)(step_times_shown(ui)),
+                         "the timeline to show the steps' durations")
+        check({n: v[1] for n, v in shown.items()}
+              == {n: t["duration_ms"] for n, t in times.items()}
+              and all(v[0] == "completed" and "so far" not in v[2]
+                      for v in shown.values()),
+              "the finished process's timeline shows each step's duration (%s)"
+              % {n: v[2] for n, v in shown.items()})
 
         # -- cancel a running one -------------------------------------------
         _, doc, _ = call(base, "POST", "/api/v1/processes", operate, {
@@ -441,10 +505,17 @@ def main():
                  "a refresh to draw the buttons anew")
         check(ui.js("return document.activeElement.id") == "cancel",
               "the focus stays on the Cancel button across a refresh")
+        wait_for(lambda: "so far" in step_times_shown(ui).get("long", ["", None, ""])[2],
+                 "the running step's time so far")
         ui.keys(Keys.ENTER)
         ui.await_status("cancelled")
-        check(call(base, "GET", "/api/v1/processes/" + long_pid, read)[1]["status"]
-              == "cancelled", "the Cancel button cancelled the running process")
+        doc = call(base, "GET", "/api/v1/processes/" + long_pid, read)[1]
+        check(doc["status"] == "cancelled", "the Cancel button cancelled the running process")
+        ended = doc["step_times"]["long"]["duration_ms"]
+        check(ended is not None, "the cancelled step has a duration (%r)" % ended)
+        wait_for(lambda: step_times_shown(ui).get("long", [None, None])[1] == ended,
+                 "the cancelled step to show how long it ran")
+        log("ok: the cancelled step shows how long it ran, not a time so far")
 
         # -- hold and release a delayed one -------------------------------------
         later = procman(store, "start", "--delay", "1h",
@@ -527,6 +598,49 @@ def main():
         procman(store, "schedule", "add", "hourly", "0 * * * *",
                 '{"steps": {"b": {"class": "procman.set"}}}')
 
+        # -- counts from /metrics and /queue, while processes are added ---------
+        ui.go("#/")
+        wait_for(lambda: ui.shown("#counts .count"), "the overview")
+
+        def overview_right():
+            want = counts_by_state(base, read)
+            q = call(base, "GET", "/api/v1/queue", read)[1]
+            shown = ui.js("const o = {}; for (const e of document.querySelectorAll("
+                          "'#counts .count')) o[e.dataset.state] = e.querySelector("
+                          "'.n').textContent; return o")
+            return (shown == want
+                    and ui.text("#queue-depth") == str(q["queued"])
+                    and ui.text("#queue-delayed-n") == str(q["delayed"])
+                    and ui.text("#queue-held-n") == str(q["held"])) and (shown, q)
+
+        def queue_right():
+            q = call(base, "GET", "/api/v1/queue", read)[1]
+            return all(ui.text("#" + i) == str(q[k]) for i, k in (
+                ("queue-depth", "queued"), ("queue-delayed-n", "delayed"),
+                ("queue-held-n", "held"), ("queue-running-n", "running"),
+                ("queue-interrupted-n", "interrupted"))) and q
+
+        quick = {"steps": {"q": {"class": "procman.set", "args": {"x": 1}}}}
+        for batch in range(3):
+            for i in range(8):
+                call(base, "POST", "/api/v1/processes", operate, quick)
+                call(base, "POST", "/api/v1/processes", operate, dict(
+                    pause_spec, not_before="2099-01-01T00:00:00Z"))
+            shown, q = wait_for(overview_right, "the overview's counts to match "
+                                "/metrics and /queue after batch %d" % (batch + 1))
+        check(q["delayed"] >= 24,
+              "the overview's counts match /metrics and /queue as processes are "
+              "added (%s; queue %s)" % (shown, {k: q[k] for k in ("queued", "delayed", "held")}))
+        if not has_family(base, read, "procman_slots"):
+            check(ui.shown("#slots-none") and "No runner" in ui.text("#slots"),
+                  "the overview of procman web says it has no runner's slots")
+        ui.go("#/queue")
+        for i in range(5):
+            call(base, "POST", "/api/v1/processes", operate, dict(
+                pause_spec, not_before="2099-01-01T00:00:00Z"))
+        q = wait_for(queue_right, "the queue page's counts to match /queue")
+        check(q["delayed"] >= 29, "the queue page's counts match /queue (%s)" % q)
+
         # -- the other pages ---------------------------------------------------
         _, doc, _ = call(base, "POST", "/api/v1/processes", operate, pause_spec)
         paused_pid = doc["pid"]
@@ -605,6 +719,43 @@ def main():
         small = first_page(ui)
         small_api = api_median_ms(base, read)
         small_n = len(driver.find_elements(By.CSS_SELECTOR, "#process-list tbody tr"))
+
+        # -- a runner serving the API: its busy slots ----------------------------
+        store2 = os.path.join(tmp, "store2")
+        token2 = procman(store2, "token", "create", "--scope", "operate")
+        runner2_log = os.path.join(tmp, "runner2.log")
+        runner2 = start_runner(store2, runner2_log, "--http", "127.0.0.1:0")
+        try:
+            base2 = runner_base(runner2_log)
+            driver.get(base2 + "/")
+            ui.sign_in(token2)
+            wait_for(lambda: ui.shown("#nav"), "the pages of the runner's server")
+            wait_for(lambda: ui.shown("#counts .count"), "the runner's overview")
+            if has_family(base2, token2, "procman_slots"):
+                def slots_right(busy):
+                    m = metric_samples(base2, token2)
+                    total = str(int(sum(v for (n, _), v in m.items()
+                                        if n == "procman_slots")))
+                    now = str(int(sum(v for (n, _), v in m.items()
+                                      if n == "procman_slots_busy")))
+                    return (now == str(busy) and ui.text("#slots-total") == total
+                            and ui.text("#slots-busy") == now) and (now, total)
+                got = wait_for(lambda: slots_right(0), "busy slots: 0 of 2")
+                check(got == ("0", "2"), "the runner's overview shows busy slots: 0 of 2")
+                _, doc, _ = call(base2, "POST", "/api/v1/processes", token2, {
+                    "steps": {"long": {"class": "procman.sleep", "args": {"seconds": 300}}}})
+                got = wait_for(lambda: slots_right(1), "busy slots: 1 of 2")
+                check("busy slots: 1 of 2" in ui.text("#slots"),
+                      "the overview shows busy slots: 1 of 2 while one process runs")
+                call(base2, "POST", "/api/v1/processes/%s/cancel" % doc["pid"], token2)
+            else:
+                check(ui.shown("#slots-none"),
+                      "a runner whose /metrics has no procman_slots: the overview "
+                      "says it has no slots to show")
+                log("note: this runner's /metrics has no procman_slots family; "
+                    "the busy-slots check runs once it has")
+        finally:
+            stop_runner(runner2)
 
         # -- 100,000 processes: the first page ----------------------------------
         big = os.path.join(tmp, "big")

@@ -603,3 +603,96 @@ BOOST_AUTO_TEST_CASE(a_released_process_keeps_its_place_and_its_time) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lifecycle_step_times)
+
+namespace {
+
+/// `t` applied to `rec` at `at`, which it replaces.
+void apply_at(process_record& rec, transition t, uint64_t at) {
+  rec = must(procman::next(&rec, t, at));
+}
+
+transition step_of(tk k, uint32_t step) {
+  auto t = of(k);
+  t.step = step;
+  return t;
+}
+
+using times = std::vector<step_time>;
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(each_step_records_when_it_started_and_ended) {
+  auto enq = of(tk::enqueue);
+  enq.spec = spec_of(3);
+  auto rec = must(procman::next(nullptr, enq, 100));
+  BOOST_TEST((rec.step_times == times(3)));
+  apply_at(rec, of(tk::claim), 200);
+  BOOST_TEST((rec.step_times == times(3)));
+  apply_at(rec, step_of(tk::step_started, 0), 300);
+  BOOST_TEST((rec.step_times[0] == step_time{300, 0}));
+  apply_at(rec, of(tk::progress), 350);
+  BOOST_TEST((rec.step_times[0] == step_time{300, 0}));
+  apply_at(rec, step_of(tk::step_completed, 0), 400);
+  BOOST_TEST((rec.step_times[0] == step_time{300, 400}));
+  // An interrupt ends the step it pauses after.
+  apply_at(rec, step_of(tk::step_started, 1), 410);
+  apply_at(rec, step_of(tk::interrupt, 1), 500);
+  BOOST_TEST((rec.step_times[1] == step_time{410, 500}));
+  // The run after the proceed keeps the times of the steps before it.
+  apply_at(rec, of(tk::proceed), 600);
+  apply_at(rec, of(tk::claim), 700);
+  BOOST_TEST((rec.step_times == times{{300, 400}, {410, 500}, {}}));
+  apply_at(rec, step_of(tk::step_started, 2), 800);
+  BOOST_TEST((rec.step_times[2] == step_time{800, 0}));
+  apply_at(rec, step_of(tk::step_completed, 2), 900);
+  apply_at(rec, of(tk::finish), 950);
+  BOOST_TEST((rec.step_times == times{{300, 400}, {410, 500}, {800, 900}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_step_cut_short_ends_when_its_process_stops_running) {
+  // Running step s1 (started at 1000 in every case below).
+  auto running = record_in(where::running);
+  running.step_times = {{500, 900}, {1000, 0}, {}};
+  // Failed: the failing step ends with the failure.
+  auto failed = running;
+  apply_at(failed, of(tk::fail), 2000);
+  BOOST_TEST((failed.step_times == times{{500, 900}, {1000, 2000}, {}}));
+  // Cancelled: not at the request, at its runner's cancel.
+  auto cancelled = running;
+  apply_at(cancelled, of(tk::cancel), 2000);
+  BOOST_TEST((cancelled.step_times[1] == step_time{1000, 0}));
+  apply_at(cancelled, of(tk::cancel), 3000);
+  BOOST_TEST((cancelled.step_times[1] == step_time{1000, 3000}));
+  // Failed with retries left: queued again, the step ended; the next run
+  // starts afresh at the step that failed.
+  auto retried = running;
+  retried.retry.max = 2;
+  retried.next_step = 1;
+  apply_at(retried, of(tk::fail), 2000);
+  BOOST_TEST(to_string(retried.status) == "queued");
+  BOOST_TEST((retried.step_times[1] == step_time{1000, 2000}));
+  apply_at(retried, of(tk::claim), 4000);
+  BOOST_TEST((retried.step_times == times{{500, 900}, {}, {}}));
+  // Finished with a step that never reported its end: it ends then.
+  auto finished = running;
+  apply_at(finished, of(tk::finish), 2500);
+  BOOST_TEST((finished.step_times[1] == step_time{1000, 2500}));
+}
+
+BOOST_AUTO_TEST_CASE(a_record_without_step_times_gets_them_from_its_steps) {
+  // Records of older procman have no times: the next step event sizes
+  // them; the steps before keep none.
+  auto old = record_in(where::running);
+  BOOST_REQUIRE(old.step_times.empty());
+  apply_at(old, step_of(tk::step_completed, 1), 2000);
+  BOOST_TEST((old.step_times == times(3))); // it never started here
+  apply_at(old, step_of(tk::step_started, 2), 2100);
+  BOOST_TEST((old.step_times == times{{}, {}, {2100, 0}}));
+  auto interrupted = record_in(where::running);
+  apply_at(interrupted, step_of(tk::interrupt, 1), 2000);
+  BOOST_TEST(interrupted.step_times.size() == 3u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -68,7 +68,8 @@ inline bool same(const process_record& x, const process_record& y) {
          && same(x.progress, y.progress) && same(x.error, y.error)
          && x.runner == y.runner && x.exec_pid == y.exec_pid
          && x.queue_seq == y.queue_seq && x.runs == y.runs
-         && x.cancel_requested == y.cancel_requested;
+         && x.cancel_requested == y.cancel_requested
+         && x.step_times == y.step_times;
 }
 
 inline bool same(const transition& x, const transition& y) {
@@ -172,6 +173,7 @@ sample_record(const std::string& pid = "0123456789abcdef0123456789abcdef") {
   x.queue_seq = 99;
   x.runs = 2;
   x.cancel_requested = true;
+  x.step_times = {{1700000001200, 1700000001900}, {1700000002000, 0}};
   return x;
 }
 

@@ -1,18 +1,24 @@
 // The store's job indexes: priorities in the queue key, delayed processes
 // kept out of the claims' way, unique keys, schedules fired once per due
-// time, and the upgrade of a schema 1 store.
+// time, the upgrade of a schema 1 store, and records of value version 2
+// (before step times) read.
 
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 #include <caf/binary_serializer.hpp>
 #include <lmdb.h>
 
 #include "procman/lifecycle/front_door.hpp"
+#include "procman/messages/binary_codec.hpp"
+#include "procman/messages/defaults.hpp"
+#include "procman/messages/render.hpp"
 #include "procman/messages/spec_check.hpp"
 #include "procman/messages/time.hpp"
 
+#include "persistence/raw_store.hpp"
 #include "persistence/store_fixture.hpp"
 
 using namespace procman;
@@ -253,6 +259,73 @@ BOOST_AUTO_TEST_CASE(a_schema_1_store_is_upgraded_and_keeps_its_queue_order) {
   for (auto& rec : must(st->claim("r1", 10)))
     got.push_back(rec.pid);
   BOOST_TEST(got == pids, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(store_step_times, clocked)
+
+BOOST_AUTO_TEST_CASE(a_record_of_version_2_is_read_and_gets_times_when_it_runs) {
+  auto dir = tmp.str() + "/store";
+  auto pid = enqueue(R"({"steps": {"a": {"class": "procman.set"}, )"
+                     R"("b": {"class": "procman.set"}}, "priority": 3, )"
+                     R"("key": "k1"})");
+  BOOST_REQUIRE(claim_all() == std::vector<std::string>{pid});
+  st.reset();
+  // As procman of schema 5 left it: the record in the layout of value
+  // version 2, which has no step times.
+  {
+    raw_store raw{dir};
+    auto bytes = raw.get("processes", pid);
+    BOOST_REQUIRE_EQUAL(bytes[0], '\x03');
+    process_record rec;
+    BOOST_REQUIRE(codec::decode(bytes.data(), bytes.size(), rec));
+    std::vector<char> buf{2};
+    binary::writer sink{buf};
+    codec::record_v2 v2{rec};
+    BOOST_REQUIRE(!sink(v2));
+    raw.put("processes", pid, std::string(buf.begin(), buf.end()));
+    raw.put("meta", "schema", codec::u64_key(5).substr(4));
+    raw.commit();
+  }
+  auto opts = fast(dir);
+  opts.clock = [this] { return clock; };
+  st = must(store::open(opts));
+  auto old = must(st->get(pid));
+  BOOST_TEST(to_string(old.status) == "running");
+  BOOST_TEST(old.priority == 3);
+  BOOST_TEST(old.key == "k1");
+  BOOST_TEST(old.step_times.empty());
+  // Its status shows the times as not known.
+  auto info = render_info(old);
+  BOOST_TEST(boost::json::serialize(info.at("step_times"))
+             == R"({"a":{"started_ms":null,"ended_ms":null,"duration_ms":null},)"
+                R"("b":{"started_ms":null,"ended_ms":null,"duration_ms":null}})");
+  // Running on, it gets times and is written in the current layout.
+  transition t;
+  t.kind = tk::step_started;
+  t.pid = pid;
+  t.source = "runner";
+  t.step = 1;
+  clock += 250;
+  must(st->apply(t));
+  t.kind = tk::step_completed;
+  clock += 1500;
+  must(st->apply(t));
+  auto now = must(st->get(pid));
+  BOOST_REQUIRE_EQUAL(now.step_times.size(), 2u);
+  BOOST_TEST(now.step_times[0].started_at == 0u);
+  BOOST_TEST(now.step_times[1].started_at == clock - 1500);
+  BOOST_TEST(now.step_times[1].ended_at == clock);
+  info = render_info(now);
+  BOOST_TEST(info.at("step_times").at("b").at("duration_ms").to_number<int64_t>()
+             == 1500);
+  BOOST_TEST(info.at("step_times").at("a").at("duration_ms").is_null());
+  st.reset();
+  raw_store raw{dir};
+  BOOST_TEST(raw.get("processes", pid)[0] == '\x03');
+  BOOST_TEST(raw.get("meta", "schema")
+             == codec::u64_key(defaults::schema_version).substr(4));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -24,14 +24,14 @@ namespace {
 /// Fields whose values differ between two recordings of one scenario:
 /// wall-clock times (ms since the epoch, and what follows from them: a
 /// delayed process's `not_before`, a schedule run's `due`, an attempt's
-/// `at`), the log's sequence numbers (processes that run side by side, or
+/// `at`, the steps' `step_times`), the log's sequence numbers (processes that run side by side, or
 /// that a timer enqueues, interleave differently), digests (hashes of
 /// records that hold the times), OS pids, the scratch store's path, and
 /// stack traces (frames and lines of the build that ran them).
 const std::set<std::string> varying
   = {"time",       "seq",         "digest",   "exported_at", "store",
      "due",        "not_before",  "at",       "created_at",  "started_at",
-     "updated_at", "finished_at", "exec_pid", "stack"};
+     "updated_at", "finished_at", "exec_pid", "stack",     "step_times"};
 
 /// Replaces every occurrence of `from` in `s` by `to`.
 void replace_all(std::string& s, const std::string& from,
@@ -140,11 +140,16 @@ private:
 
   void normalise(json::value& v) const {
     if (v.is_object()) {
-      auto& o = v.get_object();
-      for (auto& k : varying)
-        o.erase(k);
-      for (auto& kv : o)
+      // Rebuilt rather than erased from: json::object::erase moves the
+      // last member into the gap, so that the order would depend on which
+      // varying fields a line has.
+      json::object kept;
+      for (auto& kv : v.get_object())
+        if (!varying.count(std::string(kv.key())))
+          kept.emplace(kv.key(), std::move(kv.value()));
+      for (auto& kv : kept)
         normalise(kv.value());
+      v = std::move(kept);
     } else if (v.is_array()) {
       for (auto& x : v.get_array())
         normalise(x);
