@@ -11,7 +11,8 @@ set(PROCMAN_TEST_TIMEOUT 300 CACHE STRING "Seconds one test suite may take")
 
 set(tests ${PROJECT_SOURCE_DIR}/tests)
 # Left out here: lifecycle/reports (its executor-report cases name POSIX
-# signals, SIGKILL, which Windows has not).
+# signals, SIGKILL, which Windows has not), and the persistence files named
+# below.
 set(PROCMAN_WINDOWS_TESTS
   # area      files                                         libraries
   "messages"  "actor_system binary_codec errors_enums json_helpers serialization spec units"
@@ -20,7 +21,12 @@ set(PROCMAN_WINDOWS_TESTS
               "procman_lifecycle procman_caf_errors"
   "protocol"  "codec"                                       "procman_lifecycle"
   "platform"  "helper paths os_lock wake_event store_dir library child termination"
-              "procman_platform shell32")
+              "procman_platform shell32"
+  # Left out: doorbell (the POSIX doorbell socket), open (close-on-exec
+  # through /proc/self/fd, modes), permissions (POSIX modes and owners),
+  # processes (fork; its map-growth case is map_growth here).
+  "persistence" "counters indexes jobs legacy_log map_growth output runner_locks transitions ../fixtures/temp_dir"
+              "procman_store procman_caf_errors")
 
 add_library(procman_test_main STATIC ${CMAKE_CURRENT_LIST_DIR}/test_main.cpp)
 target_include_directories(procman_test_main PUBLIC ${tests})
