@@ -26,10 +26,11 @@ set(PROCMAN_WINDOWS_TESTS
   # POSIX's), process_tree (Linux's /proc and subreaper).
   "steps"     "step_registry step_runner ../fixtures/temp_dir"
               "procman_lifecycle procman_caf_errors"
-  # Left out: doorbell (the POSIX doorbell socket), open (close-on-exec
-  # through /proc/self/fd, modes), permissions (POSIX modes and owners),
-  # processes (fork; its map-growth case is map_growth here).
-  "persistence" "counters indexes jobs legacy_log map_growth output runner_locks transitions ../fixtures/temp_dir"
+  # Left out: doorbell (the POSIX doorbell socket), open_posix
+  # (descriptors through /proc/self/fd, errno's texts), permissions (POSIX
+  # modes and owners), processes (fork; its map-growth case is map_growth
+  # here).
+  "persistence" "counters indexes jobs legacy_log map_growth open output runner_locks transitions ../fixtures/temp_dir"
               "procman_store procman_caf_errors")
 
 # Suites of the files above that are left out, with why:
