@@ -20,7 +20,7 @@ set(PROCMAN_WINDOWS_TESTS
   "lifecycle" "front_door jobs keys lost_and_recovery machine schedules timeouts"
               "procman_lifecycle procman_caf_errors"
   "protocol"  "codec"                                       "procman_lifecycle"
-  "platform"  "helper paths os_lock wake_event store_dir library child termination"
+  "platform"  "helper paths os_lock wake_event store_dir library child termination ../fixtures/open_to_all"
               "procman_platform shell32"
   # Left out: builtin_steps (sh commands; the fixture's processes are
   # POSIX's), process_tree (Linux's /proc and subreaper).
@@ -30,7 +30,7 @@ set(PROCMAN_WINDOWS_TESTS
   # (descriptors through /proc/self/fd, errno's texts), permissions (POSIX
   # modes and owners), processes (fork; its map-growth case is map_growth
   # here).
-  "persistence" "counters indexes jobs legacy_log map_growth open output runner_locks transitions ../fixtures/temp_dir"
+  "persistence" "counters indexes jobs legacy_log map_growth open output runner_locks transitions ../fixtures/temp_dir ../fixtures/open_to_all"
               "procman_store procman_caf_errors")
 
 # Suites of the files above that are left out, with why:

@@ -10,6 +10,10 @@
 #include <boost/test/unit_test.hpp>
 #include <lmdb.h>
 
+#include "procman/platform/paths.hpp"
+#include "procman/platform/store_dir.hpp"
+
+#include "fixtures/open_to_all.hpp"
 #include "persistence/store_fixture.hpp"
 
 using namespace procman;
@@ -123,6 +127,24 @@ BOOST_AUTO_TEST_CASE(an_empty_directory_name_is_store_access) {
   auto res = store::open(fast(""));
   BOOST_REQUIRE(!res);
   BOOST_TEST((is(res.error(), errc::store_access)));
+}
+
+BOOST_AUTO_TEST_CASE(a_store_others_may_write_is_refused_and_left_as_it_is) {
+  // Anyone who can write a store can plant records whose steps the runner
+  // runs as its user (POSIX: group/world-writable; Windows: an entry of
+  // its access control list).
+  temp_dir tmp;
+  auto dir = tmp.str() + "/store";
+  BOOST_TEST_REQUIRE(!platform::create_private_dir(dir));
+  let_everyone_write(dir);
+  auto res = store::open(fast(dir));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((is(res.error(), errc::store_access)));
+  BOOST_TEST_MESSAGE("refused: " << render(res.error()));
+  BOOST_TEST(render(res.error()).find("store " + dir) != std::string::npos);
+  BOOST_TEST(render(res.error()).find("refusing to use it")
+             != std::string::npos);
+  BOOST_TEST(!fs::exists(platform::path_from_utf8(dir + "/data.mdb")));
 }
 
 BOOST_AUTO_TEST_CASE(two_stores_on_one_directory_share_one_environment) {
