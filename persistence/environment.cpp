@@ -6,16 +6,14 @@
 #include <map>
 #include <mutex>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/failure.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/counters.hpp"
 #include "procman/persistence/queue.hpp"
 #include "procman/persistence/records.hpp"
-#include "procman/persistence/store_directory.hpp"
+#include "procman/platform/store_dir.hpp"
+#include "procman/platform/system.hpp"
 
 namespace procman::tables {
 
@@ -33,7 +31,7 @@ void put_schema(MDB_txn* txn, MDB_dbi meta) {
 /// Open environments by directory (device and inode), this process only.
 struct registry {
   std::mutex mtx;
-  std::map<std::pair<uint64_t, uint64_t>, std::weak_ptr<environment>> envs;
+  std::map<platform::file_identity, std::weak_ptr<environment>> envs;
 
   static registry& instance() {
     static registry* r = new registry; // never destroyed: used at exit
@@ -104,7 +102,7 @@ outcome<std::shared_ptr<environment>>
 open_environment(const store_options& opts) {
   auto& dir = opts.dir;
   auto env = std::make_shared<environment>();
-  env->owner = getpid();
+  env->owner = platform::this_process_id();
   env->no_sync = opts.no_sync;
   try {
     env->env = lmdb::env::create();
@@ -127,10 +125,11 @@ open_environment(const store_options& opts) {
                         "cannot open store " + dir + ": " + e.what());
   }
   {
-    mdb_filehandle_t fd = -1;
-    if (mdb_env_get_fd(env->env, &fd) != 0)
-      fd = -1;
-    set_cloexec_under(dir, fd);
+    mdb_filehandle_t fd;
+    intptr_t handle = -1;
+    if (mdb_env_get_fd(env->env, &fd) == 0)
+      handle = (intptr_t) fd; // an int on POSIX, a HANDLE on Windows
+    platform::keep_from_children(dir, handle);
   }
   try {
     // Free the reader slots of processes that died holding them (kill -9
@@ -160,31 +159,18 @@ outcome<database> database::open(const store_options& opts) {
   auto& dir = opts.dir;
   if (dir.empty())
     return make_failure(errc::store_access, "no store directory given");
-  if (auto err = create_store_dir(dir))
-    return err;
-  struct stat sb;
-  if (::stat(dir.c_str(), &sb) != 0)
-    return make_failure(errc::store_access, "cannot open store directory " + dir
-                                              + ": " + errno_text(errno));
-  if (!S_ISDIR(sb.st_mode))
-    return make_failure(errc::store_access,
-                        "store path " + dir + " is not a directory");
-  if (auto err = check_store_dir(dir, sb))
-    return err;
-  if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
-    return make_failure(errc::store_access,
-                        "store directory " + dir
-                          + " is not writable: " + errno_text(errno));
+  auto identity = platform::open_private_dir(dir);
+  if (!identity)
+    return identity.error();
   auto& reg = registry::instance();
   std::lock_guard<std::mutex> guard{reg.mtx};
-  auto& slot = reg.envs[{static_cast<uint64_t>(sb.st_dev),
-                         static_cast<uint64_t>(sb.st_ino)}];
+  auto& slot = reg.envs[*identity];
   auto env = slot.lock();
-  if (env && env->owner != getpid())
+  if (env && env->owner != platform::this_process_id())
     env.reset(); // inherited through fork(): never touch it
   if (!env) {
     for (auto name : {"/data.mdb", "/lock.mdb"})
-      if (auto err = prepare_store_file(dir + name))
+      if (auto err = platform::prepare_private_file(dir + name))
         return err;
     auto fresh = open_environment(opts);
     if (!fresh)

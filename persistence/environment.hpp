@@ -11,7 +11,6 @@
 #include <string>
 
 #include <lmdb++.h>
-#include <sys/types.h>
 
 #include "procman/messages/failure.hpp"
 #include "procman/persistence/transaction.hpp"
@@ -39,7 +38,7 @@ struct environment {
 
   /// The process that opened it. A forked child inherits the object but
   /// must open its own environment.
-  pid_t owner = 0;
+  int owner = 0;
 
   /// Runs `body` in one transaction, committing it when `write` (and
   /// syncing when `sync`). Grows or re-maps the map and retries on

@@ -1,201 +1,88 @@
 #include "procman/persistence/file_lock.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <ctime>
 #include <string_view>
 #include <vector>
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "procman/messages/failure.hpp"
+#include "procman/messages/time.hpp"
 #include "procman/persistence/store.hpp"
+#include "procman/platform/files.hpp"
+#include "procman/platform/store_dir.hpp"
+#include "procman/platform/system.hpp"
 
 namespace procman {
 
-file_lock::~file_lock() {
-  if (fd_ >= 0)
-    close(fd_);
-}
-
-file_lock::file_lock(file_lock&& other) noexcept
-  : fd_(other.fd_), path_(std::move(other.path_)), lease_ms_(other.lease_ms_) {
-  other.fd_ = -1;
-}
-
-file_lock& file_lock::operator=(file_lock&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0)
-      close(fd_);
-    fd_ = other.fd_;
-    path_ = std::move(other.path_);
-    lease_ms_ = other.lease_ms_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
 namespace {
 
-bool same_file(const struct stat& a, const struct stat& b) {
-  return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
-}
-
-/// An open lock file and what fstat says of it.
-struct lock_file {
-  int fd = -1;
-  struct stat st;
-};
-
-/// Opens the lock file `path`, never through a symbolic link.
-/// Errors: store_access with the reason.
-outcome<lock_file> open_lock_file(const std::string& path, int flags) {
-  lock_file f;
-  f.fd = ::open(path.c_str(), flags | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (f.fd < 0)
-    return make_failure(errc::store_access,
-                        errno == ELOOP
-                          ? path + " is a symbolic link; refusing to use it"
-                          : "cannot open " + path + ": " + strerror(errno));
-  if (fstat(f.fd, &f.st) != 0 || !S_ISREG(f.st.st_mode)) {
-    close(f.fd);
-    return make_failure(errc::store_access,
-                        path + " is not a regular file; refusing to use it");
-  }
-  return f;
-}
-
-constexpr const char* lease_prefix = "lease-ms ";
+constexpr std::string_view lease_prefix = "lease-ms ";
 
 /// What a lock file's first bytes say of its lease: its length in ms (0:
 /// not a lease).
-uint32_t lease_ms_of(int fd) {
-  char buf[32] = {};
-  auto n = pread(fd, buf, sizeof(buf) - 1, 0);
-  auto prefix = std::string_view{lease_prefix};
-  if (n <= static_cast<ssize_t>(prefix.size())
-      || std::string_view(buf, prefix.size()) != prefix)
+uint32_t lease_ms_of(const std::string& head) {
+  if (head.size() <= lease_prefix.size()
+      || std::string_view{head}.substr(0, lease_prefix.size()) != lease_prefix)
     return 0;
-  return static_cast<uint32_t>(std::strtoul(buf + prefix.size(), nullptr, 10));
+  return static_cast<uint32_t>(
+    std::strtoul(head.c_str() + lease_prefix.size(), nullptr, 10));
 }
 
-int64_t unix_ms(const struct timespec& t) {
-  return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
-}
-
-/// Whether the free lock file `fd` is a lease (file_lock::renew) renewed
-/// less than its lease ago.
-bool lease_still_running(int fd, const struct stat& st) {
-  auto lease_ms = lease_ms_of(fd);
+/// Whether the lock file seen in `probe` is a lease (file_lock::renew)
+/// renewed less than its lease ago.
+bool lease_still_running(const platform::lock_probe& probe) {
+  auto lease_ms = lease_ms_of(probe.head);
   if (lease_ms == 0)
     return false;
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  return unix_ms(now) < unix_ms(st.st_mtim) + static_cast<int64_t>(lease_ms);
+  return static_cast<int64_t>(now_ms())
+         < probe.modified_ms + static_cast<int64_t>(lease_ms);
 }
 
 /// Whether the lock file `path` is held, and how (`info`, if given). If
 /// it is free, it is removed, but only while it is still the file at
-/// `path`: between our open and our flock, another process may have
-/// removed it and a new runner created and locked a fresh one there. A
-/// free lease still running counts as held and stays.
+/// `path` (platform::probe_lock). A free lease still running counts as
+/// held and stays.
 bool held_or_removed(const std::string& path, runner_lock* info = nullptr) {
-  auto file = open_lock_file(path, 0);
-  if (!file)
+  auto probe = platform::probe_lock(path, [](const platform::lock_probe& p) {
+    return !lease_still_running(p);
+  });
+  if (!probe.found)
     return false; // no lock file: its runner is gone
-  auto fd = file->fd;
-  auto& st = file->st;
-  bool held = false;
-  bool locked = false;
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    held = locked = errno == EWOULDBLOCK;
-  } else if (lease_still_running(fd, st)) {
-    held = true;
-  } else {
-    struct stat now;
-    if (lstat(path.c_str(), &now) == 0 && same_file(st, now))
-      ::unlink(path.c_str());
-  }
+  bool held = probe.held || lease_still_running(probe);
   if (held && info != nullptr) {
-    info->lock_held = locked;
-    info->lease_ms = lease_ms_of(fd);
-    info->renewed_at = static_cast<uint64_t>(unix_ms(st.st_mtim));
+    info->lock_held = probe.held;
+    info->lease_ms = lease_ms_of(probe.head);
+    info->renewed_at = static_cast<uint64_t>(probe.modified_ms);
   }
-  close(fd);
   return held;
 }
 
 } // namespace
 
 failure file_lock::try_lock(const std::string& path) {
-  // A sweep (held_or_removed) may remove our file after we created it and
-  // before we lock it; a lock on a removed file protects nothing and makes
-  // us look dead. Such a lock is dropped and the file made anew.
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    auto file = open_lock_file(path, O_CREAT);
-    if (!file)
-      return file.error();
-    auto fd = file->fd;
-    auto& st = file->st;
-    if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0600)
-      fchmod(fd, 0600); // left readable by an older procman
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      auto e = errno;
-      close(fd);
-      if (e == EWOULDBLOCK)
-        return make_failure(errc::runner_busy,
-                            "another process holds the lock " + path);
-      return make_failure(errc::store_access,
-                          "cannot lock " + path + ": " + strerror(e));
-    }
-    struct stat now;
-    if (lstat(path.c_str(), &now) != 0 || !same_file(st, now)) {
-      close(fd);
-      continue;
-    }
-    if (fd_ >= 0)
-      close(fd_);
-    fd_ = fd;
-    path_ = path;
-    return {};
-  }
-  return make_failure(errc::store_access,
-                      "cannot lock " + path
-                        + ": it is removed whenever it is created");
+  auto err = lock_.try_lock(path);
+  if (!err)
+    lease_ms_ = 0;
+  return err;
 }
 
 void file_lock::renew(uint32_t lease_ms) {
-  if (fd_ < 0)
+  if (!lock_.held())
     return;
-  if (lease_ms != lease_ms_) {
-    auto text = lease_prefix + std::to_string(lease_ms) + "\n";
-    if (ftruncate(fd_, 0) == 0
-        && pwrite(fd_, text.data(), text.size(), 0)
-             == static_cast<ssize_t>(text.size()))
-      lease_ms_ = lease_ms;
-  }
-  futimens(fd_, nullptr);
+  if (lease_ms != lease_ms_
+      && lock_.rewrite(std::string{lease_prefix} + std::to_string(lease_ms)
+                       + "\n"))
+    lease_ms_ = lease_ms;
+  lock_.touch();
 }
 
 void file_lock::release_and_remove() {
-  if (fd_ < 0)
-    return;
-  ::unlink(path_.c_str());
-  close(fd_);
-  fd_ = -1;
+  lock_.release_and_remove();
 }
 
 std::string make_runner_id() {
-  char host[64] = "host";
-  gethostname(host, sizeof(host) - 1);
-  host[sizeof(host) - 1] = '\0';
-  return std::string(host) + "-" + std::to_string(getpid()) + "-"
+  return platform::host_name() + "-"
+         + std::to_string(platform::this_process_id()) + "-"
          + store::make_pid().substr(24); // random bits (the head is time)
 }
 
@@ -211,23 +98,7 @@ bool runner_alive(const std::string& store_dir, const std::string& runner_id) {
 }
 
 failure prepare_runners_dir(const std::string& store_dir) {
-  auto dir = store_dir + "/runners";
-  auto refuse = [](std::string why) {
-    return make_failure(errc::store_access, std::move(why));
-  };
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return refuse("cannot create " + dir + ": " + strerror(errno));
-  struct stat st;
-  if (lstat(dir.c_str(), &st) != 0)
-    return refuse("cannot open " + dir + ": " + strerror(errno));
-  if (S_ISLNK(st.st_mode))
-    return refuse(dir + " is a symbolic link; refusing to use it");
-  if (!S_ISDIR(st.st_mode))
-    return refuse(dir + " is not a directory");
-  if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0700
-      && ::chmod(dir.c_str(), 0700) != 0)
-    return refuse("cannot make " + dir + " private: " + strerror(errno));
-  return {};
+  return platform::prepare_private_subdir(store_dir + "/runners");
 }
 
 namespace {
@@ -239,16 +110,10 @@ std::pair<size_t, size_t>
 sweep_runner_locks(const std::string& store_dir,
                    std::vector<runner_lock>* held_ones = nullptr) {
   auto dir = store_dir + "/runners";
-  auto d = opendir(dir.c_str());
-  if (d == nullptr)
-    return {0, 0};
   std::vector<std::string> names;
-  while (auto entry = readdir(d)) {
-    std::string_view name{entry->d_name};
+  for (auto& name : platform::directory_names(dir))
     if (name.size() > 5 && name.substr(name.size() - 5) == ".lock")
-      names.emplace_back(name);
-  }
-  closedir(d);
+      names.push_back(name);
   size_t held = 0;
   size_t removed = 0;
   for (auto& name : names) {

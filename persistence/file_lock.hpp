@@ -1,5 +1,6 @@
-// OS-level locks in a store directory (flock(2): released by the kernel
-// when the holder dies, however it dies).
+// OS-level locks in a store directory (platform/os_lock.hpp: flock(2),
+// LockFileEx on Windows; released by the system when the holder dies,
+// however it dies).
 //
 //   <store>/runner.lock          held by the one --wait runner
 //   <store>/runners/<id>.lock    held by each live runner for its lifetime;
@@ -19,7 +20,7 @@
 // Lock files are 0600 and runners/ 0700, and none is opened through a
 // symbolic link. A free runners/<id>.lock is removed by whoever finds it
 // free, and only while it is still the file that was locked; a runner that
-// finds its own file removed before its flock took hold makes a new one.
+// finds its own file removed before its lock took hold makes a new one.
 
 #pragma once
 
@@ -29,16 +30,17 @@
 #include <vector>
 
 #include "procman/messages/failure.hpp"
+#include "procman/platform/os_lock.hpp"
 
 namespace procman {
 
-/// An flock'ed file, released on destruction. Move-only.
+/// A locked file, released on destruction. Move-only.
 class file_lock {
 public:
   file_lock() = default;
-  ~file_lock();
-  file_lock(file_lock&& other) noexcept;
-  file_lock& operator=(file_lock&& other) noexcept;
+  ~file_lock() = default;
+  file_lock(file_lock&& other) noexcept = default;
+  file_lock& operator=(file_lock&& other) noexcept = default;
   file_lock(const file_lock&) = delete;
   file_lock& operator=(const file_lock&) = delete;
 
@@ -47,7 +49,7 @@ public:
   /// when another process holds it, store_access with the reason.
   failure try_lock(const std::string& path);
 
-  bool held() const { return fd_ >= 0; }
+  bool held() const { return lock_.held(); }
 
   /// Marks the held lock as a lease of `lease_ms` and renews it now: once
   /// it is free, it still counts as held until `lease_ms` after the last
@@ -58,8 +60,7 @@ public:
   void release_and_remove();
 
 private:
-  int fd_ = -1;
-  std::string path_;
+  platform::os_lock lock_;
   uint32_t lease_ms_ = 0;
 };
 
@@ -93,7 +94,7 @@ size_t live_runners(const std::string& store_dir);
 /// node's lease (its id has an '@').
 struct runner_lock {
   std::string id;          ///< the file's name less ".lock"
-  bool lock_held = false;  ///< flock'ed now (else a lease not run out yet)
+  bool lock_held = false;  ///< locked now (else a lease not run out yet)
   uint32_t lease_ms = 0;   ///< a lease's length, 0 for a runner's lock
   uint64_t renewed_at = 0; ///< unix ms of the file's mtime (last renewal)
 };

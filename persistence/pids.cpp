@@ -1,11 +1,7 @@
 #include "procman/persistence/pids.hpp"
 
-#include <cerrno>
-#include <system_error>
-
-#include <sys/random.h>
-
 #include "procman/messages/time.hpp"
+#include "procman/platform/system.hpp"
 
 namespace procman {
 
@@ -24,16 +20,7 @@ std::string make_pid() {
     buf[i] = static_cast<unsigned char>(ms & 0xFF);
     ms >>= 8;
   }
-  size_t got = 6;
-  while (got < sizeof(buf)) {
-    auto n = getrandom(buf + got, sizeof(buf) - got, 0);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      throw std::system_error(errno, std::generic_category(), "getrandom");
-    }
-    got += static_cast<size_t>(n);
-  }
+  platform::random_bytes(buf + 6, sizeof(buf) - 6);
   static constexpr char hex[] = "0123456789abcdef";
   std::string pid(32, '0');
   for (size_t i = 0; i < sizeof(buf); ++i) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "procman/messages/failure.hpp"
+#include "procman/platform/files.hpp"
 
 namespace procman {
 
@@ -60,9 +61,10 @@ public:
   void rewrite(const std::vector<std::string>& live);
 
 private:
-  started_marks(std::string path, int fd, std::string header);
+  started_marks(std::string path, platform::append_file file,
+                std::string header);
   std::string path_;
-  int fd_ = -1;
+  platform::append_file file_;
   std::string header_;
   size_t bytes_ = 0;
   std::atomic<bool> keep_{false};

@@ -1,5 +1,6 @@
 #include "procman/persistence/transaction.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <mutex>
 #include <system_error>
@@ -8,6 +9,7 @@
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/counters.hpp"
 #include "procman/persistence/environment.hpp"
+#include "procman/platform/paths.hpp"
 
 namespace procman::tables {
 
@@ -37,12 +39,12 @@ public:
 /// reports. Both name the store.
 std::string io_failure(const std::string& dir, const lmdb::error& e) {
   auto where = " (store " + dir + ")";
-  switch (e.code()) {
-    case ENOSPC:
+  switch (platform::disk_error_of(e.code())) {
+    case platform::disk_error::full:
       return "no space left on device" + where;
-    case EDQUOT:
+    case platform::disk_error::quota:
       return "no space left on device" + where + ": disk quota exceeded";
-    case EIO:
+    case platform::disk_error::io:
       return errno_text(EIO) + where + " in " + e.origin()
              + ": the disk is full (no space left on device) or failing";
     default:

@@ -25,14 +25,16 @@ pipe_end::~pipe_end() {
   close();
 }
 
-os_lock::os_lock(os_lock&& other) noexcept : handle_(other.handle_) {
-  other.handle_ = -1;
+os_lock::os_lock(os_lock&& other) noexcept
+  : handle_(std::exchange(other.handle_, -1)), path_(std::move(other.path_)) {
+  // nop
 }
 
 os_lock& os_lock::operator=(os_lock&& other) noexcept {
   if (this != &other) {
     release();
     handle_ = std::exchange(other.handle_, -1);
+    path_ = std::move(other.path_);
   }
   return *this;
 }

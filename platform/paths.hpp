@@ -30,6 +30,11 @@ std::string utf8_from_path(const std::filesystem::path& p);
 /// GetLastError() on Windows), in UTF-8, without a trailing newline.
 std::string error_text(int code);
 
+/// What a failed write's system error `code` says of the disk, as LMDB
+/// reports it (errno on POSIX, a Windows error code on Windows).
+enum class disk_error { other, full, quota, io };
+disk_error disk_error_of(int code);
+
 /// The name of the POSIX signal `sig` ("SIGKILL"); "signal <sig>" where
 /// the system has no name for it (on Windows, which has no signals, for
 /// every number: a record made on Linux may name one).

@@ -5,8 +5,8 @@
 # The port goes folder by folder, so this build has its own list of what
 # builds for Windows today: the messages and the executor protocol
 # (procman_base), the platform layer (platform/ with its Windows
-# implementation), the steps, the life cycle's rules, and their test
-# suites. The rest of the tree (the store, the actors, the engine, the
+# implementation), the steps, the life cycle's rules, the store, and
+# their test suites. The rest of the tree (the actors, the engine, the
 # apps) follows once its system-dependent parts go through the platform
 # layer (docs/windows.md).
 #
@@ -44,11 +44,15 @@ add_compile_options(
 # Boost headers from the host's /usr/include. The cross compiler must not
 # search /usr/include itself (its Linux headers would shadow MinGW's), so
 # the include path is a directory holding only a link to boost/.
+# lmdbxx (liblmdb++-dev) is one header, taken from there the same way.
 set(PROCMAN_BOOST_INCLUDE ${PROJECT_BINARY_DIR}/boost-include)
-if(NOT EXISTS ${PROCMAN_BOOST_INCLUDE}/boost)
-  file(MAKE_DIRECTORY ${PROCMAN_BOOST_INCLUDE})
-  file(CREATE_LINK /usr/include/boost ${PROCMAN_BOOST_INCLUDE}/boost SYMBOLIC)
-endif()
+file(MAKE_DIRECTORY ${PROCMAN_BOOST_INCLUDE})
+foreach(header boost lmdb++.h)
+  if(NOT EXISTS ${PROCMAN_BOOST_INCLUDE}/${header})
+    file(CREATE_LINK /usr/include/${header} ${PROCMAN_BOOST_INCLUDE}/${header}
+         SYMBOLIC)
+  endif()
+endforeach()
 add_library(procman_boost_headers INTERFACE)
 target_include_directories(procman_boost_headers SYSTEM INTERFACE
                            ${PROCMAN_BOOST_INCLUDE})
@@ -110,7 +114,7 @@ file(GLOB platform_sources CONFIGURE_DEPENDS
      ${PROJECT_SOURCE_DIR}/platform/*.cpp
      ${PROJECT_SOURCE_DIR}/platform/windows/*.cpp)
 add_library(procman_platform STATIC ${platform_sources})
-target_link_libraries(procman_platform PUBLIC procman_base advapi32)
+target_link_libraries(procman_platform PUBLIC procman_base advapi32 bcrypt)
 
 # The step API, registry and built-in steps.
 file(GLOB steps_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/steps/*.cpp)
@@ -121,6 +125,12 @@ target_link_libraries(procman_steps PUBLIC procman_platform procman_base)
 file(GLOB lifecycle_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/lifecycle/*.cpp)
 add_library(procman_lifecycle STATIC ${lifecycle_sources})
 target_link_libraries(procman_lifecycle PUBLIC procman_steps Boost::json)
+
+# The store (Linux: part of procman_local, with the life cycle).
+file(GLOB persistence_sources CONFIGURE_DEPENDS
+     ${PROJECT_SOURCE_DIR}/persistence/*.cpp)
+add_library(procman_store STATIC ${persistence_sources})
+target_link_libraries(procman_store PUBLIC procman_lifecycle procman::lmdb)
 
 # procman's CAF error category, for the suites that run an actor system.
 add_library(procman_caf_errors STATIC ${PROJECT_SOURCE_DIR}/messages/error.cpp)

@@ -11,7 +11,8 @@ set(PROCMAN_TEST_TIMEOUT 300 CACHE STRING "Seconds one test suite may take")
 
 set(tests ${PROJECT_SOURCE_DIR}/tests)
 # Left out here: lifecycle/reports (its executor-report cases name POSIX
-# signals, SIGKILL, which Windows has not).
+# signals, SIGKILL, which Windows has not), and the persistence files named
+# below.
 set(PROCMAN_WINDOWS_TESTS
   # area      files                                         libraries
   "messages"  "actor_system binary_codec errors_enums json_helpers serialization spec units"
@@ -19,8 +20,26 @@ set(PROCMAN_WINDOWS_TESTS
   "lifecycle" "front_door jobs keys lost_and_recovery machine schedules timeouts"
               "procman_lifecycle procman_caf_errors"
   "protocol"  "codec"                                       "procman_lifecycle"
-  "platform"  "helper paths os_lock wake_event store_dir library child termination"
-              "procman_platform shell32")
+  "platform"  "helper paths os_lock wake_event store_dir library child termination ../fixtures/open_to_all"
+              "procman_platform shell32"
+  # Left out: builtin_steps (sh commands; the fixture's processes are
+  # POSIX's), process_tree (Linux's /proc and subreaper).
+  "steps"     "step_registry step_runner ../fixtures/temp_dir"
+              "procman_lifecycle procman_caf_errors"
+  # Left out: doorbell (the POSIX doorbell socket), open_posix
+  # (descriptors through /proc/self/fd, errno's texts), permissions (POSIX
+  # modes and owners), processes (fork; its map-growth case is map_growth
+  # here).
+  "persistence" "counters indexes jobs legacy_log map_growth open output runner_locks transitions ../fixtures/temp_dir ../fixtures/open_to_all"
+              "procman_store procman_caf_errors")
+
+# Suites of the files above that are left out, with why:
+# steps.step_plugins loads step libraries, which are DLLs on Windows that
+# must link the executor's import library to register their steps (a DLL
+# cannot leave symbols to be found at load time as a shared object can):
+# not built yet, so neither are the steps' test libraries.
+set(PROCMAN_WINDOWS_LEFT_OUT_SUITES steps.step_plugins)
+set(PROCMAN_WINDOWS_PLUGIN_AREAS platform)
 
 add_library(procman_test_main STATIC ${CMAKE_CURRENT_LIST_DIR}/test_main.cpp)
 target_include_directories(procman_test_main PUBLIC ${tests})
@@ -70,7 +89,10 @@ foreach(i RANGE 0 ${last} 3)
   set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY
                                           ${PROJECT_BINARY_DIR}/tests)
   # Libraries the tests load: tests/<folder>/plugins/*.cpp, as on Linux.
-  file(GLOB plugin_sources CONFIGURE_DEPENDS ${tests}/${area}/plugins/*.cpp)
+  set(plugin_sources)
+  if(area IN_LIST PROCMAN_WINDOWS_PLUGIN_AREAS)
+    file(GLOB plugin_sources CONFIGURE_DEPENDS ${tests}/${area}/plugins/*.cpp)
+  endif()
   foreach(src ${plugin_sources})
     get_filename_component(plugin ${src} NAME_WE)
     add_library(${plugin} MODULE ${src})
@@ -83,6 +105,9 @@ foreach(i RANGE 0 ${last} 3)
     file(STRINGS ${src} suite_lines REGEX "BOOST_(AUTO|FIXTURE)_TEST_SUITE\\(")
     foreach(line ${suite_lines})
       string(REGEX REPLACE ".*_TEST_SUITE\\(([A-Za-z0-9_]+).*" "\\1" suite "${line}")
+      if(${area}.${suite} IN_LIST PROCMAN_WINDOWS_LEFT_OUT_SUITES)
+        continue()
+      endif()
       add_test(NAME ${area}.${suite}
                COMMAND ${exe} --run_test=${suite} --log_level=message)
       set_tests_properties(${area}.${suite} PROPERTIES

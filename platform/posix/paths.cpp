@@ -1,5 +1,6 @@
 #include "procman/platform/paths.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <system_error>
 
@@ -17,6 +18,19 @@ std::string utf8_from_path(const std::filesystem::path& p) {
 
 std::string error_text(int code) {
   return std::generic_category().message(code);
+}
+
+disk_error disk_error_of(int code) {
+  switch (code) {
+    case ENOSPC:
+      return disk_error::full;
+    case EDQUOT:
+      return disk_error::quota;
+    case EIO:
+      return disk_error::io;
+    default:
+      return disk_error::other;
+  }
 }
 
 std::string signal_name(int sig) {

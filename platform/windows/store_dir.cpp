@@ -115,4 +115,86 @@ failure check_private_dir(const std::string& dir) {
   return {};
 }
 
+namespace {
+
+/// Opens `path` (a file, or a directory with `directory`) with
+/// `disposition`, never through a symbolic link: the reparse point itself
+/// is opened, then refused. `what` names it in errors ("store file").
+outcome<win::handle> open_no_link(const std::string& path, DWORD disposition,
+                                  bool directory, const std::string& what) {
+  win::owner_only_security security;
+  auto flags = FILE_FLAG_OPEN_REPARSE_POINT
+               | (directory ? FILE_FLAG_BACKUP_SEMANTICS
+                            : FILE_ATTRIBUTE_NORMAL);
+  win::handle h{
+    CreateFileW(path_from_utf8(path).c_str(),
+                directory ? FILE_READ_ATTRIBUTES : GENERIC_READ | GENERIC_WRITE,
+                FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                security.attributes(), disposition, flags, nullptr)};
+  if (!h)
+    return make_failure(errc::store_access, "cannot open " + what + " " + path
+                                              + ": " + win::last_error_text());
+  BY_HANDLE_FILE_INFORMATION info;
+  if (!GetFileInformationByHandle(h.get(), &info))
+    return make_failure(errc::store_access, "cannot open " + what + " " + path
+                                              + ": " + win::last_error_text());
+  if ((info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0)
+    return make_failure(errc::store_access, what + " " + path
+                                              + " is a symbolic link; "
+                                                "refusing to use it");
+  bool is_dir = (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
+  if (is_dir != directory)
+    return make_failure(errc::store_access,
+                        what + " " + path
+                          + (directory
+                               ? " is not a directory"
+                               : " is not a regular file; refusing to use it"));
+  return h;
+}
+
+} // namespace
+
+outcome<file_identity> open_private_dir(const std::string& dir) {
+  if (auto err = create_private_dir(dir))
+    return err;
+  auto h = open_no_link(dir, OPEN_EXISTING, true, "store directory");
+  if (!h)
+    return h.error();
+  if (auto err = check_private_dir(dir))
+    return err;
+  BY_HANDLE_FILE_INFORMATION info;
+  if (!GetFileInformationByHandle(h->get(), &info))
+    return make_failure(errc::store_access, "cannot open store directory " + dir
+                                              + ": " + win::last_error_text());
+  return file_identity{info.dwVolumeSerialNumber,
+                       (static_cast<uint64_t>(info.nFileIndexHigh) << 32)
+                         | info.nFileIndexLow};
+}
+
+failure prepare_private_file(const std::string& path) {
+  // Created for its owner alone; an existing file has what the store
+  // directory (checked before) passed on to it.
+  auto h = open_no_link(path, OPEN_ALWAYS, false, "store file");
+  if (!h)
+    return h.error();
+  return {};
+}
+
+failure prepare_private_subdir(const std::string& dir) {
+  win::owner_only_security security;
+  if (!CreateDirectoryW(path_from_utf8(dir).c_str(), security.attributes())
+      && GetLastError() != ERROR_ALREADY_EXISTS)
+    return make_failure(errc::store_access,
+                        "cannot create " + dir + ": " + win::last_error_text());
+  auto h = open_no_link(dir, OPEN_EXISTING, true, "directory");
+  if (!h)
+    return h.error();
+  return {};
+}
+
+void keep_from_children(const std::string&, intptr_t) {
+  // nop: LMDB opens its files without inheritable handles, and executors
+  // inherit only the handles given to them (platform/child.hpp).
+}
+
 } // namespace procman::platform

@@ -256,6 +256,21 @@ std::string utf8_from_path(const std::filesystem::path& p) {
   return win::narrow(p.native());
 }
 
+disk_error disk_error_of(int code) {
+  switch (code) {
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL:
+      return disk_error::full;
+    case 1295: // ERROR_DISK_QUOTA_EXCEEDED, which MinGW's headers lack
+      return disk_error::quota;
+    case ERROR_IO_DEVICE:
+    case ERROR_CRC:
+      return disk_error::io;
+    default:
+      return disk_error::other;
+  }
+}
+
 std::string signal_name(int sig) {
   return "signal " + std::to_string(sig);
 }

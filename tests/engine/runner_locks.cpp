@@ -1,10 +1,10 @@
-// The OS-level locks of runners: private files, no symbolic links, stale
-// runners/<id>.lock files removed, and no lock lost to a concurrent sweep.
+// The OS-level locks of an engine: private files, no symbolic links,
+// stale runners/<id>.lock files removed at start and by recovery. The
+// locks themselves (busy, leases, sweeps) are tests/persistence's
+// runner_locks, which run on Windows too.
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -48,17 +48,6 @@ BOOST_AUTO_TEST_CASE(a_lock_file_is_private_and_never_a_symbolic_link) {
   BOOST_TEST(!fs::exists(target));
 }
 
-BOOST_AUTO_TEST_CASE(a_lock_held_elsewhere_is_runner_busy) {
-  file_lock holder;
-  BOOST_REQUIRE(!holder.try_lock(tmp.str() + "/runner.lock"));
-  file_lock second;
-  auto res = second.try_lock(tmp.str() + "/runner.lock");
-  BOOST_TEST(is(res, errc::runner_busy));
-  BOOST_TEST(render(res)
-             == "another process holds the lock " + tmp.str() + "/runner.lock");
-  BOOST_TEST(!second.held());
-}
-
 BOOST_AUTO_TEST_CASE(an_engine_keeps_its_lock_files_private) {
   umask_guard mask{022};
   // runners/ as an older procman left it.
@@ -92,38 +81,6 @@ BOOST_AUTO_TEST_CASE(stale_runner_locks_are_removed_at_start_and_by_recovery) {
   BOOST_TEST(!fs::exists(runner_lock_path(store, "gone-2")));
   BOOST_TEST(fs::exists(runner_lock_path(store, "live-1")));
   BOOST_TEST(runner_alive(store, eng->runner_id()));
-}
-
-BOOST_AUTO_TEST_CASE(a_lock_taken_while_others_sweep_is_never_lost) {
-  // Other runners look for dead ones all the time: they lock a free lock
-  // file and remove it. A runner that has just created its file but not
-  // yet locked it must not end up holding a removed file, which would make
-  // it look dead to everyone while it runs.
-  fs::create_directories(store + "/runners");
-  std::atomic<bool> stop{false};
-  std::thread sweeper([&] {
-    while (!stop)
-      runner_alive(store, "racer");
-  });
-  auto path = runner_lock_path(store, "racer");
-  size_t taken = 0;
-  size_t lost = 0;
-  for (int i = 0; i < 20000 && lost == 0; ++i) {
-    file_lock lock;
-    auto res = lock.try_lock(path);
-    if (is(res, errc::runner_busy))
-      continue; // the sweeper holds it for a moment
-    BOOST_REQUIRE_MESSAGE(!res, render(res));
-    ++taken;
-    if (!runner_alive(store, "racer"))
-      ++lost;
-    lock.release_and_remove();
-  }
-  stop = true;
-  sweeper.join();
-  BOOST_TEST_MESSAGE("locks taken: " << taken);
-  BOOST_TEST(taken > 100u);
-  BOOST_TEST(lost == 0u, "a lock was taken on a file the sweeper had removed");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

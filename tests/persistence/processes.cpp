@@ -230,69 +230,8 @@ BOOST_AUTO_TEST_CASE(kill_9_during_writes_loses_nothing_committed) {
   must(st->apply(enqueue_of(spec_json())));
 }
 
-BOOST_AUTO_TEST_CASE(the_map_grows_and_other_processes_follow) {
-  temp_dir tmp;
-  auto dir = tmp.str() + "/store";
-  constexpr uint64_t small = uint64_t{1} << 20;
-  auto opts = options_for(dir);
-  opts.initial_map_size = small;
-  auto st = must(store::open(opts));
-  auto first_map = must(st->stats()).map_size;
-  BOOST_TEST(first_map == small);
-  auto fill = [](store& s, int batches, int per_batch) {
-    for (int b = 0; b < batches; ++b) {
-      std::vector<transition> batch;
-      for (int i = 0; i < per_batch; ++i)
-        batch.push_back(enqueue_of(spec_json(1, 0, big_data(1000))));
-      for (auto& r : s.apply(batch))
-        if (!r)
-          return false;
-    }
-    return true;
-  };
-  BOOST_REQUIRE(fill(*st, 10, 100)); // ~1,000 records, several MiB
-  auto parent_map = must(st->stats()).map_size;
-  BOOST_TEST(parent_map > small);
-  BOOST_TEST_MESSAGE("map grew from " << small << " to " << parent_map);
-  // Another process, also asking for 1 MiB, writes far past the parent's map.
-  auto writer = fork_child([&] {
-    auto child = store::open(opts);
-    if (!child)
-      return 2;
-    return fill(**child, 40, 100) ? 0 : 3;
-  });
-  BOOST_REQUIRE(wait_child(writer) == 0);
-  // The parent still maps its old size: reading and writing adopt the new one.
-  auto all = must(st->with_status(ps::queued));
-  BOOST_TEST(all.size() == 5000u);
-  for (auto& rec : all)
-    BOOST_TEST(rec.data.size() > 1000u);
-  BOOST_REQUIRE(fill(*st, 2, 100));
-  auto stats = must(st->stats());
-  BOOST_TEST(stats.records == 5200u);
-  BOOST_TEST(stats.map_size > parent_map);
-  BOOST_TEST(stats.used_bytes <= stats.map_size);
-  BOOST_TEST_MESSAGE("parent map now " << stats.map_size << ", used "
-                                       << stats.used_bytes);
-  // A fresh process asking for the small map reads everything.
-  auto reader = fork_child([&] {
-    auto child = store::open(opts);
-    if (!child)
-      return 2;
-    auto recs = (*child)->with_status(ps::queued);
-    if (!recs || recs->size() != 5200u)
-      return 3;
-    for (auto& rec : *recs)
-      if (!(*child)->get(rec.pid))
-        return 4;
-    auto log = (*child)->log(0);
-    if (!log || log->size() != 5200u)
-      return 5;
-    return 0;
-  });
-  BOOST_TEST(wait_child(reader) == 0);
-  check_log(*st);
-}
+// The map growing in this process and in another one that this one then
+// follows: map_growth.cpp (it runs on Windows too).
 
 BOOST_AUTO_TEST_CASE(threads_share_one_store_while_the_map_grows) {
   temp_dir tmp;

@@ -323,44 +323,6 @@ std::string read_all(platform::pipe_end& in) {
   return text;
 }
 
-void let_everyone_write(const std::string& dir) {
-#ifdef _WIN32
-  // Everyone: full control, added to what the directory has.
-  auto path = platform::path_from_utf8(dir);
-  PACL old_dacl = nullptr;
-  PSECURITY_DESCRIPTOR sd = nullptr;
-  if (GetNamedSecurityInfoW(path.c_str(), SE_FILE_OBJECT,
-                            DACL_SECURITY_INFORMATION, nullptr, nullptr,
-                            &old_dacl, nullptr, &sd)
-      != ERROR_SUCCESS)
-    throw std::runtime_error("cannot read the DACL of " + dir);
-  char everyone_buf[SECURITY_MAX_SID_SIZE];
-  DWORD size = sizeof(everyone_buf);
-  CreateWellKnownSid(WinWorldSid, nullptr, everyone_buf, &size);
-  EXPLICIT_ACCESSW ea{};
-  ea.grfAccessPermissions = FILE_ALL_ACCESS;
-  ea.grfAccessMode = GRANT_ACCESS;
-  ea.grfInheritance = SUB_CONTAINERS_AND_OBJECTS_INHERIT;
-  ea.Trustee.TrusteeForm = TRUSTEE_IS_SID;
-  ea.Trustee.TrusteeType = TRUSTEE_IS_WELL_KNOWN_GROUP;
-  ea.Trustee.ptstrName = reinterpret_cast<LPWSTR>(everyone_buf);
-  PACL new_dacl = nullptr;
-  auto rc = SetEntriesInAclW(1, &ea, old_dacl, &new_dacl);
-  if (rc == ERROR_SUCCESS)
-    rc = SetNamedSecurityInfoW(const_cast<wchar_t*>(path.c_str()),
-                               SE_FILE_OBJECT, DACL_SECURITY_INFORMATION,
-                               nullptr, nullptr, new_dacl, nullptr);
-  LocalFree(new_dacl);
-  LocalFree(sd);
-  if (rc != ERROR_SUCCESS)
-    throw std::runtime_error("cannot set the DACL of " + dir + ": "
-                             + platform::error_text(static_cast<int>(rc)));
-#else
-  if (::chmod(dir.c_str(), 0777) != 0)
-    throw std::runtime_error("cannot chmod " + dir);
-#endif
-}
-
 std::string library_suffix() {
 #ifdef _WIN32
   return ".dll";

@@ -13,6 +13,8 @@
 #include "procman/messages/failure.hpp"
 #include "procman/platform/child.hpp"
 
+#include "fixtures/open_to_all.hpp"
+
 namespace procman::test {
 
 /// The failure's text of an outcome, empty when it holds a value: for a
@@ -58,10 +60,6 @@ std::string read_all(platform::pipe_end& in);
 
 /// The path of this test executable (UTF-8).
 std::string self_path();
-
-/// Lets every user write `dir` (POSIX: mode 0777; Windows: an entry
-/// granting Everyone full control).
-void let_everyone_write(const std::string& dir);
 
 /// The suffix of a loadable library here: ".so" or ".dll".
 std::string library_suffix();

@@ -1,0 +1,61 @@
+#include "procman/platform/files.hpp"
+
+#include <cerrno>
+#include <cstdio>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "procman/platform/paths.hpp"
+
+namespace procman::platform {
+
+outcome<append_file> append_file::create(const std::string& path) {
+  int fd = ::open(path.c_str(),
+                  O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return make_failure(errc::store_access,
+                        "cannot create " + path + ": " + error_text(errno));
+  append_file f;
+  f.handle_ = fd;
+  return f;
+}
+
+bool append_file::append(std::string_view text) {
+  if (handle_ == -1)
+    return false;
+  size_t done = 0;
+  while (done < text.size()) {
+    auto n = ::write(static_cast<int>(handle_), text.data() + done,
+                     text.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void append_file::truncate() {
+  if (handle_ != -1 && ::ftruncate(static_cast<int>(handle_), 0) != 0) {
+    // nop: the caller removes the file then
+  }
+}
+
+void append_file::close() {
+  if (handle_ == -1)
+    return;
+  ::close(static_cast<int>(handle_));
+  handle_ = -1;
+}
+
+bool replace_file(const std::string& from, const std::string& to) {
+  return std::rename(from.c_str(), to.c_str()) == 0;
+}
+
+bool remove_file(const std::string& path) {
+  return ::unlink(path.c_str()) == 0;
+}
+
+} // namespace procman::platform

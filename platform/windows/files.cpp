@@ -1,0 +1,75 @@
+#include "procman/platform/files.hpp"
+
+#include "win.hpp"
+
+namespace procman::platform {
+
+namespace {
+
+HANDLE as_handle(intptr_t h) {
+  return reinterpret_cast<HANDLE>(h);
+}
+
+} // namespace
+
+outcome<append_file> append_file::create(const std::string& path) {
+  win::owner_only_security security;
+  // Shared for deleting: the file may be replaced (replace_file) or
+  // removed while open, as on POSIX. Not inheritable: a handle is
+  // inherited only when its security attributes say so.
+  win::handle h{CreateFileW(
+    win::widen(path).c_str(), FILE_APPEND_DATA | GENERIC_WRITE,
+    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+    security.attributes(), CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr)};
+  if (!h)
+    return make_failure(errc::store_access, "cannot create " + path + ": "
+                                              + win::last_error_text());
+  append_file f;
+  f.handle_ = reinterpret_cast<intptr_t>(h.release());
+  return f;
+}
+
+bool append_file::append(std::string_view text) {
+  if (handle_ == -1)
+    return false;
+  auto h = as_handle(handle_);
+  size_t done = 0;
+  while (done < text.size()) {
+    LARGE_INTEGER end{};
+    SetFilePointerEx(h, end, nullptr, FILE_END);
+    DWORD n = 0;
+    if (!WriteFile(h, text.data() + done,
+                   static_cast<DWORD>(text.size() - done), &n, nullptr)
+        || n == 0)
+      return false;
+    done += n;
+  }
+  return true;
+}
+
+void append_file::truncate() {
+  if (handle_ == -1)
+    return;
+  LARGE_INTEGER zero{};
+  if (SetFilePointerEx(as_handle(handle_), zero, nullptr, FILE_BEGIN))
+    SetEndOfFile(as_handle(handle_));
+}
+
+void append_file::close() {
+  if (handle_ == -1)
+    return;
+  CloseHandle(as_handle(handle_));
+  handle_ = -1;
+}
+
+bool replace_file(const std::string& from, const std::string& to) {
+  return MoveFileExW(win::widen(from).c_str(), win::widen(to).c_str(),
+                     MOVEFILE_REPLACE_EXISTING)
+         != 0;
+}
+
+bool remove_file(const std::string& path) {
+  return DeleteFileW(win::widen(path).c_str()) != 0;
+}
+
+} // namespace procman::platform
