@@ -731,29 +731,24 @@ def main():
             ui.sign_in(token2)
             wait_for(lambda: ui.shown("#nav"), "the pages of the runner's server")
             wait_for(lambda: ui.shown("#counts .count"), "the runner's overview")
-            if has_family(base2, token2, "procman_slots"):
-                def slots_right(busy):
-                    m = metric_samples(base2, token2)
-                    total = str(int(sum(v for (n, _), v in m.items()
-                                        if n == "procman_slots")))
-                    now = str(int(sum(v for (n, _), v in m.items()
-                                      if n == "procman_slots_busy")))
-                    return (now == str(busy) and ui.text("#slots-total") == total
-                            and ui.text("#slots-busy") == now) and (now, total)
-                got = wait_for(lambda: slots_right(0), "busy slots: 0 of 2")
-                check(got == ("0", "2"), "the runner's overview shows busy slots: 0 of 2")
-                _, doc, _ = call(base2, "POST", "/api/v1/processes", token2, {
-                    "steps": {"long": {"class": "procman.sleep", "args": {"seconds": 300}}}})
-                got = wait_for(lambda: slots_right(1), "busy slots: 1 of 2")
-                check("busy slots: 1 of 2" in ui.text("#slots"),
-                      "the overview shows busy slots: 1 of 2 while one process runs")
-                call(base2, "POST", "/api/v1/processes/%s/cancel" % doc["pid"], token2)
-            else:
-                check(ui.shown("#slots-none"),
-                      "a runner whose /metrics has no procman_slots: the overview "
-                      "says it has no slots to show")
-                log("note: this runner's /metrics has no procman_slots family; "
-                    "the busy-slots check runs once it has")
+            check(has_family(base2, token2, "procman_slots"),
+                  "a runner's /metrics has procman_slots")
+            def slots_right(busy):
+                m = metric_samples(base2, token2)
+                total = str(int(sum(v for (n, _), v in m.items()
+                                    if n == "procman_slots")))
+                now = str(int(sum(v for (n, _), v in m.items()
+                                  if n == "procman_slots_busy")))
+                return (now == str(busy) and ui.text("#slots-total") == total
+                        and ui.text("#slots-busy") == now) and (now, total)
+            got = wait_for(lambda: slots_right(0), "busy slots: 0 of 2")
+            check(got == ("0", "2"), "the runner's overview shows busy slots: 0 of 2")
+            _, doc, _ = call(base2, "POST", "/api/v1/processes", token2, {
+                "steps": {"long": {"class": "procman.sleep", "args": {"seconds": 300}}}})
+            got = wait_for(lambda: slots_right(1), "busy slots: 1 of 2")
+            check("busy slots: 1 of 2" in ui.text("#slots"),
+                  "the overview shows busy slots: 1 of 2 while one process runs")
+            call(base2, "POST", "/api/v1/processes/%s/cancel" % doc["pid"], token2)
         finally:
             stop_runner(runner2)
 
