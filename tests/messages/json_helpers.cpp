@@ -97,8 +97,8 @@ process_record three_step_record(process_status status) {
 }
 
 const std::set<std::string> info_keys
-  = {"pid",     "status", "created_at", "started_at",          "finished_at",
-     "timeout", "steps",  "output",     "last_completed_step", "progress",
+  = {"pid",     "status",    "created_at", "started_at",          "finished_at",
+     "timeout", "steps",     "output",     "last_completed_step", "progress",
      "error",   "step_times"};
 
 } // namespace
@@ -228,12 +228,13 @@ BOOST_AUTO_TEST_CASE(step_times_give_start_end_and_duration_per_step) {
   auto x = three_step_record(process_status::running);
   x.step_times = {{1700000001000, 1700000001250}, {1700000001300, 0}, {}};
   auto times = render_info(x).at("step_times").as_object();
-  BOOST_TEST(json::serialize(times)
-             == R"({"zeta":{"started_ms":1700000001000,"ended_ms":1700000001250,)"
-                R"("duration_ms":250},)"
-                R"("alpha":{"started_ms":1700000001300,"ended_ms":null,)"
-                R"("duration_ms":null},)"
-                R"("mid":{"started_ms":null,"ended_ms":null,"duration_ms":null}})");
+  BOOST_TEST(
+    json::serialize(times)
+    == R"({"zeta":{"started_ms":1700000001000,"ended_ms":1700000001250,)"
+       R"("duration_ms":250},)"
+       R"("alpha":{"started_ms":1700000001300,"ended_ms":null,)"
+       R"("duration_ms":null},)"
+       R"("mid":{"started_ms":null,"ended_ms":null,"duration_ms":null}})");
   // A record without times (an older one): every step's are null.
   x.step_times.clear();
   auto none = render_info(x);

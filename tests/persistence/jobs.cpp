@@ -265,7 +265,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(store_step_times, clocked)
 
-BOOST_AUTO_TEST_CASE(a_record_of_version_2_is_read_and_gets_times_when_it_runs) {
+BOOST_AUTO_TEST_CASE(
+  a_record_of_version_2_is_read_and_gets_times_when_it_runs) {
   auto dir = tmp.str() + "/store";
   auto pid = enqueue(R"({"steps": {"a": {"class": "procman.set"}, )"
                      R"("b": {"class": "procman.set"}}, "priority": 3, )"
@@ -298,9 +299,10 @@ BOOST_AUTO_TEST_CASE(a_record_of_version_2_is_read_and_gets_times_when_it_runs) 
   BOOST_TEST(old.step_times.empty());
   // Its status shows the times as not known.
   auto info = render_info(old);
-  BOOST_TEST(boost::json::serialize(info.at("step_times"))
-             == R"({"a":{"started_ms":null,"ended_ms":null,"duration_ms":null},)"
-                R"("b":{"started_ms":null,"ended_ms":null,"duration_ms":null}})");
+  BOOST_TEST(
+    boost::json::serialize(info.at("step_times"))
+    == R"({"a":{"started_ms":null,"ended_ms":null,"duration_ms":null},)"
+       R"("b":{"started_ms":null,"ended_ms":null,"duration_ms":null}})");
   // Running on, it gets times and is written in the current layout.
   transition t;
   t.kind = tk::step_started;
@@ -318,8 +320,9 @@ BOOST_AUTO_TEST_CASE(a_record_of_version_2_is_read_and_gets_times_when_it_runs) 
   BOOST_TEST(now.step_times[1].started_at == clock - 1500);
   BOOST_TEST(now.step_times[1].ended_at == clock);
   info = render_info(now);
-  BOOST_TEST(info.at("step_times").at("b").at("duration_ms").to_number<int64_t>()
-             == 1500);
+  BOOST_TEST(
+    info.at("step_times").at("b").at("duration_ms").to_number<int64_t>()
+    == 1500);
   BOOST_TEST(info.at("step_times").at("a").at("duration_ms").is_null());
   st.reset();
   raw_store raw{dir};

@@ -24,14 +24,14 @@ namespace {
 /// Fields whose values differ between two recordings of one scenario:
 /// wall-clock times (ms since the epoch, and what follows from them: a
 /// delayed process's `not_before`, a schedule run's `due`, an attempt's
-/// `at`, the steps' `step_times`), the log's sequence numbers (processes that run side by side, or
-/// that a timer enqueues, interleave differently), digests (hashes of
-/// records that hold the times), OS pids, the scratch store's path, and
-/// stack traces (frames and lines of the build that ran them).
+/// `at`, the steps' `step_times`), the log's sequence numbers (processes that
+/// run side by side, or that a timer enqueues, interleave differently), digests
+/// (hashes of records that hold the times), OS pids, the scratch store's path,
+/// and stack traces (frames and lines of the build that ran them).
 const std::set<std::string> varying
   = {"time",       "seq",         "digest",   "exported_at", "store",
      "due",        "not_before",  "at",       "created_at",  "started_at",
-     "updated_at", "finished_at", "exec_pid", "stack",     "step_times"};
+     "updated_at", "finished_at", "exec_pid", "stack",       "step_times"};
 
 /// Replaces every occurrence of `from` in `s` by `to`.
 void replace_all(std::string& s, const std::string& from,
