@@ -1,5 +1,6 @@
 #include "procman/door/remote_backend.hpp"
 
+#include <mutex>
 #include <thread>
 #include <type_traits>
 
@@ -66,6 +67,10 @@ public:
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   manager_actor manager;
+  /// One request at a time: an attempt without an answer replaces the
+  /// connection (`close`, `open`) under the others' feet. Callers on
+  /// several threads (the HTTP server's writers) take turns.
+  std::mutex asking;
 
   caf::error open(caf::timespan timeout) {
     cfg = std::make_unique<caf::actor_system_config>();
@@ -106,6 +111,7 @@ public:
   caf::expected<typename R::reply> ask(R r) {
     using reply = typename R::reply;
     make_repeatable(r);
+    std::lock_guard<std::mutex> turn{asking};
     auto begin = clock::now();
     auto deadline = begin + opts.timeout;
     caf::timespan wait = std::chrono::milliseconds(defaults::remote_attempt_ms);

@@ -4,14 +4,17 @@
 
 #include "procman/http/api.hpp"
 
+#include <csignal>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "procman/http/token.hpp"
+#include "procman/messages/defaults.hpp"
 
 #include "http/web_fixture.hpp"
 
@@ -512,6 +515,41 @@ BOOST_AUTO_TEST_CASE(a_store_node_is_served_through_connect) {
   BOOST_TEST(f.send(bhttp::verb::get, at("/processes"), "pm_wrong").status
              == 401u);
   BOOST_TEST(f.send(bhttp::verb::get, at("/readyz")).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(
+  concurrent_starts_through_a_stopped_node_are_answered_once) {
+  // procman web --connect: starts at once, while the store node stops
+  // answering for longer than an attempt waits (SIGSTOP), so that their
+  // attempts go unanswered and the door asks again on new connections.
+  // Each start is answered once, with a process of its own, and the
+  // server lives on.
+  web_fixture f{{}, true};
+  std::vector<std::string> args{
+    "python3",       source_path("tests/http/client.py"),
+    "posts",         std::to_string(f.port),
+    f.operate_token, pause_spec};
+  for (int i = 0; i < 8; ++i)
+    args.push_back("stopped-" + std::to_string(i));
+  f.node->signal(SIGSTOP);
+  command_result res;
+  std::thread posting{[&] { res = run_command(args, {}, 120); }};
+  std::this_thread::sleep_for(
+    std::chrono::milliseconds(defaults::remote_attempt_ms + 1500));
+  f.node->signal(SIGCONT);
+  posting.join();
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "client.py: " + res.err);
+  auto answers = json::parse(res.out).as_array();
+  BOOST_REQUIRE_EQUAL(answers.size(), 8u);
+  std::set<std::string> pids;
+  for (auto& a : answers) {
+    BOOST_TEST(a.at("status").as_int64() == 201, json::serialize(a));
+    pids.insert(std::string{a.at("pid").as_string()});
+  }
+  BOOST_TEST(pids.size() == 8u);
+  BOOST_TEST(f.send(bhttp::verb::get, at("/readyz")).status == 200u);
+  auto listed = f.procman({"list"});
+  BOOST_TEST(std::count(listed.out.begin(), listed.out.end(), '\n') == 8);
 }
 
 BOOST_AUTO_TEST_CASE(beyond_loopback_without_tls_is_refused) {
