@@ -16,6 +16,7 @@
 #include "procman/http/token.hpp"
 #include "procman/messages/defaults.hpp"
 
+#include "http/posts.hpp"
 #include "http/web_fixture.hpp"
 
 using namespace procman;
@@ -232,24 +233,13 @@ BOOST_AUTO_TEST_CASE(concurrent_starts_are_each_answered_once) {
   // between them: the server carries them out together (they share
   // commits); each gets its own process, and the shared key one process.
   web_fixture f;
-  std::vector<std::string> args{"posts", std::to_string(f.port),
-                                f.operate_token, pause_spec};
-  for (int i = 0; i < 24; ++i)
-    args.push_back("own-" + std::to_string(i));
-  for (int i = 0; i < 12; ++i)
-    args.push_back("shared");
-  args.insert(args.begin(), {"python3", source_path("tests/http/client.py")});
-  auto res = run_command(args, {}, 120);
-  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "client.py: " + res.err);
-  auto answers = json::parse(res.out).as_array();
-  BOOST_REQUIRE_EQUAL(answers.size(), 36u);
+  auto answers = post_all(f.port, f.operate_token, pause_spec,
+                          keys_of("own-", 24, "shared", 12));
   std::set<std::string> own;
   std::set<std::string> shared;
   int created = 0;
   for (size_t i = 0; i < answers.size(); ++i) {
-    auto& a = answers[i].as_object();
-    auto status = a.at("status").as_int64();
-    auto pid = std::string{a.at("pid").as_string()};
+    auto [status, pid] = answers[i];
     BOOST_TEST_REQUIRE((status == 201 || status == 200), "answer " << i);
     if (i < 24) {
       BOOST_TEST(status == 201);
@@ -525,26 +515,19 @@ BOOST_AUTO_TEST_CASE(
   // Each start is answered once, with a process of its own, and the
   // server lives on.
   web_fixture f{{}, true};
-  std::vector<std::string> args{
-    "python3",       source_path("tests/http/client.py"),
-    "posts",         std::to_string(f.port),
-    f.operate_token, pause_spec};
-  for (int i = 0; i < 8; ++i)
-    args.push_back("stopped-" + std::to_string(i));
+  auto keys = keys_of("stopped-", 8);
+  auto command = posts_command(f.port, f.operate_token, pause_spec, keys);
   f.node->signal(SIGSTOP);
   command_result res;
-  std::thread posting{[&] { res = run_command(args, {}, 120); }};
+  std::thread posting{[&] { res = run_command(command, {}, 120); }};
   std::this_thread::sleep_for(
     std::chrono::milliseconds(defaults::remote_attempt_ms + 1500));
   f.node->signal(SIGCONT);
   posting.join();
-  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "client.py: " + res.err);
-  auto answers = json::parse(res.out).as_array();
-  BOOST_REQUIRE_EQUAL(answers.size(), 8u);
   std::set<std::string> pids;
-  for (auto& a : answers) {
-    BOOST_TEST(a.at("status").as_int64() == 201, json::serialize(a));
-    pids.insert(std::string{a.at("pid").as_string()});
+  for (auto& [status, pid] : posts_answers(res, keys.size())) {
+    BOOST_TEST(status == 201, pid);
+    pids.insert(pid);
   }
   BOOST_TEST(pids.size() == 8u);
   BOOST_TEST(f.send(bhttp::verb::get, at("/readyz")).status == 200u);

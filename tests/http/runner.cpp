@@ -14,6 +14,7 @@
 #include "engine/cli_fixture.hpp"
 #include "fixtures/background.hpp"
 #include "http/client.hpp"
+#include "http/posts.hpp"
 
 using namespace procman;
 using namespace procman::test;
@@ -123,23 +124,12 @@ BOOST_AUTO_TEST_CASE(concurrent_starts_share_the_runners_commits_and_all_run) {
   auto runner = f.background_runner(
     {"--wait", "--parallel", "2", "--http", "127.0.0.1:0"});
   auto base = served_at(*runner);
-  std::vector<std::string> args{"python3", source_path("tests/http/client.py"),
-                                "posts",   std::to_string(port_of(base)),
-                                operate,   pause_spec};
-  for (int i = 0; i < 16; ++i)
-    args.push_back("own-" + std::to_string(i));
-  for (int i = 0; i < 8; ++i)
-    args.push_back("shared");
-  auto res = run_command(args, {}, 120);
-  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, "client.py: " + res.err);
-  auto answers = boost::json::parse(res.out).as_array();
-  BOOST_REQUIRE_EQUAL(answers.size(), 24u);
+  auto answers = post_all(port_of(base), operate, pause_spec,
+                          keys_of("own-", 16, "shared", 8));
   std::set<std::string> own, shared;
   int created = 0;
   for (size_t i = 0; i < answers.size(); ++i) {
-    auto& a = answers[i].as_object();
-    auto status = a.at("status").as_int64();
-    auto pid = std::string{a.at("pid").as_string()};
+    auto [status, pid] = answers[i];
     if (i < 16) {
       BOOST_TEST(status == 201, "answer " << i);
       own.insert(pid);
