@@ -25,12 +25,9 @@ struct posted {
 inline std::vector<std::string>
 posts_command(uint16_t port, const std::string& token, const std::string& body,
               const std::vector<std::string>& keys) {
-  std::vector<std::string> argv{"python3",
-                                source_path("tests/http/client.py"),
-                                "posts",
-                                std::to_string(port),
-                                token,
-                                body};
+  std::vector<std::string> argv{"python3", source_path("tests/http/client.py"),
+                                "posts",   std::to_string(port),
+                                token,     body};
   argv.insert(argv.end(), keys.begin(), keys.end());
   return argv;
 }
@@ -42,8 +39,8 @@ inline std::vector<posted> posts_answers(const command_result& res,
   auto doc = boost::json::parse(res.out);
   std::vector<posted> out;
   for (auto& a : doc.as_array())
-    out.push_back({a.at("status").as_int64(),
-                   std::string{a.at("pid").as_string()}});
+    out.push_back(
+      {a.at("status").as_int64(), std::string{a.at("pid").as_string()}});
   BOOST_REQUIRE_EQUAL(out.size(), keys);
   return out;
 }
@@ -52,9 +49,8 @@ inline std::vector<posted> posts_answers(const command_result& res,
 inline std::vector<posted> post_all(uint16_t port, const std::string& token,
                                     const std::string& body,
                                     const std::vector<std::string>& keys) {
-  return posts_answers(run_command(posts_command(port, token, body, keys), {},
-                                   120),
-                       keys.size());
+  return posts_answers(
+    run_command(posts_command(port, token, body, keys), {}, 120), keys.size());
 }
 
 /// `n` keys "`prefix`0", "`prefix`1", ..., then `m` times `shared`.
