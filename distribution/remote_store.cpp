@@ -84,7 +84,8 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
         [self](atom::apply, atom::flush, std::vector<transition>& ts)
           -> caf::result<std::vector<process_record>> {
           // Sent on as one apply each (the node protocol has no batch), in
-          // order; one answer when all are answered.
+          // order and at once: a transition the process actor sends after
+          // this batch (its finish) must reach the endpoint after them.
           auto& st = self->state;
           if (st.dead)
             return st.ended();
@@ -92,7 +93,7 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
             caf::typed_response_promise<std::vector<process_record>> rp;
             std::vector<process_record> done;
             size_t left = 0;
-            caf::error storage;
+            caf::error failed;
           };
           auto b = std::make_shared<batch>();
           b->rp = self->make_response_promise<std::vector<process_record>>();
@@ -100,24 +101,35 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
           if (ts.empty())
             b->rp.deliver(std::vector<process_record>{});
           for (auto& t : ts) {
-            auto one = [b](caf::expected<process_record> res) {
+            auto id = st.next_id++;
+            st.parts.emplace(id, [b](caf::expected<process_record> res) {
               if (res)
                 b->done.push_back(std::move(*res));
               else if (is(res.error(), errc::storage_failure)
                        || is(res.error(), errc::lease_expired))
-                b->storage = res.error();
+                b->failed = std::move(res.error());
               if (--b->left > 0)
                 return;
-              if (b->storage)
-                b->rp.deliver(std::move(b->storage));
+              if (b->failed)
+                b->rp.deliver(std::move(b->failed));
               else
                 b->rp.deliver(std::move(b->done));
+            });
+            auto answer = [self, id](caf::expected<process_record> res) {
+              auto& parts = self->state.parts;
+              auto i = parts.find(id);
+              if (i == parts.end())
+                return;
+              auto fn = std::move(i->second);
+              parts.erase(i);
+              fn(std::move(res));
             };
             self
-              ->request(caf::actor_cast<remote_store_actor>(self),
-                        caf::infinite, atom::apply_v, std::move(t))
-              .then([one](process_record& r) mutable { one(std::move(r)); },
-                    [one](caf::error& e) mutable { one(std::move(e)); });
+              ->request(st.endpoint, caf::infinite, atom::apply_v, st.holder,
+                        std::move(t))
+              .then(
+                [answer](process_record& r) mutable { answer(std::move(r)); },
+                [answer](caf::error& e) mutable { answer(std::move(e)); });
           }
           return b->rp;
         },
@@ -221,9 +233,13 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
             kv.second.deliver(st.ended());
           for (auto& kv : st.fires)
             kv.second.deliver(st.ended());
+          auto parts = std::move(st.parts);
+          for (auto& kv : parts)
+            kv.second(st.ended());
           st.records.clear();
           st.claims.clear();
           st.fires.clear();
+          st.parts.clear();
         },
       };
     },

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
@@ -38,6 +39,10 @@ struct remote_store_state {
     claims;
   std::unordered_map<uint64_t, caf::typed_response_promise<uint32_t, uint64_t>>
     fires;
+  /// The transitions of batches sent on, each with what takes its answer.
+  std::unordered_map<uint64_t,
+                     std::function<void(caf::expected<process_record>)>>
+    parts;
   uint64_t next_id = 0;
   bool dead = false;
   std::string why; ///< why the lease ended

@@ -6,6 +6,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "procman/distribution/remote_store.hpp"
 #include "procman/distribution/work_endpoint.hpp"
 
 #include "engine/engine_helpers.hpp"
@@ -164,6 +165,54 @@ BOOST_AUTO_TEST_CASE(
   BOOST_REQUIRE(claimed);
   BOOST_REQUIRE_EQUAL(claimed->size(), 1u);
   BOOST_TEST(claimed->front().pid == other);
+}
+
+BOOST_AUTO_TEST_CASE(
+  a_workers_transitions_commit_in_the_order_its_process_actor_sent_them) {
+  // A worker's process actor sends the transitions it held as one batch,
+  // then at once its finish. The batch goes on as single applies; were
+  // they queued behind the finish, the finish would end the process with
+  // its step never started, and the late ones would be refused.
+  spawn_endpoint(60000);
+  auto g = join();
+  auto store = sys->spawn(remote_store,
+                          caf::actor_cast<work_endpoint_actor>(ep), g.holder);
+  for (int round = 0; round < 20; ++round) {
+    auto pid = start(R"({"steps": {"s": {"class": "procman.set"}}})");
+    auto claimed = ask<std::vector<process_record>>(atom::claim_v, g.holder,
+                                                    uint32_t{1});
+    BOOST_REQUIRE(claimed);
+    BOOST_REQUIRE_EQUAL(claimed->size(), 1u);
+    BOOST_REQUIRE(claimed->front().pid == pid);
+    std::vector<transition> held{step(transition_kind::start, pid, 0),
+                                 step(transition_kind::step_started, pid, 0),
+                                 step(transition_kind::step_completed, pid, 0)};
+    auto finish = step(transition_kind::finish, pid, 0);
+    finish.output = "{}";
+    caf::scoped_actor self{*sys};
+    // Both sent before either is answered, as the process actor does.
+    auto batch = self->request(store, std::chrono::seconds(60), atom::apply_v,
+                               atom::flush_v, std::move(held));
+    auto last = self->request(store, std::chrono::seconds(60), atom::apply_v,
+                              std::move(finish));
+    batch.receive(
+      [&](const std::vector<process_record>& recs) {
+        BOOST_TEST(recs.size() == 3u);
+      },
+      [&](const caf::error& err) { BOOST_FAIL(render(err)); });
+    last.receive(
+      [&](const process_record& rec) {
+        BOOST_TEST(to_string(rec.status) == "finished");
+      },
+      [&](const caf::error& err) { BOOST_FAIL(render(err)); });
+    auto rec = info(pid);
+    BOOST_TEST(to_string(rec.status) == "finished");
+    BOOST_TEST(rec.last_completed == 0, "round " << round);
+    BOOST_REQUIRE_EQUAL(rec.step_states.size(), 1u);
+    BOOST_TEST((rec.step_states[0] == step_status::completed),
+               "round " << round);
+  }
+  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_CASE(
