@@ -558,8 +558,14 @@ engine::~engine() {
   caf::anon_send_exit(st.queue_hdl, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(st.store_hdl, caf::exit_reason::user_shutdown);
   {
+    // Every one of them must be gone before the actor system is: one still
+    // alive when the scheduler stops (its exit not read yet) is kept by its
+    // own timers, holds the store actor, and the system's destructor then
+    // waits for the store's thread forever.
     caf::scoped_actor self{*st.sys};
-    for (auto hdl : {caf::actor_cast<caf::actor>(st.store_hdl),
+    for (auto hdl : {caf::actor_cast<caf::actor>(st.ticker),
+                     caf::actor_cast<caf::actor>(st.queue_hdl),
+                     caf::actor_cast<caf::actor>(st.store_hdl),
                      caf::actor_cast<caf::actor>(st.manager_hdl)}) {
       self->monitor(hdl);
       self->receive([](const caf::down_msg&) {});

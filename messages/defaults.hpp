@@ -18,6 +18,11 @@ constexpr uint32_t process_timeout = 60;
 /// killed (`procman-runner --grace`).
 constexpr uint32_t grace_seconds = 10;
 
+/// Seconds a runner or node that has drained and committed everything may
+/// take to stop its actor system before it exits anyway: enough for its
+/// connections to close, and a bound on any wait there.
+constexpr uint32_t stop_deadline_seconds = 10;
+
 /// Children at once; 0 means one per core (`procman-runner --parallel`).
 constexpr uint32_t parallel = 0;
 

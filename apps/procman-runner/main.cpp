@@ -28,7 +28,9 @@
 // --http serves the HTTP API (docs/http.md) through the engine's manager,
 // on a thread of its own, until the runner has drained.
 
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -36,6 +38,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <sysexits.h>
 
@@ -148,6 +151,24 @@ static_assert(procman::defaults::process_timeout == 60
                 && procman::defaults::exec_lease_seconds == 10,
               "update the defaults in the help text");
 
+/// Once the runner's work is done and committed: exits with `code` should
+/// the actor system not have stopped `defaults::stop_deadline_seconds`
+/// later. Its destructor waits until every detached actor (the store's) is
+/// destroyed, so one reference left anywhere would keep a drained runner
+/// from ever exiting; nothing is left to commit by then.
+void exit_by_deadline(int code) {
+  std::thread([code] {
+    std::this_thread::sleep_for(
+      std::chrono::seconds(procman::defaults::stop_deadline_seconds));
+    procman::log_error(
+      "", "the actor system did not stop within "
+            + std::to_string(procman::defaults::stop_deadline_seconds)
+            + " s of the runner's end; exiting with " + std::to_string(code)
+            + " anyway");
+    std::_Exit(code);
+  }).detach();
+}
+
 /// A worker node until SIGTERM/SIGINT (drain) or a second one (now).
 int run_worker(caf::actor_system& sys, const std::string& host, uint16_t port,
                procman::engine_options opts, procman::ready_signal& ready) {
@@ -173,6 +194,7 @@ int run_worker(caf::actor_system& sys, const std::string& host, uint16_t port,
   n->await();
   node->reset();
   watch.reset();
+  exit_by_deadline(0);
   return 0;
 }
 
@@ -462,6 +484,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   work_endpoint_gate gate;
+  // Ends the store node's endpoint and waits until it is gone: alive when
+  // the actor system stops, it would keep the store actor (and so the
+  // system's destructor) waiting forever.
+  auto end_gate = [&] {
+    if (!gate)
+      return;
+    caf::scoped_actor self{sys};
+    self->monitor(gate);
+    self->send_exit(gate, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {});
+  };
   std::string published_at; ///< ADDR:PORT
   if (publish_port >= 0) {
     caf::expected<uint16_t> port{caf::sec::none};
@@ -489,8 +522,7 @@ int main(int argc, char** argv) {
                   + std::to_string(publish_port) + ": "
                   + (err.category() == caf::atom("procman") ? render(err)
                                                             : sys.render(err)));
-      if (gate)
-        caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
+      end_gate();
       return 1;
     }
     published_at = (bind_addr.find(':') != std::string::npos
@@ -538,10 +570,10 @@ int main(int argc, char** argv) {
     http_thread.join();
   }
   auto failure = (*eng)->failure();
-  if (gate)
-    caf::anon_send_exit(gate, caf::exit_reason::user_shutdown);
+  end_gate();
   eng->reset();
   watch.reset();
+  exit_by_deadline(failure ? EX_TEMPFAIL : 0);
   if (failure) {
     // A drain started by cron must not hold on while the disk stays full.
     log_error("", "gave up: " + render(failure)

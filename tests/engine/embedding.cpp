@@ -224,4 +224,22 @@ BOOST_AUTO_TEST_CASE(
   signal(SIGPIPE, old);
 }
 
+BOOST_AUTO_TEST_CASE(a_stopped_engine_leaves_none_of_its_actors_running) {
+  // An actor of the engine still alive when the host's actor system stops
+  // keeps the store actor alive through its timers, and the system's
+  // destructor then waits for the store's thread forever. So the engine's
+  // destructor returns only once every actor it spawned is gone.
+  for (int round = 0; round < 20; ++round) {
+    auto before = sys->registry().running();
+    auto eng = start_engine();
+    auto c = door::open(tmp.str() + "/store");
+    BOOST_REQUIRE(c);
+    auto pid = c->start(spec(R"({"steps": {"s": {"class": "procman.set"}}})"));
+    BOOST_REQUIRE(pid);
+    BOOST_REQUIRE(c->wait(*pid, std::chrono::seconds(30)));
+    eng.reset();
+    BOOST_REQUIRE_EQUAL(sys->registry().running(), before);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
