@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "procman/messages/defaults.hpp"
@@ -104,6 +105,15 @@ public:
            || err == caf::sec::unexpected_message;
   }
 
+  /// CAF keeps, per thread, a reference to the logger of the last actor
+  /// system a scoped_actor was made on there, and an actor system's
+  /// destructor waits until its logger is gone. Callers on several threads
+  /// each drop theirs before they let go of the turn: a `close` on one
+  /// thread would otherwise wait forever for another thread's reference.
+  struct drop_logger_reference {
+    ~drop_logger_reference() { caf::logger::set_current_actor_system(nullptr); }
+  };
+
   /// Sends `r` until an answer comes. An attempt without an answer within
   /// its time (first defaults::remote_attempt_ms, doubling) is made again
   /// on a new connection, all within opts.timeout.
@@ -112,6 +122,7 @@ public:
     using reply = typename R::reply;
     make_repeatable(r);
     std::lock_guard<std::mutex> turn{asking};
+    drop_logger_reference dropped; // before the turn goes
     auto begin = clock::now();
     auto deadline = begin + opts.timeout;
     caf::timespan wait = std::chrono::milliseconds(defaults::remote_attempt_ms);
@@ -201,7 +212,10 @@ caf::expected<door> connect_door(const remote_door_options& opts) {
                         + " without TLS: commands, specs and outputs would "
                           "cross the network in cleartext; give a "
                           "certificate, a key and a CA");
-  if (auto err = b->open(opts.timeout))
+  auto err = b->open(opts.timeout);
+  // This thread, too, lets go of the connection's logger (ask says why).
+  caf::logger::set_current_actor_system(nullptr);
+  if (err)
     return err;
   return door{std::move(b)};
 }
