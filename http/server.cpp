@@ -93,6 +93,13 @@ struct shared {
   /// door call that commits waits there, with the others of the moment,
   /// while the I/O thread serves the reads.
   asio::thread_pool* writers = nullptr;
+  /// Reads are answered on the I/O thread when the door reads a store
+  /// here (a few µs); through a runner's manager or a store node they wait
+  /// for an answer (a node that stopped answering: for the door's retries),
+  /// so they go to the writers' threads too, and hold no other client.
+  bool reads_here() const { return door_ != nullptr && door_->local_store(); }
+  /// The server's door (a runner gives it its backend after binding).
+  door* door_ = nullptr;
 };
 
 /// Reads what is new once for all /events streams, then lets each write
@@ -271,7 +278,26 @@ private:
     if (auto page = dashboard_page(h))
       return parser_->is_done() ? send(std::move(*page))
                                 : refuse(std::move(*page));
-    if (auto refused = sh_.routes.admit(h, route_))
+    if (sh_.reads_here() || sh_.writers == nullptr)
+      return admitted(sh_.routes.admit(h, route_));
+    // The token is checked through a door that waits for an answer: on a
+    // writer's thread, as such reads are (shared::reads_here). The session
+    // waits meanwhile.
+    asio::post(*sh_.writers, [self = shared_from_this()] {
+      const route* which = nullptr;
+      auto refused = std::make_shared<std::optional<response>>(
+        self->sh_.routes.admit(self->parser_->get(), which));
+      asio::post(self->stream_.get_executor(), [self, which, refused] {
+        self->route_ = which;
+        self->admitted(std::move(*refused));
+      });
+    });
+  }
+
+  /// Goes on with a request whose header `api::admit` checked: answers a
+  /// refusal, or reads the body.
+  void admitted(std::optional<response> refused) {
+    if (refused)
       return refuse(std::move(*refused));
     if (parser_->is_done())
       return on_request();
@@ -357,7 +383,8 @@ private:
     }
     if (s)
       return start_stream(std::move(s), req.version());
-    if (route_->method == bhttp::verb::get || sh_.writers == nullptr) {
+    if ((route_->method == bhttp::verb::get && sh_.reads_here())
+        || sh_.writers == nullptr) {
       auto res = answer();
       return send(std::move(res));
     }
@@ -516,6 +543,7 @@ struct server::impl {
   impl(door& d, server_options opts) : sh{api{d, opts.max_body}, opts} {
     sh.ticker = &ticker;
     sh.writers = &writers;
+    sh.door_ = &d;
   }
 
   ~impl() {

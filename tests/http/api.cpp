@@ -4,6 +4,7 @@
 
 #include "procman/http/api.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <set>
 #include <sstream>
@@ -533,6 +534,36 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(f.send(bhttp::verb::get, at("/readyz")).status == 200u);
   auto listed = f.procman({"list"});
   BOOST_TEST(std::count(listed.out.begin(), listed.out.end(), '\n') == 8);
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_store_node_holds_up_no_other_client) {
+  // procman web --connect: a request that waits for a store node that
+  // stopped answering (SIGSTOP) waits on a thread of its own; the server
+  // answers others meanwhile.
+  web_fixture f{{}, true};
+  auto started = f.send(bhttp::verb::post, at("/processes"), f.operate_token,
+                        pause_spec);
+  BOOST_TEST_REQUIRE(started.status == 201u, started.body);
+  auto pid = std::string{started.doc().at("pid").as_string()};
+  f.node->signal(SIGSTOP);
+  std::atomic<bool> answered{false};
+  std::atomic<unsigned> status{0};
+  std::thread waiting{[&] {
+    auto r = f.send(bhttp::verb::get, at("/processes/" + pid), f.read_token);
+    status = r.status;
+    answered = true;
+  }};
+  // Let the server read it: it now waits for the node.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Others that need no answer from the node: the health check, the
+  // dashboard's page, a refusal.
+  BOOST_TEST(f.send(bhttp::verb::get, at("/healthz")).status == 200u);
+  BOOST_TEST(f.send(bhttp::verb::get, "/").status == 200u);
+  BOOST_TEST(f.send(bhttp::verb::get, at("/processes")).status == 401u);
+  BOOST_TEST(!answered.load()); // they did not wait behind it
+  f.node->signal(SIGCONT);
+  waiting.join();
+  BOOST_TEST(status.load() == 200u);
 }
 
 BOOST_AUTO_TEST_CASE(beyond_loopback_without_tls_is_refused) {
