@@ -136,6 +136,22 @@ target_link_libraries(procman_store PUBLIC procman_lifecycle procman::lmdb)
 add_library(procman_caf_errors STATIC ${PROJECT_SOURCE_DIR}/messages/error.cpp)
 target_link_libraries(procman_caf_errors PUBLIC procman_base procman::caf_core)
 
+# -- programs ------------------------------------------------------------------------
+
+include(${PROJECT_SOURCE_DIR}/cmake/version_target.cmake)
+
+# procman-exec: the executor, with its Windows system layer
+# (exec_windows.cpp, runner_channel_windows.cpp). No fork server (no
+# fork), and no throw-time stack traces: MinGW-w64 unwinds with SEH, whose
+# personality routine the POSIX hook (throw_hook.cpp) does not wrap; an
+# exception's stack is taken where the step runner catches it.
+set(EXEC_DIR ${PROJECT_SOURCE_DIR}/apps/procman-exec)
+add_executable(procman-exec ${EXEC_DIR}/main.cpp ${EXEC_DIR}/runner_channel.cpp
+               ${EXEC_DIR}/exec_windows.cpp
+               ${EXEC_DIR}/runner_channel_windows.cpp)
+target_link_libraries(procman-exec PRIVATE procman_steps procman_base
+                      procman_version Boost::json)
+
 # -- tests -------------------------------------------------------------------------------
 
 if(BUILD_TESTING)

@@ -168,7 +168,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_class_fails_before_any_step_runs) {
   json::array steps{
     json::object{{"name", "first"},
                  {"class", "procman.exec"},
-                 {"args", {{"command", json::array{"touch", marker}}}}},
+                 {"args", {{"command", touch_command(marker)}}}},
     json::object{{"name", "second"}, {"class", "procman.set"}},
     json::object{{"name", "third"}, {"class", "acme.mailer"}}};
   auto r = run_exec(work(json::serialize(steps)));
