@@ -85,7 +85,7 @@ set_target_properties(procman::lmdb PROPERTIES
 set(PROCMAN_BUILD_INCLUDE ${PROJECT_BINARY_DIR}/include)
 file(MAKE_DIRECTORY ${PROCMAN_BUILD_INCLUDE}/procman)
 # persistence/: its codec header, which some suites include.
-foreach(folder messages lifecycle protocol platform steps persistence)
+foreach(folder messages lifecycle protocol platform steps persistence children)
   if(NOT EXISTS ${PROCMAN_BUILD_INCLUDE}/procman/${folder})
     file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${folder}
          ${PROCMAN_BUILD_INCLUDE}/procman/${folder} SYMBOLIC)
@@ -135,6 +135,16 @@ target_link_libraries(procman_store PUBLIC procman_lifecycle procman::lmdb)
 # procman's CAF error category, for the suites that run an actor system.
 add_library(procman_caf_errors STATIC ${PROJECT_SOURCE_DIR}/messages/error.cpp)
 target_link_libraries(procman_caf_errors PUBLIC procman_base procman::caf_core)
+
+# The runner's launcher of executors: children/windows/child_service.cpp
+# (CreateProcessW, a Job Object per executor) behind children/'s
+# interface. The rest of children/ is Linux's (the fork server, cgroups,
+# /proc).
+add_library(procman_children STATIC
+            ${PROJECT_SOURCE_DIR}/children/executor_launcher.cpp
+            ${PROJECT_SOURCE_DIR}/children/windows/child_service.cpp)
+target_link_libraries(procman_children PUBLIC procman_platform
+                      procman_caf_errors)
 
 # -- programs ------------------------------------------------------------------------
 

@@ -36,7 +36,9 @@ set(PROCMAN_WINDOWS_TESTS
   # PR_SET_PDEATHSIG; on Windows the runner's Job Object ends the
   # executor).
   "exec"      "executor_acks executor_bad_input executor_protocol ../fixtures/temp_dir"
-              "procman_platform Boost::json")
+              "procman_platform Boost::json"
+  "children"  "child_service ../fixtures/temp_dir"
+              "procman_children Boost::json")
 
 # Cases of the suites above that are left out, by suite, with why. What
 # they test runs on Windows too, but they run it through what Windows has
@@ -128,9 +130,9 @@ foreach(i RANGE 0 ${last} 3)
   target_link_libraries(${exe} PRIVATE procman_test_main ${libs})
   set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY
                                           ${PROJECT_BINARY_DIR}/tests)
-  # The executor's suites run procman-exec, and the platform suites' helper
-  # as a command.
-  if(area STREQUAL "exec")
+  # The executor's and the launcher's suites run procman-exec, and the
+  # platform suites' helper as a command.
+  if(area STREQUAL "exec" OR area STREQUAL "children")
     add_dependencies(${exe} procman-exec test-platform)
   endif()
   # Libraries the tests load: tests/<folder>/plugins/*.cpp, as on Linux.

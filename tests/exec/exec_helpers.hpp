@@ -221,6 +221,17 @@ run_exec(const std::string& input, const std::vector<std::string>& args = {},
   return result;
 }
 
+/// A step whose command is the platform suites' helper in its "tree" mode
+/// (tests/platform/helper.cpp): it starts a grandchild the ordinary way,
+/// says "tree <its pid> grandchild <pid>" and sleeps.
+inline json::object tree_step() {
+  return json::object{{"name", "tree"},
+                      {"class", "procman.exec"},
+                      {"args",
+                       {{"command", json::array{test_path("test-platform")}},
+                        {"env", {{"PROCMAN_PLATFORM_HELPER", "tree"}}}}}};
+}
+
 /// Builds the executor's input from the steps (a JSON array or object as
 /// text) and extra top-level fields.
 inline std::string work(const std::string& steps,

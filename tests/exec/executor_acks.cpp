@@ -229,17 +229,9 @@ BOOST_AUTO_TEST_CASE(
 }
 
 BOOST_AUTO_TEST_CASE(a_lease_that_runs_out_ends_a_grandchild_too) {
-  // The command is the platform suites' helper in its "tree" mode: it
-  // starts a grandchild the ordinary way, says both pids, and sleeps.
   live_exec ex;
   auto until = procman::lease_clock_ms() + 1500;
-  json::object input{{"steps",
-                      json::array{json::object{
-                        {"name", "tree"},
-                        {"class", "procman.exec"},
-                        {"args",
-                         {{"command", json::array{test_path("test-platform")}},
-                          {"env", {{"PROCMAN_PLATFORM_HELPER", "tree"}}}}}}}},
+  json::object input{{"steps", json::array{tree_step()}},
                      {"output_events", true},
                      {"lease", until}};
   ex.send(json::serialize(input) + "\n");
