@@ -15,11 +15,13 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
 #include "procman/messages/error.hpp"
 #include "procman/platform/child.hpp"
+#include "procman/platform/paths.hpp"
 #include "procman/platform/system.hpp"
 
 #include "exec/exec_helpers.hpp"
@@ -218,6 +220,35 @@ BOOST_AUTO_TEST_CASE(leases_are_renewed_while_the_executor_runs) {
   BOOST_TEST(s.code == 0);
   BOOST_TEST_REQUIRE(!s.reports.empty());
   BOOST_TEST(contains(s.reports.back(), R"("event":"finished")"));
+}
+
+BOOST_AUTO_TEST_CASE(an_executor_under_a_non_ascii_path_starts) {
+  // The executor copied to "Zoë データ/" (UTF-8) and started from there:
+  // wide-character paths through CreateProcessW on Windows.
+  temp_dir tmp;
+  auto from = procman::platform::path_from_utf8(exec_path());
+  if (!std::filesystem::exists(from))
+    from += ".exe";
+  auto dir = tmp.path
+             / procman::platform::path_from_utf8(
+               "Zo\xC3\xAB \xE3\x83\x87\xE3\x83\xBC\xE3\x82\xBF");
+  std::filesystem::create_directories(dir);
+  auto to = dir / from.filename();
+  std::filesystem::copy_file(from, to);
+  child_service svc;
+  seen s;
+  child_spec spec;
+  spec.argv = {procman::platform::utf8_from_path(to)};
+  spec.input = work(R"([{"name": "a", "class": "procman.set",
+                         "args": {"where": "Zo\u00eb"}}])");
+  auto pid = svc.spawn(spec, s.handlers());
+  BOOST_TEST_REQUIRE(bool(pid), why(pid));
+  BOOST_TEST(s.wait_exit());
+  BOOST_TEST(s.code == 0);
+  BOOST_TEST_REQUIRE(!s.reports.empty());
+  BOOST_TEST(
+    s.reports.back()
+    == "{\"event\":\"finished\",\"output\":{\"where\":\"Zo\xC3\xAB\"}}");
 }
 
 BOOST_AUTO_TEST_CASE(a_fork_server_where_the_system_has_fork_only) {
