@@ -85,7 +85,8 @@ set_target_properties(procman::lmdb PROPERTIES
 set(PROCMAN_BUILD_INCLUDE ${PROJECT_BINARY_DIR}/include)
 file(MAKE_DIRECTORY ${PROCMAN_BUILD_INCLUDE}/procman)
 # persistence/: its codec header, which some suites include.
-foreach(folder messages lifecycle protocol platform steps persistence children)
+foreach(folder messages lifecycle protocol platform steps persistence children
+        logging actors door)
   if(NOT EXISTS ${PROCMAN_BUILD_INCLUDE}/procman/${folder})
     file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${folder}
          ${PROCMAN_BUILD_INCLUDE}/procman/${folder} SYMBOLIC)
@@ -145,6 +146,16 @@ add_library(procman_children STATIC
             ${PROJECT_SOURCE_DIR}/children/windows/child_service.cpp)
 target_link_libraries(procman_children PUBLIC procman_platform
                       procman_caf_errors)
+
+# The log and the actors (the store service, queue, supervisor, manager,
+# process actors) on CAF's core.
+file(GLOB actors_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/actors/*.cpp
+     ${PROJECT_SOURCE_DIR}/logging/*.cpp)
+list(APPEND actors_sources ${PROJECT_SOURCE_DIR}/door/door.cpp
+     ${PROJECT_SOURCE_DIR}/door/handlers.cpp)
+add_library(procman_actors STATIC ${actors_sources})
+target_link_libraries(procman_actors PUBLIC procman_store procman_children
+                      procman_caf_errors Boost::json)
 
 # -- programs ------------------------------------------------------------------------
 

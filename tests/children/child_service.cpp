@@ -204,7 +204,8 @@ BOOST_AUTO_TEST_CASE(the_owners_death_ends_the_executors_tree) {
 
 BOOST_AUTO_TEST_CASE(leases_are_renewed_while_the_executor_runs) {
   child_service svc;
-  svc.use_leases(std::chrono::milliseconds(400));
+  // The step outlasts the first lease twice over.
+  svc.use_leases(std::chrono::milliseconds(1500));
   seen s;
   child_spec spec;
   spec.argv = {exec_path()};
@@ -212,7 +213,7 @@ BOOST_AUTO_TEST_CASE(leases_are_renewed_while_the_executor_runs) {
   spec.lease_until_ms = svc.lease_until();
   BOOST_TEST_REQUIRE(spec.lease_until_ms > 0);
   spec.input = work(R"([{"name": "nap", "class": "procman.sleep",
-                         "args": {"seconds": 1.5}}])",
+                         "args": {"seconds": 3.5}}])",
                     {{"lease", spec.lease_until_ms}});
   auto pid = svc.spawn(spec, s.handlers());
   BOOST_TEST_REQUIRE(bool(pid), why(pid));
