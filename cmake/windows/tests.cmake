@@ -59,10 +59,9 @@ set(PROCMAN_WINDOWS_LEFT_OUT_CASES
   "exec.executor_protocol" "a_library_exception_is_reported_with_a_throw_time_stack"
   "exec.executor_protocol" "step_libraries_come_from_options_env_and_input"
   "exec.executor_protocol" "an_output_above_the_limit_fails_with_kind_output"
-  # sh scripts (a grandchild in a session of its own, pids through files;
-  # a_lease_that_runs_out_ends_a_grandchild_too is their twin on both)
+  # an sh script (a grandchild in a session of its own, pids through
+  # files; a_lease_that_runs_out_ends_a_grandchild_too is its twin on both)
   "exec.executor_lease" "an_executor_whose_lease_is_not_renewed_kills_its_tree_and_itself"
-  "exec.executor_lease" "garbage_among_the_renewals_ends_the_executor"
   # sh, echo and tr; /proc/<pid>/fd
   "exec.executor_protocol" "finished_reports_every_step_and_the_output"
   "exec.executor_protocol" "output_events_carry_a_commands_output_before_its_step_ends"

@@ -190,6 +190,16 @@ std::string sleeper(const std::string& fg, const std::string& bg,
   return json::serialize(input) + "\n";
 }
 
+/// The pids in the tree helper's "output" line (tree_step): its own and
+/// its grandchild's; 0s when `line` is not that.
+std::pair<int, int> tree_pids(const json::object& line) {
+  int cmd = 0, grandchild = 0;
+  if (event_of(line) == "output")
+    std::sscanf(line.at("data").as_string().c_str(), "tree %d grandchild %d",
+                &cmd, &grandchild);
+  return {cmd, grandchild};
+}
+
 int pid_in(const std::string& file) {
   int pid = 0;
   eventually(
@@ -236,12 +246,9 @@ BOOST_AUTO_TEST_CASE(a_lease_that_runs_out_ends_a_grandchild_too) {
                      {"lease", until}};
   ex.send(json::serialize(input) + "\n");
   BOOST_TEST(event_of(ex.next()) == "step_started");
-  auto said = ex.next();
-  BOOST_TEST_REQUIRE(event_of(said) == "output");
-  int cmd = 0, grandchild = 0;
-  BOOST_TEST_REQUIRE(std::sscanf(said.at("data").as_string().c_str(),
-                                 "tree %d grandchild %d", &cmd, &grandchild)
-                     == 2);
+  auto [cmd, grandchild] = tree_pids(ex.next());
+  BOOST_TEST_REQUIRE(cmd > 0);
+  BOOST_TEST_REQUIRE(grandchild > 0);
   BOOST_TEST(ex.wait_exit(60) == self_kill_exit);
   BOOST_TEST(procman::lease_clock_ms() >= until);
   BOOST_TEST(eventually(
@@ -304,18 +311,20 @@ BOOST_AUTO_TEST_CASE(a_lease_that_ended_before_the_work_arrived_runs_no_step) {
 }
 
 BOOST_AUTO_TEST_CASE(garbage_among_the_renewals_ends_the_executor) {
-  temp_dir tmp;
-  auto fg = tmp.str() + "/fg", bg = tmp.str() + "/bg";
   live_exec ex;
-  ex.send(sleeper(fg, bg, procman::lease_clock_ms() + 60000));
+  json::object input{{"steps", json::array{tree_step()}},
+                     {"output_events", true},
+                     {"lease", procman::lease_clock_ms() + 60000}};
+  ex.send(json::serialize(input) + "\n");
   BOOST_TEST(event_of(ex.next()) == "step_started");
-  auto cmd = pid_in(fg);
+  auto [cmd, grandchild] = tree_pids(ex.next());
   BOOST_REQUIRE(cmd > 0);
   ex.send("{\"lease\": \"later\"}\n");
   auto code = ex.wait_exit();
   BOOST_TEST(code != -2);
   BOOST_TEST(code != 0);
-  BOOST_TEST(eventually([&] { return process_gone(cmd); }, 30));
+  BOOST_TEST(eventually(
+    [&] { return process_gone(cmd) && process_gone(grandchild); }, 30));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
