@@ -171,7 +171,9 @@ add_executable(procman-exec ${EXEC_DIR}/main.cpp ${EXEC_DIR}/runner_channel.cpp
                ${EXEC_DIR}/exec_windows.cpp
                ${EXEC_DIR}/runner_channel_windows.cpp)
 target_link_libraries(procman-exec PRIVATE procman_steps procman_base
-                      procman_version Boost::json)
+                      procman_version Boost::json -Wl,--export-all-symbols
+                      -Wl,--exclude-libs,libgcc.a:libgcc_eh.a:libwinpthread.a:libstdc++.a:libmingwex.a:libmingw32.a:libmoldname.a:libpthread.a)
+set_target_properties(procman-exec PROPERTIES ENABLE_EXPORTS ON)
 
 # -- tests -------------------------------------------------------------------------------
 

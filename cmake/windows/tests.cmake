@@ -45,20 +45,8 @@ set(PROCMAN_WINDOWS_TESTS
 # Cases of the suites above that are left out, by suite, with why. What
 # they test runs on Windows too, but they run it through what Windows has
 # not: POSIX commands (sh, touch, echo; cmd's twins of some of them run
-# here instead), or step libraries, which are DLLs on Windows that must
-# link the executor's import library to register their steps (not built
-# yet: exec_test_plugin, exec_no_register).
+# here instead), glibc's texts, throw-time stacks, a full disk.
 set(PROCMAN_WINDOWS_LEFT_OUT_CASES
-  # step libraries
-  "exec.executor_acks" "check_loads_the_step_libraries_and_says_ok"
-  "exec.executor_bad_input" "a_shared_object_that_is_no_step_library"
-  "exec.executor_protocol" "a_library_writing_to_stdout_cannot_break_the_reports"
-  "exec.executor_protocol" "progress_is_rate_limited_and_the_last_report_arrives"
-  "exec.executor_protocol" "a_held_back_report_goes_out_while_the_step_is_quiet"
-  "exec.executor_protocol" "library_steps_run_and_json_passes_both_ways"
-  "exec.executor_protocol" "a_library_exception_is_reported_with_a_throw_time_stack"
-  "exec.executor_protocol" "step_libraries_come_from_options_env_and_input"
-  "exec.executor_protocol" "an_output_above_the_limit_fails_with_kind_output"
   # an sh script (a grandchild in a session of its own, pids through
   # files; a_lease_that_runs_out_ends_a_grandchild_too is its twin on both)
   "exec.executor_lease" "an_executor_whose_lease_is_not_renewed_kills_its_tree_and_itself"
@@ -75,21 +63,22 @@ set(PROCMAN_WINDOWS_LEFT_OUT_CASES
   # throw-time stacks: MinGW-w64 unwinds with SEH, which the executor's
   # hook (apps/procman-exec/throw_hook.cpp) does not wrap
   "exec.executor_protocol" "a_failing_step_ends_with_an_error_line_and_exit_1"
+  "exec.executor_protocol" "a_library_exception_is_reported_with_a_throw_time_stack"
   # a full disk (actors/disk_faults: no_disk_faults.cpp)
   "actors.supervisor_actor" "a_slot_is_freed_at_the_executors_exit_before_its_end_is_committed"
   "actors.supervisor_actor" "a_failed_claim_is_retried_after_a_backoff"
   "actors.supervisor_actor" "a_failed_claim_after_a_short_one_does_not_end_a_runner_without_wait")
 
 # Suites of the files above that are left out, with why:
-# steps.step_plugins loads step libraries, which are DLLs on Windows that
-# must link the executor's import library to register their steps (a DLL
-# cannot leave symbols to be found at load time as a shared object can):
-# not built yet, so neither are the steps' test libraries.
+# steps.step_plugins loads step libraries into the test program itself: as
+# DLLs they would have to link that program's import library, as the
+# executor's do procman-exec's (not built, nor are the steps' test
+# libraries).
 # actors.store_service_storage_failures needs a full disk (disk_faults
 # above).
 set(PROCMAN_WINDOWS_LEFT_OUT_SUITES steps.step_plugins
     actors.store_service_storage_failures)
-set(PROCMAN_WINDOWS_PLUGIN_AREAS platform)
+set(PROCMAN_WINDOWS_PLUGIN_AREAS platform exec)
 
 add_library(procman_test_main STATIC ${CMAKE_CURRENT_LIST_DIR}/test_main.cpp)
 target_include_directories(procman_test_main PUBLIC ${tests})
@@ -144,6 +133,8 @@ foreach(i RANGE 0 ${last} 3)
     add_dependencies(${exe} procman-exec test-platform)
   endif()
   # Libraries the tests load: tests/<folder>/plugins/*.cpp, as on Linux.
+  # The executor's step libraries (exec) link its import library: a DLL
+  # cannot leave symbols to be found at load time as a shared object can.
   set(plugin_sources)
   if(area IN_LIST PROCMAN_WINDOWS_PLUGIN_AREAS)
     file(GLOB plugin_sources CONFIGURE_DEPENDS ${tests}/${area}/plugins/*.cpp)
@@ -152,6 +143,9 @@ foreach(i RANGE 0 ${last} 3)
     get_filename_component(plugin ${src} NAME_WE)
     add_library(${plugin} MODULE ${src})
     target_link_libraries(${plugin} PRIVATE procman_base -static)
+    if(area STREQUAL "exec")
+      target_link_libraries(${plugin} PRIVATE procman-exec)
+    endif()
     set_target_properties(${plugin} PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY
                                                ${PROJECT_BINARY_DIR}/tests/plugins)
     add_dependencies(${exe} ${plugin})

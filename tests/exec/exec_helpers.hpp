@@ -65,8 +65,13 @@ inline std::string exec_path() {
   return bin("procman-exec");
 }
 
+/// A step library the tests build: plugins/<name>.so, on Windows .dll.
 inline std::string plugin_path(const std::string& name) {
+#ifdef _WIN32
+  return test_path("plugins/" + name + ".dll");
+#else
   return test_path("plugins/" + name + ".so");
+#endif
 }
 
 /// A command that creates the empty file `path`: touch on POSIX, cmd's

@@ -366,7 +366,9 @@ BOOST_AUTO_TEST_CASE(step_libraries_come_from_options_env_and_input) {
   };
   check(run_exec(work(steps), {"--step-lib", lib}), "--step-lib PATH");
   check(run_exec(work(steps), {"--step-lib=" + lib}), "--step-lib=PATH");
-  check(run_exec(work(steps), {}, {"PROCMAN_STEP_LIBS=::" + lib + ":"}),
+  const std::string sep(1, procman::platform::path_list_separator);
+  check(run_exec(work(steps), {},
+                 {"PROCMAN_STEP_LIBS=" + sep + sep + lib + sep}),
         "PROCMAN_STEP_LIBS");
   check(run_exec(work(steps, {{"step_libs", lib}})), "step_libs string");
   check(run_exec(work(steps, {{"step_libs", json::array{lib}}})),
