@@ -406,11 +406,7 @@ struct child_service::impl {
   }
 
   int64_t lease_until() const {
-    auto bound = lease_bound_ms.load();
-    if (bound <= 0)
-      return 0;
-    return std::max<int64_t>(1, std::min(lease_clock_ms() + bound,
-                                         lease_cap.load()));
+    return lease_end(lease_bound_ms.load(), lease_cap.load());
   }
 
   /// I/O thread: pushes every child's lease as far as it may go now.
@@ -554,7 +550,9 @@ struct child_service::impl {
   }
 };
 
-executor_launcher::~executor_launcher() = default;
+child_service::child_service() : child_service(nullptr, false) {
+  // nop
+}
 
 child_service::child_service(std::unique_ptr<executor_cgroups> cgroups,
                              bool reap_orphans)
@@ -776,10 +774,6 @@ void child_service::kill_group(int pid) {
     impl_->kill_locked(pid, i->second);
 }
 
-void executor_launcher::write_input(int, std::string) {
-  // nop: launchers without real children have no stdin to write
-}
-
 void child_service::write_input(int pid, std::string text) {
   auto* self = impl_.get();
   asio::post(self->ctx, [self, pid, text = std::move(text)]() mutable {
@@ -789,14 +783,6 @@ void child_service::write_input(int pid, std::string text) {
     i->second->queued += text;
     i->second->write_in();
   });
-}
-
-bool executor_launcher::has_timers() const {
-  return false;
-}
-
-int64_t executor_launcher::lease_until() const {
-  return 0;
 }
 
 void child_service::use_leases(std::chrono::milliseconds bound) {
@@ -818,11 +804,6 @@ void child_service::cap_leases(int64_t until_ms) {
 
 int64_t child_service::lease_until() const {
   return impl_->lease_until();
-}
-
-void executor_launcher::call_after(int, std::chrono::milliseconds,
-                                   std::function<void()>) {
-  // nop: see has_timers
 }
 
 bool child_service::has_timers() const {
@@ -872,6 +853,10 @@ child_service::use_fork_server(std::vector<std::string> server_argv) {
     return err;
   }
   return static_cast<int>(self->server_pid);
+}
+
+const char* child_service::no_fork_server() {
+  return nullptr;
 }
 
 int child_service::fork_server_pid() const {

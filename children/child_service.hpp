@@ -1,4 +1,7 @@
-// Spawns procman-exec children and watches them on one I/O thread.
+// Spawns procman-exec children and watches them on one I/O thread. This is
+// the POSIX implementation (child_service.cpp); on Windows the same class
+// is children/windows/child_service.cpp (CreateProcessW, a Job Object per
+// executor, no fork server and no cgroups).
 //
 // Children are started with posix_spawn (never fork: the runner may be
 // large) as leaders of their own process group, or forked by the
@@ -32,13 +35,17 @@ public:
   /// Bytes of a child's stderr kept for error reports.
   static constexpr size_t stderr_tail_bytes = defaults::stderr_tail_bytes;
 
+  /// No cgroups, no orphans to reap.
+  child_service();
+
   /// `cgroups`: each child gets a cgroup of its own there, which is killed
   /// and removed when the child has exited (null: no cgroups).
   /// `reap_orphans`: this OS process is a child subreaper whose children
   /// are all executors (procman-runner); any other child that appears was
   /// orphaned in an executor's tree, and is killed with its own tree and
-  /// reaped (by its pid: exits of executors are awaited per pid).
-  explicit child_service(std::unique_ptr<executor_cgroups> cgroups = nullptr,
+  /// reaped (by its pid: exits of executors are awaited per pid). (Linux;
+  /// on Windows there are neither.)
+  explicit child_service(std::unique_ptr<executor_cgroups> cgroups,
                          bool reap_orphans = false);
 
   /// Kills every remaining child with all it started, joins the I/O
@@ -95,6 +102,10 @@ public:
   /// it is gone, and executors are spawned as before while it cannot be.
   /// Returns the server's OS pid. Errors: spawn_failure (it cannot start).
   caf::expected<int> use_fork_server(std::vector<std::string> server_argv);
+
+  /// Why this system can have no fork server (Windows has no fork);
+  /// nullptr where it can.
+  static const char* no_fork_server();
 
   /// The fork server's OS pid; 0 when there is none.
   int fork_server_pid() const;

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 
-#include <unistd.h>
-
 #include "procman/lifecycle/front_door.hpp"
 #include "procman/messages/failure.hpp"
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/store.hpp"
+#include "procman/platform/system.hpp"
 
 namespace procman {
 
@@ -222,9 +221,7 @@ std::string host_of(const std::string& id) {
 outcome<nodes_info> handle(door_site& s, const nodes_request&) {
   nodes_info out;
   out.time = s.db().now();
-  char host[256] = "";
-  gethostname(host, sizeof(host) - 1);
-  out.host = host;
+  out.host = platform::host_name();
   out.store = s.db().dir();
   auto running = s.db().with_status(process_status::running);
   if (!running)

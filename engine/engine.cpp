@@ -240,6 +240,16 @@ caf::error choose_executor_mode(child_service& children,
                       "executor (--executor, PROCMAN_EXECUTOR) must be fork "
                       "or spawn, not \""
                         + mode + "\"");
+  if (auto why = child_service::no_fork_server(); why && mode == "fork") {
+    if (chosen)
+      return make_error(errc::spawn_failure,
+                        std::string("--executor fork (PROCMAN_EXECUTOR=fork) "
+                                    "is not available: ")
+                          + why + "; use --executor spawn");
+    log_info("", "executor: spawn (one " + opts.exec_path
+                   + " per process: " + why + ")");
+    return {};
+  }
   if (mode == "fork" && !serves) {
     if (chosen)
       return make_error(errc::spawn_failure,

@@ -36,8 +36,9 @@ enum class disk_error { other, full, quota, io };
 disk_error disk_error_of(int code);
 
 /// The name of the POSIX signal `sig` ("SIGKILL"); "signal <sig>" where
-/// the system has no name for it (on Windows, which has no signals, for
-/// every number: a record made on Linux may name one).
+/// the system has no name for it. Windows has no signals: there the
+/// numbers are Linux's (a record made on Linux, a Windows worker's report
+/// to a Linux store node, 9 for a tree killed), named as Linux names them.
 std::string signal_name(int sig);
 
 } // namespace procman::platform

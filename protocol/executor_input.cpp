@@ -4,6 +4,7 @@
 
 #include "procman/messages/json.hpp"
 #include "procman/messages/spec_check.hpp"
+#include "procman/platform/paths.hpp"
 
 namespace procman {
 
@@ -137,7 +138,7 @@ outcome<executor_input> decode_input(std::string_view text) {
       for (auto& e : v->get_array()) {
         if (!e.is_string())
           return bad();
-        in.step_libs += ':';
+        in.step_libs += platform::path_list_separator; // ';' on Windows
         in.step_libs += std::string(e.get_string());
       }
     } else {

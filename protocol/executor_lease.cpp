@@ -1,5 +1,6 @@
 #include "procman/protocol/executor_lease.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include <boost/json.hpp>
@@ -10,6 +11,12 @@ int64_t lease_clock_ms() {
   timespec ts{};
   clock_gettime(CLOCK_BOOTTIME, &ts);
   return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t lease_end(int64_t bound_ms, int64_t cap_ms) {
+  if (bound_ms <= 0)
+    return 0;
+  return std::max<int64_t>(1, std::min(lease_clock_ms() + bound_ms, cap_ms));
 }
 
 std::string encode_lease(int64_t until_ms) {

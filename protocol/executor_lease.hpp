@@ -18,6 +18,11 @@ namespace procman {
 /// suspended (a store node elsewhere counts that time too).
 int64_t lease_clock_ms();
 
+/// The end of a lease given now by a runner whose leases last `bound_ms`
+/// and may not pass `cap_ms` (lease_clock_ms()); 0 when `bound_ms` is 0
+/// (no leases), at least 1 otherwise.
+int64_t lease_end(int64_t bound_ms, int64_t cap_ms);
+
 /// `{"lease":T}` with its newline: the executor's lease now ends at `T`
 /// (lease_clock_ms()).
 std::string encode_lease(int64_t until_ms);

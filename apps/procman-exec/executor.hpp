@@ -25,8 +25,11 @@ struct preloaded_steps {
 int executor_main(int argc, char** argv, preloaded_steps* pre);
 
 /// `procman-exec --serve`: the fork server (docs/protocol.md, "Fork
-/// server").
+/// server"). On Windows, which has no fork, it refuses with exit code 2.
 int serve_main(int argc, char** argv);
+
+/// Whether `serve_main` is a fork server (false on Windows).
+extern const bool fork_server_available;
 
 /// The ':'-separated libraries a server loads: `PROCMAN_STEP_LIBS`, then
 /// the `--step-lib` options.

@@ -36,23 +36,25 @@
 #include <vector>
 
 #include <boost/json.hpp>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
-#include "procman/children/process_tree.hpp"
 #include "procman/messages/defaults.hpp"
+#include "procman/platform/paths.hpp"
 #include "procman/protocol/executor_input.hpp"
 #include "procman/protocol/executor_report.hpp"
 #include "procman/steps/runner.hpp"
 #include "procman/steps/step_registry.hpp"
 #include "procman/steps/text.hpp"
 
+#include "exec_system.hpp"
 #include "executor.hpp"
 #include "runner_channel.hpp"
 
 namespace json = boost::json;
+
+namespace procman::exec {
+std::atomic<bool> ending{false};
+} // namespace procman::exec
 
 namespace {
 
@@ -64,95 +66,39 @@ constexpr int exit_bad_input = 2;
 constexpr int exit_interrupted = 3;
 constexpr int exit_parent_gone = 4;
 
-// -- process tree, process group and parent death -----------------------------
-
-// The executor is a child subreaper (set before any step runs): whatever its
-// steps start stays in its process tree even after a setsid, a setpgid or a
-// double fork, because orphans are re-parented to it. So ending the tree
-// (children/process_tree.hpp) ends everything the process started.
-
-pid_t parent_pid = 0;        // from PROCMAN_PARENT_PID; 0: unknown
-char cgroup_kill_file[1024]; // "$PROCMAN_CGROUP/cgroup.kill", or ""
-// One owner at a time for the end of the tree (kill_tree uses one table):
-// the normal end, a lost report channel or a signal handler.
-std::atomic<bool> ending{false};
-
-// Kills everything the executor started, and the executor with it.
-// Async-signal-safe. Its tree first; after the runner's death, or when its
-// lease ran out (`runner_unable`), also its cgroup (the runner that would
-// have killed it cannot); then its own group. Only its own: while it is
-// not (yet) a group leader it has started nothing, and its group belongs
-// to someone else.
-[[noreturn]] void kill_all_and_exit(int code, bool runner_unable = false) {
-  procman::kill_tree(getpid(), false);
-  if (cgroup_kill_file[0] != '\0'
-      && (runner_unable || (parent_pid > 0 && getppid() != parent_pid)))
-    procman::write_cgroup_kill(cgroup_kill_file); // includes us
-  if (getpgrp() == getpid())
-    kill(0, SIGKILL); // includes us; does not return
-  _exit(code);
-}
+// -- ending the tree ----------------------------------------------------------
 
 // For the threads of the executor: waits for whoever ends the tree now (a
-// signal handler exits the process; the normal end lets go), then ends it.
+// stop request exits the process; the normal end lets go), then ends it.
 [[noreturn]] void kill_group_and_exit(int code) {
-  while (ending.exchange(true))
-    usleep(1000);
-  kill_all_and_exit(code);
+  while (procman::exec::ending.exchange(true))
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  procman::exec::sys::kill_all_and_exit(code);
 }
 
 // The runner's channel ends the executor (runner_channel::end_fn): the
 // runner is gone, wrote garbage, or let the lease run out.
 void end_for_runner(const std::string& why, bool lease_ran_out) {
-  while (ending.exchange(true))
-    usleep(1000);
+  while (procman::exec::ending.exchange(true))
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   // After a lease ran out nobody may read stderr (a stopped runner): the
   // line must not block the kill.
   if (lease_ran_out)
-    if (int fl = fcntl(2, F_GETFL); fl >= 0)
-      fcntl(2, F_SETFL, fl | O_NONBLOCK);
+    procman::exec::sys::stderr_nonblocking();
   auto line = why + "\n";
   if (::write(2, line.data(), line.size()) < 0) {
     // nop: the kill matters, not the line
   }
-  kill_all_and_exit(exit_failed, lease_ran_out);
-}
-
-extern "C" void on_terminate(int sig) {
-  if (ending.exchange(true))
-    return; // being ended already, by another thread
-  kill_all_and_exit(128 + sig);
+  procman::exec::sys::kill_all_and_exit(exit_failed, lease_ran_out);
 }
 
 // Before the final report: kills and reaps whatever the steps left running,
 // so that a process that ends leaves nothing behind.
 void end_descendants() {
-  while (ending.exchange(true))
-    usleep(1000);
-  procman::end_descendants();
-  ending = false;
-}
-
-void install_signal_handlers() {
-  // A closed report pipe shows as EPIPE, not as a silent death.
-  signal(SIGPIPE, SIG_IGN);
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_terminate;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP})
-    sigaddset(&sa.sa_mask, sig);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP})
-    sigaction(sig, &sa, nullptr);
-  procman::become_subreaper();
-  // The runner's cgroup for this executor, if it made one; not for the
-  // commands (a procman-exec among them would kill ours).
-  if (auto cg = std::getenv("PROCMAN_CGROUP");
-      cg && *cg && std::strlen(cg) + 13 < sizeof(cgroup_kill_file)) {
-    std::strcpy(cgroup_kill_file, cg);
-    std::strcat(cgroup_kill_file, "/cgroup.kill");
-  }
-  unsetenv("PROCMAN_CGROUP");
+  while (procman::exec::ending.exchange(true))
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  procman::exec::sys::end_descendants();
+  procman::exec::ending = false;
 }
 
 // -- reports ------------------------------------------------------------------
@@ -519,15 +465,17 @@ procman::failure read_input(int fd, std::string& out,
 }
 
 /// The step libraries to load, in order: $PROCMAN_STEP_LIBS, the input's
-/// "step_libs", then --step-lib options (':'-separated).
+/// "step_libs", then --step-lib options (separated by
+/// platform::path_list_separator: ':', on Windows ';').
 std::string step_libraries(const std::string& from_input,
                            const std::vector<std::string>& cli_libs) {
   std::string libs;
   if (auto env = std::getenv("PROCMAN_STEP_LIBS"))
     libs = env;
-  libs += ':' + from_input;
+  constexpr char sep = procman::platform::path_list_separator;
+  libs += sep + from_input;
   for (auto& l : cli_libs)
-    libs += ':' + l;
+    libs += sep + l;
   return libs;
 }
 
@@ -539,8 +487,8 @@ const char* usage
     "\n"
     "Runs the steps of one procman process and reports on stdout as JSON\n"
     "Lines. Step libraries: --step-lib PATH (repeatable), the ':'-separated\n"
-    "PROCMAN_STEP_LIBS environment variable and the \"step_libs\" input "
-    "field.\n"
+    "(on Windows ';'-separated) PROCMAN_STEP_LIBS environment variable and\n"
+    "the \"step_libs\" input field.\n"
     "--check loads the step libraries, prints ok and exits 0 (2 if one\n"
     "cannot be loaded); with --serve it says \"serve\" first.\n"
     "Exit codes: 0 finished, 1 a step failed, 2 bad input, 3 interrupted,\n"
@@ -562,7 +510,8 @@ std::string libraries_to_load(const std::string& from_input,
   std::string out;
   for (auto& lib : split_library_list(all))
     if (pre->libs.count(lib) == 0)
-      out += (out.empty() ? "" : ":") + lib;
+      out += (out.empty() ? "" : std::string(1, platform::path_list_separator))
+             + lib;
   return out;
 }
 
@@ -571,27 +520,16 @@ std::string preload_list(const std::vector<std::string>& cli_libs) {
 }
 
 int executor_main(int argc, char** argv, preloaded_steps* pre) {
-  install_signal_handlers();
-  // The report channel: a private, close-on-exec copy of the original
-  // stdout. Anything else writing to fd 1 (a step, a library, a command
-  // that inherited it) lands on stderr instead.
-  int report_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+  sys::prepare();
+  std::string why;
+  int report_fd = sys::take_report_channel(why);
   if (report_fd < 0) {
     std::fprintf(stderr, "procman-exec: no stdout to report on: %s\n",
-                 std::strerror(errno));
+                 why.c_str());
     return exit_bad_input;
   }
-  if (dup2(2, 1) < 0) {
-    int null_fd = open("/dev/null", O_WRONLY);
-    if (null_fd >= 0 && null_fd != 1) {
-      dup2(null_fd, 1);
-      close(null_fd);
-    }
-  }
   reporter rep{report_fd};
-  // Parent death: the supervisor passes its pid. Set the death signal, then
-  // check the parent is still the one that started us (it may have died
-  // before prctl).
+  // Parent death: the supervisor passes its pid.
   if (auto p = std::getenv("PROCMAN_PARENT_PID"); p && *p) {
     char* end = nullptr;
     errno = 0;
@@ -600,9 +538,7 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
       return bad_input(rep, std::string("executor: PROCMAN_PARENT_PID is not "
                                         "a process id: \"")
                               + p + "\"");
-    parent_pid = static_cast<pid_t>(parent);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent_pid) {
+    if (!sys::parent_is(parent)) {
       // Nothing started yet, so there is nothing to take along.
       std::fprintf(stderr, "procman-exec: parent %ld is gone\n", parent);
       _exit(exit_parent_gone);
@@ -644,11 +580,13 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
                                               services))
       return bad_input(rep, f.context);
     // "serve" and "lease" first: an executor that cannot serve (a
-    // stand-in script) says only "ok", and the runner then spawns it per
-    // process; one that does not say "lease" gets no lease.
+    // stand-in script, or any on Windows) does not say "serve", and the
+    // runner then spawns it per process; one that does not say "lease"
+    // gets no lease.
     constexpr char serves[] = "serve\nlease\nok\n";
+    constexpr char leases[] = "lease\nok\n";
     constexpr char plain[] = "ok\n";
-    const char* ok = serve ? serves : plain;
+    const char* ok = !serve ? plain : fork_server_available ? serves : leases;
     auto ok_len = std::strlen(ok);
     if (write(report_fd, ok, ok_len) != static_cast<ssize_t>(ok_len))
       return exit_failed;
@@ -661,13 +599,7 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
   // What follows the work on stdin is for us (acknowledgements): keep a
   // private copy. Steps get no stdin of ours (procman.exec gives commands
   // /dev/null or their own "stdin").
-  int ack_fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
-  if (int null_fd = open("/dev/null", O_RDONLY); null_fd >= 0) {
-    if (null_fd != 0) {
-      dup2(null_fd, 0);
-      close(null_fd);
-    }
-  }
+  int ack_fd = sys::take_ack_channel();
   auto decoded = procman::decode_input(text);
   if (!decoded) {
     // Whatever already followed the document is part of the problem: the
@@ -696,11 +628,9 @@ int executor_main(int argc, char** argv, preloaded_steps* pre) {
   }
   text.clear();
   text.shrink_to_fit();
-  // Our own process group, so that killing it takes exactly the executor
-  // and what its steps started (the supervisor normally spawned us as a
-  // group leader already).
-  if (getpgrp() != getpid())
-    setpgid(0, 0);
+  // Our own process group: killing it takes exactly the executor and what
+  // its steps started.
+  sys::lead_own_group();
   // Steps: built-ins, then libraries (a later class replaces an earlier).
   // A fork server's child has them loaded already.
   procman::step_registry own_reg;

@@ -1,15 +1,11 @@
 #include "runner_channel.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <climits>
-#include <cstring>
-#include <thread>
+// What both systems share; runner_channel_posix.cpp and
+// runner_channel_windows.cpp wait for the lines and the lease's end.
 
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/timerfd.h>
+#include <cerrno>
+#include <cstring>
+
 #include <unistd.h>
 
 #include "procman/protocol/executor_lease.hpp"
@@ -22,44 +18,18 @@ runner_channel::runner_channel(int fd, std::string buffered,
   if (lease_until_ms <= 0)
     return;
   threaded_ = true;
-  // Without a timerfd (none left?), poll's timeout does, on the monotonic
-  // clock: late only after a suspend.
-  timer_fd_ = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  make_timer();
   renew(lease_until_ms);
   take_lines(); // what came with the work; the thread is not there yet
   // Ended before any step could start (the runner was stopped after it
   // wrote the work): none does.
   if (auto now = lease_clock_ms(); now >= lease_until_ms_)
     lease_ran_out(now);
-  reader_ = std::thread([this] { read_loop(); });
+  start_thread();
 }
 
 runner_channel::~runner_channel() {
   stop();
-}
-
-void runner_channel::stop() {
-  if (!reader_.joinable())
-    return;
-  stopping_ = true;
-  uint64_t one = 1;
-  if (wake_fd_ < 0 || ::write(wake_fd_, &one, sizeof(one)) < 0) {
-    reader_.detach(); // cannot wake it: it ends with the process
-    return;
-  }
-  reader_.join();
-}
-
-void runner_channel::renew(int64_t until_ms) {
-  lease_until_ms_ = until_ms;
-  if (timer_fd_ < 0)
-    return;
-  itimerspec its{};
-  auto t = std::max<int64_t>(until_ms, 1); // all zero would disarm it
-  its.it_value.tv_sec = static_cast<time_t>(t / 1000);
-  its.it_value.tv_nsec = static_cast<long>(t % 1000) * 1000000;
-  timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
 }
 
 void runner_channel::take_lines() {
@@ -89,50 +59,6 @@ void runner_channel::take_lines() {
                + line.substr(0, 200),
              false);
     }
-  }
-}
-
-void runner_channel::read_loop() {
-  char chunk[4096];
-  for (;;) {
-    bool eof = false;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      eof = eof_;
-    }
-    // The end of stdin is not polled after it came (index 2 drops out).
-    pollfd fds[3]
-      = {{timer_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {fd_, POLLIN, 0}};
-    int timeout = -1;
-    if (timer_fd_ < 0) {
-      auto left = lease_until_ms_ - lease_clock_ms();
-      timeout = static_cast<int>(std::clamp<int64_t>(left, 0, INT_MAX));
-    }
-    if (poll(fds, eof ? 2 : 3, timeout) < 0 && errno != EINTR)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (stopping_)
-      return;
-    if (timer_fd_ >= 0 && (fds[0].revents & POLLIN) != 0) {
-      uint64_t ticks = 0;
-      if (::read(timer_fd_, &ticks, sizeof(ticks)) < 0) {
-        // nop: nonblocking; the clock below decides
-      }
-    }
-    if (!eof && fds[2].revents != 0) {
-      auto n = ::read(fd_, chunk, sizeof(chunk));
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (n > 0) {
-        buf_.append(chunk, static_cast<size_t>(n));
-        take_lines(); // a renewal that came in time counts
-      } else if (n == 0 || errno != EINTR) {
-        eof_ = true;
-        read_errno_ = n == 0 ? 0 : errno;
-        cv_.notify_all();
-      }
-    }
-    // The clock decides, not the wake-up: a renewal read just now wins.
-    if (auto now = lease_clock_ms(); now >= lease_until_ms_)
-      lease_ran_out(now);
   }
 }
 

@@ -4,15 +4,18 @@
 //
 // Without a lease the lines are read when an acknowledgement is awaited.
 // With one a thread of their own reads them as they come and ends the
-// executor when the lease runs out: a timerfd on CLOCK_BOOTTIME (the
-// lease clock) armed at the deadline, so that the end comes on time
-// whatever the runner and the steps do, and at once after a suspend.
+// executor when the lease runs out, on time whatever the runner and the
+// steps do: on POSIX a timerfd on CLOCK_BOOTTIME (the lease clock) armed
+// at the deadline, which also fires at once after a suspend
+// (runner_channel_posix.cpp); on Windows a second thread that waits for
+// the deadline (runner_channel_windows.cpp).
 
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -57,6 +60,10 @@ private:
   void take_lines();
   /// Moves the lease's end (and the timer) to `until_ms`.
   void renew(int64_t until_ms);
+  /// Sets up what ends the executor when the lease runs out (`os_`).
+  void make_timer();
+  /// Starts the reading thread (and what ends the lease).
+  void start_thread();
   void read_loop();
   [[noreturn]] void runner_gone(int err);
   [[noreturn]] void lease_ran_out(int64_t now);
@@ -65,8 +72,12 @@ private:
   std::string buf_;
   end_fn end_;
   bool threaded_ = false;
-  int timer_fd_ = -1;
-  int wake_fd_ = -1; ///< an eventfd that stop() writes
+  /// What the system's implementation keeps (timers, a second thread).
+  struct os_state;
+  struct os_state_deleter {
+    void operator()(os_state* p) const;
+  };
+  std::unique_ptr<os_state, os_state_deleter> os_;
   std::atomic<bool> stopping_{false};
   std::thread reader_;
   int64_t lease_until_ms_ = 0;

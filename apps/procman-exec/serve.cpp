@@ -306,6 +306,8 @@ void prepare_child(const child_setup& s) {
 
 } // namespace
 
+const bool fork_server_available = true;
+
 int serve_main(int argc, char** argv) {
   std::vector<std::string> cli_libs;
   for (int i = 1; i < argc; ++i) {

@@ -9,6 +9,10 @@
 //   before 1970 with -1; procman's timestamps are later);
 // - setenv and unsetenv (tests pin TZ): _putenv_s, which also updates what
 //   getenv and the time functions see;
+// - SIGKILL: MinGW-w64's signal.h has the C signals only; 9 is the number
+//   with which a tree's kill is reported on Windows too (a Job Object
+//   terminated: platform::child_exit, child_service), and which records
+//   made on Linux carry;
 // - CLOCK_BOOTTIME (the executor's lease clock, protocol/executor_lease):
 //   MinGW-w64's clock_gettime has CLOCK_MONOTONIC, QueryPerformanceCounter,
 //   one clock for every process of the machine as the lease needs.
@@ -18,8 +22,13 @@
 #ifndef _POSIX_THREAD_SAFE_FUNCTIONS
 #define _POSIX_THREAD_SAFE_FUNCTIONS 200112L
 #endif
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
+
+#ifndef SIGKILL
+#define SIGKILL 9
+#endif
 
 #ifndef CLOCK_BOOTTIME
 #define CLOCK_BOOTTIME CLOCK_MONOTONIC

@@ -85,7 +85,8 @@ set_target_properties(procman::lmdb PROPERTIES
 set(PROCMAN_BUILD_INCLUDE ${PROJECT_BINARY_DIR}/include)
 file(MAKE_DIRECTORY ${PROCMAN_BUILD_INCLUDE}/procman)
 # persistence/: its codec header, which some suites include.
-foreach(folder messages lifecycle protocol platform steps persistence)
+foreach(folder messages lifecycle protocol platform steps persistence children
+        logging actors door)
   if(NOT EXISTS ${PROCMAN_BUILD_INCLUDE}/procman/${folder})
     file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${folder}
          ${PROCMAN_BUILD_INCLUDE}/procman/${folder} SYMBOLIC)
@@ -135,6 +136,44 @@ target_link_libraries(procman_store PUBLIC procman_lifecycle procman::lmdb)
 # procman's CAF error category, for the suites that run an actor system.
 add_library(procman_caf_errors STATIC ${PROJECT_SOURCE_DIR}/messages/error.cpp)
 target_link_libraries(procman_caf_errors PUBLIC procman_base procman::caf_core)
+
+# The runner's launcher of executors: children/windows/child_service.cpp
+# (CreateProcessW, a Job Object per executor) behind children/'s
+# interface. The rest of children/ is Linux's (the fork server, cgroups,
+# /proc).
+add_library(procman_children STATIC
+            ${PROJECT_SOURCE_DIR}/children/executor_launcher.cpp
+            ${PROJECT_SOURCE_DIR}/children/windows/child_service.cpp)
+target_link_libraries(procman_children PUBLIC procman_platform
+                      procman_caf_errors)
+
+# The log and the actors (the store service, queue, supervisor, manager,
+# process actors) on CAF's core.
+file(GLOB actors_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/actors/*.cpp
+     ${PROJECT_SOURCE_DIR}/logging/*.cpp)
+list(APPEND actors_sources ${PROJECT_SOURCE_DIR}/door/door.cpp
+     ${PROJECT_SOURCE_DIR}/door/handlers.cpp)
+add_library(procman_actors STATIC ${actors_sources})
+target_link_libraries(procman_actors PUBLIC procman_store procman_children
+                      procman_caf_errors Boost::json)
+
+# -- programs ------------------------------------------------------------------------
+
+include(${PROJECT_SOURCE_DIR}/cmake/version_target.cmake)
+
+# procman-exec: the executor, with its Windows system layer
+# (exec_windows.cpp, runner_channel_windows.cpp). No fork server (no
+# fork), and no throw-time stack traces: MinGW-w64 unwinds with SEH, whose
+# personality routine the POSIX hook (throw_hook.cpp) does not wrap; an
+# exception's stack is taken where the step runner catches it.
+set(EXEC_DIR ${PROJECT_SOURCE_DIR}/apps/procman-exec)
+add_executable(procman-exec ${EXEC_DIR}/main.cpp ${EXEC_DIR}/runner_channel.cpp
+               ${EXEC_DIR}/exec_windows.cpp
+               ${EXEC_DIR}/runner_channel_windows.cpp)
+target_link_libraries(procman-exec PRIVATE procman_steps procman_base
+                      procman_version Boost::json -Wl,--export-all-symbols
+                      -Wl,--exclude-libs,libgcc.a:libgcc_eh.a:libwinpthread.a:libstdc++.a:libmingwex.a:libmingw32.a:libmoldname.a:libpthread.a)
+set_target_properties(procman-exec PROPERTIES ENABLE_EXPORTS ON)
 
 # -- tests -------------------------------------------------------------------------------
 

@@ -271,7 +271,18 @@ disk_error disk_error_of(int code) {
   }
 }
 
+// Windows has no signals; the numbers procman's records carry are Linux's
+// (a record made there, a worker node's report to a Linux store node, and
+// 9 for a tree killed here: child_service), so they get Linux's names.
 std::string signal_name(int sig) {
+  static const char* const linux_names[]
+    = {"HUP",  "INT",    "QUIT", "ILL",   "TRAP", "ABRT", "BUS",  "FPE",
+       "KILL", "USR1",   "SEGV", "USR2",  "PIPE", "ALRM", "TERM", "STKFLT",
+       "CHLD", "CONT",   "STOP", "TSTP",  "TTIN", "TTOU", "URG",  "XCPU",
+       "XFSZ", "VTALRM", "PROF", "WINCH", "POLL", "PWR",  "SYS"};
+  constexpr int known = sizeof(linux_names) / sizeof(linux_names[0]);
+  if (sig >= 1 && sig <= known)
+    return std::string("SIG") + linux_names[sig - 1];
   return "signal " + std::to_string(sig);
 }
 

@@ -4,27 +4,26 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "procman/platform/child.hpp"
+#include "procman/platform/paths.hpp"
 
 #include "fixtures/background.hpp"
 #include "fixtures/temp_dir.hpp"
-
-extern char** environ;
 
 namespace procman::test {
 
@@ -66,8 +65,25 @@ inline std::string exec_path() {
   return bin("procman-exec");
 }
 
+/// A step library the tests build: plugins/<name>.so, on Windows .dll.
 inline std::string plugin_path(const std::string& name) {
+#ifdef _WIN32
+  return test_path("plugins/" + name + ".dll");
+#else
   return test_path("plugins/" + name + ".so");
+#endif
+}
+
+/// A command that creates the empty file `path`: touch on POSIX, cmd's
+/// "type nul > PATH" on Windows.
+inline json::array touch_command(const std::string& path) {
+#ifdef _WIN32
+  auto native = platform::path_from_utf8(path).make_preferred();
+  return json::array{"cmd", "/c",
+                     "type nul > " + platform::utf8_from_path(native)};
+#else
+  return json::array{"touch", path};
+#endif
 }
 
 inline std::string read_file(const std::string& path) {
@@ -82,6 +98,46 @@ inline void write_file(const std::string& path, const std::string& text) {
   out << text;
 }
 
+/// How an executor that ended its own tree ends, in wait_exit's terms: on
+/// POSIX killed with its process group (128 + SIGKILL), on Windows its Job
+/// Object terminated with its exit code for a failure (1).
+#ifdef _WIN32
+constexpr int self_kill_exit = 1;
+#else
+constexpr int self_kill_exit = 128 + 9;
+#endif
+
+/// Starts procman-exec with `args` and `env`, its standard streams on pipes
+/// held by the test, contained (a process group; a Job Object) as the
+/// runner starts it, from a clean slate for the variables it reads.
+inline platform::contained_child
+start_exec(const std::vector<std::string>& args = {},
+           const std::vector<std::string>& env = {}, bool stderr_pipe = true) {
+#ifndef _WIN32
+  // A write to an executor that ended: EPIPE, not the test's death.
+  std::signal(SIGPIPE, SIG_IGN);
+#endif
+  platform::child_options opts;
+  opts.argv.push_back(exec_path());
+  opts.argv.insert(opts.argv.end(), args.begin(), args.end());
+  opts.env = env;
+  for (std::string name : {"PROCMAN_STEP_LIBS=", "PROCMAN_PARENT_PID="}) {
+    bool named = false;
+    for (auto& e : env)
+      named = named || e.rfind(name, 0) == 0;
+    if (!named)
+      opts.env.push_back(name);
+  }
+  opts.stdin_pipe = true;
+  opts.stdout_pipe = true;
+  opts.stderr_pipe = stderr_pipe;
+  auto child = platform::contained_child::start(opts);
+  if (!child)
+    throw std::runtime_error("cannot start procman-exec: "
+                             + child.error().context);
+  return std::move(*child);
+}
+
 /// Runs procman-exec with `input` on stdin, collecting report lines as they
 /// arrive (`on_line` sees each one then, while the executor runs on).
 /// Checks that every line of stdout is a JSON object with "event" and that
@@ -90,33 +146,7 @@ inline exec_result
 run_exec(const std::string& input, const std::vector<std::string>& args = {},
          const std::vector<std::string>& env = {}, double timeout_s = 60,
          const std::function<void(const json::object&)>& on_line = {}) {
-  int in[2], out[2], err[2];
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0
-      || pipe2(err, O_CLOEXEC) != 0)
-    throw std::runtime_error("pipe failed");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  std::vector<std::string> argv{exec_path()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  pid_t pid = 0;
-  try {
-    // As the supervisor does: a process group of its own. Start from a clean
-    // slate for the variables the executor reads.
-    pid = spawn_in_group(argv, env, &fa,
-                         {"PROCMAN_STEP_LIBS", "PROCMAN_PARENT_PID"});
-  } catch (...) {
-    posix_spawn_file_actions_destroy(&fa);
-    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
-      close(fd);
-    throw;
-  }
-  posix_spawn_file_actions_destroy(&fa);
-  close(in[0]);
-  close(out[1]);
-  close(err[1]);
+  auto child = start_exec(args, env);
   exec_result result;
   auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
@@ -124,102 +154,87 @@ run_exec(const std::string& input, const std::vector<std::string>& args = {},
                                          - start)
       .count();
   };
-  signal(SIGPIPE, SIG_IGN);
-  int in_fd = in[1];
-  size_t written = 0;
-  if (input.empty()) {
-    close(in_fd);
-    in_fd = -1;
-  } else {
-    fcntl(in_fd, F_SETFL, O_NONBLOCK);
-  }
-  int out_fd = out[0], err_fd = err[0];
-  std::string partial;
-  bool killed = false;
-  while (out_fd >= 0 || err_fd >= 0) {
-    if (elapsed() > patience(timeout_s)) {
-      kill(-pid, SIGKILL);
-      killed = true;
-      break;
-    }
-    pollfd fds[3];
-    int n = 0, oi = -1, ei = -1, ii = -1;
-    if (out_fd >= 0) {
-      oi = n;
-      fds[n++] = {out_fd, POLLIN, 0};
-    }
-    if (err_fd >= 0) {
-      ei = n;
-      fds[n++] = {err_fd, POLLIN, 0};
-    }
-    if (in_fd >= 0) {
-      ii = n;
-      fds[n++] = {in_fd, POLLOUT, 0};
-    }
-    poll(fds, static_cast<nfds_t>(n), 200);
+  // stdin and stderr on threads of their own; past the deadline the
+  // watchdog kills the tree, which ends the reads.
+  std::thread feeder([&] {
+    if (!input.empty())
+      child.in().write(input.data(), input.size());
+    child.in().close();
+  });
+  std::thread err_reader([&] {
     char buf[65536];
-    if (oi >= 0 && (fds[oi].revents & (POLLIN | POLLHUP | POLLERR))) {
-      auto got = read(out_fd, buf, sizeof(buf));
-      if (got > 0) {
-        result.out.append(buf, static_cast<size_t>(got));
-        partial.append(buf, static_cast<size_t>(got));
-        size_t nl;
-        while ((nl = partial.find('\n')) != std::string::npos) {
-          auto line = partial.substr(0, nl);
-          partial.erase(0, nl + 1);
-          json::error_code ec;
-          auto v = json::parse(line, ec);
-          if (ec || !v.is_object() || !v.as_object().contains("event")) {
-            result.all_lines_parse = false;
-            BOOST_TEST_MESSAGE("not a report line: " << line.substr(0, 300));
-            continue;
-          }
-          result.lines.push_back(v.as_object());
-          result.times.push_back(elapsed());
-          if (on_line)
-            on_line(result.lines.back());
-        }
-      } else {
-        close(out_fd);
-        out_fd = -1;
-      }
+    std::ptrdiff_t n;
+    while ((n = child.err().read(buf, sizeof(buf))) > 0)
+      result.err.append(buf, static_cast<size_t>(n));
+  });
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool done = false, killed = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock{mtx};
+    auto limit = std::chrono::milliseconds(
+      static_cast<long>(patience(timeout_s) * 1000));
+    if (!cv.wait_for(lock, limit, [&] { return done; })) {
+      killed = true;
+      child.kill_tree();
     }
-    if (ei >= 0 && (fds[ei].revents & (POLLIN | POLLHUP | POLLERR))) {
-      auto got = read(err_fd, buf, sizeof(buf));
-      if (got > 0) {
-        result.err.append(buf, static_cast<size_t>(got));
-      } else {
-        close(err_fd);
-        err_fd = -1;
+  });
+  std::string partial;
+  char buf[65536];
+  std::ptrdiff_t got;
+  while ((got = child.out().read(buf, sizeof(buf))) > 0) {
+    result.out.append(buf, static_cast<size_t>(got));
+    partial.append(buf, static_cast<size_t>(got));
+    size_t nl;
+    while ((nl = partial.find('\n')) != std::string::npos) {
+      auto line = partial.substr(0, nl);
+      partial.erase(0, nl + 1);
+      json::error_code ec;
+      auto v = json::parse(line, ec);
+      if (ec || !v.is_object() || !v.as_object().contains("event")) {
+        result.all_lines_parse = false;
+        BOOST_TEST_MESSAGE("not a report line: " << line.substr(0, 300));
+        continue;
       }
-    }
-    if (ii >= 0 && (fds[ii].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      auto w = write(in_fd, input.data() + written, input.size() - written);
-      if (w > 0)
-        written += static_cast<size_t>(w);
-      if (w < 0 || written == input.size()) {
-        close(in_fd);
-        in_fd = -1;
-      }
+      result.lines.push_back(v.as_object());
+      result.times.push_back(elapsed());
+      if (on_line)
+        on_line(result.lines.back());
     }
   }
-  for (int fd : {in_fd, out_fd, err_fd})
-    if (fd >= 0)
-      close(fd);
+  feeder.join();
+  err_reader.join();
+  auto ended = child.wait_for(
+    std::chrono::milliseconds(static_cast<long>(patience(timeout_s) * 1000)));
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    done = true;
+  }
+  cv.notify_one();
+  watchdog.join();
   if (!partial.empty()) {
     result.all_lines_parse = false;
     BOOST_TEST_MESSAGE("unterminated report line: " << partial.substr(0, 300));
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (WIFEXITED(status))
-    result.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status))
-    result.signal = WTERMSIG(status);
-  if (killed)
+  if (ended) {
+    result.exit_code = ended->code;
+    result.signal = ended->signal;
+  }
+  if (killed || !ended)
     BOOST_ERROR("procman-exec did not finish within " << patience(timeout_s)
                                                       << " s");
   return result;
+}
+
+/// A step whose command is the platform suites' helper in its "tree" mode
+/// (tests/platform/helper.cpp): it starts a grandchild the ordinary way,
+/// says "tree <its pid> grandchild <pid>" and sleeps.
+inline json::object tree_step() {
+  return json::object{{"name", "tree"},
+                      {"class", "procman.exec"},
+                      {"args",
+                       {{"command", json::array{test_path("test-platform")}},
+                        {"env", {{"PROCMAN_PLATFORM_HELPER", "tree"}}}}}};
 }
 
 /// Builds the executor's input from the steps (a JSON array or object as
@@ -234,15 +249,8 @@ inline std::string work(const std::string& steps,
 }
 
 /// Whether a process is gone: no such pid, or a zombie nobody reaped yet.
-inline bool process_gone(pid_t pid) {
-  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (stat.empty())
-    return true;
-  auto paren = stat.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= stat.size())
-    return true;
-  auto state = stat[paren + 2];
-  return state == 'Z' || state == 'X';
+inline bool process_gone(int pid) {
+  return !platform::process_alive(pid);
 }
 
 inline bool contains(const std::string& haystack, const std::string& needle) {

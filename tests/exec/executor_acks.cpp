@@ -4,7 +4,10 @@
 // when the lease passes unless {"lease": T} lines move it. Real executor,
 // real pipes.
 
+#include <condition_variable>
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "procman/protocol/executor_lease.hpp"
@@ -16,98 +19,73 @@ using namespace procman::test;
 
 namespace {
 
-/// procman-exec with its stdin and stdout on pipes held by the test.
+/// procman-exec with its stdin and stdout on pipes held by the test; a
+/// thread reads its report lines as they come.
 struct live_exec {
-  pid_t pid = -1;
-  int in = -1;
-  int out = -1;
+  procman::platform::contained_child child;
+  std::thread reader;
+  std::mutex mtx;
+  std::condition_variable cv;
   std::string buf;
+  bool eof = false;
 
-  explicit live_exec(std::vector<std::string> args = {}) {
-    int to[2], from[2];
-    BOOST_REQUIRE(pipe2(to, O_CLOEXEC) == 0 && pipe2(from, O_CLOEXEC) == 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, to[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, from[1], 1);
-    args.insert(args.begin(), exec_path());
-    pid = spawn_in_group(args, {}, &fa);
-    posix_spawn_file_actions_destroy(&fa);
-    close(to[0]);
-    close(from[1]);
-    in = to[1];
-    out = from[0];
+  explicit live_exec(std::vector<std::string> args = {})
+    : child(start_exec(args, {}, false)) {
+    reader = std::thread([this] {
+      char chunk[4096];
+      std::ptrdiff_t n;
+      while ((n = child.out().read(chunk, sizeof(chunk))) > 0) {
+        std::lock_guard<std::mutex> guard{mtx};
+        buf.append(chunk, static_cast<size_t>(n));
+        cv.notify_all();
+      }
+      std::lock_guard<std::mutex> guard{mtx};
+      eof = true;
+      cv.notify_all();
+    });
   }
 
   ~live_exec() {
-    if (in >= 0)
-      close(in);
-    close(out);
-    if (pid > 0) {
-      kill(-pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
+    child.in().close();
+    child.kill_tree(); // ends the reader's read
+    reader.join();
   }
 
   void send(const std::string& text) {
-    BOOST_REQUIRE(::write(in, text.data(), text.size())
-                  == static_cast<ssize_t>(text.size()));
+    BOOST_REQUIRE(child.in().write(text.data(), text.size()));
   }
 
   /// Writes `text` unless the executor has closed its stdin (it ended).
   bool offer(const std::string& text) {
-    static const bool no_sigpipe = [] {
-      signal(SIGPIPE, SIG_IGN); // a write to an ended executor: EPIPE
-      return true;
-    }();
-    (void) no_sigpipe;
-    return ::write(in, text.data(), text.size())
-           == static_cast<ssize_t>(text.size());
+    return child.in().write(text.data(), text.size());
   }
 
-  void close_stdin() {
-    close(in);
-    in = -1;
-  }
+  void close_stdin() { child.in().close(); }
 
   /// The next report line, or an empty object after `timeout_s`.
   json::object next(double timeout_s = 30) {
     auto deadline
       = std::chrono::steady_clock::now()
         + std::chrono::milliseconds(static_cast<int>(timeout_s * 1000));
-    for (;;) {
-      if (auto nl = buf.find('\n'); nl != std::string::npos) {
-        auto line = buf.substr(0, nl);
-        buf.erase(0, nl + 1);
-        return json::parse(line).as_object();
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-      if (left <= 0)
-        return {};
-      pollfd p{out, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left)) <= 0)
-        continue;
-      char chunk[4096];
-      auto n = ::read(out, chunk, sizeof(chunk));
-      if (n <= 0)
-        return {};
-      buf.append(chunk, static_cast<size_t>(n));
-    }
+    std::unique_lock<std::mutex> lock{mtx};
+    cv.wait_until(lock, deadline,
+                  [&] { return eof || buf.find('\n') != std::string::npos; });
+    auto nl = buf.find('\n');
+    if (nl == std::string::npos)
+      return {};
+    auto line = buf.substr(0, nl);
+    buf.erase(0, nl + 1);
+    return json::parse(line).as_object();
   }
 
-  /// Exit status after up to `timeout_s`; -2 if still running.
+  /// Exit status after up to `timeout_s` (128 + the signal for one that
+  /// a POSIX signal ended); -2 if still running.
   int wait_exit(double timeout_s = 30) {
-    for (int i = 0; i < timeout_s * 100; ++i) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -2;
+    auto ended = child.wait_for(
+      std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)));
+    if (!ended)
+      return -2;
+    return ended->code >= 0 ? ended->code : 128 + ended->signal;
   }
 };
 
@@ -119,13 +97,13 @@ std::string event_of(const json::object& line) {
 /// Two steps; the second creates `marker`.
 std::string two_steps(const std::string& marker, bool acks) {
   json::object input{
-    {"steps",
-     json::array{
-       json::object{
-         {"name", "one"}, {"class", "procman.set"}, {"args", {{"a", 1}}}},
-       json::object{{"name", "two"},
-                    {"class", "procman.exec"},
-                    {"args", {{"command", json::array{"touch", marker}}}}}}}};
+    {"steps", json::array{
+                json::object{{"name", "one"},
+                             {"class", "procman.set"},
+                             {"args", {{"a", 1}}}},
+                json::object{{"name", "two"},
+                             {"class", "procman.exec"},
+                             {"args", {{"command", touch_command(marker)}}}}}}};
   if (acks)
     input["step_acks"] = true;
   return json::serialize(input) + "\n";
@@ -180,11 +158,11 @@ BOOST_AUTO_TEST_CASE(pretty_printed_input_on_a_closed_stdin_still_works) {
 }
 
 BOOST_AUTO_TEST_CASE(check_loads_the_step_libraries_and_says_ok) {
-  auto ok = run_command(
-    {exec_path(), "--check", "--step-lib", plugin_path("exec_test_plugin")});
+  auto ok
+    = run_exec("", {"--check", "--step-lib", plugin_path("exec_test_plugin")});
   BOOST_TEST(ok.exit_code == 0, ok.err);
   BOOST_TEST(ok.out == "ok\n");
-  auto bad = run_command({exec_path(), "--check", "--step-lib", "/nope.so"});
+  auto bad = run_exec("", {"--check", "--step-lib", "/nope.so"});
   BOOST_TEST(bad.exit_code == 2);
   BOOST_TEST(bad.out.find("step library \\\"/nope.so\\\": cannot load")
                != std::string::npos,
@@ -212,8 +190,18 @@ std::string sleeper(const std::string& fg, const std::string& bg,
   return json::serialize(input) + "\n";
 }
 
-pid_t pid_in(const std::string& file) {
-  pid_t pid = 0;
+/// The pids in the tree helper's "output" line (tree_step): its own and
+/// its grandchild's; 0s when `line` is not that.
+std::pair<int, int> tree_pids(const json::object& line) {
+  int cmd = 0, grandchild = 0;
+  if (event_of(line) == "output")
+    std::sscanf(line.at("data").as_string().c_str(), "tree %d grandchild %d",
+                &cmd, &grandchild);
+  return {cmd, grandchild};
+}
+
+int pid_in(const std::string& file) {
+  int pid = 0;
   eventually(
     [&] {
       auto text = read_file(file);
@@ -241,13 +229,30 @@ BOOST_AUTO_TEST_CASE(
   BOOST_REQUIRE(cmd > 0);
   BOOST_REQUIRE(escaped > 0);
   // Nobody renews: it ends itself with its command and what left its group.
-  BOOST_TEST(ex.wait_exit(60) == 128 + SIGKILL);
+  BOOST_TEST(ex.wait_exit(60) == self_kill_exit);
   auto ended = procman::lease_clock_ms();
   BOOST_TEST(ended >= until,
              "ended " << until - ended << " ms before its lease");
   BOOST_TEST(
     eventually([&] { return process_gone(cmd) && process_gone(escaped); }, 30));
   BOOST_TEST(ex.next(0.5).empty()); // no final line: it was not finished
+}
+
+BOOST_AUTO_TEST_CASE(a_lease_that_runs_out_ends_a_grandchild_too) {
+  live_exec ex;
+  auto until = procman::lease_clock_ms() + 1500;
+  json::object input{{"steps", json::array{tree_step()}},
+                     {"output_events", true},
+                     {"lease", until}};
+  ex.send(json::serialize(input) + "\n");
+  BOOST_TEST(event_of(ex.next()) == "step_started");
+  auto [cmd, grandchild] = tree_pids(ex.next());
+  BOOST_TEST_REQUIRE(cmd > 0);
+  BOOST_TEST_REQUIRE(grandchild > 0);
+  BOOST_TEST(ex.wait_exit(60) == self_kill_exit);
+  BOOST_TEST(procman::lease_clock_ms() >= until);
+  BOOST_TEST(eventually(
+    [&] { return process_gone(cmd) && process_gone(grandchild); }, 30));
 }
 
 BOOST_AUTO_TEST_CASE(renewals_keep_an_executor_alive_past_its_first_lease) {
@@ -300,24 +305,26 @@ BOOST_AUTO_TEST_CASE(a_lease_that_ended_before_the_work_arrived_runs_no_step) {
   auto input = json::parse(two_steps(marker, false)).as_object();
   input["lease"] = procman::lease_clock_ms() - 1;
   ex.send(json::serialize(input) + "\n");
-  BOOST_TEST(ex.wait_exit() == 128 + SIGKILL);
+  BOOST_TEST(ex.wait_exit() == self_kill_exit);
   BOOST_TEST(ex.next(0.5).empty()); // not even step_started
   BOOST_TEST(!std::filesystem::exists(marker));
 }
 
 BOOST_AUTO_TEST_CASE(garbage_among_the_renewals_ends_the_executor) {
-  temp_dir tmp;
-  auto fg = tmp.str() + "/fg", bg = tmp.str() + "/bg";
   live_exec ex;
-  ex.send(sleeper(fg, bg, procman::lease_clock_ms() + 60000));
+  json::object input{{"steps", json::array{tree_step()}},
+                     {"output_events", true},
+                     {"lease", procman::lease_clock_ms() + 60000}};
+  ex.send(json::serialize(input) + "\n");
   BOOST_TEST(event_of(ex.next()) == "step_started");
-  auto cmd = pid_in(fg);
+  auto [cmd, grandchild] = tree_pids(ex.next());
   BOOST_REQUIRE(cmd > 0);
   ex.send("{\"lease\": \"later\"}\n");
   auto code = ex.wait_exit();
   BOOST_TEST(code != -2);
   BOOST_TEST(code != 0);
-  BOOST_TEST(eventually([&] { return process_gone(cmd); }, 30));
+  BOOST_TEST(eventually(
+    [&] { return process_gone(cmd) && process_gone(grandchild); }, 30));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "procman/platform/system.hpp"
+
 #include "exec_helpers.hpp"
 
 using namespace procman::test;
@@ -149,7 +151,7 @@ BOOST_AUTO_TEST_CASE(a_parent_that_is_already_gone) {
   json::array steps{
     json::object{{"name", "touch"},
                  {"class", "procman.exec"},
-                 {"args", {{"command", json::array{"touch", marker}}}}}};
+                 {"args", {{"command", touch_command(marker)}}}}};
   auto r = run_exec(work(json::serialize(steps)), {}, {"PROCMAN_PARENT_PID=1"});
   BOOST_TEST(r.exit_code == 4);
   BOOST_TEST(r.lines.empty());
@@ -157,7 +159,8 @@ BOOST_AUTO_TEST_CASE(a_parent_that_is_already_gone) {
   BOOST_TEST(!std::filesystem::exists(marker));
   // With the right parent, it runs.
   auto ok = run_exec(work(json::serialize(steps)), {},
-                     {"PROCMAN_PARENT_PID=" + std::to_string(getpid())});
+                     {"PROCMAN_PARENT_PID="
+                      + std::to_string(procman::platform::this_process_id())});
   BOOST_TEST(ok.exit_code == 0);
   BOOST_TEST(std::filesystem::exists(marker));
 }

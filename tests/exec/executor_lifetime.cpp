@@ -8,11 +8,17 @@
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "exec_helpers.hpp"
 
 using namespace procman::test;
 namespace json = boost::json;
+
+extern char** environ;
 
 namespace {
 

@@ -168,7 +168,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_class_fails_before_any_step_runs) {
   json::array steps{
     json::object{{"name", "first"},
                  {"class", "procman.exec"},
-                 {"args", {{"command", json::array{"touch", marker}}}}},
+                 {"args", {{"command", touch_command(marker)}}}},
     json::object{{"name", "second"}, {"class", "procman.set"}},
     json::object{{"name", "third"}, {"class", "acme.mailer"}}};
   auto r = run_exec(work(json::serialize(steps)));
@@ -366,7 +366,9 @@ BOOST_AUTO_TEST_CASE(step_libraries_come_from_options_env_and_input) {
   };
   check(run_exec(work(steps), {"--step-lib", lib}), "--step-lib PATH");
   check(run_exec(work(steps), {"--step-lib=" + lib}), "--step-lib=PATH");
-  check(run_exec(work(steps), {}, {"PROCMAN_STEP_LIBS=::" + lib + ":"}),
+  const std::string sep(1, procman::platform::path_list_separator);
+  check(run_exec(work(steps), {},
+                 {"PROCMAN_STEP_LIBS=" + sep + sep + lib + sep}),
         "PROCMAN_STEP_LIBS");
   check(run_exec(work(steps, {{"step_libs", lib}})), "step_libs string");
   check(run_exec(work(steps, {{"step_libs", json::array{lib}}})),
