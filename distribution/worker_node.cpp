@@ -41,6 +41,7 @@
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/persistence/file_lock.hpp"
+#include "procman/platform/system.hpp"
 #include "procman/protocol/executor_lease.hpp"
 #include "procman/remote/remote.hpp"
 
@@ -417,9 +418,7 @@ worker_node::start(caf::actor_system& sys, worker_options opts) {
   st->children = std::move(*children);
   node_hello hello;
   hello.node_id = make_runner_id();
-  char host[256] = "";
-  gethostname(host, sizeof(host) - 1);
-  hello.host = host;
+  hello.host = platform::host_name();
   hello.parallel = opts.exec.parallel;
   st->node_id = hello.node_id;
   log_info("", "worker node " + hello.node_id + " joining " + opts.host + ":"

@@ -1,8 +1,6 @@
 #include "procman/engine/engine.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -14,8 +12,6 @@
 #include <boost/json.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "procman/actors/manager.hpp"
 #include "procman/actors/process.hpp"
@@ -23,8 +19,7 @@
 #include "procman/actors/store_service.hpp"
 #include "procman/actors/supervisor.hpp"
 #include "procman/children/child_service.hpp"
-#include "procman/children/executor_cgroups.hpp"
-#include "procman/children/process_tree.hpp"
+#include "procman/engine/containment.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
@@ -32,6 +27,9 @@
 #include "procman/persistence/file_lock.hpp"
 #include "procman/persistence/started_marks.hpp"
 #include "procman/persistence/store.hpp"
+#include "procman/platform/paths.hpp"
+#include "procman/platform/programs.hpp"
+#include "procman/platform/system.hpp"
 #include "procman/platform/wake_event.hpp"
 #include "procman/steps/step_registry.hpp"
 
@@ -49,50 +47,24 @@ constexpr auto recover_interval
 constexpr auto executor_check_timeout
   = std::chrono::seconds(defaults::executor_check_timeout_s);
 
-/// Finds the executor as the child service will run it: a name without
-/// '/' is looked up in $PATH (posix_spawn does not search). Returns the
-/// path, or an error naming what is wrong.
+/// Finds the executor as the child service will run it: a bare name is
+/// looked up in $PATH (posix_spawn does not search). Returns the path, or
+/// an error naming what is wrong.
 caf::expected<std::string> resolve_executor(const std::string& path) {
-  namespace fs = std::filesystem;
   std::string found = path;
-  if (path.find('/') == std::string::npos) {
-    found.clear();
-    auto env = std::getenv("PATH");
-    std::string dirs = env ? env : "";
-    size_t pos = 0;
-    while (found.empty() && pos <= dirs.size()) {
-      auto end = dirs.find(':', pos);
-      if (end == std::string::npos)
-        end = dirs.size();
-      auto dir = dirs.substr(pos, end - pos);
-      pos = end + 1;
-      if (dir.empty())
-        continue;
-      auto candidate = dir + "/" + path;
-      if (::access(candidate.c_str(), X_OK) == 0)
-        found = candidate;
-    }
+  if (platform::is_bare_program_name(path)) {
+    found = platform::find_in_path(path);
     if (found.empty()) {
-      std::error_code ec;
-      auto self = fs::read_symlink("/proc/self/exe", ec);
+      auto self = platform::this_program_path();
       return make_error(errc::spawn_failure,
                         "no executor: \"" + path + "\" is not beside "
-                          + (ec ? std::string{"this program"} : self.string())
+                          + (self.empty() ? std::string{"this program"} : self)
                           + " and not in $PATH; give --exec PATH or set "
                             "PROCMAN_EXEC");
     }
   }
-  struct stat sb;
-  if (::stat(found.c_str(), &sb) != 0)
-    return make_error(errc::spawn_failure,
-                      "executor " + found + ": " + std::strerror(errno));
-  if (!S_ISREG(sb.st_mode))
-    return make_error(errc::spawn_failure,
-                      "executor " + found + " is not a regular file");
-  if (::access(found.c_str(), X_OK) != 0)
-    return make_error(errc::spawn_failure,
-                      "executor " + found
-                        + " is not executable: " + std::strerror(errno));
+  if (auto problem = platform::program_problem(found); !problem.empty())
+    return make_error(errc::spawn_failure, "executor " + found + problem);
   return found;
 }
 
@@ -136,11 +108,15 @@ caf::error check_executor(executor_launcher& children, const std::string& exec,
     done->set_value();
   };
   auto spawned = children.spawn(spec, std::move(handlers));
-  if (!spawned)
+  if (!spawned) {
+    // The errno's text where the spawn gave one (POSIX), else its message.
+    auto code = os_errno(spawned.error());
     return make_error(errc::spawn_failure,
                       "cannot start executor " + exec + ": "
-                        + std::strerror(os_errno(spawned.error())),
-                      os_errno(spawned.error()));
+                        + (code != 0 ? platform::error_text(code)
+                                     : render(spawned.error())),
+                      code);
+  }
   auto pid = *spawned;
   if (finished.wait_for(executor_check_timeout) != std::future_status::ready) {
     children.kill_group(pid);
@@ -182,10 +158,9 @@ caf::error check_executor(executor_launcher& children, const std::string& exec,
                     "executor " + exec + " --check failed: " + why);
 }
 
-/// Sets up how executors are contained and logs it once:
-/// "containment: cgroup v2 at <dir>" or "containment: subreaper (<why>)".
-caf::expected<std::unique_ptr<executor_cgroups>>
-start_containment(const engine_options& opts) {
+} // namespace
+
+caf::expected<std::string> containment_mode(const engine_options& opts) {
   auto mode = opts.containment;
   if (mode.empty())
     if (auto env = std::getenv("PROCMAN_CONTAINMENT"); env && *env)
@@ -197,31 +172,10 @@ start_containment(const engine_options& opts) {
                       "containment (PROCMAN_CONTAINMENT) must be auto, cgroup "
                       "or subreaper, not \""
                         + mode + "\"");
-  std::unique_ptr<executor_cgroups> cgroups;
-  std::string why = "PROCMAN_CONTAINMENT=subreaper";
-  if (mode != "subreaper") {
-    auto created = executor_cgroups::create();
-    if (created) {
-      cgroups = std::move(*created);
-      if (auto removed = cgroups->removed_at_start(); removed > 0)
-        log_warn("", "removed the cgroups of " + std::to_string(removed)
-                       + " dead runners, killing what was left in them");
-    } else {
-      why = render(created.error());
-    }
-  }
-  if (!cgroups && mode == "cgroup")
-    return make_error(errc::invalid_argument,
-                      "containment cgroup is not possible here: " + why);
-  if (opts.reap_orphans && !become_subreaper())
-    log_warn("", std::string("cannot become a child subreaper: ")
-                   + std::strerror(errno));
-  if (cgroups)
-    log_info("", "containment: cgroup v2 at " + cgroups->dir());
-  else
-    log_info("", "containment: subreaper (" + why + ")");
-  return cgroups;
+  return mode;
 }
+
+namespace {
 
 /// Chooses how executors start and logs it once: "executor: fork server
 /// (pid N)" or "executor: spawn (...)". `serves`: the executor's check
@@ -342,12 +296,6 @@ commit_failure_policy give_up_policy(uint64_t give_up_after_ms,
 
 } // namespace
 
-// The directory of procman-exec that CMake compiles into a program linking
-// procman::procman (cmake/procman_exec_dir.cpp.in): the installed bin/ for
-// find_package(procman), procman's build tree for add_subdirectory(). Weak:
-// a program built otherwise has none, and the address is then null.
-extern "C" const char* const procman_exec_dir __attribute__((weak));
-
 caf::expected<std::shared_ptr<child_service>>
 start_executors(engine_options& opts) {
   if (opts.exec_lease_ms == 0)
@@ -360,11 +308,10 @@ start_executors(engine_options& opts) {
   if (!exec)
     return exec.error();
   opts.exec_path = std::move(*exec);
-  auto cgroups = start_containment(opts);
-  if (!cgroups)
-    return cgroups.error();
-  auto children = std::make_shared<child_service>(std::move(*cgroups),
-                                                  opts.reap_orphans);
+  auto started = start_child_service(opts);
+  if (!started)
+    return started.error();
+  auto children = std::move(*started);
   executor_abilities can;
   if (auto err = check_executor(*children, opts.exec_path, opts.step_libs, can))
     return err;
@@ -384,19 +331,19 @@ start_executors(engine_options& opts) {
 std::string default_exec_path() {
   if (auto env = std::getenv("PROCMAN_EXEC"); env && *env)
     return env;
+  auto file = platform::program_file_name("procman-exec");
   std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    auto candidate = self.parent_path() / "procman-exec";
+  if (auto self = platform::this_program_path(); !self.empty()) {
+    auto candidate = platform::path_from_utf8(self).parent_path() / file;
     if (std::filesystem::exists(candidate, ec))
-      return candidate.string();
+      return platform::utf8_from_path(candidate);
   }
-  if (&procman_exec_dir != nullptr && procman_exec_dir && *procman_exec_dir) {
-    auto candidate = std::filesystem::path{procman_exec_dir} / "procman-exec";
+  if (auto dir = embedded_exec_dir(); dir && *dir) {
+    auto candidate = platform::path_from_utf8(dir) / file;
     if (std::filesystem::exists(candidate, ec))
-      return candidate.string();
+      return platform::utf8_from_path(candidate);
   }
-  return "procman-exec";
+  return file;
 }
 
 engine::engine(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {

@@ -1,9 +1,6 @@
 #include "procman/http/token.hpp"
 
-#include <cerrno>
-#include <cstring>
-
-#include <sys/random.h>
+#include <system_error>
 
 // SHA256_Init and friends: deprecated in OpenSSL 3 in favour of EVP, but
 // EVP_Digest pulls the provider machinery (4 MB) into the statically
@@ -11,20 +8,16 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
+#include "procman/platform/system.hpp"
+
 namespace procman::http {
 
 outcome<std::string> make_token() {
   unsigned char raw[32];
-  size_t got = 0;
-  while (got < sizeof raw) {
-    auto n = getrandom(raw + got, sizeof raw - got, 0);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return make_failure(errc::storage_failure,
-                          std::string{"getrandom: "} + std::strerror(errno));
-    }
-    got += static_cast<size_t>(n);
+  try {
+    platform::random_bytes(raw, sizeof raw);
+  } catch (const std::system_error& e) {
+    return make_failure(errc::storage_failure, e.what());
   }
   static constexpr char alphabet[]
     = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

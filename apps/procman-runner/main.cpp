@@ -40,7 +40,6 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
-#include <sysexits.h>
 
 #include "procman/apps/common/args.hpp"
 #include "procman/apps/common/http_args.hpp"
@@ -61,6 +60,10 @@
 #include "ready.hpp"
 
 namespace {
+
+/// The exit code when commits kept failing: EX_TEMPFAIL of <sysexits.h>
+/// (which Windows has not), "try again later" to cron or a service manager.
+constexpr int exit_tempfail = 75;
 
 constexpr const char* usage = R"(usage: procman-runner [options]
 
@@ -573,15 +576,15 @@ int main(int argc, char** argv) {
   end_gate();
   eng->reset();
   watch.reset();
-  exit_by_deadline(failure ? EX_TEMPFAIL : 0);
+  exit_by_deadline(failure ? exit_tempfail : 0);
   if (failure) {
     // A drain started by cron must not hold on while the disk stays full.
     log_error("", "gave up: " + render(failure)
                     + "; the next runner records what this one could not "
                       "(processes it claimed and did not start go back to "
                       "the queue); exiting with "
-                    + std::to_string(EX_TEMPFAIL));
-    return EX_TEMPFAIL;
+                    + std::to_string(exit_tempfail));
+    return exit_tempfail;
   }
   return 0;
 }

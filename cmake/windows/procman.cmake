@@ -86,7 +86,7 @@ set(PROCMAN_BUILD_INCLUDE ${PROJECT_BINARY_DIR}/include)
 file(MAKE_DIRECTORY ${PROCMAN_BUILD_INCLUDE}/procman)
 # persistence/: its codec header, which some suites include.
 foreach(folder messages lifecycle protocol platform steps persistence children
-        logging actors door)
+        logging actors door engine)
   if(NOT EXISTS ${PROCMAN_BUILD_INCLUDE}/procman/${folder})
     file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${folder}
          ${PROCMAN_BUILD_INCLUDE}/procman/${folder} SYMBOLIC)
@@ -156,6 +156,14 @@ list(APPEND actors_sources ${PROJECT_SOURCE_DIR}/door/door.cpp
 add_library(procman_actors STATIC ${actors_sources})
 target_link_libraries(procman_actors PUBLIC procman_store procman_children
                       procman_caf_errors Boost::json)
+
+# The engine (engine/engine.cpp): the actors started on a store, the
+# executor found beside the program (GetModuleFileNameW) or in PATH, each
+# executor contained in its Job Object (engine/windows/containment.cpp;
+# Linux's engine/containment.cpp sets up cgroups and the subreaper).
+add_library(procman_engine STATIC ${PROJECT_SOURCE_DIR}/engine/engine.cpp
+            ${PROJECT_SOURCE_DIR}/engine/windows/containment.cpp)
+target_link_libraries(procman_engine PUBLIC procman_actors)
 
 # -- programs ------------------------------------------------------------------------
 

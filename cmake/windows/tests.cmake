@@ -40,7 +40,12 @@ set(PROCMAN_WINDOWS_TESTS
   # Left out: disk_faults (the full disk replaces the C library's write
   # functions; no_disk_faults.cpp fails a case that asks for it).
   "actors"    "manager process queue store_service supervisor ../fixtures/temp_dir ../../cmake/windows/no_disk_faults"
-              "procman_actors")
+              "procman_actors"
+  # The engine in the test's own actor system. The rest of tests/engine
+  # starts the programs (procman-runner, procman) through POSIX fixtures
+  # (posix_spawn, process groups, sh scripts).
+  "engine"    "drain ../fixtures/temp_dir"
+              "procman_engine")
 
 # Cases of the suites above that are left out, by suite, with why. What
 # they test runs on Windows too, but they run it through what Windows has
@@ -129,7 +134,7 @@ foreach(i RANGE 0 ${last} 3)
                                           ${PROJECT_BINARY_DIR}/tests)
   # The executor's and the launcher's suites run procman-exec, and the
   # platform suites' helper as a command.
-  if(area STREQUAL "exec" OR area STREQUAL "children")
+  if(area STREQUAL "exec" OR area STREQUAL "children" OR area STREQUAL "engine")
     add_dependencies(${exe} procman-exec test-platform)
   endif()
   # Libraries the tests load: tests/<folder>/plugins/*.cpp, as on Linux.

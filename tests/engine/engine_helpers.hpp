@@ -12,6 +12,7 @@
 #include "procman/engine/engine.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/spec_check.hpp"
+#include "procman/platform/programs.hpp"
 
 #include "fixtures/temp_dir.hpp"
 #include "fixtures/timing.hpp"
@@ -40,13 +41,13 @@ inline process_spec test_spec(const std::string& text) {
 }
 
 /// Starts an engine with two slots on `<dir>/store`, running build/bin's
-/// procman-exec; fails the test if it cannot.
+/// procman-exec (procman-exec.exe on Windows); fails the test if it cannot.
 inline std::unique_ptr<engine> start_test_engine(caf::actor_system& sys,
                                                  const std::string& dir,
                                                  bool wait = true) {
   engine_options opts;
   opts.store_dir = dir + "/store";
-  opts.exec_path = bin("procman-exec");
+  opts.exec_path = bin(platform::program_file_name("procman-exec"));
   opts.wait = wait;
   opts.parallel = 2;
   auto eng = engine::start(sys, opts);

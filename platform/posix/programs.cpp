@@ -1,0 +1,52 @@
+#include "procman/platform/programs.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "procman/platform/paths.hpp"
+
+namespace procman::platform {
+
+std::string program_file_name(std::string_view name) {
+  return std::string{name};
+}
+
+bool is_bare_program_name(std::string_view path) {
+  return path.find('/') == std::string_view::npos;
+}
+
+std::string find_in_path(std::string_view name) {
+  auto env = std::getenv("PATH");
+  std::string dirs = env ? env : "";
+  size_t pos = 0;
+  while (pos <= dirs.size()) {
+    auto end = dirs.find(path_list_separator, pos);
+    if (end == std::string::npos)
+      end = dirs.size();
+    auto dir = dirs.substr(pos, end - pos);
+    pos = end + 1;
+    if (dir.empty())
+      continue;
+    auto candidate = dir + "/" + std::string{name};
+    if (::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+  }
+  return {};
+}
+
+std::string program_problem(const std::string& path) {
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0)
+    return std::string{": "} + std::strerror(errno);
+  if (!S_ISREG(sb.st_mode))
+    return " is not a regular file";
+  if (::access(path.c_str(), X_OK) != 0)
+    return std::string{" is not executable: "} + std::strerror(errno);
+  return {};
+}
+
+} // namespace procman::platform
