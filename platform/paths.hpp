@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace procman::platform {
 
@@ -19,6 +20,22 @@ inline constexpr char path_list_separator = ';';
 #else
 inline constexpr char path_list_separator = ':';
 #endif
+
+/// The entries of a list separated by path_list_separator (PATH,
+/// PROCMAN_STEP_LIBS), in order, empty ones skipped.
+inline std::vector<std::string> split_path_list(std::string_view list) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    auto end = list.find(path_list_separator, pos);
+    if (end == std::string_view::npos)
+      end = list.size();
+    if (end > pos)
+      out.emplace_back(list.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
 
 /// The path named by the UTF-8 text `utf8`.
 std::filesystem::path path_from_utf8(std::string_view utf8);

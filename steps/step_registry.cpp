@@ -168,17 +168,7 @@ failure load_step_library(const std::string& path, step_registry& reg,
 }
 
 std::vector<std::string> split_library_list(const std::string& list) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    auto end = list.find(platform::path_list_separator, pos);
-    if (end == std::string::npos)
-      end = list.size();
-    if (end > pos)
-      out.push_back(list.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
+  return platform::split_path_list(list);
 }
 
 failure load_step_libraries(const std::string& list, step_registry& reg,

@@ -280,16 +280,7 @@ void check_at_the_door(const process_spec& spec) {
   step_registry reg;
   register_builtin_steps(reg);
   service_registry services;
-  auto libs = cli::env("step-lib");
-  size_t pos = 0;
-  while (pos <= libs.size()) {
-    auto end = libs.find(':', pos);
-    if (end == std::string::npos)
-      end = libs.size();
-    auto path = libs.substr(pos, end - pos);
-    pos = end + 1;
-    if (path.empty())
-      continue;
+  for (auto& path : split_library_list(cli::env("step-lib"))) {
     if (auto f = load_step_library(path, reg, services))
       warn(f.context + "; the classes it would register are not checked");
   }

@@ -21,16 +21,7 @@ bool is_bare_program_name(std::string_view path) {
 
 std::string find_in_path(std::string_view name) {
   auto env = std::getenv("PATH");
-  std::string dirs = env ? env : "";
-  size_t pos = 0;
-  while (pos <= dirs.size()) {
-    auto end = dirs.find(path_list_separator, pos);
-    if (end == std::string::npos)
-      end = dirs.size();
-    auto dir = dirs.substr(pos, end - pos);
-    pos = end + 1;
-    if (dir.empty())
-      continue;
+  for (auto& dir : split_path_list(env ? env : "")) {
     auto candidate = dir + "/" + std::string{name};
     if (::access(candidate.c_str(), X_OK) == 0)
       return candidate;
