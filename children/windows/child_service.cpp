@@ -46,17 +46,39 @@ struct child {
   bool keep_open = false;
   /// The latest end of its lease written to it (or in its input); 0: none.
   std::atomic<int64_t> lease_written{0};
+  /// Whether the work was written; until then lines wait in `held`: the
+  /// child is leased (and renewed by the lease thread) from its start, but
+  /// the executor reads its work first.
+  bool input_sent = false;
+  std::string held;
 
-  /// Writes `text` to its stdin unless that is closed.
+  /// Writes `text` to its stdin after the work, unless that is closed.
   void write_in(const std::string& text) {
     std::lock_guard<std::mutex> guard{in_mtx};
-    if (proc.in().is_open() && !proc.in().write(text.data(), text.size()))
-      proc.in().close(); // it ended
+    if (!input_sent)
+      held += text;
+    else
+      write_locked(text);
+  }
+
+  /// Writes the work, then what came for it meanwhile.
+  void send_input(const std::string& input) {
+    std::lock_guard<std::mutex> guard{in_mtx};
+    write_locked(input + held);
+    held.clear();
+    input_sent = true;
   }
 
   void close_in() {
     std::lock_guard<std::mutex> guard{in_mtx};
     proc.in().close();
+  }
+
+private:
+  void write_locked(const std::string& text) {
+    if (!text.empty() && proc.in().is_open()
+        && !proc.in().write(text.data(), text.size()))
+      proc.in().close(); // it ended
   }
 };
 
@@ -128,8 +150,7 @@ struct child_service::impl {
           tail.erase(0, tail.size() - limit);
       }
     });
-    if (!input.empty())
-      c->write_in(input);
+    c->send_input(input);
     if (!c->keep_open)
       c->close_in();
     // stdout ends when the executor does: its commands get pipes of their
