@@ -55,6 +55,13 @@ constexpr uint64_t give_up_after_ms = 30000;
 /// Initial LMDB map size; it doubles whenever it fills up.
 constexpr uint64_t initial_map_size = uint64_t{64} << 20;
 
+/// Attempts to open a store's LMDB environment when another process's
+/// opening or closing it at the same moment made it fail (Windows only:
+/// platform::store_open_is_transient), and the pause before the second
+/// (growing with each further one): about 1 s in all.
+constexpr uint32_t store_open_attempts = 10;
+constexpr uint32_t store_open_pause_ms = 20;
+
 /// How long finished, failed and cancelled records are kept (7 days),
 /// unless the store's `retention` setting or `procman-runner --retention`
 /// says otherwise.

@@ -3,8 +3,11 @@
 
 #include "procman/persistence/environment.hpp"
 
+#include <cerrno>
+#include <chrono>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/failure.hpp"
@@ -12,6 +15,7 @@
 #include "procman/persistence/counters.hpp"
 #include "procman/persistence/queue.hpp"
 #include "procman/persistence/records.hpp"
+#include "procman/platform/paths.hpp"
 #include "procman/platform/store_dir.hpp"
 #include "procman/platform/system.hpp"
 
@@ -105,16 +109,32 @@ open_environment(const store_options& opts) {
   env->owner = platform::this_process_id();
   env->no_sync = opts.no_sync;
   try {
-    env->env = lmdb::env::create();
-    // 16 named databases now (open_databases), room for four more.
-    env->env.set_max_dbs(20);
-    // 0 = adopt the size recorded in an existing store (which may have
-    // grown), or LMDB's default for a new one; raised below.
-    lmdb::env_set_mapsize(env->env, 0);
-    unsigned flags = MDB_NOTLS;
-    if (opts.no_sync)
-      flags |= MDB_NOSYNC;
-    env->env.open(dir.c_str(), flags, 0600);
+    for (uint32_t attempt = 1;; ++attempt) {
+      env->env = lmdb::env::create();
+      // 16 named databases now (open_databases), room for four more.
+      env->env.set_max_dbs(20);
+      // 0 = adopt the size recorded in an existing store (which may have
+      // grown), or LMDB's default for a new one; raised below.
+      lmdb::env_set_mapsize(env->env, 0);
+      unsigned flags = MDB_NOTLS;
+      if (opts.no_sync)
+        flags |= MDB_NOSYNC;
+      try {
+        env->env.open(dir.c_str(), flags, 0600);
+        break;
+      } catch (const lmdb::error& e) {
+        // Another process opening or closing the store at the same
+        // moment (platform::store_open_is_transient says how): opened
+        // again, this process finds the lock file free or the map's size
+        // recorded.
+        if (!platform::store_open_is_transient(e.code())
+            || attempt >= defaults::store_open_attempts)
+          throw;
+        env->env.close();
+        std::this_thread::sleep_for(
+          std::chrono::milliseconds(defaults::store_open_pause_ms * attempt));
+      }
+    }
   } catch (const lmdb::error& e) {
     if (is_damage_code(e.code()))
       return damaged_store(dir, e.what());

@@ -52,6 +52,15 @@ std::string error_text(int code);
 enum class disk_error { other, full, quota, io };
 disk_error disk_error_of(int code);
 
+/// Whether LMDB's failure `code` to open a store (errno on POSIX, a Windows
+/// error code on Windows) can come from another process opening or
+/// closing the store at the same moment, so that opening again succeeds.
+/// Windows: LMDB's named mutexes gone with the last process that held
+/// them (ERROR_FILE_NOT_FOUND), and the data file sized to the map size
+/// recorded before another process grew its map and committed
+/// (ERROR_USER_MAPPED_FILE). POSIX: none.
+bool store_open_is_transient(int code);
+
 /// The name of the POSIX signal `sig` ("SIGKILL"); "signal <sig>" where
 /// the system has no name for it. Windows has no signals: there the
 /// numbers are Linux's (a record made on Linux, a Windows worker's report

@@ -33,6 +33,10 @@ disk_error disk_error_of(int code) {
   }
 }
 
+bool store_open_is_transient(int) {
+  return false;
+}
+
 std::string signal_name(int sig) {
   if (auto abbrev = sigabbrev_np(sig))
     return std::string("SIG") + abbrev;

@@ -271,6 +271,10 @@ disk_error disk_error_of(int code) {
   }
 }
 
+bool store_open_is_transient(int code) {
+  return code == ERROR_FILE_NOT_FOUND || code == ERROR_USER_MAPPED_FILE;
+}
+
 // Windows has no signals; the numbers procman's records carry are Linux's
 // (a record made there, a worker node's report to a Linux store node, and
 // 9 for a tree killed here: child_service), so they get Linux's names.
