@@ -72,6 +72,7 @@ install(TARGETS procman procman_local procman_steps procman_platform procman_bas
 # includes are installed too.
 set(PROCMAN_PUBLIC_HEADERS
     door/door.hpp
+    door/manager_backend.hpp
     door/remote_backend.hpp
     engine/engine.hpp
     logging/logger.hpp

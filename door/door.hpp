@@ -9,7 +9,7 @@
 //     goes to a store node's manager over CAF's middleman, whose store
 //     actor runs the same handler: `procman --connect`, hosts that reach a
 //     remote store.
-//   - in-process (`door_of_manager`, door/remote_backend.hpp): the manager
+//   - in-process (`door_of_manager`, door/manager_backend.hpp): the manager
 //     of an engine running in this process.
 //
 //   auto d = procman::door::open("/var/lib/myapp/procman");

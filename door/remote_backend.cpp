@@ -8,6 +8,7 @@
 #include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "procman/door/asking_backend.hpp"
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
 #include "procman/messages/fwd.hpp"
@@ -43,18 +44,6 @@ void make_repeatable(R& r) {
     if (r.pid.empty())
       r.pid = store::make_pid();
 }
-
-/// A backend that sends each request to a manager: `Derived::ask`.
-template <class Derived>
-class asking_backend : public door_backend {
-public:
-#define PROCMAN_DOOR_CALL(R)                                                   \
-  outcome<R::reply> call(R r) override {                                       \
-    return to_outcome(static_cast<Derived*>(this)->ask(std::move(r)));         \
-  }
-  PROCMAN_DOOR_REQUESTS(PROCMAN_DOOR_CALL)
-#undef PROCMAN_DOOR_CALL
-};
 
 /// A store node's manager, over a connection of its own.
 class remote_backend : public asking_backend<remote_backend> {
@@ -172,34 +161,6 @@ public:
   std::chrono::milliseconds poll() const override { return remote_poll; }
 };
 
-/// The manager of an engine in this process.
-class manager_backend : public asking_backend<manager_backend> {
-public:
-  manager_backend(caf::actor_system& sys, manager_actor mgr)
-    : sys_(sys), mgr_(std::move(mgr)) {
-    // nop
-  }
-
-  template <class R>
-  caf::expected<typename R::reply> ask(R r) {
-    using reply = typename R::reply;
-    caf::expected<reply> result{caf::sec::none};
-    caf::scoped_actor self{sys_};
-    self->request(mgr_, caf::infinite, std::move(r))
-      .receive([&](reply& x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
-    return result;
-  }
-
-  std::chrono::milliseconds poll() const override {
-    return std::chrono::milliseconds(20);
-  }
-
-private:
-  caf::actor_system& sys_;
-  manager_actor mgr_;
-};
-
 } // namespace
 
 caf::expected<door> connect_door(const remote_door_options& opts) {
@@ -218,10 +179,6 @@ caf::expected<door> connect_door(const remote_door_options& opts) {
   if (err)
     return err;
   return door{std::move(b)};
-}
-
-door door_of_manager(caf::actor_system& sys, manager_actor mgr) {
-  return door{std::make_unique<manager_backend>(sys, std::move(mgr))};
 }
 
 } // namespace procman

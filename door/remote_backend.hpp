@@ -1,7 +1,8 @@
-// The front door's backends over CAF: a store node's manager reached over
-// CAF's middleman (`procman --connect`, hosts with a remote store), and the
-// manager of an engine in this process. Both send the same request structs
-// the local backend hands to its handlers (door/door.hpp).
+// The front door's backend over CAF's middleman: a store node's manager
+// reached over the network (`procman --connect`, hosts with a remote
+// store). It sends the same request structs the local backend hands to its
+// handlers (door/door.hpp); door/manager_backend.hpp has the manager of an
+// engine in this process.
 //
 //   procman::remote_door_options o;
 //   o.host = "store1.example"; o.port = 4000;
@@ -24,6 +25,7 @@
 #include <caf/timespan.hpp>
 
 #include "procman/door/door.hpp"
+#include "procman/door/manager_backend.hpp"
 #include "procman/messages/actors.hpp"
 #include "procman/remote/remote.hpp"
 
@@ -49,9 +51,5 @@ struct remote_door_options {
 /// files, or a non-loopback host without TLS), connect_failure naming the
 /// node and why (refused certificate, nothing listening, no answer).
 caf::expected<door> connect_door(const remote_door_options& opts);
-
-/// The manager of an engine in this process (`sys` must outlive the door).
-/// Its requests wait for their answers; none is lost in-process.
-door door_of_manager(caf::actor_system& sys, manager_actor mgr);
 
 } // namespace procman

@@ -28,6 +28,10 @@ namespace procman::platform {
 /// no home for it.
 std::string default_store_dir();
 
+/// Where the store goes when default_store_dir() is empty: /tmp/procman-<uid>
+/// on POSIX, procman-<user> in the user's temporary directory on Windows.
+std::string last_resort_store_dir();
+
 /// Creates `dir` (UTF-8) if it is missing: its parents as usual, the
 /// directory itself for its owner alone whatever the umask or inherited
 /// permissions. An existing directory is left as it is. Errors:

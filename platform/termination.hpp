@@ -19,6 +19,11 @@ namespace procman::platform {
 /// the mask); on Windows it does nothing.
 void hold_termination_requests();
 
+/// Makes a write to a pipe or socket whose reader is gone fail instead of
+/// ending the process: POSIX ignores SIGPIPE; Windows has no such signal
+/// (the write fails with ERROR_NO_DATA), so it does nothing there.
+void ignore_broken_pipes();
+
 /// Asks the process `pid` to stop as a termination request would: SIGTERM
 /// on POSIX; on Windows its stop event when it has a termination_watch,
 /// else Ctrl+Break to its console process group. False when it could not

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <unistd.h>
 
+#include "procman/platform/paths.hpp"
 #include "procman/platform/store_dir.hpp"
 
 namespace procman::cli {
@@ -136,14 +136,19 @@ inline std::string value_or_env(const args& a, const std::string& option) {
   return a.has(option) ? a.get(option) : env(option);
 }
 
-/// The paths of a repeatable `--step-lib`, then its variable's
-/// (':'-separated).
+/// The paths of a repeatable `--step-lib`, then its variable's, as one
+/// list (separated by platform::path_list_separator: ':', ';' on Windows).
 inline std::string step_libs(const args& a) {
   std::string libs;
+  auto add = [&libs](const std::string& l) {
+    if (!libs.empty())
+      libs += platform::path_list_separator;
+    libs += l;
+  };
   for (auto& l : a.all("step-lib"))
-    libs += (libs.empty() ? "" : ":") + l;
+    add(l);
   if (auto v = env("step-lib"); !v.empty())
-    libs += (libs.empty() ? "" : ":") + v;
+    add(v);
   return libs;
 }
 
@@ -156,7 +161,7 @@ inline std::string store_dir(const args& a) {
     return dir;
   if (auto dir = platform::default_store_dir(); !dir.empty())
     return dir;
-  return "/tmp/procman-" + std::to_string(getuid());
+  return platform::last_resort_store_dir();
 }
 
 // -- declaring options on CLI11 -----------------------------------------------

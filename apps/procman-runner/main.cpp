@@ -29,12 +29,10 @@
 // on a thread of its own, until the runner has drained.
 
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <thread>
-#include <tuple>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -44,9 +42,7 @@
 #include "procman/apps/common/args.hpp"
 #include "procman/apps/common/http_args.hpp"
 #include "procman/apps/common/version.hpp"
-#include "procman/distribution/work_endpoint.hpp"
-#include "procman/distribution/worker_node.hpp"
-#include "procman/door/remote_backend.hpp"
+#include "procman/door/manager_backend.hpp"
 #include "procman/engine/engine.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/defaults.hpp"
@@ -55,8 +51,8 @@
 #include "procman/messages/types.hpp"
 #include "procman/messages/units.hpp"
 #include "procman/platform/termination.hpp"
-#include "procman/remote/remote.hpp"
 
+#include "nodes.hpp"
 #include "ready.hpp"
 
 namespace {
@@ -172,35 +168,6 @@ void exit_by_deadline(int code) {
   }).detach();
 }
 
-/// A worker node until SIGTERM/SIGINT (drain) or a second one (now).
-int run_worker(caf::actor_system& sys, const std::string& host, uint16_t port,
-               procman::engine_options opts, procman::ready_signal& ready) {
-  using namespace procman;
-  worker_options wo;
-  wo.host = host;
-  wo.port = port;
-  wo.exec = std::move(opts);
-  wo.on_joined = [&ready](const std::string& where) {
-    ready.send("ready " + where);
-  };
-  auto node = worker_node::start(sys, std::move(wo));
-  if (!node) {
-    log_error("", render(node.error()) + "; not starting");
-    return 2;
-  }
-  auto* n = node->get();
-  std::optional<platform::termination_watch> watch;
-  watch.emplace([n](const std::string& what) {
-    log_info("", "received " + what + ": stopping");
-    n->drain();
-  });
-  n->await();
-  node->reset();
-  watch.reset();
-  exit_by_deadline(0);
-  return 0;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -236,101 +203,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   engine_options opts;
-  int publish_port = -1;
-  std::string bind_addr = "127.0.0.1";
-  std::string join_host;
-  uint16_t join_port = 0;
-  bool listen = a->has("listen");
-  bool join = a->has("join");
-  uint32_t lease_s = defaults::lease_seconds;
-  uint32_t node_exec_lease_ms = 0; ///< what worker nodes' executors get
-  tls_options tls;
+  runner_nodes nodes;
   std::optional<http::server_options> http_opts;
   ready_signal ready;
   try {
-    auto host_port = [&](const std::string& name) {
-      auto hp = parse_host_port(a->get(name), "option --" + name);
-      if (!hp)
-        throw cli::usage_error(render(hp.error()));
-      return *hp;
-    };
-    if (listen + join + a->has("publish") > 1)
-      throw cli::usage_error("options --publish, --listen and --join exclude "
-                             "each other");
-    if (a->has("publish"))
-      publish_port = static_cast<int>(a->number("publish", 0, 0, 65535));
-    if (listen) {
-      std::tie(bind_addr, join_port) = host_port("listen");
-      publish_port = join_port;
-      join_port = 0;
-    }
-    if (join)
-      std::tie(join_host, join_port) = host_port("join");
-    if (a->has("bind") && publish_port < 0)
-      throw cli::usage_error("option --bind needs --publish");
-    if (a->has("lease") && !listen)
-      throw cli::usage_error("option --lease needs --listen");
-    lease_s = static_cast<uint32_t>(
-      a->number("lease", defaults::lease_seconds, 1, 3600));
-    // CAF's mutual TLS (all three files), HTTPS (--tls-cert, --tls-key).
-    bool caf_tls = publish_port >= 0 || join;
-    for (auto name : {"tls-cert", "tls-key", "tls-ca"})
-      if (a->has(name) && !caf_tls
-          && (!a->has("http") || name == std::string{"tls-ca"}))
-        throw cli::usage_error(
-          std::string("option --") + name
-          + " needs --publish, --listen or --join"
-          + (name == std::string{"tls-ca"} ? "" : " or --http"));
+    nodes.read(*a);
+    bool listen = nodes.listen();
     if (a->has("http")) {
-      if (join)
-        throw cli::usage_error("option --http does not go with --join: a "
-                               "worker node has no store; give it to the "
-                               "store node");
       http_opts = cli::http_options(*a, false);
     } else {
       for (auto& o : cli::http_option_decls())
         if (a->has(o.name))
           throw cli::usage_error(std::string("option --") + o.name
                                  + " needs --http");
-    }
-    if (join)
-      for (auto name :
-           {"store", "wait", "max-processes", "max-jobs", "default-timeout",
-            "no-sync", "retention", "output-limit", "give-up-after"})
-        if (a->has(name) || a->flag(name))
-          throw cli::usage_error(
-            std::string("option --") + name
-            + " does not go with --join: a worker node has no store; give it "
-              "to the store node");
-    if (join && a->has("exec-lease"))
-      throw cli::usage_error(
-        "option --exec-lease does not go with --join: a worker node's "
-        "executors hold the lease its store node grants; give it to the "
-        "store node");
-    bind_addr = a->get("bind", bind_addr);
-    tls = {a->get("tls-cert"), a->get("tls-key"), a->get("tls-ca")};
-    if (caf_tls
-        && (a->has("tls-cert") || a->has("tls-key") || a->has("tls-ca"))) {
-      std::string missing;
-      for (auto name : {"tls-cert", "tls-key", "tls-ca"})
-        if (!a->has(name) || a->get(name).empty())
-          missing += (missing.empty() ? "--" : ", --") + std::string(name);
-      if (!missing.empty())
-        throw cli::usage_error("options --tls-cert, --tls-key and --tls-ca go "
-                               "together; missing "
-                               + missing);
-    } else if (publish_port >= 0 && !is_loopback(bind_addr)) {
-      throw cli::usage_error(
-        "refusing " + std::string(listen ? "--listen " : "--bind ") + bind_addr
-        + " without TLS: anyone who reaches the port could run commands as "
-          "this user; use 127.0.0.1 or ::1, or give --tls-cert, --tls-key and "
-          "--tls-ca");
-    } else if (join && !is_loopback(join_host)) {
-      throw cli::usage_error(
-        "refusing --join " + join_host
-        + " without TLS: work, its input and "
-          "its output would cross the network in cleartext; give --tls-cert, "
-          "--tls-key and --tls-ca");
     }
     opts.store_dir = cli::store_dir(*a);
     opts.wait = a->flag("wait") || listen;
@@ -390,13 +275,7 @@ int main(int argc, char** argv) {
     auto exec_lease_s = static_cast<uint32_t>(
       a->number("exec-lease", defaults::exec_lease_seconds, 1, 3600));
     opts.exec_lease_ms = exec_lease_s * 1000;
-    if (listen) {
-      auto granted = node_exec_lease(
-        lease_s * 1000, a->has("exec-lease") ? opts.exec_lease_ms : 0);
-      if (!granted)
-        throw cli::usage_error("refusing " + render(granted.error()));
-      node_exec_lease_ms = *granted;
-    }
+    nodes.grant_exec_lease(*a, opts);
     // Every child of the runner is an executor: orphans of their trees are
     // re-parented to it, and it kills them ($PROCMAN_CONTAINMENT picks how
     // executors are contained).
@@ -432,7 +311,7 @@ int main(int argc, char** argv) {
   // to one thread that turns them into a drain: held before any other
   // thread starts, so that every CAF worker inherits the blocked mask.
   platform::hold_termination_requests();
-  signal(SIGPIPE, SIG_IGN);
+  platform::ignore_broken_pipes();
   caf::actor_system_config cfg;
   cfg.add_message_types<caf::id_block::procman>();
   // The runner has no use for CAF's own command line or config file.
@@ -445,20 +324,18 @@ int main(int argc, char** argv) {
   // the moderate phase a worker spins briefly (100 attempts), then waits
   // to be notified (docs/performance.md).
   cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
-  if (publish_port >= 0 || join) {
-    if (auto err = configure_remote(cfg, tls)) {
-      std::cerr << "procman-runner: " << render(err) << "\n";
-      return 2;
-    }
-    // A worker node notices a store node that went silent (a network cut)
-    // as a closed connection within the lease.
-    if (join)
-      set_connection_timeout(cfg,
-                             std::chrono::seconds(defaults::lease_seconds));
+  if (auto err = nodes.configure(cfg)) {
+    std::cerr << "procman-runner: " << render(err) << "\n";
+    return 2;
   }
   caf::actor_system sys{cfg};
-  if (join)
-    return run_worker(sys, join_host, join_port, std::move(opts), ready);
+  if (nodes.join()) {
+    // A worker node until a termination request drains it.
+    auto code = nodes.run_worker(sys, std::move(opts), ready);
+    if (code == 0)
+      exit_by_deadline(0);
+    return code;
+  }
   // The HTTP API, bound before the engine starts (a port in use or a bad
   // TLS file stops the runner before it claims anything); its door gets
   // the engine's manager once there is one.
@@ -474,7 +351,7 @@ int main(int argc, char** argv) {
   }
   auto eng = engine::start(sys, opts);
   if (!eng) {
-    if (is(eng.error(), errc::runner_busy) && !listen) {
+    if (is(eng.error(), errc::runner_busy) && !nodes.listen()) {
       log_info("", render(eng.error()) + "; exiting");
       return 0;
     }
@@ -486,69 +363,8 @@ int main(int argc, char** argv) {
     log_error("", render(eng.error()));
     return 1;
   }
-  work_endpoint_gate gate;
-  // Ends the store node's endpoint and waits until it is gone: alive when
-  // the actor system stops, it would keep the store actor (and so the
-  // system's destructor) waiting forever.
-  auto end_gate = [&] {
-    if (!gate)
-      return;
-    caf::scoped_actor self{sys};
-    self->monitor(gate);
-    self->send_exit(gate, caf::exit_reason::user_shutdown);
-    self->receive([](const caf::down_msg&) {});
-  };
-  std::string published_at; ///< ADDR:PORT
-  if (publish_port >= 0) {
-    caf::expected<uint16_t> port{caf::sec::none};
-    if (listen) {
-      endpoint_options eo;
-      eo.store_dir = opts.store_dir;
-      eo.lease_ms = lease_s * 1000;
-      eo.exec_lease_ms = node_exec_lease_ms;
-      eo.default_timeout = opts.default_timeout;
-      eo.output_events = (*eng)->output_events();
-      gate = sys.spawn(work_endpoint, eo, (*eng)->manager(), (*eng)->store(),
-                       (*eng)->supervisor());
-      port = publish_gate(sys, caf::actor_cast<node_gate_actor>(gate),
-                          static_cast<uint16_t>(publish_port), bind_addr,
-                          opts.store_dir);
-    } else {
-      port = publish_manager(sys, (*eng)->manager(),
-                             static_cast<uint16_t>(publish_port), bind_addr,
-                             opts.store_dir);
-    }
-    if (!port) {
-      auto& err = port.error();
-      log_error("",
-                "cannot publish the manager on " + bind_addr + ":"
-                  + std::to_string(publish_port) + ": "
-                  + (err.category() == caf::atom("procman") ? render(err)
-                                                            : sys.render(err)));
-      end_gate();
-      return 1;
-    }
-    published_at = (bind_addr.find(':') != std::string::npos
-                      ? "[" + bind_addr + "]"
-                      : bind_addr)
-                   + ":" + std::to_string(*port);
-    auto what = listen ? std::string{" (store node: worker nodes may join; "
-                                     "lease "}
-                           + std::to_string(lease_s) + " s, executors' lease "
-                           + std::to_string(node_exec_lease_ms / 1000.0) + " s)"
-                       : std::string{};
-    if (tls.enabled()) {
-      log_info("", "manager published on " + bind_addr + ":"
-                     + std::to_string(*port)
-                     + " with mutual TLS (peers need a certificate signed by "
-                     + tls.ca + ")" + what);
-    } else {
-      log_info("", "manager published on " + bind_addr + ":"
-                     + std::to_string(*port)
-                     + " without TLS (only users who may read " + opts.store_dir
-                     + " are admitted)" + what);
-    }
-  }
+  if (!nodes.serve(sys, **eng, opts))
+    return 1;
   // On a thread of its own: its requests wait for the manager's answers,
   // never the other way round.
   std::thread http_thread;
@@ -558,7 +374,7 @@ int main(int argc, char** argv) {
              "HTTP API on " + cli::http_url(*http_opts, http_server->port()));
     http_thread = std::thread([&] { http_server->run(false); });
   }
-  ready.send(publish_port >= 0 ? "ready " + published_at : "ready");
+  ready.send(nodes.ready_line());
   auto sup = (*eng)->supervisor();
   std::optional<platform::termination_watch> watch;
   watch.emplace([sup](const std::string& what) {
@@ -573,7 +389,7 @@ int main(int argc, char** argv) {
     http_thread.join();
   }
   auto failure = (*eng)->failure();
-  end_gate();
+  nodes.end(sys);
   eng->reset();
   watch.reset();
   exit_by_deadline(failure ? exit_tempfail : 0);

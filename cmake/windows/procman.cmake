@@ -44,10 +44,12 @@ add_compile_options(
 # Boost headers from the host's /usr/include. The cross compiler must not
 # search /usr/include itself (its Linux headers would shadow MinGW's), so
 # the include path is a directory holding only a link to boost/.
-# lmdbxx (liblmdb++-dev) is one header, taken from there the same way.
+# lmdbxx (liblmdb++-dev) is one header, and CLI11 (libcli11-dev, the
+# programs' command lines: apps/common/args.hpp) a folder of headers,
+# taken from there the same way.
 set(PROCMAN_BOOST_INCLUDE ${PROJECT_BINARY_DIR}/boost-include)
 file(MAKE_DIRECTORY ${PROCMAN_BOOST_INCLUDE})
-foreach(header boost lmdb++.h)
+foreach(header boost lmdb++.h CLI)
   if(NOT EXISTS ${PROCMAN_BOOST_INCLUDE}/${header})
     file(CREATE_LINK /usr/include/${header} ${PROCMAN_BOOST_INCLUDE}/${header}
          SYMBOLIC)
@@ -84,9 +86,10 @@ set_target_properties(procman::lmdb PROPERTIES
 
 set(PROCMAN_BUILD_INCLUDE ${PROJECT_BINARY_DIR}/include)
 file(MAKE_DIRECTORY ${PROCMAN_BUILD_INCLUDE}/procman)
-# persistence/: its codec header, which some suites include.
+# persistence/: its codec header, which some suites include; remote/: the
+# TLS checks the HTTP server shares with remote nodes (tls_files.hpp).
 foreach(folder messages lifecycle protocol platform steps persistence children
-        logging actors door engine)
+        logging actors door engine http apps remote)
   if(NOT EXISTS ${PROCMAN_BUILD_INCLUDE}/procman/${folder})
     file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${folder}
          ${PROCMAN_BUILD_INCLUDE}/procman/${folder} SYMBOLIC)
@@ -133,6 +136,12 @@ file(GLOB persistence_sources CONFIGURE_DEPENDS
 add_library(procman_store STATIC ${persistence_sources})
 target_link_libraries(procman_store PUBLIC procman_lifecycle procman::lmdb)
 
+# The front door's local backend (door/door.cpp, door/handlers.cpp): what
+# a local CLI command runs, no CAF library (Linux: part of procman_local).
+add_library(procman_local STATIC ${PROJECT_SOURCE_DIR}/door/door.cpp
+            ${PROJECT_SOURCE_DIR}/door/handlers.cpp)
+target_link_libraries(procman_local PUBLIC procman_store)
+
 # procman's CAF error category, for the suites that run an actor system.
 add_library(procman_caf_errors STATIC ${PROJECT_SOURCE_DIR}/messages/error.cpp)
 target_link_libraries(procman_caf_errors PUBLIC procman_base procman::caf_core)
@@ -151,10 +160,8 @@ target_link_libraries(procman_children PUBLIC procman_platform
 # process actors) on CAF's core.
 file(GLOB actors_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/actors/*.cpp
      ${PROJECT_SOURCE_DIR}/logging/*.cpp)
-list(APPEND actors_sources ${PROJECT_SOURCE_DIR}/door/door.cpp
-     ${PROJECT_SOURCE_DIR}/door/handlers.cpp)
 add_library(procman_actors STATIC ${actors_sources})
-target_link_libraries(procman_actors PUBLIC procman_store procman_children
+target_link_libraries(procman_actors PUBLIC procman_local procman_children
                       procman_caf_errors Boost::json)
 
 # The engine (engine/engine.cpp): the actors started on a store, the
@@ -164,6 +171,39 @@ target_link_libraries(procman_actors PUBLIC procman_store procman_children
 add_library(procman_engine STATIC ${PROJECT_SOURCE_DIR}/engine/engine.cpp
             ${PROJECT_SOURCE_DIR}/engine/windows/containment.cpp)
 target_link_libraries(procman_engine PUBLIC procman_actors)
+
+# The HTTP API's routes and server (Boost.Beast/Asio, header-only, on
+# Winsock), with HTTPS on the OpenSSL built for Windows; the page, script
+# and OpenAPI document generated with Python as on Linux.
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+set(generated ${PROJECT_BINARY_DIR}/generated)
+add_custom_command(OUTPUT ${generated}/openapi_json.cpp
+  COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/http/openapi_json.py
+          ${PROJECT_SOURCE_DIR}/docs/openapi.yaml ${generated}/openapi_json.cpp
+  DEPENDS ${PROJECT_SOURCE_DIR}/docs/openapi.yaml
+          ${PROJECT_SOURCE_DIR}/http/openapi_json.py
+  COMMENT "" VERBATIM)
+set(dashboard_files ${PROJECT_SOURCE_DIR}/http/dashboard/index.html
+    ${PROJECT_SOURCE_DIR}/http/dashboard/dashboard.js
+    ${PROJECT_SOURCE_DIR}/http/dashboard/dashboard.css)
+add_custom_command(OUTPUT ${generated}/dashboard_files.cpp
+  COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/http/dashboard_files.py
+          ${generated}/dashboard_files.cpp ${dashboard_files}
+  DEPENDS ${dashboard_files} ${PROJECT_SOURCE_DIR}/http/dashboard_files.py
+  COMMENT "" VERBATIM)
+add_library(procman::openssl INTERFACE IMPORTED)
+set_target_properties(procman::openssl PROPERTIES
+  INTERFACE_INCLUDE_DIRECTORIES ${PROCMAN_WINDOWS_OPENSSL}/include
+  INTERFACE_LINK_LIBRARIES "${PROCMAN_WINDOWS_OPENSSL}/lib/libssl.a;${PROCMAN_WINDOWS_OPENSSL}/lib/libcrypto.a;crypt32;user32;advapi32;ws2_32")
+file(GLOB http_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/http/*.cpp)
+list(REMOVE_ITEM http_sources ${PROJECT_SOURCE_DIR}/http/server.cpp)
+add_library(procman_http_routes STATIC ${http_sources}
+            ${generated}/openapi_json.cpp ${generated}/dashboard_files.cpp)
+target_link_libraries(procman_http_routes PUBLIC procman_local procman::openssl
+                      mswsock)
+add_library(procman_http STATIC ${PROJECT_SOURCE_DIR}/http/server.cpp)
+target_compile_definitions(procman_http PRIVATE PROCMAN_HTTP_TLS=1)
+target_link_libraries(procman_http PUBLIC procman_http_routes)
 
 # -- programs ------------------------------------------------------------------------
 
@@ -182,6 +222,16 @@ target_link_libraries(procman-exec PRIVATE procman_steps procman_base
                       procman_version Boost::json -Wl,--export-all-symbols
                       -Wl,--exclude-libs,libgcc.a:libgcc_eh.a:libwinpthread.a:libstdc++.a:libmingwex.a:libmingw32.a:libmoldname.a:libpthread.a)
 set_target_properties(procman-exec PROPERTIES ENABLE_EXPORTS ON)
+
+# procman-runner on a local store, with the HTTP API. Remote nodes
+# (--publish, --listen, --join, their TLS) and --ready-fd are refused by
+# windows/nodes.cpp and windows/ready.cpp until remote/ builds here.
+set(RUNNER_DIR ${PROJECT_SOURCE_DIR}/apps/procman-runner)
+add_executable(procman-runner ${RUNNER_DIR}/main.cpp
+               ${RUNNER_DIR}/windows/nodes.cpp ${RUNNER_DIR}/windows/ready.cpp
+               ${PROJECT_SOURCE_DIR}/door/manager_backend.cpp)
+target_link_libraries(procman-runner PRIVATE procman_engine procman_http
+                      procman_version)
 
 # -- tests -------------------------------------------------------------------------------
 

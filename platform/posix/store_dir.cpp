@@ -71,6 +71,10 @@ std::string default_store_dir() {
   return {};
 }
 
+std::string last_resort_store_dir() {
+  return "/tmp/procman-" + std::to_string(::getuid());
+}
+
 failure create_private_dir(const std::string& dir) {
   struct stat sb;
   if (::stat(dir.c_str(), &sb) == 0)

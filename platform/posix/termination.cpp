@@ -33,6 +33,10 @@ void hold_termination_requests() {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 }
 
+void ignore_broken_pipes() {
+  signal(SIGPIPE, SIG_IGN);
+}
+
 struct termination_watch::impl {
   std::atomic<bool> stopping{false};
   std::thread waiter;

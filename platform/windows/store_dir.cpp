@@ -45,6 +45,18 @@ std::string default_store_dir() {
   return {};
 }
 
+std::string last_resort_store_dir() {
+  // GetTempPathW: %TMP%, %TEMP%, %USERPROFILE% or the Windows directory;
+  // the user's name keeps two users' stores apart where they share it.
+  wchar_t temp[MAX_PATH + 1];
+  auto n = GetTempPathW(MAX_PATH + 1, temp);
+  std::wstring dir = n > 0 && n <= MAX_PATH ? std::wstring(temp, n) : L"C:\\";
+  wchar_t user[256];
+  DWORD size = 256;
+  std::wstring name = GetUserNameW(user, &size) ? std::wstring(user) : L"user";
+  return win::narrow(dir + L"procman-" + name);
+}
+
 failure create_private_dir(const std::string& dir) {
   namespace fs = std::filesystem;
   auto path = path_from_utf8(dir);

@@ -88,6 +88,10 @@ void hold_termination_requests() {
   // the stop event is only created by a watch.
 }
 
+void ignore_broken_pipes() {
+  // nop: Windows raises no signal for a write to a closed pipe or socket.
+}
+
 termination_watch::termination_watch(
   std::function<void(const std::string&)> on_request)
   : impl_(nullptr) {
