@@ -35,7 +35,6 @@
 
 #include <cctype>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -49,8 +48,8 @@
 #include "procman/apps/common/http_args.hpp"
 #include "procman/apps/common/version.hpp"
 #include "procman/apps/procman/remote.hpp"
+#include "procman/apps/procman/run_tree.hpp"
 #include "procman/apps/procman/web.hpp"
-#include "procman/children/process_tree.hpp"
 #include "procman/door/door.hpp"
 #include "procman/messages/failure.hpp"
 #include "procman/messages/json.hpp"
@@ -535,15 +534,6 @@ int cmd_wait(const cli::args& a) {
   return settled_exit_code(res->status);
 }
 
-// `run` ends what its steps started, even commands that left its process
-// group: it is a child subreaper while the steps run, so their orphans stay
-// its descendants, and it kills them when the steps end or a signal ends it.
-extern "C" void on_run_signal(int sig) {
-  kill_tree(getpid(), false);
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
 int cmd_run(const cli::args& a) {
   if (a.positional().size() > 2)
     throw cli::usage_error("unexpected argument \"" + a.positional()[2] + "\"");
@@ -558,14 +548,14 @@ int cmd_run(const cli::args& a) {
   auto data = parse_json(spec.data);
   step_observer obs;
   step_run_options opts;
-  become_subreaper();
-  for (int sig : {SIGTERM, SIGINT, SIGHUP})
-    signal(sig, on_run_signal);
+  // Ends what the steps started, even commands that left its process
+  // group (apps/procman/run_tree.hpp).
+  cli::hold_run_tree();
   auto res = run_steps(spec.steps, 0,
                        data && data->is_object() ? data->get_object()
                                                  : json::object{},
                        reg, services, obs, opts);
-  end_descendants();
+  cli::end_run_tree();
   switch (res.outcome) {
     case step_run_result::finished:
       print_json(res.output);

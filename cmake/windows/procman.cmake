@@ -5,10 +5,10 @@
 # The port goes folder by folder, so this build has its own list of what
 # builds for Windows today: the messages and the executor protocol
 # (procman_base), the platform layer (platform/ with its Windows
-# implementation), the steps, the life cycle's rules, the store, and
-# their test suites. The rest of the tree (the actors, the engine, the
-# apps) follows once its system-dependent parts go through the platform
-# layer (docs/windows.md).
+# implementation), the steps, the life cycle's rules, the store, the
+# actors, the engine, the HTTP API, the three programs on a local store,
+# and their test suites. Remote nodes (remote/, distribution/) and replay
+# follow (docs/windows.md).
 #
 # Dependencies, all static, from scripts/test-windows' cache:
 #   PROCMAN_WINDOWS_CAF      CAF 0.17.6 (core, io, openssl) built for Windows
@@ -232,6 +232,19 @@ add_executable(procman-runner ${RUNNER_DIR}/main.cpp
                ${PROJECT_SOURCE_DIR}/door/manager_backend.cpp)
 target_link_libraries(procman-runner PRIVATE procman_engine procman_http
                       procman_version)
+
+# procman, the CLI (target procman-cli, as on Linux), on a local store:
+# linked with everything it needs at once, HTTPS for `procman web`
+# included (Linux's lean CLI runs procman-remote for that; static linking
+# makes that split moot here). --connect and `replay` are refused by
+# windows/remote.cpp until remote/ builds here; `run` holds its steps'
+# tree in a Job Object (windows/run_tree.cpp).
+set(CLI_DIR ${PROJECT_SOURCE_DIR}/apps/procman)
+add_executable(procman-cli ${CLI_DIR}/main.cpp ${CLI_DIR}/web.cpp
+               ${CLI_DIR}/windows/remote.cpp ${CLI_DIR}/windows/run_tree.cpp)
+target_link_libraries(procman-cli PRIVATE procman_http procman_local
+                      procman_version Boost::json)
+set_target_properties(procman-cli PROPERTIES OUTPUT_NAME procman)
 
 # -- tests -------------------------------------------------------------------------------
 
