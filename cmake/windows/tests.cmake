@@ -183,3 +183,20 @@ foreach(i RANGE 0 ${last} 3)
     endforeach()
   endforeach()
 endforeach()
+
+# The programs end to end under Wine (tests/windows/end_to_end.py):
+# procman.exe, procman-runner.exe and procman-exec.exe on local stores,
+# with test-platform.exe's helper modes as commands and to check
+# processes. 200 processes drained at --parallel 2, a pause and proceed,
+# a cancel, a timeout ending a command's grandchild, a stop request.
+if(win_root)
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  foreach(scenario drain waiting)
+    add_test(NAME windows.end_to_end_${scenario}
+             COMMAND ${Python3_EXECUTABLE} ${tests}/windows/end_to_end.py
+                     ${PROJECT_BINARY_DIR}/bin ${PROJECT_BINARY_DIR}/tests
+                     ${scenario})
+    set_tests_properties(windows.end_to_end_${scenario} PROPERTIES
+      TIMEOUT ${PROCMAN_TEST_TIMEOUT} ENVIRONMENT "${test_env}" ${wine_fixture})
+  endforeach()
+endif()

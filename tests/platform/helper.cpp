@@ -17,6 +17,10 @@
 //   ring STORE       rings STORE's wake-up
 //   watch            prints "watching", then "stop: <what>" at the first
 //                    termination request and exits 0 (3 after 60 s)
+//   alive PID        exits 0 while the process PID lives, 1 once it is
+//                    gone (for scripts: tests/windows/end_to_end.py)
+//   stop PID         asks PID to stop (platform::request_stop): exits 0
+//                    when it could be asked
 //
 // Helper code outside the platform layer differs between the systems
 // here, in the test, as little as it can.
@@ -30,6 +34,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "procman/platform/child.hpp"
 #include "procman/platform/os_lock.hpp"
 #include "procman/platform/paths.hpp"
 #include "procman/platform/termination.hpp"
@@ -197,6 +202,10 @@ int run_helper(const std::string& mode, const std::vector<std::string>& args) {
     wait_until([&] { return asked.load(); }, std::chrono::seconds(60));
     return asked ? 0 : 3;
   }
+  if (mode == "alive")
+    return platform::process_alive(std::stoi(arg(0))) ? 0 : 1;
+  if (mode == "stop")
+    return platform::request_stop(std::stoi(arg(0))) ? 0 : 1;
   say("unknown helper mode " + mode);
   return 125;
 }

@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""procman end to end on Windows: procman.exe, procman-runner.exe and
+procman-exec.exe under Wine, on local stores (docs/windows.md).
+
+    end_to_end.py BIN_DIR TESTS_DIR [SCENARIO...]
+
+BIN_DIR holds the three programs, TESTS_DIR test-platform.exe (its helper
+modes play the commands and check processes: tests/platform/helper.cpp).
+CTest runs it with the build's Wine prefix in WINEPREFIX. Scenarios:
+
+  drain      200 queued procman.set processes, one procman-runner.exe
+             --parallel 2 without --wait: it exits 0 once they are all run;
+             each finished once, with its own output, none claimed twice
+  waiting    a runner with --wait: a pause and proceed, a cancel of a
+             running command, a timeout that ends a procman.exec command
+             (cmd /c) and the grandchild it started; then a stop request
+             drains the runner, which exits 0
+
+Every wait is for a state, with a deadline; exit status 0 when all passed.
+"""
+
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+WINE = os.environ.get("PROCMAN_WINE", "wine")
+BIN_DIR = sys.argv[1]
+TESTS_DIR = sys.argv[2]
+DEADLINE_S = 120  # any one wait for a state
+
+failures = []
+
+
+def windows_path(path):
+    """The Windows path of a Linux path under Wine (Z: is the root)."""
+    return "Z:" + os.path.abspath(path).replace("/", "\\")
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+    return ok
+
+
+def wine(program, *args, env=None, timeout=DEADLINE_S):
+    """Runs a Windows program; (exit code, stdout, stderr), CRs dropped."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    r = subprocess.run([WINE, program, *args], capture_output=True,
+                       text=True, env=full_env, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    return (r.returncode, r.stdout.replace("\r", ""),
+            r.stderr.replace("\r", ""))
+
+
+def helper(mode, *args):
+    """test-platform.exe as the helper `mode` (tests/platform/helper.cpp)."""
+    return wine(os.path.join(TESTS_DIR, "test-platform.exe"), *args,
+                env={"PROCMAN_PLATFORM_HELPER": mode})
+
+
+def helper_command(mode):
+    """A procman.exec step's args running the helper `mode` through cmd /c,
+    so that what the helper starts is the step's grandchild."""
+    return {"command": ["cmd", "/c",
+                        windows_path(os.path.join(TESTS_DIR,
+                                                  "test-platform.exe"))],
+            "env": {"PROCMAN_PLATFORM_HELPER": mode}}
+
+
+def eventually(condition, what, deadline_s=DEADLINE_S):
+    end = time.monotonic() + deadline_s
+    while True:
+        value = condition()
+        if value:
+            check(True, what)
+            return value
+        if time.monotonic() > end:
+            check(False, what + " (within %d s)" % deadline_s)
+            return value
+        time.sleep(0.2)
+
+
+class Store:
+    def __init__(self, root, name):
+        self.dir = windows_path(os.path.join(root, name))
+
+    def procman(self, *args, timeout=DEADLINE_S):
+        return wine(os.path.join(BIN_DIR, "procman.exe"), "--store",
+                    self.dir, *args, timeout=timeout)
+
+    def start(self, spec):
+        code, out, err = self.procman("start", json.dumps(spec))
+        if code != 0:
+            check(False, "start exits 0 (%d: %s)" % (code, err.strip()))
+            return None
+        return out.strip()
+
+    def status(self, pid):
+        code, out, _ = self.procman("status", pid)
+        return json.loads(out) if code == 0 else {}
+
+    def runner_args(self, *args):
+        return [WINE, os.path.join(BIN_DIR, "procman-runner.exe"), "--store",
+                self.dir, *args]
+
+
+def set_spec(i):
+    return {"steps": {"a": {"class": "procman.set", "args": {"i": i}}}}
+
+
+def scenario_drain(root):
+    """200 procman.set processes drained by a runner at --parallel 2."""
+    store = Store(root, "drain")
+    n = 200
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        pids = list(pool.map(lambda i: store.start(set_spec(i)), range(n)))
+    check(all(pids) and len(set(pids)) == n, "%d processes enqueued" % n)
+    r = subprocess.run(store.runner_args("--parallel", "2"),
+                       capture_output=True, text=True, timeout=900,
+                       stdin=subprocess.DEVNULL)
+    log = r.stderr.replace("\r", "")
+    check(r.returncode == 0, "the runner exits 0 once drained (%d)"
+          % r.returncode)
+    check("runner done: %d processes run" % n in log,
+          "the runner says it ran %d processes" % n)
+    claims = re.findall(r" ([0-9a-f]{32}): claimed \(run (\d+)\)", log)
+    claimed = [pid for pid, _ in claims]
+    check(sorted(claimed) == sorted(p for p in pids if p),
+          "each process claimed once (%d claims)" % len(claimed))
+    check(all(run == "1" for _, run in claims), "no process run twice")
+    code, out, _ = store.procman("list", "--limit", "1000")
+    records = [json.loads(line) for line in out.splitlines() if line.strip()]
+    by_pid = {rec["pid"]: rec for rec in records}
+    check(len(records) == n, "list shows %d processes (%d)"
+          % (n, len(records)))
+    finished = [i for i, pid in enumerate(pids)
+                if by_pid.get(pid, {}).get("status") == "finished"
+                and by_pid[pid].get("output") == {"i": i}]
+    if not check(len(finished) == n, "all finished with their own output "
+                 "(%d)" % len(finished)):
+        for i, pid in enumerate(pids):
+            rec = by_pid.get(pid, {})
+            if i not in finished:
+                print("  %d %s: %s %s %s" % (i, pid, rec.get("status"),
+                                           rec.get("output"),
+                                           rec.get("error")))
+        print("-- runner's log --\n" + log)
+
+
+class WaitingRunner:
+    """procman-runner.exe --wait in the background, its log collected."""
+
+    def __init__(self, store):
+        self.proc = subprocess.Popen(
+            store.runner_args("--wait", "--parallel", "2"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True)
+        self.lines = []
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.lock:
+                self.lines.append(line.replace("\r", "").rstrip("\n"))
+
+    def log(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+    def windows_pid(self):
+        m = re.search(r"ProcessRunner\[(\d+)\] -: runner \S+ serving",
+                      self.log())
+        return m and m.group(1)
+
+
+def scenario_waiting(root):
+    store = Store(root, "waiting")
+    runner = WaitingRunner(store)
+    try:
+        wpid = eventually(runner.windows_pid, "the waiting runner serves")
+        if not wpid:
+            return
+        waiting_cases(store)
+        # What tells the timed-out tree gone tells a live process alive.
+        check(helper("alive", wpid)[0] == 0, "the runner is alive")
+        check(helper("stop", wpid)[0] == 0, "a stop request reaches the "
+              "runner")
+        try:
+            code = runner.proc.wait(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            code = None
+        check(code == 0, "the runner drains and exits 0 on a stop request "
+              "(%s)" % code)
+        check("received stop request: stopping" in runner.log(),
+              "the runner logs the stop request")
+        check(helper("alive", wpid)[0] == 1, "the runner is gone")
+    finally:
+        if runner.proc.poll() is None:
+            runner.proc.kill()
+            runner.proc.wait()
+        runner.reader.join(10)
+        if failures:
+            print("-- runner's log --\n" + runner.log(), flush=True)
+
+
+def waiting_cases(store):
+    # A pause, then proceed with data.
+    pid = store.start({"steps": {
+        "prepare": {"class": "procman.set", "args": {"doc": "Q3"}},
+        "approve": {"class": "procman.pause",
+                    "args": {"status": "awaiting approval"}},
+        "publish": {"class": "procman.set", "args": {"published": True}}}})
+    code, out, _ = store.procman("wait", pid, "--timeout", "60")
+    check(code == 3 and json.loads(out)["status"] == "interrupted",
+          "a procman.pause step interrupts the process (wait exits %d)" % code)
+    code, _, err = store.procman("proceed", pid, "--data",
+                                 '{"approved": true}')
+    check(code == 0, "proceed exits 0 (%s)" % err.strip())
+    code, out, _ = store.procman("wait", pid, "--timeout", "60")
+    rec = json.loads(out) if out.strip() else {}
+    check(code == 0 and rec.get("status") == "finished",
+          "after proceed the process finishes (wait exits %d)" % code)
+    check(rec.get("output", {}).get("approved") is True
+          and rec.get("output", {}).get("published") is True,
+          "the proceed's data reaches the remaining steps")
+
+    # A cancel of a running command.
+    pid = store.start({"steps": {"nap": {"class": "procman.exec",
+                                         "args": helper_command("sleep")}},
+                       "timeout": 600})
+    eventually(lambda: store.status(pid).get("steps", {}).get("nap")
+               == "running", "the sleeping command runs")
+    code, _, err = store.procman("cancel", pid)
+    check(code == 0, "cancel of a running process exits 0 (%s)"
+          % err.strip())
+    code, out, _ = store.procman("wait", pid, "--timeout", "60")
+    check(code == 1 and json.loads(out)["status"] == "cancelled",
+          "the cancelled process ends cancelled (wait exits %d)" % code)
+
+    # A timeout ends the command and the grandchild it started.
+    pid = store.start({"steps": {"tree": {"class": "procman.exec",
+                                          "args": helper_command("tree")}},
+                       "timeout": 3})
+
+    def tree_line():
+        _, out, _ = store.procman("logs", pid)
+        return re.search(r"tree (\d+) grandchild (\d+)", out)
+    m = eventually(tree_line, "the command reports its grandchild")
+    code, out, _ = store.procman("wait", pid, "--timeout", "60")
+    rec = json.loads(out) if out.strip() else {}
+    check(code == 1 and rec.get("status") == "error"
+          and "timeout" in json.dumps(rec.get("error")),
+          "the process ends in a timeout error (wait exits %d: %s)"
+          % (code, rec.get("error")))
+    if m:
+        for what, wpid in (("command", m.group(1)),
+                           ("grandchild", m.group(2))):
+            eventually(lambda: helper("alive", wpid)[0] == 1,
+                       "the timed-out %s %s is gone" % (what, wpid))
+
+
+def main():
+    scenarios = sys.argv[3:] or ["drain", "waiting"]
+    root = tempfile.mkdtemp(prefix="procman-e2e-")
+    try:
+        for name in scenarios:
+            print("-- " + name, flush=True)
+            started = time.monotonic()
+            globals()["scenario_" + name](root)
+            print("   %.1f s" % (time.monotonic() - started), flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if failures:
+        print("%d failed:\n  " % len(failures) + "\n  ".join(failures))
+        return 1
+    print("all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
