@@ -15,6 +15,11 @@ CTest runs it with the build's Wine prefix in WINEPREFIX. Scenarios:
              running command, a timeout that ends a procman.exec command
              (cmd /c) and the grandchild it started; then a stop request
              drains the runner, which exits 0
+  killed     a --wait runner killed hard (SIGKILL to Wine's process) while
+             two commands with a grandchild each run and four processes
+             wait: its executors, commands and grandchildren are gone; a
+             second runner ends the two as runner_lost, claims neither
+             again, and runs the four: no process started twice
 
 Every wait is for a state, with a deadline; exit status 0 when all passed.
 """
@@ -270,8 +275,70 @@ def waiting_cases(store):
                        "the timed-out %s %s is gone" % (what, wpid))
 
 
+def tree_pids(store, pid):
+    """The command's and its grandchild's pids, once the command said."""
+    _, out, _ = store.procman("logs", pid)
+    m = re.search(r"tree (\d+) grandchild (\d+)", out)
+    return m and [m.group(1), m.group(2)]
+
+
+def scenario_killed(root):
+    store = Store(root, "killed")
+    trees = [store.start({"steps": {"tree": {"class": "procman.exec",
+                                             "args": helper_command("tree")}},
+                          "timeout": 600}) for _ in range(2)]
+    queued = [store.start(set_spec(i)) for i in range(4)]
+    first = WaitingRunner(store)
+    try:
+        pids = []
+        for pid in trees:
+            pids += eventually(lambda: tree_pids(store, pid),
+                               "a command and its grandchild run") or []
+        executors = re.findall(r": started executor (\d+)", first.log())
+        check(len(executors) == 2, "two executors run (%d)" % len(executors))
+        check(all(helper("alive", wpid)[0] == 0 for wpid in executors + pids),
+              "executors, commands and grandchildren alive before the kill")
+        first.proc.kill()
+        first.proc.wait()
+    finally:
+        if first.proc.poll() is None:
+            first.proc.kill()
+            first.proc.wait()
+        first.reader.join(10)
+    for wpid in executors + pids:
+        eventually(lambda: helper("alive", wpid)[0] == 1,
+                   "%s is gone with the killed runner" % wpid)
+    r = subprocess.run(store.runner_args("--parallel", "2"),
+                       capture_output=True, text=True, timeout=DEADLINE_S,
+                       stdin=subprocess.DEVNULL)
+    second = r.stderr.replace("\r", "")
+    check(r.returncode == 0, "the second runner exits 0 (%d)" % r.returncode)
+    for pid in trees:
+        rec = store.status(pid)
+        check(rec.get("status") == "error"
+              and (rec.get("error") or {}).get("kind") == "runner_lost",
+              "a process of the killed runner ends as runner_lost (%s %s)"
+              % (rec.get("status"), rec.get("error")))
+        check(pid + ": claimed" not in second, "it is not claimed again")
+    for i, pid in enumerate(queued):
+        rec = store.status(pid)
+        check(rec.get("status") == "finished"
+              and rec.get("output") == {"i": i}, "a waiting process finishes")
+    # The first runner may have claimed the waiting ones ahead without
+    # starting them (the second queues those again): what counts is that
+    # no process's steps were started twice.
+    starts = re.findall(r" ([0-9a-f]{32}): started executor",
+                        first.log() + "\n" + second)
+    check(sorted(starts) == sorted(trees + queued),
+          "each process started once across both runners (%d starts)"
+          % len(starts))
+    if failures:
+        print("-- first runner --\n" + first.log() + "\n-- second --\n"
+              + second, flush=True)
+
+
 def main():
-    scenarios = sys.argv[3:] or ["drain", "waiting"]
+    scenarios = sys.argv[3:] or ["drain", "waiting", "killed"]
     root = tempfile.mkdtemp(prefix="procman-e2e-")
     try:
         for name in scenarios:
