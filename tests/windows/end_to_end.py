@@ -11,10 +11,11 @@ CTest runs it with the build's Wine prefix in WINEPREFIX. Scenarios:
   drain      200 queued procman.set processes, one procman-runner.exe
              --parallel 2 without --wait: it exits 0 once they are all run;
              each finished once, with its own output, none claimed twice
-  waiting    a runner with --wait: a pause and proceed, a cancel of a
+  waiting    a runner with --wait and --http: a pause and proceed, a cancel of a
              running command, a timeout that ends a procman.exec command
-             (cmd /c) and the grandchild it started; then a stop request
-             drains the runner, which exits 0
+             (cmd /c) and the grandchild it started, the HTTP API's answer
+             on a process; then a stop request drains the runner, which
+             exits 0
   killed     a --wait runner killed hard (SIGKILL to Wine's process) while
              two commands with a grandchild each run and four processes
              wait: its executors, commands and grandchildren are gone; a
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 WINE = os.environ.get("PROCMAN_WINE", "wine")
 BIN_DIR = sys.argv[1]
@@ -164,9 +166,9 @@ def scenario_drain(root):
 class WaitingRunner:
     """procman-runner.exe --wait in the background, its log collected."""
 
-    def __init__(self, store):
+    def __init__(self, store, *extra):
         self.proc = subprocess.Popen(
-            store.runner_args("--wait", "--parallel", "2"),
+            store.runner_args("--wait", "--parallel", "2", *extra),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL, text=True)
         self.lines = []
@@ -183,6 +185,10 @@ class WaitingRunner:
         with self.lock:
             return "\n".join(self.lines)
 
+    def http_url(self):
+        m = re.search(r"HTTP API on (http://\S+)", self.log())
+        return m and m.group(1)
+
     def windows_pid(self):
         m = re.search(r"ProcessRunner\[(\d+)\] -: runner \S+ serving",
                       self.log())
@@ -191,12 +197,27 @@ class WaitingRunner:
 
 def scenario_waiting(root):
     store = Store(root, "waiting")
-    runner = WaitingRunner(store)
+    runner = WaitingRunner(store, "--http", "127.0.0.1:0")
     try:
         wpid = eventually(runner.windows_pid, "the waiting runner serves")
-        if not wpid:
+        url = eventually(runner.http_url, "the runner serves the HTTP API")
+        if not wpid or not url:
             return
-        waiting_cases(store)
+        pid = waiting_cases(store)
+        # The HTTP API (procman-runner.exe --http) reads what the CLI did.
+        code, token, _ = store.procman("token", "create", "--scope", "read")
+        request = urllib.request.Request(
+            url + "/processes/" + pid,
+            headers={"Authorization": "Bearer " + token.strip()})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                rec = json.loads(answer.read())
+        except OSError as e:
+            rec = {"error": str(e)}
+        check(code == 0 and rec.get("pid") == pid
+              and rec.get("status") == "finished",
+              "the HTTP API answers with the proceeded process (%s)"
+              % rec.get("status", rec))
         # What tells the timed-out tree gone tells a live process alive.
         check(helper("alive", wpid)[0] == 0, "the runner is alive")
         check(helper("stop", wpid)[0] == 0, "a stop request reaches the "
@@ -221,7 +242,7 @@ def scenario_waiting(root):
 
 def waiting_cases(store):
     # A pause, then proceed with data.
-    pid = store.start({"steps": {
+    paused = pid = store.start({"steps": {
         "prepare": {"class": "procman.set", "args": {"doc": "Q3"}},
         "approve": {"class": "procman.pause",
                     "args": {"status": "awaiting approval"}},
@@ -273,6 +294,7 @@ def waiting_cases(store):
                            ("grandchild", m.group(2))):
             eventually(lambda: helper("alive", wpid)[0] == 1,
                        "the timed-out %s %s is gone" % (what, wpid))
+    return paused
 
 
 def tree_pids(store, pid):
