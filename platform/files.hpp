@@ -56,4 +56,9 @@ bool remove_file(const std::string& path);
 /// cannot be read.
 std::vector<std::string> directory_names(const std::string& dir);
 
+/// Creates a new directory, for its owner alone, in the system's
+/// temporary directory, named `prefix` and random characters; its path
+/// (UTF-8), or empty when it cannot.
+std::string make_temp_dir(const std::string& prefix);
+
 } // namespace procman::platform

@@ -38,6 +38,7 @@
 #include "procman/messages/error.hpp"
 #include "procman/messages/json.hpp"
 #include "procman/persistence/store.hpp"
+#include "procman/platform/files.hpp"
 #include "procman/protocol/executor_report.hpp"
 
 namespace procman {
@@ -178,12 +179,9 @@ public:
     : log_(log), report_() {
     report_.entries = log.entries.size();
     if (opts.work_dir.empty()) {
-      auto base = std::filesystem::temp_directory_path()
-                  / "procman-replay-XXXXXX";
-      auto tmpl = base.string();
-      if (mkdtemp(tmpl.data()) == nullptr)
+      dir_ = platform::make_temp_dir("procman-replay-");
+      if (dir_.empty())
         throw std::runtime_error("cannot create a temporary directory");
-      dir_ = tmpl;
       remove_dir_ = true;
     } else {
       dir_ = opts.work_dir;

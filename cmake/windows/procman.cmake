@@ -89,7 +89,7 @@ file(MAKE_DIRECTORY ${PROCMAN_BUILD_INCLUDE}/procman)
 # persistence/: its codec header, which some suites include; remote/: the
 # TLS checks the HTTP server shares with remote nodes (tls_files.hpp).
 foreach(folder messages lifecycle protocol platform steps persistence children
-        logging actors door engine http apps remote)
+        logging actors door engine http apps remote replay)
   if(NOT EXISTS ${PROCMAN_BUILD_INCLUDE}/procman/${folder})
     file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${folder}
          ${PROCMAN_BUILD_INCLUDE}/procman/${folder} SYMBOLIC)
@@ -204,6 +204,11 @@ target_link_libraries(procman_http_routes PUBLIC procman_local procman::openssl
 add_library(procman_http STATIC ${PROJECT_SOURCE_DIR}/http/server.cpp)
 target_compile_definitions(procman_http PRIVATE PROCMAN_HTTP_TLS=1)
 target_link_libraries(procman_http PUBLIC procman_http_routes)
+
+# Replaying a store's message log through the engine deterministically
+# (replay/: CAF's test coordinator, the store in a temporary directory).
+add_library(procman_replay STATIC ${PROJECT_SOURCE_DIR}/replay/replay.cpp)
+target_link_libraries(procman_replay PUBLIC procman_engine)
 
 # -- programs ------------------------------------------------------------------------
 

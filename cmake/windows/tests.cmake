@@ -45,7 +45,11 @@ set(PROCMAN_WINDOWS_TESTS
   # starts the programs (procman-runner, procman) through POSIX fixtures
   # (posix_spawn, process groups, sh scripts).
   "engine"    "drain ../fixtures/temp_dir"
-              "procman_engine")
+              "procman_engine"
+  # Left out: fresh_recording and golden_rerecord (they record logs by
+  # running procman-runner through the POSIX fixtures, as tests/engine).
+  "replay"    "golden_logs ../fixtures/temp_dir"
+              "procman_replay")
 
 # Cases of the suites above that are left out, by suite, with why. What
 # they test runs on Windows too, but they run it through what Windows has

@@ -2,6 +2,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -56,6 +59,17 @@ bool replace_file(const std::string& from, const std::string& to) {
 
 bool remove_file(const std::string& path) {
   return ::unlink(path.c_str()) == 0;
+}
+
+std::string make_temp_dir(const std::string& prefix) {
+  std::error_code ec;
+  auto base = std::filesystem::temp_directory_path(ec);
+  if (ec)
+    return {};
+  auto tmpl = (base / (prefix + "XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    return {};
+  return tmpl;
 }
 
 } // namespace procman::platform

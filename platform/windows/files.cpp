@@ -1,5 +1,11 @@
 #include "procman/platform/files.hpp"
 
+#include <filesystem>
+#include <system_error>
+
+#include "procman/platform/paths.hpp"
+#include "procman/platform/system.hpp"
+
 #include "win.hpp"
 
 namespace procman::platform {
@@ -70,6 +76,33 @@ bool replace_file(const std::string& from, const std::string& to) {
 
 bool remove_file(const std::string& path) {
   return DeleteFileW(win::widen(path).c_str()) != 0;
+}
+
+std::string make_temp_dir(const std::string& prefix) {
+  std::error_code ec;
+  auto base = std::filesystem::temp_directory_path(ec);
+  if (ec)
+    return {};
+  win::owner_only_security security;
+  if (security.attributes() == nullptr)
+    return {};
+  static const char digits[] = "0123456789abcdef";
+  // A taken name (ERROR_ALREADY_EXISTS) is tried again with another.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    unsigned char bytes[6];
+    random_bytes(bytes, sizeof(bytes));
+    std::string name = prefix;
+    for (auto b : bytes) {
+      name += digits[b >> 4];
+      name += digits[b & 15];
+    }
+    auto path = base / path_from_utf8(name);
+    if (CreateDirectoryW(path.c_str(), security.attributes()))
+      return utf8_from_path(path);
+    if (GetLastError() != ERROR_ALREADY_EXISTS)
+      return {};
+  }
+  return {};
 }
 
 } // namespace procman::platform
