@@ -241,13 +241,14 @@ target_link_libraries(procman-runner PRIVATE procman_engine procman_http
 # procman, the CLI (target procman-cli, as on Linux), on a local store:
 # linked with everything it needs at once, HTTPS for `procman web`
 # included (Linux's lean CLI runs procman-remote for that; static linking
-# makes that split moot here). --connect and `replay` are refused by
-# windows/remote.cpp until remote/ builds here; `run` holds its steps'
+# makes that split moot here), and `replay` with the engine. --connect
+# is refused by windows/remote.cpp until remote/ builds here; `run` holds its steps'
 # tree in a Job Object (windows/run_tree.cpp).
 set(CLI_DIR ${PROJECT_SOURCE_DIR}/apps/procman)
 add_executable(procman-cli ${CLI_DIR}/main.cpp ${CLI_DIR}/web.cpp
-               ${CLI_DIR}/windows/remote.cpp ${CLI_DIR}/windows/run_tree.cpp)
-target_link_libraries(procman-cli PRIVATE procman_http procman_local
+               ${CLI_DIR}/windows/remote.cpp ${CLI_DIR}/windows/run_tree.cpp
+               ${CLI_DIR}/replay_file.cpp)
+target_link_libraries(procman-cli PRIVATE procman_http procman_replay
                       procman_version Boost::json)
 set_target_properties(procman-cli PROPERTIES OUTPUT_NAME procman)
 

@@ -193,10 +193,10 @@ endforeach()
 # with test-platform.exe's helper modes as commands and to check
 # processes. 200 processes drained at --parallel 2, a pause and proceed,
 # a cancel, a timeout ending a command's grandchild, a stop request,
-# the runner killed hard.
+# the runner killed hard, procman.exe replay of the golden logs.
 if(win_root)
   find_package(Python3 REQUIRED COMPONENTS Interpreter)
-  foreach(scenario drain waiting killed)
+  foreach(scenario drain waiting killed replay)
     add_test(NAME windows.end_to_end_${scenario}
              COMMAND ${Python3_EXECUTABLE} ${tests}/windows/end_to_end.py
                      ${PROJECT_BINARY_DIR}/bin ${PROJECT_BINARY_DIR}/tests

@@ -21,11 +21,15 @@ CTest runs it with the build's Wine prefix in WINEPREFIX. Scenarios:
              wait: its executors, commands and grandchildren are gone; a
              second runner ends the two as runner_lost, claims neither
              again, and runs the four: no process started twice
+  replay     procman.exe replay of every golden log (tests/data/*.jsonl,
+             tests/data/older/*.jsonl) exits 0, and of one with an
+             altered event exits 1 naming the divergence
 
 Every wait is for a state, with a deadline; exit status 0 when all passed.
 """
 
 import concurrent.futures
+import glob
 import json
 import os
 import re
@@ -359,8 +363,31 @@ def scenario_killed(root):
               + second, flush=True)
 
 
+def scenario_replay(root):
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "data")
+    logs = sorted(glob.glob(os.path.join(data, "*.jsonl"))
+                  + glob.glob(os.path.join(data, "older", "*.jsonl")))
+    check(len(logs) >= 10, "golden logs found (%d)" % len(logs))
+    for log in logs:
+        code, out, err = wine(os.path.join(BIN_DIR, "procman.exe"), "replay",
+                              windows_path(log))
+        check(code == 0 and out.startswith("replay matches"),
+              "%s replays clean (%d: %s)" % (os.path.relpath(log, data), code,
+                                             (out + err).strip()[:200]))
+    altered = os.path.join(root, "altered.jsonl")
+    with open(os.path.join(data, "finished.jsonl")) as f:
+        text = f.read()
+    with open(altered, "w") as f:
+        f.write(text.replace('"event":"finish"', '"event":"fail"', 1))
+    code, _, err = wine(os.path.join(BIN_DIR, "procman.exe"), "replay",
+                        windows_path(altered))
+    check(code == 1 and "divergence at seq" in err,
+          "an altered event is caught (%d)" % code)
+
+
 def main():
-    scenarios = sys.argv[3:] or ["drain", "waiting", "killed"]
+    scenarios = sys.argv[3:] or ["drain", "waiting", "killed", "replay"]
     root = tempfile.mkdtemp(prefix="procman-e2e-")
     try:
         for name in scenarios:

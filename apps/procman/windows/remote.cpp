@@ -1,10 +1,8 @@
-// procman on Windows: --connect and `replay` are not available yet (remote/
-// does not build there, docs/windows.md); `procman web` with HTTPS needs no
-// second program, the Windows CLI links its server with TLS.
+// procman on Windows: --connect is not available yet (remote/ does not
+// build there, docs/windows.md); `procman web` with HTTPS and `replay`
+// (replay_file.cpp) need no second program: procman.exe links them.
 
 #include "procman/apps/procman/remote.hpp"
-
-#include <iostream>
 
 namespace procman::cli {
 
@@ -20,12 +18,6 @@ outcome<door> connect_remote(const remote_target& target) {
 
 std::optional<failure> run_with_libssl() {
   return std::nullopt;
-}
-
-int replay_file(const std::string&) {
-  std::cerr << "procman: replay is not available on Windows yet "
-               "(docs/windows.md)\n";
-  return 2;
 }
 
 } // namespace procman::cli
