@@ -805,6 +805,10 @@ void api::refresh_streams() {
   feed_.refresh();
 }
 
+void api::forget_streams() {
+  feed_.forget_if_unfollowed();
+}
+
 response api::logs(const request& r, const std::string& pid,
                    const std::map<std::string, std::string>& query) {
   auto v = r.version();

@@ -79,8 +79,12 @@ public:
                                        std::optional<response>& refused);
 
   /// Reads what is new for the /events streams, once for all (the
-  /// server's tick).
+  /// server's tick; one call at a time).
   void refresh_streams();
+
+  /// Forgets what was read for the /events streams if none is left; reads
+  /// nothing.
+  void forget_streams();
 
   /// The answers of the server, counted by the server (GET /metrics).
   request_counts& counts() { return counts_; }

@@ -1,6 +1,7 @@
 #include "procman/http/events.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 #include <boost/json.hpp>
 
@@ -52,16 +53,19 @@ public:
 
   bool next(std::string& out) override {
     auto& f = feed_;
-    if (f.started_ && sent_ >= f.kept_from_) {
-      // The feed has what comes next (or nothing new yet).
-      if (sent_ >= f.last_)
+    {
+      std::lock_guard<std::mutex> kept{f.kept_mutex_};
+      if (f.started_ && sent_ >= f.kept_from_) {
+        // The feed has what comes next (or nothing new yet).
+        if (sent_ >= f.last_)
+          return true;
+        auto i = f.kept_.begin() + static_cast<ptrdiff_t>(sent_ - f.kept_from_);
+        for (; i != f.kept_.end() && out.size() < max_out; ++i) {
+          out += i->second;
+          sent_ = i->first;
+        }
         return true;
-      auto i = f.kept_.begin() + static_cast<ptrdiff_t>(sent_ - f.kept_from_);
-      for (; i != f.kept_.end() && out.size() < max_out; ++i) {
-        out += i->second;
-        sent_ = i->first;
       }
-      return true;
     }
     // Behind the feed (or it has not read yet): a batch of the log.
     log_export_request r;
@@ -120,29 +124,46 @@ std::unique_ptr<event_stream> event_feed::subscribe(uint64_t since) {
   return std::make_unique<log_stream>(*this, since);
 }
 
-void event_feed::refresh() {
+void event_feed::forget_if_unfollowed() {
+  std::lock_guard<std::mutex> kept{kept_mutex_};
   if (streams_ == 0) {
     kept_.clear();
     started_ = false;
-    return;
   }
-  if (!started_) {
+}
+
+void event_feed::refresh() {
+  if (streams_ == 0)
+    return forget_if_unfollowed();
+  // The door is asked without the lock, so that streams write meanwhile;
+  // only refreshes (one at a time) add entries.
+  bool started;
+  {
+    std::lock_guard<std::mutex> kept{kept_mutex_};
+    started = started_;
+  }
+  if (!started) {
     auto last = last_seq();
     if (!last)
       return;
+    std::lock_guard<std::mutex> kept{kept_mutex_};
     kept_from_ = last_ = *last;
     started_ = true;
     return;
   }
-  // Up to a few batches per tick: the server's one thread serves the
-  // other clients in between.
+  // Up to a few batches per tick: on the server's I/O thread (a store
+  // here) it serves the other clients in between.
   for (int i = 0; i < 4; ++i) {
     log_export_request r;
-    r.since = last_;
+    {
+      std::lock_guard<std::mutex> kept{kept_mutex_};
+      r.since = last_;
+    }
     r.limit = defaults::http_events_batch;
     auto got = door_.call(r);
     if (!got)
       return;
+    std::lock_guard<std::mutex> kept{kept_mutex_};
     for (auto& e : got->entries) {
       if (e.seq != last_ + 1) {
         // Entries trimmed meanwhile (retention): keep them contiguous.

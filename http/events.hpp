@@ -14,12 +14,20 @@
 // reads the log itself, a batch per write, until it is within the feed's
 // entries again. So 200 subscribers cost one log read per tick, and a
 // slow one holds up nobody.
+//
+// Through a door that waits for an answer (a store node), the server reads
+// on its writers' threads: the feed's refresh on one at a time, each
+// stream's `next` on one at a time, streams and the refresh at once. The
+// feed guards what it keeps for that; a stream is used by one thread at a
+// time.
 
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -45,8 +53,11 @@ public:
   explicit event_feed(door& d);
 
   /// Reads the entries committed since the last call, if any stream
-  /// follows the feed (none: forgets what it kept).
+  /// follows the feed (none: forgets what it kept). One call at a time.
   void refresh();
+
+  /// Forgets what it kept if no stream follows it; reads nothing.
+  void forget_if_unfollowed();
 
   /// The log's last sequence number now (a read). Errors: the door's.
   outcome<uint64_t> last_seq();
@@ -61,12 +72,14 @@ private:
   friend class log_stream;
 
   door& door_;
+  /// Guards the four below: `refresh` changes them, streams read them.
+  std::mutex kept_mutex_;
   /// Entries (seq, SSE text) after `kept_from_`, up to `last_`, in order.
   std::deque<std::pair<uint64_t, std::string>> kept_;
   uint64_t kept_from_ = 0;
   uint64_t last_ = 0;
   bool started_ = false;
-  size_t streams_ = 0;
+  std::atomic<size_t> streams_{0};
 };
 
 /// A stream of `pid`'s live output after chunk `after` (only `only`'s if

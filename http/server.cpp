@@ -84,7 +84,7 @@ struct shared {
   server_options opts;
   uint32_t connections = 0;
   /// The connections streaming server-sent events.
-  std::vector<std::shared_ptr<streaming>> streams;
+  std::vector<std::shared_ptr<streaming>> streams{};
   /// Ticks while `streams` is not empty (the server's, beside its
   /// io_context).
   asio::steady_timer* ticker = nullptr;
@@ -96,14 +96,20 @@ struct shared {
   /// Reads are answered on the I/O thread when the door reads a store
   /// here (a few µs); through a runner's manager or a store node they wait
   /// for an answer (a node that stopped answering: for the door's retries),
-  /// so they go to the writers' threads too, and hold no other client.
+  /// so they go to the writers' threads too, and hold no other client. So
+  /// do the event streams' reads: the feed's at each tick, each stream's
+  /// next events, and a stream's opening.
   bool reads_here() const { return door_ != nullptr && door_->local_store(); }
+  /// Whether reads wait on the writers' threads (see reads_here).
+  bool reads_elsewhere() const { return writers != nullptr && !reads_here(); }
   /// The server's door (a runner gives it its backend after binding).
   door* door_ = nullptr;
+  /// The I/O thread's context: what a writer's thread hands back.
+  asio::io_context* io = nullptr;
 };
 
 /// Reads what is new once for all /events streams, then lets each write
-/// what it has; drops the streams that ended.
+/// what it has (pump_streams).
 void tick(shared& sh);
 
 /// Starts the ticks, unless they run.
@@ -119,9 +125,10 @@ void start_ticking(shared& sh) {
   });
 }
 
-void tick(shared& sh) {
+/// Lets each stream write what it has, drops the streams that ended, and
+/// ticks again while any is left. Ends a tick (`ticking` false).
+void pump_streams(shared& sh) {
   sh.ticking = false;
-  sh.routes.refresh_streams();
   // A copy: a pump may end a stream.
   auto streams = sh.streams;
   for (auto& s : streams)
@@ -130,10 +137,24 @@ void tick(shared& sh) {
                                   [](auto& s) { return s->streaming_ended(); }),
                    sh.streams.end());
   if (sh.streams.empty()) {
-    sh.routes.refresh_streams(); // forgets what the feed kept
+    sh.routes.forget_streams();
     return;
   }
   start_ticking(sh);
+}
+
+void tick(shared& sh) {
+  if (!sh.reads_elsewhere()) {
+    sh.routes.refresh_streams();
+    return pump_streams(sh);
+  }
+  // The feed reads on a writer's thread; the tick lasts (`ticking` stays
+  // true, so that no other tick reads at the same time) until the streams
+  // have been told, here.
+  asio::post(*sh.writers, [&sh] {
+    sh.routes.refresh_streams();
+    asio::post(*sh.io, [&sh] { pump_streams(sh); });
+  });
 }
 
 using plain_stream = beast::tcp_stream;
@@ -170,16 +191,22 @@ public:
   void pump() override {
     if (writing_ || closed_)
       return;
-    out_.clear();
-    bool more = events_->next(out_);
-    auto now = std::chrono::steady_clock::now();
-    if (out_.empty() && more
-        && now - last_write_
-             < std::chrono::milliseconds(defaults::http_sse_heartbeat_ms))
-      return;
-    if (out_.empty() && more)
-      out_ = ": keep-alive\n\n";
-    write_stream(more);
+    if (!sh_.reads_elsewhere()) {
+      out_.clear();
+      return emit(events_->next(out_));
+    }
+    // Its stream reads on a writer's thread; nothing else pumps it
+    // meanwhile (`writing_`).
+    writing_ = true;
+    asio::post(*sh_.writers, [self = shared_from_this()] {
+      auto out = std::make_shared<std::string>();
+      bool more = self->events_->next(*out);
+      asio::post(self->stream_.get_executor(), [self, out, more] {
+        self->writing_ = false;
+        self->out_ = std::move(*out);
+        self->emit(more);
+      });
+    });
   }
 
   bool streaming_ended() const override { return closed_; }
@@ -278,7 +305,7 @@ private:
     if (auto page = dashboard_page(h))
       return parser_->is_done() ? send(std::move(*page))
                                 : refuse(std::move(*page));
-    if (sh_.reads_here() || sh_.writers == nullptr)
+    if (!sh_.reads_elsewhere())
       return admitted(sh_.routes.admit(h, route_));
     // The token is checked through a door that waits for an answer: on a
     // writer's thread, as such reads are (shared::reads_here). The session
@@ -325,9 +352,25 @@ private:
     on_request();
   }
 
-  /// Answers with a stream: its header, then what it has now; the server's
-  /// ticks do the rest.
-  void start_stream(std::unique_ptr<event_stream> s, unsigned version) {
+  /// Writes what its stream read (`out_`), a heartbeat when it said
+  /// nothing for a while, or closes once the stream ended.
+  void emit(bool more) {
+    if (closed_)
+      return;
+    auto now = std::chrono::steady_clock::now();
+    if (out_.empty() && more
+        && now - last_write_
+             < std::chrono::milliseconds(defaults::http_sse_heartbeat_ms))
+      return;
+    if (out_.empty() && more)
+      out_ = ": keep-alive\n\n";
+    write_stream(more);
+  }
+
+  /// Answers with a stream: its header, then what it has now (`first`, as
+  /// its `next` said, with `more`); the server's ticks do the rest.
+  void start_stream(std::unique_ptr<event_stream> s, unsigned version,
+                    const std::string& first, bool more) {
     events_ = std::move(s);
     out_ = version == 10 ? "HTTP/1.0" : "HTTP/1.1";
     // No length: the body ends when the connection closes.
@@ -337,8 +380,7 @@ private:
             "X-Accel-Buffering: no\r\n"
             "Connection: close\r\n\r\n"
             "retry: "
-            + std::to_string(defaults::http_sse_retry_ms) + "\n\n";
-    bool more = events_->next(out_);
+            + std::to_string(defaults::http_sse_retry_ms) + "\n\n" + first;
     sh_.streams.push_back(shared_from_this());
     start_ticking(sh_);
     write_stream(more);
@@ -368,32 +410,70 @@ private:
   }
 
   void on_request() {
-    auto& req = parser_->get();
-    std::optional<response> refused;
-    std::unique_ptr<event_stream> s;
-    try {
-      s = sh_.routes.stream(req, *route_, refused);
-    } catch (const std::exception& e) {
-      refused = problem(req.version(), bhttp::status::internal_server_error,
-                        "storage_failure", e.what());
+    if (sh_.reads_elsewhere()) {
+      // The session waits: nothing reads or writes its stream until the
+      // answer or the stream is handed back.
+      asio::post(*sh_.writers, [self = shared_from_this()] {
+        auto opened = std::make_shared<opening>(self->open_stream());
+        asio::post(self->stream_.get_executor(),
+                   [self, opened] { self->respond(std::move(*opened)); });
+      });
+      return;
     }
-    if (refused) {
-      refused->keep_alive(req.keep_alive());
-      return send(std::move(*refused));
-    }
-    if (s)
-      return start_stream(std::move(s), req.version());
-    if ((route_->method == bhttp::verb::get && sh_.reads_here())
-        || sh_.writers == nullptr) {
-      auto res = answer();
-      return send(std::move(res));
-    }
-    // The session waits: nothing reads or writes its stream until `send`.
+    auto opened = open_stream();
+    if (opened.stream || opened.refused || route_->method == bhttp::verb::get
+        || sh_.writers == nullptr)
+      return respond(std::move(opened));
+    // A change: the session waits for its answer as above.
     asio::post(*sh_.writers, [self = shared_from_this()] {
       auto res = std::make_shared<response>(self->answer());
       asio::post(self->stream_.get_executor(),
                  [self, res] { self->send(std::move(*res)); });
     });
+  }
+
+  /// What a request opens: a stream with what it has now, or a refusal,
+  /// or neither (it is answered).
+  struct opening {
+    std::unique_ptr<event_stream> stream;
+    std::optional<response> refused;
+    std::string first;
+    bool more = true;
+    std::optional<response> answer;
+  };
+
+  /// Opens the stream the request asks for, if it asks for one, and reads
+  /// its first events. Where reads wait elsewhere (on a writer's thread,
+  /// here), also answers a request that opens no stream.
+  opening open_stream() {
+    auto& req = parser_->get();
+    opening o;
+    try {
+      o.stream = sh_.routes.stream(req, *route_, o.refused);
+      if (o.stream)
+        o.more = o.stream->next(o.first);
+    } catch (const std::exception& e) {
+      o.refused = problem(req.version(), bhttp::status::internal_server_error,
+                          "storage_failure", e.what());
+    }
+    if (o.refused)
+      o.refused->keep_alive(req.keep_alive());
+    else if (!o.stream && sh_.reads_elsewhere())
+      o.answer = answer();
+    return o;
+  }
+
+  /// Goes on with what `open_stream` gave: a refusal, a stream, or an
+  /// answer (made here unless made already).
+  void respond(opening o) {
+    if (o.refused)
+      return send(std::move(*o.refused));
+    if (o.stream)
+      return start_stream(std::move(o.stream), parser_->get().version(),
+                          o.first, o.more);
+    if (o.answer)
+      return send(std::move(*o.answer));
+    send(answer());
   }
 
   /// The answer to the request read (on the I/O thread, or a writer's).
@@ -544,6 +624,7 @@ struct server::impl {
     sh.ticker = &ticker;
     sh.writers = &writers;
     sh.door_ = &d;
+    sh.io = &io;
   }
 
   ~impl() {

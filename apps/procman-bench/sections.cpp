@@ -1740,7 +1740,8 @@ public:
       close(s.fd);
   }
 
-  /// Reads until every subscriber has seen `last` or `seconds` passed.
+  /// Reads until every subscriber has seen `last` (UINT64_MAX: none
+  /// ever) or `seconds` passed.
   void read_until(uint64_t last, double seconds) {
     auto t0 = clock::now();
     std::vector<pollfd> fds;
@@ -1752,7 +1753,8 @@ public:
           fds.push_back({s.fd, POLLIN, 0});
       if (fds.empty())
         return;
-      if (poll(fds.data(), fds.size(), 100) <= 0)
+      auto left_ms = static_cast<int>((seconds - seconds_since(t0)) * 1000);
+      if (poll(fds.data(), fds.size(), std::clamp(left_ms, 1, 100)) <= 0)
         continue;
       for (auto& p : fds) {
         if ((p.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
@@ -1876,7 +1878,12 @@ void run_http_events(const options& o, report& r, const std::string& dir,
                       -1, fd, fd);
   if (fd >= 0)
     close(fd);
-  if (wait_exit(runner) != 0)
+  // The subscribers read while the runner runs, as live clients do: the
+  // delay from commit to arrival is the server's.
+  std::optional<int> exit_code;
+  while (!(exit_code = wait_exit_for(runner, 0)))
+    subs.read_until(UINT64_MAX, 0.05);
+  if (*exit_code != 0)
     throw std::runtime_error("the runner failed: see " + runner_log);
   auto run_s = seconds_since(t0);
   auto last = since();

@@ -4,12 +4,17 @@
 // the server, 200 subscribers at once; GET /processes/{pid}/logs with and
 // without follow.
 
+#include <atomic>
+#include <csignal>
 #include <functional>
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
+#include <boost/asio/write.hpp>
 #include <boost/test/unit_test.hpp>
+#include <sys/socket.h>
 
 #include "http/web_fixture.hpp"
 
@@ -391,6 +396,73 @@ BOOST_AUTO_TEST_CASE(logs_follow_gets_the_lines_as_printed_until_settled) {
   BOOST_TEST_REQUIRE(!resumed.ids.empty());
   BOOST_TEST(resumed.ids.front() == second + 1);
   BOOST_TEST(resumed.events.back().at("event").as_string() == "end");
+}
+
+BOOST_AUTO_TEST_CASE(streams_through_a_stopped_store_node_hold_up_no_client) {
+  // procman web --connect: the streams' reads (the feed's at each tick, a
+  // follower's, a new stream's first) wait for a store node that stopped
+  // answering (SIGSTOP) on threads of their own. The server answers other
+  // clients meanwhile, and the streams go on once the node answers again.
+  web_fixture f{{}, true};
+  auto pid = post(f, shell_spec("echo before; sleep 2; echo after", 60));
+  subscriber events{f, at("/events"), 0, 120, R"("event":"finish")"};
+  subscriber follow{f, at("/processes/" + pid + "/logs?follow=1"), 0, 120};
+  f.node->signal(SIGSTOP);
+  // A stream opened now: its first read waits for the node too.
+  asio::io_context io;
+  tcp::socket opening{io};
+  opening.connect(f.where());
+  asio::write(opening, asio::buffer("GET " + at("/events")
+                                    + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                      "Authorization: Bearer "
+                                    + f.read_token + "\r\n\r\n"));
+  // Ticks pass: the feed and the follower have asked the node, and wait.
+  std::this_thread::sleep_for(
+    std::chrono::milliseconds(10 * defaults::http_stream_poll_ms));
+  std::atomic<bool> answered{false};
+  std::atomic<bool> continued_unanswered{false};
+  std::thread resume{[&] {
+    // The node goes on when the others were answered, or after 10 s.
+    for (int i = 0; i < 1000 && !answered; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    continued_unanswered = !answered;
+    f.node->signal(SIGCONT);
+  }};
+  unsigned health = 0;
+  unsigned page = 0;
+  try {
+    health = f.send(bhttp::verb::get, at("/healthz")).status;
+    page = f.send(bhttp::verb::get, "/").status;
+  } catch (const std::exception& e) {
+    BOOST_TEST_MESSAGE("no answer: " << e.what());
+  }
+  answered = true;
+  resume.join();
+  BOOST_TEST(health == 200u);
+  BOOST_TEST(page == 200u);
+  // Answered while the node was stopped.
+  BOOST_TEST(!continued_unanswered.load());
+  // The node answers again: each stream ends as it would have.
+  auto got = events.result();
+  BOOST_TEST_REQUIRE(!got.data.empty());
+  BOOST_TEST(got.data.back().at("pid").as_string() == pid);
+  BOOST_TEST(got.data.back().at("event").as_string() == "finish");
+  auto out = follow.result();
+  std::string text;
+  for (size_t i = 0; i < out.events.size(); ++i)
+    if (out.events[i].at("event").as_string() == "output")
+      text += out.data[i].at("data").as_string();
+  BOOST_TEST(text == "before\nafter\n");
+  BOOST_TEST_REQUIRE(!out.events.empty());
+  BOOST_TEST(out.events.back().at("event").as_string() == "end");
+  // The stream opened while the node was stopped was answered.
+  timeval within{30, 0}; // a bound on the read below
+  ::setsockopt(opening.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &within,
+               sizeof within);
+  beast::flat_buffer buf;
+  bhttp::response_parser<bhttp::empty_body> head;
+  bhttp::read_header(opening, buf, head);
+  BOOST_TEST(head.get().result_int() == 200u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
