@@ -175,22 +175,7 @@ target_link_libraries(procman_engine PUBLIC procman_actors)
 # The HTTP API's routes and server (Boost.Beast/Asio, header-only, on
 # Winsock), with HTTPS on the OpenSSL built for Windows; the page, script
 # and OpenAPI document generated with Python as on Linux.
-find_package(Python3 REQUIRED COMPONENTS Interpreter)
-set(generated ${PROJECT_BINARY_DIR}/generated)
-add_custom_command(OUTPUT ${generated}/openapi_json.cpp
-  COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/http/openapi_json.py
-          ${PROJECT_SOURCE_DIR}/docs/openapi.yaml ${generated}/openapi_json.cpp
-  DEPENDS ${PROJECT_SOURCE_DIR}/docs/openapi.yaml
-          ${PROJECT_SOURCE_DIR}/http/openapi_json.py
-  COMMENT "" VERBATIM)
-set(dashboard_files ${PROJECT_SOURCE_DIR}/http/dashboard/index.html
-    ${PROJECT_SOURCE_DIR}/http/dashboard/dashboard.js
-    ${PROJECT_SOURCE_DIR}/http/dashboard/dashboard.css)
-add_custom_command(OUTPUT ${generated}/dashboard_files.cpp
-  COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/http/dashboard_files.py
-          ${generated}/dashboard_files.cpp ${dashboard_files}
-  DEPENDS ${dashboard_files} ${PROJECT_SOURCE_DIR}/http/dashboard_files.py
-  COMMENT "" VERBATIM)
+include(${PROJECT_SOURCE_DIR}/cmake/http_generated.cmake)
 add_library(procman::openssl INTERFACE IMPORTED)
 set_target_properties(procman::openssl PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES ${PROCMAN_WINDOWS_OPENSSL}/include
@@ -198,7 +183,7 @@ set_target_properties(procman::openssl PROPERTIES
 file(GLOB http_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/http/*.cpp)
 list(REMOVE_ITEM http_sources ${PROJECT_SOURCE_DIR}/http/server.cpp)
 add_library(procman_http_routes STATIC ${http_sources}
-            ${generated}/openapi_json.cpp ${generated}/dashboard_files.cpp)
+            ${PROCMAN_OPENAPI_CPP} ${PROCMAN_DASHBOARD_CPP})
 target_link_libraries(procman_http_routes PUBLIC procman_local procman::openssl
                       mswsock)
 add_library(procman_http STATIC ${PROJECT_SOURCE_DIR}/http/server.cpp)
