@@ -77,19 +77,9 @@ void prepare() {
   // A job of its own: kill-on-close, and no error dialog that would keep a
   // crashed process (and the tree) alive. Without one (an old system that
   // cannot nest jobs) the runner's job still holds the tree.
-  own_job = CreateJobObjectW(nullptr, nullptr);
-  if (own_job != nullptr) {
-    JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
-    limits.BasicLimitInformation.LimitFlags
-      = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
-        | JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
-    if (!SetInformationJobObject(own_job, JobObjectExtendedLimitInformation,
-                                 &limits, sizeof(limits))
-        || !AssignProcessToJobObject(own_job, GetCurrentProcess())) {
-      CloseHandle(own_job);
-      own_job = nullptr;
-    }
-  }
+  if (auto job = platform::win::kill_on_close_job();
+      job && AssignProcessToJobObject(job.get(), GetCurrentProcess()))
+    own_job = job.release();
   // Stop requests (the stop event, Ctrl+C, Ctrl+Break, the console
   // closing) end the tree, as SIGTERM does on POSIX.
   watch = std::make_unique<platform::termination_watch>([](const std::string&) {

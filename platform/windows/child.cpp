@@ -71,21 +71,11 @@ outcome<contained_child> contained_child::start(const child_options& opts) {
   };
   auto p = std::make_unique<impl>();
   // The job: every process the child starts joins it, none may leave it,
-  // and closing its last handle ends them all. An unhandled exception ends
-  // a process without the error-reporting dialog that would keep it (and
-  // the tree) alive.
-  p->job.reset(CreateJobObjectW(nullptr, nullptr));
+  // and closing its last handle ends them all.
+  p->job = win::kill_on_close_job();
   if (!p->job)
     return failure{errc::containment_failure,
                    "cannot create a job object: " + win::last_error_text()};
-  JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
-  limits.BasicLimitInformation.LimitFlags
-    = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
-      | JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
-  if (!SetInformationJobObject(p->job.get(), JobObjectExtendedLimitInformation,
-                               &limits, sizeof(limits)))
-    return failure{errc::containment_failure,
-                   "cannot set up a job object: " + win::last_error_text()};
   // The child's standard handles: pipes, the null device, or ours.
   win::handle child_in, child_out, child_err, parent_in, parent_out, parent_err;
   if (opts.stdin_pipe) {

@@ -206,6 +206,20 @@ handle null_input() {
                             OPEN_EXISTING, 0, nullptr)};
 }
 
+handle kill_on_close_job() {
+  handle job{CreateJobObjectW(nullptr, nullptr)};
+  if (!job)
+    return job;
+  JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
+  limits.BasicLimitInformation.LimitFlags
+    = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+      | JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
+  if (!SetInformationJobObject(job.get(), JobObjectExtendedLimitInformation,
+                               &limits, sizeof(limits)))
+    return handle{};
+  return job;
+}
+
 bool create_process(const process_start& start, PROCESS_INFORMATION& pi) {
   std::vector<HANDLE> inherit;
   for (auto h : {start.in, start.out, start.err})

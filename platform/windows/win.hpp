@@ -118,6 +118,12 @@ bool make_pipe(handle& child_end, handle& parent_end, bool child_reads);
 /// An inheritable handle on the null device, for reading.
 handle null_input();
 
+/// A new Job Object that ends every process in it when its last handle
+/// closes, and lets an unhandled exception end a process without the
+/// error-reporting dialog that would keep it (and the tree) alive; empty
+/// when it cannot be made.
+handle kill_on_close_job();
+
 /// An inheritable duplicate of one of this process's standard handles;
 /// empty when it has none.
 handle inheritable_std(DWORD which);

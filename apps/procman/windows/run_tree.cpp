@@ -1,6 +1,6 @@
 #include "procman/apps/procman/run_tree.hpp"
 
-#include <windows.h>
+#include "procman/platform/windows/win.hpp"
 
 namespace procman::cli {
 
@@ -14,19 +14,9 @@ HANDLE run_job = nullptr;
 } // namespace
 
 void hold_run_tree() {
-  run_job = CreateJobObjectW(nullptr, nullptr);
-  if (run_job == nullptr)
-    return;
-  JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
-  limits.BasicLimitInformation.LimitFlags
-    = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
-      | JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
-  if (!SetInformationJobObject(run_job, JobObjectExtendedLimitInformation,
-                               &limits, sizeof(limits))
-      || !AssignProcessToJobObject(run_job, GetCurrentProcess())) {
-    CloseHandle(run_job);
-    run_job = nullptr;
-  }
+  if (auto job = platform::win::kill_on_close_job();
+      job && AssignProcessToJobObject(job.get(), GetCurrentProcess()))
+    run_job = job.release();
 }
 
 void end_run_tree() {
