@@ -61,4 +61,14 @@ std::vector<std::string> directory_names(const std::string& dir);
 /// (UTF-8), or empty when it cannot.
 std::string make_temp_dir(const std::string& prefix);
 
+/// A private copy of `contents` that nothing else can change, as a path
+/// (UTF-8) this process can open for as long as it runs: for a file that
+/// a library reads again and again (CAF reads its TLS files at every
+/// connection), so that a later change to the original (removed,
+/// replaced, half-written) cannot reach it. Linux: a sealed memfd
+/// (/proc/self/fd/N); Windows: a file in a directory of this user's
+/// alone, removed when the program exits. Equal contents share one copy.
+/// Empty when none can be made.
+std::string private_copy(const std::string& contents);
+
 } // namespace procman::platform

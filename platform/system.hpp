@@ -1,7 +1,8 @@
 // What procman asks of the operating system about itself: this process's
-// id, the host's name, random bytes, and which boot of the machine this
-// is. The store uses them for pids, runner ids and started marks
-// (persistence/pids.hpp, file_lock.hpp, started_marks.hpp).
+// id, the host's name, random bytes, which boot of the machine this is,
+// and whether a host name means this machine alone. The store uses them for
+// pids, runner ids and started marks (persistence/pids.hpp, file_lock.hpp,
+// started_marks.hpp).
 
 #pragma once
 
@@ -27,5 +28,9 @@ void random_bytes(unsigned char* buf, size_t size);
 /// one: Linux's boot_id, Windows's boot time (to 100 ns). Empty when the
 /// system does not say.
 std::string boot_id();
+
+/// Whether `host` names this machine only: every address it resolves to
+/// is in 127.0.0.0/8 or ::1 (false when it resolves to none).
+bool is_loopback_host(const std::string& host);
 
 } // namespace procman::platform

@@ -15,10 +15,10 @@
 
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <caf/error.hpp>
-#include <sys/types.h>
 
 namespace procman::detail {
 
@@ -51,7 +51,7 @@ public:
 };
 
 /// Whether `uid` may read `dir` by its owner, group and mode (root may).
-bool may_read(const std::string& dir, uid_t uid);
+bool may_read(const std::string& dir, uint32_t uid);
 
 /// Referenced by configure_remote, so that a program that publishes links
 /// remote/accept_guard.cpp from the static library.

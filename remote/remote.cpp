@@ -3,9 +3,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <map>
+#include <fstream>
+#include <iterator>
 #include <memory>
-#include <mutex>
 #include <tuple>
 
 #include <caf/io/middleman.hpp>
@@ -13,16 +13,13 @@
 #include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "procman/messages/error.hpp"
+#include "procman/platform/files.hpp"
+#include "procman/platform/paths.hpp"
+#include "procman/platform/system.hpp"
 #include "procman/remote/accept_guard.hpp"
 #include "procman/remote/tls_files.hpp"
 
@@ -41,71 +38,34 @@ caf::error invalid(std::string msg) {
 }
 
 std::string absolute(const std::string& path) {
-  return std::filesystem::absolute(path).lexically_normal().string();
+  return platform::utf8_from_path(
+    std::filesystem::absolute(platform::path_from_utf8(path))
+      .lexically_normal());
 }
 
-/// The contents of `path`, with errno's words if it cannot be read:
-/// OpenSSL's own messages for a missing file do not say so plainly.
+/// The contents of `path` (UTF-8), with errno's words if it cannot be
+/// read: OpenSSL's own messages for a missing file do not say so plainly.
 caf::expected<std::string> read_file(const std::string& what,
                                      const std::string& path) {
   auto fail = [&](int err) {
     return invalid("cannot read the TLS " + what + " " + path + ": "
                    + std::strerror(err));
   };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return fail(errno);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      auto err = errno;
-      ::close(fd);
-      return fail(err);
-    }
-    if (n == 0)
-      break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
+  auto file = platform::path_from_utf8(path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    return fail(EISDIR);
+  errno = 0;
+  std::ifstream in(file, std::ios::binary);
+  if (!in.is_open())
+    return fail(errno != 0 ? errno : ENOENT);
+  std::string out{std::istreambuf_iterator<char>(in),
+                  std::istreambuf_iterator<char>()};
+  if (in.bad())
+    return fail(errno != 0 ? errno : EIO);
   if (out.empty())
     return invalid("the TLS " + what + " " + path + " is empty");
   return out;
-}
-
-/// A sealed in-memory copy of `contents`, as a path that CAF can open.
-/// CAF reads its TLS files again at every connection and aborts the program
-/// when that fails (caf::openssl::session raises in the I/O thread), so a
-/// file that is later removed, replaced or half-written must not reach it.
-/// Copies live as long as the program; equal contents share one.
-std::string snapshot(const std::string& contents) {
-  static std::mutex mtx;
-  static std::map<std::string, int> fds;
-  std::lock_guard<std::mutex> guard{mtx};
-  auto i = fds.find(contents);
-  if (i == fds.end()) {
-    int fd = memfd_create("procman-tls", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0)
-      return {};
-    size_t done = 0;
-    while (done < contents.size()) {
-      auto n = ::write(fd, contents.data() + done, contents.size() - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0) {
-        ::close(fd);
-        return {};
-      }
-      done += static_cast<size_t>(n);
-    }
-    fcntl(fd, F_ADD_SEALS,
-          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-    i = fds.emplace(contents, fd).first;
-  }
-  return "/proc/self/fd/" + std::to_string(i->second);
 }
 
 /// invalid_argument naming which of the three are missing; none when all
@@ -170,9 +130,13 @@ caf::error configure_remote(caf::actor_system_config& cfg,
     auto contents = read_tls(tls);
     if (!contents)
       return std::move(contents.error());
-    files = {snapshot(contents->cert), snapshot(contents->key),
-             snapshot(contents->ca)};
-    // Without memfd (or /proc), CAF reads the files themselves.
+    // CAF reads its TLS files again at every connection and aborts the
+    // program when that fails (caf::openssl::session raises in the I/O
+    // thread), so it gets copies that nothing changes.
+    files = {platform::private_copy(contents->cert),
+             platform::private_copy(contents->key),
+             platform::private_copy(contents->ca)};
+    // Without a copy, CAF reads the files themselves.
     if (files.cert.empty() || files.key.empty() || files.ca.empty())
       files = {absolute(tls.cert), absolute(tls.key), absolute(tls.ca)};
     if (auto err = load_tls(files, tls))
@@ -203,29 +167,7 @@ bool uses_tls(const caf::actor_system& sys) {
 }
 
 bool is_loopback(const std::string& host) {
-  if (host.empty())
-    return false;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res)
-    return false;
-  bool all = true;
-  for (auto* ai = res; ai; ai = ai->ai_next) {
-    if (ai->ai_family == AF_INET) {
-      auto addr
-        = ntohl(reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr.s_addr);
-      all = all && (addr >> 24) == 127;
-    } else if (ai->ai_family == AF_INET6) {
-      auto& a6 = reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr;
-      all = all && IN6_IS_ADDR_LOOPBACK(&a6);
-    } else {
-      all = false;
-    }
-  }
-  freeaddrinfo(res);
-  return all;
+  return platform::is_loopback_host(host);
 }
 
 namespace {
@@ -235,6 +177,8 @@ caf::expected<uint16_t> publish_actor(caf::actor_system& sys, const Handle& hdl,
                                       uint16_t port, const std::string& bind,
                                       const std::string& what,
                                       const std::string& readers_of) {
+  if (auto err = can_publish())
+    return err;
   if (!sys.has_middleman())
     return invalid(
       "cannot publish " + what

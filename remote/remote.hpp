@@ -64,6 +64,14 @@ bool uses_tls(const caf::actor_system& sys);
 /// in 127.0.0.0/8 or ::1.
 bool is_loopback(const std::string& host);
 
+/// Whether this build can serve other nodes (publish_manager,
+/// publish_gate): none, or invalid_argument saying why not. Windows
+/// cannot yet: CAF names a connection by its socket, and Winsock hands a
+/// closed socket's number to the next accepted connection before CAF has
+/// cleaned up the old one (remote/accept_guard.hpp), which loses answers;
+/// a Windows node joins store nodes and reaches them instead.
+caf::error can_publish();
+
 /// Serves `mgr` on `bind`:`port` (port 0: any free port) and returns the
 /// port. With TLS only peers whose certificate the CA signed get through.
 /// Without TLS only a loopback `bind` is allowed (invalid_argument

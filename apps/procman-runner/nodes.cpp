@@ -64,6 +64,11 @@ void runner_nodes::read(const cli::args& a) {
   }
   if (s.join)
     std::tie(s.join_host, s.join_port) = host_port("join");
+  if (s.publish_port >= 0)
+    if (auto err = can_publish())
+      throw cli::usage_error("option --"
+                             + std::string(s.listen ? "listen" : "publish")
+                             + ": " + render(err));
   if (a.has("bind") && s.publish_port < 0)
     throw cli::usage_error("option --bind needs --publish");
   if (a.has("lease") && !s.listen)

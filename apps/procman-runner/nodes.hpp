@@ -1,10 +1,9 @@
 // The runner's remote nodes (docs/distribution.md): --publish serves the
 // manager, --listen makes a store node that worker nodes join, --join a
 // worker node; over CAF's middleman, with mutual TLS (--tls-cert,
-// --tls-key, --tls-ca) or in cleartext on loopback. The build picks
-// nodes.cpp (remote/ and distribution/) or, on Windows, windows/nodes.cpp,
-// which refuses these options by name until remote/ builds there
-// (docs/windows.md).
+// --tls-key, --tls-ca) or in cleartext on loopback. On Windows a runner
+// joins and is reached, but serves no other node (remote.hpp's
+// can_publish): --publish and --listen are refused there.
 
 #pragma once
 

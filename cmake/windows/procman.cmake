@@ -6,9 +6,10 @@
 # builds for Windows today: the messages and the executor protocol
 # (procman_base), the platform layer (platform/ with its Windows
 # implementation), the steps, the life cycle's rules, the store, the
-# actors, the engine, the HTTP API, the three programs on a local store,
-# and their test suites. Remote nodes (remote/, distribution/) and replay
-# follow (docs/windows.md).
+# actors, the engine, the HTTP API, replay, remote nodes that join and
+# reach others (remote/, distribution/; serving other nodes is Linux's,
+# remote.hpp's can_publish says why), the three programs, and their test
+# suites (docs/windows.md).
 #
 # Dependencies, all static, from scripts/test-windows' cache:
 #   PROCMAN_WINDOWS_CAF      CAF 0.17.6 (core, io, openssl) built for Windows
@@ -76,7 +77,7 @@ set_target_properties(procman::caf_core PROPERTIES INTERFACE_LINK_LIBRARIES
   "procman::caf_headers;${caf_lib}/libcaf_core_static.a;ws2_32;iphlpapi;psapi")
 add_library(procman::caf INTERFACE IMPORTED)
 set_target_properties(procman::caf PROPERTIES INTERFACE_LINK_LIBRARIES
-  "${caf_lib}/libcaf_openssl_static.a;${caf_lib}/libcaf_io_static.a;procman::caf_core;${PROCMAN_WINDOWS_OPENSSL}/lib/libssl.a;${PROCMAN_WINDOWS_OPENSSL}/lib/libcrypto.a;crypt32;user32;advapi32")
+  "${caf_lib}/libcaf_openssl_static.a;${caf_lib}/libcaf_io_static.a;${caf_lib}/libcaf_core_static.a;ws2_32;iphlpapi;psapi;procman::caf_core;${PROCMAN_WINDOWS_OPENSSL}/lib/libssl.a;${PROCMAN_WINDOWS_OPENSSL}/lib/libcrypto.a;crypt32;user32;advapi32")
 add_library(procman::lmdb INTERFACE IMPORTED)
 set_target_properties(procman::lmdb PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES ${PROCMAN_WINDOWS_LMDB}/include
@@ -89,7 +90,7 @@ file(MAKE_DIRECTORY ${PROCMAN_BUILD_INCLUDE}/procman)
 # persistence/: its codec header, which some suites include; remote/: the
 # TLS checks the HTTP server shares with remote nodes (tls_files.hpp).
 foreach(folder messages lifecycle protocol platform steps persistence children
-        logging actors door engine http apps remote replay)
+        logging actors door engine http apps remote replay distribution)
   if(NOT EXISTS ${PROCMAN_BUILD_INCLUDE}/procman/${folder})
     file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${folder}
          ${PROCMAN_BUILD_INCLUDE}/procman/${folder} SYMBOLIC)
@@ -118,7 +119,7 @@ file(GLOB platform_sources CONFIGURE_DEPENDS
      ${PROJECT_SOURCE_DIR}/platform/*.cpp
      ${PROJECT_SOURCE_DIR}/platform/windows/*.cpp)
 add_library(procman_platform STATIC ${platform_sources})
-target_link_libraries(procman_platform PUBLIC procman_base advapi32 bcrypt)
+target_link_libraries(procman_platform PUBLIC procman_base advapi32 bcrypt ws2_32)
 
 # The step API, registry and built-in steps.
 file(GLOB steps_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/steps/*.cpp)
@@ -195,6 +196,24 @@ target_link_libraries(procman_http PUBLIC procman_http_routes)
 add_library(procman_replay STATIC ${PROJECT_SOURCE_DIR}/replay/replay.cpp)
 target_link_libraries(procman_replay PUBLIC procman_engine)
 
+# Remote nodes (remote/, remote/windows/; distribution/; the front door's
+# network backend): CAF's middleman with mutual TLS on the OpenSSL built
+# for Windows. A Windows node joins a store node and reaches one; it
+# serves none (remote/windows/accept_guard.cpp). OpenSSL's calls from
+# caf::openssl go through remote/windows/tls_error_queue.cpp's wrappers.
+add_library(procman_remote STATIC ${PROJECT_SOURCE_DIR}/remote/remote.cpp
+            ${PROJECT_SOURCE_DIR}/remote/windows/accept_guard.cpp
+            ${PROJECT_SOURCE_DIR}/remote/windows/tls_error_queue.cpp)
+target_link_libraries(procman_remote PUBLIC procman_caf_errors procman_platform
+                      procman::caf procman::openssl)
+target_link_options(procman_remote INTERFACE
+  "LINKER:--wrap=SSL_read,--wrap=SSL_write,--wrap=SSL_accept,--wrap=SSL_connect")
+file(GLOB distribution_sources CONFIGURE_DEPENDS
+     ${PROJECT_SOURCE_DIR}/distribution/*.cpp)
+add_library(procman_distribution STATIC ${distribution_sources}
+            ${PROJECT_SOURCE_DIR}/door/remote_backend.cpp)
+target_link_libraries(procman_distribution PUBLIC procman_engine procman_remote)
+
 # -- programs ------------------------------------------------------------------------
 
 include(${PROJECT_SOURCE_DIR}/cmake/version_target.cmake)
@@ -213,28 +232,29 @@ target_link_libraries(procman-exec PRIVATE procman_steps procman_base
                       -Wl,--exclude-libs,libgcc.a:libgcc_eh.a:libwinpthread.a:libstdc++.a:libmingwex.a:libmingw32.a:libmoldname.a:libpthread.a)
 set_target_properties(procman-exec PROPERTIES ENABLE_EXPORTS ON)
 
-# procman-runner on a local store, with the HTTP API. Remote nodes
-# (--publish, --listen, --join, their TLS) and --ready-fd are refused by
-# windows/nodes.cpp and windows/ready.cpp until remote/ builds here.
+# procman-runner: on a local store, with the HTTP API, or a worker node
+# (--join, with mutual TLS). --publish and --listen are refused
+# (nodes.cpp, by remote.hpp's can_publish), and --ready-fd by
+# windows/ready.cpp.
 set(RUNNER_DIR ${PROJECT_SOURCE_DIR}/apps/procman-runner)
 add_executable(procman-runner ${RUNNER_DIR}/main.cpp
-               ${RUNNER_DIR}/windows/nodes.cpp ${RUNNER_DIR}/windows/ready.cpp
+               ${RUNNER_DIR}/nodes.cpp ${RUNNER_DIR}/windows/ready.cpp
                ${PROJECT_SOURCE_DIR}/door/manager_backend.cpp)
-target_link_libraries(procman-runner PRIVATE procman_engine procman_http
+target_link_libraries(procman-runner PRIVATE procman_distribution procman_http
                       procman_version)
 
-# procman, the CLI (target procman-cli, as on Linux), on a local store:
-# linked with everything it needs at once, HTTPS for `procman web`
-# included (Linux's lean CLI runs procman-remote for that; static linking
-# makes that split moot here), and `replay` with the engine. --connect
-# is refused by windows/remote.cpp until remote/ builds here; `run` holds its steps'
-# tree in a Job Object (windows/run_tree.cpp).
+# procman, the CLI (target procman-cli, as on Linux): linked with
+# everything it needs at once, as Linux's procman-remote is (Linux's lean
+# CLI runs that for --connect, HTTPS and `replay`; static linking makes
+# the split moot here): --connect (remote_full.cpp), `procman web` with
+# HTTPS, and `replay` with the engine. `run` holds its steps' tree in a
+# Job Object (windows/run_tree.cpp).
 set(CLI_DIR ${PROJECT_SOURCE_DIR}/apps/procman)
 add_executable(procman-cli ${CLI_DIR}/main.cpp ${CLI_DIR}/web.cpp
-               ${CLI_DIR}/windows/remote.cpp ${CLI_DIR}/windows/run_tree.cpp
+               ${CLI_DIR}/remote_full.cpp ${CLI_DIR}/windows/run_tree.cpp
                ${CLI_DIR}/replay_file.cpp)
-target_link_libraries(procman-cli PRIVATE procman_http procman_replay
-                      procman_version Boost::json)
+target_link_libraries(procman-cli PRIVATE procman_distribution procman_http
+                      procman_replay procman_version Boost::json)
 set_target_properties(procman-cli PROPERTIES OUTPUT_NAME procman)
 
 # -- tests -------------------------------------------------------------------------------

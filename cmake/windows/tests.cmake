@@ -193,15 +193,22 @@ endforeach()
 # with test-platform.exe's helper modes as commands and to check
 # processes. 200 processes drained at --parallel 2, a pause and proceed,
 # a cancel, a timeout ending a command's grandchild, a stop request,
-# the runner killed hard, procman.exe replay of the golden logs.
+# the runner killed hard, a Windows worker node joining a Linux store node
+# over mutual TLS (the Linux build's programs in PROCMAN_LINUX_BIN_DIR,
+# which scripts/test-windows builds; without them that scenario fails
+# saying so), procman.exe replay of the golden logs.
+set(PROCMAN_LINUX_BIN_DIR "" CACHE PATH
+    "The Linux build's bin/ (procman-runner, procman): the store node of the end-to-end scenario nodes")
 if(win_root)
   find_package(Python3 REQUIRED COMPONENTS Interpreter)
-  foreach(scenario drain waiting killed replay)
+  foreach(scenario drain waiting killed nodes replay)
     add_test(NAME windows.end_to_end_${scenario}
              COMMAND ${Python3_EXECUTABLE} ${tests}/windows/end_to_end.py
                      ${PROJECT_BINARY_DIR}/bin ${PROJECT_BINARY_DIR}/tests
                      ${scenario})
     set_tests_properties(windows.end_to_end_${scenario} PROPERTIES
-      TIMEOUT ${PROCMAN_TEST_TIMEOUT} ENVIRONMENT "${test_env}" ${wine_fixture})
+      TIMEOUT ${PROCMAN_TEST_TIMEOUT}
+      ENVIRONMENT "${test_env};PROCMAN_LINUX_BIN_DIR=${PROCMAN_LINUX_BIN_DIR}"
+      ${wine_fixture})
   endforeach()
 endif()

@@ -4,9 +4,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <system_error>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "procman/platform/paths.hpp"
@@ -70,6 +73,33 @@ std::string make_temp_dir(const std::string& prefix) {
   if (::mkdtemp(tmpl.data()) == nullptr)
     return {};
   return tmpl;
+}
+
+std::string private_copy(const std::string& contents) {
+  static std::mutex mtx;
+  static std::map<std::string, int> fds;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto i = fds.find(contents);
+  if (i == fds.end()) {
+    int fd = memfd_create("procman-copy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+      return {};
+    size_t done = 0;
+    while (done < contents.size()) {
+      auto n = ::write(fd, contents.data() + done, contents.size() - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        ::close(fd);
+        return {};
+      }
+      done += static_cast<size_t>(n);
+    }
+    fcntl(fd, F_ADD_SEALS,
+          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    i = fds.emplace(contents, fd).first;
+  }
+  return "/proc/self/fd/" + std::to_string(i->second);
 }
 
 } // namespace procman::platform

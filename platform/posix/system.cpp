@@ -5,8 +5,13 @@
 #include <fstream>
 #include <system_error>
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include "../all_loopback.hpp"
 
 namespace procman::platform {
 
@@ -44,6 +49,20 @@ std::string boot_id() {
   std::string id;
   std::getline(in, id);
   return id;
+}
+
+bool is_loopback_host(const std::string& host) {
+  if (host.empty())
+    return false;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res)
+    return false;
+  bool all = detail::all_loopback(res);
+  freeaddrinfo(res);
+  return all;
 }
 
 } // namespace procman::platform

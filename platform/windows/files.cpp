@@ -1,6 +1,9 @@
 #include "procman/platform/files.hpp"
 
+#include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <system_error>
 
 #include "procman/platform/paths.hpp"
@@ -103,6 +106,54 @@ std::string make_temp_dir(const std::string& prefix) {
       return {};
   }
   return {};
+}
+
+namespace {
+
+/// The copies private_copy made, and their directory.
+struct private_copies {
+  std::mutex mtx;
+  std::string dir;
+  std::map<std::string, std::string> paths; ///< contents -> path
+};
+
+private_copies& copies() {
+  static private_copies instance;
+  return instance;
+}
+
+} // namespace
+
+std::string private_copy(const std::string& contents) {
+  auto& c = copies();
+  std::lock_guard<std::mutex> guard{c.mtx};
+  if (auto i = c.paths.find(contents); i != c.paths.end())
+    return i->second;
+  if (c.dir.empty()) {
+    // Windows has no sealed file in memory: the copies live in a
+    // directory of this user's alone (make_temp_dir), removed at exit.
+    c.dir = make_temp_dir("procman-copy-");
+    if (c.dir.empty())
+      return {};
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(path_from_utf8(copies().dir), ec);
+    });
+  }
+  auto path = path_from_utf8(c.dir) / std::to_wstring(c.paths.size());
+  // No sharing for writes or deletes: the copy is read, never changed.
+  win::handle file{CreateFileW(path.c_str(), GENERIC_WRITE, FILE_SHARE_READ,
+                               nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL,
+                               nullptr)};
+  if (!file)
+    return {};
+  DWORD written = 0;
+  if (!WriteFile(file.get(), contents.data(),
+                 static_cast<DWORD>(contents.size()), &written, nullptr)
+      || written != contents.size())
+    return {};
+  file.reset();
+  return c.paths.emplace(contents, utf8_from_path(path)).first->second;
 }
 
 } // namespace procman::platform

@@ -2,11 +2,15 @@
 
 #include <system_error>
 
-// windows.h (win.hpp) first: bcrypt.h uses its types.
+// Winsock's headers before windows.h (win.hpp), which bcrypt.h needs.
 // clang-format off
+#include <winsock2.h>
+#include <ws2tcpip.h>
 #include "win.hpp"
 #include <bcrypt.h>
 // clang-format on
+
+#include "../all_loopback.hpp"
 
 namespace procman::platform {
 
@@ -54,6 +58,28 @@ std::string boot_id() {
       || info[0].QuadPart == 0)
     return {};
   return "boot-" + std::to_string(info[0].QuadPart);
+}
+
+bool is_loopback_host(const std::string& host) {
+  if (host.empty())
+    return false;
+  // Winsock counts its users; this one stays for the program's life.
+  static const bool started = [] {
+    WSADATA data;
+    return WSAStartup(MAKEWORD(2, 2), &data) == 0;
+  }();
+  if (!started)
+    return false;
+  addrinfoW hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfoW* res = nullptr;
+  if (GetAddrInfoW(win::widen(host).c_str(), nullptr, &hints, &res) != 0
+      || res == nullptr)
+    return false;
+  bool all = detail::all_loopback(res);
+  FreeAddrInfoW(res);
+  return all;
 }
 
 } // namespace procman::platform

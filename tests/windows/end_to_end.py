@@ -6,7 +6,9 @@ procman-exec.exe under Wine, on local stores (docs/windows.md).
 
 BIN_DIR holds the three programs, TESTS_DIR test-platform.exe (its helper
 modes play the commands and check processes: tests/platform/helper.cpp).
-CTest runs it with the build's Wine prefix in WINEPREFIX. Scenarios:
+CTest runs it with the build's Wine prefix in WINEPREFIX, and with
+PROCMAN_LINUX_BIN_DIR, the Linux build's programs, for `nodes`.
+Scenarios:
 
   drain      200 queued procman.set processes, one procman-runner.exe
              --parallel 2 without --wait: it exits 0 once they are all run;
@@ -21,6 +23,15 @@ CTest runs it with the build's Wine prefix in WINEPREFIX. Scenarios:
              wait: its executors, commands and grandchildren are gone; a
              second runner ends the two as runner_lost, claims neither
              again, and runs the four: no process started twice
+  nodes      a Linux store node (the Linux procman-runner --listen, mutual
+             TLS on loopback) and a Windows worker node joining it
+             (procman-runner.exe --join with its own certificate): 100
+             processes, 90 started by the Linux CLI and 10 by procman.exe
+             --connect with TLS, all run on the worker, each claimed once
+             and finished with its own output; procman.exe --connect
+             reads one back; a --connect without TLS and a Windows
+             --listen are refused by name; a stop request drains the
+             worker (exit 0), SIGTERM the store node (exit 0)
   replay     procman.exe replay of every golden log (tests/data/*.jsonl,
              tests/data/older/*.jsonl) exits 0, and of one with an
              altered event exits 1 naming the divergence
@@ -363,6 +374,188 @@ def scenario_killed(root):
               + second, flush=True)
 
 
+def make_pki(root):
+    """A CA and three certificates it signs (store, worker, client), made
+    with the openssl program; {name: (cert, key)} and the CA's path."""
+    pki = os.path.join(root, "pki")
+    os.makedirs(pki)
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True,
+                       cwd=pki)
+
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.pem", "-days", "2", "-subj", "/CN=procman test CA")
+    pairs = {}
+    for name in ("store", "worker", "client"):
+        openssl("req", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
+                "-CAkey", "ca.key", "-CAcreateserial", "-out", name + ".pem",
+                "-days", "2")
+        pairs[name] = (os.path.join(pki, name + ".pem"),
+                       os.path.join(pki, name + ".key"))
+    return pairs, os.path.join(pki, "ca.pem")
+
+
+class LinuxStoreNode:
+    """The Linux procman-runner --listen on loopback with mutual TLS, its
+    address read from --ready-fd, its log collected."""
+
+    def __init__(self, linux_bin, store_dir, cert, key, ca):
+        ready_r, ready_w = os.pipe()
+        self.proc = subprocess.Popen(
+            [os.path.join(linux_bin, "procman-runner"), "--store", store_dir,
+             "--listen", "127.0.0.1:0", "--parallel", "0", "--tls-cert", cert,
+             "--tls-key", key, "--tls-ca", ca, "--ready-fd", str(ready_w)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True, pass_fds=(ready_w,))
+        os.close(ready_w)
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        with os.fdopen(ready_r) as ready:
+            line = ready.readline().strip()  # "ready ADDR:PORT", or EOF
+        self.address = line.split(" ", 1)[1] if line.startswith("ready ") \
+            else None
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def log(self):
+        return "\n".join(self.lines)
+
+
+def scenario_nodes(root):
+    linux_bin = os.environ.get("PROCMAN_LINUX_BIN_DIR")
+    if not check(bool(linux_bin) and os.path.exists(
+            os.path.join(linux_bin, "procman-runner")),
+            "PROCMAN_LINUX_BIN_DIR holds the Linux programs (%s)" % linux_bin):
+        return
+    pairs, ca = make_pki(root)
+    store_dir = os.path.join(root, "nodes")
+    node = LinuxStoreNode(linux_bin, store_dir, *pairs["store"], ca)
+    worker = None
+    try:
+        if not check(node.address is not None,
+                     "the Linux store node serves (%s)" % node.address):
+            return
+
+        def tls_of(name):
+            cert, key = pairs[name]
+            return ["--tls-cert", windows_path(cert), "--tls-key",
+                    windows_path(key), "--tls-ca", windows_path(ca)]
+
+        code, _, err = wine(os.path.join(BIN_DIR, "procman-runner.exe"),
+                            "--listen", "127.0.0.1:0", *tls_of("worker"))
+        check(code == 2 and "option --listen: serving other nodes is not "
+              "available on Windows" in err,
+              "procman-runner.exe --listen is refused by name (%d: %s)"
+              % (code, err.strip()))
+        worker = subprocess.Popen(
+            [WINE, os.path.join(BIN_DIR, "procman-runner.exe"), "--join",
+             node.address, "--parallel", "2", *tls_of("worker")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True)
+        worker_lines = []
+        worker_reader = threading.Thread(
+            target=lambda: [worker_lines.append(l.replace("\r", "").rstrip(
+                "\n")) for l in worker.stderr], daemon=True)
+        worker_reader.start()
+        eventually(lambda: "joined the store node at " + node.address
+                   in "\n".join(worker_lines),
+                   "the Windows worker joins the store node over mutual TLS")
+
+        def linux_procman(*args):
+            r = subprocess.run([os.path.join(linux_bin, "procman"), "--store",
+                                store_dir, *args], capture_output=True,
+                               text=True, timeout=DEADLINE_S,
+                               stdin=subprocess.DEVNULL)
+            return r.returncode, r.stdout, r.stderr
+
+        def connect(*args, tls=True):
+            return wine(os.path.join(BIN_DIR, "procman.exe"), "--connect",
+                        node.address, *(tls_of("client") if tls else []),
+                        *args)
+
+        n = 100
+        pids = {}
+        for i in range(n):
+            if i % 10 == 0:
+                code, out, err = connect("start", json.dumps(set_spec(i)))
+            else:
+                code, out, err = linux_procman("start",
+                                               json.dumps(set_spec(i)))
+            if code == 0:
+                pids[out.strip()] = i
+            else:
+                check(False, "start %d exits 0 (%d: %s)" % (i, code,
+                                                            err.strip()))
+        check(len(pids) == n, "%d processes started, 10 of them by "
+              "procman.exe --connect" % n)
+
+        def records():
+            code, out, _ = linux_procman("list", "--limit", "1000")
+            return [json.loads(line) for line in out.splitlines()
+                    if line.strip()] if code == 0 else []
+
+        eventually(lambda: sum(r.get("status") in ("finished", "failed")
+                               for r in records()) == n,
+                   "the %d processes end" % n, deadline_s=600)
+        by_pid = {r["pid"]: r for r in records()}
+        own = [pid for pid, i in pids.items()
+               if by_pid.get(pid, {}).get("status") == "finished"
+               and by_pid[pid].get("output") == {"i": i}]
+        check(len(own) == n, "all finished with their own output (%d)"
+              % len(own))
+        log = "\n".join(worker_lines)
+        claims = re.findall(r" ([0-9a-f]{32}): claimed \(run (\d+)\)", log)
+        check(sorted(p for p, _ in claims) == sorted(pids),
+              "the Windows worker claimed each process once (%d claims)"
+              % len(claims))
+        check(all(run == "1" for _, run in claims), "no process run twice")
+        first = next(iter(pids))
+        code, out, err = connect("status", first)
+        rec = json.loads(out) if code == 0 else {}
+        check(rec.get("pid") == first and rec.get("status") == "finished",
+              "procman.exe --connect reads a process back (%d: %s)"
+              % (code, (err or out).strip()[:200]))
+        code, _, err = connect("status", first, tls=False)
+        check(code != 0 and "cannot connect to the manager at "
+              + node.address in err,
+              "procman.exe --connect without TLS is refused, naming the node "
+              "(%d: %s)" % (code, err.strip()))
+        wpid = eventually(lambda: (re.search(
+            r"ProcessRunner\[(\d+)\] -: worker node ", log) or [None, None])[1],
+            "the worker names its process")
+        check(helper("stop", wpid)[0] == 0, "a stop request reaches the "
+              "worker")
+        try:
+            code = worker.wait(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            code = None
+        check(code == 0, "the worker drains and exits 0 (%s)" % code)
+        node.proc.terminate()
+        try:
+            code = node.proc.wait(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            code = None
+        check(code == 0, "the store node exits 0 on SIGTERM (%s)" % code)
+    finally:
+        for proc in (worker, node.proc):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if failures:
+            print("-- store node's log --\n" + node.log(), flush=True)
+            if worker is not None:
+                print("-- worker's log --\n" + "\n".join(worker_lines),
+                      flush=True)
+
+
 def scenario_replay(root):
     data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                         "data")
@@ -387,7 +580,8 @@ def scenario_replay(root):
 
 
 def main():
-    scenarios = sys.argv[3:] or ["drain", "waiting", "killed", "replay"]
+    scenarios = sys.argv[3:] or ["drain", "waiting", "killed", "nodes",
+                                 "replay"]
     root = tempfile.mkdtemp(prefix="procman-e2e-")
     try:
         for name in scenarios:
