@@ -32,6 +32,13 @@ Scenarios:
              reads one back; a --connect without TLS and a Windows
              --listen are refused by name; a stop request drains the
              worker (exit 0), SIGTERM the store node (exit 0)
+  worker_killed
+             the same store node and a Windows worker killed hard (SIGKILL
+             to Wine's process) while two commands with a grandchild each
+             run on it and four processes wait: its executors, commands
+             and grandchildren are gone, the store node ends the two as
+             node_lost, a second Windows worker runs the four: no process
+             started twice
   replay     procman.exe replay of every golden log (tests/data/*.jsonl,
              tests/data/older/*.jsonl) exits 0, and of one with an
              altered event exits 1 naming the divergence
@@ -111,13 +118,8 @@ def eventually(condition, what, deadline_s=DEADLINE_S):
         time.sleep(0.2)
 
 
-class Store:
-    def __init__(self, root, name):
-        self.dir = windows_path(os.path.join(root, name))
-
-    def procman(self, *args, timeout=DEADLINE_S):
-        return wine(os.path.join(BIN_DIR, "procman.exe"), "--store",
-                    self.dir, *args, timeout=timeout)
+class Cli:
+    """start and status through a subclass's procman(*args)."""
 
     def start(self, spec):
         code, out, err = self.procman("start", json.dumps(spec))
@@ -129,6 +131,15 @@ class Store:
     def status(self, pid):
         code, out, _ = self.procman("status", pid)
         return json.loads(out) if code == 0 else {}
+
+
+class Store(Cli):
+    def __init__(self, root, name):
+        self.dir = windows_path(os.path.join(root, name))
+
+    def procman(self, *args, timeout=DEADLINE_S):
+        return wine(os.path.join(BIN_DIR, "procman.exe"), "--store",
+                    self.dir, *args, timeout=timeout)
 
     def runner_args(self, *args):
         return [WINE, os.path.join(BIN_DIR, "procman-runner.exe"), "--store",
@@ -312,11 +323,29 @@ def waiting_cases(store):
     return paused
 
 
-def tree_pids(store, pid):
+def tree_pids(cli, pid):
     """The command's and its grandchild's pids, once the command said."""
-    _, out, _ = store.procman("logs", pid)
+    _, out, _ = cli.procman("logs", pid)
     m = re.search(r"tree (\d+) grandchild (\d+)", out)
     return m and [m.group(1), m.group(2)]
+
+
+def kill_amid_trees(cli, trees, runner, where):
+    """Waits until each process of `trees` runs its command and the
+    command's grandchild on `runner` (a WaitingRunner or WindowsWorker),
+    checks them and the executors alive, kills `runner` hard, and returns
+    the pids of its executors, commands and grandchildren."""
+    pids = []
+    for pid in trees:
+        pids += eventually(lambda: tree_pids(cli, pid),
+                           where + "a command and its grandchild run") or []
+    executors = re.findall(r": started executor (\d+)", runner.log())
+    check(len(executors) == 2, "two executors run (%d)" % len(executors))
+    check(all(helper("alive", wpid)[0] == 0 for wpid in executors + pids),
+          "executors, commands and grandchildren alive before the kill")
+    runner.proc.kill()
+    runner.proc.wait()
+    return executors + pids
 
 
 def scenario_killed(root):
@@ -326,23 +355,15 @@ def scenario_killed(root):
                           "timeout": 600}) for _ in range(2)]
     queued = [store.start(set_spec(i)) for i in range(4)]
     first = WaitingRunner(store)
+    gone = []
     try:
-        pids = []
-        for pid in trees:
-            pids += eventually(lambda: tree_pids(store, pid),
-                               "a command and its grandchild run") or []
-        executors = re.findall(r": started executor (\d+)", first.log())
-        check(len(executors) == 2, "two executors run (%d)" % len(executors))
-        check(all(helper("alive", wpid)[0] == 0 for wpid in executors + pids),
-              "executors, commands and grandchildren alive before the kill")
-        first.proc.kill()
-        first.proc.wait()
+        gone = kill_amid_trees(store, trees, first, "")
     finally:
         if first.proc.poll() is None:
             first.proc.kill()
             first.proc.wait()
         first.reader.join(10)
-    for wpid in executors + pids:
+    for wpid in gone:
         eventually(lambda: helper("alive", wpid)[0] == 1,
                    "%s is gone with the killed runner" % wpid)
     r = subprocess.run(store.runner_args("--parallel", "2"),
@@ -376,8 +397,9 @@ def scenario_killed(root):
 
 def make_pki(root):
     """A CA and three certificates it signs (store, worker, client), made
-    with the openssl program; {name: (cert, key)} and the CA's path."""
-    pki = os.path.join(root, "pki")
+    with the openssl program in the new directory `root`; {name: (cert,
+    key)} and the CA's path."""
+    pki = root
     os.makedirs(pki)
 
     def openssl(*args):
@@ -429,66 +451,104 @@ class LinuxStoreNode:
         return "\n".join(self.lines)
 
 
+class WindowsWorker:
+    """procman-runner.exe --join in the background, its log collected."""
+
+    def __init__(self, address, tls, parallel=2):
+        self.proc = subprocess.Popen(
+            [WINE, os.path.join(BIN_DIR, "procman-runner.exe"), "--join",
+             address, "--parallel", str(parallel), *tls],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True)
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line.replace("\r", "").rstrip("\n"))
+
+    def log(self):
+        return "\n".join(self.lines)
+
+    def end(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(10)
+
+
+class NodePair(Cli):
+    """A Linux store node with mutual TLS and what a scenario asks of it:
+    the Linux CLI on its store, procman.exe --connect, TLS options."""
+
+    def __init__(self, root, name):
+        self.linux_bin = os.environ.get("PROCMAN_LINUX_BIN_DIR")
+        self.node = None
+        if not check(bool(self.linux_bin) and os.path.exists(
+                os.path.join(self.linux_bin, "procman-runner")),
+                "PROCMAN_LINUX_BIN_DIR holds the Linux programs (%s)"
+                % self.linux_bin):
+            return
+        self.pairs, self.ca = make_pki(os.path.join(root, name + "-pki"))
+        self.store_dir = os.path.join(root, name)
+        self.node = LinuxStoreNode(self.linux_bin, self.store_dir,
+                                   *self.pairs["store"], self.ca)
+        if not check(self.node.address is not None,
+                     "the Linux store node serves (%s)" % self.node.address):
+            self.end()
+            self.node = None
+
+    def tls_of(self, name):
+        cert, key = self.pairs[name]
+        return ["--tls-cert", windows_path(cert), "--tls-key",
+                windows_path(key), "--tls-ca", windows_path(self.ca)]
+
+    def procman(self, *args):
+        r = subprocess.run([os.path.join(self.linux_bin, "procman"),
+                            "--store", self.store_dir, *args],
+                           capture_output=True, text=True, timeout=DEADLINE_S,
+                           stdin=subprocess.DEVNULL)
+        return r.returncode, r.stdout, r.stderr
+
+    def connect(self, *args, tls=True):
+        return wine(os.path.join(BIN_DIR, "procman.exe"), "--connect",
+                    self.node.address,
+                    *(self.tls_of("client") if tls else []), *args)
+
+    def worker(self):
+        return WindowsWorker(self.node.address, self.tls_of("worker"))
+
+    def end(self):
+        proc = self.node.proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def scenario_nodes(root):
-    linux_bin = os.environ.get("PROCMAN_LINUX_BIN_DIR")
-    if not check(bool(linux_bin) and os.path.exists(
-            os.path.join(linux_bin, "procman-runner")),
-            "PROCMAN_LINUX_BIN_DIR holds the Linux programs (%s)" % linux_bin):
+    pair = NodePair(root, "nodes")
+    if pair.node is None:
         return
-    pairs, ca = make_pki(root)
-    store_dir = os.path.join(root, "nodes")
-    node = LinuxStoreNode(linux_bin, store_dir, *pairs["store"], ca)
     worker = None
     try:
-        if not check(node.address is not None,
-                     "the Linux store node serves (%s)" % node.address):
-            return
-
-        def tls_of(name):
-            cert, key = pairs[name]
-            return ["--tls-cert", windows_path(cert), "--tls-key",
-                    windows_path(key), "--tls-ca", windows_path(ca)]
-
         code, _, err = wine(os.path.join(BIN_DIR, "procman-runner.exe"),
-                            "--listen", "127.0.0.1:0", *tls_of("worker"))
+                            "--listen", "127.0.0.1:0", *pair.tls_of("worker"))
         check(code == 2 and "option --listen: serving other nodes is not "
               "available on Windows" in err,
               "procman-runner.exe --listen is refused by name (%d: %s)"
               % (code, err.strip()))
-        worker = subprocess.Popen(
-            [WINE, os.path.join(BIN_DIR, "procman-runner.exe"), "--join",
-             node.address, "--parallel", "2", *tls_of("worker")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True)
-        worker_lines = []
-        worker_reader = threading.Thread(
-            target=lambda: [worker_lines.append(l.replace("\r", "").rstrip(
-                "\n")) for l in worker.stderr], daemon=True)
-        worker_reader.start()
-        eventually(lambda: "joined the store node at " + node.address
-                   in "\n".join(worker_lines),
+        worker = pair.worker()
+        eventually(lambda: "joined the store node at " + pair.node.address
+                   in worker.log(),
                    "the Windows worker joins the store node over mutual TLS")
-
-        def linux_procman(*args):
-            r = subprocess.run([os.path.join(linux_bin, "procman"), "--store",
-                                store_dir, *args], capture_output=True,
-                               text=True, timeout=DEADLINE_S,
-                               stdin=subprocess.DEVNULL)
-            return r.returncode, r.stdout, r.stderr
-
-        def connect(*args, tls=True):
-            return wine(os.path.join(BIN_DIR, "procman.exe"), "--connect",
-                        node.address, *(tls_of("client") if tls else []),
-                        *args)
-
         n = 100
         pids = {}
         for i in range(n):
             if i % 10 == 0:
-                code, out, err = connect("start", json.dumps(set_spec(i)))
+                code, out, err = pair.connect("start", json.dumps(set_spec(i)))
             else:
-                code, out, err = linux_procman("start",
-                                               json.dumps(set_spec(i)))
+                code, out, err = pair.procman("start", json.dumps(set_spec(i)))
             if code == 0:
                 pids[out.strip()] = i
             else:
@@ -498,7 +558,7 @@ def scenario_nodes(root):
               "procman.exe --connect" % n)
 
         def records():
-            code, out, _ = linux_procman("list", "--limit", "1000")
+            code, out, _ = pair.procman("list", "--limit", "1000")
             return [json.loads(line) for line in out.splitlines()
                     if line.strip()] if code == 0 else []
 
@@ -511,49 +571,94 @@ def scenario_nodes(root):
                and by_pid[pid].get("output") == {"i": i}]
         check(len(own) == n, "all finished with their own output (%d)"
               % len(own))
-        log = "\n".join(worker_lines)
-        claims = re.findall(r" ([0-9a-f]{32}): claimed \(run (\d+)\)", log)
+        claims = re.findall(r" ([0-9a-f]{32}): claimed \(run (\d+)\)",
+                            worker.log())
         check(sorted(p for p, _ in claims) == sorted(pids),
               "the Windows worker claimed each process once (%d claims)"
               % len(claims))
         check(all(run == "1" for _, run in claims), "no process run twice")
         first = next(iter(pids))
-        code, out, err = connect("status", first)
+        code, out, err = pair.connect("status", first)
         rec = json.loads(out) if code == 0 else {}
         check(rec.get("pid") == first and rec.get("status") == "finished",
               "procman.exe --connect reads a process back (%d: %s)"
               % (code, (err or out).strip()[:200]))
-        code, _, err = connect("status", first, tls=False)
+        code, _, err = pair.connect("status", first, tls=False)
         check(code != 0 and "cannot connect to the manager at "
-              + node.address in err,
+              + pair.node.address in err,
               "procman.exe --connect without TLS is refused, naming the node "
               "(%d: %s)" % (code, err.strip()))
-        wpid = eventually(lambda: (re.search(
-            r"ProcessRunner\[(\d+)\] -: worker node ", log) or [None, None])[1],
-            "the worker names its process")
-        check(helper("stop", wpid)[0] == 0, "a stop request reaches the "
-              "worker")
+        m = re.search(r"ProcessRunner\[(\d+)\] -: worker node ", worker.log())
+        wpid = m and m.group(1)
+        check(wpid is not None and helper("stop", wpid)[0] == 0,
+              "a stop request reaches the worker (%s)" % wpid)
         try:
-            code = worker.wait(timeout=DEADLINE_S)
+            code = worker.proc.wait(timeout=DEADLINE_S)
         except subprocess.TimeoutExpired:
             code = None
         check(code == 0, "the worker drains and exits 0 (%s)" % code)
-        node.proc.terminate()
+        pair.node.proc.terminate()
         try:
-            code = node.proc.wait(timeout=DEADLINE_S)
+            code = pair.node.proc.wait(timeout=DEADLINE_S)
         except subprocess.TimeoutExpired:
             code = None
         check(code == 0, "the store node exits 0 on SIGTERM (%s)" % code)
     finally:
-        for proc in (worker, node.proc):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        if worker is not None:
+            worker.end()
+        pair.end()
         if failures:
-            print("-- store node's log --\n" + node.log(), flush=True)
+            print("-- store node's log --\n" + pair.node.log(), flush=True)
             if worker is not None:
-                print("-- worker's log --\n" + "\n".join(worker_lines),
-                      flush=True)
+                print("-- worker's log --\n" + worker.log(), flush=True)
+
+
+def scenario_worker_killed(root):
+    pair = NodePair(root, "worker-killed")
+    if pair.node is None:
+        return
+    first = second = None
+    try:
+        trees = [pair.start({"steps": {"tree": {
+            "class": "procman.exec", "args": helper_command("tree")}},
+            "timeout": 600}) for _ in range(2)]
+        queued = [pair.start(set_spec(i)) for i in range(4)]
+        first = pair.worker()
+        for wpid in kill_amid_trees(pair, trees, first,
+                                    "on the Windows worker "):
+            eventually(lambda: helper("alive", wpid)[0] == 1,
+                       "%s is gone with the killed worker" % wpid)
+        for pid in trees:
+            rec = eventually(lambda: (lambda r: r if r.get("status") == "error"
+                                      else None)(pair.status(pid)),
+                             "the store node ends a process of the killed "
+                             "worker")
+            check((rec or {}).get("error", {}).get("kind") == "node_lost",
+                  "it ends as node_lost (%s)" % (rec or {}).get("error"))
+        second = pair.worker()
+        for i, pid in enumerate(queued):
+            rec = eventually(lambda: (lambda r: r if r.get("status")
+                                      == "finished" else None)(
+                                          pair.status(pid)),
+                             "a waiting process finishes on a second worker")
+            check((rec or {}).get("output") == {"i": i},
+                  "with its own output (%s)" % (rec or {}).get("output"))
+        starts = re.findall(r" ([0-9a-f]{32}): started executor",
+                            first.log() + "\n" + second.log())
+        check(sorted(starts) == sorted(trees + queued),
+              "each process started once across both workers (%d starts)"
+              % len(starts))
+    finally:
+        for w in (first, second):
+            if w is not None:
+                w.end()
+        pair.end()
+        if failures:
+            print("-- store node's log --\n" + pair.node.log(), flush=True)
+            for name, w in (("first", first), ("second", second)):
+                if w is not None:
+                    print("-- %s worker --\n%s" % (name, w.log()),
+                          flush=True)
 
 
 def scenario_replay(root):
@@ -581,7 +686,7 @@ def scenario_replay(root):
 
 def main():
     scenarios = sys.argv[3:] or ["drain", "waiting", "killed", "nodes",
-                                 "replay"]
+                                 "worker_killed", "replay"]
     root = tempfile.mkdtemp(prefix="procman-e2e-")
     try:
         for name in scenarios:
