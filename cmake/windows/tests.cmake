@@ -201,7 +201,8 @@ set(PROCMAN_LINUX_BIN_DIR "" CACHE PATH
     "The Linux build's bin/ (procman-runner, procman): the store node of the end-to-end scenario nodes")
 if(win_root)
   find_package(Python3 REQUIRED COMPONENTS Interpreter)
-  foreach(scenario drain waiting killed nodes worker_killed replay)
+  foreach(scenario drain waiting killed nodes worker_killed worker_stopped
+                   replay)
     add_test(NAME windows.end_to_end_${scenario}
              COMMAND ${Python3_EXECUTABLE} ${tests}/windows/end_to_end.py
                      ${PROJECT_BINARY_DIR}/bin ${PROJECT_BINARY_DIR}/tests

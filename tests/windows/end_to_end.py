@@ -39,6 +39,13 @@ Scenarios:
              and grandchildren are gone, the store node ends the two as
              node_lost, a second Windows worker runs the four: no process
              started twice
+  worker_stopped
+             the same store node and a Windows worker stopped (SIGSTOP to
+             Wine's process) while a command with a grandchild runs on it:
+             the executor's lease runs out and ends the command and the
+             grandchild before the store node ends the process as
+             node_lost; a second worker runs the next process, not that
+             one; the stopped worker, woken, changes nothing
   replay     procman.exe replay of every golden log (tests/data/*.jsonl,
              tests/data/older/*.jsonl) exits 0, and of one with an
              altered event exits 1 naming the divergence
@@ -52,6 +59,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -526,6 +534,23 @@ class NodePair(Cli):
             proc.wait()
 
 
+def end_nodes(pair, workers):
+    """Ends the workers (named: WindowsWorker or None; a stopped one is
+    woken first) and the store node, with their logs when a check
+    failed."""
+    for w in workers.values():
+        if w is not None:
+            if w.proc.poll() is None:
+                os.kill(w.proc.pid, signal.SIGCONT)
+            w.end()
+    pair.end()
+    if failures:
+        print("-- store node's log --\n" + pair.node.log(), flush=True)
+        for name, w in workers.items():
+            if w is not None:
+                print("-- %s --\n%s" % (name, w.log()), flush=True)
+
+
 def scenario_nodes(root):
     pair = NodePair(root, "nodes")
     if pair.node is None:
@@ -604,13 +629,7 @@ def scenario_nodes(root):
             code = None
         check(code == 0, "the store node exits 0 on SIGTERM (%s)" % code)
     finally:
-        if worker is not None:
-            worker.end()
-        pair.end()
-        if failures:
-            print("-- store node's log --\n" + pair.node.log(), flush=True)
-            if worker is not None:
-                print("-- worker's log --\n" + worker.log(), flush=True)
+        end_nodes(pair, {"worker": worker})
 
 
 def scenario_worker_killed(root):
@@ -649,16 +668,54 @@ def scenario_worker_killed(root):
               "each process started once across both workers (%d starts)"
               % len(starts))
     finally:
-        for w in (first, second):
-            if w is not None:
-                w.end()
-        pair.end()
-        if failures:
-            print("-- store node's log --\n" + pair.node.log(), flush=True)
-            for name, w in (("first", first), ("second", second)):
-                if w is not None:
-                    print("-- %s worker --\n%s" % (name, w.log()),
-                          flush=True)
+        end_nodes(pair, {"first worker": first, "second worker": second})
+
+
+def scenario_worker_stopped(root):
+    pair = NodePair(root, "worker-stopped")
+    if pair.node is None:
+        return
+    first = second = None
+    try:
+        tree = pair.start({"steps": {"tree": {
+            "class": "procman.exec", "args": helper_command("tree")}},
+            "timeout": 600})
+        first = pair.worker()
+        pids = eventually(lambda: tree_pids(pair, tree),
+                          "on the Windows worker a command and its "
+                          "grandchild run") or []
+        executors = re.findall(r": started executor (\d+)", first.log())
+        check(len(executors) == 1 and all(
+            helper("alive", wpid)[0] == 0 for wpid in executors + pids),
+            "its executor, command and grandchild are alive")
+        # The worker stops answering; its executor, command and grandchild
+        # run on, until the executor's lease (half the node's) runs out.
+        os.kill(first.proc.pid, signal.SIGSTOP)
+        queued = pair.start(set_spec(7))
+        rec = eventually(lambda: (lambda r: r if r.get("status") == "error"
+                                  else None)(pair.status(tree)),
+                         "the store node ends the stopped worker's process")
+        check((rec or {}).get("error", {}).get("kind") == "node_lost",
+              "as node_lost (%s)" % (rec or {}).get("error"))
+        # Its step died first: nothing of it runs once the process is over.
+        check(all(helper("alive", wpid)[0] == 1
+                  for wpid in executors + pids),
+              "the executor, command and grandchild were gone before "
+              "(%s)" % [(w, helper("alive", w)[0]) for w in executors + pids])
+        second = pair.worker()
+        done = eventually(lambda: (lambda r: r if r.get("status")
+                                   == "finished" else None)(
+                                       pair.status(queued)),
+                          "a second worker runs the next process")
+        check((done or {}).get("output") == {"i": 7}, "with its own output")
+        check(tree + ": claimed" not in second.log(),
+              "the lost process is not claimed again")
+        os.kill(first.proc.pid, signal.SIGCONT)
+        check(pair.status(tree).get("status") == "error",
+              "the woken worker changes nothing (%s)"
+              % pair.status(tree).get("status"))
+    finally:
+        end_nodes(pair, {"first worker": first, "second worker": second})
 
 
 def scenario_replay(root):
@@ -686,7 +743,7 @@ def scenario_replay(root):
 
 def main():
     scenarios = sys.argv[3:] or ["drain", "waiting", "killed", "nodes",
-                                 "worker_killed", "replay"]
+                                 "worker_killed", "worker_stopped", "replay"]
     root = tempfile.mkdtemp(prefix="procman-e2e-")
     try:
         for name in scenarios:
