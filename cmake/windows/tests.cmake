@@ -41,10 +41,17 @@ set(PROCMAN_WINDOWS_TESTS
   # functions; no_disk_faults.cpp fails a case that asks for it).
   "actors"    "manager process queue store_service supervisor ../fixtures/temp_dir ../../cmake/windows/no_disk_faults"
               "procman_actors"
-  # The engine in the test's own actor system. The rest of tests/engine
-  # starts the programs (procman-runner, procman) through POSIX fixtures
-  # (posix_spawn, process groups, sh scripts).
-  "engine"    "drain ../fixtures/temp_dir"
+  # The engine in the test's own actor system, and procman.exe and
+  # procman-runner.exe run through the fixtures' Windows side
+  # (fixtures/windows/: platform::contained_child). Left out: remote and
+  # remote_tls (they serve other nodes, which Windows refuses:
+  # remote.hpp's can_publish), containment, child_spawn and fork_server
+  # (cgroups, the subreaper, /proc, the fork server), full_disk (a full
+  # disk through the C library's write functions), stopped_runner
+  # (SIGSTOP and SIGCONT), store_access (POSIX owners and modes; Windows's
+  # DACL checks are platform.store_dir), runner_locks (the lock files'
+  # POSIX modes; the locks themselves are persistence.runner_locks).
+  "engine"    "drain cli_commands front_door hold jobs lifecycle runner runner_options json_limits observability supervision ../fixtures/temp_dir ../fixtures/background_log ../fixtures/windows/background ../fixtures/windows/command"
               "procman_engine"
   # Left out: fresh_recording and golden_rerecord (they record logs by
   # running procman-runner through the POSIX fixtures, as tests/engine).
@@ -76,7 +83,39 @@ set(PROCMAN_WINDOWS_LEFT_OUT_CASES
   # a full disk (actors/disk_faults: no_disk_faults.cpp)
   "actors.supervisor_actor" "a_slot_is_freed_at_the_executors_exit_before_its_end_is_committed"
   "actors.supervisor_actor" "a_failed_claim_is_retried_after_a_backoff"
-  "actors.supervisor_actor" "a_failed_claim_after_a_short_one_does_not_end_a_runner_without_wait")
+  "actors.supervisor_actor" "a_failed_claim_after_a_short_one_does_not_end_a_runner_without_wait"
+  # sh scripts as the steps' commands (counting runs in files, failing
+  # until a file exists, echo into a file, seq, printf, a loop waiting for
+  # a file), and in a_unique_key_returns_the_holder_until_it_ends and
+  # two_runners_fire_each_due_time_of_a_schedule_once run by the test
+  "engine.jobs" "a_retried_process_resumes_at_its_failed_step"
+  "engine.jobs" "procman_retry_queues_an_errored_process_by_hand"
+  "engine.jobs" "a_runner_killed_during_a_retry_backoff_leaves_nothing_lost_or_doubled"
+  "engine.jobs" "higher_priorities_run_first_and_fifo_within_one"
+  "engine.jobs" "two_runners_fire_each_due_time_of_a_schedule_once"
+  "engine.jobs" "a_unique_key_returns_the_holder_until_it_ends"
+  "engine.runner_process" "killed_runner_takes_its_children_and_the_next_marks_runner_lost"
+  "engine.runner_process" "script_args_reach_every_executor"
+  "engine.runner_process" "several_runners_never_run_one_process_twice"
+  "engine.runner_process" "sigterm_lets_short_work_finish_and_records_what_was_killed"
+  "engine.live_output" "logs_show_a_running_commands_output_as_it_is_written"
+  "engine.live_output" "output_beyond_the_limit_drops_the_oldest_and_says_so"
+  "engine.retention_purge" "purge_older_than_removes_ended_processes_and_their_output"
+  # an sh script and the executor's name read from /proc/<pid>/comm
+  "engine.live_output" "logs_keep_what_a_killed_executor_had_written"
+  # sleep(1), a POSIX program, as the step's command
+  "engine.info_text_cli" "a_cancelled_running_step_shows_cancelled"
+  # valgrind, for a Linux kernel without pidfd_open
+  "engine.runner_process" "a_runner_without_pidfd_still_awaits_and_kills_its_children"
+  # POSIX's execute permission (on Windows a file that is not a program
+  # fails to start: "Bad EXE format")
+  "engine.runner_start_checks" "an_executor_that_is_not_an_executable_file_stops_the_runner"
+  # env(1) and a POSIX PATH around a copy of the runner
+  "engine.runner_start_checks" "a_runner_without_procman_exec_beside_it_stops_with_exit_2"
+  # the engine's step library (plugins/door_steps) is not built for
+  # Windows: loaded by procman.exe, a DLL would have to link its import
+  # library (as steps.step_plugins below)
+  "engine.door_checks" "step_libraries_of_procman_step_libs_are_checked_against")
 
 # Suites of the files above that are left out, with why:
 # steps.step_plugins loads step libraries into the test program itself: as
@@ -85,8 +124,12 @@ set(PROCMAN_WINDOWS_LEFT_OUT_CASES
 # libraries).
 # actors.store_service_storage_failures needs a full disk (disk_faults
 # above).
+# engine.executor_crashes runs sh scripts as stand-in executors (one ends
+# itself with SIGSEGV); engine.process_supervision an sh script as the
+# step's command.
 set(PROCMAN_WINDOWS_LEFT_OUT_SUITES steps.step_plugins
-    actors.store_service_storage_failures)
+    actors.store_service_storage_failures engine.executor_crashes
+    engine.process_supervision)
 set(PROCMAN_WINDOWS_PLUGIN_AREAS platform exec)
 
 add_library(procman_test_main STATIC ${CMAKE_CURRENT_LIST_DIR}/test_main.cpp)
@@ -140,6 +183,9 @@ foreach(i RANGE 0 ${last} 3)
   # platform suites' helper as a command.
   if(area STREQUAL "exec" OR area STREQUAL "children" OR area STREQUAL "engine")
     add_dependencies(${exe} procman-exec test-platform)
+  endif()
+  if(area STREQUAL "engine")
+    add_dependencies(${exe} procman-runner procman-cli)
   endif()
   # Libraries the tests load: tests/<folder>/plugins/*.cpp, as on Linux.
   # The executor's step libraries (exec) link its import library: a DLL

@@ -83,15 +83,33 @@ inline std::string ex_spec_file(const std::string& path) {
   return buf.str();
 }
 
-/// A one-step spec running a shell command through procman.exec.
-inline std::string shell_spec(const std::string& script, int timeout = 0) {
-  boost::json::object step{
-    {"class", "procman.exec"},
-    {"args", {{"command", boost::json::array{"sh", "-c", script}}}}};
+/// A one-step spec running `cmd` through procman.exec (a step named "sh").
+inline std::string command_spec(const step_command& cmd, int timeout = 0) {
+  boost::json::array argv(cmd.argv.begin(), cmd.argv.end());
+  boost::json::object args{{"command", std::move(argv)}};
+  if (!cmd.env.empty()) {
+    boost::json::object env;
+    for (auto& [name, value] : cmd.env)
+      env[name] = value;
+    args["env"] = std::move(env);
+  }
+  boost::json::object step{{"class", "procman.exec"},
+                           {"args", std::move(args)}};
   boost::json::object spec{{"steps", {{"sh", step}}}};
   if (timeout > 0)
     spec["timeout"] = timeout;
   return boost::json::serialize(spec);
+}
+
+/// A one-step spec running a shell command through procman.exec.
+inline std::string shell_spec(const std::string& script, int timeout = 0) {
+  return command_spec({{"sh", "-c", script}, {}}, timeout);
+}
+
+/// A one-step spec whose command succeeds at once, on either system
+/// (succeeding_command); on POSIX it is shell_spec("true").
+inline std::string true_spec(int timeout = 0) {
+  return command_spec(succeeding_command(), timeout);
 }
 
 } // namespace procman::test

@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(start_timeout_overrides_the_specs_timeout) {
 BOOST_AUTO_TEST_CASE(
   the_runners_default_timeout_applies_to_processes_without_one) {
   auto without = start(sleepy);
-  auto with = start(shell_spec("true", 60));
+  auto with = start(true_spec(60));
   BOOST_TEST(status(without).at("timeout").is_null());
   BOOST_TEST(runner({"--default-timeout", "1"}).exit_code == 0);
   BOOST_TEST(error_kind(without) == "timeout");
@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(
   argv.insert(argv.end(), {"status", pid});
   auto flags = with_env(vars("stranger", "ca-a"), argv);
   BOOST_TEST(flags.exit_code == 0, flags.err);
-  node->signal(SIGTERM);
+  node->stop();
   BOOST_TEST(node->wait(60));
 }
 

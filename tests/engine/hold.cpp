@@ -13,8 +13,8 @@ using namespace procman::test;
 BOOST_FIXTURE_TEST_SUITE(hold_release, cli_fixture)
 
 BOOST_AUTO_TEST_CASE(a_held_process_is_not_claimed_until_released) {
-  auto held = start(shell_spec("true"));
-  auto other = start(shell_spec("true"));
+  auto held = start(true_spec());
+  auto other = start(true_spec());
   auto res = procman({"hold", held});
   BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.err);
   BOOST_TEST(boost::json::parse(res.out).at("status") == "held");
@@ -38,12 +38,12 @@ BOOST_AUTO_TEST_CASE(a_held_process_is_not_claimed_until_released) {
 }
 
 BOOST_AUTO_TEST_CASE(a_waiting_runner_runs_a_process_once_it_is_released) {
-  auto pid = start(shell_spec("true"));
+  auto pid = start(true_spec());
   BOOST_REQUIRE_EQUAL(procman({"hold", pid}).exit_code, 0);
   auto run = background_runner({"--wait", "--parallel", "1"});
   // The runner is up and serving once it ran other work; the held one
   // stays held meanwhile.
-  auto other = start(shell_spec("true"));
+  auto other = start(true_spec());
   BOOST_REQUIRE_MESSAGE(await_status(other, "finished", 30), run->log());
   BOOST_TEST(status_of(pid) == "held");
   BOOST_REQUIRE_EQUAL(procman({"release", pid}).exit_code, 0);
@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(a_waiting_runner_runs_a_process_once_it_is_released) {
 }
 
 BOOST_AUTO_TEST_CASE(a_delayed_process_can_be_held_and_keeps_its_time) {
-  auto pid = start(shell_spec("true"), {"--delay", "1h"});
+  auto pid = start(true_spec(), {"--delay", "1h"});
   auto before = status(pid);
   auto res = procman({"hold", pid});
   BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.err);
@@ -67,10 +67,10 @@ BOOST_AUTO_TEST_CASE(a_delayed_process_can_be_held_and_keeps_its_time) {
 }
 
 BOOST_AUTO_TEST_CASE(a_held_process_can_be_cancelled_and_keeps_its_key) {
-  auto pid = start(shell_spec("true"), {"--key", "nightly"});
+  auto pid = start(true_spec(), {"--key", "nightly"});
   BOOST_REQUIRE_EQUAL(procman({"hold", pid}).exit_code, 0);
   // The key's holder is the held process: a start under it enqueues nothing.
-  auto again = procman({"start", shell_spec("true"), "--key", "nightly"});
+  auto again = procman({"start", true_spec(), "--key", "nightly"});
   BOOST_REQUIRE_EQUAL(again.exit_code, 0);
   BOOST_TEST(again.out == pid + "\n");
   auto res = procman({"cancel", pid});
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(a_held_process_can_be_cancelled_and_keeps_its_key) {
   BOOST_TEST(boost::json::parse(res.out).at("status") == "cancelled");
   BOOST_TEST(status_of(pid) == "cancelled");
   // Cancelled, it holds the key no more.
-  BOOST_TEST(start(shell_spec("true"), {"--key", "nightly"}) != pid);
+  BOOST_TEST(start(true_spec(), {"--key", "nightly"}) != pid);
 }
 
 BOOST_AUTO_TEST_CASE(hold_and_release_refuse_what_they_cannot_do) {
@@ -89,7 +89,7 @@ BOOST_AUTO_TEST_CASE(hold_and_release_refuse_what_they_cannot_do) {
   res = procman({"release", unknown});
   BOOST_TEST(res.exit_code == 1);
   BOOST_TEST(res.err == "procman: no process " + unknown + "\n");
-  auto queued = start(shell_spec("true"));
+  auto queued = start(true_spec());
   res = procman({"release", queued});
   BOOST_TEST(res.exit_code == 1);
   BOOST_TEST(res.err.find(queued

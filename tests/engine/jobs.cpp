@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_REQUIRE_MESSAGE(
     eventually([&] { return lines_of(dir + "/b") == 1; }, 30), first->log());
   BOOST_REQUIRE(eventually([&] { return status_of(pid) == "queued"; }, 30));
-  first->signal(SIGKILL);
+  first->kill();
   BOOST_REQUIRE(first->wait(10));
   touch(dir + "/ok");
   auto info = status(pid);
@@ -237,9 +237,8 @@ BOOST_AUTO_TEST_CASE(higher_priorities_run_first_and_fifo_within_one) {
     got.push_back(line);
   std::vector<std::string> want{"p10", "p5a", "p5b", "p0a", "p0b", "m3"};
   BOOST_TEST(got == want, boost::test_tools::per_element());
-  BOOST_TEST(
-    procman({"start", shell_spec("true"), "--priority", "high"}).exit_code
-    == 2);
+  BOOST_TEST(procman({"start", true_spec(), "--priority", "high"}).exit_code
+             == 2);
 }
 
 // -- delayed starts -----------------------------------------------------------
@@ -249,9 +248,9 @@ BOOST_AUTO_TEST_CASE(
   // How soon after its time it starts, and what the waiting runner costs
   // meanwhile, are procman-bench's (section waits).
   auto run = background_runner({"--wait", "--parallel", "1"});
-  auto pid = start(shell_spec("true"), {"--delay", "2s"});
+  auto pid = start(true_spec(), {"--delay", "2s"});
   // Other work is not held up behind it.
-  auto other = start(shell_spec("true"));
+  auto other = start(true_spec());
   BOOST_REQUIRE(await_status(other, "finished", 30));
   // Nothing else happens: the runner wakes for it on its own.
   BOOST_REQUIRE_MESSAGE(await_status(pid, "finished", 30), run->log());
@@ -290,8 +289,7 @@ BOOST_AUTO_TEST_CASE(not_before_in_the_spec_takes_utc_timestamps_and_iso_8601) {
     "not_before": "20000101000000"})");
   runner();
   BOOST_TEST(status_of(past) == "finished");
-  BOOST_TEST(procman({"start", shell_spec("true"), "--delay", "5x"}).exit_code
-             == 2);
+  BOOST_TEST(procman({"start", true_spec(), "--delay", "5x"}).exit_code == 2);
   // A day beyond its month is refused, not moved into the next month.
   auto before = procman({"list"}).out;
   auto feb30 = procman({"start", R"({"steps": {"s": {"class": "procman.set"}},

@@ -149,8 +149,7 @@ BOOST_AUTO_TEST_CASE(failing_step_records_step_message_and_stack) {
 
 BOOST_AUTO_TEST_CASE(timeout_kills_the_executor_and_its_grandchildren) {
   auto pidfile = tmp.str() + "/grandchild.pid";
-  auto pid
-    = start(shell_spec("sleep 300 & echo $! > " + pidfile + "; wait", 1));
+  auto pid = start(command_spec(grandchild_command(pidfile), 1));
   auto run = runner();
   BOOST_TEST(run.exit_code == 0);
   auto info = status(pid);
@@ -178,8 +177,7 @@ BOOST_AUTO_TEST_CASE(cancel_of_queued_and_interrupted_is_immediate) {
 BOOST_AUTO_TEST_CASE(cancel_of_a_running_process_kills_its_child_group) {
   auto pidfile = tmp.str() + "/gc.pid";
   auto run = background_runner({"--wait"});
-  auto pid
-    = start(shell_spec("sleep 300 & echo $! > " + pidfile + "; wait", 120));
+  auto pid = start(command_spec(grandchild_command(pidfile), 120));
   BOOST_REQUIRE(await_status(pid, "running"));
   BOOST_REQUIRE(eventually([&] { return !read_file(pidfile).empty(); }));
   auto gc = std::stoi(read_file(pidfile));
@@ -188,7 +186,7 @@ BOOST_AUTO_TEST_CASE(cancel_of_a_running_process_kills_its_child_group) {
   BOOST_TEST(c.exit_code == 0);
   BOOST_TEST(status_of(pid) == "cancelled");
   BOOST_TEST(eventually([&] { return !os_process_alive(gc); }, 5));
-  run->signal(SIGTERM);
+  run->stop();
   BOOST_TEST(run->wait(20));
 }
 
@@ -217,7 +215,7 @@ BOOST_AUTO_TEST_CASE(status_shows_step_states_and_live_progress) {
   auto info = status(pid);
   BOOST_TEST(info.at("steps").at("nap").as_string() == "completed");
   BOOST_TEST(info.at("progress").is_null());
-  run->signal(SIGTERM);
+  run->stop();
   BOOST_TEST(run->wait(20));
 }
 

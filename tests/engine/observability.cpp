@@ -12,6 +12,8 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "procman/platform/child.hpp"
+
 #include "engine/cli_fixture.hpp"
 
 namespace json = boost::json;
@@ -122,7 +124,7 @@ BOOST_AUTO_TEST_CASE(logs_keep_what_a_killed_executor_had_written) {
   auto exec = static_cast<pid_t>(std::stol(slurp(tmp.str() + "/exec")));
   BOOST_REQUIRE(slurp("/proc/" + std::to_string(exec) + "/comm")
                 == "procman-exec\n");
-  ::kill(exec, SIGKILL);
+  procman::platform::kill_process(exec);
   BOOST_REQUIRE(await_status(pid, "error", 60));
   auto after = logs(pid);
   BOOST_TEST(contains(after, "first line\n"));
@@ -240,7 +242,7 @@ BOOST_AUTO_TEST_CASE(a_waiting_runner_purges_by_its_retention_or_the_stores) {
     },
     30));
   BOOST_TEST(procman({"config", "get", "retention"}).out == "7d\n");
-  run->signal(SIGTERM);
+  run->stop();
   BOOST_REQUIRE(run->wait(60));
   // The store's setting, for every runner.
   auto third = start(R"({"steps": {"s": {"class": "procman.set"}}})");

@@ -174,7 +174,7 @@ BOOST_AUTO_TEST_CASE(
   auto gc = std::stoi(read_file(pidfile));
   auto exec_pid = status(pid); // the executor's pid is not in the info
   BOOST_TEST_MESSAGE("SIGKILL runner " << run->pid());
-  run->signal(SIGKILL);
+  run->kill();
   BOOST_REQUIRE(run->wait(10));
   BOOST_TEST(eventually([&] { return !os_process_alive(gc); }, 5));
   BOOST_TEST(status_of(pid) == "running"); // nobody has noticed yet
@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(second_waiting_runner_exits_0_at_once) {
   BOOST_TEST(second.exit_code == 0);
   BOOST_TEST(second.err.find("another runner holds the store")
              != std::string::npos);
-  first->signal(SIGKILL);
+  first->kill();
   BOOST_REQUIRE(first->wait(10));
   // The lock died with its holder.
   auto third = background_runner({"--wait"}, "third");
@@ -275,7 +275,7 @@ BOOST_AUTO_TEST_CASE(two_clients_enqueue_while_a_waiting_runner_works) {
   for (auto* xs : {&a, &b})
     for (auto& p : *xs)
       BOOST_TEST(procman({"wait", p, "--timeout", "30"}).exit_code == 0);
-  run->signal(SIGTERM);
+  run->stop();
   BOOST_TEST(run->wait(20));
   BOOST_TEST(run->exit_code() == 0);
 }
@@ -308,7 +308,7 @@ BOOST_AUTO_TEST_CASE(
   auto slow = start(shell_spec("sleep 300", 600));
   BOOST_REQUIRE(await_status(quick, "running"));
   BOOST_REQUIRE(await_status(slow, "running"));
-  run->signal(SIGTERM);
+  run->stop();
   BOOST_TEST(run->wait(30));
   BOOST_TEST(run->exit_code() == 0);
   BOOST_TEST(status_of(quick) == "finished");

@@ -8,8 +8,9 @@
 //   args ARG...      prints each argument as "[ARG]" on a line
 //   env NAME         prints $NAME and the working directory, a line each
 //   sleep            sleeps (60 s at most)
-//   tree             starts a "sleep" grandchild the ordinary way, prints
-//                    "tree <own pid> grandchild <its pid>", sleeps
+//   tree [FILE]      starts a "sleep" grandchild the ordinary way, prints
+//                    "tree <own pid> grandchild <its pid>" (and writes the
+//                    grandchild's pid to FILE when given), sleeps
 //   orphan-tree FILE starts a "tree" child contained, writes its line to
 //                    FILE, then dies at once (as a kill -9 would end it)
 //   lock PATH        takes an os_lock on PATH, prints "locked" or "busy",
@@ -120,6 +121,16 @@ void set_env(const std::string& name, const std::string& value) {
 #endif
 }
 
+// Writes `text` to `path` as a whole: a reader finds all of it or no file.
+void write_whole(const std::string& path, const std::string& text) {
+  {
+    std::ofstream out{platform::path_from_utf8(path + ".part")};
+    out << text;
+  }
+  fs::rename(platform::path_from_utf8(path + ".part"),
+             platform::path_from_utf8(path));
+}
+
 int run_helper(const std::string& mode, const std::vector<std::string>& args) {
   auto arg = [&](size_t i) {
     return i < args.size() ? args[i] : std::string{};
@@ -156,6 +167,8 @@ int run_helper(const std::string& mode, const std::vector<std::string>& args) {
     auto grandchild = start_plain_helper("sleep", {});
     say("tree " + std::to_string(own_pid()) + " grandchild "
         + std::to_string(grandchild));
+    if (!arg(0).empty())
+      write_whole(arg(0), std::to_string(grandchild));
     sleep_a_while();
     return 0;
   }
@@ -169,13 +182,7 @@ int run_helper(const std::string& mode, const std::vector<std::string>& args) {
       say("cannot start: " + child.error().context);
       return 1;
     }
-    auto line = read_line(child->out());
-    {
-      std::ofstream out{platform::path_from_utf8(arg(0) + ".part")};
-      out << line << "\n";
-    }
-    fs::rename(platform::path_from_utf8(arg(0) + ".part"),
-               platform::path_from_utf8(arg(0)));
+    write_whole(arg(0), read_line(child->out()) + "\n");
     platform::kill_process(own_pid());
     return 2; // not reached
   }
