@@ -51,7 +51,7 @@ set(PROCMAN_WINDOWS_TESTS
   # (SIGSTOP and SIGCONT), store_access (POSIX owners and modes; Windows's
   # DACL checks are platform.store_dir), runner_locks (the lock files'
   # POSIX modes; the locks themselves are persistence.runner_locks).
-  "engine"    "drain cli_commands front_door hold jobs lifecycle runner runner_options json_limits observability supervision ../fixtures/temp_dir ../fixtures/background_log ../fixtures/windows/background ../fixtures/windows/command"
+  "engine"    "drain cli_commands cli_run front_door hold jobs lifecycle runner runner_options json_limits observability supervision ../fixtures/temp_dir ../fixtures/background_log ../fixtures/windows/background ../fixtures/windows/command"
               "procman_engine"
   # Left out: fresh_recording and golden_rerecord (they record logs by
   # running procman-runner through the POSIX fixtures, as tests/engine).
@@ -94,7 +94,6 @@ set(PROCMAN_WINDOWS_LEFT_OUT_CASES
   "engine.jobs" "higher_priorities_run_first_and_fifo_within_one"
   "engine.jobs" "two_runners_fire_each_due_time_of_a_schedule_once"
   "engine.jobs" "a_unique_key_returns_the_holder_until_it_ends"
-  "engine.runner_process" "killed_runner_takes_its_children_and_the_next_marks_runner_lost"
   "engine.runner_process" "script_args_reach_every_executor"
   "engine.runner_process" "several_runners_never_run_one_process_twice"
   "engine.runner_process" "sigterm_lets_short_work_finish_and_records_what_was_killed"
@@ -112,6 +111,11 @@ set(PROCMAN_WINDOWS_LEFT_OUT_CASES
   "engine.runner_start_checks" "an_executor_that_is_not_an_executable_file_stops_the_runner"
   # env(1) and a POSIX PATH around a copy of the runner
   "engine.runner_start_checks" "a_runner_without_procman_exec_beside_it_stops_with_exit_2"
+  # echo(1) in examples/hello.json; 50 MB from head(1) and tr(1) in an sh
+  # script
+  "engine.cli_run" "run_prints_the_last_output_and_needs_no_store"
+  "engine.cli_run" "an_output_of_50_mb_is_refused_with_kind_output"
+  "engine.cli_run" "a_50_mb_output_in_the_runner_ends_the_process_in_error"
   # the engine's step library (plugins/door_steps) is not built for
   # Windows: loaded by procman.exe, a DLL would have to link its import
   # library (as steps.step_plugins below)

@@ -83,8 +83,8 @@ inline std::string ex_spec_file(const std::string& path) {
   return buf.str();
 }
 
-/// A one-step spec running `cmd` through procman.exec (a step named "sh").
-inline std::string command_spec(const step_command& cmd, int timeout = 0) {
+/// A procman.exec step running `cmd`.
+inline boost::json::object command_step(const step_command& cmd) {
   boost::json::array argv(cmd.argv.begin(), cmd.argv.end());
   boost::json::object args{{"command", std::move(argv)}};
   if (!cmd.env.empty()) {
@@ -93,9 +93,12 @@ inline std::string command_spec(const step_command& cmd, int timeout = 0) {
       env[name] = value;
     args["env"] = std::move(env);
   }
-  boost::json::object step{{"class", "procman.exec"},
-                           {"args", std::move(args)}};
-  boost::json::object spec{{"steps", {{"sh", step}}}};
+  return {{"class", "procman.exec"}, {"args", std::move(args)}};
+}
+
+/// A one-step spec running `cmd` through procman.exec (a step named "sh").
+inline std::string command_spec(const step_command& cmd, int timeout = 0) {
+  boost::json::object spec{{"steps", {{"sh", command_step(cmd)}}}};
   if (timeout > 0)
     spec["timeout"] = timeout;
   return boost::json::serialize(spec);

@@ -165,10 +165,11 @@ BOOST_AUTO_TEST_CASE(
   killed_runner_takes_its_children_and_the_next_marks_runner_lost) {
   auto pidfile = tmp.str() + "/gc.pid";
   auto run = background_runner({"--wait"});
-  auto pid = start(R"({"steps": {"first": {"class": "procman.set", "args": {}},
-    "long": {"class": "procman.exec", "args": {"command": ["sh", "-c",
-      "sleep 300 & echo $! > )"
-                   + pidfile + R"(; wait"]}}}, "timeout": 600})");
+  auto pid = start(json::serialize(json::object{
+    {"steps",
+     {{"first", {{"class", "procman.set"}, {"args", json::object{}}}},
+      {"long", command_step(grandchild_command(pidfile))}}},
+    {"timeout", 600}}));
   BOOST_REQUIRE(await_status(pid, "running"));
   BOOST_REQUIRE(eventually([&] { return !read_file(pidfile).empty(); }));
   auto gc = std::stoi(read_file(pidfile));
