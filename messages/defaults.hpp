@@ -62,6 +62,14 @@ constexpr uint64_t initial_map_size = uint64_t{64} << 20;
 constexpr uint32_t store_open_attempts = 10;
 constexpr uint32_t store_open_pause_ms = 20;
 
+/// Attempts to start a child when the system failed its start-up before
+/// any of its code ran (Windows only: Wine's CreateProcessW answers
+/// ERROR_INTERNAL_ERROR now and then while many processes start at once;
+/// the child was created suspended, so nothing ran), and the pause
+/// between two: a few tries, well under a second in all.
+constexpr uint32_t child_start_attempts = 3;
+constexpr uint32_t child_start_pause_ms = 100;
+
 /// How long finished, failed and cancelled records are kept (7 days),
 /// unless the store's `retention` setting or `procman-runner --retention`
 /// says otherwise.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "procman/messages/defaults.hpp"
 #include "procman/platform/command.hpp"
 #include "procman/platform/paths.hpp"
 #include "procman/platform/termination.hpp"
@@ -109,8 +110,15 @@ outcome<contained_child> contained_child::start(const child_options& opts) {
   // (Ctrl+Break reaches it alone).
   start.flags = CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP;
   PROCESS_INFORMATION pi{};
-  if (!win::create_process(start, pi))
-    return spawn_failed(win::last_error_text());
+  // A start-up that failed before the child ran anything (suspended as it
+  // is) is tried again: Wine fails one now and then with
+  // ERROR_INTERNAL_ERROR while many processes start at once.
+  for (uint32_t attempt = 1; !win::create_process(start, pi); ++attempt) {
+    if (GetLastError() != ERROR_INTERNAL_ERROR
+        || attempt == defaults::child_start_attempts)
+      return spawn_failed(win::last_error_text());
+    Sleep(defaults::child_start_pause_ms);
+  }
   win::handle thread{pi.hThread};
   p->process.reset(pi.hProcess);
   p->pid = pi.dwProcessId;

@@ -234,7 +234,12 @@ bool create_process(const process_start& start, PROCESS_INFORMATION& pi) {
     return false;
   struct attr_guard {
     LPPROC_THREAD_ATTRIBUTE_LIST a;
-    ~attr_guard() { DeleteProcThreadAttributeList(a); }
+    // The caller reads CreateProcessW's error after this.
+    ~attr_guard() {
+      auto err = GetLastError();
+      DeleteProcThreadAttributeList(a);
+      SetLastError(err);
+    }
   } attr_cleanup{attrs};
   if (!inherit.empty()
       && !UpdateProcThreadAttribute(
