@@ -140,6 +140,12 @@ class Cli:
         code, out, _ = self.procman("status", pid)
         return json.loads(out) if code == 0 else {}
 
+    def await_status(self, pid, status, what):
+        """The record of `pid` once its status is `status` (checked as
+        `what`, with a deadline); {} when it never was."""
+        return eventually(lambda: (lambda r: r if r.get("status") == status
+                                   else None)(self.status(pid)), what) or {}
+
 
 class Store(Cli):
     def __init__(self, root, name):
@@ -648,20 +654,16 @@ def scenario_worker_killed(root):
             eventually(lambda: helper("alive", wpid)[0] == 1,
                        "%s is gone with the killed worker" % wpid)
         for pid in trees:
-            rec = eventually(lambda: (lambda r: r if r.get("status") == "error"
-                                      else None)(pair.status(pid)),
-                             "the store node ends a process of the killed "
-                             "worker")
-            check((rec or {}).get("error", {}).get("kind") == "node_lost",
-                  "it ends as node_lost (%s)" % (rec or {}).get("error"))
+            rec = pair.await_status(pid, "error", "the store node ends a "
+                                    "process of the killed worker")
+            check(rec.get("error", {}).get("kind") == "node_lost",
+                  "it ends as node_lost (%s)" % rec.get("error"))
         second = pair.worker()
         for i, pid in enumerate(queued):
-            rec = eventually(lambda: (lambda r: r if r.get("status")
-                                      == "finished" else None)(
-                                          pair.status(pid)),
-                             "a waiting process finishes on a second worker")
-            check((rec or {}).get("output") == {"i": i},
-                  "with its own output (%s)" % (rec or {}).get("output"))
+            rec = pair.await_status(pid, "finished", "a waiting process "
+                                    "finishes on a second worker")
+            check(rec.get("output") == {"i": i},
+                  "with its own output (%s)" % rec.get("output"))
         starts = re.findall(r" ([0-9a-f]{32}): started executor",
                             first.log() + "\n" + second.log())
         check(sorted(starts) == sorted(trees + queued),
@@ -692,22 +694,19 @@ def scenario_worker_stopped(root):
         # run on, until the executor's lease (half the node's) runs out.
         os.kill(first.proc.pid, signal.SIGSTOP)
         queued = pair.start(set_spec(7))
-        rec = eventually(lambda: (lambda r: r if r.get("status") == "error"
-                                  else None)(pair.status(tree)),
-                         "the store node ends the stopped worker's process")
-        check((rec or {}).get("error", {}).get("kind") == "node_lost",
-              "as node_lost (%s)" % (rec or {}).get("error"))
+        rec = pair.await_status(tree, "error", "the store node ends the "
+                                "stopped worker's process")
+        check(rec.get("error", {}).get("kind") == "node_lost",
+              "as node_lost (%s)" % rec.get("error"))
         # Its step died first: nothing of it runs once the process is over.
         check(all(helper("alive", wpid)[0] == 1
                   for wpid in executors + pids),
               "the executor, command and grandchild were gone before "
               "(%s)" % [(w, helper("alive", w)[0]) for w in executors + pids])
         second = pair.worker()
-        done = eventually(lambda: (lambda r: r if r.get("status")
-                                   == "finished" else None)(
-                                       pair.status(queued)),
-                          "a second worker runs the next process")
-        check((done or {}).get("output") == {"i": 7}, "with its own output")
+        done = pair.await_status(queued, "finished", "a second worker runs "
+                                 "the next process")
+        check(done.get("output") == {"i": 7}, "with its own output")
         check(tree + ": claimed" not in second.log(),
               "the lost process is not claimed again")
         os.kill(first.proc.pid, signal.SIGCONT)
