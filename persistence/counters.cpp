@@ -8,6 +8,7 @@
 #include "procman/lifecycle/machine.hpp"
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/queue.hpp"
+#include "procman/persistence/records.hpp"
 
 namespace procman::tables::counters {
 
@@ -19,29 +20,6 @@ std::string state_key(process_status s) {
 
 std::string queued_key(int32_t priority) {
   return "queued:" + std::to_string(priority);
-}
-
-/// A running record's run start and current step's start (0: unknown).
-struct run_time {
-  uint64_t run = 0;
-  uint64_t step = 0;
-};
-
-std::optional<run_time> load_run(const tx& t, const std::string& pid) {
-  std::string_view raw;
-  if (!get_raw(t.txn, t.db.run_times, pid, raw))
-    return std::nullopt;
-  if (raw.size() != 16)
-    t.damaged("run_times of " + pid + " is unreadable");
-  return run_time{codec::get_u64_be(raw.data()),
-                  codec::get_u64_be(raw.data() + 8)};
-}
-
-void save_run(const tx& t, const std::string& pid, run_time x) {
-  char buf[16];
-  codec::put_u64_be(buf, x.run);
-  codec::put_u64_be(buf + 8, x.step);
-  put_raw(t.txn, t.db.run_times, pid, {buf, sizeof buf});
 }
 
 /// The time a queued record became due: its entry into the queue, or its
@@ -132,8 +110,6 @@ void removed(const tx& t, const process_record& rec) {
   if (queue::waits(rec))
     add(t, queued_key(rec.priority), -1);
   add(t, "total:purged", 1);
-  if (rec.status == process_status::running)
-    del_raw(t.txn, t.db.run_times, rec.pid);
 }
 
 void applied(const tx& t, const transition& tr, const process_record* before,
@@ -151,19 +127,17 @@ void applied(const tx& t, const transition& tr, const process_record* before,
       break;
     case transition_kind::start:
       add(t, "total:started", 1);
-      save_run(t, after.pid, {now, 0});
+      records::mark_run_start(t, after, now);
       break;
-    case transition_kind::step_started: {
-      auto x = load_run(t, after.pid).value_or(run_time{});
-      x.step = now;
-      save_run(t, after.pid, x);
-      break;
-    }
     case transition_kind::step_completed:
-      if (auto x = load_run(t, after.pid);
-          x && x->step != 0 && tr.step < after.steps.size())
+      // Measured from the step's start in the record before (the life
+      // cycle sets it with the step's state).
+      if (before != nullptr && tr.step < after.steps.size()
+          && tr.step < before->step_times.size()
+          && before->step_times[tr.step].started_at != 0)
         observe(t, "hist:step:" + after.steps[tr.step].cls,
-                defaults::metrics_ms_buckets, since(x->step));
+                defaults::metrics_ms_buckets,
+                since(before->step_times[tr.step].started_at));
       break;
     case transition_kind::interrupt:
       add(t, "total:interrupted", 1);
@@ -180,13 +154,9 @@ void applied(const tx& t, const transition& tr, const process_record* before,
   if (before == nullptr)
     return;
   if (before->status == process_status::running
-      && after.status != process_status::running) {
-    if (auto x = load_run(t, after.pid)) {
-      if (x->run != 0)
-        observe(t, "hist:run", defaults::metrics_ms_buckets, since(x->run));
-      del_raw(t.txn, t.db.run_times, after.pid);
-    }
-  }
+      && after.status != process_status::running)
+    if (auto run = records::run_start(t, *before); run && *run != 0)
+      observe(t, "hist:run", defaults::metrics_ms_buckets, since(*run));
   if (!is_terminal(before->status) && is_terminal(after.status))
     ended(t, after);
 }

@@ -6,9 +6,9 @@
 // one refused or lost with a crash moves none.
 //
 //   counters  name -> u64 big-endian
-//   run_times pid -> u64 run start + u64 step start (big-endian unix ms;
-//             0: not known), for running records: where the run time
-//             and a step's duration are measured from
+//   run_times no longer written: a run's start is in its status index
+//             entry (records.hpp), a step's start in its record; what an
+//             older procman left there is dropped when the store opens
 //
 // Names (the rendering in http/metrics.cpp maps them to metric families):
 //   state:<status>              gauge: records per status
@@ -72,8 +72,10 @@ void saved(const tx& t, const process_record* old, const process_record& rec);
 /// The gauges and the purge count of a record removed.
 void removed(const tx& t, const process_record& rec);
 
-/// The counters and histograms of transition `tr`, which took `before`
-/// (null: none yet) to `after`, committed at `now`.
+/// The counters and histograms of transition `tr`, which takes `before`
+/// (null: none yet) to `after`, committed at `now`. Called before `after`
+/// is saved: the end of a run reads the run's start from the status
+/// index entry that saving `after` removes.
 void applied(const tx& t, const transition& tr, const process_record* before,
              const process_record& after, uint64_t now);
 

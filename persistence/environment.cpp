@@ -66,7 +66,15 @@ void open_databases(const tx& t, handles& db) {
   // schema version stays.
   db.tokens = open_db("tokens");
   db.counters = open_db("counters");
+  // No longer written (counters.hpp); what an older procman left there
+  // goes.
   db.run_times = open_db("run_times");
+  {
+    MDB_stat st;
+    lmdb::dbi_stat(t.txn, db.run_times, &st);
+    if (st.ms_entries != 0)
+      lmdb::dbi_drop(t.txn, db.run_times, false);
+  }
   std::string_view raw;
   if (!get_raw(t.txn, db.meta, key_schema, raw)) {
     MDB_stat st;

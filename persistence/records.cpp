@@ -120,6 +120,19 @@ void save(const tx& t, const process_record* old, const process_record& rec,
   keys::update(t, old, rec);
 }
 
+void mark_run_start(const tx& t, const process_record& rec, uint64_t at) {
+  if (rec.status == process_status::running)
+    put_raw(t.txn, t.db.status, status_key(rec), codec::u64_key(at));
+}
+
+std::optional<uint64_t> run_start(const tx& t, const process_record& rec) {
+  std::string_view raw;
+  if (rec.status != process_status::running
+      || !get_raw(t.txn, t.db.status, status_key(rec), raw) || raw.size() != 8)
+    return std::nullopt;
+  return codec::get_u64_be(raw.data());
+}
+
 void remove(const tx& t, const process_record& rec) {
   del_raw(t.txn, t.db.processes, rec.pid);
   counters::removed(t, rec);

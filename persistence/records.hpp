@@ -1,7 +1,10 @@
 // The records table and the indexes that follow a record's fields.
 //
 //   processes  pid (32 hex chars) -> version byte + binary process_record
-//   status     u8 status + pid -> ""                  (list, recovery)
+//   status     u8 status + pid -> "" or, for a running record whose
+//              executor started, u64 big-endian start (unix ms)
+//                                                     (list, recovery,
+//              the run time of /metrics)
 //              only running, interrupted and held records (schema 4): queued
 //              ones are in queue or delayed, terminal ones in expiry
 //   expiry     u64 big-endian finished_at + pid -> "" (retention)
@@ -32,6 +35,15 @@ bool exists(const tx& t, std::string_view pid);
 /// `rec`.
 void save(const tx& t, const process_record* old, const process_record& rec,
           uint64_t now);
+
+/// Notes in the status index that the run of the running record `rec`
+/// started (its executor) at `at`: the entry is written by the claim, and
+/// the end of the run removes it, so this costs no page of its own.
+void mark_run_start(const tx& t, const process_record& rec, uint64_t at);
+
+/// When the run of the running record `rec` started (mark_run_start), if
+/// it was noted.
+std::optional<uint64_t> run_start(const tx& t, const process_record& rec);
 
 /// Removes `rec` with its index entries and its output.
 void remove(const tx& t, const process_record& rec);

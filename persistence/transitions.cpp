@@ -90,6 +90,7 @@ outcome<process_record> apply_step(const tx& x, transition& t, uint64_t now,
   auto rec = procman::next(before, t, now);
   if (!rec)
     return rec;
+  counters::applied(x, t, before, *rec, now);
   if (t.kind == transition_kind::purge) {
     records::remove(x, *rec);
   } else {
@@ -97,7 +98,6 @@ outcome<process_record> apply_step(const tx& x, transition& t, uint64_t now,
       rec->queue_seq = queue::next_position(x);
     records::save(x, before, *rec, now);
   }
-  counters::applied(x, t, before, *rec, now);
   log::append(x, t, *rec, now);
   ring = ring || wakes_runner(before, *rec);
   return rec;

@@ -62,6 +62,22 @@ struct counters_fixture : store_fixture {
     return all;
   }
 
+  /// A fresh process of `steps` steps, claimed by runner r1.
+  process_record claimed(size_t steps) {
+    auto rec = enqueue(steps);
+    auto claim = make_transition(tk::claim, rec.pid);
+    claim.runner = "r1";
+    return apply(claim);
+  }
+
+  /// Ends the run of `pid` as its executor's crash.
+  void crash(const std::string& pid) {
+    auto t = make_transition(tk::fail, pid);
+    t.error.kind = error_kind::crash;
+    t.error.message = "executor died";
+    apply(t);
+  }
+
   /// A mix of every status.
   void mix() {
     for (auto s : {process_status::queued, process_status::running,
@@ -115,10 +131,7 @@ BOOST_AUTO_TEST_CASE(queue_depth_follows_priority_and_claims) {
 }
 
 BOOST_AUTO_TEST_CASE(run_and_step_durations_are_measured_from_their_starts) {
-  auto rec = enqueue(2);
-  auto claim = make_transition(tk::claim, rec.pid);
-  claim.runner = "r1";
-  apply(claim);
+  auto rec = claimed(2);
   clock_ms += 10;
   auto start = make_transition(tk::start, rec.pid);
   start.runner = "r1";
@@ -141,6 +154,61 @@ BOOST_AUTO_TEST_CASE(run_and_step_durations_are_measured_from_their_starts) {
   BOOST_TEST(counter("hist:run:le:100") == 1u);
   BOOST_TEST(counter("hist:run:sum") == 100u);
   BOOST_TEST(counter("total:started") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_run_start_is_kept_in_its_status_entry_and_goes_with_it) {
+  auto rec = claimed(2);
+  clock_ms += 10;
+  auto start = make_transition(tk::start, rec.pid);
+  start.runner = "r1";
+  apply(start);
+  auto at = clock_ms;
+  st.reset();
+  {
+    // The running record's status entry holds the start; no table of its
+    // own is written for it.
+    raw_store raw{tmp.str() + "/store"};
+    auto key = std::string(1, static_cast<char>(process_status::running))
+               + rec.pid;
+    auto value = raw.get("status", key);
+    BOOST_TEST_REQUIRE(value.size() == 8u);
+    uint64_t x = 0;
+    for (auto c : value)
+      x = (x << 8) | static_cast<uint8_t>(c);
+    BOOST_TEST(x == at);
+    BOOST_TEST(raw.keys("run_times").empty());
+  }
+  st = must(store::open(options()), "store::open");
+  clock_ms += 30;
+  crash(rec.pid);
+  BOOST_TEST(counter("hist:run:le:50") == 1u);
+  BOOST_TEST(counter("hist:run:sum") == 30u);
+  st.reset();
+  raw_store raw{tmp.str() + "/store"};
+  BOOST_TEST(raw.keys("status").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_run_whose_executor_never_started_has_no_run_time) {
+  auto rec = claimed(2);
+  clock_ms += 20;
+  crash(rec.pid);
+  BOOST_TEST(counter("hist:run:count") == 0u);
+  BOOST_TEST(counter("total:started") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(run_times_an_older_procman_left_are_dropped_on_open) {
+  make_in(process_status::running);
+  st.reset();
+  {
+    raw_store raw{tmp.str() + "/store"};
+    raw.put("run_times", "0123456789abcdef0123456789abcdef",
+            std::string(16, '\0'));
+    raw.commit();
+  }
+  st = must(store::open(options()), "store::open");
+  st.reset();
+  raw_store raw{tmp.str() + "/store"};
+  BOOST_TEST(raw.keys("run_times").empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_transition_moves_nothing) {
