@@ -19,7 +19,9 @@
 // completion as the one that was running (runner_lost), which is the same
 // step whether or not these were committed; nothing reads the executor's
 // pid from the store. A fast process so costs one commit (claim aside)
-// instead of three, and its final commit no longer waits behind `start`.
+// instead of three, and its final commit no longer waits behind `start`;
+// the store actor even commits that batch, which ends the run, with the
+// claim that the executor's exit brings (store_service.cpp, `park`).
 //
 // Step acknowledgements: in a run of several steps the executor's stdin
 // stays open, and after the store has committed step_completed k the actor

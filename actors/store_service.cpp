@@ -37,6 +37,7 @@
 #include "procman/door/handlers.hpp"
 #include "procman/lifecycle/machine.hpp"
 #include "procman/lifecycle/recovery.hpp"
+#include "procman/lifecycle/reports.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
@@ -149,16 +150,39 @@ auto serve(self_ptr self) {
   };
 }
 
-/// Parks `t` for the next commit, which `answer` then reports.
+/// Arms the commit timer to fire after `d`, unless it fires sooner. A
+/// timer that a sooner one overtook still fires; its commit then comes
+/// early, which costs nothing.
+void arm_commit_timer(self_ptr self, std::chrono::milliseconds d) {
+  auto& st = self->state;
+  auto due = self->clock().now() + d;
+  if (st.timer_due && *st.timer_due <= due)
+    return;
+  st.timer_due = due;
+  self->delayed_send(self, d, atom::output_v);
+}
+
+/// Whether parked transitions wait for the next commit instead of
+/// committing at once.
+enum class commit_when { now, with_next };
+
+/// Parks `t` for the next commit, which `answer` then reports. `with_next`:
+/// a commit that something else brings takes it along (a claim, another
+/// process's transitions, a request), and the commit timer bounds its wait
+/// to the hold limit.
 void park(self_ptr self, transition t,
-          std::function<void(outcome<process_record>)> answer) {
+          std::function<void(outcome<process_record>)> answer,
+          commit_when when = commit_when::now) {
   auto& st = self->state;
   st.pending.push_back(std::move(t));
   st.answers.push_back(std::move(answer));
-  if (!st.flush_scheduled) {
-    st.flush_scheduled = true;
-    self->send(self, atom::flush_v);
-  }
+  if (st.flush_scheduled)
+    return;
+  if (when == commit_when::with_next)
+    return arm_commit_timer(self,
+                            std::chrono::milliseconds(defaults::hold_limit_ms));
+  st.flush_scheduled = true;
+  self->send(self, atom::flush_v);
 }
 
 /// A start parks its transition instead: the starts that arrive before the
@@ -379,25 +403,33 @@ store_service(store_actor::stateful_pointer<store_state> self,
           b->left = ts.size();
           if (ts.empty())
             b->rp.deliver(std::vector<process_record>{});
+          // The end of a run waits for the next commit: no executor waits
+          // for it, and the exit that follows makes the supervisor claim,
+          // which commits it with the claim in one transaction.
+          auto when = !ts.empty() && ends_run(ts.back().kind)
+                        ? commit_when::with_next
+                        : commit_when::now;
           for (auto& t : ts) {
             auto kind = t.kind;
             auto pid = t.pid;
-            park(self, std::move(t),
-                 [b, kind, pid](outcome<process_record> res) {
-                   if (res)
-                     b->done.push_back(std::move(*res));
-                   else if (is(res.error(), errc::storage_failure))
-                     b->storage = res.error();
-                   else
-                     log_error(pid, "store refused " + to_string(kind) + ": "
-                                      + render(res.error()));
-                   if (--b->left > 0)
-                     return;
-                   if (b->storage)
-                     b->rp.deliver(to_error(b->storage));
-                   else
-                     b->rp.deliver(std::move(b->done));
-                 });
+            park(
+              self, std::move(t),
+              [b, kind, pid](outcome<process_record> res) {
+                if (res)
+                  b->done.push_back(std::move(*res));
+                else if (is(res.error(), errc::storage_failure))
+                  b->storage = res.error();
+                else
+                  log_error(pid, "store refused " + to_string(kind) + ": "
+                                   + render(res.error()));
+                if (--b->left > 0)
+                  return;
+                if (b->storage)
+                  b->rp.deliver(to_error(b->storage));
+                else
+                  b->rp.deliver(std::move(b->done));
+              },
+              when);
           }
           return b->rp;
         },
@@ -479,19 +511,17 @@ store_service(store_actor::stateful_pointer<store_state> self,
             self->send(self, atom::flush_v);
             return;
           }
-          if (!st.output_timer) {
-            st.output_timer = true;
-            self->delayed_send(
-              self,
-              std::chrono::milliseconds(defaults::output_commit_interval_ms),
-              atom::output_v);
-          }
+          arm_commit_timer(self, std::chrono::milliseconds(
+                                   defaults::output_commit_interval_ms));
         },
         [self](atom::output) {
+          // The commit timer.
           auto& st = self->state;
-          st.output_timer = false;
-          // A flush that is due (or a retry timer) takes the output along.
-          if (st.pending_output.empty() || st.flush_scheduled)
+          if (st.timer_due && self->clock().now() >= *st.timer_due)
+            st.timer_due.reset();
+          // A flush that is due (or a retry timer) takes them along.
+          if ((st.pending_output.empty() && st.pending.empty())
+              || st.flush_scheduled)
             return;
           st.flush();
           arm_retry(self);

@@ -5,9 +5,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -44,8 +46,10 @@ struct store_state {
   /// Live output waiting for the next commit, and its bytes.
   std::vector<output_chunk> pending_output;
   size_t pending_output_bytes = 0;
-  /// The output timer is armed.
-  bool output_timer = false;
+  /// When the commit timer fires next (nullopt: not armed). It is armed
+  /// for live output, and for the ends of runs, which wait for the next
+  /// commit (`park`, store_service.cpp) at most this long.
+  std::optional<caf::actor_clock::time_point> timer_due;
   /// A `flush` is in the mailbox or armed as a retry timer.
   bool flush_scheduled = false;
   std::vector<caf::actor> listeners;

@@ -70,6 +70,11 @@ bool may_hold(const transition& t, bool acks, size_t steps) {
   return false;
 }
 
+bool ends_run(transition_kind k) {
+  return k == transition_kind::finish || k == transition_kind::interrupt
+         || k == transition_kind::fail;
+}
+
 std::optional<transition> exit_transition(executor_exit x) {
   if (x.final_seen && x.killed != kill_reason::garbage)
     return std::nullopt;

@@ -53,6 +53,12 @@ report_transition(executor_report r, uint32_t current_step,
 /// acknowledgement waits for it (`acks` off, or the run's last step).
 bool may_hold(const transition& t, bool acks, size_t steps);
 
+/// Whether a transition of kind `k`, reported by an executor, ends its run
+/// (finish, interrupt, fail): no executor waits for it to be durable, only
+/// observers, so the runner's store commits it with the next commit (the
+/// claim that the executor's exit brings), within the hold limit.
+bool ends_run(transition_kind k);
+
 /// What ended an executor, as its process actor saw it.
 struct executor_exit {
   int32_t code = 0; ///< -1 when signalled

@@ -317,9 +317,10 @@ struct stand_in_state {
 };
 
 inline supervisor_actor::behavior_type
-stand_in_supervisor(supervisor_actor::stateful_pointer<stand_in_state>,
+stand_in_supervisor(supervisor_actor::stateful_pointer<stand_in_state> self,
                     std::shared_ptr<supervisor_log> log,
-                    std::shared_ptr<procman::store> db) {
+                    std::shared_ptr<procman::store> db, store_actor store,
+                    std::string runner) {
   auto last_seq = [db] {
     auto s = db->stats();
     return s ? s->last_seq : 0;
@@ -348,7 +349,15 @@ stand_in_supervisor(supervisor_actor::stateful_pointer<stand_in_state>,
     [](atom::claim) {
       // nop
     },
-    [=](atom::exited, const std::string& pid) { log->exited.push_back(pid); },
+    [=](atom::exited, const std::string& pid) {
+      log->exited.push_back(pid);
+      // As the supervisor claims when a slot frees (here: nothing), which
+      // commits the end of the run that waits for the next commit.
+      if (store)
+        self->request(store, caf::infinite, atom::claim_v, runner, uint32_t{0})
+          .then([](const std::vector<process_record>&) {},
+                [](const caf::error&) {});
+    },
   };
 }
 
@@ -539,7 +548,7 @@ struct actor_fixture {
   std::shared_ptr<supervisor_log> sup_log = std::make_shared<supervisor_log>();
 
   supervisor_actor stand_in() {
-    return spawn(stand_in_supervisor, sup_log, db);
+    return spawn(stand_in_supervisor, sup_log, db, store, runner_id);
   }
 
   /// An actor that records every (event, process_event) it receives.

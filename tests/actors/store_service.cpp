@@ -153,6 +153,89 @@ BOOST_AUTO_TEST_CASE(a_claim_commits_with_the_parked_applies_and_follows_them) {
   BOOST_TEST(last_seq() == before + 3);
 }
 
+/// A run's last transitions as its process actor sends them: the held
+/// ones and its finish, in one batch.
+std::vector<transition> run_end(const std::string& pid) {
+  auto start = tr::make(transition_kind::start, pid);
+  start.exec_pid = 4242;
+  auto started = tr::make(transition_kind::step_started, pid);
+  auto done = tr::make(transition_kind::step_completed, pid);
+  done.output = "{}";
+  auto fin = tr::make(transition_kind::finish, pid);
+  fin.output = "{}";
+  return {start, started, done, fin};
+}
+
+BOOST_AUTO_TEST_CASE(the_end_of_a_run_commits_with_the_next_claim) {
+  auto a = enqueue(1).pid;
+  auto b = enqueue(1).pid;
+  apply(tr::claim(a, runner_id));
+  auto before = last_seq();
+  queue_actor q = spawn(procman::queue, store, runner_id);
+  sched.run();
+  auto end = ask<std::vector<process_record>>(store, atom::apply_v,
+                                              atom::flush_v, run_end(a));
+  sched.run();
+  BOOST_TEST_MESSAGE("no commit of its own: it waits for the next one");
+  BOOST_TEST(!end.arrived());
+  BOOST_TEST((must(db->get(a), "get").status == process_status::running));
+  BOOST_TEST(last_seq() == before);
+  auto claim = request<std::vector<process_record>>(q, atom::claim_v,
+                                                    uint32_t{1});
+  BOOST_REQUIRE(claim.value().size() == 1u);
+  BOOST_TEST(claim.value()[0].pid == b);
+  BOOST_REQUIRE(end.arrived());
+  BOOST_TEST((end.value().back().status == process_status::finished));
+  BOOST_TEST(commits_since(before) == 1u);
+  BOOST_TEST(kinds(kinds_of(a, before))
+             == "start, step_started, step_completed, finish");
+}
+
+BOOST_AUTO_TEST_CASE(the_end_of_a_run_alone_commits_within_the_hold_limit) {
+  auto a = enqueue(1).pid;
+  apply(tr::claim(a, runner_id));
+  auto before = last_seq();
+  auto end = ask<std::vector<process_record>>(store, atom::apply_v,
+                                              atom::flush_v, run_end(a));
+  sched.run();
+  BOOST_TEST(!end.arrived());
+  advance(std::chrono::milliseconds(defaults::hold_limit_ms - 1));
+  BOOST_TEST(!end.arrived());
+  advance(std::chrono::milliseconds(1));
+  BOOST_REQUIRE(end.arrived());
+  BOOST_TEST((must(db->get(a), "get").status == process_status::finished));
+  BOOST_TEST(commits_since(before) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(held_transitions_that_do_not_end_a_run_commit_at_once) {
+  auto a = enqueue(2).pid;
+  apply(tr::claim(a, runner_id));
+  auto ts = run_end(a);
+  ts.pop_back(); // no finish: an acknowledged step's completion, say
+  auto got = request<std::vector<process_record>>(store, atom::apply_v,
+                                                  atom::flush_v, ts);
+  BOOST_REQUIRE(got.arrived());
+  BOOST_TEST(got.value().size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(output_waits_no_longer_for_an_end_of_a_run_after_it) {
+  auto a = enqueue(1).pid;
+  apply(tr::claim(a, runner_id));
+  output_chunk c;
+  c.pid = a;
+  c.data = "x";
+  caf::anon_send(store, atom::output_v, std::move(c));
+  sched.run();
+  auto end = ask<std::vector<process_record>>(store, atom::apply_v,
+                                              atom::flush_v, run_end(a));
+  sched.run();
+  BOOST_TEST(!end.arrived());
+  // The end's shorter wait brings the output along.
+  advance(std::chrono::milliseconds(defaults::hold_limit_ms));
+  BOOST_REQUIRE(end.arrived());
+  BOOST_TEST(must(db->read_output(a), "read_output").chunks.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(output_alone_commits_once_when_its_timer_fires) {
   auto pid = enqueue(1).pid;
   apply(tr::claim(pid, runner_id));

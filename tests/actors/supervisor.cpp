@@ -61,6 +61,10 @@ struct supervisor_fixture : actor_fixture {
 
   uint64_t queued() { return must(db->stats(), "stats").queued; }
 
+  /// How long the end of a run waits for a commit to go with.
+  static constexpr auto hold_limit
+    = std::chrono::milliseconds(defaults::hold_limit_ms);
+
   bool quit_normally() {
     return ended->has_value() && **ended == caf::exit_reason::normal;
   }
@@ -99,6 +103,11 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(launcher->children.size() == 2u);
   BOOST_TEST(state().ready.size() == 4u);
   finish(pids[1]);
+  BOOST_TEST_MESSAGE("four were ready, so this exit brings no claim: the end "
+                     "of the run waits for the next commit, at most the "
+                     "hold limit");
+  BOOST_TEST((record(pids[1]).status == process_status::running));
+  advance(hold_limit);
   BOOST_TEST((record(pids[1]).status == process_status::finished));
   BOOST_TEST(spawned_pids().size() == 3u);
   BOOST_TEST(spawned_pids().back() == pids[2]);
@@ -187,6 +196,8 @@ BOOST_AUTO_TEST_CASE(it_stops_after_max_processes) {
   BOOST_TEST(spawned_pids().size() == 2u);
   finish(pids[0]);
   finish(pids[1]);
+  BOOST_TEST_MESSAGE("done claiming: the last end commits at the hold limit");
+  advance(hold_limit);
   BOOST_TEST(quit_normally());
   BOOST_TEST((record(pids[2]).status == process_status::queued));
 }
@@ -206,6 +217,7 @@ BOOST_AUTO_TEST_CASE(
   finish(pids[1]);
   BOOST_TEST(spawned_pids().size() == 3u);
   finish(pids[2]);
+  advance(hold_limit);
   BOOST_TEST(quit_normally());
   BOOST_TEST_MESSAGE("nothing more is claimed while draining");
   BOOST_TEST(spawned_pids().size() == 3u);

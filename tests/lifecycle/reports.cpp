@@ -114,6 +114,16 @@ BOOST_AUTO_TEST_CASE(held_unless_an_acknowledgement_waits) {
   BOOST_TEST(!may_hold(progress, false, 2));
 }
 
+BOOST_AUTO_TEST_CASE(only_what_an_executor_reports_last_ends_a_run) {
+  for (auto k : {tk::finish, tk::interrupt, tk::fail})
+    BOOST_TEST(ends_run(k), to_string(k));
+  // The executor waits for step completions; a cancel's confirmation, a
+  // claim or a start is no end of a run.
+  for (auto k : {tk::step_started, tk::step_completed, tk::progress, tk::start,
+                 tk::claim, tk::cancel, tk::enqueue})
+    BOOST_TEST(!ends_run(k), to_string(k));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(executor_exits)
