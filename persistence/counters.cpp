@@ -177,7 +177,6 @@ void build(const tx& t) {
     for (auto& kv : old)
       del_raw(t.txn, t.db.counters, kv.first);
     discard();
-    lmdb::dbi_drop(t.txn, t.db.run_times, false);
   }
   auto cur = lmdb::cursor::open(t.txn, t.db.processes);
   lmdb::val k;
