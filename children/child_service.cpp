@@ -613,13 +613,6 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
       close(fd);
     return failed(e);
   }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  posix_spawnattr_t attr;
-  init_child_spawnattr(attr);
   std::vector<char*> args;
   for (auto& a : spec.argv)
     args.push_back(const_cast<char*>(a.c_str()));
@@ -709,15 +702,25 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
                        + "); they are moved in instead");
       }
     }
-    if (rc < 0)
+    if (rc < 0) {
+      // Only here: each dup2 action costs a getrlimit call in glibc, and
+      // an executor that the fork server starts needs none of them.
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+      posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+      posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+      posix_spawnattr_t attr;
+      init_child_spawnattr(attr);
       rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), envp.data());
+      posix_spawn_file_actions_destroy(&fa);
+      posix_spawnattr_destroy(&attr);
+    }
     if (rc == 0) {
       std::lock_guard<std::mutex> guard{impl_->mtx};
       impl_->live[pid] = impl::entry{true, cgroup};
     }
   }
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
   close(in[0]);
   close(out[1]);
   close(err[1]);

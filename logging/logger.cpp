@@ -8,6 +8,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <unistd.h>
+#ifndef _WIN32
+#include <pthread.h>
+#endif
 
 namespace procman {
 
@@ -23,6 +26,27 @@ struct destination {
   std::string component = "procman";
   log_sink sink;
 };
+
+/// This OS process's id, asked of the kernel once (getpid is a system
+/// call, and a runner logs a few lines per process); a forked child asks
+/// again.
+std::atomic<int> cached_pid{0};
+
+int own_pid() {
+  auto pid = cached_pid.load(std::memory_order_relaxed);
+  if (pid != 0)
+    return pid;
+#ifndef _WIN32
+  static const bool reset_in_children = [] {
+    pthread_atfork(nullptr, nullptr, [] { cached_pid.store(0); });
+    return true;
+  }();
+  (void) reset_in_children;
+#endif
+  pid = static_cast<int>(::getpid());
+  cached_pid.store(pid, std::memory_order_relaxed);
+  return pid;
+}
 
 destination& dest() {
   static auto* d = new destination; // never destroyed: logging until exit
@@ -85,7 +109,7 @@ std::string text_line(log_level lvl, const std::string& component,
   line += ' ';
   line += component;
   line += '[';
-  line += std::to_string(getpid());
+  line += std::to_string(own_pid());
   line += "] ";
   line += pid.empty() ? "-" : pid;
   line += ": ";
@@ -105,7 +129,7 @@ std::string json_line(log_level lvl, const std::string& component,
   line += "\",\"component\":";
   append_quoted(line, component);
   line += ",\"os_pid\":";
-  line += std::to_string(getpid());
+  line += std::to_string(own_pid());
   line += ",\"pid\":";
   if (pid.empty())
     line += "null";
