@@ -1,9 +1,13 @@
 // Claim loop:
 //
-//   wakeup / slot freed --> try_claim, once no more than `parallel`
-//        records are ready: want = 3 x parallel (the slots and up to twice
-//        as many claimed ahead) - active - ready (capped by
-//        --max-processes) --claim(want)--> queue
+//   wakeup / slot freed --> try_claim, once no more than half the records
+//        to keep ahead (at least `parallel`) are ready: want = parallel +
+//        ahead - active - ready (capped by --max-processes)
+//        --claim(want)--> queue. `ahead` is what the slots start within
+//        defaults::claim_horizon_ms at the pace of the recent exits,
+//        between claim_ahead (2) and claim_ahead_max (8) per slot: fast
+//        processes come in claims of many that share one commit, slow ones
+//        keep two per slot claimed ahead.
 //   claimed records --> ready --(a slot is free)--> one process actor each
 //   got fewer than asked --> queue_empty; without --wait and with nothing
 //   active, finishing or ready, the supervisor quits (the runner exits).
@@ -62,13 +66,14 @@ void supervisor_state::try_claim(
     claim_again = true;
     return;
   }
-  // The slots, and up to claim_ahead times as many records claimed ahead,
-  // refilled once no more than `parallel` are ready: claims come in
-  // batches that share commits, and a slot that frees finds a record ready.
-  uint64_t want = uint64_t{opts.parallel} * (1 + opts.claim_ahead);
+  // The slots and the records claimed ahead, refilled once no more than
+  // half of those (at least `parallel`) are ready: claims come in batches
+  // that share commits, and a slot that frees finds a record ready.
+  auto keep = ahead();
+  uint64_t want = opts.parallel + keep;
   uint64_t have = active.size() + next_runs.size() + ready.size();
-  uint64_t free = want > have && ready.size() <= opts.parallel ? want - have
-                                                               : 0;
+  uint64_t refill_at = std::max<uint64_t>(opts.parallel, keep / 2);
+  uint64_t free = want > have && ready.size() <= refill_at ? want - have : 0;
   if (opts.max_processes > 0)
     free = std::min<uint64_t>(free, opts.max_processes - claimed);
   if (free == 0) {
@@ -114,6 +119,29 @@ void supervisor_state::try_claim(
         st.claim_pending = false;
         st.claim_failed(self, err);
       });
+}
+
+uint64_t supervisor_state::ahead() const {
+  uint64_t least = uint64_t{opts.parallel} * opts.claim_ahead;
+  uint64_t most
+    = std::max<uint64_t>(least, uint64_t{opts.parallel} * opts.claim_ahead_max);
+  if (!last_exit || exit_gap_us <= 0 || most == least)
+    return least;
+  // As many as the slots start within the horizon at the recent pace.
+  auto pace = defaults::claim_horizon_ms * 1000.0 / exit_gap_us;
+  if (pace >= static_cast<double>(most))
+    return most;
+  return std::max(least, static_cast<uint64_t>(pace));
+}
+
+void supervisor_state::count_exit(caf::actor_clock::time_point now) {
+  if (last_exit) {
+    using us = std::chrono::duration<double, std::micro>;
+    // At least 1 µs: exits seen in one go mean a fast pace, not no pace.
+    auto gap = std::max(1.0, us(now - *last_exit).count());
+    exit_gap_us = exit_gap_us <= 0 ? gap : 0.75 * exit_gap_us + 0.25 * gap;
+  }
+  last_exit = now;
 }
 
 void supervisor_state::start_ready(
@@ -388,6 +416,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         return;
       st.finishing.emplace(pid, std::move(i->second));
       st.active.erase(i);
+      st.count_exit(self->clock().now());
       st.publish_busy();
       st.start_ready(self);
       self->send(self, atom::wakeup_v);

@@ -9,14 +9,17 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
+#include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "procman/actors/process.hpp"
 #include "procman/messages/actors.hpp"
+#include "procman/messages/defaults.hpp"
 #include "procman/persistence/started_marks.hpp"
 
 namespace procman {
@@ -29,6 +32,10 @@ struct supervisor_options {
   /// Records claimed ahead per slot, ready when a slot frees. A worker
   /// node claims none ahead: a node that is lost ends only what it ran.
   uint32_t claim_ahead = 2;
+  /// Up to this many per slot while processes end fast: as many as the
+  /// slots start within defaults::claim_horizon_ms at the pace of the
+  /// recent exits (supervisor_state::ahead). 0: `claim_ahead` always.
+  uint32_t claim_ahead_max = defaults::claim_ahead_max;
   /// Where each process is marked as started before its executor starts
   /// (persistence/started_marks.hpp); null: nowhere, and after a kill -9
   /// every record of this runner ends runner_lost.
@@ -53,9 +60,14 @@ struct supervisor_state {
   std::unordered_map<std::string, process_actor> finishing;
   /// Claimed ahead: records that are `running` for this runner and start
   /// as soon as a slot frees, so that a slot never waits for a claim's
-  /// commit. At most `claim_ahead` x `parallel` of them, refilled once no
-  /// more than `parallel` are left (claims in batches that share commits).
+  /// commit. At most `ahead()` of them, refilled once no more than half
+  /// of that (and at least `parallel`) are left: claims in batches that
+  /// share commits.
   std::deque<process_record> ready;
+  /// The time between two executors' exits, a moving average (µs); 0 until
+  /// two have exited. It says how fast the slots free.
+  double exit_gap_us = 0;
+  std::optional<caf::actor_clock::time_point> last_exit;
   /// Claimed again (a retry) while the actor of its last run was still
   /// ending here: started when that one is done. Counts as a slot.
   std::unordered_map<std::string, process_record> next_runs;
@@ -84,6 +96,12 @@ struct supervisor_state {
                 uint64_t at);
 
   void try_claim(supervisor_actor::stateful_pointer<supervisor_state> self);
+  /// How many records to keep claimed ahead now: as many as the slots
+  /// start within defaults::claim_horizon_ms at the recent pace, between
+  /// `claim_ahead` and `claim_ahead_max` per slot.
+  uint64_t ahead() const;
+  /// Counts an executor's exit into the pace of the slots.
+  void count_exit(caf::actor_clock::time_point now);
   /// Starts ready records while slots are free.
   void start_ready(supervisor_actor::stateful_pointer<supervisor_state> self);
   /// The grace period is over with records still ready: none of their

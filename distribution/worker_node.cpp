@@ -228,6 +228,7 @@ void worker_link_state::start_session(pointer self, lease_grant g,
   // Claimed-ahead records of a lost node would end node_lost without
   // having run: a worker holds only what it runs.
   so.claim_ahead = 0;
+  so.claim_ahead_max = 0;
   supervisor = self->spawn(procman::supervisor, so,
                            caf::actor_cast<queue_actor>(store),
                            caf::actor_cast<store_actor>(store),

@@ -187,6 +187,17 @@ constexpr uint32_t refusal_log_interval_s = 60;
 /// step shows as started after this, a fast process commits once.
 constexpr uint32_t hold_limit_ms = 20;
 
+/// A runner claims ahead as many records as its slots start within this
+/// many ms at the pace of its recent exits (at least `claim_ahead` per
+/// slot, at most `claim_ahead_max`): fast processes then come in claims of
+/// several that share one commit, and a record claimed ahead waits about
+/// this long for a slot.
+constexpr uint32_t claim_horizon_ms = 25;
+
+/// The most records a runner claims ahead per slot when its processes end
+/// fast (claim_horizon_ms).
+constexpr uint32_t claim_ahead_max = 8;
+
 /// While claims or commits keep failing, one log line per this many
 /// seconds at most: the log shows the failure without filling the disk
 /// that is full already.

@@ -17,6 +17,8 @@ struct supervisor_fixture : actor_fixture {
   queue_actor q = spawn(procman::queue, store, runner_id);
   supervisor_actor sup;
   std::shared_ptr<std::optional<caf::error>> ended;
+  uint32_t claim_ahead = supervisor_options{}.claim_ahead;
+  uint32_t claim_ahead_max = supervisor_options{}.claim_ahead_max;
 
   void start_supervisor(uint32_t parallel, bool wait, uint32_t grace = 10,
                         uint64_t max_processes = 0) {
@@ -25,6 +27,8 @@ struct supervisor_fixture : actor_fixture {
     opts.wait = wait;
     opts.grace_seconds = grace;
     opts.max_processes = max_processes;
+    opts.claim_ahead = claim_ahead;
+    opts.claim_ahead_max = claim_ahead_max;
     sup = spawn(supervisor, opts, q, store, exec);
     ended = watch(sup);
     sched.run();
@@ -127,6 +131,62 @@ BOOST_AUTO_TEST_CASE(
       if (e.what.kind == transition_kind::claim)
         claim_times.insert(e.time);
   BOOST_TEST(claim_times.size() == 1u);
+}
+
+/// Finishes `pids` in order, `gap` apart, with two slots; returns the most
+/// records that were ready at once, and checks that no more than `most`
+/// were ever claimed and not done.
+size_t ready_at_most_while_finishing(supervisor_fixture& f,
+                                     const std::vector<std::string>& pids,
+                                     caf::timespan gap, size_t most) {
+  size_t ready = 0;
+  for (auto& pid : pids) {
+    f.finish(pid);
+    ready = std::max(ready, f.state().ready.size());
+    BOOST_TEST(f.state().active.size() + f.state().ready.size() <= most);
+    f.advance(gap);
+  }
+  return ready;
+}
+
+BOOST_AUTO_TEST_CASE(processes_that_end_fast_are_claimed_more_at_a_time) {
+  auto pids = queue_up(60);
+  start_supervisor(2, true);
+  BOOST_TEST(state().ready.size() == 4u);
+  BOOST_TEST_MESSAGE("one exit per ms: the slots start 25 within the claim "
+                     "horizon, capped at 8 per slot");
+  auto most
+    = ready_at_most_while_finishing(*this, {pids.begin(), pids.begin() + 30},
+                                    std::chrono::milliseconds(1), 2 + 16);
+  BOOST_TEST(most > 4u);
+  BOOST_TEST_MESSAGE("so claims come in batches that share commits: fewer "
+                     "claim commits than one per two processes");
+  std::set<uint64_t> claim_times;
+  for (auto& pid : pids)
+    for (auto& e : log_of(pid))
+      if (e.what.kind == transition_kind::claim)
+        claim_times.insert(e.time);
+  BOOST_TEST(claim_times.size() < state().claimed / 4);
+}
+
+BOOST_AUTO_TEST_CASE(processes_that_end_slowly_are_claimed_two_per_slot_ahead) {
+  auto pids = queue_up(20);
+  start_supervisor(2, true);
+  auto most = ready_at_most_while_finishing(
+    *this, {pids.begin(), pids.begin() + 10}, std::chrono::seconds(1), 2 + 4);
+  BOOST_TEST(most == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_supervisor_told_to_claim_none_ahead_never_does) {
+  // As on a worker node, however fast its processes end.
+  claim_ahead = 0;
+  claim_ahead_max = 0;
+  auto pids = queue_up(20);
+  start_supervisor(2, true);
+  auto most = ready_at_most_while_finishing(
+    *this, {pids.begin(), pids.begin() + 10}, std::chrono::milliseconds(1), 2);
+  BOOST_TEST(most == 0u);
+  BOOST_TEST(state().claimed == 12u);
 }
 
 BOOST_AUTO_TEST_CASE(
