@@ -330,7 +330,11 @@ struct child_service::impl {
   mutable std::mutex mtx;
   std::unordered_map<int, std::shared_ptr<child>> children; // I/O thread only
   std::unordered_map<int, entry> live;                      // under mtx
-  std::set<pid_t> orphans;                                  // I/O thread only
+  /// Empty cgroups of executors that ended by themselves, for the next
+  /// executors: creating and removing a cgroup costs the kernel far more
+  /// than reading whether one is empty. Under mtx.
+  std::vector<std::string> spare_cgroups;
+  std::set<pid_t> orphans; // I/O thread only
   asio::steady_timer orphan_timer;
   bool orphan_timer_armed = false;
   /// After an executor was killed, sweeps go on until then.
@@ -459,7 +463,10 @@ struct child_service::impl {
       if (auto i = live.find(pid); i != live.end())
         i->second.running = false;
     }
-    if (!cgroup.empty())
+    // From here on kill_group(pid) leaves the cgroup alone (kill_locked
+    // checks `running` under mtx), so an empty one can take the next
+    // executor: nothing aimed at this executor can reach that one.
+    if (!cgroup.empty() && !(normal_exit && keep_spare(cgroup)))
       release_cgroup(cgroup, 0);
     if (normal_exit)
       return;
@@ -473,6 +480,32 @@ struct child_service::impl {
       sweep_until = std::chrono::steady_clock::now() + resweep_period;
       sweep_orphans();
     }
+  }
+
+  /// Keeps the cgroup of an executor that ended by itself for the next
+  /// one, if nothing it started is left there and fewer than
+  /// defaults::spare_cgroups_max are kept. I/O thread.
+  bool keep_spare(const std::string& cg) {
+    if (!executor_cgroups::empty(cg))
+      return false;
+    std::lock_guard<std::mutex> lock{mtx};
+    if (spare_cgroups.size() >= defaults::spare_cgroups_max)
+      return false;
+    spare_cgroups.push_back(cg);
+    return true;
+  }
+
+  /// An empty cgroup for a new executor: a spare one, else a new one.
+  caf::expected<std::string> take_cgroup() {
+    {
+      std::lock_guard<std::mutex> lock{mtx};
+      if (!spare_cgroups.empty()) {
+        auto cg = std::move(spare_cgroups.back());
+        spare_cgroups.pop_back();
+        return cg;
+      }
+    }
+    return cgroups->make_child();
   }
 
   /// Removes the executor's cgroup, killing what it left there first
@@ -621,7 +654,7 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
   // environment (its parent-death handler kills it).
   std::string cgroup;
   if (impl_->cgroups && !impl_->cgroups_failed) {
-    if (auto made = impl_->cgroups->make_child())
+    if (auto made = impl_->take_cgroup())
       cgroup = std::move(*made);
     else
       impl_->cgroup_failed(render(made.error()));

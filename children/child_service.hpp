@@ -38,8 +38,11 @@ public:
   /// No cgroups, no orphans to reap.
   child_service();
 
-  /// `cgroups`: each child gets a cgroup of its own there, which is killed
-  /// and removed when the child has exited (null: no cgroups).
+  /// `cgroups`: each child gets a cgroup of its own there (null: no
+  /// cgroups). When the child has exited, its cgroup goes to a later child
+  /// if the child ended by itself and left nothing there (a kill_group of
+  /// the ended child no longer reaches it); otherwise what is left is
+  /// killed and the cgroup removed.
   /// `reap_orphans`: this OS process is a child subreaper whose children
   /// are all executors (procman-runner); any other child that appears was
   /// orphaned in an executor's tree, and is killed with its own tree and

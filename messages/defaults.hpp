@@ -198,6 +198,10 @@ constexpr uint32_t claim_horizon_ms = 25;
 /// fast (claim_horizon_ms).
 constexpr uint32_t claim_ahead_max = 8;
 
+/// The most empty executor cgroups a runner keeps for its next executors
+/// (the rest are removed): more than a runner's slots need at once.
+constexpr size_t spare_cgroups_max = 64;
+
 /// While claims or commits keep failing, one log line per this many
 /// seconds at most: the log shows the failure without filling the disk
 /// that is full already.

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -17,7 +18,10 @@
 #include "procman/children/executor_cgroups.hpp"
 #include "procman/messages/error.hpp"
 
+#include "fixtures/preconditions.hpp"
+
 using namespace procman;
+using procman::test::has_cgroup_v2;
 
 BOOST_AUTO_TEST_SUITE(child_spawn)
 
@@ -135,6 +139,120 @@ BOOST_AUTO_TEST_CASE(launchers_without_timers_say_so) {
     void kill_group(int) override {}
   } launcher;
   BOOST_TEST(!launcher.has_timers());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Cgroups passed on: the empty cgroup of a child that ended by itself goes
+// to a later child; skipped (and reported) where the machine has no usable
+// cgroup v2.
+BOOST_AUTO_TEST_SUITE(child_cgroups,
+                      *boost::unit_test::precondition(has_cgroup_v2))
+
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A child service with a cgroup per child, like the runner's.
+struct contained {
+  std::string parent; ///< the directory of the children's cgroups
+  std::unique_ptr<child_service> children;
+
+  contained() {
+    auto cgroups = executor_cgroups::create();
+    BOOST_REQUIRE_MESSAGE(static_cast<bool>(cgroups),
+                          (cgroups ? std::string{} : render(cgroups.error())));
+    parent = (*cgroups)->dir();
+    children = std::make_unique<child_service>(std::move(*cgroups));
+  }
+
+  /// The directory of a child's cgroup, from the path /proc says.
+  std::string dir_of(const std::string& cgroup) const {
+    return parent + cgroup.substr(cgroup.rfind('/'));
+  }
+};
+
+/// A child of `sh -c script` whose first output line is its cgroup.
+struct cgroup_child {
+  int pid = 0;
+  std::promise<std::string> line;
+  std::promise<void> exited;
+  std::future<std::string> cgroup = line.get_future();
+  std::future<void> done = exited.get_future();
+  bool said = false;
+
+  cgroup_child(child_service& children, const std::string& script) {
+    child_spec spec;
+    spec.argv = {"/bin/sh", "-c", "cat /proc/self/cgroup; " + script};
+    child_handlers h;
+    h.on_report = [this](std::string l) {
+      if (!said && l.rfind("0::", 0) == 0) {
+        said = true;
+        line.set_value(l.substr(3));
+      }
+    };
+    h.on_exit = [this](int, int, std::string) { exited.set_value(); };
+    auto started = children.spawn(spec, std::move(h));
+    BOOST_REQUIRE(started);
+    pid = *started;
+  }
+
+  std::string where() {
+    BOOST_REQUIRE(cgroup.wait_for(10s) == std::future_status::ready);
+    return cgroup.get();
+  }
+
+  void await_exit() {
+    BOOST_REQUIRE(done.wait_for(10s) == std::future_status::ready);
+  }
+};
+
+/// Runs `sh -c script` to its end; returns the child's pid and cgroup.
+std::pair<int, std::string> run_to_end(child_service& children,
+                                       const std::string& script) {
+  cgroup_child child{children, script};
+  auto cg = child.where();
+  child.await_exit();
+  return {child.pid, cg};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_child_that_ended_by_itself_passes_its_cgroup_on) {
+  contained c;
+  auto [pid, cg] = run_to_end(*c.children, "exit 0");
+  cgroup_child second{*c.children, "exit 0"};
+  BOOST_TEST(second.where() == cg);
+  second.await_exit();
+}
+
+BOOST_AUTO_TEST_CASE(a_cgroup_with_a_process_left_in_it_is_not_passed_on) {
+  contained c;
+  auto [pid, cg] = run_to_end(*c.children, "sleep 60 >/dev/null 2>&1 & exit 0");
+  cgroup_child second{*c.children, "exit 0"};
+  BOOST_TEST(second.where() != cg);
+  second.await_exit();
+  BOOST_TEST_MESSAGE("what was left is killed, and its cgroup removed");
+  auto dir = c.dir_of(cg);
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::filesystem::exists(dir)
+         && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  BOOST_TEST(!std::filesystem::exists(dir), dir);
+}
+
+BOOST_AUTO_TEST_CASE(
+  killing_a_child_that_ended_spares_the_next_one_in_its_cgroup) {
+  contained c;
+  auto [first, cg] = run_to_end(*c.children, "exit 0");
+  cgroup_child second{*c.children, "exec sleep 60"};
+  BOOST_REQUIRE(second.where() == cg);
+  BOOST_TEST(std::filesystem::exists(c.dir_of(cg)));
+  c.children->kill_group(first);
+  BOOST_TEST((second.done.wait_for(300ms) == std::future_status::timeout),
+             "the next child in the cgroup was killed with the first");
+  c.children->kill_group(second.pid);
+  second.await_exit();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
