@@ -125,7 +125,7 @@ uint64_t supervisor_state::ahead() const {
   uint64_t least = uint64_t{opts.parallel} * opts.claim_ahead;
   uint64_t most
     = std::max<uint64_t>(least, uint64_t{opts.parallel} * opts.claim_ahead_max);
-  if (!last_exit || exit_gap_us <= 0 || most == least)
+  if (exit_gap_us <= 0) // fewer than two exits seen: no pace yet
     return least;
   // As many as the slots start within the horizon at the recent pace.
   auto pace = defaults::claim_horizon_ms * 1000.0 / exit_gap_us;
