@@ -234,14 +234,17 @@ process(process_actor::stateful_pointer<process_state> self, process_record rec,
   // Spawn the executor.
   child_spec spec;
   spec.argv = {st.cfg->exec_path};
-  spec.env = {"PROCMAN_PARENT_PID=" + std::to_string(getpid()),
-              "PROCMAN_PID=" + st.record.pid};
+  // The runner's pid, asked once: a process actor never runs in a fork.
+  static const std::string parent_pid = "PROCMAN_PARENT_PID="
+                                        + std::to_string(getpid());
+  spec.env = {parent_pid, "PROCMAN_PID=" + st.record.pid};
   // The executor's lease: it ends itself, with all it started, unless the
   // launcher renews it on its stdin in time (docs/protocol.md, "Leases").
   spec.lease_until_ms = st.cfg->children->lease_until();
   spec.input = work_of(st.record, *st.cfg, spec.lease_until_ms);
   st.acks = step_acks(st.record);
   spec.keep_stdin_open = st.acks || spec.lease_until_ms > 0;
+  spec.reports_may_wait = !st.acks;
   auto hdl = caf::actor_cast<process_actor>(self);
   child_handlers handlers;
   // Set on the launcher's thread before `on_exit`, whose message reads it.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <csignal>
 #include <cstring>
 #include <future>
@@ -22,13 +23,13 @@
 #include <boost/asio/write.hpp>
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 // Boost.Process 1.81's v2 headers miss two includes of their own.
 #include <boost/optional.hpp>
 #include <boost/process/v2/error.hpp>
-#include <boost/process/v2/process_handle.hpp>
 
 #include "procman/children/executor_cgroups.hpp"
 #include "procman/children/fork_server.hpp"
@@ -44,20 +45,28 @@ extern char** environ;
 namespace procman {
 
 namespace asio = boost::asio;
-namespace bpv2 = boost::process::v2;
 
 namespace {
 
 struct child : std::enable_shared_from_this<child> {
   int pid = 0;
   asio::posix::stream_descriptor in, out, err;
-  /// Awaits the exit through a pidfd; absent where pidfd_open(2) is not
+  /// Awaits the exit through a pidfd (readable once the child has ended,
+  /// then one waitpid reaps it); absent where pidfd_open(2) is not
   /// available (kernels before 5.3, some sandboxes, valgrind), and then
   /// `reap_timer` polls waitpid instead.
-  std::optional<bpv2::basic_process_handle<asio::io_context::executor_type>>
-    handle;
+  std::optional<asio::posix::stream_descriptor> pidfd;
   asio::steady_timer reap_timer;
   asio::steady_timer drain_timer;
+  /// The pipe ends not yet in `in`, `out` and `err` (-1: none). Stdin goes
+  /// to `in` only if something is written to it. The report channel and
+  /// stderr of a child that `defer_reads` are read once at its exit if it
+  /// ends within defaults::reports_unwatched_ms, else watched from then
+  /// on: a fast executor wakes the I/O thread once (its exit), not once
+  /// per report line as well.
+  int in_fd = -1, out_fd = -1, err_fd = -1;
+  bool defer_reads = false;
+  asio::steady_timer watch_timer;
   std::string input;
   bool keep_open = false;
   bool writing = false;
@@ -83,13 +92,40 @@ struct child : std::enable_shared_from_this<child> {
   std::function<void(int)> on_done;
   /// Armed by `arm`, cancelled by `finish`.
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
+  /// Set once start() has returned; until then only the handlers it
+  /// started touch the child on the I/O thread.
+  std::atomic<bool> started{false};
 
   child(asio::io_context& ctx, int pid, int in_fd, int out_fd, int err_fd)
-    : pid(pid), in(ctx, in_fd), out(ctx, out_fd), err(ctx, err_fd),
-      reap_timer(ctx), drain_timer(ctx) {
+    : pid(pid), in(ctx), out(ctx), err(ctx), reap_timer(ctx), drain_timer(ctx),
+      in_fd(in_fd), out_fd(out_fd), err_fd(err_fd), watch_timer(ctx) {
     auto fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (fd >= 0)
-      handle.emplace(ctx.get_executor(), pid, fd);
+      pidfd.emplace(ctx, fd);
+  }
+
+  ~child() {
+    for (int fd : {in_fd, out_fd, err_fd})
+      if (fd >= 0)
+        ::close(fd);
+  }
+
+  /// Arms all of `ts` (see `arm`). Each is in `timers` before any is
+  /// awaited: on another thread than the I/O thread (spawn), a timer that
+  /// fires at once takes itself out of `timers` only after the others
+  /// went in.
+  void arm_all(std::vector<child_timer> ts) {
+    std::vector<
+      std::pair<std::shared_ptr<asio::steady_timer>, std::function<void()>>>
+      made;
+    for (auto& t : ts) {
+      auto timer = std::make_shared<asio::steady_timer>(in.get_executor());
+      timer->expires_after(t.after);
+      timers.push_back(timer);
+      made.emplace_back(std::move(timer), std::move(t.fn));
+    }
+    for (auto& [timer, fn] : made)
+      await_timer(timer, std::move(fn));
   }
 
   /// Calls `fn` after `after` unless the child has finished by then.
@@ -99,6 +135,11 @@ struct child : std::enable_shared_from_this<child> {
     auto t = std::make_shared<asio::steady_timer>(in.get_executor());
     t->expires_after(after);
     timers.push_back(t);
+    await_timer(t, std::move(fn));
+  }
+
+  void await_timer(std::shared_ptr<asio::steady_timer> t,
+                   std::function<void()> fn) {
     std::weak_ptr<child> weak = shared_from_this();
     t->async_wait([weak, t, fn = std::move(fn)](boost::system::error_code ec) {
       auto self = weak.lock();
@@ -110,22 +151,120 @@ struct child : std::enable_shared_from_this<child> {
     });
   }
 
-  void start() {
-    auto self = shared_from_this();
+  /// Starts the child's I/O. May run on another thread than the I/O
+  /// thread (spawn): it touches nothing that a handler started here
+  /// touches once that handler may run, and the exit (after which the
+  /// child is finished on the I/O thread) is awaited last. Input is
+  /// written on the I/O thread only, where SIGPIPE is blocked.
+  void start(bool on_io_thread) {
     if (input.empty() && !keep_open) {
-      boost::system::error_code ec;
-      in.close(ec);
-    } else {
-      write_in();
+      ::close(in_fd);
+      in_fd = -1;
+    } else if (!input.empty()) {
+      if (on_io_thread)
+        write_in();
+      else
+        asio::post(in.get_executor(),
+                   [self = shared_from_this()] { self->write_in(); });
     }
-    read_out();
-    read_err();
-    if (handle)
-      handle->async_wait([self](boost::system::error_code ec, int status) {
-        self->on_exit_status(ec ? -1 : status);
+    // Else stdin stays open, and goes to `in` with the first write (an
+    // acknowledgement, a lease renewal).
+    if (defer_reads) {
+      std::weak_ptr<child> weak = shared_from_this();
+      watch_timer.expires_after(
+        std::chrono::milliseconds(defaults::reports_unwatched_ms));
+      watch_timer.async_wait([weak](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (!ec && self && !self->exited)
+          self->watch();
       });
+    } else {
+      watch();
+    }
+    if (pidfd)
+      await_exit();
     else
       poll_exit();
+  }
+
+  /// Hands the raw pipe end `fd` (if any) to `d`, closing it if the
+  /// reactor refuses it; returns whether `d` is open.
+  static bool adopt(asio::posix::stream_descriptor& d, int& fd) {
+    if (fd >= 0) {
+      boost::system::error_code ec;
+      d.assign(fd, ec);
+      if (ec)
+        ::close(fd);
+      fd = -1;
+    }
+    return d.is_open();
+  }
+
+  /// Reads the report channel and stderr as they come from now on.
+  void watch() {
+    if (out_fd >= 0) {
+      if (adopt(out, out_fd))
+        read_out();
+      else
+        out_eof = true;
+    }
+    if (err_fd >= 0 && adopt(err, err_fd))
+      read_err();
+  }
+
+  /// At the exit of a child whose pipes are not watched yet: reads what
+  /// they hold. A report channel that some other process still holds open
+  /// (no EOF) is watched from then on, as for any child.
+  void read_unwatched() {
+    watch_timer.cancel();
+    if (out_fd >= 0
+        && drain_fd(out_fd, out_buf, sizeof out_buf,
+                    [this](size_t n) { on_out(n); })) {
+      ::close(out_fd);
+      out_fd = -1;
+      out_eof = true;
+    }
+    if (err_fd >= 0
+        && drain_fd(err_fd, err_buf, sizeof err_buf,
+                    [this](size_t n) { on_err(n); })) {
+      ::close(err_fd);
+      err_fd = -1;
+    }
+    watch();
+  }
+
+  /// Reads `fd` without blocking until it is empty; true at EOF (or an
+  /// error: nothing more will come).
+  template <class F>
+  static bool drain_fd(int fd, char* buf, size_t size, F on_data) {
+    int on = 1;
+    if (::ioctl(fd, FIONBIO, &on) != 0)
+      return true;
+    for (;;) {
+      auto n = ::read(fd, buf, size);
+      if (n > 0) {
+        on_data(static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      return !(n < 0 && errno == EAGAIN);
+    }
+  }
+
+  /// Waits for the pidfd to become readable: the child has ended.
+  void await_exit() {
+    auto self = shared_from_this();
+    pidfd->async_wait(asio::posix::stream_descriptor::wait_read,
+                      [self](boost::system::error_code ec) {
+                        if (ec == asio::error::operation_aborted)
+                          return;
+                        int status = 0;
+                        auto rc = ::waitpid(self->pid, &status, WNOHANG);
+                        if (rc == 0 && !ec)
+                          return self->await_exit();
+                        self->on_exit_status(rc == self->pid ? status : -1);
+                      });
   }
 
   /// Writes `input`, then whatever `write_input` queued meanwhile, then
@@ -133,7 +272,7 @@ struct child : std::enable_shared_from_this<child> {
   /// closes stdin after `input` unless `keep_open`. A failed write (the
   /// child closed its stdin or ended) closes it too.
   void write_in() {
-    if (writing || done || !in.is_open())
+    if (writing || done || !adopt(in, in_fd))
       return;
     if (input.empty() && !queued.empty())
       input.swap(queued);
@@ -200,6 +339,7 @@ struct child : std::enable_shared_from_this<child> {
     }
     if (on_exited)
       on_exited(pid, cgroup, status != -1 && WIFEXITED(status));
+    read_unwatched();
     // A grandchild could keep stdout open only if it inherited it, which
     // procman-exec prevents; still, give up on stdout after a second.
     auto self = shared_from_this();
@@ -242,17 +382,20 @@ struct child : std::enable_shared_from_this<child> {
 
   void read_err() {
     auto self = shared_from_this();
-    err.async_read_some(
-      asio::buffer(err_buf), [self](boost::system::error_code ec, size_t n) {
-        if (n > 0) {
-          self->err_tail.append(self->err_buf, n);
-          auto limit = child_service::stderr_tail_bytes;
-          if (self->err_tail.size() > 2 * limit)
-            self->err_tail.erase(0, self->err_tail.size() - limit);
-        }
-        if (!ec)
-          self->read_err();
-      });
+    err.async_read_some(asio::buffer(err_buf),
+                        [self](boost::system::error_code ec, size_t n) {
+                          if (n > 0)
+                            self->on_err(n);
+                          if (!ec)
+                            self->read_err();
+                        });
+  }
+
+  void on_err(size_t n) {
+    err_tail.append(err_buf, n);
+    auto limit = child_service::stderr_tail_bytes;
+    if (err_tail.size() > 2 * limit)
+      err_tail.erase(0, err_tail.size() - limit);
   }
 
   void maybe_finish() {
@@ -265,6 +408,7 @@ struct child : std::enable_shared_from_this<child> {
       return;
     done = true;
     drain_timer.cancel();
+    watch_timer.cancel();
     for (auto& t : timers)
       t->cancel();
     timers.clear();
@@ -273,16 +417,26 @@ struct child : std::enable_shared_from_this<child> {
     // Read what is already buffered on stderr without waiting for EOF.
     for (;;) {
       boost::system::error_code ec;
-      err.non_blocking(true, ec);
-      auto n = err.read_some(asio::buffer(err_buf), ec);
-      if (ec || n == 0)
+      // read_err made it non-blocking (asio does before its first read).
+      if (!err.is_open()
+          || (!err.native_non_blocking() && err.native_non_blocking(true, ec)))
         break;
-      err_tail.append(err_buf, n);
+      auto n = ::read(err.native_handle(), err_buf, sizeof err_buf);
+      if (n <= 0)
+        break;
+      on_err(static_cast<size_t>(n));
     }
     boost::system::error_code ec;
     err.close(ec);
     out.close(ec);
     in.close(ec);
+    if (pidfd)
+      pidfd->close(ec);
+    for (int* fd : {&in_fd, &out_fd, &err_fd})
+      if (*fd >= 0) {
+        ::close(*fd);
+        *fd = -1;
+      }
     auto limit = child_service::stderr_tail_bytes;
     if (err_tail.size() > limit)
       err_tail.erase(0, err_tail.size() - limit);
@@ -328,8 +482,12 @@ struct child_service::impl {
   /// while the orphans are told from the children.
   std::shared_mutex spawning;
   mutable std::mutex mtx;
-  std::unordered_map<int, std::shared_ptr<child>> children; // I/O thread only
-  std::unordered_map<int, entry> live;                      // under mtx
+  /// The children whose I/O runs, by pid: entered by spawn (on the
+  /// spawning thread), read and erased on the I/O thread, under
+  /// children_mtx.
+  std::unordered_map<int, std::shared_ptr<child>> children;
+  std::mutex children_mtx;
+  std::unordered_map<int, entry> live; // under mtx
   /// Empty cgroups of executors that ended by themselves, for the next
   /// executors: creating and removing a cgroup costs the kernel far more
   /// than reading whether one is empty. Under mtx.
@@ -413,13 +571,69 @@ struct child_service::impl {
     return lease_end(lease_bound_ms.load(), lease_cap.load());
   }
 
+  /// I/O thread: the child with this pid, if its I/O runs.
+  std::shared_ptr<child> find_child(int pid) {
+    std::lock_guard<std::mutex> lock{children_mtx};
+    auto i = children.find(pid);
+    return i == children.end() ? nullptr : i->second;
+  }
+
+  /// I/O thread: the children whose start() has returned (one that
+  /// another thread is starting is left alone until then).
+  std::vector<std::shared_ptr<child>> ready_children() {
+    std::vector<std::shared_ptr<child>> out;
+    std::lock_guard<std::mutex> lock{children_mtx};
+    for (auto& kv : children)
+      if (kv.second->started.load(std::memory_order_acquire))
+        out.push_back(kv.second);
+    return out;
+  }
+
+  /// Makes the child of a spawned executor and starts its I/O, on the
+  /// calling thread: the I/O thread wakes for its output and exit only.
+  void start_child(int pid, int in_fd, int out_fd, int err_fd,
+                   std::string input, std::string cgroup, bool keep_open,
+                   int64_t lease_until_ms, bool reports_may_wait,
+                   child_handlers handlers) {
+    auto c = std::make_shared<child>(ctx, pid, in_fd, out_fd, err_fd);
+    c->input = std::move(input);
+    c->keep_open = keep_open;
+    c->defer_reads = reports_may_wait;
+    c->lease_written = c->lease_pending = lease_until_ms;
+    c->handlers = std::move(handlers);
+    c->cgroup = std::move(cgroup);
+    c->on_exited = [this](int pid, const std::string& cgroup,
+                          bool normal_exit) {
+      exited(pid, cgroup, normal_exit);
+    };
+    c->on_done = [this, done = c.get()](int pid) {
+      {
+        std::lock_guard<std::mutex> guard{children_mtx};
+        // Not a new executor's entry under the same pid.
+        if (auto i = children.find(pid);
+            i != children.end() && i->second.get() == done)
+          children.erase(i);
+      }
+      std::lock_guard<std::mutex> guard{mtx};
+      live.erase(pid);
+    };
+    {
+      std::lock_guard<std::mutex> guard{children_mtx};
+      children[pid] = c;
+    }
+    // Armed before the exit is awaited: finish() cancels them all.
+    c->arm_all(std::move(c->handlers.timers));
+    c->start(std::this_thread::get_id() == thread.get_id());
+    c->started.store(true, std::memory_order_release);
+  }
+
   /// I/O thread: pushes every child's lease as far as it may go now.
   void renew_leases() {
     auto until = lease_until();
     if (until <= 0)
       return;
-    for (auto& kv : children)
-      kv.second->renew_lease(until);
+    for (auto& c : ready_children())
+      c->renew_lease(until);
   }
 
   /// I/O thread: renews 4 times per lease, from now on.
@@ -754,6 +968,16 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
       impl_->live[pid] = impl::entry{true, cgroup};
     }
   }
+  // Its input, written here while this process still holds the read end
+  // (no EPIPE, no SIGPIPE) if one write surely takes it: an empty pipe
+  // takes PIPE_BUF bytes at once. Not before the executor runs in its
+  // cgroup (needs_move), and never before the fork: a server that dies
+  // after forking must leave a child that reads no work.
+  bool input_sent = false;
+  if (rc == 0 && !needs_move && !spec.input.empty()
+      && spec.input.size() <= PIPE_BUF)
+    input_sent = ::write(in[1], spec.input.data(), spec.input.size())
+                 == static_cast<ssize_t>(spec.input.size());
   close(in[0]);
   close(out[1]);
   close(err[1]);
@@ -765,42 +989,32 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
     close(err[0]);
     return failed(rc);
   }
+  auto lease_until_ms = spec.keep_stdin_open ? spec.lease_until_ms : int64_t{0};
+  if (!needs_move) {
+    impl_->start_child(pid, in[1], out[0], err[0],
+                       input_sent ? std::string{} : spec.input,
+                       std::move(cgroup), spec.keep_stdin_open, lease_until_ms,
+                       spec.reports_may_wait, std::move(handlers));
+    return pid;
+  }
   auto* self = impl_.get();
-  asio::post(
-    self->ctx,
-    [self, pid, in_fd = in[1], out_fd = out[0], err_fd = err[0],
-     input = spec.input, cgroup, keep_open = spec.keep_stdin_open,
-     lease_until_ms = spec.keep_stdin_open ? spec.lease_until_ms : int64_t{0},
-     needs_move, handlers = std::move(handlers)]() mutable {
-      // Into its cgroup before its input is written: until then it starts no
-      // step, so nothing of it is left outside. Here rather than in spawn():
-      // a move waits for an RCU grace period when moves are rare (about
-      // 10 ms), which the spawning actor need not wait for.
-      if (needs_move)
-        if (auto err = executor_cgroups::move(cgroup, pid);
-            err && os_errno(err) != ESRCH)
-          self->cgroup_failed(render(err));
-      auto c = std::make_shared<child>(self->ctx, pid, in_fd, out_fd, err_fd);
-      c->input = std::move(input);
-      c->keep_open = keep_open;
-      c->lease_written = c->lease_pending = lease_until_ms;
-      c->handlers = std::move(handlers);
-      c->cgroup = std::move(cgroup);
-      c->on_exited = [self](int pid, const std::string& cgroup,
-                            bool normal_exit) {
-        self->exited(pid, cgroup, normal_exit);
-      };
-      c->on_done = [self](int pid) {
-        self->children.erase(pid);
-        std::lock_guard<std::mutex> guard{self->mtx};
-        self->live.erase(pid);
-      };
-      self->children.emplace(pid, c);
-      auto timers = std::move(c->handlers.timers);
-      c->start();
-      for (auto& t : timers)
-        c->arm(t.after, std::move(t.fn));
-    });
+  asio::post(self->ctx,
+             [self, pid, in_fd = in[1], out_fd = out[0], err_fd = err[0],
+              input = spec.input, cgroup, keep_open = spec.keep_stdin_open,
+              lease_until_ms, may_wait = spec.reports_may_wait,
+              handlers = std::move(handlers)]() mutable {
+               // Into its cgroup before its input is written: until then it
+               // starts no step, so nothing of it is left outside. On the I/O
+               // thread rather than in spawn(): a move waits for an RCU grace
+               // period when moves are rare (about 10 ms), which the spawning
+               // actor need not wait for.
+               if (auto err = executor_cgroups::move(cgroup, pid);
+                   err && os_errno(err) != ESRCH)
+                 self->cgroup_failed(render(err));
+               self->start_child(pid, in_fd, out_fd, err_fd, std::move(input),
+                                 std::move(cgroup), keep_open, lease_until_ms,
+                                 may_wait, std::move(handlers));
+             });
   return pid;
 }
 
@@ -813,11 +1027,11 @@ void child_service::kill_group(int pid) {
 void child_service::write_input(int pid, std::string text) {
   auto* self = impl_.get();
   asio::post(self->ctx, [self, pid, text = std::move(text)]() mutable {
-    auto i = self->children.find(pid);
-    if (i == self->children.end())
+    auto c = self->find_child(pid);
+    if (!c)
       return;
-    i->second->queued += text;
-    i->second->write_in();
+    c->queued += text;
+    c->write_in();
   });
 }
 
@@ -850,8 +1064,8 @@ void child_service::call_after(int pid, std::chrono::milliseconds delay,
                                std::function<void()> fn) {
   auto* self = impl_.get();
   asio::post(self->ctx, [self, pid, delay, fn = std::move(fn)]() mutable {
-    if (auto i = self->children.find(pid); i != self->children.end())
-      i->second->arm(delay, std::move(fn));
+    if (auto c = self->find_child(pid))
+      c->arm(delay, std::move(fn));
   });
 }
 

@@ -26,6 +26,11 @@ struct child_spec {
   /// the launcher renews the lease on stdin while the child runs. 0: none.
   /// Needs `keep_stdin_open`.
   int64_t lease_until_ms = 0;
+  /// Nothing waits on the child's report lines before it ends (no step
+  /// acknowledgements): the launcher may leave them unread for a moment
+  /// (defaults::reports_unwatched_ms) and read them at the exit of a child
+  /// that ends by then.
+  bool reports_may_wait = false;
 };
 
 /// A call after a delay, on the launcher's thread, unless the child has

@@ -250,6 +250,13 @@ constexpr uint32_t child_poll_ms = 5;
 /// (a grandchild that inherited it), ms.
 constexpr uint32_t stdout_drain_ms = 1000;
 
+/// How long the child service leaves the report channel and stderr of an
+/// executor that has no stdin open (a run without acknowledgements or
+/// lease) unread, ms: one that ends sooner is read once at its exit, and
+/// wakes the runner once instead of once per report line. Below
+/// `hold_limit_ms`, so a slow step shows as started no later than before.
+constexpr uint32_t reports_unwatched_ms = 10;
+
 /// Entries of the table of processes one kill of a process tree handles
 /// (children/process_tree.cpp): its memory is fixed, as it runs after
 /// fork.

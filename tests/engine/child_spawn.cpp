@@ -1,16 +1,22 @@
 // The child service reports a child it cannot start as an error that
-// carries the errno, so that nobody reads it back out of a message; and it
+// carries the errno, so that nobody reads it back out of a message; it
 // keeps a child's timers (timeout, hold limit) while the child runs, and
-// not after.
+// not after; and it delivers every report line, in order, before the exit,
+// however it reads them.
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 
@@ -253,6 +259,129 @@ BOOST_AUTO_TEST_CASE(
              "the next child in the cgroup was killed with the first");
   c.children->kill_group(second.pid);
   second.await_exit();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// A run that nothing acknowledges (`reports_may_wait`) has its report
+// channel and stderr read at its exit if it ends soon, else from
+// defaults::reports_unwatched_ms on; its input goes into the pipe at the
+// spawn when one write takes it, else from the I/O thread. Either way every
+// line arrives, in order, before the exit.
+BOOST_AUTO_TEST_SUITE(child_reports)
+
+namespace {
+
+/// What a child's handlers saw, in order: "report:LINE", "exit:CODE".
+struct events {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<std::string> seen;
+  std::string stderr_tail;
+  bool exited = false;
+
+  child_handlers handlers() {
+    child_handlers h;
+    h.on_report = [this](std::string line) {
+      std::lock_guard<std::mutex> guard{mtx};
+      seen.push_back("report:" + line);
+      cv.notify_all();
+    };
+    h.on_exit = [this](int code, int, std::string tail) {
+      std::lock_guard<std::mutex> guard{mtx};
+      seen.push_back("exit:" + std::to_string(code));
+      stderr_tail = std::move(tail);
+      exited = true;
+      cv.notify_all();
+    };
+    return h;
+  }
+
+  /// Waits (60 s at most) until `pred` holds; returns whether it does.
+  template <class Pred>
+  bool wait(Pred pred) {
+    std::unique_lock<std::mutex> lock{mtx};
+    return cv.wait_for(lock, std::chrono::seconds(60), [&] { return pred(); });
+  }
+
+  std::vector<std::string> all() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return seen;
+  }
+};
+
+int spawn_reporting(child_service& children, events& ev,
+                    const std::string& script, bool may_wait,
+                    std::string input = {}) {
+  child_spec spec;
+  spec.argv = {"/bin/sh", "-c", script};
+  spec.reports_may_wait = may_wait;
+  spec.input = std::move(input);
+  auto pid = children.spawn(spec, ev.handlers());
+  BOOST_REQUIRE(pid);
+  return *pid;
+}
+
+using strings = std::vector<std::string>;
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(reports_that_may_wait_come_in_order_before_the_exit) {
+  child_service children;
+  events ev;
+  spawn_reporting(children, ev, "echo one; echo two; echo oops >&2; exit 3",
+                  true);
+  BOOST_REQUIRE(ev.wait([&] { return ev.exited; }));
+  BOOST_TEST(ev.all() == (strings{"report:one", "report:two", "exit:3"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(ev.stderr_tail == "oops\n");
+  BOOST_TEST(children.active() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(reports_that_may_wait_are_read_while_the_child_runs) {
+  child_service children;
+  events ev;
+  auto pid = spawn_reporting(children, ev, "echo started; exec sleep 60", true);
+  BOOST_REQUIRE(ev.wait([&] { return !ev.seen.empty(); }));
+  BOOST_TEST(ev.all() == strings{"report:started"},
+             boost::test_tools::per_element());
+  children.kill_group(pid);
+  BOOST_REQUIRE(ev.wait([&] { return ev.exited; }));
+  BOOST_TEST(ev.all() == (strings{"report:started", "exit:-1"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_report_channel_a_grandchild_holds_is_read_to_its_end) {
+  for (bool may_wait : {true, false}) {
+    BOOST_TEST_CONTEXT("reports_may_wait " << may_wait) {
+      child_service children;
+      events ev;
+      spawn_reporting(children, ev, "(sleep 0.3; echo late) & echo early",
+                      may_wait);
+      BOOST_REQUIRE(ev.wait([&] { return ev.exited; }));
+      BOOST_TEST(ev.all() == (strings{"report:early", "report:late", "exit:0"}),
+                 boost::test_tools::per_element());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(input_reaches_the_child_whether_one_write_takes_it) {
+  // PIPE_BUF bytes go into the pipe at the spawn; more, from the I/O
+  // thread as the child reads.
+  for (size_t size : {size_t{10}, size_t{PIPE_BUF}, size_t{300000}}) {
+    for (bool may_wait : {true, false}) {
+      BOOST_TEST_CONTEXT(size << " bytes, reports_may_wait " << may_wait) {
+        child_service children;
+        events ev;
+        spawn_reporting(children, ev, "wc -c | tr -d ' '", may_wait,
+                        std::string(size, 'x'));
+        BOOST_REQUIRE(ev.wait([&] { return ev.exited; }));
+        BOOST_TEST(ev.all()
+                     == (strings{"report:" + std::to_string(size), "exit:0"}),
+                   boost::test_tools::per_element());
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
