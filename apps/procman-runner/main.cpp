@@ -54,6 +54,7 @@
 
 #include "nodes.hpp"
 #include "ready.hpp"
+#include "scheduler.hpp"
 
 namespace {
 
@@ -315,15 +316,7 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   cfg.add_message_types<caf::id_block::procman>();
   // The runner has no use for CAF's own command line or config file.
-  cfg.set("scheduler.max-threads",
-          std::max(2u, std::thread::hardware_concurrency()));
-  // Workers that wait on a condition variable soon instead of polling:
-  // CAF's work-stealing workers by default poll every 50 µs for up to
-  // 25 ms whenever they run out of work, and on a small machine that
-  // polling competes with the executors and slows posix_spawn. Without
-  // the moderate phase a worker spins briefly (100 attempts), then waits
-  // to be notified (docs/performance.md).
-  cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
+  use_runner_scheduler(cfg);
   if (auto err = nodes.configure(cfg)) {
     std::cerr << "procman-runner: " << render(err) << "\n";
     return 2;
