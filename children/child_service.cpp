@@ -27,9 +27,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-// Boost.Process 1.81's v2 headers miss two includes of their own.
-#include <boost/optional.hpp>
-#include <boost/process/v2/error.hpp>
 
 #include "procman/children/executor_cgroups.hpp"
 #include "procman/children/fork_server.hpp"
@@ -115,6 +112,8 @@ struct child : std::enable_shared_from_this<child> {
   /// fires at once takes itself out of `timers` only after the others
   /// went in.
   void arm_all(std::vector<child_timer> ts) {
+    if (done)
+      return;
     std::vector<
       std::pair<std::shared_ptr<asio::steady_timer>, std::function<void()>>>
       made;
@@ -130,12 +129,7 @@ struct child : std::enable_shared_from_this<child> {
 
   /// Calls `fn` after `after` unless the child has finished by then.
   void arm(std::chrono::milliseconds after, std::function<void()> fn) {
-    if (done)
-      return;
-    auto t = std::make_shared<asio::steady_timer>(in.get_executor());
-    t->expires_after(after);
-    timers.push_back(t);
-    await_timer(t, std::move(fn));
+    arm_all({{after, std::move(fn)}});
   }
 
   void await_timer(std::shared_ptr<asio::steady_timer> t,
@@ -216,6 +210,8 @@ struct child : std::enable_shared_from_this<child> {
   /// they hold. A report channel that some other process still holds open
   /// (no EOF) is watched from then on, as for any child.
   void read_unwatched() {
+    if (out_fd < 0 && err_fd < 0)
+      return; // watched already
     watch_timer.cancel();
     if (out_fd >= 0
         && drain_fd(out_fd, out_buf, sizeof out_buf,
@@ -408,24 +404,17 @@ struct child : std::enable_shared_from_this<child> {
       return;
     done = true;
     drain_timer.cancel();
-    watch_timer.cancel();
     for (auto& t : timers)
       t->cancel();
     timers.clear();
     if (!line.empty() && handlers.on_report)
       handlers.on_report(std::move(line));
     // Read what is already buffered on stderr without waiting for EOF.
-    for (;;) {
-      boost::system::error_code ec;
-      // read_err made it non-blocking (asio does before its first read).
-      if (!err.is_open()
-          || (!err.native_non_blocking() && err.native_non_blocking(true, ec)))
-        break;
-      auto n = ::read(err.native_handle(), err_buf, sizeof err_buf);
-      if (n <= 0)
-        break;
-      on_err(static_cast<size_t>(n));
-    }
+    // read_err made it non-blocking (asio does before its first read).
+    if (err.is_open() && err.native_non_blocking())
+      for (ssize_t n;
+           (n = ::read(err.native_handle(), err_buf, sizeof err_buf)) > 0;)
+        on_err(static_cast<size_t>(n));
     boost::system::error_code ec;
     err.close(ec);
     out.close(ec);
