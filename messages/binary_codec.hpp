@@ -142,6 +142,12 @@ public:
 private:
   void raw(const void* data, size_t n) {
     auto p = static_cast<const char*>(data);
+    if (n <= 8) {
+      // Integers and short strings: push_back stays inline.
+      for (size_t i = 0; i < n; ++i)
+        out_.push_back(p[i]);
+      return;
+    }
     out_.insert(out_.end(), p, p + n);
   }
 

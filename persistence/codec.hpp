@@ -51,6 +51,8 @@ typename Inspector::result_type inspect(Inspector& f, spec_v1& v) {
 
 struct record_v1 {
   process_record& x;
+  /// Stands for x.queue_seq (record_digest writes a 0 there instead).
+  uint64_t& queue_seq = x.queue_seq;
 };
 
 template <class Inspector>
@@ -59,12 +61,14 @@ typename Inspector::result_type inspect(Inspector& f, record_v1& v) {
   return f(caf::meta::type_name("process_record"), x.pid, x.status,
            x.created_at, x.started_at, x.updated_at, x.finished_at, x.timeout,
            x.steps, x.step_states, x.last_completed, x.next_step, x.data,
-           x.output, x.progress, x.error, x.runner, x.exec_pid, x.queue_seq,
+           x.output, x.progress, x.error, x.runner, x.exec_pid, v.queue_seq,
            x.runs, x.cancel_requested);
 }
 
 struct record_v2 {
   process_record& x;
+  /// Stands for x.queue_seq (record_digest writes a 0 there instead).
+  uint64_t& queue_seq = x.queue_seq;
 };
 
 template <class Inspector>
@@ -73,7 +77,7 @@ typename Inspector::result_type inspect(Inspector& f, record_v2& v) {
   return f(caf::meta::type_name("process_record"), x.pid, x.status,
            x.created_at, x.started_at, x.updated_at, x.finished_at, x.timeout,
            x.steps, x.step_states, x.last_completed, x.next_step, x.data,
-           x.output, x.progress, x.error, x.runner, x.exec_pid, x.queue_seq,
+           x.output, x.progress, x.error, x.runner, x.exec_pid, v.queue_seq,
            x.runs, x.cancel_requested, x.priority, x.not_before, x.key, x.retry,
            x.attempts, x.attempt_errors, x.schedule);
 }
@@ -101,6 +105,41 @@ typename Inspector::result_type inspect(Inspector& f, entry_v2& v) {
   transition_v2 what{x.what};
   return f(caf::meta::type_name("log_entry"), x.seq, x.time, what,
            x.status_after, x.digest);
+}
+
+/// A log entry from its parts, as `encode` writes a log_entry with these
+/// fields (the same bytes): the transition is not copied.
+struct entry_parts {
+  uint64_t seq = 0;
+  uint64_t time = 0;
+  transition& what;
+  process_status status_after = process_status::queued;
+  uint64_t digest = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, entry_parts& x) {
+  return f(caf::meta::type_name("log_entry"), x.seq, x.time, x.what,
+           x.status_after, x.digest);
+}
+
+template <>
+struct value_version<entry_parts> : value_version<log_entry> {};
+
+/// This thread's buffer for an encoding that lives only until the next
+/// (a value written to LMDB, a digest): empty, its capacity kept from the
+/// last use, so that a commit does not allocate one per value.
+inline std::vector<char>& scratch_buffer() {
+  thread_local std::vector<char> buf;
+  buf.clear();
+  return buf;
+}
+
+/// Gives a scratch buffer back: one that grew past 64 KiB (a record with
+/// a large output) is freed rather than kept.
+inline void release_scratch(std::vector<char>& buf) {
+  if (buf.capacity() > (64u << 10))
+    std::vector<char>{}.swap(buf);
 }
 
 /// Serializes `x` behind its version byte. Returns true (failed) only if
@@ -182,22 +221,24 @@ inline uint64_t fnv1a(const char* data, size_t size) {
 /// follow from the entries' times, which the replay compares itself, and
 /// leaving them out keeps the digests of older logs.
 inline uint64_t record_digest(const process_record& rec) {
-  auto copy = rec;
-  copy.queue_seq = 0;
-  std::vector<char> buf;
+  uint64_t no_position = 0;
+  // The writer only reads (encode); the record is not copied.
+  auto& x = const_cast<process_record&>(rec);
+  auto& buf = scratch_buffer();
   binary::writer sink{buf};
-  if (plain_record(copy)) {
+  bool failed = false;
+  if (plain_record(rec)) {
     buf.push_back(1);
-    record_v1 v{copy};
-    if (sink(v))
-      return 0;
+    record_v1 v{x, no_position};
+    failed = static_cast<bool>(sink(v));
   } else {
     buf.push_back(2);
-    record_v2 v{copy};
-    if (sink(v))
-      return 0;
+    record_v2 v{x, no_position};
+    failed = static_cast<bool>(sink(v));
   }
-  return fnv1a(buf.data(), buf.size());
+  auto digest = failed ? 0 : fnv1a(buf.data(), buf.size());
+  release_scratch(buf);
+  return digest;
 }
 
 /// The digest a schedule_add or schedule_remove entry carries: of the

@@ -178,6 +178,7 @@ void build(const tx& t) {
       del_raw(t.txn, t.db.counters, kv.first);
     discard();
   }
+  records::write_saved(t); // read below from the table
   auto cur = lmdb::cursor::open(t.txn, t.db.processes);
   lmdb::val k;
   lmdb::val v;

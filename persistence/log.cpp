@@ -12,12 +12,13 @@ namespace procman::tables::log {
 
 namespace {
 
-void write(const tx& t, const log_entry& e) {
-  std::vector<char> buf;
+void write(const tx& t, const codec::entry_parts& e) {
+  auto& buf = codec::scratch_buffer();
   if (codec::encode(e, buf))
     throw store_failure{
       make_failure(errc::storage_failure, "cannot encode a log entry")};
   put_raw(t.txn, t.db.log, codec::u64_key(e.seq), {buf.data(), buf.size()});
+  codec::release_scratch(buf);
 }
 
 /// The log's first (MDB_FIRST) or last (MDB_LAST) key, 0 if it is empty.
@@ -30,14 +31,19 @@ uint64_t edge_key(const tx& t, MDB_cursor_op which) {
   return 0;
 }
 
-log_entry entry(const tx& t, const transition& what, uint64_t time) {
-  log_entry e;
-  // The log's last key is the last sequence number: a commit writes no
-  // counter. `meta` "seq" keeps it only across a trim that empties the log.
-  e.seq = last_seq(t) + 1;
-  e.time = time;
-  e.what = what;
-  return e;
+/// The next entry's sequence number. The log's last key is the last one:
+/// a commit writes no counter (`meta` "seq" keeps it only across a trim
+/// that empties the log). Looked up once per transaction.
+uint64_t next_seq(const tx& t) {
+  if (t.log_seq == 0)
+    t.log_seq = last_seq(t);
+  return ++t.log_seq;
+}
+
+/// An entry of `what` (not copied: the writer only reads it).
+codec::entry_parts entry(const tx& t, const transition& what, uint64_t time) {
+  return {next_seq(t), time, const_cast<transition&>(what),
+          process_status::queued, 0};
 }
 
 /// Reads a log entry of any version (persistence/codec.hpp).

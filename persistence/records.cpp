@@ -75,6 +75,8 @@ std::vector<std::string> pids_with(const tx& t, process_status s) {
 } // namespace
 
 std::optional<process_record> load(const tx& t, const std::string& pid) {
+  if (auto i = t.saved_records.find(pid); i != t.saved_records.end())
+    return i->second;
   std::string_view raw;
   if (pid.empty() || !get_raw(t.txn, t.db.processes, pid, raw))
     return std::nullopt;
@@ -85,17 +87,15 @@ std::optional<process_record> load(const tx& t, const std::string& pid) {
 }
 
 bool exists(const tx& t, std::string_view pid) {
+  if (t.saved_records.count(std::string{pid}) > 0)
+    return true;
   std::string_view ignored;
   return get_raw(t.txn, t.db.processes, pid, ignored);
 }
 
 void save(const tx& t, const process_record* old, const process_record& rec,
           uint64_t now) {
-  std::vector<char> buf;
-  if (codec::encode(rec, buf))
-    throw store_failure{
-      make_failure(errc::storage_failure, "cannot encode " + rec.pid)};
-  put_raw(t.txn, t.db.processes, rec.pid, {buf.data(), buf.size()});
+  t.saved_records.insert_or_assign(rec.pid, rec);
   counters::saved(t, old, rec);
   if (old == nullptr || old->status != rec.status) {
     if (old != nullptr && indexed(old->status))
@@ -120,6 +120,18 @@ void save(const tx& t, const process_record* old, const process_record& rec,
   keys::update(t, old, rec);
 }
 
+void write_saved(const tx& t) {
+  for (auto& [pid, rec] : t.saved_records) {
+    auto& buf = codec::scratch_buffer();
+    if (codec::encode(rec, buf))
+      throw store_failure{
+        make_failure(errc::storage_failure, "cannot encode " + pid)};
+    put_raw(t.txn, t.db.processes, pid, {buf.data(), buf.size()});
+    codec::release_scratch(buf);
+  }
+  t.saved_records.clear();
+}
+
 void mark_run_start(const tx& t, const process_record& rec, uint64_t at) {
   if (rec.status == process_status::running)
     put_raw(t.txn, t.db.status, status_key(rec), codec::u64_key(at));
@@ -134,6 +146,7 @@ std::optional<uint64_t> run_start(const tx& t, const process_record& rec) {
 }
 
 void remove(const tx& t, const process_record& rec) {
+  t.saved_records.erase(rec.pid);
   del_raw(t.txn, t.db.processes, rec.pid);
   counters::removed(t, rec);
   if (indexed(rec.status))
@@ -269,6 +282,7 @@ void upgrade_status_index(const tx& t) {
 }
 
 uint64_t count(const tx& t) {
+  write_saved(t); // new records count
   MDB_stat st;
   lmdb::dbi_stat(t.txn, t.db.processes, &st);
   return st.ms_entries;

@@ -32,9 +32,14 @@ std::optional<process_record> load(const tx& t, const std::string& pid);
 bool exists(const tx& t, std::string_view pid);
 
 /// Writes `rec` and brings every index from `old` (null: a new record) to
-/// `rec`.
+/// `rec`. The record itself is written by `write_saved`, once however
+/// often the transaction saves it; `load` and `exists` see it at once.
 void save(const tx& t, const process_record* old, const process_record& rec,
           uint64_t now);
+
+/// Writes the records saved in the transaction so far. The transaction
+/// layer calls it before every commit.
+void write_saved(const tx& t);
 
 /// Notes in the status index that the run of the running record `rec`
 /// started (its executor) at `at`: the entry is written by the claim, and

@@ -96,13 +96,14 @@ store::apply(const std::vector<transition>& ts) {
 
 store::batch_result store::commit(const std::vector<transition>& ts,
                                   const std::vector<output_chunk>& output) {
-  auto prepared = ts;
-  for (auto& t : prepared)
-    if (t.kind == transition_kind::enqueue && t.pid.empty())
-      t.pid = make_pid();
+  // The pids of new processes, made once: a retried body reuses them.
+  std::vector<std::string> new_pids(ts.size());
+  for (size_t i = 0; i < ts.size(); ++i)
+    if (ts[i].kind == transition_kind::enqueue && ts[i].pid.empty())
+      new_pids[i] = make_pid();
   batch_result out;
   auto& results = out.results;
-  if (prepared.empty() && output.empty())
+  if (ts.empty() && output.empty())
     return out;
   auto now = impl_->now();
   bool ring = false;
@@ -114,9 +115,12 @@ store::batch_result store::commit(const std::vector<transition>& ts,
       for (auto& c : output)
         tables::output::append(x, c, limit, now);
     }
-    out.repeated.assign(prepared.size(), false);
-    for (size_t i = 0; i < prepared.size(); ++i) {
-      auto t = prepared[i]; // a retry starts again from the request
+    out.repeated.assign(ts.size(), false);
+    results.reserve(ts.size());
+    for (size_t i = 0; i < ts.size(); ++i) {
+      auto t = ts[i]; // a retry starts again from the request
+      if (!new_pids[i].empty())
+        t.pid = new_pids[i];
       bool repeated = false;
       results.emplace_back(impl_->apply(x, t, now, ring, repeated));
       out.repeated[i] = repeated;
@@ -124,7 +128,7 @@ store::batch_result store::commit(const std::vector<transition>& ts,
   });
   if (err) {
     results.clear();
-    for (size_t i = 0; i < prepared.size(); ++i)
+    for (size_t i = 0; i < ts.size(); ++i)
       results.emplace_back(err);
     out.error = std::move(err);
     return out;

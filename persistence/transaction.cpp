@@ -9,6 +9,7 @@
 #include "procman/persistence/codec.hpp"
 #include "procman/persistence/counters.hpp"
 #include "procman/persistence/environment.hpp"
+#include "procman/persistence/records.hpp"
 #include "procman/platform/paths.hpp"
 
 namespace procman::tables {
@@ -77,8 +78,10 @@ void environment::transact(bool write, bool sync, const std::string& dir,
       try {
         safe_txn txn{
           lmdb::txn::begin(env, nullptr, write ? 0u : unsigned{MDB_RDONLY})};
-        body(tx{txn.handle(), db, dir});
+        tx t{txn.handle(), db, dir, 0, {}};
+        body(t);
         if (write) {
+          records::write_saved(t);
           auto begin = std::chrono::steady_clock::now();
           txn.commit();
           if (sync)

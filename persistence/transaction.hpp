@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -65,6 +66,13 @@ struct tx {
   MDB_txn* txn;
   const handles& db;
   const std::string& dir;
+  /// The last log sequence number written in this transaction, 0 until
+  /// the first entry (persistence/log.cpp).
+  mutable uint64_t log_seq = 0;
+  /// The records saved in this transaction, by pid, written once each
+  /// right before it commits (records::write_saved): the transitions of
+  /// one process that commit together read and write its record once.
+  mutable std::map<std::string, process_record> saved_records;
 
   /// Ends the transaction with errc::store_damaged naming the store and
   /// `what`.
