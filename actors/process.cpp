@@ -38,6 +38,7 @@
 #include <caf/send.hpp>
 #include <unistd.h>
 
+#include "procman/lifecycle/reports.hpp"
 #include "procman/lifecycle/timeouts.hpp"
 #include "procman/logging/logger.hpp"
 #include "procman/messages/error.hpp"
@@ -122,28 +123,37 @@ void process_state::send_all(
   }
   ++in_flight;
   auto n = ts.size();
-  self
-    ->request(store, caf::infinite, atom::apply_v, atom::flush_v, std::move(ts))
-    .then(
-      [self, acks_after](const std::vector<process_record>& recs) {
-        auto& st = self->state;
-        --st.in_flight;
-        if (!recs.empty())
-          st.last_status = recs.back().status;
-        for (auto& ack : acks_after)
-          st.cfg->children->write_input(st.os_pid, ack);
-        st.maybe_done(self);
-      },
-      [self, acks_after, n](const caf::error& err) {
-        auto& st = self->state;
-        --st.in_flight;
-        if (!is(err, errc::storage_failure))
-          for (auto& ack : acks_after)
-            st.cfg->children->write_input(st.os_pid, ack);
-        log_error(st.record.pid, "cannot record " + std::to_string(n)
-                                   + " transitions: " + render(err));
-        st.maybe_done(self);
-      });
+  auto done = [self, acks_after](const std::vector<process_record>& recs) {
+    auto& st = self->state;
+    --st.in_flight;
+    if (!recs.empty())
+      st.last_status = recs.back().status;
+    for (auto& ack : acks_after)
+      st.cfg->children->write_input(st.os_pid, ack);
+    st.maybe_done(self);
+  };
+  auto failed = [self, acks_after, n](const caf::error& err) {
+    auto& st = self->state;
+    --st.in_flight;
+    if (!is(err, errc::storage_failure))
+      for (auto& ack : acks_after)
+        st.cfg->children->write_input(st.os_pid, ack);
+    log_error(st.record.pid, "cannot record " + std::to_string(n)
+                               + " transitions: " + render(err));
+    st.maybe_done(self);
+  };
+  // The end of a run goes through the supervisor, which holds it for the
+  // claim that the exit brings: the store commits both at once, woken once.
+  if (ends_run(ts.back().kind))
+    self
+      ->request(supervisor, caf::infinite, atom::apply_v, atom::flush_v,
+                std::move(ts))
+      .then(std::move(done), std::move(failed));
+  else
+    self
+      ->request(store, caf::infinite, atom::apply_v, atom::flush_v,
+                std::move(ts))
+      .then(std::move(done), std::move(failed));
 }
 
 void process_state::stamp(transition& t) const {

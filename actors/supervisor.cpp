@@ -87,6 +87,8 @@ void supervisor_state::try_claim(
   }
   claim_pending = true;
   claim_again = false;
+  // Ahead of the claim in the store's mailbox: one commit takes both.
+  send_ends(self, false);
   auto asked = static_cast<uint32_t>(free);
   self->request(queue, caf::infinite, atom::claim_v, asked)
     .then(
@@ -247,6 +249,9 @@ void supervisor_state::lost_actor(
   supervisor_actor::stateful_pointer<supervisor_state> self,
   const std::string& pid, const caf::error& reason) {
   auto why = reason ? render(reason) : std::string{"without a result"};
+  // An end of its run held here goes first: the store commits it before
+  // the runner_lost below, which it then refuses.
+  send_ends(self, false);
   auto release = [self, pid] {
     self->state.release(self, pid);
     self->send(self, atom::wakeup_v);
@@ -324,6 +329,26 @@ void supervisor_state::release(
   start_ready(self);
 }
 
+void supervisor_state::send_ends(
+  supervisor_actor::stateful_pointer<supervisor_state> self, bool commit_now) {
+  if (held_ends.empty())
+    return;
+  auto ends = std::move(held_ends);
+  held_ends.clear();
+  for (auto& e : ends)
+    e.rp.delegate(store, atom::apply_v, atom::flush_v, std::move(e.ts));
+  if (commit_now)
+    self
+      ->request(store, caf::infinite, atom::apply_v, std::vector<transition>{})
+      .then(
+        [](const std::vector<process_record>&) {
+          // nop: the store answered the process actors
+        },
+        [](const caf::error&) {
+          // nop: so were they of an error
+        });
+}
+
 void supervisor_state::maybe_quit(
   supervisor_actor::stateful_pointer<supervisor_state> self) {
   if (!active.empty() || !finishing.empty() || !ready.empty()
@@ -395,10 +420,12 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         for (auto& kv : st.active)
           self->send(kv.second, atom::kill_v);
         st.abandon_ready(self);
+        st.send_ends(self, true);
         self->send(st.store, atom::drain_v);
         return;
       }
       st.draining = true;
+      st.send_ends(self, true);
       log_info("", "stopping: " + std::to_string(st.active.size())
                      + " processes still running, grace period "
                      + std::to_string(st.opts.grace_seconds) + " s");
@@ -420,6 +447,25 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       st.publish_busy();
       st.start_ready(self);
       self->send(self, atom::wakeup_v);
+    },
+    [self](atom::apply, atom::flush, std::vector<transition>& ts)
+      -> caf::result<std::vector<process_record>> {
+      // The end of a run: held for the next claim, which an exit brings
+      // soon while executors run. The store is not woken for it alone.
+      auto& st = self->state;
+      auto rp = self->make_response_promise<std::vector<process_record>>();
+      st.held_ends.push_back({std::move(ts), rp});
+      if (st.draining || (st.active.empty() && st.next_runs.empty())) {
+        st.send_ends(self, true); // no exit is coming to bring a claim
+      } else if (!st.ends_timer_armed) {
+        st.ends_timer_armed = true;
+        self->delayed_send(self, process_state::hold_limit, atom::flush_v);
+      }
+      return rp;
+    },
+    [self](atom::flush) {
+      self->state.ends_timer_armed = false;
+      self->state.send_ends(self, true);
     },
     [self](atom::exec, const std::string& pid, process_status status) {
       auto& st = self->state;

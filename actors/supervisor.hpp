@@ -87,6 +87,21 @@ struct supervisor_state {
   bool fire_pending = false;
   /// The wake-up timer is armed for this time (unix ms); 0 = none.
   uint64_t wake_at = 0;
+  /// The transitions that end runs of process actors, held for the
+  /// store (`send_ends`), with the promises the store's answers keep.
+  struct held_end {
+    std::vector<transition> ts;
+    caf::typed_response_promise<std::vector<process_record>> rp;
+  };
+  std::vector<held_end> held_ends;
+  /// A `flush` is due within defaults::hold_limit_ms.
+  bool ends_timer_armed = false;
+
+  /// Sends the held ends of runs to the store, right before a claim (the
+  /// store commits them with it) or, with `commit_now`, to be committed at
+  /// once. The store answers each process actor itself.
+  void send_ends(supervisor_actor::stateful_pointer<supervisor_state> self,
+                 bool commit_now);
 
   /// Enqueues the runs of due schedules, then claims if any were, and
   /// (with --wait) arms one timer for when the next delayed process or

@@ -131,7 +131,14 @@ using supervisor_actor = caf::typed_actor<
   /// A process actor's executor has exited: its slot is free, while its
   /// last transitions may still be on their way to the store (`exec`
   /// follows once they are committed).
-  caf::reacts_to<atom::exited, std::string>>;
+  caf::reacts_to<atom::exited, std::string>,
+  /// The transitions that end a process actor's run, for the store: the
+  /// supervisor holds them until its next claim, which the store commits
+  /// with them, or until defaults::hold_limit_ms. The store answers.
+  caf::replies_to<atom::apply, atom::flush, std::vector<transition>>::with<
+    std::vector<process_record>>,
+  /// Internal: send the held ends of runs to the store now.
+  caf::reacts_to<atom::flush>>;
 
 /// The public face: what hosts, the CLI (door/door.hpp) and remote clients
 /// use. Every request of the front door (messages/requests.hpp; the same

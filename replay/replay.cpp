@@ -92,13 +92,24 @@ struct recorded_launcher : executor_launcher {
 struct driver_state {
   static inline const char* name = "replay-driver";
   std::shared_ptr<process_map> procs;
+  store_actor store;
 };
 
 supervisor_actor::behavior_type
 driver(supervisor_actor::stateful_pointer<driver_state> self,
-       std::shared_ptr<process_map> procs) {
+       std::shared_ptr<process_map> procs, store_actor store) {
   self->state.procs = std::move(procs);
+  self->state.store = std::move(store);
   return {
+    [self](atom::apply, atom::flush, std::vector<transition>& ts) {
+      // The end of a run: to the store at once, which holds it for the
+      // next commit (the recorded claim that follows, as in a runner).
+      return self->delegate(self->state.store, atom::apply_v, atom::flush_v,
+                            std::move(ts));
+    },
+    [](atom::flush) {
+      // nop: nothing is held here
+    },
     [](atom::wakeup) {
       // nop: claims come from the recording
     },
@@ -245,7 +256,7 @@ private:
     procs_ = std::make_shared<process_map>();
     store_ = sys_->spawn(store_service, db_, std::string{"replay"},
                          commit_failure_policy{}, store_runtime{});
-    driver_ = sys_->spawn(driver, procs_);
+    driver_ = sys_->spawn(driver, procs_, store_);
     manager_ = sys_->spawn(procman::manager, store_, driver_);
     sched_->run();
     return true;

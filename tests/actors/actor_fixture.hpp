@@ -349,6 +349,27 @@ stand_in_supervisor(supervisor_actor::stateful_pointer<stand_in_state> self,
     [](atom::claim) {
       // nop
     },
+    [=](atom::apply, atom::flush, std::vector<transition>& ts)
+      -> caf::result<std::vector<process_record>> {
+      // The end of a run, which the supervisor holds for its next claim:
+      // to the store, committed at once as that claim would.
+      if (!store)
+        return std::vector<process_record>{};
+      auto pid = ts.empty() ? std::string{} : ts.front().pid;
+      auto rp = self->make_response_promise<std::vector<process_record>>();
+      rp.delegate(store, atom::apply_v, atom::flush_v, std::move(ts));
+      // Before the exit, held for the claim the exit brings; after it,
+      // committed as the supervisor does when no exit is to come.
+      if (std::find(log->exited.begin(), log->exited.end(), pid)
+          != log->exited.end())
+        self->request(store, caf::infinite, atom::claim_v, runner, uint32_t{0})
+          .then([](const std::vector<process_record>&) {},
+                [](const caf::error&) {});
+      return rp;
+    },
+    [](atom::flush) {
+      // nop
+    },
     [=](atom::exited, const std::string& pid) {
       log->exited.push_back(pid);
       // As the supervisor claims when a slot frees (here: nothing), which

@@ -133,6 +133,57 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(claim_times.size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(
+  the_end_of_a_run_waits_in_the_supervisor_and_commits_with_the_next_claim) {
+  auto pids = queue_up(10);
+  start_supervisor(2, true);
+  BOOST_TEST(state().ready.size() == 4u);
+  finish(pids[0]);
+  BOOST_TEST_MESSAGE("no claim yet: the end of the run is held here, not "
+                     "sent to the store");
+  BOOST_TEST(state().held_ends.size() == 1u);
+  BOOST_TEST((record(pids[0]).status == process_status::running));
+  finish(pids[1]);
+  BOOST_TEST_MESSAGE("two left ready: the claim takes both ends along, and "
+                     "they commit together");
+  BOOST_TEST(state().claimed > 6u);
+  BOOST_TEST(state().held_ends.empty());
+  std::set<uint64_t> times;
+  for (int i = 0; i < 2; ++i) {
+    BOOST_TEST((record(pids[i]).status == process_status::finished));
+    for (auto& e : log_of(pids[i]))
+      if (e.what.kind == transition_kind::finish)
+        times.insert(e.time);
+  }
+  for (size_t i = 6; i < state().claimed; ++i)
+    for (auto& e : log_of(pids[i]))
+      if (e.what.kind == transition_kind::claim)
+        times.insert(e.time);
+  BOOST_TEST(times.size() == 1u);
+  BOOST_TEST(state().finishing.empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_end_with_no_executor_left_running_commits_at_once) {
+  auto pids = queue_up(1);
+  start_supervisor(2, true);
+  finish(pids[0]);
+  BOOST_TEST_MESSAGE("no exit is coming to bring a claim: no wait");
+  BOOST_TEST(state().held_ends.empty());
+  BOOST_TEST((record(pids[0]).status == process_status::finished));
+  BOOST_TEST(state().finishing.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_drain_sends_the_ends_held_at_once) {
+  auto pids = queue_up(10);
+  start_supervisor(2, true);
+  finish(pids[0]);
+  BOOST_TEST(state().held_ends.size() == 1u);
+  caf::anon_send(sup, atom::drain_v);
+  sched.run();
+  BOOST_TEST(state().held_ends.empty());
+  BOOST_TEST((record(pids[0]).status == process_status::finished));
+}
+
 /// Finishes `pids` in order, `gap` apart, with two slots; returns the most
 /// records that were ready at once, and checks that no more than `most`
 /// were ever claimed and not done.
