@@ -64,6 +64,8 @@ void supervisor_state::try_claim(
     return maybe_quit(self);
   if (claim_pending) {
     claim_again = true;
+    // The store is busy with that claim: what ends now may ride with it.
+    send_ends(self, false);
     return;
   }
   // The slots and the records claimed ahead, refilled once no more than
@@ -77,6 +79,10 @@ void supervisor_state::try_claim(
   if (opts.max_processes > 0)
     free = std::min<uint64_t>(free, opts.max_processes - claimed);
   if (free == 0) {
+    // No executor runs, so no exit is coming to bring a claim: the ends
+    // held need not wait for one.
+    if (active.empty() && next_runs.empty())
+      send_ends(self, true);
     // Busy: schedules still fire on time (another runner may be free). A
     // store node that runs nothing itself (parallel 0) fires them for its
     // worker nodes whenever it is woken.
@@ -455,8 +461,13 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       auto& st = self->state;
       auto rp = self->make_response_promise<std::vector<process_record>>();
       st.held_ends.push_back({std::move(ts), rp});
-      if (st.draining || (st.active.empty() && st.next_runs.empty())) {
-        st.send_ends(self, true); // no exit is coming to bring a claim
+      if (st.draining) {
+        st.send_ends(self, true); // no claim is coming
+      } else if (st.claim_pending || st.ready.empty()) {
+        // The store is busy with a claim, or soon with the one that the
+        // next record (none is claimed ahead) brings: the end waits there
+        // for the next commit, as it would here.
+        st.send_ends(self, false);
       } else if (!st.ends_timer_armed) {
         st.ends_timer_armed = true;
         self->delayed_send(self, process_state::hold_limit, atom::flush_v);

@@ -163,11 +163,13 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(state().finishing.empty());
 }
 
-BOOST_AUTO_TEST_CASE(an_end_with_no_executor_left_running_commits_at_once) {
+BOOST_AUTO_TEST_CASE(an_end_with_nothing_claimed_ahead_is_not_held) {
   auto pids = queue_up(1);
   start_supervisor(2, true);
+  BOOST_TEST(state().ready.empty());
   finish(pids[0]);
-  BOOST_TEST_MESSAGE("no exit is coming to bring a claim: no wait");
+  BOOST_TEST_MESSAGE("no record claimed ahead: the end goes to the store, "
+                     "and the claim of the exit commits it");
   BOOST_TEST(state().held_ends.empty());
   BOOST_TEST((record(pids[0]).status == process_status::finished));
   BOOST_TEST(state().finishing.empty());
