@@ -7,8 +7,9 @@
 //        | spawn failed                                            |
 //        +-----------------------------------------(fail crash)----+
 //
-// Every transition goes to the store actor; the supervisor hears `exec`
-// (done) only once the store has answered all of them.
+// Every transition goes to the store actor, a batch that ends the run by
+// way of the supervisor (below); the supervisor hears `exec` (done) only
+// once the store has answered all of them.
 //
 // Held transitions: `start` and the step events that no acknowledgement
 // waits for (the last step of a run, or a run without acks) are held and
@@ -20,8 +21,9 @@
 // step whether or not these were committed; nothing reads the executor's
 // pid from the store. A fast process so costs one commit (claim aside)
 // instead of three, and its final commit no longer waits behind `start`;
-// the store actor even commits that batch, which ends the run, with the
-// claim that the executor's exit brings (store_service.cpp, `park`).
+// that batch, which ends the run, goes to the supervisor, which hands it
+// to the store with the claim that the executor's exit brings, so the
+// store commits both at once (supervisor.cpp, `held_ends`).
 //
 // Step acknowledgements: in a run of several steps the executor's stdin
 // stays open, and after the store has committed step_completed k the actor

@@ -436,6 +436,10 @@ store_service(store_actor::stateful_pointer<store_state> self,
         [self](atom::apply, std::vector<transition>& ts)
           -> caf::result<std::vector<process_record>> {
           // Committed with the parked transitions, in one transaction.
+          // None (the supervisor's "commit what waits"): a flush already
+          // due, or the retry timer after a failed commit, does it.
+          if (ts.empty() && self->state.flush_scheduled)
+            return std::vector<process_record>{};
           auto results = self->state.flush(std::move(ts));
           arm_retry(self);
           std::vector<process_record> out;

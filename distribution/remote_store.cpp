@@ -85,7 +85,8 @@ remote_store(self_ptr self, work_endpoint_actor endpoint, std::string holder) {
           -> caf::result<std::vector<process_record>> {
           // Sent on as one apply each (the node protocol has no batch), in
           // order and at once: a transition the process actor sends after
-          // this batch (its finish) must reach the endpoint after them.
+          // this batch must reach the endpoint after them. (A batch that
+          // ends a run comes by way of the supervisor; nothing follows it.)
           auto& st = self->state;
           if (st.dead)
             return st.ended();
