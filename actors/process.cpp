@@ -91,6 +91,8 @@ void process_state::hold(process_actor::stateful_pointer<process_state> self,
                          transition t) {
   if (!cfg->hold_transitions)
     return apply(self, std::move(t));
+  if (held.empty())
+    held.reserve(4); // start, step_started, step_completed and the end
   held.push_back(std::move(t));
   if (!hold_armed) {
     hold_armed = true;

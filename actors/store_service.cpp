@@ -401,6 +401,7 @@ store_service(store_actor::stateful_pointer<store_state> self,
           auto b = std::make_shared<batch>();
           b->rp = self->make_response_promise<std::vector<process_record>>();
           b->left = ts.size();
+          b->done.reserve(ts.size());
           if (ts.empty())
             b->rp.deliver(std::vector<process_record>{});
           // The end of a run waits for the next commit: no executor waits

@@ -151,6 +151,7 @@ std::vector<transition> store::claims(const std::string& runner, size_t n) {
 outcome<std::vector<process_record>>
 store::claimed(std::vector<outcome<process_record>> results, failure* stopped) {
   std::vector<process_record> out;
+  out.reserve(results.size());
   for (auto& res : results) {
     if (res) {
       out.push_back(std::move(*res));
