@@ -127,20 +127,30 @@ template <>
 struct value_version<entry_parts> : value_version<log_entry> {};
 
 /// This thread's buffer for an encoding that lives only until the next
-/// (a value written to LMDB, a digest): empty, its capacity kept from the
-/// last use, so that a commit does not allocate one per value.
-inline std::vector<char>& scratch_buffer() {
-  thread_local std::vector<char> buf;
-  buf.clear();
-  return buf;
-}
+/// (a value written to LMDB, a digest): empty, with the capacity of its
+/// last use, so that a commit does not allocate one per value. One scratch
+/// at a time per thread; one that grew past 64 KiB (a record with a large
+/// output) is freed when it is let go.
+class scratch {
+public:
+  scratch() : buf(instance()) { buf.clear(); }
 
-/// Gives a scratch buffer back: one that grew past 64 KiB (a record with
-/// a large output) is freed rather than kept.
-inline void release_scratch(std::vector<char>& buf) {
-  if (buf.capacity() > (64u << 10))
-    std::vector<char>{}.swap(buf);
-}
+  ~scratch() {
+    if (buf.capacity() > (64u << 10))
+      std::vector<char>{}.swap(buf);
+  }
+
+  scratch(const scratch&) = delete;
+  scratch& operator=(const scratch&) = delete;
+
+  std::vector<char>& buf;
+
+private:
+  static std::vector<char>& instance() {
+    thread_local std::vector<char> b;
+    return b;
+  }
+};
 
 /// Serializes `x` behind its version byte. Returns true (failed) only if
 /// the writer does (it never does for plain data).
@@ -224,7 +234,8 @@ inline uint64_t record_digest(const process_record& rec) {
   uint64_t no_position = 0;
   // The writer only reads (encode); the record is not copied.
   auto& x = const_cast<process_record&>(rec);
-  auto& buf = scratch_buffer();
+  scratch s;
+  auto& buf = s.buf;
   binary::writer sink{buf};
   bool failed = false;
   if (plain_record(rec)) {
@@ -236,9 +247,7 @@ inline uint64_t record_digest(const process_record& rec) {
     record_v2 v{x, no_position};
     failed = static_cast<bool>(sink(v));
   }
-  auto digest = failed ? 0 : fnv1a(buf.data(), buf.size());
-  release_scratch(buf);
-  return digest;
+  return failed ? 0 : fnv1a(buf.data(), buf.size());
 }
 
 /// The digest a schedule_add or schedule_remove entry carries: of the

@@ -13,12 +13,7 @@ namespace procman::tables::log {
 namespace {
 
 void write(const tx& t, const codec::entry_parts& e) {
-  auto& buf = codec::scratch_buffer();
-  if (codec::encode(e, buf))
-    throw store_failure{
-      make_failure(errc::storage_failure, "cannot encode a log entry")};
-  put_raw(t.txn, t.db.log, codec::u64_key(e.seq), {buf.data(), buf.size()});
-  codec::release_scratch(buf);
+  put_value(t, t.db.log, codec::u64_key(e.seq), e, "a log entry");
 }
 
 /// The log's first (MDB_FIRST) or last (MDB_LAST) key, 0 if it is empty.

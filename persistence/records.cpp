@@ -87,7 +87,7 @@ std::optional<process_record> load(const tx& t, const std::string& pid) {
 }
 
 bool exists(const tx& t, std::string_view pid) {
-  if (t.saved_records.count(std::string{pid}) > 0)
+  if (t.saved_records.count(pid) > 0)
     return true;
   std::string_view ignored;
   return get_raw(t.txn, t.db.processes, pid, ignored);
@@ -121,14 +121,8 @@ void save(const tx& t, const process_record* old, const process_record& rec,
 }
 
 void write_saved(const tx& t) {
-  for (auto& [pid, rec] : t.saved_records) {
-    auto& buf = codec::scratch_buffer();
-    if (codec::encode(rec, buf))
-      throw store_failure{
-        make_failure(errc::storage_failure, "cannot encode " + pid)};
-    put_raw(t.txn, t.db.processes, pid, {buf.data(), buf.size()});
-    codec::release_scratch(buf);
-  }
+  for (auto& [pid, rec] : t.saved_records)
+    put_value(t, t.db.processes, pid, rec, pid);
   t.saved_records.clear();
 }
 

@@ -27,11 +27,7 @@ std::optional<schedule_record> load(const tx& t, const std::string& name) {
 }
 
 void save(const tx& t, const schedule_record& x) {
-  std::vector<char> buf;
-  if (codec::encode(x, buf))
-    throw store_failure{
-      make_failure(errc::storage_failure, "cannot encode schedule " + x.name)};
-  put_raw(t.txn, t.db.schedules, x.name, {buf.data(), buf.size()});
+  put_value(t, t.db.schedules, x.name, x, "schedule " + x.name);
 }
 
 void remove(const tx& t, const std::string& name) {

@@ -28,11 +28,7 @@ std::optional<token_record> load(const tx& t, const std::string& hash) {
 }
 
 void save(const tx& t, const token_record& x) {
-  std::vector<char> buf;
-  if (codec::encode(x, buf))
-    throw store_failure{
-      make_failure(errc::storage_failure, "cannot encode token " + x.id)};
-  put_raw(t.txn, t.db.tokens, x.hash, {buf.data(), buf.size()});
+  put_value(t, t.db.tokens, x.hash, x, "token " + x.id);
 }
 
 void remove(const tx& t, const std::string& hash) {

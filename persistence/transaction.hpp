@@ -26,6 +26,7 @@
 #include <lmdb.h>
 
 #include "procman/messages/failure.hpp"
+#include "procman/persistence/codec.hpp"
 #include "procman/persistence/store.hpp"
 
 namespace procman::tables {
@@ -72,7 +73,7 @@ struct tx {
   /// The records saved in this transaction, by pid, written once each
   /// right before it commits (records::write_saved): the transitions of
   /// one process that commit together read and write its record once.
-  mutable std::map<std::string, process_record> saved_records;
+  mutable std::map<std::string, process_record, std::less<>> saved_records;
 
   /// Ends the transaction with errc::store_damaged naming the store and
   /// `what`.
@@ -89,6 +90,18 @@ bool get_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
 
 void put_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
              std::string_view value);
+
+/// Writes `x` under `key` as persistence/codec.hpp encodes it. Errors:
+/// store_failure "cannot encode <what>" (plain data never fails).
+template <class T>
+void put_value(const tx& t, MDB_dbi dbi, std::string_view key, const T& x,
+               std::string_view what) {
+  codec::scratch s;
+  if (codec::encode(x, s.buf))
+    throw store_failure{make_failure(errc::storage_failure,
+                                     "cannot encode " + std::string{what})};
+  put_raw(t.txn, dbi, key, {s.buf.data(), s.buf.size()});
+}
 
 void del_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key);
 
