@@ -8,6 +8,8 @@
 // A transition: load the record, `next(record, transition, now)`, then
 // write the record, the indexes whose keys change and the log entry. A
 // refused one writes nothing, so the others in the batch commit.
+//
+// Reads and the API tokens are in store_reads.cpp.
 
 #include "procman/persistence/store.hpp"
 
@@ -18,7 +20,6 @@
 #include "procman/messages/spec_check.hpp"
 #include "procman/messages/time.hpp"
 #include "procman/persistence/counters.hpp"
-#include "procman/persistence/group_commit.hpp"
 #include "procman/persistence/log.hpp"
 #include "procman/persistence/output.hpp"
 #include "procman/persistence/pids.hpp"
@@ -26,40 +27,12 @@
 #include "procman/persistence/records.hpp"
 #include "procman/persistence/schedules.hpp"
 #include "procman/persistence/settings.hpp"
-#include "procman/persistence/tokens.hpp"
-#include "procman/persistence/transitions.hpp"
+#include "procman/persistence/store_impl.hpp"
 #include "procman/platform/wake_event.hpp"
 
 namespace procman {
 
 using tables::tx;
-
-// -- impl ---------------------------------------------------------------------
-
-struct store::impl {
-  store_options opts;
-  tables::database db;
-  /// Single applies from several threads share commits.
-  group_commit group;
-
-  uint64_t now() const { return opts.clock ? opts.clock() : now_ms(); }
-
-  /// What `body(tx)` returns, read in one transaction.
-  template <class F>
-  auto read(F&& body) -> outcome<decltype(body(std::declval<tx&>()))> {
-    decltype(body(std::declval<tx&>())) out{};
-    if (auto err = db.read([&](const tx& t) { out = body(t); }))
-      return err;
-    return out;
-  }
-
-  /// tables::transitions::apply with the options' default timeout.
-  outcome<process_record> apply(const tx& x, transition& t, uint64_t now,
-                                bool& ring, bool& repeated) {
-    return tables::transitions::apply(x, t, now, opts.default_timeout, ring,
-                                      repeated);
-  }
-};
 
 // -- store: construction ------------------------------------------------------
 
@@ -228,110 +201,6 @@ outcome<schedule_record> store::schedule(const std::string& name) {
   if (!*s)
     return make_failure(errc::unknown_schedule, "no schedule \"" + name + "\"");
   return std::move(**s);
-}
-
-// -- store: API tokens --------------------------------------------------------
-
-outcome<token_record> store::add_token(token_record x) {
-  x.id = make_pid().substr(16); // its 64 random bits
-  x.created_at = impl_->now();
-  outcome<token_record> out = failure{};
-  if (auto err
-      = impl_->db.write([&](const tx& t) { out = tables::tokens::add(t, x); }))
-    return err;
-  return out;
-}
-
-outcome<std::vector<token_record>> store::tokens() {
-  return impl_->read([](const tx& t) { return tables::tokens::all(t); });
-}
-
-outcome<token_record> store::revoke_token(const std::string& which) {
-  std::optional<token_record> gone;
-  if (auto err = impl_->db.write(
-        [&](const tx& t) { gone = tables::tokens::revoke(t, which); }))
-    return err;
-  if (!gone)
-    return make_failure(errc::unknown_token,
-                        "no token with id or name \"" + which + "\"");
-  return std::move(*gone);
-}
-
-outcome<token_record> store::token(const std::string& hash) {
-  auto x
-    = impl_->read([&](const tx& t) { return tables::tokens::load(t, hash); });
-  if (!x)
-    return x.error();
-  if (!*x)
-    return make_failure(errc::unauthorized, "unknown or revoked token");
-  return std::move(**x);
-}
-
-// -- store: reads -------------------------------------------------------------
-
-outcome<output_log> store::read_output(const std::string& pid, uint64_t after) {
-  auto out = impl_->read([&](const tx& x) {
-    std::optional<output_log> log;
-    if (auto rec = tables::records::load(x, pid)) {
-      log.emplace();
-      log->pid = pid;
-      log->status = rec->status;
-      tables::output::read(x, after, *log);
-    }
-    return log;
-  });
-  if (!out)
-    return out.error();
-  if (!*out)
-    return make_failure(errc::unknown_process, "no process " + pid);
-  return std::move(**out);
-}
-
-outcome<process_record> store::get(const std::string& pid) {
-  auto rec
-    = impl_->read([&](const tx& x) { return tables::records::load(x, pid); });
-  if (!rec)
-    return rec.error();
-  if (!*rec)
-    return make_failure(errc::unknown_process, "no process " + pid);
-  return std::move(**rec);
-}
-
-outcome<std::vector<process_record>> store::list(const list_query& q) {
-  return impl_->read([&](const tx& x) { return tables::records::list(x, q); });
-}
-
-outcome<queue_stats> store::queue_depths() {
-  auto now = impl_->now();
-  return impl_->read([&](const tx& x) { return tables::queue::stats(x, now); });
-}
-
-outcome<std::vector<process_record>> store::with_status(process_status s) {
-  return impl_->read(
-    [s](const tx& x) { return tables::records::with_status(x, s); });
-}
-
-outcome<std::vector<log_entry>> store::log(uint64_t since, size_t limit,
-                                           const std::string& pid) {
-  return impl_->read(
-    [&](const tx& x) { return tables::log::after(x, since, limit, pid); });
-}
-
-outcome<store::log_snapshot>
-store::snapshot(uint64_t since, const std::string& pid, size_t limit) {
-  return impl_->read([&](const tx& x) {
-    log_snapshot out;
-    out.entries = tables::log::after(x, since, limit, pid);
-    out.last_seq = tables::log::last_seq(x);
-    std::vector<std::string> pids;
-    for (auto& e : out.entries)
-      if (std::find(pids.begin(), pids.end(), e.what.pid) == pids.end())
-        pids.push_back(e.what.pid);
-    for (auto& p : pids)
-      if (auto rec = tables::records::load(x, p))
-        out.records.push_back(std::move(*rec));
-    return out;
-  });
 }
 
 outcome<size_t> store::purge() {
