@@ -5,7 +5,7 @@
 //        ahead - active - ready (capped by --max-processes)
 //        --claim(want)--> queue. `ahead` is what the slots start within
 //        defaults::claim_horizon_ms at the pace of the recent exits,
-//        between claim_ahead (2) and claim_ahead_max (8) per slot: fast
+//        between claim_ahead (2) and claim_ahead_max (32) per slot: fast
 //        processes come in claims of many that share one commit, slow ones
 //        keep two per slot claimed ahead.
 //   claimed records --> ready --(a slot is free)--> one process actor each

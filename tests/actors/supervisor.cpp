@@ -207,11 +207,11 @@ BOOST_AUTO_TEST_CASE(processes_that_end_fast_are_claimed_more_at_a_time) {
   start_supervisor(2, true);
   BOOST_TEST(state().ready.size() == 4u);
   BOOST_TEST_MESSAGE("one exit per ms: the slots start 25 within the claim "
-                     "horizon, capped at 8 per slot");
+                     "horizon");
   auto most
     = ready_at_most_while_finishing(*this, {pids.begin(), pids.begin() + 30},
-                                    std::chrono::milliseconds(1), 2 + 16);
-  BOOST_TEST(most > 4u);
+                                    std::chrono::milliseconds(1), 2 + 25);
+  BOOST_TEST(most > 16u);
   BOOST_TEST_MESSAGE("so claims come in batches that share commits: fewer "
                      "claim commits than one per two processes");
   std::set<uint64_t> claim_times;
@@ -220,6 +220,19 @@ BOOST_AUTO_TEST_CASE(processes_that_end_fast_are_claimed_more_at_a_time) {
       if (e.what.kind == transition_kind::claim)
         claim_times.insert(e.time);
   BOOST_TEST(claim_times.size() < state().claimed / 4);
+}
+
+BOOST_AUTO_TEST_CASE(
+  processes_that_end_in_microseconds_are_claimed_at_most_the_cap_ahead) {
+  auto pids = queue_up(160);
+  start_supervisor(2, true);
+  BOOST_TEST_MESSAGE("one exit per 10 µs: the horizon would give 2,500; the "
+                     "cap is claim_ahead_max per slot");
+  auto cap = 2 * size_t{defaults::claim_ahead_max};
+  auto most
+    = ready_at_most_while_finishing(*this, {pids.begin(), pids.begin() + 80},
+                                    std::chrono::microseconds(10), 2 + cap);
+  BOOST_TEST(most > 25u);
 }
 
 BOOST_AUTO_TEST_CASE(processes_that_end_slowly_are_claimed_two_per_slot_ahead) {
