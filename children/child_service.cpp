@@ -481,6 +481,10 @@ struct child_service::impl {
   /// executors: creating and removing a cgroup costs the kernel far more
   /// than reading whether one is empty. Under mtx.
   std::vector<std::string> spare_cgroups;
+  /// The `cgroup.events` of executor cgroups read once, kept open while
+  /// the cgroup lives: a spare is read after every executor it held, and
+  /// opening the file costs ten times reading it. Under mtx.
+  std::unordered_map<std::string, int> events_fds;
   std::set<pid_t> orphans; // I/O thread only
   asio::steady_timer orphan_timer;
   bool orphan_timer_armed = false;
@@ -689,7 +693,17 @@ struct child_service::impl {
   /// one, if nothing it started is left there and fewer than
   /// defaults::spare_cgroups_max are kept. I/O thread.
   bool keep_spare(const std::string& cg) {
-    if (!executor_cgroups::empty(cg))
+    int fd = -1;
+    {
+      std::lock_guard<std::mutex> lock{mtx};
+      if (auto i = events_fds.find(cg); i != events_fds.end())
+        fd = i->second;
+    }
+    if (fd < 0 && (fd = executor_cgroups::open_events(cg)) >= 0) {
+      std::lock_guard<std::mutex> lock{mtx};
+      events_fds.emplace(cg, fd);
+    }
+    if (!executor_cgroups::empty_at(fd))
       return false;
     std::lock_guard<std::mutex> lock{mtx};
     if (spare_cgroups.size() >= defaults::spare_cgroups_max)
@@ -715,6 +729,8 @@ struct child_service::impl {
   /// (retrying for up to ten seconds while they die; the cgroup goes with
   /// the parent at the latest).
   void release_cgroup(const std::string& cg, int attempt) {
+    if (attempt == 0)
+      forget_events(cg);
     if (executor_cgroups::remove(cg) || attempt >= 2000)
       return;
     if (attempt == 0)
@@ -725,6 +741,15 @@ struct child_service::impl {
       if (!ec)
         release_cgroup(cg, attempt + 1);
     });
+  }
+
+  /// Closes the `cgroup.events` kept open for `cg`, which goes.
+  void forget_events(const std::string& cg) {
+    std::lock_guard<std::mutex> lock{mtx};
+    if (auto i = events_fds.find(cg); i != events_fds.end()) {
+      ::close(i->second);
+      events_fds.erase(i);
+    }
   }
 
   /// Kills and reaps the children that are not executors. Returns whether
@@ -824,6 +849,9 @@ child_service::~child_service() {
   if (impl_->reap_orphans)
     for (int i = 0; i < 500 && impl_->sweep_orphans_once(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (auto& [cg, fd] : impl_->events_fds)
+    ::close(fd);
+  impl_->events_fds.clear();
   impl_->cgroups.reset(); // kills what is left in them, removes them
 }
 
@@ -971,8 +999,10 @@ caf::expected<int> child_service::spawn(const child_spec& spec,
   close(out[1]);
   close(err[1]);
   if (rc != 0) {
-    if (!cgroup.empty())
+    if (!cgroup.empty()) {
+      impl_->forget_events(cgroup);
       executor_cgroups::remove(cgroup);
+    }
     close(in[1]);
     close(out[0]);
     close(err[0]);

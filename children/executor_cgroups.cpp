@@ -241,14 +241,26 @@ bool executor_cgroups::kill(const std::string& cg) {
 }
 
 bool executor_cgroups::empty(const std::string& cg) {
-  // One read: cgroup.events is a few short lines ("populated 0\nfrozen
-  // 0\n"), read after every executor that ends by itself.
-  int fd = ::open((cg + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  int fd = open_events(cg);
+  auto result = empty_at(fd);
+  if (fd >= 0)
+    ::close(fd);
+  return result;
+}
+
+int executor_cgroups::open_events(const std::string& cg) {
+  return ::open((cg + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+bool executor_cgroups::empty_at(int events_fd) {
+  if (events_fd < 0)
     return true; // a cgroup that is gone is empty too
+  // One read: cgroup.events is a few short lines ("populated 0\nfrozen
+  // 0\n"), generated afresh by a read from offset 0.
   char buf[256];
-  auto n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
+  ssize_t n;
+  while ((n = ::pread(events_fd, buf, sizeof buf - 1, 0)) < 0 && errno == EINTR)
+    ; // retry
   if (n <= 0)
     return true;
   return std::string_view{buf, static_cast<size_t>(n)}.find("populated 0")

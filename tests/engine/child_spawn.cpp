@@ -248,6 +248,20 @@ BOOST_AUTO_TEST_CASE(a_cgroup_with_a_process_left_in_it_is_not_passed_on) {
 }
 
 BOOST_AUTO_TEST_CASE(
+  a_cgroup_passed_on_is_read_afresh_when_its_next_child_ends) {
+  contained c;
+  auto [first, cg] = run_to_end(*c.children, "exit 0");
+  BOOST_TEST_MESSAGE("its cgroup.events, read once and kept open, says "
+                     "populated after a second child left a process there");
+  cgroup_child second{*c.children, "sleep 60 >/dev/null 2>&1 & exit 0"};
+  BOOST_REQUIRE(second.where() == cg);
+  second.await_exit();
+  cgroup_child third{*c.children, "exit 0"};
+  BOOST_TEST(third.where() != cg);
+  third.await_exit();
+}
+
+BOOST_AUTO_TEST_CASE(
   killing_a_child_that_ended_spares_the_next_one_in_its_cgroup) {
   contained c;
   auto [first, cg] = run_to_end(*c.children, "exit 0");
