@@ -146,18 +146,17 @@ void process_state::send_all(
                                + " transitions: " + render(err));
     st.maybe_done(self);
   };
+  auto send_to = [&](const auto& to) {
+    self
+      ->request(to, caf::infinite, atom::apply_v, atom::flush_v, std::move(ts))
+      .then(std::move(done), std::move(failed));
+  };
   // The end of a run goes through the supervisor, which holds it for the
   // claim that the exit brings: the store commits both at once, woken once.
   if (ends_run(ts.back().kind))
-    self
-      ->request(supervisor, caf::infinite, atom::apply_v, atom::flush_v,
-                std::move(ts))
-      .then(std::move(done), std::move(failed));
+    send_to(supervisor);
   else
-    self
-      ->request(store, caf::infinite, atom::apply_v, atom::flush_v,
-                std::move(ts))
-      .then(std::move(done), std::move(failed));
+    send_to(store);
 }
 
 void process_state::stamp(transition& t) const {

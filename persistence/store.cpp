@@ -194,13 +194,12 @@ outcome<std::vector<schedule_record>> store::schedules() {
 }
 
 outcome<schedule_record> store::schedule(const std::string& name) {
-  auto s = impl_->read(
-    [&](const tx& x) { return tables::schedules::load(x, name); });
-  if (!s)
-    return s.error();
-  if (!*s)
-    return make_failure(errc::unknown_schedule, "no schedule \"" + name + "\"");
-  return std::move(**s);
+  return impl_->find(
+    [&](const tx& x) { return tables::schedules::load(x, name); },
+    [&] {
+      return make_failure(errc::unknown_schedule,
+                          "no schedule \"" + name + "\"");
+    });
 }
 
 outcome<size_t> store::purge() {

@@ -33,6 +33,19 @@ struct store::impl {
     return out;
   }
 
+  /// What `body(tx)` finds (a std::optional), read in one transaction;
+  /// `missing()`, a failure, when it finds nothing.
+  template <class F, class M>
+  auto find(F&& body, M&& missing)
+    -> outcome<typename decltype(body(std::declval<tx&>()))::value_type> {
+    auto x = read(std::forward<F>(body));
+    if (!x)
+      return x.error();
+    if (!*x)
+      return missing();
+    return std::move(**x);
+  }
+
   /// tables::transitions::apply with the options' default timeout.
   outcome<process_record> apply(const tx& x, transition& t, uint64_t now,
                                 bool& ring, bool& repeated) {

@@ -42,43 +42,41 @@ outcome<token_record> store::revoke_token(const std::string& which) {
 }
 
 outcome<token_record> store::token(const std::string& hash) {
-  auto x
-    = impl_->read([&](const tx& t) { return tables::tokens::load(t, hash); });
-  if (!x)
-    return x.error();
-  if (!*x)
-    return make_failure(errc::unauthorized, "unknown or revoked token");
-  return std::move(**x);
+  return impl_->find([&](const tx& t) { return tables::tokens::load(t, hash); },
+                     [] {
+                       return make_failure(errc::unauthorized,
+                                           "unknown or revoked token");
+                     });
 }
 
 // -- store: reads -------------------------------------------------------------
 
+namespace {
+
+failure no_process(const std::string& pid) {
+  return make_failure(errc::unknown_process, "no process " + pid);
+}
+
+} // namespace
+
 outcome<output_log> store::read_output(const std::string& pid, uint64_t after) {
-  auto out = impl_->read([&](const tx& x) {
-    std::optional<output_log> log;
-    if (auto rec = tables::records::load(x, pid)) {
-      log.emplace();
-      log->pid = pid;
-      log->status = rec->status;
-      tables::output::read(x, after, *log);
-    }
-    return log;
-  });
-  if (!out)
-    return out.error();
-  if (!*out)
-    return make_failure(errc::unknown_process, "no process " + pid);
-  return std::move(**out);
+  return impl_->find(
+    [&](const tx& x) {
+      std::optional<output_log> log;
+      if (auto rec = tables::records::load(x, pid)) {
+        log.emplace();
+        log->pid = pid;
+        log->status = rec->status;
+        tables::output::read(x, after, *log);
+      }
+      return log;
+    },
+    [&] { return no_process(pid); });
 }
 
 outcome<process_record> store::get(const std::string& pid) {
-  auto rec
-    = impl_->read([&](const tx& x) { return tables::records::load(x, pid); });
-  if (!rec)
-    return rec.error();
-  if (!*rec)
-    return make_failure(errc::unknown_process, "no process " + pid);
-  return std::move(**rec);
+  return impl_->find([&](const tx& x) { return tables::records::load(x, pid); },
+                     [&] { return no_process(pid); });
 }
 
 outcome<std::vector<process_record>> store::list(const list_query& q) {
