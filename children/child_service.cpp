@@ -295,9 +295,13 @@ struct child : std::enable_shared_from_this<child> {
                       });
   }
 
-  /// Pushes the lease to `until` (if it holds one and that is later).
+  /// Pushes the lease to `until` (if it holds one and that is later). A
+  /// lease that ran out is not renewed: its executor ends itself (a runner
+  /// continued after a stop renews before it hears that exit), and the
+  /// exit then counts as the lease's (`lease_lapsed`).
   void renew_lease(int64_t until) {
-    if (lease_written == 0 || done || until <= lease_pending)
+    if (lease_written == 0 || done || until <= lease_pending
+        || lease_clock_ms() >= lease_written)
       return;
     lease_pending = until;
     write_in();

@@ -115,7 +115,12 @@ struct child_service::impl {
           leased.push_back(kv.second);
     }
     auto line = encode_lease(until);
+    auto now = lease_clock_ms();
     for (auto& c : leased) {
+      // One that ran out is not renewed: its executor ends itself, and
+      // that end counts as the lease's.
+      if (now >= c->lease_written)
+        continue;
       c->lease_written = until;
       c->write_in(line);
     }

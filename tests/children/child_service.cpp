@@ -13,6 +13,7 @@
 #include "procman/children/child_service.hpp"
 
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include "procman/platform/child.hpp"
 #include "procman/platform/paths.hpp"
 #include "procman/platform/system.hpp"
+#include "procman/protocol/executor_lease.hpp"
 
 #include "exec/exec_helpers.hpp"
 
@@ -39,6 +41,7 @@ struct seen {
   std::condition_variable cv;
   std::vector<std::string> reports;
   bool exited = false;
+  bool lapsed = false; ///< on_lease_lapsed came
   int code = -2;
   int signal = 0;
 
@@ -48,6 +51,10 @@ struct seen {
       std::lock_guard<std::mutex> guard{mtx};
       reports.push_back(std::move(line));
       cv.notify_all();
+    };
+    h.on_lease_lapsed = [this] {
+      std::lock_guard<std::mutex> guard{mtx};
+      lapsed = true;
     };
     h.on_exit = [this](int c, int s, std::string) {
       std::lock_guard<std::mutex> guard{mtx};
@@ -222,6 +229,33 @@ BOOST_AUTO_TEST_CASE(leases_are_renewed_while_the_executor_runs) {
   BOOST_TEST_REQUIRE(!s.reports.empty());
   BOOST_TEST(contains(s.reports.back(), R"("event":"finished")"));
 }
+
+#ifndef _WIN32
+BOOST_AUTO_TEST_CASE(a_lease_that_ran_out_is_not_renewed_and_the_end_is_its) {
+  // A child that ignores its lease (sh), so that it lives on after the end
+  // of its lease as an executor still killing its tree would: a runner
+  // continued after a stop renews at once (here: a cap) and only then hears
+  // the exit. Renewed, the lapse would read as a crash.
+  child_service svc;
+  svc.use_leases(std::chrono::seconds(60)); // no regular renewal in time
+  seen s;
+  child_spec spec;
+  spec.argv = {"/bin/sh", "-c", "sleep 30"};
+  spec.keep_stdin_open = true;
+  spec.lease_until_ms = procman::lease_clock_ms() + 100;
+  auto pid = svc.spawn(spec, s.handlers());
+  BOOST_TEST_REQUIRE(bool(pid), why(pid));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  svc.cap_leases(procman::lease_clock_ms() + 60000); // renews now
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  svc.kill_group(*pid);
+  BOOST_TEST_REQUIRE(s.wait_exit());
+  BOOST_TEST(s.signal == SIGKILL);
+  std::lock_guard<std::mutex> guard{s.mtx};
+  BOOST_TEST(s.lapsed, "the end of a child whose lease ran out counts as "
+                       "the lease's");
+}
+#endif
 
 BOOST_AUTO_TEST_CASE(an_executor_under_a_non_ascii_path_starts) {
   // The executor copied to "Zoë データ/" (UTF-8) and started from there:
