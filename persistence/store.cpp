@@ -90,13 +90,29 @@ store::batch_result store::commit(const std::vector<transition>& ts,
     }
     out.repeated.assign(ts.size(), false);
     results.reserve(ts.size());
+    // A claim of the queue head found it empty: the claims right after it
+    // would too (nothing between them queues anything, and what is delayed
+    // was promoted at this `now`). A runner asks for what its slots start
+    // within the claim horizon, so while processes trickle in most of a
+    // claim finds nothing.
+    const outcome<process_record>* drained = nullptr;
     for (size_t i = 0; i < ts.size(); ++i) {
+      bool head_claim = ts[i].kind == transition_kind::claim
+                        && ts[i].pid.empty() && ts[i].request.empty();
+      if (head_claim && drained != nullptr) {
+        results.emplace_back(drained->error());
+        continue;
+      }
       auto t = ts[i]; // a retry starts again from the request
       if (!new_pids[i].empty())
         t.pid = new_pids[i];
       bool repeated = false;
       results.emplace_back(impl_->apply(x, t, now, ring, repeated));
       out.repeated[i] = repeated;
+      auto& res = results.back();
+      drained = head_claim && !res && is(res.error(), errc::queue_empty)
+                  ? &res
+                  : nullptr;
     }
   });
   if (err) {

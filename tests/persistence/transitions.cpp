@@ -640,6 +640,33 @@ BOOST_AUTO_TEST_CASE(generated_pids_are_recorded_in_the_log) {
   BOOST_TEST(entries[0].what.spec.steps.size() == batch[0].spec.steps.size());
 }
 
+BOOST_AUTO_TEST_CASE(claims_past_the_queue_end_are_refused_until_work_queues) {
+  auto a = enqueue(1);
+  auto claims = store::claims("r", 4);
+  std::string x(32, 'd');
+  claims.push_back(enqueue_of(spec_json(1), x));
+  auto more = store::claims("r", 2);
+  claims.insert(claims.end(), more.begin(), more.end());
+  auto res = st->apply(claims);
+  BOOST_REQUIRE(res.size() == 7u);
+  BOOST_REQUIRE(res[0]);
+  BOOST_TEST(res[0]->pid == a.pid);
+  BOOST_TEST_MESSAGE("the queue is empty for the rest of the first claims");
+  for (size_t i = 1; i < 4; ++i) {
+    BOOST_REQUIRE(!res[i]);
+    BOOST_TEST((is(res[i].error(), errc::queue_empty)));
+    BOOST_TEST(render(res[i].error()) == "no queued process to claim");
+  }
+  BOOST_TEST_MESSAGE("an enqueue between them: the next claim takes it");
+  BOOST_REQUIRE(res[4]);
+  BOOST_REQUIRE(res[5]);
+  BOOST_TEST(res[5]->pid == x);
+  BOOST_TEST((res[5]->status == ps::running));
+  BOOST_REQUIRE(!res[6]);
+  BOOST_TEST((is(res[6].error(), errc::queue_empty)));
+  BOOST_TEST(must(st->stats()).queued == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(an_empty_batch_is_a_no_op) {
   BOOST_TEST(st->apply(std::vector<transition>{}).empty());
   BOOST_TEST(last_seq() == 0u);
