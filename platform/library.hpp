@@ -20,9 +20,9 @@ public:
   /// it depends on. Errors: invalid_argument, "cannot load: <reason>".
   static outcome<library> load(const std::string& path);
 
-  /// The address of the exported function or object `name`; nullptr with
-  /// the reason in `why` when the library has none.
-  void* symbol(const char* name, std::string& why) const;
+  /// The address of the exported function or object `name`. Errors:
+  /// invalid_argument with the loader's reason when the library has none.
+  outcome<void*> symbol(const char* name) const;
 
 private:
   explicit library(void* handle) : handle_(handle) {

@@ -145,15 +145,13 @@ failure load_step_library(const std::string& path, step_registry& reg,
   auto lib = platform::library::load(path);
   if (!lib)
     return fail(lib.error().context);
-  std::string why;
-  auto sym = lib->symbol(register_steps_symbol, why);
-  if (sym == nullptr) {
+  auto sym = lib->symbol(register_steps_symbol);
+  if (!sym) {
     // Never unloaded: harmless here, and a library may hold global state.
     return fail(std::string("no function ") + register_steps_symbol
-                + " (declare it extern \"C\")"
-                + (why.empty() ? std::string{} : ": " + why));
+                + " (declare it extern \"C\"): " + sym.error().context);
   }
-  auto fn = reinterpret_cast<register_steps_fn>(sym);
+  auto fn = reinterpret_cast<register_steps_fn>(*sym);
   // A registration function reports trouble by throwing (the step API).
   try {
     fn(reg, services);

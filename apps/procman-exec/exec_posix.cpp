@@ -64,11 +64,11 @@ void prepare() {
   unsetenv("PROCMAN_CGROUP");
 }
 
-int take_report_channel(std::string& why) {
+outcome<int> take_report_channel() {
   int report_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
   if (report_fd < 0) {
-    why = std::strerror(errno);
-    return -1;
+    auto err = errno;
+    return failure{errc::invalid_argument, std::strerror(err), err};
   }
   if (dup2(2, 1) < 0)
     null_device_on(1, O_WRONLY);

@@ -16,6 +16,8 @@
 #include <atomic>
 #include <string>
 
+#include "procman/messages/failure.hpp"
+
 namespace procman::exec {
 
 /// One owner at a time for the end of the tree: the normal end, a lost
@@ -33,8 +35,9 @@ void prepare();
 /// The report channel: a private, non-inheritable copy of stdout; stdout
 /// itself then goes to stderr, so that anything else writing to it (a
 /// step, a library, a command that inherited it) cannot break the reports.
-/// -1 with the reason in `why` when there is no stdout.
-int take_report_channel(std::string& why);
+/// Errors: invalid_argument with the reason when there is no stdout (the
+/// executor then exits with its bad-input code).
+outcome<int> take_report_channel();
 
 /// Whether the process `parent` (PROCMAN_PARENT_PID) is still this
 /// executor's parent; on POSIX the executor also dies with it from now on.

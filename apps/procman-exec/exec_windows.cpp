@@ -88,12 +88,10 @@ void prepare() {
   });
 }
 
-int take_report_channel(std::string& why) {
+outcome<int> take_report_channel() {
   int report_fd = private_copy(1);
-  if (report_fd < 0) {
-    why = "no standard output";
-    return -1;
-  }
+  if (report_fd < 0)
+    return failure{errc::invalid_argument, "no standard output"};
   if (_dup2(2, 1) == 0)
     SetStdHandle(STD_OUTPUT_HANDLE, GetStdHandle(STD_ERROR_HANDLE));
   else

@@ -521,13 +521,13 @@ std::string preload_list(const std::vector<std::string>& cli_libs) {
 
 int executor_main(int argc, char** argv, preloaded_steps* pre) {
   sys::prepare();
-  std::string why;
-  int report_fd = sys::take_report_channel(why);
-  if (report_fd < 0) {
+  auto report = sys::take_report_channel();
+  if (!report) {
     std::fprintf(stderr, "procman-exec: no stdout to report on: %s\n",
-                 why.c_str());
+                 report.error().context.c_str());
     return exit_bad_input;
   }
+  int report_fd = *report;
   reporter rep{report_fd};
   // Parent death: the supervisor passes its pid.
   if (auto p = std::getenv("PROCMAN_PARENT_PID"); p && *p) {

@@ -152,13 +152,13 @@ outcome<contained_child> contained_child::start(const child_options& opts) {
       env.push_back(entry);
   }
   env.insert(env.end(), opts.env.begin(), opts.env.end());
-  pid_t pid = -1;
-  auto rc = posix::spawn(pid, opts.argv, std::move(env), &fa, true);
+  auto spawned = posix::spawn(opts.argv, std::move(env), &fa, true);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
+  if (!spawned) {
     close_all();
-    return spawn_failed(rc);
+    return spawn_failed(os_errno(spawned.error()));
   }
+  auto pid = *spawned;
   auto p = new impl;
   p->pid = pid;
   p->in = pipe_end{in[1]};

@@ -204,16 +204,18 @@ outcome<command_result> run_command(
     posix_spawn_file_actions_addchdir_np(&fa, opts.cwd.c_str());
   // The command stays in the executor's process group: a timeout kills
   // both.
-  pid_t pid = 0;
-  int rc = posix::spawn(pid, opts.argv, opts.env, &fa, false);
+  auto spawned = posix::spawn(opts.argv, opts.env, &fa, false);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0)
+  if (!spawned) {
+    auto rc = os_errno(spawned.error());
     return failure{errc::spawn_failure,
                    "cannot run: " + std::string(std::strerror(rc))
                      + std::string(rc == ENOENT
                                        && prog.find('/') == std::string::npos
                                      ? " (not found in PATH)"
                                      : "")};
+  }
+  auto pid = *spawned;
   in_r.reset();
   out_w.reset();
   err_w.reset();

@@ -17,12 +17,12 @@ outcome<library> library::load(const std::string& path) {
   return library{handle};
 }
 
-void* library::symbol(const char* name, std::string& why) const {
+outcome<void*> library::symbol(const char* name) const {
   dlerror(); // clear
   auto sym = dlsym(handle_, name);
   if (sym == nullptr) {
     auto text = dlerror();
-    why = text ? text : "no such symbol";
+    return failure{errc::invalid_argument, text ? text : "no such symbol"};
   }
   return sym;
 }

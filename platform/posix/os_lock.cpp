@@ -19,20 +19,23 @@ bool same_file(const struct stat& a, const struct stat& b) {
 }
 
 /// Opens the lock file `path` (with `flags` beside O_RDWR), never through
-/// a symbolic link; `st` gets what fstat says of it. -1 and `why` when it
-/// cannot be used.
-int open_lock_file(const std::string& path, int flags, struct stat& st,
-                   std::string& why) {
+/// a symbolic link; `st` gets what fstat says of it. Errors: store_access
+/// naming the file and why it cannot be used.
+outcome<int> open_lock_file(const std::string& path, int flags,
+                            struct stat& st) {
   int fd = ::open(path.c_str(), flags | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
-    why = errno == ELOOP ? path + " is a symbolic link; refusing to use it"
-                         : "cannot open " + path + ": " + error_text(errno);
-    return -1;
+    auto err = errno;
+    if (err == ELOOP)
+      return failure{errc::store_access,
+                     path + " is a symbolic link; refusing to use it"};
+    return failure{errc::store_access,
+                   "cannot open " + path + ": " + error_text(err), err};
   }
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    why = path + " is not a regular file; refusing to use it";
-    return -1;
+    return failure{errc::store_access,
+                   path + " is not a regular file; refusing to use it"};
   }
   return fd;
 }
@@ -64,10 +67,10 @@ failure os_lock::try_lock(const std::string& path) {
   // before we lock it; such a lock is dropped and the file made anew.
   for (int attempt = 0; attempt < 100; ++attempt) {
     struct stat st;
-    std::string why;
-    int fd = open_lock_file(path, O_CREAT, st, why);
-    if (fd < 0)
-      return {errc::store_access, why};
+    auto opened = open_lock_file(path, O_CREAT, st);
+    if (!opened)
+      return opened.error();
+    int fd = *opened;
     if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0600)
       fchmod(fd, 0600); // left readable by an older procman
     // flock locks belong to the open file: a second open of the same
@@ -112,10 +115,10 @@ probe_lock(const std::string& path,
            const std::function<bool(const lock_probe&)>& remove_free) {
   lock_probe probe;
   struct stat st;
-  std::string why;
-  int fd = open_lock_file(path, 0, st, why);
-  if (fd < 0)
+  auto opened = open_lock_file(path, 0, st);
+  if (!opened)
     return probe;
+  int fd = *opened;
   probe.found = true;
   probe.modified_ms = unix_ms(st.st_mtim);
   char buf[32] = {};

@@ -2,11 +2,13 @@
 
 #include <csignal>
 
+#include "procman/platform/paths.hpp"
+
 namespace procman::platform::posix {
 
-int spawn(pid_t& pid, const std::vector<std::string>& argv,
-          std::vector<std::string> env, const posix_spawn_file_actions_t* fa,
-          bool own_group) {
+outcome<pid_t> spawn(const std::vector<std::string>& argv,
+                     std::vector<std::string> env,
+                     const posix_spawn_file_actions_t* fa, bool own_group) {
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t all;
@@ -31,10 +33,13 @@ int spawn(pid_t& pid, const std::vector<std::string>& argv,
   for (auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  pid_t pid = -1;
   auto rc = posix_spawnp(&pid, argv.at(0).c_str(), fa, &attr, args.data(),
                          envp.data());
   posix_spawnattr_destroy(&attr);
-  return rc;
+  if (rc != 0)
+    return failure{errc::spawn_failure, error_text(rc), rc};
+  return pid;
 }
 
 } // namespace procman::platform::posix

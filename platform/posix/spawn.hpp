@@ -8,15 +8,18 @@
 #include <spawn.h>
 #include <sys/types.h>
 
+#include "procman/messages/failure.hpp"
+
 namespace procman::platform::posix {
 
 /// posix_spawnp of `argv` with the environment `env` (NAME=VALUE) and the
 /// file actions `fa`, with default signal actions and an empty signal
 /// mask (this process may ignore or block some; that survives exec),
-/// and with `own_group` as the leader of a new process group. Returns
-/// posix_spawnp's error, 0 when it started.
-int spawn(pid_t& pid, const std::vector<std::string>& argv,
-          std::vector<std::string> env, const posix_spawn_file_actions_t* fa,
-          bool own_group);
+/// and with `own_group` as the leader of a new process group. Returns the
+/// child's pid. Errors: spawn_failure with posix_spawnp's error as the
+/// errno (`os_errno`), which callers word for their program.
+outcome<pid_t> spawn(const std::vector<std::string>& argv,
+                     std::vector<std::string> env,
+                     const posix_spawn_file_actions_t* fa, bool own_group);
 
 } // namespace procman::platform::posix

@@ -30,12 +30,10 @@ outcome<library> library::load(const std::string& path) {
   return library{h};
 }
 
-void* library::symbol(const char* name, std::string& why) const {
+outcome<void*> library::symbol(const char* name) const {
   auto sym = GetProcAddress(static_cast<HMODULE>(handle_), name);
-  if (sym == nullptr) {
-    why = win::last_error_text();
-    return nullptr;
-  }
+  if (sym == nullptr)
+    return failure{errc::invalid_argument, win::last_error_text()};
   return reinterpret_cast<void*>(sym);
 }
 

@@ -21,25 +21,31 @@ OVERLAPPED lock_range() {
   return at;
 }
 
-/// Takes the lock of `h` without waiting: true when taken, false with
-/// `busy` when someone holds it.
-bool lock(HANDLE h, bool& busy, DWORD& err) {
+/// Takes the lock of `h` (the file `path`) without waiting. Errors:
+/// runner_busy when someone holds it, store_access when it cannot be
+/// taken.
+failure lock(HANDLE h, const std::string& path) {
   auto at = lock_range();
   if (LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1,
                  0, &at))
-    return true;
-  err = GetLastError();
-  busy = err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING;
-  return false;
+    return {};
+  auto err = GetLastError();
+  if (err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING)
+    return {errc::runner_busy, "another process holds the lock " + path};
+  return {errc::store_access,
+          "cannot lock " + path + ": " + error_text(static_cast<int>(err))};
 }
 
 /// Opens the lock file `path` (`disposition`: OPEN_ALWAYS creates it, for
 /// its owner alone), never through a symbolic link: the reparse point
 /// itself is opened, then refused. Shared for reading, writing and
 /// deleting: the lock, not the sharing mode, keeps others out (they read
-/// a lease's text, and remove a free file).
-win::handle open_lock_file(const std::string& path, DWORD disposition,
-                           std::string& why, DWORD* open_error = nullptr) {
+/// a lease's text, and remove a free file). Errors: store_access naming
+/// the file and why it cannot be used; a failed open carries GetLastError's
+/// code in `os_errno`, for try_lock's retry alone (not an errno: try_lock
+/// returns the failure without it).
+outcome<win::handle> open_lock_file(const std::string& path,
+                                    DWORD disposition) {
   win::owner_only_security security;
   win::handle h{
     CreateFileW(win::widen(path).c_str(), GENERIC_READ | GENERIC_WRITE | DELETE,
@@ -47,21 +53,22 @@ win::handle open_lock_file(const std::string& path, DWORD disposition,
                 security.attributes(), disposition,
                 FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr)};
   if (!h) {
-    if (open_error != nullptr)
-      *open_error = GetLastError();
-    why = "cannot open " + path + ": " + win::last_error_text();
-    return h;
+    auto err = GetLastError();
+    return failure{errc::store_access,
+                   "cannot open " + path + ": " + win::last_error_text(),
+                   static_cast<int32_t>(err)};
   }
   BY_HANDLE_FILE_INFORMATION info;
   if (!GetFileInformationByHandle(h.get(), &info))
-    why = "cannot open " + path + ": " + win::last_error_text();
-  else if ((info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0)
-    why = path + " is a symbolic link; refusing to use it";
-  else if ((info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0)
-    why = path + " is not a regular file; refusing to use it";
-  else
-    return h;
-  return win::handle{};
+    return failure{errc::store_access,
+                   "cannot open " + path + ": " + win::last_error_text()};
+  if ((info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0)
+    return failure{errc::store_access,
+                   path + " is a symbolic link; refusing to use it"};
+  if ((info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0)
+    return failure{errc::store_access,
+                   path + " is not a regular file; refusing to use it"};
+  return h;
 }
 
 /// Marks the file of `h` for removal once its last handle closes: exactly
@@ -111,36 +118,30 @@ failure os_lock::try_lock(const std::string& path) {
   // and before we lock it; such a lock is dropped and the file made anew
   // (while the marked file is still open somewhere, opening its name is
   // refused: tried again).
-  std::string why;
+  failure last;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    why.clear();
-    DWORD open_error = 0;
-    auto h = open_lock_file(path, OPEN_ALWAYS, why, &open_error);
+    last = {};
+    auto h = open_lock_file(path, OPEN_ALWAYS);
     if (!h) {
-      if (open_error == ERROR_ACCESS_DENIED) {
+      last = {h.error().code, h.error().context};
+      if (h.error().os_errno == ERROR_ACCESS_DENIED) {
         Sleep(1);
         continue;
       }
-      return {errc::store_access, why};
+      return last;
     }
-    bool busy = false;
-    DWORD err = 0;
-    if (!lock(h.get(), busy, err)) {
-      if (busy)
-        return {errc::runner_busy, "another process holds the lock " + path};
-      return {errc::store_access,
-              "cannot lock " + path + ": " + error_text(static_cast<int>(err))};
-    }
-    if (being_removed(h.get()))
+    if (auto refused = lock(h->get(), path))
+      return refused;
+    if (being_removed(h->get()))
       continue;
-    handle_ = reinterpret_cast<intptr_t>(h.release());
+    handle_ = reinterpret_cast<intptr_t>(h->release());
     path_ = path;
     return {};
   }
+  if (last)
+    return last;
   return {errc::store_access,
-          why.empty()
-            ? "cannot lock " + path + ": it is removed whenever it is created"
-            : why};
+          "cannot lock " + path + ": it is removed whenever it is created"};
 }
 
 bool os_lock::rewrite(std::string_view text) {
@@ -167,10 +168,10 @@ lock_probe
 probe_lock(const std::string& path,
            const std::function<bool(const lock_probe&)>& remove_free) {
   lock_probe probe;
-  std::string why;
-  auto h = open_lock_file(path, OPEN_EXISTING, why);
-  if (!h || being_removed(h.get()))
+  auto opened = open_lock_file(path, OPEN_EXISTING);
+  if (!opened || being_removed(opened->get()))
     return probe;
+  auto& h = *opened;
   probe.found = true;
   FILETIME written{};
   if (GetFileTime(h.get(), nullptr, nullptr, &written))
@@ -179,10 +180,8 @@ probe_lock(const std::string& path,
   DWORD n = 0;
   if (ReadFile(h.get(), buf, sizeof(buf) - 1, &n, nullptr) && n > 0)
     probe.head.assign(buf, n);
-  bool busy = false;
-  DWORD err = 0;
-  if (!lock(h.get(), busy, err))
-    probe.held = busy;
+  if (auto refused = lock(h.get(), path))
+    probe.held = is(refused, errc::runner_busy);
   else if (remove_free && remove_free(probe))
     // The file opened, not whatever is at its path: a fresh one made
     // there since stays.

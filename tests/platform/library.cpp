@@ -24,10 +24,10 @@ std::string sample_path() {
 }
 
 int call_sample(const platform::library& lib, int x) {
-  std::string why;
-  auto sym = lib.symbol("procman_platform_sample", why);
-  BOOST_TEST_REQUIRE(sym != nullptr, why);
-  return reinterpret_cast<int (*)(int)>(sym)(x);
+  auto sym = lib.symbol("procman_platform_sample");
+  BOOST_TEST_REQUIRE(bool(sym), why(sym));
+  BOOST_TEST_REQUIRE(*sym != nullptr);
+  return reinterpret_cast<int (*)(int)>(*sym)(x);
 }
 
 } // namespace
@@ -64,10 +64,11 @@ BOOST_AUTO_TEST_CASE(a_missing_library_is_an_error) {
 BOOST_AUTO_TEST_CASE(a_missing_symbol_is_an_error) {
   auto lib = platform::library::load(sample_path());
   BOOST_TEST_REQUIRE(bool(lib), why(lib));
-  std::string why;
-  BOOST_TEST(lib->symbol("procman_no_such_function", why) == nullptr);
-  BOOST_TEST_MESSAGE(why);
-  BOOST_TEST(!why.empty());
+  auto sym = lib->symbol("procman_no_such_function");
+  BOOST_REQUIRE(!sym);
+  BOOST_TEST_MESSAGE(sym.error().context);
+  BOOST_TEST((sym.error().code == errc::invalid_argument));
+  BOOST_TEST(!sym.error().context.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

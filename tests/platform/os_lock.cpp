@@ -69,8 +69,29 @@ BOOST_AUTO_TEST_CASE(a_directory_is_not_a_lock_file) {
   auto refused = lock.try_lock(tmp.str());
   BOOST_TEST((refused.code == errc::store_access));
   BOOST_TEST_MESSAGE(refused.context);
+  BOOST_TEST(refused.context.find(tmp.str()) != std::string::npos);
   BOOST_TEST(!lock.held());
 }
+
+#ifndef _WIN32
+BOOST_AUTO_TEST_CASE(a_symbolic_link_is_not_followed_to_a_lock_file) {
+  platform_temp_dir tmp;
+  auto target = tmp / "elsewhere.lock";
+  auto path = tmp / "runner.lock";
+  std::filesystem::create_symlink(target, path);
+  platform::os_lock lock;
+  auto refused = lock.try_lock(path);
+  BOOST_TEST((refused.code == errc::store_access));
+  BOOST_TEST(refused.context
+             == path + " is a symbolic link; refusing to use it");
+  BOOST_TEST(!lock.held());
+  BOOST_TEST(!std::filesystem::exists(target));
+  BOOST_TEST_MESSAGE("a probe finds no lock there either, and leaves it");
+  auto probe = platform::probe_lock(path, {});
+  BOOST_TEST(!probe.found);
+  BOOST_TEST(std::filesystem::is_symlink(path));
+}
+#endif
 
 namespace {
 
