@@ -63,8 +63,9 @@ caf::expected<std::string> resolve_executor(const std::string& path) {
                             "PROCMAN_EXEC");
     }
   }
-  if (auto problem = platform::program_problem(found); !problem.empty())
-    return make_error(errc::spawn_failure, "executor " + found + problem);
+  if (auto refused = platform::check_program(found))
+    return make_error(errc::spawn_failure, "executor " + refused.context,
+                      os_errno(refused));
   return found;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "procman/messages/failure.hpp"
+
 namespace procman::platform {
 
 /// The file name of the program `name`: `name` on POSIX, `name` + ".exe"
@@ -22,9 +24,10 @@ bool is_bare_program_name(std::string_view path);
 /// the program `name` (on Windows also `name` + ".exe"); "" when none does.
 std::string find_in_path(std::string_view name);
 
-/// Why `path` is not a program this system can start, as the rest of a
-/// sentence after the path (": No such file or directory", " is not a
-/// regular file", " is not executable: ..."); "" when it is one.
-std::string program_problem(const std::string& path);
+/// Whether `path` is a program this system can start. Errors:
+/// spawn_failure saying why, the path first ("PATH: No such file or
+/// directory", "PATH is not a regular file", "PATH is not executable:
+/// ...").
+failure check_program(const std::string& path);
 
 } // namespace procman::platform

@@ -29,14 +29,19 @@ std::string find_in_path(std::string_view name) {
   return {};
 }
 
-std::string program_problem(const std::string& path) {
+failure check_program(const std::string& path) {
   struct stat sb;
-  if (::stat(path.c_str(), &sb) != 0)
-    return std::string{": "} + std::strerror(errno);
+  if (::stat(path.c_str(), &sb) != 0) {
+    auto err = errno;
+    return {errc::spawn_failure, path + ": " + std::strerror(err), err};
+  }
   if (!S_ISREG(sb.st_mode))
-    return " is not a regular file";
-  if (::access(path.c_str(), X_OK) != 0)
-    return std::string{" is not executable: "} + std::strerror(errno);
+    return {errc::spawn_failure, path + " is not a regular file"};
+  if (::access(path.c_str(), X_OK) != 0) {
+    auto err = errno;
+    return {errc::spawn_failure,
+            path + " is not executable: " + std::strerror(err), err};
+  }
   return {};
 }
 

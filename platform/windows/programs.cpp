@@ -50,15 +50,15 @@ std::string find_in_path(std::string_view name) {
   return {};
 }
 
-std::string program_problem(const std::string& path) {
+failure check_program(const std::string& path) {
   std::error_code ec;
   auto status = std::filesystem::status(path_from_utf8(path), ec);
   if (ec)
-    return ": " + ec.message();
+    return {errc::spawn_failure, path + ": " + ec.message()};
   if (!std::filesystem::exists(status))
-    return ": no such file";
+    return {errc::spawn_failure, path + ": no such file"};
   if (!std::filesystem::is_regular_file(status))
-    return " is not a regular file";
+    return {errc::spawn_failure, path + " is not a regular file"};
   return {};
 }
 
