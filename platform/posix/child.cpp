@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -32,14 +33,19 @@ namespace procman::platform {
 
 namespace {
 
-// A process's state and process group from /proc/<pid>/stat; false when
-// it is gone.
-bool read_stat(pid_t pid, char& state, pid_t& pgrp) {
+/// What /proc/<pid>/stat says of a process.
+struct proc_stat {
+  char state = 0; ///< 'R', 'S', ..., 'Z' (a zombie), 'X' (dead)
+  pid_t pgrp = 0; ///< its process group
+};
+
+/// A process's state and process group; none when it is gone.
+std::optional<proc_stat> read_stat(pid_t pid) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
   auto f = std::fopen(path, "r");
   if (f == nullptr)
-    return false;
+    return std::nullopt;
   char buf[512];
   auto n = std::fread(buf, 1, sizeof(buf) - 1, f);
   std::fclose(f);
@@ -47,13 +53,18 @@ bool read_stat(pid_t pid, char& state, pid_t& pgrp) {
   // "pid (comm) state ppid pgrp ...": comm may hold anything, up to the
   // last ')'.
   auto close = std::strrchr(buf, ')');
+  char state = 0;
   int ppid = 0;
   int group = 0;
   if (close == nullptr
       || std::sscanf(close + 1, " %c %d %d", &state, &ppid, &group) != 3)
-    return false;
-  pgrp = group;
-  return true;
+    return std::nullopt;
+  return proc_stat{state, static_cast<pid_t>(group)};
+}
+
+/// Whether that process is more than a zombie.
+bool living(const proc_stat& s) {
+  return s.state != 'Z' && s.state != 'X';
 }
 
 } // namespace
@@ -262,10 +273,9 @@ bool contained_child::tree_alive() const {
   bool alive = false;
   while (auto entry = readdir(dir)) {
     auto pid = std::atoi(entry->d_name);
-    char state = 0;
-    pid_t pgrp = 0;
-    if (pid > 0 && read_stat(pid, state, pgrp) && pgrp == impl_->pid
-        && state != 'Z' && state != 'X') {
+    if (pid <= 0)
+      continue;
+    if (auto s = read_stat(pid); s && s->pgrp == impl_->pid && living(*s)) {
       alive = true;
       break;
     }
@@ -279,9 +289,8 @@ bool tree_ends_with_owner() {
 }
 
 bool process_alive(int pid) {
-  char state = 0;
-  pid_t pgrp = 0;
-  return read_stat(pid, state, pgrp) && state != 'Z' && state != 'X';
+  auto s = read_stat(pid);
+  return s && living(*s);
 }
 
 bool kill_process(int pid) {
