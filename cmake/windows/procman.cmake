@@ -238,7 +238,8 @@ set_target_properties(procman-exec PROPERTIES ENABLE_EXPORTS ON)
 # windows/ready.cpp.
 set(RUNNER_DIR ${PROJECT_SOURCE_DIR}/apps/procman-runner)
 add_executable(procman-runner ${RUNNER_DIR}/main.cpp
-               ${RUNNER_DIR}/nodes.cpp ${RUNNER_DIR}/windows/ready.cpp
+               ${RUNNER_DIR}/nodes.cpp ${RUNNER_DIR}/scheduler.cpp
+               ${RUNNER_DIR}/windows/ready.cpp
                ${PROJECT_SOURCE_DIR}/door/manager_backend.cpp)
 target_link_libraries(procman-runner PRIVATE procman_distribution procman_http
                       procman_version)
