@@ -178,18 +178,24 @@ outcome<command_result> run_command(
   auto& prog = opts.argv.at(0);
   // Pipes: ours are close-on-exec, the child's ends are dup2'ed to 0-2.
   fd_guard in_r, in_w, out_r, out_w, err_r, err_w;
-  int p[2];
-  auto make_pipe = [&](fd_guard& r, fd_guard& w) {
-    if (::pipe2(p, O_CLOEXEC) != 0)
-      return false;
+  auto make_pipe = [](fd_guard& r, fd_guard& w) -> failure {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) {
+      auto err = errno;
+      return {errc::spawn_failure, "cannot create a pipe: " + error_text(err),
+              err};
+    }
     r.fd = p[0];
     w.fd = p[1];
-    return true;
+    return {};
   };
-  if (!make_pipe(out_r, out_w) || !make_pipe(err_r, err_w)
-      || (opts.input && !make_pipe(in_r, in_w)))
-    return failure{errc::spawn_failure,
-                   "cannot create a pipe: " + error_text(errno)};
+  if (auto refused = make_pipe(out_r, out_w))
+    return refused;
+  if (auto refused = make_pipe(err_r, err_w))
+    return refused;
+  if (opts.input)
+    if (auto refused = make_pipe(in_r, in_w))
+      return refused;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   if (opts.input)

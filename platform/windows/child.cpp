@@ -79,24 +79,28 @@ outcome<contained_child> contained_child::start(const child_options& opts) {
                    "cannot create a job object: " + win::last_error_text()};
   // The child's standard handles: pipes, the null device, or ours.
   win::handle child_in, child_out, child_err, parent_in, parent_out, parent_err;
-  if (opts.stdin_pipe) {
-    if (!win::make_pipe(child_in, parent_in, true))
-      return spawn_failed("cannot create a pipe: " + win::last_error_text());
-  } else {
+  // A pipe into `child` and `parent` (the child reads when `child_reads`).
+  auto pipe_into = [&](win::handle& child, win::handle& parent,
+                       bool child_reads) -> failure {
+    auto pipe = win::make_pipe(child_reads);
+    if (!pipe)
+      return spawn_failed(pipe.error().context);
+    child = std::move(pipe->child);
+    parent = std::move(pipe->parent);
+    return {};
+  };
+  if (!opts.stdin_pipe)
     child_in = win::null_input();
-  }
-  if (opts.stdout_pipe) {
-    if (!win::make_pipe(child_out, parent_out, false))
-      return spawn_failed("cannot create a pipe: " + win::last_error_text());
-  } else {
+  else if (auto refused = pipe_into(child_in, parent_in, true))
+    return refused;
+  if (!opts.stdout_pipe)
     child_out = win::inheritable_std(STD_OUTPUT_HANDLE);
-  }
-  if (opts.stderr_pipe) {
-    if (!win::make_pipe(child_err, parent_err, false))
-      return spawn_failed("cannot create a pipe: " + win::last_error_text());
-  } else {
+  else if (auto refused = pipe_into(child_out, parent_out, false))
+    return refused;
+  if (!opts.stderr_pipe)
     child_err = win::inheritable_std(STD_ERROR_HANDLE);
-  }
+  else if (auto refused = pipe_into(child_err, parent_err, false))
+    return refused;
   auto env = this_environment();
   env.insert(env.end(), opts.env.begin(), opts.env.end());
   win::process_start start;

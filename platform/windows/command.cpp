@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "procman/messages/defaults.hpp"
 #include "procman/platform/paths.hpp"
 
 #include "win.hpp"
@@ -48,16 +49,20 @@ outcome<command_result> run_command(
   const std::function<void(output_stream, std::string_view)>& on_output) {
   auto& prog = opts.argv.at(0);
   win::handle child_in, child_out, child_err, in_w, out_r, err_r;
-  auto no_pipe = [] {
-    return failure{errc::spawn_failure,
-                   "cannot create a pipe: " + win::last_error_text()};
-  };
-  if (!win::make_pipe(child_out, out_r, false)
-      || !win::make_pipe(child_err, err_r, false))
-    return no_pipe();
+  for (auto [child, parent] :
+       {std::pair{&child_out, &out_r}, std::pair{&child_err, &err_r}}) {
+    auto pipe = win::make_pipe(false);
+    if (!pipe)
+      return pipe.error();
+    *child = std::move(pipe->child);
+    *parent = std::move(pipe->parent);
+  }
   if (opts.input) {
-    if (!win::make_pipe(child_in, in_w, true))
-      return no_pipe();
+    auto pipe = win::make_pipe(true);
+    if (!pipe)
+      return pipe.error();
+    child_in = std::move(pipe->child);
+    in_w = std::move(pipe->parent);
   } else {
     child_in = win::null_input();
   }
@@ -70,8 +75,21 @@ outcome<command_result> run_command(
   start.err = child_err.get();
   // No job and no process group of its own: the command stays in the
   // executor's job, so that whatever ends the executor ends it too.
+  // Suspended until started: a start-up that failed before the command
+  // ran anything is tried again, as platform::contained_child does (Wine
+  // fails one now and then with ERROR_INTERNAL_ERROR while many processes
+  // start at once).
+  start.flags = CREATE_SUSPENDED;
   PROCESS_INFORMATION pi{};
-  if (!win::create_process(start, pi)) {
+  bool started = false;
+  for (uint32_t attempt = 1; !(started = win::create_process(start, pi));
+       ++attempt) {
+    if (GetLastError() != ERROR_INTERNAL_ERROR
+        || attempt == defaults::child_start_attempts)
+      break;
+    Sleep(defaults::child_start_pause_ms);
+  }
+  if (!started) {
     auto err = GetLastError();
     bool bare = prog.find_first_of("/\\") == std::string::npos;
     return failure{
@@ -82,6 +100,7 @@ outcome<command_result> run_command(
              : "")};
   }
   win::handle process{pi.hProcess};
+  ResumeThread(pi.hThread);
   CloseHandle(pi.hThread);
   child_in.reset();
   child_out.reset();

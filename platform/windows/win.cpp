@@ -177,16 +177,18 @@ std::wstring environment_block(const std::vector<std::string>& entries) {
   return block;
 }
 
-bool make_pipe(handle& child_end, handle& parent_end, bool child_reads) {
+outcome<pipe_ends> make_pipe(bool child_reads) {
   SECURITY_ATTRIBUTES sa{sizeof(sa), nullptr, TRUE};
   HANDLE r = nullptr;
   HANDLE w = nullptr;
   if (!CreatePipe(&r, &w, &sa, 0))
-    return false;
-  child_end.reset(child_reads ? r : w);
-  parent_end.reset(child_reads ? w : r);
-  SetHandleInformation(parent_end.get(), HANDLE_FLAG_INHERIT, 0);
-  return true;
+    return failure{errc::spawn_failure,
+                   "cannot create a pipe: " + last_error_text()};
+  pipe_ends ends;
+  ends.child.reset(child_reads ? r : w);
+  ends.parent.reset(child_reads ? w : r);
+  SetHandleInformation(ends.parent.get(), HANDLE_FLAG_INHERIT, 0);
+  return ends;
 }
 
 handle inheritable_std(DWORD which) {

@@ -16,6 +16,8 @@
 
 #include <windows.h>
 
+#include "procman/messages/failure.hpp"
+
 namespace procman::platform::win {
 
 /// UTF-8 to UTF-16 (invalid sequences become U+FFFD).
@@ -113,7 +115,14 @@ std::wstring command_line(const std::vector<std::string>& argv);
 std::wstring environment_block(const std::vector<std::string>& entries);
 
 /// A pipe whose child end is inheritable and whose parent end is not.
-bool make_pipe(handle& child_end, handle& parent_end, bool child_reads);
+struct pipe_ends {
+  handle child;
+  handle parent;
+};
+
+/// Makes such a pipe; the child reads from it when `child_reads`. Errors:
+/// spawn_failure, "cannot create a pipe: <reason>".
+outcome<pipe_ends> make_pipe(bool child_reads);
 
 /// An inheritable handle on the null device, for reading.
 handle null_input();
