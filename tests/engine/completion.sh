@@ -58,6 +58,10 @@ expect "hold and release take a pid" "$pid" "$bin/procman" --store "$store" hold
 expect "commands starting with h" "help hold" "$bin/procman" h
 expect "help completes commands" "release replay retry run" "$bin/procman" help r
 expect "start does not take --step-lib" "--store" "$bin/procman" start --st
+expect "token subcommands" "create list revoke" "$bin/procman" token ""
+expect "token create's options" "--name --scope" "$bin/procman" token create ""
+expect "log export's options" "--pid" "$bin/procman" log export --p
+expect "run takes a file" "$store" "$bin/procman" run "$dir/s"
 
 if ((failures > 0)); then
   echo "$failures completion checks failed" >&2
