@@ -105,18 +105,13 @@ PROCMAN_ADD_TYPE((procman::setting_value))
 PROCMAN_ADD_TYPE((std::vector<procman::setting_value>) )
 PROCMAN_ADD_TYPE((procman::log_export))
 #define PROCMAN_ADD_REQUEST(R) PROCMAN_ADD_TYPE((procman::R))
-#undef PROCMAN_DOOR_REQUESTS_SINCE_TOKENS
-#define PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X)
-PROCMAN_DOOR_REQUESTS(PROCMAN_ADD_REQUEST)
+PROCMAN_DOOR_REQUESTS_UNTIL_TOKENS(PROCMAN_ADD_REQUEST)
 
 // The API tokens' answers (after the requests, whose ids stay).
 PROCMAN_ADD_TYPE((procman::token_record))
 PROCMAN_ADD_TYPE((std::vector<procman::token_record>) )
 
-// The requests since, and their answers.
-#undef PROCMAN_DOOR_REQUESTS_SINCE_TOKENS
-#define PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X)                                  \
-  X(metrics_request) X(queue_request) X(nodes_request)
+// The requests since, and their answers (new answers after the requests).
 PROCMAN_ADD_TYPE((procman::store_metrics))
 PROCMAN_ADD_TYPE((procman::queue_stats))
 PROCMAN_ADD_TYPE((procman::nodes_info))

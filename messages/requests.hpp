@@ -2,9 +2,9 @@
 // with its answer type (`reply`). The same struct is what the CLI, a host
 // and a remote client send (door/door.hpp), what the manager actor answers
 // (messages/actors.hpp) and what one handler function carries out against
-// the store (door/handlers.hpp). Adding an operation: a struct here (and in
-// PROCMAN_DOOR_REQUESTS and the type-ID block of messages/fwd.hpp), its
-// handler, its CLI verb.
+// the store (door/handlers.hpp). Adding an operation: a struct here (with
+// its `inspect`, and at the end of PROCMAN_DOOR_REQUESTS_SINCE_TOKENS, which
+// gives it a type ID), its handler, its CLI verb and its HTTP route.
 //
 // Requests that change state carry `key` (32 lowercase hex, new for each
 // request, empty: none): a client that asks again when an answer was lost
@@ -349,6 +349,11 @@ struct nodes_request {
 /// Every request, for code that handles them all alike (the manager's and
 /// the store actor's interfaces, the backends of door/door.hpp).
 #define PROCMAN_DOOR_REQUESTS(X)                                               \
+  PROCMAN_DOOR_REQUESTS_UNTIL_TOKENS(X) PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X)
+
+/// The requests before the tokens' answers in the type-ID block
+/// (messages/fwd.hpp).
+#define PROCMAN_DOOR_REQUESTS_UNTIL_TOKENS(X)                                  \
   X(start_request)                                                             \
   X(status_request)                                                            \
   X(list_request)                                                              \
@@ -368,11 +373,11 @@ struct nodes_request {
   X(token_add_request)                                                         \
   X(tokens_request)                                                            \
   X(token_revoke_request)                                                      \
-  X(token_check_request)                                                       \
-  PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X)
+  X(token_check_request)
 
 /// The requests added after the tokens' answers in the type-ID block
-/// (messages/fwd.hpp), so that those keep their ids.
+/// (messages/fwd.hpp), so that those keep their ids. A new request goes at
+/// the end: the ids of the others stay, for nodes of an older procman.
 #define PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X)                                  \
   X(metrics_request) X(queue_request) X(nodes_request)
 
