@@ -264,6 +264,13 @@ outcome<process_record> handle(door_site& s, const release_request& r) {
   return apply(s, under_key(by_hand(transition_kind::release, r.pid), r.key));
 }
 
+outcome<std::string> handle(door_site& s, const remove_request& r) {
+  auto rec = apply(s, under_key(by_hand(transition_kind::purge, r.pid), r.key));
+  if (!rec)
+    return rec.error();
+  return std::move(rec->pid);
+}
+
 } // namespace procman
 
 // -- API tokens ---------------------------------------------------------------

@@ -30,6 +30,7 @@ const std::vector<route> all_routes = {
   {verb::post, "/processes", scope::operate, true},
   {verb::get, "/processes", scope::read, false},
   {verb::get, "/processes/{pid}", scope::read, false},
+  {verb::delete_, "/processes/{pid}", scope::operate, false},
   {verb::post, "/processes/{pid}/proceed", scope::operate, true},
   {verb::post, "/processes/{pid}/cancel", scope::operate, false},
   {verb::post, "/processes/{pid}/retry", scope::operate, false},
@@ -561,6 +562,13 @@ response api::answer(const request& r, const route& which) {
     return list(r, *query);
   if (path == "/processes/{pid}/logs")
     return logs(r, pid, *query);
+  if (path == "/processes/{pid}" && which.method == verb::delete_) {
+    auto gone = door_.call(remove_request{pid, request_key(r, pid)});
+    if (!gone)
+      return failed(v, gone.error());
+    return json_response(v, status::ok,
+                         json::serialize(json::object{{"pid", *gone}}));
+  }
   if (path == "/processes/{pid}") {
     auto rec = door_.info(pid);
     if (!rec)

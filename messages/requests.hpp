@@ -113,6 +113,17 @@ struct release_request {
   std::string key;
 };
 
+/// Removes one finished, failed or cancelled process now, with its output
+/// (a purge of that process: one `purge` log entry, source `client`);
+/// replies with its pid. Errors: unknown_process, illegal_transition (not
+/// ended).
+struct remove_request {
+  using reply = std::string;
+  static constexpr bool queues_work = false;
+  std::string pid;
+  std::string key;
+};
+
 // -- the store ----------------------------------------------------------------
 
 /// How many processes a purge removed, and how old they had to be.
@@ -379,7 +390,7 @@ struct nodes_request {
 /// (messages/fwd.hpp), so that those keep their ids. A new request goes at
 /// the end: the ids of the others stay, for nodes of an older procman.
 #define PROCMAN_DOOR_REQUESTS_SINCE_TOKENS(X)                                  \
-  X(metrics_request) X(queue_request) X(nodes_request)
+  X(metrics_request) X(queue_request) X(nodes_request) X(remove_request)
 
 template <class... Rs>
 struct request_list {};
@@ -581,6 +592,11 @@ typename Inspector::result_type inspect(Inspector& f, nodes_info& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, nodes_request&) {
   return f(caf::meta::type_name("nodes_request"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remove_request& x) {
+  return f(caf::meta::type_name("remove_request"), x.pid, x.key);
 }
 
 } // namespace procman

@@ -118,9 +118,15 @@ outcome<process_record> apply(const tx& x, transition& t, uint64_t now,
   if (auto pid = requests::remembered(x, t.request)) {
     repeated = true;
     auto rec = records::load(x, *pid);
-    if (!rec)
+    if (rec)
+      return std::move(*rec);
+    if (t.kind != transition_kind::purge)
       return make_failure(errc::unknown_process, "no process " + *pid);
-    return std::move(*rec);
+    // A removal asked again: the first took the record away. The answer
+    // names the process only (the store keeps no copy).
+    process_record gone;
+    gone.pid = *pid;
+    return gone;
   }
   auto rec = apply_step(x, t, now, default_timeout, ring);
   if (rec && !rec->pid.empty())

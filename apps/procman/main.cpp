@@ -12,6 +12,7 @@
 //   procman [--store DIR] wait PID [--timeout S]
 //   procman [--store DIR] logs PID [--follow] [--stream stdout|stderr]
 //   procman [--store DIR] purge [--older-than D]
+//   procman [--store DIR] remove PID
 //   procman [--store DIR] config [get NAME | set NAME VALUE | unset NAME]
 //   procman [--store DIR] token create --scope S [--name N] | list |
 //                         revoke ID|NAME
@@ -30,8 +31,8 @@
 // $PROCMAN_CONNECT) on a store node (docs/distribution.md) with the same
 // output and exit codes; a store node that cannot be reached exits 1. A
 // command without an answer is sent again on a new connection within 30 s:
-// the store node answers a repeated start, proceed, cancel or retry as it
-// answered the first.
+// the store node answers a repeated start, proceed, cancel, retry, hold,
+// release or remove as it answered the first.
 
 #include <cctype>
 #include <cmath>
@@ -98,6 +99,9 @@ commands:
                                            cancelled processes older than D
                                            (30s, 15m, 12h, 7d; default: the
                                            retention setting); prints how many
+  remove PID                               remove a finished, failed or
+                                           cancelled process now, with its
+                                           output; prints its pid
   config [get NAME | set NAME VALUE | unset NAME]
                                            the store's settings: retention
                                            (7d), output-limit (1M)
@@ -645,6 +649,12 @@ int cmd_purge(const cli::args& a) {
   return 0;
 }
 
+int cmd_remove(const cli::args& a) {
+  auto d = open_door(a);
+  std::cout << value_or_fail(d.call(remove_request{pid_arg(a), {}})) << "\n";
+  return 0;
+}
+
 /// A setting's value as users write it.
 std::string setting_text(const setting_value& x) {
   return x.name == "retention" ? format_duration(x.value)
@@ -819,6 +829,11 @@ const std::vector<command_decl>& commands() {
      {{"older-than", opt, "D",
        "those that ended more than D ago (30s, 15m, "
        "12h, 7d; default: the retention setting)"}}},
+    {"remove",
+     "PID",
+     "remove a finished, failed or cancelled process now, with its output; "
+     "prints its pid",
+     {}},
     {"config",
      "[get NAME | set NAME VALUE | unset NAME]",
      "the store's settings: retention (7d), output-limit (1M)",
@@ -1018,6 +1033,8 @@ int main(int argc, char** argv) {
       return cmd_logs(a);
     if (cmd == "purge")
       return cmd_purge(a);
+    if (cmd == "remove")
+      return cmd_remove(a);
     if (cmd == "config")
       return cmd_config(a);
     if (cmd == "replay")

@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(
 }
 
 BOOST_AUTO_TEST_CASE(
-  with_each_first_answer_dropped_proceed_cancel_and_retry_act_once) {
+  with_each_first_answer_dropped_proceed_cancel_retry_and_remove_act_once) {
   start_node({"--parallel", "1"}, {"PROCMAN_FAULT_DROP_FIRST_ANSWER=1"});
   auto pid = start(two_pauses);
   BOOST_REQUIRE(await_status(pid, "interrupted", 60));
@@ -138,6 +138,16 @@ BOOST_AUTO_TEST_CASE(
   res = remote({"cancel", pid});
   BOOST_TEST(res.exit_code == 1);
   BOOST_TEST(res.err.find("cancelled") != std::string::npos, res.err);
+  // remove: the repeat finds the record gone and answers the pid; one purge.
+  res = remote({"remove", pid});
+  BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.err);
+  BOOST_TEST(res.err.find("asking again") != std::string::npos, res.err);
+  BOOST_TEST(res.out == pid + "\n");
+  BOOST_TEST(logged(transition_kind::purge, pid) == 1u);
+  // Another remove is another request: nothing is there.
+  res = remote({"remove", pid});
+  BOOST_TEST(res.exit_code == 1);
+  BOOST_TEST(res.err.find("no process " + pid) != std::string::npos, res.err);
   // retry: one retry of a process that failed.
   auto failing = start(shell_spec("exit 3"));
   BOOST_REQUIRE(await_status(failing, "error", 60));
@@ -146,7 +156,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(res.err.find("asking again") != std::string::npos, res.err);
   BOOST_REQUIRE(await_status(failing, "error", 60));
   BOOST_TEST(logged(transition_kind::retry, failing) == 1u);
-  BOOST_TEST(processes() == 2u);
+  BOOST_TEST(processes() == 1u);
   stop_node();
 }
 

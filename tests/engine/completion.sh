@@ -56,7 +56,9 @@ expect "runner --ready-fd and --retention" "--ready-fd --retention" \
 expect "a pid is completed once" "" "$bin/procman" --store "$store" status "$pid" ""
 expect "hold and release take a pid" "$pid" "$bin/procman" --store "$store" hold ""
 expect "commands starting with h" "help hold" "$bin/procman" h
-expect "help completes commands" "release replay retry run" "$bin/procman" help r
+expect "remove takes a pid" "$pid" "$bin/procman" --store "$store" remove ""
+expect "help completes commands" "release remove replay retry run" \
+  "$bin/procman" help r
 expect "start does not take --step-lib" "--store" "$bin/procman" start --st
 expect "token subcommands" "create list revoke" "$bin/procman" token ""
 expect "token create's options" "--name --scope" "$bin/procman" token create ""

@@ -286,6 +286,45 @@ BOOST_AUTO_TEST_CASE(hold_and_release) {
   BOOST_TEST(f.status_of(pid) == "queued");
 }
 
+BOOST_AUTO_TEST_CASE(an_ended_process_is_removed_by_delete) {
+  web_fixture f; // no runner: the process stays queued until cancelled
+  auto started = f.send(bhttp::verb::post, at("/processes"), f.operate_token,
+                        pause_spec);
+  auto pid = std::string{started.doc().at("pid").as_string()};
+  using headers_t = std::vector<std::pair<std::string, std::string>>;
+  auto remove = [&](const std::string& tok, headers_t headers = {}) {
+    return f.send(bhttp::verb::delete_, at("/processes/" + pid), tok, {},
+                  std::move(headers));
+  };
+  BOOST_TEST(remove(f.read_token).status == 403u);
+  // Queued: refused, and still there.
+  auto early = remove(f.operate_token);
+  BOOST_TEST(early.status == 409u);
+  BOOST_TEST(early.kind() == "illegal_transition");
+  BOOST_TEST(against_document(early, "delete", "/processes/{pid}") == "");
+  BOOST_TEST(f.status_of(pid) == "queued");
+  BOOST_TEST_REQUIRE(f.send(bhttp::verb::post,
+                            at("/processes/" + pid + "/cancel"),
+                            f.operate_token)
+                       .status
+                     == 200u);
+  // Cancelled: removed; the same Idempotency-Key is answered alike, a
+  // request without it finds nothing.
+  const headers_t key{{"Idempotency-Key", "rm-1"}};
+  auto gone = remove(f.operate_token, key);
+  BOOST_TEST_REQUIRE(gone.status == 200u, gone.body);
+  BOOST_TEST(gone.doc().at("pid").as_string() == pid);
+  BOOST_TEST(against_document(gone, "delete", "/processes/{pid}") == "");
+  auto again = remove(f.operate_token, key);
+  BOOST_TEST(again.status == 200u, again.body);
+  auto missing = remove(f.operate_token);
+  BOOST_TEST(missing.status == 404u);
+  BOOST_TEST(missing.kind() == "unknown_process");
+  BOOST_TEST(
+    f.send(bhttp::verb::get, at("/processes/" + pid), f.read_token).status
+    == 404u);
+}
+
 BOOST_AUTO_TEST_CASE(tokens_and_scopes) {
   web_fixture f;
   auto before = f.store_state();

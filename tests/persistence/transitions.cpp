@@ -345,6 +345,34 @@ BOOST_AUTO_TEST_CASE(
 }
 
 BOOST_AUTO_TEST_CASE(
+  a_removal_asked_again_under_its_key_answers_the_pid_and_writes_nothing) {
+  auto rec = make_in(ps::finished);
+  auto t = make_transition(tk::purge, rec.pid);
+  t.request = std::string(32, 'e');
+  BOOST_TEST(apply(t).pid == rec.pid);
+  BOOST_TEST(!st->get(rec.pid));
+  auto seq = last_seq();
+  auto again = st->commit({t}, {});
+  BOOST_REQUIRE_EQUAL(again.repeated.size(), 1u);
+  BOOST_TEST(again.repeated[0]);
+  BOOST_TEST(must(again.results[0]).pid == rec.pid);
+  BOOST_TEST(last_seq() == seq);
+  // Without the key it is a new request, for a process there is not.
+  auto plain = st->apply(make_transition(tk::purge, rec.pid));
+  BOOST_REQUIRE(!plain);
+  BOOST_TEST(is(plain.error(), errc::unknown_process));
+  // Another kind under a key whose process is gone is not answered so.
+  auto queued = make_in(ps::queued);
+  auto c = make_transition(tk::cancel, queued.pid);
+  c.request = std::string(32, 'f');
+  BOOST_TEST((apply(c).status == ps::cancelled));
+  BOOST_TEST(apply(make_transition(tk::purge, queued.pid)).pid == queued.pid);
+  auto gone = st->apply(c);
+  BOOST_REQUIRE(!gone);
+  BOOST_TEST(is(gone.error(), errc::unknown_process));
+}
+
+BOOST_AUTO_TEST_CASE(
   payloads_deeper_than_the_json_limit_or_with_repeated_keys_are_refused) {
   auto limit = defaults::max_json_depth;
   auto too_deep = " is nested deeper than " + std::to_string(limit) + " levels";
