@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -384,12 +385,15 @@ std::vector<char> encode(const T& x) {
   return out;
 }
 
-/// Reads `x` from exactly `size` bytes; false when they end early, hold
-/// more, or hold what `T` cannot.
+/// The `T` in exactly `size` bytes; nothing when they end early, hold more,
+/// or hold what `T` cannot.
 template <class T>
-bool decode(const char* data, size_t size, T& x) {
+std::optional<T> decode(const char* data, size_t size) {
+  std::optional<T> x{std::in_place};
   reader r{data, size};
-  return !r(x) && r.remaining() == 0;
+  if (r(*x) || r.remaining() != 0)
+    return std::nullopt;
+  return x;
 }
 
 } // namespace procman::binary

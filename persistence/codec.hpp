@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -152,64 +153,74 @@ private:
   }
 };
 
-/// Serializes `x` behind its version byte. Returns true (failed) only if
-/// the writer does (it never does for plain data).
+/// Writes `x` behind its version byte into `out` (cleared first; a buffer
+/// kept for the next value, see `scratch`). Plain data cannot fail to
+/// encode.
 template <class T>
-bool encode(const T& x, std::vector<char>& out) {
+void encode(const T& x, std::vector<char>& out) {
   out.clear();
   out.push_back(static_cast<char>(value_version<T>::value));
   binary::writer sink{out};
   // The writer only reads; CAF 0.17's inspect takes a mutable reference.
-  return static_cast<bool>(sink(const_cast<T&>(x)));
+  sink(const_cast<T&>(x));
 }
 
-/// Deserializes the bytes after a version byte. Returns false for a
-/// truncated value or trailing bytes.
-template <class T>
-bool decode_body(const char* data, size_t size, T& x) {
+/// The `T` in the bytes after a version byte, read through `View` (an
+/// older version's field list over a `T&`; by default the `T` itself), or
+/// nothing for a truncated value or trailing bytes.
+template <class T, class View = T&>
+std::optional<T> decode_body(const char* data, size_t size) {
+  std::optional<T> x{std::in_place};
+  View v{*x};
   binary::reader src{data, size};
-  if (src(x))
-    return false;
-  return src.remaining() == 0;
+  if (src(v) || src.remaining() != 0)
+    return std::nullopt;
+  return x;
 }
 
-/// Deserializes a value written by `encode`. Returns false for another
-/// version byte, a truncated value, or trailing bytes.
+/// The version byte of an encoded value (0: empty, no value).
+inline uint8_t version_of(const char* data, size_t size) {
+  return size < 1 ? 0 : static_cast<uint8_t>(data[0]);
+}
+
+/// The value `encode` wrote, or nothing for another version byte, a
+/// truncated value, or trailing bytes.
 template <class T>
-bool decode(const char* data, size_t size, T& x) {
-  if (size < 1 || static_cast<uint8_t>(data[0]) != value_version<T>::value)
-    return false;
-  return decode_body(data + 1, size - 1, x);
+std::optional<T> decode(const char* data, size_t size) {
+  if (version_of(data, size) != value_version<T>::value)
+    return std::nullopt;
+  return decode_body<T>(data + 1, size - 1);
 }
 
 /// A record of any version (the fields an older one lacks at their
 /// defaults: no step times before version 3).
-inline bool decode(const char* data, size_t size, process_record& x) {
-  if (size >= 1 && static_cast<uint8_t>(data[0]) == 1) {
-    x = process_record{};
-    record_v1 v{x};
-    return decode_body(data + 1, size - 1, v);
+template <>
+inline std::optional<process_record>
+decode<process_record>(const char* data, size_t size) {
+  switch (version_of(data, size)) {
+    case 1:
+      return decode_body<process_record, record_v1>(data + 1, size - 1);
+    case 2:
+      return decode_body<process_record, record_v2>(data + 1, size - 1);
+    case 3:
+      return decode_body<process_record>(data + 1, size - 1);
+    default:
+      return std::nullopt;
   }
-  if (size >= 1 && static_cast<uint8_t>(data[0]) == 2) {
-    x = process_record{};
-    record_v2 v{x};
-    return decode_body(data + 1, size - 1, v);
-  }
-  if (size < 1 || static_cast<uint8_t>(data[0]) != 3)
-    return false;
-  return decode_body(data + 1, size - 1, x);
 }
 
 /// A log entry of version 2 or 3 (version 1: legacy_log_entry).
-inline bool decode(const char* data, size_t size, log_entry& x) {
-  if (size >= 1 && static_cast<uint8_t>(data[0]) == 2) {
-    x = log_entry{};
-    entry_v2 v{x};
-    return decode_body(data + 1, size - 1, v);
+template <>
+inline std::optional<log_entry>
+decode<log_entry>(const char* data, size_t size) {
+  switch (version_of(data, size)) {
+    case 2:
+      return decode_body<log_entry, entry_v2>(data + 1, size - 1);
+    case 3:
+      return decode_body<log_entry>(data + 1, size - 1);
+    default:
+      return std::nullopt;
   }
-  if (size < 1 || static_cast<uint8_t>(data[0]) != 3)
-    return false;
-  return decode_body(data + 1, size - 1, x);
 }
 
 /// FNV-1a (64 bit) of a byte range.
@@ -237,25 +248,23 @@ inline uint64_t record_digest(const process_record& rec) {
   scratch s;
   auto& buf = s.buf;
   binary::writer sink{buf};
-  bool failed = false;
   if (plain_record(rec)) {
     buf.push_back(1);
     record_v1 v{x, no_position};
-    failed = static_cast<bool>(sink(v));
+    sink(v);
   } else {
     buf.push_back(2);
     record_v2 v{x, no_position};
-    failed = static_cast<bool>(sink(v));
+    sink(v);
   }
-  return failed ? 0 : fnv1a(buf.data(), buf.size());
+  return fnv1a(buf.data(), buf.size());
 }
 
 /// The digest a schedule_add or schedule_remove entry carries: of the
 /// schedule after it (removed: as it was).
 inline uint64_t schedule_digest(const schedule_record& x) {
   std::vector<char> buf;
-  if (encode(x, buf))
-    return 0;
+  encode(x, buf);
   return fnv1a(buf.data(), buf.size());
 }
 

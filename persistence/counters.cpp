@@ -73,12 +73,11 @@ void flush(const tx& t) {
   for (auto& [name, delta] : pending) {
     if (delta == 0)
       continue;
-    std::string_view raw;
     uint64_t x = 0;
-    if (get_raw(t.txn, t.db.counters, name, raw)) {
-      if (raw.size() != 8)
+    if (auto raw = get_raw(t.txn, t.db.counters, name)) {
+      if (raw->size() != 8)
         t.damaged("counter \"" + name + "\" is unreadable");
-      x = codec::get_u64_be(raw.data());
+      x = codec::get_u64_be(raw->data());
     }
     if (delta < 0 && x < static_cast<uint64_t>(-delta))
       x = 0;
@@ -162,8 +161,7 @@ void applied(const tx& t, const transition& tr, const process_record* before,
 }
 
 bool built(const tx& t) {
-  std::string_view raw;
-  return get_raw(t.txn, t.db.counters, "built", raw);
+  return get_raw(t.txn, t.db.counters, "built").has_value();
 }
 
 void build(const tx& t) {
@@ -183,12 +181,12 @@ void build(const tx& t) {
   lmdb::val k;
   lmdb::val v;
   for (bool ok = cur.get(k, v, MDB_FIRST); ok; ok = cur.get(k, v, MDB_NEXT)) {
-    process_record rec;
-    if (!codec::decode(v.data(), v.size(), rec))
+    auto rec = codec::decode<process_record>(v.data(), v.size());
+    if (!rec)
       t.damaged("record " + std::string{k.data(), k.size()} + " is unreadable");
-    saved(t, nullptr, rec);
-    if (is_terminal(rec.status))
-      ended(t, rec);
+    saved(t, nullptr, *rec);
+    if (is_terminal(rec->status))
+      ended(t, *rec);
   }
   flush(t);
   put_raw(t.txn, t.db.counters, "built", codec::u64_key(1));

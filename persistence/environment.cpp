@@ -75,8 +75,8 @@ void open_databases(const tx& t, handles& db) {
     if (st.ms_entries != 0)
       lmdb::dbi_drop(t.txn, db.run_times, false);
   }
-  std::string_view raw;
-  if (!get_raw(t.txn, db.meta, key_schema, raw)) {
+  auto raw = get_raw(t.txn, db.meta, key_schema);
+  if (!raw) {
     MDB_stat st;
     lmdb::dbi_stat(t.txn, db.processes, &st);
     if (st.ms_entries != 0)
@@ -85,10 +85,10 @@ void open_databases(const tx& t, handles& db) {
     counters::build(t);
     return;
   }
-  if (raw.size() != 4)
+  if (raw->size() != 4)
     t.damaged("meta \"schema\" is unreadable");
   uint32_t version = 0;
-  for (auto c : raw)
+  for (auto c : *raw)
     version = (version << 8) | static_cast<uint8_t>(c);
   if (version > defaults::schema_version)
     throw store_failure{

@@ -14,17 +14,18 @@ void update(const tx& t, const process_record* old, const process_record& rec) {
 }
 
 void release(const tx& t, const process_record& rec) {
-  std::string_view owner;
-  if (holds_key(rec) && get_raw(t.txn, t.db.keys, rec.key, owner)
-      && owner == rec.pid)
+  if (!holds_key(rec))
+    return;
+  if (auto owner = get_raw(t.txn, t.db.keys, rec.key);
+      owner && *owner == rec.pid)
     del_raw(t.txn, t.db.keys, rec.key);
 }
 
 std::optional<process_record> holder(const tx& t, const std::string& key) {
-  std::string_view owner;
-  if (key.empty() || !get_raw(t.txn, t.db.keys, key, owner))
+  auto owner = key.empty() ? std::nullopt : get_raw(t.txn, t.db.keys, key);
+  if (!owner)
     return std::nullopt;
-  auto rec = records::load(t, std::string{owner});
+  auto rec = records::load(t, std::string{*owner});
   if (!rec || !holds_key(*rec) || rec->key != key)
     return std::nullopt;
   return rec;

@@ -13,7 +13,7 @@ namespace procman::tables::log {
 namespace {
 
 void write(const tx& t, const codec::entry_parts& e) {
-  put_value(t, t.db.log, codec::u64_key(e.seq), e, "a log entry");
+  put_value(t, t.db.log, codec::u64_key(e.seq), e);
 }
 
 /// The log's first (MDB_FIRST) or last (MDB_LAST) key, 0 if it is empty.
@@ -43,13 +43,12 @@ codec::entry_parts entry(const tx& t, const transition& what, uint64_t time) {
 
 /// Reads a log entry of any version (persistence/codec.hpp).
 outcome<log_entry> read_entry(const tx& t, std::string_view v) {
-  log_entry e;
-  if (!v.empty() && static_cast<uint8_t>(v[0]) == 1) {
-    legacy_log_entry old;
-    if (codec::decode_body(v.data() + 1, v.size() - 1, old))
-      return upgrade(std::move(old));
-  } else if (codec::decode(v.data(), v.size(), e)) {
-    return e;
+  if (codec::version_of(v.data(), v.size()) == 1) {
+    if (auto old = codec::decode_body<legacy_log_entry>(v.data() + 1,
+                                                        v.size() - 1))
+      return upgrade(std::move(*old));
+  } else if (auto e = codec::decode<log_entry>(v.data(), v.size())) {
+    return std::move(*e);
   }
   return damaged_store(t.dir, "log entry is unreadable");
 }

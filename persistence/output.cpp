@@ -45,9 +45,10 @@ size_t front_cut(std::string_view data, uint64_t keep) {
 }
 
 std::optional<bounds> load_bounds(const tx& t, std::string_view pid) {
-  std::string_view raw;
-  if (!get_raw(t.txn, t.db.output, pid, raw))
+  auto found = get_raw(t.txn, t.db.output, pid);
+  if (!found)
     return std::nullopt;
+  auto raw = *found;
   if (raw.size() != bounds_size || raw[0] != output_version)
     t.damaged("the output of " + std::string(pid) + " is unreadable");
   bounds b;
@@ -115,11 +116,12 @@ void append(const tx& t, const output_chunk& c, uint64_t limit, uint64_t now) {
   // (give or take a character cut in two).
   while (b.kept > limit && b.first_seq < b.next_seq) {
     auto key = chunk_key(c.pid, b.first_seq);
-    std::string_view old;
-    if (!get_raw(t.txn, t.db.output, key, old)) {
+    auto found = get_raw(t.txn, t.db.output, key);
+    if (!found) {
       ++b.first_seq;
       continue;
     }
+    auto old = *found;
     auto size = old.size() >= chunk_head ? old.size() - chunk_head : 0;
     auto excess = b.kept - limit;
     if (excess < size) {

@@ -77,11 +77,11 @@ std::vector<std::string> pids_with(const tx& t, process_status s) {
 std::optional<process_record> load(const tx& t, const std::string& pid) {
   if (auto i = t.saved_records.find(pid); i != t.saved_records.end())
     return i->second;
-  std::string_view raw;
-  if (pid.empty() || !get_raw(t.txn, t.db.processes, pid, raw))
+  auto raw = pid.empty() ? std::nullopt : get_raw(t.txn, t.db.processes, pid);
+  if (!raw)
     return std::nullopt;
-  process_record rec;
-  if (!codec::decode(raw.data(), raw.size(), rec))
+  auto rec = codec::decode<process_record>(raw->data(), raw->size());
+  if (!rec)
     t.damaged("record " + pid + " is unreadable");
   return rec;
 }
@@ -89,8 +89,7 @@ std::optional<process_record> load(const tx& t, const std::string& pid) {
 bool exists(const tx& t, std::string_view pid) {
   if (t.saved_records.count(pid) > 0)
     return true;
-  std::string_view ignored;
-  return get_raw(t.txn, t.db.processes, pid, ignored);
+  return get_raw(t.txn, t.db.processes, pid).has_value();
 }
 
 void save(const tx& t, const process_record* old, const process_record& rec,
@@ -122,7 +121,7 @@ void save(const tx& t, const process_record* old, const process_record& rec,
 
 void write_saved(const tx& t) {
   for (auto& [pid, rec] : t.saved_records)
-    put_value(t, t.db.processes, pid, rec, pid);
+    put_value(t, t.db.processes, pid, rec);
   t.saved_records.clear();
 }
 
@@ -132,11 +131,12 @@ void mark_run_start(const tx& t, const process_record& rec, uint64_t at) {
 }
 
 std::optional<uint64_t> run_start(const tx& t, const process_record& rec) {
-  std::string_view raw;
-  if (rec.status != process_status::running
-      || !get_raw(t.txn, t.db.status, status_key(rec), raw) || raw.size() != 8)
+  if (rec.status != process_status::running)
     return std::nullopt;
-  return codec::get_u64_be(raw.data());
+  auto raw = get_raw(t.txn, t.db.status, status_key(rec));
+  if (!raw || raw->size() != 8)
+    return std::nullopt;
+  return codec::get_u64_be(raw->data());
 }
 
 void remove(const tx& t, const process_record& rec) {

@@ -6,10 +6,10 @@
 namespace procman::tables::requests {
 
 std::optional<std::string> remembered(const tx& t, const std::string& key) {
-  std::string_view raw;
-  if (!get_raw(t.txn, t.db.requests, key, raw) || raw.size() < 8)
+  auto raw = get_raw(t.txn, t.db.requests, key);
+  if (!raw || raw->size() < 8)
     return std::nullopt;
-  return std::string{raw.substr(8)};
+  return std::string{raw->substr(8)};
 }
 
 void remember(const tx& t, const std::string& key, const std::string& pid,

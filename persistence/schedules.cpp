@@ -11,23 +11,23 @@ namespace {
 
 schedule_record decode(const tx& t, std::string_view name,
                        std::string_view raw) {
-  schedule_record x;
-  if (!codec::decode(raw.data(), raw.size(), x))
+  auto x = codec::decode<schedule_record>(raw.data(), raw.size());
+  if (!x)
     t.damaged("schedule " + std::string{name} + " is unreadable");
-  return x;
+  return std::move(*x);
 }
 
 } // namespace
 
 std::optional<schedule_record> load(const tx& t, const std::string& name) {
-  std::string_view raw;
-  if (name.empty() || !get_raw(t.txn, t.db.schedules, name, raw))
+  auto raw = name.empty() ? std::nullopt : get_raw(t.txn, t.db.schedules, name);
+  if (!raw)
     return std::nullopt;
-  return decode(t, name, raw);
+  return decode(t, name, *raw);
 }
 
 void save(const tx& t, const schedule_record& x) {
-  put_value(t, t.db.schedules, x.name, x, "schedule " + x.name);
+  put_value(t, t.db.schedules, x.name, x);
 }
 
 void remove(const tx& t, const std::string& name) {

@@ -37,12 +37,12 @@ std::string setting_key(store_setting s) {
 } // namespace
 
 std::optional<uint64_t> read(const tx& t, store_setting s) {
-  std::string_view raw;
-  if (!get_raw(t.txn, t.db.meta, setting_key(s), raw))
+  auto raw = get_raw(t.txn, t.db.meta, setting_key(s));
+  if (!raw)
     return std::nullopt;
-  if (raw.size() != 8)
+  if (raw->size() != 8)
     t.damaged("meta \"" + setting_key(s) + "\" is unreadable");
-  return codec::get_u64_be(raw.data());
+  return codec::get_u64_be(raw->data());
 }
 
 void write(const tx& t, store_setting s, std::optional<uint64_t> value) {

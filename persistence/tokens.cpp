@@ -12,23 +12,23 @@ namespace procman::tables::tokens {
 namespace {
 
 token_record decode(const tx& t, std::string_view hash, std::string_view raw) {
-  token_record x;
-  if (!codec::decode(raw.data(), raw.size(), x) || x.hash != hash)
+  auto x = codec::decode<token_record>(raw.data(), raw.size());
+  if (!x || x->hash != hash)
     t.damaged("token " + std::string{hash.substr(0, 8)} + "... is unreadable");
-  return x;
+  return std::move(*x);
 }
 
 } // namespace
 
 std::optional<token_record> load(const tx& t, const std::string& hash) {
-  std::string_view raw;
-  if (hash.empty() || !get_raw(t.txn, t.db.tokens, hash, raw))
+  auto raw = hash.empty() ? std::nullopt : get_raw(t.txn, t.db.tokens, hash);
+  if (!raw)
     return std::nullopt;
-  return decode(t, hash, raw);
+  return decode(t, hash, *raw);
 }
 
 void save(const tx& t, const token_record& x) {
-  put_value(t, t.db.tokens, x.hash, x, "token " + x.id);
+  put_value(t, t.db.tokens, x.hash, x);
 }
 
 void remove(const tx& t, const std::string& hash) {

@@ -169,14 +169,13 @@ void tx::damaged(const std::string& what) const {
 
 // -- raw access ---------------------------------------------------------------
 
-bool get_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
-             std::string_view& out) {
+std::optional<std::string_view> get_raw(MDB_txn* txn, MDB_dbi dbi,
+                                        std::string_view key) {
   lmdb::val k{key.data(), key.size()};
   lmdb::val v;
   if (!lmdb::dbi_get(txn, dbi, k, v))
-    return false;
-  out = std::string_view{v.data(), v.size()};
-  return true;
+    return std::nullopt;
+  return std::string_view{v.data(), v.size()};
 }
 
 void put_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
@@ -217,12 +216,12 @@ std::vector<std::pair<std::string, std::string>> prefix_while(
 // -- counters -----------------------------------------------------------------
 
 uint64_t read_counter(const tx& t, const char* name) {
-  std::string_view raw;
-  if (!get_raw(t.txn, t.db.meta, name, raw))
+  auto raw = get_raw(t.txn, t.db.meta, name);
+  if (!raw)
     return 0;
-  if (raw.size() != 8)
+  if (raw->size() != 8)
     t.damaged(std::string{"meta \""} + name + "\" is unreadable");
-  return codec::get_u64_be(raw.data());
+  return codec::get_u64_be(raw->data());
 }
 
 uint64_t next_counter(const tx& t, const char* name) {

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -85,21 +86,19 @@ failure damaged_store(const std::string& dir, const std::string& what);
 
 // -- raw access ---------------------------------------------------------------
 
-bool get_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
-             std::string_view& out);
+/// The value under `key`, if any (valid until the transaction writes or
+/// ends).
+std::optional<std::string_view> get_raw(MDB_txn* txn, MDB_dbi dbi,
+                                        std::string_view key);
 
 void put_raw(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
              std::string_view value);
 
-/// Writes `x` under `key` as persistence/codec.hpp encodes it. Errors:
-/// store_failure "cannot encode <what>" (plain data never fails).
+/// Writes `x` under `key` as persistence/codec.hpp encodes it.
 template <class T>
-void put_value(const tx& t, MDB_dbi dbi, std::string_view key, const T& x,
-               std::string_view what) {
+void put_value(const tx& t, MDB_dbi dbi, std::string_view key, const T& x) {
   codec::scratch s;
-  if (codec::encode(x, s.buf))
-    throw store_failure{make_failure(errc::storage_failure,
-                                     "cannot encode " + std::string{what})};
+  codec::encode(x, s.buf);
   put_raw(t.txn, dbi, key, {s.buf.data(), s.buf.size()});
 }
 

@@ -236,9 +236,10 @@ BOOST_AUTO_TEST_CASE(a_schema_1_store_is_upgraded_and_keeps_its_queue_order) {
       MDB_val rk{pid.size(), pid.data()};
       MDB_val rv;
       BOOST_REQUIRE(mdb_get(txn, processes, &rk, &rv) == 0);
-      process_record rec;
-      BOOST_REQUIRE(
-        codec::decode(static_cast<char*>(rv.mv_data), rv.mv_size, rec));
+      auto read = codec::decode<process_record>(static_cast<char*>(rv.mv_data),
+                                                rv.mv_size);
+      BOOST_REQUIRE(read);
+      auto& rec = *read;
       std::vector<char> buf{1};
       caf::binary_serializer sink{nullptr, buf};
       codec::record_v1 view{rec};
@@ -279,8 +280,9 @@ BOOST_AUTO_TEST_CASE(
     raw_store raw{dir};
     auto bytes = raw.get("processes", pid);
     BOOST_REQUIRE_EQUAL(bytes[0], '\x03');
-    process_record rec;
-    BOOST_REQUIRE(codec::decode(bytes.data(), bytes.size(), rec));
+    auto read = codec::decode<process_record>(bytes.data(), bytes.size());
+    BOOST_REQUIRE(read);
+    auto& rec = *read;
     std::vector<char> buf{2};
     binary::writer sink{buf};
     codec::record_v2 v2{rec};
