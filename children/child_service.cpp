@@ -13,6 +13,7 @@
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -181,15 +182,14 @@ struct child : std::enable_shared_from_this<child> {
       poll_exit();
   }
 
-  /// Hands the raw pipe end `fd` (if any) to `d`, closing it if the
-  /// reactor refuses it; returns whether `d` is open.
-  static bool adopt(asio::posix::stream_descriptor& d, int& fd) {
+  /// Hands the raw pipe end `fd` (if any; the caller gives it up) to `d`,
+  /// closing it if the reactor refuses it; returns whether `d` is open.
+  static bool adopt(asio::posix::stream_descriptor& d, int fd) {
     if (fd >= 0) {
       boost::system::error_code ec;
       d.assign(fd, ec);
       if (ec)
         ::close(fd);
-      fd = -1;
     }
     return d.is_open();
   }
@@ -197,12 +197,12 @@ struct child : std::enable_shared_from_this<child> {
   /// Reads the report channel and stderr as they come from now on.
   void watch() {
     if (out_fd >= 0) {
-      if (adopt(out, out_fd))
+      if (adopt(out, std::exchange(out_fd, -1)))
         read_out();
       else
         out_eof = true;
     }
-    if (err_fd >= 0 && adopt(err, err_fd))
+    if (err_fd >= 0 && adopt(err, std::exchange(err_fd, -1)))
       read_err();
   }
 
@@ -268,7 +268,7 @@ struct child : std::enable_shared_from_this<child> {
   /// closes stdin after `input` unless `keep_open`. A failed write (the
   /// child closed its stdin or ended) closes it too.
   void write_in() {
-    if (writing || done || !adopt(in, in_fd))
+    if (writing || done || !adopt(in, std::exchange(in_fd, -1)))
       return;
     if (input.empty() && !queued.empty())
       input.swap(queued);

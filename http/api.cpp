@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include <boost/beast/http/field.hpp>
 #include <boost/json.hpp>
@@ -218,14 +219,17 @@ std::string cursor_of(const process_record& rec) {
   return head + rec.pid;
 }
 
-/// Sets `q`'s page start from a cursor of `cursor_of`; false when `x` is
-/// not one.
-bool parse_cursor(const std::string& x, list_query& q) {
+/// Where a page starts: before this creation time and pid.
+struct page_start {
+  uint64_t created = 0;
+  std::string pid;
+};
+
+/// The page start of a cursor of `cursor_of`; nothing when `x` is not one.
+std::optional<page_start> parse_cursor(const std::string& x) {
   if (x.size() != 48 || !lower_hex(x))
-    return false;
-  q.before_created = std::stoull(x.substr(0, 16), nullptr, 16);
-  q.before_pid = x.substr(16);
-  return true;
+    return std::nullopt;
+  return page_start{std::stoull(x.substr(0, 16), nullptr, 16), x.substr(16)};
 }
 
 /// ISO 8601 UTC, or null for 0.
@@ -663,11 +667,14 @@ response api::list(const request& r,
     q.key = it->second;
   }
   if (auto it = query.find("cursor"); it != query.end()) {
-    if (!parse_cursor(it->second, q))
+    auto start = parse_cursor(it->second);
+    if (!start)
       return problem(v, status::bad_request, "invalid_argument",
                      "cursor \"" + it->second
                        + "\" is not one this server gave (use the \"next\" "
                          "of the page before, unchanged)");
+    q.before_created = start->created;
+    q.before_pid = std::move(start->pid);
   }
   auto page = q.limit;
   // One more than the page: whether there is a next one.

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <ctime>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -25,90 +26,102 @@ const char* const month_names[] = {"jan", "feb", "mar",  "apr", "may",
 const char* const weekday_names[] = {"sun", "mon", "tue", "wed",
                                      "thu", "fri", "sat", nullptr};
 
-/// Parses one value of a field: a number or a name.
-bool parse_value(const std::string& s, const field_def& f, int& out) {
+/// One value of a field: a number or a name; nothing if it is neither.
+std::optional<int> parse_value(const std::string& s, const field_def& f) {
   if (s.empty())
-    return false;
+    return std::nullopt;
   if (std::isdigit(static_cast<unsigned char>(s[0]))) {
     if (s.size() > 4)
-      return false;
+      return std::nullopt;
     for (auto c : s)
       if (!std::isdigit(static_cast<unsigned char>(c)))
-        return false;
-    out = std::stoi(s);
-    return true;
+        return std::nullopt;
+    return std::stoi(s);
   }
   if (f.names == nullptr)
-    return false;
+    return std::nullopt;
   std::string lower;
   for (auto c : s)
     lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (int i = 0; f.names[i] != nullptr; ++i)
-    if (lower == f.names[i]) {
-      out = i + f.names_base;
-      return true;
-    }
-  return false;
+    if (lower == f.names[i])
+      return i + f.names_base;
+  return std::nullopt;
 }
 
-/// Sets the bits of `text` (one field) in `bits`; "" on success, else why.
+/// The values one field allows, and whether it is `*` (or `?`).
 template <size_t N>
-std::string parse_field(const std::string& text, const field_def& f,
-                        std::bitset<N>& bits, bool& any) {
-  any = text == "*" || text == "?";
+struct field_values {
+  std::bitset<N> bits;
+  bool any = false;
+};
+
+/// The values of `text`, one field; a failure naming the field and why.
+template <size_t N>
+outcome<field_values<N>>
+parse_field(const std::string& text, const field_def& f) {
+  auto fail = [&](const std::string& why) {
+    return failure{errc::invalid_argument, std::string{f.name} + ": " + why};
+  };
+  field_values<N> out;
+  out.any = text == "*" || text == "?";
   std::stringstream items{text};
   std::string item;
   bool seen = false;
   while (std::getline(items, item, ',')) {
     seen = true;
     if (item.empty())
-      return "empty list item in \"" + text + "\"";
+      return fail("empty list item in \"" + text + "\"");
     int step = 1;
     auto slash = item.find('/');
     std::string range = item.substr(0, slash);
     if (slash != std::string::npos) {
-      int st = 0;
       auto s = item.substr(slash + 1);
-      field_def num{f.name, 0, 0, nullptr, 0};
-      if (!parse_value(s, num, st) || st <= 0)
-        return "step \"" + s + "\" must be a positive number";
-      step = st;
+      auto st = parse_value(s, field_def{f.name, 0, 0, nullptr, 0});
+      if (!st || *st <= 0)
+        return fail("step \"" + s + "\" must be a positive number");
+      step = *st;
     }
     int a = f.lo;
     int b = f.hi;
     if (range != "*" && range != "?") {
       auto dash = range.find('-');
-      if (!parse_value(range.substr(0, dash), f, a))
-        return "\"" + range.substr(0, dash) + "\" is not a valid value";
+      auto first = parse_value(range.substr(0, dash), f);
+      if (!first)
+        return fail("\"" + range.substr(0, dash) + "\" is not a valid value");
+      a = *first;
       if (dash != std::string::npos) {
-        if (!parse_value(range.substr(dash + 1), f, b))
-          return "\"" + range.substr(dash + 1) + "\" is not a valid value";
+        auto last = parse_value(range.substr(dash + 1), f);
+        if (!last)
+          return fail("\"" + range.substr(dash + 1)
+                      + "\" is not a valid value");
+        b = *last;
       } else if (slash == std::string::npos) {
         b = a;
       }
       for (int v : {a, b})
         if (v < f.lo || v > f.hi)
-          return std::to_string(v) + " is out of range " + std::to_string(f.lo)
-                 + "-" + std::to_string(f.hi);
+          return fail(std::to_string(v) + " is out of range "
+                      + std::to_string(f.lo) + "-" + std::to_string(f.hi));
       if (a > b)
-        return "range " + range + " goes backwards";
+        return fail("range " + range + " goes backwards");
     }
     for (int v = a; v <= b; v += step)
-      bits.set(static_cast<size_t>(v));
+      out.bits.set(static_cast<size_t>(v));
   }
   if (!seen)
-    return "is empty";
-  return {};
+    return fail("is empty");
+  return out;
 }
 
 uint64_t to_ms(std::tm tm) {
   return static_cast<uint64_t>(timegm(&tm)) * 1000;
 }
 
-/// Why the days of month and months of `e` never meet (empty: they do).
+/// Why the days of month and months of `e` never meet (none: they do).
 /// Only when the day of the week does not decide: with both restricted a
 /// day matches if either does.
-std::string never_meets(const cron_expr& e) {
+failure never_meets(const cron_expr& e) {
   if (e.any_day || !e.any_weekday)
     return {};
   std::string days;
@@ -124,9 +137,11 @@ std::string never_meets(const cron_expr& e) {
   for (int d = 1; d <= 31; ++d)
     if (e.days.test(static_cast<size_t>(d)))
       days += (days.empty() ? "" : ", ") + std::to_string(d);
-  return "day-of-month and month: " + months + " never "
-         + (months.find(',') == std::string::npos ? "has" : "have") + " day "
-         + days + ", so it never fires";
+  return make_failure(errc::invalid_argument,
+                      "day-of-month and month: " + months + " never "
+                        + (months.find(',') == std::string::npos ? "has"
+                                                                 : "have")
+                        + " day " + days + ", so it never fires");
 }
 
 bool day_matches(const cron_expr& e, const std::tm& tm) {
@@ -179,32 +194,38 @@ outcome<cron_expr> parse_cron(const std::string& text) {
     {"hour", 0, 23, nullptr, 0},      {"day-of-month", 1, 31, nullptr, 0},
     {"month", 1, 12, month_names, 1}, {"day-of-week", 0, 7, weekday_names, 0}};
   cron_expr e;
-  bool any = false;
-  std::string why;
-  auto check = [&](const std::string& w, const field_def& f) {
-    return w.empty() ? std::string{} : std::string(f.name) + ": " + w;
-  };
-  if (!(why = check(parse_field(parts[0], defs[0], e.seconds, any), defs[0]))
-         .empty()
-      || !(why = check(parse_field(parts[1], defs[1], e.minutes, any), defs[1]))
-            .empty()
-      || !(why = check(parse_field(parts[2], defs[2], e.hours, any), defs[2]))
-            .empty()
-      || !(why = check(parse_field(parts[3], defs[3], e.days, e.any_day),
-                       defs[3]))
-            .empty()
-      || !(why = check(parse_field(parts[4], defs[4], e.months, any), defs[4]))
-            .empty())
-    return fail(why);
-  std::bitset<8> wd;
-  if (auto w = parse_field(parts[5], defs[5], wd, e.any_weekday); !w.empty())
-    return fail(std::string("day-of-week: ") + w);
+  auto seconds = parse_field<60>(parts[0], defs[0]);
+  if (!seconds)
+    return fail(seconds.error().context);
+  auto minutes = parse_field<60>(parts[1], defs[1]);
+  if (!minutes)
+    return fail(minutes.error().context);
+  auto hours = parse_field<24>(parts[2], defs[2]);
+  if (!hours)
+    return fail(hours.error().context);
+  auto days = parse_field<32>(parts[3], defs[3]);
+  if (!days)
+    return fail(days.error().context);
+  auto months = parse_field<13>(parts[4], defs[4]);
+  if (!months)
+    return fail(months.error().context);
+  auto weekdays = parse_field<8>(parts[5], defs[5]);
+  if (!weekdays)
+    return fail(weekdays.error().context);
+  e.seconds = seconds->bits;
+  e.minutes = minutes->bits;
+  e.hours = hours->bits;
+  e.days = days->bits;
+  e.any_day = days->any;
+  e.months = months->bits;
+  e.any_weekday = weekdays->any;
+  auto& wd = weekdays->bits;
   for (size_t i = 0; i < 7; ++i)
     e.weekdays[i] = wd[i];
   if (wd[7])
     e.weekdays.set(0);
-  if (auto never = never_meets(e); !never.empty())
-    return fail(never);
+  if (auto never = never_meets(e))
+    return fail(never.context);
   return e;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -38,23 +39,23 @@ bool lease_still_running(const platform::lock_probe& probe) {
          < probe.modified_ms + static_cast<int64_t>(lease_ms);
 }
 
-/// Whether the lock file `path` is held, and how (`info`, if given). If
-/// it is free, it is removed, but only while it is still the file at
-/// `path` (platform::probe_lock). A free lease still running counts as
-/// held and stays.
-bool held_or_removed(const std::string& path, runner_lock* info = nullptr) {
+/// The lock file `path` and how it is held; nothing if it is free, and
+/// then it is removed, but only while it is still the file at `path`
+/// (platform::probe_lock). A free lease still running counts as held and
+/// stays. (The lock's `id` is left for the caller.)
+std::optional<runner_lock> held_or_removed(const std::string& path) {
   auto probe = platform::probe_lock(path, [](const platform::lock_probe& p) {
     return !lease_still_running(p);
   });
   if (!probe.found)
-    return false; // no lock file: its runner is gone
-  bool held = probe.held || lease_still_running(probe);
-  if (held && info != nullptr) {
-    info->lock_held = probe.held;
-    info->lease_ms = lease_ms_of(probe.head);
-    info->renewed_at = static_cast<uint64_t>(probe.modified_ms);
-  }
-  return held;
+    return std::nullopt; // no lock file: its runner is gone
+  if (!probe.held && !lease_still_running(probe))
+    return std::nullopt;
+  runner_lock info;
+  info.lock_held = probe.held;
+  info.lease_ms = lease_ms_of(probe.head);
+  info.renewed_at = static_cast<uint64_t>(probe.modified_ms);
+  return info;
 }
 
 } // namespace
@@ -94,7 +95,7 @@ std::string runner_lock_path(const std::string& store_dir,
 bool runner_alive(const std::string& store_dir, const std::string& runner_id) {
   if (runner_id.empty())
     return false;
-  return held_or_removed(runner_lock_path(store_dir, runner_id));
+  return held_or_removed(runner_lock_path(store_dir, runner_id)).has_value();
 }
 
 failure prepare_runners_dir(const std::string& store_dir) {
@@ -103,47 +104,42 @@ failure prepare_runners_dir(const std::string& store_dir) {
 
 namespace {
 
-/// Looks at every lock file in `<store_dir>/runners`: how many are held,
-/// and how many were free (and removed); the held ones into `held_ones`
-/// if given.
-std::pair<size_t, size_t>
-sweep_runner_locks(const std::string& store_dir,
-                   std::vector<runner_lock>* held_ones = nullptr) {
+/// What a look at every lock file in `<store_dir>/runners` found.
+struct sweep_result {
+  std::vector<runner_lock> held;
+  size_t removed = 0; ///< free ones, removed
+};
+
+sweep_result sweep_runner_locks(const std::string& store_dir) {
   auto dir = store_dir + "/runners";
   std::vector<std::string> names;
   for (auto& name : platform::directory_names(dir))
     if (name.size() > 5 && name.substr(name.size() - 5) == ".lock")
       names.push_back(name);
-  size_t held = 0;
-  size_t removed = 0;
+  sweep_result out;
   for (auto& name : names) {
-    runner_lock info;
-    if (held_or_removed(dir + "/" + name, &info)) {
-      ++held;
-      if (held_ones != nullptr) {
-        info.id = name.substr(0, name.size() - 5);
-        held_ones->push_back(std::move(info));
-      }
+    if (auto info = held_or_removed(dir + "/" + name)) {
+      info->id = name.substr(0, name.size() - 5);
+      out.held.push_back(std::move(*info));
     } else {
-      ++removed;
+      ++out.removed;
     }
   }
-  return {held, removed};
+  return out;
 }
 
 } // namespace
 
 size_t remove_stale_runner_locks(const std::string& store_dir) {
-  return sweep_runner_locks(store_dir).second;
+  return sweep_runner_locks(store_dir).removed;
 }
 
 size_t live_runners(const std::string& store_dir) {
-  return sweep_runner_locks(store_dir).first;
+  return sweep_runner_locks(store_dir).held.size();
 }
 
 std::vector<runner_lock> live_runner_locks(const std::string& store_dir) {
-  std::vector<runner_lock> out;
-  sweep_runner_locks(store_dir, &out);
+  auto out = sweep_runner_locks(store_dir).held;
   std::sort(out.begin(), out.end(),
             [](auto& a, auto& b) { return a.id < b.id; });
   return out;

@@ -15,7 +15,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace procman {
 
@@ -39,18 +41,17 @@ struct fork_request {
     return out;
   }
 
-  /// False when `text` is not a request.
-  bool decode(const char* text, size_t n) {
-    std::string s(text, n);
+  /// The request `encode` wrote, or nothing when `text` is not one.
+  static std::optional<fork_request> decode(const char* text, size_t n) {
+    std::string_view s(text, n);
     auto a = s.find('\0');
-    if (a == std::string::npos)
-      return false;
+    if (a == std::string_view::npos)
+      return std::nullopt;
     auto b = s.find('\0', a + 1);
-    if (b == std::string::npos || b + 1 != s.size())
-      return false;
-    pid = s.substr(0, a);
-    cgroup = s.substr(a + 1, b - a - 1);
-    return true;
+    if (b == std::string_view::npos || b + 1 != s.size())
+      return std::nullopt;
+    return fork_request{std::string{s.substr(0, a)},
+                        std::string{s.substr(a + 1, b - a - 1)}};
   }
 };
 

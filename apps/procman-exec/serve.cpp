@@ -157,7 +157,6 @@ struct received {
 /// something else (the descriptors that came with it are closed).
 std::optional<procman::outcome<received>> receive() {
   received x;
-  auto& req = x.req;
   auto& fds = x.fds;
   char buf[8192];
   alignas(cmsghdr) char ctl[CMSG_SPACE(3 * sizeof(int))];
@@ -184,13 +183,14 @@ std::optional<procman::outcome<received>> receive() {
           ::close(data[i]);
       }
     }
-  if (got != 3 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0
-      || !req.decode(buf, static_cast<size_t>(n))) {
+  auto req = fork_request::decode(buf, static_cast<size_t>(n));
+  if (got != 3 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || !req) {
     for (int i = 0; i < got; ++i)
       ::close(fds[i]);
     return procman::outcome<received>{procman::failure{
       procman::errc::invalid_argument, "malformed fork request"}};
   }
+  x.req = std::move(*req);
   return procman::outcome<received>{std::move(x)};
 }
 

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -23,21 +24,23 @@ std::string socket_path(const std::string& store_dir) {
   return store_dir + "/doorbell.sock";
 }
 
-/// Fills `addr`; false if `path` does not fit into sun_path (with its NUL).
-bool make_addr(const std::string& path, sockaddr_un& addr) {
+/// The address of `path`; nothing if it does not fit into sun_path (with
+/// its NUL).
+std::optional<sockaddr_un> make_addr(const std::string& path) {
+  sockaddr_un addr;
   std::memset(&addr, 0, sizeof(addr));
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof(addr.sun_path))
-    return false;
+    return std::nullopt;
   std::memcpy(addr.sun_path, path.data(), path.size());
-  return true;
+  return addr;
 }
 
 } // namespace
 
 void ring(const std::string& store_dir) {
-  sockaddr_un addr;
-  if (!make_addr(socket_path(store_dir), addr))
+  auto addr = make_addr(socket_path(store_dir));
+  if (!addr)
     return;
   auto fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
@@ -46,7 +49,8 @@ void ring(const std::string& store_dir) {
   // ENOENT / ECONNREFUSED: nobody listens. EAGAIN: the runner has wake-ups
   // pending already. Either way there is nothing to do.
   auto rc = sendto(fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-                   reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+                   reinterpret_cast<const sockaddr*>(&*addr),
+                   sizeof(sockaddr_un));
   static_cast<void>(rc);
   close(fd);
 }
@@ -80,12 +84,12 @@ failure wake_listener::bind(const std::string& store_dir) {
   if (impl_ != nullptr)
     return refuse("doorbell already bound to " + impl_->path);
   auto path = socket_path(store_dir);
-  sockaddr_un addr;
-  if (!make_addr(path, addr))
+  auto addr = make_addr(path);
+  if (!addr)
     return refuse("doorbell socket path " + path + " is too long ("
                   + std::to_string(path.size())
                   + " bytes; a Unix socket path has at most "
-                  + std::to_string(sizeof(addr.sun_path) - 1) + ")");
+                  + std::to_string(sizeof(sockaddr_un::sun_path) - 1) + ")");
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
@@ -97,7 +101,8 @@ failure wake_listener::bind(const std::string& store_dir) {
   auto fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return refuse("cannot create doorbell socket: " + error_text(errno));
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un))
+      != 0) {
     auto err = errno;
     close(fd);
     return refuse("cannot bind " + path + ": " + error_text(err));
