@@ -57,6 +57,7 @@
 #include "procman/logging/logger.hpp"
 #include "procman/messages/defaults.hpp"
 #include "procman/messages/error.hpp"
+#include "procman/messages/failure.hpp"
 
 namespace procman::detail {
 
@@ -138,13 +139,17 @@ struct socket_owner {
   uint64_t inode = 0; ///< 0: no process holds it (closed, TIME_WAIT)
 };
 
+/// The failure of a sock_diag lookup: the errno's text, and the errno.
+failure diag_failure(int err) {
+  return make_failure(errc::connect_failure, std::strerror(err), err);
+}
+
 /// Looks up the TCP socket whose own end is `self` and whose peer is
-/// `peer`. Returns 0 and fills `out`, or an errno value (ENOENT: there is
-/// none).
-int find_socket(const endpoint& self, const endpoint& peer, socket_owner& out) {
+/// `peer`: its owner, or a failure with the errno (ENOENT: there is none).
+outcome<socket_owner> find_socket(const endpoint& self, const endpoint& peer) {
   int nl = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   if (nl < 0)
-    return errno;
+    return diag_failure(errno);
   struct {
     nlmsghdr nlh;
     inet_diag_req_v2 req;
@@ -165,6 +170,7 @@ int find_socket(const endpoint& self, const endpoint& peer, socket_owner& out) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   int result = ENOENT;
+  socket_owner out;
   if (::sendto(nl, &msg, sizeof(msg), 0, reinterpret_cast<sockaddr*>(&kernel),
                sizeof(kernel))
       < 0) {
@@ -202,7 +208,9 @@ int find_socket(const endpoint& self, const endpoint& peer, socket_owner& out) {
     }
   }
   ::close(nl);
-  return result;
+  if (result != 0)
+    return diag_failure(result);
+  return out;
 }
 
 std::string user_name(uid_t uid) {
@@ -218,8 +226,8 @@ std::string user_name(uid_t uid) {
 struct listener {
   peer_rule rule;
   endpoint where;
-  /// Why its peers cannot be checked (empty: they can).
-  std::string probe_error;
+  /// Why its peers cannot be checked (none: they can).
+  failure probe_error;
 };
 
 struct expectation {
@@ -271,19 +279,22 @@ int real_accept(int fd, sockaddr* addr, socklen_t* len) {
   return ::accept4(fd, addr, len, SOCK_CLOEXEC);
 }
 
-/// Why the kernel cannot say who owns the peers of `where` (empty: it can).
-std::string probe(const endpoint& where) {
-  socket_owner own;
+/// Why the kernel cannot say who owns the peers of `where` (none: it can).
+failure probe(const endpoint& where) {
   endpoint none;
   none.family = where.family;
-  auto rc = find_socket(where, none, own);
-  if (rc != 0)
-    return std::string("the kernel does not say who owns a connection "
-                       "(NETLINK_SOCK_DIAG: ")
-           + std::strerror(rc) + ")";
-  if (own.uid != geteuid())
-    return "the kernel names another owner (uid " + std::to_string(own.uid)
-           + ") of this process's own socket";
+  auto own = find_socket(where, none);
+  if (!own)
+    return make_failure(errc::connect_failure,
+                        "the kernel does not say who owns a connection "
+                        "(NETLINK_SOCK_DIAG: "
+                          + own.error().context + ")",
+                        own.error().os_errno);
+  if (own->uid != geteuid())
+    return make_failure(errc::connect_failure,
+                        "the kernel names another owner (uid "
+                          + std::to_string(own->uid)
+                          + ") of this process's own socket");
   return {};
 }
 
@@ -299,15 +310,14 @@ bool admitted(int fd, const listener& l) {
   } else if (!is_loopback(*peer)) {
     why = "it comes from " + peer->str() + ", not from this machine";
   } else {
-    socket_owner own;
-    auto rc = find_socket(*peer, *self, own);
-    if (rc != 0)
+    auto own = find_socket(*peer, *self);
+    if (!own)
       why = "the kernel does not say who owns " + peer->str() + " ("
-            + std::strerror(rc) + ")";
-    else if (own.inode == 0)
+            + own.error().context + ")";
+    else if (own->inode == 0)
       why = "no process holds " + peer->str() + " any more";
     else
-      who = own.uid;
+      who = own->uid;
   }
   if (who) {
     bool ok = l.rule.readers_of.empty() ? (*who == 0 || *who == geteuid())
@@ -440,10 +450,10 @@ caf::error expected_listener::confirm(uint16_t port) {
                       "cannot watch who connects to " + where
                         + ": its listening socket was not seen");
   }
-  if (!i->second.probe_error.empty())
+  if (i->second.probe_error)
     return make_error(errc::invalid_argument,
                       "cannot tell who connects to " + where
-                        + " without TLS: " + i->second.probe_error);
+                        + " without TLS: " + i->second.probe_error.context);
   return caf::none;
 }
 
@@ -518,7 +528,7 @@ int accept(int fd, sockaddr* __restrict addr, socklen_t* __restrict len) {
     if (!l)
       return conn;
     if (l->rule.check
-        && (!l->probe_error.empty() || !procman::detail::admitted(conn, *l))) {
+        && (l->probe_error || !procman::detail::admitted(conn, *l))) {
       // Closed before CAF reads or writes a byte; the next one, if any.
       ::close(conn);
       continue;
