@@ -120,7 +120,7 @@ outcome<contained_child> contained_child::start(const child_options& opts) {
   auto& prog = opts.argv[0];
   auto spawn_failed = [&](int code) {
     return failure{errc::spawn_failure,
-                   "cannot start " + prog + ": " + error_text(code)};
+                   "cannot start " + prog + ": " + error_text(code), code};
   };
   int in[2] = {-1, -1};
   int out[2] = {-1, -1};

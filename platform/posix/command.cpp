@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cstring>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -215,11 +214,11 @@ outcome<command_result> run_command(
   if (!spawned) {
     auto rc = os_errno(spawned.error());
     return failure{errc::spawn_failure,
-                   "cannot run: " + std::string(std::strerror(rc))
-                     + std::string(rc == ENOENT
-                                       && prog.find('/') == std::string::npos
-                                     ? " (not found in PATH)"
-                                     : "")};
+                   "cannot run: " + spawned.error().context
+                     + (rc == ENOENT && prog.find('/') == std::string::npos
+                          ? " (not found in PATH)"
+                          : ""),
+                   rc};
   }
   auto pid = *spawned;
   in_r.reset();
