@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <memory>
 
-#include "procman/messages/defaults.hpp"
 #include "procman/platform/command.hpp"
 #include "procman/platform/paths.hpp"
 #include "procman/platform/termination.hpp"
@@ -113,19 +112,12 @@ outcome<contained_child> contained_child::start(const child_options& opts) {
   // Suspended until it is in the job; a console process group of its own
   // (Ctrl+Break reaches it alone).
   start.flags = CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP;
-  PROCESS_INFORMATION pi{};
-  // A start-up that failed before the child ran anything (suspended as it
-  // is) is tried again: Wine fails one now and then with
-  // ERROR_INTERNAL_ERROR while many processes start at once.
-  for (uint32_t attempt = 1; !win::create_process(start, pi); ++attempt) {
-    if (GetLastError() != ERROR_INTERNAL_ERROR
-        || attempt == defaults::child_start_attempts)
-      return spawn_failed(win::last_error_text());
-    Sleep(defaults::child_start_pause_ms);
-  }
-  win::handle thread{pi.hThread};
-  p->process.reset(pi.hProcess);
-  p->pid = pi.dwProcessId;
+  auto pi = win::create_process(start);
+  if (!pi)
+    return spawn_failed(pi.error().context);
+  win::handle thread{pi->hThread};
+  p->process.reset(pi->hProcess);
+  p->pid = pi->dwProcessId;
   if (!AssignProcessToJobObject(p->job.get(), p->process.get())) {
     auto why = win::last_error_text();
     TerminateProcess(p->process.get(), 1);

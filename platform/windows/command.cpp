@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "procman/messages/defaults.hpp"
 #include "procman/platform/paths.hpp"
 
 #include "win.hpp"
@@ -75,33 +74,23 @@ outcome<command_result> run_command(
   start.err = child_err.get();
   // No job and no process group of its own: the command stays in the
   // executor's job, so that whatever ends the executor ends it too.
-  // Suspended until started: a start-up that failed before the command
-  // ran anything is tried again, as platform::contained_child does (Wine
-  // fails one now and then with ERROR_INTERNAL_ERROR while many processes
-  // start at once).
+  // Suspended until started, so that a failed start-up is tried again
+  // (win::create_process).
   start.flags = CREATE_SUSPENDED;
-  PROCESS_INFORMATION pi{};
-  bool started = false;
-  for (uint32_t attempt = 1; !(started = win::create_process(start, pi));
-       ++attempt) {
-    if (GetLastError() != ERROR_INTERNAL_ERROR
-        || attempt == defaults::child_start_attempts)
-      break;
-    Sleep(defaults::child_start_pause_ms);
-  }
-  if (!started) {
-    auto err = GetLastError();
+  auto pi = win::create_process(start);
+  if (!pi) {
+    auto err = static_cast<DWORD>(os_errno(pi.error()));
     bool bare = prog.find_first_of("/\\") == std::string::npos;
     return failure{
       errc::spawn_failure,
-      "cannot run: " + error_text(static_cast<int>(err))
+      "cannot run: " + pi.error().context
         + (bare && (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND)
              ? " (not found in PATH)"
              : "")};
   }
-  win::handle process{pi.hProcess};
-  ResumeThread(pi.hThread);
-  CloseHandle(pi.hThread);
+  win::handle process{pi->hProcess};
+  ResumeThread(pi->hThread);
+  CloseHandle(pi->hThread);
   child_in.reset();
   child_out.reset();
   child_err.reset();

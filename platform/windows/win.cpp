@@ -8,6 +8,7 @@
 
 #include <sddl.h>
 
+#include "procman/messages/defaults.hpp"
 #include "procman/platform/paths.hpp"
 
 namespace procman::platform {
@@ -222,7 +223,15 @@ handle kill_on_close_job() {
   return job;
 }
 
-bool create_process(const process_start& start, PROCESS_INFORMATION& pi) {
+namespace {
+
+/// One CreateProcessW (create_process); a failure carries GetLastError().
+outcome<PROCESS_INFORMATION> create_once(const process_start& start) {
+  auto failed = [] {
+    auto err = GetLastError();
+    return make_failure(errc::spawn_failure, error_text(static_cast<int>(err)),
+                        static_cast<int32_t>(err));
+  };
   std::vector<HANDLE> inherit;
   for (auto h : {start.in, start.out, start.err})
     if (h != nullptr && h != INVALID_HANDLE_VALUE
@@ -233,10 +242,10 @@ bool create_process(const process_start& start, PROCESS_INFORMATION& pi) {
   std::string attr_buf(attr_size, '\0');
   auto attrs = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(attr_buf.data());
   if (!InitializeProcThreadAttributeList(attrs, 1, 0, &attr_size))
-    return false;
+    return failed();
   struct attr_guard {
     LPPROC_THREAD_ATTRIBUTE_LIST a;
-    // The caller reads CreateProcessW's error after this.
+    // `failed` reads CreateProcessW's error after this.
     ~attr_guard() {
       auto err = GetLastError();
       DeleteProcThreadAttributeList(a);
@@ -247,7 +256,7 @@ bool create_process(const process_start& start, PROCESS_INFORMATION& pi) {
       && !UpdateProcThreadAttribute(
         attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit.data(),
         inherit.size() * sizeof(HANDLE), nullptr, nullptr))
-    return false;
+    return failed();
   STARTUPINFOEXW si{};
   si.StartupInfo.cb = sizeof(si);
   si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
@@ -257,14 +266,27 @@ bool create_process(const process_start& start, PROCESS_INFORMATION& pi) {
   si.lpAttributeList = attrs;
   auto line = start.command_line;
   auto env = start.environment;
-  return CreateProcessW(nullptr, line.data(), nullptr, nullptr,
-                        !inherit.empty(),
-                        start.flags | CREATE_UNICODE_ENVIRONMENT
-                          | EXTENDED_STARTUPINFO_PRESENT,
-                        env.data(),
-                        start.cwd.empty() ? nullptr : start.cwd.c_str(),
-                        &si.StartupInfo, &pi)
-         != FALSE;
+  PROCESS_INFORMATION pi{};
+  if (!CreateProcessW(
+        nullptr, line.data(), nullptr, nullptr, !inherit.empty(),
+        start.flags | CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT,
+        env.data(), start.cwd.empty() ? nullptr : start.cwd.c_str(),
+        &si.StartupInfo, &pi))
+    return failed();
+  return pi;
+}
+
+} // namespace
+
+outcome<PROCESS_INFORMATION> create_process(const process_start& start) {
+  for (uint32_t attempt = 1;; ++attempt) {
+    auto pi = create_once(start);
+    if (pi || os_errno(pi.error()) != ERROR_INTERNAL_ERROR
+        || (start.flags & CREATE_SUSPENDED) == 0
+        || attempt >= defaults::child_start_attempts)
+      return pi;
+    Sleep(defaults::child_start_pause_ms);
+  }
 }
 
 } // namespace win

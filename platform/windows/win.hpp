@@ -150,7 +150,11 @@ struct process_start {
 
 /// CreateProcessW with the child's three standard handles inherited and no
 /// other handle of this process (another thread's child's pipes stay
-/// out). False with GetLastError() set when it failed.
-bool create_process(const process_start& start, PROCESS_INFORMATION& pi);
+/// out). A child started suspended (CREATE_SUSPENDED) whose start-up
+/// failed with ERROR_INTERNAL_ERROR, before it ran anything, is started
+/// again, up to defaults::child_start_attempts times: Wine fails one now
+/// and then while many processes start at once. Errors: spawn_failure
+/// with the system's text, GetLastError() as its os_errno.
+outcome<PROCESS_INFORMATION> create_process(const process_start& start);
 
 } // namespace procman::platform::win
