@@ -769,6 +769,16 @@
         if (e.status !== 401) result.textContent = label + ' refused: ' + e.message;
       }
     };
+    // Removed, the process has no page: back to the list.
+    const remove = async () => {
+      result.textContent = 'Remove…';
+      try {
+        await api('delete', path);
+        location.hash = '#/processes';
+      } catch (e) {
+        if (e.status !== 401) result.textContent = 'Remove refused: ' + e.message;
+      }
+    };
     proceedForm.addEventListener('submit', (e) => {
       e.preventDefault();
       const r = data.check();
@@ -793,6 +803,8 @@
             ? el('button', { type: 'button', id: 'hold', text: 'Hold', onclick: () => act('Hold', 'post', '/hold') }) : null,
           p.status === 'held' && has('post', '/processes/{pid}/release')
             ? el('button', { type: 'button', id: 'release', text: 'Release', onclick: () => act('Release', 'post', '/release') }) : null,
+          TERMINAL.has(p.status) && has('delete', '/processes/{pid}')
+            ? el('button', { type: 'button', id: 'remove', class: 'danger', text: 'Remove', onclick: remove }) : null,
         ] : []);
         proceedForm.hidden = !(canOperate() && p.status === 'interrupted' && has('post', '/processes/{pid}/proceed'));
         const names = Object.keys(p.steps || {});

@@ -528,8 +528,16 @@ def main():
         ui.await_status("queued")
         check(call(base, "GET", "/api/v1/processes/" + later, read)[1]["status"]
               == "queued", "the Hold and Release buttons held and released it")
+        check(not ui.shown("#remove"), "a queued process has no Remove button")
         ui.click("#cancel")
         ui.await_status("cancelled")
+
+        # -- remove the cancelled one -----------------------------------------
+        ui.click("#remove")
+        wait_for(lambda: ui.js("return location.hash") == "#/processes",
+                 "the Remove button to go back to the processes")
+        check(call(base, "GET", "/api/v1/processes/" + later, read)[0] == 404,
+              "the Remove button removed the cancelled process")
 
         # -- retry a failed one ---------------------------------------------
         _, doc, _ = call(base, "POST", "/api/v1/processes", operate, {
