@@ -49,21 +49,25 @@ std::optional<int> parse_value(const std::string& s, const field_def& f) {
   return std::nullopt;
 }
 
-/// The values one field allows, and whether it is `*` (or `?`).
-template <size_t N>
+/// The values one field allows (bit v: value v; every field's values are
+/// below 64), and whether it is `*` (or `?`).
 struct field_values {
-  std::bitset<N> bits;
+  std::bitset<64> bits;
   bool any = false;
 };
 
-/// The values of `text`, one field; a failure naming the field and why.
+/// `x`'s bits as a field of `cron_expr` holds them.
 template <size_t N>
-outcome<field_values<N>>
-parse_field(const std::string& text, const field_def& f) {
+std::bitset<N> narrow(const std::bitset<64>& x) {
+  return std::bitset<N>{x.to_ullong()};
+}
+
+/// The values of `text`, one field; a failure naming the field and why.
+outcome<field_values> parse_field(const std::string& text, const field_def& f) {
   auto fail = [&](const std::string& why) {
     return failure{errc::invalid_argument, std::string{f.name} + ": " + why};
   };
-  field_values<N> out;
+  field_values out;
   out.any = text == "*" || text == "?";
   std::stringstream items{text};
   std::string item;
@@ -193,33 +197,22 @@ outcome<cron_expr> parse_cron(const std::string& text) {
     {"second", 0, 59, nullptr, 0},    {"minute", 0, 59, nullptr, 0},
     {"hour", 0, 23, nullptr, 0},      {"day-of-month", 1, 31, nullptr, 0},
     {"month", 1, 12, month_names, 1}, {"day-of-week", 0, 7, weekday_names, 0}};
+  field_values v[6];
+  for (size_t i = 0; i < 6; ++i) {
+    auto x = parse_field(parts[i], defs[i]);
+    if (!x)
+      return fail(x.error().context);
+    v[i] = *x;
+  }
   cron_expr e;
-  auto seconds = parse_field<60>(parts[0], defs[0]);
-  if (!seconds)
-    return fail(seconds.error().context);
-  auto minutes = parse_field<60>(parts[1], defs[1]);
-  if (!minutes)
-    return fail(minutes.error().context);
-  auto hours = parse_field<24>(parts[2], defs[2]);
-  if (!hours)
-    return fail(hours.error().context);
-  auto days = parse_field<32>(parts[3], defs[3]);
-  if (!days)
-    return fail(days.error().context);
-  auto months = parse_field<13>(parts[4], defs[4]);
-  if (!months)
-    return fail(months.error().context);
-  auto weekdays = parse_field<8>(parts[5], defs[5]);
-  if (!weekdays)
-    return fail(weekdays.error().context);
-  e.seconds = seconds->bits;
-  e.minutes = minutes->bits;
-  e.hours = hours->bits;
-  e.days = days->bits;
-  e.any_day = days->any;
-  e.months = months->bits;
-  e.any_weekday = weekdays->any;
-  auto& wd = weekdays->bits;
+  e.seconds = narrow<60>(v[0].bits);
+  e.minutes = narrow<60>(v[1].bits);
+  e.hours = narrow<24>(v[2].bits);
+  e.days = narrow<32>(v[3].bits);
+  e.any_day = v[3].any;
+  e.months = narrow<13>(v[4].bits);
+  e.any_weekday = v[5].any;
+  auto& wd = v[5].bits;
   for (size_t i = 0; i < 7; ++i)
     e.weekdays[i] = wd[i];
   if (wd[7])

@@ -759,24 +759,16 @@
       section('Attempts', attempts),
       section('Log', has('get', '/processes/{pid}/logs') ? logs : notAvailable('process logs (/processes/{pid}/logs)')));
     const path = '/processes/' + encodeURIComponent(pid);
-    const act = async (label, method, sub, body) => {
+    // `done` follows a success: by default the page is read again.
+    const act = async (label, method, sub, body, done) => {
       result.textContent = label + '…';
       try {
         const doc = await api(method, path + sub, body);
+        if (done) return done();
         result.textContent = label + ': done, now ' + (doc && doc.status ? doc.status : 'changed') + '.';
         await page.refresh();
       } catch (e) {
         if (e.status !== 401) result.textContent = label + ' refused: ' + e.message;
-      }
-    };
-    // Removed, the process has no page: back to the list.
-    const remove = async () => {
-      result.textContent = 'Remove…';
-      try {
-        await api('delete', path);
-        location.hash = '#/processes';
-      } catch (e) {
-        if (e.status !== 401) result.textContent = 'Remove refused: ' + e.message;
       }
     };
     proceedForm.addEventListener('submit', (e) => {
@@ -804,7 +796,7 @@
           p.status === 'held' && has('post', '/processes/{pid}/release')
             ? el('button', { type: 'button', id: 'release', text: 'Release', onclick: () => act('Release', 'post', '/release') }) : null,
           TERMINAL.has(p.status) && has('delete', '/processes/{pid}')
-            ? el('button', { type: 'button', id: 'remove', class: 'danger', text: 'Remove', onclick: remove }) : null,
+            ? el('button', { type: 'button', id: 'remove', class: 'danger', text: 'Remove', onclick: () => act('Remove', 'delete', '', undefined, () => { location.hash = '#/processes'; }) }) : null,
         ] : []);
         proceedForm.hidden = !(canOperate() && p.status === 'interrupted' && has('post', '/processes/{pid}/proceed'));
         const names = Object.keys(p.steps || {});
